@@ -1,0 +1,42 @@
+/*
+ * cli.h - what the subcommands of the newsfold command share: option
+ * parsing conventions, progress reporting and exit codes.
+ *
+ * Exit status everywhere: 0 all input processed, 1 some records or files
+ * were skipped (each named on stderr), 2 usage or fatal error.
+ */
+#ifndef NF_CLI_H
+#define NF_CLI_H
+
+#include "newsfold.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { EXIT_ALL_GOOD = 0, EXIT_SKIPPED = 1, EXIT_FATAL = 2 };
+
+typedef struct progress {
+    bool enabled;
+    double start, last;
+    uint64_t docs;
+} progress;
+
+double nf_cli_now(void);
+void progress_init(progress *p, bool quiet);
+/* Redraws at most a few times a second. */
+void progress_update(progress *p, uint64_t docs, uint64_t bytes_done, uint64_t bytes_total);
+void progress_finish(progress *p);
+
+/* Parses "-j N" style thread counts; 0 means all cores. */
+int nf_cli_threads(const char *arg);
+int nf_cli_default_threads(void);
+/* Parses sizes like "64M", "2G", "4096". Returns 0 on error. */
+size_t nf_cli_parse_size(const char *s);
+
+/* Opens -o FILE (or stdout for NULL / "-"). */
+FILE *nf_cli_open_output(const char *path);
+
+int cmd_clean(int argc, char **argv);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * cmd_clean.c - `newsfold clean`: ingest, clean and normalize, one JSONL
+ * record per document, in input order.
+ *
+ * Documents are read in batches (by count and by bytes, so memory stays
+ * bounded whatever the input size); each batch is cleaned on -j threads and
+ * written before the next is read. Batch boundaries depend only on the
+ * input, never on timing, so output bytes are identical for any -j.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "../src/internal.h"
+
+#define DEFAULT_BATCH_DOCS 4096
+#define DEFAULT_BATCH_BYTES (64u << 20)
+
+static const char clean_usage[] =
+    "usage: newsfold clean [options] INPUT...\n"
+    "\n"
+    "Cleans (boilerplate removal) and normalizes (language, date, tokens)\n"
+    "documents; writes one JSON object per line:\n"
+    "  id, title, lang, lang_confidence, lang_detected, published, source, url,\n"
+    "  text, removed_lines [{line, reason, text}], invalid_utf8, tokens\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE      write here instead of stdout\n"
+    "  -j, --threads N        worker threads (default: all cores; 0 = all)\n"
+    "      --detect-lang      detect the language even when the input gives one\n"
+    "      --keep-boilerplate report boilerplate lines but keep them in the text\n"
+    "      --no-stem          do not stem tokens\n"
+    "      --token-list       also write each token [start, length, norm, stem]\n"
+    "      --max-record SIZE  skip records larger than SIZE (default 64M)\n"
+    "      --batch N          documents per batch (default 4096)\n"
+    "      --stats            print throughput and peak memory on stderr\n"
+    "  -q, --quiet            no progress, no summary\n"
+    "  -h, --help             this help\n";
+
+typedef struct clean_cli {
+    const char *output;
+    nf_clean_options clean;
+    bool token_list, quiet, stats;
+    size_t max_record, batch_docs;
+} clean_cli;
+
+static void write_record(nf_buf *b, const nf_clean_doc *cd, bool token_list)
+{
+    nf_buf_puts(b, "{\"id\":");
+    nf_json_cstr_or_null(b, cd->doc.id);
+    nf_buf_puts(b, ",\"title\":");
+    nf_json_cstr_or_null(b, cd->title);
+    nf_buf_puts(b, ",\"lang\":");
+    nf_json_cstr_or_null(b, cd->lang);
+    nf_buf_printf(b, ",\"lang_confidence\":%.3f,\"lang_detected\":%s,\"published\":", cd->lang_confidence,
+                  cd->lang_detected ? "true" : "false");
+    nf_json_cstr_or_null(b, cd->published[0] ? cd->published : NULL);
+    nf_buf_puts(b, ",\"source\":");
+    nf_json_cstr_or_null(b, cd->doc.source_from_path ? NULL : cd->doc.source);
+    nf_buf_puts(b, ",\"url\":");
+    nf_json_cstr_or_null(b, cd->doc.url);
+    nf_buf_puts(b, ",\"text\":");
+    nf_json_string(b, cd->text, cd->text_len);
+    nf_buf_puts(b, ",\"removed_lines\":[");
+    for (size_t i = 0; i < cd->n_removed; i++) {
+        nf_buf_printf(b, "%s{\"line\":%u,\"reason\":\"%s\",\"text\":", i ? "," : "", cd->removed[i].line,
+                      cd->removed[i].reason);
+        nf_json_cstr_or_null(b, cd->removed[i].text);
+        nf_buf_putc(b, '}');
+    }
+    nf_buf_printf(b, "],\"invalid_utf8\":%zu,\"tokens\":%zu", cd->doc.invalid_utf8, cd->n_tokens);
+    if (token_list) {
+        nf_buf_puts(b, ",\"token_list\":[");
+        for (size_t i = 0; i < cd->n_tokens; i++) {
+            const nf_token *t = &cd->tokens[i];
+            nf_buf_printf(b, "%s[%u,%u,", i ? "," : "", t->start, t->len);
+            nf_json_string(b, cd->pool + t->norm, t->norm_len);
+            nf_buf_putc(b, ',');
+            nf_json_string(b, cd->pool + t->stem, t->stem_len);
+            nf_buf_putc(b, ']');
+        }
+        nf_buf_putc(b, ']');
+    }
+    nf_buf_puts(b, "}\n");
+}
+
+static int parse_args(int argc, char **argv, clean_cli *o)
+{
+    static const struct option longs[] = {
+        {"output", required_argument, 0, 'o'}, {"threads", required_argument, 0, 'j'},
+        {"detect-lang", no_argument, 0, 'L'},  {"keep-boilerplate", no_argument, 0, 'K'},
+        {"no-stem", no_argument, 0, 'S'},      {"token-list", no_argument, 0, 'T'},
+        {"max-record", required_argument, 0, 'M'}, {"batch", required_argument, 0, 'B'},
+        {"stats", no_argument, 0, 's'},        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    memset(o, 0, sizeof *o);
+    nf_clean_options_default(&o->clean);
+    o->clean.threads = nf_cli_default_threads();
+    o->batch_docs = DEFAULT_BATCH_DOCS;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:j:qh", longs, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->output = optarg; break;
+        case 'j':
+            if ((o->clean.threads = nf_cli_threads(optarg)) < 1) {
+                fprintf(stderr, "newsfold clean: bad thread count '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 'L': o->clean.detect_lang = 1; break;
+        case 'K': o->clean.keep_boilerplate = 1; break;
+        case 'S': o->clean.stem = 0; break;
+        case 'T': o->token_list = true; break;
+        case 'M':
+            if (!(o->max_record = nf_cli_parse_size(optarg))) {
+                fprintf(stderr, "newsfold clean: bad size '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 'B':
+            if ((o->batch_docs = strtoul(optarg, NULL, 10)) == 0) {
+                fprintf(stderr, "newsfold clean: bad batch size '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 's': o->stats = true; break;
+        case 'q': o->quiet = true; break;
+        case 'h': fputs(clean_usage, stdout); return 1;
+        default: fputs(clean_usage, stderr); return -1;
+        }
+    }
+    if (optind >= argc) {
+        fputs("newsfold clean: no INPUT given\n", stderr);
+        fputs(clean_usage, stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static void report_stats(double secs, uint64_t docs, uint64_t bytes, int threads)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr,
+            "stats: %llu docs, %.1f MB in %.2f s: %.1f MB/s, %.0f docs/s, %d threads, peak RSS %.1f MB\n",
+            (unsigned long long)docs, bytes / 1e6, secs, secs > 0 ? bytes / 1e6 / secs : 0,
+            secs > 0 ? docs / secs : 0, threads, ru.ru_maxrss / 1024.0);
+}
+
+int cmd_clean(int argc, char **argv)
+{
+    clean_cli o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
+    nf_error err = {NF_OK, ""};
+    nf_reader_options ropt = {o.max_record};
+    nf_reader *reader = NULL;
+    nf_cleaner *cleaner = NULL;
+    if (nf_reader_open(&reader, (const char *const *)argv + optind, (size_t)(argc - optind), &ropt, &err) ||
+        nf_cleaner_new(&cleaner, &o.clean, &err)) {
+        fprintf(stderr, "newsfold clean: %s\n", err.message);
+        nf_reader_close(reader);
+        return EXIT_FATAL;
+    }
+    FILE *out = nf_cli_open_output(o.output);
+    nf_doc *docs = calloc(o.batch_docs, sizeof *docs);
+    nf_clean_doc *cleaned = calloc(o.batch_docs, sizeof *cleaned);
+    if (!out || !docs || !cleaned) {
+        nf_reader_close(reader);
+        nf_cleaner_free(cleaner);
+        free(docs);
+        free(cleaned);
+        return EXIT_FATAL;
+    }
+    progress prog;
+    progress_init(&prog, o.quiet);
+    uint64_t n_docs = 0, n_skipped = 0, raw_bytes = 0;
+    int status = EXIT_ALL_GOOD;
+    nf_buf line;
+    nf_buf_init(&line);
+    bool more = true;
+    while (more) {
+        size_t n = 0, bytes = 0;
+        while (n < o.batch_docs && bytes < DEFAULT_BATCH_BYTES) {
+            nf_status st = nf_reader_next(reader, &docs[n], &err);
+            if (st == NF_END) {
+                more = false;
+                break;
+            }
+            if (st == NF_SKIPPED) {
+                n_skipped++;
+                fprintf(stderr, "newsfold clean: %s\n", err.message);
+                continue;
+            }
+            if (st != NF_OK) {
+                fprintf(stderr, "newsfold clean: %s\n", err.message);
+                more = false;
+                status = EXIT_FATAL;
+                break;
+            }
+            if (docs[n].text_len == 0)
+                fprintf(stderr, "newsfold clean: %s:%llu: empty text (kept, id \"%s\")\n", docs[n].origin,
+                        (unsigned long long)docs[n].record, docs[n].id);
+            bytes += docs[n].text_len;
+            n++;
+        }
+        if (nf_clean_batch(cleaner, docs, n, cleaned, &err) != NF_OK) {
+            fprintf(stderr, "newsfold clean: %s\n", err.message);
+            status = EXIT_FATAL;
+            more = false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (status != EXIT_FATAL) {
+                line.len = 0;
+                write_record(&line, &cleaned[i], o.token_list);
+                fwrite(line.data, 1, line.len, out);
+            }
+            nf_clean_doc_free(&cleaned[i]);
+            nf_doc_free(&docs[i]);
+        }
+        n_docs += n;
+        raw_bytes += bytes;
+        progress_update(&prog, n_docs, nf_reader_bytes_done(reader), nf_reader_bytes_total(reader));
+    }
+    progress_finish(&prog);
+    if (o.stats)
+        report_stats(nf_cli_now() - prog.start, n_docs, raw_bytes, o.clean.threads);
+    if (!o.quiet && n_skipped)
+        fprintf(stderr, "newsfold clean: %llu documents written, %llu records skipped\n",
+                (unsigned long long)n_docs, (unsigned long long)n_skipped);
+    if (fflush(out) != 0 || ferror(out)) {
+        perror("newsfold clean: write");
+        status = EXIT_FATAL;
+    }
+    if (out != stdout)
+        fclose(out);
+    nf_buf_free(&line);
+    free(docs);
+    free(cleaned);
+    nf_cleaner_free(cleaner);
+    nf_reader_close(reader);
+    if (status == EXIT_ALL_GOOD && n_skipped)
+        status = EXIT_SKIPPED;
+    return status;
+}

@@ -1,0 +1,208 @@
+/*
+ * newsfold.h - the public API of libnewsfold.
+ *
+ * newsfold folds a flood of raw news pages into stories. Data flows one way:
+ *
+ *   ingest -> clean -> normalize -> sketch -> link -> cluster -> report
+ *
+ * Each stage takes plain structs and returns plain structs. Every function
+ * that can fail returns an nf_status and, when given one, fills an nf_error
+ * with a message that names the file and line or record at fault. The library
+ * never exits or aborts; it never writes to stdout or stderr.
+ *
+ * Ownership: a struct returned through an out-parameter belongs to the
+ * caller, who releases it with the matching *_free / *_close function.
+ * Strings inside a struct belong to that struct.
+ *
+ * Thread safety: distinct objects may be used from distinct threads. One
+ * object (reader, cleaner) is not safe to share between threads unless its
+ * comment says so.
+ */
+#ifndef NEWSFOLD_H
+#define NEWSFOLD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NF_VERSION_MAJOR 0
+#define NF_VERSION_MINOR 1
+#define NF_VERSION_PATCH 0
+#define NF_VERSION_STRING "0.1.0"
+
+const char *nf_version(void);
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum nf_status {
+    NF_OK = 0,
+    NF_END = 1,          /* reader: no more documents */
+    NF_SKIPPED = 2,      /* reader: one record was skipped; error says why */
+    NF_ERR_ARG = -1,     /* invalid argument */
+    NF_ERR_IO = -2,      /* file could not be opened or read */
+    NF_ERR_NOMEM = -3,   /* allocation failed */
+    NF_ERR_PARSE = -4,   /* malformed input */
+    NF_ERR_RESOURCE = -5 /* a data file the library needs is missing */
+} nf_status;
+
+#define NF_ERROR_MESSAGE_MAX 512
+
+typedef struct nf_error {
+    nf_status code;
+    char message[NF_ERROR_MESSAGE_MAX];
+} nf_error;
+
+/* --------------------------------------------------------------- ingest */
+
+/* One input document. Any field but text may be NULL. */
+typedef struct nf_doc {
+    char *id;        /* given, or the path relative to the input root */
+    char *title;
+    char *text;      /* valid UTF-8 after ingest (bad bytes become U+FFFD) */
+    size_t text_len;
+    char *lang;      /* as given by the input, ISO 639-1 when known */
+    char *source;
+    char *published; /* as given by the input */
+    char *url;
+    char *origin;    /* the file it came from ("-" for stdin) */
+    uint64_t record; /* 1-based line (JSONL) or record (JSON array) number */
+    size_t invalid_utf8; /* bytes sequences replaced while reading */
+    int source_from_path; /* 1 when source was derived from the directory */
+} nf_doc;
+
+void nf_doc_free(nf_doc *doc);
+
+typedef struct nf_reader nf_reader;
+
+typedef struct nf_reader_options {
+    size_t max_record_bytes; /* larger records are skipped; 0 = 64 MiB */
+} nf_reader_options;
+
+/*
+ * Opens a reader over files and directories (walked recursively, in byte
+ * order of names, so the document order is reproducible). "-" reads JSONL
+ * from stdin. Recognised: .txt .json .jsonl, each optionally .gz.
+ * Unknown extensions are skipped and reported through nf_reader_next.
+ */
+nf_status nf_reader_open(nf_reader **out, const char *const *paths, size_t n_paths,
+                         const nf_reader_options *options, nf_error *err);
+
+/*
+ * Reads the next document into *doc (which the caller then owns).
+ * Returns NF_OK, NF_END, or NF_SKIPPED when a record or file was skipped
+ * (err says which and why; call again to go on). Other values are fatal.
+ */
+nf_status nf_reader_next(nf_reader *reader, nf_doc *doc, nf_error *err);
+
+/* Bytes of input consumed so far and in all (for progress; total is 0 when
+ * unknown, e.g. for stdin). Compressed files count their on-disk size. */
+uint64_t nf_reader_bytes_done(const nf_reader *reader);
+uint64_t nf_reader_bytes_total(const nf_reader *reader);
+void nf_reader_close(nf_reader *reader);
+
+/*
+ * Parses one JSON object (a JSONL line or an element of a JSON array) into
+ * *doc. origin and record are copied into the doc and used in messages.
+ */
+nf_status nf_doc_from_json(const char *json, size_t len, const char *origin, uint64_t record,
+                           nf_doc *doc, nf_error *err);
+
+/* --------------------------------------------------------- clean/normalize */
+
+enum nf_token_kind { NF_TOKEN_WORD = 0, NF_TOKEN_NUMBER = 1, NF_TOKEN_IDEOGRAPHIC = 2 };
+enum nf_token_flags {
+    NF_TOKEN_CAPITALIZED = 1, /* first letter upper-case in the text */
+    NF_TOKEN_SENTENCE_START = 2, /* first word of a line or sentence */
+    NF_TOKEN_NON_LATIN = 4       /* letters outside Latin script */
+};
+
+/*
+ * A token. start/len are byte offsets into the cleaned text; norm and stem
+ * are offsets into the owning nf_clean_doc's pool (NUL-terminated there).
+ * norm is NFKC + case folded; stem is the Snowball stem of norm where the
+ * language has a stemmer, else equal to norm.
+ */
+typedef struct nf_token {
+    uint32_t start, len;
+    uint32_t norm, norm_len;
+    uint32_t stem, stem_len;
+    uint8_t kind;
+    uint8_t flags;
+} nf_token;
+
+typedef struct nf_removed_line {
+    uint32_t line;      /* 1-based line number in the input text */
+    const char *reason; /* static string, e.g. "navigation" */
+    char *text;
+} nf_removed_line;
+
+typedef struct nf_clean_doc {
+    nf_doc doc;             /* the input document; doc.text is the raw text */
+    char *title;            /* given title, or derived from the text */
+    char *text;             /* cleaned text: kept lines, blank lines collapsed */
+    size_t text_len;
+    char lang[12];          /* ISO 639-1/3 code, "und" when unknown */
+    double lang_confidence; /* 1.0 when given by the input */
+    int lang_detected;      /* 1 when lang came from detection */
+    char published[11];     /* YYYY-MM-DD, or "" when unknown */
+    nf_removed_line *removed;
+    size_t n_removed;
+    nf_token *tokens;
+    size_t n_tokens;
+    char *pool; /* token strings */
+    size_t pool_len;
+} nf_clean_doc;
+
+void nf_clean_doc_free(nf_clean_doc *cd);
+
+typedef struct nf_cleaner nf_cleaner;
+
+typedef struct nf_clean_options {
+    int detect_lang;   /* 1: detect even when the input gives lang */
+    int threads;       /* workers used by nf_clean_batch; 0 = 1 */
+    int keep_boilerplate; /* 1: report but do not drop boilerplate lines */
+    int stem;          /* 1 (default through nf_clean_options_default) */
+} nf_clean_options;
+
+void nf_clean_options_default(nf_clean_options *options);
+
+nf_status nf_cleaner_new(nf_cleaner **out, const nf_clean_options *options, nf_error *err);
+void nf_cleaner_free(nf_cleaner *cleaner);
+
+/*
+ * Cleans and normalizes a batch of documents, taking ownership of each
+ * docs[i] (moved into out[i].doc; docs[i] is zeroed). Lines repeated across
+ * documents of the same source within the batch count as site template.
+ * The result is identical for any thread count.
+ */
+nf_status nf_clean_batch(nf_cleaner *cleaner, nf_doc *docs, size_t n, nf_clean_doc *out,
+                         nf_error *err);
+
+/* ------------------------------------------------------ building blocks */
+
+/* Language identification. Returns an ISO code ("und" when unknown) and a
+ * confidence in [0,1]. One nf_langid per thread. */
+typedef struct nf_langid nf_langid;
+nf_status nf_langid_new(nf_langid **out, nf_error *err);
+void nf_langid_free(nf_langid *lid);
+const char *nf_langid_detect(nf_langid *lid, const char *text, size_t len, double *confidence);
+
+/* Repairs invalid UTF-8: returns a newly allocated valid copy (NUL-terminated)
+ * and the number of invalid sequences replaced by U+FFFD. */
+char *nf_utf8_repair(const char *s, size_t len, size_t *out_len, size_t *n_invalid);
+
+/* Finds an explicit publication date in text; returns 1 and writes
+ * YYYY-MM-DD into out[11], else 0. */
+int nf_find_date(const char *text, size_t len, char out[11]);
+
+/* Normalizes a date given in metadata ("2024-06-14T10:00:00Z", "14 June 2024",
+ * ...) to YYYY-MM-DD; returns 1 on success. */
+int nf_parse_date(const char *s, char out[11]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NEWSFOLD_H */

@@ -1,0 +1,165 @@
+/*
+ * util.c - the growable buffer, error reporting, hashing and JSON string
+ * escaping that every stage uses. See internal.h for the buffer's contract.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+const char *nf_version(void) { return NF_VERSION_STRING; }
+
+void nf_buf_init(nf_buf *b) { memset(b, 0, sizeof *b); }
+
+void nf_buf_free(nf_buf *b)
+{
+    free(b->data);
+    nf_buf_init(b);
+}
+
+bool nf_buf_reserve(nf_buf *b, size_t extra)
+{
+    if (b->oom)
+        return false;
+    if (b->len + extra + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1) {
+        if (cap > SIZE_MAX / 2) {
+            b->oom = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+void nf_buf_append(nf_buf *b, const void *p, size_t n)
+{
+    if (!nf_buf_reserve(b, n))
+        return;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void nf_buf_putc(nf_buf *b, char c) { nf_buf_append(b, &c, 1); }
+
+void nf_buf_puts(nf_buf *b, const char *s) { nf_buf_append(b, s, strlen(s)); }
+
+void nf_buf_printf(nf_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        nf_buf_append(b, small, (size_t)n);
+        return;
+    }
+    if (!nf_buf_reserve(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+char *nf_buf_take(nf_buf *b, size_t *len)
+{
+    if (b->oom) {
+        nf_buf_free(b);
+        return NULL;
+    }
+    if (!b->data)
+        nf_buf_append(b, "", 0);
+    char *p = b->data;
+    if (len)
+        *len = b->len;
+    nf_buf_init(b);
+    return p;
+}
+
+nf_status nf_fail(nf_error *err, nf_status code, const char *fmt, ...)
+{
+    if (err) {
+        err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+char *nf_strndup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *nf_strdup(const char *s) { return s ? nf_strndup(s, strlen(s)) : NULL; }
+
+uint64_t nf_hash64(const void *p, size_t n) { return XXH3_64bits(p, n); }
+
+bool nf_str_ieq_prefix(const char *s, size_t n, const char *prefix)
+{
+    size_t i = 0;
+    for (; prefix[i]; i++)
+        if (i >= n || nf_lower_ascii((unsigned char)s[i]) != nf_lower_ascii((unsigned char)prefix[i]))
+            return false;
+    return true;
+}
+
+void nf_json_string(nf_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    nf_buf_reserve(b, n + 2);
+    nf_buf_putc(b, '"');
+    size_t run = 0; /* start of the pending run of bytes that need no escape */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        nf_buf_append(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': nf_buf_append(b, "\\\"", 2); break;
+        case '\\': nf_buf_append(b, "\\\\", 2); break;
+        case '\n': nf_buf_append(b, "\\n", 2); break;
+        case '\r': nf_buf_append(b, "\\r", 2); break;
+        case '\t': nf_buf_append(b, "\\t", 2); break;
+        default: {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            nf_buf_append(b, esc, 6);
+        }
+        }
+    }
+    nf_buf_append(b, s + run, n - run);
+    nf_buf_putc(b, '"');
+}
+
+void nf_json_cstr_or_null(nf_buf *b, const char *s)
+{
+    if (s)
+        nf_json_string(b, s, strlen(s));
+    else
+        nf_buf_puts(b, "null");
+}
