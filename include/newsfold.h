@@ -194,9 +194,15 @@ const char *nf_langid_detect(nf_langid *lid, const char *text, size_t len, doubl
  * and the number of invalid sequences replaced by U+FFFD. */
 char *nf_utf8_repair(const char *s, size_t len, size_t *out_len, size_t *n_invalid);
 
-/* Finds an explicit publication date in text; returns 1 and writes
- * YYYY-MM-DD into out[11], else 0. */
-int nf_find_date(const char *text, size_t len, char out[11]);
+/* Finds an explicit publication date in text (a labelled date such as
+ * "Written: 2024-06-22", or a wire dateline "SEOUL, June 14 (Yonhap)" whose
+ * year comes from year_hint, or else from the text when unambiguous).
+ * Returns 1 and writes YYYY-MM-DD into out[11], else 0. */
+int nf_find_date(const char *text, size_t len, int year_hint, char out[11]);
+
+/* A date in a URL path ("/2024/06/14/", "-2024-06-14"): returns 1 and writes
+ * out[11]; *year gets a year seen in the path even when no full date is. */
+int nf_date_from_url(const char *url, char out[11], int *year);
 
 /* Normalizes a date given in metadata ("2024-06-14T10:00:00Z", "14 June 2024",
  * ...) to YYYY-MM-DD; returns 1 on success. */

@@ -9,7 +9,8 @@
  *
  * 1. Patterns that are boilerplate wherever they stand (navigation prefixes,
  *    follow/share prompts, cookie and consent notices, comment counters, end
- *    markers, e-mail-only lines, lines of punctuation, repeated title lines).
+ *    markers, e-mail-only lines, lines of punctuation, copyright lines,
+ *    repeated title lines).
  *    Patterns cover English, German, French and Spanish wording, and are
  *    anchored on line shape (short lines), so prose that merely mentions a
  *    cookie or a newsletter is not hit.
@@ -52,6 +53,7 @@ static const char *const R_META = "metadata";
 static const char *const R_FOOTER = "footer";
 static const char *const R_SOURCE = "source_block";
 static const char *const R_TEMPLATE = "site_template";
+static const char *const R_COPYRIGHT = "copyright";
 
 static const char *const nav_prefixes[] = {
     "prev ", "next ", "previous article", "next article", "previous:", "next:", "read more",
@@ -68,12 +70,18 @@ static const char *const nav_words[] = {
 };
 static const char *const share_phrases[] = {
     "follow us", "share this", "share on", "subscribe to", "sign up for", "newsletter",
-    "folgen sie uns", "teilen sie", "suivez-nous", "partager", "síguenos", "compartir",
+    "folgen sie uns", "teilen sie", "artikel teilen", "beitrag teilen", "suivez-nous", "partager",
+    "síguenos", "compartir",
     "download our app", "click here", "klicken sie hier", "cliquez ici", "haga clic",
 };
 static const char *const cookie_words[] = {"cookie", "consent", "privacy policy", "datenschutz",
                                            "einwilligung", "confidentialité", "consentement",
                                            "privacidad", "consentimiento"};
+/* a cookie word only makes a notice in the company of one of these */
+static const char *const cookie_context[] = {"site", "web", "browser", "navegador", "navega", "accept",
+                                             "acept", "akzept", "partner", "personalis", "personaliz",
+                                             "device", "appareil", "gerät", "dispositivo", "settings",
+                                             "einstellung", "paramètr", "configura"};
 static const char *const end_markers[] = {"(end)", "(ende)", "(fin)", "(fin.)", "end", "ends",
                                           "###", "-30-", "(afp)", "(dpa)"};
 static const char *const comment_words[] = {"comment", "comments", "kommentar", "kommentare",
@@ -87,6 +95,9 @@ static const char *const tail_markers[] = {"source:", "sources:", "reference(s):
 static const char *const meta_labels[] = {"written:", "updated:", "published:", "posted:",
                                           "veröffentlicht", "aktualisiert", "publié", "mis à jour",
                                           "publicado", "actualizado", "by ", "von ", "par ", "por "};
+static const char *const copyright_prefixes[] = {"(c) ", "copyright"};
+static const char *const copyright_marks[] = {"\xC2\xA9", "all rights reserved", "rechte vorbehalten",
+                                              "droits réservés", "derechos reservados"};
 static const char *const stopwords[] = {
     "a", "al", "als", "am", "an", "and", "are", "as", "at", "auf", "aus", "be", "bei", "but", "by",
     "che", "con", "da", "dans", "das", "dass", "de", "dem", "den", "der", "des", "die", "du", "e",
@@ -228,9 +239,7 @@ static const char *pattern_reason(const char *s, size_t n, const line_features *
     if (f->words <= 4 && equals_any(s, n, nav_words, COUNT(nav_words)))
         return R_NAVIGATION;
     if (any_contained(s, n, cookie_words, COUNT(cookie_words)) &&
-        (contains_ci(s, n, "website") || contains_ci(s, n, "site") || contains_ci(s, n, "web") ||
-         contains_ci(s, n, "browser") || contains_ci(s, n, "accept") || contains_ci(s, n, "akzept") ||
-         contains_ci(s, n, "accepte")))
+        any_contained(s, n, cookie_context, COUNT(cookie_context)))
         return R_COOKIE;
     if (f->words <= 12 && !f->terminal && any_contained(s, n, share_phrases, COUNT(share_phrases)))
         return R_SHARE;
@@ -244,6 +253,9 @@ static const char *pattern_reason(const char *s, size_t n, const line_features *
         return R_CREDIT;
     if (f->words <= 10 && !f->terminal && any_prefix(s, n, meta_labels, 4) && looks_like_date_line(s, n))
         return R_META;
+    if (f->words <= 15 && (any_prefix(s, n, copyright_prefixes, COUNT(copyright_prefixes)) ||
+                           any_contained(s, n, copyright_marks, COUNT(copyright_marks))))
+        return R_COPYRIGHT;
     if (f->words <= 8 && f->has_url && !is_prose(f))
         return R_SOURCE;
     return NULL;

@@ -251,7 +251,11 @@ static void decide_date(nf_clean_doc *cd)
     cd->published[0] = '\0';
     if (cd->doc.published && nf_parse_date(cd->doc.published, cd->published))
         return;
-    nf_find_date(cd->doc.text, cd->doc.text_len, cd->published);
+    char from_url[11];
+    int url_year = 0;
+    bool url_has_date = nf_date_from_url(cd->doc.url, from_url, &url_year);
+    if (!nf_find_date(cd->doc.text, cd->doc.text_len, url_year, cd->published) && url_has_date)
+        memcpy(cd->published, from_url, sizeof from_url);
 }
 
 static nf_status clean_one(const nf_cleaner *c, worker *w, const nf_template_set *templates, nf_clean_doc *cd,

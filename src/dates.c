@@ -14,7 +14,9 @@
  *   2. in a wire dateline: a line opening with an upper-case place name and a
  *      comma ("SEOUL, June 14 (Yonhap)"). A dateline usually has no year; it
  *      is taken from the text when every full year the text mentions is the
- *      same one, else the date stays unknown.
+ *      same one (or from the page URL), else the date stays unknown.
+ * A date in the page URL ("/2024/06/14/") is used by the cleaner when the
+ * text names none.
  * A bare "date" label ranks below a wire dateline, and "Updated" labels count
  * only when nothing better is found.
  */
@@ -157,7 +159,13 @@ static bool plausible(int y, int m, int d)
 }
 
 /* Tries every date shape at toks[i]. */
-static bool match_date(const lex_tok *t, size_t n, size_t i, date_match *out)
+/* "de" as in "15 de abril de 2025" (Spanish, Portuguese) */
+static bool is_de(const char *text, const lex_tok *t)
+{
+    return t->kind == LEX_WORD && t->len == 2 && nf_str_ieq_prefix(text + t->start, 2, "de");
+}
+
+static bool match_date(const char *text, const lex_tok *t, size_t n, size_t i, date_match *out)
 {
     size_t k = i;
 #define NUM(j, lo, hi) ((j) < n && t[j].kind == LEX_NUM && t[j].value >= (lo) && t[j].value <= (hi))
@@ -181,11 +189,11 @@ static bool match_date(const lex_tok *t, size_t n, size_t i, date_match *out)
     }
     if (NUM(k, 1, 31) && t[k].digits <= 2) {
         size_t j = k + 1;
-        if (j < n && is_p(&t[j], '.'))
+        if (j < n && (is_p(&t[j], '.') || is_de(text, &t[j])))
             j++;
         if (j < n && t[j].kind == LEX_MONTH) {
             size_t after = j + 1;
-            if (after < n && is_p(&t[after], ','))
+            if (after < n && (is_p(&t[after], ',') || is_de(text, &t[after])))
                 after++;
             int y = NUM(after, 1900, 2100) && t[after].digits == 4 ? t[after].value : 0;
             *out = (date_match){y, t[j].value, t[k].value, y ? after + 1 : j + 1};
@@ -219,7 +227,7 @@ int nf_parse_date(const char *s, char out[11])
     size_t n = lex(s, strlen(s), toks, 64);
     for (size_t i = 0; i < n; i++) {
         date_match dm;
-        if (match_date(toks, n, i, &dm) && dm.y) {
+        if (match_date(s, toks, n, i, &dm) && dm.y) {
             format_date(dm.y, dm.m, dm.d, out);
             return 1;
         }
@@ -250,29 +258,60 @@ static int context_year(const char *text, size_t len)
 
 /* A dateline: the line opens with an all-caps word, maybe more words, then
  * a comma, and the date follows within a few tokens. */
-static bool is_dateline_at(const lex_tok *t, size_t line_start, size_t date_at)
+static bool is_dateline_at(const char *text, const lex_tok *t, size_t line_start, size_t line_no,
+                           size_t date_at)
 {
     if (date_at <= line_start + 1 || date_at - line_start > 5)
         return false;
-    if (t[line_start].kind != LEX_WORD || !t[line_start].all_caps)
+    const lex_tok *place = &t[line_start];
+    if (place->kind != LEX_WORD)
+        return false;
+    /* "SEOUL, ..." anywhere near the top; "Castrobel, ..." only opening the text */
+    bool capitalized = (unsigned char)text[place->start] >= 'A' && (unsigned char)text[place->start] <= 'Z';
+    if (!place->all_caps && !(capitalized && line_no < 3))
         return false;
     return is_p(&t[date_at - 1], ',');
 }
 
-int nf_find_date(const char *text, size_t len, char out[11])
+int nf_date_from_url(const char *url, char out[11], int *year)
+{
+    *year = 0;
+    if (!url)
+        return 0;
+    for (const char *p = url; *p; p++) {
+        if (!(*p == '/' || *p == '-' || *p == '_'))
+            continue;
+        int y = 0, m = 0, d = 0, used = 0;
+        if (sscanf(p + 1, "%4d/%2d/%2d%n", &y, &m, &d, &used) == 3 ||
+            sscanf(p + 1, "%4d-%2d-%2d%n", &y, &m, &d, &used) == 3) {
+            if (used >= 8 && y >= 1990 && plausible(y, m, d)) {
+                format_date(y, m, d, out);
+                *year = y;
+                return 1;
+            }
+        }
+        if (!*year && sscanf(p + 1, "%4d%n", &y, &used) == 1 && used == 4 && y >= 1990 && y <= 2100 &&
+            (p[5] == '/' || p[5] == '-'))
+            *year = y;
+    }
+    return 0;
+}
+
+int nf_find_date(const char *text, size_t len, int year_hint, char out[11])
 {
     enum { MAX_TOKS = 1200 };
     lex_tok toks[MAX_TOKS];
     size_t n = lex(text, len < SCAN_HEAD_BYTES ? len : SCAN_HEAD_BYTES, toks, MAX_TOKS);
     date_match best = {0, 0, 0, 0}, plain = {0, 0, 0, 0}, weak = {0, 0, 0, 0}, dateline = {0, 0, 0, 0};
-    size_t line_start = 0;
+    size_t line_start = 0, line_no = 0;
     for (size_t i = 0; i < n && !best.m; i++) {
         if (toks[i].kind == LEX_NEWLINE) {
+            line_no += line_start < i; /* count non-empty lines */
             line_start = i + 1;
             continue;
         }
         date_match dm;
-        if (!match_date(toks, n, i, &dm))
+        if (!match_date(text, toks, n, i, &dm))
             continue;
         /* look back over ':' and spaces for a label word */
         size_t j = i;
@@ -288,14 +327,14 @@ int nf_find_date(const char *text, size_t len, char out[11])
         else if (label && label->kind == LEX_WORD && dm.y && !weak.m &&
                  in_list(text + label->start, label->len, weak_labels, sizeof weak_labels / sizeof *weak_labels))
             weak = dm;
-        else if (!dateline.m && is_dateline_at(toks, line_start, i))
+        else if (!dateline.m && is_dateline_at(text, toks, line_start, line_no, i))
             dateline = dm;
         i = dm.next - 1;
     }
     if (!best.m && dateline.m) {
         best = dateline;
         if (!best.y)
-            best.y = context_year(text, len);
+            best.y = year_hint ? year_hint : context_year(text, len);
     }
     if (!best.m || !best.y)
         best = plain;

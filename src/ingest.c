@@ -397,7 +397,7 @@ nf_status nf_source_getline(nf_source *s, const char **line, size_t *len, nf_err
             size_t n = nl ? (size_t)(nl - start) : avail;
             s->buf_pos += nl ? n + 1 : n;
             s->line++;
-            if (skipping)
+            if (skipping || n > s->max_record)
                 return nf_fail(err, NF_SKIPPED, "%s:%llu: record longer than %zu bytes, skipped",
                                s->path, (unsigned long long)s->line, s->max_record);
             if (n > 0 && start[n - 1] == '\r')

@@ -1,0 +1,95 @@
+/* test_clean.c - the clean stage as a whole: determinism across thread
+ * counts, template lines learned across documents of one source, empty and
+ * invalid input kept and counted. */
+#include "test_util.h"
+
+static void assert_same_docs(const nf_clean_doc *a, const nf_clean_doc *b)
+{
+    assert_string_equal(a->doc.id, b->doc.id);
+    assert_string_equal(a->text, b->text);
+    assert_string_equal(a->lang, b->lang);
+    assert_true(a->lang_confidence == b->lang_confidence);
+    assert_string_equal(a->published, b->published);
+    assert_int_equal(a->n_removed, b->n_removed);
+    assert_int_equal(a->n_tokens, b->n_tokens);
+    assert_int_equal(a->pool_len, b->pool_len);
+    assert_memory_equal(a->pool, b->pool, a->pool_len);
+    for (size_t i = 0; i < a->n_tokens; i++) { /* field by field: the struct has padding */
+        const nf_token *x = &a->tokens[i], *y = &b->tokens[i];
+        assert_true(x->start == y->start && x->len == y->len && x->norm == y->norm &&
+                    x->norm_len == y->norm_len && x->stem == y->stem && x->stem_len == y->stem_len &&
+                    x->kind == y->kind && x->flags == y->flags);
+    }
+}
+
+static void test_deterministic_across_threads(void **state)
+{
+    (void)state;
+    tu_corpus one = tu_clean_path(NF_SOURCE_DIR "/examples/corpus", 1, 1);
+    tu_corpus three = tu_clean_path(NF_SOURCE_DIR "/examples/corpus", 3, 1);
+    assert_true(one.n >= 20);
+    assert_int_equal(one.n, three.n);
+    for (size_t i = 0; i < one.n; i++)
+        assert_same_docs(&one.docs[i], &three.docs[i]);
+    tu_corpus_free(&one);
+    tu_corpus_free(&three);
+}
+
+static void test_site_template_learned(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    nf_buf b;
+    nf_buf_init(&b);
+    const char *bodies[] = {"The council met on Monday to discuss the new harbour budget and approved it.",
+                            "A ferry ran aground near the northern pier on Sunday, but nobody was hurt.",
+                            "The city library will extend its opening hours from next month, it said.",
+                            "Fishermen reported the largest herring catch in a decade this week."};
+    for (int i = 0; i < 4; i++) {
+        nf_buf_printf(&b, "{\"id\":\"p%d\",\"source\":\"portvale-post\",\"title\":\"T%d\",\"text\":", i, i);
+        nf_buf printed;
+        nf_buf_init(&printed);
+        nf_buf_printf(&printed, "%s\nDownload the Portvale Post app today", bodies[i]);
+        nf_json_string(&b, printed.data, printed.len);
+        nf_buf_free(&printed);
+        nf_buf_puts(&b, "}\n");
+    }
+    tu_write(dir, "p.jsonl", b.data, b.len);
+    nf_buf_free(&b);
+    tu_corpus c = tu_clean_path(dir, 2, 0);
+    assert_int_equal(c.n, 4);
+    for (size_t i = 0; i < c.n; i++) {
+        assert_null(strstr(c.docs[i].text, "Download the Portvale Post app"));
+        assert_string_equal(c.docs[i].text, bodies[i]);
+    }
+    tu_corpus_free(&c);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_empty_and_invalid_kept(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    const char data[] = "{\"id\":\"empty\",\"text\":\"\"}\n{\"id\":\"bad\",\"title\":\"T\",\"text\":\"caf\xE9 au lait\"}\n";
+    tu_write(dir, "x.jsonl", data, sizeof data - 1);
+    tu_corpus c = tu_clean_path(dir, 1, 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.docs[0].n_tokens, 0);
+    assert_string_equal(c.docs[0].lang, "und");
+    assert_int_equal(c.docs[1].doc.invalid_utf8, 1);
+    assert_non_null(strstr(c.docs[1].text, "caf\xEF\xBF\xBD"));
+    tu_corpus_free(&c);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_deterministic_across_threads),
+        cmocka_unit_test(test_site_template_learned),
+        cmocka_unit_test(test_empty_and_invalid_kept),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,138 @@
+/* test_normalize.c - segmentation for several scripts, offsets, NFKC case
+ * folding, numbers, apostrophes and stemming. */
+#include "test_util.h"
+
+#include "normalize.h"
+
+typedef struct toks {
+    nf_token_vec v;
+    nf_buf pool;
+    const char *text;
+} toks;
+
+static toks tokenize(nf_normalizer *nz, const char *text, const char *lang)
+{
+    toks t = {{NULL, 0, 0}, {NULL, 0, 0, false}, text};
+    nf_error err;
+    assert_int_equal(nf_tokenize(nz, text, strlen(text), lang, true, &t.v, &t.pool, &err), NF_OK);
+    size_t prev_end = 0;
+    for (size_t i = 0; i < t.v.len; i++) { /* offsets in order and inside */
+        const nf_token *k = &t.v.items[i];
+        assert_true(k->start >= prev_end);
+        assert_true(k->start + k->len <= strlen(text));
+        assert_true(k->norm + k->norm_len < t.pool.len + 1);
+        prev_end = k->start + k->len;
+    }
+    return t;
+}
+
+static const char *norm(const toks *t, size_t i) { return t->pool.data + t->v.items[i].norm; }
+static const char *stem(const toks *t, size_t i) { return t->pool.data + t->v.items[i].stem; }
+
+static void toks_free(toks *t)
+{
+    free(t->v.items);
+    nf_buf_free(&t->pool);
+}
+
+static int setup(void **state)
+{
+    nf_normalizer *nz;
+    nf_error err;
+    if (nf_normalizer_new(&nz, &err) != NF_OK)
+        return -1;
+    *state = nz;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    nf_normalizer_free(*state);
+    return 0;
+}
+
+static void test_english(void **state)
+{
+    toks t = tokenize(*state, "Putin’s visit: 1,500.25 tonnes, Hong-kyun didn't RUN.", "en");
+    const char *want[] = {"putin's", "visit", "1,500.25", "tonnes", "hong", "kyun", "didn't", "run"};
+    assert_int_equal(t.v.len, 8);
+    for (size_t i = 0; i < 8; i++)
+        assert_string_equal(norm(&t, i), want[i]);
+    assert_string_equal(stem(&t, 0), "putin");
+    assert_int_equal(t.v.items[2].kind, NF_TOKEN_NUMBER);
+    assert_true(t.v.items[0].flags & NF_TOKEN_CAPITALIZED);
+    assert_true(t.v.items[0].flags & NF_TOKEN_SENTENCE_START);
+    assert_false(t.v.items[1].flags & NF_TOKEN_CAPITALIZED);
+    /* offsets point at the original bytes */
+    assert_memory_equal(t.text + t.v.items[4].start, "Hong", 4);
+    toks_free(&t);
+}
+
+static void test_german_and_french(void **state)
+{
+    toks t = tokenize(*state, "Die Besuche in Pjöngjang", "de");
+    assert_int_equal(t.v.len, 4);
+    assert_string_equal(norm(&t, 1), "besuche");
+    assert_string_equal(stem(&t, 1), "besuch");
+    assert_string_equal(norm(&t, 3), "pjöngjang");
+    toks_free(&t);
+    t = tokenize(*state, "l'armée", "fr");
+    assert_int_equal(t.v.len, 2);
+    assert_string_equal(norm(&t, 1), "armée");
+    toks_free(&t);
+}
+
+static void test_nfkc_casefold(void **state)
+{
+    toks t = tokenize(*state, "ＡＢＣ ２０２４ STRASSE Straße ΣΊΣΥΦΟΣ", NULL);
+    assert_int_equal(t.v.len, 5);
+    assert_string_equal(norm(&t, 0), "abc");
+    assert_string_equal(norm(&t, 1), "2024");
+    assert_int_equal(t.v.items[1].kind, NF_TOKEN_NUMBER);
+    assert_string_equal(norm(&t, 2), norm(&t, 3)); /* ß folds to ss */
+    assert_true(t.v.items[4].flags & NF_TOKEN_NON_LATIN);
+    toks_free(&t);
+}
+
+static void test_scripts_without_spaces(void **state)
+{
+    toks t = tokenize(*state, "東京都に住んでいます", "ja");
+    assert_true(t.v.len >= 3); /* dictionary segmentation, not one blob */
+    assert_int_equal(t.v.items[0].kind, NF_TOKEN_IDEOGRAPHIC);
+    toks_free(&t);
+    t = tokenize(*state, "ภาษาไทยง่ายนิดเดียว", "th");
+    assert_true(t.v.len >= 3);
+    toks_free(&t);
+    t = tokenize(*state, "북한과 러시아 정상회담", "ko"); /* Hangul uses spaces */
+    assert_int_equal(t.v.len, 3);
+    toks_free(&t);
+    t = tokenize(*state, "Путин посетил Пхеньян", "ru");
+    assert_int_equal(t.v.len, 3);
+    assert_string_equal(norm(&t, 0), "путин");
+    toks_free(&t);
+}
+
+static void test_garbage_is_bounded(void **state)
+{
+    nf_buf b;
+    nf_buf_init(&b);
+    for (int i = 0; i < 10000; i++)
+        nf_buf_putc(&b, 'a');
+    toks t = tokenize(*state, b.data, "en");
+    assert_int_equal(t.v.len, 1);
+    assert_true(t.v.items[0].len <= 256);
+    toks_free(&t);
+    nf_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_english),
+        cmocka_unit_test(test_german_and_french),
+        cmocka_unit_test(test_nfkc_casefold),
+        cmocka_unit_test(test_scripts_without_spaces),
+        cmocka_unit_test(test_garbage_is_bounded),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
