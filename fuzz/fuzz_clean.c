@@ -1,6 +1,6 @@
 /*
  * fuzz_clean.c - fuzzes line-level boilerplate classification and date
- * finding (src/boilerplate.h, nf_find_date, nf_parse_date).
+ * finding (src/boilerplate.h, nf_find_date, nf_parse_date, nf_date_from_url).
  *
  * The input is repaired with nf_utf8_repair() (what every stage after ingest
  * sees). The first byte, when it is not a newline, also picks whether the
@@ -13,9 +13,12 @@
  * - The same classification with a template set built from the text's own
  *   lines (so the template lookup is exercised) must give the same line
  *   ranges and again a valid title_line.
- * - nf_find_date() on the text and nf_parse_date() on its first line: a
- *   date found has the form YYYY-MM-DD with year 1900-2100, month 01-12 and
- *   day 01-31, and is NUL-terminated.
+ * - nf_parse_date() and nf_date_from_url() on the first line, and
+ *   nf_find_date() on the text (without a year hint, and with the URL's year
+ *   as the cleaner passes it): a date found has the form YYYY-MM-DD with year
+ *   1900-2100, month 01-12 and day 01-31, and is NUL-terminated; the URL's
+ *   year is 0 or a year in that range (and the date's year when a date was
+ *   found).
  */
 #include "boilerplate.h"
 
@@ -119,16 +122,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nf_boilerplate_result_free(&res);
     }
 
+    /* the first line doubles as metadata: a date string and a URL */
     char date[11];
-    memset(date, 'x', sizeof date);
-    if (nf_find_date(text, len, date))
-        check_date(date);
+    int url_year = 0;
     if (n_split > 0) {
         char *first = nf_strndup(text + split[0].start, split[0].len);
         memset(date, 'x', sizeof date);
         if (first && nf_parse_date(first, date))
             check_date(date);
+        memset(date, 'x', sizeof date);
+        if (first && nf_date_from_url(first, date, &url_year)) {
+            check_date(date);
+            CHECK(url_year == atoi(date));
+        }
+        CHECK(url_year == 0 || (url_year >= 1900 && url_year <= 2100));
         free(first);
+    }
+    memset(date, 'x', sizeof date);
+    if (nf_find_date(text, len, 0, date))
+        check_date(date);
+    if (url_year) { /* as the cleaner calls it, with the URL's year */
+        memset(date, 'x', sizeof date);
+        if (nf_find_date(text, len, url_year, date))
+            check_date(date);
     }
     free(title);
     free(split);

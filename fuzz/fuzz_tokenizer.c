@@ -91,7 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(b->norm == a->norm + pool1 && b->norm_len == a->norm_len);
                 CHECK(b->stem == a->stem + pool1 && b->stem_len == a->stem_len);
             }
-            check_tokens(text, len, tokens.items + n1, n1, &pool, stem);
+            if (n1 > 0)
+                check_tokens(text, len, tokens.items + n1, n1, &pool, stem);
         }
     }
     free(tokens.items);

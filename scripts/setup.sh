@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# setup.sh - installs the Debian packages newsfold needs to build and test.
+# Installs only what is missing; needs root (or sudo) when something is.
+# usage: scripts/setup.sh [--with-fuzz] [--optional]
+set -euo pipefail
+
+packages=(gcc make cmake ninja-build pkg-config
+          libicu-dev libstemmer-dev libexttextcat-dev libexttextcat-data
+          libxxhash-dev libcjson-dev zlib1g-dev libcmocka-dev)
+for arg in "$@"; do
+    case "$arg" in
+    --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+    esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then
+    apt_get=(apt-get)
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    apt_get=(sudo apt-get)
+else
+    echo "setup: these Debian packages are missing: ${missing[*]}" >&2
+    echo "setup: run as root, or install them: apt-get install ${missing[*]}" >&2
+    exit 2
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${apt_get[@]}" update -qq
+"${apt_get[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
