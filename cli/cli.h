@@ -37,6 +37,30 @@ size_t nf_cli_parse_size(const char *s);
 /* Opens -o FILE (or stdout for NULL / "-"). */
 FILE *nf_cli_open_output(const char *path);
 
+/* The shared read -> clean loop (batch.c). */
+typedef struct cli_input {
+    const char *command; /* for messages */
+    char **paths;
+    size_t n_paths;
+    nf_clean_options clean;
+    size_t max_record, batch_docs;
+    bool quiet;
+} cli_input;
+
+typedef struct cli_totals {
+    uint64_t docs, skipped, bytes;
+    progress progress;
+} cli_totals;
+
+/* Called with each cleaned batch, in input order; non-zero stops the run. */
+typedef int (*cli_batch_fn)(void *ctx, nf_clean_doc *docs, size_t n);
+
+int cli_run_batches(const cli_input *in, cli_batch_fn fn, void *ctx, cli_totals *totals);
+void cli_report_stats(const char *command, const cli_totals *t, int threads);
+/* Prints the skipped summary; turns ALL_GOOD into SKIPPED when needed. */
+int cli_finish_status(const char *command, const cli_totals *t, bool quiet, int status);
+
 int cmd_clean(int argc, char **argv);
+int cmd_dedup(int argc, char **argv);
 
 #endif

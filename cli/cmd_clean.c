@@ -2,8 +2,7 @@
  * cmd_clean.c - `newsfold clean`: ingest, clean and normalize, one JSONL
  * record per document, in input order.
  *
- * Documents are read in batches (by count and by bytes, so memory stays
- * bounded whatever the input size); each batch is cleaned on -j threads and
+ * Documents are read and cleaned in batches (cli/batch.c) and each batch is
  * written before the next is read. Batch boundaries depend only on the
  * input, never on timing, so output bytes are identical for any -j.
  */
@@ -12,12 +11,10 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "../src/internal.h"
 
 #define DEFAULT_BATCH_DOCS 4096
-#define DEFAULT_BATCH_BYTES (64u << 20)
 
 static const char clean_usage[] =
     "usage: newsfold clean [options] INPUT...\n"
@@ -141,14 +138,24 @@ static int parse_args(int argc, char **argv, clean_cli *o)
     return 0;
 }
 
-static void report_stats(double secs, uint64_t docs, uint64_t bytes, int threads)
+typedef struct clean_ctx {
+    FILE *out;
+    nf_buf line;
+    bool token_list;
+} clean_ctx;
+
+static int write_batch(void *p, nf_clean_doc *docs, size_t n)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    fprintf(stderr,
-            "stats: %llu docs, %.1f MB in %.2f s: %.1f MB/s, %.0f docs/s, %d threads, peak RSS %.1f MB\n",
-            (unsigned long long)docs, bytes / 1e6, secs, secs > 0 ? bytes / 1e6 / secs : 0,
-            secs > 0 ? docs / secs : 0, threads, ru.ru_maxrss / 1024.0);
+    clean_ctx *c = p;
+    for (size_t i = 0; i < n; i++) {
+        c->line.len = 0;
+        write_record(&c->line, &docs[i], c->token_list);
+        if (c->line.oom || fwrite(c->line.data, 1, c->line.len, c->out) != c->line.len) {
+            perror("newsfold clean: write");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int cmd_clean(int argc, char **argv)
@@ -157,94 +164,20 @@ int cmd_clean(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
-    nf_error err = {NF_OK, ""};
-    nf_reader_options ropt = {o.max_record};
-    nf_reader *reader = NULL;
-    nf_cleaner *cleaner = NULL;
-    if (nf_reader_open(&reader, (const char *const *)argv + optind, (size_t)(argc - optind), &ropt, &err) ||
-        nf_cleaner_new(&cleaner, &o.clean, &err)) {
-        fprintf(stderr, "newsfold clean: %s\n", err.message);
-        nf_reader_close(reader);
+    clean_ctx ctx = {nf_cli_open_output(o.output), {NULL, 0, 0, false}, o.token_list};
+    if (!ctx.out)
         return EXIT_FATAL;
-    }
-    FILE *out = nf_cli_open_output(o.output);
-    nf_doc *docs = calloc(o.batch_docs, sizeof *docs);
-    nf_clean_doc *cleaned = calloc(o.batch_docs, sizeof *cleaned);
-    if (!out || !docs || !cleaned) {
-        nf_reader_close(reader);
-        nf_cleaner_free(cleaner);
-        free(docs);
-        free(cleaned);
-        return EXIT_FATAL;
-    }
-    progress prog;
-    progress_init(&prog, o.quiet);
-    uint64_t n_docs = 0, n_skipped = 0, raw_bytes = 0;
-    int status = EXIT_ALL_GOOD;
-    nf_buf line;
-    nf_buf_init(&line);
-    bool more = true;
-    while (more) {
-        size_t n = 0, bytes = 0;
-        while (n < o.batch_docs && bytes < DEFAULT_BATCH_BYTES) {
-            nf_status st = nf_reader_next(reader, &docs[n], &err);
-            if (st == NF_END) {
-                more = false;
-                break;
-            }
-            if (st == NF_SKIPPED) {
-                n_skipped++;
-                fprintf(stderr, "newsfold clean: %s\n", err.message);
-                continue;
-            }
-            if (st != NF_OK) {
-                fprintf(stderr, "newsfold clean: %s\n", err.message);
-                more = false;
-                status = EXIT_FATAL;
-                break;
-            }
-            if (docs[n].text_len == 0)
-                fprintf(stderr, "newsfold clean: %s:%llu: empty text (kept, id \"%s\")\n", docs[n].origin,
-                        (unsigned long long)docs[n].record, docs[n].id);
-            bytes += docs[n].text_len;
-            n++;
-        }
-        if (nf_clean_batch(cleaner, docs, n, cleaned, &err) != NF_OK) {
-            fprintf(stderr, "newsfold clean: %s\n", err.message);
-            status = EXIT_FATAL;
-            more = false;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (status != EXIT_FATAL) {
-                line.len = 0;
-                write_record(&line, &cleaned[i], o.token_list);
-                fwrite(line.data, 1, line.len, out);
-            }
-            nf_clean_doc_free(&cleaned[i]);
-            nf_doc_free(&docs[i]);
-        }
-        n_docs += n;
-        raw_bytes += bytes;
-        progress_update(&prog, n_docs, nf_reader_bytes_done(reader), nf_reader_bytes_total(reader));
-    }
-    progress_finish(&prog);
+    cli_input in = {"clean", argv + optind, (size_t)(argc - optind), o.clean, o.max_record, o.batch_docs, o.quiet};
+    cli_totals totals = {0};
+    int status = cli_run_batches(&in, write_batch, &ctx, &totals);
     if (o.stats)
-        report_stats(nf_cli_now() - prog.start, n_docs, raw_bytes, o.clean.threads);
-    if (!o.quiet && n_skipped)
-        fprintf(stderr, "newsfold clean: %llu documents written, %llu records skipped\n",
-                (unsigned long long)n_docs, (unsigned long long)n_skipped);
-    if (fflush(out) != 0 || ferror(out)) {
+        cli_report_stats("clean", &totals, o.clean.threads);
+    if (fflush(ctx.out) != 0 || ferror(ctx.out)) {
         perror("newsfold clean: write");
         status = EXIT_FATAL;
     }
-    if (out != stdout)
-        fclose(out);
-    nf_buf_free(&line);
-    free(docs);
-    free(cleaned);
-    nf_cleaner_free(cleaner);
-    nf_reader_close(reader);
-    if (status == EXIT_ALL_GOOD && n_skipped)
-        status = EXIT_SKIPPED;
-    return status;
+    if (ctx.out != stdout)
+        fclose(ctx.out);
+    nf_buf_free(&ctx.line);
+    return cli_finish_status("clean", &totals, o.quiet, status);
 }

@@ -19,6 +19,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  clean     clean and normalize documents; one JSONL record per document\n"
+    "  dedup     find exact, near and partial duplicates; one record per document\n"
     "\n"
     "INPUT is a file or directory (recursive) of .txt, .json, .jsonl (each may\n"
     "be .gz), or - for JSONL on stdin. 'newsfold COMMAND --help' for options.\n"
@@ -121,6 +122,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "clean") == 0)
         return cmd_clean(argc - 1, argv + 1);
+    if (strcmp(cmd, "dedup") == 0)
+        return cmd_dedup(argc - 1, argv + 1);
     fprintf(stderr, "newsfold: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_FATAL;
 }

@@ -181,6 +181,76 @@ void nf_cleaner_free(nf_cleaner *cleaner);
 nf_status nf_clean_batch(nf_cleaner *cleaner, nf_doc *docs, size_t n, nf_clean_doc *out,
                          nf_error *err);
 
+/* ------------------------------------------------------------ dedup */
+
+typedef enum nf_dedup_method { NF_DEDUP_MINHASH = 0, NF_DEDUP_SIMHASH = 1 } nf_dedup_method;
+
+typedef enum nf_relation {
+    NF_REL_UNIQUE = 0,    /* no copy found (or too short to tell) */
+    NF_REL_CANONICAL = 1, /* the representative of a group of copies */
+    NF_REL_EXACT = 2,     /* same normalized text as the canonical */
+    NF_REL_NEAR = 3,      /* similar text (Jaccard / Hamming above threshold) */
+    NF_REL_CONTAINED = 4  /* most of this document lies inside another */
+} nf_relation;
+
+const char *nf_relation_name(nf_relation r);
+
+typedef struct nf_dedup_options {
+    nf_dedup_method method;
+    double threshold;    /* Jaccard for MinHash (default 0.6) */
+    double containment;  /* containment threshold (default 0.8) */
+    int ngram;           /* shingle size (default 5 units) */
+    int perms;           /* MinHash signature length (default 128) */
+    int hamming;         /* SimHash: max Hamming distance (default 3) */
+    int exact_verify;    /* verify candidates with exact Jaccard of shingle sets */
+    size_t mem_limit;    /* bytes for the sort buffers (default 512 MiB) */
+    int threads;
+    const char *tmp_dir; /* for spilled runs and signatures (default $TMPDIR) */
+    const char *index_dir; /* persistent incremental index, or NULL */
+} nf_dedup_options;
+
+void nf_dedup_options_default(nf_dedup_options *o);
+
+/* LSH banding for a Jaccard threshold and K permutations: minimizes the
+ * (equally weighted) false positive and false negative probability mass. */
+void nf_lsh_params(double threshold, int perms, int *bands, int *rows);
+
+typedef struct nf_dedup_record {
+    const char *id;
+    uint32_t canonical; /* index (into the result's docs) of the group's canonical */
+    nf_relation relation;
+    double score;       /* to the canonical: estimated Jaccard, containment, 1 for exact */
+    const char *reason; /* why a document is unique without comparison, or NULL */
+    int from_index;     /* 1: a document loaded from --index, not from this run */
+} nf_dedup_record;
+
+typedef struct nf_dedup_pair {
+    uint32_t a, b; /* indices into docs, a < b; for contained: a lies in b unless swapped */
+    nf_relation relation;
+    double score;
+} nf_dedup_pair;
+
+typedef struct nf_dedup_result {
+    nf_dedup_record *docs; /* index documents first, then this run's, in input order */
+    size_t n_docs;
+    nf_dedup_pair *pairs;  /* every verified pair */
+    size_t n_pairs;
+    size_t candidates;     /* candidate pairs looked at */
+    int bands, rows;
+    char *ids;             /* storage of the id strings */
+} nf_dedup_result;
+
+typedef struct nf_dedup nf_dedup;
+
+nf_status nf_dedup_new(nf_dedup **out, const nf_dedup_options *options, nf_error *err);
+/* Sketches a batch of cleaned documents (on options.threads threads); the
+ * documents may be freed afterwards. */
+nf_status nf_dedup_add(nf_dedup *d, const nf_clean_doc *docs, size_t n, nf_error *err);
+/* Finds, verifies and groups duplicates; with an index, also saves it. */
+nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err);
+void nf_dedup_free(nf_dedup *d);
+void nf_dedup_result_free(nf_dedup_result *r);
+
 /* ------------------------------------------------------ building blocks */
 
 /* Language identification. Returns an ISO code ("und" when unknown) and a

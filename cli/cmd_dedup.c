@@ -1,0 +1,223 @@
+/*
+ * cmd_dedup.c - `newsfold dedup`: exact, near and partial duplicates.
+ *
+ * Reads and cleans like `clean`, sketches each batch into the dedup engine,
+ * then writes one record per document in input order (with --index, per
+ * new document) and, with --pairs, every verified pair.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/internal.h"
+
+static const char dedup_usage[] =
+    "usage: newsfold dedup [options] INPUT...\n"
+    "\n"
+    "Finds exact, near and partial (contained) duplicates. Writes one JSON\n"
+    "object per document: id, group (the canonical member's id), canonical,\n"
+    "relation (unique|canonical|exact|near|contained), score, and reason for\n"
+    "documents too short to compare.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE     write here instead of stdout\n"
+    "      --pairs FILE      also write every verified pair {a, b, relation, score}\n"
+    "      --method M        minhash (default) or simhash\n"
+    "      --threshold T     Jaccard threshold for near duplicates (default 0.6)\n"
+    "      --containment C   share of a document inside another (default 0.8)\n"
+    "      --ngram N         shingle size in words (characters for CJK/Thai; default 5)\n"
+    "      --perms K         MinHash signature length (default 128)\n"
+    "      --hamming K       SimHash: max Hamming distance (default 3)\n"
+    "      --exact-verify    verify candidates with exact Jaccard of shingle sets\n"
+    "      --index DIR       persistent index: add this run's documents, report\n"
+    "                        the new ones (old documents are not re-sketched)\n"
+    "      --mem-limit SIZE  memory for sort buffers before spilling (default 512M)\n"
+    "      --tmp-dir DIR     where spilled runs and signatures go (default $TMPDIR)\n"
+    "  -j, --threads N       worker threads (default: all cores)\n"
+    "      --stats           print throughput, candidates and peak memory on stderr\n"
+    "  -q, --quiet           no progress, no summary\n"
+    "  -h, --help            this help\n";
+
+typedef struct dedup_cli {
+    const char *output, *pairs;
+    nf_dedup_options dedup;
+    nf_clean_options clean;
+    bool quiet, stats;
+} dedup_cli;
+
+static int bad_value(const char *what, const char *v)
+{
+    fprintf(stderr, "newsfold dedup: bad %s '%s'\n", what, v);
+    return -1;
+}
+
+static int parse_args(int argc, char **argv, dedup_cli *o)
+{
+    static const struct option longs[] = {
+        {"output", required_argument, 0, 'o'},      {"pairs", required_argument, 0, 'P'},
+        {"method", required_argument, 0, 'm'},      {"threshold", required_argument, 0, 't'},
+        {"containment", required_argument, 0, 'c'}, {"ngram", required_argument, 0, 'n'},
+        {"perms", required_argument, 0, 'k'},       {"hamming", required_argument, 0, 'H'},
+        {"exact-verify", no_argument, 0, 'E'},      {"index", required_argument, 0, 'I'},
+        {"mem-limit", required_argument, 0, 'M'},   {"tmp-dir", required_argument, 0, 'T'},
+        {"threads", required_argument, 0, 'j'},     {"stats", no_argument, 0, 's'},
+        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    memset(o, 0, sizeof *o);
+    nf_dedup_options_default(&o->dedup);
+    nf_clean_options_default(&o->clean);
+    o->clean.threads = o->dedup.threads = nf_cli_default_threads();
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "o:j:qh", longs, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->output = optarg; break;
+        case 'P': o->pairs = optarg; break;
+        case 'm':
+            if (strcmp(optarg, "minhash") == 0)
+                o->dedup.method = NF_DEDUP_MINHASH;
+            else if (strcmp(optarg, "simhash") == 0)
+                o->dedup.method = NF_DEDUP_SIMHASH;
+            else
+                return bad_value("method", optarg);
+            break;
+        case 't': o->dedup.threshold = strtod(optarg, &end); if (*end) return bad_value("threshold", optarg); break;
+        case 'c': o->dedup.containment = strtod(optarg, &end); if (*end) return bad_value("containment", optarg); break;
+        case 'n': o->dedup.ngram = (int)strtol(optarg, &end, 10); if (*end) return bad_value("ngram", optarg); break;
+        case 'k': o->dedup.perms = (int)strtol(optarg, &end, 10); if (*end) return bad_value("perms", optarg); break;
+        case 'H': o->dedup.hamming = (int)strtol(optarg, &end, 10); if (*end) return bad_value("hamming", optarg); break;
+        case 'E': o->dedup.exact_verify = 1; break;
+        case 'I': o->dedup.index_dir = optarg; break;
+        case 'M':
+            if (!(o->dedup.mem_limit = nf_cli_parse_size(optarg)))
+                return bad_value("size", optarg);
+            break;
+        case 'T': o->dedup.tmp_dir = optarg; break;
+        case 'j':
+            if ((o->clean.threads = o->dedup.threads = nf_cli_threads(optarg)) < 1)
+                return bad_value("thread count", optarg);
+            break;
+        case 's': o->stats = true; break;
+        case 'q': o->quiet = true; break;
+        case 'h': fputs(dedup_usage, stdout); return 1;
+        default: fputs(dedup_usage, stderr); return -1;
+        }
+    }
+    if (optind >= argc) {
+        fputs("newsfold dedup: no INPUT given\n", stderr);
+        fputs(dedup_usage, stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static int add_batch(void *ctx, nf_clean_doc *docs, size_t n)
+{
+    nf_error err;
+    if (nf_dedup_add(ctx, docs, n, &err) != NF_OK) {
+        fprintf(stderr, "newsfold dedup: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static void write_docs(FILE *out, const nf_dedup_result *r)
+{
+    nf_buf b;
+    nf_buf_init(&b);
+    for (size_t i = 0; i < r->n_docs; i++) {
+        const nf_dedup_record *d = &r->docs[i];
+        if (d->from_index)
+            continue;
+        b.len = 0;
+        const char *canon = r->docs[d->canonical].id;
+        nf_buf_puts(&b, "{\"id\":");
+        nf_json_cstr_or_null(&b, d->id);
+        nf_buf_puts(&b, ",\"group\":");
+        nf_json_cstr_or_null(&b, canon);
+        nf_buf_puts(&b, ",\"canonical\":");
+        nf_json_cstr_or_null(&b, canon);
+        nf_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f", nf_relation_name(d->relation), d->score);
+        if (d->reason)
+            nf_buf_printf(&b, ",\"reason\":\"%s\"", d->reason);
+        nf_buf_puts(&b, "}\n");
+        fwrite(b.data, 1, b.len, out);
+    }
+    nf_buf_free(&b);
+}
+
+static void write_pairs(FILE *out, const nf_dedup_result *r)
+{
+    nf_buf b;
+    nf_buf_init(&b);
+    for (size_t k = 0; k < r->n_pairs; k++) {
+        const nf_dedup_pair *p = &r->pairs[k];
+        if (r->docs[p->a].from_index && r->docs[p->b].from_index)
+            continue;
+        b.len = 0;
+        nf_buf_puts(&b, "{\"a\":");
+        nf_json_cstr_or_null(&b, r->docs[p->a].id);
+        nf_buf_puts(&b, ",\"b\":");
+        nf_json_cstr_or_null(&b, r->docs[p->b].id);
+        nf_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f}\n", nf_relation_name(p->relation), p->score);
+        fwrite(b.data, 1, b.len, out);
+    }
+    nf_buf_free(&b);
+}
+
+static int close_output(FILE *f, const char *what)
+{
+    int bad = fflush(f) != 0 || ferror(f);
+    if (f != stdout)
+        bad |= fclose(f) != 0;
+    if (bad)
+        fprintf(stderr, "newsfold dedup: cannot write %s\n", what);
+    return bad;
+}
+
+int cmd_dedup(int argc, char **argv)
+{
+    dedup_cli o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
+    nf_error err;
+    nf_dedup *d;
+    if (nf_dedup_new(&d, &o.dedup, &err) != NF_OK) {
+        fprintf(stderr, "newsfold dedup: %s\n", err.message);
+        return EXIT_FATAL;
+    }
+    cli_input in = {"dedup", argv + optind, (size_t)(argc - optind), o.clean, 0, 0, o.quiet};
+    cli_totals totals = {0};
+    int status = cli_run_batches(&in, add_batch, d, &totals);
+    nf_dedup_result res = {0};
+    if (status != EXIT_FATAL && nf_dedup_finish(d, &res, &err) != NF_OK) {
+        fprintf(stderr, "newsfold dedup: %s\n", err.message);
+        status = EXIT_FATAL;
+    }
+    if (status != EXIT_FATAL) {
+        FILE *out = nf_cli_open_output(o.output);
+        FILE *pairs = o.pairs ? nf_cli_open_output(o.pairs) : NULL;
+        if (!out || (o.pairs && !pairs))
+            status = EXIT_FATAL;
+        if (out) {
+            write_docs(out, &res);
+            status = close_output(out, "output") ? EXIT_FATAL : status;
+        }
+        if (pairs) {
+            write_pairs(pairs, &res);
+            status = close_output(pairs, o.pairs) ? EXIT_FATAL : status;
+        }
+    }
+    if (o.stats) {
+        cli_report_stats("dedup", &totals, o.dedup.threads);
+        fprintf(stderr, "stats: dedup: bands=%d rows=%d candidates=%zu verified pairs=%zu\n", res.bands, res.rows,
+                res.candidates, res.n_pairs);
+    }
+    nf_dedup_result_free(&res);
+    nf_dedup_free(d);
+    return cli_finish_status("dedup", &totals, o.quiet, status);
+}
