@@ -212,7 +212,8 @@ typedef struct nf_dedup_options {
 void nf_dedup_options_default(nf_dedup_options *o);
 
 /* LSH banding for a Jaccard threshold and K permutations: minimizes the
- * (equally weighted) false positive and false negative probability mass. */
+ * weighted false positive (0.05) and false negative (0.95) probability mass;
+ * false positives only cost a verification. */
 void nf_lsh_params(double threshold, int perms, int *bands, int *rows);
 
 typedef struct nf_dedup_record {

@@ -30,7 +30,7 @@ static inline char *tu_tempdir(void)
 
 static inline void tu_write(const char *dir, const char *name, const char *data, size_t len)
 {
-    char path[1024];
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);

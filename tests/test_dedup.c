@@ -1,0 +1,371 @@
+/*
+ * test_dedup.c - the duplicate engine: LSH parameters, the external sorter,
+ * MinHash accuracy on real documents (property test), relations on planted
+ * copies, determinism across threads and memory limits, the incremental
+ * index (including crash leftovers, corruption and foreign directories), and
+ * the goldens on ../shared/seeds and examples/.
+ */
+#include "test_util.h"
+
+#include "runs.h"
+#include "sketch.h"
+
+#include <math.h>
+
+static void test_lsh_params(void **state)
+{
+    (void)state;
+    for (double t = 0.3; t <= 0.91; t += 0.1) {
+        int b, r;
+        nf_lsh_params(t, 128, &b, &r);
+        assert_true(b * r <= 128 && b >= 1 && r >= 1);
+        double p_at = 1 - pow(1 - pow(t, r), b), p_far = 1 - pow(1 - pow(t / 2, r), b);
+        assert_true(p_at >= 0.9);  /* recall-heavy at the threshold */
+        if (t >= 0.5)
+            assert_true(p_far <= 0.35); /* but far below it, few candidates */
+    }
+}
+
+static void test_runs_spill_equals_memory(void **state)
+{
+    (void)state;
+    nf_runs *small, *big;
+    nf_error err;
+    assert_int_equal(nf_runs_new(&small, 16 * 1024, NULL, &err), NF_OK); /* 1024 records */
+    assert_int_equal(nf_runs_new(&big, 64u << 20, NULL, &err), NF_OK);
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        assert_int_equal(nf_runs_add(small, x % 5000, x >> 40, &err), NF_OK);
+        assert_int_equal(nf_runs_add(big, x % 5000, x >> 40, &err), NF_OK);
+    }
+    assert_int_equal(nf_runs_finish(small, &err), NF_OK);
+    assert_int_equal(nf_runs_finish(big, &err), NF_OK);
+    assert_true(nf_runs_spilled(small) >= 10);
+    assert_int_equal(nf_runs_spilled(big), 0);
+    nf_kv a, b, prev = {0, 0};
+    size_t n = 0;
+    while (nf_runs_next(small, &a)) {
+        assert_int_equal(nf_runs_next(big, &b), 1);
+        assert_true(a.key == b.key && a.val == b.val);
+        assert_true(a.key > prev.key || (a.key == prev.key && a.val >= prev.val));
+        prev = a;
+        n++;
+    }
+    assert_int_equal(n, 20000);
+    assert_int_equal(nf_runs_next(big, &b), 0);
+    nf_runs_free(small);
+    nf_runs_free(big);
+}
+
+/* Property: on pairs of real documents (the German versions of one WMT21
+ * source: a reference and nine machine translations, similar but not equal),
+ * the mean absolute error of the MinHash estimate stays within the
+ * theoretical standard error sqrt(J(1-J)/K), averaged over the pairs. */
+static void test_minhash_estimate_property(void **state)
+{
+    (void)state;
+    tu_corpus c = tu_clean_path(NF_SHARED_DIR "/data/wmt21/fr-de/docs.jsonl", 2, 0);
+    assert_true(c.n > 100);
+    nf_sketch_params p = {5, 128, 8, 0x1234};
+    nf_sketch *sk = calloc(c.n, sizeof *sk);
+    uint32_t *sigs = malloc(c.n * 128 * sizeof *sigs);
+    nf_error err;
+    for (size_t i = 0; i < c.n; i++)
+        assert_int_equal(nf_sketch_doc(&c.docs[i], &p, true, sigs + i * 128, &sk[i], &err), NF_OK);
+    double abs_err = 0, bound = 0, jsum = 0;
+    size_t pairs = 0;
+    for (size_t i = 0; i + 1 < c.n && pairs < 3000; i++) {
+        for (size_t j = i + 1; j < c.n && j < i + 10; j++) {
+            if (strncmp(c.docs[i].doc.id, c.docs[j].doc.id, strcspn(c.docs[i].doc.id, "|")) != 0)
+                continue; /* same source document only */
+            if (sk[i].too_short || sk[j].too_short || strcmp(c.docs[i].lang, c.docs[j].lang) != 0)
+                continue;
+            double exact = nf_exact_jaccard(sk[i].shingles, sk[i].n_shingles, sk[j].shingles, sk[j].n_shingles);
+            double est = nf_minhash_similarity(sigs + i * 128, sigs + j * 128, 128);
+            abs_err += fabs(est - exact);
+            bound += sqrt(exact * (1 - exact) / 128);
+            jsum += exact;
+            pairs++;
+        }
+    }
+    assert_true(pairs >= 500);
+    print_message("minhash property: %zu pairs, mean J %.3f, MAE %.4f, mean sigma %.4f\n", pairs, jsum / pairs,
+                  abs_err / pairs, bound / pairs);
+    assert_true(jsum / pairs > 0.05); /* the pairs really overlap */
+    assert_true(abs_err / pairs <= bound / pairs);
+    for (size_t i = 0; i < c.n; i++)
+        nf_sketch_free(&sk[i]);
+    free(sk);
+    free(sigs);
+    tu_corpus_free(&c);
+}
+
+/* ------------------------------------------------------ planted copies */
+
+static const char *base_text =
+    "The harbour authority of Portvale announced on Monday that the northern pier will close for repairs "
+    "from the first of June until the end of September, affecting ferries to the islands. "
+    "Engineers found cracks in three of the concrete pillars during a routine inspection in April, "
+    "the authority said, and the repairs will cost about four million euros. "
+    "Ferry operators will move their departures to the southern terminal, where two new berths were opened "
+    "last year, and timetables will change by ten to fifteen minutes. "
+    "Local shops near the pier said they feared losing customers during the busiest months of the year, "
+    "and the council promised a support fund for businesses that can show lost revenue. "
+    "The mayor said the safety of passengers came first and that the pier would reopen stronger.";
+
+typedef struct planted {
+    char *dir;
+    tu_corpus c;
+} planted;
+
+static void write_record(nf_buf *b, const char *id, const char *date, const char *text)
+{
+    nf_buf_printf(b, "{\"id\":\"%s\",\"lang\":\"en\",\"title\":\"T\",\"published\":\"%s\",\"text\":", id, date);
+    nf_json_string(b, text, strlen(text));
+    nf_buf_puts(b, "}\n");
+}
+
+static char *replaced(const char *s, const char *from, const char *to)
+{
+    const char *p = strstr(s, from);
+    assert_non_null(p);
+    nf_buf b;
+    nf_buf_init(&b);
+    nf_buf_append(&b, s, (size_t)(p - s));
+    nf_buf_puts(&b, to);
+    nf_buf_puts(&b, p + strlen(from));
+    return nf_buf_take(&b, NULL);
+}
+
+static tu_corpus planted_corpus(char **dir_out)
+{
+    char *dir = tu_tempdir();
+    nf_buf b;
+    nf_buf_init(&b);
+    char *typo = replaced(base_text, "concrete pillars", "concrete pilars");
+    char *edited = replaced(typo, "about four million euros", "roughly four million euros");
+    char excerpt[400];
+    memcpy(excerpt, base_text + 101, 340); /* a passage from the middle */
+    excerpt[340] = '\0';
+    write_record(&b, "orig", "2024-05-02", base_text);
+    write_record(&b, "copy", "2024-05-03", base_text);
+    write_record(&b, "edit", "2024-05-03", edited);
+    write_record(&b, "excerpt", "2024-05-04", excerpt);
+    write_record(&b, "other", "2024-05-02",
+                 "The city library will extend its opening hours from next month and add a reading room for "
+                 "children, the council said on Tuesday after a vote that passed with a large majority.");
+    write_record(&b, "short", "2024-05-02", "Pier closes.");
+    write_record(&b, "empty", "2024-05-02", "");
+    free(typo);
+    free(edited);
+    tu_write(dir, "p.jsonl", b.data, b.len);
+    nf_buf_free(&b);
+    *dir_out = dir;
+    return tu_clean_path(dir, 1, 0);
+}
+
+static nf_dedup_result run_dedup(tu_corpus *c, const nf_dedup_options *o)
+{
+    nf_dedup *d;
+    nf_error err;
+    assert_int_equal(nf_dedup_new(&d, o, &err), NF_OK);
+    assert_int_equal(nf_dedup_add(d, c->docs, c->n, &err), NF_OK);
+    nf_dedup_result r;
+    if (nf_dedup_finish(d, &r, &err) != NF_OK)
+        fail_msg("finish: %s", err.message);
+    nf_dedup_free(d);
+    return r;
+}
+
+static const nf_dedup_record *rec(const nf_dedup_result *r, const char *id)
+{
+    for (size_t i = 0; i < r->n_docs; i++)
+        if (strcmp(r->docs[i].id, id) == 0)
+            return &r->docs[i];
+    fail_msg("no record %s", id);
+    return NULL;
+}
+
+static void check_planted(const nf_dedup_result *r)
+{
+    assert_int_equal(rec(r, "orig")->relation, NF_REL_CANONICAL); /* earliest */
+    assert_int_equal(rec(r, "copy")->relation, NF_REL_EXACT);
+    assert_int_equal(rec(r, "edit")->relation, NF_REL_NEAR);
+    assert_true(rec(r, "edit")->score > 0.6 && rec(r, "edit")->score < 1.0);
+    assert_int_equal(rec(r, "excerpt")->relation, NF_REL_CONTAINED);
+    assert_string_equal(r->docs[rec(r, "excerpt")->canonical].id, "orig");
+    assert_int_equal(rec(r, "other")->relation, NF_REL_UNIQUE);
+    assert_int_equal(rec(r, "short")->relation, NF_REL_UNIQUE);
+    assert_string_equal(rec(r, "short")->reason, "too_short");
+    assert_string_equal(rec(r, "empty")->reason, "empty");
+}
+
+static void test_planted_relations(void **state)
+{
+    (void)state;
+    char *dir;
+    tu_corpus c = planted_corpus(&dir);
+    nf_dedup_options o;
+    nf_dedup_options_default(&o);
+    nf_dedup_result r = run_dedup(&c, &o);
+    check_planted(&r);
+    nf_dedup_result_free(&r);
+    o.exact_verify = 1;
+    r = run_dedup(&c, &o);
+    check_planted(&r);
+    nf_dedup_result_free(&r);
+    o.exact_verify = 0;
+    o.method = NF_DEDUP_SIMHASH; /* a one-word typo stays within 3 bits? not promised: only exact + unique */
+    r = run_dedup(&c, &o);
+    assert_int_equal(rec(&r, "copy")->relation, NF_REL_EXACT);
+    assert_int_equal(rec(&r, "other")->relation, NF_REL_UNIQUE);
+    nf_dedup_result_free(&r);
+    tu_corpus_free(&c);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void assert_same_result(const nf_dedup_result *a, const nf_dedup_result *b)
+{
+    assert_int_equal(a->n_docs, b->n_docs);
+    assert_int_equal(a->n_pairs, b->n_pairs);
+    for (size_t i = 0; i < a->n_docs; i++) {
+        assert_string_equal(a->docs[i].id, b->docs[i].id);
+        assert_int_equal(a->docs[i].canonical, b->docs[i].canonical);
+        assert_int_equal(a->docs[i].relation, b->docs[i].relation);
+        assert_true(a->docs[i].score == b->docs[i].score);
+    }
+}
+
+static void test_deterministic_threads_and_memory(void **state)
+{
+    (void)state;
+    tu_corpus c = tu_clean_path(NF_SHARED_DIR "/data/wmt21/de-fr/docs.jsonl", 2, 0);
+    nf_dedup_options o;
+    nf_dedup_options_default(&o);
+    o.threshold = 0.3; /* many pairs among machine translations */
+    nf_dedup_result one = run_dedup(&c, &o);
+    o.threads = 3;
+    o.mem_limit = 48 * 1024; /* forces spilled runs */
+    nf_dedup_result three = run_dedup(&c, &o);
+    assert_true(one.n_pairs > 100);
+    assert_same_result(&one, &three);
+    nf_dedup_result_free(&one);
+    nf_dedup_result_free(&three);
+    tu_corpus_free(&c);
+}
+
+/* ------------------------------------------------------ index */
+
+static void test_incremental_index(void **state)
+{
+    (void)state;
+    char *dir;
+    tu_corpus c = planted_corpus(&dir);
+    char index[1100];
+    snprintf(index, sizeof index, "%s/index", dir);
+    nf_dedup_options o;
+    nf_dedup_options_default(&o);
+    o.index_dir = index;
+    tu_corpus first = {c.docs, 1, 0};          /* orig */
+    tu_corpus second = {c.docs + 1, c.n - 1, 0}; /* the rest */
+    nf_dedup_result r1 = run_dedup(&first, &o);
+    assert_int_equal(r1.n_docs, 1);
+    nf_dedup_result_free(&r1);
+    tu_write(index, "seg-000009.nfs.tmp", "torn", 4); /* a crash leftover */
+    nf_dedup_result r2 = run_dedup(&second, &o);
+    assert_int_equal(r2.n_docs, c.n);
+    assert_true(r2.docs[0].from_index);
+    check_planted(&r2); /* the copies of the indexed document are found */
+    nf_dedup_result_free(&r2);
+    char leftover[1200];
+    snprintf(leftover, sizeof leftover, "%s/seg-000009.nfs.tmp", index);
+    assert_int_not_equal(access(leftover, F_OK), 0);
+
+    nf_dedup *d;
+    nf_error err;
+    nf_dedup_options other = o; /* other parameters are refused */
+    other.perms = 64;
+    assert_int_not_equal(nf_dedup_new(&d, &other, &err), NF_OK);
+    assert_non_null(strstr(err.message, "other options"));
+
+    char seg[1200]; /* corruption of a named segment is refused */
+    snprintf(seg, sizeof seg, "%s/seg-000001.nfs", index);
+    FILE *f = fopen(seg, "r+b");
+    assert_non_null(f);
+    fseek(f, 40, SEEK_SET);
+    fputc(0x5A, f);
+    fclose(f);
+    assert_int_not_equal(nf_dedup_new(&d, &o, &err), NF_OK);
+    assert_non_null(strstr(err.message, "corrupt"));
+
+    o.index_dir = dir; /* a folder that is not an index */
+    assert_int_not_equal(nf_dedup_new(&d, &o, &err), NF_OK);
+    assert_non_null(strstr(err.message, "not a newsfold index"));
+    tu_corpus_free(&c);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* ------------------------------------------------------ goldens */
+
+static void test_seeds_have_no_near_duplicates(void **state)
+{
+    (void)state;
+    tu_corpus c = tu_clean_path(NF_SHARED_DIR "/seeds", 1, 1);
+    nf_dedup_options o;
+    nf_dedup_options_default(&o);
+    nf_dedup_result r = run_dedup(&c, &o);
+    assert_int_equal(r.n_docs, 5);
+    for (size_t i = 0; i < r.n_docs; i++)
+        assert_int_equal(r.docs[i].relation, NF_REL_UNIQUE);
+    nf_dedup_result_free(&r);
+    tu_corpus_free(&c);
+}
+
+static void test_examples_every_planted_copy_found(void **state)
+{
+    (void)state;
+    cJSON *gold = tu_read_json(NF_SOURCE_DIR "/examples/gold.json");
+    assert_non_null(gold);
+    tu_corpus c = tu_clean_path(NF_SOURCE_DIR "/examples/corpus", 2, 0);
+    nf_dedup_options o;
+    nf_dedup_options_default(&o);
+    nf_dedup_result r = run_dedup(&c, &o);
+    const cJSON *p;
+    size_t checked = 0;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItem(gold, "pairs"))
+    {
+        const char *rel = cJSON_GetObjectItem(p, "relation")->valuestring;
+        const nf_dedup_record *a = rec(&r, cJSON_GetObjectItem(p, "a")->valuestring);
+        const nf_dedup_record *b = rec(&r, cJSON_GetObjectItem(p, "b")->valuestring);
+        bool same_group = a->canonical == b->canonical;
+        if (strcmp(rel, "exact") == 0 || strcmp(rel, "near") == 0) {
+            if (!same_group)
+                fail_msg("%s pair %s / %s not grouped", rel, a->id, b->id);
+            checked++;
+        } else if (strcmp(rel, "translation") != 0 && same_group) {
+            fail_msg("%s pair %s / %s grouped as copies", rel, a->id, b->id);
+        }
+    }
+    assert_true(checked >= 10);
+    nf_dedup_result_free(&r);
+    tu_corpus_free(&c);
+    cJSON_Delete(gold);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lsh_params),
+        cmocka_unit_test(test_runs_spill_equals_memory),
+        cmocka_unit_test(test_minhash_estimate_property),
+        cmocka_unit_test(test_planted_relations),
+        cmocka_unit_test(test_deterministic_threads_and_memory),
+        cmocka_unit_test(test_incremental_index),
+        cmocka_unit_test(test_seeds_have_no_near_duplicates),
+        cmocka_unit_test(test_examples_every_planted_copy_found),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
