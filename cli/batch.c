@@ -16,7 +16,7 @@
 int cli_run_batches(const cli_input *in, cli_batch_fn fn, void *ctx, cli_totals *totals)
 {
     nf_error err = {NF_OK, ""};
-    nf_reader_options ropt = {in->max_record};
+    nf_reader_options ropt = {.max_record_bytes = in->max_record};
     nf_reader *reader = NULL;
     nf_cleaner *cleaner = NULL;
     if (nf_reader_open(&reader, (const char *const *)in->paths, in->n_paths, &ropt, &err) ||

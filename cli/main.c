@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -107,6 +108,10 @@ FILE *nf_cli_open_output(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* Batches allocate and free large buffers over and over; keep them in
+     * the heap instead of mapping and faulting them in every time. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_FATAL;

@@ -28,6 +28,7 @@
  * safe. Line length is measured in words, or for scripts without spaces in
  * characters/2, so the same thresholds work for every script.
  */
+#define _GNU_SOURCE /* memmem */
 #include "boilerplate.h"
 
 #include <stdlib.h>
@@ -74,9 +75,8 @@ static const char *const share_phrases[] = {
     "síguenos", "compartir",
     "download our app", "click here", "klicken sie hier", "cliquez ici", "haga clic",
 };
-static const char *const cookie_words[] = {"cookie", "consent", "privacy policy", "datenschutz",
-                                           "einwilligung", "confidentialité", "consentement",
-                                           "privacidad", "consentimiento"};
+static const char *const cookie_words[] = {"cookie", "consent", "privacy", "datenschutz", "einwilligung",
+                                           "confidentialit", "privacidad"};
 /* a cookie word only makes a notice in the company of one of these */
 static const char *const cookie_context[] = {"site", "web", "browser", "navegador", "navega", "accept",
                                              "acept", "akzept", "partner", "personalis", "personaliz",
@@ -131,42 +131,61 @@ static bool is_stopword(const char *w, size_t n)
     return bsearch(&key, stopwords, sizeof stopwords / sizeof *stopwords, sizeof *stopwords, cmp_cstr) != NULL;
 }
 
-static bool contains_ci(const char *s, size_t n, const char *needle)
+/* The matchers below take the line already lower-cased (ASCII letters
+ * only, so byte offsets are unchanged) and lower-case needles. */
+static bool contains(const char *low, size_t n, const char *needle)
 {
-    size_t m = strlen(needle);
-    for (size_t i = 0; i + m <= n; i++)
-        if (nf_str_ieq_prefix(s + i, n - i, needle))
-            return true;
-    return false;
+    return memmem(low, n, needle, strlen(needle)) != NULL;
 }
 
 static bool any_contained(const char *s, size_t n, const char *const *list, size_t count)
 {
     for (size_t i = 0; i < count; i++)
-        if (contains_ci(s, n, list[i]))
+        if (contains(s, n, list[i]))
             return true;
     return false;
 }
 
 static bool any_prefix(const char *s, size_t n, const char *const *list, size_t count)
 {
-    for (size_t i = 0; i < count; i++)
-        if (nf_str_ieq_prefix(s, n, list[i]))
+    for (size_t i = 0; i < count; i++) {
+        size_t m = strlen(list[i]);
+        if (m <= n && memcmp(s, list[i], m) == 0)
             return true;
+    }
     return false;
 }
 
 static bool equals_any(const char *s, size_t n, const char *const *list, size_t count)
 {
     for (size_t i = 0; i < count; i++)
-        if (strlen(list[i]) == n && nf_str_ieq_prefix(s, n, list[i]))
+        if (strlen(list[i]) == n && memcmp(s, list[i], n) == 0)
             return true;
     return false;
 }
 
 #define COUNT(a) (sizeof(a) / sizeof *(a))
 
-static line_features features_of(const char *s, size_t n)
+static size_t count_stopwords(const char *s, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n;) {
+        while (i < n && nf_is_space((unsigned char)s[i]))
+            i++;
+        size_t a = i;
+        while (i < n && !nf_is_space((unsigned char)s[i]))
+            i++;
+        size_t b = i; /* strip punctuation around the word */
+        while (a < b && strchr("\"'([{«“„", s[a]))
+            a++;
+        while (b > a && strchr("\"')]}».,;:!?”", s[b - 1]))
+            b--;
+        count += is_stopword(s + a, b - a);
+    }
+    return count;
+}
+
+static line_features features_of(const char *s, const char *low, size_t n)
 {
     line_features f = {0, 0, 0, 0, false, false, false, true};
     size_t cjk = 0;
@@ -179,13 +198,6 @@ static line_features features_of(const char *s, size_t n)
         if (i == w)
             break;
         f.words++;
-        size_t a = w, b = i; /* strip punctuation around the word for stopword lookup */
-        while (a < b && strchr("\"'([{«“„", s[a]))
-            a++;
-        while (b > a && strchr("\"')]}».,;:!?”", s[b - 1]))
-            b--;
-        if (is_stopword(s + a, b - a))
-            f.stopwords++;
     }
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
@@ -204,8 +216,10 @@ static line_features features_of(const char *s, size_t n)
     while (e > 0 && strchr("\"')]}»”’ |", s[e - 1]))
         e--;
     f.terminal = e > 0 && (strchr(".!?;", s[e - 1]) || (e >= 3 && memcmp(s + e - 3, "\xE3\x80\x82", 3) == 0));
-    f.has_url = contains_ci(s, n, "http://") || contains_ci(s, n, "https://") || contains_ci(s, n, "www.");
-    f.has_email = contains_ci(s, n, "[email") || memchr(s, '@', n) != NULL;
+    if (f.units >= PROSE_MIN_UNITS && !f.terminal) /* only then does is_prose need them */
+        f.stopwords = count_stopwords(s, n);
+    f.has_url = contains(low, n, "http://") || contains(low, n, "https://") || contains(low, n, "www.");
+    f.has_email = memchr(s, '@', n) != NULL || contains(low, n, "[email");
     return f;
 }
 
@@ -215,9 +229,9 @@ static bool is_prose(const line_features *f)
 }
 
 /* "Comment (0)", "12 comments", "Kommentare (3)" */
-static bool is_comment_counter(const char *s, size_t n, const line_features *f)
+static bool is_comment_counter(const char *low, size_t n, const line_features *f)
 {
-    return f->words <= 3 && any_contained(s, n, comment_words, COUNT(comment_words));
+    return f->words <= 3 && any_contained(low, n, comment_words, COUNT(comment_words));
 }
 
 static bool looks_like_date_line(const char *s, size_t n)
@@ -229,32 +243,35 @@ static bool looks_like_date_line(const char *s, size_t n)
     return yes;
 }
 
-/* Boilerplate wherever it stands; NULL if none. */
-static const char *pattern_reason(const char *s, size_t n, const line_features *f)
+/* Boilerplate wherever it stands; NULL if none. Cheap tests gate the
+ * expensive ones, so long prose lines cost a handful of memmem calls. */
+static const char *pattern_reason(const char *s, const char *low, size_t n, const line_features *f)
 {
     if (f->only_punct)
         return R_PUNCT;
-    if (f->words <= 25 && any_prefix(s, n, nav_prefixes, COUNT(nav_prefixes)))
-        return R_NAVIGATION;
-    if (f->words <= 4 && equals_any(s, n, nav_words, COUNT(nav_words)))
-        return R_NAVIGATION;
-    if (any_contained(s, n, cookie_words, COUNT(cookie_words)) &&
-        any_contained(s, n, cookie_context, COUNT(cookie_context)))
+    if (any_contained(low, n, cookie_words, COUNT(cookie_words)) &&
+        any_contained(low, n, cookie_context, COUNT(cookie_context)))
         return R_COOKIE;
-    if (f->words <= 12 && !f->terminal && any_contained(s, n, share_phrases, COUNT(share_phrases)))
+    if (f->words > 25)
+        return NULL;
+    if (any_prefix(low, n, nav_prefixes, COUNT(nav_prefixes)))
+        return R_NAVIGATION;
+    if (f->words <= 4 && equals_any(low, n, nav_words, COUNT(nav_words)))
+        return R_NAVIGATION;
+    if (f->words <= 12 && !f->terminal && any_contained(low, n, share_phrases, COUNT(share_phrases)))
         return R_SHARE;
-    if (is_comment_counter(s, n, f))
+    if (is_comment_counter(low, n, f))
         return R_COMMENTS;
-    if (f->words <= 2 && equals_any(s, n, end_markers, COUNT(end_markers)))
+    if (f->words <= 2 && equals_any(low, n, end_markers, COUNT(end_markers)))
         return R_END;
     if (f->words <= 3 && f->has_email)
         return R_EMAIL;
-    if (f->words <= 6 && any_prefix(s, n, credit_prefixes, COUNT(credit_prefixes)))
+    if (f->words <= 6 && any_prefix(low, n, credit_prefixes, COUNT(credit_prefixes)))
         return R_CREDIT;
-    if (f->words <= 10 && !f->terminal && any_prefix(s, n, meta_labels, 4) && looks_like_date_line(s, n))
+    if (f->words <= 10 && !f->terminal && any_prefix(low, n, meta_labels, 4) && looks_like_date_line(s, n))
         return R_META;
-    if (f->words <= 15 && (any_prefix(s, n, copyright_prefixes, COUNT(copyright_prefixes)) ||
-                           any_contained(s, n, copyright_marks, COUNT(copyright_marks))))
+    if (f->words <= 15 && (any_prefix(low, n, copyright_prefixes, COUNT(copyright_prefixes)) ||
+                           any_contained(low, n, copyright_marks, COUNT(copyright_marks))))
         return R_COPYRIGHT;
     if (f->words <= 8 && f->has_url && !is_prose(f))
         return R_SOURCE;
@@ -353,20 +370,20 @@ bool nf_template_contains(const nf_template_set *set, uint64_t key)
 }
 
 /* Head: a menu block before the first prose line. */
-static void mark_head(const char *text, nf_line *lines, size_t n, const line_features *f)
+static void mark_head(const char *low, nf_line *lines, size_t n, const line_features *f)
 {
     size_t first_prose = 0, menu_like = 0;
     while (first_prose < n && !is_prose(&f[first_prose]) && f[first_prose].units < 6)
         first_prose++;
     for (size_t i = 0; i < first_prose; i++) {
-        const char *s = text + lines[i].start;
+        const char *s = low + lines[i].start;
         if (f[i].units <= MENU_MAX_UNITS || any_contained(s, lines[i].len, nav_words, COUNT(nav_words)))
             menu_like++;
     }
     if (menu_like < 2)
         return;
     for (size_t i = 0; i < first_prose; i++) {
-        const char *s = text + lines[i].start;
+        const char *s = low + lines[i].start;
         if (!lines[i].reason && (f[i].units <= MENU_MAX_UNITS ||
                                  any_contained(s, lines[i].len, nav_words, COUNT(nav_words))))
             lines[i].reason = R_MENU;
@@ -374,7 +391,7 @@ static void mark_head(const char *text, nf_line *lines, size_t n, const line_fea
 }
 
 /* Tail: short lines after the last prose line, and source/reference blocks. */
-static void mark_tail(const char *text, nf_line *lines, size_t n, const line_features *f)
+static void mark_tail(const char *low, nf_line *lines, size_t n, const line_features *f)
 {
     size_t last_prose = n;
     for (size_t i = n; i-- > 0;)
@@ -389,7 +406,7 @@ static void mark_tail(const char *text, nf_line *lines, size_t n, const line_fea
             lines[i].reason = R_FOOTER;
     size_t window = n > TAIL_MARKER_WINDOW ? n - TAIL_MARKER_WINDOW : 0;
     for (size_t i = window; i < n; i++) {
-        const char *s = text + lines[i].start;
+        const char *s = low + lines[i].start;
         if (f[i].words > 4 || !any_prefix(s, lines[i].len, tail_markers, COUNT(tail_markers)))
             continue;
         bool block_is_short = true; /* the marker must open a block of non-prose lines */
@@ -422,20 +439,25 @@ nf_status nf_boilerplate_classify(const char *text, size_t len, const char *titl
     size_t n = out->n_lines;
     nf_line *lines = out->lines;
     line_features *f = malloc((n ? n : 1) * sizeof *f);
-    if (!f) {
+    char *low = malloc(len + 1);
+    if (!f || !low) {
+        free(f);
+        free(low);
         nf_boilerplate_result_free(out);
         return nf_fail(err, NF_ERR_NOMEM, "out of memory");
     }
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)nf_lower_ascii((unsigned char)text[i]);
     for (size_t i = 0; i < n; i++) {
         const char *s = text + lines[i].start;
-        f[i] = features_of(s, lines[i].len);
-        lines[i].reason = pattern_reason(s, lines[i].len, &f[i]);
+        f[i] = features_of(s, low + lines[i].start, lines[i].len);
+        lines[i].reason = pattern_reason(s, low + lines[i].start, lines[i].len, &f[i]);
         if (!lines[i].reason && f[i].units <= TEMPLATE_MAX_UNITS && !is_prose(&f[i]) &&
             nf_template_contains(templates, nf_template_key(group_hash, s, lines[i].len)))
             lines[i].reason = R_TEMPLATE;
     }
-    mark_head(text, lines, n, f);
-    mark_tail(text, lines, n, f);
+    mark_head(low, lines, n, f);
+    mark_tail(low, lines, n, f);
     const char *t = title;
     size_t tn = title ? strlen(title) : 0;
     for (size_t i = 0; i < n && !t; i++) {
@@ -450,6 +472,7 @@ nf_status nf_boilerplate_classify(const char *text, size_t len, const char *titl
         if (i != out->title_line && !lines[i].reason && same_title(text + lines[i].start, lines[i].len, t, tn))
             lines[i].reason = R_TITLE;
     free(f);
+    free(low);
     return NF_OK;
 }
 

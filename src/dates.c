@@ -25,7 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SCAN_HEAD_BYTES 4000 /* labels and datelines live near the top */
+#define SCAN_HEAD_BYTES 1500 /* labels and datelines live near the top */
 
 enum lex_kind { LEX_NUM, LEX_MONTH, LEX_WORD, LEX_PUNCT, LEX_NEWLINE };
 
@@ -76,8 +76,8 @@ static const char *const weak_labels[] = {"updated", "aktualisiert", "actualizad
 static int lookup_month(const char *s, size_t n)
 {
     char low[16];
-    if (n >= sizeof low)
-        return 0;
+    if (n < 3 || n >= sizeof low || !strchr("jfmasondgle", nf_lower_ascii((unsigned char)s[0])))
+        return 0; /* most words: no month starts like this */
     for (size_t i = 0; i < n; i++)
         low[i] = (char)nf_lower_ascii((unsigned char)s[i]);
     low[n] = '\0';
@@ -88,7 +88,8 @@ static int lookup_month(const char *s, size_t n)
     while ((p = strstr(low, "\xC3\x89")))
         p[1] = (char)0xA9;
     for (size_t i = 0; i < sizeof month_names / sizeof *month_names; i++)
-        if (strcmp(low, month_names[i].name) == 0)
+        if (month_names[i].name[0] == low[0] && month_names[i].name[1] == low[1] &&
+            strcmp(low, month_names[i].name) == 0)
             return month_names[i].month;
     return 0;
 }

@@ -4,9 +4,11 @@
  * Pipeline (each stage bounded in memory):
  *   1. sketch   nf_dedup_add sketches documents on worker threads (sketch.c),
  *               then appends them in input order: metadata to an array
- *               (~80 bytes per document plus its id), the signature to a
+ *               (~90 bytes per document plus its id), the signature to a
  *               temporary file, band keys and containment samples to two
- *               external sorters (runs.c).
+ *               external sorters (runs.c). A document whose exact hash was
+ *               seen before is linked to that first occurrence at once and
+ *               emits no keys: mass copies cost nothing downstream.
  *   2. bands    documents sharing a band key become candidate pairs. A key
  *               shared by many documents (mass copies) yields a chain plus a
  *               star instead of all pairs, which keeps the pair count linear
@@ -158,6 +160,9 @@ void nf_dedup_free(nf_dedup *d)
     nf_runs_free(d->sample_runs);
     free(d->index_edges);
     free(d->sig_scratch);
+    free(d->exact_keys);
+    free(d->exact_docs);
+    free(d->exact_edges);
     free(d);
 }
 
@@ -169,6 +174,60 @@ static int32_t published_key(const char *date)
         return INT32_MAX;
     int y = atoi(date), m = atoi(date + 5), dd = atoi(date + 8);
     return (y > 0 && m > 0 && dd > 0) ? y * 10000 + m * 100 + dd : INT32_MAX;
+}
+
+/* Looks the document's exact hash up; a repeat gets an exact edge to the
+ * first occurrence (*seen = true). */
+static nf_status first_occurrence(nf_dedup *d, uint32_t index, bool *seen, nf_error *err)
+{
+    *seen = false;
+    if ((d->exact_count + 1) * 2 > d->exact_cap) {
+        size_t cap = d->exact_cap ? d->exact_cap * 2 : 1024;
+        uint64_t *keys = malloc(cap * sizeof *keys);
+        uint32_t *docs = malloc(cap * sizeof *docs);
+        if (!keys || !docs) {
+            free(keys);
+            free(docs);
+            return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+        }
+        memset(docs, 0xFF, cap * sizeof *docs);
+        for (size_t i = 0; i < d->exact_cap; i++) {
+            if (d->exact_docs[i] == UINT32_MAX)
+                continue;
+            size_t j = d->exact_keys[i] & (cap - 1);
+            while (docs[j] != UINT32_MAX)
+                j = (j + 1) & (cap - 1);
+            keys[j] = d->exact_keys[i];
+            docs[j] = d->exact_docs[i];
+        }
+        free(d->exact_keys);
+        free(d->exact_docs);
+        d->exact_keys = keys;
+        d->exact_docs = docs;
+        d->exact_cap = cap;
+    }
+    const doc_meta *m = &d->docs[index];
+    size_t j = m->exact_lo & (d->exact_cap - 1);
+    for (; d->exact_docs[j] != UINT32_MAX; j = (j + 1) & (d->exact_cap - 1)) {
+        const doc_meta *first = &d->docs[d->exact_docs[j]];
+        if (first->exact_lo != m->exact_lo || first->exact_hi != m->exact_hi)
+            continue;
+        *seen = true;
+        if (d->n_exact_edges == d->cap_exact_edges) {
+            size_t cap = d->cap_exact_edges ? d->cap_exact_edges * 2 : 256;
+            nf_edge *e = realloc(d->exact_edges, cap * sizeof *e);
+            if (!e)
+                return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+            d->exact_edges = e;
+            d->cap_exact_edges = cap;
+        }
+        d->exact_edges[d->n_exact_edges++] = (nf_edge){d->exact_docs[j], index, NF_REL_EXACT, 1.0f};
+        return NF_OK;
+    }
+    d->exact_keys[j] = m->exact_lo;
+    d->exact_docs[j] = index;
+    d->exact_count++;
+    return NF_OK;
 }
 
 nf_status nf_dedup_append(nf_dedup *d, const char *id, const nf_sketch *s, const uint32_t *signature,
@@ -208,7 +267,10 @@ nf_status nf_dedup_append(nf_dedup *d, const char *id, const nf_sketch *s, const
         return nf_fail(err, NF_ERR_NOMEM, "out of memory");
     if (flags & (DOC_TOO_SHORT | DOC_EMPTY))
         return NF_OK;
-    nf_status st = NF_OK;
+    bool seen;
+    nf_status st = first_occurrence(d, index, &seen, err);
+    if (st != NF_OK || seen)
+        return st;
     for (int b = 0; b < d->bands && st == NF_OK; b++) {
         uint64_t key = d->opt.method == NF_DEDUP_SIMHASH ? nf_simhash_block_key(s->simhash, b, d->bands)
                                                          : nf_band_key(sig, b, d->rows);
@@ -612,6 +674,19 @@ static nf_status build_result(const verifier *v, nf_edge *edges, size_t n_edges,
     return NF_OK;
 }
 
+static nf_status append_edges(nf_edge **edges, size_t *n, const nf_edge *more, size_t n_more, nf_error *err)
+{
+    if (n_more == 0)
+        return NF_OK;
+    nf_edge *g = realloc(*edges, (*n + n_more) * sizeof *g);
+    if (!g)
+        return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    memcpy(g + *n, more, n_more * sizeof *more);
+    *edges = g;
+    *n += n_more;
+    return NF_OK;
+}
+
 nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -634,16 +709,11 @@ nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
     if (st == NF_OK)
         st = verify_candidates(&v, cands, &edges, &n_edges, &out->candidates, err);
     nf_runs_free(cands);
-    for (size_t k = 0; k < d->n_index_edges && st == NF_OK; k++) { /* groups from earlier runs */
-        size_t cap = n_edges + 1;
-        nf_edge *g = realloc(edges, cap * sizeof *g);
-        if (!g)
-            st = nf_fail(err, NF_ERR_NOMEM, "out of memory");
-        else {
-            edges = g;
-            edges[n_edges++] = d->index_edges[k];
-        }
-    }
+    if (st == NF_OK) /* groups from earlier runs, and repeats of an exact text */
+        st = append_edges(&edges, &n_edges, d->index_edges, d->n_index_edges, err);
+    for (size_t k = 0; k < d->n_exact_edges && st == NF_OK; k++)
+        if (is_new_pair(d, d->exact_edges[k].a, d->exact_edges[k].b))
+            st = append_edges(&edges, &n_edges, &d->exact_edges[k], 1, err);
     if (st == NF_OK)
         st = build_result(&v, edges, n_edges, out, err);
     if (st == NF_OK && d->opt.index_dir)

@@ -51,6 +51,11 @@ struct nf_dedup {
     size_t n_index_edges;
     size_t index_segments;
     uint32_t *sig_scratch;    /* per-thread signature buffers */
+    uint64_t *exact_keys;     /* open addressing: exact_lo of first occurrences */
+    uint32_t *exact_docs;     /* ... and their document index */
+    size_t exact_cap, exact_count;
+    nf_edge *exact_edges;     /* later copies -> first occurrence */
+    size_t n_exact_edges, cap_exact_edges;
 };
 
 /* dedup.c: appends one document's sketch; used by sketching and index load. */

@@ -19,7 +19,7 @@ static read_result read_all(const char *path, size_t max_record)
     memset(&rr, 0, sizeof rr);
     nf_reader *r;
     nf_error err;
-    nf_reader_options o = {max_record};
+    nf_reader_options o = {.max_record_bytes = max_record};
     const char *paths[] = {path};
     assert_int_equal(nf_reader_open(&r, paths, 1, &o, &err), NF_OK);
     for (;;) {
