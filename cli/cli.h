@@ -62,5 +62,6 @@ int cli_finish_status(const char *command, const cli_totals *t, bool quiet, int 
 
 int cmd_clean(int argc, char **argv);
 int cmd_dedup(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
 
 #endif

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(gcc make cmake ninja-build pkg-config
           libicu-dev libstemmer-dev libexttextcat-dev libexttextcat-data
-          libxxhash-dev libcjson-dev zlib1g-dev libcmocka-dev)
+          libxxhash-dev libcjson-dev zlib1g-dev libcmocka-dev libgumbo-dev)
 for arg in "$@"; do
     case "$arg" in
     --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
