@@ -295,7 +295,7 @@ typedef struct nf_links_options {
     const char *dict_dir;     /* FreeDict dictd files (default /usr/share/dictd) */
     const char *cache_dir;    /* compiled dictionaries (default $XDG_CACHE_HOME/newsfold) */
     const char *lexicon_file; /* the user's own word pairs: TSV lang, word, english */
-    int candidates;           /* per document, the best candidates scored (default 20) */
+    int candidates;           /* per document, the best candidates scored (default 10) */
 } nf_links_options;
 
 void nf_links_options_default(nf_links_options *o);

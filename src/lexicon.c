@@ -51,6 +51,8 @@ struct nf_lexicon {
     size_t n_keys;
     void *map;
     size_t map_len;
+    uint64_t *bloom;        /* 2 probes, ~8 bits per key: most misses skip the search */
+    uint64_t bloom_mask;    /* in bits */
     uint64_t *user_keys, *user_values; /* the user's lexicon, sorted by key */
     size_t n_user;
     char langs[MAX_LANGS][4];
@@ -567,6 +569,30 @@ static nf_status ensure_dir(const char *dir, nf_error *err)
     return NF_OK;
 }
 
+static void bloom_probes(uint64_t key, uint64_t mask, uint64_t *p1, uint64_t *p2)
+{
+    *p1 = key & mask;
+    *p2 = (key >> 32 ^ key * 0x9E3779B97F4A7C15ULL) & mask;
+}
+
+static nf_status build_bloom(nf_lexicon *lex, nf_error *err)
+{
+    uint64_t bits = 1 << 16;
+    while (bits < lex->n_keys * 8)
+        bits *= 2;
+    lex->bloom = calloc(bits / 64, 8);
+    if (!lex->bloom)
+        return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    lex->bloom_mask = bits - 1;
+    for (size_t i = 0; i < lex->n_keys; i++) {
+        uint64_t a, b;
+        bloom_probes(lex->keys[i], lex->bloom_mask, &a, &b);
+        lex->bloom[a / 64] |= 1ULL << (a % 64);
+        lex->bloom[b / 64] |= 1ULL << (b % 64);
+    }
+    return NF_OK;
+}
+
 nf_status nf_lexicon_load(nf_lexicon **out, const char *dict_dir, const char *cache_dir, const char *user_file,
                           nf_error *err)
 {
@@ -595,6 +621,8 @@ nf_status nf_lexicon_load(nf_lexicon **out, const char *dict_dir, const char *ca
                 st = map_cache(lex, path, signature, &stale, err);
         }
     }
+    if (st == NF_OK && lex->n_keys)
+        st = build_bloom(lex, err);
     if (st == NF_OK && user_file)
         st = load_user(lex, user_file, err);
     if (st != NF_OK) {
@@ -614,6 +642,7 @@ void nf_lexicon_free(nf_lexicon *lex)
         return;
     if (lex->map)
         munmap(lex->map, lex->map_len);
+    free(lex->bloom);
     free(lex->user_keys);
     free(lex->user_values);
     free(lex);
@@ -645,6 +674,10 @@ size_t nf_lexicon_lookup(const nf_lexicon *lex, uint64_t key, const uint64_t **t
         }
     }
     if (!lex->n_keys)
+        return 0;
+    uint64_t p1, p2;
+    bloom_probes(key, lex->bloom_mask, &p1, &p2);
+    if (!(lex->bloom[p1 / 64] >> (p1 % 64) & 1) || !(lex->bloom[p2 / 64] >> (p2 % 64) & 1))
         return 0;
     const uint64_t *k = bsearch(&key, lex->keys, lex->n_keys, sizeof key, cmp_key);
     if (!k)

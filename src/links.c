@@ -63,6 +63,9 @@ static const double kind_weight[4] = {1.0, 2.0, 1.5, 1.0}; /* term, name, number
 
 typedef struct doc_entry {
     nf_pivot pivot;
+    float *weights;   /* per feature, after finish computed the IDF */
+    uint64_t *para_sets; /* each paragraph's sorted unique features, back to back */
+    size_t *para_offsets; /* n_paragraphs + 1 */
     char lang[12];
     size_t text_len;
     double norm;      /* of the weighted vector, all kinds */
@@ -88,7 +91,7 @@ void nf_links_options_default(nf_links_options *o)
     memset(o, 0, sizeof *o);
     o->threshold = 0.5;
     o->threads = 1;
-    o->candidates = 20;
+    o->candidates = 10;
 }
 
 nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error *err)
@@ -104,7 +107,7 @@ nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error
     if (l->opt.threads < 1)
         l->opt.threads = 1;
     if (l->opt.candidates < 1)
-        l->opt.candidates = 20;
+        l->opt.candidates = 10;
     nf_status st = nf_lexicon_load(&l->lex, l->opt.dict_dir, l->opt.cache_dir, l->opt.lexicon_file, err);
     l->pivoters = calloc((size_t)l->opt.threads, sizeof *l->pivoters);
     if (st == NF_OK && !l->pivoters)
@@ -126,8 +129,12 @@ void nf_links_free(nf_links *l)
     for (int i = 0; i < l->n_pivoters; i++)
         nf_pivoter_free(l->pivoters[i]);
     free(l->pivoters);
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; i < l->n; i++) {
         nf_pivot_free(&l->docs[i].pivot);
+        free(l->docs[i].weights);
+        free(l->docs[i].para_sets);
+        free(l->docs[i].para_offsets);
+    }
     free(l->docs);
     free(l->df_keys);
     free(l->df_values);
@@ -206,6 +213,8 @@ nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error
 
 /* ------------------------------------------------------------ weights */
 
+static bool build_paragraph_sets(doc_entry *d);
+
 static uint32_t df_of(const nf_links *l, uint64_t h)
 {
     size_t lo = 0, hi = l->n_df;
@@ -256,8 +265,10 @@ static nf_status compute_df(nf_links *l, nf_error *err)
     for (size_t i = 0; i < l->n; i++) {
         doc_entry *d = &l->docs[i];
         double sum = 0, kind_sum[4] = {0};
+        if (!(d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights)) || !build_paragraph_sets(d))
+            return nf_fail(err, NF_ERR_NOMEM, "out of memory");
         for (size_t j = 0; j < d->pivot.n_features; j++) {
-            double w = weight_of(l, &d->pivot.features[j]);
+            double w = d->weights[j] = (float)weight_of(l, &d->pivot.features[j]);
             sum += w * w;
             kind_sum[d->pivot.features[j].kind & 3] += w * w;
         }
@@ -297,51 +308,143 @@ static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out)
     return w;
 }
 
-/* Share of paragraphs that align in order (longest chain of matches). */
-static double alignment(const nf_pivot *a, const nf_pivot *b)
+static bool build_paragraph_sets(doc_entry *d)
 {
-    size_t pa = a->n_paragraphs, pb = b->n_paragraphs;
+    const nf_pivot *p = &d->pivot;
+    d->para_sets = malloc((p->n_sequence + 1) * sizeof *d->para_sets);
+    d->para_offsets = malloc((p->n_paragraphs + 1) * sizeof *d->para_offsets);
+    if (!d->para_sets || !d->para_offsets)
+        return false;
+    d->para_offsets[0] = 0;
+    for (size_t i = 0; i < p->n_paragraphs; i++)
+        d->para_offsets[i + 1] = d->para_offsets[i] + paragraph_set(p, i, d->para_sets + d->para_offsets[i]);
+    return true;
+}
+
+/* Share of paragraphs that align in order (longest chain of matches).
+ * Only cells near the diagonal are computed: a translation keeps its
+ * paragraphs in place, so a chain far off the diagonal is no evidence. */
+static double alignment(const doc_entry *a, const doc_entry *b)
+{
+    size_t pa = a->pivot.n_paragraphs, pb = b->pivot.n_paragraphs;
     if (!pa || !pb || pa > 400 || pb > 400)
         return 0;
-    uint64_t *sa = malloc((a->n_sequence + 1) * 8), *sb = malloc((b->n_sequence + 1) * 8);
-    size_t *offa = malloc((pa + 1) * sizeof *offa), *offb = malloc((pb + 1) * sizeof *offb);
     uint16_t *dp = calloc((pa + 1) * (pb + 1), sizeof *dp);
-    double result = 0;
-    if (sa && sb && offa && offb && dp) {
-        offa[0] = offb[0] = 0;
-        for (size_t i = 0; i < pa; i++)
-            offa[i + 1] = offa[i] + paragraph_set(a, i, sa + offa[i]);
-        for (size_t j = 0; j < pb; j++)
-            offb[j + 1] = offb[j] + paragraph_set(b, j, sb + offb[j]);
-        for (size_t i = 1; i <= pa; i++) {
-            for (size_t j = 1; j <= pb; j++) {
-                size_t na = offa[i] - offa[i - 1], nb = offb[j] - offb[j - 1];
-                size_t both = nf_intersection_size(sa + offa[i - 1], na, sb + offb[j - 1], nb);
-                size_t smaller = na < nb ? na : nb;
-                bool match = both >= 2 && both >= PARAGRAPH_MATCH * (double)smaller;
-                uint16_t best = dp[(i - 1) * (pb + 1) + j] > dp[i * (pb + 1) + j - 1] ? dp[(i - 1) * (pb + 1) + j]
-                                                                                      : dp[i * (pb + 1) + j - 1];
-                uint16_t diag = (uint16_t)(dp[(i - 1) * (pb + 1) + j - 1] + (match ? 1 : 0));
-                dp[i * (pb + 1) + j] = diag > best ? diag : best;
+    if (!dp)
+        return 0;
+    const size_t *offa = a->para_offsets, *offb = b->para_offsets;
+    size_t band = pb / 8 > 2 ? pb / 8 : 2;
+    for (size_t i = 1; i <= pa; i++) {
+        size_t centre = i * pb / pa, lo = centre > band ? centre - band : 1, hi = centre + band < pb ? centre + band : pb;
+        for (size_t j = 1; j <= pb; j++) {
+            if (j < lo || j > hi) { /* outside the band: carry the best so far */
+                uint16_t up = dp[(i - 1) * (pb + 1) + j], left = dp[i * (pb + 1) + j - 1];
+                dp[i * (pb + 1) + j] = up > left ? up : left;
+                continue;
             }
+            size_t na = offa[i] - offa[i - 1], nb = offb[j] - offb[j - 1];
+            size_t both = nf_intersection_size(a->para_sets + offa[i - 1], na, b->para_sets + offb[j - 1], nb);
+            size_t smaller = na < nb ? na : nb;
+            bool match = both >= 2 && both >= PARAGRAPH_MATCH * (double)smaller;
+            uint16_t up = dp[(i - 1) * (pb + 1) + j], left = dp[i * (pb + 1) + j - 1];
+            uint16_t diag = (uint16_t)(dp[(i - 1) * (pb + 1) + j - 1] + (match ? 1 : 0));
+            uint16_t best = up > left ? up : left;
+            dp[i * (pb + 1) + j] = diag > best ? diag : best;
         }
-        result = (double)dp[pa * (pb + 1) + pb] / (double)(pa > pb ? pa : pb);
     }
-    free(sa), free(sb), free(offa), free(offb), free(dp);
+    double result = (double)dp[pa * (pb + 1) + pb] / (double)(pa > pb ? pa : pb);
+    free(dp);
     return result;
 }
 
-static bool in_sorted_features(const nf_pivot *p, uint64_t h)
+/* The features two documents share, as a small open-addressing set. */
+typedef struct shared_set {
+    uint64_t *slots; /* 0 = empty (a feature hash of 0 is simply never shared) */
+    size_t mask;
+} shared_set;
+
+static bool shared_set_build(shared_set *set, const nf_pivot *a, const nf_pivot *b)
 {
-    size_t lo = 0, hi = p->n_features;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (p->features[mid].hash < h)
-            lo = mid + 1;
-        else
-            hi = mid;
+    size_t n = 0, i = 0, j = 0, cap = 16;
+    while (i < a->n_features && j < b->n_features) {
+        uint64_t x = a->features[i].hash, y = b->features[j].hash;
+        n += x == y;
+        i += x <= y;
+        j += y <= x;
     }
-    return lo < p->n_features && p->features[lo].hash == h;
+    while (cap < 2 * n)
+        cap *= 2;
+    set->slots = calloc(cap, sizeof *set->slots);
+    set->mask = cap - 1;
+    if (!set->slots)
+        return false;
+    for (i = 0, j = 0; i < a->n_features && j < b->n_features;) {
+        uint64_t x = a->features[i].hash, y = b->features[j].hash;
+        if (x == y && x) {
+            size_t k = (x >> 7) & set->mask;
+            while (set->slots[k])
+                k = (k + 1) & set->mask;
+            set->slots[k] = x;
+        }
+        i += x <= y;
+        j += y <= x;
+    }
+    return true;
+}
+
+static bool shared_set_has(const shared_set *set, uint64_t h)
+{
+    for (size_t k = (h >> 7) & set->mask; set->slots[k]; k = (k + 1) & set->mask)
+        if (set->slots[k] == h)
+            return true;
+    return false;
+}
+
+/* Length of the longest common subsequence of a (at most 64 x MAX_WORDS
+ * symbols) and b, bit-parallel (Hyyrö 2004): one pass over b, each step a
+ * few word operations per 64 symbols of a. */
+enum { LCS_MAX_WORDS = 10 };
+
+static size_t lcs_length(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, const shared_set *set,
+                         uint64_t (*masks)[LCS_MAX_WORDS], uint32_t *slot_mask)
+{
+    size_t words = (na + 63) / 64, n_masks = 0;
+    for (size_t k = 0; k <= set->mask; k++)
+        slot_mask[k] = UINT32_MAX;
+    for (size_t i = 0; i < na; i++) { /* match masks: positions of each symbol in a */
+        size_t k = (a[i] >> 7) & set->mask;
+        while (set->slots[k] != a[i])
+            k = (k + 1) & set->mask;
+        if (slot_mask[k] == UINT32_MAX) {
+            slot_mask[k] = (uint32_t)n_masks;
+            memset(masks[n_masks++], 0, sizeof masks[0]);
+        }
+        masks[slot_mask[k]][i / 64] |= 1ULL << (i % 64);
+    }
+    uint64_t v[LCS_MAX_WORDS];
+    for (size_t w = 0; w < words; w++)
+        v[w] = ~0ULL;
+    for (size_t j = 0; j < nb; j++) {
+        size_t k = (b[j] >> 7) & set->mask;
+        while (set->slots[k] != b[j])
+            k = (k + 1) & set->mask;
+        if (slot_mask[k] == UINT32_MAX)
+            continue; /* shared, but cut off a's window */
+        const uint64_t *m = masks[slot_mask[k]];
+        uint64_t carry = 0;
+        for (size_t w = 0; w < words; w++) {
+            uint64_t u = v[w] & m[w];
+            uint64_t sum = v[w] + u + carry;
+            carry = sum < v[w] || (carry && sum == v[w]);
+            v[w] = sum | (v[w] - u);
+        }
+    }
+    size_t zeros = 0;
+    for (size_t w = 0; w < words; w++) {
+        uint64_t live = w + 1 < words || na % 64 == 0 ? ~0ULL : (1ULL << (na % 64)) - 1;
+        zeros += (size_t)__builtin_popcountll(~v[w] & live);
+    }
+    return zeros;
 }
 
 /* The features both documents have, in each one's text order; the longest
@@ -349,29 +452,26 @@ static bool in_sorted_features(const nf_pivot *p, uint64_t h)
  * says the same things in the same order, a rewrite reorders them. */
 static double order_agreement(const nf_pivot *a, const nf_pivot *b)
 {
-    enum { MAX_SHARED = 600 };
+    enum { MAX_SHARED = 64 * LCS_MAX_WORDS };
     uint64_t *sa = malloc(MAX_SHARED * 8), *sb = malloc(MAX_SHARED * 8);
-    uint16_t *row = calloc(MAX_SHARED + 1, sizeof *row), *prev = calloc(MAX_SHARED + 1, sizeof *prev);
+    uint64_t(*masks)[LCS_MAX_WORDS] = malloc(MAX_SHARED * sizeof *masks);
     double result = 0;
     size_t na = 0, nb = 0;
-    if (sa && sb && row && prev) {
+    shared_set set = {NULL, 0};
+    uint32_t *slot_mask = NULL;
+    if (sa && sb && masks && shared_set_build(&set, a, b) &&
+        (slot_mask = malloc((set.mask + 1) * sizeof *slot_mask))) {
         for (size_t i = 0; i < a->n_sequence && na < MAX_SHARED; i++)
-            if ((a->sequence[i] & 3) != NF_PIVOT_DATE && in_sorted_features(b, a->sequence[i]))
+            if ((a->sequence[i] & 3) != NF_PIVOT_DATE && shared_set_has(&set, a->sequence[i]))
                 sa[na++] = a->sequence[i];
         for (size_t j = 0; j < b->n_sequence && nb < MAX_SHARED; j++)
-            if ((b->sequence[j] & 3) != NF_PIVOT_DATE && in_sorted_features(a, b->sequence[j]))
+            if ((b->sequence[j] & 3) != NF_PIVOT_DATE && shared_set_has(&set, b->sequence[j]))
                 sb[nb++] = b->sequence[j];
-        for (size_t i = 1; i <= na; i++) {
-            for (size_t j = 1; j <= nb; j++)
-                row[j] = sa[i - 1] == sb[j - 1] ? (uint16_t)(prev[j - 1] + 1) : (row[j - 1] > prev[j] ? row[j - 1] : prev[j]);
-            uint16_t *t = prev;
-            prev = row;
-            row = t;
-        }
         size_t shorter = na < nb ? na : nb;
-        result = shorter >= 4 ? (double)prev[nb] / (double)shorter : 0;
+        if (shorter >= 4)
+            result = (double)lcs_length(sa, na, sb, nb, &set, masks, slot_mask) / (double)shorter;
     }
-    free(sa), free(sb), free(row), free(prev);
+    free(sa), free(sb), free(masks), free(set.slots), free(slot_mask);
     return result;
 }
 
@@ -387,7 +487,7 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
         else if (fa->hash > fb->hash)
             j++;
         else {
-            double w = weight_of(l, fa) * weight_of(l, fb);
+            double w = (double)a->weights[i] * b->weights[j];
             dot += w;
             kind_dot[fa->kind & 3] += w;
             i++, j++;
@@ -398,7 +498,7 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
     double *parts[4] = {&e->terms, &e->names, &e->numbers, &e->dates};
     for (int k = 0; k < 4; k++)
         *parts[k] = a->kind_norm[k] > 0 && b->kind_norm[k] > 0 ? kind_dot[k] / (a->kind_norm[k] * b->kind_norm[k]) : 0;
-    e->alignment = alignment(&a->pivot, &b->pivot);
+    e->alignment = alignment(a, b);
     e->order = order_agreement(&a->pivot, &b->pivot);
     size_t la = a->text_len, lb = b->text_len; /* translations keep roughly the length */
     e->length_ratio = la && lb ? (double)(la < lb ? la : lb) / (double)(la > lb ? la : lb) : 0;
@@ -429,7 +529,7 @@ static int cmp_u64_key(const void *x, const void *y)
 typedef struct postings {
     uint64_t *keys;    /* unique feature hashes */
     size_t *offsets;   /* n_keys + 1 into entries */
-    nf_kv *entries;    /* val = doc << 32 | count */
+    nf_kv *entries;    /* val = doc << 32 | index of the feature in that doc */
     size_t n_keys;
 } postings;
 
@@ -451,7 +551,7 @@ static nf_status build_postings(const nf_links *l, postings *p, nf_error *err)
             const nf_pivot_feature *f = &l->docs[i].pivot.features[j];
             uint32_t df = df_of(l, f->hash);
             if (df >= 2 && df <= max_df)
-                p->entries[k++] = (nf_kv){f->hash, (uint64_t)i << 32 | f->count};
+                p->entries[k++] = (nf_kv){f->hash, (uint64_t)i << 32 | (uint32_t)j};
         }
     nf_kv_sort(p->entries, k);
     p->keys = malloc((k ? k : 1) * 8);
@@ -500,15 +600,14 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
         if (!k)
             continue;
         size_t at = (size_t)(k - p->keys);
-        double wa = weight_of(l, f);
+        double wa = d->weights[j];
         for (size_t e = p->offsets[at]; e < p->offsets[at + 1]; e++) {
             uint32_t b = (uint32_t)(p->entries[e].val >> 32);
             if (b == a || !linkable(d, &l->docs[b]))
                 continue;
-            nf_pivot_feature fb = {f->hash, (uint32_t)p->entries[e].val, f->kind};
             if (acc[b] == 0)
                 touched[n_touched++] = b;
-            acc[b] += wa * weight_of(l, &fb);
+            acc[b] += wa * l->docs[b].weights[(uint32_t)p->entries[e].val];
         }
     }
     for (size_t t = 0; t < n_touched; t++) {
