@@ -22,6 +22,8 @@ static const char usage[] =
     "  clean     clean and normalize documents; one JSONL record per document\n"
     "  dedup     find exact, near and partial duplicates; one record per document\n"
     "  extract   main text and metadata of HTML pages and WARC records; one record per page\n"
+    "  links     find translations across languages; one record per pair (or --groups)\n"
+    "  compare   explain why two documents are or are not translations\n"
     "\n"
     "INPUT is a file or directory (recursive) of .txt, .json, .jsonl, .html, .htm,\n"
     ".warc (each may be .gz), or - for JSONL on stdin. HTML pages and WARC records\n"
@@ -133,6 +135,10 @@ int main(int argc, char **argv)
         return cmd_dedup(argc - 1, argv + 1);
     if (strcmp(cmd, "extract") == 0)
         return cmd_extract(argc - 1, argv + 1);
+    if (strcmp(cmd, "links") == 0)
+        return cmd_links(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0)
+        return cmd_compare(argc - 1, argv + 1);
     fprintf(stderr, "newsfold: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_FATAL;
 }

@@ -308,6 +308,92 @@ nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err);
 void nf_dedup_free(nf_dedup *d);
 void nf_dedup_result_free(nf_dedup_result *r);
 
+/* ------------------------------------------------------- cross-lingual */
+
+/*
+ * A language-neutral view of a document (a "pivot"): what survives
+ * translation. Terms are mapped to English through bilingual dictionaries
+ * (Debian's FreeDict) and stemmed; names are transliterated to ASCII and
+ * reduced to a spelling-tolerant key ("Pjöngjang" and "Pyongyang" agree);
+ * numbers drop their separators ("2,300" = "2.300"); dates become month-day
+ * keys ("June 14" = "14. Juni").
+ */
+typedef enum nf_pivot_kind {
+    NF_PIVOT_TERM = 0,
+    NF_PIVOT_NAME = 1,
+    NF_PIVOT_NUMBER = 2,
+    NF_PIVOT_DATE = 3
+} nf_pivot_kind;
+
+typedef struct nf_pivot_feature {
+    uint64_t hash;  /* of kind and key: equal across languages for equal content */
+    uint32_t count; /* occurrences in the document */
+    uint8_t kind;   /* nf_pivot_kind */
+} nf_pivot_feature;
+
+typedef struct nf_pivot {
+    nf_pivot_feature *features; /* sorted by hash, unique */
+    size_t n_features;
+    char *names;     /* display forms of the names (as written), NUL-separated */
+    char *name_keys; /* their ASCII keys, NUL-separated, same order */
+    size_t n_names;
+    uint32_t *paragraph_ends; /* feature-sequence offsets closing each paragraph */
+    uint64_t *sequence;       /* feature hashes in text order (for alignment) */
+    uint32_t *sequence_at;    /* for each, the byte offset and length of its words */
+    size_t n_sequence, n_paragraphs;
+} nf_pivot;
+
+void nf_pivot_free(nf_pivot *p);
+
+typedef struct nf_links_options {
+    double threshold;         /* translation decision on the calibrated score (default 0.5) */
+    int threads;
+    const char *dict_dir;     /* FreeDict dictd files (default /usr/share/dictd) */
+    const char *cache_dir;    /* compiled dictionaries (default $XDG_CACHE_HOME/newsfold) */
+    const char *lexicon_file; /* the user's own word pairs: TSV lang, word, english */
+    int candidates;           /* per document, the best candidates scored (default 10) */
+} nf_links_options;
+
+void nf_links_options_default(nf_links_options *o);
+
+/* The score components of one pair, for explanations (newsfold compare). */
+typedef struct nf_link_explain {
+    double cosine;                       /* weighted cosine over all features */
+    double terms, names, numbers, dates; /* weighted cosine per feature kind */
+    double alignment;                    /* share of paragraphs aligned in order */
+    double order;                        /* shared features in the same order (LCS share) */
+    double length_ratio;
+    double logit;                        /* the score before the logistic */
+    double score;                        /* calibrated, in [0,1] */
+} nf_link_explain;
+
+typedef struct nf_link {
+    uint32_t a, b; /* document indices in the order added, a < b */
+    double score;
+} nf_link;
+
+typedef struct nf_links_result {
+    nf_link *links; /* translation pairs (different languages), sorted by (a, b) */
+    size_t n_links;
+} nf_links_result;
+
+typedef struct nf_links nf_links;
+
+nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error *err);
+/* Builds the pivots of a batch (on options.threads threads) and keeps them,
+ * with each document's language; the documents may be freed afterwards. */
+nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error *err);
+/* Finds translation pairs among all documents added (IDF over them all). */
+nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err);
+/* The pivot of the i-th document added, valid until nf_links_free. */
+const nf_pivot *nf_links_pivot(const nf_links *l, size_t i);
+/* Scores one pair of added documents, with its components. */
+nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explain *out, nf_error *err);
+/* Languages that have a dictionary loaded (ISO 639-1), NULL-terminated. */
+const char *const *nf_links_dictionary_languages(const nf_links *l);
+void nf_links_result_free(nf_links_result *r);
+void nf_links_free(nf_links *l);
+
 /* ------------------------------------------------------ building blocks */
 
 /* Language identification. Returns an ISO code ("und" when unknown) and a
