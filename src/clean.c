@@ -19,8 +19,6 @@
 #include "boilerplate.h"
 #include "normalize.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,43 +289,16 @@ static nf_status clean_one(const nf_cleaner *c, worker *w, const nf_template_set
 
 /* ------------------------------------------------------------ batches */
 
-typedef struct batch_job {
+typedef struct batch_ctx {
     const nf_cleaner *cleaner;
     const nf_template_set *templates;
     nf_clean_doc *out;
-    size_t n;
-    atomic_size_t next;
-    atomic_int failed;
-    nf_error first_error; /* of the lowest failing index, for determinism */
-    size_t first_error_index;
-    pthread_mutex_t lock;
-} batch_job;
+} batch_ctx;
 
-typedef struct worker_arg {
-    batch_job *job;
-    worker *w;
-} worker_arg;
-
-static void *run_worker(void *p)
+static nf_status clean_task(void *ctx, void *w, size_t i, nf_error *err)
 {
-    worker_arg *a = p;
-    batch_job *job = a->job;
-    for (;;) {
-        size_t i = atomic_fetch_add(&job->next, 1);
-        if (i >= job->n || atomic_load(&job->failed))
-            break;
-        nf_error err = {NF_OK, ""};
-        if (clean_one(job->cleaner, a->w, job->templates, &job->out[i], &err) != NF_OK) {
-            pthread_mutex_lock(&job->lock);
-            if (!atomic_load(&job->failed) || i < job->first_error_index) {
-                job->first_error = err;
-                job->first_error_index = i;
-            }
-            atomic_store(&job->failed, 1);
-            pthread_mutex_unlock(&job->lock);
-        }
-    }
-    return NULL;
+    batch_ctx *b = ctx;
+    return clean_one(b->cleaner, w, b->templates, &b->out[i], err);
 }
 
 nf_status nf_clean_batch(nf_cleaner *c, nf_doc *docs, size_t n, nf_clean_doc *out, nf_error *err)
@@ -341,40 +312,8 @@ nf_status nf_clean_batch(nf_cleaner *c, nf_doc *docs, size_t n, nf_clean_doc *ou
         out[i].doc = docs[i];
         memset(&docs[i], 0, sizeof docs[i]);
     }
-    batch_job job = {.cleaner = c, .templates = &templates, .out = out, .n = n};
-    atomic_init(&job.next, 0);
-    atomic_init(&job.failed, 0);
-    pthread_mutex_init(&job.lock, NULL);
-    int n_threads = c->n_workers;
-    if ((size_t)n_threads > n)
-        n_threads = n ? (int)n : 1;
-    pthread_t *tids = calloc((size_t)n_threads, sizeof *tids);
-    worker_arg *args = calloc((size_t)n_threads, sizeof *args);
-    if (!tids || !args) {
-        free(tids);
-        free(args);
-        free(templates.hashes);
-        return nf_fail(err, NF_ERR_NOMEM, "out of memory");
-    }
-    int started = 0;
-    for (int t = 1; t < n_threads; t++) {
-        args[t] = (worker_arg){&job, &c->workers[t]};
-        if (pthread_create(&tids[t], NULL, run_worker, &args[t]) != 0)
-            break;
-        started = t;
-    }
-    args[0] = (worker_arg){&job, &c->workers[0]};
-    run_worker(&args[0]);
-    for (int t = 1; t <= started; t++)
-        pthread_join(tids[t], NULL);
-    pthread_mutex_destroy(&job.lock);
-    free(tids);
-    free(args);
+    batch_ctx ctx = {c, &templates, out};
+    st = nf_parallel_for(n, c->workers, sizeof *c->workers, c->n_workers, clean_task, &ctx, err);
     free(templates.hashes);
-    if (atomic_load(&job.failed)) {
-        if (err)
-            *err = job.first_error;
-        return job.first_error.code ? job.first_error.code : NF_ERR_NOMEM;
-    }
-    return NF_OK;
+    return st;
 }

@@ -32,8 +32,6 @@
 
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -128,9 +126,7 @@ nf_status nf_dedup_new(nf_dedup **out, const nf_dedup_options *options, nf_error
         d->shingle_file = temp_file(o.tmp_dir);
     if (o.index_dir)
         d->sample_file = temp_file(o.tmp_dir);
-    d->sig_scratch = malloc((size_t)d->opt.threads * (size_t)o.perms * sizeof *d->sig_scratch);
-    if (!d->sig_file || (o.exact_verify && !d->shingle_file) || (o.index_dir && !d->sample_file) ||
-        !d->sig_scratch) {
+    if (!d->sig_file || (o.exact_verify && !d->shingle_file) || (o.index_dir && !d->sample_file)) {
         nf_dedup_free(d);
         return nf_fail(err, NF_ERR_IO, "cannot create temporary files for signatures");
     }
@@ -159,7 +155,6 @@ void nf_dedup_free(nf_dedup *d)
     nf_runs_free(d->band_runs);
     nf_runs_free(d->sample_runs);
     free(d->index_edges);
-    free(d->sig_scratch);
     free(d->exact_keys);
     free(d->exact_docs);
     free(d->exact_edges);
@@ -281,63 +276,42 @@ nf_status nf_dedup_append(nf_dedup *d, const char *id, const nf_sketch *s, const
     return st;
 }
 
-typedef struct sketch_job {
+typedef struct sketch_ctx {
     nf_dedup *d;
     const nf_clean_doc *docs;
     nf_sketch *sketches;
     uint32_t *sigs; /* n x perms */
-    size_t n;
-    atomic_size_t next;
-    atomic_int failed;
-} sketch_job;
+} sketch_ctx;
 
-static void *sketch_worker(void *p)
+static nf_status sketch_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
-    sketch_job *job = p;
-    size_t perms = (size_t)job->d->opt.perms;
-    for (size_t i; (i = atomic_fetch_add(&job->next, 1)) < job->n;) {
-        nf_error err;
-        if (nf_sketch_doc(&job->docs[i], &job->d->params, job->d->opt.exact_verify, job->sigs + i * perms,
-                          &job->sketches[i], &err) != NF_OK)
-            atomic_store(&job->failed, 1);
-    }
-    return NULL;
+    (void)worker;
+    sketch_ctx *c = ctx;
+    return nf_sketch_doc(&c->docs[i], &c->d->params, c->d->opt.exact_verify, c->sigs + i * (size_t)c->d->opt.perms,
+                         &c->sketches[i], err);
 }
 
 nf_status nf_dedup_add(nf_dedup *d, const nf_clean_doc *docs, size_t n, nf_error *err)
 {
     if (n == 0)
         return NF_OK;
-    sketch_job job = {.d = d, .docs = docs, .n = n};
-    job.sketches = calloc(n, sizeof *job.sketches);
-    job.sigs = malloc(n * (size_t)d->opt.perms * sizeof *job.sigs);
-    if (!job.sketches || !job.sigs) {
-        free(job.sketches);
-        free(job.sigs);
+    sketch_ctx c = {d, docs, calloc(n, sizeof(nf_sketch)), malloc(n * (size_t)d->opt.perms * sizeof(uint32_t))};
+    if (!c.sketches || !c.sigs) {
+        free(c.sketches);
+        free(c.sigs);
         return nf_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    atomic_init(&job.next, 0);
-    atomic_init(&job.failed, 0);
-    int n_threads = d->opt.threads < (int)n ? d->opt.threads : (int)n;
-    pthread_t tids[64];
-    int started = 0;
-    for (int t = 1; t < n_threads && t < 64; t++)
-        if (pthread_create(&tids[started], NULL, sketch_worker, &job) == 0)
-            started++;
-    sketch_worker(&job);
-    for (int t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
-    nf_status st = atomic_load(&job.failed) ? nf_fail(err, NF_ERR_NOMEM, "out of memory while sketching") : NF_OK;
+    nf_status st = nf_parallel_for(n, NULL, 0, d->opt.threads, sketch_task, &c, err);
     for (size_t i = 0; i < n && st == NF_OK; i++) {
-        const nf_sketch *s = &job.sketches[i];
+        const nf_sketch *s = &c.sketches[i];
         uint32_t flags = docs[i].n_tokens == 0 ? DOC_EMPTY : s->too_short ? DOC_TOO_SHORT : 0;
         st = nf_dedup_append(d, docs[i].doc.id, s, s->signature, (uint32_t)docs[i].text_len,
                              published_key(docs[i].published), flags, err);
     }
     for (size_t i = 0; i < n; i++)
-        nf_sketch_free(&job.sketches[i]);
-    free(job.sketches);
-    free(job.sigs);
+        nf_sketch_free(&c.sketches[i]);
+    free(c.sketches);
+    free(c.sigs);
     return st;
 }
 

@@ -50,7 +50,6 @@ struct nf_dedup {
     nf_edge *index_edges;     /* verified pairs loaded from the index */
     size_t n_index_edges;
     size_t index_segments;
-    uint32_t *sig_scratch;    /* per-thread signature buffers */
     uint64_t *exact_keys;     /* open addressing: exact_lo of first occurrences */
     uint32_t *exact_docs;     /* ... and their document index */
     size_t exact_cap, exact_count;

@@ -57,6 +57,13 @@ void nf_json_cstr_or_null(nf_buf *b, const char *s);
  * matching: "June 14", "14. Juni" and "2024-06-14" all give 614. */
 size_t nf_month_days(const char *text, size_t len, uint16_t *out, size_t max);
 
+/* Runs task(ctx, worker, i, err) for every i < n on up to n_workers
+ * threads, thread t using the worker at workers + t * worker_size
+ * (parallel.c). Returns NF_OK or the error of the lowest failing index. */
+typedef nf_status (*nf_task_fn)(void *ctx, void *worker, size_t i, nf_error *err);
+nf_status nf_parallel_for(size_t n, void *workers, size_t worker_size, int n_workers, nf_task_fn task, void *ctx,
+                          nf_error *err);
+
 /* ASCII helpers that ignore the locale. */
 static inline bool nf_is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 static inline unsigned char nf_lower_ascii(unsigned char c) { return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c; }

@@ -148,32 +148,17 @@ const nf_pivot *nf_links_pivot(const nf_links *l, size_t i) { return i < l->n ? 
 
 /* ------------------------------------------------------------ adding */
 
-typedef struct pivot_job {
-    nf_links *l;
+typedef struct pivot_ctx {
     const nf_clean_doc *docs;
     doc_entry *out;
-    size_t n;
-    atomic_size_t next;
-    atomic_int failed;
-} pivot_job;
+} pivot_ctx;
 
-typedef struct pivot_arg {
-    pivot_job *job;
-    nf_pivoter *p;
-} pivot_arg;
-
-static void *pivot_worker(void *v)
+static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
-    pivot_arg *a = v;
-    pivot_job *job = a->job;
-    for (size_t i; (i = atomic_fetch_add(&job->next, 1)) < job->n;) {
-        nf_error err;
-        if (nf_pivot_build(a->p, &job->docs[i], &job->out[i].pivot, &err) != NF_OK)
-            atomic_store(&job->failed, 1);
-        snprintf(job->out[i].lang, sizeof job->out[i].lang, "%s", job->docs[i].lang);
-        job->out[i].text_len = job->docs[i].text_len;
-    }
-    return NULL;
+    pivot_ctx *c = ctx;
+    snprintf(c->out[i].lang, sizeof c->out[i].lang, "%s", c->docs[i].lang);
+    c->out[i].text_len = c->docs[i].text_len;
+    return nf_pivot_build(*(nf_pivoter **)worker, &c->docs[i], &c->out[i].pivot, err);
 }
 
 nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error *err)
@@ -191,24 +176,10 @@ nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error
         l->cap = cap;
     }
     memset(l->docs + l->n, 0, n * sizeof *l->docs);
-    pivot_job job = {.l = l, .docs = docs, .out = l->docs + l->n, .n = n};
-    atomic_init(&job.next, 0);
-    atomic_init(&job.failed, 0);
-    int threads = l->n_pivoters < (int)n ? l->n_pivoters : (int)n;
-    pthread_t tids[64];
-    pivot_arg args[64];
-    int started = 0;
-    for (int t = 1; t < threads && t < 64; t++) {
-        args[t] = (pivot_arg){&job, l->pivoters[t]};
-        if (pthread_create(&tids[started], NULL, pivot_worker, &args[t]) == 0)
-            started++;
-    }
-    args[0] = (pivot_arg){&job, l->pivoters[0]};
-    pivot_worker(&args[0]);
-    for (int t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
-    l->n += n;
-    return atomic_load(&job.failed) ? nf_fail(err, NF_ERR_NOMEM, "out of memory building pivots") : NF_OK;
+    pivot_ctx c = {docs, l->docs + l->n};
+    nf_status st = nf_parallel_for(n, l->pivoters, sizeof *l->pivoters, l->n_pivoters, pivot_task, &c, err);
+    l->n += n; /* even after a failure: the entries are zeroed or built, and freed alike */
+    return st;
 }
 
 /* ------------------------------------------------------------ weights */
