@@ -47,7 +47,10 @@ test: test-release test-asan fuzz-smoke
 	@echo "make test: release, ASan+UBSan and fuzz smoke all passed"
 
 bench: build
-	bench/bench_clean.sh
+	bench/bench.sh clean
+	bench/bench.sh dedup
+	BENCH_LIMIT_MB=20 bench/bench.sh links
+	bench/bench_extract.sh
 
 format:
 	clang-format -i include/*.h src/*.[ch] cli/*.[ch] tests/*.[ch] fuzz/*.c

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# bench_clean.sh - throughput of `newsfold clean` (ingest + clean + normalize)
-# on a JSONL corpus of about 220 MB built from the shared data.
+# bench.sh - end-to-end throughput of a newsfold command (clean: ingest +
+# clean + normalize; dedup: + sketch, LSH, verify, group; links: + pivots,
+# candidates, scoring) on a JSONL corpus of about 220 MB built from the
+# shared data.
 #
-#   bench/bench_clean.sh                  # build, make the corpus if missing, run -j1 and -j2
-#   BENCH_THREADS="1 2 4" bench/bench_clean.sh
-#   BENCH_RUNS=3 bench/bench_clean.sh     # repeat each run
-#   SHARED=/path/to/shared bench/bench_clean.sh
+#   bench/bench.sh [clean|dedup|links]     # build, make the corpus if missing, run -j1 and -j2
+#   BENCH_THREADS="1 2 4" bench/bench.sh dedup
+#   BENCH_RUNS=3 bench/bench.sh           # repeat each run
+#   BENCH_LIMIT_MB=50 bench/bench.sh links # only the first 50 MB of the corpus
+#   SHARED=/path/to/shared bench/bench.sh
 #
 # The build is Release at -O2 in build-bench/; the corpus is
 # bench/data/corpus.jsonl (git-ignored; bench/make_corpus.py --help).
@@ -15,6 +18,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+CMD=${1:-clean}
+case "$CMD" in clean | dedup | links) ;; *) echo "bench.sh: unknown command $CMD" >&2; exit 2 ;; esac
 BUILD=${BENCH_BUILD:-build-bench}
 CORPUS=bench/data/corpus.jsonl
 THREADS=${BENCH_THREADS:-"1 2"}
@@ -28,18 +33,22 @@ if [ ! -s "$CORPUS" ]; then
     python3 bench/make_corpus.py --shared "$SHARED" --out "$CORPUS"
 fi
 
+if [ -n "${BENCH_LIMIT_MB:-}" ]; then
+    head -c "$((BENCH_LIMIT_MB * 1000000))" "$CORPUS" | sed '$d' >"$CORPUS.part"
+    CORPUS=$CORPUS.part
+fi
 echo "corpus: $CORPUS, $(($(stat -c %s "$CORPUS") / 1000000)) MB, $(wc -l <"$CORPUS") records"
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 for j in $THREADS; do
     for run in $(seq "$RUNS"); do
-        cmd=("$BUILD/newsfold" clean --quiet --stats "-j$j" -o /dev/null "$CORPUS")
+        cmd=("$BUILD/newsfold" "$CMD" --quiet --stats "-j$j" -o /dev/null "$CORPUS")
         stats=$("${cmd[@]}" 2>&1 >/dev/null | grep '^stats:' || true)
         if [ -z "$stats" ]; then
-            echo "bench_clean: no stats line from: ${cmd[*]}" >&2
+            echo "bench.sh: no stats line from: ${cmd[*]}" >&2
             exit 1
         fi
         # stats: N docs, X MB in T s: R MB/s, D docs/s, J threads, peak RSS M MB
-        echo "$stats" | awk -v j="$j" -v run="$run" '{
+        echo "$stats" | grep 'MB/s' | awk -v j="$j" -v run="$run" '{
             for (i = 1; i <= NF; i++) {
                 if ($(i + 1) == "MB/s,") mbs = $i
                 if ($(i + 1) == "docs/s,") dps = $i
