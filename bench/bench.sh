@@ -34,8 +34,9 @@ if [ ! -s "$CORPUS" ]; then
 fi
 
 if [ -n "${BENCH_LIMIT_MB:-}" ]; then
-    head -c "$((BENCH_LIMIT_MB * 1000000))" "$CORPUS" | sed '$d' >"$CORPUS.part"
-    CORPUS=$CORPUS.part
+    part=bench/data/first-${BENCH_LIMIT_MB}mb.jsonl
+    head -c "$((BENCH_LIMIT_MB * 1000000))" "$CORPUS" | sed '$d' >"$part"
+    CORPUS=$part
 fi
 echo "corpus: $CORPUS, $(($(stat -c %s "$CORPUS") / 1000000)) MB, $(wc -l <"$CORPUS") records"
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
