@@ -560,8 +560,21 @@ static int cmp_scored(const void *x, const void *y)
 
 /* The best-scoring other-language documents for doc a, by the dot product
  * over non-common features; appended as pairs (min << 32 | max). */
+/* One thread's scratch for the candidate search. */
+typedef struct search_scratch {
+    double *acc;
+    uint32_t *touched;
+    scored *top;
+} search_scratch;
+
+typedef struct search_ctx {
+    const nf_links *l;
+    const postings *p;
+    uint64_t *pairs; /* candidates slots per document, UINT64_MAX when unused */
+} search_ctx;
+
 static void candidates_of(const nf_links *l, const postings *p, size_t a, double *acc, uint32_t *touched,
-                          nf_buf *pairs, scored *top)
+                          uint64_t *slots, scored *top)
 {
     const doc_entry *d = &l->docs[a];
     size_t n_touched = 0;
@@ -591,10 +604,24 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
     size_t keep = n_touched < (size_t)l->opt.candidates ? n_touched : (size_t)l->opt.candidates;
     for (size_t t = 0; t < keep; t++) {
         uint64_t x = a < top[t].doc ? a : top[t].doc, y = a < top[t].doc ? top[t].doc : a;
-        uint64_t pair = x << 32 | y;
-        nf_buf_append(pairs, &pair, sizeof pair);
+        slots[t] = x << 32 | y;
     }
 }
+
+static nf_status search_task(void *ctx, void *worker, size_t a, nf_error *err)
+{
+    (void)err;
+    search_ctx *c = ctx;
+    search_scratch *s = worker;
+    candidates_of(c->l, c->p, a, s->acc, s->touched, c->pairs + a * (size_t)c->l->opt.candidates, s->top);
+    return NF_OK;
+}
+
+typedef struct score_ctx {
+    const nf_links *l;
+    const uint64_t *pairs;
+    struct scored_pair *out;
+} score_ctx;
 
 /* Best score of each document per other language, over the candidates. */
 typedef struct best_entry {
@@ -607,6 +634,17 @@ typedef struct scored_pair {
     uint32_t a, b;
     double score, logit;
 } scored_pair;
+
+static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
+{
+    (void)worker, (void)err;
+    score_ctx *c = ctx;
+    nf_link_explain e;
+    uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
+    score_pair(c->l, a, b, &e);
+    c->out[i] = (scored_pair){a, b, e.score, e.logit};
+    return NF_OK;
+}
 
 static double best_of(const best_entry *best, size_t n_best, const char *lang)
 {
@@ -643,57 +681,85 @@ static bool is_translation(const nf_links *l, const scored_pair *p, best_entry *
     return p->logit >= best_a || p->logit >= best_b;
 }
 
+static void free_scratch(search_scratch *s, int n)
+{
+    for (int t = 0; s && t < n; t++) {
+        free(s[t].acc);
+        free(s[t].touched);
+        free(s[t].top);
+    }
+    free(s);
+}
+
+/* Every document's best candidates (on all threads): sorted unique pairs. */
+static nf_status find_candidates(const nf_links *l, const postings *p, uint64_t **out, size_t *n_out, nf_error *err)
+{
+    size_t k = (size_t)l->opt.candidates, n_slots = l->n * k;
+    uint64_t *pairs = malloc((n_slots ? n_slots : 1) * sizeof *pairs);
+    int threads = l->opt.threads;
+    search_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
+    nf_status st = pairs && scratch ? NF_OK : nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int t = 0; st == NF_OK && t < threads; t++) {
+        scratch[t].acc = calloc(l->n ? l->n : 1, sizeof *scratch[t].acc);
+        scratch[t].touched = malloc((l->n ? l->n : 1) * sizeof *scratch[t].touched);
+        scratch[t].top = malloc((l->n ? l->n : 1) * sizeof *scratch[t].top);
+        if (!scratch[t].acc || !scratch[t].touched || !scratch[t].top)
+            st = nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; st == NF_OK && i < n_slots; i++)
+        pairs[i] = UINT64_MAX;
+    search_ctx ctx = {l, p, pairs};
+    if (st == NF_OK)
+        st = nf_parallel_for(l->n, scratch, sizeof *scratch, threads, search_task, &ctx, err);
+    free_scratch(scratch, threads);
+    if (st != NF_OK) {
+        free(pairs);
+        return st;
+    }
+    if (n_slots)
+        qsort(pairs, n_slots, 8, cmp_u64_key);
+    size_t n = 0;
+    for (size_t i = 0; i < n_slots && pairs[i] != UINT64_MAX; i++)
+        if (!n || pairs[n - 1] != pairs[i])
+            pairs[n++] = pairs[i];
+    *out = pairs;
+    *n_out = n;
+    return NF_OK;
+}
+
 nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
     l->finished = true;
-    nf_status st = compute_df(l, err);
     postings p;
+    memset(&p, 0, sizeof p);
+    uint64_t *pv = NULL;
+    size_t n_pairs = 0;
+    nf_status st = compute_df(l, err);
     if (st == NF_OK)
         st = build_postings(l, &p, err);
-    else
-        memset(&p, 0, sizeof p);
-    double *acc = calloc(l->n ? l->n : 1, sizeof *acc);
-    uint32_t *touched = malloc((l->n ? l->n : 1) * sizeof *touched);
-    scored *top = malloc((l->n ? l->n : 1) * sizeof *top);
-    nf_buf pairs;
-    nf_buf_init(&pairs);
-    if (st == NF_OK && (!acc || !touched || !top))
-        st = nf_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t a = 0; st == NF_OK && a < l->n; a++)
-        candidates_of(l, &p, a, acc, touched, &pairs, top);
-    free(acc), free(touched), free(top);
+    if (st == NF_OK)
+        st = find_candidates(l, &p, &pv, &n_pairs, err);
     postings_free(&p);
-    size_t n_pairs = pairs.len / 8;
-    uint64_t *pv = (uint64_t *)pairs.data;
-    if (st == NF_OK && pairs.oom)
-        st = nf_fail(err, NF_ERR_NOMEM, "out of memory");
-    if (st == NF_OK && n_pairs)
-        qsort(pv, n_pairs, 8, cmp_u64_key);
     out->links = malloc((n_pairs ? n_pairs : 1) * sizeof *out->links);
     scored_pair *sp = malloc((n_pairs ? n_pairs : 1) * sizeof *sp);
     best_entry **best = calloc(l->n ? l->n : 1, sizeof *best);
     size_t *n_best = calloc(l->n ? l->n : 1, sizeof *n_best);
     if (st == NF_OK && (!out->links || !sp || !best || !n_best))
         st = nf_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t n_sp = 0;
+    score_ctx sc = {l, pv, sp};
+    if (st == NF_OK)
+        st = nf_parallel_for(n_pairs, NULL, 0, l->opt.threads, score_task, &sc, err);
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++) {
-        if (i && pv[i] == pv[i - 1])
-            continue;
-        nf_link_explain e;
-        uint32_t a = (uint32_t)(pv[i] >> 32), b = (uint32_t)pv[i];
-        score_pair(l, a, b, &e);
-        sp[n_sp++] = (scored_pair){a, b, e.score, e.logit};
-        note_best(best, n_best, a, l->docs[b].lang, e.logit);
-        note_best(best, n_best, b, l->docs[a].lang, e.logit);
+        note_best(best, n_best, sp[i].a, l->docs[sp[i].b].lang, sp[i].logit);
+        note_best(best, n_best, sp[i].b, l->docs[sp[i].a].lang, sp[i].logit);
     }
-    for (size_t i = 0; st == NF_OK && i < n_sp; i++)
+    for (size_t i = 0; st == NF_OK && i < n_pairs; i++)
         if (is_translation(l, &sp[i], best, n_best))
             out->links[out->n_links++] = (nf_link){sp[i].a, sp[i].b, sp[i].score};
     for (size_t i = 0; best && i < l->n; i++)
         free(best[i]);
-    free(best), free(n_best), free(sp);
-    nf_buf_free(&pairs);
+    free(best), free(n_best), free(sp), free(pv);
     if (st != NF_OK)
         nf_links_result_free(out);
     return st;
