@@ -21,6 +21,8 @@ static const char usage[] =
     "commands:\n"
     "  clean     clean and normalize documents; one JSONL record per document\n"
     "  dedup     find exact, near and partial duplicates; one record per document\n"
+    "  run       the whole pipeline: duplicates, events, storylines, report.html\n"
+    "  eval      score clusters (group, event, storyline) against a gold file\n"
     "\n"
     "INPUT is a file or directory (recursive) of .txt, .json, .jsonl (each may\n"
     "be .gz), or - for JSONL on stdin. 'newsfold COMMAND --help' for options.\n"
@@ -129,6 +131,10 @@ int main(int argc, char **argv)
         return cmd_clean(argc - 1, argv + 1);
     if (strcmp(cmd, "dedup") == 0)
         return cmd_dedup(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc - 1, argv + 1);
     fprintf(stderr, "newsfold: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_FATAL;
 }

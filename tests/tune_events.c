@@ -1,0 +1,169 @@
+/*
+ * tune_events.c - the search that chose the event stage's defaults.
+ *
+ * Features are extracted once per corpus (seeds, examples, UCI headlines,
+ * WMT21; events_data.h); every option set is then a re-clustering. Phase 1
+ * searches the event options (threshold, same-language weights of title,
+ * body and names, cross-language names weight) on a grid; phase 2 the
+ * storyline options for the best event options. The objective is the mean
+ * B-cubed F1 of events on UCI and WMT21, among option sets that reproduce
+ * the seeds' and the examples' gold events exactly (phase 2: storylines).
+ * Prints every option set tried and the best; docs/events.md shows the
+ * figures. Not a test: run it by hand (build/tests/tune_events [SHARED]).
+ */
+#include "events_data.h"
+#include "events_internal.h"
+
+#include <time.h>
+
+#define N_CORPORA 4
+
+typedef struct tuner {
+    ev_corpus c[N_CORPORA];
+    nf_events *ev[N_CORPORA];
+} tuner;
+
+typedef struct outcome {
+    double event_f1[N_CORPORA], story_f1[N_CORPORA];
+} outcome;
+
+static void prepare(tuner *t, const char *shared)
+{
+    char seeds[4096], gold[4096];
+    snprintf(seeds, sizeof seeds, "%s/seeds", shared);
+    snprintf(gold, sizeof gold, "%s/seeds/gold.json", shared);
+    t->c[0] = ev_load_dir("seeds", seeds, gold);
+    t->c[1] = ev_load_dir("examples", NF_SOURCE_DIR "/examples/corpus", NF_SOURCE_DIR "/examples/gold.json");
+    t->c[2] = ev_load_uci(shared);
+    t->c[3] = ev_load_wmt(shared);
+    for (int k = 0; k < N_CORPORA; k++) {
+        nf_error err;
+        nf_events_options o;
+        nf_events_options_default(&o);
+        o.threads = 2;
+        nf_dedup *d;
+        nf_dedup_options dopt;
+        nf_dedup_options_default(&dopt);
+        assert_int_equal(nf_dedup_new(&d, &dopt, &err), NF_OK);
+        assert_int_equal(nf_dedup_add(d, t->c[k].docs, t->c[k].n, &err), NF_OK);
+        nf_dedup_result dr;
+        assert_int_equal(nf_dedup_finish(d, &dr, &err), NF_OK);
+        assert_int_equal(nf_events_new(&t->ev[k], &o, &err), NF_OK);
+        assert_int_equal(nf_events_add(t->ev[k], t->c[k].docs, t->c[k].n, &err), NF_OK);
+        assert_int_equal(nf_events_set_dedup(t->ev[k], &dr, &err), NF_OK);
+        nf_dedup_result_free(&dr);
+        nf_dedup_free(d);
+    }
+}
+
+static outcome evaluate(tuner *t, const nf_events_options *o)
+{
+    outcome r;
+    for (int k = 0; k < N_CORPORA; k++) {
+        nf_events_result res;
+        nf_error err;
+        assert_int_equal(nf_events_recluster(t->ev[k], o, &res, &err), NF_OK);
+        r.event_f1[k] = ev_score(&t->c[k], &res, false).bcubed_f1;
+        r.story_f1[k] = t->c[k].storyline ? ev_score(&t->c[k], &res, true).bcubed_f1 : 1;
+        nf_events_result_free(&res);
+    }
+    return r;
+}
+
+static bool goldens_exact(const outcome *r, bool storylines)
+{
+    for (int k = 0; k < 2; k++)
+        if (r->event_f1[k] < 1 - 1e-9 || (storylines && r->story_f1[k] < 1 - 1e-9))
+            return false;
+    return true;
+}
+
+static double objective(const outcome *r) { return (r->event_f1[2] + r->event_f1[3]) / 2; }
+
+static void print_row(const nf_events_options *o, const outcome *r)
+{
+    printf("thr %.3f w %.2f/%.2f/%.2f cross %.2f | sl %.3f/%.2f | seeds %.3f/%.3f examples %.3f/%.3f | uci %.4f "
+           "wmt %.4f | obj %.4f%s\n",
+           o->threshold, o->w_title, o->w_body, o->w_names, o->w_cross_names, o->storyline_threshold,
+           o->storyline_w_names, r->event_f1[0], r->story_f1[0], r->event_f1[1], r->story_f1[1], r->event_f1[2],
+           r->event_f1[3], objective(r), goldens_exact(r, false) ? "" : " (goldens differ)");
+}
+
+static nf_events_options search_events(tuner *t, nf_events_options base)
+{
+    nf_events_options best = base;
+    double best_obj = -1;
+    for (int wt = 0; wt <= 10; wt++)
+        for (int wb = 0; wt + wb <= 10; wb++) {
+            int wn = 10 - wt - wb;
+            for (int wx = 4; wx <= 10; wx += 2)
+                for (double thr = 0.06; thr <= 0.6; thr += 0.02) {
+                    nf_events_options o = base;
+                    o.w_title = wt / 10.0;
+                    o.w_body = wb / 10.0;
+                    o.w_names = wn / 10.0;
+                    o.w_cross_names = wx / 10.0;
+                    o.threshold = thr;
+                    outcome r = evaluate(t, &o);
+                    print_row(&o, &r);
+                    if (goldens_exact(&r, false) && objective(&r) > best_obj) {
+                        best_obj = objective(&r);
+                        best = o;
+                    }
+                }
+        }
+    return best;
+}
+
+static nf_events_options search_storylines(tuner *t, nf_events_options base)
+{
+    nf_events_options best = base;
+    int best_margin = -1;
+    /* the goldens are the only storyline data: keep the middle of the widest
+     * run of thresholds that reproduces them, for each names weight */
+    for (int wn = 0; wn <= 10; wn++) {
+        int run = 0, run_start = 0;
+        for (int k = 1; k <= 60; k++) {
+            nf_events_options o = base;
+            o.storyline_w_names = wn / 10.0;
+            o.storyline_threshold = k / 100.0;
+            outcome r = evaluate(t, &o);
+            print_row(&o, &r);
+            bool ok = goldens_exact(&r, true);
+            if (ok && run++ == 0)
+                run_start = k;
+            if ((!ok || k == 60) && run > best_margin) {
+                best_margin = run;
+                best = o;
+                best.storyline_threshold = (run_start + (run - 1) / 2.0) / 100.0;
+            }
+            if (!ok)
+                run = 0;
+        }
+    }
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    const char *shared = argc > 1 ? argv[1] : NF_SHARED_DIR;
+    const char *phase = argc > 2 ? argv[2] : "all";
+    tuner t;
+    prepare(&t, shared);
+    nf_events_options o;
+    nf_events_options_default(&o);
+    if (strcmp(phase, "storylines") != 0) {
+        o = search_events(&t, o);
+        printf("best events: ");
+        print_row(&o, &(outcome){0});
+    }
+    o = search_storylines(&t, o);
+    outcome r = evaluate(&t, &o);
+    printf("best: ");
+    print_row(&o, &r);
+    for (int k = 0; k < N_CORPORA; k++) {
+        nf_events_free(t.ev[k]);
+        ev_corpus_free(&t.c[k]);
+    }
+    return 0;
+}
