@@ -437,7 +437,8 @@ typedef struct finish_ctx {
     nf_buf strings;       /* the result's strings: documents', then entities' */
     char *rec;            /* one spilled record */
     size_t rec_cap;
-    nf_docvec vec;
+    nf_docvec vec;        /* the document being streamed */
+    nf_docvec member;     /* a member being re-read while its event is finalized */
     nf_buf runs;          /* scratch for entity collection */
 } finish_ctx;
 
@@ -649,6 +650,11 @@ static bool build_vec(finish_ctx *fc, uint32_t doc, nf_docvec *v)
     finish_vec(pv, CH_PIVOT);
     const char *lang = doc_lang(ev, doc);
     v->lang = nf_hash64(lang, strlen(lang));
+#ifdef NF_EVENTS_TRACE
+    if (getenv("NF_TRACE_DOC") && (uint32_t)atoi(getenv("NF_TRACE_DOC")) == doc)
+        for (uint32_t i = 0; i < v->ch[CH_NAMES].n; i++)
+            fprintf(stderr, "   vec %016llx %.3f\n", (unsigned long long)v->ch[CH_NAMES].f[i].hash, v->ch[CH_NAMES].f[i].w);
+#endif
     return true;
 }
 
@@ -714,7 +720,7 @@ static bool scan_members(finish_ctx *fc, const uint32_t *m, size_t n, const nf_s
     fc->runs.len = 0;
     *headline = m[0];
     for (size_t i = 0; i < n; i++) {
-        if (!load_vec(fc, m[i], &fc->vec))
+        if (!load_vec(fc, m[i], &fc->member))
             return false;
         uint32_t hdr[4];
         memcpy(hdr, fc->rec, sizeof hdr);
@@ -722,7 +728,7 @@ static bool scan_members(finish_ctx *fc, const uint32_t *m, size_t n, const nf_s
         run_offs[i] = fc->runs.len;
         nf_buf_append(&fc->runs, fc->rec + sizeof hdr + 12 * feats, hdr[3]);
         bool is_pref = pref && strcmp(doc_lang(fc->ev, m[i]), pref) == 0;
-        double s = nf_event_score(&fc->ev->o, &fc->vec, centroid, true, 0);
+        double s = nf_event_score(&fc->ev->o, &fc->member, centroid, true, 0);
         if ((is_pref && !best_pref) || (is_pref == best_pref && s > best)) {
             best = s;
             best_pref = is_pref;
@@ -1066,8 +1072,10 @@ static void free_finish(finish_ctx *fc)
     free(fc->fe);
     nf_buf_free(&fc->strings);
     free(fc->rec);
-    for (int ch = 0; ch < N_CH; ch++)
+    for (int ch = 0; ch < N_CH; ch++) {
         nf_svec_free(&fc->vec.ch[ch]);
+        nf_svec_free(&fc->member.ch[ch]);
+    }
     nf_buf_free(&fc->runs);
 }
 

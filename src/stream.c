@@ -580,6 +580,8 @@ static uint32_t best_event(nf_stream *s, const nf_docvec *v, int32_t day, double
                 l->event + 1, sc, centroid_cos(&v->ch[0], &l->c[0]), centroid_cos(&v->ch[1], &l->c[1]),
                 centroid_cos(&v->ch[2], &l->c[2]), centroid_cos(&v->ch[3], &l->c[3]), has_lang(l, v->lang),
                 day - e->last_day);
+        fprintf(stderr, "     sizes doc %u/%u/%u centroid %u/%u/%u slot %u\n", v->ch[0].n, v->ch[1].n, v->ch[2].n, l->c[0].n,
+                l->c[1].n, l->c[2].n, s->top[i].slot);
 #endif
         if (sc > *best_score || (sc == *best_score && l->event < best)) {
             *best_score = sc;
