@@ -322,6 +322,49 @@ static void continue_hyphens(nf_translit *t, const nf_clean_doc *cd)
             t->strength[i] = t->strength[i - 1];
 }
 
+/* Weekdays and months of the languages that capitalize them (normalized
+ * forms): names by form, but they say when, not who or where. */
+static const char *const calendar[] = {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
+    "april", "june", "july", "august", "september", "october", "november", "december", "montag", "dienstag",
+    "mittwoch", "donnerstag", "freitag", "samstag", "sonnabend", "sonntag", "januar", "februar",
+    "m\xc3\xa4rz", "juni", "juli", "oktober", "dezember", NULL};
+
+static bool is_calendar(const char *norm, size_t n)
+{
+    n = strip_possessive(norm, n);
+    for (int i = 0; calendar[i]; i++)
+        if (strlen(calendar[i]) == n && memcmp(calendar[i], norm, n) == 0)
+            return true;
+    return false;
+}
+
+/* Records the keys of words written in lower case (the evidence that a
+ * capitalized word is a common word, not a name). Unique per document. */
+static bool add_lower(nf_translit *t, const nf_clean_doc *cd, const nf_token *tk, nf_docfeat *out)
+{
+    if (tk->kind != NF_TOKEN_WORD || (tk->flags & NF_TOKEN_CAPITALIZED) || tk->norm_len < 3)
+        return true;
+    bool created;
+    if (!nf_hmap_put(&t->seen, nf_hash64(cd->pool + tk->norm, tk->norm_len) ^ 0x4C43ULL, &created))
+        return false;
+    if (!created)
+        return true;
+    t->pair.len = 0;
+    if (!nf_name_key(t, cd->pool + tk->norm, tk->norm_len, &t->pair))
+        return true;
+    if (out->n_lower == out->cap_lower) {
+        size_t cap = out->cap_lower ? out->cap_lower * 2 : 256;
+        uint64_t *l = realloc(out->lower, cap * sizeof *l);
+        if (!l)
+            return false;
+        out->lower = l;
+        out->cap_lower = cap;
+    }
+    out->lower[out->n_lower++] = nf_feat_hash('n', t->pair.data, t->pair.len);
+    return true;
+}
+
 /* ---------------------------------------------------------- features */
 
 typedef struct run_tok {
@@ -380,8 +423,11 @@ static bool add_run(nf_translit *t, const nf_clean_doc *cd, size_t from, size_t 
         size_t off = t->key.len + (n > 0);
         if (n > 0)
             nf_buf_putc(&t->key, ' ');
-        if (!nf_name_key(t, cd->pool + tk->norm, tk->norm_len, &t->key)) {
+        if (is_calendar(cd->pool + tk->norm, tk->norm_len) ||
+            !nf_name_key(t, cd->pool + tk->norm, tk->norm_len, &t->key)) {
             t->key.len = off - (n > 0);
+            if (n > 0) /* a calendar word inside a run ends it */
+                break;
             continue;
         }
         run_tok *r = &rt[n];
@@ -395,7 +441,7 @@ static bool add_run(nf_translit *t, const nf_clean_doc *cd, size_t from, size_t 
 #ifdef NF_EVENTS_TRACE
         fprintf(stderr, "   name %.*s%s\n", (int)r->key_len, t->key.data + off, r->weak ? " (weak)" : "");
 #endif
-        if (!nf_docfeat_push(out, CH_NAMES, h, r->weak ? FEAT_WEAK : 0))
+        if (!nf_docfeat_push(out, CH_NAMES, h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
             return false;
         if (n > 0 && !emit_pair(t, &rt[n - 1], r, out))
             return false;
@@ -435,6 +481,8 @@ nf_status nf_names_extract(nf_translit *t, const nf_clean_doc *cd, nf_docfeat *o
             continue;
         }
         if (!t->strength[i]) {
+            if (!add_lower(t, cd, &cd->tokens[i], out))
+                return nf_fail(err, NF_ERR_NOMEM, "out of memory");
             i++;
             continue;
         }
@@ -519,7 +567,7 @@ typedef struct seg {
 } seg;
 
 /* Cuts one serialized run at uncorroborated weak tokens; adds each piece. */
-static bool collect_run(collect_ctx *c, const char **p, const char *end, nf_corroborated_fn corroborated,
+static bool collect_run(collect_ctx *c, const char **p, const char *end, nf_name_ok_fn name_ok,
                         const void *ctx, uint32_t comp, uint32_t doc, seg *s)
 {
     size_t n = (unsigned char)*(*p)++;
@@ -536,7 +584,7 @@ static bool collect_run(collect_ctx *c, const char **p, const char *end, nf_corr
             if (!(key = piece(p, end, &kl)) || !(disp = piece(p, end, &dl)))
                 return false;
         }
-        bool keep = k < n && (!(flags & 1) || corroborated(ctx, nf_feat_hash('n', key, kl)));
+        bool keep = k < n && name_ok(ctx, nf_feat_hash('n', key, kl), flags & 1);
         if (!keep && s->key.len >= 2)
             ok = add_mention(c, s->key.data, s->key.len, s->disp.data, s->disp.len, comp, doc);
         if (!keep) {
@@ -647,15 +695,23 @@ static bool one_edit(const char *a, const char *b)
     return strcmp(a + i + 1, b + i) == 0;
 }
 
+/* Whether the words of short end the words of long ("putin" ends
+ * "vladimir putin"). */
+static bool word_suffix(const char *shrt, size_t ls, const char *lng, size_t ll)
+{
+    return ll > ls + 1 && strcmp(lng + ll - ls, shrt) == 0 && lng[ll - ls - 1] == ' ';
+}
+
 static bool mergeable(const cand *weak, const cand *strong)
 {
     size_t lw = strlen(weak->key), ls = strlen(strong->key);
     if (lw >= 6 && ls >= 6 && one_edit(weak->key, strong->key))
         return true;
-    /* a single name that is the last word of a longer one: its surname */
-    if (strchr(weak->key, ' ') || ls <= lw + 1 || lw < 3)
+    /* the same person or place with and without a first name or title:
+     * the stronger form absorbs the weaker, whichever is longer */
+    if (lw < 4 || ls < 4)
         return false;
-    return strcmp(strong->key + ls - lw, weak->key) == 0 && strong->key[ls - lw - 1] == ' ';
+    return word_suffix(weak->key, lw, strong->key, ls) || word_suffix(strong->key, ls, weak->key, lw);
 }
 
 static bool union_into(uint32_t **dst, size_t *n_dst, const uint32_t *src, size_t n_src)
@@ -685,7 +741,7 @@ static bool merge_cands(cand *cs, size_t n)
     return true;
 }
 
-static bool gather(collect_ctx *c, const nf_entity_input *in, size_t n, nf_corroborated_fn corroborated,
+static bool gather(collect_ctx *c, const nf_entity_input *in, size_t n, nf_name_ok_fn name_ok,
                    const void *ctx)
 {
     seg s;
@@ -696,7 +752,7 @@ static bool gather(collect_ctx *c, const nf_entity_input *in, size_t n, nf_corro
         nf_hmap_clear(&c->doc_seen);
         const char *p = in[i].runs, *end = p + in[i].runs_len;
         while (ok && p < end)
-            ok = collect_run(c, &p, end, corroborated, ctx, in[i].component, (uint32_t)i, &s);
+            ok = collect_run(c, &p, end, name_ok, ctx, in[i].component, (uint32_t)i, &s);
     }
     nf_buf_free(&s.key);
     nf_buf_free(&s.disp);
@@ -730,7 +786,7 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
     return true;
 }
 
-nf_status nf_entities_collect(const nf_entity_input *in, size_t n, nf_corroborated_fn corroborated,
+nf_status nf_entities_collect(const nf_entity_input *in, size_t n, nf_name_ok_fn name_ok,
                               const void *ctx, size_t max_entities, nf_entity_tmp **out, size_t *n_out,
                               nf_buf *strings, nf_error *err)
 {
@@ -741,7 +797,7 @@ nf_status nf_entities_collect(const nf_entity_input *in, size_t n, nf_corroborat
     size_t nc = 0;
     *out = NULL;
     *n_out = 0;
-    bool ok = gather(&c, in, n, corroborated, ctx) && build_cands(&c, &cs, &nc);
+    bool ok = gather(&c, in, n, name_ok, ctx) && build_cands(&c, &cs, &nc);
     if (ok) {
         qsort(cs, nc, sizeof *cs, cmp_cand);
         ok = merge_cands(cs, nc);

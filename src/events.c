@@ -253,11 +253,17 @@ static bool count_df(nf_events *ev, const nf_docfeat *f)
             return false;
         *v += 1 + ((f->f[CH_NAMES][k].flags & FEAT_WEAK) ? 0 : (1ULL << 32));
     }
+    for (size_t k = 0; k < f->n_lower; k++) {
+        uint64_t *v = nf_hmap_put(&ev->df, f->lower[k] ^ NF_LOWER_SALT, NULL);
+        if (!v)
+            return false;
+        (*v)++;
+    }
     return true;
 }
 
 /* Record: u32 counts[4] (title, body, names, runs bytes), u64 hashes,
- * u32 (count << 1 | weak) per feature, the runs. */
+ * u32 (count << 2 | flags) per feature, the runs. */
 static bool spill_doc(nf_events *ev, const nf_docfeat *f, doc_meta *m)
 {
     uint32_t hdr[4] = {(uint32_t)f->n[CH_TITLE], (uint32_t)f->n[CH_BODY], (uint32_t)f->n[CH_NAMES],
@@ -272,7 +278,7 @@ static bool spill_doc(nf_events *ev, const nf_docfeat *f, doc_meta *m)
     for (int c = 0; c < CH_PIVOT && ok; c++)
         for (size_t k = 0; k < f->n[c]; k++) {
             uint32_t cnt = f->f[c][k].count > 0x7fffffff ? 0x7fffffff : f->f[c][k].count;
-            uint32_t meta = cnt << 1 | (f->f[c][k].flags & FEAT_WEAK);
+            uint32_t meta = cnt << 2 | (f->f[c][k].flags & (FEAT_WEAK | FEAT_UNIGRAM));
             ok &= fwrite(&meta, 4, 1, ev->spill) == 1;
         }
     if (ok && f->runs.len)
@@ -560,10 +566,17 @@ static bool make_order(finish_ctx *fc)
 
 /* ------------------------------------------------------------ doc vectors */
 
-static bool corroborated(const void *ctx, uint64_t hash)
+/* See nf_name_ok_fn: weak names need a strong use somewhere; a word that
+ * at least one document in five of those naming it writes in lower case is
+ * a common word ("Minister" in "Foreign Minister Cho"). */
+static bool name_ok(const void *ctx, uint64_t hash, bool weak)
 {
-    const uint64_t *v = nf_hmap_get(&((const nf_events *)ctx)->df, hash);
-    return v && (*v >> 32) > 0;
+    const nf_hmap *df = &((const nf_events *)ctx)->df;
+    const uint64_t *v = nf_hmap_get(df, hash);
+    if (!v || (weak && (*v >> 32) == 0))
+        return false;
+    const uint64_t *lower = nf_hmap_get(df, hash ^ NF_LOWER_SALT);
+    return !lower || (uint32_t)*lower * 5 < (uint32_t)*v;
 }
 
 /* Inverse document frequency with a prior of `prior` extra documents that
@@ -629,9 +642,11 @@ static bool build_vec(finish_ctx *fc, uint32_t doc, nf_docvec *v)
             uint32_t meta;
             memcpy(&h, hashes + 8 * k, 8);
             memcpy(&meta, metas + 4 * k, 4);
-            if (ch == CH_NAMES && (meta & FEAT_WEAK) && !corroborated(ev, h))
+            if (ch == CH_NAMES && (meta & FEAT_WEAK) && !name_ok(ev, h, true))
                 continue;
-            double w = (1 + log((double)(meta >> 1 ? meta >> 1 : 1))) * idf(ev, h, idf_prior[ch]);
+            if (ch == CH_NAMES && (meta & FEAT_UNIGRAM) && !name_ok(ev, h, meta & FEAT_WEAK))
+                continue;
+            double w = (1 + log((double)(meta >> 2 ? meta >> 2 : 1))) * idf(ev, h, idf_prior[ch]);
             if (w > 0 && !push_w(&v->ch[ch], h, w))
                 return false;
         }
@@ -758,7 +773,7 @@ static nf_status finalize_event(void *ctx, uint32_t event, const nf_svec centroi
     for (size_t i = 0; i < n && st == NF_OK; i++)
         in[i] = (nf_entity_input){fc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[m[i]]};
     if (st == NF_OK)
-        st = nf_entities_collect(in, n, corroborated, fc->ev, (size_t)fc->ev->o.max_entities, &fe->ents,
+        st = nf_entities_collect(in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities, &fe->ents,
                                  &fe->n_ents, &fc->strings, err);
     nf_stream_days(fc->stream, event, &fe->prof.first_day, &fe->prof.last_day);
     free(offs);

@@ -21,7 +21,11 @@ enum { CH_TITLE = 0, CH_BODY = 1, CH_NAMES = 2, CH_PIVOT = 3, N_CH = 4 };
 /* Raw feature flags. A weak name is a capitalized word in a language that
  * capitalizes every noun (German): it only counts where some document
  * corroborates it as a name (see entities.c). */
-enum { FEAT_WEAK = 1 };
+enum { FEAT_WEAK = 1, FEAT_UNIGRAM = 2 };
+
+/* The document-frequency key counting lowercase uses of a name key: the
+ * name unigram hash xor this, so a name feature finds it without its text. */
+#define NF_LOWER_SALT 0x6c6f776572636173ULL
 
 typedef struct nf_rawfeat {
     uint64_t hash;
@@ -34,6 +38,8 @@ typedef struct nf_docfeat {
     nf_rawfeat *f[N_CH]; /* sorted by hash, unique; CH_PIVOT unused here */
     size_t n[N_CH], cap[N_CH];
     nf_buf runs;         /* the document's name runs, serialized (entities.c) */
+    uint64_t *lower;     /* name-unigram hashes of words used in lower case (unique) */
+    size_t n_lower, cap_lower;
 } nf_docfeat;
 
 void nf_docfeat_reset(nf_docfeat *d);
@@ -63,8 +69,10 @@ bool nf_name_key(nf_translit *t, const char *norm, size_t len, nf_buf *out);
 nf_status nf_names_extract(nf_translit *t, const nf_clean_doc *cd, nf_docfeat *out, nf_error *err);
 bool nf_docfeat_push(nf_docfeat *d, int ch, uint64_t hash, uint32_t flags);
 
-/* Whether a weak name feature is corroborated (seen strong somewhere). */
-typedef bool (*nf_corroborated_fn)(const void *ctx, uint64_t hash);
+/* Whether a name token (its unigram hash, weak or not) counts as a name:
+ * a weak one must be corroborated (seen strong somewhere), and no name may
+ * be a common word (used in lower case by enough documents). */
+typedef bool (*nf_name_ok_fn)(const void *ctx, uint64_t hash, bool weak);
 
 /* One event's entities from the runs of its members. */
 typedef struct nf_entity_input {
@@ -80,7 +88,7 @@ typedef struct nf_entity_tmp {
     uint32_t sources, mentions;
 } nf_entity_tmp;
 
-nf_status nf_entities_collect(const nf_entity_input *in, size_t n, nf_corroborated_fn corroborated,
+nf_status nf_entities_collect(const nf_entity_input *in, size_t n, nf_name_ok_fn name_ok,
                               const void *ctx, size_t max_entities, nf_entity_tmp **out, size_t *n_out,
                               nf_buf *strings, nf_error *err);
 

@@ -42,6 +42,7 @@ void nf_docfeat_reset(nf_docfeat *d)
     for (int c = 0; c < N_CH; c++)
         d->n[c] = 0;
     d->runs.len = 0;
+    d->n_lower = 0;
 }
 
 void nf_docfeat_free(nf_docfeat *d)
@@ -49,6 +50,7 @@ void nf_docfeat_free(nf_docfeat *d)
     for (int c = 0; c < N_CH; c++)
         free(d->f[c]);
     nf_buf_free(&d->runs);
+    free(d->lower);
     memset(d, 0, sizeof *d);
 }
 

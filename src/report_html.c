@@ -56,7 +56,7 @@ static const char style[] =
     "@media (max-width:600px){body{font-size:15px}header,main{padding:0 .6rem}.id{display:block}"
     "table .src{display:none}}"
     "@media print{body{font-size:10pt;color:#000}nav{display:none}a{color:#000;text-decoration:none}"
-    "a[href]::after{content:' <' attr(href) '>';font-size:8pt;color:#444}"
+    "a[href]::after{content:' (' attr(href) ')';font-size:8pt;color:#444}"
     ".event,.single tr{break-inside:avoid}.storyline{break-before:auto;border-top-color:#000}"
     ".lang{background:none;color:#000;border:1px solid #000}.mark{background:#000}}";
 

@@ -89,15 +89,20 @@ static void print_row(const nf_events_options *o, const outcome *r)
            r->event_f1[3], objective(r), goldens_exact(r, false) ? "" : " (goldens differ)");
 }
 
-static nf_events_options search_events(tuner *t, nf_events_options base)
+/* Option sets k with k % parts == part (to split the grid over processes). */
+static nf_events_options search_events(tuner *t, nf_events_options base, int part, int parts)
 {
     nf_events_options best = base;
     double best_obj = -1;
-    for (int wt = 0; wt <= 10; wt++)
-        for (int wb = 0; wt + wb <= 10; wb++) {
+    int k = 0;
+    for (int wt = 0; wt <= 10; wt += 2)
+        for (int wb = 0; wt + wb <= 10; wb += 2) {
             int wn = 10 - wt - wb;
-            for (int wx = 4; wx <= 10; wx += 2)
-                for (double thr = 0.06; thr <= 0.6; thr += 0.02) {
+            for (int wx = 6; wx <= 10; wx += 2)
+                for (int ti = 2; ti <= 40; ti += 2) {
+                    if (k++ % parts != part)
+                        continue;
+                    double thr = ti / 100.0;
                     nf_events_options o = base;
                     o.w_title = wt / 10.0;
                     o.w_body = wb / 10.0;
@@ -148,16 +153,18 @@ int main(int argc, char **argv)
 {
     const char *shared = argc > 1 ? argv[1] : NF_SHARED_DIR;
     const char *phase = argc > 2 ? argv[2] : "all";
+    int part = argc > 3 ? atoi(argv[3]) : 0, parts = argc > 4 ? atoi(argv[4]) : 1;
     tuner t;
     prepare(&t, shared);
     nf_events_options o;
     nf_events_options_default(&o);
     if (strcmp(phase, "storylines") != 0) {
-        o = search_events(&t, o);
+        o = search_events(&t, o, part, parts);
         printf("best events: ");
         print_row(&o, &(outcome){0});
     }
-    o = search_storylines(&t, o);
+    if (strcmp(phase, "events") != 0)
+        o = search_storylines(&t, o);
     outcome r = evaluate(&t, &o);
     printf("best: ");
     print_row(&o, &r);
