@@ -29,6 +29,7 @@ static const char run_usage[] =
     "options:\n"
     "  -o, --output DIR            output folder (created when missing)\n"
     "      --threshold T           score below which a document starts a new event\n"
+    "      --threshold-short T     the same for documents with (almost) no body\n"
     "      --weights T,B,N         same-language weights of title, body and names cosines\n"
     "      --cross-weight W        weight of the names cosine across languages\n"
     "      --window DAYS           days an event stays live without new reports (default 3)\n"
@@ -90,6 +91,7 @@ static int parse_option(int c, run_cli *o)
     switch (c) {
     case 'o': o->outdir = optarg; return 0;
     case 't': return parse_double(optarg, &o->events.threshold) ? 0 : bad_value("threshold", optarg);
+    case 'U': return parse_double(optarg, &o->events.threshold_short) ? 0 : bad_value("threshold", optarg);
     case 'W': return parse_weights(optarg, &o->events) ? 0 : bad_value("weights", optarg);
     case 'X': return parse_double(optarg, &o->events.w_cross_names) ? 0 : bad_value("cross weight", optarg);
     case 'w': return parse_int(optarg, &o->events.window_days) ? 0 : bad_value("window", optarg);
@@ -114,6 +116,7 @@ static int parse_args(int argc, char **argv, run_cli *o)
 {
     static const struct option longs[] = {
         {"output", required_argument, 0, 'o'},         {"threshold", required_argument, 0, 't'},
+        {"threshold-short", required_argument, 0, 'U'},
         {"weights", required_argument, 0, 'W'},        {"cross-weight", required_argument, 0, 'X'},
         {"window", required_argument, 0, 'w'},         {"storyline-days", required_argument, 0, 'D'},
         {"storyline-threshold", required_argument, 0, 'S'}, {"prefer-lang", required_argument, 0, 'L'},

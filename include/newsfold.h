@@ -347,6 +347,7 @@ void nf_links_free(nf_links *l);
  */
 typedef struct nf_events_options {
     double threshold;        /* a document whose best score is below starts a new event */
+    double threshold_short;  /* the same for a document with (almost) no body: a headline */
     double w_title, w_body, w_names, w_pivot; /* same-language score: weights of the cosines */
     double w_cross_names, w_cross_pivot; /* score when the event has no report in the document's language */
     double time_weight;      /* share of the score that decays with the days to the event */

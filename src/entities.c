@@ -324,17 +324,26 @@ static void continue_hyphens(nf_translit *t, const nf_clean_doc *cd)
 
 /* Weekdays and months of the languages that capitalize them (normalized
  * forms): names by form, but they say when, not who or where. */
-static const char *const calendar[] = {
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
-    "april", "june", "july", "august", "september", "october", "november", "december", "montag", "dienstag",
-    "mittwoch", "donnerstag", "freitag", "samstag", "sonnabend", "sonntag", "januar", "februar",
-    "m\xc3\xa4rz", "juni", "juli", "oktober", "dezember", NULL};
+#define CAL(s) {s, sizeof s - 1}
+static const struct {
+    const char *s;
+    size_t n;
+} calendar[] = {
+    CAL("monday"),   CAL("tuesday"),    CAL("wednesday"), CAL("thursday"), CAL("friday"),    CAL("saturday"),
+    CAL("sunday"),   CAL("january"),    CAL("february"),  CAL("april"),    CAL("june"),      CAL("july"),
+    CAL("august"),   CAL("september"),  CAL("october"),   CAL("november"), CAL("december"),  CAL("montag"),
+    CAL("dienstag"), CAL("mittwoch"),   CAL("donnerstag"), CAL("freitag"), CAL("samstag"),   CAL("sonnabend"),
+    CAL("sonntag"),  CAL("januar"),     CAL("februar"),   CAL("m\xc3\xa4rz"), CAL("juni"), CAL("juli"),
+    CAL("oktober"),  CAL("dezember"),
+};
 
 static bool is_calendar(const char *norm, size_t n)
 {
     n = strip_possessive(norm, n);
-    for (int i = 0; calendar[i]; i++)
-        if (strlen(calendar[i]) == n && memcmp(calendar[i], norm, n) == 0)
+    if (n < 4 || n > 10)
+        return false;
+    for (size_t i = 0; i < sizeof calendar / sizeof *calendar; i++)
+        if (calendar[i].n == n && calendar[i].s[0] == norm[0] && memcmp(calendar[i].s, norm, n) == 0)
             return true;
     return false;
 }

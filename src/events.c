@@ -39,6 +39,7 @@
 #define NONE UINT32_MAX
 #define NO_DAY INT32_MIN
 #define MAX_THREADS 64
+#define LOG_TABLE 4096
 #ifndef NF_IDF_PRIOR_T
 #define NF_IDF_PRIOR_T 20
 #define NF_IDF_PRIOR_N 200
@@ -53,6 +54,7 @@ enum { HAS_TITLE = 1, HAS_SOURCE = 2, HAS_URL = 4 };
 
 typedef struct doc_meta {
     uint64_t spill_off;
+    uint64_t lang_hash;
     uint32_t spill_len;
     uint32_t n_tokens;
     size_t str_off; /* id \0 title \0 lang \0 source \0 url \0 */
@@ -67,6 +69,7 @@ struct nf_events {
     doc_meta *docs;
     size_t n, cap;
     nf_buf strs;
+    nf_buf rec; /* one record being spilled */
     FILE *spill;
     uint64_t spill_bytes;
     nf_hmap df;            /* feature -> documents (low 32 bits), documents where strong (high 32) */
@@ -88,20 +91,21 @@ const char *nf_event_role_name(nf_event_role r)
 void nf_events_options_default(nf_events_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->threshold = 0.30;
-    o->w_title = 0.25;
-    o->w_body = 0.45;
-    o->w_names = 0.30;
+    o->threshold = 0.38;
+    o->threshold_short = 0.05;
+    o->w_title = 0.10;
+    o->w_body = 0.50;
+    o->w_names = 0.40;
     o->w_pivot = 0.0;
-    o->w_cross_names = 0.75;
+    o->w_cross_names = 1.0;
     o->w_cross_pivot = 0.0;
     o->time_weight = 0.5;
     o->time_scale = 3.0;
     o->window_days = 3;
-    o->candidates = 24;
+    o->candidates = 12;
     o->storyline_days = 30;
-    o->storyline_threshold = 0.12;
-    o->storyline_w_names = 0.6;
+    o->storyline_threshold = 0.115;
+    o->storyline_w_names = 0.7;
     o->max_entities = 10;
     o->threads = 1;
 }
@@ -161,6 +165,7 @@ nf_status nf_events_new(nf_events **out, const nf_events_options *options, nf_er
     if (ev->o.threads > MAX_THREADS)
         ev->o.threads = MAX_THREADS;
     nf_buf_init(&ev->strs);
+    nf_buf_init(&ev->rec);
     nf_hmap_init(&ev->df);
     const char *d = ev->o.tmp_dir ? ev->o.tmp_dir : getenv("TMPDIR");
     char path[4096];
@@ -187,6 +192,7 @@ void nf_events_free(nf_events *ev)
         nf_featctx_free(ev->ctx[t]);
     free(ev->docs);
     nf_buf_free(&ev->strs);
+    nf_buf_free(&ev->rec);
     if (ev->spill)
         fclose(ev->spill);
     nf_hmap_free(&ev->df);
@@ -263,30 +269,31 @@ static bool count_df(nf_events *ev, const nf_docfeat *f)
 }
 
 /* Record: u32 counts[4] (title, body, names, runs bytes), u64 hashes,
- * u32 (count << 2 | flags) per feature, the runs. */
+ * u32 (count << 2 | flags) per feature, the runs. Built in ev->rec, then
+ * written at once. */
 static bool spill_doc(nf_events *ev, const nf_docfeat *f, doc_meta *m)
 {
     uint32_t hdr[4] = {(uint32_t)f->n[CH_TITLE], (uint32_t)f->n[CH_BODY], (uint32_t)f->n[CH_NAMES],
                        (uint32_t)f->runs.len};
-    bool ok = fwrite(hdr, sizeof hdr, 1, ev->spill) == 1;
-    size_t total = 0;
-    for (int c = 0; c < CH_PIVOT && ok; c++) {
+    nf_buf *b = &ev->rec;
+    b->len = 0;
+    nf_buf_append(b, hdr, sizeof hdr);
+    for (int c = 0; c < CH_PIVOT; c++)
         for (size_t k = 0; k < f->n[c]; k++)
-            ok &= fwrite(&f->f[c][k].hash, 8, 1, ev->spill) == 1;
-        total += f->n[c];
-    }
-    for (int c = 0; c < CH_PIVOT && ok; c++)
+            nf_buf_append(b, &f->f[c][k].hash, 8);
+    for (int c = 0; c < CH_PIVOT; c++)
         for (size_t k = 0; k < f->n[c]; k++) {
-            uint32_t cnt = f->f[c][k].count > 0x7fffffff ? 0x7fffffff : f->f[c][k].count;
+            uint32_t cnt = f->f[c][k].count > 0x3fffffff ? 0x3fffffff : f->f[c][k].count;
             uint32_t meta = cnt << 2 | (f->f[c][k].flags & (FEAT_WEAK | FEAT_UNIGRAM));
-            ok &= fwrite(&meta, 4, 1, ev->spill) == 1;
+            nf_buf_append(b, &meta, 4);
         }
-    if (ok && f->runs.len)
-        ok = fwrite(f->runs.data, f->runs.len, 1, ev->spill) == 1;
+    nf_buf_append(b, f->runs.data, f->runs.len);
+    if (b->oom || b->len > UINT32_MAX || fwrite(b->data, 1, b->len, ev->spill) != b->len)
+        return false;
     m->spill_off = ev->spill_bytes;
-    m->spill_len = (uint32_t)(sizeof hdr + total * 12 + f->runs.len);
-    ev->spill_bytes += m->spill_len;
-    return ok;
+    m->spill_len = (uint32_t)b->len;
+    ev->spill_bytes += b->len;
+    return true;
 }
 
 static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nf_docfeat *f, nf_error *err)
@@ -311,6 +318,7 @@ static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nf_docf
     memcpy(m->published, cd->published, sizeof m->published);
     m->published[10] = '\0';
     m->day = *m->published ? parse_day(m->published) : NO_DAY;
+    m->lang_hash = nf_hash64(cd->lang, strlen(cd->lang));
     m->n_tokens = (uint32_t)(cd->n_tokens > UINT32_MAX ? UINT32_MAX : cd->n_tokens);
     if (ev->strs.oom || !count_df(ev, f))
         return nf_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -446,6 +454,7 @@ typedef struct finish_ctx {
     nf_docvec vec;        /* the document being streamed */
     nf_docvec member;     /* a member being re-read while its event is finalized */
     nf_buf runs;          /* scratch for entity collection */
+    double *log_k;        /* log(k) for k < LOG_TABLE */
 } finish_ctx;
 
 static uint32_t uf_find(uint32_t *p, uint32_t x)
@@ -523,13 +532,6 @@ static bool infer_dates(finish_ctx *fc)
 
 static const char *doc_id(const nf_events *ev, size_t i) { return ev->strs.data + ev->docs[i].str_off; }
 
-static const char *doc_lang(const nf_events *ev, size_t i)
-{
-    const char *s = doc_id(ev, i);
-    s += strlen(s) + 1; /* title */
-    return s + strlen(s) + 1;
-}
-
 typedef struct order_key {
     int32_t day;
     uint32_t doc;
@@ -583,11 +585,14 @@ static bool name_ok(const void *ctx, uint64_t hash, bool weak)
  * lack the feature: in a small corpus, a term shared by most documents is
  * not yet evidence that it is common (five reports of one event share their
  * names); in a large one the prior vanishes. */
-static double idf(const nf_events *ev, uint64_t hash, double prior)
+/* log(k) for k < LOG_TABLE from a table (weights take two logs a feature). */
+static double log_small(const finish_ctx *fc, uint32_t k) { return k < LOG_TABLE ? fc->log_k[k] : log((double)k); }
+
+static double idf(const finish_ctx *fc, uint64_t hash, double prior)
 {
-    const uint64_t *v = nf_hmap_get(&ev->df, hash);
+    const uint64_t *v = nf_hmap_get(&fc->ev->df, hash);
     uint32_t df = v ? (uint32_t)*v : 0;
-    return log(((double)ev->n + prior + 1) / ((double)df + 1));
+    return log((double)fc->ev->n + prior + 1) - log_small(fc, df + 1);
 }
 
 static bool read_record(finish_ctx *fc, uint32_t doc)
@@ -646,7 +651,7 @@ static bool build_vec(finish_ctx *fc, uint32_t doc, nf_docvec *v)
                 continue;
             if (ch == CH_NAMES && (meta & FEAT_UNIGRAM) && !name_ok(ev, h, meta & FEAT_WEAK))
                 continue;
-            double w = (1 + log((double)(meta >> 2 ? meta >> 2 : 1))) * idf(ev, h, idf_prior[ch]);
+            double w = (1 + log_small(fc, meta >> 2 ? meta >> 2 : 1)) * idf(fc, h, idf_prior[ch]);
             if (w > 0 && !push_w(&v->ch[ch], h, w))
                 return false;
         }
@@ -657,14 +662,13 @@ static bool build_vec(finish_ctx *fc, uint32_t doc, nf_docvec *v)
     pv->norm2 = 0;
     const nf_pivot *p = ev->pivots ? ev->pivots[doc] : NULL;
     for (size_t i = 0; p && i < p->n_features; i++) {
-        double w = (1 + log((double)(p->features[i].count ? p->features[i].count : 1))) *
-                   idf(ev, p->features[i].hash ^ PIVOT_SALT, idf_prior[CH_PIVOT]);
+        double w = (1 + log_small(fc, p->features[i].count ? p->features[i].count : 1)) *
+                   idf(fc, p->features[i].hash ^ PIVOT_SALT, idf_prior[CH_PIVOT]);
         if (w > 0 && !push_w(pv, p->features[i].hash, w))
             return false;
     }
     finish_vec(pv, CH_PIVOT);
-    const char *lang = doc_lang(ev, doc);
-    v->lang = nf_hash64(lang, strlen(lang));
+    v->lang = ev->docs[doc].lang_hash;
 #ifdef NF_EVENTS_TRACE
     if (getenv("NF_TRACE_DOC") && (uint32_t)atoi(getenv("NF_TRACE_DOC")) == doc)
         for (uint32_t i = 0; i < v->ch[CH_NAMES].n; i++)
@@ -730,6 +734,7 @@ static bool scan_members(finish_ctx *fc, const uint32_t *m, size_t n, const nf_s
                          size_t *run_offs, uint32_t *headline)
 {
     const char *pref = fc->ev->o.prefer_lang;
+    uint64_t pref_hash = pref ? nf_hash64(pref, strlen(pref)) : 0;
     double best = -1;
     bool best_pref = false;
     fc->runs.len = 0;
@@ -742,7 +747,7 @@ static bool scan_members(finish_ctx *fc, const uint32_t *m, size_t n, const nf_s
         size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2];
         run_offs[i] = fc->runs.len;
         nf_buf_append(&fc->runs, fc->rec + sizeof hdr + 12 * feats, hdr[3]);
-        bool is_pref = pref && strcmp(doc_lang(fc->ev, m[i]), pref) == 0;
+        bool is_pref = pref && fc->ev->docs[m[i]].lang_hash == pref_hash;
         double s = nf_event_score(&fc->ev->o, &fc->member, centroid, true, 0);
         if ((is_pref && !best_pref) || (is_pref == best_pref && s > best)) {
             best = s;
@@ -1078,6 +1083,7 @@ static void free_finish(finish_ctx *fc)
     free(fc->pos);
     free(fc->doc_event);
     free(fc->doc_score);
+    free(fc->log_k);
     nf_stream_free(fc->stream);
     for (size_t e = 0; e < fc->cap_fe; e++) {
         free(fc->fe[e].ents);
@@ -1107,10 +1113,15 @@ static bool alloc_finish(finish_ctx *fc, nf_events *ev)
     fc->pos = malloc(n * sizeof *fc->pos);
     fc->doc_event = malloc(n * sizeof *fc->doc_event);
     fc->doc_score = calloc(n, sizeof *fc->doc_score);
+    fc->log_k = malloc(LOG_TABLE * sizeof *fc->log_k);
+    for (int k = 1; fc->log_k && k < LOG_TABLE; k++)
+        fc->log_k[k] = log((double)k);
+    if (fc->log_k)
+        fc->log_k[0] = 0;
     nf_buf_init(&fc->strings);
     nf_buf_append(&fc->strings, ev->strs.data ? ev->strs.data : "", ev->strs.len);
     if (!fc->comp || !fc->comp_event || !fc->day || !fc->inferred || !fc->order || !fc->pos || !fc->doc_event ||
-        !fc->doc_score || fc->strings.oom)
+        !fc->doc_score || !fc->log_k || fc->strings.oom)
         return false;
     for (size_t i = 0; i < ev->n; i++)
         fc->comp_event[i] = NONE;

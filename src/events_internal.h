@@ -124,6 +124,10 @@ typedef struct nf_docvec {
 
 typedef struct nf_stream nf_stream;
 
+/* A document with fewer distinct body terms is judged as a headline
+ * (threshold_short): its title cosine alone runs lower. */
+#define NF_SHORT_BODY_TERMS 24
+
 /* Called once per event when it leaves the live set (expiry or flush),
  * with its centroid, before the centroid is freed. */
 typedef nf_status (*nf_finalize_fn)(void *ctx, uint32_t event, const nf_svec centroid[N_CH], nf_error *err);

@@ -30,6 +30,8 @@ struct nf_featctx {
     nf_translit *tr;
     nf_token_vec tv;
     nf_buf pool;
+    nf_rawfeat *tmp; /* radix sort scratch */
+    size_t tmp_cap;
 };
 
 uint64_t nf_feat_hash(char ns, const char *s, size_t n)
@@ -92,6 +94,7 @@ void nf_featctx_free(nf_featctx *c)
     nf_translit_free(c->tr);
     free(c->tv.items);
     nf_buf_free(&c->pool);
+    free(c->tmp);
     free(c);
 }
 
@@ -109,15 +112,51 @@ static int cmp_raw_count(const void *a, const void *b)
     return cmp_raw_hash(a, b);
 }
 
+/* Sorts by hash: one pass scatters into 2^b buckets by the top b bits
+ * (b about log2 n, so a bucket holds one feature on average: hashes are
+ * uniform), then an insertion sort fixes the few inversions left inside
+ * buckets. Linear on average, with no comparator calls. */
+static void bucket_sort(nf_rawfeat *f, size_t n, nf_rawfeat *tmp)
+{
+    int bits = 1;
+    while (bits < 12 && ((size_t)1 << bits) < n)
+        bits++;
+    size_t count[(1 << 12) + 1];
+    memset(count, 0, (((size_t)1 << bits) + 1) * sizeof *count);
+    int shift = 64 - bits;
+    for (size_t i = 0; i < n; i++)
+        count[(f[i].hash >> shift) + 1]++;
+    for (size_t b = 0; b < ((size_t)1 << bits); b++)
+        count[b + 1] += count[b];
+    for (size_t i = 0; i < n; i++)
+        tmp[count[f[i].hash >> shift]++] = f[i];
+    for (size_t i = 0; i < n; i++) {
+        nf_rawfeat x = tmp[i];
+        size_t j = i;
+        while (j > 0 && f[j - 1].hash > x.hash) {
+            f[j] = f[j - 1];
+            j--;
+        }
+        f[j] = x;
+    }
+}
+
 /* Sorts, merges repeats (a feature is weak only if every occurrence is),
  * keeps the max most frequent. */
-static void merge_channel(nf_docfeat *d, int ch, size_t max)
+static bool merge_channel(nf_featctx *c, nf_docfeat *d, int ch, size_t max)
 {
     nf_rawfeat *f = d->f[ch];
     size_t n = d->n[ch], o = 0;
     if (n == 0)
-        return;
-    qsort(f, n, sizeof *f, cmp_raw_hash);
+        return true;
+    if (n > c->tmp_cap) {
+        nf_rawfeat *t = realloc(c->tmp, n * sizeof *t);
+        if (!t)
+            return false;
+        c->tmp = t;
+        c->tmp_cap = n;
+    }
+    bucket_sort(f, n, c->tmp);
     for (size_t i = 0; i < n; i++) {
         if (o > 0 && f[o - 1].hash == f[i].hash) {
             f[o - 1].count += f[i].count;
@@ -132,6 +171,7 @@ static void merge_channel(nf_docfeat *d, int ch, size_t max)
         qsort(f, o, sizeof *f, cmp_raw_hash);
     }
     d->n[ch] = o;
+    return true;
 }
 
 static bool is_term(const nf_token *t)
@@ -164,8 +204,7 @@ nf_status nf_evfeat_extract(nf_featctx *c, const nf_clean_doc *cd, nf_docfeat *o
     nf_status st = nf_names_extract(c->tr, cd, out, err);
     if (st != NF_OK)
         return st;
-    merge_channel(out, CH_TITLE, MAX_TITLE);
-    merge_channel(out, CH_BODY, MAX_BODY);
-    merge_channel(out, CH_NAMES, MAX_NAMES);
-    return out->runs.oom ? nf_fail(err, NF_ERR_NOMEM, "out of memory") : NF_OK;
+    bool ok = merge_channel(c, out, CH_TITLE, MAX_TITLE) && merge_channel(c, out, CH_BODY, MAX_BODY) &&
+              merge_channel(c, out, CH_NAMES, MAX_NAMES);
+    return !ok || out->runs.oom ? nf_fail(err, NF_ERR_NOMEM, "out of memory") : NF_OK;
 }

@@ -10,11 +10,12 @@
  *   channel, pruned to their largest weights) in a slot. Features that
  *   enter a centroid are posted once in the inverted index (feature ->
  *   (slot, event) entries, appended in time order).
- * - Candidates are found only through the index: the document's title
- *   terms, names, and strongest body and pivot terms look up their posting
- *   lists, newest entries first, at most POSTING_SCAN per list; entries of
+ * - Candidates are found only through the index: the document's strongest
+ *   title terms, names, body and pivot terms (QUERY_TOP of each) look up
+ *   their posting lists, newest entries first, at most POSTING_SCAN per list; entries of
  *   events no longer in their slot are skipped. The events with the most
- *   accumulated weight (at most options.candidates) are scored in full.
+ *   accumulated weight (at most options.candidates, and only those with at
+ *   least CANDIDATE_RATIO of the best one's weight) are scored in full.
  *   Nothing ever scans all events.
  * - An event whose last report is more than window_days before the current
  *   document leaves the live set: it is finalized (callback), its centroid
@@ -33,12 +34,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POSTING_SCAN 256
+#define POSTING_SCAN 128
 #define QUERY_TOP 16  /* body and pivot features used to look up candidates */
 #define MAX_LANGS 16
+#define CANDIDATE_RATIO 0.2f /* candidates with less accumulated weight than this share of the best are not scored */
 #define NONE UINT32_MAX
 
-static const uint32_t centroid_cap[N_CH] = {256, 1024, 512, 512};
+static const uint32_t centroid_cap[N_CH] = {128, 512, 256, 256};
 static const uint64_t channel_salt[N_CH] = {0x1111111111111111ULL, 0x2222222222222222ULL,
                                             0x3333333333333333ULL, 0x4444444444444444ULL};
 
@@ -468,14 +470,8 @@ static bool join(nf_stream *s, uint32_t event, uint32_t doc, int32_t day, const 
 
 /* -------------------------------------------------------------- candidates */
 
-static int cmp_wdesc(const void *a, const void *b)
-{
-    const nf_wfeat *x = a, *y = b;
-    if (x->w != y->w)
-        return x->w > y->w ? -1 : 1;
-    return x->hash < y->hash ? -1 : x->hash > y->hash;
-}
-
+/* Adds w to the accumulator of every live event posted under the feature
+ * (the newest POSTING_SCAN entries). */
 static bool touch(nf_stream *s, int ch, uint64_t hash, float w)
 {
     uint64_t *li = nf_hmap_get(&s->index, hash ^ channel_salt[ch]);
@@ -498,23 +494,25 @@ static bool touch(nf_stream *s, int ch, uint64_t hash, float w)
     return true;
 }
 
+/* Looks up the `top` largest weights of v (ties by hash) in the index. */
 static bool touch_top(nf_stream *s, int ch, const nf_svec *v, uint32_t top)
 {
-    if (v->n <= top) {
-        for (uint32_t i = 0; i < v->n; i++)
-            if (!touch(s, ch, v->f[i].hash, v->f[i].w))
-                return false;
-        return true;
-    }
     nf_wfeat best[QUERY_TOP];
-    nf_wfeat *tmp = malloc(v->n * sizeof *tmp);
-    if (!tmp)
-        return false;
-    memcpy(tmp, v->f, v->n * sizeof *tmp);
-    qsort(tmp, v->n, sizeof *tmp, cmp_wdesc);
-    memcpy(best, tmp, top * sizeof *best);
-    free(tmp);
-    for (uint32_t i = 0; i < top; i++)
+    uint32_t nb = 0;
+    if (top > QUERY_TOP)
+        top = QUERY_TOP;
+    for (uint32_t i = 0; i < v->n; i++) { /* bounded insertion: O(n) for most features */
+        nf_wfeat f = v->f[i];
+        if (nb == top && !(f.w > best[top - 1].w))
+            continue;
+        uint32_t j = nb < top ? nb++ : top - 1;
+        while (j > 0 && (f.w > best[j - 1].w || (f.w == best[j - 1].w && f.hash < best[j - 1].hash))) {
+            best[j] = best[j - 1];
+            j--;
+        }
+        best[j] = f;
+    }
+    for (uint32_t i = 0; i < nb; i++)
         if (!touch(s, ch, best[i].hash, best[i].w))
             return false;
     return true;
@@ -557,8 +555,7 @@ static bool candidates(nf_stream *s, const nf_docvec *v)
     if (!GROW(s->top, s->cap_top, keep, ok))
         return false;
     s->n_touched = 0;
-    ok = touch_top(s, CH_TITLE, &v->ch[CH_TITLE], UINT32_MAX) &&
-              touch_top(s, CH_NAMES, &v->ch[CH_NAMES], UINT32_MAX) &&
+    ok = touch_top(s, CH_TITLE, &v->ch[CH_TITLE], QUERY_TOP) && touch_top(s, CH_NAMES, &v->ch[CH_NAMES], QUERY_TOP) &&
               touch_top(s, CH_BODY, &v->ch[CH_BODY], QUERY_TOP) && touch_top(s, CH_PIVOT, &v->ch[CH_PIVOT], QUERY_TOP);
     select_cands(s, keep);
     return ok;
@@ -571,6 +568,8 @@ static uint32_t best_event(nf_stream *s, const nf_docvec *v, int32_t day, double
     uint32_t best = NONE;
     *best_score = -1;
     for (size_t i = 0; i < s->n_top; i++) {
+        if (s->top[i].acc < CANDIDATE_RATIO * s->top[0].acc)
+            break; /* ranked: the rest share even less with the document */
         live_slot *l = &s->slots[s->top[i].slot];
         const event_rec *e = &s->ev[l->event];
         double sc = nf_event_score(&s->o, v, l->c, has_lang(l, v->lang), day - e->last_day);
@@ -611,7 +610,9 @@ nf_status nf_stream_push(nf_stream *s, uint32_t doc, int32_t day, const nf_docve
         ok = candidates(s, v);
         if (ok)
             best = best_event(s, v, day, &best_score);
-        if (ok && best != NONE && best_score >= s->o.threshold) {
+        bool headline = v->ch[CH_BODY].n < NF_SHORT_BODY_TERMS;
+        double threshold = headline ? s->o.threshold_short : s->o.threshold;
+        if (ok && best != NONE && best_score >= threshold) {
             *event = best;
             *score = best_score;
             ok = join(s, best, doc, day, v);
