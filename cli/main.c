@@ -21,6 +21,8 @@ static const char usage[] =
     "commands:\n"
     "  clean     clean and normalize documents; one JSONL record per document\n"
     "  dedup     find exact, near and partial duplicates; one record per document\n"
+    "  links     find translations across languages; one record per pair (or --groups)\n"
+    "  compare   explain why two documents are or are not translations\n"
     "  run       the whole pipeline: duplicates, events, storylines, report.html\n"
     "  eval      score clusters (group, event, storyline) against a gold file\n"
     "\n"
@@ -131,6 +133,10 @@ int main(int argc, char **argv)
         return cmd_clean(argc - 1, argv + 1);
     if (strcmp(cmd, "dedup") == 0)
         return cmd_dedup(argc - 1, argv + 1);
+    if (strcmp(cmd, "links") == 0)
+        return cmd_links(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0)
+        return cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0)

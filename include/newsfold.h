@@ -283,6 +283,7 @@ typedef struct nf_pivot {
     size_t n_names;
     uint32_t *paragraph_ends; /* feature-sequence offsets closing each paragraph */
     uint64_t *sequence;       /* feature hashes in text order (for alignment) */
+    uint32_t *sequence_at;    /* for each, the byte offset and length of its words */
     size_t n_sequence, n_paragraphs;
 } nf_pivot;
 
@@ -294,16 +295,19 @@ typedef struct nf_links_options {
     const char *dict_dir;     /* FreeDict dictd files (default /usr/share/dictd) */
     const char *cache_dir;    /* compiled dictionaries (default $XDG_CACHE_HOME/newsfold) */
     const char *lexicon_file; /* the user's own word pairs: TSV lang, word, english */
-    int candidates;           /* per document, the best candidates scored (default 20) */
+    int candidates;           /* per document, the best candidates scored (default 10) */
 } nf_links_options;
 
 void nf_links_options_default(nf_links_options *o);
 
 /* The score components of one pair, for explanations (newsfold compare). */
 typedef struct nf_link_explain {
+    double cosine;                       /* weighted cosine over all features */
     double terms, names, numbers, dates; /* weighted cosine per feature kind */
     double alignment;                    /* share of paragraphs aligned in order */
+    double order;                        /* shared features in the same order (LCS share) */
     double length_ratio;
+    double logit;                        /* the score before the logistic */
     double score;                        /* calibrated, in [0,1] */
 } nf_link_explain;
 

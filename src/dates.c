@@ -346,3 +346,25 @@ int nf_find_date(const char *text, size_t len, int year_hint, char out[11])
     format_date(best.y, best.m, best.d, out);
     return 1;
 }
+
+size_t nf_month_days(const char *text, size_t len, uint16_t *out, size_t max)
+{
+    enum { WINDOW = 2048, MAX_TOKS = 700 };
+    lex_tok toks[MAX_TOKS];
+    size_t n_out = 0;
+    for (size_t at = 0; at < len && n_out < max;) {
+        size_t end = at + WINDOW < len ? at + WINDOW : len;
+        while (end < len && !nf_is_space((unsigned char)text[end])) /* do not cut a word */
+            end++;
+        size_t n = lex(text + at, end - at, toks, MAX_TOKS);
+        for (size_t i = 0; i < n && n_out < max; i++) {
+            date_match dm;
+            if (match_date(text + at, toks, n, i, &dm)) {
+                out[n_out++] = (uint16_t)(dm.m * 100 + dm.d);
+                i = dm.next - 1;
+            }
+        }
+        at = end;
+    }
+    return n_out;
+}

@@ -53,6 +53,10 @@ size_t nf_utf8_encode(uint32_t cp, char out[4]);
 void nf_json_string(nf_buf *b, const char *s, size_t n);
 void nf_json_cstr_or_null(nf_buf *b, const char *s);
 
+/* Every date in text as month * 100 + day (dates.c), for cross-lingual
+ * matching: "June 14", "14. Juni" and "2024-06-14" all give 614. */
+size_t nf_month_days(const char *text, size_t len, uint16_t *out, size_t max);
+
 /* ASCII helpers that ignore the locale. */
 static inline bool nf_is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 static inline unsigned char nf_lower_ascii(unsigned char c) { return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c; }

@@ -58,12 +58,13 @@ static bool kv_less(const nf_kv *x, const nf_kv *y)
     return x->key < y->key || (x->key == y->key && x->val < y->val);
 }
 
-void nf_kv_sort(nf_kv *v, size_t n)
+/* LSD radix passes [first_pass, 16): 0-7 sort by val bytes, 8-15 by key
+ * bytes. Each pass is stable, so starting at 8 sorts by key alone and keeps
+ * records with equal keys in their original order. */
+static void radix_passes(nf_kv *v, size_t n, int first_pass)
 {
-    if (n < 256) {
-        qsort(v, n, sizeof *v, cmp_kv);
+    if (n < 2)
         return;
-    }
     nf_kv *tmp = malloc(n * sizeof *tmp);
     if (!tmp) {
         qsort(v, n, sizeof *v, cmp_kv);
@@ -72,7 +73,7 @@ void nf_kv_sort(nf_kv *v, size_t n)
     /* 16 passes of 8 bits: val first (least significant), then key; passes
      * where every record has the same byte are skipped */
     nf_kv *src = v, *dst = tmp;
-    for (int pass = 0; pass < 16; pass++) {
+    for (int pass = first_pass; pass < 16; pass++) {
         int shift = (pass % 8) * 8;
         bool on_key = pass >= 8;
         size_t count[256] = {0};
@@ -96,6 +97,16 @@ void nf_kv_sort(nf_kv *v, size_t n)
         memcpy(v, src, n * sizeof *v);
     free(tmp);
 }
+
+void nf_kv_sort(nf_kv *v, size_t n)
+{
+    if (n < 256)
+        qsort(v, n, sizeof *v, cmp_kv);
+    else
+        radix_passes(v, n, 0);
+}
+
+void nf_kv_sort_by_key_stable(nf_kv *v, size_t n) { radix_passes(v, n, 8); }
 
 nf_status nf_runs_new(nf_runs **out, size_t mem_bytes, const char *tmp_dir, nf_error *err)
 {

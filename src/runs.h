@@ -28,5 +28,7 @@ void nf_runs_free(nf_runs *r);
 /* Sorts records in (key, val) order: LSD radix sort, O(n) with a scratch
  * buffer of the same size (falls back to qsort when that cannot be had). */
 void nf_kv_sort(nf_kv *v, size_t n);
+/* Sorts by key only, keeping records of equal keys in their input order. */
+void nf_kv_sort_by_key_stable(nf_kv *v, size_t n);
 
 #endif

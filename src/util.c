@@ -40,6 +40,7 @@ bool nf_buf_reserve(nf_buf *b, size_t extra)
     }
     b->data = p;
     b->cap = cap;
+    b->data[b->len] = '\0'; /* the invariant holds even if nothing is appended */
     return true;
 }
 

@@ -211,15 +211,68 @@ static uint64_t *found_pairs(tu_corpus *c, double t, int exact_verify, size_t *n
         fprintf(stderr, "dedup failed: %s\n", err.message);
         exit(2);
     }
-    uint64_t *out = malloc((r.n_pairs ? r.n_pairs : 1) * 8);
-    size_t m = 0;
+    /* Repeats of a text are linked to its first occurrence only; they share
+     * every shingle with it, so its pairs are theirs: expand through the
+     * exact classes before comparing with the truth. */
+    uint32_t *cls = malloc(c->n * sizeof *cls);
+    for (uint32_t i = 0; i < c->n; i++)
+        cls[i] = i;
+    for (size_t k = 0; k < r.n_pairs; k++)
+        if (r.pairs[k].relation == NF_REL_EXACT) {
+            uint32_t a = r.pairs[k].a, b = r.pairs[k].b;
+            while (cls[a] != a)
+                a = cls[a];
+            while (cls[b] != b)
+                b = cls[b];
+            cls[a > b ? a : b] = a < b ? a : b;
+        }
+    nf_buf members; /* per class root, its members: pairs (root, doc) sorted */
+    nf_buf_init(&members);
+    for (uint32_t i = 0; i < c->n; i++) {
+        uint32_t root = i;
+        while (cls[root] != root)
+            root = cls[root];
+        uint64_t key = (uint64_t)root << 32 | i;
+        nf_buf_append(&members, &key, 8);
+    }
+    size_t nm = members.len / 8;
+    uint64_t *mem = (uint64_t *)members.data;
+    qsort(mem, nm, 8, cmp_u64);
+    size_t *first = malloc((c->n + 1) * sizeof *first); /* first member index per root */
+    for (size_t i = 0; i <= c->n; i++)
+        first[i] = SIZE_MAX;
+    for (size_t i = nm; i-- > 0;)
+        first[mem[i] >> 32] = i;
+    nf_buf pairs;
+    nf_buf_init(&pairs);
     for (size_t k = 0; k < r.n_pairs; k++) {
         if (r.pairs[k].relation != NF_REL_EXACT && r.pairs[k].relation != NF_REL_NEAR)
             continue;
-        uint32_t a = r.pairs[k].a, b = r.pairs[k].b;
-        out[m++] = (uint64_t)(a < b ? a : b) << 32 | (a < b ? b : a);
+        uint32_t ra = r.pairs[k].a, rb = r.pairs[k].b;
+        while (cls[ra] != ra)
+            ra = cls[ra];
+        while (cls[rb] != rb)
+            rb = cls[rb];
+        for (size_t i = first[ra]; i < nm && (mem[i] >> 32) == ra; i++)
+            for (size_t j = first[rb]; j < nm && (mem[j] >> 32) == rb; j++) {
+                uint32_t a = (uint32_t)mem[i], b = (uint32_t)mem[j];
+                if (a == b)
+                    continue;
+                uint64_t key = (uint64_t)(a < b ? a : b) << 32 | (a < b ? b : a);
+                nf_buf_append(&pairs, &key, 8);
+            }
     }
+    size_t m = pairs.len / 8;
+    uint64_t *out = (uint64_t *)nf_buf_take(&pairs, NULL);
     qsort(out, m, 8, cmp_u64);
+    size_t w = 0;
+    for (size_t i = 0; i < m; i++)
+        if (!w || out[w - 1] != out[i])
+            out[w++] = out[i];
+    m = w;
+    free(cls);
+    free(first);
+    nf_buf_free(&members);
     nf_dedup_result_free(&r);
     nf_dedup_free(d);
     *n_out = m;

@@ -1,0 +1,735 @@
+/*
+ * links.c - translations across languages, found without a neural model.
+ *
+ * Each document becomes a pivot (pivot.c): English terms through bilingual
+ * dictionaries, transliterated names, numbers, dates. Two versions of one
+ * text in different languages share a large, specific part of their pivots,
+ * and share it paragraph by paragraph in the same order.
+ *
+ * finish():
+ *   1. Document frequency of every feature over the corpus; a feature's
+ *      weight is kind weight x IDF x (1 + log count), and each document
+ *      vector is normalized once.
+ *   2. Candidates: an inverted index of the features that are not too
+ *      common; each document accumulates dot products with the documents of
+ *      other languages along its features' postings and keeps the best
+ *      `candidates`. No all-pairs comparison happens.
+ *   3. Scoring: weighted cosine per feature kind, order agreement (the
+ *      longest common subsequence of the features both share, in text
+ *      order), paragraph alignment (the longest in-order chain of paragraph
+ *      pairs that share enough features) and the ratio of text lengths,
+ *      combined by a logistic function fitted on WMT21 and examples/
+ *      (docs/links.md) into a score in [0,1].
+ *   4. A pair is a translation when its languages differ, the score
+ *      reaches the threshold, and it is the best match of one of the two in
+ *      the other's language.
+ * Documents are processed in index order and candidates sorted, so the
+ * result does not depend on thread counts.
+ */
+#include "pivot.h"
+#include "runs.h"
+#include "sketch.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DF_SHARE 0.05 /* features in more documents than this share are too common for candidates */
+#define MIN_MAX_DF 20
+#define PARAGRAPH_MATCH 0.25 /* share of a paragraph's features the other must contain */
+
+static const double kind_weight[4] = {1.0, 2.0, 1.5, 1.0}; /* term, name, number, date */
+
+/* Logistic calibration (docs/links.md): logistic regression, each class of
+ * each data set weighted equally, on every source x other-language pair of
+ * WMT21 de-fr and fr-de (negatives: other documents, mostly on other topics)
+ * and every cross-language pair of examples/ (negatives: rewrites of the
+ * same events, sharing names and numbers but not the text). */
+#define CAL_BIAS -24.84
+#define CAL_TERMS 12.72
+#define CAL_NAMES 6.45
+#define CAL_NUMBERS 3.67
+#define CAL_ALIGN -1.97 /* given order, paragraph alignment adds little */
+#define CAL_LENGTH 15.44
+#define CAL_ORDER 13.12
+/* Decision: besides reaching the threshold, a pair must be the best match
+ * of at least one side in the other's language: a text has one original
+ * there, so a rewrite of the same event is not linked next to the real
+ * translation. (A stricter threshold for one-sided picks was tried and cost
+ * WMT21 recall without removing a false link; docs/links.md.) */
+
+typedef struct doc_entry {
+    nf_pivot pivot;
+    float *weights;   /* per feature, after finish computed the IDF */
+    uint64_t *para_sets; /* each paragraph's sorted unique features, back to back */
+    size_t *para_offsets; /* n_paragraphs + 1 */
+    char lang[12];
+    size_t text_len;
+    double norm;      /* of the weighted vector, all kinds */
+    double kind_norm[4];
+} doc_entry;
+
+struct nf_links {
+    nf_links_options opt;
+    nf_lexicon *lex;
+    nf_pivoter **pivoters;
+    int n_pivoters;
+    doc_entry *docs;
+    size_t n, cap;
+    /* after finish: document frequencies */
+    uint64_t *df_keys;
+    uint32_t *df_values;
+    size_t n_df;
+    bool finished;
+};
+
+void nf_links_options_default(nf_links_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->threshold = 0.5;
+    o->threads = 1;
+    o->candidates = 10;
+}
+
+nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error *err)
+{
+    *out = NULL;
+    nf_links *l = calloc(1, sizeof *l);
+    if (!l)
+        return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (options)
+        l->opt = *options;
+    else
+        nf_links_options_default(&l->opt);
+    if (l->opt.threads < 1)
+        l->opt.threads = 1;
+    if (l->opt.candidates < 1)
+        l->opt.candidates = 10;
+    nf_status st = nf_lexicon_load(&l->lex, l->opt.dict_dir, l->opt.cache_dir, l->opt.lexicon_file, err);
+    l->pivoters = calloc((size_t)l->opt.threads, sizeof *l->pivoters);
+    if (st == NF_OK && !l->pivoters)
+        st = nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == NF_OK && i < l->opt.threads; i++, l->n_pivoters++)
+        st = nf_pivoter_new(&l->pivoters[i], l->lex, err);
+    if (st != NF_OK) {
+        nf_links_free(l);
+        return st;
+    }
+    *out = l;
+    return NF_OK;
+}
+
+void nf_links_free(nf_links *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->n_pivoters; i++)
+        nf_pivoter_free(l->pivoters[i]);
+    free(l->pivoters);
+    for (size_t i = 0; i < l->n; i++) {
+        nf_pivot_free(&l->docs[i].pivot);
+        free(l->docs[i].weights);
+        free(l->docs[i].para_sets);
+        free(l->docs[i].para_offsets);
+    }
+    free(l->docs);
+    free(l->df_keys);
+    free(l->df_values);
+    nf_lexicon_free(l->lex);
+    free(l);
+}
+
+const char *const *nf_links_dictionary_languages(const nf_links *l) { return nf_lexicon_languages(l->lex); }
+
+const nf_pivot *nf_links_pivot(const nf_links *l, size_t i) { return i < l->n ? &l->docs[i].pivot : NULL; }
+
+/* ------------------------------------------------------------ adding */
+
+typedef struct pivot_job {
+    nf_links *l;
+    const nf_clean_doc *docs;
+    doc_entry *out;
+    size_t n;
+    atomic_size_t next;
+    atomic_int failed;
+} pivot_job;
+
+typedef struct pivot_arg {
+    pivot_job *job;
+    nf_pivoter *p;
+} pivot_arg;
+
+static void *pivot_worker(void *v)
+{
+    pivot_arg *a = v;
+    pivot_job *job = a->job;
+    for (size_t i; (i = atomic_fetch_add(&job->next, 1)) < job->n;) {
+        nf_error err;
+        if (nf_pivot_build(a->p, &job->docs[i], &job->out[i].pivot, &err) != NF_OK)
+            atomic_store(&job->failed, 1);
+        snprintf(job->out[i].lang, sizeof job->out[i].lang, "%s", job->docs[i].lang);
+        job->out[i].text_len = job->docs[i].text_len;
+    }
+    return NULL;
+}
+
+nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error *err)
+{
+    if (l->finished)
+        return nf_fail(err, NF_ERR_ARG, "documents added after nf_links_finish");
+    if (l->n + n > l->cap) {
+        size_t cap = l->cap ? l->cap : 1024;
+        while (cap < l->n + n)
+            cap *= 2;
+        doc_entry *d = realloc(l->docs, cap * sizeof *d);
+        if (!d)
+            return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+        l->docs = d;
+        l->cap = cap;
+    }
+    memset(l->docs + l->n, 0, n * sizeof *l->docs);
+    pivot_job job = {.l = l, .docs = docs, .out = l->docs + l->n, .n = n};
+    atomic_init(&job.next, 0);
+    atomic_init(&job.failed, 0);
+    int threads = l->n_pivoters < (int)n ? l->n_pivoters : (int)n;
+    pthread_t tids[64];
+    pivot_arg args[64];
+    int started = 0;
+    for (int t = 1; t < threads && t < 64; t++) {
+        args[t] = (pivot_arg){&job, l->pivoters[t]};
+        if (pthread_create(&tids[started], NULL, pivot_worker, &args[t]) == 0)
+            started++;
+    }
+    args[0] = (pivot_arg){&job, l->pivoters[0]};
+    pivot_worker(&args[0]);
+    for (int t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+    l->n += n;
+    return atomic_load(&job.failed) ? nf_fail(err, NF_ERR_NOMEM, "out of memory building pivots") : NF_OK;
+}
+
+/* ------------------------------------------------------------ weights */
+
+static bool build_paragraph_sets(doc_entry *d);
+
+static uint32_t df_of(const nf_links *l, uint64_t h)
+{
+    size_t lo = 0, hi = l->n_df;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (l->df_keys[mid] < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < l->n_df && l->df_keys[lo] == h ? l->df_values[lo] : 0;
+}
+
+static double weight_of(const nf_links *l, const nf_pivot_feature *f)
+{
+    double idf = 1.0 + log((double)(l->n + 1) / (double)(df_of(l, f->hash) + 1));
+    return kind_weight[f->kind & 3] * idf * (1.0 + log((double)f->count));
+}
+
+static nf_status compute_df(nf_links *l, nf_error *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < l->n; i++)
+        total += l->docs[i].pivot.n_features;
+    nf_kv *all = malloc((total ? total : 1) * sizeof *all);
+    if (!all)
+        return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++)
+        for (size_t j = 0; j < l->docs[i].pivot.n_features; j++)
+            all[k++] = (nf_kv){l->docs[i].pivot.features[j].hash, 0};
+    nf_kv_sort(all, k);
+    l->df_keys = malloc((k ? k : 1) * 8);
+    l->df_values = malloc((k ? k : 1) * 4);
+    if (!l->df_keys || !l->df_values) {
+        free(all);
+        return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < k;) {
+        size_t j = i;
+        while (j < k && all[j].key == all[i].key)
+            j++;
+        l->df_keys[l->n_df] = all[i].key;
+        l->df_values[l->n_df++] = (uint32_t)(j - i);
+        i = j;
+    }
+    free(all);
+    for (size_t i = 0; i < l->n; i++) {
+        doc_entry *d = &l->docs[i];
+        double sum = 0, kind_sum[4] = {0};
+        if (!(d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights)) || !build_paragraph_sets(d))
+            return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+        for (size_t j = 0; j < d->pivot.n_features; j++) {
+            double w = d->weights[j] = (float)weight_of(l, &d->pivot.features[j]);
+            sum += w * w;
+            kind_sum[d->pivot.features[j].kind & 3] += w * w;
+        }
+        d->norm = sqrt(sum);
+        for (int kk = 0; kk < 4; kk++)
+            d->kind_norm[kk] = sqrt(kind_sum[kk]);
+    }
+    return NF_OK;
+}
+
+/* ------------------------------------------------------------ scoring */
+
+static bool linkable(const doc_entry *a, const doc_entry *b)
+{
+    return strcmp(a->lang, b->lang) != 0 && strcmp(a->lang, "und") != 0 && strcmp(b->lang, "und") != 0;
+}
+
+static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out)
+{
+    size_t start = i ? p->paragraph_ends[i - 1] : 0, end = p->paragraph_ends[i], n = 0;
+    for (size_t k = start; k < end; k++)
+        if ((p->sequence[k] & 3) != NF_PIVOT_DATE)
+            out[n++] = p->sequence[k];
+    for (size_t a = 1; a < n; a++) { /* insertion sort: paragraphs are short */
+        uint64_t v = out[a];
+        size_t b = a;
+        while (b > 0 && out[b - 1] > v) {
+            out[b] = out[b - 1];
+            b--;
+        }
+        out[b] = v;
+    }
+    size_t w = 0;
+    for (size_t a = 0; a < n; a++)
+        if (!w || out[w - 1] != out[a])
+            out[w++] = out[a];
+    return w;
+}
+
+static bool build_paragraph_sets(doc_entry *d)
+{
+    const nf_pivot *p = &d->pivot;
+    d->para_sets = malloc((p->n_sequence + 1) * sizeof *d->para_sets);
+    d->para_offsets = malloc((p->n_paragraphs + 1) * sizeof *d->para_offsets);
+    if (!d->para_sets || !d->para_offsets)
+        return false;
+    d->para_offsets[0] = 0;
+    for (size_t i = 0; i < p->n_paragraphs; i++)
+        d->para_offsets[i + 1] = d->para_offsets[i] + paragraph_set(p, i, d->para_sets + d->para_offsets[i]);
+    return true;
+}
+
+/* Share of paragraphs that align in order (longest chain of matches).
+ * Only cells near the diagonal are computed: a translation keeps its
+ * paragraphs in place, so a chain far off the diagonal is no evidence. */
+static double alignment(const doc_entry *a, const doc_entry *b)
+{
+    size_t pa = a->pivot.n_paragraphs, pb = b->pivot.n_paragraphs;
+    if (!pa || !pb || pa > 400 || pb > 400)
+        return 0;
+    uint16_t *dp = calloc((pa + 1) * (pb + 1), sizeof *dp);
+    if (!dp)
+        return 0;
+    const size_t *offa = a->para_offsets, *offb = b->para_offsets;
+    size_t band = pb / 8 > 2 ? pb / 8 : 2;
+    for (size_t i = 1; i <= pa; i++) {
+        size_t centre = i * pb / pa, lo = centre > band ? centre - band : 1, hi = centre + band < pb ? centre + band : pb;
+        for (size_t j = 1; j <= pb; j++) {
+            if (j < lo || j > hi) { /* outside the band: carry the best so far */
+                uint16_t up = dp[(i - 1) * (pb + 1) + j], left = dp[i * (pb + 1) + j - 1];
+                dp[i * (pb + 1) + j] = up > left ? up : left;
+                continue;
+            }
+            size_t na = offa[i] - offa[i - 1], nb = offb[j] - offb[j - 1];
+            size_t both = nf_intersection_size(a->para_sets + offa[i - 1], na, b->para_sets + offb[j - 1], nb);
+            size_t smaller = na < nb ? na : nb;
+            bool match = both >= 2 && both >= PARAGRAPH_MATCH * (double)smaller;
+            uint16_t up = dp[(i - 1) * (pb + 1) + j], left = dp[i * (pb + 1) + j - 1];
+            uint16_t diag = (uint16_t)(dp[(i - 1) * (pb + 1) + j - 1] + (match ? 1 : 0));
+            uint16_t best = up > left ? up : left;
+            dp[i * (pb + 1) + j] = diag > best ? diag : best;
+        }
+    }
+    double result = (double)dp[pa * (pb + 1) + pb] / (double)(pa > pb ? pa : pb);
+    free(dp);
+    return result;
+}
+
+/* The features two documents share, as a small open-addressing set. */
+typedef struct shared_set {
+    uint64_t *slots; /* 0 = empty (a feature hash of 0 is simply never shared) */
+    size_t mask;
+} shared_set;
+
+static bool shared_set_build(shared_set *set, const nf_pivot *a, const nf_pivot *b)
+{
+    size_t n = 0, i = 0, j = 0, cap = 16;
+    while (i < a->n_features && j < b->n_features) {
+        uint64_t x = a->features[i].hash, y = b->features[j].hash;
+        n += x == y;
+        i += x <= y;
+        j += y <= x;
+    }
+    while (cap < 2 * n)
+        cap *= 2;
+    set->slots = calloc(cap, sizeof *set->slots);
+    set->mask = cap - 1;
+    if (!set->slots)
+        return false;
+    for (i = 0, j = 0; i < a->n_features && j < b->n_features;) {
+        uint64_t x = a->features[i].hash, y = b->features[j].hash;
+        if (x == y && x) {
+            size_t k = (x >> 7) & set->mask;
+            while (set->slots[k])
+                k = (k + 1) & set->mask;
+            set->slots[k] = x;
+        }
+        i += x <= y;
+        j += y <= x;
+    }
+    return true;
+}
+
+static bool shared_set_has(const shared_set *set, uint64_t h)
+{
+    for (size_t k = (h >> 7) & set->mask; set->slots[k]; k = (k + 1) & set->mask)
+        if (set->slots[k] == h)
+            return true;
+    return false;
+}
+
+/* Length of the longest common subsequence of a (at most 64 x MAX_WORDS
+ * symbols) and b, bit-parallel (Hyyrö 2004): one pass over b, each step a
+ * few word operations per 64 symbols of a. */
+enum { LCS_MAX_WORDS = 10 };
+
+static size_t lcs_length(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, const shared_set *set,
+                         uint64_t (*masks)[LCS_MAX_WORDS], uint32_t *slot_mask)
+{
+    size_t words = (na + 63) / 64, n_masks = 0;
+    for (size_t k = 0; k <= set->mask; k++)
+        slot_mask[k] = UINT32_MAX;
+    for (size_t i = 0; i < na; i++) { /* match masks: positions of each symbol in a */
+        size_t k = (a[i] >> 7) & set->mask;
+        while (set->slots[k] != a[i])
+            k = (k + 1) & set->mask;
+        if (slot_mask[k] == UINT32_MAX) {
+            slot_mask[k] = (uint32_t)n_masks;
+            memset(masks[n_masks++], 0, sizeof masks[0]);
+        }
+        masks[slot_mask[k]][i / 64] |= 1ULL << (i % 64);
+    }
+    uint64_t v[LCS_MAX_WORDS];
+    for (size_t w = 0; w < words; w++)
+        v[w] = ~0ULL;
+    for (size_t j = 0; j < nb; j++) {
+        size_t k = (b[j] >> 7) & set->mask;
+        while (set->slots[k] != b[j])
+            k = (k + 1) & set->mask;
+        if (slot_mask[k] == UINT32_MAX)
+            continue; /* shared, but cut off a's window */
+        const uint64_t *m = masks[slot_mask[k]];
+        uint64_t carry = 0;
+        for (size_t w = 0; w < words; w++) {
+            uint64_t u = v[w] & m[w];
+            uint64_t sum = v[w] + u + carry;
+            carry = sum < v[w] || (carry && sum == v[w]);
+            v[w] = sum | (v[w] - u);
+        }
+    }
+    size_t zeros = 0;
+    for (size_t w = 0; w < words; w++) {
+        uint64_t live = w + 1 < words || na % 64 == 0 ? ~0ULL : (1ULL << (na % 64)) - 1;
+        zeros += (size_t)__builtin_popcountll(~v[w] & live);
+    }
+    return zeros;
+}
+
+/* The features both documents have, in each one's text order; the longest
+ * common subsequence of the two, as a share of the shorter: a translation
+ * says the same things in the same order, a rewrite reorders them. */
+static double order_agreement(const nf_pivot *a, const nf_pivot *b)
+{
+    enum { MAX_SHARED = 64 * LCS_MAX_WORDS };
+    uint64_t *sa = malloc(MAX_SHARED * 8), *sb = malloc(MAX_SHARED * 8);
+    uint64_t(*masks)[LCS_MAX_WORDS] = malloc(MAX_SHARED * sizeof *masks);
+    double result = 0;
+    size_t na = 0, nb = 0;
+    shared_set set = {NULL, 0};
+    uint32_t *slot_mask = NULL;
+    if (sa && sb && masks && shared_set_build(&set, a, b) &&
+        (slot_mask = malloc((set.mask + 1) * sizeof *slot_mask))) {
+        for (size_t i = 0; i < a->n_sequence && na < MAX_SHARED; i++)
+            if ((a->sequence[i] & 3) != NF_PIVOT_DATE && shared_set_has(&set, a->sequence[i]))
+                sa[na++] = a->sequence[i];
+        for (size_t j = 0; j < b->n_sequence && nb < MAX_SHARED; j++)
+            if ((b->sequence[j] & 3) != NF_PIVOT_DATE && shared_set_has(&set, b->sequence[j]))
+                sb[nb++] = b->sequence[j];
+        size_t shorter = na < nb ? na : nb;
+        if (shorter >= 4)
+            result = (double)lcs_length(sa, na, sb, nb, &set, masks, slot_mask) / (double)shorter;
+    }
+    free(sa), free(sb), free(masks), free(set.slots), free(slot_mask);
+    return result;
+}
+
+static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain *e)
+{
+    const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
+    double dot = 0, kind_dot[4] = {0};
+    size_t i = 0, j = 0;
+    while (i < a->pivot.n_features && j < b->pivot.n_features) {
+        const nf_pivot_feature *fa = &a->pivot.features[i], *fb = &b->pivot.features[j];
+        if (fa->hash < fb->hash)
+            i++;
+        else if (fa->hash > fb->hash)
+            j++;
+        else {
+            double w = (double)a->weights[i] * b->weights[j];
+            dot += w;
+            kind_dot[fa->kind & 3] += w;
+            i++, j++;
+        }
+    }
+    memset(e, 0, sizeof *e);
+    double cosine = a->norm > 0 && b->norm > 0 ? dot / (a->norm * b->norm) : 0;
+    double *parts[4] = {&e->terms, &e->names, &e->numbers, &e->dates};
+    for (int k = 0; k < 4; k++)
+        *parts[k] = a->kind_norm[k] > 0 && b->kind_norm[k] > 0 ? kind_dot[k] / (a->kind_norm[k] * b->kind_norm[k]) : 0;
+    e->alignment = alignment(a, b);
+    e->order = order_agreement(&a->pivot, &b->pivot);
+    size_t la = a->text_len, lb = b->text_len; /* translations keep roughly the length */
+    e->length_ratio = la && lb ? (double)(la < lb ? la : lb) / (double)(la > lb ? la : lb) : 0;
+    e->cosine = cosine;
+    double z = e->logit = CAL_BIAS + CAL_TERMS * e->terms + CAL_NAMES * e->names + CAL_NUMBERS * e->numbers +
+                          CAL_ALIGN * e->alignment + CAL_LENGTH * e->length_ratio + CAL_ORDER * e->order;
+    e->score = 1.0 / (1.0 + exp(-z));
+}
+
+nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explain *out, nf_error *err)
+{
+    if (!l->finished)
+        return nf_fail(err, NF_ERR_ARG, "nf_links_explain before nf_links_finish");
+    if (a >= l->n || b >= l->n)
+        return nf_fail(err, NF_ERR_ARG, "no document %zu or %zu", a, b);
+    score_pair(l, a, b, out);
+    return NF_OK;
+}
+
+/* ------------------------------------------------------------ candidates */
+
+static int cmp_u64_key(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+typedef struct postings {
+    uint64_t *keys;    /* unique feature hashes */
+    size_t *offsets;   /* n_keys + 1 into entries */
+    nf_kv *entries;    /* val = doc << 32 | index of the feature in that doc */
+    size_t n_keys;
+} postings;
+
+static nf_status build_postings(const nf_links *l, postings *p, nf_error *err)
+{
+    memset(p, 0, sizeof *p);
+    double max_df = l->n * MAX_DF_SHARE;
+    if (max_df < MIN_MAX_DF)
+        max_df = MIN_MAX_DF;
+    size_t total = 0;
+    for (size_t i = 0; i < l->n; i++)
+        total += l->docs[i].pivot.n_features;
+    p->entries = malloc((total ? total : 1) * sizeof *p->entries);
+    if (!p->entries)
+        return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++)
+        for (size_t j = 0; j < l->docs[i].pivot.n_features; j++) {
+            const nf_pivot_feature *f = &l->docs[i].pivot.features[j];
+            uint32_t df = df_of(l, f->hash);
+            if (df >= 2 && df <= max_df)
+                p->entries[k++] = (nf_kv){f->hash, (uint64_t)i << 32 | (uint32_t)j};
+        }
+    nf_kv_sort(p->entries, k);
+    p->keys = malloc((k ? k : 1) * 8);
+    p->offsets = malloc((k + 1) * sizeof *p->offsets);
+    if (!p->keys || !p->offsets)
+        return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < k; i++)
+        if (i == 0 || p->entries[i].key != p->entries[i - 1].key) {
+            p->keys[p->n_keys] = p->entries[i].key;
+            p->offsets[p->n_keys++] = i;
+        }
+    p->offsets[p->n_keys] = k;
+    return NF_OK;
+}
+
+static void postings_free(postings *p)
+{
+    free(p->keys);
+    free(p->offsets);
+    free(p->entries);
+}
+
+typedef struct scored {
+    double value;
+    uint32_t doc;
+} scored;
+
+static int cmp_scored(const void *x, const void *y)
+{
+    const scored *a = x, *b = y;
+    if (a->value != b->value)
+        return a->value > b->value ? -1 : 1;
+    return (a->doc > b->doc) - (a->doc < b->doc);
+}
+
+/* The best-scoring other-language documents for doc a, by the dot product
+ * over non-common features; appended as pairs (min << 32 | max). */
+static void candidates_of(const nf_links *l, const postings *p, size_t a, double *acc, uint32_t *touched,
+                          nf_buf *pairs, scored *top)
+{
+    const doc_entry *d = &l->docs[a];
+    size_t n_touched = 0;
+    for (size_t j = 0; j < d->pivot.n_features; j++) {
+        const nf_pivot_feature *f = &d->pivot.features[j];
+        const uint64_t *k = bsearch(&f->hash, p->keys, p->n_keys, 8, (int (*)(const void *, const void *))cmp_u64_key);
+        if (!k)
+            continue;
+        size_t at = (size_t)(k - p->keys);
+        double wa = d->weights[j];
+        for (size_t e = p->offsets[at]; e < p->offsets[at + 1]; e++) {
+            uint32_t b = (uint32_t)(p->entries[e].val >> 32);
+            if (b == a || !linkable(d, &l->docs[b]))
+                continue;
+            if (acc[b] == 0)
+                touched[n_touched++] = b;
+            acc[b] += wa * l->docs[b].weights[(uint32_t)p->entries[e].val];
+        }
+    }
+    for (size_t t = 0; t < n_touched; t++) {
+        uint32_t b = touched[t];
+        double denom = d->norm * l->docs[b].norm;
+        top[t] = (scored){denom > 0 ? acc[b] / denom : 0, b};
+        acc[b] = 0;
+    }
+    qsort(top, n_touched, sizeof *top, cmp_scored);
+    size_t keep = n_touched < (size_t)l->opt.candidates ? n_touched : (size_t)l->opt.candidates;
+    for (size_t t = 0; t < keep; t++) {
+        uint64_t x = a < top[t].doc ? a : top[t].doc, y = a < top[t].doc ? top[t].doc : a;
+        uint64_t pair = x << 32 | y;
+        nf_buf_append(pairs, &pair, sizeof pair);
+    }
+}
+
+/* Best score of each document per other language, over the candidates. */
+typedef struct best_entry {
+    uint32_t doc;
+    char lang[12];
+    double score;
+} best_entry;
+
+typedef struct scored_pair {
+    uint32_t a, b;
+    double score, logit;
+} scored_pair;
+
+static double best_of(const best_entry *best, size_t n_best, const char *lang)
+{
+    for (size_t i = 0; i < n_best; i++) /* a document's entries: one per language */
+        if (strcmp(best[i].lang, lang) == 0)
+            return best[i].score;
+    return -INFINITY;
+}
+
+static void note_best(best_entry **slots, size_t *n, uint32_t doc, const char *lang, double score)
+{
+    for (size_t i = 0; i < n[doc]; i++)
+        if (strcmp(slots[doc][i].lang, lang) == 0) {
+            if (score > slots[doc][i].score)
+                slots[doc][i].score = score;
+            return;
+        }
+    best_entry *g = realloc(slots[doc], (n[doc] + 1) * sizeof *g);
+    if (!g)
+        return;
+    slots[doc] = g;
+    g[n[doc]] = (best_entry){doc, "", score}; /* score: a logit here */
+    snprintf(g[n[doc]].lang, sizeof g[n[doc]].lang, "%s", lang);
+    n[doc]++;
+}
+
+static bool is_translation(const nf_links *l, const scored_pair *p, best_entry **best, const size_t *n_best)
+{
+    if (p->score < l->opt.threshold)
+        return false;
+    const doc_entry *a = &l->docs[p->a], *b = &l->docs[p->b];
+    double best_a = best_of(best[p->a], n_best[p->a], b->lang); /* a's best logit in b's language */
+    double best_b = best_of(best[p->b], n_best[p->b], a->lang);
+    return p->logit >= best_a || p->logit >= best_b;
+}
+
+nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    l->finished = true;
+    nf_status st = compute_df(l, err);
+    postings p;
+    if (st == NF_OK)
+        st = build_postings(l, &p, err);
+    else
+        memset(&p, 0, sizeof p);
+    double *acc = calloc(l->n ? l->n : 1, sizeof *acc);
+    uint32_t *touched = malloc((l->n ? l->n : 1) * sizeof *touched);
+    scored *top = malloc((l->n ? l->n : 1) * sizeof *top);
+    nf_buf pairs;
+    nf_buf_init(&pairs);
+    if (st == NF_OK && (!acc || !touched || !top))
+        st = nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t a = 0; st == NF_OK && a < l->n; a++)
+        candidates_of(l, &p, a, acc, touched, &pairs, top);
+    free(acc), free(touched), free(top);
+    postings_free(&p);
+    size_t n_pairs = pairs.len / 8;
+    uint64_t *pv = (uint64_t *)pairs.data;
+    if (st == NF_OK && pairs.oom)
+        st = nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK && n_pairs)
+        qsort(pv, n_pairs, 8, cmp_u64_key);
+    out->links = malloc((n_pairs ? n_pairs : 1) * sizeof *out->links);
+    scored_pair *sp = malloc((n_pairs ? n_pairs : 1) * sizeof *sp);
+    best_entry **best = calloc(l->n ? l->n : 1, sizeof *best);
+    size_t *n_best = calloc(l->n ? l->n : 1, sizeof *n_best);
+    if (st == NF_OK && (!out->links || !sp || !best || !n_best))
+        st = nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t n_sp = 0;
+    for (size_t i = 0; st == NF_OK && i < n_pairs; i++) {
+        if (i && pv[i] == pv[i - 1])
+            continue;
+        nf_link_explain e;
+        uint32_t a = (uint32_t)(pv[i] >> 32), b = (uint32_t)pv[i];
+        score_pair(l, a, b, &e);
+        sp[n_sp++] = (scored_pair){a, b, e.score, e.logit};
+        note_best(best, n_best, a, l->docs[b].lang, e.logit);
+        note_best(best, n_best, b, l->docs[a].lang, e.logit);
+    }
+    for (size_t i = 0; st == NF_OK && i < n_sp; i++)
+        if (is_translation(l, &sp[i], best, n_best))
+            out->links[out->n_links++] = (nf_link){sp[i].a, sp[i].b, sp[i].score};
+    for (size_t i = 0; best && i < l->n; i++)
+        free(best[i]);
+    free(best), free(n_best), free(sp);
+    nf_buf_free(&pairs);
+    if (st != NF_OK)
+        nf_links_result_free(out);
+    return st;
+}
+
+void nf_links_result_free(nf_links_result *r)
+{
+    free(r->links);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,191 @@
+/*
+ * test_links.c - cross-lingual links: name skeletons, pivot features of
+ * documents written for this test, the user lexicon, and the goldens:
+ * seeds 000/002 linked as a translation and nothing else; every examples/
+ * translation pair found.
+ */
+#include "test_util.h"
+
+#include "pivot.h"
+
+static void test_name_skeletons(void **state)
+{
+    (void)state;
+    static const char *const same[][2] = {
+        {"Pjongjang", "Pyongyang"}, {"Wladimir", "Vladimir"}, {"Putins", "Putin"}, {"Philipp", "Filip"},
+    };
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        char a[64], b[64];
+        nf_name_skeleton(same[i][0], strlen(same[i][0]), a, sizeof a);
+        nf_name_skeleton(same[i][1], strlen(same[i][1]), b, sizeof b);
+        if (strcmp(a, b) != 0)
+            fail_msg("%s -> %s but %s -> %s", same[i][0], a, same[i][1], b);
+    }
+    char a[64], b[64];
+    nf_name_skeleton("Moscow", 6, a, sizeof a);
+    nf_name_skeleton("Madrid", 6, b, sizeof b);
+    assert_string_not_equal(a, b);
+}
+
+static nf_links *links_over(tu_corpus *c, const char *lexicon, nf_links_result *r)
+{
+    nf_links_options o;
+    nf_links_options_default(&o);
+    o.lexicon_file = lexicon;
+    nf_links *l;
+    nf_error err;
+    if (nf_links_new(&l, &o, &err) || nf_links_add(l, c->docs, c->n, &err) || nf_links_finish(l, r, &err))
+        fail_msg("links: %s", err.message);
+    return l;
+}
+
+static bool has_feature(const nf_pivot *p, int kind, const char *key, size_t len)
+{
+    uint64_t h = (nf_pivot_hash(kind, key, len) & ~3ULL) | (uint64_t)kind;
+    for (size_t i = 0; i < p->n_features; i++)
+        if (p->features[i].hash == h)
+            return true;
+    return false;
+}
+
+static void test_pivot_features(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    const char data[] =
+        "{\"id\":\"de\",\"lang\":\"de\",\"title\":\"T\",\"text\":\"Der Besuch von Wladimir Putin in Pj\xC3\xB6ngjang "
+        "am 14. Juni kostete 2.300 Euro.\"}\n"
+        "{\"id\":\"en\",\"lang\":\"en\",\"title\":\"T\",\"text\":\"The visit of Vladimir Putin to Pyongyang "
+        "on June 14 cost 2,300 euros.\"}\n";
+    tu_write(dir, "x.jsonl", data, sizeof data - 1);
+    tu_corpus c = tu_clean_path(dir, 1, 0);
+    nf_links_result r;
+    nf_links *l = links_over(&c, NULL, &r);
+    const nf_pivot *de = nf_links_pivot(l, 0), *en = nf_links_pivot(l, 1);
+    char key[64];
+    size_t n = nf_name_skeleton("Pyongyang", 9, key, sizeof key);
+    /* a name both sides write differently meets as a name key, or, when the
+     * German dictionary knows it, as the English term */
+    assert_true((has_feature(de, NF_PIVOT_NAME, key, n) && has_feature(en, NF_PIVOT_NAME, key, n)) ||
+                (has_feature(de, NF_PIVOT_TERM, "pyongyang", 9) && has_feature(en, NF_PIVOT_TERM, "pyongyang", 9)));
+    n = nf_name_skeleton("Vladimir", 8, key, sizeof key);
+    assert_true(has_feature(de, NF_PIVOT_NAME, key, n) && has_feature(en, NF_PIVOT_NAME, key, n));
+    assert_true(has_feature(de, NF_PIVOT_NUMBER, "2300", 4) && has_feature(en, NF_PIVOT_NUMBER, "2300", 4));
+    char june14[2] = {6, 14};
+    assert_true(has_feature(de, NF_PIVOT_DATE, june14, 2) && has_feature(en, NF_PIVOT_DATE, june14, 2));
+    assert_true(de->n_names >= 1); /* "Wladimir Putin", one run */
+    nf_link_explain e;
+    nf_error err;
+    assert_int_equal(nf_links_explain(l, 0, 1, &e, &err), NF_OK);
+    assert_true(e.names > 0.5 && e.numbers > 0.5 && e.dates > 0.5);
+    if (nf_links_dictionary_languages(l)[0]) /* with the German dictionary, words meet as English terms */
+        assert_true(e.terms > 0);
+    nf_links_result_free(&r);
+    nf_links_free(l);
+    tu_corpus_free(&c);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_user_lexicon(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    tu_write(dir, "lex.tsv", "# mine\nxx\tblorp\tharbour\n", 25);
+    tu_write(dir, "x.jsonl", "{\"id\":\"a\",\"lang\":\"xx\",\"title\":\"T\",\"text\":\"the blorp\"}\n", 55);
+    tu_corpus c = tu_clean_path(dir, 1, 0);
+    char lex[4200];
+    snprintf(lex, sizeof lex, "%s/lex.tsv", dir);
+    nf_links_result r;
+    nf_links *l = links_over(&c, lex, &r);
+    assert_true(has_feature(nf_links_pivot(l, 0), NF_PIVOT_TERM, "harbour", 7));
+    nf_links_result_free(&r);
+    nf_links_free(l);
+    tu_corpus_free(&c);
+    /* a malformed lexicon line is refused, naming file and line */
+    tu_write(dir, "bad.tsv", "xx\tno-english\n", 14);
+    snprintf(lex, sizeof lex, "%s/bad.tsv", dir);
+    nf_links_options o;
+    nf_links_options_default(&o);
+    o.lexicon_file = lex;
+    nf_error err;
+    assert_int_not_equal(nf_links_new(&l, &o, &err), NF_OK);
+    assert_non_null(strstr(err.message, "bad.tsv:1"));
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static const char *id_of(tu_corpus *c, uint32_t i) { return c->docs[i].doc.id; }
+
+static void test_seeds_translation_only(void **state)
+{
+    (void)state;
+    cJSON *gold = tu_read_json(NF_SHARED_DIR "/seeds/gold.json");
+    assert_non_null(gold);
+    tu_corpus c = tu_clean_path(NF_SHARED_DIR "/seeds", 1, 1);
+    nf_links_result r;
+    nf_links *l = links_over(&c, NULL, &r);
+    size_t expected = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItem(gold, "pairs"))
+    {
+        if (strcmp(cJSON_GetObjectItem(p, "relation")->valuestring, "translation") != 0)
+            continue;
+        expected++;
+        bool found = false;
+        for (size_t k = 0; k < r.n_links; k++) {
+            const char *a = id_of(&c, r.links[k].a), *b = id_of(&c, r.links[k].b);
+            found |= (!strcmp(a, cJSON_GetObjectItem(p, "a")->valuestring) &&
+                      !strcmp(b, cJSON_GetObjectItem(p, "b")->valuestring)) ||
+                     (!strcmp(b, cJSON_GetObjectItem(p, "a")->valuestring) &&
+                      !strcmp(a, cJSON_GetObjectItem(p, "b")->valuestring));
+        }
+        assert_true(found);
+    }
+    assert_int_equal(r.n_links, expected); /* no other seed pair is a translation */
+    nf_links_result_free(&r);
+    nf_links_free(l);
+    tu_corpus_free(&c);
+    cJSON_Delete(gold);
+}
+
+static void test_examples_translations_found(void **state)
+{
+    (void)state;
+    cJSON *gold = tu_read_json(NF_SOURCE_DIR "/examples/gold.json");
+    tu_corpus c = tu_clean_path(NF_SOURCE_DIR "/examples/corpus", 2, 0);
+    nf_links_result r;
+    nf_links *l = links_over(&c, NULL, &r);
+    size_t expected = 0, found = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItem(gold, "pairs"))
+    {
+        if (strcmp(cJSON_GetObjectItem(p, "relation")->valuestring, "translation") != 0)
+            continue;
+        expected++;
+        for (size_t k = 0; k < r.n_links; k++) {
+            const char *a = id_of(&c, r.links[k].a), *b = id_of(&c, r.links[k].b);
+            const char *ga = cJSON_GetObjectItem(p, "a")->valuestring, *gb = cJSON_GetObjectItem(p, "b")->valuestring;
+            found += (!strcmp(a, ga) && !strcmp(b, gb)) || (!strcmp(a, gb) && !strcmp(b, ga));
+        }
+    }
+    print_message("examples: %zu of %zu translation pairs found, %zu links in all\n", found, expected, r.n_links);
+    assert_true(expected >= 10);
+    assert_int_equal(found, expected);
+    nf_links_result_free(&r);
+    nf_links_free(l);
+    tu_corpus_free(&c);
+    cJSON_Delete(gold);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_name_skeletons),
+        cmocka_unit_test(test_pivot_features),
+        cmocka_unit_test(test_user_lexicon),
+        cmocka_unit_test(test_seeds_translation_only),
+        cmocka_unit_test(test_examples_translations_found),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
