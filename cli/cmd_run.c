@@ -1,12 +1,13 @@
 /*
  * cmd_run.c - `newsfold run`: the whole pipeline, from raw pages to a report.
  *
- * Reads and cleans like `clean`; each batch goes to the duplicate stage and
- * the event stage (which keep what they need and let the batch go); then
- * duplicates are grouped, their groups become hard links for the events,
- * events and storylines are built, and OUTDIR receives documents.jsonl,
- * events.jsonl, storylines.jsonl and report.html. Output is deterministic
- * for any -j.
+ * Reads and cleans like `clean`; each batch goes to the duplicate stage,
+ * the cross-lingual stage and the event stage (which keep what they need
+ * and let the batch go); then duplicates are grouped and translations
+ * found, both become hard links for the events, every document's pivot
+ * becomes its language-neutral channel, events and storylines are built,
+ * and OUTDIR receives documents.jsonl, events.jsonl, storylines.jsonl and
+ * report.html. Output is deterministic for any -j.
  */
 #include "cli.h"
 
@@ -37,6 +38,7 @@ static const char run_usage[] =
     "      --storyline-threshold T score needed to link two events\n"
     "      --prefer-lang LANG      take event headlines from reports in LANG when possible\n"
     "      --no-dedup              skip the duplicate stage (no copy links)\n"
+    "      --no-links              skip the cross-lingual stage (no translations, no pivots)\n"
     "      --title TEXT            title of report.html\n"
     "      --max-docs N            documents listed per group and event in report.html\n"
     "  -j, --threads N             worker threads (default: all cores)\n"
@@ -48,16 +50,18 @@ typedef struct run_cli {
     const char *outdir;
     nf_events_options events;
     nf_dedup_options dedup;
+    nf_links_options links;
     nf_clean_options clean;
     nf_report_options report;
-    bool no_dedup, quiet, stats;
+    bool no_dedup, no_links, quiet, stats;
 } run_cli;
 
 typedef struct run_state {
     run_cli *o;
     nf_dedup *dedup;
+    nf_links *links;
     nf_events *events;
-    double t_dedup, t_events;
+    double t_dedup, t_links, t_events;
 } run_state;
 
 static int bad_value(const char *what, const char *v)
@@ -100,10 +104,11 @@ static int parse_option(int c, run_cli *o)
         return parse_double(optarg, &o->events.storyline_threshold) ? 0 : bad_value("storyline threshold", optarg);
     case 'L': o->events.prefer_lang = optarg; return 0;
     case 'N': o->no_dedup = true; return 0;
+    case 'K': o->no_links = true; return 0;
     case 'T': o->report.title = optarg; return 0;
     case 'M': return parse_int(optarg, &o->report.max_docs) ? 0 : bad_value("max docs", optarg);
     case 'j':
-        o->clean.threads = o->dedup.threads = o->events.threads = nf_cli_threads(optarg);
+        o->clean.threads = o->dedup.threads = o->events.threads = o->links.threads = nf_cli_threads(optarg);
         return o->clean.threads < 1 ? bad_value("thread count", optarg) : 0;
     case 's': o->stats = true; return 0;
     case 'q': o->quiet = true; return 0;
@@ -121,6 +126,7 @@ static int parse_args(int argc, char **argv, run_cli *o)
         {"window", required_argument, 0, 'w'},         {"storyline-days", required_argument, 0, 'D'},
         {"storyline-threshold", required_argument, 0, 'S'}, {"prefer-lang", required_argument, 0, 'L'},
         {"no-dedup", no_argument, 0, 'N'},             {"title", required_argument, 0, 'T'},
+        {"no-links", no_argument, 0, 'K'},
         {"max-docs", required_argument, 0, 'M'},       {"threads", required_argument, 0, 'j'},
         {"stats", no_argument, 0, 's'},                {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},                 {0, 0, 0, 0},
@@ -128,8 +134,9 @@ static int parse_args(int argc, char **argv, run_cli *o)
     memset(o, 0, sizeof *o);
     nf_events_options_default(&o->events);
     nf_dedup_options_default(&o->dedup);
+    nf_links_options_default(&o->links);
     nf_clean_options_default(&o->clean);
-    o->clean.threads = o->dedup.threads = o->events.threads = nf_cli_default_threads();
+    o->clean.threads = o->dedup.threads = o->events.threads = o->links.threads = nf_cli_default_threads();
     int c, rc;
     while ((c = getopt_long(argc, argv, "o:j:qh", longs, NULL)) != -1)
         if ((rc = parse_option(c, o)) != 0)
@@ -150,10 +157,14 @@ static int add_batch(void *ctx, nf_clean_doc *docs, size_t n)
     if (s->dedup && nf_dedup_add(s->dedup, docs, n, &err) != NF_OK)
         goto fail;
     double t1 = nf_cli_now();
+    if (s->links && nf_links_add(s->links, docs, n, &err) != NF_OK)
+        goto fail;
+    double t2 = nf_cli_now();
     if (nf_events_add(s->events, docs, n, &err) != NF_OK)
         goto fail;
     s->t_dedup += t1 - t0;
-    s->t_events += nf_cli_now() - t1;
+    s->t_links += t2 - t1;
+    s->t_events += nf_cli_now() - t2;
     return 0;
 fail:
     fprintf(stderr, "newsfold run: %s\n", err.message);
@@ -348,31 +359,50 @@ static int write_outputs(const run_cli *o, const nf_events_result *r, const nf_d
 
 /* ------------------------------------------------------------------- main */
 
-static int finish_stages(run_state *s, nf_dedup_result *dres, nf_events_result *eres)
+/* Translations become hard links, pivots the events' language-neutral
+ * channel (the links object must outlive nf_events_finish). */
+static nf_status hand_links(run_state *s, nf_links_result *lres, size_t n_docs, nf_error *err)
+{
+    nf_status st = nf_links_finish(s->links, lres, err);
+    if (st == NF_OK)
+        st = nf_events_add_links(s->events, lres->links, lres->n_links, err);
+    for (size_t i = 0; i < n_docs && st == NF_OK; i++)
+        st = nf_events_set_pivot(s->events, i, nf_links_pivot(s->links, i), err);
+    return st;
+}
+
+static int finish_stages(run_state *s, size_t n_docs, nf_dedup_result *dres, nf_events_result *eres)
 {
     nf_error err;
+    nf_links_result lres = {0};
     double t0 = nf_cli_now();
     if (s->dedup && (nf_dedup_finish(s->dedup, dres, &err) != NF_OK ||
                      nf_events_set_dedup(s->events, dres, &err) != NF_OK))
         goto fail;
     double t1 = nf_cli_now();
+    if (s->links && hand_links(s, &lres, n_docs, &err) != NF_OK)
+        goto fail;
+    double t2 = nf_cli_now();
     if (nf_events_finish(s->events, eres, &err) != NF_OK)
         goto fail;
     s->t_dedup += t1 - t0;
-    s->t_events += nf_cli_now() - t1;
+    s->t_links += t2 - t1;
+    s->t_events += nf_cli_now() - t2;
+    nf_links_result_free(&lres);
     return 0;
 fail:
     fprintf(stderr, "newsfold run: %s\n", err.message);
+    nf_links_result_free(&lres);
     return -1;
 }
 
 static void report_stats(const run_state *s, const cli_totals *t, const nf_events_result *r)
 {
     cli_report_stats("run", t, s->o->clean.threads);
-    fprintf(stderr, "stats: run: dedup %.2f s; events %.2f s (%.0f docs/s): %zu events, %zu storylines, "
+    fprintf(stderr, "stats: run: dedup %.2f s; links %.2f s; events %.2f s (%.0f docs/s): %zu events, %zu storylines, "
                     "%zu candidates scored, at most %zu live events\n",
-            s->t_dedup, s->t_events, s->t_events > 0 ? t->docs / s->t_events : 0, r->n_events, r->n_storylines,
-            r->candidates_scored, r->max_live_events);
+            s->t_dedup, s->t_links, s->t_events, s->t_events > 0 ? t->docs / s->t_events : 0, r->n_events,
+            r->n_storylines, r->candidates_scored, r->max_live_events);
 }
 
 int cmd_run(int argc, char **argv)
@@ -381,7 +411,7 @@ int cmd_run(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
-    run_state s = {&o, NULL, NULL, 0, 0};
+    run_state s = {&o, NULL, NULL, NULL, 0, 0, 0};
     nf_error err;
     if ((!o.no_dedup && nf_dedup_new(&s.dedup, &o.dedup, &err) != NF_OK) ||
         nf_events_new(&s.events, &o.events, &err) != NF_OK) {
@@ -389,12 +419,17 @@ int cmd_run(int argc, char **argv)
         nf_dedup_free(s.dedup);
         return EXIT_FATAL;
     }
+    if (!o.no_links && nf_links_new(&s.links, &o.links, &err) != NF_OK) {
+        /* events still work on their own names and terms */
+        fprintf(stderr, "newsfold run: cross-lingual stage off: %s\n", err.message);
+        s.links = NULL;
+    }
     cli_input in = {"run", argv + optind, (size_t)(argc - optind), o.clean, 0, 0, o.quiet};
     cli_totals totals = {0};
     int status = cli_run_batches(&in, add_batch, &s, &totals);
     nf_dedup_result dres = {0};
     nf_events_result eres = {0};
-    if (status != EXIT_FATAL && finish_stages(&s, &dres, &eres) != 0)
+    if (status != EXIT_FATAL && finish_stages(&s, (size_t)totals.docs, &dres, &eres) != 0)
         status = EXIT_FATAL;
     if (status != EXIT_FATAL && write_outputs(&o, &eres, s.dedup ? &dres : NULL) != 0)
         status = EXIT_FATAL;
@@ -403,6 +438,7 @@ int cmd_run(int argc, char **argv)
     nf_events_result_free(&eres);
     nf_dedup_result_free(&dres);
     nf_events_free(s.events);
+    nf_links_free(s.links);
     nf_dedup_free(s.dedup);
     return cli_finish_status("run", &totals, o.quiet, status);
 }

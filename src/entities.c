@@ -774,7 +774,8 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
         c->m[i].key = c->text.data + c->m[i].key_off;
         c->m[i].disp = c->text.data + c->m[i].disp_off;
     }
-    qsort(c->m, c->n, sizeof *c->m, cmp_mention);
+    if (c->n)
+        qsort(c->m, c->n, sizeof *c->m, cmp_mention);
     cand *cs = calloc(c->n ? c->n : 1, sizeof *cs);
     size_t nc = 0;
     if (!cs)

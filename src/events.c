@@ -493,7 +493,7 @@ static void make_components(finish_ctx *fc)
 static bool infer_dates(finish_ctx *fc)
 {
     nf_events *ev = fc->ev;
-    int32_t *cmin = malloc(ev->n * sizeof *cmin); /* per root: the earliest date in its component */
+    int32_t *cmin = malloc((ev->n ? ev->n : 1) * sizeof *cmin); /* per root: the earliest date in its component */
     if (!cmin)
         return false;
     for (size_t i = 0; i < ev->n; i++)
@@ -552,12 +552,13 @@ static int cmp_order(const void *a, const void *b)
 static bool make_order(finish_ctx *fc)
 {
     nf_events *ev = fc->ev;
-    order_key *k = malloc(ev->n * sizeof *k);
+    order_key *k = malloc((ev->n ? ev->n : 1) * sizeof *k);
     if (!k)
         return false;
     for (size_t i = 0; i < ev->n; i++)
         k[i] = (order_key){fc->day[i], (uint32_t)i, doc_id(ev, i)};
-    qsort(k, ev->n, sizeof *k, cmp_order);
+    if (ev->n)
+        qsort(k, ev->n, sizeof *k, cmp_order);
     for (size_t i = 0; i < ev->n; i++) {
         fc->order[i] = k[i].doc;
         fc->pos[k[i].doc] = (uint32_t)i;

@@ -173,9 +173,52 @@ static inline void ev_corpus_free(ev_corpus *c)
     free(c->storyline);
 }
 
-/* Runs the event stage (with a duplicate stage for hard links, as `newsfold
- * run` does) on a corpus. */
+/* Prepares the event stage as `newsfold run` does: duplicate groups and
+ * translations as hard links, pivots as a channel. *links must be freed
+ * (nf_links_free) after nf_events_finish. */
+static inline nf_events *ev_prepare(const ev_corpus *c, const nf_events_options *o, nf_links **links)
+{
+    nf_error err;
+    nf_dedup *d;
+    nf_dedup_options dopt;
+    nf_dedup_options_default(&dopt);
+    nf_links_options lopt;
+    nf_links_options_default(&lopt);
+    lopt.threads = o->threads;
+    nf_events *ev;
+    assert_int_equal(nf_dedup_new(&d, &dopt, &err), NF_OK);
+    assert_int_equal(nf_links_new(links, &lopt, &err), NF_OK);
+    assert_int_equal(nf_events_new(&ev, o, &err), NF_OK);
+    assert_int_equal(nf_dedup_add(d, c->docs, c->n, &err), NF_OK);
+    assert_int_equal(nf_links_add(*links, c->docs, c->n, &err), NF_OK);
+    assert_int_equal(nf_events_add(ev, c->docs, c->n, &err), NF_OK);
+    nf_dedup_result dr;
+    assert_int_equal(nf_dedup_finish(d, &dr, &err), NF_OK);
+    assert_int_equal(nf_events_set_dedup(ev, &dr, &err), NF_OK);
+    nf_links_result lr;
+    assert_int_equal(nf_links_finish(*links, &lr, &err), NF_OK);
+    assert_int_equal(nf_events_add_links(ev, lr.links, lr.n_links, &err), NF_OK);
+    for (size_t i = 0; i < c->n; i++)
+        assert_int_equal(nf_events_set_pivot(ev, i, nf_links_pivot(*links, i), &err), NF_OK);
+    nf_links_result_free(&lr);
+    nf_dedup_result_free(&dr);
+    nf_dedup_free(d);
+    return ev;
+}
+
+/* Runs the whole event pipeline of `newsfold run` on a corpus. */
 static inline void ev_run(const ev_corpus *c, const nf_events_options *o, nf_events_result *r)
+{
+    nf_error err;
+    nf_links *links;
+    nf_events *ev = ev_prepare(c, o, &links);
+    assert_int_equal(nf_events_finish(ev, r, &err), NF_OK);
+    nf_events_free(ev);
+    nf_links_free(links);
+}
+
+/* The same without the cross-lingual stage (names and terms only). */
+static inline void ev_run_nolinks(const ev_corpus *c, const nf_events_options *o, nf_events_result *r)
 {
     nf_error err;
     nf_dedup *d;

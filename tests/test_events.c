@@ -392,6 +392,28 @@ static void test_pivot_channel(void **state)
     }
 }
 
+static void test_empty(void **state)
+{
+    (void)state;
+    nf_events *ev;
+    nf_error err;
+    nf_events_options o = opts(2);
+    assert_int_equal(nf_events_new(&ev, &o, &err), NF_OK);
+    assert_int_equal(nf_events_add(ev, NULL, 0, &err), NF_OK);
+    nf_events_result r;
+    assert_int_equal(nf_events_finish(ev, &r, &err), NF_OK);
+    assert_int_equal(r.n_docs, 0);
+    assert_int_equal(r.n_events, 0);
+    assert_int_equal(r.n_storylines, 0);
+    char *html;
+    size_t len;
+    assert_int_equal(nf_report_html(&r, NULL, &html, &len, &err), NF_OK);
+    assert_non_null(strstr(html, "0 documents"));
+    free(html);
+    nf_events_result_free(&r);
+    nf_events_free(ev);
+}
+
 /* --------------------------------------------------------------- metrics */
 
 typedef struct brute {
@@ -454,7 +476,7 @@ int main(void)
         cmocka_unit_test(test_examples_gold),      cmocka_unit_test(test_threads_same_result),
         cmocka_unit_test(test_window_expiry),      cmocka_unit_test(test_live_set_bounded),
         cmocka_unit_test(test_undated_and_links),  cmocka_unit_test(test_pivot_channel),
-        cmocka_unit_test(test_metrics_brute_force),
+        cmocka_unit_test(test_empty),              cmocka_unit_test(test_metrics_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 typedef struct tuner {
     ev_corpus c[N_CORPORA];
     nf_events *ev[N_CORPORA];
+    nf_links *links[N_CORPORA];
 } tuner;
 
 typedef struct outcome {
@@ -37,26 +38,13 @@ static void prepare(tuner *t, const char *shared)
     t->c[2] = ev_load_uci(shared);
     t->c[3] = ev_load_wmt(shared);
     for (int k = 0; k < N_CORPORA; k++) {
-        nf_error err;
         nf_events_options o;
         nf_events_options_default(&o);
         o.threads = 2;
-        nf_dedup *d;
-        nf_dedup_options dopt;
-        nf_dedup_options_default(&dopt);
-        assert_int_equal(nf_dedup_new(&d, &dopt, &err), NF_OK);
-        assert_int_equal(nf_dedup_add(d, t->c[k].docs, t->c[k].n, &err), NF_OK);
-        nf_dedup_result dr;
-        assert_int_equal(nf_dedup_finish(d, &dr, &err), NF_OK);
-        assert_int_equal(nf_events_new(&t->ev[k], &o, &err), NF_OK);
-        assert_int_equal(nf_events_add(t->ev[k], t->c[k].docs, t->c[k].n, &err), NF_OK);
-        assert_int_equal(nf_events_set_dedup(t->ev[k], &dr, &err), NF_OK);
-        nf_dedup_result_free(&dr);
-        nf_dedup_free(d);
+        t->ev[k] = ev_prepare(&t->c[k], &o, &t->links[k]);
     }
 }
 
-/* Scores on the first n corpora (the others stay 0). */
 static outcome evaluate_n(tuner *t, const nf_events_options *o, int n)
 {
     outcome r = {0};
@@ -87,9 +75,10 @@ static double objective(const outcome *r) { return r->event_f1[3]; }
 
 static void print_row(const nf_events_options *o, const outcome *r)
 {
-    printf("thr %.3f/%.3f w %.2f/%.2f/%.2f cross %.2f | sl %.3f/%.2f | seeds %.3f/%.3f examples %.3f/%.3f | uci %.4f "
+    printf("thr %.3f/%.3f w %.2f/%.2f/%.2f/%.2f cross %.2f/%.2f | sl %.3f/%.2f | seeds %.3f/%.3f examples %.3f/%.3f | uci %.4f "
            "wmt %.4f | obj %.4f%s\n",
-           o->threshold, o->threshold_short, o->w_title, o->w_body, o->w_names, o->w_cross_names, o->storyline_threshold,
+           o->threshold, o->threshold_short, o->w_title, o->w_body, o->w_names, o->w_pivot, o->w_cross_names,
+           o->w_cross_pivot, o->storyline_threshold,
            o->storyline_w_names, r->event_f1[0], r->story_f1[0], r->event_f1[1], r->story_f1[1], r->event_f1[2],
            r->event_f1[3], objective(r), goldens_exact(r, false) ? "" : " (goldens differ)");
 }
@@ -123,6 +112,29 @@ static nf_events_options search_events(tuner *t, nf_events_options base, int par
                     }
                 }
         }
+    return best;
+}
+
+/* With the cross-lingual stage: weights of the pivot channel, same- and
+ * cross-language, with the threshold (the other weights as found). */
+static nf_events_options search_pivot(tuner *t, nf_events_options base)
+{
+    nf_events_options best = base;
+    double best_obj = -1;
+    for (int wp = 0; wp <= 4; wp++)
+        for (int wx = 0; wx <= 10; wx += 2)
+            for (int ti = 30; ti <= 50; ti += 2) {
+                nf_events_options o = base;
+                o.w_pivot = wp / 10.0;
+                o.w_cross_pivot = wx / 10.0;
+                o.threshold = ti / 100.0;
+                outcome r = evaluate(t, &o);
+                print_row(&o, &r);
+                if (goldens_exact(&r, false) && objective(&r) > best_obj + 1e-9) {
+                    best_obj = objective(&r);
+                    best = o;
+                }
+            }
     return best;
 }
 
@@ -181,7 +193,11 @@ int main(int argc, char **argv)
     prepare(&t, shared);
     nf_events_options o;
     nf_events_options_default(&o);
-    if (strcmp(phase, "storylines") != 0) {
+    if (strcmp(phase, "pivot") == 0) {
+        o = search_pivot(&t, o);
+        printf("best pivot: ");
+        print_row(&o, &(outcome){0});
+    } else if (strcmp(phase, "storylines") != 0) {
         o = search_events(&t, o, part, parts);
         printf("best events: ");
         print_row(&o, &(outcome){0});
@@ -198,6 +214,7 @@ int main(int argc, char **argv)
     print_row(&o, &r);
     for (int k = 0; k < N_CORPORA; k++) {
         nf_events_free(t.ev[k]);
+        nf_links_free(t.links[k]);
         ev_corpus_free(&t.c[k]);
     }
     return 0;
