@@ -31,8 +31,8 @@ static const char run_usage[] =
     "  -o, --output DIR            output folder (created when missing)\n"
     "      --threshold T           score below which a document starts a new event\n"
     "      --threshold-short T     the same for documents with (almost) no body\n"
-    "      --weights T,B,N         same-language weights of title, body and names cosines\n"
-    "      --cross-weight W        weight of the names cosine across languages\n"
+    "      --weights T,B,N[,P]     same-language weights of title, body, names (and pivot) cosines\n"
+    "      --cross-weights N[,P]   weights of the names (and pivot) cosines across languages\n"
     "      --window DAYS           days an event stays live without new reports (default 3)\n"
     "      --storyline-days DAYS   longest gap between events of a storyline (default 30)\n"
     "      --storyline-threshold T score needed to link two events\n"
@@ -87,7 +87,14 @@ static bool parse_int(const char *s, int *out)
 
 static bool parse_weights(const char *s, nf_events_options *e)
 {
-    return sscanf(s, "%lf,%lf,%lf", &e->w_title, &e->w_body, &e->w_names) == 3;
+    int n = sscanf(s, "%lf,%lf,%lf,%lf", &e->w_title, &e->w_body, &e->w_names, &e->w_pivot);
+    return n == 3 || n == 4;
+}
+
+static bool parse_cross(const char *s, nf_events_options *e)
+{
+    int n = sscanf(s, "%lf,%lf", &e->w_cross_names, &e->w_cross_pivot);
+    return n == 1 || n == 2;
 }
 
 static int parse_option(int c, run_cli *o)
@@ -97,7 +104,7 @@ static int parse_option(int c, run_cli *o)
     case 't': return parse_double(optarg, &o->events.threshold) ? 0 : bad_value("threshold", optarg);
     case 'U': return parse_double(optarg, &o->events.threshold_short) ? 0 : bad_value("threshold", optarg);
     case 'W': return parse_weights(optarg, &o->events) ? 0 : bad_value("weights", optarg);
-    case 'X': return parse_double(optarg, &o->events.w_cross_names) ? 0 : bad_value("cross weight", optarg);
+    case 'X': return parse_cross(optarg, &o->events) ? 0 : bad_value("cross weights", optarg);
     case 'w': return parse_int(optarg, &o->events.window_days) ? 0 : bad_value("window", optarg);
     case 'D': return parse_int(optarg, &o->events.storyline_days) ? 0 : bad_value("storyline days", optarg);
     case 'S':
@@ -122,7 +129,7 @@ static int parse_args(int argc, char **argv, run_cli *o)
     static const struct option longs[] = {
         {"output", required_argument, 0, 'o'},         {"threshold", required_argument, 0, 't'},
         {"threshold-short", required_argument, 0, 'U'},
-        {"weights", required_argument, 0, 'W'},        {"cross-weight", required_argument, 0, 'X'},
+        {"weights", required_argument, 0, 'W'},        {"cross-weights", required_argument, 0, 'X'},
         {"window", required_argument, 0, 'w'},         {"storyline-days", required_argument, 0, 'D'},
         {"storyline-threshold", required_argument, 0, 'S'}, {"prefer-lang", required_argument, 0, 'L'},
         {"no-dedup", no_argument, 0, 'N'},             {"title", required_argument, 0, 'T'},

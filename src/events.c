@@ -98,7 +98,7 @@ void nf_events_options_default(nf_events_options *o)
     o->w_names = 0.40;
     o->w_pivot = 0.0;
     o->w_cross_names = 1.0;
-    o->w_cross_pivot = 0.0;
+    o->w_cross_pivot = 0.3;
     o->time_weight = 0.5;
     o->time_scale = 3.0;
     o->window_days = 3;
