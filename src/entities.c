@@ -34,7 +34,6 @@
  */
 #include "events_internal.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/ustring.h>
@@ -330,7 +329,7 @@ static const struct {
     size_t n;
 } calendar[] = {
     CAL("monday"),   CAL("tuesday"),    CAL("wednesday"), CAL("thursday"), CAL("friday"),    CAL("saturday"),
-    CAL("sunday"),   CAL("january"),    CAL("february"),  CAL("april"),    CAL("june"),      CAL("july"),
+    CAL("sunday"),   CAL("january"),    CAL("february"),  CAL("march"),    CAL("april"),    CAL("june"),      CAL("july"),
     CAL("august"),   CAL("september"),  CAL("october"),   CAL("november"), CAL("december"),  CAL("montag"),
     CAL("dienstag"), CAL("mittwoch"),   CAL("donnerstag"), CAL("freitag"), CAL("samstag"),   CAL("sonnabend"),
     CAL("sonntag"),  CAL("januar"),     CAL("februar"),   CAL("m\xc3\xa4rz"), CAL("juni"), CAL("juli"),
@@ -447,9 +446,6 @@ static bool add_run(nf_translit *t, const nf_clean_doc *cd, size_t from, size_t 
         r->weak = t->strength[i] == STR_WEAK;
         r->sep = n == 0 ? SEP_NONE : (uint8_t)separator(cd, i);
         uint64_t h = nf_feat_hash('n', t->key.data + off, r->key_len);
-#ifdef NF_EVENTS_TRACE
-        fprintf(stderr, "   name %.*s%s\n", (int)r->key_len, t->key.data + off, r->weak ? " (weak)" : "");
-#endif
         if (!nf_docfeat_push(out, CH_NAMES, h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
             return false;
         if (n > 0 && !emit_pair(t, &rt[n - 1], r, out))
@@ -468,9 +464,6 @@ static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nf_docfeat *o
     for (size_t i = 0; i < tk->norm_len && n < sizeof digits; i++)
         if (s[i] >= '0' && s[i] <= '9')
             digits[n++] = s[i];
-#ifdef NF_EVENTS_TRACE
-    fprintf(stderr, "   number %.*s\n", (int)n, digits);
-#endif
     return n == 0 || nf_docfeat_push(out, CH_NAMES, nf_feat_hash('#', digits, n), 0);
 }
 
@@ -640,17 +633,34 @@ static size_t sort_unique(uint32_t *v, size_t n)
     return o;
 }
 
-/* One candidate per key: most used display form, components, documents. */
+/* Whether a display form is set in capitals throughout (a dateline's
+ * "SEOUL"; an acronym too, but then no other form exists). */
+static bool shouting(const char *s)
+{
+    size_t letters = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p >= 'a' && *p <= 'z')
+            return false;
+        letters += (*p >= 'A' && *p <= 'Z') || (unsigned char)*p >= 0x80;
+    }
+    return letters >= 4;
+}
+
+/* One candidate per key: its most used display form (one in capitals only
+ * when there is no other), components, documents. */
 static bool make_cand(collect_ctx *c, size_t from, size_t to, cand *out)
 {
     size_t best = from, best_n = 0;
+    bool best_shouts = true;
     for (size_t i = from; i < to;) {
         size_t j = i;
         while (j < to && strcmp(c->m[j].disp, c->m[i].disp) == 0)
             j++;
-        if (j - i > best_n) {
+        bool shouts = shouting(c->m[i].disp);
+        if ((best_shouts && !shouts) || (shouts == best_shouts && j - i > best_n)) {
             best_n = j - i;
             best = i;
+            best_shouts = shouts;
         }
         i = j;
     }
@@ -711,16 +721,33 @@ static bool word_suffix(const char *shrt, size_t ls, const char *lng, size_t ll)
     return ll > ls + 1 && strcmp(lng + ll - ls, shrt) == 0 && lng[ll - ls - 1] == ' ';
 }
 
-static bool mergeable(const cand *weak, const cand *strong)
+static size_t words(const char *key)
 {
-    size_t lw = strlen(weak->key), ls = strlen(strong->key);
-    if (lw >= 6 && ls >= 6 && one_edit(weak->key, strong->key))
-        return true;
-    /* the same person or place with and without a first name or title:
-     * the stronger form absorbs the weaker, whichever is longer */
-    if (lw < 4 || ls < 4)
-        return false;
-    return word_suffix(weak->key, lw, strong->key, ls) || word_suffix(strong->key, ls, weak->key, lw);
+    size_t n = 1;
+    for (const char *p = key; *p; p++)
+        n += *p == ' ';
+    return n;
+}
+
+/* Whether a and b name the same thing, and which one stands for both:
+ * spelling variants (one edit apart) keep the stronger (a, ranked first);
+ * when one is the ending of the other, a name of several words is the core
+ * that titles were put before ("Foreign Minister Kim Hong-kyun" -> "Kim
+ * Hong-kyun"), while a single word is a surname or short form that the
+ * longer name explains ("Putin" -> "Vladimir Putin"). Returns the index
+ * (0 for a, 1 for b) of the representative, or -1. */
+static int merge_rep(const cand *a, const cand *b)
+{
+    size_t la = strlen(a->key), lb = strlen(b->key);
+    if (la >= 6 && lb >= 6 && one_edit(a->key, b->key))
+        return 0;
+    if (la < 4 || lb < 4)
+        return -1;
+    if (word_suffix(b->key, lb, a->key, la)) /* b ends a */
+        return words(b->key) > 1 ? 1 : 0;
+    if (word_suffix(a->key, la, b->key, lb)) /* a ends b */
+        return words(a->key) > 1 ? 0 : 1;
+    return -1;
 }
 
 static bool union_into(uint32_t **dst, size_t *n_dst, const uint32_t *src, size_t n_src)
@@ -734,18 +761,27 @@ static bool union_into(uint32_t **dst, size_t *n_dst, const uint32_t *src, size_
     return true;
 }
 
+static bool absorb(cand *rep, cand *other)
+{
+    other->merged = true;
+    return union_into(&rep->comps, &rep->n_comps, other->comps, other->n_comps) &&
+           union_into(&rep->docs, &rep->n_docs, other->docs, other->n_docs);
+}
+
+/* Pairwise over the strongest MAX_MERGE candidates (ranked), each merged
+ * one handing its sources and documents to its representative. */
 static bool merge_cands(cand *cs, size_t n)
 {
     size_t lim = n < MAX_MERGE ? n : MAX_MERGE;
     for (size_t i = 1; i < lim; i++)
-        for (size_t j = 0; j < i; j++) {
-            if (cs[j].merged || !mergeable(&cs[i], &cs[j]))
+        for (size_t j = 0; j < i && !cs[i].merged; j++) {
+            if (cs[j].merged)
                 continue;
-            if (!union_into(&cs[j].comps, &cs[j].n_comps, cs[i].comps, cs[i].n_comps) ||
-                !union_into(&cs[j].docs, &cs[j].n_docs, cs[i].docs, cs[i].n_docs))
+            int rep = merge_rep(&cs[j], &cs[i]);
+            if (rep == 0 && !absorb(&cs[j], &cs[i]))
                 return false;
-            cs[i].merged = true;
-            break;
+            if (rep == 1 && !absorb(&cs[i], &cs[j]))
+                return false;
         }
     return true;
 }

@@ -570,8 +570,8 @@ static bool make_order(finish_ctx *fc)
 /* ------------------------------------------------------------ doc vectors */
 
 /* See nf_name_ok_fn: weak names need a strong use somewhere; a word that
- * at least one document in five of those naming it writes in lower case is
- * a common word ("Minister" in "Foreign Minister Cho"). */
+ * two or more documents, and at least one in five of those naming it, write
+ * in lower case is a common word ("Minister" in "Foreign Minister Cho"). */
 static bool name_ok(const void *ctx, uint64_t hash, bool weak)
 {
     const nf_hmap *df = &((const nf_events *)ctx)->df;
@@ -579,7 +579,7 @@ static bool name_ok(const void *ctx, uint64_t hash, bool weak)
     if (!v || (weak && (*v >> 32) == 0))
         return false;
     const uint64_t *lower = nf_hmap_get(df, hash ^ NF_LOWER_SALT);
-    return !lower || (uint32_t)*lower * 5 < (uint32_t)*v;
+    return !lower || (uint32_t)*lower < 2 || (uint32_t)*lower * 5 < (uint32_t)*v;
 }
 
 /* Inverse document frequency with a prior of `prior` extra documents that
@@ -670,11 +670,6 @@ static bool build_vec(finish_ctx *fc, uint32_t doc, nf_docvec *v)
     }
     finish_vec(pv, CH_PIVOT);
     v->lang = ev->docs[doc].lang_hash;
-#ifdef NF_EVENTS_TRACE
-    if (getenv("NF_TRACE_DOC") && (uint32_t)atoi(getenv("NF_TRACE_DOC")) == doc)
-        for (uint32_t i = 0; i < v->ch[CH_NAMES].n; i++)
-            fprintf(stderr, "   vec %016llx %.3f\n", (unsigned long long)v->ch[CH_NAMES].f[i].hash, v->ch[CH_NAMES].f[i].w);
-#endif
     return true;
 }
 

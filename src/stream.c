@@ -28,9 +28,6 @@
 #include "events_internal.h"
 
 #include <math.h>
-#ifdef NF_EVENTS_TRACE
-#include <stdio.h>
-#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -574,14 +571,6 @@ static uint32_t best_event(nf_stream *s, const nf_docvec *v, int32_t day, double
         const event_rec *e = &s->ev[l->event];
         double sc = nf_event_score(&s->o, v, l->c, has_lang(l, v->lang), day - e->last_day);
         s->scored++;
-#ifdef NF_EVENTS_TRACE
-        fprintf(stderr, "  doc -> E%u: score %.3f (title %.3f body %.3f names %.3f pivot %.3f, same_lang %d, days %d)\n",
-                l->event + 1, sc, centroid_cos(&v->ch[0], &l->c[0]), centroid_cos(&v->ch[1], &l->c[1]),
-                centroid_cos(&v->ch[2], &l->c[2]), centroid_cos(&v->ch[3], &l->c[3]), has_lang(l, v->lang),
-                day - e->last_day);
-        fprintf(stderr, "     sizes doc %u/%u/%u centroid %u/%u/%u slot %u\n", v->ch[0].n, v->ch[1].n, v->ch[2].n, l->c[0].n,
-                l->c[1].n, l->c[2].n, s->top[i].slot);
-#endif
         if (sc > *best_score || (sc == *best_score && l->event < best)) {
             *best_score = sc;
             best = l->event;
@@ -597,9 +586,6 @@ nf_status nf_stream_push(nf_stream *s, uint32_t doc, int32_t day, const nf_docve
     if (st != NF_OK)
         return st;
     bool ok;
-#ifdef NF_EVENTS_TRACE
-    fprintf(stderr, "push doc %u day %d forced %d\n", doc, day, forced != NONE);
-#endif
     if (forced != NONE) {
         *event = forced;
         *score = 1;
