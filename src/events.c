@@ -866,14 +866,14 @@ static uint32_t pick_original(const finish_ctx *fc, const uint32_t *m, size_t n,
     const nf_events *ev = fc->ev;
     nf_hmap_clear(count);
     for (size_t i = 0; i < n; i++) {
-        uint64_t *c = nf_hmap_put(count, fc->comp[m[i]], NULL);
+        uint64_t *c = nf_hmap_put(count, (uint64_t)fc->comp[m[i]] + 1, NULL); /* + 1: key 0 is taken */
         if (c)
             (*c)++;
     }
     uint32_t best = m[0];
     uint64_t best_key = 0;
     for (size_t i = 0; i < n && fc->day[m[i]] == fc->day[m[0]]; i++) {
-        const uint64_t *c = nf_hmap_get(count, fc->comp[m[i]]);
+        const uint64_t *c = nf_hmap_get(count, (uint64_t)fc->comp[m[i]] + 1);
         bool canonical = !ev->dedup_canon || ev->dedup_canon[m[i]] == m[i];
         uint64_t key = (c ? *c : 1) << 33 | (uint64_t)canonical << 32 | ev->docs[m[i]].n_tokens;
         if (key > best_key) {

@@ -3,7 +3,8 @@
  *
  * Keys are already well-mixed hashes (XXH3), so the slot is the key's low
  * bits and probing is linear. Key 0 marks an empty slot; a caller's key 0 is
- * stored as 1 (one collision in 2^64). The table doubles at 1/2 load, so a
+ * stored as 1 (one collision in 2^64 for hashes; callers with small integer
+ * keys add 1 first). The table doubles at 1/2 load, so a
  * lookup touches one or two cache lines. There is no delete: a map that
  * must shrink is rebuilt (nf_hmap_clear, then re-insert what survives).
  * Iteration order is slot order, which depends only on the keys inserted

@@ -100,6 +100,11 @@ static void test_seeds_gold(void **state)
     expect_partition(&c, &r, true);
     assert_int_equal(r.n_storylines, 1);
     assert_int_equal(r.storylines[0].n_events, 2);
+    /* the original is the report with a translation (000, whose German
+     * version 002 links to it), not an earlier-sorted lone rewrite */
+    assert_int_equal(r.docs[0].role, NF_ROLE_ORIGINAL);
+    assert_int_equal(r.docs[2].role, NF_ROLE_TRANSLATION);
+    assert_int_equal(r.docs[2].linked_to, 0);
     /* undated 001 and 003 got a date from their neighbours */
     for (size_t i = 0; i < c.n; i++)
         assert_true(*r.docs[i].date);
