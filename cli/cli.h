@@ -62,6 +62,7 @@ int cli_finish_status(const char *command, const cli_totals *t, bool quiet, int 
 
 int cmd_clean(int argc, char **argv);
 int cmd_dedup(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
 int cmd_links(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -21,13 +21,15 @@ static const char usage[] =
     "commands:\n"
     "  clean     clean and normalize documents; one JSONL record per document\n"
     "  dedup     find exact, near and partial duplicates; one record per document\n"
+    "  extract   main text and metadata of HTML pages and WARC records; one record per page\n"
     "  links     find translations across languages; one record per pair (or --groups)\n"
     "  compare   explain why two documents are or are not translations\n"
     "  run       the whole pipeline: duplicates, events, storylines, report.html\n"
     "  eval      score clusters (group, event, storyline) against a gold file\n"
     "\n"
-    "INPUT is a file or directory (recursive) of .txt, .json, .jsonl (each may\n"
-    "be .gz), or - for JSONL on stdin. 'newsfold COMMAND --help' for options.\n"
+    "INPUT is a file or directory (recursive) of .txt, .json, .jsonl, .html, .htm,\n"
+    ".warc (each may be .gz), or - for JSONL on stdin. HTML pages and WARC records\n"
+    "are reduced to their main text. 'newsfold COMMAND --help' for options.\n"
     "exit status: 0 all good, 1 some records skipped, 2 usage or fatal error\n";
 
 double nf_cli_now(void)
@@ -133,6 +135,8 @@ int main(int argc, char **argv)
         return cmd_clean(argc - 1, argv + 1);
     if (strcmp(cmd, "dedup") == 0)
         return cmd_dedup(argc - 1, argv + 1);
+    if (strcmp(cmd, "extract") == 0)
+        return cmd_extract(argc - 1, argv + 1);
     if (strcmp(cmd, "links") == 0)
         return cmd_links(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0)

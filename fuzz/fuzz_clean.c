@@ -95,8 +95,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(split == NULL || res.n_lines == n_split);
         for (size_t i = 0; split && i < res.n_lines; i++)
             CHECK(res.lines[i].start == split[i].start && res.lines[i].len == split[i].len &&
-                  res.lines[i].number == split[i].number && res.lines[i].blank_before == split[i].blank_before);
-        CHECK(res.title_line == SIZE_MAX || (res.title_line < res.n_lines && !res.lines[res.title_line].reason));
+                  res.lines[i].number == split[i].number &&
+                  res.lines[i].blank_before == split[i].blank_before);
+        CHECK(res.title_line == SIZE_MAX ||
+              (res.title_line < res.n_lines && !res.lines[res.title_line].reason));
         if (title)
             CHECK(res.title_line == SIZE_MAX);
 

@@ -71,6 +71,7 @@ typedef struct nf_doc {
     uint64_t record; /* 1-based line (JSONL) or record (JSON array) number */
     size_t invalid_utf8; /* bytes sequences replaced while reading */
     int source_from_path; /* 1 when source was derived from the directory */
+    struct nf_extract_info *extract; /* HTML and WARC input only, else NULL */
 } nf_doc;
 
 void nf_doc_free(nf_doc *doc);
@@ -79,12 +80,16 @@ typedef struct nf_reader nf_reader;
 
 typedef struct nf_reader_options {
     size_t max_record_bytes; /* larger records are skipped; 0 = 64 MiB */
+    size_t max_page_bytes;   /* larger HTML pages / WARC payloads are skipped; 0 = 20 MiB */
+    int defer_extract;       /* 1: HTML comes back unextracted; see nf_doc_extract */
 } nf_reader_options;
 
 /*
  * Opens a reader over files and directories (walked recursively, in byte
  * order of names, so the document order is reproducible). "-" reads JSONL
- * from stdin. Recognised: .txt .json .jsonl, each optionally .gz.
+ * from stdin. Recognised: .txt .json .jsonl .html .htm .warc, each
+ * optionally .gz (HTML pages and WARC records are extracted to text, see
+ * nf_extract_html).
  * Unknown extensions are skipped and reported through nf_reader_next.
  */
 nf_status nf_reader_open(nf_reader **out, const char *const *paths, size_t n_paths,
@@ -101,6 +106,9 @@ nf_status nf_reader_next(nf_reader *reader, nf_doc *doc, nf_error *err);
  * unknown, e.g. for stdin). Compressed files count their on-disk size. */
 uint64_t nf_reader_bytes_done(const nf_reader *reader);
 uint64_t nf_reader_bytes_total(const nf_reader *reader);
+/* Records passed over on purpose, not as errors (WARC requests, metadata,
+ * non-HTML responses ...): counted, never reported one by one. */
+uint64_t nf_reader_records_ignored(const nf_reader *reader);
 void nf_reader_close(nf_reader *reader);
 
 /*
@@ -109,6 +117,54 @@ void nf_reader_close(nf_reader *reader);
  */
 nf_status nf_doc_from_json(const char *json, size_t len, const char *origin, uint64_t record,
                            nf_doc *doc, nf_error *err);
+
+/* ------------------------------------------------------------ HTML pages */
+
+/* What the HTML extractor knew about a page (nf_doc.extract). */
+typedef struct nf_extract_info {
+    char *author;            /* byline, when the page names one */
+    char *fetched;           /* WARC-Date / HTTP Date as given, or NULL */
+    char charset[40];        /* encoding the page was decoded from */
+    const char *date_source; /* static: "json-ld", "meta", "time", "url", "http" or NULL */
+    uint64_t bytes_in;       /* page bytes before decoding (HTTP payload for WARC) */
+    uint64_t offset;         /* WARC: byte offset of the record */
+    int from_warc;           /* 1: the page came from a WARC record */
+    uint32_t paragraphs_kept, paragraphs_dropped;
+    int used_jsonld;         /* 1: a JSON-LD articleBody guided or gave the text */
+    int lang_detected;       /* 1: lang came from detection, not the page */
+    /* set while extraction is deferred (nf_reader_options.defer_extract) */
+    char *raw;
+    size_t raw_len;
+    char *content_type; /* HTTP Content-Type, for its charset */
+    char *last_modified;
+} nf_extract_info;
+
+void nf_extract_info_free(nf_extract_info *info);
+
+typedef struct nf_langid nf_langid;
+
+typedef struct nf_extract_options {
+    const char *url;           /* where the page came from, or NULL */
+    const char *content_type;  /* HTTP Content-Type (charset), or NULL */
+    const char *last_modified; /* HTTP Last-Modified: a last-resort date, or NULL */
+    nf_langid *langid;         /* when set, detects lang if the page declares none */
+} nf_extract_options;
+
+/*
+ * Extracts the main text and metadata of one HTML page (any encoding):
+ * fills doc's title, text (paragraphs separated by blank lines, headings on
+ * lines of their own), url (canonical when given), published (YYYY-MM-DD),
+ * lang, source (site name) and extract (author, statistics); id, origin and
+ * record are left to the caller. Returns NF_OK, NF_SKIPPED when the page
+ * cannot be parsed (err says why) or NF_ERR_NOMEM. Reentrant.
+ */
+nf_status nf_extract_html(const char *page, size_t len, const nf_extract_options *options,
+                          nf_doc *doc, nf_error *err);
+
+/* Extracts a document the reader returned unextracted (defer_extract);
+ * NF_OK and nothing done for any other document. Documents are independent,
+ * so several may be extracted on different threads at once. */
+nf_status nf_doc_extract(nf_doc *doc, nf_langid *langid, nf_error *err);
 
 /* --------------------------------------------------------- clean/normalize */
 

@@ -5,6 +5,7 @@
 #   scripts/fuzz_smoke.sh              # 20 s per harness
 #   FUZZ_SECONDS=300 scripts/fuzz_smoke.sh
 #   FUZZERS="fuzz_clean" scripts/fuzz_smoke.sh
+#   FUZZ_BUILD=/tmp/fz scripts/fuzz_smoke.sh   # build elsewhere than build-fuzz/
 #
 # Needs clang with libFuzzer (Debian: clang, libclang-rt-14-dev). Prints one
 # line per harness; exits non-zero when any harness crashes, leaks, times out
@@ -14,9 +15,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-BUILD=build-fuzz
+BUILD=${FUZZ_BUILD:-build-fuzz} # a build folder outside the tree works too
 SECONDS_PER=${FUZZ_SECONDS:-20}
-FUZZERS=${FUZZERS:-"fuzz_jsonl fuzz_tokenizer fuzz_clean"}
+FUZZERS=${FUZZERS:-"fuzz_jsonl fuzz_tokenizer fuzz_clean fuzz_html fuzz_warc"}
 TIMEOUT_PER_INPUT=${FUZZ_TIMEOUT:-10}
 
 CC=clang cmake -S . -B "$BUILD" -G Ninja -DNF_FUZZ=ON -DNF_SANITIZE=ON -DNF_WERROR=ON >"$BUILD.configure.log" 2>&1 \

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(gcc make cmake ninja-build pkg-config
           libicu-dev libstemmer-dev libexttextcat-dev libexttextcat-data
-          libxxhash-dev libcjson-dev zlib1g-dev libcmocka-dev
+          libxxhash-dev libcjson-dev zlib1g-dev libcmocka-dev libgumbo-dev
           dict-freedict-deu-eng dict-freedict-eng-deu dict-freedict-fra-eng dict-freedict-eng-fra
           dict-freedict-spa-eng dict-freedict-eng-spa dict-freedict-ita-eng dict-freedict-por-eng
           dict-freedict-nld-eng dict-freedict-eng-rus)

@@ -26,9 +26,11 @@
 #include <xxhash.h>
 
 #define DEFAULT_MAX_RECORD (64u << 20)
+#define DEFAULT_MAX_PAGE (20u << 20)
 #define LINE_BUF_INITIAL (1u << 20)
 
-static const nf_format *const nf_formats[] = {&nf_format_text, &nf_format_json, &nf_format_jsonl};
+static const nf_format *const nf_formats[] = {&nf_format_text, &nf_format_json, &nf_format_jsonl,
+                                              &nf_format_html, &nf_format_warc};
 
 typedef struct input_file {
     char *path;
@@ -48,6 +50,9 @@ struct nf_reader {
     const nf_format *format;
     bool open;
     size_t max_record;
+    size_t max_page;
+    bool defer_extract;
+    uint64_t ignored;
     uint64_t bytes_total, bytes_done_closed;
     id_set ids;
     nf_buf pending_skip; /* message for a file skipped while walking */
@@ -210,6 +215,8 @@ nf_status nf_reader_open(nf_reader **out, const char *const *paths, size_t n_pat
     if (!r)
         return nf_fail(err, NF_ERR_NOMEM, "out of memory");
     r->max_record = options && options->max_record_bytes ? options->max_record_bytes : DEFAULT_MAX_RECORD;
+    r->max_page = options && options->max_page_bytes ? options->max_page_bytes : DEFAULT_MAX_PAGE;
+    r->defer_extract = options && options->defer_extract;
     for (size_t i = 0; i < n_paths; i++) {
         nf_status st = add_input(r, paths[i], err);
         if (st != NF_OK) {
@@ -248,6 +255,7 @@ static void close_source(nf_reader *r)
     gzclose(r->src.gz);
     free(r->src.buf);
     r->bytes_done_closed += r->files[r->next_file - 1].size;
+    r->ignored += r->src.ignored;
     memset(&r->src, 0, sizeof r->src);
     r->open = false;
 }
@@ -272,6 +280,8 @@ static nf_status open_next(nf_reader *r, nf_error *err)
     r->src.path = f->path;
     r->src.rel = f->rel;
     r->src.max_record = r->max_record;
+    r->src.max_page = r->max_page;
+    r->src.defer_extract = r->defer_extract;
     r->format = fmt;
     r->open = true;
     nf_status st = fmt->open(&r->src, err);
@@ -330,7 +340,9 @@ nf_status nf_reader_next(nf_reader *r, nf_doc *doc, nf_error *err)
 uint64_t nf_reader_bytes_done(const nf_reader *r)
 {
     uint64_t done = r->bytes_done_closed;
-    if (r->open && strcmp(r->src.path, "-") != 0) {
+    if (r->open && r->src.consumed) { /* a format reading the file itself */
+        done += r->src.consumed;
+    } else if (r->open && strcmp(r->src.path, "-") != 0) {
         z_off_t off = gzoffset(r->src.gz);
         if (off > 0)
             done += (uint64_t)off;
@@ -339,6 +351,8 @@ uint64_t nf_reader_bytes_done(const nf_reader *r)
 }
 
 uint64_t nf_reader_bytes_total(const nf_reader *r) { return r->bytes_total; }
+
+uint64_t nf_reader_records_ignored(const nf_reader *r) { return r->ignored + (r->open ? r->src.ignored : 0); }
 
 void nf_reader_close(nf_reader *r)
 {
@@ -459,6 +473,7 @@ void nf_doc_free(nf_doc *d)
     free(d->published);
     free(d->url);
     free(d->origin);
+    nf_extract_info_free(d->extract);
     memset(d, 0, sizeof *d);
 }
 

@@ -21,6 +21,10 @@ typedef struct nf_source {
     const char *path;     /* as opened; "-" for stdin */
     const char *rel;      /* path relative to the input root: the default id */
     size_t max_record;    /* records above this many bytes are skipped */
+    size_t max_page;      /* HTML pages / WARC payloads above this are skipped */
+    bool defer_extract;   /* HTML formats: leave the page raw (nf_doc_extract) */
+    uint64_t ignored;     /* records passed over on purpose (WARC non-HTML) */
+    uint64_t consumed;    /* file bytes read, set by formats that bypass gz (progress) */
     uint64_t line;        /* lines consumed so far (line readers) */
     uint64_t record;      /* records produced so far */
     void *state;          /* the format's own */
@@ -41,6 +45,8 @@ typedef struct nf_format {
 extern const nf_format nf_format_text;
 extern const nf_format nf_format_json;
 extern const nf_format nf_format_jsonl;
+extern const nf_format nf_format_html;
+extern const nf_format nf_format_warc;
 
 /*
  * Reads the next line (without its '\n', and without a trailing '\r') into

@@ -335,7 +335,7 @@ static size_t find_dicts(const char *dir, dict_file *out, size_t max, uint64_t *
     while (d && (e = readdir(d)) && n_names < 256)
         if (strncmp(e->d_name, "freedict-", 9) == 0 && strlen(e->d_name) < 64 &&
             strstr(e->d_name, ".index") && strlen(e->d_name) == 9 + 7 + 6)
-            snprintf(names[n_names++], 64, "%s", e->d_name);
+            memcpy(names[n_names++], e->d_name, strlen(e->d_name) + 1); /* length checked above */
     if (d)
         closedir(d);
     qsort(names, n_names, sizeof *names, (int (*)(const void *, const void *))strcmp);

@@ -100,7 +100,7 @@ static void radix_passes(nf_kv *v, size_t n, int first_pass)
 
 void nf_kv_sort(nf_kv *v, size_t n)
 {
-    if (n < 2) /* also: v may be NULL when there is nothing to sort */
+    if (n < 2)
         return;
     if (n < 256)
         qsort(v, n, sizeof *v, cmp_kv);

@@ -117,6 +117,7 @@ char *nf_utf8_repair(const char *str, size_t len, size_t *out_len, size_t *n_inv
     nf_buf out;
     nf_buf_init(&out);
     nf_buf_reserve(&out, len);
+    nf_buf_append(&out, "", 0); /* NUL-terminated even when len is 0 */
     size_t i = 0;
     while (i < len) {
         size_t run = ascii_run(s + i, len - i);
