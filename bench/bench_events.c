@@ -129,7 +129,8 @@ static nf_clean_doc *clean_all(base *b)
     nf_cleaner *cl;
     nf_error err;
     nf_clean_doc *out = calloc(b->n, sizeof *out);
-    if (!out || nf_cleaner_new(&cl, &o, &err) != NF_OK || nf_clean_batch(cl, b->raw, b->n, out, &err) != NF_OK) {
+    if (!out || nf_cleaner_new(&cl, &o, &err) != NF_OK ||
+        nf_clean_batch(cl, b->raw, b->n, out, &err) != NF_OK) {
         fprintf(stderr, "bench_events: cleaning failed\n");
         exit(2);
     }
@@ -158,7 +159,8 @@ static void make_copy(const nf_clean_doc *src, nf_clean_doc *dst, char *id, size
     dst->n_tokens = n;
     snprintf(id, 32, "c%zu", k);
     dst->doc.id = id;
-    unsigned y = 2025 + (unsigned)day / (28 * 12) % 7000, m = 1 + (unsigned)day / 28 % 12, d = 1 + (unsigned)day % 28;
+    unsigned y = 2025 + (unsigned)day / (28 * 12) % 7000, m = 1 + (unsigned)day / 28 % 12,
+             d = 1 + (unsigned)day % 28;
     snprintf(dst->published, sizeof dst->published, "%04u-%02u-%02u", y, m, d);
 }
 
@@ -199,7 +201,8 @@ int main(int argc, char **argv)
         size_t n = 0;
         for (size_t j = 0; j < per_day_base && made < total; j++)
             for (int c = 0; c < COPIES && made < total; c++) {
-                size_t src = ((size_t)(day % PERIOD) + PERIOD * (j + per_day_base * (size_t)(day / PERIOD))) % nb;
+                size_t src =
+                    ((size_t)(day % PERIOD) + PERIOD * (j + per_day_base * (size_t)(day / PERIOD))) % nb;
                 make_copy(&docs[src], &batch[n], ids + 32 * n, made, day, &x);
                 n++;
                 made++;
@@ -222,12 +225,15 @@ int main(int argc, char **argv)
     }
     double t2 = now();
     printf("base: %zu cleaned documents, %.0f tokens on average\n", nb, (double)tokens / nb);
-    printf("event stage, %d thread%s: %zu documents in %.2f s (features %.2f s, clustering %.2f s): %.0f docs/s\n",
-           threads, threads == 1 ? "" : "s", total, t2 - t0, t1 - t0, t2 - t1, total / (t2 - t0));
+    printf(
+        "event stage, %d thread%s: %zu documents in %.2f s (features %.2f s, clustering %.2f s): %.0f "
+        "docs/s\n",
+        threads, threads == 1 ? "" : "s", total, t2 - t0, t1 - t0, t2 - t1, total / (t2 - t0));
     printf("%zu events, %zu storylines, at most %zu live events, %zu candidates scored (%.1f per document)\n",
-           r.n_events, r.n_storylines, r.max_live_events, r.candidates_scored, (double)r.candidates_scored / total);
-    printf("peak RSS %.1f MB (of which %.1f MB before the stage: the cleaned base documents)\n", peak_rss_mb(),
-           base_rss);
+           r.n_events, r.n_storylines, r.max_live_events, r.candidates_scored,
+           (double)r.candidates_scored / total);
+    printf("peak RSS %.1f MB (of which %.1f MB before the stage: the cleaned base documents)\n",
+           peak_rss_mb(), base_rss);
     nf_events_result_free(&r);
     nf_events_free(ev);
     for (size_t i = 0; i < nb; i++) {

@@ -39,11 +39,11 @@ static const char eval_usage[] =
     "  -h, --help          this help\n";
 
 typedef struct labels {
-    nf_hmap ids;    /* hash of id -> index */
-    char **id;      /* per index */
+    nf_hmap ids; /* hash of id -> index */
+    char **id;   /* per index */
     uint32_t *label;
     size_t n, cap;
-    nf_hmap names;  /* hash of label text -> label number */
+    nf_hmap names; /* hash of label text -> label number */
     uint32_t n_names;
 } labels;
 
@@ -243,9 +243,12 @@ typedef struct eval_cli {
 static int parse_args(int argc, char **argv, eval_cli *o)
 {
     static const struct option longs[] = {
-        {"gold", required_argument, 0, 'g'}, {"pred", required_argument, 0, 'p'},
-        {"key", required_argument, 0, 'k'},  {"gold-key", required_argument, 0, 'G'},
-        {"json", no_argument, 0, 'J'},       {"help", no_argument, 0, 'h'},
+        {"gold", required_argument, 0, 'g'},
+        {"pred", required_argument, 0, 'p'},
+        {"key", required_argument, 0, 'k'},
+        {"gold-key", required_argument, 0, 'G'},
+        {"json", no_argument, 0, 'J'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
@@ -269,7 +272,8 @@ static int parse_args(int argc, char **argv, eval_cli *o)
         }
     }
     if (!o->n_gold || !o->pred || optind < argc) {
-        fputs(optind < argc ? "newsfold eval: unexpected argument\n" : "newsfold eval: --gold and --pred are required\n",
+        fputs(optind < argc ? "newsfold eval: unexpected argument\n"
+                            : "newsfold eval: --gold and --pred are required\n",
               stderr);
         fputs(eval_usage, stderr);
         return -1;
@@ -280,11 +284,12 @@ static int parse_args(int argc, char **argv, eval_cli *o)
 static void print_scores(const eval_cli *o, const nf_cluster_scores *s, size_t missing, size_t extra)
 {
     if (o->json) {
-        printf("{\"key\":\"%s\",\"items\":%zu,\"gold_clusters\":%zu,\"pred_clusters\":%zu,\"missing\":%zu,"
-               "\"extra\":%zu,\"pair_precision\":%.4f,\"pair_recall\":%.4f,\"pair_f1\":%.4f,"
-               "\"bcubed_precision\":%.4f,\"bcubed_recall\":%.4f,\"bcubed_f1\":%.4f,\"ari\":%.4f}\n",
-               o->key, s->n, s->gold_clusters, s->pred_clusters, missing, extra, s->pair_precision, s->pair_recall,
-               s->pair_f1, s->bcubed_precision, s->bcubed_recall, s->bcubed_f1, s->ari);
+        printf(
+            "{\"key\":\"%s\",\"items\":%zu,\"gold_clusters\":%zu,\"pred_clusters\":%zu,\"missing\":%zu,"
+            "\"extra\":%zu,\"pair_precision\":%.4f,\"pair_recall\":%.4f,\"pair_f1\":%.4f,"
+            "\"bcubed_precision\":%.4f,\"bcubed_recall\":%.4f,\"bcubed_f1\":%.4f,\"ari\":%.4f}\n",
+            o->key, s->n, s->gold_clusters, s->pred_clusters, missing, extra, s->pair_precision,
+            s->pair_recall, s->pair_f1, s->bcubed_precision, s->bcubed_recall, s->bcubed_f1, s->ari);
         return;
     }
     printf("key %s: %zu items, %zu gold clusters, %zu predicted clusters", o->key, s->n, s->gold_clusters,
@@ -299,7 +304,8 @@ static void print_scores(const eval_cli *o, const nf_cluster_scores *s, size_t m
  * becomes a fresh label of its own. */
 static int score(const eval_cli *o, labels *gold, labels *pred)
 {
-    uint32_t *g = malloc((gold->n ? gold->n : 1) * sizeof *g), *p = malloc((gold->n ? gold->n : 1) * sizeof *p);
+    uint32_t *g = malloc((gold->n ? gold->n : 1) * sizeof *g),
+             *p = malloc((gold->n ? gold->n : 1) * sizeof *p);
     if (!g || !p) {
         free(g);
         free(p);

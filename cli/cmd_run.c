@@ -108,7 +108,9 @@ static int parse_option(int c, run_cli *o)
     case 'w': return parse_int(optarg, &o->events.window_days) ? 0 : bad_value("window", optarg);
     case 'D': return parse_int(optarg, &o->events.storyline_days) ? 0 : bad_value("storyline days", optarg);
     case 'S':
-        return parse_double(optarg, &o->events.storyline_threshold) ? 0 : bad_value("storyline threshold", optarg);
+        return parse_double(optarg, &o->events.storyline_threshold)
+                   ? 0
+                   : bad_value("storyline threshold", optarg);
     case 'L': o->events.prefer_lang = optarg; return 0;
     case 'N': o->no_dedup = true; return 0;
     case 'K': o->no_links = true; return 0;
@@ -127,16 +129,24 @@ static int parse_option(int c, run_cli *o)
 static int parse_args(int argc, char **argv, run_cli *o)
 {
     static const struct option longs[] = {
-        {"output", required_argument, 0, 'o'},         {"threshold", required_argument, 0, 't'},
+        {"output", required_argument, 0, 'o'},
+        {"threshold", required_argument, 0, 't'},
         {"threshold-short", required_argument, 0, 'U'},
-        {"weights", required_argument, 0, 'W'},        {"cross-weights", required_argument, 0, 'X'},
-        {"window", required_argument, 0, 'w'},         {"storyline-days", required_argument, 0, 'D'},
-        {"storyline-threshold", required_argument, 0, 'S'}, {"prefer-lang", required_argument, 0, 'L'},
-        {"no-dedup", no_argument, 0, 'N'},             {"title", required_argument, 0, 'T'},
+        {"weights", required_argument, 0, 'W'},
+        {"cross-weights", required_argument, 0, 'X'},
+        {"window", required_argument, 0, 'w'},
+        {"storyline-days", required_argument, 0, 'D'},
+        {"storyline-threshold", required_argument, 0, 'S'},
+        {"prefer-lang", required_argument, 0, 'L'},
+        {"no-dedup", no_argument, 0, 'N'},
+        {"title", required_argument, 0, 'T'},
         {"no-links", no_argument, 0, 'K'},
-        {"max-docs", required_argument, 0, 'M'},       {"threads", required_argument, 0, 'j'},
-        {"stats", no_argument, 0, 's'},                {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},                 {0, 0, 0, 0},
+        {"max-docs", required_argument, 0, 'M'},
+        {"threads", required_argument, 0, 'j'},
+        {"stats", no_argument, 0, 's'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
     nf_events_options_default(&o->events);
@@ -149,7 +159,8 @@ static int parse_args(int argc, char **argv, run_cli *o)
         if ((rc = parse_option(c, o)) != 0)
             return rc;
     if (optind >= argc || !o->outdir) {
-        fputs(optind >= argc ? "newsfold run: no INPUT given\n" : "newsfold run: no -o OUTDIR given\n", stderr);
+        fputs(optind >= argc ? "newsfold run: no INPUT given\n" : "newsfold run: no -o OUTDIR given\n",
+              stderr);
         fputs(run_usage, stderr);
         return -1;
     }
@@ -210,8 +221,8 @@ static void write_documents(FILE *f, const nf_events_result *r, const nf_dedup_r
         nf_json_cstr_or_null(&b, dr ? d->docs[dr->canonical].id : x->id);
         nf_buf_puts(&b, ",\"canonical\":");
         nf_json_cstr_or_null(&b, dr ? d->docs[dr->canonical].id : x->id);
-        nf_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f", nf_relation_name(dr ? dr->relation : NF_REL_UNIQUE),
-                      dr ? dr->score : 0.0);
+        nf_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f",
+                      nf_relation_name(dr ? dr->relation : NF_REL_UNIQUE), dr ? dr->score : 0.0);
         nf_buf_printf(&b, ",\"event\":\"E%u\",\"storyline\":\"S%u\",\"role\":\"%s\"", x->event + 1,
                       r->events[x->event].storyline + 1, nf_event_role_name(x->role));
         if (x->linked_to != UINT32_MAX) {
@@ -226,7 +237,8 @@ static void write_documents(FILE *f, const nf_events_result *r, const nf_dedup_r
     nf_buf_free(&b);
 }
 
-static void id_list(nf_buf *b, const nf_events_result *r, const nf_event *e, nf_event_role role, const char *name)
+static void id_list(nf_buf *b, const nf_events_result *r, const nf_event *e, nf_event_role role,
+                    const char *name)
 {
     nf_buf_printf(b, ",\"%s\":[", name);
     bool first = true;
@@ -310,8 +322,14 @@ static void write_storylines(FILE *f, const nf_events_result *r)
 typedef void (*writer_fn)(FILE *f, const nf_events_result *r, const nf_dedup_result *d);
 
 static void w_docs(FILE *f, const nf_events_result *r, const nf_dedup_result *d) { write_documents(f, r, d); }
-static void w_events(FILE *f, const nf_events_result *r, const nf_dedup_result *d) { (void)d, write_events(f, r); }
-static void w_story(FILE *f, const nf_events_result *r, const nf_dedup_result *d) { (void)d, write_storylines(f, r); }
+static void w_events(FILE *f, const nf_events_result *r, const nf_dedup_result *d)
+{
+    (void)d, write_events(f, r);
+}
+static void w_story(FILE *f, const nf_events_result *r, const nf_dedup_result *d)
+{
+    (void)d, write_storylines(f, r);
+}
 
 static int write_file(const char *dir, const char *name, writer_fn fn, const nf_events_result *r,
                       const nf_dedup_result *d)
@@ -358,7 +376,8 @@ static int write_outputs(const run_cli *o, const nf_events_result *r, const nf_d
         perror(o->outdir);
         return -1;
     }
-    if (write_file(o->outdir, "documents.jsonl", w_docs, r, d) || write_file(o->outdir, "events.jsonl", w_events, r, d) ||
+    if (write_file(o->outdir, "documents.jsonl", w_docs, r, d) ||
+        write_file(o->outdir, "events.jsonl", w_events, r, d) ||
         write_file(o->outdir, "storylines.jsonl", w_story, r, d) || write_report(o->outdir, r, &o->report))
         return -1;
     return 0;
@@ -406,10 +425,12 @@ fail:
 static void report_stats(const run_state *s, const cli_totals *t, const nf_events_result *r)
 {
     cli_report_stats("run", t, s->o->clean.threads);
-    fprintf(stderr, "stats: run: dedup %.2f s; links %.2f s; events %.2f s (%.0f docs/s): %zu events, %zu storylines, "
-                    "%zu candidates scored, at most %zu live events\n",
-            s->t_dedup, s->t_links, s->t_events, s->t_events > 0 ? t->docs / s->t_events : 0, r->n_events,
-            r->n_storylines, r->candidates_scored, r->max_live_events);
+    fprintf(
+        stderr,
+        "stats: run: dedup %.2f s; links %.2f s; events %.2f s (%.0f docs/s): %zu events, %zu storylines, "
+        "%zu candidates scored, at most %zu live events\n",
+        s->t_dedup, s->t_links, s->t_events, s->t_events > 0 ? t->docs / s->t_events : 0, r->n_events,
+        r->n_storylines, r->candidates_scored, r->max_live_events);
 }
 
 int cmd_run(int argc, char **argv)

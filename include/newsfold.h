@@ -404,6 +404,12 @@ void nf_links_free(nf_links *l);
  * them in input order (see docs/events.md). Storylines link events that share
  * salient names and terms within storyline_days. Everything is deterministic:
  * the same documents in the same order give the same result for any threads.
+ * Defaults (nf_events_options_default) were tuned on data, docs/events.md:
+ * threshold 0.38 (headlines 0.05), weights title/body/names/pivot
+ * 0.10/0.50/0.40/0, across languages names 1.0 + pivot 0.3, time 0.5 of
+ * the score decaying over 3 days, window 3 days, 12 candidates, storylines
+ * 30 days at 0.115 with names weight 0.7. String options (prefer_lang,
+ * tmp_dir) must stay valid until nf_events_finish returns.
  */
 typedef struct nf_events_options {
     double threshold;        /* a document whose best score is below starts a new event */

@@ -57,7 +57,7 @@ struct nf_translit {
     uint32_t *line;
     uint8_t *title_line;
     size_t tok_cap, line_cap;
-    nf_hmap seen;  /* per document: clear names (norm hash -> strength), then run keys */
+    nf_hmap seen; /* per document: clear names (norm hash -> strength), then run keys */
     nf_buf key, pair;
 };
 
@@ -135,7 +135,8 @@ static bool to_ascii(nf_translit *t, const char *s, size_t n, nf_buf *out)
 static char fold_char(char c)
 {
     switch (c) {
-    case 'c': case 'q': return 'k';
+    case 'c':
+    case 'q': return 'k';
     case 'j': return 'y';
     case 'w': return 'v';
     case 'z': return 's';
@@ -243,7 +244,8 @@ static size_t mark_lines(nf_translit *t, const nf_clean_doc *cd)
         bool new_line = i == cd->n_tokens;
         if (i > 0 && i < cd->n_tokens) {
             const nf_token *p = &cd->tokens[i - 1];
-            new_line = memchr(cd->text + p->start + p->len, '\n', cd->tokens[i].start - p->start - p->len) != NULL;
+            new_line =
+                memchr(cd->text + p->start + p->len, '\n', cd->tokens[i].start - p->start - p->len) != NULL;
         }
         if (new_line) {
             bool title = words >= 4 && caps * 10 >= words * 6;
@@ -323,17 +325,21 @@ static void continue_hyphens(nf_translit *t, const nf_clean_doc *cd)
 
 /* Weekdays and months of the languages that capitalize them (normalized
  * forms): names by form, but they say when, not who or where. */
-#define CAL(s) {s, sizeof s - 1}
+#define CAL(s)          \
+    {                   \
+        s, sizeof s - 1 \
+    }
 static const struct {
     const char *s;
     size_t n;
 } calendar[] = {
-    CAL("monday"),   CAL("tuesday"),    CAL("wednesday"), CAL("thursday"), CAL("friday"),    CAL("saturday"),
-    CAL("sunday"),   CAL("january"),    CAL("february"),  CAL("march"),    CAL("april"),    CAL("june"),      CAL("july"),
-    CAL("august"),   CAL("september"),  CAL("october"),   CAL("november"), CAL("december"),  CAL("montag"),
-    CAL("dienstag"), CAL("mittwoch"),   CAL("donnerstag"), CAL("freitag"), CAL("samstag"),   CAL("sonnabend"),
-    CAL("sonntag"),  CAL("januar"),     CAL("februar"),   CAL("m\xc3\xa4rz"), CAL("juni"), CAL("juli"),
-    CAL("oktober"),  CAL("dezember"),
+    CAL("monday"),   CAL("tuesday"),    CAL("wednesday"), CAL("thursday"),    CAL("friday"),
+    CAL("saturday"), CAL("sunday"),     CAL("january"),   CAL("february"),    CAL("march"),
+    CAL("april"),    CAL("june"),       CAL("july"),      CAL("august"),      CAL("september"),
+    CAL("october"),  CAL("november"),   CAL("december"),  CAL("montag"),      CAL("dienstag"),
+    CAL("mittwoch"), CAL("donnerstag"), CAL("freitag"),   CAL("samstag"),     CAL("sonnabend"),
+    CAL("sonntag"),  CAL("januar"),     CAL("februar"),   CAL("m\xc3\xa4rz"), CAL("juni"),
+    CAL("juli"),     CAL("oktober"),    CAL("dezember"),
 };
 
 static bool is_calendar(const char *norm, size_t n)
@@ -417,7 +423,8 @@ static bool emit_pair(nf_translit *t, const run_tok *a, const run_tok *b, nf_doc
     nf_buf_putc(&t->pair, ' ');
     nf_buf_append(&t->pair, t->key.data + b->key_off, b->key_len);
     uint32_t flags = (a->weak || b->weak) ? FEAT_WEAK : 0;
-    return !t->pair.oom && nf_docfeat_push(out, CH_NAMES, nf_feat_hash('b', t->pair.data, t->pair.len), flags);
+    return !t->pair.oom &&
+           nf_docfeat_push(out, CH_NAMES, nf_feat_hash('b', t->pair.data, t->pair.len), flags);
 }
 
 /* The tokens [from, to) form one run. */
@@ -832,9 +839,9 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
     return true;
 }
 
-nf_status nf_entities_collect(const nf_entity_input *in, size_t n, nf_name_ok_fn name_ok,
-                              const void *ctx, size_t max_entities, nf_entity_tmp **out, size_t *n_out,
-                              nf_buf *strings, nf_error *err)
+nf_status nf_entities_collect(const nf_entity_input *in, size_t n, nf_name_ok_fn name_ok, const void *ctx,
+                              size_t max_entities, nf_entity_tmp **out, size_t *n_out, nf_buf *strings,
+                              nf_error *err)
 {
     collect_ctx c = {0};
     nf_buf_init(&c.text);

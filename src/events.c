@@ -46,7 +46,7 @@
 #endif
 #define PIVOT_SALT 0x70697630746f7270ULL
 
-static const uint32_t vec_keep[N_CH] = {64, 512, 256, 256};  /* weighted features kept per document */
+static const uint32_t vec_keep[N_CH] = {64, 512, 256, 256}; /* weighted features kept per document */
 static const double idf_prior[N_CH] = {NF_IDF_PRIOR_T, NF_IDF_PRIOR_T, NF_IDF_PRIOR_N, NF_IDF_PRIOR_N};
 static const uint32_t profile_keep[N_CH] = {16, 32, 32, 32}; /* per event, for storylines */
 
@@ -383,7 +383,8 @@ nf_status nf_events_add(nf_events *ev, const nf_clean_doc *docs, size_t n, nf_er
 nf_status nf_events_set_dedup(nf_events *ev, const nf_dedup_result *d, nf_error *err)
 {
     if (d->n_docs < ev->n)
-        return nf_fail(err, NF_ERR_ARG, "dedup result has %zu documents, the event stage %zu", d->n_docs, ev->n);
+        return nf_fail(err, NF_ERR_ARG, "dedup result has %zu documents, the event stage %zu", d->n_docs,
+                       ev->n);
     size_t skip = d->n_docs - ev->n; /* documents loaded from a dedup index come first */
     uint32_t *canon = malloc((ev->n ? ev->n : 1) * sizeof *canon);
     if (!canon)
@@ -440,21 +441,21 @@ typedef struct finish_ctx {
     uint32_t *comp_event; /* per root: its event, or NONE */
     int32_t *day;         /* per document: the day it is streamed at */
     uint8_t *inferred;
-    uint32_t *order;      /* stream order */
-    uint32_t *pos;        /* per document: its position in the stream */
+    uint32_t *order; /* stream order */
+    uint32_t *pos;   /* per document: its position in the stream */
     uint32_t *doc_event;
     double *doc_score;
     bool dated;
     nf_stream *stream;
     fin_event *fe;
     size_t cap_fe;
-    nf_buf strings;       /* the result's strings: documents', then entities' */
-    char *rec;            /* one spilled record */
+    nf_buf strings; /* the result's strings: documents', then entities' */
+    char *rec;      /* one spilled record */
     size_t rec_cap;
-    nf_docvec vec;        /* the document being streamed */
-    nf_docvec member;     /* a member being re-read while its event is finalized */
-    nf_buf runs;          /* scratch for entity collection */
-    double *log_k;        /* log(k) for k < LOG_TABLE */
+    nf_docvec vec;    /* the document being streamed */
+    nf_docvec member; /* a member being re-read while its event is finalized */
+    nf_buf runs;      /* scratch for entity collection */
+    double *log_k;    /* log(k) for k < LOG_TABLE */
 } finish_ctx;
 
 static uint32_t uf_find(uint32_t *p, uint32_t x)
@@ -493,7 +494,8 @@ static void make_components(finish_ctx *fc)
 static bool infer_dates(finish_ctx *fc)
 {
     nf_events *ev = fc->ev;
-    int32_t *cmin = malloc((ev->n ? ev->n : 1) * sizeof *cmin); /* per root: the earliest date in its component */
+    int32_t *cmin =
+        malloc((ev->n ? ev->n : 1) * sizeof *cmin); /* per root: the earliest date in its component */
     if (!cmin)
         return false;
     for (size_t i = 0; i < ev->n; i++)
@@ -587,7 +589,10 @@ static bool name_ok(const void *ctx, uint64_t hash, bool weak)
  * not yet evidence that it is common (five reports of one event share their
  * names); in a large one the prior vanishes. */
 /* log(k) for k < LOG_TABLE from a table (weights take two logs a feature). */
-static double log_small(const finish_ctx *fc, uint32_t k) { return k < LOG_TABLE ? fc->log_k[k] : log((double)k); }
+static double log_small(const finish_ctx *fc, uint32_t k)
+{
+    return k < LOG_TABLE ? fc->log_k[k] : log((double)k);
+}
 
 static double idf(const finish_ctx *fc, uint64_t hash, double prior)
 {
@@ -998,7 +1003,8 @@ static bool fill_event(finish_ctx *fc, nf_events_result *r, uint32_t e, nf_hmap 
         return false;
     for (size_t k = 0; k < fc->fe[e].n_ents; k++) {
         const nf_entity_tmp *t = &fc->fe[e].ents[k];
-        E->entities[k] = (nf_entity){r->strings + t->name_off, r->strings + t->key_off, t->sources, t->mentions};
+        E->entities[k] =
+            (nf_entity){r->strings + t->name_off, r->strings + t->key_off, t->sources, t->mentions};
     }
     E->n_entities = fc->fe[e].n_ents;
     return event_languages(r, E, scratch);
@@ -1014,7 +1020,8 @@ static nf_status build_storylines(finish_ctx *fc, nf_events_result *r, nf_error 
         prof[e] = fc->fe[e].prof;
     if (st == NF_OK)
         st = nf_storylines_link(prof, ne, &fc->ev->o, sl, &r->n_storylines, err);
-    if (st == NF_OK && !(r->storylines = calloc(r->n_storylines ? r->n_storylines : 1, sizeof *r->storylines)))
+    if (st == NF_OK &&
+        !(r->storylines = calloc(r->n_storylines ? r->n_storylines : 1, sizeof *r->storylines)))
         st = nf_fail(err, NF_ERR_NOMEM, "out of memory");
     for (size_t e = 0; e < ne && st == NF_OK; e++) {
         nf_storyline *S = &r->storylines[sl[e]];
@@ -1116,8 +1123,8 @@ static bool alloc_finish(finish_ctx *fc, nf_events *ev)
         fc->log_k[0] = 0;
     nf_buf_init(&fc->strings);
     nf_buf_append(&fc->strings, ev->strs.data ? ev->strs.data : "", ev->strs.len);
-    if (!fc->comp || !fc->comp_event || !fc->day || !fc->inferred || !fc->order || !fc->pos || !fc->doc_event ||
-        !fc->doc_score || !fc->log_k || fc->strings.oom)
+    if (!fc->comp || !fc->comp_event || !fc->day || !fc->inferred || !fc->order || !fc->pos ||
+        !fc->doc_event || !fc->doc_score || !fc->log_k || fc->strings.oom)
         return false;
     for (size_t i = 0; i < ev->n; i++)
         fc->comp_event[i] = NONE;

@@ -37,8 +37,8 @@ typedef struct nf_rawfeat {
 typedef struct nf_docfeat {
     nf_rawfeat *f[N_CH]; /* sorted by hash, unique; CH_PIVOT unused here */
     size_t n[N_CH], cap[N_CH];
-    nf_buf runs;         /* the document's name runs, serialized (entities.c) */
-    uint64_t *lower;     /* name-unigram hashes of words used in lower case (unique) */
+    nf_buf runs;     /* the document's name runs, serialized (entities.c) */
+    uint64_t *lower; /* name-unigram hashes of words used in lower case (unique) */
     size_t n_lower, cap_lower;
 } nf_docfeat;
 
@@ -76,7 +76,7 @@ typedef bool (*nf_name_ok_fn)(const void *ctx, uint64_t hash, bool weak);
 
 /* One event's entities from the runs of its members. */
 typedef struct nf_entity_input {
-    const char *runs;   /* a member's serialized runs */
+    const char *runs; /* a member's serialized runs */
     size_t runs_len;
     uint32_t component; /* members with the same component are not independent */
 } nf_entity_input;
@@ -88,9 +88,9 @@ typedef struct nf_entity_tmp {
     uint32_t sources, mentions;
 } nf_entity_tmp;
 
-nf_status nf_entities_collect(const nf_entity_input *in, size_t n, nf_name_ok_fn name_ok,
-                              const void *ctx, size_t max_entities, nf_entity_tmp **out, size_t *n_out,
-                              nf_buf *strings, nf_error *err);
+nf_status nf_entities_collect(const nf_entity_input *in, size_t n, nf_name_ok_fn name_ok, const void *ctx,
+                              size_t max_entities, nf_entity_tmp **out, size_t *n_out, nf_buf *strings,
+                              nf_error *err);
 
 /* sparse.c: weighted sparse vectors sorted by hash. */
 typedef struct nf_wfeat {
@@ -132,7 +132,8 @@ typedef struct nf_stream nf_stream;
  * with its centroid, before the centroid is freed. */
 typedef nf_status (*nf_finalize_fn)(void *ctx, uint32_t event, const nf_svec centroid[N_CH], nf_error *err);
 
-nf_status nf_stream_new(nf_stream **out, const nf_events_options *o, nf_finalize_fn fn, void *ctx, nf_error *err);
+nf_status nf_stream_new(nf_stream **out, const nf_events_options *o, nf_finalize_fn fn, void *ctx,
+                        nf_error *err);
 void nf_stream_free(nf_stream *s);
 /* Assigns document doc of day `day`: to event `forced` when it is not
  * UINT32_MAX (a hard link), else to the best live event or a new one. */
@@ -151,7 +152,8 @@ double nf_event_score(const nf_events_options *o, const nf_docvec *v, const nf_s
 
 /* events.c: clusters again with other options (features are kept): for
  * tuning. nf_events_finish is the first call of this. */
-nf_status nf_events_recluster(nf_events *ev, const nf_events_options *o, nf_events_result *out, nf_error *err);
+nf_status nf_events_recluster(nf_events *ev, const nf_events_options *o, nf_events_result *out,
+                              nf_error *err);
 
 /* storylines.c: links events into storylines. */
 typedef struct nf_event_profile {

@@ -174,15 +174,13 @@ static bool merge_channel(nf_featctx *c, nf_docfeat *d, int ch, size_t max)
     return true;
 }
 
-static bool is_term(const nf_token *t)
-{
-    return t->kind == NF_TOKEN_IDEOGRAPHIC || t->stem_len > 1;
-}
+static bool is_term(const nf_token *t) { return t->kind == NF_TOKEN_IDEOGRAPHIC || t->stem_len > 1; }
 
 static bool add_terms(nf_docfeat *d, int ch, const nf_token *toks, size_t n, const char *pool)
 {
     for (size_t i = 0; i < n; i++)
-        if (is_term(&toks[i]) && !nf_docfeat_push(d, ch, nf_feat_hash('t', pool + toks[i].stem, toks[i].stem_len), 0))
+        if (is_term(&toks[i]) &&
+            !nf_docfeat_push(d, ch, nf_feat_hash('t', pool + toks[i].stem, toks[i].stem_len), 0))
             return false;
     return true;
 }
@@ -193,7 +191,8 @@ nf_status nf_evfeat_extract(nf_featctx *c, const nf_clean_doc *cd, nf_docfeat *o
     if (cd->title && *cd->title) {
         c->tv.len = 0;
         c->pool.len = 0;
-        nf_status st = nf_tokenize(c->nz, cd->title, strlen(cd->title), cd->lang, true, &c->tv, &c->pool, err);
+        nf_status st =
+            nf_tokenize(c->nz, cd->title, strlen(cd->title), cd->lang, true, &c->tv, &c->pool, err);
         if (st != NF_OK)
             return st;
         if (c->pool.oom || !add_terms(out, CH_TITLE, c->tv.items, c->tv.len, c->pool.data))

@@ -199,7 +199,8 @@ static void timeline_bar(nf_buf *b, const nf_events_result *r, const nf_storylin
     for (size_t k = 0; k < s->n_events; k++) {
         const nf_event *e = &r->events[s->events[k]];
         double x = z > a ? 100.0 * (day_of(e->first_seen) - a) / (z - a) : 0;
-        nf_buf_printf(b, "<span class=\"mark\" style=\"left:%.1f%%\"><span>E%u</span></span>", x, s->events[k] + 1);
+        nf_buf_printf(b, "<span class=\"mark\" style=\"left:%.1f%%\"><span>E%u</span></span>", x,
+                      s->events[k] + 1);
     }
     nf_buf_puts(b, "</div>");
 }
@@ -243,8 +244,9 @@ static void single_table(nf_buf *b, const nf_events_result *r, const uint32_t *o
         singles += is_single(r, &r->storylines[order[k]]);
     if (!singles)
         return;
-    nf_buf_printf(b, "<section class=\"single\" id=\"single\"><h2>Single reports (%zu)</h2><table><thead><tr>"
-                     "<th>date</th><th>lang</th><th>title</th><th class=\"src\">source</th></tr></thead><tbody>",
+    nf_buf_printf(b,
+                  "<section class=\"single\" id=\"single\"><h2>Single reports (%zu)</h2><table><thead><tr>"
+                  "<th>date</th><th>lang</th><th>title</th><th class=\"src\">source</th></tr></thead><tbody>",
                   singles);
     for (size_t k = 0; k < n; k++) {
         const nf_storyline *s = &r->storylines[order[k]];
@@ -299,8 +301,9 @@ static uint32_t *rank_storylines(const nf_events_result *r)
 
 static void page_head(nf_buf *b, const nf_events_result *r, const char *title)
 {
-    nf_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
+    nf_buf_puts(b,
+                "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
     html_escape(b, title);
     nf_buf_printf(b, "</title><style>%s</style></head><body><header><h1>", style);
     html_escape(b, title);
@@ -317,7 +320,8 @@ static void toc(nf_buf *b, const nf_events_result *r, const uint32_t *order)
             continue;
         nf_buf_printf(b, "<li><a href=\"#s%u\">", order[k] + 1);
         html_escape(b, headline(r, main_event(r, s)));
-        nf_buf_printf(b, "</a> <span class=\"src\">%zu events, %zu documents</span></li>", s->n_events, s->n_docs);
+        nf_buf_printf(b, "</a> <span class=\"src\">%zu events, %zu documents</span></li>", s->n_events,
+                      s->n_docs);
     }
     nf_buf_puts(b, "</ol></nav>");
 }

@@ -87,8 +87,8 @@ static double story_score(const nf_event_profile *a, const nf_event_profile *b, 
 
 /* The best earlier event for e, or NONE. seen[] marks events already
  * scored for e (stamp = e + 1). */
-static uint32_t best_link(const sl_index *ix, const nf_event_profile *ev, uint32_t e, const nf_events_options *o,
-                          uint32_t *seen)
+static uint32_t best_link(const sl_index *ix, const nf_event_profile *ev, uint32_t e,
+                          const nf_events_options *o, uint32_t *seen)
 {
     uint32_t best = NONE;
     double best_score = o->storyline_threshold;

@@ -32,9 +32,10 @@
 #include <string.h>
 
 #define POSTING_SCAN 128
-#define QUERY_TOP 16  /* body and pivot features used to look up candidates */
+#define QUERY_TOP 16 /* body and pivot features used to look up candidates */
 #define MAX_LANGS 16
-#define CANDIDATE_RATIO 0.2f /* candidates with less accumulated weight than this share of the best are not scored */
+#define CANDIDATE_RATIO \
+    0.2f /* candidates with less accumulated weight than this share of the best are not scored */
 #define NONE UINT32_MAX
 
 static const uint32_t centroid_cap[N_CH] = {128, 512, 256, 256};
@@ -100,7 +101,8 @@ struct nf_stream {
     size_t scored;
 };
 
-nf_status nf_stream_new(nf_stream **out, const nf_events_options *o, nf_finalize_fn fn, void *ctx, nf_error *err)
+nf_status nf_stream_new(nf_stream **out, const nf_events_options *o, nf_finalize_fn fn, void *ctx,
+                        nf_error *err)
 {
     nf_stream *s = calloc(1, sizeof *s);
     if (!s)
@@ -552,8 +554,10 @@ static bool candidates(nf_stream *s, const nf_docvec *v)
     if (!GROW(s->top, s->cap_top, keep, ok))
         return false;
     s->n_touched = 0;
-    ok = touch_top(s, CH_TITLE, &v->ch[CH_TITLE], QUERY_TOP) && touch_top(s, CH_NAMES, &v->ch[CH_NAMES], QUERY_TOP) &&
-              touch_top(s, CH_BODY, &v->ch[CH_BODY], QUERY_TOP) && touch_top(s, CH_PIVOT, &v->ch[CH_PIVOT], QUERY_TOP);
+    ok = touch_top(s, CH_TITLE, &v->ch[CH_TITLE], QUERY_TOP) &&
+         touch_top(s, CH_NAMES, &v->ch[CH_NAMES], QUERY_TOP) &&
+         touch_top(s, CH_BODY, &v->ch[CH_BODY], QUERY_TOP) &&
+         touch_top(s, CH_PIVOT, &v->ch[CH_PIVOT], QUERY_TOP);
     select_cands(s, keep);
     return ok;
 }

@@ -16,10 +16,11 @@
 
 static void print_scores(const char *corpus, const char *what, const nf_cluster_scores *s)
 {
-    printf("%-9s %-10s n=%4zu gold=%3zu pred=%3zu | pairwise P %.4f R %.4f F1 %.4f | B-cubed P %.4f R %.4f F1 "
-           "%.4f | ARI %.4f\n",
-           corpus, what, s->n, s->gold_clusters, s->pred_clusters, s->pair_precision, s->pair_recall, s->pair_f1,
-           s->bcubed_precision, s->bcubed_recall, s->bcubed_f1, s->ari);
+    printf(
+        "%-9s %-10s n=%4zu gold=%3zu pred=%3zu | pairwise P %.4f R %.4f F1 %.4f | B-cubed P %.4f R %.4f F1 "
+        "%.4f | ARI %.4f\n",
+        corpus, what, s->n, s->gold_clusters, s->pred_clusters, s->pair_precision, s->pair_recall, s->pair_f1,
+        s->bcubed_precision, s->bcubed_recall, s->bcubed_f1, s->ari);
 }
 
 static int check(ev_corpus *c, bool exact, double floor)
@@ -48,9 +49,10 @@ int main(int argc, char **argv)
     char seeds[4096], gold[4096];
     snprintf(seeds, sizeof seeds, "%s/seeds", shared);
     snprintf(gold, sizeof gold, "%s/seeds/gold.json", shared);
-    ev_corpus c[4] = {ev_load_dir("seeds", seeds, gold),
-                      ev_load_dir("examples", NF_SOURCE_DIR "/examples/corpus", NF_SOURCE_DIR "/examples/gold.json"),
-                      ev_load_uci(shared), ev_load_wmt(shared)};
+    ev_corpus c[4] = {
+        ev_load_dir("seeds", seeds, gold),
+        ev_load_dir("examples", NF_SOURCE_DIR "/examples/corpus", NF_SOURCE_DIR "/examples/gold.json"),
+        ev_load_uci(shared), ev_load_wmt(shared)};
     int failed = check(&c[0], true, 1) + check(&c[1], true, 1) + check(&c[2], false, UCI_FLOOR) +
                  check(&c[3], false, WMT_FLOOR);
     printf("eval_events: %d passed, %d failed\n", 4 - failed, failed);

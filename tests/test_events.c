@@ -165,6 +165,29 @@ static void test_examples_gold(void **state)
     ev_corpus_free(&c);
 }
 
+/* --prefer-lang: every examples event has German reports, so every
+ * headline comes from one; without it, not all of them do. */
+static void test_prefer_lang(void **state)
+{
+    (void)state;
+    ev_corpus c = examples();
+    nf_events_options o = opts(1);
+    o.prefer_lang = "de";
+    nf_events_result r;
+    ev_run(&c, &o, &r);
+    for (size_t e = 0; e < r.n_events; e++)
+        assert_string_equal(r.docs[r.events[e].headline_doc].lang, "de");
+    nf_events_result_free(&r);
+    o.prefer_lang = NULL;
+    ev_run(&c, &o, &r);
+    size_t german = 0;
+    for (size_t e = 0; e < r.n_events; e++)
+        german += strcmp(r.docs[r.events[e].headline_doc].lang, "de") == 0;
+    assert_true(german < r.n_events);
+    nf_events_result_free(&r);
+    ev_corpus_free(&c);
+}
+
 /* ----------------------------------------------------------- determinism */
 
 static void expect_same_result(const nf_events_result *a, const nf_events_result *b)
@@ -321,9 +344,9 @@ static void test_undated_and_links(void **state)
     nf_doc raw[4];
     nf_clean_doc cd[4];
     make_doc(&raw[0], "x1", "2025-02-10", 3);
-    make_doc(&raw[1], "x2", NULL, 4);          /* undated: takes x1's date */
+    make_doc(&raw[1], "x2", NULL, 4); /* undated: takes x1's date */
     make_doc(&raw[2], "x3", "2025-03-01", 5);
-    make_doc(&raw[3], "x4", "2025-03-02", 6);  /* unrelated text, but linked to x1 */
+    make_doc(&raw[3], "x4", "2025-03-02", 6); /* unrelated text, but linked to x1 */
     clean_docs(raw, cd, 4);
     nf_events *ev;
     nf_error err;
@@ -477,11 +500,12 @@ static void test_metrics_brute_force(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_name_keys),          cmocka_unit_test(test_seeds_gold),
-        cmocka_unit_test(test_examples_gold),      cmocka_unit_test(test_threads_same_result),
-        cmocka_unit_test(test_window_expiry),      cmocka_unit_test(test_live_set_bounded),
-        cmocka_unit_test(test_undated_and_links),  cmocka_unit_test(test_pivot_channel),
-        cmocka_unit_test(test_empty),              cmocka_unit_test(test_metrics_brute_force),
+        cmocka_unit_test(test_name_keys),           cmocka_unit_test(test_seeds_gold),
+        cmocka_unit_test(test_examples_gold),       cmocka_unit_test(test_prefer_lang),
+        cmocka_unit_test(test_threads_same_result), cmocka_unit_test(test_window_expiry),
+        cmocka_unit_test(test_live_set_bounded),    cmocka_unit_test(test_undated_and_links),
+        cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_metrics_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,12 +75,14 @@ static double objective(const outcome *r) { return r->event_f1[3]; }
 
 static void print_row(const nf_events_options *o, const outcome *r)
 {
-    printf("thr %.3f/%.3f w %.2f/%.2f/%.2f/%.2f cross %.2f/%.2f | sl %.3f/%.2f | seeds %.3f/%.3f examples %.3f/%.3f | uci %.4f "
-           "wmt %.4f | obj %.4f%s\n",
-           o->threshold, o->threshold_short, o->w_title, o->w_body, o->w_names, o->w_pivot, o->w_cross_names,
-           o->w_cross_pivot, o->storyline_threshold,
-           o->storyline_w_names, r->event_f1[0], r->story_f1[0], r->event_f1[1], r->story_f1[1], r->event_f1[2],
-           r->event_f1[3], objective(r), goldens_exact(r, false) ? "" : " (goldens differ)");
+    printf(
+        "thr %.3f/%.3f w %.2f/%.2f/%.2f/%.2f cross %.2f/%.2f | sl %.3f/%.2f | seeds %.3f/%.3f examples "
+        "%.3f/%.3f | uci %.4f "
+        "wmt %.4f | obj %.4f%s\n",
+        o->threshold, o->threshold_short, o->w_title, o->w_body, o->w_names, o->w_pivot, o->w_cross_names,
+        o->w_cross_pivot, o->storyline_threshold, o->storyline_w_names, r->event_f1[0], r->story_f1[0],
+        r->event_f1[1], r->story_f1[1], r->event_f1[2], r->event_f1[3], objective(r),
+        goldens_exact(r, false) ? "" : " (goldens differ)");
 }
 
 /* Option sets k with k % parts == part (to split the grid over processes). */
