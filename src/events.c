@@ -532,7 +532,7 @@ static bool infer_dates(finish_ctx *fc)
     return true;
 }
 
-static const char *doc_id(const nf_events *ev, size_t i) { return ev->strs.data + ev->docs[i].str_off; }
+static const char *doc_id(const finish_ctx *fc, size_t i) { return fc->strings.data + fc->ev->docs[i].str_off; }
 
 typedef struct order_key {
     int32_t day;
@@ -558,7 +558,7 @@ static bool make_order(finish_ctx *fc)
     if (!k)
         return false;
     for (size_t i = 0; i < ev->n; i++)
-        k[i] = (order_key){fc->day[i], (uint32_t)i, doc_id(ev, i)};
+        k[i] = (order_key){fc->day[i], (uint32_t)i, doc_id(fc, i)};
     if (ev->n)
         qsort(k, ev->n, sizeof *k, cmp_order);
     for (size_t i = 0; i < ev->n; i++) {
@@ -1103,7 +1103,9 @@ static void free_finish(finish_ctx *fc)
     nf_buf_free(&fc->runs);
 }
 
-static bool alloc_finish(finish_ctx *fc, nf_events *ev)
+/* keep_strings: copy the documents' strings into the result (a later
+ * re-clustering needs them) instead of handing them over. */
+static bool alloc_finish(finish_ctx *fc, nf_events *ev, bool keep_strings)
 {
     size_t n = ev->n ? ev->n : 1;
     memset(fc, 0, sizeof *fc);
@@ -1122,7 +1124,12 @@ static bool alloc_finish(finish_ctx *fc, nf_events *ev)
     if (fc->log_k)
         fc->log_k[0] = 0;
     nf_buf_init(&fc->strings);
-    nf_buf_append(&fc->strings, ev->strs.data ? ev->strs.data : "", ev->strs.len);
+    if (keep_strings) {
+        nf_buf_append(&fc->strings, ev->strs.data ? ev->strs.data : "", ev->strs.len);
+    } else {
+        fc->strings = ev->strs;
+        nf_buf_init(&ev->strs);
+    }
     if (!fc->comp || !fc->comp_event || !fc->day || !fc->inferred || !fc->order || !fc->pos ||
         !fc->doc_event || !fc->doc_score || !fc->log_k || fc->strings.oom)
         return false;
@@ -1131,17 +1138,29 @@ static bool alloc_finish(finish_ctx *fc, nf_events *ev)
     return true;
 }
 
+static nf_status cluster(nf_events *ev, const nf_events_options *o, bool keep_strings, nf_events_result *out,
+                         nf_error *err);
+
 nf_status nf_events_finish(nf_events *ev, nf_events_result *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
     if (ev->finished)
         return nf_fail(err, NF_ERR_ARG, "nf_events_finish called twice");
-    return nf_events_recluster(ev, &ev->o, out, err);
+    nf_events_options o = ev->o;
+    return cluster(ev, &o, false, out, err); /* the strings move into the result */
 }
 
 nf_status nf_events_recluster(nf_events *ev, const nf_events_options *o, nf_events_result *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (ev->n && !ev->strs.data)
+        return nf_fail(err, NF_ERR_ARG, "nf_events_recluster after nf_events_finish");
+    return cluster(ev, o, true, out, err);
+}
+
+static nf_status cluster(nf_events *ev, const nf_events_options *o, bool keep_strings, nf_events_result *out,
+                         nf_error *err)
+{
     int threads = ev->o.threads;
     const char *tmp = ev->o.tmp_dir;
     ev->o = *o;
@@ -1152,7 +1171,7 @@ nf_status nf_events_recluster(nf_events *ev, const nf_events_options *o, nf_even
         return nf_fail(err, NF_ERR_IO, "cannot write the event feature spill file");
     finish_ctx fc;
     nf_status st = NF_OK;
-    if (!alloc_finish(&fc, ev))
+    if (!alloc_finish(&fc, ev, keep_strings))
         st = nf_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK) {
         make_components(&fc);

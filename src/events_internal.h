@@ -151,7 +151,8 @@ double nf_event_score(const nf_events_options *o, const nf_docvec *v, const nf_s
                       bool same_lang, int32_t days_apart);
 
 /* events.c: clusters again with other options (features are kept): for
- * tuning. nf_events_finish is the first call of this. */
+ * tuning. Call it instead of nf_events_finish (which hands the documents'
+ * strings over to its result), as often as needed. */
 nf_status nf_events_recluster(nf_events *ev, const nf_events_options *o, nf_events_result *out,
                               nf_error *err);
 

@@ -217,8 +217,9 @@ static inline void ev_run(const ev_corpus *c, const nf_events_options *o, nf_eve
     nf_links_free(links);
 }
 
-/* The same without the cross-lingual stage (names and terms only). */
-static inline void ev_run_nolinks(const ev_corpus *c, const nf_events_options *o, nf_events_result *r)
+/* The event stage with duplicate groups only: no translations, no pivots
+ * (what `newsfold run --no-links` does). */
+static inline nf_events *ev_prepare_nolinks(const ev_corpus *c, const nf_events_options *o)
 {
     nf_error err;
     nf_dedup *d;
@@ -232,9 +233,16 @@ static inline void ev_run_nolinks(const ev_corpus *c, const nf_events_options *o
     nf_dedup_result dr;
     assert_int_equal(nf_dedup_finish(d, &dr, &err), NF_OK);
     assert_int_equal(nf_events_set_dedup(ev, &dr, &err), NF_OK);
-    assert_int_equal(nf_events_finish(ev, r, &err), NF_OK);
     nf_dedup_result_free(&dr);
     nf_dedup_free(d);
+    return ev;
+}
+
+static inline void ev_run_nolinks(const ev_corpus *c, const nf_events_options *o, nf_events_result *r)
+{
+    nf_error err;
+    nf_events *ev = ev_prepare_nolinks(c, o);
+    assert_int_equal(nf_events_finish(ev, r, &err), NF_OK);
     nf_events_free(ev);
 }
 
