@@ -433,7 +433,7 @@ void nf_events_options_default(nf_events_options *o);
 
 typedef enum nf_event_role {
     NF_ROLE_ORIGINAL = 0,    /* the first report of the event */
-    NF_ROLE_COPY = 1,        /* exact, near or contained duplicate of an earlier report */
+    NF_ROLE_COPY = 1,        /* exact, near or contained duplicate of another report (its canonical) */
     NF_ROLE_TRANSLATION = 2, /* translation of an earlier report */
     NF_ROLE_REPORT = 3       /* another report of the same event */
 } nf_event_role;
@@ -448,7 +448,7 @@ typedef struct nf_event_doc { /* one per document, in the order added */
     uint32_t event;          /* index into events */
     nf_event_role role;
     double score;            /* score with which it joined (1 for hard links, 0 when it started the event) */
-    uint32_t linked_to;      /* copies and translations: the earlier report, else UINT32_MAX */
+    uint32_t linked_to;      /* copies: their canonical; translations: the earlier report; else UINT32_MAX */
 } nf_event_doc;
 
 typedef struct nf_entity {
@@ -462,7 +462,7 @@ typedef struct nf_event {
     uint32_t storyline;      /* index into storylines */
     uint32_t headline_doc;   /* the most central report (in prefer_lang when possible) */
     char first_seen[11], last_seen[11];
-    uint32_t *docs;          /* members in stream order (the original first) */
+    uint32_t *docs;          /* members in stream order (date, then id) */
     size_t n_docs;
     uint32_t n_sources;      /* distinct sources; documents without one count one each */
     char **languages;        /* by number of reports, then code */
