@@ -475,6 +475,15 @@ static void uf_union(uint32_t *p, uint32_t a, uint32_t b)
         p[a > b ? a : b] = a < b ? a : b;
 }
 
+/* A translation published more than storyline_days away from its original
+ * is taken for a mistaken link, not a hard one (news is translated within
+ * days; a link across years would weld unrelated events). */
+static bool plausible_link(const nf_events *ev, const nf_link *l)
+{
+    int32_t a = ev->docs[l->a].day, b = ev->docs[l->b].day;
+    return a == NO_DAY || b == NO_DAY || llabs((long long)a - b) <= ev->o.storyline_days;
+}
+
 static void make_components(finish_ctx *fc)
 {
     nf_events *ev = fc->ev;
@@ -484,7 +493,8 @@ static void make_components(finish_ctx *fc)
         for (size_t i = 0; i < ev->n; i++)
             uf_union(fc->comp, (uint32_t)i, ev->dedup_canon[i]);
     for (size_t k = 0; k < ev->n_links; k++)
-        uf_union(fc->comp, ev->links[k].a, ev->links[k].b);
+        if (plausible_link(ev, &ev->links[k]))
+            uf_union(fc->comp, ev->links[k].a, ev->links[k].b);
     for (size_t i = 0; i < ev->n; i++)
         fc->comp[i] = uf_find(fc->comp, (uint32_t)i);
 }
@@ -846,6 +856,8 @@ static bool make_adjacency(const nf_events *ev, adjacency *a)
     if (!a->start || !a->to)
         return false;
     for (size_t k = 0; k < ev->n_links; k++) {
+        if (!plausible_link(ev, &ev->links[k]))
+            continue;
         a->start[ev->links[k].a + 1]++;
         a->start[ev->links[k].b + 1]++;
     }
@@ -856,6 +868,8 @@ static bool make_adjacency(const nf_events *ev, adjacency *a)
         return false;
     memcpy(fill, a->start, (ev->n + 1) * sizeof *fill);
     for (size_t k = 0; k < ev->n_links; k++) {
+        if (!plausible_link(ev, &ev->links[k]))
+            continue;
         a->to[fill[ev->links[k].a]++] = ev->links[k].b;
         a->to[fill[ev->links[k].b]++] = ev->links[k].a;
     }

@@ -341,20 +341,21 @@ static void test_live_set_bounded(void **state)
 static void test_undated_and_links(void **state)
 {
     (void)state;
-    nf_doc raw[4];
-    nf_clean_doc cd[4];
+    nf_doc raw[5];
+    nf_clean_doc cd[5];
     make_doc(&raw[0], "x1", "2025-02-10", 3);
-    make_doc(&raw[1], "x2", NULL, 4); /* undated: takes x1's date */
+    make_doc(&raw[1], "x2", NULL, 4);         /* undated: takes x1's date */
     make_doc(&raw[2], "x3", "2025-03-01", 5);
     make_doc(&raw[3], "x4", "2025-03-02", 6); /* unrelated text, but linked to x1 */
-    clean_docs(raw, cd, 4);
+    make_doc(&raw[4], "x5", "2026-02-10", 7); /* linked to x1 too, but a year later */
+    clean_docs(raw, cd, 5);
     nf_events *ev;
     nf_error err;
     nf_events_options o = opts(1);
     assert_int_equal(nf_events_new(&ev, &o, &err), NF_OK);
-    assert_int_equal(nf_events_add(ev, cd, 4, &err), NF_OK);
-    nf_link link = {0, 3, 0.9};
-    assert_int_equal(nf_events_add_links(ev, &link, 1, &err), NF_OK);
+    assert_int_equal(nf_events_add(ev, cd, 5, &err), NF_OK);
+    nf_link links[] = {{0, 3, 0.9}, {0, 4, 0.9}};
+    assert_int_equal(nf_events_add_links(ev, links, 2, &err), NF_OK);
     nf_link bad = {0, 9, 0.9};
     assert_int_equal(nf_events_add_links(ev, &bad, 1, &err), NF_ERR_ARG);
     nf_events_result r;
@@ -367,10 +368,13 @@ static void test_undated_and_links(void **state)
     assert_int_equal(r.docs[3].role, NF_ROLE_TRANSLATION);
     assert_int_equal(r.docs[3].linked_to, 0);
     assert_int_not_equal(r.docs[2].event, r.docs[0].event);
+    /* a "translation" a year apart is not believed */
+    assert_int_not_equal(r.docs[4].event, r.docs[0].event);
+    assert_int_equal(r.docs[4].role, NF_ROLE_ORIGINAL);
     nf_events_result_free(&r);
     assert_int_equal(nf_events_finish(ev, &r, &err), NF_ERR_ARG); /* only once */
     nf_events_free(ev);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         nf_clean_doc_free(&cd[i]);
         nf_doc_free(&raw[i]);
     }
