@@ -27,11 +27,12 @@ build-asan: setup
 	cmake --build build-asan -j $(JOBS)
 
 demo: build
-	@mkdir -p out
-	build/newsfold clean -o out/clean.jsonl examples/corpus
+	@rm -rf out/demo
+	build/newsfold run -q -o out/demo examples/corpus
 	@echo
-	@echo "newsfold demo: $$(wc -l < out/clean.jsonl) documents cleaned and normalized"
-	@echo "output: $(CURDIR)/out/clean.jsonl"
+	@echo "newsfold demo: $$(wc -l < out/demo/documents.jsonl) documents in $$(wc -l < out/demo/events.jsonl) events and $$(wc -l < out/demo/storylines.jsonl) storylines"
+	@echo "report: $(CURDIR)/out/demo/report.html"
+	@echo "data:   $(CURDIR)/out/demo/{documents,events,storylines}.jsonl"
 
 test-release: build
 	cd build && ctest --output-on-failure -j $(JOBS)
@@ -51,6 +52,7 @@ bench: build
 	bench/bench.sh dedup
 	BENCH_LIMIT_MB=20 bench/bench.sh links
 	bench/bench_extract.sh
+	bench/bench_events.sh
 
 format:
 	clang-format -i include/*.h src/*.[ch] cli/*.[ch] tests/*.[ch] fuzz/*.c

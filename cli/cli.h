@@ -65,5 +65,7 @@ int cmd_dedup(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_links(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -24,6 +24,8 @@ static const char usage[] =
     "  extract   main text and metadata of HTML pages and WARC records; one record per page\n"
     "  links     find translations across languages; one record per pair (or --groups)\n"
     "  compare   explain why two documents are or are not translations\n"
+    "  run       the whole pipeline: duplicates, events, storylines, report.html\n"
+    "  eval      score clusters (group, event, storyline) against a gold file\n"
     "\n"
     "INPUT is a file or directory (recursive) of .txt, .json, .jsonl, .html, .htm,\n"
     ".warc (each may be .gz), or - for JSONL on stdin. HTML pages and WARC records\n"
@@ -139,6 +141,10 @@ int main(int argc, char **argv)
         return cmd_links(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc - 1, argv + 1);
     fprintf(stderr, "newsfold: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_FATAL;
 }

@@ -394,6 +394,145 @@ const char *const *nf_links_dictionary_languages(const nf_links *l);
 void nf_links_result_free(nf_links_result *r);
 void nf_links_free(nf_links *l);
 
+/* ------------------------------------------------ events and storylines */
+
+/*
+ * Events: different reports of one happening. Documents are clustered in one
+ * streaming pass in published order (ties by id); each joins the best live
+ * event or starts a new one. Documents without a date take the date of a
+ * document they are hard-linked to, else of the nearest dated document before
+ * them in input order (see docs/events.md). Storylines link events that share
+ * salient names and terms within storyline_days. Everything is deterministic:
+ * the same documents in the same order give the same result for any threads.
+ * Defaults (nf_events_options_default) were tuned on data, docs/events.md:
+ * threshold 0.38 (headlines 0.05), weights title/body/names/pivot
+ * 0.10/0.50/0.40/0, across languages names 1.0 + pivot 0.3, time 0.5 of
+ * the score decaying over 3 days, window 3 days, 12 candidates, storylines
+ * 30 days at 0.115 with names weight 0.7. String options (prefer_lang,
+ * tmp_dir) must stay valid until nf_events_finish returns.
+ */
+typedef struct nf_events_options {
+    double threshold;        /* a document whose best score is below starts a new event */
+    double threshold_short;  /* the same for a document with (almost) no body: a headline */
+    double w_title, w_body, w_names, w_pivot; /* same-language score: weights of the cosines */
+    double w_cross_names, w_cross_pivot; /* score when the event has no report in the document's language */
+    double time_weight;      /* share of the score that decays with the days to the event */
+    double time_scale;       /* days for that share to fall by a factor e */
+    int window_days;         /* an event without a new report for longer leaves the live set */
+    int candidates;          /* events fully scored per document, found through the inverted index */
+    int storyline_days;      /* longest gap between linked events (default 30) */
+    double storyline_threshold;
+    double storyline_w_names; /* storyline score: weight of the names cosine, the rest is terms */
+    int max_entities;        /* per event (default 10) */
+    const char *prefer_lang; /* headline from a report in this language when there is one */
+    int threads;             /* feature extraction in nf_events_add */
+    const char *tmp_dir;     /* where document features are spilled (default $TMPDIR) */
+} nf_events_options;
+
+void nf_events_options_default(nf_events_options *o);
+
+typedef enum nf_event_role {
+    NF_ROLE_ORIGINAL = 0,    /* the first report of the event */
+    NF_ROLE_COPY = 1,        /* exact, near or contained duplicate of another report (its canonical) */
+    NF_ROLE_TRANSLATION = 2, /* translation of an earlier report */
+    NF_ROLE_REPORT = 3       /* another report of the same event */
+} nf_event_role;
+
+const char *nf_event_role_name(nf_event_role r);
+
+typedef struct nf_event_doc { /* one per document, in the order added */
+    const char *id, *title, *lang, *source, *url; /* owned by the result; title, source, url may be NULL */
+    char published[11];      /* as found by the cleaner, "" when unknown */
+    char date[11];           /* the date used for ordering, "" when no document had one */
+    int date_inferred;       /* 1: date taken from a linked or neighbouring document */
+    uint32_t event;          /* index into events */
+    nf_event_role role;
+    double score;            /* score with which it joined (1 for hard links, 0 when it started the event) */
+    uint32_t linked_to;      /* copies: their canonical; translations: the earlier report; else UINT32_MAX */
+} nf_event_doc;
+
+typedef struct nf_entity {
+    const char *name;        /* the most used written form */
+    const char *key;         /* transliterated, spelling-tolerant ASCII key */
+    uint32_t sources;        /* independent reports (copies and translations count once) */
+    uint32_t mentions;       /* documents */
+} nf_entity;
+
+typedef struct nf_event {
+    uint32_t storyline;      /* index into storylines */
+    uint32_t headline_doc;   /* the most central report (in prefer_lang when possible) */
+    char first_seen[11], last_seen[11];
+    uint32_t *docs;          /* members in stream order (date, then id) */
+    size_t n_docs;
+    uint32_t n_sources;      /* distinct sources; documents without one count one each */
+    char **languages;        /* by number of reports, then code */
+    size_t n_languages;
+    nf_entity *entities;     /* by sources, then mentions, then name */
+    size_t n_entities;
+} nf_event;
+
+typedef struct nf_storyline {
+    uint32_t *events;        /* in time order */
+    size_t n_events;
+    char first_seen[11], last_seen[11];
+    size_t n_docs;
+} nf_storyline;
+
+typedef struct nf_events_result {
+    nf_event_doc *docs;
+    size_t n_docs;
+    nf_event *events;        /* numbered in order of creation (= time order of their first report) */
+    size_t n_events;
+    nf_storyline *storylines; /* numbered in order of their first event */
+    size_t n_storylines;
+    size_t candidates_scored, max_live_events; /* statistics */
+    char *strings;           /* storage of the strings */
+} nf_events_result;
+
+typedef struct nf_events nf_events;
+
+nf_status nf_events_new(nf_events **out, const nf_events_options *options, nf_error *err);
+/* Extracts the features of a batch (titles, terms, names, numbers) on
+ * options.threads threads and keeps them; the documents may then be freed. */
+nf_status nf_events_add(nf_events *ev, const nf_clean_doc *docs, size_t n, nf_error *err);
+/* Duplicate groups of the same documents, in the same order: every member of
+ * a group joins the event of its earliest member (a hard link). */
+nf_status nf_events_set_dedup(nf_events *ev, const nf_dedup_result *dedup, nf_error *err);
+/* Translation pairs (indices in the order added) are hard links too. */
+nf_status nf_events_add_links(nf_events *ev, const nf_link *links, size_t n, nf_error *err);
+/* The language-neutral features of document i (e.g. nf_links_pivot), scored
+ * in their own channel. p must stay valid until nf_events_finish returns. */
+nf_status nf_events_set_pivot(nf_events *ev, size_t i, const nf_pivot *p, nf_error *err);
+/* Clusters everything added into events and storylines. */
+nf_status nf_events_finish(nf_events *ev, nf_events_result *out, nf_error *err);
+void nf_events_free(nf_events *ev);
+void nf_events_result_free(nf_events_result *r);
+
+/* A self-contained HTML report (inline CSS, no script, responsive, print
+ * styles) of storylines, events and their documents; all text escaped.
+ * *out is NUL-terminated and belongs to the caller (free). */
+typedef struct nf_report_options {
+    const char *title;       /* page title (default "newsfold report") */
+    int max_docs;            /* documents listed per event (0 = all) */
+} nf_report_options;
+
+nf_status nf_report_html(const nf_events_result *r, const nf_report_options *options, char **out,
+                         size_t *len, nf_error *err);
+
+/* ------------------------------------------------------------ evaluation */
+
+/* Agreement of a predicted clustering with a gold one over n items, each
+ * given as a cluster label per item (any uint32 values). */
+typedef struct nf_cluster_scores {
+    size_t n, gold_clusters, pred_clusters;
+    double pair_precision, pair_recall, pair_f1;
+    double bcubed_precision, bcubed_recall, bcubed_f1;
+    double ari; /* adjusted Rand index */
+} nf_cluster_scores;
+
+nf_status nf_cluster_eval(const uint32_t *gold, const uint32_t *pred, size_t n, nf_cluster_scores *out,
+                          nf_error *err);
+
 /* ------------------------------------------------------ building blocks */
 
 /* Language identification. Returns an ISO code ("und" when unknown) and a

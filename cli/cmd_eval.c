@@ -1,0 +1,358 @@
+/*
+ * cmd_eval.c - `newsfold eval`: scores a clustering against a gold one.
+ *
+ * Both files map ids to labels; each may be
+ *   - JSONL: one object per line with "id" and the label field,
+ *   - TSV: id in the first column; with a header row ("id" first), the
+ *     label column is the one named by the key, else the second column,
+ *   - a gold document like examples/gold.json: {"documents": {id: {...}}}.
+ * Every gold id is scored; a gold id missing from the prediction (or with a
+ * null label there) counts as a cluster of its own. Predicted ids that are
+ * not in the gold file are ignored and counted. Labels are compared as
+ * strings (numbers are written in decimal first).
+ */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/hmap.h"
+#include "../src/internal.h"
+
+static const char eval_usage[] =
+    "usage: newsfold eval --gold GOLD [--gold GOLD2 ...] --pred PRED [--key K] [--gold-key K] [--json]\n"
+    "\n"
+    "Scores predicted clusters against gold clusters: pairwise precision,\n"
+    "recall and F1, B-cubed precision, recall and F1, and the adjusted Rand\n"
+    "index. Files are JSONL (objects with \"id\" and the label field), TSV (id,\n"
+    "label; a header row names the columns) or {\"documents\": {id: {...}}}.\n"
+    "\n"
+    "options:\n"
+    "      --gold FILE     gold labels (repeat to concatenate files)\n"
+    "      --pred FILE     predicted labels, e.g. documents.jsonl of newsfold run\n"
+    "      --key K         label field: group, event or storyline (default event)\n"
+    "      --gold-key K    label field or column in the gold file (default: --key,\n"
+    "                      else the second TSV column)\n"
+    "      --json          print one JSON object instead of a table\n"
+    "  -h, --help          this help\n";
+
+typedef struct labels {
+    nf_hmap ids; /* hash of id -> index */
+    char **id;   /* per index */
+    uint32_t *label;
+    size_t n, cap;
+    nf_hmap names; /* hash of label text -> label number */
+    uint32_t n_names;
+} labels;
+
+static void labels_free(labels *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->id[i]);
+    free(l->id);
+    free(l->label);
+    nf_hmap_free(&l->ids);
+    nf_hmap_free(&l->names);
+}
+
+#define NO_LABEL UINT32_MAX
+
+static uint32_t intern(labels *l, const char *s)
+{
+    if (!s)
+        return NO_LABEL;
+    bool created;
+    uint64_t *v = nf_hmap_put(&l->names, nf_hash64(s, strlen(s)), &created);
+    if (!v)
+        return NO_LABEL;
+    if (created)
+        *v = l->n_names++;
+    return (uint32_t)*v;
+}
+
+/* Adds id -> label (text or NULL); a repeated id keeps its first label. */
+static int put(labels *l, const char *id, const char *label)
+{
+    bool created;
+    uint64_t *v = nf_hmap_put(&l->ids, nf_hash64(id, strlen(id)), &created);
+    if (!v)
+        return -1;
+    if (!created)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        char **ids = realloc(l->id, cap * sizeof *ids);
+        uint32_t *lab = ids ? realloc(l->label, cap * sizeof *lab) : NULL;
+        if (ids)
+            l->id = ids;
+        if (!ids || !lab)
+            return -1;
+        l->label = lab;
+        l->cap = cap;
+    }
+    *v = l->n;
+    l->id[l->n] = nf_strdup(id);
+    l->label[l->n++] = intern(l, label);
+    return l->id[l->n - 1] ? 0 : -1;
+}
+
+/* The label text of a JSON value (string or number), NULL for null/absent. */
+static const char *json_label(const cJSON *v, char *num, size_t n)
+{
+    if (cJSON_IsString(v))
+        return v->valuestring;
+    if (cJSON_IsNumber(v)) {
+        snprintf(num, n, "%.17g", v->valuedouble);
+        return num;
+    }
+    return NULL;
+}
+
+static int load_gold_doc(labels *l, const cJSON *docs, const char *key)
+{
+    const cJSON *d;
+    char num[64];
+    cJSON_ArrayForEach(d, docs)
+    {
+        if (put(l, d->string, json_label(cJSON_GetObjectItemCaseSensitive(d, key), num, sizeof num)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_jsonl(labels *l, char *text, const char *key, const char *path)
+{
+    size_t line = 0;
+    for (char *p = text, *e; *p; p = e + (*e != '\0')) {
+        e = p + strcspn(p, "\n");
+        char save = *e;
+        *e = '\0';
+        line++;
+        if (p[strspn(p, " \t\r")] == '\0') {
+            *e = save;
+            continue;
+        }
+        cJSON *o = cJSON_Parse(p);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+        char num[64], idnum[64];
+        const char *ids = json_label(id, idnum, sizeof idnum);
+        int rc = ids ? put(l, ids, json_label(cJSON_GetObjectItemCaseSensitive(o, key), num, sizeof num)) : 1;
+        cJSON_Delete(o);
+        *e = save;
+        if (rc > 0)
+            fprintf(stderr, "newsfold eval: %s:%zu: no \"id\", line ignored\n", path, line);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Column of key in a TSV header, else 1. */
+static int tsv_column(char *header, const char *key)
+{
+    int col = 0;
+    for (char *f = header, *e;; f = e + 1, col++) {
+        e = f + strcspn(f, "\t");
+        if ((size_t)(e - f) == strlen(key) && strncmp(f, key, (size_t)(e - f)) == 0)
+            return col;
+        if (*e != '\t')
+            return 1;
+    }
+}
+
+static char *tsv_field(char *line, int col)
+{
+    char *f = line;
+    for (int c = 0; c < col; c++) {
+        f = strchr(f, '\t');
+        if (!f)
+            return NULL;
+        f++;
+    }
+    f[strcspn(f, "\t")] = '\0';
+    return f;
+}
+
+static int load_tsv(labels *l, char *text, const char *key)
+{
+    int col = 1;
+    bool first = true;
+    for (char *p = text, *next; p && *p; p = next) {
+        char *e = p + strcspn(p, "\n");
+        next = *e ? e + 1 : NULL;
+        *e = '\0';
+        if (e > p && e[-1] == '\r')
+            e[-1] = '\0';
+        if (first && strncmp(p, "id\t", 3) == 0) {
+            col = tsv_column(p, key);
+            first = false;
+            continue;
+        }
+        first = false;
+        size_t idlen = strcspn(p, "\t");
+        char *label = tsv_field(p, col);
+        p[idlen] = '\0';
+        if (*p && put(l, p, label && *label ? label : NULL) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_labels(labels *l, const char *path, const char *key)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    nf_buf b;
+    nf_buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        nf_buf_append(&b, chunk, n);
+    fclose(f);
+    if (b.oom)
+        return -1;
+    char *text = b.data ? b.data : (char *)"";
+    int rc;
+    cJSON *whole = text[strspn(text, " \t\r\n")] == '{' ? cJSON_Parse(text) : NULL;
+    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(whole, "documents");
+    if (cJSON_IsObject(docs))
+        rc = load_gold_doc(l, docs, key);
+    else if (text[strspn(text, " \t\r\n")] == '{')
+        rc = load_jsonl(l, text, key, path);
+    else
+        rc = load_tsv(l, text, key);
+    cJSON_Delete(whole);
+    nf_buf_free(&b);
+    if (rc != 0)
+        fprintf(stderr, "newsfold eval: cannot load %s\n", path);
+    return rc;
+}
+
+typedef struct eval_cli {
+    const char *gold[16];
+    int n_gold;
+    const char *pred, *key, *gold_key;
+    bool json;
+} eval_cli;
+
+static int parse_args(int argc, char **argv, eval_cli *o)
+{
+    static const struct option longs[] = {
+        {"gold", required_argument, 0, 'g'},
+        {"pred", required_argument, 0, 'p'},
+        {"key", required_argument, 0, 'k'},
+        {"gold-key", required_argument, 0, 'G'},
+        {"json", no_argument, 0, 'J'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->key = "event";
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'g':
+            if (o->n_gold == 16) {
+                fputs("newsfold eval: at most 16 --gold files\n", stderr);
+                return -1;
+            }
+            o->gold[o->n_gold++] = optarg;
+            break;
+        case 'p': o->pred = optarg; break;
+        case 'k': o->key = optarg; break;
+        case 'G': o->gold_key = optarg; break;
+        case 'J': o->json = true; break;
+        case 'h': fputs(eval_usage, stdout); return 1;
+        default: fputs(eval_usage, stderr); return -1;
+        }
+    }
+    if (!o->n_gold || !o->pred || optind < argc) {
+        fputs(optind < argc ? "newsfold eval: unexpected argument\n"
+                            : "newsfold eval: --gold and --pred are required\n",
+              stderr);
+        fputs(eval_usage, stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static void print_scores(const eval_cli *o, const nf_cluster_scores *s, size_t missing, size_t extra)
+{
+    if (o->json) {
+        printf(
+            "{\"key\":\"%s\",\"items\":%zu,\"gold_clusters\":%zu,\"pred_clusters\":%zu,\"missing\":%zu,"
+            "\"extra\":%zu,\"pair_precision\":%.4f,\"pair_recall\":%.4f,\"pair_f1\":%.4f,"
+            "\"bcubed_precision\":%.4f,\"bcubed_recall\":%.4f,\"bcubed_f1\":%.4f,\"ari\":%.4f}\n",
+            o->key, s->n, s->gold_clusters, s->pred_clusters, missing, extra, s->pair_precision,
+            s->pair_recall, s->pair_f1, s->bcubed_precision, s->bcubed_recall, s->bcubed_f1, s->ari);
+        return;
+    }
+    printf("key %s: %zu items, %zu gold clusters, %zu predicted clusters", o->key, s->n, s->gold_clusters,
+           s->pred_clusters);
+    printf(" (%zu gold ids missing from the prediction, %zu predicted ids not in gold)\n", missing, extra);
+    printf("pairwise  P %.4f  R %.4f  F1 %.4f\n", s->pair_precision, s->pair_recall, s->pair_f1);
+    printf("B-cubed   P %.4f  R %.4f  F1 %.4f\n", s->bcubed_precision, s->bcubed_recall, s->bcubed_f1);
+    printf("ARI       %.4f\n", s->ari);
+}
+
+/* Gold and predicted label per gold id; a missing or null prediction
+ * becomes a fresh label of its own. */
+static int score(const eval_cli *o, labels *gold, labels *pred)
+{
+    uint32_t *g = malloc((gold->n ? gold->n : 1) * sizeof *g),
+             *p = malloc((gold->n ? gold->n : 1) * sizeof *p);
+    if (!g || !p) {
+        free(g);
+        free(p);
+        return EXIT_FATAL;
+    }
+    size_t missing = 0, found = 0;
+    uint32_t fresh_g = gold->n_names, fresh_p = pred->n_names;
+    for (size_t i = 0; i < gold->n; i++) {
+        g[i] = gold->label[i] != NO_LABEL ? gold->label[i] : fresh_g++;
+        const uint64_t *v = nf_hmap_get(&pred->ids, nf_hash64(gold->id[i], strlen(gold->id[i])));
+        bool ok = v && strcmp(pred->id[*v], gold->id[i]) == 0;
+        missing += !ok;
+        found += ok;
+        p[i] = ok && pred->label[*v] != NO_LABEL ? pred->label[*v] : fresh_p++;
+    }
+    nf_cluster_scores s;
+    nf_error err;
+    int status = nf_cluster_eval(g, p, gold->n, &s, &err) == NF_OK ? EXIT_ALL_GOOD : EXIT_FATAL;
+    if (status == EXIT_ALL_GOOD)
+        print_scores(o, &s, missing, pred->n - found);
+    else
+        fprintf(stderr, "newsfold eval: %s\n", err.message);
+    free(g);
+    free(p);
+    return status;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    eval_cli o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
+    labels gold = {0}, pred = {0};
+    int status = EXIT_ALL_GOOD;
+    for (int i = 0; i < o.n_gold && status == EXIT_ALL_GOOD; i++)
+        if (load_labels(&gold, o.gold[i], o.gold_key ? o.gold_key : o.key) != 0)
+            status = EXIT_FATAL;
+    if (status == EXIT_ALL_GOOD && load_labels(&pred, o.pred, o.key) != 0)
+        status = EXIT_FATAL;
+    if (status == EXIT_ALL_GOOD && gold.n == 0) {
+        fprintf(stderr, "newsfold eval: no ids in the gold file\n");
+        status = EXIT_FATAL;
+    }
+    if (status == EXIT_ALL_GOOD)
+        status = score(&o, &gold, &pred);
+    labels_free(&gold);
+    labels_free(&pred);
+    return status;
+}

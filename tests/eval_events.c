@@ -1,0 +1,60 @@
+/*
+ * eval_events.c - the event stage's quality figures (docs/events.md).
+ *
+ * Runs the event stage with its default options, as `newsfold run` does
+ * (duplicate groups as hard links), on the four corpora of events_data.h
+ * and prints pairwise, B-cubed and ARI scores of events (and storylines
+ * where there is gold). Fails when the seeds' or the examples' gold events
+ * or storylines are not reproduced exactly, or when UCI or WMT21 B-cubed F1
+ * falls below the floors documented in docs/events.md.
+ * usage: eval_events [SHARED_DIR]
+ */
+#include "events_data.h"
+
+#define UCI_FLOOR 0.50
+#define WMT_FLOOR 0.85
+
+static void print_scores(const char *corpus, const char *what, const nf_cluster_scores *s)
+{
+    printf(
+        "%-9s %-10s n=%4zu gold=%3zu pred=%3zu | pairwise P %.4f R %.4f F1 %.4f | B-cubed P %.4f R %.4f F1 "
+        "%.4f | ARI %.4f\n",
+        corpus, what, s->n, s->gold_clusters, s->pred_clusters, s->pair_precision, s->pair_recall, s->pair_f1,
+        s->bcubed_precision, s->bcubed_recall, s->bcubed_f1, s->ari);
+}
+
+static int check(ev_corpus *c, bool exact, double floor)
+{
+    nf_events_options o;
+    nf_events_options_default(&o);
+    o.threads = 2;
+    nf_events_result r;
+    ev_run(c, &o, &r);
+    nf_cluster_scores ev = ev_score(c, &r, false);
+    print_scores(c->name, "events", &ev);
+    int failed = exact ? ev.bcubed_f1 < 1 : ev.bcubed_f1 < floor;
+    if (c->storyline) {
+        nf_cluster_scores sl = ev_score(c, &r, true);
+        print_scores(c->name, "storylines", &sl);
+        failed |= exact && sl.bcubed_f1 < 1;
+    }
+    nf_events_result_free(&r);
+    ev_corpus_free(c);
+    return failed;
+}
+
+int main(int argc, char **argv)
+{
+    const char *shared = argc > 1 ? argv[1] : NF_SHARED_DIR;
+    char seeds[4096], gold[4096];
+    snprintf(seeds, sizeof seeds, "%s/seeds", shared);
+    snprintf(gold, sizeof gold, "%s/seeds/gold.json", shared);
+    ev_corpus c[4] = {
+        ev_load_dir("seeds", seeds, gold),
+        ev_load_dir("examples", NF_SOURCE_DIR "/examples/corpus", NF_SOURCE_DIR "/examples/gold.json"),
+        ev_load_uci(shared), ev_load_wmt(shared)};
+    int failed = check(&c[0], true, 1) + check(&c[1], true, 1) + check(&c[2], false, UCI_FLOOR) +
+                 check(&c[3], false, WMT_FLOOR);
+    printf("eval_events: %d passed, %d failed\n", 4 - failed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,515 @@
+/*
+ * test_events.c - the event stage: name keys and entities, the seeds' and
+ * examples' gold events and storylines, roles, determinism across threads,
+ * the live window (expiry and bounded live set), undated documents, hard
+ * links, the pivot channel, and the clustering metrics against brute force.
+ */
+#include "events_data.h"
+#include "events_internal.h"
+
+#include <math.h>
+
+static nf_events_options opts(int threads)
+{
+    nf_events_options o;
+    nf_events_options_default(&o);
+    o.threads = threads;
+    return o;
+}
+
+/* ----------------------------------------------------------------- names */
+
+static void expect_same_key(nf_translit *t, const char *a, const char *b)
+{
+    nf_buf ka, kb;
+    nf_buf_init(&ka);
+    nf_buf_init(&kb);
+    assert_true(nf_name_key(t, a, strlen(a), &ka));
+    assert_true(nf_name_key(t, b, strlen(b), &kb));
+    if (strcmp(ka.data, kb.data) != 0)
+        fail_msg("'%s' -> '%s' but '%s' -> '%s'", a, ka.data, b, kb.data);
+    nf_buf_free(&ka);
+    nf_buf_free(&kb);
+}
+
+static void test_name_keys(void **state)
+{
+    (void)state;
+    nf_translit *t;
+    nf_error err;
+    assert_int_equal(nf_translit_new(&t, &err), NF_OK);
+    expect_same_key(t, "pjöngjang", "pyongyang");
+    expect_same_key(t, "wladimir", "vladimir");
+    expect_same_key(t, "putins", "putin");
+    expect_same_key(t, "putin's", "putin");
+    expect_same_key(t, "путин", "putin");
+    expect_same_key(t, "selenskyj", "zelensky");
+    expect_same_key(t, "campbell", "kampbell");
+    nf_buf k;
+    nf_buf_init(&k);
+    assert_true(nf_name_key(t, "seoul", 5, &k));
+    nf_buf k2;
+    nf_buf_init(&k2);
+    assert_true(nf_name_key(t, "tokyo", 5, &k2));
+    assert_string_not_equal(k.data, k2.data);
+    nf_buf_free(&k);
+    nf_buf_free(&k2);
+    nf_translit_free(t);
+}
+
+/* ------------------------------------------------------------------ gold */
+
+static ev_corpus seeds(void)
+{
+    return ev_load_dir("seeds", NF_SHARED_DIR "/seeds", NF_SHARED_DIR "/seeds/gold.json");
+}
+
+static ev_corpus examples(void)
+{
+    return ev_load_dir("examples", NF_SOURCE_DIR "/examples/corpus", NF_SOURCE_DIR "/examples/gold.json");
+}
+
+/* Same partition: two documents share a predicted cluster iff they share
+ * a gold one. */
+static void expect_partition(const ev_corpus *c, const nf_events_result *r, bool storylines)
+{
+    const uint32_t *gold = storylines ? c->storyline : c->event;
+    for (size_t i = 0; i < c->n; i++)
+        for (size_t j = i + 1; j < c->n; j++) {
+            uint32_t pi = r->docs[i].event, pj = r->docs[j].event;
+            if (storylines) {
+                pi = r->events[pi].storyline;
+                pj = r->events[pj].storyline;
+            }
+            if ((gold[i] == gold[j]) != (pi == pj))
+                fail_msg("%s: %s and %s: gold %s, predicted %s", storylines ? "storylines" : "events",
+                         c->docs[i].doc.id, c->docs[j].doc.id, gold[i] == gold[j] ? "together" : "apart",
+                         pi == pj ? "together" : "apart");
+        }
+}
+
+static void test_seeds_gold(void **state)
+{
+    (void)state;
+    ev_corpus c = seeds();
+    assert_int_equal(c.n, 5);
+    nf_events_options o = opts(2);
+    nf_events_result r;
+    ev_run(&c, &o, &r);
+    expect_partition(&c, &r, false);
+    expect_partition(&c, &r, true);
+    assert_int_equal(r.n_storylines, 1);
+    assert_int_equal(r.storylines[0].n_events, 2);
+    /* the original is the report with a translation (000, whose German
+     * version 002 links to it), not an earlier-sorted lone rewrite */
+    assert_int_equal(r.docs[0].role, NF_ROLE_ORIGINAL);
+    assert_int_equal(r.docs[2].role, NF_ROLE_TRANSLATION);
+    assert_int_equal(r.docs[2].linked_to, 0);
+    /* undated 001 and 003 got a date from their neighbours */
+    for (size_t i = 0; i < c.n; i++)
+        assert_true(*r.docs[i].date);
+    /* the German report shares names with the English ones: the event's
+     * entities include names seen in both languages */
+    const nf_event *e = &r.events[r.docs[0].event];
+    assert_int_equal(e->n_languages, 2);
+    bool campbell = false, kim = false;
+    for (size_t k = 0; k < e->n_entities; k++) {
+        campbell |= strstr(e->entities[k].key, "kampbel") && e->entities[k].sources >= 3;
+        kim |= strstr(e->entities[k].key, "kim hong kyun") && e->entities[k].sources >= 3;
+    }
+    assert_true(campbell && kim);
+    nf_events_result_free(&r);
+    ev_corpus_free(&c);
+}
+
+static const char *gold_field(cJSON *gold, const char *id, const char *field)
+{
+    const cJSON *d = cJSON_GetObjectItem(cJSON_GetObjectItem(gold, "documents"), id);
+    const cJSON *f = cJSON_GetObjectItem(d, field);
+    return cJSON_IsString(f) ? f->valuestring : NULL;
+}
+
+static void test_examples_gold(void **state)
+{
+    (void)state;
+    ev_corpus c = examples();
+    assert_int_equal(c.n, 30);
+    nf_events_options o = opts(2);
+    nf_events_result r;
+    ev_run(&c, &o, &r);
+    expect_partition(&c, &r, false);
+    expect_partition(&c, &r, true);
+    cJSON *gold = tu_read_json(NF_SOURCE_DIR "/examples/gold.json");
+    for (size_t i = 0; i < c.n; i++) {
+        const nf_event_doc *d = &r.docs[i];
+        const char *role = gold_field(gold, d->id, "role");
+        /* byte-identical copies are copies of a member of their own event */
+        if (strcmp(role, "exact") == 0 && strcmp(gold_field(gold, d->id, "of"), "ht-001") == 0) {
+            assert_true(d->role == NF_ROLE_COPY || d->role == NF_ROLE_ORIGINAL);
+            if (d->role == NF_ROLE_COPY)
+                assert_int_equal(r.docs[d->linked_to].event, d->event);
+        }
+        if (d->role == NF_ROLE_ORIGINAL) /* the original is from the event's first day */
+            assert_string_equal(d->date, r.events[d->event].first_seen);
+    }
+    for (size_t e = 0; e < r.n_events; e++) {
+        assert_true(r.events[e].n_languages >= 3); /* every event was reported in 3+ languages */
+        assert_true(r.events[e].n_entities > 0);
+        size_t originals = 0;
+        for (size_t k = 0; k < r.events[e].n_docs; k++)
+            originals += r.docs[r.events[e].docs[k]].role == NF_ROLE_ORIGINAL;
+        assert_int_equal(originals, 1);
+    }
+    cJSON_Delete(gold);
+    nf_events_result_free(&r);
+    ev_corpus_free(&c);
+}
+
+/* --prefer-lang: every examples event has German reports, so every
+ * headline comes from one; without it, not all of them do. */
+static void test_prefer_lang(void **state)
+{
+    (void)state;
+    ev_corpus c = examples();
+    nf_events_options o = opts(1);
+    o.prefer_lang = "de";
+    nf_events_result r;
+    ev_run(&c, &o, &r);
+    for (size_t e = 0; e < r.n_events; e++)
+        assert_string_equal(r.docs[r.events[e].headline_doc].lang, "de");
+    nf_events_result_free(&r);
+    o.prefer_lang = NULL;
+    ev_run(&c, &o, &r);
+    size_t german = 0;
+    for (size_t e = 0; e < r.n_events; e++)
+        german += strcmp(r.docs[r.events[e].headline_doc].lang, "de") == 0;
+    assert_true(german < r.n_events);
+    nf_events_result_free(&r);
+    ev_corpus_free(&c);
+}
+
+/* ----------------------------------------------------------- determinism */
+
+static void expect_same_result(const nf_events_result *a, const nf_events_result *b)
+{
+    assert_int_equal(a->n_docs, b->n_docs);
+    assert_int_equal(a->n_events, b->n_events);
+    assert_int_equal(a->n_storylines, b->n_storylines);
+    for (size_t i = 0; i < a->n_docs; i++) {
+        assert_int_equal(a->docs[i].event, b->docs[i].event);
+        assert_int_equal(a->docs[i].role, b->docs[i].role);
+        assert_true(a->docs[i].score == b->docs[i].score);
+    }
+    for (size_t e = 0; e < a->n_events; e++) {
+        assert_int_equal(a->events[e].headline_doc, b->events[e].headline_doc);
+        assert_int_equal(a->events[e].n_entities, b->events[e].n_entities);
+        for (size_t k = 0; k < a->events[e].n_entities; k++)
+            assert_string_equal(a->events[e].entities[k].name, b->events[e].entities[k].name);
+    }
+}
+
+static void test_threads_same_result(void **state)
+{
+    (void)state;
+    ev_corpus c = ev_load_wmt(NF_SHARED_DIR);
+    nf_events_options o1 = opts(1), o2 = opts(2);
+    nf_events_result a, b;
+    ev_run(&c, &o1, &a);
+    ev_run(&c, &o2, &b);
+    expect_same_result(&a, &b);
+    nf_events_result_free(&a);
+    nf_events_result_free(&b);
+    ev_corpus_free(&c);
+}
+
+/* ---------------------------------------------------------- live window */
+
+/* A synthetic document of a topic: a title, 60 words of the topic's own
+ * vocabulary, a place and a person named after the topic (syllables that
+ * no key folding can merge), a date. */
+static void topic_name(char *out, size_t n, const char *prefix, int topic)
+{
+    static const char *const syl[] = {"ba", "di", "fo", "gu", "la", "mi", "no", "ru", "ti", "do"};
+    size_t o = (size_t)snprintf(out, n, "%s", prefix);
+    do {
+        o += (size_t)snprintf(out + o, n - o, "%s", syl[topic % 10]);
+        topic /= 10;
+    } while (topic && o + 3 < n);
+}
+
+static void make_doc(nf_doc *raw, const char *id, const char *date, int topic)
+{
+    char text[4096], place[32], person[32];
+    topic_name(place, sizeof place, "Bor", topic);
+    topic_name(person, sizeof person, "Mal", topic);
+    size_t o = (size_t)snprintf(text, sizeof text, "Report on %s.\n\n", place);
+    for (int k = 0; k < 60; k++)
+        o += (size_t)snprintf(text + o, sizeof text - o, "topic%dword%d ", topic, (k * 7) % 40);
+    snprintf(text + o, sizeof text - o, "in %s said %s.\n", place, person);
+    memset(raw, 0, sizeof *raw);
+    raw->id = strdup(id);
+    raw->title = strdup(text + 10);
+    raw->title[strlen(place)] = '\0';
+    raw->text = strdup(text);
+    raw->text_len = strlen(text);
+    raw->lang = strdup("en");
+    raw->published = date ? strdup(date) : NULL;
+    raw->origin = strdup("synthetic");
+}
+
+static void clean_docs(nf_doc *raw, nf_clean_doc *out, size_t n)
+{
+    nf_clean_options co;
+    nf_clean_options_default(&co);
+    nf_cleaner *cl;
+    nf_error err;
+    assert_int_equal(nf_cleaner_new(&cl, &co, &err), NF_OK);
+    assert_int_equal(nf_clean_batch(cl, raw, n, out, &err), NF_OK);
+    nf_cleaner_free(cl);
+}
+
+static void run_plain(nf_clean_doc *docs, size_t n, const nf_events_options *o, nf_events_result *r)
+{
+    nf_events *ev;
+    nf_error err;
+    assert_int_equal(nf_events_new(&ev, o, &err), NF_OK);
+    assert_int_equal(nf_events_add(ev, docs, n, &err), NF_OK);
+    assert_int_equal(nf_events_finish(ev, r, &err), NF_OK);
+    nf_events_free(ev);
+}
+
+static void test_window_expiry(void **state)
+{
+    (void)state;
+    nf_doc raw[4];
+    nf_clean_doc cd[4];
+    make_doc(&raw[0], "a1", "2025-01-01", 1);
+    make_doc(&raw[1], "a2", "2025-01-02", 1); /* within the window: joins */
+    make_doc(&raw[2], "a3", "2025-01-20", 1); /* long after: a new event */
+    make_doc(&raw[3], "b1", "2025-01-02", 2); /* another topic: its own event */
+    clean_docs(raw, cd, 4);
+    nf_events_options o = opts(1);
+    nf_events_result r;
+    run_plain(cd, 4, &o, &r);
+    assert_int_equal(r.docs[0].event, r.docs[1].event);
+    assert_int_not_equal(r.docs[0].event, r.docs[2].event);
+    assert_int_not_equal(r.docs[0].event, r.docs[3].event);
+    assert_true(r.docs[1].score >= o.threshold);
+    /* a3 is the same topic 18 days later: same storyline (within 30 days) */
+    assert_int_equal(r.events[r.docs[0].event].storyline, r.events[r.docs[2].event].storyline);
+    assert_int_not_equal(r.events[r.docs[0].event].storyline, r.events[r.docs[3].event].storyline);
+    nf_events_result_free(&r);
+    o.storyline_days = 10; /* now too far apart */
+    run_plain(cd, 4, &o, &r);
+    assert_int_not_equal(r.events[r.docs[0].event].storyline, r.events[r.docs[2].event].storyline);
+    nf_events_result_free(&r);
+    for (int i = 0; i < 4; i++) {
+        nf_clean_doc_free(&cd[i]);
+        nf_doc_free(&raw[i]);
+    }
+}
+
+/* 100 days, 5 new topics a day: the live set stays near window x 5. */
+static void test_live_set_bounded(void **state)
+{
+    (void)state;
+    enum { DAYS = 100, PER_DAY = 5, N = DAYS * PER_DAY };
+    nf_doc *raw = calloc(N, sizeof *raw);
+    nf_clean_doc *cd = calloc(N, sizeof *cd);
+    for (int d = 0; d < DAYS; d++)
+        for (int k = 0; k < PER_DAY; k++) {
+            char id[32], date[16];
+            snprintf(id, sizeof id, "d%03d-%d", d, k);
+            snprintf(date, sizeof date, "2025-%02d-%02d", 1 + d / 28, 1 + d % 28);
+            make_doc(&raw[d * PER_DAY + k], id, date, d * PER_DAY + k);
+        }
+    clean_docs(raw, cd, N);
+    nf_events_options o = opts(2);
+    nf_events_result r;
+    run_plain(cd, N, &o, &r);
+    assert_int_equal(r.n_events, N);
+    assert_true(r.max_live_events <= (size_t)(o.window_days + 2) * PER_DAY);
+    nf_events_result_free(&r);
+    for (int i = 0; i < N; i++) {
+        nf_clean_doc_free(&cd[i]);
+        nf_doc_free(&raw[i]);
+    }
+    free(raw);
+    free(cd);
+}
+
+static void test_undated_and_links(void **state)
+{
+    (void)state;
+    nf_doc raw[5];
+    nf_clean_doc cd[5];
+    make_doc(&raw[0], "x1", "2025-02-10", 3);
+    make_doc(&raw[1], "x2", NULL, 4);         /* undated: takes x1's date */
+    make_doc(&raw[2], "x3", "2025-03-01", 5);
+    make_doc(&raw[3], "x4", "2025-03-02", 6); /* unrelated text, but linked to x1 */
+    make_doc(&raw[4], "x5", "2026-02-10", 7); /* linked to x1 too, but a year later */
+    clean_docs(raw, cd, 5);
+    nf_events *ev;
+    nf_error err;
+    nf_events_options o = opts(1);
+    assert_int_equal(nf_events_new(&ev, &o, &err), NF_OK);
+    assert_int_equal(nf_events_add(ev, cd, 5, &err), NF_OK);
+    nf_link links[] = {{0, 3, 0.9}, {0, 4, 0.9}};
+    assert_int_equal(nf_events_add_links(ev, links, 2, &err), NF_OK);
+    nf_link bad = {0, 9, 0.9};
+    assert_int_equal(nf_events_add_links(ev, &bad, 1, &err), NF_ERR_ARG);
+    nf_events_result r;
+    assert_int_equal(nf_events_finish(ev, &r, &err), NF_OK);
+    assert_string_equal(r.docs[1].date, "2025-02-10");
+    assert_int_equal(r.docs[1].date_inferred, 1);
+    assert_string_equal(r.docs[1].published, "");
+    /* the link wins over text and time: x4 joins x1's event, as a translation */
+    assert_int_equal(r.docs[3].event, r.docs[0].event);
+    assert_int_equal(r.docs[3].role, NF_ROLE_TRANSLATION);
+    assert_int_equal(r.docs[3].linked_to, 0);
+    assert_int_not_equal(r.docs[2].event, r.docs[0].event);
+    /* a "translation" a year apart is not believed */
+    assert_int_not_equal(r.docs[4].event, r.docs[0].event);
+    assert_int_equal(r.docs[4].role, NF_ROLE_ORIGINAL);
+    nf_events_result_free(&r);
+    assert_int_equal(nf_events_finish(ev, &r, &err), NF_ERR_ARG); /* only once */
+    nf_events_free(ev);
+    for (int i = 0; i < 5; i++) {
+        nf_clean_doc_free(&cd[i]);
+        nf_doc_free(&raw[i]);
+    }
+}
+
+/* Two documents with nothing in common but their pivots. */
+static void test_pivot_channel(void **state)
+{
+    (void)state;
+    nf_doc raw[2];
+    nf_clean_doc cd[2];
+    make_doc(&raw[0], "p1", "2025-05-05", 7);
+    make_doc(&raw[1], "p2", "2025-05-05", 8);
+    free(raw[1].lang);
+    raw[1].lang = strdup("de");
+    clean_docs(raw, cd, 2);
+    nf_pivot_feature f[12];
+    for (int k = 0; k < 12; k++)
+        f[k] = (nf_pivot_feature){0x1000 + (uint64_t)k * 0x10001, 1 + k % 3, NF_PIVOT_TERM};
+    nf_pivot p = {0};
+    p.features = f;
+    p.n_features = 12;
+    for (int with_pivot = 0; with_pivot < 2; with_pivot++) {
+        nf_events *ev;
+        nf_error err;
+        nf_events_options o = opts(1);
+        o.w_pivot = 0.3;
+        o.w_cross_pivot = 0.8;
+        assert_int_equal(nf_events_new(&ev, &o, &err), NF_OK);
+        assert_int_equal(nf_events_add(ev, cd, 2, &err), NF_OK);
+        if (with_pivot) {
+            assert_int_equal(nf_events_set_pivot(ev, 0, &p, &err), NF_OK);
+            assert_int_equal(nf_events_set_pivot(ev, 1, &p, &err), NF_OK);
+        }
+        nf_events_result r;
+        assert_int_equal(nf_events_finish(ev, &r, &err), NF_OK);
+        if (with_pivot)
+            assert_int_equal(r.docs[0].event, r.docs[1].event);
+        else
+            assert_int_not_equal(r.docs[0].event, r.docs[1].event);
+        nf_events_result_free(&r);
+        nf_events_free(ev);
+    }
+    for (int i = 0; i < 2; i++) {
+        nf_clean_doc_free(&cd[i]);
+        nf_doc_free(&raw[i]);
+    }
+}
+
+static void test_empty(void **state)
+{
+    (void)state;
+    nf_events *ev;
+    nf_error err;
+    nf_events_options o = opts(2);
+    assert_int_equal(nf_events_new(&ev, &o, &err), NF_OK);
+    assert_int_equal(nf_events_add(ev, NULL, 0, &err), NF_OK);
+    nf_events_result r;
+    assert_int_equal(nf_events_finish(ev, &r, &err), NF_OK);
+    assert_int_equal(r.n_docs, 0);
+    assert_int_equal(r.n_events, 0);
+    assert_int_equal(r.n_storylines, 0);
+    char *html;
+    size_t len;
+    assert_int_equal(nf_report_html(&r, NULL, &html, &len, &err), NF_OK);
+    assert_non_null(strstr(html, "0 documents"));
+    free(html);
+    nf_events_result_free(&r);
+    nf_events_free(ev);
+}
+
+/* --------------------------------------------------------------- metrics */
+
+typedef struct brute {
+    double pp, pr, bp, br, ari;
+} brute;
+
+static brute brute_force(const uint32_t *g, const uint32_t *p, size_t n)
+{
+    double tp = 0, gp = 0, pp = 0, bp = 0, br = 0;
+    for (size_t i = 0; i < n; i++) {
+        double same_both = 0, same_g = 0, same_p = 0;
+        for (size_t j = 0; j < n; j++) {
+            same_both += g[i] == g[j] && p[i] == p[j];
+            same_g += g[i] == g[j];
+            same_p += p[i] == p[j];
+            if (j > i) {
+                tp += g[i] == g[j] && p[i] == p[j];
+                gp += g[i] == g[j];
+                pp += p[i] == p[j];
+            }
+        }
+        bp += same_both / same_p;
+        br += same_both / same_g;
+    }
+    double all = n * (n - 1) / 2.0, e = all > 0 ? gp * pp / all : 0;
+    brute b = {pp ? tp / pp : 1, gp ? tp / gp : 1, bp / n, br / n, 0};
+    double den = (gp + pp) / 2 - e;
+    b.ari = den != 0 ? (tp - e) / den : 1;
+    return b;
+}
+
+static void test_metrics_brute_force(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int round = 0; round < 200; round++) {
+        size_t n = 1 + round % 60;
+        uint32_t g[64], p[64];
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            g[i] = (uint32_t)(x % (1 + round % 7));
+            p[i] = round % 5 == 0 ? g[i] : (uint32_t)((x >> 20) % (1 + round % 9)) * 1000003u;
+        }
+        nf_cluster_scores s;
+        nf_error err;
+        assert_int_equal(nf_cluster_eval(g, p, n, &s, &err), NF_OK);
+        brute b = brute_force(g, p, n);
+        assert_true(fabs(s.pair_precision - b.pp) < 1e-9 && fabs(s.pair_recall - b.pr) < 1e-9);
+        assert_true(fabs(s.bcubed_precision - b.bp) < 1e-9 && fabs(s.bcubed_recall - b.br) < 1e-9);
+        assert_true(fabs(s.ari - b.ari) < 1e-9);
+        if (round % 5 == 0)
+            assert_true(fabs(s.bcubed_f1 - 1) < 1e-12 && fabs(s.ari - 1) < 1e-12);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_name_keys),           cmocka_unit_test(test_seeds_gold),
+        cmocka_unit_test(test_examples_gold),       cmocka_unit_test(test_prefer_lang),
+        cmocka_unit_test(test_threads_same_result), cmocka_unit_test(test_window_expiry),
+        cmocka_unit_test(test_live_set_bounded),    cmocka_unit_test(test_undated_and_links),
+        cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_metrics_brute_force),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,250 @@
+/*
+ * tune_events.c - the search that chose the event stage's defaults.
+ *
+ * Features are extracted once per corpus (seeds, examples, UCI headlines,
+ * WMT21; events_data.h); every option set is then a re-clustering. Phase 1
+ * searches the event options (threshold, same-language weights of title,
+ * body and names, cross-language names weight) on a grid; phase 2 the
+ * storyline options for the best event options. The objective is the
+ * B-cubed F1 of events on WMT21 (then UCI for the headline threshold),
+ * among option sets that reproduce the seeds' and the examples' gold
+ * events exactly (storylines: their gold storylines, with and without the
+ * cross-lingual stage).
+ * Prints every option set tried and the best; docs/events.md shows the
+ * figures. Not a test: run it by hand (build/tests/tune_events [SHARED]).
+ */
+#include "events_data.h"
+#include "events_internal.h"
+
+#include <time.h>
+
+#define N_CORPORA 4
+
+typedef struct tuner {
+    ev_corpus c[N_CORPORA];
+    nf_events *ev[N_CORPORA];
+    nf_links *links[N_CORPORA];
+    nf_events *plain[2]; /* the goldens without the cross-lingual stage */
+} tuner;
+
+typedef struct outcome {
+    double event_f1[N_CORPORA], story_f1[N_CORPORA];
+} outcome;
+
+static void prepare(tuner *t, const char *shared)
+{
+    char seeds[4096], gold[4096];
+    snprintf(seeds, sizeof seeds, "%s/seeds", shared);
+    snprintf(gold, sizeof gold, "%s/seeds/gold.json", shared);
+    t->c[0] = ev_load_dir("seeds", seeds, gold);
+    t->c[1] = ev_load_dir("examples", NF_SOURCE_DIR "/examples/corpus", NF_SOURCE_DIR "/examples/gold.json");
+    t->c[2] = ev_load_uci(shared);
+    t->c[3] = ev_load_wmt(shared);
+    for (int k = 0; k < N_CORPORA; k++) {
+        nf_events_options o;
+        nf_events_options_default(&o);
+        o.threads = 2;
+        t->ev[k] = ev_prepare(&t->c[k], &o, &t->links[k]);
+        if (k < 2)
+            t->plain[k] = ev_prepare_nolinks(&t->c[k], &o);
+    }
+}
+
+/* Whether the goldens' storylines also come out exact without the
+ * cross-lingual stage (its pivots change the storyline scores). */
+static bool plain_storylines_exact(tuner *t, const nf_events_options *o)
+{
+    for (int k = 0; k < 2; k++) {
+        nf_events_result res;
+        nf_error err;
+        assert_int_equal(nf_events_recluster(t->plain[k], o, &res, &err), NF_OK);
+        double f1 = ev_score(&t->c[k], &res, true).bcubed_f1;
+        nf_events_result_free(&res);
+        if (f1 < 1 - 1e-9)
+            return false;
+    }
+    return true;
+}
+
+static outcome evaluate_n(tuner *t, const nf_events_options *o, int n)
+{
+    outcome r = {0};
+    for (int k = 0; k < n; k++) {
+        nf_events_result res;
+        nf_error err;
+        assert_int_equal(nf_events_recluster(t->ev[k], o, &res, &err), NF_OK);
+        r.event_f1[k] = ev_score(&t->c[k], &res, false).bcubed_f1;
+        r.story_f1[k] = t->c[k].storyline ? ev_score(&t->c[k], &res, true).bcubed_f1 : 1;
+        nf_events_result_free(&res);
+    }
+    return r;
+}
+
+static outcome evaluate(tuner *t, const nf_events_options *o) { return evaluate_n(t, o, N_CORPORA); }
+
+static bool goldens_exact(const outcome *r, bool storylines)
+{
+    for (int k = 0; k < 2; k++)
+        if (r->event_f1[k] < 1 - 1e-9 || (storylines && r->story_f1[k] < 1 - 1e-9))
+            return false;
+    return true;
+}
+
+/* Full documents (WMT21) choose the weights and the threshold; headlines
+ * (UCI) then choose the short-document threshold. */
+static double objective(const outcome *r) { return r->event_f1[3]; }
+
+static void print_row(const nf_events_options *o, const outcome *r)
+{
+    printf(
+        "thr %.3f/%.3f w %.2f/%.2f/%.2f/%.2f cross %.2f/%.2f | sl %.3f/%.2f | seeds %.3f/%.3f examples "
+        "%.3f/%.3f | uci %.4f "
+        "wmt %.4f | obj %.4f%s\n",
+        o->threshold, o->threshold_short, o->w_title, o->w_body, o->w_names, o->w_pivot, o->w_cross_names,
+        o->w_cross_pivot, o->storyline_threshold, o->storyline_w_names, r->event_f1[0], r->story_f1[0],
+        r->event_f1[1], r->story_f1[1], r->event_f1[2], r->event_f1[3], objective(r),
+        goldens_exact(r, false) ? "" : " (goldens differ)");
+}
+
+/* Option sets k with k % parts == part (to split the grid over processes). */
+static nf_events_options search_events(tuner *t, nf_events_options base, int part, int parts)
+{
+    nf_events_options best = base;
+    double best_obj = -1;
+    int k = 0;
+    /* a title weight of 0 would leave headlines without a score */
+    for (int wt = 1; wt <= 4; wt++)
+        for (int wb = 0; wt + wb <= 10; wb++) {
+            int wn = 10 - wt - wb;
+            for (int wx = 10; wx <= 10; wx += 2)
+                for (int ti = 30; ti <= 60; ti += 2) {
+                    if (k++ % parts != part)
+                        continue;
+                    double thr = ti / 100.0;
+                    nf_events_options o = base;
+                    o.w_title = wt / 10.0;
+                    o.w_body = wb / 10.0;
+                    o.w_names = wn / 10.0;
+                    o.w_cross_names = wx / 10.0;
+                    o.threshold = thr;
+                    outcome r = evaluate(t, &o);
+                    print_row(&o, &r);
+                    if (goldens_exact(&r, false) && objective(&r) > best_obj) {
+                        best_obj = objective(&r);
+                        best = o;
+                    }
+                }
+        }
+    return best;
+}
+
+/* With the cross-lingual stage: weights of the pivot channel, same- and
+ * cross-language, with the threshold (the other weights as found). */
+static nf_events_options search_pivot(tuner *t, nf_events_options base)
+{
+    nf_events_options best = base;
+    double best_obj = -1;
+    for (int wp = 0; wp <= 4; wp++)
+        for (int wx = 0; wx <= 10; wx += 2)
+            for (int ti = 30; ti <= 50; ti += 2) {
+                nf_events_options o = base;
+                o.w_pivot = wp / 10.0;
+                o.w_cross_pivot = wx / 10.0;
+                o.threshold = ti / 100.0;
+                outcome r = evaluate(t, &o);
+                print_row(&o, &r);
+                if (goldens_exact(&r, false) && objective(&r) > best_obj + 1e-9) {
+                    best_obj = objective(&r);
+                    best = o;
+                }
+            }
+    return best;
+}
+
+static nf_events_options search_short(tuner *t, nf_events_options base)
+{
+    nf_events_options best = base;
+    double best_f1 = -1;
+    for (int ti = 1; ti <= 40; ti++) {
+        nf_events_options o = base;
+        o.threshold_short = ti / 100.0;
+        outcome r = evaluate(t, &o);
+        print_row(&o, &r);
+        if (goldens_exact(&r, false) && r.event_f1[2] > best_f1) {
+            best_f1 = r.event_f1[2];
+            best = o;
+        }
+    }
+    return best;
+}
+
+static nf_events_options search_storylines(tuner *t, nf_events_options base)
+{
+    nf_events_options best = base;
+    int best_margin = -1;
+    /* the goldens are the only storyline data: keep the middle of the widest
+     * run of thresholds that reproduces them, with and without the
+     * cross-lingual stage, over the names weights */
+    for (int wn = 0; wn <= 10; wn++) {
+        int run = 0, run_start = 0;
+        for (int k = 1; k <= 60; k++) {
+            nf_events_options o = base;
+            o.storyline_w_names = wn / 10.0;
+            o.storyline_threshold = k / 100.0;
+            outcome r = evaluate_n(t, &o, 2); /* only the goldens have storylines */
+            print_row(&o, &r);
+            bool ok = goldens_exact(&r, true) && plain_storylines_exact(t, &o);
+            if (ok && run++ == 0)
+                run_start = k;
+            if ((!ok || k == 60) && run > 0)
+                printf("storyline run: names weight %.1f, thresholds %.2f-%.2f\n", wn / 10.0, run_start / 100.0,
+                       (run_start + run - 1) / 100.0);
+            if ((!ok || k == 60) && run > best_margin) {
+                best_margin = run;
+                best = o;
+                best.storyline_threshold = (run_start + (run - 1) / 2.0) / 100.0;
+            }
+            if (!ok)
+                run = 0;
+        }
+    }
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    const char *shared = argc > 1 ? argv[1] : NF_SHARED_DIR;
+    const char *phase = argc > 2 ? argv[2] : "all";
+    int part = argc > 3 ? atoi(argv[3]) : 0, parts = argc > 4 ? atoi(argv[4]) : 1;
+    tuner t;
+    prepare(&t, shared);
+    nf_events_options o;
+    nf_events_options_default(&o);
+    if (strcmp(phase, "pivot") == 0) {
+        o = search_pivot(&t, o);
+        printf("best pivot: ");
+        print_row(&o, &(outcome){0});
+    } else if (strcmp(phase, "storylines") != 0) {
+        o = search_events(&t, o, part, parts);
+        printf("best events: ");
+        print_row(&o, &(outcome){0});
+    }
+    if (strcmp(phase, "storylines") != 0) {
+        o = search_short(&t, o);
+        printf("best short: ");
+        print_row(&o, &(outcome){0});
+    }
+    if (strcmp(phase, "events") != 0)
+        o = search_storylines(&t, o);
+    outcome r = evaluate(&t, &o);
+    printf("best: ");
+    print_row(&o, &r);
+    for (int k = 0; k < N_CORPORA; k++) {
+        nf_events_free(t.ev[k]);
+        nf_links_free(t.links[k]);
+        if (k < 2)
+            nf_events_free(t.plain[k]);
+        ev_corpus_free(&t.c[k]);
+    }
+    return 0;
+}
