@@ -370,12 +370,31 @@ static int write_report(const char *dir, const nf_events_result *r, const nf_rep
     return bad ? -1 : 0;
 }
 
+/* mkdir -p: the output folder and any missing parents. */
+static int make_dirs(const char *dir)
+{
+    char *path = strdup(dir);
+    int rc = path ? 0 : -1;
+    for (char *p = path ? path + 1 : NULL; p && *p && rc == 0; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            rc = -1;
+        *p = '/';
+    }
+    if (rc == 0 && mkdir(path, 0777) != 0 && errno != EEXIST)
+        rc = -1;
+    if (rc != 0)
+        perror(dir);
+    free(path);
+    return rc;
+}
+
 static int write_outputs(const run_cli *o, const nf_events_result *r, const nf_dedup_result *d)
 {
-    if (mkdir(o->outdir, 0777) != 0 && errno != EEXIST) {
-        perror(o->outdir);
+    if (make_dirs(o->outdir) != 0)
         return -1;
-    }
     if (write_file(o->outdir, "documents.jsonl", w_docs, r, d) ||
         write_file(o->outdir, "events.jsonl", w_events, r, d) ||
         write_file(o->outdir, "storylines.jsonl", w_story, r, d) || write_report(o->outdir, r, &o->report))

@@ -43,6 +43,9 @@ check "-j2" status_is 0 "$nf" clean -q -j2 --batch 7 -o "$tmp/j2.jsonl" "$src/ex
 check "-j1 and -j2 agree" cmp -s "$tmp/j1.jsonl" "$tmp/j2.jsonl"
 check "quiet means no stderr" test ! -s "$tmp/err"
 
+check "run makes missing output folders" status_is 0 "$nf" run -q -o "$tmp/new/nested" "$src/examples/corpus"
+check "run wrote the report" test -s "$tmp/new/nested/report.html"
+
 if [ -d "$shared/seeds" ]; then
     check "seeds" status_is 1 "$nf" clean "$shared/seeds" # gold.json there is not a document
     check "seeds gold.json named" grep -q 'gold.json' "$tmp/err"
