@@ -202,21 +202,11 @@ static int load_tsv(labels *l, char *text, const char *key)
 
 static int load_labels(labels *l, const char *path, const char *key)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    char *text = nf_read_file(path, NULL);
+    if (!text) {
         perror(path);
         return -1;
     }
-    nf_buf b;
-    nf_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        nf_buf_append(&b, chunk, n);
-    fclose(f);
-    if (b.oom)
-        return -1;
-    char *text = b.data ? b.data : (char *)"";
     int rc;
     cJSON *whole = text[strspn(text, " \t\r\n")] == '{' ? cJSON_Parse(text) : NULL;
     const cJSON *docs = cJSON_GetObjectItemCaseSensitive(whole, "documents");
@@ -227,7 +217,7 @@ static int load_labels(labels *l, const char *path, const char *key)
     else
         rc = load_tsv(l, text, key);
     cJSON_Delete(whole);
-    nf_buf_free(&b);
+    free(text);
     if (rc != 0)
         fprintf(stderr, "newsfold eval: cannot load %s\n", path);
     return rc;

@@ -255,28 +255,20 @@ nf_status nf_index_load(nf_dedup *d, nf_error *err)
     if (!S_ISDIR(sb.st_mode))
         return nf_fail(err, NF_ERR_ARG, "%s: not a directory", dir);
     char *mpath = path_in(dir, MANIFEST);
-    FILE *f = mpath ? fopen(mpath, "rb") : NULL;
+    char *text = mpath ? nf_read_file(mpath, NULL) : NULL;
     free(mpath);
-    if (!f) {
+    if (!text) {
         remove_leftovers(dir, NULL); /* a first run that crashed leaves only these */
         if (dir_is_empty(dir))
             return NF_OK;
-        return nf_fail(err, NF_ERR_ARG, "%s: not a newsfold index (no " MANIFEST "), refusing to use it", dir);
+        return nf_fail(err, NF_ERR_ARG, "%s: not a newsfold index (no readable " MANIFEST "), refusing to use it",
+                       dir);
     }
-    nf_buf text;
-    nf_buf_init(&text);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        nf_buf_append(&text, chunk, n);
-    fclose(f);
-    if (text.oom)
-        return nf_fail(err, NF_ERR_NOMEM, "out of memory");
-    remove_leftovers(dir, text.data);
-    char *copy = nf_strdup(text.data);
+    remove_leftovers(dir, text);
+    char *copy = nf_strdup(text);
     nf_status st = copy ? parse_manifest(d, dir, copy, err) : nf_fail(err, NF_ERR_NOMEM, "out of memory");
     free(copy);
-    nf_buf_free(&text);
+    free(text);
     d->n_index_docs = d->n_docs;
     return st;
 }
@@ -404,14 +396,12 @@ nf_status nf_index_save(nf_dedup *d, const nf_dedup_result *res, nf_error *err)
     nf_buf_init(&manifest);
     if (st == NF_OK) {
         char *mpath = path_in(d->opt.index_dir, MANIFEST);
-        FILE *f = mpath ? fopen(mpath, "rb") : NULL;
+        size_t old_len = 0;
+        char *old = mpath ? nf_read_file(mpath, &old_len) : NULL;
         free(mpath);
-        if (f) {
-            char chunk[4096];
-            size_t n;
-            while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-                nf_buf_append(&manifest, chunk, n);
-            fclose(f);
+        if (old) {
+            nf_buf_append(&manifest, old, old_len);
+            free(old);
         } else {
             char params[256];
             params_line(d, params, sizeof params);

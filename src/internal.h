@@ -33,6 +33,10 @@ void nf_buf_printf(nf_buf *b, const char *fmt, ...) __attribute__((format(printf
 /* Gives the data to the caller (NUL-terminated, never NULL unless oom). */
 char *nf_buf_take(nf_buf *b, size_t *len);
 
+/* The whole of a file (gzip-compressed or not), NUL-terminated; NULL when
+ * it cannot be read (errno tells why) or memory runs out. */
+char *nf_read_file(const char *path, size_t *len);
+
 /* Sets err (when non-NULL) and returns code. */
 nf_status nf_fail(nf_error *err, nf_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

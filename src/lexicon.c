@@ -121,31 +121,6 @@ static bool b64_number(const char *s, size_t n, uint64_t *out)
     return n > 0;
 }
 
-static char *read_all(const char *path, size_t *len, bool gz)
-{
-    nf_buf b;
-    nf_buf_init(&b);
-    char chunk[1 << 16];
-    if (gz) {
-        gzFile f = gzopen(path, "rb");
-        if (!f)
-            return NULL;
-        int n;
-        while ((n = gzread(f, chunk, sizeof chunk)) > 0)
-            nf_buf_append(&b, chunk, (size_t)n);
-        gzclose(f);
-    } else {
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            return NULL;
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-            nf_buf_append(&b, chunk, n);
-        fclose(f);
-    }
-    return nf_buf_take(&b, len);
-}
-
 /* The compile state: (key, term) pairs and the tokenizer. */
 typedef struct builder {
     nf_normalizer *nz;
@@ -271,8 +246,8 @@ static size_t phrases_of(char *def, char **out, size_t max)
 static void compile_dict(builder *b, const char *index_path, const char *dict_path, const char *lang, bool inverted)
 {
     size_t index_len, dict_len;
-    char *index = read_all(index_path, &index_len, false);
-    char *dict = read_all(dict_path, &dict_len, true);
+    char *index = nf_read_file(index_path, &index_len);
+    char *dict = nf_read_file(dict_path, &dict_len);
     if (!index || !dict) {
         free(index);
         free(dict);
@@ -498,7 +473,7 @@ static nf_status map_cache(nf_lexicon *lex, const char *path, uint64_t signature
 static nf_status load_user(nf_lexicon *lex, const char *path, nf_error *err)
 {
     size_t len;
-    char *text = read_all(path, &len, false);
+    char *text = nf_read_file(path, &len);
     if (!text)
         return nf_fail(err, NF_ERR_IO, "%s: cannot read lexicon: %s", path, strerror(errno));
     builder b;

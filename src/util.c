@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#include <zlib.h>
 
 const char *nf_version(void) { return NF_VERSION_STRING; }
 
@@ -163,4 +164,25 @@ void nf_json_cstr_or_null(nf_buf *b, const char *s)
         nf_json_string(b, s, strlen(s));
     else
         nf_buf_puts(b, "null");
+}
+
+char *nf_read_file(const char *path, size_t *len)
+{
+    gzFile f = gzopen(path, "rb"); /* reads plain files unchanged */
+    if (!f)
+        return NULL;
+    nf_buf b;
+    nf_buf_init(&b);
+    char chunk[1 << 16];
+    int n;
+    while ((n = gzread(f, chunk, sizeof chunk)) > 0)
+        nf_buf_append(&b, chunk, (size_t)n);
+    int zerr = Z_OK;
+    gzerror(f, &zerr);
+    gzclose(f);
+    if (n < 0 || (zerr != Z_OK && zerr != Z_BUF_ERROR)) {
+        nf_buf_free(&b);
+        return NULL;
+    }
+    return nf_buf_take(&b, len);
 }

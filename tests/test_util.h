@@ -38,6 +38,7 @@ static inline void tu_write(const char *dir, const char *name, const char *data,
     fclose(f);
 }
 
+/* The raw bytes of a file (not decompressed: tests cut gzip files). */
 static inline char *tu_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
