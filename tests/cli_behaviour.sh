@@ -5,20 +5,7 @@
 # usage: cli_behaviour.sh NEWSFOLD SHARED_DIR SOURCE_DIR
 set -u
 nf=$1 shared=$2 src=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() { # name, then a command that must succeed
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name"; fi
-}
-status_is() { # expected status, command...
-    local want=$1
-    shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    [ $? -eq "$want" ]
-}
+source "$(dirname "$0")/cli_lib.sh"
 
 check "version" status_is 0 "$nf" --version
 check "version text" grep -q '^newsfold [0-9]' "$tmp/out"
@@ -52,5 +39,4 @@ if [ -d "$shared/seeds" ]; then
     check "seeds all five" test "$(wc -l <"$tmp/out")" -eq 5
 fi
 
-echo "cli_behaviour: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_behaviour

@@ -6,20 +6,7 @@
 # usage: cli_run.sh NEWSFOLD SHARED_DIR SOURCE_DIR
 set -u
 nf=$1 shared=$2 src=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() { # name, then a command that must succeed
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name"; fi
-}
-status_is() { # expected status, command...
-    local want=$1
-    shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    [ $? -eq "$want" ]
-}
+source "$(dirname "$0")/cli_lib.sh"
 bcubed_f1_is_one() { # eval output in $tmp/out
     grep -q '^B-cubed .* F1 1\.0000$' "$tmp/out"
 }
@@ -66,5 +53,4 @@ check "disagreeing gold scored" grep -q '"missing":1,.*"pair_recall":0.0000' "$t
 check "eval without pred" status_is 2 "$nf" eval --gold "$tmp/gold.tsv"
 check "eval missing file" status_is 2 "$nf" eval --gold /nonexistent --pred "$tmp/seeds/documents.jsonl"
 
-echo "cli_run: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_run
