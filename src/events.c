@@ -29,8 +29,6 @@
 #include "events_internal.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,33 +202,15 @@ void nf_events_free(nf_events *ev)
 
 /* ------------------------------------------------------------------- add */
 
-typedef struct add_job {
-    nf_events *ev;
+typedef struct add_ctx {
     const nf_clean_doc *docs;
     nf_docfeat *feats;
-    size_t n;
-    atomic_size_t next;
-    atomic_int next_ctx;
-    atomic_int failed;
-    nf_error err;
-    pthread_mutex_t err_lock;
-} add_job;
+} add_ctx;
 
-static void *add_worker(void *p)
+static nf_status add_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
-    add_job *job = p;
-    int t = atomic_fetch_add(&job->next_ctx, 1);
-    nf_featctx *ctx = job->ev->ctx[t];
-    for (size_t i; (i = atomic_fetch_add(&job->next, 1)) < job->n;) {
-        nf_error err;
-        if (nf_evfeat_extract(ctx, &job->docs[i], &job->feats[i], &err) != NF_OK) {
-            pthread_mutex_lock(&job->err_lock);
-            if (!atomic_exchange(&job->failed, 1))
-                job->err = err;
-            pthread_mutex_unlock(&job->err_lock);
-        }
-    }
-    return NULL;
+    add_ctx *c = ctx;
+    return nf_evfeat_extract(*(nf_featctx **)worker, &c->docs[i], &c->feats[i], err);
 }
 
 static void append_str(nf_buf *b, const char *s) { nf_buf_append(b, s ? s : "", (s ? strlen(s) : 0) + 1); }
@@ -351,25 +331,10 @@ nf_status nf_events_add(nf_events *ev, const nf_clean_doc *docs, size_t n, nf_er
     nf_status st = make_contexts(ev, threads, err);
     if (st != NF_OK)
         return st;
-    add_job job = {.ev = ev, .docs = docs, .n = n};
-    job.feats = calloc(n, sizeof *job.feats);
+    add_ctx job = {docs, calloc(n, sizeof(nf_docfeat))};
     if (!job.feats)
         return nf_fail(err, NF_ERR_NOMEM, "out of memory");
-    atomic_init(&job.next, 0);
-    atomic_init(&job.next_ctx, 0);
-    atomic_init(&job.failed, 0);
-    pthread_mutex_init(&job.err_lock, NULL);
-    pthread_t tids[MAX_THREADS];
-    int started = 0;
-    for (int t = 1; t < threads; t++)
-        if (pthread_create(&tids[started], NULL, add_worker, &job) == 0)
-            started++;
-    add_worker(&job);
-    for (int t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
-    pthread_mutex_destroy(&job.err_lock);
-    if (atomic_load(&job.failed))
-        st = nf_fail(err, job.err.code, "%s", job.err.message);
+    st = nf_parallel_for(n, ev->ctx, sizeof *ev->ctx, threads, add_task, &job, err);
     for (size_t i = 0; i < n && st == NF_OK; i++)
         st = append_doc(ev, &docs[i], &job.feats[i], err);
     for (size_t i = 0; i < n; i++)
