@@ -39,6 +39,7 @@
 
 #define MAX_DF_SHARE 0.05 /* features in more documents than this share are too common for candidates */
 #define MIN_MAX_DF 20
+#define MAX_MAX_DF 100    /* ... and in more than this many, whatever the corpus size */
 #define PARAGRAPH_MATCH 0.25 /* share of a paragraph's features the other must contain */
 
 static const double kind_weight[4] = {1.0, 2.0, 1.5, 1.0}; /* term, name, number, date */
@@ -67,6 +68,7 @@ typedef struct doc_entry {
     uint64_t *para_sets; /* each paragraph's sorted unique features, back to back */
     size_t *para_offsets; /* n_paragraphs + 1 */
     char lang[12];
+    uint32_t lang_id; /* small integer per language ("und": 0), set in finish */
     size_t text_len;
     double norm;      /* of the weighted vector, all kinds */
     double kind_norm[4];
@@ -254,7 +256,26 @@ static nf_status compute_df(nf_links *l, nf_error *err)
 
 static bool linkable(const doc_entry *a, const doc_entry *b)
 {
-    return strcmp(a->lang, b->lang) != 0 && strcmp(a->lang, "und") != 0 && strcmp(b->lang, "und") != 0;
+    return a->lang_id != b->lang_id && a->lang_id && b->lang_id;
+}
+
+/* Numbers the languages so the candidate search compares integers. */
+static void assign_language_ids(nf_links *l)
+{
+    char seen[256][12];
+    uint32_t n_seen = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        doc_entry *d = &l->docs[i];
+        d->lang_id = 0;
+        if (strcmp(d->lang, "und") == 0 || !d->lang[0])
+            continue;
+        uint32_t k = 0;
+        while (k < n_seen && strcmp(seen[k], d->lang) != 0)
+            k++;
+        if (k == n_seen && n_seen < 255)
+            memcpy(seen[n_seen++], d->lang, sizeof seen[0]);
+        d->lang_id = k + 1; /* beyond 255 languages, the last id is shared: still correct, less selective */
+    }
 }
 
 static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out)
@@ -508,6 +529,8 @@ static nf_status build_postings(const nf_links *l, postings *p, nf_error *err)
 {
     memset(p, 0, sizeof *p);
     double max_df = l->n * MAX_DF_SHARE;
+    if (max_df > MAX_MAX_DF)
+        max_df = MAX_MAX_DF;
     if (max_df < MIN_MAX_DF)
         max_df = MIN_MAX_DF;
     size_t total = 0;
@@ -594,14 +617,21 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
             acc[b] += wa * l->docs[b].weights[(uint32_t)p->entries[e].val];
         }
     }
-    for (size_t t = 0; t < n_touched; t++) {
+    size_t keep = 0, k = (size_t)l->opt.candidates;
+    for (size_t t = 0; t < n_touched; t++) { /* the k best, kept sorted by insertion */
         uint32_t b = touched[t];
         double denom = d->norm * l->docs[b].norm;
-        top[t] = (scored){denom > 0 ? acc[b] / denom : 0, b};
+        scored c = {denom > 0 ? acc[b] / denom : 0, b};
         acc[b] = 0;
+        if (keep == k && cmp_scored(&c, &top[k - 1]) >= 0)
+            continue;
+        size_t at = keep < k ? keep++ : k - 1;
+        while (at > 0 && cmp_scored(&c, &top[at - 1]) < 0) {
+            top[at] = top[at - 1];
+            at--;
+        }
+        top[at] = c;
     }
-    qsort(top, n_touched, sizeof *top, cmp_scored);
-    size_t keep = n_touched < (size_t)l->opt.candidates ? n_touched : (size_t)l->opt.candidates;
     for (size_t t = 0; t < keep; t++) {
         uint64_t x = a < top[t].doc ? a : top[t].doc, y = a < top[t].doc ? top[t].doc : a;
         slots[t] = x << 32 | y;
@@ -735,6 +765,7 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
     memset(&p, 0, sizeof p);
     uint64_t *pv = NULL;
     size_t n_pairs = 0;
+    assign_language_ids(l);
     nf_status st = compute_df(l, err);
     if (st == NF_OK)
         st = build_postings(l, &p, err);
