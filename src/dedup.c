@@ -208,14 +208,10 @@ static nf_status first_occurrence(nf_dedup *d, uint32_t index, bool *seen, nf_er
         if (first->exact_lo != m->exact_lo || first->exact_hi != m->exact_hi)
             continue;
         *seen = true;
-        if (d->n_exact_edges == d->cap_exact_edges) {
-            size_t cap = d->cap_exact_edges ? d->cap_exact_edges * 2 : 256;
-            nf_edge *e = realloc(d->exact_edges, cap * sizeof *e);
-            if (!e)
-                return nf_fail(err, NF_ERR_NOMEM, "out of memory");
-            d->exact_edges = e;
-            d->cap_exact_edges = cap;
-        }
+        nf_edge *e = nf_grow_array(d->exact_edges, &d->cap_exact_edges, d->n_exact_edges + 1, sizeof *e);
+        if (!e)
+            return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+        d->exact_edges = e;
         d->exact_edges[d->n_exact_edges++] = (nf_edge){d->exact_docs[j], index, NF_REL_EXACT, 1.0f};
         return NF_OK;
     }
@@ -230,14 +226,10 @@ nf_status nf_dedup_append(nf_dedup *d, const char *id, const nf_sketch *s, const
 {
     if (d->n_docs >= UINT32_MAX - 1)
         return nf_fail(err, NF_ERR_ARG, "more than 4 billion documents");
-    if (d->n_docs == d->cap_docs) {
-        size_t cap = d->cap_docs ? d->cap_docs * 2 : 1024;
-        doc_meta *m = realloc(d->docs, cap * sizeof *m);
-        if (!m)
-            return nf_fail(err, NF_ERR_NOMEM, "out of memory");
-        d->docs = m;
-        d->cap_docs = cap;
-    }
+    doc_meta *grown = nf_grow_array(d->docs, &d->cap_docs, d->n_docs + 1, sizeof *grown);
+    if (!grown)
+        return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    d->docs = grown;
     uint32_t index = (uint32_t)d->n_docs;
     doc_meta *m = &d->docs[d->n_docs++];
     *m = (doc_meta){s->exact_lo,       s->exact_hi, s->simhash, d->ids.len,

@@ -278,14 +278,10 @@ static bool spill_doc(nf_events *ev, const nf_docfeat *f, doc_meta *m)
 
 static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nf_docfeat *f, nf_error *err)
 {
-    if (ev->n == ev->cap) {
-        size_t cap = ev->cap ? ev->cap * 2 : 1024;
-        doc_meta *d = realloc(ev->docs, cap * sizeof *d);
-        if (!d)
-            return nf_fail(err, NF_ERR_NOMEM, "out of memory");
-        ev->docs = d;
-        ev->cap = cap;
-    }
+    doc_meta *grown = nf_grow_array(ev->docs, &ev->cap, ev->n + 1, sizeof *grown);
+    if (!grown)
+        return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+    ev->docs = grown;
     doc_meta *m = &ev->docs[ev->n];
     memset(m, 0, sizeof *m);
     m->str_off = ev->strs.len;
@@ -368,14 +364,10 @@ nf_status nf_events_add_links(nf_events *ev, const nf_link *links, size_t n, nf_
     for (size_t i = 0; i < n; i++) {
         if (links[i].a >= ev->n || links[i].b >= ev->n)
             return nf_fail(err, NF_ERR_ARG, "link %zu names a document that was not added", i);
-        if (ev->n_links == ev->cap_links) {
-            size_t cap = ev->cap_links ? ev->cap_links * 2 : 64;
-            nf_link *l = realloc(ev->links, cap * sizeof *l);
-            if (!l)
-                return nf_fail(err, NF_ERR_NOMEM, "out of memory");
-            ev->links = l;
-            ev->cap_links = cap;
-        }
+        nf_link *grown = nf_grow_array(ev->links, &ev->cap_links, ev->n_links + 1, sizeof *grown);
+        if (!grown)
+            return nf_fail(err, NF_ERR_NOMEM, "out of memory");
+        ev->links = grown;
         ev->links[ev->n_links++] = links[i];
     }
     return NF_OK;

@@ -37,6 +37,11 @@ char *nf_buf_take(nf_buf *b, size_t *len);
  * it cannot be read (errno tells why) or memory runs out. */
 char *nf_read_file(const char *path, size_t *len);
 
+/* An array with room for need items of size bytes: items itself, or a
+ * larger copy (capacity doubled as often as needed, *cap updated), or NULL
+ * when memory runs out (items is then untouched and still owned). */
+void *nf_grow_array(void *items, size_t *cap, size_t need, size_t size);
+
 /* Sets err (when non-NULL) and returns code. */
 nf_status nf_fail(nf_error *err, nf_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -186,3 +186,19 @@ char *nf_read_file(const char *path, size_t *len)
     }
     return nf_buf_take(&b, len);
 }
+
+void *nf_grow_array(void *items, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return items;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / size)
+            return NULL;
+        n *= 2;
+    }
+    void *p = realloc(items, n * size);
+    if (p)
+        *cap = n;
+    return p;
+}
