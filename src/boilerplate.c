@@ -358,15 +358,9 @@ uint64_t nf_template_key(uint64_t group_hash, const char *line, size_t len)
     return nf_hash64(line, len) ^ (group_hash * 0x9E3779B97F4A7C15ULL);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 bool nf_template_contains(const nf_template_set *set, uint64_t key)
 {
-    return set && set->len && bsearch(&key, set->hashes, set->len, sizeof key, cmp_u64);
+    return set && set->len && bsearch(&key, set->hashes, set->len, sizeof key, nf_cmp_u64);
 }
 
 /* Head: a menu block before the first prose line. */

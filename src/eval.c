@@ -18,12 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double pairs(double k) { return k * (k - 1) / 2; }
 
 /* Sorted copy of labels; returns the number of clusters and sum C(size, 2). */
@@ -31,7 +25,7 @@ static size_t cluster_sizes(const uint32_t *labels, size_t n, uint64_t *tmp, dou
 {
     for (size_t i = 0; i < n; i++)
         tmp[i] = labels[i];
-    qsort(tmp, n, sizeof *tmp, cmp_u64);
+    qsort(tmp, n, sizeof *tmp, nf_cmp_u64);
     size_t clusters = 0;
     *pair_sum = 0;
     for (size_t i = 0; i < n;) {
@@ -48,24 +42,9 @@ static size_t cluster_sizes(const uint32_t *labels, size_t n, uint64_t *tmp, dou
 /* Size of the cluster with label key in the sorted array. */
 static size_t size_of(const uint64_t *sorted, size_t n, uint64_t key)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t m = lo + (hi - lo) / 2;
-        if (sorted[m] < key)
-            lo = m + 1;
-        else
-            hi = m;
-    }
-    size_t a = lo;
-    hi = n;
-    while (lo < hi) {
-        size_t m = lo + (hi - lo) / 2;
-        if (sorted[m] <= key)
-            lo = m + 1;
-        else
-            hi = m;
-    }
-    return lo - a;
+    size_t first = nf_lower_bound_u64(sorted, n, key);
+    size_t end = key == UINT64_MAX ? n : nf_lower_bound_u64(sorted, n, key + 1);
+    return end - first;
 }
 
 static double f1(double p, double r) { return p + r > 0 ? 2 * p * r / (p + r) : 0; }
@@ -89,7 +68,7 @@ nf_status nf_cluster_eval(const uint32_t *gold, const uint32_t *pred, size_t n, 
     out->pred_clusters = cluster_sizes(pred, n, p, &pred_pairs);
     for (size_t i = 0; i < n; i++)
         cells[i] = (uint64_t)gold[i] << 32 | pred[i];
-    qsort(cells, n, sizeof *cells, cmp_u64);
+    qsort(cells, n, sizeof *cells, nf_cmp_u64);
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && cells[j] == cells[i])

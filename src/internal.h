@@ -42,6 +42,11 @@ char *nf_read_file(const char *path, size_t *len);
  * when memory runs out (items is then untouched and still owned). */
 void *nf_grow_array(void *items, size_t *cap, size_t need, size_t size);
 
+/* qsort/bsearch comparison of uint64_t values, and the index of the first
+ * element >= key in a sorted array (n when there is none). */
+int nf_cmp_u64(const void *a, const void *b);
+size_t nf_lower_bound_u64(const uint64_t *v, size_t n, uint64_t key);
+
 /* Sets err (when non-NULL) and returns code. */
 nf_status nf_fail(nf_error *err, nf_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -623,24 +623,10 @@ void nf_lexicon_free(nf_lexicon *lex)
     free(lex);
 }
 
-static int cmp_key(const void *k, const void *e)
-{
-    uint64_t a = *(const uint64_t *)k, b = *(const uint64_t *)e;
-    return (a > b) - (a < b);
-}
-
 size_t nf_lexicon_lookup(const nf_lexicon *lex, uint64_t key, const uint64_t **terms)
 {
     if (lex->n_user) { /* the user's entries win */
-        size_t lo = 0, hi = lex->n_user;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (lex->user_keys[mid] < key)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        size_t n = 0;
+        size_t lo = nf_lower_bound_u64(lex->user_keys, lex->n_user, key), n = 0;
         while (lo + n < lex->n_user && lex->user_keys[lo + n] == key)
             n++;
         if (n) {
@@ -654,7 +640,7 @@ size_t nf_lexicon_lookup(const nf_lexicon *lex, uint64_t key, const uint64_t **t
     bloom_probes(key, lex->bloom_mask, &p1, &p2);
     if (!(lex->bloom[p1 / 64] >> (p1 % 64) & 1) || !(lex->bloom[p2 / 64] >> (p2 % 64) & 1))
         return 0;
-    const uint64_t *k = bsearch(&key, lex->keys, lex->n_keys, sizeof key, cmp_key);
+    const uint64_t *k = bsearch(&key, lex->keys, lex->n_keys, sizeof key, nf_cmp_u64);
     if (!k)
         return 0;
     size_t i = (size_t)(k - lex->keys);

@@ -190,15 +190,8 @@ static bool build_paragraph_sets(doc_entry *d);
 
 static uint32_t df_of(const nf_links *l, uint64_t h)
 {
-    size_t lo = 0, hi = l->n_df;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (l->df_keys[mid] < h)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < l->n_df && l->df_keys[lo] == h ? l->df_values[lo] : 0;
+    size_t at = nf_lower_bound_u64(l->df_keys, l->n_df, h);
+    return at < l->n_df && l->df_keys[at] == h ? l->df_values[at] : 0;
 }
 
 static double weight_of(const nf_links *l, const nf_pivot_feature *f)
@@ -512,12 +505,6 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
 
 /* ------------------------------------------------------------ candidates */
 
-static int cmp_u64_key(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return (a > b) - (a < b);
-}
-
 typedef struct postings {
     uint64_t *keys;    /* unique feature hashes */
     size_t *offsets;   /* n_keys + 1 into entries */
@@ -603,7 +590,7 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
     size_t n_touched = 0;
     for (size_t j = 0; j < d->pivot.n_features; j++) {
         const nf_pivot_feature *f = &d->pivot.features[j];
-        const uint64_t *k = bsearch(&f->hash, p->keys, p->n_keys, 8, (int (*)(const void *, const void *))cmp_u64_key);
+        const uint64_t *k = bsearch(&f->hash, p->keys, p->n_keys, 8, nf_cmp_u64);
         if (!k)
             continue;
         size_t at = (size_t)(k - p->keys);
@@ -747,7 +734,7 @@ static nf_status find_candidates(const nf_links *l, const postings *p, uint64_t 
         return st;
     }
     if (n_slots)
-        qsort(pairs, n_slots, 8, cmp_u64_key);
+        qsort(pairs, n_slots, 8, nf_cmp_u64);
     size_t n = 0;
     for (size_t i = 0; i < n_slots && pairs[i] != UINT64_MAX; i++)
         if (!n || pairs[n - 1] != pairs[i])

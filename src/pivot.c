@@ -365,12 +365,6 @@ static void add_dates(builder *b)
     }
 }
 
-static int cmp_u64(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, c = *(const uint64_t *)y;
-    return (a > c) - (a < c);
-}
-
 static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
 {
     size_t n = b->seq.len / 8;
@@ -382,7 +376,7 @@ static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
     }
     if (n)
         memcpy(sorted, b->seq.data, n * 8);
-    qsort(sorted, n, 8, cmp_u64);
+    qsort(sorted, n, 8, nf_cmp_u64);
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && sorted[j] == sorted[i])
