@@ -110,16 +110,6 @@ void nf_events_options_default(nf_events_options *o)
 
 /* ------------------------------------------------------------------ dates */
 
-static int32_t days_from_civil(int y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int32_t)doe - 719468;
-}
-
 static void civil_from_days(int32_t z, char out[11])
 {
     z += 719468;
@@ -144,7 +134,7 @@ static int32_t parse_day(const char *s)
     int y, m, d;
     if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
         return NO_DAY;
-    return days_from_civil(y, (unsigned)m, (unsigned)d);
+    return nf_days_from_civil(y, (unsigned)m, (unsigned)d);
 }
 
 /* ------------------------------------------------------------- lifecycle */

@@ -105,6 +105,7 @@ typedef struct nf_svec {
 } nf_svec;
 
 void nf_svec_free(nf_svec *v);
+bool nf_svec_has(const nf_svec *v, uint64_t hash);
 double nf_svec_dot(const nf_svec *a, const nf_svec *b);
 double nf_svec_cos(const nf_svec *a, const nf_svec *b);
 /* a += scale * b; then keeps the max_n largest weights (0 = all). */

@@ -78,6 +78,9 @@ typedef nf_status (*nf_task_fn)(void *ctx, void *worker, size_t i, nf_error *err
 nf_status nf_parallel_for(size_t n, void *workers, size_t worker_size, int n_workers, nf_task_fn task, void *ctx,
                           nf_error *err);
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (dates.c). */
+int32_t nf_days_from_civil(int y, unsigned m, unsigned d);
+
 /* ASCII helpers that ignore the locale. */
 static inline bool nf_is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 static inline unsigned char nf_lower_ascii(unsigned char c) { return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c; }

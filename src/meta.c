@@ -542,11 +542,7 @@ static bool take_date(nf_page_meta *m, const char *value, const char *source)
 /* Days since 1970-01-01 of a YYYY-MM-DD date (proleptic Gregorian). */
 static long day_number(const char *d)
 {
-    long y = atol(d), mo = atol(d + 5), day = atol(d + 8);
-    y -= mo <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
-    long doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+    return nf_days_from_civil(atoi(d), (unsigned)atoi(d + 5), (unsigned)atoi(d + 8));
 }
 
 static void choose_date(nf_page_meta *m, const meta_walk *w, const cJSON *article, const char *url)

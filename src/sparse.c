@@ -62,6 +62,12 @@ static long find_from(const nf_svec *v, uint64_t hash, uint32_t *lo)
     return a < v->n && v->f[a].hash == hash ? (long)a : -1;
 }
 
+bool nf_svec_has(const nf_svec *v, uint64_t hash)
+{
+    uint32_t lo = 0;
+    return find_from(v, hash, &lo) >= 0;
+}
+
 double nf_svec_dot(const nf_svec *a, const nf_svec *b)
 {
     if (a->n > b->n) {

@@ -253,26 +253,13 @@ static bool post(nf_stream *s, int ch, uint64_t hash, uint32_t slot, uint32_t ev
     return true;
 }
 
-static bool in_vec(const nf_svec *v, uint64_t hash)
-{
-    uint32_t a = 0, b = v->n;
-    while (a < b) {
-        uint32_t m = a + (b - a) / 2;
-        if (v->f[m].hash < hash)
-            a = m + 1;
-        else
-            b = m;
-    }
-    return a < v->n && v->f[a].hash == hash;
-}
-
 /* Posts the features of v not yet in the slot's centroids. */
 static bool post_new(nf_stream *s, uint32_t slot, const nf_docvec *v)
 {
     live_slot *l = &s->slots[slot];
     for (int ch = 0; ch < N_CH; ch++)
         for (uint32_t i = 0; i < v->ch[ch].n; i++)
-            if (!in_vec(&l->c[ch], v->ch[ch].f[i].hash) && !post(s, ch, v->ch[ch].f[i].hash, slot, l->event))
+            if (!nf_svec_has(&l->c[ch], v->ch[ch].f[i].hash) && !post(s, ch, v->ch[ch].f[i].hash, slot, l->event))
                 return false;
     return true;
 }
