@@ -55,7 +55,7 @@ bench: build
 	bench/bench_events.sh
 
 format:
-	clang-format -i include/*.h src/*.[ch] cli/*.[ch] tests/*.[ch] fuzz/*.c
+	clang-format -i include/*.h cli/*.[ch] src/*/*.[ch] tests/*.[ch] fuzz/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz build-bench out

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/internal.h"
+#include "common/common.h"
 
 #define DEFAULT_BATCH_DOCS 4096
 
@@ -44,44 +44,44 @@ typedef struct clean_cli {
     size_t max_record, batch_docs;
 } clean_cli;
 
-static void write_record(nf_buf *b, const nf_clean_doc *cd, bool token_list)
+static void write_record(nfi_buf *b, const nf_clean_doc *cd, bool token_list)
 {
-    nf_buf_puts(b, "{\"id\":");
-    nf_json_cstr_or_null(b, cd->doc.id);
-    nf_buf_puts(b, ",\"title\":");
-    nf_json_cstr_or_null(b, cd->title);
-    nf_buf_puts(b, ",\"lang\":");
-    nf_json_cstr_or_null(b, cd->lang);
-    nf_buf_printf(b, ",\"lang_confidence\":%.3f,\"lang_detected\":%s,\"published\":", cd->lang_confidence,
+    nfi_buf_puts(b, "{\"id\":");
+    nfi_json_cstr_or_null(b, cd->doc.id);
+    nfi_buf_puts(b, ",\"title\":");
+    nfi_json_cstr_or_null(b, cd->title);
+    nfi_buf_puts(b, ",\"lang\":");
+    nfi_json_cstr_or_null(b, cd->lang);
+    nfi_buf_printf(b, ",\"lang_confidence\":%.3f,\"lang_detected\":%s,\"published\":", cd->lang_confidence,
                   cd->lang_detected ? "true" : "false");
-    nf_json_cstr_or_null(b, cd->published[0] ? cd->published : NULL);
-    nf_buf_puts(b, ",\"source\":");
-    nf_json_cstr_or_null(b, cd->doc.source_from_path ? NULL : cd->doc.source);
-    nf_buf_puts(b, ",\"url\":");
-    nf_json_cstr_or_null(b, cd->doc.url);
-    nf_buf_puts(b, ",\"text\":");
-    nf_json_string(b, cd->text, cd->text_len);
-    nf_buf_puts(b, ",\"removed_lines\":[");
+    nfi_json_cstr_or_null(b, cd->published[0] ? cd->published : NULL);
+    nfi_buf_puts(b, ",\"source\":");
+    nfi_json_cstr_or_null(b, cd->doc.source_from_path ? NULL : cd->doc.source);
+    nfi_buf_puts(b, ",\"url\":");
+    nfi_json_cstr_or_null(b, cd->doc.url);
+    nfi_buf_puts(b, ",\"text\":");
+    nfi_json_string(b, cd->text, cd->text_len);
+    nfi_buf_puts(b, ",\"removed_lines\":[");
     for (size_t i = 0; i < cd->n_removed; i++) {
-        nf_buf_printf(b, "%s{\"line\":%u,\"reason\":\"%s\",\"text\":", i ? "," : "", cd->removed[i].line,
+        nfi_buf_printf(b, "%s{\"line\":%u,\"reason\":\"%s\",\"text\":", i ? "," : "", cd->removed[i].line,
                       cd->removed[i].reason);
-        nf_json_cstr_or_null(b, cd->removed[i].text);
-        nf_buf_putc(b, '}');
+        nfi_json_cstr_or_null(b, cd->removed[i].text);
+        nfi_buf_putc(b, '}');
     }
-    nf_buf_printf(b, "],\"invalid_utf8\":%zu,\"tokens\":%zu", cd->doc.invalid_utf8, cd->n_tokens);
+    nfi_buf_printf(b, "],\"invalid_utf8\":%zu,\"tokens\":%zu", cd->doc.invalid_utf8, cd->n_tokens);
     if (token_list) {
-        nf_buf_puts(b, ",\"token_list\":[");
+        nfi_buf_puts(b, ",\"token_list\":[");
         for (size_t i = 0; i < cd->n_tokens; i++) {
             const nf_token *t = &cd->tokens[i];
-            nf_buf_printf(b, "%s[%u,%u,", i ? "," : "", t->start, t->len);
-            nf_json_string(b, cd->pool + t->norm, t->norm_len);
-            nf_buf_putc(b, ',');
-            nf_json_string(b, cd->pool + t->stem, t->stem_len);
-            nf_buf_putc(b, ']');
+            nfi_buf_printf(b, "%s[%u,%u,", i ? "," : "", t->start, t->len);
+            nfi_json_string(b, cd->pool + t->norm, t->norm_len);
+            nfi_buf_putc(b, ',');
+            nfi_json_string(b, cd->pool + t->stem, t->stem_len);
+            nfi_buf_putc(b, ']');
         }
-        nf_buf_putc(b, ']');
+        nfi_buf_putc(b, ']');
     }
-    nf_buf_puts(b, "}\n");
+    nfi_buf_puts(b, "}\n");
 }
 
 static int parse_args(int argc, char **argv, clean_cli *o)
@@ -140,7 +140,7 @@ static int parse_args(int argc, char **argv, clean_cli *o)
 
 typedef struct clean_ctx {
     FILE *out;
-    nf_buf line;
+    nfi_buf line;
     bool token_list;
 } clean_ctx;
 
@@ -178,6 +178,6 @@ int cmd_clean(int argc, char **argv)
     }
     if (ctx.out != stdout)
         fclose(ctx.out);
-    nf_buf_free(&ctx.line);
+    nfi_buf_free(&ctx.line);
     return cli_finish_status("clean", &totals, o.quiet, status);
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/internal.h"
+#include "common/common.h"
 
 static const char dedup_usage[] =
     "usage: newsfold dedup [options] INPUT...\n"
@@ -126,46 +126,46 @@ static int add_batch(void *ctx, nf_clean_doc *docs, size_t n)
 
 static void write_docs(FILE *out, const nf_dedup_result *r)
 {
-    nf_buf b;
-    nf_buf_init(&b);
+    nfi_buf b;
+    nfi_buf_init(&b);
     for (size_t i = 0; i < r->n_docs; i++) {
         const nf_dedup_record *d = &r->docs[i];
         if (d->from_index)
             continue;
         b.len = 0;
         const char *canon = r->docs[d->canonical].id;
-        nf_buf_puts(&b, "{\"id\":");
-        nf_json_cstr_or_null(&b, d->id);
-        nf_buf_puts(&b, ",\"group\":");
-        nf_json_cstr_or_null(&b, canon);
-        nf_buf_puts(&b, ",\"canonical\":");
-        nf_json_cstr_or_null(&b, canon);
-        nf_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f", nf_relation_name(d->relation), d->score);
+        nfi_buf_puts(&b, "{\"id\":");
+        nfi_json_cstr_or_null(&b, d->id);
+        nfi_buf_puts(&b, ",\"group\":");
+        nfi_json_cstr_or_null(&b, canon);
+        nfi_buf_puts(&b, ",\"canonical\":");
+        nfi_json_cstr_or_null(&b, canon);
+        nfi_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f", nf_relation_name(d->relation), d->score);
         if (d->reason)
-            nf_buf_printf(&b, ",\"reason\":\"%s\"", d->reason);
-        nf_buf_puts(&b, "}\n");
+            nfi_buf_printf(&b, ",\"reason\":\"%s\"", d->reason);
+        nfi_buf_puts(&b, "}\n");
         fwrite(b.data, 1, b.len, out);
     }
-    nf_buf_free(&b);
+    nfi_buf_free(&b);
 }
 
 static void write_pairs(FILE *out, const nf_dedup_result *r)
 {
-    nf_buf b;
-    nf_buf_init(&b);
+    nfi_buf b;
+    nfi_buf_init(&b);
     for (size_t k = 0; k < r->n_pairs; k++) {
         const nf_dedup_pair *p = &r->pairs[k];
         if (r->docs[p->a].from_index && r->docs[p->b].from_index)
             continue;
         b.len = 0;
-        nf_buf_puts(&b, "{\"a\":");
-        nf_json_cstr_or_null(&b, r->docs[p->a].id);
-        nf_buf_puts(&b, ",\"b\":");
-        nf_json_cstr_or_null(&b, r->docs[p->b].id);
-        nf_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f}\n", nf_relation_name(p->relation), p->score);
+        nfi_buf_puts(&b, "{\"a\":");
+        nfi_json_cstr_or_null(&b, r->docs[p->a].id);
+        nfi_buf_puts(&b, ",\"b\":");
+        nfi_json_cstr_or_null(&b, r->docs[p->b].id);
+        nfi_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f}\n", nf_relation_name(p->relation), p->score);
         fwrite(b.data, 1, b.len, out);
     }
-    nf_buf_free(&b);
+    nfi_buf_free(&b);
 }
 
 static int close_output(FILE *f, const char *what)

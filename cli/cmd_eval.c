@@ -18,8 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/hmap.h"
-#include "../src/internal.h"
+#include "common/common.h"
 
 static const char eval_usage[] =
     "usage: newsfold eval --gold GOLD [--gold GOLD2 ...] --pred PRED [--key K] [--gold-key K] [--json]\n"
@@ -39,11 +38,11 @@ static const char eval_usage[] =
     "  -h, --help          this help\n";
 
 typedef struct labels {
-    nf_hmap ids; /* hash of id -> index */
+    nfi_hmap ids; /* hash of id -> index */
     char **id;   /* per index */
     uint32_t *label;
     size_t n, cap;
-    nf_hmap names; /* hash of label text -> label number */
+    nfi_hmap names; /* hash of label text -> label number */
     uint32_t n_names;
 } labels;
 
@@ -53,8 +52,8 @@ static void labels_free(labels *l)
         free(l->id[i]);
     free(l->id);
     free(l->label);
-    nf_hmap_free(&l->ids);
-    nf_hmap_free(&l->names);
+    nfi_hmap_free(&l->ids);
+    nfi_hmap_free(&l->names);
 }
 
 #define NO_LABEL UINT32_MAX
@@ -64,7 +63,7 @@ static uint32_t intern(labels *l, const char *s)
     if (!s)
         return NO_LABEL;
     bool created;
-    uint64_t *v = nf_hmap_put(&l->names, nf_hash64(s, strlen(s)), &created);
+    uint64_t *v = nfi_hmap_put(&l->names, nfi_hash64(s, strlen(s)), &created);
     if (!v)
         return NO_LABEL;
     if (created)
@@ -76,7 +75,7 @@ static uint32_t intern(labels *l, const char *s)
 static int put(labels *l, const char *id, const char *label)
 {
     bool created;
-    uint64_t *v = nf_hmap_put(&l->ids, nf_hash64(id, strlen(id)), &created);
+    uint64_t *v = nfi_hmap_put(&l->ids, nfi_hash64(id, strlen(id)), &created);
     if (!v)
         return -1;
     if (!created)
@@ -93,7 +92,7 @@ static int put(labels *l, const char *id, const char *label)
         l->cap = cap;
     }
     *v = l->n;
-    l->id[l->n] = nf_strdup(id);
+    l->id[l->n] = nfi_strdup(id);
     l->label[l->n++] = intern(l, label);
     return l->id[l->n - 1] ? 0 : -1;
 }
@@ -202,7 +201,7 @@ static int load_tsv(labels *l, char *text, const char *key)
 
 static int load_labels(labels *l, const char *path, const char *key)
 {
-    char *text = nf_read_file(path, NULL);
+    char *text = nfi_read_file(path, NULL);
     if (!text) {
         perror(path);
         return -1;
@@ -305,7 +304,7 @@ static int score(const eval_cli *o, labels *gold, labels *pred)
     uint32_t fresh_g = gold->n_names, fresh_p = pred->n_names;
     for (size_t i = 0; i < gold->n; i++) {
         g[i] = gold->label[i] != NO_LABEL ? gold->label[i] : fresh_g++;
-        const uint64_t *v = nf_hmap_get(&pred->ids, nf_hash64(gold->id[i], strlen(gold->id[i])));
+        const uint64_t *v = nfi_hmap_get(&pred->ids, nfi_hash64(gold->id[i], strlen(gold->id[i])));
         bool ok = v && strcmp(pred->id[*v], gold->id[i]) == 0;
         missing += !ok;
         found += ok;

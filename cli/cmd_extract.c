@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "../src/internal.h"
+#include "common/common.h"
 
 #define DEFAULT_BATCH_DOCS 256
 #define BATCH_BYTES (32u << 20)
@@ -106,44 +106,44 @@ static int parse_args(int argc, char **argv, extract_cli *o)
 
 /* ------------------------------------------------------------- output */
 
-static void write_stats(nf_buf *b, const nf_doc *d)
+static void write_stats(nfi_buf *b, const nf_doc *d)
 {
     const nf_extract_info *x = d->extract;
     if (!x) {
-        nf_buf_puts(b, ",\"stats\":null");
+        nfi_buf_puts(b, ",\"stats\":null");
         return;
     }
-    nf_buf_printf(b,
+    nfi_buf_printf(b,
                   ",\"stats\":{\"bytes_in\":%llu,\"text_bytes\":%zu,\"paragraphs_kept\":%u,"
                   "\"paragraphs_dropped\":%u,\"jsonld\":%s,\"charset\":",
                   (unsigned long long)x->bytes_in, d->text_len, x->paragraphs_kept, x->paragraphs_dropped,
                   x->used_jsonld ? "true" : "false");
-    nf_json_cstr_or_null(b, x->charset[0] ? x->charset : NULL);
-    nf_buf_puts(b, ",\"date_source\":");
-    nf_json_cstr_or_null(b, x->date_source);
-    nf_buf_printf(b, ",\"lang_detected\":%s", x->lang_detected ? "true" : "false");
+    nfi_json_cstr_or_null(b, x->charset[0] ? x->charset : NULL);
+    nfi_buf_puts(b, ",\"date_source\":");
+    nfi_json_cstr_or_null(b, x->date_source);
+    nfi_buf_printf(b, ",\"lang_detected\":%s", x->lang_detected ? "true" : "false");
     if (x->from_warc)
-        nf_buf_printf(b, ",\"offset\":%llu", (unsigned long long)x->offset);
-    nf_buf_putc(b, '}');
+        nfi_buf_printf(b, ",\"offset\":%llu", (unsigned long long)x->offset);
+    nfi_buf_putc(b, '}');
 }
 
-static void write_record(nf_buf *b, const nf_doc *d)
+static void write_record(nfi_buf *b, const nf_doc *d)
 {
     const nf_extract_info *x = d->extract;
     const char *fields[][2] = {{"id", d->id},         {"url", d->url},       {"title", d->title},
                                {"published", d->published}, {"lang", d->lang}, {"site", d->source},
                                {"author", x ? x->author : NULL}};
-    nf_buf_putc(b, '{');
+    nfi_buf_putc(b, '{');
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
-        nf_buf_printf(b, "%s\"%s\":", i ? "," : "", fields[i][0]);
-        nf_json_cstr_or_null(b, fields[i][1]);
+        nfi_buf_printf(b, "%s\"%s\":", i ? "," : "", fields[i][0]);
+        nfi_json_cstr_or_null(b, fields[i][1]);
     }
-    nf_buf_puts(b, ",\"text\":");
-    nf_json_string(b, d->text ? d->text : "", d->text_len);
-    nf_buf_puts(b, ",\"fetched\":");
-    nf_json_cstr_or_null(b, x ? x->fetched : NULL);
+    nfi_buf_puts(b, ",\"text\":");
+    nfi_json_string(b, d->text ? d->text : "", d->text_len);
+    nfi_buf_puts(b, ",\"fetched\":");
+    nfi_json_cstr_or_null(b, x ? x->fetched : NULL);
     write_stats(b, d);
-    nf_buf_puts(b, "}\n");
+    nfi_buf_puts(b, "}\n");
 }
 
 /* ------------------------------------------------------------ workers */
@@ -205,7 +205,7 @@ typedef struct run {
     FILE *out;
     worker *workers;
     batch b[2]; /* one is extracted while the other is read */
-    nf_buf line;
+    nfi_buf line;
     uint64_t pages, skipped, bytes_in;
     int status;
 } run;
@@ -301,7 +301,7 @@ static void teardown(run *r)
         free(r->b[k].status);
         free(r->b[k].errors);
     }
-    nf_buf_free(&r->line);
+    nfi_buf_free(&r->line);
     nf_reader_close(r->reader);
 }
 

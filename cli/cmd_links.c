@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/internal.h"
+#include "common/common.h"
 
 static const char links_usage[] =
     "usage: newsfold links [options] INPUT...\n"
@@ -148,13 +148,13 @@ static int keep_batch(void *p, nf_clean_doc *docs, size_t n)
         k->cap = cap;
     }
     for (size_t i = 0; i < n; i++, k->n++) {
-        k->ids[k->n] = nf_strdup(docs[i].doc.id);
-        k->langs[k->n] = nf_strdup(docs[i].lang);
+        k->ids[k->n] = nfi_strdup(docs[i].doc.id);
+        k->langs[k->n] = nfi_strdup(docs[i].lang);
         k->published[k->n] = docs[i].published[0] ? atoi(docs[i].published) * 10000 +
                                                          atoi(docs[i].published + 5) * 100 + atoi(docs[i].published + 8)
                                                    : INT32_MAX;
-        k->origins[k->n] = k->keep_text ? nf_strdup(docs[i].doc.origin) : NULL;
-        k->texts[k->n] = k->keep_text ? nf_strndup(docs[i].text, docs[i].text_len) : NULL;
+        k->origins[k->n] = k->keep_text ? nfi_strdup(docs[i].doc.origin) : NULL;
+        k->texts[k->n] = k->keep_text ? nfi_strndup(docs[i].text, docs[i].text_len) : NULL;
         if (!k->ids[k->n] || !k->langs[k->n] || (k->keep_text && (!k->origins[k->n] || !k->texts[k->n])))
             return -1;
     }
@@ -189,23 +189,23 @@ static uint32_t root_of(uint32_t *parent, uint32_t x)
 
 static void write_pairs(FILE *out, const kept_docs *k, const nf_links_result *r)
 {
-    nf_buf b;
-    nf_buf_init(&b);
+    nfi_buf b;
+    nfi_buf_init(&b);
     for (size_t i = 0; i < r->n_links; i++) {
         const nf_link *l = &r->links[i];
         b.len = 0;
-        nf_buf_puts(&b, "{\"a\":");
-        nf_json_cstr_or_null(&b, k->ids[l->a]);
-        nf_buf_puts(&b, ",\"b\":");
-        nf_json_cstr_or_null(&b, k->ids[l->b]);
-        nf_buf_printf(&b, ",\"relation\":\"translation\",\"score\":%.4f,\"lang_a\":", l->score);
-        nf_json_cstr_or_null(&b, k->langs[l->a]);
-        nf_buf_puts(&b, ",\"lang_b\":");
-        nf_json_cstr_or_null(&b, k->langs[l->b]);
-        nf_buf_puts(&b, "}\n");
+        nfi_buf_puts(&b, "{\"a\":");
+        nfi_json_cstr_or_null(&b, k->ids[l->a]);
+        nfi_buf_puts(&b, ",\"b\":");
+        nfi_json_cstr_or_null(&b, k->ids[l->b]);
+        nfi_buf_printf(&b, ",\"relation\":\"translation\",\"score\":%.4f,\"lang_a\":", l->score);
+        nfi_json_cstr_or_null(&b, k->langs[l->a]);
+        nfi_buf_puts(&b, ",\"lang_b\":");
+        nfi_json_cstr_or_null(&b, k->langs[l->b]);
+        nfi_buf_puts(&b, "}\n");
         fwrite(b.data, 1, b.len, out);
     }
-    nf_buf_free(&b);
+    nfi_buf_free(&b);
 }
 
 /* The original-language version, when it can be told: the document with
@@ -260,8 +260,8 @@ static void write_groups(FILE *out, const kept_docs *k, const nf_links_result *r
         if (better_original(k, degree, i, canon[root]))
             canon[root] = i;
     }
-    nf_buf b;
-    nf_buf_init(&b);
+    nfi_buf b;
+    nfi_buf_init(&b);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t c = canon[root_of(parent, i)];
         const char *relation = "translation";
@@ -278,18 +278,18 @@ static void write_groups(FILE *out, const kept_docs *k, const nf_links_result *r
             score = direct >= 0 ? direct : best;
         }
         b.len = 0;
-        nf_buf_puts(&b, "{\"id\":");
-        nf_json_cstr_or_null(&b, k->ids[i]);
-        nf_buf_puts(&b, ",\"group\":");
-        nf_json_cstr_or_null(&b, k->ids[c]);
-        nf_buf_puts(&b, ",\"canonical\":");
-        nf_json_cstr_or_null(&b, k->ids[c]);
-        nf_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f,\"lang\":", relation, score);
-        nf_json_cstr_or_null(&b, k->langs[i]);
-        nf_buf_puts(&b, "}\n");
+        nfi_buf_puts(&b, "{\"id\":");
+        nfi_json_cstr_or_null(&b, k->ids[i]);
+        nfi_buf_puts(&b, ",\"group\":");
+        nfi_json_cstr_or_null(&b, k->ids[c]);
+        nfi_buf_puts(&b, ",\"canonical\":");
+        nfi_json_cstr_or_null(&b, k->ids[c]);
+        nfi_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f,\"lang\":", relation, score);
+        nfi_json_cstr_or_null(&b, k->langs[i]);
+        nfi_buf_puts(&b, "}\n");
         fwrite(b.data, 1, b.len, out);
     }
-    nf_buf_free(&b);
+    nfi_buf_free(&b);
     free(parent), free(degree), free(canon);
 }
 
@@ -376,8 +376,8 @@ static void show_shared(const kept_docs *k, const nf_links *l, size_t a, size_t 
 {
     const nf_pivot *pa = nf_links_pivot(l, a), *pb = nf_links_pivot(l, b);
     size_t i = 0, j = 0, shown = 0, total = 0;
-    nf_buf line;
-    nf_buf_init(&line);
+    nfi_buf line;
+    nfi_buf_init(&line);
     while (i < pa->n_features && j < pb->n_features) {
         const nf_pivot_feature *fa = &pa->features[i], *fb = &pb->features[j];
         if (fa->hash < fb->hash) {
@@ -394,16 +394,16 @@ static void show_shared(const kept_docs *k, const nf_links *l, size_t a, size_t 
             surface(k, pa, a, fa->hash, sa, sizeof sa);
             surface(k, pb, b, fb->hash, sb, sizeof sb);
             if (shown < 40 && (sa[0] || sb[0])) {
-                nf_buf_printf(&line, "%s%s", shown ? ", " : "", sa);
+                nfi_buf_printf(&line, "%s%s", shown ? ", " : "", sa);
                 if (strcmp(sa, sb) != 0)
-                    nf_buf_printf(&line, " = %s", sb);
+                    nfi_buf_printf(&line, " = %s", sb);
                 shown++;
             }
         }
         i++, j++;
     }
     printf("  %-17s %zu shared%s%s\n", kind_names[kind], total, line.len ? ": " : "", line.len ? line.data : "");
-    nf_buf_free(&line);
+    nfi_buf_free(&line);
 }
 
 static void explain(const kept_docs *k, const nf_links *l, const nf_links_result *r, size_t a, size_t b,

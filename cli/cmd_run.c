@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../src/internal.h"
+#include "common/common.h"
 
 static const char run_usage[] =
     "usage: newsfold run [options] INPUT... -o OUTDIR\n"
@@ -191,132 +191,132 @@ fail:
 
 /* ------------------------------------------------------------------ output */
 
-static void date_or_null(nf_buf *b, const char *d)
+static void date_or_null(nfi_buf *b, const char *d)
 {
     if (*d)
-        nf_buf_printf(b, "\"%s\"", d);
+        nfi_buf_printf(b, "\"%s\"", d);
     else
-        nf_buf_puts(b, "null");
+        nfi_buf_puts(b, "null");
 }
 
 static void write_documents(FILE *f, const nf_events_result *r, const nf_dedup_result *d)
 {
-    nf_buf b;
-    nf_buf_init(&b);
+    nfi_buf b;
+    nfi_buf_init(&b);
     for (size_t i = 0; i < r->n_docs; i++) {
         const nf_event_doc *x = &r->docs[i];
         b.len = 0;
-        nf_buf_puts(&b, "{\"id\":");
-        nf_json_cstr_or_null(&b, x->id);
-        nf_buf_puts(&b, ",\"lang\":");
-        nf_json_cstr_or_null(&b, x->lang);
-        nf_buf_puts(&b, ",\"title\":");
-        nf_json_cstr_or_null(&b, x->title);
-        nf_buf_puts(&b, ",\"published\":");
+        nfi_buf_puts(&b, "{\"id\":");
+        nfi_json_cstr_or_null(&b, x->id);
+        nfi_buf_puts(&b, ",\"lang\":");
+        nfi_json_cstr_or_null(&b, x->lang);
+        nfi_buf_puts(&b, ",\"title\":");
+        nfi_json_cstr_or_null(&b, x->title);
+        nfi_buf_puts(&b, ",\"published\":");
         date_or_null(&b, x->published);
-        nf_buf_puts(&b, ",\"source\":");
-        nf_json_cstr_or_null(&b, x->source);
+        nfi_buf_puts(&b, ",\"source\":");
+        nfi_json_cstr_or_null(&b, x->source);
         const nf_dedup_record *dr = d && d->n_docs == r->n_docs ? &d->docs[i] : NULL;
-        nf_buf_puts(&b, ",\"group\":");
-        nf_json_cstr_or_null(&b, dr ? d->docs[dr->canonical].id : x->id);
-        nf_buf_puts(&b, ",\"canonical\":");
-        nf_json_cstr_or_null(&b, dr ? d->docs[dr->canonical].id : x->id);
-        nf_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f",
+        nfi_buf_puts(&b, ",\"group\":");
+        nfi_json_cstr_or_null(&b, dr ? d->docs[dr->canonical].id : x->id);
+        nfi_buf_puts(&b, ",\"canonical\":");
+        nfi_json_cstr_or_null(&b, dr ? d->docs[dr->canonical].id : x->id);
+        nfi_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f",
                       nf_relation_name(dr ? dr->relation : NF_REL_UNIQUE), dr ? dr->score : 0.0);
-        nf_buf_printf(&b, ",\"event\":\"E%u\",\"storyline\":\"S%u\",\"role\":\"%s\"", x->event + 1,
+        nfi_buf_printf(&b, ",\"event\":\"E%u\",\"storyline\":\"S%u\",\"role\":\"%s\"", x->event + 1,
                       r->events[x->event].storyline + 1, nf_event_role_name(x->role));
         if (x->linked_to != UINT32_MAX) {
-            nf_buf_puts(&b, ",\"of\":");
-            nf_json_cstr_or_null(&b, r->docs[x->linked_to].id);
+            nfi_buf_puts(&b, ",\"of\":");
+            nfi_json_cstr_or_null(&b, r->docs[x->linked_to].id);
         }
-        nf_buf_printf(&b, ",\"event_score\":%.4f,\"date\":", x->score);
+        nfi_buf_printf(&b, ",\"event_score\":%.4f,\"date\":", x->score);
         date_or_null(&b, x->date);
-        nf_buf_printf(&b, ",\"date_inferred\":%s}\n", x->date_inferred ? "true" : "false");
+        nfi_buf_printf(&b, ",\"date_inferred\":%s}\n", x->date_inferred ? "true" : "false");
         fwrite(b.data, 1, b.len, f);
     }
-    nf_buf_free(&b);
+    nfi_buf_free(&b);
 }
 
-static void id_list(nf_buf *b, const nf_events_result *r, const nf_event *e, nf_event_role role,
+static void id_list(nfi_buf *b, const nf_events_result *r, const nf_event *e, nf_event_role role,
                     const char *name)
 {
-    nf_buf_printf(b, ",\"%s\":[", name);
+    nfi_buf_printf(b, ",\"%s\":[", name);
     bool first = true;
     for (size_t k = 0; k < e->n_docs; k++) {
         if (r->docs[e->docs[k]].role != role)
             continue;
         if (!first)
-            nf_buf_putc(b, ',');
-        nf_json_cstr_or_null(b, r->docs[e->docs[k]].id);
+            nfi_buf_putc(b, ',');
+        nfi_json_cstr_or_null(b, r->docs[e->docs[k]].id);
         first = false;
     }
-    nf_buf_putc(b, ']');
+    nfi_buf_putc(b, ']');
 }
 
-static void write_event(nf_buf *b, const nf_events_result *r, uint32_t i)
+static void write_event(nfi_buf *b, const nf_events_result *r, uint32_t i)
 {
     const nf_event *e = &r->events[i];
     const nf_event_doc *h = &r->docs[e->headline_doc];
-    nf_buf_printf(b, "{\"id\":\"E%u\",\"storyline\":\"S%u\",\"headline\":", i + 1, e->storyline + 1);
-    nf_json_cstr_or_null(b, h->title ? h->title : h->id);
-    nf_buf_puts(b, ",\"headline_doc\":");
-    nf_json_cstr_or_null(b, h->id);
-    nf_buf_puts(b, ",\"first_seen\":");
+    nfi_buf_printf(b, "{\"id\":\"E%u\",\"storyline\":\"S%u\",\"headline\":", i + 1, e->storyline + 1);
+    nfi_json_cstr_or_null(b, h->title ? h->title : h->id);
+    nfi_buf_puts(b, ",\"headline_doc\":");
+    nfi_json_cstr_or_null(b, h->id);
+    nfi_buf_puts(b, ",\"first_seen\":");
     date_or_null(b, e->first_seen);
-    nf_buf_puts(b, ",\"last_seen\":");
+    nfi_buf_puts(b, ",\"last_seen\":");
     date_or_null(b, e->last_seen);
-    nf_buf_printf(b, ",\"documents\":%zu,\"sources\":%u,\"languages\":[", e->n_docs, e->n_sources);
+    nfi_buf_printf(b, ",\"documents\":%zu,\"sources\":%u,\"languages\":[", e->n_docs, e->n_sources);
     for (size_t k = 0; k < e->n_languages; k++) {
         if (k)
-            nf_buf_putc(b, ',');
-        nf_json_cstr_or_null(b, e->languages[k]);
+            nfi_buf_putc(b, ',');
+        nfi_json_cstr_or_null(b, e->languages[k]);
     }
-    nf_buf_puts(b, "],\"entities\":[");
+    nfi_buf_puts(b, "],\"entities\":[");
     for (size_t k = 0; k < e->n_entities; k++) {
-        nf_buf_puts(b, k ? ",{\"name\":" : "{\"name\":");
-        nf_json_cstr_or_null(b, e->entities[k].name);
-        nf_buf_puts(b, ",\"key\":");
-        nf_json_cstr_or_null(b, e->entities[k].key);
-        nf_buf_printf(b, ",\"sources\":%u,\"mentions\":%u}", e->entities[k].sources, e->entities[k].mentions);
+        nfi_buf_puts(b, k ? ",{\"name\":" : "{\"name\":");
+        nfi_json_cstr_or_null(b, e->entities[k].name);
+        nfi_buf_puts(b, ",\"key\":");
+        nfi_json_cstr_or_null(b, e->entities[k].key);
+        nfi_buf_printf(b, ",\"sources\":%u,\"mentions\":%u}", e->entities[k].sources, e->entities[k].mentions);
     }
-    nf_buf_putc(b, ']');
+    nfi_buf_putc(b, ']');
     id_list(b, r, e, NF_ROLE_ORIGINAL, "original");
     id_list(b, r, e, NF_ROLE_COPY, "copies");
     id_list(b, r, e, NF_ROLE_TRANSLATION, "translations");
     id_list(b, r, e, NF_ROLE_REPORT, "reports");
-    nf_buf_puts(b, "}\n");
+    nfi_buf_puts(b, "}\n");
 }
 
 static void write_events(FILE *f, const nf_events_result *r)
 {
-    nf_buf b;
-    nf_buf_init(&b);
+    nfi_buf b;
+    nfi_buf_init(&b);
     for (uint32_t i = 0; i < r->n_events; i++) {
         b.len = 0;
         write_event(&b, r, i);
         fwrite(b.data, 1, b.len, f);
     }
-    nf_buf_free(&b);
+    nfi_buf_free(&b);
 }
 
 static void write_storylines(FILE *f, const nf_events_result *r)
 {
-    nf_buf b;
-    nf_buf_init(&b);
+    nfi_buf b;
+    nfi_buf_init(&b);
     for (uint32_t i = 0; i < r->n_storylines; i++) {
         const nf_storyline *s = &r->storylines[i];
         b.len = 0;
-        nf_buf_printf(&b, "{\"id\":\"S%u\",\"events\":[", i + 1);
+        nfi_buf_printf(&b, "{\"id\":\"S%u\",\"events\":[", i + 1);
         for (size_t k = 0; k < s->n_events; k++)
-            nf_buf_printf(&b, k ? ",\"E%u\"" : "\"E%u\"", s->events[k] + 1);
-        nf_buf_puts(&b, "],\"first_seen\":");
+            nfi_buf_printf(&b, k ? ",\"E%u\"" : "\"E%u\"", s->events[k] + 1);
+        nfi_buf_puts(&b, "],\"first_seen\":");
         date_or_null(&b, s->first_seen);
-        nf_buf_puts(&b, ",\"last_seen\":");
+        nfi_buf_puts(&b, ",\"last_seen\":");
         date_or_null(&b, s->last_seen);
-        nf_buf_printf(&b, ",\"documents\":%zu}\n", s->n_docs);
+        nfi_buf_printf(&b, ",\"documents\":%zu}\n", s->n_docs);
         fwrite(b.data, 1, b.len, f);
     }
-    nf_buf_free(&b);
+    nfi_buf_free(&b);
 }
 
 typedef void (*writer_fn)(FILE *f, const nf_events_result *r, const nf_dedup_result *d);

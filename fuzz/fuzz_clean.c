@@ -5,7 +5,7 @@
  * The input is repaired with nf_utf8_repair() (what every stage after ingest
  * sees). The first byte, when it is not a newline, also picks whether the
  * first line of the input is passed as the given title. Then:
- * - nf_split_lines() and nf_boilerplate_classify() must return NF_OK (or
+ * - nfi_split_lines() and nfi_boilerplate_classify() must return NF_OK (or
  *   NF_ERR_NOMEM); every line range lies inside the text, is non-empty and
  *   trimmed, lines are in order and do not overlap, line numbers increase,
  *   both functions agree on the lines, a reason is NULL or a non-empty
@@ -20,7 +20,7 @@
  *   year is 0 or a year in that range (and the date's year when a date was
  *   found).
  */
-#include "boilerplate.h"
+#include "text/text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,19 +43,19 @@ static void check_date(const char d[11])
     CHECK(day >= 1 && day <= 31);
 }
 
-static void check_lines(const char *text, size_t len, const nf_line *lines, size_t n)
+static void check_lines(const char *text, size_t len, const nfi_line *lines, size_t n)
 {
     size_t prev_end = 0;
     uint32_t prev_number = 0;
     for (size_t i = 0; i < n; i++) {
-        const nf_line *l = &lines[i];
+        const nfi_line *l = &lines[i];
         CHECK(l->len > 0);
         CHECK((size_t)l->start + l->len <= len);
         CHECK(i == 0 || l->start >= prev_end);
         CHECK(l->number > prev_number);
         CHECK(memchr(text + l->start, '\n', l->len) == NULL);
-        CHECK(!nf_is_space((unsigned char)text[l->start]));
-        CHECK(!nf_is_space((unsigned char)text[l->start + l->len - 1]));
+        CHECK(!nfi_is_space((unsigned char)text[l->start]));
+        CHECK(!nfi_is_space((unsigned char)text[l->start + l->len - 1]));
         CHECK(l->reason == NULL || l->reason[0] != '\0');
         prev_end = (size_t)l->start + l->len;
         prev_number = l->number;
@@ -76,19 +76,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     nf_error err = {NF_OK, ""};
 
-    nf_line *split = NULL;
+    nfi_line *split = NULL;
     size_t n_split = 0;
-    nf_status st = nf_split_lines(text, len, &split, &n_split, &err);
+    nf_status st = nfi_split_lines(text, len, &split, &n_split, &err);
     CHECK(st == NF_OK || st == NF_ERR_NOMEM);
     if (st == NF_OK)
         check_lines(text, len, split, n_split);
 
     char *title = NULL;
     if (size > 0 && data[0] % 2 == 1 && n_split > 0)
-        title = nf_strndup(text + split[0].start, split[0].len);
+        title = nfi_strndup(text + split[0].start, split[0].len);
 
-    nf_boilerplate_result res;
-    st = nf_boilerplate_classify(text, len, title, NULL, 0, &res, &err);
+    nfi_boilerplate_result res;
+    st = nfi_boilerplate_classify(text, len, title, NULL, 0, &res, &err);
     CHECK(st == NF_OK || st == NF_ERR_NOMEM);
     if (st == NF_OK) {
         check_lines(text, len, res.lines, res.n_lines);
@@ -103,32 +103,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(res.title_line == SIZE_MAX);
 
         /* every line of the text in the template set: the lookup path */
-        uint64_t group = nf_hash64("fuzz", 4);
-        nf_template_set set = {malloc((res.n_lines ? res.n_lines : 1) * sizeof(uint64_t)), res.n_lines};
+        uint64_t group = nfi_hash64("fuzz", 4);
+        nfi_template_set set = {malloc((res.n_lines ? res.n_lines : 1) * sizeof(uint64_t)), res.n_lines};
         if (set.hashes) {
             for (size_t i = 0; i < res.n_lines; i++)
-                set.hashes[i] = nf_template_key(group, text + res.lines[i].start, res.lines[i].len);
+                set.hashes[i] = nfi_template_key(group, text + res.lines[i].start, res.lines[i].len);
             qsort(set.hashes, set.len, sizeof *set.hashes, cmp_u64);
-            nf_boilerplate_result res2;
-            if (nf_boilerplate_classify(text, len, title, &set, group, &res2, &err) == NF_OK) {
+            nfi_boilerplate_result res2;
+            if (nfi_boilerplate_classify(text, len, title, &set, group, &res2, &err) == NF_OK) {
                 check_lines(text, len, res2.lines, res2.n_lines);
                 CHECK(res2.n_lines == res.n_lines);
                 for (size_t i = 0; i < res.n_lines; i++)
                     CHECK(res2.lines[i].start == res.lines[i].start && res2.lines[i].len == res.lines[i].len);
                 CHECK(res2.title_line == SIZE_MAX ||
                       (res2.title_line < res2.n_lines && !res2.lines[res2.title_line].reason));
-                nf_boilerplate_result_free(&res2);
+                nfi_boilerplate_result_free(&res2);
             }
             free(set.hashes);
         }
-        nf_boilerplate_result_free(&res);
+        nfi_boilerplate_result_free(&res);
     }
 
     /* the first line doubles as metadata: a date string and a URL */
     char date[11];
     int url_year = 0;
     if (n_split > 0) {
-        char *first = nf_strndup(text + split[0].start, split[0].len);
+        char *first = nfi_strndup(text + split[0].start, split[0].len);
         memset(date, 'x', sizeof date);
         if (first && nf_parse_date(first, date))
             check_date(date);

@@ -3,15 +3,15 @@
  *
  * The first input byte picks the language (en de fr ru ja zh th ko, or NULL
  * for none) and whether to stem; the rest is repaired with nf_utf8_repair()
- * (the tokenizer's contract is valid UTF-8) and tokenized with nf_tokenize()
- * on one nf_normalizer created once for the process. Checked for every
+ * (the tokenizer's contract is valid UTF-8) and tokenized with nfi_tokenize()
+ * on one nfi_normalizer created once for the process. Checked for every
  * token: start+len lies inside the text and len > 0; tokens come in
  * increasing, non-overlapping order; kind and flags are known values; norm
  * and stem lie inside the pool, are NUL-terminated there and are valid
  * UTF-8; without stemming stem == norm. A second call appending to the same
  * vector and pool must append exactly the same tokens again.
  */
-#include "normalize.h"
+#include "text/text.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -21,12 +21,12 @@
 static const char *const langs[] = {"en", "de", "fr", "ru", "ja", "zh", "th", "ko", NULL};
 #define N_LANGS (sizeof langs / sizeof *langs)
 
-static nf_normalizer *normalizer(void)
+static nfi_normalizer *normalizer(void)
 {
-    static nf_normalizer *nz;
+    static nfi_normalizer *nz;
     if (!nz) {
         nf_error err = {NF_OK, ""};
-        if (nf_normalizer_new(&nz, &err) != NF_OK) {
+        if (nfi_normalizer_new(&nz, &err) != NF_OK) {
             fprintf(stderr, "fuzz_tokenizer: %s\n", err.message);
             abort();
         }
@@ -34,7 +34,7 @@ static nf_normalizer *normalizer(void)
     return nz;
 }
 
-static void check_tokens(const char *text, size_t len, const nf_token *t, size_t n, const nf_buf *pool,
+static void check_tokens(const char *text, size_t len, const nf_token *t, size_t n, const nfi_buf *pool,
                          bool stem)
 {
     size_t prev_end = 0;
@@ -68,12 +68,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = nf_utf8_repair((const char *)data + 1, size - 1, &len, NULL);
     if (!text)
         return 0;
-    nf_normalizer *nz = normalizer();
-    nf_token_vec tokens = {NULL, 0, 0};
-    nf_buf pool;
-    nf_buf_init(&pool);
+    nfi_normalizer *nz = normalizer();
+    nfi_token_vec tokens = {NULL, 0, 0};
+    nfi_buf pool;
+    nfi_buf_init(&pool);
     nf_error err = {NF_OK, ""};
-    nf_status st = nf_tokenize(nz, text, len, lang, stem, &tokens, &pool, &err);
+    nf_status st = nfi_tokenize(nz, text, len, lang, stem, &tokens, &pool, &err);
     CHECK(st == NF_OK || st == NF_ERR_NOMEM);
     if (st == NF_OK) {
         CHECK(tokens.len <= tokens.cap);
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_tokens(text, len, tokens.items, tokens.len, &pool, stem);
         /* tokenizing again appends the same tokens, offset into the pool */
         size_t n1 = tokens.len, pool1 = pool.len;
-        st = nf_tokenize(nz, text, len, lang, stem, &tokens, &pool, &err);
+        st = nfi_tokenize(nz, text, len, lang, stem, &tokens, &pool, &err);
         if (st == NF_OK) {
             CHECK(tokens.len == 2 * n1);
             CHECK(pool.len == 2 * pool1);
@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     free(tokens.items);
-    nf_buf_free(&pool);
+    nfi_buf_free(&pool);
     free(text);
     return 0;
 }

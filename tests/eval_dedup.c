@@ -18,10 +18,10 @@
  */
 #include "test_util.h"
 
-#include "sketch.h"
+#include "dedup/dedup.h"
 
 typedef struct corpus_builder {
-    nf_buf jsonl;
+    nfi_buf jsonl;
     size_t n;
     uint64_t rng;
 } corpus_builder;
@@ -36,48 +36,48 @@ static uint64_t next_rand(corpus_builder *b)
 
 static void add_doc(corpus_builder *b, const char *text, size_t len)
 {
-    nf_buf_printf(&b->jsonl, "{\"id\":\"d%06zu\",\"title\":\"-\",\"lang\":\"xx\",\"text\":", b->n++);
-    nf_json_string(&b->jsonl, text, len);
-    nf_buf_puts(&b->jsonl, "}\n");
+    nfi_buf_printf(&b->jsonl, "{\"id\":\"d%06zu\",\"title\":\"-\",\"lang\":\"xx\",\"text\":", b->n++);
+    nfi_json_string(&b->jsonl, text, len);
+    nfi_buf_puts(&b->jsonl, "}\n");
 }
 
 /* One edited copy of text; the kind rotates. */
 static void add_edited(corpus_builder *b, const char *text, size_t len)
 {
-    nf_buf e;
-    nf_buf_init(&e);
+    nfi_buf e;
+    nfi_buf_init(&e);
     switch (next_rand(b) % 5) {
     case 0: /* typos: a few characters changed */
-        nf_buf_append(&e, text, len);
+        nfi_buf_append(&e, text, len);
         for (int k = 0; k < 3 && e.len > 0; k++)
             e.data[next_rand(b) % e.len] = 'x';
         break;
     case 1: /* truncation */
-        nf_buf_append(&e, text, len * (60 + next_rand(b) % 35) / 100);
+        nfi_buf_append(&e, text, len * (60 + next_rand(b) % 35) / 100);
         break;
     case 2: { /* paragraph reorder: swap halves at a paragraph break */
         const char *mid = strstr(text + len / 3, "\n\n");
         if (!mid || mid >= text + len) {
-            nf_buf_append(&e, text, len);
+            nfi_buf_append(&e, text, len);
             break;
         }
-        nf_buf_append(&e, mid + 2, (size_t)(text + len - mid - 2));
-        nf_buf_puts(&e, "\n\n");
-        nf_buf_append(&e, text, (size_t)(mid - text));
+        nfi_buf_append(&e, mid + 2, (size_t)(text + len - mid - 2));
+        nfi_buf_puts(&e, "\n\n");
+        nfi_buf_append(&e, text, (size_t)(mid - text));
         break;
     }
     case 3: /* wrapped in site boilerplate */
-        nf_buf_puts(&e, "Home\nWorld\nSport\nSearch\n\n");
-        nf_buf_append(&e, text, len);
-        nf_buf_puts(&e, "\n\nShare this article\nComment (0)\nPREV Other news of the day\n");
+        nfi_buf_puts(&e, "Home\nWorld\nSport\nSearch\n\n");
+        nfi_buf_append(&e, text, len);
+        nfi_buf_puts(&e, "\n\nShare this article\nComment (0)\nPREV Other news of the day\n");
         break;
     default: { /* excerpt from the middle */
         size_t start = len / 4, n = len / 2;
-        nf_buf_append(&e, text + start, n);
+        nfi_buf_append(&e, text + start, n);
     }
     }
     add_doc(b, e.data ? e.data : "", e.len);
-    nf_buf_free(&e);
+    nfi_buf_free(&e);
 }
 
 static void add_with_edits(corpus_builder *b, const char *text, size_t len)
@@ -154,7 +154,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Pairs (a<<32|b) with exact Jaccard >= t, sorted. */
-static uint64_t *true_pairs(nf_sketch *sk, size_t n, double t, size_t *n_out)
+static uint64_t *true_pairs(nfi_sketch *sk, size_t n, double t, size_t *n_out)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
@@ -165,8 +165,8 @@ static uint64_t *true_pairs(nf_sketch *sk, size_t n, double t, size_t *n_out)
         for (size_t j = 0; !sk[i].too_short && j < sk[i].n_shingles; j++)
             post[k++] = (posting){sk[i].shingles[j], (uint32_t)i};
     qsort(post, k, sizeof *post, cmp_posting);
-    nf_buf cand;
-    nf_buf_init(&cand);
+    nfi_buf cand;
+    nfi_buf_init(&cand);
     for (size_t i = 0; i < k;) {
         size_t j = i;
         while (j < k && post[j].shingle == post[i].shingle)
@@ -174,7 +174,7 @@ static uint64_t *true_pairs(nf_sketch *sk, size_t n, double t, size_t *n_out)
         for (size_t a = i; a < j; a++)
             for (size_t c = a + 1; c < j; c++) {
                 uint64_t key = (uint64_t)post[a].doc << 32 | post[c].doc;
-                nf_buf_append(&cand, &key, sizeof key);
+                nfi_buf_append(&cand, &key, sizeof key);
             }
         i = j;
     }
@@ -188,10 +188,10 @@ static uint64_t *true_pairs(nf_sketch *sk, size_t n, double t, size_t *n_out)
         if (i && c[i] == c[i - 1])
             continue;
         uint32_t a = (uint32_t)(c[i] >> 32), b = (uint32_t)c[i];
-        if (nf_exact_jaccard(sk[a].shingles, sk[a].n_shingles, sk[b].shingles, sk[b].n_shingles) >= t)
+        if (nfi_exact_jaccard(sk[a].shingles, sk[a].n_shingles, sk[b].shingles, sk[b].n_shingles) >= t)
             out[m++] = c[i];
     }
-    nf_buf_free(&cand);
+    nfi_buf_free(&cand);
     free(post);
     *n_out = m;
     return out;
@@ -226,14 +226,14 @@ static uint64_t *found_pairs(tu_corpus *c, double t, int exact_verify, size_t *n
                 b = cls[b];
             cls[a > b ? a : b] = a < b ? a : b;
         }
-    nf_buf members; /* per class root, its members: pairs (root, doc) sorted */
-    nf_buf_init(&members);
+    nfi_buf members; /* per class root, its members: pairs (root, doc) sorted */
+    nfi_buf_init(&members);
     for (uint32_t i = 0; i < c->n; i++) {
         uint32_t root = i;
         while (cls[root] != root)
             root = cls[root];
         uint64_t key = (uint64_t)root << 32 | i;
-        nf_buf_append(&members, &key, 8);
+        nfi_buf_append(&members, &key, 8);
     }
     size_t nm = members.len / 8;
     uint64_t *mem = (uint64_t *)members.data;
@@ -243,8 +243,8 @@ static uint64_t *found_pairs(tu_corpus *c, double t, int exact_verify, size_t *n
         first[i] = SIZE_MAX;
     for (size_t i = nm; i-- > 0;)
         first[mem[i] >> 32] = i;
-    nf_buf pairs;
-    nf_buf_init(&pairs);
+    nfi_buf pairs;
+    nfi_buf_init(&pairs);
     for (size_t k = 0; k < r.n_pairs; k++) {
         if (r.pairs[k].relation != NF_REL_EXACT && r.pairs[k].relation != NF_REL_NEAR)
             continue;
@@ -259,11 +259,11 @@ static uint64_t *found_pairs(tu_corpus *c, double t, int exact_verify, size_t *n
                 if (a == b)
                     continue;
                 uint64_t key = (uint64_t)(a < b ? a : b) << 32 | (a < b ? b : a);
-                nf_buf_append(&pairs, &key, 8);
+                nfi_buf_append(&pairs, &key, 8);
             }
     }
     size_t m = pairs.len / 8;
-    uint64_t *out = (uint64_t *)nf_buf_take(&pairs, NULL);
+    uint64_t *out = (uint64_t *)nfi_buf_take(&pairs, NULL);
     qsort(out, m, 8, cmp_u64);
     size_t w = 0;
     for (size_t i = 0; i < m; i++)
@@ -272,7 +272,7 @@ static uint64_t *found_pairs(tu_corpus *c, double t, int exact_verify, size_t *n
     m = w;
     free(cls);
     free(first);
-    nf_buf_free(&members);
+    nfi_buf_free(&members);
     nf_dedup_result_free(&r);
     nf_dedup_free(d);
     *n_out = m;
@@ -316,14 +316,14 @@ int main(int argc, char **argv)
     FILE *f = fopen(path, "wb");
     fwrite(b.jsonl.data, 1, b.jsonl.len, f);
     fclose(f);
-    nf_buf_free(&b.jsonl);
+    nfi_buf_free(&b.jsonl);
     tu_corpus c = tu_clean_path(path, 2, 0);
-    nf_sketch *sk = calloc(c.n, sizeof *sk);
+    nfi_sketch *sk = calloc(c.n, sizeof *sk);
     uint32_t *sig = malloc(128 * sizeof *sig);
-    nf_sketch_params p = {5, 128, 8, 1};
+    nfi_sketch_params p = {5, 128, 8, 1};
     nf_error err;
     for (size_t i = 0; i < c.n; i++)
-        nf_sketch_doc(&c.docs[i], &p, true, sig, &sk[i], &err);
+        nfi_sketch_doc(&c.docs[i], &p, true, sig, &sk[i], &err);
     size_t nt, nf1, nf2;
     uint64_t *truth = true_pairs(sk, c.n, t, &nt);
     printf("dedup eval: %zu documents, threshold %.2f, 5-word shingles, 128 permutations\n", c.n, t);
@@ -333,7 +333,7 @@ int main(int argc, char **argv)
     uint64_t *exact = found_pairs(&c, t, 1, &nf2);
     compare("--exact-verify:", truth, nt, exact, nf2, &r2, &p2);
     for (size_t i = 0; i < c.n; i++)
-        nf_sketch_free(&sk[i]);
+        nfi_sketch_free(&sk[i]);
     free(sk);
     free(sig);
     free(truth);

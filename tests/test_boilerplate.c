@@ -3,7 +3,7 @@
  * lines across one source's documents go. */
 #include "test_util.h"
 
-#include "boilerplate.h"
+#include "text/text.h"
 
 static const char page[] =
     "Home\n"
@@ -23,7 +23,7 @@ static const char page[] =
     "NEXT Bridge works delayed\n"
     "Tags\n";
 
-static const char *reason_of(const nf_boilerplate_result *r, const char *text, const char *line)
+static const char *reason_of(const nfi_boilerplate_result *r, const char *text, const char *line)
 {
     for (size_t i = 0; i < r->n_lines; i++)
         if (r->lines[i].len == strlen(line) && memcmp(text + r->lines[i].start, line, r->lines[i].len) == 0)
@@ -34,9 +34,9 @@ static const char *reason_of(const nf_boilerplate_result *r, const char *text, c
 static void test_page(void **state)
 {
     (void)state;
-    nf_boilerplate_result r;
+    nfi_boilerplate_result r;
     nf_error err;
-    assert_int_equal(nf_boilerplate_classify(page, sizeof page - 1, NULL, NULL, 0, &r, &err), NF_OK);
+    assert_int_equal(nfi_boilerplate_classify(page, sizeof page - 1, NULL, NULL, 0, &r, &err), NF_OK);
     assert_string_equal(reason_of(&r, page, "Home"), "navigation"); /* a navigation word */
     assert_string_equal(reason_of(&r, page, "World"), "menu");      /* by position and shape */
     assert_string_equal(reason_of(&r, page, "Photo: City Archive"), "photo_credit");
@@ -58,7 +58,7 @@ static void test_page(void **state)
     for (size_t i = 0; i < r.n_lines; i++)
         repeated += r.lines[i].reason && strcmp(r.lines[i].reason, "repeated_title") == 0;
     assert_int_equal(repeated, 1);
-    nf_boilerplate_result_free(&r);
+    nfi_boilerplate_result_free(&r);
 }
 
 static void test_prose_survives_and_short_headline_kept(void **state)
@@ -66,14 +66,14 @@ static void test_prose_survives_and_short_headline_kept(void **state)
     (void)state;
     static const char text[] = "Storm\n\nThe storm that hit Portvale on Monday was the strongest in ten years, "
                                "officials said.\n\nMore rain is expected.\n";
-    nf_boilerplate_result r;
+    nfi_boilerplate_result r;
     nf_error err;
-    assert_int_equal(nf_boilerplate_classify(text, sizeof text - 1, NULL, NULL, 0, &r, &err), NF_OK);
+    assert_int_equal(nfi_boilerplate_classify(text, sizeof text - 1, NULL, NULL, 0, &r, &err), NF_OK);
     assert_int_equal(r.n_lines, 3);
     for (size_t i = 0; i < r.n_lines; i++)
         assert_null(r.lines[i].reason);
     assert_int_equal(r.title_line, 0);
-    nf_boilerplate_result_free(&r);
+    nfi_boilerplate_result_free(&r);
 }
 
 static void test_template_set(void **state)
@@ -82,18 +82,18 @@ static void test_template_set(void **state)
     static const char text[] = "The port reopened on Tuesday after the storm, officials said on the radio.\n"
                                "Download the Portvale Post app\n";
     uint64_t group = 42;
-    uint64_t key = nf_template_key(group, "Download the Portvale Post app", 30);
-    nf_template_set set = {&key, 1};
-    nf_boilerplate_result r;
+    uint64_t key = nfi_template_key(group, "Download the Portvale Post app", 30);
+    nfi_template_set set = {&key, 1};
+    nfi_boilerplate_result r;
     nf_error err;
-    assert_int_equal(nf_boilerplate_classify(text, sizeof text - 1, "Title", &set, group, &r, &err), NF_OK);
+    assert_int_equal(nfi_boilerplate_classify(text, sizeof text - 1, "Title", &set, group, &r, &err), NF_OK);
     assert_null(r.lines[0].reason);
     assert_non_null(r.lines[1].reason);
-    nf_boilerplate_result_free(&r);
+    nfi_boilerplate_result_free(&r);
     /* another source's line with the same text is not template */
-    assert_int_equal(nf_boilerplate_classify(text, sizeof text - 1, "Title", &set, 43, &r, &err), NF_OK);
+    assert_int_equal(nfi_boilerplate_classify(text, sizeof text - 1, "Title", &set, 43, &r, &err), NF_OK);
     assert_true(r.lines[1].reason == NULL || strcmp(r.lines[1].reason, "site_template") != 0);
-    nf_boilerplate_result_free(&r);
+    nfi_boilerplate_result_free(&r);
 }
 
 int main(void)

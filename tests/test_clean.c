@@ -39,23 +39,23 @@ static void test_site_template_learned(void **state)
 {
     (void)state;
     char *dir = tu_tempdir();
-    nf_buf b;
-    nf_buf_init(&b);
+    nfi_buf b;
+    nfi_buf_init(&b);
     const char *bodies[] = {"The council met on Monday to discuss the new harbour budget and approved it.",
                             "A ferry ran aground near the northern pier on Sunday, but nobody was hurt.",
                             "The city library will extend its opening hours from next month, it said.",
                             "Fishermen reported the largest herring catch in a decade this week."};
     for (int i = 0; i < 4; i++) {
-        nf_buf_printf(&b, "{\"id\":\"p%d\",\"source\":\"portvale-post\",\"title\":\"T%d\",\"text\":", i, i);
-        nf_buf printed;
-        nf_buf_init(&printed);
-        nf_buf_printf(&printed, "%s\nDownload the Portvale Post app today", bodies[i]);
-        nf_json_string(&b, printed.data, printed.len);
-        nf_buf_free(&printed);
-        nf_buf_puts(&b, "}\n");
+        nfi_buf_printf(&b, "{\"id\":\"p%d\",\"source\":\"portvale-post\",\"title\":\"T%d\",\"text\":", i, i);
+        nfi_buf printed;
+        nfi_buf_init(&printed);
+        nfi_buf_printf(&printed, "%s\nDownload the Portvale Post app today", bodies[i]);
+        nfi_json_string(&b, printed.data, printed.len);
+        nfi_buf_free(&printed);
+        nfi_buf_puts(&b, "}\n");
     }
     tu_write(dir, "p.jsonl", b.data, b.len);
-    nf_buf_free(&b);
+    nfi_buf_free(&b);
     tu_corpus c = tu_clean_path(dir, 2, 0);
     assert_int_equal(c.n, 4);
     for (size_t i = 0; i < c.n; i++) {

@@ -7,8 +7,8 @@
  */
 #include "test_util.h"
 
-#include "runs.h"
-#include "sketch.h"
+#include "common/common.h"
+#include "dedup/dedup.h"
 
 #include <math.h>
 
@@ -29,33 +29,33 @@ static void test_lsh_params(void **state)
 static void test_runs_spill_equals_memory(void **state)
 {
     (void)state;
-    nf_runs *small, *big;
+    nfi_runs *small, *big;
     nf_error err;
-    assert_int_equal(nf_runs_new(&small, 16 * 1024, NULL, &err), NF_OK); /* 1024 records */
-    assert_int_equal(nf_runs_new(&big, 64u << 20, NULL, &err), NF_OK);
+    assert_int_equal(nfi_runs_new(&small, 16 * 1024, NULL, &err), NF_OK); /* 1024 records */
+    assert_int_equal(nfi_runs_new(&big, 64u << 20, NULL, &err), NF_OK);
     uint64_t x = 88172645463325252ULL;
     for (int i = 0; i < 20000; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        assert_int_equal(nf_runs_add(small, x % 5000, x >> 40, &err), NF_OK);
-        assert_int_equal(nf_runs_add(big, x % 5000, x >> 40, &err), NF_OK);
+        assert_int_equal(nfi_runs_add(small, x % 5000, x >> 40, &err), NF_OK);
+        assert_int_equal(nfi_runs_add(big, x % 5000, x >> 40, &err), NF_OK);
     }
-    assert_int_equal(nf_runs_finish(small, &err), NF_OK);
-    assert_int_equal(nf_runs_finish(big, &err), NF_OK);
-    assert_true(nf_runs_spilled(small) >= 10);
-    assert_int_equal(nf_runs_spilled(big), 0);
-    nf_kv a, b, prev = {0, 0};
+    assert_int_equal(nfi_runs_finish(small, &err), NF_OK);
+    assert_int_equal(nfi_runs_finish(big, &err), NF_OK);
+    assert_true(nfi_runs_spilled(small) >= 10);
+    assert_int_equal(nfi_runs_spilled(big), 0);
+    nfi_kv a, b, prev = {0, 0};
     size_t n = 0;
-    while (nf_runs_next(small, &a)) {
-        assert_int_equal(nf_runs_next(big, &b), 1);
+    while (nfi_runs_next(small, &a)) {
+        assert_int_equal(nfi_runs_next(big, &b), 1);
         assert_true(a.key == b.key && a.val == b.val);
         assert_true(a.key > prev.key || (a.key == prev.key && a.val >= prev.val));
         prev = a;
         n++;
     }
     assert_int_equal(n, 20000);
-    assert_int_equal(nf_runs_next(big, &b), 0);
-    nf_runs_free(small);
-    nf_runs_free(big);
+    assert_int_equal(nfi_runs_next(big, &b), 0);
+    nfi_runs_free(small);
+    nfi_runs_free(big);
 }
 
 /* Property: on pairs of real documents (the German versions of one WMT21
@@ -67,12 +67,12 @@ static void test_minhash_estimate_property(void **state)
     (void)state;
     tu_corpus c = tu_clean_path(NF_SHARED_DIR "/data/wmt21/fr-de/docs.jsonl", 2, 0);
     assert_true(c.n > 100);
-    nf_sketch_params p = {5, 128, 8, 0x1234};
-    nf_sketch *sk = calloc(c.n, sizeof *sk);
+    nfi_sketch_params p = {5, 128, 8, 0x1234};
+    nfi_sketch *sk = calloc(c.n, sizeof *sk);
     uint32_t *sigs = malloc(c.n * 128 * sizeof *sigs);
     nf_error err;
     for (size_t i = 0; i < c.n; i++)
-        assert_int_equal(nf_sketch_doc(&c.docs[i], &p, true, sigs + i * 128, &sk[i], &err), NF_OK);
+        assert_int_equal(nfi_sketch_doc(&c.docs[i], &p, true, sigs + i * 128, &sk[i], &err), NF_OK);
     double abs_err = 0, bound = 0, jsum = 0;
     size_t pairs = 0;
     for (size_t i = 0; i + 1 < c.n && pairs < 3000; i++) {
@@ -81,8 +81,8 @@ static void test_minhash_estimate_property(void **state)
                 continue; /* same source document only */
             if (sk[i].too_short || sk[j].too_short || strcmp(c.docs[i].lang, c.docs[j].lang) != 0)
                 continue;
-            double exact = nf_exact_jaccard(sk[i].shingles, sk[i].n_shingles, sk[j].shingles, sk[j].n_shingles);
-            double est = nf_minhash_similarity(sigs + i * 128, sigs + j * 128, 128);
+            double exact = nfi_exact_jaccard(sk[i].shingles, sk[i].n_shingles, sk[j].shingles, sk[j].n_shingles);
+            double est = nfi_minhash_similarity(sigs + i * 128, sigs + j * 128, 128);
             abs_err += fabs(est - exact);
             bound += sqrt(exact * (1 - exact) / 128);
             jsum += exact;
@@ -95,7 +95,7 @@ static void test_minhash_estimate_property(void **state)
     assert_true(jsum / pairs > 0.05); /* the pairs really overlap */
     assert_true(abs_err / pairs <= bound / pairs);
     for (size_t i = 0; i < c.n; i++)
-        nf_sketch_free(&sk[i]);
+        nfi_sketch_free(&sk[i]);
     free(sk);
     free(sigs);
     tu_corpus_free(&c);
@@ -119,30 +119,30 @@ typedef struct planted {
     tu_corpus c;
 } planted;
 
-static void write_record(nf_buf *b, const char *id, const char *date, const char *text)
+static void write_record(nfi_buf *b, const char *id, const char *date, const char *text)
 {
-    nf_buf_printf(b, "{\"id\":\"%s\",\"lang\":\"en\",\"title\":\"T\",\"published\":\"%s\",\"text\":", id, date);
-    nf_json_string(b, text, strlen(text));
-    nf_buf_puts(b, "}\n");
+    nfi_buf_printf(b, "{\"id\":\"%s\",\"lang\":\"en\",\"title\":\"T\",\"published\":\"%s\",\"text\":", id, date);
+    nfi_json_string(b, text, strlen(text));
+    nfi_buf_puts(b, "}\n");
 }
 
 static char *replaced(const char *s, const char *from, const char *to)
 {
     const char *p = strstr(s, from);
     assert_non_null(p);
-    nf_buf b;
-    nf_buf_init(&b);
-    nf_buf_append(&b, s, (size_t)(p - s));
-    nf_buf_puts(&b, to);
-    nf_buf_puts(&b, p + strlen(from));
-    return nf_buf_take(&b, NULL);
+    nfi_buf b;
+    nfi_buf_init(&b);
+    nfi_buf_append(&b, s, (size_t)(p - s));
+    nfi_buf_puts(&b, to);
+    nfi_buf_puts(&b, p + strlen(from));
+    return nfi_buf_take(&b, NULL);
 }
 
 static tu_corpus planted_corpus(char **dir_out)
 {
     char *dir = tu_tempdir();
-    nf_buf b;
-    nf_buf_init(&b);
+    nfi_buf b;
+    nfi_buf_init(&b);
     char *typo = replaced(base_text, "concrete pillars", "concrete pilars");
     char *edited = replaced(typo, "about four million euros", "roughly four million euros");
     char excerpt[400];
@@ -160,7 +160,7 @@ static tu_corpus planted_corpus(char **dir_out)
     free(typo);
     free(edited);
     tu_write(dir, "p.jsonl", b.data, b.len);
-    nf_buf_free(&b);
+    nfi_buf_free(&b);
     *dir_out = dir;
     return tu_clean_path(dir, 1, 0);
 }

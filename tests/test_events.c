@@ -5,7 +5,7 @@
  * links, the pivot channel, and the clustering metrics against brute force.
  */
 #include "events_data.h"
-#include "events_internal.h"
+#include "events/events.h"
 
 #include <math.h>
 
@@ -19,25 +19,25 @@ static nf_events_options opts(int threads)
 
 /* ----------------------------------------------------------------- names */
 
-static void expect_same_key(nf_translit *t, const char *a, const char *b)
+static void expect_same_key(nfi_translit *t, const char *a, const char *b)
 {
-    nf_buf ka, kb;
-    nf_buf_init(&ka);
-    nf_buf_init(&kb);
-    assert_true(nf_name_key(t, a, strlen(a), &ka));
-    assert_true(nf_name_key(t, b, strlen(b), &kb));
+    nfi_buf ka, kb;
+    nfi_buf_init(&ka);
+    nfi_buf_init(&kb);
+    assert_true(nfi_name_key(t, a, strlen(a), &ka));
+    assert_true(nfi_name_key(t, b, strlen(b), &kb));
     if (strcmp(ka.data, kb.data) != 0)
         fail_msg("'%s' -> '%s' but '%s' -> '%s'", a, ka.data, b, kb.data);
-    nf_buf_free(&ka);
-    nf_buf_free(&kb);
+    nfi_buf_free(&ka);
+    nfi_buf_free(&kb);
 }
 
 static void test_name_keys(void **state)
 {
     (void)state;
-    nf_translit *t;
+    nfi_translit *t;
     nf_error err;
-    assert_int_equal(nf_translit_new(&t, &err), NF_OK);
+    assert_int_equal(nfi_translit_new(&t, &err), NF_OK);
     expect_same_key(t, "pjöngjang", "pyongyang");
     expect_same_key(t, "wladimir", "vladimir");
     expect_same_key(t, "putins", "putin");
@@ -45,16 +45,16 @@ static void test_name_keys(void **state)
     expect_same_key(t, "путин", "putin");
     expect_same_key(t, "selenskyj", "zelensky");
     expect_same_key(t, "campbell", "kampbell");
-    nf_buf k;
-    nf_buf_init(&k);
-    assert_true(nf_name_key(t, "seoul", 5, &k));
-    nf_buf k2;
-    nf_buf_init(&k2);
-    assert_true(nf_name_key(t, "tokyo", 5, &k2));
+    nfi_buf k;
+    nfi_buf_init(&k);
+    assert_true(nfi_name_key(t, "seoul", 5, &k));
+    nfi_buf k2;
+    nfi_buf_init(&k2);
+    assert_true(nfi_name_key(t, "tokyo", 5, &k2));
     assert_string_not_equal(k.data, k2.data);
-    nf_buf_free(&k);
-    nf_buf_free(&k2);
-    nf_translit_free(t);
+    nfi_buf_free(&k);
+    nfi_buf_free(&k2);
+    nfi_translit_free(t);
 }
 
 /* ------------------------------------------------------------------ gold */

@@ -217,22 +217,22 @@ static void test_seed_like_page(void **state)
 static void test_teaser_cards(void **state)
 {
     (void)state;
-    nf_buf page;
-    nf_buf_init(&page);
-    nf_buf_puts(&page, "<html><body><div class=\"story\"><p>" PARA1 "</p><p>" PARA2 "</p><p>" PARA3
+    nfi_buf page;
+    nfi_buf_init(&page);
+    nfi_buf_puts(&page, "<html><body><div class=\"story\"><p>" PARA1 "</p><p>" PARA2 "</p><p>" PARA3
                        "</p></div><ul class=\"more\">");
     for (int i = 0; i < 6; i++)
-        nf_buf_printf(&page, "<li class=\"card\"><h4><a href=\"/s%d\">Another story headline number %d here</a>"
+        nfi_buf_printf(&page, "<li class=\"card\"><h4><a href=\"/s%d\">Another story headline number %d here</a>"
                              "</h4><div class=\"summary\">A short summary of another story that sits below the "
                              "article, long enough to look like prose to a naive extractor %d.</div></li>",
                       i, i, i);
-    nf_buf_puts(&page, "</ul></body></html>");
+    nfi_buf_puts(&page, "</ul></body></html>");
     nf_doc d = extract(page.data, NULL);
     assert_true(has(&d, PARA2));
     assert_false(has(&d, "summary of another story"));
     assert_false(has(&d, "Another story headline"));
     nf_doc_free(&d);
-    nf_buf_free(&page);
+    nfi_buf_free(&page);
 }
 
 static void test_charsets(void **state)
@@ -313,15 +313,15 @@ static void test_bad_pages(void **state)
     assert_true(has(&d, PARA1));
     nf_doc_free(&d);
     /* very deep nesting stays bounded */
-    nf_buf deep;
-    nf_buf_init(&deep);
+    nfi_buf deep;
+    nfi_buf_init(&deep);
     for (int i = 0; i < 20000; i++)
-        nf_buf_puts(&deep, "<div>");
-    nf_buf_puts(&deep, PARA1);
+        nfi_buf_puts(&deep, "<div>");
+    nfi_buf_puts(&deep, PARA1);
     memset(&d, 0, sizeof d);
     assert_int_equal(nf_extract_html(deep.data, deep.len, NULL, &d, &err), NF_OK);
     nf_doc_free(&d);
-    nf_buf_free(&deep);
+    nfi_buf_free(&deep);
 }
 
 static void write_gz(const char *dir, const char *name, const char *data)
@@ -342,13 +342,13 @@ static void test_reader(void **state)
     const char small[] = "<html><body><p>" PARA2 "</p></body></html>";
     tu_write(dir, "b.htm", small, strlen(small));
     write_gz(dir, "c.html.gz", news_page);
-    nf_buf big;
-    nf_buf_init(&big);
-    nf_buf_puts(&big, "<html><body>");
+    nfi_buf big;
+    nfi_buf_init(&big);
+    nfi_buf_puts(&big, "<html><body>");
     while (big.len < 5000)
-        nf_buf_puts(&big, "<p>" PARA3 "</p>");
+        nfi_buf_puts(&big, "<p>" PARA3 "</p>");
     tu_write(dir, "d.html", big.data, big.len);
-    nf_buf_free(&big);
+    nfi_buf_free(&big);
     for (int deferred = 0; deferred < 2; deferred++) {
         nf_reader *r;
         nf_error err;

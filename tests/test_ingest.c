@@ -96,14 +96,14 @@ static void test_oversized_record_is_skipped(void **state)
 {
     (void)state;
     char *dir = tu_tempdir();
-    nf_buf b;
-    nf_buf_init(&b);
-    nf_buf_puts(&b, "{\"id\":\"small\",\"text\":\"ok\"}\n{\"id\":\"big\",\"text\":\"");
+    nfi_buf b;
+    nfi_buf_init(&b);
+    nfi_buf_puts(&b, "{\"id\":\"small\",\"text\":\"ok\"}\n{\"id\":\"big\",\"text\":\"");
     for (int i = 0; i < 5000; i++)
-        nf_buf_puts(&b, "0123456789");
-    nf_buf_puts(&b, "\"}\n{\"id\":\"after\",\"text\":\"still read\"}\n");
+        nfi_buf_puts(&b, "0123456789");
+    nfi_buf_puts(&b, "\"}\n{\"id\":\"after\",\"text\":\"still read\"}\n");
     tu_write(dir, "big.jsonl", b.data, b.len);
-    nf_buf_free(&b);
+    nfi_buf_free(&b);
     read_result rr = read_all(dir, 4096);
     assert_int_equal(rr.n, 2);
     assert_string_equal(rr.ids[0], "small");

@@ -6,7 +6,7 @@
  */
 #include "test_util.h"
 
-#include "pivot.h"
+#include "links/links.h"
 
 static void test_name_skeletons(void **state)
 {
@@ -16,14 +16,14 @@ static void test_name_skeletons(void **state)
     };
     for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
         char a[64], b[64];
-        nf_name_skeleton(same[i][0], strlen(same[i][0]), a, sizeof a);
-        nf_name_skeleton(same[i][1], strlen(same[i][1]), b, sizeof b);
+        nfi_name_skeleton(same[i][0], strlen(same[i][0]), a, sizeof a);
+        nfi_name_skeleton(same[i][1], strlen(same[i][1]), b, sizeof b);
         if (strcmp(a, b) != 0)
             fail_msg("%s -> %s but %s -> %s", same[i][0], a, same[i][1], b);
     }
     char a[64], b[64];
-    nf_name_skeleton("Moscow", 6, a, sizeof a);
-    nf_name_skeleton("Madrid", 6, b, sizeof b);
+    nfi_name_skeleton("Moscow", 6, a, sizeof a);
+    nfi_name_skeleton("Madrid", 6, b, sizeof b);
     assert_string_not_equal(a, b);
 }
 
@@ -41,7 +41,7 @@ static nf_links *links_over(tu_corpus *c, const char *lexicon, nf_links_result *
 
 static bool has_feature(const nf_pivot *p, int kind, const char *key, size_t len)
 {
-    uint64_t h = (nf_pivot_hash(kind, key, len) & ~3ULL) | (uint64_t)kind;
+    uint64_t h = (nfi_pivot_hash(kind, key, len) & ~3ULL) | (uint64_t)kind;
     for (size_t i = 0; i < p->n_features; i++)
         if (p->features[i].hash == h)
             return true;
@@ -63,12 +63,12 @@ static void test_pivot_features(void **state)
     nf_links *l = links_over(&c, NULL, &r);
     const nf_pivot *de = nf_links_pivot(l, 0), *en = nf_links_pivot(l, 1);
     char key[64];
-    size_t n = nf_name_skeleton("Pyongyang", 9, key, sizeof key);
+    size_t n = nfi_name_skeleton("Pyongyang", 9, key, sizeof key);
     /* a name both sides write differently meets as a name key, or, when the
      * German dictionary knows it, as the English term */
     assert_true((has_feature(de, NF_PIVOT_NAME, key, n) && has_feature(en, NF_PIVOT_NAME, key, n)) ||
                 (has_feature(de, NF_PIVOT_TERM, "pyongyang", 9) && has_feature(en, NF_PIVOT_TERM, "pyongyang", 9)));
-    n = nf_name_skeleton("Vladimir", 8, key, sizeof key);
+    n = nfi_name_skeleton("Vladimir", 8, key, sizeof key);
     assert_true(has_feature(de, NF_PIVOT_NAME, key, n) && has_feature(en, NF_PIVOT_NAME, key, n));
     assert_true(has_feature(de, NF_PIVOT_NUMBER, "2300", 4) && has_feature(en, NF_PIVOT_NUMBER, "2300", 4));
     char june14[2] = {6, 14};

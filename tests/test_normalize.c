@@ -2,19 +2,19 @@
  * folding, numbers, apostrophes and stemming. */
 #include "test_util.h"
 
-#include "normalize.h"
+#include "text/text.h"
 
 typedef struct toks {
-    nf_token_vec v;
-    nf_buf pool;
+    nfi_token_vec v;
+    nfi_buf pool;
     const char *text;
 } toks;
 
-static toks tokenize(nf_normalizer *nz, const char *text, const char *lang)
+static toks tokenize(nfi_normalizer *nz, const char *text, const char *lang)
 {
     toks t = {{NULL, 0, 0}, {NULL, 0, 0, false}, text};
     nf_error err;
-    assert_int_equal(nf_tokenize(nz, text, strlen(text), lang, true, &t.v, &t.pool, &err), NF_OK);
+    assert_int_equal(nfi_tokenize(nz, text, strlen(text), lang, true, &t.v, &t.pool, &err), NF_OK);
     size_t prev_end = 0;
     for (size_t i = 0; i < t.v.len; i++) { /* offsets in order and inside */
         const nf_token *k = &t.v.items[i];
@@ -32,14 +32,14 @@ static const char *stem(const toks *t, size_t i) { return t->pool.data + t->v.it
 static void toks_free(toks *t)
 {
     free(t->v.items);
-    nf_buf_free(&t->pool);
+    nfi_buf_free(&t->pool);
 }
 
 static int setup(void **state)
 {
-    nf_normalizer *nz;
+    nfi_normalizer *nz;
     nf_error err;
-    if (nf_normalizer_new(&nz, &err) != NF_OK)
+    if (nfi_normalizer_new(&nz, &err) != NF_OK)
         return -1;
     *state = nz;
     return 0;
@@ -47,7 +47,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    nf_normalizer_free(*state);
+    nfi_normalizer_free(*state);
     return 0;
 }
 
@@ -114,15 +114,15 @@ static void test_scripts_without_spaces(void **state)
 
 static void test_garbage_is_bounded(void **state)
 {
-    nf_buf b;
-    nf_buf_init(&b);
+    nfi_buf b;
+    nfi_buf_init(&b);
     for (int i = 0; i < 10000; i++)
-        nf_buf_putc(&b, 'a');
+        nfi_buf_putc(&b, 'a');
     toks t = tokenize(*state, b.data, "en");
     assert_int_equal(t.v.len, 1);
     assert_true(t.v.items[0].len <= 256);
     toks_free(&t);
-    nf_buf_free(&b);
+    nfi_buf_free(&b);
 }
 
 int main(void)

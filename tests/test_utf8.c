@@ -43,9 +43,9 @@ static void test_roundtrip_property(void **state)
         if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
             continue;
         char enc[4];
-        size_t n = nf_utf8_encode(cp, enc);
+        size_t n = nfi_utf8_encode(cp, enc);
         uint32_t back;
-        assert_int_equal(nf_utf8_decode((const unsigned char *)enc, n, &back), n);
+        assert_int_equal(nfi_utf8_decode((const unsigned char *)enc, n, &back), n);
         assert_int_equal(back, cp);
         size_t bad, out_len;
         char *rep = nf_utf8_repair(enc, n, &out_len, &bad);

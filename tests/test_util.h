@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "common/common.h"
 
 static inline char *tu_tempdir(void)
 {
@@ -44,14 +44,14 @@ static inline char *tu_read_file(const char *path, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    nf_buf b;
-    nf_buf_init(&b);
+    nfi_buf b;
+    nfi_buf_init(&b);
     char chunk[65536];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        nf_buf_append(&b, chunk, n);
+        nfi_buf_append(&b, chunk, n);
     fclose(f);
-    return nf_buf_take(&b, len);
+    return nfi_buf_take(&b, len);
 }
 
 static inline cJSON *tu_read_json(const char *path)

@@ -17,18 +17,18 @@
               "it, as some archiving tools write when they save local files.</p></body></html>"
 
 typedef struct archive {
-    nf_buf data;
+    nfi_buf data;
     uint64_t offsets[32];
     size_t n;
     bool gz;
 } archive;
 
-static void deflate_into(nf_buf *out, const char *p, size_t n, bool gzip)
+static void deflate_into(nfi_buf *out, const char *p, size_t n, bool gzip)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
     assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, gzip ? 31 : 15, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    nf_buf_reserve(out, deflateBound(&z, (uLong)n));
+    nfi_buf_reserve(out, deflateBound(&z, (uLong)n));
     z.next_in = (Bytef *)p;
     z.avail_in = (uInt)n;
     z.next_out = (Bytef *)out->data + out->len;
@@ -41,31 +41,31 @@ static void deflate_into(nf_buf *out, const char *p, size_t n, bool gzip)
 static void record(archive *a, const char *type, const char *uri, const char *ctype, const char *block,
                    size_t block_len)
 {
-    nf_buf r;
-    nf_buf_init(&r);
-    nf_buf_printf(&r, "WARC/1.0\r\nWARC-Type: %s\r\nWARC-Date: 2024-05-06T07:08:09Z\r\n", type);
-    nf_buf_printf(&r, "WARC-Record-ID: <urn:uuid:%zu>\r\n", a->n);
+    nfi_buf r;
+    nfi_buf_init(&r);
+    nfi_buf_printf(&r, "WARC/1.0\r\nWARC-Type: %s\r\nWARC-Date: 2024-05-06T07:08:09Z\r\n", type);
+    nfi_buf_printf(&r, "WARC-Record-ID: <urn:uuid:%zu>\r\n", a->n);
     if (uri)
-        nf_buf_printf(&r, "WARC-Target-URI: %s\r\n", uri);
-    nf_buf_printf(&r, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", ctype, block_len);
-    nf_buf_append(&r, block, block_len);
-    nf_buf_puts(&r, "\r\n\r\n");
+        nfi_buf_printf(&r, "WARC-Target-URI: %s\r\n", uri);
+    nfi_buf_printf(&r, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", ctype, block_len);
+    nfi_buf_append(&r, block, block_len);
+    nfi_buf_puts(&r, "\r\n\r\n");
     a->offsets[a->n++] = a->data.len;
     if (a->gz)
         deflate_into(&a->data, r.data, r.len, true);
     else
-        nf_buf_append(&a->data, r.data, r.len);
-    nf_buf_free(&r);
+        nfi_buf_append(&a->data, r.data, r.len);
+    nfi_buf_free(&r);
 }
 
 static void response(archive *a, const char *uri, const char *status_headers, const char *body, size_t len)
 {
-    nf_buf h;
-    nf_buf_init(&h);
-    nf_buf_printf(&h, "%s\r\n\r\n", status_headers);
-    nf_buf_append(&h, body, len);
+    nfi_buf h;
+    nfi_buf_init(&h);
+    nfi_buf_printf(&h, "%s\r\n\r\n", status_headers);
+    nfi_buf_append(&h, body, len);
     record(a, "response", uri, "application/http; msgtype=response", h.data, h.len);
-    nf_buf_free(&h);
+    nfi_buf_free(&h);
 }
 
 /* Ten records: four pages, six passed over. */
@@ -85,22 +85,22 @@ static void build(archive *a, bool gz)
     response(a, "http://a.example/logo.png", "HTTP/1.1 200 OK\r\nContent-Type: image/png", "\x89PNG\r\n", 6);
     response(a, "http://a.example/old", "HTTP/1.1 301 Moved\r\nLocation: /new\r\nContent-Type: text/html",
              "<a href=/new>moved</a>", 22);
-    nf_buf chunked;
-    nf_buf_init(&chunked);
+    nfi_buf chunked;
+    nfi_buf_init(&chunked);
     size_t half = strlen(BODY2) / 2;
-    nf_buf_printf(&chunked, "%zx\r\n", half);
-    nf_buf_append(&chunked, BODY2, half);
+    nfi_buf_printf(&chunked, "%zx\r\n", half);
+    nfi_buf_append(&chunked, BODY2, half);
     const char *body2 = BODY2;
-    nf_buf_printf(&chunked, "\r\n%zx\r\n%s\r\n0\r\n\r\n", strlen(body2) - half, body2 + half);
+    nfi_buf_printf(&chunked, "\r\n%zx\r\n%s\r\n0\r\n\r\n", strlen(body2) - half, body2 + half);
     response(a, "http://a.example/2", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked",
              chunked.data, chunked.len);
-    nf_buf_free(&chunked);
-    nf_buf zipped;
-    nf_buf_init(&zipped);
+    nfi_buf_free(&chunked);
+    nfi_buf zipped;
+    nfi_buf_init(&zipped);
     deflate_into(&zipped, BODY3, strlen(BODY3), true);
     response(a, "http://a.example/3", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip",
              zipped.data, zipped.len);
-    nf_buf_free(&zipped);
+    nfi_buf_free(&zipped);
     record(a, "metadata", "http://a.example/3", "application/warc-fields", "via: test\r\n", 11);
     record(a, "revisit", "http://a.example/3", "application/http; msgtype=response", "HTTP/1.1 200 OK\r\n\r\n", 19);
     record(a, "resource", "file:///local/4.html", "text/html", BODY4, strlen(BODY4));
@@ -179,7 +179,7 @@ static void test_plain_and_gz(void **state)
             build(&a, gz);
             result r = read_archive(dir, gz ? "crawl.warc.gz" : "crawl.warc", &a, 0, defer);
             check_good(&r);
-            nf_buf_free(&a.data);
+            nfi_buf_free(&a.data);
         }
     }
     tu_rmtree(dir);
@@ -210,7 +210,7 @@ static void test_corrupt_member(void **state)
     assert_int_equal(r.n, 2);
     assert_int_equal(r.skipped, 2);
     assert_non_null(strstr(r.messages[1], "truncated"));
-    nf_buf_free(&a.data);
+    nfi_buf_free(&a.data);
     tu_rmtree(dir);
     free(dir);
 }
@@ -225,12 +225,12 @@ static void test_corrupt_plain(void **state)
     char *cl = strstr(a.data.data + a.offsets[2], "Content-Length: ");
     assert_non_null(cl);
     memcpy(cl + 16, "x", 1);
-    nf_buf fixed;
-    nf_buf_init(&fixed);
-    nf_buf_append(&fixed, a.data.data, a.offsets[6]);
-    nf_buf_puts(&fixed, "garbage line\r\nmore garbage\r\n");
-    nf_buf_append(&fixed, a.data.data + a.offsets[6], a.data.len - a.offsets[6]);
-    nf_buf_free(&a.data);
+    nfi_buf fixed;
+    nfi_buf_init(&fixed);
+    nfi_buf_append(&fixed, a.data.data, a.offsets[6]);
+    nfi_buf_puts(&fixed, "garbage line\r\nmore garbage\r\n");
+    nfi_buf_append(&fixed, a.data.data + a.offsets[6], a.data.len - a.offsets[6]);
+    nfi_buf_free(&a.data);
     a.data = fixed;
     result r = read_archive(dir, "bad.warc", &a, 0, 0);
     assert_int_equal(r.n, 3); /* record 2's page is lost, the others are read */
@@ -246,7 +246,7 @@ static void test_corrupt_plain(void **state)
     r = read_archive(dir, "cut.warc", &a, 0, 0);
     assert_int_equal(r.n, 2);
     assert_non_null(strstr(r.messages[2], "truncated"));
-    nf_buf_free(&a.data);
+    nfi_buf_free(&a.data);
     tu_rmtree(dir);
     free(dir);
 }
@@ -257,11 +257,11 @@ static void test_page_limit(void **state)
     char *dir = tu_tempdir();
     archive a;
     memset(&a, 0, sizeof a);
-    nf_buf big;
-    nf_buf_init(&big);
-    nf_buf_puts(&big, "<html><body>");
+    nfi_buf big;
+    nfi_buf_init(&big);
+    nfi_buf_puts(&big, "<html><body>");
     while (big.len < 300000)
-        nf_buf_puts(&big, "<p>A paragraph that repeats to make a page far larger than the limit.</p>");
+        nfi_buf_puts(&big, "<p>A paragraph that repeats to make a page far larger than the limit.</p>");
     response(&a, "http://big.example/", "HTTP/1.1 200 OK\r\nContent-Type: text/html", big.data, big.len);
     response(&a, "http://small.example/", "HTTP/1.1 200 OK\r\nContent-Type: text/html", BODY1, strlen(BODY1));
     result r = read_archive(dir, "big.warc", &a, 100000, 0);
@@ -270,8 +270,8 @@ static void test_page_limit(void **state)
     assert_int_equal(r.skipped, 1);
     assert_non_null(strstr(r.messages[0], "http://big.example/"));
     assert_non_null(strstr(r.messages[0], "larger than 100000"));
-    nf_buf_free(&big);
-    nf_buf_free(&a.data);
+    nfi_buf_free(&big);
+    nfi_buf_free(&a.data);
     tu_rmtree(dir);
     free(dir);
 }
@@ -284,17 +284,17 @@ static void test_empty_and_junk_files(void **state)
     memset(&a, 0, sizeof a);
     result r = read_archive(dir, "empty.warc", &a, 0, 0);
     assert_int_equal(r.n + r.skipped, 0);
-    nf_buf_puts(&a.data, "this is not a WARC file at all\nnor is this line\n");
+    nfi_buf_puts(&a.data, "this is not a WARC file at all\nnor is this line\n");
     r = read_archive(dir, "junk.warc", &a, 0, 0);
     assert_int_equal(r.n, 0);
     assert_int_equal(r.skipped, 1);
-    nf_buf_free(&a.data);
-    nf_buf_init(&a.data);
-    nf_buf_puts(&a.data, "not gzip data either");
+    nfi_buf_free(&a.data);
+    nfi_buf_init(&a.data);
+    nfi_buf_puts(&a.data, "not gzip data either");
     r = read_archive(dir, "junk.warc.gz", &a, 0, 0);
     assert_int_equal(r.n, 0);
     assert_true(r.skipped >= 1);
-    nf_buf_free(&a.data);
+    nfi_buf_free(&a.data);
     tu_rmtree(dir);
     free(dir);
 }

@@ -14,7 +14,7 @@
  * figures. Not a test: run it by hand (build/tests/tune_events [SHARED]).
  */
 #include "events_data.h"
-#include "events_internal.h"
+#include "events/events.h"
 
 #include <time.h>
 
@@ -57,7 +57,7 @@ static bool plain_storylines_exact(tuner *t, const nf_events_options *o)
     for (int k = 0; k < 2; k++) {
         nf_events_result res;
         nf_error err;
-        assert_int_equal(nf_events_recluster(t->plain[k], o, &res, &err), NF_OK);
+        assert_int_equal(nfi_events_recluster(t->plain[k], o, &res, &err), NF_OK);
         double f1 = ev_score(&t->c[k], &res, true).bcubed_f1;
         nf_events_result_free(&res);
         if (f1 < 1 - 1e-9)
@@ -72,7 +72,7 @@ static outcome evaluate_n(tuner *t, const nf_events_options *o, int n)
     for (int k = 0; k < n; k++) {
         nf_events_result res;
         nf_error err;
-        assert_int_equal(nf_events_recluster(t->ev[k], o, &res, &err), NF_OK);
+        assert_int_equal(nfi_events_recluster(t->ev[k], o, &res, &err), NF_OK);
         r.event_f1[k] = ev_score(&t->c[k], &res, false).bcubed_f1;
         r.story_f1[k] = t->c[k].storyline ? ev_score(&t->c[k], &res, true).bcubed_f1 : 1;
         nf_events_result_free(&res);

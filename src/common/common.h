@@ -1,0 +1,156 @@
+/* common.h - helpers every stage shares (never installed). */
+#ifndef NF_COMMON_COMMON_H
+#define NF_COMMON_COMMON_H
+
+
+/*
+ * internal.h - helpers shared by the library's source files, never installed.
+ *
+ * nfi_buf is the one growable byte buffer of the library: it always keeps a
+ * terminating NUL past len so its data can be used as a C string. Growth
+ * doubles, so appends are amortised O(1). A buffer whose allocation failed
+ * remembers it (oom) and ignores further appends; callers check once at the
+ * end instead of after every append.
+ */
+
+#include "newsfold.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nfi_buf {
+    char *data;
+    size_t len, cap;
+    bool oom;
+} nfi_buf;
+
+void nfi_buf_init(nfi_buf *b);
+void nfi_buf_free(nfi_buf *b);
+bool nfi_buf_reserve(nfi_buf *b, size_t extra);
+void nfi_buf_append(nfi_buf *b, const void *p, size_t n);
+void nfi_buf_putc(nfi_buf *b, char c);
+void nfi_buf_puts(nfi_buf *b, const char *s);
+void nfi_buf_printf(nfi_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Gives the data to the caller (NUL-terminated, never NULL unless oom). */
+char *nfi_buf_take(nfi_buf *b, size_t *len);
+
+/* The whole of a file (gzip-compressed or not), NUL-terminated; NULL when
+ * it cannot be read (errno tells why) or memory runs out. */
+char *nfi_read_file(const char *path, size_t *len);
+
+/* An array with room for need items of size bytes: items itself, or a
+ * larger copy (capacity doubled as often as needed, *cap updated), or NULL
+ * when memory runs out (items is then untouched and still owned). */
+void *nfi_grow_array(void *items, size_t *cap, size_t need, size_t size);
+
+/* qsort/bsearch comparison of uint64_t values, and the index of the first
+ * element >= key in a sorted array (n when there is none). */
+int nfi_cmp_u64(const void *a, const void *b);
+size_t nfi_lower_bound_u64(const uint64_t *v, size_t n, uint64_t key);
+
+/* Sets err (when non-NULL) and returns code. */
+nf_status nfi_fail(nf_error *err, nf_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+char *nfi_strdup(const char *s);
+char *nfi_strndup(const char *s, size_t n);
+
+/* 64-bit hash of bytes (XXH3). */
+uint64_t nfi_hash64(const void *p, size_t n);
+
+/* UTF-8: decodes one code point at s (len > 0), returns its length in bytes
+ * (1 for an invalid byte, with *cp = 0xFFFD). Input must be valid for exact
+ * lengths; the repair pass guarantees that before any later stage. */
+size_t nfi_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+size_t nfi_utf8_encode(uint32_t cp, char out[4]);
+
+/* JSON writing: appends s as a JSON string literal (with quotes). */
+void nfi_json_string(nfi_buf *b, const char *s, size_t n);
+void nfi_json_cstr_or_null(nfi_buf *b, const char *s);
+
+/* Every date in text as month * 100 + day (dates.c), for cross-lingual
+ * matching: "June 14", "14. Juni" and "2024-06-14" all give 614. */
+size_t nfi_month_days(const char *text, size_t len, uint16_t *out, size_t max);
+
+/* Runs task(ctx, worker, i, err) for every i < n on up to n_workers
+ * threads, thread t using the worker at workers + t * worker_size
+ * (parallel.c). Returns NF_OK or the error of the lowest failing index. */
+typedef nf_status (*nfi_task_fn)(void *ctx, void *worker, size_t i, nf_error *err);
+nf_status nfi_parallel_for(size_t n, void *workers, size_t worker_size, int n_workers, nfi_task_fn task, void *ctx,
+                          nf_error *err);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (dates.c). */
+int32_t nfi_days_from_civil(int y, unsigned m, unsigned d);
+
+/* ASCII helpers that ignore the locale. */
+static inline bool nfi_is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static inline unsigned char nfi_lower_ascii(unsigned char c) { return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c; }
+bool nfi_str_ieq_prefix(const char *s, size_t n, const char *prefix);
+
+/*
+ * hmap.h - an open-addressing hash map from 64-bit keys to 64-bit values.
+ *
+ * Keys are already well-mixed hashes (XXH3), so the slot is the key's low
+ * bits and probing is linear. Key 0 marks an empty slot; a caller's key 0 is
+ * stored as 1 (one collision in 2^64 for hashes; callers with small integer
+ * keys add 1 first). The table doubles at 1/2 load, so a
+ * lookup touches one or two cache lines. There is no delete: a map that
+ * must shrink is rebuilt (nfi_hmap_clear, then re-insert what survives).
+ * Iteration order is slot order, which depends only on the keys inserted
+ * and the insertion order, so it is deterministic.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct nfi_hmap {
+    uint64_t *keys;
+    uint64_t *vals;
+    size_t cap; /* power of two, or 0 */
+    size_t count;
+} nfi_hmap;
+
+void nfi_hmap_init(nfi_hmap *m);
+void nfi_hmap_free(nfi_hmap *m);
+/* Empties the map, keeping its memory when it is small. */
+void nfi_hmap_clear(nfi_hmap *m);
+/* The value slot of key, or NULL when absent. */
+uint64_t *nfi_hmap_get(const nfi_hmap *m, uint64_t key);
+/* The value slot of key, inserted with value 0 when absent; NULL when out
+ * of memory. *created (when non-NULL) tells whether it was inserted. */
+uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created);
+
+/*
+ * runs.h - bounded-memory sorting of (key, value) records (see runs.c).
+ */
+
+
+typedef struct nfi_kv {
+    uint64_t key, val;
+} nfi_kv;
+
+typedef struct nfi_runs nfi_runs;
+
+/* mem_bytes bounds the in-memory buffer; beyond it sorted runs spill to
+ * anonymous temporary files in tmp_dir (NULL: $TMPDIR or /tmp). */
+nf_status nfi_runs_new(nfi_runs **out, size_t mem_bytes, const char *tmp_dir, nf_error *err);
+nf_status nfi_runs_add(nfi_runs *r, uint64_t key, uint64_t val, nf_error *err);
+/* Ends input; afterwards nfi_runs_next yields all records in (key, val) order. */
+nf_status nfi_runs_finish(nfi_runs *r, nf_error *err);
+/* 1 and *out set, or 0 at the end (or on a read error, see nfi_runs_failed). */
+int nfi_runs_next(nfi_runs *r, nfi_kv *out);
+bool nfi_runs_failed(const nfi_runs *r, nf_error *err);
+size_t nfi_runs_spilled(const nfi_runs *r); /* number of runs written to disk */
+uint64_t nfi_runs_count(const nfi_runs *r);
+void nfi_runs_free(nfi_runs *r);
+
+/* Sorts records in (key, val) order: LSD radix sort, O(n) with a scratch
+ * buffer of the same size (falls back to qsort when that cannot be had). */
+void nfi_kv_sort(nfi_kv *v, size_t n);
+/* Sorts by key only, keeping records of equal keys in their input order. */
+void nfi_kv_sort_by_key_stable(nfi_kv *v, size_t n);
+
+#endif

@@ -1,0 +1,380 @@
+/*
+ * dates.c - publication dates from metadata strings and from page text.
+ *
+ * Both directions share one small lexer that turns text into numbers, month
+ * names (English, German, French, Spanish, Italian, Portuguese, Dutch) and
+ * separators, and one set of date shapes over those tokens:
+ *   2024-06-14   2024/06/14   14.06.2024   June 14, 2024   14 June 2024
+ *   14. Juni 2024   14 juin 2024   and, without a year, June 14 / 14. Juni.
+ *
+ * In page text a date is only taken where the page says it is the
+ * publication date, never merely because a date occurs (a photo caption's
+ * "taken on June 1, 2024" is not the article's date):
+ *   1. after a label ("Written:", "Published", "date", "Veröffentlicht", ...);
+ *   2. in a wire dateline: a line opening with an upper-case place name and a
+ *      comma ("SEOUL, June 14 (Yonhap)"). A dateline usually has no year; it
+ *      is taken from the text when every full year the text mentions is the
+ *      same one (or from the page URL), else the date stays unknown.
+ * A date in the page URL ("/2024/06/14/") is used by the cleaner when the
+ * text names none.
+ * A bare "date" label ranks below a wire dateline, and "Updated" labels count
+ * only when nothing better is found.
+ */
+#include "common/common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define SCAN_HEAD_BYTES 1500 /* labels and datelines live near the top */
+
+enum lex_kind { LEX_NUM, LEX_MONTH, LEX_WORD, LEX_PUNCT, LEX_NEWLINE };
+
+typedef struct lex_tok {
+    enum lex_kind kind;
+    int value;      /* number value, month 1-12, or the punctuation byte */
+    int digits;     /* for numbers */
+    size_t start;   /* byte offset */
+    size_t len;
+    bool all_caps;  /* words */
+} lex_tok;
+
+static const struct {
+    const char *name;
+    int month;
+} month_names[] = {
+    {"january", 1}, {"jan", 1}, {"februar", 2}, {"february", 2}, {"feb", 2}, {"march", 3}, {"mar", 3},
+    {"april", 4}, {"apr", 4}, {"may", 5}, {"june", 6}, {"jun", 6}, {"july", 7}, {"jul", 7},
+    {"august", 8}, {"aug", 8}, {"september", 9}, {"sept", 9}, {"sep", 9}, {"october", 10},
+    {"oct", 10}, {"november", 11}, {"nov", 11}, {"december", 12}, {"dec", 12},
+    /* German */
+    {"januar", 1}, {"jänner", 1}, {"märz", 3}, {"mai", 5}, {"juni", 6}, {"juli", 7},
+    {"oktober", 10}, {"dezember", 12}, {"okt", 10}, {"dez", 12},
+    /* French */
+    {"janvier", 1}, {"février", 2}, {"fevrier", 2}, {"mars", 3}, {"avril", 4}, {"juin", 6},
+    {"juillet", 7}, {"août", 8}, {"aout", 8}, {"septembre", 9}, {"octobre", 10}, {"novembre", 11},
+    {"décembre", 12}, {"decembre", 12},
+    /* Spanish */
+    {"enero", 1}, {"febrero", 2}, {"marzo", 3}, {"abril", 4}, {"mayo", 5}, {"junio", 6},
+    {"julio", 7}, {"agosto", 8}, {"septiembre", 9}, {"setiembre", 9}, {"octubre", 10},
+    {"noviembre", 11}, {"diciembre", 12},
+    /* Italian */
+    {"gennaio", 1}, {"febbraio", 2}, {"aprile", 4}, {"maggio", 5}, {"giugno", 6}, {"luglio", 7},
+    {"settembre", 9}, {"ottobre", 10}, {"dicembre", 12},
+    /* Portuguese */
+    {"janeiro", 1}, {"fevereiro", 2}, {"março", 3}, {"maio", 5}, {"junho", 6}, {"julho", 7},
+    {"setembro", 9}, {"outubro", 10}, {"novembro", 11}, {"dezembro", 12},
+    /* Dutch */
+    {"januari", 1}, {"februari", 2}, {"maart", 3}, {"mei", 5}, {"augustus", 8},
+};
+
+static const char *const strong_labels[] = {"written", "published", "posted", "veröffentlicht",
+                                            "publié", "publie", "publicado", "pubblicato", "erschienen"};
+static const char *const plain_labels[] = {"date", "dated", "datum", "fecha", "stand"};
+static const char *const weak_labels[] = {"updated", "aktualisiert", "actualizado", "modifié",
+                                          "aggiornato", "actualisé"};
+
+static int lookup_month(const char *s, size_t n)
+{
+    char low[16];
+    if (n < 3 || n >= sizeof low || !strchr("jfmasondgle", nfi_lower_ascii((unsigned char)s[0])))
+        return 0; /* most words: no month starts like this */
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)nfi_lower_ascii((unsigned char)s[i]);
+    low[n] = '\0';
+    /* "MÄRZ": fold the few upper-case non-ASCII letters month names use */
+    char *p;
+    while ((p = strstr(low, "\xC3\x84")))
+        p[1] = (char)0xA4;
+    while ((p = strstr(low, "\xC3\x89")))
+        p[1] = (char)0xA9;
+    for (size_t i = 0; i < sizeof month_names / sizeof *month_names; i++)
+        if (month_names[i].name[0] == low[0] && month_names[i].name[1] == low[1] &&
+            strcmp(low, month_names[i].name) == 0)
+            return month_names[i].month;
+    return 0;
+}
+
+static bool in_list(const char *s, size_t n, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strlen(list[i]) == n && nfi_str_ieq_prefix(s, n, list[i]))
+            return true;
+    return false;
+}
+
+/* Lexes up to max tokens from text[0,len). Returns the count. */
+static size_t lex(const char *text, size_t len, lex_tok *toks, size_t max)
+{
+    size_t n = 0, i = 0;
+    while (i < len && n < max) {
+        unsigned char c = (unsigned char)text[i];
+        lex_tok t = {LEX_PUNCT, c, 0, i, 1, false};
+        if (c >= '0' && c <= '9') {
+            size_t j = i;
+            long v = 0;
+            while (j < len && text[j] >= '0' && text[j] <= '9' && j - i < 9)
+                v = v * 10 + (text[j++] - '0');
+            while (j < len && text[j] >= '0' && text[j] <= '9')
+                j++;
+            t = (lex_tok){LEX_NUM, (int)v, (int)(j - i), i, j - i, false};
+            i = j;
+        } else if (c >= 0x80 || ((c | 32) >= 'a' && (c | 32) <= 'z')) {
+            size_t j = i;
+            bool caps = true;
+            while (j < len) {
+                unsigned char d = (unsigned char)text[j];
+                if (!(d >= 0x80 || ((d | 32) >= 'a' && (d | 32) <= 'z')))
+                    break;
+                if (d >= 'a' && d <= 'z')
+                    caps = false;
+                j++;
+            }
+            int m = lookup_month(text + i, j - i);
+            t = (lex_tok){m ? LEX_MONTH : LEX_WORD, m, 0, i, j - i, caps && j - i >= 2};
+            i = j;
+        } else if (c == '\n') {
+            t.kind = LEX_NEWLINE;
+            i++;
+        } else if (nfi_is_space(c)) {
+            i++;
+            continue;
+        } else {
+            i++;
+        }
+        toks[n++] = t;
+    }
+    return n;
+}
+
+typedef struct date_match {
+    int y, m, d; /* y == 0: no year */
+    size_t next; /* token index after the date */
+} date_match;
+
+static bool is_p(const lex_tok *t, char c) { return t->kind == LEX_PUNCT && t->value == c; }
+
+static bool plausible(int y, int m, int d)
+{
+    static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return (y == 0 || (y >= 1900 && y <= 2100)) && m >= 1 && m <= 12 && d >= 1 && d <= days[m - 1];
+}
+
+/* Tries every date shape at toks[i]. */
+/* "de" as in "15 de abril de 2025" (Spanish, Portuguese) */
+static bool is_de(const char *text, const lex_tok *t)
+{
+    return t->kind == LEX_WORD && t->len == 2 && nfi_str_ieq_prefix(text + t->start, 2, "de");
+}
+
+static bool match_date(const char *text, const lex_tok *t, size_t n, size_t i, date_match *out)
+{
+    size_t k = i;
+#define NUM(j, lo, hi) ((j) < n && t[j].kind == LEX_NUM && t[j].value >= (lo) && t[j].value <= (hi))
+    if (NUM(k, 1900, 2100) && t[k].digits == 4 && k + 4 < n && (is_p(&t[k + 1], '-') || is_p(&t[k + 1], '/')) &&
+        NUM(k + 2, 1, 12) && t[k + 3].kind == LEX_PUNCT && t[k + 3].value == t[k + 1].value && NUM(k + 4, 1, 31)) {
+        *out = (date_match){t[k].value, t[k + 2].value, t[k + 4].value, k + 5};
+        return plausible(out->y, out->m, out->d);
+    }
+    if (NUM(k, 1, 31) && k + 4 < n && is_p(&t[k + 1], '.') && NUM(k + 2, 1, 12) && is_p(&t[k + 3], '.') &&
+        NUM(k + 4, 1900, 2100) && t[k + 4].digits == 4) {
+        *out = (date_match){t[k + 4].value, t[k + 2].value, t[k].value, k + 5};
+        return plausible(out->y, out->m, out->d);
+    }
+    if (k < n && t[k].kind == LEX_MONTH && NUM(k + 1, 1, 31) && t[k + 1].digits <= 2) {
+        size_t j = k + 2;
+        if (j < n && is_p(&t[j], ','))
+            j++;
+        int y = NUM(j, 1900, 2100) && t[j].digits == 4 ? t[j].value : 0;
+        *out = (date_match){y, t[k].value, t[k + 1].value, y ? j + 1 : k + 2};
+        return plausible(out->y, out->m, out->d);
+    }
+    if (NUM(k, 1, 31) && t[k].digits <= 2) {
+        size_t j = k + 1;
+        if (j < n && (is_p(&t[j], '.') || is_de(text, &t[j])))
+            j++;
+        if (j < n && t[j].kind == LEX_MONTH) {
+            size_t after = j + 1;
+            if (after < n && (is_p(&t[after], ',') || is_de(text, &t[after])))
+                after++;
+            int y = NUM(after, 1900, 2100) && t[after].digits == 4 ? t[after].value : 0;
+            *out = (date_match){y, t[j].value, t[k].value, y ? after + 1 : j + 1};
+            return plausible(out->y, out->m, out->d);
+        }
+    }
+#undef NUM
+    return false;
+}
+
+static void format_date(int y, int m, int d, char out[11])
+{
+    /* callers validated 1900 <= y <= 2100, 1 <= m <= 12, 1 <= d <= 31 */
+    unsigned uy = (unsigned)y % 10000u, um = (unsigned)m % 100u, ud = (unsigned)d % 100u;
+    out[0] = (char)('0' + uy / 1000);
+    out[1] = (char)('0' + uy / 100 % 10);
+    out[2] = (char)('0' + uy / 10 % 10);
+    out[3] = (char)('0' + uy % 10);
+    out[4] = '-';
+    out[5] = (char)('0' + um / 10);
+    out[6] = (char)('0' + um % 10);
+    out[7] = '-';
+    out[8] = (char)('0' + ud / 10);
+    out[9] = (char)('0' + ud % 10);
+    out[10] = '\0';
+}
+
+int nf_parse_date(const char *s, char out[11])
+{
+    lex_tok toks[64];
+    size_t n = lex(s, strlen(s), toks, 64);
+    for (size_t i = 0; i < n; i++) {
+        date_match dm;
+        if (match_date(s, toks, n, i, &dm) && dm.y) {
+            format_date(dm.y, dm.m, dm.d, out);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The one year every full year in the text agrees on, or 0. */
+static int context_year(const char *text, size_t len)
+{
+    int year = 0;
+    for (size_t i = 0; i + 4 <= len; i++) {
+        if (!(text[i] == '1' || text[i] == '2') || (i > 0 && text[i - 1] >= '0' && text[i - 1] <= '9'))
+            continue;
+        int v = 0;
+        size_t j = i;
+        while (j < len && j - i < 5 && text[j] >= '0' && text[j] <= '9')
+            v = v * 10 + (text[j++] - '0');
+        if (j - i != 4 || v < 1990 || v > 2100)
+            continue;
+        if (year && year != v)
+            return 0;
+        year = v;
+        i = j;
+    }
+    return year;
+}
+
+/* A dateline: the line opens with an all-caps word, maybe more words, then
+ * a comma, and the date follows within a few tokens. */
+static bool is_dateline_at(const char *text, const lex_tok *t, size_t line_start, size_t line_no,
+                           size_t date_at)
+{
+    if (date_at <= line_start + 1 || date_at - line_start > 5)
+        return false;
+    const lex_tok *place = &t[line_start];
+    if (place->kind != LEX_WORD)
+        return false;
+    /* "SEOUL, ..." anywhere near the top; "Castrobel, ..." only opening the text */
+    bool capitalized = (unsigned char)text[place->start] >= 'A' && (unsigned char)text[place->start] <= 'Z';
+    if (!place->all_caps && !(capitalized && line_no < 3))
+        return false;
+    return is_p(&t[date_at - 1], ',');
+}
+
+int nf_date_from_url(const char *url, char out[11], int *year)
+{
+    *year = 0;
+    if (!url)
+        return 0;
+    for (const char *p = url; *p; p++) {
+        if (!(*p == '/' || *p == '-' || *p == '_'))
+            continue;
+        int y = 0, m = 0, d = 0, used = 0;
+        if (sscanf(p + 1, "%4d/%2d/%2d%n", &y, &m, &d, &used) == 3 ||
+            sscanf(p + 1, "%4d-%2d-%2d%n", &y, &m, &d, &used) == 3) {
+            if (used >= 8 && y >= 1990 && plausible(y, m, d)) {
+                format_date(y, m, d, out);
+                *year = y;
+                return 1;
+            }
+        }
+        if (!*year && sscanf(p + 1, "%4d%n", &y, &used) == 1 && used == 4 && y >= 1990 && y <= 2100 &&
+            (p[5] == '/' || p[5] == '-'))
+            *year = y;
+    }
+    return 0;
+}
+
+int nf_find_date(const char *text, size_t len, int year_hint, char out[11])
+{
+    enum { MAX_TOKS = 1200 };
+    lex_tok toks[MAX_TOKS];
+    size_t n = lex(text, len < SCAN_HEAD_BYTES ? len : SCAN_HEAD_BYTES, toks, MAX_TOKS);
+    date_match best = {0, 0, 0, 0}, plain = {0, 0, 0, 0}, weak = {0, 0, 0, 0}, dateline = {0, 0, 0, 0};
+    size_t line_start = 0, line_no = 0;
+    for (size_t i = 0; i < n && !best.m; i++) {
+        if (toks[i].kind == LEX_NEWLINE) {
+            line_no += line_start < i; /* count non-empty lines */
+            line_start = i + 1;
+            continue;
+        }
+        date_match dm;
+        if (!match_date(text, toks, n, i, &dm))
+            continue;
+        /* look back over ':' and spaces for a label word */
+        size_t j = i;
+        while (j > 0 && (is_p(&toks[j - 1], ':') || is_p(&toks[j - 1], '-')))
+            j--;
+        const lex_tok *label = j > 0 ? &toks[j - 1] : NULL;
+        if (label && label->kind == LEX_WORD && dm.y &&
+            in_list(text + label->start, label->len, strong_labels, sizeof strong_labels / sizeof *strong_labels))
+            best = dm;
+        else if (label && label->kind == LEX_WORD && dm.y && !plain.m &&
+                 in_list(text + label->start, label->len, plain_labels, sizeof plain_labels / sizeof *plain_labels))
+            plain = dm;
+        else if (label && label->kind == LEX_WORD && dm.y && !weak.m &&
+                 in_list(text + label->start, label->len, weak_labels, sizeof weak_labels / sizeof *weak_labels))
+            weak = dm;
+        else if (!dateline.m && is_dateline_at(text, toks, line_start, line_no, i))
+            dateline = dm;
+        i = dm.next - 1;
+    }
+    if (!best.m && dateline.m) {
+        best = dateline;
+        if (!best.y)
+            best.y = year_hint ? year_hint : context_year(text, len);
+    }
+    if (!best.m || !best.y)
+        best = plain;
+    if (!best.m || !best.y)
+        best = weak;
+    if (!best.m || !best.y)
+        return 0;
+    format_date(best.y, best.m, best.d, out);
+    return 1;
+}
+
+size_t nfi_month_days(const char *text, size_t len, uint16_t *out, size_t max)
+{
+    enum { WINDOW = 2048, MAX_TOKS = 700 };
+    lex_tok toks[MAX_TOKS];
+    size_t n_out = 0;
+    for (size_t at = 0; at < len && n_out < max;) {
+        size_t end = at + WINDOW < len ? at + WINDOW : len;
+        while (end < len && !nfi_is_space((unsigned char)text[end])) /* do not cut a word */
+            end++;
+        size_t n = lex(text + at, end - at, toks, MAX_TOKS);
+        for (size_t i = 0; i < n && n_out < max; i++) {
+            date_match dm;
+            if (match_date(text + at, toks, n, i, &dm)) {
+                out[n_out++] = (uint16_t)(dm.m * 100 + dm.d);
+                i = dm.next - 1;
+            }
+        }
+        at = end;
+    }
+    return n_out;
+}
+
+int32_t nfi_days_from_civil(int y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int32_t)doe - 719468;
+}

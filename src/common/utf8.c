@@ -1,0 +1,143 @@
+/*
+ * utf8.c - decoding, encoding and repair of UTF-8.
+ *
+ * Invariant established here: every string a later stage sees is valid
+ * UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF) with
+ * no NUL bytes. Repair replaces each maximal invalid subpart with one U+FFFD,
+ * the substitution the Unicode standard recommends, and counts them, so the
+ * count reported per document is stable and comparable with other tools.
+ * NUL bytes are replaced too: C strings would silently truncate there.
+ * ASCII runs are copied eight bytes at a time, which keeps repair far off the
+ * profile for the common case.
+ */
+#include "common/common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Length of the valid sequence at s, or 0 if invalid (with *maximal set to
+ * the length of the maximal invalid subpart to replace). */
+static size_t valid_sequence(const unsigned char *s, size_t len, uint32_t *cp, size_t *maximal)
+{
+    unsigned char c = s[0];
+    size_t need;
+    uint32_t v;
+    unsigned char lo = 0x80, hi = 0xBF;
+    *maximal = 1;
+    if (c < 0x80) {
+        *cp = c;
+        return c ? 1 : 0;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        v = c & 0x0F;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        v = c & 0x07;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if (i >= len || s[i] < lo || s[i] > hi) {
+            *maximal = i;
+            return 0;
+        }
+        v = (v << 6) | (s[i] & 0x3F);
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    *cp = v;
+    return need + 1;
+}
+
+size_t nfi_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    size_t maximal;
+    size_t n = valid_sequence(s, len, cp, &maximal);
+    if (n)
+        return n;
+    *cp = 0xFFFD;
+    return maximal;
+}
+
+size_t nfi_utf8_encode(uint32_t cp, char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static size_t ascii_run(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        /* any byte >= 0x80, or any zero byte, ends the fast run */
+        if ((w & 0x8080808080808080ULL) || ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL))
+            break;
+        i += 8;
+    }
+    while (i < len && s[i] > 0 && s[i] < 0x80)
+        i++;
+    return i;
+}
+
+char *nf_utf8_repair(const char *str, size_t len, size_t *out_len, size_t *n_invalid)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t bad = 0;
+    nfi_buf out;
+    nfi_buf_init(&out);
+    nfi_buf_reserve(&out, len);
+    nfi_buf_append(&out, "", 0); /* NUL-terminated even when len is 0 */
+    size_t i = 0;
+    while (i < len) {
+        size_t run = ascii_run(s + i, len - i);
+        nfi_buf_append(&out, s + i, run);
+        i += run;
+        if (i >= len)
+            break;
+        uint32_t cp;
+        size_t maximal;
+        size_t n = valid_sequence(s + i, len - i, &cp, &maximal);
+        if (n) {
+            nfi_buf_append(&out, s + i, n);
+            i += n;
+        } else {
+            nfi_buf_append(&out, "\xEF\xBF\xBD", 3);
+            bad++;
+            i += maximal;
+        }
+    }
+    if (n_invalid)
+        *n_invalid = bad;
+    return nfi_buf_take(&out, out_len);
+}

@@ -1,0 +1,223 @@
+/*
+ * util.c - the growable buffer, error reporting, hashing and JSON string
+ * escaping that every stage uses. See internal.h for the buffer's contract.
+ */
+#include "common/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+#include <zlib.h>
+
+const char *nf_version(void) { return NF_VERSION_STRING; }
+
+void nfi_buf_init(nfi_buf *b) { memset(b, 0, sizeof *b); }
+
+void nfi_buf_free(nfi_buf *b)
+{
+    free(b->data);
+    nfi_buf_init(b);
+}
+
+bool nfi_buf_reserve(nfi_buf *b, size_t extra)
+{
+    if (b->oom)
+        return false;
+    if (b->len + extra + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1) {
+        if (cap > SIZE_MAX / 2) {
+            b->oom = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    b->data[b->len] = '\0'; /* the invariant holds even if nothing is appended */
+    return true;
+}
+
+void nfi_buf_append(nfi_buf *b, const void *p, size_t n)
+{
+    if (!nfi_buf_reserve(b, n))
+        return;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void nfi_buf_putc(nfi_buf *b, char c) { nfi_buf_append(b, &c, 1); }
+
+void nfi_buf_puts(nfi_buf *b, const char *s) { nfi_buf_append(b, s, strlen(s)); }
+
+void nfi_buf_printf(nfi_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        nfi_buf_append(b, small, (size_t)n);
+        return;
+    }
+    if (!nfi_buf_reserve(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+char *nfi_buf_take(nfi_buf *b, size_t *len)
+{
+    if (b->oom) {
+        nfi_buf_free(b);
+        return NULL;
+    }
+    if (!b->data)
+        nfi_buf_append(b, "", 0);
+    char *p = b->data;
+    if (len)
+        *len = b->len;
+    nfi_buf_init(b);
+    return p;
+}
+
+nf_status nfi_fail(nf_error *err, nf_status code, const char *fmt, ...)
+{
+    if (err) {
+        err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+char *nfi_strndup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *nfi_strdup(const char *s) { return s ? nfi_strndup(s, strlen(s)) : NULL; }
+
+uint64_t nfi_hash64(const void *p, size_t n) { return XXH3_64bits(p, n); }
+
+bool nfi_str_ieq_prefix(const char *s, size_t n, const char *prefix)
+{
+    size_t i = 0;
+    for (; prefix[i]; i++)
+        if (i >= n || nfi_lower_ascii((unsigned char)s[i]) != nfi_lower_ascii((unsigned char)prefix[i]))
+            return false;
+    return true;
+}
+
+void nfi_json_string(nfi_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    nfi_buf_reserve(b, n + 2);
+    nfi_buf_putc(b, '"');
+    size_t run = 0; /* start of the pending run of bytes that need no escape */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        nfi_buf_append(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': nfi_buf_append(b, "\\\"", 2); break;
+        case '\\': nfi_buf_append(b, "\\\\", 2); break;
+        case '\n': nfi_buf_append(b, "\\n", 2); break;
+        case '\r': nfi_buf_append(b, "\\r", 2); break;
+        case '\t': nfi_buf_append(b, "\\t", 2); break;
+        default: {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            nfi_buf_append(b, esc, 6);
+        }
+        }
+    }
+    nfi_buf_append(b, s + run, n - run);
+    nfi_buf_putc(b, '"');
+}
+
+void nfi_json_cstr_or_null(nfi_buf *b, const char *s)
+{
+    if (s)
+        nfi_json_string(b, s, strlen(s));
+    else
+        nfi_buf_puts(b, "null");
+}
+
+char *nfi_read_file(const char *path, size_t *len)
+{
+    gzFile f = gzopen(path, "rb"); /* reads plain files unchanged */
+    if (!f)
+        return NULL;
+    nfi_buf b;
+    nfi_buf_init(&b);
+    char chunk[1 << 16];
+    int n;
+    while ((n = gzread(f, chunk, sizeof chunk)) > 0)
+        nfi_buf_append(&b, chunk, (size_t)n);
+    int zerr = Z_OK;
+    gzerror(f, &zerr);
+    gzclose(f);
+    if (n < 0 || (zerr != Z_OK && zerr != Z_BUF_ERROR)) {
+        nfi_buf_free(&b);
+        return NULL;
+    }
+    return nfi_buf_take(&b, len);
+}
+
+void *nfi_grow_array(void *items, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return items;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / size)
+            return NULL;
+        n *= 2;
+    }
+    void *p = realloc(items, n * size);
+    if (p)
+        *cap = n;
+    return p;
+}
+
+int nfi_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+size_t nfi_lower_bound_u64(const uint64_t *v, size_t n, uint64_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}

@@ -1,0 +1,702 @@
+/*
+ * dedup.c - exact, near and partial duplicate detection at corpus scale.
+ *
+ * Pipeline (each stage bounded in memory):
+ *   1. sketch   nf_dedup_add sketches documents on worker threads (sketch.c),
+ *               then appends them in input order: metadata to an array
+ *               (~90 bytes per document plus its id), the signature to a
+ *               temporary file, band keys and containment samples to two
+ *               external sorters (runs.c). A document whose exact hash was
+ *               seen before is linked to that first occurrence at once and
+ *               emits no keys: mass copies cost nothing downstream.
+ *   2. bands    documents sharing a band key become candidate pairs. A key
+ *               shared by many documents (mass copies) yields a chain plus a
+ *               star instead of all pairs, which keeps the pair count linear
+ *               and still connects every copy.
+ *   3. samples  documents sharing content-defined shingle samples become
+ *               containment candidates, with the number of shared samples;
+ *               very frequent samples (boilerplate phrases) are ignored.
+ *   4. verify   every candidate is checked: exact (same 128-bit hash of the
+ *               normalized token stream), near (estimated Jaccard from the
+ *               full signature, or exact Jaccard of shingle sets with
+ *               exact_verify; SimHash: Hamming distance), contained (shared
+ *               samples / samples of the smaller document).
+ *   5. group    union-find over verified pairs. The canonical member is the
+ *               earliest published, then the longest, then the smallest id;
+ *               each member gets its relation and score to the canonical.
+ * Everything is visited in sorted key order, so the result is identical for
+ * any thread count and any memory limit.
+ */
+#include "dedup/dedup.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define BAND_CLIQUE_MAX 48      /* larger band groups: chain + star */
+#define SAMPLE_DF_MAX 64        /* samples in more documents are ignored */
+#define MIN_SAMPLES_CONTAINED 4 /* fewer samples cannot support a containment claim */
+#define SAMPLE_MOD 8
+#define SKETCH_SEED 0x6E657773666F6C64ULL /* "newsfold" */
+
+static const char *const relation_names[] = {"unique", "canonical", "exact", "near", "contained"};
+
+const char *nf_relation_name(nf_relation r)
+{
+    return (unsigned)r < sizeof relation_names / sizeof *relation_names ? relation_names[r] : "unknown";
+}
+
+void nf_dedup_options_default(nf_dedup_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = NF_DEDUP_MINHASH;
+    o->threshold = 0.6;
+    o->containment = 0.8;
+    o->ngram = 5;
+    o->perms = 128;
+    o->hamming = 3;
+    o->mem_limit = 512u << 20;
+    o->threads = 1;
+}
+
+static FILE *temp_file(const char *dir)
+{
+    const char *d = dir ? dir : getenv("TMPDIR");
+    nfi_buf path;
+    nfi_buf_init(&path);
+    nfi_buf_printf(&path, "%s/newsfold-sig-XXXXXX", d && *d ? d : "/tmp");
+    FILE *f = NULL;
+    int fd = path.oom ? -1 : mkstemp(path.data);
+    if (fd >= 0) {
+        unlink(path.data);
+        if (!(f = fdopen(fd, "w+b")))
+            close(fd);
+    }
+    nfi_buf_free(&path);
+    return f;
+}
+
+static nf_status check_options(const nf_dedup_options *o, nf_error *err)
+{
+    if (o->threshold <= 0 || o->threshold > 1)
+        return nfi_fail(err, NF_ERR_ARG, "threshold must be in (0, 1], not %g", o->threshold);
+    if (o->containment <= 0 || o->containment > 1)
+        return nfi_fail(err, NF_ERR_ARG, "containment threshold must be in (0, 1], not %g", o->containment);
+    if (o->ngram < 1 || o->ngram > 32)
+        return nfi_fail(err, NF_ERR_ARG, "shingle size must be 1..32, not %d", o->ngram);
+    if (o->perms < 8 || o->perms > NF_SKETCH_MAX_PERMS)
+        return nfi_fail(err, NF_ERR_ARG, "permutations must be 8..%d, not %d", NF_SKETCH_MAX_PERMS, o->perms);
+    if (o->hamming < 0 || o->hamming > 15)
+        return nfi_fail(err, NF_ERR_ARG, "Hamming distance must be 0..15, not %d", o->hamming);
+    return NF_OK;
+}
+
+nf_status nf_dedup_new(nf_dedup **out, const nf_dedup_options *options, nf_error *err)
+{
+    *out = NULL;
+    nf_dedup_options o;
+    if (options)
+        o = *options;
+    else
+        nf_dedup_options_default(&o);
+    nf_status st = check_options(&o, err);
+    if (st != NF_OK)
+        return st;
+    nf_dedup *d = calloc(1, sizeof *d);
+    if (!d)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    d->opt = o;
+    if (d->opt.threads < 1)
+        d->opt.threads = 1;
+    d->params = (nfi_sketch_params){o.ngram, o.perms, SAMPLE_MOD, SKETCH_SEED};
+    if (o.method == NF_DEDUP_SIMHASH) {
+        d->bands = o.hamming + 1;
+        d->rows = 0;
+    } else {
+        nf_lsh_params(o.threshold, o.perms, &d->bands, &d->rows);
+    }
+    nfi_buf_init(&d->ids);
+    size_t run_mem = o.mem_limit / 3 ? o.mem_limit / 3 : 1;
+    d->sig_file = temp_file(o.tmp_dir);
+    if (o.exact_verify)
+        d->shingle_file = temp_file(o.tmp_dir);
+    if (o.index_dir)
+        d->sample_file = temp_file(o.tmp_dir);
+    if (!d->sig_file || (o.exact_verify && !d->shingle_file) || (o.index_dir && !d->sample_file)) {
+        nf_dedup_free(d);
+        return nfi_fail(err, NF_ERR_IO, "cannot create temporary files for signatures");
+    }
+    if ((st = nfi_runs_new(&d->band_runs, run_mem, o.tmp_dir, err)) != NF_OK ||
+        (st = nfi_runs_new(&d->sample_runs, run_mem, o.tmp_dir, err)) != NF_OK ||
+        (o.index_dir && (st = nfi_index_load(d, err)) != NF_OK)) {
+        nf_dedup_free(d);
+        return st;
+    }
+    *out = d;
+    return NF_OK;
+}
+
+void nf_dedup_free(nf_dedup *d)
+{
+    if (!d)
+        return;
+    free(d->docs);
+    nfi_buf_free(&d->ids);
+    if (d->sig_file)
+        fclose(d->sig_file);
+    if (d->shingle_file)
+        fclose(d->shingle_file);
+    if (d->sample_file)
+        fclose(d->sample_file);
+    nfi_runs_free(d->band_runs);
+    nfi_runs_free(d->sample_runs);
+    free(d->index_edges);
+    free(d->exact_keys);
+    free(d->exact_docs);
+    free(d->exact_edges);
+    free(d);
+}
+
+/* ------------------------------------------------------------ sketching */
+
+static int32_t published_key(const char *date)
+{
+    if (!date || strlen(date) < 10)
+        return INT32_MAX;
+    int y = atoi(date), m = atoi(date + 5), dd = atoi(date + 8);
+    return (y > 0 && m > 0 && dd > 0) ? y * 10000 + m * 100 + dd : INT32_MAX;
+}
+
+/* Looks the document's exact hash up; a repeat gets an exact edge to the
+ * first occurrence (*seen = true). */
+static nf_status first_occurrence(nf_dedup *d, uint32_t index, bool *seen, nf_error *err)
+{
+    *seen = false;
+    if ((d->exact_count + 1) * 2 > d->exact_cap) {
+        size_t cap = d->exact_cap ? d->exact_cap * 2 : 1024;
+        uint64_t *keys = malloc(cap * sizeof *keys);
+        uint32_t *docs = malloc(cap * sizeof *docs);
+        if (!keys || !docs) {
+            free(keys);
+            free(docs);
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        }
+        memset(docs, 0xFF, cap * sizeof *docs);
+        for (size_t i = 0; i < d->exact_cap; i++) {
+            if (d->exact_docs[i] == UINT32_MAX)
+                continue;
+            size_t j = d->exact_keys[i] & (cap - 1);
+            while (docs[j] != UINT32_MAX)
+                j = (j + 1) & (cap - 1);
+            keys[j] = d->exact_keys[i];
+            docs[j] = d->exact_docs[i];
+        }
+        free(d->exact_keys);
+        free(d->exact_docs);
+        d->exact_keys = keys;
+        d->exact_docs = docs;
+        d->exact_cap = cap;
+    }
+    const doc_meta *m = &d->docs[index];
+    size_t j = m->exact_lo & (d->exact_cap - 1);
+    for (; d->exact_docs[j] != UINT32_MAX; j = (j + 1) & (d->exact_cap - 1)) {
+        const doc_meta *first = &d->docs[d->exact_docs[j]];
+        if (first->exact_lo != m->exact_lo || first->exact_hi != m->exact_hi)
+            continue;
+        *seen = true;
+        nfi_edge *e = nfi_grow_array(d->exact_edges, &d->cap_exact_edges, d->n_exact_edges + 1, sizeof *e);
+        if (!e)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        d->exact_edges = e;
+        d->exact_edges[d->n_exact_edges++] = (nfi_edge){d->exact_docs[j], index, NF_REL_EXACT, 1.0f};
+        return NF_OK;
+    }
+    d->exact_keys[j] = m->exact_lo;
+    d->exact_docs[j] = index;
+    d->exact_count++;
+    return NF_OK;
+}
+
+nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, const uint32_t *signature,
+                          uint32_t text_len, int32_t published, uint32_t flags, nf_error *err)
+{
+    if (d->n_docs >= UINT32_MAX - 1)
+        return nfi_fail(err, NF_ERR_ARG, "more than 4 billion documents");
+    doc_meta *grown = nfi_grow_array(d->docs, &d->cap_docs, d->n_docs + 1, sizeof *grown);
+    if (!grown)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    d->docs = grown;
+    uint32_t index = (uint32_t)d->n_docs;
+    doc_meta *m = &d->docs[d->n_docs++];
+    *m = (doc_meta){s->exact_lo,       s->exact_hi, s->simhash, d->ids.len,
+                    d->shingle_bytes,  d->sample_bytes, (uint32_t)s->n_shingles, (uint32_t)s->n_samples,
+                    text_len,          published,       flags};
+    nfi_buf_append(&d->ids, id, strlen(id) + 1);
+    static const uint32_t zeros[NF_SKETCH_MAX_PERMS];
+    const uint32_t *sig = signature ? signature : zeros;
+    if (fwrite(sig, sizeof *sig, (size_t)d->opt.perms, d->sig_file) != (size_t)d->opt.perms)
+        return nfi_fail(err, NF_ERR_IO, "cannot write signatures to a temporary file (disk full?)");
+    if (d->shingle_file && s->shingles) {
+        if (fwrite(s->shingles, sizeof *s->shingles, s->n_shingles, d->shingle_file) != s->n_shingles)
+            return nfi_fail(err, NF_ERR_IO, "cannot write shingles to a temporary file (disk full?)");
+        d->shingle_bytes += s->n_shingles * sizeof *s->shingles;
+    }
+    if (d->sample_file && s->n_samples) {
+        if (fwrite(s->samples, sizeof *s->samples, s->n_samples, d->sample_file) != s->n_samples)
+            return nfi_fail(err, NF_ERR_IO, "cannot write samples to a temporary file (disk full?)");
+        d->sample_bytes += s->n_samples * sizeof *s->samples;
+    }
+    if (d->ids.oom)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (flags & (DOC_TOO_SHORT | DOC_EMPTY))
+        return NF_OK;
+    bool seen;
+    nf_status st = first_occurrence(d, index, &seen, err);
+    if (st != NF_OK || seen)
+        return st;
+    for (int b = 0; b < d->bands && st == NF_OK; b++) {
+        uint64_t key = d->opt.method == NF_DEDUP_SIMHASH ? nfi_simhash_block_key(s->simhash, b, d->bands)
+                                                         : nfi_band_key(sig, b, d->rows);
+        st = nfi_runs_add(d->band_runs, key, index, err);
+    }
+    for (size_t i = 0; i < s->n_samples && st == NF_OK; i++)
+        st = nfi_runs_add(d->sample_runs, s->samples[i], index, err);
+    return st;
+}
+
+typedef struct sketch_ctx {
+    nf_dedup *d;
+    const nf_clean_doc *docs;
+    nfi_sketch *sketches;
+    uint32_t *sigs; /* n x perms */
+} sketch_ctx;
+
+static nf_status sketch_task(void *ctx, void *worker, size_t i, nf_error *err)
+{
+    (void)worker;
+    sketch_ctx *c = ctx;
+    return nfi_sketch_doc(&c->docs[i], &c->d->params, c->d->opt.exact_verify, c->sigs + i * (size_t)c->d->opt.perms,
+                         &c->sketches[i], err);
+}
+
+nf_status nf_dedup_add(nf_dedup *d, const nf_clean_doc *docs, size_t n, nf_error *err)
+{
+    if (n == 0)
+        return NF_OK;
+    sketch_ctx c = {d, docs, calloc(n, sizeof(nfi_sketch)), malloc(n * (size_t)d->opt.perms * sizeof(uint32_t))};
+    if (!c.sketches || !c.sigs) {
+        free(c.sketches);
+        free(c.sigs);
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    nf_status st = nfi_parallel_for(n, NULL, 0, d->opt.threads, sketch_task, &c, err);
+    for (size_t i = 0; i < n && st == NF_OK; i++) {
+        const nfi_sketch *s = &c.sketches[i];
+        uint32_t flags = docs[i].n_tokens == 0 ? DOC_EMPTY : s->too_short ? DOC_TOO_SHORT : 0;
+        st = nfi_dedup_append(d, docs[i].doc.id, s, s->signature, (uint32_t)docs[i].text_len,
+                             published_key(docs[i].published), flags, err);
+    }
+    for (size_t i = 0; i < n; i++)
+        nfi_sketch_free(&c.sketches[i]);
+    free(c.sketches);
+    free(c.sigs);
+    return st;
+}
+
+/* ------------------------------------------------------------ candidates */
+
+/* Maps a temporary file read-only; NULL with len 0 for an empty file. */
+static const void *map_file(FILE *f, size_t len, nf_error *err, nf_status *st)
+{
+    *st = NF_OK;
+    if (len == 0)
+        return NULL;
+    if (fflush(f) != 0) {
+        *st = nfi_fail(err, NF_ERR_IO, "cannot flush a temporary file");
+        return NULL;
+    }
+    void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+    if (p == MAP_FAILED) {
+        *st = nfi_fail(err, NF_ERR_IO, "cannot map a temporary file");
+        return NULL;
+    }
+    return p;
+}
+
+static bool is_new_pair(const nf_dedup *d, uint32_t a, uint32_t b)
+{
+    return a >= d->n_index_docs || b >= d->n_index_docs;
+}
+
+static nf_status emit_pair(nf_dedup *d, nfi_runs *cands, uint32_t a, uint32_t b, uint64_t kind, nf_error *err)
+{
+    if (a == b || !is_new_pair(d, a, b)) /* index pairs were verified in their own run */
+        return NF_OK;
+    if (a > b) {
+        uint32_t t = a;
+        a = b;
+        b = t;
+    }
+    return nfi_runs_add(cands, (uint64_t)a << 32 | b, kind, err);
+}
+
+/* Pairs of one key group: all pairs when small, else chain + star. */
+static nf_status emit_group(nf_dedup *d, nfi_runs *cands, const uint32_t *g, size_t n, uint64_t kind, nf_error *err)
+{
+    nf_status st = NF_OK;
+    if (n <= BAND_CLIQUE_MAX) {
+        for (size_t i = 0; i < n && st == NF_OK; i++)
+            for (size_t j = i + 1; j < n && st == NF_OK; j++)
+                st = emit_pair(d, cands, g[i], g[j], kind, err);
+        return st;
+    }
+    for (size_t i = 1; i < n && st == NF_OK; i++) {
+        st = emit_pair(d, cands, g[i - 1], g[i], kind, err);
+        if (st == NF_OK && i > 1)
+            st = emit_pair(d, cands, g[0], g[i], kind, err);
+    }
+    return st;
+}
+
+/* Walks a finished sorter by key and emits the pairs of each group. */
+static nf_status pairs_from(nf_dedup *d, nfi_runs *src, nfi_runs *cands, uint64_t kind, size_t max_group,
+                            nf_error *err)
+{
+    nf_status st = nfi_runs_finish(src, err);
+    size_t cap = 64, n = 0;
+    uint32_t *group = malloc(cap * sizeof *group);
+    if (!group)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nfi_kv kv;
+    uint64_t key = 0;
+    bool overflow = false;
+    while (st == NF_OK) {
+        int more = nfi_runs_next(src, &kv);
+        if (!more || kv.key != key) {
+            if (n > 1 && !overflow)
+                st = emit_group(d, cands, group, n, kind, err);
+            n = 0;
+            overflow = false;
+            if (!more)
+                break;
+            key = kv.key;
+        }
+        if (n >= max_group) {
+            overflow = true;
+            continue;
+        }
+        if (n == cap) {
+            uint32_t *g = realloc(group, (cap *= 2) * sizeof *g);
+            if (!g) {
+                st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+                break;
+            }
+            group = g;
+        }
+        if (n == 0 || group[n - 1] != (uint32_t)kv.val) /* a doc repeats a key in several bands */
+            group[n++] = (uint32_t)kv.val;
+    }
+    free(group);
+    if (st == NF_OK && nfi_runs_failed(src, err))
+        st = NF_ERR_IO;
+    return st;
+}
+
+/* ------------------------------------------------------------ verification */
+
+typedef struct verifier {
+    const nf_dedup *d;
+    const uint32_t *sigs;
+    const uint64_t *shingles;
+} verifier;
+
+static const uint32_t *sig_of(const verifier *v, uint32_t i) { return v->sigs + (size_t)i * (size_t)v->d->opt.perms; }
+
+static double jaccard(const verifier *v, uint32_t a, uint32_t b)
+{
+    const doc_meta *x = &v->d->docs[a], *y = &v->d->docs[b];
+    if (v->shingles && !(x->flags & DOC_FROM_INDEX) && !(y->flags & DOC_FROM_INDEX))
+        return nfi_exact_jaccard(v->shingles + x->shingle_off / 8, x->n_shingles, v->shingles + y->shingle_off / 8,
+                                y->n_shingles);
+    return nfi_minhash_similarity(sig_of(v, a), sig_of(v, b), v->d->opt.perms);
+}
+
+static int popcount64(uint64_t x) { return __builtin_popcountll(x); }
+
+/* Decides one candidate pair; returns false when it is not a duplicate. */
+static bool verify_pair(const verifier *v, uint32_t a, uint32_t b, size_t shared_samples, nfi_edge *e)
+{
+    const nf_dedup *d = v->d;
+    const doc_meta *x = &d->docs[a], *y = &d->docs[b];
+    *e = (nfi_edge){a, b, NF_REL_EXACT, 1.0f};
+    if (x->exact_lo == y->exact_lo && x->exact_hi == y->exact_hi)
+        return true;
+    double s;
+    bool near;
+    if (d->opt.method == NF_DEDUP_SIMHASH) {
+        int dist = popcount64(x->simhash ^ y->simhash);
+        s = 1.0 - dist / 64.0;
+        near = dist <= d->opt.hamming;
+    } else {
+        s = jaccard(v, a, b);
+        near = s >= d->opt.threshold;
+    }
+    if (near) {
+        *e = (nfi_edge){a, b, NF_REL_NEAR, (float)s};
+        return true;
+    }
+    /* containment of the smaller document in the larger */
+    uint32_t small = x->n_shingles <= y->n_shingles ? a : b, big = small == a ? b : a;
+    const doc_meta *sm = &d->docs[small], *bg = &d->docs[big];
+    if (sm->n_samples < MIN_SAMPLES_CONTAINED)
+        return false;
+    double c;
+    if (v->shingles && !(sm->flags & DOC_FROM_INDEX) && !(bg->flags & DOC_FROM_INDEX))
+        c = (double)nfi_intersection_size(v->shingles + sm->shingle_off / 8, sm->n_shingles,
+                                         v->shingles + bg->shingle_off / 8, bg->n_shingles) /
+            sm->n_shingles;
+    else
+        c = (double)shared_samples / sm->n_samples;
+    if (c < d->opt.containment)
+        return false;
+    *e = (nfi_edge){small, big, NF_REL_CONTAINED, (float)(c > 1 ? 1 : c)};
+    return true;
+}
+
+static nf_status push_edge(nfi_edge **edges, size_t *n, size_t *cap, const nfi_edge *e, nf_error *err)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 256;
+        nfi_edge *g = realloc(*edges, c * sizeof *g);
+        if (!g)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        *edges = g;
+        *cap = c;
+    }
+    (*edges)[(*n)++] = *e;
+    return NF_OK;
+}
+
+static nf_status verify_candidates(const verifier *v, nfi_runs *cands, nfi_edge **edges, size_t *n_edges,
+                                   size_t *n_candidates, nf_error *err)
+{
+    size_t cap = 0;
+    nf_status st = nfi_runs_finish(cands, err);
+    nfi_kv kv;
+    bool have = st == NF_OK && nfi_runs_next(cands, &kv);
+    while (have && st == NF_OK) {
+        uint64_t pair = kv.key;
+        size_t shared = 0;
+        do {
+            shared += kv.val == 1;
+        } while ((have = nfi_runs_next(cands, &kv)) && kv.key == pair);
+        (*n_candidates)++;
+        nfi_edge e;
+        if (verify_pair(v, (uint32_t)(pair >> 32), (uint32_t)pair, shared, &e))
+            st = push_edge(edges, n_edges, &cap, &e, err);
+    }
+    if (st == NF_OK && nfi_runs_failed(cands, err))
+        st = NF_ERR_IO;
+    return st;
+}
+
+/* ------------------------------------------------------------ grouping */
+
+static uint32_t find_root(uint32_t *parent, uint32_t x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    return x;
+}
+
+/* Whether a is a better canonical than b. */
+static bool better_canonical(const nf_dedup *d, uint32_t a, uint32_t b)
+{
+    const doc_meta *x = &d->docs[a], *y = &d->docs[b];
+    if (x->published != y->published)
+        return x->published < y->published;
+    if (x->text_len != y->text_len)
+        return x->text_len > y->text_len;
+    return strcmp(d->ids.data + x->id_off, d->ids.data + y->id_off) < 0;
+}
+
+static int cmp_edge(const void *p, const void *q)
+{
+    const nfi_edge *x = p, *y = q;
+    uint64_t kx = (uint64_t)(x->a < x->b ? x->a : x->b) << 32 | (x->a < x->b ? x->b : x->a);
+    uint64_t ky = (uint64_t)(y->a < y->b ? y->a : y->b) << 32 | (y->a < y->b ? y->b : y->a);
+    return (kx > ky) - (kx < ky);
+}
+
+static const nfi_edge *find_edge(const nfi_edge *edges, size_t n, uint32_t a, uint32_t b)
+{
+    nfi_edge key = {a, b, 0, 0};
+    return bsearch(&key, edges, n, sizeof *edges, cmp_edge);
+}
+
+/* contained_in[i]: the best containment score of i inside another, or < 0 */
+static void relate_to_canonical(const verifier *v, const nfi_edge *edges, size_t n_edges, const float *contained_in,
+                                uint32_t i, uint32_t canon, nf_dedup_record *r)
+{
+    const nf_dedup *d = v->d;
+    const doc_meta *m = &d->docs[i], *c = &d->docs[canon];
+    r->canonical = canon;
+    if (i == canon) {
+        r->relation = NF_REL_CANONICAL;
+        r->score = 1.0;
+        return;
+    }
+    if (m->exact_lo == c->exact_lo && m->exact_hi == c->exact_hi) {
+        r->relation = NF_REL_EXACT;
+        r->score = 1.0;
+        return;
+    }
+    const nfi_edge *e = find_edge(edges, n_edges, i, canon);
+    if (e && e->relation == NF_REL_CONTAINED && e->a == i) {
+        r->relation = NF_REL_CONTAINED;
+        r->score = e->score;
+        return;
+    }
+    r->relation = NF_REL_NEAR;
+    if (e && e->relation == NF_REL_NEAR)
+        r->score = e->score;
+    else if (d->opt.method == NF_DEDUP_SIMHASH)
+        r->score = 1.0 - popcount64(m->simhash ^ c->simhash) / 64.0;
+    else
+        r->score = nfi_minhash_similarity(sig_of(v, i), sig_of(v, canon), d->opt.perms);
+    if (!e && contained_in[i] >= 0) { /* joined through containment, not similarity */
+        r->relation = NF_REL_CONTAINED;
+        r->score = contained_in[i];
+    }
+}
+
+static nf_status build_result(const verifier *v, nfi_edge *edges, size_t n_edges, nf_dedup_result *out,
+                              nf_error *err)
+{
+    const nf_dedup *d = v->d;
+    size_t n = d->n_docs;
+    uint32_t *parent = malloc((n ? n : 1) * sizeof *parent);
+    uint32_t *best = malloc((n ? n : 1) * sizeof *best);
+    float *contained_in = malloc((n ? n : 1) * sizeof *contained_in);
+    bool *linked = calloc(n ? n : 1, sizeof *linked);
+    out->docs = calloc(n ? n : 1, sizeof *out->docs);
+    out->pairs = malloc((n_edges ? n_edges : 1) * sizeof *out->pairs);
+    out->ids = malloc(d->ids.len ? d->ids.len : 1);
+    if (!parent || !best || !contained_in || !linked || !out->docs || !out->pairs || !out->ids) {
+        free(parent);
+        free(best);
+        free(contained_in);
+        free(linked);
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    memcpy(out->ids, d->ids.data, d->ids.len);
+    for (uint32_t i = 0; i < n; i++) {
+        parent[i] = best[i] = i;
+        contained_in[i] = -1;
+    }
+    for (size_t k = 0; k < n_edges; k++) {
+        linked[edges[k].a] = linked[edges[k].b] = true;
+        if (edges[k].relation == NF_REL_CONTAINED && edges[k].score > contained_in[edges[k].a])
+            contained_in[edges[k].a] = edges[k].score;
+        uint32_t ra = find_root(parent, edges[k].a), rb = find_root(parent, edges[k].b);
+        if (ra != rb)
+            parent[ra > rb ? ra : rb] = ra < rb ? ra : rb;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = find_root(parent, i);
+        if (better_canonical(d, i, best[r]))
+            best[r] = i;
+    }
+    if (n_edges)
+        qsort(edges, n_edges, sizeof *edges, cmp_edge);
+    for (uint32_t i = 0; i < n; i++) {
+        nf_dedup_record *r = &out->docs[i];
+        const doc_meta *m = &d->docs[i];
+        r->id = out->ids + m->id_off;
+        r->from_index = (m->flags & DOC_FROM_INDEX) != 0;
+        if (!linked[i]) {
+            r->canonical = i;
+            r->relation = NF_REL_UNIQUE;
+            r->score = 0;
+            r->reason = m->flags & DOC_EMPTY ? "empty" : m->flags & DOC_TOO_SHORT ? "too_short" : NULL;
+            continue;
+        }
+        relate_to_canonical(v, edges, n_edges, contained_in, i, best[find_root(parent, i)], r);
+    }
+    for (size_t k = 0; k < n_edges; k++)
+        out->pairs[k] = (nf_dedup_pair){edges[k].a, edges[k].b, (nf_relation)edges[k].relation, edges[k].score};
+    out->n_docs = n;
+    out->n_pairs = n_edges;
+    free(parent);
+    free(best);
+    free(contained_in);
+    free(linked);
+    return NF_OK;
+}
+
+static nf_status append_edges(nfi_edge **edges, size_t *n, const nfi_edge *more, size_t n_more, nf_error *err)
+{
+    if (n_more == 0)
+        return NF_OK;
+    nfi_edge *g = realloc(*edges, (*n + n_more) * sizeof *g);
+    if (!g)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    memcpy(g + *n, more, n_more * sizeof *more);
+    *edges = g;
+    *n += n_more;
+    return NF_OK;
+}
+
+nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->bands = d->bands;
+    out->rows = d->rows;
+    nfi_runs *cands = NULL;
+    nf_status st = nfi_runs_new(&cands, d->opt.mem_limit / 3 ? d->opt.mem_limit / 3 : 1, d->opt.tmp_dir, err);
+    if (st == NF_OK)
+        st = pairs_from(d, d->band_runs, cands, 0, SIZE_MAX, err);
+    if (st == NF_OK)
+        st = pairs_from(d, d->sample_runs, cands, 1, SAMPLE_DF_MAX, err);
+    size_t sig_len = d->n_docs * (size_t)d->opt.perms * sizeof(uint32_t);
+    verifier v = {d, NULL, NULL};
+    if (st == NF_OK)
+        v.sigs = map_file(d->sig_file, sig_len, err, &st);
+    if (st == NF_OK && d->shingle_file)
+        v.shingles = map_file(d->shingle_file, d->shingle_bytes, err, &st);
+    nfi_edge *edges = NULL;
+    size_t n_edges = 0;
+    if (st == NF_OK)
+        st = verify_candidates(&v, cands, &edges, &n_edges, &out->candidates, err);
+    nfi_runs_free(cands);
+    if (st == NF_OK) /* groups from earlier runs, and repeats of an exact text */
+        st = append_edges(&edges, &n_edges, d->index_edges, d->n_index_edges, err);
+    for (size_t k = 0; k < d->n_exact_edges && st == NF_OK; k++)
+        if (is_new_pair(d, d->exact_edges[k].a, d->exact_edges[k].b))
+            st = append_edges(&edges, &n_edges, &d->exact_edges[k], 1, err);
+    if (st == NF_OK)
+        st = build_result(&v, edges, n_edges, out, err);
+    if (st == NF_OK && d->opt.index_dir)
+        st = nfi_index_save(d, out, err);
+    free(edges);
+    if (v.sigs)
+        munmap((void *)v.sigs, sig_len);
+    if (v.shingles)
+        munmap((void *)v.shingles, d->shingle_bytes);
+    if (st != NF_OK)
+        nf_dedup_result_free(out);
+    return st;
+}
+
+void nf_dedup_result_free(nf_dedup_result *r)
+{
+    free(r->docs);
+    free(r->pairs);
+    free(r->ids);
+    memset(r, 0, sizeof *r);
+}

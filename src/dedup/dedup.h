@@ -1,0 +1,120 @@
+/* dedup.h - the internal contract of src/dedup/ (never installed). */
+#ifndef NF_DEDUP_DEDUP_H
+#define NF_DEDUP_DEDUP_H
+
+#include "common/common.h"
+
+/*
+ * sketch.h - per-document sketches for duplicate detection (see sketch.c).
+ */
+
+
+#define NF_SKETCH_MAX_PERMS 1024
+
+typedef struct nfi_sketch_params {
+    int ngram;        /* shingle size in units (words; characters for CJK/Thai) */
+    int perms;        /* MinHash signature length K */
+    int sample_mod;   /* containment samples: shingles with hash % sample_mod == 0 */
+    uint64_t seed;
+} nfi_sketch_params;
+
+typedef struct nfi_sketch {
+    uint64_t exact_lo, exact_hi; /* XXH3-128 of the normalized token stream */
+    uint32_t *signature;         /* K values (MinHash); NULL for short docs */
+    uint64_t simhash;
+    uint64_t *samples;           /* sorted unique sampled shingle hashes */
+    size_t n_samples;
+    uint64_t *shingles;          /* sorted unique shingle hashes (only when asked) */
+    size_t n_shingles;           /* distinct shingles (always set) */
+    size_t n_units;
+    bool too_short;              /* fewer units than the shingle size */
+} nfi_sketch;
+
+/* Sketches one cleaned document. signature must hold params->perms values.
+ * keep_shingles: also return the sorted shingle set (for exact verification). */
+nf_status nfi_sketch_doc(const nf_clean_doc *doc, const nfi_sketch_params *params, bool keep_shingles,
+                        uint32_t *signature, nfi_sketch *out, nf_error *err);
+void nfi_sketch_free(nfi_sketch *s);
+
+/* Estimated Jaccard similarity: the fraction of equal signature values. */
+double nfi_minhash_similarity(const uint32_t *a, const uint32_t *b, int perms);
+/* Exact Jaccard of two sorted unique hash sets. */
+double nfi_exact_jaccard(const uint64_t *a, size_t na, const uint64_t *b, size_t nb);
+/* |A ∩ B| for sorted unique sets. */
+size_t nfi_intersection_size(const uint64_t *a, size_t na, const uint64_t *b, size_t nb);
+
+/* The shingle hash set of a token sequence given as per-unit 64-bit hashes
+ * (exposed for tests and the property check). Returns the number written. */
+size_t nfi_shingle_hashes(const uint64_t *units, size_t n_units, int ngram, uint64_t *out);
+void nfi_minhash_signature(const uint64_t *shingles, size_t n, int perms, uint64_t seed, uint32_t *sig);
+
+/* lsh.h - band keys for MinHash and SimHash candidate search (see lsh.c). */
+
+
+uint64_t nfi_band_key(const uint32_t *signature, int band, int rows);
+uint64_t nfi_simhash_block_key(uint64_t simhash, int block, int n_blocks);
+
+/*
+ * dedup_internal.h - the state shared by dedup.c (the engine) and
+ * dedup_index.c (its on-disk incremental index).
+ */
+
+
+#include <stdio.h>
+
+enum { DOC_TOO_SHORT = 1, DOC_EMPTY = 2, DOC_FROM_INDEX = 4 };
+
+/* What the engine keeps per document: about 80 bytes plus the id. The
+ * signature and shingle set live in temporary files. */
+typedef struct doc_meta {
+    uint64_t exact_lo, exact_hi;
+    uint64_t simhash;
+    uint64_t id_off;        /* into ids */
+    uint64_t shingle_off;   /* into the shingle file (exact verification) */
+    uint64_t sample_off;    /* into the sample file (kept for the index) */
+    uint32_t n_shingles;
+    uint32_t n_samples;
+    uint32_t text_len;
+    int32_t published;      /* yyyymmdd, or INT32_MAX when unknown */
+    uint32_t flags;
+} doc_meta;
+
+typedef struct nfi_edge {
+    uint32_t a, b;
+    uint8_t relation;
+    float score;
+} nfi_edge;
+
+struct nf_dedup {
+    nf_dedup_options opt;
+    nfi_sketch_params params;
+    int bands, rows;
+    doc_meta *docs;
+    size_t n_docs, cap_docs;
+    size_t n_index_docs;      /* the first n_index_docs came from the index */
+    nfi_buf ids;
+    FILE *sig_file;           /* perms x uint32 per document, in document order */
+    FILE *shingle_file;       /* sorted shingle sets, when exact_verify */
+    uint64_t shingle_bytes;
+    FILE *sample_file;        /* containment samples, when saving an index */
+    uint64_t sample_bytes;
+    nfi_runs *band_runs, *sample_runs;
+    nfi_edge *index_edges;     /* verified pairs loaded from the index */
+    size_t n_index_edges;
+    size_t index_segments;
+    uint64_t *exact_keys;     /* open addressing: exact_lo of first occurrences */
+    uint32_t *exact_docs;     /* ... and their document index */
+    size_t exact_cap, exact_count;
+    nfi_edge *exact_edges;     /* later copies -> first occurrence */
+    size_t n_exact_edges, cap_exact_edges;
+};
+
+/* dedup.c: appends one document's sketch; used by sketching and index load. */
+nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, const uint32_t *signature,
+                          uint32_t text_len, int32_t published, uint32_t flags, nf_error *err);
+
+/* dedup_index.c */
+nf_status nfi_index_load(nf_dedup *d, nf_error *err);
+nf_status nfi_index_save(nf_dedup *d, const nf_dedup_result *result, nf_error *err);
+
+#endif

@@ -1,0 +1,888 @@
+/*
+ * entities.c - names without a trained NER model: detection, spelling-
+ * tolerant keys, and the entities of an event.
+ *
+ * Detection works on the cleaner's tokens and their capitalization flags:
+ * - A capitalized word inside a sentence of a prose line is a name. Words
+ *   at a sentence start, or on a title-case line (a headline where most
+ *   words are capitalized), are names only when the same word occurs as a
+ *   clear name elsewhere in the document; acronyms (2-6 capitals) always are.
+ * - A word joined by a hyphen to a name continues it ("Hong-kyun").
+ * - Consecutive names separated by one space or hyphen form a run ("Kim
+ *   Hong-kyun"); a run is one candidate entity.
+ * - In languages that capitalize every noun (German, Luxembourgish) a
+ *   capitalized word is only a weak name: it counts where some document
+ *   has the same key as a clear name (an English "Putin" vouches for the
+ *   German "Putin", nothing vouches for "Besuch"). Acronyms stay strong.
+ *
+ * Keys make names agree across scripts and spellings: the normalized form
+ * loses a possessive "'s", is transliterated to ASCII (ICU "Any-Latin;
+ * Latin-ASCII": Cyrillic, Greek, Hangul, diacritics), then folded: c/k/q ->
+ * k, j -> y, w -> v, z -> s, ph -> f, doubled letters collapsed, a final s
+ * dropped on keys of five letters or more. So "Pjöngjang" and "Pyongyang"
+ * both become "pyongyang", "Wladimir Putins" and "Vladimir Putin" become
+ * "vladimir putin", "Selenskyj" and "Zelensky" become "selensky".
+ *
+ * Features for similarity: each name token's key, each pair of adjacent
+ * tokens in a run, and each number (digits only, so "17,8" = "17.8").
+ *
+ * Entities of an event: every member's runs, cut at weak tokens nobody
+ * corroborates; grouped by key; counted by independent sources (members
+ * of one duplicate/translation component count once) and by documents;
+ * merged across spelling variants (keys one edit apart) and with their
+ * surname ("Putin" into "Vladimir Putin"); shown in their most used form.
+ */
+#include "events/events.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/ustring.h>
+#include <unicode/utrans.h>
+
+#define MAX_RUN_TOKENS 12
+#define MAX_PIECE 255
+#define MAX_MERGE 64 /* entities considered for merging, per event */
+
+enum { STR_NONE = 0, STR_WEAK = 1, STR_STRONG = 2 };
+enum { SEP_NONE = 0, SEP_SPACE = 1, SEP_HYPHEN = 2 };
+
+struct nfi_translit {
+    UTransliterator *tr; /* opened on first use */
+    bool tr_failed;
+    UChar *u16;
+    int32_t u16_cap;
+    nfi_hmap cache; /* hash of a non-ASCII form -> offset + 1 of its ASCII form in cache_buf */
+    nfi_buf cache_buf;
+    uint8_t *strength;
+    uint32_t *line;
+    uint8_t *title_line;
+    size_t tok_cap, line_cap;
+    nfi_hmap seen; /* per document: clear names (norm hash -> strength), then run keys */
+    nfi_buf key, pair;
+};
+
+nf_status nfi_translit_new(nfi_translit **out, nf_error *err)
+{
+    *out = calloc(1, sizeof **out);
+    return *out ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+}
+
+void nfi_translit_free(nfi_translit *t)
+{
+    if (!t)
+        return;
+    if (t->tr)
+        utrans_close(t->tr);
+    free(t->u16);
+    nfi_hmap_free(&t->cache);
+    nfi_buf_free(&t->cache_buf);
+    free(t->strength);
+    free(t->line);
+    free(t->title_line);
+    nfi_hmap_free(&t->seen);
+    nfi_buf_free(&t->key);
+    nfi_buf_free(&t->pair);
+    free(t);
+}
+
+/* ------------------------------------------------------------------ keys */
+
+/* Transliterates UTF-8 s to ASCII into out (cached per form). */
+static bool to_ascii(nfi_translit *t, const char *s, size_t n, nfi_buf *out)
+{
+    uint64_t h = nfi_hash64(s, n);
+    uint64_t *hit = nfi_hmap_get(&t->cache, h);
+    if (hit) {
+        nfi_buf_puts(out, t->cache_buf.data + *hit - 1);
+        return true;
+    }
+    if (!t->tr && !t->tr_failed) {
+        UErrorCode e = U_ZERO_ERROR;
+        UChar id[] = u"Any-Latin; Latin-ASCII";
+        t->tr = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
+        t->tr_failed = U_FAILURE(e);
+    }
+    if (!t->tr || n > 4 * MAX_PIECE)
+        return false;
+    int32_t cap = (int32_t)n * 4 + 16;
+    if (cap > t->u16_cap) {
+        UChar *p = realloc(t->u16, (size_t)cap * sizeof *p);
+        if (!p)
+            return false;
+        t->u16 = p;
+        t->u16_cap = cap;
+    }
+    UErrorCode e = U_ZERO_ERROR;
+    int32_t len = 0, limit;
+    u_strFromUTF8(t->u16, cap, &len, s, (int32_t)n, &e);
+    limit = len;
+    utrans_transUChars(t->tr, t->u16, &len, cap, 0, &limit, &e);
+    if (U_FAILURE(e))
+        return false;
+    size_t off = t->cache_buf.len;
+    for (int32_t i = 0; i < len; i++)
+        if (t->u16[i] < 0x80)
+            nfi_buf_putc(&t->cache_buf, (char)t->u16[i]);
+    nfi_buf_putc(&t->cache_buf, '\0');
+    uint64_t *slot = nfi_hmap_put(&t->cache, h, NULL);
+    if (!slot || t->cache_buf.oom)
+        return false;
+    *slot = off + 1;
+    nfi_buf_puts(out, t->cache_buf.data + off);
+    return true;
+}
+
+static char fold_char(char c)
+{
+    switch (c) {
+    case 'c':
+    case 'q': return 'k';
+    case 'j': return 'y';
+    case 'w': return 'v';
+    case 'z': return 's';
+    default: return c;
+    }
+}
+
+/* Folds the ASCII letters and digits of s[start..] in place. */
+static void fold_key(nfi_buf *b, size_t start)
+{
+    size_t o = start;
+    for (size_t i = start; i < b->len; i++) {
+        char c = (char)nfi_lower_ascii((unsigned char)b->data[i]);
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+            continue;
+        if (c == 'p' && i + 1 < b->len && nfi_lower_ascii((unsigned char)b->data[i + 1]) == 'h') {
+            c = 'f';
+            i++;
+        }
+        c = fold_char(c);
+        if (o > start && b->data[o - 1] == c && c > '9')
+            continue;
+        b->data[o++] = c;
+    }
+    if (o - start >= 5 && b->data[o - 1] == 's')
+        o--;
+    b->len = o;
+    if (b->data)
+        b->data[o] = '\0';
+}
+
+static size_t strip_possessive(const char *s, size_t n)
+{
+    if (n > 2 && s[n - 1] == 's' && s[n - 2] == '\'')
+        return n - 2;
+    if (n > 4 && s[n - 1] == 's' && memcmp(s + n - 4, "\xe2\x80\x99", 3) == 0)
+        return n - 4;
+    return n;
+}
+
+bool nfi_name_key(nfi_translit *t, const char *norm, size_t len, nfi_buf *out)
+{
+    len = strip_possessive(norm, len);
+    size_t start = out->len;
+    bool ascii = true;
+    for (size_t i = 0; i < len; i++)
+        ascii &= (unsigned char)norm[i] < 0x80;
+    if (ascii)
+        nfi_buf_append(out, norm, len);
+    else if (!to_ascii(t, norm, len, out))
+        return false;
+    if (out->oom)
+        return false;
+    fold_key(out, start);
+    return out->len > start;
+}
+
+/* ------------------------------------------------------------- detection */
+
+static bool grow_scratch(nfi_translit *t, size_t n_tokens)
+{
+    if (n_tokens <= t->tok_cap)
+        return true;
+    size_t cap = n_tokens + n_tokens / 2 + 16;
+    uint8_t *s = realloc(t->strength, cap);
+    if (s)
+        t->strength = s;
+    uint32_t *l = realloc(t->line, cap * sizeof *l);
+    if (l)
+        t->line = l;
+    uint8_t *tl = realloc(t->title_line, cap);
+    if (tl)
+        t->title_line = tl;
+    if (!s || !l || !tl)
+        return false;
+    t->tok_cap = cap;
+    return true;
+}
+
+static bool is_acronym(const char *s, size_t n)
+{
+    if (n < 2 || n > 6)
+        return false;
+    size_t letters = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] >= 'A' && s[i] <= 'Z')
+            letters++;
+        else if (!(s[i] >= '0' && s[i] <= '9'))
+            return false;
+    }
+    return letters >= 2;
+}
+
+static bool capitalizes_nouns(const char *lang)
+{
+    return strcmp(lang, "de") == 0 || strcmp(lang, "lb") == 0 || strcmp(lang, "gsw") == 0;
+}
+
+/* Line number of every token and whether its line is set in title case. */
+static size_t mark_lines(nfi_translit *t, const nf_clean_doc *cd)
+{
+    uint32_t line = 0;
+    size_t words = 0, caps = 0, first = 0;
+    for (size_t i = 0; i <= cd->n_tokens; i++) {
+        bool new_line = i == cd->n_tokens;
+        if (i > 0 && i < cd->n_tokens) {
+            const nf_token *p = &cd->tokens[i - 1];
+            new_line =
+                memchr(cd->text + p->start + p->len, '\n', cd->tokens[i].start - p->start - p->len) != NULL;
+        }
+        if (new_line) {
+            bool title = words >= 4 && caps * 10 >= words * 6;
+            for (size_t k = first; k < i; k++)
+                t->title_line[k] = title;
+            first = i;
+            words = caps = 0;
+            line++;
+        }
+        if (i == cd->n_tokens)
+            break;
+        t->line[i] = line;
+        if (cd->tokens[i].kind == NF_TOKEN_WORD) {
+            words++;
+            caps += (cd->tokens[i].flags & NF_TOKEN_CAPITALIZED) != 0;
+        }
+    }
+    return line;
+}
+
+static uint64_t norm_hash(const nf_clean_doc *cd, const nf_token *tk)
+{
+    return nfi_hash64(cd->pool + tk->norm, tk->norm_len);
+}
+
+/* Clear names first (mid-sentence, prose line), then the ambiguous ones. */
+static bool mark_names(nfi_translit *t, const nf_clean_doc *cd)
+{
+    bool nouns = capitalizes_nouns(cd->lang);
+    nfi_hmap_clear(&t->seen);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < cd->n_tokens; i++) {
+            const nf_token *tk = &cd->tokens[i];
+            if (pass == 0)
+                t->strength[i] = STR_NONE;
+            if (tk->kind != NF_TOKEN_WORD || !(tk->flags & NF_TOKEN_CAPITALIZED))
+                continue;
+            bool acro = is_acronym(cd->text + tk->start, tk->len);
+            bool clear = !(tk->flags & NF_TOKEN_SENTENCE_START) && !t->title_line[i];
+            if (pass == 0 && (clear || acro)) {
+                t->strength[i] = acro || !nouns ? STR_STRONG : STR_WEAK;
+                uint64_t *s = nfi_hmap_put(&t->seen, norm_hash(cd, tk), NULL);
+                if (!s)
+                    return false;
+                *s = *s > t->strength[i] ? *s : t->strength[i];
+            } else if (pass == 1 && !clear && !acro) {
+                uint64_t *s = nfi_hmap_get(&t->seen, norm_hash(cd, tk));
+                t->strength[i] = s ? (uint8_t)*s : STR_NONE;
+            }
+        }
+    }
+    return true;
+}
+
+/* The separator between token i-1 and i when they can share a run. */
+static int separator(const nf_clean_doc *cd, size_t i)
+{
+    const nf_token *a = &cd->tokens[i - 1], *b = &cd->tokens[i];
+    const char *gap = cd->text + a->start + a->len;
+    size_t n = b->start - a->start - a->len;
+    if (n == 1 && gap[0] == ' ')
+        return SEP_SPACE;
+    if (n == 1 && gap[0] == '-')
+        return SEP_HYPHEN;
+    if (n == 2 && (unsigned char)gap[0] == 0xC2 && (unsigned char)gap[1] == 0xA0)
+        return SEP_SPACE;
+    return SEP_NONE;
+}
+
+static void continue_hyphens(nfi_translit *t, const nf_clean_doc *cd)
+{
+    for (size_t i = 1; i < cd->n_tokens; i++)
+        if (t->strength[i - 1] && !t->strength[i] && cd->tokens[i].kind == NF_TOKEN_WORD &&
+            separator(cd, i) == SEP_HYPHEN)
+            t->strength[i] = t->strength[i - 1];
+}
+
+/* Weekdays and months of the languages that capitalize them (normalized
+ * forms): names by form, but they say when, not who or where. */
+#define CAL(s)          \
+    {                   \
+        s, sizeof s - 1 \
+    }
+static const struct {
+    const char *s;
+    size_t n;
+} calendar[] = {
+    CAL("monday"),   CAL("tuesday"),    CAL("wednesday"), CAL("thursday"),    CAL("friday"),
+    CAL("saturday"), CAL("sunday"),     CAL("january"),   CAL("february"),    CAL("march"),
+    CAL("april"),    CAL("june"),       CAL("july"),      CAL("august"),      CAL("september"),
+    CAL("october"),  CAL("november"),   CAL("december"),  CAL("montag"),      CAL("dienstag"),
+    CAL("mittwoch"), CAL("donnerstag"), CAL("freitag"),   CAL("samstag"),     CAL("sonnabend"),
+    CAL("sonntag"),  CAL("januar"),     CAL("februar"),   CAL("m\xc3\xa4rz"), CAL("juni"),
+    CAL("juli"),     CAL("oktober"),    CAL("dezember"),
+};
+
+static bool is_calendar(const char *norm, size_t n)
+{
+    n = strip_possessive(norm, n);
+    if (n < 4 || n > 10)
+        return false;
+    for (size_t i = 0; i < sizeof calendar / sizeof *calendar; i++)
+        if (calendar[i].n == n && calendar[i].s[0] == norm[0] && memcmp(calendar[i].s, norm, n) == 0)
+            return true;
+    return false;
+}
+
+/* Records the keys of words written in lower case (the evidence that a
+ * capitalized word is a common word, not a name). Unique per document. */
+static bool add_lower(nfi_translit *t, const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *out)
+{
+    if (tk->kind != NF_TOKEN_WORD || (tk->flags & NF_TOKEN_CAPITALIZED) || tk->norm_len < 3)
+        return true;
+    bool created;
+    if (!nfi_hmap_put(&t->seen, nfi_hash64(cd->pool + tk->norm, tk->norm_len) ^ 0x4C43ULL, &created))
+        return false;
+    if (!created)
+        return true;
+    t->pair.len = 0;
+    if (!nfi_name_key(t, cd->pool + tk->norm, tk->norm_len, &t->pair))
+        return true;
+    if (out->n_lower == out->cap_lower) {
+        size_t cap = out->cap_lower ? out->cap_lower * 2 : 256;
+        uint64_t *l = realloc(out->lower, cap * sizeof *l);
+        if (!l)
+            return false;
+        out->lower = l;
+        out->cap_lower = cap;
+    }
+    out->lower[out->n_lower++] = nfi_feat_hash('n', t->pair.data, t->pair.len);
+    return true;
+}
+
+/* ---------------------------------------------------------- features */
+
+typedef struct run_tok {
+    size_t key_off, key_len;
+    const char *disp;
+    size_t disp_len;
+    uint8_t weak, sep;
+} run_tok;
+
+static void put_piece(nfi_buf *b, const char *s, size_t n)
+{
+    if (n > MAX_PIECE)
+        n = MAX_PIECE;
+    nfi_buf_putc(b, (char)(unsigned char)n);
+    nfi_buf_append(b, s, n);
+}
+
+/* Serializes a run: count, then per token flags (weak | sep << 1), key, display. */
+static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, nfi_docfeat *out)
+{
+    uint64_t h = nfi_hash64(t->key.data, t->key.len);
+    bool created;
+    uint64_t *s = nfi_hmap_put(&t->seen, h ^ 0x52554E53ULL, &created);
+    if (!s)
+        return false;
+    if (!created)
+        return true;
+    nfi_buf *b = &out->runs;
+    nfi_buf_putc(b, (char)n);
+    for (size_t k = 0; k < n; k++) {
+        nfi_buf_putc(b, (char)(rt[k].weak | rt[k].sep << 1));
+        put_piece(b, t->key.data + rt[k].key_off, rt[k].key_len);
+        put_piece(b, rt[k].disp, rt[k].disp_len);
+    }
+    return !b->oom;
+}
+
+static bool emit_pair(nfi_translit *t, const run_tok *a, const run_tok *b, nfi_docfeat *out)
+{
+    t->pair.len = 0;
+    nfi_buf_append(&t->pair, t->key.data + a->key_off, a->key_len);
+    nfi_buf_putc(&t->pair, ' ');
+    nfi_buf_append(&t->pair, t->key.data + b->key_off, b->key_len);
+    uint32_t flags = (a->weak || b->weak) ? FEAT_WEAK : 0;
+    return !t->pair.oom &&
+           nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('b', t->pair.data, t->pair.len), flags);
+}
+
+/* The tokens [from, to) form one run. */
+static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t to, nfi_docfeat *out)
+{
+    run_tok rt[MAX_RUN_TOKENS];
+    size_t n = 0;
+    t->key.len = 0;
+    for (size_t i = from; i < to; i++) {
+        const nf_token *tk = &cd->tokens[i];
+        size_t off = t->key.len + (n > 0);
+        if (n > 0)
+            nfi_buf_putc(&t->key, ' ');
+        if (is_calendar(cd->pool + tk->norm, tk->norm_len) ||
+            !nfi_name_key(t, cd->pool + tk->norm, tk->norm_len, &t->key)) {
+            t->key.len = off - (n > 0);
+            if (n > 0) /* a calendar word inside a run ends it */
+                break;
+            continue;
+        }
+        run_tok *r = &rt[n];
+        r->key_off = off;
+        r->key_len = t->key.len - off;
+        r->disp = cd->text + tk->start;
+        r->disp_len = strip_possessive(cd->text + tk->start, tk->len);
+        r->weak = t->strength[i] == STR_WEAK;
+        r->sep = n == 0 ? SEP_NONE : (uint8_t)separator(cd, i);
+        uint64_t h = nfi_feat_hash('n', t->key.data + off, r->key_len);
+        if (!nfi_docfeat_push(out, CH_NAMES, h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
+            return false;
+        if (n > 0 && !emit_pair(t, &rt[n - 1], r, out))
+            return false;
+        if (++n == MAX_RUN_TOKENS)
+            break;
+    }
+    return n == 0 || emit_run(t, rt, n, out);
+}
+
+static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *out)
+{
+    char digits[64];
+    size_t n = 0;
+    const char *s = cd->pool + tk->norm;
+    for (size_t i = 0; i < tk->norm_len && n < sizeof digits; i++)
+        if (s[i] >= '0' && s[i] <= '9')
+            digits[n++] = s[i];
+    return n == 0 || nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('#', digits, n), 0);
+}
+
+nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err)
+{
+    if (!grow_scratch(t, cd->n_tokens))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    mark_lines(t, cd);
+    if (!mark_names(t, cd))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    continue_hyphens(t, cd);
+    for (size_t i = 0; i < cd->n_tokens;) {
+        if (cd->tokens[i].kind == NF_TOKEN_NUMBER) {
+            if (!add_number(cd, &cd->tokens[i], out))
+                return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+            i++;
+            continue;
+        }
+        if (!t->strength[i]) {
+            if (!add_lower(t, cd, &cd->tokens[i], out))
+                return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < cd->n_tokens && t->strength[j] && separator(cd, j) != SEP_NONE)
+            j++;
+        if (!add_run(t, cd, i, j, out))
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        i = j;
+    }
+    return NF_OK;
+}
+
+/* -------------------------------------------------------------- entities */
+
+typedef struct mention {
+    uint64_t key_hash;
+    uint32_t comp, doc;
+    size_t key_off, disp_off; /* into the scratch buffer while it grows */
+    const char *key, *disp;   /* set once it stops growing */
+} mention;
+
+typedef struct cand {
+    const char *key, *disp;
+    uint32_t *comps, *docs; /* sorted unique */
+    size_t n_comps, n_docs;
+    bool merged;
+} cand;
+
+typedef struct collect_ctx {
+    nfi_buf text; /* keys and displays, NUL-terminated */
+    mention *m;
+    size_t n, cap;
+    nfi_hmap doc_seen;
+} collect_ctx;
+
+/* Reads one length-prefixed piece. */
+static const char *piece(const char **p, const char *end, size_t *n)
+{
+    if (*p >= end)
+        return NULL;
+    *n = (unsigned char)**p;
+    const char *s = *p + 1;
+    if (s + *n > end)
+        return NULL;
+    *p = s + *n;
+    return s;
+}
+
+static bool add_mention(collect_ctx *c, const char *key, size_t key_len, const char *disp, size_t disp_len,
+                        uint32_t comp, uint32_t doc)
+{
+    uint64_t h = nfi_hash64(key, key_len);
+    bool created;
+    if (!nfi_hmap_put(&c->doc_seen, h, &created))
+        return false;
+    if (!created)
+        return true;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        mention *m = realloc(c->m, cap * sizeof *m);
+        if (!m)
+            return false;
+        c->m = m;
+        c->cap = cap;
+    }
+    mention *m = &c->m[c->n++];
+    m->key_hash = h;
+    m->comp = comp;
+    m->doc = doc;
+    m->key_off = c->text.len;
+    nfi_buf_append(&c->text, key, key_len);
+    nfi_buf_putc(&c->text, '\0');
+    m->disp_off = c->text.len;
+    nfi_buf_append(&c->text, disp, disp_len);
+    nfi_buf_putc(&c->text, '\0');
+    return !c->text.oom;
+}
+
+typedef struct seg {
+    nfi_buf key, disp;
+} seg;
+
+/* Cuts one serialized run at uncorroborated weak tokens; adds each piece. */
+static bool collect_run(collect_ctx *c, const char **p, const char *end, nfi_name_ok_fn name_ok,
+                        const void *ctx, uint32_t comp, uint32_t doc, seg *s)
+{
+    size_t n = (unsigned char)*(*p)++;
+    s->key.len = s->disp.len = 0;
+    bool ok = true;
+    for (size_t k = 0; k <= n && ok; k++) {
+        size_t kl = 0, dl = 0;
+        const char *key = NULL, *disp = NULL;
+        int flags = 0;
+        if (k < n) {
+            if (*p >= end)
+                return false;
+            flags = (unsigned char)*(*p)++;
+            if (!(key = piece(p, end, &kl)) || !(disp = piece(p, end, &dl)))
+                return false;
+        }
+        bool keep = k < n && name_ok(ctx, nfi_feat_hash('n', key, kl), flags & 1);
+        if (!keep && s->key.len >= 2)
+            ok = add_mention(c, s->key.data, s->key.len, s->disp.data, s->disp.len, comp, doc);
+        if (!keep) {
+            s->key.len = s->disp.len = 0;
+            continue;
+        }
+        if (s->key.len) {
+            nfi_buf_putc(&s->key, ' ');
+            if ((flags >> 1) == SEP_HYPHEN)
+                nfi_buf_putc(&s->disp, '-');
+            else
+                nfi_buf_putc(&s->disp, ' ');
+        }
+        nfi_buf_append(&s->key, key, kl);
+        nfi_buf_append(&s->disp, disp, dl);
+    }
+    return ok && !s->key.oom && !s->disp.oom;
+}
+
+static int cmp_mention(const void *a, const void *b)
+{
+    const mention *x = a, *y = b;
+    if (x->key_hash != y->key_hash)
+        return x->key_hash < y->key_hash ? -1 : 1;
+    int c = strcmp(x->disp, y->disp);
+    if (c)
+        return c;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t sort_unique(uint32_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_u32);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (o == 0 || v[o - 1] != v[i])
+            v[o++] = v[i];
+    return o;
+}
+
+/* Whether a display form is set in capitals throughout (a dateline's
+ * "SEOUL"; an acronym too, but then no other form exists). */
+static bool shouting(const char *s)
+{
+    size_t letters = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p >= 'a' && *p <= 'z')
+            return false;
+        letters += (*p >= 'A' && *p <= 'Z') || (unsigned char)*p >= 0x80;
+    }
+    return letters >= 4;
+}
+
+/* One candidate per key: its most used display form (one in capitals only
+ * when there is no other), components, documents. */
+static bool make_cand(collect_ctx *c, size_t from, size_t to, cand *out)
+{
+    size_t best = from, best_n = 0;
+    bool best_shouts = true;
+    for (size_t i = from; i < to;) {
+        size_t j = i;
+        while (j < to && strcmp(c->m[j].disp, c->m[i].disp) == 0)
+            j++;
+        bool shouts = shouting(c->m[i].disp);
+        if ((best_shouts && !shouts) || (shouts == best_shouts && j - i > best_n)) {
+            best_n = j - i;
+            best = i;
+            best_shouts = shouts;
+        }
+        i = j;
+    }
+    out->key = c->m[from].key;
+    out->disp = c->m[best].disp;
+    out->comps = malloc((to - from) * sizeof *out->comps);
+    out->docs = malloc((to - from) * sizeof *out->docs);
+    if (!out->comps || !out->docs)
+        return false;
+    for (size_t i = from; i < to; i++) {
+        out->comps[i - from] = c->m[i].comp;
+        out->docs[i - from] = c->m[i].doc;
+    }
+    out->n_comps = sort_unique(out->comps, to - from);
+    out->n_docs = sort_unique(out->docs, to - from);
+    out->merged = false;
+    return true;
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->merged != y->merged)
+        return x->merged ? 1 : -1;
+    if (x->n_comps != y->n_comps)
+        return x->n_comps > y->n_comps ? -1 : 1;
+    if (x->n_docs != y->n_docs)
+        return x->n_docs > y->n_docs ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+/* Whether two keys differ by at most one edit. */
+static bool one_edit(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la < lb) {
+        const char *t = a;
+        a = b;
+        b = t;
+        size_t tl = la;
+        la = lb;
+        lb = tl;
+    }
+    if (la - lb > 1)
+        return false;
+    size_t i = 0;
+    while (i < lb && a[i] == b[i])
+        i++;
+    if (la == lb)
+        return strcmp(a + i + 1, b + i + 1) == 0;
+    return strcmp(a + i + 1, b + i) == 0;
+}
+
+/* Whether the words of short end the words of long ("putin" ends
+ * "vladimir putin"). */
+static bool word_suffix(const char *shrt, size_t ls, const char *lng, size_t ll)
+{
+    return ll > ls + 1 && strcmp(lng + ll - ls, shrt) == 0 && lng[ll - ls - 1] == ' ';
+}
+
+static size_t words(const char *key)
+{
+    size_t n = 1;
+    for (const char *p = key; *p; p++)
+        n += *p == ' ';
+    return n;
+}
+
+/* Whether a and b name the same thing, and which one stands for both:
+ * spelling variants (one edit apart) keep the stronger (a, ranked first);
+ * when one is the ending of the other, a name of several words is the core
+ * that titles were put before ("Foreign Minister Kim Hong-kyun" -> "Kim
+ * Hong-kyun"), while a single word is a surname or short form that the
+ * longer name explains ("Putin" -> "Vladimir Putin"). Returns the index
+ * (0 for a, 1 for b) of the representative, or -1. */
+static int merge_rep(const cand *a, const cand *b)
+{
+    size_t la = strlen(a->key), lb = strlen(b->key);
+    if (la >= 6 && lb >= 6 && one_edit(a->key, b->key))
+        return 0;
+    if (la < 4 || lb < 4)
+        return -1;
+    if (word_suffix(b->key, lb, a->key, la)) /* b ends a */
+        return words(b->key) > 1 ? 1 : 0;
+    if (word_suffix(a->key, la, b->key, lb)) /* a ends b */
+        return words(a->key) > 1 ? 0 : 1;
+    return -1;
+}
+
+static bool union_into(uint32_t **dst, size_t *n_dst, const uint32_t *src, size_t n_src)
+{
+    uint32_t *v = realloc(*dst, (*n_dst + n_src) * sizeof *v);
+    if (!v)
+        return false;
+    memcpy(v + *n_dst, src, n_src * sizeof *v);
+    *dst = v;
+    *n_dst = sort_unique(v, *n_dst + n_src);
+    return true;
+}
+
+static bool absorb(cand *rep, cand *other)
+{
+    other->merged = true;
+    return union_into(&rep->comps, &rep->n_comps, other->comps, other->n_comps) &&
+           union_into(&rep->docs, &rep->n_docs, other->docs, other->n_docs);
+}
+
+/* Pairwise over the strongest MAX_MERGE candidates (ranked), each merged
+ * one handing its sources and documents to its representative. */
+static bool merge_cands(cand *cs, size_t n)
+{
+    size_t lim = n < MAX_MERGE ? n : MAX_MERGE;
+    for (size_t i = 1; i < lim; i++)
+        for (size_t j = 0; j < i && !cs[i].merged; j++) {
+            if (cs[j].merged)
+                continue;
+            int rep = merge_rep(&cs[j], &cs[i]);
+            if (rep == 0 && !absorb(&cs[j], &cs[i]))
+                return false;
+            if (rep == 1 && !absorb(&cs[i], &cs[j]))
+                return false;
+        }
+    return true;
+}
+
+static bool gather(collect_ctx *c, const nfi_entity_input *in, size_t n, nfi_name_ok_fn name_ok,
+                   const void *ctx)
+{
+    seg s;
+    nfi_buf_init(&s.key);
+    nfi_buf_init(&s.disp);
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        nfi_hmap_clear(&c->doc_seen);
+        const char *p = in[i].runs, *end = p + in[i].runs_len;
+        while (ok && p < end)
+            ok = collect_run(c, &p, end, name_ok, ctx, in[i].component, (uint32_t)i, &s);
+    }
+    nfi_buf_free(&s.key);
+    nfi_buf_free(&s.disp);
+    return ok;
+}
+
+static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        c->m[i].key = c->text.data + c->m[i].key_off;
+        c->m[i].disp = c->text.data + c->m[i].disp_off;
+    }
+    if (c->n)
+        qsort(c->m, c->n, sizeof *c->m, cmp_mention);
+    cand *cs = calloc(c->n ? c->n : 1, sizeof *cs);
+    size_t nc = 0;
+    if (!cs)
+        return false;
+    for (size_t i = 0; i < c->n;) {
+        size_t j = i;
+        while (j < c->n && c->m[j].key_hash == c->m[i].key_hash)
+            j++;
+        if (!make_cand(c, i, j, &cs[nc++])) {
+            *out = cs;
+            *n_out = nc;
+            return false;
+        }
+        i = j;
+    }
+    *out = cs;
+    *n_out = nc;
+    return true;
+}
+
+nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok_fn name_ok, const void *ctx,
+                              size_t max_entities, nfi_entity_tmp **out, size_t *n_out, nfi_buf *strings,
+                              nf_error *err)
+{
+    collect_ctx c = {0};
+    nfi_buf_init(&c.text);
+    nfi_hmap_init(&c.doc_seen);
+    cand *cs = NULL;
+    size_t nc = 0;
+    *out = NULL;
+    *n_out = 0;
+    bool ok = gather(&c, in, n, name_ok, ctx) && build_cands(&c, &cs, &nc);
+    if (ok) {
+        qsort(cs, nc, sizeof *cs, cmp_cand);
+        ok = merge_cands(cs, nc);
+        qsort(cs, nc, sizeof *cs, cmp_cand);
+    }
+    size_t keep = 0;
+    while (keep < nc && keep < max_entities && !cs[keep].merged)
+        keep++;
+    if (ok && keep && !(*out = calloc(keep, sizeof **out)))
+        ok = false;
+    for (size_t i = 0; ok && i < keep; i++) {
+        (*out)[i].name_off = strings->len;
+        nfi_buf_append(strings, cs[i].disp, strlen(cs[i].disp) + 1);
+        (*out)[i].key_off = strings->len;
+        nfi_buf_append(strings, cs[i].key, strlen(cs[i].key) + 1);
+        (*out)[i].sources = (uint32_t)cs[i].n_comps;
+        (*out)[i].mentions = (uint32_t)cs[i].n_docs;
+    }
+    *n_out = ok ? keep : 0;
+    for (size_t i = 0; i < nc; i++) {
+        free(cs[i].comps);
+        free(cs[i].docs);
+    }
+    free(cs);
+    free(c.m);
+    nfi_buf_free(&c.text);
+    nfi_hmap_free(&c.doc_seen);
+    if (!ok || strings->oom) {
+        free(*out);
+        *out = NULL;
+        *n_out = 0;
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory while collecting entities");
+    }
+    return NF_OK;
+}

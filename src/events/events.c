@@ -1,0 +1,1166 @@
+/*
+ * events.c - the event stage: features in, events and storylines out.
+ *
+ * nf_events_add extracts each document's features on worker threads
+ * (evfeat.c) and appends them, in input order, to a temporary spill file;
+ * what stays in memory per document is its metadata (about 60 bytes plus
+ * its strings). Document frequencies of every feature are counted as
+ * documents are added, so weights (sublinear tf x idf) use the whole corpus.
+ *
+ * nf_events_finish then:
+ *   1. joins hard links (duplicate groups, translation pairs) into
+ *      components with union-find;
+ *   2. gives undated documents a date: the earliest date in their
+ *      component, else the date of the nearest dated document before them
+ *      in input order (crawl order), else after them; when no document has
+ *      a date, time plays no part;
+ *   3. orders documents by (date, id) and streams them through stream.c,
+ *      re-reading each one's features from the spill file: a document whose
+ *      component already has an event joins it, any other is scored;
+ *   4. finalizes each event when it leaves the live set: its most central
+ *      report (headline), its entities (entities.c) and a profile for the
+ *      storyline stage (storylines.c);
+ *   5. builds the result: roles (original, copy, translation, report),
+ *      sources, languages, storylines.
+ * Weights, thresholds and the window come from nf_events_options; their
+ * defaults are tuned on data (docs/events.md). The output depends only on
+ * the documents, their order and the options; never on the thread count.
+ */
+#include "events/events.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NONE UINT32_MAX
+#define NO_DAY INT32_MIN
+#define MAX_THREADS 64
+#define LOG_TABLE 4096
+#ifndef NF_IDF_PRIOR_T
+#define NF_IDF_PRIOR_T 20
+#define NF_IDF_PRIOR_N 200
+#endif
+#define PIVOT_SALT 0x70697630746f7270ULL
+
+static const uint32_t vec_keep[N_CH] = {64, 512, 256, 256}; /* weighted features kept per document */
+static const double idf_prior[N_CH] = {NF_IDF_PRIOR_T, NF_IDF_PRIOR_T, NF_IDF_PRIOR_N, NF_IDF_PRIOR_N};
+static const uint32_t profile_keep[N_CH] = {16, 32, 32, 32}; /* per event, for storylines */
+
+enum { HAS_TITLE = 1, HAS_SOURCE = 2, HAS_URL = 4 };
+
+typedef struct doc_meta {
+    uint64_t spill_off;
+    uint64_t lang_hash;
+    uint32_t spill_len;
+    uint32_t n_tokens;
+    size_t str_off; /* id \0 title \0 lang \0 source \0 url \0 */
+    int32_t day;
+    uint8_t flags;
+    char published[11];
+} doc_meta;
+
+struct nf_events {
+    nf_events_options o;
+    nfi_featctx *ctx[MAX_THREADS];
+    doc_meta *docs;
+    size_t n, cap;
+    nfi_buf strs;
+    nfi_buf rec; /* one record being spilled */
+    FILE *spill;
+    uint64_t spill_bytes;
+    nfi_hmap df;            /* feature -> documents (low 32 bits), documents where strong (high 32) */
+    uint32_t *dedup_canon; /* per document: its duplicate group's canonical (itself when none) */
+    nf_link *links;
+    size_t n_links, cap_links;
+    const nf_pivot **pivots;
+    bool pivot_df_done;
+    bool finished;
+};
+
+static const char *const role_names[] = {"original", "copy", "translation", "report"};
+
+const char *nf_event_role_name(nf_event_role r)
+{
+    return (unsigned)r < sizeof role_names / sizeof *role_names ? role_names[r] : "unknown";
+}
+
+void nf_events_options_default(nf_events_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->threshold = 0.38;
+    o->threshold_short = 0.05;
+    o->w_title = 0.10;
+    o->w_body = 0.50;
+    o->w_names = 0.40;
+    o->w_pivot = 0.0;
+    o->w_cross_names = 1.0;
+    o->w_cross_pivot = 0.3;
+    o->time_weight = 0.5;
+    o->time_scale = 3.0;
+    o->window_days = 3;
+    o->candidates = 12;
+    o->storyline_days = 30;
+    o->storyline_threshold = 0.115;
+    o->storyline_w_names = 0.7;
+    o->max_entities = 10;
+    o->threads = 1;
+}
+
+/* ------------------------------------------------------------------ dates */
+
+static void civil_from_days(int32_t z, char out[11])
+{
+    z += 719468;
+    int era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int y = (int)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    int year = y + (m <= 2);
+    if (year < 0 || year > 9999) {
+        out[0] = '\0';
+        return;
+    }
+    snprintf(out, 11, "%04d-%02u-%02u", year % 10000, (m - 1) % 12 + 1, (d - 1) % 31 + 1);
+}
+
+static int32_t parse_day(const char *s)
+{
+    int y, m, d;
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+        return NO_DAY;
+    return nfi_days_from_civil(y, (unsigned)m, (unsigned)d);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+nf_status nf_events_new(nf_events **out, const nf_events_options *options, nf_error *err)
+{
+    nf_events *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (options)
+        ev->o = *options;
+    else
+        nf_events_options_default(&ev->o);
+    if (ev->o.threads < 1)
+        ev->o.threads = 1;
+    if (ev->o.threads > MAX_THREADS)
+        ev->o.threads = MAX_THREADS;
+    nfi_buf_init(&ev->strs);
+    nfi_buf_init(&ev->rec);
+    nfi_hmap_init(&ev->df);
+    const char *d = ev->o.tmp_dir ? ev->o.tmp_dir : getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/newsfold-events-XXXXXX", d && *d ? d : "/tmp");
+    int fd = mkstemp(path);
+    if (fd >= 0) {
+        unlink(path);
+        if (!(ev->spill = fdopen(fd, "w+b")))
+            close(fd);
+    }
+    if (!ev->spill) {
+        free(ev);
+        return nfi_fail(err, NF_ERR_IO, "cannot create a temporary file in %s", d && *d ? d : "/tmp");
+    }
+    *out = ev;
+    return NF_OK;
+}
+
+void nf_events_free(nf_events *ev)
+{
+    if (!ev)
+        return;
+    for (int t = 0; t < MAX_THREADS; t++)
+        nfi_featctx_free(ev->ctx[t]);
+    free(ev->docs);
+    nfi_buf_free(&ev->strs);
+    nfi_buf_free(&ev->rec);
+    if (ev->spill)
+        fclose(ev->spill);
+    nfi_hmap_free(&ev->df);
+    free(ev->dedup_canon);
+    free(ev->links);
+    free(ev->pivots);
+    free(ev);
+}
+
+/* ------------------------------------------------------------------- add */
+
+typedef struct add_ctx {
+    const nf_clean_doc *docs;
+    nfi_docfeat *feats;
+} add_ctx;
+
+static nf_status add_task(void *ctx, void *worker, size_t i, nf_error *err)
+{
+    add_ctx *c = ctx;
+    return nfi_evfeat_extract(*(nfi_featctx **)worker, &c->docs[i], &c->feats[i], err);
+}
+
+static void append_str(nfi_buf *b, const char *s) { nfi_buf_append(b, s ? s : "", (s ? strlen(s) : 0) + 1); }
+
+static bool count_df(nf_events *ev, const nfi_docfeat *f)
+{
+    /* terms: title and body share one namespace; count each term once */
+    size_t i = 0, j = 0;
+    const nfi_rawfeat *t = f->f[CH_TITLE], *b = f->f[CH_BODY];
+    while (i < f->n[CH_TITLE] || j < f->n[CH_BODY]) {
+        uint64_t h;
+        if (j == f->n[CH_BODY] || (i < f->n[CH_TITLE] && t[i].hash < b[j].hash))
+            h = t[i++].hash;
+        else if (i == f->n[CH_TITLE] || b[j].hash < t[i].hash)
+            h = b[j++].hash;
+        else
+            h = (i++, b[j++].hash);
+        uint64_t *v = nfi_hmap_put(&ev->df, h, NULL);
+        if (!v)
+            return false;
+        (*v)++;
+    }
+    for (size_t k = 0; k < f->n[CH_NAMES]; k++) {
+        uint64_t *v = nfi_hmap_put(&ev->df, f->f[CH_NAMES][k].hash, NULL);
+        if (!v)
+            return false;
+        *v += 1 + ((f->f[CH_NAMES][k].flags & FEAT_WEAK) ? 0 : (1ULL << 32));
+    }
+    for (size_t k = 0; k < f->n_lower; k++) {
+        uint64_t *v = nfi_hmap_put(&ev->df, f->lower[k] ^ NF_LOWER_SALT, NULL);
+        if (!v)
+            return false;
+        (*v)++;
+    }
+    return true;
+}
+
+/* Record: u32 counts[4] (title, body, names, runs bytes), u64 hashes,
+ * u32 (count << 2 | flags) per feature, the runs. Built in ev->rec, then
+ * written at once. */
+static bool spill_doc(nf_events *ev, const nfi_docfeat *f, doc_meta *m)
+{
+    uint32_t hdr[4] = {(uint32_t)f->n[CH_TITLE], (uint32_t)f->n[CH_BODY], (uint32_t)f->n[CH_NAMES],
+                       (uint32_t)f->runs.len};
+    nfi_buf *b = &ev->rec;
+    b->len = 0;
+    nfi_buf_append(b, hdr, sizeof hdr);
+    for (int c = 0; c < CH_PIVOT; c++)
+        for (size_t k = 0; k < f->n[c]; k++)
+            nfi_buf_append(b, &f->f[c][k].hash, 8);
+    for (int c = 0; c < CH_PIVOT; c++)
+        for (size_t k = 0; k < f->n[c]; k++) {
+            uint32_t cnt = f->f[c][k].count > 0x3fffffff ? 0x3fffffff : f->f[c][k].count;
+            uint32_t meta = cnt << 2 | (f->f[c][k].flags & (FEAT_WEAK | FEAT_UNIGRAM));
+            nfi_buf_append(b, &meta, 4);
+        }
+    nfi_buf_append(b, f->runs.data, f->runs.len);
+    if (b->oom || b->len > UINT32_MAX || fwrite(b->data, 1, b->len, ev->spill) != b->len)
+        return false;
+    m->spill_off = ev->spill_bytes;
+    m->spill_len = (uint32_t)b->len;
+    ev->spill_bytes += b->len;
+    return true;
+}
+
+static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nfi_docfeat *f, nf_error *err)
+{
+    doc_meta *grown = nfi_grow_array(ev->docs, &ev->cap, ev->n + 1, sizeof *grown);
+    if (!grown)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    ev->docs = grown;
+    doc_meta *m = &ev->docs[ev->n];
+    memset(m, 0, sizeof *m);
+    m->str_off = ev->strs.len;
+    append_str(&ev->strs, cd->doc.id);
+    append_str(&ev->strs, cd->title);
+    append_str(&ev->strs, cd->lang);
+    append_str(&ev->strs, cd->doc.source);
+    append_str(&ev->strs, cd->doc.url);
+    m->flags = (cd->title ? HAS_TITLE : 0) | (cd->doc.source ? HAS_SOURCE : 0) | (cd->doc.url ? HAS_URL : 0);
+    memcpy(m->published, cd->published, sizeof m->published);
+    m->published[10] = '\0';
+    m->day = *m->published ? parse_day(m->published) : NO_DAY;
+    m->lang_hash = nfi_hash64(cd->lang, strlen(cd->lang));
+    m->n_tokens = (uint32_t)(cd->n_tokens > UINT32_MAX ? UINT32_MAX : cd->n_tokens);
+    if (ev->strs.oom || !count_df(ev, f))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (!spill_doc(ev, f, m))
+        return nfi_fail(err, NF_ERR_IO, "cannot write the event feature spill file");
+    ev->n++;
+    return NF_OK;
+}
+
+static nf_status make_contexts(nf_events *ev, int n, nf_error *err)
+{
+    for (int t = 0; t < n; t++)
+        if (!ev->ctx[t]) {
+            nf_status st = nfi_featctx_new(&ev->ctx[t], err);
+            if (st != NF_OK)
+                return st;
+        }
+    return NF_OK;
+}
+
+nf_status nf_events_add(nf_events *ev, const nf_clean_doc *docs, size_t n, nf_error *err)
+{
+    if (ev->finished)
+        return nfi_fail(err, NF_ERR_ARG, "nf_events_add after nf_events_finish");
+    if (n == 0)
+        return NF_OK;
+    if (ev->n + n >= NONE)
+        return nfi_fail(err, NF_ERR_ARG, "too many documents for one event stage");
+    int threads = ev->o.threads < (int)n ? ev->o.threads : (int)n;
+    nf_status st = make_contexts(ev, threads, err);
+    if (st != NF_OK)
+        return st;
+    add_ctx job = {docs, calloc(n, sizeof(nfi_docfeat))};
+    if (!job.feats)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    st = nfi_parallel_for(n, ev->ctx, sizeof *ev->ctx, threads, add_task, &job, err);
+    for (size_t i = 0; i < n && st == NF_OK; i++)
+        st = append_doc(ev, &docs[i], &job.feats[i], err);
+    for (size_t i = 0; i < n; i++)
+        nfi_docfeat_free(&job.feats[i]);
+    free(job.feats);
+    return st;
+}
+
+/* ------------------------------------------------------------ hard links */
+
+nf_status nf_events_set_dedup(nf_events *ev, const nf_dedup_result *d, nf_error *err)
+{
+    if (d->n_docs < ev->n)
+        return nfi_fail(err, NF_ERR_ARG, "dedup result has %zu documents, the event stage %zu", d->n_docs,
+                       ev->n);
+    size_t skip = d->n_docs - ev->n; /* documents loaded from a dedup index come first */
+    uint32_t *canon = malloc((ev->n ? ev->n : 1) * sizeof *canon);
+    if (!canon)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < ev->n; i++) {
+        size_t c = d->docs[skip + i].canonical;
+        canon[i] = c >= skip && c < d->n_docs ? (uint32_t)(c - skip) : (uint32_t)i;
+    }
+    free(ev->dedup_canon);
+    ev->dedup_canon = canon;
+    return NF_OK;
+}
+
+nf_status nf_events_add_links(nf_events *ev, const nf_link *links, size_t n, nf_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (links[i].a >= ev->n || links[i].b >= ev->n)
+            return nfi_fail(err, NF_ERR_ARG, "link %zu names a document that was not added", i);
+        nf_link *grown = nfi_grow_array(ev->links, &ev->cap_links, ev->n_links + 1, sizeof *grown);
+        if (!grown)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        ev->links = grown;
+        ev->links[ev->n_links++] = links[i];
+    }
+    return NF_OK;
+}
+
+nf_status nf_events_set_pivot(nf_events *ev, size_t i, const nf_pivot *p, nf_error *err)
+{
+    if (i >= ev->n)
+        return nfi_fail(err, NF_ERR_ARG, "pivot for document %zu, only %zu added", i, ev->n);
+    if (!ev->pivots && !(ev->pivots = calloc(ev->n, sizeof *ev->pivots)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    ev->pivots[i] = p;
+    return NF_OK;
+}
+
+/* ---------------------------------------------------------------- finish */
+
+typedef struct fin_event {
+    uint32_t headline;
+    nfi_entity_tmp *ents;
+    size_t n_ents;
+    nfi_event_profile prof;
+} fin_event;
+
+typedef struct finish_ctx {
+    nf_events *ev;
+    uint32_t *comp;       /* per document: the root of its hard-link component */
+    uint32_t *comp_event; /* per root: its event, or NONE */
+    int32_t *day;         /* per document: the day it is streamed at */
+    uint8_t *inferred;
+    uint32_t *order; /* stream order */
+    uint32_t *pos;   /* per document: its position in the stream */
+    uint32_t *doc_event;
+    double *doc_score;
+    bool dated;
+    nfi_stream *stream;
+    fin_event *fe;
+    size_t cap_fe;
+    nfi_buf strings; /* the result's strings: documents', then entities' */
+    char *rec;      /* one spilled record */
+    size_t rec_cap;
+    nfi_docvec vec;    /* the document being streamed */
+    nfi_docvec member; /* a member being re-read while its event is finalized */
+    nfi_buf runs;      /* scratch for entity collection */
+    double *log_k;    /* log(k) for k < LOG_TABLE */
+} finish_ctx;
+
+static uint32_t uf_find(uint32_t *p, uint32_t x)
+{
+    while (p[x] != x) {
+        p[x] = p[p[x]];
+        x = p[x];
+    }
+    return x;
+}
+
+static void uf_union(uint32_t *p, uint32_t a, uint32_t b)
+{
+    a = uf_find(p, a);
+    b = uf_find(p, b);
+    if (a != b) /* the smaller index is the root: deterministic */
+        p[a > b ? a : b] = a < b ? a : b;
+}
+
+/* A translation published more than storyline_days away from its original
+ * is taken for a mistaken link, not a hard one (news is translated within
+ * days; a link across years would weld unrelated events). */
+static bool plausible_link(const nf_events *ev, const nf_link *l)
+{
+    int32_t a = ev->docs[l->a].day, b = ev->docs[l->b].day;
+    return a == NO_DAY || b == NO_DAY || llabs((long long)a - b) <= ev->o.storyline_days;
+}
+
+static void make_components(finish_ctx *fc)
+{
+    nf_events *ev = fc->ev;
+    for (size_t i = 0; i < ev->n; i++)
+        fc->comp[i] = (uint32_t)i;
+    if (ev->dedup_canon)
+        for (size_t i = 0; i < ev->n; i++)
+            uf_union(fc->comp, (uint32_t)i, ev->dedup_canon[i]);
+    for (size_t k = 0; k < ev->n_links; k++)
+        if (plausible_link(ev, &ev->links[k]))
+            uf_union(fc->comp, ev->links[k].a, ev->links[k].b);
+    for (size_t i = 0; i < ev->n; i++)
+        fc->comp[i] = uf_find(fc->comp, (uint32_t)i);
+}
+
+/* Component date first, then the nearest dated document before (or after)
+ * in input order. Without any date, every document gets day 0. */
+static bool infer_dates(finish_ctx *fc)
+{
+    nf_events *ev = fc->ev;
+    int32_t *cmin =
+        malloc((ev->n ? ev->n : 1) * sizeof *cmin); /* per root: the earliest date in its component */
+    if (!cmin)
+        return false;
+    for (size_t i = 0; i < ev->n; i++)
+        cmin[i] = NO_DAY;
+    for (size_t i = 0; i < ev->n; i++) {
+        int32_t d = ev->docs[i].day;
+        uint32_t r = fc->comp[i];
+        if (d != NO_DAY && (cmin[r] == NO_DAY || d < cmin[r]))
+            cmin[r] = d;
+    }
+    for (size_t i = 0; i < ev->n; i++) {
+        int32_t own = ev->docs[i].day;
+        fc->inferred[i] = own == NO_DAY && cmin[fc->comp[i]] != NO_DAY;
+        fc->day[i] = own != NO_DAY ? own : cmin[fc->comp[i]];
+    }
+    free(cmin);
+    int32_t prev = NO_DAY;
+    for (size_t i = 0; i < ev->n; i++) {
+        if (fc->day[i] != NO_DAY)
+            prev = fc->day[i];
+        else if (prev != NO_DAY)
+            fc->day[i] = prev, fc->inferred[i] = 1;
+    }
+    int32_t next = NO_DAY;
+    for (size_t i = ev->n; i-- > 0;) {
+        if (fc->day[i] != NO_DAY)
+            next = fc->day[i];
+        else if (next != NO_DAY)
+            fc->day[i] = next, fc->inferred[i] = 1;
+    }
+    fc->dated = next != NO_DAY;
+    for (size_t i = 0; i < ev->n && !fc->dated; i++)
+        fc->day[i] = 0;
+    return true;
+}
+
+static const char *doc_id(const finish_ctx *fc, size_t i) { return fc->strings.data + fc->ev->docs[i].str_off; }
+
+typedef struct order_key {
+    int32_t day;
+    uint32_t doc;
+    const char *id;
+} order_key;
+
+static int cmp_order(const void *a, const void *b)
+{
+    const order_key *x = a, *y = b;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    int c = strcmp(x->id, y->id);
+    if (c)
+        return c;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+static bool make_order(finish_ctx *fc)
+{
+    nf_events *ev = fc->ev;
+    order_key *k = malloc((ev->n ? ev->n : 1) * sizeof *k);
+    if (!k)
+        return false;
+    for (size_t i = 0; i < ev->n; i++)
+        k[i] = (order_key){fc->day[i], (uint32_t)i, doc_id(fc, i)};
+    if (ev->n)
+        qsort(k, ev->n, sizeof *k, cmp_order);
+    for (size_t i = 0; i < ev->n; i++) {
+        fc->order[i] = k[i].doc;
+        fc->pos[k[i].doc] = (uint32_t)i;
+    }
+    free(k);
+    return true;
+}
+
+/* ------------------------------------------------------------ doc vectors */
+
+/* See nfi_name_ok_fn: weak names need a strong use somewhere; a word that
+ * two or more documents, and at least one in five of those naming it, write
+ * in lower case is a common word ("Minister" in "Foreign Minister Cho"). */
+static bool name_ok(const void *ctx, uint64_t hash, bool weak)
+{
+    const nfi_hmap *df = &((const nf_events *)ctx)->df;
+    const uint64_t *v = nfi_hmap_get(df, hash);
+    if (!v || (weak && (*v >> 32) == 0))
+        return false;
+    const uint64_t *lower = nfi_hmap_get(df, hash ^ NF_LOWER_SALT);
+    return !lower || (uint32_t)*lower < 2 || (uint32_t)*lower * 5 < (uint32_t)*v;
+}
+
+/* Inverse document frequency with a prior of `prior` extra documents that
+ * lack the feature: in a small corpus, a term shared by most documents is
+ * not yet evidence that it is common (five reports of one event share their
+ * names); in a large one the prior vanishes. */
+/* log(k) for k < LOG_TABLE from a table (weights take two logs a feature). */
+static double log_small(const finish_ctx *fc, uint32_t k)
+{
+    return k < LOG_TABLE ? fc->log_k[k] : log((double)k);
+}
+
+static double idf(const finish_ctx *fc, uint64_t hash, double prior)
+{
+    const uint64_t *v = nfi_hmap_get(&fc->ev->df, hash);
+    uint32_t df = v ? (uint32_t)*v : 0;
+    return log((double)fc->ev->n + prior + 1) - log_small(fc, df + 1);
+}
+
+static bool read_record(finish_ctx *fc, uint32_t doc)
+{
+    const doc_meta *m = &fc->ev->docs[doc];
+    if (m->spill_len > fc->rec_cap) {
+        char *p = realloc(fc->rec, m->spill_len);
+        if (!p)
+            return false;
+        fc->rec = p;
+        fc->rec_cap = m->spill_len;
+    }
+    return pread(fileno(fc->ev->spill), fc->rec, m->spill_len, (off_t)m->spill_off) == (ssize_t)m->spill_len;
+}
+
+static bool push_w(nfi_svec *v, uint64_t hash, double w)
+{
+    if (v->n == v->cap) {
+        uint32_t cap = v->cap ? v->cap * 2 : 64;
+        nfi_wfeat *f = realloc(v->f, cap * sizeof *f);
+        if (!f)
+            return false;
+        v->f = f;
+        v->cap = cap;
+    }
+    v->f[v->n++] = (nfi_wfeat){hash, (float)w};
+    v->norm2 += w * w;
+    return true;
+}
+
+static bool finish_vec(nfi_svec *v, int ch)
+{
+    nfi_svec_top(v, vec_keep[ch]);
+    nfi_svec_normalize(v);
+    return true;
+}
+
+/* Weighted unit vectors of the record in fc->rec (and the pivot of doc). */
+static bool build_vec(finish_ctx *fc, uint32_t doc, nfi_docvec *v)
+{
+    const nf_events *ev = fc->ev;
+    uint32_t hdr[4];
+    memcpy(hdr, fc->rec, sizeof hdr);
+    const char *hashes = fc->rec + sizeof hdr;
+    const char *metas = hashes + 8 * (size_t)(hdr[0] + hdr[1] + hdr[2]);
+    size_t k = 0;
+    for (int ch = 0; ch < CH_PIVOT; ch++) {
+        v->ch[ch].n = 0;
+        v->ch[ch].norm2 = 0;
+        for (uint32_t i = 0; i < hdr[ch]; i++, k++) {
+            uint64_t h;
+            uint32_t meta;
+            memcpy(&h, hashes + 8 * k, 8);
+            memcpy(&meta, metas + 4 * k, 4);
+            if (ch == CH_NAMES && (meta & FEAT_WEAK) && !name_ok(ev, h, true))
+                continue;
+            if (ch == CH_NAMES && (meta & FEAT_UNIGRAM) && !name_ok(ev, h, meta & FEAT_WEAK))
+                continue;
+            double w = (1 + log_small(fc, meta >> 2 ? meta >> 2 : 1)) * idf(fc, h, idf_prior[ch]);
+            if (w > 0 && !push_w(&v->ch[ch], h, w))
+                return false;
+        }
+        finish_vec(&v->ch[ch], ch);
+    }
+    nfi_svec *pv = &v->ch[CH_PIVOT];
+    pv->n = 0;
+    pv->norm2 = 0;
+    const nf_pivot *p = ev->pivots ? ev->pivots[doc] : NULL;
+    for (size_t i = 0; p && i < p->n_features; i++) {
+        double w = (1 + log_small(fc, p->features[i].count ? p->features[i].count : 1)) *
+                   idf(fc, p->features[i].hash ^ PIVOT_SALT, idf_prior[CH_PIVOT]);
+        if (w > 0 && !push_w(pv, p->features[i].hash, w))
+            return false;
+    }
+    finish_vec(pv, CH_PIVOT);
+    v->lang = ev->docs[doc].lang_hash;
+    return true;
+}
+
+static bool load_vec(finish_ctx *fc, uint32_t doc, nfi_docvec *v)
+{
+    return read_record(fc, doc) && build_vec(fc, doc, v);
+}
+
+static bool count_pivot_df(nf_events *ev)
+{
+    if (ev->pivot_df_done)
+        return true;
+    ev->pivot_df_done = true;
+    for (size_t i = 0; ev->pivots && i < ev->n; i++) {
+        const nf_pivot *p = ev->pivots[i];
+        for (size_t k = 0; p && k < p->n_features; k++) {
+            uint64_t *v = nfi_hmap_put(&ev->df, p->features[k].hash ^ PIVOT_SALT, NULL);
+            if (!v)
+                return false;
+            (*v)++;
+        }
+    }
+    return true;
+}
+
+/* --------------------------------------------------------------- finalize */
+
+static bool reserve_fe(finish_ctx *fc, uint32_t event)
+{
+    if (event < fc->cap_fe)
+        return true;
+    size_t cap = fc->cap_fe ? fc->cap_fe : 256;
+    while (cap <= event)
+        cap *= 2;
+    fin_event *p = realloc(fc->fe, cap * sizeof *p);
+    if (!p)
+        return false;
+    memset(p + fc->cap_fe, 0, (cap - fc->cap_fe) * sizeof *p);
+    fc->fe = p;
+    fc->cap_fe = cap;
+    return true;
+}
+
+static bool make_profile(nfi_event_profile *p, const nfi_svec centroid[N_CH])
+{
+    for (int ch = 0; ch < N_CH; ch++) {
+        if (!nfi_svec_copy(&p->ch[ch], &centroid[ch]))
+            return false;
+        nfi_svec_top(&p->ch[ch], profile_keep[ch]);
+        nfi_svec_normalize(&p->ch[ch]);
+    }
+    return true;
+}
+
+/* The most central member (in the preferred language when it has one);
+ * also gathers every member's name runs into fc->runs. */
+static bool scan_members(finish_ctx *fc, const uint32_t *m, size_t n, const nfi_svec centroid[N_CH],
+                         size_t *run_offs, uint32_t *headline)
+{
+    const char *pref = fc->ev->o.prefer_lang;
+    uint64_t pref_hash = pref ? nfi_hash64(pref, strlen(pref)) : 0;
+    double best = -1;
+    bool best_pref = false;
+    fc->runs.len = 0;
+    *headline = m[0];
+    for (size_t i = 0; i < n; i++) {
+        if (!load_vec(fc, m[i], &fc->member))
+            return false;
+        uint32_t hdr[4];
+        memcpy(hdr, fc->rec, sizeof hdr);
+        size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2];
+        run_offs[i] = fc->runs.len;
+        nfi_buf_append(&fc->runs, fc->rec + sizeof hdr + 12 * feats, hdr[3]);
+        bool is_pref = pref && fc->ev->docs[m[i]].lang_hash == pref_hash;
+        double s = nfi_event_score(&fc->ev->o, &fc->member, centroid, true, 0);
+        if ((is_pref && !best_pref) || (is_pref == best_pref && s > best)) {
+            best = s;
+            best_pref = is_pref;
+            *headline = m[i];
+        }
+    }
+    run_offs[n] = fc->runs.len;
+    return !fc->runs.oom;
+}
+
+static nf_status finalize_event(void *ctx, uint32_t event, const nfi_svec centroid[N_CH], nf_error *err)
+{
+    finish_ctx *fc = ctx;
+    size_t n;
+    const uint32_t *m = nfi_stream_members(fc->stream, event, &n);
+    size_t *offs = malloc((n + 1) * sizeof *offs);
+    nfi_entity_input *in = malloc(n * sizeof *in);
+    if (!offs || !in || !reserve_fe(fc, event)) {
+        free(offs);
+        free(in);
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    fin_event *fe = &fc->fe[event];
+    nf_status st = NF_OK;
+    if (!scan_members(fc, m, n, centroid, offs, &fe->headline) || !make_profile(&fe->prof, centroid))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory or unreadable spill file");
+    for (size_t i = 0; i < n && st == NF_OK; i++)
+        in[i] = (nfi_entity_input){fc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[m[i]]};
+    if (st == NF_OK)
+        st = nfi_entities_collect(in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities, &fe->ents,
+                                 &fe->n_ents, &fc->strings, err);
+    nfi_stream_days(fc->stream, event, &fe->prof.first_day, &fe->prof.last_day);
+    free(offs);
+    free(in);
+    return st;
+}
+
+/* ----------------------------------------------------------------- stream */
+
+static nf_status run_stream(finish_ctx *fc, nf_error *err)
+{
+    nf_events *ev = fc->ev;
+    nf_status st = nfi_stream_new(&fc->stream, &ev->o, finalize_event, fc, err);
+    for (size_t k = 0; k < ev->n && st == NF_OK; k++) {
+        uint32_t d = fc->order[k];
+        if (!load_vec(fc, d, &fc->vec))
+            return nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", d);
+        uint32_t root = fc->comp[d];
+        st = nfi_stream_push(fc->stream, d, fc->day[d], &fc->vec, fc->comp_event[root], &fc->doc_event[d],
+                            &fc->doc_score[d], err);
+        if (fc->comp_event[root] == NONE)
+            fc->comp_event[root] = fc->doc_event[d];
+    }
+    if (st == NF_OK)
+        st = nfi_stream_flush(fc->stream, err);
+    return st;
+}
+
+/* ----------------------------------------------------------------- result */
+
+static void fill_doc(const finish_ctx *fc, nf_events_result *r, uint32_t i)
+{
+    const nf_events *ev = fc->ev;
+    const doc_meta *m = &ev->docs[i];
+    nf_event_doc *d = &r->docs[i];
+    const char *s = r->strings + m->str_off;
+    d->id = s;
+    s += strlen(s) + 1;
+    d->title = (m->flags & HAS_TITLE) ? s : NULL;
+    s += strlen(s) + 1;
+    d->lang = s;
+    s += strlen(s) + 1;
+    d->source = (m->flags & HAS_SOURCE) ? s : NULL;
+    s += strlen(s) + 1;
+    d->url = (m->flags & HAS_URL) ? s : NULL;
+    memcpy(d->published, m->published, sizeof d->published);
+    if (fc->dated)
+        civil_from_days(fc->day[i], d->date);
+    d->date_inferred = fc->inferred[i];
+    d->event = fc->doc_event[i];
+    d->score = fc->doc_score[i];
+    d->role = NF_ROLE_REPORT;
+    d->linked_to = NONE;
+}
+
+typedef struct adjacency { /* translation links per document (CSR) */
+    uint32_t *start, *to;
+} adjacency;
+
+static bool make_adjacency(const nf_events *ev, adjacency *a)
+{
+    a->start = calloc(ev->n + 1, sizeof *a->start);
+    a->to = malloc((2 * ev->n_links + 1) * sizeof *a->to);
+    if (!a->start || !a->to)
+        return false;
+    for (size_t k = 0; k < ev->n_links; k++) {
+        if (!plausible_link(ev, &ev->links[k]))
+            continue;
+        a->start[ev->links[k].a + 1]++;
+        a->start[ev->links[k].b + 1]++;
+    }
+    for (size_t i = 0; i < ev->n; i++)
+        a->start[i + 1] += a->start[i];
+    uint32_t *fill = malloc((ev->n + 1) * sizeof *fill);
+    if (!fill)
+        return false;
+    memcpy(fill, a->start, (ev->n + 1) * sizeof *fill);
+    for (size_t k = 0; k < ev->n_links; k++) {
+        if (!plausible_link(ev, &ev->links[k]))
+            continue;
+        a->to[fill[ev->links[k].a]++] = ev->links[k].b;
+        a->to[fill[ev->links[k].b]++] = ev->links[k].a;
+    }
+    free(fill);
+    return true;
+}
+
+/* The original: on the event's first day, the member whose duplicate or
+ * translation component within the event is largest, preferring a
+ * canonical text, then the longer, then the earlier in the stream. */
+static uint32_t pick_original(const finish_ctx *fc, const uint32_t *m, size_t n, nfi_hmap *count)
+{
+    const nf_events *ev = fc->ev;
+    nfi_hmap_clear(count);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t *c = nfi_hmap_put(count, (uint64_t)fc->comp[m[i]] + 1, NULL); /* + 1: key 0 is taken */
+        if (c)
+            (*c)++;
+    }
+    uint32_t best = m[0];
+    uint64_t best_key = 0;
+    for (size_t i = 0; i < n && fc->day[m[i]] == fc->day[m[0]]; i++) {
+        const uint64_t *c = nfi_hmap_get(count, (uint64_t)fc->comp[m[i]] + 1);
+        bool canonical = !ev->dedup_canon || ev->dedup_canon[m[i]] == m[i];
+        uint64_t key = (c ? *c : 1) << 33 | (uint64_t)canonical << 32 | ev->docs[m[i]].n_tokens;
+        if (key > best_key) {
+            best_key = key;
+            best = m[i];
+        }
+    }
+    return best;
+}
+
+static void assign_roles(const finish_ctx *fc, nf_events_result *r, uint32_t e, const adjacency *adj,
+                         nfi_hmap *scratch)
+{
+    const nf_events *ev = fc->ev;
+    const nf_event *E = &r->events[e];
+    uint32_t orig = pick_original(fc, E->docs, E->n_docs, scratch);
+    r->docs[orig].role = NF_ROLE_ORIGINAL;
+    for (size_t i = 0; i < E->n_docs; i++) {
+        uint32_t d = E->docs[i];
+        if (d == orig)
+            continue;
+        uint32_t c = ev->dedup_canon ? ev->dedup_canon[d] : d;
+        if (c != d && fc->doc_event[c] == e) {
+            r->docs[d].role = NF_ROLE_COPY;
+            r->docs[d].linked_to = c;
+            continue;
+        }
+        uint32_t best = NONE;
+        for (uint32_t k = adj->start[d]; k < adj->start[d + 1]; k++) {
+            uint32_t t = adj->to[k];
+            bool earlier = fc->pos[t] < fc->pos[d] || t == orig;
+            if (fc->doc_event[t] == e && earlier && (best == NONE || fc->pos[t] < fc->pos[best]))
+                best = t;
+        }
+        if (best != NONE) {
+            r->docs[d].role = NF_ROLE_TRANSLATION;
+            r->docs[d].linked_to = best;
+        }
+    }
+}
+
+typedef struct lang_count {
+    const char *lang;
+    size_t n;
+} lang_count;
+
+static int cmp_lang(const void *a, const void *b)
+{
+    const lang_count *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return strcmp(x->lang, y->lang);
+}
+
+static bool event_languages(nf_events_result *r, nf_event *E, nfi_hmap *scratch)
+{
+    lang_count *lc = calloc(E->n_docs, sizeof *lc);
+    if (!lc)
+        return false;
+    size_t n = 0;
+    nfi_hmap_clear(scratch);
+    for (size_t i = 0; i < E->n_docs; i++) {
+        const char *l = r->docs[E->docs[i]].lang;
+        bool created;
+        uint64_t *v = nfi_hmap_put(scratch, nfi_hash64(l, strlen(l)), &created);
+        if (!v) {
+            free(lc);
+            return false;
+        }
+        if (created)
+            *v = n, lc[n++].lang = l;
+        lc[*v].n++;
+    }
+    qsort(lc, n, sizeof *lc, cmp_lang);
+    E->languages = malloc(n * sizeof *E->languages);
+    for (size_t i = 0; E->languages && i < n; i++)
+        E->languages[i] = (char *)lc[i].lang;
+    E->n_languages = E->languages ? n : 0;
+    free(lc);
+    return E->languages != NULL;
+}
+
+static uint32_t count_sources(const nf_events_result *r, const nf_event *E, nfi_hmap *scratch)
+{
+    nfi_hmap_clear(scratch);
+    uint32_t n = 0;
+    for (size_t i = 0; i < E->n_docs; i++) {
+        const char *s = r->docs[E->docs[i]].source;
+        if (!s) {
+            n++;
+            continue;
+        }
+        bool created;
+        if (nfi_hmap_put(scratch, nfi_hash64(s, strlen(s)), &created) && created)
+            n++;
+    }
+    return n;
+}
+
+static bool fill_event(finish_ctx *fc, nf_events_result *r, uint32_t e, nfi_hmap *scratch)
+{
+    nf_event *E = &r->events[e];
+    size_t n;
+    const uint32_t *m = nfi_stream_members(fc->stream, e, &n);
+    int32_t first, last;
+    nfi_stream_days(fc->stream, e, &first, &last);
+    fc->fe[e].prof.first_day = first;
+    fc->fe[e].prof.last_day = last;
+    if (fc->dated) {
+        civil_from_days(first, E->first_seen);
+        civil_from_days(last, E->last_seen);
+    }
+    E->headline_doc = fc->fe[e].headline;
+    E->docs = malloc(n * sizeof *E->docs);
+    if (!E->docs)
+        return false;
+    memcpy(E->docs, m, n * sizeof *m);
+    E->n_docs = n;
+    E->n_sources = count_sources(r, E, scratch);
+    E->entities = calloc(fc->fe[e].n_ents ? fc->fe[e].n_ents : 1, sizeof *E->entities);
+    if (!E->entities)
+        return false;
+    for (size_t k = 0; k < fc->fe[e].n_ents; k++) {
+        const nfi_entity_tmp *t = &fc->fe[e].ents[k];
+        E->entities[k] =
+            (nf_entity){r->strings + t->name_off, r->strings + t->key_off, t->sources, t->mentions};
+    }
+    E->n_entities = fc->fe[e].n_ents;
+    return event_languages(r, E, scratch);
+}
+
+static nf_status build_storylines(finish_ctx *fc, nf_events_result *r, nf_error *err)
+{
+    size_t ne = r->n_events;
+    nfi_event_profile *prof = malloc((ne ? ne : 1) * sizeof *prof);
+    uint32_t *sl = malloc((ne ? ne : 1) * sizeof *sl);
+    nf_status st = prof && sl ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t e = 0; e < ne && st == NF_OK; e++)
+        prof[e] = fc->fe[e].prof;
+    if (st == NF_OK)
+        st = nfi_storylines_link(prof, ne, &fc->ev->o, sl, &r->n_storylines, err);
+    if (st == NF_OK &&
+        !(r->storylines = calloc(r->n_storylines ? r->n_storylines : 1, sizeof *r->storylines)))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t e = 0; e < ne && st == NF_OK; e++) {
+        nf_storyline *S = &r->storylines[sl[e]];
+        uint32_t *v = realloc(S->events, (S->n_events + 1) * sizeof *v);
+        if (!v) {
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+            break;
+        }
+        S->events = v;
+        S->events[S->n_events++] = (uint32_t)e;
+        r->events[e].storyline = sl[e];
+        S->n_docs += r->events[e].n_docs;
+        if (!*S->first_seen || strcmp(r->events[e].first_seen, S->first_seen) < 0)
+            memcpy(S->first_seen, r->events[e].first_seen, 11);
+        if (strcmp(r->events[e].last_seen, S->last_seen) > 0)
+            memcpy(S->last_seen, r->events[e].last_seen, 11);
+    }
+    free(prof);
+    free(sl);
+    return st;
+}
+
+static nf_status build_result(finish_ctx *fc, nf_events_result *r, nf_error *err)
+{
+    nf_events *ev = fc->ev;
+    r->n_docs = ev->n;
+    r->n_events = nfi_stream_events(fc->stream);
+    nfi_stream_stats(fc->stream, &r->candidates_scored, &r->max_live_events);
+    r->strings = nfi_buf_take(&fc->strings, NULL);
+    r->docs = calloc(ev->n ? ev->n : 1, sizeof *r->docs);
+    r->events = calloc(r->n_events ? r->n_events : 1, sizeof *r->events);
+    if (!r->strings || !r->docs || !r->events)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < ev->n; i++)
+        fill_doc(fc, r, i);
+    nfi_hmap scratch;
+    nfi_hmap_init(&scratch);
+    adjacency adj = {0};
+    bool ok = make_adjacency(ev, &adj);
+    for (uint32_t e = 0; ok && e < r->n_events; e++) {
+        ok = fill_event(fc, r, e, &scratch);
+        if (ok)
+            assign_roles(fc, r, e, &adj, &scratch);
+    }
+    free(adj.start);
+    free(adj.to);
+    nfi_hmap_free(&scratch);
+    if (!ok)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    return build_storylines(fc, r, err);
+}
+
+/* ----------------------------------------------------------------- finish */
+
+static void free_finish(finish_ctx *fc)
+{
+    free(fc->comp);
+    free(fc->comp_event);
+    free(fc->day);
+    free(fc->inferred);
+    free(fc->order);
+    free(fc->pos);
+    free(fc->doc_event);
+    free(fc->doc_score);
+    free(fc->log_k);
+    nfi_stream_free(fc->stream);
+    for (size_t e = 0; e < fc->cap_fe; e++) {
+        free(fc->fe[e].ents);
+        for (int ch = 0; ch < N_CH; ch++)
+            nfi_svec_free(&fc->fe[e].prof.ch[ch]);
+    }
+    free(fc->fe);
+    nfi_buf_free(&fc->strings);
+    free(fc->rec);
+    for (int ch = 0; ch < N_CH; ch++) {
+        nfi_svec_free(&fc->vec.ch[ch]);
+        nfi_svec_free(&fc->member.ch[ch]);
+    }
+    nfi_buf_free(&fc->runs);
+}
+
+/* keep_strings: copy the documents' strings into the result (a later
+ * re-clustering needs them) instead of handing them over. */
+static bool alloc_finish(finish_ctx *fc, nf_events *ev, bool keep_strings)
+{
+    size_t n = ev->n ? ev->n : 1;
+    memset(fc, 0, sizeof *fc);
+    fc->ev = ev;
+    fc->comp = malloc(n * sizeof *fc->comp);
+    fc->comp_event = malloc(n * sizeof *fc->comp_event);
+    fc->day = malloc(n * sizeof *fc->day);
+    fc->inferred = calloc(n, 1);
+    fc->order = malloc(n * sizeof *fc->order);
+    fc->pos = malloc(n * sizeof *fc->pos);
+    fc->doc_event = malloc(n * sizeof *fc->doc_event);
+    fc->doc_score = calloc(n, sizeof *fc->doc_score);
+    fc->log_k = malloc(LOG_TABLE * sizeof *fc->log_k);
+    for (int k = 1; fc->log_k && k < LOG_TABLE; k++)
+        fc->log_k[k] = log((double)k);
+    if (fc->log_k)
+        fc->log_k[0] = 0;
+    nfi_buf_init(&fc->strings);
+    if (keep_strings) {
+        nfi_buf_append(&fc->strings, ev->strs.data ? ev->strs.data : "", ev->strs.len);
+    } else {
+        fc->strings = ev->strs;
+        nfi_buf_init(&ev->strs);
+    }
+    if (!fc->comp || !fc->comp_event || !fc->day || !fc->inferred || !fc->order || !fc->pos ||
+        !fc->doc_event || !fc->doc_score || !fc->log_k || fc->strings.oom)
+        return false;
+    for (size_t i = 0; i < ev->n; i++)
+        fc->comp_event[i] = NONE;
+    return true;
+}
+
+static nf_status cluster(nf_events *ev, const nf_events_options *o, bool keep_strings, nf_events_result *out,
+                         nf_error *err);
+
+nf_status nf_events_finish(nf_events *ev, nf_events_result *out, nf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (ev->finished)
+        return nfi_fail(err, NF_ERR_ARG, "nf_events_finish called twice");
+    nf_events_options o = ev->o;
+    return cluster(ev, &o, false, out, err); /* the strings move into the result */
+}
+
+nf_status nfi_events_recluster(nf_events *ev, const nf_events_options *o, nf_events_result *out, nf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (ev->n && !ev->strs.data)
+        return nfi_fail(err, NF_ERR_ARG, "nfi_events_recluster after nf_events_finish");
+    return cluster(ev, o, true, out, err);
+}
+
+static nf_status cluster(nf_events *ev, const nf_events_options *o, bool keep_strings, nf_events_result *out,
+                         nf_error *err)
+{
+    int threads = ev->o.threads;
+    const char *tmp = ev->o.tmp_dir;
+    ev->o = *o;
+    ev->o.threads = threads;
+    ev->o.tmp_dir = tmp;
+    ev->finished = true;
+    if (fflush(ev->spill) != 0)
+        return nfi_fail(err, NF_ERR_IO, "cannot write the event feature spill file");
+    finish_ctx fc;
+    nf_status st = NF_OK;
+    if (!alloc_finish(&fc, ev, keep_strings))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK) {
+        make_components(&fc);
+        if (!infer_dates(&fc) || !count_pivot_df(ev) || !make_order(&fc))
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    if (st == NF_OK)
+        st = run_stream(&fc, err);
+    if (st == NF_OK)
+        st = build_result(&fc, out, err);
+    free_finish(&fc);
+    if (st != NF_OK)
+        nf_events_result_free(out);
+    return st;
+}
+
+void nf_events_result_free(nf_events_result *r)
+{
+    for (size_t e = 0; r->events && e < r->n_events; e++) {
+        free(r->events[e].docs);
+        free(r->events[e].languages);
+        free(r->events[e].entities);
+    }
+    for (size_t s = 0; r->storylines && s < r->n_storylines; s++)
+        free(r->storylines[s].events);
+    free(r->events);
+    free(r->storylines);
+    free(r->docs);
+    free(r->strings);
+    memset(r, 0, sizeof *r);
+}

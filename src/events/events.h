@@ -1,0 +1,173 @@
+/* events.h - the internal contract of src/events/ (never installed). */
+#ifndef NF_EVENTS_EVENTS_H
+#define NF_EVENTS_EVENTS_H
+
+#include "common/common.h"
+#include "text/text.h"
+
+/*
+ * events_internal.h - what the event stage's files share: per-document
+ * features (evfeat.c), names and entities (entities.c), sparse vectors
+ * (sparse.c), storylines (storylines.c) and the engine (events.c).
+ *
+ * A document is seen through channels, each a sparse vector of hashed
+ * features: its title terms, its body terms, its names and numbers
+ * (language-neutral), and optionally a pivot from the cross-lingual stage.
+ * The engine only ever compares channels, so adding or swapping a channel
+ * (the pivot) does not touch the clustering.
+ */
+
+
+enum { CH_TITLE = 0, CH_BODY = 1, CH_NAMES = 2, CH_PIVOT = 3, N_CH = 4 };
+
+/* Raw feature flags. A weak name is a capitalized word in a language that
+ * capitalizes every noun (German): it only counts where some document
+ * corroborates it as a name (see entities.c). */
+enum { FEAT_WEAK = 1, FEAT_UNIGRAM = 2 };
+
+/* The document-frequency key counting lowercase uses of a name key: the
+ * name unigram hash xor this, so a name feature finds it without its text. */
+#define NF_LOWER_SALT 0x6c6f776572636173ULL
+
+typedef struct nfi_rawfeat {
+    uint64_t hash;
+    uint32_t count;
+    uint32_t flags;
+} nfi_rawfeat;
+
+/* Everything extracted from one document, before weighting. */
+typedef struct nfi_docfeat {
+    nfi_rawfeat *f[N_CH]; /* sorted by hash, unique; CH_PIVOT unused here */
+    size_t n[N_CH], cap[N_CH];
+    nfi_buf runs;     /* the document's name runs, serialized (entities.c) */
+    uint64_t *lower; /* name-unigram hashes of words used in lower case (unique) */
+    size_t n_lower, cap_lower;
+} nfi_docfeat;
+
+void nfi_docfeat_reset(nfi_docfeat *d);
+void nfi_docfeat_free(nfi_docfeat *d);
+
+/* Per-thread extraction state: a tokenizer for titles, a transliterator,
+ * scratch space. */
+typedef struct nfi_featctx nfi_featctx;
+
+nf_status nfi_featctx_new(nfi_featctx **out, nf_error *err);
+void nfi_featctx_free(nfi_featctx *c);
+nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err);
+
+/* Feature namespaces: terms (title and body share document frequencies),
+ * names, name bigrams, numbers. */
+uint64_t nfi_feat_hash(char ns, const char *s, size_t n);
+
+/* entities.c: the spelling-tolerant ASCII key of one name token given its
+ * normalized form; appended to out. Returns false when nothing is left. */
+typedef struct nfi_translit nfi_translit;
+nf_status nfi_translit_new(nfi_translit **out, nf_error *err);
+void nfi_translit_free(nfi_translit *t);
+bool nfi_name_key(nfi_translit *t, const char *norm, size_t len, nfi_buf *out);
+
+/* Adds the name and number features of cd to out->f[CH_NAMES] (unsorted,
+ * possibly repeated; the caller merges) and its name runs to out->runs. */
+nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err);
+bool nfi_docfeat_push(nfi_docfeat *d, int ch, uint64_t hash, uint32_t flags);
+
+/* Whether a name token (its unigram hash, weak or not) counts as a name:
+ * a weak one must be corroborated (seen strong somewhere), and no name may
+ * be a common word (used in lower case by enough documents). */
+typedef bool (*nfi_name_ok_fn)(const void *ctx, uint64_t hash, bool weak);
+
+/* One event's entities from the runs of its members. */
+typedef struct nfi_entity_input {
+    const char *runs; /* a member's serialized runs */
+    size_t runs_len;
+    uint32_t component; /* members with the same component are not independent */
+} nfi_entity_input;
+
+/* An entity whose strings lie at offsets in the caller's string buffer
+ * (which may still grow). */
+typedef struct nfi_entity_tmp {
+    size_t name_off, key_off;
+    uint32_t sources, mentions;
+} nfi_entity_tmp;
+
+nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok_fn name_ok, const void *ctx,
+                              size_t max_entities, nfi_entity_tmp **out, size_t *n_out, nfi_buf *strings,
+                              nf_error *err);
+
+/* sparse.c: weighted sparse vectors sorted by hash. */
+typedef struct nfi_wfeat {
+    uint64_t hash;
+    float w;
+} nfi_wfeat;
+
+typedef struct nfi_svec {
+    nfi_wfeat *f;
+    uint32_t n, cap;
+    double norm2; /* sum of squared weights */
+} nfi_svec;
+
+void nfi_svec_free(nfi_svec *v);
+bool nfi_svec_has(const nfi_svec *v, uint64_t hash);
+double nfi_svec_dot(const nfi_svec *a, const nfi_svec *b);
+double nfi_svec_cos(const nfi_svec *a, const nfi_svec *b);
+/* a += scale * b; then keeps the max_n largest weights (0 = all). */
+bool nfi_svec_add(nfi_svec *a, const nfi_svec *b, double scale, uint32_t max_n);
+/* Scales to unit length (no-op on the zero vector). */
+void nfi_svec_normalize(nfi_svec *v);
+/* Keeps the n largest weights (ties by hash), still sorted by hash. */
+void nfi_svec_top(nfi_svec *v, uint32_t n);
+bool nfi_svec_copy(nfi_svec *dst, const nfi_svec *src);
+
+/* stream.c: the streaming clusterer. Documents arrive in stream order as
+ * weighted unit vectors per channel; events live while they get reports. */
+typedef struct nfi_docvec {
+    nfi_svec ch[N_CH];
+    uint64_t lang; /* hash of the language code */
+} nfi_docvec;
+
+typedef struct nfi_stream nfi_stream;
+
+/* A document with fewer distinct body terms is judged as a headline
+ * (threshold_short): its title cosine alone runs lower. */
+#define NF_SHORT_BODY_TERMS 24
+
+/* Called once per event when it leaves the live set (expiry or flush),
+ * with its centroid, before the centroid is freed. */
+typedef nf_status (*nfi_finalize_fn)(void *ctx, uint32_t event, const nfi_svec centroid[N_CH], nf_error *err);
+
+nf_status nfi_stream_new(nfi_stream **out, const nf_events_options *o, nfi_finalize_fn fn, void *ctx,
+                        nf_error *err);
+void nfi_stream_free(nfi_stream *s);
+/* Assigns document doc of day `day`: to event `forced` when it is not
+ * UINT32_MAX (a hard link), else to the best live event or a new one. */
+nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, int32_t day, const nfi_docvec *v, uint32_t forced,
+                         uint32_t *event, double *score, nf_error *err);
+/* Finalizes every event still live. */
+nf_status nfi_stream_flush(nfi_stream *s, nf_error *err);
+size_t nfi_stream_events(const nfi_stream *s);
+const uint32_t *nfi_stream_members(const nfi_stream *s, uint32_t event, size_t *n);
+void nfi_stream_days(const nfi_stream *s, uint32_t event, int32_t *first, int32_t *last);
+void nfi_stream_stats(const nfi_stream *s, size_t *scored, size_t *max_live);
+/* The mixed score of a document against a centroid (also used to find an
+ * event's most central report). */
+double nfi_event_score(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
+                      bool same_lang, int32_t days_apart);
+
+/* events.c: clusters again with other options (features are kept): for
+ * tuning. Call it instead of nf_events_finish (which hands the documents'
+ * strings over to its result), as often as needed. */
+nf_status nfi_events_recluster(nf_events *ev, const nf_events_options *o, nf_events_result *out,
+                              nf_error *err);
+
+/* storylines.c: links events into storylines. */
+typedef struct nfi_event_profile {
+    nfi_svec ch[N_CH]; /* the final centroid's top features, unit length */
+    int32_t first_day, last_day;
+} nfi_event_profile;
+
+/* storyline[e] gets the storyline of event e; storylines are numbered in
+ * order of their first event (events are numbered in time order). */
+nf_status nfi_storylines_link(const nfi_event_profile *ev, size_t n, const nf_events_options *o,
+                             uint32_t *storyline, size_t *n_storylines, nf_error *err);
+
+#endif

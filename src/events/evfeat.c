@@ -1,0 +1,209 @@
+/*
+ * evfeat.c - the features the event stage sees of one document.
+ *
+ * Channels (see events_internal.h):
+ *   title  the Snowball stems of the title (tokenized here: the cleaner
+ *          only tokenizes the text)
+ *   body   the stems of the cleaned text, at most MAX_BODY distinct ones
+ *          (the most frequent; ties by hash)
+ *   names  name keys, adjacent name pairs and numbers (entities.c)
+ * Terms share one hash namespace between title and body, so a term has one
+ * document frequency. One-letter words carry nothing and are skipped.
+ * Counts, not weights, are kept here: weights need document frequencies,
+ * which the engine only knows once every document has been added.
+ *
+ * Each worker thread owns one nfi_featctx (tokenizer and transliterator are
+ * not thread-safe); the output depends only on the document.
+ */
+#include "events/events.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define MAX_TITLE 64
+#define MAX_BODY 512
+#define MAX_NAMES 256
+
+struct nfi_featctx {
+    nfi_normalizer *nz;
+    nfi_translit *tr;
+    nfi_token_vec tv;
+    nfi_buf pool;
+    nfi_rawfeat *tmp; /* radix sort scratch */
+    size_t tmp_cap;
+};
+
+uint64_t nfi_feat_hash(char ns, const char *s, size_t n)
+{
+    return XXH3_64bits_withSeed(s, n, (uint64_t)(unsigned char)ns * 0x9E3779B97F4A7C15ULL);
+}
+
+void nfi_docfeat_reset(nfi_docfeat *d)
+{
+    for (int c = 0; c < N_CH; c++)
+        d->n[c] = 0;
+    d->runs.len = 0;
+    d->n_lower = 0;
+}
+
+void nfi_docfeat_free(nfi_docfeat *d)
+{
+    for (int c = 0; c < N_CH; c++)
+        free(d->f[c]);
+    nfi_buf_free(&d->runs);
+    free(d->lower);
+    memset(d, 0, sizeof *d);
+}
+
+bool nfi_docfeat_push(nfi_docfeat *d, int ch, uint64_t hash, uint32_t flags)
+{
+    if (d->n[ch] == d->cap[ch]) {
+        size_t cap = d->cap[ch] ? d->cap[ch] * 2 : 64;
+        nfi_rawfeat *f = realloc(d->f[ch], cap * sizeof *f);
+        if (!f)
+            return false;
+        d->f[ch] = f;
+        d->cap[ch] = cap;
+    }
+    d->f[ch][d->n[ch]++] = (nfi_rawfeat){hash, 1, flags};
+    return true;
+}
+
+nf_status nfi_featctx_new(nfi_featctx **out, nf_error *err)
+{
+    nfi_featctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = nfi_normalizer_new(&c->nz, err);
+    if (st == NF_OK)
+        st = nfi_translit_new(&c->tr, err);
+    if (st != NF_OK) {
+        nfi_featctx_free(c);
+        return st;
+    }
+    *out = c;
+    return NF_OK;
+}
+
+void nfi_featctx_free(nfi_featctx *c)
+{
+    if (!c)
+        return;
+    nfi_normalizer_free(c->nz);
+    nfi_translit_free(c->tr);
+    free(c->tv.items);
+    nfi_buf_free(&c->pool);
+    free(c->tmp);
+    free(c);
+}
+
+static int cmp_raw_hash(const void *a, const void *b)
+{
+    const nfi_rawfeat *x = a, *y = b;
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+static int cmp_raw_count(const void *a, const void *b)
+{
+    const nfi_rawfeat *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return cmp_raw_hash(a, b);
+}
+
+/* Sorts by hash: one pass scatters into 2^b buckets by the top b bits
+ * (b about log2 n, so a bucket holds one feature on average: hashes are
+ * uniform), then an insertion sort fixes the few inversions left inside
+ * buckets. Linear on average, with no comparator calls. */
+static void bucket_sort(nfi_rawfeat *f, size_t n, nfi_rawfeat *tmp)
+{
+    int bits = 1;
+    while (bits < 12 && ((size_t)1 << bits) < n)
+        bits++;
+    size_t count[(1 << 12) + 1];
+    memset(count, 0, (((size_t)1 << bits) + 1) * sizeof *count);
+    int shift = 64 - bits;
+    for (size_t i = 0; i < n; i++)
+        count[(f[i].hash >> shift) + 1]++;
+    for (size_t b = 0; b < ((size_t)1 << bits); b++)
+        count[b + 1] += count[b];
+    for (size_t i = 0; i < n; i++)
+        tmp[count[f[i].hash >> shift]++] = f[i];
+    for (size_t i = 0; i < n; i++) {
+        nfi_rawfeat x = tmp[i];
+        size_t j = i;
+        while (j > 0 && f[j - 1].hash > x.hash) {
+            f[j] = f[j - 1];
+            j--;
+        }
+        f[j] = x;
+    }
+}
+
+/* Sorts, merges repeats (a feature is weak only if every occurrence is),
+ * keeps the max most frequent. */
+static bool merge_channel(nfi_featctx *c, nfi_docfeat *d, int ch, size_t max)
+{
+    nfi_rawfeat *f = d->f[ch];
+    size_t n = d->n[ch], o = 0;
+    if (n == 0)
+        return true;
+    if (n > c->tmp_cap) {
+        nfi_rawfeat *t = realloc(c->tmp, n * sizeof *t);
+        if (!t)
+            return false;
+        c->tmp = t;
+        c->tmp_cap = n;
+    }
+    bucket_sort(f, n, c->tmp);
+    for (size_t i = 0; i < n; i++) {
+        if (o > 0 && f[o - 1].hash == f[i].hash) {
+            f[o - 1].count += f[i].count;
+            f[o - 1].flags &= f[i].flags;
+        } else {
+            f[o++] = f[i];
+        }
+    }
+    if (o > max) {
+        qsort(f, o, sizeof *f, cmp_raw_count);
+        o = max;
+        qsort(f, o, sizeof *f, cmp_raw_hash);
+    }
+    d->n[ch] = o;
+    return true;
+}
+
+static bool is_term(const nf_token *t) { return t->kind == NF_TOKEN_IDEOGRAPHIC || t->stem_len > 1; }
+
+static bool add_terms(nfi_docfeat *d, int ch, const nf_token *toks, size_t n, const char *pool)
+{
+    for (size_t i = 0; i < n; i++)
+        if (is_term(&toks[i]) &&
+            !nfi_docfeat_push(d, ch, nfi_feat_hash('t', pool + toks[i].stem, toks[i].stem_len), 0))
+            return false;
+    return true;
+}
+
+nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err)
+{
+    nfi_docfeat_reset(out);
+    if (cd->title && *cd->title) {
+        c->tv.len = 0;
+        c->pool.len = 0;
+        nf_status st =
+            nfi_tokenize(c->nz, cd->title, strlen(cd->title), cd->lang, true, &c->tv, &c->pool, err);
+        if (st != NF_OK)
+            return st;
+        if (c->pool.oom || !add_terms(out, CH_TITLE, c->tv.items, c->tv.len, c->pool.data))
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    if (!add_terms(out, CH_BODY, cd->tokens, cd->n_tokens, cd->pool))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = nfi_names_extract(c->tr, cd, out, err);
+    if (st != NF_OK)
+        return st;
+    bool ok = merge_channel(c, out, CH_TITLE, MAX_TITLE) && merge_channel(c, out, CH_BODY, MAX_BODY) &&
+              merge_channel(c, out, CH_NAMES, MAX_NAMES);
+    return !ok || out->runs.oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory") : NF_OK;
+}

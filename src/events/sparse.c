@@ -1,0 +1,179 @@
+/*
+ * sparse.c - weighted sparse vectors: (hash, weight) pairs sorted by hash.
+ *
+ * Documents and event centroids are compared with a merge join, or with
+ * binary searches of the short vector's hashes in the long one when their
+ * sizes differ a lot (a 40-feature document against a 500-feature
+ * centroid). Centroids are sums of their members' unit vectors, pruned to
+ * their largest weights; pruning only happens once a vector holds twice its
+ * limit, so its cost is amortized over many additions. Ties in pruning go
+ * to the smaller hash, so results never depend on memory layout.
+ */
+#include "events/events.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void nfi_svec_free(nfi_svec *v)
+{
+    free(v->f);
+    memset(v, 0, sizeof *v);
+}
+
+static bool reserve(nfi_svec *v, uint32_t n)
+{
+    if (n <= v->cap)
+        return true;
+    uint32_t cap = v->cap ? v->cap : 16;
+    while (cap < n)
+        cap *= 2;
+    nfi_wfeat *f = realloc(v->f, cap * sizeof *f);
+    if (!f)
+        return false;
+    v->f = f;
+    v->cap = cap;
+    return true;
+}
+
+bool nfi_svec_copy(nfi_svec *dst, const nfi_svec *src)
+{
+    if (!reserve(dst, src->n))
+        return false;
+    if (src->n)
+        memcpy(dst->f, src->f, src->n * sizeof *src->f);
+    dst->n = src->n;
+    dst->norm2 = src->norm2;
+    return true;
+}
+
+/* Index of hash in v[lo..n), or -1; *lo advances past smaller hashes. */
+static long find_from(const nfi_svec *v, uint64_t hash, uint32_t *lo)
+{
+    uint32_t a = *lo, b = v->n;
+    while (a < b) {
+        uint32_t m = a + (b - a) / 2;
+        if (v->f[m].hash < hash)
+            a = m + 1;
+        else
+            b = m;
+    }
+    *lo = a;
+    return a < v->n && v->f[a].hash == hash ? (long)a : -1;
+}
+
+bool nfi_svec_has(const nfi_svec *v, uint64_t hash)
+{
+    uint32_t lo = 0;
+    return find_from(v, hash, &lo) >= 0;
+}
+
+double nfi_svec_dot(const nfi_svec *a, const nfi_svec *b)
+{
+    if (a->n > b->n) {
+        const nfi_svec *t = a;
+        a = b;
+        b = t;
+    }
+    double s = 0;
+    if (a->n == 0)
+        return 0;
+    if ((uint64_t)a->n * 8 < b->n) {
+        uint32_t lo = 0;
+        for (uint32_t i = 0; i < a->n; i++) {
+            long j = find_from(b, a->f[i].hash, &lo);
+            if (j >= 0)
+                s += (double)a->f[i].w * b->f[j].w;
+        }
+        return s;
+    }
+    for (uint32_t i = 0, j = 0; i < a->n && j < b->n;) {
+        if (a->f[i].hash < b->f[j].hash)
+            i++;
+        else if (a->f[i].hash > b->f[j].hash)
+            j++;
+        else
+            s += (double)a->f[i++].w * b->f[j++].w;
+    }
+    return s;
+}
+
+double nfi_svec_cos(const nfi_svec *a, const nfi_svec *b)
+{
+    if (a->norm2 <= 0 || b->norm2 <= 0)
+        return 0;
+    return nfi_svec_dot(a, b) / sqrt(a->norm2 * b->norm2);
+}
+
+static void recompute_norm(nfi_svec *v)
+{
+    double s = 0;
+    for (uint32_t i = 0; i < v->n; i++)
+        s += (double)v->f[i].w * v->f[i].w;
+    v->norm2 = s;
+}
+
+void nfi_svec_normalize(nfi_svec *v)
+{
+    if (v->norm2 <= 0)
+        return;
+    float k = (float)(1.0 / sqrt(v->norm2));
+    for (uint32_t i = 0; i < v->n; i++)
+        v->f[i].w *= k;
+    recompute_norm(v);
+}
+
+static int cmp_weight_desc(const void *a, const void *b)
+{
+    const nfi_wfeat *x = a, *y = b;
+    if (x->w != y->w)
+        return x->w > y->w ? -1 : 1;
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+    const nfi_wfeat *x = a, *y = b;
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+void nfi_svec_top(nfi_svec *v, uint32_t n)
+{
+    if (v->n <= n)
+        return;
+    qsort(v->f, v->n, sizeof *v->f, cmp_weight_desc);
+    v->n = n;
+    qsort(v->f, v->n, sizeof *v->f, cmp_hash);
+    recompute_norm(v);
+}
+
+bool nfi_svec_add(nfi_svec *a, const nfi_svec *b, double scale, uint32_t max_n)
+{
+    if (!reserve(a, a->n + b->n))
+        return false;
+    /* merge from the back so a's storage can be reused in place */
+    uint32_t i = a->n, j = b->n, o = a->n + b->n;
+    while (j > 0) {
+        if (i > 0 && a->f[i - 1].hash > b->f[j - 1].hash) {
+            a->f[--o] = a->f[--i];
+        } else if (i > 0 && a->f[i - 1].hash == b->f[j - 1].hash) {
+            nfi_wfeat f = a->f[--i];
+            f.w += (float)(scale * b->f[--j].w);
+            a->f[--o] = f;
+        } else {
+            nfi_wfeat f = b->f[--j];
+            f.w = (float)(scale * f.w);
+            a->f[--o] = f;
+        }
+    }
+    /* o - i slots were freed by equal hashes: close the gap */
+    uint32_t gap = o - i, total = a->n + b->n - gap;
+    if (gap)
+        memmove(a->f + i, a->f + o, (total - i) * sizeof *a->f);
+    a->n = total;
+    if (max_n && a->n > 2 * max_n)
+        nfi_svec_top(a, max_n);
+    else
+        recompute_norm(a);
+    return true;
+}

@@ -1,0 +1,153 @@
+/*
+ * storylines.c - chains of events over a longer window.
+ *
+ * Events come in time order of their first report (their numbering). Each
+ * event is compared with earlier events whose last report is at most
+ * storyline_days before its first one, found through an inverted index of
+ * the events' profiles (the top names and terms of their final centroids);
+ * it links to the best of them when
+ *     w_names * cos(names) + (1 - w_names) * max(cos(terms), cos(pivot))
+ * reaches storyline_threshold. Linked events form a storyline (union-find),
+ * which lists its events in time order. An event that links to nothing
+ * starts its own storyline. Storylines are numbered by their first event,
+ * so the result depends only on the events.
+ */
+#include "events/events.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SCAN 256
+#define NONE UINT32_MAX
+
+typedef struct slist {
+    uint32_t *ev;
+    uint32_t n, cap;
+} slist;
+
+typedef struct sl_index {
+    nfi_hmap map; /* feature hash (salted by channel) -> list */
+    slist *lists;
+    size_t n, cap;
+} sl_index;
+
+static uint32_t find(uint32_t *parent, uint32_t x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    return x;
+}
+
+static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e)
+{
+    for (int ch = CH_BODY; ch < N_CH; ch++) {
+        for (uint32_t i = 0; i < p->ch[ch].n; i++) {
+            bool created;
+            uint64_t *v = nfi_hmap_put(&ix->map, p->ch[ch].f[i].hash + (uint64_t)ch, &created);
+            if (!v)
+                return false;
+            if (created) {
+                if (ix->n == ix->cap) {
+                    size_t cap = ix->cap ? ix->cap * 2 : 256;
+                    slist *l = realloc(ix->lists, cap * sizeof *l);
+                    if (!l)
+                        return false;
+                    ix->lists = l;
+                    ix->cap = cap;
+                }
+                memset(&ix->lists[ix->n], 0, sizeof *ix->lists);
+                *v = ix->n++;
+            }
+            slist *l = &ix->lists[*v];
+            if (l->n == l->cap) {
+                uint32_t cap = l->cap ? l->cap * 2 : 4;
+                uint32_t *q = realloc(l->ev, cap * sizeof *q);
+                if (!q)
+                    return false;
+                l->ev = q;
+                l->cap = cap;
+            }
+            l->ev[l->n++] = e;
+        }
+    }
+    return true;
+}
+
+static double story_score(const nfi_event_profile *a, const nfi_event_profile *b, const nf_events_options *o)
+{
+    double names = nfi_svec_cos(&a->ch[CH_NAMES], &b->ch[CH_NAMES]);
+    double terms = nfi_svec_cos(&a->ch[CH_BODY], &b->ch[CH_BODY]);
+    double pivot = nfi_svec_cos(&a->ch[CH_PIVOT], &b->ch[CH_PIVOT]);
+    if (pivot > terms)
+        terms = pivot;
+    return o->storyline_w_names * names + (1 - o->storyline_w_names) * terms;
+}
+
+/* The best earlier event for e, or NONE. seen[] marks events already
+ * scored for e (stamp = e + 1). */
+static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint32_t e,
+                          const nf_events_options *o, uint32_t *seen)
+{
+    uint32_t best = NONE;
+    double best_score = o->storyline_threshold;
+    const nfi_event_profile *p = &ev[e];
+    for (int ch = CH_BODY; ch < N_CH; ch++) {
+        for (uint32_t i = 0; i < p->ch[ch].n; i++) {
+            const uint64_t *v = nfi_hmap_get(&ix->map, p->ch[ch].f[i].hash + (uint64_t)ch);
+            if (!v)
+                continue;
+            const slist *l = &ix->lists[*v];
+            uint32_t stop = l->n > SCAN ? l->n - SCAN : 0;
+            for (uint32_t k = l->n; k-- > stop;) {
+                uint32_t a = l->ev[k];
+                if (seen[a] == e + 1)
+                    continue;
+                seen[a] = e + 1;
+                if ((int64_t)p->first_day - ev[a].last_day > o->storyline_days)
+                    continue;
+                double s = story_score(&ev[a], p, o);
+                if (s > best_score || (s == best_score && best != NONE && a < best)) {
+                    best_score = s;
+                    best = a;
+                }
+            }
+        }
+    }
+    return best;
+}
+
+static void free_index(sl_index *ix)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        free(ix->lists[i].ev);
+    free(ix->lists);
+    nfi_hmap_free(&ix->map);
+}
+
+nf_status nfi_storylines_link(const nfi_event_profile *ev, size_t n, const nf_events_options *o,
+                             uint32_t *storyline, size_t *n_storylines, nf_error *err)
+{
+    sl_index ix = {0};
+    nfi_hmap_init(&ix.map);
+    uint32_t *parent = malloc((n ? n : 1) * sizeof *parent);
+    uint32_t *seen = calloc(n ? n : 1, sizeof *seen);
+    bool ok = parent && seen;
+    for (uint32_t e = 0; ok && e < n; e++) {
+        parent[e] = e;
+        uint32_t a = best_link(&ix, ev, e, o, seen);
+        if (a != NONE)
+            parent[find(parent, e)] = find(parent, a);
+        ok = index_event(&ix, &ev[e], e);
+    }
+    *n_storylines = 0;
+    for (uint32_t e = 0; ok && e < n; e++) { /* number by first event */
+        uint32_t r = find(parent, e);
+        storyline[e] = r == e ? (uint32_t)(*n_storylines)++ : storyline[r];
+    }
+    free_index(&ix);
+    free(parent);
+    free(seen);
+    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while linking storylines");
+}

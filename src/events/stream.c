@@ -1,0 +1,602 @@
+/*
+ * stream.c - streaming event clustering: the live set, its inverted index
+ * and expiry.
+ *
+ * Invariants:
+ * - Documents arrive in stream order (day, then id); each is assigned once,
+ *   for good: to a hard-linked event, to the best-scoring live event when
+ *   that score reaches the threshold, or to a new event.
+ * - A live event holds centroids (sums of its members' unit vectors per
+ *   channel, pruned to their largest weights) in a slot. Features that
+ *   enter a centroid are posted once in the inverted index (feature ->
+ *   (slot, event) entries, appended in time order).
+ * - Candidates are found only through the index: the document's strongest
+ *   title terms, names, body and pivot terms (QUERY_TOP of each) look up
+ *   their posting lists, newest entries first, at most POSTING_SCAN per list; entries of
+ *   events no longer in their slot are skipped. The events with the most
+ *   accumulated weight (at most options.candidates, and only those with at
+ *   least CANDIDATE_RATIO of the best one's weight) are scored in full.
+ *   Nothing ever scans all events.
+ * - An event whose last report is more than window_days before the current
+ *   document leaves the live set: it is finalized (callback), its centroid
+ *   freed, its slot reused. Its postings die with it and are swept once
+ *   dead entries outnumber live ones, so memory follows the live window.
+ *   Membership lists (the output) stay.
+ * - All choices break ties by event number, so the result depends only on
+ *   the input order.
+ */
+#include "events/events.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POSTING_SCAN 128
+#define QUERY_TOP 16 /* body and pivot features used to look up candidates */
+#define MAX_LANGS 16
+#define CANDIDATE_RATIO \
+    0.2f /* candidates with less accumulated weight than this share of the best are not scored */
+#define NONE UINT32_MAX
+
+static const uint32_t centroid_cap[N_CH] = {128, 512, 256, 256};
+static const uint64_t channel_salt[N_CH] = {0x1111111111111111ULL, 0x2222222222222222ULL,
+                                            0x3333333333333333ULL, 0x4444444444444444ULL};
+
+typedef struct live_slot {
+    uint32_t event; /* NONE when free */
+    nfi_svec c[N_CH];
+    uint64_t langs[MAX_LANGS];
+    uint32_t n_langs;
+    size_t postings;
+} live_slot;
+
+typedef struct event_rec {
+    uint32_t *members;
+    uint32_t n, cap;
+    int32_t first_day, last_day, queued_day;
+    uint32_t slot; /* NONE when not live */
+} event_rec;
+
+typedef struct posting {
+    uint32_t slot, event;
+} posting;
+
+typedef struct plist {
+    posting *p;
+    uint32_t n, cap;
+} plist;
+
+typedef struct qent {
+    uint32_t event;
+    int32_t day;
+} qent;
+
+typedef struct cand {
+    uint32_t slot, event;
+    float acc;
+} cand;
+
+struct nfi_stream {
+    nf_events_options o;
+    nfi_finalize_fn fn;
+    void *ctx;
+    event_rec *ev;
+    size_t n_ev, cap_ev;
+    live_slot *slots;
+    size_t n_slots, cap_slots;
+    uint32_t *free_slots;
+    size_t n_free, cap_free, n_live, max_live;
+    nfi_hmap index; /* salted feature hash -> index into lists */
+    plist *lists;
+    size_t n_lists, cap_lists;
+    size_t live_postings, dead_postings;
+    qent *queue;
+    size_t q_head, q_len, q_cap;
+    float *acc; /* per slot: weight accumulated by the current document */
+    size_t cap_acc;
+    uint32_t *touched; /* slots with a non-zero accumulator */
+    size_t n_touched, cap_touched;
+    cand *top; /* the best candidates, ranked */
+    size_t n_top, cap_top;
+    size_t scored;
+};
+
+nf_status nfi_stream_new(nfi_stream **out, const nf_events_options *o, nfi_finalize_fn fn, void *ctx,
+                        nf_error *err)
+{
+    nfi_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    s->o = *o;
+    s->fn = fn;
+    s->ctx = ctx;
+    nfi_hmap_init(&s->index);
+    *out = s;
+    return NF_OK;
+}
+
+static void free_slot_vectors(live_slot *l)
+{
+    for (int c = 0; c < N_CH; c++)
+        nfi_svec_free(&l->c[c]);
+}
+
+void nfi_stream_free(nfi_stream *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_ev; i++)
+        free(s->ev[i].members);
+    free(s->ev);
+    for (size_t i = 0; i < s->n_slots; i++)
+        free_slot_vectors(&s->slots[i]);
+    free(s->slots);
+    free(s->free_slots);
+    for (size_t i = 0; i < s->n_lists; i++)
+        free(s->lists[i].p);
+    free(s->lists);
+    nfi_hmap_free(&s->index);
+    free(s->queue);
+    free(s->acc);
+    free(s->touched);
+    free(s->top);
+    free(s);
+}
+
+size_t nfi_stream_events(const nfi_stream *s) { return s->n_ev; }
+
+const uint32_t *nfi_stream_members(const nfi_stream *s, uint32_t event, size_t *n)
+{
+    *n = s->ev[event].n;
+    return s->ev[event].members;
+}
+
+void nfi_stream_days(const nfi_stream *s, uint32_t event, int32_t *first, int32_t *last)
+{
+    *first = s->ev[event].first_day;
+    *last = s->ev[event].last_day;
+}
+
+void nfi_stream_stats(const nfi_stream *s, size_t *scored, size_t *max_live)
+{
+    *scored = s->scored;
+    *max_live = s->max_live;
+}
+
+/* ---------------------------------------------------------------- scoring */
+
+static double centroid_cos(const nfi_svec *doc, const nfi_svec *c)
+{
+    if (doc->n == 0 || c->norm2 <= 0)
+        return 0;
+    return nfi_svec_dot(doc, c) / sqrt(c->norm2 * (doc->norm2 > 0 ? doc->norm2 : 1));
+}
+
+/* Weighted mean of the channel cosines over the channels the document has
+ * (a headline without body is judged on its title alone). */
+double nfi_event_score(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
+                      bool same_lang, int32_t days_apart)
+{
+    const double w[N_CH] = {o->w_title, o->w_body, o->w_names, o->w_pivot};
+    double cos[N_CH], mono = 0, wsum = 0;
+    for (int ch = 0; ch < N_CH; ch++) {
+        cos[ch] = w[ch] > 0 || ch >= CH_NAMES ? centroid_cos(&v->ch[ch], &centroid[ch]) : 0;
+        if (v->ch[ch].n) {
+            mono += w[ch] * cos[ch];
+            wsum += w[ch];
+        }
+    }
+    double score = wsum > 0 ? mono / wsum : 0;
+    if (!same_lang) {
+        double cross = o->w_cross_names * cos[CH_NAMES] + o->w_cross_pivot * cos[CH_PIVOT];
+        score = cross > score ? cross : score;
+    }
+    double days = days_apart > 0 ? days_apart : 0;
+    double decay = o->time_scale > 0 ? exp(-days / o->time_scale) : 1;
+    return score * (1 - o->time_weight + o->time_weight * decay);
+}
+
+static bool has_lang(const live_slot *l, uint64_t lang)
+{
+    for (uint32_t i = 0; i < l->n_langs; i++)
+        if (l->langs[i] == lang)
+            return true;
+    return false;
+}
+
+/* ----------------------------------------------------------------- index */
+
+/* Array p grown to hold need elements (capacity doubles); on failure the
+ * old array is returned and *ok cleared. */
+static void *grow_to(void *p, size_t *cap, size_t need, size_t size, bool *ok)
+{
+    if (need <= *cap)
+        return p;
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(p, c * size);
+    if (!q) {
+        *ok = false;
+        return p;
+    }
+    *cap = c;
+    return q;
+}
+
+#define GROW(arr, cap, need, ok) ((arr) = grow_to((arr), &(cap), (need), sizeof *(arr), &(ok)), (ok))
+
+static bool post(nfi_stream *s, int ch, uint64_t hash, uint32_t slot, uint32_t event)
+{
+    bool created, ok = true;
+    uint64_t *v = nfi_hmap_put(&s->index, hash ^ channel_salt[ch], &created);
+    if (!v)
+        return false;
+    if (created) {
+        if (!GROW(s->lists, s->cap_lists, s->n_lists + 1, ok))
+            return false;
+        memset(&s->lists[s->n_lists], 0, sizeof *s->lists);
+        *v = s->n_lists++;
+    }
+    plist *l = &s->lists[*v];
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 4;
+        posting *p = realloc(l->p, cap * sizeof *p);
+        if (!p)
+            return false;
+        l->p = p;
+        l->cap = cap;
+    }
+    l->p[l->n++] = (posting){slot, event};
+    s->slots[slot].postings++;
+    s->live_postings++;
+    return true;
+}
+
+/* Posts the features of v not yet in the slot's centroids. */
+static bool post_new(nfi_stream *s, uint32_t slot, const nfi_docvec *v)
+{
+    live_slot *l = &s->slots[slot];
+    for (int ch = 0; ch < N_CH; ch++)
+        for (uint32_t i = 0; i < v->ch[ch].n; i++)
+            if (!nfi_svec_has(&l->c[ch], v->ch[ch].f[i].hash) && !post(s, ch, v->ch[ch].f[i].hash, slot, l->event))
+                return false;
+    return true;
+}
+
+/* Drops dead postings and empty lists; renumbers the lists. */
+static bool sweep(nfi_stream *s)
+{
+    nfi_hmap fresh;
+    nfi_hmap_init(&fresh);
+    size_t kept_lists = 0;
+    for (size_t k = 0; k < s->index.cap; k++) {
+        if (!s->index.keys[k])
+            continue;
+        plist l = s->lists[s->index.vals[k]];
+        uint32_t o = 0;
+        for (uint32_t i = 0; i < l.n; i++)
+            if (s->slots[l.p[i].slot].event == l.p[i].event)
+                l.p[o++] = l.p[i];
+        l.n = o;
+        s->lists[s->index.vals[k]] = l;
+    }
+    /* second pass: move non-empty lists to the front in slot order */
+    plist *lists = calloc(s->n_lists ? s->n_lists : 1, sizeof *lists);
+    if (!lists)
+        return false;
+    for (size_t k = 0; k < s->index.cap; k++) {
+        if (!s->index.keys[k])
+            continue;
+        plist *l = &s->lists[s->index.vals[k]];
+        if (l->n == 0) {
+            free(l->p);
+            continue;
+        }
+        uint64_t *v = nfi_hmap_put(&fresh, s->index.keys[k], NULL);
+        if (!v) {
+            free(lists);
+            nfi_hmap_free(&fresh);
+            return false;
+        }
+        *v = kept_lists;
+        lists[kept_lists++] = *l;
+    }
+    free(s->lists);
+    s->lists = lists;
+    s->n_lists = kept_lists;
+    s->cap_lists = s->n_lists ? s->n_lists : 1;
+    nfi_hmap_free(&s->index);
+    s->index = fresh;
+    s->dead_postings = 0;
+    return true;
+}
+
+/* ------------------------------------------------------------ live set */
+
+static nf_status finalize(nfi_stream *s, uint32_t event, nf_error *err)
+{
+    uint32_t slot = s->ev[event].slot;
+    live_slot *l = &s->slots[slot];
+    nf_status st = s->fn ? s->fn(s->ctx, event, l->c, err) : NF_OK;
+    free_slot_vectors(l);
+    l->event = NONE;
+    s->ev[event].slot = NONE;
+    s->free_slots[s->n_free++] = slot;
+    s->n_live--;
+    s->live_postings -= l->postings;
+    s->dead_postings += l->postings;
+    l->postings = 0;
+    if (st == NF_OK && s->dead_postings > s->live_postings + 4096 && !sweep(s))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    return st;
+}
+
+static nf_status expire(nfi_stream *s, int32_t day, nf_error *err)
+{
+    while (s->q_len > 0) {
+        qent q = s->queue[s->q_head];
+        if ((int64_t)q.day >= (int64_t)day - s->o.window_days)
+            break;
+        s->q_head++;
+        s->q_len--;
+        event_rec *e = &s->ev[q.event];
+        if (e->slot != NONE && e->last_day == q.day) {
+            nf_status st = finalize(s, q.event, err);
+            if (st != NF_OK)
+                return st;
+        }
+    }
+    if (s->q_head > 1024 && s->q_head > s->q_len) {
+        memmove(s->queue, s->queue + s->q_head, s->q_len * sizeof *s->queue);
+        s->q_head = 0;
+    }
+    return NF_OK;
+}
+
+nf_status nfi_stream_flush(nfi_stream *s, nf_error *err)
+{
+    for (size_t e = 0; e < s->n_ev; e++)
+        if (s->ev[e].slot != NONE) {
+            nf_status st = finalize(s, (uint32_t)e, err);
+            if (st != NF_OK)
+                return st;
+        }
+    s->q_len = s->q_head = 0;
+    return NF_OK;
+}
+
+static bool enqueue(nfi_stream *s, uint32_t event, int32_t day)
+{
+    event_rec *e = &s->ev[event];
+    bool ok = true;
+    if (e->queued_day == day)
+        return true;
+    if (!GROW(s->queue, s->q_cap, s->q_head + s->q_len + 1, ok))
+        return false;
+    s->queue[s->q_head + s->q_len++] = (qent){event, day};
+    e->queued_day = day;
+    return true;
+}
+
+static bool add_member(event_rec *e, uint32_t doc)
+{
+    if (e->n == e->cap) {
+        uint32_t cap = e->cap ? e->cap * 2 : 4;
+        uint32_t *m = realloc(e->members, cap * sizeof *m);
+        if (!m)
+            return false;
+        e->members = m;
+        e->cap = cap;
+    }
+    e->members[e->n++] = doc;
+    return true;
+}
+
+static bool update_live(nfi_stream *s, uint32_t slot, const nfi_docvec *v)
+{
+    live_slot *l = &s->slots[slot];
+    if (!post_new(s, slot, v))
+        return false;
+    for (int ch = 0; ch < N_CH; ch++)
+        if (v->ch[ch].n && !nfi_svec_add(&l->c[ch], &v->ch[ch], 1.0, centroid_cap[ch]))
+            return false;
+    if (!has_lang(l, v->lang) && l->n_langs < MAX_LANGS)
+        l->langs[l->n_langs++] = v->lang;
+    return true;
+}
+
+static bool take_slot(nfi_stream *s, uint32_t *slot)
+{
+    if (s->n_free) {
+        *slot = s->free_slots[--s->n_free];
+        return true;
+    }
+    bool ok = true;
+    if (!GROW(s->slots, s->cap_slots, s->n_slots + 1, ok) || !GROW(s->acc, s->cap_acc, s->n_slots + 1, ok) ||
+        !GROW(s->free_slots, s->cap_free, s->n_slots + 1, ok))
+        return false;
+    memset(s->slots + s->n_slots, 0, sizeof *s->slots);
+    s->acc[s->n_slots] = 0;
+    *slot = (uint32_t)s->n_slots++;
+    return true;
+}
+
+static bool new_event(nfi_stream *s, uint32_t doc, int32_t day, const nfi_docvec *v, uint32_t *event)
+{
+    uint32_t slot;
+    bool ok = true;
+    if (!GROW(s->ev, s->cap_ev, s->n_ev + 1, ok) || !take_slot(s, &slot))
+        return false;
+    *event = (uint32_t)s->n_ev++;
+    event_rec *e = &s->ev[*event];
+    memset(e, 0, sizeof *e);
+    e->first_day = e->last_day = day;
+    e->queued_day = INT32_MIN;
+    e->slot = slot;
+    s->slots[slot].event = *event;
+    s->slots[slot].n_langs = 0;
+    s->slots[slot].postings = 0;
+    if (++s->n_live > s->max_live)
+        s->max_live = s->n_live;
+    return add_member(e, doc) && update_live(s, slot, v) && enqueue(s, *event, day);
+}
+
+static bool join(nfi_stream *s, uint32_t event, uint32_t doc, int32_t day, const nfi_docvec *v)
+{
+    event_rec *e = &s->ev[event];
+    if (!add_member(e, doc))
+        return false;
+    if (day > e->last_day)
+        e->last_day = day;
+    if (e->slot == NONE) /* a hard link to an event already out of the window */
+        return true;
+    return update_live(s, e->slot, v) && enqueue(s, event, e->last_day);
+}
+
+/* -------------------------------------------------------------- candidates */
+
+/* Adds w to the accumulator of every live event posted under the feature
+ * (the newest POSTING_SCAN entries). */
+static bool touch(nfi_stream *s, int ch, uint64_t hash, float w)
+{
+    uint64_t *li = nfi_hmap_get(&s->index, hash ^ channel_salt[ch]);
+    if (!li)
+        return true;
+    const plist *l = &s->lists[*li];
+    bool ok = true;
+    uint32_t stop = l->n > POSTING_SCAN ? l->n - POSTING_SCAN : 0;
+    for (uint32_t i = l->n; i-- > stop;) {
+        posting p = l->p[i];
+        if (s->slots[p.slot].event != p.event)
+            continue;
+        if (s->acc[p.slot] == 0) {
+            if (!GROW(s->touched, s->cap_touched, s->n_touched + 1, ok))
+                return false;
+            s->touched[s->n_touched++] = p.slot;
+        }
+        s->acc[p.slot] += w > 0 ? w : 1e-6f;
+    }
+    return true;
+}
+
+/* Looks up the `top` largest weights of v (ties by hash) in the index. */
+static bool touch_top(nfi_stream *s, int ch, const nfi_svec *v, uint32_t top)
+{
+    nfi_wfeat best[QUERY_TOP];
+    uint32_t nb = 0;
+    if (top > QUERY_TOP)
+        top = QUERY_TOP;
+    for (uint32_t i = 0; i < v->n; i++) { /* bounded insertion: O(n) for most features */
+        nfi_wfeat f = v->f[i];
+        if (nb == top && !(f.w > best[top - 1].w))
+            continue;
+        uint32_t j = nb < top ? nb++ : top - 1;
+        while (j > 0 && (f.w > best[j - 1].w || (f.w == best[j - 1].w && f.hash < best[j - 1].hash))) {
+            best[j] = best[j - 1];
+            j--;
+        }
+        best[j] = f;
+    }
+    for (uint32_t i = 0; i < nb; i++)
+        if (!touch(s, ch, best[i].hash, best[i].w))
+            return false;
+    return true;
+}
+
+/* Whether candidate x ranks before y: more accumulated weight, then the
+ * older event. */
+static bool better(const cand *x, const cand *y)
+{
+    if (x->acc != y->acc)
+        return x->acc > y->acc;
+    return x->event < y->event;
+}
+
+/* Moves the `keep` best touched events, ranked, into s->top and clears the
+ * accumulators. */
+static void select_cands(nfi_stream *s, size_t keep)
+{
+    s->n_top = 0;
+    for (size_t i = 0; i < s->n_touched; i++) {
+        uint32_t slot = s->touched[i];
+        cand c = {slot, s->slots[slot].event, s->acc[slot]};
+        s->acc[slot] = 0;
+        if (s->n_top == keep && !better(&c, &s->top[keep - 1]))
+            continue;
+        size_t j = s->n_top < keep ? s->n_top++ : keep - 1;
+        while (j > 0 && better(&c, &s->top[j - 1])) {
+            s->top[j] = s->top[j - 1];
+            j--;
+        }
+        s->top[j] = c;
+    }
+    s->n_touched = 0;
+}
+
+static bool candidates(nfi_stream *s, const nfi_docvec *v)
+{
+    size_t keep = (size_t)(s->o.candidates > 0 ? s->o.candidates : 1);
+    bool ok = true;
+    if (!GROW(s->top, s->cap_top, keep, ok))
+        return false;
+    s->n_touched = 0;
+    ok = touch_top(s, CH_TITLE, &v->ch[CH_TITLE], QUERY_TOP) &&
+         touch_top(s, CH_NAMES, &v->ch[CH_NAMES], QUERY_TOP) &&
+         touch_top(s, CH_BODY, &v->ch[CH_BODY], QUERY_TOP) &&
+         touch_top(s, CH_PIVOT, &v->ch[CH_PIVOT], QUERY_TOP);
+    select_cands(s, keep);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ push */
+
+static uint32_t best_event(nfi_stream *s, const nfi_docvec *v, int32_t day, double *best_score)
+{
+    uint32_t best = NONE;
+    *best_score = -1;
+    for (size_t i = 0; i < s->n_top; i++) {
+        if (s->top[i].acc < CANDIDATE_RATIO * s->top[0].acc)
+            break; /* ranked: the rest share even less with the document */
+        live_slot *l = &s->slots[s->top[i].slot];
+        const event_rec *e = &s->ev[l->event];
+        double sc = nfi_event_score(&s->o, v, l->c, has_lang(l, v->lang), day - e->last_day);
+        s->scored++;
+        if (sc > *best_score || (sc == *best_score && l->event < best)) {
+            *best_score = sc;
+            best = l->event;
+        }
+    }
+    return best;
+}
+
+nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, int32_t day, const nfi_docvec *v, uint32_t forced,
+                         uint32_t *event, double *score, nf_error *err)
+{
+    nf_status st = expire(s, day, err);
+    if (st != NF_OK)
+        return st;
+    bool ok;
+    if (forced != NONE) {
+        *event = forced;
+        *score = 1;
+        ok = join(s, forced, doc, day, v);
+    } else {
+        double best_score = -1;
+        uint32_t best = NONE;
+        ok = candidates(s, v);
+        if (ok)
+            best = best_event(s, v, day, &best_score);
+        bool headline = v->ch[CH_BODY].n < NF_SHORT_BODY_TERMS;
+        double threshold = headline ? s->o.threshold_short : s->o.threshold;
+        if (ok && best != NONE && best_score >= threshold) {
+            *event = best;
+            *score = best_score;
+            ok = join(s, best, doc, day, v);
+        } else if (ok) {
+            *score = 0;
+            ok = new_event(s, doc, day, v, event);
+        }
+    }
+    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while clustering");
+}

@@ -1,0 +1,661 @@
+/*
+ * lexicon.c - FreeDict bilingual dictionaries as a compact, cached lookup
+ * from a foreign word to the English terms it translates to.
+ *
+ * Sources: Debian's dict-freedict-XXX-eng packages (dictd format: a .index
+ * of "headword TAB base64-offset TAB base64-length" and a gzip-compatible
+ * .dict.dz), and eng-XXX packages read backwards where only that direction
+ * exists or to add to a small XXX-eng (French has 8.5k headwords one way).
+ * Headwords and translations go through the same tokenizer and Snowball
+ * stemmers as documents, so a lookup key is what a document token looks
+ * like: the normalized form and, separately, the stem (inflected forms meet
+ * their headword through it); multiword headwords are keyed by their words
+ * joined with single spaces. Values are English term hashes, the very hashes
+ * English documents produce: the content words of at most MAX_SENSES
+ * senses of each headword, at most MAX_VALUES per key.
+ *
+ * Compiling the German dictionary (half a million headwords) takes seconds,
+ * so the result is cached: one file of sorted 64-bit keys, offsets and
+ * values, memory-mapped on load (start-up is a few page faults, and the
+ * pages are shared by every process). The cache name carries a signature of
+ * the dictionary files' names, sizes and times, so it is rebuilt when a
+ * package changes; it is written to a temporary name and renamed.
+ */
+#include "links/links.h"
+
+#include "text/text.h"
+#include "common/common.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zlib.h>
+
+#define MAX_SENSES 8
+#define MAX_VALUES 16
+#define MAX_LANGS 48
+#define CACHE_MAGIC "NFLEX003"
+#define MAX_PHRASE_WORDS 3
+
+struct nfi_lexicon {
+    const uint64_t *keys;   /* sorted, unique */
+    const uint32_t *offsets; /* n_keys + 1 */
+    const uint64_t *values;
+    size_t n_keys;
+    void *map;
+    size_t map_len;
+    uint64_t *bloom;        /* 2 probes, ~8 bits per key: most misses skip the search */
+    uint64_t bloom_mask;    /* in bits */
+    uint64_t *user_keys, *user_values; /* the user's lexicon, sorted by key */
+    size_t n_user;
+    char langs[MAX_LANGS][4];
+    const char *lang_ptrs[MAX_LANGS + 1];
+    size_t n_langs;
+};
+
+static const char *const english_stopwords[] = {
+    "a", "about", "an", "and", "are", "as", "at", "be", "been", "by", "for", "from", "has", "have", "he",
+    "her", "his", "i", "in", "is", "it", "its", "of", "on", "one", "or", "out", "she", "so", "some",
+    "someone", "something", "that", "the", "their", "them", "they", "this", "to", "up", "was", "we",
+    "were", "which", "who", "with", "you",
+};
+
+bool nfi_english_stopword(const char *w, size_t n)
+{
+    for (size_t i = 0; i < sizeof english_stopwords / sizeof *english_stopwords; i++)
+        if (strlen(english_stopwords[i]) == n && memcmp(english_stopwords[i], w, n) == 0)
+            return true;
+    return false;
+}
+
+uint64_t nfi_term_hash(const char *stem, size_t len) { return XXH3_64bits_withSeed(stem, len, 0x7465726DULL); }
+
+uint64_t nfi_lexicon_key(const char *lang, const char *word, size_t len)
+{
+    return XXH3_64bits_withSeed(word, len, XXH3_64bits(lang, strlen(lang)));
+}
+
+/* ISO 639-3 names of FreeDict files to the 639-1 codes documents carry. */
+static const char *iso1_of(const char *iso3)
+{
+    static const char *const map[][2] = {
+        {"afr", "af"}, {"ara", "ar"}, {"ces", "cs"}, {"cym", "cy"}, {"dan", "da"}, {"deu", "de"},
+        {"ell", "el"}, {"epo", "eo"}, {"fin", "fi"}, {"fra", "fr"}, {"gle", "ga"}, {"hrv", "hr"},
+        {"hun", "hu"}, {"isl", "is"}, {"ita", "it"}, {"jpn", "ja"}, {"kur", "ku"}, {"lat", "la"},
+        {"lit", "lt"}, {"nld", "nl"}, {"pol", "pl"}, {"por", "pt"}, {"rus", "ru"}, {"slk", "sk"},
+        {"slv", "sl"}, {"spa", "es"}, {"srp", "sr"}, {"swe", "sv"}, {"swh", "sw"}, {"tur", "tr"},
+        {"nob", "nb"}, {"ukr", "uk"}, {"bul", "bg"}, {"ron", "ro"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (strcmp(map[i][0], iso3) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+/* ------------------------------------------------------------ dictd */
+
+static int b64_value(char c)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = strchr(alphabet, c);
+    return c && p ? (int)(p - alphabet) : -1;
+}
+
+static bool b64_number(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = b64_value(s[i]);
+        if (d < 0)
+            return false;
+        v = v * 64 + (uint64_t)d;
+    }
+    *out = v;
+    return n > 0;
+}
+
+/* The compile state: (key, term) pairs and the tokenizer. */
+typedef struct builder {
+    nfi_normalizer *nz;
+    nfi_kv *pairs;
+    size_t n, cap;
+    nfi_token_vec toks;
+    nfi_buf pool;
+    bool oom;
+} builder;
+
+static void add_pair(builder *b, uint64_t key, uint64_t term)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1 << 16;
+        nfi_kv *p = realloc(b->pairs, cap * sizeof *p);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->pairs = p;
+        b->cap = cap;
+    }
+    b->pairs[b->n++] = (nfi_kv){key, term};
+}
+
+/* Tokenizes s in lang; the tokens land in b->toks / b->pool. */
+static size_t tokenize(builder *b, const char *s, size_t n, const char *lang)
+{
+    b->toks.len = 0;
+    b->pool.len = 0;
+    nf_error err;
+    if (nfi_tokenize(b->nz, s, n, lang, true, &b->toks, &b->pool, &err) != NF_OK)
+        b->oom = true;
+    return b->toks.len;
+}
+
+/* Joined norms (which = 0) or stems (which = 1) of the current tokens. */
+static void joined(builder *b, int which, nfi_buf *out)
+{
+    out->len = 0;
+    for (size_t i = 0; i < b->toks.len; i++) {
+        const nf_token *t = &b->toks.items[i];
+        if (i)
+            nfi_buf_putc(out, ' ');
+        nfi_buf_append(out, b->pool.data + (which ? t->stem : t->norm), which ? t->stem_len : t->norm_len);
+    }
+}
+
+/* English terms of a phrase: content-word stems. */
+static size_t english_terms(builder *b, const char *s, size_t n, uint64_t *out, size_t max)
+{
+    size_t k = 0;
+    tokenize(b, s, n, "en");
+    for (size_t i = 0; i < b->toks.len && k < max; i++) {
+        const nf_token *t = &b->toks.items[i];
+        if (t->kind != NF_TOKEN_WORD || nfi_english_stopword(b->pool.data + t->norm, t->norm_len))
+            continue;
+        out[k++] = nfi_term_hash(b->pool.data + t->stem, t->stem_len);
+    }
+    return k;
+}
+
+/* Adds word (in lang) -> terms, under its normalized and its stemmed key. */
+static void add_word(builder *b, const char *lang, const char *word, size_t n, const uint64_t *terms,
+                     size_t n_terms)
+{
+    if (n_terms == 0 || tokenize(b, word, n, lang) == 0 || b->toks.len > MAX_PHRASE_WORDS)
+        return;
+    nfi_buf key;
+    nfi_buf_init(&key);
+    for (int which = 0; which < 2; which++) {
+        joined(b, which, &key);
+        uint64_t k = nfi_lexicon_key(lang, key.data ? key.data : "", key.len);
+        for (size_t i = 0; i < n_terms; i++)
+            add_pair(b, k, terms[i]);
+    }
+    nfi_buf_free(&key);
+}
+
+/* Splits a definition into translation phrases: drops [labels], <tags>,
+ * /pronunciations/, (notes), numbering and cross-reference lines. */
+static size_t phrases_of(char *def, char **out, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(def, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
+        while (*line == ' ')
+            line++;
+        if (!*line || strncmp(line, "see:", 4) == 0 || strncmp(line, "Synonym", 7) == 0 ||
+            strncmp(line, "Note:", 5) == 0 || strncmp(line, "Antonym", 7) == 0 || strncmp(line, "Example", 7) == 0)
+            continue;
+        char *w = line;
+        int depth = 0;
+        for (char *r = line; *r; r++) { /* strip bracketed parts */
+            if (*r == '[' || *r == '<' || *r == '(' || *r == '/')
+                depth += *r == '/' ? (depth ? -1 : 1) : 1;
+            else if (depth && (*r == ']' || *r == '>' || *r == ')'))
+                depth--;
+            else if (!depth)
+                *w++ = *r;
+        }
+        *w = '\0';
+        char *p = line;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p != line && *p == '.')
+            line = p + 1;
+        char *save2 = NULL;
+        for (char *ph = strtok_r(line, ",;", &save2); ph && n < max; ph = strtok_r(NULL, ",;", &save2)) {
+            while (*ph == ' ')
+                ph++;
+            size_t len = strlen(ph);
+            while (len && ph[len - 1] == ' ')
+                ph[--len] = '\0';
+            if (len)
+                out[n++] = ph;
+        }
+    }
+    return n;
+}
+
+/* One dictionary: forward (X-eng) or inverted (eng-X). */
+static void compile_dict(builder *b, const char *index_path, const char *dict_path, const char *lang, bool inverted)
+{
+    size_t index_len, dict_len;
+    char *index = nfi_read_file(index_path, &index_len);
+    char *dict = nfi_read_file(dict_path, &dict_len);
+    if (!index || !dict) {
+        free(index);
+        free(dict);
+        return;
+    }
+    char *save = NULL;
+    for (char *line = strtok_r(index, "\n", &save); line && !b->oom; line = strtok_r(NULL, "\n", &save)) {
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        uint64_t off, len;
+        if (!t2 || strncmp(line, "00", 2) == 0 || !b64_number(t1 + 1, (size_t)(t2 - t1 - 1), &off) ||
+            !b64_number(t2 + 1, strlen(t2 + 1), &len) || off + len > dict_len)
+            continue;
+        *t1 = '\0';
+        char *def = nfi_strndup(dict + off, len);
+        if (!def) {
+            b->oom = true;
+            break;
+        }
+        char *body = strchr(def, '\n'); /* the first line repeats the headword */
+        char *phrases[MAX_SENSES * 2];
+        size_t n = body ? phrases_of(body + 1, phrases, MAX_SENSES * 2) : 0;
+        uint64_t terms[MAX_SENSES * 2];
+        if (!inverted) {
+            size_t k = 0;
+            for (size_t i = 0; i < n && k < MAX_SENSES; i++) {
+                uint64_t more[MAX_PHRASE_WORDS];
+                size_t m = english_terms(b, phrases[i], strlen(phrases[i]), more, MAX_PHRASE_WORDS);
+                for (size_t j = 0; j < m && k < MAX_SENSES; j++)
+                    terms[k++] = more[j];
+            }
+            add_word(b, lang, line, strlen(line), terms, k);
+        } else {
+            size_t k = english_terms(b, line, strlen(line), terms, MAX_PHRASE_WORDS);
+            for (size_t i = 0; i < n && k; i++)
+                add_word(b, lang, phrases[i], strlen(phrases[i]), terms, k);
+        }
+        free(def);
+    }
+    free(index);
+    free(dict);
+}
+
+/* ------------------------------------------------------------ cache */
+
+typedef struct dict_file {
+    char lang[4];
+    char index[512], dict[512];
+    bool inverted;
+} dict_file;
+
+static size_t find_dicts(const char *dir, dict_file *out, size_t max, uint64_t *signature)
+{
+    DIR *d = opendir(dir);
+    XXH64_state_t *st = XXH64_createState();
+    XXH64_reset(st, 2);
+    size_t n = 0;
+    struct dirent *e;
+    char names[256][64];
+    size_t n_names = 0;
+    while (d && (e = readdir(d)) && n_names < 256)
+        if (strncmp(e->d_name, "freedict-", 9) == 0 && strlen(e->d_name) < 64 &&
+            strstr(e->d_name, ".index") && strlen(e->d_name) == 9 + 7 + 6)
+            memcpy(names[n_names++], e->d_name, strlen(e->d_name) + 1); /* length checked above */
+    if (d)
+        closedir(d);
+    qsort(names, n_names, sizeof *names, (int (*)(const void *, const void *))strcmp);
+    for (size_t i = 0; i < n_names && n < max; i++) {
+        char a[4] = {0}, b[4] = {0};
+        memcpy(a, names[i] + 9, 3);
+        memcpy(b, names[i] + 13, 3);
+        bool inverted = strcmp(a, "eng") == 0;
+        const char *lang = iso1_of(inverted ? b : a);
+        if (!lang || (!inverted && strcmp(b, "eng") != 0))
+            continue;
+        dict_file *f = &out[n];
+        snprintf(f->lang, sizeof f->lang, "%s", lang);
+        snprintf(f->index, sizeof f->index, "%s/%s", dir, names[i]);
+        snprintf(f->dict, sizeof f->dict, "%s/%.16s.dict.dz", dir, names[i]);
+        f->inverted = inverted;
+        struct stat sa, sb;
+        if (stat(f->index, &sa) != 0 || stat(f->dict, &sb) != 0)
+            continue;
+        XXH64_update(st, names[i], strlen(names[i]));
+        uint64_t meta[4] = {(uint64_t)sa.st_size, (uint64_t)sa.st_mtime, (uint64_t)sb.st_size, (uint64_t)sb.st_mtime};
+        XXH64_update(st, meta, sizeof meta);
+        n++;
+    }
+    *signature = XXH64_digest(st);
+    XXH64_freeState(st);
+    return n;
+}
+
+/* Sorted unique pairs -> keys / offsets / values in one buffer. */
+static nf_status build_table(builder *b, nfi_buf *out, size_t *n_keys_out, nf_error *err)
+{
+    nfi_kv_sort_by_key_stable(b->pairs, b->n); /* senses stay in dictionary order */
+    size_t n_keys = 0, n_values = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (i == 0 || b->pairs[i].key != b->pairs[i - 1].key)
+            n_keys++;
+    uint64_t *keys = calloc(n_keys + 1, 8);
+    uint32_t *offs = calloc(n_keys + 1, 4);
+    uint64_t *vals = calloc(b->n + 1, 8);
+    if (!keys || !offs || !vals) {
+        free(keys), free(offs), free(vals);
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory compiling dictionaries");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (i == 0 || b->pairs[i].key != b->pairs[i - 1].key) {
+            keys[k] = b->pairs[i].key;
+            offs[k++] = (uint32_t)n_values;
+        }
+        size_t first = offs[k - 1];
+        bool seen = n_values - first >= MAX_VALUES;
+        for (size_t j = first; j < n_values && !seen; j++)
+            seen = vals[j] == b->pairs[i].val;
+        if (!seen)
+            vals[n_values++] = b->pairs[i].val;
+    }
+    offs[n_keys] = (uint32_t)n_values;
+    nfi_buf_append(out, keys, n_keys * 8);
+    nfi_buf_append(out, offs, (n_keys + 1) * 4);
+    if (out->len % 8)
+        nfi_buf_append(out, "\0\0\0\0", 8 - out->len % 8);
+    nfi_buf_append(out, vals, n_values * 8);
+    free(keys), free(offs), free(vals);
+    *n_keys_out = n_keys;
+    return out->oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory compiling dictionaries") : NF_OK;
+}
+
+typedef struct cache_header {
+    char magic[8];
+    uint64_t signature;
+    uint64_t n_keys;
+    uint32_t n_langs;
+    char langs[MAX_LANGS][4];
+} cache_header;
+
+static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t signature, const char *path,
+                               nf_error *err)
+{
+    builder b;
+    memset(&b, 0, sizeof b);
+    nf_status st = nfi_normalizer_new(&b.nz, err);
+    if (st != NF_OK)
+        return st;
+    cache_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CACHE_MAGIC, 8);
+    h.signature = signature;
+    for (size_t i = 0; i < n_dicts && !b.oom; i++) {
+        compile_dict(&b, dicts[i].index, dicts[i].dict, dicts[i].lang, dicts[i].inverted);
+        bool known = false;
+        for (uint32_t k = 0; k < h.n_langs; k++)
+            known |= strcmp(h.langs[k], dicts[i].lang) == 0;
+        if (!known && h.n_langs < MAX_LANGS)
+            memcpy(h.langs[h.n_langs++], dicts[i].lang, 4);
+    }
+    nfi_buf table;
+    nfi_buf_init(&table);
+    nfi_buf_append(&table, &h, sizeof h);
+    size_t n_keys = 0;
+    st = b.oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory compiling dictionaries") : build_table(&b, &table, &n_keys, err);
+    if (st == NF_OK) {
+        ((cache_header *)table.data)->n_keys = n_keys;
+        char tmp[4300];
+        snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+        FILE *f = fopen(tmp, "wb");
+        if (!f || fwrite(table.data, 1, table.len, f) != table.len || fclose(f) != 0 || rename(tmp, path) != 0) {
+            unlink(tmp);
+            st = nfi_fail(err, NF_ERR_IO, "%s: cannot write the dictionary cache: %s", path, strerror(errno));
+        }
+    }
+    nfi_buf_free(&table);
+    free(b.pairs);
+    free(b.toks.items);
+    nfi_buf_free(&b.pool);
+    nfi_normalizer_free(b.nz);
+    return st;
+}
+
+static nf_status map_cache(nfi_lexicon *lex, const char *path, uint64_t signature, bool *stale, nf_error *err)
+{
+    *stale = true;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NF_OK;
+    struct stat sb;
+    void *map = MAP_FAILED;
+    if (fstat(fd, &sb) == 0 && (size_t)sb.st_size >= sizeof(cache_header))
+        map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return NF_OK;
+    const cache_header *h = map;
+    size_t len = (size_t)sb.st_size;
+    size_t need = sizeof *h + h->n_keys * 12 + 4;
+    if (memcmp(h->magic, CACHE_MAGIC, 8) != 0 || h->signature != signature || need > len || h->n_langs > MAX_LANGS) {
+        munmap(map, len);
+        return NF_OK;
+    }
+    const char *p = (const char *)map + sizeof *h;
+    lex->keys = (const uint64_t *)p;
+    lex->offsets = (const uint32_t *)(p + h->n_keys * 8);
+    size_t vals_at = sizeof *h + h->n_keys * 8 + (h->n_keys + 1) * 4;
+    vals_at += (8 - vals_at % 8) % 8;
+    lex->values = (const uint64_t *)((const char *)map + vals_at);
+    lex->n_keys = h->n_keys;
+    if (vals_at + (size_t)lex->offsets[h->n_keys] * 8 > len) {
+        munmap(map, len);
+        return nfi_fail(err, NF_ERR_PARSE, "%s: truncated dictionary cache", path);
+    }
+    lex->map = map;
+    lex->map_len = len;
+    for (uint32_t i = 0; i < h->n_langs; i++)
+        memcpy(lex->langs[lex->n_langs++], h->langs[i], 4);
+    *stale = false;
+    return NF_OK;
+}
+
+/* The user's lexicon: "lang TAB word TAB english" per line, '#' comments. */
+static nf_status load_user(nfi_lexicon *lex, const char *path, nf_error *err)
+{
+    size_t len;
+    char *text = nfi_read_file(path, &len);
+    if (!text)
+        return nfi_fail(err, NF_ERR_IO, "%s: cannot read lexicon: %s", path, strerror(errno));
+    builder b;
+    memset(&b, 0, sizeof b);
+    nf_status st = nfi_normalizer_new(&b.nz, err);
+    size_t line_no = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && st == NF_OK; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        if (*line == '#' || !*line)
+            continue;
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (!t2) {
+            st = nfi_fail(err, NF_ERR_PARSE, "%s:%zu: expected lang TAB word TAB english", path, line_no);
+            break;
+        }
+        *t1 = *t2 = '\0';
+        uint64_t terms[MAX_PHRASE_WORDS];
+        size_t k = english_terms(&b, t2 + 1, strlen(t2 + 1), terms, MAX_PHRASE_WORDS);
+        add_word(&b, line, t1 + 1, strlen(t1 + 1), terms, k);
+        if (lex->n_langs < MAX_LANGS && !nfi_lexicon_has(lex, line) && strlen(line) < 4)
+            memcpy(lex->langs[lex->n_langs++], line, strlen(line) + 1);
+    }
+    if (st == NF_OK && b.oom)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nfi_kv_sort(b.pairs, b.n);
+    lex->user_keys = malloc((b.n ? b.n : 1) * 8);
+    lex->user_values = malloc((b.n ? b.n : 1) * 8);
+    if (st == NF_OK && (!lex->user_keys || !lex->user_values))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == NF_OK && i < b.n; i++) {
+        lex->user_keys[i] = b.pairs[i].key;
+        lex->user_values[i] = b.pairs[i].val;
+    }
+    lex->n_user = st == NF_OK ? b.n : 0;
+    free(b.pairs);
+    free(b.toks.items);
+    nfi_buf_free(&b.pool);
+    nfi_normalizer_free(b.nz);
+    free(text);
+    return st;
+}
+
+static void default_cache_dir(char *out, size_t cap)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(out, cap, "%s/newsfold", xdg);
+    else if (home && *home)
+        snprintf(out, cap, "%s/.cache/newsfold", home);
+    else
+        snprintf(out, cap, "/tmp/newsfold-cache");
+}
+
+static nf_status ensure_dir(const char *dir, nf_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        mkdir(path, 0755);
+        *p = '/';
+    }
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return nfi_fail(err, NF_ERR_IO, "%s: cannot create cache directory: %s", dir, strerror(errno));
+    return NF_OK;
+}
+
+static void bloom_probes(uint64_t key, uint64_t mask, uint64_t *p1, uint64_t *p2)
+{
+    *p1 = key & mask;
+    *p2 = (key >> 32 ^ key * 0x9E3779B97F4A7C15ULL) & mask;
+}
+
+static nf_status build_bloom(nfi_lexicon *lex, nf_error *err)
+{
+    uint64_t bits = 1 << 16;
+    while (bits < lex->n_keys * 8)
+        bits *= 2;
+    lex->bloom = calloc(bits / 64, 8);
+    if (!lex->bloom)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    lex->bloom_mask = bits - 1;
+    for (size_t i = 0; i < lex->n_keys; i++) {
+        uint64_t a, b;
+        bloom_probes(lex->keys[i], lex->bloom_mask, &a, &b);
+        lex->bloom[a / 64] |= 1ULL << (a % 64);
+        lex->bloom[b / 64] |= 1ULL << (b % 64);
+    }
+    return NF_OK;
+}
+
+nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *cache_dir, const char *user_file,
+                          nf_error *err)
+{
+    *out = NULL;
+    nfi_lexicon *lex = calloc(1, sizeof *lex);
+    if (!lex)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    dict_file dicts[128];
+    uint64_t signature;
+    size_t n = find_dicts(dict_dir ? dict_dir : "/usr/share/dictd", dicts, 128, &signature);
+    nf_status st = NF_OK;
+    if (n > 0) {
+        char dir[4096], path[4200];
+        if (cache_dir)
+            snprintf(dir, sizeof dir, "%s", cache_dir);
+        else
+            default_cache_dir(dir, sizeof dir);
+        snprintf(path, sizeof path, "%s/dictionaries-%016llx.lex", dir, (unsigned long long)signature);
+        bool stale;
+        st = map_cache(lex, path, signature, &stale, err);
+        if (st == NF_OK && stale) {
+            st = ensure_dir(dir, err);
+            if (st == NF_OK)
+                st = compile_cache(dicts, n, signature, path, err);
+            if (st == NF_OK)
+                st = map_cache(lex, path, signature, &stale, err);
+        }
+    }
+    if (st == NF_OK && lex->n_keys)
+        st = build_bloom(lex, err);
+    if (st == NF_OK && user_file)
+        st = load_user(lex, user_file, err);
+    if (st != NF_OK) {
+        nfi_lexicon_free(lex);
+        return st;
+    }
+    for (size_t i = 0; i < lex->n_langs; i++)
+        lex->lang_ptrs[i] = lex->langs[i];
+    lex->lang_ptrs[lex->n_langs] = NULL;
+    *out = lex;
+    return NF_OK;
+}
+
+void nfi_lexicon_free(nfi_lexicon *lex)
+{
+    if (!lex)
+        return;
+    if (lex->map)
+        munmap(lex->map, lex->map_len);
+    free(lex->bloom);
+    free(lex->user_keys);
+    free(lex->user_values);
+    free(lex);
+}
+
+size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t **terms)
+{
+    if (lex->n_user) { /* the user's entries win */
+        size_t lo = nfi_lower_bound_u64(lex->user_keys, lex->n_user, key), n = 0;
+        while (lo + n < lex->n_user && lex->user_keys[lo + n] == key)
+            n++;
+        if (n) {
+            *terms = lex->user_values + lo;
+            return n;
+        }
+    }
+    if (!lex->n_keys)
+        return 0;
+    uint64_t p1, p2;
+    bloom_probes(key, lex->bloom_mask, &p1, &p2);
+    if (!(lex->bloom[p1 / 64] >> (p1 % 64) & 1) || !(lex->bloom[p2 / 64] >> (p2 % 64) & 1))
+        return 0;
+    const uint64_t *k = bsearch(&key, lex->keys, lex->n_keys, sizeof key, nfi_cmp_u64);
+    if (!k)
+        return 0;
+    size_t i = (size_t)(k - lex->keys);
+    *terms = lex->values + lex->offsets[i];
+    return lex->offsets[i + 1] - lex->offsets[i];
+}
+
+const char *const *nfi_lexicon_languages(const nfi_lexicon *lex) { return lex->lang_ptrs; }
+
+bool nfi_lexicon_has(const nfi_lexicon *lex, const char *lang)
+{
+    for (size_t i = 0; i < lex->n_langs; i++)
+        if (strcmp(lex->langs[i], lang) == 0)
+            return true;
+    return false;
+}
+
+size_t nfi_lexicon_size(const nfi_lexicon *lex) { return lex->n_keys + lex->n_user; }

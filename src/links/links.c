@@ -1,0 +1,790 @@
+/*
+ * links.c - translations across languages, found without a neural model.
+ *
+ * Each document becomes a pivot (pivot.c): English terms through bilingual
+ * dictionaries, transliterated names, numbers, dates. Two versions of one
+ * text in different languages share a large, specific part of their pivots,
+ * and share it paragraph by paragraph in the same order.
+ *
+ * finish():
+ *   1. Document frequency of every feature over the corpus; a feature's
+ *      weight is kind weight x IDF x (1 + log count), and each document
+ *      vector is normalized once.
+ *   2. Candidates: an inverted index of the features that are not too
+ *      common; each document accumulates dot products with the documents of
+ *      other languages along its features' postings and keeps the best
+ *      `candidates`. No all-pairs comparison happens.
+ *   3. Scoring: weighted cosine per feature kind, order agreement (the
+ *      longest common subsequence of the features both share, in text
+ *      order), paragraph alignment (the longest in-order chain of paragraph
+ *      pairs that share enough features) and the ratio of text lengths,
+ *      combined by a logistic function fitted on WMT21 and examples/
+ *      (docs/links.md) into a score in [0,1].
+ *   4. A pair is a translation when its languages differ, the score
+ *      reaches the threshold, and it is the best match of one of the two in
+ *      the other's language.
+ * Documents are processed in index order and candidates sorted, so the
+ * result does not depend on thread counts.
+ */
+#include "links/links.h"
+#include "common/common.h"
+#include "dedup/dedup.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DF_SHARE 0.05 /* features in more documents than this share are too common for candidates */
+#define MIN_MAX_DF 20
+#define MAX_MAX_DF 100    /* ... and in more than this many, whatever the corpus size */
+#define PARAGRAPH_MATCH 0.25 /* share of a paragraph's features the other must contain */
+
+static const double kind_weight[4] = {1.0, 2.0, 1.5, 1.0}; /* term, name, number, date */
+
+/* Logistic calibration (docs/links.md): logistic regression, each class of
+ * each data set weighted equally, on every source x other-language pair of
+ * WMT21 de-fr and fr-de (negatives: other documents, mostly on other topics)
+ * and every cross-language pair of examples/ (negatives: rewrites of the
+ * same events, sharing names and numbers but not the text). */
+#define CAL_BIAS -24.84
+#define CAL_TERMS 12.72
+#define CAL_NAMES 6.45
+#define CAL_NUMBERS 3.67
+#define CAL_ALIGN -1.97 /* given order, paragraph alignment adds little */
+#define CAL_LENGTH 15.44
+#define CAL_ORDER 13.12
+/* Decision: besides reaching the threshold, a pair must be the best match
+ * of at least one side in the other's language: a text has one original
+ * there, so a rewrite of the same event is not linked next to the real
+ * translation. (A stricter threshold for one-sided picks was tried and cost
+ * WMT21 recall without removing a false link; docs/links.md.) */
+
+typedef struct doc_entry {
+    nf_pivot pivot;
+    float *weights;   /* per feature, after finish computed the IDF */
+    uint64_t *para_sets; /* each paragraph's sorted unique features, back to back */
+    size_t *para_offsets; /* n_paragraphs + 1 */
+    char lang[12];
+    uint32_t lang_id; /* small integer per language ("und": 0), set in finish */
+    size_t text_len;
+    double norm;      /* of the weighted vector, all kinds */
+    double kind_norm[4];
+} doc_entry;
+
+struct nf_links {
+    nf_links_options opt;
+    nfi_lexicon *lex;
+    nfi_pivoter **pivoters;
+    int n_pivoters;
+    doc_entry *docs;
+    size_t n, cap;
+    /* after finish: document frequencies */
+    uint64_t *df_keys;
+    uint32_t *df_values;
+    size_t n_df;
+    bool finished;
+};
+
+void nf_links_options_default(nf_links_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->threshold = 0.5;
+    o->threads = 1;
+    o->candidates = 10;
+}
+
+nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error *err)
+{
+    *out = NULL;
+    nf_links *l = calloc(1, sizeof *l);
+    if (!l)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (options)
+        l->opt = *options;
+    else
+        nf_links_options_default(&l->opt);
+    if (l->opt.threads < 1)
+        l->opt.threads = 1;
+    if (l->opt.candidates < 1)
+        l->opt.candidates = 10;
+    nf_status st = nfi_lexicon_load(&l->lex, l->opt.dict_dir, l->opt.cache_dir, l->opt.lexicon_file, err);
+    l->pivoters = calloc((size_t)l->opt.threads, sizeof *l->pivoters);
+    if (st == NF_OK && !l->pivoters)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == NF_OK && i < l->opt.threads; i++, l->n_pivoters++)
+        st = nfi_pivoter_new(&l->pivoters[i], l->lex, err);
+    if (st != NF_OK) {
+        nf_links_free(l);
+        return st;
+    }
+    *out = l;
+    return NF_OK;
+}
+
+void nf_links_free(nf_links *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->n_pivoters; i++)
+        nfi_pivoter_free(l->pivoters[i]);
+    free(l->pivoters);
+    for (size_t i = 0; i < l->n; i++) {
+        nf_pivot_free(&l->docs[i].pivot);
+        free(l->docs[i].weights);
+        free(l->docs[i].para_sets);
+        free(l->docs[i].para_offsets);
+    }
+    free(l->docs);
+    free(l->df_keys);
+    free(l->df_values);
+    nfi_lexicon_free(l->lex);
+    free(l);
+}
+
+const char *const *nf_links_dictionary_languages(const nf_links *l) { return nfi_lexicon_languages(l->lex); }
+
+const nf_pivot *nf_links_pivot(const nf_links *l, size_t i) { return i < l->n ? &l->docs[i].pivot : NULL; }
+
+/* ------------------------------------------------------------ adding */
+
+typedef struct pivot_ctx {
+    const nf_clean_doc *docs;
+    doc_entry *out;
+} pivot_ctx;
+
+static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
+{
+    pivot_ctx *c = ctx;
+    snprintf(c->out[i].lang, sizeof c->out[i].lang, "%s", c->docs[i].lang);
+    c->out[i].text_len = c->docs[i].text_len;
+    return nfi_pivot_build(*(nfi_pivoter **)worker, &c->docs[i], &c->out[i].pivot, err);
+}
+
+nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error *err)
+{
+    if (l->finished)
+        return nfi_fail(err, NF_ERR_ARG, "documents added after nf_links_finish");
+    if (l->n + n > l->cap) {
+        size_t cap = l->cap ? l->cap : 1024;
+        while (cap < l->n + n)
+            cap *= 2;
+        doc_entry *d = realloc(l->docs, cap * sizeof *d);
+        if (!d)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        l->docs = d;
+        l->cap = cap;
+    }
+    memset(l->docs + l->n, 0, n * sizeof *l->docs);
+    pivot_ctx c = {docs, l->docs + l->n};
+    nf_status st = nfi_parallel_for(n, l->pivoters, sizeof *l->pivoters, l->n_pivoters, pivot_task, &c, err);
+    l->n += n; /* even after a failure: the entries are zeroed or built, and freed alike */
+    return st;
+}
+
+/* ------------------------------------------------------------ weights */
+
+static bool build_paragraph_sets(doc_entry *d);
+
+static uint32_t df_of(const nf_links *l, uint64_t h)
+{
+    size_t at = nfi_lower_bound_u64(l->df_keys, l->n_df, h);
+    return at < l->n_df && l->df_keys[at] == h ? l->df_values[at] : 0;
+}
+
+static double weight_of(const nf_links *l, const nf_pivot_feature *f)
+{
+    double idf = 1.0 + log((double)(l->n + 1) / (double)(df_of(l, f->hash) + 1));
+    return kind_weight[f->kind & 3] * idf * (1.0 + log((double)f->count));
+}
+
+static nf_status compute_df(nf_links *l, nf_error *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < l->n; i++)
+        total += l->docs[i].pivot.n_features;
+    nfi_kv *all = malloc((total ? total : 1) * sizeof *all);
+    if (!all)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++)
+        for (size_t j = 0; j < l->docs[i].pivot.n_features; j++)
+            all[k++] = (nfi_kv){l->docs[i].pivot.features[j].hash, 0};
+    nfi_kv_sort(all, k);
+    l->df_keys = malloc((k ? k : 1) * 8);
+    l->df_values = malloc((k ? k : 1) * 4);
+    if (!l->df_keys || !l->df_values) {
+        free(all);
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < k;) {
+        size_t j = i;
+        while (j < k && all[j].key == all[i].key)
+            j++;
+        l->df_keys[l->n_df] = all[i].key;
+        l->df_values[l->n_df++] = (uint32_t)(j - i);
+        i = j;
+    }
+    free(all);
+    for (size_t i = 0; i < l->n; i++) {
+        doc_entry *d = &l->docs[i];
+        double sum = 0, kind_sum[4] = {0};
+        if (!(d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights)) || !build_paragraph_sets(d))
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        for (size_t j = 0; j < d->pivot.n_features; j++) {
+            double w = d->weights[j] = (float)weight_of(l, &d->pivot.features[j]);
+            sum += w * w;
+            kind_sum[d->pivot.features[j].kind & 3] += w * w;
+        }
+        d->norm = sqrt(sum);
+        for (int kk = 0; kk < 4; kk++)
+            d->kind_norm[kk] = sqrt(kind_sum[kk]);
+    }
+    return NF_OK;
+}
+
+/* ------------------------------------------------------------ scoring */
+
+static bool linkable(const doc_entry *a, const doc_entry *b)
+{
+    return a->lang_id != b->lang_id && a->lang_id && b->lang_id;
+}
+
+/* Numbers the languages so the candidate search compares integers. */
+static void assign_language_ids(nf_links *l)
+{
+    char seen[256][12];
+    uint32_t n_seen = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        doc_entry *d = &l->docs[i];
+        d->lang_id = 0;
+        if (strcmp(d->lang, "und") == 0 || !d->lang[0])
+            continue;
+        uint32_t k = 0;
+        while (k < n_seen && strcmp(seen[k], d->lang) != 0)
+            k++;
+        if (k == n_seen && n_seen < 255)
+            memcpy(seen[n_seen++], d->lang, sizeof seen[0]);
+        d->lang_id = k + 1; /* beyond 255 languages, the last id is shared: still correct, less selective */
+    }
+}
+
+static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out)
+{
+    size_t start = i ? p->paragraph_ends[i - 1] : 0, end = p->paragraph_ends[i], n = 0;
+    for (size_t k = start; k < end; k++)
+        if ((p->sequence[k] & 3) != NF_PIVOT_DATE)
+            out[n++] = p->sequence[k];
+    for (size_t a = 1; a < n; a++) { /* insertion sort: paragraphs are short */
+        uint64_t v = out[a];
+        size_t b = a;
+        while (b > 0 && out[b - 1] > v) {
+            out[b] = out[b - 1];
+            b--;
+        }
+        out[b] = v;
+    }
+    size_t w = 0;
+    for (size_t a = 0; a < n; a++)
+        if (!w || out[w - 1] != out[a])
+            out[w++] = out[a];
+    return w;
+}
+
+static bool build_paragraph_sets(doc_entry *d)
+{
+    const nf_pivot *p = &d->pivot;
+    d->para_sets = malloc((p->n_sequence + 1) * sizeof *d->para_sets);
+    d->para_offsets = malloc((p->n_paragraphs + 1) * sizeof *d->para_offsets);
+    if (!d->para_sets || !d->para_offsets)
+        return false;
+    d->para_offsets[0] = 0;
+    for (size_t i = 0; i < p->n_paragraphs; i++)
+        d->para_offsets[i + 1] = d->para_offsets[i] + paragraph_set(p, i, d->para_sets + d->para_offsets[i]);
+    return true;
+}
+
+/* Share of paragraphs that align in order (longest chain of matches).
+ * Only cells near the diagonal are computed: a translation keeps its
+ * paragraphs in place, so a chain far off the diagonal is no evidence. */
+static double alignment(const doc_entry *a, const doc_entry *b)
+{
+    size_t pa = a->pivot.n_paragraphs, pb = b->pivot.n_paragraphs;
+    if (!pa || !pb || pa > 400 || pb > 400)
+        return 0;
+    uint16_t *dp = calloc((pa + 1) * (pb + 1), sizeof *dp);
+    if (!dp)
+        return 0;
+    const size_t *offa = a->para_offsets, *offb = b->para_offsets;
+    size_t band = pb / 8 > 2 ? pb / 8 : 2;
+    for (size_t i = 1; i <= pa; i++) {
+        size_t centre = i * pb / pa, lo = centre > band ? centre - band : 1, hi = centre + band < pb ? centre + band : pb;
+        for (size_t j = 1; j <= pb; j++) {
+            if (j < lo || j > hi) { /* outside the band: carry the best so far */
+                uint16_t up = dp[(i - 1) * (pb + 1) + j], left = dp[i * (pb + 1) + j - 1];
+                dp[i * (pb + 1) + j] = up > left ? up : left;
+                continue;
+            }
+            size_t na = offa[i] - offa[i - 1], nb = offb[j] - offb[j - 1];
+            size_t both = nfi_intersection_size(a->para_sets + offa[i - 1], na, b->para_sets + offb[j - 1], nb);
+            size_t smaller = na < nb ? na : nb;
+            bool match = both >= 2 && both >= PARAGRAPH_MATCH * (double)smaller;
+            uint16_t up = dp[(i - 1) * (pb + 1) + j], left = dp[i * (pb + 1) + j - 1];
+            uint16_t diag = (uint16_t)(dp[(i - 1) * (pb + 1) + j - 1] + (match ? 1 : 0));
+            uint16_t best = up > left ? up : left;
+            dp[i * (pb + 1) + j] = diag > best ? diag : best;
+        }
+    }
+    double result = (double)dp[pa * (pb + 1) + pb] / (double)(pa > pb ? pa : pb);
+    free(dp);
+    return result;
+}
+
+/* The features two documents share, as a small open-addressing set. */
+typedef struct shared_set {
+    uint64_t *slots; /* 0 = empty (a feature hash of 0 is simply never shared) */
+    size_t mask;
+} shared_set;
+
+static bool shared_set_build(shared_set *set, const nf_pivot *a, const nf_pivot *b)
+{
+    size_t n = 0, i = 0, j = 0, cap = 16;
+    while (i < a->n_features && j < b->n_features) {
+        uint64_t x = a->features[i].hash, y = b->features[j].hash;
+        n += x == y;
+        i += x <= y;
+        j += y <= x;
+    }
+    while (cap < 2 * n)
+        cap *= 2;
+    set->slots = calloc(cap, sizeof *set->slots);
+    set->mask = cap - 1;
+    if (!set->slots)
+        return false;
+    for (i = 0, j = 0; i < a->n_features && j < b->n_features;) {
+        uint64_t x = a->features[i].hash, y = b->features[j].hash;
+        if (x == y && x) {
+            size_t k = (x >> 7) & set->mask;
+            while (set->slots[k])
+                k = (k + 1) & set->mask;
+            set->slots[k] = x;
+        }
+        i += x <= y;
+        j += y <= x;
+    }
+    return true;
+}
+
+static bool shared_set_has(const shared_set *set, uint64_t h)
+{
+    for (size_t k = (h >> 7) & set->mask; set->slots[k]; k = (k + 1) & set->mask)
+        if (set->slots[k] == h)
+            return true;
+    return false;
+}
+
+/* Length of the longest common subsequence of a (at most 64 x MAX_WORDS
+ * symbols) and b, bit-parallel (Hyyrö 2004): one pass over b, each step a
+ * few word operations per 64 symbols of a. */
+enum { LCS_MAX_WORDS = 10 };
+
+static size_t lcs_length(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, const shared_set *set,
+                         uint64_t (*masks)[LCS_MAX_WORDS], uint32_t *slot_mask)
+{
+    size_t words = (na + 63) / 64, n_masks = 0;
+    for (size_t k = 0; k <= set->mask; k++)
+        slot_mask[k] = UINT32_MAX;
+    for (size_t i = 0; i < na; i++) { /* match masks: positions of each symbol in a */
+        size_t k = (a[i] >> 7) & set->mask;
+        while (set->slots[k] != a[i])
+            k = (k + 1) & set->mask;
+        if (slot_mask[k] == UINT32_MAX) {
+            slot_mask[k] = (uint32_t)n_masks;
+            memset(masks[n_masks++], 0, sizeof masks[0]);
+        }
+        masks[slot_mask[k]][i / 64] |= 1ULL << (i % 64);
+    }
+    uint64_t v[LCS_MAX_WORDS];
+    for (size_t w = 0; w < words; w++)
+        v[w] = ~0ULL;
+    for (size_t j = 0; j < nb; j++) {
+        size_t k = (b[j] >> 7) & set->mask;
+        while (set->slots[k] != b[j])
+            k = (k + 1) & set->mask;
+        if (slot_mask[k] == UINT32_MAX)
+            continue; /* shared, but cut off a's window */
+        const uint64_t *m = masks[slot_mask[k]];
+        uint64_t carry = 0;
+        for (size_t w = 0; w < words; w++) {
+            uint64_t u = v[w] & m[w];
+            uint64_t sum = v[w] + u + carry;
+            carry = sum < v[w] || (carry && sum == v[w]);
+            v[w] = sum | (v[w] - u);
+        }
+    }
+    size_t zeros = 0;
+    for (size_t w = 0; w < words; w++) {
+        uint64_t live = w + 1 < words || na % 64 == 0 ? ~0ULL : (1ULL << (na % 64)) - 1;
+        zeros += (size_t)__builtin_popcountll(~v[w] & live);
+    }
+    return zeros;
+}
+
+/* The features both documents have, in each one's text order; the longest
+ * common subsequence of the two, as a share of the shorter: a translation
+ * says the same things in the same order, a rewrite reorders them. */
+static double order_agreement(const nf_pivot *a, const nf_pivot *b)
+{
+    enum { MAX_SHARED = 64 * LCS_MAX_WORDS };
+    uint64_t *sa = malloc(MAX_SHARED * 8), *sb = malloc(MAX_SHARED * 8);
+    uint64_t(*masks)[LCS_MAX_WORDS] = malloc(MAX_SHARED * sizeof *masks);
+    double result = 0;
+    size_t na = 0, nb = 0;
+    shared_set set = {NULL, 0};
+    uint32_t *slot_mask = NULL;
+    if (sa && sb && masks && shared_set_build(&set, a, b) &&
+        (slot_mask = malloc((set.mask + 1) * sizeof *slot_mask))) {
+        for (size_t i = 0; i < a->n_sequence && na < MAX_SHARED; i++)
+            if ((a->sequence[i] & 3) != NF_PIVOT_DATE && shared_set_has(&set, a->sequence[i]))
+                sa[na++] = a->sequence[i];
+        for (size_t j = 0; j < b->n_sequence && nb < MAX_SHARED; j++)
+            if ((b->sequence[j] & 3) != NF_PIVOT_DATE && shared_set_has(&set, b->sequence[j]))
+                sb[nb++] = b->sequence[j];
+        size_t shorter = na < nb ? na : nb;
+        if (shorter >= 4)
+            result = (double)lcs_length(sa, na, sb, nb, &set, masks, slot_mask) / (double)shorter;
+    }
+    free(sa), free(sb), free(masks), free(set.slots), free(slot_mask);
+    return result;
+}
+
+static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain *e)
+{
+    const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
+    double dot = 0, kind_dot[4] = {0};
+    size_t i = 0, j = 0;
+    while (i < a->pivot.n_features && j < b->pivot.n_features) {
+        const nf_pivot_feature *fa = &a->pivot.features[i], *fb = &b->pivot.features[j];
+        if (fa->hash < fb->hash)
+            i++;
+        else if (fa->hash > fb->hash)
+            j++;
+        else {
+            double w = (double)a->weights[i] * b->weights[j];
+            dot += w;
+            kind_dot[fa->kind & 3] += w;
+            i++, j++;
+        }
+    }
+    memset(e, 0, sizeof *e);
+    double cosine = a->norm > 0 && b->norm > 0 ? dot / (a->norm * b->norm) : 0;
+    double *parts[4] = {&e->terms, &e->names, &e->numbers, &e->dates};
+    for (int k = 0; k < 4; k++)
+        *parts[k] = a->kind_norm[k] > 0 && b->kind_norm[k] > 0 ? kind_dot[k] / (a->kind_norm[k] * b->kind_norm[k]) : 0;
+    e->alignment = alignment(a, b);
+    e->order = order_agreement(&a->pivot, &b->pivot);
+    size_t la = a->text_len, lb = b->text_len; /* translations keep roughly the length */
+    e->length_ratio = la && lb ? (double)(la < lb ? la : lb) / (double)(la > lb ? la : lb) : 0;
+    e->cosine = cosine;
+    double z = e->logit = CAL_BIAS + CAL_TERMS * e->terms + CAL_NAMES * e->names + CAL_NUMBERS * e->numbers +
+                          CAL_ALIGN * e->alignment + CAL_LENGTH * e->length_ratio + CAL_ORDER * e->order;
+    e->score = 1.0 / (1.0 + exp(-z));
+}
+
+nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explain *out, nf_error *err)
+{
+    if (!l->finished)
+        return nfi_fail(err, NF_ERR_ARG, "nf_links_explain before nf_links_finish");
+    if (a >= l->n || b >= l->n)
+        return nfi_fail(err, NF_ERR_ARG, "no document %zu or %zu", a, b);
+    score_pair(l, a, b, out);
+    return NF_OK;
+}
+
+/* ------------------------------------------------------------ candidates */
+
+typedef struct postings {
+    uint64_t *keys;    /* unique feature hashes */
+    size_t *offsets;   /* n_keys + 1 into entries */
+    nfi_kv *entries;    /* val = doc << 32 | index of the feature in that doc */
+    size_t n_keys;
+} postings;
+
+static nf_status build_postings(const nf_links *l, postings *p, nf_error *err)
+{
+    memset(p, 0, sizeof *p);
+    double max_df = l->n * MAX_DF_SHARE;
+    if (max_df > MAX_MAX_DF)
+        max_df = MAX_MAX_DF;
+    if (max_df < MIN_MAX_DF)
+        max_df = MIN_MAX_DF;
+    size_t total = 0;
+    for (size_t i = 0; i < l->n; i++)
+        total += l->docs[i].pivot.n_features;
+    p->entries = malloc((total ? total : 1) * sizeof *p->entries);
+    if (!p->entries)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++)
+        for (size_t j = 0; j < l->docs[i].pivot.n_features; j++) {
+            const nf_pivot_feature *f = &l->docs[i].pivot.features[j];
+            uint32_t df = df_of(l, f->hash);
+            if (df >= 2 && df <= max_df)
+                p->entries[k++] = (nfi_kv){f->hash, (uint64_t)i << 32 | (uint32_t)j};
+        }
+    nfi_kv_sort(p->entries, k);
+    p->keys = malloc((k ? k : 1) * 8);
+    p->offsets = malloc((k + 1) * sizeof *p->offsets);
+    if (!p->keys || !p->offsets)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < k; i++)
+        if (i == 0 || p->entries[i].key != p->entries[i - 1].key) {
+            p->keys[p->n_keys] = p->entries[i].key;
+            p->offsets[p->n_keys++] = i;
+        }
+    p->offsets[p->n_keys] = k;
+    return NF_OK;
+}
+
+static void postings_free(postings *p)
+{
+    free(p->keys);
+    free(p->offsets);
+    free(p->entries);
+}
+
+typedef struct scored {
+    double value;
+    uint32_t doc;
+} scored;
+
+static int cmp_scored(const void *x, const void *y)
+{
+    const scored *a = x, *b = y;
+    if (a->value != b->value)
+        return a->value > b->value ? -1 : 1;
+    return (a->doc > b->doc) - (a->doc < b->doc);
+}
+
+/* The best-scoring other-language documents for doc a, by the dot product
+ * over non-common features; appended as pairs (min << 32 | max). */
+/* One thread's scratch for the candidate search. */
+typedef struct search_scratch {
+    double *acc;
+    uint32_t *touched;
+    scored *top;
+} search_scratch;
+
+typedef struct search_ctx {
+    const nf_links *l;
+    const postings *p;
+    uint64_t *pairs; /* candidates slots per document, UINT64_MAX when unused */
+} search_ctx;
+
+static void candidates_of(const nf_links *l, const postings *p, size_t a, double *acc, uint32_t *touched,
+                          uint64_t *slots, scored *top)
+{
+    const doc_entry *d = &l->docs[a];
+    size_t n_touched = 0;
+    for (size_t j = 0; j < d->pivot.n_features; j++) {
+        const nf_pivot_feature *f = &d->pivot.features[j];
+        const uint64_t *k = bsearch(&f->hash, p->keys, p->n_keys, 8, nfi_cmp_u64);
+        if (!k)
+            continue;
+        size_t at = (size_t)(k - p->keys);
+        double wa = d->weights[j];
+        for (size_t e = p->offsets[at]; e < p->offsets[at + 1]; e++) {
+            uint32_t b = (uint32_t)(p->entries[e].val >> 32);
+            if (b == a || !linkable(d, &l->docs[b]))
+                continue;
+            if (acc[b] == 0)
+                touched[n_touched++] = b;
+            acc[b] += wa * l->docs[b].weights[(uint32_t)p->entries[e].val];
+        }
+    }
+    size_t keep = 0, k = (size_t)l->opt.candidates;
+    for (size_t t = 0; t < n_touched; t++) { /* the k best, kept sorted by insertion */
+        uint32_t b = touched[t];
+        double denom = d->norm * l->docs[b].norm;
+        scored c = {denom > 0 ? acc[b] / denom : 0, b};
+        acc[b] = 0;
+        if (keep == k && cmp_scored(&c, &top[k - 1]) >= 0)
+            continue;
+        size_t at = keep < k ? keep++ : k - 1;
+        while (at > 0 && cmp_scored(&c, &top[at - 1]) < 0) {
+            top[at] = top[at - 1];
+            at--;
+        }
+        top[at] = c;
+    }
+    for (size_t t = 0; t < keep; t++) {
+        uint64_t x = a < top[t].doc ? a : top[t].doc, y = a < top[t].doc ? top[t].doc : a;
+        slots[t] = x << 32 | y;
+    }
+}
+
+static nf_status search_task(void *ctx, void *worker, size_t a, nf_error *err)
+{
+    (void)err;
+    search_ctx *c = ctx;
+    search_scratch *s = worker;
+    candidates_of(c->l, c->p, a, s->acc, s->touched, c->pairs + a * (size_t)c->l->opt.candidates, s->top);
+    return NF_OK;
+}
+
+typedef struct score_ctx {
+    const nf_links *l;
+    const uint64_t *pairs;
+    struct scored_pair *out;
+} score_ctx;
+
+/* Best score of each document per other language, over the candidates. */
+typedef struct best_entry {
+    uint32_t doc;
+    char lang[12];
+    double score;
+} best_entry;
+
+typedef struct scored_pair {
+    uint32_t a, b;
+    double score, logit;
+} scored_pair;
+
+static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
+{
+    (void)worker, (void)err;
+    score_ctx *c = ctx;
+    nf_link_explain e;
+    uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
+    score_pair(c->l, a, b, &e);
+    c->out[i] = (scored_pair){a, b, e.score, e.logit};
+    return NF_OK;
+}
+
+static double best_of(const best_entry *best, size_t n_best, const char *lang)
+{
+    for (size_t i = 0; i < n_best; i++) /* a document's entries: one per language */
+        if (strcmp(best[i].lang, lang) == 0)
+            return best[i].score;
+    return -INFINITY;
+}
+
+static void note_best(best_entry **slots, size_t *n, uint32_t doc, const char *lang, double score)
+{
+    for (size_t i = 0; i < n[doc]; i++)
+        if (strcmp(slots[doc][i].lang, lang) == 0) {
+            if (score > slots[doc][i].score)
+                slots[doc][i].score = score;
+            return;
+        }
+    best_entry *g = realloc(slots[doc], (n[doc] + 1) * sizeof *g);
+    if (!g)
+        return;
+    slots[doc] = g;
+    g[n[doc]] = (best_entry){doc, "", score}; /* score: a logit here */
+    snprintf(g[n[doc]].lang, sizeof g[n[doc]].lang, "%s", lang);
+    n[doc]++;
+}
+
+static bool is_translation(const nf_links *l, const scored_pair *p, best_entry **best, const size_t *n_best)
+{
+    if (p->score < l->opt.threshold)
+        return false;
+    const doc_entry *a = &l->docs[p->a], *b = &l->docs[p->b];
+    double best_a = best_of(best[p->a], n_best[p->a], b->lang); /* a's best logit in b's language */
+    double best_b = best_of(best[p->b], n_best[p->b], a->lang);
+    return p->logit >= best_a || p->logit >= best_b;
+}
+
+static void free_scratch(search_scratch *s, int n)
+{
+    for (int t = 0; s && t < n; t++) {
+        free(s[t].acc);
+        free(s[t].touched);
+        free(s[t].top);
+    }
+    free(s);
+}
+
+/* Every document's best candidates (on all threads): sorted unique pairs. */
+static nf_status find_candidates(const nf_links *l, const postings *p, uint64_t **out, size_t *n_out, nf_error *err)
+{
+    size_t k = (size_t)l->opt.candidates, n_slots = l->n * k;
+    uint64_t *pairs = malloc((n_slots ? n_slots : 1) * sizeof *pairs);
+    int threads = l->opt.threads;
+    search_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
+    nf_status st = pairs && scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int t = 0; st == NF_OK && t < threads; t++) {
+        scratch[t].acc = calloc(l->n ? l->n : 1, sizeof *scratch[t].acc);
+        scratch[t].touched = malloc((l->n ? l->n : 1) * sizeof *scratch[t].touched);
+        scratch[t].top = malloc((l->n ? l->n : 1) * sizeof *scratch[t].top);
+        if (!scratch[t].acc || !scratch[t].touched || !scratch[t].top)
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; st == NF_OK && i < n_slots; i++)
+        pairs[i] = UINT64_MAX;
+    search_ctx ctx = {l, p, pairs};
+    if (st == NF_OK)
+        st = nfi_parallel_for(l->n, scratch, sizeof *scratch, threads, search_task, &ctx, err);
+    free_scratch(scratch, threads);
+    if (st != NF_OK) {
+        free(pairs);
+        return st;
+    }
+    if (n_slots)
+        qsort(pairs, n_slots, 8, nfi_cmp_u64);
+    size_t n = 0;
+    for (size_t i = 0; i < n_slots && pairs[i] != UINT64_MAX; i++)
+        if (!n || pairs[n - 1] != pairs[i])
+            pairs[n++] = pairs[i];
+    *out = pairs;
+    *n_out = n;
+    return NF_OK;
+}
+
+nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    l->finished = true;
+    postings p;
+    memset(&p, 0, sizeof p);
+    uint64_t *pv = NULL;
+    size_t n_pairs = 0;
+    assign_language_ids(l);
+    nf_status st = compute_df(l, err);
+    if (st == NF_OK)
+        st = build_postings(l, &p, err);
+    if (st == NF_OK)
+        st = find_candidates(l, &p, &pv, &n_pairs, err);
+    postings_free(&p);
+    out->links = malloc((n_pairs ? n_pairs : 1) * sizeof *out->links);
+    scored_pair *sp = malloc((n_pairs ? n_pairs : 1) * sizeof *sp);
+    best_entry **best = calloc(l->n ? l->n : 1, sizeof *best);
+    size_t *n_best = calloc(l->n ? l->n : 1, sizeof *n_best);
+    if (st == NF_OK && (!out->links || !sp || !best || !n_best))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    score_ctx sc = {l, pv, sp};
+    if (st == NF_OK)
+        st = nfi_parallel_for(n_pairs, NULL, 0, l->opt.threads, score_task, &sc, err);
+    for (size_t i = 0; st == NF_OK && i < n_pairs; i++) {
+        note_best(best, n_best, sp[i].a, l->docs[sp[i].b].lang, sp[i].logit);
+        note_best(best, n_best, sp[i].b, l->docs[sp[i].a].lang, sp[i].logit);
+    }
+    for (size_t i = 0; st == NF_OK && i < n_pairs; i++)
+        if (is_translation(l, &sp[i], best, n_best))
+            out->links[out->n_links++] = (nf_link){sp[i].a, sp[i].b, sp[i].score};
+    for (size_t i = 0; best && i < l->n; i++)
+        free(best[i]);
+    free(best), free(n_best), free(sp), free(pv);
+    if (st != NF_OK)
+        nf_links_result_free(out);
+    return st;
+}
+
+void nf_links_result_free(nf_links_result *r)
+{
+    free(r->links);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,51 @@
+/* links.h - the internal contract of src/links/ (never installed). */
+#ifndef NF_LINKS_LINKS_H
+#define NF_LINKS_LINKS_H
+
+#include "common/common.h"
+
+/*
+ * lexicon.h - bilingual dictionaries compiled for lookup (see lexicon.c).
+ */
+
+
+typedef struct nfi_lexicon nfi_lexicon;
+
+/* The hash under which an English stem is a pivot term, for documents in
+ * English and for dictionary translations alike. */
+uint64_t nfi_term_hash(const char *english_stem, size_t len);
+
+/* Loads every FreeDict X-eng (and inverted eng-X) dictionary in dict_dir,
+ * compiled into a cache file in cache_dir (rebuilt when a dictionary
+ * changes), plus the user's TSV lexicon (lang, word, english) if given.
+ * Missing dictionaries are not an error: the lexicon is then empty. */
+nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *cache_dir,
+                          const char *user_file, nf_error *err);
+void nfi_lexicon_free(nfi_lexicon *lex);
+
+/* English function words, which carry no content across languages. */
+bool nfi_english_stopword(const char *w, size_t n);
+
+/* Key of a word (or of several words joined by single spaces) of lang. */
+uint64_t nfi_lexicon_key(const char *lang, const char *word, size_t len);
+/* English term hashes for a key; 0 when the word is not in the lexicon. */
+size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t **terms);
+/* Languages with entries, NULL-terminated. */
+const char *const *nfi_lexicon_languages(const nfi_lexicon *lex);
+bool nfi_lexicon_has(const nfi_lexicon *lex, const char *lang);
+size_t nfi_lexicon_size(const nfi_lexicon *lex);
+
+/* pivot.h - building a document's language-neutral pivot (see pivot.c). */
+
+
+typedef struct nfi_pivoter nfi_pivoter;
+
+nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, nf_error *err);
+void nfi_pivoter_free(nfi_pivoter *p);
+nf_status nfi_pivot_build(nfi_pivoter *p, const nf_clean_doc *doc, nf_pivot *out, nf_error *err);
+
+/* The spelling-tolerant key of a name already in lower-case ASCII. */
+size_t nfi_name_skeleton(const char *ascii, size_t len, char *out, size_t cap);
+uint64_t nfi_pivot_hash(int kind, const char *key, size_t len);
+
+#endif

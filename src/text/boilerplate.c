@@ -1,0 +1,478 @@
+/*
+ * boilerplate.c - which lines of a page are site template, not article.
+ *
+ * Text pages arrive with their site's furniture: menus of one-word lines,
+ * the headline repeated, PREV/NEXT links, share and follow prompts, cookie
+ * notices, "Comment (0)", "(END)", photo credits, reference blocks. Each
+ * line is classified by three kinds of evidence, and every drop carries its
+ * reason so a user can audit it:
+ *
+ * 1. Patterns that are boilerplate wherever they stand (navigation prefixes,
+ *    follow/share prompts, cookie and consent notices, comment counters, end
+ *    markers, e-mail-only lines, lines of punctuation, copyright lines,
+ *    repeated title lines).
+ *    Patterns cover English, German, French and Spanish wording, and are
+ *    anchored on line shape (short lines), so prose that merely mentions a
+ *    cookie or a newsletter is not hit.
+ * 2. Position: the head of a page up to the first prose line is dropped when
+ *    it is a menu (two or more one- or two-word lines, or navigation words);
+ *    the tail after the last prose line loses its short non-sentence lines,
+ *    and a "Source:"/"Reference(s):"/"Related" marker near the end drops the
+ *    block it opens.
+ * 3. Repetition: a short line that occurs in three or more different
+ *    documents of the same source is that site's template (the set is
+ *    computed per batch by the cleaner).
+ *
+ * A prose line (enough words, and sentence punctuation or function words)
+ * is never dropped by rules 2 and 3, which is what keeps article sentences
+ * safe. Line length is measured in words, or for scripts without spaces in
+ * characters/2, so the same thresholds work for every script.
+ */
+#define _GNU_SOURCE /* memmem */
+#include "text/text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PROSE_MIN_UNITS 8
+#define MENU_MAX_UNITS 2
+#define FOOTER_MAX_UNITS 5
+#define TEMPLATE_MAX_UNITS 12
+#define TAIL_MARKER_WINDOW 12 /* a source/reference marker must be this close to the end */
+
+static const char *const R_NAVIGATION = "navigation";
+static const char *const R_MENU = "menu";
+static const char *const R_SHARE = "share_prompt";
+static const char *const R_COOKIE = "cookie_notice";
+static const char *const R_COMMENTS = "comments";
+static const char *const R_END = "end_marker";
+static const char *const R_EMAIL = "contact";
+static const char *const R_PUNCT = "punctuation";
+static const char *const R_TITLE = "repeated_title";
+static const char *const R_CREDIT = "photo_credit";
+static const char *const R_META = "metadata";
+static const char *const R_FOOTER = "footer";
+static const char *const R_SOURCE = "source_block";
+static const char *const R_TEMPLATE = "site_template";
+static const char *const R_COPYRIGHT = "copyright";
+
+static const char *const nav_prefixes[] = {
+    "prev ", "next ", "previous article", "next article", "previous:", "next:", "read more",
+    "read also", "see also", "related:", "related articles", "related stories", "more stories",
+    "skip to", "go to ", "back to top", "lesen sie auch", "weiterlesen", "mehr zum thema",
+    "lire aussi", "à lire aussi", "voir aussi", "lee también", "leer más", "te puede interesar",
+    "vorheriger artikel", "nächster artikel", "article précédent", "article suivant",
+    "artículo anterior", "artículo siguiente",
+};
+static const char *const nav_words[] = {
+    "menu", "search", "home", "go top", "go to", "log in", "login", "sign in", "sign up", "close",
+    "editor's pick", "advertisement", "anzeige", "publicité", "publicidad", "suche", "startseite",
+    "accueil", "recherche", "inicio", "buscar", "top stories", "most read", "trending", "list",
+};
+static const char *const share_phrases[] = {
+    "follow us", "share this", "share on", "subscribe to", "sign up for", "newsletter",
+    "folgen sie uns", "teilen sie", "artikel teilen", "beitrag teilen", "suivez-nous", "partager",
+    "síguenos", "compartir",
+    "download our app", "click here", "klicken sie hier", "cliquez ici", "haga clic",
+};
+static const char *const cookie_words[] = {"cookie", "consent", "privacy", "datenschutz", "einwilligung",
+                                           "confidentialit", "privacidad"};
+/* a cookie word only makes a notice in the company of one of these */
+static const char *const cookie_context[] = {"site", "web", "browser", "navegador", "navega", "accept",
+                                             "acept", "akzept", "partner", "personalis", "personaliz",
+                                             "device", "appareil", "gerät", "dispositivo", "settings",
+                                             "einstellung", "paramètr", "configura"};
+static const char *const end_markers[] = {"(end)", "(ende)", "(fin)", "(fin.)", "end", "ends",
+                                          "###", "-30-", "(afp)", "(dpa)"};
+static const char *const comment_words[] = {"comment", "comments", "kommentar", "kommentare",
+                                            "commentaire", "commentaires", "comentario", "comentarios"};
+static const char *const credit_prefixes[] = {"photo:", "photo :", "foto:", "foto :", "image:",
+                                              "bild:", "picture:", "photo credit", "credit:",
+                                              "getty images", "file photo"};
+static const char *const tail_markers[] = {"source:", "sources:", "reference(s):", "references:",
+                                           "quelle:", "quellen:", "source :", "fuente:", "related",
+                                           "tags:", "schlagwörter:", "mots-clés"};
+static const char *const meta_labels[] = {"written:", "updated:", "published:", "posted:",
+                                          "veröffentlicht", "aktualisiert", "publié", "mis à jour",
+                                          "publicado", "actualizado", "by ", "von ", "par ", "por "};
+static const char *const copyright_prefixes[] = {"(c) ", "copyright"};
+static const char *const copyright_marks[] = {"\xC2\xA9", "all rights reserved", "rechte vorbehalten",
+                                              "droits réservés", "derechos reservados"};
+static const char *const stopwords[] = {
+    "a", "al", "als", "am", "an", "and", "are", "as", "at", "auf", "aus", "be", "bei", "but", "by",
+    "che", "con", "da", "dans", "das", "dass", "de", "dem", "den", "der", "des", "die", "du", "e",
+    "ein", "eine", "einer", "el", "en", "es", "est", "et", "for", "from", "für", "had", "has", "have",
+    "he", "het", "il", "im", "in", "is", "ist", "it", "its", "la", "las", "le", "les", "los", "mit",
+    "nach", "nicht", "not", "of", "on", "or", "par", "para", "pas", "per", "por", "pour", "que",
+    "qui", "se", "sich", "sie", "son", "sont", "sur", "that", "the", "their", "they", "this", "to",
+    "un", "una", "und", "une", "van", "von", "was", "were", "which", "who", "will", "with", "y",
+    "zu", "zum", "zur",
+};
+
+/* ----------------------------------------------------------- features */
+
+typedef struct line_features {
+    size_t words, units, stopwords, letters;
+    bool terminal; /* ends like a sentence */
+    bool has_url, has_email, only_punct;
+} line_features;
+
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static bool is_stopword(const char *w, size_t n)
+{
+    char low[16];
+    if (n == 0 || n >= sizeof low)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)nfi_lower_ascii((unsigned char)w[i]);
+    low[n] = '\0';
+    const char *key = low;
+    return bsearch(&key, stopwords, sizeof stopwords / sizeof *stopwords, sizeof *stopwords, cmp_cstr) != NULL;
+}
+
+/* The matchers below take the line already lower-cased (ASCII letters
+ * only, so byte offsets are unchanged) and lower-case needles. */
+static bool contains(const char *low, size_t n, const char *needle)
+{
+    return memmem(low, n, needle, strlen(needle)) != NULL;
+}
+
+static bool any_contained(const char *s, size_t n, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (contains(s, n, list[i]))
+            return true;
+    return false;
+}
+
+static bool any_prefix(const char *s, size_t n, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t m = strlen(list[i]);
+        if (m <= n && memcmp(s, list[i], m) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool equals_any(const char *s, size_t n, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strlen(list[i]) == n && memcmp(s, list[i], n) == 0)
+            return true;
+    return false;
+}
+
+#define COUNT(a) (sizeof(a) / sizeof *(a))
+
+static size_t count_stopwords(const char *s, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n;) {
+        while (i < n && nfi_is_space((unsigned char)s[i]))
+            i++;
+        size_t a = i;
+        while (i < n && !nfi_is_space((unsigned char)s[i]))
+            i++;
+        size_t b = i; /* strip punctuation around the word */
+        while (a < b && strchr("\"'([{«“„", s[a]))
+            a++;
+        while (b > a && strchr("\"')]}».,;:!?”", s[b - 1]))
+            b--;
+        count += is_stopword(s + a, b - a);
+    }
+    return count;
+}
+
+static line_features features_of(const char *s, const char *low, size_t n)
+{
+    line_features f = {0, 0, 0, 0, false, false, false, true};
+    size_t cjk = 0;
+    for (size_t i = 0; i < n;) {
+        while (i < n && nfi_is_space((unsigned char)s[i]))
+            i++;
+        size_t w = i;
+        while (i < n && !nfi_is_space((unsigned char)s[i]))
+            i++;
+        if (i == w)
+            break;
+        f.words++;
+    }
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        uint32_t cp = c;
+        size_t k = c < 0x80 ? 1 : nfi_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (cp >= 0x80 || (unsigned)((c | 32) - 'a') < 26u || (c >= '0' && c <= '9')) {
+            f.only_punct = false;
+            f.letters++;
+        }
+        if (cp >= 0x2E80 && cp <= 0xD7AF)
+            cjk++;
+        i += k;
+    }
+    f.units = f.words > cjk / 2 ? f.words : cjk / 2;
+    size_t e = n;
+    while (e > 0 && strchr("\"')]}»”’ |", s[e - 1]))
+        e--;
+    f.terminal = e > 0 && (strchr(".!?;", s[e - 1]) || (e >= 3 && memcmp(s + e - 3, "\xE3\x80\x82", 3) == 0));
+    if (f.units >= PROSE_MIN_UNITS && !f.terminal) /* only then does is_prose need them */
+        f.stopwords = count_stopwords(s, n);
+    f.has_url = contains(low, n, "http://") || contains(low, n, "https://") || contains(low, n, "www.");
+    f.has_email = memchr(s, '@', n) != NULL || contains(low, n, "[email");
+    return f;
+}
+
+static bool is_prose(const line_features *f)
+{
+    return f->units >= PROSE_MIN_UNITS && (f->terminal || f->stopwords >= 2);
+}
+
+/* "Comment (0)", "12 comments", "Kommentare (3)" */
+static bool is_comment_counter(const char *low, size_t n, const line_features *f)
+{
+    return f->words <= 3 && any_contained(low, n, comment_words, COUNT(comment_words));
+}
+
+static bool looks_like_date_line(const char *s, size_t n)
+{
+    char tmp[11];
+    char *copy = nfi_strndup(s, n);
+    bool yes = copy && nf_parse_date(copy, tmp);
+    free(copy);
+    return yes;
+}
+
+/* Boilerplate wherever it stands; NULL if none. Cheap tests gate the
+ * expensive ones, so long prose lines cost a handful of memmem calls. */
+static const char *pattern_reason(const char *s, const char *low, size_t n, const line_features *f)
+{
+    if (f->only_punct)
+        return R_PUNCT;
+    if (any_contained(low, n, cookie_words, COUNT(cookie_words)) &&
+        any_contained(low, n, cookie_context, COUNT(cookie_context)))
+        return R_COOKIE;
+    if (f->words > 25)
+        return NULL;
+    if (any_prefix(low, n, nav_prefixes, COUNT(nav_prefixes)))
+        return R_NAVIGATION;
+    if (f->words <= 4 && equals_any(low, n, nav_words, COUNT(nav_words)))
+        return R_NAVIGATION;
+    if (f->words <= 12 && !f->terminal && any_contained(low, n, share_phrases, COUNT(share_phrases)))
+        return R_SHARE;
+    if (is_comment_counter(low, n, f))
+        return R_COMMENTS;
+    if (f->words <= 2 && equals_any(low, n, end_markers, COUNT(end_markers)))
+        return R_END;
+    if (f->words <= 3 && f->has_email)
+        return R_EMAIL;
+    if (f->words <= 6 && any_prefix(low, n, credit_prefixes, COUNT(credit_prefixes)))
+        return R_CREDIT;
+    if (f->words <= 10 && !f->terminal && any_prefix(low, n, meta_labels, 4) && looks_like_date_line(s, n))
+        return R_META;
+    if (f->words <= 15 && (any_prefix(low, n, copyright_prefixes, COUNT(copyright_prefixes)) ||
+                           any_contained(low, n, copyright_marks, COUNT(copyright_marks))))
+        return R_COPYRIGHT;
+    if (f->words <= 8 && f->has_url && !is_prose(f))
+        return R_SOURCE;
+    return NULL;
+}
+
+/* ------------------------------------------------------------ lines */
+
+nf_status nfi_split_lines(const char *text, size_t len, nfi_line **out, size_t *n_out, nf_error *err)
+{
+    size_t cap = 16, n = 0;
+    nfi_line *lines = malloc(cap * sizeof *lines);
+    if (!lines)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    uint32_t number = 0, blanks = 0;
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        number++;
+        size_t a = i, b = end;
+        while (a < b && nfi_is_space((unsigned char)text[a]))
+            a++;
+        while (b > a && nfi_is_space((unsigned char)text[b - 1]))
+            b--;
+        /* U+00A0 no-break space alone on a line is blank too */
+        while (b - a >= 2 && (unsigned char)text[a] == 0xC2 && (unsigned char)text[a + 1] == 0xA0) {
+            a += 2;
+            while (a < b && nfi_is_space((unsigned char)text[a]))
+                a++;
+        }
+        if (a == b) {
+            blanks++;
+        } else {
+            if (n == cap) {
+                cap *= 2;
+                nfi_line *g = realloc(lines, cap * sizeof *g);
+                if (!g) {
+                    free(lines);
+                    return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+                }
+                lines = g;
+            }
+            lines[n++] = (nfi_line){(uint32_t)a, (uint32_t)(b - a), number, blanks, NULL};
+            blanks = 0;
+        }
+        i = end + 1;
+    }
+    *out = lines;
+    *n_out = n;
+    return NF_OK;
+}
+
+/* Case-insensitive comparison ignoring spaces and trailing punctuation. */
+static bool same_title(const char *a, size_t an, const char *b, size_t bn)
+{
+    while (an && strchr(" .:|", a[an - 1]))
+        an--;
+    while (bn && strchr(" .:|", b[bn - 1]))
+        bn--;
+    size_t i = 0, j = 0;
+    while (i < an && j < bn) {
+        if (nfi_is_space((unsigned char)a[i])) {
+            i++;
+            continue;
+        }
+        if (nfi_is_space((unsigned char)b[j])) {
+            j++;
+            continue;
+        }
+        if (nfi_lower_ascii((unsigned char)a[i]) != nfi_lower_ascii((unsigned char)b[j]))
+            return false;
+        i++;
+        j++;
+    }
+    while (i < an && nfi_is_space((unsigned char)a[i]))
+        i++;
+    while (j < bn && nfi_is_space((unsigned char)b[j]))
+        j++;
+    return i == an && j == bn;
+}
+
+uint64_t nfi_template_key(uint64_t group_hash, const char *line, size_t len)
+{
+    return nfi_hash64(line, len) ^ (group_hash * 0x9E3779B97F4A7C15ULL);
+}
+
+bool nfi_template_contains(const nfi_template_set *set, uint64_t key)
+{
+    return set && set->len && bsearch(&key, set->hashes, set->len, sizeof key, nfi_cmp_u64);
+}
+
+/* Head: a menu block before the first prose line. */
+static void mark_head(const char *low, nfi_line *lines, size_t n, const line_features *f)
+{
+    size_t first_prose = 0, menu_like = 0;
+    while (first_prose < n && !is_prose(&f[first_prose]) && f[first_prose].units < 6)
+        first_prose++;
+    for (size_t i = 0; i < first_prose; i++) {
+        const char *s = low + lines[i].start;
+        if (f[i].units <= MENU_MAX_UNITS || any_contained(s, lines[i].len, nav_words, COUNT(nav_words)))
+            menu_like++;
+    }
+    if (menu_like < 2)
+        return;
+    for (size_t i = 0; i < first_prose; i++) {
+        const char *s = low + lines[i].start;
+        if (!lines[i].reason && (f[i].units <= MENU_MAX_UNITS ||
+                                 any_contained(s, lines[i].len, nav_words, COUNT(nav_words))))
+            lines[i].reason = R_MENU;
+    }
+}
+
+/* Tail: short lines after the last prose line, and source/reference blocks. */
+static void mark_tail(const char *low, nfi_line *lines, size_t n, const line_features *f)
+{
+    size_t last_prose = n;
+    for (size_t i = n; i-- > 0;)
+        if (!lines[i].reason && is_prose(&f[i])) {
+            last_prose = i;
+            break;
+        }
+    if (last_prose == n)
+        return;
+    for (size_t i = last_prose + 1; i < n; i++)
+        if (!lines[i].reason && f[i].units <= FOOTER_MAX_UNITS && !f[i].terminal)
+            lines[i].reason = R_FOOTER;
+    size_t window = n > TAIL_MARKER_WINDOW ? n - TAIL_MARKER_WINDOW : 0;
+    for (size_t i = window; i < n; i++) {
+        const char *s = low + lines[i].start;
+        if (f[i].words > 4 || !any_prefix(s, lines[i].len, tail_markers, COUNT(tail_markers)))
+            continue;
+        bool block_is_short = true; /* the marker must open a block of non-prose lines */
+        for (size_t j = i + 1; j < n; j++)
+            if (!lines[j].reason && f[j].terminal && f[j].units >= PROSE_MIN_UNITS)
+                block_is_short = false;
+        if (!block_is_short)
+            continue;
+        for (size_t j = i; j < n; j++)
+            if (!lines[j].reason)
+                lines[j].reason = R_SOURCE;
+        break;
+    }
+}
+
+static bool headline_like(const line_features *f)
+{
+    return f->units >= 1 && f->units <= 25 && !(f->terminal && f->units > 20);
+}
+
+nf_status nfi_boilerplate_classify(const char *text, size_t len, const char *title,
+                                  const nfi_template_set *templates, uint64_t group_hash,
+                                  nfi_boilerplate_result *out, nf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->title_line = SIZE_MAX;
+    nf_status st = nfi_split_lines(text, len, &out->lines, &out->n_lines, err);
+    if (st != NF_OK)
+        return st;
+    size_t n = out->n_lines;
+    nfi_line *lines = out->lines;
+    line_features *f = malloc((n ? n : 1) * sizeof *f);
+    char *low = malloc(len + 1);
+    if (!f || !low) {
+        free(f);
+        free(low);
+        nfi_boilerplate_result_free(out);
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)nfi_lower_ascii((unsigned char)text[i]);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = text + lines[i].start;
+        f[i] = features_of(s, low + lines[i].start, lines[i].len);
+        lines[i].reason = pattern_reason(s, low + lines[i].start, lines[i].len, &f[i]);
+        if (!lines[i].reason && f[i].units <= TEMPLATE_MAX_UNITS && !is_prose(&f[i]) &&
+            nfi_template_contains(templates, nfi_template_key(group_hash, s, lines[i].len)))
+            lines[i].reason = R_TEMPLATE;
+    }
+    mark_head(low, lines, n, f);
+    mark_tail(low, lines, n, f);
+    const char *t = title;
+    size_t tn = title ? strlen(title) : 0;
+    for (size_t i = 0; i < n && !t; i++) {
+        if (lines[i].reason)
+            continue;
+        out->title_line = i;
+        out->title_in_text = !headline_like(&f[i]);
+        t = text + lines[i].start;
+        tn = lines[i].len;
+    }
+    for (size_t i = 0; i < n && t; i++)
+        if (i != out->title_line && !lines[i].reason && same_title(text + lines[i].start, lines[i].len, t, tn))
+            lines[i].reason = R_TITLE;
+    free(f);
+    free(low);
+    return NF_OK;
+}
+
+void nfi_boilerplate_result_free(nfi_boilerplate_result *r)
+{
+    free(r->lines);
+    memset(r, 0, sizeof *r);
+    r->title_line = SIZE_MAX;
+}

@@ -1,0 +1,378 @@
+/*
+ * normalize.c - word segmentation, Unicode normalization and stemming.
+ *
+ * Segmentation works for every script with one rule set and one exception:
+ * - Scripts written with spaces: a token is a maximal run of letters, marks
+ *   and digits (ICU character properties). Numbers keep internal '.' and ','
+ *   between digits ("1,500.25"). An apostrophe inside an English word stays
+ *   ("don't", "Putin's" so the stemmer can strip the possessive); elsewhere
+ *   it splits ("l'armée" -> "l", "armée"). Hyphens always split, so
+ *   "Hong-kyun" and "Hong Kyun" agree.
+ * - Scripts written without spaces (Han, Kana, Thai, Lao, Khmer, Myanmar):
+ *   each such run goes to ICU's dictionary-based word break iterator.
+ * Every token keeps its byte offsets into the cleaned text, so later stages
+ * can point back at the original words.
+ *
+ * Normalization is NFKC with case folding (ICU's NFKC_Casefold), which maps
+ * full-width forms, ligatures and compatibility digits to their plain forms
+ * and folds case in a language-independent way. ASCII tokens, the bulk of
+ * most corpora, take a byte-wise fast path that gives the same result.
+ * Typographic apostrophes are unified to "'" before stemming.
+ *
+ * Stemming is Snowball (libstemmer) for the document's language. A stemmer
+ * is not thread-safe, so each nfi_normalizer (one per thread) caches its own.
+ */
+#include "text/text.h"
+
+#include <libstemmer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/ubrk.h>
+#include <unicode/uchar.h>
+#include <unicode/unorm2.h>
+#include <unicode/uscript.h>
+#include <unicode/ustring.h>
+
+#define MAX_STEMMERS 16
+#define MAX_TOKEN_BYTES 256 /* longer runs (base64, URLs) are cut into pieces */
+
+typedef struct stemmer_slot {
+    char lang[12];
+    struct sb_stemmer *stemmer; /* NULL: no stemmer for this language */
+} stemmer_slot;
+
+struct nfi_normalizer {
+    const UNormalizer2 *nfkc_cf;
+    UBreakIterator *words;
+    stemmer_slot stemmers[MAX_STEMMERS];
+    size_t n_stemmers;
+    UChar *u16a, *u16b; /* scratch UTF-16 buffers */
+    int32_t u16_cap;
+    int32_t *u16_to_byte;
+};
+
+nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
+{
+    *out = NULL;
+    nfi_normalizer *nz = calloc(1, sizeof *nz);
+    if (!nz)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    UErrorCode uerr = U_ZERO_ERROR;
+    nz->nfkc_cf = unorm2_getNFKCCasefoldInstance(&uerr);
+    if (U_SUCCESS(uerr))
+        nz->words = ubrk_open(UBRK_WORD, "", NULL, 0, &uerr);
+    if (U_FAILURE(uerr)) {
+        nfi_normalizer_free(nz);
+        return nfi_fail(err, NF_ERR_RESOURCE, "ICU initialisation failed: %s", u_errorName(uerr));
+    }
+    *out = nz;
+    return NF_OK;
+}
+
+void nfi_normalizer_free(nfi_normalizer *nz)
+{
+    if (!nz)
+        return;
+    for (size_t i = 0; i < nz->n_stemmers; i++)
+        if (nz->stemmers[i].stemmer)
+            sb_stemmer_delete(nz->stemmers[i].stemmer);
+    if (nz->words)
+        ubrk_close(nz->words);
+    free(nz->u16a);
+    free(nz->u16b);
+    free(nz->u16_to_byte);
+    free(nz);
+}
+
+static struct sb_stemmer *stemmer_for(nfi_normalizer *nz, const char *lang)
+{
+    if (!lang || !*lang)
+        return NULL;
+    for (size_t i = 0; i < nz->n_stemmers; i++)
+        if (strcmp(nz->stemmers[i].lang, lang) == 0)
+            return nz->stemmers[i].stemmer;
+    struct sb_stemmer *st = sb_stemmer_new(lang, "UTF_8");
+    if (nz->n_stemmers < MAX_STEMMERS) {
+        stemmer_slot *slot = &nz->stemmers[nz->n_stemmers++];
+        snprintf(slot->lang, sizeof slot->lang, "%s", lang);
+        slot->stemmer = st;
+    } else if (st) { /* cache full: rare mixed corpora; use once */
+        sb_stemmer_delete(st);
+        st = NULL;
+    }
+    return st;
+}
+
+bool nfi_has_stemmer(nfi_normalizer *nz, const char *lang) { return stemmer_for(nz, lang) != NULL; }
+
+static bool grow_u16(nfi_normalizer *nz, int32_t need)
+{
+    if (need <= nz->u16_cap)
+        return true;
+    int32_t cap = need * 2 + 64;
+    UChar *a = realloc(nz->u16a, (size_t)cap * sizeof *a);
+    if (a)
+        nz->u16a = a;
+    UChar *b = realloc(nz->u16b, (size_t)cap * sizeof *b);
+    if (b)
+        nz->u16b = b;
+    int32_t *m = realloc(nz->u16_to_byte, ((size_t)cap + 1) * sizeof *m);
+    if (m)
+        nz->u16_to_byte = m;
+    if (!a || !b || !m)
+        return false;
+    nz->u16_cap = cap;
+    return true;
+}
+
+/* ------------------------------------------------------------ classes */
+
+static bool is_dictionary_script(uint32_t cp)
+{
+    if (cp < 0x0E00)
+        return false;
+    UErrorCode e = U_ZERO_ERROR;
+    UScriptCode sc = uscript_getScript((UChar32)cp, &e);
+    return sc == USCRIPT_HAN || sc == USCRIPT_HIRAGANA || sc == USCRIPT_KATAKANA || sc == USCRIPT_THAI ||
+           sc == USCRIPT_LAO || sc == USCRIPT_KHMER || sc == USCRIPT_MYANMAR;
+}
+
+static bool is_word_char(uint32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
+    return u_isalnum((UChar32)cp) || (U_GET_GC_MASK((UChar32)cp) & U_GC_M_MASK);
+}
+
+static bool is_apostrophe(uint32_t cp) { return cp == '\'' || cp == 0x2019; }
+
+static bool is_digit(uint32_t cp) { return cp < 0x80 ? (cp >= '0' && cp <= '9') : u_isdigit((UChar32)cp); }
+
+static uint32_t peek(const char *text, size_t len, size_t i, size_t *n)
+{
+    uint32_t cp;
+    if (i >= len) {
+        *n = 0;
+        return 0;
+    }
+    if ((unsigned char)text[i] < 0x80) {
+        *n = 1;
+        return (unsigned char)text[i];
+    }
+    *n = nfi_utf8_decode((const unsigned char *)text + i, len - i, &cp);
+    return cp;
+}
+
+/* ------------------------------------------------------------ emitting */
+
+typedef struct tok_ctx {
+    nfi_normalizer *nz;
+    struct sb_stemmer *stemmer;
+    nfi_token_vec *tokens;
+    nfi_buf *pool;
+    const char *text;
+    bool sentence_start;
+} tok_ctx;
+
+static bool push_token(nfi_token_vec *v, const nf_token *t)
+{
+    if (v->len == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 256;
+        nf_token *items = realloc(v->items, cap * sizeof *items);
+        if (!items)
+            return false;
+        v->items = items;
+        v->cap = cap;
+    }
+    v->items[v->len++] = *t;
+    return true;
+}
+
+/* Appends the NFKC_Casefold form of s to pool; false on failure. */
+static bool fold_into(tok_ctx *c, const char *s, size_t n, bool ascii)
+{
+    nfi_buf *pool = c->pool;
+    if (ascii) {
+        if (!nfi_buf_reserve(pool, n))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            pool->data[pool->len + i] = (char)nfi_lower_ascii((unsigned char)s[i]);
+        pool->len += n;
+        pool->data[pool->len] = '\0';
+        return true;
+    }
+    nfi_normalizer *nz = c->nz;
+    UErrorCode e = U_ZERO_ERROR;
+    int32_t u16len = 0;
+    if (!grow_u16(nz, (int32_t)n * 3 + 8))
+        return false;
+    u_strFromUTF8(nz->u16a, nz->u16_cap, &u16len, s, (int32_t)n, &e);
+    int32_t outlen = U_SUCCESS(e) ? unorm2_normalize(nz->nfkc_cf, nz->u16a, u16len, nz->u16b, nz->u16_cap, &e) : 0;
+    if (U_FAILURE(e))
+        return false;
+    for (int32_t i = 0; i < outlen; i++)
+        if (nz->u16b[i] == 0x2019)
+            nz->u16b[i] = '\'';
+    int32_t need = 0;
+    e = U_ZERO_ERROR;
+    if (!nfi_buf_reserve(pool, (size_t)outlen * 3 + 1))
+        return false;
+    u_strToUTF8(pool->data + pool->len, (int32_t)(pool->cap - pool->len), &need, nz->u16b, outlen, &e);
+    if (U_FAILURE(e))
+        return false;
+    pool->len += (size_t)need;
+    pool->data[pool->len] = '\0';
+    return true;
+}
+
+static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+{
+    if (end - start > MAX_TOKEN_BYTES)
+        end = start + MAX_TOKEN_BYTES; /* keep the pool bounded on garbage */
+    if (c->sentence_start)
+        flags |= NF_TOKEN_SENTENCE_START;
+    c->sentence_start = false;
+    nf_token t = {(uint32_t)start, (uint32_t)(end - start), (uint32_t)c->pool->len, 0, 0, 0, kind, flags};
+    if (!fold_into(c, c->text + start, end - start, ascii))
+        return false;
+    t.norm_len = (uint32_t)(c->pool->len - t.norm);
+    nfi_buf_putc(c->pool, '\0');
+    t.stem = t.norm;
+    t.stem_len = t.norm_len;
+    if (c->stemmer && kind == NF_TOKEN_WORD) {
+        const sb_symbol *st = sb_stemmer_stem(c->stemmer, (const sb_symbol *)c->pool->data + t.norm, (int)t.norm_len);
+        int st_len = sb_stemmer_length(c->stemmer);
+        if (st && (st_len != (int)t.norm_len || memcmp(st, c->pool->data + t.norm, (size_t)st_len) != 0)) {
+            t.stem = (uint32_t)c->pool->len;
+            t.stem_len = (uint32_t)st_len;
+            nfi_buf_append(c->pool, st, (size_t)st_len);
+            nfi_buf_putc(c->pool, '\0');
+        }
+    }
+    return !c->pool->oom && push_token(c->tokens, &t);
+}
+
+/* Dictionary segmentation of text[start,end) through ICU. */
+static bool segment_run(tok_ctx *c, size_t start, size_t end)
+{
+    nfi_normalizer *nz = c->nz;
+    const char *s = c->text + start;
+    int32_t n = (int32_t)(end - start);
+    if (!grow_u16(nz, n + 8))
+        return false;
+    int32_t u = 0;
+    for (int32_t i = 0; i < n;) { /* UTF-8 -> UTF-16 keeping a byte map */
+        uint32_t cp;
+        size_t k = nfi_utf8_decode((const unsigned char *)s + i, (size_t)(n - i), &cp);
+        nz->u16_to_byte[u] = i;
+        if (cp >= 0x10000) {
+            nz->u16a[u++] = (UChar)(0xD7C0 + (cp >> 10));
+            nz->u16_to_byte[u] = i;
+            nz->u16a[u++] = (UChar)(0xDC00 | (cp & 0x3FF));
+        } else {
+            nz->u16a[u++] = (UChar)cp;
+        }
+        i += (int32_t)k;
+    }
+    nz->u16_to_byte[u] = n;
+    UErrorCode e = U_ZERO_ERROR;
+    ubrk_setText(nz->words, nz->u16a, u, &e);
+    if (U_FAILURE(e))
+        return false;
+    int32_t prev = ubrk_first(nz->words);
+    for (int32_t next = ubrk_next(nz->words); next != UBRK_DONE; prev = next, next = ubrk_next(nz->words)) {
+        if (ubrk_getRuleStatus(nz->words) == UBRK_WORD_NONE)
+            continue;
+        size_t a = start + (size_t)nz->u16_to_byte[prev], b = start + (size_t)nz->u16_to_byte[next];
+        if (!emit(c, a, b, NF_TOKEN_IDEOGRAPHIC, NF_TOKEN_NON_LATIN, false))
+            return false;
+    }
+    return true;
+}
+
+/* Scans one space-delimited word or number starting at i; returns its end. */
+static size_t scan_word(const char *text, size_t len, size_t i, bool keep_apostrophe, bool *ascii, bool *number)
+{
+    size_t n;
+    *ascii = true;
+    *number = is_digit(peek(text, len, i, &n));
+    while (i < len) {
+        uint32_t cp = peek(text, len, i, &n);
+        if (is_word_char(cp) && !is_dictionary_script(cp)) {
+            *ascii &= cp < 0x80;
+            *number &= is_digit(cp);
+            i += n;
+            continue;
+        }
+        size_t n2;
+        uint32_t after = peek(text, len, i + n, &n2);
+        bool join = false;
+        if (*number && (cp == '.' || cp == ',') && is_digit(after))
+            join = true;
+        else if (keep_apostrophe && is_apostrophe(cp) && is_word_char(after) && !is_digit(after))
+            join = true;
+        if (!join)
+            break;
+        *ascii &= cp < 0x80;
+        i += n;
+    }
+    return i;
+}
+
+static uint8_t first_char_flags(const char *text, size_t len, size_t i)
+{
+    size_t n;
+    uint32_t cp = peek(text, len, i, &n);
+    uint8_t flags = 0;
+    if (cp < 0x80) {
+        if (cp >= 'A' && cp <= 'Z')
+            flags |= NF_TOKEN_CAPITALIZED;
+        return flags;
+    }
+    if (u_isupper((UChar32)cp) || u_istitle((UChar32)cp))
+        flags |= NF_TOKEN_CAPITALIZED;
+    UErrorCode e = U_ZERO_ERROR;
+    UScriptCode sc = uscript_getScript((UChar32)cp, &e);
+    if (sc != USCRIPT_LATIN && sc != USCRIPT_COMMON && sc != USCRIPT_INHERITED)
+        flags |= NF_TOKEN_NON_LATIN;
+    return flags;
+}
+
+nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const char *lang, bool stem,
+                      nfi_token_vec *tokens, nfi_buf *pool, nf_error *err)
+{
+    if (len > UINT32_MAX)
+        return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
+    tok_ctx c = {nz, stem ? stemmer_for(nz, lang) : NULL, tokens, pool, text, true};
+    bool keep_apostrophe = lang && strcmp(lang, "en") == 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t n;
+        uint32_t cp = peek(text, len, i, &n);
+        if (is_dictionary_script(cp)) {
+            size_t j = i + n;
+            while (j < len) {
+                uint32_t cj = peek(text, len, j, &n);
+                if (!is_dictionary_script(cj) && !(cj >= 0x80 && (U_GET_GC_MASK((UChar32)cj) & U_GC_M_MASK)))
+                    break;
+                j += n;
+            }
+            if (!segment_run(&c, i, j))
+                return nfi_fail(err, NF_ERR_NOMEM, "word segmentation failed");
+            i = j;
+        } else if (is_word_char(cp)) {
+            bool ascii, number;
+            size_t end = scan_word(text, len, i, keep_apostrophe, &ascii, &number);
+            uint8_t flags = number ? 0 : first_char_flags(text, len, i);
+            if (!emit(&c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, flags, ascii))
+                return nfi_fail(err, NF_ERR_NOMEM, "out of memory while tokenizing");
+            i = end;
+        } else {
+            if (cp == '\n' || cp == '.' || cp == '!' || cp == '?' || cp == 0x3002 || cp == ':')
+                c.sentence_start = true;
+            i += n;
+        }
+    }
+    return NF_OK;
+}

@@ -1,0 +1,73 @@
+/* text.h - the internal contract of src/text/ (never installed). */
+#ifndef NF_TEXT_TEXT_H
+#define NF_TEXT_TEXT_H
+
+#include "common/common.h"
+
+/*
+ * normalize.h - the tokenizer/normalizer used by the cleaner, exposed
+ * inside the library (and to tests and fuzzers) but not in the public API.
+ */
+
+
+typedef struct nfi_normalizer nfi_normalizer;
+
+nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err);
+void nfi_normalizer_free(nfi_normalizer *nz);
+
+/* Tokens of text (valid UTF-8) appended to *tokens (grown with realloc) and
+ * their strings to pool. lang selects the stemmer (NULL or unknown: none). */
+typedef struct nfi_token_vec {
+    nf_token *items;
+    size_t len, cap;
+} nfi_token_vec;
+
+nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const char *lang, bool stem,
+                      nfi_token_vec *tokens, nfi_buf *pool, nf_error *err);
+
+/* Whether a Snowball stemmer exists for this language code. */
+bool nfi_has_stemmer(nfi_normalizer *nz, const char *lang);
+
+/*
+ * boilerplate.h - line-level boilerplate classification (see boilerplate.c).
+ */
+
+
+typedef struct nfi_line {
+    uint32_t start, len; /* trimmed line, bytes into the text */
+    uint32_t number;     /* 1-based line number in the text */
+    uint32_t blank_before; /* blank lines between this and the previous line */
+    const char *reason;  /* NULL: kept */
+} nfi_line;
+
+/* Lines shared by several documents of one source: a sorted set of hashes. */
+typedef struct nfi_template_set {
+    uint64_t *hashes;
+    size_t len;
+} nfi_template_set;
+
+/* Hash of a trimmed line within a source group, as used by the set. */
+uint64_t nfi_template_key(uint64_t group_hash, const char *line, size_t len);
+bool nfi_template_contains(const nfi_template_set *set, uint64_t key);
+
+typedef struct nfi_boilerplate_result {
+    nfi_line *lines; /* every non-blank line, in order */
+    size_t n_lines;
+    size_t title_line;    /* index of the line used as title, or SIZE_MAX */
+    bool title_in_text;   /* the title line is prose and stays in the text */
+} nfi_boilerplate_result;
+
+/*
+ * Splits text into lines and marks boilerplate. title is the given title or
+ * NULL (then the first kept headline-like line becomes the title).
+ * templates and group_hash may be NULL/0.
+ */
+nf_status nfi_boilerplate_classify(const char *text, size_t len, const char *title,
+                                  const nfi_template_set *templates, uint64_t group_hash,
+                                  nfi_boilerplate_result *out, nf_error *err);
+void nfi_boilerplate_result_free(nfi_boilerplate_result *r);
+
+/* Splits text into trimmed non-blank lines only (no classification). */
+nf_status nfi_split_lines(const char *text, size_t len, nfi_line **lines, size_t *n, nf_error *err);
+
+#endif
