@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h> /* FILE, for nf_outfile_stream */
 
 #ifdef __cplusplus
 extern "C" {
@@ -220,7 +221,12 @@ typedef struct nf_clean_options {
     int detect_lang;   /* 1: detect even when the input gives lang */
     int threads;       /* workers used by nf_clean_batch; 0 = 1 */
     int keep_boilerplate; /* 1: report but do not drop boilerplate lines */
-    int stem;          /* 1 (default through nf_clean_options_default) */
+    int stem;          /* 1 (default through nf_clean_options_default); 0: stem = norm */
+    int dates;         /* 1 (default): find the publication date; 0: published = "" unless given */
+    int lang;          /* 1 (default): identify the language; 0: lang as given, else "und"
+                          (no detection even with detect_lang); segmentation is per character
+                          by script either way, so tokens do not depend on it except for the
+                          English apostrophe rule */
 } nf_clean_options;
 
 void nf_clean_options_default(nf_clean_options *options);
@@ -307,6 +313,76 @@ nf_status nf_dedup_add(nf_dedup *d, const nf_clean_doc *docs, size_t n, nf_error
 nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err);
 void nf_dedup_free(nf_dedup *d);
 void nf_dedup_result_free(nf_dedup_result *r);
+
+/* ------------------------------------------------------------ index */
+
+/*
+ * The incremental duplicate index kept in nf_dedup_options.index_dir: a
+ * MANIFEST naming segment files, one per run that added documents.
+ *
+ * A writer (nf_dedup_new with index_dir) holds an exclusive lock on
+ * DIR/LOCK from nf_dedup_new to nf_dedup_free; a second writer blocks in
+ * nf_dedup_new until the first is done, so runs never interleave (see
+ * nf_index_busy to tell a user why it waits). verify and stats take the lock
+ * shared, repair exclusively. Segments and the manifest are written to a
+ * temporary name, fsync'ed and renamed: a crash loses at most the run in
+ * progress.
+ */
+typedef struct nf_index_segment {
+    char *name;       /* file name inside DIR */
+    char *written;    /* UTC time of the run that wrote it, "" when unknown */
+    uint64_t docs;    /* documents, as the manifest records */
+    uint64_t pairs;   /* verified pairs stored (0 when unreadable) */
+    uint64_t bytes;   /* size, as the manifest records */
+    char *problem;    /* NULL when sound, else what is wrong with it */
+    int dropped;      /* repair: 1 when this segment was dropped */
+} nf_index_segment;
+
+typedef struct nf_index_report {
+    char *options;              /* the options the index was built with */
+    nf_index_segment *segments; /* in manifest order */
+    size_t n_segments;
+    char **problems;            /* problems of the manifest itself */
+    size_t n_problems;
+    size_t n_bad;               /* bad segments + manifest problems: 0 when all is sound */
+    uint64_t docs, pairs;       /* held by the sound segments */
+    uint64_t bytes;             /* manifest and segment files */
+    uint64_t leftovers;         /* temporary or unlisted files of a crashed writer */
+    uint64_t dropped_docs;      /* repair: documents dropped */
+    uint64_t dropped_pairs;     /* repair: pairs dropped with them */
+} nf_index_report;
+
+/* Checks the manifest and every segment (sizes, checksums, structure,
+ * numbering). NF_OK when the check ran, whatever it found: out->n_bad says
+ * whether the index is sound. An error when DIR is not an index at all. */
+nf_status nf_index_verify(const char *dir, nf_index_report *out, nf_error *err);
+/* Drops every segment verify finds bad (and manifest lines it cannot read),
+ * renumbers the segments after them, removes leftovers, and reports what was
+ * dropped in out (segments[i].dropped, dropped_docs). The index verifies
+ * afterwards. */
+nf_status nf_index_repair(const char *dir, nf_index_report *out, nf_error *err);
+/* Counts from the manifest and segment headers, without checksums. */
+nf_status nf_index_stats(const char *dir, nf_index_report *out, nf_error *err);
+void nf_index_report_free(nf_index_report *r);
+/* 1 when another process holds the index lock (a writer, or a repair);
+ * *holder_pid gets its process id when known, else 0. */
+int nf_index_busy(const char *dir, long *holder_pid);
+
+/* ------------------------------------------------------------ output files */
+
+/*
+ * An output file that appears complete or not at all: written under a
+ * temporary name beside path, then nf_outfile_commit flushes, fsyncs, renames
+ * it over path and fsyncs the directory. A crash leaves the previous file (or
+ * none) and at worst a hidden ".NAME.XXXXXX.tmp" beside it. commit and abort
+ * both free the handle; abort removes the temporary.
+ */
+typedef struct nf_outfile nf_outfile;
+nf_status nf_outfile_open(nf_outfile **out, const char *path, nf_error *err);
+FILE *nf_outfile_stream(nf_outfile *o);
+const char *nf_outfile_path(const nf_outfile *o);
+nf_status nf_outfile_commit(nf_outfile *o, nf_error *err);
+void nf_outfile_abort(nf_outfile *o);
 
 /* ------------------------------------------------------- cross-lingual */
 
@@ -519,6 +595,129 @@ typedef struct nf_report_options {
 nf_status nf_report_html(const nf_events_result *r, const nf_report_options *options, char **out,
                          size_t *len, nf_error *err);
 
+/* ------------------------------------------------------------------ fold */
+
+/*
+ * The fold: the whole pipeline (clean -> dedup -> links -> events and
+ * storylines) behind one incremental API. `newsfold run`, `newsfold serve`
+ * and the MPI driver all fold through it; none of them orchestrates the
+ * stages itself.
+ *
+ *   nf_fold_open      options: stages on/off, thresholds, window, threads,
+ *                     an optional progress callback
+ *   nf_fold_add       a batch of raw documents, in any order of arrival; the
+ *                     fold takes them over, cleans them and feeds each stage
+ *   nf_fold_finish    the final result, equal to a batch run over the same
+ *                     documents in the same order, byte for byte once encoded
+ *
+ * Live folds (options.live = 1) answer every nf_fold_add with each added
+ * document's assignment as known now (duplicate group, event, storyline,
+ * role) and with the earlier documents whose assignment changed (an event
+ * merged, a canonical changed), so a store can keep up. The assignments
+ * are those nf_fold_finish would give if called at that moment: the fold
+ * keeps every document's sketch, pivot and event features and re-folds that
+ * state on each call, which costs O(documents so far) per call; callers that
+ * receive single documents should group them into batches. Non-live folds
+ * keep only what the stages need (bounded memory, spilled to tmp_dir) and
+ * answer nf_fold_add with assignments marked NF_ASSIGN_PENDING.
+ */
+typedef struct nf_fold nf_fold;
+
+/* Called from the calling thread: stage is "clean", "dedup", "links" or
+ * "events"; total is 0 when unknown. */
+typedef void (*nf_progress_fn)(void *ctx, const char *stage, uint64_t done, uint64_t total);
+
+typedef struct nf_fold_options {
+    size_t size;             /* sizeof(nf_fold_options), set by nf_fold_options_default: lets
+                              * the struct grow without breaking callers built against an older one */
+    nf_clean_options clean;
+    nf_dedup_options dedup;
+    nf_links_options links;
+    nf_events_options events;
+    int dedup_on;            /* 1 (default): find copies; 0: no copy links */
+    int links_on;            /* 1 (default): find translations and pivots; 0: none */
+    int live;                /* 1: assignments on every nf_fold_add (see above) */
+    int threads;             /* for every stage; 0 = 1 */
+    nf_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+} nf_fold_options;
+
+void nf_fold_options_default(nf_fold_options *o);
+
+enum { NF_ASSIGN_PENDING = 1 }; /* nf_assignment.flags: not known before nf_fold_finish */
+
+/* One document's place in the fold. Strings belong to the update they came in. */
+typedef struct nf_assignment {
+    uint32_t doc;            /* index in the order added, from 0 */
+    const char *id;
+    const char *canonical;   /* id of its duplicate group's canonical (its own id when unique) */
+    nf_relation relation;
+    double score;            /* to the canonical */
+    uint32_t event;          /* index into the current events (E<event+1> in the outputs) */
+    uint32_t storyline;
+    nf_event_role role;
+    const char *of;          /* copies: their canonical; translations: the earlier report; else NULL */
+    double event_score;
+    unsigned flags;          /* NF_ASSIGN_* */
+} nf_assignment;
+
+typedef struct nf_fold_update {
+    nf_assignment *added;    /* the documents of this call, in order */
+    size_t n_added;
+    nf_assignment *changed;  /* earlier documents whose assignment changed, by doc */
+    size_t n_changed;
+    size_t n_docs, n_events, n_storylines; /* the whole fold, now */
+    size_t skipped;          /* documents of this call refused (duplicate id ...); each named in message */
+    char *strings;           /* storage of the strings */
+} nf_fold_update;
+
+void nf_fold_update_free(nf_fold_update *u);
+
+typedef struct nf_fold_result {
+    nf_events_result events; /* per document in the order added: event, storyline, role */
+    nf_dedup_result dedup;   /* per document: group; n_docs is 0 when the stage was off */
+    nf_links_result links;   /* translation pairs */
+} nf_fold_result;
+
+void nf_fold_result_free(nf_fold_result *r);
+
+nf_status nf_fold_open(nf_fold **out, const nf_fold_options *options, nf_error *err);
+/* Takes over docs[0..n) (each is zeroed). update may be NULL. A document
+ * whose id was added before is refused (update->skipped, err names it) and
+ * the rest are added; the call then returns NF_SKIPPED. */
+nf_status nf_fold_add(nf_fold *f, nf_doc *docs, size_t n, nf_fold_update *update, nf_error *err);
+/* Live folds: the result as of the last nf_fold_add (NULL before the first),
+ * valid until the next call on f. */
+const nf_fold_result *nf_fold_current(const nf_fold *f);
+/* Documents added so far. */
+size_t nf_fold_size(const nf_fold *f);
+/* Ends input and computes the final result. After it only nf_fold_close. */
+nf_status nf_fold_finish(nf_fold *f, nf_fold_result *out, nf_error *err);
+void nf_fold_close(nf_fold *f);
+
+/* ------------------------------------------------------------- encoders */
+
+/*
+ * JSONL encoders for every record newsfold writes (one module,
+ * src/report/report_jsonl.c), shared by the command, the service and the
+ * tests. Each appends one JSON object and a newline to a growable buffer;
+ * a buffer whose allocation failed sets oom and ignores further appends.
+ */
+typedef struct nf_buffer {
+    char *data; /* NUL-terminated past len */
+    size_t len, cap;
+    int oom;
+} nf_buffer;
+
+void nf_buffer_free(nf_buffer *b);
+
+/* documents.jsonl / events.jsonl / storylines.jsonl of `newsfold run`. */
+void nf_jsonl_document(nf_buffer *b, const nf_fold_result *r, size_t doc);
+void nf_jsonl_event(nf_buffer *b, const nf_fold_result *r, size_t event);
+void nf_jsonl_storyline(nf_buffer *b, const nf_fold_result *r, size_t storyline);
+/* One assignment (the service's answer per document). */
+void nf_jsonl_assignment(nf_buffer *b, const nf_assignment *a);
+
 /* ------------------------------------------------------------ evaluation */
 
 /* Agreement of a predicted clustering with a gold one over n items, each
@@ -532,6 +731,21 @@ typedef struct nf_cluster_scores {
 
 nf_status nf_cluster_eval(const uint32_t *gold, const uint32_t *pred, size_t n, nf_cluster_scores *out,
                           nf_error *err);
+
+/* Where a clustering goes wrong most: gold clusters by the B-cubed recall
+ * they lose (split over several predicted clusters) and predicted clusters
+ * by the B-cubed precision they lose (merging several gold clusters), in
+ * items (the loss of item x is 1 - its share). Up to k of each, worst
+ * first (ties by label); `parts` counts the other side's clusters met. */
+typedef struct nf_cluster_error {
+    uint32_t label;          /* gold label (split) or predicted label (merged) */
+    size_t size, parts;
+    double loss;
+} nf_cluster_error;
+
+nf_status nf_cluster_worst(const uint32_t *gold, const uint32_t *pred, size_t n, size_t k,
+                           nf_cluster_error *split, size_t *n_split, nf_cluster_error *merged,
+                           size_t *n_merged, nf_error *err);
 
 /* ------------------------------------------------------ building blocks */
 

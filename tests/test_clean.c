@@ -84,12 +84,67 @@ static void test_empty_and_invalid_kept(void **state)
     free(dir);
 }
 
+/* Cleans one document (id, title, text given; no lang) with the options. */
+static nf_clean_doc clean_text(const char *text, const nf_clean_options *o)
+{
+    nf_doc d;
+    memset(&d, 0, sizeof d);
+    d.id = strdup("d");
+    d.title = strdup("A title for the document");
+    d.text = strdup(text);
+    d.text_len = strlen(text);
+    nf_error err;
+    nf_cleaner *cl;
+    assert_int_equal(nf_cleaner_new(&cl, o, &err), NF_OK);
+    nf_clean_doc cd;
+    assert_int_equal(nf_clean_batch(cl, &d, 1, &cd, &err), NF_OK);
+    nf_cleaner_free(cl);
+    return cd;
+}
+
+/* What dedup asks for (no language, dates or stems): lang "und", no date
+ * search, stems equal to norms, and the same token boundaries and norms as
+ * a full clean, Han by dictionary words and Thai by words per character
+ * script, Latin and Cyrillic by spaces. */
+static void test_minimal_options_segment_by_script(void **state)
+{
+    (void)state;
+    const char *text = "Written: 2024-06-22\n"
+                       "The harbour council approved the budget on Monday after a long debate.\n"
+                       "\xe6\xb8\xaf\xe5\x8f\xa3\xe5\xa7\x94\xe5\x91\x98\xe4\xbc\x9a\xe6\x89\xb9\xe5\x87\x86"
+                       "\xe4\xba\x86\xe9\xa2\x84\xe7\xae\x97\xe3\x80\x82 "
+                       "\xe0\xb8\xaa\xe0\xb8\xa0\xe0\xb8\xb2\xe0\xb8\x97\xe0\xb9\x88\xe0\xb8\xb2\xe0\xb9\x80"
+                       "\xe0\xb8\xa3\xe0\xb8\xb7\xe0\xb8\xad Городской совет утвердил бюджет.";
+    nf_clean_options full, min;
+    nf_clean_options_default(&full);
+    nf_clean_options_default(&min);
+    min.lang = min.dates = min.stem = 0;
+    nf_clean_doc a = clean_text(text, &full), b = clean_text(text, &min);
+    assert_string_equal(b.lang, "und");
+    assert_int_equal(b.lang_detected, 0);
+    assert_string_equal(b.published, "");
+    assert_string_equal(a.published, "2024-06-22");
+    assert_int_equal(a.n_tokens, b.n_tokens);
+    size_t ideographic = 0;
+    for (size_t i = 0; i < b.n_tokens; i++) {
+        const nf_token *x = &a.tokens[i], *y = &b.tokens[i];
+        assert_true(x->start == y->start && x->len == y->len && x->kind == y->kind && x->flags == y->flags);
+        assert_string_equal(a.pool + x->norm, b.pool + y->norm);
+        assert_true(y->stem == y->norm && y->stem_len == y->norm_len);
+        ideographic += y->kind == NF_TOKEN_IDEOGRAPHIC;
+    }
+    assert_true(ideographic >= 4); /* several Han words and Thai words, never one run */
+    nf_clean_doc_free(&a);
+    nf_clean_doc_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deterministic_across_threads),
         cmocka_unit_test(test_site_template_learned),
         cmocka_unit_test(test_empty_and_invalid_kept),
+        cmocka_unit_test(test_minimal_options_segment_by_script),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,9 @@
  * input or detected, the publication date is taken from the input or found
  * in the raw text (before cleaning, since a "Written: ..." line is itself
  * dropped as metadata), and the cleaned text is tokenized and stemmed.
+ * Each stage computes only what its caller needs: options.lang = 0 skips
+ * language identification (no identifier is even loaded), options.dates = 0
+ * the search for a date in the text and URL, options.stem = 0 stemming.
  *
  * Batches: nf_clean_batch first computes, single-threaded, the set of lines
  * repeated across documents of the same source within the batch (site
@@ -41,6 +44,8 @@ void nf_clean_options_default(nf_clean_options *o)
     memset(o, 0, sizeof *o);
     o->threads = 1;
     o->stem = 1;
+    o->dates = 1;
+    o->lang = 1;
 }
 
 nf_status nf_cleaner_new(nf_cleaner **out, const nf_clean_options *options, nf_error *err)
@@ -60,7 +65,7 @@ nf_status nf_cleaner_new(nf_cleaner **out, const nf_clean_options *options, nf_e
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < c->n_workers; i++) {
-        nf_status st = nf_langid_new(&c->workers[i].langid, err);
+        nf_status st = c->options.lang ? nf_langid_new(&c->workers[i].langid, err) : NF_OK;
         if (st == NF_OK)
             st = nfi_normalizer_new(&c->workers[i].normalizer, err);
         if (st != NF_OK) {
@@ -225,11 +230,18 @@ static nf_status assemble(nf_clean_doc *cd, const nfi_boilerplate_result *br, nf
     return NF_OK;
 }
 
+/* lang given (and detection not forced), or detected, or without a language
+ * identifier (options.lang = 0) "und" when not given. */
 static void decide_lang(nf_clean_doc *cd, worker *w, bool force_detect)
 {
-    if (cd->doc.lang && !force_detect) {
+    if (cd->doc.lang && (!force_detect || !w->langid)) {
         normalize_lang_code(cd->doc.lang, cd->lang);
         cd->lang_confidence = 1.0;
+        return;
+    }
+    if (!w->langid) {
+        snprintf(cd->lang, sizeof cd->lang, "und");
+        cd->lang_confidence = 0.0;
         return;
     }
     const char *sample = cd->text;
@@ -243,10 +255,13 @@ static void decide_lang(nf_clean_doc *cd, worker *w, bool force_detect)
     cd->lang_detected = 1;
 }
 
-static void decide_date(nf_clean_doc *cd)
+/* The given date, else (when find is set) one found in the text or URL. */
+static void decide_date(nf_clean_doc *cd, bool find)
 {
     cd->published[0] = '\0';
     if (cd->doc.published && nf_parse_date(cd->doc.published, cd->published))
+        return;
+    if (!find)
         return;
     char from_url[11];
     int url_year = 0;
@@ -273,7 +288,7 @@ static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_se
     if (!cd->title && cd->doc.title && !(cd->title = nfi_strdup(cd->doc.title)))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     decide_lang(cd, w, c->options.detect_lang);
-    decide_date(cd);
+    decide_date(cd, c->options.dates);
     nfi_token_vec tokens = {NULL, 0, 0};
     nfi_buf pool;
     nfi_buf_init(&pool);
