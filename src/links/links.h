@@ -46,6 +46,12 @@ nf_status nfi_pivot_build(nfi_pivoter *p, const nf_clean_doc *doc, nf_pivot *out
 
 /* The spelling-tolerant key of a name already in lower-case ASCII. */
 size_t nfi_name_skeleton(const char *ascii, size_t len, char *out, size_t cap);
+/* The name features of an ASCII (transliterated) name: its skeleton and,
+ * for names of 3+ consonants, its consonant key, which forgives what
+ * scripts lose or add (vowels, epenthetic vowels, l/r, p/b/v); returns how
+ * many hashes (kind bits: name) it wrote, at most NFI_NAME_KEYS. */
+enum { NFI_NAME_KEYS = 2 };
+size_t nfi_name_keys(const char *ascii, size_t len, uint64_t *out);
 uint64_t nfi_pivot_hash(int kind, const char *key, size_t len);
 
 #endif

@@ -118,6 +118,50 @@ size_t nfi_name_skeleton(const char *s, size_t n, char *out, size_t cap)
     return k;
 }
 
+/* Consonants of a transliterated name, in the few classes that survive a
+ * trip through Kana, Hangul, Cyrillic, Hebrew or Arabic and back: vowels,
+ * w, y and h after a consonant vanish (abjads write no vowels, kana add
+ * them), l=r, p=b=v, c=k=q, z=s, ch=t (Putin, Puchin), and runs collapse. */
+static size_t consonant_key(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 2 < cap; i++) {
+        char c = (char)nfi_lower_ascii((unsigned char)s[i]);
+        char next = i + 1 < n ? (char)nfi_lower_ascii((unsigned char)s[i + 1]) : 0;
+        if (next == 'h' && (c == 'c' || c == 's' || c == 'k' || c == 'z' || c == 'p' || c == 't' || c == 'g')) {
+            c = c == 'c' ? 't' : c == 'p' ? 'f' : c;
+            i++;
+        } else if (c == 't' && next == 's') {
+            i++;
+        }
+        switch (c) {
+        case 'a': case 'e': case 'i': case 'o': case 'u': case 'w': case 'y': case 'h': continue;
+        case 'l': c = 'r'; break;
+        case 'p': case 'v': c = 'b'; break;
+        case 'c': case 'q': c = 'k'; break;
+        case 'z': c = 's'; break;
+        default: break;
+        }
+        if (c < 'a' || c > 'z' || (k > 0 && out[k - 1] == c))
+            continue;
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    return k;
+}
+
+size_t nfi_name_keys(const char *ascii, size_t len, uint64_t *out)
+{
+    char key[128];
+    size_t n = 0, k = nfi_name_skeleton(ascii, len, key, sizeof key);
+    if (k >= 2)
+        out[n++] = (nfi_pivot_hash(NF_PIVOT_NAME, key, k) & ~3ULL) | NF_PIVOT_NAME;
+    k = consonant_key(ascii, len, key, sizeof key);
+    if (k >= 3)
+        out[n++] = (XXH3_64bits_withSeed(key, k, 0x636F6E73ULL) & ~3ULL) | NF_PIVOT_NAME;
+    return n;
+}
+
 /* ------------------------------------------------------------ building */
 
 typedef struct builder {
@@ -130,6 +174,7 @@ typedef struct builder {
     nfi_buf names, keys;
     size_t n_names;
     nfi_buf scratch;
+    nfi_buf run, run_ends; /* a CJK run's normalized text, each token's end in it */
 } builder;
 
 static void emit_hash(builder *b, int kind, uint64_t h)
@@ -196,14 +241,16 @@ static void record_name(builder *b, const char *display, size_t n)
     b->n_names++;
 }
 
-static bool digits_key(const char *s, size_t n, char *out, size_t cap, size_t *len)
+/* A dictionary entry's values: its first terms, and every name its
+ * glosses carry (the kind rides in the low bits). */
+static void emit_values(builder *b, const uint64_t *values, size_t n)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n && k + 1 < cap; i++)
-        if (s[i] >= '0' && s[i] <= '9')
-            out[k++] = s[i];
-    *len = k;
-    return k >= 2;
+    size_t terms = 0;
+    for (size_t k = 0; k < n; k++)
+        if ((values[k] & 3) == NF_PIVOT_NAME)
+            emit_hash(b, NF_PIVOT_NAME, values[k]);
+        else if (terms++ < TERMS_PER_WORD)
+            emit_hash(b, NF_PIVOT_TERM, values[k]);
 }
 
 /* Looks up tokens [i, i+span) joined; returns the number of terms. */
@@ -247,8 +294,8 @@ static bool split_compound(builder *b, const nf_token *t)
             continue;
         b->cur_start = t->start;
         b->cur_len = t->len;
-        emit_hash(b, NF_PIVOT_TERM, head[0]);
-        emit_hash(b, NF_PIVOT_TERM, tail[0]);
+        emit_hash(b, (int)(head[0] & 3), head[0]);
+        emit_hash(b, (int)(tail[0] & 3), tail[0]);
         return true;
     }
     return false;
@@ -262,14 +309,143 @@ static size_t translate_at(builder *b, size_t i, bool *found)
     for (size_t span = 3; span >= 1; span--) {
         if ((n = lookup_span(b, i, span, false, &terms)) || (n = lookup_span(b, i, span, true, &terms))) {
             from_tokens(b, i, span);
-            for (size_t k = 0; k < n && k < TERMS_PER_WORD; k++)
-                emit_hash(b, NF_PIVOT_TERM, terms[k]);
+            emit_values(b, terms, n);
             *found = true;
             return span;
         }
     }
     *found = b->doc->tokens[i].kind == NF_TOKEN_WORD && split_compound(b, &b->doc->tokens[i]);
     return 1;
+}
+
+/* ------------------------------------------------------------ numbers */
+
+/* A number's features: its digits (integers of 2+ digits) and, from a
+ * million up, the figure English writes before "million"/"billion"
+ * (1500万 = 15,000,000 = "15 million"), in the digits-only form. */
+static void emit_value(builder *b, double v)
+{
+    char digits[64];
+    int n;
+    if (v >= 10 && v < 1e18 && v == (double)(uint64_t)v) {
+        n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+        emit(b, NF_PIVOT_NUMBER, digits, (size_t)n);
+    }
+    if (v >= 1e6) {
+        double m = v >= 1e9 ? v / 1e9 : v / 1e6;
+        n = snprintf(digits, sizeof digits, "%.3f", m);
+        while (n > 0 && (digits[n - 1] == '0' || digits[n - 1] == '.'))
+            if (digits[--n] == '.')
+                break;
+        size_t k = 0;
+        for (int i = 0; i < n; i++)
+            if (digits[i] != '.')
+                digits[k++] = digits[i];
+        if (k >= 2)
+            emit(b, NF_PIVOT_NUMBER, digits, k);
+    }
+}
+
+/* Value of a CJK numeral character: a digit (0-9), a unit (10, 100,
+ * 1000 as -10, -100, -1000) or a scale (10^4, 10^8, 10^12 as 1, 2, 3
+ * in *scale); false when it is none. */
+static bool cjk_numeral(uint32_t cp, int *digit, int *unit, int *scale)
+{
+    static const uint32_t digits[] = {0x3007, 0x4E00, 0x4E8C, 0x4E09, 0x56DB, 0x4E94, 0x516D, 0x4E03, 0x516B, 0x4E5D};
+    *digit = -1, *unit = 0, *scale = 0;
+    for (int i = 0; i < 10; i++)
+        if (cp == digits[i])
+            return (*digit = i), true;
+    switch (cp) {
+    case 0x96F6: *digit = 0; return true;  /* 零 */
+    case 0x4E24: *digit = 2; return true;  /* 两 */
+    case 0x5169: *digit = 2; return true;  /* 兩 */
+    case 0x5341: *unit = 10; return true;  /* 十 */
+    case 0x767E: *unit = 100; return true; /* 百 */
+    case 0x5343: *unit = 1000; return true; /* 千 */
+    case 0x4E07: case 0x842C: *scale = 1; return true; /* 万 萬 */
+    case 0x4EBF: case 0x5104: *scale = 2; return true; /* 亿 億 */
+    case 0x5146: *scale = 3; return true; /* 兆 */
+    default: return false;
+    }
+}
+
+/* Parses a CJK numeral at s ("三百", "二〇二四", "五千万"); returns the bytes
+ * it used, 0 when there is no number of two characters or more there.
+ * lead: a value written in digits just before ("2万"), or 0. */
+static size_t cjk_number(const char *s, size_t n, double lead, double *value)
+{
+    double total = 0, section = 0, digit = lead, digit_string = 0;
+    size_t i = 0, chars = lead > 0, plain_digits = 0;
+    bool units = false;
+    while (i < n) {
+        uint32_t cp;
+        size_t k = nfi_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        int d, unit, scale;
+        if (!cjk_numeral(cp, &d, &unit, &scale))
+            break;
+        if (d >= 0) {
+            digit = d;
+            digit_string = digit_string * 10 + d;
+            plain_digits++;
+        } else if (unit) {
+            section += (digit > 0 ? digit : 1) * unit;
+            digit = 0, units = true;
+        } else {
+            double big = scale == 1 ? 1e4 : scale == 2 ? 1e8 : 1e12;
+            total = (total + section + digit) * big;
+            section = digit = 0, units = true;
+        }
+        i += k, chars++;
+    }
+    if (chars < 2 || (!units && (lead > 0 || plain_digits < 2)))
+        return 0;
+    *value = units ? total + section + digit : digit_string;
+    return i;
+}
+
+/* The value of a number token: digits of any script ("１２", "١٢"),
+ * separators dropped; a decimal point kept when followed by 1-2 digits. */
+static double token_value(const char *s, size_t n, char *digits, size_t cap, size_t *n_digits)
+{
+    double v = 0, frac = 0, scale = 1;
+    bool after_point = false;
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = nfi_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        int32_t d = u_charDigitValue((UChar32)cp);
+        if (d >= 0 && d <= 9) {
+            if (k + 1 < cap)
+                digits[k++] = (char)('0' + d);
+            if (after_point)
+                frac += d * (scale /= 10);
+            else
+                v = v * 10 + d;
+        } else if (cp == '.' && n - i - len <= 2) {
+            after_point = true;
+        }
+        i += len;
+    }
+    *n_digits = k;
+    return v + frac;
+}
+
+/* A number token (digits of any script); with a CJK scale written right
+ * after it ("2万", "1.5億"), also the value it scales to. */
+static void number_token(builder *b, size_t i)
+{
+    const nf_clean_doc *d = b->doc;
+    const nf_token *t = &d->tokens[i];
+    char digits[64];
+    size_t n_digits;
+    double v = token_value(d->text + t->start, t->len, digits, sizeof digits, &n_digits), scaled;
+    if (n_digits >= 2)
+        emit(b, NF_PIVOT_NUMBER, digits, n_digits);
+    const nf_token *next = i + 1 < d->n_tokens ? &d->tokens[i + 1] : NULL;
+    if (next && next->kind == NF_TOKEN_IDEOGRAPHIC && next->start == t->start + t->len &&
+        cjk_number(d->pool + next->norm, next->norm_len, v, &scaled))
+        emit_value(b, scaled);
 }
 
 static bool is_name_token(const nf_token *t)
@@ -283,6 +459,35 @@ static bool paragraph_break_before(const nf_clean_doc *d, size_t i)
         return false;
     const nf_token *prev = &d->tokens[i - 1], *t = &d->tokens[i];
     return memchr(d->text + prev->start + prev->len, '\n', t->start - (prev->start + prev->len)) != NULL;
+}
+
+/* The name features of one word (any script). */
+static void emit_name(builder *b, const char *s, size_t n)
+{
+    ascii_name(b, s, n);
+    uint64_t keys[NFI_NAME_KEYS];
+    size_t k = nfi_name_keys(b->scratch.data ? b->scratch.data : "", b->scratch.len, keys);
+    for (size_t i = 0; i < k; i++)
+        emit_hash(b, NF_PIVOT_NAME, keys[i]);
+}
+
+/* Bytes of a one-letter clitic that Hebrew and Arabic write onto a word
+ * ("and", "the", "in", "to", "from"; Arabic's article al-), so that
+ * "ופוטין" also yields the name of "פוטין"; 0 when there is none. */
+static size_t clitic_prefix(const char *lang, const char *s, size_t n)
+{
+    static const char *const hebrew[] = {"\u05D5\u05D4", "\u05D1\u05BC", "\u05D5", "\u05D4", "\u05D1",
+                                         "\u05DC", "\u05DE", "\u05E9", "\u05DB"};
+    static const char *const arabic[] = {"\u0648\u0627\u0644", "\u0628\u0627\u0644", "\u0644\u0644",
+                                         "\u0627\u0644", "\u0648", "\u0628", "\u0644", "\u0641"};
+    const char *const *list = strcmp(lang, "he") == 0 ? hebrew : strcmp(lang, "ar") == 0 ? arabic : NULL;
+    size_t count = list == hebrew ? sizeof hebrew / sizeof *hebrew : sizeof arabic / sizeof *arabic;
+    for (size_t i = 0; list && i < count; i++) {
+        size_t len = strlen(list[i]);
+        if (n >= len + 6 && memcmp(s, list[i], len) == 0) /* 3+ letters left */
+            return len;
+    }
+    return 0;
 }
 
 /* A run of name tokens from i (joined when only spaces or hyphens separate
@@ -303,11 +508,10 @@ static size_t name_run(builder *b, size_t i)
     for (size_t k = i; k < j; k++) {
         const nf_token *t = &d->tokens[k];
         from_tokens(b, k, 1);
-        ascii_name(b, d->text + t->start, t->len);
-        char key[128];
-        size_t n = nfi_name_skeleton(b->scratch.data ? b->scratch.data : "", b->scratch.len, key, sizeof key);
-        if (n >= 2)
-            emit(b, NF_PIVOT_NAME, key, n);
+        emit_name(b, d->text + t->start, t->len);
+        size_t prefix = clitic_prefix(d->lang, d->text + t->start, t->len);
+        if (prefix)
+            emit_name(b, d->text + t->start + prefix, t->len - prefix);
     }
     const nf_token *first = &d->tokens[i], *last = &d->tokens[j - 1];
     record_name(b, d->text + first->start, last->start + last->len - first->start);
@@ -352,6 +556,152 @@ static size_t word_features(builder *b, size_t i, bool english, bool has_lexicon
     if (t->norm_len >= MIN_LOANWORD_BYTES)
         emit(b, NF_PIVOT_TERM, d->pool + t->norm, t->norm_len);
     return 1;
+}
+
+/* ------------------------------------------------------------ scripts without spaces */
+
+enum { MAX_MATCH_CHARS = 12 };
+
+typedef enum cjk_class { CJK_HAN, CJK_HIRAGANA, CJK_KATAKANA } cjk_class;
+
+static cjk_class class_of(uint32_t cp)
+{
+    if (cp >= 0x3040 && cp <= 0x309F)
+        return CJK_HIRAGANA;
+    if ((cp >= 0x30A0 && cp <= 0x30FF) || (cp >= 0x31F0 && cp <= 0x31FF))
+        return CJK_KATAKANA;
+    return CJK_HAN;
+}
+
+/* Sets the words behind bytes [from, to) of the run (ends: each token's
+ * end in the run, tokens from first on). */
+static void from_run(builder *b, size_t first, const uint32_t *ends, size_t n_tokens, size_t from, size_t to)
+{
+    size_t a = 0, z;
+    while (a + 1 < n_tokens && ends[a] <= from)
+        a++;
+    z = a;
+    while (z + 1 < n_tokens && ends[z] < to)
+        z++;
+    from_tokens(b, first + a, z - a + 1);
+}
+
+/* Text the dictionary does not know: katakana is a transliterated name
+ * (プーチン), hiragana alone is grammar, anything else stays itself. */
+static void unknown_span(builder *b, const char *s, size_t n, cjk_class cls)
+{
+    if (cls == CJK_KATAKANA && n >= 6)
+        emit_name(b, s, n);
+    else if (cls == CJK_HAN)
+        emit(b, NF_PIVOT_TERM, s, n);
+}
+
+static bool all_hiragana(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        i += nfi_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (class_of(cp) != CJK_HIRAGANA)
+            return false;
+    }
+    return true;
+}
+
+/* Without a dictionary for the language: each ICU word as itself, a word
+ * of katakana as a name. */
+static void cjk_token(builder *b, size_t i)
+{
+    const nf_token *t = &b->doc->tokens[i];
+    const char *s = b->doc->pool + t->norm;
+    double value;
+    from_tokens(b, i, 1);
+    uint32_t cp;
+    nfi_utf8_decode((const unsigned char *)s, t->norm_len, &cp);
+    if (cjk_number(s, t->norm_len, 0, &value) == t->norm_len)
+        emit_value(b, value);
+    else if (class_of(cp) == CJK_KATAKANA)
+        unknown_span(b, s, t->norm_len, CJK_KATAKANA);
+    else
+        emit(b, NF_PIVOT_TERM, s, t->norm_len);
+}
+
+/* Longest dictionary word at s (at most MAX_MATCH_CHARS characters);
+ * returns its bytes, 0 when none. */
+static size_t longest_match(builder *b, const char *s, size_t n, const uint64_t **values, size_t *n_values)
+{
+    size_t ends[MAX_MATCH_CHARS], chars = 0;
+    for (size_t i = 0; i < n && chars < MAX_MATCH_CHARS;) {
+        uint32_t cp;
+        i += nfi_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        ends[chars++] = i;
+    }
+    for (size_t c = chars; c > 0; c--)
+        if ((*n_values = nfi_lexicon_lookup(b->p->lex, nfi_lexicon_key(b->doc->lang, s, ends[c - 1]), values)))
+            return ends[c - 1];
+    return 0;
+}
+
+/* A run of adjacent ideographic tokens (Han, Kana) from i: numerals, then
+ * the longest dictionary word at each place (ICU's segmentation often
+ * splits what the dictionary has whole, or joins what it has apart), and
+ * what neither knows by script. Returns the tokens used. */
+static size_t cjk_run(builder *b, size_t i, bool has_lexicon)
+{
+    const nf_clean_doc *d = b->doc;
+    if (!has_lexicon) {
+        cjk_token(b, i);
+        return 1;
+    }
+    size_t j = i + 1;
+    while (j < d->n_tokens && d->tokens[j].kind == NF_TOKEN_IDEOGRAPHIC &&
+           d->tokens[j].start == d->tokens[j - 1].start + d->tokens[j - 1].len)
+        j++;
+    nfi_buf *run = &b->run;
+    run->len = 0;
+    b->run_ends.len = 0;
+    for (size_t k = i; k < j; k++) {
+        nfi_buf_append(run, d->pool + d->tokens[k].norm, d->tokens[k].norm_len);
+        uint32_t end = (uint32_t)run->len;
+        nfi_buf_append(&b->run_ends, &end, sizeof end);
+    }
+    if (run->oom || b->run_ends.oom)
+        return j - i;
+    const char *s = run->data;
+    const uint32_t *ends = (const uint32_t *)b->run_ends.data;
+    size_t n = run->len, p = 0, unknown = SIZE_MAX;
+    cjk_class unknown_class = CJK_HAN;
+    while (p < n) {
+        double value;
+        const uint64_t *values = NULL;
+        size_t n_values = 0, used = cjk_number(s + p, n - p, 0, &value);
+        if (!used)
+            used = longest_match(b, s + p, n - p, &values, &n_values);
+        uint32_t cp;
+        size_t len = nfi_utf8_decode((const unsigned char *)s + p, n - p, &cp);
+        cjk_class cls = class_of(cp);
+        if (unknown != SIZE_MAX && (used || cls != unknown_class)) {
+            from_run(b, i, ends, j - i, unknown, p);
+            unknown_span(b, s + unknown, p - unknown, unknown_class);
+            unknown = SIZE_MAX;
+        }
+        if (!used) {
+            if (unknown == SIZE_MAX)
+                unknown = p, unknown_class = cls;
+            p += len;
+            continue;
+        }
+        from_run(b, i, ends, j - i, p, p + used);
+        if (cjk_number(s + p, n - p, 0, &value) == used)
+            emit_value(b, value);
+        else if (!all_hiragana(s + p, used)) /* particles, endings: grammar */
+            emit_values(b, values, n_values);
+        p += used;
+    }
+    if (unknown != SIZE_MAX) {
+        from_run(b, i, ends, j - i, unknown, n);
+        unknown_span(b, s + unknown, n - unknown, unknown_class);
+    }
+    return j - i;
 }
 
 static void add_dates(builder *b)
@@ -411,16 +761,12 @@ nf_status nfi_pivot_build(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *out, 
             nfi_buf_append(&b.para, &end, sizeof end);
         }
         const nf_token *t = &d->tokens[i];
-        char digits[64];
-        size_t n_digits;
         from_tokens(&b, i, 1);
         if (t->kind == NF_TOKEN_NUMBER) {
-            if (digits_key(d->text + t->start, t->len, digits, sizeof digits, &n_digits))
-                emit(&b, NF_PIVOT_NUMBER, digits, n_digits);
+            number_token(&b, i);
             i++;
         } else if (t->kind == NF_TOKEN_IDEOGRAPHIC) {
-            emit(&b, NF_PIVOT_TERM, d->pool + t->norm, t->norm_len);
-            i++;
+            i += cjk_run(&b, i, has_lexicon);
         } else {
             i += word_features(&b, i, english, has_lexicon);
         }
@@ -435,6 +781,8 @@ nf_status nfi_pivot_build(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *out, 
     nfi_buf_free(&b.names);
     nfi_buf_free(&b.keys);
     nfi_buf_free(&b.scratch);
+    nfi_buf_free(&b.run);
+    nfi_buf_free(&b.run_ends);
     if (st != NF_OK)
         nf_pivot_free(out);
     return st;
