@@ -37,6 +37,22 @@ size_t nf_cli_parse_size(const char *s);
 /* Opens -o FILE (or stdout for NULL / "-"). */
 FILE *nf_cli_open_output(const char *path);
 
+/* -o FILE / --pairs FILE through nf_outfile: written under a temporary name
+ * and renamed into place by cli_output_close when complete, so a failed or
+ * killed run leaves the previous file (stdout for NULL / "-"). Open returns
+ * the stream, or NULL after a message; close(complete = false) discards.
+ * Close returns 0 when everything was written. */
+typedef struct cli_output {
+    FILE *f;
+    nf_outfile *file;
+    const char *command;
+} cli_output;
+FILE *cli_output_open(cli_output *o, const char *command, const char *path);
+int cli_output_close(cli_output *o, bool complete);
+/* Before a call that locks an index: when another process holds the lock
+ * for more than a second, says so on stderr (the call then waits). */
+void cli_index_notice(const char *command, const char *dir);
+
 /* The shared read -> clean loop (batch.c). */
 typedef struct cli_input {
     const char *command; /* for messages */
@@ -67,5 +83,6 @@ int cmd_links(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_index(int argc, char **argv);
 
 #endif

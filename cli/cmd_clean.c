@@ -164,7 +164,8 @@ int cmd_clean(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
-    clean_ctx ctx = {nf_cli_open_output(o.output), {NULL, 0, 0, false}, o.token_list};
+    cli_output outf;
+    clean_ctx ctx = {cli_output_open(&outf, "clean", o.output), {NULL, 0, 0, false}, o.token_list};
     if (!ctx.out)
         return EXIT_FATAL;
     cli_input in = {"clean", argv + optind, (size_t)(argc - optind), o.clean, o.max_record, o.batch_docs, o.quiet};
@@ -172,12 +173,8 @@ int cmd_clean(int argc, char **argv)
     int status = cli_run_batches(&in, write_batch, &ctx, &totals);
     if (o.stats)
         cli_report_stats("clean", &totals, o.clean.threads);
-    if (fflush(ctx.out) != 0 || ferror(ctx.out)) {
-        perror("newsfold clean: write");
+    if (cli_output_close(&outf, status != EXIT_FATAL))
         status = EXIT_FATAL;
-    }
-    if (ctx.out != stdout)
-        fclose(ctx.out);
     nfi_buf_free(&ctx.line);
     return cli_finish_status("clean", &totals, o.quiet, status);
 }

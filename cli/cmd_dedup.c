@@ -168,16 +168,6 @@ static void write_pairs(FILE *out, const nf_dedup_result *r)
     nfi_buf_free(&b);
 }
 
-static int close_output(FILE *f, const char *what)
-{
-    int bad = fflush(f) != 0 || ferror(f);
-    if (f != stdout)
-        bad |= fclose(f) != 0;
-    if (bad)
-        fprintf(stderr, "newsfold dedup: cannot write %s\n", what);
-    return bad;
-}
-
 int cmd_dedup(int argc, char **argv)
 {
     dedup_cli o;
@@ -186,6 +176,8 @@ int cmd_dedup(int argc, char **argv)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
     nf_error err;
     nf_dedup *d;
+    if (o.dedup.index_dir)
+        cli_index_notice("dedup", o.dedup.index_dir);
     if (nf_dedup_new(&d, &o.dedup, &err) != NF_OK) {
         fprintf(stderr, "newsfold dedup: %s\n", err.message);
         return EXIT_FATAL;
@@ -199,18 +191,17 @@ int cmd_dedup(int argc, char **argv)
         status = EXIT_FATAL;
     }
     if (status != EXIT_FATAL) {
-        FILE *out = nf_cli_open_output(o.output);
-        FILE *pairs = o.pairs ? nf_cli_open_output(o.pairs) : NULL;
-        if (!out || (o.pairs && !pairs))
-            status = EXIT_FATAL;
-        if (out) {
+        cli_output outf, pairsf = {NULL, NULL, "dedup"};
+        FILE *out = cli_output_open(&outf, "dedup", o.output);
+        FILE *pairs = o.pairs ? cli_output_open(&pairsf, "dedup", o.pairs) : NULL;
+        bool opened = out && (!o.pairs || pairs);
+        if (opened) {
             write_docs(out, &res);
-            status = close_output(out, "output") ? EXIT_FATAL : status;
+            if (pairs)
+                write_pairs(pairs, &res);
         }
-        if (pairs) {
-            write_pairs(pairs, &res);
-            status = close_output(pairs, o.pairs) ? EXIT_FATAL : status;
-        }
+        if (cli_output_close(&outf, opened) | (o.pairs && cli_output_close(&pairsf, opened)))
+            status = EXIT_FATAL;
     }
     if (o.stats) {
         cli_report_stats("dedup", &totals, o.dedup.threads);

@@ -203,6 +203,7 @@ typedef struct run {
     extract_cli o;
     nf_reader *reader;
     FILE *out;
+    cli_output outf; /* out's file, renamed into place when complete */
     worker *workers;
     batch b[2]; /* one is extracted while the other is read */
     nfi_buf line;
@@ -283,14 +284,14 @@ static bool setup(run *r, char **paths, size_t n_paths)
             break;
         }
     }
-    r->out = nf_cli_open_output(r->o.output);
+    r->out = cli_output_open(&r->outf, "extract", r->o.output);
     return r->out != NULL;
 }
 
 static void teardown(run *r)
 {
-    if (r->out && r->out != stdout)
-        fclose(r->out);
+    if (r->out) /* not completed */
+        cli_output_close(&r->outf, false);
     for (int t = 0; r->workers && t < r->o.threads; t++)
         nf_langid_free(r->workers[t].langid);
     free(r->workers);
@@ -375,10 +376,9 @@ int cmd_extract(int argc, char **argv)
     }
     progress_finish(&prog);
     summary(&r, &prog);
-    if (fflush(r.out) != 0 || ferror(r.out)) {
-        perror("newsfold extract: write");
+    if (cli_output_close(&r.outf, r.status != EXIT_FATAL))
         r.status = EXIT_FATAL;
-    }
+    r.out = NULL;
     teardown(&r);
     return r.status == EXIT_ALL_GOOD && r.skipped ? EXIT_SKIPPED : r.status;
 }

@@ -325,16 +325,17 @@ int cmd_links(int argc, char **argv)
         fprintf(stderr, "newsfold links: %s\n", err.message);
         status = EXIT_FATAL;
     }
-    FILE *out = status == EXIT_FATAL ? NULL : nf_cli_open_output(o.output);
+    cli_output outf;
+    FILE *out = status == EXIT_FATAL ? NULL : cli_output_open(&outf, "links", o.output);
     if (out) {
         if (o.groups)
             write_groups(out, &k, &lr, &dr);
         else
             write_pairs(out, &k, &lr);
-        if (fflush(out) != 0 || ferror(out))
+        if (cli_output_close(&outf, true))
             status = EXIT_FATAL;
-        if (out != stdout)
-            fclose(out);
+    } else {
+        status = EXIT_FATAL;
     }
     if (o.stats)
         cli_report_stats("links", &totals, o.links.threads);

@@ -21,8 +21,10 @@
  *               full signature, or exact Jaccard of shingle sets with
  *               exact_verify; SimHash: Hamming distance), contained (shared
  *               samples / samples of the smaller document).
- *   5. group    union-find over verified pairs. The canonical member is the
- *               earliest published, then the longest, then the smallest id;
+ *   5. group    union-find over verified pairs. The canonical member is a
+ *               document of the index when the group has one (a new copy
+ *               never displaces an indexed original), then the earliest
+ *               published, then the longest, then the smallest id;
  *               each member gets its relation and score to the canonical.
  * Everything is visited in sorted key order, so the result is identical for
  * any thread count and any memory limit.
@@ -153,6 +155,7 @@ void nf_dedup_free(nf_dedup *d)
         fclose(d->sample_file);
     nfi_runs_free(d->band_runs);
     nfi_runs_free(d->sample_runs);
+    nfi_index_close(d);
     free(d->index_edges);
     free(d->exact_keys);
     free(d->exact_docs);
@@ -518,6 +521,8 @@ static uint32_t find_root(uint32_t *parent, uint32_t x)
 static bool better_canonical(const nf_dedup *d, uint32_t a, uint32_t b)
 {
     const doc_meta *x = &d->docs[a], *y = &d->docs[b];
+    if ((x->flags & DOC_FROM_INDEX) != (y->flags & DOC_FROM_INDEX))
+        return x->flags & DOC_FROM_INDEX; /* an indexed document keeps its group */
     if (x->published != y->published)
         return x->published < y->published;
     if (x->text_len != y->text_len)

@@ -100,7 +100,9 @@ struct nf_dedup {
     uint64_t sample_bytes;
     nfi_runs *band_runs, *sample_runs;
     nfi_edge *index_edges;     /* verified pairs loaded from the index */
-    size_t n_index_edges;
+    size_t n_index_edges, cap_index_edges;
+    int index_lock_fd;        /* DIR/LOCK, held exclusively while index_locked */
+    bool index_locked;
     size_t index_segments;
     uint64_t *exact_keys;     /* open addressing: exact_lo of first occurrences */
     uint32_t *exact_docs;     /* ... and their document index */
@@ -116,5 +118,7 @@ nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, con
 /* dedup_index.c */
 nf_status nfi_index_load(nf_dedup *d, nf_error *err);
 nf_status nfi_index_save(nf_dedup *d, const nf_dedup_result *result, nf_error *err);
+/* Releases the index lock (nf_dedup_free). */
+void nfi_index_close(nf_dedup *d);
 
 #endif

@@ -371,6 +371,21 @@ void nf_reader_close(nf_reader *r)
 
 /* ------------------------------------------------------- source helpers */
 
+/* zlib's gzread reports a gzip stream cut short as a plain end of file and
+ * keeps the error aside (Z_BUF_ERROR, "unexpected end of file"); without
+ * this check a truncated .gz looks complete, its last record broken. */
+nf_status nfi_gz_check_end(gzFile gz, const char *path, nf_error *err)
+{
+    int zerr = Z_OK;
+    gzerror(gz, &zerr);
+    if (zerr != Z_BUF_ERROR)
+        return NF_OK;
+    return nfi_fail(err, NF_ERR_IO,
+                    "%s: truncated gzip stream: it ends unexpectedly at byte %lld of the file; the incomplete end "
+                    "is skipped",
+                    path, (long long)gzoffset(gz));
+}
+
 static nf_status fill(nfi_source *s, nf_error *err)
 {
     if (s->buf_pos > 0) {
@@ -393,8 +408,10 @@ static nf_status fill(nfi_source *s, nf_error *err)
         return nfi_fail(err, NF_ERR_IO, "%s: read error after line %llu: %s", s->path,
                        (unsigned long long)s->line, msg);
     }
-    if (n == 0)
+    if (n == 0) {
         s->eof = true;
+        return nfi_gz_check_end(s->gz, s->path, err);
+    }
     s->buf_len += (size_t)n;
     return NF_OK;
 }
@@ -421,6 +438,11 @@ nf_status nfi_source_getline(nfi_source *s, const char **line, size_t *len, nf_e
             *len = n;
             return NF_OK;
         }
+        if (s->eof && skipping) { /* the last line, without a newline, was too long */
+            s->line++;
+            return nfi_fail(err, NF_SKIPPED, "%s:%llu: record longer than %zu bytes (no newline before the end), skipped",
+                            s->path, (unsigned long long)s->line, s->max_record);
+        }
         if (s->eof)
             return NF_END;
         if (avail > s->max_record) { /* drop what we have, remember to skip */
@@ -446,6 +468,10 @@ nf_status nfi_source_slurp(nfi_source *s, char **out, size_t *len, nf_error *err
             int zerr;
             nfi_buf_free(&b);
             return nfi_fail(err, NF_ERR_IO, "%s: read error: %s", s->path, gzerror(s->gz, &zerr));
+        }
+        if (n == 0 && nfi_gz_check_end(s->gz, s->path, err) != NF_OK) {
+            nfi_buf_free(&b);
+            return NF_ERR_IO;
         }
         if (n == 0)
             break;

@@ -61,6 +61,9 @@ nf_status nfi_source_getline(nfi_source *src, const char **line, size_t *len, nf
 /* Reads the whole rest of the stream into *out (caller frees). Returns
  * NF_SKIPPED when it is longer than max_record. */
 nf_status nfi_source_slurp(nfi_source *src, char **out, size_t *len, nf_error *err);
+/* At the end of a gzread stream: NF_ERR_IO (err names the file and offset)
+ * when the gzip stream was cut short, which gzread reports as a plain end. */
+nf_status nfi_gz_check_end(gzFile gz, const char *path, nf_error *err);
 
 /* Makes every string field of doc valid UTF-8, counting text repairs. */
 nf_status nfi_doc_repair_utf8(nf_doc *doc, nf_error *err);

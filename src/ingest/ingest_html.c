@@ -50,6 +50,10 @@ static nf_status read_page(nfi_source *src, char **out, size_t *len, nf_error *e
             nfi_buf_free(&b);
             return nfi_fail(err, NF_SKIPPED, "%s: read error: %s, skipped", src->path, gzerror(src->gz, &zerr));
         }
+        if (n == 0 && nfi_gz_check_end(src->gz, src->path, err) != NF_OK) {
+            nfi_buf_free(&b);
+            return NF_SKIPPED;
+        }
         if (n == 0)
             break;
         b.len += (size_t)n;

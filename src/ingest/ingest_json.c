@@ -8,6 +8,14 @@
  * fed in unchanged. A record that is not an object, lacks text, or does not
  * parse is skipped with its file and line, and the rest of the file goes on.
  * A JSON file is read whole (bounded by max_record); JSONL streams.
+ *
+ * Escapes that are not Unicode: cJSON refuses a \u escape naming a lone
+ * surrogate ("\ud800", as JavaScript writes when it cuts a string between
+ * the two halves of a pair), and with it the whole record. Before parsing,
+ * each such escape is rewritten in place to "\ufdd0" (same length, so byte
+ * offsets in messages stay right); U+FDD0 is a noncharacter, never text, so
+ * after parsing every U+FDD0 in a field becomes U+FFFD (same length again)
+ * and is counted in invalid_utf8 like an invalid UTF-8 sequence.
  */
 #include "ingest/ingest.h"
 
@@ -33,6 +41,65 @@ static char *id_field(const cJSON *obj)
         return nfi_strdup(num);
     }
     return string_field(obj, "id");
+}
+
+static unsigned hex4(const char *s)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return 0x110000; /* not hex: cJSON reports it */
+        v = v * 16 + (unsigned)d;
+    }
+    return v;
+}
+
+/* A copy of json with lone-surrogate escapes rewritten to \ufdd0, or NULL
+ * when there are none (or memory ran out: then cJSON reports the record). */
+static char *mark_bad_escapes(const char *json, size_t len)
+{
+    char *copy = NULL;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (json[i] != '\\')
+            continue;
+        if (json[i + 1] != 'u' || i + 6 > len) {
+            i++; /* another escape: skip its second character */
+            continue;
+        }
+        unsigned v = hex4(json + i + 2);
+        bool high = v >= 0xD800 && v <= 0xDBFF, low = v >= 0xDC00 && v <= 0xDFFF;
+        if (high && i + 12 <= len && json[i + 6] == '\\' && json[i + 7] == 'u' && hex4(json + i + 8) >= 0xDC00 &&
+            hex4(json + i + 8) <= 0xDFFF) {
+            i += 11; /* a proper pair */
+            continue;
+        }
+        if (high || low) {
+            if (!copy && !(copy = nfi_strndup(json, len)))
+                return NULL;
+            memcpy(copy + i + 2, "fdd0", 4);
+        }
+        i += 5;
+    }
+    return copy;
+}
+
+/* Turns the U+FDD0 marks of mark_bad_escapes into U+FFFD; returns how many. */
+static size_t settle_marks(char *s)
+{
+    size_t n = 0;
+    for (char *p = s; p && (p = strstr(p, "\xEF\xB7\x90")); p += 3, n++)
+        memcpy(p, "\xEF\xBF\xBD", 3);
+    return n;
+}
+
+static void settle_doc_marks(nf_doc *doc)
+{
+    doc->invalid_utf8 += settle_marks(doc->text) + settle_marks(doc->title);
+    char *other[] = {doc->id, doc->lang, doc->source, doc->published, doc->url};
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++)
+        settle_marks(other[i]);
 }
 
 static nf_status doc_from_object(const cJSON *obj, const char *origin, uint64_t record, nf_doc *doc,
@@ -69,6 +136,7 @@ static nf_status doc_from_object(const cJSON *obj, const char *origin, uint64_t 
         nf_doc_free(doc);
         return nfi_fail(err, NF_ERR_NOMEM, "%s:%llu: out of memory", origin, (unsigned long long)record);
     }
+    settle_doc_marks(doc);
     return NF_OK;
 }
 
@@ -76,13 +144,17 @@ nf_status nf_doc_from_json(const char *json, size_t len, const char *origin, uin
                            nf_doc *doc, nf_error *err)
 {
     memset(doc, 0, sizeof *doc);
-    cJSON *obj = cJSON_ParseWithLength(json, len);
+    char *marked = mark_bad_escapes(json, len);
+    const char *parsed = marked ? marked : json;
+    cJSON *obj = cJSON_ParseWithLength(parsed, len);
     if (!obj) {
         const char *where = cJSON_GetErrorPtr();
-        long col = where && where >= json && where <= json + len ? (long)(where - json) + 1 : 0;
+        long col = where && where >= parsed && where <= parsed + len ? (long)(where - parsed) + 1 : 0;
+        free(marked);
         return nfi_fail(err, NF_SKIPPED, "%s:%llu: invalid JSON near byte %ld, skipped", origin,
                        (unsigned long long)record, col);
     }
+    free(marked);
     nf_status st = doc_from_object(obj, origin, record, doc, err);
     cJSON_Delete(obj);
     return st;
@@ -139,6 +211,11 @@ static nf_status json_open(nfi_source *src, nf_error *err)
     nf_status st = nfi_source_slurp(src, &text, &len, err);
     if (st != NF_OK)
         return st;
+    char *marked = mark_bad_escapes(text, len);
+    if (marked) {
+        free(text);
+        text = marked;
+    }
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root) {
         const char *where = cJSON_GetErrorPtr();

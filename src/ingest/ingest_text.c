@@ -6,7 +6,9 @@
  * often opens with a menu rather than its headline. The id is the path
  * relative to the input root. When the file sits in a subdirectory of the
  * root, that directory stands in for the source, so template lines shared
- * by pages of one site can be recognised.
+ * by pages of one site can be recognised. A file holding NUL bytes is not
+ * text (an image or archive named .txt, or UTF-16): it is skipped with a
+ * message rather than fed on as garbage.
  */
 #include "ingest/ingest.h"
 
@@ -38,6 +40,12 @@ static nf_status text_next(nfi_source *src, nf_doc *doc, nf_error *err)
     nf_status st = nfi_source_slurp(src, &text, &len, err);
     if (st != NF_OK)
         return st;
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        size_t at = (size_t)(nul - text);
+        free(text);
+        return nfi_fail(err, NF_SKIPPED, "%s: binary file, not text (NUL byte at offset %zu), skipped", src->path, at);
+    }
     doc->text = text;
     doc->text_len = len;
     doc->id = nfi_strdup(src->rel);

@@ -179,6 +179,8 @@ static nf_status ws_fill(wstream *ws, const char *path, nf_error *err)
                 return nfi_fail(err, NF_ERR_IO, "%s: read error near offset %llu: %s", path,
                                (unsigned long long)(ws->out_base + ws->len), gzerror(ws->gz, &zerr));
             }
+            if (n == 0 && nfi_gz_check_end(ws->gz, path, err) != NF_OK)
+                return NF_ERR_IO;
             ws->eof = n == 0;
             ws->len += (size_t)n;
         } else {
