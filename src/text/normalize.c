@@ -21,6 +21,16 @@
  *
  * Stemming is Snowball (libstemmer) for the document's language. A stemmer
  * is not thread-safe, so each nfi_normalizer (one per thread) caches its own.
+ *
+ * Word cache: news repeats its words, so folding and stemming are done once
+ * per distinct surface form, not per occurrence. Each language (stemmer
+ * slot, plus one slot for unstemmed text) has a bounded table from the raw
+ * token bytes to their norm and stem; a miss computes both and stores them,
+ * a hit copies them into the document's pool in exactly the layout a miss
+ * writes. The table only saves work: norm and stem are pure functions of
+ * the raw bytes and the language, so output never depends on what was
+ * cached before (documents, batch order or thread). When a table reaches
+ * its bound it is emptied and refilled, which keeps memory per thread fixed.
  */
 #include "text/text.h"
 
@@ -36,10 +46,26 @@
 
 #define MAX_STEMMERS 16
 #define MAX_TOKEN_BYTES 256 /* longer runs (base64, URLs) are cut into pieces */
+#define CACHE_SLOTS 65536   /* per language; emptied when half full */
+#define CACHE_ARENA_MAX (8u << 20)
+
+/* raw bytes -> (norm, stem) for one language. An entry in the arena is
+ * [raw_len, norm_len, stem_len: uint16][raw][norm][stem]; stem_len 0xFFFF
+ * means the stem equals the norm. slots hold arena offset + 1 (0 = empty)
+ * and hashes the full hash of the raw bytes. */
+typedef struct word_cache {
+    uint32_t *slots;
+    uint64_t *hashes;
+    size_t used;
+    nfi_buf arena;
+} word_cache;
+
+#define STEM_SAME 0xFFFFu
 
 typedef struct stemmer_slot {
     char lang[12];
     struct sb_stemmer *stemmer; /* NULL: no stemmer for this language */
+    word_cache cache;
 } stemmer_slot;
 
 struct nfi_normalizer {
@@ -47,6 +73,7 @@ struct nfi_normalizer {
     UBreakIterator *words;
     stemmer_slot stemmers[MAX_STEMMERS];
     size_t n_stemmers;
+    word_cache plain; /* words that are not stemmed */
     UChar *u16a, *u16b; /* scratch UTF-16 buffers */
     int32_t u16_cap;
     int32_t *u16_to_byte;
@@ -70,13 +97,24 @@ nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
     return NF_OK;
 }
 
+static void cache_free(word_cache *wc)
+{
+    free(wc->slots);
+    free(wc->hashes);
+    nfi_buf_free(&wc->arena);
+    memset(wc, 0, sizeof *wc);
+}
+
 void nfi_normalizer_free(nfi_normalizer *nz)
 {
     if (!nz)
         return;
-    for (size_t i = 0; i < nz->n_stemmers; i++)
+    for (size_t i = 0; i < nz->n_stemmers; i++) {
         if (nz->stemmers[i].stemmer)
             sb_stemmer_delete(nz->stemmers[i].stemmer);
+        cache_free(&nz->stemmers[i].cache);
+    }
+    cache_free(&nz->plain);
     if (nz->words)
         ubrk_close(nz->words);
     free(nz->u16a);
@@ -85,26 +123,88 @@ void nfi_normalizer_free(nfi_normalizer *nz)
     free(nz);
 }
 
-static struct sb_stemmer *stemmer_for(nfi_normalizer *nz, const char *lang)
+/* The slot of lang (created on first use), or NULL when all slots are
+ * taken by other languages (rare mixed corpora: then no stemming). */
+static stemmer_slot *slot_for(nfi_normalizer *nz, const char *lang)
 {
     if (!lang || !*lang)
         return NULL;
     for (size_t i = 0; i < nz->n_stemmers; i++)
         if (strcmp(nz->stemmers[i].lang, lang) == 0)
-            return nz->stemmers[i].stemmer;
-    struct sb_stemmer *st = sb_stemmer_new(lang, "UTF_8");
-    if (nz->n_stemmers < MAX_STEMMERS) {
-        stemmer_slot *slot = &nz->stemmers[nz->n_stemmers++];
-        snprintf(slot->lang, sizeof slot->lang, "%s", lang);
-        slot->stemmer = st;
-    } else if (st) { /* cache full: rare mixed corpora; use once */
-        sb_stemmer_delete(st);
-        st = NULL;
-    }
-    return st;
+            return &nz->stemmers[i];
+    if (nz->n_stemmers == MAX_STEMMERS)
+        return NULL;
+    stemmer_slot *slot = &nz->stemmers[nz->n_stemmers++];
+    memset(slot, 0, sizeof *slot);
+    snprintf(slot->lang, sizeof slot->lang, "%s", lang);
+    slot->stemmer = sb_stemmer_new(lang, "UTF_8");
+    return slot;
 }
 
-bool nfi_has_stemmer(nfi_normalizer *nz, const char *lang) { return stemmer_for(nz, lang) != NULL; }
+bool nfi_has_stemmer(nfi_normalizer *nz, const char *lang)
+{
+    stemmer_slot *slot = slot_for(nz, lang);
+    return slot && slot->stemmer;
+}
+
+/* ------------------------------------------------------------ word cache */
+
+static uint16_t get_u16(const char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The arena entry for raw bytes, or NULL; *slot_out is where it goes. */
+static const char *cache_find(word_cache *wc, uint64_t h, const char *raw, size_t n, size_t *slot_out)
+{
+    if (!wc->slots)
+        return NULL;
+    for (size_t i = (size_t)h & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
+        if (!wc->slots[i]) {
+            *slot_out = i;
+            return NULL;
+        }
+        const char *e = wc->arena.data + wc->slots[i] - 1;
+        if (wc->hashes[i] == h && get_u16(e) == n && memcmp(e + 6, raw, n) == 0)
+            return e;
+    }
+}
+
+/* Stores raw -> (norm, stem); a failed allocation only loses the entry. */
+static void cache_put(word_cache *wc, uint64_t h, const char *raw, size_t n, const char *norm, size_t norm_len,
+                      const char *stem, size_t stem_len, bool stem_same)
+{
+    if (!wc->slots) {
+        wc->slots = calloc(CACHE_SLOTS, sizeof *wc->slots);
+        wc->hashes = malloc(CACHE_SLOTS * sizeof *wc->hashes);
+        if (!wc->slots || !wc->hashes) {
+            cache_free(wc);
+            return;
+        }
+    }
+    size_t need = 6 + n + norm_len + (stem_same ? 0 : stem_len);
+    if (wc->used >= CACHE_SLOTS / 2 || wc->arena.len + need > CACHE_ARENA_MAX) { /* bound reached: start over */
+        memset(wc->slots, 0, CACHE_SLOTS * sizeof *wc->slots);
+        wc->used = 0;
+        wc->arena.len = 0;
+    }
+    size_t slot = 0;
+    if (cache_find(wc, h, raw, n, &slot) || !nfi_buf_reserve(&wc->arena, need))
+        return;
+    uint16_t lens[3] = {(uint16_t)n, (uint16_t)norm_len, (uint16_t)(stem_same ? STEM_SAME : stem_len)};
+    char *e = wc->arena.data + wc->arena.len;
+    memcpy(e, lens, sizeof lens);
+    memcpy(e + 6, raw, n);
+    memcpy(e + 6 + n, norm, norm_len);
+    if (!stem_same)
+        memcpy(e + 6 + n + norm_len, stem, stem_len);
+    wc->slots[slot] = (uint32_t)wc->arena.len + 1;
+    wc->hashes[slot] = h;
+    wc->arena.len += need;
+    wc->used++;
+}
 
 static bool grow_u16(nfi_normalizer *nz, int32_t need)
 {
@@ -169,6 +269,7 @@ static uint32_t peek(const char *text, size_t len, size_t i, size_t *n)
 typedef struct tok_ctx {
     nfi_normalizer *nz;
     struct sb_stemmer *stemmer;
+    word_cache *cache; /* of the stemmer's language, or the unstemmed one */
     nfi_token_vec *tokens;
     nfi_buf *pool;
     const char *text;
@@ -226,6 +327,54 @@ static bool fold_into(tok_ctx *c, const char *s, size_t n, bool ascii)
     return true;
 }
 
+/* Appends s and a NUL to the pool; returns the offset of s. */
+static uint32_t pool_add(nfi_buf *pool, const char *s, size_t n)
+{
+    uint32_t at = (uint32_t)pool->len;
+    if (nfi_buf_reserve(pool, n + 1)) {
+        memcpy(pool->data + pool->len, s, n);
+        pool->len += n;
+        pool->data[pool->len++] = '\0';
+    }
+    return at;
+}
+
+/* norm and stem of a word from the cache entry e. */
+static void from_cache(tok_ctx *c, nf_token *t, const char *e)
+{
+    size_t raw_len = get_u16(e), norm_len = get_u16(e + 2), stem_len = get_u16(e + 4);
+    const char *norm = e + 6 + raw_len;
+    t->norm = pool_add(c->pool, norm, norm_len);
+    t->norm_len = (uint32_t)norm_len;
+    t->stem = t->norm;
+    t->stem_len = t->norm_len;
+    if (stem_len != STEM_SAME) {
+        t->stem = pool_add(c->pool, norm + norm_len, stem_len);
+        t->stem_len = (uint32_t)stem_len;
+    }
+}
+
+/* Folds (and for words, stems) raw bytes into the pool. */
+static bool compute_norm_stem(tok_ctx *c, nf_token *t, const char *raw, size_t n, bool ascii)
+{
+    t->norm = (uint32_t)c->pool->len;
+    if (!fold_into(c, raw, n, ascii))
+        return false;
+    t->norm_len = (uint32_t)(c->pool->len - t->norm);
+    nfi_buf_putc(c->pool, '\0');
+    t->stem = t->norm;
+    t->stem_len = t->norm_len;
+    if (c->stemmer && t->kind == NF_TOKEN_WORD) {
+        const sb_symbol *st = sb_stemmer_stem(c->stemmer, (const sb_symbol *)c->pool->data + t->norm, (int)t->norm_len);
+        int st_len = sb_stemmer_length(c->stemmer);
+        if (st && (st_len != (int)t->norm_len || memcmp(st, c->pool->data + t->norm, (size_t)st_len) != 0)) {
+            t->stem = pool_add(c->pool, (const char *)st, (size_t)st_len);
+            t->stem_len = (uint32_t)st_len;
+        }
+    }
+    return !c->pool->oom;
+}
+
 static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
 {
     if (end - start > MAX_TOKEN_BYTES)
@@ -233,23 +382,23 @@ static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t fla
     if (c->sentence_start)
         flags |= NF_TOKEN_SENTENCE_START;
     c->sentence_start = false;
-    nf_token t = {(uint32_t)start, (uint32_t)(end - start), (uint32_t)c->pool->len, 0, 0, 0, kind, flags};
-    if (!fold_into(c, c->text + start, end - start, ascii))
+    nf_token t = {(uint32_t)start, (uint32_t)(end - start), 0, 0, 0, 0, kind, flags};
+    const char *raw = c->text + start;
+    size_t n = end - start;
+    if (kind == NF_TOKEN_NUMBER) /* numbers are not stemmed: no cache */
+        return compute_norm_stem(c, &t, raw, n, ascii) && push_token(c->tokens, &t);
+    /* ideographic words are never stemmed: they share the unstemmed cache */
+    word_cache *wc = kind == NF_TOKEN_WORD ? c->cache : &c->nz->plain;
+    uint64_t h = nfi_hash64(raw, n);
+    size_t slot = 0;
+    const char *e = cache_find(wc, h, raw, n, &slot);
+    if (e)
+        from_cache(c, &t, e);
+    else if (!compute_norm_stem(c, &t, raw, n, ascii))
         return false;
-    t.norm_len = (uint32_t)(c->pool->len - t.norm);
-    nfi_buf_putc(c->pool, '\0');
-    t.stem = t.norm;
-    t.stem_len = t.norm_len;
-    if (c->stemmer && kind == NF_TOKEN_WORD) {
-        const sb_symbol *st = sb_stemmer_stem(c->stemmer, (const sb_symbol *)c->pool->data + t.norm, (int)t.norm_len);
-        int st_len = sb_stemmer_length(c->stemmer);
-        if (st && (st_len != (int)t.norm_len || memcmp(st, c->pool->data + t.norm, (size_t)st_len) != 0)) {
-            t.stem = (uint32_t)c->pool->len;
-            t.stem_len = (uint32_t)st_len;
-            nfi_buf_append(c->pool, st, (size_t)st_len);
-            nfi_buf_putc(c->pool, '\0');
-        }
-    }
+    else
+        cache_put(wc, h, raw, n, c->pool->data + t.norm, t.norm_len, c->pool->data + t.stem, t.stem_len,
+                  t.stem == t.norm);
     return !c->pool->oom && push_token(c->tokens, &t);
 }
 
@@ -344,7 +493,9 @@ nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const c
 {
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, stem ? stemmer_for(nz, lang) : NULL, tokens, pool, text, true};
+    stemmer_slot *slot = stem ? slot_for(nz, lang) : NULL;
+    struct sb_stemmer *stemmer = slot ? slot->stemmer : NULL;
+    tok_ctx c = {nz, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, pool, text, true};
     bool keep_apostrophe = lang && strcmp(lang, "en") == 0;
     size_t i = 0;
     while (i < len) {
