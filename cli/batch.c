@@ -1,83 +1,160 @@
 /*
  * batch.c - the read -> clean loop every command shares.
  *
- * Documents are read in batches bounded by count and bytes, cleaned on the
- * cleaner's threads, and handed to the command's callback in input order;
- * the batch is freed before the next is read, so memory stays flat. Skipped
- * records are named on stderr and counted; progress is drawn as it goes.
+ * Documents are read in batches bounded by count and bytes and handed to
+ * the command's callback in input order (cli_read_batches), or cleaned on
+ * the cleaner's threads first (cli_run_batches). A reader thread reads the
+ * next batch while the callback works on the current one, so reading and
+ * JSON parsing overlap with the work; at most two batches are alive, so
+ * memory stays flat. Skipped records are named on stderr and counted;
+ * progress is drawn as it goes.
  */
 #include "cli.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #define BATCH_BYTES (64u << 20)
 
-int cli_run_batches(const cli_input *in, cli_batch_fn fn, void *ctx, cli_totals *totals)
+/* One batch being read on the reader thread while the previous one is
+ * worked on: reading and JSON parsing overlap with cleaning and the stages. */
+typedef struct read_job {
+    const cli_input *in;
+    nf_reader *reader;
+    nf_doc *docs;
+    size_t cap, n, bytes, skipped;
+    bool more, fatal;
+} read_job;
+
+static void *read_batch(void *arg)
+{
+    read_job *j = arg;
+    nf_error err = {NF_OK, ""};
+    j->n = j->bytes = j->skipped = 0;
+    while (j->n < j->cap && j->bytes < BATCH_BYTES) {
+        nf_doc *d = &j->docs[j->n];
+        nf_status st = nf_reader_next(j->reader, d, &err);
+        if (st == NF_END) {
+            j->more = false;
+            break;
+        }
+        if (st == NF_SKIPPED) {
+            j->skipped++;
+            fprintf(stderr, "newsfold %s: %s\n", j->in->command, err.message);
+            continue;
+        }
+        if (st != NF_OK) {
+            fprintf(stderr, "newsfold %s: %s\n", j->in->command, err.message);
+            j->more = false;
+            j->fatal = true;
+            break;
+        }
+        if (d->text_len == 0 && !(d->title && *d->title)) /* a headline alone is a document */
+            fprintf(stderr, "newsfold %s: %s:%llu: no text and no title (kept, id \"%s\")\n", j->in->command,
+                    d->origin, (unsigned long long)d->record, d->id);
+        j->bytes += d->text_len;
+        j->n++;
+    }
+    return NULL;
+}
+
+static bool start_read(read_job *j, pthread_t *t)
+{
+    if (pthread_create(t, NULL, read_batch, j) == 0)
+        return true;
+    read_batch(j); /* no thread: read in line */
+    return false;
+}
+
+int cli_read_batches(const cli_input *in, cli_raw_fn fn, void *ctx, cli_totals *totals)
 {
     nf_error err = {NF_OK, ""};
     nf_reader_options ropt = {.max_record_bytes = in->max_record};
     nf_reader *reader = NULL;
-    nf_cleaner *cleaner = NULL;
-    if (nf_reader_open(&reader, (const char *const *)in->paths, in->n_paths, &ropt, &err) ||
-        nf_cleaner_new(&cleaner, &in->clean, &err)) {
+    if (nf_reader_open(&reader, (const char *const *)in->paths, in->n_paths, &ropt, &err)) {
         fprintf(stderr, "newsfold %s: %s\n", in->command, err.message);
-        nf_reader_close(reader);
         return EXIT_FATAL;
     }
     size_t batch = in->batch_docs ? in->batch_docs : 4096;
-    nf_doc *docs = calloc(batch, sizeof *docs);
-    nf_clean_doc *cleaned = calloc(batch, sizeof *cleaned);
-    int status = docs && cleaned ? EXIT_ALL_GOOD : EXIT_FATAL;
+    read_job jobs[2] = {{in, reader, calloc(batch, sizeof(nf_doc)), batch, 0, 0, 0, true, false},
+                        {in, reader, calloc(batch, sizeof(nf_doc)), batch, 0, 0, 0, true, false}};
+    int status = jobs[0].docs && jobs[1].docs ? EXIT_ALL_GOOD : EXIT_FATAL;
     progress_init(&totals->progress, in->quiet);
-    bool more = status == EXIT_ALL_GOOD;
-    while (more) {
-        size_t n = 0, bytes = 0;
-        while (n < batch && bytes < BATCH_BYTES) {
-            nf_status st = nf_reader_next(reader, &docs[n], &err);
-            if (st == NF_END) {
-                more = false;
-                break;
-            }
-            if (st == NF_SKIPPED) {
-                totals->skipped++;
-                fprintf(stderr, "newsfold %s: %s\n", in->command, err.message);
-                continue;
-            }
-            if (st != NF_OK) {
-                fprintf(stderr, "newsfold %s: %s\n", in->command, err.message);
-                more = false;
-                status = EXIT_FATAL;
-                break;
-            }
-            if (docs[n].text_len == 0)
-                fprintf(stderr, "newsfold %s: %s:%llu: empty text (kept, id \"%s\")\n", in->command,
-                        docs[n].origin, (unsigned long long)docs[n].record, docs[n].id);
-            bytes += docs[n].text_len;
-            n++;
-        }
-        if (nf_clean_batch(cleaner, docs, n, cleaned, &err) != NF_OK) {
-            fprintf(stderr, "newsfold %s: %s\n", in->command, err.message);
+    pthread_t thread;
+    int cur = 0;
+    bool threaded = false;
+    if (status == EXIT_ALL_GOOD)
+        read_batch(&jobs[0]);
+    while (status == EXIT_ALL_GOOD) {
+        read_job *j = &jobs[cur], *next = &jobs[1 - cur];
+        totals->skipped += j->skipped;
+        if (j->fatal)
             status = EXIT_FATAL;
-            more = false;
-        }
-        if (status != EXIT_FATAL && fn(ctx, cleaned, n) != 0) {
+        bool more = j->more && !j->fatal;
+        if (more) /* the reader works on the next batch meanwhile; it shares no state with fn */
+            threaded = start_read(next, &thread);
+        if (status == EXIT_ALL_GOOD && j->n && fn(ctx, j->docs, j->n) != 0)
             status = EXIT_FATAL;
-            more = false;
-        }
-        for (size_t i = 0; i < n; i++) {
-            nf_clean_doc_free(&cleaned[i]);
-            nf_doc_free(&docs[i]);
-        }
-        totals->docs += n;
-        totals->bytes += bytes;
+        for (size_t i = 0; i < j->n; i++)
+            nf_doc_free(&j->docs[i]);
+        totals->docs += j->n;
+        totals->bytes += j->bytes;
+        j->n = 0;
+        if (threaded)
+            pthread_join(thread, NULL);
+        threaded = false;
         progress_update(&totals->progress, totals->docs, nf_reader_bytes_done(reader), nf_reader_bytes_total(reader));
+        if (!more)
+            break;
+        cur = 1 - cur;
+    }
+    for (int k = 0; k < 2; k++) { /* what a stopped run had read ahead */
+        for (size_t i = 0; i < jobs[k].n; i++)
+            nf_doc_free(&jobs[k].docs[i]);
+        free(jobs[k].docs);
     }
     progress_finish(&totals->progress);
-    free(docs);
-    free(cleaned);
-    nf_cleaner_free(cleaner);
     nf_reader_close(reader);
+    return status;
+}
+
+typedef struct clean_job {
+    const cli_input *in;
+    nf_cleaner *cleaner;
+    nf_clean_doc *cleaned;
+    cli_batch_fn fn;
+    void *ctx;
+} clean_job;
+
+static int clean_batch(void *ctx, nf_doc *docs, size_t n)
+{
+    clean_job *c = ctx;
+    nf_error err;
+    if (nf_clean_batch(c->cleaner, docs, n, c->cleaned, &err) != NF_OK) {
+        fprintf(stderr, "newsfold %s: %s\n", c->in->command, err.message);
+        return -1;
+    }
+    int rc = c->fn(c->ctx, c->cleaned, n);
+    for (size_t i = 0; i < n; i++)
+        nf_clean_doc_free(&c->cleaned[i]);
+    return rc;
+}
+
+int cli_run_batches(const cli_input *in, cli_batch_fn fn, void *ctx, cli_totals *totals)
+{
+    nf_error err;
+    clean_job c = {in, NULL, calloc(in->batch_docs ? in->batch_docs : 4096, sizeof(nf_clean_doc)), fn, ctx};
+    if (!c.cleaned || nf_cleaner_new(&c.cleaner, &in->clean, &err) != NF_OK) {
+        fprintf(stderr, "newsfold %s: %s\n", in->command, c.cleaned ? err.message : "out of memory");
+        free(c.cleaned);
+        return EXIT_FATAL;
+    }
+    int status = cli_read_batches(in, clean_batch, &c, totals);
+    nf_cleaner_free(c.cleaner);
+    free(c.cleaned);
     return status;
 }
 

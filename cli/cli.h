@@ -72,6 +72,10 @@ typedef struct cli_totals {
 typedef int (*cli_batch_fn)(void *ctx, nf_clean_doc *docs, size_t n);
 
 int cli_run_batches(const cli_input *in, cli_batch_fn fn, void *ctx, cli_totals *totals);
+/* The same without cleaning: fn takes the raw documents over (the caller
+ * frees whatever fn leaves in docs). */
+typedef int (*cli_raw_fn)(void *ctx, nf_doc *docs, size_t n);
+int cli_read_batches(const cli_input *in, cli_raw_fn fn, void *ctx, cli_totals *totals);
 void cli_report_stats(const char *command, const cli_totals *t, int threads);
 /* Prints the skipped summary; turns ALL_GOOD into SKIPPED when needed. */
 int cli_finish_status(const char *command, const cli_totals *t, bool quiet, int status);
@@ -83,6 +87,7 @@ int cmd_links(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 
 #endif

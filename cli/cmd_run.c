@@ -1,12 +1,10 @@
 /*
  * cmd_run.c - `newsfold run`: the whole pipeline, from raw pages to a report.
  *
- * Reads and cleans like `clean`; each batch goes to the duplicate stage,
- * the cross-lingual stage and the event stage (which keep what they need
- * and let the batch go); then duplicates are grouped and translations
- * found, both become hard links for the events, every document's pivot
- * becomes its language-neutral channel, events and storylines are built,
- * and OUTDIR receives documents.jsonl, events.jsonl, storylines.jsonl and
+ * Parses the options into nf_fold_options, reads the input in batches and
+ * hands each to the library's fold (nf_fold_add: clean, duplicates,
+ * pivots, event features), finishes it, and writes OUTDIR/documents.jsonl,
+ * events.jsonl, storylines.jsonl (the library's JSONL encoders) and
  * report.html. Output is deterministic for any -j.
  */
 #include "cli.h"
@@ -17,7 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/common.h"
 
 static const char run_usage[] =
     "usage: newsfold run [options] INPUT... -o OUTDIR\n"
@@ -48,20 +45,15 @@ static const char run_usage[] =
 
 typedef struct run_cli {
     const char *outdir;
-    nf_events_options events;
-    nf_dedup_options dedup;
-    nf_links_options links;
-    nf_clean_options clean;
+    nf_fold_options fold;
     nf_report_options report;
-    bool no_dedup, no_links, quiet, stats;
+    bool quiet, stats;
 } run_cli;
 
 typedef struct run_state {
-    run_cli *o;
-    nf_dedup *dedup;
-    nf_links *links;
-    nf_events *events;
-    double t_dedup, t_links, t_events;
+    nf_fold *fold;
+    int status;
+    double stage_start[4];
 } run_state;
 
 static int bad_value(const char *what, const char *v)
@@ -101,24 +93,24 @@ static int parse_option(int c, run_cli *o)
 {
     switch (c) {
     case 'o': o->outdir = optarg; return 0;
-    case 't': return parse_double(optarg, &o->events.threshold) ? 0 : bad_value("threshold", optarg);
-    case 'U': return parse_double(optarg, &o->events.threshold_short) ? 0 : bad_value("threshold", optarg);
-    case 'W': return parse_weights(optarg, &o->events) ? 0 : bad_value("weights", optarg);
-    case 'X': return parse_cross(optarg, &o->events) ? 0 : bad_value("cross weights", optarg);
-    case 'w': return parse_int(optarg, &o->events.window_days) ? 0 : bad_value("window", optarg);
-    case 'D': return parse_int(optarg, &o->events.storyline_days) ? 0 : bad_value("storyline days", optarg);
+    case 't': return parse_double(optarg, &o->fold.events.threshold) ? 0 : bad_value("threshold", optarg);
+    case 'U': return parse_double(optarg, &o->fold.events.threshold_short) ? 0 : bad_value("threshold", optarg);
+    case 'W': return parse_weights(optarg, &o->fold.events) ? 0 : bad_value("weights", optarg);
+    case 'X': return parse_cross(optarg, &o->fold.events) ? 0 : bad_value("cross weights", optarg);
+    case 'w': return parse_int(optarg, &o->fold.events.window_days) ? 0 : bad_value("window", optarg);
+    case 'D': return parse_int(optarg, &o->fold.events.storyline_days) ? 0 : bad_value("storyline days", optarg);
     case 'S':
-        return parse_double(optarg, &o->events.storyline_threshold)
+        return parse_double(optarg, &o->fold.events.storyline_threshold)
                    ? 0
                    : bad_value("storyline threshold", optarg);
-    case 'L': o->events.prefer_lang = optarg; return 0;
-    case 'N': o->no_dedup = true; return 0;
-    case 'K': o->no_links = true; return 0;
+    case 'L': o->fold.events.prefer_lang = optarg; return 0;
+    case 'N': o->fold.dedup_on = 0; return 0;
+    case 'K': o->fold.links_on = 0; return 0;
     case 'T': o->report.title = optarg; return 0;
     case 'M': return parse_int(optarg, &o->report.max_docs) ? 0 : bad_value("max docs", optarg);
     case 'j':
-        o->clean.threads = o->dedup.threads = o->events.threads = o->links.threads = nf_cli_threads(optarg);
-        return o->clean.threads < 1 ? bad_value("thread count", optarg) : 0;
+        o->fold.threads = nf_cli_threads(optarg);
+        return o->fold.threads < 1 ? bad_value("thread count", optarg) : 0;
     case 's': o->stats = true; return 0;
     case 'q': o->quiet = true; return 0;
     case 'h': fputs(run_usage, stdout); return 1;
@@ -149,11 +141,8 @@ static int parse_args(int argc, char **argv, run_cli *o)
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
-    nf_events_options_default(&o->events);
-    nf_dedup_options_default(&o->dedup);
-    nf_links_options_default(&o->links);
-    nf_clean_options_default(&o->clean);
-    o->clean.threads = o->dedup.threads = o->events.threads = o->links.threads = nf_cli_default_threads();
+    nf_fold_options_default(&o->fold);
+    o->fold.threads = nf_cli_default_threads();
     int c, rc;
     while ((c = getopt_long(argc, argv, "o:j:qh", longs, NULL)) != -1)
         if ((rc = parse_option(c, o)) != 0)
@@ -167,172 +156,26 @@ static int parse_args(int argc, char **argv, run_cli *o)
     return 0;
 }
 
-static int add_batch(void *ctx, nf_clean_doc *docs, size_t n)
+static int add_batch(void *ctx, nf_doc *docs, size_t n)
 {
     run_state *s = ctx;
     nf_error err;
-    double t0 = nf_cli_now();
-    if (s->dedup && nf_dedup_add(s->dedup, docs, n, &err) != NF_OK)
-        goto fail;
-    double t1 = nf_cli_now();
-    if (s->links && nf_links_add(s->links, docs, n, &err) != NF_OK)
-        goto fail;
-    double t2 = nf_cli_now();
-    if (nf_events_add(s->events, docs, n, &err) != NF_OK)
-        goto fail;
-    s->t_dedup += t1 - t0;
-    s->t_links += t2 - t1;
-    s->t_events += nf_cli_now() - t2;
-    return 0;
-fail:
+    nf_status st = nf_fold_add(s->fold, docs, n, NULL, &err);
+    if (st == NF_OK)
+        return 0;
     fprintf(stderr, "newsfold run: %s\n", err.message);
+    if (st == NF_SKIPPED) {
+        s->status = EXIT_SKIPPED;
+        return 0;
+    }
     return -1;
 }
 
 /* ------------------------------------------------------------------ output */
 
-static void date_or_null(nfi_buf *b, const char *d)
-{
-    if (*d)
-        nfi_buf_printf(b, "\"%s\"", d);
-    else
-        nfi_buf_puts(b, "null");
-}
+typedef void (*encode_fn)(nf_buffer *b, const nf_fold_result *r, size_t i);
 
-static void write_documents(FILE *f, const nf_events_result *r, const nf_dedup_result *d)
-{
-    nfi_buf b;
-    nfi_buf_init(&b);
-    for (size_t i = 0; i < r->n_docs; i++) {
-        const nf_event_doc *x = &r->docs[i];
-        b.len = 0;
-        nfi_buf_puts(&b, "{\"id\":");
-        nfi_json_cstr_or_null(&b, x->id);
-        nfi_buf_puts(&b, ",\"lang\":");
-        nfi_json_cstr_or_null(&b, x->lang);
-        nfi_buf_puts(&b, ",\"title\":");
-        nfi_json_cstr_or_null(&b, x->title);
-        nfi_buf_puts(&b, ",\"published\":");
-        date_or_null(&b, x->published);
-        nfi_buf_puts(&b, ",\"source\":");
-        nfi_json_cstr_or_null(&b, x->source);
-        const nf_dedup_record *dr = d && d->n_docs == r->n_docs ? &d->docs[i] : NULL;
-        nfi_buf_puts(&b, ",\"group\":");
-        nfi_json_cstr_or_null(&b, dr ? d->docs[dr->canonical].id : x->id);
-        nfi_buf_puts(&b, ",\"canonical\":");
-        nfi_json_cstr_or_null(&b, dr ? d->docs[dr->canonical].id : x->id);
-        nfi_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f",
-                      nf_relation_name(dr ? dr->relation : NF_REL_UNIQUE), dr ? dr->score : 0.0);
-        nfi_buf_printf(&b, ",\"event\":\"E%u\",\"storyline\":\"S%u\",\"role\":\"%s\"", x->event + 1,
-                      r->events[x->event].storyline + 1, nf_event_role_name(x->role));
-        if (x->linked_to != UINT32_MAX) {
-            nfi_buf_puts(&b, ",\"of\":");
-            nfi_json_cstr_or_null(&b, r->docs[x->linked_to].id);
-        }
-        nfi_buf_printf(&b, ",\"event_score\":%.4f,\"date\":", x->score);
-        date_or_null(&b, x->date);
-        nfi_buf_printf(&b, ",\"date_inferred\":%s}\n", x->date_inferred ? "true" : "false");
-        fwrite(b.data, 1, b.len, f);
-    }
-    nfi_buf_free(&b);
-}
-
-static void id_list(nfi_buf *b, const nf_events_result *r, const nf_event *e, nf_event_role role,
-                    const char *name)
-{
-    nfi_buf_printf(b, ",\"%s\":[", name);
-    bool first = true;
-    for (size_t k = 0; k < e->n_docs; k++) {
-        if (r->docs[e->docs[k]].role != role)
-            continue;
-        if (!first)
-            nfi_buf_putc(b, ',');
-        nfi_json_cstr_or_null(b, r->docs[e->docs[k]].id);
-        first = false;
-    }
-    nfi_buf_putc(b, ']');
-}
-
-static void write_event(nfi_buf *b, const nf_events_result *r, uint32_t i)
-{
-    const nf_event *e = &r->events[i];
-    const nf_event_doc *h = &r->docs[e->headline_doc];
-    nfi_buf_printf(b, "{\"id\":\"E%u\",\"storyline\":\"S%u\",\"headline\":", i + 1, e->storyline + 1);
-    nfi_json_cstr_or_null(b, h->title ? h->title : h->id);
-    nfi_buf_puts(b, ",\"headline_doc\":");
-    nfi_json_cstr_or_null(b, h->id);
-    nfi_buf_puts(b, ",\"first_seen\":");
-    date_or_null(b, e->first_seen);
-    nfi_buf_puts(b, ",\"last_seen\":");
-    date_or_null(b, e->last_seen);
-    nfi_buf_printf(b, ",\"documents\":%zu,\"sources\":%u,\"languages\":[", e->n_docs, e->n_sources);
-    for (size_t k = 0; k < e->n_languages; k++) {
-        if (k)
-            nfi_buf_putc(b, ',');
-        nfi_json_cstr_or_null(b, e->languages[k]);
-    }
-    nfi_buf_puts(b, "],\"entities\":[");
-    for (size_t k = 0; k < e->n_entities; k++) {
-        nfi_buf_puts(b, k ? ",{\"name\":" : "{\"name\":");
-        nfi_json_cstr_or_null(b, e->entities[k].name);
-        nfi_buf_puts(b, ",\"key\":");
-        nfi_json_cstr_or_null(b, e->entities[k].key);
-        nfi_buf_printf(b, ",\"sources\":%u,\"mentions\":%u}", e->entities[k].sources, e->entities[k].mentions);
-    }
-    nfi_buf_putc(b, ']');
-    id_list(b, r, e, NF_ROLE_ORIGINAL, "original");
-    id_list(b, r, e, NF_ROLE_COPY, "copies");
-    id_list(b, r, e, NF_ROLE_TRANSLATION, "translations");
-    id_list(b, r, e, NF_ROLE_REPORT, "reports");
-    nfi_buf_puts(b, "}\n");
-}
-
-static void write_events(FILE *f, const nf_events_result *r)
-{
-    nfi_buf b;
-    nfi_buf_init(&b);
-    for (uint32_t i = 0; i < r->n_events; i++) {
-        b.len = 0;
-        write_event(&b, r, i);
-        fwrite(b.data, 1, b.len, f);
-    }
-    nfi_buf_free(&b);
-}
-
-static void write_storylines(FILE *f, const nf_events_result *r)
-{
-    nfi_buf b;
-    nfi_buf_init(&b);
-    for (uint32_t i = 0; i < r->n_storylines; i++) {
-        const nf_storyline *s = &r->storylines[i];
-        b.len = 0;
-        nfi_buf_printf(&b, "{\"id\":\"S%u\",\"events\":[", i + 1);
-        for (size_t k = 0; k < s->n_events; k++)
-            nfi_buf_printf(&b, k ? ",\"E%u\"" : "\"E%u\"", s->events[k] + 1);
-        nfi_buf_puts(&b, "],\"first_seen\":");
-        date_or_null(&b, s->first_seen);
-        nfi_buf_puts(&b, ",\"last_seen\":");
-        date_or_null(&b, s->last_seen);
-        nfi_buf_printf(&b, ",\"documents\":%zu}\n", s->n_docs);
-        fwrite(b.data, 1, b.len, f);
-    }
-    nfi_buf_free(&b);
-}
-
-typedef void (*writer_fn)(FILE *f, const nf_events_result *r, const nf_dedup_result *d);
-
-static void w_docs(FILE *f, const nf_events_result *r, const nf_dedup_result *d) { write_documents(f, r, d); }
-static void w_events(FILE *f, const nf_events_result *r, const nf_dedup_result *d)
-{
-    (void)d, write_events(f, r);
-}
-static void w_story(FILE *f, const nf_events_result *r, const nf_dedup_result *d)
-{
-    (void)d, write_storylines(f, r);
-}
-
-static int write_file(const char *dir, const char *name, writer_fn fn, const nf_events_result *r,
-                      const nf_dedup_result *d)
+static int write_jsonl(const char *dir, const char *name, encode_fn encode, size_t n, const nf_fold_result *r)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -341,8 +184,15 @@ static int write_file(const char *dir, const char *name, writer_fn fn, const nf_
         perror(path);
         return -1;
     }
-    fn(f, r, d);
-    int bad = fflush(f) != 0 || ferror(f);
+    nf_buffer b = {0};
+    int bad = 0;
+    for (size_t i = 0; i < n && !bad; i++) {
+        b.len = 0;
+        encode(&b, r, i);
+        bad = b.oom || fwrite(b.data, 1, b.len, f) != b.len;
+    }
+    nf_buffer_free(&b);
+    bad |= fflush(f) != 0 || ferror(f);
     bad |= fclose(f) != 0;
     if (bad)
         fprintf(stderr, "newsfold run: cannot write %s\n", path);
@@ -391,65 +241,58 @@ static int make_dirs(const char *dir)
     return rc;
 }
 
-static int write_outputs(const run_cli *o, const nf_events_result *r, const nf_dedup_result *d)
+static int write_outputs(const run_cli *o, const nf_fold_result *r)
 {
     if (make_dirs(o->outdir) != 0)
         return -1;
-    if (write_file(o->outdir, "documents.jsonl", w_docs, r, d) ||
-        write_file(o->outdir, "events.jsonl", w_events, r, d) ||
-        write_file(o->outdir, "storylines.jsonl", w_story, r, d) || write_report(o->outdir, r, &o->report))
+    if (write_jsonl(o->outdir, "documents.jsonl", nf_jsonl_document, r->events.n_docs, r) ||
+        write_jsonl(o->outdir, "events.jsonl", nf_jsonl_event, r->events.n_events, r) ||
+        write_jsonl(o->outdir, "storylines.jsonl", nf_jsonl_storyline, r->events.n_storylines, r) ||
+        write_report(o->outdir, &r->events, &o->report))
         return -1;
     return 0;
 }
 
 /* ------------------------------------------------------------------- main */
 
-/* Translations become hard links, pivots the events' language-neutral
- * channel (the links object must outlive nf_events_finish). */
-static nf_status hand_links(run_state *s, nf_links_result *lres, size_t n_docs, nf_error *err)
+static const char *const stage_names[] = {"dedup", "links", "events"};
+
+/* Times the finishing stages for --stats (the fold names each as it starts). */
+static void on_progress(void *ctx, const char *stage, uint64_t done, uint64_t total)
 {
-    nf_status st = nf_links_finish(s->links, lres, err);
-    if (st == NF_OK)
-        st = nf_events_add_links(s->events, lres->links, lres->n_links, err);
-    for (size_t i = 0; i < n_docs && st == NF_OK; i++)
-        st = nf_events_set_pivot(s->events, i, nf_links_pivot(s->links, i), err);
+    (void)done, (void)total;
+    run_state *s = ctx;
+    for (int k = 0; k < 3; k++)
+        if (strcmp(stage, stage_names[k]) == 0)
+            s->stage_start[k] = nf_cli_now();
+}
+
+static void report_stats(const run_state *s, const cli_totals *t, const run_cli *o, const nf_fold_result *r)
+{
+    cli_report_stats("run", t, o->fold.threads);
+    double end = nf_cli_now(), secs[3];
+    for (int k = 0; k < 3; k++)
+        secs[k] = (k < 2 ? s->stage_start[k + 1] : end) - s->stage_start[k];
+    fprintf(stderr,
+            "stats: run: finishing: dedup %.2f s; links %.2f s; events %.2f s: %zu events, %zu storylines, "
+            "%zu candidates scored, at most %zu live events\n",
+            secs[0], secs[1], secs[2], r->events.n_events, r->events.n_storylines, r->events.candidates_scored,
+            r->events.max_live_events);
+}
+
+/* The fold with the options given; without dictionaries the cross-lingual
+ * stage is left out with a message (events still work on names and terms). */
+static nf_status open_fold(run_cli *o, run_state *s, nf_error *err)
+{
+    o->fold.progress = on_progress;
+    o->fold.progress_ctx = s;
+    nf_status st = nf_fold_open(&s->fold, &o->fold, err);
+    if (st == NF_ERR_RESOURCE && o->fold.links_on) {
+        fprintf(stderr, "newsfold run: cross-lingual stage off: %s\n", err->message);
+        o->fold.links_on = 0;
+        st = nf_fold_open(&s->fold, &o->fold, err);
+    }
     return st;
-}
-
-static int finish_stages(run_state *s, size_t n_docs, nf_dedup_result *dres, nf_events_result *eres)
-{
-    nf_error err;
-    nf_links_result lres = {0};
-    double t0 = nf_cli_now();
-    if (s->dedup && (nf_dedup_finish(s->dedup, dres, &err) != NF_OK ||
-                     nf_events_set_dedup(s->events, dres, &err) != NF_OK))
-        goto fail;
-    double t1 = nf_cli_now();
-    if (s->links && hand_links(s, &lres, n_docs, &err) != NF_OK)
-        goto fail;
-    double t2 = nf_cli_now();
-    if (nf_events_finish(s->events, eres, &err) != NF_OK)
-        goto fail;
-    s->t_dedup += t1 - t0;
-    s->t_links += t2 - t1;
-    s->t_events += nf_cli_now() - t2;
-    nf_links_result_free(&lres);
-    return 0;
-fail:
-    fprintf(stderr, "newsfold run: %s\n", err.message);
-    nf_links_result_free(&lres);
-    return -1;
-}
-
-static void report_stats(const run_state *s, const cli_totals *t, const nf_events_result *r)
-{
-    cli_report_stats("run", t, s->o->clean.threads);
-    fprintf(
-        stderr,
-        "stats: run: dedup %.2f s; links %.2f s; events %.2f s (%.0f docs/s): %zu events, %zu storylines, "
-        "%zu candidates scored, at most %zu live events\n",
-        s->t_dedup, s->t_links, s->t_events, s->t_events > 0 ? t->docs / s->t_events : 0, r->n_events,
-        r->n_storylines, r->candidates_scored, r->max_live_events);
 }
 
 int cmd_run(int argc, char **argv)
@@ -458,34 +301,27 @@ int cmd_run(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
-    run_state s = {&o, NULL, NULL, NULL, 0, 0, 0};
+    run_state s = {NULL, EXIT_ALL_GOOD, {0}};
     nf_error err;
-    if ((!o.no_dedup && nf_dedup_new(&s.dedup, &o.dedup, &err) != NF_OK) ||
-        nf_events_new(&s.events, &o.events, &err) != NF_OK) {
+    if (open_fold(&o, &s, &err) != NF_OK) {
         fprintf(stderr, "newsfold run: %s\n", err.message);
-        nf_dedup_free(s.dedup);
         return EXIT_FATAL;
     }
-    if (!o.no_links && nf_links_new(&s.links, &o.links, &err) != NF_OK) {
-        /* events still work on their own names and terms */
-        fprintf(stderr, "newsfold run: cross-lingual stage off: %s\n", err.message);
-        s.links = NULL;
-    }
-    cli_input in = {"run", argv + optind, (size_t)(argc - optind), o.clean, 0, 0, o.quiet};
+    cli_input in = {"run", argv + optind, (size_t)(argc - optind), o.fold.clean, 0, 0, o.quiet};
     cli_totals totals = {0};
-    int status = cli_run_batches(&in, add_batch, &s, &totals);
-    nf_dedup_result dres = {0};
-    nf_events_result eres = {0};
-    if (status != EXIT_FATAL && finish_stages(&s, (size_t)totals.docs, &dres, &eres) != 0)
+    int status = cli_read_batches(&in, add_batch, &s, &totals);
+    if (status == EXIT_ALL_GOOD)
+        status = s.status;
+    nf_fold_result result = {0};
+    if (status != EXIT_FATAL && nf_fold_finish(s.fold, &result, &err) != NF_OK) {
+        fprintf(stderr, "newsfold run: %s\n", err.message);
         status = EXIT_FATAL;
-    if (status != EXIT_FATAL && write_outputs(&o, &eres, s.dedup ? &dres : NULL) != 0)
+    }
+    if (status != EXIT_FATAL && write_outputs(&o, &result) != 0)
         status = EXIT_FATAL;
     if (o.stats && status != EXIT_FATAL)
-        report_stats(&s, &totals, &eres);
-    nf_events_result_free(&eres);
-    nf_dedup_result_free(&dres);
-    nf_events_free(s.events);
-    nf_links_free(s.links);
-    nf_dedup_free(s.dedup);
+        report_stats(&s, &totals, &o, &result);
+    nf_fold_result_free(&result);
+    nf_fold_close(s.fold);
     return cli_finish_status("run", &totals, o.quiet, status);
 }

@@ -16,15 +16,12 @@
 #include "newsfold.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct nfi_buf {
-    char *data;
-    size_t len, cap;
-    bool oom;
-} nfi_buf;
+typedef nf_buffer nfi_buf; /* the public nf_buffer: encoders hand theirs to callers */
 
 void nfi_buf_init(nfi_buf *b);
 void nfi_buf_free(nfi_buf *b);
@@ -83,6 +80,17 @@ nf_status nfi_parallel_for(size_t n, void *workers, size_t worker_size, int n_wo
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (dates.c). */
 int32_t nfi_days_from_civil(int y, unsigned m, unsigned d);
+
+/* Union-find over indices 0..n-1 (parent[i] = i to start): the one used by
+ * dedup groups, translation groups, event components and storylines. The
+ * smaller root always wins, so the result does not depend on the order of
+ * the unions; find halves paths as it goes. */
+uint32_t nfi_uf_find(uint32_t *parent, uint32_t x);
+void nfi_uf_union(uint32_t *parent, uint32_t a, uint32_t b);
+
+/* An anonymous temporary file in dir (NULL or "": $TMPDIR, else /tmp),
+ * already unlinked, opened "w+b"; NULL when it cannot be made. */
+FILE *nfi_temp_file(const char *dir, const char *prefix);
 
 /* ASCII helpers that ignore the locale. */
 static inline bool nfi_is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }

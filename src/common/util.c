@@ -1,12 +1,13 @@
 /*
  * util.c - the growable buffer, error reporting, hashing and JSON string
- * escaping that every stage uses. See internal.h for the buffer's contract.
+ * escaping that every stage uses. See common.h for the buffer's contract.
  */
 #include "common/common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xxhash.h>
 #include <zlib.h>
 
@@ -18,6 +19,41 @@ void nfi_buf_free(nfi_buf *b)
 {
     free(b->data);
     nfi_buf_init(b);
+}
+
+void nf_buffer_free(nf_buffer *b) { nfi_buf_free(b); }
+
+uint32_t nfi_uf_find(uint32_t *parent, uint32_t x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    return x;
+}
+
+void nfi_uf_union(uint32_t *parent, uint32_t a, uint32_t b)
+{
+    uint32_t ra = nfi_uf_find(parent, a), rb = nfi_uf_find(parent, b);
+    if (ra != rb)
+        parent[ra > rb ? ra : rb] = ra < rb ? ra : rb;
+}
+
+FILE *nfi_temp_file(const char *dir, const char *prefix)
+{
+    const char *d = dir && *dir ? dir : getenv("TMPDIR");
+    nfi_buf path;
+    nfi_buf_init(&path);
+    nfi_buf_printf(&path, "%s/%s-XXXXXX", d && *d ? d : "/tmp", prefix);
+    FILE *f = NULL;
+    int fd = path.oom ? -1 : mkstemp(path.data);
+    if (fd >= 0) {
+        unlink(path.data);
+        if (!(f = fdopen(fd, "w+b")))
+            close(fd);
+    }
+    nfi_buf_free(&path);
+    return f;
 }
 
 bool nfi_buf_reserve(nfi_buf *b, size_t extra)

@@ -1,0 +1,150 @@
+/*
+ * report_jsonl.c - the JSONL records of `newsfold run`: documents, events,
+ * storylines, and the per-document assignment a live fold answers with.
+ *
+ * One encoder per record type, each appending one JSON object and a
+ * newline to an nf_buffer, so the command, the service and the tests write
+ * the same bytes. Field order is part of the format: documents.jsonl of a
+ * run is compared byte for byte across versions and thread counts. Dates
+ * that are unknown are null; event and storyline ids are "E<n>"/"S<n>",
+ * 1-based, in the result's order.
+ */
+#include "common/common.h"
+
+static void date_or_null(nfi_buf *b, const char *d)
+{
+    if (*d)
+        nfi_buf_printf(b, "\"%s\"", d);
+    else
+        nfi_buf_puts(b, "null");
+}
+
+/* The duplicate record of document i, when the dedup stage saw exactly the
+ * documents of the event stage (no index documents before them). */
+static const nf_dedup_record *dedup_record(const nf_fold_result *r, size_t i)
+{
+    const nf_dedup_result *d = &r->dedup;
+    return d->n_docs && d->n_docs == r->events.n_docs ? &d->docs[i] : NULL;
+}
+
+void nf_jsonl_document(nf_buffer *b, const nf_fold_result *fr, size_t i)
+{
+    const nf_events_result *r = &fr->events;
+    const nf_event_doc *x = &r->docs[i];
+    const nf_dedup_record *dr = dedup_record(fr, i);
+    const char *canonical = dr ? fr->dedup.docs[dr->canonical].id : x->id;
+    nfi_buf_puts(b, "{\"id\":");
+    nfi_json_cstr_or_null(b, x->id);
+    nfi_buf_puts(b, ",\"lang\":");
+    nfi_json_cstr_or_null(b, x->lang);
+    nfi_buf_puts(b, ",\"title\":");
+    nfi_json_cstr_or_null(b, x->title);
+    nfi_buf_puts(b, ",\"published\":");
+    date_or_null(b, x->published);
+    nfi_buf_puts(b, ",\"source\":");
+    nfi_json_cstr_or_null(b, x->source);
+    nfi_buf_puts(b, ",\"group\":");
+    nfi_json_cstr_or_null(b, canonical);
+    nfi_buf_puts(b, ",\"canonical\":");
+    nfi_json_cstr_or_null(b, canonical);
+    nfi_buf_printf(b, ",\"relation\":\"%s\",\"score\":%.4f", nf_relation_name(dr ? dr->relation : NF_REL_UNIQUE),
+                   dr ? dr->score : 0.0);
+    nfi_buf_printf(b, ",\"event\":\"E%u\",\"storyline\":\"S%u\",\"role\":\"%s\"", x->event + 1,
+                   r->events[x->event].storyline + 1, nf_event_role_name(x->role));
+    if (x->linked_to != UINT32_MAX) {
+        nfi_buf_puts(b, ",\"of\":");
+        nfi_json_cstr_or_null(b, r->docs[x->linked_to].id);
+    }
+    nfi_buf_printf(b, ",\"event_score\":%.4f,\"date\":", x->score);
+    date_or_null(b, x->date);
+    nfi_buf_printf(b, ",\"date_inferred\":%s}\n", x->date_inferred ? "true" : "false");
+}
+
+static void id_list(nfi_buf *b, const nf_events_result *r, const nf_event *e, nf_event_role role, const char *name)
+{
+    nfi_buf_printf(b, ",\"%s\":[", name);
+    bool first = true;
+    for (size_t k = 0; k < e->n_docs; k++) {
+        if (r->docs[e->docs[k]].role != role)
+            continue;
+        if (!first)
+            nfi_buf_putc(b, ',');
+        nfi_json_cstr_or_null(b, r->docs[e->docs[k]].id);
+        first = false;
+    }
+    nfi_buf_putc(b, ']');
+}
+
+static void entity_list(nfi_buf *b, const nf_event *e)
+{
+    nfi_buf_puts(b, ",\"entities\":[");
+    for (size_t k = 0; k < e->n_entities; k++) {
+        nfi_buf_puts(b, k ? ",{\"name\":" : "{\"name\":");
+        nfi_json_cstr_or_null(b, e->entities[k].name);
+        nfi_buf_puts(b, ",\"key\":");
+        nfi_json_cstr_or_null(b, e->entities[k].key);
+        nfi_buf_printf(b, ",\"sources\":%u,\"mentions\":%u}", e->entities[k].sources, e->entities[k].mentions);
+    }
+    nfi_buf_putc(b, ']');
+}
+
+void nf_jsonl_event(nf_buffer *b, const nf_fold_result *fr, size_t i)
+{
+    const nf_events_result *r = &fr->events;
+    const nf_event *e = &r->events[i];
+    const nf_event_doc *h = &r->docs[e->headline_doc];
+    nfi_buf_printf(b, "{\"id\":\"E%zu\",\"storyline\":\"S%u\",\"headline\":", i + 1, e->storyline + 1);
+    nfi_json_cstr_or_null(b, h->title ? h->title : h->id);
+    nfi_buf_puts(b, ",\"headline_doc\":");
+    nfi_json_cstr_or_null(b, h->id);
+    nfi_buf_puts(b, ",\"first_seen\":");
+    date_or_null(b, e->first_seen);
+    nfi_buf_puts(b, ",\"last_seen\":");
+    date_or_null(b, e->last_seen);
+    nfi_buf_printf(b, ",\"documents\":%zu,\"sources\":%u,\"languages\":[", e->n_docs, e->n_sources);
+    for (size_t k = 0; k < e->n_languages; k++) {
+        if (k)
+            nfi_buf_putc(b, ',');
+        nfi_json_cstr_or_null(b, e->languages[k]);
+    }
+    nfi_buf_putc(b, ']');
+    entity_list(b, e);
+    id_list(b, r, e, NF_ROLE_ORIGINAL, "original");
+    id_list(b, r, e, NF_ROLE_COPY, "copies");
+    id_list(b, r, e, NF_ROLE_TRANSLATION, "translations");
+    id_list(b, r, e, NF_ROLE_REPORT, "reports");
+    nfi_buf_puts(b, "}\n");
+}
+
+void nf_jsonl_storyline(nf_buffer *b, const nf_fold_result *fr, size_t i)
+{
+    const nf_storyline *s = &fr->events.storylines[i];
+    nfi_buf_printf(b, "{\"id\":\"S%zu\",\"events\":[", i + 1);
+    for (size_t k = 0; k < s->n_events; k++)
+        nfi_buf_printf(b, k ? ",\"E%u\"" : "\"E%u\"", s->events[k] + 1);
+    nfi_buf_puts(b, "],\"first_seen\":");
+    date_or_null(b, s->first_seen);
+    nfi_buf_puts(b, ",\"last_seen\":");
+    date_or_null(b, s->last_seen);
+    nfi_buf_printf(b, ",\"documents\":%zu}\n", s->n_docs);
+}
+
+void nf_jsonl_assignment(nf_buffer *b, const nf_assignment *a)
+{
+    nfi_buf_puts(b, "{\"id\":");
+    nfi_json_cstr_or_null(b, a->id);
+    if (a->flags & NF_ASSIGN_PENDING) {
+        nfi_buf_puts(b, ",\"pending\":true}\n");
+        return;
+    }
+    nfi_buf_puts(b, ",\"group\":");
+    nfi_json_cstr_or_null(b, a->canonical);
+    nfi_buf_printf(b, ",\"relation\":\"%s\",\"score\":%.4f,\"event\":\"E%u\",\"storyline\":\"S%u\",\"role\":\"%s\"",
+                   nf_relation_name(a->relation), a->score, a->event + 1, a->storyline + 1,
+                   nf_event_role_name(a->role));
+    if (a->of) {
+        nfi_buf_puts(b, ",\"of\":");
+        nfi_json_cstr_or_null(b, a->of);
+    }
+    nfi_buf_printf(b, ",\"event_score\":%.4f}\n", a->event_score);
+}
