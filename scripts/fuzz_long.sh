@@ -11,9 +11,9 @@
 # How it works: the harnesses are built with ASan+UBSan (as by fuzz_smoke.sh,
 # in $FUZZ_BUILD, default build-fuzz-long/); each runs from a working corpus
 # seeded with fuzz/seeds/<harness>/ for FUZZ_MINUTES; afterwards
-# `<harness> -merge=1 fuzz/seeds/<harness> <working corpus>` copies into the
-# seed folder only the inputs that reach new coverage, so the kept seeds stay
-# small. One line per harness is printed and appended to
+# `<harness> -merge=1 -use_counters=0 fuzz/seeds/<harness> <working corpus>`
+# copies into the seed folder only the inputs that reach new edges, so the
+# kept seeds stay small. One line per harness is printed and appended to
 # $FUZZ_BUILD/summary.txt: executions, seconds, coverage, seeds added. A crash
 # stops that harness (its input is kept in $FUZZ_BUILD/artifacts/) and makes
 # the script exit non-zero; the other harnesses still run.
@@ -65,8 +65,9 @@ for f in $FUZZERS; do
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
     cov=$( (grep -o 'cov: [0-9]*' "$log" || true) | tail -n 1 | cut -d' ' -f2)
-    # keep only what adds coverage to the committed seeds
-    nice -n "$NICE" "$BUILD/fuzz/$f" -merge=1 -max_len=65536 -timeout="$TIMEOUT_PER_INPUT" -rss_limit_mb=2048 \
+    # keep only what adds edge coverage to the committed seeds (hit counts
+    # left out: they would keep hundreds of near-identical inputs)
+    nice -n "$NICE" "$BUILD/fuzz/$f" -merge=1 -use_counters=0 -max_len=65536 -timeout="$TIMEOUT_PER_INPUT" -rss_limit_mb=2048 \
         "$seeds" "$corpus" >"$log.merge" 2>&1 || true
     added=$(($(find "$seeds" -type f | wc -l) - before))
     if [ "$rc" -eq 0 ]; then
