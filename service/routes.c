@@ -114,7 +114,7 @@ static void take_json(nf_ingest_item *x, char *json, uint64_t record)
 static void take_page(nf_ingest_item *x, const char *html, size_t len, const char *url,
                       const char *content_type, const cJSON *given, uint64_t record)
 {
-    nf_doc doc;
+    nf_doc doc = {0}; /* the extractor replaces what it fills */
     nf_error err;
     nf_extract_options eo = {.url = url, .content_type = content_type};
     nf_status st = nf_extract_html(html, len, &eo, &doc, &err);
