@@ -175,15 +175,8 @@ static int add_batch(void *ctx, nf_doc *docs, size_t n)
 
 typedef void (*encode_fn)(nf_buffer *b, const nf_fold_result *r, size_t i);
 
-static int write_jsonl(const char *dir, const char *name, encode_fn encode, size_t n, const nf_fold_result *r)
+static int write_jsonl(FILE *f, encode_fn encode, size_t n, const nf_fold_result *r)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        return -1;
-    }
     nf_buffer b = {0};
     int bad = 0;
     for (size_t i = 0; i < n && !bad; i++) {
@@ -192,14 +185,10 @@ static int write_jsonl(const char *dir, const char *name, encode_fn encode, size
         bad = b.oom || fwrite(b.data, 1, b.len, f) != b.len;
     }
     nf_buffer_free(&b);
-    bad |= fflush(f) != 0 || ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad)
-        fprintf(stderr, "newsfold run: cannot write %s\n", path);
-    return bad ? -1 : 0;
+    return bad;
 }
 
-static int write_report(const char *dir, const nf_events_result *r, const nf_report_options *o)
+static int write_report(FILE *f, const nf_events_result *r, const nf_report_options *o)
 {
     char *html;
     size_t len;
@@ -208,16 +197,9 @@ static int write_report(const char *dir, const nf_events_result *r, const nf_rep
         fprintf(stderr, "newsfold run: %s\n", err.message);
         return -1;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/report.html", dir);
-    FILE *f = fopen(path, "wb");
-    int bad = !f || fwrite(html, 1, len, f) != len;
-    if (f)
-        bad |= fclose(f) != 0;
-    if (bad)
-        fprintf(stderr, "newsfold run: cannot write %s\n", path);
+    int bad = fwrite(html, 1, len, f) != len;
     free(html);
-    return bad ? -1 : 0;
+    return bad;
 }
 
 /* mkdir -p: the output folder and any missing parents. */
@@ -241,16 +223,48 @@ static int make_dirs(const char *dir)
     return rc;
 }
 
+enum { N_OUTPUTS = 4 };
+static const char *const output_names[N_OUTPUTS] = {"documents.jsonl", "events.jsonl", "storylines.jsonl",
+                                                    "report.html"};
+
+static int write_output(int k, FILE *f, const run_cli *o, const nf_fold_result *r)
+{
+    switch (k) {
+    case 0: return write_jsonl(f, nf_jsonl_document, r->events.n_docs, r);
+    case 1: return write_jsonl(f, nf_jsonl_event, r->events.n_events, r);
+    case 2: return write_jsonl(f, nf_jsonl_storyline, r->events.n_storylines, r);
+    default: return write_report(f, &r->events, &o->report);
+    }
+}
+
+/* Every output is written in full under a temporary name first; only then
+ * are they renamed into place, one after another, so a failed or killed
+ * run leaves each file either as it was or complete. */
 static int write_outputs(const run_cli *o, const nf_fold_result *r)
 {
     if (make_dirs(o->outdir) != 0)
         return -1;
-    if (write_jsonl(o->outdir, "documents.jsonl", nf_jsonl_document, r->events.n_docs, r) ||
-        write_jsonl(o->outdir, "events.jsonl", nf_jsonl_event, r->events.n_events, r) ||
-        write_jsonl(o->outdir, "storylines.jsonl", nf_jsonl_storyline, r->events.n_storylines, r) ||
-        write_report(o->outdir, &r->events, &o->report))
-        return -1;
-    return 0;
+    nf_outfile *out[N_OUTPUTS] = {NULL};
+    nf_error err = {NF_OK, ""};
+    int bad = 0;
+    for (int k = 0; k < N_OUTPUTS && !bad; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", o->outdir, output_names[k]);
+        bad = nf_outfile_open(&out[k], path, &err) != NF_OK || write_output(k, nf_outfile_stream(out[k]), o, r);
+        if (bad && !err.message[0])
+            snprintf(err.message, sizeof err.message, "cannot write %.400s", path);
+    }
+    for (int k = 0; k < N_OUTPUTS; k++) {
+        if (!out[k])
+            continue;
+        if (bad)
+            nf_outfile_abort(out[k]);
+        else if (nf_outfile_commit(out[k], &err) != NF_OK)
+            bad = 1;
+    }
+    if (bad)
+        fprintf(stderr, "newsfold run: %s\n", err.message);
+    return bad ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------- main */
