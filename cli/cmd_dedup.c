@@ -36,6 +36,9 @@ static const char dedup_usage[] =
     "      --mem-limit SIZE  memory for sort buffers before spilling (default 512M)\n"
     "      --tmp-dir DIR     where spilled runs and signatures go (default $TMPDIR)\n"
     "  -j, --threads N       worker threads (default: all cores)\n"
+    "      --batch N         documents per batch (default 4096)\n"
+    "      --mpi             run under mpirun: ranks share the cleaning and sketching,\n"
+    "                        rank 0 writes the output (docs/distributed.md)\n"
     "      --stats           print throughput, candidates and peak memory on stderr\n"
     "  -q, --quiet           no progress, no summary\n"
     "  -h, --help            this help\n";
@@ -45,6 +48,8 @@ typedef struct dedup_cli {
     nf_dedup_options dedup;
     nf_clean_options clean;
     bool quiet, stats;
+    bool mpi;          /* --mpi (docs/distributed.md) */
+    size_t batch_docs; /* --batch; 0: the default */
 } dedup_cli;
 
 static int bad_value(const char *what, const char *v)
@@ -64,6 +69,7 @@ static int parse_args(int argc, char **argv, dedup_cli *o)
         {"mem-limit", required_argument, 0, 'M'},   {"tmp-dir", required_argument, 0, 'T'},
         {"threads", required_argument, 0, 'j'},     {"stats", no_argument, 0, 's'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {"mpi", no_argument, 0, 'X'},               {"batch", required_argument, 0, 'B'},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
@@ -101,6 +107,8 @@ static int parse_args(int argc, char **argv, dedup_cli *o)
                 return bad_value("thread count", optarg);
             break;
         case 's': o->stats = true; break;
+        case 'X': o->mpi = true; break;
+        case 'B': if (!(o->batch_docs = strtoul(optarg, &end, 10)) || *end) return bad_value("batch size", optarg); break;
         case 'q': o->quiet = true; break;
         case 'h': fputs(dedup_usage, stdout); return 1;
         default: fputs(dedup_usage, stderr); return -1;
@@ -168,12 +176,85 @@ static void write_pairs(FILE *out, const nf_dedup_result *r)
     nfi_buf_free(&b);
 }
 
+/* --mpi: every rank reads the input; nf_mpi_dedup shares out the work and
+ * hands rank 0 the single-process result, which rank 0 alone writes. */
+static int mpi_batch(void *ctx, nf_doc *docs, size_t n)
+{
+    nf_error err;
+    if (nf_mpi_dedup_add(ctx, docs, n, &err) != NF_OK) {
+        fprintf(stderr, "newsfold dedup: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_result(const dedup_cli *o, const nf_dedup_result *res);
+
+static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)
+{
+    nf_error err;
+    nf_mpi *m = NULL;
+    nf_mpi_dedup *md = NULL;
+    if (nf_mpi_init(&m, &err) != NF_OK) {
+        fprintf(stderr, "newsfold dedup: --mpi: %s\n", err.message);
+        return EXIT_FATAL;
+    }
+    int rank = nf_mpi_rank(m);
+    if (nf_mpi_dedup_new(&md, m, &o->clean, &o->dedup, &err) != NF_OK) {
+        fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
+        nf_mpi_abort(m, EXIT_FATAL);
+    }
+    cli_input in = {"dedup", paths, n_paths, o->clean, 0, o->batch_docs, o->quiet || rank != 0};
+    cli_totals totals = {0};
+    int status = cli_read_batches(&in, mpi_batch, md, &totals);
+    nf_dedup_result res = {0};
+    if (status != EXIT_FATAL && nf_mpi_dedup_finish(md, &res, &err) != NF_OK) {
+        fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
+        status = EXIT_FATAL;
+    }
+    if (status != EXIT_FATAL && rank == 0 && write_result(o, &res) != 0)
+        status = EXIT_FATAL;
+    if (status == EXIT_FATAL) { /* the other ranks would wait for this one */
+        fprintf(stderr, "newsfold dedup: rank %d failed: stopping all %d ranks\n", rank, nf_mpi_size(m));
+        nf_mpi_abort(m, EXIT_FATAL);
+    }
+    if (o->stats) {
+        nf_mpi_stats s;
+        nf_mpi_dedup_stats(md, &s);
+        fprintf(stderr, "stats: dedup --mpi rank %d/%d: batches %llu, cleaned %llu (%llu docs), sent %llu B, received %llu B\n",
+                rank, nf_mpi_size(m), (unsigned long long)s.batches, (unsigned long long)s.batches_cleaned,
+                (unsigned long long)s.docs_cleaned, (unsigned long long)s.bytes_sent, (unsigned long long)s.bytes_received);
+        cli_report_stats("dedup", &totals, o->dedup.threads);
+    }
+    nf_dedup_result_free(&res);
+    nf_mpi_dedup_free(md);
+    nf_mpi_finalize(m);
+    return cli_finish_status("dedup", &totals, o->quiet || rank != 0, status);
+}
+
+/* Writes the documents (and --pairs); 0 when everything was written. */
+static int write_result(const dedup_cli *o, const nf_dedup_result *res)
+{
+    cli_output outf, pairsf = {NULL, NULL, "dedup"};
+    FILE *out = cli_output_open(&outf, "dedup", o->output);
+    FILE *pairs = o->pairs ? cli_output_open(&pairsf, "dedup", o->pairs) : NULL;
+    bool opened = out && (!o->pairs || pairs);
+    if (opened) {
+        write_docs(out, res);
+        if (pairs)
+            write_pairs(pairs, res);
+    }
+    return cli_output_close(&outf, opened) | (o->pairs && cli_output_close(&pairsf, opened));
+}
+
 int cmd_dedup(int argc, char **argv)
 {
     dedup_cli o;
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
+    if (o.mpi)
+        return dedup_mpi(&o, argv + optind, (size_t)(argc - optind));
     nf_error err;
     nf_dedup *d;
     if (o.dedup.index_dir)
@@ -182,7 +263,7 @@ int cmd_dedup(int argc, char **argv)
         fprintf(stderr, "newsfold dedup: %s\n", err.message);
         return EXIT_FATAL;
     }
-    cli_input in = {"dedup", argv + optind, (size_t)(argc - optind), o.clean, 0, 0, o.quiet};
+    cli_input in = {"dedup", argv + optind, (size_t)(argc - optind), o.clean, 0, o.batch_docs, o.quiet};
     cli_totals totals = {0};
     int status = cli_run_batches(&in, add_batch, d, &totals);
     nf_dedup_result res = {0};

@@ -774,6 +774,51 @@ int nf_date_from_url(const char *url, char out[11], int *year);
  * ...) to YYYY-MM-DD; returns 1 on success. */
 int nf_parse_date(const char *s, char out[11]);
 
+/* ------------------------------------------------------------ mpi */
+
+/*
+ * Distributed dedup over Open MPI (src/mpi/, docs/distributed.md). Built only
+ * when CMake finds MPI; otherwise nf_mpi_available() is 0 and every other
+ * call fails with NF_ERR_ARG "built without MPI".
+ *
+ * Every rank reads the same input and hands the same raw batches, in the same
+ * order, to nf_mpi_dedup_add; batch k is cleaned and sketched by rank k mod N
+ * only, its compact sketch items (no texts) go to rank 0, which appends them
+ * in input order and finishes: the result on rank 0 is byte-identical to
+ * nf_dedup_add over the same cleaned batches in one process, for any N.
+ * MPI calls are made only from the thread that called nf_mpi_init.
+ */
+typedef struct nf_mpi nf_mpi;
+typedef struct nf_mpi_dedup nf_mpi_dedup;
+
+typedef struct nf_mpi_stats {
+    uint64_t batches, batches_cleaned; /* seen / cleaned and sketched on this rank */
+    uint64_t docs_cleaned;
+    uint64_t bytes_sent, bytes_received; /* sketch items exchanged by this rank */
+} nf_mpi_stats;
+
+int nf_mpi_available(void);
+/* MPI_Init_thread (funneled); one per process. */
+nf_status nf_mpi_init(nf_mpi **out, nf_error *err);
+int nf_mpi_rank(const nf_mpi *m);
+int nf_mpi_size(const nf_mpi *m);
+/* MPI_Finalize and free. */
+void nf_mpi_finalize(nf_mpi *m);
+/* Stops every rank of the job (MPI_Abort with code): what a rank calls after
+ * a fatal error, so that no other rank waits for it forever. Does not return
+ * when MPI is running. */
+void nf_mpi_abort(nf_mpi *m, int code);
+
+nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options *clean,
+                           const nf_dedup_options *options, nf_error *err);
+/* One raw batch, the same on every rank; the documents stay the caller's. */
+nf_status nf_mpi_dedup_add(nf_mpi_dedup *md, nf_doc *docs, size_t n, nf_error *err);
+/* Rank 0: the result of the whole input (as nf_dedup_finish). Other ranks:
+ * out is left empty (n_docs 0). Fails when the ranks saw different inputs. */
+nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *err);
+void nf_mpi_dedup_stats(const nf_mpi_dedup *md, nf_mpi_stats *out);
+void nf_mpi_dedup_free(nf_mpi_dedup *md);
+
 #ifdef __cplusplus
 }
 #endif
