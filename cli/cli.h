@@ -34,8 +34,6 @@ int nf_cli_default_threads(void);
 /* Parses sizes like "64M", "2G", "4096". Returns 0 on error. */
 size_t nf_cli_parse_size(const char *s);
 
-/* Opens -o FILE (or stdout for NULL / "-"). */
-FILE *nf_cli_open_output(const char *path);
 
 /* -o FILE / --pairs FILE through nf_outfile: written under a temporary name
  * and renamed into place by cli_output_close when complete, so a failed or
@@ -53,7 +51,7 @@ int cli_output_close(cli_output *o, bool complete);
  * for more than a second, says so on stderr (the call then waits). */
 void cli_index_notice(const char *command, const char *dir);
 
-/* The shared read -> clean loop (batch.c). */
+/* The shared read -> clean loop (common.c). */
 typedef struct cli_input {
     const char *command; /* for messages */
     char **paths;

@@ -41,7 +41,9 @@
 #define BAND_CLIQUE_MAX 48      /* larger band groups: chain + star */
 #define SAMPLE_DF_MAX 64        /* samples in more documents are ignored */
 #define MIN_SAMPLES_CONTAINED 4 /* fewer samples cannot support a containment claim */
-#define SAMPLE_MOD 8
+#define WINNOW_WINDOW 6   /* containment samples: see sketch.c */
+#define NEAR_SAMPLE_SHARE 0.25 /* see verify_pair */
+enum { KIND_BAND = 0, KIND_SAMPLE = 1 }; /* what made a candidate pair */
 #define SKETCH_SEED 0x6E657773666F6C64ULL /* "newsfold" */
 
 static const char *const relation_names[] = {"unique", "canonical", "exact", "near", "contained"};
@@ -113,7 +115,7 @@ nf_status nf_dedup_new(nf_dedup **out, const nf_dedup_options *options, nf_error
     d->opt = o;
     if (d->opt.threads < 1)
         d->opt.threads = 1;
-    d->params = (nfi_sketch_params){o.ngram, o.perms, SAMPLE_MOD, SKETCH_SEED};
+    d->params = (nfi_sketch_params){o.ngram, o.perms, WINNOW_WINDOW, SKETCH_SEED, o.method == NF_DEDUP_SIMHASH};
     if (o.method == NF_DEDUP_SIMHASH) {
         d->bands = o.hamming + 1;
         d->rows = 0;
@@ -271,41 +273,62 @@ nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, con
 }
 
 typedef struct sketch_ctx {
-    nf_dedup *d;
+    const nf_dedup *d;
     const nf_clean_doc *docs;
-    nfi_sketch *sketches;
-    uint32_t *sigs; /* n x perms */
+    nfi_dedup_item *items;
 } sketch_ctx;
 
 static nf_status sketch_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     (void)worker;
     sketch_ctx *c = ctx;
-    return nfi_sketch_doc(&c->docs[i], &c->d->params, c->d->opt.exact_verify, c->sigs + i * (size_t)c->d->opt.perms,
-                         &c->sketches[i], err);
+    const nf_clean_doc *cd = &c->docs[i];
+    nfi_dedup_item *it = &c->items[i];
+    it->id = cd->doc.id;
+    it->text_len = (uint32_t)cd->text_len;
+    it->published = published_key(cd->published);
+    it->signature = malloc((size_t)c->d->opt.perms * sizeof *it->signature);
+    if (!it->signature)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = nfi_sketch_doc(cd, &c->d->params, c->d->opt.exact_verify, it->signature, &it->sketch, err);
+    it->flags = cd->n_tokens == 0 ? DOC_EMPTY : it->sketch.too_short ? DOC_TOO_SHORT : 0;
+    return st;
+}
+
+nf_status nfi_dedup_sketch(const nf_dedup *d, const nf_clean_doc *docs, size_t n, nfi_dedup_item *out,
+                           nf_error *err)
+{
+    memset(out, 0, n * sizeof *out);
+    sketch_ctx c = {d, docs, out};
+    return nfi_parallel_for(n, NULL, 0, d->opt.threads, sketch_task, &c, err);
+}
+
+nf_status nfi_dedup_append_item(nf_dedup *d, const nfi_dedup_item *it, nf_error *err)
+{
+    return nfi_dedup_append(d, it->id, &it->sketch, it->sketch.signature, it->text_len, it->published, it->flags,
+                            err);
+}
+
+void nfi_dedup_item_free(nfi_dedup_item *it)
+{
+    nfi_sketch_free(&it->sketch);
+    free(it->signature);
+    memset(it, 0, sizeof *it);
 }
 
 nf_status nf_dedup_add(nf_dedup *d, const nf_clean_doc *docs, size_t n, nf_error *err)
 {
     if (n == 0)
         return NF_OK;
-    sketch_ctx c = {d, docs, calloc(n, sizeof(nfi_sketch)), malloc(n * (size_t)d->opt.perms * sizeof(uint32_t))};
-    if (!c.sketches || !c.sigs) {
-        free(c.sketches);
-        free(c.sigs);
+    nfi_dedup_item *items = calloc(n, sizeof *items);
+    if (!items)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    }
-    nf_status st = nfi_parallel_for(n, NULL, 0, d->opt.threads, sketch_task, &c, err);
-    for (size_t i = 0; i < n && st == NF_OK; i++) {
-        const nfi_sketch *s = &c.sketches[i];
-        uint32_t flags = docs[i].n_tokens == 0 ? DOC_EMPTY : s->too_short ? DOC_TOO_SHORT : 0;
-        st = nfi_dedup_append(d, docs[i].doc.id, s, s->signature, (uint32_t)docs[i].text_len,
-                             published_key(docs[i].published), flags, err);
-    }
+    nf_status st = nfi_dedup_sketch(d, docs, n, items, err);
+    for (size_t i = 0; i < n && st == NF_OK; i++)
+        st = nfi_dedup_append_item(d, &items[i], err);
     for (size_t i = 0; i < n; i++)
-        nfi_sketch_free(&c.sketches[i]);
-    free(c.sketches);
-    free(c.sigs);
+        nfi_dedup_item_free(&items[i]);
+    free(items);
     return st;
 }
 
@@ -430,7 +453,7 @@ static double jaccard(const verifier *v, uint32_t a, uint32_t b)
 static int popcount64(uint64_t x) { return __builtin_popcountll(x); }
 
 /* Decides one candidate pair; returns false when it is not a duplicate. */
-static bool verify_pair(const verifier *v, uint32_t a, uint32_t b, size_t shared_samples, nfi_edge *e)
+static bool verify_pair(const verifier *v, uint32_t a, uint32_t b, size_t shared_samples, bool banded, nfi_edge *e)
 {
     const nf_dedup *d = v->d;
     const doc_meta *x = &d->docs[a], *y = &d->docs[b];
@@ -443,9 +466,16 @@ static bool verify_pair(const verifier *v, uint32_t a, uint32_t b, size_t shared
         int dist = popcount64(x->simhash ^ y->simhash);
         s = 1.0 - dist / 64.0;
         near = dist <= d->opt.hamming;
-    } else {
+    } else if (banded || shared_samples >= NEAR_SAMPLE_SHARE * (x->n_samples < y->n_samples ? x->n_samples
+                                                                                          : y->n_samples)) {
         s = jaccard(v, a, b);
         near = s >= d->opt.threshold;
+    } else {
+        /* Found only through a few shared samples (a shared sentence): a
+         * near duplicate shares most of its windows, hence most of the
+         * smaller one's samples, so the signatures are not read. */
+        s = 0;
+        near = false;
     }
     if (near) {
         *e = (nfi_edge){a, b, NF_REL_NEAR, (float)s};
@@ -493,12 +523,14 @@ static nf_status verify_candidates(const verifier *v, nfi_runs *cands, nfi_edge 
     while (have && st == NF_OK) {
         uint64_t pair = kv.key;
         size_t shared = 0;
+        bool banded = false;
         do {
-            shared += kv.val == 1;
+            shared += kv.val == KIND_SAMPLE;
+            banded |= kv.val == KIND_BAND;
         } while ((have = nfi_runs_next(cands, &kv)) && kv.key == pair);
         (*n_candidates)++;
         nfi_edge e;
-        if (verify_pair(v, (uint32_t)(pair >> 32), (uint32_t)pair, shared, &e))
+        if (verify_pair(v, (uint32_t)(pair >> 32), (uint32_t)pair, shared, banded, &e))
             st = push_edge(edges, n_edges, &cap, &e, err);
     }
     if (st == NF_OK && nfi_runs_failed(cands, err))
@@ -599,7 +631,8 @@ static nf_status build_result(const verifier *v, nfi_edge *edges, size_t n_edges
         free(linked);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    memcpy(out->ids, d->ids.data, d->ids.len);
+    if (d->ids.len) /* an empty stage has no id storage at all */
+        memcpy(out->ids, d->ids.data, d->ids.len);
     for (uint32_t i = 0; i < n; i++) {
         parent[i] = best[i] = i;
         contained_in[i] = -1;
@@ -665,9 +698,9 @@ nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
     nfi_runs *cands = NULL;
     nf_status st = nfi_runs_new(&cands, d->opt.mem_limit / 3 ? d->opt.mem_limit / 3 : 1, d->opt.tmp_dir, err);
     if (st == NF_OK)
-        st = pairs_from(d, d->band_runs, cands, 0, SIZE_MAX, err);
+        st = pairs_from(d, d->band_runs, cands, KIND_BAND, SIZE_MAX, err);
     if (st == NF_OK)
-        st = pairs_from(d, d->sample_runs, cands, 1, SAMPLE_DF_MAX, err);
+        st = pairs_from(d, d->sample_runs, cands, KIND_SAMPLE, SAMPLE_DF_MAX, err);
     size_t sig_len = d->n_docs * (size_t)d->opt.perms * sizeof(uint32_t);
     verifier v = {d, NULL, NULL};
     if (st == NF_OK)

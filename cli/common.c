@@ -1,5 +1,6 @@
 /*
- * batch.c - the read -> clean loop every command shares.
+ * common.c - what the commands share: the read -> clean loop, the progress
+ * line, and thread, size and clock helpers.
  *
  * Documents are read in batches bounded by count and bytes and handed to
  * the command's callback in input order (cli_read_batches), or cleaned on
@@ -14,10 +15,91 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 #include <time.h>
 
 #define BATCH_BYTES (64u << 20)
+
+/* ------------------------------------------------------------ helpers */
+
+/* Progress is drawn on stderr only when stderr is a terminal and --quiet is
+ * not given, so logs and pipelines stay clean. */
+double nf_cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void progress_init(progress *p, bool quiet)
+{
+    memset(p, 0, sizeof *p);
+    p->enabled = !quiet && isatty(STDERR_FILENO);
+    p->start = p->last = nf_cli_now();
+}
+
+void progress_update(progress *p, uint64_t docs, uint64_t done, uint64_t total)
+{
+    p->docs = docs;
+    if (!p->enabled)
+        return;
+    double now = nf_cli_now();
+    if (now - p->last < 0.25)
+        return;
+    p->last = now;
+    double secs = now - p->start;
+    double mbs = secs > 0 ? done / 1e6 / secs : 0;
+    fprintf(stderr, "\r%llu docs, %.1f MB, %.1f MB/s", (unsigned long long)docs, done / 1e6, mbs);
+    if (total > done && mbs > 0)
+        fprintf(stderr, ", ETA %.0fs   ", (total - done) / 1e6 / mbs);
+    else
+        fputs("   ", stderr);
+}
+
+void progress_finish(progress *p)
+{
+    if (p->enabled)
+        fputs("\r\033[K", stderr);
+}
+
+int nf_cli_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int nf_cli_threads(const char *arg)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (*end || n < 0 || n > 1024)
+        return -1;
+    return n == 0 ? nf_cli_default_threads() : (int)n;
+}
+
+size_t nf_cli_parse_size(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v <= 0)
+        return 0;
+    switch (*end) {
+    case 'k': case 'K': v *= 1024; end++; break;
+    case 'm': case 'M': v *= 1024 * 1024; end++; break;
+    case 'g': case 'G': v *= 1024.0 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    return *end ? 0 : (size_t)v;
+}
+
+
+/* --------------------------------------------------------- read loop */
+
 
 /* One batch being read on the reader thread while the previous one is
  * worked on: reading and JSON parsing overlap with cleaning and the stages. */
