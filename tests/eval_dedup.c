@@ -320,7 +320,7 @@ int main(int argc, char **argv)
     tu_corpus c = tu_clean_path(path, 2, 0);
     nfi_sketch *sk = calloc(c.n, sizeof *sk);
     uint32_t *sig = malloc(128 * sizeof *sig);
-    nfi_sketch_params p = {5, 128, 8, 1};
+    nfi_sketch_params p = {5, 128, 8, 1, false};
     nf_error err;
     for (size_t i = 0; i < c.n; i++)
         nfi_sketch_doc(&c.docs[i], &p, true, sig, &sk[i], &err);

@@ -41,7 +41,7 @@
 #define BAND_CLIQUE_MAX 48      /* larger band groups: chain + star */
 #define SAMPLE_DF_MAX 64        /* samples in more documents are ignored */
 #define MIN_SAMPLES_CONTAINED 4 /* fewer samples cannot support a containment claim */
-#define WINNOW_WINDOW 6   /* containment samples: see sketch.c */
+#define WINNOW_WINDOW 8   /* containment samples: see sketch.c */
 #define NEAR_SAMPLE_SHARE 0.25 /* see verify_pair */
 enum { KIND_BAND = 0, KIND_SAMPLE = 1 }; /* what made a candidate pair */
 #define SKETCH_SEED 0x6E657773666F6C64ULL /* "newsfold" */

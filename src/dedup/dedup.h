@@ -14,15 +14,16 @@
 typedef struct nfi_sketch_params {
     int ngram;        /* shingle size in units (words; characters for CJK/Thai) */
     int perms;        /* MinHash signature length K */
-    int sample_mod;   /* containment samples: shingles with hash % sample_mod == 0 */
+    int window;       /* containment samples: winnowing window, in shingles */
     uint64_t seed;
+    bool simhash;     /* also compute the SimHash (the SimHash method only) */
 } nfi_sketch_params;
 
 typedef struct nfi_sketch {
     uint64_t exact_lo, exact_hi; /* XXH3-128 of the normalized token stream */
     uint32_t *signature;         /* K values (MinHash); NULL for short docs */
-    uint64_t simhash;
-    uint64_t *samples;           /* sorted unique sampled shingle hashes */
+    uint64_t simhash;            /* 0 unless params.simhash */
+    uint64_t *samples;           /* sorted unique winnowed shingle hashes */
     size_t n_samples;
     uint64_t *shingles;          /* sorted unique shingle hashes (only when asked) */
     size_t n_shingles;           /* distinct shingles (always set) */
@@ -47,6 +48,10 @@ size_t nfi_intersection_size(const uint64_t *a, size_t na, const uint64_t *b, si
  * (exposed for tests and the property check). Returns the number written. */
 size_t nfi_shingle_hashes(const uint64_t *units, size_t n_units, int ngram, uint64_t *out);
 void nfi_minhash_signature(const uint64_t *shingles, size_t n, int perms, uint64_t seed, uint32_t *sig);
+/* Winnowing: the shingle of smallest rank (rightmost on a tie) in every
+ * window of `window` consecutive ones, each chosen position once, in text
+ * order; returns the number written to out (at most n). */
+size_t nfi_winnow(const uint64_t *shingles, const uint64_t *ranks, size_t n, int window, uint64_t *out);
 
 /* lsh.h - band keys for MinHash and SimHash candidate search (see lsh.c). */
 
@@ -116,6 +121,22 @@ nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, con
                           uint32_t text_len, int32_t published, uint32_t flags, nf_error *err);
 
 /* dedup_index.c */
+/* One cleaned document as the dedup stage keeps it: nf_dedup_add sketches
+ * a batch (nfi_dedup_sketch, on the stage's threads) and appends each item;
+ * a live fold keeps the items and appends them again to a fresh stage. */
+typedef struct nfi_dedup_item {
+    const char *id; /* borrowed from the document */
+    nfi_sketch sketch;
+    uint32_t *signature; /* perms values; sketch.signature points here or is NULL */
+    uint32_t text_len;
+    int32_t published;
+    uint32_t flags;
+} nfi_dedup_item;
+
+nf_status nfi_dedup_sketch(const nf_dedup *d, const nf_clean_doc *docs, size_t n, nfi_dedup_item *out,
+                           nf_error *err);
+nf_status nfi_dedup_append_item(nf_dedup *d, const nfi_dedup_item *it, nf_error *err);
+void nfi_dedup_item_free(nfi_dedup_item *it);
 nf_status nfi_index_load(nf_dedup *d, nf_error *err);
 nf_status nfi_index_save(nf_dedup *d, const nf_dedup_result *result, nf_error *err);
 /* Releases the index lock (nf_dedup_free). */

@@ -1,29 +1,43 @@
 /*
  * sketch.c - what duplicate detection knows about a document: an exact
- * hash, a MinHash signature, a SimHash, and a sample of shingles for
- * containment.
+ * hash, a MinHash signature, a SimHash (only for the SimHash method), and
+ * winnowed shingle samples for containment.
  *
  * Units and shingles. The units are the normalized tokens of the clean
  * stage, except that a token of a script written without spaces (Han, Kana,
  * Thai, ...) is split into its characters, so Chinese text gets character
  * n-grams and does not depend on the word segmenter's choices. A shingle is
- * `ngram` consecutive units, hashed to 64 bits.
+ * `ngram` consecutive units, hashed to 64 bits; its rank is mix64(shingle ^
+ * seed), computed once and shared by MinHash and winnowing.
  *
  * MinHash: one-permutation hashing with optimal densification (Shrivastava,
- * ICML 2017). Each shingle is hashed once; its hash picks one of K bins and
- * the bin keeps the minimum of the other hash bits. Empty bins borrow the
- * value of a bin chosen by a per-bin pseudo-random probe sequence, which
- * keeps the estimator unbiased for Jaccard. Cost is O(shingles + K) instead
- * of the O(shingles x K) of K independent permutations, which is what lets
- * sketching run at disk speed; tests/test_sketch.c checks the estimate
- * against exact Jaccard on real documents within the K-permutation bound.
+ * ICML 2017). Each shingle's rank picks one of K bins and the bin keeps the
+ * minimum of the other rank bits. Empty bins borrow the value of a bin
+ * chosen by a per-bin pseudo-random probe sequence, which keeps the
+ * estimator unbiased for Jaccard. Cost is O(shingles + K) instead of the
+ * O(shingles x K) of K independent permutations; tests/test_dedup.c checks
+ * the estimate against exact Jaccard on real documents within the
+ * K-permutation bound. Repeated shingles need no removal: a minimum is
+ * idempotent.
  *
- * SimHash: the classic 64-bit sign vector of shingle hashes (Charikar).
+ * SimHash: the classic 64-bit sign vector of shingle hashes (Charikar);
+ * 64 operations per shingle, so it is computed only when asked for.
  *
- * Containment samples: the shingles whose hash is 0 modulo sample_mod
- * (content-defined sampling, Broder 1997). Two documents sharing a passage
- * share about passage_length / sample_mod samples wherever the passage
- * sits, so |S_A ∩ S_B| / |S_A| estimates how much of A lies in B.
+ * Containment samples: winnowing (Schleimer, Wilkerson and Aiken, SIGMOD
+ * 2003). In every window of `window` consecutive shingles the one of
+ * smallest rank (the rightmost on a tie) is a sample. The choice depends
+ * only on the window's contents, so when A is a contiguous passage of B
+ * every window of A is a window of B and every sample of A is a sample of
+ * B: |S_A ∩ S_B| / |S_A| is exactly 1 for an unedited excerpt, however
+ * short, and degrades with the share of edited windows. Every window holds
+ * a sample, so a passage of n shingles has at least (n - window + 1) /
+ * window of them (about 2n / (window + 1) on average). The modulo sampling
+ * used before (shingles with rank % 8 == 0) gave a 40-character Chinese
+ * lead fewer than 4 samples one time in three and no guarantee at all.
+ *
+ * Distinct shingles are counted with a small open-addressing set (no sort);
+ * only the samples, and the whole set when exact verification asks for it,
+ * are sorted, with an LSD radix sort.
  */
 #include "dedup/dedup.h"
 
@@ -57,11 +71,40 @@ size_t nfi_shingle_hashes(const uint64_t *units, size_t n_units, int ngram, uint
     return count;
 }
 
-static size_t sort_unique(uint64_t *v, size_t n)
+/* Sorts v ascending and drops repeats; scratch holds n values. LSD radix
+ * sort, a byte a pass (eight passes leave the result in v); insertion sort
+ * below 48 values, where the counting passes would cost more. */
+static size_t sort_unique(uint64_t *v, size_t n, uint64_t *scratch)
 {
+    if (n < 48) {
+        for (size_t i = 1; i < n; i++) {
+            uint64_t x = v[i];
+            size_t j = i;
+            for (; j > 0 && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    } else {
+        uint64_t *src = v, *dst = scratch;
+        for (int shift = 0; shift < 64; shift += 8) {
+            size_t count[256] = {0};
+            for (size_t i = 0; i < n; i++)
+                count[(src[i] >> shift) & 0xFF]++;
+            size_t sum = 0;
+            for (size_t b = 0; b < 256; b++) {
+                size_t c = count[b];
+                count[b] = sum;
+                sum += c;
+            }
+            for (size_t i = 0; i < n; i++)
+                dst[count[(src[i] >> shift) & 0xFF]++] = src[i];
+            uint64_t *t = src;
+            src = dst;
+            dst = t;
+        }
+    }
     if (n < 2)
         return n;
-    qsort(v, n, sizeof *v, nfi_cmp_u64);
     size_t w = 1;
     for (size_t i = 1; i < n; i++)
         if (v[i] != v[w - 1])
@@ -69,26 +112,45 @@ static size_t sort_unique(uint64_t *v, size_t n)
     return w;
 }
 
-void nfi_minhash_signature(const uint64_t *shingles, size_t n, int perms, uint64_t seed, uint32_t *sig)
+/* The number of distinct values, with an open-addressing set in scratch
+ * (at least 2 * n + 2 slots: a power of two >= 2n and room for the test). */
+static size_t count_distinct(const uint64_t *v, size_t n, uint64_t *table, size_t cap)
 {
-    const uint32_t empty = UINT32_MAX;
-    uint64_t k = (uint64_t)perms;
-    bool filled[NF_SKETCH_MAX_PERMS];
-    for (int i = 0; i < perms; i++) {
-        sig[i] = empty;
-        filled[i] = false;
-    }
+    memset(table, 0, cap * sizeof *table);
+    size_t distinct = 0;
+    bool zero = false;
     for (size_t i = 0; i < n; i++) {
-        uint64_t h = mix64(shingles[i] ^ seed);
-        uint32_t bin = (uint32_t)(((h >> 32) * k) >> 32); /* fair bin from the high bits */
-        uint32_t value = (uint32_t)h;
-        if (value < sig[bin] || !filled[bin])
-            sig[bin] = value;
-        filled[bin] = true;
+        uint64_t x = v[i];
+        if (x == 0) {
+            distinct += !zero;
+            zero = true;
+            continue;
+        }
+        size_t j = (size_t)(x >> 7) & (cap - 1); /* values are mixed: any bits do */
+        while (table[j] != 0 && table[j] != x)
+            j = (j + 1) & (cap - 1);
+        if (table[j] == 0) {
+            table[j] = x;
+            distinct++;
+        }
     }
-    if (n == 0)
-        return;
-    /* optimal densification: each empty bin probes bins in its own order */
+    return distinct;
+}
+
+/* MinHash from ranks (mix64(shingle ^ seed)), see the file comment. */
+static inline void minhash_add(uint32_t *sig, bool *filled, uint64_t k, uint64_t rank)
+{
+    uint32_t bin = (uint32_t)(((rank >> 32) * k) >> 32); /* fair bin from the high bits */
+    uint32_t value = (uint32_t)rank;
+    if (value < sig[bin] || !filled[bin])
+        sig[bin] = value;
+    filled[bin] = true;
+}
+
+/* Optimal densification: each empty bin probes bins in its own order. */
+static void minhash_densify(uint32_t *sig, const bool *filled, int perms, uint64_t seed)
+{
+    uint64_t k = (uint64_t)perms;
     uint32_t source[NF_SKETCH_MAX_PERMS];
     for (int i = 0; i < perms; i++) {
         if (filled[i]) {
@@ -105,6 +167,32 @@ void nfi_minhash_signature(const uint64_t *shingles, size_t n, int perms, uint64
         }
     }
     memcpy(sig, source, (size_t)perms * sizeof *sig);
+}
+
+static void minhash_of_ranks(const uint64_t *ranks, size_t n, int perms, uint64_t seed, uint32_t *sig)
+{
+    bool filled[NF_SKETCH_MAX_PERMS];
+    for (int i = 0; i < perms; i++) {
+        sig[i] = UINT32_MAX;
+        filled[i] = false;
+    }
+    for (size_t i = 0; i < n; i++)
+        minhash_add(sig, filled, (uint64_t)perms, ranks[i]);
+    if (n)
+        minhash_densify(sig, filled, perms, seed);
+}
+
+void nfi_minhash_signature(const uint64_t *shingles, size_t n, int perms, uint64_t seed, uint32_t *sig)
+{
+    bool filled[NF_SKETCH_MAX_PERMS];
+    for (int i = 0; i < perms; i++) {
+        sig[i] = UINT32_MAX;
+        filled[i] = false;
+    }
+    for (size_t i = 0; i < n; i++)
+        minhash_add(sig, filled, (uint64_t)perms, mix64(shingles[i] ^ seed));
+    if (n)
+        minhash_densify(sig, filled, perms, seed);
 }
 
 double nfi_minhash_similarity(const uint32_t *a, const uint32_t *b, int perms)
@@ -151,6 +239,31 @@ static uint64_t simhash_of(const uint64_t *shingles, size_t n)
         if (votes[b] > 0)
             h |= 1ULL << b;
     return h;
+}
+
+/* Winnowing: writes the shingles chosen in each window of `window` ranks
+ * (rightmost minimum) to out, each chosen position once; returns the count.
+ * A text shorter than one window has one (partial) window. */
+size_t nfi_winnow(const uint64_t *shingles, const uint64_t *ranks, size_t n, int window, uint64_t *out)
+{
+    if (n == 0)
+        return 0;
+    size_t w = (size_t)window < n ? (size_t)window : n, count = 0, min = SIZE_MAX, last = SIZE_MAX;
+    for (size_t end = w; end <= n; end++) { /* the window is [end - w, end) */
+        size_t start = end - w;
+        if (min == SIZE_MAX || min < start) {
+            min = start;
+            for (size_t i = start + 1; i < end; i++)
+                if (ranks[i] <= ranks[min])
+                    min = i;
+        } else if (ranks[end - 1] <= ranks[min]) {
+            min = end - 1;
+        }
+        if (min != last)
+            out[count++] = shingles[min];
+        last = min;
+    }
+    return count;
 }
 
 typedef struct unit_vec {
@@ -210,6 +323,43 @@ static void exact_hash(const nf_clean_doc *doc, nfi_sketch *out)
     out->exact_hi = h.high64;
 }
 
+static size_t pow2_at_least(size_t n)
+{
+    size_t p = 16;
+    while (p < n)
+        p *= 2;
+    return p;
+}
+
+/* Samples, signature, SimHash and counts of n shingles (sh, overwritten
+ * when keep_shingles) into out; work holds max(2n, pow2 >= 2n) values. */
+static nf_status sketch_shingles(uint64_t *sh, size_t n, const nfi_sketch_params *p, bool keep_shingles,
+                                 uint32_t *signature, uint64_t *work, size_t work_cap, nfi_sketch *out,
+                                 nf_error *err)
+{
+    uint64_t *ranks = work, *picked = work + n;
+    for (size_t i = 0; i < n; i++)
+        ranks[i] = mix64(sh[i] ^ p->seed);
+    minhash_of_ranks(ranks, n, p->perms, p->seed, signature);
+    out->signature = signature;
+    if (p->simhash)
+        out->simhash = simhash_of(sh, n);
+    size_t n_picked = nfi_winnow(sh, ranks, n, p->window, picked);
+    n_picked = sort_unique(picked, n_picked, ranks); /* ranks are spent */
+    out->samples = malloc((n_picked ? n_picked : 1) * sizeof *out->samples);
+    if (!out->samples)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    memcpy(out->samples, picked, n_picked * sizeof *picked);
+    out->n_samples = n_picked;
+    if (keep_shingles) {
+        out->n_shingles = sort_unique(sh, n, work);
+        out->shingles = sh;
+    } else {
+        out->n_shingles = count_distinct(sh, n, work, work_cap);
+    }
+    return NF_OK;
+}
+
 nf_status nfi_sketch_doc(const nf_clean_doc *doc, const nfi_sketch_params *p, bool keep_shingles,
                         uint32_t *signature, nfi_sketch *out, nf_error *err)
 {
@@ -229,29 +379,17 @@ nf_status nfi_sketch_doc(const nf_clean_doc *doc, const nfi_sketch_params *p, bo
     }
     /* shingles overwrite the unit array in place: shingle i needs units i.. */
     size_t n = nfi_shingle_hashes(units, n_units, p->ngram, units);
-    nfi_minhash_signature(units, n, p->perms, p->seed, signature);
-    out->signature = signature;
-    out->simhash = simhash_of(units, n);
-    n = sort_unique(units, n);
-    out->n_shingles = n;
-    size_t n_samples = 0;
-    for (size_t i = 0; i < n; i++)
-        if (mix64(units[i] ^ p->seed) % (uint64_t)p->sample_mod == 0)
-            n_samples++;
-    out->samples = malloc((n_samples ? n_samples : 1) * sizeof *out->samples);
-    if (!out->samples) {
+    size_t work_cap = pow2_at_least(2 * n);
+    uint64_t *work = malloc(work_cap * sizeof *work);
+    if (!work) {
         free(units);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < n; i++)
-        if (mix64(units[i] ^ p->seed) % (uint64_t)p->sample_mod == 0)
-            out->samples[out->n_samples++] = units[i];
-    if (keep_shingles) {
-        out->shingles = units;
-    } else {
+    st = sketch_shingles(units, n, p, keep_shingles, signature, work, work_cap, out, err);
+    free(work);
+    if (!out->shingles)
         free(units);
-    }
-    return NF_OK;
+    return st;
 }
 
 void nfi_sketch_free(nfi_sketch *s)
