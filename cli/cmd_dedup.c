@@ -204,7 +204,7 @@ static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)
         fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
         nf_mpi_abort(m, EXIT_FATAL);
     }
-    cli_input in = {"dedup", paths, n_paths, o->clean, 0, o->batch_docs, o->quiet || rank != 0};
+    cli_input in = {.command = "dedup", .paths = paths, .n_paths = n_paths, .clean = o->clean, .batch_docs = o->batch_docs, .quiet = o->quiet || rank != 0};
     cli_totals totals = {0};
     int status = cli_read_batches(&in, mpi_batch, md, &totals);
     nf_dedup_result res = {0};
@@ -263,7 +263,7 @@ int cmd_dedup(int argc, char **argv)
         fprintf(stderr, "newsfold dedup: %s\n", err.message);
         return EXIT_FATAL;
     }
-    cli_input in = {"dedup", argv + optind, (size_t)(argc - optind), o.clean, 0, o.batch_docs, o.quiet};
+    cli_input in = {.command = "dedup", .paths = argv + optind, .n_paths = (size_t)(argc - optind), .clean = o.clean, .batch_docs = o.batch_docs, .quiet = o.quiet};
     cli_totals totals = {0};
     int status = cli_run_batches(&in, add_batch, d, &totals);
     nf_dedup_result res = {0};

@@ -12,7 +12,8 @@ packages=(gcc make cmake ninja-build pkg-config
           dict-freedict-nld-eng dict-freedict-eng-rus
           edict dict-freedict-jpn-eng dict-freedict-eng-jpn dict-freedict-ara-eng dict-freedict-eng-ara
           dict-freedict-ell-eng dict-freedict-eng-ell
-          libmicrohttpd-dev libsqlite3-dev sqlite3 curl wrk chromium nodejs) # last line: newsfold serve
+          libmicrohttpd-dev libsqlite3-dev sqlite3 curl wrk chromium nodejs # this line: newsfold serve
+          openmpi-bin libopenmpi-dev) # last line: dedup --mpi (tests/mpi_*.sh)
 for arg in "$@"; do
     case "$arg" in
     --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;

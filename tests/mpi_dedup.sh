@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# mpi_dedup.sh - `mpirun -np N newsfold dedup --mpi` gives the bytes of the
+# single process (documents, --pairs, exit status) for N = 1..4 on the
+# examples, the seeds, and a generated corpus whose planted copies (exact,
+# near, contained) lie in other batches than their originals, so that they
+# are sketched on other ranks; also with a bad record, with --index, and
+# with the default batch size. Registered only when MPI support is built.
+# usage: mpi_dedup.sh NEWSFOLD SHARED_DIR SOURCE_DIR
+nf=$1 shared=$2 src=$3
+. "$(dirname "$0")/cli_lib.sh"
+command -v mpirun >/dev/null || { echo "mpirun missing (openmpi-bin)"; exit 77; }
+mpirun=(mpirun --oversubscribe)
+[ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)
+export OMPI_MCA_btl_vader_single_copy_mechanism=none # containers forbid cross-process memory access
+
+# gen_corpus FILE DOCS SEED: JSONL; every 5th document is copied 1..4
+# batches of 16 later (exact, near with a few words changed, or inside a
+# longer document), so copies cross shard boundaries for every N.
+gen_corpus() {
+    awk -v n="$2" -v seed="$3" 'BEGIN {
+        srand(seed)
+        for (w = 0; w < 3000; w++) {
+            s = ""; l = 3 + int(rand() * 6)
+            for (c = 0; c < l; c++) s = s substr("abcdefghijklmnoprstuvwyz", 1 + int(rand() * 24), 1)
+            vocab[w] = s
+        }
+        for (i = 0; i < n; i++) text[i] = ""
+        for (i = 0; i < n; i++) {
+            if (text[i] != "") continue
+            s = ""; l = 60 + int(rand() * 120)
+            for (k = 0; k < l; k++) s = s (k ? " " : "") vocab[int(rand() * 3000)]
+            text[i] = s
+            if (i % 5) continue
+            j = i + 16 * (1 + int(rand() * 4)) + int(rand() * 16)
+            if (j >= n || text[j] != "") continue
+            kind = int(rand() * 3)
+            if (kind == 0) text[j] = s
+            else if (kind == 1) {
+                m = split(s, ws, " "); t = ""
+                for (k = 1; k <= m; k++) t = t (k > 1 ? " " : "") (k % 23 == 0 ? "changed" : ws[k])
+                text[j] = t
+            } else {
+                t = s
+                for (k = 0; k < l * 2; k++) t = t " " vocab[int(rand() * 3000)]
+                text[j] = t
+            }
+        }
+        for (i = 0; i < n; i++)
+            printf "{\"id\":\"g%05d\",\"published\":\"2024-%02d-%02d\",\"text\":\"%s\"}\n", i, 1 + i % 12, 1 + i % 28, text[i]
+    }' > "$1"
+}
+
+# same NAME ARGS...: single process and N = 1..4 ranks give the same bytes and status
+same() {
+    local name=$1
+    shift
+    "$nf" dedup -q -j1 "$@" -o "$tmp/one.jsonl" --pairs "$tmp/one.pairs" 2>"$tmp/one.err"
+    local want=$?
+    for n in 1 2 3 4; do
+        "${mpirun[@]}" -np $n "$nf" dedup --mpi -q -j1 "$@" -o "$tmp/mpi.jsonl" --pairs "$tmp/mpi.pairs" \
+            >"$tmp/mpi.out" 2>"$tmp/mpi.err"
+        local got=$?
+        check "$name N=$n exit $got (single $want)" [ $got -eq $want ]
+        check "$name N=$n documents" cmp -s "$tmp/one.jsonl" "$tmp/mpi.jsonl"
+        check "$name N=$n pairs" cmp -s "$tmp/one.pairs" "$tmp/mpi.pairs"
+    done
+}
+
+gen_corpus "$tmp/gen.jsonl" 400 7
+check "generated corpus has copies" [ "$("$nf" dedup -q --batch 16 "$tmp/gen.jsonl" | grep -c '"relation":"exact"')" -gt 5 ]
+check "generated corpus has near copies" [ "$("$nf" dedup -q --batch 16 "$tmp/gen.jsonl" | grep -c '"relation":"near"')" -gt 5 ]
+check "generated corpus has contained copies" [ "$("$nf" dedup -q --batch 16 "$tmp/gen.jsonl" | grep -c '"relation":"contained"')" -gt 5 ]
+same generated --batch 16 "$tmp/gen.jsonl"
+same "generated exact-verify" --batch 16 --exact-verify "$tmp/gen.jsonl"
+same "generated simhash" --batch 16 --method simhash "$tmp/gen.jsonl"
+same examples --batch 3 "$src/examples/corpus"
+same "examples, default batch" "$src/examples/corpus"
+if [ -d "$shared/seeds" ]; then
+    same seeds --batch 2 "$shared/seeds"
+else
+    echo "seeds missing: $shared/seeds (skipped)"
+fi
+
+# a bad record: named on stderr, skipped, exit 1, the rest identical
+mkdir -p "$tmp/bad"
+head -40 "$tmp/gen.jsonl" > "$tmp/bad/a.jsonl"
+echo '{"id": "broken", "text": ' >> "$tmp/bad/a.jsonl"
+sed -n 41,120p "$tmp/gen.jsonl" >> "$tmp/bad/a.jsonl"
+same "bad record" --batch 8 "$tmp/bad"
+check "bad record named with file and line" grep -q 'a.jsonl:41' "$tmp/mpi.err"
+
+# --index: rank 0 owns the index; two runs, the second against the first
+mkdir -p "$tmp/i1" "$tmp/i2"
+head -200 "$tmp/gen.jsonl" > "$tmp/first.jsonl"
+tail -200 "$tmp/gen.jsonl" > "$tmp/second.jsonl"
+"$nf" dedup -q --batch 16 --index "$tmp/i1" "$tmp/first.jsonl" >/dev/null
+"$nf" dedup -q --batch 16 --index "$tmp/i1" "$tmp/second.jsonl" > "$tmp/one.idx"
+"${mpirun[@]}" -np 3 "$nf" dedup --mpi -q --batch 16 --index "$tmp/i2" "$tmp/first.jsonl" >/dev/null 2>"$tmp/mpi.err"
+"${mpirun[@]}" -np 3 "$nf" dedup --mpi -q --batch 16 --index "$tmp/i2" "$tmp/second.jsonl" > "$tmp/mpi.idx" 2>>"$tmp/mpi.err"
+check "--index N=3 same as single" cmp -s "$tmp/one.idx" "$tmp/mpi.idx"
+check "--index second run reports copies of the first" grep -q '"relation":"exact"' "$tmp/mpi.idx"
+
+finish mpi_dedup
