@@ -277,6 +277,7 @@ void nf_ingest_reply(nf_ingest_item *items, size_t n, nf_reply *out)
 {
     size_t added = 0, existing = 0, refused = 0;
     int first_error = 0;
+    char *first_message = NULL;
     svc_buf *b = &out->body;
     svc_buf_puts(b, "{\"documents\":[");
     for (size_t i = 0; i < n; i++) {
@@ -284,18 +285,30 @@ void nf_ingest_reply(nf_ingest_item *items, size_t n, nf_reply *out)
         int st = x->status ? x->status : 500;
         added += st == 201;
         existing += st == 200;
+        const char *ans = x->answer ? x->answer : "{}";
         if (st >= 300) {
             refused++;
             first_error = first_error ? first_error : st;
+            cJSON *a = first_message ? NULL : cJSON_Parse(ans);
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(a, "error");
+            if (cJSON_IsString(e))
+                first_message = strdup(e->valuestring);
+            cJSON_Delete(a);
         }
-        const char *ans = x->answer ? x->answer : "{}";
         size_t alen = strlen(ans);
         svc_buf_puts(b, i ? "," : "");
         svc_buf_append(b, ans, alen > 1 ? alen - 1 : alen); /* reopen the object for "status" */
         svc_buf_printf(b, "%s\"status\":%d}", alen > 2 ? "," : "", st);
         nf_ingest_item_free(x);
     }
-    svc_buf_printf(b, "],\"added\":%zu,\"existing\":%zu,\"refused\":%zu}", added, existing, refused);
+    svc_buf_printf(b, "],\"added\":%zu,\"existing\":%zu,\"refused\":%zu", added, existing, refused);
+    if (refused == n) { /* nothing stored: an error reply like any other, with the details */
+        svc_buf_puts(b, ",\"error\":");
+        const char *m = first_message ? first_message : "no document could be stored";
+        svc_buf_json_string(b, m, strlen(m));
+    }
+    svc_buf_puts(b, "}");
+    free(first_message);
     free(items);
     reply_json(out, refused == n ? first_error : added ? 201 : 200);
 }

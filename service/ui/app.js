@@ -21,9 +21,10 @@ const statusLine = document.getElementById('status');
 let revision = null;
 let seenEvents = new Set();
 
-/* el('a', {href: '#/'}, 'text', child...) */
+/* el('a', {href: '#/'}, 'text', child...); 'svg:a' is an SVG link */
 function el(tag, attrs, ...children) {
-  const svg = ['svg', 'circle', 'line', 'text', 'title', 'g', 'rect'].includes(tag);
+  const svg = tag.startsWith('svg:') || ['svg', 'circle', 'line', 'text', 'title', 'g', 'rect'].includes(tag);
+  tag = tag.replace(/^svg:/, '');
   const node = svg ? document.createElementNS('http://www.w3.org/2000/svg', tag) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v !== null && v !== undefined) node.setAttribute(k, String(v));
@@ -106,7 +107,7 @@ function docItem(d) {
   return el('li', { class: 'role-' + d.role, 'data-doc': d.id },
     el('a', { href: '#/doc/' + encodeURIComponent(d.id) }, d.title || d.id),
     el('div', { class: 'meta' },
-      el('span', {}, d.date || d.published || 'undated'),
+      el('span', {}, d.date || d.published || 'date unknown'),
       d.source ? el('span', {}, d.source) : null,
       d.lang ? el('span', { class: 'badge', lang: d.lang }, d.lang) : null,
       d.of ? el('span', {}, (d.role === 'copy' ? 'copy of ' : 'translation of ') + d.of) : null,
@@ -115,13 +116,13 @@ function docItem(d) {
 
 /* Dots on a time axis: items [{date, label, color, href}]. */
 function timeline(items) {
-  const W = 600, H = 70, pad = 30;
+  const W = 600, H = 84, pad = 30;
   const days = items.map((i) => (i.date ? Date.parse(i.date + 'T00:00:00Z') / 864e5 : NaN));
   const known = days.filter((d) => !Number.isNaN(d));
   const lo = known.length ? Math.min(...known) : 0, hi = known.length ? Math.max(...known) : 1;
   const span = Math.max(hi - lo, 1);
   const svg = el('svg', { class: 'timeline', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'timeline' },
-    el('line', { x1: pad, y1: 35, x2: W - pad, y2: 35, stroke: '#d8dee4', 'stroke-width': 2 }));
+    el('line', { x1: pad, y1: 52, x2: W - pad, y2: 52, stroke: '#d8dee4', 'stroke-width': 2 }));
   const stack = new Map();
   items.forEach((it, i) => {
     const d = Number.isNaN(days[i]) ? lo : days[i];
@@ -129,13 +130,13 @@ function timeline(items) {
     const k = Math.round(x);
     const n = stack.get(k) || 0;
     stack.set(k, n + 1);
-    const dot = el('circle', { cx: x, cy: 35 - n * 9 + (n ? 0 : 0), r: 5, fill: it.color },
+    const dot = el('circle', { cx: x, cy: 52 - n * 13, r: 6, fill: it.color },
       el('title', {}, (it.date || 'undated') + ' · ' + it.label));
-    svg.appendChild(it.href ? el('a', { href: it.href }, dot) : dot);
+    svg.appendChild(it.href ? el('svg:a', { href: it.href }, dot) : dot);
   });
   if (known.length) {
-    svg.appendChild(el('text', { x: pad, y: 60, 'text-anchor': 'start' }, new Date(lo * 864e5).toISOString().slice(0, 10)));
-    if (hi > lo) svg.appendChild(el('text', { x: W - pad, y: 60, 'text-anchor': 'end' }, new Date(hi * 864e5).toISOString().slice(0, 10)));
+    svg.appendChild(el('text', { x: pad, y: 76, 'text-anchor': 'start' }, new Date(lo * 864e5).toISOString().slice(0, 10)));
+    if (hi > lo) svg.appendChild(el('text', { x: W - pad, y: 76, 'text-anchor': 'end' }, new Date(hi * 864e5).toISOString().slice(0, 10)));
   }
   return svg;
 }
