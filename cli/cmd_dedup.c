@@ -75,6 +75,12 @@ static int parse_args(int argc, char **argv, dedup_cli *o)
     memset(o, 0, sizeof *o);
     nf_dedup_options_default(&o->dedup);
     nf_clean_options_default(&o->clean);
+    /* dedup compares normalized tokens: no stems, no dates found in the
+     * text (a date given in the record still orders the canonicals), no
+     * language identification (segmentation goes by script) */
+    o->clean.stem = 0;
+    o->clean.dates = 0;
+    o->clean.lang = 0;
     o->clean.threads = o->dedup.threads = nf_cli_default_threads();
     int c;
     char *end;
