@@ -59,10 +59,14 @@ typedef struct cli_input {
     nf_clean_options clean;
     size_t max_record, batch_docs;
     bool quiet;
+    size_t batch_bytes;  /* 0 = 64 MiB of text (or raw pages) a batch */
+    size_t max_page;     /* HTML pages / WARC payloads (0 = the reader's default) */
+    bool defer_extract;  /* HTML comes back unextracted (see nf_extractor) */
 } cli_input;
 
 typedef struct cli_totals {
     uint64_t docs, skipped, bytes;
+    uint64_t ignored; /* records passed over on purpose (nf_reader_records_ignored) */
     progress progress;
 } cli_totals;
 

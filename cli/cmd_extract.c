@@ -5,24 +5,20 @@
  *
  * The reader runs with extraction deferred: it only reads (files, WARC
  * records, HTTP decoding), one batch of raw pages at a time, bounded by
- * count and bytes. A batch is extracted on -j threads that pull page
- * indices from a shared counter, each with its own language identifier,
- * while the main thread reads the next batch (then joins the extraction),
- * and is written in input order. Batch boundaries depend on the input
- * only, so the output is byte-identical for any -j; at most two batches
- * are held.
+ * count and bytes, on the shared loop's reader thread (common.c). Each
+ * batch is extracted by the library's nf_extractor on -j threads, each
+ * with its own language identifier, and written in input order. Batch
+ * boundaries depend on the input only, so the output is byte-identical
+ * for any -j; at most two batches are held.
  * Other inputs (.txt, .jsonl ...) pass through with the fields they have.
  */
 #include "cli.h"
 
 #include <getopt.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-#include "common/common.h"
 
 #define DEFAULT_BATCH_DOCS 256
 #define BATCH_BYTES (32u << 20)
@@ -104,186 +100,61 @@ static int parse_args(int argc, char **argv, extract_cli *o)
     return 0;
 }
 
-/* ------------------------------------------------------------- output */
-
-static void write_stats(nfi_buf *b, const nf_doc *d)
-{
-    const nf_extract_info *x = d->extract;
-    if (!x) {
-        nfi_buf_puts(b, ",\"stats\":null");
-        return;
-    }
-    nfi_buf_printf(b,
-                  ",\"stats\":{\"bytes_in\":%llu,\"text_bytes\":%zu,\"paragraphs_kept\":%u,"
-                  "\"paragraphs_dropped\":%u,\"jsonld\":%s,\"charset\":",
-                  (unsigned long long)x->bytes_in, d->text_len, x->paragraphs_kept, x->paragraphs_dropped,
-                  x->used_jsonld ? "true" : "false");
-    nfi_json_cstr_or_null(b, x->charset[0] ? x->charset : NULL);
-    nfi_buf_puts(b, ",\"date_source\":");
-    nfi_json_cstr_or_null(b, x->date_source);
-    nfi_buf_printf(b, ",\"lang_detected\":%s", x->lang_detected ? "true" : "false");
-    if (x->from_warc)
-        nfi_buf_printf(b, ",\"offset\":%llu", (unsigned long long)x->offset);
-    nfi_buf_putc(b, '}');
-}
-
-static void write_record(nfi_buf *b, const nf_doc *d)
-{
-    const nf_extract_info *x = d->extract;
-    const char *fields[][2] = {{"id", d->id},         {"url", d->url},       {"title", d->title},
-                               {"published", d->published}, {"lang", d->lang}, {"site", d->source},
-                               {"author", x ? x->author : NULL}};
-    nfi_buf_putc(b, '{');
-    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
-        nfi_buf_printf(b, "%s\"%s\":", i ? "," : "", fields[i][0]);
-        nfi_json_cstr_or_null(b, fields[i][1]);
-    }
-    nfi_buf_puts(b, ",\"text\":");
-    nfi_json_string(b, d->text ? d->text : "", d->text_len);
-    nfi_buf_puts(b, ",\"fetched\":");
-    nfi_json_cstr_or_null(b, x ? x->fetched : NULL);
-    write_stats(b, d);
-    nfi_buf_puts(b, "}\n");
-}
-
-/* ------------------------------------------------------------ workers */
-
-typedef struct batch {
-    nf_doc *docs;
-    nf_status *status;
-    nf_error *errors;
-    size_t n;
-    atomic_size_t next;
-} batch;
-
-typedef struct worker {
-    pthread_t thread;
-    nf_langid *langid;
-    batch *work;
-} worker;
-
-static void *work(void *arg)
-{
-    worker *w = arg;
-    batch *b = w->work;
-    for (;;) {
-        size_t i = atomic_fetch_add(&b->next, 1);
-        if (i >= b->n)
-            return NULL;
-        b->status[i] = nf_doc_extract(&b->docs[i], w->langid, &b->errors[i]);
-    }
-}
-
-/* Starts workers 1.. on the batch; returns how many threads run. */
-static int start_workers(worker *workers, int n_workers, batch *b)
-{
-    atomic_store(&b->next, 0);
-    int started = 1;
-    for (int t = 1; t < n_workers && (size_t)t < b->n; t++) {
-        workers[t].work = b;
-        if (pthread_create(&workers[t].thread, NULL, work, &workers[t]) != 0)
-            break;
-        started++;
-    }
-    return started;
-}
-
-/* The calling thread joins in as worker 0, then waits for the others. */
-static void finish_workers(worker *workers, int started, batch *b)
-{
-    workers[0].work = b;
-    work(&workers[0]);
-    for (int t = 1; t < started; t++)
-        pthread_join(workers[t].thread, NULL);
-}
-
 /* ---------------------------------------------------------------- run */
 
 typedef struct run {
     extract_cli o;
-    nf_reader *reader;
+    nf_extractor *extractor;
     FILE *out;
     cli_output outf; /* out's file, renamed into place when complete */
-    worker *workers;
-    batch b[2]; /* one is extracted while the other is read */
-    nfi_buf line;
+    nf_status *status;
+    nf_error *errors;
+    nf_buffer line;
     uint64_t pages, skipped, bytes_in;
-    int status;
+    int fatal;
 } run;
 
-/* Reads the next batch; false when the input is done or broken. */
-static bool read_batch(run *r, batch *b)
+/* One batch read by the shared loop (on its reader thread, so reading
+ * overlaps with extraction): extracted on the extractor's threads, written
+ * in input order. */
+static int extract_batch(void *ctx, nf_doc *docs, size_t n)
 {
-    nf_error err = {NF_OK, ""};
-    size_t bytes = 0;
-    b->n = 0;
-    while (b->n < r->o.batch_docs && bytes < BATCH_BYTES) {
-        nf_doc *d = &b->docs[b->n];
-        nf_status st = nf_reader_next(r->reader, d, &err);
-        if (st == NF_END)
-            return false;
-        if (st == NF_SKIPPED) {
+    run *r = ctx;
+    nf_error err;
+    if (nf_extractor_run(r->extractor, docs, n, r->status, r->errors, &err) != NF_OK) {
+        fprintf(stderr, "newsfold extract: %s\n", err.message);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const nf_doc *d = &docs[i];
+        if (r->status[i] != NF_OK) {
             r->skipped++;
-            fprintf(stderr, "newsfold extract: %s\n", err.message);
+            fprintf(stderr, "newsfold extract: %s\n", r->errors[i].message);
             continue;
         }
-        if (st != NF_OK) {
-            fprintf(stderr, "newsfold extract: %s\n", err.message);
-            r->status = EXIT_FATAL;
-            return false;
-        }
-        bytes += d->extract ? d->extract->raw_len : d->text_len;
-        b->n++;
+        r->line.len = 0;
+        nf_jsonl_extract(&r->line, d);
+        if (r->line.oom || fwrite(r->line.data, 1, r->line.len, r->out) != r->line.len)
+            return -1;
+        r->pages++;
+        r->bytes_in += d->extract ? d->extract->bytes_in : d->text_len;
     }
-    return true;
+    return 0;
 }
 
-static void write_batch(run *r, batch *b)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        nf_doc *d = &b->docs[i];
-        if (b->status[i] == NF_OK) {
-            r->line.len = 0;
-            write_record(&r->line, d);
-            fwrite(r->line.data, 1, r->line.len, r->out);
-            r->pages++;
-            r->bytes_in += d->extract ? d->extract->bytes_in : d->text_len;
-        } else {
-            r->skipped++;
-            fprintf(stderr, "newsfold extract: %s\n", b->errors[i].message);
-            if (b->status[i] != NF_SKIPPED)
-                r->status = EXIT_FATAL;
-        }
-        nf_doc_free(d);
-    }
-}
-
-static bool setup(run *r, char **paths, size_t n_paths)
+static bool setup(run *r)
 {
     nf_error err = {NF_OK, ""};
-    nf_reader_options ropt = {.max_page_bytes = r->o.max_page, .defer_extract = 1};
-    if (nf_reader_open(&r->reader, (const char *const *)paths, n_paths, &ropt, &err) != NF_OK) {
+    if (nf_extractor_new(&r->extractor, r->o.threads, r->o.detect_lang, &err) != NF_OK &&
+        (r->o.quiet || fprintf(stderr, "newsfold extract: no language detection: %s\n", err.message)) &&
+        nf_extractor_new(&r->extractor, r->o.threads, 0, &err) != NF_OK) {
         fprintf(stderr, "newsfold extract: %s\n", err.message);
         return false;
     }
-    r->workers = calloc((size_t)r->o.threads, sizeof *r->workers);
-    if (!r->workers)
+    r->status = calloc(r->o.batch_docs, sizeof *r->status);
+    r->errors = calloc(r->o.batch_docs, sizeof *r->errors);
+    if (!r->status || !r->errors)
         return false;
-    for (int k = 0; k < 2; k++) {
-        batch *b = &r->b[k];
-        b->docs = calloc(r->o.batch_docs, sizeof *b->docs);
-        b->status = calloc(r->o.batch_docs, sizeof *b->status);
-        b->errors = calloc(r->o.batch_docs, sizeof *b->errors);
-        if (!b->docs || !b->status || !b->errors)
-            return false;
-    }
-    for (int t = 0; r->o.detect_lang && t < r->o.threads; t++) {
-        if (nf_langid_new(&r->workers[t].langid, &err) != NF_OK) {
-            if (!r->o.quiet)
-                fprintf(stderr, "newsfold extract: no language detection: %s\n", err.message);
-            break;
-        }
-    }
     r->out = cli_output_open(&r->outf, "extract", r->o.output);
     return r->out != NULL;
 }
@@ -292,25 +163,10 @@ static void teardown(run *r)
 {
     if (r->out) /* not completed */
         cli_output_close(&r->outf, false);
-    for (int t = 0; r->workers && t < r->o.threads; t++)
-        nf_langid_free(r->workers[t].langid);
-    free(r->workers);
-    for (int k = 0; k < 2; k++) {
-        for (size_t i = 0; r->b[k].docs && i < r->b[k].n; i++) /* a batch left by a fatal error */
-            nf_doc_free(&r->b[k].docs[i]);
-        free(r->b[k].docs);
-        free(r->b[k].status);
-        free(r->b[k].errors);
-    }
-    nfi_buf_free(&r->line);
-    nf_reader_close(r->reader);
-}
-
-static double peak_rss_mb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024.0;
+    nf_extractor_free(r->extractor);
+    free(r->status);
+    free(r->errors);
+    nf_buffer_free(&r->line);
 }
 
 /* User + system CPU seconds of all threads so far. */
@@ -322,22 +178,24 @@ static double cpu_seconds(void)
            ru.ru_stime.tv_usec / 1e6;
 }
 
-static void summary(const run *r, const progress *p)
+static void summary(const run *r, const cli_totals *t)
 {
-    uint64_t ignored = nf_reader_records_ignored(r->reader);
     if (r->o.stats) {
-        double secs = nf_cli_now() - p->start, cpu = cpu_seconds();
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double secs = nf_cli_now() - t->progress.start, cpu = cpu_seconds();
         fprintf(stderr,
                 "stats: extract: %llu pages, %.1f MB of HTML in %.2f s: %.1f MB/s, %.0f pages/s, %d threads, "
                 "cpu %.2f s: %.1f MB/s per core, peak RSS %.1f MB\n",
                 (unsigned long long)r->pages, r->bytes_in / 1e6, secs, secs > 0 ? r->bytes_in / 1e6 / secs : 0,
                 secs > 0 ? r->pages / secs : 0, r->o.threads, cpu, cpu > 0 ? r->bytes_in / 1e6 / cpu : 0,
-                peak_rss_mb());
+                ru.ru_maxrss / 1024.0);
     }
-    if (!r->o.quiet && (r->skipped || ignored))
+    uint64_t skipped = r->skipped + t->skipped;
+    if (!r->o.quiet && (skipped || t->ignored))
         fprintf(stderr, "newsfold extract: %llu pages written, %llu skipped, %llu WARC records ignored "
                         "(not HTML responses)\n",
-                (unsigned long long)r->pages, (unsigned long long)r->skipped, (unsigned long long)ignored);
+                (unsigned long long)r->pages, (unsigned long long)skipped, (unsigned long long)t->ignored);
 }
 
 int cmd_extract(int argc, char **argv)
@@ -347,38 +205,22 @@ int cmd_extract(int argc, char **argv)
     int rc = parse_args(argc, argv, &r.o);
     if (rc)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
-    r.status = EXIT_ALL_GOOD;
-    if (!setup(&r, argv + optind, (size_t)(argc - optind))) {
+    if (!setup(&r)) {
         teardown(&r);
         return EXIT_FATAL;
     }
-    progress prog;
-    progress_init(&prog, r.o.quiet);
-    /* Batch k is extracted by workers 1.. while this thread reads batch
-     * k + 1, then helps finish k and writes it: reading and extraction
-     * overlap, output stays in input order. */
-    batch *cur = &r.b[0], *next = &r.b[1];
-    bool more = read_batch(&r, cur);
-    while (cur->n > 0 || more) {
-        int started = start_workers(r.workers, r.o.threads, cur);
-        next->n = 0;
-        if (more && r.status != EXIT_FATAL)
-            more = read_batch(&r, next);
-        finish_workers(r.workers, started, cur);
-        write_batch(&r, cur);
-        cur->n = 0;
-        progress_update(&prog, r.pages, nf_reader_bytes_done(r.reader), nf_reader_bytes_total(r.reader));
-        batch *t = cur;
-        cur = next;
-        next = t;
-        if (r.status == EXIT_FATAL)
-            break;
-    }
-    progress_finish(&prog);
-    summary(&r, &prog);
-    if (cli_output_close(&r.outf, r.status != EXIT_FATAL))
-        r.status = EXIT_FATAL;
+    cli_input in = {.command = "extract", .paths = argv + optind, .n_paths = (size_t)(argc - optind)};
+    in.batch_docs = r.o.batch_docs;
+    in.batch_bytes = BATCH_BYTES;
+    in.max_page = r.o.max_page;
+    in.defer_extract = true;
+    in.quiet = r.o.quiet;
+    cli_totals totals = {0};
+    int status = cli_read_batches(&in, extract_batch, &r, &totals);
+    summary(&r, &totals);
+    if (cli_output_close(&r.outf, status != EXIT_FATAL))
+        status = EXIT_FATAL;
     r.out = NULL;
     teardown(&r);
-    return r.status == EXIT_ALL_GOOD && r.skipped ? EXIT_SKIPPED : r.status;
+    return status == EXIT_ALL_GOOD && (r.skipped || totals.skipped) ? EXIT_SKIPPED : status;
 }

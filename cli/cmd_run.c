@@ -321,7 +321,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "newsfold run: %s\n", err.message);
         return EXIT_FATAL;
     }
-    cli_input in = {"run", argv + optind, (size_t)(argc - optind), o.fold.clean, 0, 0, o.quiet};
+    cli_input in = {.command = "run", .paths = argv + optind, .n_paths = (size_t)(argc - optind), .clean = o.fold.clean, .max_record = 0, .batch_docs = 0, .quiet = o.quiet};
     cli_totals totals = {0};
     int status = cli_read_batches(&in, add_batch, &s, &totals);
     if (status == EXIT_ALL_GOOD)

@@ -116,7 +116,8 @@ static void *read_batch(void *arg)
     read_job *j = arg;
     nf_error err = {NF_OK, ""};
     j->n = j->bytes = j->skipped = 0;
-    while (j->n < j->cap && j->bytes < BATCH_BYTES) {
+    size_t max_bytes = j->in->batch_bytes ? j->in->batch_bytes : BATCH_BYTES;
+    while (j->n < j->cap && j->bytes < max_bytes) {
         nf_doc *d = &j->docs[j->n];
         nf_status st = nf_reader_next(j->reader, d, &err);
         if (st == NF_END) {
@@ -134,10 +135,11 @@ static void *read_batch(void *arg)
             j->fatal = true;
             break;
         }
-        if (d->text_len == 0 && !(d->title && *d->title)) /* a headline alone is a document */
+        bool raw = d->extract && d->extract->raw; /* deferred HTML: no text yet */
+        if (d->text_len == 0 && !raw && !(d->title && *d->title)) /* a headline alone is a document */
             fprintf(stderr, "newsfold %s: %s:%llu: no text and no title (kept, id \"%s\")\n", j->in->command,
                     d->origin, (unsigned long long)d->record, d->id);
-        j->bytes += d->text_len;
+        j->bytes += raw ? d->extract->raw_len : d->text_len;
         j->n++;
     }
     return NULL;
@@ -154,7 +156,8 @@ static bool start_read(read_job *j, pthread_t *t)
 int cli_read_batches(const cli_input *in, cli_raw_fn fn, void *ctx, cli_totals *totals)
 {
     nf_error err = {NF_OK, ""};
-    nf_reader_options ropt = {.max_record_bytes = in->max_record};
+    nf_reader_options ropt = {.max_record_bytes = in->max_record, .max_page_bytes = in->max_page,
+                              .defer_extract = in->defer_extract};
     nf_reader *reader = NULL;
     if (nf_reader_open(&reader, (const char *const *)in->paths, in->n_paths, &ropt, &err)) {
         fprintf(stderr, "newsfold %s: %s\n", in->command, err.message);
@@ -199,6 +202,7 @@ int cli_read_batches(const cli_input *in, cli_raw_fn fn, void *ctx, cli_totals *
         free(jobs[k].docs);
     }
     progress_finish(&totals->progress);
+    totals->ignored = nf_reader_records_ignored(reader);
     nf_reader_close(reader);
     return status;
 }

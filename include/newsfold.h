@@ -162,6 +162,17 @@ typedef struct nf_extract_options {
 nf_status nf_extract_html(const char *page, size_t len, const nf_extract_options *options,
                           nf_doc *doc, nf_error *err);
 
+/* Extraction of a batch of unextracted pages on several threads, with one
+ * language identifier each (none when detect_lang is 0). nf_extractor_run
+ * sets status[i] (NF_OK, or NF_SKIPPED with errors[i] naming the page) for
+ * every page; it returns an error only when memory runs out. The result
+ * does not depend on the thread count. */
+typedef struct nf_extractor nf_extractor;
+nf_status nf_extractor_new(nf_extractor **out, int threads, int detect_lang, nf_error *err);
+nf_status nf_extractor_run(nf_extractor *x, nf_doc *docs, size_t n, nf_status *status, nf_error *errors,
+                           nf_error *err);
+void nf_extractor_free(nf_extractor *x);
+
 /* Extracts a document the reader returned unextracted (defer_extract);
  * NF_OK and nothing done for any other document. Documents are independent,
  * so several may be extracted on different threads at once. */
@@ -439,6 +450,9 @@ typedef struct nf_link_explain {
     double alignment;                    /* share of paragraphs aligned in order */
     double order;                        /* shared features in the same order (LCS share) */
     double length_ratio;
+    double shared;                       /* features both have (dates aside): the amount of evidence */
+    double coverage;                     /* the smaller share of dictionary terms among the two
+                                            documents' features: how much terms can say */
     double logit;                        /* the score before the logistic */
     double score;                        /* calibrated, in [0,1] */
 } nf_link_explain;
@@ -470,6 +484,39 @@ const char *const *nf_links_dictionary_languages(const nf_links *l);
 void nf_links_result_free(nf_links_result *r);
 void nf_links_free(nf_links *l);
 
+/*
+ * Translation groups (`newsfold links --groups`): the versions of one text,
+ * joined by translation links and by the copies dedup found, each group
+ * with its most likely original as canonical (the document with the most
+ * translation links, then the earliest published, then the smallest id,
+ * then the first added). O(documents + links); the same for any order of
+ * links and any thread count.
+ */
+typedef struct nf_links_group_order {
+    const char *const *ids;  /* per document, or NULL */
+    const int32_t *published; /* per document as yyyymmdd, INT32_MAX when unknown; or NULL */
+} nf_links_group_order;
+
+typedef struct nf_links_group_doc {
+    uint32_t group;       /* group number, 0.. in order of each group's first document */
+    uint32_t canonical;   /* index of the group's canonical document */
+    const char *relation; /* "unique", "canonical", "translation", or the copy's dedup relation
+                             ("exact", "near", "contained"); static storage */
+    double score;         /* 1 for the canonical; a copy's dedup score; a translation's link score
+                             to the canonical (else its best link) */
+} nf_links_group_doc;
+
+typedef struct nf_links_groups {
+    nf_links_group_doc *docs; /* per document, in the order added */
+    size_t n_docs, n_groups;
+} nf_links_groups;
+
+/* Groups n documents; copies (from nf_dedup_finish on the same documents in
+ * the same order) and order may be NULL. */
+nf_status nf_links_group(const nf_links_result *links, const nf_dedup_result *copies, size_t n,
+                         const nf_links_group_order *order, nf_links_groups *out, nf_error *err);
+void nf_links_groups_free(nf_links_groups *g);
+
 /* ------------------------------------------------ events and storylines */
 
 /*
@@ -489,7 +536,10 @@ void nf_links_free(nf_links *l);
  */
 typedef struct nf_events_options {
     double threshold;        /* a document whose best score is below starts a new event */
-    double threshold_short;  /* the same for a document with (almost) no body: a headline */
+    double threshold_short;  /* a headline (a document with almost no body) joins when its probability reaches this */
+    double headline_model[6]; /* logistic model of that probability: intercept, title (or body) cosine, names
+                                 cosine, pivot cosine, ln(1 + hours since the event's last report), other
+                                 language (docs/events.md) */
     double w_title, w_body, w_names, w_pivot; /* same-language score: weights of the cosines */
     double w_cross_names, w_cross_pivot; /* score when the event has no report in the document's language */
     double time_weight;      /* share of the score that decays with the days to the event */
@@ -717,6 +767,9 @@ void nf_jsonl_event(nf_buffer *b, const nf_fold_result *r, size_t event);
 void nf_jsonl_storyline(nf_buffer *b, const nf_fold_result *r, size_t storyline);
 /* One assignment (the service's answer per document). */
 void nf_jsonl_assignment(nf_buffer *b, const nf_assignment *a);
+/* One page of `newsfold extract`: id, url, title, published, lang, site,
+ * author, text, fetched, stats. */
+void nf_jsonl_extract(nf_buffer *b, const nf_doc *d);
 
 /* ------------------------------------------------------------ evaluation */
 

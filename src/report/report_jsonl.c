@@ -1,6 +1,7 @@
 /*
- * report_jsonl.c - the JSONL records of `newsfold run`: documents, events,
- * storylines, and the per-document assignment a live fold answers with.
+ * report_jsonl.c - the JSONL records newsfold writes: documents, events and
+ * storylines of `run`, the per-document assignment a live fold answers
+ * with, and the pages of `extract`.
  *
  * One encoder per record type, each appending one JSON object and a
  * newline to an nf_buffer, so the command, the service and the tests write
@@ -147,4 +148,44 @@ void nf_jsonl_assignment(nf_buffer *b, const nf_assignment *a)
         nfi_json_cstr_or_null(b, a->of);
     }
     nfi_buf_printf(b, ",\"event_score\":%.4f}\n", a->event_score);
+}
+
+static void extract_stats(nfi_buf *b, const nf_doc *d)
+{
+    const nf_extract_info *x = d->extract;
+    if (!x) {
+        nfi_buf_puts(b, ",\"stats\":null");
+        return;
+    }
+    nfi_buf_printf(b,
+                   ",\"stats\":{\"bytes_in\":%llu,\"text_bytes\":%zu,\"paragraphs_kept\":%u,"
+                   "\"paragraphs_dropped\":%u,\"jsonld\":%s,\"charset\":",
+                   (unsigned long long)x->bytes_in, d->text_len, x->paragraphs_kept, x->paragraphs_dropped,
+                   x->used_jsonld ? "true" : "false");
+    nfi_json_cstr_or_null(b, x->charset[0] ? x->charset : NULL);
+    nfi_buf_puts(b, ",\"date_source\":");
+    nfi_json_cstr_or_null(b, x->date_source);
+    nfi_buf_printf(b, ",\"lang_detected\":%s", x->lang_detected ? "true" : "false");
+    if (x->from_warc)
+        nfi_buf_printf(b, ",\"offset\":%llu", (unsigned long long)x->offset);
+    nfi_buf_putc(b, '}');
+}
+
+void nf_jsonl_extract(nf_buffer *b, const nf_doc *d)
+{
+    const nf_extract_info *x = d->extract;
+    const char *fields[][2] = {{"id", d->id},         {"url", d->url},       {"title", d->title},
+                               {"published", d->published}, {"lang", d->lang}, {"site", d->source},
+                               {"author", x ? x->author : NULL}};
+    nfi_buf_putc(b, '{');
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        nfi_buf_printf(b, "%s\"%s\":", i ? "," : "", fields[i][0]);
+        nfi_json_cstr_or_null(b, fields[i][1]);
+    }
+    nfi_buf_puts(b, ",\"text\":");
+    nfi_json_string(b, d->text ? d->text : "", d->text_len);
+    nfi_buf_puts(b, ",\"fetched\":");
+    nfi_json_cstr_or_null(b, x ? x->fetched : NULL);
+    extract_stats(b, d);
+    nfi_buf_puts(b, "}\n");
 }
