@@ -1,5 +1,6 @@
-/* test_langid.c - language identification on sentences written for this
- * test in several languages and scripts, and its confidence behaviour. */
+/* test_langid.c - language identification on sentences and headlines
+ * written for this test in several languages and scripts, and its
+ * confidence behaviour. */
 #include "test_util.h"
 
 static void test_languages(void **state)
@@ -40,8 +41,38 @@ static void test_languages(void **state)
     nf_langid_free(lid);
 }
 
+/* Headlines (short, no function-word evidence) are CLD2's job. */
+static void test_headlines(void **state)
+{
+    (void)state;
+    nf_langid *lid;
+    nf_error err;
+    assert_int_equal(nf_langid_new(&lid, &err), NF_OK);
+    static const struct { const char *lang, *text; } cases[] = {
+        {"en", "Harbour fire forces ferries north as investigators search warehouse"},
+        {"de", "Großbrand im Hafen: Fähren weichen auf den nördlichen Anleger aus"},
+        {"fr", "Incendie au port : les ferries déroutés vers la jetée nord"},
+        {"es", "Incendio en el puerto obliga a desviar los transbordadores"},
+        {"pt", "Incêndio no porto obriga as balsas a usar o cais do norte da cidade"},
+        {"it", "Incendio al porto, i traghetti dirottati sul molo settentrionale"},
+        {"ru", "Пожар в порту: паромы направлены к северному причалу"},
+        {"nl", "Brand in de haven: veerboten uitgeweken naar de noordelijke pier"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        double conf;
+        const char *got = nf_langid_detect(lid, cases[i].text, strlen(cases[i].text), &conf);
+        if (strcmp(got, cases[i].lang) != 0)
+            fail_msg("expected %s, got %s for headline %zu", cases[i].lang, got, i);
+        assert_true(conf > 0.0 && conf < 0.97); /* short: never as sure as a long text */
+    }
+    double conf;
+    assert_string_equal(nf_langid_detect(lid, "2024 - 15:30 - 1:0", 18, &conf), "und");
+    assert_true(conf == 0.0);
+    nf_langid_free(lid);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_languages)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_languages), cmocka_unit_test(test_headlines)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,12 @@ nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const c
 /* Whether a Snowball stemmer exists for this language code. */
 bool nfi_has_stemmer(nfi_normalizer *nz, const char *lang);
 
+/* CLD2 behind a C entry point (cld2_shim.cc): the codes of the three most
+ * likely languages of text (valid UTF-8; "un" when unknown), best first,
+ * their shares in percent and CLD2's reliability verdict. Returns 1, or 0
+ * on failure. Reentrant. */
+int nfi_cld2_detect(const char *text, int len, char codes[3][8], int percent[3], int *reliable);
+
 /*
  * boilerplate.h - line-level boilerplate classification (see boilerplate.c).
  */
