@@ -90,6 +90,13 @@ int cmd_compare(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+/* newsfold run --db FILE (cmd_serve.c): the store of newsfold serve written
+ * in batch: documents before nf_fold_add takes them, then the final result
+ * (NULL: abandon). Messages on stderr; NULL or non-zero on failure. */
+typedef struct cli_db cli_db;
+cli_db *cli_db_open(const char *path);
+int cli_db_add(cli_db *db, const nf_doc *docs, size_t n);
+int cli_db_finish(cli_db *db, const nf_fold_result *result);
 int cmd_index(int argc, char **argv);
 
 #endif

@@ -38,6 +38,7 @@ static const char run_usage[] =
     "      --no-links              skip the cross-lingual stage (no translations, no pivots)\n"
     "      --title TEXT            title of report.html\n"
     "      --max-docs N            documents listed per group and event in report.html\n"
+    "      --db FILE               also write FILE, a new store for newsfold serve (SQLite)\n"
     "  -j, --threads N             worker threads (default: all cores)\n"
     "      --stats                 print throughput and stage figures on stderr\n"
     "  -q, --quiet                 no progress, no summary\n"
@@ -45,6 +46,7 @@ static const char run_usage[] =
 
 typedef struct run_cli {
     const char *outdir;
+    const char *db; /* --db: the store of newsfold serve, written in batch */
     nf_fold_options fold;
     nf_report_options report;
     bool quiet, stats;
@@ -52,6 +54,7 @@ typedef struct run_cli {
 
 typedef struct run_state {
     nf_fold *fold;
+    cli_db *db;
     int status;
     double stage_start[4];
 } run_state;
@@ -112,6 +115,7 @@ static int parse_option(int c, run_cli *o)
         o->fold.threads = nf_cli_threads(optarg);
         return o->fold.threads < 1 ? bad_value("thread count", optarg) : 0;
     case 's': o->stats = true; return 0;
+    case 'B': o->db = optarg; return 0;
     case 'q': o->quiet = true; return 0;
     case 'h': fputs(run_usage, stdout); return 1;
     default: fputs(run_usage, stderr); return -1;
@@ -136,6 +140,7 @@ static int parse_args(int argc, char **argv, run_cli *o)
         {"max-docs", required_argument, 0, 'M'},
         {"threads", required_argument, 0, 'j'},
         {"stats", no_argument, 0, 's'},
+        {"db", required_argument, 0, 'B'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -160,6 +165,8 @@ static int add_batch(void *ctx, nf_doc *docs, size_t n)
 {
     run_state *s = ctx;
     nf_error err;
+    if (s->db && cli_db_add(s->db, docs, n) != 0)
+        return -1;
     nf_status st = nf_fold_add(s->fold, docs, n, NULL, &err);
     if (st == NF_OK)
         return 0;
@@ -315,7 +322,9 @@ int cmd_run(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
-    run_state s = {NULL, EXIT_ALL_GOOD, {0}};
+    run_state s = {NULL, NULL, EXIT_ALL_GOOD, {0}};
+    if (o.db && !(s.db = cli_db_open(o.db)))
+        return EXIT_FATAL;
     nf_error err;
     if (open_fold(&o, &s, &err) != NF_OK) {
         fprintf(stderr, "newsfold run: %s\n", err.message);
@@ -332,6 +341,8 @@ int cmd_run(int argc, char **argv)
         status = EXIT_FATAL;
     }
     if (status != EXIT_FATAL && write_outputs(&o, &result) != 0)
+        status = EXIT_FATAL;
+    if (s.db && cli_db_finish(s.db, status != EXIT_FATAL ? &result : NULL) != 0)
         status = EXIT_FATAL;
     if (o.stats && status != EXIT_FATAL)
         report_stats(&s, &totals, &o, &result);

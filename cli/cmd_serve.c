@@ -2,8 +2,10 @@
  * cmd_serve.c - `newsfold serve`: parses the command line and runs the
  * service (service/, docs/service.md). Nothing else lives here.
  *
- * Built with NF_HAVE_SERVE only when libmicrohttpd and sqlite3 were found
- * at configure time; otherwise the command says it is not available.
+ * Also the store writer of `newsfold run --db FILE` (cli_db_*), so that
+ * cmd_run.c needs no service header. Built with NF_HAVE_SERVE only when
+ * libmicrohttpd and sqlite3 were found at configure time; otherwise both
+ * say they are not available.
  */
 #include "cli.h"
 
@@ -42,17 +44,81 @@ static const char serve_usage[] =
 
 #ifndef NF_HAVE_SERVE
 
+static const char unavailable[] = "not available: this newsfold was built without libmicrohttpd and "
+                                  "sqlite3 (scripts/setup.sh installs libmicrohttpd-dev and libsqlite3-dev)";
+
 int cmd_serve(int argc, char **argv)
 {
     (void)argc, (void)argv;
-    fprintf(stderr, "newsfold serve: not available: this newsfold was built without libmicrohttpd and "
-                    "sqlite3 (scripts/setup.sh installs libmicrohttpd-dev and libsqlite3-dev)\n");
+    fprintf(stderr, "newsfold serve: %s\n", unavailable);
     return EXIT_FATAL;
+}
+
+cli_db *cli_db_open(const char *path)
+{
+    fprintf(stderr, "newsfold run: --db %s: %s\n", path, unavailable);
+    return NULL;
+}
+
+int cli_db_add(cli_db *db, const nf_doc *docs, size_t n)
+{
+    (void)db, (void)docs, (void)n;
+    return -1;
+}
+
+int cli_db_finish(cli_db *db, const nf_fold_result *result)
+{
+    (void)db, (void)result;
+    return -1;
 }
 
 #else
 
 #include "service.h"
+
+/* ------------------------------------------------------- run --db FILE */
+
+struct cli_db {
+    nf_store *store;
+    const char *path;
+};
+
+cli_db *cli_db_open(const char *path)
+{
+    cli_db *db = calloc(1, sizeof *db);
+    nf_error err = {0};
+    if (!db || nf_store_run_open(&db->store, path, &err) != NF_OK) {
+        fprintf(stderr, "newsfold run: --db %s: %s\n", path, db ? err.message : "out of memory");
+        free(db);
+        return NULL;
+    }
+    db->path = path;
+    return db;
+}
+
+int cli_db_add(cli_db *db, const nf_doc *docs, size_t n)
+{
+    nf_error err = {0};
+    if (nf_store_run_docs(db->store, docs, n, &err) == NF_OK)
+        return 0;
+    fprintf(stderr, "newsfold run: --db %s: %s\n", db->path, err.message);
+    return -1;
+}
+
+int cli_db_finish(cli_db *db, const nf_fold_result *result)
+{
+    nf_error err = {0};
+    int rc = 0;
+    if (result && nf_store_run_finish(db->store, result, &err) != NF_OK) {
+        fprintf(stderr, "newsfold run: --db %s: %s\n", db->path, err.message);
+        rc = -1;
+    }
+    nf_store_close(db->store); /* without a result: rolled back */
+    free(db);
+    return rc;
+}
+
+/* ------------------------------------------------------------ serve */
 
 static int bad(const char *what, const char *v)
 {

@@ -83,6 +83,13 @@ nf_status nf_store_reapply(nf_store *s, const nf_fold_update *u, const nf_fold_r
  * assignment, events and storylines. Call inside begin/commit. */
 nf_status nf_store_write_result(nf_store *s, const nf_fold_result *r, nf_error *err);
 
+/* `newsfold run --db FILE`: a new (empty) store written in one transaction:
+ * open, the documents of each batch before nf_fold_add takes them, then the
+ * final result; commits and leaves the store open (nf_store_close). */
+nf_status nf_store_run_open(nf_store **out, const char *path, nf_error *err);
+nf_status nf_store_run_docs(nf_store *s, const nf_doc *docs, size_t n, nf_error *err);
+nf_status nf_store_run_finish(nf_store *s, const nf_fold_result *r, nf_error *err);
+
 /* Replay: calls fn(ctx, id, json, len) for every stored document in arrival order. */
 typedef int (*nf_store_doc_fn)(void *ctx, const char *id, const char *json, size_t len);
 nf_status nf_store_each_doc(nf_store *s, nf_store_doc_fn fn, void *ctx, nf_error *err);

@@ -671,6 +671,63 @@ nf_status nf_store_write_result(nf_store *s, const nf_fold_result *r, nf_error *
     return write_derived(s, r, err);
 }
 
+/* ------------------------------------------------------- run --db */
+
+static int count_docs(void *ctx, int n, char **values, char **names)
+{
+    (void)n, (void)names;
+    *(long long *)ctx = values[0] ? atoll(values[0]) : 0;
+    return 0;
+}
+
+nf_status nf_store_run_open(nf_store **out, const char *path, nf_error *err)
+{
+    nf_store_options o = {.sync_full = 1, .readers = 1};
+    nf_status st = nf_store_open(out, path, &o, err);
+    if (st != NF_OK)
+        return st;
+    long long n = 0;
+    sqlite3_exec((*out)->w, "SELECT count(*) FROM documents", count_docs, &n, NULL);
+    if (n > 0) {
+        nf_store_close(*out);
+        *out = NULL;
+        if (err) {
+            err->code = NF_ERR_ARG;
+            snprintf(err->message, sizeof err->message,
+                     "%s already holds %lld documents: serve it (newsfold serve --db), or write a new store", path, n);
+        }
+        return NF_ERR_ARG;
+    }
+    return nf_store_begin(*out, err);
+}
+
+nf_status nf_store_run_docs(nf_store *s, const nf_doc *docs, size_t n, nf_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        char *json = docs[i].id ? nf_store_doc_json(&docs[i], &len) : NULL;
+        if (!docs[i].id)
+            continue; /* the fold refuses it too */
+        if (!json)
+            return db_fail(err, NULL, "storing a document");
+        nf_status st = nf_store_put(s, docs[i].id, json, len, err);
+        free(json);
+        if (st != NF_OK && st != NF_SKIPPED) /* a repeated id: the fold keeps the first too */
+            return st;
+    }
+    return NF_OK;
+}
+
+nf_status nf_store_run_finish(nf_store *s, const nf_fold_result *r, nf_error *err)
+{
+    nf_status st = nf_store_write_result(s, r, err);
+    if (st == NF_OK)
+        st = nf_store_commit(s, err);
+    if (st != NF_OK)
+        nf_store_rollback(s);
+    return st;
+}
+
 nf_status nf_store_each_doc(nf_store *s, nf_store_doc_fn fn, void *ctx, nf_error *err)
 {
     sqlite3_stmt *st = s->ws[W_EACH];
