@@ -80,6 +80,10 @@ nf_status nfi_parallel_for(size_t n, void *workers, size_t worker_size, int n_wo
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (dates.c). */
 int32_t nfi_days_from_civil(int y, unsigned m, unsigned d);
+/* The day number of a "YYYY-MM-DD" date, the form every stage keeps
+ * (anything may follow it, e.g. a time), or INT32_MIN when s does not start
+ * with one: the one parser of that form (dates.c). */
+int32_t nfi_ymd_days(const char *s);
 
 /* Union-find over indices 0..n-1 (parent[i] = i to start): the one used by
  * dedup groups, translation groups, event components and storylines. The

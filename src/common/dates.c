@@ -22,6 +22,8 @@
  */
 #include "common/common.h"
 
+#include <limits.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -377,4 +379,13 @@ int32_t nfi_days_from_civil(int y, unsigned m, unsigned d)
     unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + (int32_t)doe - 719468;
+}
+
+int32_t nfi_ymd_days(const char *s)
+{
+    int y, m, d, used = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &used) != 3 || used != 10 || m < 1 || m > 12 || d < 1 ||
+        d > 31)
+        return INT32_MIN;
+    return nfi_days_from_civil(y, (unsigned)m, (unsigned)d);
 }

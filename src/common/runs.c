@@ -129,25 +129,6 @@ nf_status nfi_runs_new(nfi_runs **out, size_t mem_bytes, const char *tmp_dir, nf
     return NF_OK;
 }
 
-static FILE *anonymous_file(const char *dir)
-{
-    nfi_buf path;
-    nfi_buf_init(&path);
-    nfi_buf_printf(&path, "%s/newsfold-run-XXXXXX", dir);
-    if (path.oom)
-        return NULL;
-    int fd = mkstemp(path.data);
-    FILE *f = NULL;
-    if (fd >= 0) {
-        unlink(path.data); /* gone when closed, even after a crash */
-        f = fdopen(fd, "w+b");
-        if (!f)
-            close(fd);
-    }
-    nfi_buf_free(&path);
-    return f;
-}
-
 static nf_status spill(nfi_runs *r, nf_error *err)
 {
     nfi_kv_sort(r->buf, r->len);
@@ -155,7 +136,7 @@ static nf_status spill(nfi_runs *r, nf_error *err)
     if (!runs)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     r->runs = runs;
-    FILE *f = anonymous_file(r->tmp_dir);
+    FILE *f = nfi_temp_file(r->tmp_dir, "newsfold-run");
     if (!f)
         return nfi_fail(err, NF_ERR_IO, "%s: cannot create a temporary file: %s", r->tmp_dir, strerror(errno));
     if (fwrite(r->buf, sizeof *r->buf, r->len, f) != r->len || fflush(f) != 0) {

@@ -539,12 +539,6 @@ static bool take_date(nfi_page_meta *m, const char *value, const char *source)
     return true;
 }
 
-/* Days since 1970-01-01 of a YYYY-MM-DD date (proleptic Gregorian). */
-static long day_number(const char *d)
-{
-    return nfi_days_from_civil(atoi(d), (unsigned)atoi(d + 5), (unsigned)atoi(d + 8));
-}
-
 static void choose_date(nfi_page_meta *m, const meta_walk *w, const cJSON *article, const char *url)
 {
     char d[11];
@@ -557,7 +551,7 @@ static void choose_date(nfi_page_meta *m, const meta_walk *w, const cJSON *artic
         take_date(m, w->val[K_TIME_AFTER_H1], "time")) {
         /* A timestamp in UTC can fall on the next or previous day; the URL
          * carries the publisher's own calendar day for the same moment. */
-        if (in_url && labs(day_number(d) - day_number(m->published)) == 1)
+        if (in_url && labs((long)nfi_ymd_days(d) - nfi_ymd_days(m->published)) == 1)
             memcpy(m->published, d, sizeof d);
         return;
     }
