@@ -4,7 +4,8 @@
 // HTML pages, documents, stats, OpenAPI; a restart keeps everything and
 // folding goes on into the same events.
 import path from 'node:path';
-import { requireServe, workDir, startServer, http, seedDocs, seedGold, syntheticDoc, check, done, die } from './service_lib.mjs';
+import { spawnSync } from 'node:child_process';
+import { requireServe, workDir, startServer, http, seedDocs, seedGold, syntheticDoc, check, done, die, BIN, SHARED } from './service_lib.mjs';
 
 requireServe();
 const dir = workDir('service_api');
@@ -155,5 +156,17 @@ const c = await http(base, 'POST', '/api/documents', copy);
 const ca = c.json && c.json.documents[0];
 check(c.status === 201 && ca.relation === 'exact' && ca.group === seeds[3].id && ca.event === before[seeds[3].id].event && ca.role === 'copy',
   'after the restart a copy joins its original\'s group and event', ca);
+await srv.stop();
+
+// --- newsfold run --db FILE writes a store that serve takes over
+const runDb = path.join(dir, 'run.db');
+const run = spawnSync(BIN, ['run', '-q', '-j', '2', '--db', runDb, '-o', path.join(dir, 'run-out'),
+  path.join(SHARED, 'seeds')], { encoding: 'utf8' });
+check(run.status === 1 && /gold.json/.test(run.stderr), 'newsfold run --db on the seeds (gold.json skipped)', run.stderr);
+srv = await startServer(runDb);
+base = srv.url;
+await checkGold('run --db, then serve');
+const again2 = spawnSync(BIN, ['run', '-q', '--db', runDb, '-o', path.join(dir, 'run-out2'), path.join(SHARED, 'seeds', seeds[0].id)], { encoding: 'utf8' });
+check(again2.status === 2 && /already holds/.test(again2.stderr), 'run --db refuses a store that holds documents', again2.stderr);
 await srv.stop();
 done();
