@@ -189,28 +189,31 @@ static line_features features_of(const char *s, const char *low, size_t n)
 {
     line_features f = {0, 0, 0, 0, false, false, false, true};
     size_t cjk = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    bool after_space = true; /* words: runs of bytes other than ASCII space */
     for (size_t i = 0; i < n;) {
-        while (i < n && nfi_is_space((unsigned char)s[i]))
+        unsigned char c = u[i];
+        if (c < 0x80) {
+            bool space = nfi_is_space(c);
+            f.words += after_space && !space;
+            after_space = space;
+            f.letters += (unsigned)((c | 32) - 'a') < 26u || (c >= '0' && c <= '9');
             i++;
-        size_t w = i;
-        while (i < n && !nfi_is_space((unsigned char)s[i]))
-            i++;
-        if (i == w)
-            break;
-        f.words++;
-    }
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        uint32_t cp = c;
-        size_t k = c < 0x80 ? 1 : nfi_utf8_decode((const unsigned char *)s + i, n - i, &cp);
-        if (cp >= 0x80 || (unsigned)((c | 32) - 'a') < 26u || (c >= '0' && c <= '9')) {
-            f.only_punct = false;
-            f.letters++;
+            continue;
         }
+        f.words += after_space;
+        after_space = false;
+        f.letters++;
+        if (c >= 0xC2 && c < 0xE0 && i + 1 < n && (u[i + 1] & 0xC0) == 0x80) {
+            i += 2; /* a valid two-byte sequence: below U+0800, not CJK */
+            continue;
+        }
+        uint32_t cp;
+        i += nfi_utf8_decode(u + i, n - i, &cp);
         if (cp >= 0x2E80 && cp <= 0xD7AF)
             cjk++;
-        i += k;
     }
+    f.only_punct = f.letters == 0;
     f.units = f.words > cjk / 2 ? f.words : cjk / 2;
     size_t e = n;
     while (e > 0 && strchr("\"')]}»”’ |", s[e - 1]))

@@ -140,8 +140,12 @@ static script_counts count_scripts(const char *text, size_t len)
             i++;
             continue;
         }
-        i += nfi_utf8_decode(s + i, len - i, &cp);
         c.letters++;
+        if (s[i] < 0xE0 && i + 1 < len && (s[i + 1] & 0xC0) == 0x80 && s[i] >= 0xC2) {
+            i += 2; /* a valid two-byte sequence: below U+0800, no CJK */
+            continue;
+        }
+        i += nfi_utf8_decode(s + i, len - i, &cp);
         if ((cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0x3130 && cp <= 0x318F))
             c.hangul++;
         else if (cp >= 0x3040 && cp <= 0x30FF)

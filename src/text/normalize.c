@@ -46,16 +46,20 @@
 
 #define MAX_STEMMERS 16
 #define MAX_TOKEN_BYTES 256 /* longer runs (base64, URLs) are cut into pieces */
-#define CACHE_SLOTS 65536   /* per language; emptied when half full */
+#define CACHE_SLOTS 32768   /* per language (256 KiB); emptied when half full */
 #define CACHE_ARENA_MAX (8u << 20)
 
 /* raw bytes -> (norm, stem) for one language. An entry in the arena is
  * [raw_len, norm_len, stem_len: uint16][raw][norm][stem]; stem_len 0xFFFF
- * means the stem equals the norm. slots hold arena offset + 1 (0 = empty)
- * and hashes the full hash of the raw bytes. */
+ * means the stem equals the norm. A slot holds the arena offset + 1 (0 =
+ * empty) and the high half of the hash of the raw bytes, side by side, so a
+ * probe touches one cache line of the table. */
+typedef struct cache_slot {
+    uint32_t at, tag;
+} cache_slot;
+
 typedef struct word_cache {
-    uint32_t *slots;
-    uint64_t *hashes;
+    cache_slot *slots;
     size_t used;
     nfi_buf arena;
 } word_cache;
@@ -100,7 +104,6 @@ nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
 static void cache_free(word_cache *wc)
 {
     free(wc->slots);
-    free(wc->hashes);
     nfi_buf_free(&wc->arena);
     memset(wc, 0, sizeof *wc);
 }
@@ -162,12 +165,14 @@ static const char *cache_find(word_cache *wc, uint64_t h, const char *raw, size_
     if (!wc->slots)
         return NULL;
     for (size_t i = (size_t)h & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
-        if (!wc->slots[i]) {
+        if (!wc->slots[i].at) {
             *slot_out = i;
             return NULL;
         }
-        const char *e = wc->arena.data + wc->slots[i] - 1;
-        if (wc->hashes[i] == h && get_u16(e) == n && memcmp(e + 6, raw, n) == 0)
+        if (wc->slots[i].tag != (uint32_t)(h >> 32))
+            continue;
+        const char *e = wc->arena.data + wc->slots[i].at - 1;
+        if (get_u16(e) == n && memcmp(e + 6, raw, n) == 0)
             return e;
     }
 }
@@ -178,11 +183,8 @@ static void cache_put(word_cache *wc, uint64_t h, const char *raw, size_t n, con
 {
     if (!wc->slots) {
         wc->slots = calloc(CACHE_SLOTS, sizeof *wc->slots);
-        wc->hashes = malloc(CACHE_SLOTS * sizeof *wc->hashes);
-        if (!wc->slots || !wc->hashes) {
-            cache_free(wc);
+        if (!wc->slots)
             return;
-        }
     }
     size_t need = 6 + n + norm_len + (stem_same ? 0 : stem_len);
     if (wc->used >= CACHE_SLOTS / 2 || wc->arena.len + need > CACHE_ARENA_MAX) { /* bound reached: start over */
@@ -200,8 +202,7 @@ static void cache_put(word_cache *wc, uint64_t h, const char *raw, size_t n, con
     memcpy(e + 6 + n, norm, norm_len);
     if (!stem_same)
         memcpy(e + 6 + n + norm_len, stem, stem_len);
-    wc->slots[slot] = (uint32_t)wc->arena.len + 1;
-    wc->hashes[slot] = h;
+    wc->slots[slot] = (cache_slot){(uint32_t)wc->arena.len + 1, (uint32_t)(h >> 32)};
     wc->arena.len += need;
     wc->used++;
 }
