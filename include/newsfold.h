@@ -770,6 +770,17 @@ void nf_jsonl_assignment(nf_buffer *b, const nf_assignment *a);
 /* One page of `newsfold extract`: id, url, title, published, lang, site,
  * author, text, fetched, stats. */
 void nf_jsonl_extract(nf_buffer *b, const nf_doc *d);
+/* One cleaned document of `newsfold clean` (token_list: every token). */
+void nf_jsonl_clean_doc(nf_buffer *b, const nf_clean_doc *cd, int token_list);
+/* `newsfold dedup`: the record of document i, and verified pair k. */
+void nf_jsonl_dedup_record(nf_buffer *b, const nf_dedup_result *r, size_t i);
+void nf_jsonl_dedup_pair(nf_buffer *b, const nf_dedup_result *r, size_t k);
+/* `newsfold links`: one translation pair; with --groups, one member of a
+ * group of versions (relation: "canonical", "exact", "translation" ...). */
+void nf_jsonl_link(nf_buffer *b, const char *id_a, const char *id_b, double score, const char *lang_a,
+                   const char *lang_b);
+void nf_jsonl_group_member(nf_buffer *b, const char *id, const char *canonical, const char *relation, double score,
+                           const char *lang);
 
 /* ------------------------------------------------------------ evaluation */
 

@@ -189,3 +189,97 @@ void nf_jsonl_extract(nf_buffer *b, const nf_doc *d)
     extract_stats(b, d);
     nfi_buf_puts(b, "}\n");
 }
+
+void nf_jsonl_clean_doc(nf_buffer *b, const nf_clean_doc *cd, int token_list)
+{
+    nfi_buf_puts(b, "{\"id\":");
+    nfi_json_cstr_or_null(b, cd->doc.id);
+    nfi_buf_puts(b, ",\"title\":");
+    nfi_json_cstr_or_null(b, cd->title);
+    nfi_buf_puts(b, ",\"lang\":");
+    nfi_json_cstr_or_null(b, cd->lang);
+    nfi_buf_printf(b, ",\"lang_confidence\":%.3f,\"lang_detected\":%s,\"published\":", cd->lang_confidence,
+                   cd->lang_detected ? "true" : "false");
+    nfi_json_cstr_or_null(b, cd->published[0] ? cd->published : NULL);
+    nfi_buf_puts(b, ",\"source\":");
+    nfi_json_cstr_or_null(b, cd->doc.source_from_path ? NULL : cd->doc.source);
+    nfi_buf_puts(b, ",\"url\":");
+    nfi_json_cstr_or_null(b, cd->doc.url);
+    nfi_buf_puts(b, ",\"text\":");
+    nfi_json_string(b, cd->text, cd->text_len);
+    nfi_buf_puts(b, ",\"removed_lines\":[");
+    for (size_t i = 0; i < cd->n_removed; i++) {
+        nfi_buf_printf(b, "%s{\"line\":%u,\"reason\":\"%s\",\"text\":", i ? "," : "", cd->removed[i].line,
+                       cd->removed[i].reason);
+        nfi_json_cstr_or_null(b, cd->removed[i].text);
+        nfi_buf_putc(b, '}');
+    }
+    nfi_buf_printf(b, "],\"invalid_utf8\":%zu,\"tokens\":%zu", cd->doc.invalid_utf8, cd->n_tokens);
+    if (token_list) {
+        nfi_buf_puts(b, ",\"token_list\":[");
+        for (size_t i = 0; i < cd->n_tokens; i++) {
+            const nf_token *t = &cd->tokens[i];
+            nfi_buf_printf(b, "%s[%u,%u,", i ? "," : "", t->start, t->len);
+            nfi_json_string(b, cd->pool + t->norm, t->norm_len);
+            nfi_buf_putc(b, ',');
+            nfi_json_string(b, cd->pool + t->stem, t->stem_len);
+            nfi_buf_putc(b, ']');
+        }
+        nfi_buf_putc(b, ']');
+    }
+    nfi_buf_puts(b, "}\n");
+}
+
+void nf_jsonl_dedup_record(nf_buffer *b, const nf_dedup_result *r, size_t i)
+{
+    const nf_dedup_record *d = &r->docs[i];
+    const char *canon = r->docs[d->canonical].id;
+    nfi_buf_puts(b, "{\"id\":");
+    nfi_json_cstr_or_null(b, d->id);
+    nfi_buf_puts(b, ",\"group\":");
+    nfi_json_cstr_or_null(b, canon);
+    nfi_buf_puts(b, ",\"canonical\":");
+    nfi_json_cstr_or_null(b, canon);
+    nfi_buf_printf(b, ",\"relation\":\"%s\",\"score\":%.4f", nf_relation_name(d->relation), d->score);
+    if (d->reason)
+        nfi_buf_printf(b, ",\"reason\":\"%s\"", d->reason);
+    nfi_buf_puts(b, "}\n");
+}
+
+void nf_jsonl_dedup_pair(nf_buffer *b, const nf_dedup_result *r, size_t k)
+{
+    const nf_dedup_pair *p = &r->pairs[k];
+    nfi_buf_puts(b, "{\"a\":");
+    nfi_json_cstr_or_null(b, r->docs[p->a].id);
+    nfi_buf_puts(b, ",\"b\":");
+    nfi_json_cstr_or_null(b, r->docs[p->b].id);
+    nfi_buf_printf(b, ",\"relation\":\"%s\",\"score\":%.4f}\n", nf_relation_name(p->relation), p->score);
+}
+
+void nf_jsonl_link(nf_buffer *b, const char *id_a, const char *id_b, double score, const char *lang_a,
+                   const char *lang_b)
+{
+    nfi_buf_puts(b, "{\"a\":");
+    nfi_json_cstr_or_null(b, id_a);
+    nfi_buf_puts(b, ",\"b\":");
+    nfi_json_cstr_or_null(b, id_b);
+    nfi_buf_printf(b, ",\"relation\":\"translation\",\"score\":%.4f,\"lang_a\":", score);
+    nfi_json_cstr_or_null(b, lang_a);
+    nfi_buf_puts(b, ",\"lang_b\":");
+    nfi_json_cstr_or_null(b, lang_b);
+    nfi_buf_puts(b, "}\n");
+}
+
+void nf_jsonl_group_member(nf_buffer *b, const char *id, const char *canonical, const char *relation, double score,
+                           const char *lang)
+{
+    nfi_buf_puts(b, "{\"id\":");
+    nfi_json_cstr_or_null(b, id);
+    nfi_buf_puts(b, ",\"group\":");
+    nfi_json_cstr_or_null(b, canonical);
+    nfi_buf_puts(b, ",\"canonical\":");
+    nfi_json_cstr_or_null(b, canonical);
+    nfi_buf_printf(b, ",\"relation\":\"%s\",\"score\":%.4f,\"lang\":", relation, score);
+    nfi_json_cstr_or_null(b, lang);
+    nfi_buf_puts(b, "}\n");
+}
