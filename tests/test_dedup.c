@@ -11,6 +11,7 @@
 #include "common/common.h"
 #include "dedup/dedup.h"
 
+#include <dirent.h>
 #include <math.h>
 
 static void test_lsh_params(void **state)
@@ -291,8 +292,13 @@ static void test_incremental_index(void **state)
     assert_int_not_equal(nf_dedup_new(&d, &other, &err), NF_OK);
     assert_non_null(strstr(err.message, "other options"));
 
-    char seg[1200]; /* corruption of a named segment is refused */
-    snprintf(seg, sizeof seg, "%s/seg-000001.nfs", index);
+    char seg[1400] = ""; /* corruption of a named segment is refused */
+    DIR *dd = opendir(index);
+    for (struct dirent *e; dd && (e = readdir(dd));)
+        if (strncmp(e->d_name, "seg-", 4) == 0)
+            snprintf(seg, sizeof seg, "%s/%s", index, e->d_name);
+    if (dd)
+        closedir(dd);
     FILE *f = fopen(seg, "r+b");
     assert_non_null(f);
     fseek(f, 40, SEEK_SET);

@@ -541,7 +541,7 @@ static nf_status load_segment(nf_dedup *d, const char *dir, const seg_entry *e, 
     if (st == NF_ERR_PARSE) {
         char what[NF_ERROR_MESSAGE_MAX], hint[NF_ERROR_MESSAGE_MAX];
         snprintf(what, sizeof what, "%s", err ? err->message : "");
-        nfi_fail(err, st, "%s/%s: index segment is damaged: %s; %s", dir, e->name, what,
+        nfi_fail(err, st, "%s/%s: index segment is corrupt: %s; %s", dir, e->name, what,
                  verify_hint(dir, hint, sizeof hint));
     }
     d->index_segments++;
@@ -890,29 +890,41 @@ nf_status nf_index_stats(const char *dir, nf_index_report *out, nf_error *err)
 
 /* ------------------------------------------------------------ repair */
 
-/* Document numbers as the old segments wrote them -> numbers after repair. */
+/* Document numbers as the old segments wrote them -> numbers after repair:
+ * one range per kept segment. A number falls in the latest range holding it
+ * (a later segment numbered over an earlier one saw its own documents
+ * there); pairs mostly touch recent segments, so the search runs backwards.
+ * Ranges, not a table: a damaged header cannot make repair allocate for
+ * documents that do not exist. */
+typedef struct renumber_range {
+    uint64_t from, n, to;
+} renumber_range;
+
 typedef struct renumber {
-    uint32_t *to;   /* UINT32_MAX: dropped */
+    renumber_range *r;
     size_t n, cap;
-    uint64_t kept;  /* documents kept so far */
+    uint64_t kept; /* documents kept so far */
 } renumber;
+
+#define DROPPED UINT32_MAX
 
 static nf_status renumber_add(renumber *rn, const seg_view *v, nf_error *err)
 {
-    size_t need = (size_t)(v->first + v->n_docs);
-    if (need > rn->n) {
-        uint32_t *g = nfi_grow_array(rn->to, &rn->cap, need, sizeof *g);
-        if (!g)
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        rn->to = g;
-        for (size_t i = rn->n; i < need; i++)
-            rn->to[i] = UINT32_MAX;
-        rn->n = need;
-    }
-    for (uint64_t i = 0; i < v->n_docs; i++)
-        rn->to[v->first + i] = (uint32_t)(rn->kept + i);
+    renumber_range *g = nfi_grow_array(rn->r, &rn->cap, rn->n + 1, sizeof *g);
+    if (!g)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    rn->r = g;
+    rn->r[rn->n++] = (renumber_range){v->first, v->n_docs, rn->kept};
     rn->kept += v->n_docs;
     return NF_OK;
+}
+
+static uint32_t renumbered(const renumber *rn, uint32_t old)
+{
+    for (size_t i = rn->n; i-- > 0;)
+        if (old >= rn->r[i].from && old - rn->r[i].from < rn->r[i].n)
+            return (uint32_t)(rn->r[i].to + (old - rn->r[i].from));
+    return DROPPED;
 }
 
 /* Rewrites one sound segment under the new numbering when it changes;
@@ -925,9 +937,10 @@ static nf_status renumber_segment(const char *dir, const manifest *m, const seg_
     uint64_t kept_pairs = 0;
     for (uint64_t k = 0; k < v->n_pairs; k++) {
         nfi_edge p = pair_at(v, k);
-        bool keep = rn->to[p.a] != UINT32_MAX && rn->to[p.b] != UINT32_MAX;
+        uint32_t a = renumbered(rn, p.a), b = renumbered(rn, p.b);
+        bool keep = a != DROPPED && b != DROPPED;
         kept_pairs += keep;
-        same = same && keep && rn->to[p.a] == p.a && rn->to[p.b] == p.b;
+        same = same && keep && a == p.a && b == p.b;
     }
     *dropped_pairs += v->n_pairs - kept_pairs;
     if (same)
@@ -938,8 +951,9 @@ static nf_status renumber_segment(const char *dir, const manifest *m, const seg_
     put(&seg, v->docs, (size_t)(v->docs_end - v->docs));
     for (uint64_t k = 0; k < v->n_pairs; k++) {
         nfi_edge p = pair_at(v, k);
-        if (rn->to[p.a] != UINT32_MAX && rn->to[p.b] != UINT32_MAX)
-            put_pair(&seg, rn->to[p.a], rn->to[p.b], p.relation, p.score);
+        uint32_t a = renumbered(rn, p.a), b = renumbered(rn, p.b);
+        if (a != DROPPED && b != DROPPED)
+            put_pair(&seg, a, b, p.relation, p.score);
     }
     nf_status st = commit_segment(dir, &seg, (*seq)++, e, err);
     nfi_buf_free(&seg);
@@ -1030,7 +1044,7 @@ nf_status nf_index_repair(const char *dir, nf_index_report *out, nf_error *err)
         out->pairs -= out->dropped_pairs;
     }
     free(kept);
-    free(rn.to);
+    free(rn.r);
     unlock_index(fd, true);
     manifest_free(&m);
     if (st != NF_OK)
