@@ -19,7 +19,8 @@
 #                        and leaves an index that verifies and works
 #   outputs              -o FILE killed at random moments holds the previous
 #                        or the new complete output, never a part; a failed
-#                        run leaves the previous file
+#                        run leaves the previous file (killed_keeps works on
+#                        folders too, for `run -o DIR`)
 #   bad input            truncated gzip, decompression bomb, a last line over
 #                        --max-record without newline, lone surrogate escapes,
 #                        a binary .txt
@@ -162,18 +163,34 @@ check "not an index named" grep -q 'not a newsfold index' "$tmp/err"
 
 # ------------------------------------------------------------ outputs
 
+# killed_keeps NAME TARGET OLD NEW CMD...: six times, puts OLD (a file or a
+# folder) at TARGET, starts CMD (which writes TARGET) and kills it with
+# SIGKILL at a random moment; TARGET must then equal OLD or NEW completely
+# (hidden temporaries beside it are allowed).
+killed_keeps() {
+    local name=$1 target=$2 old=$3 new=$4 i pid
+    shift 4
+    for i in $(seq 1 6); do
+        rm -rf "$target"
+        cp -r "$old" "$target"
+        "$@" 2>/dev/null &
+        pid=$!
+        sleep "0.$((RANDOM % 8))$((RANDOM % 10))"
+        kill -KILL "$pid" 2>/dev/null
+        { wait "$pid"; } 2>/dev/null
+        check "$name killed ($i): old or new output, complete" \
+            eval 'diff -r -x ".*.tmp" "$target" "$old" >/dev/null || diff -r -x ".*.tmp" "$target" "$new" >/dev/null'
+    done
+}
+
 run_docs big 4000
 "$nf" dedup -q -o "$tmp/new.ref" "$tmp/big.jsonl"
 "$nf" dedup -q -o "$tmp/old.ref" "$tmp/a.jsonl"
-for i in $(seq 1 6); do
-    cp "$tmp/old.ref" "$tmp/out.jsonl"
-    "$nf" dedup -q -o "$tmp/out.jsonl" "$tmp/big.jsonl" 2>/dev/null &
-    pid=$!
-    sleep "0.$((RANDOM % 8))$((RANDOM % 10))"
-    kill -KILL "$pid" 2>/dev/null
-    { wait "$pid"; } 2>/dev/null
-    check "killed -o $i: old or new output, complete" eval 'cmp -s "$tmp/out.jsonl" "$tmp/old.ref" || cmp -s "$tmp/out.jsonl" "$tmp/new.ref"'
-done
+killed_keeps "dedup -o FILE" "$tmp/out.jsonl" "$tmp/old.ref" "$tmp/new.ref" \
+    "$nf" dedup -q -o "$tmp/out.jsonl" "$tmp/big.jsonl"
+# `run -o DIR` (once run writes through nf_outfile): make the old and new
+# reference folders with two complete runs, then
+#   killed_keeps "run -o DIR" "$tmp/run-out" "$tmp/run-old" "$tmp/run-new" "$nf" run -q -o "$tmp/run-out" ...
 cp "$tmp/old.ref" "$tmp/out.jsonl"
 check "failed run" status_is 2 "$nf" dedup -q --index "$tmp/a.jsonl" -o "$tmp/out.jsonl" "$tmp/a.jsonl"
 check "failed run leaves the previous output" cmp -s "$tmp/out.jsonl" "$tmp/old.ref"
