@@ -341,11 +341,13 @@ static void stats(nf_routes *r, nf_reply *out)
     double up = (double)t.tv_sec + (double)t.tv_nsec / 1e9 - r->started;
     svc_buf_printf(&out->body,
                    "{\"revision\":%llu,\"documents\":%zu,\"events\":%zu,\"storylines\":%zu,"
-                   "\"groups\":%llu,\"added\":%llu,\"existing\":%llu,\"last_group_ms\":%.1f,"
+                   "\"groups\":%llu,\"added\":%llu,\"existing\":%llu,\"last_group\":{\"docs\":%zu,"
+                   "\"changed\":%zu,\"ms\":%.1f,\"fold_ms\":%.1f},"
                    "\"replay_ms\":%.1f,\"writable\":%s,\"uptime_s\":%.0f,\"version\":\"%s\",\"store\":",
                    (unsigned long long)ws.revision, ws.n_docs, ws.n_events, ws.n_storylines,
                    (unsigned long long)ws.groups, (unsigned long long)ws.docs_added,
-                   (unsigned long long)ws.docs_existing, ws.last_group_ms, ws.replay_ms,
+                   (unsigned long long)ws.docs_existing, ws.last_group_docs, ws.last_changed, ws.last_group_ms,
+                   ws.last_fold_ms, ws.replay_ms,
                    ws.failed ? "false" : "true", up, nf_version());
     svc_buf_append(&out->body, store.data ? store.data : "null", store.data ? store.len : 4);
     svc_buf_puts(&out->body, "}");

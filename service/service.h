@@ -141,7 +141,8 @@ void nf_writer_free(nf_writer *w);
 typedef struct nf_writer_stats {
     uint64_t groups, docs_added, docs_existing, revision;
     size_t n_docs, n_events, n_storylines;
-    double last_group_ms, replay_ms;
+    double last_group_ms, last_fold_ms, replay_ms; /* the last group: all of it, nf_fold_add */
+    size_t last_group_docs, last_changed;
     int failed; /* the fold or store failed; writes are refused */
 } nf_writer_stats;
 void nf_writer_get_stats(nf_writer *w, nf_writer_stats *out);

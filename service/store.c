@@ -235,10 +235,12 @@ static const char *const read_sql[R_COUNT] = {
     [R_DOCUMENT] = "SELECT json_set(" DOC_JSON ", '$.text', d.text, '$.seq', d.seq, '$.pending',"
                    " json(CASE d.pending WHEN 1 THEN 'true' ELSE 'false' END)) FROM documents d"
                    " WHERE d.id = ?1",
-    [R_SEARCH_FTS] = "SELECT json_set(" DOC_JSON ", '$.snippet', snippet(docs_fts, 1, '', '', '…', 16))"
-                     " FROM docs_fts JOIN documents d ON d.seq = docs_fts.rowid"
-                     " WHERE docs_fts MATCH ?1 ORDER BY rank LIMIT ?2",
-    [R_SEARCH_LIKE] = "SELECT json_set(" DOC_JSON ", '$.snippet', substr(d.text, 1, 160))"
+    /* newest first, taken from the index before the join: ranking every
+     * match (bm25) would cost O(matches) per query */
+    [R_SEARCH_FTS] = "SELECT json_set(" DOC_JSON ", '$.snippet', substr(d.text, max(1, instr(d.text, ?3) - 60), 200))"
+                     " FROM (SELECT rowid AS r FROM docs_fts WHERE docs_fts MATCH ?1"
+                     " ORDER BY rowid DESC LIMIT ?2) f JOIN documents d ON d.seq = f.r ORDER BY f.r DESC",
+    [R_SEARCH_LIKE] = "SELECT json_set(" DOC_JSON ", '$.snippet', substr(d.text, max(1, instr(d.text, ?3) - 60), 200))"
                       " FROM docs_fts JOIN documents d ON d.seq = docs_fts.rowid"
                       " WHERE docs_fts.title LIKE ?1 ESCAPE '\\' OR docs_fts.text LIKE ?1 ESCAPE '\\'"
                       " ORDER BY d.seq DESC LIMIT ?2",
@@ -953,6 +955,7 @@ int nf_store_search(nf_store *s, const char *q, int limit, svc_buf *out)
     }
     sqlite3_bind_text(st, 1, term, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_text(st, 3, q, -1, SQLITE_TRANSIENT);
     svc_buf_puts(out, "{\"q\":");
     svc_buf_json_string(out, q, strlen(q));
     svc_buf_puts(out, ",\"documents\":[");

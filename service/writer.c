@@ -184,6 +184,7 @@ typedef struct group {
     nf_ingest_item **fresh; /* those whose document goes to the fold */
     nf_doc *docs;
     size_t n_fresh;
+    double fold_ms; /* in nf_fold_add */
 } group;
 
 /* Everything up to nf_fold_add; returns its status or the store's. */
@@ -207,7 +208,9 @@ static nf_status fold_group(nf_writer *w, group *g, nf_fold_update *u, nf_error 
     }
     if (st != NF_OK || g->n_fresh == 0)
         return st;
+    double t0 = now_ms();
     st = nf_fold_add(w->fold, g->docs, g->n_fresh, u, err);
+    g->fold_ms = now_ms() - t0;
     if (st == NF_SKIPPED) /* some refused: their rows go, the rest stays */
         st = NF_OK;
     return st;
@@ -282,6 +285,9 @@ static void process_group(nf_writer *w, group *g)
         }
     }
     w->stats.last_group_ms = now_ms() - t0;
+    w->stats.last_fold_ms = g->fold_ms;
+    w->stats.last_group_docs = g->n;
+    w->stats.last_changed = u.n_changed;
     pthread_mutex_unlock(&w->mu);
     nf_fold_update_free(&u);
 }
