@@ -66,23 +66,6 @@ void nf_dedup_options_default(nf_dedup_options *o)
     o->threads = 1;
 }
 
-static FILE *temp_file(const char *dir)
-{
-    const char *d = dir ? dir : getenv("TMPDIR");
-    nfi_buf path;
-    nfi_buf_init(&path);
-    nfi_buf_printf(&path, "%s/newsfold-sig-XXXXXX", d && *d ? d : "/tmp");
-    FILE *f = NULL;
-    int fd = path.oom ? -1 : mkstemp(path.data);
-    if (fd >= 0) {
-        unlink(path.data);
-        if (!(f = fdopen(fd, "w+b")))
-            close(fd);
-    }
-    nfi_buf_free(&path);
-    return f;
-}
-
 static nf_status check_options(const nf_dedup_options *o, nf_error *err)
 {
     if (o->threshold <= 0 || o->threshold > 1)
@@ -124,11 +107,11 @@ nf_status nf_dedup_new(nf_dedup **out, const nf_dedup_options *options, nf_error
     }
     nfi_buf_init(&d->ids);
     size_t run_mem = o.mem_limit / 3 ? o.mem_limit / 3 : 1;
-    d->sig_file = temp_file(o.tmp_dir);
+    d->sig_file = nfi_temp_file(o.tmp_dir, "newsfold-sig");
     if (o.exact_verify)
-        d->shingle_file = temp_file(o.tmp_dir);
+        d->shingle_file = nfi_temp_file(o.tmp_dir, "newsfold-sig");
     if (o.index_dir)
-        d->sample_file = temp_file(o.tmp_dir);
+        d->sample_file = nfi_temp_file(o.tmp_dir, "newsfold-sig");
     if (!d->sig_file || (o.exact_verify && !d->shingle_file) || (o.index_dir && !d->sample_file)) {
         nf_dedup_free(d);
         return nfi_fail(err, NF_ERR_IO, "cannot create temporary files for signatures");
@@ -159,7 +142,6 @@ void nf_dedup_free(nf_dedup *d)
     nfi_runs_free(d->sample_runs);
     nfi_index_close(d);
     free(d->index_edges);
-    free(d->exact_keys);
     free(d->exact_docs);
     free(d->exact_edges);
     free(d);
@@ -182,26 +164,19 @@ static nf_status first_occurrence(nf_dedup *d, uint32_t index, bool *seen, nf_er
     *seen = false;
     if ((d->exact_count + 1) * 2 > d->exact_cap) {
         size_t cap = d->exact_cap ? d->exact_cap * 2 : 1024;
-        uint64_t *keys = malloc(cap * sizeof *keys);
         uint32_t *docs = malloc(cap * sizeof *docs);
-        if (!keys || !docs) {
-            free(keys);
-            free(docs);
+        if (!docs)
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        }
         memset(docs, 0xFF, cap * sizeof *docs);
         for (size_t i = 0; i < d->exact_cap; i++) {
             if (d->exact_docs[i] == UINT32_MAX)
                 continue;
-            size_t j = d->exact_keys[i] & (cap - 1);
+            size_t j = d->docs[d->exact_docs[i]].exact_lo & (cap - 1);
             while (docs[j] != UINT32_MAX)
                 j = (j + 1) & (cap - 1);
-            keys[j] = d->exact_keys[i];
             docs[j] = d->exact_docs[i];
         }
-        free(d->exact_keys);
         free(d->exact_docs);
-        d->exact_keys = keys;
         d->exact_docs = docs;
         d->exact_cap = cap;
     }
@@ -219,7 +194,6 @@ static nf_status first_occurrence(nf_dedup *d, uint32_t index, bool *seen, nf_er
         d->exact_edges[d->n_exact_edges++] = (nfi_edge){d->exact_docs[j], index, NF_REL_EXACT, 1.0f};
         return NF_OK;
     }
-    d->exact_keys[j] = m->exact_lo;
     d->exact_docs[j] = index;
     d->exact_count++;
     return NF_OK;
@@ -433,13 +407,43 @@ static nf_status pairs_from(nf_dedup *d, nfi_runs *src, nfi_runs *cands, uint64_
 
 /* ------------------------------------------------------------ verification */
 
+/* Signatures are read back from their file two at a time (pread), not
+ * mapped: verification touches few of them (sample-only candidates rarely
+ * need one), and mapped pages would count as resident memory. Candidates
+ * come sorted by their first document, so slot 0 mostly hits its cache. */
+typedef struct sig_cache {
+    int fd;
+    uint32_t *buf[2];
+    uint32_t doc[2];
+    bool failed;
+} sig_cache;
+
 typedef struct verifier {
     const nf_dedup *d;
-    const uint32_t *sigs;
+    sig_cache *sigs;
     const uint64_t *shingles;
 } verifier;
 
-static const uint32_t *sig_of(const verifier *v, uint32_t i) { return v->sigs + (size_t)i * (size_t)v->d->opt.perms; }
+static const uint32_t *sig_of(const verifier *v, int slot, uint32_t i)
+{
+    sig_cache *c = v->sigs;
+    if (c->doc[slot] == i)
+        return c->buf[slot];
+    size_t len = (size_t)v->d->opt.perms * sizeof(uint32_t), got = 0;
+    off_t at = (off_t)((uint64_t)i * len);
+    while (got < len) {
+        ssize_t r = pread(c->fd, (char *)c->buf[slot] + got, len - got, at + (off_t)got);
+        if (r <= 0) {
+            memset(c->buf[slot], 0, len);
+            c->failed = true;
+            c->doc[slot] = UINT32_MAX;
+            return c->buf[slot];
+        }
+        got += (size_t)r;
+    }
+    c->doc[slot] = i;
+    return c->buf[slot];
+}
 
 static double jaccard(const verifier *v, uint32_t a, uint32_t b)
 {
@@ -447,7 +451,7 @@ static double jaccard(const verifier *v, uint32_t a, uint32_t b)
     if (v->shingles && !(x->flags & DOC_FROM_INDEX) && !(y->flags & DOC_FROM_INDEX))
         return nfi_exact_jaccard(v->shingles + x->shingle_off / 8, x->n_shingles, v->shingles + y->shingle_off / 8,
                                 y->n_shingles);
-    return nfi_minhash_similarity(sig_of(v, a), sig_of(v, b), v->d->opt.perms);
+    return nfi_minhash_similarity(sig_of(v, 0, a), sig_of(v, 1, b), v->d->opt.perms);
 }
 
 static int popcount64(uint64_t x) { return __builtin_popcountll(x); }
@@ -605,7 +609,7 @@ static void relate_to_canonical(const verifier *v, const nfi_edge *edges, size_t
     else if (d->opt.method == NF_DEDUP_SIMHASH)
         r->score = 1.0 - popcount64(m->simhash ^ c->simhash) / 64.0;
     else
-        r->score = nfi_minhash_similarity(sig_of(v, i), sig_of(v, canon), d->opt.perms);
+        r->score = nfi_minhash_similarity(sig_of(v, 0, i), sig_of(v, 1, canon), d->opt.perms);
     if (!e && contained_in[i] >= 0) { /* joined through containment, not similarity */
         r->relation = NF_REL_CONTAINED;
         r->score = contained_in[i];
@@ -701,10 +705,13 @@ nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
         st = pairs_from(d, d->band_runs, cands, KIND_BAND, SIZE_MAX, err);
     if (st == NF_OK)
         st = pairs_from(d, d->sample_runs, cands, KIND_SAMPLE, SAMPLE_DF_MAX, err);
-    size_t sig_len = d->n_docs * (size_t)d->opt.perms * sizeof(uint32_t);
-    verifier v = {d, NULL, NULL};
-    if (st == NF_OK)
-        v.sigs = map_file(d->sig_file, sig_len, err, &st);
+    size_t sig_len = (size_t)d->opt.perms * sizeof(uint32_t);
+    sig_cache sigs = {fileno(d->sig_file), {malloc(sig_len), malloc(sig_len)}, {UINT32_MAX, UINT32_MAX}, false};
+    verifier v = {d, &sigs, NULL};
+    if (st == NF_OK && (!sigs.buf[0] || !sigs.buf[1]))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK && fflush(d->sig_file) != 0)
+        st = nfi_fail(err, NF_ERR_IO, "cannot write signatures to a temporary file (disk full?)");
     if (st == NF_OK && d->shingle_file)
         v.shingles = map_file(d->shingle_file, d->shingle_bytes, err, &st);
     nfi_edge *edges = NULL;
@@ -719,11 +726,13 @@ nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
             st = append_edges(&edges, &n_edges, &d->exact_edges[k], 1, err);
     if (st == NF_OK)
         st = build_result(&v, edges, n_edges, out, err);
+    if (st == NF_OK && sigs.failed)
+        st = nfi_fail(err, NF_ERR_IO, "cannot read signatures back from a temporary file");
     if (st == NF_OK && d->opt.index_dir)
         st = nfi_index_save(d, out, err);
     free(edges);
-    if (v.sigs)
-        munmap((void *)v.sigs, sig_len);
+    free(sigs.buf[0]);
+    free(sigs.buf[1]);
     if (v.shingles)
         munmap((void *)v.shingles, d->shingle_bytes);
     if (st != NF_OK)

@@ -109,8 +109,7 @@ struct nf_dedup {
     int index_lock_fd;        /* DIR/LOCK, held exclusively while index_locked */
     bool index_locked;
     size_t index_segments;
-    uint64_t *exact_keys;     /* open addressing: exact_lo of first occurrences */
-    uint32_t *exact_docs;     /* ... and their document index */
+    uint32_t *exact_docs;     /* open addressing on exact_lo: first occurrences */
     size_t exact_cap, exact_count;
     nfi_edge *exact_edges;     /* later copies -> first occurrence */
     size_t n_exact_edges, cap_exact_edges;
