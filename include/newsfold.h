@@ -760,6 +760,13 @@ typedef struct nf_buffer {
 } nf_buffer;
 
 void nf_buffer_free(nf_buffer *b);
+void nf_buffer_append(nf_buffer *b, const void *p, size_t n);
+void nf_buffer_puts(nf_buffer *b, const char *s);
+void nf_buffer_printf(nf_buffer *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s (n bytes of UTF-8) as a JSON string literal, quotes included; the
+ * _cstr form writes null for NULL. */
+void nf_json_append(nf_buffer *b, const char *s, size_t n);
+void nf_json_append_cstr(nf_buffer *b, const char *s);
 
 /* documents.jsonl / events.jsonl / storylines.jsonl of `newsfold run`. */
 void nf_jsonl_document(nf_buffer *b, const nf_fold_result *r, size_t doc);

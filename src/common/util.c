@@ -21,7 +21,27 @@ void nfi_buf_free(nfi_buf *b)
     nfi_buf_init(b);
 }
 
+/* The public face of the buffer, for programs that write JSON of their own
+ * (the service's answers, the command's summaries). */
 void nf_buffer_free(nf_buffer *b) { nfi_buf_free(b); }
+void nf_buffer_append(nf_buffer *b, const void *p, size_t n) { nfi_buf_append(b, p, n); }
+void nf_buffer_puts(nf_buffer *b, const char *s) { nfi_buf_puts(b, s); }
+void nf_json_append(nf_buffer *b, const char *s, size_t n) { nfi_json_string(b, s, n); }
+void nf_json_append_cstr(nf_buffer *b, const char *s) { nfi_json_cstr_or_null(b, s); }
+
+void nf_buffer_printf(nf_buffer *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !nfi_buf_reserve(b, (size_t)n + 1))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
 
 uint32_t nfi_uf_find(uint32_t *parent, uint32_t x)
 {
