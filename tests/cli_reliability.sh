@@ -194,6 +194,12 @@ killed_keeps "dedup -o FILE" "$tmp/out.jsonl" "$tmp/old.ref" "$tmp/new.ref" \
 cp "$tmp/old.ref" "$tmp/out.jsonl"
 check "failed run" status_is 2 "$nf" dedup -q --index "$tmp/a.jsonl" -o "$tmp/out.jsonl" "$tmp/a.jsonl"
 check "failed run leaves the previous output" cmp -s "$tmp/out.jsonl" "$tmp/old.ref"
+check "-o /dev/null writes in place" status_is 0 "$nf" clean -q -o /dev/null "$tmp/a.jsonl"
+check "/dev/null is still a device" test -c /dev/null
+ln -s "$tmp/old.ref" "$tmp/link.jsonl"
+check "-o through a symbolic link" status_is 0 "$nf" dedup -q -o "$tmp/link.jsonl" "$tmp/g.jsonl"
+check "the link stays a link" test -L "$tmp/link.jsonl"
+check "its target was written" cmp -s "$tmp/old.ref" "$tmp/g.out"
 mkdir -p "$tmp/clean-out"
 check "completed -o" status_is 0 "$nf" clean -q -o "$tmp/clean-out/c.jsonl" "$tmp/a.jsonl"
 check "no temporary left" test "$(ls -A "$tmp/clean-out")" = "c.jsonl"

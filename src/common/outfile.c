@@ -13,6 +13,11 @@
  * opened it.
  *
  * The new file takes the mode of the file it replaces, or 0644.
+ *
+ * Only a regular file (or a new name) is replaced that way. A target that
+ * exists as anything else - a device such as /dev/null, a FIFO, a symbolic
+ * link - is opened and written in place: renaming over it would replace the
+ * device or the link itself (as root, /dev/null would become a file).
  */
 #include "common/common.h"
 
@@ -26,8 +31,21 @@
 struct nf_outfile {
     FILE *f;
     char *path; /* the target */
-    char *tmp;  /* the temporary beside it */
+    char *tmp;  /* the temporary beside it; NULL when writing in place */
 };
+
+/* A target that is not a regular file: written in place. */
+static nf_status open_in_place(nf_outfile *o, nf_outfile **out, nf_error *err)
+{
+    o->f = fopen(o->path, "wb");
+    if (!o->f) {
+        nf_status st = nfi_fail(err, NF_ERR_IO, "%s: cannot write: %s", o->path, strerror(errno));
+        nf_outfile_abort(o);
+        return st;
+    }
+    *out = o;
+    return NF_OK;
+}
 
 /* The directory part of path ("." when it has none). */
 static char *dir_of(const char *path)
@@ -46,6 +64,12 @@ nf_status nf_outfile_open(nf_outfile **out, const char *path, nf_error *err)
     if (!path || !*path)
         return nfi_fail(err, NF_ERR_ARG, "no output file name given");
     nf_outfile *o = calloc(1, sizeof *o);
+    struct stat sb;
+    if (o && lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        o->path = nfi_strdup(path);
+        if (o->path)
+            return open_in_place(o, out, err);
+    }
     char *dir = dir_of(path);
     const char *slash = strrchr(path, '/');
     nfi_buf t;
@@ -71,7 +95,6 @@ nf_status nf_outfile_open(nf_outfile **out, const char *path, nf_error *err)
         nf_outfile_abort(o);
         return st;
     }
-    struct stat sb;
     fchmod(fd, stat(path, &sb) == 0 ? sb.st_mode & 07777 : 0644);
     o->f = fdopen(fd, "wb");
     if (!o->f) {
@@ -108,16 +131,16 @@ nf_status nf_outfile_commit(nf_outfile *o, nf_error *err)
     int bad = fflush(o->f) != 0 || ferror(o->f);
     if (bad)
         st = nfi_fail(err, NF_ERR_IO, "%s: write failed: %s", o->path, strerror(errno));
-    if (st == NF_OK && fsync(fileno(o->f)) != 0)
+    if (st == NF_OK && o->tmp && fsync(fileno(o->f)) != 0)
         st = nfi_fail(err, NF_ERR_IO, "%s: fsync failed: %s", o->path, strerror(errno));
     int closed = fclose(o->f);
     o->f = NULL;
     if (st == NF_OK && closed != 0)
         st = nfi_fail(err, NF_ERR_IO, "%s: write failed: %s", o->path, strerror(errno));
-    if (st == NF_OK && rename(o->tmp, o->path) != 0)
+    if (st == NF_OK && o->tmp && rename(o->tmp, o->path) != 0)
         st = nfi_fail(err, NF_ERR_IO, "%s: cannot rename the finished file into place: %s", o->path,
                       strerror(errno));
-    if (st == NF_OK) {
+    if (st == NF_OK && o->tmp) {
         free(o->tmp); /* renamed: nothing left to remove */
         o->tmp = NULL;
         st = fsync_dir(o->path, err);
