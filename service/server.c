@@ -11,9 +11,9 @@
  * it after COMMIT and the answer goes out. Reads run on the pool threads,
  * each with a pooled read-only SQLite connection.
  *
- * Limits: request bodies over body_limit are refused with 413 (at once when
- * Content-Length says so, else once the limit is passed, the rest being
- * discarded); connections idle for timeout_s are closed; at most 1024
+ * Limits: request bodies over body_limit are refused with 413 (the body is
+ * read and discarded, or refused at once when the client waits for
+ * "100 Continue"); connections idle for timeout_s are closed; at most 1024
  * connections. Write endpoints need "Authorization: Bearer TOKEN" when a
  * token is set (compared in constant time). Every reply carries a
  * Content-Security-Policy that allows scripts only from this origin's
@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -40,6 +41,7 @@ enum { C_NEW = 0, C_BODY, C_WAITING, C_RESUMED, C_READY, C_DONE };
 typedef struct conn {
     int state;
     int too_big;
+    int refused; /* 401 decided from the headers, answered once the body is read */
     svc_buf body;
     nf_reply reply;
     struct MHD_Connection *c;
@@ -83,6 +85,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, nf_reply *r)
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "Cache-Control", r->data ? "no-cache" : "no-store");
+    if (r->status == 401 || r->status == 413) /* the body may be cut short: no reuse */
+        MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ok;
@@ -94,6 +98,13 @@ static enum MHD_Result send_error(struct MHD_Connection *c, conn *cx, int status
     nf_reply_error(&cx->reply, status, "%s", msg);
     cx->state = C_DONE;
     return send_reply(c, &cx->reply);
+}
+
+static enum MHD_Result send_too_big(nf_server *s, struct MHD_Connection *c, conn *cx)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "body larger than the limit of %zu bytes", s->o->body_limit);
+    return send_error(c, cx, 413, msg);
 }
 
 static const char *arg_of(void *ctx, const char *name)
@@ -129,20 +140,24 @@ static void ingest_done(void *ctx)
     MHD_resume_connection(cx->c);
 }
 
-/* The first call: limits and authorization, before any body is read. */
+/* The first call: limits and authorization, from the headers. A client
+ * that waits for "100 Continue" gets the refusal at once; any other is
+ * answered after its body was read (and discarded): a client still
+ * writing when the connection closes sees a broken pipe, not the answer. */
 static enum MHD_Result on_headers(nf_server *s, struct MHD_Connection *c, conn *cx, const char *method)
 {
     cx->state = C_BODY;
     if (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0)
         return MHD_YES;
-    if (!token_ok(s->o, c))
-        return send_error(c, cx, 401, "write requests need Authorization: Bearer <token>");
+    const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+    int waits = expect && strcasecmp(expect, "100-continue") == 0;
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > s->o->body_limit) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "body larger than the limit of %zu bytes", s->o->body_limit);
-        return send_error(c, cx, 413, msg);
-    }
+    cx->refused = !token_ok(s->o, c);
+    cx->too_big = cl && strtoull(cl, NULL, 10) > s->o->body_limit;
+    if (waits && cx->refused)
+        return send_error(c, cx, 401, "write requests need Authorization: Bearer <token>");
+    if (waits && cx->too_big)
+        return send_too_big(s, c, cx);
     return MHD_YES;
 }
 
@@ -173,18 +188,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cx->state == C_DONE) /* an early error reply is queued; discard the body */
         return *upload_size = 0, MHD_YES;
     if (*upload_size) {
-        if (!cx->too_big && cx->body.len + *upload_size <= s->o->body_limit)
+        if (!cx->too_big && !cx->refused && cx->body.len + *upload_size <= s->o->body_limit)
             svc_buf_append(&cx->body, upload, *upload_size);
         else
             cx->too_big = 1, svc_buf_free(&cx->body);
         *upload_size = 0;
         return MHD_YES;
     }
-    if (cx->too_big) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "body larger than the limit of %zu bytes", s->o->body_limit);
-        return send_error(c, cx, 413, msg);
-    }
+    if (cx->refused)
+        return send_error(c, cx, 401, "write requests need Authorization: Bearer <token>");
+    if (cx->too_big)
+        return send_too_big(s, c, cx);
     if (cx->body.oom)
         return send_error(c, cx, 503, "out of memory");
     nf_request req = {.method = method, .path = url, .arg = arg_of, .header = header_of, .ctx = c,
