@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# bench_mpi.sh - `newsfold dedup --mpi` against the single process: wall
+# time and throughput at N = 1 and 2 ranks (one thread each), bytes of sketch
+# items exchanged per document, and peak RSS per rank, at two corpus sizes
+# (the first SIZES MB of the benchmark corpus, bench/make_corpus.py).
+#
+#   bench/bench_mpi.sh                    # SIZES="10 20", best of RUNS=3
+#   SIZES="20 40" RUNS=1 bench/bench_mpi.sh
+#
+# Each line: size, mode, best wall time, MB/s of document text, then per rank
+# (from --stats): documents cleaned, bytes sent/received, peak RSS, and the
+# CPU seconds of each process (user+system, through /usr/bin/time). The
+# output of every MPI run is compared with the single process (it must be
+# identical). Needs a build with MPI (BENCH_BUILD, default build-bench-mpi).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BENCH_BUILD:-build-bench-mpi}
+SIZES=${SIZES:-"10 20"}
+RUNS=${RUNS:-3}
+SHARED=${SHARED:-../shared}
+CORPUS=${CORPUS:-bench/data/corpus-mpi.jsonl} # 60 MB, made once (git-ignored)
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" --target newsfold_cli -j2 >/dev/null
+nf=$BUILD/newsfold
+[ -s "$CORPUS" ] || python3 bench/make_corpus.py --shared "$SHARED" --size-mb 60 --out "$CORPUS"
+mpirun=(mpirun --oversubscribe)
+[ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# CPU seconds per process (the machine may be shared: CPU time is what
+# one core costs whatever the load; wall time is printed too)
+timer=()
+[ -x /usr/bin/time ] && timer=(/usr/bin/time -f 'cpu %U+%S s')
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# best MODE: runs RUNS times, keeps the fastest wall time and its stderr
+best() {
+    local mode=$1 part=$2 t0 t1 secs best_s=
+    for _ in $(seq "$RUNS"); do
+        t0=$(date +%s.%N)
+        case $mode in
+        single-j1) "${timer[@]}" "$nf" dedup -q -j1 --stats "$part" -o "$tmp/$mode.out" 2>"$tmp/err" ;;
+        single-j2) "${timer[@]}" "$nf" dedup -q -j2 --stats "$part" -o "$tmp/$mode.out" 2>"$tmp/err" ;;
+        mpi-np*) "${mpirun[@]}" -np "${mode#mpi-np}" "${timer[@]}" "$nf" dedup --mpi -q -j1 --stats "$part" -o "$tmp/$mode.out" \
+            2>"$tmp/err" ;;
+        esac
+        t1=$(date +%s.%N)
+        secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+        if [ -z "$best_s" ] || awk -v a="$secs" -v b="$best_s" 'BEGIN { exit !(a < b) }'; then
+            best_s=$secs
+            cp "$tmp/err" "$tmp/$mode.err"
+        fi
+    done
+    local docs mb
+    docs=$(grep -m1 -o 'stats: dedup: [0-9]* docs' "$tmp/$mode.err" | grep -o '[0-9]*')
+    mb=$(grep -m1 -o 'docs, [0-9.]* MB' "$tmp/$mode.err" | grep -o '[0-9.]* MB' | cut -d' ' -f1)
+    printf '%s MB file  %-10s %7.2f s  %6.2f MB/s  %d docs\n' "$3" "$mode" "$best_s" "$(awk -v a="$mb" -v b="$best_s" 'BEGIN { print a / b }')" "$docs"
+    grep -o 'rank [0-9]*/[0-9]*: .*' "$tmp/$mode.err" | sort | sed 's/^/      /' || true
+    grep -o 'peak RSS [0-9.]* MB' "$tmp/$mode.err" | sed 's/^/      /' | tr '\n' ' '
+    grep -o 'cpu .*' "$tmp/$mode.err" | sed 's/^/      /' | tr '\n' ' '
+    echo
+    if [ "$mode" != single-j1 ] && ! cmp -s "$tmp/single-j1.out" "$tmp/$mode.out"; then
+        echo "bench_mpi: $mode output differs from the single process" >&2
+        exit 1
+    fi
+}
+
+echo "machine: $(nproc) cores; $(date -u +%FT%TZ); RUNS=$RUNS"
+for size in $SIZES; do
+    part=$tmp/first-${size}mb.jsonl
+    head -c "$((size * 1000000))" "$CORPUS" | sed '$d' >"$part"
+    for mode in single-j1 single-j2 mpi-np1 mpi-np2; do
+        best "$mode" "$part" "$size"
+    done
+done
