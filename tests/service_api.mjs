@@ -168,5 +168,6 @@ base = srv.url;
 await checkGold('run --db, then serve');
 const again2 = spawnSync(BIN, ['run', '-q', '--db', runDb, '-o', path.join(dir, 'run-out2'), path.join(SHARED, 'seeds', seeds[0].id)], { encoding: 'utf8' });
 check(again2.status === 2 && /already holds/.test(again2.stderr), 'run --db refuses a store that holds documents', again2.stderr);
-await srv.stop();
+const code = await srv.stop();
+check(code === 0, 'SIGTERM: a clean stop (exit 0; under ASan: no leak)', srv.log().split('\n').slice(-12).join('\n'));
 done();
