@@ -160,6 +160,7 @@ check "verifies" verify_ok "$dup"
 
 check "verify: not an index" status_is 2 "$nf" index verify "$tmp"
 check "not an index named" grep -q 'not a newsfold index' "$tmp/err"
+check "no lock file left there" test ! -e "$tmp/LOCK"
 
 # ------------------------------------------------------------ outputs
 

@@ -806,6 +806,11 @@ static nf_status open_for_tool(const char *dir, int how, int *fd, manifest *m, n
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return nfi_fail(err, NF_ERR_IO, "%s: no such index directory", dir);
+    char *mpath = path_in(dir, MANIFEST);
+    bool has_manifest = mpath && stat(mpath, &sb) == 0;
+    free(mpath);
+    if (!has_manifest) /* checked before locking: no LOCK file left in a folder that is no index */
+        return nfi_fail(err, NF_ERR_PARSE, "%s: not a newsfold index (no " MANIFEST ")", dir);
     nf_status st = lock_index(dir, how, fd, err);
     if (st == NF_OK)
         st = manifest_read(dir, m, false, err);
