@@ -7,7 +7,7 @@
 #                        once; afterwards it verifies and every document of
 #                        every run that exited 0 is found again (re-sent under
 #                        new ids, each is an exact copy of the indexed one,
-#                        which stays canonical)
+#                        which stays canonical, as it does for a near copy)
 #   index, lock          a writer waits for the lock, says so after a second
 #   index, crash         `dedup --index` killed with SIGKILL at random moments
 #                        (until 12 kills landed): after each the index verifies;
@@ -87,6 +87,10 @@ check "stats: segments, bytes, options" grep -q '^segments: *6$' "$tmp/out"
 check "stats: options" grep -q '^options: .*perms=128' "$tmp/out"
 check "every document found again" found_again "$idx" "${ok_runs[@]}"
 check "the index still verifies" verify_ok "$idx"
+# a near copy whose id sorts first: the indexed original stays canonical
+sed -n 6p "$tmp/a.jsonl" | sed 's/"id":"a-5"/"id":"0-near"/; s/ [^ ]* "}$/ changed and longer than before "}/' >"$tmp/near.jsonl"
+check "near copy run" status_is 0 "$nf" dedup -q --index "$idx" "$tmp/near.jsonl"
+check "near copy: indexed original canonical" grep -q '"id":"0-near","group":"a-5","canonical":"a-5","relation":"near"' "$tmp/out"
 
 # a writer waiting for the lock says so, then proceeds
 run_docs g 20
