@@ -16,7 +16,9 @@
  * Normalization is NFKC with case folding (ICU's NFKC_Casefold), which maps
  * full-width forms, ligatures and compatibility digits to their plain forms
  * and folds case in a language-independent way. ASCII tokens, the bulk of
- * most corpora, take a byte-wise fast path that gives the same result.
+ * most corpora, take a byte-wise fast path that gives the same result;
+ * other tokens that ICU's quick check finds already normalized are copied
+ * as they are; only the rest go through unorm2_normalize.
  * Typographic apostrophes are unified to "'" before stemming.
  *
  * Stemming is Snowball (libstemmer) for the document's language. A stemmer
@@ -46,7 +48,7 @@
 
 #define MAX_STEMMERS 16
 #define MAX_TOKEN_BYTES 256 /* longer runs (base64, URLs) are cut into pieces */
-#define CACHE_SLOTS 32768   /* per language (256 KiB); emptied when half full */
+#define CACHE_SLOTS 65536   /* per language (512 KiB); emptied when half full */
 #define CACHE_ARENA_MAX (8u << 20)
 
 /* raw bytes -> (norm, stem) for one language. An entry in the arena is
@@ -291,7 +293,17 @@ static bool push_token(nfi_token_vec *v, const nf_token *t)
     return true;
 }
 
-/* Appends the NFKC_Casefold form of s to pool; false on failure. */
+static bool memchr_u16(const UChar *s, int32_t n, UChar c)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (s[i] == c)
+            return true;
+    return false;
+}
+
+/* Appends the NFKC_Casefold form of s to pool; false on failure. ASCII
+ * is lower-cased byte-wise; other text that ICU's quick check finds
+ * already normalized is copied; only the rest is normalized by ICU. */
 static bool fold_into(tok_ctx *c, const char *s, size_t n, bool ascii)
 {
     nfi_buf *pool = c->pool;
@@ -310,7 +322,21 @@ static bool fold_into(tok_ctx *c, const char *s, size_t n, bool ascii)
     if (!grow_u16(nz, (int32_t)n * 3 + 8))
         return false;
     u_strFromUTF8(nz->u16a, nz->u16_cap, &u16len, s, (int32_t)n, &e);
-    int32_t outlen = U_SUCCESS(e) ? unorm2_normalize(nz->nfkc_cf, nz->u16a, u16len, nz->u16b, nz->u16_cap, &e) : 0;
+    if (U_FAILURE(e))
+        return false;
+    /* Already NFKC_Casefold (ICU's quick check says so for most lower-case
+     * words) and no typographic apostrophe: the bytes are the result. */
+    if (unorm2_quickCheck(nz->nfkc_cf, nz->u16a, u16len, &e) == UNORM_YES && U_SUCCESS(e) &&
+        !memchr_u16(nz->u16a, u16len, 0x2019)) {
+        if (!nfi_buf_reserve(pool, n))
+            return false;
+        memcpy(pool->data + pool->len, s, n);
+        pool->len += n;
+        pool->data[pool->len] = '\0';
+        return true;
+    }
+    e = U_ZERO_ERROR;
+    int32_t outlen = unorm2_normalize(nz->nfkc_cf, nz->u16a, u16len, nz->u16b, nz->u16_cap, &e);
     if (U_FAILURE(e))
         return false;
     for (int32_t i = 0; i < outlen; i++)
@@ -448,6 +474,16 @@ static size_t scan_word(const char *text, size_t len, size_t i, bool keep_apostr
     *ascii = true;
     *number = is_digit(peek(text, len, i, &n));
     while (i < len) {
+        unsigned char b = (unsigned char)text[i];
+        if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')) { /* the common case, in one test */
+            *number = false;
+            i++;
+            continue;
+        }
+        if (b >= '0' && b <= '9') {
+            i++;
+            continue;
+        }
         uint32_t cp = peek(text, len, i, &n);
         if (is_word_char(cp) && !is_dictionary_script(cp)) {
             *ascii &= cp < 0x80;
