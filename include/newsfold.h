@@ -536,9 +536,11 @@ void nf_links_groups_free(nf_links_groups *g);
  */
 typedef struct nf_events_options {
     double threshold;        /* a document whose best score is below starts a new event */
-    double threshold_short;  /* a headline (a document with almost no body) joins when its probability reaches this */
-    double headline_model[6]; /* logistic model of that probability: intercept, title (or body) cosine, names
-                                 cosine, pivot cosine, ln(1 + hours since the event's last report), other
+    double threshold_short;  /* a dated headline (a document with almost no body) joins when its probability reaches this */
+    double threshold_undated_short; /* an undated headline joins when its weighted score reaches this */
+    double headline_model[7]; /* logistic model of that probability: intercept, title (or body) cosine, names
+                                 cosine, pivot cosine, pivot cosine when the event has no report in the
+                                 headline's language, ln(1 + hours since the event's last report), other
                                  language (docs/events.md) */
     double w_title, w_body, w_names, w_pivot; /* same-language score: weights of the cosines */
     double w_cross_names, w_cross_pivot; /* score when the event has no report in the document's language */
@@ -822,7 +824,6 @@ nf_status nf_cluster_worst(const uint32_t *gold, const uint32_t *pred, size_t n,
 
 /* Language identification. Returns an ISO code ("und" when unknown) and a
  * confidence in [0,1]. One nf_langid per thread. */
-typedef struct nf_langid nf_langid;
 nf_status nf_langid_new(nf_langid **out, nf_error *err);
 void nf_langid_free(nf_langid *lid);
 const char *nf_langid_detect(nf_langid *lid, const char *text, size_t len, double *confidence);
