@@ -180,13 +180,6 @@ static void kept_free(kept_docs *k)
     nf_dedup_free(k->dedup);
 }
 
-static uint32_t root_of(uint32_t *parent, uint32_t x)
-{
-    while (parent[x] != x)
-        x = parent[x] = parent[parent[x]];
-    return x;
-}
-
 static void write_pairs(FILE *out, const kept_docs *k, const nf_links_result *r)
 {
     nfi_buf b;
@@ -208,89 +201,35 @@ static void write_pairs(FILE *out, const kept_docs *k, const nf_links_result *r)
     nfi_buf_free(&b);
 }
 
-/* The original-language version, when it can be told: the document with
- * the most translations, then the earliest, then the smallest id. */
-static bool better_original(const kept_docs *k, const uint32_t *degree, uint32_t a, uint32_t b)
+/* One record per document: its translation group (nf_links_group). */
+static int write_groups(FILE *out, const kept_docs *k, const nf_links_result *r, const nf_dedup_result *d)
 {
-    if (degree[a] != degree[b])
-        return degree[a] > degree[b];
-    if (k->published[a] != k->published[b])
-        return k->published[a] < k->published[b];
-    return strcmp(k->ids[a], k->ids[b]) < 0;
-}
-
-static double link_score(const nf_links_result *r, uint32_t a, uint32_t b, double *best_of_a)
-{
-    double direct = -1;
-    *best_of_a = 0;
-    for (size_t i = 0; i < r->n_links; i++) {
-        const nf_link *l = &r->links[i];
-        if (l->a == a || l->b == a) {
-            if (l->score > *best_of_a)
-                *best_of_a = l->score;
-            if (l->a == b || l->b == b)
-                direct = l->score;
-        }
-    }
-    return direct;
-}
-
-static void write_groups(FILE *out, const kept_docs *k, const nf_links_result *r, const nf_dedup_result *d)
-{
-    size_t n = k->n;
-    uint32_t *parent = malloc((n ? n : 1) * sizeof *parent), *degree = calloc(n ? n : 1, sizeof *degree);
-    uint32_t *canon = malloc((n ? n : 1) * sizeof *canon);
-    if (!parent || !degree || !canon) {
-        free(parent), free(degree), free(canon);
-        return;
-    }
-    for (uint32_t i = 0; i < n; i++)
-        parent[i] = canon[i] = i;
-    for (size_t i = 0; i < r->n_links; i++) {
-        degree[r->links[i].a]++, degree[r->links[i].b]++;
-        uint32_t x = root_of(parent, r->links[i].a), y = root_of(parent, r->links[i].b);
-        parent[x > y ? x : y] = x < y ? x : y;
-    }
-    for (uint32_t i = 0; i < n; i++) { /* copies join their canonical's group */
-        uint32_t x = root_of(parent, i), y = root_of(parent, d->docs[i].canonical);
-        parent[x > y ? x : y] = x < y ? x : y;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t root = root_of(parent, i);
-        if (better_original(k, degree, i, canon[root]))
-            canon[root] = i;
+    nf_links_group_order order = {(const char *const *)k->ids, k->published};
+    nf_links_groups g;
+    nf_error err;
+    if (nf_links_group(r, d, k->n, &order, &g, &err) != NF_OK) {
+        fprintf(stderr, "newsfold links: %s\n", err.message);
+        return -1;
     }
     nfi_buf b;
     nfi_buf_init(&b);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t c = canon[root_of(parent, i)];
-        const char *relation = "translation";
-        double score = 1.0, best;
-        if (i == c)
-            relation = root_of(parent, i) == i && degree[i] == 0 && d->docs[i].relation == NF_REL_UNIQUE ? "unique"
-                                                                                                        : "canonical";
-        else if (d->docs[i].canonical == d->docs[c].canonical) {
-            relation = nf_relation_name(d->docs[i].relation == NF_REL_CANONICAL ? d->docs[c].relation
-                                                                                : d->docs[i].relation);
-            score = d->docs[i].relation == NF_REL_CANONICAL ? d->docs[c].score : d->docs[i].score;
-        } else {
-            double direct = link_score(r, i, c, &best);
-            score = direct >= 0 ? direct : best;
-        }
+    for (size_t i = 0; i < g.n_docs; i++) {
+        const nf_links_group_doc *gd = &g.docs[i];
         b.len = 0;
         nfi_buf_puts(&b, "{\"id\":");
         nfi_json_cstr_or_null(&b, k->ids[i]);
         nfi_buf_puts(&b, ",\"group\":");
-        nfi_json_cstr_or_null(&b, k->ids[c]);
+        nfi_json_cstr_or_null(&b, k->ids[gd->canonical]);
         nfi_buf_puts(&b, ",\"canonical\":");
-        nfi_json_cstr_or_null(&b, k->ids[c]);
-        nfi_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f,\"lang\":", relation, score);
+        nfi_json_cstr_or_null(&b, k->ids[gd->canonical]);
+        nfi_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f,\"lang\":", gd->relation, gd->score);
         nfi_json_cstr_or_null(&b, k->langs[i]);
         nfi_buf_puts(&b, "}\n");
         fwrite(b.data, 1, b.len, out);
     }
     nfi_buf_free(&b);
-    free(parent), free(degree), free(canon);
+    nf_links_groups_free(&g);
+    return 0;
 }
 
 int cmd_links(int argc, char **argv)
@@ -315,7 +254,7 @@ int cmd_links(int argc, char **argv)
         kept_free(&k);
         return EXIT_FATAL;
     }
-    cli_input in = {"links", argv + optind, (size_t)(argc - optind), o.clean, 0, 0, o.quiet};
+    cli_input in = {.command = "links", .paths = argv + optind, .n_paths = (size_t)(argc - optind), .clean = o.clean, .max_record = 0, .batch_docs = 0, .quiet = o.quiet};
     cli_totals totals = {0};
     int status = cli_run_batches(&in, keep_batch, &k, &totals);
     nf_links_result lr = {0};
@@ -328,9 +267,10 @@ int cmd_links(int argc, char **argv)
     cli_output outf;
     FILE *out = status == EXIT_FATAL ? NULL : cli_output_open(&outf, "links", o.output);
     if (out) {
-        if (o.groups)
-            write_groups(out, &k, &lr, &dr);
-        else
+        if (o.groups) {
+            if (write_groups(out, &k, &lr, &dr) != 0)
+                status = EXIT_FATAL;
+        } else
             write_pairs(out, &k, &lr);
         if (cli_output_close(&outf, true))
             status = EXIT_FATAL;
@@ -459,7 +399,7 @@ int cmd_compare(int argc, char **argv)
         return EXIT_FATAL;
     }
     char **paths = o.n_in ? o.in : argv + optind;
-    cli_input in = {"compare", paths, o.n_in ? o.n_in : 2, o.clean, 0, 0, true};
+    cli_input in = {.command = "compare", .paths = paths, .n_paths = o.n_in ? o.n_in : 2, .clean = o.clean, .max_record = 0, .batch_docs = 0, .quiet = true};
     cli_totals totals = {0};
     int status = cli_run_batches(&in, keep_batch, &k, &totals);
     nf_links_result lr = {0};

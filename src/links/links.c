@@ -45,17 +45,20 @@
 static const double kind_weight[4] = {1.0, 2.0, 1.5, 1.0}; /* term, name, number, date */
 
 /* Logistic calibration (docs/links.md): logistic regression, each class of
- * each data set weighted equally, on every source x other-language pair of
- * WMT21 de-fr and fr-de (negatives: other documents, mostly on other topics)
- * and every cross-language pair of examples/ (negatives: rewrites of the
- * same events, sharing names and numbers but not the text). */
-#define CAL_BIAS -24.84
-#define CAL_TERMS 12.72
-#define CAL_NAMES 6.45
-#define CAL_NUMBERS 3.67
-#define CAL_ALIGN -1.97 /* given order, paragraph alignment adds little */
-#define CAL_LENGTH 15.44
-#define CAL_ORDER 13.12
+ * each data set weighted equally (the false pairs of examples/ CAL_EXAMPLES
+ * times), on the candidate pairs of every visible WMT set (de-fr, fr-de,
+ * he-en, zh-en, ja-en, uk-en; negatives: the other candidates) and every
+ * cross-language pair of examples/ (negatives: rewrites of the same events,
+ * sharing names and numbers but not the text). evidence = ln(1 + features
+ * both share): short texts share few, so their order agreement says less;
+ * coverage = the smaller share of dictionary terms among the two pivots:
+ * where a language has no dictionary (Hebrew), missing terms say nothing
+ * and names carry the decision. */
+#define CALIBRATION {-2.486, -17.484, 3.968, 4.213, -1.563, 5.089, -5.738, -3.890, 5.665, -0.382, 48.942, 47.812}
+static const struct calibration {
+    double bias, terms, names, numbers, align, length, order, evidence, order_x_evidence, coverage,
+        terms_x_coverage, names_x_uncovered;
+} cal = CALIBRATION;
 /* Decision: besides reaching the threshold, a pair must be the best match
  * of at least one side in the other's language: a text has one original
  * there, so a rewrite of the same event is not linked next to the real
@@ -71,6 +74,7 @@ typedef struct doc_entry {
     uint32_t lang_id; /* small integer per language ("und": 0), set in finish */
     size_t text_len;
     double norm;      /* of the weighted vector, all kinds */
+    double term_share; /* terms among the features in text order */
     double kind_norm[4];
 } doc_entry;
 
@@ -85,6 +89,8 @@ struct nf_links {
     uint64_t *df_keys;
     uint32_t *df_values;
     size_t n_df;
+    nfi_scored_pair *scored; /* after finish: the candidate pairs, scored */
+    size_t n_scored;
     bool finished;
 };
 
@@ -140,11 +146,18 @@ void nf_links_free(nf_links *l)
     free(l->docs);
     free(l->df_keys);
     free(l->df_values);
+    free(l->scored);
     nfi_lexicon_free(l->lex);
     free(l);
 }
 
 const char *const *nf_links_dictionary_languages(const nf_links *l) { return nfi_lexicon_languages(l->lex); }
+
+size_t nfi_links_scored(const nf_links *l, const nfi_scored_pair **out)
+{
+    *out = l->scored;
+    return l->n_scored;
+}
 
 const nf_pivot *nf_links_pivot(const nf_links *l, size_t i) { return i < l->n ? &l->docs[i].pivot : NULL; }
 
@@ -165,9 +178,7 @@ static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
 
 nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error *err)
 {
-    if (l->finished)
-        return nfi_fail(err, NF_ERR_ARG, "documents added after nf_links_finish");
-    if (l->n + n > l->cap) {
+    if (l->n + n > l->cap) { /* also after nf_links_finish: a live fold finishes again later */
         size_t cap = l->cap ? l->cap : 1024;
         while (cap < l->n + n)
             cap *= 2;
@@ -200,8 +211,32 @@ static double weight_of(const nf_links *l, const nf_pivot_feature *f)
     return kind_weight[f->kind & 3] * idf * (1.0 + log((double)f->count));
 }
 
+/* Share of the words behind name and term features that yield a term:
+ * about 1 where the language has a dictionary (or is English), 0 where
+ * every word could only be read as a name (Hebrew today). Features of one
+ * word are adjacent in the sequence and share its offset. */
+static double term_share(const nf_pivot *p)
+{
+    size_t words = 0, with_term = 0;
+    for (size_t j = 0; j < p->n_sequence;) {
+        size_t k = j;
+        bool term = false, counted = false;
+        while (k < p->n_sequence && p->sequence_at[2 * k] == p->sequence_at[2 * j]) {
+            int kind = (int)(p->sequence[k] & 3);
+            counted |= kind == NF_PIVOT_TERM || kind == NF_PIVOT_NAME;
+            term |= kind == NF_PIVOT_TERM;
+            k++;
+        }
+        words += counted, with_term += term;
+        j = k;
+    }
+    return words ? (double)with_term / (double)words : 0;
+}
+
 static nf_status compute_df(nf_links *l, nf_error *err)
 {
+    free(l->df_keys), free(l->df_values); /* from an earlier nf_links_finish */
+    l->df_keys = NULL, l->df_values = NULL, l->n_df = 0;
     size_t total = 0;
     for (size_t i = 0; i < l->n; i++)
         total += l->docs[i].pivot.n_features;
@@ -231,6 +266,8 @@ static nf_status compute_df(nf_links *l, nf_error *err)
     for (size_t i = 0; i < l->n; i++) {
         doc_entry *d = &l->docs[i];
         double sum = 0, kind_sum[4] = {0};
+        free(d->weights), free(d->para_sets), free(d->para_offsets);
+        d->para_sets = NULL, d->para_offsets = NULL;
         if (!(d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights)) || !build_paragraph_sets(d))
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         for (size_t j = 0; j < d->pivot.n_features; j++) {
@@ -239,6 +276,7 @@ static nf_status compute_df(nf_links *l, nf_error *err)
             kind_sum[d->pivot.features[j].kind & 3] += w * w;
         }
         d->norm = sqrt(sum);
+        d->term_share = term_share(&d->pivot);
         for (int kk = 0; kk < 4; kk++)
             d->kind_norm[kk] = sqrt(kind_sum[kk]);
     }
@@ -464,7 +502,7 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
 {
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
     double dot = 0, kind_dot[4] = {0};
-    size_t i = 0, j = 0;
+    size_t i = 0, j = 0, shared = 0;
     while (i < a->pivot.n_features && j < b->pivot.n_features) {
         const nf_pivot_feature *fa = &a->pivot.features[i], *fb = &b->pivot.features[j];
         if (fa->hash < fb->hash)
@@ -475,6 +513,7 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
             double w = (double)a->weights[i] * b->weights[j];
             dot += w;
             kind_dot[fa->kind & 3] += w;
+            shared += (fa->kind & 3) != NF_PIVOT_DATE;
             i++, j++;
         }
     }
@@ -488,8 +527,13 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
     size_t la = a->text_len, lb = b->text_len; /* translations keep roughly the length */
     e->length_ratio = la && lb ? (double)(la < lb ? la : lb) / (double)(la > lb ? la : lb) : 0;
     e->cosine = cosine;
-    double z = e->logit = CAL_BIAS + CAL_TERMS * e->terms + CAL_NAMES * e->names + CAL_NUMBERS * e->numbers +
-                          CAL_ALIGN * e->alignment + CAL_LENGTH * e->length_ratio + CAL_ORDER * e->order;
+    double ev = log1p((double)shared), cov;
+    e->shared = (double)shared;
+    cov = e->coverage = a->term_share < b->term_share ? a->term_share : b->term_share;
+    double z = e->logit = cal.bias + cal.terms * e->terms + cal.names * e->names + cal.numbers * e->numbers +
+                          cal.align * e->alignment + cal.length * e->length_ratio + cal.order * e->order +
+                          cal.evidence * ev + cal.order_x_evidence * e->order * ev + cal.coverage * cov +
+                          cal.terms_x_coverage * e->terms * cov + cal.names_x_uncovered * e->names * (1 - cov);
     e->score = 1.0 / (1.0 + exp(-z));
 }
 
@@ -637,7 +681,7 @@ static nf_status search_task(void *ctx, void *worker, size_t a, nf_error *err)
 typedef struct score_ctx {
     const nf_links *l;
     const uint64_t *pairs;
-    struct scored_pair *out;
+    nfi_scored_pair *out;
 } score_ctx;
 
 /* Best score of each document per other language, over the candidates. */
@@ -647,10 +691,7 @@ typedef struct best_entry {
     double score;
 } best_entry;
 
-typedef struct scored_pair {
-    uint32_t a, b;
-    double score, logit;
-} scored_pair;
+typedef nfi_scored_pair scored_pair;
 
 static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
@@ -659,7 +700,7 @@ static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
     nf_link_explain e;
     uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
     score_pair(c->l, a, b, &e);
-    c->out[i] = (scored_pair){a, b, e.score, e.logit};
+    c->out[i] = (scored_pair){a, b, e.score, e.logit, false};
     return NF_OK;
 }
 
@@ -773,11 +814,14 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
         note_best(best, n_best, sp[i].b, l->docs[sp[i].a].lang, sp[i].logit);
     }
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++)
-        if (is_translation(l, &sp[i], best, n_best))
+        if ((sp[i].linked = is_translation(l, &sp[i], best, n_best)))
             out->links[out->n_links++] = (nf_link){sp[i].a, sp[i].b, sp[i].score};
     for (size_t i = 0; best && i < l->n; i++)
         free(best[i]);
-    free(best), free(n_best), free(sp), free(pv);
+    free(best), free(n_best), free(pv);
+    free(l->scored); /* an earlier finish's (live folds finish again) */
+    l->scored = sp;
+    l->n_scored = st == NF_OK ? n_pairs : 0;
     if (st != NF_OK)
         nf_links_result_free(out);
     return st;

@@ -54,4 +54,15 @@ enum { NFI_NAME_KEYS = 2 };
 size_t nfi_name_keys(const char *ascii, size_t len, uint64_t *out);
 uint64_t nfi_pivot_hash(int kind, const char *key, size_t len);
 
+/* links.c - after nf_links_finish, every candidate pair scored (a < b,
+ * sorted), and whether it was linked: what the calibration is fitted on
+ * (tests/eval_links --dump). */
+typedef struct nfi_scored_pair {
+    uint32_t a, b;
+    double score, logit;
+    bool linked;
+} nfi_scored_pair;
+
+size_t nfi_links_scored(const nf_links *l, const nfi_scored_pair **out);
+
 #endif

@@ -119,9 +119,11 @@ size_t nfi_name_skeleton(const char *s, size_t n, char *out, size_t cap)
 }
 
 /* Consonants of a transliterated name, in the few classes that survive a
- * trip through Kana, Hangul, Cyrillic, Hebrew or Arabic and back: vowels,
- * w, y and h after a consonant vanish (abjads write no vowels, kana add
- * them), l=r, p=b=v, c=k=q, z=s, ch=t (Putin, Puchin), and runs collapse. */
+ * trip through Kana, Hangul, Cyrillic, Hebrew or Arabic and back: vowels
+ * vanish (abjads write none, kana add them), and with them the letters that
+ * are vowels in one script and consonants in another (w, v: Hebrew and
+ * Arabic vav; j, y: Pjöngjang, Pyongyang) and h; l=r, p=b, c=k=q, z=s,
+ * ch=t (Putin, Puchin); runs collapse. */
 static size_t consonant_key(const char *s, size_t n, char *out, size_t cap)
 {
     size_t k = 0;
@@ -135,9 +137,9 @@ static size_t consonant_key(const char *s, size_t n, char *out, size_t cap)
             i++;
         }
         switch (c) {
-        case 'a': case 'e': case 'i': case 'o': case 'u': case 'w': case 'y': case 'h': continue;
+        case 'a': case 'e': case 'i': case 'o': case 'u': case 'y': case 'j': case 'h': case 'w': case 'v': continue;
         case 'l': c = 'r'; break;
-        case 'p': case 'v': c = 'b'; break;
+        case 'p': c = 'b'; break;
         case 'c': case 'q': c = 'k'; break;
         case 'z': c = 's'; break;
         default: break;
