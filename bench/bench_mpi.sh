@@ -29,7 +29,8 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=none
 # CPU seconds per process (the machine may be shared: CPU time is what
 # one core costs whatever the load; wall time is printed too)
 timer=()
-[ -x /usr/bin/time ] && timer=(/usr/bin/time -f 'cpu %U+%S s')
+# shellcheck disable=SC2016 # expanded by each rank's bash
+[ -x /usr/bin/time ] && timer=(bash -c 'exec /usr/bin/time -f "cpu rank ${OMPI_COMM_WORLD_RANK:-single}: %U+%S s, max RSS %M KB" "$@"' timer)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -57,7 +58,7 @@ best() {
     printf '%s MB file  %-10s %7.2f s  %6.2f MB/s  %d docs\n' "$3" "$mode" "$best_s" "$(awk -v a="$mb" -v b="$best_s" 'BEGIN { print a / b }')" "$docs"
     grep -o 'rank [0-9]*/[0-9]*: .*' "$tmp/$mode.err" | sort | sed 's/^/      /' || true
     grep -o 'peak RSS [0-9.]* MB' "$tmp/$mode.err" | sed 's/^/      /' | tr '\n' ' '
-    grep -o 'cpu .*' "$tmp/$mode.err" | sed 's/^/      /' | tr '\n' ' '
+    grep -o 'cpu rank .*' "$tmp/$mode.err" | sort | sed 's/^/      /'
     echo
     if [ "$mode" != single-j1 ] && ! cmp -s "$tmp/single-j1.out" "$tmp/$mode.out"; then
         echo "bench_mpi: $mode output differs from the single process" >&2

@@ -93,6 +93,11 @@ void nf_mpi_dedup_free(nf_mpi_dedup *md) { (void)md; }
 
 enum { TAG_ITEMS = 1, TAG_END = 2 };
 
+/* The wire format below copies every field of these two structs: a new
+ * field must be added to wire_item, put_item and get_item too. */
+_Static_assert(sizeof(nfi_sketch) == 80 && sizeof(nfi_dedup_item) == 112,
+               "nfi_sketch or nfi_dedup_item changed: update the wire format in src/mpi/mpi.c");
+
 struct nf_mpi {
     int rank, size;
 };
