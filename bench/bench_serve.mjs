@@ -7,6 +7,8 @@
 //   node bench_serve.mjs ingest URL SHARED SECONDS CLIENTS BATCH
 //        CLIENTS concurrent clients POST BATCH documents per request (fresh ids) for SECONDS;
 //        prints documents/s and the p50/p99 latency of the requests as JSON
+//   node bench_serve.mjs load URL FILE BATCH
+//        POSTs the JSONL FILE in requests of BATCH documents, one after the other
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -70,7 +72,20 @@ if (cmd === 'corpus') {
   const s = (performance.now() - t0) / 1000;
   console.log(JSON.stringify({ docs_per_s: +(added / s).toFixed(1), added, failed_requests: failed, requests: lat.length,
     p50_ms: +pct(lat, 50).toFixed(1), p99_ms: +pct(lat, 99).toFixed(1) }));
+} else if (cmd === 'load') {
+  const [url, file, batch] = args;
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+  const t0 = performance.now();
+  let added = 0;
+  for (let i = 0; i < lines.length; i += Number(batch)) {
+    const r = await fetch(url + '/api/documents', { method: 'POST', body: lines.slice(i, i + Number(batch)).join('\n') });
+    const j = await r.json();
+    if (r.status >= 300) throw new Error('load: ' + JSON.stringify(j).slice(0, 300));
+    added += j.added;
+  }
+  const s = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({ added, seconds: +s.toFixed(1), docs_per_s: +(added / s).toFixed(1) }));
 } else {
-  console.error('usage: node bench_serve.mjs corpus SHARED N | ingest URL SHARED SECONDS CLIENTS BATCH');
+  console.error('usage: node bench_serve.mjs corpus SHARED N | ingest URL SHARED SECONDS CLIENTS BATCH | load URL FILE BATCH');
   process.exit(2);
 }

@@ -227,8 +227,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 {
     (void)cls, (void)c, (void)toe;
     conn *cx = *con_cls;
-    if (!cx)
+    if (!cx || cx->state == C_WAITING) /* the writer still holds it: cannot happen once resumed */
         return;
+    if (cx->reply.items) { /* committed, but the client left before the answer */
+        for (size_t i = 0; i < cx->reply.n_items; i++)
+            nf_ingest_item_free(&cx->reply.items[i]);
+        free(cx->reply.items);
+    }
     svc_buf_free(&cx->body);
     svc_buf_free(&cx->reply.body);
     free(cx);
