@@ -55,6 +55,7 @@ export function startServer(db, extra = []) {
       { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     const timer = setTimeout(() => reject(new Error('server did not start: ' + log)), 120000);
+    process.on('exit', () => { if (proc.exitCode === null) proc.kill('SIGKILL'); }); // a failed test leaves no server
     proc.stderr.setEncoding('utf8');
     proc.stderr.on('data', (chunk) => {
       log += chunk;
