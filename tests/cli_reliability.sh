@@ -193,9 +193,13 @@ run_docs big 4000
 "$nf" dedup -q -o "$tmp/old.ref" "$tmp/a.jsonl"
 killed_keeps "dedup -o FILE" "$tmp/out.jsonl" "$tmp/old.ref" "$tmp/new.ref" \
     "$nf" dedup -q -o "$tmp/out.jsonl" "$tmp/big.jsonl"
-# `run -o DIR` (once run writes through nf_outfile): make the old and new
-# reference folders with two complete runs, then
-#   killed_keeps "run -o DIR" "$tmp/run-out" "$tmp/run-old" "$tmp/run-new" "$nf" run -q -o "$tmp/run-out" ...
+# `run -o DIR`: every output is complete before the first is renamed into
+# place (they are renamed one after another, so only a kill inside those few
+# renames could leave old and new files side by side).
+"$nf" run -q -j1 --no-links -o "$tmp/run-old" "$tmp/a.jsonl"
+"$nf" run -q -j1 --no-links -o "$tmp/run-new" "$tmp/big.jsonl"
+killed_keeps "run -o DIR" "$tmp/run-out" "$tmp/run-old" "$tmp/run-new" \
+    "$nf" run -q -j1 --no-links -o "$tmp/run-out" "$tmp/big.jsonl"
 cp "$tmp/old.ref" "$tmp/out.jsonl"
 check "failed run" status_is 2 "$nf" dedup -q --index "$tmp/a.jsonl" -o "$tmp/out.jsonl" "$tmp/a.jsonl"
 check "failed run leaves the previous output" cmp -s "$tmp/out.jsonl" "$tmp/old.ref"
