@@ -62,6 +62,8 @@ uint64_t nfi_hash64(const void *p, size_t n);
  * lengths; the repair pass guarantees that before any later stage. */
 size_t nfi_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 size_t nfi_utf8_encode(uint32_t cp, char out[4]);
+/* Makes every string field of doc valid UTF-8, counting text repairs. */
+nf_status nfi_doc_repair_utf8(nf_doc *doc, nf_error *err);
 
 /* JSON writing: appends s as a JSON string literal (with quotes). */
 void nfi_json_string(nfi_buf *b, const char *s, size_t n);

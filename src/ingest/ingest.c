@@ -503,34 +503,3 @@ void nf_doc_free(nf_doc *d)
     memset(d, 0, sizeof *d);
 }
 
-static bool repair_field(char **field, size_t *count)
-{
-    if (!*field)
-        return true;
-    size_t n_bad = 0, len;
-    char *fixed = nf_utf8_repair(*field, strlen(*field), &len, &n_bad);
-    if (!fixed)
-        return false;
-    free(*field);
-    *field = fixed;
-    if (count)
-        *count += n_bad;
-    return true;
-}
-
-nf_status nfi_doc_repair_utf8(nf_doc *d, nf_error *err)
-{
-    size_t n_bad = 0, len;
-    char *text = nf_utf8_repair(d->text, d->text_len, &len, &n_bad);
-    if (!text)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    free(d->text);
-    d->text = text;
-    d->text_len = len;
-    d->invalid_utf8 += n_bad;
-    if (!repair_field(&d->id, NULL) || !repair_field(&d->title, &d->invalid_utf8) ||
-        !repair_field(&d->lang, NULL) || !repair_field(&d->source, NULL) ||
-        !repair_field(&d->published, NULL) || !repair_field(&d->url, NULL))
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    return NF_OK;
-}

@@ -65,8 +65,6 @@ nf_status nfi_source_slurp(nfi_source *src, char **out, size_t *len, nf_error *e
  * when the gzip stream was cut short, which gzread reports as a plain end. */
 nf_status nfi_gz_check_end(gzFile gz, const char *path, nf_error *err);
 
-/* Makes every string field of doc valid UTF-8, counting text repairs. */
-nf_status nfi_doc_repair_utf8(nf_doc *doc, nf_error *err);
 
 /*
  * html.h - the HTML pipeline's internal contract (never installed).
