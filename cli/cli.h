@@ -62,6 +62,7 @@ typedef struct cli_input {
     size_t batch_bytes;  /* 0 = 64 MiB of text (or raw pages) a batch */
     size_t max_page;     /* HTML pages / WARC payloads (0 = the reader's default) */
     bool defer_extract;  /* HTML comes back unextracted (see nf_extractor) */
+    bool quiet_skips;    /* count skipped records without naming them (MPI ranks but 0: rank 0 names them) */
 } cli_input;
 
 typedef struct cli_totals {

@@ -210,7 +210,7 @@ static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)
         fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
         nf_mpi_abort(m, EXIT_FATAL);
     }
-    cli_input in = {.command = "dedup", .paths = paths, .n_paths = n_paths, .clean = o->clean, .batch_docs = o->batch_docs, .quiet = o->quiet || rank != 0};
+    cli_input in = {.command = "dedup", .paths = paths, .n_paths = n_paths, .clean = o->clean, .batch_docs = o->batch_docs, .quiet = o->quiet || rank != 0, .quiet_skips = rank != 0};
     cli_totals totals = {0};
     int status = cli_read_batches(&in, mpi_batch, md, &totals);
     nf_dedup_result res = {0};

@@ -126,7 +126,8 @@ static void *read_batch(void *arg)
         }
         if (st == NF_SKIPPED) {
             j->skipped++;
-            fprintf(stderr, "newsfold %s: %s\n", j->in->command, err.message);
+            if (!j->in->quiet_skips)
+                fprintf(stderr, "newsfold %s: %s\n", j->in->command, err.message);
             continue;
         }
         if (st != NF_OK) {
