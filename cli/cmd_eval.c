@@ -9,7 +9,9 @@
  * Every gold id is scored; a gold id missing from the prediction (or with a
  * null label there) counts as a cluster of its own. Predicted ids that are
  * not in the gold file are ignored and counted. Labels are compared as
- * strings (numbers are written in decimal first).
+ * strings (numbers are written in decimal first). After the scores, the
+ * worst split gold clusters and the worst merged predicted ones are listed
+ * with their largest parts and a title of each (from the prediction).
  */
 #include "cli.h"
 
@@ -27,6 +29,8 @@ static const char eval_usage[] =
     "recall and F1, B-cubed precision, recall and F1, and the adjusted Rand\n"
     "index. Files are JSONL (objects with \"id\" and the label field), TSV (id,\n"
     "label; a header row names the columns) or {\"documents\": {id: {...}}}.\n"
+    "Then the 3 gold clusters split worst and the 3 predicted clusters that\n"
+    "merge the most, each with its largest parts and one title per part.\n"
     "\n"
     "options:\n"
     "      --gold FILE     gold labels (repeat to concatenate files)\n"
@@ -42,14 +46,20 @@ typedef struct labels {
     char **id;   /* per index */
     uint32_t *label;
     size_t n, cap;
+    char **title;  /* per index: the document's title (JSONL "title"), or NULL */
     nfi_hmap names; /* hash of label text -> label number */
-    uint32_t n_names;
+    char **name;   /* per label number: its text */
+    uint32_t n_names, cap_names;
 } labels;
 
 static void labels_free(labels *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        free(l->id[i]);
+        free(l->id[i]), free(l->title ? l->title[i] : NULL);
+    for (uint32_t i = 0; i < l->n_names; i++)
+        free(l->name[i]);
+    free(l->name);
+    free(l->title);
     free(l->id);
     free(l->label);
     nfi_hmap_free(&l->ids);
@@ -66,13 +76,24 @@ static uint32_t intern(labels *l, const char *s)
     uint64_t *v = nfi_hmap_put(&l->names, nfi_hash64(s, strlen(s)), &created);
     if (!v)
         return NO_LABEL;
-    if (created)
+    if (created) {
+        if (l->n_names == l->cap_names) {
+            uint32_t cap = l->cap_names ? l->cap_names * 2 : 1024;
+            char **names = realloc(l->name, cap * sizeof *names);
+            if (!names)
+                return NO_LABEL;
+            l->name = names;
+            l->cap_names = cap;
+        }
+        l->name[l->n_names] = nfi_strdup(s);
         *v = l->n_names++;
+    }
     return (uint32_t)*v;
 }
 
-/* Adds id -> label (text or NULL); a repeated id keeps its first label. */
-static int put(labels *l, const char *id, const char *label)
+/* Adds id -> label (text or NULL) and title (or NULL); a repeated id keeps
+ * its first label. */
+static int put(labels *l, const char *id, const char *label, const char *title)
 {
     bool created;
     uint64_t *v = nfi_hmap_put(&l->ids, nfi_hash64(id, strlen(id)), &created);
@@ -86,13 +107,17 @@ static int put(labels *l, const char *id, const char *label)
         uint32_t *lab = ids ? realloc(l->label, cap * sizeof *lab) : NULL;
         if (ids)
             l->id = ids;
-        if (!ids || !lab)
+        if (lab)
+            l->label = lab;
+        char **titles = lab ? realloc(l->title, cap * sizeof *titles) : NULL;
+        if (!ids || !lab || !titles)
             return -1;
-        l->label = lab;
+        l->title = titles;
         l->cap = cap;
     }
     *v = l->n;
     l->id[l->n] = nfi_strdup(id);
+    l->title[l->n] = title ? nfi_strdup(title) : NULL;
     l->label[l->n++] = intern(l, label);
     return l->id[l->n - 1] ? 0 : -1;
 }
@@ -115,7 +140,8 @@ static int load_gold_doc(labels *l, const cJSON *docs, const char *key)
     char num[64];
     cJSON_ArrayForEach(d, docs)
     {
-        if (put(l, d->string, json_label(cJSON_GetObjectItemCaseSensitive(d, key), num, sizeof num)) != 0)
+        const char *label = json_label(cJSON_GetObjectItemCaseSensitive(d, key), num, sizeof num);
+        if (put(l, d->string, label, NULL) != 0)
             return -1;
     }
     return 0;
@@ -137,7 +163,10 @@ static int load_jsonl(labels *l, char *text, const char *key, const char *path)
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
         char num[64], idnum[64];
         const char *ids = json_label(id, idnum, sizeof idnum);
-        int rc = ids ? put(l, ids, json_label(cJSON_GetObjectItemCaseSensitive(o, key), num, sizeof num)) : 1;
+        const cJSON *title = cJSON_GetObjectItemCaseSensitive(o, "title");
+        int rc = ids ? put(l, ids, json_label(cJSON_GetObjectItemCaseSensitive(o, key), num, sizeof num),
+                           cJSON_IsString(title) ? title->valuestring : NULL)
+                     : 1;
         cJSON_Delete(o);
         *e = save;
         if (rc > 0)
@@ -193,7 +222,7 @@ static int load_tsv(labels *l, char *text, const char *key)
         size_t idlen = strcspn(p, "\t");
         char *label = tsv_field(p, col);
         p[idlen] = '\0';
-        if (*p && put(l, p, label && *label ? label : NULL) != 0)
+        if (*p && put(l, p, label && *label ? label : NULL, NULL) != 0)
             return -1;
     }
     return 0;
@@ -289,15 +318,95 @@ static void print_scores(const eval_cli *o, const nf_cluster_scores *s, size_t m
     printf("ARI       %.4f\n", s->ari);
 }
 
+#define WORST 3      /* clusters shown on each side */
+#define WORST_PARTS 4 /* parts shown per cluster */
+
+typedef struct part {
+    uint32_t label;
+    size_t count, first; /* items, and the first item (for its title) */
+} part;
+
+static int cmp_part(const void *x, const void *y)
+{
+    const part *a = x, *b = y;
+    if (a->count != b->count)
+        return a->count > b->count ? -1 : 1;
+    return a->label < b->label ? -1 : a->label > b->label;
+}
+
+static const char *label_name(const labels *l, uint32_t label)
+{
+    return label < l->n_names ? l->name[label] : "(none)";
+}
+
+/* The parts (clusters of the other side) of the cluster `label` of side a. */
+static size_t parts_of(const uint32_t *a, const uint32_t *b, size_t n, uint32_t label, part *out)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != label)
+            continue;
+        size_t k = 0;
+        while (k < m && out[k].label != b[i])
+            k++;
+        if (k == m)
+            out[m++] = (part){b[i], 0, i};
+        out[k].count++;
+    }
+    qsort(out, m, sizeof *out, cmp_part);
+    return m;
+}
+
+/* One worst cluster: its name, size, loss, then its largest parts with the
+ * title of one document each (titles come from the prediction's JSONL). */
+static void print_worst(const nf_cluster_error *e, const uint32_t *a, const uint32_t *b, size_t n,
+                        const labels *side, const labels *other, const char *other_what, const labels *gold,
+                        const labels *pred, const size_t *pred_index, part *parts)
+{
+    printf("  %s: %zu documents in %zu %s, %.1f lost\n", label_name(side, e->label), e->size, e->parts,
+           other_what, e->loss);
+    size_t m = parts_of(a, b, n, e->label, parts);
+    for (size_t k = 0; k < m && k < WORST_PARTS; k++) {
+        size_t i = parts[k].first;
+        const char *t = pred_index[i] != SIZE_MAX ? pred->title[pred_index[i]] : NULL;
+        printf("    %5zu x %-14s %s  \"%s\"\n", parts[k].count, label_name(other, parts[k].label), gold->id[i],
+               t ? t : "");
+    }
+    if (m > WORST_PARTS)
+        printf("    ... %zu more\n", m - WORST_PARTS);
+}
+
+static void report_worst(const uint32_t *g, const uint32_t *p, size_t n, const labels *gold, const labels *pred,
+                         const size_t *pred_index)
+{
+    nf_cluster_error split[WORST], merged[WORST];
+    size_t ns, nm;
+    nf_error err;
+    part *parts = malloc((n ? n : 1) * sizeof *parts);
+    if (!parts || nf_cluster_worst(g, p, n, WORST, split, &ns, merged, &nm, &err) != NF_OK) {
+        free(parts);
+        return;
+    }
+    printf("worst split gold clusters (B-cubed recall lost, in documents):\n");
+    for (size_t k = 0; k < ns; k++)
+        print_worst(&split[k], g, p, n, gold, pred, "predicted clusters", gold, pred, pred_index, parts);
+    printf("worst merged predicted clusters (B-cubed precision lost, in documents):\n");
+    for (size_t k = 0; k < nm; k++)
+        print_worst(&merged[k], p, g, n, pred, gold, "gold clusters", gold, pred, pred_index, parts);
+    free(parts);
+}
+
 /* Gold and predicted label per gold id; a missing or null prediction
  * becomes a fresh label of its own. */
 static int score(const eval_cli *o, labels *gold, labels *pred)
 {
     uint32_t *g = malloc((gold->n ? gold->n : 1) * sizeof *g),
              *p = malloc((gold->n ? gold->n : 1) * sizeof *p);
-    if (!g || !p) {
+    size_t *pi = malloc((gold->n ? gold->n : 1) * sizeof *pi); /* per gold item: its prediction's index */
+    if (!g || !p || !pi) {
         free(g);
         free(p);
+        free(pi);
         return EXIT_FATAL;
     }
     size_t missing = 0, found = 0;
@@ -309,16 +418,21 @@ static int score(const eval_cli *o, labels *gold, labels *pred)
         missing += !ok;
         found += ok;
         p[i] = ok && pred->label[*v] != NO_LABEL ? pred->label[*v] : fresh_p++;
+        pi[i] = ok ? (size_t)*v : SIZE_MAX;
     }
     nf_cluster_scores s;
     nf_error err;
     int status = nf_cluster_eval(g, p, gold->n, &s, &err) == NF_OK ? EXIT_ALL_GOOD : EXIT_FATAL;
-    if (status == EXIT_ALL_GOOD)
+    if (status == EXIT_ALL_GOOD) {
         print_scores(o, &s, missing, pred->n - found);
-    else
+        if (!o->json)
+            report_worst(g, p, gold->n, gold, pred, pi);
+    } else {
         fprintf(stderr, "newsfold eval: %s\n", err.message);
+    }
     free(g);
     free(p);
+    free(pi);
     return status;
 }
 

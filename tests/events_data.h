@@ -8,6 +8,8 @@
  *             text are the headline, with publisher as source and the URL
  *   wmt21     ../shared/data/wmt21/{de-fr,fr-de}/docs.jsonl (1485 versions;
  *             gold = the WMT document: every version is one event)
+ *   og2021    ../shared/data/og2021-dev (4,982 dated multilingual headlines,
+ *             675 gold events; evaluation only, nothing of it is copied)
  * Used by eval_events (the figures in docs/events.md) and tune_events.
  */
 #ifndef NF_EVENTS_DATA_H
@@ -157,6 +159,63 @@ static inline ev_corpus ev_load_wmt(const char *shared)
         }
         free(data);
     }
+    ev_clean(&c, raw, n);
+    c.event = labels;
+    ev_free_names(names, nn);
+    free(raw);
+    return c;
+}
+
+/* ../shared/data/og2021-dev: 4,982 dated headlines (empty text, a title,
+ * published_at) in 9 languages; gold = gold.tsv's event. Read through the
+ * JSON ingest as `newsfold run` reads it. Returns n = 0 when missing. */
+static inline ev_corpus ev_load_og2021(const char *shared)
+{
+    ev_corpus c = {"og2021-dev", NULL, 0, NULL, NULL};
+    char path[4096], gpath[4096];
+    snprintf(path, sizeof path, "%s/data/og2021-dev/docs.jsonl", shared);
+    snprintf(gpath, sizeof gpath, "%s/data/og2021-dev/gold.tsv", shared);
+    size_t len, glen;
+    char *data = tu_read_file(path, &len), *gold = data ? tu_read_file(gpath, &glen) : NULL;
+    if (!data || !gold) {
+        free(data);
+        return c;
+    }
+    size_t cap = 8192, n = 0, nn = 0;
+    nf_doc *raw = calloc(cap, sizeof *raw);
+    uint32_t *labels = calloc(cap, sizeof *labels);
+    char **names = NULL, *save = NULL;
+    uint64_t line = 0;
+    for (char *l = strtok_r(data, "\n", &save); l && n < cap; l = strtok_r(NULL, "\n", &save)) {
+        nf_error err;
+        assert_int_equal(nf_doc_from_json(l, strlen(l), path, ++line, &raw[n], &err), NF_OK);
+        n++;
+    }
+    /* gold.tsv: id <TAB> event, in any order: match by id (linear per line is
+     * too slow for 5,000 ids, so both sides are looked up by a sorted copy) */
+    char **gid = calloc(cap, sizeof *gid), **gev = calloc(cap, sizeof *gev);
+    size_t ng = 0;
+    save = NULL;
+    for (char *l = strtok_r(gold, "\n", &save); l && ng < cap; l = strtok_r(NULL, "\n", &save)) {
+        char *tab = strchr(l, '\t');
+        if (!tab || strncmp(l, "id\t", 3) == 0)
+            continue;
+        *tab = '\0';
+        gid[ng] = l;
+        gev[ng++] = tab + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *ev = NULL;
+        for (size_t k = 0; k < ng && !ev; k++) /* the files share their order: usually k == i */
+            if (strcmp(gid[(i + k) % ng], raw[i].id) == 0)
+                ev = gev[(i + k) % ng];
+        assert_non_null(ev);
+        labels[i] = ev_label(&names, &nn, ev);
+    }
+    free(gid);
+    free(gev);
+    free(gold);
+    free(data);
     ev_clean(&c, raw, n);
     c.event = labels;
     ev_free_names(names, nn);

@@ -105,9 +105,10 @@ static void test_seeds_gold(void **state)
     assert_int_equal(r.docs[0].role, NF_ROLE_ORIGINAL);
     assert_int_equal(r.docs[2].role, NF_ROLE_TRANSLATION);
     assert_int_equal(r.docs[2].linked_to, 0);
-    /* undated 001 and 003 got a date from their neighbours */
+    /* a document has a date when it gave one or is hard-linked to one that
+     * did: an undated one never takes a neighbour's date */
     for (size_t i = 0; i < c.n; i++)
-        assert_true(*r.docs[i].date);
+        assert_int_equal(*r.docs[i].date != 0, *r.docs[i].published || r.docs[i].date_inferred);
     /* the German report shares names with the English ones: the event's
      * entities include names seen in both languages */
     const nf_event *e = &r.events[r.docs[0].event];
@@ -338,13 +339,48 @@ static void test_live_set_bounded(void **state)
     free(cd);
 }
 
+/* Timestamps: the time of day orders documents of one day, an offset moves
+ * the date to UTC, and a headline-only JSON record (empty text, a title) is
+ * a normal document whose title is its text. */
+static void test_timestamps_and_headlines(void **state)
+{
+    (void)state;
+    nf_doc raw[3];
+    nf_clean_doc cd[3];
+    make_doc(&raw[0], "t1", "2025-02-10T23:30:00-02:00", 3); /* 01:30 UTC on the 11th */
+    make_doc(&raw[1], "t2", "2025-02-11 00:10", 8);
+    make_doc(&raw[2], "t3", "2025-02-11T00:05:00Z", 9);
+    clean_docs(raw, cd, 3);
+    nf_events_options o = opts(1);
+    nf_events_result r;
+    run_plain(cd, 3, &o, &r);
+    assert_string_equal(r.docs[0].date, "2025-02-11");
+    assert_string_equal(r.docs[1].date, "2025-02-11");
+    /* stream (= event) order: t3 00:05, t2 00:10, t1 01:30 */
+    assert_true(r.docs[2].event < r.docs[1].event && r.docs[1].event < r.docs[0].event);
+    nf_events_result_free(&r);
+    for (int i = 0; i < 3; i++) {
+        nf_clean_doc_free(&cd[i]);
+        nf_doc_free(&raw[i]);
+    }
+    const char *json = "{\"id\": \"h1\", \"title\": \"Runner wins the final\", \"text\": \"\", "
+                       "\"published_at\": \"2021-07-30T10:15:00Z\"}";
+    nf_doc d;
+    nf_error err;
+    assert_int_equal(nf_doc_from_json(json, strlen(json), "mem", 1, &d, &err), NF_OK);
+    assert_string_equal(d.text, "Runner wins the final");
+    assert_int_equal(d.text_len, strlen("Runner wins the final"));
+    assert_string_equal(d.published, "2021-07-30T10:15:00Z");
+    nf_doc_free(&d);
+}
+
 static void test_undated_and_links(void **state)
 {
     (void)state;
     nf_doc raw[5];
     nf_clean_doc cd[5];
     make_doc(&raw[0], "x1", "2025-02-10", 3);
-    make_doc(&raw[1], "x2", NULL, 4);         /* undated: takes x1's date */
+    make_doc(&raw[1], "x2", NULL, 4);         /* undated: streamed after x1, gets no date */
     make_doc(&raw[2], "x3", "2025-03-01", 5);
     make_doc(&raw[3], "x4", "2025-03-02", 6); /* unrelated text, but linked to x1 */
     make_doc(&raw[4], "x5", "2026-02-10", 7); /* linked to x1 too, but a year later */
@@ -360,9 +396,10 @@ static void test_undated_and_links(void **state)
     assert_int_equal(nf_events_add_links(ev, &bad, 1, &err), NF_ERR_ARG);
     nf_events_result r;
     assert_int_equal(nf_events_finish(ev, &r, &err), NF_OK);
-    assert_string_equal(r.docs[1].date, "2025-02-10");
-    assert_int_equal(r.docs[1].date_inferred, 1);
+    assert_string_equal(r.docs[1].date, "");
+    assert_int_equal(r.docs[1].date_inferred, 0);
     assert_string_equal(r.docs[1].published, "");
+    assert_int_equal(r.docs[3].date_inferred, 0); /* dated itself */
     /* the link wins over text and time: x4 joins x1's event, as a translation */
     assert_int_equal(r.docs[3].event, r.docs[0].event);
     assert_int_equal(r.docs[3].role, NF_ROLE_TRANSLATION);
@@ -508,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_examples_gold),       cmocka_unit_test(test_prefer_lang),
         cmocka_unit_test(test_threads_same_result), cmocka_unit_test(test_window_expiry),
         cmocka_unit_test(test_live_set_bounded),    cmocka_unit_test(test_undated_and_links),
+        cmocka_unit_test(test_timestamps_and_headlines),
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
         cmocka_unit_test(test_metrics_brute_force),
     };

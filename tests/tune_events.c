@@ -211,10 +211,105 @@ static nf_events_options search_storylines(tuner *t, nf_events_options base)
     return best;
 }
 
+/* ----------------------------------------------- headline model (dump) */
+
+typedef struct trace_row {
+    uint32_t doc, event;
+    nfi_score_parts p;
+} trace_row;
+
+typedef struct trace_buf {
+    trace_row *r;
+    size_t n, cap;
+} trace_buf;
+
+static void collect(void *ctx, uint32_t doc, uint32_t event, const nfi_score_parts *p)
+{
+    trace_buf *t = ctx;
+    if (!p->headline)
+        return;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 4096;
+        t->r = realloc(t->r, t->cap * sizeof *t->r);
+    }
+    t->r[t->n++] = (trace_row){doc, event, *p};
+}
+
+/* The gold label most members of each event carry (ties: the smaller). */
+static uint32_t *majority(const ev_corpus *c, const nf_events_result *r)
+{
+    uint32_t *maj = calloc(r->n_events + 1, sizeof *maj), *count = calloc(c->n + 1, sizeof *count);
+    for (size_t e = 0; e < r->n_events; e++) {
+        const nf_event *E = &r->events[e];
+        uint32_t best = 0, bc = 0;
+        for (size_t i = 0; i < E->n_docs; i++) {
+            uint32_t g = c->event[E->docs[i]], k = ++count[g];
+            if (k > bc || (k == bc && g < best))
+                best = g, bc = k;
+        }
+        for (size_t i = 0; i < E->n_docs; i++)
+            count[c->event[E->docs[i]]] = 0;
+        maj[e] = best;
+    }
+    free(count);
+    return maj;
+}
+
+/* Clusters the headline corpora with the defaults and writes every scored
+ * (headline, event) pair with its score parts and whether the headline's
+ * gold event is the event's majority one: the rows the headline model is
+ * fitted on (scripts in docs/events.md). */
+static void dump_headlines(const char *shared, const char *path, char **model, int n_model)
+{
+    ev_corpus cs[2] = {ev_load_og2021(shared), ev_load_uci(shared)};
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    fprintf(out, "corpus\tlabel\ttitle\tbody\tnames\tpivot\tgap_days\tother_lang\n");
+    for (int k = 0; k < 2; k++) {
+        if (!cs[k].n)
+            continue;
+        nf_events_options o;
+        nf_events_options_default(&o);
+        o.threads = 2;
+        for (int m = 0; m < n_model && m < 7; m++) /* coefficients to try, else the defaults */
+            o.headline_model[m] = atof(model[m]);
+        if (n_model > 7)
+            o.threshold_short = atof(model[7]);
+        nf_links *links;
+        nf_events *ev = ev_prepare(&cs[k], &o, &links);
+        trace_buf tb = {0};
+        nfi_events_set_trace(ev, collect, &tb);
+        nf_events_result r;
+        nf_error err;
+        assert_int_equal(nfi_events_recluster(ev, &o, &r, &err), NF_OK);
+        nf_cluster_scores sc = ev_score(&cs[k], &r, false);
+        printf("%s: %zu events, B-cubed P %.4f R %.4f F1 %.4f; %zu rows\n", cs[k].name, r.n_events,
+               sc.bcubed_precision, sc.bcubed_recall, sc.bcubed_f1, tb.n);
+        uint32_t *maj = majority(&cs[k], &r);
+        for (size_t i = 0; i < tb.n; i++) {
+            const nfi_score_parts *p = &tb.r[i].p;
+            fprintf(out, "%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%d\n", cs[k].name,
+                    cs[k].event[tb.r[i].doc] == maj[tb.r[i].event], p->cos[CH_TITLE], p->cos[CH_BODY],
+                    p->cos[CH_NAMES], p->cos[CH_PIVOT], p->gap_days, !p->same_lang);
+        }
+        free(maj);
+        free(tb.r);
+        nf_events_result_free(&r);
+        nf_events_free(ev);
+        nf_links_free(links);
+        ev_corpus_free(&cs[k]);
+    }
+    fclose(out);
+}
+
 int main(int argc, char **argv)
 {
     const char *shared = argc > 1 ? argv[1] : NF_SHARED_DIR;
     const char *phase = argc > 2 ? argv[2] : "all";
+    if (strcmp(phase, "headlines") == 0) {
+        dump_headlines(shared, argc > 3 ? argv[3] : "headlines.tsv", argv + 4, argc > 4 ? argc - 4 : 0);
+        return 0;
+    }
     int part = argc > 3 ? atoi(argv[3]) : 0, parts = argc > 4 ? atoi(argv[4]) : 1;
     tuner t;
     prepare(&t, shared);

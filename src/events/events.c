@@ -43,6 +43,7 @@
 #define NF_IDF_PRIOR_N 200
 #endif
 #define PIVOT_SALT 0x70697630746f7270ULL
+#define NF_UNDATED_PER_DAY 5000.0 /* the clock of a stream without dates: documents a day */
 
 static const uint32_t vec_keep[N_CH] = {64, 512, 256, 256}; /* weighted features kept per document */
 static const double idf_prior[N_CH] = {NF_IDF_PRIOR_T, NF_IDF_PRIOR_T, NF_IDF_PRIOR_N, NF_IDF_PRIOR_N};
@@ -57,6 +58,7 @@ typedef struct doc_meta {
     uint32_t n_tokens;
     size_t str_off; /* id \0 title \0 lang \0 source \0 url \0 */
     int32_t day;
+    int16_t minute; /* minute of the day (UTC) when the input gave a time, else -1 */
     uint8_t flags;
     char published[11];
 } doc_meta;
@@ -75,7 +77,10 @@ struct nf_events {
     nf_link *links;
     size_t n_links, cap_links;
     const nf_pivot **pivots;
-    bool pivot_df_done;
+    size_t cap_pivots;
+    size_t pivot_df_upto;   /* pivots of documents below this are counted in df */
+    nfi_trace_fn trace;     /* tuning: every scored candidate */
+    void *trace_ctx;
     bool finished;
 };
 
@@ -90,7 +95,10 @@ void nf_events_options_default(nf_events_options *o)
 {
     memset(o, 0, sizeof *o);
     o->threshold = 0.38;
-    o->threshold_short = 0.05;
+    o->threshold_short = 0.5;
+    o->threshold_undated_short = 0.05;
+    static const double headline[7] = {-1.623, 9.772, 0.729, 0.0, 0.0, -0.668, 1.148};
+    memcpy(o->headline_model, headline, sizeof headline);
     o->w_title = 0.10;
     o->w_body = 0.50;
     o->w_names = 0.40;
@@ -135,6 +143,31 @@ static int32_t parse_day(const char *s)
     if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
         return NO_DAY;
     return nfi_days_from_civil(y, (unsigned)m, (unsigned)d);
+}
+
+/* The time of day of a given timestamp "YYYY-MM-DD[T ]HH:MM[:SS][.f][Z|+HH:MM|-HHMM]"
+ * (ISO 8601 / RFC 3339, as feeds write it), shifted to UTC: sets *minute and
+ * moves *day when the offset crosses midnight; leaves both alone when the
+ * string carries no time or its date is not *day. */
+static void given_time(const char *s, int32_t *day, int16_t *minute)
+{
+    int y, mo, d, h, mi, used = 0;
+    if (sscanf(s, "%4d-%2d-%2d%*1[T ]%2d:%2d%n", &y, &mo, &d, &h, &mi, &used) != 5 || used < 16 || h > 23 ||
+        mi > 59 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+        nfi_days_from_civil(y, (unsigned)mo, (unsigned)d) != *day)
+        return;
+    const char *p = s + used;
+    if (*p == ':')
+        for (p++; (*p >= '0' && *p <= '9') || *p == '.'; p++)
+            ;
+    int off = 0, oh = 0, om = 0;
+    if ((*p == '+' || *p == '-') &&
+        (sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 || sscanf(p + 1, "%2d%2d", &oh, &om) == 2) && oh <= 14 &&
+        om <= 59)
+        off = (*p == '-' ? -1 : 1) * (oh * 60 + om);
+    int t = h * 60 + mi - off;
+    *day += t < 0 ? -1 : t >= 1440 ? 1 : 0;
+    *minute = (int16_t)((t % 1440 + 1440) % 1440);
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -284,6 +317,9 @@ static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nfi_doc
     memcpy(m->published, cd->published, sizeof m->published);
     m->published[10] = '\0';
     m->day = *m->published ? parse_day(m->published) : NO_DAY;
+    m->minute = -1;
+    if (m->day != NO_DAY && cd->doc.published)
+        given_time(cd->doc.published, &m->day, &m->minute);
     m->lang_hash = nfi_hash64(cd->lang, strlen(cd->lang));
     m->n_tokens = (uint32_t)(cd->n_tokens > UINT32_MAX ? UINT32_MAX : cd->n_tokens);
     if (ev->strs.oom || !count_df(ev, f))
@@ -314,6 +350,8 @@ nf_status nf_events_add(nf_events *ev, const nf_clean_doc *docs, size_t n, nf_er
     if (ev->n + n >= NONE)
         return nfi_fail(err, NF_ERR_ARG, "too many documents for one event stage");
     int threads = ev->o.threads < (int)n ? ev->o.threads : (int)n;
+    if (fseeko(ev->spill, (off_t)ev->spill_bytes, SEEK_SET) != 0) /* a snapshot may have read it */
+        return nfi_fail(err, NF_ERR_IO, "cannot seek in the event feature spill file");
     nf_status st = make_contexts(ev, threads, err);
     if (st != NF_OK)
         return st;
@@ -367,8 +405,14 @@ nf_status nf_events_set_pivot(nf_events *ev, size_t i, const nf_pivot *p, nf_err
 {
     if (i >= ev->n)
         return nfi_fail(err, NF_ERR_ARG, "pivot for document %zu, only %zu added", i, ev->n);
-    if (!ev->pivots && !(ev->pivots = calloc(ev->n, sizeof *ev->pivots)))
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (ev->cap_pivots < ev->n) { /* documents may be added between finishes (live folds) */
+        const nf_pivot **grown = realloc(ev->pivots, ev->n * sizeof *grown);
+        if (!grown)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        memset(grown + ev->cap_pivots, 0, (ev->n - ev->cap_pivots) * sizeof *grown);
+        ev->pivots = grown;
+        ev->cap_pivots = ev->n;
+    }
     ev->pivots[i] = p;
     return NF_OK;
 }
@@ -386,7 +430,9 @@ typedef struct finish_ctx {
     nf_events *ev;
     uint32_t *comp;       /* per document: the root of its hard-link component */
     uint32_t *comp_event; /* per root: its event, or NONE */
-    int32_t *day;         /* per document: the day it is streamed at */
+    int32_t *day;         /* per document: the day of its time, NO_DAY when it has none */
+    double *time;         /* per document: its time in the stream (days) */
+    uint8_t *timed;       /* per document: NFI_TIME_* of its own or its component's time */
     uint8_t *inferred;
     uint32_t *order; /* stream order */
     uint32_t *pos;   /* per document: its position in the stream */
@@ -446,53 +492,71 @@ static void make_components(finish_ctx *fc)
         fc->comp[i] = uf_find(fc->comp, (uint32_t)i);
 }
 
-/* Component date first, then the nearest dated document before (or after)
- * in input order. Without any date, every document gets day 0. */
+/* A document's own time in days: its day plus the given time of day, or
+ * noon when only the date is known. */
+static double own_time(const doc_meta *m)
+{
+    return m->day + (m->minute >= 0 ? (m->minute + 0.5) / 1440.0 : 0.5);
+}
+
+/* Times of the stream. A dated document has its own time; an undated one
+ * the earliest time of its hard-link component (a copy or translation of a
+ * dated report; marked date_inferred). Any other undated document has no
+ * time of its own: it takes its place in the stream after the dated
+ * document before it in input order and the stream clock there as its time
+ * (for the time gap and the window), but no date in the output. When no document has a date, the
+ * stream is ordered by id and the clock is the position in it,
+ * NF_UNDATED_PER_DAY documents a day, so the live set stays bounded on
+ * undated streams too. */
 static bool infer_dates(finish_ctx *fc)
 {
     nf_events *ev = fc->ev;
-    int32_t *cmin =
-        malloc((ev->n ? ev->n : 1) * sizeof *cmin); /* per root: the earliest date in its component */
-    if (!cmin)
+    double *cmin = malloc((ev->n ? ev->n : 1) * sizeof *cmin); /* per root: the earliest time */
+    uint8_t *clevel = malloc(ev->n ? ev->n : 1);                 /* and its NFI_TIME_* level */
+    if (!cmin || !clevel) {
+        free(cmin);
+        free(clevel);
         return false;
-    for (size_t i = 0; i < ev->n; i++)
-        cmin[i] = NO_DAY;
-    for (size_t i = 0; i < ev->n; i++) {
-        int32_t d = ev->docs[i].day;
-        uint32_t r = fc->comp[i];
-        if (d != NO_DAY && (cmin[r] == NO_DAY || d < cmin[r]))
-            cmin[r] = d;
     }
+    for (size_t i = 0; i < ev->n; i++)
+        cmin[i] = HUGE_VAL;
+    fc->dated = false;
+    for (size_t i = 0; i < ev->n; i++)
+        if (ev->docs[i].day != NO_DAY) {
+            double t = own_time(&ev->docs[i]);
+            uint32_t r = fc->comp[i];
+            if (t < cmin[r])
+                cmin[r] = t, clevel[r] = ev->docs[i].minute >= 0 ? NFI_TIME_OF_DAY : NFI_TIME_DAY;
+            fc->dated = true;
+        }
+    double clock = HUGE_VAL; /* the first dated time, for undated documents before it */
+    for (size_t i = 0; i < ev->n && clock == HUGE_VAL; i++)
+        if (ev->docs[i].day != NO_DAY)
+            clock = own_time(&ev->docs[i]);
     for (size_t i = 0; i < ev->n; i++) {
-        int32_t own = ev->docs[i].day;
-        fc->inferred[i] = own == NO_DAY && cmin[fc->comp[i]] != NO_DAY;
-        fc->day[i] = own != NO_DAY ? own : cmin[fc->comp[i]];
+        const doc_meta *m = &ev->docs[i];
+        double c = cmin[fc->comp[i]];
+        fc->timed[i] = m->day != NO_DAY ? (m->minute >= 0 ? NFI_TIME_OF_DAY : NFI_TIME_DAY)
+                       : c != HUGE_VAL  ? clevel[fc->comp[i]]
+                                        : NFI_TIME_NONE;
+        fc->inferred[i] = m->day == NO_DAY && c != HUGE_VAL;
+        if (m->day != NO_DAY)
+            clock = fc->time[i] = own_time(m);
+        else if (c != HUGE_VAL)
+            fc->time[i] = c;
+        else
+            fc->time[i] = fc->dated ? clock : 0; /* no date anywhere: the clock is set in make_order */
+        fc->day[i] = fc->timed[i] ? (int32_t)floor(fc->time[i]) : NO_DAY;
     }
     free(cmin);
-    int32_t prev = NO_DAY;
-    for (size_t i = 0; i < ev->n; i++) {
-        if (fc->day[i] != NO_DAY)
-            prev = fc->day[i];
-        else if (prev != NO_DAY)
-            fc->day[i] = prev, fc->inferred[i] = 1;
-    }
-    int32_t next = NO_DAY;
-    for (size_t i = ev->n; i-- > 0;) {
-        if (fc->day[i] != NO_DAY)
-            next = fc->day[i];
-        else if (next != NO_DAY)
-            fc->day[i] = next, fc->inferred[i] = 1;
-    }
-    fc->dated = next != NO_DAY;
-    for (size_t i = 0; i < ev->n && !fc->dated; i++)
-        fc->day[i] = 0;
+    free(clevel);
     return true;
 }
 
 static const char *doc_id(const finish_ctx *fc, size_t i) { return fc->strings.data + fc->ev->docs[i].str_off; }
 
 typedef struct order_key {
-    int32_t day;
+    double t;
     uint32_t doc;
     const char *id;
 } order_key;
@@ -500,8 +564,8 @@ typedef struct order_key {
 static int cmp_order(const void *a, const void *b)
 {
     const order_key *x = a, *y = b;
-    if (x->day != y->day)
-        return x->day < y->day ? -1 : 1;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
     int c = strcmp(x->id, y->id);
     if (c)
         return c;
@@ -515,12 +579,14 @@ static bool make_order(finish_ctx *fc)
     if (!k)
         return false;
     for (size_t i = 0; i < ev->n; i++)
-        k[i] = (order_key){fc->day[i], (uint32_t)i, doc_id(fc, i)};
+        k[i] = (order_key){fc->time[i], (uint32_t)i, doc_id(fc, i)};
     if (ev->n)
         qsort(k, ev->n, sizeof *k, cmp_order);
     for (size_t i = 0; i < ev->n; i++) {
         fc->order[i] = k[i].doc;
         fc->pos[k[i].doc] = (uint32_t)i;
+        if (!fc->dated) /* ordered by id; the position is the clock */
+            fc->time[k[i].doc] = (double)i / NF_UNDATED_PER_DAY;
     }
     free(k);
     return true;
@@ -642,10 +708,9 @@ static bool load_vec(finish_ctx *fc, uint32_t doc, nfi_docvec *v)
 
 static bool count_pivot_df(nf_events *ev)
 {
-    if (ev->pivot_df_done)
-        return true;
-    ev->pivot_df_done = true;
-    for (size_t i = 0; ev->pivots && i < ev->n; i++) {
+    size_t from = ev->pivot_df_upto;
+    ev->pivot_df_upto = ev->n;
+    for (size_t i = from; ev->pivots && i < ev->n; i++) {
         const nf_pivot *p = ev->pivots[i];
         for (size_t k = 0; p && k < p->n_features; k++) {
             uint64_t *v = nfi_hmap_put(&ev->df, p->features[k].hash ^ PIVOT_SALT, NULL);
@@ -750,12 +815,14 @@ static nf_status run_stream(finish_ctx *fc, nf_error *err)
 {
     nf_events *ev = fc->ev;
     nf_status st = nfi_stream_new(&fc->stream, &ev->o, finalize_event, fc, err);
+    if (st == NF_OK)
+        nfi_stream_set_trace(fc->stream, ev->trace, ev->trace_ctx);
     for (size_t k = 0; k < ev->n && st == NF_OK; k++) {
         uint32_t d = fc->order[k];
         if (!load_vec(fc, d, &fc->vec))
             return nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", d);
         uint32_t root = fc->comp[d];
-        st = nfi_stream_push(fc->stream, d, fc->day[d], &fc->vec, fc->comp_event[root], &fc->doc_event[d],
+        st = nfi_stream_push(fc->stream, d, fc->time[d], fc->timed[d], &fc->vec, fc->comp_event[root], &fc->doc_event[d],
                             &fc->doc_score[d], err);
         if (fc->comp_event[root] == NONE)
             fc->comp_event[root] = fc->doc_event[d];
@@ -783,7 +850,7 @@ static void fill_doc(const finish_ctx *fc, nf_events_result *r, uint32_t i)
     s += strlen(s) + 1;
     d->url = (m->flags & HAS_URL) ? s : NULL;
     memcpy(d->published, m->published, sizeof d->published);
-    if (fc->dated)
+    if (fc->day[i] != NO_DAY)
         civil_from_days(fc->day[i], d->date);
     d->date_inferred = fc->inferred[i];
     d->event = fc->doc_event[i];
@@ -1042,6 +1109,8 @@ static void free_finish(finish_ctx *fc)
     free(fc->comp);
     free(fc->comp_event);
     free(fc->day);
+    free(fc->time);
+    free(fc->timed);
     free(fc->inferred);
     free(fc->order);
     free(fc->pos);
@@ -1074,6 +1143,8 @@ static bool alloc_finish(finish_ctx *fc, nf_events *ev, bool keep_strings)
     fc->comp = malloc(n * sizeof *fc->comp);
     fc->comp_event = malloc(n * sizeof *fc->comp_event);
     fc->day = malloc(n * sizeof *fc->day);
+    fc->time = malloc(n * sizeof *fc->time);
+    fc->timed = malloc(n);
     fc->inferred = calloc(n, 1);
     fc->order = malloc(n * sizeof *fc->order);
     fc->pos = malloc(n * sizeof *fc->pos);
@@ -1091,7 +1162,7 @@ static bool alloc_finish(finish_ctx *fc, nf_events *ev, bool keep_strings)
         fc->strings = ev->strs;
         nfi_buf_init(&ev->strs);
     }
-    if (!fc->comp || !fc->comp_event || !fc->day || !fc->inferred || !fc->order || !fc->pos ||
+    if (!fc->comp || !fc->comp_event || !fc->day || !fc->time || !fc->timed || !fc->inferred || !fc->order || !fc->pos ||
         !fc->doc_event || !fc->doc_score || !fc->log_k || fc->strings.oom)
         return false;
     for (size_t i = 0; i < ev->n; i++)
@@ -1109,6 +1180,23 @@ nf_status nf_events_finish(nf_events *ev, nf_events_result *out, nf_error *err)
         return nfi_fail(err, NF_ERR_ARG, "nf_events_finish called twice");
     nf_events_options o = ev->o;
     return cluster(ev, &o, false, out, err); /* the strings move into the result */
+}
+
+nf_status nfi_events_snapshot(nf_events *ev, nf_events_result *out, nf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    nf_events_options o = ev->o;
+    nf_status st = cluster(ev, &o, true, out, err);
+    ev->finished = false; /* more documents may come */
+    return st;
+}
+
+void nfi_events_clear_links(nf_events *ev) { ev->n_links = 0; }
+
+void nfi_events_set_trace(nf_events *ev, nfi_trace_fn fn, void *ctx)
+{
+    ev->trace = fn;
+    ev->trace_ctx = ctx;
 }
 
 nf_status nfi_events_recluster(nf_events *ev, const nf_events_options *o, nf_events_result *out, nf_error *err)

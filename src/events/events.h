@@ -135,13 +135,40 @@ typedef struct nfi_stream nfi_stream;
  * with its centroid, before the centroid is freed. */
 typedef nf_status (*nfi_finalize_fn)(void *ctx, uint32_t event, const nfi_svec centroid[N_CH], nf_error *err);
 
+/* How much of a document's time is known. */
+enum { NFI_TIME_NONE = 0, NFI_TIME_DAY = 1, NFI_TIME_OF_DAY = 2 };
+
+/* What a document's score against an event is made of. */
+typedef struct nfi_score_parts {
+    double cos[N_CH];  /* channel cosines with the event's centroids */
+    double mixed;      /* articles: the weighted mean (before the time decay) */
+    double gap_days;   /* stream time since the event's last report */
+    bool same_lang;    /* the event has a report in the document's language */
+    bool headline;     /* judged as a headline (nfi_is_headline) */
+    int timed;         /* NFI_TIME_* of the document (its own or its component's) */
+} nfi_score_parts;
+
+bool nfi_is_headline(const nfi_docvec *v);
+void nfi_score_parts_of(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
+                        bool same_lang, int timed, double gap_days, nfi_score_parts *p);
+/* A headline's probability of belonging to the event, or an article's
+ * decayed score (see stream.c). */
+double nfi_score_value(const nf_events_options *o, const nfi_score_parts *p);
+
+/* Called for every event scored against a document (tuning). */
+typedef void (*nfi_trace_fn)(void *ctx, uint32_t doc, uint32_t event, const nfi_score_parts *p);
+
 nf_status nfi_stream_new(nfi_stream **out, const nf_events_options *o, nfi_finalize_fn fn, void *ctx,
                         nf_error *err);
 void nfi_stream_free(nfi_stream *s);
-/* Assigns document doc of day `day`: to event `forced` when it is not
- * UINT32_MAX (a hard link), else to the best live event or a new one. */
-nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, int32_t day, const nfi_docvec *v, uint32_t forced,
-                         uint32_t *event, double *score, nf_error *err);
+void nfi_stream_set_trace(nfi_stream *s, nfi_trace_fn fn, void *ctx);
+/* Assigns document doc at time t (days, fractional; the stream clock):
+ * to event `forced` when it is not UINT32_MAX (a hard link), else to the
+ * best live event or a new one. timed is the NFI_TIME_* level of t: the
+ * headline model needs a time of day; an undated document's t is the
+ * stream clock at its place. */
+nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, const nfi_docvec *v,
+                         uint32_t forced, uint32_t *event, double *score, nf_error *err);
 /* Finalizes every event still live. */
 nf_status nfi_stream_flush(nfi_stream *s, nf_error *err);
 size_t nfi_stream_events(const nfi_stream *s);
@@ -151,13 +178,20 @@ void nfi_stream_stats(const nfi_stream *s, size_t *scored, size_t *max_live);
 /* The mixed score of a document against a centroid (also used to find an
  * event's most central report). */
 double nfi_event_score(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
-                      bool same_lang, int32_t days_apart);
+                      bool same_lang, double gap_days);
 
 /* events.c: clusters again with other options (features are kept): for
  * tuning. Call it instead of nf_events_finish (which hands the documents'
  * strings over to its result), as often as needed. */
+/* The result over the documents added so far, leaving the stage open for
+ * more (live folds); hard links are then set afresh: nfi_events_clear_links
+ * drops the translation links given so far. */
+nf_status nfi_events_snapshot(nf_events *ev, nf_events_result *out, nf_error *err);
+void nfi_events_clear_links(nf_events *ev);
 nf_status nfi_events_recluster(nf_events *ev, const nf_events_options *o, nf_events_result *out,
                               nf_error *err);
+/* Every candidate scored in later clusterings goes to fn (tuning dumps). */
+void nfi_events_set_trace(nf_events *ev, nfi_trace_fn fn, void *ctx);
 
 /* storylines.c: links events into storylines. */
 typedef struct nfi_event_profile {

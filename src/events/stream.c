@@ -3,7 +3,7 @@
  * and expiry.
  *
  * Invariants:
- * - Documents arrive in stream order (day, then id); each is assigned once,
+ * - Documents arrive in stream order (time, then id); each is assigned once,
  *   for good: to a hard-linked event, to the best-scoring live event when
  *   that score reaches the threshold, or to a new event.
  * - A live event holds centroids (sums of its members' unit vectors per
@@ -53,7 +53,7 @@ typedef struct live_slot {
 typedef struct event_rec {
     uint32_t *members;
     uint32_t n, cap;
-    int32_t first_day, last_day, queued_day;
+    double first_t, last_t, queued_t; /* times in days (fractional) */
     uint32_t slot; /* NONE when not live */
 } event_rec;
 
@@ -68,7 +68,7 @@ typedef struct plist {
 
 typedef struct qent {
     uint32_t event;
-    int32_t day;
+    double t;
 } qent;
 
 typedef struct cand {
@@ -99,7 +99,15 @@ struct nfi_stream {
     cand *top; /* the best candidates, ranked */
     size_t n_top, cap_top;
     size_t scored;
+    nfi_trace_fn trace;
+    void *trace_ctx;
 };
+
+void nfi_stream_set_trace(nfi_stream *s, nfi_trace_fn fn, void *ctx)
+{
+    s->trace = fn;
+    s->trace_ctx = ctx;
+}
 
 nf_status nfi_stream_new(nfi_stream **out, const nf_events_options *o, nfi_finalize_fn fn, void *ctx,
                         nf_error *err)
@@ -153,8 +161,8 @@ const uint32_t *nfi_stream_members(const nfi_stream *s, uint32_t event, size_t *
 
 void nfi_stream_days(const nfi_stream *s, uint32_t event, int32_t *first, int32_t *last)
 {
-    *first = s->ev[event].first_day;
-    *last = s->ev[event].last_day;
+    *first = (int32_t)floor(s->ev[event].first_t);
+    *last = (int32_t)floor(s->ev[event].last_t);
 }
 
 void nfi_stream_stats(const nfi_stream *s, size_t *scored, size_t *max_live)
@@ -172,28 +180,62 @@ static double centroid_cos(const nfi_svec *doc, const nfi_svec *c)
     return nfi_svec_dot(doc, c) / sqrt(c->norm2 * (doc->norm2 > 0 ? doc->norm2 : 1));
 }
 
-/* Weighted mean of the channel cosines over the channels the document has
- * (a headline without body is judged on its title alone). */
-double nfi_event_score(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
-                      bool same_lang, int32_t days_apart)
+bool nfi_is_headline(const nfi_docvec *v) { return v->ch[CH_BODY].n < NF_SHORT_BODY_TERMS; }
+
+/* The channel cosines, and for articles the weighted mean over the channels
+ * the document has (across languages at least the names-and-pivot score). */
+void nfi_score_parts_of(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
+                        bool same_lang, int timed, double gap_days, nfi_score_parts *p)
 {
     const double w[N_CH] = {o->w_title, o->w_body, o->w_names, o->w_pivot};
-    double cos[N_CH], mono = 0, wsum = 0;
+    double mono = 0, wsum = 0;
     for (int ch = 0; ch < N_CH; ch++) {
-        cos[ch] = w[ch] > 0 || ch >= CH_NAMES ? centroid_cos(&v->ch[ch], &centroid[ch]) : 0;
+        p->cos[ch] = centroid_cos(&v->ch[ch], &centroid[ch]);
         if (v->ch[ch].n) {
-            mono += w[ch] * cos[ch];
+            mono += w[ch] * p->cos[ch];
             wsum += w[ch];
         }
     }
     double score = wsum > 0 ? mono / wsum : 0;
     if (!same_lang) {
-        double cross = o->w_cross_names * cos[CH_NAMES] + o->w_cross_pivot * cos[CH_PIVOT];
+        double cross = o->w_cross_names * p->cos[CH_NAMES] + o->w_cross_pivot * p->cos[CH_PIVOT];
         score = cross > score ? cross : score;
     }
-    double days = days_apart > 0 ? days_apart : 0;
-    double decay = o->time_scale > 0 ? exp(-days / o->time_scale) : 1;
-    return score * (1 - o->time_weight + o->time_weight * decay);
+    p->mixed = score;
+    p->gap_days = gap_days > 0 ? gap_days : 0;
+    p->same_lang = same_lang;
+    p->headline = nfi_is_headline(v);
+    p->timed = timed;
+}
+
+/* Headlines with a time of day: the probability that the headline reports
+ * the event, from a logistic model of the cosines and the time gap in hours
+ * (fitted on og2021-dev, docs/events.md). Articles and other headlines: the
+ * weighted score times the time decay, compared with options.threshold
+ * (articles) or threshold_undated_short (headlines with a date at most: the
+ * gap in hours is unknown, and such streams (UCI) are best clustered by
+ * topic, which wants a lenient threshold). */
+double nfi_score_value(const nf_events_options *o, const nfi_score_parts *p)
+{
+    if (p->headline && p->timed == NFI_TIME_OF_DAY) {
+        const double *b = o->headline_model;
+        double lex = p->cos[CH_TITLE] > p->cos[CH_BODY] ? p->cos[CH_TITLE] : p->cos[CH_BODY];
+        double other = p->same_lang ? 0 : 1;
+        double z = b[0] + b[1] * lex + b[2] * p->cos[CH_NAMES] + b[3] * p->cos[CH_PIVOT] +
+                   b[4] * other * p->cos[CH_PIVOT] + b[5] * log1p(24 * p->gap_days) + b[6] * other;
+        return 1 / (1 + exp(-z));
+    }
+    double decay = o->time_scale > 0 ? exp(-p->gap_days / o->time_scale) : 1;
+    return p->mixed * (1 - o->time_weight + o->time_weight * decay);
+}
+
+double nfi_event_score(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
+                      bool same_lang, double gap_days)
+{
+    nfi_score_parts p;
+    nfi_score_parts_of(o, v, centroid, same_lang, false, gap_days, &p);
+    p.headline = false; /* the weighted score: comparable across members */
+    return nfi_score_value(o, &p);
 }
 
 static bool has_lang(const live_slot *l, uint64_t lang)
@@ -332,16 +374,16 @@ static nf_status finalize(nfi_stream *s, uint32_t event, nf_error *err)
     return st;
 }
 
-static nf_status expire(nfi_stream *s, int32_t day, nf_error *err)
+static nf_status expire(nfi_stream *s, double t, nf_error *err)
 {
     while (s->q_len > 0) {
         qent q = s->queue[s->q_head];
-        if ((int64_t)q.day >= (int64_t)day - s->o.window_days)
+        if (q.t >= t - s->o.window_days)
             break;
         s->q_head++;
         s->q_len--;
         event_rec *e = &s->ev[q.event];
-        if (e->slot != NONE && e->last_day == q.day) {
+        if (e->slot != NONE && e->last_t == q.t) {
             nf_status st = finalize(s, q.event, err);
             if (st != NF_OK)
                 return st;
@@ -366,16 +408,19 @@ nf_status nfi_stream_flush(nfi_stream *s, nf_error *err)
     return NF_OK;
 }
 
-static bool enqueue(nfi_stream *s, uint32_t event, int32_t day)
+/* The queue holds (event, last time) in time order; an entry whose event
+ * got a later report since is stale and skipped at expiry, so the queue
+ * holds at most one entry per report in the window. */
+static bool enqueue(nfi_stream *s, uint32_t event, double t)
 {
     event_rec *e = &s->ev[event];
     bool ok = true;
-    if (e->queued_day == day)
+    if (e->queued_t == t)
         return true;
     if (!GROW(s->queue, s->q_cap, s->q_head + s->q_len + 1, ok))
         return false;
-    s->queue[s->q_head + s->q_len++] = (qent){event, day};
-    e->queued_day = day;
+    s->queue[s->q_head + s->q_len++] = (qent){event, t};
+    e->queued_t = t;
     return true;
 }
 
@@ -422,7 +467,7 @@ static bool take_slot(nfi_stream *s, uint32_t *slot)
     return true;
 }
 
-static bool new_event(nfi_stream *s, uint32_t doc, int32_t day, const nfi_docvec *v, uint32_t *event)
+static bool new_event(nfi_stream *s, uint32_t doc, double t, const nfi_docvec *v, uint32_t *event)
 {
     uint32_t slot;
     bool ok = true;
@@ -431,27 +476,27 @@ static bool new_event(nfi_stream *s, uint32_t doc, int32_t day, const nfi_docvec
     *event = (uint32_t)s->n_ev++;
     event_rec *e = &s->ev[*event];
     memset(e, 0, sizeof *e);
-    e->first_day = e->last_day = day;
-    e->queued_day = INT32_MIN;
+    e->first_t = e->last_t = t;
+    e->queued_t = -HUGE_VAL;
     e->slot = slot;
     s->slots[slot].event = *event;
     s->slots[slot].n_langs = 0;
     s->slots[slot].postings = 0;
     if (++s->n_live > s->max_live)
         s->max_live = s->n_live;
-    return add_member(e, doc) && update_live(s, slot, v) && enqueue(s, *event, day);
+    return add_member(e, doc) && update_live(s, slot, v) && enqueue(s, *event, t);
 }
 
-static bool join(nfi_stream *s, uint32_t event, uint32_t doc, int32_t day, const nfi_docvec *v)
+static bool join(nfi_stream *s, uint32_t event, uint32_t doc, double t, const nfi_docvec *v)
 {
     event_rec *e = &s->ev[event];
     if (!add_member(e, doc))
         return false;
-    if (day > e->last_day)
-        e->last_day = day;
+    if (t > e->last_t)
+        e->last_t = t;
     if (e->slot == NONE) /* a hard link to an event already out of the window */
         return true;
-    return update_live(s, e->slot, v) && enqueue(s, event, e->last_day);
+    return update_live(s, e->slot, v) && enqueue(s, event, e->last_t);
 }
 
 /* -------------------------------------------------------------- candidates */
@@ -551,7 +596,8 @@ static bool candidates(nfi_stream *s, const nfi_docvec *v)
 
 /* ------------------------------------------------------------------ push */
 
-static uint32_t best_event(nfi_stream *s, const nfi_docvec *v, int32_t day, double *best_score)
+static uint32_t best_event(nfi_stream *s, uint32_t doc, const nfi_docvec *v, double t, int timed,
+                           double *best_score)
 {
     uint32_t best = NONE;
     *best_score = -1;
@@ -560,7 +606,11 @@ static uint32_t best_event(nfi_stream *s, const nfi_docvec *v, int32_t day, doub
             break; /* ranked: the rest share even less with the document */
         live_slot *l = &s->slots[s->top[i].slot];
         const event_rec *e = &s->ev[l->event];
-        double sc = nfi_event_score(&s->o, v, l->c, has_lang(l, v->lang), day - e->last_day);
+        nfi_score_parts p;
+        nfi_score_parts_of(&s->o, v, l->c, has_lang(l, v->lang), timed, t - e->last_t, &p); /* clock gap */
+        double sc = nfi_score_value(&s->o, &p);
+        if (s->trace)
+            s->trace(s->trace_ctx, doc, l->event, &p);
         s->scored++;
         if (sc > *best_score || (sc == *best_score && l->event < best)) {
             *best_score = sc;
@@ -570,32 +620,34 @@ static uint32_t best_event(nfi_stream *s, const nfi_docvec *v, int32_t day, doub
     return best;
 }
 
-nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, int32_t day, const nfi_docvec *v, uint32_t forced,
-                         uint32_t *event, double *score, nf_error *err)
+nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, const nfi_docvec *v,
+                         uint32_t forced, uint32_t *event, double *score, nf_error *err)
 {
-    nf_status st = expire(s, day, err);
+    nf_status st = expire(s, t, err);
     if (st != NF_OK)
         return st;
     bool ok;
     if (forced != NONE) {
         *event = forced;
         *score = 1;
-        ok = join(s, forced, doc, day, v);
+        ok = join(s, forced, doc, t, v);
     } else {
         double best_score = -1;
         uint32_t best = NONE;
         ok = candidates(s, v);
         if (ok)
-            best = best_event(s, v, day, &best_score);
-        bool headline = v->ch[CH_BODY].n < NF_SHORT_BODY_TERMS;
-        double threshold = headline ? s->o.threshold_short : s->o.threshold;
+            best = best_event(s, doc, v, t, timed, &best_score);
+        bool headline = nfi_is_headline(v);
+        double threshold = !headline                 ? s->o.threshold
+                           : timed == NFI_TIME_OF_DAY ? s->o.threshold_short
+                                                      : s->o.threshold_undated_short;
         if (ok && best != NONE && best_score >= threshold) {
             *event = best;
             *score = best_score;
-            ok = join(s, best, doc, day, v);
+            ok = join(s, best, doc, t, v);
         } else if (ok) {
             *score = 0;
-            ok = new_event(s, doc, day, v, event);
+            ok = new_event(s, doc, t, v, event);
         }
     }
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while clustering");

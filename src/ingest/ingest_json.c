@@ -43,6 +43,26 @@ static char *id_field(const cJSON *obj)
     return string_field(obj, "id");
 }
 
+/* Feeds often carry only a headline (empty "text", a "title"): the title is
+ * then the text (the cleaner takes it back as the title from the first
+ * line), a normal document rather than an empty one. A "published_at"
+ * timestamp (e.g. "2021-07-01T06:01:00Z") is preferred to a bare
+ * "published" date: the event stage uses the time of day. */
+static void take_headline_and_time(const cJSON *obj, nf_doc *doc)
+{
+    if (doc->text && doc->text_len == 0 && doc->title) {
+        free(doc->text); /* the title moves: the cleaner takes it back from the first line */
+        doc->text = doc->title;
+        doc->text_len = strlen(doc->title);
+        doc->title = NULL;
+    }
+    char *at = string_field(obj, "published_at");
+    if (at) {
+        free(doc->published);
+        doc->published = at;
+    }
+}
+
 static unsigned hex4(const char *s)
 {
     unsigned v = 0;
@@ -120,6 +140,7 @@ static nf_status doc_from_object(const cJSON *obj, const char *origin, uint64_t 
     doc->lang = string_field(obj, "lang");
     doc->source = string_field(obj, "source");
     doc->published = string_field(obj, "published");
+    take_headline_and_time(obj, doc);
     doc->url = string_field(obj, "url");
     doc->origin = nfi_strdup(origin);
     doc->record = record;

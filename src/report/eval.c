@@ -12,6 +12,9 @@
  *             (1/n) sum n_ij^2 / b_j and (1/n) sum n_ij^2 / a_i
  *   ARI       (TP - E) / ((G + P) / 2 - E) with E = G P / C(n, 2); 1 when
  *             both clusterings are identical and the denominator vanishes
+ * The worst clusters (nf_cluster_worst) come from the same table, read once
+ * per side: a gold cluster loses a_i - sum_j n_ij^2 / a_i items of B-cubed
+ * recall, a predicted one b_j - sum_i n_ij^2 / b_j items of precision.
  */
 #include "common/common.h"
 
@@ -91,5 +94,76 @@ nf_status nf_cluster_eval(const uint32_t *gold, const uint32_t *pred, size_t n, 
     free(g);
     free(p);
     free(cells);
+    return NF_OK;
+}
+
+/* ------------------------------------------------------- worst clusters */
+
+typedef struct cell {
+    uint32_t a, b; /* the side being judged, the other side */
+} cell;
+
+static int cmp_cell(const void *x, const void *y)
+{
+    const cell *p = x, *q = y;
+    if (p->a != q->a)
+        return p->a < q->a ? -1 : 1;
+    return p->b < q->b ? -1 : p->b > q->b;
+}
+
+static int cmp_error(const void *x, const void *y)
+{
+    const nf_cluster_error *p = x, *q = y;
+    if (p->loss != q->loss)
+        return p->loss > q->loss ? -1 : 1;
+    return p->label < q->label ? -1 : p->label > q->label;
+}
+
+/* Clusters of side a by the items they lose: size - sum n_ab^2 / size. */
+static bool worst_side(const uint32_t *a, const uint32_t *b, size_t n, size_t k, nf_cluster_error *out,
+                       size_t *n_out)
+{
+    cell *c = malloc(n * sizeof *c);
+    nf_cluster_error *all = malloc(n * sizeof *all);
+    if (!c || !all) {
+        free(c);
+        free(all);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        c[i] = (cell){a[i], b[i]};
+    qsort(c, n, sizeof *c, cmp_cell);
+    size_t m = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i, parts = 0;
+        double sq = 0;
+        while (j < n && c[j].a == c[i].a) {
+            size_t s = j;
+            while (j < n && c[j].a == c[s].a && c[j].b == c[s].b)
+                j++;
+            sq += (double)(j - s) * (double)(j - s);
+            parts++;
+        }
+        double size = (double)(j - i);
+        all[m++] = (nf_cluster_error){c[i].a, j - i, parts, size - sq / size};
+        i = j;
+    }
+    qsort(all, m, sizeof *all, cmp_error);
+    *n_out = m < k ? m : k;
+    memcpy(out, all, *n_out * sizeof *out);
+    free(c);
+    free(all);
+    return true;
+}
+
+nf_status nf_cluster_worst(const uint32_t *gold, const uint32_t *pred, size_t n, size_t k,
+                           nf_cluster_error *split, size_t *n_split, nf_cluster_error *merged,
+                           size_t *n_merged, nf_error *err)
+{
+    *n_split = *n_merged = 0;
+    if (n == 0 || k == 0)
+        return NF_OK;
+    if (!worst_side(gold, pred, n, k, split, n_split) || !worst_side(pred, gold, n, k, merged, n_merged))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     return NF_OK;
 }
