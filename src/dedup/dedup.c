@@ -202,8 +202,8 @@ static nf_status first_occurrence(nf_dedup *d, uint32_t index, bool *seen, nf_er
 nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, const uint32_t *signature,
                           uint32_t text_len, int32_t published, uint32_t flags, nf_error *err)
 {
-    if (d->n_docs >= UINT32_MAX - 1)
-        return nfi_fail(err, NF_ERR_ARG, "more than 4 billion documents");
+    if (d->n_docs >= (size_t)INT32_MAX) /* candidate keys hold two numbers and a bit */
+        return nfi_fail(err, NF_ERR_ARG, "more than 2 billion documents");
     doc_meta *grown = nfi_grow_array(d->docs, &d->cap_docs, d->n_docs + 1, sizeof *grown);
     if (!grown)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -340,7 +340,9 @@ static nf_status emit_pair(nf_dedup *d, nfi_runs *cands, uint32_t a, uint32_t b,
         a = b;
         b = t;
     }
-    return nfi_runs_add(cands, (uint64_t)a << 32 | b, kind, err);
+    /* the kind rides in the key's lowest bit and the value is constant, so
+     * the sorter skips the value's radix passes */
+    return nfi_runs_add(cands, (uint64_t)a << 33 | (uint64_t)b << 1 | kind, 0, err);
 }
 
 /* Pairs of one key group: all pairs when small, else chain + star. */
@@ -525,13 +527,13 @@ static nf_status verify_candidates(const verifier *v, nfi_runs *cands, nfi_edge 
     nfi_kv kv;
     bool have = st == NF_OK && nfi_runs_next(cands, &kv);
     while (have && st == NF_OK) {
-        uint64_t pair = kv.key;
+        uint64_t pair = kv.key >> 1;
         size_t shared = 0;
         bool banded = false;
         do {
-            shared += kv.val == KIND_SAMPLE;
-            banded |= kv.val == KIND_BAND;
-        } while ((have = nfi_runs_next(cands, &kv)) && kv.key == pair);
+            shared += (kv.key & 1) == KIND_SAMPLE;
+            banded |= (kv.key & 1) == KIND_BAND;
+        } while ((have = nfi_runs_next(cands, &kv)) && kv.key >> 1 == pair);
         (*n_candidates)++;
         nfi_edge e;
         if (verify_pair(v, (uint32_t)(pair >> 32), (uint32_t)pair, shared, banded, &e))
