@@ -1,7 +1,8 @@
 /*
  * cmd_links.c - `newsfold links` (translation pairs across languages, and
  * with --groups the versions of one text grouped) and `newsfold compare`
- * (why two documents are, or are not, linked).
+ * (why two documents are, or are not, linked). Arguments and printing only:
+ * the pairs come from nf_links_finish, the groups from nf_links_group.
  */
 #include "cli.h"
 
@@ -9,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/common.h"
 
 static const char links_usage[] =
     "usage: newsfold links [options] INPUT...\n"
@@ -24,7 +24,9 @@ static const char links_usage[] =
     "                      relation (canonical|exact|near|contained|translation|unique), score\n"
     "      --threshold T   minimum calibrated score of a translation (default 0.5)\n"
     "      --lexicon FILE  your own word pairs, TSV: lang, word, english\n"
-    "      --dict-dir DIR  FreeDict dictd files (default /usr/share/dictd)\n"
+    "      --dict-dir DIR  dictionaries: FreeDict dictd files, edict, cedict_ts.u8\n"
+    "                      (default /usr/share/dictd, /usr/share/edict and where\n"
+    "                      scripts/cedict.sh installs CC-CEDICT)\n"
     "      --cache-dir DIR compiled dictionaries (default ~/.cache/newsfold)\n"
     "  -j, --threads N     worker threads (default: all cores)\n"
     "      --stats         throughput and peak memory on stderr\n"
@@ -148,13 +150,13 @@ static int keep_batch(void *p, nf_clean_doc *docs, size_t n)
         k->cap = cap;
     }
     for (size_t i = 0; i < n; i++, k->n++) {
-        k->ids[k->n] = nfi_strdup(docs[i].doc.id);
-        k->langs[k->n] = nfi_strdup(docs[i].lang);
+        k->ids[k->n] = strdup(docs[i].doc.id);
+        k->langs[k->n] = strdup(docs[i].lang);
         k->published[k->n] = docs[i].published[0] ? atoi(docs[i].published) * 10000 +
                                                          atoi(docs[i].published + 5) * 100 + atoi(docs[i].published + 8)
                                                    : INT32_MAX;
-        k->origins[k->n] = k->keep_text ? nfi_strdup(docs[i].doc.origin) : NULL;
-        k->texts[k->n] = k->keep_text ? nfi_strndup(docs[i].text, docs[i].text_len) : NULL;
+        k->origins[k->n] = k->keep_text ? strdup(docs[i].doc.origin) : NULL;
+        k->texts[k->n] = k->keep_text ? strndup(docs[i].text, docs[i].text_len) : NULL;
         if (!k->ids[k->n] || !k->langs[k->n] || (k->keep_text && (!k->origins[k->n] || !k->texts[k->n])))
             return -1;
     }
@@ -182,23 +184,14 @@ static void kept_free(kept_docs *k)
 
 static void write_pairs(FILE *out, const kept_docs *k, const nf_links_result *r)
 {
-    nfi_buf b;
-    nfi_buf_init(&b);
+    nf_buffer b = {0};
     for (size_t i = 0; i < r->n_links; i++) {
         const nf_link *l = &r->links[i];
         b.len = 0;
-        nfi_buf_puts(&b, "{\"a\":");
-        nfi_json_cstr_or_null(&b, k->ids[l->a]);
-        nfi_buf_puts(&b, ",\"b\":");
-        nfi_json_cstr_or_null(&b, k->ids[l->b]);
-        nfi_buf_printf(&b, ",\"relation\":\"translation\",\"score\":%.4f,\"lang_a\":", l->score);
-        nfi_json_cstr_or_null(&b, k->langs[l->a]);
-        nfi_buf_puts(&b, ",\"lang_b\":");
-        nfi_json_cstr_or_null(&b, k->langs[l->b]);
-        nfi_buf_puts(&b, "}\n");
+        nf_jsonl_link(&b, k->ids[l->a], k->ids[l->b], l->score, k->langs[l->a], k->langs[l->b]);
         fwrite(b.data, 1, b.len, out);
     }
-    nfi_buf_free(&b);
+    nf_buffer_free(&b);
 }
 
 /* One record per document: its translation group (nf_links_group). */
@@ -211,23 +204,14 @@ static int write_groups(FILE *out, const kept_docs *k, const nf_links_result *r,
         fprintf(stderr, "newsfold links: %s\n", err.message);
         return -1;
     }
-    nfi_buf b;
-    nfi_buf_init(&b);
+    nf_buffer b = {0};
     for (size_t i = 0; i < g.n_docs; i++) {
         const nf_links_group_doc *gd = &g.docs[i];
         b.len = 0;
-        nfi_buf_puts(&b, "{\"id\":");
-        nfi_json_cstr_or_null(&b, k->ids[i]);
-        nfi_buf_puts(&b, ",\"group\":");
-        nfi_json_cstr_or_null(&b, k->ids[gd->canonical]);
-        nfi_buf_puts(&b, ",\"canonical\":");
-        nfi_json_cstr_or_null(&b, k->ids[gd->canonical]);
-        nfi_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f,\"lang\":", gd->relation, gd->score);
-        nfi_json_cstr_or_null(&b, k->langs[i]);
-        nfi_buf_puts(&b, "}\n");
+        nf_jsonl_group_member(&b, k->ids[i], k->ids[gd->canonical], gd->relation, gd->score, k->langs[i]);
         fwrite(b.data, 1, b.len, out);
     }
-    nfi_buf_free(&b);
+    nf_buffer_free(&b);
     nf_links_groups_free(&g);
     return 0;
 }
@@ -317,8 +301,7 @@ static void show_shared(const kept_docs *k, const nf_links *l, size_t a, size_t 
 {
     const nf_pivot *pa = nf_links_pivot(l, a), *pb = nf_links_pivot(l, b);
     size_t i = 0, j = 0, shown = 0, total = 0;
-    nfi_buf line;
-    nfi_buf_init(&line);
+    nf_buffer line = {0};
     while (i < pa->n_features && j < pb->n_features) {
         const nf_pivot_feature *fa = &pa->features[i], *fb = &pb->features[j];
         if (fa->hash < fb->hash) {
@@ -335,16 +318,16 @@ static void show_shared(const kept_docs *k, const nf_links *l, size_t a, size_t 
             surface(k, pa, a, fa->hash, sa, sizeof sa);
             surface(k, pb, b, fb->hash, sb, sizeof sb);
             if (shown < 40 && (sa[0] || sb[0])) {
-                nfi_buf_printf(&line, "%s%s", shown ? ", " : "", sa);
+                nf_buffer_printf(&line, "%s%s", shown ? ", " : "", sa);
                 if (strcmp(sa, sb) != 0)
-                    nfi_buf_printf(&line, " = %s", sb);
+                    nf_buffer_printf(&line, " = %s", sb);
                 shown++;
             }
         }
         i++, j++;
     }
     printf("  %-17s %zu shared%s%s\n", kind_names[kind], total, line.len ? ": " : "", line.len ? line.data : "");
-    nfi_buf_free(&line);
+    nf_buffer_free(&line);
 }
 
 static void explain(const kept_docs *k, const nf_links *l, const nf_links_result *r, size_t a, size_t b,

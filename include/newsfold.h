@@ -435,7 +435,8 @@ void nf_pivot_free(nf_pivot *p);
 typedef struct nf_links_options {
     double threshold;         /* translation decision on the calibrated score (default 0.5) */
     int threads;
-    const char *dict_dir;     /* FreeDict dictd files (default /usr/share/dictd) */
+    const char *dict_dir;     /* FreeDict dictd files, edict, cedict_ts.u8 (default /usr/share/dictd,
+                                 /usr/share/edict/edict and scripts/cedict.sh's place) */
     const char *cache_dir;    /* compiled dictionaries (default $XDG_CACHE_HOME/newsfold) */
     const char *lexicon_file; /* the user's own word pairs: TSV lang, word, english */
     int candidates;           /* per document, the best candidates scored (default 10) */

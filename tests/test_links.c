@@ -106,7 +106,10 @@ static void test_across_scripts(void **state)
     char *dir = tu_tempdir();
     const char data[] = "{\"id\":\"zh\",\"lang\":\"zh\",\"title\":\"T\",\"text\":\"\u4E09\u767E\u4EBA\u548C1500\u4E07\u5143\"}\n"
                         "{\"id\":\"ja\",\"lang\":\"ja\",\"title\":\"T\",\"text\":\"\uFF12\uFF13\u4EBA\"}\n"
-                        "{\"id\":\"ar\",\"lang\":\"ar\",\"title\":\"T\",\"text\":\"\u0664\u0665 \u0634\u062E\u0635\u0627\"}\n";
+                        "{\"id\":\"ar\",\"lang\":\"ar\",\"title\":\"T\",\"text\":\"\u0664\u0665 \u0634\u062E\u0635\u0627 \u0661\u0664 \u064A\u0648\u0646\u064A\u0648\"}\n"
+                        "{\"id\":\"ru\",\"lang\":\"ru\",\"title\":\"T\",\"text\":\"14 \u0438\u044E\u043D\u044F 2024\"}\n"
+                        "{\"id\":\"he\",\"lang\":\"he\",\"title\":\"T\",\"text\":\"\u05D1-14 \u05D1\u05D9\u05D5\u05E0\u05D9\"}\n"
+                        "{\"id\":\"zh2\",\"lang\":\"zh\",\"title\":\"T\",\"text\":\"\uFF12\uFF10\uFF12\uFF14\u5E74\uFF16\u6708\uFF11\uFF14\u65E5\"}\n";
     tu_write(dir, "x.jsonl", data, sizeof data - 1);
     tu_corpus c = tu_clean_path(dir, 1, 0);
     nf_links_result r;
@@ -116,6 +119,9 @@ static void test_across_scripts(void **state)
     assert_true(has_feature(nf_links_pivot(l, 0), NF_PIVOT_NUMBER, "15", 2));       /* = 15 million */
     assert_true(has_feature(nf_links_pivot(l, 1), NF_PIVOT_NUMBER, "23", 2));       /* full-width */
     assert_true(has_feature(nf_links_pivot(l, 2), NF_PIVOT_NUMBER, "45", 2));       /* Arabic-Indic */
+    char june14[2] = {6, 14};
+    for (size_t i = 2; i < 6; i++) /* ١٤ يونيو, 14 июня, ב-14 ביוני, ２０２４年６月１４日 */
+        assert_true(has_feature(nf_links_pivot(l, i), NF_PIVOT_DATE, june14, 2));
     nf_links_result_free(&r);
     nf_links_free(l);
     tu_corpus_free(&c);

@@ -2,10 +2,12 @@
  * dates.c - publication dates from metadata strings and from page text.
  *
  * Both directions share one small lexer that turns text into numbers, month
- * names (English, German, French, Spanish, Italian, Portuguese, Dutch) and
- * separators, and one set of date shapes over those tokens:
+ * names (English, German, French, Spanish, Italian, Portuguese, Dutch;
+ * Russian, Ukrainian, Arabic, Hebrew) and separators, and one set of date
+ * shapes over those tokens:
  *   2024-06-14   2024/06/14   14.06.2024   June 14, 2024   14 June 2024
- *   14. Juni 2024   14 juin 2024   and, without a year, June 14 / 14. Juni.
+ *   14. Juni 2024   14 juin 2024   14 июня 2024   2024年6月14日
+ *   and, without a year, June 14 / 14. Juni / 6月14日.
  *
  * In page text a date is only taken where the page says it is the
  * publication date, never merely because a date occurs (a photo caption's
@@ -75,9 +77,40 @@ static const char *const plain_labels[] = {"date", "dated", "datum", "fecha", "s
 static const char *const weak_labels[] = {"updated", "aktualisiert", "actualizado", "modifié",
                                           "aggiornato", "actualisé"};
 
+/* Month names of other scripts, as written after a day number (Russian
+ * and Ukrainian genitive, Arabic, Hebrew); Hebrew writes "in" (ב) onto
+ * the month ("ביוני"), which is skipped. */
+static const struct {
+    const char *name;
+    int month;
+} script_months[] = {
+    {"января", 1}, {"февраля", 2}, {"марта", 3}, {"апреля", 4}, {"мая", 5}, {"июня", 6}, {"июля", 7},
+    {"августа", 8}, {"сентября", 9}, {"октября", 10}, {"ноября", 11}, {"декабря", 12},
+    {"січня", 1}, {"лютого", 2}, {"березня", 3}, {"квітня", 4}, {"травня", 5}, {"червня", 6},
+    {"липня", 7}, {"серпня", 8}, {"вересня", 9}, {"жовтня", 10}, {"листопада", 11}, {"грудня", 12},
+    {"يناير", 1}, {"فبراير", 2}, {"مارس", 3}, {"أبريل", 4}, {"ابريل", 4}, {"إبريل", 4}, {"مايو", 5},
+    {"يونيو", 6}, {"يونيه", 6}, {"يوليو", 7}, {"يوليه", 7}, {"أغسطس", 8}, {"اغسطس", 8}, {"سبتمبر", 9},
+    {"أكتوبر", 10}, {"اكتوبر", 10}, {"نوفمبر", 11}, {"ديسمبر", 12},
+    {"ינואר", 1}, {"פברואר", 2}, {"מרץ", 3}, {"מרס", 3}, {"אפריל", 4}, {"מאי", 5}, {"יוני", 6},
+    {"יולי", 7}, {"אוגוסט", 8}, {"ספטמבר", 9}, {"אוקטובר", 10}, {"נובמבר", 11}, {"דצמבר", 12},
+};
+
+static int lookup_script_month(const char *s, size_t n)
+{
+    static const char hebrew_in[] = "\u05D1";
+    if (n > 2 && memcmp(s, hebrew_in, 2) == 0 && lookup_script_month(s + 2, n - 2))
+        return lookup_script_month(s + 2, n - 2);
+    for (size_t i = 0; i < sizeof script_months / sizeof *script_months; i++)
+        if (strlen(script_months[i].name) == n && memcmp(script_months[i].name, s, n) == 0)
+            return script_months[i].month;
+    return 0;
+}
+
 static int lookup_month(const char *s, size_t n)
 {
     char low[16];
+    if (n >= 4 && (unsigned char)s[0] >= 0xD0 && (unsigned char)s[0] <= 0xD9)
+        return lookup_script_month(s, n); /* Cyrillic, Hebrew, Arabic */
     if (n < 3 || n >= sizeof low || !strchr("jfmasondgle", nfi_lower_ascii((unsigned char)s[0])))
         return 0; /* most words: no month starts like this */
     for (size_t i = 0; i < n; i++)
@@ -168,6 +201,13 @@ static bool is_de(const char *text, const lex_tok *t)
     return t->kind == LEX_WORD && t->len == 2 && nfi_str_ieq_prefix(text + t->start, 2, "de");
 }
 
+/* A word opening with a CJK date unit (年, 月, 日): "14日に" counts. */
+static bool cjk_unit(const char *text, const lex_tok *t, const char *unit)
+{
+    size_t len = strlen(unit);
+    return t->kind == LEX_WORD && t->len >= len && memcmp(text + t->start, unit, len) == 0;
+}
+
 static bool match_date(const char *text, const lex_tok *t, size_t n, size_t i, date_match *out)
 {
     size_t k = i;
@@ -180,6 +220,12 @@ static bool match_date(const char *text, const lex_tok *t, size_t n, size_t i, d
     if (NUM(k, 1, 31) && k + 4 < n && is_p(&t[k + 1], '.') && NUM(k + 2, 1, 12) && is_p(&t[k + 3], '.') &&
         NUM(k + 4, 1900, 2100) && t[k + 4].digits == 4) {
         *out = (date_match){t[k + 4].value, t[k + 2].value, t[k].value, k + 5};
+        return plausible(out->y, out->m, out->d);
+    }
+    if (NUM(k, 1, 12) && k + 3 < n && cjk_unit(text, &t[k + 1], "\u6708") && NUM(k + 2, 1, 31) &&
+        (cjk_unit(text, &t[k + 3], "\u65E5") || cjk_unit(text, &t[k + 3], "\u53F7"))) { /* 6月14日, 6月14号 */
+        int y = k >= 2 && NUM(k - 2, 1900, 2100) && cjk_unit(text, &t[k - 1], "\u5E74") ? t[k - 2].value : 0;
+        *out = (date_match){y, t[k].value, t[k + 2].value, k + 4};
         return plausible(out->y, out->m, out->d);
     }
     if (k < n && t[k].kind == LEX_MONTH && NUM(k + 1, 1, 31) && t[k + 1].digits <= 2) {

@@ -706,11 +706,41 @@ static size_t cjk_run(builder *b, size_t i, bool has_lexicon)
     return j - i;
 }
 
+/* A copy of text in b->scratch with digits of other scripts (full-width,
+ * Arabic-Indic) as ASCII; false (and no copy) when there are none. */
+static bool ascii_digits(builder *b, const char *text, size_t len)
+{
+    bool any = false;
+    for (size_t i = 0; i + 1 < len && !any; i++) /* lead bytes of U+0660-0669, U+06F0-06F9, U+FF10-FF19 */
+        any = ((unsigned char)text[i] == 0xD9 || (unsigned char)text[i] == 0xDB || (unsigned char)text[i] == 0xEF);
+    if (!any)
+        return false;
+    b->scratch.len = 0;
+    any = false;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = nfi_utf8_decode((const unsigned char *)text + i, len - i, &cp);
+        int32_t d = cp >= 0x80 ? u_charDigitValue((UChar32)cp) : -1;
+        if (d >= 0 && d <= 9) {
+            nfi_buf_putc(&b->scratch, (char)('0' + d));
+            any = true;
+        } else {
+            nfi_buf_append(&b->scratch, text + i, k);
+        }
+        i += k;
+    }
+    return any && !b->scratch.oom;
+}
+
 static void add_dates(builder *b)
 {
     uint16_t days[MAX_DATES];
     b->cur_start = b->cur_len = 0; /* dates point nowhere in particular */
-    size_t n = nfi_month_days(b->doc->text, b->doc->text_len, days, MAX_DATES);
+    const char *text = b->doc->text;
+    size_t len = b->doc->text_len;
+    if (ascii_digits(b, text, len)) /* "６月１４日", "١٤ يونيو": the date lexer reads ASCII digits */
+        text = b->scratch.data, len = b->scratch.len;
+    size_t n = nfi_month_days(text, len, days, MAX_DATES);
     for (size_t i = 0; i < n; i++) {
         char key[2] = {(char)(days[i] / 100), (char)(days[i] % 100)};
         emit(b, NF_PIVOT_DATE, key, 2);
