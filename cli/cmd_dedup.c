@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/common.h"
 
 static const char dedup_usage[] =
     "usage: newsfold dedup [options] INPUT...\n"
@@ -140,46 +139,29 @@ static int add_batch(void *ctx, nf_clean_doc *docs, size_t n)
 
 static void write_docs(FILE *out, const nf_dedup_result *r)
 {
-    nfi_buf b;
-    nfi_buf_init(&b);
+    nf_buffer b = {0};
     for (size_t i = 0; i < r->n_docs; i++) {
-        const nf_dedup_record *d = &r->docs[i];
-        if (d->from_index)
+        if (r->docs[i].from_index)
             continue;
         b.len = 0;
-        const char *canon = r->docs[d->canonical].id;
-        nfi_buf_puts(&b, "{\"id\":");
-        nfi_json_cstr_or_null(&b, d->id);
-        nfi_buf_puts(&b, ",\"group\":");
-        nfi_json_cstr_or_null(&b, canon);
-        nfi_buf_puts(&b, ",\"canonical\":");
-        nfi_json_cstr_or_null(&b, canon);
-        nfi_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f", nf_relation_name(d->relation), d->score);
-        if (d->reason)
-            nfi_buf_printf(&b, ",\"reason\":\"%s\"", d->reason);
-        nfi_buf_puts(&b, "}\n");
+        nf_jsonl_dedup_record(&b, r, i);
         fwrite(b.data, 1, b.len, out);
     }
-    nfi_buf_free(&b);
+    nf_buffer_free(&b);
 }
 
 static void write_pairs(FILE *out, const nf_dedup_result *r)
 {
-    nfi_buf b;
-    nfi_buf_init(&b);
+    nf_buffer b = {0};
     for (size_t k = 0; k < r->n_pairs; k++) {
         const nf_dedup_pair *p = &r->pairs[k];
         if (r->docs[p->a].from_index && r->docs[p->b].from_index)
             continue;
         b.len = 0;
-        nfi_buf_puts(&b, "{\"a\":");
-        nfi_json_cstr_or_null(&b, r->docs[p->a].id);
-        nfi_buf_puts(&b, ",\"b\":");
-        nfi_json_cstr_or_null(&b, r->docs[p->b].id);
-        nfi_buf_printf(&b, ",\"relation\":\"%s\",\"score\":%.4f}\n", nf_relation_name(p->relation), p->score);
+        nf_jsonl_dedup_pair(&b, r, k);
         fwrite(b.data, 1, b.len, out);
     }
-    nfi_buf_free(&b);
+    nf_buffer_free(&b);
 }
 
 /* --mpi: every rank reads the input; nf_mpi_dedup shares out the work and
