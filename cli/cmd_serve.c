@@ -13,35 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char serve_usage[] =
-    "usage: newsfold serve --db FILE [options]\n"
-    "\n"
-    "A live news desk: documents POSTed to /api/documents are stored in FILE\n"
-    "(SQLite, WAL) and folded at once into duplicate groups, translations,\n"
-    "events and storylines; a web UI and a JSON API read them (docs/service.md).\n"
-    "On start, every stored document is folded again: the store is the truth.\n"
-    "\n"
-    "options:\n"
-    "      --db FILE              the store (created when missing)\n"
-    "      --listen HOST:PORT     address (default 127.0.0.1:8080; port 0: any free port)\n"
-    "      --token TOKEN          write requests need Authorization: Bearer TOKEN\n"
-    "                             (also from $NEWSFOLD_TOKEN)\n"
-    "      --body-limit SIZE      largest request body (default 16M)\n"
-    "      --timeout SECONDS      idle connections are closed after (default 30)\n"
-    "      --http-threads N       HTTP thread pool (default 8)\n"
-    "      --sync full|normal     full (default): a 2xx answer survives power loss;\n"
-    "                             normal: it survives a crash of the process only\n"
-    "      --max-group N          most documents folded and committed at once (default 10000)\n"
-    "      --threshold T          score below which a document starts a new event\n"
-    "      --window DAYS          days an event stays live without new reports\n"
-    "      --storyline-days DAYS  longest gap between events of a storyline\n"
-    "      --prefer-lang LANG     take event headlines from reports in LANG\n"
-    "      --no-dedup             no copy links\n"
-    "      --no-links             no translations, no pivots\n"
-    "  -j, --threads N            fold threads (default: all cores)\n"
-    "  -q, --quiet                no messages but errors\n"
-    "  -h, --help                 this help\n";
-
 #ifndef NF_HAVE_SERVE
 
 static const char unavailable[] = "not available: this newsfold was built without libmicrohttpd and "
@@ -75,6 +46,35 @@ int cli_db_finish(cli_db *db, const nf_fold_result *result)
 #else
 
 #include "service.h"
+
+static const char serve_usage[] =
+    "usage: newsfold serve --db FILE [options]\n"
+    "\n"
+    "A live news desk: documents POSTed to /api/documents are stored in FILE\n"
+    "(SQLite, WAL) and folded at once into duplicate groups, translations,\n"
+    "events and storylines; a web UI and a JSON API read them (docs/service.md).\n"
+    "On start, every stored document is folded again: the store is the truth.\n"
+    "\n"
+    "options:\n"
+    "      --db FILE              the store (created when missing)\n"
+    "      --listen HOST:PORT     address (default 127.0.0.1:8080; port 0: any free port)\n"
+    "      --token TOKEN          write requests need Authorization: Bearer TOKEN\n"
+    "                             (also from $NEWSFOLD_TOKEN)\n"
+    "      --body-limit SIZE      largest request body (default 16M)\n"
+    "      --timeout SECONDS      idle connections are closed after (default 30)\n"
+    "      --http-threads N       HTTP thread pool (default 8)\n"
+    "      --sync full|normal     full (default): a 2xx answer survives power loss;\n"
+    "                             normal: it survives a crash of the process only\n"
+    "      --max-group N          most documents folded and committed at once (default 10000)\n"
+    "      --threshold T          score below which a document starts a new event\n"
+    "      --window DAYS          days an event stays live without new reports\n"
+    "      --storyline-days DAYS  longest gap between events of a storyline\n"
+    "      --prefer-lang LANG     take event headlines from reports in LANG\n"
+    "      --no-dedup             no copy links\n"
+    "      --no-links             no translations, no pivots\n"
+    "  -j, --threads N            fold threads (default: all cores)\n"
+    "  -q, --quiet                no messages but errors\n"
+    "  -h, --help                 this help\n";
 
 /* ------------------------------------------------------- run --db FILE */
 
