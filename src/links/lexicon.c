@@ -834,6 +834,27 @@ void nfi_lexicon_free(nfi_lexicon *lex)
     free(lex);
 }
 
+size_t nfi_hash_lower_bound(const uint64_t *v, size_t n, uint64_t key)
+{
+    size_t lo = 0, hi = n; /* the answer lies in [lo, hi] */
+    for (int step = 0; step < 3 && hi - lo > 64; step++) {
+        uint64_t a = v[lo], b = v[hi - 1];
+        if (key <= a)
+            return lo;
+        if (key > b)
+            return hi;
+        size_t guess = lo + (size_t)((double)(key - a) / (double)(b - a) * (double)(hi - 1 - lo));
+        size_t margin = (hi - lo) / 256 + 16;
+        size_t l2 = guess > lo + margin ? guess - margin : lo, h2 = guess + margin < hi ? guess + margin : hi;
+        if (l2 > lo && v[l2 - 1] >= key) /* outside the window: keep the wider range */
+            h2 = l2, l2 = lo;
+        else if (h2 < hi && v[h2] < key)
+            l2 = h2 + 1, h2 = hi;
+        lo = l2, hi = h2;
+    }
+    return lo + nfi_lower_bound_u64(v + lo, hi - lo, key);
+}
+
 size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t **terms)
 {
     if (lex->n_user) { /* the user's entries win */
@@ -851,10 +872,9 @@ size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t *
     bloom_probes(key, lex->bloom_mask, &p1, &p2);
     if (!(lex->bloom[p1 / 64] >> (p1 % 64) & 1) || !(lex->bloom[p2 / 64] >> (p2 % 64) & 1))
         return 0;
-    const uint64_t *k = bsearch(&key, lex->keys, lex->n_keys, sizeof key, nfi_cmp_u64);
-    if (!k)
+    size_t i = nfi_hash_lower_bound(lex->keys, lex->n_keys, key);
+    if (i == lex->n_keys || lex->keys[i] != key)
         return 0;
-    size_t i = (size_t)(k - lex->keys);
     *terms = lex->values + lex->offsets[i];
     return lex->offsets[i + 1] - lex->offsets[i];
 }

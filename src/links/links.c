@@ -201,7 +201,7 @@ static bool build_paragraph_sets(doc_entry *d);
 
 static uint32_t df_of(const nf_links *l, uint64_t h)
 {
-    size_t at = nfi_lower_bound_u64(l->df_keys, l->n_df, h);
+    size_t at = nfi_hash_lower_bound(l->df_keys, l->n_df, h);
     return at < l->n_df && l->df_keys[at] == h ? l->df_values[at] : 0;
 }
 
@@ -315,15 +315,7 @@ static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out)
     for (size_t k = start; k < end; k++)
         if ((p->sequence[k] & 3) != NF_PIVOT_DATE)
             out[n++] = p->sequence[k];
-    for (size_t a = 1; a < n; a++) { /* insertion sort: paragraphs are short */
-        uint64_t v = out[a];
-        size_t b = a;
-        while (b > 0 && out[b - 1] > v) {
-            out[b] = out[b - 1];
-            b--;
-        }
-        out[b] = v;
-    }
+    qsort(out, n, sizeof *out, nfi_cmp_u64); /* a paragraph may be a whole document */
     size_t w = 0;
     for (size_t a = 0; a < n; a++)
         if (!w || out[w - 1] != out[a])
@@ -634,10 +626,9 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
     size_t n_touched = 0;
     for (size_t j = 0; j < d->pivot.n_features; j++) {
         const nf_pivot_feature *f = &d->pivot.features[j];
-        const uint64_t *k = bsearch(&f->hash, p->keys, p->n_keys, 8, nfi_cmp_u64);
-        if (!k)
+        size_t at = nfi_hash_lower_bound(p->keys, p->n_keys, f->hash);
+        if (at == p->n_keys || p->keys[at] != f->hash)
             continue;
-        size_t at = (size_t)(k - p->keys);
         double wa = d->weights[j];
         for (size_t e = p->offsets[at]; e < p->offsets[at + 1]; e++) {
             uint32_t b = (uint32_t)(p->entries[e].val >> 32);
