@@ -4,8 +4,8 @@
 # usage: scripts/setup.sh [--with-fuzz] [--optional]
 set -euo pipefail
 
-packages=(gcc make cmake ninja-build pkg-config
-          libicu-dev libstemmer-dev libexttextcat-dev libexttextcat-data
+packages=(gcc g++ make cmake ninja-build pkg-config
+          libicu-dev libstemmer-dev libcld2-dev
           libxxhash-dev libcjson-dev zlib1g-dev libcmocka-dev libgumbo-dev
           dict-freedict-deu-eng dict-freedict-eng-deu dict-freedict-fra-eng dict-freedict-eng-fra
           dict-freedict-spa-eng dict-freedict-eng-spa dict-freedict-ita-eng dict-freedict-por-eng
