@@ -523,13 +523,15 @@ void nf_links_groups_free(nf_links_groups *g);
 /*
  * Events: different reports of one happening. Documents are clustered in one
  * streaming pass in published order (ties by id); each joins the best live
- * event or starts a new one. Documents without a date take the date of a
- * document they are hard-linked to, else of the nearest dated document before
- * them in input order (see docs/events.md). Storylines link events that share
+ * event or starts a new one. Times carry the time of day when the input
+ * gives one. Documents without a date take the date of a document they are
+ * hard-linked to, else none: they keep their place in the input and the
+ * stream clock there (see docs/events.md). Storylines link events that share
  * salient names and terms within storyline_days. Everything is deterministic:
  * the same documents in the same order give the same result for any threads.
  * Defaults (nf_events_options_default) were tuned on data, docs/events.md:
- * threshold 0.38 (headlines 0.05), weights title/body/names/pivot
+ * threshold 0.38 (headlines with a time of day: probability 0.5 from
+ * headline_model; other headlines 0.05), weights title/body/names/pivot
  * 0.10/0.50/0.40/0, across languages names 1.0 + pivot 0.3, time 0.5 of
  * the score decaying over 3 days, window 3 days, 12 candidates, storylines
  * 30 days at 0.115 with names weight 0.7. String options (prefer_lang,
@@ -809,8 +811,9 @@ nf_status nf_cluster_eval(const uint32_t *gold, const uint32_t *pred, size_t n, 
 /* Where a clustering goes wrong most: gold clusters by the B-cubed recall
  * they lose (split over several predicted clusters) and predicted clusters
  * by the B-cubed precision they lose (merging several gold clusters), in
- * items (the loss of item x is 1 - its share). Up to k of each, worst
- * first (ties by label); `parts` counts the other side's clusters met. */
+ * items (the loss of item x is 1 - its share). Up to k of each with a
+ * loss, worst first (ties by label); `parts` counts the other side's
+ * clusters met. */
 typedef struct nf_cluster_error {
     uint32_t label;          /* gold label (split) or predicted label (merged) */
     size_t size, parts;

@@ -374,6 +374,29 @@ static void test_timestamps_and_headlines(void **state)
     nf_doc_free(&d);
 }
 
+/* The worst split gold cluster and the worst merged predicted one, and no
+ * entry for clusters that lose nothing. */
+static void test_worst_clusters(void **state)
+{
+    (void)state;
+    const uint32_t gold[] = {0, 0, 0, 1, 1}, pred[] = {7, 7, 9, 9, 9};
+    nf_cluster_error split[3], merged[3];
+    size_t ns, nm;
+    nf_error err;
+    assert_int_equal(nf_cluster_worst(gold, pred, 5, 3, split, &ns, merged, &nm, &err), NF_OK);
+    assert_int_equal(ns, 1);
+    assert_int_equal(split[0].label, 0);
+    assert_int_equal(split[0].size, 3);
+    assert_int_equal(split[0].parts, 2);
+    assert_true(fabs(split[0].loss - 4.0 / 3) < 1e-9);
+    assert_int_equal(nm, 1);
+    assert_int_equal(merged[0].label, 9);
+    assert_int_equal(merged[0].parts, 2);
+    assert_true(fabs(merged[0].loss - 4.0 / 3) < 1e-9);
+    assert_int_equal(nf_cluster_worst(gold, gold, 5, 3, split, &ns, merged, &nm, &err), NF_OK);
+    assert_int_equal(ns + nm, 0);
+}
+
 static void test_undated_and_links(void **state)
 {
     (void)state;
@@ -545,7 +568,7 @@ int main(void)
         cmocka_unit_test(test_examples_gold),       cmocka_unit_test(test_prefer_lang),
         cmocka_unit_test(test_threads_same_result), cmocka_unit_test(test_window_expiry),
         cmocka_unit_test(test_live_set_bounded),    cmocka_unit_test(test_undated_and_links),
-        cmocka_unit_test(test_timestamps_and_headlines),
+        cmocka_unit_test(test_timestamps_and_headlines), cmocka_unit_test(test_worst_clusters),
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
         cmocka_unit_test(test_metrics_brute_force),
     };

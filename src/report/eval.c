@@ -144,8 +144,9 @@ static bool worst_side(const uint32_t *a, const uint32_t *b, size_t n, size_t k,
             sq += (double)(j - s) * (double)(j - s);
             parts++;
         }
-        double size = (double)(j - i);
-        all[m++] = (nf_cluster_error){c[i].a, j - i, parts, size - sq / size};
+        double size = (double)(j - i), loss = size - sq / size;
+        if (loss > 1e-9) /* clusters that lose nothing are not errors */
+            all[m++] = (nf_cluster_error){c[i].a, j - i, parts, loss};
         i = j;
     }
     qsort(all, m, sizeof *all, cmp_error);
