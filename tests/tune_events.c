@@ -258,7 +258,7 @@ static uint32_t *majority(const ev_corpus *c, const nf_events_result *r)
 /* Clusters the headline corpora with the defaults and writes every scored
  * (headline, event) pair with its score parts and whether the headline's
  * gold event is the event's majority one: the rows the headline model is
- * fitted on (scripts in docs/events.md). */
+ * fitted on (tests/fit_headline_model.py; docs/events.md). */
 static void dump_headlines(const char *shared, const char *path, char **model, int n_model)
 {
     ev_corpus cs[2] = {ev_load_og2021(shared), ev_load_uci(shared)};
