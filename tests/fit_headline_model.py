@@ -10,8 +10,6 @@ Prints the coefficients and per-corpus decisions at p >= 0.5.
 usage: tests/fit_headline_model.py PAIRS.tsv
 """
 import sys, math
-import random
-random.seed(1)
 rows=[l.rstrip('\n').split('\t') for l in open(sys.argv[1])][1:]
 X=[];y=[];w=[]
 cnt={}
