@@ -64,7 +64,7 @@ static void write_index(const uint8_t *data, size_t size)
     snprintf(path, sizeof path, "%s/MANIFEST", dir);
     FILE *m = fopen(path, "wb");
     CHECK(m);
-    fprintf(m, "newsfold-index 1\nparams method=minhash perms=%d ngram=%d hamming=%d bands=%d rows=%d\n", PERMS,
+    fprintf(m, "newsfold-index 1\nparams method=minhash perms=%d ngram=%d hamming=%d bands=%d rows=%d samples=winnow8\n", PERMS,
             o.ngram, o.hamming, bands, rows);
     size_t start = 0, n_seg = 0;
     while (start < size && n_seg < 8) {

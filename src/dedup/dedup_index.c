@@ -69,7 +69,9 @@ static char *path_in(const char *dir, const char *name)
 
 static void params_line(const nf_dedup *d, char *out, size_t cap)
 {
-    snprintf(out, cap, "params method=%s perms=%d ngram=%d hamming=%d bands=%d rows=%d",
+    /* samples=: how containment samples are chosen; an index with another
+     * scheme would underestimate containment, so it is refused */
+    snprintf(out, cap, "params method=%s perms=%d ngram=%d hamming=%d bands=%d rows=%d samples=winnow8",
              d->opt.method == NF_DEDUP_SIMHASH ? "simhash" : "minhash", d->opt.perms, d->opt.ngram,
              d->opt.hamming, d->bands, d->rows);
 }
