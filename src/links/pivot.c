@@ -5,9 +5,12 @@
  * - terms: English documents contribute the Snowball stems of their content
  *   words; other languages look each word up in the lexicon (three-word,
  *   then two-word multiword entries first, then the word, then its stem) and
- *   contribute the English stems it translates to. An unknown word of five
- *   letters or more is kept as itself: loanwords and English phrases quoted
- *   inside foreign text ("Nuclear Advisory Group") then still match.
+ *   contribute the English stems it translates to (and the names its
+ *   glosses carry). Chinese and Japanese runs are read by the longest
+ *   dictionary word at each place (CC-CEDICT, EDICT), Ukrainian through the
+ *   Russian dictionary. An unknown word of five letters or more is kept as
+ *   itself: loanwords and English phrases quoted inside foreign text
+ *   ("Nuclear Advisory Group") then still match.
  * - names: capitalized words not opening a sentence, and words of scripts
  *   without case, when the dictionary does not know them (German capitalizes
  *   every noun, so "known word" is what separates a noun from a name).
@@ -15,9 +18,12 @@
  *   then reduced to a skeleton that forgives transcription habits: w->v,
  *   j->y->i, ph->f, c/q->k, z->s, doubled letters single, final s dropped.
  *   So "Wladimir Putins" and "Vladimir Putin", "Pjöngjang" and "Pyongyang",
- *   "Путин" and "Putin" agree.
- * - numbers: digits with separators removed ("2,300" = "2.300"), two digits
- *   or more (single digits are too common to mean anything).
+ *   "Путин" and "Putin" agree. A second, consonant key forgives what other
+ *   scripts lose or add (vowels in Hebrew and Arabic, epenthetic vowels in
+ *   katakana: プーチン, פוטין and Putin agree).
+ * - numbers: digits of any script with separators removed ("2,300" =
+ *   "2.300" = "２３００"), two digits or more (single digits are too common
+ *   to mean anything); CJK numerals and scales (三百, 1500万) by value.
  * - dates: month and day of every date written out, in any language the
  *   date lexer knows.
  * The feature sequence in text order, with paragraph ends, is kept for
@@ -25,6 +31,7 @@
  */
 #include "links/links.h"
 
+#include <libstemmer.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/uchar.h>
@@ -40,6 +47,7 @@
 struct nfi_pivoter {
     const nfi_lexicon *lex;
     UTransliterator *translit;
+    struct sb_stemmer *russian; /* Ukrainian words read through the Russian dictionary */
 };
 
 nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, nf_error *err)
@@ -57,6 +65,7 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, nf_error *e
         free(p);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable: %s", u_errorName(e));
     }
+    p->russian = sb_stemmer_new("russian", "UTF_8"); /* NULL: Ukrainian goes without */
     *out = p;
     return NF_OK;
 }
@@ -67,6 +76,8 @@ void nfi_pivoter_free(nfi_pivoter *p)
         return;
     if (p->translit)
         utrans_close(p->translit);
+    if (p->russian)
+        sb_stemmer_delete(p->russian);
     free(p);
 }
 
@@ -537,6 +548,37 @@ static void emit_stem(builder *b, const nf_token *t)
         emit(b, NF_PIVOT_TERM, b->doc->pool + t->stem, t->stem_len);
 }
 
+/* A Ukrainian word in Russian spelling (і->и, и->ы, ї->йи, є->е, ґ->г,
+ * apostrophe dropped), stemmed, and looked up in the Russian dictionary:
+ * the two languages share much of their vocabulary, and no
+ * Ukrainian-English dictionary exists in Debian or npm. */
+static size_t ukrainian_via_russian(builder *b, const nf_token *t, const uint64_t **terms)
+{
+    if (!b->p->russian || !nfi_lexicon_has(b->p->lex, "ru"))
+        return 0;
+    const char *w = b->doc->pool + t->norm;
+    b->scratch.len = 0;
+    for (size_t i = 0; i < t->norm_len;) {
+        uint32_t cp;
+        size_t k = nfi_utf8_decode((const unsigned char *)w + i, t->norm_len - i, &cp);
+        const char *to = cp == 0x456 ? "\u0438" : cp == 0x438 ? "\u044B" : cp == 0x457 ? "\u0439\u0438"
+                       : cp == 0x454 ? "\u0435" : cp == 0x491 ? "\u0433" : cp == '\'' || cp == 0x2019 ? "" : NULL;
+        if (to)
+            nfi_buf_puts(&b->scratch, to);
+        else
+            nfi_buf_append(&b->scratch, w + i, k);
+        i += k;
+    }
+    if (b->scratch.oom || !b->scratch.len)
+        return 0;
+    size_t n = nfi_lexicon_lookup(b->p->lex, nfi_lexicon_key("ru", b->scratch.data, b->scratch.len), terms);
+    if (n)
+        return n;
+    const sb_symbol *stem = sb_stemmer_stem(b->p->russian, (const sb_symbol *)b->scratch.data, (int)b->scratch.len);
+    int len = sb_stemmer_length(b->p->russian);
+    return stem ? nfi_lexicon_lookup(b->p->lex, nfi_lexicon_key("ru", (const char *)stem, (size_t)len), terms) : 0;
+}
+
 /* One word token at i; returns how many tokens it consumed. */
 static size_t word_features(builder *b, size_t i, bool english, bool has_lexicon)
 {
@@ -552,6 +594,13 @@ static size_t word_features(builder *b, size_t i, bool english, bool has_lexicon
     size_t used = has_lexicon ? translate_at(b, i, &found) : 1;
     if (found)
         return used;
+    const uint64_t *terms;
+    size_t n_terms;
+    if (t->kind == NF_TOKEN_WORD && strcmp(d->lang, "uk") == 0 && (n_terms = ukrainian_via_russian(b, t, &terms))) {
+        from_tokens(b, i, 1);
+        emit_values(b, terms, n_terms);
+        return 1;
+    }
     if (is_name_token(t) || caseless_script(d, t))
         return name_run(b, i);
     from_tokens(b, i, 1);
