@@ -7,7 +7,8 @@
  * in the raw text (before cleaning, since a "Written: ..." line is itself
  * dropped as metadata), and the cleaned text is tokenized and stemmed.
  * Each stage computes only what its caller needs: options.lang = 0 skips
- * language identification (no identifier is even loaded), options.dates = 0
+ * language identification (no identifier is even loaded, and tokens then
+ * ignore a given language too), options.dates = 0
  * the search for a date in the text and URL, options.stem = 0 stemming.
  *
  * Batches: nf_clean_batch first computes, single-threaded, the set of lines
@@ -292,7 +293,11 @@ static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_se
     nfi_token_vec tokens = {NULL, 0, 0};
     nfi_buf pool;
     nfi_buf_init(&pool);
-    st = nfi_tokenize(w->normalizer, cd->text, cd->text_len, cd->lang, c->options.stem, &tokens, &pool, err);
+    /* Without language identification (dedup) tokens follow the text alone:
+     * a given language must not change them (an English apostrophe rule would
+     * make a labelled and an unlabelled copy of one text differ). */
+    const char *token_lang = c->options.lang ? cd->lang : "und";
+    st = nfi_tokenize(w->normalizer, cd->text, cd->text_len, token_lang, c->options.stem, &tokens, &pool, err);
     cd->tokens = tokens.items;
     cd->n_tokens = tokens.len;
     cd->pool = nfi_buf_take(&pool, &cd->pool_len);
