@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/common.h"
 
 #define DEFAULT_BATCH_DOCS 4096
 
@@ -43,46 +42,6 @@ typedef struct clean_cli {
     bool token_list, quiet, stats;
     size_t max_record, batch_docs;
 } clean_cli;
-
-static void write_record(nfi_buf *b, const nf_clean_doc *cd, bool token_list)
-{
-    nfi_buf_puts(b, "{\"id\":");
-    nfi_json_cstr_or_null(b, cd->doc.id);
-    nfi_buf_puts(b, ",\"title\":");
-    nfi_json_cstr_or_null(b, cd->title);
-    nfi_buf_puts(b, ",\"lang\":");
-    nfi_json_cstr_or_null(b, cd->lang);
-    nfi_buf_printf(b, ",\"lang_confidence\":%.3f,\"lang_detected\":%s,\"published\":", cd->lang_confidence,
-                  cd->lang_detected ? "true" : "false");
-    nfi_json_cstr_or_null(b, cd->published[0] ? cd->published : NULL);
-    nfi_buf_puts(b, ",\"source\":");
-    nfi_json_cstr_or_null(b, cd->doc.source_from_path ? NULL : cd->doc.source);
-    nfi_buf_puts(b, ",\"url\":");
-    nfi_json_cstr_or_null(b, cd->doc.url);
-    nfi_buf_puts(b, ",\"text\":");
-    nfi_json_string(b, cd->text, cd->text_len);
-    nfi_buf_puts(b, ",\"removed_lines\":[");
-    for (size_t i = 0; i < cd->n_removed; i++) {
-        nfi_buf_printf(b, "%s{\"line\":%u,\"reason\":\"%s\",\"text\":", i ? "," : "", cd->removed[i].line,
-                      cd->removed[i].reason);
-        nfi_json_cstr_or_null(b, cd->removed[i].text);
-        nfi_buf_putc(b, '}');
-    }
-    nfi_buf_printf(b, "],\"invalid_utf8\":%zu,\"tokens\":%zu", cd->doc.invalid_utf8, cd->n_tokens);
-    if (token_list) {
-        nfi_buf_puts(b, ",\"token_list\":[");
-        for (size_t i = 0; i < cd->n_tokens; i++) {
-            const nf_token *t = &cd->tokens[i];
-            nfi_buf_printf(b, "%s[%u,%u,", i ? "," : "", t->start, t->len);
-            nfi_json_string(b, cd->pool + t->norm, t->norm_len);
-            nfi_buf_putc(b, ',');
-            nfi_json_string(b, cd->pool + t->stem, t->stem_len);
-            nfi_buf_putc(b, ']');
-        }
-        nfi_buf_putc(b, ']');
-    }
-    nfi_buf_puts(b, "}\n");
-}
 
 static int parse_args(int argc, char **argv, clean_cli *o)
 {
@@ -140,7 +99,7 @@ static int parse_args(int argc, char **argv, clean_cli *o)
 
 typedef struct clean_ctx {
     FILE *out;
-    nfi_buf line;
+    nf_buffer line;
     bool token_list;
 } clean_ctx;
 
@@ -149,7 +108,7 @@ static int write_batch(void *p, nf_clean_doc *docs, size_t n)
     clean_ctx *c = p;
     for (size_t i = 0; i < n; i++) {
         c->line.len = 0;
-        write_record(&c->line, &docs[i], c->token_list);
+        nf_jsonl_clean_doc(&c->line, &docs[i], c->token_list);
         if (c->line.oom || fwrite(c->line.data, 1, c->line.len, c->out) != c->line.len) {
             perror("newsfold clean: write");
             return -1;
@@ -168,13 +127,13 @@ int cmd_clean(int argc, char **argv)
     clean_ctx ctx = {cli_output_open(&outf, "clean", o.output), {NULL, 0, 0, false}, o.token_list};
     if (!ctx.out)
         return EXIT_FATAL;
-    cli_input in = {"clean", argv + optind, (size_t)(argc - optind), o.clean, o.max_record, o.batch_docs, o.quiet};
+    cli_input in = {.command = "clean", .paths = argv + optind, .n_paths = (size_t)(argc - optind), .clean = o.clean, .max_record = o.max_record, .batch_docs = o.batch_docs, .quiet = o.quiet};
     cli_totals totals = {0};
     int status = cli_run_batches(&in, write_batch, &ctx, &totals);
     if (o.stats)
         cli_report_stats("clean", &totals, o.clean.threads);
     if (cli_output_close(&outf, status != EXIT_FATAL))
         status = EXIT_FATAL;
-    nfi_buf_free(&ctx.line);
+    nf_buffer_free(&ctx.line);
     return cli_finish_status("clean", &totals, o.quiet, status);
 }
