@@ -374,6 +374,36 @@ static void test_timestamps_and_headlines(void **state)
     nf_doc_free(&d);
 }
 
+/* Without any date the position is the clock (5,000 documents a day): the
+ * live set stays bounded on undated streams too (issue 10). */
+static void test_undated_live_set_bounded(void **state)
+{
+    (void)state;
+    enum { N = 6000 };
+    nf_doc *raw = calloc(N, sizeof *raw);
+    nf_clean_doc *cd = calloc(N, sizeof *cd);
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "u%05d", i);
+        make_doc(&raw[i], id, NULL, i);
+    }
+    clean_docs(raw, cd, N);
+    nf_events_options o = opts(2);
+    o.window_days = 1; /* an event without reports leaves after 5,000 more documents */
+    nf_events_result r;
+    run_plain(cd, N, &o, &r);
+    assert_int_equal(r.n_events, N);
+    assert_true(r.max_live_events >= 4990 && r.max_live_events <= 5002);
+    assert_string_equal(r.docs[0].date, "");
+    nf_events_result_free(&r);
+    for (int i = 0; i < N; i++) {
+        nf_clean_doc_free(&cd[i]);
+        nf_doc_free(&raw[i]);
+    }
+    free(raw);
+    free(cd);
+}
+
 /* The worst split gold cluster and the worst merged predicted one, and no
  * entry for clusters that lose nothing. */
 static void test_worst_clusters(void **state)
@@ -569,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_threads_same_result), cmocka_unit_test(test_window_expiry),
         cmocka_unit_test(test_live_set_bounded),    cmocka_unit_test(test_undated_and_links),
         cmocka_unit_test(test_timestamps_and_headlines), cmocka_unit_test(test_worst_clusters),
+        cmocka_unit_test(test_undated_live_set_bounded),
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
         cmocka_unit_test(test_metrics_brute_force),
     };
