@@ -39,9 +39,9 @@ void nf_reply_error(nf_reply *out, int status, const char *fmt, ...)
     out->type = "application/json";
     out->data = NULL;
     out->body.len = 0;
-    svc_buf_puts(&out->body, "{\"error\":");
+    nf_buffer_puts(&out->body, "{\"error\":");
     svc_buf_json_string(&out->body, msg, strlen(msg));
-    svc_buf_printf(&out->body, ",\"status\":%d}", status);
+    nf_buffer_printf(&out->body, ",\"status\":%d}", status);
 }
 
 static void reply_json(nf_reply *out, int status)
@@ -49,7 +49,7 @@ static void reply_json(nf_reply *out, int status)
     out->status = out->body.oom ? 500 : status;
     out->type = "application/json";
     if (out->body.oom) {
-        svc_buf_free(&out->body);
+        nf_buffer_free(&out->body);
         nf_reply_error(out, 500, "out of memory");
     }
 }
@@ -84,15 +84,15 @@ static void item_error(nf_ingest_item *x, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    svc_buf b = {0};
-    svc_buf_puts(&b, "{\"id\":");
+    nf_buffer b = {0};
+    nf_buffer_puts(&b, "{\"id\":");
     if (x->id)
         svc_buf_json_string(&b, x->id, strlen(x->id));
     else
-        svc_buf_puts(&b, "null");
-    svc_buf_puts(&b, ",\"error\":");
+        nf_buffer_puts(&b, "null");
+    nf_buffer_puts(&b, ",\"error\":");
     svc_buf_json_string(&b, msg, strlen(msg));
-    svc_buf_puts(&b, "}");
+    nf_buffer_puts(&b, "}");
     x->status = status;
     free(x->answer);
     x->answer = b.oom ? NULL : b.data;
@@ -278,8 +278,8 @@ void nf_ingest_reply(nf_ingest_item *items, size_t n, nf_reply *out)
     size_t added = 0, existing = 0, refused = 0;
     int first_error = 0;
     char *first_message = NULL;
-    svc_buf *b = &out->body;
-    svc_buf_puts(b, "{\"documents\":[");
+    nf_buffer *b = &out->body;
+    nf_buffer_puts(b, "{\"documents\":[");
     for (size_t i = 0; i < n; i++) {
         nf_ingest_item *x = &items[i];
         int st = x->status ? x->status : 500;
@@ -296,18 +296,18 @@ void nf_ingest_reply(nf_ingest_item *items, size_t n, nf_reply *out)
             cJSON_Delete(a);
         }
         size_t alen = strlen(ans);
-        svc_buf_puts(b, i ? "," : "");
-        svc_buf_append(b, ans, alen > 1 ? alen - 1 : alen); /* reopen the object for "status" */
-        svc_buf_printf(b, "%s\"status\":%d}", alen > 2 ? "," : "", st);
+        nf_buffer_puts(b, i ? "," : "");
+        nf_buffer_append(b, ans, alen > 1 ? alen - 1 : alen); /* reopen the object for "status" */
+        nf_buffer_printf(b, "%s\"status\":%d}", alen > 2 ? "," : "", st);
         nf_ingest_item_free(x);
     }
-    svc_buf_printf(b, "],\"added\":%zu,\"existing\":%zu,\"refused\":%zu", added, existing, refused);
+    nf_buffer_printf(b, "],\"added\":%zu,\"existing\":%zu,\"refused\":%zu", added, existing, refused);
     if (refused == n) { /* nothing stored: an error reply like any other, with the details */
-        svc_buf_puts(b, ",\"error\":");
+        nf_buffer_puts(b, ",\"error\":");
         const char *m = first_message ? first_message : "no document could be stored";
         svc_buf_json_string(b, m, strlen(m));
     }
-    svc_buf_puts(b, "}");
+    nf_buffer_puts(b, "}");
     free(first_message);
     free(items);
     reply_json(out, refused == n ? first_error : added ? 201 : 200);
@@ -334,12 +334,12 @@ static void stats(nf_routes *r, nf_reply *out)
 {
     nf_writer_stats ws;
     nf_writer_get_stats(r->writer, &ws);
-    svc_buf store = {0};
+    nf_buffer store = {0};
     int st = nf_store_stats(r->store, &store);
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     double up = (double)t.tv_sec + (double)t.tv_nsec / 1e9 - r->started;
-    svc_buf_printf(&out->body,
+    nf_buffer_printf(&out->body,
                    "{\"revision\":%llu,\"documents\":%zu,\"events\":%zu,\"storylines\":%zu,"
                    "\"groups\":%llu,\"added\":%llu,\"existing\":%llu,\"last_group\":{\"docs\":%zu,"
                    "\"changed\":%zu,\"ms\":%.1f,\"fold_ms\":%.1f},"
@@ -349,9 +349,9 @@ static void stats(nf_routes *r, nf_reply *out)
                    (unsigned long long)ws.docs_existing, ws.last_group_docs, ws.last_changed, ws.last_group_ms,
                    ws.last_fold_ms, ws.replay_ms,
                    ws.failed ? "false" : "true", up, nf_version());
-    svc_buf_append(&out->body, store.data ? store.data : "null", store.data ? store.len : 4);
-    svc_buf_puts(&out->body, "}");
-    svc_buf_free(&store);
+    nf_buffer_append(&out->body, store.data ? store.data : "null", store.data ? store.len : 4);
+    nf_buffer_puts(&out->body, "}");
+    nf_buffer_free(&store);
     reply_json(out, st == 200 ? 200 : st);
 }
 
@@ -387,7 +387,7 @@ static int read_route(nf_routes *r, const nf_request *req, nf_reply *out)
     } else if (strcmp(p, "/healthz") == 0) {
         nf_writer_stats ws;
         nf_writer_get_stats(r->writer, &ws);
-        svc_buf_printf(&out->body, "{\"ok\":%s,\"documents\":%zu}", ws.failed ? "false" : "true", ws.n_docs);
+        nf_buffer_printf(&out->body, "{\"ok\":%s,\"documents\":%zu}", ws.failed ? "false" : "true", ws.n_docs);
         st = ws.failed ? 503 : 200;
     } else {
         return 0;

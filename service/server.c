@@ -42,7 +42,7 @@ typedef struct conn {
     int state;
     int too_big;
     int refused; /* 401 decided from the headers, answered once the body is read */
-    svc_buf body;
+    nf_buffer body;
     nf_reply reply;
     struct MHD_Connection *c;
 } conn;
@@ -94,7 +94,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, nf_reply *r)
 
 static enum MHD_Result send_error(struct MHD_Connection *c, conn *cx, int status, const char *msg)
 {
-    svc_buf_free(&cx->reply.body);
+    nf_buffer_free(&cx->reply.body);
     nf_reply_error(&cx->reply, status, "%s", msg);
     cx->state = C_DONE;
     return send_reply(c, &cx->reply);
@@ -189,9 +189,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return *upload_size = 0, MHD_YES;
     if (*upload_size) {
         if (!cx->too_big && !cx->refused && cx->body.len + *upload_size <= s->o->body_limit)
-            svc_buf_append(&cx->body, upload, *upload_size);
+            nf_buffer_append(&cx->body, upload, *upload_size);
         else
-            cx->too_big = 1, svc_buf_free(&cx->body);
+            cx->too_big = 1, nf_buffer_free(&cx->body);
         *upload_size = 0;
         return MHD_YES;
     }
@@ -204,7 +204,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     nf_request req = {.method = method, .path = url, .arg = arg_of, .header = header_of, .ctx = c,
                       .body = cx->body.data ? cx->body.data : "", .body_len = cx->body.len};
     nf_route(&s->routes, &req, &cx->reply);
-    svc_buf_free(&cx->body);
+    nf_buffer_free(&cx->body);
     if (!cx->reply.items) {
         cx->state = C_DONE;
         return send_reply(c, &cx->reply);
@@ -234,8 +234,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
             nf_ingest_item_free(&cx->reply.items[i]);
         free(cx->reply.items);
     }
-    svc_buf_free(&cx->body);
-    svc_buf_free(&cx->reply.body);
+    nf_buffer_free(&cx->body);
+    nf_buffer_free(&cx->reply.body);
     free(cx);
     *con_cls = NULL;
 }

@@ -28,19 +28,10 @@
 
 /* ------------------------------------------------------------ buffer */
 
-/* A growable NUL-terminated byte buffer; oom is sticky (checked once). */
-typedef struct svc_buf {
-    char *data;
-    size_t len, cap;
-    bool oom;
-} svc_buf;
-
-void svc_buf_append(svc_buf *b, const void *p, size_t n);
-void svc_buf_puts(svc_buf *b, const char *s);
-void svc_buf_printf(svc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A JSON string literal (quotes included) of s[0..n). */
-void svc_buf_json_string(svc_buf *b, const char *s, size_t n);
-void svc_buf_free(svc_buf *b);
+/* A JSON string literal (quotes included) of s[0..n); unlike the
+ * library's nf_json_append it also escapes "<", so no answer can close a
+ * script element. The buffer is the library's nf_buffer. */
+void svc_buf_json_string(nf_buffer *b, const char *s, size_t n);
 
 /* 1 when s[0..n) is valid UTF-8; else 0 and *bad = offset of the first bad byte. */
 int svc_utf8_valid(const char *s, size_t n, size_t *bad);
@@ -101,12 +92,12 @@ typedef struct nf_events_query {
     int limit;
 } nf_events_query;
 
-int nf_store_events(nf_store *s, const nf_events_query *q, svc_buf *out);
-int nf_store_event(nf_store *s, const char *id, svc_buf *out);
-int nf_store_storyline(nf_store *s, const char *id, svc_buf *out);
-int nf_store_document(nf_store *s, const char *id, svc_buf *out);
-int nf_store_search(nf_store *s, const char *q, int limit, svc_buf *out);
-int nf_store_stats(nf_store *s, svc_buf *out);
+int nf_store_events(nf_store *s, const nf_events_query *q, nf_buffer *out);
+int nf_store_event(nf_store *s, const char *id, nf_buffer *out);
+int nf_store_storyline(nf_store *s, const char *id, nf_buffer *out);
+int nf_store_document(nf_store *s, const char *id, nf_buffer *out);
+int nf_store_search(nf_store *s, const char *q, int limit, nf_buffer *out);
+int nf_store_stats(nf_store *s, nf_buffer *out);
 
 /* ------------------------------------------------------------ writer */
 
@@ -166,7 +157,7 @@ typedef struct nf_reply {
     const char *type;   /* Content-Type */
     const void *data;   /* static data (assets), or NULL: then body */
     size_t len;
-    svc_buf body;
+    nf_buffer body;
     nf_ingest_item *items; /* an ingest: these go to the writer, then nf_ingest_reply */
     size_t n_items;
 } nf_reply;

@@ -32,74 +32,23 @@
 
 /* ------------------------------------------------------------ buffer */
 
-static bool buf_reserve(svc_buf *b, size_t extra)
+void svc_buf_json_string(nf_buffer *b, const char *s, size_t n)
 {
-    if (b->oom)
-        return false;
-    if (b->len + extra + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->oom = true;
-        return false;
-    }
-    b->data = p;
-    b->cap = cap;
-    return true;
-}
-
-void svc_buf_append(svc_buf *b, const void *p, size_t n)
-{
-    if (!buf_reserve(b, n))
-        return;
-    if (n)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = 0;
-}
-
-void svc_buf_puts(svc_buf *b, const char *s) { svc_buf_append(b, s, strlen(s)); }
-
-void svc_buf_printf(svc_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !buf_reserve(b, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-void svc_buf_json_string(svc_buf *b, const char *s, size_t n)
-{
-    svc_buf_append(b, "\"", 1);
+    nf_buffer_append(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
-            svc_buf_append(b, e, 2);
+            nf_buffer_append(b, e, 2);
         } else if (c < 0x20 || c == 0x7f) {
-            svc_buf_printf(b, "\\u%04x", c);
+            nf_buffer_printf(b, "\\u%04x", c);
         } else if (c == '<') { /* never "</script>" in an answer */
-            svc_buf_append(b, "\\u003c", 6);
+            nf_buffer_append(b, "\\u003c", 6);
         } else {
-            svc_buf_append(b, &s[i], 1);
+            nf_buffer_append(b, &s[i], 1);
         }
     }
-    svc_buf_append(b, "\"", 1);
-}
-
-void svc_buf_free(svc_buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
+    nf_buffer_append(b, "\"", 1);
 }
 
 int svc_utf8_valid(const char *s, size_t n, size_t *bad)
@@ -352,22 +301,22 @@ void nf_store_close(nf_store *s)
 
 char *nf_store_doc_json(const nf_doc *doc, size_t *len)
 {
-    svc_buf b = {0};
+    nf_buffer b = {0};
     const char *names[] = {"id", "title", "lang", "source", "published", "url"};
     const char *values[] = {doc->id, doc->title, doc->lang, doc->source, doc->published, doc->url};
-    svc_buf_puts(&b, "{");
+    nf_buffer_puts(&b, "{");
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         if (!values[i])
             continue;
-        svc_buf_printf(&b, "\"%s\":", names[i]);
+        nf_buffer_printf(&b, "\"%s\":", names[i]);
         svc_buf_json_string(&b, values[i], strlen(values[i]));
-        svc_buf_puts(&b, ",");
+        nf_buffer_puts(&b, ",");
     }
-    svc_buf_puts(&b, "\"text\":");
+    nf_buffer_puts(&b, "\"text\":");
     svc_buf_json_string(&b, doc->text ? doc->text : "", doc->text ? doc->text_len : 0);
-    svc_buf_puts(&b, "}");
+    nf_buffer_puts(&b, "}");
     if (b.oom) {
-        svc_buf_free(&b);
+        nf_buffer_free(&b);
         return NULL;
     }
     if (len)
@@ -507,18 +456,18 @@ static int index_text(nf_store *s, const char *id)
     return step_done(s->ws[W_FTS]);
 }
 
-static void json_array_add(svc_buf *b, const char *s, int *first)
+static void json_array_add(nf_buffer *b, const char *s, int *first)
 {
-    svc_buf_puts(b, *first ? "" : ",");
+    nf_buffer_puts(b, *first ? "" : ",");
     svc_buf_json_string(b, s, strlen(s));
     *first = 0;
 }
 
 /* The distinct sources of an event's reports, in stream order, at most 12. */
-static void event_sources(const nf_events_result *r, const nf_event *e, svc_buf *b)
+static void event_sources(const nf_events_result *r, const nf_event *e, nf_buffer *b)
 {
     int first = 1, n = 0;
-    svc_buf_puts(b, "[");
+    nf_buffer_puts(b, "[");
     for (size_t i = 0; i < e->n_docs && n < 12; i++) {
         const char *src = r->docs[e->docs[i]].source;
         if (!src || !*src)
@@ -531,7 +480,7 @@ static void event_sources(const nf_events_result *r, const nf_event *e, svc_buf 
             n++;
         }
     }
-    svc_buf_puts(b, "]");
+    nf_buffer_puts(b, "]");
 }
 
 static const char *record_text(nf_buffer *b)
@@ -552,12 +501,12 @@ static int write_event(nf_store *s, const nf_fold_result *cur, size_t i)
 {
     const nf_events_result *r = &cur->events;
     const nf_event *e = &r->events[i];
-    svc_buf langs = {0}, sources = {0};
+    nf_buffer langs = {0}, sources = {0};
     int first = 1;
-    svc_buf_puts(&langs, "[");
+    nf_buffer_puts(&langs, "[");
     for (size_t k = 0; k < e->n_languages; k++)
         json_array_add(&langs, e->languages[k], &first);
-    svc_buf_puts(&langs, "]");
+    nf_buffer_puts(&langs, "]");
     event_sources(r, e, &sources);
     nf_buffer rec = {0};
     nf_jsonl_event(&rec, cur, i);
@@ -574,8 +523,8 @@ static int write_event(nf_store *s, const nf_fold_result *cur, size_t i)
     bind_text(st, 10, sources.oom ? "[]" : sources.data);
     bind_text(st, 11, record_text(&rec));
     int ok = step_done(st) && !langs.oom && !sources.oom;
-    svc_buf_free(&langs);
-    svc_buf_free(&sources);
+    nf_buffer_free(&langs);
+    nf_buffer_free(&sources);
     nf_buffer_free(&rec);
     return ok;
 }
@@ -779,13 +728,13 @@ static void done(sqlite3_stmt *st)
     sqlite3_clear_bindings(st);
 }
 
-static int fail_reply(reader *r, svc_buf *out)
+static int fail_reply(reader *r, nf_buffer *out)
 {
     out->len = 0;
-    svc_buf_puts(out, "{\"error\":");
+    nf_buffer_puts(out, "{\"error\":");
     const char *m = sqlite3_errmsg(r->db);
     svc_buf_json_string(out, m, strlen(m));
-    svc_buf_puts(out, "}");
+    nf_buffer_puts(out, "}");
     return 500;
 }
 
@@ -801,26 +750,26 @@ static size_t utf8_chars(const char *s)
 /* q as an FTS5 phrase ("..." with quotes doubled) or a LIKE pattern. */
 static char *search_term(const char *q, int *fts)
 {
-    svc_buf b = {0};
+    nf_buffer b = {0};
     *fts = utf8_chars(q) >= 3;
-    svc_buf_puts(&b, *fts ? "\"" : "%");
+    nf_buffer_puts(&b, *fts ? "\"" : "%");
     for (const char *p = q; *p; p++) {
         if (*fts && *p == '"')
-            svc_buf_puts(&b, "\"\"");
+            nf_buffer_puts(&b, "\"\"");
         else if (!*fts && (*p == '%' || *p == '_' || *p == '\\'))
-            svc_buf_printf(&b, "\\%c", *p);
+            nf_buffer_printf(&b, "\\%c", *p);
         else
-            svc_buf_append(&b, p, 1);
+            nf_buffer_append(&b, p, 1);
     }
-    svc_buf_puts(&b, *fts ? "\"" : "%");
+    nf_buffer_puts(&b, *fts ? "\"" : "%");
     if (b.oom) {
-        svc_buf_free(&b);
+        nf_buffer_free(&b);
         return NULL;
     }
     return b.data;
 }
 
-int nf_store_events(nf_store *s, const nf_events_query *q, svc_buf *out)
+int nf_store_events(nf_store *s, const nf_events_query *q, nf_buffer *out)
 {
     int fts = 0;
     char *term = q->q && *q->q ? search_term(q->q, &fts) : NULL;
@@ -831,7 +780,7 @@ int nf_store_events(nf_store *s, const nf_events_query *q, svc_buf *out)
         const char *t = strrchr(q->cursor, '~');
         if (!t || (size_t)(t - q->cursor) >= sizeof cur_seen || sscanf(t + 1, "%lld", &cur_id) != 1) {
             free(term);
-            svc_buf_puts(out, "{\"error\":\"bad cursor\"}");
+            nf_buffer_puts(out, "{\"error\":\"bad cursor\"}");
             return 400;
         }
         memcpy(cur_seen, q->cursor, (size_t)(t - q->cursor));
@@ -854,21 +803,21 @@ int nf_store_events(nf_store *s, const nf_events_query *q, svc_buf *out)
         sqlite3_bind_int64(st, 5, cur_id);
     }
     sqlite3_bind_int(st, 6, q->limit);
-    svc_buf_puts(out, "{\"events\":[");
+    nf_buffer_puts(out, "{\"events\":[");
     int n = 0, rc;
     char last[96] = "";
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        svc_buf_puts(out, n++ ? "," : "");
-        svc_buf_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        nf_buffer_puts(out, n++ ? "," : "");
+        nf_buffer_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
         const char *seen = (const char *)sqlite3_column_text(st, 1);
         snprintf(last, sizeof last, "%s~%lld", seen ? seen : "", (long long)sqlite3_column_int64(st, 2));
     }
-    svc_buf_puts(out, "],\"next_cursor\":");
+    nf_buffer_puts(out, "],\"next_cursor\":");
     if (n == q->limit && n > 0)
         svc_buf_json_string(out, last, strlen(last));
     else
-        svc_buf_puts(out, "null");
-    svc_buf_puts(out, "}");
+        nf_buffer_puts(out, "null");
+    nf_buffer_puts(out, "}");
     int code = rc == SQLITE_DONE ? 200 : fail_reply(r, out);
     done(st);
     release(s, r);
@@ -877,7 +826,7 @@ int nf_store_events(nf_store *s, const nf_events_query *q, svc_buf *out)
 }
 
 /* Answers one row of one column, 404 when there is none. */
-static int one_json(nf_store *s, int k, const char *text_arg, long long int_arg, svc_buf *out,
+static int one_json(nf_store *s, int k, const char *text_arg, long long int_arg, nf_buffer *out,
                     const char *what)
 {
     reader *r = acquire(s);
@@ -893,9 +842,9 @@ static int one_json(nf_store *s, int k, const char *text_arg, long long int_arg,
         sqlite3_bind_int64(st, 1, int_arg);
     int rc = sqlite3_step(st), code = 200;
     if (rc == SQLITE_ROW)
-        svc_buf_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        nf_buffer_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
     else if (rc == SQLITE_DONE) {
-        svc_buf_printf(out, "{\"error\":\"no such %s\"}", what);
+        nf_buffer_printf(out, "{\"error\":\"no such %s\"}", what);
         code = 404;
     } else
         code = fail_reply(r, out);
@@ -914,32 +863,32 @@ static long long parse_ref(const char *id, char letter)
     return *id && !*end && v > 0 ? v : 0;
 }
 
-int nf_store_event(nf_store *s, const char *id, svc_buf *out)
+int nf_store_event(nf_store *s, const char *id, nf_buffer *out)
 {
     long long n = parse_ref(id, 'E');
     if (!n) {
-        svc_buf_puts(out, "{\"error\":\"no such event\"}");
+        nf_buffer_puts(out, "{\"error\":\"no such event\"}");
         return 404;
     }
     return one_json(s, R_EVENT, NULL, n, out, "event");
 }
 
-int nf_store_storyline(nf_store *s, const char *id, svc_buf *out)
+int nf_store_storyline(nf_store *s, const char *id, nf_buffer *out)
 {
     long long n = parse_ref(id, 'S');
     if (!n) {
-        svc_buf_puts(out, "{\"error\":\"no such storyline\"}");
+        nf_buffer_puts(out, "{\"error\":\"no such storyline\"}");
         return 404;
     }
     return one_json(s, R_STORYLINE, NULL, n, out, "storyline");
 }
 
-int nf_store_document(nf_store *s, const char *id, svc_buf *out)
+int nf_store_document(nf_store *s, const char *id, nf_buffer *out)
 {
     return one_json(s, R_DOCUMENT, id, 0, out, "document");
 }
 
-int nf_store_search(nf_store *s, const char *q, int limit, svc_buf *out)
+int nf_store_search(nf_store *s, const char *q, int limit, nf_buffer *out)
 {
     int fts;
     char *term = search_term(q, &fts);
@@ -956,15 +905,15 @@ int nf_store_search(nf_store *s, const char *q, int limit, svc_buf *out)
     sqlite3_bind_text(st, 1, term, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 2, limit);
     sqlite3_bind_text(st, 3, q, -1, SQLITE_TRANSIENT);
-    svc_buf_puts(out, "{\"q\":");
+    nf_buffer_puts(out, "{\"q\":");
     svc_buf_json_string(out, q, strlen(q));
-    svc_buf_puts(out, ",\"documents\":[");
+    nf_buffer_puts(out, ",\"documents\":[");
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        svc_buf_puts(out, n++ ? "," : "");
-        svc_buf_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        nf_buffer_puts(out, n++ ? "," : "");
+        nf_buffer_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
     }
-    svc_buf_puts(out, "]}");
+    nf_buffer_puts(out, "]}");
     int code = rc == SQLITE_DONE ? 200 : fail_reply(r, out);
     done(st);
     release(s, r);
@@ -972,7 +921,7 @@ int nf_store_search(nf_store *s, const char *q, int limit, svc_buf *out)
     return code;
 }
 
-int nf_store_stats(nf_store *s, svc_buf *out)
+int nf_store_stats(nf_store *s, nf_buffer *out)
 {
     return one_json(s, R_STATS, NULL, 0, out, "stats");
 }

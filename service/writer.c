@@ -66,16 +66,16 @@ void nf_ingest_item_free(nf_ingest_item *it)
 
 static char *error_json(const char *id, const char *msg)
 {
-    svc_buf b = {0};
-    svc_buf_puts(&b, "{\"id\":");
+    nf_buffer b = {0};
+    nf_buffer_puts(&b, "{\"id\":");
     if (id)
         svc_buf_json_string(&b, id, strlen(id));
     else
-        svc_buf_puts(&b, "null");
-    svc_buf_puts(&b, ",\"error\":");
+        nf_buffer_puts(&b, "null");
+    nf_buffer_puts(&b, ",\"error\":");
     svc_buf_json_string(&b, msg, strlen(msg));
-    svc_buf_puts(&b, "}");
-    return b.oom ? (svc_buf_free(&b), NULL) : b.data;
+    nf_buffer_puts(&b, "}");
+    return b.oom ? (nf_buffer_free(&b), NULL) : b.data;
 }
 
 static void refuse(nf_ingest_item *it, int status, const char *msg)
