@@ -546,15 +546,6 @@ static nf_status verify_candidates(const verifier *v, nfi_runs *cands, nfi_edge 
 
 /* ------------------------------------------------------------ grouping */
 
-static uint32_t find_root(uint32_t *parent, uint32_t x)
-{
-    while (parent[x] != x) {
-        parent[x] = parent[parent[x]];
-        x = parent[x];
-    }
-    return x;
-}
-
 /* Whether a is a better canonical than b. */
 static bool better_canonical(const nf_dedup *d, uint32_t a, uint32_t b)
 {
@@ -647,12 +638,10 @@ static nf_status build_result(const verifier *v, nfi_edge *edges, size_t n_edges
         linked[edges[k].a] = linked[edges[k].b] = true;
         if (edges[k].relation == NF_REL_CONTAINED && edges[k].score > contained_in[edges[k].a])
             contained_in[edges[k].a] = edges[k].score;
-        uint32_t ra = find_root(parent, edges[k].a), rb = find_root(parent, edges[k].b);
-        if (ra != rb)
-            parent[ra > rb ? ra : rb] = ra < rb ? ra : rb;
+        nfi_uf_union(parent, edges[k].a, edges[k].b);
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t r = find_root(parent, i);
+        uint32_t r = nfi_uf_find(parent, i);
         if (better_canonical(d, i, best[r]))
             best[r] = i;
     }
@@ -670,7 +659,7 @@ static nf_status build_result(const verifier *v, nfi_edge *edges, size_t n_edges
             r->reason = m->flags & DOC_EMPTY ? "empty" : m->flags & DOC_TOO_SHORT ? "too_short" : NULL;
             continue;
         }
-        relate_to_canonical(v, edges, n_edges, contained_in, i, best[find_root(parent, i)], r);
+        relate_to_canonical(v, edges, n_edges, contained_in, i, best[nfi_uf_find(parent, i)], r);
     }
     for (size_t k = 0; k < n_edges; k++)
         out->pairs[k] = (nf_dedup_pair){edges[k].a, edges[k].b, (nf_relation)edges[k].relation, edges[k].score};
