@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/common.h"
 
 static const char eval_usage[] =
     "usage: newsfold eval --gold GOLD [--gold GOLD2 ...] --pred PRED [--key K] [--gold-key K] [--json]\n"
@@ -40,216 +39,6 @@ static const char eval_usage[] =
     "                      else the second TSV column)\n"
     "      --json          print one JSON object instead of a table\n"
     "  -h, --help          this help\n";
-
-typedef struct labels {
-    nfi_hmap ids; /* hash of id -> index */
-    char **id;   /* per index */
-    uint32_t *label;
-    size_t n, cap;
-    char **title;  /* per index: the document's title (JSONL "title"), or NULL */
-    nfi_hmap names; /* hash of label text -> label number */
-    char **name;   /* per label number: its text */
-    uint32_t n_names, cap_names;
-} labels;
-
-static void labels_free(labels *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->id[i]), free(l->title ? l->title[i] : NULL);
-    for (uint32_t i = 0; i < l->n_names; i++)
-        free(l->name[i]);
-    free(l->name);
-    free(l->title);
-    free(l->id);
-    free(l->label);
-    nfi_hmap_free(&l->ids);
-    nfi_hmap_free(&l->names);
-}
-
-#define NO_LABEL UINT32_MAX
-
-static uint32_t intern(labels *l, const char *s)
-{
-    if (!s)
-        return NO_LABEL;
-    bool created;
-    uint64_t *v = nfi_hmap_put(&l->names, nfi_hash64(s, strlen(s)), &created);
-    if (!v)
-        return NO_LABEL;
-    if (created) {
-        if (l->n_names == l->cap_names) {
-            uint32_t cap = l->cap_names ? l->cap_names * 2 : 1024;
-            char **names = realloc(l->name, cap * sizeof *names);
-            if (!names)
-                return NO_LABEL;
-            l->name = names;
-            l->cap_names = cap;
-        }
-        l->name[l->n_names] = nfi_strdup(s);
-        *v = l->n_names++;
-    }
-    return (uint32_t)*v;
-}
-
-/* Adds id -> label (text or NULL) and title (or NULL); a repeated id keeps
- * its first label. */
-static int put(labels *l, const char *id, const char *label, const char *title)
-{
-    bool created;
-    uint64_t *v = nfi_hmap_put(&l->ids, nfi_hash64(id, strlen(id)), &created);
-    if (!v)
-        return -1;
-    if (!created)
-        return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 1024;
-        char **ids = realloc(l->id, cap * sizeof *ids);
-        uint32_t *lab = ids ? realloc(l->label, cap * sizeof *lab) : NULL;
-        if (ids)
-            l->id = ids;
-        if (lab)
-            l->label = lab;
-        char **titles = lab ? realloc(l->title, cap * sizeof *titles) : NULL;
-        if (!ids || !lab || !titles)
-            return -1;
-        l->title = titles;
-        l->cap = cap;
-    }
-    *v = l->n;
-    l->id[l->n] = nfi_strdup(id);
-    l->title[l->n] = title ? nfi_strdup(title) : NULL;
-    l->label[l->n++] = intern(l, label);
-    return l->id[l->n - 1] ? 0 : -1;
-}
-
-/* The label text of a JSON value (string or number), NULL for null/absent. */
-static const char *json_label(const cJSON *v, char *num, size_t n)
-{
-    if (cJSON_IsString(v))
-        return v->valuestring;
-    if (cJSON_IsNumber(v)) {
-        snprintf(num, n, "%.17g", v->valuedouble);
-        return num;
-    }
-    return NULL;
-}
-
-static int load_gold_doc(labels *l, const cJSON *docs, const char *key)
-{
-    const cJSON *d;
-    char num[64];
-    cJSON_ArrayForEach(d, docs)
-    {
-        const char *label = json_label(cJSON_GetObjectItemCaseSensitive(d, key), num, sizeof num);
-        if (put(l, d->string, label, NULL) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int load_jsonl(labels *l, char *text, const char *key, const char *path)
-{
-    size_t line = 0;
-    for (char *p = text, *e; *p; p = e + (*e != '\0')) {
-        e = p + strcspn(p, "\n");
-        char save = *e;
-        *e = '\0';
-        line++;
-        if (p[strspn(p, " \t\r")] == '\0') {
-            *e = save;
-            continue;
-        }
-        cJSON *o = cJSON_Parse(p);
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-        char num[64], idnum[64];
-        const char *ids = json_label(id, idnum, sizeof idnum);
-        const cJSON *title = cJSON_GetObjectItemCaseSensitive(o, "title");
-        int rc = ids ? put(l, ids, json_label(cJSON_GetObjectItemCaseSensitive(o, key), num, sizeof num),
-                           cJSON_IsString(title) ? title->valuestring : NULL)
-                     : 1;
-        cJSON_Delete(o);
-        *e = save;
-        if (rc > 0)
-            fprintf(stderr, "newsfold eval: %s:%zu: no \"id\", line ignored\n", path, line);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* Column of key in a TSV header, else 1. */
-static int tsv_column(char *header, const char *key)
-{
-    int col = 0;
-    for (char *f = header, *e;; f = e + 1, col++) {
-        e = f + strcspn(f, "\t");
-        if ((size_t)(e - f) == strlen(key) && strncmp(f, key, (size_t)(e - f)) == 0)
-            return col;
-        if (*e != '\t')
-            return 1;
-    }
-}
-
-static char *tsv_field(char *line, int col)
-{
-    char *f = line;
-    for (int c = 0; c < col; c++) {
-        f = strchr(f, '\t');
-        if (!f)
-            return NULL;
-        f++;
-    }
-    f[strcspn(f, "\t")] = '\0';
-    return f;
-}
-
-static int load_tsv(labels *l, char *text, const char *key)
-{
-    int col = 1;
-    bool first = true;
-    for (char *p = text, *next; p && *p; p = next) {
-        char *e = p + strcspn(p, "\n");
-        next = *e ? e + 1 : NULL;
-        *e = '\0';
-        if (e > p && e[-1] == '\r')
-            e[-1] = '\0';
-        if (first && strncmp(p, "id\t", 3) == 0) {
-            col = tsv_column(p, key);
-            first = false;
-            continue;
-        }
-        first = false;
-        size_t idlen = strcspn(p, "\t");
-        char *label = tsv_field(p, col);
-        p[idlen] = '\0';
-        if (*p && put(l, p, label && *label ? label : NULL, NULL) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int load_labels(labels *l, const char *path, const char *key)
-{
-    char *text = nfi_read_file(path, NULL);
-    if (!text) {
-        perror(path);
-        return -1;
-    }
-    int rc;
-    cJSON *whole = text[strspn(text, " \t\r\n")] == '{' ? cJSON_Parse(text) : NULL;
-    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(whole, "documents");
-    if (cJSON_IsObject(docs))
-        rc = load_gold_doc(l, docs, key);
-    else if (text[strspn(text, " \t\r\n")] == '{')
-        rc = load_jsonl(l, text, key, path);
-    else
-        rc = load_tsv(l, text, key);
-    cJSON_Delete(whole);
-    free(text);
-    if (rc != 0)
-        fprintf(stderr, "newsfold eval: cannot load %s\n", path);
-    return rc;
-}
 
 typedef struct eval_cli {
     const char *gold[16];
@@ -334,7 +123,7 @@ static int cmp_part(const void *x, const void *y)
     return a->label < b->label ? -1 : a->label > b->label;
 }
 
-static const char *label_name(const labels *l, uint32_t label)
+static const char *label_name(const nf_labels *l, uint32_t label)
 {
     return label < l->n_names ? l->name[label] : "(none)";
 }
@@ -360,8 +149,8 @@ static size_t parts_of(const uint32_t *a, const uint32_t *b, size_t n, uint32_t 
 /* One worst cluster: its name, size, loss, then its largest parts with the
  * title of one document each (titles come from the prediction's JSONL). */
 static void print_worst(const nf_cluster_error *e, const uint32_t *a, const uint32_t *b, size_t n,
-                        const labels *side, const labels *other, const char *other_what, const labels *gold,
-                        const labels *pred, const size_t *pred_index, part *parts)
+                        const nf_labels *side, const nf_labels *other, const char *other_what, const nf_labels *gold,
+                        const nf_labels *pred, const size_t *pred_index, part *parts)
 {
     printf("  %s: %zu documents in %zu %s, %.1f lost\n", label_name(side, e->label), e->size, e->parts,
            other_what, e->loss);
@@ -376,7 +165,7 @@ static void print_worst(const nf_cluster_error *e, const uint32_t *a, const uint
         printf("    ... %zu more\n", m - WORST_PARTS);
 }
 
-static void report_worst(const uint32_t *g, const uint32_t *p, size_t n, const labels *gold, const labels *pred,
+static void report_worst(const uint32_t *g, const uint32_t *p, size_t n, const nf_labels *gold, const nf_labels *pred,
                          const size_t *pred_index)
 {
     nf_cluster_error split[WORST], merged[WORST];
@@ -398,7 +187,7 @@ static void report_worst(const uint32_t *g, const uint32_t *p, size_t n, const l
 
 /* Gold and predicted label per gold id; a missing or null prediction
  * becomes a fresh label of its own. */
-static int score(const eval_cli *o, labels *gold, labels *pred)
+static int score(const eval_cli *o, nf_labels *gold, nf_labels *pred)
 {
     uint32_t *g = malloc((gold->n ? gold->n : 1) * sizeof *g),
              *p = malloc((gold->n ? gold->n : 1) * sizeof *p);
@@ -412,13 +201,13 @@ static int score(const eval_cli *o, labels *gold, labels *pred)
     size_t missing = 0, found = 0;
     uint32_t fresh_g = gold->n_names, fresh_p = pred->n_names;
     for (size_t i = 0; i < gold->n; i++) {
-        g[i] = gold->label[i] != NO_LABEL ? gold->label[i] : fresh_g++;
-        const uint64_t *v = nfi_hmap_get(&pred->ids, nfi_hash64(gold->id[i], strlen(gold->id[i])));
-        bool ok = v && strcmp(pred->id[*v], gold->id[i]) == 0;
+        g[i] = gold->label[i] != NF_NO_LABEL ? gold->label[i] : fresh_g++;
+        size_t at = nf_labels_find(pred, gold->id[i]);
+        bool ok = at != SIZE_MAX;
         missing += !ok;
         found += ok;
-        p[i] = ok && pred->label[*v] != NO_LABEL ? pred->label[*v] : fresh_p++;
-        pi[i] = ok ? (size_t)*v : SIZE_MAX;
+        p[i] = ok && pred->label[at] != NF_NO_LABEL ? pred->label[at] : fresh_p++;
+        pi[i] = at;
     }
     nf_cluster_scores s;
     nf_error err;
@@ -436,26 +225,39 @@ static int score(const eval_cli *o, labels *gold, labels *pred)
     return status;
 }
 
+static int load(nf_labels *l, const char *path, const char *key)
+{
+    nf_error err;
+    size_t before = l->lines_ignored;
+    if (nf_labels_read(l, path, key, &err) != NF_OK) {
+        fprintf(stderr, "newsfold eval: cannot load %s\n", err.message);
+        return EXIT_FATAL;
+    }
+    if (l->lines_ignored > before)
+        fprintf(stderr, "newsfold eval: %s: %zu lines without \"id\" ignored (the first: line %zu)\n", path,
+                l->lines_ignored - before, l->first_ignored);
+    return EXIT_ALL_GOOD;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     eval_cli o;
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
-    labels gold = {0}, pred = {0};
+    nf_labels gold = {0}, pred = {0};
     int status = EXIT_ALL_GOOD;
     for (int i = 0; i < o.n_gold && status == EXIT_ALL_GOOD; i++)
-        if (load_labels(&gold, o.gold[i], o.gold_key ? o.gold_key : o.key) != 0)
-            status = EXIT_FATAL;
-    if (status == EXIT_ALL_GOOD && load_labels(&pred, o.pred, o.key) != 0)
-        status = EXIT_FATAL;
+        status = load(&gold, o.gold[i], o.gold_key ? o.gold_key : o.key);
+    if (status == EXIT_ALL_GOOD)
+        status = load(&pred, o.pred, o.key);
     if (status == EXIT_ALL_GOOD && gold.n == 0) {
         fprintf(stderr, "newsfold eval: no ids in the gold file\n");
         status = EXIT_FATAL;
     }
     if (status == EXIT_ALL_GOOD)
         status = score(&o, &gold, &pred);
-    labels_free(&gold);
-    labels_free(&pred);
+    nf_labels_free(&gold);
+    nf_labels_free(&pred);
     return status;
 }

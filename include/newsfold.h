@@ -824,6 +824,29 @@ nf_status nf_cluster_worst(const uint32_t *gold, const uint32_t *pred, size_t n,
                            nf_cluster_error *split, size_t *n_split, nf_cluster_error *merged,
                            size_t *n_merged, nf_error *err);
 
+/* Cluster labels of documents read from files, for scoring: a gold file
+ * ({"documents": {id: {key: label}}}), JSONL records (id, the key field,
+ * title) or TSV (id, then the key column of a header, else the second).
+ * nf_labels_read adds to l (zeroed first), so several files can be read
+ * into one; a repeated id keeps its first label; JSONL lines without an id
+ * are counted in lines_ignored. */
+#define NF_NO_LABEL UINT32_MAX
+typedef struct nf_labels {
+    char **id;        /* per item, in file order */
+    char **title;     /* per item: the record's "title", or NULL */
+    uint32_t *label;  /* per item: label number, NF_NO_LABEL when it has none */
+    size_t n;
+    char **name;      /* per label number: its text */
+    uint32_t n_names;
+    size_t lines_ignored, first_ignored;
+    struct nfi_labels_index *index; /* private */
+} nf_labels;
+
+nf_status nf_labels_read(nf_labels *l, const char *path, const char *key, nf_error *err);
+/* The item with this id, or SIZE_MAX. */
+size_t nf_labels_find(const nf_labels *l, const char *id);
+void nf_labels_free(nf_labels *l);
+
 /* ------------------------------------------------------ building blocks */
 
 /* Language identification. Returns an ISO code ("und" when unknown) and a
