@@ -83,6 +83,8 @@ struct nfi_normalizer {
     UChar *u16a, *u16b; /* scratch UTF-16 buffers */
     int32_t u16_cap;
     int32_t *u16_to_byte;
+    size_t *seg;       /* word boundaries of one dictionary run, byte offsets in pairs */
+    size_t seg_cap;
 };
 
 nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
@@ -125,6 +127,7 @@ void nfi_normalizer_free(nfi_normalizer *nz)
     free(nz->u16a);
     free(nz->u16b);
     free(nz->u16_to_byte);
+    free(nz->seg);
     free(nz);
 }
 
@@ -456,14 +459,28 @@ static bool segment_run(tok_ctx *c, size_t start, size_t end)
     ubrk_setText(nz->words, nz->u16a, u, &e);
     if (U_FAILURE(e))
         return false;
+    /* All boundaries first: emitting a word folds it through the same
+     * scratch buffers the iterator reads (u16a), so nothing is emitted while
+     * the iterator is still walking them. */
+    size_t n_seg = 0;
     int32_t prev = ubrk_first(nz->words);
     for (int32_t next = ubrk_next(nz->words); next != UBRK_DONE; prev = next, next = ubrk_next(nz->words)) {
         if (ubrk_getRuleStatus(nz->words) == UBRK_WORD_NONE)
             continue;
-        size_t a = start + (size_t)nz->u16_to_byte[prev], b = start + (size_t)nz->u16_to_byte[next];
-        if (!emit(c, a, b, NF_TOKEN_IDEOGRAPHIC, NF_TOKEN_NON_LATIN, false))
-            return false;
+        if (n_seg + 2 > nz->seg_cap) {
+            size_t cap = nz->seg_cap ? nz->seg_cap * 2 : 256;
+            size_t *grown = realloc(nz->seg, cap * sizeof *grown);
+            if (!grown)
+                return false;
+            nz->seg = grown;
+            nz->seg_cap = cap;
+        }
+        nz->seg[n_seg++] = start + (size_t)nz->u16_to_byte[prev];
+        nz->seg[n_seg++] = start + (size_t)nz->u16_to_byte[next];
     }
+    for (size_t k = 0; k < n_seg; k += 2)
+        if (!emit(c, nz->seg[k], nz->seg[k + 1], NF_TOKEN_IDEOGRAPHIC, NF_TOKEN_NON_LATIN, false))
+            return false;
     return true;
 }
 
