@@ -189,14 +189,7 @@ nf_status nf_events_new(nf_events **out, const nf_events_options *options, nf_er
     nfi_buf_init(&ev->rec);
     nfi_hmap_init(&ev->df);
     const char *d = ev->o.tmp_dir ? ev->o.tmp_dir : getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/newsfold-events-XXXXXX", d && *d ? d : "/tmp");
-    int fd = mkstemp(path);
-    if (fd >= 0) {
-        unlink(path);
-        if (!(ev->spill = fdopen(fd, "w+b")))
-            close(fd);
-    }
+    ev->spill = nfi_temp_file(ev->o.tmp_dir, "newsfold-events");
     if (!ev->spill) {
         free(ev);
         return nfi_fail(err, NF_ERR_IO, "cannot create a temporary file in %s", d && *d ? d : "/tmp");
@@ -451,23 +444,6 @@ typedef struct finish_ctx {
     double *log_k;    /* log(k) for k < LOG_TABLE */
 } finish_ctx;
 
-static uint32_t uf_find(uint32_t *p, uint32_t x)
-{
-    while (p[x] != x) {
-        p[x] = p[p[x]];
-        x = p[x];
-    }
-    return x;
-}
-
-static void uf_union(uint32_t *p, uint32_t a, uint32_t b)
-{
-    a = uf_find(p, a);
-    b = uf_find(p, b);
-    if (a != b) /* the smaller index is the root: deterministic */
-        p[a > b ? a : b] = a < b ? a : b;
-}
-
 /* A translation published more than storyline_days away from its original
  * is taken for a mistaken link, not a hard one (news is translated within
  * days; a link across years would weld unrelated events). */
@@ -484,12 +460,12 @@ static void make_components(finish_ctx *fc)
         fc->comp[i] = (uint32_t)i;
     if (ev->dedup_canon)
         for (size_t i = 0; i < ev->n; i++)
-            uf_union(fc->comp, (uint32_t)i, ev->dedup_canon[i]);
+            nfi_uf_union(fc->comp, (uint32_t)i, ev->dedup_canon[i]);
     for (size_t k = 0; k < ev->n_links; k++)
         if (plausible_link(ev, &ev->links[k]))
-            uf_union(fc->comp, ev->links[k].a, ev->links[k].b);
+            nfi_uf_union(fc->comp, ev->links[k].a, ev->links[k].b);
     for (size_t i = 0; i < ev->n; i++)
-        fc->comp[i] = uf_find(fc->comp, (uint32_t)i);
+        fc->comp[i] = nfi_uf_find(fc->comp, (uint32_t)i);
 }
 
 /* A document's own time in days: its day plus the given time of day, or

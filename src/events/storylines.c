@@ -31,15 +31,6 @@ typedef struct sl_index {
     size_t n, cap;
 } sl_index;
 
-static uint32_t find(uint32_t *parent, uint32_t x)
-{
-    while (parent[x] != x) {
-        parent[x] = parent[parent[x]];
-        x = parent[x];
-    }
-    return x;
-}
-
 static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e)
 {
     for (int ch = CH_BODY; ch < N_CH; ch++) {
@@ -138,12 +129,12 @@ nf_status nfi_storylines_link(const nfi_event_profile *ev, size_t n, const nf_ev
         parent[e] = e;
         uint32_t a = best_link(&ix, ev, e, o, seen);
         if (a != NONE)
-            parent[find(parent, e)] = find(parent, a);
+            nfi_uf_union(parent, e, a); /* the earlier root stays the root */
         ok = index_event(&ix, &ev[e], e);
     }
     *n_storylines = 0;
     for (uint32_t e = 0; ok && e < n; e++) { /* number by first event */
-        uint32_t r = find(parent, e);
+        uint32_t r = nfi_uf_find(parent, e);
         storyline[e] = r == e ? (uint32_t)(*n_storylines)++ : storyline[r];
     }
     free_index(&ix);
