@@ -140,8 +140,6 @@ typedef struct nf_extract_info {
     char *last_modified;
 } nf_extract_info;
 
-void nf_extract_info_free(nf_extract_info *info);
-
 typedef struct nf_langid nf_langid;
 
 typedef struct nf_extract_options {
@@ -429,8 +427,6 @@ typedef struct nf_pivot {
     uint32_t *sequence_at;    /* for each, the byte offset and length of its words */
     size_t n_sequence, n_paragraphs;
 } nf_pivot;
-
-void nf_pivot_free(nf_pivot *p);
 
 typedef struct nf_links_options {
     double threshold;         /* translation decision on the calibrated score (default 0.5) */

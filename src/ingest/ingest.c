@@ -499,7 +499,7 @@ void nf_doc_free(nf_doc *d)
     free(d->published);
     free(d->url);
     free(d->origin);
-    nf_extract_info_free(d->extract);
+    nfi_extract_info_free(d->extract);
     memset(d, 0, sizeof *d);
 }
 

@@ -177,4 +177,7 @@ typedef struct nfi_extract_result {
 nf_status nfi_extract_main(const nfi_html_doc *doc, const nfi_page_meta *meta, nfi_extract_result *res,
                           nf_error *err);
 
+/* Frees what nf_doc.extract holds (nf_doc_free calls it). */
+void nfi_extract_info_free(nf_extract_info *info);
+
 #endif

@@ -17,7 +17,7 @@
 
 #define BINARY_SNIFF_BYTES 4096
 
-void nf_extract_info_free(nf_extract_info *info)
+void nfi_extract_info_free(nf_extract_info *info)
 {
     if (!info)
         return;

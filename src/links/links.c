@@ -138,7 +138,7 @@ void nf_links_free(nf_links *l)
         nfi_pivoter_free(l->pivoters[i]);
     free(l->pivoters);
     for (size_t i = 0; i < l->n; i++) {
-        nf_pivot_free(&l->docs[i].pivot);
+        nfi_pivot_free(&l->docs[i].pivot);
         free(l->docs[i].weights);
         free(l->docs[i].para_sets);
         free(l->docs[i].para_offsets);

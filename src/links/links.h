@@ -71,4 +71,7 @@ typedef struct nfi_scored_pair {
 
 size_t nfi_links_scored(const nf_links *l, const nfi_scored_pair **out);
 
+/* Frees a pivot built by nfi_pivot_build (pivots belong to the links stage). */
+void nfi_pivot_free(nf_pivot *p);
+
 #endif

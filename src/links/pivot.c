@@ -81,7 +81,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
     free(p);
 }
 
-void nf_pivot_free(nf_pivot *p)
+void nfi_pivot_free(nf_pivot *p)
 {
     if (!p)
         return;
@@ -865,6 +865,6 @@ nf_status nfi_pivot_build(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *out, 
     nfi_buf_free(&b.run);
     nfi_buf_free(&b.run_ends);
     if (st != NF_OK)
-        nf_pivot_free(out);
+        nfi_pivot_free(out);
     return st;
 }
