@@ -19,7 +19,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #define MAX_TITLE 64
 #define MAX_BODY 512
@@ -33,42 +32,6 @@ struct nfi_featctx {
     nfi_rawfeat *tmp; /* radix sort scratch */
     size_t tmp_cap;
 };
-
-uint64_t nfi_feat_hash(char ns, const char *s, size_t n)
-{
-    return XXH3_64bits_withSeed(s, n, (uint64_t)(unsigned char)ns * 0x9E3779B97F4A7C15ULL);
-}
-
-void nfi_docfeat_reset(nfi_docfeat *d)
-{
-    for (int c = 0; c < N_CH; c++)
-        d->n[c] = 0;
-    d->runs.len = 0;
-    d->n_lower = 0;
-}
-
-void nfi_docfeat_free(nfi_docfeat *d)
-{
-    for (int c = 0; c < N_CH; c++)
-        free(d->f[c]);
-    nfi_buf_free(&d->runs);
-    free(d->lower);
-    memset(d, 0, sizeof *d);
-}
-
-bool nfi_docfeat_push(nfi_docfeat *d, int ch, uint64_t hash, uint32_t flags)
-{
-    if (d->n[ch] == d->cap[ch]) {
-        size_t cap = d->cap[ch] ? d->cap[ch] * 2 : 64;
-        nfi_rawfeat *f = realloc(d->f[ch], cap * sizeof *f);
-        if (!f)
-            return false;
-        d->f[ch] = f;
-        d->cap[ch] = cap;
-    }
-    d->f[ch][d->n[ch]++] = (nfi_rawfeat){hash, 1, flags};
-    return true;
-}
 
 nf_status nfi_featctx_new(nfi_featctx **out, nf_error *err)
 {

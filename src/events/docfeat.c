@@ -1,0 +1,51 @@
+/*
+ * docfeat.c - one document's raw event features (nfi_docfeat): per channel
+ * a growable list of (hash, count, flags), filled by evfeat.c (terms) and
+ * entities.c (names), and the feature hash they share.
+ *
+ * Kept apart from both so neither depends on the other's file: evfeat.c
+ * calls entities.c for names, and both write features through here. A
+ * docfeat is reset, not freed, between the documents a worker handles, so
+ * its arrays are allocated once per worker.
+ */
+#include "events/events.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+uint64_t nfi_feat_hash(char ns, const char *s, size_t n)
+{
+    return XXH3_64bits_withSeed(s, n, (uint64_t)(unsigned char)ns * 0x9E3779B97F4A7C15ULL);
+}
+
+void nfi_docfeat_reset(nfi_docfeat *d)
+{
+    for (int c = 0; c < N_CH; c++)
+        d->n[c] = 0;
+    d->runs.len = 0;
+    d->n_lower = 0;
+}
+
+void nfi_docfeat_free(nfi_docfeat *d)
+{
+    for (int c = 0; c < N_CH; c++)
+        free(d->f[c]);
+    nfi_buf_free(&d->runs);
+    free(d->lower);
+    memset(d, 0, sizeof *d);
+}
+
+bool nfi_docfeat_push(nfi_docfeat *d, int ch, uint64_t hash, uint32_t flags)
+{
+    if (d->n[ch] == d->cap[ch]) {
+        size_t cap = d->cap[ch] ? d->cap[ch] * 2 : 64;
+        nfi_rawfeat *f = realloc(d->f[ch], cap * sizeof *f);
+        if (!f)
+            return false;
+        d->f[ch] = f;
+        d->cap[ch] = cap;
+    }
+    d->f[ch][d->n[ch]++] = (nfi_rawfeat){hash, 1, flags};
+    return true;
+}
