@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCAN 256
+#define SCAN 256  /* most recent events read from one feature's list */
+#define SCORED 64 /* candidates scored in full per event */
 #define NONE UINT32_MAX
 
 typedef struct slist {
@@ -76,14 +77,17 @@ static double story_score(const nfi_event_profile *a, const nfi_event_profile *b
     return o->storyline_w_names * names + (1 - o->storyline_w_names) * terms;
 }
 
-/* The best earlier event for e, or NONE. seen[] marks events already
- * scored for e (stamp = e + 1). */
-static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint32_t e,
-                          const nf_events_options *o, uint32_t *seen)
+typedef struct sl_scratch {
+    uint32_t *seen;  /* per event: e + 1 once counted as a candidate of e */
+    uint32_t *hits;  /* per event: features it shares with e */
+    uint64_t *cands; /* the candidates of e; then their sort keys */
+} sl_scratch;
+
+/* The earlier events sharing a profile feature with e (each list scanned
+ * from its most recent SCAN entries), with their shared-feature counts. */
+static size_t gather(const sl_index *ix, const nfi_event_profile *p, uint32_t e, sl_scratch *sc)
 {
-    uint32_t best = NONE;
-    double best_score = o->storyline_threshold;
-    const nfi_event_profile *p = &ev[e];
+    size_t n = 0;
     for (int ch = CH_BODY; ch < N_CH; ch++) {
         for (uint32_t i = 0; i < p->ch[ch].n; i++) {
             const uint64_t *v = nfi_hmap_get(&ix->map, p->ch[ch].f[i].hash + (uint64_t)ch);
@@ -93,17 +97,43 @@ static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint3
             uint32_t stop = l->n > SCAN ? l->n - SCAN : 0;
             for (uint32_t k = l->n; k-- > stop;) {
                 uint32_t a = l->ev[k];
-                if (seen[a] == e + 1)
-                    continue;
-                seen[a] = e + 1;
-                if ((int64_t)p->first_day - ev[a].last_day > o->storyline_days)
-                    continue;
-                double s = story_score(&ev[a], p, o);
-                if (s > best_score || (s == best_score && best != NONE && a < best)) {
-                    best_score = s;
-                    best = a;
+                if (sc->seen[a] != e + 1) {
+                    sc->seen[a] = e + 1;
+                    sc->hits[a] = 0;
+                    sc->cands[n++] = a;
                 }
+                sc->hits[a]++;
             }
+        }
+    }
+    return n;
+}
+
+/* The best earlier event for e, or NONE: only the SCORED candidates that
+ * share the most profile features are scored in full, which keeps linking
+ * linear in the number of events however many share a common word. */
+static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint32_t e,
+                          const nf_events_options *o, sl_scratch *sc)
+{
+    uint32_t best = NONE;
+    double best_score = o->storyline_threshold;
+    const nfi_event_profile *p = &ev[e];
+    size_t n = gather(ix, p, e, sc);
+    if (n > SCORED) { /* more shared features first, then the later event */
+        for (size_t k = 0; k < n; k++)
+            sc->cands[k] = (uint64_t)(UINT32_MAX - sc->hits[sc->cands[k]]) << 32 | (UINT32_MAX - sc->cands[k]);
+        qsort(sc->cands, n, sizeof *sc->cands, nfi_cmp_u64);
+        for (size_t k = 0; k < SCORED; k++)
+            sc->cands[k] = UINT32_MAX - (uint32_t)sc->cands[k];
+    }
+    for (size_t k = 0; k < n && k < SCORED; k++) {
+        uint32_t a = (uint32_t)sc->cands[k];
+        if ((int64_t)p->first_day - ev[a].last_day > o->storyline_days)
+            continue;
+        double s = story_score(&ev[a], p, o);
+        if (s > best_score || (s == best_score && best != NONE && a < best)) {
+            best_score = s;
+            best = a;
         }
     }
     return best;
@@ -123,11 +153,12 @@ nf_status nfi_storylines_link(const nfi_event_profile *ev, size_t n, const nf_ev
     sl_index ix = {0};
     nfi_hmap_init(&ix.map);
     uint32_t *parent = malloc((n ? n : 1) * sizeof *parent);
-    uint32_t *seen = calloc(n ? n : 1, sizeof *seen);
-    bool ok = parent && seen;
+    sl_scratch sc = {calloc(n ? n : 1, sizeof *sc.seen), calloc(n ? n : 1, sizeof *sc.hits),
+                     malloc((n ? n : 1) * sizeof *sc.cands)};
+    bool ok = parent && sc.seen && sc.hits && sc.cands;
     for (uint32_t e = 0; ok && e < n; e++) {
         parent[e] = e;
-        uint32_t a = best_link(&ix, ev, e, o, seen);
+        uint32_t a = best_link(&ix, ev, e, o, &sc);
         if (a != NONE)
             nfi_uf_union(parent, e, a); /* the earlier root stays the root */
         ok = index_event(&ix, &ev[e], e);
@@ -139,6 +170,6 @@ nf_status nfi_storylines_link(const nfi_event_profile *ev, size_t n, const nf_ev
     }
     free_index(&ix);
     free(parent);
-    free(seen);
+    free(sc.seen), free(sc.hits), free(sc.cands);
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while linking storylines");
 }
