@@ -735,7 +735,8 @@ void nf_fold_result_free(nf_fold_result *r);
 nf_status nf_fold_open(nf_fold **out, const nf_fold_options *options, nf_error *err);
 /* Takes over docs[0..n) (each is zeroed). update may be NULL. A document
  * whose id was added before is refused (update->skipped, err names it) and
- * the rest are added; the call then returns NF_SKIPPED. */
+ * the rest are added; the call then returns NF_SKIPPED. Any other error
+ * (memory, a temporary file) leaves the fold unusable: only nf_fold_close. */
 nf_status nf_fold_add(nf_fold *f, nf_doc *docs, size_t n, nf_fold_update *update, nf_error *err);
 /* Live folds: the result as of the last nf_fold_add (NULL before the first),
  * valid until the next call on f. */

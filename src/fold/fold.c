@@ -52,8 +52,9 @@ struct nf_fold {
     nf_links *links;
     nf_events *events;
     size_t n_docs;
-    nfi_hmap ids; /* hash of every id added */
+    nfi_hmap ids; /* hash of every id added (a 64-bit hash: a collision would refuse a new id) */
     bool finished;
+    bool broken; /* a stage failed half-way through a batch: only nf_fold_close is left */
     /* live folds */
     nfi_dedup_item *items;
     size_t cap_items;
@@ -409,8 +410,9 @@ nf_status nf_fold_add(nf_fold *f, nf_doc *docs, size_t n, nf_fold_update *update
 {
     if (update)
         memset(update, 0, sizeof *update);
-    if (f->finished)
-        return nfi_fail(err, NF_ERR_ARG, "nf_fold_add after nf_fold_finish");
+    if (f->finished || f->broken)
+        return nfi_fail(err, NF_ERR_ARG, f->broken ? "nf_fold_add after a failed nf_fold_add"
+                                                   : "nf_fold_add after nf_fold_finish");
     size_t refused = 0, first = f->n_docs;
     nf_error dup_err = {NF_OK, ""};
     size_t kept = keep_new_ids(f, docs, n, &refused, &dup_err);
@@ -434,6 +436,7 @@ nf_status nf_fold_add(nf_fold *f, nf_doc *docs, size_t n, nf_fold_update *update
         update->n_docs = f->n_docs;
     nf_fold_update_free(&pending);
     if (st != NF_OK) {
+        f->broken = true; /* the stages may hold part of the batch */
         if (update)
             nf_fold_update_free(update);
         return st;
@@ -451,8 +454,9 @@ nf_status nf_fold_add(nf_fold *f, nf_doc *docs, size_t n, nf_fold_update *update
 nf_status nf_fold_finish(nf_fold *f, nf_fold_result *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (f->finished)
-        return nfi_fail(err, NF_ERR_ARG, "nf_fold_finish called twice");
+    if (f->finished || f->broken)
+        return nfi_fail(err, NF_ERR_ARG, f->broken ? "nf_fold_finish after a failed nf_fold_add"
+                                                   : "nf_fold_finish called twice");
     f->finished = true;
     if (f->o.live && f->has_current) { /* the current result is the final one */
         *out = f->current;
