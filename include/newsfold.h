@@ -731,6 +731,9 @@ typedef struct nf_fold_result {
 } nf_fold_result;
 
 void nf_fold_result_free(nf_fold_result *r);
+/* Document i's assignment in a result (strings point into r); the same
+ * fields documents.jsonl gives it. */
+void nf_fold_assignment(const nf_fold_result *r, size_t i, nf_assignment *out);
 
 nf_status nf_fold_open(nf_fold **out, const nf_fold_options *options, nf_error *err);
 /* Takes over docs[0..n) (each is zeroed). update may be NULL. A document

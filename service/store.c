@@ -589,31 +589,11 @@ nf_status nf_store_reapply(nf_store *s, const nf_fold_update *u, const nf_fold_r
 }
 
 /* A final result's assignment of document i (the batch of `run --db`). */
-static void result_assignment(const nf_fold_result *r, size_t i, nf_assignment *a)
-{
-    const nf_event_doc *ed = &r->events.docs[i];
-    memset(a, 0, sizeof *a);
-    a->doc = (uint32_t)i;
-    a->id = ed->id;
-    a->canonical = ed->id;
-    if (i < r->dedup.n_docs) {
-        const nf_dedup_record *dr = &r->dedup.docs[i];
-        a->canonical = r->dedup.docs[dr->canonical].id;
-        a->relation = dr->relation;
-        a->score = dr->score;
-    }
-    a->event = ed->event;
-    a->storyline = r->events.events[ed->event].storyline;
-    a->role = ed->role;
-    a->of = ed->linked_to != UINT32_MAX ? r->events.docs[ed->linked_to].id : NULL;
-    a->event_score = ed->score;
-}
-
 nf_status nf_store_write_result(nf_store *s, const nf_fold_result *r, nf_error *err)
 {
     for (size_t i = 0; i < r->events.n_docs; i++) {
         nf_assignment a;
-        result_assignment(r, i, &a);
+        nf_fold_assignment(r, i, &a);
         if (!write_assignment(s, &a, r))
             return db_fail(err, s->w, "writing an assignment");
     }

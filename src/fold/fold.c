@@ -293,10 +293,35 @@ static nf_status fold_result(nf_fold *f, nf_fold_result *r, nf_error *err)
     return st;
 }
 
+/* The duplicate record of document i, when the dedup stage saw exactly the
+ * documents of the event stage (no index documents before them). */
+static const nf_dedup_record *dedup_of(const nf_fold_result *r, size_t i)
+{
+    const nf_dedup_result *d = &r->dedup;
+    return d->n_docs && d->n_docs == r->events.n_docs ? &d->docs[i] : NULL;
+}
+
+void nf_fold_assignment(const nf_fold_result *r, size_t i, nf_assignment *out)
+{
+    const nf_event_doc *x = &r->events.docs[i];
+    const nf_dedup_record *dr = dedup_of(r, i);
+    *out = (nf_assignment){(uint32_t)i,
+                           x->id,
+                           dr ? r->dedup.docs[dr->canonical].id : x->id,
+                           dr ? dr->relation : NF_REL_UNIQUE,
+                           dr ? dr->score : 0.0,
+                           x->event,
+                           r->events.events[x->event].storyline,
+                           x->role,
+                           x->linked_to != UINT32_MAX ? r->events.docs[x->linked_to].id : NULL,
+                           x->score,
+                           0};
+}
+
 static doc_state state_of(const nf_fold_result *r, size_t i)
 {
     const nf_event_doc *x = &r->events.docs[i];
-    const nf_dedup_record *dr = r->dedup.n_docs == r->events.n_docs ? &r->dedup.docs[i] : NULL;
+    const nf_dedup_record *dr = dedup_of(r, i);
     return (doc_state){x->event, r->events.events[x->event].storyline, dr ? dr->canonical : (uint32_t)i,
                        x->linked_to, (uint8_t)(dr ? dr->relation : NF_REL_UNIQUE), (uint8_t)x->role};
 }
@@ -317,15 +342,14 @@ static const char *keep_string(nfi_buf *b, const char *s)
     return (const char *)(uintptr_t)(off + 1); /* 0 stays NULL */
 }
 
+/* Document i's assignment with its strings copied into the update's. */
 static nf_assignment assignment_of(const nf_fold_result *r, size_t i, nfi_buf *strings)
 {
-    const nf_event_doc *x = &r->events.docs[i];
-    doc_state s = state_of(r, i);
-    const nf_dedup_record *dr = r->dedup.n_docs == r->events.n_docs ? &r->dedup.docs[i] : NULL;
-    nf_assignment a = {(uint32_t)i, keep_string(strings, x->id), keep_string(strings, r->events.docs[s.canonical].id),
-                       (nf_relation)s.relation, dr ? dr->score : 0.0, s.event, s.storyline, (nf_event_role)s.role,
-                       x->linked_to != UINT32_MAX ? keep_string(strings, r->events.docs[x->linked_to].id) : NULL,
-                       x->score, 0};
+    nf_assignment a;
+    nf_fold_assignment(r, i, &a);
+    a.id = keep_string(strings, a.id);
+    a.canonical = keep_string(strings, a.canonical);
+    a.of = keep_string(strings, a.of);
     return a;
 }
 

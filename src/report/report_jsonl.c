@@ -20,20 +20,11 @@ static void date_or_null(nfi_buf *b, const char *d)
         nfi_buf_puts(b, "null");
 }
 
-/* The duplicate record of document i, when the dedup stage saw exactly the
- * documents of the event stage (no index documents before them). */
-static const nf_dedup_record *dedup_record(const nf_fold_result *r, size_t i)
-{
-    const nf_dedup_result *d = &r->dedup;
-    return d->n_docs && d->n_docs == r->events.n_docs ? &d->docs[i] : NULL;
-}
-
 void nf_jsonl_document(nf_buffer *b, const nf_fold_result *fr, size_t i)
 {
-    const nf_events_result *r = &fr->events;
-    const nf_event_doc *x = &r->docs[i];
-    const nf_dedup_record *dr = dedup_record(fr, i);
-    const char *canonical = dr ? fr->dedup.docs[dr->canonical].id : x->id;
+    const nf_event_doc *x = &fr->events.docs[i];
+    nf_assignment a;
+    nf_fold_assignment(fr, i, &a);
     nfi_buf_puts(b, "{\"id\":");
     nfi_json_cstr_or_null(b, x->id);
     nfi_buf_puts(b, ",\"lang\":");
@@ -45,18 +36,17 @@ void nf_jsonl_document(nf_buffer *b, const nf_fold_result *fr, size_t i)
     nfi_buf_puts(b, ",\"source\":");
     nfi_json_cstr_or_null(b, x->source);
     nfi_buf_puts(b, ",\"group\":");
-    nfi_json_cstr_or_null(b, canonical);
+    nfi_json_cstr_or_null(b, a.canonical);
     nfi_buf_puts(b, ",\"canonical\":");
-    nfi_json_cstr_or_null(b, canonical);
-    nfi_buf_printf(b, ",\"relation\":\"%s\",\"score\":%.4f", nf_relation_name(dr ? dr->relation : NF_REL_UNIQUE),
-                   dr ? dr->score : 0.0);
-    nfi_buf_printf(b, ",\"event\":\"E%u\",\"storyline\":\"S%u\",\"role\":\"%s\"", x->event + 1,
-                   r->events[x->event].storyline + 1, nf_event_role_name(x->role));
-    if (x->linked_to != UINT32_MAX) {
+    nfi_json_cstr_or_null(b, a.canonical);
+    nfi_buf_printf(b, ",\"relation\":\"%s\",\"score\":%.4f", nf_relation_name(a.relation), a.score);
+    nfi_buf_printf(b, ",\"event\":\"E%u\",\"storyline\":\"S%u\",\"role\":\"%s\"", a.event + 1, a.storyline + 1,
+                   nf_event_role_name(a.role));
+    if (a.of) {
         nfi_buf_puts(b, ",\"of\":");
-        nfi_json_cstr_or_null(b, r->docs[x->linked_to].id);
+        nfi_json_cstr_or_null(b, a.of);
     }
-    nfi_buf_printf(b, ",\"event_score\":%.4f,\"date\":", x->score);
+    nfi_buf_printf(b, ",\"event_score\":%.4f,\"date\":", a.event_score);
     date_or_null(b, x->date);
     nfi_buf_printf(b, ",\"date_inferred\":%s}\n", x->date_inferred ? "true" : "false");
 }
