@@ -51,7 +51,9 @@ int cli_output_close(cli_output *o, bool complete);
  * for more than a second, says so on stderr (the call then waits). */
 void cli_index_notice(const char *command, const char *dir);
 
-/* The shared read -> clean loop (common.c). */
+/* The shared read -> clean loop (common.c). A batch holds at most
+ * batch_docs documents (0: CLI_BATCH_DOCS) and batch_bytes of text. */
+#define CLI_BATCH_DOCS 4096
 typedef struct cli_input {
     const char *command; /* for messages */
     char **paths;

@@ -13,7 +13,6 @@
 #include <string.h>
 
 
-#define DEFAULT_BATCH_DOCS 4096
 
 static const char clean_usage[] =
     "usage: newsfold clean [options] INPUT...\n"
@@ -56,7 +55,7 @@ static int parse_args(int argc, char **argv, clean_cli *o)
     memset(o, 0, sizeof *o);
     nf_clean_options_default(&o->clean);
     o->clean.threads = nf_cli_default_threads();
-    o->batch_docs = DEFAULT_BATCH_DOCS;
+    o->batch_docs = CLI_BATCH_DOCS;
     int c;
     while ((c = getopt_long(argc, argv, "o:j:qh", longs, NULL)) != -1) {
         switch (c) {

@@ -164,7 +164,7 @@ int cli_read_batches(const cli_input *in, cli_raw_fn fn, void *ctx, cli_totals *
         fprintf(stderr, "newsfold %s: %s\n", in->command, err.message);
         return EXIT_FATAL;
     }
-    size_t batch = in->batch_docs ? in->batch_docs : 4096;
+    size_t batch = in->batch_docs ? in->batch_docs : CLI_BATCH_DOCS;
     read_job jobs[2] = {{in, reader, calloc(batch, sizeof(nf_doc)), batch, 0, 0, 0, true, false},
                         {in, reader, calloc(batch, sizeof(nf_doc)), batch, 0, 0, 0, true, false}};
     int status = jobs[0].docs && jobs[1].docs ? EXIT_ALL_GOOD : EXIT_FATAL;
@@ -233,7 +233,7 @@ static int clean_batch(void *ctx, nf_doc *docs, size_t n)
 int cli_run_batches(const cli_input *in, cli_batch_fn fn, void *ctx, cli_totals *totals)
 {
     nf_error err;
-    clean_job c = {in, NULL, calloc(in->batch_docs ? in->batch_docs : 4096, sizeof(nf_clean_doc)), fn, ctx};
+    clean_job c = {in, NULL, calloc(in->batch_docs ? in->batch_docs : CLI_BATCH_DOCS, sizeof(nf_clean_doc)), fn, ctx};
     if (!c.cleaned || nf_cleaner_new(&c.cleaner, &in->clean, &err) != NF_OK) {
         fprintf(stderr, "newsfold %s: %s\n", in->command, c.cleaned ? err.message : "out of memory");
         free(c.cleaned);
