@@ -57,7 +57,8 @@ typedef struct run_state {
     nf_fold *fold;
     cli_db *db;
     int status;
-    double stage_start[4];
+    double stage_start[3]; /* dedup, links, events: when the fold began finishing each */
+    double finished;       /* when nf_fold_finish returned */
 } run_state;
 
 static int bad_value(const char *what, const char *v)
@@ -277,14 +278,15 @@ static int write_outputs(const run_cli *o, const nf_fold_result *r)
 
 /* ------------------------------------------------------------------- main */
 
-static const char *const stage_names[] = {"dedup", "links", "events"};
+enum { N_STAGES = 3 };
+static const char *const stage_names[N_STAGES] = {"dedup", "links", "events"};
 
 /* Times the finishing stages for --stats (the fold names each as it starts). */
 static void on_progress(void *ctx, const char *stage, uint64_t done, uint64_t total)
 {
     (void)done, (void)total;
     run_state *s = ctx;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < N_STAGES; k++)
         if (strcmp(stage, stage_names[k]) == 0)
             s->stage_start[k] = nf_cli_now();
 }
@@ -292,9 +294,9 @@ static void on_progress(void *ctx, const char *stage, uint64_t done, uint64_t to
 static void report_stats(const run_state *s, const cli_totals *t, const run_cli *o, const nf_fold_result *r)
 {
     cli_report_stats("run", t, o->fold.threads);
-    double end = nf_cli_now(), secs[3];
-    for (int k = 0; k < 3; k++)
-        secs[k] = (k < 2 ? s->stage_start[k + 1] : end) - s->stage_start[k];
+    double secs[N_STAGES];
+    for (int k = 0; k < N_STAGES; k++)
+        secs[k] = (k + 1 < N_STAGES ? s->stage_start[k + 1] : s->finished) - s->stage_start[k];
     fprintf(stderr,
             "stats: run: finishing: dedup %.2f s; links %.2f s; events %.2f s: %zu events, %zu storylines, "
             "%zu candidates scored, at most %zu live events\n",
@@ -323,7 +325,7 @@ int cmd_run(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
-    run_state s = {NULL, NULL, EXIT_ALL_GOOD, {0}};
+    run_state s = {.status = EXIT_ALL_GOOD};
     if (o.db && !(s.db = cli_db_open(o.db)))
         return EXIT_FATAL;
     nf_error err;
@@ -341,6 +343,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "newsfold run: %s\n", err.message);
         status = EXIT_FATAL;
     }
+    s.finished = nf_cli_now();
     if (status != EXIT_FATAL && write_outputs(&o, &result) != 0)
         status = EXIT_FATAL;
     if (s.db && cli_db_finish(s.db, status != EXIT_FATAL ? &result : NULL) != 0)
