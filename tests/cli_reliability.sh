@@ -244,6 +244,26 @@ printf '%s\n' '{"id":"esc","text":"Escaped \\ud800 stays text"}' >"$bad/esc.json
 check "escaped backslash untouched" status_is 0 "$nf" clean -q "$bad/esc.jsonl"
 check "no repair counted" grep -q '"invalid_utf8":0' "$tmp/out"
 
+# A .warc.gz is one gzip member per record; a cut inside the last member
+# names that member's offset and keeps the records before it.
+warc_member() { # URI TEXT
+    local http body
+    body="<html><head><title>$2</title></head><body><p>$2 $2 $2</p></body></html>"
+    http=$(printf 'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n%s' "$body")
+    printf 'WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: %s\r\nContent-Type: application/http; msgtype=response\r\nContent-Length: %s\r\n\r\n%s\r\n\r\n' \
+        "$1" "${#http}" "$http" | gzip -n
+}
+{ warc_member http://example.com/a "First page of plain news text"
+  warc_member http://example.com/b "Second page of plain news text"; } >"$bad/two.warc.gz"
+first=$(warc_member http://example.com/a "First page of plain news text" | wc -c)
+total=$(stat -c %s "$bad/two.warc.gz")
+head -c $((total - 20)) "$bad/two.warc.gz" >"$bad/cut.warc.gz"
+check "complete .warc.gz: exit 0" status_is 0 "$nf" clean -q "$bad/two.warc.gz"
+check "complete .warc.gz: two records" test "$(wc -l <"$tmp/out")" -eq 2
+check "truncated .warc.gz: exit 1" status_is 1 "$nf" clean -q "$bad/cut.warc.gz"
+check "truncated member named with its offset" grep -q "cut.warc.gz: gzip member at offset $first is truncated" "$tmp/err"
+check "record before the cut kept" test "$(wc -l <"$tmp/out")" -eq 1
+
 mkdir -p "$bad/txt"
 printf 'A plain page of text.\n' >"$bad/txt/good.txt"
 printf 'PK\003\004\000\000binary\000junk' >"$bad/txt/image.txt"
