@@ -739,13 +739,16 @@ static bool scan_members(finish_ctx *fc, const uint32_t *m, size_t n, const nfi_
     fc->runs.len = 0;
     *headline = m[0];
     for (size_t i = 0; i < n; i++) {
-        if (!load_vec(fc, m[i], &fc->member))
+        /* one member is its own headline: only its runs are needed */
+        if (n == 1 ? !read_record(fc, m[i]) : !load_vec(fc, m[i], &fc->member))
             return false;
         uint32_t hdr[4];
         memcpy(hdr, fc->rec, sizeof hdr);
         size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2];
         run_offs[i] = fc->runs.len;
         nfi_buf_append(&fc->runs, fc->rec + sizeof hdr + 12 * feats, hdr[3]);
+        if (n == 1)
+            break;
         bool is_pref = pref && fc->ev->docs[m[i]].lang_hash == pref_hash;
         double s = nfi_event_score(&fc->ev->o, &fc->member, centroid, true, 0);
         if ((is_pref && !best_pref) || (is_pref == best_pref && s > best)) {
@@ -775,7 +778,8 @@ static nf_status finalize_event(void *ctx, uint32_t event, const nfi_svec centro
     if (!scan_members(fc, m, n, centroid, offs, &fe->headline) || !make_profile(&fe->prof, centroid))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory or unreadable spill file");
     for (size_t i = 0; i < n && st == NF_OK; i++)
-        in[i] = (nfi_entity_input){fc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[m[i]]};
+        in[i] = (nfi_entity_input){fc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[m[i]],
+                                   fc->ev->docs[m[i]].lang_hash == fc->ev->docs[fe->headline].lang_hash};
     if (st == NF_OK)
         st = nfi_entities_collect(in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities, &fe->ents,
                                  &fe->n_ents, &fc->strings, err);

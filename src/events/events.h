@@ -70,6 +70,10 @@ bool nfi_name_key(nfi_translit *t, const char *norm, size_t len, nfi_buf *out);
  * possibly repeated; the caller merges) and its name runs to out->runs. */
 nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err);
 bool nfi_docfeat_push(nfi_docfeat *d, int ch, uint64_t hash, uint32_t flags);
+/* For a document without text: the name runs of its title (tokens into
+ * pool), for its event's entities only (no features). */
+nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token *tokens, size_t n,
+                        const char *pool, nfi_docfeat *out, nf_error *err);
 
 /* Whether a name token (its unigram hash, weak or not) counts as a name:
  * a weak one must be corroborated (seen strong somewhere), and no name may
@@ -81,6 +85,7 @@ typedef struct nfi_entity_input {
     const char *runs; /* a member's serialized runs */
     size_t runs_len;
     uint32_t component; /* members with the same component are not independent */
+    bool headline_lang; /* the member is in the language of the event's headline */
 } nfi_entity_input;
 
 /* An entity whose strings lie at offsets in the caller's string buffer
@@ -116,6 +121,9 @@ bool nfi_svec_add(nfi_svec *a, const nfi_svec *b, double scale, uint32_t max_n);
 void nfi_svec_normalize(nfi_svec *v);
 /* Keeps the n largest weights (ties by hash), still sorted by hash. */
 void nfi_svec_top(nfi_svec *v, uint32_t n);
+/* The k-th largest of a[0..n) (1 <= k <= n), reordering a (quickselect:
+ * linear on average; the one selection of the stage). */
+uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k);
 bool nfi_svec_copy(nfi_svec *dst, const nfi_svec *src);
 
 /* stream.c: the streaming clusterer. Documents arrive in stream order as

@@ -61,20 +61,6 @@ void nfi_featctx_free(nfi_featctx *c)
     free(c);
 }
 
-static int cmp_raw_hash(const void *a, const void *b)
-{
-    const nfi_rawfeat *x = a, *y = b;
-    return x->hash < y->hash ? -1 : x->hash > y->hash;
-}
-
-static int cmp_raw_count(const void *a, const void *b)
-{
-    const nfi_rawfeat *x = a, *y = b;
-    if (x->count != y->count)
-        return x->count > y->count ? -1 : 1;
-    return cmp_raw_hash(a, b);
-}
-
 /* Sorts by hash: one pass scatters into 2^b buckets by the top b bits
  * (b about log2 n, so a bucket holds one feature on average: hashes are
  * uniform), then an insertion sort fixes the few inversions left inside
@@ -104,6 +90,31 @@ static void bucket_sort(nfi_rawfeat *f, size_t n, nfi_rawfeat *tmp)
     }
 }
 
+/* Keeps the max most frequent of f[0..n) (n > max, sorted by hash, unique),
+ * ties to the smaller hash, still sorted by hash: the max-th largest count
+ * is selected (tmp is scratch), every feature counted more stays, and those
+ * counted as often fill up in hash order. */
+static size_t keep_most_frequent(nfi_rawfeat *f, size_t n, size_t max, nfi_rawfeat *tmp)
+{
+    uint32_t *c = (uint32_t *)tmp; /* tmp holds n features: room for n counts */
+    for (size_t i = 0; i < n; i++)
+        c[i] = f[i].count;
+    uint32_t cut = nfi_kth_largest_u32(c, n, max);
+    size_t above = 0, o = 0;
+    for (size_t i = 0; i < n; i++)
+        above += f[i].count > cut;
+    size_t ties = max - above;
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].count > cut) {
+            f[o++] = f[i];
+        } else if (f[i].count == cut && ties > 0) {
+            f[o++] = f[i];
+            ties--;
+        }
+    }
+    return o;
+}
+
 /* Sorts, merges repeats (a feature is weak only if every occurrence is),
  * keeps the max most frequent. */
 static bool merge_channel(nfi_featctx *c, nfi_docfeat *d, int ch, size_t max)
@@ -128,11 +139,8 @@ static bool merge_channel(nfi_featctx *c, nfi_docfeat *d, int ch, size_t max)
             f[o++] = f[i];
         }
     }
-    if (o > max) {
-        qsort(f, o, sizeof *f, cmp_raw_count);
-        o = max;
-        qsort(f, o, sizeof *f, cmp_raw_hash);
-    }
+    if (o > max)
+        o = keep_most_frequent(f, o, max, c->tmp);
     d->n[ch] = o;
     return true;
 }
@@ -148,10 +156,38 @@ static bool add_terms(nfi_docfeat *d, int ch, const nf_token *toks, size_t n, co
     return true;
 }
 
+/* When the cleaner took the title from the text's first line, the tokens of
+ * that line are the title's: the same text, language and tokenizer, so the
+ * title need not be folded and stemmed again (on undated crawls without
+ * titles the "title" is often a whole paragraph). Returns how many leading
+ * tokens that is, or SIZE_MAX when the title must be tokenized: it is not
+ * the first line, or nothing shows that the text was stemmed (stemming is
+ * an option of the cleaner; a token whose stem differs from its fold shows
+ * it, and ideographs and numbers are never stemmed). */
+static size_t title_tokens_in_text(const nf_clean_doc *cd)
+{
+    size_t tl = strlen(cd->title);
+    if (!cd->text || cd->text_len < tl || memcmp(cd->text, cd->title, tl) != 0 ||
+        (cd->text_len > tl && cd->text[tl] != '\n'))
+        return SIZE_MAX;
+    size_t k = 0;
+    bool stemmed = false, words = false;
+    for (; k < cd->n_tokens && cd->tokens[k].start + (size_t)cd->tokens[k].len <= tl; k++) {
+        const nf_token *t = &cd->tokens[k];
+        words |= t->kind == NF_TOKEN_WORD;
+        stemmed |= t->stem != t->norm;
+    }
+    return stemmed || !words ? k : SIZE_MAX;
+}
+
 nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err)
 {
     nfi_docfeat_reset(out);
-    if (cd->title && *cd->title) {
+    size_t in_text = cd->title && *cd->title ? title_tokens_in_text(cd) : SIZE_MAX;
+    if (in_text != SIZE_MAX) {
+        if (!add_terms(out, CH_TITLE, cd->tokens, in_text, cd->pool))
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    } else if (cd->title && *cd->title) {
         c->tv.len = 0;
         c->pool.len = 0;
         nf_status st =
@@ -164,6 +200,8 @@ nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat
     if (!add_terms(out, CH_BODY, cd->tokens, cd->n_tokens, cd->pool))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     nf_status st = nfi_names_extract(c->tr, cd, out, err);
+    if (st == NF_OK && cd->n_tokens == 0 && cd->title && *cd->title) /* headline only: names to show */
+        st = nfi_title_runs(c->tr, cd, c->tv.items, c->tv.len, c->pool.data, out, err);
     if (st != NF_OK)
         return st;
     bool ok = merge_channel(c, out, CH_TITLE, MAX_TITLE) && merge_channel(c, out, CH_BODY, MAX_BODY) &&

@@ -12,6 +12,7 @@
 #include "events/events.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,13 +88,16 @@ double nfi_svec_dot(const nfi_svec *a, const nfi_svec *b)
         }
         return s;
     }
-    for (uint32_t i = 0, j = 0; i < a->n && j < b->n;) {
-        if (a->f[i].hash < b->f[j].hash)
-            i++;
-        else if (a->f[i].hash > b->f[j].hash)
-            j++;
-        else
-            s += (double)a->f[i++].w * b->f[j++].w;
+    /* branch-free merge: which side advances is data, not a jump the
+     * processor must guess (hashes are random, so it guesses wrong half the
+     * time); the sum runs in hash order either way, as above */
+    const nfi_wfeat *x = a->f, *y = b->f, *xe = a->f + a->n, *ye = b->f + b->n;
+    while (x < xe && y < ye) {
+        uint64_t hx = x->hash, hy = y->hash;
+        double p = (double)x->w * y->w;
+        s += hx == hy ? p : 0.0;
+        x += hx <= hy;
+        y += hy <= hx;
     }
     return s;
 }
@@ -123,6 +127,52 @@ void nfi_svec_normalize(nfi_svec *v)
     recompute_norm(v);
 }
 
+static uint32_t median3(uint32_t x, uint32_t y, uint32_t z)
+{
+    if (x > y) {
+        uint32_t t = x;
+        x = y;
+        y = t;
+    }
+    return z < x ? x : z > y ? y : z;
+}
+
+uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = (ptrdiff_t)k - 1;
+    while (lo < hi) {
+        uint32_t pivot = median3(a[lo], a[lo + (hi - lo) / 2], a[hi]);
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) { /* descending: the larger values to the left */
+            while (a[i] > pivot)
+                i++;
+            while (a[j] < pivot)
+                j--;
+            if (i <= j) {
+                uint32_t t = a[i];
+                a[i++] = a[j];
+                a[j--] = t;
+            }
+        }
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            return a[want]; /* between the halves: equal to the pivot */
+    }
+    return a[want];
+}
+
+/* A key that orders floats as uint32_t (IEEE 754: flip the sign bit of
+ * non-negative values, every bit of negative ones). */
+static uint32_t float_key(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+
 static int cmp_weight_desc(const void *a, const void *b)
 {
     const nfi_wfeat *x = a, *y = b;
@@ -137,13 +187,46 @@ static int cmp_hash(const void *a, const void *b)
     return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
+/* Keeps the n largest weights, ties to the smaller hash: the n-th largest
+ * weight w is found by selection; every weight above w stays, and of those
+ * equal to w the first ones in hash order (the smaller hashes) fill up to n.
+ * Filtering in place keeps the hash order, so nothing is sorted. */
 void nfi_svec_top(nfi_svec *v, uint32_t n)
 {
     if (v->n <= n)
         return;
-    qsort(v->f, v->n, sizeof *v->f, cmp_weight_desc);
-    v->n = n;
-    qsort(v->f, v->n, sizeof *v->f, cmp_hash);
+    if (n == 0) {
+        v->n = 0;
+        v->norm2 = 0;
+        return;
+    }
+    uint32_t *w = malloc(v->n * sizeof *w);
+    if (!w) { /* no scratch: sort instead (same result) */
+        qsort(v->f, v->n, sizeof *v->f, cmp_weight_desc);
+        v->n = n;
+        qsort(v->f, v->n, sizeof *v->f, cmp_hash);
+        recompute_norm(v);
+        return;
+    }
+    for (uint32_t i = 0; i < v->n; i++)
+        w[i] = float_key(v->f[i].w);
+    uint32_t t = nfi_kth_largest_u32(w, v->n, n);
+    uint32_t above = 0;
+    for (uint32_t i = 0; i < v->n; i++)
+        above += float_key(v->f[i].w) > t;
+    uint32_t ties = n - above, o = 0;
+    for (uint32_t i = 0; i < v->n; i++) {
+        nfi_wfeat f = v->f[i];
+        uint32_t key = float_key(f.w);
+        if (key > t) {
+            v->f[o++] = f;
+        } else if (key == t && ties > 0) {
+            v->f[o++] = f;
+            ties--;
+        }
+    }
+    v->n = o;
+    free(w);
     recompute_norm(v);
 }
 

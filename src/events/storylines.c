@@ -80,7 +80,10 @@ static double story_score(const nfi_event_profile *a, const nfi_event_profile *b
 typedef struct sl_scratch {
     uint32_t *seen;  /* per event: e + 1 once counted as a candidate of e */
     uint32_t *hits;  /* per event: features it shares with e */
-    uint64_t *cands; /* the candidates of e; then their sort keys */
+    uint32_t *cands; /* the candidates of e */
+    uint32_t *ties;  /* candidates at the cut-off count */
+    uint32_t *hist;  /* candidates per shared-feature count, 0..max_hits */
+    uint32_t max_hits; /* the most profile features of one event */
 } sl_scratch;
 
 /* The earlier events sharing a profile feature with e (each list scanned
@@ -109,9 +112,43 @@ static size_t gather(const sl_index *ix, const nfi_event_profile *p, uint32_t e,
     return n;
 }
 
+/* Cuts the n candidates down to the SCORED that share the most features
+ * with e, of those sharing as many the later events: a histogram of the
+ * counts finds the cut-off count, a selection the cut-off among the events
+ * at that count. Linear in n; which candidates are kept does not depend on
+ * their order. */
+static size_t keep_best(sl_scratch *sc, size_t n)
+{
+    uint32_t top = 0;
+    memset(sc->hist, 0, ((size_t)sc->max_hits + 1) * sizeof *sc->hist);
+    for (size_t k = 0; k < n; k++) {
+        uint32_t h = sc->hits[sc->cands[k]];
+        sc->hist[h]++;
+        top = h > top ? h : top;
+    }
+    size_t above = 0;
+    uint32_t cut = top;
+    while (above + sc->hist[cut] < SCORED)
+        above += sc->hist[cut--];
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++)
+        if (sc->hits[sc->cands[k]] == cut)
+            sc->ties[m++] = sc->cands[k];
+    uint32_t last = nfi_kth_largest_u32(sc->ties, m, SCORED - above);
+    size_t o = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t a = sc->cands[k], h = sc->hits[a];
+        if (h > cut || (h == cut && a >= last))
+            sc->cands[o++] = a;
+    }
+    return o;
+}
+
 /* The best earlier event for e, or NONE: only the SCORED candidates that
  * share the most profile features are scored in full, which keeps linking
- * linear in the number of events however many share a common word. */
+ * linear in the number of events however many share a common word. The
+ * best is the highest score, ties to the earlier event, so the order in
+ * which candidates are scored does not matter. */
 static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint32_t e,
                           const nf_events_options *o, sl_scratch *sc)
 {
@@ -119,15 +156,10 @@ static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint3
     double best_score = o->storyline_threshold;
     const nfi_event_profile *p = &ev[e];
     size_t n = gather(ix, p, e, sc);
-    if (n > SCORED) { /* more shared features first, then the later event */
-        for (size_t k = 0; k < n; k++)
-            sc->cands[k] = (uint64_t)(UINT32_MAX - sc->hits[sc->cands[k]]) << 32 | (UINT32_MAX - sc->cands[k]);
-        qsort(sc->cands, n, sizeof *sc->cands, nfi_cmp_u64);
-        for (size_t k = 0; k < SCORED; k++)
-            sc->cands[k] = UINT32_MAX - (uint32_t)sc->cands[k];
-    }
-    for (size_t k = 0; k < n && k < SCORED; k++) {
-        uint32_t a = (uint32_t)sc->cands[k];
+    if (n > SCORED)
+        n = keep_best(sc, n);
+    for (size_t k = 0; k < n; k++) {
+        uint32_t a = sc->cands[k];
         if ((int64_t)p->first_day - ev[a].last_day > o->storyline_days)
             continue;
         double s = story_score(&ev[a], p, o);
@@ -154,8 +186,13 @@ nf_status nfi_storylines_link(const nfi_event_profile *ev, size_t n, const nf_ev
     nfi_hmap_init(&ix.map);
     uint32_t *parent = malloc((n ? n : 1) * sizeof *parent);
     sl_scratch sc = {calloc(n ? n : 1, sizeof *sc.seen), calloc(n ? n : 1, sizeof *sc.hits),
-                     malloc((n ? n : 1) * sizeof *sc.cands)};
-    bool ok = parent && sc.seen && sc.hits && sc.cands;
+                     malloc((n ? n : 1) * sizeof *sc.cands), malloc((n ? n : 1) * sizeof *sc.ties), NULL, 0};
+    for (size_t e = 0; e < n; e++) {
+        uint32_t f = ev[e].ch[CH_BODY].n + ev[e].ch[CH_NAMES].n + ev[e].ch[CH_PIVOT].n;
+        sc.max_hits = f > sc.max_hits ? f : sc.max_hits;
+    }
+    sc.hist = malloc(((size_t)sc.max_hits + 1) * sizeof *sc.hist);
+    bool ok = parent && sc.seen && sc.hits && sc.cands && sc.ties && sc.hist;
     for (uint32_t e = 0; ok && e < n; e++) {
         parent[e] = e;
         uint32_t a = best_link(&ix, ev, e, o, &sc);
@@ -170,6 +207,6 @@ nf_status nfi_storylines_link(const nfi_event_profile *ev, size_t n, const nf_ev
     }
     free_index(&ix);
     free(parent);
-    free(sc.seen), free(sc.hits), free(sc.cands);
+    free(sc.seen), free(sc.hits), free(sc.cands), free(sc.ties), free(sc.hist);
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while linking storylines");
 }
