@@ -70,6 +70,9 @@ typedef struct doc_entry {
     float *weights;   /* per feature, after finish computed the IDF */
     uint64_t *para_sets; /* each paragraph's sorted unique features, back to back */
     size_t *para_offsets; /* n_paragraphs + 1 */
+    uint32_t *seq_feature; /* per sequence element, the index of its feature */
+    uint32_t *post;   /* per feature, its postings list in finish's index (UINT32_MAX: none) */
+    size_t n_nondate; /* features that are not dates (what paragraphs compare) */
     char lang[12];
     uint32_t lang_id; /* small integer per language ("und": 0), set in finish */
     size_t text_len;
@@ -85,10 +88,6 @@ struct nf_links {
     int n_pivoters;
     doc_entry *docs;
     size_t n, cap;
-    /* after finish: document frequencies */
-    uint64_t *df_keys;
-    uint32_t *df_values;
-    size_t n_df;
     nfi_scored_pair *scored; /* after finish: the candidate pairs, scored */
     size_t n_scored;
     bool finished;
@@ -142,10 +141,10 @@ void nf_links_free(nf_links *l)
         free(l->docs[i].weights);
         free(l->docs[i].para_sets);
         free(l->docs[i].para_offsets);
+        free(l->docs[i].seq_feature);
+        free(l->docs[i].post);
     }
     free(l->docs);
-    free(l->df_keys);
-    free(l->df_values);
     free(l->scored);
     nfi_lexicon_free(l->lex);
     free(l);
@@ -168,12 +167,39 @@ typedef struct pivot_ctx {
     doc_entry *out;
 } pivot_ctx;
 
+/* Each sequence element's feature, found once here rather than by hash in
+ * every pair scored. */
+static bool index_sequence(doc_entry *d)
+{
+    const nf_pivot *p = &d->pivot;
+    if (!(d->seq_feature = malloc((p->n_sequence + 1) * sizeof *d->seq_feature)))
+        return false;
+    for (size_t i = 0; i < p->n_sequence; i++) {
+        size_t lo = 0, hi = p->n_features;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (p->features[mid].hash < p->sequence[i])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        d->seq_feature[i] = (uint32_t)lo;
+    }
+    d->n_nondate = 0;
+    for (size_t j = 0; j < p->n_features; j++)
+        d->n_nondate += (p->features[j].kind & 3) != NF_PIVOT_DATE;
+    return true;
+}
+
 static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     pivot_ctx *c = ctx;
     snprintf(c->out[i].lang, sizeof c->out[i].lang, "%s", c->docs[i].lang);
     c->out[i].text_len = c->docs[i].text_len;
-    return nfi_pivot_build(*(nfi_pivoter **)worker, &c->docs[i], &c->out[i].pivot, err);
+    nf_status st = nfi_pivot_build(*(nfi_pivoter **)worker, &c->docs[i], &c->out[i].pivot, err);
+    if (st == NF_OK && !index_sequence(&c->out[i]))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    return st;
 }
 
 nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error *err)
@@ -197,19 +223,15 @@ nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error
 
 /* ------------------------------------------------------------ weights */
 
+/* The inverted index of the candidate search: the features found in at
+ * least 2 and at most max_df documents, each with its documents. */
+typedef struct postings {
+    size_t *offsets;   /* n_keys + 1 into entries */
+    nfi_kv *entries;   /* key: feature hash; val = doc << 32 | index of the feature in that doc */
+    size_t n_keys;
+} postings;
+
 static bool build_paragraph_sets(doc_entry *d);
-
-static uint32_t df_of(const nf_links *l, uint64_t h)
-{
-    size_t at = nfi_hash_lower_bound(l->df_keys, l->n_df, h);
-    return at < l->n_df && l->df_keys[at] == h ? l->df_values[at] : 0;
-}
-
-static double weight_of(const nf_links *l, const nf_pivot_feature *f)
-{
-    double idf = 1.0 + log((double)(l->n + 1) / (double)(df_of(l, f->hash) + 1));
-    return kind_weight[f->kind & 3] * idf * (1.0 + log((double)f->count));
-}
 
 /* Share of the words behind name and term features that yield a term:
  * about 1 where the language has a dictionary (or is English), 0 where
@@ -233,45 +255,69 @@ static double term_share(const nf_pivot *p)
     return words ? (double)with_term / (double)words : 0;
 }
 
-static nf_status compute_df(nf_links *l, nf_error *err)
+static nf_status alloc_doc_arrays(doc_entry *d)
 {
-    free(l->df_keys), free(l->df_values); /* from an earlier nf_links_finish */
-    l->df_keys = NULL, l->df_values = NULL, l->n_df = 0;
-    size_t total = 0;
+    free(d->weights), free(d->post), free(d->para_sets), free(d->para_offsets); /* an earlier finish's */
+    d->para_sets = NULL, d->para_offsets = NULL;
+    d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
+    d->post = malloc((d->pivot.n_features + 1) * sizeof *d->post);
+    return d->weights && d->post && build_paragraph_sets(d) ? NF_OK : NF_ERR_NOMEM;
+}
+
+/* One sort of every (feature, document) pair gives, run by run, each
+ * feature's document frequency, hence every weight (kind weight x IDF x
+ * (1 + log count)), and the postings of the candidate search, which keep
+ * the runs of features neither unique nor too common, in place. */
+static nf_status index_features(nf_links *l, postings *p, nf_error *err)
+{
+    memset(p, 0, sizeof *p);
+    double max_df = l->n * MAX_DF_SHARE;
+    if (max_df > MAX_MAX_DF)
+        max_df = MAX_MAX_DF;
+    if (max_df < MIN_MAX_DF)
+        max_df = MIN_MAX_DF;
+    size_t total = 0, k = 0;
     for (size_t i = 0; i < l->n; i++)
         total += l->docs[i].pivot.n_features;
-    nfi_kv *all = malloc((total ? total : 1) * sizeof *all);
-    if (!all)
+    nfi_kv *all = p->entries = malloc((total ? total : 1) * sizeof *all);
+    p->offsets = malloc((total + 1) * sizeof *p->offsets);
+    if (!all || !p->offsets)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t k = 0;
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; i < l->n; i++) {
+        if (alloc_doc_arrays(&l->docs[i]) != NF_OK)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         for (size_t j = 0; j < l->docs[i].pivot.n_features; j++)
-            all[k++] = (nfi_kv){l->docs[i].pivot.features[j].hash, 0};
-    nfi_kv_sort(all, k);
-    l->df_keys = malloc((k ? k : 1) * 8);
-    l->df_values = malloc((k ? k : 1) * 4);
-    if (!l->df_keys || !l->df_values) {
-        free(all);
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+            all[k++] = (nfi_kv){l->docs[i].pivot.features[j].hash, (uint64_t)i << 32 | (uint32_t)j};
     }
+    nfi_kv_sort(all, k);
+    size_t kept = 0;
     for (size_t i = 0; i < k;) {
         size_t j = i;
         while (j < k && all[j].key == all[i].key)
             j++;
-        l->df_keys[l->n_df] = all[i].key;
-        l->df_values[l->n_df++] = (uint32_t)(j - i);
+        uint32_t df = (uint32_t)(j - i);
+        double idf = 1.0 + log((double)(l->n + 1) / (double)(df + 1));
+        bool indexed = df >= 2 && df <= max_df;
+        if (indexed)
+            p->offsets[p->n_keys] = kept;
+        for (size_t e = i; e < j; e++) {
+            doc_entry *d = &l->docs[all[e].val >> 32];
+            uint32_t f = (uint32_t)all[e].val;
+            const nf_pivot_feature *pf = &d->pivot.features[f];
+            d->weights[f] = (float)(kind_weight[pf->kind & 3] * idf * (1.0 + log((double)pf->count)));
+            d->post[f] = indexed ? (uint32_t)p->n_keys : UINT32_MAX;
+            if (indexed)
+                all[kept++] = all[e]; /* kept <= e: the runs ahead are untouched */
+        }
+        p->n_keys += indexed;
         i = j;
     }
-    free(all);
+    p->offsets[p->n_keys] = kept;
     for (size_t i = 0; i < l->n; i++) {
         doc_entry *d = &l->docs[i];
         double sum = 0, kind_sum[4] = {0};
-        free(d->weights), free(d->para_sets), free(d->para_offsets);
-        d->para_sets = NULL, d->para_offsets = NULL;
-        if (!(d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights)) || !build_paragraph_sets(d))
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         for (size_t j = 0; j < d->pivot.n_features; j++) {
-            double w = d->weights[j] = (float)weight_of(l, &d->pivot.features[j]);
+            double w = d->weights[j];
             sum += w * w;
             kind_sum[d->pivot.features[j].kind & 3] += w * w;
         }
@@ -281,6 +327,12 @@ static nf_status compute_df(nf_links *l, nf_error *err)
             d->kind_norm[kk] = sqrt(kind_sum[kk]);
     }
     return NF_OK;
+}
+
+static void postings_free(postings *p)
+{
+    free(p->offsets);
+    free(p->entries);
 }
 
 /* ------------------------------------------------------------ scoring */
@@ -309,13 +361,19 @@ static void assign_language_ids(nf_links *l)
     }
 }
 
-static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out)
+static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out, uint64_t *scratch)
 {
     size_t start = i ? p->paragraph_ends[i - 1] : 0, end = p->paragraph_ends[i], n = 0;
+    if (p->n_paragraphs == 1) { /* the whole sequence but dates: the features but dates */
+        for (size_t k = 0; k < p->n_features; k++)
+            if ((p->features[k].kind & 3) != NF_PIVOT_DATE)
+                out[n++] = p->features[k].hash;
+        return n;
+    }
     for (size_t k = start; k < end; k++)
         if ((p->sequence[k] & 3) != NF_PIVOT_DATE)
             out[n++] = p->sequence[k];
-    qsort(out, n, sizeof *out, nfi_cmp_u64); /* a paragraph may be a whole document */
+    nfi_u64_sort(out, n, scratch); /* a paragraph may be a whole document */
     size_t w = 0;
     for (size_t a = 0; a < n; a++)
         if (!w || out[w - 1] != out[a])
@@ -328,22 +386,30 @@ static bool build_paragraph_sets(doc_entry *d)
     const nf_pivot *p = &d->pivot;
     d->para_sets = malloc((p->n_sequence + 1) * sizeof *d->para_sets);
     d->para_offsets = malloc((p->n_paragraphs + 1) * sizeof *d->para_offsets);
-    if (!d->para_sets || !d->para_offsets)
-        return false;
+    uint64_t *scratch = p->n_paragraphs > 1 ? malloc((p->n_sequence + 1) * sizeof *scratch) : NULL;
+    if (!d->para_sets || !d->para_offsets || (p->n_paragraphs > 1 && !scratch))
+        return free(scratch), false;
     d->para_offsets[0] = 0;
     for (size_t i = 0; i < p->n_paragraphs; i++)
-        d->para_offsets[i + 1] = d->para_offsets[i] + paragraph_set(p, i, d->para_sets + d->para_offsets[i]);
+        d->para_offsets[i + 1] =
+            d->para_offsets[i] + paragraph_set(p, i, d->para_sets + d->para_offsets[i], scratch);
+    free(scratch);
     return true;
 }
 
 /* Share of paragraphs that align in order (longest chain of matches).
  * Only cells near the diagonal are computed: a translation keeps its
- * paragraphs in place, so a chain far off the diagonal is no evidence. */
-static double alignment(const doc_entry *a, const doc_entry *b)
+ * paragraphs in place, so a chain far off the diagonal is no evidence.
+ * shared: the features both documents have, dates aside. */
+static double alignment(const doc_entry *a, const doc_entry *b, size_t shared)
 {
     size_t pa = a->pivot.n_paragraphs, pb = b->pivot.n_paragraphs;
     if (!pa || !pb || pa > 400 || pb > 400)
         return 0;
+    if (pa == 1 && pb == 1) { /* one cell, whose paragraphs are the documents: the merge counted it */
+        size_t smaller = a->n_nondate < b->n_nondate ? a->n_nondate : b->n_nondate;
+        return shared >= 2 && shared >= PARAGRAPH_MATCH * (double)smaller ? 1.0 : 0.0;
+    }
     uint16_t *dp = calloc((pa + 1) * (pb + 1), sizeof *dp);
     if (!dp)
         return 0;
@@ -372,80 +438,73 @@ static double alignment(const doc_entry *a, const doc_entry *b)
     return result;
 }
 
-/* The features two documents share, as a small open-addressing set. */
-typedef struct shared_set {
-    uint64_t *slots; /* 0 = empty (a feature hash of 0 is simply never shared) */
-    size_t mask;
-} shared_set;
+/* Order agreement compares at most 64 x LCS_MAX_WORDS shared features. */
+enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 
-static bool shared_set_build(shared_set *set, const nf_pivot *a, const nf_pivot *b)
+/* One thread's scratch for scoring pairs. The merge of two feature lists
+ * numbers the features both have (dates and hash 0 aside) 0, 1, ... in
+ * hash order; id_a/id_b map a feature index to that number (-1: not
+ * shared) and are all -1 again after each pair. */
+typedef struct pair_scratch {
+    int32_t *id_a, *id_b;
+    uint32_t *shared_a, *shared_b; /* for each number, the feature index in a and in b */
+    uint32_t *mask_of;             /* for each number, its match mask (UINT32_MAX: none) */
+    size_t cap;                    /* features of the largest document */
+    uint32_t sa[MAX_SHARED], sb[MAX_SHARED];
+    uint64_t masks[MAX_SHARED][LCS_MAX_WORDS];
+} pair_scratch;
+
+static pair_scratch *pair_scratch_new(size_t cap)
 {
-    size_t n = 0, i = 0, j = 0, cap = 16;
-    while (i < a->n_features && j < b->n_features) {
-        uint64_t x = a->features[i].hash, y = b->features[j].hash;
-        n += x == y;
-        i += x <= y;
-        j += y <= x;
+    pair_scratch *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->cap = cap;
+    s->id_a = malloc((cap + 1) * sizeof *s->id_a);
+    s->id_b = malloc((cap + 1) * sizeof *s->id_b);
+    s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
+    s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
+    s->mask_of = malloc((cap + 1) * sizeof *s->mask_of);
+    if (!s->id_a || !s->id_b || !s->shared_a || !s->shared_b || !s->mask_of) {
+        free(s->id_a), free(s->id_b), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s);
+        return NULL;
     }
-    while (cap < 2 * n)
-        cap *= 2;
-    set->slots = calloc(cap, sizeof *set->slots);
-    set->mask = cap - 1;
-    if (!set->slots)
-        return false;
-    for (i = 0, j = 0; i < a->n_features && j < b->n_features;) {
-        uint64_t x = a->features[i].hash, y = b->features[j].hash;
-        if (x == y && x) {
-            size_t k = (x >> 7) & set->mask;
-            while (set->slots[k])
-                k = (k + 1) & set->mask;
-            set->slots[k] = x;
-        }
-        i += x <= y;
-        j += y <= x;
-    }
-    return true;
+    for (size_t i = 0; i <= cap; i++)
+        s->id_a[i] = s->id_b[i] = -1;
+    return s;
 }
 
-static bool shared_set_has(const shared_set *set, uint64_t h)
+static void pair_scratch_free(pair_scratch *s)
 {
-    for (size_t k = (h >> 7) & set->mask; set->slots[k]; k = (k + 1) & set->mask)
-        if (set->slots[k] == h)
-            return true;
-    return false;
+    if (!s)
+        return;
+    free(s->id_a), free(s->id_b), free(s->shared_a), free(s->shared_b), free(s->mask_of);
+    free(s);
 }
 
-/* Length of the longest common subsequence of a (at most 64 x MAX_WORDS
- * symbols) and b, bit-parallel (Hyyrö 2004): one pass over b, each step a
- * few word operations per 64 symbols of a. */
-enum { LCS_MAX_WORDS = 10 };
-
-static size_t lcs_length(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, const shared_set *set,
-                         uint64_t (*masks)[LCS_MAX_WORDS], uint32_t *slot_mask)
+/* Length of the longest common subsequence of a (at most 64 x
+ * LCS_MAX_WORDS symbols) and b, symbols numbered below n_ids,
+ * bit-parallel (Hyyrö 2004): one pass over b, each step a few word
+ * operations per 64 symbols of a. */
+static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t n_ids, pair_scratch *s)
 {
     size_t words = (na + 63) / 64, n_masks = 0;
-    for (size_t k = 0; k <= set->mask; k++)
-        slot_mask[k] = UINT32_MAX;
+    for (size_t k = 0; k < n_ids; k++)
+        s->mask_of[k] = UINT32_MAX;
     for (size_t i = 0; i < na; i++) { /* match masks: positions of each symbol in a */
-        size_t k = (a[i] >> 7) & set->mask;
-        while (set->slots[k] != a[i])
-            k = (k + 1) & set->mask;
-        if (slot_mask[k] == UINT32_MAX) {
-            slot_mask[k] = (uint32_t)n_masks;
-            memset(masks[n_masks++], 0, sizeof masks[0]);
+        if (s->mask_of[a[i]] == UINT32_MAX) {
+            s->mask_of[a[i]] = (uint32_t)n_masks;
+            memset(s->masks[n_masks++], 0, sizeof s->masks[0]);
         }
-        masks[slot_mask[k]][i / 64] |= 1ULL << (i % 64);
+        s->masks[s->mask_of[a[i]]][i / 64] |= 1ULL << (i % 64);
     }
     uint64_t v[LCS_MAX_WORDS];
     for (size_t w = 0; w < words; w++)
         v[w] = ~0ULL;
     for (size_t j = 0; j < nb; j++) {
-        size_t k = (b[j] >> 7) & set->mask;
-        while (set->slots[k] != b[j])
-            k = (k + 1) & set->mask;
-        if (slot_mask[k] == UINT32_MAX)
+        if (s->mask_of[b[j]] == UINT32_MAX)
             continue; /* shared, but cut off a's window */
-        const uint64_t *m = masks[slot_mask[k]];
+        const uint64_t *m = s->masks[s->mask_of[b[j]]];
         uint64_t carry = 0;
         for (size_t w = 0; w < words; w++) {
             uint64_t u = v[w] & m[w];
@@ -464,37 +523,30 @@ static size_t lcs_length(const uint64_t *a, size_t na, const uint64_t *b, size_t
 
 /* The features both documents have, in each one's text order; the longest
  * common subsequence of the two, as a share of the shorter: a translation
- * says the same things in the same order, a rewrite reorders them. */
-static double order_agreement(const nf_pivot *a, const nf_pivot *b)
+ * says the same things in the same order, a rewrite reorders them.
+ * n_ids: the shared features numbered by the merge. */
+static double order_agreement(const doc_entry *a, const doc_entry *b, size_t n_ids, pair_scratch *s)
 {
-    enum { MAX_SHARED = 64 * LCS_MAX_WORDS };
-    uint64_t *sa = malloc(MAX_SHARED * 8), *sb = malloc(MAX_SHARED * 8);
-    uint64_t(*masks)[LCS_MAX_WORDS] = malloc(MAX_SHARED * sizeof *masks);
-    double result = 0;
     size_t na = 0, nb = 0;
-    shared_set set = {NULL, 0};
-    uint32_t *slot_mask = NULL;
-    if (sa && sb && masks && shared_set_build(&set, a, b) &&
-        (slot_mask = malloc((set.mask + 1) * sizeof *slot_mask))) {
-        for (size_t i = 0; i < a->n_sequence && na < MAX_SHARED; i++)
-            if ((a->sequence[i] & 3) != NF_PIVOT_DATE && shared_set_has(&set, a->sequence[i]))
-                sa[na++] = a->sequence[i];
-        for (size_t j = 0; j < b->n_sequence && nb < MAX_SHARED; j++)
-            if ((b->sequence[j] & 3) != NF_PIVOT_DATE && shared_set_has(&set, b->sequence[j]))
-                sb[nb++] = b->sequence[j];
-        size_t shorter = na < nb ? na : nb;
-        if (shorter >= 4)
-            result = (double)lcs_length(sa, na, sb, nb, &set, masks, slot_mask) / (double)shorter;
+    for (size_t i = 0; i < a->pivot.n_sequence && na < MAX_SHARED; i++) {
+        int32_t id = s->id_a[a->seq_feature[i]];
+        if (id >= 0)
+            s->sa[na++] = (uint32_t)id;
     }
-    free(sa), free(sb), free(masks), free(set.slots), free(slot_mask);
-    return result;
+    for (size_t j = 0; j < b->pivot.n_sequence && nb < MAX_SHARED; j++) {
+        int32_t id = s->id_b[b->seq_feature[j]];
+        if (id >= 0)
+            s->sb[nb++] = (uint32_t)id;
+    }
+    size_t shorter = na < nb ? na : nb;
+    return shorter >= 4 ? (double)lcs_length(s->sa, na, s->sb, nb, n_ids, s) / (double)shorter : 0;
 }
 
-static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain *e)
+static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain *e, pair_scratch *s)
 {
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
     double dot = 0, kind_dot[4] = {0};
-    size_t i = 0, j = 0, shared = 0;
+    size_t i = 0, j = 0, shared = 0, n_ids = 0;
     while (i < a->pivot.n_features && j < b->pivot.n_features) {
         const nf_pivot_feature *fa = &a->pivot.features[i], *fb = &b->pivot.features[j];
         if (fa->hash < fb->hash)
@@ -505,7 +557,13 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
             double w = (double)a->weights[i] * b->weights[j];
             dot += w;
             kind_dot[fa->kind & 3] += w;
-            shared += (fa->kind & 3) != NF_PIVOT_DATE;
+            if ((fa->kind & 3) != NF_PIVOT_DATE) {
+                shared++;
+                if (fa->hash) { /* numbered for order agreement */
+                    s->id_a[i] = s->id_b[j] = (int32_t)n_ids;
+                    s->shared_a[n_ids] = (uint32_t)i, s->shared_b[n_ids++] = (uint32_t)j;
+                }
+            }
             i++, j++;
         }
     }
@@ -514,8 +572,10 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
     double *parts[4] = {&e->terms, &e->names, &e->numbers, &e->dates};
     for (int k = 0; k < 4; k++)
         *parts[k] = a->kind_norm[k] > 0 && b->kind_norm[k] > 0 ? kind_dot[k] / (a->kind_norm[k] * b->kind_norm[k]) : 0;
-    e->alignment = alignment(a, b);
-    e->order = order_agreement(&a->pivot, &b->pivot);
+    e->alignment = alignment(a, b, shared);
+    e->order = order_agreement(a, b, n_ids, s);
+    for (size_t k = 0; k < n_ids; k++) /* the scratch ready for the next pair */
+        s->id_a[s->shared_a[k]] = s->id_b[s->shared_b[k]] = -1;
     size_t la = a->text_len, lb = b->text_len; /* translations keep roughly the length */
     e->length_ratio = la && lb ? (double)(la < lb ? la : lb) / (double)(la > lb ? la : lb) : 0;
     e->cosine = cosine;
@@ -535,61 +595,17 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
         return nfi_fail(err, NF_ERR_ARG, "nf_links_explain before nf_links_finish");
     if (a >= l->n || b >= l->n)
         return nfi_fail(err, NF_ERR_ARG, "no document %zu or %zu", a, b);
-    score_pair(l, a, b, out);
+    size_t cap = l->docs[a].pivot.n_features > l->docs[b].pivot.n_features ? l->docs[a].pivot.n_features
+                                                                             : l->docs[b].pivot.n_features;
+    pair_scratch *s = pair_scratch_new(cap);
+    if (!s)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    score_pair(l, a, b, out, s);
+    pair_scratch_free(s);
     return NF_OK;
 }
 
 /* ------------------------------------------------------------ candidates */
-
-typedef struct postings {
-    uint64_t *keys;    /* unique feature hashes */
-    size_t *offsets;   /* n_keys + 1 into entries */
-    nfi_kv *entries;    /* val = doc << 32 | index of the feature in that doc */
-    size_t n_keys;
-} postings;
-
-static nf_status build_postings(const nf_links *l, postings *p, nf_error *err)
-{
-    memset(p, 0, sizeof *p);
-    double max_df = l->n * MAX_DF_SHARE;
-    if (max_df > MAX_MAX_DF)
-        max_df = MAX_MAX_DF;
-    if (max_df < MIN_MAX_DF)
-        max_df = MIN_MAX_DF;
-    size_t total = 0;
-    for (size_t i = 0; i < l->n; i++)
-        total += l->docs[i].pivot.n_features;
-    p->entries = malloc((total ? total : 1) * sizeof *p->entries);
-    if (!p->entries)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t k = 0;
-    for (size_t i = 0; i < l->n; i++)
-        for (size_t j = 0; j < l->docs[i].pivot.n_features; j++) {
-            const nf_pivot_feature *f = &l->docs[i].pivot.features[j];
-            uint32_t df = df_of(l, f->hash);
-            if (df >= 2 && df <= max_df)
-                p->entries[k++] = (nfi_kv){f->hash, (uint64_t)i << 32 | (uint32_t)j};
-        }
-    nfi_kv_sort(p->entries, k);
-    p->keys = malloc((k ? k : 1) * 8);
-    p->offsets = malloc((k + 1) * sizeof *p->offsets);
-    if (!p->keys || !p->offsets)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < k; i++)
-        if (i == 0 || p->entries[i].key != p->entries[i - 1].key) {
-            p->keys[p->n_keys] = p->entries[i].key;
-            p->offsets[p->n_keys++] = i;
-        }
-    p->offsets[p->n_keys] = k;
-    return NF_OK;
-}
-
-static void postings_free(postings *p)
-{
-    free(p->keys);
-    free(p->offsets);
-    free(p->entries);
-}
 
 typedef struct scored {
     double value;
@@ -625,9 +641,8 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
     const doc_entry *d = &l->docs[a];
     size_t n_touched = 0;
     for (size_t j = 0; j < d->pivot.n_features; j++) {
-        const nf_pivot_feature *f = &d->pivot.features[j];
-        size_t at = nfi_hash_lower_bound(p->keys, p->n_keys, f->hash);
-        if (at == p->n_keys || p->keys[at] != f->hash)
+        uint32_t at = d->post[j];
+        if (at == UINT32_MAX)
             continue;
         double wa = d->weights[j];
         for (size_t e = p->offsets[at]; e < p->offsets[at + 1]; e++) {
@@ -686,11 +701,11 @@ typedef nfi_scored_pair scored_pair;
 
 static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
-    (void)worker, (void)err;
+    (void)err;
     score_ctx *c = ctx;
     nf_link_explain e;
     uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
-    score_pair(c->l, a, b, &e);
+    score_pair(c->l, a, b, &e, *(pair_scratch **)worker);
     c->out[i] = (scored_pair){a, b, e.score, e.logit, false};
     return NF_OK;
 }
@@ -776,6 +791,26 @@ static nf_status find_candidates(const nf_links *l, const postings *p, uint64_t 
     return NF_OK;
 }
 
+/* Scores the n candidate pairs of c, each thread with its scratch. */
+static nf_status score_pairs(const nf_links *l, score_ctx *c, size_t n, nf_error *err)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < l->n; i++)
+        cap = l->docs[i].pivot.n_features > cap ? l->docs[i].pivot.n_features : cap;
+    int threads = l->opt.threads;
+    pair_scratch **scratch = calloc((size_t)threads, sizeof *scratch);
+    nf_status st = scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int t = 0; st == NF_OK && t < threads; t++)
+        if (!(scratch[t] = pair_scratch_new(cap)))
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK)
+        st = nfi_parallel_for(n, scratch, sizeof *scratch, threads, score_task, c, err);
+    for (int t = 0; scratch && t < threads; t++)
+        pair_scratch_free(scratch[t]);
+    free(scratch);
+    return st;
+}
+
 nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -785,9 +820,7 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
     uint64_t *pv = NULL;
     size_t n_pairs = 0;
     assign_language_ids(l);
-    nf_status st = compute_df(l, err);
-    if (st == NF_OK)
-        st = build_postings(l, &p, err);
+    nf_status st = index_features(l, &p, err);
     if (st == NF_OK)
         st = find_candidates(l, &p, &pv, &n_pairs, err);
     postings_free(&p);
@@ -799,7 +832,7 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     score_ctx sc = {l, pv, sp};
     if (st == NF_OK)
-        st = nfi_parallel_for(n_pairs, NULL, 0, l->opt.threads, score_task, &sc, err);
+        st = score_pairs(l, &sc, n_pairs, err);
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++) {
         note_best(best, n_best, sp[i].a, l->docs[sp[i].b].lang, sp[i].logit);
         note_best(best, n_best, sp[i].b, l->docs[sp[i].a].lang, sp[i].logit);

@@ -43,9 +43,21 @@
 #define TERMS_PER_WORD 3      /* the first senses: later ones are mostly noise */
 #define MIN_COMPOUND_PART 4   /* bytes of each part when splitting compounds */
 #define MAX_DATES 256
+#define LOOKUP_CACHE_SLOTS (1u << 15) /* ~800 KB: the frequent words of a language stay in L2 */
+
+/* A memo of dictionary lookups, direct-mapped by key: a word is looked up
+ * in the large mapped table (a Bloom probe and a search, cache misses
+ * both) once, then answered from here while it stays frequent. The
+ * lexicon never changes, so a memo hit is the lookup's own answer. */
+typedef struct lookup_slot {
+    uint64_t key; /* 0: empty (a key of 0 is looked up uncached) */
+    const uint64_t *terms;
+    size_t n;
+} lookup_slot;
 
 struct nfi_pivoter {
     const nfi_lexicon *lex;
+    lookup_slot *memo; /* LOOKUP_CACHE_SLOTS */
     UTransliterator *translit;
     struct sb_stemmer *russian; /* Ukrainian words read through the Russian dictionary */
 };
@@ -57,11 +69,16 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, nf_error *e
     if (!p)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     p->lex = lex;
+    if (!(p->memo = calloc(LOOKUP_CACHE_SLOTS, sizeof *p->memo))) {
+        free(p);
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
     UErrorCode e = U_ZERO_ERROR;
     UChar id[64];
     u_uastrcpy(id, "Any-Latin; Latin-ASCII");
     p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
     if (U_FAILURE(e)) {
+        free(p->memo);
         free(p);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable: %s", u_errorName(e));
     }
@@ -78,6 +95,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
         utrans_close(p->translit);
     if (p->russian)
         sb_stemmer_delete(p->russian);
+    free(p->memo);
     free(p);
 }
 
@@ -254,6 +272,21 @@ static void record_name(builder *b, const char *display, size_t n)
     b->n_names++;
 }
 
+/* nfi_lexicon_lookup through the pivoter's memo. */
+static size_t lookup(builder *b, uint64_t key, const uint64_t **terms)
+{
+    lookup_slot *slot = &b->p->memo[(key ^ key >> 29) & (LOOKUP_CACHE_SLOTS - 1)];
+    if (slot->key == key && key) {
+        *terms = slot->terms;
+        return slot->n;
+    }
+    const uint64_t *t = NULL;
+    size_t n = nfi_lexicon_lookup(b->p->lex, key, &t);
+    *slot = (lookup_slot){key, t, n};
+    *terms = t;
+    return n;
+}
+
 /* A dictionary entry's values: its first terms, and every name its
  * glosses carry (the kind rides in the low bits). */
 static void emit_values(builder *b, const uint64_t *values, size_t n)
@@ -281,7 +314,7 @@ static size_t lookup_span(builder *b, size_t i, size_t span, bool by_stem, const
             nfi_buf_putc(&b->scratch, ' ');
         nfi_buf_append(&b->scratch, d->pool + (by_stem ? t->stem : t->norm), by_stem ? t->stem_len : t->norm_len);
     }
-    return nfi_lexicon_lookup(b->p->lex, nfi_lexicon_key(d->lang, b->scratch.data, b->scratch.len), terms);
+    return lookup(b, nfi_lexicon_key(d->lang, b->scratch.data, b->scratch.len), terms);
 }
 
 /* A compound the dictionary lacks ("Sicherheitsrat") as two words it has
@@ -297,12 +330,12 @@ static bool split_compound(builder *b, const nf_token *t)
         if (((unsigned char)w[cut] & 0xC0) == 0x80)
             continue; /* inside a UTF-8 sequence */
         const uint64_t *tail, *head;
-        size_t nt = nfi_lexicon_lookup(b->p->lex, nfi_lexicon_key(d->lang, w + cut, n - cut), &tail);
+        size_t nt = lookup(b, nfi_lexicon_key(d->lang, w + cut, n - cut), &tail);
         if (!nt)
             continue;
-        size_t hn = cut, nh = nfi_lexicon_lookup(b->p->lex, nfi_lexicon_key(d->lang, w, hn), &head);
+        size_t hn = cut, nh = lookup(b, nfi_lexicon_key(d->lang, w, hn), &head);
         if (!nh && w[cut - 1] == 's')
-            nh = nfi_lexicon_lookup(b->p->lex, nfi_lexicon_key(d->lang, w, hn - 1), &head);
+            nh = lookup(b, nfi_lexicon_key(d->lang, w, hn - 1), &head);
         if (!nh)
             continue;
         b->cur_start = t->start;
@@ -571,12 +604,12 @@ static size_t ukrainian_via_russian(builder *b, const nf_token *t, const uint64_
     }
     if (b->scratch.oom || !b->scratch.len)
         return 0;
-    size_t n = nfi_lexicon_lookup(b->p->lex, nfi_lexicon_key("ru", b->scratch.data, b->scratch.len), terms);
+    size_t n = lookup(b, nfi_lexicon_key("ru", b->scratch.data, b->scratch.len), terms);
     if (n)
         return n;
     const sb_symbol *stem = sb_stemmer_stem(b->p->russian, (const sb_symbol *)b->scratch.data, (int)b->scratch.len);
     int len = sb_stemmer_length(b->p->russian);
-    return stem ? nfi_lexicon_lookup(b->p->lex, nfi_lexicon_key("ru", (const char *)stem, (size_t)len), terms) : 0;
+    return stem ? lookup(b, nfi_lexicon_key("ru", (const char *)stem, (size_t)len), terms) : 0;
 }
 
 /* One word token at i; returns how many tokens it consumed. */
@@ -687,7 +720,7 @@ static size_t longest_match(builder *b, const char *s, size_t n, const uint64_t 
         ends[chars++] = i;
     }
     for (size_t c = chars; c > 0; c--)
-        if ((*n_values = nfi_lexicon_lookup(b->p->lex, nfi_lexicon_key(b->doc->lang, s, ends[c - 1]), values)))
+        if ((*n_values = lookup(b, nfi_lexicon_key(b->doc->lang, s, ends[c - 1]), values)))
             return ends[c - 1];
     return 0;
 }
@@ -799,7 +832,7 @@ static void add_dates(builder *b)
 static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
 {
     size_t n = b->seq.len / 8;
-    uint64_t *sorted = malloc((n ? n : 1) * 8);
+    uint64_t *sorted = malloc((n ? 2 * n : 1) * 8); /* and the radix sort's scratch */
     out->features = malloc((n ? n : 1) * sizeof *out->features);
     if (!sorted || !out->features || b->seq.oom || b->at.oom || b->para.oom || b->names.oom || b->keys.oom) {
         free(sorted);
@@ -807,7 +840,7 @@ static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
     }
     if (n)
         memcpy(sorted, b->seq.data, n * 8);
-    qsort(sorted, n, 8, nfi_cmp_u64);
+    nfi_u64_sort(sorted, n, sorted + n);
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && sorted[j] == sorted[i])
