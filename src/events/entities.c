@@ -44,7 +44,27 @@
 #define MAX_MERGE 64 /* entities considered for merging, per event */
 
 enum { STR_NONE = 0, STR_WEAK = 1, STR_STRONG = 2 };
-enum { SEP_NONE = 0, SEP_SPACE = 1, SEP_HYPHEN = 2 };
+/* How a run token follows the one before it; SEP_POSSESSIVE: the one
+ * before ended in "'s" (an owner ends a name: "Japan's Daiki Hashimoto"). */
+enum { SEP_NONE = 0, SEP_SPACE = 1, SEP_HYPHEN = 2, SEP_POSSESSIVE = 3 };
+
+/* Serialized runs (written by emit_run, read by the entity collection
+ * only): a head byte, then per token a flag byte, its key and its display
+ * form (each a length byte and bytes). The head is the token count, with
+ * RUN_HEADLINE when the run comes from the title of a document without
+ * text (display only, judged within the event); the head RUN_LOWER starts
+ * instead a list of the title's lower-case word keys (a count byte, then
+ * the keys). Token flags: */
+enum {
+    TF_WEAK = 1,       /* a capitalized word of a language that capitalizes nouns */
+    TF_SEP_SHIFT = 1,  /* bits 1-2: SEP_* */
+    TF_TITLE = 8,      /* a job title of the document's language (word lists) */
+    TF_WEAK_TITLE = 16, /* a job title that also starts names ("General") */
+    TF_FUNC = 32,      /* a function word of the document's language */
+    TF_LOWER_DOC = 64, /* the document also writes the word in lower case */
+    TF_POSITIONAL = 128 /* capitalized at a sentence start or on a title-case line */
+};
+enum { RUN_HEADLINE = 0x80, RUN_LOWER = 0x40, RUN_COUNT = 0x3f };
 
 struct nfi_translit {
     UTransliterator *tr; /* opened on first use */
@@ -59,6 +79,8 @@ struct nfi_translit {
     size_t tok_cap, line_cap;
     nfi_hmap seen; /* per document: clear names (norm hash -> strength), then run keys */
     nfi_buf key, pair;
+    nfi_hmap words; /* word_key(lang, key) -> W_* of the word lists (built on first use) */
+    bool words_built;
 };
 
 nf_status nfi_translit_new(nfi_translit **out, nf_error *err)
@@ -82,6 +104,7 @@ void nfi_translit_free(nfi_translit *t)
     nfi_hmap_free(&t->seen);
     nfi_buf_free(&t->key);
     nfi_buf_free(&t->pair);
+    nfi_hmap_free(&t->words);
     free(t);
 }
 
@@ -192,6 +215,114 @@ bool nfi_name_key(nfi_translit *t, const char *norm, size_t len, nfi_buf *out)
         return false;
     fold_key(out, start);
     return out->len > start;
+}
+
+/* ------------------------------------------------------------ word lists */
+
+/* Small per-language lists that decide how a name run is shown (never
+ * which features a document has): job titles put before a name ("Foreign
+ * Minister Cho Tae-yul" is shown as "Cho Tae-yul"), and function words,
+ * which a sentence start capitalizes ("El", "Der") but which name nothing.
+ * W_WEAK_TITLE words are also the first word of names ("General Motors",
+ * "State Department", "Lady Gaga"): they are only taken for a title when
+ * two name words follow. Royal and papal titles stay ("King Charles",
+ * "Pope Francis": that is how readers name them). Words are written in
+ * their normalized lower-case form and matched by name key (so inflected
+ * or transliterated variants that fold alike match too: Russian
+ * "президент" and English "president" share the key "president"). */
+enum { W_TITLE = 1, W_WEAK_TITLE = 2, W_FUNC = 4 };
+
+static const struct word_list {
+    const char *lang;
+    uint8_t kind;
+    const char *words; /* separated by single spaces */
+} word_lists[] = {
+    {"en", W_TITLE,
+     "president minister secretary chancellor senator governor spokesman spokeswoman spokesperson ceo "
+     "chairman chairwoman chairperson mayor premier ambassador commissioner director mr mrs dr sen gov "
+     "rep gen col lt sgt adm deputy"},
+    {"en", W_WEAK_TITLE, "general chief state affairs coach captain leader lord lady"},
+    {"en", W_FUNC,
+     "the an and of in on at to for by with from but or as if it its this that these those he she they "
+     "we his her their our after before when while how what why who where not no"},
+    {"de", W_TITLE,
+     "präsident präsidentin präsidenten bundespräsident bundespräsidentin kanzler kanzlerin bundeskanzler "
+     "bundeskanzlerin vizekanzler minister ministerin ministers außenminister außenministerin "
+     "außenministers ministerpräsident ministerpräsidentin staatschef staatschefs regierungschef "
+     "regierungschefin staatssekretär staatssekretärin senator senatorin gouverneur gouverneurin "
+     "bürgermeister bürgermeisterin sprecher sprecherin regierungssprecher vorsitzende vorsitzender "
+     "generalsekretär herr frau trainer trainerin chef chefin"},
+    {"de", W_WEAK_TITLE, "general"},
+    {"de", W_FUNC,
+     "der die das den dem des ein eine einen einem einer eines und oder mit von vom zum zur im in am an "
+     "auf für nach bei aus er sie es wir ihr sein seine ihre dieser diese dieses wie was wer warum wenn "
+     "als auch nicht"},
+    {"fr", W_TITLE,
+     "président présidente ministre chancelier chancelière secrétaire sénateur sénatrice gouverneur maire "
+     "directeur directrice mme mlle"},
+    {"fr", W_WEAK_TITLE, "général premier chef"},
+    {"fr", W_FUNC,
+     "le la les un une des du de au aux en et ou avec pour par sur dans son sa ses ce cette ces il elle "
+     "ils elles après selon quand comment pourquoi qui que"},
+    {"es", W_TITLE,
+     "presidente presidenta ministro ministra canciller secretario secretaria senador senadora gobernador "
+     "gobernadora alcalde alcaldesa portavoz director directora sr sra"},
+    {"es", W_WEAK_TITLE, "general jefe jefa don doña"},
+    {"es", W_FUNC,
+     "el la los las lo un una unos unas del de al en y con por para su sus este esta estos estas ese esa "
+     "tras sin según cuando como qué quién"},
+    {"pt", W_TITLE,
+     "presidente presidenta ministro ministra chanceler secretário secretária senador senadora governador "
+     "governadora prefeito prefeita diretor diretora técnico treinador sr sra"},
+    {"pt", W_WEAK_TITLE, "general chefe dom dona"},
+    {"pt", W_FUNC,
+     "os as um uma uns umas do da dos das de em no na nos nas ou com por para pelo pela seu sua após "
+     "segundo quando como"},
+    {"it", W_TITLE,
+     "presidente presidentessa ministro ministra cancelliere segretario senatore governatore sindaco "
+     "portavoce direttore"},
+    {"it", W_WEAK_TITLE, "generale capo"},
+    {"it", W_FUNC, "il lo la gli le un una uno del della dei delle di da in con per nel nella dopo"},
+    {"ru", W_TITLE,
+     "президент президента премьер министр министра канцлер секретарь сенатор губернатор мэр спикер "
+     "посол генсек тренер глава главы"},
+    {"ru", W_WEAK_TITLE, "генерал"},
+    {"ru", W_FUNC, "и в на с по для из от после о у к не как что"},
+};
+
+static uint64_t lang_salt(const char *lang)
+{
+    return nfi_hash64(lang, strlen(lang)) * 0x9E3779B97F4A7C15ULL;
+}
+
+/* The word-list key of a name key in a language. */
+static uint64_t word_key(uint64_t salt, const char *key, size_t n) { return nfi_hash64(key, n) ^ salt; }
+
+static bool build_words(nfi_translit *t)
+{
+    t->words_built = true;
+    for (size_t l = 0; l < sizeof word_lists / sizeof *word_lists; l++) {
+        uint64_t salt = lang_salt(word_lists[l].lang);
+        for (const char *w = word_lists[l].words; *w;) {
+            size_t n = strcspn(w, " ");
+            t->pair.len = 0;
+            if (nfi_name_key(t, w, n, &t->pair)) {
+                uint64_t *v = nfi_hmap_put(&t->words, word_key(salt, t->pair.data, t->pair.len), NULL);
+                if (!v)
+                    return false;
+                *v |= word_lists[l].kind;
+            }
+            w += n + (w[n] == ' ');
+        }
+    }
+    return true;
+}
+
+/* The W_* kinds of a name key in a language (0 when in no list). */
+static unsigned word_kind(const nfi_translit *t, uint64_t salt, const char *key, size_t n)
+{
+    const uint64_t *v = nfi_hmap_get(&t->words, word_key(salt, key, n));
+    return v ? (unsigned)*v : 0;
 }
 
 /* ------------------------------------------------------------- detection */
@@ -385,7 +516,7 @@ typedef struct run_tok {
     size_t key_off, key_len;
     const char *disp;
     size_t disp_len;
-    uint8_t weak, sep;
+    uint8_t weak, flags; /* flags: TF_* with the separator */
 } run_tok;
 
 static void put_piece(nfi_buf *b, const char *s, size_t n)
@@ -396,8 +527,9 @@ static void put_piece(nfi_buf *b, const char *s, size_t n)
     nfi_buf_append(b, s, n);
 }
 
-/* Serializes a run: count, then per token flags (weak | sep << 1), key, display. */
-static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, nfi_docfeat *out)
+/* Serializes a run (see RUN_HEADLINE): head, then per token flags, key,
+ * display. */
+static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head, nfi_docfeat *out)
 {
     uint64_t h = nfi_hash64(t->key.data, t->key.len);
     bool created;
@@ -407,9 +539,9 @@ static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, nfi_docfeat *
     if (!created)
         return true;
     nfi_buf *b = &out->runs;
-    nfi_buf_putc(b, (char)n);
+    nfi_buf_putc(b, (char)(n | head));
     for (size_t k = 0; k < n; k++) {
-        nfi_buf_putc(b, (char)(rt[k].weak | rt[k].sep << 1));
+        nfi_buf_putc(b, (char)rt[k].flags);
         put_piece(b, t->key.data + rt[k].key_off, rt[k].key_len);
         put_piece(b, rt[k].disp, rt[k].disp_len);
     }
@@ -427,11 +559,51 @@ static bool emit_pair(nfi_translit *t, const run_tok *a, const run_tok *b, nfi_d
            nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('b', t->pair.data, t->pair.len), flags);
 }
 
-/* The tokens [from, to) form one run. */
-static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t to, nfi_docfeat *out)
+/* Whether token i follows a dash, colon, opening quote or bracket, after
+ * which a sentence may start ("SEOUL, June 14 (Yonhap) — El ..."). */
+static bool after_opening(const nf_clean_doc *cd, size_t i)
+{
+    if (i == 0)
+        return true;
+    const nf_token *a = &cd->tokens[i - 1], *b = &cd->tokens[i];
+    const char *gap = cd->text + a->start + a->len;
+    size_t n = b->start - a->start - a->len;
+    static const char *const opening[] = {"\xe2\x80\x94", "\xe2\x80\x93", ":", "\xc2\xab", "\xe2\x80\x9c",
+                                          "\"",           "(",            "\xc2\xbf", "\xc2\xa1"};
+    for (size_t k = 0; k < sizeof opening / sizeof *opening; k++) {
+        size_t m = strlen(opening[k]);
+        for (size_t j = 0; j + m <= n; j++)
+            if (memcmp(gap + j, opening[k], m) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* What the shown entities need to know of a run token (TF_*). */
+static uint8_t token_flags(const nfi_translit *t, const nf_clean_doc *cd, size_t i, uint64_t salt,
+                           const char *key, size_t key_len)
+{
+    const nf_token *tk = &cd->tokens[i];
+    unsigned kind = word_kind(t, salt, key, key_len);
+    uint8_t f = (t->strength[i] == STR_WEAK ? TF_WEAK : 0) | (kind & W_TITLE ? TF_TITLE : 0) |
+                (kind & W_WEAK_TITLE ? TF_WEAK_TITLE : 0) | (kind & W_FUNC ? TF_FUNC : 0);
+    if (nfi_hmap_get(&t->seen, norm_hash(cd, tk) ^ 0x4C43ULL))
+        f |= TF_LOWER_DOC;
+    if (((tk->flags & NF_TOKEN_SENTENCE_START) || t->title_line[i] || after_opening(cd, i)) &&
+        !is_acronym(cd->text + tk->start, tk->len))
+        f |= TF_POSITIONAL;
+    return f;
+}
+
+/* The tokens [from, to) form one run; feats: also the name features
+ * (head RUN_HEADLINE: the run is for display only). */
+static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t to, uint8_t head,
+                    nfi_docfeat *out)
 {
     run_tok rt[MAX_RUN_TOKENS];
     size_t n = 0;
+    bool feats = !(head & RUN_HEADLINE), possessive = false;
+    uint64_t salt = lang_salt(cd->lang);
     t->key.len = 0;
     for (size_t i = from; i < to; i++) {
         const nf_token *tk = &cd->tokens[i];
@@ -451,16 +623,18 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
         r->disp = cd->text + tk->start;
         r->disp_len = strip_possessive(cd->text + tk->start, tk->len);
         r->weak = t->strength[i] == STR_WEAK;
-        r->sep = n == 0 ? SEP_NONE : (uint8_t)separator(cd, i);
+        int sep = n == 0 ? SEP_NONE : possessive ? SEP_POSSESSIVE : separator(cd, i);
+        possessive = r->disp_len < tk->len;
+        r->flags = (uint8_t)(token_flags(t, cd, i, salt, t->key.data + off, r->key_len) | sep << TF_SEP_SHIFT);
         uint64_t h = nfi_feat_hash('n', t->key.data + off, r->key_len);
-        if (!nfi_docfeat_push(out, CH_NAMES, h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
+        if (feats && !nfi_docfeat_push(out, CH_NAMES, h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
             return false;
-        if (n > 0 && !emit_pair(t, &rt[n - 1], r, out))
+        if (feats && n > 0 && !emit_pair(t, &rt[n - 1], r, out))
             return false;
         if (++n == MAX_RUN_TOKENS)
             break;
     }
-    return n == 0 || emit_run(t, rt, n, out);
+    return n == 0 || emit_run(t, rt, n, head, out);
 }
 
 static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *out)
@@ -474,6 +648,33 @@ static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *
     return n == 0 || nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('#', digits, n), 0);
 }
 
+/* Numbers and lower-case words first (so a run knows whether its words
+ * are also written in lower case), then the runs. */
+static bool extract_runs(nfi_translit *t, const nf_clean_doc *cd, uint8_t head, nfi_docfeat *out)
+{
+    if (!t->words_built && !build_words(t))
+        return false;
+    for (size_t i = 0; i < cd->n_tokens && !(head & RUN_HEADLINE); i++) {
+        if (cd->tokens[i].kind == NF_TOKEN_NUMBER && !add_number(cd, &cd->tokens[i], out))
+            return false;
+        if (cd->tokens[i].kind != NF_TOKEN_NUMBER && !t->strength[i] && !add_lower(t, cd, &cd->tokens[i], out))
+            return false;
+    }
+    for (size_t i = 0; i < cd->n_tokens;) {
+        if (!t->strength[i]) {
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < cd->n_tokens && t->strength[j] && separator(cd, j) != SEP_NONE)
+            j++;
+        if (!add_run(t, cd, i, j, head, out))
+            return false;
+        i = j;
+    }
+    return true;
+}
+
 nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err)
 {
     if (!grow_scratch(t, cd->n_tokens))
@@ -482,27 +683,59 @@ nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
     if (!mark_names(t, cd))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     continue_hyphens(t, cd);
-    for (size_t i = 0; i < cd->n_tokens;) {
-        if (cd->tokens[i].kind == NF_TOKEN_NUMBER) {
-            if (!add_number(cd, &cd->tokens[i], out))
-                return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-            i++;
+    return extract_runs(t, cd, 0, out) ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+}
+
+/* The keys of the title's lower-case words (RUN_LOWER): evidence, within
+ * an event, that a capitalized word of another title is a common word. */
+static bool emit_lower_keys(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out)
+{
+    size_t count_at = out->runs.len + 1, m = 0;
+    nfi_buf_putc(&out->runs, (char)RUN_LOWER);
+    nfi_buf_putc(&out->runs, 0);
+    for (size_t i = 0; i < cd->n_tokens && m < 255; i++) {
+        const nf_token *tk = &cd->tokens[i];
+        if (tk->kind != NF_TOKEN_WORD || (tk->flags & NF_TOKEN_CAPITALIZED))
             continue;
-        }
-        if (!t->strength[i]) {
-            if (!add_lower(t, cd, &cd->tokens[i], out))
-                return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-            i++;
+        t->pair.len = 0;
+        if (!nfi_name_key(t, cd->pool + tk->norm, tk->norm_len, &t->pair))
             continue;
-        }
-        size_t j = i + 1;
-        while (j < cd->n_tokens && t->strength[j] && separator(cd, j) != SEP_NONE)
-            j++;
-        if (!add_run(t, cd, i, j, out))
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        i = j;
+        put_piece(&out->runs, t->pair.data, t->pair.len);
+        m++;
     }
-    return NF_OK;
+    if (!out->runs.oom)
+        out->runs.data[count_at] = (char)m;
+    return !out->runs.oom;
+}
+
+nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token *tokens, size_t n,
+                        const char *pool, nfi_docfeat *out, nf_error *err)
+{
+    nf_clean_doc v = *cd;
+    v.text = cd->title;
+    v.text_len = cd->title ? strlen(cd->title) : 0;
+    v.tokens = (nf_token *)tokens;
+    v.n_tokens = n;
+    v.pool = (char *)pool;
+    if (!v.text || !grow_scratch(t, n))
+        return v.text ? nfi_fail(err, NF_ERR_NOMEM, "out of memory") : NF_OK;
+    size_t words = 0, caps = 0;
+    for (size_t i = 0; i < n; i++) {
+        words += tokens[i].kind == NF_TOKEN_WORD;
+        caps += tokens[i].kind == NF_TOKEN_WORD && (tokens[i].flags & NF_TOKEN_CAPITALIZED);
+    }
+    bool title_case = words >= 3 && caps * 2 > words; /* a headline, unlike a text line, may be short */
+    bool nouns = capitalizes_nouns(cd->lang);
+    nfi_hmap_clear(&t->seen);
+    for (size_t i = 0; i < n; i++) {
+        t->title_line[i] = title_case;
+        bool cap = tokens[i].kind == NF_TOKEN_WORD && (tokens[i].flags & NF_TOKEN_CAPITALIZED);
+        bool acro = cap && is_acronym(v.text + tokens[i].start, tokens[i].len);
+        t->strength[i] = !cap ? STR_NONE : (acro || !nouns) ? STR_STRONG : STR_WEAK;
+    }
+    continue_hyphens(t, &v);
+    bool ok = extract_runs(t, &v, RUN_HEADLINE, out) && emit_lower_keys(t, &v, out);
+    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
 /* -------------------------------------------------------------- entities */
@@ -510,6 +743,7 @@ nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
 typedef struct mention {
     uint64_t key_hash;
     uint32_t comp, doc;
+    bool pref;                /* from a report in the headline's language */
     size_t key_off, disp_off; /* into the scratch buffer while it grows */
     const char *key, *disp;   /* set once it stops growing */
 } mention;
@@ -521,12 +755,29 @@ typedef struct cand {
     bool merged;
 } cand;
 
+/* Evidence of one key within the event, in members: shown as a clear name
+ * (not weak, not capitalized by position), named at all, written in lower
+ * case in a title (RUN_LOWER). Packed EV_BITS each into one value. */
+#define EV_BITS 21
+#define EV_MAX ((1u << EV_BITS) - 1)
+enum { EV_CLEAR = 0, EV_NAMED = 1, EV_LOWER = 2 };
+
 typedef struct collect_ctx {
     nfi_buf text; /* keys and displays, NUL-terminated */
     mention *m;
     size_t n, cap;
     nfi_hmap doc_seen;
+    nfi_hmap evidence; /* key hash -> EV_* counts */
+    nfi_name_ok_fn name_ok;
+    const void *ok_ctx;
 } collect_ctx;
+
+/* One token of a serialized run. */
+typedef struct run_item {
+    const char *key, *disp;
+    size_t kl, dl;
+    uint8_t flags;
+} run_item;
 
 /* Reads one length-prefixed piece. */
 static const char *piece(const char **p, const char *end, size_t *n)
@@ -541,8 +792,82 @@ static const char *piece(const char **p, const char *end, size_t *n)
     return s;
 }
 
+/* Reads one record: a run into it[] (*n tokens), or a RUN_LOWER list
+ * (its keys into it[].key, at most 255). Returns the head, or -1 when
+ * the record is cut short. */
+static int read_record(const char **p, const char *end, run_item *it, size_t *n)
+{
+    if (*p >= end)
+        return -1;
+    int head = (unsigned char)*(*p)++;
+    bool lower = head == RUN_LOWER;
+    if (lower && *p >= end)
+        return -1;
+    *n = lower ? (unsigned char)*(*p)++ : (size_t)(head & RUN_COUNT);
+    if (!lower && *n > MAX_RUN_TOKENS)
+        return -1;
+    for (size_t k = 0; k < *n; k++) {
+        if (!lower && *p >= end)
+            return -1;
+        it[k].flags = lower ? 0 : (uint8_t)*(*p)++;
+        if (!(it[k].key = piece(p, end, &it[k].kl)))
+            return -1;
+        if (!lower && !(it[k].disp = piece(p, end, &it[k].dl)))
+            return -1;
+    }
+    return head;
+}
+
+/* Counts one member's evidence for key (once per member and kind). */
+static bool count_evidence(collect_ctx *c, const char *key, size_t kl, int kind)
+{
+    uint64_t h = nfi_hash64(key, kl);
+    bool created;
+    if (!nfi_hmap_put(&c->doc_seen, h ^ (0x45564944ULL + (uint64_t)kind), &created))
+        return false;
+    if (!created)
+        return true;
+    uint64_t *v = nfi_hmap_put(&c->evidence, h, NULL);
+    if (!v)
+        return false;
+    if (((*v >> (EV_BITS * kind)) & EV_MAX) < EV_MAX)
+        *v += (uint64_t)1 << (EV_BITS * kind);
+    return true;
+}
+
+static uint32_t evidence(const collect_ctx *c, const char *key, size_t kl, int kind)
+{
+    const uint64_t *v = nfi_hmap_get(&c->evidence, nfi_hash64(key, kl));
+    return v ? (uint32_t)((*v >> (EV_BITS * kind)) & EV_MAX) : 0;
+}
+
+/* First pass over every member: which keys the event's reports name
+ * clearly, name at all, and write in lower case. */
+static bool scan_evidence(collect_ctx *c, const nfi_entity_input *in, size_t n)
+{
+    run_item it[255];
+    for (size_t i = 0; i < n; i++) {
+        nfi_hmap_clear(&c->doc_seen);
+        const char *p = in[i].runs, *end = p + in[i].runs_len;
+        while (p < end) {
+            size_t m;
+            int head = read_record(&p, end, it, &m);
+            if (head < 0)
+                return false;
+            for (size_t k = 0; k < m; k++) {
+                bool clear = !(it[k].flags & (TF_WEAK | TF_POSITIONAL));
+                if (head == RUN_LOWER ? !count_evidence(c, it[k].key, it[k].kl, EV_LOWER)
+                                      : !count_evidence(c, it[k].key, it[k].kl, EV_NAMED) ||
+                                            (clear && !count_evidence(c, it[k].key, it[k].kl, EV_CLEAR)))
+                    return false;
+            }
+        }
+    }
+    return true;
+}
+
 static bool add_mention(collect_ctx *c, const char *key, size_t key_len, const char *disp, size_t disp_len,
-                        uint32_t comp, uint32_t doc)
+                        uint32_t comp, uint32_t doc, bool pref)
 {
     uint64_t h = nfi_hash64(key, key_len);
     bool created;
@@ -562,6 +887,7 @@ static bool add_mention(collect_ctx *c, const char *key, size_t key_len, const c
     m->key_hash = h;
     m->comp = comp;
     m->doc = doc;
+    m->pref = pref;
     m->key_off = c->text.len;
     nfi_buf_append(&c->text, key, key_len);
     nfi_buf_putc(&c->text, '\0');
@@ -575,42 +901,101 @@ typedef struct seg {
     nfi_buf key, disp;
 } seg;
 
-/* Cuts one serialized run at uncorroborated weak tokens; adds each piece. */
-static bool collect_run(collect_ctx *c, const char **p, const char *end, nfi_name_ok_fn name_ok,
-                        const void *ctx, uint32_t comp, uint32_t doc, seg *s)
+/* What a run token is to the shown entities: not a name (ends a piece),
+ * a common word (kept only between names: "UN Security Council"), or a
+ * name. Text runs ask the corpus (name_ok); headline runs, which have no
+ * corpus statistics, ask the event: a word capitalized only by its place
+ * must be a clear name in some report, and a word the event's titles
+ * write in lower case as often as a quarter of the times they name it is
+ * common ("Wins", "Gold" in title-case headlines). A function word at a
+ * sentence start is never a name ("El Ayuntamiento"). */
+enum { T_CUT = 0, T_COMMON = 1, T_NAME = 2 };
+
+static int classify(const collect_ctx *c, int head, const run_item *t)
 {
-    size_t n = (unsigned char)*(*p)++;
-    s->key.len = s->disp.len = 0;
-    bool ok = true;
-    for (size_t k = 0; k <= n && ok; k++) {
-        size_t kl = 0, dl = 0;
-        const char *key = NULL, *disp = NULL;
-        int flags = 0;
-        if (k < n) {
-            if (*p >= end)
-                return false;
-            flags = (unsigned char)*(*p)++;
-            if (!(key = piece(p, end, &kl)) || !(disp = piece(p, end, &dl)))
-                return false;
-        }
-        bool keep = k < n && name_ok(ctx, nfi_feat_hash('n', key, kl), flags & 1);
-        if (!keep && s->key.len >= 2)
-            ok = add_mention(c, s->key.data, s->key.len, s->disp.data, s->disp.len, comp, doc);
-        if (!keep) {
-            s->key.len = s->disp.len = 0;
-            continue;
-        }
-        if (s->key.len) {
-            nfi_buf_putc(&s->key, ' ');
-            if ((flags >> 1) == SEP_HYPHEN)
-                nfi_buf_putc(&s->disp, '-');
-            else
-                nfi_buf_putc(&s->disp, ' ');
-        }
-        nfi_buf_append(&s->key, key, kl);
-        nfi_buf_append(&s->disp, disp, dl);
+    if ((t->flags & TF_FUNC) && (t->flags & TF_POSITIONAL))
+        return T_CUT;
+    uint64_t fh = nfi_feat_hash('n', t->key, t->kl);
+    bool weak = t->flags & TF_WEAK;
+    if (!(head & RUN_HEADLINE)) {
+        if (c->name_ok(c->ok_ctx, fh, weak))
+            return T_NAME;
+        return weak && c->name_ok(c->ok_ctx, fh, false) ? T_CUT : T_COMMON;
     }
-    return ok && !s->key.oom && !s->disp.oom;
+    if (evidence(c, t->key, t->kl, EV_CLEAR) == 0 && !c->name_ok(c->ok_ctx, fh, false))
+        return T_CUT;
+    uint32_t lower = evidence(c, t->key, t->kl, EV_LOWER);
+    return lower && lower * 4 >= evidence(c, t->key, t->kl, EV_NAMED) ? T_COMMON : T_NAME;
+}
+
+static bool is_title(const run_item *it, size_t k, size_t to)
+{
+    return (it[k].flags & TF_TITLE) || ((it[k].flags & TF_WEAK_TITLE) && to - k > 2);
+}
+
+/* Adds the piece [from, to) of a run, job titles and what precedes them
+ * cut off ("South Korean First Vice Foreign Minister Kim Hong-kyun" ->
+ * "Kim Hong-kyun"); a lone word is dropped when it is a function word or
+ * written in lower case in its own document. */
+static bool add_piece(collect_ctx *c, const run_item *it, const int *cls, size_t from, size_t to,
+                      const nfi_entity_input *m, uint32_t doc, seg *s)
+{
+    for (size_t k = from; k < to; k++)
+        if (is_title(it, k, to))
+            from = k + 1;
+    while (from < to && cls[from] != T_NAME)
+        from++;
+    if (from == to)
+        return true;
+    if (to - from == 1 && (it[from].flags & (TF_FUNC | TF_LOWER_DOC)))
+        return true;
+    s->key.len = s->disp.len = 0;
+    for (size_t k = from; k < to; k++) {
+        if (k > from) {
+            nfi_buf_putc(&s->key, ' ');
+            nfi_buf_putc(&s->disp, ((it[k].flags >> TF_SEP_SHIFT) & 3) == SEP_HYPHEN ? '-' : ' ');
+        }
+        nfi_buf_append(&s->key, it[k].key, it[k].kl);
+        nfi_buf_append(&s->disp, it[k].disp, it[k].dl);
+    }
+    if (s->key.oom || s->disp.oom)
+        return false;
+    return s->key.len < 2 ||
+           add_mention(c, s->key.data, s->key.len, s->disp.data, s->disp.len, m->component, doc, m->headline_lang);
+}
+
+/* Whether a name follows token k before the next cut. */
+static bool name_follows(const int *cls, size_t k, size_t n)
+{
+    for (; k < n && cls[k] != T_CUT; k++)
+        if (cls[k] == T_NAME)
+            return true;
+    return false;
+}
+
+/* Cuts one run into pieces at tokens that are no name and after an owner
+ * when a name follows ("Japan's | Daiki Hashimoto", but "St Brannoc's
+ * Hospital"); common words survive only between names. */
+static bool collect_run(collect_ctx *c, int head, const run_item *it, size_t n, const nfi_entity_input *m,
+                        uint32_t doc, seg *s)
+{
+    int cls[MAX_RUN_TOKENS];
+    for (size_t k = 0; k < n; k++)
+        cls[k] = classify(c, head, &it[k]);
+    size_t from = 0;
+    for (size_t k = 0; k <= n; k++) {
+        bool end = k == n || cls[k] == T_CUT ||
+                   (((it[k].flags >> TF_SEP_SHIFT) & 3) == SEP_POSSESSIVE && name_follows(cls, k, n));
+        if (!end)
+            continue;
+        size_t to = k;
+        while (to > from && cls[to - 1] != T_NAME)
+            to--;
+        if (to > from && !add_piece(c, it, cls, from, to, m, doc, s))
+            return false;
+        from = k < n && cls[k] == T_CUT ? k + 1 : k;
+    }
+    return true;
 }
 
 static int cmp_mention(const void *a, const void *b)
@@ -653,19 +1038,22 @@ static bool shouting(const char *s)
     return letters >= 4;
 }
 
-/* One candidate per key: its most used display form (one in capitals only
- * when there is no other), components, documents. */
+/* One candidate per key: its display form is the most used one in the
+ * reports in the headline's language when they name it, else the most
+ * used one (one in capitals only when there is no other). */
 static bool make_cand(collect_ctx *c, size_t from, size_t to, cand *out)
 {
-    size_t best = from, best_n = 0;
+    size_t best = from, best_n = 0, best_pref = 0;
     bool best_shouts = true;
     for (size_t i = from; i < to;) {
-        size_t j = i;
-        while (j < to && strcmp(c->m[j].disp, c->m[i].disp) == 0)
-            j++;
+        size_t j = i, pref = 0;
+        for (; j < to && strcmp(c->m[j].disp, c->m[i].disp) == 0; j++)
+            pref += c->m[j].pref;
         bool shouts = shouting(c->m[i].disp);
-        if ((best_shouts && !shouts) || (shouts == best_shouts && j - i > best_n)) {
+        if ((best_shouts && !shouts) ||
+            (shouts == best_shouts && (pref > best_pref || (pref == best_pref && j - i > best_n)))) {
             best_n = j - i;
+            best_pref = pref;
             best = i;
             best_shouts = shouts;
         }
@@ -728,6 +1116,26 @@ static bool word_suffix(const char *shrt, size_t ls, const char *lng, size_t ll)
     return ll > ls + 1 && strcmp(lng + ll - ls, shrt) == 0 && lng[ll - ls - 1] == ' ';
 }
 
+/* Whether a single word starts the words of long ("north" starts "north
+ * korea", "kho" starts "kho tae yul"). */
+static bool word_prefix(const char *shrt, size_t ls, const char *lng, size_t ll)
+{
+    return ll > ls + 1 && strncmp(lng, shrt, ls) == 0 && lng[ls] == ' ' && !strchr(shrt, ' ');
+}
+
+/* Whether every element of a (sorted) is in b (sorted). */
+static bool subset(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < na; i++) {
+        while (j < nb && b[j] < a[i])
+            j++;
+        if (j == nb || b[j] != a[i])
+            return false;
+    }
+    return true;
+}
+
 static size_t words(const char *key)
 {
     size_t n = 1;
@@ -741,12 +1149,19 @@ static size_t words(const char *key)
  * when one is the ending of the other, a name of several words is the core
  * that titles were put before ("Foreign Minister Kim Hong-kyun" -> "Kim
  * Hong-kyun"), while a single word is a surname or short form that the
- * longer name explains ("Putin" -> "Vladimir Putin"). Returns the index
+ * longer name explains ("Putin" -> "Vladimir Putin"); a single word that
+ * starts a longer name is its short form when every report using it also
+ * uses the longer one ("North" -> "North Korea", "Cho" -> "Cho Tae-yul";
+ * but "Kellmouth" stays beside "Kellmouth Roads"). Returns the index
  * (0 for a, 1 for b) of the representative, or -1. */
 static int merge_rep(const cand *a, const cand *b)
 {
     size_t la = strlen(a->key), lb = strlen(b->key);
     if (la >= 6 && lb >= 6 && one_edit(a->key, b->key))
+        return 0;
+    if (la >= 3 && word_prefix(a->key, la, b->key, lb) && subset(a->docs, a->n_docs, b->docs, b->n_docs))
+        return 1; /* a starts b: "North" -> "North Korea" */
+    if (lb >= 3 && word_prefix(b->key, lb, a->key, la) && subset(b->docs, b->n_docs, a->docs, a->n_docs))
         return 0;
     if (la < 4 || lb < 4)
         return -1;
@@ -793,18 +1208,21 @@ static bool merge_cands(cand *cs, size_t n)
     return true;
 }
 
-static bool gather(collect_ctx *c, const nfi_entity_input *in, size_t n, nfi_name_ok_fn name_ok,
-                   const void *ctx)
+static bool gather(collect_ctx *c, const nfi_entity_input *in, size_t n)
 {
     seg s;
+    run_item it[255];
     nfi_buf_init(&s.key);
     nfi_buf_init(&s.disp);
-    bool ok = true;
+    bool ok = scan_evidence(c, in, n);
     for (size_t i = 0; i < n && ok; i++) {
         nfi_hmap_clear(&c->doc_seen);
         const char *p = in[i].runs, *end = p + in[i].runs_len;
-        while (ok && p < end)
-            ok = collect_run(c, &p, end, name_ok, ctx, in[i].component, (uint32_t)i, &s);
+        while (ok && p < end) {
+            size_t m;
+            int head = read_record(&p, end, it, &m);
+            ok = head >= 0 && (head == RUN_LOWER || collect_run(c, head, it, m, &in[i], (uint32_t)i, &s));
+        }
     }
     nfi_buf_free(&s.key);
     nfi_buf_free(&s.disp);
@@ -846,11 +1264,14 @@ nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok
     collect_ctx c = {0};
     nfi_buf_init(&c.text);
     nfi_hmap_init(&c.doc_seen);
+    nfi_hmap_init(&c.evidence);
+    c.name_ok = name_ok;
+    c.ok_ctx = ctx;
     cand *cs = NULL;
     size_t nc = 0;
     *out = NULL;
     *n_out = 0;
-    bool ok = gather(&c, in, n, name_ok, ctx) && build_cands(&c, &cs, &nc);
+    bool ok = gather(&c, in, n) && build_cands(&c, &cs, &nc);
     if (ok) {
         qsort(cs, nc, sizeof *cs, cmp_cand);
         ok = merge_cands(cs, nc);
@@ -878,6 +1299,7 @@ nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok
     free(c.m);
     nfi_buf_free(&c.text);
     nfi_hmap_free(&c.doc_seen);
+    nfi_hmap_free(&c.evidence);
     if (!ok || strings->oom) {
         free(*out);
         *out = NULL;
