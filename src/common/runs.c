@@ -17,6 +17,7 @@
 #include "common/common.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct nfi_runs {
     size_t heap_len;
     size_t mem_pos; /* when nothing spilled: position in buf */
     bool finished, failed;
+    bool vals_sorted; /* buf's vals never decreased since it was empty */
     nf_error error;
     char *tmp_dir;
     uint64_t count;
@@ -58,10 +60,74 @@ static bool kv_less(const nfi_kv *x, const nfi_kv *y)
     return x->key < y->key || (x->key == y->key && x->val < y->val);
 }
 
-/* LSD radix passes [first_pass, 16): 0-7 sort by val bytes, 8-15 by key
- * bytes. Each pass is stable, so starting at 8 sorts by key alone and keeps
- * records with equal keys in their original order. */
-static void radix_passes(nfi_kv *v, size_t n, int first_pass)
+/* The one LSD radix sort, for 8-byte words (size 8) and for nfi_kv records
+ * (size 16), over byte positions [first, last): for records, positions 0-7
+ * are the val's bytes (least significant first) and 8-15 the key's. One
+ * read pass fills every position's histogram; a position where all records
+ * share the byte is skipped, so small keys (document numbers) cost two or
+ * three scatter passes, not eight. Each pass is stable, so starting at 8
+ * sorts records by key alone and keeps equal keys in their input order. The
+ * result is in v; scratch holds n elements. Inlined into its two callers,
+ * so the size is a constant there. */
+static inline uint64_t radix_word(const unsigned char *rec, size_t size, int pos)
+{
+    uint64_t w;
+    memcpy(&w, rec + (size == 8 ? 0 : pos < 8 ? offsetof(nfi_kv, val) : offsetof(nfi_kv, key)), sizeof w);
+    return w;
+}
+
+static inline __attribute__((always_inline)) void radix_sort(void *v, void *scratch, size_t n, size_t size,
+                                                             int first, int last)
+{
+    size_t(*count)[256] = calloc((size_t)(last - first), sizeof *count);
+    if (!count) { /* cannot happen in practice (16 KB at most); keep the order total */
+        qsort(v, n, size, size == 8 ? nfi_cmp_u64 : cmp_kv);
+        return;
+    }
+    const unsigned char *p = v;
+    for (size_t i = 0; i < n; i++, p += size)
+        for (int pos = first; pos < last; pos++)
+            count[pos - first][(radix_word(p, size, pos) >> (pos % 8 * 8)) & 0xFF]++;
+    unsigned char *src = v, *dst = scratch;
+    for (int pos = first; pos < last; pos++) {
+        size_t *c = count[pos - first];
+        int shift = pos % 8 * 8;
+        if (c[(radix_word(src, size, pos) >> shift) & 0xFF] == n)
+            continue; /* every record has this byte */
+        size_t sum = 0;
+        for (int b = 0; b < 256; b++) {
+            size_t k = c[b];
+            c[b] = sum;
+            sum += k;
+        }
+        const unsigned char *q = src;
+        for (size_t i = 0; i < n; i++, q += size)
+            memcpy(dst + c[(radix_word(q, size, pos) >> shift) & 0xFF]++ * size, q, size);
+        unsigned char *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != (unsigned char *)v)
+        memcpy(v, src, n * size);
+    free(count);
+}
+
+void nfi_u64_sort(uint64_t *v, size_t n, uint64_t *scratch)
+{
+    if (n < 48) { /* insertion sort: below this the counting passes cost more */
+        for (size_t i = 1; i < n; i++) {
+            uint64_t x = v[i];
+            size_t j = i;
+            for (; j > 0 && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
+    radix_sort(v, scratch, n, sizeof *v, 0, 8);
+}
+
+static inline __attribute__((always_inline)) void radix_passes(nfi_kv *v, size_t n, int first_pass)
 {
     if (n < 2)
         return;
@@ -70,31 +136,7 @@ static void radix_passes(nfi_kv *v, size_t n, int first_pass)
         qsort(v, n, sizeof *v, cmp_kv);
         return;
     }
-    /* 16 passes of 8 bits: val first (least significant), then key; passes
-     * where every record has the same byte are skipped */
-    nfi_kv *src = v, *dst = tmp;
-    for (int pass = first_pass; pass < 16; pass++) {
-        int shift = (pass % 8) * 8;
-        bool on_key = pass >= 8;
-        size_t count[256] = {0};
-        for (size_t i = 0; i < n; i++)
-            count[((on_key ? src[i].key : src[i].val) >> shift) & 0xFF]++;
-        if (count[((on_key ? src[0].key : src[0].val) >> shift) & 0xFF] == n)
-            continue;
-        size_t sum = 0;
-        for (int b = 0; b < 256; b++) {
-            size_t c = count[b];
-            count[b] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[count[((on_key ? src[i].key : src[i].val) >> shift) & 0xFF]++] = src[i];
-        nfi_kv *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != v)
-        memcpy(v, src, n * sizeof *v);
+    radix_sort(v, tmp, n, sizeof *v, first_pass, 16);
     free(tmp);
 }
 
@@ -129,9 +171,19 @@ nf_status nfi_runs_new(nfi_runs **out, size_t mem_bytes, const char *tmp_dir, nf
     return NF_OK;
 }
 
+/* Records added in nondecreasing val order (document numbers, as every
+ * dedup sorter adds them) need only the key passes. */
+static void sort_buffer(nfi_runs *r)
+{
+    if (r->vals_sorted)
+        nfi_kv_sort_by_key_stable(r->buf, r->len);
+    else
+        nfi_kv_sort(r->buf, r->len);
+}
+
 static nf_status spill(nfi_runs *r, nf_error *err)
 {
-    nfi_kv_sort(r->buf, r->len);
+    sort_buffer(r);
     run *runs = realloc(r->runs, (r->n_runs + 1) * sizeof *runs);
     if (!runs)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -166,6 +218,7 @@ nf_status nfi_runs_add(nfi_runs *r, uint64_t key, uint64_t val, nf_error *err)
             r->alloc = alloc;
         }
     }
+    r->vals_sorted = r->len == 0 || (r->vals_sorted && val >= r->buf[r->len - 1].val);
     r->buf[r->len++] = (nfi_kv){key, val};
     r->count++;
     return NF_OK;
@@ -207,11 +260,29 @@ static void sift_down(nfi_runs *r, size_t i)
     }
 }
 
+/* (Re)starts the merge of the spilled runs from their beginnings. */
+static nf_status start_merge(nfi_runs *r, nf_error *err)
+{
+    r->heap_len = 0;
+    for (size_t i = 0; i < r->n_runs; i++) {
+        run *u = &r->runs[i];
+        rewind(u->file);
+        u->len = u->pos = 0;
+        if (!u->buf && !(u->buf = malloc(READ_BUFFER_RECORDS * sizeof *u->buf)))
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        if (refill(r, u))
+            r->heap[r->heap_len++] = i;
+    }
+    for (size_t i = r->heap_len; i-- > 0;)
+        sift_down(r, i);
+    return r->failed ? nfi_fail(err, NF_ERR_IO, "%s", r->error.message) : NF_OK;
+}
+
 nf_status nfi_runs_finish(nfi_runs *r, nf_error *err)
 {
     r->finished = true;
     if (r->n_runs == 0) {
-        nfi_kv_sort(r->buf, r->len);
+        sort_buffer(r);
         return NF_OK;
     }
     if (r->len) {
@@ -225,17 +296,15 @@ nf_status nfi_runs_finish(nfi_runs *r, nf_error *err)
     r->heap = malloc(r->n_runs * sizeof *r->heap);
     if (!r->heap)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < r->n_runs; i++) {
-        run *u = &r->runs[i];
-        rewind(u->file);
-        if (!(u->buf = malloc(READ_BUFFER_RECORDS * sizeof *u->buf)))
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        if (refill(r, u))
-            r->heap[r->heap_len++] = i;
-    }
-    for (size_t i = r->heap_len; i-- > 0;)
-        sift_down(r, i);
-    return r->failed ? nfi_fail(err, NF_ERR_IO, "%s", r->error.message) : NF_OK;
+    return start_merge(r, err);
+}
+
+nf_status nfi_runs_rewind(nfi_runs *r, nf_error *err)
+{
+    if (!r->finished)
+        return nfi_fail(err, NF_ERR_ARG, "internal: rewinding a sorter before finishing it");
+    r->mem_pos = 0;
+    return r->n_runs ? start_merge(r, err) : NF_OK;
 }
 
 int nfi_runs_next(nfi_runs *r, nfi_kv *out)

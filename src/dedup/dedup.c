@@ -38,12 +38,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define BAND_CLIQUE_MAX 48      /* larger band groups: chain + star */
-#define SAMPLE_DF_MAX 64        /* samples in more documents are ignored */
 #define MIN_SAMPLES_CONTAINED 4 /* fewer samples cannot support a containment claim */
 #define WINNOW_WINDOW 8   /* containment samples: see sketch.c */
 #define NEAR_SAMPLE_SHARE 0.25 /* see verify_pair */
-enum { KIND_BAND = 0, KIND_SAMPLE = 1 }; /* what made a candidate pair */
 #define SKETCH_SEED 0x6E657773666F6C64ULL /* "newsfold" */
 
 static const char *const relation_names[] = {"unique", "canonical", "exact", "near", "contained"};
@@ -331,82 +328,6 @@ static bool is_new_pair(const nf_dedup *d, uint32_t a, uint32_t b)
     return a >= d->n_index_docs || b >= d->n_index_docs;
 }
 
-static nf_status emit_pair(nf_dedup *d, nfi_runs *cands, uint32_t a, uint32_t b, uint64_t kind, nf_error *err)
-{
-    if (a == b || !is_new_pair(d, a, b)) /* index pairs were verified in their own run */
-        return NF_OK;
-    if (a > b) {
-        uint32_t t = a;
-        a = b;
-        b = t;
-    }
-    /* the kind rides in the key's lowest bit and the value is constant, so
-     * the sorter skips the value's radix passes */
-    return nfi_runs_add(cands, (uint64_t)a << 33 | (uint64_t)b << 1 | kind, 0, err);
-}
-
-/* Pairs of one key group: all pairs when small, else chain + star. */
-static nf_status emit_group(nf_dedup *d, nfi_runs *cands, const uint32_t *g, size_t n, uint64_t kind, nf_error *err)
-{
-    nf_status st = NF_OK;
-    if (n <= BAND_CLIQUE_MAX) {
-        for (size_t i = 0; i < n && st == NF_OK; i++)
-            for (size_t j = i + 1; j < n && st == NF_OK; j++)
-                st = emit_pair(d, cands, g[i], g[j], kind, err);
-        return st;
-    }
-    for (size_t i = 1; i < n && st == NF_OK; i++) {
-        st = emit_pair(d, cands, g[i - 1], g[i], kind, err);
-        if (st == NF_OK && i > 1)
-            st = emit_pair(d, cands, g[0], g[i], kind, err);
-    }
-    return st;
-}
-
-/* Walks a finished sorter by key and emits the pairs of each group. */
-static nf_status pairs_from(nf_dedup *d, nfi_runs *src, nfi_runs *cands, uint64_t kind, size_t max_group,
-                            nf_error *err)
-{
-    nf_status st = nfi_runs_finish(src, err);
-    size_t cap = 64, n = 0;
-    uint32_t *group = malloc(cap * sizeof *group);
-    if (!group)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    nfi_kv kv;
-    uint64_t key = 0;
-    bool overflow = false;
-    while (st == NF_OK) {
-        int more = nfi_runs_next(src, &kv);
-        if (!more || kv.key != key) {
-            if (n > 1 && !overflow)
-                st = emit_group(d, cands, group, n, kind, err);
-            n = 0;
-            overflow = false;
-            if (!more)
-                break;
-            key = kv.key;
-        }
-        if (n >= max_group) {
-            overflow = true;
-            continue;
-        }
-        if (n == cap) {
-            uint32_t *g = realloc(group, (cap *= 2) * sizeof *g);
-            if (!g) {
-                st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-                break;
-            }
-            group = g;
-        }
-        if (n == 0 || group[n - 1] != (uint32_t)kv.val) /* a doc repeats a key in several bands */
-            group[n++] = (uint32_t)kv.val;
-    }
-    free(group);
-    if (st == NF_OK && nfi_runs_failed(src, err))
-        st = NF_ERR_IO;
-    return st;
-}
-
 /* ------------------------------------------------------------ verification */
 
 /* Signatures are read back from their file two at a time (pread), not
@@ -519,29 +440,19 @@ static nf_status push_edge(nfi_edge **edges, size_t *n, size_t *cap, const nfi_e
     return NF_OK;
 }
 
-static nf_status verify_candidates(const verifier *v, nfi_runs *cands, nfi_edge **edges, size_t *n_edges,
-                                   size_t *n_candidates, nf_error *err)
+typedef struct verify_ctx {
+    const verifier *v;
+    nfi_edge *edges;
+    size_t n_edges, cap;
+} verify_ctx;
+
+static nf_status verify_visit(void *ctx, uint32_t a, uint32_t b, uint32_t shared, bool banded, nf_error *err)
 {
-    size_t cap = 0;
-    nf_status st = nfi_runs_finish(cands, err);
-    nfi_kv kv;
-    bool have = st == NF_OK && nfi_runs_next(cands, &kv);
-    while (have && st == NF_OK) {
-        uint64_t pair = kv.key >> 1;
-        size_t shared = 0;
-        bool banded = false;
-        do {
-            shared += (kv.key & 1) == KIND_SAMPLE;
-            banded |= (kv.key & 1) == KIND_BAND;
-        } while ((have = nfi_runs_next(cands, &kv)) && kv.key >> 1 == pair);
-        (*n_candidates)++;
-        nfi_edge e;
-        if (verify_pair(v, (uint32_t)(pair >> 32), (uint32_t)pair, shared, banded, &e))
-            st = push_edge(edges, n_edges, &cap, &e, err);
-    }
-    if (st == NF_OK && nfi_runs_failed(cands, err))
-        st = NF_ERR_IO;
-    return st;
+    verify_ctx *c = ctx;
+    nfi_edge e;
+    if (!verify_pair(c->v, a, b, shared, banded, &e))
+        return NF_OK;
+    return push_edge(&c->edges, &c->n_edges, &c->cap, &e, err);
 }
 
 /* ------------------------------------------------------------ grouping */
@@ -690,12 +601,7 @@ nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
     memset(out, 0, sizeof *out);
     out->bands = d->bands;
     out->rows = d->rows;
-    nfi_runs *cands = NULL;
-    nf_status st = nfi_runs_new(&cands, d->opt.mem_limit / 3 ? d->opt.mem_limit / 3 : 1, d->opt.tmp_dir, err);
-    if (st == NF_OK)
-        st = pairs_from(d, d->band_runs, cands, KIND_BAND, SIZE_MAX, err);
-    if (st == NF_OK)
-        st = pairs_from(d, d->sample_runs, cands, KIND_SAMPLE, SAMPLE_DF_MAX, err);
+    nf_status st = NF_OK;
     size_t sig_len = (size_t)d->opt.perms * sizeof(uint32_t);
     sig_cache sigs = {fileno(d->sig_file), {malloc(sig_len), malloc(sig_len)}, {UINT32_MAX, UINT32_MAX}, false};
     verifier v = {d, &sigs, NULL};
@@ -705,11 +611,12 @@ nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
         st = nfi_fail(err, NF_ERR_IO, "cannot write signatures to a temporary file (disk full?)");
     if (st == NF_OK && d->shingle_file)
         v.shingles = map_file(d->shingle_file, d->shingle_bytes, err, &st);
-    nfi_edge *edges = NULL;
-    size_t n_edges = 0;
-    if (st == NF_OK)
-        st = verify_candidates(&v, cands, &edges, &n_edges, &out->candidates, err);
-    nfi_runs_free(cands);
+    verify_ctx vc = {&v, NULL, 0, 0};
+    if (st == NF_OK) /* the candidate search's share of memory: what the pair sorter had */
+        st = nfi_dedup_candidates(d, d->opt.mem_limit / 3 ? d->opt.mem_limit / 3 : 1, verify_visit, &vc,
+                                  &out->candidates, err);
+    nfi_edge *edges = vc.edges;
+    size_t n_edges = vc.n_edges;
     if (st == NF_OK) /* groups from earlier runs, and repeats of an exact text */
         st = append_edges(&edges, &n_edges, d->index_edges, d->n_index_edges, err);
     for (size_t k = 0; k < d->n_exact_edges && st == NF_OK; k++)

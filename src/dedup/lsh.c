@@ -19,6 +19,8 @@
 #include "dedup/dedup.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 #include <xxhash.h>
 
 #define FALSE_POSITIVE_WEIGHT 0.05
@@ -74,4 +76,315 @@ uint64_t nfi_simhash_block_key(uint64_t simhash, int block, int n_blocks)
     int end = block == n_blocks - 1 ? 64 : start + width;
     uint64_t mask = end - start == 64 ? ~0ULL : ((1ULL << (end - start)) - 1) << start;
     return XXH3_64bits_withSeed(&(uint64_t){simhash & mask}, sizeof(uint64_t), 0x5100ULL + (uint64_t)block);
+}
+
+/* ------------------------------------------------------------ candidate pairs
+ *
+ * Documents sharing a band key, or a containment sample, become candidate
+ * pairs; verification needs, per distinct pair, whether a band was shared
+ * and how many samples were. Band groups and the rare large sample groups
+ * (more than BAND_CLIQUE_MAX documents: chain + star instead of all pairs)
+ * emit explicit (pair, kind) records into an external sorter. The many
+ * small sample groups do not: text that shares passages (each sentence of
+ * the recombined benchmark corpus is in about 6 documents) makes millions
+ * of pair records, and sorting them was a fifth of the run. Instead the
+ * small groups are kept as member lists, each document gets the list of
+ * groups it is in (compressed rows), and pairs are counted document by
+ * document: for each a, every later member b of each of a's groups adds one
+ * to a counter indexed by b, the explicit records of a are added, and every
+ * touched b is one candidate. Counters are one array over the documents,
+ * hot in cache, and nothing is sorted. Memory: the kept groups of one pass
+ * are bounded by the budget; when they do not fit, the documents are cut
+ * into ranges and the sorted samples are walked once per range.
+ *
+ * Pairs reach the visitor grouped by their first document, ascending; the
+ * counts do not depend on the memory limit or the order of the walk.
+ */
+
+#define BAND_CLIQUE_MAX 48 /* larger groups: chain + star */
+#define SAMPLE_DF_MAX 64   /* samples in more documents are ignored */
+#define GROUP_END UINT32_MAX
+#define BANDED 0x80000000u /* counter bit: the pair shares a band key */
+enum { KIND_BAND = 0, KIND_SAMPLE = 1 }; /* in the low bit of a pair record */
+
+static bool is_new_pair(const nf_dedup *d, uint32_t a, uint32_t b)
+{
+    return a >= d->n_index_docs || b >= d->n_index_docs;
+}
+
+static nf_status emit_pair(const nf_dedup *d, nfi_runs *out, uint32_t a, uint32_t b, uint64_t kind, nf_error *err)
+{
+    if (a == b || !is_new_pair(d, a, b)) /* index pairs were verified in their own run */
+        return NF_OK;
+    if (a > b) {
+        uint32_t t = a;
+        a = b;
+        b = t;
+    }
+    /* the kind rides in the key's lowest bit and the value is constant, so
+     * the sorter skips the value's radix passes */
+    return nfi_runs_add(out, (uint64_t)a << 33 | (uint64_t)b << 1 | kind, 0, err);
+}
+
+/* Pairs of one key group: all pairs when small, else chain + star. */
+static nf_status emit_group(const nf_dedup *d, nfi_runs *out, const uint32_t *g, size_t n, uint64_t kind,
+                            nf_error *err)
+{
+    nf_status st = NF_OK;
+    if (n <= BAND_CLIQUE_MAX) {
+        for (size_t i = 0; i < n && st == NF_OK; i++)
+            for (size_t j = i + 1; j < n && st == NF_OK; j++)
+                st = emit_pair(d, out, g[i], g[j], kind, err);
+        return st;
+    }
+    for (size_t i = 1; i < n && st == NF_OK; i++) {
+        st = emit_pair(d, out, g[i - 1], g[i], kind, err);
+        if (st == NF_OK && i > 1)
+            st = emit_pair(d, out, g[0], g[i], kind, err);
+    }
+    return st;
+}
+
+typedef nf_status (*group_fn)(void *ctx, const uint32_t *g, size_t n, nf_error *err);
+
+/* Calls fn with the documents (ascending, each once) of every key of a
+ * finished sorter that more than one and at most max_group documents share. */
+static nf_status walk_groups(nfi_runs *src, size_t max_group, group_fn fn, void *ctx, nf_error *err)
+{
+    size_t cap = 64, n = 0;
+    uint32_t *group = malloc(cap * sizeof *group);
+    if (!group)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = NF_OK;
+    nfi_kv kv;
+    uint64_t key = 0;
+    bool overflow = false;
+    while (st == NF_OK) {
+        int more = nfi_runs_next(src, &kv);
+        if (!more || kv.key != key) {
+            if (n > 1 && !overflow)
+                st = fn(ctx, group, n, err);
+            n = 0;
+            overflow = false;
+            if (!more)
+                break;
+            key = kv.key;
+        }
+        if (n >= max_group) {
+            overflow = true;
+            continue;
+        }
+        if (n == cap) {
+            uint32_t *g = realloc(group, (cap *= 2) * sizeof *g);
+            if (!g) {
+                st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+                break;
+            }
+            group = g;
+        }
+        if (n == 0 || group[n - 1] != (uint32_t)kv.val) /* a doc repeats a key in several bands */
+            group[n++] = (uint32_t)kv.val;
+    }
+    free(group);
+    if (st == NF_OK && nfi_runs_failed(src, err))
+        st = NF_ERR_IO;
+    return st;
+}
+
+typedef struct cand_search {
+    const nf_dedup *d;
+    nfi_runs *pairs;     /* band pairs and pairs of large sample groups */
+    bool first_walk;     /* the first walk emits the large groups' pairs */
+    bool keep_all;       /* the first walk keeps every group while they fit */
+    uint32_t *weight;    /* per document: the words its groups may take */
+    uint64_t words;      /* all small groups' words (first walk) */
+    uint32_t lo, hi;     /* a later walk keeps the groups of these documents */
+    uint64_t budget;     /* words for the kept groups and their rows */
+    uint32_t *mem;       /* kept groups, each followed by GROUP_END */
+    size_t n_mem, cap_mem;
+} cand_search;
+
+static nf_status band_group(void *ctx, const uint32_t *g, size_t n, nf_error *err)
+{
+    cand_search *c = ctx;
+    return emit_group(c->d, c->pairs, g, n, KIND_BAND, err);
+}
+
+/* The words a small group of n takes in a pass: its members and the end
+ * mark, and one row entry per member that has a later one. */
+static uint64_t group_words(size_t n) { return 2 * (uint64_t)n; }
+
+static nf_status sample_group(void *ctx, const uint32_t *g, size_t n, nf_error *err)
+{
+    cand_search *c = ctx;
+    if (n > BAND_CLIQUE_MAX)
+        return c->first_walk ? emit_group(c->d, c->pairs, g, n, KIND_SAMPLE, err) : NF_OK;
+    if (g[n - 1] < c->d->n_index_docs) /* index documents only: no new pair */
+        return NF_OK;
+    if (c->first_walk) {
+        uint64_t w = group_words(n);
+        c->words += w;
+        for (size_t i = 0; i + 1 < n; i++) /* a group may be kept once for each member */
+            c->weight[g[i]] = (uint32_t)(c->weight[g[i]] + w < UINT32_MAX ? c->weight[g[i]] + w : UINT32_MAX);
+        if (!c->keep_all)
+            return NF_OK;
+        if (c->words + c->d->n_docs > c->budget) { /* does not fit: ranges, walking again */
+            c->keep_all = false;
+            free(c->mem);
+            c->mem = NULL;
+            c->n_mem = c->cap_mem = 0;
+            return NF_OK;
+        }
+    }
+    bool keep = c->first_walk;
+    for (size_t i = 0; i + 1 < n && !keep; i++)
+        keep = g[i] >= c->lo && g[i] < c->hi;
+    if (!keep)
+        return NF_OK;
+    uint32_t *m = nfi_grow_array(c->mem, &c->cap_mem, c->n_mem + n + 1, sizeof *m);
+    if (!m)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    c->mem = m;
+    memcpy(m + c->n_mem, g, n * sizeof *g);
+    c->n_mem += n;
+    m[c->n_mem++] = GROUP_END;
+    return NF_OK;
+}
+
+/* The rows of documents [lo, hi): row[k]..row[k + 1] index `at`, whose
+ * entries are the positions in mem of document lo + k in its groups. */
+static nf_status build_rows(const cand_search *c, uint32_t **row_out, uint32_t **at_out, nf_error *err)
+{
+    size_t span = c->hi - c->lo;
+    uint32_t *row = calloc(span + 1, sizeof *row);
+    if (!row)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t q = 0; q + 1 < c->n_mem; q++)
+        if (c->mem[q] != GROUP_END && c->mem[q + 1] != GROUP_END && c->mem[q] >= c->lo && c->mem[q] < c->hi)
+            row[c->mem[q] - c->lo + 1]++;
+    for (size_t k = 0; k < span; k++)
+        row[k + 1] += row[k];
+    uint32_t *at = malloc((row[span] ? row[span] : 1) * sizeof *at);
+    if (!at) {
+        free(row);
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t q = 0; q + 1 < c->n_mem; q++) /* row[k] ends as the start of k + 1 */
+        if (c->mem[q] != GROUP_END && c->mem[q + 1] != GROUP_END && c->mem[q] >= c->lo && c->mem[q] < c->hi)
+            at[row[c->mem[q] - c->lo]++] = (uint32_t)q;
+    memmove(row + 1, row, span * sizeof *row);
+    row[0] = 0;
+    *row_out = row;
+    *at_out = at;
+    return NF_OK;
+}
+
+/* The per-document counting state. */
+typedef struct counter {
+    uint32_t *count;   /* per document: shared samples | BANDED; 0 = untouched */
+    uint32_t *touched; /* documents with a nonzero count */
+    size_t n_touched, cap_touched;
+    nfi_kv next;       /* the next explicit pair record */
+    bool have_next;
+} counter;
+
+static nf_status touch(counter *k, uint32_t b, uint32_t add, nf_error *err)
+{
+    if (k->count[b] == 0) {
+        uint32_t *t = nfi_grow_array(k->touched, &k->cap_touched, k->n_touched + 1, sizeof *t);
+        if (!t)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        k->touched = t;
+        k->touched[k->n_touched++] = b;
+    }
+    k->count[b] = add == BANDED ? k->count[b] | BANDED : k->count[b] + add;
+    return NF_OK;
+}
+
+/* Counts and visits the pairs whose first document is in [c->lo, c->hi). */
+static nf_status count_range(const cand_search *c, counter *k, nfi_pair_visit visit, void *ctx, size_t *n_pairs,
+                             nf_error *err)
+{
+    uint32_t *row = NULL, *at = NULL;
+    nf_status st = build_rows(c, &row, &at, err);
+    if (st != NF_OK)
+        return st;
+    const nf_dedup *d = c->d;
+    for (uint32_t a = c->lo; a < c->hi && st == NF_OK; a++) {
+        k->n_touched = 0;
+        for (; k->have_next && k->next.key >> 33 == a && st == NF_OK;
+             k->have_next = nfi_runs_next(c->pairs, &k->next) == 1)
+            st = touch(k, (uint32_t)(k->next.key >> 1), (k->next.key & 1) == KIND_BAND ? BANDED : 1, err);
+        bool old = a < d->n_index_docs;
+        for (uint32_t p = row[a - c->lo]; p < row[a - c->lo + 1] && st == NF_OK; p++)
+            for (const uint32_t *b = c->mem + at[p] + 1; *b != GROUP_END && st == NF_OK; b++)
+                if (!old || *b >= d->n_index_docs)
+                    st = touch(k, *b, 1, err);
+        for (size_t i = 0; i < k->n_touched; i++) {
+            uint32_t b = k->touched[i], v = k->count[b];
+            k->count[b] = 0;
+            if (st == NF_OK)
+                st = visit(ctx, a, b, v & ~BANDED, (v & BANDED) != 0, err);
+        }
+        *n_pairs += k->n_touched;
+    }
+    free(row);
+    free(at);
+    return st;
+}
+
+/* The end of the range starting at lo whose groups fit in budget words (at
+ * least one document). */
+static uint32_t range_end(const cand_search *c, uint32_t lo, uint64_t budget)
+{
+    uint64_t used = 0;
+    uint32_t hi = lo;
+    while (hi < c->d->n_docs && (hi == lo || used + c->weight[hi] + 1 <= budget))
+        used += c->weight[hi++] + 1;
+    return hi;
+}
+
+nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_visit visit, void *ctx,
+                               size_t *n_pairs, nf_error *err)
+{
+    *n_pairs = 0;
+    size_t n_docs = d->n_docs;
+    cand_search c = {.d = d, .first_walk = true, .keep_all = true, .lo = 0, .hi = (uint32_t)n_docs};
+    c.budget = mem_bytes / 2 / sizeof(uint32_t);
+    if (c.budget > UINT32_MAX / 2) /* positions in mem are 32-bit */
+        c.budget = UINT32_MAX / 2;
+    counter k = {0};
+    nf_status st = nfi_runs_new(&c.pairs, mem_bytes / 2 ? mem_bytes / 2 : 1, d->opt.tmp_dir, err);
+    c.weight = calloc(n_docs ? n_docs : 1, sizeof *c.weight);
+    k.count = calloc(n_docs ? n_docs : 1, sizeof *k.count);
+    if (st == NF_OK && (!c.weight || !k.count))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK && (st = nfi_runs_finish(d->band_runs, err)) == NF_OK)
+        st = walk_groups(d->band_runs, SIZE_MAX, band_group, &c, err);
+    if (st == NF_OK && (st = nfi_runs_finish(d->sample_runs, err)) == NF_OK)
+        st = walk_groups(d->sample_runs, SAMPLE_DF_MAX, sample_group, &c, err);
+    if (st == NF_OK && (st = nfi_runs_finish(c.pairs, err)) == NF_OK)
+        k.have_next = nfi_runs_next(c.pairs, &k.next) == 1;
+    c.first_walk = false;
+    if (st == NF_OK && c.keep_all) { /* everything fitted: one range */
+        c.lo = 0;
+        c.hi = (uint32_t)n_docs;
+        st = count_range(&c, &k, visit, ctx, n_pairs, err);
+    }
+    for (uint32_t lo = 0; lo < n_docs && st == NF_OK && !c.keep_all; lo = c.hi) {
+        c.lo = lo;
+        c.hi = range_end(&c, lo, c.budget);
+        c.n_mem = 0;
+        if ((st = nfi_runs_rewind(d->sample_runs, err)) == NF_OK &&
+            (st = walk_groups(d->sample_runs, SAMPLE_DF_MAX, sample_group, &c, err)) == NF_OK)
+            st = count_range(&c, &k, visit, ctx, n_pairs, err);
+    }
+    if (st == NF_OK && nfi_runs_failed(c.pairs, err))
+        st = NF_ERR_IO;
+    nfi_runs_free(c.pairs);
+    free(c.weight);
+    free(c.mem);
+    free(k.count);
+    free(k.touched);
+    return st;
 }

@@ -37,7 +37,7 @@
  *
  * Distinct shingles are counted with a small open-addressing set (no sort);
  * only the samples, and the whole set when exact verification asks for it,
- * are sorted, with an LSD radix sort.
+ * are sorted, with the LSD radix sort of src/common/runs.c.
  */
 #include "dedup/dedup.h"
 
@@ -70,38 +70,11 @@ size_t nfi_shingle_hashes(const uint64_t *units, size_t n_units, int ngram, uint
     return count;
 }
 
-/* Sorts v ascending and drops repeats; scratch holds n values. LSD radix
- * sort, a byte a pass (eight passes leave the result in v); insertion sort
- * below 48 values, where the counting passes would cost more. */
+/* Sorts v ascending (the radix sort of runs.c) and drops repeats; scratch
+ * holds n values. */
 static size_t sort_unique(uint64_t *v, size_t n, uint64_t *scratch)
 {
-    if (n < 48) {
-        for (size_t i = 1; i < n; i++) {
-            uint64_t x = v[i];
-            size_t j = i;
-            for (; j > 0 && v[j - 1] > x; j--)
-                v[j] = v[j - 1];
-            v[j] = x;
-        }
-    } else {
-        uint64_t *src = v, *dst = scratch;
-        for (int shift = 0; shift < 64; shift += 8) {
-            size_t count[256] = {0};
-            for (size_t i = 0; i < n; i++)
-                count[(src[i] >> shift) & 0xFF]++;
-            size_t sum = 0;
-            for (size_t b = 0; b < 256; b++) {
-                size_t c = count[b];
-                count[b] = sum;
-                sum += c;
-            }
-            for (size_t i = 0; i < n; i++)
-                dst[count[(src[i] >> shift) & 0xFF]++] = src[i];
-            uint64_t *t = src;
-            src = dst;
-            dst = t;
-        }
-    }
+    nfi_u64_sort(v, n, scratch);
     if (n < 2)
         return n;
     size_t w = 1;
