@@ -122,6 +122,7 @@ int cmd_clean(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
+    o.clean.token_count_only = !o.token_list; /* the record holds only the count then */
     cli_output outf;
     clean_ctx ctx = {cli_output_open(&outf, "clean", o.output), {NULL, 0, 0, false}, o.token_list};
     if (!ctx.out)

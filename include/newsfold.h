@@ -236,6 +236,9 @@ typedef struct nf_clean_options {
                           (no detection even with detect_lang); segmentation is per character
                           by script either way, so tokens do not depend on it except for the
                           English apostrophe rule */
+    int token_count_only; /* 1: only n_tokens is set (tokens and pool stay NULL), for callers
+                             that write the count alone; 0 (default): every token, with norm
+                             and stem */
 } nf_clean_options;
 
 void nf_clean_options_default(nf_clean_options *options);

@@ -35,7 +35,8 @@ enum lex_kind { LEX_NUM, LEX_MONTH, LEX_WORD, LEX_PUNCT, LEX_NEWLINE };
 
 typedef struct lex_tok {
     enum lex_kind kind;
-    int value;      /* number value, month 1-12, or the punctuation byte */
+    int value;      /* number value, month 1-12, the punctuation byte, or for a word
+                       -1 until kind_of has looked it up in the month names */
     int digits;     /* for numbers */
     size_t start;   /* byte offset */
     size_t len;
@@ -164,8 +165,7 @@ static size_t lex(const char *text, size_t len, lex_tok *toks, size_t max)
                     caps = false;
                 j++;
             }
-            int m = lookup_month(text + i, j - i);
-            t = (lex_tok){m ? LEX_MONTH : LEX_WORD, m, 0, i, j - i, caps && j - i >= 2};
+            t = (lex_tok){LEX_WORD, -1, 0, i, j - i, caps && j - i >= 2};
             i = j;
         } else if (c == '\n') {
             t.kind = LEX_NEWLINE;
@@ -179,6 +179,19 @@ static size_t lex(const char *text, size_t len, lex_tok *toks, size_t max)
         toks[n++] = t;
     }
     return n;
+}
+
+/* The kind of a token, a word resolved to LEX_MONTH or LEX_WORD on first
+ * asking: only words next to a number are ever looked up in the month
+ * names, which keeps the lexer one cheap pass over the text. */
+static enum lex_kind kind_of(const char *text, lex_tok *t)
+{
+    if (t->kind == LEX_WORD && t->value < 0) {
+        t->value = lookup_month(text + t->start, t->len);
+        if (t->value)
+            t->kind = LEX_MONTH;
+    }
+    return t->kind;
 }
 
 typedef struct date_match {
@@ -196,19 +209,19 @@ static bool plausible(int y, int m, int d)
 
 /* Tries every date shape at toks[i]. */
 /* "de" as in "15 de abril de 2025" (Spanish, Portuguese) */
-static bool is_de(const char *text, const lex_tok *t)
+static bool is_de(const char *text, lex_tok *t)
 {
-    return t->kind == LEX_WORD && t->len == 2 && nfi_str_ieq_prefix(text + t->start, 2, "de");
+    return kind_of(text, t) == LEX_WORD && t->len == 2 && nfi_str_ieq_prefix(text + t->start, 2, "de");
 }
 
 /* A word opening with a CJK date unit (年, 月, 日): "14日に" counts. */
-static bool cjk_unit(const char *text, const lex_tok *t, const char *unit)
+static bool cjk_unit(const char *text, lex_tok *t, const char *unit)
 {
     size_t len = strlen(unit);
-    return t->kind == LEX_WORD && t->len >= len && memcmp(text + t->start, unit, len) == 0;
+    return kind_of(text, t) == LEX_WORD && t->len >= len && memcmp(text + t->start, unit, len) == 0;
 }
 
-static bool match_date(const char *text, const lex_tok *t, size_t n, size_t i, date_match *out)
+static bool match_date(const char *text, lex_tok *t, size_t n, size_t i, date_match *out)
 {
     size_t k = i;
 #define NUM(j, lo, hi) ((j) < n && t[j].kind == LEX_NUM && t[j].value >= (lo) && t[j].value <= (hi))
@@ -228,7 +241,7 @@ static bool match_date(const char *text, const lex_tok *t, size_t n, size_t i, d
         *out = (date_match){y, t[k].value, t[k + 2].value, k + 4};
         return plausible(out->y, out->m, out->d);
     }
-    if (k < n && t[k].kind == LEX_MONTH && NUM(k + 1, 1, 31) && t[k + 1].digits <= 2) {
+    if (k < n && NUM(k + 1, 1, 31) && t[k + 1].digits <= 2 && kind_of(text, &t[k]) == LEX_MONTH) {
         size_t j = k + 2;
         if (j < n && is_p(&t[j], ','))
             j++;
@@ -240,7 +253,7 @@ static bool match_date(const char *text, const lex_tok *t, size_t n, size_t i, d
         size_t j = k + 1;
         if (j < n && (is_p(&t[j], '.') || is_de(text, &t[j])))
             j++;
-        if (j < n && t[j].kind == LEX_MONTH) {
+        if (j < n && kind_of(text, &t[j]) == LEX_MONTH) {
             size_t after = j + 1;
             if (after < n && (is_p(&t[after], ',') || is_de(text, &t[after])))
                 after++;
@@ -307,13 +320,13 @@ static int context_year(const char *text, size_t len)
 
 /* A dateline: the line opens with an all-caps word, maybe more words, then
  * a comma, and the date follows within a few tokens. */
-static bool is_dateline_at(const char *text, const lex_tok *t, size_t line_start, size_t line_no,
+static bool is_dateline_at(const char *text, lex_tok *t, size_t line_start, size_t line_no,
                            size_t date_at)
 {
     if (date_at <= line_start + 1 || date_at - line_start > 5)
         return false;
-    const lex_tok *place = &t[line_start];
-    if (place->kind != LEX_WORD)
+    lex_tok *place = &t[line_start];
+    if (kind_of(text, place) != LEX_WORD)
         return false;
     /* "SEOUL, ..." anywhere near the top; "Castrobel, ..." only opening the text */
     bool capitalized = (unsigned char)text[place->start] >= 'A' && (unsigned char)text[place->start] <= 'Z';
@@ -366,7 +379,9 @@ int nf_find_date(const char *text, size_t len, int year_hint, char out[11])
         size_t j = i;
         while (j > 0 && (is_p(&toks[j - 1], ':') || is_p(&toks[j - 1], '-')))
             j--;
-        const lex_tok *label = j > 0 ? &toks[j - 1] : NULL;
+        lex_tok *label = j > 0 ? &toks[j - 1] : NULL;
+        if (label)
+            kind_of(text, label);
         if (label && label->kind == LEX_WORD && dm.y &&
             in_list(text + label->start, label->len, strong_labels, sizeof strong_labels / sizeof *strong_labels))
             best = dm;

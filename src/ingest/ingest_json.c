@@ -82,8 +82,10 @@ static char *mark_bad_escapes(const char *json, size_t len)
 {
     char *copy = NULL;
     for (size_t i = 0; i + 1 < len; i++) {
-        if (json[i] != '\\')
-            continue;
+        const char *bs = memchr(json + i, '\\', len - 1 - i); /* most text has few escapes */
+        if (!bs)
+            break;
+        i = (size_t)(bs - json);
         if (json[i + 1] != 'u' || i + 6 > len) {
             i++; /* another escape: skip its second character */
             continue;

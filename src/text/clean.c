@@ -9,7 +9,8 @@
  * Each stage computes only what its caller needs: options.lang = 0 skips
  * language identification (no identifier is even loaded, and tokens then
  * ignore a given language too), options.dates = 0
- * the search for a date in the text and URL, options.stem = 0 stemming.
+ * the search for a date in the text and URL, options.stem = 0 stemming,
+ * options.token_count_only = 1 everything about tokens but their number.
  *
  * Batches: nf_clean_batch first computes, single-threaded, the set of lines
  * repeated across documents of the same source within the batch (site
@@ -290,13 +291,15 @@ static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_se
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     decide_lang(cd, w, c->options.detect_lang);
     decide_date(cd, c->options.dates);
-    nfi_token_vec tokens = {NULL, 0, 0};
-    nfi_buf pool;
-    nfi_buf_init(&pool);
     /* Without language identification (dedup) tokens follow the text alone:
      * a given language must not change them (an English apostrophe rule would
      * make a labelled and an unlabelled copy of one text differ). */
     const char *token_lang = c->options.lang ? cd->lang : "und";
+    if (c->options.token_count_only)
+        return nfi_count_tokens(w->normalizer, cd->text, cd->text_len, token_lang, &cd->n_tokens, err);
+    nfi_token_vec tokens = {NULL, 0, 0};
+    nfi_buf pool;
+    nfi_buf_init(&pool);
     st = nfi_tokenize(w->normalizer, cd->text, cd->text_len, token_lang, c->options.stem, &tokens, &pool, err);
     cd->tokens = tokens.items;
     cd->n_tokens = tokens.len;

@@ -195,13 +195,15 @@ static const char *fast_language(const nf_langid *lid, const char *text, size_t 
     for (size_t i = 0; i < len;) {
         while (i < len && !word_byte(s[i]))
             i++;
-        size_t n = 0;
-        uint64_t key = 0;
-        for (; i < len && word_byte(s[i]); i++, n++)
-            if (n < 8)
-                key |= (uint64_t)nfi_lower_ascii(s[i]) << (8 * n);
+        size_t start = i;
+        while (i < len && word_byte(s[i]))
+            i++;
+        size_t n = i - start;
         if (n == 0 || n > 7) /* the lists hold words of up to 7 bytes */
             continue;
+        uint64_t key = 0; /* packed only for words that can be in the lists */
+        for (size_t k = 0; k < n; k++)
+            key |= (uint64_t)nfi_lower_ascii(s[start + k]) << (8 * k);
         int l = fast_lookup(lid, key);
         if (l >= 0)
             hits[l]++;
@@ -216,11 +218,26 @@ static const char *fast_language(const nf_langid *lid, const char *text, size_t 
     return hits[best] >= min_hits && hits[best] >= FAST_RATIO * second ? fast_langs[best].code : NULL;
 }
 
+/* Whether text may hold Hangul, Kana or Han: a UTF-8 lead byte of
+ * U+1000-1FFF (0xE1) or U+3000-DFFF (0xE3-0xED). Without one the script
+ * counts are all zero; punctuation such as U+201E (0xE2) does not count.
+ * One branch-free pass the compiler vectorizes. */
+static bool may_have_cjk(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    unsigned any = 0;
+    for (size_t i = 0; i < len; i++)
+        any |= (s[i] == 0xE1) | ((unsigned)(s[i] - 0xE3) <= 0xEDu - 0xE3u);
+    return any != 0;
+}
+
 const char *nf_langid_detect(nf_langid *lid, const char *text, size_t len, double *confidence)
 {
     *confidence = 0.0;
     size_t sample = len > SAMPLE_BYTES ? utf8_floor(text, SAMPLE_BYTES) : len;
-    script_counts sc = count_scripts(text, sample);
+    script_counts sc = {0, 0, 0, 0};
+    if (may_have_cjk(text, sample))
+        sc = count_scripts(text, sample);
     if (sc.letters >= 4) {
         if (sc.hangul * 2 > sc.letters) {
             *confidence = 0.99;

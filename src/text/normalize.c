@@ -248,6 +248,10 @@ static bool is_word_char(uint32_t cp)
 {
     if (cp < 0x80)
         return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
+    /* Latin-1 letters and Latin Extended-A/B (U+00C0-U+024F but for the
+     * signs U+00D7 and U+00F7) are all letters: no ICU call for them */
+    if (cp >= 0xC0 && cp <= 0x24F)
+        return cp != 0xD7 && cp != 0xF7;
     return u_isalnum((UChar32)cp) || (U_GET_GC_MASK((UChar32)cp) & U_GC_M_MASK);
 }
 
@@ -274,6 +278,8 @@ static uint32_t peek(const char *text, size_t len, size_t i, size_t *n)
 
 typedef struct tok_ctx {
     nfi_normalizer *nz;
+    size_t count;       /* tokens emitted */
+    bool count_only;    /* only count: no norms, stems or token records */
     struct sb_stemmer *stemmer;
     word_cache *cache; /* of the stemmer's language, or the unstemmed one */
     nfi_token_vec *tokens;
@@ -409,13 +415,18 @@ static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t fla
 {
     if (end - start > MAX_TOKEN_BYTES)
         end = start + MAX_TOKEN_BYTES; /* keep the pool bounded on garbage */
+    c->count++;
+    if (c->count_only)
+        return true;
     if (c->sentence_start)
         flags |= NF_TOKEN_SENTENCE_START;
     c->sentence_start = false;
     nf_token t = {(uint32_t)start, (uint32_t)(end - start), 0, 0, 0, 0, kind, flags};
     const char *raw = c->text + start;
     size_t n = end - start;
-    if (kind == NF_TOKEN_NUMBER) /* numbers are not stemmed: no cache */
+    /* Numbers are not stemmed, and an ASCII word without a stemmer folds
+     * byte-wise faster than a cache lookup: both bypass the cache. */
+    if (kind == NF_TOKEN_NUMBER || (ascii && !c->stemmer))
         return compute_norm_stem(c, &t, raw, n, ascii) && push_token(c->tokens, &t);
     /* ideographic words are never stemmed: they share the unstemmed cache */
     word_cache *wc = kind == NF_TOKEN_WORD ? c->cache : &c->nz->plain;
@@ -484,42 +495,46 @@ static bool segment_run(tok_ctx *c, size_t start, size_t end)
     return true;
 }
 
-/* Scans one space-delimited word or number starting at i; returns its end. */
-static size_t scan_word(const char *text, size_t len, size_t i, bool keep_apostrophe, bool *ascii, bool *number)
+/* Scans one space-delimited word or number starting at i; returns its end.
+ * Works on locals (a store through the out pointers could alias the text
+ * and force reloads) and runs of ASCII letters and digits in tight loops. */
+static size_t scan_word(const char *text, size_t len, size_t i, bool keep_apostrophe, bool *ascii_out,
+                        bool *number_out)
 {
     size_t n;
-    *ascii = true;
-    *number = is_digit(peek(text, len, i, &n));
+    bool ascii = true, number = is_digit(peek(text, len, i, &n));
+    const unsigned char *u = (const unsigned char *)text;
     while (i < len) {
-        unsigned char b = (unsigned char)text[i];
-        if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')) { /* the common case, in one test */
-            *number = false;
+        size_t run = i;
+        while (i < len && (unsigned)((u[i] | 32) - 'a') < 26u) /* the common case */
             i++;
-            continue;
-        }
-        if (b >= '0' && b <= '9') {
+        if (i > run)
+            number = false;
+        while (i < len && (unsigned)(u[i] - '0') < 10u)
             i++;
+        if (i > run)
             continue;
-        }
         uint32_t cp = peek(text, len, i, &n);
         if (is_word_char(cp) && !is_dictionary_script(cp)) {
-            *ascii &= cp < 0x80;
-            *number &= is_digit(cp);
+            ascii &= cp < 0x80;
+            number &= is_digit(cp);
             i += n;
             continue;
         }
         size_t n2;
         uint32_t after = peek(text, len, i + n, &n2);
         bool join = false;
-        if (*number && (cp == '.' || cp == ',') && is_digit(after))
+        if (number && (cp == '.' || cp == ',') && is_digit(after))
             join = true;
         else if (keep_apostrophe && is_apostrophe(cp) && is_word_char(after) && !is_digit(after))
             join = true;
         if (!join)
             break;
-        *ascii &= cp < 0x80;
+        ascii &= cp < 0x80;
         i += n;
     }
+    *ascii_out = ascii;
+    *number_out = number;
     return i;
 }
 
@@ -542,14 +557,10 @@ static uint8_t first_char_flags(const char *text, size_t len, size_t i)
     return flags;
 }
 
-nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const char *lang, bool stem,
-                      nfi_token_vec *tokens, nfi_buf *pool, nf_error *err)
+/* The one segmentation loop of nfi_tokenize and nfi_count_tokens. */
+static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, const char *lang, nf_error *err)
 {
-    if (len > UINT32_MAX)
-        return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    stemmer_slot *slot = stem ? slot_for(nz, lang) : NULL;
-    struct sb_stemmer *stemmer = slot ? slot->stemmer : NULL;
-    tok_ctx c = {nz, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, pool, text, true};
+    tok_ctx c = *cp_ctx;
     bool keep_apostrophe = lang && strcmp(lang, "en") == 0;
     size_t i = 0;
     while (i < len) {
@@ -569,7 +580,7 @@ nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const c
         } else if (is_word_char(cp)) {
             bool ascii, number;
             size_t end = scan_word(text, len, i, keep_apostrophe, &ascii, &number);
-            uint8_t flags = number ? 0 : first_char_flags(text, len, i);
+            uint8_t flags = number || c.count_only ? 0 : first_char_flags(text, len, i);
             if (!emit(&c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, flags, ascii))
                 return nfi_fail(err, NF_ERR_NOMEM, "out of memory while tokenizing");
             i = end;
@@ -579,5 +590,29 @@ nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const c
             i += n;
         }
     }
+    cp_ctx->count = c.count;
     return NF_OK;
+}
+
+nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const char *lang, bool stem,
+                      nfi_token_vec *tokens, nfi_buf *pool, nf_error *err)
+{
+    if (len > UINT32_MAX)
+        return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
+    stemmer_slot *slot = stem ? slot_for(nz, lang) : NULL;
+    struct sb_stemmer *stemmer = slot ? slot->stemmer : NULL;
+    tok_ctx c = {nz, 0, false, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, pool, text, true};
+    return scan_tokens(&c, text, len, lang, err);
+}
+
+nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, const char *lang, size_t *count,
+                          nf_error *err)
+{
+    *count = 0;
+    if (len > UINT32_MAX)
+        return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
+    tok_ctx c = {nz, 0, true, NULL, &nz->plain, NULL, NULL, text, true};
+    nf_status st = scan_tokens(&c, text, len, lang, err);
+    *count = c.count;
+    return st;
 }

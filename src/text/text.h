@@ -25,6 +25,11 @@ typedef struct nfi_token_vec {
 nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const char *lang, bool stem,
                       nfi_token_vec *tokens, nfi_buf *pool, nf_error *err);
 
+/* The number of tokens nfi_tokenize would make of text (same segmentation),
+ * without folding, stemming or storing them. */
+nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, const char *lang, size_t *count,
+                          nf_error *err);
+
 /* Whether a Snowball stemmer exists for this language code. */
 bool nfi_has_stemmer(nfi_normalizer *nz, const char *lang);
 
