@@ -559,6 +559,16 @@ static bool emit_pair(nfi_translit *t, const run_tok *a, const run_tok *b, nfi_d
            nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('b', t->pair.data, t->pair.len), flags);
 }
 
+/* Whether the n bytes at gap contain the string s. */
+static bool gap_has(const char *gap, size_t n, const char *s)
+{
+    size_t m = strlen(s);
+    for (size_t j = 0; j + m <= n; j++)
+        if (memcmp(gap + j, s, m) == 0)
+            return true;
+    return false;
+}
+
 /* Whether token i follows a dash, colon, opening quote or bracket, after
  * which a sentence may start ("SEOUL, June 14 (Yonhap) — El ..."). */
 static bool after_opening(const nf_clean_doc *cd, size_t i)
@@ -570,12 +580,9 @@ static bool after_opening(const nf_clean_doc *cd, size_t i)
     size_t n = b->start - a->start - a->len;
     static const char *const opening[] = {"\xe2\x80\x94", "\xe2\x80\x93", ":", "\xc2\xab", "\xe2\x80\x9c",
                                           "\"",           "(",            "\xc2\xbf", "\xc2\xa1"};
-    for (size_t k = 0; k < sizeof opening / sizeof *opening; k++) {
-        size_t m = strlen(opening[k]);
-        for (size_t j = 0; j + m <= n; j++)
-            if (memcmp(gap + j, opening[k], m) == 0)
-                return true;
-    }
+    for (size_t k = 0; k < sizeof opening / sizeof *opening; k++)
+        if (gap_has(gap, n, opening[k]))
+            return true;
     return false;
 }
 
@@ -589,8 +596,9 @@ static uint8_t token_flags(const nfi_translit *t, const nf_clean_doc *cd, size_t
                 (kind & W_WEAK_TITLE ? TF_WEAK_TITLE : 0) | (kind & W_FUNC ? TF_FUNC : 0);
     if (nfi_hmap_get(&t->seen, norm_hash(cd, tk) ^ 0x4C43ULL))
         f |= TF_LOWER_DOC;
-    if (((tk->flags & NF_TOKEN_SENTENCE_START) || t->title_line[i] || after_opening(cd, i)) &&
-        !is_acronym(cd->text + tk->start, tk->len))
+    if ((tk->flags & NF_TOKEN_CAPITALIZED) &&
+        ((tk->flags & NF_TOKEN_SENTENCE_START) || t->title_line[i] || after_opening(cd, i)) &&
+        !(tk->len <= 4 && is_acronym(cd->text + tk->start, tk->len))) /* "DIRECT" shouts */
         f |= TF_POSITIONAL;
     return f;
 }
@@ -626,6 +634,8 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
         int sep = n == 0 ? SEP_NONE : possessive ? SEP_POSSESSIVE : separator(cd, i);
         possessive = r->disp_len < tk->len;
         r->flags = (uint8_t)(token_flags(t, cd, i, salt, t->key.data + off, r->key_len) | sep << TF_SEP_SHIFT);
+        if (n > 0 && !(tk->flags & NF_TOKEN_CAPITALIZED)) /* "Hard-fighting": placed as its head */
+            r->flags |= rt[n - 1].flags & TF_POSITIONAL;
         uint64_t h = nfi_feat_hash('n', t->key.data + off, r->key_len);
         if (feats && !nfi_docfeat_push(out, CH_NAMES, h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
             return false;
@@ -695,8 +705,8 @@ static bool emit_lower_keys(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
     nfi_buf_putc(&out->runs, 0);
     for (size_t i = 0; i < cd->n_tokens && m < 255; i++) {
         const nf_token *tk = &cd->tokens[i];
-        if (tk->kind != NF_TOKEN_WORD || (tk->flags & NF_TOKEN_CAPITALIZED))
-            continue;
+        if (tk->kind != NF_TOKEN_WORD || (tk->flags & NF_TOKEN_CAPITALIZED) || t->strength[i])
+            continue; /* strength: a lower-case word that continues a name ("Seung-min") */
         t->pair.len = 0;
         if (!nfi_name_key(t, cd->pool + tk->norm, tk->norm_len, &t->pair))
             continue;
@@ -706,6 +716,37 @@ static bool emit_lower_keys(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
     if (!out->runs.oom)
         out->runs.data[count_at] = (char)m;
     return !out->runs.oom;
+}
+
+/* Where a headline's source name starts ("... to Germany - National
+ * Accord Newspaper", "... | Diario La Hora"): the tokens after the last
+ * spaced dash or bar, when at most five follow; else n_tokens. */
+static size_t source_tail(const nf_clean_doc *cd)
+{
+    size_t n = cd->n_tokens;
+    for (size_t i = n > 5 ? n - 5 : 1; i < n; i++) {
+        const nf_token *a = &cd->tokens[i - 1], *b = &cd->tokens[i];
+        const char *gap = cd->text + a->start + a->len;
+        size_t len = b->start - a->start - a->len;
+        if (len >= 3 && gap[0] == ' ' && gap[len - 1] == ' ' &&
+            (memchr(gap, '|', len) || memchr(gap, '-', len) || gap_has(gap, len, "\xe2\x80\x93") ||
+             gap_has(gap, len, "\xe2\x80\x94")))
+            return i;
+    }
+    return n;
+}
+
+/* Where a headline's story starts after a section label ("Olympics
+ * Latest: ...", "JO : ...", "LIVE: ..."): after a colon that follows one
+ * of its first three tokens; else 0. */
+static size_t kicker_end(const nf_clean_doc *cd, size_t to)
+{
+    for (size_t i = 1; i < to && i <= 3; i++) {
+        const nf_token *a = &cd->tokens[i - 1], *b = &cd->tokens[i];
+        if (memchr(cd->text + a->start + a->len, ':', b->start - a->start - a->len))
+            return i;
+    }
+    return 0;
 }
 
 nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token *tokens, size_t n,
@@ -719,6 +760,10 @@ nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token
     v.pool = (char *)pool;
     if (!v.text || !grow_scratch(t, n))
         return v.text ? nfi_fail(err, NF_ERR_NOMEM, "out of memory") : NF_OK;
+    size_t to = source_tail(&v), from = kicker_end(&v, to);
+    v.tokens += from;
+    v.n_tokens = n = to - from;
+    tokens = v.tokens;
     size_t words = 0, caps = 0;
     for (size_t i = 0; i < n; i++) {
         words += tokens[i].kind == NF_TOKEN_WORD;
@@ -757,10 +802,11 @@ typedef struct cand {
 
 /* Evidence of one key within the event, in members: shown as a clear name
  * (not weak, not capitalized by position), named at all, written in lower
- * case in a title (RUN_LOWER). Packed EV_BITS each into one value. */
-#define EV_BITS 21
+ * case in a title (RUN_LOWER), named alone (a run of one word, not weak). Packed
+ * EV_BITS each into one value (saturating). */
+#define EV_BITS 16
 #define EV_MAX ((1u << EV_BITS) - 1)
-enum { EV_CLEAR = 0, EV_NAMED = 1, EV_LOWER = 2 };
+enum { EV_CLEAR = 0, EV_NAMED = 1, EV_LOWER = 2, EV_ALONE = 3 };
 
 typedef struct collect_ctx {
     nfi_buf text; /* keys and displays, NUL-terminated */
@@ -854,6 +900,9 @@ static bool scan_evidence(collect_ctx *c, const nfi_entity_input *in, size_t n)
             int head = read_record(&p, end, it, &m);
             if (head < 0)
                 return false;
+            if (head != RUN_LOWER && m == 1 && !(it[0].flags & TF_WEAK) &&
+                !count_evidence(c, it[0].key, it[0].kl, EV_ALONE))
+                return false;
             for (size_t k = 0; k < m; k++) {
                 bool clear = !(it[k].flags & (TF_WEAK | TF_POSITIONAL));
                 if (head == RUN_LOWER ? !count_evidence(c, it[k].key, it[k].kl, EV_LOWER)
@@ -933,21 +982,33 @@ static bool is_title(const run_item *it, size_t k, size_t to)
     return (it[k].flags & TF_TITLE) || ((it[k].flags & TF_WEAK_TITLE) && to - k > 2);
 }
 
+/* Whether a word shown alone is a common word: a function word, one its
+ * document also writes in lower case, or a weak (German) noun whose key
+ * the event's other reports only use inside longer names (the German
+ * "Hospital" of "St Brannoc's Hospital"). */
+static bool lone_common(const collect_ctx *c, const run_item *t)
+{
+    if (t->flags & (TF_FUNC | TF_LOWER_DOC))
+        return true;
+    return (t->flags & TF_WEAK) && evidence(c, t->key, t->kl, EV_CLEAR) > 0 &&
+           evidence(c, t->key, t->kl, EV_ALONE) == 0;
+}
+
 /* Adds the piece [from, to) of a run, job titles and what precedes them
  * cut off ("South Korean First Vice Foreign Minister Kim Hong-kyun" ->
- * "Kim Hong-kyun"); a lone word is dropped when it is a function word or
- * written in lower case in its own document. */
+ * "Kim Hong-kyun"), then common and lower-case words before the first
+ * name; a lone word is dropped when it is common (lone_common). */
 static bool add_piece(collect_ctx *c, const run_item *it, const int *cls, size_t from, size_t to,
                       const nfi_entity_input *m, uint32_t doc, seg *s)
 {
     for (size_t k = from; k < to; k++)
         if (is_title(it, k, to))
             from = k + 1;
-    while (from < to && cls[from] != T_NAME)
+    while (from < to && (cls[from] != T_NAME || (it[from].dl && it[from].disp[0] >= 'a' && it[from].disp[0] <= 'z')))
         from++;
     if (from == to)
         return true;
-    if (to - from == 1 && (it[from].flags & (TF_FUNC | TF_LOWER_DOC)))
+    if (to - from == 1 && lone_common(c, &it[from]))
         return true;
     s->key.len = s->disp.len = 0;
     for (size_t k = from; k < to; k++) {
@@ -964,18 +1025,24 @@ static bool add_piece(collect_ctx *c, const run_item *it, const int *cls, size_t
            add_mention(c, s->key.data, s->key.len, s->disp.data, s->disp.len, m->component, doc, m->headline_lang);
 }
 
-/* Whether a name follows token k before the next cut. */
-static bool name_follows(const int *cls, size_t k, size_t n)
+/* Whether what follows an owner (token k on) is a name of its own: two
+ * name words before the next cut ("Japan's Daiki Hashimoto"), or one that
+ * the event also names alone ("Japan's Nishiya"; but "St Brannoc's
+ * Hospital"). */
+static bool name_follows(const collect_ctx *c, const run_item *it, const int *cls, size_t k, size_t n)
 {
+    size_t names = 0, first = n;
     for (; k < n && cls[k] != T_CUT; k++)
-        if (cls[k] == T_NAME)
-            return true;
-    return false;
+        if (cls[k] == T_NAME) {
+            first = names++ ? first : k;
+        }
+    return names >= 2 || (names == 1 && evidence(c, it[first].key, it[first].kl, EV_ALONE) > 0);
 }
 
 /* Cuts one run into pieces at tokens that are no name and after an owner
  * when a name follows ("Japan's | Daiki Hashimoto", but "St Brannoc's
- * Hospital"); common words survive only between names. */
+ * Hospital"); common words survive after a name ("UN Security Council",
+ * "Juegos Olímpicos"), not before it ("Foreign"). */
 static bool collect_run(collect_ctx *c, int head, const run_item *it, size_t n, const nfi_entity_input *m,
                         uint32_t doc, seg *s)
 {
@@ -985,12 +1052,10 @@ static bool collect_run(collect_ctx *c, int head, const run_item *it, size_t n, 
     size_t from = 0;
     for (size_t k = 0; k <= n; k++) {
         bool end = k == n || cls[k] == T_CUT ||
-                   (((it[k].flags >> TF_SEP_SHIFT) & 3) == SEP_POSSESSIVE && name_follows(cls, k, n));
+                   (((it[k].flags >> TF_SEP_SHIFT) & 3) == SEP_POSSESSIVE && name_follows(c, it, cls, k, n));
         if (!end)
             continue;
         size_t to = k;
-        while (to > from && cls[to - 1] != T_NAME)
-            to--;
         if (to > from && !add_piece(c, it, cls, from, to, m, doc, s))
             return false;
         from = k < n && cls[k] == T_CUT ? k + 1 : k;
@@ -1144,6 +1209,56 @@ static size_t words(const char *key)
     return n;
 }
 
+/* Whether some candidate is the word w (n bytes) alone. */
+static bool standalone(const cand *all, size_t n_all, const char *w, size_t n)
+{
+    for (size_t i = 0; i < n_all; i++)
+        if (strlen(all[i].key) == n && memcmp(all[i].key, w, n) == 0)
+            return true;
+    return false;
+}
+
+/* Whether the longer name lng stands for the single word shrt that ends
+ * it: when it is common enough beside it (a third of its reports), or
+ * when its other words are never named alone ("Emmanuel Macron" explains
+ * "Macron"; a rare "Olympic COVID" does not explain "COVID": "Olympic"
+ * is named alone). */
+static bool explains(const cand *lng, const cand *shrt, const cand *all, size_t n_all)
+{
+    if (lng->n_docs * 3 >= shrt->n_docs)
+        return true;
+    const char *end = lng->key + strlen(lng->key) - strlen(shrt->key);
+    for (const char *w = lng->key; w < end;) {
+        size_t n = strcspn(w, " ");
+        if (standalone(all, n_all, w, n))
+            return false;
+        w += n + 1;
+    }
+    return true;
+}
+
+/* Whether two keys of two or more words have the same words in another
+ * order (given name and family name swapped). */
+static bool same_words(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    if (la != strlen(b) || !strchr(a, ' ') || strcmp(a, b) == 0)
+        return false;
+    for (const char *w = a; *w;) {
+        size_t n = strcspn(w, " ");
+        bool found = false;
+        for (const char *v = b; *v && !found;) {
+            size_t m = strcspn(v, " ");
+            found = m == n && memcmp(v, w, n) == 0;
+            v += m + (v[m] == ' ');
+        }
+        if (!found)
+            return false;
+        w += n + (w[n] == ' ');
+    }
+    return true;
+}
+
 /* Whether a and b name the same thing, and which one stands for both:
  * spelling variants (one edit apart) keep the stronger (a, ranked first);
  * when one is the ending of the other, a name of several words is the core
@@ -1154,7 +1269,7 @@ static size_t words(const char *key)
  * uses the longer one ("North" -> "North Korea", "Cho" -> "Cho Tae-yul";
  * but "Kellmouth" stays beside "Kellmouth Roads"). Returns the index
  * (0 for a, 1 for b) of the representative, or -1. */
-static int merge_rep(const cand *a, const cand *b)
+static int merge_rep(const cand *a, const cand *b, const cand *all, size_t n_all)
 {
     size_t la = strlen(a->key), lb = strlen(b->key);
     if (la >= 6 && lb >= 6 && one_edit(a->key, b->key))
@@ -1166,9 +1281,11 @@ static int merge_rep(const cand *a, const cand *b)
     if (la < 4 || lb < 4)
         return -1;
     if (word_suffix(b->key, lb, a->key, la)) /* b ends a */
-        return words(b->key) > 1 ? 1 : 0;
+        return words(b->key) > 1 ? 1 : explains(a, b, all, n_all) ? 0 : -1;
     if (word_suffix(a->key, la, b->key, lb)) /* a ends b */
-        return words(a->key) > 1 ? 0 : 1;
+        return words(a->key) > 1 ? 0 : explains(b, a, all, n_all) ? 1 : -1;
+    if (same_words(a->key, b->key)) /* "Nishiya Momiji" = "Momiji Nishiya" */
+        return 0;
     return -1;
 }
 
@@ -1199,7 +1316,7 @@ static bool merge_cands(cand *cs, size_t n)
         for (size_t j = 0; j < i && !cs[i].merged; j++) {
             if (cs[j].merged)
                 continue;
-            int rep = merge_rep(&cs[j], &cs[i]);
+            int rep = merge_rep(&cs[j], &cs[i], cs, lim);
             if (rep == 0 && !absorb(&cs[j], &cs[i]))
                 return false;
             if (rep == 1 && !absorb(&cs[i], &cs[j]))
