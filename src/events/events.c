@@ -27,6 +27,7 @@
  * the documents, their order and the options; never on the thread count.
  */
 #include "events/events.h"
+#include "links/links.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -66,6 +67,7 @@ typedef struct doc_meta {
 struct nf_events {
     nf_events_options o;
     nfi_featctx *ctx[MAX_THREADS];
+    nfi_lexicon *lex; /* for headline-only records' pivots, loaded with the first one */
     doc_meta *docs;
     size_t n, cap;
     nfi_buf strs;
@@ -204,6 +206,7 @@ void nf_events_free(nf_events *ev)
         return;
     for (int t = 0; t < MAX_THREADS; t++)
         nfi_featctx_free(ev->ctx[t]);
+    nfi_lexicon_free(ev->lex);
     free(ev->docs);
     nfi_buf_free(&ev->strs);
     nfi_buf_free(&ev->rec);
@@ -255,6 +258,12 @@ static bool count_df(nf_events *ev, const nfi_docfeat *f)
             return false;
         *v += 1 + ((f->f[CH_NAMES][k].flags & FEAT_WEAK) ? 0 : (1ULL << 32));
     }
+    for (size_t k = 0; k < f->n[CH_PIVOT]; k++) { /* a headline's title pivot */
+        uint64_t *v = nfi_hmap_put(&ev->df, f->f[CH_PIVOT][k].hash ^ PIVOT_SALT, NULL);
+        if (!v)
+            return false;
+        (*v)++;
+    }
     for (size_t k = 0; k < f->n_lower; k++) {
         uint64_t *v = nfi_hmap_put(&ev->df, f->lower[k] ^ NF_LOWER_SALT, NULL);
         if (!v)
@@ -264,20 +273,22 @@ static bool count_df(nf_events *ev, const nfi_docfeat *f)
     return true;
 }
 
-/* Record: u32 counts[4] (title, body, names, runs bytes), u64 hashes,
- * u32 (count << 2 | flags) per feature, the runs. Built in ev->rec, then
- * written at once. */
+/* Record: u32 counts[5] (title, body, names, title pivot, runs bytes), u64
+ * hashes, u32 (count << 2 | flags) per feature, the runs. Built in ev->rec,
+ * then written at once. */
+enum { REC_HDR = 5, REC_RUNS = 4 };
+
 static bool spill_doc(nf_events *ev, const nfi_docfeat *f, doc_meta *m)
 {
-    uint32_t hdr[4] = {(uint32_t)f->n[CH_TITLE], (uint32_t)f->n[CH_BODY], (uint32_t)f->n[CH_NAMES],
-                       (uint32_t)f->runs.len};
+    uint32_t hdr[REC_HDR] = {(uint32_t)f->n[CH_TITLE], (uint32_t)f->n[CH_BODY], (uint32_t)f->n[CH_NAMES],
+                             (uint32_t)f->n[CH_PIVOT], (uint32_t)f->runs.len};
     nfi_buf *b = &ev->rec;
     b->len = 0;
     nfi_buf_append(b, hdr, sizeof hdr);
-    for (int c = 0; c < CH_PIVOT; c++)
+    for (int c = 0; c < N_CH; c++)
         for (size_t k = 0; k < f->n[c]; k++)
             nfi_buf_append(b, &f->f[c][k].hash, 8);
-    for (int c = 0; c < CH_PIVOT; c++)
+    for (int c = 0; c < N_CH; c++)
         for (size_t k = 0; k < f->n[c]; k++) {
             uint32_t cnt = f->f[c][k].count > 0x3fffffff ? 0x3fffffff : f->f[c][k].count;
             uint32_t meta = cnt << 2 | (f->f[c][k].flags & (FEAT_WEAK | FEAT_UNIGRAM));
@@ -323,11 +334,26 @@ static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nfi_doc
     return NF_OK;
 }
 
-static nf_status make_contexts(nf_events *ev, int n, nf_error *err)
+/* The workers' contexts; with the batch's first headline-only record the
+ * dictionaries for title pivots are loaded (default places, as the
+ * cross-lingual stage's) and every context is made again with them. */
+static nf_status make_contexts(nf_events *ev, int n, const nf_clean_doc *docs, size_t n_docs, nf_error *err)
 {
+    bool headlines = false;
+    for (size_t i = 0; i < n_docs && !ev->lex && !headlines; i++)
+        headlines = nfi_evfeat_is_headline_only(&docs[i]);
+    if (headlines) {
+        nf_status st = nfi_lexicon_load(&ev->lex, NULL, NULL, NULL, err);
+        if (st != NF_OK)
+            return st;
+        for (int t = 0; t < MAX_THREADS; t++) {
+            nfi_featctx_free(ev->ctx[t]);
+            ev->ctx[t] = NULL;
+        }
+    }
     for (int t = 0; t < n; t++)
         if (!ev->ctx[t]) {
-            nf_status st = nfi_featctx_new(&ev->ctx[t], err);
+            nf_status st = nfi_featctx_new(&ev->ctx[t], ev->lex, err);
             if (st != NF_OK)
                 return st;
         }
@@ -345,7 +371,7 @@ nf_status nf_events_add(nf_events *ev, const nf_clean_doc *docs, size_t n, nf_er
     int threads = ev->o.threads < (int)n ? ev->o.threads : (int)n;
     if (fseeko(ev->spill, (off_t)ev->spill_bytes, SEEK_SET) != 0) /* a snapshot may have read it */
         return nfi_fail(err, NF_ERR_IO, "cannot seek in the event feature spill file");
-    nf_status st = make_contexts(ev, threads, err);
+    nf_status st = make_contexts(ev, threads, docs, n, err);
     if (st != NF_OK)
         return st;
     add_ctx job = {docs, calloc(n, sizeof(nfi_docfeat))};
@@ -639,10 +665,10 @@ static bool finish_vec(nfi_svec *v, int ch)
 static bool build_vec(finish_ctx *fc, uint32_t doc, nfi_docvec *v)
 {
     const nf_events *ev = fc->ev;
-    uint32_t hdr[4];
+    uint32_t hdr[REC_HDR];
     memcpy(hdr, fc->rec, sizeof hdr);
     const char *hashes = fc->rec + sizeof hdr;
-    const char *metas = hashes + 8 * (size_t)(hdr[0] + hdr[1] + hdr[2]);
+    const char *metas = hashes + 8 * (size_t)(hdr[0] + hdr[1] + hdr[2] + hdr[3]);
     size_t k = 0;
     for (int ch = 0; ch < CH_PIVOT; ch++) {
         v->ch[ch].n = 0;
@@ -672,7 +698,18 @@ static bool build_vec(finish_ctx *fc, uint32_t doc, nfi_docvec *v)
         if (w > 0 && !push_w(pv, p->features[i].hash, w))
             return false;
     }
+    uint32_t title_pivot = pv->n == 0 ? hdr[CH_PIVOT] : 0; /* else the title's pivot */
+    for (uint32_t i = 0; i < title_pivot; i++) {
+        uint64_t h;
+        uint32_t meta;
+        memcpy(&h, hashes + 8 * (k + i), 8);
+        memcpy(&meta, metas + 4 * (k + i), 4);
+        double w = (1 + log_small(fc, meta >> 2 ? meta >> 2 : 1)) * idf(fc, h ^ PIVOT_SALT, idf_prior[CH_PIVOT]);
+        if (w > 0 && !push_w(pv, h, w))
+            return false;
+    }
     finish_vec(pv, CH_PIVOT);
+    v->title_pivot = title_pivot > 0;
     v->lang = ev->docs[doc].lang_hash;
     return true;
 }
@@ -742,11 +779,11 @@ static bool scan_members(finish_ctx *fc, const uint32_t *m, size_t n, const nfi_
         /* one member is its own headline: only its runs are needed */
         if (n == 1 ? !read_record(fc, m[i]) : !load_vec(fc, m[i], &fc->member))
             return false;
-        uint32_t hdr[4];
+        uint32_t hdr[REC_HDR];
         memcpy(hdr, fc->rec, sizeof hdr);
-        size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2];
+        size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2] + hdr[3];
         run_offs[i] = fc->runs.len;
-        nfi_buf_append(&fc->runs, fc->rec + sizeof hdr + 12 * feats, hdr[3]);
+        nfi_buf_append(&fc->runs, fc->rec + sizeof hdr + 12 * feats, hdr[REC_RUNS]);
         if (n == 1)
             break;
         bool is_pref = pref && fc->ev->docs[m[i]].lang_hash == pref_hash;

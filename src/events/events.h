@@ -37,7 +37,7 @@ typedef struct nfi_rawfeat {
 
 /* Everything extracted from one document, before weighting. */
 typedef struct nfi_docfeat {
-    nfi_rawfeat *f[N_CH]; /* sorted by hash, unique; CH_PIVOT unused here */
+    nfi_rawfeat *f[N_CH]; /* sorted by hash, unique; CH_PIVOT: a headline-only record's title pivot */
     size_t n[N_CH], cap[N_CH];
     nfi_buf runs;     /* the document's name runs, serialized (entities.c) */
     uint64_t *lower; /* name-unigram hashes of words used in lower case (unique) */
@@ -51,7 +51,12 @@ void nfi_docfeat_free(nfi_docfeat *d);
  * scratch space. */
 typedef struct nfi_featctx nfi_featctx;
 
-nf_status nfi_featctx_new(nfi_featctx **out, nf_error *err);
+/* lex (may be NULL): the dictionaries for the pivots of headline-only
+ * records (see evfeat.c), owned by the caller. */
+struct nfi_lexicon;
+nf_status nfi_featctx_new(nfi_featctx **out, const struct nfi_lexicon *lex, nf_error *err);
+/* A record whose text is empty and whose title is the whole document. */
+bool nfi_evfeat_is_headline_only(const nf_clean_doc *cd);
 void nfi_featctx_free(nfi_featctx *c);
 nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err);
 
@@ -131,6 +136,9 @@ bool nfi_svec_copy(nfi_svec *dst, const nfi_svec *src);
 typedef struct nfi_docvec {
     nfi_svec ch[N_CH];
     uint64_t lang; /* hash of the language code */
+    bool title_pivot; /* the pivot is a headline's title pivot: scored and
+                         kept in the centroid (storylines), but it looks up
+                         no candidates (see stream.c) */
 } nfi_docvec;
 
 typedef struct nfi_stream nfi_stream;

@@ -16,6 +16,7 @@
  * not thread-safe); the output depends only on the document.
  */
 #include "events/events.h"
+#include "links/links.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,14 @@
 struct nfi_featctx {
     nfi_normalizer *nz;
     nfi_translit *tr;
+    nfi_pivoter *pv; /* headline pivots; NULL until a lexicon is given */
     nfi_token_vec tv;
     nfi_buf pool;
     nfi_rawfeat *tmp; /* radix sort scratch */
     size_t tmp_cap;
 };
 
-nf_status nfi_featctx_new(nfi_featctx **out, nf_error *err)
+nf_status nfi_featctx_new(nfi_featctx **out, const struct nfi_lexicon *lex, nf_error *err)
 {
     nfi_featctx *c = calloc(1, sizeof *c);
     if (!c)
@@ -41,6 +43,8 @@ nf_status nfi_featctx_new(nfi_featctx **out, nf_error *err)
     nf_status st = nfi_normalizer_new(&c->nz, err);
     if (st == NF_OK)
         st = nfi_translit_new(&c->tr, err);
+    if (st == NF_OK && lex)
+        st = nfi_pivoter_new(&c->pv, lex, err);
     if (st != NF_OK) {
         nfi_featctx_free(c);
         return st;
@@ -55,6 +59,7 @@ void nfi_featctx_free(nfi_featctx *c)
         return;
     nfi_normalizer_free(c->nz);
     nfi_translit_free(c->tr);
+    nfi_pivoter_free(c->pv);
     free(c->tv.items);
     nfi_buf_free(&c->pool);
     free(c->tmp);
@@ -180,6 +185,43 @@ static size_t title_tokens_in_text(const nf_clean_doc *cd)
     return stemmed || !words ? k : SIZE_MAX;
 }
 
+bool nfi_evfeat_is_headline_only(const nf_clean_doc *cd)
+{
+    return cd->n_tokens == 0 && cd->title && *cd->title;
+}
+
+/* A headline-only record's pivot, from its title (the cross-lingual stage
+ * builds pivots from the text, which such a record lacks): the title read
+ * as a one-line document through the links stage's pivot builder, its
+ * features kept in CH_PIVOT (kind in flags, unused). c->tv holds the
+ * title's tokens, c->pool their strings. */
+static nf_status title_pivot(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err)
+{
+    nf_clean_doc t;
+    memset(&t, 0, sizeof t);
+    t.doc = cd->doc;
+    t.title = cd->title;
+    t.text = cd->title;
+    t.text_len = strlen(cd->title);
+    memcpy(t.lang, cd->lang, sizeof t.lang);
+    t.tokens = c->tv.items;
+    t.n_tokens = c->tv.len;
+    t.pool = c->pool.data;
+    t.pool_len = c->pool.len;
+    nf_pivot pv;
+    nf_status st = nfi_pivot_build(c->pv, &t, &pv, err);
+    if (st != NF_OK)
+        return st;
+    bool ok = true;
+    for (size_t i = 0; ok && i < pv.n_features; i++) {
+        ok = nfi_docfeat_push(out, CH_PIVOT, pv.features[i].hash, 0);
+        if (ok)
+            out->f[CH_PIVOT][out->n[CH_PIVOT] - 1].count = pv.features[i].count;
+    }
+    nfi_pivot_free(&pv);
+    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+}
+
 nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err)
 {
     nfi_docfeat_reset(out);
@@ -196,6 +238,8 @@ nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat
             return st;
         if (c->pool.oom || !add_terms(out, CH_TITLE, c->tv.items, c->tv.len, c->pool.data))
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        if (c->pv && nfi_evfeat_is_headline_only(cd) && (st = title_pivot(c, cd, out, err)) != NF_OK)
+            return st;
     }
     if (!add_terms(out, CH_BODY, cd->tokens, cd->n_tokens, cd->pool))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -205,6 +249,6 @@ nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat
     if (st != NF_OK)
         return st;
     bool ok = merge_channel(c, out, CH_TITLE, MAX_TITLE) && merge_channel(c, out, CH_BODY, MAX_BODY) &&
-              merge_channel(c, out, CH_NAMES, MAX_NAMES);
+              merge_channel(c, out, CH_NAMES, MAX_NAMES) && merge_channel(c, out, CH_PIVOT, MAX_NAMES);
     return !ok || out->runs.oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory") : NF_OK;
 }

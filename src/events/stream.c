@@ -11,7 +11,10 @@
  *   enter a centroid are posted once in the inverted index (feature ->
  *   (slot, event) entries, appended in time order).
  * - Candidates are found only through the index: the document's strongest
- *   title terms, names, body and pivot terms (QUERY_TOP of each) look up
+ *   title terms, names, body and pivot terms (QUERY_TOP of each; not the
+ *   pivot a headline-only record gets from its title: within one broad
+ *   topic its shared names and numbers find every event of the topic, and
+ *   the headline model gives it no weight, docs/events.md) look up
  *   their posting lists, newest entries first, at most POSTING_SCAN per list; entries of
  *   events no longer in their slot are skipped. The events with the most
  *   accumulated weight (at most options.candidates, and only those with at
@@ -589,7 +592,7 @@ static bool candidates(nfi_stream *s, const nfi_docvec *v)
     ok = touch_top(s, CH_TITLE, &v->ch[CH_TITLE], QUERY_TOP) &&
          touch_top(s, CH_NAMES, &v->ch[CH_NAMES], QUERY_TOP) &&
          touch_top(s, CH_BODY, &v->ch[CH_BODY], QUERY_TOP) &&
-         touch_top(s, CH_PIVOT, &v->ch[CH_PIVOT], QUERY_TOP);
+         (v->title_pivot || touch_top(s, CH_PIVOT, &v->ch[CH_PIVOT], QUERY_TOP));
     select_cands(s, keep);
     return ok;
 }
