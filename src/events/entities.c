@@ -764,12 +764,16 @@ nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token
     v.tokens += from;
     v.n_tokens = n = to - from;
     tokens = v.tokens;
-    size_t words = 0, caps = 0;
+    /* Title case capitalizes every word but short function words ("Nishiya
+     * Wins Gold In Skateboarding"); a sentence-case headline, however many
+     * names it holds, writes some longer word in lower case ("takes"). */
+    size_t words = 0, lower_long = 0;
     for (size_t i = 0; i < n; i++) {
         words += tokens[i].kind == NF_TOKEN_WORD;
-        caps += tokens[i].kind == NF_TOKEN_WORD && (tokens[i].flags & NF_TOKEN_CAPITALIZED);
+        lower_long += tokens[i].kind == NF_TOKEN_WORD && !(tokens[i].flags & NF_TOKEN_CAPITALIZED) &&
+                      tokens[i].norm_len >= 4;
     }
-    bool title_case = words >= 3 && caps * 2 > words; /* a headline, unlike a text line, may be short */
+    bool title_case = words >= 3 && lower_long == 0;
     bool nouns = capitalizes_nouns(cd->lang);
     nfi_hmap_clear(&t->seen);
     for (size_t i = 0; i < n; i++) {
@@ -982,13 +986,14 @@ static bool is_title(const run_item *it, size_t k, size_t to)
     return (it[k].flags & TF_TITLE) || ((it[k].flags & TF_WEAK_TITLE) && to - k > 2);
 }
 
-/* Whether a word shown alone is a common word: a function word, one its
- * document also writes in lower case, or a weak (German) noun whose key
+/* Whether a word shown alone is a common word: a function word, a job
+ * title ("Premier" of "Premier ministre"), one its document also writes in
+ * lower case, or a weak (German) noun whose key
  * the event's other reports only use inside longer names (the German
  * "Hospital" of "St Brannoc's Hospital"). */
 static bool lone_common(const collect_ctx *c, const run_item *t)
 {
-    if (t->flags & (TF_FUNC | TF_LOWER_DOC))
+    if (t->flags & (TF_FUNC | TF_LOWER_DOC | TF_TITLE | TF_WEAK_TITLE))
         return true;
     return (t->flags & TF_WEAK) && evidence(c, t->key, t->kl, EV_CLEAR) > 0 &&
            evidence(c, t->key, t->kl, EV_ALONE) == 0;
