@@ -65,7 +65,7 @@ static shown collect_with(const case_doc *docs, size_t n, nfi_name_ok_fn ok, con
     assert_int_equal(nf_clean_batch(cl, raw, n, cd, &err), NF_OK);
     nf_cleaner_free(cl);
     nfi_featctx *fc;
-    assert_int_equal(nfi_featctx_new(&fc, &err), NF_OK);
+    assert_int_equal(nfi_featctx_new(&fc, NULL, &err), NF_OK); /* no lexicon: no pivots */
     nfi_docfeat f[8];
     nfi_entity_input in[8];
     memset(f, 0, sizeof f);
