@@ -54,6 +54,7 @@ void cli_index_notice(const char *command, const char *dir);
 /* The shared read -> clean loop (common.c). A batch holds at most
  * batch_docs documents (0: CLI_BATCH_DOCS) and batch_bytes of text. */
 #define CLI_BATCH_DOCS 4096
+#define CLI_BATCH_BYTES (64u << 20) /* batch_bytes 0 */
 typedef struct cli_input {
     const char *command; /* for messages */
     char **paths;

@@ -164,19 +164,29 @@ static void write_pairs(FILE *out, const nf_dedup_result *r)
     nf_buffer_free(&b);
 }
 
-/* --mpi: every rank reads the input; nf_mpi_dedup shares out the work and
- * hands rank 0 the single-process result, which rank 0 alone writes. */
-static int mpi_batch(void *ctx, nf_doc *docs, size_t n)
+/* --mpi (docs/distributed.md): the ranks split the input among them,
+ * nf_mpi_dedup hands rank 0 the single-process result, rank 0 alone writes
+ * it. Each skipped record is named once, by the rank that reads it. */
+static void mpi_warn(void *ctx, const char *message)
 {
-    nf_error err;
-    if (nf_mpi_dedup_add(ctx, docs, n, &err) != NF_OK) {
-        fprintf(stderr, "newsfold dedup: %s\n", err.message);
-        return -1;
-    }
-    return 0;
+    (void)ctx;
+    fprintf(stderr, "newsfold dedup: %s\n", message);
 }
 
 static int write_result(const dedup_cli *o, const nf_dedup_result *res);
+
+static void mpi_stats(nf_mpi *m, nf_mpi_dedup *md, const cli_totals *totals, int threads)
+{
+    nf_mpi_stats s;
+    nf_mpi_dedup_stats(md, &s);
+    fprintf(stderr,
+            "stats: dedup --mpi rank %d/%d: scanned %llu docs, batches %llu (%llu docs), exchanged %llu B, sent %llu B, "
+            "received %llu B\n",
+            nf_mpi_rank(m), nf_mpi_size(m), (unsigned long long)s.docs_scanned, (unsigned long long)s.batches_cleaned,
+            (unsigned long long)s.docs_cleaned, (unsigned long long)s.bytes_exchanged, (unsigned long long)s.bytes_sent,
+            (unsigned long long)s.bytes_received);
+    cli_report_stats("dedup", totals, threads);
+}
 
 static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)
 {
@@ -192,28 +202,28 @@ static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)
         fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
         nf_mpi_abort(m, EXIT_FATAL);
     }
-    cli_input in = {.command = "dedup", .paths = paths, .n_paths = n_paths, .clean = o->clean, .batch_docs = o->batch_docs, .quiet = o->quiet || rank != 0, .quiet_skips = rank != 0};
     cli_totals totals = {0};
-    int status = cli_read_batches(&in, mpi_batch, md, &totals);
+    progress_init(&totals.progress, true);
+    nf_mpi_input in = {(const char *const *)paths, n_paths, o->batch_docs ? o->batch_docs : CLI_BATCH_DOCS,
+                       CLI_BATCH_BYTES, 0, mpi_warn, NULL};
+    nf_mpi_totals t;
+    int status = EXIT_ALL_GOOD;
     nf_dedup_result res = {0};
-    if (status != EXIT_FATAL && nf_mpi_dedup_finish(md, &res, &err) != NF_OK) {
+    if (nf_mpi_dedup_run(md, &in, &t, &err) != NF_OK || nf_mpi_dedup_finish(md, &res, &err) != NF_OK) {
         fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
         status = EXIT_FATAL;
     }
+    totals.docs = t.docs;
+    totals.skipped = t.skipped;
+    totals.bytes = t.bytes;
     if (status != EXIT_FATAL && rank == 0 && write_result(o, &res) != 0)
         status = EXIT_FATAL;
     if (status == EXIT_FATAL) { /* the other ranks would wait for this one */
         fprintf(stderr, "newsfold dedup: rank %d failed: stopping all %d ranks\n", rank, nf_mpi_size(m));
         nf_mpi_abort(m, EXIT_FATAL);
     }
-    if (o->stats) {
-        nf_mpi_stats s;
-        nf_mpi_dedup_stats(md, &s);
-        fprintf(stderr, "stats: dedup --mpi rank %d/%d: batches %llu, cleaned %llu (%llu docs), sent %llu B, received %llu B\n",
-                rank, nf_mpi_size(m), (unsigned long long)s.batches, (unsigned long long)s.batches_cleaned,
-                (unsigned long long)s.docs_cleaned, (unsigned long long)s.bytes_sent, (unsigned long long)s.bytes_received);
-        cli_report_stats("dedup", &totals, o->dedup.threads);
-    }
+    if (o->stats)
+        mpi_stats(m, md, &totals, o->dedup.threads);
     nf_dedup_result_free(&res);
     nf_mpi_dedup_free(md);
     nf_mpi_finalize(m);

@@ -21,8 +21,6 @@
 #include <unistd.h>
 #include <time.h>
 
-#define BATCH_BYTES (64u << 20)
-
 /* ------------------------------------------------------------ helpers */
 
 /* Progress is drawn on stderr only when stderr is a terminal and --quiet is
@@ -116,7 +114,7 @@ static void *read_batch(void *arg)
     read_job *j = arg;
     nf_error err = {NF_OK, ""};
     j->n = j->bytes = j->skipped = 0;
-    size_t max_bytes = j->in->batch_bytes ? j->in->batch_bytes : BATCH_BYTES;
+    size_t max_bytes = j->in->batch_bytes ? j->in->batch_bytes : CLI_BATCH_BYTES;
     while (j->n < j->cap && j->bytes < max_bytes) {
         nf_doc *d = &j->docs[j->n];
         nf_status st = nf_reader_next(j->reader, d, &err);

@@ -883,21 +883,42 @@ int nf_parse_date(const char *s, char out[11]);
  * when CMake finds MPI; otherwise nf_mpi_available() is 0 and every other
  * call fails with NF_ERR_ARG "built without MPI".
  *
- * Every rank reads the same input and hands the same raw batches, in the same
- * order, to nf_mpi_dedup_add; batch k is cleaned and sketched by rank k mod N
- * only, its compact sketch items (no texts) go to rank 0, which appends them
- * in input order and finishes: the result on rank 0 is byte-identical to
- * nf_dedup_add over the same cleaned batches in one process, for any N.
- * MPI calls are made only from the thread that called nf_mpi_init.
+ * Every rank calls nf_mpi_dedup_run with the same input: the ranks split it
+ * (by file, and plain JSONL files by byte range at line boundaries), find
+ * among themselves the batches the single process would make, and clean and
+ * sketch each batch on one rank; the compact sketch items (never the texts)
+ * are appended on rank 0 in input order. The result on rank 0 is
+ * byte-identical to nf_dedup_add over the same batches in one process, for
+ * any N. MPI calls are made only from the thread that called nf_mpi_init.
  */
 typedef struct nf_mpi nf_mpi;
 typedef struct nf_mpi_dedup nf_mpi_dedup;
 
 typedef struct nf_mpi_stats {
-    uint64_t batches, batches_cleaned; /* seen / cleaned and sketched on this rank */
-    uint64_t docs_cleaned;
-    uint64_t bytes_sent, bytes_received; /* sketch items exchanged by this rank */
+    uint64_t batches, batches_cleaned; /* read / cleaned and sketched on this rank */
+    uint64_t docs_cleaned, docs_scanned;
+    uint64_t bytes_sent, bytes_received; /* sketch items sent to / received by rank 0 */
+    uint64_t bytes_exchanged;            /* all-to-all records sent (ids, positions) */
 } nf_mpi_stats;
+
+/* The input of a distributed run, the same on every rank. */
+typedef struct nf_mpi_input {
+    const char *const *paths;
+    size_t n_paths;
+    /* the single process's batch rule: a batch closes once it holds
+     * batch_docs documents or its text reaches batch_bytes (both > 0) */
+    size_t batch_docs, batch_bytes;
+    size_t max_record; /* nf_reader_options.max_record_bytes */
+    /* each skipped record, named with file and line, is passed here by the
+     * one rank that reads it (may be NULL) */
+    void (*warn)(void *ctx, const char *message);
+    void *warn_ctx;
+} nf_mpi_input;
+
+/* The whole job's counts (the same on every rank after a run). */
+typedef struct nf_mpi_totals {
+    uint64_t docs, skipped, bytes, ignored;
+} nf_mpi_totals;
 
 int nf_mpi_available(void);
 /* MPI_Init_thread (funneled); one per process. */
@@ -913,10 +934,12 @@ void nf_mpi_abort(nf_mpi *m, int code);
 
 nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options *clean,
                            const nf_dedup_options *options, nf_error *err);
-/* One raw batch, the same on every rank; the documents stay the caller's. */
-nf_status nf_mpi_dedup_add(nf_mpi_dedup *md, nf_doc *docs, size_t n, nf_error *err);
+/* Reads, cleans and sketches the input across the ranks (collective). A
+ * failure on one rank leaves the others inside MPI: the caller then calls
+ * nf_mpi_abort. */
+nf_status nf_mpi_dedup_run(nf_mpi_dedup *md, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err);
 /* Rank 0: the result of the whole input (as nf_dedup_finish). Other ranks:
- * out is left empty (n_docs 0). Fails when the ranks saw different inputs. */
+ * out is left empty (n_docs 0). */
 nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *err);
 void nf_mpi_dedup_stats(const nf_mpi_dedup *md, nf_mpi_stats *out);
 void nf_mpi_dedup_free(nf_mpi_dedup *md);

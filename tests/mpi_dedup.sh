@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # mpi_dedup.sh - `mpirun -np N newsfold dedup --mpi` gives the bytes of the
-# single process (documents, --pairs, exit status) for N = 1..4 on the
-# examples, the seeds, and a generated corpus whose planted copies (exact,
-# near, contained) lie in other batches than their originals, so that they
-# are sketched on other ranks; also with a bad record, with --index, and
-# with the default batch size. Registered only when MPI support is built.
+# single process (documents, --pairs, exit status, the messages naming
+# skipped records) for N = 1..4 on the examples, the seeds, and a generated
+# corpus whose planted copies (exact, near, contained) lie in other batches
+# and other byte ranges than their originals (one JSONL file is split by
+# byte range among the ranks); also mixed formats (whole files, .gz, a JSON
+# array, blank lines) where batches start inside unsplittable files, ids
+# repeated across ranges, bad records past the middle of a split file,
+# --index, and the default batch size. Registered only when MPI support is built.
 # usage: mpi_dedup.sh NEWSFOLD SHARED_DIR SOURCE_DIR
 nf=$1 shared=$2 src=$3
 . "$(dirname "$0")/cli_lib.sh"
@@ -67,6 +70,9 @@ same() {
         check "$name N=$n exit $got (single $want)" [ $got -eq $want ]
         check "$name N=$n documents" cmp -s "$tmp/one.jsonl" "$tmp/mpi.jsonl"
         check "$name N=$n pairs" cmp -s "$tmp/one.pairs" "$tmp/mpi.pairs"
+        # each skipped record named once, with the single process's file:line
+        check "$name N=$n messages" cmp -s <(grep '^newsfold' "$tmp/one.err" | sort) \
+            <(grep '^newsfold' "$tmp/mpi.err" | sort)
     done
 }
 
@@ -92,6 +98,33 @@ echo '{"id": "broken", "text": ' >> "$tmp/bad/a.jsonl"
 sed -n 41,120p "$tmp/gen.jsonl" >> "$tmp/bad/a.jsonl"
 same "bad record" --batch 8 "$tmp/bad"
 check "bad record named with file and line" grep -q 'a.jsonl:41' "$tmp/mpi.err"
+
+# mixed formats: whole-file formats (a JSON array, .txt, .gz) among split
+# JSONL files, blank lines, an unsupported file, ids repeated across files
+# and ranges, bad records in the second half of a split file
+mkdir -p "$tmp/mixed"
+(echo '['; sed -n 1,9p "$tmp/gen.jsonl" | paste -sd, -; echo ']') > "$tmp/mixed/a.json"
+sed -n 10,60p "$tmp/gen.jsonl" | awk 'NR % 7 == 0 { print "" } { print }' > "$tmp/mixed/b.jsonl"
+sed -n 61p "$tmp/gen.jsonl" | sed 's/.*"text":"\([^"]*\)".*/\1/' > "$tmp/mixed/c.txt"
+sed -n 62,90p "$tmp/gen.jsonl" | gzip > "$tmp/mixed/d.jsonl.gz"
+echo 'not a format' > "$tmp/mixed/e.xyz"
+{ sed -n 91,200p "$tmp/gen.jsonl"
+  sed -n 201,230p "$tmp/gen.jsonl" | sed 's/"id":"g002\([0-9]\)\([0-9]\)"/"id":"g000\1\2"/'
+  sed -n 231,300p "$tmp/gen.jsonl"
+  echo '{"id": "broken late", "text": '
+  sed -n 150p "$tmp/gen.jsonl"
+  sed -n 301,400p "$tmp/gen.jsonl"
+  echo '{"id": "no text"}'; } > "$tmp/mixed/f.jsonl"
+"$nf" dedup -q --batch 4 "$tmp/mixed" -o /dev/null 2>"$tmp/mixed.err"
+check "mixed: repeated ids are skipped" grep -q 'duplicate id "g0000' "$tmp/mixed.err"
+check "mixed: late bad record named" grep -q 'f.jsonl:211: invalid JSON' "$tmp/mixed.err"
+same "mixed batch 4" --batch 4 "$tmp/mixed"
+same "mixed batch 7" --batch 7 "$tmp/mixed"
+same "mixed exact-verify" --batch 5 --exact-verify "$tmp/mixed"
+
+# the default batch size (4096) with batches that span byte ranges
+gen_corpus "$tmp/big.jsonl" 9000 11
+same "generated, default batch" "$tmp/big.jsonl"
 
 # --index: rank 0 owns the index; two runs, the second against the first
 mkdir -p "$tmp/i1" "$tmp/i2"

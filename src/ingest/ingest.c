@@ -14,11 +14,16 @@
  *   so ".gz" support costs nothing extra.
  * - Errors are per record: a bad record or unreadable file is reported
  *   through NF_SKIPPED with the file and line, and reading goes on.
+ * - Distributed runs (src/mpi) read a span of the file list: plain JSONL
+ *   files may start and end at byte offsets, always at line boundaries (a
+ *   line belongs to the span its first byte lies in), with line numbers
+ *   carried over so messages name the same file:line as a whole read.
  */
 #include "ingest/ingest.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,11 +61,24 @@ struct nf_reader {
     uint64_t bytes_total, bytes_done_closed;
     id_set ids;
     nfi_buf pending_skip; /* message for a file skipped while walking */
+    /* distributed runs (nfi_reader_set_span): a part of the input only */
+    nfi_reader_span span;
+    bool has_span, no_id_check;
+    uint64_t doc_ord, last_lines;
 };
 
 /* ------------------------------------------------------------ id set */
 
-static bool id_set_insert(id_set *s, const char *id, bool *was_new)
+void nfi_reader_id_hash(const char *id, uint64_t out[2])
+{
+    XXH128_hash_t h = XXH3_128bits(id, strlen(id));
+    if (!h.low64 && !h.high64) /* zero marks an empty slot */
+        h.low64 = 1;
+    out[0] = h.low64;
+    out[1] = h.high64;
+}
+
+static bool id_set_insert(id_set *s, const uint64_t hash[2], bool *was_new)
 {
     if ((s->count + 1) * 4 > s->cap * 3) {
         size_t cap = s->cap ? s->cap * 2 : 1024;
@@ -80,9 +98,7 @@ static bool id_set_insert(id_set *s, const char *id, bool *was_new)
         s->slots = slots;
         s->cap = cap;
     }
-    XXH128_hash_t h = XXH3_128bits(id, strlen(id));
-    if (!h.low64 && !h.high64)
-        h.low64 = 1;
+    XXH128_hash_t h = {hash[0], hash[1]};
     size_t j = h.low64 & (s->cap - 1);
     while (s->slots[j].low64 || s->slots[j].high64) {
         if (XXH128_isEqual(s->slots[j], h)) {
@@ -256,20 +272,41 @@ static void close_source(nf_reader *r)
     free(r->src.buf);
     r->bytes_done_closed += r->files[r->next_file - 1].size;
     r->ignored += r->src.ignored;
+    r->last_lines = r->src.line;
     memset(&r->src, 0, sizeof r->src);
     r->open = false;
+}
+
+/* A plain JSONL file opened at byte offset - 1 of a span's start (the caller
+ * checked that the file can be split), so that the line that byte ends can
+ * be passed over: reading then starts at the first line starting at or after
+ * offset, which is where the part before it stopped. */
+static gzFile open_from(const input_file *f, uint64_t offset)
+{
+    int fd = open(f->path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    gzFile gz = lseek(fd, (off_t)(offset - 1), SEEK_SET) >= 0 ? gzdopen(fd, "rb") : NULL;
+    if (!gz)
+        close(fd);
+    return gz;
 }
 
 /* Opens the next file; NF_SKIPPED when that file cannot be read at all. */
 static nf_status open_next(nf_reader *r, nf_error *err)
 {
+    size_t index = r->next_file;
     input_file *f = &r->files[r->next_file++];
     const nfi_format *fmt = format_for(f->rel);
+    bool from_offset = r->has_span && index == r->span.file && r->span.offset > 0;
+    r->doc_ord = 0;
     if (!fmt) {
         r->bytes_done_closed += f->size;
         return nfi_fail(err, NF_SKIPPED, "%s: unsupported file type, skipped", f->path);
     }
-    gzFile gz = strcmp(f->path, "-") == 0 ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(f->path, "rb");
+    gzFile gz = from_offset                   ? open_from(f, r->span.offset)
+                : strcmp(f->path, "-") == 0 ? gzdopen(dup(STDIN_FILENO), "rb")
+                                              : gzopen(f->path, "rb");
     if (!gz) {
         r->bytes_done_closed += f->size;
         return nfi_fail(err, NF_SKIPPED, "%s: cannot open: %s", f->path, strerror(errno));
@@ -289,13 +326,28 @@ static nf_status open_next(nf_reader *r, nf_error *err)
         close_source(r);
         return st == NF_END ? NF_OK : NF_SKIPPED;
     }
+    if (from_offset) { /* the rest of the line before offset belongs to the part before */
+        const char *line;
+        size_t len;
+        r->src.offset = r->span.offset - 1;
+        st = nfi_source_getline(&r->src, &line, &len, err);
+        if (st == NF_ERR_IO || st == NF_ERR_NOMEM) {
+            close_source(r);
+            return st == NF_ERR_NOMEM ? st : NF_SKIPPED;
+        }
+        r->src.line = r->span.line;
+    }
+    if (r->has_span && index == r->span.end_file)
+        r->src.end = r->span.end_offset;
     return NF_OK;
 }
 
 static nf_status check_id(nf_reader *r, nf_doc *doc, nf_error *err)
 {
     bool was_new;
-    if (!id_set_insert(&r->ids, doc->id, &was_new))
+    uint64_t h[2];
+    nfi_reader_id_hash(doc->id, h);
+    if (!id_set_insert(&r->ids, h, &was_new))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (was_new)
         return NF_OK;
@@ -310,7 +362,7 @@ nf_status nf_reader_next(nf_reader *r, nf_doc *doc, nf_error *err)
     memset(doc, 0, sizeof *doc);
     for (;;) {
         if (!r->open) {
-            if (r->next_file >= r->n_files)
+            if (r->next_file >= r->n_files || (r->has_span && r->next_file > r->span.end_file))
                 return NF_END;
             nf_status st = open_next(r, err);
             if (st != NF_OK)
@@ -324,11 +376,12 @@ nf_status nf_reader_next(nf_reader *r, nf_doc *doc, nf_error *err)
             continue;
         }
         if (st == NF_OK) {
+            r->doc_ord++;
             st = nfi_doc_repair_utf8(doc, err);
-            if (st == NF_OK)
-                st = check_id(r, doc, err);
-            else
+            if (st != NF_OK)
                 nf_doc_free(doc);
+            else if (!r->no_id_check)
+                st = check_id(r, doc, err);
             return st;
         }
         if (st != NF_SKIPPED) /* the rest of this file is unreadable */
@@ -367,6 +420,52 @@ void nf_reader_close(nf_reader *r)
     free(r->ids.slots);
     nfi_buf_free(&r->pending_skip);
     free(r);
+}
+
+/* ----------------------------------------------- spans (src/mpi) */
+
+size_t nfi_reader_n_files(const nf_reader *r) { return r->n_files; }
+
+void nfi_reader_file_info(const nf_reader *r, size_t i, uint64_t *size, bool *splittable)
+{
+    const input_file *f = &r->files[i];
+    size_t n = strlen(f->rel);
+    *size = f->size;
+    *splittable = format_for(f->rel) == &nfi_format_jsonl && strcmp(f->path, "-") != 0 &&
+                  !(n > 3 && strcmp(f->rel + n - 3, ".gz") == 0);
+}
+
+nf_status nfi_reader_set_span(nf_reader *r, const nfi_reader_span *span, nf_error *err)
+{
+    uint64_t size;
+    bool splittable;
+    if (r->next_file || r->open || span->file >= r->n_files || span->end_file < span->file)
+        return nfi_fail(err, NF_ERR_ARG, "reader span set too late or out of range");
+    if (span->offset && (nfi_reader_file_info(r, span->file, &size, &splittable), !splittable))
+        return nfi_fail(err, NF_ERR_ARG, "%s: only plain JSONL files are read from an offset", r->files[span->file].path);
+    r->span = *span;
+    r->has_span = true;
+    r->next_file = span->file;
+    return NF_OK;
+}
+
+void nfi_reader_position(const nf_reader *r, nfi_reader_pos *pos)
+{
+    pos->file = r->next_file ? r->next_file - 1 : 0;
+    pos->offset = r->src.line_start;
+    pos->end = r->src.offset;
+    pos->line = r->src.line;
+    pos->ord = r->doc_ord;
+}
+
+uint64_t nfi_reader_last_lines(const nf_reader *r) { return r->open ? r->src.line : r->last_lines; }
+
+void nfi_reader_check_ids(nf_reader *r, bool on) { r->no_id_check = !on; }
+
+nf_status nfi_reader_seed_id(nf_reader *r, const uint64_t hash[2], nf_error *err)
+{
+    bool was_new;
+    return id_set_insert(&r->ids, hash, &was_new) ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
 /* ------------------------------------------------------- source helpers */
@@ -420,6 +519,9 @@ nf_status nfi_source_getline(nfi_source *s, const char **line, size_t *len, nf_e
 {
     size_t scanned = 0;
     bool skipping = false;
+    uint64_t line_start = s->offset;
+    if (s->end && s->offset >= s->end) /* the end of a span: the next line is another part's */
+        return NF_END;
     for (;;) {
         char *start = s->buf + s->buf_pos;
         size_t avail = s->buf_len - s->buf_pos;
@@ -427,6 +529,8 @@ nf_status nfi_source_getline(nfi_source *s, const char **line, size_t *len, nf_e
         if (nl || (s->eof && avail > 0)) {
             size_t n = nl ? (size_t)(nl - start) : avail;
             s->buf_pos += nl ? n + 1 : n;
+            s->offset += nl ? n + 1 : n;
+            s->line_start = line_start;
             s->line++;
             if (skipping || n > s->max_record)
                 return nfi_fail(err, NF_SKIPPED, "%s:%llu: record longer than %zu bytes, skipped",
@@ -447,6 +551,7 @@ nf_status nfi_source_getline(nfi_source *s, const char **line, size_t *len, nf_e
             return NF_END;
         if (avail > s->max_record) { /* drop what we have, remember to skip */
             skipping = true;
+            s->offset += avail;
             s->buf_pos = s->buf_len;
             avail = 0;
         }

@@ -30,6 +30,10 @@ typedef struct nfi_source {
     uint64_t consumed;    /* file bytes read, set by formats that bypass gz (progress) */
     uint64_t line;        /* lines consumed so far (line readers) */
     uint64_t record;      /* records produced so far */
+    /* line readers: byte offset of the next unread line and of the line last
+     * returned; with end != 0 no line starting at or after end is read (a
+     * part of a file, nfi_reader_set_span) */
+    uint64_t offset, line_start, end;
     void *state;          /* the format's own */
     /* line reader buffer */
     char *buf;
@@ -61,6 +65,44 @@ nf_status nfi_source_getline(nfi_source *src, const char **line, size_t *len, nf
 /* Reads the whole rest of the stream into *out (caller frees). Returns
  * NF_SKIPPED when it is longer than max_record. */
 nf_status nfi_source_slurp(nfi_source *src, char **out, size_t *len, nf_error *err);
+/*
+ * Parts of the input, for distributed runs (src/mpi): a span starts in file
+ * `file` (an index into the reader's file list) at byte `offset` (JSONL files
+ * only, not compressed: the first line starting at or after offset; `line`
+ * lines come before it, so record numbers in messages stay those of the whole
+ * file) and ends with file end_file, before the first line starting at or
+ * after end_offset there (0: the whole file).
+ */
+typedef struct nfi_reader_span {
+    size_t file;
+    uint64_t offset, line;
+    size_t end_file;
+    uint64_t end_offset;
+} nfi_reader_span;
+
+/* Where the document last returned lies: its file, the byte offsets of its
+ * line and of the next line (splittable files), its line, and its ordinal
+ * among the documents of its file parsed so far (duplicate ids included). */
+typedef struct nfi_reader_pos {
+    size_t file;
+    uint64_t offset, end, line, ord;
+} nfi_reader_pos;
+
+size_t nfi_reader_n_files(const nf_reader *r);
+/* Size and whether the file can be split by byte range (plain JSONL). */
+void nfi_reader_file_info(const nf_reader *r, size_t i, uint64_t *size, bool *splittable);
+/* Before the first nf_reader_next: read only this span. */
+nf_status nfi_reader_set_span(nf_reader *r, const nfi_reader_span *span, nf_error *err);
+void nfi_reader_position(const nf_reader *r, nfi_reader_pos *pos);
+/* Lines read from the file read last (counted from its span's start). */
+uint64_t nfi_reader_last_lines(const nf_reader *r);
+/* Turns the duplicate-id check off (on by default) or back on. */
+void nfi_reader_check_ids(nf_reader *r, bool on);
+/* The hash the duplicate-id check keeps of an id; seeding one makes a later
+ * document with that id a duplicate (its first occurrence was read elsewhere). */
+void nfi_reader_id_hash(const char *id, uint64_t out[2]);
+nf_status nfi_reader_seed_id(nf_reader *r, const uint64_t hash[2], nf_error *err);
+
 /* At the end of a gzread stream: NF_ERR_IO (err names the file and offset)
  * when the gzip stream was cut short, which gzread reports as a plain end. */
 nf_status nfi_gz_check_end(gzFile gz, const char *path, nf_error *err);

@@ -1,44 +1,38 @@
 /*
  * mpi.c - distributed dedup over Open MPI (docs/distributed.md).
  *
- * Design (the first, robust version: correctness before scale):
- * - Every rank reads the whole input in the same batches as the single
- *   process (the caller's reader loop, cli/batch.c). Cleaning depends on the
- *   batch (a site's template is learnt within a batch), so equal output
- *   needs equal batches; a rank cannot know where batch k starts in the
- *   stream without reading what comes before it. Reading and parsing are
- *   the cheap part; cleaning and sketching are the expensive part and are
- *   split: batch k is cleaned and sketched (on the rank's threads) by rank
- *   k mod N only.
+ * Design:
+ * - Ranks split the input by file and by byte range (mpi_input.c) and yet
+ *   see the single process's batches: each batch is read, cleaned and
+ *   sketched (on the rank's threads) by one rank only, the rank whose byte
+ *   range holds its first document. A rank's batches are consecutive.
  * - The sketch items of a batch (id, exact hash, signature, samples,
  *   lengths, date, flags: about 0.6-1 KB a document, never the text) are
- *   serialised and sent to rank 0 with one send per batch. Rank 0
- *   appends them in batch order, which is input order, with
- *   nfi_dedup_append_item, and runs nf_dedup_finish (external sorts,
- *   verification, union-find) alone. The engine thus sees exactly the items
- *   of the single process, in the same order: the result is byte-identical
- *   for any N.
- * - Batches are exchanged in rounds of N: within a round every rank cleans
- *   its batch at the same time; rank 0 owns the first batch of each round
- *   and appends it at once, then receives the others in order. Each rank
- *   holds one batch of items; rank 0 also holds the engine's state (about
- *   90 bytes a document plus the id, sort runs spilled past --mem-limit).
- * - Safety: a non-root rank ends with a message (TAG_END) carrying its
- *   batch count; rank 0 checks the tag of every message it expects, so
- *   ranks that saw different inputs are named in an error instead of
- *   waiting for each other. A rank with a fatal error calls nf_mpi_abort
- *   (MPI_Abort), and MPI_ERRORS_ARE_FATAL turns a dead peer into the end of
- *   the job: no rank waits forever.
+ *   what leaves a rank. Rank 0 appends its own batches at once (they come
+ *   first in input order); the other ranks spill theirs to a temporary file
+ *   (--tmp-dir) and, once rank 0 asks for them in rank order, send them one
+ *   batch per message. Rank 0 thus appends every item in input order with
+ *   nfi_dedup_append_item and runs nf_dedup_finish (external sorts,
+ *   verification, union-find) alone: the engine sees exactly the items of
+ *   the single process, so the result is byte-identical for any N.
+ * - Memory: a rank holds one batch of documents and items, plus about 100
+ *   bytes a document of its range while planning (mpi_input.c); rank 0
+ *   also holds the engine's state (about 90 bytes a document plus the id,
+ *   sort runs spilled past --mem-limit). The band keys are not yet
+ *   exchanged among ranks (docs/distributed.md, "Not built").
+ * - Safety: rank 0 checks every message's tag and the batch count each rank
+ *   announced, so a rank that went wrong is named instead of waited for. A
+ *   rank with a fatal error calls nf_mpi_abort (MPI_Abort), and
+ *   MPI_ERRORS_ARE_FATAL turns a dead peer into the end of the job: no rank
+ *   waits forever.
  * - The wire format is the host's byte order and alignment (homogeneous
  *   clusters); every array starts at a multiple of 8 bytes.
  * Without MPI (NF_HAVE_MPI undefined) the entry points fail with NF_ERR_ARG.
  */
-#include "newsfold.h"
+#include "mpi/mpi.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#include "common/common.h"
 
 #ifndef NF_HAVE_MPI
 
@@ -65,9 +59,10 @@ nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options
     *out = NULL;
     return no_mpi(err);
 }
-nf_status nf_mpi_dedup_add(nf_mpi_dedup *md, nf_doc *docs, size_t n, nf_error *err)
+nf_status nf_mpi_dedup_run(nf_mpi_dedup *md, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err)
 {
-    (void)md, (void)docs, (void)n;
+    (void)md, (void)in;
+    memset(totals, 0, sizeof *totals);
     return no_mpi(err);
 }
 nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *err)
@@ -86,7 +81,6 @@ void nf_mpi_dedup_free(nf_mpi_dedup *md) { (void)md; }
 #else
 
 #include <limits.h>
-#include <mpi.h>
 #include <time.h>
 
 #include "dedup/dedup.h"
@@ -97,10 +91,6 @@ enum { TAG_ITEMS = 1, TAG_END = 2 };
  * field must be added to wire_item, put_item and get_item too. */
 _Static_assert(sizeof(nfi_sketch) == 80 && sizeof(nfi_dedup_item) == 112,
                "nfi_sketch or nfi_dedup_item changed: update the wire format in src/mpi/mpi.c");
-
-struct nf_mpi {
-    int rank, size;
-};
 
 int nf_mpi_available(void) { return 1; }
 
@@ -138,6 +128,12 @@ void nf_mpi_abort(nf_mpi *m, int code)
     MPI_Abort(MPI_COMM_WORLD, code);
 }
 
+void nfi_mpi_pause(void)
+{
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, NULL);
+}
+
 /* One document on the wire; followed by the id (NUL-terminated), the
  * signature, the samples and the shingles, each padded to 8 bytes. */
 typedef struct wire_item {
@@ -157,9 +153,11 @@ struct nf_mpi_dedup {
     nfi_dedup_item *items;
     size_t cap_items;
     nfi_buf wire;         /* this rank's serialised batch */
-    char *recv;           /* rank 0: one received batch */
+    char *recv;           /* one batch read back or received */
     size_t cap_recv;
-    uint64_t batch;       /* batches seen so far */
+    FILE *spill;          /* ranks > 0: their serialised batches, each after its length */
+    const char *tmp_dir;
+    uint64_t *batches_of; /* rank 0: how many batches each rank announced */
     nf_mpi_stats stats;
 };
 
@@ -217,6 +215,18 @@ static nf_status get_item(const char *buf, size_t len, size_t *pos, int perms, n
     return NF_OK;
 }
 
+static nf_status grow_recv(nf_mpi_dedup *md, size_t len, nf_error *err)
+{
+    if (len <= md->cap_recv)
+        return NF_OK;
+    char *grown = realloc(md->recv, len);
+    if (!grown)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    md->recv = grown;
+    md->cap_recv = len;
+    return NF_OK;
+}
+
 /* Appends a serialised batch to the engine, in its order. */
 static nf_status append_batch(nf_mpi_dedup *md, const char *buf, size_t len, nf_error *err)
 {
@@ -269,14 +279,20 @@ static nf_status sketch_batch(nf_mpi_dedup *md, nf_doc *docs, size_t n, nf_error
     return st;
 }
 
-/* Waiting polls every 200 us instead of spinning in MPI_Probe / MPI_Send
- * (Open MPI busy-waits there): a waiting rank then leaves its core to its
- * own cleaning threads or to the other ranks of a shared node, and its CPU
- * time is its work. The latency is nothing next to a batch's seconds. */
-static void pause_briefly(void)
+/* A batch of this rank: rank 0 appends it (its batches come first in input
+ * order); the others keep it in their spill file until rank 0 asks. */
+static nf_status own_batch(void *ctx, nf_doc *docs, size_t n, nf_error *err)
 {
-    struct timespec ts = {0, 200000};
-    nanosleep(&ts, NULL);
+    nf_mpi_dedup *md = ctx;
+    nf_status st = sketch_batch(md, docs, n, err);
+    if (st != NF_OK || md->m->rank == 0)
+        return st == NF_OK ? append_batch(md, md->wire.data, md->wire.len, err) : st;
+    if (!md->spill && !(md->spill = nfi_temp_file(md->tmp_dir, "nf-mpi")))
+        return nfi_fail(err, NF_ERR_IO, "cannot create a temporary file in %s", md->tmp_dir ? md->tmp_dir : "$TMPDIR");
+    uint64_t len = md->wire.len;
+    if (fwrite(&len, sizeof len, 1, md->spill) != 1 || fwrite(md->wire.data, 1, md->wire.len, md->spill) != md->wire.len)
+        return nfi_fail(err, NF_ERR_IO, "cannot write the temporary file of sketches (disk full?)");
+    return NF_OK;
 }
 
 /* A synchronous send (completes when rank 0 has started receiving), waited
@@ -287,48 +303,75 @@ static void send_to_root(const void *buf, int len, int tag)
     int done = 0;
     MPI_Issend(buf, len, MPI_BYTE, 0, tag, MPI_COMM_WORLD, &req);
     for (MPI_Test(&req, &done, MPI_STATUS_IGNORE); !done; MPI_Test(&req, &done, MPI_STATUS_IGNORE))
-        pause_briefly();
+        nfi_mpi_pause();
 }
 
-/* Rank 0: receives the next message from rank src, which must carry tag. */
+/* Ranks > 0: sends the spilled batches, then the count. */
+static nf_status send_spilled(nf_mpi_dedup *md, uint64_t batches, nf_error *err)
+{
+    nf_status st = NF_OK;
+    if (md->spill && fflush(md->spill) == 0)
+        rewind(md->spill);
+    for (uint64_t b = 0; b < batches && st == NF_OK; b++) {
+        uint64_t len = 0;
+        if (fread(&len, sizeof len, 1, md->spill) != 1 || len > INT_MAX)
+            return nfi_fail(err, NF_ERR_IO, "cannot read back the temporary file of sketches");
+        st = grow_recv(md, (size_t)len, err);
+        if (st == NF_OK && fread(md->recv, 1, (size_t)len, md->spill) != len)
+            st = nfi_fail(err, NF_ERR_IO, "cannot read back the temporary file of sketches");
+        if (st == NF_OK) {
+            send_to_root(md->recv, (int)len, TAG_ITEMS);
+            md->stats.bytes_sent += len;
+        }
+    }
+    if (st == NF_OK) {
+        send_to_root(&batches, (int)sizeof batches, TAG_END);
+        md->stats.bytes_sent += sizeof batches;
+    }
+    return st;
+}
+
+/* Rank 0: the next message from rank src, which must carry tag. */
 static nf_status receive(nf_mpi_dedup *md, int src, int tag, size_t *len, nf_error *err)
 {
     MPI_Status status;
     int ready = 0;
     for (MPI_Iprobe(src, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status); !ready;
          MPI_Iprobe(src, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status))
-        pause_briefly();
+        nfi_mpi_pause();
     int count = 0;
     MPI_Get_count(&status, MPI_BYTE, &count);
-    if ((size_t)count > md->cap_recv) {
-        char *grown = realloc(md->recv, (size_t)count);
-        if (!grown)
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        md->recv = grown;
-        md->cap_recv = (size_t)count;
-    }
+    nf_status st = grow_recv(md, (size_t)count, err);
+    if (st != NF_OK)
+        return st;
     MPI_Recv(md->recv, count, MPI_BYTE, src, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     md->stats.bytes_received += (uint64_t)count;
     *len = (size_t)count;
     if (status.MPI_TAG == tag)
         return NF_OK;
-    return nfi_fail(err, NF_ERR_ARG,
-                    "MPI: rank %d saw a different input than rank 0 (%s after %llu batches on rank 0); "
-                    "every rank must read the same files",
-                    src, tag == TAG_ITEMS ? "it ended early" : "it has more batches",
-                    (unsigned long long)md->batch);
+    return nfi_fail(err, NF_ERR_ARG, "MPI: rank %d sent %s than the %llu batches planned for it", src,
+                    tag == TAG_ITEMS ? "fewer" : "more", (unsigned long long)md->batches_of[src]);
 }
 
-/* Rank 0, at the end of a round: appends the other ranks' batches
- * first_batch+1 .. last, in order. */
-static nf_status collect_round(nf_mpi_dedup *md, uint64_t first_batch, uint64_t last, nf_error *err)
+/* Rank 0: appends the other ranks' batches, rank by rank (input order). */
+static nf_status collect(nf_mpi_dedup *md, nf_error *err)
 {
     nf_status st = NF_OK;
-    for (uint64_t k = first_batch + 1; k <= last && st == NF_OK; k++) {
+    for (int r = 1; r < md->m->size && st == NF_OK; r++) {
         size_t len = 0;
-        st = receive(md, (int)(k % (uint64_t)md->m->size), TAG_ITEMS, &len, err);
+        for (uint64_t b = 0; b < md->batches_of[r] && st == NF_OK; b++) {
+            st = receive(md, r, TAG_ITEMS, &len, err);
+            if (st == NF_OK)
+                st = append_batch(md, md->recv, len, err);
+        }
+        uint64_t theirs = 0;
         if (st == NF_OK)
-            st = append_batch(md, md->recv, len, err);
+            st = receive(md, r, TAG_END, &len, err);
+        if (st == NF_OK && len == sizeof theirs)
+            memcpy(&theirs, md->recv, sizeof theirs);
+        if (st == NF_OK && theirs != md->batches_of[r])
+            st = nfi_fail(err, NF_ERR_ARG, "MPI: rank %d read %llu batches, %llu were planned", r,
+                          (unsigned long long)theirs, (unsigned long long)md->batches_of[r]);
     }
     return st;
 }
@@ -343,6 +386,7 @@ nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options
     if (!md)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     md->m = m;
+    md->tmp_dir = options->tmp_dir;
     nfi_buf_init(&md->wire);
     nf_dedup_options o = *options;
     if (m->rank != 0)
@@ -358,54 +402,28 @@ nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options
     return NF_OK;
 }
 
-nf_status nf_mpi_dedup_add(nf_mpi_dedup *md, nf_doc *docs, size_t n, nf_error *err)
+nf_status nf_mpi_dedup_run(nf_mpi_dedup *md, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err)
 {
-    if (n == 0)
-        return NF_OK;
-    uint64_t k = md->batch++, size = (uint64_t)md->m->size;
-    md->stats.batches++;
-    nf_status st = NF_OK;
-    if (k % size == (uint64_t)md->m->rank) {
-        st = sketch_batch(md, docs, n, err);
-        if (st != NF_OK)
-            return st;
-        if (md->m->rank == 0) {
-            st = append_batch(md, md->wire.data, md->wire.len, err);
-        } else {
-            if (md->wire.len > INT_MAX)
-                return nfi_fail(err, NF_ERR_ARG, "MPI: a batch's sketches exceed 2 GiB");
-            send_to_root(md->wire.data, (int)md->wire.len, TAG_ITEMS);
-            md->stats.bytes_sent += md->wire.len;
-        }
-    }
-    if (st == NF_OK && md->m->rank == 0 && k % size == size - 1)
-        st = collect_round(md, k - (size - 1), k, err);
-    return st;
+    nfi_mpi_read_result res;
+    nf_status st = nfi_mpi_read(md->m, in, own_batch, md, &res, err);
+    *totals = res.totals;
+    md->stats.docs_scanned = res.docs_scanned;
+    md->stats.bytes_exchanged = res.bytes_exchanged;
+    md->stats.batches = res.batches_of ? res.batches_of[md->m->rank] : 0;
+    md->batches_of = res.batches_of;
+    if (st != NF_OK)
+        return st;
+    if (md->m->rank != 0)
+        return send_spilled(md, md->batches_of[md->m->rank], err);
+    return collect(md, err);
 }
 
 nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
-    uint64_t size = (uint64_t)md->m->size;
-    if (md->m->rank != 0) {
-        send_to_root(&md->batch, (int)sizeof md->batch, TAG_END);
-        md->stats.bytes_sent += sizeof md->batch;
+    if (md->m->rank != 0)
         return NF_OK;
-    }
-    nf_status st = NF_OK;
-    if (md->batch % size != 0) /* the last, partial round */
-        st = collect_round(md, md->batch - md->batch % size, md->batch - 1, err);
-    for (int r = 1; r < md->m->size && st == NF_OK; r++) {
-        size_t len = 0;
-        uint64_t theirs = 0;
-        st = receive(md, r, TAG_END, &len, err);
-        if (st == NF_OK && len == sizeof theirs)
-            memcpy(&theirs, md->recv, sizeof theirs);
-        if (st == NF_OK && theirs != md->batch)
-            st = nfi_fail(err, NF_ERR_ARG, "MPI: rank %d read %llu batches, rank 0 read %llu: every rank must read the same files",
-                          r, (unsigned long long)theirs, (unsigned long long)md->batch);
-    }
-    return st == NF_OK ? nf_dedup_finish(md->d, out, err) : st;
+    return nf_dedup_finish(md->d, out, err);
 }
 
 void nf_mpi_dedup_stats(const nf_mpi_dedup *md, nf_mpi_stats *out) { *out = md->stats; }
@@ -419,6 +437,9 @@ void nf_mpi_dedup_free(nf_mpi_dedup *md)
     free(md->cleaned);
     free(md->items);
     free(md->recv);
+    free(md->batches_of);
+    if (md->spill)
+        fclose(md->spill);
     nfi_buf_free(&md->wire);
     free(md);
 }

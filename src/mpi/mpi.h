@@ -1,0 +1,55 @@
+/* mpi.h - the internal contract of src/mpi/ (never installed).
+ *
+ * mpi.c: entry points (nf_mpi_*), the sketch wire format, the collection of
+ * sketch items on rank 0. mpi_input.c: how ranks split the input and still
+ * see the single process's batches. mpi_exchange.c: the bounded all-to-all.
+ * Everything MPI is compiled only with NF_HAVE_MPI. */
+#ifndef NF_MPI_MPI_H
+#define NF_MPI_MPI_H
+
+#include "newsfold.h"
+
+#include "common/common.h"
+
+#ifdef NF_HAVE_MPI
+#include <mpi.h>
+
+struct nf_mpi {
+    int rank, size;
+};
+
+/* Sleeps 200 us: waiting ranks poll instead of spinning in MPI (Open MPI
+ * busy-waits), so a waiting rank leaves its core to the working ones. */
+void nfi_mpi_pause(void);
+
+/* Receives what it was sent, a chunk at a time (records of the exchange's
+ * size, in no particular order across senders). */
+typedef nf_status (*nfi_mpi_sink)(void *ctx, const void *recs, size_t n, nf_error *err);
+
+/* All-to-all of n records of `size` bytes, record i to rank dest[i], with
+ * MPI_Alltoallv in rounds that carry at most about 16 MiB per rank (a
+ * quota per destination), so memory stays flat whatever N and n. Collective:
+ * every rank calls it, with its own records (n may be 0). *bytes_sent
+ * (may be NULL) grows by what this rank sent. */
+nf_status nfi_mpi_exchange(const nf_mpi *m, const void *recs, size_t size, size_t n, const uint32_t *dest,
+                           nfi_mpi_sink sink, void *ctx, uint64_t *bytes_sent, nf_error *err);
+
+/* One planned batch, read by this rank (mpi_input.c): the callback cleans
+ * and sketches it. The documents stay the reader's. */
+typedef nf_status (*nfi_mpi_batch_fn)(void *ctx, nf_doc *docs, size_t n, nf_error *err);
+
+typedef struct nfi_mpi_read_result {
+    uint64_t *batches_of;   /* size entries: batches each rank reads (caller frees) */
+    uint64_t first_batch;   /* global index of this rank's first batch */
+    uint64_t docs_scanned;  /* documents this rank scanned in its byte range */
+    uint64_t bytes_exchanged;
+    nf_mpi_totals totals;   /* the whole job's */
+} nfi_mpi_read_result;
+
+/* Splits the input among the ranks, finds the single process's batches and
+ * calls fn with each batch this rank owns, in input order (collective). */
+nf_status nfi_mpi_read(const nf_mpi *m, const nf_mpi_input *in, nfi_mpi_batch_fn fn, void *ctx,
+                       nfi_mpi_read_result *res, nf_error *err);
+
+#endif
+#endif

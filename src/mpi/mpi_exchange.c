@@ -1,0 +1,132 @@
+/*
+ * mpi_exchange.c - the bounded all-to-all every hash-partitioned step uses
+ * (document ids now; band keys are meant to go the same way).
+ *
+ * Design: the records are first ordered by destination (a counting sort
+ * into one copy), then sent in rounds. In a round a rank sends at most
+ * `quota` records to each destination, quota = (16 MiB / record size) / N,
+ * so what a rank sends and receives in a round is at most about 16 MiB
+ * whatever N and the number of records: memory per rank stays flat. The
+ * counts of a round go first (MPI_Alltoall), then the records
+ * (MPI_Alltoallv); rounds go on until no rank has anything left (one
+ * MPI_Allreduce per round). Received records are handed to the sink round
+ * by round, so the receiver decides what it keeps.
+ */
+#include "mpi/mpi.h"
+
+#ifdef NF_HAVE_MPI
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROUND_BYTES (16u << 20)
+
+typedef struct exchange {
+    const nf_mpi *m;
+    char *sorted;              /* records ordered by destination */
+    size_t size, quota;
+    size_t *next, *end;        /* per destination: cursor and end in sorted */
+    int *scount, *sdispl, *rcount, *rdispl;
+    char *sbuf, *rbuf;
+} exchange;
+
+static void exchange_free(exchange *x)
+{
+    free(x->sorted);
+    free(x->next);
+    free(x->end);
+    free(x->scount);
+    free(x->sdispl);
+    free(x->rcount);
+    free(x->rdispl);
+    free(x->sbuf);
+    free(x->rbuf);
+}
+
+/* Orders the records by destination; false when out of memory. */
+static bool sort_by_dest(exchange *x, const void *recs, size_t n, const uint32_t *dest)
+{
+    size_t N = (size_t)x->m->size;
+    x->sorted = malloc(n ? n * x->size : 1);
+    if (!x->sorted)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        x->end[dest[i]]++;
+    size_t at = 0;
+    for (size_t d = 0; d < N; d++) { /* end[] holds counts, then starts, then ends */
+        size_t c = x->end[d];
+        x->next[d] = at;
+        x->end[d] = at;
+        at += c;
+    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(x->sorted + x->end[dest[i]]++ * x->size, (const char *)recs + i * x->size, x->size);
+    return true;
+}
+
+/* One round: what is left, up to quota per destination. */
+static nf_status exchange_round(exchange *x, nfi_mpi_sink sink, void *ctx, uint64_t *bytes_sent, nf_error *err)
+{
+    int N = x->m->size;
+    size_t off = 0;
+    for (int d = 0; d < N; d++) {
+        size_t k = x->end[d] - x->next[d];
+        if (k > x->quota)
+            k = x->quota;
+        memcpy(x->sbuf + off, x->sorted + x->next[d] * x->size, k * x->size);
+        x->next[d] += k;
+        x->scount[d] = (int)(k * x->size);
+        x->sdispl[d] = (int)off;
+        off += k * x->size;
+    }
+    MPI_Alltoall(x->scount, 1, MPI_INT, x->rcount, 1, MPI_INT, MPI_COMM_WORLD);
+    size_t roff = 0;
+    for (int d = 0; d < N; d++) {
+        x->rdispl[d] = (int)roff;
+        roff += (size_t)x->rcount[d];
+    }
+    MPI_Alltoallv(x->sbuf, x->scount, x->sdispl, MPI_BYTE, x->rbuf, x->rcount, x->rdispl, MPI_BYTE,
+                  MPI_COMM_WORLD);
+    if (bytes_sent)
+        *bytes_sent += off;
+    return roff ? sink(ctx, x->rbuf, roff / x->size, err) : NF_OK;
+}
+
+static bool anything_left(const exchange *x)
+{
+    int mine = 0, any = 0;
+    for (int d = 0; d < x->m->size && !mine; d++)
+        mine = x->next[d] < x->end[d];
+    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return any != 0;
+}
+
+nf_status nfi_mpi_exchange(const nf_mpi *m, const void *recs, size_t size, size_t n, const uint32_t *dest,
+                           nfi_mpi_sink sink, void *ctx, uint64_t *bytes_sent, nf_error *err)
+{
+    size_t N = (size_t)m->size;
+    exchange x = {.m = m, .size = size};
+    x.quota = ROUND_BYTES / size / N;
+    if (x.quota == 0)
+        x.quota = 1;
+    x.next = calloc(N, sizeof *x.next);
+    x.end = calloc(N, sizeof *x.end);
+    x.scount = calloc(N, sizeof(int));
+    x.sdispl = calloc(N, sizeof(int));
+    x.rcount = calloc(N, sizeof(int));
+    x.rdispl = calloc(N, sizeof(int));
+    x.sbuf = malloc(N * x.quota * size);
+    x.rbuf = malloc(N * x.quota * size);
+    bool ok = x.next && x.end && x.scount && x.sdispl && x.rcount && x.rdispl && x.sbuf && x.rbuf &&
+              sort_by_dest(&x, recs, n, dest);
+    /* a rank out of memory cannot leave the collective calls: it says so
+     * and the caller aborts the job (nf_mpi_abort) */
+    nf_status st = ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory in the MPI exchange");
+    while (st == NF_OK && anything_left(&x))
+        st = exchange_round(&x, sink, ctx, bytes_sent, err);
+    exchange_free(&x);
+    return st;
+}
+
+#endif
