@@ -42,10 +42,11 @@
 #define MAX_SENSES 8
 #define MAX_VALUES 16
 #define MAX_LANGS 48
-#define CACHE_MAGIC "NFLEX004"
+#define CACHE_MAGIC "NFLEX005"
 #define MAX_PHRASE_WORDS 3
 #define MAX_CJK_BYTES 36   /* 12 characters: longer headwords are phrases */
 #define NAME_SENSES 2      /* names are taken from the first senses only */
+#define PREFIX_MARKER 0x707265666978ULL /* the value of a prefix marker: never read as a term */
 
 struct nfi_lexicon {
     const uint64_t *keys;   /* sorted, unique */
@@ -200,6 +201,16 @@ static size_t english_names(builder *b, const char *s, size_t n, uint64_t *out, 
     return k;
 }
 
+/* Marks s[0,n) as the beginning of a longer headword: the key of s
+ * followed by a space (no headword key ends in one; nfi_lexicon_prefix). */
+static void add_prefix_marker(builder *b, const char *lang, const char *s, size_t n)
+{
+    char key[NFI_PREFIX_KEY_MAX];
+    uint64_t k = nfi_lexicon_prefix_key(lang, s, n, key, sizeof key);
+    if (k)
+        add_pair(b, k, PREFIX_MARKER);
+}
+
 /* A headword of a script written without spaces: keyed by its normalized
  * characters without separators, as pivot.c's longest match reads text. */
 static void add_cjk_word(builder *b, const char *lang, const uint64_t *terms, size_t n_terms)
@@ -216,6 +227,9 @@ static void add_cjk_word(builder *b, const char *lang, const uint64_t *terms, si
     uint64_t k = nfi_lexicon_key(lang, key, len);
     for (size_t i = 0; i < n_terms; i++)
         add_pair(b, k, terms[i]);
+    for (size_t i = 1; i < len; i++) /* every proper prefix, at character boundaries, is marked */
+        if (((unsigned char)key[i] & 0xC0) != 0x80)
+            add_prefix_marker(b, lang, key, i);
 }
 
 /* Adds word (in lang) -> terms, under its normalized and its stemmed key. */
@@ -237,6 +251,10 @@ static void add_word(builder *b, const char *lang, const char *word, size_t n, c
         uint64_t k = nfi_lexicon_key(lang, key.data ? key.data : "", key.len);
         for (size_t i = 0; i < n_terms; i++)
             add_pair(b, k, terms[i]);
+        const nf_token *first = &b->toks.items[0];
+        if (b->toks.len > 1) /* a phrase: its first word is marked as a phrase's beginning */
+            add_prefix_marker(b, lang, b->pool.data + (which ? first->stem : first->norm),
+                              which ? first->stem_len : first->norm_len);
     }
     nfi_buf_free(&key);
 }
@@ -508,6 +526,7 @@ static size_t find_dicts(const char *given, dict_file *out, size_t max, uint64_t
     DIR *d = opendir(dir);
     XXH64_state_t *st = XXH64_createState();
     XXH64_reset(st, 2);
+    XXH64_update(st, CACHE_MAGIC, 8); /* a new format gets a new file: older builds keep theirs */
     size_t n = 0;
     struct dirent *e;
     char names[256][64];
@@ -877,6 +896,15 @@ size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t *
         return 0;
     *terms = lex->values + lex->offsets[i];
     return lex->offsets[i + 1] - lex->offsets[i];
+}
+
+uint64_t nfi_lexicon_prefix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap)
+{
+    if (len + 1 > cap)
+        return 0;
+    memcpy(buf, s, len);
+    buf[len] = ' ';
+    return nfi_lexicon_key(lang, buf, len + 1);
 }
 
 const char *const *nfi_lexicon_languages(const nfi_lexicon *lex) { return lex->lang_ptrs; }

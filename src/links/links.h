@@ -36,6 +36,14 @@ bool nfi_english_stopword(const char *w, size_t n);
 uint64_t nfi_lexicon_key(const char *lang, const char *word, size_t len);
 /* English term hashes for a key; 0 when the word is not in the lexicon. */
 size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t **terms);
+/* Every proper prefix of a headword without spaces (Chinese, Japanese),
+ * and the first word (normalized, and stemmed) of every phrase, is in the
+ * lexicon as a marker under this key: a lookup of it finds something
+ * exactly when a longer headword begins with s[0,len) (buf: cap bytes of
+ * scratch; 0 when s does not fit). So a reader stops extending a match,
+ * or skips phrase lookups, as soon as no headword can follow. */
+enum { NFI_PREFIX_KEY_MAX = 128 }; /* longer beginnings are not marked: readers must try them */
+uint64_t nfi_lexicon_prefix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap);
 /* Languages with entries, NULL-terminated. */
 const char *const *nfi_lexicon_languages(const nfi_lexicon *lex);
 bool nfi_lexicon_has(const nfi_lexicon *lex, const char *lang);

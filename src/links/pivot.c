@@ -347,13 +347,29 @@ static bool split_compound(builder *b, const nf_token *t)
     return false;
 }
 
+/* Whether a dictionary phrase may begin with word token t, by its
+ * normalized form (by_stem false) or its stem: most words begin none, and
+ * their phrase lookups (most of all lookups) are skipped. */
+static bool phrase_head(builder *b, const nf_token *t, bool by_stem)
+{
+    char buf[NFI_PREFIX_KEY_MAX];
+    const uint64_t *marker;
+    uint64_t key = nfi_lexicon_prefix_key(b->doc->lang, b->doc->pool + (by_stem ? t->stem : t->norm),
+                                          by_stem ? t->stem_len : t->norm_len, buf, sizeof buf);
+    return !key || lookup(b, key, &marker) > 0;
+}
+
 /* Terms of a foreign word (or multiword); returns how many tokens it used. */
 static size_t translate_at(builder *b, size_t i, bool *found)
 {
     const uint64_t *terms;
     size_t n;
+    const nf_token *t = &b->doc->tokens[i];
+    bool word = t->kind == NF_TOKEN_WORD && i + 1 < b->doc->n_tokens;
+    bool head_norm = word && phrase_head(b, t, false), head_stem = word && phrase_head(b, t, true);
     for (size_t span = 3; span >= 1; span--) {
-        if ((n = lookup_span(b, i, span, false, &terms)) || (n = lookup_span(b, i, span, true, &terms))) {
+        if ((n = span > 1 && !head_norm ? 0 : lookup_span(b, i, span, false, &terms)) ||
+            (n = span > 1 && !head_stem ? 0 : lookup_span(b, i, span, true, &terms))) {
             from_tokens(b, i, span);
             emit_values(b, terms, n);
             *found = true;
@@ -713,16 +729,22 @@ static void cjk_token(builder *b, size_t i)
  * returns its bytes, 0 when none. */
 static size_t longest_match(builder *b, const char *s, size_t n, const uint64_t **values, size_t *n_values)
 {
-    size_t ends[MAX_MATCH_CHARS], chars = 0;
-    for (size_t i = 0; i < n && chars < MAX_MATCH_CHARS;) {
+    char buf[NFI_PREFIX_KEY_MAX];
+    size_t best = 0, chars = 0;
+    *n_values = 0;
+    for (size_t i = 0; i < n && chars < MAX_MATCH_CHARS;) { /* extended while a headword can follow */
         uint32_t cp;
+        const uint64_t *v;
         i += nfi_utf8_decode((const unsigned char *)s + i, n - i, &cp);
-        ends[chars++] = i;
+        chars++;
+        size_t nv = lookup(b, nfi_lexicon_key(b->doc->lang, s, i), &v);
+        if (nv)
+            best = i, *values = v, *n_values = nv;
+        uint64_t prefix = nfi_lexicon_prefix_key(b->doc->lang, s, i, buf, sizeof buf);
+        if (prefix && !lookup(b, prefix, &v))
+            break;
     }
-    for (size_t c = chars; c > 0; c--)
-        if ((*n_values = lookup(b, nfi_lexicon_key(b->doc->lang, s, ends[c - 1]), values)))
-            return ends[c - 1];
-    return 0;
+    return best;
 }
 
 /* A run of adjacent ideographic tokens (Han, Kana) from i: numerals, then
