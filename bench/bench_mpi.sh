@@ -1,28 +1,32 @@
 #!/usr/bin/env bash
 # bench_mpi.sh - `newsfold dedup --mpi` against the single process: wall
-# time and throughput at N = 1 and 2 ranks (one thread each), bytes of sketch
-# items exchanged per document, and peak RSS per rank, at two corpus sizes
-# (the first SIZES MB of the benchmark corpus, bench/make_corpus.py).
+# time and throughput at N = 1 and 2 ranks (one thread each), bytes
+# exchanged per document, and peak RSS per rank, at two corpus sizes
+# (FILES, default bench/data/rc20m.jsonl and rc100m.jsonl: JSONL made by
+# bench/make_corpus.py; the first SIZES MB of corpus-mpi.jsonl otherwise).
 #
-#   bench/bench_mpi.sh                    # SIZES="10 20", best of RUNS=3
-#   SIZES="20 40" RUNS=1 bench/bench_mpi.sh
+#   bench/bench_mpi.sh                              # RUNS=1
+#   RUNS=3 FILES="bench/data/rc20m.jsonl" bench/bench_mpi.sh
 #
-# Each line: size, mode, best wall time, MB/s of document text, then per rank
-# (from --stats): documents cleaned, bytes sent/received, peak RSS, and the
-# CPU seconds of each process (user+system, through /usr/bin/time). The
+# Each block: file size, mode, best wall time, MB/s of document text, then
+# per rank (from --stats): documents scanned in its byte range, batches and
+# documents it cleaned and sketched, bytes it sent in the all-to-all
+# exchanges (ids and positions) and to rank 0 (sketch items), peak RSS, and
+# the CPU seconds of each process (user+system, through /usr/bin/time). The
 # output of every MPI run is compared with the single process (it must be
-# identical). Needs a build with MPI (BENCH_BUILD, default build-bench-mpi).
+# identical). Needs a build with MPI (BENCH_BUILD, default build-mpi).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BENCH_BUILD:-build-bench-mpi}
-SIZES=${SIZES:-"10 20"}
-RUNS=${RUNS:-3}
+BUILD=${BENCH_BUILD:-build-mpi}
+FILES=${FILES:-"bench/data/rc20m.jsonl bench/data/rc100m.jsonl"}
+SIZES=${SIZES:-}
+RUNS=${RUNS:-1}
 SHARED=${SHARED:-../shared}
 CORPUS=${CORPUS:-bench/data/corpus-mpi.jsonl} # 60 MB, made once (git-ignored)
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" --target newsfold_cli -j2 >/dev/null
 nf=$BUILD/newsfold
-[ -s "$CORPUS" ] || python3 bench/make_corpus.py --shared "$SHARED" --size-mb 60 --out "$CORPUS"
+[ -z "$SIZES" ] || [ -s "$CORPUS" ] || python3 bench/make_corpus.py --shared "$SHARED" --size-mb 60 --out "$CORPUS"
 mpirun=(mpirun --oversubscribe)
 [ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
@@ -66,10 +70,15 @@ best() {
     fi
 }
 
-echo "machine: $(nproc) cores; $(date -u +%FT%TZ); RUNS=$RUNS"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); RUNS=$RUNS"
+parts=()
 for size in $SIZES; do
-    part=$tmp/first-${size}mb.jsonl
-    head -c "$((size * 1000000))" "$CORPUS" | sed '$d' >"$part"
+    head -c "$((size * 1000000))" "$CORPUS" | sed '$d' >"$tmp/first-${size}mb.jsonl"
+    parts+=("$tmp/first-${size}mb.jsonl")
+done
+for f in $FILES; do parts+=("$f"); done
+for part in "${parts[@]}"; do
+    size=$(($(stat -c %s "$part") / 1000000))
     for mode in single-j1 single-j2 mpi-np1 mpi-np2; do
         best "$mode" "$part" "$size"
     done

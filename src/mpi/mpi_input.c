@@ -517,7 +517,7 @@ static nf_status span_next(span_reader *sr, nf_doc *d, nf_error *err)
     }
 }
 
-static nf_status open_span(input_state *s, const owner_info *o, int last, const rec_vec *seeds,
+static nf_status open_span(input_state *s, const owner_info *o, const rec_vec *seeds,
                            span_reader *sr, nf_error *err)
 {
     nf_reader_options ropt = {.max_record_bytes = s->in->max_record};
@@ -525,7 +525,6 @@ static nf_status open_span(input_state *s, const owner_info *o, int last, const 
     if (st != NF_OK)
         return st;
     size_t n_files = nfi_reader_n_files(sr->reader);
-    (void)last;
     nfi_reader_span span = {0, 0, 0, n_files ? n_files - 1 : 0, 0};
     if (o->begin.valid && o->begin.key.ord == 0) { /* after a line of a JSONL file */
         span.file = o->begin.key.file;
@@ -568,7 +567,7 @@ static nf_status read_batches(input_state *s, const plan *p, const rec_vec *seed
     int nxt = next_owner(p, me, N);
     uint64_t span_end = nxt < N ? p->owners[nxt].first_doc : p->total_docs;
     span_reader sr = {.in = s->in};
-    nf_status st = open_span(s, o, nxt == N, seeds, &sr, err);
+    nf_status st = open_span(s, o, seeds, &sr, err);
     size_t cap = s->in->batch_docs;
     nf_doc *docs = calloc(cap, sizeof *docs);
     if (st == NF_OK && !docs)
@@ -651,6 +650,9 @@ nf_status nfi_mpi_read(const nf_mpi *m, const nf_mpi_input *in, nfi_mpi_batch_fn
     rec_vec seeds = {.size = sizeof(seed_rec)};
     nf_reader_options ropt = {.max_record_bytes = in->max_record};
     uint64_t last_file = 0, last_lines = 0;
+    for (size_t i = 0; i < in->n_paths; i++)
+        if (strcmp(in->paths[i], "-") == 0) /* mpirun gives stdin to rank 0 only */
+            return nfi_fail(err, NF_ERR_ARG, "MPI: standard input cannot be shared among ranks: give files");
     nf_status st = nf_reader_open(&s.reader, in->paths, in->n_paths, &ropt, err);
     if (st == NF_OK)
         st = same_files(&s, err);
