@@ -137,6 +137,72 @@ static void test_truncated_gzip_reports_and_continues(void **state)
     free(dir);
 }
 
+/* Flat string records are read by a fast scanner, anything else by cJSON.
+ * Each record here is read as it is and with a numeric field put first,
+ * which sends it through cJSON: both documents must be the same. */
+static void assert_same_field(const char *a, const char *b)
+{
+    if (!a || !b)
+        assert_ptr_equal(a, b);
+    else
+        assert_string_equal(a, b);
+}
+
+static void test_fast_json_path_matches_cjson(void **state)
+{
+    (void)state;
+    const char *records[] = {
+        "{\"id\": \"a\", \"text\": \"q\\\"u\\\\o\\/t\\ne\\tb\\bf\\fr\\r end\"}",
+        "{\"text\": \"first\", \"text\": \"second\", \"id\": \"\", \"id\": \"x\"}",
+        " \t{ \"text\" : \"t\" , \"title\":\"\" , \"lang\" : \"de\"}  trailing ignored",
+        "{\"text\": \"\", \"title\": \"Headline only\"}",
+        "{\"text\": \"a\", \"published\": \"2024-01-02\", \"published_at\": \"2024-01-02T10:00:00Z\"}",
+        "{\"text\": \"caf\xC3\xA9 \xEF\xB7\x90 mark\", \"source\": \"s\", \"url\": \"http://x/y\"}",
+        "{\"other\": \"x\\\"y\", \"text\": \"after an ignored key\"}",
+        "{\"text\": \"with \\u00e9 escape\"}",
+        "{\"text\": \"ends in backslash\\\\\"}",
+    };
+    for (size_t i = 0; i < sizeof records / sizeof *records; i++) {
+        const char *r = records[i];
+        const char *brace = strchr(r, '{');
+        char slow[512];
+        snprintf(slow, sizeof slow, "%.*s{\"zz\":0,%s", (int)(brace - r), r, brace + 1);
+        nf_doc a, b;
+        nf_error err;
+        assert_int_equal(nf_doc_from_json(r, strlen(r), "mem", 3, &a, &err), NF_OK);
+        assert_int_equal(nf_doc_from_json(slow, strlen(slow), "mem", 3, &b, &err), NF_OK);
+        assert_int_equal(a.text_len, b.text_len);
+        assert_memory_equal(a.text, b.text, a.text_len);
+        assert_same_field(a.id, b.id);
+        assert_same_field(a.title, b.title);
+        assert_same_field(a.lang, b.lang);
+        assert_same_field(a.source, b.source);
+        assert_same_field(a.published, b.published);
+        assert_same_field(a.url, b.url);
+        assert_int_equal(a.invalid_utf8, b.invalid_utf8);
+        nf_doc_free(&a);
+        nf_doc_free(&b);
+    }
+    nf_doc d;
+    nf_error err;
+    const char *dup = "{\"text\": \"first\", \"text\": \"second\", \"id\": \"\", \"id\": \"x\"}";
+    assert_int_equal(nf_doc_from_json(dup, strlen(dup), "mem", 3, &d, &err), NF_OK);
+    assert_string_equal(d.text, "first"); /* the first of repeated keys, as cJSON */
+    assert_string_equal(d.id, "mem:3");   /* an empty id is none */
+    nf_doc_free(&d);
+    const char *bad[][2] = {
+        {"{\"text\": \"bad \\x escape\"}", "mem:3: invalid JSON near byte"},
+        {"{\"text\": \"unterminated}", "mem:3: invalid JSON near byte"},
+        {"{\"text\": \"a\",}", "mem:3: invalid JSON near byte"},
+        {"{\"title\": \"no text\"}", "mem:3: no \"text\" string field, skipped"},
+        {"[\"text\"]", "mem:3: not a JSON object, skipped"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(nf_doc_from_json(bad[i][0], strlen(bad[i][0]), "mem", 3, &d, &err), NF_SKIPPED);
+        assert_non_null(strstr(err.message, bad[i][1]));
+    }
+}
+
 static void test_missing_input_is_an_error(void **state)
 {
     (void)state;
@@ -154,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_oversized_record_is_skipped),
         cmocka_unit_test(test_truncated_gzip_reports_and_continues),
         cmocka_unit_test(test_missing_input_is_an_error),
+        cmocka_unit_test(test_fast_json_path_matches_cjson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

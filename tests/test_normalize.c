@@ -125,6 +125,44 @@ static void test_garbage_is_bounded(void **state)
     nfi_buf_free(&b);
 }
 
+/* nfi_count_tokens (the clean command without --token-list) counts what
+ * nfi_tokenize makes, also where its 8-byte ASCII stretches meet numbers,
+ * apostrophes, non-ASCII letters and other scripts. */
+static void test_count_matches_tokenize(void **state)
+{
+    const char *texts[] = {
+        "Putin’s visit: 1,500.25 tonnes, Hong-kyun didn't RUN.",
+        "abcdefgh ijklmnop qrstuvwx 12345678 9,999,999.5 a.b,c'd e'f 3.x 4,",
+        "Die Bürger müssen zahlen; l'armée française a dit: «non». Straße 12.",
+        "東京都は6月14日に発表した。Tokyo said on June 14 (AP) that ...",
+        "x  y\t\tz\n\nw 00000000000000000000000000000000 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "ends with a word",
+        "ends with a number 42",
+        "'quoted' words, and 'more' 'here'",
+        "ภาษาไทย mixed with ASCII words around it and 한국어 text",
+    };
+    const char *langs[] = {"en", "de", "und"};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+        for (size_t l = 0; l < 3; l++) {
+            toks t = tokenize(*state, texts[i], langs[l]);
+            size_t count = 0;
+            nf_error err;
+            assert_int_equal(nfi_count_tokens(*state, texts[i], strlen(texts[i]), langs[l], &count, &err), NF_OK);
+            assert_int_equal(count, t.v.len);
+            toks_free(&t);
+        }
+    char big[2000]; /* a long run (cut into bounded tokens) in stretches */
+    for (size_t i = 0; i < sizeof big - 1; i++)
+        big[i] = i % 97 == 96 ? ' ' : (char)('a' + i % 26);
+    big[sizeof big - 1] = '\0';
+    toks t = tokenize(*state, big, "en");
+    size_t count = 0;
+    nf_error err;
+    assert_int_equal(nfi_count_tokens(*state, big, strlen(big), "en", &count, &err), NF_OK);
+    assert_int_equal(count, t.v.len);
+    toks_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_nfkc_casefold),
         cmocka_unit_test(test_scripts_without_spaces),
         cmocka_unit_test(test_garbage_is_bounded),
+        cmocka_unit_test(test_count_matches_tokenize),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -142,9 +142,27 @@ char *nf_utf8_repair(const char *str, size_t len, size_t *out_len, size_t *n_inv
     return nfi_buf_take(&out, out_len);
 }
 
+/* Whether s is valid UTF-8 without NUL bytes: what repair would leave
+ * unchanged, so most strings are checked without being copied. */
+static bool utf8_clean(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < len;) {
+        i += ascii_run(s + i, len - i);
+        if (i >= len)
+            break;
+        uint32_t cp;
+        size_t maximal, n = valid_sequence(s + i, len - i, &cp, &maximal);
+        if (!n)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 static bool repair_field(char **field, size_t *count)
 {
-    if (!*field)
+    if (!*field || utf8_clean(*field, strlen(*field)))
         return true;
     size_t n_bad = 0, len;
     char *fixed = nf_utf8_repair(*field, strlen(*field), &len, &n_bad);
@@ -160,13 +178,15 @@ static bool repair_field(char **field, size_t *count)
 nf_status nfi_doc_repair_utf8(nf_doc *d, nf_error *err)
 {
     size_t n_bad = 0, len;
-    char *text = nf_utf8_repair(d->text, d->text_len, &len, &n_bad);
-    if (!text)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    free(d->text);
-    d->text = text;
-    d->text_len = len;
-    d->invalid_utf8 += n_bad;
+    if (!d->text || !utf8_clean(d->text, d->text_len)) {
+        char *text = nf_utf8_repair(d->text, d->text_len, &len, &n_bad);
+        if (!text)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        free(d->text);
+        d->text = text;
+        d->text_len = len;
+        d->invalid_utf8 += n_bad;
+    }
     if (!repair_field(&d->id, NULL) || !repair_field(&d->title, &d->invalid_utf8) ||
         !repair_field(&d->lang, NULL) || !repair_field(&d->source, NULL) ||
         !repair_field(&d->published, NULL) || !repair_field(&d->url, NULL))

@@ -16,6 +16,17 @@
  * offsets in messages stay right); U+FDD0 is a noncharacter, never text, so
  * after parsing every U+FDD0 in a field becomes U+FFFD (same length again)
  * and is counted in invalid_utf8 like an invalid UTF-8 sequence.
+ *
+ * Fast path: most records are flat objects of string fields
+ * ({"id": "...", "text": "..."}). A JSONL record is first read by a small
+ * scanner that takes exactly those (whitespace as cJSON skips it, the simple
+ * escapes decoded as cJSON decodes them) straight into the document's
+ * strings, with no tree. Anything else - a value that is not a string, a
+ * \u escape, a NUL byte, a key with an escape, a byte-order mark, a record
+ * that is malformed or lacks "text" - makes it give up, and the record
+ * goes to cJSON as before, so documents and error messages are the same
+ * either way. Both paths hand their fields to one function that builds
+ * the document.
  */
 #include "ingest/ingest.h"
 
@@ -23,6 +34,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The fields a document takes from a record. Each is owned; NULL when
+ * absent, not a string or empty (text: NULL only when absent or not a
+ * string; it may be empty). */
+enum { F_TEXT, F_ID, F_TITLE, F_LANG, F_SOURCE, F_PUBLISHED, F_PUBLISHED_AT, F_URL, N_FIELDS };
+static const char *const field_names[N_FIELDS] = {"text", "id", "title", "lang", "source",
+                                                  "published", "published_at", "url"};
+
+typedef struct json_fields {
+    char *v[N_FIELDS];
+    size_t text_len;
+} json_fields;
+
+static void fields_free(json_fields *f)
+{
+    for (int i = 0; i < N_FIELDS; i++)
+        free(f->v[i]);
+    memset(f, 0, sizeof *f);
+}
 
 static char *string_field(const cJSON *obj, const char *name)
 {
@@ -48,7 +78,7 @@ static char *id_field(const cJSON *obj)
  * line), a normal document rather than an empty one. A "published_at"
  * timestamp (e.g. "2021-07-01T06:01:00Z") is preferred to a bare
  * "published" date: the event stage uses the time of day. */
-static void take_headline_and_time(const cJSON *obj, nf_doc *doc)
+static void take_headline_and_time(char *published_at, nf_doc *doc)
 {
     if (doc->text && doc->text_len == 0 && doc->title) {
         free(doc->text); /* the title moves: the cleaner takes it back from the first line */
@@ -56,10 +86,9 @@ static void take_headline_and_time(const cJSON *obj, nf_doc *doc)
         doc->text_len = strlen(doc->title);
         doc->title = NULL;
     }
-    char *at = string_field(obj, "published_at");
-    if (at) {
+    if (published_at) {
         free(doc->published);
-        doc->published = at;
+        doc->published = published_at;
     }
 }
 
@@ -124,26 +153,20 @@ static void settle_doc_marks(nf_doc *doc)
         settle_marks(other[i]);
 }
 
-static nf_status doc_from_object(const cJSON *obj, const char *origin, uint64_t record, nf_doc *doc,
-                                 nf_error *err)
+/* The document of a record's fields (taken over, f is emptied). */
+static nf_status doc_from_fields(json_fields *f, const char *origin, uint64_t record, nf_doc *doc, nf_error *err)
 {
     memset(doc, 0, sizeof *doc);
-    if (!cJSON_IsObject(obj))
-        return nfi_fail(err, NF_SKIPPED, "%s:%llu: not a JSON object, skipped", origin,
-                       (unsigned long long)record);
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(obj, "text");
-    if (!cJSON_IsString(text) || !text->valuestring)
-        return nfi_fail(err, NF_SKIPPED, "%s:%llu: no \"text\" string field, skipped", origin,
-                       (unsigned long long)record);
-    doc->text_len = strlen(text->valuestring);
-    doc->text = nfi_strndup(text->valuestring, doc->text_len);
-    doc->id = id_field(obj);
-    doc->title = string_field(obj, "title");
-    doc->lang = string_field(obj, "lang");
-    doc->source = string_field(obj, "source");
-    doc->published = string_field(obj, "published");
-    take_headline_and_time(obj, doc);
-    doc->url = string_field(obj, "url");
+    doc->text = f->v[F_TEXT];
+    doc->text_len = f->text_len;
+    doc->id = f->v[F_ID];
+    doc->title = f->v[F_TITLE];
+    doc->lang = f->v[F_LANG];
+    doc->source = f->v[F_SOURCE];
+    doc->published = f->v[F_PUBLISHED];
+    take_headline_and_time(f->v[F_PUBLISHED_AT], doc);
+    doc->url = f->v[F_URL];
+    memset(f, 0, sizeof *f);
     doc->origin = nfi_strdup(origin);
     doc->record = record;
     if (!doc->id) {
@@ -163,10 +186,142 @@ static nf_status doc_from_object(const cJSON *obj, const char *origin, uint64_t 
     return NF_OK;
 }
 
+static nf_status doc_from_object(const cJSON *obj, const char *origin, uint64_t record, nf_doc *doc,
+                                 nf_error *err)
+{
+    memset(doc, 0, sizeof *doc);
+    if (!cJSON_IsObject(obj))
+        return nfi_fail(err, NF_SKIPPED, "%s:%llu: not a JSON object, skipped", origin,
+                       (unsigned long long)record);
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(obj, "text");
+    if (!cJSON_IsString(text) || !text->valuestring)
+        return nfi_fail(err, NF_SKIPPED, "%s:%llu: no \"text\" string field, skipped", origin,
+                       (unsigned long long)record);
+    json_fields f = {{NULL}, strlen(text->valuestring)};
+    f.v[F_TEXT] = nfi_strndup(text->valuestring, f.text_len);
+    f.v[F_ID] = id_field(obj);
+    for (int i = F_TITLE; i < N_FIELDS; i++)
+        f.v[i] = string_field(obj, field_names[i]);
+    return doc_from_fields(&f, origin, record, doc, err);
+}
+
+/* ------------------------------------------------------- fast path */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (unsigned char)*p <= 32) /* what cJSON skips */
+        p++;
+    return p;
+}
+
+/* The string value whose opening quote is at *pp, decoded into a new
+ * buffer when out is given (else only passed over); *pp moves past its
+ * closing quote. false: something the fast path leaves to cJSON (a \u or
+ * unknown escape, a NUL byte, no closing quote) or no memory. */
+static bool fast_string(const char **pp, const char *end, char **out, size_t *out_len)
+{
+    const char *s = *pp + 1, *p = s, *q;
+    size_t escapes = 0;
+    for (;;) { /* the closing quote: the next quote that no backslash escapes */
+        if (!(q = memchr(p, '"', (size_t)(end - p))))
+            return false;
+        const char *bs = memchr(p, '\\', (size_t)(q - p));
+        if (!bs)
+            break;
+        if (bs + 1 >= end || bs[1] == 'u')
+            return false;
+        escapes++;
+        p = bs + 2;
+    }
+    if (memchr(s, '\0', (size_t)(q - s)))
+        return false;
+    *pp = q + 1;
+    if (!out)
+        return true;
+    char *buf = malloc((size_t)(q - s) + 1);
+    if (!buf)
+        return false;
+    size_t n = 0;
+    for (p = s; escapes; escapes--) { /* runs between escapes copied whole */
+        const char *bs = memchr(p, '\\', (size_t)(q - p));
+        memcpy(buf + n, p, (size_t)(bs - p));
+        n += (size_t)(bs - p);
+        switch (bs[1]) {
+        case 'b': buf[n++] = '\b'; break;
+        case 'f': buf[n++] = '\f'; break;
+        case 'n': buf[n++] = '\n'; break;
+        case 'r': buf[n++] = '\r'; break;
+        case 't': buf[n++] = '\t'; break;
+        case '"': case '\\': case '/': buf[n++] = bs[1]; break;
+        default: free(buf); return false; /* cJSON refuses it and says where */
+        }
+        p = bs + 2;
+    }
+    memcpy(buf + n, p, (size_t)(q - p));
+    n += (size_t)(q - p);
+    buf[n] = '\0';
+    *out = buf;
+    *out_len = n;
+    return true;
+}
+
+/* The fields of a flat object of string values, or false (f left empty)
+ * for anything else. */
+static bool fast_fields(const char *json, size_t len, json_fields *f)
+{
+    const char *end = json + len;
+    bool seen[N_FIELDS] = {false};
+    memset(f, 0, sizeof *f);
+    if (len >= 3 && memcmp(json, "\xEF\xBB\xBF", 3) == 0)
+        return false;
+    const char *p = skip_ws(json, end);
+    if (p >= end || *p != '{')
+        return false;
+    for (p = skip_ws(p + 1, end);; p = skip_ws(p + 1, end)) {
+        if (p >= end || *p != '"')
+            goto give_up;
+        const char *key = p + 1, *kq = memchr(key, '"', (size_t)(end - key));
+        if (!kq || memchr(key, '\\', (size_t)(kq - key)) || memchr(key, '\0', (size_t)(kq - key)))
+            goto give_up;
+        p = skip_ws(kq + 1, end);
+        if (p >= end || *p != ':' || (p = skip_ws(p + 1, end)) >= end || *p != '"')
+            goto give_up; /* not a string value: cJSON reads it */
+        int which = -1;
+        for (int i = 0; i < N_FIELDS && which < 0; i++)
+            if (!seen[i] && strlen(field_names[i]) == (size_t)(kq - key) && memcmp(field_names[i], key, (size_t)(kq - key)) == 0)
+                which = i; /* a repeated key: the first one counts, as with cJSON */
+        size_t n = 0;
+        if (!fast_string(&p, end, which >= 0 ? &f->v[which] : NULL, &n))
+            goto give_up;
+        if (which >= 0) {
+            seen[which] = true;
+            if (which == F_TEXT)
+                f->text_len = n;
+            else if (n == 0) { /* an empty field is an absent one */
+                free(f->v[which]);
+                f->v[which] = NULL;
+            }
+        }
+        p = skip_ws(p, end);
+        if (p < end && *p == '}')
+            break; /* what follows the object is not read, as with cJSON */
+        if (p >= end || *p != ',')
+            goto give_up;
+    }
+    if (seen[F_TEXT])
+        return true;
+give_up:
+    fields_free(f);
+    return false;
+}
+
 nf_status nf_doc_from_json(const char *json, size_t len, const char *origin, uint64_t record,
                            nf_doc *doc, nf_error *err)
 {
     memset(doc, 0, sizeof *doc);
+    json_fields f;
+    if (fast_fields(json, len, &f))
+        return doc_from_fields(&f, origin, record, doc, err);
     char *marked = mark_bad_escapes(json, len);
     const char *parsed = marked ? marked : json;
     cJSON *obj = cJSON_ParseWithLength(parsed, len);

@@ -132,47 +132,20 @@ static bool is_stopword(const char *w, size_t n)
     return bsearch(&key, stopwords, sizeof stopwords / sizeof *stopwords, sizeof *stopwords, cmp_cstr) != NULL;
 }
 
-/* The matchers below take the line as it is and lower-case needles; they
- * compare ASCII letters without case (the rules were written for a line
- * lower-cased byte-wise, which the matching reproduces without a copy). */
-static bool ieq(const char *s, const char *needle, size_t m)
+/* The matchers below take the line already lower-cased (ASCII letters
+ * only, so byte offsets are unchanged) and lower-case needles. glibc's
+ * memmem skips through a long line several bytes per step, so one call per
+ * needle beats a single pass that tests every byte pair (measured). */
+static bool contains(const char *low, size_t n, const char *needle)
 {
-    for (size_t k = 0; k < m; k++)
-        if (nfi_lower_ascii((unsigned char)s[k]) != (unsigned char)needle[k])
-            return false;
-    return true;
+    return memmem(low, n, needle, strlen(needle)) != NULL;
 }
 
-/* A byte pair's key in the filter below: 6 bits of each byte, with case
- * folded for ASCII letters (which the 6 bits tell apart). */
-static unsigned pair_key(unsigned char a, unsigned char b) { return ((a | 32u) & 63u) << 6 | ((b | 32u) & 63u); }
-
-/* Whether any needle of list (two bytes or more each) occurs in s, in one
- * pass over s instead of one memmem per needle: a needle is compared only
- * where the two bytes there may open one (a 4096-bit set of byte-pair
- * keys), so a long prose line costs one test per byte and rare
- * comparisons. */
 static bool any_contained(const char *s, size_t n, const char *const *list, size_t count)
 {
-    uint64_t pairs[64];
-    size_t lens[64];
-    if (count > 64)
-        count = 64; /* the lists hold at most 31 */
-    memset(pairs, 0, sizeof pairs);
-    for (size_t k = 0; k < count; k++) {
-        lens[k] = strlen(list[k]);
-        unsigned key = pair_key((unsigned char)list[k][0], (unsigned char)list[k][1]);
-        pairs[key >> 6] |= 1ull << (key & 63);
-    }
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i + 1 < n; i++) {
-        unsigned key = pair_key(u[i], u[i + 1]);
-        if (!((pairs[key >> 6] >> (key & 63)) & 1))
-            continue;
-        for (size_t k = 0; k < count; k++)
-            if (lens[k] <= n - i && ieq(s + i, list[k], lens[k]))
-                return true;
-    }
+    for (size_t i = 0; i < count; i++)
+        if (contains(s, n, list[i]))
+            return true;
     return false;
 }
 
@@ -180,7 +153,7 @@ static bool any_prefix(const char *s, size_t n, const char *const *list, size_t 
 {
     for (size_t i = 0; i < count; i++) {
         size_t m = strlen(list[i]);
-        if (m <= n && ieq(s, list[i], m))
+        if (m <= n && memcmp(s, list[i], m) == 0)
             return true;
     }
     return false;
@@ -189,7 +162,7 @@ static bool any_prefix(const char *s, size_t n, const char *const *list, size_t 
 static bool equals_any(const char *s, size_t n, const char *const *list, size_t count)
 {
     for (size_t i = 0; i < count; i++)
-        if (strlen(list[i]) == n && ieq(s, list[i], n))
+        if (strlen(list[i]) == n && memcmp(s, list[i], n) == 0)
             return true;
     return false;
 }
@@ -215,21 +188,6 @@ static size_t count_stopwords(const char *s, size_t n)
     return count;
 }
 
-/* Byte-parallel tests on 8 ASCII bytes (each below 0x80, so no carry
- * crosses a byte): the high bit of each byte that passes. */
-#define SWAR_ONES 0x0101010101010101ull
-#define SWAR_HIGH 0x8080808080808080ull
-
-static uint64_t swar_eq(uint64_t x, unsigned char c)
-{
-    return ~((x ^ (SWAR_ONES * c)) + SWAR_ONES * 0x7F) & SWAR_HIGH;
-}
-
-static uint64_t swar_in(uint64_t x, unsigned char lo, unsigned char hi) /* lo <= byte <= hi */
-{
-    return (x + SWAR_ONES * (0x80u - lo)) & ~(x + SWAR_ONES * (0x7Fu - hi)) & SWAR_HIGH;
-}
-
 /* Words (runs of bytes other than ASCII space), letters, CJK characters
  * and sentence end of one line; ASCII stretches go 8 bytes at a time. */
 static line_features features_of(const char *s, size_t n)
@@ -240,12 +198,12 @@ static line_features features_of(const char *s, size_t n)
     bool after_space = true; /* words: runs of bytes other than ASCII space */
     for (size_t i = 0; i < n;) {
         uint64_t x;
-        if (i + 8 <= n && (memcpy(&x, u + i, 8), !(x & SWAR_HIGH))) { /* 8 ASCII bytes at once */
-            uint64_t space = swar_eq(x, ' ') | swar_in(x, '\t', '\r');
-            uint64_t starts = ~space & SWAR_HIGH & (space << 8 | (after_space ? 0x80u : 0u));
-            f.words += (size_t)(((starts >> 7) * SWAR_ONES) >> 56); /* the flags, summed */
+        if (i + 8 <= n && (memcpy(&x, u + i, 8), !(x & NFI_SWAR_HIGH))) { /* 8 ASCII bytes at once */
+            uint64_t space = nfi_swar_eq(x, ' ') | nfi_swar_in(x, '\t', '\r');
+            uint64_t starts = ~space & NFI_SWAR_HIGH & (space << 8 | (after_space ? 0x80u : 0u));
+            f.words += nfi_swar_count(starts);
             after_space = (space >> 63) != 0;
-            f.alnum |= (swar_in(x | SWAR_ONES * 32, 'a', 'z') | swar_in(x, '0', '9')) != 0;
+            f.alnum |= (nfi_swar_in(x | NFI_SWAR_ONES * 32, 'a', 'z') | nfi_swar_in(x, '0', '9')) != 0;
             i += 8;
             continue;
         }
@@ -283,14 +241,12 @@ static line_features features_of(const char *s, size_t n)
 
 static const char *const url_marks[] = {"http://", "https://", "www."};
 
-static const char *const email_marks[] = {"[email"};
-
 /* Only short lines ask for these (see pattern_reason). */
-static bool has_url(const char *s, size_t n) { return any_contained(s, n, url_marks, COUNT(url_marks)); }
+static bool has_url(const char *low, size_t n) { return any_contained(low, n, url_marks, COUNT(url_marks)); }
 
-static bool has_email(const char *s, size_t n)
+static bool has_email(const char *s, const char *low, size_t n)
 {
-    return memchr(s, '@', n) != NULL || any_contained(s, n, email_marks, COUNT(email_marks));
+    return memchr(s, '@', n) != NULL || contains(low, n, "[email");
 }
 
 static bool is_prose(const line_features *f)
@@ -299,9 +255,9 @@ static bool is_prose(const line_features *f)
 }
 
 /* "Comment (0)", "12 comments", "Kommentare (3)" */
-static bool is_comment_counter(const char *s, size_t n, const line_features *f)
+static bool is_comment_counter(const char *low, size_t n, const line_features *f)
 {
-    return f->words <= 3 && any_contained(s, n, comment_words, COUNT(comment_words));
+    return f->words <= 3 && any_contained(low, n, comment_words, COUNT(comment_words));
 }
 
 static bool looks_like_date_line(const char *s, size_t n)
@@ -315,35 +271,35 @@ static bool looks_like_date_line(const char *s, size_t n)
 
 /* Boilerplate wherever it stands; NULL if none. Cheap tests gate the
  * expensive ones, so long prose lines cost a handful of memmem calls. */
-static const char *pattern_reason(const char *s, size_t n, const line_features *f)
+static const char *pattern_reason(const char *s, const char *low, size_t n, const line_features *f)
 {
     if (f->only_punct)
         return R_PUNCT;
-    if (any_contained(s, n, cookie_words, COUNT(cookie_words)) &&
-        any_contained(s, n, cookie_context, COUNT(cookie_context)))
+    if (any_contained(low, n, cookie_words, COUNT(cookie_words)) &&
+        any_contained(low, n, cookie_context, COUNT(cookie_context)))
         return R_COOKIE;
     if (f->words > 25)
         return NULL;
-    if (any_prefix(s, n, nav_prefixes, COUNT(nav_prefixes)))
+    if (any_prefix(low, n, nav_prefixes, COUNT(nav_prefixes)))
         return R_NAVIGATION;
-    if (f->words <= 4 && equals_any(s, n, nav_words, COUNT(nav_words)))
+    if (f->words <= 4 && equals_any(low, n, nav_words, COUNT(nav_words)))
         return R_NAVIGATION;
-    if (f->words <= 12 && !f->terminal && any_contained(s, n, share_phrases, COUNT(share_phrases)))
+    if (f->words <= 12 && !f->terminal && any_contained(low, n, share_phrases, COUNT(share_phrases)))
         return R_SHARE;
-    if (is_comment_counter(s, n, f))
+    if (is_comment_counter(low, n, f))
         return R_COMMENTS;
-    if (f->words <= 2 && equals_any(s, n, end_markers, COUNT(end_markers)))
+    if (f->words <= 2 && equals_any(low, n, end_markers, COUNT(end_markers)))
         return R_END;
-    if (f->words <= 3 && has_email(s, n))
+    if (f->words <= 3 && has_email(s, low, n))
         return R_EMAIL;
-    if (f->words <= 6 && any_prefix(s, n, credit_prefixes, COUNT(credit_prefixes)))
+    if (f->words <= 6 && any_prefix(low, n, credit_prefixes, COUNT(credit_prefixes)))
         return R_CREDIT;
-    if (f->words <= 10 && !f->terminal && any_prefix(s, n, meta_labels, 4) && looks_like_date_line(s, n))
+    if (f->words <= 10 && !f->terminal && any_prefix(low, n, meta_labels, 4) && looks_like_date_line(s, n))
         return R_META;
-    if (f->words <= 15 && (any_prefix(s, n, copyright_prefixes, COUNT(copyright_prefixes)) ||
-                           any_contained(s, n, copyright_marks, COUNT(copyright_marks))))
+    if (f->words <= 15 && (any_prefix(low, n, copyright_prefixes, COUNT(copyright_prefixes)) ||
+                           any_contained(low, n, copyright_marks, COUNT(copyright_marks))))
         return R_COPYRIGHT;
-    if (f->words <= 8 && !is_prose(f) && has_url(s, n))
+    if (f->words <= 8 && !is_prose(f) && has_url(low, n))
         return R_SOURCE;
     return NULL;
 }
@@ -434,20 +390,20 @@ bool nfi_template_contains(const nfi_template_set *set, uint64_t key)
 }
 
 /* Head: a menu block before the first prose line. */
-static void mark_head(const char *text, nfi_line *lines, size_t n, const line_features *f)
+static void mark_head(const char *low, nfi_line *lines, size_t n, const line_features *f)
 {
     size_t first_prose = 0, menu_like = 0;
     while (first_prose < n && !is_prose(&f[first_prose]) && f[first_prose].units < 6)
         first_prose++;
     for (size_t i = 0; i < first_prose; i++) {
-        const char *s = text + lines[i].start;
+        const char *s = low + lines[i].start;
         if (f[i].units <= MENU_MAX_UNITS || any_contained(s, lines[i].len, nav_words, COUNT(nav_words)))
             menu_like++;
     }
     if (menu_like < 2)
         return;
     for (size_t i = 0; i < first_prose; i++) {
-        const char *s = text + lines[i].start;
+        const char *s = low + lines[i].start;
         if (!lines[i].reason && (f[i].units <= MENU_MAX_UNITS ||
                                  any_contained(s, lines[i].len, nav_words, COUNT(nav_words))))
             lines[i].reason = R_MENU;
@@ -455,7 +411,7 @@ static void mark_head(const char *text, nfi_line *lines, size_t n, const line_fe
 }
 
 /* Tail: short lines after the last prose line, and source/reference blocks. */
-static void mark_tail(const char *text, nfi_line *lines, size_t n, const line_features *f)
+static void mark_tail(const char *low, nfi_line *lines, size_t n, const line_features *f)
 {
     size_t last_prose = n;
     for (size_t i = n; i-- > 0;)
@@ -470,7 +426,7 @@ static void mark_tail(const char *text, nfi_line *lines, size_t n, const line_fe
             lines[i].reason = R_FOOTER;
     size_t window = n > TAIL_MARKER_WINDOW ? n - TAIL_MARKER_WINDOW : 0;
     for (size_t i = window; i < n; i++) {
-        const char *s = text + lines[i].start;
+        const char *s = low + lines[i].start;
         if (f[i].words > 4 || !any_prefix(s, lines[i].len, tail_markers, COUNT(tail_markers)))
             continue;
         bool block_is_short = true; /* the marker must open a block of non-prose lines */
@@ -503,20 +459,25 @@ nf_status nfi_boilerplate_classify(const char *text, size_t len, const char *tit
     size_t n = out->n_lines;
     nfi_line *lines = out->lines;
     line_features *f = malloc((n ? n : 1) * sizeof *f);
-    if (!f) {
+    char *low = malloc(len + 1);
+    if (!f || !low) {
+        free(f);
+        free(low);
         nfi_boilerplate_result_free(out);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)nfi_lower_ascii((unsigned char)text[i]);
     for (size_t i = 0; i < n; i++) {
         const char *s = text + lines[i].start;
         f[i] = features_of(s, lines[i].len);
-        lines[i].reason = pattern_reason(s, lines[i].len, &f[i]);
+        lines[i].reason = pattern_reason(s, low + lines[i].start, lines[i].len, &f[i]);
         if (!lines[i].reason && f[i].units <= TEMPLATE_MAX_UNITS && !is_prose(&f[i]) &&
             nfi_template_contains(templates, nfi_template_key(group_hash, s, lines[i].len)))
             lines[i].reason = R_TEMPLATE;
     }
-    mark_head(text, lines, n, f);
-    mark_tail(text, lines, n, f);
+    mark_head(low, lines, n, f);
+    mark_tail(low, lines, n, f);
     const char *t = title;
     size_t tn = title ? strlen(title) : 0;
     for (size_t i = 0; i < n && !t; i++) {
@@ -531,6 +492,7 @@ nf_status nfi_boilerplate_classify(const char *text, size_t len, const char *tit
         if (i != out->title_line && !lines[i].reason && same_title(text + lines[i].start, lines[i].len, t, tn))
             lines[i].reason = R_TITLE;
     free(f);
+    free(low);
     return NF_OK;
 }
 

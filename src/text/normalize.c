@@ -557,6 +557,34 @@ static uint8_t first_char_flags(const char *text, size_t len, size_t i)
     return flags;
 }
 
+/* Counting only, from a token boundary at i: in a stretch of ASCII without
+ * '.', ',' or '\'' (the only characters that can join two runs into one
+ * token) the tokens are exactly the runs of letters and digits, so 8 bytes
+ * at a time they are counted from masks, up to the last byte that is no
+ * letter or digit before the first byte that does not qualify (a run
+ * reaching that far may go on). The position returned is again a token
+ * boundary; the caller's scan takes over where the bytes do not qualify.
+ * Carries out of a non-ASCII byte only corrupt the flags above it, which
+ * are never used. */
+static size_t count_ascii_stretches(const char *text, size_t len, size_t i, size_t *count)
+{
+    while (i + 8 <= len) {
+        uint64_t x;
+        memcpy(&x, text + i, sizeof x);
+        uint64_t bad = (x & NFI_SWAR_HIGH) | nfi_swar_eq(x, '.') | nfi_swar_eq(x, ',') | nfi_swar_eq(x, '\'');
+        uint64_t usable = bad ? (1ull << (__builtin_ctzll(bad) & ~7u)) - 1 : ~0ull; /* bytes before the first bad one */
+        uint64_t alnum = nfi_swar_in(x | NFI_SWAR_ONES * 32, 'a', 'z') | nfi_swar_in(x, '0', '9');
+        uint64_t other = ~alnum & NFI_SWAR_HIGH & usable;
+        if (!other)
+            break;
+        unsigned last = (unsigned)(63 - __builtin_clzll(other)) / 8; /* the last byte of no run */
+        uint64_t before = last ? (1ull << (8 * last)) - 1 : 0;     /* bytes 0 .. last-1 */
+        *count += nfi_swar_count(alnum & ~(alnum << 8) & before);
+        i += last + 1;
+    }
+    return i;
+}
+
 /* The one segmentation loop of nfi_tokenize and nfi_count_tokens. */
 static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, const char *lang, nf_error *err)
 {
@@ -564,6 +592,8 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
     bool keep_apostrophe = lang && strcmp(lang, "en") == 0;
     size_t i = 0;
     while (i < len) {
+        if (c.count_only && (i = count_ascii_stretches(text, len, i, &c.count)) >= len)
+            break;
         size_t n;
         uint32_t cp = peek(text, len, i, &n);
         if (is_dictionary_script(cp)) {
