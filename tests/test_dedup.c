@@ -56,8 +56,67 @@ static void test_runs_spill_equals_memory(void **state)
     }
     assert_int_equal(n, 20000);
     assert_int_equal(nfi_runs_next(big, &b), 0);
+    /* a rewound sorter yields the same records again */
+    assert_int_equal(nfi_runs_rewind(small, &err), NF_OK);
+    assert_int_equal(nfi_runs_rewind(big, &err), NF_OK);
+    for (n = 0; nfi_runs_next(small, &a); n++) {
+        assert_int_equal(nfi_runs_next(big, &b), 1);
+        assert_true(a.key == b.key && a.val == b.val);
+    }
+    assert_int_equal(n, 20000);
     nfi_runs_free(small);
     nfi_runs_free(big);
+}
+
+/* The radix sorts agree with qsort: words (small and large inputs, hashes
+ * and small numbers) and records by (key, val) and by key alone (stable). */
+static void test_radix_sorts(void **state)
+{
+    (void)state;
+    enum { N = 100000 };
+    uint64_t *v = malloc(N * sizeof *v), *w = malloc(N * sizeof *w), *scratch = malloc(N * sizeof *scratch);
+    nfi_kv *r = malloc(N * sizeof *r), *q = malloc(N * sizeof *q);
+    assert_non_null(v && w && scratch && r && q);
+    static const size_t sizes[] = {0, 1, 47, 48, 1000, 40000, N};
+    uint64_t x = 88172645463325252ULL;
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        for (int small = 0; small < 2; small++) {
+            size_t n = sizes[s];
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                v[i] = w[i] = small ? x % 3000 : x;
+                r[i] = q[i] = (nfi_kv){small ? x % 3000 : x, (x >> 20) % 7};
+            }
+            nfi_u64_sort(v, n, scratch);
+            qsort(w, n, sizeof *w, nfi_cmp_u64);
+            if (n)
+                assert_memory_equal(v, w, n * sizeof *v);
+            nfi_kv_sort(r, n);
+            for (size_t i = 1; i < n; i++)
+                assert_true(r[i - 1].key < r[i].key || (r[i - 1].key == r[i].key && r[i - 1].val <= r[i].val));
+            memcpy(r, q, n * sizeof *r);
+            nfi_kv_sort_by_key_stable(r, n);
+            for (size_t i = 1; i < n; i++) /* equal keys keep their input order: find them in q */
+                assert_true(r[i - 1].key <= r[i].key);
+            for (size_t i = 0, j = 0; i < n; i++) { /* the records of one key, in input order */
+                if (i > 0 && r[i].key == r[i - 1].key)
+                    continue;
+                j = 0;
+                for (size_t k = 0; k < n; k++)
+                    if (q[k].key == r[i].key) {
+                        assert_true(q[k].val == r[i + j].val);
+                        j++;
+                    }
+                if (n > 1000) /* quadratic check: only the first keys of big inputs */
+                    break;
+            }
+        }
+    }
+    free(v);
+    free(w);
+    free(scratch);
+    free(r);
+    free(q);
 }
 
 /* Property: on pairs of real documents (the German versions of one WMT21
@@ -253,6 +312,7 @@ static void test_deterministic_threads_and_memory(void **state)
     nf_dedup_result three = run_dedup(&c, &o);
     assert_true(one.n_pairs > 100);
     assert_same_result(&one, &three);
+    assert_int_equal(one.candidates, three.candidates);
     nf_dedup_result_free(&one);
     nf_dedup_result_free(&three);
     tu_corpus_free(&c);
@@ -478,6 +538,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lsh_params),
         cmocka_unit_test(test_runs_spill_equals_memory),
+        cmocka_unit_test(test_radix_sorts),
         cmocka_unit_test(test_minhash_estimate_property),
         cmocka_unit_test(test_planted_relations),
         cmocka_unit_test(test_deterministic_threads_and_memory),

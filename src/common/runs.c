@@ -60,15 +60,21 @@ static bool kv_less(const nfi_kv *x, const nfi_kv *y)
     return x->key < y->key || (x->key == y->key && x->val < y->val);
 }
 
-/* The one LSD radix sort, for 8-byte words (size 8) and for nfi_kv records
+/* The one radix sort, for 8-byte words (size 8) and for nfi_kv records
  * (size 16), over byte positions [first, last): for records, positions 0-7
- * are the val's bytes (least significant first) and 8-15 the key's. One
- * read pass fills every position's histogram; a position where all records
- * share the byte is skipped, so small keys (document numbers) cost two or
- * three scatter passes, not eight. Each pass is stable, so starting at 8
- * sorts records by key alone and keeps equal keys in their input order. The
- * result is in v; scratch holds n elements. Inlined into its two callers,
- * so the size is a constant there. */
+ * are the val's bytes (least significant first) and 8-15 the key's. Every
+ * pass is stable, so starting at 8 sorts records by key alone and keeps
+ * equal keys in their input order. The result is in v; scratch holds n
+ * elements. Inlined into its callers, so the size is a constant there.
+ *
+ * LSD: one read pass fills every position's histogram; a position where all
+ * records share the byte is skipped, so small keys (document numbers) cost
+ * two or three scatter passes, not eight. A large input whose top byte
+ * varies (hashes) is first split by that byte (one stable MSD pass) and each
+ * part, a 256th of the whole and so mostly in cache, is sorted by LSD: one
+ * pass over main memory instead of eight. */
+#define MSD_MIN 32768
+
 static inline uint64_t radix_word(const unsigned char *rec, size_t size, int pos)
 {
     uint64_t w;
@@ -76,23 +82,26 @@ static inline uint64_t radix_word(const unsigned char *rec, size_t size, int pos
     return w;
 }
 
-static inline __attribute__((always_inline)) void radix_sort(void *v, void *scratch, size_t n, size_t size,
-                                                             int first, int last)
+static inline unsigned radix_byte(const unsigned char *rec, size_t size, int pos)
 {
-    size_t(*count)[256] = calloc((size_t)(last - first), sizeof *count);
-    if (!count) { /* cannot happen in practice (16 KB at most); keep the order total */
-        qsort(v, n, size, size == 8 ? nfi_cmp_u64 : cmp_kv);
+    return (unsigned)(radix_word(rec, size, pos) >> (pos % 8 * 8)) & 0xFF;
+}
+
+static inline __attribute__((always_inline)) void radix_lsd(unsigned char *v, unsigned char *scratch, size_t n,
+                                                            size_t size, int first, int last)
+{
+    if (n < 2 || last <= first)
         return;
-    }
+    size_t count[16][256];
+    memset(count, 0, (size_t)(last - first) * sizeof *count);
     const unsigned char *p = v;
     for (size_t i = 0; i < n; i++, p += size)
         for (int pos = first; pos < last; pos++)
-            count[pos - first][(radix_word(p, size, pos) >> (pos % 8 * 8)) & 0xFF]++;
+            count[pos - first][radix_byte(p, size, pos)]++;
     unsigned char *src = v, *dst = scratch;
     for (int pos = first; pos < last; pos++) {
         size_t *c = count[pos - first];
-        int shift = pos % 8 * 8;
-        if (c[(radix_word(src, size, pos) >> shift) & 0xFF] == n)
+        if (c[radix_byte(src, size, pos)] == n)
             continue; /* every record has this byte */
         size_t sum = 0;
         for (int b = 0; b < 256; b++) {
@@ -102,14 +111,40 @@ static inline __attribute__((always_inline)) void radix_sort(void *v, void *scra
         }
         const unsigned char *q = src;
         for (size_t i = 0; i < n; i++, q += size)
-            memcpy(dst + c[(radix_word(q, size, pos) >> shift) & 0xFF]++ * size, q, size);
+            memcpy(dst + c[radix_byte(q, size, pos)]++ * size, q, size);
         unsigned char *t = src;
         src = dst;
         dst = t;
     }
-    if (src != (unsigned char *)v)
+    if (src != v)
         memcpy(v, src, n * size);
-    free(count);
+}
+
+static inline __attribute__((always_inline)) void radix_sort(void *v, void *scratch, size_t n, size_t size,
+                                                             int first, int last)
+{
+    unsigned char *a = v, *b = scratch;
+    int top = last - 1;
+    size_t count[256] = {0}, start[257];
+    if (n >= MSD_MIN && last - first >= 2) {
+        const unsigned char *p = a;
+        for (size_t i = 0; i < n; i++, p += size)
+            count[radix_byte(p, size, top)]++;
+    }
+    if (n < MSD_MIN || last - first < 2 || count[radix_byte(a, size, top)] == n) {
+        radix_lsd(a, b, n, size, first, last);
+        return;
+    }
+    start[0] = 0;
+    for (int k = 0; k < 256; k++)
+        start[k + 1] = start[k] + count[k];
+    memcpy(count, start, sizeof count);
+    const unsigned char *q = a;
+    for (size_t i = 0; i < n; i++, q += size)
+        memcpy(b + count[radix_byte(q, size, top)]++ * size, q, size);
+    for (int k = 0; k < 256; k++)
+        radix_lsd(b + start[k] * size, a + start[k] * size, start[k + 1] - start[k], size, first, top);
+    memcpy(a, b, n * size);
 }
 
 void nfi_u64_sort(uint64_t *v, size_t n, uint64_t *scratch)

@@ -440,19 +440,81 @@ static nf_status push_edge(nfi_edge **edges, size_t *n, size_t *cap, const nfi_e
     return NF_OK;
 }
 
-typedef struct verify_ctx {
-    const verifier *v;
+static nf_status append_edges(nfi_edge **edges, size_t *n, const nfi_edge *more, size_t n_more, nf_error *err)
+{
+    if (n_more == 0)
+        return NF_OK;
+    nfi_edge *g = realloc(*edges, (*n + n_more) * sizeof *g);
+    if (!g)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    memcpy(g + *n, more, n_more * sizeof *more);
+    *edges = g;
+    *n += n_more;
+    return NF_OK;
+}
+
+/* One verifying thread: its signature cache and the edges it found. */
+typedef struct verify_worker {
+    verifier v;
+    sig_cache sigs;
     nfi_edge *edges;
     size_t n_edges, cap;
-} verify_ctx;
+} verify_worker;
 
-static nf_status verify_visit(void *ctx, uint32_t a, uint32_t b, uint32_t shared, bool banded, nf_error *err)
+static nf_status verify_visit(void *ctx, void *worker, uint32_t a, uint32_t b, uint32_t shared, bool banded,
+                              nf_error *err)
 {
-    verify_ctx *c = ctx;
+    (void)ctx;
+    verify_worker *w = worker;
     nfi_edge e;
-    if (!verify_pair(c->v, a, b, shared, banded, &e))
+    if (!verify_pair(&w->v, a, b, shared, banded, &e))
         return NF_OK;
-    return push_edge(&c->edges, &c->n_edges, &c->cap, &e, err);
+    return push_edge(&w->edges, &w->n_edges, &w->cap, &e, err);
+}
+
+static nf_status verify_workers_new(const nf_dedup *d, const uint64_t *shingles, int n, verify_worker **out,
+                                    nf_error *err)
+{
+    size_t sig_len = (size_t)d->opt.perms * sizeof(uint32_t);
+    verify_worker *w = calloc((size_t)n, sizeof *w);
+    *out = w;
+    if (!w)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int t = 0; t < n; t++) {
+        w[t].sigs = (sig_cache){fileno(d->sig_file), {malloc(sig_len), malloc(sig_len)}, {UINT32_MAX, UINT32_MAX},
+                                false};
+        w[t].v = (verifier){d, &w[t].sigs, shingles};
+        if (!w[t].sigs.buf[0] || !w[t].sigs.buf[1])
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    return NF_OK;
+}
+
+static void verify_workers_free(verify_worker *w, int n)
+{
+    for (int t = 0; w && t < n; t++) {
+        free(w[t].sigs.buf[0]);
+        free(w[t].sigs.buf[1]);
+        free(w[t].edges);
+    }
+    free(w);
+}
+
+/* Verifies every candidate pair on the stage's threads; the edges come out
+ * in an order that may depend on the threads, which build_result's sort
+ * and order-free union-find undo. */
+static nf_status verify_candidates(const nf_dedup *d, verify_worker *w, int threads, nfi_edge **edges,
+                                   size_t *n_edges, size_t *n_candidates, nf_error *err)
+{
+    /* the candidate search's share of memory: what the pair sorter had */
+    nf_status st = nfi_dedup_candidates(d, d->opt.mem_limit / 3 ? d->opt.mem_limit / 3 : 1, verify_visit, NULL,
+                                        w, sizeof *w, n_candidates, err);
+    for (int t = 0; t < threads && st == NF_OK; t++)
+        st = append_edges(edges, n_edges, w[t].edges, w[t].n_edges, err);
+    for (int t = 0; t < threads && st == NF_OK; t++)
+        if (w[t].sigs.failed)
+            st = nfi_fail(err, NF_ERR_IO, "cannot read signatures back from a temporary file");
+    return st;
 }
 
 /* ------------------------------------------------------------ grouping */
@@ -583,18 +645,6 @@ static nf_status build_result(const verifier *v, nfi_edge *edges, size_t n_edges
     return NF_OK;
 }
 
-static nf_status append_edges(nfi_edge **edges, size_t *n, const nfi_edge *more, size_t n_more, nf_error *err)
-{
-    if (n_more == 0)
-        return NF_OK;
-    nfi_edge *g = realloc(*edges, (*n + n_more) * sizeof *g);
-    if (!g)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    memcpy(g + *n, more, n_more * sizeof *more);
-    *edges = g;
-    *n += n_more;
-    return NF_OK;
-}
 
 nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
 {
@@ -602,37 +652,34 @@ nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
     out->bands = d->bands;
     out->rows = d->rows;
     nf_status st = NF_OK;
-    size_t sig_len = (size_t)d->opt.perms * sizeof(uint32_t);
-    sig_cache sigs = {fileno(d->sig_file), {malloc(sig_len), malloc(sig_len)}, {UINT32_MAX, UINT32_MAX}, false};
-    verifier v = {d, &sigs, NULL};
-    if (st == NF_OK && (!sigs.buf[0] || !sigs.buf[1]))
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    if (st == NF_OK && fflush(d->sig_file) != 0)
+    int threads = d->opt.threads > 0 ? d->opt.threads : 1;
+    const uint64_t *shingles = NULL;
+    verify_worker *w = NULL;
+    if (fflush(d->sig_file) != 0)
         st = nfi_fail(err, NF_ERR_IO, "cannot write signatures to a temporary file (disk full?)");
     if (st == NF_OK && d->shingle_file)
-        v.shingles = map_file(d->shingle_file, d->shingle_bytes, err, &st);
-    verify_ctx vc = {&v, NULL, 0, 0};
-    if (st == NF_OK) /* the candidate search's share of memory: what the pair sorter had */
-        st = nfi_dedup_candidates(d, d->opt.mem_limit / 3 ? d->opt.mem_limit / 3 : 1, verify_visit, &vc,
-                                  &out->candidates, err);
-    nfi_edge *edges = vc.edges;
-    size_t n_edges = vc.n_edges;
+        shingles = map_file(d->shingle_file, d->shingle_bytes, err, &st);
+    if (st == NF_OK)
+        st = verify_workers_new(d, shingles, threads, &w, err);
+    nfi_edge *edges = NULL;
+    size_t n_edges = 0;
+    if (st == NF_OK)
+        st = verify_candidates(d, w, threads, &edges, &n_edges, &out->candidates, err);
     if (st == NF_OK) /* groups from earlier runs, and repeats of an exact text */
         st = append_edges(&edges, &n_edges, d->index_edges, d->n_index_edges, err);
     for (size_t k = 0; k < d->n_exact_edges && st == NF_OK; k++)
         if (is_new_pair(d, d->exact_edges[k].a, d->exact_edges[k].b))
             st = append_edges(&edges, &n_edges, &d->exact_edges[k], 1, err);
     if (st == NF_OK)
-        st = build_result(&v, edges, n_edges, out, err);
-    if (st == NF_OK && sigs.failed)
+        st = build_result(&w[0].v, edges, n_edges, out, err);
+    if (st == NF_OK && w[0].sigs.failed)
         st = nfi_fail(err, NF_ERR_IO, "cannot read signatures back from a temporary file");
     if (st == NF_OK && d->opt.index_dir)
         st = nfi_index_save(d, out, err);
     free(edges);
-    free(sigs.buf[0]);
-    free(sigs.buf[1]);
-    if (v.shingles)
-        munmap((void *)v.shingles, d->shingle_bytes);
+    verify_workers_free(w, threads);
+    if (shingles)
+        munmap((void *)shingles, d->shingle_bytes);
     if (st != NF_OK)
         nf_dedup_result_free(out);
     return st;

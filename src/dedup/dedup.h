@@ -118,11 +118,14 @@ struct nf_dedup {
 /* lsh.c: the candidate pairs of a stage whose band and sample sorters are
  * complete. visit gets every distinct pair (a < b, not both from the index)
  * once, with the number of containment samples the two share and whether
- * they share a band key; pairs come grouped by a, ascending. mem_bytes
+ * they share a band key. It runs on d->opt.threads threads, thread t
+ * passing the worker at workers + t * worker_size; the pairs of one first
+ * document a come together, but in no fixed order otherwise. mem_bytes
  * bounds the pair sorter and the sample groups kept at once. */
-typedef nf_status (*nfi_pair_visit)(void *ctx, uint32_t a, uint32_t b, uint32_t shared, bool banded, nf_error *err);
-nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_visit visit, void *ctx,
-                               size_t *n_pairs, nf_error *err);
+typedef nf_status (*nfi_pair_visit)(void *ctx, void *worker, uint32_t a, uint32_t b, uint32_t shared, bool banded,
+                                    nf_error *err);
+nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_visit visit, void *ctx, void *workers,
+                               size_t worker_size, size_t *n_pairs, nf_error *err);
 
 /* dedup.c: appends one document's sketch; used by sketching and index load. */
 nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, const uint32_t *signature,

@@ -105,44 +105,13 @@ uint64_t nfi_simhash_block_key(uint64_t simhash, int block, int n_blocks)
 #define SAMPLE_DF_MAX 64   /* samples in more documents are ignored */
 #define GROUP_END UINT32_MAX
 #define BANDED 0x80000000u /* counter bit: the pair shares a band key */
+#define RECORD_WORDS 4     /* an explicit pair record, in 32-bit words */
+#define CHUNK_DOCS 256     /* first documents per parallel task */
 enum { KIND_BAND = 0, KIND_SAMPLE = 1 }; /* in the low bit of a pair record */
 
 static bool is_new_pair(const nf_dedup *d, uint32_t a, uint32_t b)
 {
     return a >= d->n_index_docs || b >= d->n_index_docs;
-}
-
-static nf_status emit_pair(const nf_dedup *d, nfi_runs *out, uint32_t a, uint32_t b, uint64_t kind, nf_error *err)
-{
-    if (a == b || !is_new_pair(d, a, b)) /* index pairs were verified in their own run */
-        return NF_OK;
-    if (a > b) {
-        uint32_t t = a;
-        a = b;
-        b = t;
-    }
-    /* the kind rides in the key's lowest bit and the value is constant, so
-     * the sorter skips the value's radix passes */
-    return nfi_runs_add(out, (uint64_t)a << 33 | (uint64_t)b << 1 | kind, 0, err);
-}
-
-/* Pairs of one key group: all pairs when small, else chain + star. */
-static nf_status emit_group(const nf_dedup *d, nfi_runs *out, const uint32_t *g, size_t n, uint64_t kind,
-                            nf_error *err)
-{
-    nf_status st = NF_OK;
-    if (n <= BAND_CLIQUE_MAX) {
-        for (size_t i = 0; i < n && st == NF_OK; i++)
-            for (size_t j = i + 1; j < n && st == NF_OK; j++)
-                st = emit_pair(d, out, g[i], g[j], kind, err);
-        return st;
-    }
-    for (size_t i = 1; i < n && st == NF_OK; i++) {
-        st = emit_pair(d, out, g[i - 1], g[i], kind, err);
-        if (st == NF_OK && i > 1)
-            st = emit_pair(d, out, g[0], g[i], kind, err);
-    }
-    return st;
 }
 
 typedef nf_status (*group_fn)(void *ctx, const uint32_t *g, size_t n, nf_error *err);
@@ -202,12 +171,62 @@ typedef struct cand_search {
     uint64_t budget;     /* words for the kept groups and their rows */
     uint32_t *mem;       /* kept groups, each followed by GROUP_END */
     size_t n_mem, cap_mem;
+    nfi_kv *recs;        /* the explicit pair records of [lo, hi) */
+    size_t n_recs, cap_recs;
+    uint32_t *row, *at;  /* see build_rows */
 } cand_search;
+
+/* One explicit pair record; the first walk weighs it for its first document. */
+static nf_status emit_pair(cand_search *c, uint32_t a, uint32_t b, uint64_t kind, nf_error *err)
+{
+    if (a == b || !is_new_pair(c->d, a, b)) /* index pairs were verified in their own run */
+        return NF_OK;
+    if (a > b) {
+        uint32_t t = a;
+        a = b;
+        b = t;
+    }
+    c->words += RECORD_WORDS;
+    c->weight[a] = c->weight[a] + RECORD_WORDS < UINT32_MAX ? c->weight[a] + RECORD_WORDS : UINT32_MAX;
+    /* the kind rides in the key's lowest bit and the value is constant, so
+     * the sorter skips the value's radix passes */
+    return nfi_runs_add(c->pairs, (uint64_t)a << 33 | (uint64_t)b << 1 | kind, 0, err);
+}
+
+/* Pairs of one key group: all pairs when small, else chain + star. */
+static nf_status emit_group(cand_search *c, const uint32_t *g, size_t n, uint64_t kind, nf_error *err)
+{
+    nf_status st = NF_OK;
+    if (n <= BAND_CLIQUE_MAX) {
+        for (size_t i = 0; i < n && st == NF_OK; i++)
+            for (size_t j = i + 1; j < n && st == NF_OK; j++)
+                st = emit_pair(c, g[i], g[j], kind, err);
+        return st;
+    }
+    for (size_t i = 1; i < n && st == NF_OK; i++) {
+        st = emit_pair(c, g[i - 1], g[i], kind, err);
+        if (st == NF_OK && i > 1)
+            st = emit_pair(c, g[0], g[i], kind, err);
+    }
+    return st;
+}
 
 static nf_status band_group(void *ctx, const uint32_t *g, size_t n, nf_error *err)
 {
-    cand_search *c = ctx;
-    return emit_group(c->d, c->pairs, g, n, KIND_BAND, err);
+    return emit_group(ctx, g, n, KIND_BAND, err);
+}
+
+/* Whether everything seen so far fits in one range; when it no longer
+ * does, the first walk stops keeping groups and ranges walk again. */
+static bool fits_whole(cand_search *c)
+{
+    if (c->keep_all && c->words + c->d->n_docs > c->budget) {
+        c->keep_all = false;
+        free(c->mem);
+        c->mem = NULL;
+        c->n_mem = c->cap_mem = 0;
+    }
+    return c->keep_all;
 }
 
 /* The words a small group of n takes in a pass: its members and the end
@@ -218,7 +237,7 @@ static nf_status sample_group(void *ctx, const uint32_t *g, size_t n, nf_error *
 {
     cand_search *c = ctx;
     if (n > BAND_CLIQUE_MAX)
-        return c->first_walk ? emit_group(c->d, c->pairs, g, n, KIND_SAMPLE, err) : NF_OK;
+        return c->first_walk ? emit_group(c, g, n, KIND_SAMPLE, err) : NF_OK;
     if (g[n - 1] < c->d->n_index_docs) /* index documents only: no new pair */
         return NF_OK;
     if (c->first_walk) {
@@ -228,13 +247,8 @@ static nf_status sample_group(void *ctx, const uint32_t *g, size_t n, nf_error *
             c->weight[g[i]] = (uint32_t)(c->weight[g[i]] + w < UINT32_MAX ? c->weight[g[i]] + w : UINT32_MAX);
         if (!c->keep_all)
             return NF_OK;
-        if (c->words + c->d->n_docs > c->budget) { /* does not fit: ranges, walking again */
-            c->keep_all = false;
-            free(c->mem);
-            c->mem = NULL;
-            c->n_mem = c->cap_mem = 0;
+        if (!fits_whole(c))
             return NF_OK;
-        }
     }
     bool keep = c->first_walk;
     for (size_t i = 0; i + 1 < n && !keep; i++)
@@ -252,8 +266,9 @@ static nf_status sample_group(void *ctx, const uint32_t *g, size_t n, nf_error *
 }
 
 /* The rows of documents [lo, hi): row[k]..row[k + 1] index `at`, whose
- * entries are the positions in mem of document lo + k in its groups. */
-static nf_status build_rows(const cand_search *c, uint32_t **row_out, uint32_t **at_out, nf_error *err)
+ * entries are the positions in mem of document lo + k in its groups
+ * (those where a later member follows). */
+static nf_status build_rows(cand_search *c, nf_error *err)
 {
     size_t span = c->hi - c->lo;
     uint32_t *row = calloc(span + 1, sizeof *row);
@@ -274,62 +289,112 @@ static nf_status build_rows(const cand_search *c, uint32_t **row_out, uint32_t *
             at[row[c->mem[q] - c->lo]++] = (uint32_t)q;
     memmove(row + 1, row, span * sizeof *row);
     row[0] = 0;
-    *row_out = row;
-    *at_out = at;
+    c->row = row;
+    c->at = at;
     return NF_OK;
 }
 
-/* The per-document counting state. */
+/* Reads the explicit records of documents below c->hi (the stream is
+ * sorted by first document; *next is its next record). */
+static nf_status load_records(cand_search *c, nfi_kv *next, bool *have, nf_error *err)
+{
+    c->n_recs = 0;
+    for (; *have && next->key >> 33 < c->hi; *have = nfi_runs_next(c->pairs, next) == 1) {
+        nfi_kv *r = nfi_grow_array(c->recs, &c->cap_recs, c->n_recs + 1, sizeof *r);
+        if (!r)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        c->recs = r;
+        c->recs[c->n_recs++] = *next;
+    }
+    return NF_OK;
+}
+
+/* One thread's counting state. */
 typedef struct counter {
     uint32_t *count;   /* per document: shared samples | BANDED; 0 = untouched */
     uint32_t *touched; /* documents with a nonzero count */
     size_t n_touched, cap_touched;
-    nfi_kv next;       /* the next explicit pair record */
-    bool have_next;
+    size_t n_pairs;
+    void *user;        /* the caller's worker, handed to visit */
 } counter;
 
-static nf_status touch(counter *k, uint32_t b, uint32_t add, nf_error *err)
+static inline nf_status touch(counter *k, uint32_t b, uint32_t add, nf_error *err)
 {
     if (k->count[b] == 0) {
-        uint32_t *t = nfi_grow_array(k->touched, &k->cap_touched, k->n_touched + 1, sizeof *t);
-        if (!t)
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        k->touched = t;
+        if (k->n_touched == k->cap_touched) {
+            uint32_t *t = nfi_grow_array(k->touched, &k->cap_touched, k->n_touched + 1, sizeof *t);
+            if (!t)
+                return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+            k->touched = t;
+        }
         k->touched[k->n_touched++] = b;
     }
     k->count[b] = add == BANDED ? k->count[b] | BANDED : k->count[b] + add;
     return NF_OK;
 }
 
-/* Counts and visits the pairs whose first document is in [c->lo, c->hi). */
-static nf_status count_range(const cand_search *c, counter *k, nfi_pair_visit visit, void *ctx, size_t *n_pairs,
-                             nf_error *err)
+typedef struct count_job {
+    const cand_search *c;
+    nfi_pair_visit visit;
+    void *ctx;
+} count_job;
+
+/* The first record of document a or later in the sorted records. */
+static size_t first_record(const cand_search *c, uint32_t a)
 {
-    uint32_t *row = NULL, *at = NULL;
-    nf_status st = build_rows(c, &row, &at, err);
-    if (st != NF_OK)
-        return st;
+    size_t lo = 0, hi = c->n_recs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->recs[mid].key >> 33 < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Task: counts and visits the pairs of first documents in one chunk. */
+static nf_status count_chunk(void *ctx, void *worker, size_t chunk, nf_error *err)
+{
+    const count_job *j = ctx;
+    const cand_search *c = j->c;
+    counter *k = worker;
     const nf_dedup *d = c->d;
-    for (uint32_t a = c->lo; a < c->hi && st == NF_OK; a++) {
+    uint32_t start = c->lo + (uint32_t)(chunk * CHUNK_DOCS);
+    uint32_t end = c->hi - start > CHUNK_DOCS ? start + CHUNK_DOCS : c->hi;
+    size_t r = first_record(c, start);
+    nf_status st = NF_OK;
+    for (uint32_t a = start; a < end && st == NF_OK; a++) {
         k->n_touched = 0;
-        for (; k->have_next && k->next.key >> 33 == a && st == NF_OK;
-             k->have_next = nfi_runs_next(c->pairs, &k->next) == 1)
-            st = touch(k, (uint32_t)(k->next.key >> 1), (k->next.key & 1) == KIND_BAND ? BANDED : 1, err);
+        for (; r < c->n_recs && c->recs[r].key >> 33 == a && st == NF_OK; r++)
+            st = touch(k, (uint32_t)(c->recs[r].key >> 1), (c->recs[r].key & 1) == KIND_BAND ? BANDED : 1, err);
         bool old = a < d->n_index_docs;
-        for (uint32_t p = row[a - c->lo]; p < row[a - c->lo + 1] && st == NF_OK; p++)
-            for (const uint32_t *b = c->mem + at[p] + 1; *b != GROUP_END && st == NF_OK; b++)
+        for (uint32_t p = c->row[a - c->lo]; p < c->row[a - c->lo + 1] && st == NF_OK; p++)
+            for (const uint32_t *b = c->mem + c->at[p] + 1; *b != GROUP_END && st == NF_OK; b++)
                 if (!old || *b >= d->n_index_docs)
                     st = touch(k, *b, 1, err);
         for (size_t i = 0; i < k->n_touched; i++) {
             uint32_t b = k->touched[i], v = k->count[b];
             k->count[b] = 0;
             if (st == NF_OK)
-                st = visit(ctx, a, b, v & ~BANDED, (v & BANDED) != 0, err);
+                st = j->visit(j->ctx, k->user, a, b, v & ~BANDED, (v & BANDED) != 0, err);
         }
-        *n_pairs += k->n_touched;
+        k->n_pairs += k->n_touched;
     }
-    free(row);
-    free(at);
+    return st;
+}
+
+/* Counts and visits the pairs whose first document is in [c->lo, c->hi),
+ * a chunk of first documents per task. */
+static nf_status count_range(cand_search *c, counter *workers, int threads, const count_job *job, nf_error *err)
+{
+    nf_status st = build_rows(c, err);
+    size_t chunks = (c->hi - c->lo + CHUNK_DOCS - 1) / CHUNK_DOCS;
+    if (st == NF_OK)
+        st = nfi_parallel_for(chunks, workers, sizeof *workers, threads, count_chunk, (void *)job, err);
+    free(c->row);
+    free(c->at);
+    c->row = c->at = NULL;
     return st;
 }
 
@@ -344,47 +409,59 @@ static uint32_t range_end(const cand_search *c, uint32_t lo, uint64_t budget)
     return hi;
 }
 
-nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_visit visit, void *ctx,
-                               size_t *n_pairs, nf_error *err)
+nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_visit visit, void *ctx, void *workers,
+                               size_t worker_size, size_t *n_pairs, nf_error *err)
 {
     *n_pairs = 0;
     size_t n_docs = d->n_docs;
+    int threads = d->opt.threads > 0 ? d->opt.threads : 1;
     cand_search c = {.d = d, .first_walk = true, .keep_all = true, .lo = 0, .hi = (uint32_t)n_docs};
     c.budget = mem_bytes / 2 / sizeof(uint32_t);
     if (c.budget > UINT32_MAX / 2) /* positions in mem are 32-bit */
         c.budget = UINT32_MAX / 2;
-    counter k = {0};
+    counter *k = calloc((size_t)threads, sizeof *k);
     nf_status st = nfi_runs_new(&c.pairs, mem_bytes / 2 ? mem_bytes / 2 : 1, d->opt.tmp_dir, err);
     c.weight = calloc(n_docs ? n_docs : 1, sizeof *c.weight);
-    k.count = calloc(n_docs ? n_docs : 1, sizeof *k.count);
-    if (st == NF_OK && (!c.weight || !k.count))
+    if (st == NF_OK && (!c.weight || !k))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int t = 0; t < threads && st == NF_OK; t++) {
+        k[t].user = (char *)workers + (size_t)t * worker_size;
+        if (!(k[t].count = calloc(n_docs ? n_docs : 1, sizeof *k[t].count)))
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
     if (st == NF_OK && (st = nfi_runs_finish(d->band_runs, err)) == NF_OK)
         st = walk_groups(d->band_runs, SIZE_MAX, band_group, &c, err);
     if (st == NF_OK && (st = nfi_runs_finish(d->sample_runs, err)) == NF_OK)
         st = walk_groups(d->sample_runs, SAMPLE_DF_MAX, sample_group, &c, err);
+    nfi_kv next = {0, 0};
+    bool have = false;
     if (st == NF_OK && (st = nfi_runs_finish(c.pairs, err)) == NF_OK)
-        k.have_next = nfi_runs_next(c.pairs, &k.next) == 1;
+        have = nfi_runs_next(c.pairs, &next) == 1;
+    fits_whole(&c);
     c.first_walk = false;
-    if (st == NF_OK && c.keep_all) { /* everything fitted: one range */
-        c.lo = 0;
-        c.hi = (uint32_t)n_docs;
-        st = count_range(&c, &k, visit, ctx, n_pairs, err);
-    }
-    for (uint32_t lo = 0; lo < n_docs && st == NF_OK && !c.keep_all; lo = c.hi) {
+    count_job job = {&c, visit, ctx};
+    for (uint32_t lo = 0; lo < n_docs && st == NF_OK; lo = c.hi) {
         c.lo = lo;
-        c.hi = range_end(&c, lo, c.budget);
-        c.n_mem = 0;
-        if ((st = nfi_runs_rewind(d->sample_runs, err)) == NF_OK &&
-            (st = walk_groups(d->sample_runs, SAMPLE_DF_MAX, sample_group, &c, err)) == NF_OK)
-            st = count_range(&c, &k, visit, ctx, n_pairs, err);
+        if (!c.keep_all) { /* walk the samples again for this range's groups */
+            c.hi = range_end(&c, lo, c.budget);
+            c.n_mem = 0;
+            if ((st = nfi_runs_rewind(d->sample_runs, err)) == NF_OK)
+                st = walk_groups(d->sample_runs, SAMPLE_DF_MAX, sample_group, &c, err);
+        }
+        if (st == NF_OK && (st = load_records(&c, &next, &have, err)) == NF_OK)
+            st = count_range(&c, k, threads, &job, err);
     }
     if (st == NF_OK && nfi_runs_failed(c.pairs, err))
         st = NF_ERR_IO;
+    for (int t = 0; k && t < threads; t++) {
+        *n_pairs += k[t].n_pairs;
+        free(k[t].count);
+        free(k[t].touched);
+    }
+    free(k);
     nfi_runs_free(c.pairs);
     free(c.weight);
     free(c.mem);
-    free(k.count);
-    free(k.touched);
+    free(c.recs);
     return st;
 }

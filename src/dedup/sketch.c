@@ -43,6 +43,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#define XXH_INLINE_ALL /* the same functions, inlined: one call per token costs more than the hash */
 #include <xxhash.h>
 
 static inline uint64_t mix64(uint64_t x)
