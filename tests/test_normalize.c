@@ -140,17 +140,23 @@ static void test_count_matches_tokenize(void **state)
         "ends with a number 42",
         "'quoted' words, and 'more' 'here'",
         "ภาษาไทย mixed with ASCII words around it and 한국어 text",
+        "abcdefghijklmnop1234567.5 xyz 12345678901234,5678 aaaaaaaaaaaaaaa'bbbb cccccccccccc'",
+        "Verkehrsministeriumsbürger Straßenbahnhaltestellen 1234567890123456.7 end.",
+        "x1234567.y 12345678,z abcdefghijklmno-pqrstuvwxyz 0000000000000000",
     };
     const char *langs[] = {"en", "de", "und"};
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
-        for (size_t l = 0; l < 3; l++) {
-            toks t = tokenize(*state, texts[i], langs[l]);
-            size_t count = 0;
-            nf_error err;
-            assert_int_equal(nfi_count_tokens(*state, texts[i], strlen(texts[i]), langs[l], &count, &err), NF_OK);
-            assert_int_equal(count, t.v.len);
-            toks_free(&t);
-        }
+        for (size_t shift = 0; shift < 9; shift++) /* every alignment against the 8-byte steps */
+            for (size_t l = 0; l < 3; l++) {
+                char text[512];
+                snprintf(text, sizeof text, "%.*s%s", (int)shift, "a b c d e", texts[i]);
+                toks t = tokenize(*state, text, langs[l]);
+                size_t count = 0;
+                nf_error err;
+                assert_int_equal(nfi_count_tokens(*state, text, strlen(text), langs[l], &count, &err), NF_OK);
+                assert_int_equal(count, t.v.len);
+                toks_free(&t);
+            }
     char big[2000]; /* a long run (cut into bounded tokens) in stretches */
     for (size_t i = 0; i < sizeof big - 1; i++)
         big[i] = i % 97 == 96 ? ' ' : (char)('a' + i % 26);

@@ -185,6 +185,26 @@ static size_t utf8_floor(const char *s, size_t len)
 /* A word byte for the fast path: an ASCII letter or any non-ASCII byte. */
 static bool word_byte(unsigned char c) { return c >= 0x80 || ((c | 32) >= 'a' && (c | 32) <= 'z'); }
 
+/* At a word byte s[0] with 8 bytes readable: the word's length when it is
+ * at most 7 bytes (*key then its lower-cased bytes, packed), or 0 when it
+ * is longer. Word bytes are ASCII letters and bytes >= 0x80, as in
+ * word_byte; the letter test runs on the bytes without their high bit, so
+ * no carry crosses a byte. */
+static size_t short_word_at(const unsigned char *s, uint64_t *key)
+{
+    uint64_t x;
+    memcpy(&x, s, sizeof x);
+    uint64_t high = x & NFI_SWAR_HIGH, low7 = x & ~NFI_SWAR_HIGH;
+    uint64_t word = high | nfi_swar_in(low7 | NFI_SWAR_ONES * 32, 'a', 'z');
+    uint64_t ends = ~word & NFI_SWAR_HIGH;
+    if (!ends)
+        return 0;
+    size_t n = (size_t)__builtin_ctzll(ends) / 8;
+    uint64_t upper = nfi_swar_in(low7, 'A', 'Z') & ~high;
+    *key = (x | upper >> 2) & ((1ull << (8 * n)) - 1);
+    return n;
+}
+
 /* The language of the function words, or NULL when they are not clear: at
  * least min_hits of them and FAST_RATIO times more than any other. */
 static const char *fast_language(const nf_langid *lid, const char *text, size_t len, size_t min_hits)
@@ -195,13 +215,22 @@ static const char *fast_language(const nf_langid *lid, const char *text, size_t 
     for (size_t i = 0; i < len;) {
         while (i < len && !word_byte(s[i]))
             i++;
+        uint64_t key = 0;
+        size_t n = i + 8 <= len ? short_word_at(s + i, &key) : 0;
+        if (n) { /* the usual short word, from one load */
+            i += n;
+            int l = fast_lookup(lid, key);
+            if (l >= 0)
+                hits[l]++;
+            continue;
+        }
         size_t start = i;
         while (i < len && word_byte(s[i]))
             i++;
-        size_t n = i - start;
+        n = i - start;
         if (n == 0 || n > 7) /* the lists hold words of up to 7 bytes */
             continue;
-        uint64_t key = 0; /* packed only for words that can be in the lists */
+        key = 0; /* packed only for words that can be in the lists */
         for (size_t k = 0; k < n; k++)
             key |= (uint64_t)nfi_lower_ascii(s[start + k]) << (8 * k);
         int l = fast_lookup(lid, key);
@@ -225,10 +254,19 @@ static const char *fast_language(const nf_langid *lid, const char *text, size_t 
 static bool may_have_cjk(const char *text, size_t len)
 {
     const unsigned char *s = (const unsigned char *)text;
-    unsigned any = 0;
-    for (size_t i = 0; i < len; i++)
-        any |= (s[i] == 0xE1) | ((unsigned)(s[i] - 0xE3) <= 0xEDu - 0xE3u);
-    return any != 0;
+    size_t i = 0;
+    for (uint64_t x; i + 8 <= len; i += 8) { /* ASCII words passed over 8 bytes at a time */
+        memcpy(&x, s + i, sizeof x);
+        if (!(x & NFI_SWAR_HIGH))
+            continue;
+        for (size_t k = i; k < i + 8; k++)
+            if (s[k] == 0xE1 || (s[k] >= 0xE3 && s[k] <= 0xED))
+                return true;
+    }
+    for (; i < len; i++)
+        if (s[i] == 0xE1 || (s[i] >= 0xE3 && s[i] <= 0xED))
+            return true;
+    return false;
 }
 
 const char *nf_langid_detect(nf_langid *lid, const char *text, size_t len, double *confidence)

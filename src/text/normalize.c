@@ -557,30 +557,54 @@ static uint8_t first_char_flags(const char *text, size_t len, size_t i)
     return flags;
 }
 
-/* Counting only, from a token boundary at i: in a stretch of ASCII without
- * '.', ',' or '\'' (the only characters that can join two runs into one
- * token) the tokens are exactly the runs of letters and digits, so 8 bytes
- * at a time they are counted from masks, up to the last byte that is no
- * letter or digit before the first byte that does not qualify (a run
- * reaching that far may go on). The position returned is again a token
- * boundary; the caller's scan takes over where the bytes do not qualify.
- * Carries out of a non-ASCII byte only corrupt the flags above it, which
- * are never used. */
-static size_t count_ascii_stretches(const char *text, size_t len, size_t i, size_t *count)
+/* Counting only, from a token boundary at i: in ASCII, runs of letters and
+ * digits are joined into one token only across '.' or ',' between digits
+ * (numbers) and, in English, across an apostrophe before a letter. Where
+ * neither can happen the tokens are exactly the runs, so 8 bytes at a time
+ * they are counted from masks (a run may go on from one 8 to the next), up
+ * to the first byte that does not qualify: a non-ASCII byte, or a '.', ','
+ * or apostrophe that might join (the byte after the 8 counts as unknown).
+ * A run that reaches such a byte, or the end, is not counted here: the
+ * position returned is its start (else the bad byte), a token boundary
+ * where the caller's scan takes over. Carries out of a non-ASCII byte only
+ * corrupt the flags above it, which are not used. */
+static size_t count_ascii_stretches(const char *text, size_t len, size_t i, bool keep_apostrophe, size_t *count)
 {
+    const uint64_t last_byte = 0x80ull << 56;
+    bool in_run = false;  /* a run of letters and digits goes on at i */
+    size_t run_start = 0; /* where it began (counted already) */
     while (i + 8 <= len) {
         uint64_t x;
         memcpy(&x, text + i, sizeof x);
-        uint64_t bad = (x & NFI_SWAR_HIGH) | nfi_swar_eq(x, '.') | nfi_swar_eq(x, ',') | nfi_swar_eq(x, '\'');
-        uint64_t usable = bad ? (1ull << (__builtin_ctzll(bad) & ~7u)) - 1 : ~0ull; /* bytes before the first bad one */
-        uint64_t alnum = nfi_swar_in(x | NFI_SWAR_ONES * 32, 'a', 'z') | nfi_swar_in(x, '0', '9');
+        uint64_t high = x & NFI_SWAR_HIGH;
+        uint64_t digit = nfi_swar_in(x, '0', '9'), letter = nfi_swar_in(x | NFI_SWAR_ONES * 32, 'a', 'z');
+        uint64_t sep = nfi_swar_eq(x, '.') | nfi_swar_eq(x, ',');
+        uint64_t digit_before = digit << 8 | (in_run && (unsigned)(text[i - 1] - '0') < 10u ? 0x80u : 0u);
+        uint64_t bad = high | (sep & digit_before & ((digit | high) >> 8 | last_byte));
+        if (keep_apostrophe)
+            bad |= nfi_swar_eq(x, '\'') & ((letter | high) >> 8 | last_byte);
+        unsigned u = bad ? (unsigned)__builtin_ctzll(bad) / 8 : 8; /* bytes before the first bad one */
+        uint64_t usable = u == 8 ? ~0ull : (1ull << (8 * u)) - 1;
+        uint64_t alnum = (letter | digit) & usable;
         uint64_t other = ~alnum & NFI_SWAR_HIGH & usable;
-        if (!other)
-            break;
-        unsigned last = (unsigned)(63 - __builtin_clzll(other)) / 8; /* the last byte of no run */
-        uint64_t before = last ? (1ull << (8 * last)) - 1 : 0;     /* bytes 0 .. last-1 */
-        *count += nfi_swar_count(alnum & ~(alnum << 8) & before);
-        i += last + 1;
+        *count += nfi_swar_count(alnum & ~(alnum << 8 | (in_run ? 0x80u : 0u)));
+        bool open = u == 0 ? in_run : ((alnum >> (8 * u - 1)) & 1) != 0; /* a run reaches byte u */
+        if (open && other)
+            run_start = i + (unsigned)(63 - __builtin_clzll(other)) / 8 + 1;
+        else if (open && !in_run)
+            run_start = i;
+        if (u < 8) {
+            if (!open)
+                return i + u;
+            --*count;
+            return run_start;
+        }
+        in_run = open;
+        i += 8;
+    }
+    if (in_run) {
+        --*count;
+        return run_start;
     }
     return i;
 }
@@ -592,7 +616,7 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
     bool keep_apostrophe = lang && strcmp(lang, "en") == 0;
     size_t i = 0;
     while (i < len) {
-        if (c.count_only && (i = count_ascii_stretches(text, len, i, &c.count)) >= len)
+        if (c.count_only && (i = count_ascii_stretches(text, len, i, keep_apostrophe, &c.count)) >= len)
             break;
         size_t n;
         uint32_t cp = peek(text, len, i, &n);
