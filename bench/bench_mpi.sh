@@ -7,6 +7,7 @@
 #
 #   bench/bench_mpi.sh                              # RUNS=1
 #   RUNS=3 FILES="bench/data/rc20m.jsonl" bench/bench_mpi.sh
+#   BATCH=1024 bench/bench_mpi.sh                   # --batch 1024 everywhere
 #
 # Each block: file size, mode, best wall time, MB/s of document text, then
 # per rank (from --stats): documents scanned in its byte range, batches and
@@ -21,6 +22,8 @@ BUILD=${BENCH_BUILD:-build-mpi}
 FILES=${FILES:-"bench/data/rc20m.jsonl bench/data/rc100m.jsonl"}
 SIZES=${SIZES:-}
 RUNS=${RUNS:-1}
+batch=()
+[ -n "${BATCH:-}" ] && batch=(--batch "$BATCH") # a smaller batch shows flat RSS on small files
 SHARED=${SHARED:-../shared}
 CORPUS=${CORPUS:-bench/data/corpus-mpi.jsonl} # 60 MB, made once (git-ignored)
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -44,9 +47,9 @@ best() {
     for _ in $(seq "$RUNS"); do
         t0=$(date +%s.%N)
         case $mode in
-        single-j1) "${timer[@]}" "$nf" dedup -q -j1 --stats "$part" -o "$tmp/$mode.out" 2>"$tmp/err" ;;
-        single-j2) "${timer[@]}" "$nf" dedup -q -j2 --stats "$part" -o "$tmp/$mode.out" 2>"$tmp/err" ;;
-        mpi-np*) "${mpirun[@]}" -np "${mode#mpi-np}" "${timer[@]}" "$nf" dedup --mpi -q -j1 --stats "$part" -o "$tmp/$mode.out" \
+        single-j1) "${timer[@]}" "$nf" dedup -q -j1 --stats "${batch[@]}" "$part" -o "$tmp/$mode.out" 2>"$tmp/err" ;;
+        single-j2) "${timer[@]}" "$nf" dedup -q -j2 --stats "${batch[@]}" "$part" -o "$tmp/$mode.out" 2>"$tmp/err" ;;
+        mpi-np*) "${mpirun[@]}" -np "${mode#mpi-np}" "${timer[@]}" "$nf" dedup --mpi -q -j1 --stats "${batch[@]}" "$part" -o "$tmp/$mode.out" \
             2>"$tmp/err" ;;
         esac
         t1=$(date +%s.%N)
@@ -70,7 +73,7 @@ best() {
     fi
 }
 
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); RUNS=$RUNS"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); RUNS=$RUNS ${batch[*]}"
 parts=()
 for size in $SIZES; do
     head -c "$((size * 1000000))" "$CORPUS" | sed '$d' >"$tmp/first-${size}mb.jsonl"

@@ -38,6 +38,9 @@ static const char dedup_usage[] =
     "      --batch N         documents per batch (default 4096)\n"
     "      --mpi             run under mpirun: ranks share the cleaning and sketching,\n"
     "                        rank 0 writes the output (docs/distributed.md)\n"
+    "      --shard-output    with --mpi and -o FILE: rank R writes the records of the\n"
+    "                        documents it read to FILE.R (FILE.0 FILE.1 ... in order\n"
+    "                        are the single output); --pairs stays whole on rank 0\n"
     "      --stats           print throughput, candidates and peak memory on stderr\n"
     "  -q, --quiet           no progress, no summary\n"
     "  -h, --help            this help\n";
@@ -48,6 +51,7 @@ typedef struct dedup_cli {
     nf_clean_options clean;
     bool quiet, stats;
     bool mpi;          /* --mpi (docs/distributed.md) */
+    bool shard_output; /* --shard-output: each rank writes its part of -o */
     size_t batch_docs; /* --batch; 0: the default */
 } dedup_cli;
 
@@ -69,6 +73,7 @@ static int parse_args(int argc, char **argv, dedup_cli *o)
         {"threads", required_argument, 0, 'j'},     {"stats", no_argument, 0, 's'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"mpi", no_argument, 0, 'X'},               {"batch", required_argument, 0, 'B'},
+        {"shard-output", no_argument, 0, 'S'},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
@@ -113,11 +118,16 @@ static int parse_args(int argc, char **argv, dedup_cli *o)
             break;
         case 's': o->stats = true; break;
         case 'X': o->mpi = true; break;
+        case 'S': o->shard_output = true; break;
         case 'B': if (!(o->batch_docs = strtoul(optarg, &end, 10)) || *end) return bad_value("batch size", optarg); break;
         case 'q': o->quiet = true; break;
         case 'h': fputs(dedup_usage, stdout); return 1;
         default: fputs(dedup_usage, stderr); return -1;
         }
+    }
+    if (o->shard_output && (!o->mpi || !o->output || strcmp(o->output, "-") == 0)) {
+        fputs("newsfold dedup: --shard-output needs --mpi and -o FILE\n", stderr);
+        return -1;
     }
     if (optind >= argc) {
         fputs("newsfold dedup: no INPUT given\n", stderr);
@@ -175,16 +185,48 @@ static void mpi_warn(void *ctx, const char *message)
 
 static int write_result(const dedup_cli *o, const nf_dedup_result *res);
 
+/* --shard-output: FILE.R from every rank (collective); rank 0 also writes
+ * --pairs. */
+static int write_shard(const dedup_cli *o, nf_mpi *m, nf_mpi_dedup *md, const nf_dedup_result *res)
+{
+    nf_error err;
+    nf_buffer shard = {0};
+    int rank = nf_mpi_rank(m), status = EXIT_ALL_GOOD;
+    if (nf_mpi_dedup_shard(md, res, &shard, &err) != NF_OK) {
+        fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
+        nf_buffer_free(&shard);
+        return EXIT_FATAL;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%d", o->output, rank);
+    cli_output outf;
+    FILE *out = cli_output_open(&outf, "dedup", path);
+    if (out)
+        fwrite(shard.data, 1, shard.len, out);
+    if (cli_output_close(&outf, out != NULL) != 0)
+        status = EXIT_FATAL;
+    nf_buffer_free(&shard);
+    if (rank == 0 && o->pairs) {
+        cli_output pairsf = {NULL, NULL, "dedup"};
+        FILE *pairs = cli_output_open(&pairsf, "dedup", o->pairs);
+        if (pairs)
+            write_pairs(pairs, res);
+        if (cli_output_close(&pairsf, pairs != NULL) != 0)
+            status = EXIT_FATAL;
+    }
+    return status;
+}
+
 static void mpi_stats(nf_mpi *m, nf_mpi_dedup *md, const cli_totals *totals, int threads)
 {
     nf_mpi_stats s;
     nf_mpi_dedup_stats(md, &s);
     fprintf(stderr,
             "stats: dedup --mpi rank %d/%d: scanned %llu docs, batches %llu (%llu docs), exchanged %llu B, sent %llu B, "
-            "received %llu B\n",
+            "received %llu B; cpu s: plan %.2f, read+clean+sketch %.2f, collect %.2f, finish %.2f\n",
             nf_mpi_rank(m), nf_mpi_size(m), (unsigned long long)s.docs_scanned, (unsigned long long)s.batches_cleaned,
             (unsigned long long)s.docs_cleaned, (unsigned long long)s.bytes_exchanged, (unsigned long long)s.bytes_sent,
-            (unsigned long long)s.bytes_received);
+            (unsigned long long)s.bytes_received, s.cpu_plan, s.cpu_read, s.cpu_collect, s.cpu_finish);
     cli_report_stats("dedup", totals, threads);
 }
 
@@ -216,7 +258,9 @@ static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)
     totals.docs = t.docs;
     totals.skipped = t.skipped;
     totals.bytes = t.bytes;
-    if (status != EXIT_FATAL && rank == 0 && write_result(o, &res) != 0)
+    if (status != EXIT_FATAL && o->shard_output)
+        status = write_shard(o, m, md, &res);
+    else if (status != EXIT_FATAL && rank == 0 && write_result(o, &res) != 0)
         status = EXIT_FATAL;
     if (status == EXIT_FATAL) { /* the other ranks would wait for this one */
         fprintf(stderr, "newsfold dedup: rank %d failed: stopping all %d ranks\n", rank, nf_mpi_size(m));

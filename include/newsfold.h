@@ -553,6 +553,10 @@ typedef struct nf_events_options {
     int storyline_days;      /* longest gap between linked events (default 30) */
     double storyline_threshold;
     double storyline_w_names; /* storyline score: weight of the names cosine, the rest is terms */
+    double merge_threshold;  /* events of two languages join after the stream when the larger of
+                                their names and pivot profile cosines reaches this (0: never) */
+    double merge_days;       /* ... and the later starts at most this many days after the
+                                earlier's last report */
     int max_entities;        /* per event (default 10) */
     const char *prefer_lang; /* headline from a report in this language when there is one */
     int threads;             /* feature extraction in nf_events_add */
@@ -899,6 +903,9 @@ typedef struct nf_mpi_stats {
     uint64_t docs_cleaned, docs_scanned;
     uint64_t bytes_sent, bytes_received; /* sketch items sent to / received by rank 0 */
     uint64_t bytes_exchanged;            /* all-to-all records sent (ids, positions) */
+    /* CPU seconds of this process: scan and plan, reading + cleaning +
+     * sketching its batches, sending / collecting items, finish (rank 0) */
+    double cpu_plan, cpu_read, cpu_collect, cpu_finish;
 } nf_mpi_stats;
 
 /* The input of a distributed run, the same on every rank. */
@@ -941,6 +948,12 @@ nf_status nf_mpi_dedup_run(nf_mpi_dedup *md, const nf_mpi_input *in, nf_mpi_tota
 /* Rank 0: the result of the whole input (as nf_dedup_finish). Other ranks:
  * out is left empty (n_docs 0). */
 nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *err);
+/* After finish, collective: *out gets this rank's shard of the documents'
+ * JSONL records (nf_jsonl_dedup_record, index documents left out), the
+ * records of the documents this rank read; the shards of ranks 0..N-1
+ * concatenated are the single process's output. Rank 0 formats and sends
+ * them one shard at a time. out is the caller's (nf_buffer_free). */
+nf_status nf_mpi_dedup_shard(nf_mpi_dedup *md, const nf_dedup_result *res, nf_buffer *out, nf_error *err);
 void nf_mpi_dedup_stats(const nf_mpi_dedup *md, nf_mpi_stats *out);
 void nf_mpi_dedup_free(nf_mpi_dedup *md);
 

@@ -122,6 +122,22 @@ same "mixed batch 4" --batch 4 "$tmp/mixed"
 same "mixed batch 7" --batch 7 "$tmp/mixed"
 same "mixed exact-verify" --batch 5 --exact-verify "$tmp/mixed"
 
+# --shard-output: rank R writes FILE.R; the shards in rank order are the
+# single output; --pairs stays whole on rank 0
+"$nf" dedup -q --batch 4 "$tmp/mixed" -o "$tmp/one.jsonl" --pairs "$tmp/one.pairs" 2>/dev/null
+for n in 1 3; do
+    rm -f "$tmp"/shard.jsonl.*
+    "${mpirun[@]}" -np $n "$nf" dedup --mpi --shard-output -q --batch 4 "$tmp/mixed" -o "$tmp/shard.jsonl" \
+        --pairs "$tmp/shard.pairs" 2>/dev/null
+    check "--shard-output N=$n: one file per rank" [ "$(ls "$tmp"/shard.jsonl.* | wc -l)" -eq $n ]
+    check "--shard-output N=$n: shards in order are the output" \
+        cmp -s "$tmp/one.jsonl" <(for r in $(seq 0 $((n - 1))); do cat "$tmp/shard.jsonl.$r"; done)
+    check "--shard-output N=$n: pairs" cmp -s "$tmp/one.pairs" "$tmp/shard.pairs"
+done
+status_is 2 "$nf" dedup --shard-output -o "$tmp/x" "$tmp/mixed"
+check "--shard-output without --mpi: exit 2" [ $? -eq 0 ]
+check "--shard-output without --mpi refused" grep -q 'needs --mpi' "$tmp/err"
+
 # the default batch size (4096) with batches that span byte ranges
 gen_corpus "$tmp/big.jsonl" 9000 11
 same "generated, default batch" "$tmp/big.jsonl"

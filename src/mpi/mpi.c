@@ -71,6 +71,11 @@ nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *
     memset(out, 0, sizeof *out);
     return no_mpi(err);
 }
+nf_status nf_mpi_dedup_shard(nf_mpi_dedup *md, const nf_dedup_result *res, nf_buffer *out, nf_error *err)
+{
+    (void)md, (void)res, (void)out;
+    return no_mpi(err);
+}
 void nf_mpi_dedup_stats(const nf_mpi_dedup *md, nf_mpi_stats *out)
 {
     (void)md;
@@ -85,7 +90,7 @@ void nf_mpi_dedup_free(nf_mpi_dedup *md) { (void)md; }
 
 #include "dedup/dedup.h"
 
-enum { TAG_ITEMS = 1, TAG_END = 2 };
+enum { TAG_ITEMS = 1, TAG_END = 2, TAG_SHARD = 3 };
 
 /* The wire format below copies every field of these two structs: a new
  * field must be added to wire_item, put_item and get_item too. */
@@ -128,6 +133,13 @@ void nf_mpi_abort(nf_mpi *m, int code)
     MPI_Abort(MPI_COMM_WORLD, code);
 }
 
+double nfi_mpi_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 void nfi_mpi_pause(void)
 {
     struct timespec ts = {0, 200000};
@@ -157,7 +169,8 @@ struct nf_mpi_dedup {
     size_t cap_recv;
     FILE *spill;          /* ranks > 0: their serialised batches, each after its length */
     const char *tmp_dir;
-    uint64_t *batches_of; /* rank 0: how many batches each rank announced */
+    uint64_t *batches_of; /* how many batches each rank reads */
+    uint64_t *docs_of;    /* how many documents each rank reads */
     nf_mpi_stats stats;
 };
 
@@ -405,17 +418,22 @@ nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options
 nf_status nf_mpi_dedup_run(nf_mpi_dedup *md, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err)
 {
     nfi_mpi_read_result res;
+    double t0 = nfi_mpi_cpu();
     nf_status st = nfi_mpi_read(md->m, in, own_batch, md, &res, err);
+    double t1 = nfi_mpi_cpu();
+    md->stats.cpu_plan = res.cpu_planned - t0;
+    md->stats.cpu_read = t1 - res.cpu_planned;
     *totals = res.totals;
     md->stats.docs_scanned = res.docs_scanned;
     md->stats.bytes_exchanged = res.bytes_exchanged;
     md->stats.batches = res.batches_of ? res.batches_of[md->m->rank] : 0;
     md->batches_of = res.batches_of;
+    md->docs_of = res.docs_of;
     if (st != NF_OK)
         return st;
-    if (md->m->rank != 0)
-        return send_spilled(md, md->batches_of[md->m->rank], err);
-    return collect(md, err);
+    st = md->m->rank != 0 ? send_spilled(md, md->batches_of[md->m->rank], err) : collect(md, err);
+    md->stats.cpu_collect = nfi_mpi_cpu() - t1;
+    return st;
 }
 
 nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *err)
@@ -423,7 +441,82 @@ nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *
     memset(out, 0, sizeof *out);
     if (md->m->rank != 0)
         return NF_OK;
-    return nf_dedup_finish(md->d, out, err);
+    double t0 = nfi_mpi_cpu();
+    nf_status st = nf_dedup_finish(md->d, out, err);
+    md->stats.cpu_finish = nfi_mpi_cpu() - t0;
+    return st;
+}
+
+/* ------------------------------------------------------------ shards */
+
+#define SHARD_PIECE (256u << 20) /* bytes a message carries at most */
+
+/* Rank 0: the records of documents [first, first + n) of the result (the
+ * documents of the index are not written, as in write_docs). */
+static void format_shard(const nf_dedup_result *res, uint64_t first, uint64_t n, nf_buffer *b)
+{
+    b->len = 0;
+    for (uint64_t i = first; i < first + n && i < res->n_docs; i++)
+        if (!res->docs[i].from_index)
+            nf_jsonl_dedup_record(b, res, (size_t)i);
+}
+
+static void send_shard(const nf_buffer *b, int to)
+{
+    for (size_t off = 0; off < b->len; off += SHARD_PIECE) {
+        size_t len = b->len - off < SHARD_PIECE ? b->len - off : SHARD_PIECE;
+        MPI_Request req;
+        int done = 0;
+        MPI_Issend(b->data + off, (int)len, MPI_BYTE, to, TAG_SHARD, MPI_COMM_WORLD, &req);
+        for (MPI_Test(&req, &done, MPI_STATUS_IGNORE); !done; MPI_Test(&req, &done, MPI_STATUS_IGNORE))
+            nfi_mpi_pause();
+    }
+    MPI_Send(NULL, 0, MPI_BYTE, to, TAG_END, MPI_COMM_WORLD);
+}
+
+static nf_status receive_shard(nf_buffer *b, nf_error *err)
+{
+    b->len = 0;
+    for (;;) {
+        MPI_Status status;
+        int ready = 0, count = 0;
+        for (MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status); !ready;
+             MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status))
+            nfi_mpi_pause();
+        MPI_Get_count(&status, MPI_BYTE, &count);
+        if (b->len + (size_t)count + 1 > b->cap) {
+            char *g = realloc(b->data, b->len + (size_t)count + 1);
+            if (!g)
+                return nfi_fail(err, NF_ERR_NOMEM, "out of memory receiving an output shard");
+            b->data = g;
+            b->cap = b->len + (size_t)count + 1;
+        }
+        MPI_Recv(b->data + b->len, count, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        b->len += (size_t)count;
+        b->data[b->len] = '\0';
+        if (status.MPI_TAG == TAG_END)
+            return NF_OK;
+    }
+}
+
+nf_status nf_mpi_dedup_shard(nf_mpi_dedup *md, const nf_dedup_result *res, nf_buffer *out, nf_error *err)
+{
+    if (md->m->rank != 0)
+        return receive_shard(out, err);
+    uint64_t total = 0;
+    for (int r = 0; r < md->m->size; r++)
+        total += md->docs_of[r];
+    uint64_t first = res->n_docs - total; /* the index's documents come first */
+    uint64_t at = first + md->docs_of[0];
+    for (int r = 1; r < md->m->size; r++) {
+        format_shard(res, at, md->docs_of[r], out);
+        if (out->oom)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory formatting an output shard");
+        send_shard(out, r);
+        at += md->docs_of[r];
+    }
+    format_shard(res, first, md->docs_of[0], out);
+    return out->oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory formatting an output shard") : NF_OK;
 }
 
 void nf_mpi_dedup_stats(const nf_mpi_dedup *md, nf_mpi_stats *out) { *out = md->stats; }
@@ -438,6 +531,7 @@ void nf_mpi_dedup_free(nf_mpi_dedup *md)
     free(md->items);
     free(md->recv);
     free(md->batches_of);
+    free(md->docs_of);
     if (md->spill)
         fclose(md->spill);
     nfi_buf_free(&md->wire);

@@ -18,6 +18,9 @@ struct nf_mpi {
     int rank, size;
 };
 
+/* CPU seconds of this process so far (all its threads). */
+double nfi_mpi_cpu(void);
+
 /* Sleeps 200 us: waiting ranks poll instead of spinning in MPI (Open MPI
  * busy-waits), so a waiting rank leaves its core to the working ones. */
 void nfi_mpi_pause(void);
@@ -40,9 +43,11 @@ typedef nf_status (*nfi_mpi_batch_fn)(void *ctx, nf_doc *docs, size_t n, nf_erro
 
 typedef struct nfi_mpi_read_result {
     uint64_t *batches_of;   /* size entries: batches each rank reads (caller frees) */
+    uint64_t *docs_of;      /* size entries: documents each rank reads (caller frees) */
     uint64_t first_batch;   /* global index of this rank's first batch */
     uint64_t docs_scanned;  /* documents this rank scanned in its byte range */
     uint64_t bytes_exchanged;
+    double cpu_planned;     /* nfi_mpi_cpu() when the plan was made */
     nf_mpi_totals totals;   /* the whole job's */
 } nfi_mpi_read_result;
 

@@ -671,11 +671,20 @@ nf_status nfi_mpi_read(const nf_mpi *m, const nf_mpi_input *in, nfi_mpi_batch_fn
     if (st == NF_OK) {
         res->first_batch = p.owners[m->rank].first_batch;
         res->docs_scanned = s.n_docs;
+        res->cpu_planned = nfi_mpi_cpu();
         st = read_batches(&s, &p, &seeds, fn, ctx, res, err);
     }
-    if (st == NF_OK && (res->batches_of = malloc((size_t)m->size * sizeof *res->batches_of)) != NULL) {
-        for (int r = 0; r < m->size; r++)
+    if (st == NF_OK) {
+        res->batches_of = malloc((size_t)m->size * sizeof *res->batches_of);
+        res->docs_of = malloc((size_t)m->size * sizeof *res->docs_of);
+    }
+    if (st == NF_OK && res->batches_of && res->docs_of) {
+        for (int r = 0; r < m->size; r++) {
+            int nxt = next_owner(&p, r, m->size);
             res->batches_of[r] = p.owners[r].n_batches;
+            res->docs_of[r] = !p.owners[r].n_batches ? 0
+                              : (nxt < m->size ? p.owners[nxt].first_doc : p.total_docs) - p.owners[r].first_doc;
+        }
         sum_totals(&s, &p, res);
     } else if (st == NF_OK) {
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
