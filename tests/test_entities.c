@@ -49,8 +49,8 @@ static shown collect_with(const case_doc *docs, size_t n, nfi_name_ok_fn ok, con
     assert_true(n <= 8);
     for (size_t i = 0; i < n; i++) {
         memset(&raw[i], 0, sizeof raw[i]);
-        raw[i].id = malloc(16);
-        snprintf(raw[i].id, 16, "d%zu", i);
+        raw[i].id = malloc(32);
+        snprintf(raw[i].id, 32, "d%zu", i);
         raw[i].title = docs[i].title ? strdup(docs[i].title) : NULL;
         raw[i].text = strdup(docs[i].text ? docs[i].text : "");
         raw[i].text_len = strlen(raw[i].text);
