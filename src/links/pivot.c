@@ -43,7 +43,8 @@
 #define TERMS_PER_WORD 3      /* the first senses: later ones are mostly noise */
 #define MIN_COMPOUND_PART 4   /* bytes of each part when splitting compounds */
 #define MAX_DATES 256
-#define LOOKUP_CACHE_SLOTS (1u << 15) /* ~800 KB: the frequent words of a language stay in L2 */
+#define LOOKUP_CACHE_SLOTS (1u << 15) /* ~800 KB: phrases, CJK, Ukrainian */
+#define WORD_CACHE_SLOTS (1u << 16)   /* ~3 MB: the words of a language met recently */
 
 /* A memo of dictionary lookups, direct-mapped by key: a word is looked up
  * in the large mapped table (a Bloom probe and a search, cache misses
@@ -55,9 +56,24 @@ typedef struct lookup_slot {
     size_t n;
 } lookup_slot;
 
+/* What the dictionary says about one word (its normalized form and stem,
+ * in one language), resolved once per distinct word while it stays in the
+ * direct-mapped cache rather than by four to six lookups per occurrence:
+ * the terms of the word and of its stem, whether a phrase begins with
+ * either, and (when asked) its split as a compound. */
+enum { WORD_HEAD_NORM = 1, WORD_HEAD_STEM = 2, WORD_SPLIT_KNOWN = 4, WORD_SPLIT = 8 };
+typedef struct word_slot {
+    uint64_t key;         /* of language, form and stem; 0: empty */
+    const uint64_t *norm_terms, *stem_terms;
+    uint64_t split[2];    /* head and tail term of the compound (flag WORD_SPLIT) */
+    uint32_t n_norm, n_stem;
+    uint32_t flags;
+} word_slot;
+
 struct nfi_pivoter {
     const nfi_lexicon *lex;
     lookup_slot *memo; /* LOOKUP_CACHE_SLOTS */
+    word_slot *words;  /* WORD_CACHE_SLOTS */
     UTransliterator *translit;
     struct sb_stemmer *russian; /* Ukrainian words read through the Russian dictionary */
 };
@@ -69,7 +85,10 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, nf_error *e
     if (!p)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     p->lex = lex;
-    if (!(p->memo = calloc(LOOKUP_CACHE_SLOTS, sizeof *p->memo))) {
+    p->memo = calloc(LOOKUP_CACHE_SLOTS, sizeof *p->memo);
+    p->words = calloc(WORD_CACHE_SLOTS, sizeof *p->words);
+    if (!p->memo || !p->words) {
+        free(p->memo), free(p->words);
         free(p);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
@@ -78,7 +97,7 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, nf_error *e
     u_uastrcpy(id, "Any-Latin; Latin-ASCII");
     p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
     if (U_FAILURE(e)) {
-        free(p->memo);
+        free(p->memo), free(p->words);
         free(p);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable: %s", u_errorName(e));
     }
@@ -96,6 +115,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
     if (p->russian)
         sb_stemmer_delete(p->russian);
     free(p->memo);
+    free(p->words);
     free(p);
 }
 
@@ -318,8 +338,9 @@ static size_t lookup_span(builder *b, size_t i, size_t span, bool by_stem, const
 }
 
 /* A compound the dictionary lacks ("Sicherheitsrat") as two words it has
- * ("sicherheit" + "rat"), allowing a linking "s"; longest head first. */
-static bool split_compound(builder *b, const nf_token *t)
+ * ("sicherheit" + "rat"), allowing a linking "s"; longest head first.
+ * Sets out to the first value of each part; false when there is none. */
+static bool split_compound(builder *b, const nf_token *t, uint64_t out[2])
 {
     const nf_clean_doc *d = b->doc;
     const char *w = d->pool + t->norm;
@@ -338,10 +359,7 @@ static bool split_compound(builder *b, const nf_token *t)
             nh = lookup(b, nfi_lexicon_key(d->lang, w, hn - 1), &head);
         if (!nh)
             continue;
-        b->cur_start = t->start;
-        b->cur_len = t->len;
-        emit_hash(b, (int)(head[0] & 3), head[0]);
-        emit_hash(b, (int)(tail[0] & 3), tail[0]);
+        out[0] = head[0], out[1] = tail[0];
         return true;
     }
     return false;
@@ -359,24 +377,64 @@ static bool phrase_head(builder *b, const nf_token *t, bool by_stem)
     return !key || lookup(b, key, &marker) > 0;
 }
 
+/* The cached record of word token t (kind NF_TOKEN_WORD). */
+static word_slot *word_record(builder *b, const nf_token *t)
+{
+    const nf_clean_doc *d = b->doc;
+    uint64_t kn = nfi_lexicon_key(d->lang, d->pool + t->norm, t->norm_len);
+    uint64_t ks = nfi_lexicon_key(d->lang, d->pool + t->stem, t->stem_len);
+    uint64_t key = (kn ^ (ks * 0x9E3779B97F4A7C15ULL)) | 1; /* never 0 */
+    word_slot *w = &b->p->words[(key ^ key >> 31) & (WORD_CACHE_SLOTS - 1)];
+    if (w->key == key)
+        return w;
+    memset(w, 0, sizeof *w);
+    w->key = key;
+    w->n_norm = (uint32_t)lookup(b, kn, &w->norm_terms);
+    w->n_stem = (uint32_t)lookup(b, ks, &w->stem_terms);
+    w->flags = (phrase_head(b, t, false) ? WORD_HEAD_NORM : 0) | (phrase_head(b, t, true) ? WORD_HEAD_STEM : 0);
+    return w;
+}
+
 /* Terms of a foreign word (or multiword); returns how many tokens it used. */
 static size_t translate_at(builder *b, size_t i, bool *found)
 {
     const uint64_t *terms;
     size_t n;
     const nf_token *t = &b->doc->tokens[i];
-    bool word = t->kind == NF_TOKEN_WORD && i + 1 < b->doc->n_tokens;
-    bool head_norm = word && phrase_head(b, t, false), head_stem = word && phrase_head(b, t, true);
-    for (size_t span = 3; span >= 1; span--) {
-        if ((n = span > 1 && !head_norm ? 0 : lookup_span(b, i, span, false, &terms)) ||
-            (n = span > 1 && !head_stem ? 0 : lookup_span(b, i, span, true, &terms))) {
+    *found = false;
+    if (t->kind != NF_TOKEN_WORD)
+        return 1; /* no entry is keyed by anything else */
+    word_slot *w = word_record(b, t);
+    bool more = i + 1 < b->doc->n_tokens;
+    bool head_norm = more && (w->flags & WORD_HEAD_NORM), head_stem = more && (w->flags & WORD_HEAD_STEM);
+    for (size_t span = 3; span >= 2; span--) {
+        if ((n = head_norm ? lookup_span(b, i, span, false, &terms) : 0) ||
+            (n = head_stem ? lookup_span(b, i, span, true, &terms) : 0)) {
             from_tokens(b, i, span);
             emit_values(b, terms, n);
             *found = true;
             return span;
         }
     }
-    *found = b->doc->tokens[i].kind == NF_TOKEN_WORD && split_compound(b, &b->doc->tokens[i]);
+    if (w->n_norm || w->n_stem) {
+        from_tokens(b, i, 1);
+        if (w->n_norm)
+            emit_values(b, w->norm_terms, w->n_norm);
+        else
+            emit_values(b, w->stem_terms, w->n_stem);
+        *found = true;
+        return 1;
+    }
+    if (!(w->flags & WORD_SPLIT_KNOWN)) {
+        w->flags |= WORD_SPLIT_KNOWN | (split_compound(b, t, w->split) ? WORD_SPLIT : 0);
+    }
+    if (w->flags & WORD_SPLIT) {
+        b->cur_start = t->start;
+        b->cur_len = t->len;
+        emit_hash(b, (int)(w->split[0] & 3), w->split[0]);
+        emit_hash(b, (int)(w->split[1] & 3), w->split[1]);
+        *found = true;
+    }
     return 1;
 }
 
