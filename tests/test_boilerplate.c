@@ -96,12 +96,43 @@ static void test_template_set(void **state)
     nfi_boilerplate_result_free(&r);
 }
 
+/* Cookie words are found wherever they stand in a line of any length and
+ * case (a skip scan), and only whole: near misses stay. */
+static void test_cookie_words_anywhere(void **state)
+{
+    (void)state;
+    const char *words[] = {"Cookies", "consent", "PRIVACY", "Datenschutz", "Einwilligung", "confidentialité",
+                           "privacidad"};
+    const char *near[] = {"cooki", "consen", "privac", "datenschut", "einwilligun", "confidential", "privacida"};
+    for (size_t w = 0; w < sizeof words / sizeof *words; w++)
+        for (size_t before = 0; before < 40; before += 3) {
+            for (int miss = 0; miss < 2; miss++) {
+                char line[1024] = "";
+                for (size_t k = 0; k < before; k++)
+                    strcat(line, k % 2 ? "ab " : "c ");
+                strcat(line, miss ? near[w] : words[w]);
+                strcat(line, " settings of this website help us");
+                nfi_boilerplate_result r;
+                nf_error err;
+                assert_int_equal(nfi_boilerplate_classify(line, strlen(line), "T", NULL, 0, &r, &err), NF_OK);
+                assert_int_equal(r.n_lines, 1);
+                const char *reason = r.lines[0].reason ? r.lines[0].reason : "kept";
+                if (miss)
+                    assert_string_not_equal(reason, "cookie_notice");
+                else
+                    assert_string_equal(reason, "cookie_notice");
+                nfi_boilerplate_result_free(&r);
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_page),
         cmocka_unit_test(test_prose_survives_and_short_headline_kept),
         cmocka_unit_test(test_template_set),
+        cmocka_unit_test(test_cookie_words_anywhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

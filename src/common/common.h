@@ -104,6 +104,28 @@ static inline unsigned char nfi_lower_ascii(unsigned char c) { return (c >= 'A' 
 bool nfi_str_ieq_prefix(const char *s, size_t n, const char *prefix);
 
 /*
+ * Byte-parallel tests on 8 ASCII bytes in a uint64_t (each byte below 0x80,
+ * so no carry crosses a byte): each returns the high bit of every byte that
+ * passes. Used where the cleaner and the date lexer pass over long ASCII
+ * stretches.
+ */
+#define NFI_SWAR_ONES 0x0101010101010101ull
+#define NFI_SWAR_HIGH 0x8080808080808080ull
+
+static inline uint64_t nfi_swar_eq(uint64_t x, unsigned char c)
+{
+    return ~((x ^ (NFI_SWAR_ONES * c)) + NFI_SWAR_ONES * 0x7F) & NFI_SWAR_HIGH;
+}
+
+static inline uint64_t nfi_swar_in(uint64_t x, unsigned char lo, unsigned char hi) /* lo <= byte <= hi */
+{
+    return (x + NFI_SWAR_ONES * (0x80u - lo)) & ~(x + NFI_SWAR_ONES * (0x7Fu - hi)) & NFI_SWAR_HIGH;
+}
+
+/* The number of bytes flagged in a mask of the tests above. */
+static inline unsigned nfi_swar_count(uint64_t flags) { return (unsigned)(((flags >> 7) * NFI_SWAR_ONES) >> 56); }
+
+/*
  * hmap.h - an open-addressing hash map from 64-bit keys to 64-bit values.
  *
  * Keys are already well-mixed hashes (XXH3), so the slot is the key's low

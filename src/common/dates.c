@@ -157,6 +157,19 @@ static size_t lex(const char *text, size_t len, lex_tok *toks, size_t max)
         } else if (c >= 0x80 || ((c | 32) >= 'a' && (c | 32) <= 'z')) {
             size_t j = i;
             bool caps = true;
+            while (j + 8 <= len) { /* 8 bytes at a time; letter tests without high bits: no carries */
+                uint64_t x;
+                memcpy(&x, text + j, sizeof x);
+                uint64_t high = x & NFI_SWAR_HIGH, low7 = x & ~NFI_SWAR_HIGH;
+                uint64_t word = high | nfi_swar_in(low7 | NFI_SWAR_ONES * 32, 'a', 'z');
+                uint64_t lower = nfi_swar_in(low7, 'a', 'z') & ~high;
+                uint64_t ends = ~word & NFI_SWAR_HIGH;
+                unsigned k = ends ? (unsigned)__builtin_ctzll(ends) / 8 : 8;
+                caps &= !(lower & (k == 8 ? ~0ull : (1ull << (8 * k)) - 1));
+                j += k;
+                if (k < 8)
+                    break;
+            }
             while (j < len) {
                 unsigned char d = (unsigned char)text[j];
                 if (!(d >= 0x80 || ((d | 32) >= 'a' && (d | 32) <= 'z')))

@@ -149,6 +149,59 @@ static bool any_contained(const char *s, size_t n, const char *const *list, size
     return false;
 }
 
+/* The cookie words are looked for in every line, however long, so they
+ * get a multi-needle skip scan (Wu and Manber's, with blocks of two bytes):
+ * the window of the shortest needle's length m slides along the line, and
+ * the table says, for the window's last two bytes, how far it may move
+ * without passing an occurrence of any needle; only at 0 are the needles
+ * compared. Blocks are keyed by 6 bits of each byte, which tells the
+ * lower-case letters apart; a shared key only makes a shift smaller. Same
+ * answer as any_contained; built once per document. */
+typedef struct needle_skip {
+    const char *const *list;
+    size_t count, m;
+    uint8_t shift[4096];
+} needle_skip;
+
+static unsigned block_key(unsigned char a, unsigned char b) { return (a & 63u) << 6 | (b & 63u); }
+
+static void needle_skip_init(needle_skip *ns, const char *const *list, size_t count)
+{
+    ns->list = list;
+    ns->count = count;
+    ns->m = 255;
+    for (size_t k = 0; k < count; k++)
+        if (strlen(list[k]) < ns->m)
+            ns->m = strlen(list[k]); /* every list has needles of 2 bytes or more */
+    memset(ns->shift, (int)(ns->m - 1), sizeof ns->shift);
+    for (size_t k = 0; k < count; k++)
+        for (size_t q = 0; q + 2 <= ns->m; q++) {
+            uint8_t *sh = &ns->shift[block_key((unsigned char)list[k][q], (unsigned char)list[k][q + 1])];
+            if (*sh > ns->m - 2 - q)
+                *sh = (uint8_t)(ns->m - 2 - q);
+        }
+}
+
+static bool needle_skip_any(const needle_skip *ns, const char *low, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)low;
+    for (size_t pos = ns->m - 1; pos < n;) {
+        size_t sh = ns->shift[block_key(u[pos - 1], u[pos])];
+        if (sh) {
+            pos += sh;
+            continue;
+        }
+        size_t start = pos + 1 - ns->m;
+        for (size_t k = 0; k < ns->count; k++) {
+            size_t len = strlen(ns->list[k]);
+            if (start + len <= n && memcmp(low + start, ns->list[k], len) == 0)
+                return true;
+        }
+        pos++;
+    }
+    return false;
+}
+
 static bool any_prefix(const char *s, size_t n, const char *const *list, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
@@ -271,11 +324,12 @@ static bool looks_like_date_line(const char *s, size_t n)
 
 /* Boilerplate wherever it stands; NULL if none. Cheap tests gate the
  * expensive ones, so long prose lines cost a handful of memmem calls. */
-static const char *pattern_reason(const char *s, const char *low, size_t n, const line_features *f)
+static const char *pattern_reason(const char *s, const char *low, size_t n, const line_features *f,
+                                  const needle_skip *cookies)
 {
     if (f->only_punct)
         return R_PUNCT;
-    if (any_contained(low, n, cookie_words, COUNT(cookie_words)) &&
+    if (needle_skip_any(cookies, low, n) &&
         any_contained(low, n, cookie_context, COUNT(cookie_context)))
         return R_COOKIE;
     if (f->words > 25)
@@ -468,10 +522,12 @@ nf_status nfi_boilerplate_classify(const char *text, size_t len, const char *tit
     }
     for (size_t i = 0; i < len; i++)
         low[i] = (char)nfi_lower_ascii((unsigned char)text[i]);
+    needle_skip cookies;
+    needle_skip_init(&cookies, cookie_words, COUNT(cookie_words));
     for (size_t i = 0; i < n; i++) {
         const char *s = text + lines[i].start;
         f[i] = features_of(s, lines[i].len);
-        lines[i].reason = pattern_reason(s, low + lines[i].start, lines[i].len, &f[i]);
+        lines[i].reason = pattern_reason(s, low + lines[i].start, lines[i].len, &f[i], &cookies);
         if (!lines[i].reason && f[i].units <= TEMPLATE_MAX_UNITS && !is_prose(&f[i]) &&
             nfi_template_contains(templates, nfi_template_key(group_hash, s, lines[i].len)))
             lines[i].reason = R_TEMPLATE;

@@ -81,25 +81,4 @@ void nfi_boilerplate_result_free(nfi_boilerplate_result *r);
 /* Splits text into trimmed non-blank lines only (no classification). */
 nf_status nfi_split_lines(const char *text, size_t len, nfi_line **lines, size_t *n, nf_error *err);
 
-/*
- * Byte-parallel tests on 8 ASCII bytes in a uint64_t (each byte below 0x80,
- * so no carry crosses a byte): each returns the high bit of every byte that
- * passes. Used where the cleaner passes over long ASCII stretches.
- */
-#define NFI_SWAR_ONES 0x0101010101010101ull
-#define NFI_SWAR_HIGH 0x8080808080808080ull
-
-static inline uint64_t nfi_swar_eq(uint64_t x, unsigned char c)
-{
-    return ~((x ^ (NFI_SWAR_ONES * c)) + NFI_SWAR_ONES * 0x7F) & NFI_SWAR_HIGH;
-}
-
-static inline uint64_t nfi_swar_in(uint64_t x, unsigned char lo, unsigned char hi) /* lo <= byte <= hi */
-{
-    return (x + NFI_SWAR_ONES * (0x80u - lo)) & ~(x + NFI_SWAR_ONES * (0x7Fu - hi)) & NFI_SWAR_HIGH;
-}
-
-/* The number of bytes flagged in a mask of the tests above. */
-static inline unsigned nfi_swar_count(uint64_t flags) { return (unsigned)(((flags >> 7) * NFI_SWAR_ONES) >> 56); }
-
 #endif
