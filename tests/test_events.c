@@ -514,6 +514,51 @@ static void test_pivot_channel(void **state)
     }
 }
 
+/* Events of two languages join after the stream when their pivot (or
+ * names) profiles agree, both are headline events and the later starts
+ * within merge_days of the earlier's last report; two events of one
+ * language never join directly (they may through a third), an article
+ * event never. */
+static void test_merge_languages(void **state)
+{
+    (void)state;
+    enum { N = 6 };
+    nfi_event_profile prof[N];
+    nfi_wfeat f[N][3];
+    memset(prof, 0, sizeof prof);
+    for (int e = 0; e < N; e++) {
+        for (int k = 0; k < 3; k++) /* events 0-4 share two of three features, event 5 none */
+            f[e][k] = (nfi_wfeat){e == 5 ? 0x9000 + (uint64_t)k : 0x100 + (uint64_t)(k == 2 ? 0x50 + e : k), 1.0f};
+        prof[e].ch[CH_PIVOT] = (nfi_svec){f[e], 3, 3, 3.0};
+    }
+    const double day = 1;
+    nfi_merge_event m[N] = {
+        {&prof[0], 1, 10.0, 10.2, true},  /* en */
+        {&prof[1], 2, 10.5, 10.6, true},  /* es, within a day: joins 0 */
+        {&prof[2], 1, 10.7, 10.8, true},  /* en: joins es event 1, whose group holds 0 */
+        {&prof[3], 3, 15.0, 15.1, true},  /* ru, days later: alone */
+        {&prof[4], 4, 10.9, 11.0, false}, /* de article event: alone */
+        {&prof[5], 5, 10.9, 11.0, true},  /* fr, nothing shared: alone */
+    };
+    uint32_t group[N];
+    size_t n_groups;
+    nf_error err;
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, day, group, &n_groups, &err), NF_OK);
+    assert_int_equal(n_groups, 4);
+    assert_int_equal(group[0], 0);
+    assert_int_equal(group[1], 0);
+    assert_int_equal(group[2], 0);
+    assert_int_equal(group[3], 1);
+    assert_int_equal(group[4], 2);
+    assert_int_equal(group[5], 3);
+    m[1].lang = 1; /* all English: nothing joins (events 1 and 2 then only reach 0 in their language) */
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, day, group, &n_groups, &err), NF_OK);
+    assert_int_equal(n_groups, N);
+    m[1].lang = 2;
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.99, day, group, &n_groups, &err), NF_OK);
+    assert_int_equal(n_groups, N); /* cosine 2/3 is below 0.99 */
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -601,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_timestamps_and_headlines), cmocka_unit_test(test_worst_clusters),
         cmocka_unit_test(test_undated_live_set_bounded),
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_merge_languages),
         cmocka_unit_test(test_metrics_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

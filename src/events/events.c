@@ -114,6 +114,8 @@ void nf_events_options_default(nf_events_options *o)
     o->storyline_days = 30;
     o->storyline_threshold = 0.115;
     o->storyline_w_names = 0.7;
+    o->merge_threshold = 0.2;
+    o->merge_days = 1;
     o->max_entities = 10;
     o->threads = 1;
 }
@@ -443,6 +445,9 @@ typedef struct fin_event {
     nfi_entity_tmp *ents;
     size_t n_ents;
     nfi_event_profile prof;
+    uint32_t *members; /* events joined across languages: their members in stream
+                          order (owned); else NULL: the stream's event */
+    size_t n_members;
 } fin_event;
 
 typedef struct finish_ctx {
@@ -461,6 +466,7 @@ typedef struct finish_ctx {
     nfi_stream *stream;
     fin_event *fe;
     size_t cap_fe;
+    size_t n_final; /* events of the result: the stream's, fewer once joined across languages */
     nfi_buf strings; /* the result's strings: documents', then entities' */
     char *rec;      /* one spilled record */
     size_t rec_cap;
@@ -849,6 +855,211 @@ static nf_status run_stream(finish_ctx *fc, nf_error *err)
     return st;
 }
 
+/* ------------------------------------------------ joined across languages */
+
+/* The most frequent language of an event's members (ties: smaller hash). */
+static uint64_t main_lang(const finish_ctx *fc, const uint32_t *m, size_t n, nfi_hmap *count)
+{
+    nfi_hmap_clear(count);
+    uint64_t best = 0, best_n = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = fc->ev->docs[m[i]].lang_hash | 1; /* key 0 is taken */
+        uint64_t *c = nfi_hmap_put(count, h, NULL);
+        uint64_t k = c ? ++*c : 1;
+        if (k > best_n || (k == best_n && h < best))
+            best = h, best_n = k;
+    }
+    return best;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The entities of a joined event, from every member's name runs. */
+static nf_status joined_entities(finish_ctx *fc, fin_event *g, nf_error *err)
+{
+    size_t n = g->n_members;
+    size_t *offs = malloc((n + 1) * sizeof *offs);
+    nfi_entity_input *in = malloc(n * sizeof *in);
+    nf_status st = offs && in ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    fc->runs.len = 0;
+    for (size_t i = 0; i < n && st == NF_OK; i++) {
+        if (!read_record(fc, g->members[i])) {
+            st = nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", g->members[i]);
+            break;
+        }
+        uint32_t hdr[REC_HDR];
+        memcpy(hdr, fc->rec, sizeof hdr);
+        size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2] + hdr[3];
+        offs[i] = fc->runs.len;
+        nfi_buf_append(&fc->runs, fc->rec + sizeof hdr + 12 * feats, hdr[REC_RUNS]);
+    }
+    if (st == NF_OK && fc->runs.oom)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK) {
+        offs[n] = fc->runs.len;
+        uint64_t hl = fc->ev->docs[g->headline].lang_hash;
+        for (size_t i = 0; i < n; i++)
+            in[i] = (nfi_entity_input){fc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[g->members[i]],
+                                       fc->ev->docs[g->members[i]].lang_hash == hl};
+        st = nfi_entities_collect(in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities, &g->ents, &g->n_ents,
+                                 &fc->strings, err);
+    }
+    free(offs);
+    free(in);
+    return st;
+}
+
+/* One joined event from the stream events e with group[e] == gi (parts):
+ * members in stream order; the headline of the largest part (in the
+ * preferred language when a part's headline is); the parts' profiles
+ * summed; days from the first part's first to the last part's last. */
+static nf_status make_joined(finish_ctx *fc, fin_event *g, const uint32_t *parts, size_t n_parts, nf_error *err)
+{
+    const char *pref = fc->ev->o.prefer_lang;
+    uint64_t pref_hash = pref ? nfi_hash64(pref, strlen(pref)) : 0;
+    size_t total = 0, best_n = 0;
+    bool best_pref = false;
+    for (size_t k = 0; k < n_parts; k++) {
+        size_t n;
+        nfi_stream_members(fc->stream, parts[k], &n);
+        total += n;
+    }
+    uint64_t *key = malloc(total * sizeof *key);
+    g->members = malloc(total * sizeof *g->members);
+    if (!key || !g->members) {
+        free(key);
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    g->prof.first_day = INT32_MAX;
+    g->prof.last_day = INT32_MIN;
+    size_t o = 0;
+    for (size_t k = 0; k < n_parts; k++) {
+        const fin_event *p = &fc->fe[parts[k]];
+        size_t n;
+        const uint32_t *m = nfi_stream_members(fc->stream, parts[k], &n);
+        for (size_t i = 0; i < n; i++)
+            key[o++] = (uint64_t)fc->pos[m[i]] << 32 | m[i];
+        int32_t first, last;
+        nfi_stream_days(fc->stream, parts[k], &first, &last);
+        g->prof.first_day = first < g->prof.first_day ? first : g->prof.first_day;
+        g->prof.last_day = last > g->prof.last_day ? last : g->prof.last_day;
+        bool is_pref = pref && fc->ev->docs[p->headline].lang_hash == pref_hash;
+        if ((is_pref && !best_pref) || (is_pref == best_pref && n > best_n)) {
+            best_n = n;
+            best_pref = is_pref;
+            g->headline = p->headline;
+        }
+        for (int ch = 0; ch < N_CH; ch++)
+            if (!nfi_svec_add(&g->prof.ch[ch], &p->prof.ch[ch], 1.0, 0)) {
+                free(key);
+                return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+            }
+    }
+    qsort(key, total, sizeof *key, cmp_u64);
+    for (size_t i = 0; i < total; i++)
+        g->members[i] = (uint32_t)key[i];
+    g->n_members = total;
+    free(key);
+    for (int ch = 0; ch < N_CH; ch++) {
+        nfi_svec_top(&g->prof.ch[ch], profile_keep[ch]);
+        nfi_svec_normalize(&g->prof.ch[ch]);
+    }
+    return joined_entities(fc, g, err);
+}
+
+/* Replaces the stream's events by their groups (group[e], n_groups) and
+ * points every document at its group. */
+static nf_status regroup(finish_ctx *fc, const uint32_t *group, size_t n_groups, nf_error *err)
+{
+    size_t n = nfi_stream_events(fc->stream);
+    fin_event *g = calloc(n_groups ? n_groups : 1, sizeof *g);
+    uint32_t *start = calloc(n_groups + 1, sizeof *start), *parts = malloc((n ? n : 1) * sizeof *parts);
+    nf_status st = g && start && parts ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t e = 0; st == NF_OK && e < n; e++)
+        start[group[e] + 1]++;
+    for (size_t k = 0; st == NF_OK && k < n_groups; k++)
+        start[k + 1] += start[k];
+    for (size_t e = 0; st == NF_OK && e < n; e++) /* parts in event order: start[k] moves to the end */
+        parts[start[group[e]]++] = (uint32_t)e;
+    for (size_t k = n_groups; st == NF_OK && k > 0; k--)
+        start[k] = start[k - 1];
+    if (st == NF_OK)
+        start[0] = 0;
+    for (size_t k = 0; st == NF_OK && k < n_groups; k++) {
+        size_t np = start[k + 1] - start[k];
+        const uint32_t *pk = parts + start[k];
+        if (np > 1) {
+            st = make_joined(fc, &g[k], pk, np, err);
+            continue;
+        }
+        g[k] = fc->fe[pk[0]]; /* the stream's event as it was: moved */
+        memset(&fc->fe[pk[0]], 0, sizeof fc->fe[pk[0]]);
+        size_t nm;
+        const uint32_t *m = nfi_stream_members(fc->stream, pk[0], &nm);
+        if (!(g[k].members = malloc(nm * sizeof *m)))
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        else
+            memcpy(g[k].members, m, nm * sizeof *m), g[k].n_members = nm;
+        nfi_stream_days(fc->stream, pk[0], &g[k].prof.first_day, &g[k].prof.last_day);
+    }
+    for (size_t i = 0; st == NF_OK && i < fc->ev->n; i++)
+        fc->doc_event[i] = group[fc->doc_event[i]];
+    for (size_t e = 0; e < fc->cap_fe; e++) { /* the old events (joined parts left) */
+        free(fc->fe[e].ents);
+        free(fc->fe[e].members);
+        for (int ch = 0; ch < N_CH; ch++)
+            nfi_svec_free(&fc->fe[e].prof.ch[ch]);
+    }
+    free(fc->fe);
+    fc->fe = g;
+    fc->cap_fe = g ? n_groups : 0;
+    fc->n_final = n_groups;
+    free(start);
+    free(parts);
+    return st;
+}
+
+/* Events of different languages that report one happening (a headline
+ * stream splits one event per language: a single headline's words and
+ * pivot are too few to reach an event of another language, while two
+ * events' profiles, many reports each, share the names and numbers). */
+static nf_status merge_languages(finish_ctx *fc, nf_error *err)
+{
+    size_t n = nfi_stream_events(fc->stream);
+    fc->n_final = n;
+    double threshold = fc->ev->o.merge_threshold;
+    if (threshold <= 0 || n < 2)
+        return NF_OK;
+    nfi_merge_event *m = malloc(n * sizeof *m);
+    uint32_t *group = malloc(n * sizeof *group);
+    nfi_hmap count;
+    nfi_hmap_init(&count);
+    nf_status st = m && group ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t e = 0; st == NF_OK && e < n; e++) {
+        size_t nm;
+        const uint32_t *mem = nfi_stream_members(fc->stream, (uint32_t)e, &nm);
+        m[e].prof = &fc->fe[e].prof;
+        m[e].lang = main_lang(fc, mem, nm, &count);
+        m[e].headlines = true;
+        for (size_t i = 0; i < nm && m[e].headlines; i++)
+            m[e].headlines = fc->ev->docs[mem[i]].n_tokens < NF_SHORT_BODY_TERMS;
+        nfi_stream_times(fc->stream, (uint32_t)e, &m[e].first_t, &m[e].last_t);
+    }
+    size_t n_groups = n;
+    if (st == NF_OK)
+        st = nfi_events_merge_languages(m, n, threshold, fc->ev->o.merge_days, group, &n_groups, err);
+    if (st == NF_OK && n_groups < n)
+        st = regroup(fc, group, n_groups, err);
+    nfi_hmap_free(&count);
+    free(m);
+    free(group);
+    return st;
+}
+
 /* ----------------------------------------------------------------- result */
 
 static void fill_doc(const finish_ctx *fc, nf_events_result *r, uint32_t i)
@@ -1026,12 +1237,13 @@ static uint32_t count_sources(const nf_events_result *r, const nf_event *E, nfi_
 static bool fill_event(finish_ctx *fc, nf_events_result *r, uint32_t e, nfi_hmap *scratch)
 {
     nf_event *E = &r->events[e];
-    size_t n;
-    const uint32_t *m = nfi_stream_members(fc->stream, e, &n);
-    int32_t first, last;
-    nfi_stream_days(fc->stream, e, &first, &last);
-    fc->fe[e].prof.first_day = first;
-    fc->fe[e].prof.last_day = last;
+    size_t n = fc->fe[e].n_members;
+    const uint32_t *m = fc->fe[e].members;
+    if (!m) {
+        m = nfi_stream_members(fc->stream, e, &n);
+        nfi_stream_days(fc->stream, e, &fc->fe[e].prof.first_day, &fc->fe[e].prof.last_day);
+    }
+    int32_t first = fc->fe[e].prof.first_day, last = fc->fe[e].prof.last_day;
     if (fc->dated) {
         civil_from_days(first, E->first_seen);
         civil_from_days(last, E->last_seen);
@@ -1093,7 +1305,7 @@ static nf_status build_result(finish_ctx *fc, nf_events_result *r, nf_error *err
 {
     nf_events *ev = fc->ev;
     r->n_docs = ev->n;
-    r->n_events = nfi_stream_events(fc->stream);
+    r->n_events = fc->n_final;
     nfi_stream_stats(fc->stream, &r->candidates_scored, &r->max_live_events);
     r->strings = nfi_buf_take(&fc->strings, NULL);
     r->docs = calloc(ev->n ? ev->n : 1, sizeof *r->docs);
@@ -1137,6 +1349,7 @@ static void free_finish(finish_ctx *fc)
     nfi_stream_free(fc->stream);
     for (size_t e = 0; e < fc->cap_fe; e++) {
         free(fc->fe[e].ents);
+        free(fc->fe[e].members);
         for (int ch = 0; ch < N_CH; ch++)
             nfi_svec_free(&fc->fe[e].prof.ch[ch]);
     }
@@ -1246,6 +1459,8 @@ static nf_status cluster(nf_events *ev, const nf_events_options *o, bool keep_st
     }
     if (st == NF_OK)
         st = run_stream(&fc, err);
+    if (st == NF_OK)
+        st = merge_languages(&fc, err);
     if (st == NF_OK)
         st = build_result(&fc, out, err);
     free_finish(&fc);

@@ -190,6 +190,7 @@ nf_status nfi_stream_flush(nfi_stream *s, nf_error *err);
 size_t nfi_stream_events(const nfi_stream *s);
 const uint32_t *nfi_stream_members(const nfi_stream *s, uint32_t event, size_t *n);
 void nfi_stream_days(const nfi_stream *s, uint32_t event, int32_t *first, int32_t *last);
+void nfi_stream_times(const nfi_stream *s, uint32_t event, double *first, double *last);
 void nfi_stream_stats(const nfi_stream *s, size_t *scored, size_t *max_live);
 /* The mixed score of a document against a centroid (also used to find an
  * event's most central report). */
@@ -219,5 +220,18 @@ typedef struct nfi_event_profile {
  * order of their first event (events are numbered in time order). */
 nf_status nfi_storylines_link(const nfi_event_profile *ev, size_t n, const nf_events_options *o,
                              uint32_t *storyline, size_t *n_storylines, nf_error *err);
+
+/* storylines.c: events of different languages that report one happening,
+ * joined after the stream (see docs/events.md). group[e] gets the joined
+ * event of e, numbered by first event. */
+typedef struct nfi_merge_event {
+    const nfi_event_profile *prof;
+    uint64_t lang; /* its main language (hash) */
+    double first_t, last_t;
+    bool headlines; /* every member is a headline: only such events are joined */
+} nfi_merge_event;
+
+nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double threshold, double days,
+                                    uint32_t *group, size_t *n_groups, nf_error *err);
 
 #endif

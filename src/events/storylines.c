@@ -32,9 +32,9 @@ typedef struct sl_index {
     size_t n, cap;
 } sl_index;
 
-static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e)
+static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from)
 {
-    for (int ch = CH_BODY; ch < N_CH; ch++) {
+    for (int ch = ch_from; ch < N_CH; ch++) {
         for (uint32_t i = 0; i < p->ch[ch].n; i++) {
             bool created;
             uint64_t *v = nfi_hmap_put(&ix->map, p->ch[ch].f[i].hash + (uint64_t)ch, &created);
@@ -88,10 +88,10 @@ typedef struct sl_scratch {
 
 /* The earlier events sharing a profile feature with e (each list scanned
  * from its most recent SCAN entries), with their shared-feature counts. */
-static size_t gather(const sl_index *ix, const nfi_event_profile *p, uint32_t e, sl_scratch *sc)
+static size_t gather(const sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from, sl_scratch *sc)
 {
     size_t n = 0;
-    for (int ch = CH_BODY; ch < N_CH; ch++) {
+    for (int ch = ch_from; ch < N_CH; ch++) {
         for (uint32_t i = 0; i < p->ch[ch].n; i++) {
             const uint64_t *v = nfi_hmap_get(&ix->map, p->ch[ch].f[i].hash + (uint64_t)ch);
             if (!v)
@@ -155,7 +155,7 @@ static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint3
     uint32_t best = NONE;
     double best_score = o->storyline_threshold;
     const nfi_event_profile *p = &ev[e];
-    size_t n = gather(ix, p, e, sc);
+    size_t n = gather(ix, p, e, CH_BODY, sc);
     if (n > SCORED)
         n = keep_best(sc, n);
     for (size_t k = 0; k < n; k++) {
@@ -169,6 +169,27 @@ static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint3
         }
     }
     return best;
+}
+
+static bool scratch_init(sl_scratch *sc, const nfi_event_profile *ev, size_t n)
+{
+    memset(sc, 0, sizeof *sc);
+    for (size_t e = 0; e < n; e++) {
+        uint32_t f = ev[e].ch[CH_BODY].n + ev[e].ch[CH_NAMES].n + ev[e].ch[CH_PIVOT].n;
+        sc->max_hits = f > sc->max_hits ? f : sc->max_hits;
+    }
+    size_t m = n ? n : 1;
+    sc->seen = calloc(m, sizeof *sc->seen);
+    sc->hits = calloc(m, sizeof *sc->hits);
+    sc->cands = malloc(m * sizeof *sc->cands);
+    sc->ties = malloc(m * sizeof *sc->ties);
+    sc->hist = malloc(((size_t)sc->max_hits + 1) * sizeof *sc->hist);
+    return sc->seen && sc->hits && sc->cands && sc->ties && sc->hist;
+}
+
+static void scratch_free(sl_scratch *sc)
+{
+    free(sc->seen), free(sc->hits), free(sc->cands), free(sc->ties), free(sc->hist);
 }
 
 static void free_index(sl_index *ix)
@@ -185,20 +206,14 @@ nf_status nfi_storylines_link(const nfi_event_profile *ev, size_t n, const nf_ev
     sl_index ix = {0};
     nfi_hmap_init(&ix.map);
     uint32_t *parent = malloc((n ? n : 1) * sizeof *parent);
-    sl_scratch sc = {calloc(n ? n : 1, sizeof *sc.seen), calloc(n ? n : 1, sizeof *sc.hits),
-                     malloc((n ? n : 1) * sizeof *sc.cands), malloc((n ? n : 1) * sizeof *sc.ties), NULL, 0};
-    for (size_t e = 0; e < n; e++) {
-        uint32_t f = ev[e].ch[CH_BODY].n + ev[e].ch[CH_NAMES].n + ev[e].ch[CH_PIVOT].n;
-        sc.max_hits = f > sc.max_hits ? f : sc.max_hits;
-    }
-    sc.hist = malloc(((size_t)sc.max_hits + 1) * sizeof *sc.hist);
-    bool ok = parent && sc.seen && sc.hits && sc.cands && sc.ties && sc.hist;
+    sl_scratch sc = {0};
+    bool ok = parent && scratch_init(&sc, ev, n);
     for (uint32_t e = 0; ok && e < n; e++) {
         parent[e] = e;
         uint32_t a = best_link(&ix, ev, e, o, &sc);
         if (a != NONE)
             nfi_uf_union(parent, e, a); /* the earlier root stays the root */
-        ok = index_event(&ix, &ev[e], e);
+        ok = index_event(&ix, &ev[e], e, CH_BODY);
     }
     *n_storylines = 0;
     for (uint32_t e = 0; ok && e < n; e++) { /* number by first event */
@@ -207,6 +222,70 @@ nf_status nfi_storylines_link(const nfi_event_profile *ev, size_t n, const nf_ev
     }
     free_index(&ix);
     free(parent);
-    free(sc.seen), free(sc.hits), free(sc.cands), free(sc.ties), free(sc.hist);
+    scratch_free(&sc);
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while linking storylines");
+}
+
+/* ------------------------------------------------- events across languages */
+
+/* Whether events a and e (a earlier) may report one happening in two
+ * languages: both are headline events, their main languages differ, and
+ * a's last report is at most `days` before e's first. */
+static bool may_join(const nfi_merge_event *m, uint32_t a, uint32_t e, double days)
+{
+    return m[a].headlines && m[e].headlines && m[a].lang != m[e].lang && m[e].first_t - m[a].last_t <= days;
+}
+
+static double cross_score(const nfi_event_profile *a, const nfi_event_profile *b)
+{
+    double names = nfi_svec_cos(&a->ch[CH_NAMES], &b->ch[CH_NAMES]);
+    double pivot = nfi_svec_cos(&a->ch[CH_PIVOT], &b->ch[CH_PIVOT]);
+    return names > pivot ? names : pivot;
+}
+
+nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double threshold, double days,
+                                    uint32_t *group, size_t *n_groups, nf_error *err)
+{
+    sl_index ix = {0};
+    nfi_hmap_init(&ix.map);
+    nfi_event_profile *prof = malloc((n ? n : 1) * sizeof *prof);
+    uint32_t *parent = malloc((n ? n : 1) * sizeof *parent);
+    sl_scratch sc = {0};
+    bool ok = prof && parent;
+    for (size_t e = 0; ok && e < n; e++)
+        prof[e] = *m[e].prof;
+    bool have_scratch = ok && scratch_init(&sc, prof, n);
+    ok = ok && have_scratch;
+    for (uint32_t e = 0; ok && e < n; e++) {
+        parent[e] = e;
+        size_t k = m[e].headlines ? gather(&ix, &prof[e], e, CH_NAMES, &sc) : 0;
+        if (k > SCORED)
+            k = keep_best(&sc, k);
+        uint32_t best = NONE;
+        double best_score = threshold;
+        for (size_t i = 0; i < k; i++) {
+            uint32_t a = sc.cands[i];
+            if (!may_join(m, a, e, days))
+                continue;
+            double s = cross_score(&prof[a], &prof[e]);
+            if (s > best_score || (s == best_score && best != NONE && a < best)) {
+                best_score = s;
+                best = a;
+            }
+        }
+        if (best != NONE)
+            nfi_uf_union(parent, best, e); /* the earlier root stays the root */
+        ok = !m[e].headlines || index_event(&ix, &prof[e], e, CH_NAMES);
+    }
+    *n_groups = 0;
+    for (uint32_t e = 0; ok && e < n; e++) { /* number by first event */
+        uint32_t r = nfi_uf_find(parent, e);
+        group[e] = r == e ? (uint32_t)(*n_groups)++ : group[r];
+    }
+    free_index(&ix);
+    if (have_scratch)
+        scratch_free(&sc);
+    free(prof);
+    free(parent);
+    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while merging events");
 }

@@ -168,6 +168,12 @@ void nfi_stream_days(const nfi_stream *s, uint32_t event, int32_t *first, int32_
     *last = (int32_t)floor(s->ev[event].last_t);
 }
 
+void nfi_stream_times(const nfi_stream *s, uint32_t event, double *first, double *last)
+{
+    *first = s->ev[event].first_t;
+    *last = s->ev[event].last_t;
+}
+
 void nfi_stream_stats(const nfi_stream *s, size_t *scored, size_t *max_live)
 {
     *scored = s->scored;
