@@ -42,11 +42,10 @@
 #define MAX_SENSES 8
 #define MAX_VALUES 16
 #define MAX_LANGS 48
-#define CACHE_MAGIC "NFLEX005"
+#define CACHE_MAGIC "NFLEX006"
 #define MAX_PHRASE_WORDS 3
 #define MAX_CJK_BYTES 36   /* 12 characters: longer headwords are phrases */
 #define NAME_SENSES 2      /* names are taken from the first senses only */
-#define PREFIX_MARKER 0x707265666978ULL /* the value of a prefix marker: never read as a term */
 
 struct nfi_lexicon {
     const uint64_t *keys;   /* sorted, unique */
@@ -201,14 +200,15 @@ static size_t english_names(builder *b, const char *s, size_t n, uint64_t *out, 
     return k;
 }
 
-/* Marks s[0,n) as the beginning of a longer headword: the key of s
- * followed by a space (no headword key ends in one; nfi_lexicon_prefix). */
-static void add_prefix_marker(builder *b, const char *lang, const char *s, size_t n)
+/* Marks s[0,n) as the beginning (or, NFI_MARK_TAIL, the last word) of a
+ * longer headword (links.h). */
+static void add_marker(builder *b, const char *lang, const char *s, size_t n, uint64_t marker)
 {
     char key[NFI_PREFIX_KEY_MAX];
-    uint64_t k = nfi_lexicon_prefix_key(lang, s, n, key, sizeof key);
+    uint64_t k = marker == NFI_MARK_TAIL ? nfi_lexicon_suffix_key(lang, s, n, key, sizeof key)
+                                         : nfi_lexicon_prefix_key(lang, s, n, key, sizeof key);
     if (k)
-        add_pair(b, k, PREFIX_MARKER);
+        add_pair(b, k, marker);
 }
 
 /* A headword of a script written without spaces: keyed by its normalized
@@ -229,7 +229,7 @@ static void add_cjk_word(builder *b, const char *lang, const uint64_t *terms, si
         add_pair(b, k, terms[i]);
     for (size_t i = 1; i < len; i++) /* every proper prefix, at character boundaries, is marked */
         if (((unsigned char)key[i] & 0xC0) != 0x80)
-            add_prefix_marker(b, lang, key, i);
+            add_marker(b, lang, key, i, NFI_MARK_PREFIX);
 }
 
 /* Adds word (in lang) -> terms, under its normalized and its stemmed key. */
@@ -251,10 +251,13 @@ static void add_word(builder *b, const char *lang, const char *word, size_t n, c
         uint64_t k = nfi_lexicon_key(lang, key.data ? key.data : "", key.len);
         for (size_t i = 0; i < n_terms; i++)
             add_pair(b, k, terms[i]);
-        const nf_token *first = &b->toks.items[0];
-        if (b->toks.len > 1) /* a phrase: its first word is marked as a phrase's beginning */
-            add_prefix_marker(b, lang, b->pool.data + (which ? first->stem : first->norm),
-                              which ? first->stem_len : first->norm_len);
+        const nf_token *first = &b->toks.items[0], *last = &b->toks.items[b->toks.len - 1];
+        if (b->toks.len > 1) { /* a phrase: its first and last words are marked */
+            add_marker(b, lang, b->pool.data + (which ? first->stem : first->norm),
+                       which ? first->stem_len : first->norm_len, b->toks.len == 2 ? NFI_MARK_HEAD2 : NFI_MARK_HEAD3);
+            add_marker(b, lang, b->pool.data + (which ? last->stem : last->norm),
+                       which ? last->stem_len : last->norm_len, NFI_MARK_TAIL);
+        }
     }
     nfi_buf_free(&key);
 }
@@ -904,6 +907,15 @@ uint64_t nfi_lexicon_prefix_key(const char *lang, const char *s, size_t len, cha
         return 0;
     memcpy(buf, s, len);
     buf[len] = ' ';
+    return nfi_lexicon_key(lang, buf, len + 1);
+}
+
+uint64_t nfi_lexicon_suffix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap)
+{
+    if (len + 1 > cap)
+        return 0;
+    buf[0] = ' ';
+    memcpy(buf + 1, s, len);
     return nfi_lexicon_key(lang, buf, len + 1);
 }
 

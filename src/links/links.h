@@ -36,14 +36,24 @@ bool nfi_english_stopword(const char *w, size_t n);
 uint64_t nfi_lexicon_key(const char *lang, const char *word, size_t len);
 /* English term hashes for a key; 0 when the word is not in the lexicon. */
 size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t **terms);
-/* Every proper prefix of a headword without spaces (Chinese, Japanese),
- * and the first word (normalized, and stemmed) of every phrase, is in the
- * lexicon as a marker under this key: a lookup of it finds something
- * exactly when a longer headword begins with s[0,len) (buf: cap bytes of
- * scratch; 0 when s does not fit). So a reader stops extending a match,
- * or skips phrase lookups, as soon as no headword can follow. */
-enum { NFI_PREFIX_KEY_MAX = 128 }; /* longer beginnings are not marked: readers must try them */
+/* Markers: every proper prefix of a headword without spaces (Chinese,
+ * Japanese) is in the lexicon under its prefix key with the value
+ * NFI_MARK_PREFIX; the first word of every phrase (normalized, and
+ * stemmed) under its prefix key with NFI_MARK_HEAD2 or NFI_MARK_HEAD3 (a
+ * phrase of 2 or 3 words), and its last word under its suffix key with
+ * NFI_MARK_TAIL. So a reader stops extending a match as soon as no
+ * headword can follow, and tries a phrase only between a word that begins
+ * one and a word that ends one. The key is that of s[0,len) followed
+ * (prefix) or preceded (suffix) by a space, which no headword has (buf:
+ * cap bytes of scratch; 0 when s does not fit, and then s is unmarked and
+ * readers must try). Marker values are never term hashes read as terms. */
+enum { NFI_PREFIX_KEY_MAX = 128 };
+#define NFI_MARK_PREFIX 0x707265666978ULL
+#define NFI_MARK_HEAD2 0x6865616432ULL
+#define NFI_MARK_HEAD3 0x6865616433ULL
+#define NFI_MARK_TAIL 0x7461696CULL
 uint64_t nfi_lexicon_prefix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap);
+uint64_t nfi_lexicon_suffix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap);
 /* Languages with entries, NULL-terminated. */
 const char *const *nfi_lexicon_languages(const nfi_lexicon *lex);
 bool nfi_lexicon_has(const nfi_lexicon *lex, const char *lang);

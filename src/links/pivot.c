@@ -58,10 +58,13 @@ typedef struct lookup_slot {
 
 /* What the dictionary says about one word (its normalized form and stem,
  * in one language), resolved once per distinct word while it stays in the
- * direct-mapped cache rather than by four to six lookups per occurrence:
- * the terms of the word and of its stem, whether a phrase begins with
- * either, and (when asked) its split as a compound. */
-enum { WORD_HEAD_NORM = 1, WORD_HEAD_STEM = 2, WORD_SPLIT_KNOWN = 4, WORD_SPLIT = 8 };
+ * direct-mapped cache rather than by several lookups per occurrence: the
+ * terms of the word and of its stem, whether it begins or ends a phrase
+ * (by form, by stem), and (when asked) its split as a compound. */
+enum {
+    WORD_HEAD2 = 1, WORD_HEAD3 = 2, WORD_TAIL = 4,   /* by the normalized form; << 3: by the stem */
+    WORD_SPLIT_KNOWN = 64, WORD_SPLIT = 128,
+};
 typedef struct word_slot {
     uint64_t key;         /* of language, form and stem; 0: empty */
     const uint64_t *norm_terms, *stem_terms;
@@ -365,19 +368,31 @@ static bool split_compound(builder *b, const nf_token *t, uint64_t out[2])
     return false;
 }
 
-/* Whether a dictionary phrase may begin with word token t, by its
- * normalized form (by_stem false) or its stem: most words begin none, and
- * their phrase lookups (most of all lookups) are skipped. */
-static bool phrase_head(builder *b, const nf_token *t, bool by_stem)
+/* The phrase markers of word token t by its normalized form (by_stem
+ * false) or its stem, as WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL: most words
+ * begin no phrase, or end none, and phrase lookups (most of all lookups)
+ * are tried only from a word that begins one to a word that ends one. */
+static uint32_t phrase_marks(builder *b, const nf_token *t, bool by_stem)
 {
     char buf[NFI_PREFIX_KEY_MAX];
-    const uint64_t *marker;
-    uint64_t key = nfi_lexicon_prefix_key(b->doc->lang, b->doc->pool + (by_stem ? t->stem : t->norm),
-                                          by_stem ? t->stem_len : t->norm_len, buf, sizeof buf);
-    return !key || lookup(b, key, &marker) > 0;
+    const uint64_t *v;
+    const char *s = b->doc->pool + (by_stem ? t->stem : t->norm);
+    size_t len = by_stem ? t->stem_len : t->norm_len;
+    uint32_t marks = 0;
+    uint64_t key = nfi_lexicon_prefix_key(b->doc->lang, s, len, buf, sizeof buf);
+    if (!key)
+        return WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL; /* too long to be marked: try */
+    size_t n = lookup(b, key, &v);
+    for (size_t i = 0; i < n; i++)
+        marks |= v[i] == NFI_MARK_HEAD2 ? WORD_HEAD2 : v[i] == NFI_MARK_HEAD3 ? WORD_HEAD3 : 0;
+    n = lookup(b, nfi_lexicon_suffix_key(b->doc->lang, s, len, buf, sizeof buf), &v);
+    for (size_t i = 0; i < n; i++)
+        marks |= v[i] == NFI_MARK_TAIL ? WORD_TAIL : 0;
+    return marks;
 }
 
-/* The cached record of word token t (kind NF_TOKEN_WORD). */
+/* The cached record of word token t (kind NF_TOKEN_WORD). Valid until the
+ * next call: another word may take its slot. */
 static word_slot *word_record(builder *b, const nf_token *t)
 {
     const nf_clean_doc *d = b->doc;
@@ -391,8 +406,16 @@ static word_slot *word_record(builder *b, const nf_token *t)
     w->key = key;
     w->n_norm = (uint32_t)lookup(b, kn, &w->norm_terms);
     w->n_stem = (uint32_t)lookup(b, ks, &w->stem_terms);
-    w->flags = (phrase_head(b, t, false) ? WORD_HEAD_NORM : 0) | (phrase_head(b, t, true) ? WORD_HEAD_STEM : 0);
+    w->flags = phrase_marks(b, t, false) | phrase_marks(b, t, true) << 3;
     return w;
+}
+
+/* Marks of token i when it is a word; 0 otherwise (no phrase holds it). */
+static uint32_t marks_of(builder *b, size_t i)
+{
+    if (i >= b->doc->n_tokens || b->doc->tokens[i].kind != NF_TOKEN_WORD)
+        return 0;
+    return word_record(b, &b->doc->tokens[i])->flags;
 }
 
 /* Terms of a foreign word (or multiword); returns how many tokens it used. */
@@ -404,18 +427,22 @@ static size_t translate_at(builder *b, size_t i, bool *found)
     *found = false;
     if (t->kind != NF_TOKEN_WORD)
         return 1; /* no entry is keyed by anything else */
-    word_slot *w = word_record(b, t);
-    bool more = i + 1 < b->doc->n_tokens;
-    bool head_norm = more && (w->flags & WORD_HEAD_NORM), head_stem = more && (w->flags & WORD_HEAD_STEM);
+    uint32_t head = word_record(b, t)->flags;
     for (size_t span = 3; span >= 2; span--) {
-        if ((n = head_norm ? lookup_span(b, i, span, false, &terms) : 0) ||
-            (n = head_stem ? lookup_span(b, i, span, true, &terms) : 0)) {
+        if (!(head & (span == 3 ? WORD_HEAD3 | WORD_HEAD3 << 3 : WORD_HEAD2 | WORD_HEAD2 << 3)))
+            continue;
+        uint32_t tail = i + span <= b->doc->n_tokens ? marks_of(b, i + span - 1) : 0;
+        uint32_t h = span == 3 ? WORD_HEAD3 : WORD_HEAD2;
+        bool by_norm = (head & h) && (tail & WORD_TAIL), by_stem = (head & h << 3) && (tail & WORD_TAIL << 3);
+        if ((n = by_norm ? lookup_span(b, i, span, false, &terms) : 0) ||
+            (n = by_stem ? lookup_span(b, i, span, true, &terms) : 0)) {
             from_tokens(b, i, span);
             emit_values(b, terms, n);
             *found = true;
             return span;
         }
     }
+    word_slot *w = word_record(b, t); /* again: the words after it may have taken the slot */
     if (w->n_norm || w->n_stem) {
         from_tokens(b, i, 1);
         if (w->n_norm)
@@ -425,9 +452,8 @@ static size_t translate_at(builder *b, size_t i, bool *found)
         *found = true;
         return 1;
     }
-    if (!(w->flags & WORD_SPLIT_KNOWN)) {
+    if (!(w->flags & WORD_SPLIT_KNOWN))
         w->flags |= WORD_SPLIT_KNOWN | (split_compound(b, t, w->split) ? WORD_SPLIT : 0);
-    }
     if (w->flags & WORD_SPLIT) {
         b->cur_start = t->start;
         b->cur_len = t->len;
@@ -799,7 +825,7 @@ static size_t longest_match(builder *b, const char *s, size_t n, const uint64_t 
         if (nv)
             best = i, *values = v, *n_values = nv;
         uint64_t prefix = nfi_lexicon_prefix_key(b->doc->lang, s, i, buf, sizeof buf);
-        if (prefix && !lookup(b, prefix, &v))
+        if (prefix && !lookup(b, prefix, &v)) /* (a phrase's head word is a prefix too: no harm) */
             break;
     }
     return best;
