@@ -2,13 +2,17 @@
  * cmd_clean.c - `newsfold clean`: ingest, clean and normalize, one JSONL
  * record per document, in input order.
  *
- * Documents are read and cleaned in batches (cli/batch.c) and each batch is
- * written before the next is read. Batch boundaries depend only on the
- * input, never on timing, so output bytes are identical for any -j.
+ * Documents are read and cleaned in batches (cli/common.c) and each batch is
+ * written before the next is cleaned. Batch boundaries depend only on the
+ * input, never on timing, so output bytes are identical for any -j. With
+ * more than one thread the records of a batch are encoded in two halves at
+ * once (each into its own buffer, written in order), so writing is not a
+ * single-threaded step between two parallel ones.
  */
 #include "cli.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,21 +102,44 @@ static int parse_args(int argc, char **argv, clean_cli *o)
 
 typedef struct clean_ctx {
     FILE *out;
-    nf_buffer line;
+    nf_buffer line[2]; /* the encoded records of the two halves of a batch */
     bool token_list;
+    int threads;
 } clean_ctx;
+
+typedef struct encode_job {
+    const nf_clean_doc *docs;
+    size_t n;
+    bool token_list;
+    nf_buffer *out;
+} encode_job;
+
+static void *encode_docs(void *p)
+{
+    encode_job *j = p;
+    j->out->len = 0;
+    for (size_t i = 0; i < j->n; i++)
+        nf_jsonl_clean_doc(j->out, &j->docs[i], j->token_list);
+    return NULL;
+}
 
 static int write_batch(void *p, nf_clean_doc *docs, size_t n)
 {
     clean_ctx *c = p;
-    for (size_t i = 0; i < n; i++) {
-        c->line.len = 0;
-        nf_jsonl_clean_doc(&c->line, &docs[i], c->token_list);
-        if (c->line.oom || fwrite(c->line.data, 1, c->line.len, c->out) != c->line.len) {
+    size_t half = c->threads > 1 ? n / 2 : 0;
+    encode_job jobs[2] = {{docs, half, c->token_list, &c->line[0]}, {docs + half, n - half, c->token_list, &c->line[1]}};
+    pthread_t t;
+    bool threaded = half > 0 && pthread_create(&t, NULL, encode_docs, &jobs[0]) == 0;
+    if (!threaded)
+        encode_docs(&jobs[0]);
+    encode_docs(&jobs[1]);
+    if (threaded)
+        pthread_join(t, NULL);
+    for (int k = 0; k < 2; k++)
+        if (c->line[k].oom || fwrite(c->line[k].data, 1, c->line[k].len, c->out) != c->line[k].len) {
             perror("newsfold clean: write");
             return -1;
         }
-    }
     return 0;
 }
 
@@ -124,7 +151,8 @@ int cmd_clean(int argc, char **argv)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
     o.clean.token_count_only = !o.token_list; /* the record holds only the count then */
     cli_output outf;
-    clean_ctx ctx = {cli_output_open(&outf, "clean", o.output), {NULL, 0, 0, false}, o.token_list};
+    clean_ctx ctx = {cli_output_open(&outf, "clean", o.output), {{NULL, 0, 0, false}, {NULL, 0, 0, false}}, o.token_list,
+                     o.clean.threads};
     if (!ctx.out)
         return EXIT_FATAL;
     cli_input in = {.command = "clean", .paths = argv + optind, .n_paths = (size_t)(argc - optind), .clean = o.clean, .max_record = o.max_record, .batch_docs = o.batch_docs, .quiet = o.quiet};
@@ -134,6 +162,7 @@ int cmd_clean(int argc, char **argv)
         cli_report_stats("clean", &totals, o.clean.threads);
     if (cli_output_close(&outf, status != EXIT_FATAL))
         status = EXIT_FATAL;
-    nf_buffer_free(&ctx.line);
+    nf_buffer_free(&ctx.line[0]);
+    nf_buffer_free(&ctx.line[1]);
     return cli_finish_status("clean", &totals, o.quiet, status);
 }

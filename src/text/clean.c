@@ -297,9 +297,14 @@ static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_se
     const char *token_lang = c->options.lang ? cd->lang : "und";
     if (c->options.token_count_only)
         return nfi_count_tokens(w->normalizer, cd->text, cd->text_len, token_lang, &cd->n_tokens, err);
-    nfi_token_vec tokens = {NULL, 0, 0};
+    /* sized for the usual text (about a token per 6 bytes, norms no longer
+     * than the words) so that they rarely grow while tokenizing */
+    nfi_token_vec tokens = {malloc((cd->text_len / 5 + 16) * sizeof(nf_token)), 0, cd->text_len / 5 + 16};
+    if (!tokens.items)
+        tokens.cap = 0;
     nfi_buf pool;
     nfi_buf_init(&pool);
+    nfi_buf_reserve(&pool, cd->text_len + cd->text_len / 4 + 16);
     st = nfi_tokenize(w->normalizer, cd->text, cd->text_len, token_lang, c->options.stem, &tokens, &pool, err);
     cd->tokens = tokens.items;
     cd->n_tokens = tokens.len;

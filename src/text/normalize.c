@@ -411,6 +411,23 @@ static bool compute_norm_stem(tok_ctx *c, nf_token *t, const char *raw, size_t n
     return !c->pool->oom;
 }
 
+/* An ASCII token that is not stemmed: lower-cased into the pool with its
+ * NUL in one step, the stem the norm (the layout compute_norm_stem makes). */
+static bool fold_ascii_token(nfi_buf *pool, nf_token *t, const char *raw, size_t n)
+{
+    if (!nfi_buf_reserve(pool, n + 1))
+        return false;
+    char *d = pool->data + pool->len;
+    for (size_t i = 0; i < n; i++)
+        d[i] = (char)nfi_lower_ascii((unsigned char)raw[i]);
+    d[n] = '\0';
+    t->norm = t->stem = (uint32_t)pool->len;
+    t->norm_len = t->stem_len = (uint32_t)n;
+    pool->len += n + 1;
+    pool->data[pool->len] = '\0';
+    return true;
+}
+
 static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
 {
     if (end - start > MAX_TOKEN_BYTES)
@@ -426,7 +443,9 @@ static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t fla
     size_t n = end - start;
     /* Numbers are not stemmed, and an ASCII word without a stemmer folds
      * byte-wise faster than a cache lookup: both bypass the cache. */
-    if (kind == NF_TOKEN_NUMBER || (ascii && !c->stemmer))
+    if (ascii && (kind == NF_TOKEN_NUMBER || !c->stemmer))
+        return fold_ascii_token(c->pool, &t, raw, n) && push_token(c->tokens, &t);
+    if (kind == NF_TOKEN_NUMBER)
         return compute_norm_stem(c, &t, raw, n, ascii) && push_token(c->tokens, &t);
     /* ideographic words are never stemmed: they share the unstemmed cache */
     word_cache *wc = kind == NF_TOKEN_WORD ? c->cache : &c->nz->plain;
