@@ -168,23 +168,31 @@ typedef struct pivot_ctx {
 } pivot_ctx;
 
 /* Each sequence element's feature, found once here rather than by hash in
- * every pair scored. */
+ * every pair scored: through a small open-addressing table of the
+ * features (hash -> index), O(sequence). */
 static bool index_sequence(doc_entry *d)
 {
     const nf_pivot *p = &d->pivot;
-    if (!(d->seq_feature = malloc((p->n_sequence + 1) * sizeof *d->seq_feature)))
-        return false;
-    for (size_t i = 0; i < p->n_sequence; i++) {
-        size_t lo = 0, hi = p->n_features;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (p->features[mid].hash < p->sequence[i])
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        d->seq_feature[i] = (uint32_t)lo;
+    size_t cap = 16;
+    while (cap < 2 * p->n_features)
+        cap *= 2;
+    uint32_t *slots = malloc(cap * sizeof *slots);
+    if (!(d->seq_feature = malloc((p->n_sequence + 1) * sizeof *d->seq_feature)) || !slots)
+        return free(slots), false;
+    memset(slots, 0xFF, cap * sizeof *slots);
+    for (size_t j = 0; j < p->n_features; j++) {
+        size_t k = (size_t)(p->features[j].hash >> 7) & (cap - 1);
+        while (slots[k] != UINT32_MAX)
+            k = (k + 1) & (cap - 1);
+        slots[k] = (uint32_t)j;
     }
+    for (size_t i = 0; i < p->n_sequence; i++) { /* every sequence element is a feature */
+        size_t k = (size_t)(p->sequence[i] >> 7) & (cap - 1);
+        while (p->features[slots[k]].hash != p->sequence[i])
+            k = (k + 1) & (cap - 1);
+        d->seq_feature[i] = slots[k];
+    }
+    free(slots);
     d->n_nondate = 0;
     for (size_t j = 0; j < p->n_features; j++)
         d->n_nondate += (p->features[j].kind & 3) != NF_PIVOT_DATE;
@@ -289,7 +297,7 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
         for (size_t j = 0; j < l->docs[i].pivot.n_features; j++)
             all[k++] = (nfi_kv){l->docs[i].pivot.features[j].hash, (uint64_t)i << 32 | (uint32_t)j};
     }
-    nfi_kv_sort(all, k);
+    nfi_kv_sort_by_key_stable(all, k); /* added in (doc, feature) order: that order within a key */
     size_t kept = 0;
     for (size_t i = 0; i < k;) {
         size_t j = i;
