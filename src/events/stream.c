@@ -46,7 +46,6 @@ static const uint64_t channel_salt[N_CH] = {0x1111111111111111ULL, 0x22222222222
                                             0x3333333333333333ULL, 0x4444444444444444ULL};
 
 typedef struct live_slot {
-    uint32_t event; /* NONE when free */
     nfi_svec c[N_CH];
     uint64_t langs[MAX_LANGS];
     uint32_t n_langs;
@@ -86,7 +85,9 @@ struct nfi_stream {
     event_rec *ev;
     size_t n_ev, cap_ev;
     live_slot *slots;
-    size_t n_slots, cap_slots;
+    uint32_t *slot_event; /* per slot: its event, NONE when free (apart from the
+                             slots: checked for every posting scanned) */
+    size_t n_slots, cap_slots, cap_slot_event;
     uint32_t *free_slots;
     size_t n_free, cap_free, n_live, max_live;
     nfi_hmap index; /* salted feature hash -> index into lists */
@@ -142,6 +143,7 @@ void nfi_stream_free(nfi_stream *s)
     for (size_t i = 0; i < s->n_slots; i++)
         free_slot_vectors(&s->slots[i]);
     free(s->slots);
+    free(s->slot_event);
     free(s->free_slots);
     for (size_t i = 0; i < s->n_lists; i++)
         free(s->lists[i].p);
@@ -310,7 +312,7 @@ static bool post_new(nfi_stream *s, uint32_t slot, const nfi_docvec *v)
     live_slot *l = &s->slots[slot];
     for (int ch = 0; ch < N_CH; ch++)
         for (uint32_t i = 0; i < v->ch[ch].n; i++)
-            if (!nfi_svec_has(&l->c[ch], v->ch[ch].f[i].hash) && !post(s, ch, v->ch[ch].f[i].hash, slot, l->event))
+            if (!nfi_svec_has(&l->c[ch], v->ch[ch].f[i].hash) && !post(s, ch, v->ch[ch].f[i].hash, slot, s->slot_event[slot]))
                 return false;
     return true;
 }
@@ -327,7 +329,7 @@ static bool sweep(nfi_stream *s)
         plist l = s->lists[s->index.vals[k]];
         uint32_t o = 0;
         for (uint32_t i = 0; i < l.n; i++)
-            if (s->slots[l.p[i].slot].event == l.p[i].event)
+            if (s->slot_event[l.p[i].slot] == l.p[i].event)
                 l.p[o++] = l.p[i];
         l.n = o;
         s->lists[s->index.vals[k]] = l;
@@ -371,7 +373,7 @@ static nf_status finalize(nfi_stream *s, uint32_t event, nf_error *err)
     live_slot *l = &s->slots[slot];
     nf_status st = s->fn ? s->fn(s->ctx, event, l->c, err) : NF_OK;
     free_slot_vectors(l);
-    l->event = NONE;
+    s->slot_event[slot] = NONE;
     s->ev[event].slot = NONE;
     s->free_slots[s->n_free++] = slot;
     s->n_live--;
@@ -468,10 +470,12 @@ static bool take_slot(nfi_stream *s, uint32_t *slot)
     }
     bool ok = true;
     if (!GROW(s->slots, s->cap_slots, s->n_slots + 1, ok) || !GROW(s->acc, s->cap_acc, s->n_slots + 1, ok) ||
+        !GROW(s->slot_event, s->cap_slot_event, s->n_slots + 1, ok) ||
         !GROW(s->free_slots, s->cap_free, s->n_slots + 1, ok))
         return false;
     memset(s->slots + s->n_slots, 0, sizeof *s->slots);
     s->acc[s->n_slots] = 0;
+    s->slot_event[s->n_slots] = NONE;
     *slot = (uint32_t)s->n_slots++;
     return true;
 }
@@ -488,7 +492,7 @@ static bool new_event(nfi_stream *s, uint32_t doc, double t, const nfi_docvec *v
     e->first_t = e->last_t = t;
     e->queued_t = -HUGE_VAL;
     e->slot = slot;
-    s->slots[slot].event = *event;
+    s->slot_event[slot] = *event;
     s->slots[slot].n_langs = 0;
     s->slots[slot].postings = 0;
     if (++s->n_live > s->max_live)
@@ -522,7 +526,7 @@ static bool touch(nfi_stream *s, int ch, uint64_t hash, float w)
     uint32_t stop = l->n > POSTING_SCAN ? l->n - POSTING_SCAN : 0;
     for (uint32_t i = l->n; i-- > stop;) {
         posting p = l->p[i];
-        if (s->slots[p.slot].event != p.event)
+        if (s->slot_event[p.slot] != p.event)
             continue;
         if (s->acc[p.slot] == 0) {
             if (!GROW(s->touched, s->cap_touched, s->n_touched + 1, ok))
@@ -574,7 +578,7 @@ static void select_cands(nfi_stream *s, size_t keep)
     s->n_top = 0;
     for (size_t i = 0; i < s->n_touched; i++) {
         uint32_t slot = s->touched[i];
-        cand c = {slot, s->slots[slot].event, s->acc[slot]};
+        cand c = {slot, s->slot_event[slot], s->acc[slot]};
         s->acc[slot] = 0;
         if (s->n_top == keep && !better(&c, &s->top[keep - 1]))
             continue;
@@ -614,16 +618,17 @@ static uint32_t best_event(nfi_stream *s, uint32_t doc, const nfi_docvec *v, dou
         if (s->top[i].acc < CANDIDATE_RATIO * s->top[0].acc)
             break; /* ranked: the rest share even less with the document */
         live_slot *l = &s->slots[s->top[i].slot];
-        const event_rec *e = &s->ev[l->event];
+        uint32_t event = s->slot_event[s->top[i].slot];
+        const event_rec *e = &s->ev[event];
         nfi_score_parts p;
         nfi_score_parts_of(&s->o, v, l->c, has_lang(l, v->lang), timed, t - e->last_t, &p); /* clock gap */
         double sc = nfi_score_value(&s->o, &p);
         if (s->trace)
-            s->trace(s->trace_ctx, doc, l->event, &p);
+            s->trace(s->trace_ctx, doc, event, &p);
         s->scored++;
-        if (sc > *best_score || (sc == *best_score && l->event < best)) {
+        if (sc > *best_score || (sc == *best_score && event < best)) {
             *best_score = sc;
-            best = l->event;
+            best = event;
         }
     }
     return best;
