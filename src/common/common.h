@@ -176,8 +176,6 @@ nf_status nfi_runs_new(nfi_runs **out, size_t mem_bytes, const char *tmp_dir, nf
 nf_status nfi_runs_add(nfi_runs *r, uint64_t key, uint64_t val, nf_error *err);
 /* Ends input; afterwards nfi_runs_next yields all records in (key, val) order. */
 nf_status nfi_runs_finish(nfi_runs *r, nf_error *err);
-/* After finish: the next nfi_runs_next starts again from the first record. */
-nf_status nfi_runs_rewind(nfi_runs *r, nf_error *err);
 /* 1 and *out set, or 0 at the end (or on a read error, see nfi_runs_failed). */
 int nfi_runs_next(nfi_runs *r, nfi_kv *out);
 bool nfi_runs_failed(const nfi_runs *r, nf_error *err);

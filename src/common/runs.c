@@ -295,7 +295,7 @@ static void sift_down(nfi_runs *r, size_t i)
     }
 }
 
-/* (Re)starts the merge of the spilled runs from their beginnings. */
+/* Starts the merge of the spilled runs from their beginnings. */
 static nf_status start_merge(nfi_runs *r, nf_error *err)
 {
     r->heap_len = 0;
@@ -332,14 +332,6 @@ nf_status nfi_runs_finish(nfi_runs *r, nf_error *err)
     if (!r->heap)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     return start_merge(r, err);
-}
-
-nf_status nfi_runs_rewind(nfi_runs *r, nf_error *err)
-{
-    if (!r->finished)
-        return nfi_fail(err, NF_ERR_ARG, "internal: rewinding a sorter before finishing it");
-    r->mem_pos = 0;
-    return r->n_runs ? start_merge(r, err) : NF_OK;
 }
 
 int nfi_runs_next(nfi_runs *r, nfi_kv *out)

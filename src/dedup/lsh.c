@@ -19,6 +19,7 @@
 #include "dedup/dedup.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -93,9 +94,10 @@ uint64_t nfi_simhash_block_key(uint64_t simhash, int block, int n_blocks)
  * document: for each a, every later member b of each of a's groups adds one
  * to a counter indexed by b, the explicit records of a are added, and every
  * touched b is one candidate. Counters are one array over the documents,
- * hot in cache, and nothing is sorted. Memory: the kept groups of one pass
- * are bounded by the budget; when they do not fit, the documents are cut
- * into ranges and the sorted samples are walked once per range.
+ * hot in cache, and nothing is sorted. Memory: the kept groups are
+ * bounded by the budget; when they do not fit, they go to a temporary file
+ * and the first documents are cut into ranges, each reading the file back
+ * and keeping what it needs.
  *
  * Pairs reach the visitor grouped by their first document, ascending; the
  * counts do not depend on the memory limit or the order of the walk.
@@ -163,14 +165,14 @@ static nf_status walk_groups(nfi_runs *src, size_t max_group, group_fn fn, void 
 typedef struct cand_search {
     const nf_dedup *d;
     nfi_runs *pairs;     /* band pairs and pairs of large sample groups */
-    bool first_walk;     /* the first walk emits the large groups' pairs */
     bool keep_all;       /* the first walk keeps every group while they fit */
-    uint32_t *weight;    /* per document: the words its groups may take */
-    uint64_t words;      /* all small groups' words (first walk) */
-    uint32_t lo, hi;     /* a later walk keeps the groups of these documents */
+    uint32_t *weight;    /* per document: a bound on the words a range spends on it */
+    uint64_t words;      /* all small groups' words, and the explicit records' */
+    uint32_t lo, hi;     /* the range of first documents being counted */
     uint64_t budget;     /* words for the kept groups and their rows */
     uint32_t *mem;       /* kept groups, each followed by GROUP_END */
     size_t n_mem, cap_mem;
+    FILE *groups;        /* every small group (length, members), when they do not fit */
     nfi_kv *recs;        /* the explicit pair records of [lo, hi) */
     size_t n_recs, cap_recs;
     uint32_t *row, *at;  /* see build_rows */
@@ -216,53 +218,94 @@ static nf_status band_group(void *ctx, const uint32_t *g, size_t n, nf_error *er
     return emit_group(ctx, g, n, KIND_BAND, err);
 }
 
-/* Whether everything seen so far fits in one range; when it no longer
- * does, the first walk stops keeping groups and ranges walk again. */
-static bool fits_whole(cand_search *c)
+static nf_status write_group(cand_search *c, const uint32_t *g, size_t n, nf_error *err)
 {
-    if (c->keep_all && c->words + c->d->n_docs > c->budget) {
-        c->keep_all = false;
-        free(c->mem);
-        c->mem = NULL;
-        c->n_mem = c->cap_mem = 0;
-    }
-    return c->keep_all;
+    uint32_t len = (uint32_t)n;
+    if (fwrite(&len, sizeof len, 1, c->groups) != 1 || fwrite(g, sizeof *g, n, c->groups) != n)
+        return nfi_fail(err, NF_ERR_IO, "cannot write sample groups to a temporary file (disk full?)");
+    return NF_OK;
 }
 
-/* The words a small group of n takes in a pass: its members and the end
- * mark, and one row entry per member that has a later one. */
-static uint64_t group_words(size_t n) { return 2 * (uint64_t)n; }
+/* The groups kept so far no longer fit in one range: they move to a
+ * temporary file, which each range reads back (sequentially: much cheaper
+ * than merging the sample runs again). */
+static nf_status spill_groups(cand_search *c, nf_error *err)
+{
+    c->keep_all = false;
+    if (!(c->groups = nfi_temp_file(c->d->opt.tmp_dir, "newsfold-groups")))
+        return nfi_fail(err, NF_ERR_IO, "cannot create a temporary file for sample groups");
+    nf_status st = NF_OK;
+    for (size_t q = 0, start = 0; q < c->n_mem && st == NF_OK; q++)
+        if (c->mem[q] == GROUP_END) {
+            st = write_group(c, c->mem + start, q - start, err);
+            start = q + 1;
+        }
+    free(c->mem);
+    c->mem = NULL;
+    c->n_mem = c->cap_mem = 0;
+    return st;
+}
 
+/* Keeps what a range needs of a group: the members from the first one in
+ * [lo, hi) that has a later one, to the end. */
+static nf_status keep_group(cand_search *c, const uint32_t *g, size_t n, nf_error *err)
+{
+    size_t j = 0;
+    while (j + 1 < n && (g[j] < c->lo || g[j] >= c->hi))
+        j++;
+    if (j + 1 >= n)
+        return NF_OK;
+    uint32_t *m = nfi_grow_array(c->mem, &c->cap_mem, c->n_mem + n - j + 1, sizeof *m);
+    if (!m)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    c->mem = m;
+    memcpy(m + c->n_mem, g + j, (n - j) * sizeof *g);
+    c->n_mem += n - j;
+    m[c->n_mem++] = GROUP_END;
+    return NF_OK;
+}
+
+/* First walk: every small group's words are counted (2n: n members and the
+ * end mark, n - 1 row entries), and each member is charged what a range
+ * starting at it would keep (the suffix from it, and its row entry): the
+ * sum over a range bounds what the range keeps. The groups stay in memory
+ * while everything fits, else go to the group file. */
 static nf_status sample_group(void *ctx, const uint32_t *g, size_t n, nf_error *err)
 {
     cand_search *c = ctx;
     if (n > BAND_CLIQUE_MAX)
-        return c->first_walk ? emit_group(c, g, n, KIND_SAMPLE, err) : NF_OK;
+        return emit_group(c, g, n, KIND_SAMPLE, err);
     if (g[n - 1] < c->d->n_index_docs) /* index documents only: no new pair */
         return NF_OK;
-    if (c->first_walk) {
-        uint64_t w = group_words(n);
-        c->words += w;
-        for (size_t i = 0; i + 1 < n; i++) /* a group may be kept once for each member */
-            c->weight[g[i]] = (uint32_t)(c->weight[g[i]] + w < UINT32_MAX ? c->weight[g[i]] + w : UINT32_MAX);
-        if (!c->keep_all)
-            return NF_OK;
-        if (!fits_whole(c))
-            return NF_OK;
+    c->words += 2 * (uint64_t)n;
+    for (size_t i = 0; i + 1 < n; i++) {
+        uint64_t w = (uint64_t)c->weight[g[i]] + (n - i + 1) + 1;
+        c->weight[g[i]] = w < UINT32_MAX ? (uint32_t)w : UINT32_MAX;
     }
-    bool keep = c->first_walk;
-    for (size_t i = 0; i + 1 < n && !keep; i++)
-        keep = g[i] >= c->lo && g[i] < c->hi;
-    if (!keep)
-        return NF_OK;
-    uint32_t *m = nfi_grow_array(c->mem, &c->cap_mem, c->n_mem + n + 1, sizeof *m);
-    if (!m)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    c->mem = m;
-    memcpy(m + c->n_mem, g, n * sizeof *g);
-    c->n_mem += n;
-    m[c->n_mem++] = GROUP_END;
-    return NF_OK;
+    nf_status st = NF_OK;
+    if (c->keep_all && c->words + c->d->n_docs > c->budget)
+        st = spill_groups(c, err);
+    if (st != NF_OK)
+        return st;
+    return c->keep_all ? keep_group(c, g, n, err) : write_group(c, g, n, err);
+}
+
+/* Reads the group file back, keeping what the range [lo, hi) needs. */
+static nf_status read_groups(cand_search *c, nf_error *err)
+{
+    c->n_mem = 0;
+    if (fflush(c->groups) != 0 || fseek(c->groups, 0, SEEK_SET) != 0)
+        return nfi_fail(err, NF_ERR_IO, "cannot read sample groups back from a temporary file");
+    uint32_t n, g[BAND_CLIQUE_MAX];
+    nf_status st = NF_OK;
+    while (st == NF_OK && fread(&n, sizeof n, 1, c->groups) == 1) {
+        if (n > BAND_CLIQUE_MAX || fread(g, sizeof *g, n, c->groups) != n)
+            return nfi_fail(err, NF_ERR_IO, "cannot read sample groups back from a temporary file");
+        st = keep_group(c, g, n, err);
+    }
+    if (st == NF_OK && ferror(c->groups))
+        st = nfi_fail(err, NF_ERR_IO, "cannot read sample groups back from a temporary file");
+    return st;
 }
 
 /* The rows of documents [lo, hi): row[k]..row[k + 1] index `at`, whose
@@ -415,7 +458,7 @@ nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_vis
     *n_pairs = 0;
     size_t n_docs = d->n_docs;
     int threads = d->opt.threads > 0 ? d->opt.threads : 1;
-    cand_search c = {.d = d, .first_walk = true, .keep_all = true, .lo = 0, .hi = (uint32_t)n_docs};
+    cand_search c = {.d = d, .keep_all = true, .lo = 0, .hi = (uint32_t)n_docs};
     c.budget = mem_bytes / 2 / sizeof(uint32_t);
     if (c.budget > UINT32_MAX / 2) /* positions in mem are 32-bit */
         c.budget = UINT32_MAX / 2;
@@ -437,16 +480,14 @@ nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_vis
     bool have = false;
     if (st == NF_OK && (st = nfi_runs_finish(c.pairs, err)) == NF_OK)
         have = nfi_runs_next(c.pairs, &next) == 1;
-    fits_whole(&c);
-    c.first_walk = false;
+    if (st == NF_OK && c.keep_all && c.words + n_docs > c.budget) /* the explicit records alone */
+        st = spill_groups(&c, err);
     count_job job = {&c, visit, ctx};
     for (uint32_t lo = 0; lo < n_docs && st == NF_OK; lo = c.hi) {
         c.lo = lo;
-        if (!c.keep_all) { /* walk the samples again for this range's groups */
+        if (!c.keep_all) { /* read this range's groups back */
             c.hi = range_end(&c, lo, c.budget);
-            c.n_mem = 0;
-            if ((st = nfi_runs_rewind(d->sample_runs, err)) == NF_OK)
-                st = walk_groups(d->sample_runs, SAMPLE_DF_MAX, sample_group, &c, err);
+            st = read_groups(&c, err);
         }
         if (st == NF_OK && (st = load_records(&c, &next, &have, err)) == NF_OK)
             st = count_range(&c, k, threads, &job, err);
@@ -463,5 +504,7 @@ nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_vis
     free(c.weight);
     free(c.mem);
     free(c.recs);
+    if (c.groups)
+        fclose(c.groups);
     return st;
 }
