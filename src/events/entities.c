@@ -26,11 +26,29 @@
  * Features for similarity: each name token's key, each pair of adjacent
  * tokens in a run, and each number (digits only, so "17,8" = "17.8").
  *
- * Entities of an event: every member's runs, cut at weak tokens nobody
- * corroborates; grouped by key; counted by independent sources (members
- * of one duplicate/translation component count once) and by documents;
- * merged across spelling variants (keys one edit apart) and with their
- * surname ("Putin" into "Vladimir Putin"); shown in their most used form.
+ * Runs are also kept, serialized, for the entities an event shows. Each
+ * run token carries display flags (job title or function word of the
+ * document's language from small word lists, written in lower case
+ * elsewhere in the document, capitalized only by its place); these never
+ * change a feature. A document without text gives the runs of its title,
+ * for display only (names from titles added as features diluted the
+ * clustering of undated headlines, see docs/events.md).
+ *
+ * Entities of an event: a first pass over every member's runs gathers the
+ * event's own evidence per key (named clearly, named at all, named alone,
+ * written in lower case in a title); then each run is cut into pieces at
+ * words that are no name (uncorroborated weak or positional words, a
+ * capitalized function word at a sentence start, a possessive owner before
+ * a name of its own), keeping common words only after a name ("UN Security
+ * Council"), with job titles and what precedes them dropped ("Foreign
+ * Minister Cho Tae-yul" -> "Cho Tae-yul") and lone common words dropped.
+ * Pieces are grouped by key; counted by independent sources (members of
+ * one duplicate/translation component count once) and by documents;
+ * merged across spelling variants (keys one edit apart), word order, and
+ * short forms ("Putin" into "Vladimir Putin", "North" into "North Korea");
+ * shown in the form most used by the reports in the headline's language.
+ * Everything depends only on the members in their given order, so the
+ * result is the same for any thread count.
  */
 #include "events/events.h"
 
