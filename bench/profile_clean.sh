@@ -60,6 +60,6 @@ else
     callgrind_annotate "$OUT/callgrind.out" 2>/dev/null | sed -n '/file:function/,$p' | sed -n '3,17p' | cut -c1-140
     echo "== inclusive cost of the stages (instructions)"
     callgrind_annotate --inclusive=yes "$OUT/callgrind.out" 2>/dev/null |
-        grep -E ':(nf_clean_batch|nf_langid_detect|nfi_cld2_detect|nfi_tokenize|emit|sb_stemmer_stem|nfi_boilerplate_classify|nf_find_date|nf_reader_next|cJSON_ParseWithLength|write_batch) \[' |
+        grep -E ':(nf_clean_batch|nf_langid_detect|nfi_cld2_detect|nfi_tokenize|nfi_count_tokens|emit|sb_stemmer_stem|nfi_boilerplate_classify|nf_find_date|nf_reader_next|nf_doc_from_json|cJSON_ParseWithLength|write_batch) \[' |
         cut -c1-140
 fi

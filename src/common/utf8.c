@@ -7,8 +7,8 @@
  * the substitution the Unicode standard recommends, and counts them, so the
  * count reported per document is stable and comparable with other tools.
  * NUL bytes are replaced too: C strings would silently truncate there.
- * ASCII runs are copied eight bytes at a time, which keeps repair far off the
- * profile for the common case.
+ * ASCII runs are passed eight bytes at a time, and a document's strings are
+ * first only checked: the usual valid text is never copied.
  */
 #include "common/common.h"
 

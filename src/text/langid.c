@@ -2,6 +2,7 @@
  * langid.c - language identification, in three steps, cheapest first:
  * - A script pre-pass: text dominated by Hangul is Korean, text with Kana is
  *   Japanese, Han without Kana is Chinese. This rule is exact for news.
+ *   Its count runs only when a UTF-8 lead byte of those blocks occurs.
  * - A function-word fast path: for the seven languages news comes in most
  *   (en, de, fr, es, it, pt, nl), words found only in one of them are
  *   counted through one hash table keyed by the word packed into 64 bits;

@@ -33,6 +33,12 @@
  * the raw bytes and the language, so output never depends on what was
  * cached before (documents, batch order or thread). When a table reaches
  * its bound it is emptied and refilled, which keeps memory per thread fixed.
+ * An ASCII word that is not stemmed skips the cache: lower-casing it costs
+ * less than the lookup.
+ *
+ * Counting only (nfi_count_tokens, for records that hold just the number)
+ * runs the same segmentation loop without folding, stemming or storing,
+ * and counts plain ASCII stretches 8 bytes at a time from bit masks.
  */
 #include "text/text.h"
 
