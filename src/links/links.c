@@ -203,7 +203,7 @@ static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     pivot_ctx *c = ctx;
     snprintf(c->out[i].lang, sizeof c->out[i].lang, "%s", c->docs[i].lang);
-    c->out[i].text_len = c->docs[i].text_len;
+    nfi_pivot_text(&c->docs[i], &c->out[i].text_len);
     nf_status st = nfi_pivot_build(*(nfi_pivoter **)worker, &c->docs[i], &c->out[i].pivot, err);
     if (st == NF_OK && !index_sequence(&c->out[i]))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");

@@ -67,6 +67,10 @@ typedef struct nfi_pivoter nfi_pivoter;
 nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, nf_error *err);
 void nfi_pivoter_free(nfi_pivoter *p);
 nf_status nfi_pivot_build(nfi_pivoter *p, const nf_clean_doc *doc, nf_pivot *out, nf_error *err);
+/* The text a pivot is built from: the cleaned text, or the title where the
+ * text holds no token (a headline-only record; a one-sentence document,
+ * whose only line cleaning takes for its title). */
+const char *nfi_pivot_text(const nf_clean_doc *doc, size_t *len);
 
 /* The spelling-tolerant key of a name already in lower-case ASCII. */
 size_t nfi_name_skeleton(const char *ascii, size_t len, char *out, size_t cap);

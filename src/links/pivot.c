@@ -30,6 +30,7 @@
  * paragraph alignment. A pivoter (one per thread) owns an ICU transliterator.
  */
 #include "links/links.h"
+#include "text/text.h"
 
 #include <libstemmer.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ struct nfi_pivoter {
     const nfi_lexicon *lex;
     lookup_slot *memo; /* LOOKUP_CACHE_SLOTS */
     word_slot *words;  /* WORD_CACHE_SLOTS */
+    nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
     UTransliterator *translit;
     struct sb_stemmer *russian; /* Ukrainian words read through the Russian dictionary */
 };
@@ -119,6 +121,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
         sb_stemmer_delete(p->russian);
     free(p->memo);
     free(p->words);
+    nfi_normalizer_free(p->nz);
     free(p);
 }
 
@@ -966,7 +969,48 @@ static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
     return NF_OK;
 }
 
+const char *nfi_pivot_text(const nf_clean_doc *d, size_t *len)
+{
+    if (d->n_tokens == 0 && d->title && d->title[0]) {
+        *len = strlen(d->title);
+        return d->title;
+    }
+    *len = d->text_len;
+    return d->text;
+}
+
+static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *out, nf_error *err);
+
+/* A document whose text holds no token is read from its title, tokenized
+ * here as cleaning tokenizes text (same normalizer, language, stems). */
 nf_status nfi_pivot_build(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *out, nf_error *err)
+{
+    size_t len;
+    const char *text = nfi_pivot_text(d, &len);
+    if (text == d->text)
+        return build_pivot(p, d, out, err);
+    memset(out, 0, sizeof *out);
+    nf_status st = p->nz ? NF_OK : nfi_normalizer_new(&p->nz, err);
+    nfi_token_vec tokens = {NULL, 0, 0};
+    nfi_buf pool;
+    nfi_buf_init(&pool);
+    if (st == NF_OK)
+        st = nfi_tokenize(p->nz, text, len, d->lang, true, &tokens, &pool, err);
+    if (st == NF_OK && pool.oom)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK) {
+        nf_clean_doc t = *d;
+        t.text = (char *)text, t.text_len = len;
+        t.tokens = tokens.items, t.n_tokens = tokens.len;
+        t.pool = pool.data ? pool.data : (char *)"", t.pool_len = pool.len;
+        st = build_pivot(p, &t, out, err);
+    }
+    free(tokens.items);
+    nfi_buf_free(&pool);
+    return st;
+}
+
+static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
     builder b;
