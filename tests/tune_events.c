@@ -255,7 +255,8 @@ static uint32_t *majority(const ev_corpus *c, const nf_events_result *r)
     return maj;
 }
 
-/* Clusters the headline corpora with the defaults and writes every scored
+/* Clusters the headline corpora with the defaults (or the headline model's
+ * coefficients, threshold_short and merge_threshold given) and writes every scored
  * (headline, event) pair with its score parts and whether the headline's
  * gold event is the event's majority one: the rows the headline model is
  * fitted on (tests/fit_headline_model.py; docs/events.md). */
@@ -275,6 +276,8 @@ static void dump_headlines(const char *shared, const char *path, char **model, i
             o.headline_model[m] = atof(model[m]);
         if (n_model > 7)
             o.threshold_short = atof(model[7]);
+        if (n_model > 8)
+            o.merge_threshold = atof(model[8]);
         nf_links *links;
         nf_events *ev = ev_prepare(&cs[k], &o, &links);
         trace_buf tb = {0};
