@@ -20,7 +20,9 @@
  *   4. finalizes each event when it leaves the live set: its most central
  *      report (headline), its entities (entities.c) and a profile for the
  *      storyline stage (storylines.c);
- *   5. builds the result: roles (original, copy, translation, report),
+ *   5. joins headline events of different languages whose profiles agree
+ *      (storylines.c), collecting their entities again;
+ *   6. builds the result: roles (original, copy, translation, report),
  *      sources, languages, storylines.
  * Weights, thresholds and the window come from nf_events_options; their
  * defaults are tuned on data (docs/events.md). The output depends only on

@@ -11,6 +11,11 @@
  * which lists its events in time order. An event that links to nothing
  * starts its own storyline. Storylines are numbered by their first event,
  * so the result depends only on the events.
+ *
+ * The same profile index joins headline events across languages after the
+ * stream (nfi_events_merge_languages): each event joins the earlier event
+ * of another main language, within merge_days, whose names or pivot
+ * profile agrees best, when that cosine reaches merge_threshold.
  */
 #include "events/events.h"
 
