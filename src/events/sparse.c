@@ -6,9 +6,10 @@
  * sizes differ a lot (a 40-feature document against a 500-feature
  * centroid). Centroids are sums of their members' unit vectors, pruned to
  * their largest weights (selected, not sorted: nfi_kth_largest_u32 finds
- * the cut-off weight and a filter keeps hash order); pruning only happens once a vector holds twice its
- * limit, so its cost is amortized over many additions. Ties in pruning go
- * to the smaller hash, so results never depend on memory layout.
+ * the cut-off weight and a filter keeps hash order); pruning only happens
+ * once a vector holds twice its limit, so its cost is amortized over many
+ * additions. Ties in pruning go to the smaller hash, so results never
+ * depend on memory layout.
  */
 #include "events/events.h"
 
