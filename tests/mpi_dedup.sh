@@ -141,6 +141,12 @@ check "--shard-output without --mpi refused" grep -q 'needs --mpi' "$tmp/err"
 # the default batch size (4096) with batches that span byte ranges
 gen_corpus "$tmp/big.jsonl" 9000 11
 same "generated, default batch" "$tmp/big.jsonl"
+# the ranks split the input: each scans a part, the parts add up to the whole
+"${mpirun[@]}" -np 3 "$nf" dedup --mpi -q -j1 --stats "$tmp/big.jsonl" -o /dev/null 2>"$tmp/stats.err"
+read -r -a scanned <<<"$(grep -o 'scanned [0-9]* docs' "$tmp/stats.err" | grep -o '[0-9]*' | sort -n | tr '\n' ' ')"
+parts_ok() { [ ${#scanned[@]} -eq 3 ] && [ "${scanned[0]}" -gt 2000 ] && [ "${scanned[2]}" -lt 4000 ]; }
+check "3 ranks scan parts of one file (${scanned[*]})" parts_ok
+check "the parts add up to the file" [ $((scanned[0] + scanned[1] + scanned[2])) -eq 9000 ]
 
 # --index: rank 0 owns the index; two runs, the second against the first
 mkdir -p "$tmp/i1" "$tmp/i2"
