@@ -559,6 +559,69 @@ static void test_merge_languages(void **state)
     assert_int_equal(n_groups, N); /* cosine 2/3 is below 0.99 */
 }
 
+/* The title's features of a clean document, its text tokenized (stemmed
+ * or not) from `text`, its title `title`. */
+static nfi_docfeat title_features(nfi_featctx *fc, nfi_normalizer *nz, const char *title, const char *text,
+                                  bool stem)
+{
+    nf_clean_doc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.title = (char *)title;
+    cd.text = (char *)text;
+    cd.text_len = strlen(text);
+    strcpy(cd.lang, "en");
+    nfi_token_vec tv = {0};
+    nfi_buf pool;
+    nfi_buf_init(&pool);
+    nf_error err;
+    assert_int_equal(nfi_tokenize(nz, text, strlen(text), "en", stem, &tv, &pool, &err), NF_OK);
+    cd.tokens = tv.items;
+    cd.n_tokens = tv.len;
+    cd.pool = pool.data;
+    cd.pool_len = pool.len;
+    nfi_docfeat f = {0};
+    assert_int_equal(nfi_evfeat_extract(fc, &cd, &f, &err), NF_OK);
+    free(tv.items);
+    nfi_buf_free(&pool);
+    return f;
+}
+
+static void expect_same_title(const nfi_docfeat *a, const nfi_docfeat *b)
+{
+    assert_int_equal(a->n[CH_TITLE], b->n[CH_TITLE]);
+    for (size_t i = 0; i < a->n[CH_TITLE]; i++) {
+        assert_true(a->f[CH_TITLE][i].hash == b->f[CH_TITLE][i].hash);
+        assert_int_equal(a->f[CH_TITLE][i].count, b->f[CH_TITLE][i].count);
+    }
+}
+
+/* A title that is the text's first line takes its terms from the text's
+ * tokens; they equal those of the title tokenized on its own (stemmed),
+ * also when the text was not stemmed (then the title is tokenized). */
+static void test_title_from_text(void **state)
+{
+    (void)state;
+    nfi_featctx *fc;
+    nfi_normalizer *nz;
+    nf_error err;
+    assert_int_equal(nfi_featctx_new(&fc, NULL, &err), NF_OK);
+    assert_int_equal(nfi_normalizer_new(&nz, &err), NF_OK);
+    const char *title = "Runners running the finals: 2,300 watched";
+    const char *in_text = "Runners running the finals: 2,300 watched\nThe crowd cheered the runners.";
+    const char *apart = "The crowd cheered the runners.";
+    nfi_docfeat own = title_features(fc, nz, title, apart, true);
+    nfi_docfeat reused = title_features(fc, nz, title, in_text, true);
+    nfi_docfeat unstemmed = title_features(fc, nz, title, in_text, false);
+    assert_true(own.n[CH_TITLE] >= 4);
+    expect_same_title(&own, &reused);
+    expect_same_title(&own, &unstemmed);
+    nfi_docfeat_free(&own);
+    nfi_docfeat_free(&reused);
+    nfi_docfeat_free(&unstemmed);
+    nfi_normalizer_free(nz);
+    nfi_featctx_free(fc);
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -646,7 +709,7 @@ int main(void)
         cmocka_unit_test(test_timestamps_and_headlines), cmocka_unit_test(test_worst_clusters),
         cmocka_unit_test(test_undated_live_set_bounded),
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_merge_languages),
+        cmocka_unit_test(test_merge_languages),     cmocka_unit_test(test_title_from_text),
         cmocka_unit_test(test_metrics_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
