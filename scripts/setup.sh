@@ -9,7 +9,7 @@ packages=(gcc g++ make cmake ninja-build pkg-config
           libxxhash-dev libcjson-dev zlib1g-dev libcmocka-dev libgumbo-dev
           dict-freedict-deu-eng dict-freedict-eng-deu dict-freedict-fra-eng dict-freedict-eng-fra
           dict-freedict-spa-eng dict-freedict-eng-spa dict-freedict-ita-eng dict-freedict-por-eng
-          dict-freedict-nld-eng dict-freedict-eng-rus
+          dict-freedict-nld-eng dict-freedict-eng-rus dict-freedict-deu-rus dict-freedict-fra-rus
           edict dict-freedict-jpn-eng dict-freedict-eng-jpn dict-freedict-ara-eng dict-freedict-eng-ara
           dict-freedict-ell-eng dict-freedict-eng-ell
           libmicrohttpd-dev libsqlite3-dev sqlite3 curl wrk chromium nodejs # this line: newsfold serve

@@ -18,7 +18,7 @@
 #include "links/links.h"
 
 /* Floors are the targets of issue 11 where they are met; Hebrew (target
- * 0.85, measured 0.833) and Ukrainian (target 0.60, measured 0.318) are not
+ * 0.85, measured 0.833) and Ukrainian (target 0.60, measured 0.484) are not
  * met yet, so their floors sit just under what is measured: a regression
  * still fails, and the gap stays visible in docs/links.md and the README. */
 static const struct eval_set {
@@ -26,7 +26,7 @@ static const struct eval_set {
     double floor;     /* B-cubed F1 */
 } sets[] = {
     {"wmt21/de-fr", 0.97},           {"wmt21/fr-de", 0.97},           {"wmt-more/wmt23-he-en", 0.82},
-    {"wmt-more/wmt23-zh-en", 0.85},  {"wmt-more/wmt23-ja-en", 0.85},  {"wmt-more/wmt22-uk-en", 0.30},
+    {"wmt-more/wmt23-zh-en", 0.85},  {"wmt-more/wmt23-ja-en", 0.85},  {"wmt-more/wmt22-uk-en", 0.47},
 };
 
 /* Gold group numbers: the id before '|', numbered by a hash of it (FNV-1a,

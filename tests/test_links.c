@@ -155,14 +155,22 @@ static void test_user_lexicon(void **state)
 {
     (void)state;
     char *dir = tu_tempdir();
-    tu_write(dir, "lex.tsv", "# mine\nxx\tblorp\tharbour\n", 25);
-    tu_write(dir, "x.jsonl", "{\"id\":\"a\",\"lang\":\"xx\",\"title\":\"T\",\"text\":\"the blorp\"}\n", 55);
+    const char *lexicon = "# mine\nxx\tblorp\tharbour\nxx\tgreen blorp\tmarket\n";
+    tu_write(dir, "lex.tsv", lexicon, strlen(lexicon));
+    /* b has no title: cleaning takes its one line for the title, leaving
+     * no text, and the pivot is read from the title */
+    const char *docs = "{\"id\":\"a\",\"lang\":\"xx\",\"title\":\"T\",\"text\":\"the blorp\"}\n"
+                       "{\"id\":\"b\",\"lang\":\"xx\",\"text\":\"a green blorp\"}\n";
+    tu_write(dir, "x.jsonl", docs, strlen(docs));
     tu_corpus c = tu_clean_path(dir, 1, 0);
     char lex[4200];
     snprintf(lex, sizeof lex, "%s/lex.tsv", dir);
     nf_links_result r;
     nf_links *l = links_over(&c, lex, &r);
     assert_true(has_feature(nf_links_pivot(l, 0), NF_PIVOT_TERM, "harbour", 7));
+    assert_int_equal(c.docs[1].n_tokens, 0);
+    assert_true(has_feature(nf_links_pivot(l, 1), NF_PIVOT_TERM, "market", 6)); /* the phrase, not its words */
+    assert_false(has_feature(nf_links_pivot(l, 1), NF_PIVOT_TERM, "harbour", 7));
     nf_links_result_free(&r);
     nf_links_free(l);
     tu_corpus_free(&c);

@@ -42,7 +42,7 @@
 #define MAX_SENSES 8
 #define MAX_VALUES 16
 #define MAX_LANGS 48
-#define CACHE_MAGIC "NFLEX006"
+#define CACHE_MAGIC "NFLEX007"
 #define MAX_PHRASE_WORDS 3
 #define MAX_CJK_BYTES 36   /* 12 characters: longer headwords are phrases */
 #define NAME_SENSES 2      /* names are taken from the first senses only */
@@ -320,8 +320,52 @@ static size_t gloss_values(builder *b, char **phrases, size_t n, uint64_t *out)
     return k;
 }
 
-/* One dictionary: forward (X-eng) or inverted (eng-X). */
-static void compile_dict(builder *b, const char *index_path, const char *dict_path, const char *lang, bool inverted)
+/* Through a third language: Russian has only a small eng-rus, but
+ * deu-rus and fra-rus are larger, and German and French have large
+ * dictionaries to English. A pivot entry's headword (in the via language)
+ * is looked up among the pairs compiled so far (sorted by key); its first
+ * English values become those of each of its first translations. */
+#define PIVOT_VALUES 4
+#define PIVOT_SENSES 3
+
+typedef struct via_table {
+    const nfi_kv *pairs; /* sorted by key, values in dictionary order */
+    size_t n;
+    const char *lang;
+} via_table;
+
+static size_t via_values(builder *b, const via_table *via, const char *headword, uint64_t *out, size_t max)
+{
+    if (tokenize(b, headword, strlen(headword), via->lang) == 0 || b->toks.len > MAX_PHRASE_WORDS)
+        return 0;
+    nfi_buf key;
+    nfi_buf_init(&key);
+    joined(b, 0, &key);
+    uint64_t k = nfi_lexicon_key(via->lang, key.data ? key.data : "", key.len);
+    nfi_buf_free(&key);
+    size_t lo = 0, hi = via->n, n = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (via->pairs[mid].key < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < via->n && via->pairs[i].key == k && n < max; i++) {
+        uint64_t v = via->pairs[i].val;
+        bool skip = v == NFI_MARK_PREFIX || v == NFI_MARK_HEAD2 || v == NFI_MARK_HEAD3 || v == NFI_MARK_TAIL;
+        for (size_t j = 0; j < n && !skip; j++)
+            skip = out[j] == v;
+        if (!skip)
+            out[n++] = v;
+    }
+    return n;
+}
+
+/* One dictionary: forward (X-eng), inverted (eng-X), or through a third
+ * language (via: X-lang read as lang -> X -> English). */
+static void compile_dict(builder *b, const char *index_path, const char *dict_path, const char *lang, bool inverted,
+                         const via_table *via)
 {
     size_t index_len, dict_len;
     char *index = nfi_read_file(index_path, &index_len);
@@ -348,7 +392,11 @@ static void compile_dict(builder *b, const char *index_path, const char *dict_pa
         char *phrases[MAX_SENSES * 2];
         size_t n = body ? phrases_of(body + 1, phrases, MAX_SENSES * 2) : 0;
         uint64_t terms[MAX_SENSES * 2];
-        if (!inverted) {
+        if (via) {
+            size_t k = via_values(b, via, line, terms, PIVOT_VALUES);
+            for (size_t i = 0; i < n && i < PIVOT_SENSES && k; i++)
+                add_word(b, lang, phrases[i], strlen(phrases[i]), terms, k);
+        } else if (!inverted) {
             uint64_t values[MAX_VALUES];
             add_word(b, lang, line, strlen(line), values, gloss_values(b, phrases, n, values));
         } else {
@@ -467,10 +515,11 @@ static void compile_cedict(builder *b, const char *path)
 
 /* ------------------------------------------------------------ cache */
 
-enum dict_kind { DICT_FREEDICT, DICT_INVERTED, DICT_EDICT, DICT_CEDICT };
+enum dict_kind { DICT_FREEDICT, DICT_INVERTED, DICT_EDICT, DICT_CEDICT, DICT_VIA };
 
 typedef struct dict_file {
     char lang[4];
+    char via[4];   /* DICT_VIA: the headwords' language */
     char index[512], dict[512]; /* EDICT, CEDICT: index is the file */
     enum dict_kind kind;
 } dict_file;
@@ -546,14 +595,17 @@ static size_t find_dicts(const char *given, dict_file *out, size_t max, uint64_t
         memcpy(a, names[i] + 9, 3);
         memcpy(b, names[i] + 13, 3);
         bool inverted = strcmp(a, "eng") == 0;
-        const char *lang = iso1_of(inverted ? b : a);
-        if (!lang || (!inverted && strcmp(b, "eng") != 0))
+        bool via = strcmp(b, "rus") == 0 && (strcmp(a, "deu") == 0 || strcmp(a, "fra") == 0);
+        const char *lang = iso1_of(inverted || via ? b : a);
+        if (!lang || (!inverted && !via && strcmp(b, "eng") != 0))
             continue;
         dict_file *f = &out[n];
         snprintf(f->lang, sizeof f->lang, "%s", lang);
+        const char *via_lang = via ? iso1_of(a) : NULL;
+        snprintf(f->via, sizeof f->via, "%s", via_lang ? via_lang : "");
         snprintf(f->index, sizeof f->index, "%s/%s", dir, names[i]);
         snprintf(f->dict, sizeof f->dict, "%s/%.16s.dict.dz", dir, names[i]);
-        f->kind = inverted ? DICT_INVERTED : DICT_FREEDICT;
+        f->kind = via ? DICT_VIA : inverted ? DICT_INVERTED : DICT_FREEDICT;
         struct stat sa, sb;
         if (stat(f->index, &sa) != 0 || stat(f->dict, &sb) != 0)
             continue;
@@ -627,13 +679,25 @@ static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t 
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CACHE_MAGIC, 8);
     h.signature = signature;
-    for (size_t i = 0; i < n_dicts && !b.oom; i++) {
+    nfi_kv *snapshot = NULL; /* every pair but DICT_VIA's, for their lookups */
+    size_t n_snapshot = 0;
+    for (size_t step = 0; step < 2 * n_dicts && !b.oom; step++) {
+        size_t i = step % n_dicts;
+        if ((dicts[i].kind == DICT_VIA) != (step >= n_dicts))
+            continue; /* through a third language last, when its dictionaries are all in */
+        if (dicts[i].kind == DICT_VIA && !snapshot && (snapshot = malloc((b.n ? b.n : 1) * sizeof *snapshot))) {
+            memcpy(snapshot, b.pairs, b.n * sizeof *snapshot);
+            n_snapshot = b.n;
+            nfi_kv_sort_by_key_stable(snapshot, n_snapshot);
+        }
+        via_table via = {snapshot, n_snapshot, dicts[i].via};
         if (dicts[i].kind == DICT_EDICT)
             compile_edict(&b, dicts[i].index);
         else if (dicts[i].kind == DICT_CEDICT)
             compile_cedict(&b, dicts[i].index);
-        else
-            compile_dict(&b, dicts[i].index, dicts[i].dict, dicts[i].lang, dicts[i].kind == DICT_INVERTED);
+        else if (dicts[i].kind != DICT_VIA || snapshot)
+            compile_dict(&b, dicts[i].index, dicts[i].dict, dicts[i].lang, dicts[i].kind == DICT_INVERTED,
+                         dicts[i].kind == DICT_VIA ? &via : NULL);
         bool known = false;
         for (uint32_t k = 0; k < h.n_langs; k++)
             known |= strcmp(h.langs[k], dicts[i].lang) == 0;
@@ -656,6 +720,7 @@ static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t 
         }
     }
     nfi_buf_free(&table);
+    free(snapshot);
     free(b.pairs);
     free(b.toks.items);
     nfi_buf_free(&b.pool);
