@@ -272,10 +272,39 @@ static nf_status alloc_doc_arrays(doc_entry *d)
     return d->weights && d->post && build_paragraph_sets(d) ? NF_OK : NF_ERR_NOMEM;
 }
 
+static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
+{
+    (void)worker;
+    nf_links *l = ctx;
+    return alloc_doc_arrays(&l->docs[i]) == NF_OK ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+}
+
+/* A document's weights (kind weight x IDF x (1 + log count)) from the
+ * document frequencies the index left in them, and its norms. */
+static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
+{
+    (void)worker, (void)err;
+    nf_links *l = ctx;
+    doc_entry *d = &l->docs[i];
+    double sum = 0, kind_sum[4] = {0};
+    for (size_t j = 0; j < d->pivot.n_features; j++) {
+        const nf_pivot_feature *pf = &d->pivot.features[j];
+        double idf = 1.0 + log((double)(l->n + 1) / (double)(d->weights[j] + 1)); /* weights[j]: df */
+        double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * (1.0 + log((double)pf->count)));
+        sum += w * w;
+        kind_sum[pf->kind & 3] += w * w;
+    }
+    d->norm = sqrt(sum);
+    d->term_share = term_share(&d->pivot);
+    for (int kk = 0; kk < 4; kk++)
+        d->kind_norm[kk] = sqrt(kind_sum[kk]);
+    return NF_OK;
+}
+
 /* One sort of every (feature, document) pair gives, run by run, each
- * feature's document frequency, hence every weight (kind weight x IDF x
- * (1 + log count)), and the postings of the candidate search, which keep
- * the runs of features neither unique nor too common, in place. */
+ * feature's document frequency, hence every weight, and the postings of
+ * the candidate search, which keep the runs of features neither unique nor
+ * too common, in place. The per-document work runs on all threads. */
 static nf_status index_features(nf_links *l, postings *p, nf_error *err)
 {
     memset(p, 0, sizeof *p);
@@ -291,9 +320,10 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
     p->offsets = malloc((total + 1) * sizeof *p->offsets);
     if (!all || !p->offsets)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
+    if (st != NF_OK)
+        return st;
     for (size_t i = 0; i < l->n; i++) {
-        if (alloc_doc_arrays(&l->docs[i]) != NF_OK)
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         for (size_t j = 0; j < l->docs[i].pivot.n_features; j++)
             all[k++] = (nfi_kv){l->docs[i].pivot.features[j].hash, (uint64_t)i << 32 | (uint32_t)j};
     }
@@ -304,15 +334,13 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
         while (j < k && all[j].key == all[i].key)
             j++;
         uint32_t df = (uint32_t)(j - i);
-        double idf = 1.0 + log((double)(l->n + 1) / (double)(df + 1));
         bool indexed = df >= 2 && df <= max_df;
         if (indexed)
             p->offsets[p->n_keys] = kept;
         for (size_t e = i; e < j; e++) {
             doc_entry *d = &l->docs[all[e].val >> 32];
             uint32_t f = (uint32_t)all[e].val;
-            const nf_pivot_feature *pf = &d->pivot.features[f];
-            d->weights[f] = (float)(kind_weight[pf->kind & 3] * idf * (1.0 + log((double)pf->count)));
+            d->weights[f] = (float)df; /* exact below 2^24 documents; weigh_task makes it the weight */
             d->post[f] = indexed ? (uint32_t)p->n_keys : UINT32_MAX;
             if (indexed)
                 all[kept++] = all[e]; /* kept <= e: the runs ahead are untouched */
@@ -321,20 +349,7 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
         i = j;
     }
     p->offsets[p->n_keys] = kept;
-    for (size_t i = 0; i < l->n; i++) {
-        doc_entry *d = &l->docs[i];
-        double sum = 0, kind_sum[4] = {0};
-        for (size_t j = 0; j < d->pivot.n_features; j++) {
-            double w = d->weights[j];
-            sum += w * w;
-            kind_sum[d->pivot.features[j].kind & 3] += w * w;
-        }
-        d->norm = sqrt(sum);
-        d->term_share = term_share(&d->pivot);
-        for (int kk = 0; kk < 4; kk++)
-            d->kind_norm[kk] = sqrt(kind_sum[kk]);
-    }
-    return NF_OK;
+    return nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, l, err);
 }
 
 static void postings_free(postings *p)
