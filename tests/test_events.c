@@ -430,21 +430,25 @@ static void test_worst_clusters(void **state)
 static void test_undated_and_links(void **state)
 {
     (void)state;
-    nf_doc raw[5];
-    nf_clean_doc cd[5];
+    nf_doc raw[6];
+    nf_clean_doc cd[6];
     make_doc(&raw[0], "x1", "2025-02-10", 3);
     make_doc(&raw[1], "x2", NULL, 4);         /* undated: streamed after x1, gets no date */
     make_doc(&raw[2], "x3", "2025-03-01", 5);
     make_doc(&raw[3], "x4", "2025-03-02", 6); /* unrelated text, but linked to x1 */
     make_doc(&raw[4], "x5", "2026-02-10", 7); /* linked to x1 too, but a year later */
-    clean_docs(raw, cd, 5);
+    make_doc(&raw[5], "x6", "2025-02-10", 8); /* a headline linked to x1 */
+    free(raw[5].text);
+    raw[5].text = strdup("Eight words on another matter entirely, said Quox.");
+    raw[5].text_len = strlen(raw[5].text);
+    clean_docs(raw, cd, 6);
     nf_events *ev;
     nf_error err;
     nf_events_options o = opts(1);
     assert_int_equal(nf_events_new(&ev, &o, &err), NF_OK);
-    assert_int_equal(nf_events_add(ev, cd, 5, &err), NF_OK);
-    nf_link links[] = {{0, 3, 0.9}, {0, 4, 0.9}};
-    assert_int_equal(nf_events_add_links(ev, links, 2, &err), NF_OK);
+    assert_int_equal(nf_events_add(ev, cd, 6, &err), NF_OK);
+    nf_link links[] = {{0, 3, 0.9}, {0, 4, 0.9}, {0, 5, 1.0}};
+    assert_int_equal(nf_events_add_links(ev, links, 3, &err), NF_OK);
     nf_link bad = {0, 9, 0.9};
     assert_int_equal(nf_events_add_links(ev, &bad, 1, &err), NF_ERR_ARG);
     nf_events_result r;
@@ -461,10 +465,13 @@ static void test_undated_and_links(void **state)
     /* a "translation" a year apart is not believed */
     assert_int_not_equal(r.docs[4].event, r.docs[0].event);
     assert_int_equal(r.docs[4].role, NF_ROLE_ORIGINAL);
+    /* nor is a headline's (a few shared words are no translation) */
+    assert_int_not_equal(r.docs[5].event, r.docs[0].event);
+    assert_int_not_equal(r.docs[5].role, NF_ROLE_TRANSLATION);
     nf_events_result_free(&r);
     assert_int_equal(nf_events_finish(ev, &r, &err), NF_ERR_ARG); /* only once */
     nf_events_free(ev);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         nf_clean_doc_free(&cd[i]);
         nf_doc_free(&raw[i]);
     }
