@@ -37,6 +37,9 @@ static const char run_usage[] =
     "      --prefer-lang LANG      take event headlines from reports in LANG when possible\n"
     "      --no-dedup              skip the duplicate stage (no copy links)\n"
     "      --no-links              skip the cross-lingual stage (no translations, no pivots)\n"
+    "      --dict-dir DIR, --cache-dir DIR, --lexicon FILE\n"
+    "                              dictionaries, as for links (both the cross-lingual stage and\n"
+    "                              the event stage's headline pivots read them)\n"
     "      --title TEXT            title of report.html\n"
     "      --max-docs N            documents listed per group and event in report.html\n"
     "      --db FILE               also write FILE, a new store for newsfold serve (SQLite)\n"
@@ -111,6 +114,9 @@ static int parse_option(int c, run_cli *o)
     case 'L': o->fold.events.prefer_lang = optarg; return 0;
     case 'N': o->fold.dedup_on = 0; return 0;
     case 'K': o->fold.links_on = 0; return 0;
+    case 'd': o->fold.links.dict_dir = optarg; return 0;
+    case 'c': o->fold.links.cache_dir = optarg; return 0;
+    case 'x': o->fold.links.lexicon_file = optarg; return 0;
     case 'T': o->report.title = optarg; return 0;
     case 'M': return parse_int(optarg, &o->report.max_docs) ? 0 : bad_value("max docs", optarg);
     case 'j':
@@ -139,6 +145,9 @@ static int parse_args(int argc, char **argv, run_cli *o)
         {"no-dedup", no_argument, 0, 'N'},
         {"title", required_argument, 0, 'T'},
         {"no-links", no_argument, 0, 'K'},
+        {"dict-dir", required_argument, 0, 'd'},
+        {"cache-dir", required_argument, 0, 'c'},
+        {"lexicon", required_argument, 0, 'x'},
         {"max-docs", required_argument, 0, 'M'},
         {"threads", required_argument, 0, 'j'},
         {"stats", no_argument, 0, 's'},

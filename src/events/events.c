@@ -70,6 +70,7 @@ struct nf_events {
     nf_events_options o;
     nfi_featctx *ctx[MAX_THREADS];
     nfi_lexicon *lex; /* for headline-only records' pivots, loaded with the first one */
+    const char *dict_dir, *cache_dir, *lexicon_file; /* where lex comes from (NULL: defaults) */
     doc_meta *docs;
     size_t n, cap;
     nfi_buf strs;
@@ -338,16 +339,24 @@ static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nfi_doc
     return NF_OK;
 }
 
+void nfi_events_dictionaries(nf_events *ev, const char *dict_dir, const char *cache_dir, const char *lexicon_file)
+{
+    ev->dict_dir = dict_dir;
+    ev->cache_dir = cache_dir;
+    ev->lexicon_file = lexicon_file;
+}
+
 /* The workers' contexts; with the batch's first headline-only record the
- * dictionaries for title pivots are loaded (default places, as the
- * cross-lingual stage's) and every context is made again with them. */
+ * dictionaries for title pivots are loaded (from the places
+ * nfi_events_dictionaries gave, else the defaults, as the cross-lingual
+ * stage's) and every context is made again with them. */
 static nf_status make_contexts(nf_events *ev, int n, const nf_clean_doc *docs, size_t n_docs, nf_error *err)
 {
     bool headlines = false;
     for (size_t i = 0; i < n_docs && !ev->lex && !headlines; i++)
         headlines = nfi_evfeat_is_headline_only(&docs[i]);
     if (headlines) {
-        nf_status st = nfi_lexicon_load(&ev->lex, NULL, NULL, NULL, err);
+        nf_status st = nfi_lexicon_load(&ev->lex, ev->dict_dir, ev->cache_dir, ev->lexicon_file, err);
         if (st != NF_OK)
             return st;
         for (int t = 0; t < MAX_THREADS; t++) {

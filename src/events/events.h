@@ -55,6 +55,11 @@ typedef struct nfi_featctx nfi_featctx;
  * records (see evfeat.c), owned by the caller. */
 struct nfi_lexicon;
 nf_status nfi_featctx_new(nfi_featctx **out, const struct nfi_lexicon *lex, nf_error *err);
+/* Where the event stage loads the dictionaries for headline pivots from
+ * (as nf_links_options' dict_dir, cache_dir, lexicon_file; NULL: the
+ * defaults). The strings are the caller's and must outlive the stage. The
+ * fold passes its links options, so `run --dict-dir` reaches both stages. */
+void nfi_events_dictionaries(nf_events *ev, const char *dict_dir, const char *cache_dir, const char *lexicon_file);
 /* A record whose text is empty and whose title is the whole document. */
 bool nfi_evfeat_is_headline_only(const nf_clean_doc *cd);
 void nfi_featctx_free(nfi_featctx *c);

@@ -130,6 +130,8 @@ nf_status nf_fold_open(nf_fold **out, const nf_fold_options *options, nf_error *
         st = nf_links_new(&f->links, &f->o.links, err);
     if (st == NF_OK)
         st = nf_events_new(&f->events, &f->o.events, err);
+    if (st == NF_OK) /* headline pivots read the same dictionaries as the links stage */
+        nfi_events_dictionaries(f->events, f->o.links.dict_dir, f->o.links.cache_dir, f->o.links.lexicon_file);
     if (st != NF_OK) {
         nf_fold_close(f);
         return st;
