@@ -136,7 +136,8 @@ static int write_batch(void *p, nf_clean_doc *docs, size_t n)
     if (threaded)
         pthread_join(t, NULL);
     for (int k = 0; k < 2; k++)
-        if (c->line[k].oom || fwrite(c->line[k].data, 1, c->line[k].len, c->out) != c->line[k].len) {
+        if (c->line[k].oom ||
+            (c->line[k].len && fwrite(c->line[k].data, 1, c->line[k].len, c->out) != c->line[k].len)) {
             perror("newsfold clean: write");
             return -1;
         }
