@@ -84,6 +84,17 @@ enum {
 };
 enum { RUN_HEADLINE = 0x80, RUN_LOWER = 0x40, RUN_COUNT = 0x3f };
 
+/* A cached name key: the key of a normalized form (as nfi_name_key makes
+ * it) with the two hashes made of it. Pure in the form, so caching never
+ * changes a result; the cache is emptied when it grows past its bounds. */
+typedef struct key_entry {
+    uint32_t norm_off, norm_len, key_off, key_len; /* in key_text */
+    uint64_t word_h; /* nfi_hash64 of the key (word lists) */
+    uint64_t feat_h; /* nfi_feat_hash('n', key) */
+} key_entry;
+#define KEY_CACHE_MAX (1u << 19)        /* entries */
+#define KEY_TEXT_MAX ((size_t)32 << 20) /* bytes */
+
 struct nfi_translit {
     UTransliterator *tr; /* opened on first use */
     bool tr_failed;
@@ -99,6 +110,11 @@ struct nfi_translit {
     nfi_buf key, pair;
     nfi_hmap words; /* word_key(lang, key) -> W_* of the word lists (built on first use) */
     bool words_built;
+    uint64_t *nh;   /* per token of the current document: nfi_hash64 of its normalized form */
+    nfi_hmap keys;  /* the key cache: nfi_hash64(normalized form) -> index + 1 in key_ents */
+    key_entry *key_ents;
+    size_t n_keys, cap_keys;
+    nfi_buf key_text; /* the cached forms and keys */
 };
 
 nf_status nfi_translit_new(nfi_translit **out, nf_error *err)
@@ -123,6 +139,10 @@ void nfi_translit_free(nfi_translit *t)
     nfi_buf_free(&t->key);
     nfi_buf_free(&t->pair);
     nfi_hmap_free(&t->words);
+    free(t->nh);
+    nfi_hmap_free(&t->keys);
+    free(t->key_ents);
+    nfi_buf_free(&t->key_text);
     free(t);
 }
 
@@ -235,6 +255,62 @@ bool nfi_name_key(nfi_translit *t, const char *norm, size_t len, nfi_buf *out)
     return out->len > start;
 }
 
+/* The cached key of the normalized form norm[0..len) whose nfi_hash64 is
+ * h; NULL when it has none (or memory ran out, which, as in nfi_name_key,
+ * only loses the name). Each distinct form goes through nfi_name_key (and
+ * ICU) once per context, not once per occurrence. The entry stays valid
+ * until the next call. */
+static const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
+{
+    const uint64_t *v = nfi_hmap_get(&t->keys, h);
+    if (v) {
+        const key_entry *e = &t->key_ents[*v - 1];
+        if (e->norm_len == len && memcmp(t->key_text.data + e->norm_off, norm, len) == 0)
+            return e;
+    }
+    if (t->n_keys >= KEY_CACHE_MAX || t->key_text.len >= KEY_TEXT_MAX) {
+        nfi_hmap_clear(&t->keys);
+        t->n_keys = 0;
+        t->key_text.len = 0;
+    }
+    if (t->n_keys == t->cap_keys) {
+        size_t cap = t->cap_keys ? t->cap_keys * 2 : 1024;
+        key_entry *k = realloc(t->key_ents, cap * sizeof *k);
+        if (!k)
+            return NULL;
+        t->key_ents = k;
+        t->cap_keys = cap;
+    }
+    key_entry *e = &t->key_ents[t->n_keys];
+    e->norm_off = (uint32_t)t->key_text.len;
+    e->norm_len = (uint32_t)len;
+    nfi_buf_append(&t->key_text, norm, len);
+    e->key_off = (uint32_t)t->key_text.len;
+    if (!nfi_name_key(t, norm, len, &t->key_text)) {
+        t->key_text.len = e->norm_off;
+        return NULL;
+    }
+    e->key_len = (uint32_t)(t->key_text.len - e->key_off);
+    const char *key = t->key_text.data + e->key_off;
+    e->word_h = nfi_hash64(key, e->key_len);
+    e->feat_h = nfi_feat_hash('n', key, e->key_len);
+    if (v) /* another form with the same hash: computed, not cached */
+        return e;
+    uint64_t *slot = nfi_hmap_put(&t->keys, h, NULL);
+    if (!slot)
+        return NULL;
+    *slot = ++t->n_keys;
+    return e;
+}
+
+/* Hashes the normalized form of every word token (t->nh). */
+static void hash_norms(nfi_translit *t, const nf_clean_doc *cd)
+{
+    for (size_t i = 0; i < cd->n_tokens; i++)
+        if (cd->tokens[i].kind == NF_TOKEN_WORD)
+            t->nh[i] = nfi_hash64(cd->pool + cd->tokens[i].norm, cd->tokens[i].norm_len);
+}
+
 /* ------------------------------------------------------------ word lists */
 
 /* Small per-language lists that decide how a name run is shown (never
@@ -336,10 +412,11 @@ static bool build_words(nfi_translit *t)
     return true;
 }
 
-/* The W_* kinds of a name key in a language (0 when in no list). */
-static unsigned word_kind(const nfi_translit *t, uint64_t salt, const char *key, size_t n)
+/* The W_* kinds of a name key (by its nfi_hash64) in a language (0 when
+ * in no list). */
+static unsigned word_kind(const nfi_translit *t, uint64_t salt, uint64_t key_hash)
 {
-    const uint64_t *v = nfi_hmap_get(&t->words, word_key(salt, key, n));
+    const uint64_t *v = nfi_hmap_get(&t->words, key_hash ^ salt);
     return v ? (unsigned)*v : 0;
 }
 
@@ -359,7 +436,10 @@ static bool grow_scratch(nfi_translit *t, size_t n_tokens)
     uint8_t *tl = realloc(t->title_line, cap);
     if (tl)
         t->title_line = tl;
-    if (!s || !l || !tl)
+    uint64_t *nh = realloc(t->nh, cap * sizeof *nh);
+    if (nh)
+        t->nh = nh;
+    if (!s || !l || !tl || !nh)
         return false;
     t->tok_cap = cap;
     return true;
@@ -415,11 +495,6 @@ static size_t mark_lines(nfi_translit *t, const nf_clean_doc *cd)
     return line;
 }
 
-static uint64_t norm_hash(const nf_clean_doc *cd, const nf_token *tk)
-{
-    return nfi_hash64(cd->pool + tk->norm, tk->norm_len);
-}
-
 /* Clear names first (mid-sentence, prose line), then the ambiguous ones. */
 static bool mark_names(nfi_translit *t, const nf_clean_doc *cd)
 {
@@ -436,12 +511,12 @@ static bool mark_names(nfi_translit *t, const nf_clean_doc *cd)
             bool clear = !(tk->flags & NF_TOKEN_SENTENCE_START) && !t->title_line[i];
             if (pass == 0 && (clear || acro)) {
                 t->strength[i] = acro || !nouns ? STR_STRONG : STR_WEAK;
-                uint64_t *s = nfi_hmap_put(&t->seen, norm_hash(cd, tk), NULL);
+                uint64_t *s = nfi_hmap_put(&t->seen, t->nh[i], NULL);
                 if (!s)
                     return false;
                 *s = *s > t->strength[i] ? *s : t->strength[i];
             } else if (pass == 1 && !clear && !acro) {
-                uint64_t *s = nfi_hmap_get(&t->seen, norm_hash(cd, tk));
+                uint64_t *s = nfi_hmap_get(&t->seen, t->nh[i]);
                 t->strength[i] = s ? (uint8_t)*s : STR_NONE;
             }
         }
@@ -504,17 +579,18 @@ static bool is_calendar(const char *norm, size_t n)
 
 /* Records the keys of words written in lower case (the evidence that a
  * capitalized word is a common word, not a name). Unique per document. */
-static bool add_lower(nfi_translit *t, const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *out)
+static bool add_lower(nfi_translit *t, const nf_clean_doc *cd, size_t i, nfi_docfeat *out)
 {
+    const nf_token *tk = &cd->tokens[i];
     if (tk->kind != NF_TOKEN_WORD || (tk->flags & NF_TOKEN_CAPITALIZED) || tk->norm_len < 3)
         return true;
     bool created;
-    if (!nfi_hmap_put(&t->seen, nfi_hash64(cd->pool + tk->norm, tk->norm_len) ^ 0x4C43ULL, &created))
+    if (!nfi_hmap_put(&t->seen, t->nh[i] ^ 0x4C43ULL, &created))
         return false;
     if (!created)
         return true;
-    t->pair.len = 0;
-    if (!nfi_name_key(t, cd->pool + tk->norm, tk->norm_len, &t->pair))
+    const key_entry *e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
+    if (!e)
         return true;
     if (out->n_lower == out->cap_lower) {
         size_t cap = out->cap_lower ? out->cap_lower * 2 : 256;
@@ -524,7 +600,7 @@ static bool add_lower(nfi_translit *t, const nf_clean_doc *cd, const nf_token *t
         out->lower = l;
         out->cap_lower = cap;
     }
-    out->lower[out->n_lower++] = nfi_feat_hash('n', t->pair.data, t->pair.len);
+    out->lower[out->n_lower++] = e->feat_h;
     return true;
 }
 
@@ -606,13 +682,13 @@ static bool after_opening(const nf_clean_doc *cd, size_t i)
 
 /* What the shown entities need to know of a run token (TF_*). */
 static uint8_t token_flags(const nfi_translit *t, const nf_clean_doc *cd, size_t i, uint64_t salt,
-                           const char *key, size_t key_len)
+                           uint64_t key_hash)
 {
     const nf_token *tk = &cd->tokens[i];
-    unsigned kind = word_kind(t, salt, key, key_len);
+    unsigned kind = word_kind(t, salt, key_hash);
     uint8_t f = (t->strength[i] == STR_WEAK ? TF_WEAK : 0) | (kind & W_TITLE ? TF_TITLE : 0) |
                 (kind & W_WEAK_TITLE ? TF_WEAK_TITLE : 0) | (kind & W_FUNC ? TF_FUNC : 0);
-    if (nfi_hmap_get(&t->seen, norm_hash(cd, tk) ^ 0x4C43ULL))
+    if (nfi_hmap_get(&t->seen, t->nh[i] ^ 0x4C43ULL))
         f |= TF_LOWER_DOC;
     if ((tk->flags & NF_TOKEN_CAPITALIZED) &&
         ((tk->flags & NF_TOKEN_SENTENCE_START) || t->title_line[i] || after_opening(cd, i)) &&
@@ -633,29 +709,32 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
     t->key.len = 0;
     for (size_t i = from; i < to; i++) {
         const nf_token *tk = &cd->tokens[i];
-        size_t off = t->key.len + (n > 0);
-        if (n > 0)
-            nfi_buf_putc(&t->key, ' ');
-        if (is_calendar(cd->pool + tk->norm, tk->norm_len) ||
-            !nfi_name_key(t, cd->pool + tk->norm, tk->norm_len, &t->key)) {
-            t->key.len = off - (n > 0);
-            if (n > 0) /* a calendar word inside a run ends it */
+        const key_entry *e = NULL;
+        if (!is_calendar(cd->pool + tk->norm, tk->norm_len))
+            e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
+        if (!e) {
+            if (n > 0) /* a calendar word (or a word without a key) inside a run ends it */
                 break;
             continue;
         }
+        size_t off = t->key.len + (n > 0);
+        if (n > 0)
+            nfi_buf_putc(&t->key, ' ');
+        nfi_buf_append(&t->key, t->key_text.data + e->key_off, e->key_len);
+        if (t->key.oom)
+            return false;
         run_tok *r = &rt[n];
         r->key_off = off;
-        r->key_len = t->key.len - off;
+        r->key_len = e->key_len;
         r->disp = cd->text + tk->start;
         r->disp_len = strip_possessive(cd->text + tk->start, tk->len);
         r->weak = t->strength[i] == STR_WEAK;
         int sep = n == 0 ? SEP_NONE : possessive ? SEP_POSSESSIVE : separator(cd, i);
         possessive = r->disp_len < tk->len;
-        r->flags = (uint8_t)(token_flags(t, cd, i, salt, t->key.data + off, r->key_len) | sep << TF_SEP_SHIFT);
+        r->flags = (uint8_t)(token_flags(t, cd, i, salt, e->word_h) | sep << TF_SEP_SHIFT);
         if (n > 0 && !(tk->flags & NF_TOKEN_CAPITALIZED)) /* "Hard-fighting": placed as its head */
             r->flags |= rt[n - 1].flags & TF_POSITIONAL;
-        uint64_t h = nfi_feat_hash('n', t->key.data + off, r->key_len);
-        if (feats && !nfi_docfeat_push(out, CH_NAMES, h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
+        if (feats && !nfi_docfeat_push(out, CH_NAMES, e->feat_h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
             return false;
         if (feats && n > 0 && !emit_pair(t, &rt[n - 1], r, out))
             return false;
@@ -685,7 +764,7 @@ static bool extract_runs(nfi_translit *t, const nf_clean_doc *cd, uint8_t head, 
     for (size_t i = 0; i < cd->n_tokens && !(head & RUN_HEADLINE); i++) {
         if (cd->tokens[i].kind == NF_TOKEN_NUMBER && !add_number(cd, &cd->tokens[i], out))
             return false;
-        if (cd->tokens[i].kind != NF_TOKEN_NUMBER && !t->strength[i] && !add_lower(t, cd, &cd->tokens[i], out))
+        if (cd->tokens[i].kind != NF_TOKEN_NUMBER && !t->strength[i] && !add_lower(t, cd, i, out))
             return false;
     }
     for (size_t i = 0; i < cd->n_tokens;) {
@@ -708,6 +787,7 @@ nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
     if (!grow_scratch(t, cd->n_tokens))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     mark_lines(t, cd);
+    hash_norms(t, cd);
     if (!mark_names(t, cd))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     continue_hyphens(t, cd);
@@ -725,10 +805,10 @@ static bool emit_lower_keys(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
         const nf_token *tk = &cd->tokens[i];
         if (tk->kind != NF_TOKEN_WORD || (tk->flags & NF_TOKEN_CAPITALIZED) || t->strength[i])
             continue; /* strength: a lower-case word that continues a name ("Seung-min") */
-        t->pair.len = 0;
-        if (!nfi_name_key(t, cd->pool + tk->norm, tk->norm_len, &t->pair))
+        const key_entry *e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
+        if (!e)
             continue;
-        put_piece(&out->runs, t->pair.data, t->pair.len);
+        put_piece(&out->runs, t->key_text.data + e->key_off, e->key_len);
         m++;
     }
     if (!out->runs.oom)
@@ -801,6 +881,7 @@ nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token
         t->strength[i] = !cap ? STR_NONE : (acro || !nouns) ? STR_STRONG : STR_WEAK;
     }
     continue_hyphens(t, &v);
+    hash_norms(t, &v);
     bool ok = extract_runs(t, &v, RUN_HEADLINE, out) && emit_lower_keys(t, &v, out);
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
