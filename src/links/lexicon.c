@@ -18,8 +18,9 @@
  * so the result is cached: one file of sorted 64-bit keys, offsets and
  * values, memory-mapped on load (start-up is a few page faults, and the
  * pages are shared by every process). The cache name carries a signature of
- * the dictionary files' names, sizes and times, so it is rebuilt when a
- * package changes; it is written to a temporary name and renamed.
+ * the format, the tokenizer's version and the dictionary files' names,
+ * sizes and times, so it is rebuilt when a package or the tokenizer
+ * changes; it is written to a temporary name and renamed.
  */
 #include "links/links.h"
 
@@ -579,6 +580,8 @@ static size_t find_dicts(const char *given, dict_file *out, size_t max, uint64_t
     XXH64_state_t *st = XXH64_createState();
     XXH64_reset(st, 2);
     XXH64_update(st, CACHE_MAGIC, 8); /* a new format gets a new file: older builds keep theirs */
+    uint32_t tokenizer = NFI_TOKENIZER_VERSION; /* keys are tokens: another tokenizer, another file */
+    XXH64_update(st, &tokenizer, sizeof tokenizer);
     size_t n = 0;
     struct dirent *e;
     char names[256][64];
@@ -870,6 +873,11 @@ nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *
                           nf_error *err)
 {
     *out = NULL;
+    struct stat sd; /* a folder the caller names must exist: silence would mean no dictionaries */
+    if (dict_dir && stat(dict_dir, &sd) != 0)
+        return nfi_fail(err, NF_ERR_ARG, "dictionary folder %s: %s", dict_dir, strerror(errno));
+    if (dict_dir && !S_ISDIR(sd.st_mode))
+        return nfi_fail(err, NF_ERR_ARG, "dictionary folder %s: not a folder", dict_dir);
     nfi_lexicon *lex = calloc(1, sizeof *lex);
     if (!lex)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");

@@ -25,6 +25,12 @@ typedef struct nfi_token_vec {
 nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const char *lang, bool stem,
                       nfi_token_vec *tokens, nfi_buf *pool, nf_error *err);
 
+/* Raised whenever nfi_tokenize's tokens for some input change: caches built
+ * from tokens (the links stage's compiled dictionaries) carry it, so a
+ * build with another tokenizer compiles its own instead of reading stale
+ * keys. */
+#define NFI_TOKENIZER_VERSION 2
+
 /* The number of tokens nfi_tokenize would make of text (same segmentation),
  * without folding, stemming or storing them. */
 nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, const char *lang, size_t *count,
