@@ -127,6 +127,87 @@ static void shown_free(shown *s)
     nfi_buf_free(&s->strings);
 }
 
+/* -------------------------------------------------------- the key cache */
+
+/* Cleans one synthetic document and extracts its features with fc. */
+static void extract_one(nfi_featctx *fc, const case_doc *d, nfi_docfeat *f)
+{
+    nf_doc raw;
+    nf_clean_doc cd;
+    memset(&raw, 0, sizeof raw);
+    raw.id = strdup("d");
+    raw.title = d->title ? strdup(d->title) : NULL;
+    raw.text = strdup(d->text ? d->text : "");
+    raw.text_len = strlen(raw.text);
+    raw.lang = strdup(d->lang);
+    raw.origin = strdup("synthetic");
+    nf_clean_options co;
+    nf_clean_options_default(&co);
+    nf_cleaner *cl;
+    nf_error err;
+    assert_int_equal(nf_cleaner_new(&cl, &co, &err), NF_OK);
+    assert_int_equal(nf_clean_batch(cl, &raw, 1, &cd, &err), NF_OK);
+    nf_cleaner_free(cl);
+    memset(f, 0, sizeof *f);
+    assert_int_equal(nfi_evfeat_extract(fc, &cd, f, &err), NF_OK);
+    nf_clean_doc_free(&cd);
+    nf_doc_free(&raw);
+}
+
+static void expect_same_feats(const nfi_docfeat *a, const nfi_docfeat *b)
+{
+    for (int c = 0; c < N_CH; c++) {
+        assert_int_equal(a->n[c], b->n[c]);
+        if (a->n[c])
+            assert_memory_equal(a->f[c], b->f[c], a->n[c] * sizeof *a->f[c]);
+    }
+    assert_int_equal(a->runs.len, b->runs.len);
+    if (a->runs.len)
+        assert_memory_equal(a->runs.data, b->runs.data, a->runs.len);
+    assert_int_equal(a->n_lower, b->n_lower);
+    if (a->n_lower)
+        assert_memory_equal(a->lower, b->lower, a->n_lower * sizeof *a->lower);
+}
+
+/* A context that has already keyed a document's words (the per-context
+ * key cache, transliterations included) extracts exactly what a fresh
+ * context does, for the same words in other places, forms and cases. */
+static void test_key_cache(void **state)
+{
+    (void)state;
+    static const case_doc warm = {
+        "Putin meets Selenskyj", "Officials said Putin's talks with Wladimir Selenskyj in Pjöngjang went on. "
+        "The Президент Путин spoke. Kim Jong-un and the UN Security Council waited on Monday.", "en", true};
+    static const case_doc probe[] = {
+        {"Talks go on", "Later Putin said the Президент Путин and Kim Jong-un met in Pjöngjang. Putin's aides, "
+                        "the putin fans and Selenskyj's team met the UN Security Council on Monday.", "en", true},
+        {NULL, "Der Präsident Wladimir Putin traf Selenskyj in Pjöngjang. Die Putin-Gegner schwiegen.", "de", false},
+        {"Президент Путин и Ким Чен Ын", "", "ru", false},
+    };
+    nf_error err;
+    nfi_featctx *used;
+    assert_int_equal(nfi_featctx_new(&used, NULL, &err), NF_OK);
+    nfi_docfeat f;
+    extract_one(used, &warm, &f);
+    nfi_docfeat_free(&f);
+    for (size_t i = 0; i < sizeof probe / sizeof *probe; i++) {
+        nfi_featctx *fresh;
+        assert_int_equal(nfi_featctx_new(&fresh, NULL, &err), NF_OK);
+        nfi_docfeat a, b, again;
+        extract_one(fresh, &probe[i], &a);
+        extract_one(used, &probe[i], &b);
+        extract_one(used, &probe[i], &again);
+        assert_true(a.runs.len > 0);
+        expect_same_feats(&a, &b);
+        expect_same_feats(&a, &again);
+        nfi_docfeat_free(&a);
+        nfi_docfeat_free(&b);
+        nfi_docfeat_free(&again);
+        nfi_featctx_free(fresh);
+    }
+    nfi_featctx_free(used);
+}
+
 /* ------------------------------------------------------------ job titles */
 
 static void test_job_titles(void **state)
@@ -355,7 +436,7 @@ int main(void)
         cmocka_unit_test(test_job_titles),      cmocka_unit_test(test_common_words),
         cmocka_unit_test(test_merged_forms),    cmocka_unit_test(test_display_language),
         cmocka_unit_test(test_headline_only),   cmocka_unit_test(test_seeds),
-        cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_examples),        cmocka_unit_test(test_key_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

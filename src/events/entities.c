@@ -86,9 +86,11 @@ enum { RUN_HEADLINE = 0x80, RUN_LOWER = 0x40, RUN_COUNT = 0x3f };
 
 /* A cached name key: the key of a normalized form (as nfi_name_key makes
  * it) with the two hashes made of it. Pure in the form, so caching never
- * changes a result; the cache is emptied when it grows past its bounds. */
+ * changes a result; the cache is emptied when it grows past its bounds.
+ * Forms are known by their 64-bit hash alone, as in the per-document maps
+ * (checking the bytes too cost a cache miss per lookup). */
 typedef struct key_entry {
-    uint32_t norm_off, norm_len, key_off, key_len; /* in key_text */
+    uint32_t key_off, key_len; /* in key_text */
     uint64_t word_h; /* nfi_hash64 of the key (word lists) */
     uint64_t feat_h; /* nfi_feat_hash('n', key) */
 } key_entry;
@@ -114,7 +116,7 @@ struct nfi_translit {
     nfi_hmap keys;  /* the key cache: nfi_hash64(normalized form) -> index + 1 in key_ents */
     key_entry *key_ents;
     size_t n_keys, cap_keys;
-    nfi_buf key_text; /* the cached forms and keys */
+    nfi_buf key_text; /* the cached keys */
 };
 
 nf_status nfi_translit_new(nfi_translit **out, nf_error *err)
@@ -263,11 +265,8 @@ bool nfi_name_key(nfi_translit *t, const char *norm, size_t len, nfi_buf *out)
 static const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
 {
     const uint64_t *v = nfi_hmap_get(&t->keys, h);
-    if (v) {
-        const key_entry *e = &t->key_ents[*v - 1];
-        if (e->norm_len == len && memcmp(t->key_text.data + e->norm_off, norm, len) == 0)
-            return e;
-    }
+    if (v)
+        return &t->key_ents[*v - 1];
     if (t->n_keys >= KEY_CACHE_MAX || t->key_text.len >= KEY_TEXT_MAX) {
         nfi_hmap_clear(&t->keys);
         t->n_keys = 0;
@@ -282,20 +281,15 @@ static const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len
         t->cap_keys = cap;
     }
     key_entry *e = &t->key_ents[t->n_keys];
-    e->norm_off = (uint32_t)t->key_text.len;
-    e->norm_len = (uint32_t)len;
-    nfi_buf_append(&t->key_text, norm, len);
     e->key_off = (uint32_t)t->key_text.len;
-    if (!nfi_name_key(t, norm, len, &t->key_text)) {
-        t->key_text.len = e->norm_off;
+    if (!nfi_name_key(t, norm, len, &t->key_text)) { /* rare: not cached, as it may be lack of memory */
+        t->key_text.len = e->key_off;
         return NULL;
     }
     e->key_len = (uint32_t)(t->key_text.len - e->key_off);
     const char *key = t->key_text.data + e->key_off;
     e->word_h = nfi_hash64(key, e->key_len);
     e->feat_h = nfi_feat_hash('n', key, e->key_len);
-    if (v) /* another form with the same hash: computed, not cached */
-        return e;
     uint64_t *slot = nfi_hmap_put(&t->keys, h, NULL);
     if (!slot)
         return NULL;
@@ -967,10 +961,10 @@ static int read_record(const char **p, const char *end, run_item *it, size_t *n)
     return head;
 }
 
-/* Counts one member's evidence for key (once per member and kind). */
-static bool count_evidence(collect_ctx *c, const char *key, size_t kl, int kind)
+/* Counts one member's evidence for the key hashed h (once per member and
+ * kind). */
+static bool count_evidence(collect_ctx *c, uint64_t h, int kind)
 {
-    uint64_t h = nfi_hash64(key, kl);
     bool created;
     if (!nfi_hmap_put(&c->doc_seen, h ^ (0x45564944ULL + (uint64_t)kind), &created))
         return false;
@@ -984,10 +978,18 @@ static bool count_evidence(collect_ctx *c, const char *key, size_t kl, int kind)
     return true;
 }
 
-static uint32_t evidence(const collect_ctx *c, const char *key, size_t kl, int kind)
+/* All EV_* counts of a key, packed (evidence_of reads one). */
+static uint64_t evidence_all(const collect_ctx *c, const char *key, size_t kl)
 {
     const uint64_t *v = nfi_hmap_get(&c->evidence, nfi_hash64(key, kl));
-    return v ? (uint32_t)((*v >> (EV_BITS * kind)) & EV_MAX) : 0;
+    return v ? *v : 0;
+}
+
+static uint32_t evidence_of(uint64_t ev, int kind) { return (uint32_t)((ev >> (EV_BITS * kind)) & EV_MAX); }
+
+static uint32_t evidence(const collect_ctx *c, const char *key, size_t kl, int kind)
+{
+    return evidence_of(evidence_all(c, key, kl), kind);
 }
 
 /* First pass over every member: which keys the event's reports name
@@ -1003,14 +1005,14 @@ static bool scan_evidence(collect_ctx *c, const nfi_entity_input *in, size_t n)
             int head = read_record(&p, end, it, &m);
             if (head < 0)
                 return false;
-            if (head != RUN_LOWER && m == 1 && !(it[0].flags & TF_WEAK) &&
-                !count_evidence(c, it[0].key, it[0].kl, EV_ALONE))
-                return false;
             for (size_t k = 0; k < m; k++) {
+                uint64_t h = nfi_hash64(it[k].key, it[k].kl);
                 bool clear = !(it[k].flags & (TF_WEAK | TF_POSITIONAL));
-                if (head == RUN_LOWER ? !count_evidence(c, it[k].key, it[k].kl, EV_LOWER)
-                                      : !count_evidence(c, it[k].key, it[k].kl, EV_NAMED) ||
-                                            (clear && !count_evidence(c, it[k].key, it[k].kl, EV_CLEAR)))
+                if (k == 0 && head != RUN_LOWER && m == 1 && !(it[0].flags & TF_WEAK) &&
+                    !count_evidence(c, h, EV_ALONE))
+                    return false;
+                if (head == RUN_LOWER ? !count_evidence(c, h, EV_LOWER)
+                                      : !count_evidence(c, h, EV_NAMED) || (clear && !count_evidence(c, h, EV_CLEAR)))
                     return false;
             }
         }
@@ -1074,10 +1076,11 @@ static int classify(const collect_ctx *c, int head, const run_item *t)
             return T_NAME;
         return weak && c->name_ok(c->ok_ctx, fh, false) ? T_CUT : T_COMMON;
     }
-    if (evidence(c, t->key, t->kl, EV_CLEAR) == 0 && !c->name_ok(c->ok_ctx, fh, false))
+    uint64_t ev = evidence_all(c, t->key, t->kl);
+    if (evidence_of(ev, EV_CLEAR) == 0 && !c->name_ok(c->ok_ctx, fh, false))
         return T_CUT;
-    uint32_t lower = evidence(c, t->key, t->kl, EV_LOWER);
-    return lower && lower * 4 >= evidence(c, t->key, t->kl, EV_NAMED) ? T_COMMON : T_NAME;
+    uint32_t lower = evidence_of(ev, EV_LOWER);
+    return lower && lower * 4 >= evidence_of(ev, EV_NAMED) ? T_COMMON : T_NAME;
 }
 
 static bool is_title(const run_item *it, size_t k, size_t to)
@@ -1094,8 +1097,8 @@ static bool lone_common(const collect_ctx *c, const run_item *t)
 {
     if (t->flags & (TF_FUNC | TF_LOWER_DOC | TF_TITLE | TF_WEAK_TITLE))
         return true;
-    return (t->flags & TF_WEAK) && evidence(c, t->key, t->kl, EV_CLEAR) > 0 &&
-           evidence(c, t->key, t->kl, EV_ALONE) == 0;
+    uint64_t ev = (t->flags & TF_WEAK) ? evidence_all(c, t->key, t->kl) : 0;
+    return evidence_of(ev, EV_CLEAR) > 0 && evidence_of(ev, EV_ALONE) == 0;
 }
 
 /* Adds the piece [from, to) of a run, job titles and what precedes them
