@@ -18,7 +18,12 @@
  * and folds case in a language-independent way. ASCII tokens, the bulk of
  * most corpora, take a byte-wise fast path that gives the same result;
  * other tokens that ICU's quick check finds already normalized are copied
- * as they are; only the rest go through unorm2_normalize.
+ * as they are; only the rest go through unorm2_normalize. Unstemmed words
+ * of ASCII and two-byte characters (Latin, Greek, Cyrillic, ...) fold
+ * character by character from a table made from ICU at start-up (fold2):
+ * only characters with a normalization boundary on both sides are in it,
+ * so folding them one at a time gives what ICU gives for the whole word;
+ * a word with any other character takes the general path.
  * Typographic apostrophes are unified to "'" before stemming.
  *
  * Stemming is Snowball (libstemmer) for the document's language. A stemmer
@@ -33,8 +38,8 @@
  * the raw bytes and the language, so output never depends on what was
  * cached before (documents, batch order or thread). When a table reaches
  * its bound it is emptied and refilled, which keeps memory per thread fixed.
- * An ASCII word that is not stemmed skips the cache: lower-casing it costs
- * less than the lookup.
+ * A word that is not stemmed and folds through the fast paths (ASCII,
+ * fold2) skips the cache: folding it costs less than the lookup.
  *
  * Counting only (nfi_count_tokens, for records that hold just the number)
  * runs the same segmentation loop without folding, stemming or storing,
@@ -80,8 +85,22 @@ typedef struct stemmer_slot {
     word_cache cache;
 } stemmer_slot;
 
+/* NFKC_Casefold of one character of U+0080-U+07FF (two UTF-8 bytes) that
+ * has a normalization boundary before and after it, so that a word made of
+ * such characters and ASCII folds character by character; len 0: the
+ * character may interact with its neighbours (combining marks, letters
+ * that compose with a following mark) and the word goes through ICU. */
+typedef struct fold2 {
+    uint8_t len;
+    char s[7];
+} fold2;
+
+#define FOLD2_FIRST 0x80
+#define FOLD2_END 0x800
+
 struct nfi_normalizer {
     const UNormalizer2 *nfkc_cf;
+    fold2 fold2[FOLD2_END - FOLD2_FIRST];
     UBreakIterator *words;
     stemmer_slot stemmers[MAX_STEMMERS];
     size_t n_stemmers;
@@ -93,6 +112,40 @@ struct nfi_normalizer {
     size_t seg_cap;
 };
 
+static bool memchr_u16(const UChar *s, int32_t n, UChar c)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (s[i] == c)
+            return true;
+    return false;
+}
+
+/* The fold2 table from ICU itself (so it cannot disagree with it): each
+ * character with boundaries on both sides, normalized alone. A character
+ * whose fold holds a typographic apostrophe or is longer than 7 bytes is
+ * left to the general path. */
+static void fill_fold2(nfi_normalizer *nz)
+{
+    for (UChar32 cp = FOLD2_FIRST; cp < FOLD2_END; cp++) {
+        fold2 *f = &nz->fold2[cp - FOLD2_FIRST];
+        f->len = 0;
+        if (!unorm2_hasBoundaryBefore(nz->nfkc_cf, cp) || !unorm2_hasBoundaryAfter(nz->nfkc_cf, cp))
+            continue;
+        UChar in[1] = {(UChar)cp}, out[16];
+        UErrorCode e = U_ZERO_ERROR;
+        int32_t n = unorm2_normalize(nz->nfkc_cf, in, 1, out, 16, &e);
+        if (U_FAILURE(e) || memchr_u16(out, n, 0x2019))
+            continue;
+        char utf8[32];
+        int32_t bytes = 0;
+        u_strToUTF8(utf8, (int32_t)sizeof utf8, &bytes, out, n, &e);
+        if (U_FAILURE(e) || bytes < 1 || bytes > 7)
+            continue;
+        memcpy(f->s, utf8, (size_t)bytes);
+        f->len = (uint8_t)bytes;
+    }
+}
+
 nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
 {
     *out = NULL;
@@ -103,6 +156,8 @@ nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
     nz->nfkc_cf = unorm2_getNFKCCasefoldInstance(&uerr);
     if (U_SUCCESS(uerr))
         nz->words = ubrk_open(UBRK_WORD, "", NULL, 0, &uerr);
+    if (U_SUCCESS(uerr))
+        fill_fold2(nz);
     if (U_FAILURE(uerr)) {
         nfi_normalizer_free(nz);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU initialisation failed: %s", u_errorName(uerr));
@@ -294,26 +349,19 @@ typedef struct tok_ctx {
     bool sentence_start;
 } tok_ctx;
 
-static bool push_token(nfi_token_vec *v, const nf_token *t)
+/* The next free token record of v (grown with realloc), not yet counted:
+ * emit fills it in place and counts it once it is complete. */
+static nf_token *token_slot(nfi_token_vec *v)
 {
     if (v->len == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 256;
         nf_token *items = realloc(v->items, cap * sizeof *items);
         if (!items)
-            return false;
+            return NULL;
         v->items = items;
         v->cap = cap;
     }
-    v->items[v->len++] = *t;
-    return true;
-}
-
-static bool memchr_u16(const UChar *s, int32_t n, UChar c)
-{
-    for (int32_t i = 0; i < n; i++)
-        if (s[i] == c)
-            return true;
-    return false;
+    return &v->items[v->len];
 }
 
 /* Appends the NFKC_Casefold form of s to pool; false on failure. ASCII
@@ -434,6 +482,43 @@ static bool fold_ascii_token(nfi_buf *pool, nf_token *t, const char *raw, size_t
     return true;
 }
 
+/* A word of ASCII and fold2 characters, folded character by character
+ * into the pool with its NUL (the layout compute_norm_stem makes, stem =
+ * norm). False, with the pool's length unchanged, when a character is not
+ * in fold2 (or is cut by MAX_TOKEN_BYTES) or memory runs out: the caller
+ * then takes the general path, which gives the same bytes for the words
+ * this one accepts. */
+static bool fold_simple_token(const nfi_normalizer *nz, nfi_buf *pool, nf_token *t, const char *raw, size_t n)
+{
+    if (!nfi_buf_reserve(pool, 4 * n + 1)) /* 2 bytes fold to at most 7; each copy writes 7 */
+        return false;
+    char *d = pool->data + pool->len;
+    const unsigned char *u = (const unsigned char *)raw;
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned b = u[i];
+        if (b < 0x80) {
+            d[w++] = (char)nfi_lower_ascii((unsigned char)b);
+            i++;
+            continue;
+        }
+        if ((b & 0xE0) != 0xC0 || i + 1 >= n)
+            return false;
+        const fold2 *f = &nz->fold2[(((b & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu)) - FOLD2_FIRST];
+        if (!f->len)
+            return false;
+        memcpy(d + w, f->s, sizeof f->s);
+        w += f->len;
+        i += 2;
+    }
+    d[w] = '\0';
+    t->norm = t->stem = (uint32_t)pool->len;
+    t->norm_len = t->stem_len = (uint32_t)w;
+    pool->len += w + 1;
+    pool->data[pool->len] = '\0';
+    return true;
+}
+
 static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
 {
     if (end - start > MAX_TOKEN_BYTES)
@@ -444,28 +529,40 @@ static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t fla
     if (c->sentence_start)
         flags |= NF_TOKEN_SENTENCE_START;
     c->sentence_start = false;
-    nf_token t = {(uint32_t)start, (uint32_t)(end - start), 0, 0, 0, 0, kind, flags};
+    nf_token *t = token_slot(c->tokens);
+    if (!t)
+        return false;
+    *t = (nf_token){(uint32_t)start, (uint32_t)(end - start), 0, 0, 0, 0, kind, flags};
     const char *raw = c->text + start;
     size_t n = end - start;
-    /* Numbers are not stemmed, and an ASCII word without a stemmer folds
-     * byte-wise faster than a cache lookup: both bypass the cache. */
+    bool ok;
+    /* Numbers are not stemmed, and a word without a stemmer folds
+     * byte-wise (ASCII) or character by character (fold2) faster than a
+     * cache lookup: these bypass the cache. */
     if (ascii && (kind == NF_TOKEN_NUMBER || !c->stemmer))
-        return fold_ascii_token(c->pool, &t, raw, n) && push_token(c->tokens, &t);
-    if (kind == NF_TOKEN_NUMBER)
-        return compute_norm_stem(c, &t, raw, n, ascii) && push_token(c->tokens, &t);
-    /* ideographic words are never stemmed: they share the unstemmed cache */
-    word_cache *wc = kind == NF_TOKEN_WORD ? c->cache : &c->nz->plain;
-    uint64_t h = nfi_hash64(raw, n);
-    size_t slot = 0;
-    const char *e = cache_find(wc, h, raw, n, &slot);
-    if (e)
-        from_cache(c, &t, e);
-    else if (!compute_norm_stem(c, &t, raw, n, ascii))
-        return false;
-    else
-        cache_put(wc, h, raw, n, c->pool->data + t.norm, t.norm_len, c->pool->data + t.stem, t.stem_len,
-                  t.stem == t.norm);
-    return !c->pool->oom && push_token(c->tokens, &t);
+        ok = fold_ascii_token(c->pool, t, raw, n);
+    else if (kind != NF_TOKEN_IDEOGRAPHIC && (kind == NF_TOKEN_NUMBER || !c->stemmer) &&
+             fold_simple_token(c->nz, c->pool, t, raw, n))
+        ok = true;
+    else if (kind == NF_TOKEN_NUMBER)
+        ok = compute_norm_stem(c, t, raw, n, ascii);
+    else {
+        /* ideographic words are never stemmed: they share the unstemmed cache */
+        word_cache *wc = kind == NF_TOKEN_WORD ? c->cache : &c->nz->plain;
+        uint64_t h = nfi_hash64(raw, n);
+        size_t slot = 0;
+        const char *e = cache_find(wc, h, raw, n, &slot);
+        if (e) {
+            from_cache(c, t, e);
+            ok = !c->pool->oom;
+        } else if ((ok = compute_norm_stem(c, t, raw, n, ascii))) {
+            cache_put(wc, h, raw, n, c->pool->data + t->norm, t->norm_len, c->pool->data + t->stem, t->stem_len,
+                      t->stem == t->norm);
+        }
+    }
+    if (ok)
+        c->tokens->len++;
+    return ok;
 }
 
 /* Dictionary segmentation of text[start,end) through ICU. */
