@@ -544,23 +544,29 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     return zeros;
 }
 
+/* The shared feature numbers (id >= 0) of d's sequence in text order, at
+ * most MAX_SHARED, into out (MAX_SHARED slots). Every element is
+ * written and the count advanced only for shared ones: no branch on a
+ * coin-flip condition in the longest loop of the scoring. */
+static size_t shared_in_order(const doc_entry *d, const int32_t *ids, uint32_t *out)
+{
+    size_t n = 0, end = d->pivot.n_sequence;
+    const uint32_t *seq = d->seq_feature;
+    for (size_t i = 0; i < end && n < MAX_SHARED; i++) {
+        int32_t id = ids[seq[i]];
+        out[n] = (uint32_t)id;
+        n += id >= 0;
+    }
+    return n;
+}
+
 /* The features both documents have, in each one's text order; the longest
  * common subsequence of the two, as a share of the shorter: a translation
  * says the same things in the same order, a rewrite reorders them.
  * n_ids: the shared features numbered by the merge. */
 static double order_agreement(const doc_entry *a, const doc_entry *b, size_t n_ids, pair_scratch *s)
 {
-    size_t na = 0, nb = 0;
-    for (size_t i = 0; i < a->pivot.n_sequence && na < MAX_SHARED; i++) {
-        int32_t id = s->id_a[a->seq_feature[i]];
-        if (id >= 0)
-            s->sa[na++] = (uint32_t)id;
-    }
-    for (size_t j = 0; j < b->pivot.n_sequence && nb < MAX_SHARED; j++) {
-        int32_t id = s->id_b[b->seq_feature[j]];
-        if (id >= 0)
-            s->sb[nb++] = (uint32_t)id;
-    }
+    size_t na = shared_in_order(a, s->id_a, s->sa), nb = shared_in_order(b, s->id_b, s->sb);
     size_t shorter = na < nb ? na : nb;
     return shorter >= 4 ? (double)lcs_length(s->sa, na, s->sb, nb, n_ids, s) / (double)shorter : 0;
 }
@@ -570,25 +576,26 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
     double dot = 0, kind_dot[4] = {0};
     size_t i = 0, j = 0, shared = 0, n_ids = 0;
-    while (i < a->pivot.n_features && j < b->pivot.n_features) {
-        const nf_pivot_feature *fa = &a->pivot.features[i], *fb = &b->pivot.features[j];
-        if (fa->hash < fb->hash)
-            i++;
-        else if (fa->hash > fb->hash)
-            j++;
-        else {
-            double w = (double)a->weights[i] * b->weights[j];
-            dot += w;
-            kind_dot[fa->kind & 3] += w;
-            if ((fa->kind & 3) != NF_PIVOT_DATE) {
-                shared++;
-                if (fa->hash) { /* numbered for order agreement */
-                    s->id_a[i] = s->id_b[j] = (int32_t)n_ids;
-                    s->shared_a[n_ids] = (uint32_t)i, s->shared_b[n_ids++] = (uint32_t)j;
-                }
-            }
-            i++, j++;
+    const nf_pivot_feature *fa = a->pivot.features, *fb = b->pivot.features;
+    size_t end_a = a->pivot.n_features, end_b = b->pivot.n_features;
+    while (i < end_a && j < end_b) {
+        uint64_t ha = fa[i].hash, hb = fb[j].hash;
+        if (ha != hb) { /* most steps: advance the smaller side without a branch to mispredict */
+            i += ha < hb;
+            j += hb < ha;
+            continue;
         }
+        double w = (double)a->weights[i] * b->weights[j];
+        dot += w;
+        kind_dot[fa[i].kind & 3] += w;
+        if ((fa[i].kind & 3) != NF_PIVOT_DATE) {
+            shared++;
+            if (ha) { /* numbered for order agreement */
+                s->id_a[i] = s->id_b[j] = (int32_t)n_ids;
+                s->shared_a[n_ids] = (uint32_t)i, s->shared_b[n_ids++] = (uint32_t)j;
+            }
+        }
+        i++, j++;
     }
     memset(e, 0, sizeof *e);
     double cosine = a->norm > 0 && b->norm > 0 ? dot / (a->norm * b->norm) : 0;
