@@ -22,6 +22,10 @@
  * dropped on keys of five letters or more. So "Pjöngjang" and "Pyongyang"
  * both become "pyongyang", "Wladimir Putins" and "Vladimir Putin" become
  * "vladimir putin", "Selenskyj" and "Zelensky" become "selensky".
+ * Each context caches, per distinct normalized form, its key and the two
+ * hashes made of it (cached_key), so ICU and the folding run once per
+ * word, not once per occurrence; the cache is pure and bounded (emptied
+ * when full), so it never changes a result.
  *
  * Features for similarity: each name token's key, each pair of adjacent
  * tokens in a run, and each number (digits only, so "17,8" = "17.8").
