@@ -192,6 +192,7 @@ static void test_fast_json_path_matches_cjson(void **state)
     nf_doc_free(&d);
     const char *bad[][2] = {
         {"{\"text\": \"bad \\x escape\"}", "mem:3: invalid JSON near byte"},
+        {"{\"other\": \"bad \\d escape\", \"text\": \"t\"}", "mem:3: invalid JSON near byte"}, /* found by fuzz_jsonl */
         {"{\"text\": \"unterminated}", "mem:3: invalid JSON near byte"},
         {"{\"text\": \"a\",}", "mem:3: invalid JSON near byte"},
         {"{\"title\": \"no text\"}", "mem:3: no \"text\" string field, skipped"},

@@ -228,8 +228,8 @@ static bool fast_string(const char **pp, const char *end, char **out, size_t *ou
         const char *bs = memchr(p, '\\', (size_t)(q - p));
         if (!bs)
             break;
-        if (bs + 1 >= end || bs[1] == 'u')
-            return false;
+        if (bs + 1 >= end || bs[1] == 'u' || !bs[1] || !strchr("\"\\/bfnrt", bs[1]))
+            return false; /* also in a field passed over: cJSON refuses the record */
         escapes++;
         p = bs + 2;
     }
