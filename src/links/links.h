@@ -34,6 +34,11 @@ bool nfi_english_stopword(const char *w, size_t n);
 
 /* Key of a word (or of several words joined by single spaces) of lang. */
 uint64_t nfi_lexicon_key(const char *lang, const char *word, size_t len);
+/* The same key in two steps, for a caller that keys many words of one
+ * language: nfi_lexicon_key(lang, w, n) ==
+ * nfi_lexicon_key_seeded(nfi_lexicon_lang_seed(lang), w, n). */
+uint64_t nfi_lexicon_lang_seed(const char *lang);
+uint64_t nfi_lexicon_key_seeded(uint64_t lang_seed, const char *word, size_t len);
 /* English term hashes for a key; 0 when the word is not in the lexicon. */
 size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t **terms);
 /* Markers: every proper prefix of a headword without spaces (Chinese,

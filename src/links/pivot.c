@@ -232,6 +232,8 @@ typedef struct builder {
     size_t n_names;
     nfi_buf scratch;
     nfi_buf run, run_ends; /* a CJK run's normalized text, each token's end in it */
+    uint64_t lang_seed;    /* nfi_lexicon_lang_seed of the document's language */
+    uint64_t *word_keys;   /* per token, lexicon keys of its form and stem (0, 0: not yet made) */
 } builder;
 
 static void emit_hash(builder *b, int kind, uint64_t h)
@@ -340,7 +342,7 @@ static size_t lookup_span(builder *b, size_t i, size_t span, bool by_stem, const
             nfi_buf_putc(&b->scratch, ' ');
         nfi_buf_append(&b->scratch, d->pool + (by_stem ? t->stem : t->norm), by_stem ? t->stem_len : t->norm_len);
     }
-    return lookup(b, nfi_lexicon_key(d->lang, b->scratch.data, b->scratch.len), terms);
+    return lookup(b, nfi_lexicon_key_seeded(b->lang_seed, b->scratch.data, b->scratch.len), terms);
 }
 
 /* A compound the dictionary lacks ("Sicherheitsrat") as two words it has
@@ -357,12 +359,12 @@ static bool split_compound(builder *b, const nf_token *t, uint64_t out[2])
         if (((unsigned char)w[cut] & 0xC0) == 0x80)
             continue; /* inside a UTF-8 sequence */
         const uint64_t *tail, *head;
-        size_t nt = lookup(b, nfi_lexicon_key(d->lang, w + cut, n - cut), &tail);
+        size_t nt = lookup(b, nfi_lexicon_key_seeded(b->lang_seed, w + cut, n - cut), &tail);
         if (!nt)
             continue;
-        size_t hn = cut, nh = lookup(b, nfi_lexicon_key(d->lang, w, hn), &head);
+        size_t hn = cut, nh = lookup(b, nfi_lexicon_key_seeded(b->lang_seed, w, hn), &head);
         if (!nh && w[cut - 1] == 's')
-            nh = lookup(b, nfi_lexicon_key(d->lang, w, hn - 1), &head);
+            nh = lookup(b, nfi_lexicon_key_seeded(b->lang_seed, w, hn - 1), &head);
         if (!nh)
             continue;
         out[0] = head[0], out[1] = tail[0];
@@ -399,8 +401,15 @@ static uint32_t phrase_marks(builder *b, const nf_token *t, bool by_stem)
 static word_slot *word_record(builder *b, const nf_token *t)
 {
     const nf_clean_doc *d = b->doc;
-    uint64_t kn = nfi_lexicon_key(d->lang, d->pool + t->norm, t->norm_len);
-    uint64_t ks = nfi_lexicon_key(d->lang, d->pool + t->stem, t->stem_len);
+    uint64_t kn, ks, *keys = b->word_keys ? b->word_keys + 2 * (size_t)(t - d->tokens) : NULL;
+    if (keys && (keys[0] | keys[1])) { /* a token is asked for several times (as head, as tail) */
+        kn = keys[0], ks = keys[1];
+    } else {
+        kn = nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->norm, t->norm_len);
+        ks = nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->stem, t->stem_len);
+        if (keys)
+            keys[0] = kn, keys[1] = ks;
+    }
     uint64_t key = (kn ^ (ks * 0x9E3779B97F4A7C15ULL)) | 1; /* never 0 */
     word_slot *w = &b->p->words[(key ^ key >> 31) & (WORD_CACHE_SLOTS - 1)];
     if (w->key == key)
@@ -824,7 +833,7 @@ static size_t longest_match(builder *b, const char *s, size_t n, const uint64_t 
         const uint64_t *v;
         i += nfi_utf8_decode((const unsigned char *)s + i, n - i, &cp);
         chars++;
-        size_t nv = lookup(b, nfi_lexicon_key(b->doc->lang, s, i), &v);
+        size_t nv = lookup(b, nfi_lexicon_key_seeded(b->lang_seed, s, i), &v);
         if (nv)
             best = i, *values = v, *n_values = nv;
         uint64_t prefix = nfi_lexicon_prefix_key(b->doc->lang, s, i, buf, sizeof buf);
@@ -1019,6 +1028,9 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     b.doc = d;
     bool english = strcmp(d->lang, "en") == 0;
     bool has_lexicon = !english && p->lex && nfi_lexicon_has(p->lex, d->lang);
+    b.lang_seed = nfi_lexicon_lang_seed(d->lang);
+    if (has_lexicon && d->n_tokens) /* without it, keys are made per call */
+        b.word_keys = calloc(2 * d->n_tokens, sizeof *b.word_keys);
     for (size_t i = 0; i < d->n_tokens;) {
         if (paragraph_break_before(d, i)) {
             uint32_t end = (uint32_t)(b.seq.len / 8);
@@ -1047,6 +1059,7 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     nfi_buf_free(&b.scratch);
     nfi_buf_free(&b.run);
     nfi_buf_free(&b.run_ends);
+    free(b.word_keys);
     if (st != NF_OK)
         nfi_pivot_free(out);
     return st;
