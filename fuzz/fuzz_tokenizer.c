@@ -9,7 +9,8 @@
  * increasing, non-overlapping order; kind and flags are known values; norm
  * and stem lie inside the pool, are NUL-terminated there and are valid
  * UTF-8; without stemming stem == norm. A second call appending to the same
- * vector and pool must append exactly the same tokens again.
+ * vector and pool must append exactly the same tokens again, and
+ * nfi_count_tokens must count as many tokens.
  */
 #include "text/text.h"
 
@@ -79,6 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(tokens.len <= tokens.cap);
         CHECK(tokens.len == 0 || pool.data != NULL);
         check_tokens(text, len, tokens.items, tokens.len, &pool, stem);
+        /* counting (clean's path when only the count is kept) segments alike */
+        size_t count = 0;
+        if (nfi_count_tokens(nz, text, len, lang, &count, &err) == NF_OK)
+            CHECK(count == tokens.len);
         /* tokenizing again appends the same tokens, offset into the pool */
         size_t n1 = tokens.len, pool1 = pool.len;
         st = nfi_tokenize(nz, text, len, lang, stem, &tokens, &pool, &err);
