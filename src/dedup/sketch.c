@@ -262,6 +262,9 @@ static bool push_unit(unit_vec *u, uint64_t h)
 static nf_status units_of(const nf_clean_doc *doc, unit_vec *u, nf_error *err)
 {
     memset(u, 0, sizeof *u);
+    u->cap = doc->n_tokens ? doc->n_tokens : 1; /* one unit per token but for ideographic ones */
+    if (!(u->v = malloc(u->cap * sizeof *u->v)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < doc->n_tokens; i++) {
         const nf_token *t = &doc->tokens[i];
         const char *s = doc->pool + t->norm;
@@ -285,20 +288,34 @@ static nf_status units_of(const nf_clean_doc *doc, unit_vec *u, nf_error *err)
 
 /* XXH3-128 of the norms, each followed by a space: hashed in one call over
  * a copy, which gives the same value as feeding the pieces to a streaming
- * state (the old way) at a fraction of the per-call cost. */
+ * state (the old way) at a fraction of the per-call cost. The cleaner
+ * usually lays the norms out back to back, each with its NUL (no stems in
+ * between: dedup asks for none); then the copy is one block with the NULs
+ * turned into spaces, else it is made token by token. A norm never holds a
+ * NUL (tokens are letters, digits and joiners), so the two agree. */
 static bool exact_hash(const nf_clean_doc *doc, nfi_sketch *out)
 {
     size_t total = 0;
-    for (size_t i = 0; i < doc->n_tokens; i++)
+    bool packed = true;
+    uint32_t base = doc->n_tokens ? doc->tokens[0].norm : 0;
+    for (size_t i = 0; i < doc->n_tokens; i++) {
+        packed &= doc->tokens[i].norm == base + total;
         total += doc->tokens[i].norm_len + 1;
+    }
     char *text = malloc(total ? total : 1);
     if (!text)
         return false;
-    char *p = text;
-    for (size_t i = 0; i < doc->n_tokens; i++) {
-        memcpy(p, doc->pool + doc->tokens[i].norm, doc->tokens[i].norm_len);
-        p += doc->tokens[i].norm_len;
-        *p++ = ' ';
+    if (packed) {
+        memcpy(text, doc->pool + base, total);
+        for (size_t i = 0; i < doc->n_tokens; i++)
+            text[doc->tokens[i].norm - base + doc->tokens[i].norm_len] = ' ';
+    } else {
+        char *p = text;
+        for (size_t i = 0; i < doc->n_tokens; i++) {
+            memcpy(p, doc->pool + doc->tokens[i].norm, doc->tokens[i].norm_len);
+            p += doc->tokens[i].norm_len;
+            *p++ = ' ';
+        }
     }
     XXH128_hash_t h = XXH3_128bits(text, total);
     free(text);

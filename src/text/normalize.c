@@ -21,8 +21,8 @@
  * as they are; only the rest go through unorm2_normalize. Unstemmed words
  * of ASCII and two-byte characters (Latin, Greek, Cyrillic, ...) fold
  * character by character from a table made from ICU at start-up (fold2):
- * only characters with a normalization boundary on both sides are in it,
- * so folding them one at a time gives what ICU gives for the whole word;
+ * only characters with a normalization boundary before them are in it, so
+ * folding them one at a time gives what ICU gives for the whole word;
  * a word with any other character takes the general path.
  * Typographic apostrophes are unified to "'" before stemming.
  *
@@ -86,10 +86,12 @@ typedef struct stemmer_slot {
 } stemmer_slot;
 
 /* NFKC_Casefold of one character of U+0080-U+07FF (two UTF-8 bytes) that
- * has a normalization boundary before and after it, so that a word made of
- * such characters and ASCII folds character by character; len 0: the
- * character may interact with its neighbours (combining marks, letters
- * that compose with a following mark) and the word goes through ICU. */
+ * always has a normalization boundary before it (it never combines with
+ * what precedes it; ASCII never does either), so that a word made of such
+ * characters and ASCII folds character by character: ICU defines such a
+ * boundary as a point where the two sides normalize independently. len 0:
+ * the character may combine with the one before it (combining marks) and
+ * the word goes through ICU. */
 typedef struct fold2 {
     uint8_t len;
     char s[7];
@@ -121,7 +123,7 @@ static bool memchr_u16(const UChar *s, int32_t n, UChar c)
 }
 
 /* The fold2 table from ICU itself (so it cannot disagree with it): each
- * character with boundaries on both sides, normalized alone. A character
+ * character with a boundary before it, normalized alone. A character
  * whose fold holds a typographic apostrophe or is longer than 7 bytes is
  * left to the general path. */
 static void fill_fold2(nfi_normalizer *nz)
@@ -129,7 +131,7 @@ static void fill_fold2(nfi_normalizer *nz)
     for (UChar32 cp = FOLD2_FIRST; cp < FOLD2_END; cp++) {
         fold2 *f = &nz->fold2[cp - FOLD2_FIRST];
         f->len = 0;
-        if (!unorm2_hasBoundaryBefore(nz->nfkc_cf, cp) || !unorm2_hasBoundaryAfter(nz->nfkc_cf, cp))
+        if (!unorm2_hasBoundaryBefore(nz->nfkc_cf, cp))
             continue;
         UChar in[1] = {(UChar)cp}, out[16];
         UErrorCode e = U_ZERO_ERROR;
@@ -316,6 +318,11 @@ static bool is_word_char(uint32_t cp)
     return u_isalnum((UChar32)cp) || (U_GET_GC_MASK((UChar32)cp) & U_GC_M_MASK);
 }
 
+static inline bool ascii_alnum(unsigned char b)
+{
+    return (unsigned)((b | 32) - 'a') < 26u || (unsigned)(b - '0') < 10u;
+}
+
 static bool is_apostrophe(uint32_t cp) { return cp == '\'' || cp == 0x2019; }
 
 static bool is_digit(uint32_t cp) { return cp < 0x80 ? (cp >= '0' && cp <= '9') : u_isdigit((UChar32)cp); }
@@ -469,7 +476,8 @@ static bool compute_norm_stem(tok_ctx *c, nf_token *t, const char *raw, size_t n
  * NUL in one step, the stem the norm (the layout compute_norm_stem makes). */
 static bool fold_ascii_token(nfi_buf *pool, nf_token *t, const char *raw, size_t n)
 {
-    if (!nfi_buf_reserve(pool, n + 1))
+    /* the room test of nfi_buf_reserve, inline: the pool is sized from the text */
+    if ((pool->oom || pool->len + n + 2 > pool->cap) && !nfi_buf_reserve(pool, n + 1))
         return false;
     char *d = pool->data + pool->len;
     for (size_t i = 0; i < n; i++)
@@ -617,6 +625,24 @@ static bool segment_run(tok_ctx *c, size_t start, size_t end)
     return true;
 }
 
+/* The end of the run of ASCII letters at i: 8 bytes at a time from a
+ * mask while 8 remain (the lowest non-letter flag is exact: carries only
+ * corrupt flags above a non-ASCII byte), then byte by byte. */
+static inline size_t ascii_letters_end(const unsigned char *u, size_t len, size_t i)
+{
+    while (i + 8 <= len) {
+        uint64_t x;
+        memcpy(&x, u + i, sizeof x);
+        uint64_t other = ~nfi_swar_in(x | NFI_SWAR_ONES * 32, 'a', 'z') & NFI_SWAR_HIGH;
+        if (other)
+            return i + (unsigned)__builtin_ctzll(other) / 8;
+        i += 8;
+    }
+    while (i < len && (unsigned)((u[i] | 32) - 'a') < 26u)
+        i++;
+    return i;
+}
+
 /* Scans one space-delimited word or number starting at i; returns its end.
  * Works on locals (a store through the out pointers could alias the text
  * and force reloads) and runs of ASCII letters and digits in tight loops. */
@@ -628,12 +654,13 @@ static size_t scan_word(const char *text, size_t len, size_t i, bool keep_apostr
     const unsigned char *u = (const unsigned char *)text;
     while (i < len) {
         size_t run = i;
-        while (i < len && (unsigned)((u[i] | 32) - 'a') < 26u) /* the common case */
-            i++;
+        i = ascii_letters_end(u, len, i);
         if (i > run)
             number = false;
         while (i < len && (unsigned)(u[i] - '0') < 10u)
             i++;
+        if (i >= len || (u[i] < 0x80 && !ascii_alnum(u[i]) && u[i] != '.' && u[i] != ',' && u[i] != '\''))
+            break; /* an ASCII byte that is neither letter, digit nor joiner ends the word */
         if (i > run)
             continue;
         uint32_t cp = peek(text, len, i, &n);
@@ -740,6 +767,13 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
     while (i < len) {
         if (c.count_only && (i = count_ascii_stretches(text, len, i, keep_apostrophe, &c.count)) >= len)
             break;
+        unsigned char b = (unsigned char)text[i];
+        if (b < 0x80 && !ascii_alnum(b)) { /* the else branch below, for ASCII */
+            if (b == '\n' || b == '.' || b == '!' || b == '?' || b == ':')
+                c.sentence_start = true;
+            i++;
+            continue;
+        }
         size_t n;
         uint32_t cp = peek(text, len, i, &n);
         if (is_dictionary_script(cp)) {
@@ -756,7 +790,9 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
         } else if (is_word_char(cp)) {
             bool ascii, number;
             size_t end = scan_word(text, len, i, keep_apostrophe, &ascii, &number);
-            uint8_t flags = number || c.count_only ? 0 : first_char_flags(text, len, i);
+            uint8_t flags = number || c.count_only ? 0
+                            : b < 0x80 ? (b >= 'A' && b <= 'Z' ? NF_TOKEN_CAPITALIZED : 0)
+                                       : first_char_flags(text, len, i);
             if (!emit(&c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, flags, ascii))
                 return nfi_fail(err, NF_ERR_NOMEM, "out of memory while tokenizing");
             i = end;
