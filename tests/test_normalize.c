@@ -4,6 +4,9 @@
 
 #include "text/text.h"
 
+#include <unicode/unorm2.h>
+#include <unicode/ustring.h>
+
 typedef struct toks {
     nfi_token_vec v;
     nfi_buf pool;
@@ -169,6 +172,51 @@ static void test_count_matches_tokenize(void **state)
     toks_free(&t);
 }
 
+/* NFKC_Casefold of raw UTF-8 by ICU directly, with the typographic
+ * apostrophe unified as the tokenizer does: the reference for norms. */
+static void icu_fold(const char *raw, size_t n, char *out, size_t cap)
+{
+    UErrorCode e = U_ZERO_ERROR;
+    const UNormalizer2 *nf = unorm2_getNFKCCasefoldInstance(&e);
+    UChar a[256], b[1024];
+    int32_t la = 0, need = 0;
+    u_strFromUTF8(a, 256, &la, raw, (int32_t)n, &e);
+    int32_t lb = unorm2_normalize(nf, a, la, b, 1024, &e);
+    for (int32_t i = 0; i < lb; i++)
+        if (b[i] == 0x2019)
+            b[i] = '\'';
+    u_strToUTF8(out, (int32_t)cap, &need, b, lb, &e);
+    assert_true(U_SUCCESS(e));
+}
+
+/* Unstemmed words of ASCII and two-byte characters fold character by
+ * character (normalize.c, fold2): every such character, after a letter,
+ * doubled and before a combining mark (which composes with what precedes
+ * it), gives the norm ICU gives for the whole word. A letter run that
+ * starts with digits stays one token ("1er"). */
+static void test_unstemmed_fold_matches_icu(void **state)
+{
+    for (uint32_t cp = 0x80; cp < 0x800; cp++) {
+        char c[3] = {(char)(0xC0 | (cp >> 6)), (char)(0x80 | (cp & 0x3F)), 0};
+        char text[64];
+        snprintf(text, sizeof text, "A%s%sb %sX\xCC\x81y 1er %s", c, c, c, c);
+        toks t = {{NULL, 0, 0}, {NULL, 0, 0, false}, text};
+        nf_error err;
+        assert_int_equal(nfi_tokenize(*state, text, strlen(text), "fr", false, &t.v, &t.pool, &err), NF_OK);
+        bool saw_1er = false;
+        for (size_t i = 0; i < t.v.len; i++) {
+            const nf_token *k = &t.v.items[i];
+            char want[128];
+            icu_fold(text + k->start, k->len, want, sizeof want);
+            assert_string_equal(norm(&t, i), want);
+            assert_int_equal(k->norm_len, strlen(want));
+            saw_1er |= strcmp(norm(&t, i), "1er") == 0;
+        }
+        assert_true(saw_1er);
+        toks_free(&t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_scripts_without_spaces),
         cmocka_unit_test(test_garbage_is_bounded),
         cmocka_unit_test(test_count_matches_tokenize),
+        cmocka_unit_test(test_unstemmed_fold_matches_icu),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
