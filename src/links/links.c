@@ -236,6 +236,10 @@ nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error
 typedef struct postings {
     size_t *offsets;   /* n_keys + 1 into entries */
     nfi_kv *entries;   /* key: feature hash; val = doc << 32 | index of the feature in that doc */
+    /* The same postings as the search reads them: the document, its
+     * language and the feature's weight side by side, where entries would
+     * send it to two other places (the document, its weights) per posting. */
+    struct posting { uint32_t doc, lang_id; float weight; } *hits;
     size_t n_keys;
 } postings;
 
@@ -349,21 +353,25 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
         i = j;
     }
     p->offsets[p->n_keys] = kept;
-    return nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, l, err);
+    if ((st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, l, err)) != NF_OK)
+        return st;
+    if (!(p->hits = malloc((kept ? kept : 1) * sizeof *p->hits)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t e = 0; e < kept; e++) {
+        const doc_entry *d = &l->docs[all[e].val >> 32];
+        p->hits[e] = (struct posting){(uint32_t)(all[e].val >> 32), d->lang_id, d->weights[(uint32_t)all[e].val]};
+    }
+    return NF_OK;
 }
 
 static void postings_free(postings *p)
 {
     free(p->offsets);
     free(p->entries);
+    free(p->hits);
 }
 
 /* ------------------------------------------------------------ scoring */
-
-static bool linkable(const doc_entry *a, const doc_entry *b)
-{
-    return a->lang_id != b->lang_id && a->lang_id && b->lang_id;
-}
 
 /* Numbers the languages so the candidate search compares integers. */
 static void assign_language_ids(nf_links *l)
@@ -676,12 +684,13 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
             continue;
         double wa = d->weights[j];
         for (size_t e = p->offsets[at]; e < p->offsets[at + 1]; e++) {
-            uint32_t b = (uint32_t)(p->entries[e].val >> 32);
-            if (b == a || !linkable(d, &l->docs[b]))
+            const struct posting *h = &p->hits[e];
+            uint32_t b = h->doc; /* linkable: known languages that differ */
+            if (b == a || h->lang_id == d->lang_id || !h->lang_id || !d->lang_id)
                 continue;
             if (acc[b] == 0)
                 touched[n_touched++] = b;
-            acc[b] += wa * l->docs[b].weights[(uint32_t)p->entries[e].val];
+            acc[b] += wa * h->weight;
         }
     }
     size_t keep = 0, k = (size_t)l->opt.candidates;
