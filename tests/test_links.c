@@ -48,6 +48,19 @@ static bool has_feature(const nf_pivot *p, int kind, const char *key, size_t len
     return false;
 }
 
+/* The pivot keys a document's words with its language's seed made once:
+ * the two-step key must be the one the lexicon was compiled with. */
+static void test_lexicon_key_seeded(void **state)
+{
+    (void)state;
+    const char *langs[] = {"de", "fr", "zh", "und"}, *words[] = {"", "haus", "maison", "green blorp"};
+    for (size_t l = 0; l < 4; l++)
+        for (size_t w = 0; w < 4; w++)
+            assert_true(nfi_lexicon_key(langs[l], words[w], strlen(words[w])) ==
+                        nfi_lexicon_key_seeded(nfi_lexicon_lang_seed(langs[l]), words[w], strlen(words[w])));
+    assert_true(nfi_lexicon_key("de", "haus", 4) != nfi_lexicon_key("fr", "haus", 4));
+}
+
 static void test_pivot_features(void **state)
 {
     (void)state;
@@ -254,6 +267,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_skeletons),
+        cmocka_unit_test(test_lexicon_key_seeded),
         cmocka_unit_test(test_pivot_features),
         cmocka_unit_test(test_across_scripts),
         cmocka_unit_test(test_groups),
