@@ -36,7 +36,9 @@ run_docs() {
     awk -v name="$1" -v n="$2" 'BEGIN {
         for (i = 0; i < n; i++) {
             printf "{\"id\":\"%s-%d\",\"text\":\"", name, i
-            for (w = 0; w < 60; w++) printf "w%s%dx%d ", name, i, (w * 7919 + i) % 997
+            # "n" keeps name and number apart: "k3"+"240" and "k32"+"40" made the
+            # same words, and such documents share shifted passages (near copies)
+            for (w = 0; w < 60; w++) printf "w%sn%dx%d ", name, i, (w * 7919 + i) % 997
             printf "\"}\n"
         }
     }' >"$tmp/$1.jsonl"
