@@ -857,7 +857,8 @@ nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token
     if (!v.text || !grow_scratch(t, n))
         return v.text ? nfi_fail(err, NF_ERR_NOMEM, "out of memory") : NF_OK;
     size_t to = source_tail(&v), from = kicker_end(&v, to);
-    v.tokens += from;
+    if (from) /* tokens is NULL when the title has none: no offset on it */
+        v.tokens += from;
     v.n_tokens = n = to - from;
     tokens = v.tokens;
     /* Title case capitalizes every word but short function words ("Nishiya
