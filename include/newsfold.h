@@ -632,7 +632,10 @@ nf_status nf_events_add(nf_events *ev, const nf_clean_doc *docs, size_t n, nf_er
 /* Duplicate groups of the same documents, in the same order: every member of
  * a group joins the event of its earliest member (a hard link). */
 nf_status nf_events_set_dedup(nf_events *ev, const nf_dedup_result *dedup, nf_error *err);
-/* Translation pairs (indices in the order added) are hard links too. */
+/* Translation pairs (indices in the order added) are hard links too, except
+ * where either document is a headline (fewer than 24 tokens of text) or
+ * their dates lie more than storyline_days apart: such a link is left to
+ * the event decision. */
 nf_status nf_events_add_links(nf_events *ev, const nf_link *links, size_t n, nf_error *err);
 /* The language-neutral features of document i (e.g. nf_links_pivot), scored
  * in their own channel. p must stay valid until nf_events_finish returns. */
