@@ -276,14 +276,10 @@ static const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len
         t->n_keys = 0;
         t->key_text.len = 0;
     }
-    if (t->n_keys == t->cap_keys) {
-        size_t cap = t->cap_keys ? t->cap_keys * 2 : 1024;
-        key_entry *k = realloc(t->key_ents, cap * sizeof *k);
-        if (!k)
-            return NULL;
-        t->key_ents = k;
-        t->cap_keys = cap;
-    }
+    key_entry *grown = nfi_grow_array(t->key_ents, &t->cap_keys, t->n_keys + 1, sizeof *grown);
+    if (!grown)
+        return NULL;
+    t->key_ents = grown;
     key_entry *e = &t->key_ents[t->n_keys];
     e->key_off = (uint32_t)t->key_text.len;
     if (!nfi_name_key(t, norm, len, &t->key_text)) { /* rare: not cached, as it may be lack of memory */
