@@ -269,6 +269,15 @@ static void clean_docs(nf_doc *raw, nf_clean_doc *out, size_t n)
     nf_cleaner_free(cl);
 }
 
+/* Frees n input documents and their cleaned forms (not the arrays). */
+static void free_docs(nf_doc *raw, nf_clean_doc *cd, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        nf_clean_doc_free(&cd[i]);
+        nf_doc_free(&raw[i]);
+    }
+}
+
 static void run_plain(nf_clean_doc *docs, size_t n, const nf_events_options *o, nf_events_result *r)
 {
     nf_events *ev;
@@ -304,10 +313,7 @@ static void test_window_expiry(void **state)
     run_plain(cd, 4, &o, &r);
     assert_int_not_equal(r.events[r.docs[0].event].storyline, r.events[r.docs[2].event].storyline);
     nf_events_result_free(&r);
-    for (int i = 0; i < 4; i++) {
-        nf_clean_doc_free(&cd[i]);
-        nf_doc_free(&raw[i]);
-    }
+    free_docs(raw, cd, 4);
 }
 
 /* 100 days, 5 new topics a day: the live set stays near window x 5. */
@@ -331,10 +337,7 @@ static void test_live_set_bounded(void **state)
     assert_int_equal(r.n_events, N);
     assert_true(r.max_live_events <= (size_t)(o.window_days + 2) * PER_DAY);
     nf_events_result_free(&r);
-    for (int i = 0; i < N; i++) {
-        nf_clean_doc_free(&cd[i]);
-        nf_doc_free(&raw[i]);
-    }
+    free_docs(raw, cd, N);
     free(raw);
     free(cd);
 }
@@ -359,10 +362,7 @@ static void test_timestamps_and_headlines(void **state)
     /* stream (= event) order: t3 00:05, t2 00:10, t1 01:30 */
     assert_true(r.docs[2].event < r.docs[1].event && r.docs[1].event < r.docs[0].event);
     nf_events_result_free(&r);
-    for (int i = 0; i < 3; i++) {
-        nf_clean_doc_free(&cd[i]);
-        nf_doc_free(&raw[i]);
-    }
+    free_docs(raw, cd, 3);
     const char *json = "{\"id\": \"h1\", \"title\": \"Runner wins the final\", \"text\": \"\", "
                        "\"published_at\": \"2021-07-30T10:15:00Z\"}";
     nf_doc d;
@@ -396,10 +396,7 @@ static void test_undated_live_set_bounded(void **state)
     assert_true(r.max_live_events >= 4990 && r.max_live_events <= 5002);
     assert_string_equal(r.docs[0].date, "");
     nf_events_result_free(&r);
-    for (int i = 0; i < N; i++) {
-        nf_clean_doc_free(&cd[i]);
-        nf_doc_free(&raw[i]);
-    }
+    free_docs(raw, cd, N);
     free(raw);
     free(cd);
 }
@@ -471,10 +468,7 @@ static void test_undated_and_links(void **state)
     nf_events_result_free(&r);
     assert_int_equal(nf_events_finish(ev, &r, &err), NF_ERR_ARG); /* only once */
     nf_events_free(ev);
-    for (int i = 0; i < 6; i++) {
-        nf_clean_doc_free(&cd[i]);
-        nf_doc_free(&raw[i]);
-    }
+    free_docs(raw, cd, 6);
 }
 
 /* Two documents with nothing in common but their pivots. */
@@ -515,10 +509,7 @@ static void test_pivot_channel(void **state)
         nf_events_result_free(&r);
         nf_events_free(ev);
     }
-    for (int i = 0; i < 2; i++) {
-        nf_clean_doc_free(&cd[i]);
-        nf_doc_free(&raw[i]);
-    }
+    free_docs(raw, cd, 2);
 }
 
 /* Events of two languages join after the stream when their pivot (or
