@@ -11,7 +11,7 @@ packages=(gcc g++ make cmake ninja-build pkg-config
           dict-freedict-spa-eng dict-freedict-eng-spa dict-freedict-ita-eng dict-freedict-por-eng
           dict-freedict-nld-eng dict-freedict-eng-rus dict-freedict-deu-rus dict-freedict-fra-rus
           edict dict-freedict-jpn-eng dict-freedict-eng-jpn dict-freedict-ara-eng dict-freedict-eng-ara
-          dict-freedict-ell-eng dict-freedict-eng-ell
+          dict-freedict-ell-eng dict-freedict-eng-ell mueller7-dict
           libmicrohttpd-dev libsqlite3-dev sqlite3 curl wrk chromium nodejs # this line: newsfold serve
           openmpi-bin libopenmpi-dev) # last line: dedup --mpi (tests/mpi_*.sh)
 for arg in "$@"; do

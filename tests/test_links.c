@@ -6,6 +6,8 @@
  */
 #include "test_util.h"
 
+#include <unistd.h>
+
 #include "links/links.h"
 
 static void test_name_skeletons(void **state)
@@ -142,6 +144,30 @@ static void test_across_scripts(void **state)
     free(dir);
 }
 
+/* Russian words only Mueller's English-Russian dictionary has (read
+ * backwards) reach their English terms; its primary translations come
+ * first, so a common word keeps the sense the smaller dictionaries give. */
+static void test_russian_dictionary(void **state)
+{
+    (void)state;
+    if (access("/usr/share/dictd/mueller7.index", R_OK) != 0)
+        skip(); /* scripts/setup.sh installs mueller7-dict */
+    char *dir = tu_tempdir();
+    const char data[] = "{\"id\":\"ru\",\"lang\":\"ru\",\"title\":\"T\",\"text\":\"\u0440\u043e\u0434\u0438\u0442\u0435"
+                        "\u043b\u044c\u0441\u043a\u0438\u0439 \u0437\u0430\u043a\u043e\u043d\"}\n"; /* родительский закон */
+    tu_write(dir, "x.jsonl", data, sizeof data - 1);
+    tu_corpus c = tu_clean_path(dir, 1, 0);
+    nf_links_result r;
+    nf_links *l = links_over(&c, NULL, &r);
+    assert_true(has_feature(nf_links_pivot(l, 0), NF_PIVOT_TERM, "parent", 6));
+    assert_true(has_feature(nf_links_pivot(l, 0), NF_PIVOT_TERM, "law", 3));
+    nf_links_result_free(&r);
+    nf_links_free(l);
+    tu_corpus_free(&c);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 /* Groups: links and copies joined, the most linked version canonical. */
 static void test_groups(void **state)
 {
@@ -271,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_pivot_features),
         cmocka_unit_test(test_across_scripts),
         cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_russian_dictionary),
         cmocka_unit_test(test_user_lexicon),
         cmocka_unit_test(test_seeds_translation_only),
         cmocka_unit_test(test_examples_translations_found),

@@ -5,7 +5,10 @@
  * Sources: Debian's dict-freedict-XXX-eng packages (dictd format: a .index
  * of "headword TAB base64-offset TAB base64-length" and a gzip-compatible
  * .dict.dz), and eng-XXX packages read backwards where only that direction
- * exists or to add to a small XXX-eng (French has 8.5k headwords one way).
+ * exists or to add to a small XXX-eng (French has 8.5k headwords one way),
+ * and Mueller's English-Russian dictionary (mueller7-dict, 46k headwords,
+ * free-text bodies) read backwards, compiled last: a key keeps its first
+ * MAX_VALUES values, so the order of compilation is a priority.
  * Headwords and translations go through the same tokenizer and Snowball
  * stemmers as documents, so a lookup key is what a document token looks
  * like: the normalized form and, separately, the stem (inflected forms meet
@@ -43,7 +46,7 @@
 #define MAX_SENSES 8
 #define MAX_VALUES 16
 #define MAX_LANGS 48
-#define CACHE_MAGIC "NFLEX007"
+#define CACHE_MAGIC "NFLEX008"
 #define MAX_PHRASE_WORDS 3
 #define MAX_CJK_BYTES 36   /* 12 characters: longer headwords are phrases */
 #define NAME_SENSES 2      /* names are taken from the first senses only */
@@ -420,6 +423,122 @@ static void compile_dict(builder *b, const char *index_path, const char *dict_pa
     free(dict);
 }
 
+/* ------------------------------------------------------------ Mueller */
+
+/* Debian's mueller7-dict: Mueller's English-Russian dictionary (46k
+ * headwords, dictd format) read backwards, Russian -> English. Its bodies
+ * are free text: a transcription in [brackets], numbered senses ("1.",
+ * "1)", "_I"), part-of-speech and domain labels ("_n.", "_биол."), notes in
+ * (parentheses), and usage examples that mix English and Russian. The
+ * translations are the Cyrillic-only phrases between separators; examples
+ * (any Latin letter) and cross-references are dropped. Lines are wrapped
+ * mid-sense, so the body is read as one string. */
+#define MUELLER_PRIMARY 1 /* translations per headword added in the first pass */
+
+/* Replaces what is not a translation with ';' (separators) or removes it. */
+static void mueller_strip(char *body)
+{
+    char *w = body;
+    int depth = 0;
+    for (char *r = body; *r; r++) {
+        if (*r == '[' || *r == '(') {
+            depth++;
+        } else if (depth && (*r == ']' || *r == ')')) {
+            depth--;
+        } else if (depth) {
+            continue;
+        } else if (*r == '_') { /* a label: "_n.", "_биол.", "_I" */
+            while (r[1] && r[1] != ' ' && r[1] != '\n' && r[1] != '.' && r[1] != ';' && r[1] != ',')
+                r++;
+            if (r[1] == '.')
+                r++;
+            *w++ = ';';
+        } else if (*r >= '0' && *r <= '9') { /* numbering, references' numbers */
+            while (r[1] >= '0' && r[1] <= '9')
+                r++;
+            if (r[1] == ')' || r[1] == '.')
+                r++;
+            *w++ = ';';
+        } else {
+            *w++ = *r == '\n' ? ' ' : *r;
+        }
+    }
+    *w = '\0';
+}
+
+/* A translation: Cyrillic words, spaces and hyphens only (no Latin letter:
+ * an example; no '=' or "от ...": a reference to another headword). */
+static bool mueller_translation(const char *ph)
+{
+    if (strncmp(ph, "от ", strlen("от ")) == 0 || strncmp(ph, "см. ", strlen("см. ")) == 0)
+        return false;
+    bool cyrillic = false;
+    for (const unsigned char *p = (const unsigned char *)ph; *p; p++) {
+        if (*p == 0xD0 || *p == 0xD1)
+            cyrillic = true;
+        else if (*p < 0x80 && *p != ' ' && *p != '-')
+            return false;
+    }
+    return cyrillic;
+}
+
+/* The translations of one body, in dictionary order (at most max). */
+static size_t mueller_translations(char *body, char **out, size_t max)
+{
+    mueller_strip(body);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *ph = strtok_r(body, ",;", &save); ph && n < max; ph = strtok_r(NULL, ",;", &save)) {
+        while (*ph == ' ')
+            ph++;
+        size_t len = strlen(ph);
+        while (len && ph[len - 1] == ' ')
+            ph[--len] = '\0';
+        if (len && mueller_translation(ph))
+            out[n++] = ph;
+    }
+    return n;
+}
+
+/* Two passes over the entries: the first translations of every headword,
+ * then the others, so that a Russian word's MAX_VALUES English values are
+ * the headwords it primarily translates, not the first ones in alphabetical
+ * order among all the headwords whose later senses mention it. */
+static void compile_mueller(builder *b, const char *index_path, const char *dict_path)
+{
+    size_t index_len, dict_len;
+    char *index = nfi_read_file(index_path, &index_len);
+    char *dict = nfi_read_file(dict_path, &dict_len);
+    for (int pass = 0; pass < 2 && index && dict && !b->oom; pass++) {
+        const char *line = index;
+        while (line < index + index_len && !b->oom) {
+            const char *end = memchr(line, '\n', (size_t)(index + index_len - line));
+            end = end ? end : index + index_len;
+            const char *t1 = memchr(line, '\t', (size_t)(end - line));
+            const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(end - t1 - 1)) : NULL;
+            uint64_t off, len;
+            if (t2 && strncmp(line, "00", 2) != 0 && b64_number(t1 + 1, (size_t)(t2 - t1 - 1), &off) &&
+                b64_number(t2 + 1, (size_t)(end - t2 - 1), &len) && off + len <= dict_len) {
+                char *def = nfi_strndup(dict + off, len);
+                char *body = def ? strchr(def, '\n') : NULL; /* the first line repeats the headword */
+                char *phrases[MAX_SENSES];
+                size_t n = body ? mueller_translations(body + 1, phrases, MAX_SENSES) : 0;
+                uint64_t terms[MAX_SENSES * 2];
+                size_t k = n ? english_terms(b, line, (size_t)(t1 - line), terms, MAX_PHRASE_WORDS) : 0;
+                if (k)
+                    k += english_names(b, line, (size_t)(t1 - line), terms + k, MAX_SENSES * 2 - k);
+                for (size_t i = pass ? MUELLER_PRIMARY : 0; i < n && i < (pass ? n : MUELLER_PRIMARY) && k; i++)
+                    add_word(b, "ru", phrases[i], strlen(phrases[i]), terms, k);
+                b->oom |= !def;
+                free(def);
+            }
+            line = end + 1;
+        }
+    }
+    free(index);
+    free(dict);
+}
+
 /* ------------------------------------------------------------ EDICT, CEDICT */
 
 /* "/sense/sense/" -> phrases, each sense on its own line for phrases_of. */
@@ -523,7 +642,7 @@ static void compile_cedict(builder *b, const char *path)
 
 /* ------------------------------------------------------------ cache */
 
-enum dict_kind { DICT_FREEDICT, DICT_INVERTED, DICT_EDICT, DICT_CEDICT, DICT_VIA };
+enum dict_kind { DICT_FREEDICT, DICT_INVERTED, DICT_EDICT, DICT_CEDICT, DICT_VIA, DICT_MUELLER };
 
 typedef struct dict_file {
     char lang[4];
@@ -580,6 +699,19 @@ static size_t find_text_dicts(const char *dir, dict_file *out, size_t max, XXH64
     return n;
 }
 
+/* Mueller's English-Russian dictionary (mueller7-dict), read as Russian. */
+static size_t find_mueller(const char *dir, dict_file *out, size_t max, XXH64_state_t *st)
+{
+    if (max == 0)
+        return 0;
+    memset(out, 0, sizeof *out);
+    snprintf(out->lang, sizeof out->lang, "ru");
+    snprintf(out->index, sizeof out->index, "%s/mueller7.index", dir);
+    snprintf(out->dict, sizeof out->dict, "%s/mueller7.dict.dz", dir);
+    out->kind = DICT_MUELLER;
+    return sign_file(st, out->index) && sign_file(st, out->dict) ? 1 : 0;
+}
+
 static size_t find_dicts(const char *given, dict_file *out, size_t max, uint64_t *signature)
 {
     const char *dir = given ? given : "/usr/share/dictd";
@@ -624,6 +756,7 @@ static size_t find_dicts(const char *given, dict_file *out, size_t max, uint64_t
         XXH64_update(st, meta, sizeof meta);
         n++;
     }
+    n += find_mueller(dir, out + n, max - n, st);
     n += find_text_dicts(given, out + n, max - n, st);
     *signature = XXH64_digest(st);
     XXH64_freeState(st);
@@ -677,6 +810,16 @@ typedef struct cache_header {
     char langs[MAX_LANGS][4];
 } cache_header;
 
+/* When a dictionary is compiled: through a third language after the
+ * dictionaries it reads (0), Mueller's inverted one last (2). A key keeps
+ * its first MAX_VALUES values, so the order is a priority: Mueller's many
+ * headwords per Russian word (закон translates act, bill, canon, law ...)
+ * must not crowd out the entries of the smaller, more direct dictionaries. */
+static size_t compile_phase(enum dict_kind kind)
+{
+    return kind == DICT_MUELLER ? 2 : kind == DICT_VIA ? 1 : 0;
+}
+
 static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t signature, const char *path,
                                nf_error *err)
 {
@@ -691,10 +834,10 @@ static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t 
     h.signature = signature;
     nfi_kv *snapshot = NULL; /* every pair but DICT_VIA's, for their lookups */
     size_t n_snapshot = 0;
-    for (size_t step = 0; step < 2 * n_dicts && !b.oom; step++) {
+    for (size_t step = 0; step < 3 * n_dicts && !b.oom; step++) {
         size_t i = step % n_dicts;
-        if ((dicts[i].kind == DICT_VIA) != (step >= n_dicts))
-            continue; /* through a third language last, when its dictionaries are all in */
+        if (compile_phase(dicts[i].kind) != step / n_dicts)
+            continue;
         if (dicts[i].kind == DICT_VIA && !snapshot && (snapshot = malloc((b.n ? b.n : 1) * sizeof *snapshot))) {
             memcpy(snapshot, b.pairs, b.n * sizeof *snapshot);
             n_snapshot = b.n;
@@ -705,6 +848,8 @@ static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t 
             compile_edict(&b, dicts[i].index);
         else if (dicts[i].kind == DICT_CEDICT)
             compile_cedict(&b, dicts[i].index);
+        else if (dicts[i].kind == DICT_MUELLER)
+            compile_mueller(&b, dicts[i].index, dicts[i].dict);
         else if (dicts[i].kind != DICT_VIA || snapshot)
             compile_dict(&b, dicts[i].index, dicts[i].dict, dicts[i].lang, dicts[i].kind == DICT_INVERTED,
                          dicts[i].kind == DICT_VIA ? &via : NULL);
