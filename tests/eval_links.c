@@ -18,15 +18,15 @@
 #include "links/links.h"
 
 /* Floors are the targets of issue 11 where they are met; Hebrew (target
- * 0.85, measured 0.833) and Ukrainian (target 0.60, measured 0.490) are not
- * met yet, so their floors sit just under what is measured: a regression
- * still fails, and the gap stays visible in docs/links.md and the README. */
+ * 0.85, measured 0.825) is not met yet, so its floor sits just under what
+ * is measured: a regression still fails, and the gap stays visible in
+ * docs/links.md and the README. */
 static const struct eval_set {
     const char *path; /* under SHARED_DIR/data */
     double floor;     /* B-cubed F1 */
 } sets[] = {
     {"wmt21/de-fr", 0.97},           {"wmt21/fr-de", 0.97},           {"wmt-more/wmt23-he-en", 0.82},
-    {"wmt-more/wmt23-zh-en", 0.85},  {"wmt-more/wmt23-ja-en", 0.85},  {"wmt-more/wmt22-uk-en", 0.47},
+    {"wmt-more/wmt23-zh-en", 0.85},  {"wmt-more/wmt23-ja-en", 0.85},  {"wmt-more/wmt22-uk-en", 0.60},
 };
 
 /* Gold group numbers: the id before '|', numbered by a hash of it (FNV-1a,

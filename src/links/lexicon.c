@@ -7,8 +7,10 @@
  * .dict.dz), and eng-XXX packages read backwards where only that direction
  * exists or to add to a small XXX-eng (French has 8.5k headwords one way),
  * and Mueller's English-Russian dictionary (mueller7-dict, 46k headwords,
- * free-text bodies) read backwards, compiled last: a key keeps its first
- * MAX_VALUES values, so the order of compilation is a priority.
+ * free-text bodies) read backwards, compiled after those: a key keeps its
+ * first MAX_VALUES values, so the order of compilation is a priority. Last,
+ * Ukrainian forms through their Russian lemmas (scripts/ukr_rus.sh's list
+ * from Apertium's Russian-Ukrainian pair) and every Russian entry.
  * Headwords and translations go through the same tokenizer and Snowball
  * stemmers as documents, so a lookup key is what a document token looks
  * like: the normalized form and, separately, the stem (inflected forms meet
@@ -640,9 +642,42 @@ static void compile_cedict(builder *b, const char *path)
     free(text);
 }
 
+/* ------------------------------------------------------------ Ukrainian */
+
+/* scripts/ukr_rus.sh's list, "form TAB Russian lemma [TAB lemma]...": each
+ * Ukrainian form gets the English values of its Russian lemmas (the first
+ * PIVOT_VALUES of each, through every Russian dictionary compiled before),
+ * keyed as a Ukrainian document's token is. Forms whose lemmas no Russian
+ * dictionary knows are left to pivot.c's reading of the word as Russian. */
+static void compile_ukr_rus(builder *b, const char *path, const via_table *ru)
+{
+    size_t len;
+    char *text = ru ? nfi_read_file(path, &len) : NULL;
+    char *save = NULL;
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line && !b->oom; line = strtok_r(NULL, "\n", &save)) {
+        char *save2 = NULL, *form = strtok_r(line, "\t", &save2);
+        uint64_t values[MAX_VALUES];
+        size_t n = 0;
+        for (char *lemma = strtok_r(NULL, "\t", &save2); lemma && n < MAX_VALUES; lemma = strtok_r(NULL, "\t", &save2)) {
+            uint64_t more[PIVOT_VALUES];
+            size_t k = via_values(b, ru, lemma, more, PIVOT_VALUES);
+            for (size_t i = 0; i < k && n < MAX_VALUES; i++) {
+                bool seen = false;
+                for (size_t j = 0; j < n && !seen; j++)
+                    seen = values[j] == more[i];
+                if (!seen)
+                    values[n++] = more[i];
+            }
+        }
+        if (form && n)
+            add_word(b, "uk", form, strlen(form), values, n);
+    }
+    free(text);
+}
+
 /* ------------------------------------------------------------ cache */
 
-enum dict_kind { DICT_FREEDICT, DICT_INVERTED, DICT_EDICT, DICT_CEDICT, DICT_VIA, DICT_MUELLER };
+enum dict_kind { DICT_FREEDICT, DICT_INVERTED, DICT_EDICT, DICT_CEDICT, DICT_VIA, DICT_MUELLER, DICT_UKR_RUS };
 
 typedef struct dict_file {
     char lang[4];
@@ -663,22 +698,32 @@ static bool sign_file(XXH64_state_t *st, const char *path)
     return true;
 }
 
-/* EDICT and CC-CEDICT: in dir when one is given, else where Debian's edict
+/* name in the user's data folder (${XDG_DATA_HOME:-~/.local/share}/newsfold),
+ * where scripts/cedict.sh and scripts/ukr_rus.sh write when not root. */
+static void user_data_file(const char *name, char *out, size_t cap)
+{
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    out[0] = '\0';
+    if (xdg && *xdg)
+        snprintf(out, cap, "%s/newsfold/%s", xdg, name);
+    else if (home && *home)
+        snprintf(out, cap, "%s/.local/share/newsfold/%s", home, name);
+}
+
+/* EDICT, CC-CEDICT and the Ukrainian-Russian list: in dir when one is given, else where Debian's edict
  * package and scripts/cedict.sh put them. */
 static size_t find_text_dicts(const char *dir, dict_file *out, size_t max, XXH64_state_t *st)
 {
-    char cedict_home[512] = "";
-    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-    if (xdg && *xdg)
-        snprintf(cedict_home, sizeof cedict_home, "%s/newsfold/cedict_ts.u8", xdg);
-    else if (home && *home)
-        snprintf(cedict_home, sizeof cedict_home, "%s/.local/share/newsfold/cedict_ts.u8", home);
+    char cedict_home[512], ukr_home[512];
+    user_data_file("cedict_ts.u8", cedict_home, sizeof cedict_home);
+    user_data_file("ukr-rus.tsv", ukr_home, sizeof ukr_home);
     struct {
         const char *lang, *name, *fallback, *fallback2;
         enum dict_kind kind;
     } const wanted[] = {
         {"ja", "edict", "/usr/share/edict/edict", NULL, DICT_EDICT},
         {"zh", "cedict_ts.u8", "/usr/local/share/newsfold/cedict_ts.u8", cedict_home, DICT_CEDICT},
+        {"uk", "ukr-rus.tsv", "/usr/local/share/newsfold/ukr-rus.tsv", ukr_home, DICT_UKR_RUS},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof wanted / sizeof *wanted && n < max; i++) {
@@ -692,6 +737,7 @@ static size_t find_text_dicts(const char *dir, dict_file *out, size_t max, XXH64
             memset(f, 0, sizeof *f);
             snprintf(f->lang, sizeof f->lang, "%s", wanted[i].lang);
             snprintf(f->index, sizeof f->index, "%s", candidates[c]);
+            snprintf(f->via, sizeof f->via, "%s", wanted[i].kind == DICT_UKR_RUS ? "ru" : "");
             f->kind = wanted[i].kind;
             break;
         }
@@ -814,10 +860,12 @@ typedef struct cache_header {
  * dictionaries it reads (0), Mueller's inverted one last (2). A key keeps
  * its first MAX_VALUES values, so the order is a priority: Mueller's many
  * headwords per Russian word (закон translates act, bill, canon, law ...)
- * must not crowd out the entries of the smaller, more direct dictionaries. */
+ * must not crowd out the entries of the smaller, more direct dictionaries.
+ * Ukrainian through Russian (3) reads every Russian entry, Mueller's too. */
+#define N_PHASES 4
 static size_t compile_phase(enum dict_kind kind)
 {
-    return kind == DICT_MUELLER ? 2 : kind == DICT_VIA ? 1 : 0;
+    return kind == DICT_UKR_RUS ? 3 : kind == DICT_MUELLER ? 2 : kind == DICT_VIA ? 1 : 0;
 }
 
 static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t signature, const char *path,
@@ -832,16 +880,22 @@ static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t 
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CACHE_MAGIC, 8);
     h.signature = signature;
-    nfi_kv *snapshot = NULL; /* every pair but DICT_VIA's, for their lookups */
-    size_t n_snapshot = 0;
-    for (size_t step = 0; step < 3 * n_dicts && !b.oom; step++) {
-        size_t i = step % n_dicts;
-        if (compile_phase(dicts[i].kind) != step / n_dicts)
+    nfi_kv *snapshot = NULL; /* the pairs of the earlier phases, sorted, for lookups through them */
+    size_t n_snapshot = 0, snapshot_phase = SIZE_MAX;
+    for (size_t step = 0; step < N_PHASES * n_dicts && !b.oom; step++) {
+        size_t i = step % n_dicts, phase = step / n_dicts;
+        if (compile_phase(dicts[i].kind) != phase)
             continue;
-        if (dicts[i].kind == DICT_VIA && !snapshot && (snapshot = malloc((b.n ? b.n : 1) * sizeof *snapshot))) {
-            memcpy(snapshot, b.pairs, b.n * sizeof *snapshot);
-            n_snapshot = b.n;
-            nfi_kv_sort_by_key_stable(snapshot, n_snapshot);
+        bool through = dicts[i].kind == DICT_VIA || dicts[i].kind == DICT_UKR_RUS;
+        if (through && snapshot_phase != phase) {
+            free(snapshot);
+            n_snapshot = 0;
+            if ((snapshot = malloc((b.n ? b.n : 1) * sizeof *snapshot))) {
+                memcpy(snapshot, b.pairs, b.n * sizeof *snapshot);
+                n_snapshot = b.n;
+                nfi_kv_sort_by_key_stable(snapshot, n_snapshot);
+            }
+            snapshot_phase = phase;
         }
         via_table via = {snapshot, n_snapshot, dicts[i].via};
         if (dicts[i].kind == DICT_EDICT)
@@ -850,6 +904,8 @@ static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t 
             compile_cedict(&b, dicts[i].index);
         else if (dicts[i].kind == DICT_MUELLER)
             compile_mueller(&b, dicts[i].index, dicts[i].dict);
+        else if (dicts[i].kind == DICT_UKR_RUS)
+            compile_ukr_rus(&b, dicts[i].index, snapshot ? &via : NULL);
         else if (dicts[i].kind != DICT_VIA || snapshot)
             compile_dict(&b, dicts[i].index, dicts[i].dict, dicts[i].lang, dicts[i].kind == DICT_INVERTED,
                          dicts[i].kind == DICT_VIA ? &via : NULL);

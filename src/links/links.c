@@ -54,7 +54,7 @@ static const double kind_weight[4] = {1.0, 2.0, 1.5, 1.0}; /* term, name, number
  * coverage = the smaller share of dictionary terms among the two pivots:
  * where a language has no dictionary (Hebrew), missing terms say nothing
  * and names carry the decision. */
-#define CALIBRATION {-2.486, -17.484, 3.968, 4.213, -1.563, 5.089, -5.738, -3.890, 5.665, -0.382, 48.942, 47.812}
+#define CALIBRATION {-2.217, 16.455, 0.558, 3.052, 2.945, 4.446, -6.950, -2.918, 6.221, -3.544, 17.213, 17.679}
 static const struct calibration {
     double bias, terms, names, numbers, align, length, order, evidence, order_x_evidence, coverage,
         terms_x_coverage, names_x_uncovered;
