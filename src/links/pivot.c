@@ -214,7 +214,7 @@ size_t nfi_name_keys(const char *ascii, size_t len, uint64_t *out)
     if (k >= 2)
         out[n++] = (nfi_pivot_hash(NF_PIVOT_NAME, key, k) & ~3ULL) | NF_PIVOT_NAME;
     k = consonant_key(ascii, len, key, sizeof key);
-    if (k >= 3)
+    if (k >= 2)
         out[n++] = (XXH3_64bits_withSeed(key, k, 0x636F6E73ULL) & ~3ULL) | NF_PIVOT_NAME;
     return n;
 }
