@@ -306,14 +306,22 @@ static bool post(nfi_stream *s, int ch, uint64_t hash, uint32_t slot, uint32_t e
     return true;
 }
 
-/* Posts the features of v not yet in the slot's centroids. */
+/* Posts the features of v not yet in the slot's centroids, in hash order:
+ * both vectors are sorted by hash, so one walk along the centroid finds
+ * them (a binary search per feature cost more than the centroid update). */
 static bool post_new(nfi_stream *s, uint32_t slot, const nfi_docvec *v)
 {
     live_slot *l = &s->slots[slot];
-    for (int ch = 0; ch < N_CH; ch++)
-        for (uint32_t i = 0; i < v->ch[ch].n; i++)
-            if (!nfi_svec_has(&l->c[ch], v->ch[ch].f[i].hash) && !post(s, ch, v->ch[ch].f[i].hash, slot, s->slot_event[slot]))
+    for (int ch = 0; ch < N_CH; ch++) {
+        const nfi_wfeat *c = l->c[ch].f, *ce = c + l->c[ch].n;
+        for (uint32_t i = 0; i < v->ch[ch].n; i++) {
+            uint64_t h = v->ch[ch].f[i].hash;
+            while (c < ce && c->hash < h)
+                c++;
+            if ((c == ce || c->hash != h) && !post(s, ch, h, slot, s->slot_event[slot]))
                 return false;
+        }
+    }
     return true;
 }
 
