@@ -153,8 +153,9 @@ typedef struct nfi_stream nfi_stream;
 #define NF_SHORT_BODY_TERMS 24
 
 /* Called once per event when it leaves the live set (expiry or flush),
- * with its centroid, before the centroid is freed. */
-typedef nf_status (*nfi_finalize_fn)(void *ctx, uint32_t event, const nfi_svec centroid[N_CH], nf_error *err);
+ * with its centroid, which the callback may take over (leaving the vectors
+ * zeroed); what is left is freed. */
+typedef nf_status (*nfi_finalize_fn)(void *ctx, uint32_t event, nfi_svec centroid[N_CH], nf_error *err);
 
 /* How much of a document's time is known. */
 enum { NFI_TIME_NONE = 0, NFI_TIME_DAY = 1, NFI_TIME_OF_DAY = 2 };
