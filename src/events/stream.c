@@ -102,6 +102,7 @@ struct nfi_stream {
     size_t n_touched, cap_touched;
     cand *top; /* the best candidates, ranked */
     size_t n_top, cap_top;
+    nfi_svec_table doc_table[N_CH]; /* the scored document's features, per channel */
     size_t scored;
     nfi_trace_fn trace;
     void *trace_ctx;
@@ -153,6 +154,8 @@ void nfi_stream_free(nfi_stream *s)
     free(s->acc);
     free(s->touched);
     free(s->top);
+    for (int ch = 0; ch < N_CH; ch++)
+        nfi_svec_table_free(&s->doc_table[ch]);
     free(s);
 }
 
@@ -657,8 +660,15 @@ nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, cons
         double best_score = -1;
         uint32_t best = NONE;
         ok = candidates(s, v);
-        if (ok)
-            best = best_event(s, doc, v, t, timed, &best_score);
+        if (ok && s->n_top > 0) {
+            /* the document meets every candidate: its features in tables
+             * (a shallow copy of v points at them) */
+            nfi_docvec tv = *v;
+            for (int ch = 0; ch < N_CH; ch++)
+                if (v->ch[ch].n && nfi_svec_table_build(&s->doc_table[ch], &v->ch[ch]))
+                    tv.ch[ch].table = &s->doc_table[ch];
+            best = best_event(s, doc, &tv, t, timed, &best_score);
+        }
         bool headline = nfi_is_headline(v);
         double threshold = !headline                 ? s->o.threshold
                            : timed == NFI_TIME_OF_DAY ? s->o.threshold_short
