@@ -19,7 +19,9 @@
  *      component already has an event joins it, any other is scored;
  *   4. finalizes each event when it leaves the live set: its most central
  *      report (headline), its entities (entities.c) and a profile for the
- *      storyline stage (storylines.c);
+ *      storyline stage (storylines.c). Reading back and weighting features
+ *      and finalizing run on the stage's threads beside the serial stream
+ *      (run_stream);
  *   5. joins headline events of different languages whose profiles agree
  *      (storylines.c), collecting their entities again;
  *   6. builds the result: roles (original, copy, translation, report),

@@ -4,7 +4,10 @@
  * Documents and event centroids are compared with a merge join, or with
  * binary searches of the short vector's hashes in the long one when their
  * sizes differ a lot (a 40-feature document against a 500-feature
- * centroid). Centroids are sums of their members' unit vectors, pruned to
+ * centroid), or, when one vector carries a table (the document being
+ * streamed, scored against each of its candidates), by probing that table
+ * with the other's features. Every method adds the matching products in
+ * hash order, so they give the same sum, bit for bit. Centroids are sums of their members' unit vectors, pruned to
  * their largest weights (selected, not sorted: nfi_kth_largest_u32 finds
  * the cut-off weight and a filter keeps hash order); pruning only happens
  * once a vector holds twice its limit, so its cost is amortized over many

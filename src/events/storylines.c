@@ -12,6 +12,14 @@
  * starts its own storyline. Storylines are numbered by their first event,
  * so the result depends only on the events.
  *
+ * Every event is indexed before any is linked, and an event reads only the
+ * entries of earlier events in its lists, so the links are those of one
+ * pass in event order whichever thread finds them (events are cut into
+ * chunks for the stage's threads). The postings carry the profile weight,
+ * so gathering the candidates also sums their dot products with the event;
+ * only a channel one of whose lists was read in part (more than SCAN
+ * earlier entries) is scored again by a merge.
+ *
  * The same profile index joins headline events across languages after the
  * stream (nfi_events_merge_languages): each event joins the earlier event
  * of another main language, within merge_days, whose names or pivot
