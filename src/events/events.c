@@ -716,6 +716,15 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
     memcpy(hdr, sc->rec, sizeof hdr);
     const char *hashes = sc->rec + sizeof hdr;
     const char *metas = hashes + 8 * (size_t)(hdr[0] + hdr[1] + hdr[2] + hdr[3]);
+    /* each term's and name's document frequency is a cache miss in the
+     * corpus-wide map: prefetched together first (the slot is the key's low
+     * bits, hmap.h), so that the misses overlap */
+    for (size_t i = 0; ev->df.cap && i < (size_t)hdr[0] + hdr[1] + hdr[2]; i++) {
+        uint64_t h;
+        memcpy(&h, hashes + 8 * i, 8);
+        __builtin_prefetch(&ev->df.keys[h & (ev->df.cap - 1)]);
+        __builtin_prefetch(&ev->df.vals[h & (ev->df.cap - 1)]);
+    }
     size_t k = 0;
     for (int ch = 0; ch < CH_PIVOT; ch++) {
         v->ch[ch].n = 0;
