@@ -908,6 +908,8 @@ static nf_status finalize_event(const finish_ctx *fc, fin_scratch *sc, fin_job *
     fe->prof.last_day = p->last_day;
     free(offs);
     free(in);
+    for (int ch = 0; ch < N_CH; ch++) /* no longer needed: its memory may serve the next event */
+        nfi_svec_free(&p->centroid[ch]);
     return st;
 }
 
