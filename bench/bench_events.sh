@@ -4,8 +4,9 @@
 # documents: WMT21 versions and article-extraction bodies from the shared
 # folder, replayed as perturbed copies over simulated days (bench_events.c).
 #
-#   bench/bench_events.sh                    # 100,000 and 200,000 documents, 1 thread
-#   BENCH_DOCS="400000" bench/bench_events.sh
+#   bench/bench_events.sh                    # 100,000 and 200,000 documents, 1 thread,
+#                                            # then 100,000 headlines (og2021-dev titles)
+#   BENCH_DOCS="400000" BENCH_HEADLINES="" bench/bench_events.sh
 #   SHARED=/path/to/shared bench/bench_events.sh
 #
 # Two sizes show that memory follows the live window, not the corpus: the
@@ -16,7 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=build-bench
 SHARED=${SHARED:-../shared}
-DOCS=${BENCH_DOCS:-"100000 200000"}
+DOCS=${BENCH_DOCS-"100000 200000"}
+HEADLINES=${BENCH_HEADLINES-"100000"}
 
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" >/dev/null
 cmake --build "$BUILD" --target bench_events >/dev/null
@@ -24,4 +26,7 @@ cmake --build "$BUILD" --target bench_events >/dev/null
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 for n in $DOCS; do
     "$BUILD/bench_events" "$SHARED" "$n" 1
+done
+for n in $HEADLINES; do
+    "$BUILD/bench_events" "$SHARED" "$n" 1 headlines
 done

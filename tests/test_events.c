@@ -527,7 +527,7 @@ static void test_merge_languages(void **state)
     for (int e = 0; e < N; e++) {
         for (int k = 0; k < 3; k++) /* events 0-4 share two of three features, event 5 none */
             f[e][k] = (nfi_wfeat){e == 5 ? 0x9000 + (uint64_t)k : 0x100 + (uint64_t)(k == 2 ? 0x50 + e : k), 1.0f};
-        prof[e].ch[CH_PIVOT] = (nfi_svec){f[e], 3, 3, 3.0};
+        prof[e].ch[CH_PIVOT] = (nfi_svec){.f = f[e], .n = 3, .cap = 3, .norm2 = 3.0};
     }
     const double day = 1;
     nfi_merge_event m[N] = {

@@ -19,7 +19,9 @@
  *      component already has an event joins it, any other is scored;
  *   4. finalizes each event when it leaves the live set: its most central
  *      report (headline), its entities (entities.c) and a profile for the
- *      storyline stage (storylines.c);
+ *      storyline stage (storylines.c). Reading back and weighting features
+ *      and finalizing run on the stage's threads beside the serial stream
+ *      (run_stream);
  *   5. joins headline events of different languages whose profiles agree
  *      (storylines.c), collecting their entities again;
  *   6. builds the result: roles (original, copy, translation, report),
@@ -461,6 +463,28 @@ typedef struct fin_event {
     size_t n_members;
 } fin_event;
 
+/* A thread's scratch while finishing. */
+typedef struct fin_scratch {
+    char *rec; /* one spilled record */
+    size_t rec_cap;
+    nfi_docvec member; /* a member being re-read while its event is finalized */
+    nfi_buf runs;      /* name runs for entity collection */
+} fin_scratch;
+
+/* An event that left the live set, finalized on any thread (run_stream):
+ * what the stream knew of it then (its centroid, members and days), and
+ * what finalizing makes of it, its entities' strings in a buffer of their
+ * own until they are appended to the result's in the order events left. */
+typedef struct fin_job {
+    uint32_t event;
+    nfi_svec centroid[N_CH]; /* taken over from the stream */
+    uint32_t *members;
+    size_t n;
+    int32_t first_day, last_day;
+    fin_event out; /* headline, profile, entities (offsets into strings) */
+    nfi_buf strings;
+} fin_job;
+
 typedef struct finish_ctx {
     nf_events *ev;
     uint32_t *comp;       /* per document: the root of its hard-link component */
@@ -479,11 +503,10 @@ typedef struct finish_ctx {
     size_t cap_fe;
     size_t n_final; /* events of the result: the stream's, fewer once joined across languages */
     nfi_buf strings; /* the result's strings: documents', then entities' */
-    char *rec;      /* one spilled record */
-    size_t rec_cap;
-    nfi_docvec vec;    /* the document being streamed */
-    nfi_docvec member; /* a member being re-read while its event is finalized */
-    nfi_buf runs;      /* scratch for entity collection */
+    fin_scratch *wk; /* per thread (wk[0]: the calling thread's) */
+    int n_wk;
+    fin_job *pend;   /* events that left the live set, to finalize */
+    size_t n_pend, cap_pend;
     double *log_k;    /* log(k) for k < LOG_TABLE */
 } finish_ctx;
 
@@ -650,17 +673,17 @@ static double idf(const finish_ctx *fc, uint64_t hash, double prior)
     return log((double)fc->ev->n + prior + 1) - log_small(fc, df + 1);
 }
 
-static bool read_record(finish_ctx *fc, uint32_t doc)
+static bool read_record(const finish_ctx *fc, fin_scratch *sc, uint32_t doc)
 {
     const doc_meta *m = &fc->ev->docs[doc];
-    if (m->spill_len > fc->rec_cap) {
-        char *p = realloc(fc->rec, m->spill_len);
+    if (m->spill_len > sc->rec_cap) {
+        char *p = realloc(sc->rec, m->spill_len);
         if (!p)
             return false;
-        fc->rec = p;
-        fc->rec_cap = m->spill_len;
+        sc->rec = p;
+        sc->rec_cap = m->spill_len;
     }
-    return pread(fileno(fc->ev->spill), fc->rec, m->spill_len, (off_t)m->spill_off) == (ssize_t)m->spill_len;
+    return pread(fileno(fc->ev->spill), sc->rec, m->spill_len, (off_t)m->spill_off) == (ssize_t)m->spill_len;
 }
 
 static bool push_w(nfi_svec *v, uint64_t hash, double w)
@@ -685,14 +708,23 @@ static bool finish_vec(nfi_svec *v, int ch)
     return true;
 }
 
-/* Weighted unit vectors of the record in fc->rec (and the pivot of doc). */
-static bool build_vec(finish_ctx *fc, uint32_t doc, nfi_docvec *v)
+/* Weighted unit vectors of the record in sc->rec (and the pivot of doc). */
+static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc, nfi_docvec *v)
 {
     const nf_events *ev = fc->ev;
     uint32_t hdr[REC_HDR];
-    memcpy(hdr, fc->rec, sizeof hdr);
-    const char *hashes = fc->rec + sizeof hdr;
+    memcpy(hdr, sc->rec, sizeof hdr);
+    const char *hashes = sc->rec + sizeof hdr;
     const char *metas = hashes + 8 * (size_t)(hdr[0] + hdr[1] + hdr[2] + hdr[3]);
+    /* each term's and name's document frequency is a cache miss in the
+     * corpus-wide map: prefetched together first (the slot is the key's low
+     * bits, hmap.h), so that the misses overlap */
+    for (size_t i = 0; ev->df.cap && i < (size_t)hdr[0] + hdr[1] + hdr[2]; i++) {
+        uint64_t h;
+        memcpy(&h, hashes + 8 * i, 8);
+        __builtin_prefetch(&ev->df.keys[h & (ev->df.cap - 1)]);
+        __builtin_prefetch(&ev->df.vals[h & (ev->df.cap - 1)]);
+    }
     size_t k = 0;
     for (int ch = 0; ch < CH_PIVOT; ch++) {
         v->ch[ch].n = 0;
@@ -741,9 +773,9 @@ static bool build_vec(finish_ctx *fc, uint32_t doc, nfi_docvec *v)
     return true;
 }
 
-static bool load_vec(finish_ctx *fc, uint32_t doc, nfi_docvec *v)
+static bool load_vec(const finish_ctx *fc, fin_scratch *sc, uint32_t doc, nfi_docvec *v)
 {
-    return read_record(fc, doc) && build_vec(fc, doc, v);
+    return read_record(fc, sc, doc) && build_vec(fc, sc, doc, v);
 }
 
 static bool count_pivot_df(nf_events *ev)
@@ -792,87 +824,230 @@ static bool make_profile(nfi_event_profile *p, const nfi_svec centroid[N_CH])
 }
 
 /* The most central member (in the preferred language when it has one);
- * also gathers every member's name runs into fc->runs. */
-static bool scan_members(finish_ctx *fc, const uint32_t *m, size_t n, const nfi_svec centroid[N_CH],
-                         size_t *run_offs, uint32_t *headline)
+ * also gathers every member's name runs into sc->runs. */
+static bool scan_members(const finish_ctx *fc, fin_scratch *sc, const uint32_t *m, size_t n,
+                         const nfi_svec centroid[N_CH], size_t *run_offs, uint32_t *headline)
 {
     const char *pref = fc->ev->o.prefer_lang;
     uint64_t pref_hash = pref ? nfi_hash64(pref, strlen(pref)) : 0;
     double best = -1;
     bool best_pref = false;
-    fc->runs.len = 0;
+    sc->runs.len = 0;
     *headline = m[0];
     for (size_t i = 0; i < n; i++) {
         /* one member is its own headline: only its runs are needed */
-        if (n == 1 ? !read_record(fc, m[i]) : !load_vec(fc, m[i], &fc->member))
+        if (n == 1 ? !read_record(fc, sc, m[i]) : !load_vec(fc, sc, m[i], &sc->member))
             return false;
         uint32_t hdr[REC_HDR];
-        memcpy(hdr, fc->rec, sizeof hdr);
+        memcpy(hdr, sc->rec, sizeof hdr);
         size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2] + hdr[3];
-        run_offs[i] = fc->runs.len;
-        nfi_buf_append(&fc->runs, fc->rec + sizeof hdr + 12 * feats, hdr[REC_RUNS]);
+        run_offs[i] = sc->runs.len;
+        nfi_buf_append(&sc->runs, sc->rec + sizeof hdr + 12 * feats, hdr[REC_RUNS]);
         if (n == 1)
             break;
         bool is_pref = pref && fc->ev->docs[m[i]].lang_hash == pref_hash;
-        double s = nfi_event_score(&fc->ev->o, &fc->member, centroid, true, 0);
+        double s = nfi_event_score(&fc->ev->o, &sc->member, centroid, true, 0);
         if ((is_pref && !best_pref) || (is_pref == best_pref && s > best)) {
             best = s;
             best_pref = is_pref;
             *headline = m[i];
         }
     }
-    run_offs[n] = fc->runs.len;
-    return !fc->runs.oom;
+    run_offs[n] = sc->runs.len;
+    return !sc->runs.oom;
 }
 
-static nf_status finalize_event(void *ctx, uint32_t event, const nfi_svec centroid[N_CH], nf_error *err)
+/* The stream's callback: the event leaving the live set becomes a job (its
+ * centroid taken over, its members and days as they are now: a hard link
+ * may still add a member later, which finalizing must not see). */
+static nf_status take_event(void *ctx, uint32_t event, nfi_svec centroid[N_CH], nf_error *err)
 {
     finish_ctx *fc = ctx;
-    size_t n;
-    const uint32_t *m = nfi_stream_members(fc->stream, event, &n);
+    fin_job *p = nfi_grow_array(fc->pend, &fc->cap_pend, fc->n_pend + 1, sizeof *p);
+    if (!p)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    fc->pend = p;
+    p += fc->n_pend;
+    memset(p, 0, sizeof *p);
+    nfi_buf_init(&p->strings);
+    const uint32_t *m = nfi_stream_members(fc->stream, event, &p->n);
+    if (!(p->members = malloc(p->n * sizeof *m)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    fc->n_pend++;
+    memcpy(p->members, m, p->n * sizeof *m);
+    p->event = event;
+    memcpy(p->centroid, centroid, sizeof p->centroid);
+    memset(centroid, 0, N_CH * sizeof *centroid);
+    nfi_stream_days(fc->stream, event, &p->first_day, &p->last_day);
+    return NF_OK;
+}
+
+/* An event's headline, profile and entities (any thread). */
+static nf_status finalize_event(const finish_ctx *fc, fin_scratch *sc, fin_job *p, nf_error *err)
+{
+    size_t n = p->n;
+    const uint32_t *m = p->members;
     size_t *offs = malloc((n + 1) * sizeof *offs);
     nfi_entity_input *in = malloc(n * sizeof *in);
-    if (!offs || !in || !reserve_fe(fc, event)) {
+    if (!offs || !in) {
         free(offs);
         free(in);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    fin_event *fe = &fc->fe[event];
+    fin_event *fe = &p->out;
     nf_status st = NF_OK;
-    if (!scan_members(fc, m, n, centroid, offs, &fe->headline) || !make_profile(&fe->prof, centroid))
+    if (!scan_members(fc, sc, m, n, p->centroid, offs, &fe->headline) || !make_profile(&fe->prof, p->centroid))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory or unreadable spill file");
     for (size_t i = 0; i < n && st == NF_OK; i++)
-        in[i] = (nfi_entity_input){fc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[m[i]],
+        in[i] = (nfi_entity_input){sc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[m[i]],
                                    fc->ev->docs[m[i]].lang_hash == fc->ev->docs[fe->headline].lang_hash};
     if (st == NF_OK)
         st = nfi_entities_collect(in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities, &fe->ents,
-                                 &fe->n_ents, &fc->strings, err);
-    nfi_stream_days(fc->stream, event, &fe->prof.first_day, &fe->prof.last_day);
+                                 &fe->n_ents, &p->strings, err);
+    fe->prof.first_day = p->first_day;
+    fe->prof.last_day = p->last_day;
     free(offs);
     free(in);
+    for (int ch = 0; ch < N_CH; ch++) /* no longer needed: its memory may serve the next event */
+        nfi_svec_free(&p->centroid[ch]);
     return st;
+}
+
+static void free_job(fin_job *p)
+{
+    for (int ch = 0; ch < N_CH; ch++) {
+        nfi_svec_free(&p->centroid[ch]);
+        nfi_svec_free(&p->out.prof.ch[ch]);
+    }
+    free(p->out.ents);
+    free(p->members);
+    nfi_buf_free(&p->strings);
+}
+
+/* Moves a finalized event into fc->fe, its strings to the end of the
+ * result's (jobs are committed in the order their events left, so the
+ * strings lie as if each event had been finalized on the spot). */
+static bool commit_job(finish_ctx *fc, fin_job *p)
+{
+    if (!reserve_fe(fc, p->event))
+        return false;
+    size_t base = fc->strings.len;
+    nfi_buf_append(&fc->strings, p->strings.data, p->strings.len);
+    for (size_t k = 0; k < p->out.n_ents; k++) {
+        p->out.ents[k].name_off += base;
+        p->out.ents[k].key_off += base;
+    }
+    fin_event *fe = &fc->fe[p->event];
+    fe->headline = p->out.headline;
+    fe->prof = p->out.prof;
+    fe->ents = p->out.ents;
+    fe->n_ents = p->out.n_ents;
+    memset(&p->out, 0, sizeof p->out);
+    return !fc->strings.oom;
 }
 
 /* ----------------------------------------------------------------- stream */
 
-static nf_status run_stream(finish_ctx *fc, nf_error *err)
+/* The stream is serial; reading back and weighting documents' features and
+ * finalizing events are not. run_stream cuts the stream order into chunks
+ * of STREAM_CHUNK documents, and each round is one parallel job: task 0
+ * pushes the chunk whose vectors are ready (events leaving the live set
+ * become jobs), the other tasks build the next chunk's vectors and finalize
+ * the events the previous round let go. The stream sees the documents in
+ * the same order with the same vectors, and events are committed in the
+ * order they left, so the result does not depend on the thread count. */
+#define STREAM_CHUNK 256
+
+typedef struct stream_round {
+    finish_ctx *fc;
+    size_t from, n_push; /* order[from, from + n_push) is pushed from push */
+    const nfi_docvec *push;
+    bool flush;          /* the chunk ends the stream: flush after it */
+    size_t next, n_build; /* order[next, next + n_build) is built into build */
+    nfi_docvec *build;
+    fin_job *fin;
+    size_t n_fin;
+} stream_round;
+
+static nf_status push_chunk(const stream_round *r, nf_error *err)
 {
-    nf_events *ev = fc->ev;
-    nf_status st = nfi_stream_new(&fc->stream, &ev->o, finalize_event, fc, err);
-    if (st == NF_OK)
-        nfi_stream_set_trace(fc->stream, ev->trace, ev->trace_ctx);
-    for (size_t k = 0; k < ev->n && st == NF_OK; k++) {
-        uint32_t d = fc->order[k];
-        if (!load_vec(fc, d, &fc->vec))
-            return nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", d);
+    finish_ctx *fc = r->fc;
+    nf_status st = NF_OK;
+    for (size_t k = 0; k < r->n_push && st == NF_OK; k++) {
+        uint32_t d = fc->order[r->from + k];
         uint32_t root = fc->comp[d];
-        st = nfi_stream_push(fc->stream, d, fc->time[d], fc->timed[d], &fc->vec, fc->comp_event[root], &fc->doc_event[d],
-                            &fc->doc_score[d], err);
+        st = nfi_stream_push(fc->stream, d, fc->time[d], fc->timed[d], &r->push[k], fc->comp_event[root],
+                            &fc->doc_event[d], &fc->doc_score[d], err);
         if (fc->comp_event[root] == NONE)
             fc->comp_event[root] = fc->doc_event[d];
     }
-    if (st == NF_OK)
+    if (st == NF_OK && r->flush)
         st = nfi_stream_flush(fc->stream, err);
+    return st;
+}
+
+static nf_status round_task(void *ctx, void *worker, size_t i, nf_error *err)
+{
+    const stream_round *r = ctx;
+    if (i == 0)
+        return push_chunk(r, err);
+    if (--i < r->n_build) {
+        uint32_t d = r->fc->order[r->next + i];
+        if (!load_vec(r->fc, worker, d, &r->build[i]))
+            return nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", d);
+        return NF_OK;
+    }
+    return finalize_event(r->fc, worker, &r->fin[i - r->n_build], err);
+}
+
+static void free_jobs(fin_job *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free_job(&p[i]);
+    free(p);
+}
+
+static nf_status run_stream(finish_ctx *fc, nf_error *err)
+{
+    nf_events *ev = fc->ev;
+    nf_status st = nfi_stream_new(&fc->stream, &ev->o, take_event, fc, err);
+    if (st != NF_OK)
+        return st;
+    nfi_stream_set_trace(fc->stream, ev->trace, ev->trace_ctx);
+    nfi_docvec *vecs = calloc(2 * STREAM_CHUNK, sizeof *vecs);
+    if (!vecs)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    stream_round r = {.fc = fc};
+    size_t pushed = 0, built = 0;
+    int cur = 0;
+    if (ev->n == 0)
+        st = nfi_stream_flush(fc->stream, err);
+    while (st == NF_OK && (pushed < ev->n || r.n_fin > 0)) {
+        r.from = pushed;
+        r.n_push = built - pushed;
+        r.push = vecs + (size_t)cur * STREAM_CHUNK;
+        r.flush = r.n_push > 0 && built == ev->n;
+        r.next = built;
+        r.n_build = ev->n - built < STREAM_CHUNK ? ev->n - built : STREAM_CHUNK;
+        r.build = vecs + (size_t)(1 - cur) * STREAM_CHUNK;
+        st = nfi_parallel_for(1 + r.n_build + r.n_fin, fc->wk, sizeof *fc->wk, fc->n_wk, round_task, &r, err);
+        for (size_t i = 0; i < r.n_fin && st == NF_OK; i++)
+            if (!commit_job(fc, &r.fin[i]))
+                st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        free_jobs(r.fin, r.n_fin);
+        r.fin = fc->pend; /* the next round finalizes what this one let go */
+        r.n_fin = fc->n_pend;
+        fc->pend = NULL;
+        fc->n_pend = fc->cap_pend = 0;
+        pushed = built;
+        built += r.n_build;
+        cur = 1 - cur;
+    }
+    free_jobs(r.fin, r.n_fin);
+    for (size_t i = 0; i < 2 * STREAM_CHUNK; i++)
+        for (int ch = 0; ch < N_CH; ch++)
+            nfi_svec_free(&vecs[i].ch[ch]);
+    free(vecs);
     return st;
 }
 
@@ -906,25 +1081,26 @@ static nf_status joined_entities(finish_ctx *fc, fin_event *g, nf_error *err)
     size_t *offs = malloc((n + 1) * sizeof *offs);
     nfi_entity_input *in = malloc(n * sizeof *in);
     nf_status st = offs && in ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    fc->runs.len = 0;
+    fin_scratch *sc = &fc->wk[0];
+    sc->runs.len = 0;
     for (size_t i = 0; i < n && st == NF_OK; i++) {
-        if (!read_record(fc, g->members[i])) {
+        if (!read_record(fc, sc, g->members[i])) {
             st = nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", g->members[i]);
             break;
         }
         uint32_t hdr[REC_HDR];
-        memcpy(hdr, fc->rec, sizeof hdr);
+        memcpy(hdr, sc->rec, sizeof hdr);
         size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2] + hdr[3];
-        offs[i] = fc->runs.len;
-        nfi_buf_append(&fc->runs, fc->rec + sizeof hdr + 12 * feats, hdr[REC_RUNS]);
+        offs[i] = sc->runs.len;
+        nfi_buf_append(&sc->runs, sc->rec + sizeof hdr + 12 * feats, hdr[REC_RUNS]);
     }
-    if (st == NF_OK && fc->runs.oom)
+    if (st == NF_OK && sc->runs.oom)
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK) {
-        offs[n] = fc->runs.len;
+        offs[n] = sc->runs.len;
         uint64_t hl = fc->ev->docs[g->headline].lang_hash;
         for (size_t i = 0; i < n; i++)
-            in[i] = (nfi_entity_input){fc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[g->members[i]],
+            in[i] = (nfi_entity_input){sc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[g->members[i]],
                                        fc->ev->docs[g->members[i]].lang_hash == hl};
         st = nfi_entities_collect(in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities, &g->ents, &g->n_ents,
                                  &fc->strings, err);
@@ -1376,12 +1552,14 @@ static void free_finish(finish_ctx *fc)
     }
     free(fc->fe);
     nfi_buf_free(&fc->strings);
-    free(fc->rec);
-    for (int ch = 0; ch < N_CH; ch++) {
-        nfi_svec_free(&fc->vec.ch[ch]);
-        nfi_svec_free(&fc->member.ch[ch]);
+    for (int t = 0; fc->wk && t < fc->n_wk; t++) {
+        free(fc->wk[t].rec);
+        for (int ch = 0; ch < N_CH; ch++)
+            nfi_svec_free(&fc->wk[t].member.ch[ch]);
+        nfi_buf_free(&fc->wk[t].runs);
     }
-    nfi_buf_free(&fc->runs);
+    free(fc->wk);
+    free_jobs(fc->pend, fc->n_pend);
 }
 
 /* keep_strings: copy the documents' strings into the result (a later
@@ -1402,6 +1580,10 @@ static bool alloc_finish(finish_ctx *fc, nf_events *ev, bool keep_strings)
     fc->doc_event = malloc(n * sizeof *fc->doc_event);
     fc->doc_score = calloc(n, sizeof *fc->doc_score);
     fc->log_k = malloc(LOG_TABLE * sizeof *fc->log_k);
+    fc->n_wk = ev->o.threads > 1 ? ev->o.threads : 1;
+    fc->wk = calloc((size_t)fc->n_wk, sizeof *fc->wk);
+    for (int t = 0; fc->wk && t < fc->n_wk; t++)
+        nfi_buf_init(&fc->wk[t].runs);
     for (int k = 1; fc->log_k && k < LOG_TABLE; k++)
         fc->log_k[k] = log((double)k);
     if (fc->log_k)
@@ -1414,7 +1596,7 @@ static bool alloc_finish(finish_ctx *fc, nf_events *ev, bool keep_strings)
         nfi_buf_init(&ev->strs);
     }
     if (!fc->comp || !fc->comp_event || !fc->day || !fc->time || !fc->timed || !fc->inferred || !fc->order || !fc->pos ||
-        !fc->doc_event || !fc->doc_score || !fc->log_k || fc->strings.oom)
+        !fc->doc_event || !fc->doc_score || !fc->log_k || !fc->wk || fc->strings.oom)
         return false;
     for (size_t i = 0; i < ev->n; i++)
         fc->comp_event[i] = NONE;

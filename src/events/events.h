@@ -115,14 +115,29 @@ typedef struct nfi_wfeat {
     float w;
 } nfi_wfeat;
 
+typedef struct nfi_svec_table nfi_svec_table;
+
 typedef struct nfi_svec {
     nfi_wfeat *f;
     uint32_t n, cap;
     double norm2; /* sum of squared weights */
+    const nfi_svec_table *table; /* optional: a hash table of f (nfi_svec_table_build), not owned */
 } nfi_svec;
 
+/* A hash table over one vector's features, for a vector dotted with many
+ * others (the document being streamed, with each candidate's centroids):
+ * nfi_svec_dot then probes it with the other vector's features instead of
+ * merging, and adds the same products in the same (hash) order. */
+struct nfi_svec_table {
+    nfi_wfeat *slot; /* each feature in one of its two places (cuckoo); hash 0: empty */
+    size_t mask, cap;
+};
+/* Builds t over v's features; false (and v is to be used without a table)
+ * when memory is short or the features do not fit. */
+bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v);
+void nfi_svec_table_free(nfi_svec_table *t);
+
 void nfi_svec_free(nfi_svec *v);
-bool nfi_svec_has(const nfi_svec *v, uint64_t hash);
 double nfi_svec_dot(const nfi_svec *a, const nfi_svec *b);
 double nfi_svec_cos(const nfi_svec *a, const nfi_svec *b);
 /* a += scale * b; then keeps the max_n largest weights (0 = all). */
@@ -153,8 +168,9 @@ typedef struct nfi_stream nfi_stream;
 #define NF_SHORT_BODY_TERMS 24
 
 /* Called once per event when it leaves the live set (expiry or flush),
- * with its centroid, before the centroid is freed. */
-typedef nf_status (*nfi_finalize_fn)(void *ctx, uint32_t event, const nfi_svec centroid[N_CH], nf_error *err);
+ * with its centroid, which the callback may take over (leaving the vectors
+ * zeroed); what is left is freed. */
+typedef nf_status (*nfi_finalize_fn)(void *ctx, uint32_t event, nfi_svec centroid[N_CH], nf_error *err);
 
 /* How much of a document's time is known. */
 enum { NFI_TIME_NONE = 0, NFI_TIME_DAY = 1, NFI_TIME_OF_DAY = 2 };

@@ -4,7 +4,10 @@
  * Documents and event centroids are compared with a merge join, or with
  * binary searches of the short vector's hashes in the long one when their
  * sizes differ a lot (a 40-feature document against a 500-feature
- * centroid). Centroids are sums of their members' unit vectors, pruned to
+ * centroid), or, when one vector carries a table (the document being
+ * streamed, scored against each of its candidates), by probing that table
+ * with the other's features. Every method adds the matching products in
+ * hash order, so they give the same sum, bit for bit. Centroids are sums of their members' unit vectors, pruned to
  * their largest weights (selected, not sorted: nfi_kth_largest_u32 finds
  * the cut-off weight and a filter keeps hash order); pruning only happens
  * once a vector holds twice its limit, so its cost is amortized over many
@@ -65,14 +68,84 @@ static long find_from(const nfi_svec *v, uint64_t hash, uint32_t *lo)
     return a < v->n && v->f[a].hash == hash ? (long)a : -1;
 }
 
-bool nfi_svec_has(const nfi_svec *v, uint64_t hash)
+#define CUCKOO_KICKS 64
+#define DOT_BLOCK 64
+
+/* A feature's two places in the table (cuckoo hashing: it is in one). */
+static size_t place1(const nfi_svec_table *t, uint64_t h) { return h & t->mask; }
+static size_t place2(const nfi_svec_table *t, uint64_t h) { return (h >> 32) & t->mask; }
+
+bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v)
 {
-    uint32_t lo = 0;
-    return find_from(v, hash, &lo) >= 0;
+    size_t cap = 16;
+    while (cap < 4 * (size_t)v->n) /* a quarter full: insertions rarely displace */
+        cap *= 2;
+    if (cap > t->cap) {
+        nfi_wfeat *s = realloc(t->slot, cap * sizeof *s);
+        if (!s)
+            return false;
+        t->slot = s;
+        t->cap = cap;
+    }
+    t->mask = cap - 1;
+    memset(t->slot, 0, cap * sizeof *t->slot); /* hash 0: empty */
+    for (uint32_t i = 0; i < v->n; i++) {
+        nfi_wfeat x = v->f[i];
+        if (x.hash == 0)
+            return false; /* cannot be told from an empty place */
+        size_t k = place1(t, x.hash);
+        int kicks = 0;
+        for (;;) {
+            nfi_wfeat y = t->slot[k];
+            t->slot[k] = x;
+            if (y.hash == 0)
+                break;
+            if (++kicks == CUCKOO_KICKS)
+                return false;
+            x = y; /* displaced: to its other place */
+            k = k == place1(t, x.hash) ? place2(t, x.hash) : place1(t, x.hash);
+        }
+    }
+    return true;
+}
+
+void nfi_svec_table_free(nfi_svec_table *t)
+{
+    free(t->slot);
+    memset(t, 0, sizeof *t);
+}
+
+/* The dot product of a (with a table) and b. Each of b's features looks at
+ * its two places without a branch (most are not in a: a guessed branch
+ * would miss often); the products of those found are kept in b's order,
+ * which is hash order, and then added in that order, as the merge below
+ * adds them. */
+static double dot_table(const nfi_svec *a, const nfi_svec *b)
+{
+    const nfi_svec_table *t = a->table;
+    double prod[DOT_BLOCK], s = 0;
+    for (uint32_t j0 = 0; j0 < b->n; j0 += DOT_BLOCK) {
+        uint32_t end = b->n - j0 < DOT_BLOCK ? b->n : j0 + DOT_BLOCK, m = 0;
+        for (uint32_t j = j0; j < end; j++) {
+            uint64_t h = b->f[j].hash;
+            const nfi_wfeat *x = &t->slot[place1(t, h)], *y = &t->slot[place2(t, h)];
+            float w = x->hash == h ? x->w : 0.0f;
+            w = y->hash == h ? y->w : w;
+            prod[m] = (double)w * b->f[j].w;
+            m += (x->hash == h) | (y->hash == h);
+        }
+        for (uint32_t k = 0; k < m; k++)
+            s += prod[k];
+    }
+    return s;
 }
 
 double nfi_svec_dot(const nfi_svec *a, const nfi_svec *b)
 {
+    if (a->table && a->n && b->n)
+        return dot_table(a, b);
+    if (b->table && b->n && a->n)
+        return dot_table(b, a);
     if (a->n > b->n) {
         const nfi_svec *t = a;
         a = b;

@@ -12,6 +12,14 @@
  * starts its own storyline. Storylines are numbered by their first event,
  * so the result depends only on the events.
  *
+ * Every event is indexed before any is linked, and an event reads only the
+ * entries of earlier events in its lists, so the links are those of one
+ * pass in event order whichever thread finds them (events are cut into
+ * chunks for the stage's threads). The postings carry the profile weight,
+ * so gathering the candidates also sums their dot products with the event;
+ * only a channel one of whose lists was read in part (more than SCAN
+ * earlier entries) is scored again by a merge.
+ *
  * The same profile index joins headline events across languages after the
  * stream (nfi_events_merge_languages): each event joins the earlier event
  * of another main language, within merge_days, whose names or pivot
@@ -19,15 +27,22 @@
  */
 #include "events/events.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SCAN 256  /* most recent events read from one feature's list */
 #define SCORED 64 /* candidates scored in full per event */
+#define CHUNK 64  /* events per parallel task */
 #define NONE UINT32_MAX
 
+typedef struct sposting {
+    uint32_t ev;
+    float w; /* the feature's weight in the event's profile */
+} sposting;
+
 typedef struct slist {
-    uint32_t *ev;
+    sposting *p; /* in event order */
     uint32_t n, cap;
 } slist;
 
@@ -60,61 +75,106 @@ static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e, in
             slist *l = &ix->lists[*v];
             if (l->n == l->cap) {
                 uint32_t cap = l->cap ? l->cap * 2 : 4;
-                uint32_t *q = realloc(l->ev, cap * sizeof *q);
+                sposting *q = realloc(l->p, cap * sizeof *q);
                 if (!q)
                     return false;
-                l->ev = q;
+                l->p = q;
                 l->cap = cap;
             }
-            l->ev[l->n++] = e;
+            l->p[l->n++] = (sposting){e, p->ch[ch].f[i].w};
         }
     }
     return true;
 }
 
-static double story_score(const nfi_event_profile *a, const nfi_event_profile *b, const nf_events_options *o)
+/* cos(a, b) as nfi_svec_cos computes it, from their dot product. */
+static double cos_of(double dot, const nfi_svec *a, const nfi_svec *b)
 {
-    double names = nfi_svec_cos(&a->ch[CH_NAMES], &b->ch[CH_NAMES]);
-    double terms = nfi_svec_cos(&a->ch[CH_BODY], &b->ch[CH_BODY]);
-    double pivot = nfi_svec_cos(&a->ch[CH_PIVOT], &b->ch[CH_PIVOT]);
-    if (pivot > terms)
-        terms = pivot;
-    return o->storyline_w_names * names + (1 - o->storyline_w_names) * terms;
+    if (a->norm2 <= 0 || b->norm2 <= 0)
+        return 0;
+    return dot / sqrt(a->norm2 * b->norm2);
 }
 
 typedef struct sl_scratch {
     uint32_t *seen;  /* per event: e + 1 once counted as a candidate of e */
     uint32_t *hits;  /* per event: features it shares with e */
+    double *dot;     /* per event: N_CH partial dot products with e */
     uint32_t *cands; /* the candidates of e */
     uint32_t *ties;  /* candidates at the cut-off count */
     uint32_t *hist;  /* candidates per shared-feature count, 0..max_hits */
     uint32_t max_hits; /* the most profile features of one event */
+    bool cut[N_CH];    /* a list of e's channel was read only in part: its dots are partial */
 } sl_scratch;
 
+/* The entries of list l of events before e: l is in event order. */
+static uint32_t entries_before(const slist *l, uint32_t e)
+{
+    uint32_t a = 0, b = l->n;
+    if (b == 0 || l->p[b - 1].ev < e)
+        return b;
+    while (a < b) {
+        uint32_t m = a + (b - a) / 2;
+        if (l->p[m].ev < e)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
 /* The earlier events sharing a profile feature with e (each list scanned
- * from its most recent SCAN entries), with their shared-feature counts. */
+ * from its most recent SCAN entries before e), with their shared-feature
+ * counts and their dot products with e per channel. The products are added
+ * in the order of e's features, which is hash order, as nfi_svec_dot adds
+ * them, so a channel none of whose lists was cut gives the same dot
+ * product, bit for bit, as the merge would. */
 static size_t gather(const sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from, sl_scratch *sc)
 {
     size_t n = 0;
     for (int ch = ch_from; ch < N_CH; ch++) {
+        sc->cut[ch] = false;
         for (uint32_t i = 0; i < p->ch[ch].n; i++) {
             const uint64_t *v = nfi_hmap_get(&ix->map, p->ch[ch].f[i].hash + (uint64_t)ch);
             if (!v)
                 continue;
             const slist *l = &ix->lists[*v];
-            uint32_t stop = l->n > SCAN ? l->n - SCAN : 0;
-            for (uint32_t k = l->n; k-- > stop;) {
-                uint32_t a = l->ev[k];
+            uint32_t end = entries_before(l, e);
+            uint32_t stop = end > SCAN ? end - SCAN : 0;
+            double w = p->ch[ch].f[i].w;
+            sc->cut[ch] |= stop > 0;
+            for (uint32_t k = end; k-- > stop;) {
+                uint32_t a = l->p[k].ev;
                 if (sc->seen[a] != e + 1) {
                     sc->seen[a] = e + 1;
                     sc->hits[a] = 0;
+                    memset(&sc->dot[(size_t)a * N_CH], 0, N_CH * sizeof *sc->dot);
                     sc->cands[n++] = a;
                 }
                 sc->hits[a]++;
+                sc->dot[(size_t)a * N_CH + ch] += w * l->p[k].w;
             }
         }
     }
     return n;
+}
+
+/* cos of channel ch between candidate a and e (gathered into sc). */
+static double gathered_cos(const sl_scratch *sc, const nfi_event_profile *ev, uint32_t a, uint32_t e, int ch)
+{
+    if (sc->cut[ch]) /* a's share of a cut list may be missing */
+        return nfi_svec_cos(&ev[a].ch[ch], &ev[e].ch[ch]);
+    return cos_of(sc->dot[(size_t)a * N_CH + ch], &ev[a].ch[ch], &ev[e].ch[ch]);
+}
+
+static double story_score(const sl_scratch *sc, const nfi_event_profile *ev, uint32_t a, uint32_t e,
+                          const nf_events_options *o)
+{
+    double names = gathered_cos(sc, ev, a, e, CH_NAMES);
+    double terms = gathered_cos(sc, ev, a, e, CH_BODY);
+    double pivot = gathered_cos(sc, ev, a, e, CH_PIVOT);
+    if (pivot > terms)
+        terms = pivot;
+    return o->storyline_w_names * names + (1 - o->storyline_w_names) * terms;
 }
 
 /* Cuts the n candidates down to the SCORED that share the most features
@@ -167,7 +227,7 @@ static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint3
         uint32_t a = sc->cands[k];
         if ((int64_t)p->first_day - ev[a].last_day > o->storyline_days)
             continue;
-        double s = story_score(&ev[a], p, o);
+        double s = story_score(sc, ev, a, e, o);
         if (s > best_score || (s == best_score && best != NONE && a < best)) {
             best_score = s;
             best = a;
@@ -186,49 +246,94 @@ static bool scratch_init(sl_scratch *sc, const nfi_event_profile *ev, size_t n)
     size_t m = n ? n : 1;
     sc->seen = calloc(m, sizeof *sc->seen);
     sc->hits = calloc(m, sizeof *sc->hits);
+    sc->dot = malloc(m * N_CH * sizeof *sc->dot);
     sc->cands = malloc(m * sizeof *sc->cands);
     sc->ties = malloc(m * sizeof *sc->ties);
     sc->hist = malloc(((size_t)sc->max_hits + 1) * sizeof *sc->hist);
-    return sc->seen && sc->hits && sc->cands && sc->ties && sc->hist;
+    return sc->seen && sc->hits && sc->dot && sc->cands && sc->ties && sc->hist;
 }
 
 static void scratch_free(sl_scratch *sc)
 {
-    free(sc->seen), free(sc->hits), free(sc->cands), free(sc->ties), free(sc->hist);
+    free(sc->seen), free(sc->hits), free(sc->dot), free(sc->cands), free(sc->ties), free(sc->hist);
 }
 
 static void free_index(sl_index *ix)
 {
     for (size_t i = 0; i < ix->n; i++)
-        free(ix->lists[i].ev);
+        free(ix->lists[i].p);
     free(ix->lists);
     nfi_hmap_free(&ix->map);
+}
+
+typedef struct link_job {
+    const sl_index *ix;
+    const nfi_event_profile *ev;
+    size_t n;
+    const nf_events_options *o;
+    uint32_t *best; /* per event: the event it links to, or NONE */
+} link_job;
+
+/* Task i: the best links of events [i * CHUNK, (i + 1) * CHUNK). */
+static nf_status link_task(void *ctx, void *worker, size_t i, nf_error *err)
+{
+    (void)err;
+    const link_job *j = ctx;
+    size_t end = (i + 1) * CHUNK < j->n ? (i + 1) * CHUNK : j->n;
+    for (size_t e = i * CHUNK; e < end; e++)
+        j->best[e] = best_link(j->ix, j->ev, (uint32_t)e, j->o, worker);
+    return NF_OK;
+}
+
+/* Each event's best link, on o->threads threads: every event is indexed
+ * first, and each one reads only its lists' entries of earlier events, so
+ * the links are those of one pass in event order. */
+static nf_status find_links(const nfi_event_profile *ev, size_t n, const nf_events_options *o, uint32_t *best,
+                            nf_error *err)
+{
+    sl_index ix = {0};
+    nfi_hmap_init(&ix.map);
+    int threads = o->threads > 1 ? o->threads : 1;
+    size_t tasks = (n + CHUNK - 1) / CHUNK;
+    if ((size_t)threads > tasks)
+        threads = tasks ? (int)tasks : 1;
+    sl_scratch *sc = calloc((size_t)threads, sizeof *sc);
+    bool ok = sc != NULL;
+    for (int t = 0; ok && t < threads; t++)
+        ok = scratch_init(&sc[t], ev, n);
+    for (uint32_t e = 0; ok && e < n; e++)
+        ok = index_event(&ix, &ev[e], e, CH_BODY);
+    nf_status st = ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while linking storylines");
+    link_job job = {&ix, ev, n, o, best};
+    if (st == NF_OK)
+        st = nfi_parallel_for(tasks, sc, sizeof *sc, threads, link_task, &job, err);
+    for (int t = 0; sc && t < threads; t++)
+        scratch_free(&sc[t]);
+    free(sc);
+    free_index(&ix);
+    return st;
 }
 
 nf_status nfi_storylines_link(const nfi_event_profile *ev, size_t n, const nf_events_options *o,
                              uint32_t *storyline, size_t *n_storylines, nf_error *err)
 {
-    sl_index ix = {0};
-    nfi_hmap_init(&ix.map);
     uint32_t *parent = malloc((n ? n : 1) * sizeof *parent);
-    sl_scratch sc = {0};
-    bool ok = parent && scratch_init(&sc, ev, n);
-    for (uint32_t e = 0; ok && e < n; e++) {
+    uint32_t *best = malloc((n ? n : 1) * sizeof *best);
+    nf_status st = parent && best ? find_links(ev, n, o, best, err)
+                                  : nfi_fail(err, NF_ERR_NOMEM, "out of memory while linking storylines");
+    for (uint32_t e = 0; st == NF_OK && e < n; e++) {
         parent[e] = e;
-        uint32_t a = best_link(&ix, ev, e, o, &sc);
-        if (a != NONE)
-            nfi_uf_union(parent, e, a); /* the earlier root stays the root */
-        ok = index_event(&ix, &ev[e], e, CH_BODY);
+        if (best[e] != NONE)
+            nfi_uf_union(parent, e, best[e]); /* the earlier root stays the root */
     }
     *n_storylines = 0;
-    for (uint32_t e = 0; ok && e < n; e++) { /* number by first event */
+    for (uint32_t e = 0; st == NF_OK && e < n; e++) { /* number by first event */
         uint32_t r = nfi_uf_find(parent, e);
         storyline[e] = r == e ? (uint32_t)(*n_storylines)++ : storyline[r];
     }
-    free_index(&ix);
     free(parent);
-    scratch_free(&sc);
-    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while linking storylines");
+    free(best);
+    return st;
 }
 
 /* ------------------------------------------------- events across languages */

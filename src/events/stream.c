@@ -102,6 +102,9 @@ struct nfi_stream {
     size_t n_touched, cap_touched;
     cand *top; /* the best candidates, ranked */
     size_t n_top, cap_top;
+    nfi_svec_table doc_table[N_CH]; /* the scored document's features, per channel */
+    uint64_t *fresh; /* post_new: salted hashes of features to post, then their lists */
+    size_t cap_fresh;
     size_t scored;
     nfi_trace_fn trace;
     void *trace_ctx;
@@ -153,6 +156,9 @@ void nfi_stream_free(nfi_stream *s)
     free(s->acc);
     free(s->touched);
     free(s->top);
+    for (int ch = 0; ch < N_CH; ch++)
+        nfi_svec_table_free(&s->doc_table[ch]);
+    free(s->fresh);
     free(s);
 }
 
@@ -279,19 +285,38 @@ static void *grow_to(void *p, size_t *cap, size_t need, size_t size, bool *ok)
 
 #define GROW(arr, cap, need, ok) ((arr) = grow_to((arr), &(cap), (need), sizeof *(arr), &(ok)), (ok))
 
-static bool post(nfi_stream *s, int ch, uint64_t hash, uint32_t slot, uint32_t event)
+/* Prefetches the index slot of a salted hash: the slot is the key's low
+ * bits (hmap.h), a cache miss for most keys of a large index. A whole
+ * document's lookups are issued together so that their misses overlap; a
+ * prefetch changes nothing but timing. */
+static void prefetch_key(const nfi_hmap *m, uint64_t key)
+{
+    if (m->cap) {
+        __builtin_prefetch(&m->keys[key & (m->cap - 1)]);
+        __builtin_prefetch(&m->vals[key & (m->cap - 1)]);
+    }
+}
+
+/* The list of a salted hash, created empty when new; SIZE_MAX when out of
+ * memory. */
+static size_t list_of(nfi_stream *s, uint64_t key)
 {
     bool created, ok = true;
-    uint64_t *v = nfi_hmap_put(&s->index, hash ^ channel_salt[ch], &created);
+    uint64_t *v = nfi_hmap_put(&s->index, key, &created);
     if (!v)
-        return false;
+        return SIZE_MAX;
     if (created) {
         if (!GROW(s->lists, s->cap_lists, s->n_lists + 1, ok))
-            return false;
+            return SIZE_MAX;
         memset(&s->lists[s->n_lists], 0, sizeof *s->lists);
         *v = s->n_lists++;
     }
-    plist *l = &s->lists[*v];
+    return (size_t)*v;
+}
+
+static bool append_posting(nfi_stream *s, size_t list, uint32_t slot, uint32_t event)
+{
+    plist *l = &s->lists[list];
     if (l->n == l->cap) {
         uint32_t cap = l->cap ? l->cap * 2 : 4;
         posting *p = realloc(l->p, cap * sizeof *p);
@@ -306,14 +331,47 @@ static bool post(nfi_stream *s, int ch, uint64_t hash, uint32_t slot, uint32_t e
     return true;
 }
 
-/* Posts the features of v not yet in the slot's centroids. */
+/* Posts the features of v not yet in the slot's centroids, in channel and
+ * hash order: both vectors are sorted by hash, so one walk along the
+ * centroid finds them (a binary search per feature cost more than the
+ * centroid update). Then three passes (index slots, list headers, list
+ * tails), each prefetching what the next one reads. */
 static bool post_new(nfi_stream *s, uint32_t slot, const nfi_docvec *v)
 {
     live_slot *l = &s->slots[slot];
+    size_t n = 0, need = 0;
+    bool ok = true;
     for (int ch = 0; ch < N_CH; ch++)
-        for (uint32_t i = 0; i < v->ch[ch].n; i++)
-            if (!nfi_svec_has(&l->c[ch], v->ch[ch].f[i].hash) && !post(s, ch, v->ch[ch].f[i].hash, slot, s->slot_event[slot]))
-                return false;
+        need += v->ch[ch].n;
+    if (!GROW(s->fresh, s->cap_fresh, need, ok))
+        return false;
+    for (int ch = 0; ch < N_CH; ch++) {
+        const nfi_wfeat *c = l->c[ch].f, *ce = c + l->c[ch].n;
+        for (uint32_t i = 0; i < v->ch[ch].n; i++) {
+            uint64_t h = v->ch[ch].f[i].hash;
+            while (c < ce && c->hash < h)
+                c++;
+            if (c == ce || c->hash != h) {
+                s->fresh[n] = h ^ channel_salt[ch];
+                prefetch_key(&s->index, s->fresh[n++]);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) { /* salted hash -> its list, in place */
+        size_t li = list_of(s, s->fresh[i]);
+        if (li == SIZE_MAX)
+            return false;
+        s->fresh[i] = li;
+        __builtin_prefetch(&s->lists[li]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const plist *pl = &s->lists[s->fresh[i]];
+        if (pl->n < pl->cap)
+            __builtin_prefetch(&pl->p[pl->n], 1);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!append_posting(s, (size_t)s->fresh[i], slot, s->slot_event[slot]))
+            return false;
     return true;
 }
 
@@ -514,14 +572,11 @@ static bool join(nfi_stream *s, uint32_t event, uint32_t doc, double t, const nf
 
 /* -------------------------------------------------------------- candidates */
 
-/* Adds w to the accumulator of every live event posted under the feature
- * (the newest POSTING_SCAN entries). */
-static bool touch(nfi_stream *s, int ch, uint64_t hash, float w)
+/* Adds w to the accumulator of every live event posted in list li (the
+ * newest POSTING_SCAN entries). */
+static bool touch(nfi_stream *s, size_t li, float w)
 {
-    uint64_t *li = nfi_hmap_get(&s->index, hash ^ channel_salt[ch]);
-    if (!li)
-        return true;
-    const plist *l = &s->lists[*li];
+    const plist *l = &s->lists[li];
     bool ok = true;
     uint32_t stop = l->n > POSTING_SCAN ? l->n - POSTING_SCAN : 0;
     for (uint32_t i = l->n; i-- > stop;) {
@@ -538,10 +593,9 @@ static bool touch(nfi_stream *s, int ch, uint64_t hash, float w)
     return true;
 }
 
-/* Looks up the `top` largest weights of v (ties by hash) in the index. */
-static bool touch_top(nfi_stream *s, int ch, const nfi_svec *v, uint32_t top)
+/* The `top` largest weights of v (ties by hash), largest first. */
+static uint32_t top_features(const nfi_svec *v, uint32_t top, nfi_wfeat *best)
 {
-    nfi_wfeat best[QUERY_TOP];
     uint32_t nb = 0;
     if (top > QUERY_TOP)
         top = QUERY_TOP;
@@ -556,8 +610,42 @@ static bool touch_top(nfi_stream *s, int ch, const nfi_svec *v, uint32_t top)
         }
         best[j] = f;
     }
-    for (uint32_t i = 0; i < nb; i++)
-        if (!touch(s, ch, best[i].hash, best[i].w))
+    return nb;
+}
+
+/* Looks up the strongest features of each channel (QUERY_TOP of each; the
+ * pivot's unless it is a headline's title pivot) in the index and touches
+ * their lists in channel order (title, names, body, pivot), strongest
+ * first. The lookups are prefetched together first (their index slots,
+ * then list headers, then list tails), which changes only timing. */
+static bool touch_all(nfi_stream *s, const nfi_docvec *v)
+{
+    static const int order[N_CH] = {CH_TITLE, CH_NAMES, CH_BODY, CH_PIVOT};
+    nfi_wfeat q[N_CH * QUERY_TOP];
+    size_t li[N_CH * QUERY_TOP];
+    uint32_t n = 0;
+    for (int k = 0; k < N_CH; k++) {
+        int ch = order[k];
+        if (ch == CH_PIVOT && v->title_pivot)
+            continue;
+        uint32_t m = top_features(&v->ch[ch], QUERY_TOP, q + n);
+        for (uint32_t i = n; i < n + m; i++) {
+            q[i].hash ^= channel_salt[ch];
+            prefetch_key(&s->index, q[i].hash);
+        }
+        n += m;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const uint64_t *x = nfi_hmap_get(&s->index, q[i].hash);
+        li[i] = x ? (size_t)*x : SIZE_MAX;
+        if (x)
+            __builtin_prefetch(&s->lists[*x]);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (li[i] != SIZE_MAX && s->lists[li[i]].n)
+            __builtin_prefetch(&s->lists[li[i]].p[s->lists[li[i]].n - 1]);
+    for (uint32_t i = 0; i < n; i++)
+        if (li[i] != SIZE_MAX && !touch(s, li[i], q[i].w))
             return false;
     return true;
 }
@@ -599,10 +687,7 @@ static bool candidates(nfi_stream *s, const nfi_docvec *v)
     if (!GROW(s->top, s->cap_top, keep, ok))
         return false;
     s->n_touched = 0;
-    ok = touch_top(s, CH_TITLE, &v->ch[CH_TITLE], QUERY_TOP) &&
-         touch_top(s, CH_NAMES, &v->ch[CH_NAMES], QUERY_TOP) &&
-         touch_top(s, CH_BODY, &v->ch[CH_BODY], QUERY_TOP) &&
-         (v->title_pivot || touch_top(s, CH_PIVOT, &v->ch[CH_PIVOT], QUERY_TOP));
+    ok = touch_all(s, v);
     select_cands(s, keep);
     return ok;
 }
@@ -649,8 +734,15 @@ nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, cons
         double best_score = -1;
         uint32_t best = NONE;
         ok = candidates(s, v);
-        if (ok)
-            best = best_event(s, doc, v, t, timed, &best_score);
+        if (ok && s->n_top > 0) {
+            /* the document meets every candidate: its features in tables
+             * (a shallow copy of v points at them) */
+            nfi_docvec tv = *v;
+            for (int ch = 0; ch < N_CH; ch++)
+                if (v->ch[ch].n && nfi_svec_table_build(&s->doc_table[ch], &v->ch[ch]))
+                    tv.ch[ch].table = &s->doc_table[ch];
+            best = best_event(s, doc, &tv, t, timed, &best_score);
+        }
         bool headline = nfi_is_headline(v);
         double threshold = !headline                 ? s->o.threshold
                            : timed == NFI_TIME_OF_DAY ? s->o.threshold_short
