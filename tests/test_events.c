@@ -673,6 +673,23 @@ static brute brute_force(const uint32_t *g, const uint32_t *p, size_t n)
     return b;
 }
 
+/* Burst-aware weights: a term as frequent in the window as in the run keeps
+ * its idf ("Olympics" all along), one whose rate rises in the window is
+ * weighed up by weight x ln(the rise), and one rarer in the window than in
+ * the run is not weighed down. */
+static void test_burst_weight(void **state)
+{
+    (void)state;
+    double idf = log(1021.0 / 101); /* df 100 of 1,000 documents, prior 20 */
+    assert_true(fabs(nfi_burst_weight(idf, 10, 100, 100, 1000, 20, 3) - idf) < 0.02);
+    double rise = log(51.0 / 121) - log(101.0 / 1021);
+    assert_true(fabs(nfi_burst_weight(idf, 50, 100, 100, 1000, 20, 3) - (idf + 3 * rise)) < 1e-9);
+    assert_true(nfi_burst_weight(idf, 50, 100, 100, 1000, 20, 3) > nfi_burst_weight(idf, 50, 100, 100, 1000, 20, 1));
+    assert_true(fabs(nfi_burst_weight(idf, 0, 100, 100, 1000, 20, 3) - idf) < 1e-12);
+    nf_events_options o = opts(1);
+    assert_true(o.burst_days > 0 && o.burst_weight > 0);
+}
+
 static void test_metrics_brute_force(void **state)
 {
     (void)state;
@@ -708,7 +725,7 @@ int main(void)
         cmocka_unit_test(test_undated_live_set_bounded),
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
         cmocka_unit_test(test_merge_languages),     cmocka_unit_test(test_title_from_text),
-        cmocka_unit_test(test_metrics_brute_force),
+        cmocka_unit_test(test_metrics_brute_force), cmocka_unit_test(test_burst_weight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

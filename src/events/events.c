@@ -119,6 +119,8 @@ void nf_events_options_default(nf_events_options *o)
     o->storyline_w_names = 0.7;
     o->merge_threshold = 0.2;
     o->merge_days = 1;
+    o->burst_days = 2;
+    o->burst_weight = 3;
     o->max_entities = 10;
     o->threads = 1;
 }
@@ -485,6 +487,10 @@ typedef struct finish_ctx {
     nfi_docvec member; /* a member being re-read while its event is finalized */
     nfi_buf runs;      /* scratch for entity collection */
     double *log_k;    /* log(k) for k < LOG_TABLE */
+    nfi_hmap wdf;     /* burst: document frequencies of the documents [w_lo, w_hi) of the stream */
+    size_t w_lo, w_hi, w_n;
+    bool burst;       /* burst-aware weights: on, and some document has a time of day */
+    bool w_on;        /* the document being weighted gets them (it has a time of day) */
 } finish_ctx;
 
 /* A translation published more than storyline_days away from its original
@@ -643,11 +649,24 @@ static double log_small(const finish_ctx *fc, uint32_t k)
     return k < LOG_TABLE ? fc->log_k[k] : log((double)k);
 }
 
+double nfi_burst_weight(double idf, double df_w, double n_w, double df, double n, double prior, double weight)
+{
+    double rise = log((df_w + 1) / (n_w + prior + 1)) - log((df + 1) / (n + prior + 1));
+    return rise > 0 ? idf + weight * rise : idf;
+}
+
+/* The idf over the run; for a document with a time of day, raised by the
+ * term's burst in the window around it (nfi_burst_weight). */
 static double idf(const finish_ctx *fc, uint64_t hash, double prior)
 {
     const uint64_t *v = nfi_hmap_get(&fc->ev->df, hash);
     uint32_t df = v ? (uint32_t)*v : 0;
-    return log((double)fc->ev->n + prior + 1) - log_small(fc, df + 1);
+    double g = log((double)fc->ev->n + prior + 1) - log_small(fc, df + 1);
+    if (!fc->w_on)
+        return g;
+    const uint64_t *w = nfi_hmap_get(&fc->wdf, hash);
+    return nfi_burst_weight(g, w ? (double)*w : 0, (double)fc->w_n, df, (double)fc->ev->n, prior,
+                            fc->ev->o.burst_weight);
 }
 
 static bool read_record(finish_ctx *fc, uint32_t doc)
@@ -694,6 +713,7 @@ static bool build_vec(finish_ctx *fc, uint32_t doc, nfi_docvec *v)
     const char *hashes = fc->rec + sizeof hdr;
     const char *metas = hashes + 8 * (size_t)(hdr[0] + hdr[1] + hdr[2] + hdr[3]);
     size_t k = 0;
+    fc->w_on = fc->burst && fc->timed[doc] == NFI_TIME_OF_DAY;
     for (int ch = 0; ch < CH_PIVOT; ch++) {
         v->ch[ch].n = 0;
         v->ch[ch].norm2 = 0;
@@ -853,16 +873,97 @@ static nf_status finalize_event(void *ctx, uint32_t event, const nfi_svec centro
     return st;
 }
 
+/* ------------------------------------------------------------------ burst */
+
+/* Burst-aware weights (docs/events.md): a term that the whole stream
+ * shares ("Olympics", "Tokyo") has the same rate in any window and keeps
+ * its idf; a name that bursts around a document ("Guinea" on the day it
+ * withdraws) is weighed up by how much its rate rises there. The window is
+ * burst_days wide, centred on the document's time, over stream positions
+ * [w_lo, w_hi); its document frequencies are counted as in count_df (each
+ * term once per document), from the spill file as documents enter and
+ * leave. Only documents with a time of day get these weights: a date alone
+ * (noon) or the stream clock of an undated document says too little about
+ * where in a burst the document lies. */
+static bool window_add(finish_ctx *fc, uint64_t h, bool add)
+{
+    uint64_t *v = nfi_hmap_put(&fc->wdf, h, NULL);
+    if (!v)
+        return false;
+    *v = add ? *v + 1 : *v - 1;
+    return true;
+}
+
+static bool window_count(finish_ctx *fc, uint32_t doc, bool add)
+{
+    if (!read_record(fc, doc))
+        return false;
+    uint32_t hdr[REC_HDR];
+    memcpy(hdr, fc->rec, sizeof hdr);
+    const char *t = fc->rec + sizeof hdr, *b = t + 8 * (size_t)hdr[CH_TITLE];
+    uint32_t i = 0, j = 0;
+    bool ok = true;
+    while (ok && (i < hdr[CH_TITLE] || j < hdr[CH_BODY])) { /* title and body: sorted, one namespace */
+        uint64_t x = 0, y = 0, h;
+        if (i < hdr[CH_TITLE])
+            memcpy(&x, t + 8 * (size_t)i, 8);
+        if (j < hdr[CH_BODY])
+            memcpy(&y, b + 8 * (size_t)j, 8);
+        if (j == hdr[CH_BODY] || (i < hdr[CH_TITLE] && x < y))
+            h = x, i++;
+        else if (i == hdr[CH_TITLE] || y < x)
+            h = y, j++;
+        else
+            h = x, i++, j++;
+        ok = window_add(fc, h, add);
+    }
+    const char *rest = b + 8 * (size_t)hdr[CH_BODY];
+    for (uint32_t k = 0; ok && k < hdr[CH_NAMES] + hdr[CH_PIVOT]; k++) {
+        uint64_t h;
+        memcpy(&h, rest + 8 * (size_t)k, 8);
+        ok = window_add(fc, k < hdr[CH_NAMES] ? h : h ^ PIVOT_SALT, add);
+    }
+    const nf_pivot *p = fc->ev->pivots && fc->ev->docs[doc].n_tokens > 0 ? fc->ev->pivots[doc] : NULL;
+    for (size_t k = 0; ok && p && k < p->n_features; k++)
+        ok = window_add(fc, p->features[k].hash ^ PIVOT_SALT, add);
+    fc->w_n = add ? fc->w_n + 1 : fc->w_n - 1;
+    return ok;
+}
+
+/* Moves the window to the stream positions within burst_days / 2 of t. */
+static bool window_move(finish_ctx *fc, double t)
+{
+    double half = fc->ev->o.burst_days / 2;
+    while (fc->w_hi < fc->ev->n && fc->time[fc->order[fc->w_hi]] <= t + half)
+        if (!window_count(fc, fc->order[fc->w_hi++], true))
+            return false;
+    while (fc->w_lo < fc->w_hi && fc->time[fc->order[fc->w_lo]] < t - half)
+        if (!window_count(fc, fc->order[fc->w_lo++], false))
+            return false;
+    return true;
+}
+
+static void burst_init(finish_ctx *fc)
+{
+    const nf_events_options *o = &fc->ev->o;
+    fc->burst = false;
+    for (size_t i = 0; i < fc->ev->n && o->burst_days > 0 && o->burst_weight > 0 && !fc->burst; i++)
+        fc->burst = fc->timed[i] == NFI_TIME_OF_DAY;
+}
+
 /* ----------------------------------------------------------------- stream */
 
 static nf_status run_stream(finish_ctx *fc, nf_error *err)
 {
     nf_events *ev = fc->ev;
+    burst_init(fc);
     nf_status st = nfi_stream_new(&fc->stream, &ev->o, finalize_event, fc, err);
     if (st == NF_OK)
         nfi_stream_set_trace(fc->stream, ev->trace, ev->trace_ctx);
     for (size_t k = 0; k < ev->n && st == NF_OK; k++) {
         uint32_t d = fc->order[k];
+        if (fc->burst && !window_move(fc, fc->time[d]))
+            return nfi_fail(err, NF_ERR_IO, "cannot read back document features for burst weights");
         if (!load_vec(fc, d, &fc->vec))
             return nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", d);
         uint32_t root = fc->comp[d];
@@ -1367,6 +1468,7 @@ static void free_finish(finish_ctx *fc)
     free(fc->doc_event);
     free(fc->doc_score);
     free(fc->log_k);
+    nfi_hmap_free(&fc->wdf);
     nfi_stream_free(fc->stream);
     for (size_t e = 0; e < fc->cap_fe; e++) {
         free(fc->fe[e].ents);
@@ -1407,6 +1509,7 @@ static bool alloc_finish(finish_ctx *fc, nf_events *ev, bool keep_strings)
     if (fc->log_k)
         fc->log_k[0] = 0;
     nfi_buf_init(&fc->strings);
+    nfi_hmap_init(&fc->wdf);
     if (keep_strings) {
         nfi_buf_append(&fc->strings, ev->strs.data ? ev->strs.data : "", ev->strs.len);
     } else {
