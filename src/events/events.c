@@ -52,7 +52,7 @@ static const uint32_t vec_keep[N_CH] = {64, 512, 256, 256}; /* weighted features
 static const double idf_prior[N_CH] = {NF_IDF_PRIOR_T, NF_IDF_PRIOR_T, NF_IDF_PRIOR_N, NF_IDF_PRIOR_N};
 static const uint32_t profile_keep[N_CH] = {16, 32, 32, 32}; /* per event, for storylines */
 
-enum { HAS_TITLE = 1, HAS_SOURCE = 2, HAS_URL = 4 };
+enum { HAS_TITLE = 1, HAS_SOURCE = 2, HAS_URL = 4, TITLE_ONLY = 8 /* the text is the title (a headline record) */ };
 
 typedef struct doc_meta {
     uint64_t spill_off;
@@ -310,6 +310,24 @@ static bool spill_doc(nf_events *ev, const nfi_docfeat *f, doc_meta *m)
     return true;
 }
 
+/* A headline record: no text, or a text that is its title (a JSON record
+ * with an empty text reads its title as the text), however long. */
+static bool is_title_only(const nf_clean_doc *cd)
+{
+    if (cd->n_tokens == 0 || !cd->title || !cd->text)
+        return cd->n_tokens == 0;
+    size_t n = strlen(cd->title);
+    return cd->text_len == n && memcmp(cd->text, cd->title, n) == 0;
+}
+
+/* Whether a document is a headline for hard links and joins across
+ * languages: fewer than NF_SHORT_BODY_TERMS tokens of text, or a headline
+ * record of any length. */
+static bool is_headline_doc(const doc_meta *m)
+{
+    return m->n_tokens < NF_SHORT_BODY_TERMS || (m->flags & TITLE_ONLY);
+}
+
 static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nfi_docfeat *f, nf_error *err)
 {
     doc_meta *grown = nfi_grow_array(ev->docs, &ev->cap, ev->n + 1, sizeof *grown);
@@ -324,7 +342,8 @@ static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nfi_doc
     append_str(&ev->strs, cd->lang);
     append_str(&ev->strs, cd->doc.source);
     append_str(&ev->strs, cd->doc.url);
-    m->flags = (cd->title ? HAS_TITLE : 0) | (cd->doc.source ? HAS_SOURCE : 0) | (cd->doc.url ? HAS_URL : 0);
+    m->flags = (cd->title ? HAS_TITLE : 0) | (cd->doc.source ? HAS_SOURCE : 0) | (cd->doc.url ? HAS_URL : 0) |
+               (is_title_only(cd) ? TITLE_ONLY : 0);
     memcpy(m->published, cd->published, sizeof m->published);
     m->published[10] = '\0';
     m->day = *m->published ? parse_day(m->published) : NO_DAY;
@@ -504,7 +523,7 @@ typedef struct finish_ctx {
 static bool plausible_link(const nf_events *ev, const nf_link *l)
 {
     const doc_meta *x = &ev->docs[l->a], *y = &ev->docs[l->b];
-    if (x->n_tokens < NF_SHORT_BODY_TERMS || y->n_tokens < NF_SHORT_BODY_TERMS)
+    if (is_headline_doc(x) || is_headline_doc(y))
         return false;
     return x->day == NO_DAY || y->day == NO_DAY || llabs((long long)x->day - y->day) <= ev->o.storyline_days;
 }
@@ -1168,7 +1187,7 @@ static nf_status merge_languages(finish_ctx *fc, nf_error *err)
         m[e].lang = main_lang(fc, mem, nm, &count);
         m[e].headlines = true;
         for (size_t i = 0; i < nm && m[e].headlines; i++)
-            m[e].headlines = fc->ev->docs[mem[i]].n_tokens < NF_SHORT_BODY_TERMS;
+            m[e].headlines = is_headline_doc(&fc->ev->docs[mem[i]]);
         nfi_stream_times(fc->stream, (uint32_t)e, &m[e].first_t, &m[e].last_t);
     }
     size_t n_groups = n;
