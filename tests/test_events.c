@@ -681,11 +681,12 @@ static void test_burst_weight(void **state)
 {
     (void)state;
     double idf = log(1021.0 / 101); /* df 100 of 1,000 documents, prior 20 */
-    assert_true(fabs(nfi_burst_weight(idf, 10, 100, 100, 1000, 20, 3) - idf) < 0.02);
-    double rise = log(51.0 / 121) - log(101.0 / 1021);
-    assert_true(fabs(nfi_burst_weight(idf, 50, 100, 100, 1000, 20, 3) - (idf + 3 * rise)) < 1e-9);
-    assert_true(nfi_burst_weight(idf, 50, 100, 100, 1000, 20, 3) > nfi_burst_weight(idf, 50, 100, 100, 1000, 20, 1));
-    assert_true(fabs(nfi_burst_weight(idf, 0, 100, 100, 1000, 20, 3) - idf) < 1e-12);
+    /* df_w 10 of N_w 100: the run's rate, about */
+    assert_true(fabs(nfi_burst_weight(idf, log(11.0), log(121.0), 3) - idf) < 0.02);
+    double rise = log(51.0 / 121) - log(101.0 / 1021); /* df_w 50 of 100 */
+    assert_true(fabs(nfi_burst_weight(idf, log(51.0), log(121.0), 3) - (idf + 3 * rise)) < 1e-9);
+    assert_true(nfi_burst_weight(idf, log(51.0), log(121.0), 3) > nfi_burst_weight(idf, log(51.0), log(121.0), 1));
+    assert_true(fabs(nfi_burst_weight(idf, log(1.0), log(121.0), 3) - idf) < 1e-12); /* absent: no penalty */
     nf_events_options o = opts(1);
     assert_true(o.burst_days > 0 && o.burst_weight > 0);
 }

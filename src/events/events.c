@@ -510,6 +510,8 @@ typedef struct finish_ctx {
     size_t w_lo, w_hi, w_n;
     bool burst;       /* burst-aware weights: on, and some document has a time of day */
     bool w_on;        /* the document being weighted gets them (it has a time of day) */
+    double w_ln_n[2]; /* ln(N_w + prior + 1) for the term and the names prior */
+    double ln_n[2];   /* ln(N + prior + 1), likewise */
 } finish_ctx;
 
 /* A translation published more than storyline_days away from its original
@@ -668,23 +670,24 @@ static double log_small(const finish_ctx *fc, uint32_t k)
     return k < LOG_TABLE ? fc->log_k[k] : log((double)k);
 }
 
-double nfi_burst_weight(double idf, double df_w, double n_w, double df, double n, double prior, double weight)
+double nfi_burst_weight(double idf, double ln_df_w, double ln_n_w, double weight)
 {
-    double rise = log((df_w + 1) / (n_w + prior + 1)) - log((df + 1) / (n + prior + 1));
+    double rise = ln_df_w - ln_n_w + idf; /* ln(r_window / r_run): idf is ln(1 / r_run) */
     return rise > 0 ? idf + weight * rise : idf;
 }
 
 /* The idf over the run; for a document with a time of day, raised by the
- * term's burst in the window around it (nfi_burst_weight). */
+ * term's burst in the window around it (nfi_burst_weight; w_ln_n holds
+ * ln(N_w + prior + 1) for the two priors). */
 static double idf(const finish_ctx *fc, uint64_t hash, double prior)
 {
     const uint64_t *v = nfi_hmap_get(&fc->ev->df, hash);
     uint32_t df = v ? (uint32_t)*v : 0;
-    double g = log((double)fc->ev->n + prior + 1) - log_small(fc, df + 1);
+    double g = fc->ln_n[prior != NF_IDF_PRIOR_T] - log_small(fc, df + 1);
     if (!fc->w_on)
         return g;
     const uint64_t *w = nfi_hmap_get(&fc->wdf, hash);
-    return nfi_burst_weight(g, w ? (double)*w : 0, (double)fc->w_n, df, (double)fc->ev->n, prior,
+    return nfi_burst_weight(g, log_small(fc, (uint32_t)(w ? *w : 0) + 1), fc->w_ln_n[prior != NF_IDF_PRIOR_T],
                             fc->ev->o.burst_weight);
 }
 
@@ -732,7 +735,13 @@ static bool build_vec(finish_ctx *fc, uint32_t doc, nfi_docvec *v)
     const char *hashes = fc->rec + sizeof hdr;
     const char *metas = hashes + 8 * (size_t)(hdr[0] + hdr[1] + hdr[2] + hdr[3]);
     size_t k = 0;
+    fc->ln_n[0] = log((double)ev->n + NF_IDF_PRIOR_T + 1);
+    fc->ln_n[1] = log((double)ev->n + NF_IDF_PRIOR_N + 1);
     fc->w_on = fc->burst && fc->timed[doc] == NFI_TIME_OF_DAY;
+    if (fc->w_on) {
+        fc->w_ln_n[0] = log((double)fc->w_n + NF_IDF_PRIOR_T + 1);
+        fc->w_ln_n[1] = log((double)fc->w_n + NF_IDF_PRIOR_N + 1);
+    }
     for (int ch = 0; ch < CH_PIVOT; ch++) {
         v->ch[ch].n = 0;
         v->ch[ch].norm2 = 0;

@@ -203,11 +203,11 @@ double nfi_event_score(const nf_events_options *o, const nfi_docvec *v, const nf
                       bool same_lang, double gap_days);
 
 /* events.c: a term's weight given its inverse document frequency over the
- * run (idf), its document frequency df_w among the n_w documents of the
- * window around the document and df among the run's n: idf plus weight x
- * ln(window rate / run rate) when the rate rises in the window (a burst),
- * else idf; prior as in the idf (extra documents without the term). */
-double nfi_burst_weight(double idf, double df_w, double n_w, double df, double n, double prior, double weight);
+ * run, idf = ln((N + prior + 1) / (df + 1)), and in the window around the
+ * document ln_df_w = ln(df_w + 1), ln_n_w = ln(N_w + prior + 1): idf plus
+ * weight x ln(window rate / run rate) when the rate rises in the window (a
+ * burst), else idf. */
+double nfi_burst_weight(double idf, double ln_df_w, double ln_n_w, double weight);
 
 /* events.c: clusters again with other options (features are kept): for
  * tuning. Call it instead of nf_events_finish (which hands the documents'
