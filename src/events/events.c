@@ -5,7 +5,10 @@
  * (evfeat.c) and appends them, in input order, to a temporary spill file;
  * what stays in memory per document is its metadata (about 60 bytes plus
  * its strings). Document frequencies of every feature are counted as
- * documents are added, so weights (sublinear tf x idf) use the whole corpus.
+ * documents are added, so weights (sublinear tf x idf) use the whole corpus;
+ * a document with a time of day also gets its terms' bursts (their rate in
+ * the burst_days around it over their rate in the run, counted while the
+ * stream passes; see "burst" below).
  *
  * nf_events_finish then:
  *   1. joins hard links (duplicate groups, translation pairs) into
