@@ -533,7 +533,8 @@ void nf_links_groups_free(nf_links_groups *g);
  * headline_model; other headlines 0.05), weights title/body/names/pivot
  * 0.10/0.50/0.40/0, across languages names 1.0 + pivot 0.3, time 0.5 of
  * the score decaying over 3 days, window 3 days, 12 candidates, storylines
- * 30 days at 0.115 with names weight 0.7. String options (prefer_lang,
+ * 30 days at 0.115 with names weight 0.7, burst-aware weights over 2 days
+ * with weight 3. String options (prefer_lang,
  * tmp_dir) must stay valid until nf_events_finish returns.
  */
 typedef struct nf_events_options {
@@ -557,6 +558,11 @@ typedef struct nf_events_options {
                                 their names and pivot profile cosines reaches this (0: never) */
     double merge_days;       /* ... and the later starts at most this many days after the
                                 earlier's last report */
+    double burst_days;       /* burst-aware weights: width of the window around a document with a
+                                time of day whose document frequencies are compared with the whole
+                                run's (0: off; docs/events.md) */
+    double burst_weight;     /* a term's weight is idf + burst_weight x ln(window rate / run rate) when
+                                that rate rises in the window */
     int max_entities;        /* per event (default 10) */
     const char *prefer_lang; /* headline from a report in this language when there is one */
     int threads;             /* feature extraction in nf_events_add */

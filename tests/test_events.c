@@ -673,6 +673,60 @@ static brute brute_force(const uint32_t *g, const uint32_t *p, size_t n)
     return b;
 }
 
+/* Burst-aware weights: a term as frequent in the window as in the run keeps
+ * its idf ("Olympics" all along), one whose rate rises in the window is
+ * weighed up by weight x ln(the rise), and one rarer in the window than in
+ * the run is not weighed down. */
+static void test_burst_weight(void **state)
+{
+    (void)state;
+    double idf = log(1021.0 / 101); /* df 100 of 1,000 documents, prior 20 */
+    /* df_w 10 of N_w 100: the run's rate, about */
+    assert_true(fabs(nfi_burst_weight(idf, log(11.0), log(121.0), 3) - idf) < 0.02);
+    double rise = log(51.0 / 121) - log(101.0 / 1021); /* df_w 50 of 100 */
+    assert_true(fabs(nfi_burst_weight(idf, log(51.0), log(121.0), 3) - (idf + 3 * rise)) < 1e-9);
+    assert_true(nfi_burst_weight(idf, log(51.0), log(121.0), 3) > nfi_burst_weight(idf, log(51.0), log(121.0), 1));
+    assert_true(fabs(nfi_burst_weight(idf, log(1.0), log(121.0), 3) - idf) < 1e-12); /* absent: no penalty */
+    nf_events_options o = opts(1);
+    assert_true(o.burst_days > 0 && o.burst_weight > 0);
+}
+
+/* A headline record (empty text: its title is the text) is a headline
+ * however long: a translation link between two such records of different
+ * stories is not believed (hard links of headlines are not, docs/events.md),
+ * even with 30 words each (more than NF_SHORT_BODY_TERMS tokens). */
+static void test_long_headline_links(void **state)
+{
+    (void)state;
+    const char *json[2] = {
+        "{\"id\": \"a\", \"lang\": \"en\", \"text\": \"\", \"published_at\": \"2021-07-22T10:00:00Z\", "
+        "\"title\": \"alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
+        "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber basil cedar dune\"}",
+        "{\"id\": \"b\", \"lang\": \"es\", \"text\": \"\", \"published_at\": \"2021-07-22T10:05:00Z\", "
+        "\"title\": \"uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince "
+        "dieciseis diecisiete dieciocho diecinueve veinte ventana puerta mesa silla campo playa monte lago cielo "
+        "nube\"}"};
+    nf_doc raw[2];
+    nf_clean_doc cd[2];
+    nf_error err;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(nf_doc_from_json(json[i], strlen(json[i]), "mem", 1, &raw[i], &err), NF_OK);
+    clean_docs(raw, cd, 2);
+    assert_true(cd[0].n_tokens >= NF_SHORT_BODY_TERMS && cd[1].n_tokens >= NF_SHORT_BODY_TERMS);
+    nf_events_options o = opts(1);
+    nf_events *ev;
+    nf_events_result r;
+    assert_int_equal(nf_events_new(&ev, &o, &err), NF_OK);
+    assert_int_equal(nf_events_add(ev, cd, 2, &err), NF_OK);
+    nf_link link = {0, 1, 0.95};
+    assert_int_equal(nf_events_add_links(ev, &link, 1, &err), NF_OK);
+    assert_int_equal(nf_events_finish(ev, &r, &err), NF_OK);
+    assert_int_not_equal(r.docs[0].event, r.docs[1].event);
+    nf_events_result_free(&r);
+    nf_events_free(ev);
+    free_docs(raw, cd, 2);
+}
+
 static void test_metrics_brute_force(void **state)
 {
     (void)state;
@@ -708,7 +762,8 @@ int main(void)
         cmocka_unit_test(test_undated_live_set_bounded),
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
         cmocka_unit_test(test_merge_languages),     cmocka_unit_test(test_title_from_text),
-        cmocka_unit_test(test_metrics_brute_force),
+        cmocka_unit_test(test_metrics_brute_force), cmocka_unit_test(test_burst_weight),
+        cmocka_unit_test(test_long_headline_links),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

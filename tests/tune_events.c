@@ -256,16 +256,18 @@ static uint32_t *majority(const ev_corpus *c, const nf_events_result *r)
 }
 
 /* Clusters the headline corpora with the defaults (or the headline model's
- * coefficients, threshold_short and merge_threshold given) and writes every scored
+ * coefficients and threshold_short given; events are not joined across
+ * languages, so the F1 printed is the stream's alone) and writes every scored
  * (headline, event) pair with its score parts and whether the headline's
  * gold event is the event's majority one: the rows the headline model is
- * fitted on (tests/fit_headline_model.py; docs/events.md). */
+ * fitted on (tests/fit_headline_model.py; docs/events.md), then the
+ * document, the event and the score (for analysis). */
 static void dump_headlines(const char *shared, const char *path, char **model, int n_model)
 {
     ev_corpus cs[2] = {ev_load_og2021(shared), ev_load_uci(shared)};
     FILE *out = fopen(path, "w");
     assert_non_null(out);
-    fprintf(out, "corpus\tlabel\ttitle\tbody\tnames\tpivot\tgap_days\tother_lang\n");
+    fprintf(out, "corpus\tlabel\ttitle\tbody\tnames\tpivot\tgap_days\tother_lang\tdoc\tevent\tp\n");
     for (int k = 0; k < 2; k++) {
         if (!cs[k].n)
             continue;
@@ -276,8 +278,9 @@ static void dump_headlines(const char *shared, const char *path, char **model, i
             o.headline_model[m] = atof(model[m]);
         if (n_model > 7)
             o.threshold_short = atof(model[7]);
-        if (n_model > 8)
-            o.merge_threshold = atof(model[8]);
+        /* the trace names the stream's events, and the labels need the same
+         * events: no joins across languages after the stream here */
+        o.merge_threshold = 0;
         nf_links *links;
         nf_events *ev = ev_prepare(&cs[k], &o, &links);
         trace_buf tb = {0};
@@ -291,9 +294,10 @@ static void dump_headlines(const char *shared, const char *path, char **model, i
         uint32_t *maj = majority(&cs[k], &r);
         for (size_t i = 0; i < tb.n; i++) {
             const nfi_score_parts *p = &tb.r[i].p;
-            fprintf(out, "%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%d\n", cs[k].name,
+            fprintf(out, "%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%d\t%u\t%u\t%.4f\n", cs[k].name,
                     cs[k].event[tb.r[i].doc] == maj[tb.r[i].event], p->cos[CH_TITLE], p->cos[CH_BODY],
-                    p->cos[CH_NAMES], p->cos[CH_PIVOT], p->gap_days, !p->same_lang);
+                    p->cos[CH_NAMES], p->cos[CH_PIVOT], p->gap_days, !p->same_lang, tb.r[i].doc,
+                    tb.r[i].event, nfi_score_value(&o, p));
         }
         free(maj);
         free(tb.r);

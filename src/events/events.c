@@ -5,7 +5,10 @@
  * (evfeat.c) and appends them, in input order, to a temporary spill file;
  * what stays in memory per document is its metadata (about 60 bytes plus
  * its strings). Document frequencies of every feature are counted as
- * documents are added, so weights (sublinear tf x idf) use the whole corpus.
+ * documents are added, so weights (sublinear tf x idf) use the whole corpus;
+ * a document with a time of day also gets its terms' bursts (their rate in
+ * the burst_days around it over their rate in the run, counted while the
+ * stream passes; see "burst" below).
  *
  * nf_events_finish then:
  *   1. joins hard links (duplicate groups, translation pairs) into
@@ -54,7 +57,7 @@ static const uint32_t vec_keep[N_CH] = {64, 512, 256, 256}; /* weighted features
 static const double idf_prior[N_CH] = {NF_IDF_PRIOR_T, NF_IDF_PRIOR_T, NF_IDF_PRIOR_N, NF_IDF_PRIOR_N};
 static const uint32_t profile_keep[N_CH] = {16, 32, 32, 32}; /* per event, for storylines */
 
-enum { HAS_TITLE = 1, HAS_SOURCE = 2, HAS_URL = 4 };
+enum { HAS_TITLE = 1, HAS_SOURCE = 2, HAS_URL = 4, TITLE_ONLY = 8 /* the text is the title (a headline record) */ };
 
 typedef struct doc_meta {
     uint64_t spill_off;
@@ -121,6 +124,8 @@ void nf_events_options_default(nf_events_options *o)
     o->storyline_w_names = 0.7;
     o->merge_threshold = 0.2;
     o->merge_days = 1;
+    o->burst_days = 2;
+    o->burst_weight = 3;
     o->max_entities = 10;
     o->threads = 1;
 }
@@ -310,6 +315,24 @@ static bool spill_doc(nf_events *ev, const nfi_docfeat *f, doc_meta *m)
     return true;
 }
 
+/* A headline record: no text, or a text that is its title (a JSON record
+ * with an empty text reads its title as the text), however long. */
+static bool is_title_only(const nf_clean_doc *cd)
+{
+    if (cd->n_tokens == 0 || !cd->title || !cd->text)
+        return cd->n_tokens == 0;
+    size_t n = strlen(cd->title);
+    return cd->text_len == n && memcmp(cd->text, cd->title, n) == 0;
+}
+
+/* Whether a document is a headline for hard links and joins across
+ * languages: fewer than NF_SHORT_BODY_TERMS tokens of text, or a headline
+ * record of any length. */
+static bool is_headline_doc(const doc_meta *m)
+{
+    return m->n_tokens < NF_SHORT_BODY_TERMS || (m->flags & TITLE_ONLY);
+}
+
 static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nfi_docfeat *f, nf_error *err)
 {
     doc_meta *grown = nfi_grow_array(ev->docs, &ev->cap, ev->n + 1, sizeof *grown);
@@ -324,7 +347,8 @@ static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nfi_doc
     append_str(&ev->strs, cd->lang);
     append_str(&ev->strs, cd->doc.source);
     append_str(&ev->strs, cd->doc.url);
-    m->flags = (cd->title ? HAS_TITLE : 0) | (cd->doc.source ? HAS_SOURCE : 0) | (cd->doc.url ? HAS_URL : 0);
+    m->flags = (cd->title ? HAS_TITLE : 0) | (cd->doc.source ? HAS_SOURCE : 0) | (cd->doc.url ? HAS_URL : 0) |
+               (is_title_only(cd) ? TITLE_ONLY : 0);
     memcpy(m->published, cd->published, sizeof m->published);
     m->published[10] = '\0';
     m->day = *m->published ? parse_day(m->published) : NO_DAY;
@@ -508,6 +532,9 @@ typedef struct finish_ctx {
     fin_job *pend;   /* events that left the live set, to finalize */
     size_t n_pend, cap_pend;
     double *log_k;    /* log(k) for k < LOG_TABLE */
+    nfi_hmap wdf;     /* burst: document frequencies of the documents [w_lo, w_hi) of the stream */
+    size_t w_lo, w_hi, w_n;
+    bool burst;       /* burst-aware weights: on, and some document has a time of day */
 } finish_ctx;
 
 /* A translation published more than storyline_days away from its original
@@ -521,7 +548,7 @@ typedef struct finish_ctx {
 static bool plausible_link(const nf_events *ev, const nf_link *l)
 {
     const doc_meta *x = &ev->docs[l->a], *y = &ev->docs[l->b];
-    if (x->n_tokens < NF_SHORT_BODY_TERMS || y->n_tokens < NF_SHORT_BODY_TERMS)
+    if (is_headline_doc(x) || is_headline_doc(y))
         return false;
     return x->day == NO_DAY || y->day == NO_DAY || llabs((long long)x->day - y->day) <= ev->o.storyline_days;
 }
@@ -666,11 +693,31 @@ static double log_small(const finish_ctx *fc, uint32_t k)
     return k < LOG_TABLE ? fc->log_k[k] : log((double)k);
 }
 
-static double idf(const finish_ctx *fc, uint64_t hash, double prior)
+double nfi_burst_weight(double idf, double ln_df_w, double ln_n_w, double weight)
+{
+    double rise = ln_df_w - ln_n_w + idf; /* ln(r_window / r_run): idf is ln(1 / r_run) */
+    return rise > 0 ? idf + weight * rise : idf;
+}
+
+/* The idf over the run; for a document with a time of day, raised by the
+ * term's burst in the window around it (nfi_burst_weight; w_ln_n holds
+ * ln(N_w + prior + 1) for the two priors). */
+typedef struct idf_ctx {
+    double ln_n[2];   /* ln(N + prior + 1) for the term and the names prior */
+    bool w_on;        /* the document being weighted gets burst weights */
+    double w_ln_n[2]; /* ln(N_w + prior + 1), likewise */
+} idf_ctx;
+
+static double idf(const finish_ctx *fc, const idf_ctx *x, uint64_t hash, double prior)
 {
     const uint64_t *v = nfi_hmap_get(&fc->ev->df, hash);
     uint32_t df = v ? (uint32_t)*v : 0;
-    return log((double)fc->ev->n + prior + 1) - log_small(fc, df + 1);
+    double g = x->ln_n[prior != NF_IDF_PRIOR_T] - log_small(fc, df + 1);
+    if (!x->w_on)
+        return g;
+    const uint64_t *w = nfi_hmap_get(&fc->wdf, hash);
+    return nfi_burst_weight(g, log_small(fc, (uint32_t)(w ? *w : 0) + 1), x->w_ln_n[prior != NF_IDF_PRIOR_T],
+                            fc->ev->o.burst_weight);
 }
 
 static bool read_record(const finish_ctx *fc, fin_scratch *sc, uint32_t doc)
@@ -708,8 +755,10 @@ static bool finish_vec(nfi_svec *v, int ch)
     return true;
 }
 
-/* Weighted unit vectors of the record in sc->rec (and the pivot of doc). */
-static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc, nfi_docvec *v)
+/* Weighted unit vectors of the record in sc->rec (and the pivot of doc).
+ * burst: the document is being streamed and the burst window stands at its
+ * time (run_stream's builder); finalizing events weighs members by idf. */
+static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc, nfi_docvec *v, bool burst)
 {
     const nf_events *ev = fc->ev;
     uint32_t hdr[REC_HDR];
@@ -726,6 +775,12 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
         __builtin_prefetch(&ev->df.vals[h & (ev->df.cap - 1)]);
     }
     size_t k = 0;
+    idf_ctx x = {{log((double)ev->n + NF_IDF_PRIOR_T + 1), log((double)ev->n + NF_IDF_PRIOR_N + 1)},
+                 burst && fc->burst && fc->timed[doc] == NFI_TIME_OF_DAY, {0, 0}};
+    if (x.w_on) {
+        x.w_ln_n[0] = log((double)fc->w_n + NF_IDF_PRIOR_T + 1);
+        x.w_ln_n[1] = log((double)fc->w_n + NF_IDF_PRIOR_N + 1);
+    }
     for (int ch = 0; ch < CH_PIVOT; ch++) {
         v->ch[ch].n = 0;
         v->ch[ch].norm2 = 0;
@@ -738,7 +793,7 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
                 continue;
             if (ch == CH_NAMES && (meta & FEAT_UNIGRAM) && !name_ok(ev, h, meta & FEAT_WEAK))
                 continue;
-            double w = (1 + log_small(fc, meta >> 2 ? meta >> 2 : 1)) * idf(fc, h, idf_prior[ch]);
+            double w = (1 + log_small(fc, meta >> 2 ? meta >> 2 : 1)) * idf(fc, &x, h, idf_prior[ch]);
             if (w > 0 && !push_w(&v->ch[ch], h, w))
                 return false;
         }
@@ -753,7 +808,7 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
     const nf_pivot *p = ev->pivots && ev->docs[doc].n_tokens > 0 ? ev->pivots[doc] : NULL;
     for (size_t i = 0; p && i < p->n_features; i++) {
         double w = (1 + log_small(fc, p->features[i].count ? p->features[i].count : 1)) *
-                   idf(fc, p->features[i].hash ^ PIVOT_SALT, idf_prior[CH_PIVOT]);
+                   idf(fc, &x, p->features[i].hash ^ PIVOT_SALT, idf_prior[CH_PIVOT]);
         if (w > 0 && !push_w(pv, p->features[i].hash, w))
             return false;
     }
@@ -763,7 +818,7 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
         uint32_t meta;
         memcpy(&h, hashes + 8 * (k + i), 8);
         memcpy(&meta, metas + 4 * (k + i), 4);
-        double w = (1 + log_small(fc, meta >> 2 ? meta >> 2 : 1)) * idf(fc, h ^ PIVOT_SALT, idf_prior[CH_PIVOT]);
+        double w = (1 + log_small(fc, meta >> 2 ? meta >> 2 : 1)) * idf(fc, &x, h ^ PIVOT_SALT, idf_prior[CH_PIVOT]);
         if (w > 0 && !push_w(pv, h, w))
             return false;
     }
@@ -775,7 +830,7 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
 
 static bool load_vec(const finish_ctx *fc, fin_scratch *sc, uint32_t doc, nfi_docvec *v)
 {
-    return read_record(fc, sc, doc) && build_vec(fc, sc, doc, v);
+    return read_record(fc, sc, doc) && build_vec(fc, sc, doc, v, false);
 }
 
 static bool count_pivot_df(nf_events *ev)
@@ -946,6 +1001,94 @@ static bool commit_job(finish_ctx *fc, fin_job *p)
     return !fc->strings.oom;
 }
 
+/* ------------------------------------------------------------------ burst */
+
+/* Burst-aware weights (docs/events.md): a term that the whole stream
+ * shares ("Olympics", "Tokyo") has the same rate in any window and keeps
+ * its idf; a name that bursts around a document ("Guinea" on the day it
+ * withdraws) is weighed up by how much its rate rises there. The window is
+ * burst_days wide, centred on the document's time, over stream positions
+ * [w_lo, w_hi); its document frequencies are counted as in count_df (each
+ * term once per document), from the spill file as documents enter and
+ * leave. Only documents with a time of day get these weights: a date alone
+ * (noon) or the stream clock of an undated document says too little about
+ * where in a burst the document lies. */
+static bool window_add(finish_ctx *fc, uint64_t h, bool add)
+{
+    uint64_t *v = nfi_hmap_put(&fc->wdf, h, NULL);
+    if (!v)
+        return false;
+    *v = add ? *v + 1 : *v - 1;
+    return true;
+}
+
+static bool window_count(finish_ctx *fc, fin_scratch *sc, uint32_t doc, bool add)
+{
+    if (!read_record(fc, sc, doc))
+        return false;
+    uint32_t hdr[REC_HDR];
+    memcpy(hdr, sc->rec, sizeof hdr);
+    const char *t = sc->rec + sizeof hdr, *b = t + 8 * (size_t)hdr[CH_TITLE];
+    uint32_t i = 0, j = 0;
+    bool ok = true;
+    while (ok && (i < hdr[CH_TITLE] || j < hdr[CH_BODY])) { /* title and body: sorted, one namespace */
+        uint64_t x = 0, y = 0, h;
+        if (i < hdr[CH_TITLE])
+            memcpy(&x, t + 8 * (size_t)i, 8);
+        if (j < hdr[CH_BODY])
+            memcpy(&y, b + 8 * (size_t)j, 8);
+        if (j == hdr[CH_BODY] || (i < hdr[CH_TITLE] && x < y))
+            h = x, i++;
+        else if (i == hdr[CH_TITLE] || y < x)
+            h = y, j++;
+        else
+            h = x, i++, j++;
+        ok = window_add(fc, h, add);
+    }
+    const char *rest = b + 8 * (size_t)hdr[CH_BODY];
+    for (uint32_t k = 0; ok && k < hdr[CH_NAMES] + hdr[CH_PIVOT]; k++) {
+        uint64_t h;
+        memcpy(&h, rest + 8 * (size_t)k, 8);
+        ok = window_add(fc, k < hdr[CH_NAMES] ? h : h ^ PIVOT_SALT, add);
+    }
+    const nf_pivot *p = fc->ev->pivots && fc->ev->docs[doc].n_tokens > 0 ? fc->ev->pivots[doc] : NULL;
+    for (size_t k = 0; ok && p && k < p->n_features; k++)
+        ok = window_add(fc, p->features[k].hash ^ PIVOT_SALT, add);
+    fc->w_n = add ? fc->w_n + 1 : fc->w_n - 1;
+    return ok;
+}
+
+/* Moves the window to the stream positions within burst_days / 2 of t. */
+static bool window_move(finish_ctx *fc, fin_scratch *sc, double t)
+{
+    double half = fc->ev->o.burst_days / 2;
+    while (fc->w_hi < fc->ev->n && fc->time[fc->order[fc->w_hi]] <= t + half)
+        if (!window_count(fc, sc, fc->order[fc->w_hi++], true))
+            return false;
+    while (fc->w_lo < fc->w_hi && fc->time[fc->order[fc->w_lo]] < t - half)
+        if (!window_count(fc, sc, fc->order[fc->w_lo++], false))
+            return false;
+    return true;
+}
+
+/* A streamed document's vectors: burst weights need the window at its
+ * time, which moves with the stream, so with them one task builds a whole
+ * chunk in stream order (the others finalize events meanwhile). */
+static bool load_streamed_vec(finish_ctx *fc, fin_scratch *sc, uint32_t doc, nfi_docvec *v)
+{
+    if (fc->burst && !window_move(fc, sc, fc->time[doc]))
+        return false;
+    return read_record(fc, sc, doc) && build_vec(fc, sc, doc, v, true);
+}
+
+static void burst_init(finish_ctx *fc)
+{
+    const nf_events_options *o = &fc->ev->o;
+    fc->burst = false;
+    for (size_t i = 0; i < fc->ev->n && o->burst_days > 0 && o->burst_weight > 0 && !fc->burst; i++)
+        fc->burst = fc->timed[i] == NFI_TIME_OF_DAY;
+}
+
 /* ----------------------------------------------------------------- stream */
 
 /* The stream is serial; reading back and weighting documents' features and
@@ -986,18 +1129,29 @@ static nf_status push_chunk(const stream_round *r, nf_error *err)
     return st;
 }
 
+/* Tasks of a round: 0 pushes; then the builders (one per document, or one
+ * for the whole chunk with burst weights); then the events to finalize. */
+static size_t n_builders(const stream_round *r)
+{
+    return r->fc->burst ? (r->n_build > 0) : r->n_build;
+}
+
 static nf_status round_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     const stream_round *r = ctx;
     if (i == 0)
         return push_chunk(r, err);
-    if (--i < r->n_build) {
-        uint32_t d = r->fc->order[r->next + i];
-        if (!load_vec(r->fc, worker, d, &r->build[i]))
-            return nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", d);
+    size_t builders = n_builders(r);
+    if (--i < builders) {
+        size_t from = r->fc->burst ? 0 : i, to = r->fc->burst ? r->n_build : i + 1;
+        for (size_t k = from; k < to; k++) {
+            uint32_t d = r->fc->order[r->next + k];
+            if (!load_streamed_vec(r->fc, worker, d, &r->build[k]))
+                return nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", d);
+        }
         return NF_OK;
     }
-    return finalize_event(r->fc, worker, &r->fin[i - r->n_build], err);
+    return finalize_event(r->fc, worker, &r->fin[i - builders], err);
 }
 
 static void free_jobs(fin_job *p, size_t n)
@@ -1010,6 +1164,7 @@ static void free_jobs(fin_job *p, size_t n)
 static nf_status run_stream(finish_ctx *fc, nf_error *err)
 {
     nf_events *ev = fc->ev;
+    burst_init(fc);
     nf_status st = nfi_stream_new(&fc->stream, &ev->o, take_event, fc, err);
     if (st != NF_OK)
         return st;
@@ -1030,7 +1185,7 @@ static nf_status run_stream(finish_ctx *fc, nf_error *err)
         r.next = built;
         r.n_build = ev->n - built < STREAM_CHUNK ? ev->n - built : STREAM_CHUNK;
         r.build = vecs + (size_t)(1 - cur) * STREAM_CHUNK;
-        st = nfi_parallel_for(1 + r.n_build + r.n_fin, fc->wk, sizeof *fc->wk, fc->n_wk, round_task, &r, err);
+        st = nfi_parallel_for(1 + n_builders(&r) + r.n_fin, fc->wk, sizeof *fc->wk, fc->n_wk, round_task, &r, err);
         for (size_t i = 0; i < r.n_fin && st == NF_OK; i++)
             if (!commit_job(fc, &r.fin[i]))
                 st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -1243,7 +1398,7 @@ static nf_status merge_languages(finish_ctx *fc, nf_error *err)
         m[e].lang = main_lang(fc, mem, nm, &count);
         m[e].headlines = true;
         for (size_t i = 0; i < nm && m[e].headlines; i++)
-            m[e].headlines = fc->ev->docs[mem[i]].n_tokens < NF_SHORT_BODY_TERMS;
+            m[e].headlines = is_headline_doc(&fc->ev->docs[mem[i]]);
         nfi_stream_times(fc->stream, (uint32_t)e, &m[e].first_t, &m[e].last_t);
     }
     size_t n_groups = n;
@@ -1543,6 +1698,7 @@ static void free_finish(finish_ctx *fc)
     free(fc->doc_event);
     free(fc->doc_score);
     free(fc->log_k);
+    nfi_hmap_free(&fc->wdf);
     nfi_stream_free(fc->stream);
     for (size_t e = 0; e < fc->cap_fe; e++) {
         free(fc->fe[e].ents);
@@ -1589,6 +1745,7 @@ static bool alloc_finish(finish_ctx *fc, nf_events *ev, bool keep_strings)
     if (fc->log_k)
         fc->log_k[0] = 0;
     nfi_buf_init(&fc->strings);
+    nfi_hmap_init(&fc->wdf);
     if (keep_strings) {
         nfi_buf_append(&fc->strings, ev->strs.data ? ev->strs.data : "", ev->strs.len);
     } else {

@@ -218,6 +218,13 @@ void nfi_stream_stats(const nfi_stream *s, size_t *scored, size_t *max_live);
 double nfi_event_score(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
                       bool same_lang, double gap_days);
 
+/* events.c: a term's weight given its inverse document frequency over the
+ * run, idf = ln((N + prior + 1) / (df + 1)), and in the window around the
+ * document ln_df_w = ln(df_w + 1), ln_n_w = ln(N_w + prior + 1): idf plus
+ * weight x ln(window rate / run rate) when the rate rises in the window (a
+ * burst), else idf. */
+double nfi_burst_weight(double idf, double ln_df_w, double ln_n_w, double weight);
+
 /* events.c: clusters again with other options (features are kept): for
  * tuning. Call it instead of nf_events_finish (which hands the documents'
  * strings over to its result), as often as needed. */
