@@ -59,6 +59,15 @@ enum { NFI_PREFIX_KEY_MAX = 128 };
 #define NFI_MARK_TAIL 0x7461696CULL
 uint64_t nfi_lexicon_prefix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap);
 uint64_t nfi_lexicon_suffix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap);
+/* Phrase filter: the key of a phrase of `words` words whose first and
+ * last words have the lexicon keys first and last (each the key of a word
+ * without spaces, as nfi_lexicon_key makes it); and whether the lexicon may
+ * hold a phrase with that key. False means no headword joined from such
+ * words exists (no false negatives: every multiword headword's key, by form
+ * and by stem, is in the filter), so a reader skips building and looking up
+ * the joined phrase; true is wrong for about 2% of the keys tried. */
+uint64_t nfi_lexicon_phrase_key(uint64_t first, uint64_t last, size_t words);
+bool nfi_lexicon_may_have_phrase(const nfi_lexicon *lex, uint64_t phrase_key);
 /* Languages with entries, NULL-terminated. */
 const char *const *nfi_lexicon_languages(const nfi_lexicon *lex);
 bool nfi_lexicon_has(const nfi_lexicon *lex, const char *lang);
