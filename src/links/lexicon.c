@@ -85,14 +85,7 @@ bool nfi_english_stopword(const char *w, size_t n)
     return false;
 }
 
-uint64_t nfi_term_hash(const char *stem, size_t len) { return XXH3_64bits_withSeed(stem, len, 0x7465726DULL); }
-
 uint64_t nfi_lexicon_lang_seed(const char *lang) { return XXH3_64bits(lang, strlen(lang)); }
-
-uint64_t nfi_lexicon_key_seeded(uint64_t lang_seed, const char *word, size_t len)
-{
-    return XXH3_64bits_withSeed(word, len, lang_seed);
-}
 
 uint64_t nfi_lexicon_key(const char *lang, const char *word, size_t len)
 {

@@ -4,6 +4,8 @@
 
 #include "common/common.h"
 
+#include <xxhash.h> /* (pivot.c includes it first, with XXH_INLINE_ALL: its keys are made inline) */
+
 /*
  * lexicon.h - bilingual dictionaries compiled for lookup (see lexicon.c).
  */
@@ -13,7 +15,10 @@ typedef struct nfi_lexicon nfi_lexicon;
 
 /* The hash under which an English stem is a pivot term, for documents in
  * English and for dictionary translations alike. */
-uint64_t nfi_term_hash(const char *english_stem, size_t len);
+static inline uint64_t nfi_term_hash(const char *english_stem, size_t len)
+{
+    return XXH3_64bits_withSeed(english_stem, len, 0x7465726DULL);
+}
 
 /* Loads every FreeDict X-eng (and inverted eng-X) dictionary in dict_dir,
  * compiled into a cache file in cache_dir (rebuilt when a dictionary
@@ -38,7 +43,10 @@ uint64_t nfi_lexicon_key(const char *lang, const char *word, size_t len);
  * language: nfi_lexicon_key(lang, w, n) ==
  * nfi_lexicon_key_seeded(nfi_lexicon_lang_seed(lang), w, n). */
 uint64_t nfi_lexicon_lang_seed(const char *lang);
-uint64_t nfi_lexicon_key_seeded(uint64_t lang_seed, const char *word, size_t len);
+static inline uint64_t nfi_lexicon_key_seeded(uint64_t lang_seed, const char *word, size_t len)
+{
+    return XXH3_64bits_withSeed(word, len, lang_seed);
+}
 /* English term hashes for a key; 0 when the word is not in the lexicon. */
 size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t **terms);
 /* Markers: every proper prefix of a headword without spaces (Chinese,

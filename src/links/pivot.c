@@ -29,6 +29,9 @@
  * The feature sequence in text order, with paragraph ends, is kept for
  * paragraph alignment. A pivoter (one per thread) owns an ICU transliterator.
  */
+#define XXH_INLINE_ALL /* the same hashes, inlined: a call per word cost more than the hash */
+#include <xxhash.h>
+
 #include "links/links.h"
 #include "text/text.h"
 
@@ -38,7 +41,6 @@
 #include <unicode/uchar.h>
 #include <unicode/utrans.h>
 #include <unicode/ustring.h>
-#include <xxhash.h>
 
 #define MIN_LOANWORD_BYTES 5
 #define TERMS_PER_WORD 3      /* the first senses: later ones are mostly noise */
@@ -249,12 +251,25 @@ typedef struct builder {
     token_word *words;     /* per token, what the dictionary says (read_words), or NULL */
 } builder;
 
+/* nfi_buf_append of 8 bytes, its common case (room enough) inline: the
+ * pivot appends twice per feature, millions of times. */
+static inline void append8(nfi_buf *buf, const void *p)
+{
+    if (buf->len + 9 > buf->cap) {
+        nfi_buf_append(buf, p, 8);
+        return;
+    }
+    memcpy(buf->data + buf->len, p, 8);
+    buf->len += 8;
+    buf->data[buf->len] = '\0';
+}
+
 static void emit_hash(builder *b, int kind, uint64_t h)
 {
     h = (h & ~3ULL) | (uint64_t)kind; /* the kind rides in the low bits */
-    nfi_buf_append(&b->seq, &h, sizeof h);
+    append8(&b->seq, &h);
     uint32_t at[2] = {b->cur_start, b->cur_len};
-    nfi_buf_append(&b->at, at, sizeof at);
+    append8(&b->at, at);
 }
 
 static void emit(builder *b, int kind, const char *key, size_t len)
@@ -412,11 +427,18 @@ static uint32_t phrase_marks(builder *b, const nf_token *t, bool by_stem)
 /* The cached record of a word token t (kind NF_TOKEN_WORD) whose form and
  * stem have the lexicon keys kn and ks. Valid until the next call: another
  * word may take its slot. */
+static uint64_t word_key(uint64_t kn, uint64_t ks) { return (kn ^ (ks * 0x9E3779B97F4A7C15ULL)) | 1; /* never 0 */ }
+
+static word_slot *word_slot_of(const builder *b, uint64_t key)
+{
+    return &b->p->words[(key ^ key >> 31) & (WORD_CACHE_SLOTS - 1)];
+}
+
 static word_slot *word_record(builder *b, const nf_token *t, uint64_t kn, uint64_t ks)
 {
     const nf_clean_doc *d = b->doc;
-    uint64_t key = (kn ^ (ks * 0x9E3779B97F4A7C15ULL)) | 1; /* never 0 */
-    word_slot *w = &b->p->words[(key ^ key >> 31) & (WORD_CACHE_SLOTS - 1)];
+    uint64_t key = word_key(kn, ks);
+    word_slot *w = word_slot_of(b, key);
     if (w->key == key)
         return w;
     memset(w, 0, sizeof *w);
@@ -458,9 +480,11 @@ static bool phrase_possible(const builder *b, size_t i, size_t span, bool by_ste
 
 /* What the dictionary says about every word token of the document, one
  * word record read per token (rather than once as a head, once as a tail,
- * once as a word), then which phrases may start at each: the filter's
- * probes are independent of each other here, so their cache misses
- * overlap, where the reading loop would wait for each in turn. */
+ * once as a word), then which phrases may start at each. Each step is a
+ * loop of its own over the document: the cache misses of one token's slot,
+ * values or filter word do not depend on the token before, so they
+ * overlap (the slots are fetched while the keys are made), where one loop
+ * doing it all would wait for each in turn. */
 static void read_words(builder *b)
 {
     const nf_clean_doc *d = b->doc;
@@ -473,9 +497,18 @@ static void read_words(builder *b)
         }
         tw->key[0] = nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->norm, t->norm_len);
         tw->key[1] = nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->stem, t->stem_len);
+        __builtin_prefetch(word_slot_of(b, word_key(tw->key[0], tw->key[1])));
+    }
+    for (size_t i = 0; i < d->n_tokens; i++) {
+        const nf_token *t = &d->tokens[i];
+        token_word *tw = &b->words[i];
+        if (t->kind != NF_TOKEN_WORD)
+            continue;
         const word_slot *w = word_record(b, t, tw->key[0], tw->key[1]);
         tw->terms[0] = w->norm_terms, tw->terms[1] = w->stem_terms;
         tw->n_terms[0] = w->n_norm, tw->n_terms[1] = w->n_stem;
+        if (w->n_norm | w->n_stem) /* the values lie all over the mapped dictionary: fetched now, */
+            __builtin_prefetch(w->n_norm ? w->norm_terms : w->stem_terms); /* read when emitted */
         tw->flags = w->flags & (WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL | (WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL) << 3 |
                                 WORD_ODD_NORM | WORD_ODD_STEM);
         tw->phrases = 0;
