@@ -43,7 +43,7 @@
 #define MAX_SENSES 8
 #define MAX_VALUES 16
 #define MAX_LANGS 48
-#define CACHE_MAGIC "NFLEX008"
+#define CACHE_MAGIC "NFLEX009"
 #define MAX_PHRASE_WORDS 3
 #define MAX_CJK_BYTES 36   /* 12 characters: longer headwords are phrases */
 #define NAME_SENSES 2      /* names are taken from the first senses only */
@@ -55,7 +55,7 @@ struct nfi_lexicon {
     size_t n_keys;
     void *map;
     size_t map_len;
-    uint64_t *bloom;        /* 2 probes, ~8 bits per key: most misses skip the search */
+    const uint64_t *bloom;  /* 2 probes, ~8 bits per key: most misses skip the search (in the cache) */
     uint64_t bloom_mask;    /* in bits */
     uint64_t *user_keys, *user_values; /* the user's lexicon, sorted by key */
     size_t n_user;
@@ -705,6 +705,7 @@ typedef struct cache_header {
     uint64_t signature;
     uint64_t n_keys;
     uint64_t n_phrases; /* phrase keys after the values, sorted unique */
+    uint64_t bloom_words; /* the keys' Bloom filter after them (bloom_bits) */
     uint32_t n_langs;
     char langs[MAX_LANGS][4];
 } cache_header;
@@ -731,6 +732,42 @@ static size_t append_phrases(nfi_buf *phrases, nfi_buf *table)
     if (n)
         nfi_buf_append(table, phrases->data, n * 8);
     return n;
+}
+
+static void bloom_probes(uint64_t key, uint64_t mask, uint64_t *p1, uint64_t *p2)
+{
+    *p1 = key & mask;
+    *p2 = (key >> 32 ^ key * 0x9E3779B97F4A7C15ULL) & mask;
+}
+
+/* Bits of the keys' Bloom filter: about 8 per key, a power of two. */
+static uint64_t bloom_bits(size_t n_keys)
+{
+    uint64_t bits = 1 << 16;
+    while (bits < n_keys * 8)
+        bits *= 2;
+    return bits;
+}
+
+/* The Bloom filter of the n_keys keys at table->data + keys_at, appended
+ * to the table (compiled once, mapped by every run); returns its words. */
+static size_t append_bloom(nfi_buf *table, size_t keys_at, size_t n_keys)
+{
+    uint64_t bits = bloom_bits(n_keys), *bloom = calloc(bits / 64, 8);
+    if (!bloom) {
+        table->oom = true;
+        return 0;
+    }
+    for (size_t i = 0; i < n_keys; i++) {
+        uint64_t key, a, b;
+        memcpy(&key, table->data + keys_at + i * 8, 8);
+        bloom_probes(key, bits - 1, &a, &b);
+        bloom[a / 64] |= 1ULL << (a % 64);
+        bloom[b / 64] |= 1ULL << (b % 64);
+    }
+    nfi_buf_append(table, bloom, bits / 8);
+    free(bloom);
+    return bits / 64;
 }
 
 static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t signature, const char *path,
@@ -777,11 +814,13 @@ static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t 
     st = b.oom || b.phrases.oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory compiling dictionaries")
                                 : build_table(&b, &table, &n_keys, err);
     size_t n_phrases = st == NF_OK ? append_phrases(&b.phrases, &table) : 0;
+    size_t bloom_words = st == NF_OK ? append_bloom(&table, sizeof h, n_keys) : 0;
     if (st == NF_OK && table.oom)
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory compiling dictionaries");
     if (st == NF_OK) {
         ((cache_header *)table.data)->n_keys = n_keys;
         ((cache_header *)table.data)->n_phrases = n_phrases;
+        ((cache_header *)table.data)->bloom_words = bloom_words;
         char tmp[4300];
         snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
         FILE *f = fopen(tmp, "wb");
@@ -834,6 +873,13 @@ static nf_status map_cache(nfi_lexicon *lex, const char *path, uint64_t signatur
     }
     lex->phrases = (const uint64_t *)((const char *)map + phrases_at);
     lex->n_phrases = h->n_phrases;
+    size_t bloom_at = phrases_at + h->n_phrases * 8;
+    if (h->bloom_words * 64 != bloom_bits(h->n_keys) || h->bloom_words > (len - bloom_at) / 8) {
+        munmap(map, len);
+        return nfi_fail(err, NF_ERR_PARSE, "%s: truncated dictionary cache", path);
+    }
+    lex->bloom = (const uint64_t *)((const char *)map + bloom_at);
+    lex->bloom_mask = h->bloom_words * 64 - 1;
     lex->map = map;
     lex->map_len = len;
     for (uint32_t i = 0; i < h->n_langs; i++)
@@ -921,12 +967,6 @@ static nf_status ensure_dir(const char *dir, nf_error *err)
     return NF_OK;
 }
 
-static void bloom_probes(uint64_t key, uint64_t mask, uint64_t *p1, uint64_t *p2)
-{
-    *p1 = key & mask;
-    *p2 = (key >> 32 ^ key * 0x9E3779B97F4A7C15ULL) & mask;
-}
-
 static void phrase_probes(uint64_t key, uint64_t mask, size_t *word, uint64_t *bits)
 {
     *word = (size_t)(key & mask);
@@ -970,24 +1010,6 @@ bool nfi_lexicon_may_have_phrase(const nfi_lexicon *lex, uint64_t phrase_key)
     return (lex->phrase_filter[w] & bits) == bits;
 }
 
-static nf_status build_bloom(nfi_lexicon *lex, nf_error *err)
-{
-    uint64_t bits = 1 << 16;
-    while (bits < lex->n_keys * 8)
-        bits *= 2;
-    lex->bloom = calloc(bits / 64, 8);
-    if (!lex->bloom)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    lex->bloom_mask = bits - 1;
-    for (size_t i = 0; i < lex->n_keys; i++) {
-        uint64_t a, b;
-        bloom_probes(lex->keys[i], lex->bloom_mask, &a, &b);
-        lex->bloom[a / 64] |= 1ULL << (a % 64);
-        lex->bloom[b / 64] |= 1ULL << (b % 64);
-    }
-    return NF_OK;
-}
-
 nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *cache_dir, const char *user_file,
                           nf_error *err)
 {
@@ -1021,8 +1043,6 @@ nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *
                 st = map_cache(lex, path, signature, &stale, err);
         }
     }
-    if (st == NF_OK && lex->n_keys)
-        st = build_bloom(lex, err);
     if (st == NF_OK && user_file)
         st = load_user(lex, user_file, err);
     if (st == NF_OK)
@@ -1044,7 +1064,6 @@ void nfi_lexicon_free(nfi_lexicon *lex)
         return;
     if (lex->map)
         munmap(lex->map, lex->map_len);
-    free(lex->bloom);
     free(lex->user_keys);
     free(lex->user_values);
     free(lex->user_phrases);
