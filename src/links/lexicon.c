@@ -16,8 +16,10 @@
  *
  * Compiling the German dictionary (half a million headwords) takes seconds,
  * so the result is cached: one file of sorted 64-bit keys, offsets and
- * values, memory-mapped on load (start-up is a few page faults, and the
- * pages are shared by every process). The cache name carries a signature of
+ * values, the phrase keys (first word, last word, length of every
+ * multiword headword, for the phrase filter) and the keys' Bloom filter,
+ * memory-mapped on load (start-up is a few page faults, and the pages are
+ * shared by every process). The cache name carries a signature of
  * the format, the tokenizer's version and the dictionary files' names,
  * sizes and times, so it is rebuilt when a package or the tokenizer
  * changes; it is written to a temporary name and renamed.

@@ -28,6 +28,14 @@
  *   date lexer knows.
  * The feature sequence in text order, with paragraph ends, is kept for
  * paragraph alignment. A pivoter (one per thread) owns an ICU transliterator.
+ *
+ * Dictionary work per token is bounded: each document's words are read up
+ * front (read_words: keys, then the per-thread word cache, then the phrase
+ * filter of links.h), so a token's record is read once and the cache
+ * misses of different tokens overlap; a phrase is joined and looked up only
+ * when its first word begins a phrase, its last ends one and the filter
+ * knows that first and last word at that length. Caches and filters only
+ * answer what the lexicon would: the features do not depend on them.
  */
 #define XXH_INLINE_ALL /* the same hashes, inlined: a call per word cost more than the hash */
 #include <xxhash.h>
