@@ -21,8 +21,10 @@
  *
  * Compiling the German dictionary (half a million headwords) takes seconds,
  * so the result is cached: one file of sorted 64-bit keys, offsets and
- * values, memory-mapped on load (start-up is a few page faults, and the
- * pages are shared by every process). The cache name carries a signature of
+ * values, the phrase keys (first word, last word, length of every
+ * multiword headword, for the phrase filter) and the keys' Bloom filter,
+ * memory-mapped on load (start-up is a few page faults, and the pages are
+ * shared by every process). The cache name carries a signature of
  * the format, the tokenizer's version and the dictionary files' names,
  * sizes and times, so it is rebuilt when a package or the tokenizer
  * changes; it is written to a temporary name and renamed.
@@ -48,7 +50,7 @@
 #define MAX_SENSES 8
 #define MAX_VALUES 16
 #define MAX_LANGS 48
-#define CACHE_MAGIC "NFLEX008"
+#define CACHE_MAGIC "NFLEX010"
 #define MAX_PHRASE_WORDS 3
 #define MAX_CJK_BYTES 36   /* 12 characters: longer headwords are phrases */
 #define NAME_SENSES 2      /* names are taken from the first senses only */
@@ -60,10 +62,16 @@ struct nfi_lexicon {
     size_t n_keys;
     void *map;
     size_t map_len;
-    uint64_t *bloom;        /* 2 probes, ~8 bits per key: most misses skip the search */
+    const uint64_t *bloom;  /* 2 probes, ~8 bits per key: most misses skip the search (in the cache) */
     uint64_t bloom_mask;    /* in bits */
     uint64_t *user_keys, *user_values; /* the user's lexicon, sorted by key */
     size_t n_user;
+    const uint64_t *phrases; /* the cache's phrase keys (nfi_lexicon_phrase_key), sorted unique */
+    size_t n_phrases;
+    uint64_t *user_phrases;  /* the user's lexicon's */
+    size_t n_user_phrases;
+    uint64_t *phrase_filter; /* Bloom filter of both, 2 bits in one 64-bit word per key, */
+    uint64_t phrase_mask;    /* about 16 bits per key (mask: of the word index) */
     char langs[MAX_LANGS][4];
     const char *lang_ptrs[MAX_LANGS + 1];
     size_t n_langs;
@@ -84,14 +92,7 @@ bool nfi_english_stopword(const char *w, size_t n)
     return false;
 }
 
-uint64_t nfi_term_hash(const char *stem, size_t len) { return XXH3_64bits_withSeed(stem, len, 0x7465726DULL); }
-
 uint64_t nfi_lexicon_lang_seed(const char *lang) { return XXH3_64bits(lang, strlen(lang)); }
-
-uint64_t nfi_lexicon_key_seeded(uint64_t lang_seed, const char *word, size_t len)
-{
-    return XXH3_64bits_withSeed(word, len, lang_seed);
-}
 
 uint64_t nfi_lexicon_key(const char *lang, const char *word, size_t len)
 {
@@ -144,6 +145,7 @@ typedef struct builder {
     size_t n, cap;
     nfi_token_vec toks;
     nfi_buf pool;
+    nfi_buf phrases; /* uint64 phrase keys of the multiword headwords */
     bool oom;
 } builder;
 
@@ -245,6 +247,34 @@ static void add_cjk_word(builder *b, const char *lang, const uint64_t *terms, si
             add_marker(b, lang, key, i, NFI_MARK_PREFIX);
 }
 
+uint64_t nfi_lexicon_phrase_key(uint64_t first, uint64_t last, size_t words)
+{
+    uint64_t h = first * 0x9E3779B97F4A7C15ULL ^ (last << 29 | last >> 35) ^ (uint64_t)words;
+    h ^= h >> 33; /* murmur's finalizer: the filter reads the low and the high bits */
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return (h ^ h >> 33) | 1;
+}
+
+/* The phrase key of a joined headword s (words joined by single spaces):
+ * of its text before the first space, its text after the last space and
+ * its number of spaces plus one, so that a reader holding the words of a
+ * span (none holding a space) makes the same key (links.h); 0 when s has
+ * no space or an empty first or last word. */
+static uint64_t phrase_key_of(const char *lang, const char *s, size_t n)
+{
+    const char *first = memchr(s, ' ', n), *last = first;
+    if (!first || first == s || s[n - 1] == ' ')
+        return 0;
+    size_t words = 1;
+    for (const char *c = first; c; c = memchr(c + 1, ' ', n - (size_t)(c + 1 - s)))
+        words++, last = c;
+    uint64_t seed = nfi_lexicon_lang_seed(lang);
+    return nfi_lexicon_phrase_key(nfi_lexicon_key_seeded(seed, s, (size_t)(first - s)),
+                                  nfi_lexicon_key_seeded(seed, last + 1, n - (size_t)(last + 1 - s)), words);
+}
+
 /* Adds word (in lang) -> terms, under its normalized and its stemmed key. */
 static void add_word(builder *b, const char *lang, const char *word, size_t n, const uint64_t *terms,
                      size_t n_terms)
@@ -264,6 +294,9 @@ static void add_word(builder *b, const char *lang, const char *word, size_t n, c
         uint64_t k = nfi_lexicon_key(lang, key.data ? key.data : "", key.len);
         for (size_t i = 0; i < n_terms; i++)
             add_pair(b, k, terms[i]);
+        uint64_t phrase = phrase_key_of(lang, key.data ? key.data : "", key.len);
+        if (phrase)
+            nfi_buf_append(&b->phrases, &phrase, sizeof phrase);
         const nf_token *first = &b->toks.items[0], *last = &b->toks.items[b->toks.len - 1];
         if (b->toks.len > 1) { /* a phrase: its first and last words are marked */
             add_marker(b, lang, b->pool.data + (which ? first->stem : first->norm),
@@ -852,6 +885,8 @@ typedef struct cache_header {
     char magic[8];
     uint64_t signature;
     uint64_t n_keys;
+    uint64_t n_phrases; /* phrase keys after the values, sorted unique */
+    uint64_t bloom_words; /* the keys' Bloom filter after them (bloom_bits) */
     uint32_t n_langs;
     char langs[MAX_LANGS][4];
 } cache_header;
@@ -866,6 +901,66 @@ typedef struct cache_header {
 static size_t compile_phase(enum dict_kind kind)
 {
     return kind == DICT_UKR_RUS ? 3 : kind == DICT_MUELLER ? 2 : kind == DICT_VIA ? 1 : 0;
+}
+
+/* Sorts the phrase keys in place, drops repeats; returns how many. */
+static size_t unique_phrases(nfi_buf *phrases)
+{
+    uint64_t *v = (uint64_t *)phrases->data;
+    size_t n = phrases->len / 8, k = 0;
+    if (n)
+        qsort(v, n, 8, nfi_cmp_u64);
+    for (size_t i = 0; i < n; i++)
+        if (!k || v[k - 1] != v[i])
+            v[k++] = v[i];
+    phrases->len = k * 8;
+    return k;
+}
+
+/* The phrase keys, sorted unique, at the end of the table (8-aligned:
+ * the values before them are). */
+static size_t append_phrases(nfi_buf *phrases, nfi_buf *table)
+{
+    size_t n = unique_phrases(phrases);
+    if (n)
+        nfi_buf_append(table, phrases->data, n * 8);
+    return n;
+}
+
+static void bloom_probes(uint64_t key, uint64_t mask, uint64_t *p1, uint64_t *p2)
+{
+    *p1 = key & mask;
+    *p2 = (key >> 32 ^ key * 0x9E3779B97F4A7C15ULL) & mask;
+}
+
+/* Bits of the keys' Bloom filter: about 8 per key, a power of two. */
+static uint64_t bloom_bits(size_t n_keys)
+{
+    uint64_t bits = 1 << 16;
+    while (bits < n_keys * 8)
+        bits *= 2;
+    return bits;
+}
+
+/* The Bloom filter of the n_keys keys at table->data + keys_at, appended
+ * to the table (compiled once, mapped by every run); returns its words. */
+static size_t append_bloom(nfi_buf *table, size_t keys_at, size_t n_keys)
+{
+    uint64_t bits = bloom_bits(n_keys), *bloom = calloc(bits / 64, 8);
+    if (!bloom) {
+        table->oom = true;
+        return 0;
+    }
+    for (size_t i = 0; i < n_keys; i++) {
+        uint64_t key, a, b;
+        memcpy(&key, table->data + keys_at + i * 8, 8);
+        bloom_probes(key, bits - 1, &a, &b);
+        bloom[a / 64] |= 1ULL << (a % 64);
+        bloom[b / 64] |= 1ULL << (b % 64);
+    }
+    nfi_buf_append(table, bloom, bits / 8);
+    free(bloom);
+    return bits / 64;
 }
 
 static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t signature, const char *path,
@@ -919,9 +1014,16 @@ static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t 
     nfi_buf_init(&table);
     nfi_buf_append(&table, &h, sizeof h);
     size_t n_keys = 0;
-    st = b.oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory compiling dictionaries") : build_table(&b, &table, &n_keys, err);
+    st = b.oom || b.phrases.oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory compiling dictionaries")
+                                : build_table(&b, &table, &n_keys, err);
+    size_t n_phrases = st == NF_OK ? append_phrases(&b.phrases, &table) : 0;
+    size_t bloom_words = st == NF_OK ? append_bloom(&table, sizeof h, n_keys) : 0;
+    if (st == NF_OK && table.oom)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory compiling dictionaries");
     if (st == NF_OK) {
         ((cache_header *)table.data)->n_keys = n_keys;
+        ((cache_header *)table.data)->n_phrases = n_phrases;
+        ((cache_header *)table.data)->bloom_words = bloom_words;
         char tmp[4300];
         snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
         FILE *f = fopen(tmp, "wb");
@@ -931,6 +1033,7 @@ static nf_status compile_cache(const dict_file *dicts, size_t n_dicts, uint64_t 
         }
     }
     nfi_buf_free(&table);
+    nfi_buf_free(&b.phrases);
     free(snapshot);
     free(b.pairs);
     free(b.toks.items);
@@ -966,10 +1069,20 @@ static nf_status map_cache(nfi_lexicon *lex, const char *path, uint64_t signatur
     vals_at += (8 - vals_at % 8) % 8;
     lex->values = (const uint64_t *)((const char *)map + vals_at);
     lex->n_keys = h->n_keys;
-    if (vals_at + (size_t)lex->offsets[h->n_keys] * 8 > len) {
+    size_t phrases_at = vals_at + (size_t)lex->offsets[h->n_keys] * 8;
+    if (phrases_at > len || h->n_phrases > (len - phrases_at) / 8) {
         munmap(map, len);
         return nfi_fail(err, NF_ERR_PARSE, "%s: truncated dictionary cache", path);
     }
+    lex->phrases = (const uint64_t *)((const char *)map + phrases_at);
+    lex->n_phrases = h->n_phrases;
+    size_t bloom_at = phrases_at + h->n_phrases * 8;
+    if (h->bloom_words * 64 != bloom_bits(h->n_keys) || h->bloom_words > (len - bloom_at) / 8) {
+        munmap(map, len);
+        return nfi_fail(err, NF_ERR_PARSE, "%s: truncated dictionary cache", path);
+    }
+    lex->bloom = (const uint64_t *)((const char *)map + bloom_at);
+    lex->bloom_mask = h->bloom_words * 64 - 1;
     lex->map = map;
     lex->map_len = len;
     for (uint32_t i = 0; i < h->n_langs; i++)
@@ -1006,7 +1119,7 @@ static nf_status load_user(nfi_lexicon *lex, const char *path, nf_error *err)
         if (lex->n_langs < MAX_LANGS && !nfi_lexicon_has(lex, line) && strlen(line) < 4)
             memcpy(lex->langs[lex->n_langs++], line, strlen(line) + 1);
     }
-    if (st == NF_OK && b.oom)
+    if (st == NF_OK && (b.oom || b.phrases.oom))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     nfi_kv_sort(b.pairs, b.n);
     lex->user_keys = malloc((b.n ? b.n : 1) * 8);
@@ -1018,6 +1131,10 @@ static nf_status load_user(nfi_lexicon *lex, const char *path, nf_error *err)
         lex->user_values[i] = b.pairs[i].val;
     }
     lex->n_user = st == NF_OK ? b.n : 0;
+    lex->n_user_phrases = st == NF_OK ? unique_phrases(&b.phrases) : 0;
+    lex->user_phrases = (uint64_t *)nfi_buf_take(&b.phrases, NULL);
+    if (st == NF_OK && !lex->user_phrases)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     free(b.pairs);
     free(b.toks.items);
     nfi_buf_free(&b.pool);
@@ -1053,28 +1170,47 @@ static nf_status ensure_dir(const char *dir, nf_error *err)
     return NF_OK;
 }
 
-static void bloom_probes(uint64_t key, uint64_t mask, uint64_t *p1, uint64_t *p2)
+static void phrase_probes(uint64_t key, uint64_t mask, size_t *word, uint64_t *bits)
 {
-    *p1 = key & mask;
-    *p2 = (key >> 32 ^ key * 0x9E3779B97F4A7C15ULL) & mask;
+    *word = (size_t)(key & mask);
+    *bits = 1ULL << (key >> 52 & 63) | 1ULL << (key >> 58); /* bits apart from the word index's */
 }
 
-static nf_status build_bloom(nfi_lexicon *lex, nf_error *err)
+static void add_phrases(nfi_lexicon *lex, const uint64_t *keys, size_t n)
 {
-    uint64_t bits = 1 << 16;
-    while (bits < lex->n_keys * 8)
-        bits *= 2;
-    lex->bloom = calloc(bits / 64, 8);
-    if (!lex->bloom)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    lex->bloom_mask = bits - 1;
-    for (size_t i = 0; i < lex->n_keys; i++) {
-        uint64_t a, b;
-        bloom_probes(lex->keys[i], lex->bloom_mask, &a, &b);
-        lex->bloom[a / 64] |= 1ULL << (a % 64);
-        lex->bloom[b / 64] |= 1ULL << (b % 64);
+    for (size_t i = 0; i < n; i++) {
+        size_t w;
+        uint64_t bits;
+        phrase_probes(keys[i], lex->phrase_mask, &w, &bits);
+        lex->phrase_filter[w] |= bits;
     }
+}
+
+/* The phrase filter over the cache's and the user's phrase keys. */
+static nf_status build_phrase_filter(nfi_lexicon *lex, nf_error *err)
+{
+    size_t n = lex->n_phrases + lex->n_user_phrases, words = 64;
+    while (words < n / 4)
+        words *= 2;
+    if (!n)
+        return NF_OK; /* no filter: no phrase */
+    lex->phrase_filter = calloc(words, 8);
+    if (!lex->phrase_filter)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    lex->phrase_mask = words - 1;
+    add_phrases(lex, lex->phrases, lex->n_phrases);
+    add_phrases(lex, lex->user_phrases, lex->n_user_phrases);
     return NF_OK;
+}
+
+bool nfi_lexicon_may_have_phrase(const nfi_lexicon *lex, uint64_t phrase_key)
+{
+    if (!lex->phrase_filter)
+        return false;
+    size_t w;
+    uint64_t bits;
+    phrase_probes(phrase_key, lex->phrase_mask, &w, &bits);
+    return (lex->phrase_filter[w] & bits) == bits;
 }
 
 nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *cache_dir, const char *user_file,
@@ -1110,10 +1246,10 @@ nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *
                 st = map_cache(lex, path, signature, &stale, err);
         }
     }
-    if (st == NF_OK && lex->n_keys)
-        st = build_bloom(lex, err);
     if (st == NF_OK && user_file)
         st = load_user(lex, user_file, err);
+    if (st == NF_OK)
+        st = build_phrase_filter(lex, err);
     if (st != NF_OK) {
         nfi_lexicon_free(lex);
         return st;
@@ -1131,9 +1267,10 @@ void nfi_lexicon_free(nfi_lexicon *lex)
         return;
     if (lex->map)
         munmap(lex->map, lex->map_len);
-    free(lex->bloom);
     free(lex->user_keys);
     free(lex->user_values);
+    free(lex->user_phrases);
+    free(lex->phrase_filter);
     free(lex);
 }
 

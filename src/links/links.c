@@ -283,18 +283,45 @@ static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
     return alloc_doc_arrays(&l->docs[i]) == NF_OK ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
+/* The two logarithms of a weight, tabled: a feature's IDF by its document
+ * frequency (0..n) and its count factor for small counts, each the very
+ * expression a feature would compute (the same doubles), once per value
+ * rather than once per feature. */
+enum { TF_TABLE = 256 };
+typedef struct weigh_ctx {
+    nf_links *l;
+    double *idf; /* n + 1 */
+    double tf[TF_TABLE];
+} weigh_ctx;
+
+static double idf_of(size_t n_docs, float df) { return 1.0 + log((double)(n_docs + 1) / (double)(df + 1)); }
+static double tf_of(uint32_t count) { return 1.0 + log((double)count); }
+
+static bool weigh_tables(weigh_ctx *c)
+{
+    if (!(c->idf = malloc((c->l->n + 1) * sizeof *c->idf)))
+        return false;
+    for (size_t df = 0; df <= c->l->n; df++)
+        c->idf[df] = idf_of(c->l->n, (float)df);
+    for (uint32_t k = 0; k < TF_TABLE; k++)
+        c->tf[k] = tf_of(k);
+    return true;
+}
+
 /* A document's weights (kind weight x IDF x (1 + log count)) from the
  * document frequencies the index left in them, and its norms. */
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     (void)worker, (void)err;
-    nf_links *l = ctx;
+    const weigh_ctx *c = ctx;
+    nf_links *l = c->l;
     doc_entry *d = &l->docs[i];
     double sum = 0, kind_sum[4] = {0};
     for (size_t j = 0; j < d->pivot.n_features; j++) {
         const nf_pivot_feature *pf = &d->pivot.features[j];
-        double idf = 1.0 + log((double)(l->n + 1) / (double)(d->weights[j] + 1)); /* weights[j]: df */
-        double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * (1.0 + log((double)pf->count)));
+        double idf = c->idf[(size_t)d->weights[j]]; /* weights[j]: df, an integer <= n */
+        double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
+        double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
         sum += w * w;
         kind_sum[pf->kind & 3] += w * w;
     }
@@ -353,7 +380,12 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
         i = j;
     }
     p->offsets[p->n_keys] = kept;
-    if ((st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, l, err)) != NF_OK)
+    weigh_ctx wc = {l, NULL, {0}};
+    if (!weigh_tables(&wc))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
+    free(wc.idf);
+    if (st != NF_OK)
         return st;
     if (!(p->hits = malloc((kept ? kept : 1) * sizeof *p->hits)))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");

@@ -4,6 +4,8 @@
 
 #include "common/common.h"
 
+#include <xxhash.h> /* (pivot.c includes it first, with XXH_INLINE_ALL: its keys are made inline) */
+
 /*
  * lexicon.h - bilingual dictionaries compiled for lookup (see lexicon.c).
  */
@@ -13,7 +15,10 @@ typedef struct nfi_lexicon nfi_lexicon;
 
 /* The hash under which an English stem is a pivot term, for documents in
  * English and for dictionary translations alike. */
-uint64_t nfi_term_hash(const char *english_stem, size_t len);
+static inline uint64_t nfi_term_hash(const char *english_stem, size_t len)
+{
+    return XXH3_64bits_withSeed(english_stem, len, 0x7465726DULL);
+}
 
 /* Loads every FreeDict X-eng (and inverted eng-X) dictionary in dict_dir,
  * compiled into a cache file in cache_dir (rebuilt when a dictionary
@@ -38,7 +43,10 @@ uint64_t nfi_lexicon_key(const char *lang, const char *word, size_t len);
  * language: nfi_lexicon_key(lang, w, n) ==
  * nfi_lexicon_key_seeded(nfi_lexicon_lang_seed(lang), w, n). */
 uint64_t nfi_lexicon_lang_seed(const char *lang);
-uint64_t nfi_lexicon_key_seeded(uint64_t lang_seed, const char *word, size_t len);
+static inline uint64_t nfi_lexicon_key_seeded(uint64_t lang_seed, const char *word, size_t len)
+{
+    return XXH3_64bits_withSeed(word, len, lang_seed);
+}
 /* English term hashes for a key; 0 when the word is not in the lexicon. */
 size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t **terms);
 /* Markers: every proper prefix of a headword without spaces (Chinese,
@@ -59,6 +67,15 @@ enum { NFI_PREFIX_KEY_MAX = 128 };
 #define NFI_MARK_TAIL 0x7461696CULL
 uint64_t nfi_lexicon_prefix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap);
 uint64_t nfi_lexicon_suffix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap);
+/* Phrase filter: the key of a phrase of `words` words whose first and
+ * last words have the lexicon keys first and last (each the key of a word
+ * without spaces, as nfi_lexicon_key makes it); and whether the lexicon may
+ * hold a phrase with that key. False means no headword joined from such
+ * words exists (no false negatives: every multiword headword's key, by form
+ * and by stem, is in the filter), so a reader skips building and looking up
+ * the joined phrase; true is wrong for about 2% of the keys tried. */
+uint64_t nfi_lexicon_phrase_key(uint64_t first, uint64_t last, size_t words);
+bool nfi_lexicon_may_have_phrase(const nfi_lexicon *lex, uint64_t phrase_key);
 /* Languages with entries, NULL-terminated. */
 const char *const *nfi_lexicon_languages(const nfi_lexicon *lex);
 bool nfi_lexicon_has(const nfi_lexicon *lex, const char *lang);

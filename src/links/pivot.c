@@ -28,7 +28,18 @@
  *   date lexer knows.
  * The feature sequence in text order, with paragraph ends, is kept for
  * paragraph alignment. A pivoter (one per thread) owns an ICU transliterator.
+ *
+ * Dictionary work per token is bounded: each document's words are read up
+ * front (read_words: keys, then the per-thread word cache, then the phrase
+ * filter of links.h), so a token's record is read once and the cache
+ * misses of different tokens overlap; a phrase is joined and looked up only
+ * when its first word begins a phrase, its last ends one and the filter
+ * knows that first and last word at that length. Caches and filters only
+ * answer what the lexicon would: the features do not depend on them.
  */
+#define XXH_INLINE_ALL /* the same hashes, inlined: a call per word cost more than the hash */
+#include <xxhash.h>
+
 #include "links/links.h"
 #include "text/text.h"
 
@@ -38,7 +49,6 @@
 #include <unicode/uchar.h>
 #include <unicode/utrans.h>
 #include <unicode/ustring.h>
-#include <xxhash.h>
 
 #define MIN_LOANWORD_BYTES 5
 #define TERMS_PER_WORD 3      /* the first senses: later ones are mostly noise */
@@ -65,6 +75,7 @@ typedef struct lookup_slot {
 enum {
     WORD_HEAD2 = 1, WORD_HEAD3 = 2, WORD_TAIL = 4,   /* by the normalized form; << 3: by the stem */
     WORD_SPLIT_KNOWN = 64, WORD_SPLIT = 128,
+    WORD_ODD_NORM = 256, WORD_ODD_STEM = 512, /* empty, or holding a space: no phrase filter */
 };
 typedef struct word_slot {
     uint64_t key;         /* of language, form and stem; 0: empty */
@@ -81,6 +92,8 @@ struct nfi_pivoter {
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
     UTransliterator *translit;
     struct sb_stemmer *russian; /* Ukrainian words read through the Russian dictionary */
+    struct token_word *token_words; /* the builder's per-token records, kept between documents */
+    size_t token_words_cap;
 };
 
 nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, nf_error *err)
@@ -121,6 +134,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
         sb_stemmer_delete(p->russian);
     free(p->memo);
     free(p->words);
+    free(p->token_words);
     nfi_normalizer_free(p->nz);
     free(p);
 }
@@ -221,6 +235,15 @@ size_t nfi_name_keys(const char *ascii, size_t len, uint64_t *out)
 
 /* ------------------------------------------------------------ building */
 
+/* A word token as the dictionary reads it (zero for other tokens). */
+typedef struct token_word {
+    uint64_t key[2];          /* lexicon keys of its form and its stem */
+    const uint64_t *terms[2]; /* what each translates to */
+    uint32_t n_terms[2];
+    uint32_t flags;           /* word_slot's phrase marks and WORD_ODD_* */
+    uint32_t phrases;         /* phrase_bit: the phrases that may start here */
+} token_word;
+
 typedef struct builder {
     nfi_pivoter *p;
     const nf_clean_doc *doc;
@@ -233,15 +256,28 @@ typedef struct builder {
     nfi_buf scratch;
     nfi_buf run, run_ends; /* a CJK run's normalized text, each token's end in it */
     uint64_t lang_seed;    /* nfi_lexicon_lang_seed of the document's language */
-    uint64_t *word_keys;   /* per token, lexicon keys of its form and stem (0, 0: not yet made) */
+    token_word *words;     /* per token, what the dictionary says (read_words), or NULL */
 } builder;
+
+/* nfi_buf_append of 8 bytes, its common case (room enough) inline: the
+ * pivot appends twice per feature, millions of times. */
+static inline void append8(nfi_buf *buf, const void *p)
+{
+    if (buf->len + 9 > buf->cap) {
+        nfi_buf_append(buf, p, 8);
+        return;
+    }
+    memcpy(buf->data + buf->len, p, 8);
+    buf->len += 8;
+    buf->data[buf->len] = '\0';
+}
 
 static void emit_hash(builder *b, int kind, uint64_t h)
 {
     h = (h & ~3ULL) | (uint64_t)kind; /* the kind rides in the low bits */
-    nfi_buf_append(&b->seq, &h, sizeof h);
+    append8(&b->seq, &h);
     uint32_t at[2] = {b->cur_start, b->cur_len};
-    nfi_buf_append(&b->at, at, sizeof at);
+    append8(&b->at, at);
 }
 
 static void emit(builder *b, int kind, const char *key, size_t len)
@@ -396,22 +432,21 @@ static uint32_t phrase_marks(builder *b, const nf_token *t, bool by_stem)
     return marks;
 }
 
-/* The cached record of word token t (kind NF_TOKEN_WORD). Valid until the
- * next call: another word may take its slot. */
-static word_slot *word_record(builder *b, const nf_token *t)
+/* The cached record of a word token t (kind NF_TOKEN_WORD) whose form and
+ * stem have the lexicon keys kn and ks. Valid until the next call: another
+ * word may take its slot. */
+static uint64_t word_key(uint64_t kn, uint64_t ks) { return (kn ^ (ks * 0x9E3779B97F4A7C15ULL)) | 1; /* never 0 */ }
+
+static word_slot *word_slot_of(const builder *b, uint64_t key)
+{
+    return &b->p->words[(key ^ key >> 31) & (WORD_CACHE_SLOTS - 1)];
+}
+
+static word_slot *word_record(builder *b, const nf_token *t, uint64_t kn, uint64_t ks)
 {
     const nf_clean_doc *d = b->doc;
-    uint64_t kn, ks, *keys = b->word_keys ? b->word_keys + 2 * (size_t)(t - d->tokens) : NULL;
-    if (keys && (keys[0] | keys[1])) { /* a token is asked for several times (as head, as tail) */
-        kn = keys[0], ks = keys[1];
-    } else {
-        kn = nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->norm, t->norm_len);
-        ks = nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->stem, t->stem_len);
-        if (keys)
-            keys[0] = kn, keys[1] = ks;
-    }
-    uint64_t key = (kn ^ (ks * 0x9E3779B97F4A7C15ULL)) | 1; /* never 0 */
-    word_slot *w = &b->p->words[(key ^ key >> 31) & (WORD_CACHE_SLOTS - 1)];
+    uint64_t key = word_key(kn, ks);
+    word_slot *w = word_slot_of(b, key);
     if (w->key == key)
         return w;
     memset(w, 0, sizeof *w);
@@ -419,15 +454,78 @@ static word_slot *word_record(builder *b, const nf_token *t)
     w->n_norm = (uint32_t)lookup(b, kn, &w->norm_terms);
     w->n_stem = (uint32_t)lookup(b, ks, &w->stem_terms);
     w->flags = phrase_marks(b, t, false) | phrase_marks(b, t, true) << 3;
+    if (!t->norm_len || memchr(d->pool + t->norm, ' ', t->norm_len))
+        w->flags |= WORD_ODD_NORM;
+    if (!t->stem_len || memchr(d->pool + t->stem, ' ', t->stem_len))
+        w->flags |= WORD_ODD_STEM;
     return w;
 }
 
-/* Marks of token i when it is a word; 0 otherwise (no phrase holds it). */
-static uint32_t marks_of(builder *b, size_t i)
+/* Bits of token_word.phrases: the phrase of 2 (or 3) words from this
+ * token may be in the dictionary by form (or by stem). */
+static uint32_t phrase_bit(size_t span, bool by_stem) { return 1u << ((span - 2) * 2 + by_stem); }
+
+/* Whether the dictionary may hold the phrase of word tokens [i, i+span) by
+ * form (by_stem false) or by stem: its first word begins a phrase, its
+ * last ends one, and the phrase filter (links.h) knows one from the first
+ * to the last. A word holding a space, or empty, would split the joined
+ * text otherwise: such a phrase is looked up. */
+static bool phrase_possible(const builder *b, size_t i, size_t span, bool by_stem)
 {
-    if (i >= b->doc->n_tokens || b->doc->tokens[i].kind != NF_TOKEN_WORD)
-        return 0;
-    return word_record(b, &b->doc->tokens[i])->flags;
+    const token_word *tw = b->words + i;
+    uint32_t h = (span == 3 ? WORD_HEAD3 : WORD_HEAD2) << (by_stem ? 3 : 0), odd = by_stem ? WORD_ODD_STEM : WORD_ODD_NORM;
+    if (i + span > b->doc->n_tokens || !(tw[0].flags & h) || !(tw[span - 1].flags & WORD_TAIL << (by_stem ? 3 : 0)))
+        return false; /* (the flags of a token that is no word are 0) */
+    bool odd_words = false;
+    for (size_t k = 0; k < span; k++) {
+        if (b->doc->tokens[i + k].kind != NF_TOKEN_WORD)
+            return false; /* lookup_span would find nothing */
+        odd_words |= (tw[k].flags & odd) != 0;
+    }
+    return odd_words || nfi_lexicon_may_have_phrase(b->p->lex, nfi_lexicon_phrase_key(tw[0].key[by_stem],
+                                                                                      tw[span - 1].key[by_stem], span));
+}
+
+/* What the dictionary says about every word token of the document, one
+ * word record read per token (rather than once as a head, once as a tail,
+ * once as a word), then which phrases may start at each. Each step is a
+ * loop of its own over the document: the cache misses of one token's slot,
+ * values or filter word do not depend on the token before, so they
+ * overlap (the slots are fetched while the keys are made), where one loop
+ * doing it all would wait for each in turn. */
+static void read_words(builder *b)
+{
+    const nf_clean_doc *d = b->doc;
+    for (size_t i = 0; i < d->n_tokens; i++) {
+        const nf_token *t = &d->tokens[i];
+        token_word *tw = &b->words[i];
+        if (t->kind != NF_TOKEN_WORD) {
+            memset(tw, 0, sizeof *tw);
+            continue;
+        }
+        tw->key[0] = nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->norm, t->norm_len);
+        tw->key[1] = nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->stem, t->stem_len);
+        __builtin_prefetch(word_slot_of(b, word_key(tw->key[0], tw->key[1])));
+    }
+    for (size_t i = 0; i < d->n_tokens; i++) {
+        const nf_token *t = &d->tokens[i];
+        token_word *tw = &b->words[i];
+        if (t->kind != NF_TOKEN_WORD)
+            continue;
+        const word_slot *w = word_record(b, t, tw->key[0], tw->key[1]);
+        tw->terms[0] = w->norm_terms, tw->terms[1] = w->stem_terms;
+        tw->n_terms[0] = w->n_norm, tw->n_terms[1] = w->n_stem;
+        if (w->n_norm | w->n_stem) /* the values lie all over the mapped dictionary: fetched now, */
+            __builtin_prefetch(w->n_norm ? w->norm_terms : w->stem_terms); /* read when emitted */
+        tw->flags = w->flags & (WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL | (WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL) << 3 |
+                                WORD_ODD_NORM | WORD_ODD_STEM);
+        tw->phrases = 0;
+    }
+    for (size_t i = 0; i < d->n_tokens; i++)
+        for (size_t span = 2; span <= 3; span++)
+            for (int by_stem = 0; by_stem < 2; by_stem++)
+                if (phrase_possible(b, i, span, by_stem))
+                    b->words[i].phrases |= phrase_bit(span, by_stem);
 }
 
 /* Terms of a foreign word (or multiword); returns how many tokens it used. */
@@ -436,16 +534,12 @@ static size_t translate_at(builder *b, size_t i, bool *found)
     const uint64_t *terms;
     size_t n;
     const nf_token *t = &b->doc->tokens[i];
+    const token_word *tw = &b->words[i];
     *found = false;
     if (t->kind != NF_TOKEN_WORD)
         return 1; /* no entry is keyed by anything else */
-    uint32_t head = word_record(b, t)->flags;
     for (size_t span = 3; span >= 2; span--) {
-        if (!(head & (span == 3 ? WORD_HEAD3 | WORD_HEAD3 << 3 : WORD_HEAD2 | WORD_HEAD2 << 3)))
-            continue;
-        uint32_t tail = i + span <= b->doc->n_tokens ? marks_of(b, i + span - 1) : 0;
-        uint32_t h = span == 3 ? WORD_HEAD3 : WORD_HEAD2;
-        bool by_norm = (head & h) && (tail & WORD_TAIL), by_stem = (head & h << 3) && (tail & WORD_TAIL << 3);
+        bool by_norm = tw->phrases & phrase_bit(span, false), by_stem = tw->phrases & phrase_bit(span, true);
         if ((n = by_norm ? lookup_span(b, i, span, false, &terms) : 0) ||
             (n = by_stem ? lookup_span(b, i, span, true, &terms) : 0)) {
             from_tokens(b, i, span);
@@ -454,16 +548,16 @@ static size_t translate_at(builder *b, size_t i, bool *found)
             return span;
         }
     }
-    word_slot *w = word_record(b, t); /* again: the words after it may have taken the slot */
-    if (w->n_norm || w->n_stem) {
+    if (tw->n_terms[0] || tw->n_terms[1]) {
         from_tokens(b, i, 1);
-        if (w->n_norm)
-            emit_values(b, w->norm_terms, w->n_norm);
+        if (tw->n_terms[0])
+            emit_values(b, tw->terms[0], tw->n_terms[0]);
         else
-            emit_values(b, w->stem_terms, w->n_stem);
+            emit_values(b, tw->terms[1], tw->n_terms[1]);
         *found = true;
         return 1;
     }
+    word_slot *w = word_record(b, t, tw->key[0], tw->key[1]); /* where the split is kept */
     if (!(w->flags & WORD_SPLIT_KNOWN))
         w->flags |= WORD_SPLIT_KNOWN | (split_compound(b, t, w->split) ? WORD_SPLIT : 0);
     if (w->flags & WORD_SPLIT) {
@@ -1029,8 +1123,13 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     bool english = strcmp(d->lang, "en") == 0;
     bool has_lexicon = !english && p->lex && nfi_lexicon_has(p->lex, d->lang);
     b.lang_seed = nfi_lexicon_lang_seed(d->lang);
-    if (has_lexicon && d->n_tokens) /* without it, keys are made per call */
-        b.word_keys = calloc(2 * d->n_tokens, sizeof *b.word_keys);
+    if (has_lexicon && d->n_tokens) {
+        token_word *w = nfi_grow_array(p->token_words, &p->token_words_cap, d->n_tokens, sizeof *w);
+        if (!w)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        p->token_words = b.words = w;
+        read_words(&b);
+    }
     for (size_t i = 0; i < d->n_tokens;) {
         if (paragraph_break_before(d, i)) {
             uint32_t end = (uint32_t)(b.seq.len / 8);
@@ -1059,7 +1158,6 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     nfi_buf_free(&b.scratch);
     nfi_buf_free(&b.run);
     nfi_buf_free(&b.run_ends);
-    free(b.word_keys);
     if (st != NF_OK)
         nfi_pivot_free(out);
     return st;
