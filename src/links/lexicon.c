@@ -50,7 +50,7 @@
 #define MAX_SENSES 8
 #define MAX_VALUES 16
 #define MAX_LANGS 48
-#define CACHE_MAGIC "NFLEX010"
+#define CACHE_MAGIC "NFLEX011"
 #define MAX_PHRASE_WORDS 3
 #define MAX_CJK_BYTES 36   /* 12 characters: longer headwords are phrases */
 #define NAME_SENSES 2      /* names are taken from the first senses only */
@@ -210,7 +210,7 @@ static size_t english_names(builder *b, const char *s, size_t n, uint64_t *out, 
     for (size_t i = 0; i < b->toks.len && k + NFI_NAME_KEYS <= max; i++) {
         const nf_token *t = &b->toks.items[i];
         if (t->kind == NF_TOKEN_WORD && (t->flags & NF_TOKEN_CAPITALIZED) && t->len >= 3)
-            k += nfi_name_keys(s + t->start, t->len, out + k);
+            k += nfi_name_keys(s + t->start, t->len, NFI_GLOSS_NAME_CONSONANTS, out + k);
     }
     return k;
 }

@@ -97,11 +97,14 @@ const char *nfi_pivot_text(const nf_clean_doc *doc, size_t *len);
 /* The spelling-tolerant key of a name already in lower-case ASCII. */
 size_t nfi_name_skeleton(const char *ascii, size_t len, char *out, size_t cap);
 /* The name features of an ASCII (transliterated) name: its skeleton and,
- * for names of 3+ consonants, its consonant key, which forgives what
- * scripts lose or add (vowels, epenthetic vowels, l/r, p/b/v); returns how
- * many hashes (kind bits: name) it wrote, at most NFI_NAME_KEYS. */
-enum { NFI_NAME_KEYS = 2 };
-size_t nfi_name_keys(const char *ascii, size_t len, uint64_t *out);
+ * for names of min_consonants+ consonants (at least 2), its consonant key,
+ * which forgives what scripts lose or add (vowels, epenthetic vowels, l/r,
+ * p/b/v); returns how many hashes (kind bits: name) it wrote, at most
+ * NFI_NAME_KEYS. Documents' names key from two consonants (רוסו / Russo,
+ * גת / Gat); the names of dictionary glosses from three, where a short key
+ * would give common words (a gloss's capitalized "The") a name's weight. */
+enum { NFI_NAME_KEYS = 2, NFI_NAME_CONSONANTS = 2, NFI_GLOSS_NAME_CONSONANTS = 3 };
+size_t nfi_name_keys(const char *ascii, size_t len, size_t min_consonants, uint64_t *out);
 uint64_t nfi_pivot_hash(int kind, const char *key, size_t len);
 
 /* links.c - after nf_links_finish, every candidate pair scored (a < b,

@@ -221,14 +221,14 @@ static size_t consonant_key(const char *s, size_t n, char *out, size_t cap)
     return k;
 }
 
-size_t nfi_name_keys(const char *ascii, size_t len, uint64_t *out)
+size_t nfi_name_keys(const char *ascii, size_t len, size_t min_consonants, uint64_t *out)
 {
     char key[128];
     size_t n = 0, k = nfi_name_skeleton(ascii, len, key, sizeof key);
     if (k >= 2)
         out[n++] = (nfi_pivot_hash(NF_PIVOT_NAME, key, k) & ~3ULL) | NF_PIVOT_NAME;
     k = consonant_key(ascii, len, key, sizeof key);
-    if (k >= 2)
+    if (k >= min_consonants && k >= 2)
         out[n++] = (XXH3_64bits_withSeed(key, k, 0x636F6E73ULL) & ~3ULL) | NF_PIVOT_NAME;
     return n;
 }
@@ -718,7 +718,7 @@ static void emit_name(builder *b, const char *s, size_t n)
 {
     ascii_name(b, s, n);
     uint64_t keys[NFI_NAME_KEYS];
-    size_t k = nfi_name_keys(b->scratch.data ? b->scratch.data : "", b->scratch.len, keys);
+    size_t k = nfi_name_keys(b->scratch.data ? b->scratch.data : "", b->scratch.len, NFI_NAME_CONSONANTS, keys);
     for (size_t i = 0; i < k; i++)
         emit_hash(b, NF_PIVOT_NAME, keys[i]);
 }
