@@ -147,19 +147,53 @@ static inline __attribute__((always_inline)) void radix_sort(void *v, void *scra
     memcpy(a, b, n * size);
 }
 
+static void insertion_sort_u64(uint64_t *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        size_t j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+/* A few hundred words (a document's shingle samples): one counting pass on
+ * the 8 highest bits that vary among them (from their OR and AND) puts
+ * them nearly in order, and an insertion sort finishes: well-mixed hashes
+ * leave about one word per bucket, so it moves few. Eight LSD passes, each
+ * with its 256 counters, cost several times more at this size. */
+#define BUCKET_SORT_MAX 1024
+
+static void bucket_sort_u64(uint64_t *v, size_t n, uint64_t *scratch)
+{
+    uint64_t any = 0, all = ~0ull;
+    for (size_t i = 0; i < n; i++) {
+        any |= v[i];
+        all &= v[i];
+    }
+    if (any == all)
+        return; /* all equal */
+    int top = 63 - __builtin_clzll(any ^ all), shift = top >= 7 ? top - 7 : 0;
+    uint32_t start[257] = {0};
+    for (size_t i = 0; i < n; i++)
+        start[(v[i] >> shift & 0xFF) + 1]++;
+    for (int b = 0; b < 256; b++)
+        start[b + 1] += start[b];
+    for (size_t i = 0; i < n; i++)
+        scratch[start[v[i] >> shift & 0xFF]++] = v[i];
+    memcpy(v, scratch, n * sizeof *v);
+    insertion_sort_u64(v, n);
+}
+
 void nfi_u64_sort(uint64_t *v, size_t n, uint64_t *scratch)
 {
-    if (n < 48) { /* insertion sort: below this the counting passes cost more */
-        for (size_t i = 1; i < n; i++) {
-            uint64_t x = v[i];
-            size_t j = i;
-            for (; j > 0 && v[j - 1] > x; j--)
-                v[j] = v[j - 1];
-            v[j] = x;
-        }
-        return;
-    }
-    radix_sort(v, scratch, n, sizeof *v, 0, 8);
+    if (n < 48) /* insertion sort: below this the counting passes cost more */
+        insertion_sort_u64(v, n);
+    else if (n < BUCKET_SORT_MAX)
+        bucket_sort_u64(v, n, scratch);
+    else
+        radix_sort(v, scratch, n, sizeof *v, 0, 8);
 }
 
 static inline __attribute__((always_inline)) void radix_passes(nfi_kv *v, size_t n, int first_pass)

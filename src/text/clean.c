@@ -10,7 +10,9 @@
  * language identification (no identifier is even loaded, and tokens then
  * ignore a given language too), options.dates = 0
  * the search for a date in the text and URL, options.stem = 0 stemming,
- * options.token_count_only = 1 everything about tokens but their number.
+ * options.token_count_only = 1 everything about tokens but their number,
+ * options.token_hashes = 1 everything but the unit hashes and normalized
+ * text duplicate detection reads.
  *
  * Batches: nf_clean_batch first computes, single-threaded, the set of lines
  * repeated across documents of the same source within the batch (site
@@ -103,6 +105,7 @@ void nf_clean_doc_free(nf_clean_doc *cd)
     free(cd->removed);
     free(cd->tokens);
     free(cd->pool);
+    free(cd->units);
     memset(cd, 0, sizeof *cd);
 }
 
@@ -272,6 +275,26 @@ static void decide_date(nf_clean_doc *cd, bool find)
         memcpy(cd->published, from_url, sizeof from_url);
 }
 
+/* options.token_hashes: units and the normalized text instead of tokens,
+ * sized like the tokens below (a unit per 5 bytes, the text as long). */
+static nf_status hash_tokens(worker *w, nf_clean_doc *cd, const char *token_lang, nf_error *err)
+{
+    nfi_unit_vec units = {malloc((cd->text_len / 5 + 16) * sizeof(uint64_t)), 0, cd->text_len / 5 + 16};
+    if (!units.items)
+        units.cap = 0;
+    nfi_buf pool;
+    nfi_buf_init(&pool);
+    nfi_buf_reserve(&pool, cd->text_len + cd->text_len / 4 + 16);
+    nf_status st = nfi_tokenize_units(w->normalizer, cd->text, cd->text_len, token_lang, &units, &pool,
+                                      &cd->n_tokens, err);
+    cd->units = units.items;
+    cd->n_units = units.len;
+    cd->pool = nfi_buf_take(&pool, &cd->pool_len);
+    if (st == NF_OK && (!cd->pool || !cd->units))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    return st;
+}
+
 static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_set *templates, nf_clean_doc *cd,
                            nf_error *err)
 {
@@ -297,6 +320,8 @@ static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_se
     const char *token_lang = c->options.lang ? cd->lang : "und";
     if (c->options.token_count_only)
         return nfi_count_tokens(w->normalizer, cd->text, cd->text_len, token_lang, &cd->n_tokens, err);
+    if (c->options.token_hashes)
+        return hash_tokens(w, cd, token_lang, err);
     /* sized for the usual text (about a token per 6 bytes, norms no longer
      * than the words) so that they rarely grow while tokenizing */
     nfi_token_vec tokens = {malloc((cd->text_len / 5 + 16) * sizeof(nf_token)), 0, cd->text_len / 5 + 16};
