@@ -218,10 +218,12 @@ typedef struct nf_clean_doc {
     size_t n_removed;
     nf_token *tokens;
     size_t n_tokens;
-    char *pool; /* token strings (with token_hashes: the norms, each followed by a space) */
+    char *pool; /* token strings */
     size_t pool_len;
     uint64_t *units; /* token_hashes only: duplicate detection's units, see nf_clean_options */
     size_t n_units;
+    uint64_t norms_hash[2]; /* token_hashes only: XXH3-128 (low, high) of the norms, each
+                               followed by a space */
 } nf_clean_doc;
 
 void nf_clean_doc_free(nf_clean_doc *cd);
@@ -242,10 +244,10 @@ typedef struct nf_clean_options {
                              that write the count alone; 0 (default): every token, with norm
                              and stem */
     int token_hashes; /* 1: what duplicate detection (nf_dedup_add) needs instead of tokens:
-                         tokens stay NULL (n_tokens is set), pool holds the norms each
-                         followed by a space, and units one 64-bit hash per unit (XXH3-64 of
-                         a token's norm; for a script written without spaces, a hash of each
-                         character); no stems */
+                         tokens and pool stay NULL (n_tokens is set), units holds one 64-bit
+                         hash per unit (XXH3-64 of a token's norm; for a script written
+                         without spaces, a hash of each character) and norms_hash the hash
+                         of the normalized text; no stems */
 } nf_clean_options;
 
 void nf_clean_options_default(nf_clean_options *options);

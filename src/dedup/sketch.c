@@ -364,15 +364,15 @@ nf_status nfi_sketch_doc(const nf_clean_doc *doc, const nfi_sketch_params *p, bo
                         uint32_t *signature, nfi_sketch *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
-    /* the cleaner's hash mode made the units and the normalized text;
-     * else they come from the tokens, into an array of our own */
+    /* the cleaner's hash mode made the units and the exact hash (the same
+     * as exact_hash's); else they come from the tokens, into an array of
+     * our own */
     uint64_t *own = NULL;
     const uint64_t *units = doc->units;
     size_t n_units = doc->n_units;
     if (units) {
-        XXH128_hash_t h = XXH3_128bits(doc->pool, doc->pool_len);
-        out->exact_lo = h.low64;
-        out->exact_hi = h.high64;
+        out->exact_lo = doc->norms_hash[0];
+        out->exact_hi = doc->norms_hash[1];
     } else {
         if (!exact_hash(doc, out))
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");

@@ -11,8 +11,8 @@
  * ignore a given language too), options.dates = 0
  * the search for a date in the text and URL, options.stem = 0 stemming,
  * options.token_count_only = 1 everything about tokens but their number,
- * options.token_hashes = 1 everything but the unit hashes and normalized
- * text duplicate detection reads.
+ * options.token_hashes = 1 everything but the unit hashes and the hash of
+ * the normalized text, what duplicate detection reads.
  *
  * Batches: nf_clean_batch first computes, single-threaded, the set of lines
  * repeated across documents of the same source within the batch (site
@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #define TEMPLATE_MIN_DOCS 3
 #define TEMPLATE_MAX_LINE_BYTES 200
@@ -35,6 +36,8 @@
 typedef struct worker {
     nf_langid *langid;
     nfi_normalizer *normalizer;
+    nfi_buf norms;      /* token_hashes: the normalized text of the document at hand */
+    nfi_unit_vec units; /* token_hashes: its units, copied out at their size */
 } worker;
 
 struct nf_cleaner {
@@ -88,6 +91,8 @@ void nf_cleaner_free(nf_cleaner *c)
     for (int i = 0; i < c->n_workers; i++) {
         nf_langid_free(c->workers[i].langid);
         nfi_normalizer_free(c->workers[i].normalizer);
+        nfi_buf_free(&c->workers[i].norms);
+        free(c->workers[i].units.items);
     }
     free(c->workers);
     free(c);
@@ -275,24 +280,29 @@ static void decide_date(nf_clean_doc *cd, bool find)
         memcpy(cd->published, from_url, sizeof from_url);
 }
 
-/* options.token_hashes: units and the normalized text instead of tokens,
- * sized like the tokens below (a unit per 5 bytes, the text as long). */
+/* options.token_hashes: units and the hash of the normalized text instead
+ * of tokens. Both are made in the worker's buffers, which stay warm from
+ * one document to the next; the document keeps a copy of the units at
+ * their size (a batch holds thousands of documents at once). */
 static nf_status hash_tokens(worker *w, nf_clean_doc *cd, const char *token_lang, nf_error *err)
 {
-    nfi_unit_vec units = {malloc((cd->text_len / 5 + 16) * sizeof(uint64_t)), 0, cd->text_len / 5 + 16};
-    if (!units.items)
-        units.cap = 0;
-    nfi_buf pool;
-    nfi_buf_init(&pool);
-    nfi_buf_reserve(&pool, cd->text_len + cd->text_len / 4 + 16);
-    nf_status st = nfi_tokenize_units(w->normalizer, cd->text, cd->text_len, token_lang, &units, &pool,
+    w->norms.len = 0;
+    w->units.len = 0;
+    if (!nfi_buf_reserve(&w->norms, cd->text_len + cd->text_len / 4 + 16) ||
+        !(w->units.items = nfi_grow_array(w->units.items, &w->units.cap, cd->text_len / 5 + 16, sizeof(uint64_t))))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = nfi_tokenize_units(w->normalizer, cd->text, cd->text_len, token_lang, &w->units, &w->norms,
                                       &cd->n_tokens, err);
-    cd->units = units.items;
-    cd->n_units = units.len;
-    cd->pool = nfi_buf_take(&pool, &cd->pool_len);
-    if (st == NF_OK && (!cd->pool || !cd->units))
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    return st;
+    if (st != NF_OK)
+        return st;
+    XXH128_hash_t h = XXH3_128bits(w->norms.data, w->norms.len);
+    cd->norms_hash[0] = h.low64;
+    cd->norms_hash[1] = h.high64;
+    cd->n_units = w->units.len;
+    if (!(cd->units = malloc((cd->n_units ? cd->n_units : 1) * sizeof *cd->units)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    memcpy(cd->units, w->units.items, cd->n_units * sizeof *cd->units);
+    return NF_OK;
 }
 
 static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_set *templates, nf_clean_doc *cd,

@@ -27,8 +27,9 @@ nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const c
 
 /* Hash mode (nf_clean_options.token_hashes): the same tokens, norms only
  * (no stems, whatever the language), each norm followed by a space in pool
- * and no token records; units gets duplicate detection's unit hashes
- * (nfi_char_unit in common.h) and *count the number of tokens. */
+ * (the normalized text) and no token records; units gets duplicate
+ * detection's unit hashes (nfi_char_unit in common.h) and *count the number
+ * of tokens. */
 typedef struct nfi_unit_vec {
     uint64_t *items;
     size_t len, cap;
