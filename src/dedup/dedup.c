@@ -4,7 +4,7 @@
  * Pipeline (each stage bounded in memory):
  *   1. sketch   nf_dedup_add sketches documents on worker threads (sketch.c),
  *               then appends them in input order: metadata to an array
- *               (~90 bytes per document plus its id), the signature to a
+ *               (48 bytes per document plus its id), the signature to a
  *               temporary file, band keys and containment samples to two
  *               external sorters (runs.c). A document whose exact hash was
  *               seen before is linked to that first occurrence at once and

@@ -8,7 +8,11 @@
  * Thai, ...) is split into its characters, so Chinese text gets character
  * n-grams and does not depend on the word segmenter's choices. A shingle is
  * `ngram` consecutive units, hashed to 64 bits; its rank is nfi_mix64(shingle ^
- * seed), computed once and shared by MinHash and winnowing.
+ * seed), computed once and shared by MinHash and winnowing. `newsfold
+ * dedup` has the cleaner hash the units as it folds them
+ * (nf_clean_options.token_hashes, with the exact hash of the normalized
+ * text); other callers pass tokens and the units are made here, with the
+ * same values (common.h, nfi_char_unit).
  *
  * MinHash: one-permutation hashing with optimal densification (Shrivastava,
  * ICML 2017). Each shingle's rank picks one of K bins and the bin keeps the
@@ -37,7 +41,8 @@
  *
  * Distinct shingles are counted with a small open-addressing set (no sort);
  * only the samples, and the whole set when exact verification asks for it,
- * are sorted, with the LSD radix sort of src/common/runs.c.
+ * are sorted, with the radix sort of src/common/runs.c (for a document's
+ * samples: one bucket pass and an insertion sort).
  */
 #include "dedup/dedup.h"
 
