@@ -85,6 +85,7 @@ static int parse_args(int argc, char **argv, dedup_cli *o)
     o->clean.stem = 0;
     o->clean.dates = 0;
     o->clean.lang = 0;
+    o->clean.token_hashes = 1; /* unit hashes and normalized text, no token records */
     o->clean.threads = o->dedup.threads = nf_cli_default_threads();
     int c;
     char *end;

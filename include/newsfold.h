@@ -220,6 +220,10 @@ typedef struct nf_clean_doc {
     size_t n_tokens;
     char *pool; /* token strings */
     size_t pool_len;
+    uint64_t *units; /* token_hashes only: duplicate detection's units, see nf_clean_options */
+    size_t n_units;
+    uint64_t norms_hash[2]; /* token_hashes only: XXH3-128 (low, high) of the norms, each
+                               followed by a space */
 } nf_clean_doc;
 
 void nf_clean_doc_free(nf_clean_doc *cd);
@@ -239,6 +243,11 @@ typedef struct nf_clean_options {
     int token_count_only; /* 1: only n_tokens is set (tokens and pool stay NULL), for callers
                              that write the count alone; 0 (default): every token, with norm
                              and stem */
+    int token_hashes; /* 1: what duplicate detection (nf_dedup_add) needs instead of tokens:
+                         tokens and pool stay NULL (n_tokens is set), units holds one 64-bit
+                         hash per unit (XXH3-64 of a token's norm; for a script written
+                         without spaces, a hash of each character) and norms_hash the hash
+                         of the normalized text; no stems */
 } nf_clean_options;
 
 void nf_clean_options_default(nf_clean_options *options);
@@ -321,7 +330,8 @@ nf_status nf_dedup_new(nf_dedup **out, const nf_dedup_options *options, nf_error
 /* Sketches a batch of cleaned documents (on options.threads threads); the
  * documents may be freed afterwards. */
 nf_status nf_dedup_add(nf_dedup *d, const nf_clean_doc *docs, size_t n, nf_error *err);
-/* Finds, verifies and groups duplicates; with an index, also saves it. */
+/* Finds, verifies and groups duplicates; with an index, also saves it.
+ * Called once: the stage hands its ids and sorted keys on to the result. */
 nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err);
 void nf_dedup_free(nf_dedup *d);
 void nf_dedup_result_free(nf_dedup_result *r);

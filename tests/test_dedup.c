@@ -13,6 +13,10 @@
 
 #include <dirent.h>
 #include <math.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+static uint64_t xxh128_low(const void *p, size_t n) { return XXH3_128bits(p, n).low64; }
 
 static void test_lsh_params(void **state)
 {
@@ -60,7 +64,7 @@ static void test_runs_spill_equals_memory(void **state)
     nfi_runs_free(big);
 }
 
-/* The radix sorts agree with qsort: words (small and large inputs, hashes
+/* The sorts agree with qsort: words (insertion, bucket and radix sizes, hashes
  * and small numbers) and records by (key, val) and by key alone (stable). */
 static void test_radix_sorts(void **state)
 {
@@ -69,7 +73,7 @@ static void test_radix_sorts(void **state)
     uint64_t *v = malloc(N * sizeof *v), *w = malloc(N * sizeof *w), *scratch = malloc(N * sizeof *scratch);
     nfi_kv *r = malloc(N * sizeof *r), *q = malloc(N * sizeof *q);
     assert_non_null(v && w && scratch && r && q);
-    static const size_t sizes[] = {0, 1, 47, 48, 1000, 40000, N};
+    static const size_t sizes[] = {0, 1, 47, 48, 300, 1000, 1023, 1024, 40000, N};
     uint64_t x = 88172645463325252ULL;
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
         for (int small = 0; small < 2; small++) {
@@ -152,6 +156,97 @@ static void test_minhash_estimate_property(void **state)
     free(sk);
     free(sigs);
     tu_corpus_free(&c);
+}
+
+/* The cleaner's hash mode (nf_clean_options.token_hashes, what `newsfold
+ * dedup` asks for) gives the same sketches as the tokens: same exact hash,
+ * units, signature, samples and shingles, on every script of the shared
+ * data and on edge cases (case, numbers with joiners, apostrophes with and
+ * without the English rule, NFKC forms, combining marks, runs longer than
+ * a token may be, empty texts); its norms_hash is the hash of the norms,
+ * each followed by a space. */
+static void compare_hash_mode(const char *path, nf_clean_options o)
+{
+    o.token_hashes = 0;
+    tu_corpus t = tu_clean_path_with(path, &o);
+    o.token_hashes = 1;
+    tu_corpus h = tu_clean_path_with(path, &o);
+    assert_int_equal(t.n, h.n);
+    assert_true(t.n >= 4);
+    print_message("hash mode: %zu documents of %s\n", t.n, path);
+    nfi_sketch_params p = {5, 128, 8, 0x1234, false};
+    uint32_t sig_t[128], sig_h[128];
+    nf_error err;
+    nfi_buf norms;
+    nfi_buf_init(&norms);
+    for (size_t i = 0; i < t.n; i++) {
+        const nf_clean_doc *a = &t.docs[i], *b = &h.docs[i];
+        assert_int_equal(a->n_tokens, b->n_tokens);
+        assert_null(b->tokens);
+        assert_null(b->pool);
+        assert_non_null(b->units);
+        norms.len = 0; /* the normalized text norms_hash is the hash of */
+        for (size_t k = 0; k < a->n_tokens; k++) {
+            nfi_buf_append(&norms, a->pool + a->tokens[k].norm, a->tokens[k].norm_len);
+            nfi_buf_putc(&norms, ' ');
+        }
+        assert_true(xxh128_low(norms.data, norms.len) == b->norms_hash[0]);
+        nfi_sketch x, y;
+        assert_int_equal(nfi_sketch_doc(a, &p, true, sig_t, &x, &err), NF_OK);
+        assert_int_equal(nfi_sketch_doc(b, &p, true, sig_h, &y, &err), NF_OK);
+        assert_true(x.exact_lo == y.exact_lo && x.exact_hi == y.exact_hi);
+        assert_int_equal(x.n_units, y.n_units);
+        assert_int_equal(b->n_units, y.n_units);
+        assert_int_equal(x.too_short, y.too_short);
+        if (!x.too_short)
+            assert_memory_equal(sig_t, sig_h, sizeof sig_t);
+        assert_int_equal(x.n_samples, y.n_samples);
+        assert_int_equal(x.n_shingles, y.n_shingles);
+        if (x.n_samples)
+            assert_memory_equal(x.samples, y.samples, x.n_samples * sizeof *x.samples);
+        if (x.shingles)
+            assert_memory_equal(x.shingles, y.shingles, x.n_shingles * sizeof *x.shingles);
+        nfi_sketch_free(&x);
+        nfi_sketch_free(&y);
+    }
+    nfi_buf_free(&norms);
+    tu_corpus_free(&t);
+    tu_corpus_free(&h);
+}
+
+static void test_hash_mode_same_sketches(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    nfi_buf b;
+    nfi_buf_init(&b);
+    nfi_buf_puts(&b, "{\"id\": \"edge\", \"lang\": \"en\", \"text\": \"Don't STOP: 1,500.25 and 3.14, 12abc abc12 12. "
+                     "l'arm\u00e9e Stra\u00dfe \u00c9COLE \u01c5emal \u0130stanbul \ufb01ne \uff26\uff55\uff4c\uff4c "
+                     "\uff12\uff10\uff12\uff14 e\u0301t\u00e9 caf\u00e9s \u041c\u043e\u0441\u043a\u0432\u0430 "
+                     "it\u2019s O\u2019Neill x'y \u6e2f\u53e3\u59d4\u5458\u4f1a \u30ab\u30bf\u30ab\u30ca "
+                     "\u0e2a\u0e20\u0e32 ");
+    for (int i = 0; i < 300; i++)
+        nfi_buf_putc(&b, i % 7 ? 'a' : 'B');
+    nfi_buf_puts(&b, " ");
+    for (int i = 0; i < 150; i++)
+        nfi_buf_puts(&b, "\u00e9");
+    nfi_buf_puts(&b, " 0123456789012345678901234567890 END\"}\n"
+                     "{\"id\": \"empty\", \"text\": \"\"}\n"
+                     "{\"id\": \"punct\", \"text\": \"... -- !!! ??\"}\n"
+                     "{\"id\": \"short\", \"text\": \"two words\"}\n");
+    tu_write(dir, "edge.jsonl", b.data, b.len);
+    nfi_buf_free(&b);
+    nf_clean_options dedup_like, with_lang;
+    nf_clean_options_default(&dedup_like);
+    dedup_like.lang = dedup_like.dates = dedup_like.stem = 0;
+    nf_clean_options_default(&with_lang); /* given languages: the English apostrophe rule, stems */
+    with_lang.dates = 0;
+    compare_hash_mode(dir, dedup_like);
+    compare_hash_mode(dir, with_lang);
+    compare_hash_mode(NF_SHARED_DIR "/data/wmt-more", dedup_like);
+    compare_hash_mode(NF_SHARED_DIR "/data/wmt21/de-fr/docs.jsonl", dedup_like);
+    tu_rmtree(dir);
+    free(dir);
 }
 
 /* ------------------------------------------------------ planted copies */
@@ -532,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_runs_spill_equals_memory),
         cmocka_unit_test(test_radix_sorts),
         cmocka_unit_test(test_minhash_estimate_property),
+        cmocka_unit_test(test_hash_mode_same_sketches),
         cmocka_unit_test(test_planted_relations),
         cmocka_unit_test(test_deterministic_threads_and_memory),
         cmocka_unit_test(test_incremental_index),

@@ -79,7 +79,19 @@ typedef struct tu_corpus {
     size_t skipped;
 } tu_corpus;
 
+static inline tu_corpus tu_clean_path_with(const char *path, const nf_clean_options *o);
+
 static inline tu_corpus tu_clean_path(const char *path, int threads, int detect_lang)
+{
+    nf_clean_options o;
+    nf_clean_options_default(&o);
+    o.threads = threads;
+    o.detect_lang = detect_lang;
+    return tu_clean_path_with(path, &o);
+}
+
+/* The documents of path cleaned with options o. */
+static inline tu_corpus tu_clean_path_with(const char *path, const nf_clean_options *o)
 {
     tu_corpus c = {NULL, 0, 0};
     nf_error err;
@@ -105,12 +117,8 @@ static inline tu_corpus tu_clean_path(const char *path, int threads, int detect_
         n++;
     }
     nf_reader_close(r);
-    nf_clean_options o;
-    nf_clean_options_default(&o);
-    o.threads = threads;
-    o.detect_lang = detect_lang;
     nf_cleaner *cl;
-    assert_int_equal(nf_cleaner_new(&cl, &o, &err), NF_OK);
+    assert_int_equal(nf_cleaner_new(&cl, o, &err), NF_OK);
     c.docs = calloc(n ? n : 1, sizeof *c.docs);
     assert_int_equal(nf_clean_batch(cl, docs, n, c.docs, &err), NF_OK);
     c.n = n;

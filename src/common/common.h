@@ -57,6 +57,25 @@ char *nfi_strndup(const char *s, size_t n);
 /* 64-bit hash of bytes (XXH3). */
 uint64_t nfi_hash64(const void *p, size_t n);
 
+/* A bijective mix of 64 bits (two multiply-xorshift rounds). */
+static inline uint64_t nfi_mix64(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xD6E8FEB86659FD93ULL;
+    x ^= x >> 32;
+    x *= 0xD6E8FEB86659FD93ULL;
+    x ^= x >> 32;
+    return x;
+}
+
+/* Duplicate detection's units (shingled by src/dedup/sketch.c): a token is
+ * the XXH3-64 of its norm (nfi_hash64; callers in a hot loop inline
+ * XXH3_64bits), except that each character of a token of a script written
+ * without spaces is a unit of its own, this hash of its code point. Made
+ * from the tokens by sketch.c, or as they are folded by the cleaner
+ * (nf_clean_options.token_hashes): both must agree. */
+static inline uint64_t nfi_char_unit(uint32_t cp) { return nfi_mix64(cp + 0x51ED27ULL); }
+
 /* UTF-8: decodes one code point at s (len > 0), returns its length in bytes
  * (1 for an invalid byte, with *cp = 0xFFFD). Input must be valid for exact
  * lengths; the repair pass guarantees that before any later stage. */

@@ -69,10 +69,11 @@ static bool kv_less(const nfi_kv *x, const nfi_kv *y)
  *
  * LSD: one read pass fills every position's histogram; a position where all
  * records share the byte is skipped, so small keys (document numbers) cost
- * two or three scatter passes, not eight. A large input whose top byte
- * varies (hashes) is first split by that byte (one stable MSD pass) and each
- * part, a 256th of the whole and so mostly in cache, is sorted by LSD: one
- * pass over main memory instead of eight. */
+ * two or three scatter passes, not eight. A large input is sorted MSD
+ * instead (msd_in_place): split by its top byte, then each part, a 256th of
+ * the whole and so mostly in cache, by the next byte, and so on until the
+ * buckets are small enough for insertion sort: one pass over main memory,
+ * and for hashes two or three in all instead of eight. */
 #define MSD_MIN 32768
 
 static inline uint64_t radix_word(const unsigned char *rec, size_t size, int pos)
@@ -120,46 +121,155 @@ static inline __attribute__((always_inline)) void radix_lsd(unsigned char *v, un
         memcpy(v, src, n * size);
 }
 
+/* Whether record x sorts before y: words by value; records by key, and by
+ * val too unless only the key's positions (first >= 8) are sorted. */
+static inline bool radix_less(const unsigned char *x, const unsigned char *y, size_t size, int first)
+{
+    uint64_t kx = radix_word(x, size, 8), ky = radix_word(y, size, 8);
+    if (size == 8 || kx != ky)
+        return kx < ky;
+    return first < 8 && radix_word(x, size, 0) < radix_word(y, size, 0);
+}
+
+/* Insertion sort (stable) for the few records of an MSD bucket, whose
+ * higher bytes are all equal. */
+static inline __attribute__((always_inline)) void radix_insertion(unsigned char *v, size_t n, size_t size, int first)
+{
+    unsigned char x[16];
+    for (size_t i = 1; i < n; i++) {
+        if (!radix_less(v + i * size, v + (i - 1) * size, size, first))
+            continue;
+        memcpy(x, v + i * size, size);
+        size_t j = i;
+        for (; j > 0 && radix_less(x, v + (j - 1) * size, size, first); j--)
+            memcpy(v + j * size, v + (j - 1) * size, size);
+        memcpy(v + j * size, x, size);
+    }
+}
+
+/* MSD from byte position pos down to first, for large inputs (well-mixed
+ * keys leave a few thousand records per top byte at corpus scale): each
+ * level splits by one byte, and a bucket of MSD_SMALL records or fewer is
+ * finished by insertion sort, so uniform keys are done after two or three
+ * byte passes instead of eight. A byte all records share costs one
+ * counting pass. The levels scatter back and forth between the two
+ * buffers (msd_in_place: result in v, scratch as the other; msd_into:
+ * from src into dst), so no level copies its records back. */
+#define MSD_SMALL 48
+
+static void msd_into(unsigned char *src, unsigned char *dst, size_t n, size_t size, int first, int pos);
+
+/* Counts byte pos of n records into start[1..256]; false when they all
+ * share it. */
+static bool msd_count(const unsigned char *v, size_t n, size_t size, int pos, size_t start[257])
+{
+    memset(start, 0, 257 * sizeof *start);
+    const unsigned char *p = v;
+    for (size_t i = 0; i < n; i++, p += size)
+        start[radix_byte(p, size, pos) + 1]++;
+    if (start[radix_byte(v, size, pos) + 1] == n)
+        return false;
+    for (int k = 0; k < 256; k++)
+        start[k + 1] += start[k];
+    return true;
+}
+
+static void msd_scatter(const unsigned char *src, unsigned char *dst, size_t n, size_t size, int pos,
+                        const size_t start[257])
+{
+    size_t at[256];
+    memcpy(at, start, sizeof at);
+    for (size_t i = 0; i < n; i++, src += size)
+        memcpy(dst + at[radix_byte(src, size, pos)]++ * size, src, size);
+}
+
+static void msd_in_place(unsigned char *v, unsigned char *scratch, size_t n, size_t size, int first, int pos)
+{
+    size_t start[257];
+    for (; n > MSD_SMALL && pos >= first; pos--) {
+        if (!msd_count(v, n, size, pos, start))
+            continue;
+        msd_scatter(v, scratch, n, size, pos, start);
+        for (int k = 0; k < 256; k++)
+            msd_into(scratch + start[k] * size, v + start[k] * size, start[k + 1] - start[k], size, first, pos - 1);
+        return;
+    }
+    if (pos >= first)
+        radix_insertion(v, n, size, first);
+}
+
+static void msd_into(unsigned char *src, unsigned char *dst, size_t n, size_t size, int first, int pos)
+{
+    size_t start[257];
+    for (; n > MSD_SMALL && pos >= first; pos--) {
+        if (!msd_count(src, n, size, pos, start))
+            continue;
+        msd_scatter(src, dst, n, size, pos, start);
+        for (int k = 0; k < 256; k++)
+            msd_in_place(dst + start[k] * size, src + start[k] * size, start[k + 1] - start[k], size, first, pos - 1);
+        return;
+    }
+    memcpy(dst, src, n * size);
+    if (pos >= first)
+        radix_insertion(dst, n, size, first);
+}
+
 static inline __attribute__((always_inline)) void radix_sort(void *v, void *scratch, size_t n, size_t size,
                                                              int first, int last)
 {
-    unsigned char *a = v, *b = scratch;
-    int top = last - 1;
-    size_t count[256] = {0}, start[257];
-    if (n >= MSD_MIN && last - first >= 2) {
-        const unsigned char *p = a;
-        for (size_t i = 0; i < n; i++, p += size)
-            count[radix_byte(p, size, top)]++;
+    if (n < MSD_MIN || last - first < 2)
+        radix_lsd(v, scratch, n, size, first, last);
+    else
+        msd_in_place(v, scratch, n, size, first, last - 1);
+}
+
+static void insertion_sort_u64(uint64_t *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        size_t j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
     }
-    if (n < MSD_MIN || last - first < 2 || count[radix_byte(a, size, top)] == n) {
-        radix_lsd(a, b, n, size, first, last);
-        return;
+}
+
+/* A few hundred words (a document's shingle samples): one counting pass on
+ * the 8 highest bits that vary among them (from their OR and AND) puts
+ * them nearly in order, and an insertion sort finishes: well-mixed hashes
+ * leave about one word per bucket, so it moves few. Eight LSD passes, each
+ * with its 256 counters, cost several times more at this size. */
+#define BUCKET_SORT_MAX 1024
+
+static void bucket_sort_u64(uint64_t *v, size_t n, uint64_t *scratch)
+{
+    uint64_t any = 0, all = ~0ull;
+    for (size_t i = 0; i < n; i++) {
+        any |= v[i];
+        all &= v[i];
     }
-    start[0] = 0;
-    for (int k = 0; k < 256; k++)
-        start[k + 1] = start[k] + count[k];
-    memcpy(count, start, sizeof count);
-    const unsigned char *q = a;
-    for (size_t i = 0; i < n; i++, q += size)
-        memcpy(b + count[radix_byte(q, size, top)]++ * size, q, size);
-    for (int k = 0; k < 256; k++)
-        radix_lsd(b + start[k] * size, a + start[k] * size, start[k + 1] - start[k], size, first, top);
-    memcpy(a, b, n * size);
+    if (any == all)
+        return; /* all equal */
+    int top = 63 - __builtin_clzll(any ^ all), shift = top >= 7 ? top - 7 : 0;
+    uint32_t start[257] = {0};
+    for (size_t i = 0; i < n; i++)
+        start[(v[i] >> shift & 0xFF) + 1]++;
+    for (int b = 0; b < 256; b++)
+        start[b + 1] += start[b];
+    for (size_t i = 0; i < n; i++)
+        scratch[start[v[i] >> shift & 0xFF]++] = v[i];
+    memcpy(v, scratch, n * sizeof *v);
+    insertion_sort_u64(v, n);
 }
 
 void nfi_u64_sort(uint64_t *v, size_t n, uint64_t *scratch)
 {
-    if (n < 48) { /* insertion sort: below this the counting passes cost more */
-        for (size_t i = 1; i < n; i++) {
-            uint64_t x = v[i];
-            size_t j = i;
-            for (; j > 0 && v[j - 1] > x; j--)
-                v[j] = v[j - 1];
-            v[j] = x;
-        }
-        return;
-    }
-    radix_sort(v, scratch, n, sizeof *v, 0, 8);
+    if (n < 48) /* insertion sort: below this the counting passes cost more */
+        insertion_sort_u64(v, n);
+    else if (n < BUCKET_SORT_MAX)
+        bucket_sort_u64(v, n, scratch);
+    else
+        radix_sort(v, scratch, n, sizeof *v, 0, 8);
 }
 
 static inline __attribute__((always_inline)) void radix_passes(nfi_kv *v, size_t n, int first_pass)

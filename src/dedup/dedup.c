@@ -4,7 +4,7 @@
  * Pipeline (each stage bounded in memory):
  *   1. sketch   nf_dedup_add sketches documents on worker threads (sketch.c),
  *               then appends them in input order: metadata to an array
- *               (~90 bytes per document plus its id), the signature to a
+ *               (48 bytes per document plus its id), the signature to a
  *               temporary file, band keys and containment samples to two
  *               external sorters (runs.c). A document whose exact hash was
  *               seen before is linked to that first occurrence at once and
@@ -128,6 +128,8 @@ void nf_dedup_free(nf_dedup *d)
     if (!d)
         return;
     free(d->docs);
+    free(d->simhashes);
+    free(d->shingle_offs);
     nfi_buf_free(&d->ids);
     if (d->sig_file)
         fclose(d->sig_file);
@@ -196,20 +198,45 @@ static nf_status first_occurrence(nf_dedup *d, uint32_t index, bool *seen, nf_er
     return NF_OK;
 }
 
+/* Room for one more document in docs and the side arrays in use. */
+static bool grow_docs(nf_dedup *d)
+{
+    if (d->n_docs < d->cap_docs)
+        return true;
+    size_t cap = d->cap_docs;
+    doc_meta *docs = nfi_grow_array(d->docs, &cap, d->n_docs + 1, sizeof *docs);
+    if (!docs)
+        return false;
+    d->docs = docs;
+    uint64_t **side[] = {d->opt.method == NF_DEDUP_SIMHASH ? &d->simhashes : NULL,
+                         d->opt.exact_verify ? &d->shingle_offs : NULL};
+    for (size_t k = 0; k < sizeof side / sizeof *side; k++) {
+        if (!side[k])
+            continue;
+        uint64_t *v = realloc(*side[k], cap * sizeof *v);
+        if (!v)
+            return false; /* cap_docs unchanged: the next call grows them again */
+        *side[k] = v;
+    }
+    d->cap_docs = cap;
+    return true;
+}
+
 nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, const uint32_t *signature,
                           uint32_t text_len, int32_t published, uint32_t flags, nf_error *err)
 {
     if (d->n_docs >= (size_t)INT32_MAX) /* candidate keys hold two numbers and a bit */
         return nfi_fail(err, NF_ERR_ARG, "more than 2 billion documents");
-    doc_meta *grown = nfi_grow_array(d->docs, &d->cap_docs, d->n_docs + 1, sizeof *grown);
-    if (!grown)
+    if (!grow_docs(d))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    d->docs = grown;
     uint32_t index = (uint32_t)d->n_docs;
     doc_meta *m = &d->docs[d->n_docs++];
-    *m = (doc_meta){s->exact_lo,       s->exact_hi, s->simhash, d->ids.len,
-                    d->shingle_bytes,  d->sample_bytes, (uint32_t)s->n_shingles, (uint32_t)s->n_samples,
-                    text_len,          published,       flags};
+    *m = (doc_meta){s->exact_lo, s->exact_hi, d->ids.len, (uint32_t)s->n_shingles, (uint32_t)s->n_samples,
+                    text_len,    published,   flags};
+    if (d->simhashes)
+        d->simhashes[index] = s->simhash;
+    if (d->shingle_offs)
+        d->shingle_offs[index] = d->shingle_bytes;
     nfi_buf_append(&d->ids, id, strlen(id) + 1);
     static const uint32_t zeros[NF_SKETCH_MAX_PERMS];
     const uint32_t *sig = signature ? signature : zeros;
@@ -372,8 +399,8 @@ static double jaccard(const verifier *v, uint32_t a, uint32_t b)
 {
     const doc_meta *x = &v->d->docs[a], *y = &v->d->docs[b];
     if (v->shingles && !(x->flags & DOC_FROM_INDEX) && !(y->flags & DOC_FROM_INDEX))
-        return nfi_exact_jaccard(v->shingles + x->shingle_off / 8, x->n_shingles, v->shingles + y->shingle_off / 8,
-                                y->n_shingles);
+        return nfi_exact_jaccard(v->shingles + v->d->shingle_offs[a] / 8, x->n_shingles,
+                                v->shingles + v->d->shingle_offs[b] / 8, y->n_shingles);
     return nfi_minhash_similarity(sig_of(v, 0, a), sig_of(v, 1, b), v->d->opt.perms);
 }
 
@@ -390,7 +417,7 @@ static bool verify_pair(const verifier *v, uint32_t a, uint32_t b, size_t shared
     double s;
     bool near;
     if (d->opt.method == NF_DEDUP_SIMHASH) {
-        int dist = popcount64(x->simhash ^ y->simhash);
+        int dist = popcount64(d->simhashes[a] ^ d->simhashes[b]);
         s = 1.0 - dist / 64.0;
         near = dist <= d->opt.hamming;
     } else if (banded || shared_samples >= NEAR_SAMPLE_SHARE * (x->n_samples < y->n_samples ? x->n_samples
@@ -415,8 +442,8 @@ static bool verify_pair(const verifier *v, uint32_t a, uint32_t b, size_t shared
         return false;
     double c;
     if (v->shingles && !(sm->flags & DOC_FROM_INDEX) && !(bg->flags & DOC_FROM_INDEX))
-        c = (double)nfi_intersection_size(v->shingles + sm->shingle_off / 8, sm->n_shingles,
-                                         v->shingles + bg->shingle_off / 8, bg->n_shingles) /
+        c = (double)nfi_intersection_size(v->shingles + d->shingle_offs[small] / 8, sm->n_shingles,
+                                         v->shingles + d->shingle_offs[big] / 8, bg->n_shingles) /
             sm->n_shingles;
     else
         c = (double)shared_samples / sm->n_samples;
@@ -519,8 +546,8 @@ static nf_status verify_candidates(const nf_dedup *d, verify_worker *w, int thre
 
 /* ------------------------------------------------------------ grouping */
 
-/* Whether a is a better canonical than b. */
-static bool better_canonical(const nf_dedup *d, uint32_t a, uint32_t b)
+/* Whether a is a better canonical than b (ids: the stage's, now the result's). */
+static bool better_canonical(const nf_dedup *d, const char *ids, uint32_t a, uint32_t b)
 {
     const doc_meta *x = &d->docs[a], *y = &d->docs[b];
     if ((x->flags & DOC_FROM_INDEX) != (y->flags & DOC_FROM_INDEX))
@@ -529,7 +556,7 @@ static bool better_canonical(const nf_dedup *d, uint32_t a, uint32_t b)
         return x->published < y->published;
     if (x->text_len != y->text_len)
         return x->text_len > y->text_len;
-    return strcmp(d->ids.data + x->id_off, d->ids.data + y->id_off) < 0;
+    return strcmp(ids + x->id_off, ids + y->id_off) < 0;
 }
 
 static int cmp_edge(const void *p, const void *q)
@@ -573,7 +600,7 @@ static void relate_to_canonical(const verifier *v, const nfi_edge *edges, size_t
     if (e && e->relation == NF_REL_NEAR)
         r->score = e->score;
     else if (d->opt.method == NF_DEDUP_SIMHASH)
-        r->score = 1.0 - popcount64(m->simhash ^ c->simhash) / 64.0;
+        r->score = 1.0 - popcount64(d->simhashes[i] ^ d->simhashes[canon]) / 64.0;
     else
         r->score = nfi_minhash_similarity(sig_of(v, 0, i), sig_of(v, 1, canon), d->opt.perms);
     if (!e && contained_in[i] >= 0) { /* joined through containment, not similarity */
@@ -582,7 +609,9 @@ static void relate_to_canonical(const verifier *v, const nfi_edge *edges, size_t
     }
 }
 
-static nf_status build_result(const verifier *v, nfi_edge *edges, size_t n_edges, nf_dedup_result *out,
+/* ids: the stage's (its nfi_buf data, NULL when out of memory), owned by
+ * out from here on: the stage is done with them, so they move, not copy. */
+static nf_status build_result(const verifier *v, char *ids, nfi_edge *edges, size_t n_edges, nf_dedup_result *out,
                               nf_error *err)
 {
     const nf_dedup *d = v->d;
@@ -593,7 +622,7 @@ static nf_status build_result(const verifier *v, nfi_edge *edges, size_t n_edges
     bool *linked = calloc(n ? n : 1, sizeof *linked);
     out->docs = calloc(n ? n : 1, sizeof *out->docs);
     out->pairs = malloc((n_edges ? n_edges : 1) * sizeof *out->pairs);
-    out->ids = malloc(d->ids.len ? d->ids.len : 1);
+    out->ids = ids;
     if (!parent || !best || !contained_in || !linked || !out->docs || !out->pairs || !out->ids) {
         free(parent);
         free(best);
@@ -601,8 +630,6 @@ static nf_status build_result(const verifier *v, nfi_edge *edges, size_t n_edges
         free(linked);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    if (d->ids.len) /* an empty stage has no id storage at all */
-        memcpy(out->ids, d->ids.data, d->ids.len);
     for (uint32_t i = 0; i < n; i++) {
         parent[i] = best[i] = i;
         contained_in[i] = -1;
@@ -615,7 +642,7 @@ static nf_status build_result(const verifier *v, nfi_edge *edges, size_t n_edges
     }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t r = nfi_uf_find(parent, i);
-        if (better_canonical(d, i, best[r]))
+        if (better_canonical(d, out->ids, i, best[r]))
             best[r] = i;
     }
     if (n_edges)
@@ -655,6 +682,9 @@ nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
     int threads = d->opt.threads > 0 ? d->opt.threads : 1;
     const uint64_t *shingles = NULL;
     verify_worker *w = NULL;
+    free(d->exact_docs); /* repeats are all found: only appending reads it */
+    d->exact_docs = NULL;
+    d->exact_cap = d->exact_count = 0;
     if (fflush(d->sig_file) != 0)
         st = nfi_fail(err, NF_ERR_IO, "cannot write signatures to a temporary file (disk full?)");
     if (st == NF_OK && d->shingle_file)
@@ -671,7 +701,7 @@ nf_status nf_dedup_finish(nf_dedup *d, nf_dedup_result *out, nf_error *err)
         if (is_new_pair(d, d->exact_edges[k].a, d->exact_edges[k].b))
             st = append_edges(&edges, &n_edges, &d->exact_edges[k], 1, err);
     if (st == NF_OK)
-        st = build_result(&w[0].v, edges, n_edges, out, err);
+        st = build_result(&w[0].v, nfi_buf_take(&d->ids, NULL), edges, n_edges, out, err);
     if (st == NF_OK && w[0].sigs.failed)
         st = nfi_fail(err, NF_ERR_IO, "cannot read signatures back from a temporary file");
     if (st == NF_OK && d->opt.index_dir)

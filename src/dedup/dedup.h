@@ -69,14 +69,14 @@ uint64_t nfi_simhash_block_key(uint64_t simhash, int block, int n_blocks);
 
 enum { DOC_TOO_SHORT = 1, DOC_EMPTY = 2, DOC_FROM_INDEX = 4 };
 
-/* What the engine keeps per document: about 80 bytes plus the id. The
- * signature and shingle set live in temporary files. */
+/* What the engine keeps per document: 48 bytes plus the id, and 8 more
+ * for the SimHash method (simhashes) and for exact verification
+ * (shingle_offs). The signature, shingle set and samples live in temporary
+ * files; a document's samples start where the samples of the documents
+ * before it end. */
 typedef struct doc_meta {
     uint64_t exact_lo, exact_hi;
-    uint64_t simhash;
     uint64_t id_off;        /* into ids */
-    uint64_t shingle_off;   /* into the shingle file (exact verification) */
-    uint64_t sample_off;    /* into the sample file (kept for the index) */
     uint32_t n_shingles;
     uint32_t n_samples;
     uint32_t text_len;
@@ -95,6 +95,8 @@ struct nf_dedup {
     nfi_sketch_params params;
     int bands, rows;
     doc_meta *docs;
+    uint64_t *simhashes;      /* per document, the SimHash method only */
+    uint64_t *shingle_offs;   /* per document, into the shingle file: exact_verify only */
     size_t n_docs, cap_docs;
     size_t n_index_docs;      /* the first n_index_docs came from the index */
     nfi_buf ids;

@@ -654,14 +654,17 @@ static nf_status encode_segment(nf_dedup *d, const nf_dedup_result *res, nfi_buf
     put_header(b, d->opt.perms, d->n_docs - first, n_new_edges, first);
     uint32_t *sig = malloc(perms * sizeof *sig);
     nf_status st = sig ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    uint64_t sample_off = 0; /* each document's samples follow the ones before */
+    for (size_t i = 0; i < first; i++)
+        sample_off += (uint64_t)d->docs[i].n_samples * 8;
     for (size_t i = first; i < d->n_docs && st == NF_OK; i++) {
         const doc_meta *m = &d->docs[i];
-        const char *id = d->ids.data + m->id_off;
+        const char *id = res->ids + m->id_off; /* the stage's ids moved to the result */
         put_u32(b, (uint32_t)strlen(id));
         put(b, id, strlen(id));
         put_u64(b, m->exact_lo);
         put_u64(b, m->exact_hi);
-        put_u64(b, m->simhash);
+        put_u64(b, d->simhashes ? d->simhashes[i] : 0); /* 0 for MinHash */
         put_u32(b, m->n_shingles);
         put_u32(b, m->text_len);
         put_u32(b, (uint32_t)m->published);
@@ -671,8 +674,9 @@ static nf_status encode_segment(nf_dedup *d, const nf_dedup_result *res, nfi_buf
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
             break;
         }
-        st = read_back(d->sample_file, m->sample_off, b->data + b->len, (size_t)m->n_samples * 8, err);
+        st = read_back(d->sample_file, sample_off, b->data + b->len, (size_t)m->n_samples * 8, err);
         b->len += (size_t)m->n_samples * 8;
+        sample_off += (uint64_t)m->n_samples * 8;
         if (st == NF_OK)
             st = read_back(d->sig_file, i * perms * sizeof *sig, sig, perms * sizeof *sig, err);
         put(b, sig, perms * sizeof *sig);

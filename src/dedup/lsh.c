@@ -109,6 +109,7 @@ uint64_t nfi_simhash_block_key(uint64_t simhash, int block, int n_blocks)
 #define BANDED 0x80000000u /* counter bit: the pair shares a band key */
 #define RECORD_WORDS 4     /* an explicit pair record, in 32-bit words */
 #define CHUNK_DOCS 256     /* first documents per parallel task */
+#define PREFETCH_AHEAD 8   /* rows (and candidates) asked for ahead of their use */
 enum { KIND_BAND = 0, KIND_SAMPLE = 1 }; /* in the low bit of a pair record */
 
 static bool is_new_pair(const nf_dedup *d, uint32_t a, uint32_t b)
@@ -406,19 +407,27 @@ static nf_status count_chunk(void *ctx, void *worker, size_t chunk, nf_error *er
     uint32_t start = c->lo + (uint32_t)(chunk * CHUNK_DOCS);
     uint32_t end = c->hi - start > CHUNK_DOCS ? start + CHUNK_DOCS : c->hi;
     size_t r = first_record(c, start);
+    uint32_t rows_end = c->row[c->hi - c->lo]; /* prefetches stay below it */
     nf_status st = NF_OK;
     for (uint32_t a = start; a < end && st == NF_OK; a++) {
         k->n_touched = 0;
         for (; r < c->n_recs && c->recs[r].key >> 33 == a && st == NF_OK; r++)
             st = touch(k, (uint32_t)(c->recs[r].key >> 1), (c->recs[r].key & 1) == KIND_BAND ? BANDED : 1, err);
         bool old = a < d->n_index_docs;
-        for (uint32_t p = c->row[a - c->lo]; p < c->row[a - c->lo + 1] && st == NF_OK; p++)
+        for (uint32_t p = c->row[a - c->lo]; p < c->row[a - c->lo + 1] && st == NF_OK; p++) {
+            /* the groups lie in key order, so each row entry is a jump in
+             * mem: a cache miss, hidden by asking for one a few rows ahead */
+            if (p + PREFETCH_AHEAD < rows_end)
+                __builtin_prefetch(c->mem + c->at[p + PREFETCH_AHEAD] + 1);
             for (const uint32_t *b = c->mem + c->at[p] + 1; *b != GROUP_END && st == NF_OK; b++)
                 if (!old || *b >= d->n_index_docs)
                     st = touch(k, *b, 1, err);
+        }
         for (size_t i = 0; i < k->n_touched; i++) {
             uint32_t b = k->touched[i], v = k->count[b];
             k->count[b] = 0;
+            if (i + PREFETCH_AHEAD < k->n_touched) /* what visit reads of b */
+                __builtin_prefetch(&d->docs[k->touched[i + PREFETCH_AHEAD]]);
             if (st == NF_OK)
                 st = j->visit(j->ctx, k->user, a, b, v & ~BANDED, (v & BANDED) != 0, err);
         }

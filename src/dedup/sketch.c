@@ -7,8 +7,12 @@
  * stage, except that a token of a script written without spaces (Han, Kana,
  * Thai, ...) is split into its characters, so Chinese text gets character
  * n-grams and does not depend on the word segmenter's choices. A shingle is
- * `ngram` consecutive units, hashed to 64 bits; its rank is mix64(shingle ^
- * seed), computed once and shared by MinHash and winnowing.
+ * `ngram` consecutive units, hashed to 64 bits; its rank is nfi_mix64(shingle ^
+ * seed), computed once and shared by MinHash and winnowing. `newsfold
+ * dedup` has the cleaner hash the units as it folds them
+ * (nf_clean_options.token_hashes, with the exact hash of the normalized
+ * text); other callers pass tokens and the units are made here, with the
+ * same values (common.h, nfi_char_unit).
  *
  * MinHash: one-permutation hashing with optimal densification (Shrivastava,
  * ICML 2017). Each shingle's rank picks one of K bins and the bin keeps the
@@ -37,7 +41,8 @@
  *
  * Distinct shingles are counted with a small open-addressing set (no sort);
  * only the samples, and the whole set when exact verification asks for it,
- * are sorted, with the LSD radix sort of src/common/runs.c.
+ * are sorted, with the radix sort of src/common/runs.c (for a document's
+ * samples: one bucket pass and an insertion sort).
  */
 #include "dedup/dedup.h"
 
@@ -46,14 +51,12 @@
 #define XXH_INLINE_ALL /* the same functions, inlined: one call per token costs more than the hash */
 #include <xxhash.h>
 
-static inline uint64_t mix64(uint64_t x)
+static inline uint64_t shingle_hash(const uint64_t *units, size_t n)
 {
-    x ^= x >> 32;
-    x *= 0xD6E8FEB86659FD93ULL;
-    x ^= x >> 32;
-    x *= 0xD6E8FEB86659FD93ULL;
-    x ^= x >> 32;
-    return x;
+    uint64_t h = 0x9E3779B97F4A7C15ULL;
+    for (size_t k = 0; k < n; k++)
+        h = (h ^ units[k]) * 0x100000001B3ULL + (h >> 29);
+    return nfi_mix64(h);
 }
 
 size_t nfi_shingle_hashes(const uint64_t *units, size_t n_units, int ngram, uint64_t *out)
@@ -62,12 +65,12 @@ size_t nfi_shingle_hashes(const uint64_t *units, size_t n_units, int ngram, uint
     if (n_units < n)
         return 0;
     size_t count = n_units - n + 1;
-    for (size_t i = 0; i < count; i++) {
-        uint64_t h = 0x9E3779B97F4A7C15ULL;
-        for (size_t k = 0; k < n; k++)
-            h = (h ^ units[i + k]) * 0x100000001B3ULL + (h >> 29);
-        out[i] = mix64(h);
-    }
+    if (n == 5) /* the default, as a constant the compiler unrolls */
+        for (size_t i = 0; i < count; i++)
+            out[i] = shingle_hash(units + i, 5);
+    else
+        for (size_t i = 0; i < count; i++)
+            out[i] = shingle_hash(units + i, n);
     return count;
 }
 
@@ -110,13 +113,12 @@ static size_t count_distinct(const uint64_t *v, size_t n, uint64_t *table, size_
     return distinct;
 }
 
-/* MinHash from ranks (mix64(shingle ^ seed)), see the file comment. */
+/* MinHash from ranks (nfi_mix64(shingle ^ seed)), see the file comment. */
 static inline void minhash_add(uint32_t *sig, bool *filled, uint64_t k, uint64_t rank)
 {
     uint32_t bin = (uint32_t)(((rank >> 32) * k) >> 32); /* fair bin from the high bits */
-    uint32_t value = (uint32_t)rank;
-    if (value < sig[bin] || !filled[bin])
-        sig[bin] = value;
+    uint32_t value = (uint32_t)rank, old = sig[bin];
+    sig[bin] = value < old ? value : old; /* an empty bin holds UINT32_MAX */
     filled[bin] = true;
 }
 
@@ -131,7 +133,7 @@ static void minhash_densify(uint32_t *sig, const bool *filled, int perms, uint64
             continue;
         }
         for (uint64_t attempt = 1;; attempt++) {
-            uint64_t h = mix64(seed ^ ((uint64_t)i << 32) ^ attempt);
+            uint64_t h = nfi_mix64(seed ^ ((uint64_t)i << 32) ^ attempt);
             uint32_t j = (uint32_t)(((h >> 32) * k) >> 32);
             if (filled[j]) {
                 source[i] = sig[j];
@@ -142,15 +144,18 @@ static void minhash_densify(uint32_t *sig, const bool *filled, int perms, uint64
     memcpy(sig, source, (size_t)perms * sizeof *sig);
 }
 
-static void minhash_of_ranks(const uint64_t *ranks, size_t n, int perms, uint64_t seed, uint32_t *sig)
+/* The ranks of n shingles (into ranks) and their MinHash, in one pass. */
+static void ranks_and_minhash(const uint64_t *sh, size_t n, int perms, uint64_t seed, uint64_t *ranks, uint32_t *sig)
 {
     bool filled[NF_SKETCH_MAX_PERMS];
     for (int i = 0; i < perms; i++) {
         sig[i] = UINT32_MAX;
         filled[i] = false;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        ranks[i] = nfi_mix64(sh[i] ^ seed);
         minhash_add(sig, filled, (uint64_t)perms, ranks[i]);
+    }
     if (n)
         minhash_densify(sig, filled, perms, seed);
 }
@@ -163,7 +168,7 @@ void nfi_minhash_signature(const uint64_t *shingles, size_t n, int perms, uint64
         filled[i] = false;
     }
     for (size_t i = 0; i < n; i++)
-        minhash_add(sig, filled, (uint64_t)perms, mix64(shingles[i] ^ seed));
+        minhash_add(sig, filled, (uint64_t)perms, nfi_mix64(shingles[i] ^ seed));
     if (n)
         minhash_densify(sig, filled, perms, seed);
 }
@@ -258,7 +263,8 @@ static bool push_unit(unit_vec *u, uint64_t h)
     return true;
 }
 
-/* Units: token norm hashes; characters of ideographic tokens one by one. */
+/* Units from the tokens (common.h, nfi_char_unit): token norm hashes,
+ * characters of ideographic tokens one by one. */
 static nf_status units_of(const nf_clean_doc *doc, unit_vec *u, nf_error *err)
 {
     memset(u, 0, sizeof *u);
@@ -275,7 +281,7 @@ static nf_status units_of(const nf_clean_doc *doc, unit_vec *u, nf_error *err)
             for (size_t k = 0; k < t->norm_len && ok;) {
                 uint32_t cp;
                 k += nfi_utf8_decode((const unsigned char *)s + k, t->norm_len - k, &cp);
-                ok = push_unit(u, mix64(cp + 0x51ED27ULL));
+                ok = push_unit(u, nfi_char_unit(cp));
             }
         }
         if (!ok) {
@@ -339,9 +345,7 @@ static nf_status sketch_shingles(uint64_t *sh, size_t n, const nfi_sketch_params
                                  nf_error *err)
 {
     uint64_t *ranks = work, *picked = work + n;
-    for (size_t i = 0; i < n; i++)
-        ranks[i] = mix64(sh[i] ^ p->seed);
-    minhash_of_ranks(ranks, n, p->perms, p->seed, signature);
+    ranks_and_minhash(sh, n, p->perms, p->seed, ranks, signature);
     out->signature = signature;
     if (p->simhash)
         out->simhash = simhash_of(sh, n);
@@ -365,32 +369,47 @@ nf_status nfi_sketch_doc(const nf_clean_doc *doc, const nfi_sketch_params *p, bo
                         uint32_t *signature, nfi_sketch *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (!exact_hash(doc, out))
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    unit_vec uv;
-    nf_status st = units_of(doc, &uv, err);
-    if (st != NF_OK)
-        return st;
-    uint64_t *units = uv.v;
-    size_t n_units = uv.n;
+    /* the cleaner's hash mode made the units and the exact hash (the same
+     * as exact_hash's); else they come from the tokens, into an array of
+     * our own */
+    uint64_t *own = NULL;
+    const uint64_t *units = doc->units;
+    size_t n_units = doc->n_units;
+    if (units) {
+        out->exact_lo = doc->norms_hash[0];
+        out->exact_hi = doc->norms_hash[1];
+    } else {
+        if (!exact_hash(doc, out))
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        unit_vec uv;
+        nf_status st = units_of(doc, &uv, err);
+        if (st != NF_OK)
+            return st;
+        units = own = uv.v;
+        n_units = uv.n;
+    }
     out->n_units = n_units;
     if (n_units < (size_t)p->ngram) {
         out->too_short = true;
-        free(units);
+        free(own);
         return NF_OK;
     }
-    /* shingles overwrite the unit array in place: shingle i needs units i.. */
-    size_t n = nfi_shingle_hashes(units, n_units, p->ngram, units);
+    /* shingles overwrite our own unit array in place (shingle i needs
+     * units i..), the cleaner's go to a new one */
+    uint64_t *sh = own ? own : malloc((n_units - (size_t)p->ngram + 1) * sizeof *sh);
+    if (!sh)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t n = nfi_shingle_hashes(units, n_units, p->ngram, sh);
     size_t work_cap = pow2_at_least(2 * n);
     uint64_t *work = malloc(work_cap * sizeof *work);
     if (!work) {
-        free(units);
+        free(sh);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    st = sketch_shingles(units, n, p, keep_shingles, signature, work, work_cap, out, err);
+    nf_status st = sketch_shingles(sh, n, p, keep_shingles, signature, work, work_cap, out, err);
     free(work);
     if (!out->shingles)
-        free(units);
+        free(sh);
     return st;
 }
 

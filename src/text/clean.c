@@ -10,7 +10,9 @@
  * language identification (no identifier is even loaded, and tokens then
  * ignore a given language too), options.dates = 0
  * the search for a date in the text and URL, options.stem = 0 stemming,
- * options.token_count_only = 1 everything about tokens but their number.
+ * options.token_count_only = 1 everything about tokens but their number,
+ * options.token_hashes = 1 everything but the unit hashes and the hash of
+ * the normalized text, what duplicate detection reads.
  *
  * Batches: nf_clean_batch first computes, single-threaded, the set of lines
  * repeated across documents of the same source within the batch (site
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #define TEMPLATE_MIN_DOCS 3
 #define TEMPLATE_MAX_LINE_BYTES 200
@@ -33,6 +36,8 @@
 typedef struct worker {
     nf_langid *langid;
     nfi_normalizer *normalizer;
+    nfi_buf norms;      /* token_hashes: the normalized text of the document at hand */
+    nfi_unit_vec units; /* token_hashes: its units, copied out at their size */
 } worker;
 
 struct nf_cleaner {
@@ -86,6 +91,8 @@ void nf_cleaner_free(nf_cleaner *c)
     for (int i = 0; i < c->n_workers; i++) {
         nf_langid_free(c->workers[i].langid);
         nfi_normalizer_free(c->workers[i].normalizer);
+        nfi_buf_free(&c->workers[i].norms);
+        free(c->workers[i].units.items);
     }
     free(c->workers);
     free(c);
@@ -103,6 +110,7 @@ void nf_clean_doc_free(nf_clean_doc *cd)
     free(cd->removed);
     free(cd->tokens);
     free(cd->pool);
+    free(cd->units);
     memset(cd, 0, sizeof *cd);
 }
 
@@ -272,6 +280,31 @@ static void decide_date(nf_clean_doc *cd, bool find)
         memcpy(cd->published, from_url, sizeof from_url);
 }
 
+/* options.token_hashes: units and the hash of the normalized text instead
+ * of tokens. Both are made in the worker's buffers, which stay warm from
+ * one document to the next; the document keeps a copy of the units at
+ * their size (a batch holds thousands of documents at once). */
+static nf_status hash_tokens(worker *w, nf_clean_doc *cd, const char *token_lang, nf_error *err)
+{
+    w->norms.len = 0;
+    w->units.len = 0;
+    if (!nfi_buf_reserve(&w->norms, cd->text_len + cd->text_len / 4 + 16) ||
+        !(w->units.items = nfi_grow_array(w->units.items, &w->units.cap, cd->text_len / 5 + 16, sizeof(uint64_t))))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = nfi_tokenize_units(w->normalizer, cd->text, cd->text_len, token_lang, &w->units, &w->norms,
+                                      &cd->n_tokens, err);
+    if (st != NF_OK)
+        return st;
+    XXH128_hash_t h = XXH3_128bits(w->norms.data, w->norms.len);
+    cd->norms_hash[0] = h.low64;
+    cd->norms_hash[1] = h.high64;
+    cd->n_units = w->units.len;
+    if (!(cd->units = malloc((cd->n_units ? cd->n_units : 1) * sizeof *cd->units)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    memcpy(cd->units, w->units.items, cd->n_units * sizeof *cd->units);
+    return NF_OK;
+}
+
 static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_set *templates, nf_clean_doc *cd,
                            nf_error *err)
 {
@@ -297,6 +330,8 @@ static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_se
     const char *token_lang = c->options.lang ? cd->lang : "und";
     if (c->options.token_count_only)
         return nfi_count_tokens(w->normalizer, cd->text, cd->text_len, token_lang, &cd->n_tokens, err);
+    if (c->options.token_hashes)
+        return hash_tokens(w, cd, token_lang, err);
     /* sized for the usual text (about a token per 6 bytes, norms no longer
      * than the words) so that they rarely grow while tokenizing */
     nfi_token_vec tokens = {malloc((cd->text_len / 5 + 16) * sizeof(nf_token)), 0, cd->text_len / 5 + 16};

@@ -41,6 +41,11 @@
  * A word that is not stemmed and folds through the fast paths (ASCII,
  * fold2) skips the cache: folding it costs less than the lookup.
  *
+ * Hash mode (nfi_tokenize_units, for duplicate detection) makes the same
+ * tokens without stems and keeps no token records: each norm is followed by
+ * a space in the pool (the normalized text the exact hash reads) and hashed
+ * into its units as soon as it is folded, while it is still in cache.
+ *
  * Counting only (nfi_count_tokens, for records that hold just the number)
  * runs the same segmentation loop without folding, stemming or storing,
  * and counts plain ASCII stretches 8 bytes at a time from bit masks.
@@ -56,6 +61,8 @@
 #include <unicode/unorm2.h>
 #include <unicode/uscript.h>
 #include <unicode/ustring.h>
+#define XXH_INLINE_ALL /* hash mode hashes every norm: inlined, as in sketch.c */
+#include <xxhash.h>
 
 #define MAX_STEMMERS 16
 #define MAX_TOKEN_BYTES 256 /* longer runs (base64, URLs) are cut into pieces */
@@ -351,6 +358,7 @@ typedef struct tok_ctx {
     struct sb_stemmer *stemmer;
     word_cache *cache; /* of the stemmer's language, or the unstemmed one */
     nfi_token_vec *tokens;
+    nfi_unit_vec *units; /* hash mode: unit hashes instead of token records */
     nfi_buf *pool;
     const char *text;
     bool sentence_start;
@@ -527,6 +535,35 @@ static bool fold_simple_token(const nfi_normalizer *nz, nfi_buf *pool, nf_token 
     return true;
 }
 
+static bool push_unit(nfi_unit_vec *u, uint64_t h)
+{
+    if (u->len == u->cap) {
+        uint64_t *items = nfi_grow_array(u->items, &u->cap, u->len + 1, sizeof *items);
+        if (!items)
+            return false;
+        u->items = items;
+    }
+    u->items[u->len++] = h;
+    return true;
+}
+
+/* Hash mode: the norm of t (just folded, followed by its NUL) gets a space
+ * instead, and its unit hashes are appended (common.h, nfi_char_unit). */
+static bool push_units(tok_ctx *c, const nf_token *t)
+{
+    char *norm = c->pool->data + t->norm;
+    norm[t->norm_len] = ' ';
+    if (t->kind != NF_TOKEN_IDEOGRAPHIC)
+        return push_unit(c->units, XXH3_64bits(norm, t->norm_len));
+    for (size_t k = 0; k < t->norm_len;) {
+        uint32_t cp;
+        k += nfi_utf8_decode((const unsigned char *)norm + k, t->norm_len - k, &cp);
+        if (!push_unit(c->units, nfi_char_unit(cp)))
+            return false;
+    }
+    return true;
+}
+
 static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
 {
     if (end - start > MAX_TOKEN_BYTES)
@@ -537,7 +574,8 @@ static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t fla
     if (c->sentence_start)
         flags |= NF_TOKEN_SENTENCE_START;
     c->sentence_start = false;
-    nf_token *t = token_slot(c->tokens);
+    nf_token unit_token; /* hash mode: the record is only scratch */
+    nf_token *t = c->units ? &unit_token : token_slot(c->tokens);
     if (!t)
         return false;
     *t = (nf_token){(uint32_t)start, (uint32_t)(end - start), 0, 0, 0, 0, kind, flags};
@@ -568,6 +606,8 @@ static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t fla
                       t->stem == t->norm);
         }
     }
+    if (ok && c->units)
+        return push_units(c, t);
     if (ok)
         c->tokens->len++;
     return ok;
@@ -758,6 +798,58 @@ static size_t count_ascii_stretches(const char *text, size_t len, size_t i, bool
     return i;
 }
 
+/* Hash mode's fast path: the end of the token at i when it is a run of
+ * ASCII letters, or of ASCII digits, that ends at an ASCII byte that cannot
+ * join it to more (what scan_word would find: letters are joined only by
+ * digits, an English apostrophe or non-ASCII letters, digits also by '.'
+ * or ','), else 0 and scan_word decides. */
+static inline size_t plain_ascii_token_end(const char *text, size_t len, size_t i, bool keep_apostrophe)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    size_t end;
+    if ((unsigned)((u[i] | 32) - 'a') < 26u) {
+        end = ascii_letters_end(u, len, i + 1);
+        if (end == len || (u[end] < 0x80 && !ascii_alnum(u[end]) && !(keep_apostrophe && u[end] == '\'')))
+            return end;
+        return 0;
+    }
+    for (end = i; end < len && (unsigned)(u[end] - '0') < 10u;)
+        end++;
+    if (end == i)
+        return 0;
+    if (end == len || (u[end] < 0x80 && !ascii_alnum(u[end]) && u[end] != '.' && u[end] != ',' && u[end] != '\''))
+        return end;
+    return 0;
+}
+
+/* Hash mode: the ASCII token text[start, end) (plain_ascii_token_end)
+ * lower-cased into the pool, followed by a space, and its unit; what emit
+ * and push_units make of it, with 8 bytes lower-cased at a time where the
+ * text has 8 to read (bytes past the token are written but not kept). */
+static bool unit_ascii(tok_ctx *c, const char *text, size_t len, size_t start, size_t end)
+{
+    size_t n = end - start < MAX_TOKEN_BYTES ? end - start : MAX_TOKEN_BYTES;
+    nfi_buf *pool = c->pool;
+    if ((pool->oom || pool->len + n + 9 > pool->cap) && !nfi_buf_reserve(pool, n + 8))
+        return false;
+    c->count++;
+    char *d = pool->data + pool->len;
+    const char *raw = text + start;
+    size_t k = 0;
+    for (; k < n && start + k + 8 <= len; k += 8) {
+        uint64_t x;
+        memcpy(&x, raw + k, sizeof x);
+        x |= nfi_swar_in(x, 'A', 'Z') >> 2; /* carries from bytes past the token stay past it */
+        memcpy(d + k, &x, sizeof x);
+    }
+    for (; k < n; k++)
+        d[k] = (char)nfi_lower_ascii((unsigned char)raw[k]);
+    d[n] = ' ';
+    d[n + 1] = '\0';
+    pool->len += n + 1;
+    return push_unit(c->units, XXH3_64bits(d, n));
+}
+
 /* The one segmentation loop of nfi_tokenize and nfi_count_tokens. */
 static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, const char *lang, nf_error *err)
 {
@@ -772,6 +864,13 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
             if (b == '\n' || b == '.' || b == '!' || b == '?' || b == ':')
                 c.sentence_start = true;
             i++;
+            continue;
+        }
+        size_t end;
+        if (c.units && (end = plain_ascii_token_end(text, len, i, keep_apostrophe))) {
+            if (!unit_ascii(&c, text, len, i, end))
+                return nfi_fail(err, NF_ERR_NOMEM, "out of memory while tokenizing");
+            i = end;
             continue;
         }
         size_t n;
@@ -789,8 +888,8 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
             i = j;
         } else if (is_word_char(cp)) {
             bool ascii, number;
-            size_t end = scan_word(text, len, i, keep_apostrophe, &ascii, &number);
-            uint8_t flags = number || c.count_only ? 0
+            end = scan_word(text, len, i, keep_apostrophe, &ascii, &number);
+            uint8_t flags = number || c.count_only || c.units ? 0
                             : b < 0x80 ? (b >= 'A' && b <= 'Z' ? NF_TOKEN_CAPITALIZED : 0)
                                        : first_char_flags(text, len, i);
             if (!emit(&c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, flags, ascii))
@@ -813,8 +912,20 @@ nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const c
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
     stemmer_slot *slot = stem ? slot_for(nz, lang) : NULL;
     struct sb_stemmer *stemmer = slot ? slot->stemmer : NULL;
-    tok_ctx c = {nz, 0, false, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, pool, text, true};
+    tok_ctx c = {nz, 0, false, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, NULL, pool, text, true};
     return scan_tokens(&c, text, len, lang, err);
+}
+
+nf_status nfi_tokenize_units(nfi_normalizer *nz, const char *text, size_t len, const char *lang, nfi_unit_vec *units,
+                            nfi_buf *pool, size_t *count, nf_error *err)
+{
+    *count = 0;
+    if (len > UINT32_MAX)
+        return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
+    tok_ctx c = {nz, 0, false, NULL, &nz->plain, NULL, units, pool, text, true};
+    nf_status st = scan_tokens(&c, text, len, lang, err);
+    *count = c.count;
+    return st;
 }
 
 nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, const char *lang, size_t *count,
@@ -823,7 +934,7 @@ nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, con
     *count = 0;
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, 0, true, NULL, &nz->plain, NULL, NULL, text, true};
+    tok_ctx c = {nz, 0, true, NULL, &nz->plain, NULL, NULL, NULL, text, true};
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;

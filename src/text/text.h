@@ -25,6 +25,19 @@ typedef struct nfi_token_vec {
 nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const char *lang, bool stem,
                       nfi_token_vec *tokens, nfi_buf *pool, nf_error *err);
 
+/* Hash mode (nf_clean_options.token_hashes): the same tokens, norms only
+ * (no stems, whatever the language), each norm followed by a space in pool
+ * (the normalized text) and no token records; units gets duplicate
+ * detection's unit hashes (nfi_char_unit in common.h) and *count the number
+ * of tokens. */
+typedef struct nfi_unit_vec {
+    uint64_t *items;
+    size_t len, cap;
+} nfi_unit_vec;
+
+nf_status nfi_tokenize_units(nfi_normalizer *nz, const char *text, size_t len, const char *lang, nfi_unit_vec *units,
+                            nfi_buf *pool, size_t *count, nf_error *err);
+
 /* Raised whenever nfi_tokenize's tokens for some input change: caches built
  * from tokens (the links stage's compiled dictionaries) carry it, so a
  * build with another tokenizer compiles its own instead of reading stale
