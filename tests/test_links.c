@@ -41,6 +41,33 @@ static nf_links *links_over(tu_corpus *c, const char *lexicon, nf_links_result *
     return l;
 }
 
+/* Links over a JSONL text written to a temporary folder. */
+typedef struct jsonl_links {
+    char *dir;
+    tu_corpus c;
+    nf_links_result r;
+    nf_links *l;
+} jsonl_links;
+
+static jsonl_links links_of_jsonl(const char *data, size_t len)
+{
+    jsonl_links j;
+    j.dir = tu_tempdir();
+    tu_write(j.dir, "x.jsonl", data, len);
+    j.c = tu_clean_path(j.dir, 1, 0);
+    j.l = links_over(&j.c, NULL, &j.r);
+    return j;
+}
+
+static void jsonl_links_free(jsonl_links *j)
+{
+    nf_links_result_free(&j->r);
+    nf_links_free(j->l);
+    tu_corpus_free(&j->c);
+    tu_rmtree(j->dir);
+    free(j->dir);
+}
+
 static bool has_feature(const nf_pivot *p, int kind, const char *key, size_t len)
 {
     uint64_t h = (nfi_pivot_hash(kind, key, len) & ~3ULL) | (uint64_t)kind;
@@ -66,17 +93,13 @@ static void test_lexicon_key_seeded(void **state)
 static void test_pivot_features(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir();
     const char data[] =
         "{\"id\":\"de\",\"lang\":\"de\",\"title\":\"T\",\"text\":\"Der Besuch von Wladimir Putin in Pj\xC3\xB6ngjang "
         "am 14. Juni kostete 2.300 Euro.\"}\n"
         "{\"id\":\"en\",\"lang\":\"en\",\"title\":\"T\",\"text\":\"The visit of Vladimir Putin to Pyongyang "
         "on June 14 cost 2,300 euros.\"}\n";
-    tu_write(dir, "x.jsonl", data, sizeof data - 1);
-    tu_corpus c = tu_clean_path(dir, 1, 0);
-    nf_links_result r;
-    nf_links *l = links_over(&c, NULL, &r);
-    const nf_pivot *de = nf_links_pivot(l, 0), *en = nf_links_pivot(l, 1);
+    jsonl_links j = links_of_jsonl(data, sizeof data - 1);
+    const nf_pivot *de = nf_links_pivot(j.l, 0), *en = nf_links_pivot(j.l, 1);
     char key[64];
     size_t n = nfi_name_skeleton("Pyongyang", 9, key, sizeof key);
     /* a name both sides write differently meets as a name key, or, when the
@@ -91,16 +114,12 @@ static void test_pivot_features(void **state)
     assert_true(de->n_names >= 1); /* "Wladimir Putin", one run */
     nf_link_explain e;
     nf_error err;
-    assert_int_equal(nf_links_explain(l, 0, 1, &e, &err), NF_OK);
+    assert_int_equal(nf_links_explain(j.l, 0, 1, &e, &err), NF_OK);
     /* names: the dictionaries' glosses add names of their own ("Euro") */
     assert_true(e.names > 0.4 && e.numbers > 0.5 && e.dates > 0.5);
-    if (nf_links_dictionary_languages(l)[0]) /* with the German dictionary, words meet as English terms */
+    if (nf_links_dictionary_languages(j.l)[0]) /* with the German dictionary, words meet as English terms */
         assert_true(e.terms > 0);
-    nf_links_result_free(&r);
-    nf_links_free(l);
-    tu_corpus_free(&c);
-    tu_rmtree(dir);
-    free(dir);
+    jsonl_links_free(&j);
 }
 
 /* Across scripts: a Cyrillic, a katakana and a Hebrew spelling of a name
@@ -118,17 +137,14 @@ static void test_across_scripts(void **state)
         assert_true(n >= 2);
         assert_true(other[1] == en[1]);
     }
-    char *dir = tu_tempdir();
     const char data[] = "{\"id\":\"zh\",\"lang\":\"zh\",\"title\":\"T\",\"text\":\"\u4E09\u767E\u4EBA\u548C1500\u4E07\u5143\"}\n"
                         "{\"id\":\"ja\",\"lang\":\"ja\",\"title\":\"T\",\"text\":\"\uFF12\uFF13\u4EBA\"}\n"
                         "{\"id\":\"ar\",\"lang\":\"ar\",\"title\":\"T\",\"text\":\"\u0664\u0665 \u0634\u062E\u0635\u0627 \u0661\u0664 \u064A\u0648\u0646\u064A\u0648\"}\n"
                         "{\"id\":\"ru\",\"lang\":\"ru\",\"title\":\"T\",\"text\":\"14 \u0438\u044E\u043D\u044F 2024\"}\n"
                         "{\"id\":\"he\",\"lang\":\"he\",\"title\":\"T\",\"text\":\"\u05D1-14 \u05D1\u05D9\u05D5\u05E0\u05D9\"}\n"
                         "{\"id\":\"zh2\",\"lang\":\"zh\",\"title\":\"T\",\"text\":\"\uFF12\uFF10\uFF12\uFF14\u5E74\uFF16\u6708\uFF11\uFF14\u65E5\"}\n";
-    tu_write(dir, "x.jsonl", data, sizeof data - 1);
-    tu_corpus c = tu_clean_path(dir, 1, 0);
-    nf_links_result r;
-    nf_links *l = links_over(&c, NULL, &r);
+    jsonl_links j = links_of_jsonl(data, sizeof data - 1);
+    const nf_links *l = j.l;
     assert_true(has_feature(nf_links_pivot(l, 0), NF_PIVOT_NUMBER, "300", 3));      /* 三百 */
     assert_true(has_feature(nf_links_pivot(l, 0), NF_PIVOT_NUMBER, "15000000", 8)); /* 1500万 */
     assert_true(has_feature(nf_links_pivot(l, 0), NF_PIVOT_NUMBER, "15", 2));       /* = 15 million */
@@ -137,11 +153,7 @@ static void test_across_scripts(void **state)
     char june14[2] = {6, 14};
     for (size_t i = 2; i < 6; i++) /* ١٤ يونيو, 14 июня, ב-14 ביוני, ２０２４年６月１４日 */
         assert_true(has_feature(nf_links_pivot(l, i), NF_PIVOT_DATE, june14, 2));
-    nf_links_result_free(&r);
-    nf_links_free(l);
-    tu_corpus_free(&c);
-    tu_rmtree(dir);
-    free(dir);
+    jsonl_links_free(&j);
 }
 
 /* Russian words only Mueller's English-Russian dictionary has (read
@@ -152,20 +164,12 @@ static void test_russian_dictionary(void **state)
     (void)state;
     if (access("/usr/share/dictd/mueller7.index", R_OK) != 0)
         skip(); /* scripts/setup.sh installs mueller7-dict */
-    char *dir = tu_tempdir();
     const char data[] = "{\"id\":\"ru\",\"lang\":\"ru\",\"title\":\"T\",\"text\":\"\u0440\u043e\u0434\u0438\u0442\u0435"
                         "\u043b\u044c\u0441\u043a\u0438\u0439 \u0437\u0430\u043a\u043e\u043d\"}\n"; /* родительский закон */
-    tu_write(dir, "x.jsonl", data, sizeof data - 1);
-    tu_corpus c = tu_clean_path(dir, 1, 0);
-    nf_links_result r;
-    nf_links *l = links_over(&c, NULL, &r);
-    assert_true(has_feature(nf_links_pivot(l, 0), NF_PIVOT_TERM, "parent", 6));
-    assert_true(has_feature(nf_links_pivot(l, 0), NF_PIVOT_TERM, "law", 3));
-    nf_links_result_free(&r);
-    nf_links_free(l);
-    tu_corpus_free(&c);
-    tu_rmtree(dir);
-    free(dir);
+    jsonl_links j = links_of_jsonl(data, sizeof data - 1);
+    assert_true(has_feature(nf_links_pivot(j.l, 0), NF_PIVOT_TERM, "parent", 6));
+    assert_true(has_feature(nf_links_pivot(j.l, 0), NF_PIVOT_TERM, "law", 3));
+    jsonl_links_free(&j);
 }
 
 /* Groups: links and copies joined, the most linked version canonical. */
