@@ -1041,6 +1041,13 @@ static void add_dates(builder *b)
     }
 }
 
+/* p at size bytes (no larger than it is); p itself when realloc fails. */
+static void *shrink(void *p, size_t size)
+{
+    void *q = p ? realloc(p, size) : NULL;
+    return q ? q : p;
+}
+
 static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
 {
     size_t n = b->seq.len / 8;
@@ -1061,9 +1068,13 @@ static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
         i = j;
     }
     free(sorted);
+    /* kept for the whole run (every document's pivot waits for finish):
+     * the arrays at their size, not the features' upper bound or the
+     * buffers' doubled capacity (about a third of links' memory) */
+    out->features = shrink(out->features, (out->n_features ? out->n_features : 1) * sizeof *out->features);
     out->n_sequence = n;
-    out->sequence = (uint64_t *)nfi_buf_take(&b->seq, NULL);
-    out->sequence_at = (uint32_t *)nfi_buf_take(&b->at, NULL);
+    out->sequence = shrink(nfi_buf_take(&b->seq, NULL), n * 8 + 1);
+    out->sequence_at = shrink(nfi_buf_take(&b->at, NULL), n * 8 + 1);
     out->n_paragraphs = b->para.len / 4;
     out->paragraph_ends = (uint32_t *)nfi_buf_take(&b->para, NULL);
     out->n_names = b->n_names;
