@@ -1095,8 +1095,10 @@ static void burst_init(finish_ctx *fc)
  * finalizing events are not. run_stream cuts the stream order into chunks
  * of STREAM_CHUNK documents, and each round is one parallel job: task 0
  * pushes the chunk whose vectors are ready (events leaving the live set
- * become jobs), the other tasks build the next chunk's vectors and finalize
- * the events the previous round let go. The stream sees the documents in
+ * become jobs), the other tasks build the next chunk's vectors (one task
+ * for the whole chunk, in stream order, when burst weights are on: their
+ * window moves with the stream) and finalize the events the previous round
+ * let go. The stream sees the documents in
  * the same order with the same vectors, and events are committed in the
  * order they left, so the result does not depend on the thread count. */
 #define STREAM_CHUNK 256
