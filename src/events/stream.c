@@ -346,7 +346,7 @@ static bool post_new(nfi_stream *s, uint32_t slot, const nfi_docvec *v)
     if (!GROW(s->fresh, s->cap_fresh, need, ok))
         return false;
     for (int ch = 0; ch < N_CH; ch++) {
-        const nfi_wfeat *c = l->c[ch].f, *ce = c + l->c[ch].n;
+        const nfi_wfeat *c = l->c[ch].f, *ce = c ? c + l->c[ch].n : c; /* an empty centroid may have no array */
         for (uint32_t i = 0; i < v->ch[ch].n; i++) {
             uint64_t h = v->ch[ch].f[i].hash;
             while (c < ce && c->hash < h)
