@@ -291,7 +291,8 @@ static size_t count_stopwords(const char *s, size_t n)
 }
 
 /* Words (runs of bytes other than ASCII space), letters, CJK characters
- * and sentence end of one line; ASCII stretches go 8 bytes at a time. */
+ * and sentence end of one line; ASCII stretches go 8 bytes at a time (or
+ * as many of 8 as come before a non-ASCII byte). */
 static line_features features_of(const char *s, size_t n)
 {
     line_features f = {0, 0, 0, false, false, true};
@@ -300,13 +301,21 @@ static line_features features_of(const char *s, size_t n)
     bool after_space = true; /* words: runs of bytes other than ASCII space */
     for (size_t i = 0; i < n;) {
         uint64_t x;
-        if (i + 8 <= n && (memcpy(&x, u + i, 8), !(x & NFI_SWAR_HIGH))) { /* 8 ASCII bytes at once */
-            uint64_t space = nfi_swar_eq(x, ' ') | nfi_swar_in(x, '\t', '\r');
-            uint64_t starts = ~space & NFI_SWAR_HIGH & (space << 8 | (after_space ? 0x80u : 0u));
+        /* the ASCII bytes of the next 8, up to the first other one (carries
+         * only corrupt the flags above it, which are masked off) */
+        unsigned k = 0;
+        if (i + 8 <= n) {
+            memcpy(&x, u + i, 8);
+            k = x & NFI_SWAR_HIGH ? (unsigned)__builtin_ctzll(x & NFI_SWAR_HIGH) / 8 : 8;
+        }
+        if (k) {
+            uint64_t valid = k == 8 ? ~0ull : (1ull << (8 * k)) - 1;
+            uint64_t space = (nfi_swar_eq(x, ' ') | nfi_swar_in(x, '\t', '\r')) & valid;
+            uint64_t starts = ~space & NFI_SWAR_HIGH & valid & (space << 8 | (after_space ? 0x80u : 0u));
             f.words += nfi_swar_count(starts);
-            after_space = (space >> 63) != 0;
-            f.alnum |= (nfi_swar_in(x | NFI_SWAR_ONES * 32, 'a', 'z') | nfi_swar_in(x, '0', '9')) != 0;
-            i += 8;
+            after_space = (space >> (8 * k - 1)) != 0;
+            f.alnum |= ((nfi_swar_in(x | NFI_SWAR_ONES * 32, 'a', 'z') | nfi_swar_in(x, '0', '9')) & valid) != 0;
+            i += k;
             continue;
         }
         unsigned char c = u[i];
