@@ -244,7 +244,8 @@ typedef struct nf_clean_options {
                              that write the count alone; 0 (default): every token, with norm
                              and stem */
     int token_hashes; /* 1: what duplicate detection (nf_dedup_add) needs instead of tokens:
-                         tokens and pool stay NULL (n_tokens is set), units holds one 64-bit
+                         tokens, pool and text stay NULL (n_tokens and text_len are set),
+                         units holds one 64-bit
                          hash per unit (XXH3-64 of a token's norm; for a script written
                          without spaces, a hash of each character) and norms_hash the hash
                          of the normalized text; no stems */

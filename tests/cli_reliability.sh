@@ -111,7 +111,9 @@ run_docs k0 100
 committed=(k0)
 kills=0
 i=0
-while [ "$kills" -lt 12 ] && [ "$i" -lt 40 ]; do
+# runs that finish before their kill only cost time: the faster dedup
+# gets, the more of them, so the loop may take up to 80 to land 12 kills
+while [ "$kills" -lt 12 ] && [ "$i" -lt 80 ]; do
     i=$((i + 1))
     run_docs "k$i" 1500
     "$nf" dedup -q --index "$crash" -o /dev/null "$tmp/k$i.jsonl" 2>/dev/null &

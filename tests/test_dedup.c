@@ -184,6 +184,8 @@ static void compare_hash_mode(const char *path, nf_clean_options o)
         assert_int_equal(a->n_tokens, b->n_tokens);
         assert_null(b->tokens);
         assert_null(b->pool);
+        assert_null(b->text); /* assembled in the cleaner's buffer, not kept */
+        assert_int_equal(a->text_len, b->text_len);
         assert_non_null(b->units);
         norms.len = 0; /* the normalized text norms_hash is the hash of */
         for (size_t k = 0; k < a->n_tokens; k++) {

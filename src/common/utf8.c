@@ -100,9 +100,11 @@ static size_t ascii_run(const unsigned char *s, size_t len)
     while (i + 8 <= len) {
         uint64_t w;
         memcpy(&w, s + i, 8);
-        /* any byte >= 0x80, or any zero byte, ends the fast run */
-        if ((w & 0x8080808080808080ULL) || ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL))
-            break;
+        /* any byte >= 0x80, or any zero byte, ends the fast run; the lowest
+         * flag is exact (a borrow only corrupts the flags above a zero) */
+        uint64_t bad = (w & 0x8080808080808080ULL) | ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL);
+        if (bad)
+            return i + (unsigned)__builtin_ctzll(bad) / 8;
         i += 8;
     }
     while (i < len && s[i] > 0 && s[i] < 0x80)

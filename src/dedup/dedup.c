@@ -278,7 +278,6 @@ typedef struct sketch_ctx {
 
 static nf_status sketch_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
-    (void)worker;
     sketch_ctx *c = ctx;
     const nf_clean_doc *cd = &c->docs[i];
     nfi_dedup_item *it = &c->items[i];
@@ -288,7 +287,8 @@ static nf_status sketch_task(void *ctx, void *worker, size_t i, nf_error *err)
     it->signature = malloc((size_t)c->d->opt.perms * sizeof *it->signature);
     if (!it->signature)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    nf_status st = nfi_sketch_doc(cd, &c->d->params, c->d->opt.exact_verify, it->signature, &it->sketch, err);
+    nf_status st =
+        nfi_sketch_doc_with(cd, &c->d->params, c->d->opt.exact_verify, it->signature, worker, &it->sketch, err);
     it->flags = cd->n_tokens == 0 ? DOC_EMPTY : it->sketch.too_short ? DOC_TOO_SHORT : 0;
     return st;
 }
@@ -298,7 +298,18 @@ nf_status nfi_dedup_sketch(const nf_dedup *d, const nf_clean_doc *docs, size_t n
 {
     memset(out, 0, n * sizeof *out);
     sketch_ctx c = {d, docs, out};
-    return nfi_parallel_for(n, NULL, 0, d->opt.threads, sketch_task, &c, err);
+    /* each thread's shingle and work buffers serve all its documents */
+    int threads = d->opt.threads > 0 ? d->opt.threads : 1;
+    nfi_sketch_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
+    if (!scratch)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = nfi_parallel_for(n, scratch, sizeof *scratch, threads, sketch_task, &c, err);
+    for (int t = 0; t < threads; t++) {
+        free(scratch[t].sh);
+        free(scratch[t].work);
+    }
+    free(scratch);
+    return st;
 }
 
 nf_status nfi_dedup_append_item(nf_dedup *d, const nfi_dedup_item *it, nf_error *err)

@@ -35,6 +35,14 @@ typedef struct nfi_sketch {
  * keep_shingles: also return the sorted shingle set (for exact verification). */
 nf_status nfi_sketch_doc(const nf_clean_doc *doc, const nfi_sketch_params *params, bool keep_shingles,
                         uint32_t *signature, nfi_sketch *out, nf_error *err);
+/* The same with a thread's buffers, reused from one document to the next
+ * (their owner frees sh and work); scratch may be NULL. */
+typedef struct nfi_sketch_scratch {
+    uint64_t *sh, *work;
+    size_t sh_cap, work_cap;
+} nfi_sketch_scratch;
+nf_status nfi_sketch_doc_with(const nf_clean_doc *doc, const nfi_sketch_params *params, bool keep_shingles,
+                             uint32_t *signature, nfi_sketch_scratch *scratch, nfi_sketch *out, nf_error *err);
 void nfi_sketch_free(nfi_sketch *s);
 
 /* Estimated Jaccard similarity: the fraction of equal signature values. */

@@ -365,8 +365,17 @@ static nf_status sketch_shingles(uint64_t *sh, size_t n, const nfi_sketch_params
     return NF_OK;
 }
 
-nf_status nfi_sketch_doc(const nf_clean_doc *doc, const nfi_sketch_params *p, bool keep_shingles,
-                        uint32_t *signature, nfi_sketch *out, nf_error *err)
+/* scratch's buffer *v with room for n values, or NULL */
+static uint64_t *scratch_room(uint64_t **v, size_t *cap, size_t n)
+{
+    uint64_t *g = nfi_grow_array(*v, cap, n, sizeof *g);
+    if (g)
+        *v = g;
+    return g;
+}
+
+nf_status nfi_sketch_doc_with(const nf_clean_doc *doc, const nfi_sketch_params *p, bool keep_shingles,
+                             uint32_t *signature, nfi_sketch_scratch *scratch, nfi_sketch *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
     /* the cleaner's hash mode made the units and the exact hash (the same
@@ -395,22 +404,32 @@ nf_status nfi_sketch_doc(const nf_clean_doc *doc, const nfi_sketch_params *p, bo
         return NF_OK;
     }
     /* shingles overwrite our own unit array in place (shingle i needs
-     * units i..), the cleaner's go to a new one */
-    uint64_t *sh = own ? own : malloc((n_units - (size_t)p->ngram + 1) * sizeof *sh);
+     * units i..), the cleaner's go to a new one: the scratch's unless the
+     * sketch keeps them */
+    size_t count = n_units - (size_t)p->ngram + 1;
+    bool sh_scratch = !own && scratch && !keep_shingles;
+    uint64_t *sh = own                ? own
+                   : sh_scratch       ? scratch_room(&scratch->sh, &scratch->sh_cap, count)
+                                      : malloc(count * sizeof *sh);
     if (!sh)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     size_t n = nfi_shingle_hashes(units, n_units, p->ngram, sh);
     size_t work_cap = pow2_at_least(2 * n);
-    uint64_t *work = malloc(work_cap * sizeof *work);
-    if (!work) {
-        free(sh);
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    }
-    nf_status st = sketch_shingles(sh, n, p, keep_shingles, signature, work, work_cap, out, err);
-    free(work);
-    if (!out->shingles)
+    uint64_t *work = scratch ? scratch_room(&scratch->work, &scratch->work_cap, work_cap)
+                             : malloc(work_cap * sizeof *work);
+    nf_status st = work ? sketch_shingles(sh, n, p, keep_shingles, signature, work, work_cap, out, err)
+                        : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (!scratch)
+        free(work);
+    if (!out->shingles && !sh_scratch)
         free(sh);
     return st;
+}
+
+nf_status nfi_sketch_doc(const nf_clean_doc *doc, const nfi_sketch_params *p, bool keep_shingles,
+                        uint32_t *signature, nfi_sketch *out, nf_error *err)
+{
+    return nfi_sketch_doc_with(doc, p, keep_shingles, signature, NULL, out, err);
 }
 
 void nfi_sketch_free(nfi_sketch *s)

@@ -33,6 +33,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#define COUNT(a) (sizeof(a) / sizeof *(a))
 
 #define PROSE_MIN_UNITS 8
 #define MENU_MAX_UNITS 2
@@ -202,6 +207,52 @@ static bool needle_skip_any(const needle_skip *ns, const char *low, size_t n)
     return false;
 }
 
+/* Whether any cookie word occurs anywhere in the lower-cased document: a
+ * line can only hold one if the document does, and almost no document
+ * does, so the per-line scan above runs only for those that do. Each word
+ * is found from one of its rarer letter pairs (its anchor); with SSE2, 16
+ * positions are tested for all anchors at once, and only a position whose
+ * pair is an anchor is compared with the words anchored there. The answer
+ * is exactly needle_skip_any's over the whole text. */
+/* cookie_words[k]'s anchor: its pair of bytes at this offset */
+static const size_t cookie_anchor_offset[] = {3, 2, 2, 9, 2, 2, 2};
+_Static_assert(COUNT(cookie_anchor_offset) == COUNT(cookie_words), "one anchor per cookie word");
+
+static bool anchored_at(const char *low, size_t n, size_t p)
+{
+    for (size_t k = 0; k < COUNT(cookie_words); k++) {
+        const char *w = cookie_words[k];
+        size_t off = cookie_anchor_offset[k], len = strlen(w);
+        if (low[p] == w[off] && low[p + 1] == w[off + 1] && p >= off && p - off + len <= n &&
+            memcmp(low + p - off, w, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool has_cookie_word(const char *low, size_t n)
+{
+    size_t p = 0;
+#ifdef __SSE2__
+    for (; p + 17 <= n; p += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(low + p)), y = _mm_loadu_si128((const __m128i *)(low + p + 1));
+        __m128i hit = _mm_setzero_si128();
+        for (size_t k = 0; k < COUNT(cookie_words); k++) {
+            const char *pair = cookie_words[k] + cookie_anchor_offset[k];
+            hit = _mm_or_si128(hit, _mm_and_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(pair[0])),
+                                                  _mm_cmpeq_epi8(y, _mm_set1_epi8(pair[1]))));
+        }
+        for (unsigned m = (unsigned)_mm_movemask_epi8(hit); m; m &= m - 1)
+            if (anchored_at(low, n, p + (unsigned)__builtin_ctz(m)))
+                return true;
+    }
+#endif
+    for (; p + 1 < n; p++)
+        if (anchored_at(low, n, p))
+            return true;
+    return false;
+}
+
 static bool any_prefix(const char *s, size_t n, const char *const *list, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
@@ -219,8 +270,6 @@ static bool equals_any(const char *s, size_t n, const char *const *list, size_t 
             return true;
     return false;
 }
-
-#define COUNT(a) (sizeof(a) / sizeof *(a))
 
 static size_t count_stopwords(const char *s, size_t n)
 {
@@ -242,7 +291,8 @@ static size_t count_stopwords(const char *s, size_t n)
 }
 
 /* Words (runs of bytes other than ASCII space), letters, CJK characters
- * and sentence end of one line; ASCII stretches go 8 bytes at a time. */
+ * and sentence end of one line; ASCII stretches go 8 bytes at a time (or
+ * as many of 8 as come before a non-ASCII byte). */
 static line_features features_of(const char *s, size_t n)
 {
     line_features f = {0, 0, 0, false, false, true};
@@ -251,13 +301,21 @@ static line_features features_of(const char *s, size_t n)
     bool after_space = true; /* words: runs of bytes other than ASCII space */
     for (size_t i = 0; i < n;) {
         uint64_t x;
-        if (i + 8 <= n && (memcpy(&x, u + i, 8), !(x & NFI_SWAR_HIGH))) { /* 8 ASCII bytes at once */
-            uint64_t space = nfi_swar_eq(x, ' ') | nfi_swar_in(x, '\t', '\r');
-            uint64_t starts = ~space & NFI_SWAR_HIGH & (space << 8 | (after_space ? 0x80u : 0u));
+        /* the ASCII bytes of the next 8, up to the first other one (carries
+         * only corrupt the flags above it, which are masked off) */
+        unsigned k = 0;
+        if (i + 8 <= n) {
+            memcpy(&x, u + i, 8);
+            k = x & NFI_SWAR_HIGH ? (unsigned)__builtin_ctzll(x & NFI_SWAR_HIGH) / 8 : 8;
+        }
+        if (k) {
+            uint64_t valid = k == 8 ? ~0ull : (1ull << (8 * k)) - 1;
+            uint64_t space = (nfi_swar_eq(x, ' ') | nfi_swar_in(x, '\t', '\r')) & valid;
+            uint64_t starts = ~space & NFI_SWAR_HIGH & valid & (space << 8 | (after_space ? 0x80u : 0u));
             f.words += nfi_swar_count(starts);
-            after_space = (space >> 63) != 0;
-            f.alnum |= (nfi_swar_in(x | NFI_SWAR_ONES * 32, 'a', 'z') | nfi_swar_in(x, '0', '9')) != 0;
-            i += 8;
+            after_space = (space >> (8 * k - 1)) != 0;
+            f.alnum |= ((nfi_swar_in(x | NFI_SWAR_ONES * 32, 'a', 'z') | nfi_swar_in(x, '0', '9')) & valid) != 0;
+            i += k;
             continue;
         }
         unsigned char c = u[i];
@@ -329,7 +387,7 @@ static const char *pattern_reason(const char *s, const char *low, size_t n, cons
 {
     if (f->only_punct)
         return R_PUNCT;
-    if (needle_skip_any(cookies, low, n) &&
+    if (cookies && needle_skip_any(cookies, low, n) &&
         any_contained(low, n, cookie_context, COUNT(cookie_context)))
         return R_COOKIE;
     if (f->words > 25)
@@ -523,11 +581,13 @@ nf_status nfi_boilerplate_classify(const char *text, size_t len, const char *tit
     for (size_t i = 0; i < len; i++)
         low[i] = (char)nfi_lower_ascii((unsigned char)text[i]);
     needle_skip cookies;
-    needle_skip_init(&cookies, cookie_words, COUNT(cookie_words));
+    bool any_cookie = has_cookie_word(low, len);
+    if (any_cookie)
+        needle_skip_init(&cookies, cookie_words, COUNT(cookie_words));
     for (size_t i = 0; i < n; i++) {
         const char *s = text + lines[i].start;
         f[i] = features_of(s, lines[i].len);
-        lines[i].reason = pattern_reason(s, low + lines[i].start, lines[i].len, &f[i], &cookies);
+        lines[i].reason = pattern_reason(s, low + lines[i].start, lines[i].len, &f[i], any_cookie ? &cookies : NULL);
         if (!lines[i].reason && f[i].units <= TEMPLATE_MAX_UNITS && !is_prose(&f[i]) &&
             nfi_template_contains(templates, nfi_template_key(group_hash, s, lines[i].len)))
             lines[i].reason = R_TEMPLATE;

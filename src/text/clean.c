@@ -12,7 +12,9 @@
  * the search for a date in the text and URL, options.stem = 0 stemming,
  * options.token_count_only = 1 everything about tokens but their number,
  * options.token_hashes = 1 everything but the unit hashes and the hash of
- * the normalized text, what duplicate detection reads.
+ * the normalized text, what duplicate detection reads (the cleaned text
+ * itself is then assembled in the worker's buffer and not kept: only its
+ * length is).
  *
  * Batches: nf_clean_batch first computes, single-threaded, the set of lines
  * repeated across documents of the same source within the batch (site
@@ -36,7 +38,8 @@
 typedef struct worker {
     nf_langid *langid;
     nfi_normalizer *normalizer;
-    nfi_buf norms;      /* token_hashes: the normalized text of the document at hand */
+    nfi_buf text;       /* token_hashes: the cleaned text of the document at hand */
+    nfi_buf norms;      /* token_hashes: its normalized text */
     nfi_unit_vec units; /* token_hashes: its units, copied out at their size */
 } worker;
 
@@ -91,6 +94,7 @@ void nf_cleaner_free(nf_cleaner *c)
     for (int i = 0; i < c->n_workers; i++) {
         nf_langid_free(c->workers[i].langid);
         nfi_normalizer_free(c->workers[i].normalizer);
+        nfi_buf_free(&c->workers[i].text);
         nfi_buf_free(&c->workers[i].norms);
         free(c->workers[i].units.items);
     }
@@ -201,11 +205,14 @@ static void normalize_lang_code(const char *given, char out[12])
     out[n] = '\0';
 }
 
-static nf_status assemble(nf_clean_doc *cd, const nfi_boilerplate_result *br, nf_error *err)
+/* The kept lines into text (empty on entry; sized for the whole raw text,
+ * so it grows at most once), the title and the removed lines into cd. */
+static nf_status assemble(nf_clean_doc *cd, const nfi_boilerplate_result *br, nfi_buf *text, nf_error *err)
 {
     const char *raw = cd->doc.text;
-    nfi_buf text;
-    nfi_buf_init(&text);
+    if (!nfi_buf_reserve(text, cd->doc.text_len + 1))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    text->data[text->len] = '\0';
     size_t n_removed = 0;
     for (size_t i = 0; i < br->n_lines; i++)
         n_removed += br->lines[i].reason != NULL;
@@ -226,13 +233,12 @@ static nf_status assemble(nf_clean_doc *cd, const nfi_boilerplate_result *br, nf
             if (!br->title_in_text)
                 continue;
         }
-        if (text.len)
-            nfi_buf_puts(&text, pending_break || l->blank_before ? "\n\n" : "\n");
-        nfi_buf_append(&text, raw + l->start, l->len);
+        if (text->len)
+            nfi_buf_puts(text, pending_break || l->blank_before ? "\n\n" : "\n");
+        nfi_buf_append(text, raw + l->start, l->len);
         pending_break = false;
     }
-    cd->text = nfi_buf_take(&text, &cd->text_len);
-    if (!cd->text || !cd->removed || (br->title_line != SIZE_MAX && !cd->title))
+    if (text->oom || !cd->removed || (br->title_line != SIZE_MAX && !cd->title))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < cd->n_removed; i++)
         if (!cd->removed[i].text)
@@ -242,7 +248,7 @@ static nf_status assemble(nf_clean_doc *cd, const nfi_boilerplate_result *br, nf
 
 /* lang given (and detection not forced), or detected, or without a language
  * identifier (options.lang = 0) "und" when not given. */
-static void decide_lang(nf_clean_doc *cd, worker *w, bool force_detect)
+static void decide_lang(nf_clean_doc *cd, const char *text, worker *w, bool force_detect)
 {
     if (cd->doc.lang && (!force_detect || !w->langid)) {
         normalize_lang_code(cd->doc.lang, cd->lang);
@@ -254,7 +260,7 @@ static void decide_lang(nf_clean_doc *cd, worker *w, bool force_detect)
         cd->lang_confidence = 0.0;
         return;
     }
-    const char *sample = cd->text;
+    const char *sample = text;
     size_t len = cd->text_len;
     if (len < 40 && cd->title) { /* tiny bodies: let the title help */
         sample = cd->title;
@@ -284,14 +290,14 @@ static void decide_date(nf_clean_doc *cd, bool find)
  * of tokens. Both are made in the worker's buffers, which stay warm from
  * one document to the next; the document keeps a copy of the units at
  * their size (a batch holds thousands of documents at once). */
-static nf_status hash_tokens(worker *w, nf_clean_doc *cd, const char *token_lang, nf_error *err)
+static nf_status hash_tokens(worker *w, nf_clean_doc *cd, const char *text, const char *token_lang, nf_error *err)
 {
     w->norms.len = 0;
     w->units.len = 0;
     if (!nfi_buf_reserve(&w->norms, cd->text_len + cd->text_len / 4 + 16) ||
         !(w->units.items = nfi_grow_array(w->units.items, &w->units.cap, cd->text_len / 5 + 16, sizeof(uint64_t))))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    nf_status st = nfi_tokenize_units(w->normalizer, cd->text, cd->text_len, token_lang, &w->units, &w->norms,
+    nf_status st = nfi_tokenize_units(w->normalizer, text, cd->text_len, token_lang, &w->units, &w->norms,
                                       &cd->n_tokens, err);
     if (st != NF_OK)
         return st;
@@ -316,13 +322,23 @@ static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_se
     if (c->options.keep_boilerplate)
         for (size_t i = 0; i < br.n_lines; i++)
             br.lines[i].reason = NULL;
-    st = assemble(cd, &br, err);
+    /* hash mode keeps no text: it is assembled in the worker's buffer */
+    bool keep_text = !c->options.token_hashes;
+    nfi_buf own;
+    nfi_buf_init(&own);
+    nfi_buf *text = keep_text ? &own : &w->text;
+    text->len = 0;
+    st = assemble(cd, &br, text, err);
     nfi_boilerplate_result_free(&br);
+    cd->text_len = text->len;
+    if (keep_text)
+        cd->text = nfi_buf_take(&own, NULL);
     if (st != NF_OK)
         return st;
+    const char *body = keep_text ? cd->text : w->text.data;
     if (!cd->title && cd->doc.title && !(cd->title = nfi_strdup(cd->doc.title)))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    decide_lang(cd, w, c->options.detect_lang);
+    decide_lang(cd, body, w, c->options.detect_lang);
     decide_date(cd, c->options.dates);
     /* Without language identification (dedup) tokens follow the text alone:
      * a given language must not change them (an English apostrophe rule would
@@ -331,7 +347,7 @@ static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_se
     if (c->options.token_count_only)
         return nfi_count_tokens(w->normalizer, cd->text, cd->text_len, token_lang, &cd->n_tokens, err);
     if (c->options.token_hashes)
-        return hash_tokens(w, cd, token_lang, err);
+        return hash_tokens(w, cd, body, token_lang, err);
     /* sized for the usual text (about a token per 6 bytes, norms no longer
      * than the words) so that they rarely grow while tokenizing */
     nfi_token_vec tokens = {malloc((cd->text_len / 5 + 16) * sizeof(nf_token)), 0, cd->text_len / 5 + 16};
