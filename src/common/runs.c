@@ -153,11 +153,9 @@ static inline __attribute__((always_inline)) void radix_insertion(unsigned char 
  * finished by insertion sort, so uniform keys are done after two or three
  * byte passes instead of eight. A byte all records share costs one
  * counting pass. The levels scatter back and forth between the two
- * buffers (msd_in_place: result in v, scratch as the other; msd_into:
- * from src into dst), so no level copies its records back. */
+ * buffers (each level's result lands in the buffer its caller wants), so
+ * no level copies its records back. */
 #define MSD_SMALL 48
-
-static void msd_into(unsigned char *src, unsigned char *dst, size_t n, size_t size, int first, int pos);
 
 /* Counts byte pos of n records into start[1..256]; false when they all
  * share it. */
@@ -183,35 +181,24 @@ static void msd_scatter(const unsigned char *src, unsigned char *dst, size_t n, 
         memcpy(dst + at[radix_byte(src, size, pos)]++ * size, src, size);
 }
 
-static void msd_in_place(unsigned char *v, unsigned char *scratch, size_t n, size_t size, int first, int pos)
-{
-    size_t start[257];
-    for (; n > MSD_SMALL && pos >= first; pos--) {
-        if (!msd_count(v, n, size, pos, start))
-            continue;
-        msd_scatter(v, scratch, n, size, pos, start);
-        for (int k = 0; k < 256; k++)
-            msd_into(scratch + start[k] * size, v + start[k] * size, start[k + 1] - start[k], size, first, pos - 1);
-        return;
-    }
-    if (pos >= first)
-        radix_insertion(v, n, size, first);
-}
-
-static void msd_into(unsigned char *src, unsigned char *dst, size_t n, size_t size, int first, int pos)
+/* Sorts the n records at src by bytes pos down to first, using other as
+ * the second buffer; the result lands in other when into, else in src. */
+static void msd(unsigned char *src, unsigned char *other, size_t n, size_t size, int first, int pos, bool into)
 {
     size_t start[257];
     for (; n > MSD_SMALL && pos >= first; pos--) {
         if (!msd_count(src, n, size, pos, start))
             continue;
-        msd_scatter(src, dst, n, size, pos, start);
-        for (int k = 0; k < 256; k++)
-            msd_in_place(dst + start[k] * size, src + start[k] * size, start[k + 1] - start[k], size, first, pos - 1);
+        msd_scatter(src, other, n, size, pos, start);
+        for (int k = 0; k < 256; k++) /* each bucket now in other: sorted back, or left there */
+            msd(other + start[k] * size, src + start[k] * size, start[k + 1] - start[k], size, first, pos - 1,
+                !into);
         return;
     }
-    memcpy(dst, src, n * size);
+    if (into)
+        memcpy(other, src, n * size);
     if (pos >= first)
-        radix_insertion(dst, n, size, first);
+        radix_insertion(into ? other : src, n, size, first);
 }
 
 static inline __attribute__((always_inline)) void radix_sort(void *v, void *scratch, size_t n, size_t size,
@@ -220,7 +207,7 @@ static inline __attribute__((always_inline)) void radix_sort(void *v, void *scra
     if (n < MSD_MIN || last - first < 2)
         radix_lsd(v, scratch, n, size, first, last);
     else
-        msd_in_place(v, scratch, n, size, first, last - 1);
+        msd(v, scratch, n, size, first, last - 1, false);
 }
 
 static void insertion_sort_u64(uint64_t *v, size_t n)
