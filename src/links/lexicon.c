@@ -308,6 +308,24 @@ static void add_word(builder *b, const char *lang, const char *word, size_t n, c
     nfi_buf_free(&key);
 }
 
+/* Appends to out[n..max) the phrases of s between ',' and ';', trimmed of
+ * spaces, non-empty and, when keep is given, kept by it; returns the new
+ * count. s is cut in place. */
+static size_t split_phrases(char *s, bool (*keep)(const char *), char **out, size_t n, size_t max)
+{
+    char *save = NULL;
+    for (char *ph = strtok_r(s, ",;", &save); ph && n < max; ph = strtok_r(NULL, ",;", &save)) {
+        while (*ph == ' ')
+            ph++;
+        size_t len = strlen(ph);
+        while (len && ph[len - 1] == ' ')
+            ph[--len] = '\0';
+        if (len && (!keep || keep(ph)))
+            out[n++] = ph;
+    }
+    return n;
+}
+
 /* Splits a definition into translation phrases: drops [labels], <tags>,
  * /pronunciations/, (notes), numbering and cross-reference lines. */
 static size_t phrases_of(char *def, char **out, size_t max)
@@ -336,16 +354,7 @@ static size_t phrases_of(char *def, char **out, size_t max)
             p++;
         if (p != line && *p == '.')
             line = p + 1;
-        char *save2 = NULL;
-        for (char *ph = strtok_r(line, ",;", &save2); ph && n < max; ph = strtok_r(NULL, ",;", &save2)) {
-            while (*ph == ' ')
-                ph++;
-            size_t len = strlen(ph);
-            while (len && ph[len - 1] == ' ')
-                ph[--len] = '\0';
-            if (len)
-                out[n++] = ph;
-        }
+        n = split_phrases(line, NULL, out, n, max);
     }
     return n;
 }
@@ -521,18 +530,7 @@ static bool mueller_translation(const char *ph)
 static size_t mueller_translations(char *body, char **out, size_t max)
 {
     mueller_strip(body);
-    size_t n = 0;
-    char *save = NULL;
-    for (char *ph = strtok_r(body, ",;", &save); ph && n < max; ph = strtok_r(NULL, ",;", &save)) {
-        while (*ph == ' ')
-            ph++;
-        size_t len = strlen(ph);
-        while (len && ph[len - 1] == ' ')
-            ph[--len] = '\0';
-        if (len && mueller_translation(ph))
-            out[n++] = ph;
-    }
-    return n;
+    return split_phrases(body, mueller_translation, out, 0, max);
 }
 
 /* Two passes over the entries: the first translations of every headword,
