@@ -480,6 +480,17 @@ static bool compute_norm_stem(tok_ctx *c, nf_token *t, const char *raw, size_t n
     return !c->pool->oom;
 }
 
+/* The len bytes just written at the pool's end become t's norm and stem
+ * (one string, NUL-terminated as compute_norm_stem lays them out). */
+static void take_norm(nfi_buf *pool, nf_token *t, size_t len)
+{
+    pool->data[pool->len + len] = '\0';
+    t->norm = t->stem = (uint32_t)pool->len;
+    t->norm_len = t->stem_len = (uint32_t)len;
+    pool->len += len + 1;
+    pool->data[pool->len] = '\0';
+}
+
 /* An ASCII token that is not stemmed: lower-cased into the pool with its
  * NUL in one step, the stem the norm (the layout compute_norm_stem makes). */
 static bool fold_ascii_token(nfi_buf *pool, nf_token *t, const char *raw, size_t n)
@@ -490,11 +501,7 @@ static bool fold_ascii_token(nfi_buf *pool, nf_token *t, const char *raw, size_t
     char *d = pool->data + pool->len;
     for (size_t i = 0; i < n; i++)
         d[i] = (char)nfi_lower_ascii((unsigned char)raw[i]);
-    d[n] = '\0';
-    t->norm = t->stem = (uint32_t)pool->len;
-    t->norm_len = t->stem_len = (uint32_t)n;
-    pool->len += n + 1;
-    pool->data[pool->len] = '\0';
+    take_norm(pool, t, n);
     return true;
 }
 
@@ -527,11 +534,7 @@ static bool fold_simple_token(const nfi_normalizer *nz, nfi_buf *pool, nf_token 
         w += f->len;
         i += 2;
     }
-    d[w] = '\0';
-    t->norm = t->stem = (uint32_t)pool->len;
-    t->norm_len = t->stem_len = (uint32_t)w;
-    pool->len += w + 1;
-    pool->data[pool->len] = '\0';
+    take_norm(pool, t, w);
     return true;
 }
 
