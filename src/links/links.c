@@ -611,25 +611,7 @@ static double order_agreement(const doc_entry *a, const doc_entry *b, size_t n_i
     return shorter >= 4 ? (double)lcs_length(s->sa, na, s->sb, nb, n_ids, s) / (double)shorter : 0;
 }
 
-/* The largest logit the pair can reach from its merge alone: alignment at
- * 1 and order at whichever end raises the logit. A pair whose bound is
- * below the threshold cannot be linked, and no linked pair's best-match
- * test can depend on it (a linked pair's logit is above the threshold), so
- * the costly alignment and order agreement are skipped for it. */
-static double logit_bound(const nf_link_explain *e, double ev, double cov)
-{
-    double order_gain = cal.order + cal.order_x_evidence * ev;
-    return cal.bias + cal.terms * e->terms + cal.names * e->names + cal.numbers * e->numbers +
-           (cal.align > 0 ? cal.align : 0) + cal.length * e->length_ratio + (order_gain > 0 ? order_gain : 0) +
-           cal.evidence * ev + cal.coverage * cov + cal.terms_x_coverage * e->terms * cov +
-           cal.names_x_uncovered * e->names * (1 - cov);
-}
-
-/* Scores pair (ia, ib) into e. prune_below: a logit under which the pair's
- * exact score does not matter (-INFINITY: always exact); a pair whose
- * bound falls under it gets the bound as its logit and score. */
-static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain *e, pair_scratch *s,
-                       double prune_below)
+static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain *e, pair_scratch *s)
 {
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
     double dot = 0, kind_dot[4] = {0};
@@ -660,24 +642,16 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
     double *parts[4] = {&e->terms, &e->names, &e->numbers, &e->dates};
     for (int k = 0; k < 4; k++)
         *parts[k] = a->kind_norm[k] > 0 && b->kind_norm[k] > 0 ? kind_dot[k] / (a->kind_norm[k] * b->kind_norm[k]) : 0;
+    e->alignment = alignment(a, b, shared);
+    e->order = order_agreement(a, b, n_ids, s);
+    for (size_t k = 0; k < n_ids; k++) /* the scratch ready for the next pair */
+        s->id_a[s->shared_a[k]] = s->id_b[s->shared_b[k]] = -1;
     size_t la = a->text_len, lb = b->text_len; /* translations keep roughly the length */
     e->length_ratio = la && lb ? (double)(la < lb ? la : lb) / (double)(la > lb ? la : lb) : 0;
     e->cosine = cosine;
     double ev = log1p((double)shared), cov;
     e->shared = (double)shared;
     cov = e->coverage = a->term_share < b->term_share ? a->term_share : b->term_share;
-    double bound = logit_bound(e, ev, cov);
-    if (bound < prune_below) {
-        for (size_t k = 0; k < n_ids; k++) /* the scratch ready for the next pair */
-            s->id_a[s->shared_a[k]] = s->id_b[s->shared_b[k]] = -1;
-        e->logit = bound;
-        e->score = 1.0 / (1.0 + exp(-bound));
-        return;
-    }
-    e->alignment = alignment(a, b, shared);
-    e->order = order_agreement(a, b, n_ids, s);
-    for (size_t k = 0; k < n_ids; k++) /* the scratch ready for the next pair */
-        s->id_a[s->shared_a[k]] = s->id_b[s->shared_b[k]] = -1;
     double z = e->logit = cal.bias + cal.terms * e->terms + cal.names * e->names + cal.numbers * e->numbers +
                           cal.align * e->alignment + cal.length * e->length_ratio + cal.order * e->order +
                           cal.evidence * ev + cal.order_x_evidence * e->order * ev + cal.coverage * cov +
@@ -696,7 +670,7 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
     pair_scratch *s = pair_scratch_new(cap);
     if (!s)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    score_pair(l, a, b, out, s, -INFINITY);
+    score_pair(l, a, b, out, s);
     pair_scratch_free(s);
     return NF_OK;
 }
@@ -785,7 +759,6 @@ typedef struct score_ctx {
     const nf_links *l;
     const uint64_t *pairs;
     nfi_scored_pair *out;
-    double prune_below; /* the threshold's logit: below it a pair cannot link */
 } score_ctx;
 
 /* Best score of each document per other language, over the candidates. */
@@ -803,7 +776,7 @@ static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
     score_ctx *c = ctx;
     nf_link_explain e;
     uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
-    score_pair(c->l, a, b, &e, *(pair_scratch **)worker, c->prune_below);
+    score_pair(c->l, a, b, &e, *(pair_scratch **)worker);
     c->out[i] = (scored_pair){a, b, e.score, e.logit, false};
     return NF_OK;
 }
@@ -928,8 +901,7 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
     size_t *n_best = calloc(l->n ? l->n : 1, sizeof *n_best);
     if (st == NF_OK && (!out->links || !sp || !best || !n_best))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    double t = l->opt.threshold;
-    score_ctx sc = {l, pv, sp, t <= 0 || t >= 1 ? -INFINITY : log(t / (1 - t)) - 1e-9};
+    score_ctx sc = {l, pv, sp};
     if (st == NF_OK)
         st = score_pairs(l, &sc, n_pairs, err);
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++) {
