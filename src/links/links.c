@@ -504,18 +504,76 @@ static double alignment(const doc_entry *a, const doc_entry *b, size_t shared)
 /* Order agreement compares at most 64 x LCS_MAX_WORDS shared features. */
 enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 
-/* One thread's scratch for scoring pairs. The merge of two feature lists
+/* One thread's scratch for scoring pairs. Matching two feature lists
  * numbers the features both have (dates and hash 0 aside) 0, 1, ... in
  * hash order; id_a/id_b map a feature index to that number (-1: not
- * shared) and are all -1 again after each pair. */
+ * shared) and are all -1 again after each pair.
+ *
+ * The features of a are found through a table built once per document a
+ * (pairs come sorted by a, so one table serves a run of a's candidates):
+ * a bit filter of their hashes, then an open-addressing table of their
+ * indices. Walking b in hash order and probing a meets the shared
+ * features in hash order, as a merge of the two sorted lists would, so
+ * the sums add up in the same order; but most of b's features stop at
+ * the filter, and each probe is independent of the last where a merge's
+ * next load waits on its last comparison. */
+enum { MATCH_FILTER_BITS = 1 << 15 };
 typedef struct pair_scratch {
     int32_t *id_a, *id_b;
     uint32_t *shared_a, *shared_b; /* for each number, the feature index in a and in b */
     uint32_t *mask_of;             /* for each number, its match mask (UINT32_MAX: none) */
     size_t cap;                    /* features of the largest document */
+    size_t table_of;               /* the document whose features the table holds (SIZE_MAX: none) */
+    size_t table_mask;             /* its slots - 1 */
+    uint32_t *table;               /* feature index per slot, UINT32_MAX: empty */
+    uint64_t filter[MATCH_FILTER_BITS / 64];
     uint32_t sa[MAX_SHARED], sb[MAX_SHARED];
     uint64_t masks[MAX_SHARED][LCS_MAX_WORDS];
 } pair_scratch;
+
+static size_t table_slots(size_t n_features)
+{
+    size_t slots = 64;
+    while (slots < 2 * n_features)
+        slots *= 2;
+    return slots;
+}
+static size_t table_slot(uint64_t hash, size_t mask) { return (size_t)(hash >> 7) & mask; }
+static size_t filter_bit(uint64_t hash) { return (size_t)(hash >> 40) & (MATCH_FILTER_BITS - 1); }
+
+/* Makes the scratch's table hold document ia's features. */
+static void match_table_for(const nf_links *l, size_t ia, pair_scratch *s)
+{
+    if (s->table_of == ia)
+        return;
+    const nf_pivot *p = &l->docs[ia].pivot;
+    s->table_of = ia;
+    s->table_mask = table_slots(p->n_features) - 1;
+    memset(s->table, 0xFF, (s->table_mask + 1) * sizeof *s->table);
+    memset(s->filter, 0, sizeof s->filter);
+    for (size_t i = 0; i < p->n_features; i++) {
+        uint64_t h = p->features[i].hash;
+        size_t k = table_slot(h, s->table_mask);
+        while (s->table[k] != UINT32_MAX)
+            k = (k + 1) & s->table_mask;
+        s->table[k] = (uint32_t)i;
+        s->filter[filter_bit(h) / 64] |= 1ULL << (filter_bit(h) % 64);
+    }
+}
+
+/* The index of hash among the table's document's features, or UINT32_MAX. */
+static uint32_t match_find(const pair_scratch *s, const nf_pivot_feature *fa, uint64_t h)
+{
+    if (!(s->filter[filter_bit(h) / 64] >> (filter_bit(h) % 64) & 1))
+        return UINT32_MAX;
+    for (size_t k = table_slot(h, s->table_mask);; k = (k + 1) & s->table_mask) {
+        uint32_t i = s->table[k];
+        if (i == UINT32_MAX || fa[i].hash == h)
+            return i;
+    }
+}
+
+static void pair_scratch_free(pair_scratch *s);
 
 static pair_scratch *pair_scratch_new(size_t cap)
 {
@@ -523,13 +581,15 @@ static pair_scratch *pair_scratch_new(size_t cap)
     if (!s)
         return NULL;
     s->cap = cap;
+    s->table_of = SIZE_MAX;
+    s->table = malloc(table_slots(cap) * sizeof *s->table);
     s->id_a = malloc((cap + 1) * sizeof *s->id_a);
     s->id_b = malloc((cap + 1) * sizeof *s->id_b);
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
     s->mask_of = malloc((cap + 1) * sizeof *s->mask_of);
-    if (!s->id_a || !s->id_b || !s->shared_a || !s->shared_b || !s->mask_of) {
-        free(s->id_a), free(s->id_b), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s);
+    if (!s->id_a || !s->id_b || !s->shared_a || !s->shared_b || !s->mask_of || !s->table) {
+        pair_scratch_free(s);
         return NULL;
     }
     for (size_t i = 0; i <= cap; i++)
@@ -541,7 +601,7 @@ static void pair_scratch_free(pair_scratch *s)
 {
     if (!s)
         return;
-    free(s->id_a), free(s->id_b), free(s->shared_a), free(s->shared_b), free(s->mask_of);
+    free(s->id_a), free(s->id_b), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s->table);
     free(s);
 }
 
@@ -615,27 +675,23 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
 {
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
     double dot = 0, kind_dot[4] = {0};
-    size_t i = 0, j = 0, shared = 0, n_ids = 0;
+    size_t shared = 0, n_ids = 0;
     const nf_pivot_feature *fa = a->pivot.features, *fb = b->pivot.features;
-    size_t end_a = a->pivot.n_features, end_b = b->pivot.n_features;
-    while (i < end_a && j < end_b) {
-        uint64_t ha = fa[i].hash, hb = fb[j].hash;
-        if (ha != hb) { /* most steps: advance the smaller side without a branch to mispredict */
-            i += ha < hb;
-            j += hb < ha;
+    match_table_for(l, ia, s);
+    for (size_t j = 0; j < b->pivot.n_features; j++) {
+        uint32_t i = match_find(s, fa, fb[j].hash);
+        if (i == UINT32_MAX)
             continue;
-        }
         double w = (double)a->weights[i] * b->weights[j];
         dot += w;
         kind_dot[fa[i].kind & 3] += w;
         if ((fa[i].kind & 3) != NF_PIVOT_DATE) {
             shared++;
-            if (ha) { /* numbered for order agreement */
+            if (fa[i].hash) { /* numbered for order agreement */
                 s->id_a[i] = s->id_b[j] = (int32_t)n_ids;
-                s->shared_a[n_ids] = (uint32_t)i, s->shared_b[n_ids++] = (uint32_t)j;
+                s->shared_a[n_ids] = i, s->shared_b[n_ids++] = (uint32_t)j;
             }
         }
-        i++, j++;
     }
     memset(e, 0, sizeof *e);
     double cosine = a->norm > 0 && b->norm > 0 ? dot / (a->norm * b->norm) : 0;
