@@ -70,7 +70,8 @@ typedef struct doc_entry {
     float *weights;   /* per feature, after finish computed the IDF */
     uint64_t *para_sets; /* each paragraph's sorted unique features, back to back */
     size_t *para_offsets; /* n_paragraphs + 1 */
-    uint32_t *seq_feature; /* per sequence element, the index of its feature */
+    uint32_t *occ_start; /* per feature, where its occurrences begin in occ_pos (n_features + 1) */
+    uint32_t *occ_pos;   /* sequence positions of feature 0's occurrences, of feature 1's, ..., each ascending */
     uint32_t *post;   /* per feature, its postings list in finish's index (UINT32_MAX: none) */
     size_t n_nondate; /* features that are not dates (what paragraphs compare) */
     char lang[12];
@@ -141,7 +142,7 @@ void nf_links_free(nf_links *l)
         free(l->docs[i].weights);
         free(l->docs[i].para_sets);
         free(l->docs[i].para_offsets);
-        free(l->docs[i].seq_feature);
+        free(l->docs[i].occ_start), free(l->docs[i].occ_pos);
         free(l->docs[i].post);
     }
     free(l->docs);
@@ -167,9 +168,11 @@ typedef struct pivot_ctx {
     doc_entry *out;
 } pivot_ctx;
 
-/* Each sequence element's feature, found once here rather than by hash in
- * every pair scored: through a small open-addressing table of the
- * features (hash -> index), O(sequence). */
+/* Where each feature occurs in the sequence, found once here rather than
+ * by hash in every pair scored (through a small open-addressing table of
+ * the features, hash -> index; O(sequence)): a pair then visits only the
+ * occurrences of the features it shares. A feature's count is its number
+ * of occurrences (pivot.c counts the sequence). */
 static bool index_sequence(doc_entry *d)
 {
     const nf_pivot *p = &d->pivot;
@@ -177,8 +180,13 @@ static bool index_sequence(doc_entry *d)
     while (cap < 2 * p->n_features)
         cap *= 2;
     uint32_t *slots = malloc(cap * sizeof *slots);
-    if (!(d->seq_feature = malloc((p->n_sequence + 1) * sizeof *d->seq_feature)) || !slots)
+    d->occ_start = malloc((p->n_features + 1) * sizeof *d->occ_start);
+    d->occ_pos = malloc((p->n_sequence + 1) * sizeof *d->occ_pos);
+    if (!d->occ_start || !d->occ_pos || !slots)
         return free(slots), false;
+    d->occ_start[0] = 0;
+    for (size_t j = 0; j < p->n_features; j++)
+        d->occ_start[j + 1] = d->occ_start[j] + p->features[j].count;
     memset(slots, 0xFF, cap * sizeof *slots);
     for (size_t j = 0; j < p->n_features; j++) {
         size_t k = (size_t)(p->features[j].hash >> 7) & (cap - 1);
@@ -190,8 +198,11 @@ static bool index_sequence(doc_entry *d)
         size_t k = (size_t)(p->sequence[i] >> 7) & (cap - 1);
         while (p->features[slots[k]].hash != p->sequence[i])
             k = (k + 1) & (cap - 1);
-        d->seq_feature[i] = slots[k];
+        d->occ_pos[d->occ_start[slots[k]]++] = (uint32_t)i;
     }
+    for (size_t j = p->n_features; j > 0; j--) /* each start advanced to the next's: shift back */
+        d->occ_start[j] = d->occ_start[j - 1];
+    d->occ_start[0] = 0;
     free(slots);
     d->n_nondate = 0;
     for (size_t j = 0; j < p->n_features; j++)
@@ -506,8 +517,11 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 
 /* One thread's scratch for scoring pairs. Matching two feature lists
  * numbers the features both have (dates and hash 0 aside) 0, 1, ... in
- * hash order; id_a/id_b map a feature index to that number (-1: not
- * shared) and are all -1 again after each pair.
+ * hash order; shared_a/shared_b give each number's feature in a and b.
+ * For order agreement, the occurrences of those features are marked in a
+ * bit set of sequence positions (id_at: the number at a marked position)
+ * and read back in position order; the bits are clear again after each
+ * document.
  *
  * The features of a are found through a table built once per document a
  * (pairs come sorted by a, so one table serves a run of a's candidates):
@@ -519,8 +533,9 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
  * next load waits on its last comparison. */
 enum { MATCH_FILTER_BITS = 1 << 15 };
 typedef struct pair_scratch {
-    int32_t *id_a, *id_b;
     uint32_t *shared_a, *shared_b; /* for each number, the feature index in a and in b */
+    uint32_t *id_at;               /* per marked sequence position, its number */
+    uint64_t *marked;              /* bit per sequence position */
     uint32_t *mask_of;             /* for each number, its match mask (UINT32_MAX: none) */
     size_t cap;                    /* features of the largest document */
     size_t table_of;               /* the document whose features the table holds (SIZE_MAX: none) */
@@ -575,7 +590,7 @@ static uint32_t match_find(const pair_scratch *s, const nf_pivot_feature *fa, ui
 
 static void pair_scratch_free(pair_scratch *s);
 
-static pair_scratch *pair_scratch_new(size_t cap)
+static pair_scratch *pair_scratch_new(size_t cap, size_t seq_cap)
 {
     pair_scratch *s = calloc(1, sizeof *s);
     if (!s)
@@ -583,17 +598,15 @@ static pair_scratch *pair_scratch_new(size_t cap)
     s->cap = cap;
     s->table_of = SIZE_MAX;
     s->table = malloc(table_slots(cap) * sizeof *s->table);
-    s->id_a = malloc((cap + 1) * sizeof *s->id_a);
-    s->id_b = malloc((cap + 1) * sizeof *s->id_b);
+    s->id_at = malloc((seq_cap + 1) * sizeof *s->id_at);
+    s->marked = calloc(seq_cap / 64 + 1, sizeof *s->marked);
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
     s->mask_of = malloc((cap + 1) * sizeof *s->mask_of);
-    if (!s->id_a || !s->id_b || !s->shared_a || !s->shared_b || !s->mask_of || !s->table) {
+    if (!s->id_at || !s->marked || !s->shared_a || !s->shared_b || !s->mask_of || !s->table) {
         pair_scratch_free(s);
         return NULL;
     }
-    for (size_t i = 0; i <= cap; i++)
-        s->id_a[i] = s->id_b[i] = -1;
     return s;
 }
 
@@ -601,7 +614,7 @@ static void pair_scratch_free(pair_scratch *s)
 {
     if (!s)
         return;
-    free(s->id_a), free(s->id_b), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s->table);
+    free(s->id_at), free(s->marked), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s->table);
     free(s);
 }
 
@@ -644,18 +657,22 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     return zeros;
 }
 
-/* The shared feature numbers (id >= 0) of d's sequence in text order, at
- * most MAX_SHARED, into out (MAX_SHARED slots). Every element is
- * written and the count advanced only for shared ones: no branch on a
- * coin-flip condition in the longest loop of the scoring. */
-static size_t shared_in_order(const doc_entry *d, const int32_t *ids, uint32_t *out)
+/* The numbers of the n_ids shared features (feature index in d: of[k])
+ * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots):
+ * their occurrences marked, then the marks read in position order. */
+static size_t shared_in_order(const doc_entry *d, const uint32_t *of, size_t n_ids, pair_scratch *s, uint32_t *out)
 {
-    size_t n = 0, end = d->pivot.n_sequence;
-    const uint32_t *seq = d->seq_feature;
-    for (size_t i = 0; i < end && n < MAX_SHARED; i++) {
-        int32_t id = ids[seq[i]];
-        out[n] = (uint32_t)id;
-        n += id >= 0;
+    for (size_t k = 0; k < n_ids; k++)
+        for (uint32_t e = d->occ_start[of[k]]; e < d->occ_start[of[k] + 1]; e++) {
+            uint32_t at = d->occ_pos[e];
+            s->id_at[at] = (uint32_t)k;
+            s->marked[at / 64] |= 1ULL << (at % 64);
+        }
+    size_t n = 0, words = (d->pivot.n_sequence + 63) / 64;
+    for (size_t w = 0; w < words; w++) {
+        for (uint64_t bits = s->marked[w]; bits && n < MAX_SHARED; bits &= bits - 1)
+            out[n++] = s->id_at[w * 64 + (size_t)__builtin_ctzll(bits)];
+        s->marked[w] = 0;
     }
     return n;
 }
@@ -666,7 +683,7 @@ static size_t shared_in_order(const doc_entry *d, const int32_t *ids, uint32_t *
  * n_ids: the shared features numbered by the merge. */
 static double order_agreement(const doc_entry *a, const doc_entry *b, size_t n_ids, pair_scratch *s)
 {
-    size_t na = shared_in_order(a, s->id_a, s->sa), nb = shared_in_order(b, s->id_b, s->sb);
+    size_t na = shared_in_order(a, s->shared_a, n_ids, s, s->sa), nb = shared_in_order(b, s->shared_b, n_ids, s, s->sb);
     size_t shorter = na < nb ? na : nb;
     return shorter >= 4 ? (double)lcs_length(s->sa, na, s->sb, nb, n_ids, s) / (double)shorter : 0;
 }
@@ -688,7 +705,6 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
         if ((fa[i].kind & 3) != NF_PIVOT_DATE) {
             shared++;
             if (fa[i].hash) { /* numbered for order agreement */
-                s->id_a[i] = s->id_b[j] = (int32_t)n_ids;
                 s->shared_a[n_ids] = i, s->shared_b[n_ids++] = (uint32_t)j;
             }
         }
@@ -700,8 +716,6 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
         *parts[k] = a->kind_norm[k] > 0 && b->kind_norm[k] > 0 ? kind_dot[k] / (a->kind_norm[k] * b->kind_norm[k]) : 0;
     e->alignment = alignment(a, b, shared);
     e->order = order_agreement(a, b, n_ids, s);
-    for (size_t k = 0; k < n_ids; k++) /* the scratch ready for the next pair */
-        s->id_a[s->shared_a[k]] = s->id_b[s->shared_b[k]] = -1;
     size_t la = a->text_len, lb = b->text_len; /* translations keep roughly the length */
     e->length_ratio = la && lb ? (double)(la < lb ? la : lb) / (double)(la > lb ? la : lb) : 0;
     e->cosine = cosine;
@@ -721,9 +735,9 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
         return nfi_fail(err, NF_ERR_ARG, "nf_links_explain before nf_links_finish");
     if (a >= l->n || b >= l->n)
         return nfi_fail(err, NF_ERR_ARG, "no document %zu or %zu", a, b);
-    size_t cap = l->docs[a].pivot.n_features > l->docs[b].pivot.n_features ? l->docs[a].pivot.n_features
-                                                                             : l->docs[b].pivot.n_features;
-    pair_scratch *s = pair_scratch_new(cap);
+    const nf_pivot *pa = &l->docs[a].pivot, *pb = &l->docs[b].pivot;
+    pair_scratch *s = pair_scratch_new(pa->n_features > pb->n_features ? pa->n_features : pb->n_features,
+                                       pa->n_sequence > pb->n_sequence ? pa->n_sequence : pb->n_sequence);
     if (!s)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     score_pair(l, a, b, out, s);
@@ -921,14 +935,16 @@ static nf_status find_candidates(const nf_links *l, const postings *p, uint64_t 
 /* Scores the n candidate pairs of c, each thread with its scratch. */
 static nf_status score_pairs(const nf_links *l, score_ctx *c, size_t n, nf_error *err)
 {
-    size_t cap = 0;
-    for (size_t i = 0; i < l->n; i++)
+    size_t cap = 0, seq_cap = 0;
+    for (size_t i = 0; i < l->n; i++) {
         cap = l->docs[i].pivot.n_features > cap ? l->docs[i].pivot.n_features : cap;
+        seq_cap = l->docs[i].pivot.n_sequence > seq_cap ? l->docs[i].pivot.n_sequence : seq_cap;
+    }
     int threads = l->opt.threads;
     pair_scratch **scratch = calloc((size_t)threads, sizeof *scratch);
     nf_status st = scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int t = 0; st == NF_OK && t < threads; t++)
-        if (!(scratch[t] = pair_scratch_new(cap)))
+        if (!(scratch[t] = pair_scratch_new(cap, seq_cap)))
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
         st = nfi_parallel_for(n, scratch, sizeof *scratch, threads, score_task, c, err);
