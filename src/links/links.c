@@ -68,8 +68,9 @@ static const struct calibration {
 typedef struct doc_entry {
     nf_pivot pivot;
     float *weights;   /* per feature, after finish computed the IDF */
-    uint64_t *para_sets; /* each paragraph's sorted unique features, back to back */
-    size_t *para_offsets; /* n_paragraphs + 1 */
+    uint64_t *para_sets; /* each paragraph's sorted unique features, back to back; NULL for a
+                            single paragraph (its set is the features but dates: made when needed) */
+    size_t *para_offsets; /* n_paragraphs + 1, or NULL */
     uint32_t *occ_start; /* per feature, where its occurrences begin in occ_pos (n_features + 1) */
     uint32_t *occ_pos;   /* sequence positions of feature 0's occurrences, of feature 1's, ..., each ascending */
     uint32_t *post;   /* per feature, its postings list in finish's index (UINT32_MAX: none) */
@@ -78,7 +79,6 @@ typedef struct doc_entry {
     uint32_t lang_id; /* small integer per language ("und": 0), set in finish */
     size_t text_len;
     double norm;      /* of the weighted vector, all kinds */
-    double term_share; /* terms among the features in text order */
     double kind_norm[4];
 } doc_entry;
 
@@ -169,46 +169,31 @@ typedef struct pivot_ctx {
 } pivot_ctx;
 
 /* Where each feature occurs in the sequence, found once here rather than
- * by hash in every pair scored (through a small open-addressing table of
- * the features, hash -> index; O(sequence)): a pair then visits only the
- * occurrences of the features it shares. A feature's count is its number
- * of occurrences (pivot.c counts the sequence). */
+ * in every pair scored: a pair then visits only the occurrences of the
+ * features it shares. A feature's count is its number of occurrences
+ * (pivot.c counts the sequence). */
 static bool index_sequence(doc_entry *d)
 {
     const nf_pivot *p = &d->pivot;
-    size_t cap = 16;
-    while (cap < 2 * p->n_features)
-        cap *= 2;
-    uint32_t *slots = malloc(cap * sizeof *slots);
     d->occ_start = malloc((p->n_features + 1) * sizeof *d->occ_start);
     d->occ_pos = malloc((p->n_sequence + 1) * sizeof *d->occ_pos);
-    if (!d->occ_start || !d->occ_pos || !slots)
-        return free(slots), false;
+    if (!d->occ_start || !d->occ_pos)
+        return false;
     d->occ_start[0] = 0;
     for (size_t j = 0; j < p->n_features; j++)
         d->occ_start[j + 1] = d->occ_start[j] + p->features[j].count;
-    memset(slots, 0xFF, cap * sizeof *slots);
-    for (size_t j = 0; j < p->n_features; j++) {
-        size_t k = (size_t)(p->features[j].hash >> 7) & (cap - 1);
-        while (slots[k] != UINT32_MAX)
-            k = (k + 1) & (cap - 1);
-        slots[k] = (uint32_t)j;
-    }
-    for (size_t i = 0; i < p->n_sequence; i++) { /* every sequence element is a feature */
-        size_t k = (size_t)(p->sequence[i] >> 7) & (cap - 1);
-        while (p->features[slots[k]].hash != p->sequence[i])
-            k = (k + 1) & (cap - 1);
-        d->occ_pos[d->occ_start[slots[k]]++] = (uint32_t)i;
-    }
-    for (size_t j = p->n_features; j > 0; j--) /* each start advanced to the next's: shift back */
+    for (size_t i = 0; i < p->n_sequence; i++) /* each start advances to the next's ... */
+        d->occ_pos[d->occ_start[p->sequence[i]]++] = (uint32_t)i;
+    for (size_t j = p->n_features; j > 0; j--) /* ... and shifts back */
         d->occ_start[j] = d->occ_start[j - 1];
     d->occ_start[0] = 0;
-    free(slots);
     d->n_nondate = 0;
     for (size_t j = 0; j < p->n_features; j++)
         d->n_nondate += (p->features[j].kind & 3) != NF_PIVOT_DATE;
     return true;
 }
+
+static bool build_paragraph_sets(doc_entry *d);
 
 static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
@@ -216,7 +201,7 @@ static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
     snprintf(c->out[i].lang, sizeof c->out[i].lang, "%s", c->docs[i].lang);
     nfi_pivot_text(&c->docs[i], &c->out[i].text_len);
     nf_status st = nfi_pivot_build(*(nfi_pivoter **)worker, &c->docs[i], &c->out[i].pivot, err);
-    if (st == NF_OK && !index_sequence(&c->out[i]))
+    if (st == NF_OK && (!index_sequence(&c->out[i]) || !build_paragraph_sets(&c->out[i])))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     return st;
 }
@@ -254,37 +239,12 @@ typedef struct postings {
     size_t n_keys;
 } postings;
 
-static bool build_paragraph_sets(doc_entry *d);
-
-/* Share of the words behind name and term features that yield a term:
- * about 1 where the language has a dictionary (or is English), 0 where
- * every word could only be read as a name (Hebrew today). Features of one
- * word are adjacent in the sequence and share its offset. */
-static double term_share(const nf_pivot *p)
-{
-    size_t words = 0, with_term = 0;
-    for (size_t j = 0; j < p->n_sequence;) {
-        size_t k = j;
-        bool term = false, counted = false;
-        while (k < p->n_sequence && p->sequence_at[2 * k] == p->sequence_at[2 * j]) {
-            int kind = (int)(p->sequence[k] & 3);
-            counted |= kind == NF_PIVOT_TERM || kind == NF_PIVOT_NAME;
-            term |= kind == NF_PIVOT_TERM;
-            k++;
-        }
-        words += counted, with_term += term;
-        j = k;
-    }
-    return words ? (double)with_term / (double)words : 0;
-}
-
 static nf_status alloc_doc_arrays(doc_entry *d)
 {
-    free(d->weights), free(d->post), free(d->para_sets), free(d->para_offsets); /* an earlier finish's */
-    d->para_sets = NULL, d->para_offsets = NULL;
+    free(d->weights), free(d->post); /* an earlier finish's */
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
     d->post = malloc((d->pivot.n_features + 1) * sizeof *d->post);
-    return d->weights && d->post && build_paragraph_sets(d) ? NF_OK : NF_ERR_NOMEM;
+    return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
 }
 
 static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
@@ -337,7 +297,6 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         kind_sum[pf->kind & 3] += w * w;
     }
     d->norm = sqrt(sum);
-    d->term_share = term_share(&d->pivot);
     for (int kk = 0; kk < 4; kk++)
         d->kind_norm[kk] = sqrt(kind_sum[kk]);
     return NF_OK;
@@ -435,18 +394,23 @@ static void assign_language_ids(nf_links *l)
     }
 }
 
+/* A single paragraph's set: the whole sequence but dates, that is the
+ * features but dates (already sorted and unique). */
+static size_t single_paragraph_set(const nf_pivot *p, uint64_t *out)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < p->n_features; k++)
+        if ((p->features[k].kind & 3) != NF_PIVOT_DATE)
+            out[n++] = p->features[k].hash;
+    return n;
+}
+
 static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out, uint64_t *scratch)
 {
     size_t start = i ? p->paragraph_ends[i - 1] : 0, end = p->paragraph_ends[i], n = 0;
-    if (p->n_paragraphs == 1) { /* the whole sequence but dates: the features but dates */
-        for (size_t k = 0; k < p->n_features; k++)
-            if ((p->features[k].kind & 3) != NF_PIVOT_DATE)
-                out[n++] = p->features[k].hash;
-        return n;
-    }
     for (size_t k = start; k < end; k++)
-        if ((p->sequence[k] & 3) != NF_PIVOT_DATE)
-            out[n++] = p->sequence[k];
+        if ((p->features[p->sequence[k]].kind & 3) != NF_PIVOT_DATE)
+            out[n++] = p->features[p->sequence[k]].hash;
     nfi_u64_sort(out, n, scratch); /* a paragraph may be a whole document */
     size_t w = 0;
     for (size_t a = 0; a < n; a++)
@@ -455,19 +419,25 @@ static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out, uint64_t
     return w;
 }
 
+/* The paragraph sets of a document of several paragraphs, at their size
+ * (they wait in memory with the pivot until finish). */
 static bool build_paragraph_sets(doc_entry *d)
 {
     const nf_pivot *p = &d->pivot;
+    if (p->n_paragraphs < 2)
+        return true;
     d->para_sets = malloc((p->n_sequence + 1) * sizeof *d->para_sets);
     d->para_offsets = malloc((p->n_paragraphs + 1) * sizeof *d->para_offsets);
-    uint64_t *scratch = p->n_paragraphs > 1 ? malloc((p->n_sequence + 1) * sizeof *scratch) : NULL;
-    if (!d->para_sets || !d->para_offsets || (p->n_paragraphs > 1 && !scratch))
+    uint64_t *scratch = malloc((p->n_sequence + 1) * sizeof *scratch);
+    if (!d->para_sets || !d->para_offsets || !scratch)
         return free(scratch), false;
     d->para_offsets[0] = 0;
     for (size_t i = 0; i < p->n_paragraphs; i++)
         d->para_offsets[i + 1] =
             d->para_offsets[i] + paragraph_set(p, i, d->para_sets + d->para_offsets[i], scratch);
     free(scratch);
+    uint64_t *fit = realloc(d->para_sets, (d->para_offsets[p->n_paragraphs] + 1) * sizeof *fit);
+    d->para_sets = fit ? fit : d->para_sets;
     return true;
 }
 
@@ -475,7 +445,7 @@ static bool build_paragraph_sets(doc_entry *d)
  * Only cells near the diagonal are computed: a translation keeps its
  * paragraphs in place, so a chain far off the diagonal is no evidence.
  * shared: the features both documents have, dates aside. */
-static double alignment(const doc_entry *a, const doc_entry *b, size_t shared)
+static double alignment(const doc_entry *a, const doc_entry *b, size_t shared, uint64_t *single)
 {
     size_t pa = a->pivot.n_paragraphs, pb = b->pivot.n_paragraphs;
     if (!pa || !pb || pa > 400 || pb > 400)
@@ -487,7 +457,14 @@ static double alignment(const doc_entry *a, const doc_entry *b, size_t shared)
     uint16_t *dp = calloc((pa + 1) * (pb + 1), sizeof *dp);
     if (!dp)
         return 0;
+    /* one side of a single paragraph: its set made here (single: room for its features) */
+    size_t one[2] = {0, 0};
+    const uint64_t *seta = a->para_sets, *setb = b->para_sets;
     const size_t *offa = a->para_offsets, *offb = b->para_offsets;
+    if (pa == 1)
+        one[1] = single_paragraph_set(&a->pivot, single), seta = single, offa = one;
+    if (pb == 1)
+        one[1] = single_paragraph_set(&b->pivot, single), setb = single, offb = one;
     size_t band = pb / 8 > 2 ? pb / 8 : 2;
     for (size_t i = 1; i <= pa; i++) {
         size_t centre = i * pb / pa, lo = centre > band ? centre - band : 1, hi = centre + band < pb ? centre + band : pb;
@@ -498,7 +475,7 @@ static double alignment(const doc_entry *a, const doc_entry *b, size_t shared)
                 continue;
             }
             size_t na = offa[i] - offa[i - 1], nb = offb[j] - offb[j - 1];
-            size_t both = nfi_intersection_size(a->para_sets + offa[i - 1], na, b->para_sets + offb[j - 1], nb);
+            size_t both = nfi_intersection_size(seta + offa[i - 1], na, setb + offb[j - 1], nb);
             size_t smaller = na < nb ? na : nb;
             bool match = both >= 2 && both >= PARAGRAPH_MATCH * (double)smaller;
             uint16_t up = dp[(i - 1) * (pb + 1) + j], left = dp[i * (pb + 1) + j - 1];
@@ -537,6 +514,7 @@ typedef struct pair_scratch {
     uint32_t *id_at;               /* per marked sequence position, its number */
     uint64_t *marked;              /* bit per sequence position */
     uint32_t *mask_of;             /* for each number, its match mask (UINT32_MAX: none) */
+    uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
     size_t cap;                    /* features of the largest document */
     size_t table_of;               /* the document whose features the table holds (SIZE_MAX: none) */
     size_t table_mask;             /* its slots - 1 */
@@ -603,7 +581,8 @@ static pair_scratch *pair_scratch_new(size_t cap, size_t seq_cap)
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
     s->mask_of = malloc((cap + 1) * sizeof *s->mask_of);
-    if (!s->id_at || !s->marked || !s->shared_a || !s->shared_b || !s->mask_of || !s->table) {
+    s->single = malloc((cap + 1) * sizeof *s->single);
+    if (!s->id_at || !s->marked || !s->shared_a || !s->shared_b || !s->mask_of || !s->single || !s->table) {
         pair_scratch_free(s);
         return NULL;
     }
@@ -614,7 +593,7 @@ static void pair_scratch_free(pair_scratch *s)
 {
     if (!s)
         return;
-    free(s->id_at), free(s->marked), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s->table);
+    free(s->id_at), free(s->marked), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s->single), free(s->table);
     free(s);
 }
 
@@ -714,14 +693,14 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
     double *parts[4] = {&e->terms, &e->names, &e->numbers, &e->dates};
     for (int k = 0; k < 4; k++)
         *parts[k] = a->kind_norm[k] > 0 && b->kind_norm[k] > 0 ? kind_dot[k] / (a->kind_norm[k] * b->kind_norm[k]) : 0;
-    e->alignment = alignment(a, b, shared);
+    e->alignment = alignment(a, b, shared, s->single);
     e->order = order_agreement(a, b, n_ids, s);
     size_t la = a->text_len, lb = b->text_len; /* translations keep roughly the length */
     e->length_ratio = la && lb ? (double)(la < lb ? la : lb) / (double)(la > lb ? la : lb) : 0;
     e->cosine = cosine;
     double ev = log1p((double)shared), cov;
     e->shared = (double)shared;
-    cov = e->coverage = a->term_share < b->term_share ? a->term_share : b->term_share;
+    cov = e->coverage = a->pivot.term_share < b->pivot.term_share ? a->pivot.term_share : b->pivot.term_share;
     double z = e->logit = cal.bias + cal.terms * e->terms + cal.names * e->names + cal.numbers * e->numbers +
                           cal.align * e->alignment + cal.length * e->length_ratio + cal.order * e->order +
                           cal.evidence * ev + cal.order_x_evidence * e->order * ev + cal.coverage * cov +
