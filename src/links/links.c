@@ -318,8 +318,7 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
     for (size_t i = 0; i < l->n; i++)
         total += l->docs[i].pivot.n_features;
     nfi_kv *all = p->entries = malloc((total ? total : 1) * sizeof *all);
-    p->offsets = malloc((total + 1) * sizeof *p->offsets);
-    if (!all || !p->offsets)
+    if (!all)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
     if (st != NF_OK)
@@ -329,6 +328,11 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
             all[k++] = (nfi_kv){l->docs[i].pivot.features[j].hash, (uint64_t)i << 32 | (uint32_t)j};
     }
     nfi_kv_sort_by_key_stable(all, k); /* added in (doc, feature) order: that order within a key */
+    size_t n_keys = 0; /* an upper bound of the keys indexed, for the offsets (not the sort's peak) */
+    for (size_t i = 0; i < k; i++)
+        n_keys += !i || all[i].key != all[i - 1].key;
+    if (!(p->offsets = malloc((n_keys + 1) * sizeof *p->offsets)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     size_t kept = 0;
     for (size_t i = 0; i < k;) {
         size_t j = i;
