@@ -26,6 +26,7 @@
  *      and finalizing run on the stage's threads beside the serial stream
  *      (run_stream);
  *   5. joins headline events of different languages whose profiles agree,
+ *      and of one language whose title profiles agree within half a day,
  *      and attaches small timed headline events to the larger event nearby
  *      that the headline model scores best (storylines.c), collecting the
  *      joined events' entities again;

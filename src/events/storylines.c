@@ -23,7 +23,10 @@
  * The same profile index joins headline events across languages after the
  * stream (nfi_events_merge_languages): each event joins the earlier event
  * of another main language, within merge_days, whose names or pivot
- * profile agrees best, when that cosine reaches merge_threshold. Then
+ * profile agrees best, when that cosine reaches merge_threshold, or of its
+ * own language, within SAME_LANG_DAYS, whose title profile agrees best,
+ * from SAME_LANG_TITLE (join_score; candidates come from the names and
+ * pivot index: a headline's title pivot holds its words in English). Then
  * small events of timed headlines (at most ATTACH_MAX reports) join the
  * larger one within ATTACH_DAYS, earlier or later, that the headline model
  * scores best on their title profiles, from probability ATTACH_P
@@ -359,6 +362,28 @@ static double cross_score(const nfi_event_profile *a, const nfi_event_profile *b
     return names > pivot ? names : pivot;
 }
 
+#define SAME_LANG_TITLE 0.4 /* same-language headline events join from this title-profile cosine */
+#define SAME_LANG_DAYS 0.5  /* ... when the later starts at most this long after the earlier's last report */
+
+/* The score with which e (later) may join a, or -1 when it may not: two
+ * headline events of one main language by their title profiles (from
+ * SAME_LANG_TITLE, within SAME_LANG_DAYS: the stream judged each report
+ * against one centroid, two events' titles are many reports' words), of
+ * two languages by names or pivot (may_join, from threshold). */
+static double join_score(const nfi_merge_event *m, uint32_t a, uint32_t e, double threshold, double days)
+{
+    if (m[a].headlines && m[e].headlines && m[a].lang == m[e].lang) {
+        if (m[e].first_t - m[a].last_t > SAME_LANG_DAYS)
+            return -1;
+        double c = nfi_svec_cos(&m[a].prof->ch[CH_TITLE], &m[e].prof->ch[CH_TITLE]);
+        return c >= SAME_LANG_TITLE ? c : -1;
+    }
+    if (!may_join(m, a, e, days))
+        return -1;
+    double c = cross_score(m[a].prof, m[e].prof);
+    return c >= threshold ? c : -1;
+}
+
 /* ------------------------------------------------- small events attached */
 
 #define ATTACH_MAX 2      /* events of at most this many reports are attached */
@@ -470,12 +495,12 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
         if (k > SCORED)
             k = keep_best(&sc, k);
         uint32_t best = NONE;
-        double best_score = threshold;
+        double best_score = -1;
         for (size_t i = 0; i < k; i++) {
             uint32_t a = sc.cands[i];
-            if (!may_join(m, a, e, days))
+            double s = join_score(m, a, e, threshold, days);
+            if (s < 0)
                 continue;
-            double s = cross_score(&prof[a], &prof[e]);
             if (s > best_score || (s == best_score && best != NONE && a < best)) {
                 best_score = s;
                 best = a;
