@@ -425,6 +425,8 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
         ok = !m[e].timed || !m[e].headlines || index_event(&ix, &prof[e], e, CH_TITLE, CH_TITLE + 1);
     uint32_t *best = malloc((n ? n : 1) * sizeof *best);
     ok = ok && best;
+    if (ok)
+        memset(sc->seen, 0, n * sizeof *sc->seen); /* the joins before marked their own candidates */
     for (uint32_t s = 0; ok && s < n; s++) {
         best[s] = NONE;
         if (!m[s].timed || !m[s].headlines || m[s].n > ATTACH_MAX)
