@@ -121,7 +121,7 @@ nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error
     if (st == NF_OK && !l->pivoters)
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int i = 0; st == NF_OK && i < l->opt.threads; i++, l->n_pivoters++)
-        st = nfi_pivoter_new(&l->pivoters[i], l->lex, err);
+        st = nfi_pivoter_new(&l->pivoters[i], l->lex, l->opt.keep_surface != 0, err);
     if (st != NF_OK) {
         nf_links_free(l);
         return st;
