@@ -36,13 +36,16 @@ static const char usage[] =
  * glibc asks for transparent huge pages on its heap when its tunable
  * glibc.malloc.hugetlb is 1 (18,000 -> 3,300 faults), but reads tunables
  * only when a program starts: so the command starts itself once more with
- * it set, unless the caller set GLIBC_TUNABLES or NEWSFOLD_HUGE_PAGES=0.
+ * it set, unless the caller set GLIBC_TUNABLES or NEWSFOLD_HUGE_PAGES=0
+ * (or runs it under valgrind, which would not follow the exec).
  * Where the kernel gives no huge pages (THP off) it changes nothing; where
  * the exec fails, the command runs as it is. */
 static void ask_for_huge_pages(char **argv)
 {
-    const char *choice = getenv("NEWSFOLD_HUGE_PAGES");
+    const char *choice = getenv("NEWSFOLD_HUGE_PAGES"), *preload = getenv("LD_PRELOAD");
     if (getenv("GLIBC_TUNABLES") || (choice && strcmp(choice, "0") == 0))
+        return;
+    if (preload && strstr(preload, "vgpreload")) /* under valgrind the new image would run without it */
         return;
     if (setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) != 0)
         return;
