@@ -35,6 +35,7 @@
 #include <string.h>
 
 #define POSTING_SCAN 128
+#define TOUCH_AHEAD 16 /* postings prefetched ahead while a list is read */
 #define QUERY_TOP 16 /* body and pivot features used to look up candidates */
 #define MAX_LANGS 16
 #define CANDIDATE_RATIO \
@@ -581,8 +582,11 @@ static bool touch(nfi_stream *s, size_t li, float w)
     const plist *l = &s->lists[li];
     bool ok = true;
     uint32_t stop = l->n > POSTING_SCAN ? l->n - POSTING_SCAN : 0;
+    const posting *lp = l->p; /* (the slots' stores cannot move it) */
     for (uint32_t i = l->n; i-- > stop;) {
-        posting p = l->p[i];
+        if ((i & 7) == 0 && i >= stop + TOUCH_AHEAD) /* a line of older entries, read backwards */
+            __builtin_prefetch(&lp[i - TOUCH_AHEAD]);
+        posting p = lp[i];
         if (s->hot[p.slot].event != p.event)
             continue;
         if (s->hot[p.slot].acc == 0) {
