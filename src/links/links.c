@@ -955,3 +955,186 @@ void nf_links_result_free(nf_links_result *r)
     free(r->links);
     memset(r, 0, sizeof *r);
 }
+
+/* ------------------------------------------------------------ pivots on the wire */
+
+/* Distributed links (src/mpi/mpi_links.c) builds pivots on the rank that
+ * reads a batch and appends them, in input order, to rank 0's stage: what
+ * nf_links_finish reads of a document (its pivot, language and text length;
+ * never the text) crosses in this format, in the host's byte order: the
+ * header, then arrays each padded to 8 bytes: feature hashes (u64), counts
+ * (u32), kinds (u8); the sequence as each element's feature index (u32:
+ * every sequence element is a feature, half the bytes of its hash); the
+ * sequence offsets (u32 pairs); paragraph ends (u32); names and name keys
+ * (NUL-separated). nfi_links_append_pivot rebuilds the very pivot nf_links_add
+ * would have kept, so the stage's result does not depend on where pivots
+ * were built. */
+typedef struct pivot_wire {
+    uint64_t n_features, n_sequence, n_paragraphs, n_names, names_len, keys_len, text_len;
+    char lang[12]; /* as doc_entry's */
+    uint32_t zero;
+} pivot_wire;
+
+static size_t wire_pad(size_t n) { return (n + 7) & ~(size_t)7; }
+
+static void wire_put(nfi_buf *b, const void *p, size_t n)
+{
+    static const char zeros[8];
+    nfi_buf_append(b, p, n);
+    nfi_buf_append(b, zeros, wire_pad(n) - n);
+}
+
+/* Bytes of n NUL-terminated strings back to back. */
+static size_t strings_len(const char *s, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; s && i < n; i++)
+        len += strlen(s + len) + 1;
+    return len;
+}
+
+/* Zeros up to the next multiple of 8 bytes from the record's start. */
+static void wire_align(nfi_buf *b, size_t start)
+{
+    static const char zeros[8];
+    nfi_buf_append(b, zeros, wire_pad(b->len - start) - (b->len - start));
+}
+
+void nfi_links_put_pivot(const nf_links *l, size_t i, nfi_buf *out)
+{
+    const doc_entry *d = &l->docs[i];
+    const nf_pivot *p = &d->pivot;
+    pivot_wire w = {p->n_features, p->n_sequence, p->n_paragraphs, p->n_names, strings_len(p->names, p->n_names),
+                    strings_len(p->name_keys, p->n_names), d->text_len, "", 0};
+    memcpy(w.lang, d->lang, sizeof d->lang);
+    size_t start = out->len;
+    nfi_buf_append(out, &w, sizeof w);
+    nfi_buf_reserve(out, p->n_features * 13 + 8 * 3 + p->n_sequence * 12 + p->n_paragraphs * 4);
+    for (size_t j = 0; j < p->n_features; j++)
+        nfi_buf_append(out, &p->features[j].hash, 8);
+    for (size_t j = 0; j < p->n_features; j++)
+        nfi_buf_append(out, &p->features[j].count, 4);
+    wire_align(out, start);
+    for (size_t j = 0; j < p->n_features; j++)
+        nfi_buf_append(out, &p->features[j].kind, 1);
+    wire_align(out, start);
+    wire_put(out, d->seq_feature, p->n_sequence * 4);
+    wire_put(out, p->sequence_at, p->n_sequence * 8);
+    wire_put(out, p->paragraph_ends, p->n_paragraphs * 4);
+    wire_put(out, p->names, w.names_len);
+    wire_put(out, p->name_keys, w.keys_len);
+}
+
+/* A copy of n bytes at *at of the record (n + 1 allocated, the last a
+ * NUL: never NULL, as the builder's buffers are never NULL), *at moved on. */
+static void *wire_take(const char **at, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, *at, n);
+        p[n] = '\0';
+    }
+    *at += wire_pad(n);
+    return p;
+}
+
+/* The NULs among len bytes: how many strings they hold, when the last byte
+ * is one (else a count no name list matches). */
+static size_t wire_strings(const char *s, size_t len)
+{
+    if (len && s[len - 1] != '\0')
+        return SIZE_MAX;
+    size_t n = 0;
+    for (const char *at = s; (at = memchr(at, '\0', len - (size_t)(at - s))) != NULL; at++)
+        n++;
+    return n;
+}
+
+/* Whether the record's arrays are consistent: feature indices in range,
+ * paragraph ends in order within the sequence, as many strings as names. */
+static bool wire_valid(const pivot_wire *w, const uint32_t *seq, const uint32_t *ends, const char *names,
+                       const char *keys)
+{
+    for (size_t k = 0; k < w->n_sequence; k++)
+        if (seq[k] >= w->n_features)
+            return false;
+    for (size_t k = 0; k < w->n_paragraphs; k++)
+        if (ends[k] > w->n_sequence || (k && ends[k] < ends[k - 1]))
+            return false;
+    return memchr(w->lang, '\0', sizeof w->lang) && wire_strings(names, w->names_len) == w->n_names &&
+           wire_strings(keys, w->keys_len) == w->n_names;
+}
+
+static nf_status rebuild_pivot(doc_entry *d, const pivot_wire *w, const char *at)
+{
+    nf_pivot *p = &d->pivot;
+    size_t nf = w->n_features, ns = w->n_sequence;
+    const uint64_t *hashes = (const uint64_t *)(const void *)at;
+    const uint32_t *counts = (const uint32_t *)(const void *)(at + wire_pad(nf * 8));
+    const uint8_t *kinds = (const uint8_t *)(at + wire_pad(nf * 8) + wire_pad(nf * 4));
+    const uint32_t *seq = (const uint32_t *)(const void *)((const char *)kinds + wire_pad(nf));
+    at = (const char *)seq + wire_pad(ns * 4);
+    p->features = malloc((nf ? nf : 1) * sizeof *p->features);
+    p->sequence = malloc((ns + 1) * sizeof *p->sequence);
+    for (size_t j = 0; p->features && j < nf; j++)
+        p->features[j] = (nf_pivot_feature){hashes[j], counts[j], kinds[j]};
+    for (size_t k = 0; p->sequence && p->features && k < ns; k++)
+        p->sequence[k] = p->features[seq[k]].hash;
+    p->n_features = nf, p->n_sequence = ns, p->n_paragraphs = w->n_paragraphs, p->n_names = w->n_names;
+    p->sequence_at = wire_take(&at, ns * 8);
+    p->paragraph_ends = wire_take(&at, w->n_paragraphs * 4);
+    p->names = wire_take(&at, w->names_len);
+    p->name_keys = wire_take(&at, w->keys_len);
+    memcpy(d->lang, w->lang, sizeof d->lang); /* NUL-terminated: checked */
+    d->text_len = w->text_len;
+    bool ok = p->features && p->sequence && p->sequence_at && p->paragraph_ends && p->names && p->name_keys;
+    return ok && index_sequence(d) ? NF_OK : NF_ERR_NOMEM;
+}
+
+nf_status nfi_links_append_pivot(nf_links *l, const char *buf, size_t len, size_t *pos, nf_error *err)
+{
+    pivot_wire w;
+    if (*pos > len || len - *pos < sizeof w)
+        return nfi_fail(err, NF_ERR_PARSE, "links: truncated pivot");
+    memcpy(&w, buf + *pos, sizeof w);
+    const char *at = buf + *pos + sizeof w;
+    size_t left = len - *pos - sizeof w, nf = w.n_features, ns = w.n_sequence;
+    if (nf > left / 13 || ns > left / 12 || w.n_paragraphs > left / 4 || w.names_len > left || w.keys_len > left)
+        return nfi_fail(err, NF_ERR_PARSE, "links: malformed pivot");
+    size_t arrays = wire_pad(nf * 8) + wire_pad(nf * 4) + wire_pad(nf), seq_at = arrays + wire_pad(ns * 4);
+    size_t need = seq_at + wire_pad(ns * 8) + wire_pad(w.n_paragraphs * 4) + wire_pad(w.names_len) +
+                  wire_pad(w.keys_len);
+    if (need > left)
+        return nfi_fail(err, NF_ERR_PARSE, "links: truncated pivot");
+    const char *names = at + seq_at + wire_pad(ns * 8) + wire_pad(w.n_paragraphs * 4);
+    if (!wire_valid(&w, (const uint32_t *)(const void *)(at + arrays),
+                    (const uint32_t *)(const void *)(at + seq_at + wire_pad(ns * 8)), names,
+                    names + wire_pad(w.names_len)))
+        return nfi_fail(err, NF_ERR_PARSE, "links: malformed pivot");
+    doc_entry *d = nfi_grow_array(l->docs, &l->cap, l->n + 1, sizeof *l->docs);
+    if (!d)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    l->docs = d;
+    d = &l->docs[l->n++]; /* counted at once: freed with the others whatever happens */
+    memset(d, 0, sizeof *d);
+    if (rebuild_pivot(d, &w, at) != NF_OK)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    *pos += sizeof w + need;
+    return NF_OK;
+}
+
+void nfi_links_truncate(nf_links *l, size_t n)
+{
+    for (size_t i = n; i < l->n; i++) {
+        nfi_pivot_free(&l->docs[i].pivot);
+        free(l->docs[i].weights);
+        free(l->docs[i].para_sets);
+        free(l->docs[i].para_offsets);
+        free(l->docs[i].seq_feature);
+        free(l->docs[i].post);
+    }
+    if (n < l->n)
+        l->n = n;
+}
+
+size_t nfi_links_size(const nf_links *l) { return l->n; }
