@@ -962,27 +962,49 @@ void nf_links_result_free(nf_links_result *r)
  * reads a batch and appends them, in input order, to rank 0's stage: what
  * nf_links_finish reads of a document (its pivot, language and text length;
  * never the text) crosses in this format, in the host's byte order: the
- * header, then arrays each padded to 8 bytes: feature hashes (u64), counts
- * (u32), kinds (u8); the sequence as each element's feature index (u32:
- * every sequence element is a feature, half the bytes of its hash); the
- * sequence offsets (u32 pairs); paragraph ends (u32); names and name keys
- * (NUL-separated). nfi_links_append_pivot rebuilds the very pivot nf_links_add
- * would have kept, so the stage's result does not depend on where pivots
- * were built. */
+ * header; the feature hashes (u64, incompressible); then LEB128 varints:
+ * per feature its count and kind, per sequence element its feature's index
+ * (every sequence element is a feature: an index where the hash would take
+ * 8 bytes), its offset as the zigzag difference from the previous element's
+ * (words of one place share it) and its length; the paragraph ends as
+ * differences; then the names and name keys (NUL-separated); zeros to a
+ * multiple of 8 bytes. About a third of the plain arrays' bytes.
+ * nfi_links_append_pivot rebuilds the very pivot nf_links_add would have
+ * kept, so the stage's result does not depend on where pivots were built. */
 typedef struct pivot_wire {
     uint64_t n_features, n_sequence, n_paragraphs, n_names, names_len, keys_len, text_len;
-    char lang[12]; /* as doc_entry's */
+    uint64_t body;  /* bytes after the header, a multiple of 8 */
+    char lang[12];  /* as doc_entry's */
     uint32_t zero;
 } pivot_wire;
 
-static size_t wire_pad(size_t n) { return (n + 7) & ~(size_t)7; }
+enum { VARINT_MAX = 10 };
 
-static void wire_put(nfi_buf *b, const void *p, size_t n)
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
-    static const char zeros[8];
-    nfi_buf_append(b, p, n);
-    nfi_buf_append(b, zeros, wire_pad(n) - n);
+    for (; v >= 0x80; v >>= 7)
+        *p++ = (uint8_t)(v | 0x80);
+    *p++ = (uint8_t)v;
+    return p;
 }
+
+/* The varint at *p (not past end); false when it is cut or too long. */
+static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; *p < end && shift < 64; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+static uint64_t zigzag(int64_t d) { return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63); }
+static int64_t unzigzag(uint64_t z) { return (int64_t)(z >> 1) ^ -(int64_t)(z & 1); }
 
 /* Bytes of n NUL-terminated strings back to back. */
 static size_t strings_len(const char *s, size_t n)
@@ -993,11 +1015,24 @@ static size_t strings_len(const char *s, size_t n)
     return len;
 }
 
-/* Zeros up to the next multiple of 8 bytes from the record's start. */
-static void wire_align(nfi_buf *b, size_t start)
+/* The varints of a pivot, written at p (room for the worst case). */
+static uint8_t *put_pivot_varints(const doc_entry *d, uint8_t *p)
 {
-    static const char zeros[8];
-    nfi_buf_append(b, zeros, wire_pad(b->len - start) - (b->len - start));
+    const nf_pivot *pv = &d->pivot;
+    for (size_t j = 0; j < pv->n_features; j++) {
+        p = put_varint(p, pv->features[j].count);
+        *p++ = pv->features[j].kind;
+    }
+    uint32_t at = 0;
+    for (size_t k = 0; k < pv->n_sequence; k++) {
+        p = put_varint(p, d->seq_feature[k]);
+        p = put_varint(p, zigzag((int64_t)pv->sequence_at[2 * k] - (int64_t)at));
+        p = put_varint(p, pv->sequence_at[2 * k + 1]);
+        at = pv->sequence_at[2 * k];
+    }
+    for (size_t k = 0; k < pv->n_paragraphs; k++)
+        p = put_varint(p, pv->paragraph_ends[k] - (k ? pv->paragraph_ends[k - 1] : 0));
+    return p;
 }
 
 void nfi_links_put_pivot(const nf_links *l, size_t i, nfi_buf *out)
@@ -1005,37 +1040,25 @@ void nfi_links_put_pivot(const nf_links *l, size_t i, nfi_buf *out)
     const doc_entry *d = &l->docs[i];
     const nf_pivot *p = &d->pivot;
     pivot_wire w = {p->n_features, p->n_sequence, p->n_paragraphs, p->n_names, strings_len(p->names, p->n_names),
-                    strings_len(p->name_keys, p->n_names), d->text_len, "", 0};
+                    strings_len(p->name_keys, p->n_names), d->text_len, 0, "", 0};
     memcpy(w.lang, d->lang, sizeof d->lang);
+    size_t worst = p->n_features * (8 + VARINT_MAX + 1) + p->n_sequence * 3 * VARINT_MAX +
+                   p->n_paragraphs * VARINT_MAX + w.names_len + w.keys_len + 8;
     size_t start = out->len;
-    nfi_buf_append(out, &w, sizeof w);
-    nfi_buf_reserve(out, p->n_features * 13 + 8 * 3 + p->n_sequence * 12 + p->n_paragraphs * 4);
-    for (size_t j = 0; j < p->n_features; j++)
-        nfi_buf_append(out, &p->features[j].hash, 8);
-    for (size_t j = 0; j < p->n_features; j++)
-        nfi_buf_append(out, &p->features[j].count, 4);
-    wire_align(out, start);
-    for (size_t j = 0; j < p->n_features; j++)
-        nfi_buf_append(out, &p->features[j].kind, 1);
-    wire_align(out, start);
-    wire_put(out, d->seq_feature, p->n_sequence * 4);
-    wire_put(out, p->sequence_at, p->n_sequence * 8);
-    wire_put(out, p->paragraph_ends, p->n_paragraphs * 4);
-    wire_put(out, p->names, w.names_len);
-    wire_put(out, p->name_keys, w.keys_len);
-}
-
-/* A copy of n bytes at *at of the record (n + 1 allocated, the last a
- * NUL: never NULL, as the builder's buffers are never NULL), *at moved on. */
-static void *wire_take(const char **at, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        memcpy(p, *at, n);
-        p[n] = '\0';
-    }
-    *at += wire_pad(n);
-    return p;
+    if (!nfi_buf_reserve(out, sizeof w + worst))
+        return; /* out->oom tells */
+    uint8_t *body = (uint8_t *)out->data + start + sizeof w, *q = body;
+    for (size_t j = 0; j < p->n_features; j++, q += 8)
+        memcpy(q, &p->features[j].hash, 8);
+    q = put_pivot_varints(d, q);
+    memcpy(q, p->names, w.names_len), q += w.names_len;
+    memcpy(q, p->name_keys, w.keys_len), q += w.keys_len;
+    while ((size_t)(q - body) % 8)
+        *q++ = 0;
+    w.body = (uint64_t)(q - body);
+    memcpy(out->data + start, &w, sizeof w);
+    out->len = start + sizeof w + w.body;
+    out->data[out->len] = '\0';
 }
 
 /* The NULs among len bytes: how many strings they hold, when the last byte
@@ -1050,45 +1073,73 @@ static size_t wire_strings(const char *s, size_t len)
     return n;
 }
 
-/* Whether the record's arrays are consistent: feature indices in range,
- * paragraph ends in order within the sequence, as many strings as names. */
-static bool wire_valid(const pivot_wire *w, const uint32_t *seq, const uint32_t *ends, const char *names,
-                       const char *keys)
+/* A copy of n bytes (n + 1 allocated, the last a NUL: never NULL, as the
+ * builder's buffers are never NULL). */
+static void *wire_copy(const void *at, size_t n)
 {
-    for (size_t k = 0; k < w->n_sequence; k++)
-        if (seq[k] >= w->n_features)
-            return false;
-    for (size_t k = 0; k < w->n_paragraphs; k++)
-        if (ends[k] > w->n_sequence || (k && ends[k] < ends[k - 1]))
-            return false;
-    return memchr(w->lang, '\0', sizeof w->lang) && wire_strings(names, w->names_len) == w->n_names &&
-           wire_strings(keys, w->keys_len) == w->n_names;
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, at, n);
+        p[n] = '\0';
+    }
+    return p;
 }
 
-static nf_status rebuild_pivot(doc_entry *d, const pivot_wire *w, const char *at)
+/* Reads the varints into the allocated pivot; false when the record is
+ * cut or inconsistent (an index out of range, ends past the sequence). */
+static bool get_pivot_varints(doc_entry *d, const uint8_t **at, const uint8_t *end)
+{
+    nf_pivot *p = &d->pivot;
+    uint64_t v, off = 0, len, end_at = 0;
+    for (size_t j = 0; j < p->n_features; j++) {
+        if (!get_varint(at, end, &v) || v > UINT32_MAX || *at >= end)
+            return false;
+        p->features[j].count = (uint32_t)v;
+        p->features[j].kind = *(*at)++;
+    }
+    for (size_t k = 0; k < p->n_sequence; k++) {
+        uint64_t z;
+        if (!get_varint(at, end, &v) || v >= p->n_features || !get_varint(at, end, &z) ||
+            !get_varint(at, end, &len) || len > UINT32_MAX)
+            return false;
+        off += (uint64_t)unzigzag(z);
+        if (off > UINT32_MAX)
+            return false;
+        p->sequence[k] = p->features[v].hash;
+        p->sequence_at[2 * k] = (uint32_t)off, p->sequence_at[2 * k + 1] = (uint32_t)len;
+    }
+    for (size_t k = 0; k < p->n_paragraphs; k++) {
+        if (!get_varint(at, end, &v) || (end_at += v) > p->n_sequence)
+            return false;
+        p->paragraph_ends[k] = (uint32_t)end_at;
+    }
+    return true;
+}
+
+/* The pivot of record w (body at body), into d; NF_ERR_PARSE or NOMEM. */
+static nf_status rebuild_pivot(doc_entry *d, const pivot_wire *w, const uint8_t *body)
 {
     nf_pivot *p = &d->pivot;
     size_t nf = w->n_features, ns = w->n_sequence;
-    const uint64_t *hashes = (const uint64_t *)(const void *)at;
-    const uint32_t *counts = (const uint32_t *)(const void *)(at + wire_pad(nf * 8));
-    const uint8_t *kinds = (const uint8_t *)(at + wire_pad(nf * 8) + wire_pad(nf * 4));
-    const uint32_t *seq = (const uint32_t *)(const void *)((const char *)kinds + wire_pad(nf));
-    at = (const char *)seq + wire_pad(ns * 4);
+    p->n_features = nf, p->n_sequence = ns, p->n_paragraphs = w->n_paragraphs, p->n_names = w->n_names;
     p->features = malloc((nf ? nf : 1) * sizeof *p->features);
     p->sequence = malloc((ns + 1) * sizeof *p->sequence);
-    for (size_t j = 0; p->features && j < nf; j++)
-        p->features[j] = (nf_pivot_feature){hashes[j], counts[j], kinds[j]};
-    for (size_t k = 0; p->sequence && p->features && k < ns; k++)
-        p->sequence[k] = p->features[seq[k]].hash;
-    p->n_features = nf, p->n_sequence = ns, p->n_paragraphs = w->n_paragraphs, p->n_names = w->n_names;
-    p->sequence_at = wire_take(&at, ns * 8);
-    p->paragraph_ends = wire_take(&at, w->n_paragraphs * 4);
-    p->names = wire_take(&at, w->names_len);
-    p->name_keys = wire_take(&at, w->keys_len);
+    p->sequence_at = malloc((ns + 1) * 2 * sizeof *p->sequence_at);
+    p->paragraph_ends = malloc((w->n_paragraphs + 1) * sizeof *p->paragraph_ends);
+    if (!p->features || !p->sequence || !p->sequence_at || !p->paragraph_ends)
+        return NF_ERR_NOMEM;
+    for (size_t j = 0; j < nf; j++)
+        memcpy(&p->features[j].hash, body + 8 * j, 8);
+    const uint8_t *at = body + 8 * nf, *end = body + w->body;
+    if (!get_pivot_varints(d, &at, end) || (size_t)(end - at) < w->names_len + w->keys_len ||
+        wire_strings((const char *)at, w->names_len) != w->n_names ||
+        wire_strings((const char *)at + w->names_len, w->keys_len) != w->n_names)
+        return NF_ERR_PARSE;
+    p->names = wire_copy(at, w->names_len);
+    p->name_keys = wire_copy(at + w->names_len, w->keys_len);
     memcpy(d->lang, w->lang, sizeof d->lang); /* NUL-terminated: checked */
     d->text_len = w->text_len;
-    bool ok = p->features && p->sequence && p->sequence_at && p->paragraph_ends && p->names && p->name_keys;
-    return ok && index_sequence(d) ? NF_OK : NF_ERR_NOMEM;
+    return p->names && p->name_keys && index_sequence(d) ? NF_OK : NF_ERR_NOMEM;
 }
 
 nf_status nfi_links_append_pivot(nf_links *l, const char *buf, size_t len, size_t *pos, nf_error *err)
@@ -1097,29 +1148,24 @@ nf_status nfi_links_append_pivot(nf_links *l, const char *buf, size_t len, size_
     if (*pos > len || len - *pos < sizeof w)
         return nfi_fail(err, NF_ERR_PARSE, "links: truncated pivot");
     memcpy(&w, buf + *pos, sizeof w);
-    const char *at = buf + *pos + sizeof w;
-    size_t left = len - *pos - sizeof w, nf = w.n_features, ns = w.n_sequence;
-    if (nf > left / 13 || ns > left / 12 || w.n_paragraphs > left / 4 || w.names_len > left || w.keys_len > left)
-        return nfi_fail(err, NF_ERR_PARSE, "links: malformed pivot");
-    size_t arrays = wire_pad(nf * 8) + wire_pad(nf * 4) + wire_pad(nf), seq_at = arrays + wire_pad(ns * 4);
-    size_t need = seq_at + wire_pad(ns * 8) + wire_pad(w.n_paragraphs * 4) + wire_pad(w.names_len) +
-                  wire_pad(w.keys_len);
-    if (need > left)
+    size_t left = len - *pos - sizeof w;
+    if (w.body > left || w.body % 8)
         return nfi_fail(err, NF_ERR_PARSE, "links: truncated pivot");
-    const char *names = at + seq_at + wire_pad(ns * 8) + wire_pad(w.n_paragraphs * 4);
-    if (!wire_valid(&w, (const uint32_t *)(const void *)(at + arrays),
-                    (const uint32_t *)(const void *)(at + seq_at + wire_pad(ns * 8)), names,
-                    names + wire_pad(w.names_len)))
+    if (w.n_features > w.body / 9 || w.n_sequence > w.body / 3 || w.n_paragraphs > w.body ||
+        !memchr(w.lang, '\0', sizeof w.lang))
         return nfi_fail(err, NF_ERR_PARSE, "links: malformed pivot");
-    doc_entry *d = nfi_grow_array(l->docs, &l->cap, l->n + 1, sizeof *l->docs);
-    if (!d)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    l->docs = d;
-    d = &l->docs[l->n++]; /* counted at once: freed with the others whatever happens */
-    memset(d, 0, sizeof *d);
-    if (rebuild_pivot(d, &w, at) != NF_OK)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    *pos += sizeof w + need;
+    doc_entry d;
+    memset(&d, 0, sizeof d);
+    nf_status st = rebuild_pivot(&d, &w, (const uint8_t *)buf + *pos + sizeof w);
+    doc_entry *grown = st == NF_OK ? nfi_grow_array(l->docs, &l->cap, l->n + 1, sizeof *l->docs) : NULL;
+    if (!grown) {
+        nfi_pivot_free(&d.pivot);
+        free(d.seq_feature);
+        return st == NF_ERR_PARSE ? nfi_fail(err, st, "links: malformed pivot") : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    l->docs = grown;
+    l->docs[l->n++] = d;
+    *pos += sizeof w + w.body;
     return NF_OK;
 }
 
