@@ -491,6 +491,10 @@ int cmd_compare(int argc, char **argv)
     links_cli o;
     memset(&o, 0, sizeof o);
     int rc = parse_args(argc, argv, &o, compare_usage);
+    if (!rc && o.mpi) {
+        fputs("newsfold compare: --mpi is for links\n", stderr);
+        rc = -1;
+    }
     if (rc || argc - optind != 2) {
         if (!rc)
             fputs(compare_usage, stderr);

@@ -1,24 +1,28 @@
 /*
- * mpi.c - distributed dedup over Open MPI (docs/distributed.md).
+ * mpi.c - the entry points of distributed runs over Open MPI, the ordered
+ * gather they share, and distributed dedup (docs/distributed.md).
  *
  * Design:
  * - Ranks split the input by file and by byte range (mpi_input.c) and yet
- *   see the single process's batches: each batch is read, cleaned and
- *   sketched (on the rank's threads) by one rank only, the rank whose byte
- *   range holds its first document. A rank's batches are consecutive.
- * - The sketch items of a batch (id, exact hash, signature, samples,
- *   lengths, date, flags: about 0.6-1 KB a document, never the text) are
- *   what leaves a rank. Rank 0 appends its own batches at once (they come
+ *   see the single process's batches: each batch is read and cleaned (on
+ *   the rank's threads) by one rank only, the rank whose byte range holds
+ *   its first document. A rank's batches are consecutive.
+ * - The ordered gather (nfi_mpi_gather, one implementation for every
+ *   distributed command): the command's produce callback turns a batch into
+ *   a compact payload (dedup: sketch items; links, mpi_links.c: pivots;
+ *   never the text). Rank 0 consumes its own batches at once (they come
  *   first in input order); the other ranks spill theirs to a temporary file
- *   (--tmp-dir) and, once rank 0 asks for them in rank order, send them one
- *   batch per message. Rank 0 thus appends every item in input order with
- *   nfi_dedup_append_item and runs nf_dedup_finish (external sorts,
+ *   and, once rank 0 asks for them in rank order, send them one batch per
+ *   message. Rank 0 thus consumes every payload in input order.
+ * - dedup: a batch's sketch items (id, exact hash, signature, samples,
+ *   lengths, date, flags: about 0.6-1.4 KB a document) are appended with
+ *   nfi_dedup_append_item and rank 0 runs nf_dedup_finish (external sorts,
  *   verification, union-find) alone: the engine sees exactly the items of
  *   the single process, so the result is byte-identical for any N.
- * - Memory: a rank holds one batch of documents and items, plus about 100
- *   bytes a document of its range while planning (mpi_input.c); rank 0
- *   also holds the engine's state (about 90 bytes a document plus the id,
- *   sort runs spilled past --mem-limit). The band keys are not yet
+ * - Memory: a rank holds one batch of documents and payloads, plus about
+ *   100 bytes a document of its range while planning (mpi_input.c); rank 0
+ *   also holds the engine's state (dedup: about 90 bytes a document plus the
+ *   id, sort runs spilled past --mem-limit). The band keys are not yet
  *   exchanged among ranks (docs/distributed.md, "Not built").
  * - Safety: rank 0 checks every message's tag and the batch count each rank
  *   announced, so a rank that went wrong is named instead of waited for. A
