@@ -410,16 +410,11 @@ static long resolve(const kept_docs *k, const char *what)
 
 static const char *kind_names[] = {"dictionary terms", "names", "numbers", "dates"};
 
-/* The words behind feature h in document d, or "" (dates have none). */
-static void surface(const kept_docs *k, const nf_pivot *p, size_t d, uint64_t h, char *out, size_t cap)
+/* The words behind feature f of document d, or "" (dates have none). */
+static void surface(const kept_docs *k, const nf_pivot *p, size_t d, size_t f, char *out, size_t cap)
 {
-    out[0] = '\0';
-    for (size_t i = 0; i < p->n_sequence; i++)
-        if (p->sequence[i] == h && p->sequence_at[2 * i + 1]) {
-            uint32_t at = p->sequence_at[2 * i], len = p->sequence_at[2 * i + 1];
-            snprintf(out, cap, "%.*s", (int)(len < cap - 1 ? len : cap - 1), k->texts[d] + at);
-            return;
-        }
+    uint32_t at = p->surface[2 * f], len = p->surface[2 * f + 1];
+    snprintf(out, cap, "%.*s", (int)(len < cap - 1 ? len : cap - 1), len ? k->texts[d] + at : "");
 }
 
 static void show_shared(const kept_docs *k, const nf_links *l, size_t a, size_t b, int kind)
@@ -440,8 +435,8 @@ static void show_shared(const kept_docs *k, const nf_links *l, size_t a, size_t 
         if (fa->kind == kind) {
             total++;
             char sa[80], sb[80];
-            surface(k, pa, a, fa->hash, sa, sizeof sa);
-            surface(k, pb, b, fb->hash, sb, sizeof sb);
+            surface(k, pa, a, i, sa, sizeof sa);
+            surface(k, pb, b, j, sb, sizeof sb);
             if (shown < 40 && (sa[0] || sb[0])) {
                 nf_buffer_printf(&line, "%s%s", shown ? ", " : "", sa);
                 if (strcmp(sa, sb) != 0)

@@ -436,9 +436,12 @@ typedef struct nf_pivot {
     char *names;     /* display forms of the names (as written), NUL-separated */
     char *name_keys; /* their ASCII keys, NUL-separated, same order */
     size_t n_names;
-    uint32_t *paragraph_ends; /* feature-sequence offsets closing each paragraph */
-    uint64_t *sequence;       /* feature hashes in text order (for alignment) */
-    uint32_t *sequence_at;    /* for each, the byte offset and length of its words */
+    uint32_t *paragraph_ends; /* sequence offsets closing each paragraph */
+    uint32_t *sequence;       /* the features in text order, as indices into features (for alignment) */
+    uint32_t *surface;        /* per feature, the byte offset and length of the words behind its first
+                                 occurrence (2 per feature; length 0: none, as for dates) */
+    double term_share;        /* share of the words behind names and terms that yield a term: how much
+                                 the dictionaries cover (about 1 for English, 0 without a dictionary) */
     size_t n_sequence, n_paragraphs;
 } nf_pivot;
 

@@ -221,12 +221,13 @@ static void insertion_sort_u64(uint64_t *v, size_t n)
     }
 }
 
-/* A few hundred words (a document's shingle samples): one counting pass on
- * the 8 highest bits that vary among them (from their OR and AND) puts
- * them nearly in order, and an insertion sort finishes: well-mixed hashes
+/* Up to a few thousand words (a document's shingle samples, a pivot's
+ * sequence): one counting pass on the highest bits that vary among them
+ * (from their OR and AND), about as many buckets as words, puts them
+ * nearly in order, and an insertion sort finishes: well-mixed hashes
  * leave about one word per bucket, so it moves few. Eight LSD passes, each
  * with its 256 counters, cost several times more at this size. */
-#define BUCKET_SORT_MAX 1024
+#define BUCKET_SORT_MAX 8192
 
 static void bucket_sort_u64(uint64_t *v, size_t n, uint64_t *scratch)
 {
@@ -237,14 +238,19 @@ static void bucket_sort_u64(uint64_t *v, size_t n, uint64_t *scratch)
     }
     if (any == all)
         return; /* all equal */
-    int top = 63 - __builtin_clzll(any ^ all), shift = top >= 7 ? top - 7 : 0;
-    uint32_t start[257] = {0};
+    int bits = 8;
+    while (bits < 13 && ((size_t)1 << bits) < n)
+        bits++;
+    int top = 63 - __builtin_clzll(any ^ all), shift = top >= bits - 1 ? top - (bits - 1) : 0;
+    uint64_t mask = ((uint64_t)1 << bits) - 1;
+    uint32_t start[(1 << 13) + 1];
+    memset(start, 0, (((size_t)1 << bits) + 1) * sizeof *start);
     for (size_t i = 0; i < n; i++)
-        start[(v[i] >> shift & 0xFF) + 1]++;
-    for (int b = 0; b < 256; b++)
+        start[(v[i] >> shift & mask) + 1]++;
+    for (size_t b = 0; b < ((size_t)1 << bits); b++)
         start[b + 1] += start[b];
     for (size_t i = 0; i < n; i++)
-        scratch[start[v[i] >> shift & 0xFF]++] = v[i];
+        scratch[start[v[i] >> shift & mask]++] = v[i];
     memcpy(v, scratch, n * sizeof *v);
     insertion_sort_u64(v, n);
 }

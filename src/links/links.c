@@ -68,16 +68,17 @@ static const struct calibration {
 typedef struct doc_entry {
     nf_pivot pivot;
     float *weights;   /* per feature, after finish computed the IDF */
-    uint64_t *para_sets; /* each paragraph's sorted unique features, back to back */
-    size_t *para_offsets; /* n_paragraphs + 1 */
-    uint32_t *seq_feature; /* per sequence element, the index of its feature */
+    uint64_t *para_sets; /* each paragraph's sorted unique features, back to back; NULL for a
+                            single paragraph (its set is the features but dates: made when needed) */
+    size_t *para_offsets; /* n_paragraphs + 1, or NULL */
+    uint32_t *occ_start; /* per feature, where its occurrences begin in occ_pos (n_features + 1) */
+    uint32_t *occ_pos;   /* sequence positions of feature 0's occurrences, of feature 1's, ..., each ascending */
     uint32_t *post;   /* per feature, its postings list in finish's index (UINT32_MAX: none) */
     size_t n_nondate; /* features that are not dates (what paragraphs compare) */
     char lang[12];
     uint32_t lang_id; /* small integer per language ("und": 0), set in finish */
     size_t text_len;
     double norm;      /* of the weighted vector, all kinds */
-    double term_share; /* terms among the features in text order */
     double kind_norm[4];
 } doc_entry;
 
@@ -141,7 +142,7 @@ void nf_links_free(nf_links *l)
         free(l->docs[i].weights);
         free(l->docs[i].para_sets);
         free(l->docs[i].para_offsets);
-        free(l->docs[i].seq_feature);
+        free(l->docs[i].occ_start), free(l->docs[i].occ_pos);
         free(l->docs[i].post);
     }
     free(l->docs);
@@ -167,37 +168,32 @@ typedef struct pivot_ctx {
     doc_entry *out;
 } pivot_ctx;
 
-/* Each sequence element's feature, found once here rather than by hash in
- * every pair scored: through a small open-addressing table of the
- * features (hash -> index), O(sequence). */
+/* Where each feature occurs in the sequence, found once here rather than
+ * in every pair scored: a pair then visits only the occurrences of the
+ * features it shares. A feature's count is its number of occurrences
+ * (pivot.c counts the sequence). */
 static bool index_sequence(doc_entry *d)
 {
     const nf_pivot *p = &d->pivot;
-    size_t cap = 16;
-    while (cap < 2 * p->n_features)
-        cap *= 2;
-    uint32_t *slots = malloc(cap * sizeof *slots);
-    if (!(d->seq_feature = malloc((p->n_sequence + 1) * sizeof *d->seq_feature)) || !slots)
-        return free(slots), false;
-    memset(slots, 0xFF, cap * sizeof *slots);
-    for (size_t j = 0; j < p->n_features; j++) {
-        size_t k = (size_t)(p->features[j].hash >> 7) & (cap - 1);
-        while (slots[k] != UINT32_MAX)
-            k = (k + 1) & (cap - 1);
-        slots[k] = (uint32_t)j;
-    }
-    for (size_t i = 0; i < p->n_sequence; i++) { /* every sequence element is a feature */
-        size_t k = (size_t)(p->sequence[i] >> 7) & (cap - 1);
-        while (p->features[slots[k]].hash != p->sequence[i])
-            k = (k + 1) & (cap - 1);
-        d->seq_feature[i] = slots[k];
-    }
-    free(slots);
+    d->occ_start = malloc((p->n_features + 1) * sizeof *d->occ_start);
+    d->occ_pos = malloc((p->n_sequence + 1) * sizeof *d->occ_pos);
+    if (!d->occ_start || !d->occ_pos)
+        return false;
+    d->occ_start[0] = 0;
+    for (size_t j = 0; j < p->n_features; j++)
+        d->occ_start[j + 1] = d->occ_start[j] + p->features[j].count;
+    for (size_t i = 0; i < p->n_sequence; i++) /* each start advances to the next's ... */
+        d->occ_pos[d->occ_start[p->sequence[i]]++] = (uint32_t)i;
+    for (size_t j = p->n_features; j > 0; j--) /* ... and shifts back */
+        d->occ_start[j] = d->occ_start[j - 1];
+    d->occ_start[0] = 0;
     d->n_nondate = 0;
     for (size_t j = 0; j < p->n_features; j++)
         d->n_nondate += (p->features[j].kind & 3) != NF_PIVOT_DATE;
     return true;
 }
+
+static bool build_paragraph_sets(doc_entry *d);
 
 static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
@@ -205,7 +201,7 @@ static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
     snprintf(c->out[i].lang, sizeof c->out[i].lang, "%s", c->docs[i].lang);
     nfi_pivot_text(&c->docs[i], &c->out[i].text_len);
     nf_status st = nfi_pivot_build(*(nfi_pivoter **)worker, &c->docs[i], &c->out[i].pivot, err);
-    if (st == NF_OK && !index_sequence(&c->out[i]))
+    if (st == NF_OK && (!index_sequence(&c->out[i]) || !build_paragraph_sets(&c->out[i])))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     return st;
 }
@@ -243,37 +239,12 @@ typedef struct postings {
     size_t n_keys;
 } postings;
 
-static bool build_paragraph_sets(doc_entry *d);
-
-/* Share of the words behind name and term features that yield a term:
- * about 1 where the language has a dictionary (or is English), 0 where
- * every word could only be read as a name (Hebrew today). Features of one
- * word are adjacent in the sequence and share its offset. */
-static double term_share(const nf_pivot *p)
-{
-    size_t words = 0, with_term = 0;
-    for (size_t j = 0; j < p->n_sequence;) {
-        size_t k = j;
-        bool term = false, counted = false;
-        while (k < p->n_sequence && p->sequence_at[2 * k] == p->sequence_at[2 * j]) {
-            int kind = (int)(p->sequence[k] & 3);
-            counted |= kind == NF_PIVOT_TERM || kind == NF_PIVOT_NAME;
-            term |= kind == NF_PIVOT_TERM;
-            k++;
-        }
-        words += counted, with_term += term;
-        j = k;
-    }
-    return words ? (double)with_term / (double)words : 0;
-}
-
 static nf_status alloc_doc_arrays(doc_entry *d)
 {
-    free(d->weights), free(d->post), free(d->para_sets), free(d->para_offsets); /* an earlier finish's */
-    d->para_sets = NULL, d->para_offsets = NULL;
+    free(d->weights), free(d->post); /* an earlier finish's */
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
     d->post = malloc((d->pivot.n_features + 1) * sizeof *d->post);
-    return d->weights && d->post && build_paragraph_sets(d) ? NF_OK : NF_ERR_NOMEM;
+    return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
 }
 
 static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
@@ -326,7 +297,6 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         kind_sum[pf->kind & 3] += w * w;
     }
     d->norm = sqrt(sum);
-    d->term_share = term_share(&d->pivot);
     for (int kk = 0; kk < 4; kk++)
         d->kind_norm[kk] = sqrt(kind_sum[kk]);
     return NF_OK;
@@ -348,8 +318,7 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
     for (size_t i = 0; i < l->n; i++)
         total += l->docs[i].pivot.n_features;
     nfi_kv *all = p->entries = malloc((total ? total : 1) * sizeof *all);
-    p->offsets = malloc((total + 1) * sizeof *p->offsets);
-    if (!all || !p->offsets)
+    if (!all)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
     if (st != NF_OK)
@@ -359,6 +328,11 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
             all[k++] = (nfi_kv){l->docs[i].pivot.features[j].hash, (uint64_t)i << 32 | (uint32_t)j};
     }
     nfi_kv_sort_by_key_stable(all, k); /* added in (doc, feature) order: that order within a key */
+    size_t n_keys = 0; /* an upper bound of the keys indexed, for the offsets (not the sort's peak) */
+    for (size_t i = 0; i < k; i++)
+        n_keys += !i || all[i].key != all[i - 1].key;
+    if (!(p->offsets = malloc((n_keys + 1) * sizeof *p->offsets)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     size_t kept = 0;
     for (size_t i = 0; i < k;) {
         size_t j = i;
@@ -424,18 +398,23 @@ static void assign_language_ids(nf_links *l)
     }
 }
 
+/* A single paragraph's set: the whole sequence but dates, that is the
+ * features but dates (already sorted and unique). */
+static size_t single_paragraph_set(const nf_pivot *p, uint64_t *out)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < p->n_features; k++)
+        if ((p->features[k].kind & 3) != NF_PIVOT_DATE)
+            out[n++] = p->features[k].hash;
+    return n;
+}
+
 static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out, uint64_t *scratch)
 {
     size_t start = i ? p->paragraph_ends[i - 1] : 0, end = p->paragraph_ends[i], n = 0;
-    if (p->n_paragraphs == 1) { /* the whole sequence but dates: the features but dates */
-        for (size_t k = 0; k < p->n_features; k++)
-            if ((p->features[k].kind & 3) != NF_PIVOT_DATE)
-                out[n++] = p->features[k].hash;
-        return n;
-    }
     for (size_t k = start; k < end; k++)
-        if ((p->sequence[k] & 3) != NF_PIVOT_DATE)
-            out[n++] = p->sequence[k];
+        if ((p->features[p->sequence[k]].kind & 3) != NF_PIVOT_DATE)
+            out[n++] = p->features[p->sequence[k]].hash;
     nfi_u64_sort(out, n, scratch); /* a paragraph may be a whole document */
     size_t w = 0;
     for (size_t a = 0; a < n; a++)
@@ -444,19 +423,25 @@ static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out, uint64_t
     return w;
 }
 
+/* The paragraph sets of a document of several paragraphs, at their size
+ * (they wait in memory with the pivot until finish). */
 static bool build_paragraph_sets(doc_entry *d)
 {
     const nf_pivot *p = &d->pivot;
+    if (p->n_paragraphs < 2)
+        return true;
     d->para_sets = malloc((p->n_sequence + 1) * sizeof *d->para_sets);
     d->para_offsets = malloc((p->n_paragraphs + 1) * sizeof *d->para_offsets);
-    uint64_t *scratch = p->n_paragraphs > 1 ? malloc((p->n_sequence + 1) * sizeof *scratch) : NULL;
-    if (!d->para_sets || !d->para_offsets || (p->n_paragraphs > 1 && !scratch))
+    uint64_t *scratch = malloc((p->n_sequence + 1) * sizeof *scratch);
+    if (!d->para_sets || !d->para_offsets || !scratch)
         return free(scratch), false;
     d->para_offsets[0] = 0;
     for (size_t i = 0; i < p->n_paragraphs; i++)
         d->para_offsets[i + 1] =
             d->para_offsets[i] + paragraph_set(p, i, d->para_sets + d->para_offsets[i], scratch);
     free(scratch);
+    uint64_t *fit = realloc(d->para_sets, (d->para_offsets[p->n_paragraphs] + 1) * sizeof *fit);
+    d->para_sets = fit ? fit : d->para_sets;
     return true;
 }
 
@@ -464,7 +449,7 @@ static bool build_paragraph_sets(doc_entry *d)
  * Only cells near the diagonal are computed: a translation keeps its
  * paragraphs in place, so a chain far off the diagonal is no evidence.
  * shared: the features both documents have, dates aside. */
-static double alignment(const doc_entry *a, const doc_entry *b, size_t shared)
+static double alignment(const doc_entry *a, const doc_entry *b, size_t shared, uint64_t *single)
 {
     size_t pa = a->pivot.n_paragraphs, pb = b->pivot.n_paragraphs;
     if (!pa || !pb || pa > 400 || pb > 400)
@@ -476,7 +461,14 @@ static double alignment(const doc_entry *a, const doc_entry *b, size_t shared)
     uint16_t *dp = calloc((pa + 1) * (pb + 1), sizeof *dp);
     if (!dp)
         return 0;
+    /* one side of a single paragraph: its set made here (single: room for its features) */
+    size_t one[2] = {0, 0};
+    const uint64_t *seta = a->para_sets, *setb = b->para_sets;
     const size_t *offa = a->para_offsets, *offb = b->para_offsets;
+    if (pa == 1)
+        one[1] = single_paragraph_set(&a->pivot, single), seta = single, offa = one;
+    if (pb == 1)
+        one[1] = single_paragraph_set(&b->pivot, single), setb = single, offb = one;
     size_t band = pb / 8 > 2 ? pb / 8 : 2;
     for (size_t i = 1; i <= pa; i++) {
         size_t centre = i * pb / pa, lo = centre > band ? centre - band : 1, hi = centre + band < pb ? centre + band : pb;
@@ -487,7 +479,7 @@ static double alignment(const doc_entry *a, const doc_entry *b, size_t shared)
                 continue;
             }
             size_t na = offa[i] - offa[i - 1], nb = offb[j] - offb[j - 1];
-            size_t both = nfi_intersection_size(a->para_sets + offa[i - 1], na, b->para_sets + offb[j - 1], nb);
+            size_t both = nfi_intersection_size(seta + offa[i - 1], na, setb + offb[j - 1], nb);
             size_t smaller = na < nb ? na : nb;
             bool match = both >= 2 && both >= PARAGRAPH_MATCH * (double)smaller;
             uint16_t up = dp[(i - 1) * (pb + 1) + j], left = dp[i * (pb + 1) + j - 1];
@@ -504,36 +496,100 @@ static double alignment(const doc_entry *a, const doc_entry *b, size_t shared)
 /* Order agreement compares at most 64 x LCS_MAX_WORDS shared features. */
 enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 
-/* One thread's scratch for scoring pairs. The merge of two feature lists
+/* One thread's scratch for scoring pairs. Matching two feature lists
  * numbers the features both have (dates and hash 0 aside) 0, 1, ... in
- * hash order; id_a/id_b map a feature index to that number (-1: not
- * shared) and are all -1 again after each pair. */
+ * hash order; shared_a/shared_b give each number's feature in a and b.
+ * For order agreement, the occurrences of those features are marked in a
+ * bit set of sequence positions (id_at: the number at a marked position)
+ * and read back in position order; the bits are clear again after each
+ * document.
+ *
+ * The features of a are found through a table built once per document a
+ * (pairs come sorted by a, so one table serves a run of a's candidates):
+ * a bit filter of their hashes, then an open-addressing table of their
+ * indices. Walking b in hash order and probing a meets the shared
+ * features in hash order, as a merge of the two sorted lists would, so
+ * the sums add up in the same order; but most of b's features stop at
+ * the filter, and each probe is independent of the last where a merge's
+ * next load waits on its last comparison. */
+enum { MATCH_FILTER_BITS = 1 << 15 };
 typedef struct pair_scratch {
-    int32_t *id_a, *id_b;
     uint32_t *shared_a, *shared_b; /* for each number, the feature index in a and in b */
+    uint32_t *id_at;               /* per marked sequence position, its number */
+    uint64_t *marked;              /* bit per sequence position */
     uint32_t *mask_of;             /* for each number, its match mask (UINT32_MAX: none) */
+    uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
     size_t cap;                    /* features of the largest document */
+    size_t table_of;               /* the document whose features the table holds (SIZE_MAX: none) */
+    size_t table_mask;             /* its slots - 1 */
+    uint32_t *table;               /* feature index per slot, UINT32_MAX: empty */
+    uint64_t filter[MATCH_FILTER_BITS / 64];
     uint32_t sa[MAX_SHARED], sb[MAX_SHARED];
     uint64_t masks[MAX_SHARED][LCS_MAX_WORDS];
 } pair_scratch;
 
-static pair_scratch *pair_scratch_new(size_t cap)
+static size_t table_slots(size_t n_features)
+{
+    size_t slots = 64;
+    while (slots < 2 * n_features)
+        slots *= 2;
+    return slots;
+}
+static size_t table_slot(uint64_t hash, size_t mask) { return (size_t)(hash >> 7) & mask; }
+static size_t filter_bit(uint64_t hash) { return (size_t)(hash >> 40) & (MATCH_FILTER_BITS - 1); }
+
+/* Makes the scratch's table hold document ia's features. */
+static void match_table_for(const nf_links *l, size_t ia, pair_scratch *s)
+{
+    if (s->table_of == ia)
+        return;
+    const nf_pivot *p = &l->docs[ia].pivot;
+    s->table_of = ia;
+    s->table_mask = table_slots(p->n_features) - 1;
+    memset(s->table, 0xFF, (s->table_mask + 1) * sizeof *s->table);
+    memset(s->filter, 0, sizeof s->filter);
+    for (size_t i = 0; i < p->n_features; i++) {
+        uint64_t h = p->features[i].hash;
+        size_t k = table_slot(h, s->table_mask);
+        while (s->table[k] != UINT32_MAX)
+            k = (k + 1) & s->table_mask;
+        s->table[k] = (uint32_t)i;
+        s->filter[filter_bit(h) / 64] |= 1ULL << (filter_bit(h) % 64);
+    }
+}
+
+/* The index of hash among the table's document's features, or UINT32_MAX. */
+static uint32_t match_find(const pair_scratch *s, const nf_pivot_feature *fa, uint64_t h)
+{
+    if (!(s->filter[filter_bit(h) / 64] >> (filter_bit(h) % 64) & 1))
+        return UINT32_MAX;
+    for (size_t k = table_slot(h, s->table_mask);; k = (k + 1) & s->table_mask) {
+        uint32_t i = s->table[k];
+        if (i == UINT32_MAX || fa[i].hash == h)
+            return i;
+    }
+}
+
+static void pair_scratch_free(pair_scratch *s);
+
+static pair_scratch *pair_scratch_new(size_t cap, size_t seq_cap)
 {
     pair_scratch *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->cap = cap;
-    s->id_a = malloc((cap + 1) * sizeof *s->id_a);
-    s->id_b = malloc((cap + 1) * sizeof *s->id_b);
+    s->table_of = SIZE_MAX;
+    s->table = malloc(table_slots(cap) * sizeof *s->table);
+    s->id_at = malloc((seq_cap + 1) * sizeof *s->id_at);
+    s->marked = calloc(seq_cap / 64 + 1, sizeof *s->marked);
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
     s->mask_of = malloc((cap + 1) * sizeof *s->mask_of);
-    if (!s->id_a || !s->id_b || !s->shared_a || !s->shared_b || !s->mask_of) {
-        free(s->id_a), free(s->id_b), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s);
+    s->single = malloc((cap + 1) * sizeof *s->single);
+    if (!s->id_at || !s->marked || !s->shared_a || !s->shared_b || !s->mask_of || !s->single || !s->table) {
+        pair_scratch_free(s);
         return NULL;
     }
-    for (size_t i = 0; i <= cap; i++)
-        s->id_a[i] = s->id_b[i] = -1;
     return s;
 }
 
@@ -541,7 +597,7 @@ static void pair_scratch_free(pair_scratch *s)
 {
     if (!s)
         return;
-    free(s->id_a), free(s->id_b), free(s->shared_a), free(s->shared_b), free(s->mask_of);
+    free(s->id_at), free(s->marked), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s->single), free(s->table);
     free(s);
 }
 
@@ -584,18 +640,22 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     return zeros;
 }
 
-/* The shared feature numbers (id >= 0) of d's sequence in text order, at
- * most MAX_SHARED, into out (MAX_SHARED slots). Every element is
- * written and the count advanced only for shared ones: no branch on a
- * coin-flip condition in the longest loop of the scoring. */
-static size_t shared_in_order(const doc_entry *d, const int32_t *ids, uint32_t *out)
+/* The numbers of the n_ids shared features (feature index in d: of[k])
+ * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots):
+ * their occurrences marked, then the marks read in position order. */
+static size_t shared_in_order(const doc_entry *d, const uint32_t *of, size_t n_ids, pair_scratch *s, uint32_t *out)
 {
-    size_t n = 0, end = d->pivot.n_sequence;
-    const uint32_t *seq = d->seq_feature;
-    for (size_t i = 0; i < end && n < MAX_SHARED; i++) {
-        int32_t id = ids[seq[i]];
-        out[n] = (uint32_t)id;
-        n += id >= 0;
+    for (size_t k = 0; k < n_ids; k++)
+        for (uint32_t e = d->occ_start[of[k]]; e < d->occ_start[of[k] + 1]; e++) {
+            uint32_t at = d->occ_pos[e];
+            s->id_at[at] = (uint32_t)k;
+            s->marked[at / 64] |= 1ULL << (at % 64);
+        }
+    size_t n = 0, words = (d->pivot.n_sequence + 63) / 64;
+    for (size_t w = 0; w < words; w++) {
+        for (uint64_t bits = s->marked[w]; bits && n < MAX_SHARED; bits &= bits - 1)
+            out[n++] = s->id_at[w * 64 + (size_t)__builtin_ctzll(bits)];
+        s->marked[w] = 0;
     }
     return n;
 }
@@ -606,78 +666,45 @@ static size_t shared_in_order(const doc_entry *d, const int32_t *ids, uint32_t *
  * n_ids: the shared features numbered by the merge. */
 static double order_agreement(const doc_entry *a, const doc_entry *b, size_t n_ids, pair_scratch *s)
 {
-    size_t na = shared_in_order(a, s->id_a, s->sa), nb = shared_in_order(b, s->id_b, s->sb);
+    size_t na = shared_in_order(a, s->shared_a, n_ids, s, s->sa), nb = shared_in_order(b, s->shared_b, n_ids, s, s->sb);
     size_t shorter = na < nb ? na : nb;
     return shorter >= 4 ? (double)lcs_length(s->sa, na, s->sb, nb, n_ids, s) / (double)shorter : 0;
 }
 
-/* The largest logit the pair can reach from its merge alone: alignment at
- * 1 and order at whichever end raises the logit. A pair whose bound is
- * below the threshold cannot be linked, and no linked pair's best-match
- * test can depend on it (a linked pair's logit is above the threshold), so
- * the costly alignment and order agreement are skipped for it. */
-static double logit_bound(const nf_link_explain *e, double ev, double cov)
-{
-    double order_gain = cal.order + cal.order_x_evidence * ev;
-    return cal.bias + cal.terms * e->terms + cal.names * e->names + cal.numbers * e->numbers +
-           (cal.align > 0 ? cal.align : 0) + cal.length * e->length_ratio + (order_gain > 0 ? order_gain : 0) +
-           cal.evidence * ev + cal.coverage * cov + cal.terms_x_coverage * e->terms * cov +
-           cal.names_x_uncovered * e->names * (1 - cov);
-}
-
-/* Scores pair (ia, ib) into e. prune_below: a logit under which the pair's
- * exact score does not matter (-INFINITY: always exact); a pair whose
- * bound falls under it gets the bound as its logit and score. */
-static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain *e, pair_scratch *s,
-                       double prune_below)
+static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain *e, pair_scratch *s)
 {
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
     double dot = 0, kind_dot[4] = {0};
-    size_t i = 0, j = 0, shared = 0, n_ids = 0;
+    size_t shared = 0, n_ids = 0;
     const nf_pivot_feature *fa = a->pivot.features, *fb = b->pivot.features;
-    size_t end_a = a->pivot.n_features, end_b = b->pivot.n_features;
-    while (i < end_a && j < end_b) {
-        uint64_t ha = fa[i].hash, hb = fb[j].hash;
-        if (ha != hb) { /* most steps: advance the smaller side without a branch to mispredict */
-            i += ha < hb;
-            j += hb < ha;
+    match_table_for(l, ia, s);
+    for (size_t j = 0; j < b->pivot.n_features; j++) {
+        uint32_t i = match_find(s, fa, fb[j].hash);
+        if (i == UINT32_MAX)
             continue;
-        }
         double w = (double)a->weights[i] * b->weights[j];
         dot += w;
         kind_dot[fa[i].kind & 3] += w;
         if ((fa[i].kind & 3) != NF_PIVOT_DATE) {
             shared++;
-            if (ha) { /* numbered for order agreement */
-                s->id_a[i] = s->id_b[j] = (int32_t)n_ids;
-                s->shared_a[n_ids] = (uint32_t)i, s->shared_b[n_ids++] = (uint32_t)j;
+            if (fa[i].hash) { /* numbered for order agreement */
+                s->shared_a[n_ids] = i, s->shared_b[n_ids++] = (uint32_t)j;
             }
         }
-        i++, j++;
     }
     memset(e, 0, sizeof *e);
     double cosine = a->norm > 0 && b->norm > 0 ? dot / (a->norm * b->norm) : 0;
     double *parts[4] = {&e->terms, &e->names, &e->numbers, &e->dates};
     for (int k = 0; k < 4; k++)
         *parts[k] = a->kind_norm[k] > 0 && b->kind_norm[k] > 0 ? kind_dot[k] / (a->kind_norm[k] * b->kind_norm[k]) : 0;
+    e->alignment = alignment(a, b, shared, s->single);
+    e->order = order_agreement(a, b, n_ids, s);
     size_t la = a->text_len, lb = b->text_len; /* translations keep roughly the length */
     e->length_ratio = la && lb ? (double)(la < lb ? la : lb) / (double)(la > lb ? la : lb) : 0;
     e->cosine = cosine;
     double ev = log1p((double)shared), cov;
     e->shared = (double)shared;
-    cov = e->coverage = a->term_share < b->term_share ? a->term_share : b->term_share;
-    double bound = logit_bound(e, ev, cov);
-    if (bound < prune_below) {
-        for (size_t k = 0; k < n_ids; k++) /* the scratch ready for the next pair */
-            s->id_a[s->shared_a[k]] = s->id_b[s->shared_b[k]] = -1;
-        e->logit = bound;
-        e->score = 1.0 / (1.0 + exp(-bound));
-        return;
-    }
-    e->alignment = alignment(a, b, shared);
-    e->order = order_agreement(a, b, n_ids, s);
-    for (size_t k = 0; k < n_ids; k++) /* the scratch ready for the next pair */
-        s->id_a[s->shared_a[k]] = s->id_b[s->shared_b[k]] = -1;
+    cov = e->coverage = a->pivot.term_share < b->pivot.term_share ? a->pivot.term_share : b->pivot.term_share;
     double z = e->logit = cal.bias + cal.terms * e->terms + cal.names * e->names + cal.numbers * e->numbers +
                           cal.align * e->alignment + cal.length * e->length_ratio + cal.order * e->order +
                           cal.evidence * ev + cal.order_x_evidence * e->order * ev + cal.coverage * cov +
@@ -691,12 +718,12 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
         return nfi_fail(err, NF_ERR_ARG, "nf_links_explain before nf_links_finish");
     if (a >= l->n || b >= l->n)
         return nfi_fail(err, NF_ERR_ARG, "no document %zu or %zu", a, b);
-    size_t cap = l->docs[a].pivot.n_features > l->docs[b].pivot.n_features ? l->docs[a].pivot.n_features
-                                                                             : l->docs[b].pivot.n_features;
-    pair_scratch *s = pair_scratch_new(cap);
+    const nf_pivot *pa = &l->docs[a].pivot, *pb = &l->docs[b].pivot;
+    pair_scratch *s = pair_scratch_new(pa->n_features > pb->n_features ? pa->n_features : pb->n_features,
+                                       pa->n_sequence > pb->n_sequence ? pa->n_sequence : pb->n_sequence);
     if (!s)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    score_pair(l, a, b, out, s, -INFINITY);
+    score_pair(l, a, b, out, s);
     pair_scratch_free(s);
     return NF_OK;
 }
@@ -785,7 +812,6 @@ typedef struct score_ctx {
     const nf_links *l;
     const uint64_t *pairs;
     nfi_scored_pair *out;
-    double prune_below; /* the threshold's logit: below it a pair cannot link */
 } score_ctx;
 
 /* Best score of each document per other language, over the candidates. */
@@ -803,7 +829,7 @@ static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
     score_ctx *c = ctx;
     nf_link_explain e;
     uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
-    score_pair(c->l, a, b, &e, *(pair_scratch **)worker, c->prune_below);
+    score_pair(c->l, a, b, &e, *(pair_scratch **)worker);
     c->out[i] = (scored_pair){a, b, e.score, e.logit, false};
     return NF_OK;
 }
@@ -892,14 +918,16 @@ static nf_status find_candidates(const nf_links *l, const postings *p, uint64_t 
 /* Scores the n candidate pairs of c, each thread with its scratch. */
 static nf_status score_pairs(const nf_links *l, score_ctx *c, size_t n, nf_error *err)
 {
-    size_t cap = 0;
-    for (size_t i = 0; i < l->n; i++)
+    size_t cap = 0, seq_cap = 0;
+    for (size_t i = 0; i < l->n; i++) {
         cap = l->docs[i].pivot.n_features > cap ? l->docs[i].pivot.n_features : cap;
+        seq_cap = l->docs[i].pivot.n_sequence > seq_cap ? l->docs[i].pivot.n_sequence : seq_cap;
+    }
     int threads = l->opt.threads;
     pair_scratch **scratch = calloc((size_t)threads, sizeof *scratch);
     nf_status st = scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int t = 0; st == NF_OK && t < threads; t++)
-        if (!(scratch[t] = pair_scratch_new(cap)))
+        if (!(scratch[t] = pair_scratch_new(cap, seq_cap)))
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
         st = nfi_parallel_for(n, scratch, sizeof *scratch, threads, score_task, c, err);
@@ -928,8 +956,7 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
     size_t *n_best = calloc(l->n ? l->n : 1, sizeof *n_best);
     if (st == NF_OK && (!out->links || !sp || !best || !n_best))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    double t = l->opt.threshold;
-    score_ctx sc = {l, pv, sp, t <= 0 || t >= 1 ? -INFINITY : log(t / (1 - t)) - 1e-9};
+    score_ctx sc = {l, pv, sp};
     if (st == NF_OK)
         st = score_pairs(l, &sc, n_pairs, err);
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++) {

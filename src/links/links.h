@@ -109,8 +109,7 @@ uint64_t nfi_pivot_hash(int kind, const char *key, size_t len);
 
 /* links.c - after nf_links_finish, every candidate pair scored (a < b,
  * sorted), and whether it was linked: what the calibration is fitted on
- * (tests/eval_links --dump). A pair that cannot reach the threshold
- * carries its logit's upper bound (links.c, logit_bound) as logit and score. */
+ * (tests/eval_links --dump). */
 typedef struct nfi_scored_pair {
     uint32_t a, b;
     double score, logit;

@@ -26,7 +26,10 @@
  *   to mean anything); CJK numerals and scales (三百, 1500万) by value.
  * - dates: month and day of every date written out, in any language the
  *   date lexer knows.
- * The feature sequence in text order, with paragraph ends, is kept for
+ * The feature sequence in text order (as feature indices, 4 bytes an
+ * element: pivots of a whole run wait in memory for the links stage), with
+ * paragraph ends, is kept for alignment; of the words behind each feature
+ * only its first occurrence's place (for explanations).
  * paragraph alignment. A pivoter (one per thread) owns an ICU transliterator.
  *
  * Dictionary work per token is bounded: each document's words are read up
@@ -148,7 +151,7 @@ void nfi_pivot_free(nf_pivot *p)
     free(p->name_keys);
     free(p->paragraph_ends);
     free(p->sequence);
-    free(p->sequence_at);
+    free(p->surface);
     memset(p, 0, sizeof *p);
 }
 
@@ -1048,6 +1051,60 @@ static void *shrink(void *p, size_t size)
     return q ? q : p;
 }
 
+/* Share of the words behind name and term features that yield a term:
+ * about 1 where the language has a dictionary (or is English), 0 where
+ * every word could only be read as a name (Hebrew today). Features of one
+ * word are adjacent in the sequence and share its offset. */
+static double term_share(const uint64_t *seq, const uint32_t *at, size_t n)
+{
+    size_t words = 0, with_term = 0;
+    for (size_t j = 0; j < n;) {
+        size_t k = j;
+        bool term = false, counted = false;
+        while (k < n && at[2 * k] == at[2 * j]) {
+            int kind = (int)(seq[k] & 3);
+            counted |= kind == NF_PIVOT_TERM || kind == NF_PIVOT_NAME;
+            term |= kind == NF_PIVOT_TERM;
+            k++;
+        }
+        words += counted, with_term += term;
+        j = k;
+    }
+    return words ? (double)with_term / (double)words : 0;
+}
+
+/* The sequence as feature indices, and each feature's first surface:
+ * through a small open-addressing table of the features (hash -> index),
+ * O(sequence). Every sequence element is a feature. */
+static bool index_sequence(const uint64_t *seq, const uint32_t *at, size_t n, nf_pivot *out)
+{
+    size_t cap = 16;
+    while (cap < 2 * out->n_features)
+        cap *= 2;
+    uint32_t *slots = malloc(cap * sizeof *slots);
+    out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
+    out->surface = calloc(2 * out->n_features + 1, sizeof *out->surface);
+    if (!slots || !out->sequence || !out->surface)
+        return free(slots), false;
+    memset(slots, 0xFF, cap * sizeof *slots);
+    for (size_t j = 0; j < out->n_features; j++) {
+        size_t k = (size_t)(out->features[j].hash >> 7) & (cap - 1);
+        while (slots[k] != UINT32_MAX)
+            k = (k + 1) & (cap - 1);
+        slots[k] = (uint32_t)j;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t k = (size_t)(seq[i] >> 7) & (cap - 1);
+        while (out->features[slots[k]].hash != seq[i])
+            k = (k + 1) & (cap - 1);
+        uint32_t f = out->sequence[i] = slots[k];
+        if (!out->surface[2 * f + 1] && at[2 * i + 1])
+            out->surface[2 * f] = at[2 * i], out->surface[2 * f + 1] = at[2 * i + 1];
+    }
+    free(slots);
+    return true;
+}
+
 static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
 {
     size_t n = b->seq.len / 8;
@@ -1073,8 +1130,11 @@ static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
      * buffers' doubled capacity (about a third of links' memory) */
     out->features = shrink(out->features, (out->n_features ? out->n_features : 1) * sizeof *out->features);
     out->n_sequence = n;
-    out->sequence = shrink(nfi_buf_take(&b->seq, NULL), n * 8 + 1);
-    out->sequence_at = shrink(nfi_buf_take(&b->at, NULL), n * 8 + 1);
+    const uint64_t *seq = (const uint64_t *)b->seq.data;
+    const uint32_t *at = (const uint32_t *)b->at.data;
+    out->term_share = term_share(seq, at, n);
+    if (!index_sequence(seq, at, n, out))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     out->n_paragraphs = b->para.len / 4;
     out->paragraph_ends = (uint32_t *)nfi_buf_take(&b->para, NULL);
     out->n_names = b->n_names;
