@@ -36,9 +36,10 @@ static void assert_same_pivot(const nf_pivot *a, const nf_pivot *b)
         assert_int_equal(a->features[j].count, b->features[j].count);
         assert_int_equal(a->features[j].kind, b->features[j].kind);
     }
-    assert_memory_equal(a->sequence, b->sequence, a->n_sequence * 8 + (a->n_sequence == 0));
-    assert_memory_equal(a->sequence_at, b->sequence_at, a->n_sequence * 8 + (a->n_sequence == 0));
+    assert_memory_equal(a->sequence, b->sequence, a->n_sequence * 4 + (a->n_sequence == 0));
+    assert_memory_equal(a->surface, b->surface, a->n_features * 8 + (a->n_features == 0));
     assert_memory_equal(a->paragraph_ends, b->paragraph_ends, a->n_paragraphs * 4 + (a->n_paragraphs == 0));
+    assert_true(a->term_share == b->term_share);
     const char *na = a->names, *nb = b->names, *ka = a->name_keys, *kb = b->name_keys;
     for (size_t k = 0; k < a->n_names; k++) {
         assert_string_equal(na, nb);
@@ -137,23 +138,25 @@ static void test_truncate_and_bad_records(void **state)
 }
 
 /* A record made by hand in the layout of links.c's pivot_wire: one feature
- * (count 3, kind name), a sequence of two elements at offsets 7 and 12, one
- * paragraph, one name. It is read as such; with a sequence element naming
- * a feature the pivot does not have, a paragraph ending past the sequence,
- * a name too many or a language without its NUL, it is refused. */
+ * (kind name, its words at offset 7, 5 bytes), a sequence of two elements
+ * (so its count is 2), one paragraph, one name. It is read as such and
+ * written back byte for byte; with a sequence element naming a feature the
+ * pivot does not have, a paragraph ending past the sequence, a name too many
+ * or a language without its NUL, it is refused. */
 typedef struct hand_wire {
     uint64_t n_features, n_sequence, n_paragraphs, n_names, names_len, keys_len, text_len, body;
+    double term_share;
     char lang[12];
     uint32_t zero;
-    uint8_t bytes[32];
+    uint8_t bytes[24];
 } hand_wire;
 
 static hand_wire hand_record(uint8_t index, uint8_t para_end)
 {
-    hand_wire w = {1, 2, 1, 1, 4, 4, 99, 32, "de", 0, {0}};
+    hand_wire w = {1, 2, 1, 1, 4, 4, 99, 24, 0.25, "de", 0, {0}};
     uint64_t hash = 0x1234567890ABCDE1ULL;
     memcpy(w.bytes, &hash, 8);
-    const uint8_t varints[] = {3, NF_PIVOT_NAME, 0, 14, 5, index, 10, 4, para_end}; /* zigzag(7) = 14, (5) = 10 */
+    const uint8_t varints[] = {NF_PIVOT_NAME, 5, 7, 0, index, para_end};
     memcpy(w.bytes + 8, varints, sizeof varints);
     memcpy(w.bytes + 8 + sizeof varints, "Abc\0abk", 8);
     return w;
@@ -169,21 +172,21 @@ static nf_status append_hand(nf_links *l, const hand_wire *w)
 static void test_hand_made_record(void **state)
 {
     (void)state;
-    assert_int_equal(sizeof(hand_wire), 80 + 32);
+    assert_int_equal(sizeof(hand_wire), 88 + 24);
     nf_links *l = new_links(1);
     hand_wire w = hand_record(0, 2);
     assert_int_equal(append_hand(l, &w), NF_OK);
     const nf_pivot *p = nf_links_pivot(l, 0);
     assert_int_equal(p->n_features, 1);
     assert_true(p->features[0].hash == 0x1234567890ABCDE1ULL);
-    assert_int_equal(p->features[0].count, 3);
+    assert_int_equal(p->features[0].count, 2);
     assert_int_equal(p->features[0].kind, NF_PIVOT_NAME);
+    assert_int_equal(p->surface[0], 7);
+    assert_int_equal(p->surface[1], 5);
     assert_int_equal(p->n_sequence, 2);
-    assert_true(p->sequence[0] == p->features[0].hash && p->sequence[1] == p->features[0].hash);
-    assert_int_equal(p->sequence_at[0], 7);
-    assert_int_equal(p->sequence_at[1], 5);
-    assert_int_equal(p->sequence_at[2], 12);
-    assert_int_equal(p->sequence_at[3], 4);
+    assert_int_equal(p->sequence[0], 0);
+    assert_int_equal(p->sequence[1], 0);
+    assert_true(p->term_share == 0.25);
     assert_int_equal(p->n_paragraphs, 1);
     assert_int_equal(p->paragraph_ends[0], 2);
     assert_int_equal(p->n_names, 1);

@@ -990,17 +990,18 @@ void nf_links_result_free(nf_links_result *r)
  * nf_links_finish reads of a document (its pivot, language and text length;
  * never the text) crosses in this format, in the host's byte order: the
  * header; the feature hashes (u64, incompressible); then LEB128 varints:
- * per feature its count and kind, per sequence element its feature's index
- * (every sequence element is a feature: an index where the hash would take
- * 8 bytes), its offset as the zigzag difference from the previous element's
- * (words of one place share it) and its length; the paragraph ends as
- * differences; then the names and name keys (NUL-separated); zeros to a
- * multiple of 8 bytes. About a third of the plain arrays' bytes.
- * nfi_links_append_pivot rebuilds the very pivot nf_links_add would have
- * kept, so the stage's result does not depend on where pivots were built. */
+ * per feature its kind and its surface (length, then the offset when the
+ * length is not 0); per sequence element its feature's index; the paragraph
+ * ends as differences; then the names and name keys (NUL-separated); zeros
+ * to a multiple of 8 bytes. Counts are not sent: a feature's count is its
+ * number of occurrences in the sequence (pivot.c counts the sequence;
+ * index_sequence relies on it). nfi_links_append_pivot rebuilds the very
+ * entry pivot_task makes, so the stage's result does not depend on where
+ * pivots were built. */
 typedef struct pivot_wire {
     uint64_t n_features, n_sequence, n_paragraphs, n_names, names_len, keys_len, text_len;
     uint64_t body;  /* bytes after the header, a multiple of 8 */
+    double term_share;
     char lang[12];  /* as doc_entry's */
     uint32_t zero;
 } pivot_wire;
@@ -1030,9 +1031,6 @@ static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return false;
 }
 
-static uint64_t zigzag(int64_t d) { return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63); }
-static int64_t unzigzag(uint64_t z) { return (int64_t)(z >> 1) ^ -(int64_t)(z & 1); }
-
 /* Bytes of n NUL-terminated strings back to back. */
 static size_t strings_len(const char *s, size_t n)
 {
@@ -1043,20 +1041,16 @@ static size_t strings_len(const char *s, size_t n)
 }
 
 /* The varints of a pivot, written at p (room for the worst case). */
-static uint8_t *put_pivot_varints(const doc_entry *d, uint8_t *p)
+static uint8_t *put_pivot_varints(const nf_pivot *pv, uint8_t *p)
 {
-    const nf_pivot *pv = &d->pivot;
     for (size_t j = 0; j < pv->n_features; j++) {
-        p = put_varint(p, pv->features[j].count);
         *p++ = pv->features[j].kind;
+        p = put_varint(p, pv->surface[2 * j + 1]);
+        if (pv->surface[2 * j + 1])
+            p = put_varint(p, pv->surface[2 * j]);
     }
-    uint32_t at = 0;
-    for (size_t k = 0; k < pv->n_sequence; k++) {
-        p = put_varint(p, d->seq_feature[k]);
-        p = put_varint(p, zigzag((int64_t)pv->sequence_at[2 * k] - (int64_t)at));
-        p = put_varint(p, pv->sequence_at[2 * k + 1]);
-        at = pv->sequence_at[2 * k];
-    }
+    for (size_t k = 0; k < pv->n_sequence; k++)
+        p = put_varint(p, pv->sequence[k]);
     for (size_t k = 0; k < pv->n_paragraphs; k++)
         p = put_varint(p, pv->paragraph_ends[k] - (k ? pv->paragraph_ends[k - 1] : 0));
     return p;
@@ -1067,9 +1061,9 @@ void nfi_links_put_pivot(const nf_links *l, size_t i, nfi_buf *out)
     const doc_entry *d = &l->docs[i];
     const nf_pivot *p = &d->pivot;
     pivot_wire w = {p->n_features, p->n_sequence, p->n_paragraphs, p->n_names, strings_len(p->names, p->n_names),
-                    strings_len(p->name_keys, p->n_names), d->text_len, 0, "", 0};
+                    strings_len(p->name_keys, p->n_names), d->text_len, 0, p->term_share, "", 0};
     memcpy(w.lang, d->lang, sizeof d->lang);
-    size_t worst = p->n_features * (8 + VARINT_MAX + 1) + p->n_sequence * 3 * VARINT_MAX +
+    size_t worst = p->n_features * (8 + 1 + 2 * VARINT_MAX) + p->n_sequence * VARINT_MAX +
                    p->n_paragraphs * VARINT_MAX + w.names_len + w.keys_len + 8;
     size_t start = out->len;
     if (!nfi_buf_reserve(out, sizeof w + worst))
@@ -1077,7 +1071,7 @@ void nfi_links_put_pivot(const nf_links *l, size_t i, nfi_buf *out)
     uint8_t *body = (uint8_t *)out->data + start + sizeof w, *q = body;
     for (size_t j = 0; j < p->n_features; j++, q += 8)
         memcpy(q, &p->features[j].hash, 8);
-    q = put_pivot_varints(d, q);
+    q = put_pivot_varints(p, q);
     memcpy(q, p->names, w.names_len), q += w.names_len;
     memcpy(q, p->name_keys, w.keys_len), q += w.keys_len;
     while ((size_t)(q - body) % 8)
@@ -1112,28 +1106,27 @@ static void *wire_copy(const void *at, size_t n)
     return p;
 }
 
-/* Reads the varints into the allocated pivot; false when the record is
- * cut or inconsistent (an index out of range, ends past the sequence). */
-static bool get_pivot_varints(doc_entry *d, const uint8_t **at, const uint8_t *end)
+/* Reads the varints into the allocated pivot (counts from the sequence);
+ * false when the record is cut or inconsistent (an index out of range,
+ * ends past the sequence). */
+static bool get_pivot_varints(nf_pivot *p, const uint8_t **at, const uint8_t *end)
 {
-    nf_pivot *p = &d->pivot;
-    uint64_t v, off = 0, len, end_at = 0;
+    uint64_t v, len, end_at = 0;
     for (size_t j = 0; j < p->n_features; j++) {
-        if (!get_varint(at, end, &v) || v > UINT32_MAX || *at >= end)
+        if (*at >= end)
             return false;
-        p->features[j].count = (uint32_t)v;
         p->features[j].kind = *(*at)++;
+        p->features[j].count = 0;
+        if (!get_varint(at, end, &len) || len > UINT32_MAX || (len && !get_varint(at, end, &v)) ||
+            (len && v > UINT32_MAX))
+            return false;
+        p->surface[2 * j] = len ? (uint32_t)v : 0, p->surface[2 * j + 1] = (uint32_t)len;
     }
     for (size_t k = 0; k < p->n_sequence; k++) {
-        uint64_t z;
-        if (!get_varint(at, end, &v) || v >= p->n_features || !get_varint(at, end, &z) ||
-            !get_varint(at, end, &len) || len > UINT32_MAX)
+        if (!get_varint(at, end, &v) || v >= p->n_features)
             return false;
-        off += (uint64_t)unzigzag(z);
-        if (off > UINT32_MAX)
-            return false;
-        p->sequence[k] = p->features[v].hash;
-        p->sequence_at[2 * k] = (uint32_t)off, p->sequence_at[2 * k + 1] = (uint32_t)len;
+        p->sequence[k] = (uint32_t)v;
+        p->features[v].count++;
     }
     for (size_t k = 0; k < p->n_paragraphs; k++) {
         if (!get_varint(at, end, &v) || (end_at += v) > p->n_sequence)
@@ -1143,22 +1136,24 @@ static bool get_pivot_varints(doc_entry *d, const uint8_t **at, const uint8_t *e
     return true;
 }
 
-/* The pivot of record w (body at body), into d; NF_ERR_PARSE or NOMEM. */
-static nf_status rebuild_pivot(doc_entry *d, const pivot_wire *w, const uint8_t *body)
+/* The entry of record w (body at body), as pivot_task makes it, into d;
+ * NF_ERR_PARSE or NF_ERR_NOMEM. */
+static nf_status rebuild_entry(doc_entry *d, const pivot_wire *w, const uint8_t *body)
 {
     nf_pivot *p = &d->pivot;
     size_t nf = w->n_features, ns = w->n_sequence;
     p->n_features = nf, p->n_sequence = ns, p->n_paragraphs = w->n_paragraphs, p->n_names = w->n_names;
+    p->term_share = w->term_share;
     p->features = malloc((nf ? nf : 1) * sizeof *p->features);
-    p->sequence = malloc((ns + 1) * sizeof *p->sequence);
-    p->sequence_at = malloc((ns + 1) * 2 * sizeof *p->sequence_at);
+    p->sequence = malloc((ns ? ns : 1) * sizeof *p->sequence);
+    p->surface = calloc(2 * nf + 1, sizeof *p->surface);
     p->paragraph_ends = malloc((w->n_paragraphs + 1) * sizeof *p->paragraph_ends);
-    if (!p->features || !p->sequence || !p->sequence_at || !p->paragraph_ends)
+    if (!p->features || !p->sequence || !p->surface || !p->paragraph_ends)
         return NF_ERR_NOMEM;
     for (size_t j = 0; j < nf; j++)
         memcpy(&p->features[j].hash, body + 8 * j, 8);
     const uint8_t *at = body + 8 * nf, *end = body + w->body;
-    if (!get_pivot_varints(d, &at, end) || (size_t)(end - at) < w->names_len + w->keys_len ||
+    if (!get_pivot_varints(p, &at, end) || (size_t)(end - at) < w->names_len + w->keys_len ||
         wire_strings((const char *)at, w->names_len) != w->n_names ||
         wire_strings((const char *)at + w->names_len, w->keys_len) != w->n_names)
         return NF_ERR_PARSE;
@@ -1166,7 +1161,18 @@ static nf_status rebuild_pivot(doc_entry *d, const pivot_wire *w, const uint8_t 
     p->name_keys = wire_copy(at + w->names_len, w->keys_len);
     memcpy(d->lang, w->lang, sizeof d->lang); /* NUL-terminated: checked */
     d->text_len = w->text_len;
-    return p->names && p->name_keys && index_sequence(d) ? NF_OK : NF_ERR_NOMEM;
+    return p->names && p->name_keys && index_sequence(d) && build_paragraph_sets(d) ? NF_OK : NF_ERR_NOMEM;
+}
+
+/* Frees what an entry holds. */
+static void free_entry(doc_entry *d)
+{
+    nfi_pivot_free(&d->pivot);
+    free(d->weights);
+    free(d->para_sets);
+    free(d->para_offsets);
+    free(d->occ_start), free(d->occ_pos);
+    free(d->post);
 }
 
 nf_status nfi_links_append_pivot(nf_links *l, const char *buf, size_t len, size_t *pos, nf_error *err)
@@ -1178,17 +1184,17 @@ nf_status nfi_links_append_pivot(nf_links *l, const char *buf, size_t len, size_
     size_t left = len - *pos - sizeof w;
     if (w.body > left || w.body % 8)
         return nfi_fail(err, NF_ERR_PARSE, "links: truncated pivot");
-    if (w.n_features > w.body / 9 || w.n_sequence > w.body / 3 || w.n_paragraphs > w.body ||
+    if (w.n_features > w.body / 10 || w.n_sequence > w.body || w.n_paragraphs > w.body ||
         !memchr(w.lang, '\0', sizeof w.lang))
         return nfi_fail(err, NF_ERR_PARSE, "links: malformed pivot");
     doc_entry d;
     memset(&d, 0, sizeof d);
-    nf_status st = rebuild_pivot(&d, &w, (const uint8_t *)buf + *pos + sizeof w);
+    nf_status st = rebuild_entry(&d, &w, (const uint8_t *)buf + *pos + sizeof w);
     doc_entry *grown = st == NF_OK ? nfi_grow_array(l->docs, &l->cap, l->n + 1, sizeof *l->docs) : NULL;
     if (!grown) {
-        nfi_pivot_free(&d.pivot);
-        free(d.seq_feature);
-        return st == NF_ERR_PARSE ? nfi_fail(err, st, "links: malformed pivot") : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        free_entry(&d);
+        return st == NF_ERR_PARSE ? nfi_fail(err, st, "links: malformed pivot")
+                                  : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     l->docs = grown;
     l->docs[l->n++] = d;
@@ -1198,14 +1204,8 @@ nf_status nfi_links_append_pivot(nf_links *l, const char *buf, size_t len, size_
 
 void nfi_links_truncate(nf_links *l, size_t n)
 {
-    for (size_t i = n; i < l->n; i++) {
-        nfi_pivot_free(&l->docs[i].pivot);
-        free(l->docs[i].weights);
-        free(l->docs[i].para_sets);
-        free(l->docs[i].para_offsets);
-        free(l->docs[i].seq_feature);
-        free(l->docs[i].post);
-    }
+    for (size_t i = n; i < l->n; i++)
+        free_entry(&l->docs[i]);
     if (n < l->n)
         l->n = n;
 }
