@@ -124,7 +124,7 @@ void nfi_pivot_free(nf_pivot *p);
 /* links.c - pivots on the wire (distributed links, src/mpi/mpi_links.c):
  * put appends document i's record (its pivot, language and text length,
  * never the text; a multiple of 8 bytes) to out; append_pivot adds the
- * document of the record at buf + *pos (8-byte aligned) as the next one,
+ * document of the record at buf + *pos as the next one,
  * exactly as nf_links_add would have kept it, and moves *pos past it
  * (NF_ERR_PARSE: a truncated or inconsistent record); truncate frees the
  * documents from n on (a rank keeps its pivots only until they are sent). */
