@@ -499,6 +499,7 @@ int cmd_compare(int argc, char **argv)
     kept_docs k;
     memset(&k, 0, sizeof k);
     k.keep_text = true;
+    o.links.keep_surface = 1; /* the words behind the shared features are shown */
     nf_error err;
     if (nf_links_new(&k.links, &o.links, &err) != NF_OK) {
         fprintf(stderr, "newsfold compare: %s\n", err.message);

@@ -439,7 +439,8 @@ typedef struct nf_pivot {
     uint32_t *paragraph_ends; /* sequence offsets closing each paragraph */
     uint32_t *sequence;       /* the features in text order, as indices into features (for alignment) */
     uint32_t *surface;        /* per feature, the byte offset and length of the words behind its first
-                                 occurrence (2 per feature; length 0: none, as for dates) */
+                                 occurrence (2 per feature; length 0: none, as for dates); NULL
+                                 unless nf_links_options.keep_surface */
     double term_share;        /* share of the words behind names and terms that yield a term: how much
                                  the dictionaries cover (about 1 for English, 0 without a dictionary) */
     size_t n_sequence, n_paragraphs;
@@ -453,6 +454,8 @@ typedef struct nf_links_options {
     const char *cache_dir;    /* compiled dictionaries (default $XDG_CACHE_HOME/newsfold) */
     const char *lexicon_file; /* the user's own word pairs: TSV lang, word, english */
     int candidates;           /* per document, the best candidates scored (default 10) */
+    int keep_surface;         /* 1: each pivot keeps where the words behind its features are
+                                 (nf_pivot.surface, for explanations); 0 (default): surface is NULL */
 } nf_links_options;
 
 void nf_links_options_default(nf_links_options *o);

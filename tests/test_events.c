@@ -531,17 +531,17 @@ static void test_merge_languages(void **state)
     }
     const double day = 1;
     nfi_merge_event m[N] = {
-        {&prof[0], 1, 10.0, 10.2, true},  /* en */
-        {&prof[1], 2, 10.5, 10.6, true},  /* es, within a day: joins 0 */
-        {&prof[2], 1, 10.7, 10.8, true},  /* en: joins es event 1, whose group holds 0 */
-        {&prof[3], 3, 15.0, 15.1, true},  /* ru, days later: alone */
-        {&prof[4], 4, 10.9, 11.0, false}, /* de article event: alone */
-        {&prof[5], 5, 10.9, 11.0, true},  /* fr, nothing shared: alone */
+        {&prof[0], 1, 10.0, 10.2, true, true, 1},  /* en */
+        {&prof[1], 2, 10.5, 10.6, true, true, 1},  /* es, within a day: joins 0 */
+        {&prof[2], 1, 10.7, 10.8, true, true, 1},  /* en: joins es event 1, whose group holds 0 */
+        {&prof[3], 3, 15.0, 15.1, true, true, 1},  /* ru, days later: alone */
+        {&prof[4], 4, 10.9, 11.0, false, true, 1}, /* de article event: alone */
+        {&prof[5], 5, 10.9, 11.0, true, true, 1},  /* fr, nothing shared: alone */
     };
     uint32_t group[N];
     size_t n_groups;
     nf_error err;
-    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, day, group, &n_groups, &err), NF_OK);
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, day, NULL, group, &n_groups, &err), NF_OK);
     assert_int_equal(n_groups, 4);
     assert_int_equal(group[0], 0);
     assert_int_equal(group[1], 0);
@@ -550,11 +550,91 @@ static void test_merge_languages(void **state)
     assert_int_equal(group[4], 2);
     assert_int_equal(group[5], 3);
     m[1].lang = 1; /* all English: nothing joins (events 1 and 2 then only reach 0 in their language) */
-    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, day, group, &n_groups, &err), NF_OK);
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, day, NULL, group, &n_groups, &err), NF_OK);
     assert_int_equal(n_groups, N);
     m[1].lang = 2;
-    assert_int_equal(nfi_events_merge_languages(m, N, 0.99, day, group, &n_groups, &err), NF_OK);
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.99, day, NULL, group, &n_groups, &err), NF_OK);
     assert_int_equal(n_groups, N); /* cosine 2/3 is below 0.99 */
+}
+
+/* Headline events of one language join after the stream when their title
+ * profiles reach 0.4 and the later starts within half a day of the
+ * earlier's last report. */
+static void test_same_language_join(void **state)
+{
+    (void)state;
+    enum { N = 3 };
+    static const uint64_t titles[N][3] = {{1, 2, 3}, {1, 2, 4}, {1, 2, 3}};
+    static const double first[N] = {10.0, 10.5, 11.5}, last[N] = {10.2, 10.6, 11.6};
+    nfi_event_profile prof[N];
+    nfi_wfeat t[N][3], pv[N][1];
+    nfi_merge_event m[N];
+    memset(prof, 0, sizeof prof);
+    for (int e = 0; e < N; e++) {
+        for (int k = 0; k < 3; k++)
+            t[e][k] = (nfi_wfeat){0x700 + titles[e][k], 1.0f};
+        pv[e][0] = (nfi_wfeat){0x900, 1.0f}; /* a shared pivot feature: they are candidates */
+        prof[e].ch[CH_TITLE] = (nfi_svec){.f = t[e], .n = 3, .cap = 3, .norm2 = 3.0};
+        prof[e].ch[CH_PIVOT] = (nfi_svec){.f = pv[e], .n = 1, .cap = 1, .norm2 = 1.0};
+        m[e] = (nfi_merge_event){&prof[e], 1, first[e], last[e], true, false, 3};
+    }
+    uint32_t group[N];
+    size_t n_groups;
+    nf_error err;
+    /* 0 and 1: cosine 2/3, 0.3 days apart; 2 starts 0.9 days after 1 ends */
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, 1, NULL, group, &n_groups, &err), NF_OK);
+    assert_int_equal(n_groups, 2);
+    assert_int_equal(group[1], 0);
+    assert_int_equal(group[2], 1);
+    t[1][1].hash = 0x705, t[1][2].hash = 0x706; /* 1 now shares one word of three: 1/3 */
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, 1, NULL, group, &n_groups, &err), NF_OK);
+    assert_int_equal(n_groups, N);
+}
+
+/* After the stream, a small event of timed headlines joins the larger
+ * timed headline event nearby that the headline model scores best from
+ * their title profiles, at probability 0.7 or more: also an event formed
+ * after it; not one more than a day away, nor one sharing too little, nor
+ * an event whose reports have only a date. */
+static void test_attach_small(void **state)
+{
+    (void)state;
+    enum { N = 6 };
+    static const uint64_t feats[N][3] = {
+        {1, 2, 7}, /* one report before the large event starts: joins it */
+        {1, 2, 3}, /* the large event (5 reports) */
+        {1, 2, 4}, /* one report, 5 hours after: joins it */
+        {1, 5, 6}, /* two reports sharing one word of three: p about 0.6, alone */
+        {1, 2, 3}, /* one report with a date only: alone */
+        {1, 2, 3}, /* one report two days later: alone */
+    };
+    static const double first[N] = {9.5, 10.0, 10.5, 10.5, 10.6, 12.0}, last[N] = {9.5, 10.3, 10.5, 10.5, 10.6, 12.0};
+    static const uint32_t size[N] = {1, 5, 1, 2, 1, 1};
+    nfi_event_profile prof[N];
+    nfi_wfeat f[N][3];
+    nfi_merge_event m[N];
+    memset(prof, 0, sizeof prof);
+    for (int e = 0; e < N; e++) {
+        for (int k = 0; k < 3; k++)
+            f[e][k] = (nfi_wfeat){0x700 + feats[e][k], 1.0f};
+        prof[e].ch[CH_TITLE] = (nfi_svec){.f = f[e], .n = 3, .cap = 3, .norm2 = 3.0};
+        m[e] = (nfi_merge_event){&prof[e], 1, first[e], last[e], true, e != 4, size[e]};
+    }
+    nf_events_options o;
+    nf_events_options_default(&o);
+    uint32_t group[N];
+    size_t n_groups;
+    nf_error err;
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, 1, o.headline_model, group, &n_groups, &err), NF_OK);
+    assert_int_equal(n_groups, 4);
+    assert_int_equal(group[0], 0);
+    assert_int_equal(group[1], 0);
+    assert_int_equal(group[2], 0);
+    assert_int_equal(group[3], 1);
+    assert_int_equal(group[4], 2);
+    assert_int_equal(group[5], 3);
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, 1, NULL, group, &n_groups, &err), NF_OK);
+    assert_int_equal(n_groups, N);
 }
 
 /* The title's features of a clean document, its text tokenized (stemmed
@@ -761,7 +841,7 @@ int main(void)
         cmocka_unit_test(test_timestamps_and_headlines), cmocka_unit_test(test_worst_clusters),
         cmocka_unit_test(test_undated_live_set_bounded),
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_merge_languages),     cmocka_unit_test(test_title_from_text),
+        cmocka_unit_test(test_merge_languages),     cmocka_unit_test(test_attach_small),     cmocka_unit_test(test_same_language_join),     cmocka_unit_test(test_title_from_text),
         cmocka_unit_test(test_metrics_brute_force), cmocka_unit_test(test_burst_weight),
         cmocka_unit_test(test_long_headline_links),
     };

@@ -25,8 +25,11 @@
  *      storyline stage (storylines.c). Reading back and weighting features
  *      and finalizing run on the stage's threads beside the serial stream
  *      (run_stream);
- *   5. joins headline events of different languages whose profiles agree
- *      (storylines.c), collecting their entities again;
+ *   5. joins headline events of different languages whose profiles agree,
+ *      and of one language whose title profiles agree within half a day,
+ *      and attaches small timed headline events to the larger event nearby
+ *      that the headline model scores best (storylines.c), collecting the
+ *      joined events' entities again;
  *   6. builds the result: roles (original, copy, translation, report),
  *      sources, languages, storylines.
  * Weights, thresholds and the window come from nf_events_options; their
@@ -1399,13 +1402,18 @@ static nf_status merge_languages(finish_ctx *fc, nf_error *err)
         m[e].prof = &fc->fe[e].prof;
         m[e].lang = main_lang(fc, mem, nm, &count);
         m[e].headlines = true;
+        m[e].timed = true;
+        m[e].n = (uint32_t)nm;
         for (size_t i = 0; i < nm && m[e].headlines; i++)
             m[e].headlines = is_headline_doc(&fc->ev->docs[mem[i]]);
+        for (size_t i = 0; i < nm && m[e].timed; i++)
+            m[e].timed = fc->timed[mem[i]] == NFI_TIME_OF_DAY;
         nfi_stream_times(fc->stream, (uint32_t)e, &m[e].first_t, &m[e].last_t);
     }
     size_t n_groups = n;
     if (st == NF_OK)
-        st = nfi_events_merge_languages(m, n, threshold, fc->ev->o.merge_days, group, &n_groups, err);
+        st = nfi_events_merge_languages(m, n, threshold, fc->ev->o.merge_days, fc->ev->o.headline_model, group,
+                                       &n_groups, err);
     if (st == NF_OK && n_groups < n)
         st = regroup(fc, group, n_groups, err);
     nfi_hmap_free(&count);

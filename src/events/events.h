@@ -257,9 +257,14 @@ typedef struct nfi_merge_event {
     uint64_t lang; /* its main language (hash) */
     double first_t, last_t;
     bool headlines; /* every member is a headline: only such events are joined */
+    bool timed;     /* every member has a time of day (the headline model applies) */
+    uint32_t n;     /* its reports */
 } nfi_merge_event;
 
+/* model: the headline model's coefficients (nf_events_options), with which
+ * small timed headline events are attached to a larger one nearby; NULL:
+ * no attaching. */
 nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double threshold, double days,
-                                    uint32_t *group, size_t *n_groups, nf_error *err);
+                                    const double *model, uint32_t *group, size_t *n_groups, nf_error *err);
 
 #endif

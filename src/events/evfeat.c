@@ -44,7 +44,7 @@ nf_status nfi_featctx_new(nfi_featctx **out, const struct nfi_lexicon *lex, nf_e
     if (st == NF_OK)
         st = nfi_translit_new(&c->tr, err);
     if (st == NF_OK && lex)
-        st = nfi_pivoter_new(&c->pv, lex, err);
+        st = nfi_pivoter_new(&c->pv, lex, false, err);
     if (st != NF_OK) {
         nfi_featctx_free(c);
         return st;

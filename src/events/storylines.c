@@ -23,7 +23,16 @@
  * The same profile index joins headline events across languages after the
  * stream (nfi_events_merge_languages): each event joins the earlier event
  * of another main language, within merge_days, whose names or pivot
- * profile agrees best, when that cosine reaches merge_threshold.
+ * profile agrees best, when that cosine reaches merge_threshold, or of its
+ * own language, within SAME_LANG_DAYS, whose title profile agrees best,
+ * from SAME_LANG_TITLE (join_score; candidates come from the names and
+ * pivot index: a headline's title pivot holds its words in English). Then
+ * small events of timed headlines (at most ATTACH_MAX reports) join the
+ * larger one within ATTACH_DAYS, earlier or later, that the headline model
+ * scores best on their title profiles, from probability ATTACH_P
+ * (attach_small; a title-profile index of its own). Both kinds of joins go
+ * into one union-find, so the groups do not depend on the order in which
+ * joins are found.
  */
 #include "events/events.h"
 
@@ -52,9 +61,9 @@ typedef struct sl_index {
     size_t n, cap;
 } sl_index;
 
-static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from)
+static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from, int ch_to)
 {
-    for (int ch = ch_from; ch < N_CH; ch++) {
+    for (int ch = ch_from; ch < ch_to; ch++) {
         for (uint32_t i = 0; i < p->ch[ch].n; i++) {
             bool created;
             uint64_t *v = nfi_hmap_put(&ix->map, p->ch[ch].f[i].hash + (uint64_t)ch, &created);
@@ -302,7 +311,7 @@ static nf_status find_links(const nfi_event_profile *ev, size_t n, const nf_even
     for (int t = 0; ok && t < threads; t++)
         ok = scratch_init(&sc[t], ev, n);
     for (uint32_t e = 0; ok && e < n; e++)
-        ok = index_event(&ix, &ev[e], e, CH_BODY);
+        ok = index_event(&ix, &ev[e], e, CH_BODY, N_CH);
     nf_status st = ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while linking storylines");
     link_job job = {&ix, ev, n, o, best};
     if (st == NF_OK)
@@ -353,8 +362,124 @@ static double cross_score(const nfi_event_profile *a, const nfi_event_profile *b
     return names > pivot ? names : pivot;
 }
 
+#define SAME_LANG_TITLE 0.4 /* same-language headline events join from this title-profile cosine */
+#define SAME_LANG_DAYS 0.5  /* ... when the later starts at most this long after the earlier's last report */
+
+/* The score with which e (later) may join a, or -1 when it may not: two
+ * headline events of one main language by their title profiles (from
+ * SAME_LANG_TITLE, within SAME_LANG_DAYS: the stream judged each report
+ * against one centroid, two events' titles are many reports' words), of
+ * two languages by names or pivot (may_join, from threshold). */
+static double join_score(const nfi_merge_event *m, uint32_t a, uint32_t e, double threshold, double days)
+{
+    if (m[a].headlines && m[e].headlines && m[a].lang == m[e].lang) {
+        if (m[e].first_t - m[a].last_t > SAME_LANG_DAYS)
+            return -1;
+        double c = nfi_svec_cos(&m[a].prof->ch[CH_TITLE], &m[e].prof->ch[CH_TITLE]);
+        return c >= SAME_LANG_TITLE ? c : -1;
+    }
+    if (!may_join(m, a, e, days))
+        return -1;
+    double c = cross_score(m[a].prof, m[e].prof);
+    return c >= threshold ? c : -1;
+}
+
+/* ------------------------------------------------- small events attached */
+
+#define ATTACH_MAX 2      /* events of at most this many reports are attached */
+#define ATTACH_DAYS 1.0   /* ... to an event at most this far away in time */
+#define ATTACH_P 0.7      /* ... when the headline model gives at least this */
+
+/* The first event whose first report is after t (events are numbered in
+ * order of their first report). */
+static uint32_t first_after(const nfi_merge_event *m, size_t n, double t)
+{
+    uint32_t a = 0, b = (uint32_t)n;
+    while (a < b) {
+        uint32_t k = a + (b - a) / 2;
+        if (m[k].first_t <= t)
+            a = k + 1;
+        else
+            b = k;
+    }
+    return a;
+}
+
+/* Small timed headline events (at most ATTACH_MAX reports: most are one
+ * report that started an event the stream's later reports did not join)
+ * join the larger timed headline event within ATTACH_DAYS that the
+ * headline model scores best, when that probability reaches ATTACH_P: the
+ * model's lex is the cosine of the two title profiles, its gap the time
+ * between the events, its other-language term whether their main languages
+ * differ. Unlike the stream, an event formed after the small one's report
+ * is a candidate too. Candidates share a title-profile feature (each list
+ * read back at most SCAN entries from the last event starting within
+ * ATTACH_DAYS after the small one). */
+static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof, size_t n, const double *b,
+                         uint32_t *parent, sl_scratch *sc)
+{
+    sl_index ix = {0};
+    nfi_hmap_init(&ix.map);
+    bool ok = true;
+    for (uint32_t e = 0; ok && e < n; e++)
+        ok = !m[e].timed || !m[e].headlines || index_event(&ix, &prof[e], e, CH_TITLE, CH_TITLE + 1);
+    uint32_t *best = malloc((n ? n : 1) * sizeof *best);
+    ok = ok && best;
+    if (ok)
+        memset(sc->seen, 0, n * sizeof *sc->seen); /* the joins before marked their own candidates */
+    for (uint32_t s = 0; ok && s < n; s++) {
+        best[s] = NONE;
+        if (!m[s].timed || !m[s].headlines || m[s].n > ATTACH_MAX)
+            continue;
+        const nfi_svec *q = &prof[s].ch[CH_TITLE];
+        uint32_t end_ev = first_after(m, n, m[s].last_t + ATTACH_DAYS);
+        size_t nc = 0;
+        for (uint32_t i = 0; i < q->n; i++) {
+            const uint64_t *v = nfi_hmap_get(&ix.map, q->f[i].hash + (uint64_t)CH_TITLE);
+            if (!v)
+                continue;
+            const slist *l = &ix.lists[*v];
+            uint32_t end = entries_before(l, end_ev), stop = end > SCAN ? end - SCAN : 0;
+            for (uint32_t k = end; k-- > stop;) {
+                uint32_t a = l->p[k].ev;
+                if (sc->seen[a] != s + 1) {
+                    sc->seen[a] = s + 1;
+                    sc->dot[(size_t)a * N_CH] = 0;
+                    sc->cands[nc++] = a;
+                }
+                sc->dot[(size_t)a * N_CH] += q->f[i].w * l->p[k].w;
+            }
+        }
+        double best_p = ATTACH_P;
+        for (size_t k = 0; k < nc; k++) {
+            uint32_t a = sc->cands[k];
+            if (a == s || m[a].n <= m[s].n)
+                continue;
+            double gap = m[s].first_t - m[a].last_t;
+            if (m[a].first_t - m[s].last_t > gap)
+                gap = m[a].first_t - m[s].last_t;
+            if (gap > ATTACH_DAYS)
+                continue;
+            double other = m[a].lang != m[s].lang;
+            double lex = cos_of(sc->dot[(size_t)a * N_CH], q, &prof[a].ch[CH_TITLE]);
+            double z = b[0] + b[1] * lex + b[5] * log1p(24 * (gap > 0 ? gap : 0)) + b[6] * other;
+            double p = 1 / (1 + exp(-z));
+            if (p > best_p || (p == best_p && best[s] != NONE && a < best[s])) {
+                best_p = p;
+                best[s] = a;
+            }
+        }
+    }
+    for (uint32_t s = 0; ok && s < n; s++)
+        if (best[s] != NONE)
+            nfi_uf_union(parent, best[s] < s ? best[s] : s, best[s] < s ? s : best[s]);
+    free(best);
+    free_index(&ix);
+    return ok;
+}
+
 nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double threshold, double days,
-                                    uint32_t *group, size_t *n_groups, nf_error *err)
+                                    const double *model, uint32_t *group, size_t *n_groups, nf_error *err)
 {
     sl_index ix = {0};
     nfi_hmap_init(&ix.map);
@@ -372,12 +497,12 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
         if (k > SCORED)
             k = keep_best(&sc, k);
         uint32_t best = NONE;
-        double best_score = threshold;
+        double best_score = -1;
         for (size_t i = 0; i < k; i++) {
             uint32_t a = sc.cands[i];
-            if (!may_join(m, a, e, days))
+            double s = join_score(m, a, e, threshold, days);
+            if (s < 0)
                 continue;
-            double s = cross_score(&prof[a], &prof[e]);
             if (s > best_score || (s == best_score && best != NONE && a < best)) {
                 best_score = s;
                 best = a;
@@ -385,8 +510,10 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
         }
         if (best != NONE)
             nfi_uf_union(parent, best, e); /* the earlier root stays the root */
-        ok = !m[e].headlines || index_event(&ix, &prof[e], e, CH_NAMES);
+        ok = !m[e].headlines || index_event(&ix, &prof[e], e, CH_NAMES, N_CH);
     }
+    if (ok && model)
+        ok = attach_small(m, prof, n, model, parent, &sc);
     *n_groups = 0;
     for (uint32_t e = 0; ok && e < n; e++) { /* number by first event */
         uint32_t r = nfi_uf_find(parent, e);

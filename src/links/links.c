@@ -121,7 +121,7 @@ nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error
     if (st == NF_OK && !l->pivoters)
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int i = 0; st == NF_OK && i < l->opt.threads; i++, l->n_pivoters++)
-        st = nfi_pivoter_new(&l->pivoters[i], l->lex, err);
+        st = nfi_pivoter_new(&l->pivoters[i], l->lex, l->opt.keep_surface != 0, err);
     if (st != NF_OK) {
         nf_links_free(l);
         return st;
@@ -302,6 +302,49 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
     return NF_OK;
 }
 
+/* Every (feature hash, document << 32 | feature index) pair, sorted by
+ * hash and, within a hash, in (document, feature) order. The pairs are
+ * first scattered by the hash's top byte (a counting pass), then each of
+ * the 256 buckets is sorted on its own, on all threads: the sort's
+ * scratch is a bucket, not a second copy of every pair. */
+typedef struct bucket_job {
+    nfi_kv *all;
+    size_t start[257];
+} bucket_job;
+
+static nf_status sort_bucket_task(void *ctx, void *worker, size_t b, nf_error *err)
+{
+    (void)worker, (void)err;
+    bucket_job *j = ctx;
+    nfi_kv_sort_by_key_stable(j->all + j->start[b], j->start[b + 1] - j->start[b]);
+    return NF_OK;
+}
+
+static nf_status sort_features(const nf_links *l, nfi_kv *all, nf_error *err)
+{
+    bucket_job *j = calloc(1, sizeof *j);
+    size_t *next = malloc(256 * sizeof *next);
+    if (!j || !next)
+        return free(j), free(next), nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    j->all = all;
+    for (size_t i = 0; i < l->n; i++)
+        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++)
+            j->start[(l->docs[i].pivot.features[f].hash >> 56) + 1]++;
+    for (size_t b = 0; b < 256; b++) {
+        j->start[b + 1] += j->start[b];
+        next[b] = j->start[b];
+    }
+    for (size_t i = 0; i < l->n; i++)
+        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++) {
+            uint64_t h = l->docs[i].pivot.features[f].hash;
+            all[next[h >> 56]++] = (nfi_kv){h, (uint64_t)i << 32 | (uint32_t)f};
+        }
+    nf_status st = nfi_parallel_for(256, NULL, 0, l->opt.threads, sort_bucket_task, j, err);
+    free(next);
+    free(j);
+    return st;
+}
+
 /* One sort of every (feature, document) pair gives, run by run, each
  * feature's document frequency, hence every weight, and the postings of
  * the candidate search, which keep the runs of features neither unique nor
@@ -321,13 +364,11 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
     if (!all)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
+    if (st == NF_OK)
+        st = sort_features(l, all, err);
     if (st != NF_OK)
         return st;
-    for (size_t i = 0; i < l->n; i++) {
-        for (size_t j = 0; j < l->docs[i].pivot.n_features; j++)
-            all[k++] = (nfi_kv){l->docs[i].pivot.features[j].hash, (uint64_t)i << 32 | (uint32_t)j};
-    }
-    nfi_kv_sort_by_key_stable(all, k); /* added in (doc, feature) order: that order within a key */
+    k = total;
     size_t n_keys = 0; /* an upper bound of the keys indexed, for the offsets (not the sort's peak) */
     for (size_t i = 0; i < k; i++)
         n_keys += !i || all[i].key != all[i - 1].key;

@@ -86,7 +86,8 @@ size_t nfi_lexicon_size(const nfi_lexicon *lex);
 
 typedef struct nfi_pivoter nfi_pivoter;
 
-nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, nf_error *err);
+/* keep_surface: pivots keep nf_pivot.surface (else NULL). */
+nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_surface, nf_error *err);
 void nfi_pivoter_free(nfi_pivoter *p);
 nf_status nfi_pivot_build(nfi_pivoter *p, const nf_clean_doc *doc, nf_pivot *out, nf_error *err);
 /* The text a pivot is built from: the cleaned text, or the title where the

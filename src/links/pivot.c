@@ -90,6 +90,7 @@ typedef struct word_slot {
 
 struct nfi_pivoter {
     const nfi_lexicon *lex;
+    bool keep_surface;
     lookup_slot *memo; /* LOOKUP_CACHE_SLOTS */
     word_slot *words;  /* WORD_CACHE_SLOTS */
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
@@ -99,13 +100,14 @@ struct nfi_pivoter {
     size_t token_words_cap;
 };
 
-nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, nf_error *err)
+nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_surface, nf_error *err)
 {
     *out = NULL;
     nfi_pivoter *p = calloc(1, sizeof *p);
     if (!p)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     p->lex = lex;
+    p->keep_surface = keep_surface;
     p->memo = calloc(LOOKUP_CACHE_SLOTS, sizeof *p->memo);
     p->words = calloc(WORD_CACHE_SLOTS, sizeof *p->words);
     if (!p->memo || !p->words) {
@@ -1073,18 +1075,19 @@ static double term_share(const uint64_t *seq, const uint32_t *at, size_t n)
     return words ? (double)with_term / (double)words : 0;
 }
 
-/* The sequence as feature indices, and each feature's first surface:
- * through a small open-addressing table of the features (hash -> index),
- * O(sequence). Every sequence element is a feature. */
-static bool index_sequence(const uint64_t *seq, const uint32_t *at, size_t n, nf_pivot *out)
+/* The sequence as feature indices, and (when surface is wanted) each
+ * feature's first surface: through a small open-addressing table of the
+ * features (hash -> index), O(sequence). Every sequence element is a
+ * feature. */
+static bool index_sequence(const uint64_t *seq, const uint32_t *at, size_t n, bool surface, nf_pivot *out)
 {
     size_t cap = 16;
     while (cap < 2 * out->n_features)
         cap *= 2;
     uint32_t *slots = malloc(cap * sizeof *slots);
     out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
-    out->surface = calloc(2 * out->n_features + 1, sizeof *out->surface);
-    if (!slots || !out->sequence || !out->surface)
+    out->surface = surface ? calloc(2 * out->n_features + 1, sizeof *out->surface) : NULL;
+    if (!slots || !out->sequence || (surface && !out->surface))
         return free(slots), false;
     memset(slots, 0xFF, cap * sizeof *slots);
     for (size_t j = 0; j < out->n_features; j++) {
@@ -1098,7 +1101,7 @@ static bool index_sequence(const uint64_t *seq, const uint32_t *at, size_t n, nf
         while (out->features[slots[k]].hash != seq[i])
             k = (k + 1) & (cap - 1);
         uint32_t f = out->sequence[i] = slots[k];
-        if (!out->surface[2 * f + 1] && at[2 * i + 1])
+        if (surface && !out->surface[2 * f + 1] && at[2 * i + 1])
             out->surface[2 * f] = at[2 * i], out->surface[2 * f + 1] = at[2 * i + 1];
     }
     free(slots);
@@ -1133,7 +1136,7 @@ static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
     const uint64_t *seq = (const uint64_t *)b->seq.data;
     const uint32_t *at = (const uint32_t *)b->at.data;
     out->term_share = term_share(seq, at, n);
-    if (!index_sequence(seq, at, n, out))
+    if (!index_sequence(seq, at, n, b->p->keep_surface, out))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     out->n_paragraphs = b->para.len / 4;
     out->paragraph_ends = (uint32_t *)nfi_buf_take(&b->para, NULL);
