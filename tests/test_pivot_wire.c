@@ -13,11 +13,12 @@
 
 #include "links/links.h"
 
-static nf_links *new_links(int threads)
+static nf_links *new_links(int threads, int keep_surface)
 {
     nf_links_options o;
     nf_links_options_default(&o);
     o.threads = threads;
+    o.keep_surface = keep_surface;
     nf_links *l;
     nf_error err;
     if (nf_links_new(&l, &o, &err) != NF_OK)
@@ -37,7 +38,9 @@ static void assert_same_pivot(const nf_pivot *a, const nf_pivot *b)
         assert_int_equal(a->features[j].kind, b->features[j].kind);
     }
     assert_memory_equal(a->sequence, b->sequence, a->n_sequence * 4 + (a->n_sequence == 0));
-    assert_memory_equal(a->surface, b->surface, a->n_features * 8 + (a->n_features == 0));
+    assert_true((a->surface == NULL) == (b->surface == NULL));
+    if (a->surface)
+        assert_memory_equal(a->surface, b->surface, a->n_features * 8 + (a->n_features == 0));
     assert_memory_equal(a->paragraph_ends, b->paragraph_ends, a->n_paragraphs * 4 + (a->n_paragraphs == 0));
     assert_true(a->term_share == b->term_share);
     const char *na = a->names, *nb = b->names, *ka = a->name_keys, *kb = b->name_keys;
@@ -50,11 +53,11 @@ static void assert_same_pivot(const nf_pivot *a, const nf_pivot *b)
 
 /* Builds the pivots of path in one stage, sends them through the wire to a
  * second one; both must give the same pivots and the same links. */
-static void round_trip(const char *path)
+static void round_trip(const char *path, int keep_surface)
 {
     tu_corpus c = tu_clean_path(path, 2, 0);
     assert_true(c.n > 0);
-    nf_links *built = new_links(2), *fed = new_links(1);
+    nf_links *built = new_links(2, keep_surface), *fed = new_links(1, 0);
     nf_error err;
     assert_int_equal(nf_links_add(built, c.docs, c.n, &err), NF_OK);
     nfi_buf wire;
@@ -97,7 +100,8 @@ static void round_trip(const char *path)
 static void test_round_trip_examples(void **state)
 {
     (void)state;
-    round_trip(NF_SOURCE_DIR "/examples/corpus");
+    round_trip(NF_SOURCE_DIR "/examples/corpus", 0);
+    round_trip(NF_SOURCE_DIR "/examples/corpus", 1); /* surfaces kept (newsfold compare) */
 }
 
 static void test_round_trip_seeds(void **state)
@@ -105,7 +109,7 @@ static void test_round_trip_seeds(void **state)
     (void)state;
     if (access(NF_SHARED_DIR "/seeds", R_OK) != 0)
         skip();
-    round_trip(NF_SHARED_DIR "/seeds");
+    round_trip(NF_SHARED_DIR "/seeds", 0);
 }
 
 /* Truncation frees built pivots; cut or damaged records are refused. */
@@ -113,7 +117,7 @@ static void test_truncate_and_bad_records(void **state)
 {
     (void)state;
     tu_corpus c = tu_clean_path(NF_SOURCE_DIR "/examples/corpus", 1, 0);
-    nf_links *l = new_links(1), *fed = new_links(1);
+    nf_links *l = new_links(1, 0), *fed = new_links(1, 0);
     nf_error err;
     assert_int_equal(nf_links_add(l, c.docs, 3, &err), NF_OK);
     nfi_buf wire;
@@ -147,13 +151,13 @@ typedef struct hand_wire {
     uint64_t n_features, n_sequence, n_paragraphs, n_names, names_len, keys_len, text_len, body;
     double term_share;
     char lang[12];
-    uint32_t zero;
+    uint32_t flags; /* 1: surfaces */
     uint8_t bytes[24];
 } hand_wire;
 
 static hand_wire hand_record(uint8_t index, uint8_t para_end)
 {
-    hand_wire w = {1, 2, 1, 1, 4, 4, 99, 24, 0.25, "de", 0, {0}};
+    hand_wire w = {1, 2, 1, 1, 4, 4, 99, 24, 0.25, "de", 1, {0}};
     uint64_t hash = 0x1234567890ABCDE1ULL;
     memcpy(w.bytes, &hash, 8);
     const uint8_t varints[] = {NF_PIVOT_NAME, 5, 7, 0, index, para_end};
@@ -173,7 +177,7 @@ static void test_hand_made_record(void **state)
 {
     (void)state;
     assert_int_equal(sizeof(hand_wire), 88 + 24);
-    nf_links *l = new_links(1);
+    nf_links *l = new_links(1, 0);
     hand_wire w = hand_record(0, 2);
     assert_int_equal(append_hand(l, &w), NF_OK);
     const nf_pivot *p = nf_links_pivot(l, 0);
@@ -207,6 +211,9 @@ static void test_hand_made_record(void **state)
     assert_int_equal(append_hand(l, &bad), NF_ERR_PARSE);
     bad = hand_record(0, 2);
     memset(bad.lang, 'x', sizeof bad.lang);
+    assert_int_equal(append_hand(l, &bad), NF_ERR_PARSE);
+    bad = hand_record(0, 2);
+    bad.flags = 3; /* a flag this reader does not know */
     assert_int_equal(append_hand(l, &bad), NF_ERR_PARSE);
     bad = hand_record(0, 2);
     bad.body = 33;

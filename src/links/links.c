@@ -1031,8 +1031,9 @@ void nf_links_result_free(nf_links_result *r)
  * nf_links_finish reads of a document (its pivot, language and text length;
  * never the text) crosses in this format, in the host's byte order: the
  * header; the feature hashes (u64, incompressible); then LEB128 varints:
- * per feature its kind and its surface (length, then the offset when the
- * length is not 0); per sequence element its feature's index; the paragraph
+ * per feature its kind and, when the pivot keeps surfaces (keep_surface),
+ * its surface (length, then the offset when the length is not 0); per
+ * sequence element its feature's index; the paragraph
  * ends as differences; then the names and name keys (NUL-separated); zeros
  * to a multiple of 8 bytes. Counts are not sent: a feature's count is its
  * number of occurrences in the sequence (pivot.c counts the sequence;
@@ -1044,8 +1045,10 @@ typedef struct pivot_wire {
     uint64_t body;  /* bytes after the header, a multiple of 8 */
     double term_share;
     char lang[12];  /* as doc_entry's */
-    uint32_t zero;
+    uint32_t flags; /* WIRE_SURFACE: surfaces follow the kinds */
 } pivot_wire;
+
+enum { WIRE_SURFACE = 1 };
 
 enum { VARINT_MAX = 10 };
 
@@ -1086,6 +1089,8 @@ static uint8_t *put_pivot_varints(const nf_pivot *pv, uint8_t *p)
 {
     for (size_t j = 0; j < pv->n_features; j++) {
         *p++ = pv->features[j].kind;
+        if (!pv->surface)
+            continue;
         p = put_varint(p, pv->surface[2 * j + 1]);
         if (pv->surface[2 * j + 1])
             p = put_varint(p, pv->surface[2 * j]);
@@ -1102,7 +1107,8 @@ void nfi_links_put_pivot(const nf_links *l, size_t i, nfi_buf *out)
     const doc_entry *d = &l->docs[i];
     const nf_pivot *p = &d->pivot;
     pivot_wire w = {p->n_features, p->n_sequence, p->n_paragraphs, p->n_names, strings_len(p->names, p->n_names),
-                    strings_len(p->name_keys, p->n_names), d->text_len, 0, p->term_share, "", 0};
+                    strings_len(p->name_keys, p->n_names), d->text_len, 0, p->term_share, "",
+                    p->surface ? WIRE_SURFACE : 0};
     memcpy(w.lang, d->lang, sizeof d->lang);
     size_t worst = p->n_features * (8 + 1 + 2 * VARINT_MAX) + p->n_sequence * VARINT_MAX +
                    p->n_paragraphs * VARINT_MAX + w.names_len + w.keys_len + 8;
@@ -1158,6 +1164,8 @@ static bool get_pivot_varints(nf_pivot *p, const uint8_t **at, const uint8_t *en
             return false;
         p->features[j].kind = *(*at)++;
         p->features[j].count = 0;
+        if (!p->surface)
+            continue;
         if (!get_varint(at, end, &len) || len > UINT32_MAX || (len && !get_varint(at, end, &v)) ||
             (len && v > UINT32_MAX))
             return false;
@@ -1187,9 +1195,9 @@ static nf_status rebuild_entry(doc_entry *d, const pivot_wire *w, const uint8_t 
     p->term_share = w->term_share;
     p->features = malloc((nf ? nf : 1) * sizeof *p->features);
     p->sequence = malloc((ns ? ns : 1) * sizeof *p->sequence);
-    p->surface = calloc(2 * nf + 1, sizeof *p->surface);
+    p->surface = w->flags & WIRE_SURFACE ? calloc(2 * nf + 1, sizeof *p->surface) : NULL;
     p->paragraph_ends = malloc((w->n_paragraphs + 1) * sizeof *p->paragraph_ends);
-    if (!p->features || !p->sequence || !p->surface || !p->paragraph_ends)
+    if (!p->features || !p->sequence || ((w->flags & WIRE_SURFACE) && !p->surface) || !p->paragraph_ends)
         return NF_ERR_NOMEM;
     for (size_t j = 0; j < nf; j++)
         memcpy(&p->features[j].hash, body + 8 * j, 8);
@@ -1225,8 +1233,8 @@ nf_status nfi_links_append_pivot(nf_links *l, const char *buf, size_t len, size_
     size_t left = len - *pos - sizeof w;
     if (w.body > left || w.body % 8)
         return nfi_fail(err, NF_ERR_PARSE, "links: truncated pivot");
-    if (w.n_features > w.body / 10 || w.n_sequence > w.body || w.n_paragraphs > w.body ||
-        !memchr(w.lang, '\0', sizeof w.lang))
+    if (w.n_features > w.body / 9 || w.n_sequence > w.body || w.n_paragraphs > w.body ||
+        !memchr(w.lang, '\0', sizeof w.lang) || (w.flags & ~(uint32_t)WIRE_SURFACE))
         return nfi_fail(err, NF_ERR_PARSE, "links: malformed pivot");
     doc_entry d;
     memset(&d, 0, sizeof d);
