@@ -668,6 +668,12 @@ static bool after_opening(const nf_clean_doc *cd, size_t i)
     size_t n = b->start - a->start - a->len;
     static const char *const opening[] = {"\xe2\x80\x94", "\xe2\x80\x93", ":", "\xc2\xab", "\xe2\x80\x9c",
                                           "\"",           "(",            "\xc2\xbf", "\xc2\xa1"};
+    size_t j = 0; /* most gaps are a space: none of the strings' first bytes, none can match */
+    while (j < n && gap[j] != ':' && gap[j] != '"' && gap[j] != '(' && (unsigned char)gap[j] != 0xc2 &&
+           (unsigned char)gap[j] != 0xe2)
+        j++;
+    if (j == n)
+        return false;
     for (size_t k = 0; k < sizeof opening / sizeof *opening; k++)
         if (gap_has(gap, n, opening[k]))
             return true;

@@ -131,6 +131,8 @@ typedef struct nfi_svec {
 struct nfi_svec_table {
     nfi_wfeat *slot; /* each feature in one of its two places (cuckoo); hash 0: empty */
     size_t mask, cap;
+    uint32_t *used; /* the places filled by the last build (all others are empty) */
+    size_t n_used;
 };
 /* Builds t over v's features; false (and v is to be used without a table)
  * when memory is short or the features do not fit. */

@@ -6,7 +6,8 @@
  * sizes differ a lot (a 40-feature document against a 500-feature
  * centroid), or, when one vector carries a table (the document being
  * streamed, scored against each of its candidates), by probing that table
- * with the other's features. Every method adds the matching products in
+ * with the other's features (the table remembers the places it filled, so
+ * rebuilding it for the next document clears only those). Every method adds the matching products in
  * hash order, so they give the same sum, bit for bit. Centroids are sums of their members' unit vectors, pruned to
  * their largest weights (selected, not sorted: nfi_kth_largest_u32 finds
  * the cut-off weight and a filter keeps hash order); pruning only happens
@@ -75,20 +76,43 @@ static long find_from(const nfi_svec *v, uint64_t hash, uint32_t *lo)
 static size_t place1(const nfi_svec_table *t, uint64_t h) { return h & t->mask; }
 static size_t place2(const nfi_svec_table *t, uint64_t h) { return (h >> 32) & t->mask; }
 
+/* Empties the places the last build filled: the table is otherwise empty,
+ * so this clears it in O(features) rather than rewriting every place (a
+ * table is four times its vector, rebuilt for every streamed document). */
+static void table_clear(nfi_svec_table *t)
+{
+    for (size_t i = 0; i < t->n_used; i++)
+        t->slot[t->used[i]] = (nfi_wfeat){0, 0};
+    t->n_used = 0;
+}
+
+/* Room for cap places, all empty (grown places zeroed, the rest cleared). */
+static bool table_reserve(nfi_svec_table *t, size_t cap)
+{
+    table_clear(t);
+    if (cap <= t->cap)
+        return true;
+    nfi_wfeat *s = realloc(t->slot, cap * sizeof *s);
+    if (!s)
+        return false;
+    t->slot = s;
+    memset(s + t->cap, 0, (cap - t->cap) * sizeof *s); /* hash 0: empty */
+    uint32_t *u = realloc(t->used, cap * sizeof *u);
+    if (!u)
+        return false; /* t->cap stays: the next try zeroes the same tail again */
+    t->used = u;
+    t->cap = cap;
+    return true;
+}
+
 bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v)
 {
     size_t cap = 16;
     while (cap < 4 * (size_t)v->n) /* a quarter full: insertions rarely displace */
         cap *= 2;
-    if (cap > t->cap) {
-        nfi_wfeat *s = realloc(t->slot, cap * sizeof *s);
-        if (!s)
-            return false;
-        t->slot = s;
-        t->cap = cap;
-    }
+    if (!table_reserve(t, cap))
+        return false;
     t->mask = cap - 1;
-    memset(t->slot, 0, cap * sizeof *t->slot); /* hash 0: empty */
     for (uint32_t i = 0; i < v->n; i++) {
         nfi_wfeat x = v->f[i];
         if (x.hash == 0)
@@ -98,8 +122,10 @@ bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v)
         for (;;) {
             nfi_wfeat y = t->slot[k];
             t->slot[k] = x;
-            if (y.hash == 0)
+            if (y.hash == 0) {
+                t->used[t->n_used++] = (uint32_t)k;
                 break;
+            }
             if (++kicks == CUCKOO_KICKS)
                 return false;
             x = y; /* displaced: to its other place */
@@ -112,6 +138,7 @@ bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v)
 void nfi_svec_table_free(nfi_svec_table *t)
 {
     free(t->slot);
+    free(t->used);
     memset(t, 0, sizeof *t);
 }
 

@@ -104,11 +104,20 @@ static double cos_of(double dot, const nfi_svec *a, const nfi_svec *b)
     return dot / sqrt(a->norm2 * b->norm2);
 }
 
+/* What gathering counts of one earlier event while e's lists are read: the
+ * two counters side by side (a posting's event is a random index, and the
+ * pair is one access); the dot products lie apart, so that the joins
+ * across languages, which count only, read a compact array. */
+typedef struct sl_acc {
+    uint32_t seen; /* e + 1 once counted as a candidate of e */
+    uint32_t hits; /* features it shares with e */
+} sl_acc;
+
 typedef struct sl_scratch {
-    uint32_t *seen;  /* per event: e + 1 once counted as a candidate of e */
-    uint32_t *hits;  /* per event: features it shares with e */
+    sl_acc *acc;     /* per event */
     double *dot;     /* per event: N_CH partial dot products with e */
     uint32_t *cands; /* the candidates of e */
+    const slist **lists; /* the lists of e's profile features (find_lists) */
     uint32_t *ties;  /* candidates at the cut-off count */
     uint32_t *hist;  /* candidates per shared-feature count, 0..max_hits */
     uint32_t max_hits; /* the most profile features of one event */
@@ -131,36 +140,69 @@ static uint32_t entries_before(const slist *l, uint32_t e)
     return a;
 }
 
+/* The list of each profile feature of channels ch_from.. (NULL: none), in
+ * sc->lists, in the order gather reads them. Each feature's list is three
+ * dependent cache misses (index slot, list header, its newest entries), so
+ * the lookups go in three passes, each prefetching what the next reads, and
+ * the misses of an event's features overlap; this changes only timing. */
+static void find_lists(const sl_index *ix, const nfi_event_profile *p, int ch_from, sl_scratch *sc)
+{
+    const nfi_hmap *m = &ix->map;
+    size_t f = 0;
+    for (int ch = ch_from; ch < N_CH && m->cap; ch++)
+        for (uint32_t i = 0; i < p->ch[ch].n; i++) {
+            uint64_t h = p->ch[ch].f[i].hash + (uint64_t)ch;
+            __builtin_prefetch(&m->keys[h & (m->cap - 1)]);
+            __builtin_prefetch(&m->vals[h & (m->cap - 1)]);
+        }
+    for (int ch = ch_from; ch < N_CH; ch++)
+        for (uint32_t i = 0; i < p->ch[ch].n; i++) {
+            const uint64_t *v = nfi_hmap_get(m, p->ch[ch].f[i].hash + (uint64_t)ch);
+            sc->lists[f] = v ? &ix->lists[*v] : NULL;
+            if (v)
+                __builtin_prefetch(sc->lists[f]);
+            f++;
+        }
+    for (size_t k = 0; k < f; k++)
+        if (sc->lists[k] && sc->lists[k]->n)
+            __builtin_prefetch(&sc->lists[k]->p[sc->lists[k]->n - 1]);
+}
+
 /* The earlier events sharing a profile feature with e (each list scanned
  * from its most recent SCAN entries before e), with their shared-feature
  * counts and their dot products with e per channel. The products are added
  * in the order of e's features, which is hash order, as nfi_svec_dot adds
  * them, so a channel none of whose lists was cut gives the same dot
- * product, bit for bit, as the merge would. */
-static size_t gather(const sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from, sl_scratch *sc)
+ * product, bit for bit, as the merge would. dots: false when the caller
+ * needs only the counts (the joins across languages score candidates
+ * afresh), which spares the products. */
+static inline size_t gather(const sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from, bool dots,
+                            sl_scratch *sc)
 {
-    size_t n = 0;
+    size_t n = 0, f = 0;
+    find_lists(ix, p, ch_from, sc);
     for (int ch = ch_from; ch < N_CH; ch++) {
         sc->cut[ch] = false;
         for (uint32_t i = 0; i < p->ch[ch].n; i++) {
-            const uint64_t *v = nfi_hmap_get(&ix->map, p->ch[ch].f[i].hash + (uint64_t)ch);
-            if (!v)
+            const slist *l = sc->lists[f++];
+            if (!l)
                 continue;
-            const slist *l = &ix->lists[*v];
             uint32_t end = entries_before(l, e);
             uint32_t stop = end > SCAN ? end - SCAN : 0;
             double w = p->ch[ch].f[i].w;
             sc->cut[ch] |= stop > 0;
             for (uint32_t k = end; k-- > stop;) {
                 uint32_t a = l->p[k].ev;
-                if (sc->seen[a] != e + 1) {
-                    sc->seen[a] = e + 1;
-                    sc->hits[a] = 0;
-                    memset(&sc->dot[(size_t)a * N_CH], 0, N_CH * sizeof *sc->dot);
+                sl_acc *x = &sc->acc[a];
+                if (x->seen != e + 1) {
+                    *x = (sl_acc){e + 1, 0};
+                    if (dots)
+                        memset(&sc->dot[(size_t)a * N_CH], 0, N_CH * sizeof *sc->dot);
                     sc->cands[n++] = a;
                 }
-                sc->hits[a]++;
-                sc->dot[(size_t)a * N_CH + ch] += w * l->p[k].w;
+                x->hits++;
+                if (dots)
+                    sc->dot[(size_t)a * N_CH + ch] += w * l->p[k].w;
             }
         }
     }
@@ -196,7 +238,7 @@ static size_t keep_best(sl_scratch *sc, size_t n)
     uint32_t top = 0;
     memset(sc->hist, 0, ((size_t)sc->max_hits + 1) * sizeof *sc->hist);
     for (size_t k = 0; k < n; k++) {
-        uint32_t h = sc->hits[sc->cands[k]];
+        uint32_t h = sc->acc[sc->cands[k]].hits;
         sc->hist[h]++;
         top = h > top ? h : top;
     }
@@ -206,12 +248,12 @@ static size_t keep_best(sl_scratch *sc, size_t n)
         above += sc->hist[cut--];
     size_t m = 0;
     for (size_t k = 0; k < n; k++)
-        if (sc->hits[sc->cands[k]] == cut)
+        if (sc->acc[sc->cands[k]].hits == cut)
             sc->ties[m++] = sc->cands[k];
     uint32_t last = nfi_kth_largest_u32(sc->ties, m, SCORED - above);
     size_t o = 0;
     for (size_t k = 0; k < n; k++) {
-        uint32_t a = sc->cands[k], h = sc->hits[a];
+        uint32_t a = sc->cands[k], h = sc->acc[a].hits;
         if (h > cut || (h == cut && a >= last))
             sc->cands[o++] = a;
     }
@@ -229,7 +271,7 @@ static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint3
     uint32_t best = NONE;
     double best_score = o->storyline_threshold;
     const nfi_event_profile *p = &ev[e];
-    size_t n = gather(ix, p, e, CH_BODY, sc);
+    size_t n = gather(ix, p, e, CH_BODY, true, sc);
     if (n > SCORED)
         n = keep_best(sc, n);
     for (size_t k = 0; k < n; k++) {
@@ -253,18 +295,18 @@ static bool scratch_init(sl_scratch *sc, const nfi_event_profile *ev, size_t n)
         sc->max_hits = f > sc->max_hits ? f : sc->max_hits;
     }
     size_t m = n ? n : 1;
-    sc->seen = calloc(m, sizeof *sc->seen);
-    sc->hits = calloc(m, sizeof *sc->hits);
+    sc->acc = calloc(m, sizeof *sc->acc);
     sc->dot = malloc(m * N_CH * sizeof *sc->dot);
     sc->cands = malloc(m * sizeof *sc->cands);
     sc->ties = malloc(m * sizeof *sc->ties);
     sc->hist = malloc(((size_t)sc->max_hits + 1) * sizeof *sc->hist);
-    return sc->seen && sc->hits && sc->dot && sc->cands && sc->ties && sc->hist;
+    sc->lists = malloc(((size_t)sc->max_hits + 1) * sizeof *sc->lists);
+    return sc->acc && sc->dot && sc->cands && sc->ties && sc->hist && sc->lists;
 }
 
 static void scratch_free(sl_scratch *sc)
 {
-    free(sc->seen), free(sc->hits), free(sc->dot), free(sc->cands), free(sc->ties), free(sc->hist);
+    free(sc->acc), free(sc->dot), free(sc->cands), free(sc->ties), free(sc->hist), free(sc->lists);
 }
 
 static void free_index(sl_index *ix)
@@ -426,7 +468,8 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
     uint32_t *best = malloc((n ? n : 1) * sizeof *best);
     ok = ok && best;
     if (ok)
-        memset(sc->seen, 0, n * sizeof *sc->seen); /* the joins before marked their own candidates */
+        for (size_t k = 0; k < n; k++) /* the joins before marked their own candidates */
+            sc->acc[k].seen = 0;
     for (uint32_t s = 0; ok && s < n; s++) {
         best[s] = NONE;
         if (!m[s].timed || !m[s].headlines || m[s].n > ATTACH_MAX)
@@ -442,8 +485,8 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
             uint32_t end = entries_before(l, end_ev), stop = end > SCAN ? end - SCAN : 0;
             for (uint32_t k = end; k-- > stop;) {
                 uint32_t a = l->p[k].ev;
-                if (sc->seen[a] != s + 1) {
-                    sc->seen[a] = s + 1;
+                if (sc->acc[a].seen != s + 1) {
+                    sc->acc[a].seen = s + 1;
                     sc->dot[(size_t)a * N_CH] = 0;
                     sc->cands[nc++] = a;
                 }
@@ -493,7 +536,7 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
     ok = ok && have_scratch;
     for (uint32_t e = 0; ok && e < n; e++) {
         parent[e] = e;
-        size_t k = m[e].headlines ? gather(&ix, &prof[e], e, CH_NAMES, &sc) : 0;
+        size_t k = m[e].headlines ? gather(&ix, &prof[e], e, CH_NAMES, false, &sc) : 0;
         if (k > SCORED)
             k = keep_best(&sc, k);
         uint32_t best = NONE;

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #define POSTING_SCAN 128
+#define TOUCH_AHEAD 16 /* postings prefetched ahead while a list is read */
 #define QUERY_TOP 16 /* body and pivot features used to look up candidates */
 #define MAX_LANGS 16
 #define CANDIDATE_RATIO \
@@ -68,6 +69,13 @@ typedef struct plist {
     uint32_t n, cap;
 } plist;
 
+/* The part of a slot that every posting scanned reads: a posting is live
+ * when its slot still holds its event, and it adds to the slot's weight. */
+typedef struct slot_hot {
+    uint32_t event; /* NONE when the slot is free */
+    float acc;      /* weight accumulated by the current document */
+} slot_hot;
+
 typedef struct qent {
     uint32_t event;
     double t;
@@ -85,9 +93,9 @@ struct nfi_stream {
     event_rec *ev;
     size_t n_ev, cap_ev;
     live_slot *slots;
-    uint32_t *slot_event; /* per slot: its event, NONE when free (apart from the
-                             slots: checked for every posting scanned) */
-    size_t n_slots, cap_slots, cap_slot_event;
+    slot_hot *hot; /* per slot: its event and accumulator (apart from the slots:
+                      both are read for every posting scanned, one access) */
+    size_t n_slots, cap_slots, cap_hot;
     uint32_t *free_slots;
     size_t n_free, cap_free, n_live, max_live;
     nfi_hmap index; /* salted feature hash -> index into lists */
@@ -96,8 +104,6 @@ struct nfi_stream {
     size_t live_postings, dead_postings;
     qent *queue;
     size_t q_head, q_len, q_cap;
-    float *acc; /* per slot: weight accumulated by the current document */
-    size_t cap_acc;
     uint32_t *touched; /* slots with a non-zero accumulator */
     size_t n_touched, cap_touched;
     cand *top; /* the best candidates, ranked */
@@ -146,14 +152,13 @@ void nfi_stream_free(nfi_stream *s)
     for (size_t i = 0; i < s->n_slots; i++)
         free_slot_vectors(&s->slots[i]);
     free(s->slots);
-    free(s->slot_event);
+    free(s->hot);
     free(s->free_slots);
     for (size_t i = 0; i < s->n_lists; i++)
         free(s->lists[i].p);
     free(s->lists);
     nfi_hmap_free(&s->index);
     free(s->queue);
-    free(s->acc);
     free(s->touched);
     free(s->top);
     for (int ch = 0; ch < N_CH; ch++)
@@ -370,7 +375,7 @@ static bool post_new(nfi_stream *s, uint32_t slot, const nfi_docvec *v)
             __builtin_prefetch(&pl->p[pl->n], 1);
     }
     for (size_t i = 0; i < n; i++)
-        if (!append_posting(s, (size_t)s->fresh[i], slot, s->slot_event[slot]))
+        if (!append_posting(s, (size_t)s->fresh[i], slot, s->hot[slot].event))
             return false;
     return true;
 }
@@ -387,7 +392,7 @@ static bool sweep(nfi_stream *s)
         plist l = s->lists[s->index.vals[k]];
         uint32_t o = 0;
         for (uint32_t i = 0; i < l.n; i++)
-            if (s->slot_event[l.p[i].slot] == l.p[i].event)
+            if (s->hot[l.p[i].slot].event == l.p[i].event)
                 l.p[o++] = l.p[i];
         l.n = o;
         s->lists[s->index.vals[k]] = l;
@@ -431,7 +436,7 @@ static nf_status finalize(nfi_stream *s, uint32_t event, nf_error *err)
     live_slot *l = &s->slots[slot];
     nf_status st = s->fn ? s->fn(s->ctx, event, l->c, err) : NF_OK;
     free_slot_vectors(l);
-    s->slot_event[slot] = NONE;
+    s->hot[slot].event = NONE;
     s->ev[event].slot = NONE;
     s->free_slots[s->n_free++] = slot;
     s->n_live--;
@@ -527,13 +532,11 @@ static bool take_slot(nfi_stream *s, uint32_t *slot)
         return true;
     }
     bool ok = true;
-    if (!GROW(s->slots, s->cap_slots, s->n_slots + 1, ok) || !GROW(s->acc, s->cap_acc, s->n_slots + 1, ok) ||
-        !GROW(s->slot_event, s->cap_slot_event, s->n_slots + 1, ok) ||
+    if (!GROW(s->slots, s->cap_slots, s->n_slots + 1, ok) || !GROW(s->hot, s->cap_hot, s->n_slots + 1, ok) ||
         !GROW(s->free_slots, s->cap_free, s->n_slots + 1, ok))
         return false;
     memset(s->slots + s->n_slots, 0, sizeof *s->slots);
-    s->acc[s->n_slots] = 0;
-    s->slot_event[s->n_slots] = NONE;
+    s->hot[s->n_slots] = (slot_hot){NONE, 0};
     *slot = (uint32_t)s->n_slots++;
     return true;
 }
@@ -550,7 +553,7 @@ static bool new_event(nfi_stream *s, uint32_t doc, double t, const nfi_docvec *v
     e->first_t = e->last_t = t;
     e->queued_t = -HUGE_VAL;
     e->slot = slot;
-    s->slot_event[slot] = *event;
+    s->hot[slot].event = *event;
     s->slots[slot].n_langs = 0;
     s->slots[slot].postings = 0;
     if (++s->n_live > s->max_live)
@@ -579,16 +582,19 @@ static bool touch(nfi_stream *s, size_t li, float w)
     const plist *l = &s->lists[li];
     bool ok = true;
     uint32_t stop = l->n > POSTING_SCAN ? l->n - POSTING_SCAN : 0;
+    const posting *lp = l->p; /* (the slots' stores cannot move it) */
     for (uint32_t i = l->n; i-- > stop;) {
-        posting p = l->p[i];
-        if (s->slot_event[p.slot] != p.event)
+        if ((i & 7) == 0 && i >= stop + TOUCH_AHEAD) /* a line of older entries, read backwards */
+            __builtin_prefetch(&lp[i - TOUCH_AHEAD]);
+        posting p = lp[i];
+        if (s->hot[p.slot].event != p.event)
             continue;
-        if (s->acc[p.slot] == 0) {
+        if (s->hot[p.slot].acc == 0) {
             if (!GROW(s->touched, s->cap_touched, s->n_touched + 1, ok))
                 return false;
             s->touched[s->n_touched++] = p.slot;
         }
-        s->acc[p.slot] += w > 0 ? w : 1e-6f;
+        s->hot[p.slot].acc += w > 0 ? w : 1e-6f;
     }
     return true;
 }
@@ -666,8 +672,8 @@ static void select_cands(nfi_stream *s, size_t keep)
     s->n_top = 0;
     for (size_t i = 0; i < s->n_touched; i++) {
         uint32_t slot = s->touched[i];
-        cand c = {slot, s->slot_event[slot], s->acc[slot]};
-        s->acc[slot] = 0;
+        cand c = {slot, s->hot[slot].event, s->hot[slot].acc};
+        s->hot[slot].acc = 0;
         if (s->n_top == keep && !better(&c, &s->top[keep - 1]))
             continue;
         size_t j = s->n_top < keep ? s->n_top++ : keep - 1;
@@ -703,7 +709,7 @@ static uint32_t best_event(nfi_stream *s, uint32_t doc, const nfi_docvec *v, dou
         if (s->top[i].acc < CANDIDATE_RATIO * s->top[0].acc)
             break; /* ranked: the rest share even less with the document */
         live_slot *l = &s->slots[s->top[i].slot];
-        uint32_t event = s->slot_event[s->top[i].slot];
+        uint32_t event = s->hot[s->top[i].slot].event;
         const event_rec *e = &s->ev[event];
         nfi_score_parts p;
         nfi_score_parts_of(&s->o, v, l->c, has_lang(l, v->lang), timed, t - e->last_t, &p); /* clock gap */

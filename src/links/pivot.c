@@ -29,8 +29,8 @@
  * The feature sequence in text order (as feature indices, 4 bytes an
  * element: pivots of a whole run wait in memory for the links stage), with
  * paragraph ends, is kept for alignment; of the words behind each feature
- * only its first occurrence's place (for explanations).
- * paragraph alignment. A pivoter (one per thread) owns an ICU transliterator.
+ * only its first occurrence's place, and only when the pivoter is asked to
+ * (explanations). A pivoter (one per thread) owns an ICU transliterator.
  *
  * Dictionary work per token is bounded: each document's words are read up
  * front (read_words: keys, then the per-thread word cache, then the phrase
