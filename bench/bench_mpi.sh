@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench_mpi.sh - `newsfold dedup --mpi` against the single process: wall
+# bench_mpi.sh - `newsfold dedup --mpi` (or CMD=links: `links --mpi`)
+# against the single process: wall
 # time and throughput at N = 1 and 2 ranks (one thread each), bytes
 # exchanged per document, and peak RSS per rank, at two corpus sizes
 # (FILES, default bench/data/rc20m.jsonl and rc100m.jsonl: JSONL made by
@@ -8,6 +9,7 @@
 #   bench/bench_mpi.sh                              # RUNS=1
 #   RUNS=3 FILES="bench/data/rc20m.jsonl" bench/bench_mpi.sh
 #   BATCH=1024 bench/bench_mpi.sh                   # --batch 1024 everywhere
+#   CMD=links FILES=bench/data/rc20m.jsonl bench/bench_mpi.sh # links --mpi (pivots to rank 0)
 #
 # Each block: file size, mode, best wall time, MB/s of document text, then
 # per rank (from --stats): documents scanned in its byte range, batches and
@@ -22,6 +24,7 @@ BUILD=${BENCH_BUILD:-build-mpi}
 FILES=${FILES:-"bench/data/rc20m.jsonl bench/data/rc100m.jsonl"}
 SIZES=${SIZES:-}
 RUNS=${RUNS:-1}
+CMD=${CMD:-dedup} # dedup or links
 batch=()
 [ -n "${BATCH:-}" ] && batch=(--batch "$BATCH") # a smaller batch shows flat RSS on small files
 SHARED=${SHARED:-../shared}
@@ -47,9 +50,9 @@ best() {
     for _ in $(seq "$RUNS"); do
         t0=$(date +%s.%N)
         case $mode in
-        single-j1) "${timer[@]}" "$nf" dedup -q -j1 --stats "${batch[@]}" "$part" -o "$tmp/$mode.out" 2>"$tmp/err" ;;
-        single-j2) "${timer[@]}" "$nf" dedup -q -j2 --stats "${batch[@]}" "$part" -o "$tmp/$mode.out" 2>"$tmp/err" ;;
-        mpi-np*) "${mpirun[@]}" -np "${mode#mpi-np}" "${timer[@]}" "$nf" dedup --mpi -q -j1 --stats "${batch[@]}" "$part" -o "$tmp/$mode.out" \
+        single-j1) "${timer[@]}" "$nf" "$CMD" -q -j1 --stats "${batch[@]}" "$part" -o "$tmp/$mode.out" 2>"$tmp/err" ;;
+        single-j2) "${timer[@]}" "$nf" "$CMD" -q -j2 --stats "${batch[@]}" "$part" -o "$tmp/$mode.out" 2>"$tmp/err" ;;
+        mpi-np*) "${mpirun[@]}" -np "${mode#mpi-np}" "${timer[@]}" "$nf" "$CMD" --mpi -q -j1 --stats "${batch[@]}" "$part" -o "$tmp/$mode.out" \
             2>"$tmp/err" ;;
         esac
         t1=$(date +%s.%N)
@@ -60,7 +63,7 @@ best() {
         fi
     done
     local docs mb
-    docs=$(grep -m1 -o 'stats: dedup: [0-9]* docs' "$tmp/$mode.err" | grep -o '[0-9]*')
+    docs=$(grep -m1 -o "stats: $CMD: [0-9]* docs" "$tmp/$mode.err" | grep -o '[0-9]*')
     mb=$(grep -m1 -o 'docs, [0-9.]* MB' "$tmp/$mode.err" | grep -o '[0-9.]* MB' | cut -d' ' -f1)
     printf '%s MB file  %-10s %7.2f s  %6.2f MB/s  %d docs\n' "$3" "$mode" "$best_s" "$(awk -v a="$mb" -v b="$best_s" 'BEGIN { print a / b }')" "$docs"
     grep -o 'rank [0-9]*/[0-9]*: .*' "$tmp/$mode.err" | sort | sed 's/^/      /' || true
@@ -73,7 +76,7 @@ best() {
     fi
 }
 
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); RUNS=$RUNS ${batch[*]}"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); $CMD RUNS=$RUNS ${batch[*]}"
 parts=()
 for size in $SIZES; do
     head -c "$((size * 1000000))" "$CORPUS" | sed '$d' >"$tmp/first-${size}mb.jsonl"

@@ -29,6 +29,10 @@ static const char links_usage[] =
     "                      scripts/cedict.sh installs CC-CEDICT)\n"
     "      --cache-dir DIR compiled dictionaries (default ~/.cache/newsfold)\n"
     "  -j, --threads N     worker threads (default: all cores)\n"
+    "      --batch N       documents per batch (default 4096; cleaning learns a\n"
+    "                      site's boilerplate within a batch)\n"
+    "      --mpi           run under mpirun: ranks share the cleaning and pivots,\n"
+    "                      rank 0 writes the output (docs/distributed.md)\n"
     "      --stats         throughput and peak memory on stderr\n"
     "  -q, --quiet         no progress, no summary\n"
     "  -h, --help          this help\n";
@@ -51,11 +55,13 @@ typedef struct links_cli {
     nf_links_options links;
     nf_clean_options clean;
     bool groups, quiet, stats;
+    bool mpi;          /* --mpi (docs/distributed.md) */
+    size_t batch_docs; /* --batch; 0: the default */
     char **in;
     size_t n_in;
 } links_cli;
 
-enum { OPT_GROUPS = 256, OPT_THRESHOLD, OPT_LEXICON, OPT_DICT, OPT_CACHE, OPT_STATS, OPT_IN };
+enum { OPT_GROUPS = 256, OPT_THRESHOLD, OPT_LEXICON, OPT_DICT, OPT_CACHE, OPT_STATS, OPT_IN, OPT_MPI, OPT_BATCH };
 
 static int parse_args(int argc, char **argv, links_cli *o, const char *usage)
 {
@@ -65,7 +71,8 @@ static int parse_args(int argc, char **argv, links_cli *o, const char *usage)
         {"dict-dir", required_argument, 0, OPT_DICT},  {"cache-dir", required_argument, 0, OPT_CACHE},
         {"threads", required_argument, 0, 'j'},        {"stats", no_argument, 0, OPT_STATS},
         {"in", required_argument, 0, OPT_IN},          {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},                 {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},                 {"mpi", no_argument, 0, OPT_MPI},
+        {"batch", required_argument, 0, OPT_BATCH},    {0, 0, 0, 0},
     };
     nf_links_options_default(&o->links);
     nf_clean_options_default(&o->clean);
@@ -87,6 +94,13 @@ static int parse_args(int argc, char **argv, links_cli *o, const char *usage)
         case OPT_DICT: o->links.dict_dir = optarg; break;
         case OPT_CACHE: o->links.cache_dir = optarg; break;
         case OPT_STATS: o->stats = true; break;
+        case OPT_MPI: o->mpi = true; break;
+        case OPT_BATCH:
+            if (!(o->batch_docs = strtoul(optarg, &end, 10)) || *end) {
+                fprintf(stderr, "newsfold: bad batch size '%s'\n", optarg);
+                return -1;
+            }
+            break;
         case OPT_IN: {
             char **g = realloc(o->in, (o->n_in + 1) * sizeof *g);
             if (!g)
@@ -216,6 +230,121 @@ static int write_groups(FILE *out, const kept_docs *k, const nf_links_result *r,
     return 0;
 }
 
+/* Writes the pairs (or with --groups the groups) to -o; the exit status. */
+static int write_links(const links_cli *o, const kept_docs *k, const nf_links_result *lr, const nf_dedup_result *dr)
+{
+    cli_output outf;
+    FILE *out = cli_output_open(&outf, "links", o->output);
+    if (!out)
+        return EXIT_FATAL;
+    int status = EXIT_ALL_GOOD;
+    if (o->groups) {
+        if (write_groups(out, k, lr, dr) != 0)
+            status = EXIT_FATAL;
+    } else
+        write_pairs(out, k, lr);
+    if (cli_output_close(&outf, true))
+        status = EXIT_FATAL;
+    return status;
+}
+
+/* --mpi (docs/distributed.md): the ranks split the input, build the pivots
+ * of their batches and hand them to rank 0, which finishes and alone
+ * writes. Each skipped record is named once, by the rank that reads it. */
+static void mpi_warn(void *ctx, const char *message)
+{
+    (void)ctx;
+    fprintf(stderr, "newsfold links: %s\n", message);
+}
+
+/* Rank 0: the output's view of the gathered documents (ids and languages
+ * stay the nf_mpi_links'). */
+static int mpi_kept(const nf_mpi_links *ml, kept_docs *k)
+{
+    k->n = nf_mpi_links_size(ml);
+    k->ids = calloc(k->n + 1, sizeof *k->ids);
+    k->langs = calloc(k->n + 1, sizeof *k->langs);
+    k->published = calloc(k->n + 1, sizeof *k->published);
+    if (!k->ids || !k->langs || !k->published)
+        return -1;
+    for (size_t i = 0; i < k->n; i++) {
+        nf_mpi_doc d = nf_mpi_links_doc(ml, i);
+        k->ids[i] = (char *)d.id;
+        k->langs[i] = (char *)d.lang;
+        k->published[i] = d.published[0] ? atoi(d.published) * 10000 + atoi(d.published + 5) * 100 +
+                                               atoi(d.published + 8)
+                                         : INT32_MAX;
+    }
+    return 0;
+}
+
+static void mpi_stats(nf_mpi *m, const nf_mpi_links *ml, const cli_totals *totals, int threads)
+{
+    nf_mpi_stats s;
+    nf_mpi_links_stats(ml, &s);
+    fprintf(stderr,
+            "stats: links --mpi rank %d/%d: scanned %llu docs, batches %llu (%llu docs), exchanged %llu B, sent %llu B, "
+            "received %llu B; cpu s: plan %.2f, read+clean+pivots %.2f, collect %.2f, finish %.2f\n",
+            nf_mpi_rank(m), nf_mpi_size(m), (unsigned long long)s.docs_scanned, (unsigned long long)s.batches_cleaned,
+            (unsigned long long)s.docs_cleaned, (unsigned long long)s.bytes_exchanged, (unsigned long long)s.bytes_sent,
+            (unsigned long long)s.bytes_received, s.cpu_plan, s.cpu_read, s.cpu_collect, s.cpu_finish);
+    cli_report_stats("links", totals, threads);
+}
+
+static int links_mpi(const links_cli *o, char **paths, size_t n_paths)
+{
+    nf_error err;
+    nf_mpi *m = NULL;
+    nf_mpi_links *ml = NULL;
+    if (nf_mpi_init(&m, &err) != NF_OK) {
+        fprintf(stderr, "newsfold links: --mpi: %s\n", err.message);
+        return EXIT_FATAL;
+    }
+    int rank = nf_mpi_rank(m);
+    nf_dedup_options dopt;
+    nf_dedup_options_default(&dopt);
+    dopt.threads = o->links.threads;
+    if (nf_mpi_links_new(&ml, m, &o->clean, &o->links, o->groups ? &dopt : NULL, &err) != NF_OK) {
+        fprintf(stderr, "newsfold links: rank %d: %s\n", rank, err.message);
+        nf_mpi_abort(m, EXIT_FATAL);
+    }
+    cli_totals totals = {0};
+    progress_init(&totals.progress, true);
+    nf_mpi_input in = {(const char *const *)paths, n_paths, o->batch_docs ? o->batch_docs : CLI_BATCH_DOCS,
+                       CLI_BATCH_BYTES, 0, mpi_warn, NULL};
+    nf_mpi_totals t;
+    int status = EXIT_ALL_GOOD;
+    nf_links_result lr = {0};
+    nf_dedup_result dr = {0};
+    if (nf_mpi_links_run(ml, &in, &t, &err) != NF_OK || nf_mpi_links_finish(ml, &lr, &dr, &err) != NF_OK) {
+        fprintf(stderr, "newsfold links: rank %d: %s\n", rank, err.message);
+        status = EXIT_FATAL;
+    }
+    totals.docs = t.docs;
+    totals.skipped = t.skipped;
+    totals.bytes = t.bytes;
+    kept_docs k;
+    memset(&k, 0, sizeof k);
+    if (status != EXIT_FATAL && rank == 0 && mpi_kept(ml, &k) != 0) {
+        fprintf(stderr, "newsfold links: rank 0: out of memory\n");
+        status = EXIT_FATAL;
+    }
+    if (status != EXIT_FATAL && rank == 0)
+        status = write_links(o, &k, &lr, &dr);
+    if (status == EXIT_FATAL) { /* the other ranks would wait for this one */
+        fprintf(stderr, "newsfold links: rank %d failed: stopping all %d ranks\n", rank, nf_mpi_size(m));
+        nf_mpi_abort(m, EXIT_FATAL);
+    }
+    if (o->stats)
+        mpi_stats(m, ml, &totals, o->links.threads);
+    free(k.ids), free(k.langs), free(k.published);
+    nf_links_result_free(&lr);
+    nf_dedup_result_free(&dr);
+    nf_mpi_links_free(ml);
+    nf_mpi_finalize(m);
+    return cli_finish_status("links", &totals, o->quiet || rank != 0, status);
+}
+
 int cmd_links(int argc, char **argv)
 {
     links_cli o;
@@ -226,6 +355,10 @@ int cmd_links(int argc, char **argv)
             fputs("newsfold links: no INPUT given\n", stderr);
         free(o.in);
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
+    }
+    if (o.mpi) {
+        free(o.in);
+        return links_mpi(&o, argv + optind, (size_t)(argc - optind));
     }
     kept_docs k;
     memset(&k, 0, sizeof k);
@@ -238,7 +371,7 @@ int cmd_links(int argc, char **argv)
         kept_free(&k);
         return EXIT_FATAL;
     }
-    cli_input in = {.command = "links", .paths = argv + optind, .n_paths = (size_t)(argc - optind), .clean = o.clean, .max_record = 0, .batch_docs = 0, .quiet = o.quiet};
+    cli_input in = {.command = "links", .paths = argv + optind, .n_paths = (size_t)(argc - optind), .clean = o.clean, .max_record = 0, .batch_docs = o.batch_docs, .quiet = o.quiet};
     cli_totals totals = {0};
     int status = cli_run_batches(&in, keep_batch, &k, &totals);
     nf_links_result lr = {0};
@@ -248,18 +381,10 @@ int cmd_links(int argc, char **argv)
         fprintf(stderr, "newsfold links: %s\n", err.message);
         status = EXIT_FATAL;
     }
-    cli_output outf;
-    FILE *out = status == EXIT_FATAL ? NULL : cli_output_open(&outf, "links", o.output);
-    if (out) {
-        if (o.groups) {
-            if (write_groups(out, &k, &lr, &dr) != 0)
-                status = EXIT_FATAL;
-        } else
-            write_pairs(out, &k, &lr);
-        if (cli_output_close(&outf, true))
-            status = EXIT_FATAL;
-    } else {
-        status = EXIT_FATAL;
+    if (status != EXIT_FATAL) {
+        int written = write_links(&o, &k, &lr, &dr);
+        if (written != EXIT_ALL_GOOD)
+            status = written;
     }
     if (o.stats)
         cli_report_stats("links", &totals, o.links.threads);
@@ -361,6 +486,10 @@ int cmd_compare(int argc, char **argv)
     links_cli o;
     memset(&o, 0, sizeof o);
     int rc = parse_args(argc, argv, &o, compare_usage);
+    if (!rc && o.mpi) {
+        fputs("newsfold compare: --mpi is for links\n", stderr);
+        rc = -1;
+    }
     if (rc || argc - optind != 2) {
         if (!rc)
             fputs(compare_usage, stderr);

@@ -909,7 +909,7 @@ int nf_parse_date(const char *s, char out[11]);
 /* ------------------------------------------------------------ mpi */
 
 /*
- * Distributed dedup over Open MPI (src/mpi/, docs/distributed.md). Built only
+ * Distributed dedup and links over Open MPI (src/mpi/, docs/distributed.md). Built only
  * when CMake finds MPI; otherwise nf_mpi_available() is 0 and every other
  * call fails with NF_ERR_ARG "built without MPI".
  *
@@ -927,7 +927,7 @@ typedef struct nf_mpi_dedup nf_mpi_dedup;
 typedef struct nf_mpi_stats {
     uint64_t batches, batches_cleaned; /* read / cleaned and sketched on this rank */
     uint64_t docs_cleaned, docs_scanned;
-    uint64_t bytes_sent, bytes_received; /* sketch items sent to / received by rank 0 */
+    uint64_t bytes_sent, bytes_received; /* batch payloads (sketch items, pivots) sent to / received by rank 0 */
     uint64_t bytes_exchanged;            /* all-to-all records sent (ids, positions) */
     /* CPU seconds of this process: scan and plan, reading + cleaning +
      * sketching its batches, sending / collecting items, finish (rank 0) */
@@ -982,6 +982,34 @@ nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *
 nf_status nf_mpi_dedup_shard(nf_mpi_dedup *md, const nf_dedup_result *res, nf_buffer *out, nf_error *err);
 void nf_mpi_dedup_stats(const nf_mpi_dedup *md, nf_mpi_stats *out);
 void nf_mpi_dedup_free(nf_mpi_dedup *md);
+
+/*
+ * Distributed links (`newsfold links --mpi`): the same input split; each
+ * rank cleans its batches and builds their pivots (and, with groups, their
+ * dedup sketches) on its threads; the pivots (never the texts) are appended
+ * on rank 0 in input order, which finishes alone. The result on rank 0 is
+ * byte-identical to nf_links_add (and nf_dedup_add) over the same batches in
+ * one process, for any N. groups: the dedup options of --groups, or NULL.
+ */
+typedef struct nf_mpi_links nf_mpi_links;
+/* What rank 0 keeps of a gathered document for the output. */
+typedef struct nf_mpi_doc {
+    const char *id, *lang;
+    const char *published; /* YYYY-MM-DD or "" */
+} nf_mpi_doc;
+
+nf_status nf_mpi_links_new(nf_mpi_links **out, nf_mpi *m, const nf_clean_options *clean,
+                           const nf_links_options *links, const nf_dedup_options *groups, nf_error *err);
+/* Collective; a failure leaves the other ranks inside MPI: nf_mpi_abort. */
+nf_status nf_mpi_links_run(nf_mpi_links *ml, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err);
+/* Rank 0: nf_links_finish (and nf_dedup_finish into dedup, when groups and
+ * dedup is not NULL) over every document; other ranks: empty results. */
+nf_status nf_mpi_links_finish(nf_mpi_links *ml, nf_links_result *links, nf_dedup_result *dedup, nf_error *err);
+/* Rank 0 after run: the documents in input order (valid until free). */
+size_t nf_mpi_links_size(const nf_mpi_links *ml);
+nf_mpi_doc nf_mpi_links_doc(const nf_mpi_links *ml, size_t i);
+void nf_mpi_links_stats(const nf_mpi_links *ml, nf_mpi_stats *out);
+void nf_mpi_links_free(nf_mpi_links *ml);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# mpi_unavailable.sh - a build without MPI: `dedup --mpi` says so (exit 2)
-# and the plain command still works. Registered only when MPI is not built.
+# mpi_unavailable.sh - a build without MPI: `dedup --mpi` and `links --mpi`
+# say so (exit 2) and the plain commands still work. Registered only when MPI is not built.
 # usage: mpi_unavailable.sh NEWSFOLD SOURCE_DIR
 nf=$1 src=$2
 . "$(dirname "$0")/cli_lib.sh"
@@ -9,4 +9,9 @@ check "--mpi without MPI: exit 2" [ $? -eq 0 ]
 check "--mpi without MPI: says so" grep -q 'built without MPI' "$tmp/err"
 status_is 0 "$nf" dedup -q "$src/examples/corpus"
 check "plain dedup still works" [ $? -eq 0 ]
+status_is 2 "$nf" links --mpi -q "$src/examples/corpus"
+check "links --mpi without MPI: exit 2" [ $? -eq 0 ]
+check "links --mpi without MPI: says so" grep -q 'built without MPI' "$tmp/err"
+status_is 0 "$nf" links -q "$src/examples/corpus"
+check "plain links still works" [ $? -eq 0 ]
 finish mpi_unavailable

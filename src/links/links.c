@@ -1023,3 +1023,240 @@ void nf_links_result_free(nf_links_result *r)
     free(r->links);
     memset(r, 0, sizeof *r);
 }
+
+/* ------------------------------------------------------------ pivots on the wire */
+
+/* Distributed links (src/mpi/mpi_links.c) builds pivots on the rank that
+ * reads a batch and appends them, in input order, to rank 0's stage: what
+ * nf_links_finish reads of a document (its pivot, language and text length;
+ * never the text) crosses in this format, in the host's byte order: the
+ * header; the feature hashes (u64, incompressible); then LEB128 varints:
+ * per feature its kind and, when the pivot keeps surfaces (keep_surface),
+ * its surface (length, then the offset when the length is not 0); per
+ * sequence element its feature's index; the paragraph
+ * ends as differences; then the names and name keys (NUL-separated); zeros
+ * to a multiple of 8 bytes. Counts are not sent: a feature's count is its
+ * number of occurrences in the sequence (pivot.c counts the sequence;
+ * index_sequence relies on it). nfi_links_append_pivot rebuilds the very
+ * entry pivot_task makes, so the stage's result does not depend on where
+ * pivots were built. */
+typedef struct pivot_wire {
+    uint64_t n_features, n_sequence, n_paragraphs, n_names, names_len, keys_len, text_len;
+    uint64_t body;  /* bytes after the header, a multiple of 8 */
+    double term_share;
+    char lang[12];  /* as doc_entry's */
+    uint32_t flags; /* WIRE_SURFACE: surfaces follow the kinds */
+} pivot_wire;
+
+enum { WIRE_SURFACE = 1 };
+
+enum { VARINT_MAX = 10 };
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+    for (; v >= 0x80; v >>= 7)
+        *p++ = (uint8_t)(v | 0x80);
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* The varint at *p (not past end); false when it is cut or too long. */
+static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; *p < end && shift < 64; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Bytes of n NUL-terminated strings back to back. */
+static size_t strings_len(const char *s, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; s && i < n; i++)
+        len += strlen(s + len) + 1;
+    return len;
+}
+
+/* The varints of a pivot, written at p (room for the worst case). */
+static uint8_t *put_pivot_varints(const nf_pivot *pv, uint8_t *p)
+{
+    for (size_t j = 0; j < pv->n_features; j++) {
+        *p++ = pv->features[j].kind;
+        if (!pv->surface)
+            continue;
+        p = put_varint(p, pv->surface[2 * j + 1]);
+        if (pv->surface[2 * j + 1])
+            p = put_varint(p, pv->surface[2 * j]);
+    }
+    for (size_t k = 0; k < pv->n_sequence; k++)
+        p = put_varint(p, pv->sequence[k]);
+    for (size_t k = 0; k < pv->n_paragraphs; k++)
+        p = put_varint(p, pv->paragraph_ends[k] - (k ? pv->paragraph_ends[k - 1] : 0));
+    return p;
+}
+
+void nfi_links_put_pivot(const nf_links *l, size_t i, nfi_buf *out)
+{
+    const doc_entry *d = &l->docs[i];
+    const nf_pivot *p = &d->pivot;
+    pivot_wire w = {p->n_features, p->n_sequence, p->n_paragraphs, p->n_names, strings_len(p->names, p->n_names),
+                    strings_len(p->name_keys, p->n_names), d->text_len, 0, p->term_share, "",
+                    p->surface ? WIRE_SURFACE : 0};
+    memcpy(w.lang, d->lang, sizeof d->lang);
+    size_t worst = p->n_features * (8 + 1 + 2 * VARINT_MAX) + p->n_sequence * VARINT_MAX +
+                   p->n_paragraphs * VARINT_MAX + w.names_len + w.keys_len + 8;
+    size_t start = out->len;
+    if (!nfi_buf_reserve(out, sizeof w + worst))
+        return; /* out->oom tells */
+    uint8_t *body = (uint8_t *)out->data + start + sizeof w, *q = body;
+    for (size_t j = 0; j < p->n_features; j++, q += 8)
+        memcpy(q, &p->features[j].hash, 8);
+    q = put_pivot_varints(p, q);
+    memcpy(q, p->names, w.names_len), q += w.names_len;
+    memcpy(q, p->name_keys, w.keys_len), q += w.keys_len;
+    while ((size_t)(q - body) % 8)
+        *q++ = 0;
+    w.body = (uint64_t)(q - body);
+    memcpy(out->data + start, &w, sizeof w);
+    out->len = start + sizeof w + w.body;
+    out->data[out->len] = '\0';
+}
+
+/* The NULs among len bytes: how many strings they hold, when the last byte
+ * is one (else a count no name list matches). */
+static size_t wire_strings(const char *s, size_t len)
+{
+    if (len && s[len - 1] != '\0')
+        return SIZE_MAX;
+    size_t n = 0;
+    for (const char *at = s; (at = memchr(at, '\0', len - (size_t)(at - s))) != NULL; at++)
+        n++;
+    return n;
+}
+
+/* A copy of n bytes (n + 1 allocated, the last a NUL: never NULL, as the
+ * builder's buffers are never NULL). */
+static void *wire_copy(const void *at, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, at, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* Reads the varints into the allocated pivot (counts from the sequence);
+ * false when the record is cut or inconsistent (an index out of range,
+ * ends past the sequence). */
+static bool get_pivot_varints(nf_pivot *p, const uint8_t **at, const uint8_t *end)
+{
+    uint64_t v, len, end_at = 0;
+    for (size_t j = 0; j < p->n_features; j++) {
+        if (*at >= end)
+            return false;
+        p->features[j].kind = *(*at)++;
+        p->features[j].count = 0;
+        if (!p->surface)
+            continue;
+        if (!get_varint(at, end, &len) || len > UINT32_MAX || (len && !get_varint(at, end, &v)) ||
+            (len && v > UINT32_MAX))
+            return false;
+        p->surface[2 * j] = len ? (uint32_t)v : 0, p->surface[2 * j + 1] = (uint32_t)len;
+    }
+    for (size_t k = 0; k < p->n_sequence; k++) {
+        if (!get_varint(at, end, &v) || v >= p->n_features)
+            return false;
+        p->sequence[k] = (uint32_t)v;
+        p->features[v].count++;
+    }
+    for (size_t k = 0; k < p->n_paragraphs; k++) {
+        if (!get_varint(at, end, &v) || (end_at += v) > p->n_sequence)
+            return false;
+        p->paragraph_ends[k] = (uint32_t)end_at;
+    }
+    return true;
+}
+
+/* The entry of record w (body at body), as pivot_task makes it, into d;
+ * NF_ERR_PARSE or NF_ERR_NOMEM. */
+static nf_status rebuild_entry(doc_entry *d, const pivot_wire *w, const uint8_t *body)
+{
+    nf_pivot *p = &d->pivot;
+    size_t nf = w->n_features, ns = w->n_sequence;
+    p->n_features = nf, p->n_sequence = ns, p->n_paragraphs = w->n_paragraphs, p->n_names = w->n_names;
+    p->term_share = w->term_share;
+    p->features = malloc((nf ? nf : 1) * sizeof *p->features);
+    p->sequence = malloc((ns ? ns : 1) * sizeof *p->sequence);
+    p->surface = w->flags & WIRE_SURFACE ? calloc(2 * nf + 1, sizeof *p->surface) : NULL;
+    p->paragraph_ends = malloc((w->n_paragraphs + 1) * sizeof *p->paragraph_ends);
+    if (!p->features || !p->sequence || ((w->flags & WIRE_SURFACE) && !p->surface) || !p->paragraph_ends)
+        return NF_ERR_NOMEM;
+    for (size_t j = 0; j < nf; j++)
+        memcpy(&p->features[j].hash, body + 8 * j, 8);
+    const uint8_t *at = body + 8 * nf, *end = body + w->body;
+    if (!get_pivot_varints(p, &at, end) || (size_t)(end - at) < w->names_len + w->keys_len ||
+        wire_strings((const char *)at, w->names_len) != w->n_names ||
+        wire_strings((const char *)at + w->names_len, w->keys_len) != w->n_names)
+        return NF_ERR_PARSE;
+    p->names = wire_copy(at, w->names_len);
+    p->name_keys = wire_copy(at + w->names_len, w->keys_len);
+    memcpy(d->lang, w->lang, sizeof d->lang); /* NUL-terminated: checked */
+    d->text_len = w->text_len;
+    return p->names && p->name_keys && index_sequence(d) && build_paragraph_sets(d) ? NF_OK : NF_ERR_NOMEM;
+}
+
+/* Frees what an entry holds. */
+static void free_entry(doc_entry *d)
+{
+    nfi_pivot_free(&d->pivot);
+    free(d->weights);
+    free(d->para_sets);
+    free(d->para_offsets);
+    free(d->occ_start), free(d->occ_pos);
+    free(d->post);
+}
+
+nf_status nfi_links_append_pivot(nf_links *l, const char *buf, size_t len, size_t *pos, nf_error *err)
+{
+    pivot_wire w;
+    if (*pos > len || len - *pos < sizeof w)
+        return nfi_fail(err, NF_ERR_PARSE, "links: truncated pivot");
+    memcpy(&w, buf + *pos, sizeof w);
+    size_t left = len - *pos - sizeof w;
+    if (w.body > left || w.body % 8)
+        return nfi_fail(err, NF_ERR_PARSE, "links: truncated pivot");
+    if (w.n_features > w.body / 9 || w.n_sequence > w.body || w.n_paragraphs > w.body ||
+        !memchr(w.lang, '\0', sizeof w.lang) || (w.flags & ~(uint32_t)WIRE_SURFACE))
+        return nfi_fail(err, NF_ERR_PARSE, "links: malformed pivot");
+    doc_entry d;
+    memset(&d, 0, sizeof d);
+    nf_status st = rebuild_entry(&d, &w, (const uint8_t *)buf + *pos + sizeof w);
+    doc_entry *grown = st == NF_OK ? nfi_grow_array(l->docs, &l->cap, l->n + 1, sizeof *l->docs) : NULL;
+    if (!grown) {
+        free_entry(&d);
+        return st == NF_ERR_PARSE ? nfi_fail(err, st, "links: malformed pivot")
+                                  : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    l->docs = grown;
+    l->docs[l->n++] = d;
+    *pos += sizeof w + w.body;
+    return NF_OK;
+}
+
+void nfi_links_truncate(nf_links *l, size_t n)
+{
+    for (size_t i = n; i < l->n; i++)
+        free_entry(&l->docs[i]);
+    if (n < l->n)
+        l->n = n;
+}
+
+size_t nfi_links_size(const nf_links *l) { return l->n; }

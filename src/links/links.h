@@ -122,4 +122,17 @@ size_t nfi_links_scored(const nf_links *l, const nfi_scored_pair **out);
 /* Frees a pivot built by nfi_pivot_build (pivots belong to the links stage). */
 void nfi_pivot_free(nf_pivot *p);
 
+/* links.c - pivots on the wire (distributed links, src/mpi/mpi_links.c):
+ * put appends document i's record (its pivot, language and text length,
+ * never the text; a multiple of 8 bytes) to out; append_pivot adds the
+ * document of the record at buf + *pos as the next one,
+ * exactly as nf_links_add would have kept it, and moves *pos past it
+ * (NF_ERR_PARSE: a truncated or inconsistent record); truncate frees the
+ * documents from n on (a rank keeps its pivots only until they are sent). */
+void nfi_links_put_pivot(const nf_links *l, size_t i, nfi_buf *out);
+nf_status nfi_links_append_pivot(nf_links *l, const char *buf, size_t len, size_t *pos, nf_error *err);
+void nfi_links_truncate(nf_links *l, size_t n);
+/* Documents added so far. */
+size_t nfi_links_size(const nf_links *l);
+
 #endif

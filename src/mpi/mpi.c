@@ -1,24 +1,28 @@
 /*
- * mpi.c - distributed dedup over Open MPI (docs/distributed.md).
+ * mpi.c - the entry points of distributed runs over Open MPI, the ordered
+ * gather they share, and distributed dedup (docs/distributed.md).
  *
  * Design:
  * - Ranks split the input by file and by byte range (mpi_input.c) and yet
- *   see the single process's batches: each batch is read, cleaned and
- *   sketched (on the rank's threads) by one rank only, the rank whose byte
- *   range holds its first document. A rank's batches are consecutive.
- * - The sketch items of a batch (id, exact hash, signature, samples,
- *   lengths, date, flags: about 0.6-1 KB a document, never the text) are
- *   what leaves a rank. Rank 0 appends its own batches at once (they come
+ *   see the single process's batches: each batch is read and cleaned (on
+ *   the rank's threads) by one rank only, the rank whose byte range holds
+ *   its first document. A rank's batches are consecutive.
+ * - The ordered gather (nfi_mpi_gather, one implementation for every
+ *   distributed command): the command's produce callback turns a batch into
+ *   a compact payload (dedup: sketch items; links, mpi_links.c: pivots;
+ *   never the text). Rank 0 consumes its own batches at once (they come
  *   first in input order); the other ranks spill theirs to a temporary file
- *   (--tmp-dir) and, once rank 0 asks for them in rank order, send them one
- *   batch per message. Rank 0 thus appends every item in input order with
- *   nfi_dedup_append_item and runs nf_dedup_finish (external sorts,
+ *   and, once rank 0 asks for them in rank order, send them one batch per
+ *   message. Rank 0 thus consumes every payload in input order.
+ * - dedup: a batch's sketch items (id, exact hash, signature, samples,
+ *   lengths, date, flags: about 0.6-1.4 KB a document) are appended with
+ *   nfi_dedup_append_item and rank 0 runs nf_dedup_finish (external sorts,
  *   verification, union-find) alone: the engine sees exactly the items of
  *   the single process, so the result is byte-identical for any N.
- * - Memory: a rank holds one batch of documents and items, plus about 100
- *   bytes a document of its range while planning (mpi_input.c); rank 0
- *   also holds the engine's state (about 90 bytes a document plus the id,
- *   sort runs spilled past --mem-limit). The band keys are not yet
+ * - Memory: a rank holds one batch of documents and payloads, plus about
+ *   100 bytes a document of its range while planning (mpi_input.c); rank 0
+ *   also holds the engine's state (dedup: about 90 bytes a document plus the
+ *   id, sort runs spilled past --mem-limit). The band keys are not yet
  *   exchanged among ranks (docs/distributed.md, "Not built").
  * - Safety: rank 0 checks every message's tag and the batch count each rank
  *   announced, so a rank that went wrong is named instead of waited for. A
@@ -164,13 +168,7 @@ struct nf_mpi_dedup {
     size_t cap_cleaned;
     nfi_dedup_item *items;
     size_t cap_items;
-    nfi_buf wire;         /* this rank's serialised batch */
-    char *recv;           /* one batch read back or received */
-    size_t cap_recv;
-    FILE *spill;          /* ranks > 0: their serialised batches, each after its length */
-    const char *tmp_dir;
-    uint64_t *batches_of; /* how many batches each rank reads */
-    uint64_t *docs_of;    /* how many documents each rank reads */
+    nfi_mpi_gather g;
     nf_mpi_stats stats;
 };
 
@@ -183,7 +181,7 @@ static void put_padded(nfi_buf *b, const void *p, size_t n)
     nfi_buf_append(b, zeros, pad8(n) - n);
 }
 
-static void put_item(nfi_buf *b, const nfi_dedup_item *it, int perms)
+void nfi_mpi_put_item(nfi_buf *b, const nfi_dedup_item *it, int perms)
 {
     const nfi_sketch *s = &it->sketch;
     wire_item w = {s->exact_lo,   s->exact_hi,  s->simhash,    s->n_shingles, s->n_units,      s->n_samples,
@@ -198,7 +196,7 @@ static void put_item(nfi_buf *b, const nfi_dedup_item *it, int perms)
 }
 
 /* Points item at the document at *pos of a received batch (no copies). */
-static nf_status get_item(const char *buf, size_t len, size_t *pos, int perms, nfi_dedup_item *it, nf_error *err)
+nf_status nfi_mpi_get_item(const char *buf, size_t len, size_t *pos, int perms, nfi_dedup_item *it, nf_error *err)
 {
     wire_item w;
     if (len - *pos < sizeof w)
@@ -228,21 +226,160 @@ static nf_status get_item(const char *buf, size_t len, size_t *pos, int perms, n
     return NF_OK;
 }
 
-static nf_status grow_recv(nf_mpi_dedup *md, size_t len, nf_error *err)
+/* ------------------------------------------------------------ the gather */
+
+static nf_status grow_recv(nfi_mpi_gather *g, size_t len, nf_error *err)
 {
-    if (len <= md->cap_recv)
+    if (len <= g->cap_recv)
         return NF_OK;
-    char *grown = realloc(md->recv, len);
+    char *grown = realloc(g->recv, len);
     if (!grown)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    md->recv = grown;
-    md->cap_recv = len;
+    g->recv = grown;
+    g->cap_recv = len;
     return NF_OK;
 }
 
-/* Appends a serialised batch to the engine, in its order. */
-static nf_status append_batch(nf_mpi_dedup *md, const char *buf, size_t len, nf_error *err)
+/* A batch of this rank: rank 0 consumes it at once (its batches come first
+ * in input order); the others keep it in their spill file until rank 0 asks. */
+static nf_status own_batch(void *ctx, nf_doc *docs, size_t n, nf_error *err)
 {
+    nfi_mpi_gather *g = ctx;
+    g->wire.len = 0;
+    nf_status st = g->produce(g->ctx, docs, n, &g->wire, err);
+    if (st == NF_OK && g->wire.oom)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    g->stats.batches_cleaned++;
+    g->stats.docs_cleaned += n;
+    if (st != NF_OK || g->m->rank == 0)
+        return st == NF_OK ? g->consume(g->ctx, g->wire.data, g->wire.len, err) : st;
+    if (!g->spill && !(g->spill = nfi_temp_file(g->tmp_dir, "nf-mpi")))
+        return nfi_fail(err, NF_ERR_IO, "cannot create a temporary file in %s", g->tmp_dir ? g->tmp_dir : "$TMPDIR");
+    uint64_t len = g->wire.len;
+    if (fwrite(&len, sizeof len, 1, g->spill) != 1 || fwrite(g->wire.data, 1, g->wire.len, g->spill) != g->wire.len)
+        return nfi_fail(err, NF_ERR_IO, "cannot write the temporary file of batches (disk full?)");
+    return NF_OK;
+}
+
+/* A synchronous send (completes when rank 0 has started receiving), waited
+ * for by polling. */
+static void send_to_root(const void *buf, int len, int tag)
+{
+    MPI_Request req;
+    int done = 0;
+    MPI_Issend(buf, len, MPI_BYTE, 0, tag, MPI_COMM_WORLD, &req);
+    for (MPI_Test(&req, &done, MPI_STATUS_IGNORE); !done; MPI_Test(&req, &done, MPI_STATUS_IGNORE))
+        nfi_mpi_pause();
+}
+
+/* Ranks > 0: sends the spilled batches, then the count. */
+static nf_status send_spilled(nfi_mpi_gather *g, uint64_t batches, nf_error *err)
+{
+    nf_status st = NF_OK;
+    if (g->spill && fflush(g->spill) == 0)
+        rewind(g->spill);
+    for (uint64_t b = 0; b < batches && st == NF_OK; b++) {
+        uint64_t len = 0;
+        if (fread(&len, sizeof len, 1, g->spill) != 1 || len > INT_MAX)
+            return nfi_fail(err, NF_ERR_IO, "cannot read back the temporary file of batches");
+        st = grow_recv(g, (size_t)len, err);
+        if (st == NF_OK && fread(g->recv, 1, (size_t)len, g->spill) != len)
+            st = nfi_fail(err, NF_ERR_IO, "cannot read back the temporary file of batches");
+        if (st == NF_OK) {
+            send_to_root(g->recv, (int)len, TAG_ITEMS);
+            g->stats.bytes_sent += len;
+        }
+    }
+    if (st == NF_OK) {
+        send_to_root(&batches, (int)sizeof batches, TAG_END);
+        g->stats.bytes_sent += sizeof batches;
+    }
+    return st;
+}
+
+/* Rank 0: the next message from rank src, which must carry tag. */
+static nf_status receive(nfi_mpi_gather *g, int src, int tag, size_t *len, nf_error *err)
+{
+    MPI_Status status;
+    int ready = 0;
+    for (MPI_Iprobe(src, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status); !ready;
+         MPI_Iprobe(src, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status))
+        nfi_mpi_pause();
+    int count = 0;
+    MPI_Get_count(&status, MPI_BYTE, &count);
+    nf_status st = grow_recv(g, (size_t)count, err);
+    if (st != NF_OK)
+        return st;
+    MPI_Recv(g->recv, count, MPI_BYTE, src, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    g->stats.bytes_received += (uint64_t)count;
+    *len = (size_t)count;
+    if (status.MPI_TAG == tag)
+        return NF_OK;
+    return nfi_fail(err, NF_ERR_ARG, "MPI: rank %d sent %s than the %llu batches planned for it", src,
+                    tag == TAG_ITEMS ? "fewer" : "more", (unsigned long long)g->batches_of[src]);
+}
+
+/* Rank 0: consumes the other ranks' batches, rank by rank (input order). */
+static nf_status collect(nfi_mpi_gather *g, nf_error *err)
+{
+    nf_status st = NF_OK;
+    for (int r = 1; r < g->m->size && st == NF_OK; r++) {
+        size_t len = 0;
+        for (uint64_t b = 0; b < g->batches_of[r] && st == NF_OK; b++) {
+            st = receive(g, r, TAG_ITEMS, &len, err);
+            if (st == NF_OK)
+                st = g->consume(g->ctx, g->recv, len, err);
+        }
+        uint64_t theirs = 0;
+        if (st == NF_OK)
+            st = receive(g, r, TAG_END, &len, err);
+        if (st == NF_OK && len == sizeof theirs)
+            memcpy(&theirs, g->recv, sizeof theirs);
+        if (st == NF_OK && theirs != g->batches_of[r])
+            st = nfi_fail(err, NF_ERR_ARG, "MPI: rank %d read %llu batches, %llu were planned", r,
+                          (unsigned long long)theirs, (unsigned long long)g->batches_of[r]);
+    }
+    return st;
+}
+
+nf_status nfi_mpi_gather_run(nfi_mpi_gather *g, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err)
+{
+    nfi_mpi_read_result res;
+    double t0 = nfi_mpi_cpu();
+    nf_status st = nfi_mpi_read(g->m, in, own_batch, g, &res, err);
+    double t1 = nfi_mpi_cpu();
+    g->stats.cpu_plan = res.cpu_planned - t0;
+    g->stats.cpu_read = t1 - res.cpu_planned;
+    *totals = res.totals;
+    g->stats.docs_scanned = res.docs_scanned;
+    g->stats.bytes_exchanged = res.bytes_exchanged;
+    g->stats.batches = res.batches_of ? res.batches_of[g->m->rank] : 0;
+    g->batches_of = res.batches_of;
+    g->docs_of = res.docs_of;
+    if (st != NF_OK)
+        return st;
+    st = g->m->rank != 0 ? send_spilled(g, g->batches_of[g->m->rank], err) : collect(g, err);
+    g->stats.cpu_collect = nfi_mpi_cpu() - t1;
+    return st;
+}
+
+void nfi_mpi_gather_free(nfi_mpi_gather *g)
+{
+    free(g->recv);
+    free(g->batches_of);
+    free(g->docs_of);
+    if (g->spill)
+        fclose(g->spill);
+    nfi_buf_free(&g->wire);
+    memset(g, 0, sizeof *g);
+}
+
+/* ------------------------------------------------------------ dedup */
+
+/* rank 0: appends a serialised batch to the engine, in its order. */
+static nf_status append_batch(void *ctx, const char *buf, size_t len, nf_error *err)
+{
+    nf_mpi_dedup *md = ctx;
     uint64_t n;
     if (len < sizeof n)
         return nfi_fail(err, NF_ERR_PARSE, "MPI: truncated batch");
@@ -251,19 +388,19 @@ static nf_status append_batch(nf_mpi_dedup *md, const char *buf, size_t len, nf_
     nf_status st = NF_OK;
     for (uint64_t i = 0; i < n && st == NF_OK; i++) {
         nfi_dedup_item it;
-        st = get_item(buf, len, &pos, md->d->opt.perms, &it, err);
+        st = nfi_mpi_get_item(buf, len, &pos, md->d->opt.perms, &it, err);
         if (st == NF_OK)
             st = nfi_dedup_append_item(md->d, &it, err);
     }
     return st;
 }
 
-/* Cleans and sketches one batch on this rank's threads into md->wire. */
-static nf_status sketch_batch(nf_mpi_dedup *md, nf_doc *docs, size_t n, nf_error *err)
+/* Cleans and sketches one batch on this rank's threads into wire. */
+static nf_status sketch_batch(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, nf_error *err)
 {
-    md->wire.len = 0;
+    nf_mpi_dedup *md = ctx;
     uint64_t count = n;
-    nfi_buf_append(&md->wire, &count, sizeof count);
+    nfi_buf_append(wire, &count, sizeof count);
     if (n > md->cap_cleaned) {
         nf_clean_doc *c = realloc(md->cleaned, n * sizeof *c);
         nfi_dedup_item *it = realloc(md->items, n * sizeof *it);
@@ -281,110 +418,9 @@ static nf_status sketch_batch(nf_mpi_dedup *md, nf_doc *docs, size_t n, nf_error
     st = nfi_dedup_sketch(md->d, md->cleaned, n, md->items, err);
     for (size_t i = 0; i < n; i++) {
         if (st == NF_OK)
-            put_item(&md->wire, &md->items[i], md->d->opt.perms);
+            nfi_mpi_put_item(wire, &md->items[i], md->d->opt.perms);
         nfi_dedup_item_free(&md->items[i]);
         nf_clean_doc_free(&md->cleaned[i]);
-    }
-    if (st == NF_OK && md->wire.oom)
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    md->stats.batches_cleaned++;
-    md->stats.docs_cleaned += n;
-    return st;
-}
-
-/* A batch of this rank: rank 0 appends it (its batches come first in input
- * order); the others keep it in their spill file until rank 0 asks. */
-static nf_status own_batch(void *ctx, nf_doc *docs, size_t n, nf_error *err)
-{
-    nf_mpi_dedup *md = ctx;
-    nf_status st = sketch_batch(md, docs, n, err);
-    if (st != NF_OK || md->m->rank == 0)
-        return st == NF_OK ? append_batch(md, md->wire.data, md->wire.len, err) : st;
-    if (!md->spill && !(md->spill = nfi_temp_file(md->tmp_dir, "nf-mpi")))
-        return nfi_fail(err, NF_ERR_IO, "cannot create a temporary file in %s", md->tmp_dir ? md->tmp_dir : "$TMPDIR");
-    uint64_t len = md->wire.len;
-    if (fwrite(&len, sizeof len, 1, md->spill) != 1 || fwrite(md->wire.data, 1, md->wire.len, md->spill) != md->wire.len)
-        return nfi_fail(err, NF_ERR_IO, "cannot write the temporary file of sketches (disk full?)");
-    return NF_OK;
-}
-
-/* A synchronous send (completes when rank 0 has started receiving), waited
- * for by polling. */
-static void send_to_root(const void *buf, int len, int tag)
-{
-    MPI_Request req;
-    int done = 0;
-    MPI_Issend(buf, len, MPI_BYTE, 0, tag, MPI_COMM_WORLD, &req);
-    for (MPI_Test(&req, &done, MPI_STATUS_IGNORE); !done; MPI_Test(&req, &done, MPI_STATUS_IGNORE))
-        nfi_mpi_pause();
-}
-
-/* Ranks > 0: sends the spilled batches, then the count. */
-static nf_status send_spilled(nf_mpi_dedup *md, uint64_t batches, nf_error *err)
-{
-    nf_status st = NF_OK;
-    if (md->spill && fflush(md->spill) == 0)
-        rewind(md->spill);
-    for (uint64_t b = 0; b < batches && st == NF_OK; b++) {
-        uint64_t len = 0;
-        if (fread(&len, sizeof len, 1, md->spill) != 1 || len > INT_MAX)
-            return nfi_fail(err, NF_ERR_IO, "cannot read back the temporary file of sketches");
-        st = grow_recv(md, (size_t)len, err);
-        if (st == NF_OK && fread(md->recv, 1, (size_t)len, md->spill) != len)
-            st = nfi_fail(err, NF_ERR_IO, "cannot read back the temporary file of sketches");
-        if (st == NF_OK) {
-            send_to_root(md->recv, (int)len, TAG_ITEMS);
-            md->stats.bytes_sent += len;
-        }
-    }
-    if (st == NF_OK) {
-        send_to_root(&batches, (int)sizeof batches, TAG_END);
-        md->stats.bytes_sent += sizeof batches;
-    }
-    return st;
-}
-
-/* Rank 0: the next message from rank src, which must carry tag. */
-static nf_status receive(nf_mpi_dedup *md, int src, int tag, size_t *len, nf_error *err)
-{
-    MPI_Status status;
-    int ready = 0;
-    for (MPI_Iprobe(src, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status); !ready;
-         MPI_Iprobe(src, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status))
-        nfi_mpi_pause();
-    int count = 0;
-    MPI_Get_count(&status, MPI_BYTE, &count);
-    nf_status st = grow_recv(md, (size_t)count, err);
-    if (st != NF_OK)
-        return st;
-    MPI_Recv(md->recv, count, MPI_BYTE, src, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    md->stats.bytes_received += (uint64_t)count;
-    *len = (size_t)count;
-    if (status.MPI_TAG == tag)
-        return NF_OK;
-    return nfi_fail(err, NF_ERR_ARG, "MPI: rank %d sent %s than the %llu batches planned for it", src,
-                    tag == TAG_ITEMS ? "fewer" : "more", (unsigned long long)md->batches_of[src]);
-}
-
-/* Rank 0: appends the other ranks' batches, rank by rank (input order). */
-static nf_status collect(nf_mpi_dedup *md, nf_error *err)
-{
-    nf_status st = NF_OK;
-    for (int r = 1; r < md->m->size && st == NF_OK; r++) {
-        size_t len = 0;
-        for (uint64_t b = 0; b < md->batches_of[r] && st == NF_OK; b++) {
-            st = receive(md, r, TAG_ITEMS, &len, err);
-            if (st == NF_OK)
-                st = append_batch(md, md->recv, len, err);
-        }
-        uint64_t theirs = 0;
-        if (st == NF_OK)
-            st = receive(md, r, TAG_END, &len, err);
-        if (st == NF_OK && len == sizeof theirs)
-            memcpy(&theirs, md->recv, sizeof theirs);
-        if (st == NF_OK && theirs != md->batches_of[r])
-            st = nfi_fail(err, NF_ERR_ARG, "MPI: rank %d read %llu batches, %llu were planned", r,
-                          (unsigned long long)theirs, (unsigned long long)md->batches_of[r]);
     }
     return st;
 }
@@ -399,8 +435,9 @@ nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options
     if (!md)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     md->m = m;
-    md->tmp_dir = options->tmp_dir;
-    nfi_buf_init(&md->wire);
+    md->g = (nfi_mpi_gather){.m = m, .tmp_dir = options->tmp_dir, .produce = sketch_batch,
+                             .consume = append_batch, .ctx = md};
+    nfi_buf_init(&md->g.wire);
     nf_dedup_options o = *options;
     if (m->rank != 0)
         o.index_dir = NULL; /* only rank 0 touches the index (and holds its lock) */
@@ -417,22 +454,8 @@ nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options
 
 nf_status nf_mpi_dedup_run(nf_mpi_dedup *md, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err)
 {
-    nfi_mpi_read_result res;
-    double t0 = nfi_mpi_cpu();
-    nf_status st = nfi_mpi_read(md->m, in, own_batch, md, &res, err);
-    double t1 = nfi_mpi_cpu();
-    md->stats.cpu_plan = res.cpu_planned - t0;
-    md->stats.cpu_read = t1 - res.cpu_planned;
-    *totals = res.totals;
-    md->stats.docs_scanned = res.docs_scanned;
-    md->stats.bytes_exchanged = res.bytes_exchanged;
-    md->stats.batches = res.batches_of ? res.batches_of[md->m->rank] : 0;
-    md->batches_of = res.batches_of;
-    md->docs_of = res.docs_of;
-    if (st != NF_OK)
-        return st;
-    st = md->m->rank != 0 ? send_spilled(md, md->batches_of[md->m->rank], err) : collect(md, err);
-    md->stats.cpu_collect = nfi_mpi_cpu() - t1;
+    nf_status st = nfi_mpi_gather_run(&md->g, in, totals, err);
+    md->stats = md->g.stats;
     return st;
 }
 
@@ -505,17 +528,17 @@ nf_status nf_mpi_dedup_shard(nf_mpi_dedup *md, const nf_dedup_result *res, nf_bu
         return receive_shard(out, err);
     uint64_t total = 0;
     for (int r = 0; r < md->m->size; r++)
-        total += md->docs_of[r];
+        total += md->g.docs_of[r];
     uint64_t first = res->n_docs - total; /* the index's documents come first */
-    uint64_t at = first + md->docs_of[0];
+    uint64_t at = first + md->g.docs_of[0];
     for (int r = 1; r < md->m->size; r++) {
-        format_shard(res, at, md->docs_of[r], out);
+        format_shard(res, at, md->g.docs_of[r], out);
         if (out->oom)
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory formatting an output shard");
         send_shard(out, r);
-        at += md->docs_of[r];
+        at += md->g.docs_of[r];
     }
-    format_shard(res, first, md->docs_of[0], out);
+    format_shard(res, first, md->g.docs_of[0], out);
     return out->oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory formatting an output shard") : NF_OK;
 }
 
@@ -529,12 +552,7 @@ void nf_mpi_dedup_free(nf_mpi_dedup *md)
     nf_cleaner_free(md->cleaner);
     free(md->cleaned);
     free(md->items);
-    free(md->recv);
-    free(md->batches_of);
-    free(md->docs_of);
-    if (md->spill)
-        fclose(md->spill);
-    nfi_buf_free(&md->wire);
+    nfi_mpi_gather_free(&md->g);
     free(md);
 }
 

@@ -1,7 +1,9 @@
 /* mpi.h - the internal contract of src/mpi/ (never installed).
  *
- * mpi.c: entry points (nf_mpi_*), the sketch wire format, the collection of
- * sketch items on rank 0. mpi_input.c: how ranks split the input and still
+ * mpi.c: entry points (nf_mpi_*), the ordered gather of per-batch payloads
+ * on rank 0 (nfi_mpi_gather, shared by every distributed command), the
+ * dedup item wire format and distributed dedup. mpi_links.c: distributed
+ * links (pivots gathered). mpi_input.c: how ranks split the input and still
  * see the single process's batches. mpi_exchange.c: the bounded all-to-all.
  * Everything MPI is compiled only with NF_HAVE_MPI. */
 #ifndef NF_MPI_MPI_H
@@ -55,6 +57,49 @@ typedef struct nfi_mpi_read_result {
  * calls fn with each batch this rank owns, in input order (collective). */
 nf_status nfi_mpi_read(const nf_mpi *m, const nf_mpi_input *in, nfi_mpi_batch_fn fn, void *ctx,
                        nfi_mpi_read_result *res, nf_error *err);
+
+/* ------------------------------------------------ the ordered gather */
+
+/* Every distributed command is the same skeleton: the ranks read the single
+ * process's batches (nfi_mpi_read), each batch on one rank, which turns it
+ * into a compact payload (produce: clean, then the per-document work, then
+ * serialise into wire, never the text); rank 0 receives every payload in
+ * input order (consume), its own at once (they come first), the other
+ * ranks' spilled to a temporary file until rank 0 asks for them in rank
+ * order, one batch per message. What rank 0 then does with them (append to
+ * an engine and finish) is the command's. */
+typedef nf_status (*nfi_mpi_produce_fn)(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, nf_error *err);
+typedef nf_status (*nfi_mpi_consume_fn)(void *ctx, const char *buf, size_t len, nf_error *err);
+
+typedef struct nfi_mpi_gather {
+    nf_mpi *m;
+    const char *tmp_dir;  /* the spill file's folder (NULL: $TMPDIR) */
+    nfi_mpi_produce_fn produce;
+    nfi_mpi_consume_fn consume; /* rank 0 only */
+    void *ctx;
+    /* after nfi_mpi_gather_run */
+    uint64_t *batches_of; /* how many batches each rank reads */
+    uint64_t *docs_of;    /* how many documents each rank reads */
+    nf_mpi_stats stats;   /* all but cpu_finish */
+    /* private */
+    nfi_buf wire;         /* this rank's serialised batch */
+    char *recv;           /* one batch read back or received */
+    size_t cap_recv;
+    FILE *spill;          /* ranks > 0: their serialised batches, each after its length */
+} nfi_mpi_gather;
+
+/* Collective; on failure the caller calls nf_mpi_abort (the other ranks
+ * may be waiting inside MPI). */
+nf_status nfi_mpi_gather_run(nfi_mpi_gather *g, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err);
+void nfi_mpi_gather_free(nfi_mpi_gather *g);
+
+/* The dedup item wire format (mpi.c), also carried by links --groups:
+ * put appends item it; get points *it into buf at *pos (no copies) and
+ * moves *pos past it. perms: the signature length. */
+struct nfi_dedup_item;
+void nfi_mpi_put_item(nfi_buf *b, const struct nfi_dedup_item *it, int perms);
+nf_status nfi_mpi_get_item(const char *buf, size_t len, size_t *pos, int perms, struct nfi_dedup_item *it,
+                           nf_error *err);
 
 #endif
 #endif
