@@ -130,6 +130,17 @@ nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error
     return NF_OK;
 }
 
+/* Frees what an entry holds. */
+static void free_entry(doc_entry *d)
+{
+    nfi_pivot_free(&d->pivot);
+    free(d->weights);
+    free(d->para_sets);
+    free(d->para_offsets);
+    free(d->occ_start), free(d->occ_pos);
+    free(d->post);
+}
+
 void nf_links_free(nf_links *l)
 {
     if (!l)
@@ -137,14 +148,8 @@ void nf_links_free(nf_links *l)
     for (int i = 0; i < l->n_pivoters; i++)
         nfi_pivoter_free(l->pivoters[i]);
     free(l->pivoters);
-    for (size_t i = 0; i < l->n; i++) {
-        nfi_pivot_free(&l->docs[i].pivot);
-        free(l->docs[i].weights);
-        free(l->docs[i].para_sets);
-        free(l->docs[i].para_offsets);
-        free(l->docs[i].occ_start), free(l->docs[i].occ_pos);
-        free(l->docs[i].post);
-    }
+    for (size_t i = 0; i < l->n; i++)
+        free_entry(&l->docs[i]);
     free(l->docs);
     free(l->scored);
     nfi_lexicon_free(l->lex);
@@ -1211,17 +1216,6 @@ static nf_status rebuild_entry(doc_entry *d, const pivot_wire *w, const uint8_t 
     memcpy(d->lang, w->lang, sizeof d->lang); /* NUL-terminated: checked */
     d->text_len = w->text_len;
     return p->names && p->name_keys && index_sequence(d) && build_paragraph_sets(d) ? NF_OK : NF_ERR_NOMEM;
-}
-
-/* Frees what an entry holds. */
-static void free_entry(doc_entry *d)
-{
-    nfi_pivot_free(&d->pivot);
-    free(d->weights);
-    free(d->para_sets);
-    free(d->para_offsets);
-    free(d->occ_start), free(d->occ_pos);
-    free(d->post);
 }
 
 nf_status nfi_links_append_pivot(nf_links *l, const char *buf, size_t len, size_t *pos, nf_error *err)
