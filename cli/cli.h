@@ -83,6 +83,10 @@ int cli_run_batches(const cli_input *in, cli_batch_fn fn, void *ctx, cli_totals 
 typedef int (*cli_raw_fn)(void *ctx, nf_doc *docs, size_t n);
 int cli_read_batches(const cli_input *in, cli_raw_fn fn, void *ctx, cli_totals *totals);
 void cli_report_stats(const char *command, const cli_totals *t, int threads);
+/* --stats of an --mpi run: this rank's exchange figures and CPU by phase
+ * (work: what the ranks do to their batches), then cli_report_stats. */
+void cli_report_mpi_stats(const char *command, const char *work, nf_mpi *m, const nf_mpi_stats *s,
+                          const cli_totals *t, int threads);
 /* Prints the skipped summary; turns ALL_GOOD into SKIPPED when needed. */
 int cli_finish_status(const char *command, const cli_totals *t, bool quiet, int status);
 

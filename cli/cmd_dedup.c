@@ -222,13 +222,7 @@ static void mpi_stats(nf_mpi *m, nf_mpi_dedup *md, const cli_totals *totals, int
 {
     nf_mpi_stats s;
     nf_mpi_dedup_stats(md, &s);
-    fprintf(stderr,
-            "stats: dedup --mpi rank %d/%d: scanned %llu docs, batches %llu (%llu docs), exchanged %llu B, sent %llu B, "
-            "received %llu B; cpu s: plan %.2f, read+clean+sketch %.2f, collect %.2f, finish %.2f\n",
-            nf_mpi_rank(m), nf_mpi_size(m), (unsigned long long)s.docs_scanned, (unsigned long long)s.batches_cleaned,
-            (unsigned long long)s.docs_cleaned, (unsigned long long)s.bytes_exchanged, (unsigned long long)s.bytes_sent,
-            (unsigned long long)s.bytes_received, s.cpu_plan, s.cpu_read, s.cpu_collect, s.cpu_finish);
-    cli_report_stats("dedup", totals, threads);
+    cli_report_mpi_stats("dedup", "read+clean+sketch", m, &s, totals, threads);
 }
 
 static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)

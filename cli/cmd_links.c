@@ -282,13 +282,7 @@ static void mpi_stats(nf_mpi *m, const nf_mpi_links *ml, const cli_totals *total
 {
     nf_mpi_stats s;
     nf_mpi_links_stats(ml, &s);
-    fprintf(stderr,
-            "stats: links --mpi rank %d/%d: scanned %llu docs, batches %llu (%llu docs), exchanged %llu B, sent %llu B, "
-            "received %llu B; cpu s: plan %.2f, read+clean+pivots %.2f, collect %.2f, finish %.2f\n",
-            nf_mpi_rank(m), nf_mpi_size(m), (unsigned long long)s.docs_scanned, (unsigned long long)s.batches_cleaned,
-            (unsigned long long)s.docs_cleaned, (unsigned long long)s.bytes_exchanged, (unsigned long long)s.bytes_sent,
-            (unsigned long long)s.bytes_received, s.cpu_plan, s.cpu_read, s.cpu_collect, s.cpu_finish);
-    cli_report_stats("links", totals, threads);
+    cli_report_mpi_stats("links", "read+clean+pivots", m, &s, totals, threads);
 }
 
 static int links_mpi(const links_cli *o, char **paths, size_t n_paths)

@@ -243,6 +243,19 @@ int cli_run_batches(const cli_input *in, cli_batch_fn fn, void *ctx, cli_totals 
     return status;
 }
 
+void cli_report_mpi_stats(const char *command, const char *work, nf_mpi *m, const nf_mpi_stats *s,
+                          const cli_totals *t, int threads)
+{
+    fprintf(stderr,
+            "stats: %s --mpi rank %d/%d: scanned %llu docs, batches %llu (%llu docs), exchanged %llu B, sent %llu B, "
+            "received %llu B; cpu s: plan %.2f, %s %.2f, collect %.2f, finish %.2f\n",
+            command, nf_mpi_rank(m), nf_mpi_size(m), (unsigned long long)s->docs_scanned,
+            (unsigned long long)s->batches_cleaned, (unsigned long long)s->docs_cleaned,
+            (unsigned long long)s->bytes_exchanged, (unsigned long long)s->bytes_sent,
+            (unsigned long long)s->bytes_received, s->cpu_plan, work, s->cpu_read, s->cpu_collect, s->cpu_finish);
+    cli_report_stats(command, t, threads);
+}
+
 void cli_report_stats(const char *command, const cli_totals *t, int threads)
 {
     struct rusage ru;
