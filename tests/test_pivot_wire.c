@@ -218,6 +218,12 @@ static void test_hand_made_record(void **state)
     bad = hand_record(0, 2);
     bad.body = 33;
     assert_int_equal(append_hand(l, &bad), NF_ERR_PARSE);
+    bad = hand_record(0, 2);
+    bad.bytes[8] = NF_PIVOT_TERM; /* a kind the hash's low bits do not carry */
+    assert_int_equal(append_hand(l, &bad), NF_ERR_PARSE);
+    bad = hand_record(0, 2);
+    bad.names_len = 4, bad.keys_len = UINT64_MAX - 2; /* a sum that wraps (found by fuzz_pivot_wire) */
+    assert_int_equal(append_hand(l, &bad), NF_ERR_PARSE);
     assert_int_equal(nfi_links_size(l), 1);
     nf_links_free(l);
 }

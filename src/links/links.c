@@ -1187,6 +1187,10 @@ static bool get_pivot_varints(nf_pivot *p, const uint8_t **at, const uint8_t *en
             return false;
         p->paragraph_ends[k] = (uint32_t)end_at;
     }
+    for (size_t j = 0; j < p->n_features; j++) /* what pivot.c makes: sorted, unique, each in the sequence */
+        if ((j && p->features[j].hash <= p->features[j - 1].hash) || p->features[j].count == 0 ||
+            p->features[j].kind != (p->features[j].hash & 3))
+            return false;
     return true;
 }
 
@@ -1207,7 +1211,8 @@ static nf_status rebuild_entry(doc_entry *d, const pivot_wire *w, const uint8_t 
     for (size_t j = 0; j < nf; j++)
         memcpy(&p->features[j].hash, body + 8 * j, 8);
     const uint8_t *at = body + 8 * nf, *end = body + w->body;
-    if (!get_pivot_varints(p, &at, end) || (size_t)(end - at) < w->names_len + w->keys_len ||
+    if (!get_pivot_varints(p, &at, end) || w->names_len > (size_t)(end - at) ||
+        w->keys_len > (size_t)(end - at) - w->names_len || /* each: their sum may wrap */
         wire_strings((const char *)at, w->names_len) != w->n_names ||
         wire_strings((const char *)at + w->names_len, w->keys_len) != w->n_names)
         return NF_ERR_PARSE;
