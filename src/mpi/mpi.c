@@ -240,19 +240,37 @@ static nf_status grow_recv(nfi_mpi_gather *g, size_t len, nf_error *err)
     return NF_OK;
 }
 
+/* Rank 0: the documents of one payload, in order, through consume. */
+static nf_status consume_batch(const nfi_mpi_gather *g, const char *buf, size_t len, nf_error *err)
+{
+    uint64_t n;
+    if (len < sizeof n)
+        return nfi_fail(err, NF_ERR_PARSE, "MPI: truncated batch");
+    memcpy(&n, buf, sizeof n);
+    size_t pos = sizeof n;
+    nf_status st = NF_OK;
+    for (uint64_t i = 0; i < n && st == NF_OK; i++)
+        st = g->consume(g->ctx, buf, len, &pos, err);
+    if (st == NF_OK && pos != len)
+        st = nfi_fail(err, NF_ERR_PARSE, "MPI: malformed batch (%zu bytes after its documents)", len - pos);
+    return st;
+}
+
 /* A batch of this rank: rank 0 consumes it at once (its batches come first
  * in input order); the others keep it in their spill file until rank 0 asks. */
 static nf_status own_batch(void *ctx, nf_doc *docs, size_t n, nf_error *err)
 {
     nfi_mpi_gather *g = ctx;
+    uint64_t count = n;
     g->wire.len = 0;
+    nfi_buf_append(&g->wire, &count, sizeof count);
     nf_status st = g->produce(g->ctx, docs, n, &g->wire, err);
     if (st == NF_OK && g->wire.oom)
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     g->stats.batches_cleaned++;
     g->stats.docs_cleaned += n;
     if (st != NF_OK || g->m->rank == 0)
-        return st == NF_OK ? g->consume(g->ctx, g->wire.data, g->wire.len, err) : st;
+        return st == NF_OK ? consume_batch(g, g->wire.data, g->wire.len, err) : st;
     if (!g->spill && !(g->spill = nfi_temp_file(g->tmp_dir, "nf-mpi")))
         return nfi_fail(err, NF_ERR_IO, "cannot create a temporary file in %s", g->tmp_dir ? g->tmp_dir : "$TMPDIR");
     uint64_t len = g->wire.len;
@@ -328,7 +346,7 @@ static nf_status collect(nfi_mpi_gather *g, nf_error *err)
         for (uint64_t b = 0; b < g->batches_of[r] && st == NF_OK; b++) {
             st = receive(g, r, TAG_ITEMS, &len, err);
             if (st == NF_OK)
-                st = g->consume(g->ctx, g->recv, len, err);
+                st = consume_batch(g, g->recv, len, err);
         }
         uint64_t theirs = 0;
         if (st == NF_OK)
@@ -376,31 +394,19 @@ void nfi_mpi_gather_free(nfi_mpi_gather *g)
 
 /* ------------------------------------------------------------ dedup */
 
-/* rank 0: appends a serialised batch to the engine, in its order. */
-static nf_status append_batch(void *ctx, const char *buf, size_t len, nf_error *err)
+/* rank 0: appends the sketch item at *pos to the engine. */
+static nf_status append_item(void *ctx, const char *buf, size_t len, size_t *pos, nf_error *err)
 {
     nf_mpi_dedup *md = ctx;
-    uint64_t n;
-    if (len < sizeof n)
-        return nfi_fail(err, NF_ERR_PARSE, "MPI: truncated batch");
-    memcpy(&n, buf, sizeof n);
-    size_t pos = sizeof n;
-    nf_status st = NF_OK;
-    for (uint64_t i = 0; i < n && st == NF_OK; i++) {
-        nfi_dedup_item it;
-        st = nfi_mpi_get_item(buf, len, &pos, md->d->opt.perms, &it, err);
-        if (st == NF_OK)
-            st = nfi_dedup_append_item(md->d, &it, err);
-    }
-    return st;
+    nfi_dedup_item it;
+    nf_status st = nfi_mpi_get_item(buf, len, pos, md->d->opt.perms, &it, err);
+    return st == NF_OK ? nfi_dedup_append_item(md->d, &it, err) : st;
 }
 
 /* Cleans and sketches one batch on this rank's threads into wire. */
 static nf_status sketch_batch(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, nf_error *err)
 {
     nf_mpi_dedup *md = ctx;
-    uint64_t count = n;
-    nfi_buf_append(wire, &count, sizeof count);
     if (n > md->cap_cleaned) {
         nf_clean_doc *c = realloc(md->cleaned, n * sizeof *c);
         nfi_dedup_item *it = realloc(md->items, n * sizeof *it);
@@ -436,7 +442,7 @@ nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     md->m = m;
     md->g = (nfi_mpi_gather){.m = m, .tmp_dir = options->tmp_dir, .produce = sketch_batch,
-                             .consume = append_batch, .ctx = md};
+                             .consume = append_item, .ctx = md};
     nfi_buf_init(&md->g.wire);
     nf_dedup_options o = *options;
     if (m->rank != 0)

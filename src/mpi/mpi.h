@@ -64,12 +64,16 @@ nf_status nfi_mpi_read(const nf_mpi *m, const nf_mpi_input *in, nfi_mpi_batch_fn
  * process's batches (nfi_mpi_read), each batch on one rank, which turns it
  * into a compact payload (produce: clean, then the per-document work, then
  * serialise into wire, never the text); rank 0 receives every payload in
- * input order (consume), its own at once (they come first), the other
- * ranks' spilled to a temporary file until rank 0 asks for them in rank
- * order, one batch per message. What rank 0 then does with them (append to
- * an engine and finish) is the command's. */
+ * input order, its own at once (they come first), the other ranks'
+ * spilled to a temporary file until rank 0 asks for them in rank order,
+ * one batch per message. A payload is the batch's document count (written
+ * by the gather) and one record per document (appended by produce); rank
+ * 0 reads it back record by record (consume: the record at *pos, moving
+ * *pos past it) and refuses a payload with bytes left over. What rank 0
+ * then does with the documents (append to an engine and finish) is the
+ * command's. */
 typedef nf_status (*nfi_mpi_produce_fn)(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, nf_error *err);
-typedef nf_status (*nfi_mpi_consume_fn)(void *ctx, const char *buf, size_t len, nf_error *err);
+typedef nf_status (*nfi_mpi_consume_fn)(void *ctx, const char *buf, size_t len, size_t *pos, nf_error *err);
 
 typedef struct nfi_mpi_gather {
     nf_mpi *m;

@@ -132,8 +132,6 @@ static void put_doc(nfi_buf *b, const nf_clean_doc *cd)
 static nf_status pivot_batch(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, nf_error *err)
 {
     nf_mpi_links *ml = ctx;
-    uint64_t count = n;
-    nfi_buf_append(wire, &count, sizeof count);
     nf_status st = grow_batch(ml, n, err);
     if (st != NF_OK)
         return st;
@@ -190,30 +188,22 @@ static nf_status get_doc(const char *buf, size_t len, size_t *pos, wire_doc *w, 
     return NF_OK;
 }
 
-/* Rank 0: appends a batch's documents to the stages, in its order. */
-static nf_status append_docs(void *ctx, const char *buf, size_t len, nf_error *err)
+/* Rank 0: appends the document at *pos to the stages. */
+static nf_status append_doc(void *ctx, const char *buf, size_t len, size_t *pos, nf_error *err)
 {
     nf_mpi_links *ml = ctx;
-    uint64_t n;
-    if (len < sizeof n)
-        return nfi_fail(err, NF_ERR_PARSE, "MPI: truncated batch");
-    memcpy(&n, buf, sizeof n);
-    size_t pos = sizeof n;
-    nf_status st = NF_OK;
-    for (uint64_t i = 0; i < n && st == NF_OK; i++) {
-        wire_doc w;
-        const char *id = NULL;
-        st = get_doc(buf, len, &pos, &w, &id, err);
-        if (st == NF_OK)
-            st = keep_doc(ml, &w, id, err);
-        if (st == NF_OK)
-            st = nfi_links_append_pivot(ml->links, buf, len, &pos, err);
-        nfi_dedup_item it;
-        if (st == NF_OK && ml->dedup)
-            st = nfi_mpi_get_item(buf, len, &pos, ml->dedup->opt.perms, &it, err);
-        if (st == NF_OK && ml->dedup)
-            st = nfi_dedup_append_item(ml->dedup, &it, err);
-    }
+    wire_doc w;
+    const char *id = NULL;
+    nf_status st = get_doc(buf, len, pos, &w, &id, err);
+    if (st == NF_OK)
+        st = keep_doc(ml, &w, id, err);
+    if (st == NF_OK)
+        st = nfi_links_append_pivot(ml->links, buf, len, pos, err);
+    nfi_dedup_item it;
+    if (st == NF_OK && ml->dedup)
+        st = nfi_mpi_get_item(buf, len, pos, ml->dedup->opt.perms, &it, err);
+    if (st == NF_OK && ml->dedup)
+        st = nfi_dedup_append_item(ml->dedup, &it, err);
     return st;
 }
 
@@ -228,7 +218,7 @@ nf_status nf_mpi_links_new(nf_mpi_links **out, nf_mpi *m, const nf_clean_options
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     ml->m = m;
     ml->g = (nfi_mpi_gather){.m = m, .tmp_dir = groups ? groups->tmp_dir : NULL, .produce = pivot_batch,
-                             .consume = append_docs, .ctx = ml};
+                             .consume = append_doc, .ctx = ml};
     nfi_buf_init(&ml->g.wire);
     nfi_buf_init(&ml->ids);
     nf_status st = nf_links_new(&ml->links, links, err);
