@@ -83,6 +83,12 @@ int cli_run_batches(const cli_input *in, cli_batch_fn fn, void *ctx, cli_totals 
 typedef int (*cli_raw_fn)(void *ctx, nf_doc *docs, size_t n);
 int cli_read_batches(const cli_input *in, cli_raw_fn fn, void *ctx, cli_totals *totals);
 void cli_report_stats(const char *command, const cli_totals *t, int threads);
+/* The input of an --mpi run: the single process's batch rule (batch_docs
+ * 0: CLI_BATCH_DOCS), each skipped record named on stderr after
+ * "newsfold COMMAND: " (command must outlive the run). */
+nf_mpi_input cli_mpi_input(const char *command, char **paths, size_t n_paths, size_t batch_docs);
+/* An --mpi run's totals into the command's. */
+void cli_mpi_totals(cli_totals *t, const nf_mpi_totals *mpi);
 /* --stats of an --mpi run: this rank's exchange figures and CPU by phase
  * (work: what the ranks do to their batches), then cli_report_stats. */
 void cli_report_mpi_stats(const char *command, const char *work, nf_mpi *m, const nf_mpi_stats *s,

@@ -178,12 +178,6 @@ static void write_pairs(FILE *out, const nf_dedup_result *r)
 /* --mpi (docs/distributed.md): the ranks split the input among them,
  * nf_mpi_dedup hands rank 0 the single-process result, rank 0 alone writes
  * it. Each skipped record is named once, by the rank that reads it. */
-static void mpi_warn(void *ctx, const char *message)
-{
-    (void)ctx;
-    fprintf(stderr, "newsfold dedup: %s\n", message);
-}
-
 static int write_result(const dedup_cli *o, const nf_dedup_result *res);
 
 /* --shard-output: FILE.R from every rank (collective); rank 0 also writes
@@ -241,8 +235,7 @@ static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)
     }
     cli_totals totals = {0};
     progress_init(&totals.progress, true);
-    nf_mpi_input in = {(const char *const *)paths, n_paths, o->batch_docs ? o->batch_docs : CLI_BATCH_DOCS,
-                       CLI_BATCH_BYTES, 0, mpi_warn, NULL};
+    nf_mpi_input in = cli_mpi_input("dedup", paths, n_paths, o->batch_docs);
     nf_mpi_totals t;
     int status = EXIT_ALL_GOOD;
     nf_dedup_result res = {0};
@@ -250,9 +243,7 @@ static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)
         fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
         status = EXIT_FATAL;
     }
-    totals.docs = t.docs;
-    totals.skipped = t.skipped;
-    totals.bytes = t.bytes;
+    cli_mpi_totals(&totals, &t);
     if (status != EXIT_FATAL && o->shard_output)
         status = write_shard(o, m, md, &res);
     else if (status != EXIT_FATAL && rank == 0 && write_result(o, &res) != 0)

@@ -251,12 +251,6 @@ static int write_links(const links_cli *o, const kept_docs *k, const nf_links_re
 /* --mpi (docs/distributed.md): the ranks split the input, build the pivots
  * of their batches and hand them to rank 0, which finishes and alone
  * writes. Each skipped record is named once, by the rank that reads it. */
-static void mpi_warn(void *ctx, const char *message)
-{
-    (void)ctx;
-    fprintf(stderr, "newsfold links: %s\n", message);
-}
-
 /* Rank 0: the output's view of the gathered documents (ids and languages
  * stay the nf_mpi_links'). */
 static int mpi_kept(const nf_mpi_links *ml, kept_docs *k)
@@ -304,8 +298,7 @@ static int links_mpi(const links_cli *o, char **paths, size_t n_paths)
     }
     cli_totals totals = {0};
     progress_init(&totals.progress, true);
-    nf_mpi_input in = {(const char *const *)paths, n_paths, o->batch_docs ? o->batch_docs : CLI_BATCH_DOCS,
-                       CLI_BATCH_BYTES, 0, mpi_warn, NULL};
+    nf_mpi_input in = cli_mpi_input("links", paths, n_paths, o->batch_docs);
     nf_mpi_totals t;
     int status = EXIT_ALL_GOOD;
     nf_links_result lr = {0};
@@ -314,9 +307,7 @@ static int links_mpi(const links_cli *o, char **paths, size_t n_paths)
         fprintf(stderr, "newsfold links: rank %d: %s\n", rank, err.message);
         status = EXIT_FATAL;
     }
-    totals.docs = t.docs;
-    totals.skipped = t.skipped;
-    totals.bytes = t.bytes;
+    cli_mpi_totals(&totals, &t);
     kept_docs k;
     memset(&k, 0, sizeof k);
     if (status != EXIT_FATAL && rank == 0 && mpi_kept(ml, &k) != 0) {

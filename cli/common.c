@@ -243,6 +243,24 @@ int cli_run_batches(const cli_input *in, cli_batch_fn fn, void *ctx, cli_totals 
     return status;
 }
 
+static void mpi_warn(void *command, const char *message)
+{
+    fprintf(stderr, "newsfold %s: %s\n", (const char *)command, message);
+}
+
+nf_mpi_input cli_mpi_input(const char *command, char **paths, size_t n_paths, size_t batch_docs)
+{
+    return (nf_mpi_input){(const char *const *)paths, n_paths, batch_docs ? batch_docs : CLI_BATCH_DOCS,
+                          CLI_BATCH_BYTES, 0, mpi_warn, (void *)(uintptr_t)command};
+}
+
+void cli_mpi_totals(cli_totals *t, const nf_mpi_totals *mpi)
+{
+    t->docs = mpi->docs;
+    t->skipped = mpi->skipped;
+    t->bytes = mpi->bytes;
+}
+
 void cli_report_mpi_stats(const char *command, const char *work, nf_mpi *m, const nf_mpi_stats *s,
                           const cli_totals *t, int threads)
 {
