@@ -11,14 +11,7 @@
 # usage: mpi_dedup.sh NEWSFOLD SHARED_DIR SOURCE_DIR
 nf=$1 shared=$2 src=$3
 . "$(dirname "$0")/cli_lib.sh"
-command -v mpirun >/dev/null || { echo "mpirun missing (openmpi-bin)"; exit 77; }
-mpirun=(mpirun --oversubscribe)
-[ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)
-export OMPI_MCA_btl_vader_single_copy_mechanism=none # containers forbid cross-process memory access
-# Under ASan: LeakSanitizer cannot attribute what Open MPI's plugins keep
-# from MPI_Init (they are unloaded before the leak check), so leak detection
-# is off for the ranks; every other check stays on.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+. "$(dirname "$0")/mpi_lib.sh"
 
 # gen_corpus FILE DOCS SEED: JSONL; every 5th document is copied 1..4
 # batches of 16 later (exact, near with a few words changed, or inside a

@@ -9,48 +9,11 @@
 # usage: mpi_failure.sh NEWSFOLD SOURCE_DIR
 nf=$1 src=$2
 . "$(dirname "$0")/cli_lib.sh"
-command -v mpirun >/dev/null || { echo "mpirun missing (openmpi-bin)"; exit 77; }
-mpirun=(mpirun --oversubscribe)
-[ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-# Under ASan: LeakSanitizer cannot attribute what Open MPI's plugins keep
-# from MPI_Init (they are unloaded before the leak check), so leak detection
-# is off for the ranks; every other check stays on.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+. "$(dirname "$0")/mpi_lib.sh"
 export NF="$nf" T="$tmp" SRC="$src"
 
-# 1. The input ends with a FIFO that the test holds open and never writes
-# (zz.json, read whole by the last rank): rank 1 blocks in reading it, so
-# rank 0 waits for rank 1 inside MPI.
-mkfifo "$tmp/zz.json"
-exec 3<>"$tmp/zz.json"
-start=$(date +%s)
-"${mpirun[@]}" -np 2 bash -c '
-    echo $$ > "$T/pid.$OMPI_COMM_WORLD_RANK"
-    exec "$NF" dedup --mpi -q --batch 3 -o "$T/out.jsonl" "$SRC/examples/corpus" "$T/zz.json"' >"$tmp/kill.out" 2>"$tmp/kill.err" &
-mpirun_pid=$!
-for _ in $(seq 100); do [ -s "$tmp/pid.1" ] && [ -s "$tmp/pid.0" ] && break; sleep 0.1; done
-sleep 2 # rank 0 has scanned its part and waits for rank 1 in MPI
-check "rank 0 still running before the kill" kill -0 "$(cat "$tmp/pid.0")"
-kill -KILL "$(cat "$tmp/pid.1")"
-for _ in $(seq 300); do kill -0 $mpirun_pid 2>/dev/null || break; sleep 0.1; done
-if kill -0 $mpirun_pid 2>/dev/null; then
-    check "mpirun ends within 30 s of a rank's death (it hangs)" false
-    kill -KILL $mpirun_pid
-    kill -KILL "$(cat "$tmp/pid.0")" 2>/dev/null
-fi
-wait $mpirun_pid
-rc=$?
-elapsed=$(($(date +%s) - start))
-exec 3>&-
-check "dead rank: mpirun exits non-zero (got $rc)" [ $rc -ne 0 ]
-check "dead rank: mpirun ends within seconds (${elapsed}s)" [ "$elapsed" -le 20 ]
-check "dead rank: the message names the rank and the signal" grep -qiE 'rank 1.*(signal 9|killed)|signal 9' "$tmp/kill.err"
-sleep 1
-alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${st#Z}" = "$st" ]; } # zombies are dead
-dead() { ! alive "$1"; }
-check "dead rank: rank 0 did not survive" dead "$(cat "$tmp/pid.0")"
-check "dead rank: no output file" [ ! -e "$tmp/out.jsonl" ]
+# 1. a killed rank
+killed_rank dedup 2
 
 # 2. different inputs: rank 1 reads one file fewer
 status_is 2 "${mpirun[@]}" -np 2 bash -c '
