@@ -543,12 +543,7 @@ static void test_merge_languages(void **state)
     nf_error err;
     assert_int_equal(nfi_events_merge_languages(m, N, 0.2, day, NULL, group, &n_groups, &err), NF_OK);
     assert_int_equal(n_groups, 4);
-    assert_int_equal(group[0], 0);
-    assert_int_equal(group[1], 0);
-    assert_int_equal(group[2], 0);
-    assert_int_equal(group[3], 1);
-    assert_int_equal(group[4], 2);
-    assert_int_equal(group[5], 3);
+    assert_memory_equal(group, ((uint32_t[N]){0, 0, 0, 1, 2, 3}), sizeof group);
     m[1].lang = 1; /* all English: nothing joins (events 1 and 2 then only reach 0 in their language) */
     assert_int_equal(nfi_events_merge_languages(m, N, 0.2, day, NULL, group, &n_groups, &err), NF_OK);
     assert_int_equal(n_groups, N);
@@ -627,12 +622,7 @@ static void test_attach_small(void **state)
     nf_error err;
     assert_int_equal(nfi_events_merge_languages(m, N, 0.2, 1, o.headline_model, group, &n_groups, &err), NF_OK);
     assert_int_equal(n_groups, 4);
-    assert_int_equal(group[0], 0);
-    assert_int_equal(group[1], 0);
-    assert_int_equal(group[2], 0);
-    assert_int_equal(group[3], 1);
-    assert_int_equal(group[4], 2);
-    assert_int_equal(group[5], 3);
+    assert_memory_equal(group, ((uint32_t[N]){0, 0, 0, 1, 2, 3}), sizeof group);
     assert_int_equal(nfi_events_merge_languages(m, N, 0.2, 1, NULL, group, &n_groups, &err), NF_OK);
     assert_int_equal(n_groups, N);
 }
