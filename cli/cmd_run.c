@@ -5,7 +5,9 @@
  * hands each to the library's fold (nf_fold_add: clean, duplicates,
  * pivots, event features), finishes it, and writes OUTDIR/documents.jsonl,
  * events.jsonl, storylines.jsonl (the library's JSONL encoders) and
- * report.html. Output is deterministic for any -j.
+ * report.html. Output is deterministic for any -j. With --mpi the library's
+ * distributed fold (nf_mpi_fold_*) does the reading and the stages' work
+ * across the ranks and rank 0 writes the same files.
  */
 #include "cli.h"
 
@@ -44,8 +46,11 @@ static const char run_usage[] =
     "      --max-docs N            documents listed per group and event in report.html\n"
     "      --db FILE               also write FILE, a new store for newsfold serve (SQLite)\n"
     "  -j, --threads N             worker threads (default: all cores)\n"
-    "      --mpi                   not built for run yet: exits 2 (dedup --mpi and links --mpi\n"
-    "                              are; docs/distributed.md)\n"
+    "      --batch N               documents per batch (default 4096; cleaning learns a site's\n"
+    "                              boilerplate within a batch)\n"
+    "      --mpi                   run under mpirun: ranks share the cleaning and every stage's\n"
+    "                              per-document work, rank 0 finishes and writes OUTDIR\n"
+    "                              (docs/distributed.md)\n"
     "      --stats                 print throughput and stage figures on stderr\n"
     "  -q, --quiet                 no progress, no summary\n"
     "  -h, --help                  this help\n";
@@ -56,7 +61,8 @@ typedef struct run_cli {
     nf_fold_options fold;
     nf_report_options report;
     bool quiet, stats;
-    bool mpi; /* --mpi: refused (not built; docs/distributed.md) */
+    bool mpi; /* --mpi (docs/distributed.md) */
+    int batch_docs; /* --batch; 0: the default */
 } run_cli;
 
 typedef struct run_state {
@@ -128,6 +134,7 @@ static int parse_option(int c, run_cli *o)
     case 's': o->stats = true; return 0;
     case 'B': o->db = optarg; return 0;
     case 'P': o->mpi = true; return 0;
+    case 'b': return parse_int(optarg, &o->batch_docs) && o->batch_docs > 0 ? 0 : bad_value("batch size", optarg);
     case 'q': o->quiet = true; return 0;
     case 'h': fputs(run_usage, stdout); return 1;
     default: fputs(run_usage, stderr); return -1;
@@ -157,6 +164,7 @@ static int parse_args(int argc, char **argv, run_cli *o)
         {"stats", no_argument, 0, 's'},
         {"db", required_argument, 0, 'B'},
         {"mpi", no_argument, 0, 'P'},
+        {"batch", required_argument, 0, 'b'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -333,18 +341,77 @@ static nf_status open_fold(run_cli *o, run_state *s, nf_error *err)
     return st;
 }
 
+/* The distributed fold with the options given, falling back as open_fold
+ * does when the dictionaries are missing (said once, by rank 0). */
+static nf_status open_mpi_fold(run_cli *o, nf_mpi *m, nf_mpi_fold **mf, nf_error *err)
+{
+    nf_status st = nf_mpi_fold_new(mf, m, &o->fold, err);
+    if (st == NF_ERR_RESOURCE && o->fold.links_on) {
+        if (nf_mpi_rank(m) == 0)
+            fprintf(stderr, "newsfold run: cross-lingual stage off: %s\n", err->message);
+        o->fold.links_on = 0;
+        st = nf_mpi_fold_new(mf, m, &o->fold, err);
+    }
+    return st;
+}
+
+/* --mpi (docs/distributed.md): the ranks split the input and the stages'
+ * per-document work; rank 0 finishes the fold and writes OUTDIR. A rank
+ * that fails stops them all (nf_mpi_abort): never a hang. */
+static int run_mpi(run_cli *o, char **paths, size_t n_paths)
+{
+    if (o->db) {
+        fputs("newsfold run: --db is not available with --mpi\n", stderr);
+        return EXIT_FATAL;
+    }
+    nf_error err;
+    nf_mpi *m = NULL;
+    nf_mpi_fold *mf = NULL;
+    if (nf_mpi_init(&m, &err) != NF_OK) {
+        fprintf(stderr, "newsfold run: --mpi: %s\n", err.message);
+        return EXIT_FATAL;
+    }
+    int rank = nf_mpi_rank(m);
+    if (open_mpi_fold(o, m, &mf, &err) != NF_OK) {
+        fprintf(stderr, "newsfold run: rank %d: %s\n", rank, err.message);
+        nf_mpi_abort(m, EXIT_FATAL);
+    }
+    cli_totals totals = {0};
+    progress_init(&totals.progress, true);
+    nf_mpi_input in = cli_mpi_input("run", paths, n_paths, (size_t)o->batch_docs);
+    nf_mpi_totals t;
+    int status = EXIT_ALL_GOOD;
+    nf_fold_result result = {0};
+    if (nf_mpi_fold_run(mf, &in, &t, &err) != NF_OK || nf_mpi_fold_finish(mf, &result, &err) != NF_OK) {
+        fprintf(stderr, "newsfold run: rank %d: %s\n", rank, err.message);
+        status = EXIT_FATAL;
+    }
+    cli_mpi_totals(&totals, &t);
+    if (status != EXIT_FATAL && rank == 0 && write_outputs(o, &result) != 0)
+        status = EXIT_FATAL;
+    if (status == EXIT_FATAL) { /* the other ranks would wait for this one */
+        fprintf(stderr, "newsfold run: rank %d failed: stopping all %d ranks\n", rank, nf_mpi_size(m));
+        nf_mpi_abort(m, EXIT_FATAL);
+    }
+    if (o->stats) {
+        nf_mpi_stats ms;
+        nf_mpi_fold_stats(mf, &ms);
+        cli_report_mpi_stats("run", "read+clean+items", m, &ms, &totals, o->fold.threads);
+    }
+    nf_fold_result_free(&result);
+    nf_mpi_fold_free(mf);
+    nf_mpi_finalize(m);
+    return cli_finish_status("run", &totals, o->quiet || rank != 0, status);
+}
+
 int cmd_run(int argc, char **argv)
 {
     run_cli o;
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
-    if (o.mpi) { /* what is missing: docs/distributed.md, "run --mpi" */
-        fputs("newsfold run: --mpi is not built: the event stage's per-document features cannot be gathered "
-              "yet (dedup --mpi and links --mpi are built; docs/distributed.md)\n",
-              stderr);
-        return EXIT_FATAL;
-    }
+    if (o.mpi)
+        return run_mpi(&o, argv + optind, (size_t)(argc - optind));
     run_state s = {.status = EXIT_ALL_GOOD};
     if (o.db && !(s.db = cli_db_open(o.db)))
         return EXIT_FATAL;
@@ -353,7 +420,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "newsfold run: %s\n", err.message);
         return EXIT_FATAL;
     }
-    cli_input in = {.command = "run", .paths = argv + optind, .n_paths = (size_t)(argc - optind), .clean = o.fold.clean, .max_record = 0, .batch_docs = 0, .quiet = o.quiet};
+    cli_input in = {.command = "run", .paths = argv + optind, .n_paths = (size_t)(argc - optind), .clean = o.fold.clean, .max_record = 0, .batch_docs = (size_t)o.batch_docs, .quiet = o.quiet};
     cli_totals totals = {0};
     int status = cli_read_batches(&in, add_batch, &s, &totals);
     if (status == EXIT_ALL_GOOD)

@@ -909,7 +909,7 @@ int nf_parse_date(const char *s, char out[11]);
 /* ------------------------------------------------------------ mpi */
 
 /*
- * Distributed dedup and links over Open MPI (src/mpi/, docs/distributed.md). Built only
+ * Distributed dedup, links and fold over Open MPI (src/mpi/, docs/distributed.md). Built only
  * when CMake finds MPI; otherwise nf_mpi_available() is 0 and every other
  * call fails with NF_ERR_ARG "built without MPI".
  *
@@ -1010,6 +1010,25 @@ size_t nf_mpi_links_size(const nf_mpi_links *ml);
 nf_mpi_doc nf_mpi_links_doc(const nf_mpi_links *ml, size_t i);
 void nf_mpi_links_stats(const nf_mpi_links *ml, nf_mpi_stats *out);
 void nf_mpi_links_free(nf_mpi_links *ml);
+
+/*
+ * The distributed fold (`newsfold run --mpi`): the same input split; each
+ * rank cleans its batches and computes every stage's per-document item on
+ * its threads (dedup sketch, pivot, event features: never the texts);
+ * rank 0 appends them in input order to one batch fold (nf_fold_*) and
+ * finishes it alone: the result on rank 0 is byte-identical to nf_fold_add
+ * over the same batches in one process, for any N. options as
+ * nf_fold_open's (live must be 0).
+ */
+typedef struct nf_mpi_fold nf_mpi_fold;
+
+nf_status nf_mpi_fold_new(nf_mpi_fold **out, nf_mpi *m, const nf_fold_options *options, nf_error *err);
+/* Collective; a failure leaves the other ranks inside MPI: nf_mpi_abort. */
+nf_status nf_mpi_fold_run(nf_mpi_fold *mf, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err);
+/* Rank 0: nf_fold_finish over every document; other ranks: an empty result. */
+nf_status nf_mpi_fold_finish(nf_mpi_fold *mf, nf_fold_result *out, nf_error *err);
+void nf_mpi_fold_stats(const nf_mpi_fold *mf, nf_mpi_stats *out);
+void nf_mpi_fold_free(nf_mpi_fold *mf);
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${FUZZ_BUILD:-build-fuzz-long}
 MINUTES=${FUZZ_MINUTES:-30}
-FUZZERS=${FUZZERS:-"fuzz_jsonl fuzz_tokenizer fuzz_clean fuzz_hash_mode fuzz_html fuzz_warc fuzz_events fuzz_index fuzz_pivot_wire"}
+FUZZERS=${FUZZERS:-"fuzz_jsonl fuzz_tokenizer fuzz_clean fuzz_hash_mode fuzz_html fuzz_warc fuzz_events fuzz_index fuzz_pivot_wire fuzz_event_wire"}
 TIMEOUT_PER_INPUT=${FUZZ_TIMEOUT:-10}
 NICE=${FUZZ_NICE:-19}
 

@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${FUZZ_BUILD:-build-fuzz} # a build folder outside the tree works too
 SECONDS_PER=${FUZZ_SECONDS:-20}
-FUZZERS=${FUZZERS:-"fuzz_jsonl fuzz_tokenizer fuzz_clean fuzz_hash_mode fuzz_html fuzz_warc fuzz_events fuzz_index fuzz_pivot_wire"}
+FUZZERS=${FUZZERS:-"fuzz_jsonl fuzz_tokenizer fuzz_clean fuzz_hash_mode fuzz_html fuzz_warc fuzz_events fuzz_index fuzz_pivot_wire fuzz_event_wire"}
 TIMEOUT_PER_INPUT=${FUZZ_TIMEOUT:-10}
 
 CC=clang cmake -S . -B "$BUILD" -G Ninja -DNF_FUZZ=ON -DNF_SANITIZE=ON -DNF_WERROR=ON >"$BUILD.configure.log" 2>&1 \

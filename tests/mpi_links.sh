@@ -88,9 +88,4 @@ status_is 2 "${mpirun[@]}" -np 2 "$nf" links --mpi -q - < "$src/examples/corpus/
 check "stdin refused: exit 2" [ $? -eq 0 ]
 check "stdin refused: says why" grep -q 'standard input cannot be shared' "$tmp/err"
 
-# run --mpi is not built: it says so and stops (exit 2)
-status_is 2 "$nf" run --mpi -q "$src/examples/corpus" -o "$tmp/run"
-check "run --mpi: exit 2" [ $? -eq 0 ]
-check "run --mpi: says it is not built" grep -q 'run: --mpi is not built' "$tmp/err"
-
 finish mpi_links

@@ -968,6 +968,17 @@ static int read_record(const char **p, const char *end, run_item *it, size_t *n)
     return head;
 }
 
+bool nfi_runs_valid(const char *runs, size_t len)
+{
+    run_item it[255];
+    const char *p = runs, *end = runs + len;
+    size_t n;
+    while (p < end)
+        if (read_record(&p, end, it, &n) < 0)
+            return false;
+    return true;
+}
+
 /* Counts one member's evidence for the key hashed h (once per member and
  * kind). */
 static bool count_evidence(collect_ctx *c, uint64_t h, int kind)

@@ -358,7 +358,24 @@ static bool is_headline_doc(const doc_meta *m)
     return m->n_tokens < NF_SHORT_BODY_TERMS || (m->flags & TITLE_ONLY);
 }
 
-static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nfi_docfeat *f, nf_error *err)
+/* What the stage keeps of a cleaned document besides its features: taken
+ * from an nf_clean_doc (nf_events_add) or read from the wire
+ * (nfi_events_append_doc). NULL strings are absent. */
+typedef struct doc_in {
+    const char *id, *title, *lang, *source, *url;
+    const char *published; /* YYYY-MM-DD or "" */
+    const char *given;     /* the input's own publication string (a time of day), may be NULL */
+    uint64_t n_tokens;
+    bool title_only;
+} doc_in;
+
+static doc_in doc_in_of(const nf_clean_doc *cd)
+{
+    return (doc_in){cd->doc.id,      cd->title, cd->lang,      cd->doc.source, cd->doc.url, cd->published,
+                    cd->doc.published, cd->n_tokens, is_title_only(cd)};
+}
+
+static nf_status append_doc(nf_events *ev, const doc_in *d, const nfi_docfeat *f, nf_error *err)
 {
     doc_meta *grown = nfi_grow_array(ev->docs, &ev->cap, ev->n + 1, sizeof *grown);
     if (!grown)
@@ -367,21 +384,20 @@ static nf_status append_doc(nf_events *ev, const nf_clean_doc *cd, const nfi_doc
     doc_meta *m = &ev->docs[ev->n];
     memset(m, 0, sizeof *m);
     m->str_off = ev->strs.len;
-    append_str(&ev->strs, cd->doc.id);
-    append_str(&ev->strs, cd->title);
-    append_str(&ev->strs, cd->lang);
-    append_str(&ev->strs, cd->doc.source);
-    append_str(&ev->strs, cd->doc.url);
-    m->flags = (cd->title ? HAS_TITLE : 0) | (cd->doc.source ? HAS_SOURCE : 0) | (cd->doc.url ? HAS_URL : 0) |
-               (is_title_only(cd) ? TITLE_ONLY : 0);
-    memcpy(m->published, cd->published, sizeof m->published);
-    m->published[10] = '\0';
+    append_str(&ev->strs, d->id);
+    append_str(&ev->strs, d->title);
+    append_str(&ev->strs, d->lang);
+    append_str(&ev->strs, d->source);
+    append_str(&ev->strs, d->url);
+    m->flags = (d->title ? HAS_TITLE : 0) | (d->source ? HAS_SOURCE : 0) | (d->url ? HAS_URL : 0) |
+               (d->title_only ? TITLE_ONLY : 0);
+    snprintf(m->published, sizeof m->published, "%s", d->published);
     m->day = *m->published ? parse_day(m->published) : NO_DAY;
     m->minute = -1;
-    if (m->day != NO_DAY && cd->doc.published)
-        given_time(cd->doc.published, &m->day, &m->minute);
-    m->lang_hash = nfi_hash64(cd->lang, strlen(cd->lang));
-    m->n_tokens = (uint32_t)(cd->n_tokens > UINT32_MAX ? UINT32_MAX : cd->n_tokens);
+    if (m->day != NO_DAY && d->given)
+        given_time(d->given, &m->day, &m->minute);
+    m->lang_hash = nfi_hash64(d->lang, strlen(d->lang));
+    m->n_tokens = (uint32_t)(d->n_tokens > UINT32_MAX ? UINT32_MAX : d->n_tokens);
     if (ev->strs.oom || !count_df(ev, f))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (!spill_doc(ev, f, m))
@@ -424,29 +440,178 @@ static nf_status make_contexts(nf_events *ev, int n, const nf_clean_doc *docs, s
     return NF_OK;
 }
 
-nf_status nf_events_add(nf_events *ev, const nf_clean_doc *docs, size_t n, nf_error *err)
+nf_status nfi_events_features(nf_events *ev, const nf_clean_doc *docs, size_t n, nfi_docfeat *feats, nf_error *err)
 {
-    if (ev->finished)
-        return nfi_fail(err, NF_ERR_ARG, "nf_events_add after nf_events_finish");
-    if (n == 0)
-        return NF_OK;
-    if (ev->n + n >= NONE)
-        return nfi_fail(err, NF_ERR_ARG, "too many documents for one event stage");
     int threads = ev->o.threads < (int)n ? ev->o.threads : (int)n;
-    if (fseeko(ev->spill, (off_t)ev->spill_bytes, SEEK_SET) != 0) /* a snapshot may have read it */
-        return nfi_fail(err, NF_ERR_IO, "cannot seek in the event feature spill file");
     nf_status st = make_contexts(ev, threads, docs, n, err);
     if (st != NF_OK)
         return st;
-    add_ctx job = {docs, calloc(n, sizeof(nfi_docfeat))};
-    if (!job.feats)
+    add_ctx job = {docs, feats};
+    return nfi_parallel_for(n, ev->ctx, sizeof *ev->ctx, threads, add_task, &job, err);
+}
+
+static nf_status check_room(const nf_events *ev, size_t n, nf_error *err)
+{
+    if (ev->finished)
+        return nfi_fail(err, NF_ERR_ARG, "nf_events_add after nf_events_finish");
+    if (ev->n + n >= NONE)
+        return nfi_fail(err, NF_ERR_ARG, "too many documents for one event stage");
+    if (fseeko(ev->spill, (off_t)ev->spill_bytes, SEEK_SET) != 0) /* a snapshot may have read it */
+        return nfi_fail(err, NF_ERR_IO, "cannot seek in the event feature spill file");
+    return NF_OK;
+}
+
+nf_status nf_events_add(nf_events *ev, const nf_clean_doc *docs, size_t n, nf_error *err)
+{
+    if (n == 0)
+        return ev->finished ? nfi_fail(err, NF_ERR_ARG, "nf_events_add after nf_events_finish") : NF_OK;
+    nf_status st = check_room(ev, n, err);
+    if (st != NF_OK)
+        return st;
+    nfi_docfeat *feats = calloc(n, sizeof *feats);
+    if (!feats)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    st = nfi_parallel_for(n, ev->ctx, sizeof *ev->ctx, threads, add_task, &job, err);
-    for (size_t i = 0; i < n && st == NF_OK; i++)
-        st = append_doc(ev, &docs[i], &job.feats[i], err);
+    st = nfi_events_features(ev, docs, n, feats, err);
+    for (size_t i = 0; i < n && st == NF_OK; i++) {
+        doc_in d = doc_in_of(&docs[i]);
+        st = append_doc(ev, &d, &feats[i], err);
+    }
     for (size_t i = 0; i < n; i++)
-        nfi_docfeat_free(&job.feats[i]);
-    free(job.feats);
+        nfi_docfeat_free(&feats[i]);
+    free(feats);
+    return st;
+}
+
+/* ------------------------------------------------------------------ wire */
+
+/* A document on the wire (run --mpi): this header, the strings (each
+ * NUL-terminated, the lot padded to 8 bytes), then per channel its
+ * features, the runs (padded to 8) and the lower-case keys: exactly what
+ * append_doc takes, so rank 0 appends a remote document as the single
+ * process appends its own. */
+enum { W_TITLE = 1, W_SOURCE = 2, W_URL = 4, W_GIVEN = 8, W_TITLE_ONLY = 16 };
+enum { S_ID, S_TITLE, S_LANG, S_SOURCE, S_URL, S_PUBLISHED, S_GIVEN, N_STR };
+typedef struct wire_feat {
+    uint64_t n_tokens;
+    uint32_t flags;
+    uint32_t str_len[N_STR]; /* without the NUL */
+    uint32_t n[N_CH];
+    uint32_t runs_len, n_lower;
+} wire_feat;
+
+static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+static void put_zeros(nfi_buf *b, size_t n)
+{
+    static const char zeros[8];
+    nfi_buf_append(b, zeros, n);
+}
+
+static void put_wire(nfi_buf *b, const doc_in *d, const nfi_docfeat *f)
+{
+    const char *s[N_STR] = {d->id, d->title, d->lang, d->source, d->url, d->published, d->given};
+    wire_feat w = {d->n_tokens,
+                   (d->title ? W_TITLE : 0) | (d->source ? W_SOURCE : 0) | (d->url ? W_URL : 0) |
+                       (d->given ? W_GIVEN : 0) | (d->title_only ? W_TITLE_ONLY : 0),
+                   {0},
+                   {0},
+                   (uint32_t)f->runs.len,
+                   (uint32_t)f->n_lower};
+    size_t strings = 0;
+    for (int k = 0; k < N_STR; k++)
+        strings += (w.str_len[k] = s[k] ? (uint32_t)strlen(s[k]) : 0) + 1;
+    for (int c = 0; c < N_CH; c++)
+        w.n[c] = (uint32_t)f->n[c];
+    nfi_buf_append(b, &w, sizeof w);
+    for (int k = 0; k < N_STR; k++)
+        nfi_buf_append(b, s[k] ? s[k] : "", w.str_len[k] + 1);
+    put_zeros(b, pad8(strings) - strings);
+    for (int c = 0; c < N_CH; c++)
+        nfi_buf_append(b, f->f[c], f->n[c] * sizeof *f->f[c]);
+    nfi_buf_append(b, f->runs.data, f->runs.len);
+    put_zeros(b, pad8(f->runs.len) - f->runs.len);
+    nfi_buf_append(b, f->lower, f->n_lower * sizeof *f->lower);
+}
+
+void nfi_events_put_doc(nfi_buf *b, const nf_clean_doc *cd, const nfi_docfeat *f)
+{
+    doc_in d = doc_in_of(cd);
+    put_wire(b, &d, f);
+}
+
+/* Points the strings of d into the record (each checked NUL-terminated at
+ * its length); *at moves past them. */
+static bool get_strings(const char *buf, size_t len, size_t *at, const wire_feat *w, doc_in *d)
+{
+    const char *s[N_STR];
+    size_t strings = 0;
+    for (int k = 0; k < N_STR; k++) {
+        if (w->str_len[k] >= len - *at - strings)
+            return false;
+        s[k] = buf + *at + strings;
+        if (memchr(s[k], '\0', w->str_len[k]) || s[k][w->str_len[k]] != '\0')
+            return false;
+        strings += w->str_len[k] + 1;
+    }
+    if (pad8(strings) > len - *at)
+        return false;
+    *at += pad8(strings);
+    *d = (doc_in){s[S_ID], (w->flags & W_TITLE) ? s[S_TITLE] : NULL, s[S_LANG],
+                  (w->flags & W_SOURCE) ? s[S_SOURCE] : NULL, (w->flags & W_URL) ? s[S_URL] : NULL,
+                  s[S_PUBLISHED], (w->flags & W_GIVEN) ? s[S_GIVEN] : NULL, w->n_tokens,
+                  (w->flags & W_TITLE_ONLY) != 0};
+    return w->str_len[S_PUBLISHED] < 11;
+}
+
+/* Features are sorted by hash and unique in every channel (count_df and the
+ * stream rely on it), lower-case keys unique. */
+static bool get_features(const char *buf, size_t len, size_t *at, const wire_feat *w, nfi_docfeat *f)
+{
+    for (int c = 0; c < N_CH; c++) {
+        size_t bytes = (size_t)w->n[c] * sizeof(nfi_rawfeat);
+        if (bytes > len - *at || !(f->f[c] = malloc(bytes ? bytes : 1)))
+            return false;
+        memcpy(f->f[c], buf + *at, bytes);
+        f->n[c] = f->cap[c] = w->n[c];
+        *at += bytes;
+        for (size_t k = 1; k < f->n[c]; k++)
+            if (f->f[c][k - 1].hash >= f->f[c][k].hash)
+                return false;
+    }
+    if (pad8(w->runs_len) > len - *at || !nfi_runs_valid(buf + *at, w->runs_len))
+        return false;
+    nfi_buf_append(&f->runs, buf + *at, w->runs_len);
+    *at += pad8(w->runs_len);
+    size_t lower = (size_t)w->n_lower * sizeof *f->lower;
+    if (lower > len - *at || !(f->lower = malloc(lower ? lower : 1)))
+        return false;
+    memcpy(f->lower, buf + *at, lower);
+    f->n_lower = f->cap_lower = w->n_lower;
+    *at += lower;
+    return !f->runs.oom;
+}
+
+nf_status nfi_events_append_doc(nf_events *ev, const char *buf, size_t len, size_t *pos, nf_error *err)
+{
+    nf_status st = check_room(ev, 1, err);
+    if (st != NF_OK)
+        return st;
+    wire_feat w;
+    size_t at = *pos;
+    doc_in d;
+    nfi_docfeat f;
+    memset(&f, 0, sizeof f);
+    nfi_buf_init(&f.runs);
+    bool ok = at <= len && len - at >= sizeof w;
+    if (ok) {
+        memcpy(&w, buf + at, sizeof w);
+        at += sizeof w;
+        ok = get_strings(buf, len, &at, &w, &d) && get_features(buf, len, &at, &w, &f);
+    }
+    st = ok ? append_doc(ev, &d, &f, err) : nfi_fail(err, NF_ERR_PARSE, "MPI: malformed event features");
+    nfi_docfeat_free(&f);
+    if (st == NF_OK)
+        *pos = at;
     return st;
 }
 

@@ -60,6 +60,15 @@ nf_status nfi_featctx_new(nfi_featctx **out, const struct nfi_lexicon *lex, nf_e
  * defaults). The strings are the caller's and must outlive the stage. The
  * fold passes its links options, so `run --dict-dir` reaches both stages. */
 void nfi_events_dictionaries(nf_events *ev, const char *dict_dir, const char *cache_dir, const char *lexicon_file);
+/* run --mpi (src/mpi/mpi_run.c): a rank extracts a batch's features on the
+ * stage's threads (out[i] for docs[i], freed with nfi_docfeat_free) and puts
+ * each document on the wire with what the stage keeps of it (id, title,
+ * language, source, url, dates, token count; never the text); rank 0 appends
+ * the record at *pos exactly as nf_events_add appends a document of its own,
+ * refusing a malformed one, and moves *pos past it. */
+nf_status nfi_events_features(nf_events *ev, const nf_clean_doc *docs, size_t n, nfi_docfeat *out, nf_error *err);
+void nfi_events_put_doc(nfi_buf *b, const nf_clean_doc *cd, const nfi_docfeat *f);
+nf_status nfi_events_append_doc(nf_events *ev, const char *buf, size_t len, size_t *pos, nf_error *err);
 /* A record whose text is empty and whose title is the whole document. */
 bool nfi_evfeat_is_headline_only(const nf_clean_doc *cd);
 void nfi_featctx_free(nfi_featctx *c);
@@ -105,6 +114,9 @@ typedef struct nfi_entity_tmp {
     uint32_t sources, mentions;
 } nfi_entity_tmp;
 
+/* Whether serialized runs (nfi_docfeat.runs) read to their end: what rank
+ * 0 of run --mpi checks before it keeps a remote document's runs. */
+bool nfi_runs_valid(const char *runs, size_t len);
 nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok_fn name_ok, const void *ctx,
                               size_t max_entities, nfi_entity_tmp **out, size_t *n_out, nfi_buf *strings,
                               nf_error *err);

@@ -34,6 +34,7 @@
 #include "common/common.h"
 #include "dedup/dedup.h"
 #include "events/events.h"
+#include "fold/fold.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,13 @@ static void progress(const nf_fold *f, const char *stage, uint64_t done, uint64_
     if (f->o.progress)
         f->o.progress(f->o.progress_ctx, stage, done, total);
 }
+
+nfi_fold_stages nfi_fold_stages_of(nf_fold *f)
+{
+    return (nfi_fold_stages){f->cleaner, f->dedup, f->links, f->events};
+}
+
+void nfi_fold_appended(nf_fold *f, size_t n) { f->n_docs += n; }
 
 /* ------------------------------------------------------------------ add */
 
