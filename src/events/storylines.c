@@ -26,7 +26,11 @@
  * profile agrees best, when that cosine reaches merge_threshold, or of its
  * own language, within SAME_LANG_DAYS, whose title profile agrees best,
  * from SAME_LANG_TITLE (join_score; candidates come from the names and
- * pivot index: a headline's title pivot holds its words in English). Then
+ * pivot index: a headline's title pivot holds its words in English). Each
+ * event also joins the later event that agrees best with it by the same
+ * score (its best later partner): after the stream both directions of
+ * time are known, and an event that several later ones prefer to an
+ * earlier partner's rival is still reached (ties: the first later one). Then
  * small events of timed headlines (at most ATTACH_MAX reports) join the
  * larger one within ATTACH_DAYS, earlier or later, that the headline model
  * scores best on their title profiles, from probability ATTACH_P
