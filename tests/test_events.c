@@ -552,6 +552,39 @@ static void test_merge_languages(void **state)
     assert_int_equal(n_groups, N); /* cosine 2/3 is below 0.99 */
 }
 
+/* An event also joins its best later partner: here the Portuguese event
+ * prefers the English one, earlier still, to the Spanish one, which would
+ * otherwise stay alone although the Portuguese event is the best it has. */
+static void test_best_later_partner(void **state)
+{
+    (void)state;
+    enum { N = 3 };
+    static const uint64_t feats[N][4] = {{1, 2, 3, 4}, {5, 6, 7, 8}, {1, 2, 3, 5}};
+    static const uint64_t lang[N] = {1, 2, 3}; /* en, es, pt */
+    static const double first[N] = {9.9, 10.0, 10.2}, last[N] = {9.9, 10.0, 10.2};
+    nfi_event_profile prof[N];
+    nfi_wfeat f[N][4];
+    nfi_merge_event m[N];
+    memset(prof, 0, sizeof prof);
+    for (int e = 0; e < N; e++) {
+        for (int k = 0; k < 4; k++)
+            f[e][k] = (nfi_wfeat){0x300 + feats[e][k], 1.0f};
+        prof[e].ch[CH_PIVOT] = (nfi_svec){.f = f[e], .n = 4, .cap = 4, .norm2 = 4.0};
+        m[e] = (nfi_merge_event){&prof[e], lang[e], first[e], last[e], true, false, 2};
+    }
+    uint32_t group[N];
+    size_t n_groups;
+    nf_error err;
+    /* pt-en 3/4, pt-es 1/4, es-en 0: pt joins en (earlier), es joins pt (its best later partner) */
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, 1, NULL, group, &n_groups, &err), NF_OK);
+    assert_int_equal(n_groups, 1);
+    assert_memory_equal(group, ((uint32_t[N]){0, 0, 0}), sizeof group);
+    /* from 0.3, 1/4 is too little: the Spanish event stays alone */
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.3, 1, NULL, group, &n_groups, &err), NF_OK);
+    assert_int_equal(n_groups, 2);
+    assert_memory_equal(group, ((uint32_t[N]){0, 1, 0}), sizeof group);
+}
+
 /* Headline events of one language join after the stream when their title
  * profiles reach 0.4 and the later starts within half a day of the
  * earlier's last report. */
@@ -831,7 +864,9 @@ int main(void)
         cmocka_unit_test(test_timestamps_and_headlines), cmocka_unit_test(test_worst_clusters),
         cmocka_unit_test(test_undated_live_set_bounded),
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_merge_languages),     cmocka_unit_test(test_attach_small),     cmocka_unit_test(test_same_language_join),     cmocka_unit_test(test_title_from_text),
+        cmocka_unit_test(test_merge_languages),     cmocka_unit_test(test_best_later_partner),
+        cmocka_unit_test(test_attach_small),        cmocka_unit_test(test_same_language_join),
+        cmocka_unit_test(test_title_from_text),
         cmocka_unit_test(test_metrics_brute_force), cmocka_unit_test(test_burst_weight),
         cmocka_unit_test(test_long_headline_links),
     };

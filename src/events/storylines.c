@@ -26,7 +26,11 @@
  * profile agrees best, when that cosine reaches merge_threshold, or of its
  * own language, within SAME_LANG_DAYS, whose title profile agrees best,
  * from SAME_LANG_TITLE (join_score; candidates come from the names and
- * pivot index: a headline's title pivot holds its words in English). Then
+ * pivot index: a headline's title pivot holds its words in English). Each
+ * event also joins the later event that agrees best with it by the same
+ * score (its best later partner): after the stream both directions of
+ * time are known, and an event that several later ones prefer to an
+ * earlier partner's rival is still reached (ties: the first later one). Then
  * small events of timed headlines (at most ATTACH_MAX reports) join the
  * larger one within ATTACH_DAYS, earlier or later, that the headline model
  * scores best on their title profiles, from probability ATTACH_P
@@ -426,6 +430,11 @@ static double join_score(const nfi_merge_event *m, uint32_t a, uint32_t e, doubl
     return c >= threshold ? c : -1;
 }
 
+typedef struct partner {
+    uint32_t ev;  /* NONE: none yet */
+    double score; /* its join_score */
+} partner;
+
 /* ------------------------------------------------- small events attached */
 
 #define ATTACH_MAX 2      /* events of at most this many reports are attached */
@@ -528,12 +537,15 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
     nfi_hmap_init(&ix.map);
     nfi_event_profile *prof = malloc((n ? n : 1) * sizeof *prof);
     uint32_t *parent = malloc((n ? n : 1) * sizeof *parent);
+    partner *later = malloc((n ? n : 1) * sizeof *later); /* each event's best later partner */
     sl_scratch sc = {0};
-    bool ok = prof && parent;
+    bool ok = prof && parent && later;
     for (size_t e = 0; ok && e < n; e++)
         prof[e] = *m[e].prof;
     bool have_scratch = ok && scratch_init(&sc, prof, n);
     ok = ok && have_scratch;
+    for (uint32_t e = 0; ok && e < n; e++)
+        later[e] = (partner){NONE, -1};
     for (uint32_t e = 0; ok && e < n; e++) {
         parent[e] = e;
         size_t k = m[e].headlines ? gather(&ix, &prof[e], e, CH_NAMES, false, &sc) : 0;
@@ -546,6 +558,8 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
             double s = join_score(m, a, e, threshold, days);
             if (s < 0)
                 continue;
+            if (s > later[a].score) /* ties: the first later event */
+                later[a] = (partner){e, s};
             if (s > best_score || (s == best_score && best != NONE && a < best)) {
                 best_score = s;
                 best = a;
@@ -555,6 +569,9 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
             nfi_uf_union(parent, best, e); /* the earlier root stays the root */
         ok = !m[e].headlines || index_event(&ix, &prof[e], e, CH_NAMES, N_CH);
     }
+    for (uint32_t a = 0; ok && a < n; a++)
+        if (later[a].ev != NONE)
+            nfi_uf_union(parent, a, later[a].ev);
     if (ok && model)
         ok = attach_small(m, prof, n, model, parent, &sc);
     *n_groups = 0;
@@ -567,5 +584,6 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
         scratch_free(&sc);
     free(prof);
     free(parent);
+    free(later);
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while merging events");
 }
