@@ -980,6 +980,17 @@ nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *
  * concatenated are the single process's output. Rank 0 formats and sends
  * them one shard at a time. out is the caller's (nf_buffer_free). */
 nf_status nf_mpi_dedup_shard(nf_mpi_dedup *md, const nf_dedup_result *res, nf_buffer *out, nf_error *err);
+/* After run, collective: finishes across the ranks and writes the output
+ * through write: which 0 the documents' JSONL records (the single
+ * process's bytes, in order, on rank 0; shard: each rank its own
+ * documents'), which 1 (pairs != 0) the verified pairs', on rank 0.
+ * Without index_dir and exact_verify no rank gathers the sketches (the
+ * candidate search, verification and grouping are shared,
+ * docs/distributed.md); with them rank 0 finishes alone
+ * (nf_mpi_dedup_finish). Replaces finish and shard. */
+typedef nf_status (*nf_mpi_write_fn)(void *ctx, int which, const char *data, size_t len, nf_error *err);
+nf_status nf_mpi_dedup_write(nf_mpi_dedup *md, int pairs, int shard, nf_mpi_write_fn write, void *ctx,
+                             nf_error *err);
 void nf_mpi_dedup_stats(const nf_mpi_dedup *md, nf_mpi_stats *out);
 void nf_mpi_dedup_free(nf_mpi_dedup *md);
 
