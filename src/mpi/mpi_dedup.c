@@ -57,11 +57,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdio.h>
 
 #include "dedup/dedup.h"
 
 #define CHUNK_BYTES (16u << 20) /* records handed to one exchange call */
-#define FETCH_DOCS 16384        /* documents one rank serves per fetch round */
+#define FETCH_BYTES (16u << 20) /* replies one rank serves per fetch round */
 #define OUT_PIECE (1u << 20)    /* bytes of output per message to rank 0 */
 enum { KIND_BAND = 0, KIND_SAMPLE = 1 };
 enum { TAG_OUT = 11, TAG_OUT_END = 12 };
@@ -389,7 +390,9 @@ static nf_status find_exact(nfi_mpi_dd *dd, nf_error *err)
 typedef struct key_step {
     nfi_mpi_dd *dd;
     nfi_runs *band, *sample; /* this rank's keys: (key, document) */
-    FILE *pairs;             /* (a << 33 | b << 1 | kind) for the owners of a */
+    FILE *pairs;             /* (a << 33 | b << 1 | kind) for the pairs' owners */
+    uint64_t buf[4096];      /* pair records not yet written */
+    size_t n_buf;
     nfi_runs *sum;           /* the pairs of this rank's documents */
 } key_step;
 
@@ -430,13 +433,27 @@ static nf_status key_sink(void *ctx, const void *recs, size_t n, nf_error *err)
     return st;
 }
 
+static nf_status flush_pairs(key_step *k, nf_error *err)
+{
+    size_t n = k->n_buf;
+    k->n_buf = 0;
+    if (fwrite(k->buf, sizeof *k->buf, n, k->pairs) != n)
+        return nfi_fail(err, NF_ERR_IO, "cannot write candidate pairs to a temporary file (disk full?)");
+    return NF_OK;
+}
+
 static nf_status pair_emit(void *ctx, uint32_t a, uint32_t b, bool band, nf_error *err)
 {
     key_step *k = ctx;
-    uint64_t code = (uint64_t)a << 33 | (uint64_t)b << 1 | (band ? KIND_BAND : KIND_SAMPLE);
-    if (fwrite(&code, sizeof code, 1, k->pairs) != 1)
-        return nfi_fail(err, NF_ERR_IO, "cannot write candidate pairs to a temporary file (disk full?)");
-    return NF_OK;
+    k->buf[k->n_buf++] = (uint64_t)a << 33 | (uint64_t)b << 1 | (band ? KIND_BAND : KIND_SAMPLE);
+    return k->n_buf == sizeof k->buf / sizeof *k->buf ? flush_pairs(k, err) : NF_OK;
+}
+
+/* The rank that sums and verifies a pair: a hash of it, which spreads the
+ * pairs evenly (by the smaller document, the first ranks would get most). */
+static uint32_t pair_owner(const nfi_mpi_dd *dd, uint64_t pair)
+{
+    return (uint32_t)(((pair * 0x9E3779B97F4A7C15ULL) >> 32) % (uint64_t)dd->m->size);
 }
 
 static nf_status pair_gen(void *ctx, char *out, uint32_t *dest, size_t max, size_t *n, nf_error *err)
@@ -445,7 +462,7 @@ static nf_status pair_gen(void *ctx, char *out, uint32_t *dest, size_t max, size
     nf_status st = read_recs(k->pairs, out, 8, max, n, err);
     const uint64_t *r = (const uint64_t *)out;
     for (size_t i = 0; i < *n; i++)
-        dest[i] = owner_of(k->dd, r[i] >> 33);
+        dest[i] = pair_owner(k->dd, r[i] >> 1);
     return st;
 }
 
@@ -480,6 +497,8 @@ static nf_status find_pairs(nfi_mpi_dd *dd, nfi_runs **sum, nf_error *err)
         st = nfi_dedup_key_pairs(k.sample, false, pair_emit, &k, err);
     nfi_runs_free(k.sample);
     k.sample = NULL;
+    if (st == NF_OK)
+        st = flush_pairs(&k, err);
     if (st == NF_OK && (st = rewind_file(k.pairs, err)) == NF_OK)
         st = nfi_runs_new(&k.sum, mem, o->tmp_dir, err);
     if (st == NF_OK)
@@ -513,8 +532,14 @@ typedef struct fetch {
     char *reply;            /* owner: the replies of a round */
     uint32_t *reply_to;
     size_t n_reply, cap_reply, cap_reply_to;
-    char *got;              /* requester: the replies it received, sorted by document */
+    char *got;              /* requester: the replies of docs[i] at i */
     size_t n_got, cap_got;
+    const uint64_t *docs;   /* requester: what it asked for, sorted */
+    size_t n_docs;
+    uint64_t *remote;       /* requester: the other ranks' documents among them */
+    size_t cap_remote;
+    uint64_t *scratch;      /* unique_docs' */
+    size_t cap_scratch;
     nf_error *err;
 } fetch;
 
@@ -539,6 +564,26 @@ static const char *local_id(const nfi_mpi_dd *dd, uint64_t local)
     return dd->d->ids.data + dd->d->docs[local].id_off;
 }
 
+/* Writes what is asked of local document doc at p (f->size bytes). */
+static nf_status make_reply(const fetch *f, uint64_t doc, char *p, nf_error *err)
+{
+    const nfi_mpi_dd *dd = f->dd;
+    uint64_t local = doc - dd->first;
+    memset(p, 0, f->size);
+    doc_head h = {doc, dd->d->docs[local], dd->d->simhashes ? dd->d->simhashes[local] : 0};
+    memcpy(p, &h, sizeof h);
+    p += sizeof h;
+    if (f->want & WANT_SIG) {
+        nf_status st = read_sig(dd, local, (uint32_t *)(void *)p, err);
+        if (st != NF_OK)
+            return st;
+        p += sig_bytes(dd);
+    }
+    if (f->want & WANT_ID)
+        memcpy(p, local_id(dd, local), strlen(local_id(dd, local)) + 1);
+    return NF_OK;
+}
+
 /* The owner: one reply per request (document, requester). */
 static nf_status request_sink(void *ctx, const void *recs, size_t n, nf_error *err)
 {
@@ -558,19 +603,9 @@ static nf_status request_sink(void *ctx, const void *recs, size_t n, nf_error *e
         if (doc < dd->first || local >= dd->n)
             return nfi_fail(err, NF_ERR_ARG, "MPI: rank %d asked for document %llu, not rank %d's", (int)r[2 * i + 1],
                             (unsigned long long)doc, dd->m->rank);
-        char *p = f->reply + f->n_reply * f->size;
-        memset(p, 0, f->size);
-        doc_head h = {doc, dd->d->docs[local], dd->d->simhashes ? dd->d->simhashes[local] : 0};
-        memcpy(p, &h, sizeof h);
-        p += sizeof h;
-        if (f->want & WANT_SIG) {
-            nf_status st = read_sig(dd, local, (uint32_t *)(void *)p, err);
-            if (st != NF_OK)
-                return st;
-            p += sig_bytes(dd);
-        }
-        if (f->want & WANT_ID)
-            memcpy(p, local_id(dd, local), strlen(local_id(dd, local)) + 1);
+        nf_status st = make_reply(f, doc, f->reply + f->n_reply * f->size, err);
+        if (st != NF_OK)
+            return st;
         f->reply_to[f->n_reply++] = (uint32_t)r[2 * i + 1];
     }
     return NF_OK;
@@ -587,26 +622,38 @@ static nf_status reply_gen(void *ctx, char *out, uint32_t *dest, size_t max, siz
     return NF_OK;
 }
 
+static size_t doc_index(const fetch *f, uint64_t doc)
+{
+    size_t lo = 0, hi = f->n_docs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->docs[mid] < doc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The requester: each reply goes to the place of its document. */
 static nf_status reply_sink(void *ctx, const void *recs, size_t n, nf_error *err)
 {
     fetch *f = ctx;
-    char *grown = nfi_grow_array(f->got, &f->cap_got, f->n_got + n, f->size);
-    if (!grown)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    f->got = grown;
-    memcpy(f->got + f->n_got * f->size, recs, n * f->size);
+    for (size_t i = 0; i < n; i++) {
+        const char *r = (const char *)recs + i * f->size;
+        uint64_t doc;
+        memcpy(&doc, r, sizeof doc);
+        size_t at = doc_index(f, doc);
+        if (at == f->n_docs || f->docs[at] != doc)
+            return nfi_fail(err, NF_ERR_ARG, "MPI: document %llu was not asked for", (unsigned long long)doc);
+        memcpy(f->got + at * f->size, r, f->size);
+    }
     f->n_got += n;
     return NF_OK;
 }
 
-static int cmp_u64(const void *p, const void *q)
-{
-    uint64_t a = *(const uint64_t *)p, b = *(const uint64_t *)q;
-    return (a > b) - (a < b);
-}
-
 typedef struct request_list {
-    const uint64_t *docs;
+    const uint64_t *docs;   /* the documents of other ranks */
     size_t n;
     const nfi_mpi_dd *dd;
     bool sent;
@@ -629,62 +676,89 @@ static nf_status request_gen(void *ctx, char *out, uint32_t *dest, size_t max, s
     return NF_OK;
 }
 
-/* Collective, one round: f->got gets the replies for docs (sorted, unique,
- * at most fetch_max). */
+static bool is_local(const nfi_mpi_dd *dd, uint64_t doc) { return doc >= dd->first && doc - dd->first < dd->n; }
+
+/* Collective, one round: f->got gets the replies for docs (sorted,
+ * unique, at most fetch_max): this rank's own documents are read here,
+ * the others' asked for. */
 static nf_status fetch_round(fetch *f, const uint64_t *docs, size_t n, nf_error *err)
 {
     f->n_got = f->n_reply = 0;
-    request_list q = {docs, n, f->dd, false};
-    nf_status st = exchange_all(f->dd, 16, request_gen, &q, request_sink, f, err);
+    f->docs = docs;
+    f->n_docs = n;
+    char *grown = nfi_grow_array(f->got, &f->cap_got, n ? n : 1, f->size);
+    uint64_t *remote = nfi_grow_array(f->remote, &f->cap_remote, n ? n : 1, sizeof *remote);
+    if (grown)
+        f->got = grown;
+    if (remote)
+        f->remote = remote;
+    if (!grown || !remote)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t n_remote = 0;
+    nf_status st = NF_OK;
+    for (size_t i = 0; i < n && st == NF_OK; i++) {
+        if (is_local(f->dd, docs[i]))
+            st = make_reply(f, docs[i], f->got + i * f->size, err);
+        else
+            f->remote[n_remote++] = docs[i];
+    }
+    request_list q = {f->remote, n_remote, f->dd, false};
+    if (st == NF_OK)
+        st = exchange_all(f->dd, 16, request_gen, &q, request_sink, f, err);
     if (st == NF_OK)
         st = exchange_all(f->dd, f->size, reply_gen, f, reply_sink, f, err);
-    if (st == NF_OK && f->n_got != n)
-        st = nfi_fail(err, NF_ERR_ARG, "MPI: %zu documents fetched, %zu asked for", f->n_got, n);
-    if (st == NF_OK && n > 1)
-        qsort(f->got, n, f->size, cmp_u64); /* the head's first field is the document */
+    if (st == NF_OK && f->n_got != n_remote)
+        st = nfi_fail(err, NF_ERR_ARG, "MPI: %zu documents fetched, %zu asked for", f->n_got, n_remote);
     return st;
 }
 
 /* The reply for doc after fetch_round (doc was asked for). */
-static const char *fetched(const fetch *f, uint64_t doc)
-{
-    size_t lo = 0, hi = f->n_got;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        uint64_t at;
-        memcpy(&at, f->got + mid * f->size, sizeof at);
-        if (at < doc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return f->got + lo * f->size;
-}
+static const char *fetched(const fetch *f, uint64_t doc) { return f->got + doc_index(f, doc) * f->size; }
 
-static size_t fetch_max(const nfi_mpi_dd *dd)
+/* The documents a rank may ask for in one round: FETCH_BYTES of replies
+ * over all the ranks that may ask the same owner. */
+static size_t fetch_max(const nfi_mpi_dd *dd, int want)
 {
-    size_t k = FETCH_DOCS / (size_t)dd->m->size;
-    return k ? k : 1;
+    size_t k = FETCH_BYTES / reply_size(dd, want) / (size_t)dd->m->size;
+    return k > 2 ? k : 2;
 }
 
 static void fetch_free(fetch *f)
 {
+    free(f->remote);
+    free(f->scratch);
     free(f->reply);
     free(f->reply_to);
     free(f->got);
 }
 
-/* Sorts and dedups docs in place; returns the new count. */
-static size_t unique_docs(uint64_t *docs, size_t n)
+/* Sorts and dedups docs in place (f's scratch); returns the new count, or
+ * 0 with docs untouched when out of memory (*ok false). */
+static size_t unique_docs(fetch *f, uint64_t *docs, size_t n, bool *ok)
 {
+    *ok = true;
     if (n == 0)
         return 0;
-    qsort(docs, n, sizeof *docs, cmp_u64);
+    uint64_t *scratch = nfi_grow_array(f->scratch, &f->cap_scratch, n, sizeof *scratch);
+    if (!scratch) {
+        *ok = false;
+        return 0;
+    }
+    f->scratch = scratch;
+    nfi_u64_sort(docs, n, scratch);
     size_t k = 1;
     for (size_t i = 1; i < n; i++)
         if (docs[i] != docs[k - 1])
             docs[k++] = docs[i];
     return k;
+}
+
+/* fetch_round over the distinct documents of docs[0, n) */
+static nf_status fetch_docs(fetch *f, uint64_t *docs, size_t n, nf_error *err)
+{
+    bool ok;
+    size_t k = unique_docs(f, docs, n, &ok);
+    return ok ? fetch_round(f, docs, k, err) : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
 /* ------------------------------------------------------------ 4. verification */
@@ -694,21 +768,24 @@ typedef struct cand {
     bool banded;
 } cand;
 
+/* The similarity of a candidate's signatures; NULL y: only notes that the
+ * rules asked for it (a first pass that needs no signature). */
 typedef struct sig_pair {
     const uint32_t *x, *y;
     int perms;
+    bool needed;
 } sig_pair;
 
 static double sig_similarity(void *ctx)
 {
-    const sig_pair *p = ctx;
-    return nfi_minhash_similarity(p->x, p->y, p->perms);
+    sig_pair *p = ctx;
+    p->needed = true;
+    return p->y ? nfi_minhash_similarity(p->x, p->y, p->perms) : 0;
 }
 
 /* Reads the next candidates (summed pair records) of this rank, at most max. */
-static nf_status next_cands(nfi_runs *sum, nfi_kv *kv, bool *have, cand *c, size_t max, size_t *n, nf_error *err)
+static void next_cands(nfi_runs *sum, nfi_kv *kv, bool *have, cand *c, size_t max, size_t *n)
 {
-    (void)err;
     *n = 0;
     while (*have && *n < max) {
         uint64_t pair = kv->key >> 1;
@@ -722,63 +799,105 @@ static nf_status next_cands(nfi_runs *sum, nfi_kv *kv, bool *have, cand *c, size
         }
         c[(*n)++] = x;
     }
-    return NF_OK;
 }
 
-static nf_status verify_slice(nfi_mpi_dd *dd, fetch *f, const cand *c, size_t n, uint32_t *sig_a, nf_error *err)
+/* The metadata and (with signatures) signature of a candidate's document
+ * after a fetch round. */
+static doc_head doc_of(const fetch *f, uint64_t doc, const uint32_t **sig)
 {
-    uint64_t have_a = UINT64_MAX;
-    nf_status st = NF_OK;
+    const char *r = fetched(f, doc);
+    doc_head h;
+    memcpy(&h, r, sizeof h);
+    *sig = (const uint32_t *)(const void *)(r + sizeof h);
+    return h;
+}
+
+/* Decides candidate c with the documents of f: false in *decided when the
+ * rules need the signatures and f has none. */
+static nf_status verify_one(nfi_mpi_dd *dd, const fetch *f, const cand *c, bool *decided, nf_error *err)
+{
+    const uint32_t *sa, *sb;
+    doc_head x = doc_of(f, c->a, &sa), y = doc_of(f, c->b, &sb);
+    bool sigs = f->want & WANT_SIG;
+    sig_pair sp = {sa, sigs ? sb : NULL, dd->d->opt.perms, false};
+    nfi_pair_view v = {&x.meta, &y.meta, x.simhash, y.simhash, sig_similarity, NULL, &sp};
+    nfi_edge e;
+    bool dup = nfi_dedup_verify(&dd->d->opt, &v, c->a, c->b, c->shared, c->banded, &e);
+    *decided = sigs || !sp.needed;
+    return *decided && dup ? push_made(dd, e, err) : NF_OK;
+}
+
+/* One round of at most max candidates: their documents' metadata fetched,
+ * the pairs that need no signature decided, the others (moved to the front
+ * of c, *n_sig of them) left for signature rounds. */
+static nf_status verify_heads(nfi_mpi_dd *dd, fetch *f, cand *c, size_t n, uint64_t *docs, size_t *n_sig,
+                              nf_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        docs[2 * i] = c[i].a;
+        docs[2 * i + 1] = c[i].b;
+    }
+    nf_status st = fetch_docs(f, docs, 2 * n, err);
+    *n_sig = 0;
     for (size_t i = 0; i < n && st == NF_OK; i++) {
-        uint64_t la = c[i].a - dd->first;
-        if (have_a != la && dd->d->opt.method != NF_DEDUP_SIMHASH) {
-            if ((st = read_sig(dd, la, sig_a, err)) != NF_OK)
-                break;
-            have_a = la;
+        bool decided;
+        st = verify_one(dd, f, &c[i], &decided, err);
+        if (!decided)
+            c[(*n_sig)++] = c[i];
+    }
+    return st;
+}
+
+/* Signature rounds (collective): the candidates c[0, n) that need their
+ * signatures, at most max_sig / 2 a round. */
+static nf_status verify_sigs(nfi_mpi_dd *dd, fetch *f, const cand *c, size_t n, size_t max_sig, uint64_t *docs,
+                             nf_error *err)
+{
+    nf_status st = NF_OK;
+    for (size_t at = 0; st == NF_OK;) {
+        size_t k = n - at < max_sig / 2 ? n - at : max_sig / 2;
+        if (!any_rank(k > 0))
+            break;
+        for (size_t i = 0; i < k; i++) {
+            docs[2 * i] = c[at + i].a;
+            docs[2 * i + 1] = c[at + i].b;
         }
-        const char *r = fetched(f, c[i].b);
-        doc_head h;
-        memcpy(&h, r, sizeof h);
-        sig_pair sp = {sig_a, (const uint32_t *)(const void *)(r + sizeof h), dd->d->opt.perms};
-        nfi_pair_view v = {&dd->d->docs[la], &h.meta, dd->d->simhashes ? dd->d->simhashes[la] : 0, h.simhash,
-                           sig_similarity, NULL, &sp};
-        nfi_edge e;
-        if (nfi_dedup_verify(&dd->d->opt, &v, c[i].a, c[i].b, c[i].shared, c[i].banded, &e))
-            st = push_made(dd, e, err);
+        st = fetch_docs(f, docs, 2 * k, err);
+        for (size_t i = 0; i < k && st == NF_OK; i++) {
+            bool decided;
+            st = verify_one(dd, f, &c[at + i], &decided, err);
+        }
+        at += k;
     }
     return st;
 }
 
 static nf_status verify_all(nfi_mpi_dd *dd, nfi_runs *sum, nf_error *err)
 {
-    size_t max = fetch_max(dd);
-    int want = dd->d->opt.method == NF_DEDUP_SIMHASH ? 0 : WANT_SIG;
-    fetch f = {.dd = dd, .want = want, .size = reply_size(dd, want)};
+    size_t max = fetch_max(dd, 0) / 2, max_sig = fetch_max(dd, WANT_SIG);
+    fetch heads = {.dd = dd, .want = 0, .size = reply_size(dd, 0)};
+    fetch sigs = {.dd = dd, .want = WANT_SIG, .size = reply_size(dd, WANT_SIG)};
     cand *c = malloc(max * sizeof *c);
-    uint64_t *docs = malloc(max * sizeof *docs);
-    uint32_t *sig_a = malloc(sig_bytes(dd));
-    nf_status st = c && docs && sig_a ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    uint64_t *docs = malloc(2 * max * sizeof *docs);
+    nf_status st = c && docs ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     nfi_kv kv;
     bool have = st == NF_OK && nfi_runs_next(sum, &kv) == 1;
     while (st == NF_OK) {
-        size_t n = 0;
-        if ((st = next_cands(sum, &kv, &have, c, max, &n, err)) != NF_OK)
-            break;
+        size_t n = 0, n_sig = 0;
+        next_cands(sum, &kv, &have, c, max, &n);
         if (!any_rank(n > 0))
             break;
         dd->candidates += n;
-        for (size_t i = 0; i < n; i++)
-            docs[i] = c[i].b;
-        st = fetch_round(&f, docs, unique_docs(docs, n), err);
-        if (st == NF_OK)
-            st = verify_slice(dd, &f, c, n, sig_a, err);
+        st = verify_heads(dd, &heads, c, n, docs, &n_sig, err);
+        if (dd->d->opt.method != NF_DEDUP_SIMHASH && st == NF_OK)
+            st = verify_sigs(dd, &sigs, c, n_sig, max_sig, docs, err);
     }
     if (st == NF_OK && nfi_runs_failed(sum, err))
         st = NF_ERR_IO;
-    fetch_free(&f);
+    fetch_free(&heads);
+    fetch_free(&sigs);
     free(c);
     free(docs);
-    free(sig_a);
     return st;
 }
 
@@ -862,8 +981,6 @@ typedef struct label_head {
 static size_t label_size(const nfi_mpi_dd *dd) { return sizeof(label_head) + dd->idmax; }
 
 static char *label_at(const nfi_mpi_dd *dd, size_t slot) { return dd->labels + slot * label_size(dd); }
-
-static bool is_local(const nfi_mpi_dd *dd, uint64_t doc) { return doc >= dd->first && doc - dd->first < dd->n; }
 
 static nf_status make_slots(nfi_mpi_dd *dd, nf_error *err)
 {
@@ -1036,7 +1153,7 @@ static nf_status relate_one(nfi_mpi_dd *dd, uint64_t i, const uint32_t *sig_c, u
  * their canonicals' signatures. */
 static nf_status relate_all(nfi_mpi_dd *dd, nf_error *err)
 {
-    size_t max = fetch_max(dd);
+    size_t max = fetch_max(dd, WANT_SIG);
     fetch f = {.dd = dd, .want = WANT_SIG, .size = reply_size(dd, WANT_SIG)};
     uint64_t *docs = malloc(max * sizeof *docs), *members = malloc(max * sizeof *members);
     uint32_t *sig_i = malloc(sig_bytes(dd));
@@ -1056,7 +1173,7 @@ static nf_status relate_all(nfi_mpi_dd *dd, nf_error *err)
             memcpy(&h, label_at(dd, (size_t)dd->slot[members[k]]), sizeof h);
             docs[k] = h.doc;
         }
-        st = fetch_round(&f, docs, unique_docs(docs, n), err);
+        st = fetch_docs(&f, docs, n, err);
         for (size_t k = 0; k < n && st == NF_OK; k++) {
             label_head h;
             memcpy(&h, label_at(dd, (size_t)dd->slot[members[k]]), sizeof h);
@@ -1102,7 +1219,7 @@ static void format_doc(const nfi_mpi_dd *dd, uint64_t i, nf_buffer *b)
  * formatted into a temporary file (the other ids fetched in rounds). */
 static nf_status format_pairs(nfi_mpi_dd *dd, FILE *out, nf_error *err)
 {
-    size_t max = fetch_max(dd);
+    size_t max = fetch_max(dd, WANT_ID);
     fetch f = {.dd = dd, .want = WANT_ID, .size = reply_size(dd, WANT_ID)};
     uint64_t *docs = malloc(max * sizeof *docs);
     nf_buffer b = {0};
@@ -1118,7 +1235,7 @@ static nf_status format_pairs(nfi_mpi_dd *dd, FILE *out, nf_error *err)
         }
         if (!any_rank(n > 0))
             break;
-        st = fetch_round(&f, docs, unique_docs(docs, n), err);
+        st = fetch_docs(&f, docs, n, err);
         for (size_t k = first; k < next && st == NF_OK; k++) {
             const nfi_edge *e = &dd->inc[k];
             uint32_t lo = e->a < e->b ? e->a : e->b, hi = e->a < e->b ? e->b : e->a;
@@ -1275,18 +1392,25 @@ nf_status nfi_mpi_dd_finish(nfi_mpi_dd *dd, const uint64_t *docs_of, const nfi_m
     if (fflush(dd->d->sig_file) != 0)
         return nfi_fail(err, NF_ERR_IO, "cannot write signatures to a temporary file (disk full?)");
     nfi_runs *sum = NULL;
+#define TRACE(what) if (getenv("NF_TRACE")) fprintf(stderr, "TRACE rank %d %s: wall %.3f cpu %.3f bytes %llu cand %llu edges %zu\n", dd->m->rank, what, MPI_Wtime() - w0, nfi_mpi_cpu(), (unsigned long long)dd->bytes, (unsigned long long)dd->candidates, dd->n_made);
+    double w0 = MPI_Wtime();
     nf_status st = find_exact(dd, err);
+    TRACE("exact")
     if (st == NF_OK)
         st = find_pairs(dd, &sum, err);
+    TRACE("pairs")
     if (st == NF_OK)
         st = verify_all(dd, sum, err);
+    TRACE("verify")
     nfi_runs_free(sum);
     if (st == NF_OK)
         st = spread_edges(dd, err);
     if (st == NF_OK)
         st = find_groups(dd, err);
+    TRACE("groups")
     if (st == NF_OK)
         st = relate_all(dd, err);
+    TRACE("relate")
     FILE *pairs = NULL;
     if (st == NF_OK && out->pairs && !(pairs = nfi_temp_file(dd->d->opt.tmp_dir, "newsfold-out")))
         st = nfi_fail(err, NF_ERR_IO, "cannot create a temporary file for pairs");
