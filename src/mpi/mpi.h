@@ -27,6 +27,12 @@ double nfi_mpi_cpu(void);
  * busy-waits), so a waiting rank leaves its core to the working ones. */
 void nfi_mpi_pause(void);
 
+/* Waits for a request: tests for 2 ms, then pauses between tests
+ * (mpi_exchange.c); every collective of the exchanges waits through it. */
+void nfi_mpi_wait(MPI_Request *req);
+/* Collective: whether mine is true on any rank. */
+bool nfi_mpi_any(bool mine);
+
 /* Receives what it was sent, a chunk at a time (records of the exchange's
  * size, in no particular order across senders). */
 typedef nf_status (*nfi_mpi_sink)(void *ctx, const void *recs, size_t n, nf_error *err);

@@ -61,7 +61,7 @@
 
 #include "dedup/dedup.h"
 
-#define CHUNK_BYTES (16u << 20) /* records handed to one exchange call */
+#define CHUNK_BYTES (4u << 20) /* records handed to one exchange call */
 #define FETCH_BYTES (16u << 20) /* replies one rank serves per fetch round */
 #define OUT_PIECE (1u << 20)    /* bytes of output per message to rank 0 */
 enum { KIND_BAND = 0, KIND_SAMPLE = 1 };
@@ -107,12 +107,7 @@ static uint32_t owner_of(const nfi_mpi_dd *dd, uint64_t doc)
     return lo;
 }
 
-static bool any_rank(bool mine)
-{
-    int v = mine, any = 0;
-    MPI_Allreduce(&v, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    return any != 0;
-}
+static bool any_rank(bool mine) { return nfi_mpi_any(mine); }
 
 /* Fills up to max records (and their destinations); *n = 0: nothing left. */
 typedef nf_status (*gen_fn)(void *ctx, char *out, uint32_t *dest, size_t max, size_t *n, nf_error *err);
@@ -449,12 +444,17 @@ static nf_status pair_emit(void *ctx, uint32_t a, uint32_t b, bool band, nf_erro
     return k->n_buf == sizeof k->buf / sizeof *k->buf ? flush_pairs(k, err) : NF_OK;
 }
 
-/* The rank that sums and verifies a pair: a hash of it, which spreads the
- * pairs evenly (by the smaller document, the first ranks would get most). */
-static uint32_t pair_owner(const nfi_mpi_dd *dd, uint64_t pair)
+/* The document of a pair whose owner sums and verifies it: a when a + b
+ * is odd, else b. The owner then holds one of the two and fetches the
+ * other, and the pairs spread evenly (by the smaller document alone, the
+ * first ranks would get most of them). */
+static uint32_t pair_home(uint64_t pair)
 {
-    return (uint32_t)(((pair * 0x9E3779B97F4A7C15ULL) >> 32) % (uint64_t)dd->m->size);
+    uint32_t a = (uint32_t)(pair >> 32), b = (uint32_t)pair;
+    return (a + b) & 1 ? a : b;
 }
+
+static uint32_t pair_owner(const nfi_mpi_dd *dd, uint64_t pair) { return owner_of(dd, pair_home(pair)); }
 
 static nf_status pair_gen(void *ctx, char *out, uint32_t *dest, size_t max, size_t *n, nf_error *err)
 {
@@ -814,10 +814,21 @@ static doc_head doc_of(const fetch *f, uint64_t doc, const uint32_t **sig)
 
 /* Decides candidate c with the documents of f: false in *decided when the
  * rules need the signatures and f has none. */
+/* A candidate's document: this rank's own from its engine (no signature),
+ * else from f. */
+static doc_head head_of(const nfi_mpi_dd *dd, const fetch *f, uint64_t doc, const uint32_t **sig)
+{
+    if (!is_local(dd, doc) || (f->want & WANT_SIG))
+        return doc_of(f, doc, sig);
+    uint64_t local = doc - dd->first;
+    *sig = NULL;
+    return (doc_head){doc, dd->d->docs[local], dd->d->simhashes ? dd->d->simhashes[local] : 0};
+}
+
 static nf_status verify_one(nfi_mpi_dd *dd, const fetch *f, const cand *c, bool *decided, nf_error *err)
 {
     const uint32_t *sa, *sb;
-    doc_head x = doc_of(f, c->a, &sa), y = doc_of(f, c->b, &sb);
+    doc_head x = head_of(dd, f, c->a, &sa), y = head_of(dd, f, c->b, &sb);
     bool sigs = f->want & WANT_SIG;
     sig_pair sp = {sa, sigs ? sb : NULL, dd->d->opt.perms, false};
     nfi_pair_view v = {&x.meta, &y.meta, x.simhash, y.simhash, sig_similarity, NULL, &sp};
@@ -833,11 +844,14 @@ static nf_status verify_one(nfi_mpi_dd *dd, const fetch *f, const cand *c, bool 
 static nf_status verify_heads(nfi_mpi_dd *dd, fetch *f, cand *c, size_t n, uint64_t *docs, size_t *n_sig,
                               nf_error *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        docs[2 * i] = c[i].a;
-        docs[2 * i + 1] = c[i].b;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) { /* the other rank's documents */
+        if (!is_local(dd, c[i].a))
+            docs[k++] = c[i].a;
+        if (!is_local(dd, c[i].b))
+            docs[k++] = c[i].b;
     }
-    nf_status st = fetch_docs(f, docs, 2 * n, err);
+    nf_status st = fetch_docs(f, docs, k, err);
     *n_sig = 0;
     for (size_t i = 0; i < n && st == NF_OK; i++) {
         bool decided;
@@ -990,7 +1004,9 @@ static nf_status make_slots(nfi_mpi_dd *dd, nf_error *err)
         longest = len > longest ? len : longest;
     }
     uint64_t mine = longest, all = 0;
-    MPI_Allreduce(&mine, &all, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Request req;
+    MPI_Iallreduce(&mine, &all, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD, &req);
+    nfi_mpi_wait(&req);
     dd->idmax = (size_t)((all + 7) & ~(uint64_t)7);
     dd->slot = malloc((dd->n ? dd->n : 1) * sizeof *dd->slot);
     if (!dd->slot)
@@ -1392,8 +1408,9 @@ nf_status nfi_mpi_dd_finish(nfi_mpi_dd *dd, const uint64_t *docs_of, const nfi_m
     if (fflush(dd->d->sig_file) != 0)
         return nfi_fail(err, NF_ERR_IO, "cannot write signatures to a temporary file (disk full?)");
     nfi_runs *sum = NULL;
-#define TRACE(what) if (getenv("NF_TRACE")) fprintf(stderr, "TRACE rank %d %s: wall %.3f cpu %.3f bytes %llu cand %llu edges %zu\n", dd->m->rank, what, MPI_Wtime() - w0, nfi_mpi_cpu(), (unsigned long long)dd->bytes, (unsigned long long)dd->candidates, dd->n_made);
+#define TRACE(what) if (getenv("NF_TRACE")) { char l[256]; FILE *pf = fopen("/proc/self/status", "r"); while (fgets(l, sizeof l, pf)) if (!strncmp(l, "VmHWM", 5)) break; fclose(pf); fprintf(stderr, "TRACE rank %d %s: wall %.3f cpu %.3f bytes %llu cand %llu edges %zu %s", dd->m->rank, what, MPI_Wtime() - w0, nfi_mpi_cpu(), (unsigned long long)dd->bytes, (unsigned long long)dd->candidates, dd->n_made, l); }
     double w0 = MPI_Wtime();
+    TRACE("start")
     nf_status st = find_exact(dd, err);
     TRACE("exact")
     if (st == NF_OK)
