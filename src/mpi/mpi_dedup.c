@@ -10,7 +10,7 @@
  * metadata, ids and signatures in a local engine used as storage only
  * (nfi_dedup_store), and their band keys and containment samples in a
  * temporary file. Then, every step an all-to-all through the bounded
- * exchange (mpi_exchange.c), fed from files or arrays 16 MiB at a time:
+ * exchange (mpi_exchange.c), fed from files or arrays 4 MiB at a time:
  *   1. exact   (exact hash, document) records go to rank lo mod N, which
  *              sorts them (external sort) and tells the owner of every
  *              later copy its first occurrence: the copy gets the engine's
@@ -20,15 +20,18 @@
  *              group and applies the engine's group rules
  *              (nfi_dedup_key_pairs, lsh.c: set semantics, so partitioning
  *              by key changes nothing).
- *   3. pairs   every (a, b, kind) record goes to the owner of a (the
- *              smaller document) and is summed there in a sorter: shared
- *              samples and banded, exactly the engine's per candidate.
- *   4. verify  in rounds, the owner of a fetches the metadata and
- *              signatures of the b's of a slice of its candidates from
- *              their owners (request, then reply) and decides each pair
- *              with the engine's nfi_dedup_verify. A round asks for at most
- *              FETCH_DOCS / N documents per rank, so a rank answers at most
- *              FETCH_DOCS requests a round whatever N.
+ *   3. pairs   every (a, b, kind) record goes to the owner of one of its
+ *              documents (a when a + b is odd, else b: pairs spread evenly)
+ *              and is summed there in a sorter: shared samples and banded,
+ *              exactly the engine's per candidate.
+ *   4. verify  in rounds, the pair's owner fetches the metadata of the
+ *              other document of a slice of its candidates from its owner
+ *              (request, then reply) and decides each pair with the
+ *              engine's nfi_dedup_verify; the pairs whose rules need the
+ *              signatures (banded, or many shared samples: few) wait for a
+ *              second fetch with them. A round asks for at most
+ *              FETCH_BYTES / reply / N documents per rank, so a rank
+ *              answers at most FETCH_BYTES of replies a round whatever N.
  *   5. edges   every verified or exact edge goes to the owners of both its
  *              documents (their incident edges).
  *   6. groups  label propagation: each linked document's label is the best
@@ -43,10 +46,16 @@
  *              rank 0 writes its own and then receives the other ranks'
  *              in rank order, which is input order (pair order: by smaller,
  *              then larger document, the engine's sort).
- * Memory per rank: the sorters are bounded by --mem-limit (they spill),
- * exchanges and fetches by fixed chunks; what grows is per document of the
- * rank's own range (the engine's 48 bytes plus the id, a byte of state)
- * and per edge incident to its documents (verified duplicates, few).
+ * Memory per rank: the sorters (at most two at a time, a third of
+ * --mem-limit each) spill; exchanges, fetches and output pieces go by
+ * fixed chunks. What grows is per document of the rank's own range (the
+ * engine's 48 bytes plus the id, 5 bytes of state), per edge incident to
+ * its documents (16 bytes; verified duplicates) and per linked document
+ * (a label: 72 bytes plus the longest id), and the largest group of exact
+ * copies (24 bytes a copy, on the owner of its hash).
+ * Determinism: every step is a set operation (sorted groups, sums,
+ * the best of a total order), so neither N nor the arrival order of
+ * records changes a byte.
  * Index (--index) and --exact-verify runs do not come here (mpi.c gathers
  * them on rank 0, which holds the index and the shingle sets).
  */
@@ -57,7 +66,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <stdio.h>
 
 #include "dedup/dedup.h"
 
@@ -1408,26 +1416,18 @@ nf_status nfi_mpi_dd_finish(nfi_mpi_dd *dd, const uint64_t *docs_of, const nfi_m
     if (fflush(dd->d->sig_file) != 0)
         return nfi_fail(err, NF_ERR_IO, "cannot write signatures to a temporary file (disk full?)");
     nfi_runs *sum = NULL;
-#define TRACE(what) if (getenv("NF_TRACE")) { char l[256]; FILE *pf = fopen("/proc/self/status", "r"); while (fgets(l, sizeof l, pf)) if (!strncmp(l, "VmHWM", 5)) break; fclose(pf); fprintf(stderr, "TRACE rank %d %s: wall %.3f cpu %.3f bytes %llu cand %llu edges %zu %s", dd->m->rank, what, MPI_Wtime() - w0, nfi_mpi_cpu(), (unsigned long long)dd->bytes, (unsigned long long)dd->candidates, dd->n_made, l); }
-    double w0 = MPI_Wtime();
-    TRACE("start")
     nf_status st = find_exact(dd, err);
-    TRACE("exact")
     if (st == NF_OK)
         st = find_pairs(dd, &sum, err);
-    TRACE("pairs")
     if (st == NF_OK)
         st = verify_all(dd, sum, err);
-    TRACE("verify")
     nfi_runs_free(sum);
     if (st == NF_OK)
         st = spread_edges(dd, err);
     if (st == NF_OK)
         st = find_groups(dd, err);
-    TRACE("groups")
     if (st == NF_OK)
         st = relate_all(dd, err);
-    TRACE("relate")
     FILE *pairs = NULL;
     if (st == NF_OK && out->pairs && !(pairs = nfi_temp_file(dd->d->opt.tmp_dir, "newsfold-out")))
         st = nfi_fail(err, NF_ERR_IO, "cannot create a temporary file for pairs");
