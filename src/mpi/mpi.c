@@ -469,8 +469,9 @@ nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options
     nf_status st = nf_dedup_new(&md->d, &o, err);
     if (st == NF_OK)
         st = nf_cleaner_new(&md->cleaner, clean, err);
-    /* the index and the shingle sets (exact_verify) live on rank 0 only */
-    if (st == NF_OK && !options->index_dir && !options->exact_verify)
+    /* the index and the shingle sets (exact_verify) live on rank 0 only;
+     * one rank holds every document anyway: the engine's finish */
+    if (st == NF_OK && !options->index_dir && !options->exact_verify && m->size > 1)
         st = nfi_mpi_dd_new(&md->dd, m, md->d, err);
     if (st != NF_OK) {
         nf_mpi_dedup_free(md);
@@ -504,6 +505,8 @@ nf_status nf_mpi_dedup_run(nf_mpi_dedup *md, const nf_mpi_input *in, nf_mpi_tota
 nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (md->dd) /* no rank holds every document: they finish together */
+        return nfi_fail(err, NF_ERR_ARG, "distributed dedup finishes with nf_mpi_dedup_write");
     if (md->m->rank != 0)
         return NF_OK;
     double t0 = nfi_mpi_cpu();
@@ -566,6 +569,8 @@ static nf_status receive_shard(nf_buffer *b, nf_error *err)
 
 nf_status nf_mpi_dedup_shard(nf_mpi_dedup *md, const nf_dedup_result *res, nf_buffer *out, nf_error *err)
 {
+    if (md->dd)
+        return nfi_fail(err, NF_ERR_ARG, "distributed dedup writes shards with nf_mpi_dedup_write");
     if (md->m->rank != 0)
         return receive_shard(out, err);
     uint64_t total = 0;
