@@ -30,8 +30,8 @@
  *              engine's nfi_dedup_verify; the pairs whose rules need the
  *              signatures (banded, or many shared samples: few) wait for a
  *              second fetch with them. A round asks for at most
- *              FETCH_BYTES / reply / N documents per rank, so a rank
- *              answers at most FETCH_BYTES of replies a round whatever N.
+ *              FETCH_BYTES of replies per rank; an owner keeps the requests
+ *              (16 bytes each) and makes its replies a chunk at a time.
  *   5. edges   every verified or exact edge goes to the owners of both its
  *              documents (their incident edges).
  *   6. groups  label propagation: each linked document's label is the best
@@ -537,9 +537,8 @@ typedef struct fetch {
     nfi_mpi_dd *dd;
     int want;
     size_t size;            /* one reply */
-    char *reply;            /* owner: the replies of a round */
-    uint32_t *reply_to;
-    size_t n_reply, cap_reply, cap_reply_to;
+    uint64_t *asked;        /* owner: (document, requester) of a round */
+    size_t n_asked, cap_asked, next_asked;
     char *got;              /* requester: the replies of docs[i] at i */
     size_t n_got, cap_got;
     const uint64_t *docs;   /* requester: what it asked for, sorted */
@@ -566,6 +565,8 @@ static nf_status read_sig(const nfi_mpi_dd *dd, uint64_t local, uint32_t *sig, n
         return nfi_fail(err, NF_ERR_IO, "cannot read signatures back from a temporary file");
     return NF_OK;
 }
+
+static bool is_local(const nfi_mpi_dd *dd, uint64_t doc) { return doc >= dd->first && doc - dd->first < dd->n; }
 
 static const char *local_id(const nfi_mpi_dd *dd, uint64_t local)
 {
@@ -598,36 +599,31 @@ static nf_status request_sink(void *ctx, const void *recs, size_t n, nf_error *e
     fetch *f = ctx;
     nfi_mpi_dd *dd = f->dd;
     const uint64_t *r = recs;
-    char *grown = nfi_grow_array(f->reply, &f->cap_reply, f->n_reply + n, f->size);
+    uint64_t *grown = nfi_grow_array(f->asked, &f->cap_asked, f->n_asked + 2 * n, sizeof *grown);
     if (!grown)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    f->reply = grown;
-    uint32_t *to = nfi_grow_array(f->reply_to, &f->cap_reply_to, f->n_reply + n, sizeof *to);
-    if (!to)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    f->reply_to = to;
+    f->asked = grown;
     for (size_t i = 0; i < n; i++) {
-        uint64_t doc = r[2 * i], local = doc - dd->first;
-        if (doc < dd->first || local >= dd->n)
-            return nfi_fail(err, NF_ERR_ARG, "MPI: rank %d asked for document %llu, not rank %d's", (int)r[2 * i + 1],
-                            (unsigned long long)doc, dd->m->rank);
-        nf_status st = make_reply(f, doc, f->reply + f->n_reply * f->size, err);
-        if (st != NF_OK)
-            return st;
-        f->reply_to[f->n_reply++] = (uint32_t)r[2 * i + 1];
+        uint64_t doc = r[2 * i];
+        if (!is_local(dd, doc) || r[2 * i + 1] >= (uint64_t)dd->m->size)
+            return nfi_fail(err, NF_ERR_ARG, "MPI: rank %d asked for document %llu, not rank %d's",
+                            (int)r[2 * i + 1], (unsigned long long)doc, dd->m->rank);
     }
+    memcpy(f->asked + f->n_asked, r, 2 * n * sizeof *r);
+    f->n_asked += 2 * n;
     return NF_OK;
 }
 
+/* The owner's replies, made a chunk at a time from the requests. */
 static nf_status reply_gen(void *ctx, char *out, uint32_t *dest, size_t max, size_t *n, nf_error *err)
 {
-    (void)err;
     fetch *f = ctx;
-    *n = f->n_reply < max ? f->n_reply : max;
-    memcpy(out, f->reply + (f->n_reply - *n) * f->size, *n * f->size);
-    memcpy(dest, f->reply_to + (f->n_reply - *n), *n * sizeof *dest);
-    f->n_reply -= *n;
-    return NF_OK;
+    nf_status st = NF_OK;
+    for (*n = 0; *n < max && f->next_asked < f->n_asked && st == NF_OK; (*n)++, f->next_asked += 2) {
+        st = make_reply(f, f->asked[f->next_asked], out + *n * f->size, err);
+        dest[*n] = (uint32_t)f->asked[f->next_asked + 1];
+    }
+    return st;
 }
 
 static size_t doc_index(const fetch *f, uint64_t doc)
@@ -684,14 +680,13 @@ static nf_status request_gen(void *ctx, char *out, uint32_t *dest, size_t max, s
     return NF_OK;
 }
 
-static bool is_local(const nfi_mpi_dd *dd, uint64_t doc) { return doc >= dd->first && doc - dd->first < dd->n; }
 
 /* Collective, one round: f->got gets the replies for docs (sorted,
  * unique, at most fetch_max): this rank's own documents are read here,
  * the others' asked for. */
 static nf_status fetch_round(fetch *f, const uint64_t *docs, size_t n, nf_error *err)
 {
-    f->n_got = f->n_reply = 0;
+    f->n_got = f->n_asked = f->next_asked = 0;
     f->docs = docs;
     f->n_docs = n;
     char *grown = nfi_grow_array(f->got, &f->cap_got, n ? n : 1, f->size);
@@ -723,11 +718,13 @@ static nf_status fetch_round(fetch *f, const uint64_t *docs, size_t n, nf_error 
 /* The reply for doc after fetch_round (doc was asked for). */
 static const char *fetched(const fetch *f, uint64_t doc) { return f->got + doc_index(f, doc) * f->size; }
 
-/* The documents a rank may ask for in one round: FETCH_BYTES of replies
- * over all the ranks that may ask the same owner. */
+/* The documents a rank may ask for in one round: FETCH_BYTES of replies.
+ * An owner keeps the requests it gets (16 bytes each: about as many as one
+ * rank asks, since documents spread evenly over the owners) and makes the
+ * replies a chunk at a time. */
 static size_t fetch_max(const nfi_mpi_dd *dd, int want)
 {
-    size_t k = FETCH_BYTES / reply_size(dd, want) / (size_t)dd->m->size;
+    size_t k = FETCH_BYTES / reply_size(dd, want);
     return k > 2 ? k : 2;
 }
 
@@ -735,8 +732,7 @@ static void fetch_free(fetch *f)
 {
     free(f->remote);
     free(f->scratch);
-    free(f->reply);
-    free(f->reply_to);
+    free(f->asked);
     free(f->got);
 }
 
