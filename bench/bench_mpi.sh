@@ -9,13 +9,19 @@
 #   bench/bench_mpi.sh                              # RUNS=1
 #   RUNS=3 FILES="bench/data/rc20m.jsonl" bench/bench_mpi.sh
 #   BATCH=1024 bench/bench_mpi.sh                   # --batch 1024 everywhere
+#   MEM=32M BATCH=1024 bench/bench_mpi.sh           # --mem-limit 32M: the sorters
+#                                                   # spill at both sizes (flat RSS)
 #   CMD=links FILES=bench/data/rc20m.jsonl bench/bench_mpi.sh # links --mpi (pivots to rank 0)
 #
 # Each block: file size, mode, best wall time, MB/s of document text, then
 # per rank (from --stats): documents scanned in its byte range, batches and
 # documents it cleaned and sketched, bytes it sent in the all-to-all
-# exchanges (ids and positions) and to rank 0 (sketch items), peak RSS, and
-# the CPU seconds of each process (user+system, through /usr/bin/time). The
+# exchanges (ids and positions; dedup: exact hashes, band keys and samples,
+# pairs, fetched metadata and signatures, labels) and to rank 0 (dedup: its
+# output records; links: pivots), the CPU seconds of its steps (finish:
+# dedup's distributed finish), peak RSS, and the CPU seconds of each process
+# (user+system, through /usr/bin/time); then the bytes all ranks sent per
+# document (exchanges and to rank 0). The
 # output of every MPI run is compared with the single process (it must be
 # identical). Needs a build with MPI (BENCH_BUILD, default build-mpi).
 set -euo pipefail
@@ -27,6 +33,7 @@ RUNS=${RUNS:-1}
 CMD=${CMD:-dedup} # dedup or links
 batch=()
 [ -n "${BATCH:-}" ] && batch=(--batch "$BATCH") # a smaller batch shows flat RSS on small files
+[ -n "${MEM:-}" ] && batch+=(--mem-limit "$MEM") # dedup only: the sorters' memory
 SHARED=${SHARED:-../shared}
 CORPUS=${CORPUS:-bench/data/corpus-mpi.jsonl} # 60 MB, made once (git-ignored)
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -69,6 +76,10 @@ best() {
     grep -o 'rank [0-9]*/[0-9]*: .*' "$tmp/$mode.err" | sort | sed 's/^/      /' || true
     grep -o 'peak RSS [0-9.]* MB' "$tmp/$mode.err" | sed 's/^/      /' | tr '\n' ' '
     grep -o 'cpu rank .*' "$tmp/$mode.err" | sort | sed 's/^/      /'
+    if [ "${mode#mpi}" != "$mode" ]; then
+        grep -o 'exchanged [0-9]* B, sent [0-9]* B' "$tmp/$mode.err" | grep -o '[0-9]*' |
+            awk -v d="$docs" '{ s += $1 } END { printf "      sent per document: %.0f B (exchanges and to rank 0)\n", s / d }'
+    fi
     echo
     if [ "$mode" != single-j1 ] && ! cmp -s "$tmp/single-j1.out" "$tmp/$mode.out"; then
         echo "bench_mpi: $mode output differs from the single process" >&2
@@ -76,7 +87,7 @@ best() {
     fi
 }
 
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); $CMD RUNS=$RUNS ${batch[*]}"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); $CMD RUNS=$RUNS ${batch[*]:-}"
 parts=()
 for size in $SIZES; do
     head -c "$((size * 1000000))" "$CORPUS" | sed '$d' >"$tmp/first-${size}mb.jsonl"

@@ -175,41 +175,56 @@ static void write_pairs(FILE *out, const nf_dedup_result *r)
     nf_buffer_free(&b);
 }
 
-/* --mpi (docs/distributed.md): the ranks split the input among them,
- * nf_mpi_dedup hands rank 0 the single-process result, rank 0 alone writes
- * it. Each skipped record is named once, by the rank that reads it. */
-static int write_result(const dedup_cli *o, const nf_dedup_result *res);
+/* --mpi (docs/distributed.md): the ranks split the input among them and
+ * finish together (nf_mpi_dedup_write); rank 0 writes the output, or with
+ * --shard-output each rank FILE.R with its documents' records (--pairs
+ * stays whole, on rank 0). Each skipped record is named once, by the rank
+ * that reads it. */
+typedef struct mpi_out {
+    cli_output file[2]; /* documents, pairs */
+    FILE *f[2];
+} mpi_out;
 
-/* --shard-output: FILE.R from every rank (collective); rank 0 also writes
- * --pairs. */
-static int write_shard(const dedup_cli *o, nf_mpi *m, nf_mpi_dedup *md, const nf_dedup_result *res)
+static nf_status write_piece(void *ctx, int which, const char *data, size_t len, nf_error *err)
 {
-    nf_error err;
-    nf_buffer shard = {0};
-    int rank = nf_mpi_rank(m), status = EXIT_ALL_GOOD;
-    if (nf_mpi_dedup_shard(md, res, &shard, &err) != NF_OK) {
-        fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
-        nf_buffer_free(&shard);
-        return EXIT_FATAL;
-    }
+    mpi_out *o = ctx;
+    if (fwrite(data, 1, len, o->f[which]) == len)
+        return NF_OK;
+    err->code = NF_ERR_IO;
+    snprintf(err->message, sizeof err->message, "cannot write the output");
+    return NF_ERR_IO;
+}
+
+/* Opens what this rank writes; false after a message. */
+static bool open_mpi_out(const dedup_cli *o, int rank, mpi_out *out)
+{
     char path[4096];
-    snprintf(path, sizeof path, "%s.%d", o->output, rank);
-    cli_output outf;
-    FILE *out = cli_output_open(&outf, "dedup", path);
-    if (out)
-        fwrite(shard.data, 1, shard.len, out);
-    if (cli_output_close(&outf, out != NULL) != 0)
-        status = EXIT_FATAL;
-    nf_buffer_free(&shard);
-    if (rank == 0 && o->pairs) {
-        cli_output pairsf = {NULL, NULL, "dedup"};
-        FILE *pairs = cli_output_open(&pairsf, "dedup", o->pairs);
-        if (pairs)
-            write_pairs(pairs, res);
-        if (cli_output_close(&pairsf, pairs != NULL) != 0)
-            status = EXIT_FATAL;
+    memset(out, 0, sizeof *out);
+    out->file[1] = (cli_output){NULL, NULL, "dedup"};
+    if (o->shard_output) {
+        snprintf(path, sizeof path, "%s.%d", o->output, rank);
+        out->f[0] = cli_output_open(&out->file[0], "dedup", path);
+    } else if (rank == 0) {
+        out->f[0] = cli_output_open(&out->file[0], "dedup", o->output);
+    } else {
+        out->f[0] = stdout; /* not written */
+        out->file[0] = (cli_output){NULL, NULL, "dedup"};
     }
-    return status;
+    if (rank == 0 && o->pairs)
+        out->f[1] = cli_output_open(&out->file[1], "dedup", o->pairs);
+    return out->f[0] && (rank != 0 || !o->pairs || out->f[1]);
+}
+
+/* Renames the outputs into place (complete) or discards them; 0 when
+ * everything was written. */
+static int close_mpi_out(const dedup_cli *o, int rank, mpi_out *out, bool complete)
+{
+    int rc = 0;
+    if (o->shard_output || rank == 0)
+        rc |= cli_output_close(&out->file[0], complete);
+    if (rank == 0 && o->pairs)
+        rc |= cli_output_close(&out->file[1], complete);
+    return rc;
 }
 
 static void mpi_stats(nf_mpi *m, nf_mpi_dedup *md, const cli_totals *totals, int threads)
@@ -238,41 +253,30 @@ static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)
     nf_mpi_input in = cli_mpi_input("dedup", paths, n_paths, o->batch_docs);
     nf_mpi_totals t;
     int status = EXIT_ALL_GOOD;
-    nf_dedup_result res = {0};
-    if (nf_mpi_dedup_run(md, &in, &t, &err) != NF_OK || nf_mpi_dedup_finish(md, &res, &err) != NF_OK) {
+    mpi_out out;
+    if (nf_mpi_dedup_run(md, &in, &t, &err) != NF_OK) {
         fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
         status = EXIT_FATAL;
+    } else if (!open_mpi_out(o, rank, &out)) {
+        close_mpi_out(o, rank, &out, false);
+        status = EXIT_FATAL;
+    } else {
+        bool ok = nf_mpi_dedup_write(md, o->pairs != NULL, o->shard_output, write_piece, &out, &err) == NF_OK;
+        if (!ok)
+            fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
+        if (close_mpi_out(o, rank, &out, ok) != 0 || !ok)
+            status = EXIT_FATAL;
     }
     cli_mpi_totals(&totals, &t);
-    if (status != EXIT_FATAL && o->shard_output)
-        status = write_shard(o, m, md, &res);
-    else if (status != EXIT_FATAL && rank == 0 && write_result(o, &res) != 0)
-        status = EXIT_FATAL;
     if (status == EXIT_FATAL) { /* the other ranks would wait for this one */
         fprintf(stderr, "newsfold dedup: rank %d failed: stopping all %d ranks\n", rank, nf_mpi_size(m));
         nf_mpi_abort(m, EXIT_FATAL);
     }
     if (o->stats)
         mpi_stats(m, md, &totals, o->dedup.threads);
-    nf_dedup_result_free(&res);
     nf_mpi_dedup_free(md);
     nf_mpi_finalize(m);
     return cli_finish_status("dedup", &totals, o->quiet || rank != 0, status);
-}
-
-/* Writes the documents (and --pairs); 0 when everything was written. */
-static int write_result(const dedup_cli *o, const nf_dedup_result *res)
-{
-    cli_output outf, pairsf = {NULL, NULL, "dedup"};
-    FILE *out = cli_output_open(&outf, "dedup", o->output);
-    FILE *pairs = o->pairs ? cli_output_open(&pairsf, "dedup", o->pairs) : NULL;
-    bool opened = out && (!o->pairs || pairs);
-    if (opened) {
-        write_docs(out, res);
-        if (pairs)
-            write_pairs(pairs, res);
-    }
-    return cli_output_close(&outf, opened) | (o->pairs && cli_output_close(&pairsf, opened));
 }
 
 int cmd_dedup(int argc, char **argv)

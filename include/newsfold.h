@@ -916,10 +916,12 @@ int nf_parse_date(const char *s, char out[11]);
  * Every rank calls nf_mpi_dedup_run with the same input: the ranks split it
  * (by file, and plain JSONL files by byte range at line boundaries), find
  * among themselves the batches the single process would make, and clean and
- * sketch each batch on one rank; the compact sketch items (never the texts)
- * are appended on rank 0 in input order. The result on rank 0 is
- * byte-identical to nf_dedup_add over the same batches in one process, for
- * any N. MPI calls are made only from the thread that called nf_mpi_init.
+ * sketch each batch on one rank; then nf_mpi_dedup_write finishes across
+ * the ranks (keys, candidates and groups by hash partition; with index_dir
+ * or exact_verify the sketch items are gathered on rank 0, which finishes
+ * alone). The output is byte-identical to nf_dedup_add over the same
+ * batches in one process, for any N. MPI calls are made only from the
+ * thread that called nf_mpi_init.
  */
 typedef struct nf_mpi nf_mpi;
 typedef struct nf_mpi_dedup nf_mpi_dedup;
@@ -971,15 +973,27 @@ nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options
  * failure on one rank leaves the others inside MPI: the caller then calls
  * nf_mpi_abort. */
 nf_status nf_mpi_dedup_run(nf_mpi_dedup *md, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err);
-/* Rank 0: the result of the whole input (as nf_dedup_finish). Other ranks:
- * out is left empty (n_docs 0). */
+/* Only with index_dir or exact_verify (rank 0 finishes alone; otherwise
+ * NF_ERR_ARG: use nf_mpi_dedup_write). Rank 0: the result of the whole
+ * input (as nf_dedup_finish). Other ranks: out is left empty (n_docs 0). */
 nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *err);
-/* After finish, collective: *out gets this rank's shard of the documents'
- * JSONL records (nf_jsonl_dedup_record, index documents left out), the
+/* After finish (index_dir or exact_verify only), collective: *out gets
+ * this rank's shard of the documents' JSONL records (nf_jsonl_dedup_record, index documents left out), the
  * records of the documents this rank read; the shards of ranks 0..N-1
  * concatenated are the single process's output. Rank 0 formats and sends
  * them one shard at a time. out is the caller's (nf_buffer_free). */
 nf_status nf_mpi_dedup_shard(nf_mpi_dedup *md, const nf_dedup_result *res, nf_buffer *out, nf_error *err);
+/* After run, collective: finishes across the ranks and writes the output
+ * through write: which 0 the documents' JSONL records (the single
+ * process's bytes, in order, on rank 0; shard: each rank its own
+ * documents'), which 1 (pairs != 0) the verified pairs', on rank 0.
+ * Without index_dir and exact_verify no rank gathers the sketches (the
+ * candidate search, verification and grouping are shared,
+ * docs/distributed.md); with them rank 0 finishes alone
+ * (nf_mpi_dedup_finish). Replaces finish and shard. */
+typedef nf_status (*nf_mpi_write_fn)(void *ctx, int which, const char *data, size_t len, nf_error *err);
+nf_status nf_mpi_dedup_write(nf_mpi_dedup *md, int pairs, int shard, nf_mpi_write_fn write, void *ctx,
+                             nf_error *err);
 void nf_mpi_dedup_stats(const nf_mpi_dedup *md, nf_mpi_stats *out);
 void nf_mpi_dedup_free(nf_mpi_dedup *md);
 

@@ -84,6 +84,67 @@ else
     echo "seeds missing: $shared/seeds (skipped)"
 fi
 
+# gen_mass FILE SEED: 400 documents where the groups of one key reach
+# every rank: 120 near copies of one text (one word changed each, so band
+# groups of more than 48 documents: chain plus star), 30 exact copies of
+# another (one exact group across the ranks), 55 documents sharing a long
+# passage after up to 10 or 100 to 200 words of their own (sample groups
+# of 49..64: chain plus star; near or contained by length) and 70 sharing another (sample
+# groups of more than 64: ignored), spread through the file.
+gen_mass() {
+    awk -v seed="$2" 'BEGIN {
+        srand(seed)
+        for (w = 0; w < 3000; w++) {
+            s = ""; l = 3 + int(rand() * 6)
+            for (c = 0; c < l; c++) s = s substr("abcdefghijklmnoprstuvwyz", 1 + int(rand() * 24), 1)
+            vocab[w] = s
+        }
+        for (t = 0; t < 4; t++) {
+            s = ""
+            for (k = 0; k < 90; k++) s = s (k ? " " : "") vocab[int(rand() * 3000)]
+            base[t] = s
+        }
+        near = 0; exact = 0; mid = 0; big = 0
+        for (i = 0; i < 400; i++) {
+            r = i % 10
+            if ((r == 0 || r == 3 || r == 6) && near < 120) {
+                m = split(base[0], ws, " "); t = ""
+                for (k = 1; k <= m; k++) t = t (k > 1 ? " " : "") (k == 1 + near % m ? "word" near : ws[k])
+                text = t; near++
+            } else if (r == 1 && exact < 30) {
+                text = base[1]; exact++
+            } else {
+                s = ""
+                own = (r == 2 || r == 5 || r == 8) && mid < 55 ? (mid % 2 ? 100 + int(rand() * 100) : int(rand() * 10)) : 40 + int(rand() * 40)
+                for (k = 0; k < own; k++) s = s (k ? " " : "") vocab[int(rand() * 3000)]
+                if ((r == 2 || r == 5 || r == 8) && mid < 55) { text = s " " base[2]; mid++ }
+                else if (big < 70) { text = base[3] " " s; big++ }
+                else text = s
+            }
+            printf "{\"id\":\"m%04d\",\"published\":\"2024-%02d-%02d\",\"text\":\"%s\"}\n", i, 1 + i % 12, 1 + i % 28, text
+        }
+    }' > "$1"
+}
+gen_mass "$tmp/mass.jsonl" 5
+"$nf" dedup -q --batch 16 "$tmp/mass.jsonl" -o "$tmp/mass.out" --pairs "$tmp/mass.pairs"
+check "mass corpus: near copies grouped" [ "$(grep -c '"relation":"near"' "$tmp/mass.out")" -gt 150 ]
+check "mass corpus: exact copies grouped" [ "$(grep -c '"relation":"exact"' "$tmp/mass.out")" -ge 29 ]
+check "mass corpus: contained pairs" [ "$(grep -c '"relation":"contained"' "$tmp/mass.pairs")" -gt 20 ]
+same "mass groups" --batch 16 "$tmp/mass.jsonl"
+same "mass groups, batch 64" --batch 64 "$tmp/mass.jsonl"
+same "mass groups simhash" --batch 16 --method simhash "$tmp/mass.jsonl"
+same "mass groups threshold 0.8" --batch 16 --threshold 0.8 --containment 0.5 "$tmp/mass.jsonl"
+
+# no rank gathers the sketches: what rank 1 sends to rank 0 is exactly the
+# output records of its documents (and --pairs adds only pair records)
+"${mpirun[@]}" -np 2 "$nf" dedup --mpi -q -j1 --stats --batch 16 "$tmp/mass.jsonl" -o "$tmp/mpi.jsonl" 2>"$tmp/stats.err"
+r1=$(grep 'rank 1/2' "$tmp/stats.err")
+docs1=$(echo "$r1" | grep -o '([0-9]* docs)' | grep -o '[0-9]*')
+sent1=$(echo "$r1" | grep -o 'sent [0-9]* B' | grep -o '[0-9]*')
+check "rank 1 read documents ($docs1)" [ "${docs1:-0}" -gt 100 ]
+check "rank 1 sent rank 0 its output records only ($sent1 B)" \
+    [ "${sent1:-x}" = "$(tail -n "${docs1:-1}" "$tmp/mpi.jsonl" | wc -c)" ]
+
 # a bad record: named on stderr, skipped, exit 1, the rest identical
 mkdir -p "$tmp/bad"
 head -40 "$tmp/gen.jsonl" > "$tmp/bad/a.jsonl"

@@ -198,6 +198,9 @@ static nf_status first_occurrence(nf_dedup *d, uint32_t index, bool *seen, nf_er
     return NF_OK;
 }
 
+/* The signature stored for a document without one (too short). */
+static const uint32_t zero_sig[NF_SKETCH_MAX_PERMS];
+
 /* Room for one more document in docs and the side arrays in use. */
 static bool grow_docs(nf_dedup *d)
 {
@@ -222,14 +225,14 @@ static bool grow_docs(nf_dedup *d)
     return true;
 }
 
-nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, const uint32_t *signature,
-                          uint32_t text_len, int32_t published, uint32_t flags, nf_error *err)
+nf_status nfi_dedup_store(nf_dedup *d, const char *id, const nfi_sketch *s, const uint32_t *signature,
+                         uint32_t text_len, int32_t published, uint32_t flags, nf_error *err)
 {
     if (d->n_docs >= (size_t)INT32_MAX) /* candidate keys hold two numbers and a bit */
         return nfi_fail(err, NF_ERR_ARG, "more than 2 billion documents");
     if (!grow_docs(d))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    uint32_t index = (uint32_t)d->n_docs;
+    size_t index = d->n_docs;
     doc_meta *m = &d->docs[d->n_docs++];
     *m = (doc_meta){s->exact_lo, s->exact_hi, d->ids.len, (uint32_t)s->n_shingles, (uint32_t)s->n_samples,
                     text_len,    published,   flags};
@@ -238,8 +241,7 @@ nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, con
     if (d->shingle_offs)
         d->shingle_offs[index] = d->shingle_bytes;
     nfi_buf_append(&d->ids, id, strlen(id) + 1);
-    static const uint32_t zeros[NF_SKETCH_MAX_PERMS];
-    const uint32_t *sig = signature ? signature : zeros;
+    const uint32_t *sig = signature ? signature : zero_sig;
     if (fwrite(sig, sizeof *sig, (size_t)d->opt.perms, d->sig_file) != (size_t)d->opt.perms)
         return nfi_fail(err, NF_ERR_IO, "cannot write signatures to a temporary file (disk full?)");
     if (d->shingle_file && s->shingles) {
@@ -254,17 +256,29 @@ nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, con
     }
     if (d->ids.oom)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    if (flags & (DOC_TOO_SHORT | DOC_EMPTY))
-        return NF_OK;
+    return NF_OK;
+}
+
+uint64_t nfi_dedup_band_key(const nf_dedup *d, const uint32_t *signature, uint64_t simhash, int band)
+{
+    return d->opt.method == NF_DEDUP_SIMHASH ? nfi_simhash_block_key(simhash, band, d->bands)
+                                             : nfi_band_key(signature, band, d->rows);
+}
+
+nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, const uint32_t *signature,
+                          uint32_t text_len, int32_t published, uint32_t flags, nf_error *err)
+{
+    nf_status st = nfi_dedup_store(d, id, s, signature, text_len, published, flags, err);
+    if (st != NF_OK || (flags & (DOC_TOO_SHORT | DOC_EMPTY)))
+        return st;
+    uint32_t index = (uint32_t)(d->n_docs - 1);
+    const uint32_t *sig = signature ? signature : zero_sig;
     bool seen;
-    nf_status st = first_occurrence(d, index, &seen, err);
+    st = first_occurrence(d, index, &seen, err);
     if (st != NF_OK || seen)
         return st;
-    for (int b = 0; b < d->bands && st == NF_OK; b++) {
-        uint64_t key = d->opt.method == NF_DEDUP_SIMHASH ? nfi_simhash_block_key(s->simhash, b, d->bands)
-                                                         : nfi_band_key(sig, b, d->rows);
-        st = nfi_runs_add(d->band_runs, key, index, err);
-    }
+    for (int b = 0; b < d->bands && st == NF_OK; b++)
+        st = nfi_runs_add(d->band_runs, nfi_dedup_band_key(d, sig, s->simhash, b), index, err);
     for (size_t i = 0; i < s->n_samples && st == NF_OK; i++)
         st = nfi_runs_add(d->sample_runs, s->samples[i], index, err);
     return st;
@@ -417,24 +431,23 @@ static double jaccard(const verifier *v, uint32_t a, uint32_t b)
 
 static int popcount64(uint64_t x) { return __builtin_popcountll(x); }
 
-/* Decides one candidate pair; returns false when it is not a duplicate. */
-static bool verify_pair(const verifier *v, uint32_t a, uint32_t b, size_t shared_samples, bool banded, nfi_edge *e)
+bool nfi_dedup_verify(const nf_dedup_options *o, const nfi_pair_view *p, uint32_t a, uint32_t b,
+                      size_t shared_samples, bool banded, nfi_edge *e)
 {
-    const nf_dedup *d = v->d;
-    const doc_meta *x = &d->docs[a], *y = &d->docs[b];
+    const doc_meta *x = p->x, *y = p->y;
     *e = (nfi_edge){a, b, NF_REL_EXACT, 1.0f};
     if (x->exact_lo == y->exact_lo && x->exact_hi == y->exact_hi)
         return true;
     double s;
     bool near;
-    if (d->opt.method == NF_DEDUP_SIMHASH) {
-        int dist = popcount64(d->simhashes[a] ^ d->simhashes[b]);
+    if (o->method == NF_DEDUP_SIMHASH) {
+        int dist = popcount64(p->simhash_x ^ p->simhash_y);
         s = 1.0 - dist / 64.0;
-        near = dist <= d->opt.hamming;
+        near = dist <= o->hamming;
     } else if (banded || shared_samples >= NEAR_SAMPLE_SHARE * (x->n_samples < y->n_samples ? x->n_samples
                                                                                           : y->n_samples)) {
-        s = jaccard(v, a, b);
-        near = s >= d->opt.threshold;
+        s = p->similarity(p->ctx);
+        near = s >= o->threshold;
     } else {
         /* Found only through a few shared samples (a shared sentence): a
          * near duplicate shares most of its windows, hence most of the
@@ -447,21 +460,66 @@ static bool verify_pair(const verifier *v, uint32_t a, uint32_t b, size_t shared
         return true;
     }
     /* containment of the smaller document in the larger */
-    uint32_t small = x->n_shingles <= y->n_shingles ? a : b, big = small == a ? b : a;
-    const doc_meta *sm = &d->docs[small], *bg = &d->docs[big];
+    bool x_small = x->n_shingles <= y->n_shingles;
+    uint32_t small = x_small ? a : b, big = x_small ? b : a;
+    const doc_meta *sm = x_small ? x : y;
     if (sm->n_samples < MIN_SAMPLES_CONTAINED)
         return false;
-    double c;
-    if (v->shingles && !(sm->flags & DOC_FROM_INDEX) && !(bg->flags & DOC_FROM_INDEX))
-        c = (double)nfi_intersection_size(v->shingles + d->shingle_offs[small] / 8, sm->n_shingles,
-                                         v->shingles + d->shingle_offs[big] / 8, bg->n_shingles) /
-            sm->n_shingles;
-    else
+    double c = p->containment ? p->containment(p->ctx, x_small) : -1;
+    if (c < 0)
         c = (double)shared_samples / sm->n_samples;
-    if (c < d->opt.containment)
+    if (c < o->containment)
         return false;
     *e = (nfi_edge){small, big, NF_REL_CONTAINED, (float)(c > 1 ? 1 : c)};
     return true;
+}
+
+/* The pair (a, b) of the stage, for nfi_dedup_verify and nfi_dedup_relate. */
+typedef struct stage_pair {
+    const verifier *v;
+    uint32_t a, b;
+} stage_pair;
+
+static double stage_jaccard(void *ctx)
+{
+    const stage_pair *p = ctx;
+    return jaccard(p->v, p->a, p->b);
+}
+
+static double stage_minhash(void *ctx)
+{
+    const stage_pair *p = ctx;
+    return nfi_minhash_similarity(sig_of(p->v, 0, p->a), sig_of(p->v, 1, p->b), p->v->d->opt.perms);
+}
+
+/* Exact containment from the shingle sets (exact_verify), else -1. */
+static double stage_containment(void *ctx, bool a_small)
+{
+    const stage_pair *p = ctx;
+    const nf_dedup *d = p->v->d;
+    uint32_t small = a_small ? p->a : p->b, big = a_small ? p->b : p->a;
+    const doc_meta *sm = &d->docs[small], *bg = &d->docs[big];
+    if (!p->v->shingles || (sm->flags & DOC_FROM_INDEX) || (bg->flags & DOC_FROM_INDEX))
+        return -1;
+    return (double)nfi_intersection_size(p->v->shingles + d->shingle_offs[small] / 8, sm->n_shingles,
+                                         p->v->shingles + d->shingle_offs[big] / 8, bg->n_shingles) /
+           sm->n_shingles;
+}
+
+static nfi_pair_view stage_view(const verifier *v, stage_pair *p, bool minhash_only)
+{
+    const nf_dedup *d = v->d;
+    return (nfi_pair_view){&d->docs[p->a], &d->docs[p->b], d->simhashes ? d->simhashes[p->a] : 0,
+                           d->simhashes ? d->simhashes[p->b] : 0, minhash_only ? stage_minhash : stage_jaccard,
+                           minhash_only ? NULL : stage_containment, p};
+}
+
+/* Decides one candidate pair; returns false when it is not a duplicate. */
+static bool verify_pair(const verifier *v, uint32_t a, uint32_t b, size_t shared_samples, bool banded, nfi_edge *e)
+{
+    stage_pair p = {v, a, b};
+    nfi_pair_view view = stage_view(v, &p, false);
+    return nfi_dedup_verify(&v->d->opt, &view, a, b, shared_samples, banded, e);
 }
 
 static nf_status push_edge(nfi_edge **edges, size_t *n, size_t *cap, const nfi_edge *e, nf_error *err)
@@ -557,17 +615,21 @@ static nf_status verify_candidates(const nf_dedup *d, verify_worker *w, int thre
 
 /* ------------------------------------------------------------ grouping */
 
-/* Whether a is a better canonical than b (ids: the stage's, now the result's). */
-static bool better_canonical(const nf_dedup *d, const char *ids, uint32_t a, uint32_t b)
+bool nfi_dedup_better(const doc_meta *x, const char *id_x, const doc_meta *y, const char *id_y)
 {
-    const doc_meta *x = &d->docs[a], *y = &d->docs[b];
     if ((x->flags & DOC_FROM_INDEX) != (y->flags & DOC_FROM_INDEX))
         return x->flags & DOC_FROM_INDEX; /* an indexed document keeps its group */
     if (x->published != y->published)
         return x->published < y->published;
     if (x->text_len != y->text_len)
         return x->text_len > y->text_len;
-    return strcmp(ids + x->id_off, ids + y->id_off) < 0;
+    return strcmp(id_x, id_y) < 0;
+}
+
+/* Whether a is a better canonical than b (ids: the stage's, now the result's). */
+static bool better_canonical(const nf_dedup *d, const char *ids, uint32_t a, uint32_t b)
+{
+    return nfi_dedup_better(&d->docs[a], ids + d->docs[a].id_off, &d->docs[b], ids + d->docs[b].id_off);
 }
 
 static int cmp_edge(const void *p, const void *q)
@@ -584,40 +646,47 @@ static const nfi_edge *find_edge(const nfi_edge *edges, size_t n, uint32_t a, ui
     return bsearch(&key, edges, n, sizeof *edges, cmp_edge);
 }
 
+void nfi_dedup_relate(const nf_dedup_options *o, const nfi_pair_view *p, const nfi_edge *e, uint32_t i,
+                      uint32_t canon, float contained_in, nf_relation *relation, double *score)
+{
+    const doc_meta *m = p->x, *c = p->y;
+    if (i == canon) {
+        *relation = NF_REL_CANONICAL;
+        *score = 1.0;
+        return;
+    }
+    if (m->exact_lo == c->exact_lo && m->exact_hi == c->exact_hi) {
+        *relation = NF_REL_EXACT;
+        *score = 1.0;
+        return;
+    }
+    if (e && e->relation == NF_REL_CONTAINED && e->a == i) {
+        *relation = NF_REL_CONTAINED;
+        *score = e->score;
+        return;
+    }
+    *relation = NF_REL_NEAR;
+    if (e && e->relation == NF_REL_NEAR)
+        *score = e->score;
+    else if (o->method == NF_DEDUP_SIMHASH)
+        *score = 1.0 - popcount64(p->simhash_x ^ p->simhash_y) / 64.0;
+    else
+        *score = p->similarity(p->ctx);
+    if (!e && contained_in >= 0) { /* joined through containment, not similarity */
+        *relation = NF_REL_CONTAINED;
+        *score = contained_in;
+    }
+}
+
 /* contained_in[i]: the best containment score of i inside another, or < 0 */
 static void relate_to_canonical(const verifier *v, const nfi_edge *edges, size_t n_edges, const float *contained_in,
                                 uint32_t i, uint32_t canon, nf_dedup_record *r)
 {
-    const nf_dedup *d = v->d;
-    const doc_meta *m = &d->docs[i], *c = &d->docs[canon];
     r->canonical = canon;
-    if (i == canon) {
-        r->relation = NF_REL_CANONICAL;
-        r->score = 1.0;
-        return;
-    }
-    if (m->exact_lo == c->exact_lo && m->exact_hi == c->exact_hi) {
-        r->relation = NF_REL_EXACT;
-        r->score = 1.0;
-        return;
-    }
-    const nfi_edge *e = find_edge(edges, n_edges, i, canon);
-    if (e && e->relation == NF_REL_CONTAINED && e->a == i) {
-        r->relation = NF_REL_CONTAINED;
-        r->score = e->score;
-        return;
-    }
-    r->relation = NF_REL_NEAR;
-    if (e && e->relation == NF_REL_NEAR)
-        r->score = e->score;
-    else if (d->opt.method == NF_DEDUP_SIMHASH)
-        r->score = 1.0 - popcount64(d->simhashes[i] ^ d->simhashes[canon]) / 64.0;
-    else
-        r->score = nfi_minhash_similarity(sig_of(v, 0, i), sig_of(v, 1, canon), d->opt.perms);
-    if (!e && contained_in[i] >= 0) { /* joined through containment, not similarity */
-        r->relation = NF_REL_CONTAINED;
-        r->score = contained_in[i];
-    }
+    stage_pair p = {v, i, canon};
+    nfi_pair_view view = stage_view(v, &p, true);
+    nfi_dedup_relate(&v->d->opt, &view, i == canon ? NULL : find_edge(edges, n_edges, i, canon), i, canon,
+                     contained_in[i], &r->relation, &r->score);
 }
 
 /* ids: the stage's (its nfi_buf data, NULL when out of memory), owned by

@@ -137,6 +137,53 @@ typedef nf_status (*nfi_pair_visit)(void *ctx, void *worker, uint32_t a, uint32_
 nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_visit visit, void *ctx, void *workers,
                                size_t worker_size, size_t *n_pairs, nf_error *err);
 
+/* Two documents as verification and grouping read them (dedup.c; the
+ * distributed finish in src/mpi/ builds them from fetched metadata): their
+ * metadata, their SimHashes (the SimHash method), and their Jaccard
+ * similarity, computed only when a rule needs it (the estimate from the
+ * signatures, or with exact_verify the exact one). containment: the exact
+ * share of the smaller one's shingles inside the larger (x_small: x is the
+ * smaller), or -1 (or a NULL function) to estimate it from shared samples. */
+typedef struct nfi_pair_view {
+    const doc_meta *x, *y;
+    uint64_t simhash_x, simhash_y;
+    double (*similarity)(void *ctx);
+    double (*containment)(void *ctx, bool x_small);
+    void *ctx;
+} nfi_pair_view;
+
+/* Decides one candidate pair (a: p->x, b: p->y) that shares shared_samples
+ * containment samples and (banded) a band key: false when it is not a
+ * duplicate, else the edge (exact, near, or contained: a = the contained). */
+bool nfi_dedup_verify(const nf_dedup_options *o, const nfi_pair_view *p, uint32_t a, uint32_t b,
+                      size_t shared_samples, bool banded, nfi_edge *e);
+/* Whether x is a better canonical than y: from the index, then earliest
+ * published, then longest, then smallest id. */
+bool nfi_dedup_better(const doc_meta *x, const char *id_x, const doc_meta *y, const char *id_y);
+/* The relation and score of member i (p->x) to its group's canonical canon
+ * (p->y; p->similarity: the MinHash estimate), given the verified edge
+ * between them (or NULL) and i's best containment score inside another
+ * member (< 0: none). */
+void nfi_dedup_relate(const nf_dedup_options *o, const nfi_pair_view *p, const nfi_edge *e, uint32_t i,
+                      uint32_t canon, float contained_in, nf_relation *relation, double *score);
+/* Band b's key of a document (MinHash band or SimHash block). */
+uint64_t nfi_dedup_band_key(const nf_dedup *d, const uint32_t *signature, uint64_t simhash, int band);
+
+/* lsh.c: the candidate pairs the documents of one key give (the group
+ * rules, set semantics): runs is a finished sorter of (key, document)
+ * records; band: band keys (every group; at most BAND_CLIQUE_MAX documents
+ * give all their pairs, more a chain plus a star), else containment samples
+ * (groups of more than SAMPLE_DF_MAX documents are ignored, the others give
+ * pairs by the same rule). emit gets each pair (a < b) once per group that
+ * gives it; a candidate's shared samples are the number of sample groups
+ * that give it, banded whether any band group does. */
+typedef nf_status (*nfi_group_pair_fn)(void *ctx, uint32_t a, uint32_t b, bool band, nf_error *err);
+nf_status nfi_dedup_key_pairs(nfi_runs *runs, bool band, nfi_group_pair_fn emit, void *ctx, nf_error *err);
+
+/* dedup.c: stores one document's metadata, id and signature (and shingles,
+ * samples when kept) without its keys: the distributed finish emits them. */
+nf_status nfi_dedup_store(nf_dedup *d, const char *id, const nfi_sketch *s, const uint32_t *signature,
+                          uint32_t text_len, int32_t published, uint32_t flags, nf_error *err);
 /* dedup.c: appends one document's sketch; used by sketching and index load. */
 nf_status nfi_dedup_append(nf_dedup *d, const char *id, const nfi_sketch *s, const uint32_t *signature,
                           uint32_t text_len, int32_t published, uint32_t flags, nf_error *err);

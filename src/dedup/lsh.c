@@ -196,22 +196,34 @@ static nf_status emit_pair(cand_search *c, uint32_t a, uint32_t b, uint64_t kind
     return nfi_runs_add(c->pairs, (uint64_t)a << 33 | (uint64_t)b << 1 | kind, 0, err);
 }
 
-/* Pairs of one key group: all pairs when small, else chain + star. */
-static nf_status emit_group(cand_search *c, const uint32_t *g, size_t n, uint64_t kind, nf_error *err)
+/* The pairs of one key group (ascending documents): all pairs when small,
+ * else chain + star. The one implementation of the rule: the engine and
+ * the distributed finish (nfi_dedup_key_pairs) both call it. */
+static nf_status group_pairs(const uint32_t *g, size_t n, bool band, nfi_group_pair_fn fn, void *ctx, nf_error *err)
 {
     nf_status st = NF_OK;
     if (n <= BAND_CLIQUE_MAX) {
         for (size_t i = 0; i < n && st == NF_OK; i++)
             for (size_t j = i + 1; j < n && st == NF_OK; j++)
-                st = emit_pair(c, g[i], g[j], kind, err);
+                st = fn(ctx, g[i], g[j], band, err);
         return st;
     }
     for (size_t i = 1; i < n && st == NF_OK; i++) {
-        st = emit_pair(c, g[i - 1], g[i], kind, err);
+        st = fn(ctx, g[i - 1], g[i], band, err);
         if (st == NF_OK && i > 1)
-            st = emit_pair(c, g[0], g[i], kind, err);
+            st = fn(ctx, g[0], g[i], band, err);
     }
     return st;
+}
+
+static nf_status emit_pair_fn(void *ctx, uint32_t a, uint32_t b, bool band, nf_error *err)
+{
+    return emit_pair(ctx, a, b, band ? KIND_BAND : KIND_SAMPLE, err);
+}
+
+static nf_status emit_group(cand_search *c, const uint32_t *g, size_t n, uint64_t kind, nf_error *err)
+{
+    return group_pairs(g, n, kind == KIND_BAND, emit_pair_fn, c, err);
 }
 
 static nf_status band_group(void *ctx, const uint32_t *g, size_t n, nf_error *err)
@@ -516,4 +528,24 @@ nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_vis
     if (c.groups)
         fclose(c.groups);
     return st;
+}
+
+/* ------------------------------------------------------------ one key's pairs */
+
+typedef struct key_pairs {
+    bool band;
+    nfi_group_pair_fn emit;
+    void *ctx;
+} key_pairs;
+
+static nf_status key_group(void *ctx, const uint32_t *g, size_t n, nf_error *err)
+{
+    const key_pairs *k = ctx;
+    return group_pairs(g, n, k->band, k->emit, k->ctx, err);
+}
+
+nf_status nfi_dedup_key_pairs(nfi_runs *runs, bool band, nfi_group_pair_fn emit, void *ctx, nf_error *err)
+{
+    key_pairs k = {band, emit, ctx};
+    return walk_groups(runs, band ? SIZE_MAX : SAMPLE_DF_MAX, key_group, &k, err);
 }

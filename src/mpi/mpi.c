@@ -80,6 +80,12 @@ nf_status nf_mpi_dedup_shard(nf_mpi_dedup *md, const nf_dedup_result *res, nf_bu
     (void)md, (void)res, (void)out;
     return no_mpi(err);
 }
+nf_status nf_mpi_dedup_write(nf_mpi_dedup *md, int pairs, int shard, nf_mpi_write_fn write, void *ctx,
+                             nf_error *err)
+{
+    (void)md, (void)pairs, (void)shard, (void)write, (void)ctx;
+    return no_mpi(err);
+}
 void nf_mpi_dedup_stats(const nf_mpi_dedup *md, nf_mpi_stats *out)
 {
     (void)md;
@@ -169,6 +175,8 @@ struct nf_mpi_dedup {
     nfi_dedup_item *items;
     size_t cap_items;
     nfi_mpi_gather g;
+    nfi_mpi_dd *dd;       /* the distributed finish (mpi_dedup.c); NULL: rank 0 finishes alone */
+    uint64_t *docs_of;    /* distributed: the documents each rank read */
     nf_mpi_stats stats;
 };
 
@@ -423,12 +431,23 @@ static nf_status sketch_batch(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, 
         return st;
     st = nfi_dedup_sketch(md->d, md->cleaned, n, md->items, err);
     for (size_t i = 0; i < n; i++) {
-        if (st == NF_OK)
+        if (st == NF_OK && wire)
             nfi_mpi_put_item(wire, &md->items[i], md->d->opt.perms);
+        else if (st == NF_OK)
+            st = nfi_mpi_dd_add(md->dd, &md->items[i], err);
         nfi_dedup_item_free(&md->items[i]);
         nf_clean_doc_free(&md->cleaned[i]);
     }
     return st;
+}
+
+/* Distributed: one batch of this rank, kept here (nfi_mpi_dd_add). */
+static nf_status keep_batch(void *ctx, nf_doc *docs, size_t n, nf_error *err)
+{
+    nf_mpi_dedup *md = ctx;
+    md->stats.batches_cleaned++;
+    md->stats.docs_cleaned += n;
+    return sketch_batch(md, docs, n, NULL, err);
 }
 
 nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options *clean,
@@ -450,6 +469,10 @@ nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options
     nf_status st = nf_dedup_new(&md->d, &o, err);
     if (st == NF_OK)
         st = nf_cleaner_new(&md->cleaner, clean, err);
+    /* the index and the shingle sets (exact_verify) live on rank 0 only;
+     * one rank holds every document anyway: the engine's finish */
+    if (st == NF_OK && !options->index_dir && !options->exact_verify && m->size > 1)
+        st = nfi_mpi_dd_new(&md->dd, m, md->d, err);
     if (st != NF_OK) {
         nf_mpi_dedup_free(md);
         return st;
@@ -460,14 +483,30 @@ nf_status nf_mpi_dedup_new(nf_mpi_dedup **out, nf_mpi *m, const nf_clean_options
 
 nf_status nf_mpi_dedup_run(nf_mpi_dedup *md, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err)
 {
-    nf_status st = nfi_mpi_gather_run(&md->g, in, totals, err);
-    md->stats = md->g.stats;
+    if (!md->dd) {
+        nf_status st = nfi_mpi_gather_run(&md->g, in, totals, err);
+        md->stats = md->g.stats;
+        return st;
+    }
+    nfi_mpi_read_result res;
+    double t0 = nfi_mpi_cpu();
+    nf_status st = nfi_mpi_read(md->m, in, keep_batch, md, &res, err);
+    md->stats.cpu_plan = res.cpu_planned - t0;
+    md->stats.cpu_read = nfi_mpi_cpu() - res.cpu_planned;
+    *totals = res.totals;
+    md->stats.docs_scanned = res.docs_scanned;
+    md->stats.bytes_exchanged = res.bytes_exchanged;
+    md->stats.batches = res.batches_of ? res.batches_of[md->m->rank] : 0;
+    free(res.batches_of);
+    md->docs_of = res.docs_of;
     return st;
 }
 
 nf_status nf_mpi_dedup_finish(nf_mpi_dedup *md, nf_dedup_result *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (md->dd) /* no rank holds every document: they finish together */
+        return nfi_fail(err, NF_ERR_ARG, "distributed dedup finishes with nf_mpi_dedup_write");
     if (md->m->rank != 0)
         return NF_OK;
     double t0 = nfi_mpi_cpu();
@@ -530,6 +569,8 @@ static nf_status receive_shard(nf_buffer *b, nf_error *err)
 
 nf_status nf_mpi_dedup_shard(nf_mpi_dedup *md, const nf_dedup_result *res, nf_buffer *out, nf_error *err)
 {
+    if (md->dd)
+        return nfi_fail(err, NF_ERR_ARG, "distributed dedup writes shards with nf_mpi_dedup_write");
     if (md->m->rank != 0)
         return receive_shard(out, err);
     uint64_t total = 0;
@@ -548,12 +589,78 @@ nf_status nf_mpi_dedup_shard(nf_mpi_dedup *md, const nf_dedup_result *res, nf_bu
     return out->oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory formatting an output shard") : NF_OK;
 }
 
+/* Rank 0 of a gathered run: the result's documents (not the index's) and
+ * pairs, through write. */
+static nf_status write_result(const nf_dedup_result *res, int pairs, nf_mpi_write_fn write, void *ctx,
+                              nf_error *err)
+{
+    nf_buffer b = {0};
+    nf_status st = NF_OK;
+    for (size_t i = 0; i < res->n_docs && st == NF_OK; i++) {
+        if (!res->docs[i].from_index)
+            nf_jsonl_dedup_record(&b, res, i);
+        if (b.len >= (1u << 20) || i + 1 == res->n_docs) {
+            st = b.oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory") : write(ctx, 0, b.data, b.len, err);
+            b.len = 0;
+        }
+    }
+    for (size_t k = 0; pairs && k < res->n_pairs && st == NF_OK; k++) {
+        const nf_dedup_pair *p = &res->pairs[k];
+        if (!res->docs[p->a].from_index || !res->docs[p->b].from_index)
+            nf_jsonl_dedup_pair(&b, res, k);
+        if (b.len >= (1u << 20) || k + 1 == res->n_pairs) {
+            st = b.oom ? nfi_fail(err, NF_ERR_NOMEM, "out of memory") : write(ctx, 1, b.data, b.len, err);
+            b.len = 0;
+        }
+    }
+    nf_buffer_free(&b);
+    return st;
+}
+
+/* Rank 0 finishes alone (--index, --exact-verify). */
+static nf_status write_gathered(nf_mpi_dedup *md, int pairs, int shard, nf_mpi_write_fn write, void *ctx,
+                                nf_error *err)
+{
+    nf_dedup_result res = {0};
+    nf_status st = nf_mpi_dedup_finish(md, &res, err);
+    if (st == NF_OK && shard) {
+        nf_buffer b = {0};
+        st = nf_mpi_dedup_shard(md, &res, &b, err);
+        if (st == NF_OK && b.len)
+            st = write(ctx, 0, b.data, b.len, err);
+        nf_buffer_free(&b);
+        if (st == NF_OK && md->m->rank == 0 && pairs) {
+            nf_dedup_result only_pairs = res;
+            only_pairs.n_docs = 0; /* the documents went to the shards */
+            st = write_result(&only_pairs, pairs, write, ctx, err);
+        }
+    } else if (st == NF_OK && md->m->rank == 0) {
+        st = write_result(&res, pairs, write, ctx, err);
+    }
+    nf_dedup_result_free(&res);
+    return st;
+}
+
+nf_status nf_mpi_dedup_write(nf_mpi_dedup *md, int pairs, int shard, nf_mpi_write_fn write, void *ctx,
+                             nf_error *err)
+{
+    if (!md->dd)
+        return write_gathered(md, pairs, shard, write, ctx, err);
+    double t0 = nfi_mpi_cpu();
+    nfi_mpi_dd_output out = {pairs != 0, shard != 0, write, ctx};
+    nf_status st = nfi_mpi_dd_finish(md->dd, md->docs_of, &out, &md->stats, err);
+    md->stats.cpu_finish = nfi_mpi_cpu() - t0;
+    return st;
+}
+
 void nf_mpi_dedup_stats(const nf_mpi_dedup *md, nf_mpi_stats *out) { *out = md->stats; }
 
 void nf_mpi_dedup_free(nf_mpi_dedup *md)
 {
     if (!md)
         return;
+    nfi_mpi_dd_free(md->dd);
+    free(md->docs_of);
     nf_dedup_free(md->d);
     nf_cleaner_free(md->cleaner);
     free(md->cleaned);

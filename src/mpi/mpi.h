@@ -27,6 +27,12 @@ double nfi_mpi_cpu(void);
  * busy-waits), so a waiting rank leaves its core to the working ones. */
 void nfi_mpi_pause(void);
 
+/* Waits for a request: tests for 2 ms, then pauses between tests
+ * (mpi_exchange.c); every collective of the exchanges waits through it. */
+void nfi_mpi_wait(MPI_Request *req);
+/* Collective: whether mine is true on any rank. */
+bool nfi_mpi_any(bool mine);
+
 /* Receives what it was sent, a chunk at a time (records of the exchange's
  * size, in no particular order across senders). */
 typedef nf_status (*nfi_mpi_sink)(void *ctx, const void *recs, size_t n, nf_error *err);
@@ -96,6 +102,28 @@ typedef struct nfi_mpi_gather {
  * may be waiting inside MPI). */
 nf_status nfi_mpi_gather_run(nfi_mpi_gather *g, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err);
 void nfi_mpi_gather_free(nfi_mpi_gather *g);
+
+/* ------------------------------------------------ distributed dedup finish */
+
+/* mpi_dedup.c: rank r keeps its documents (nfi_mpi_dd_add, in input order,
+ * into d, an engine used as storage only) and the ranks finish together:
+ * exact copies, band and sample keys, candidate pairs, verification,
+ * groups and relations, each step an exchange; the output goes through
+ * write (rank 0, in input order; shard: each rank its documents' records). */
+struct nfi_dedup_item;
+typedef struct nfi_mpi_dd nfi_mpi_dd;
+typedef struct nfi_mpi_dd_output {
+    bool pairs, shard;
+    nf_mpi_write_fn write;
+    void *ctx;
+} nfi_mpi_dd_output;
+nf_status nfi_mpi_dd_new(nfi_mpi_dd **out, const nf_mpi *m, nf_dedup *d, nf_error *err);
+nf_status nfi_mpi_dd_add(nfi_mpi_dd *dd, const struct nfi_dedup_item *it, nf_error *err);
+/* Collective; docs_of: the documents each rank read (the plan). */
+nf_status nfi_mpi_dd_finish(nfi_mpi_dd *dd, const uint64_t *docs_of, const nfi_mpi_dd_output *out,
+                            nf_mpi_stats *stats, nf_error *err);
+uint64_t nfi_mpi_dd_candidates(const nfi_mpi_dd *dd);
+void nfi_mpi_dd_free(nfi_mpi_dd *dd);
 
 /* The dedup item wire format (mpi.c), also carried by links --groups:
  * put appends item it; get points *it into buf at *pos (no copies) and

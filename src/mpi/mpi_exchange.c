@@ -10,7 +10,10 @@
  * counts of a round go first (MPI_Alltoall), then the records
  * (MPI_Alltoallv); rounds go on until no rank has anything left (one
  * MPI_Allreduce per round). Received records are handed to the sink round
- * by round, so the receiver decides what it keeps.
+ * by round, so the receiver decides what it keeps. Every collective is
+ * non-blocking and waited for by nfi_mpi_wait: a rank that waits for a
+ * slower one tests for 2 ms, then pauses between tests instead of spinning
+ * (Open MPI busy-polls), so it leaves its core to the working ranks.
  */
 #include "mpi/mpi.h"
 
@@ -21,6 +24,30 @@
 #include <string.h>
 
 #define ROUND_BYTES (16u << 20)
+#define SPIN_SECONDS 0.002 /* a wait tests without pausing this long first */
+
+void nfi_mpi_wait(MPI_Request *req)
+{
+    int done = 0;
+    double t0 = MPI_Wtime();
+    unsigned tests = 0;
+    bool slow = false;
+    for (MPI_Test(req, &done, MPI_STATUS_IGNORE); !done; MPI_Test(req, &done, MPI_STATUS_IGNORE)) {
+        if (!slow && ++tests % 64 == 0) /* the clock costs more than a test */
+            slow = MPI_Wtime() - t0 > SPIN_SECONDS;
+        if (slow)
+            nfi_mpi_pause();
+    }
+}
+
+bool nfi_mpi_any(bool mine)
+{
+    int v = mine, any = 0;
+    MPI_Request req;
+    MPI_Iallreduce(&v, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req);
+    nfi_mpi_wait(&req);
+    return any != 0;
+}
 
 typedef struct exchange {
     const nf_mpi *m;
@@ -80,14 +107,17 @@ static nf_status exchange_round(exchange *x, nfi_mpi_sink sink, void *ctx, uint6
         x->sdispl[d] = (int)off;
         off += k * x->size;
     }
-    MPI_Alltoall(x->scount, 1, MPI_INT, x->rcount, 1, MPI_INT, MPI_COMM_WORLD);
+    MPI_Request req;
+    MPI_Ialltoall(x->scount, 1, MPI_INT, x->rcount, 1, MPI_INT, MPI_COMM_WORLD, &req);
+    nfi_mpi_wait(&req);
     size_t roff = 0;
     for (int d = 0; d < N; d++) {
         x->rdispl[d] = (int)roff;
         roff += (size_t)x->rcount[d];
     }
-    MPI_Alltoallv(x->sbuf, x->scount, x->sdispl, MPI_BYTE, x->rbuf, x->rcount, x->rdispl, MPI_BYTE,
-                  MPI_COMM_WORLD);
+    MPI_Ialltoallv(x->sbuf, x->scount, x->sdispl, MPI_BYTE, x->rbuf, x->rcount, x->rdispl, MPI_BYTE,
+                   MPI_COMM_WORLD, &req);
+    nfi_mpi_wait(&req);
     if (bytes_sent)
         *bytes_sent += off;
     return roff ? sink(ctx, x->rbuf, roff / x->size, err) : NF_OK;
@@ -95,11 +125,10 @@ static nf_status exchange_round(exchange *x, nfi_mpi_sink sink, void *ctx, uint6
 
 static bool anything_left(const exchange *x)
 {
-    int mine = 0, any = 0;
+    bool mine = false;
     for (int d = 0; d < x->m->size && !mine; d++)
         mine = x->next[d] < x->end[d];
-    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    return any != 0;
+    return nfi_mpi_any(mine);
 }
 
 nf_status nfi_mpi_exchange(const nf_mpi *m, const void *recs, size_t size, size_t n, const uint32_t *dest,
