@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench_mpi.sh - `newsfold dedup --mpi` (or CMD=links: `links --mpi`)
+# bench_mpi.sh - `newsfold dedup --mpi` (or CMD=links: `links --mpi`; CMD=run:
+# `run --mpi`)
 # against the single process: wall
 # time and throughput at N = 1 and 2 ranks (one thread each), bytes
 # exchanged per document, and peak RSS per rank, at two corpus sizes
@@ -12,13 +13,15 @@
 #   MEM=32M BATCH=1024 bench/bench_mpi.sh           # --mem-limit 32M: the sorters
 #                                                   # spill at both sizes (flat RSS)
 #   CMD=links FILES=bench/data/rc20m.jsonl bench/bench_mpi.sh # links --mpi (pivots to rank 0)
+#   CMD=run FILES=bench/data/rc20m.jsonl bench/bench_mpi.sh   # run --mpi (every stage's items to rank 0)
 #
 # Each block: file size, mode, best wall time, MB/s of document text, then
 # per rank (from --stats): documents scanned in its byte range, batches and
 # documents it cleaned and sketched, bytes it sent in the all-to-all
 # exchanges (ids and positions; dedup: exact hashes, band keys and samples,
 # pairs, fetched metadata and signatures, labels) and to rank 0 (dedup: its
-# output records; links: pivots), the CPU seconds of its steps (finish:
+# output records; links: pivots; run: pivots, dedup items and event
+# features), the CPU seconds of its steps (finish:
 # dedup's distributed finish), peak RSS, and the CPU seconds of each process
 # (user+system, through /usr/bin/time); then the bytes all ranks sent per
 # document (exchanges and to rank 0). The
@@ -30,7 +33,7 @@ BUILD=${BENCH_BUILD:-build-mpi}
 FILES=${FILES:-"bench/data/rc20m.jsonl bench/data/rc100m.jsonl"}
 SIZES=${SIZES:-}
 RUNS=${RUNS:-1}
-CMD=${CMD:-dedup} # dedup or links
+CMD=${CMD:-dedup} # dedup, links or run (run's output is a folder: compared file by file)
 batch=()
 [ -n "${BATCH:-}" ] && batch=(--batch "$BATCH") # a smaller batch shows flat RSS on small files
 [ -n "${MEM:-}" ] && batch+=(--mem-limit "$MEM") # dedup only: the sorters' memory
@@ -81,7 +84,7 @@ best() {
             awk -v d="$docs" '{ s += $1 } END { printf "      sent per document: %.0f B (exchanges and to rank 0)\n", s / d }'
     fi
     echo
-    if [ "$mode" != single-j1 ] && ! cmp -s "$tmp/single-j1.out" "$tmp/$mode.out"; then
+    if [ "$mode" != single-j1 ] && ! diff -r -q "$tmp/single-j1.out" "$tmp/$mode.out" >/dev/null; then
         echo "bench_mpi: $mode output differs from the single process" >&2
         exit 1
     fi
