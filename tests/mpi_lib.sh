@@ -8,6 +8,11 @@
 #                           naming the dead rank, and leaves no output file.
 #                           SETTLE: seconds rank 0 gets to reach its wait.
 #                           Needs NF, T (a temporary folder) and SRC exported.
+#   broken_rank CMD WANT    `newsfold CMD --mpi` on 3 ranks where rank 2's
+#                           temporary folder ($TMPDIR) does not exist: checks
+#                           exit 2 within seconds, the message
+#                           "CMD: rank 2: WANT..." and no output left.
+#                           Needs NF, T and SRC exported.
 command -v mpirun >/dev/null || { echo "mpirun missing (openmpi-bin)"; exit 77; }
 mpirun=(mpirun --oversubscribe)
 [ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)
@@ -51,6 +56,19 @@ killed_rank() {
     sleep 1
     check "dead rank: rank 0 did not survive" mpi_dead "$(cat "$T/pid.0")"
     check "dead rank: no output file" [ ! -e "$T/out.jsonl" ]
+}
+
+broken_rank() {
+    local cmd=$1 want=$2 start
+    export CMD="$cmd"
+    start=$(date +%s)
+    status_is 2 "${mpirun[@]}" -np 3 bash -c '
+        [ "$OMPI_COMM_WORLD_RANK" = 2 ] && export TMPDIR="$T/missing"
+        exec "$NF" "$CMD" --mpi -q --batch 2 -o "$T/out2" "$SRC/examples/corpus"'
+    check "fatal error on one rank: exit 2" [ $? -eq 0 ]
+    check "fatal error on one rank: rank named" grep -q "$cmd: rank 2: $want" "$T/err"
+    check "fatal error on one rank: ends within seconds" [ $(($(date +%s) - start)) -le 20 ]
+    check "fatal error on one rank: no output" [ ! -e "$T/out2" ]
 }
 
 mpi_dead() { # zombies are dead
