@@ -87,6 +87,13 @@ void cli_report_stats(const char *command, const cli_totals *t, int threads);
  * 0: CLI_BATCH_DOCS), each skipped record named on stderr after
  * "newsfold COMMAND: " (command must outlive the run). */
 nf_mpi_input cli_mpi_input(const char *command, char **paths, size_t n_paths, size_t batch_docs);
+/* nf_mpi_init for `newsfold COMMAND --mpi`; NULL, said on stderr, when MPI
+ * cannot start. */
+nf_mpi *cli_mpi_start(const char *command);
+/* A rank's fatal error (message, or NULL when already said) named with the
+ * rank, then every rank stopped: the others would wait for this one. Does
+ * not return while MPI runs. */
+void cli_mpi_stop(const char *command, nf_mpi *m, const char *message);
 /* An --mpi run's totals into the command's. */
 void cli_mpi_totals(cli_totals *t, const nf_mpi_totals *mpi);
 /* --stats of an --mpi run: this rank's exchange figures and CPU by phase

@@ -237,17 +237,13 @@ static void mpi_stats(nf_mpi *m, nf_mpi_dedup *md, const cli_totals *totals, int
 static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)
 {
     nf_error err;
-    nf_mpi *m = NULL;
+    nf_mpi *m = cli_mpi_start("dedup");
     nf_mpi_dedup *md = NULL;
-    if (nf_mpi_init(&m, &err) != NF_OK) {
-        fprintf(stderr, "newsfold dedup: --mpi: %s\n", err.message);
+    if (!m)
         return EXIT_FATAL;
-    }
     int rank = nf_mpi_rank(m);
-    if (nf_mpi_dedup_new(&md, m, &o->clean, &o->dedup, &err) != NF_OK) {
-        fprintf(stderr, "newsfold dedup: rank %d: %s\n", rank, err.message);
-        nf_mpi_abort(m, EXIT_FATAL);
-    }
+    if (nf_mpi_dedup_new(&md, m, &o->clean, &o->dedup, &err) != NF_OK)
+        cli_mpi_stop("dedup", m, err.message);
     cli_totals totals = {0};
     progress_init(&totals.progress, true);
     nf_mpi_input in = cli_mpi_input("dedup", paths, n_paths, o->batch_docs);
@@ -268,10 +264,8 @@ static int dedup_mpi(const dedup_cli *o, char **paths, size_t n_paths)
             status = EXIT_FATAL;
     }
     cli_mpi_totals(&totals, &t);
-    if (status == EXIT_FATAL) { /* the other ranks would wait for this one */
-        fprintf(stderr, "newsfold dedup: rank %d failed: stopping all %d ranks\n", rank, nf_mpi_size(m));
-        nf_mpi_abort(m, EXIT_FATAL);
-    }
+    if (status == EXIT_FATAL)
+        cli_mpi_stop("dedup", m, NULL);
     if (o->stats)
         mpi_stats(m, md, &totals, o->dedup.threads);
     nf_mpi_dedup_free(md);

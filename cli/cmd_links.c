@@ -282,20 +282,16 @@ static void mpi_stats(nf_mpi *m, const nf_mpi_links *ml, const cli_totals *total
 static int links_mpi(const links_cli *o, char **paths, size_t n_paths)
 {
     nf_error err;
-    nf_mpi *m = NULL;
+    nf_mpi *m = cli_mpi_start("links");
     nf_mpi_links *ml = NULL;
-    if (nf_mpi_init(&m, &err) != NF_OK) {
-        fprintf(stderr, "newsfold links: --mpi: %s\n", err.message);
+    if (!m)
         return EXIT_FATAL;
-    }
     int rank = nf_mpi_rank(m);
     nf_dedup_options dopt;
     nf_dedup_options_default(&dopt);
     dopt.threads = o->links.threads;
-    if (nf_mpi_links_new(&ml, m, &o->clean, &o->links, o->groups ? &dopt : NULL, &err) != NF_OK) {
-        fprintf(stderr, "newsfold links: rank %d: %s\n", rank, err.message);
-        nf_mpi_abort(m, EXIT_FATAL);
-    }
+    if (nf_mpi_links_new(&ml, m, &o->clean, &o->links, o->groups ? &dopt : NULL, &err) != NF_OK)
+        cli_mpi_stop("links", m, err.message);
     cli_totals totals = {0};
     progress_init(&totals.progress, true);
     nf_mpi_input in = cli_mpi_input("links", paths, n_paths, o->batch_docs);
@@ -316,10 +312,8 @@ static int links_mpi(const links_cli *o, char **paths, size_t n_paths)
     }
     if (status != EXIT_FATAL && rank == 0)
         status = write_links(o, &k, &lr, &dr);
-    if (status == EXIT_FATAL) { /* the other ranks would wait for this one */
-        fprintf(stderr, "newsfold links: rank %d failed: stopping all %d ranks\n", rank, nf_mpi_size(m));
-        nf_mpi_abort(m, EXIT_FATAL);
-    }
+    if (status == EXIT_FATAL)
+        cli_mpi_stop("links", m, NULL);
     if (o->stats)
         mpi_stats(m, ml, &totals, o->links.threads);
     free(k.ids), free(k.langs), free(k.published);

@@ -365,17 +365,13 @@ static int run_mpi(run_cli *o, char **paths, size_t n_paths)
         return EXIT_FATAL;
     }
     nf_error err;
-    nf_mpi *m = NULL;
+    nf_mpi *m = cli_mpi_start("run");
     nf_mpi_fold *mf = NULL;
-    if (nf_mpi_init(&m, &err) != NF_OK) {
-        fprintf(stderr, "newsfold run: --mpi: %s\n", err.message);
+    if (!m)
         return EXIT_FATAL;
-    }
     int rank = nf_mpi_rank(m);
-    if (open_mpi_fold(o, m, &mf, &err) != NF_OK) {
-        fprintf(stderr, "newsfold run: rank %d: %s\n", rank, err.message);
-        nf_mpi_abort(m, EXIT_FATAL);
-    }
+    if (open_mpi_fold(o, m, &mf, &err) != NF_OK)
+        cli_mpi_stop("run", m, err.message);
     cli_totals totals = {0};
     progress_init(&totals.progress, true);
     nf_mpi_input in = cli_mpi_input("run", paths, n_paths, (size_t)o->batch_docs);
@@ -389,10 +385,8 @@ static int run_mpi(run_cli *o, char **paths, size_t n_paths)
     cli_mpi_totals(&totals, &t);
     if (status != EXIT_FATAL && rank == 0 && write_outputs(o, &result) != 0)
         status = EXIT_FATAL;
-    if (status == EXIT_FATAL) { /* the other ranks would wait for this one */
-        fprintf(stderr, "newsfold run: rank %d failed: stopping all %d ranks\n", rank, nf_mpi_size(m));
-        nf_mpi_abort(m, EXIT_FATAL);
-    }
+    if (status == EXIT_FATAL)
+        cli_mpi_stop("run", m, NULL);
     if (o->stats) {
         nf_mpi_stats ms;
         nf_mpi_fold_stats(mf, &ms);

@@ -254,6 +254,25 @@ nf_mpi_input cli_mpi_input(const char *command, char **paths, size_t n_paths, si
                           CLI_BATCH_BYTES, 0, mpi_warn, (void *)(uintptr_t)command};
 }
 
+nf_mpi *cli_mpi_start(const char *command)
+{
+    nf_error err;
+    nf_mpi *m = NULL;
+    if (nf_mpi_init(&m, &err) == NF_OK)
+        return m;
+    fprintf(stderr, "newsfold %s: --mpi: %s\n", command, err.message);
+    return NULL;
+}
+
+void cli_mpi_stop(const char *command, nf_mpi *m, const char *message)
+{
+    int rank = nf_mpi_rank(m);
+    if (message)
+        fprintf(stderr, "newsfold %s: rank %d: %s\n", command, rank, message);
+    fprintf(stderr, "newsfold %s: rank %d failed: stopping all %d ranks\n", command, rank, nf_mpi_size(m));
+    nf_mpi_abort(m, EXIT_FATAL);
+}
+
 void cli_mpi_totals(cli_totals *t, const nf_mpi_totals *mpi)
 {
     t->docs = mpi->docs;
