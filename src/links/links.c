@@ -564,6 +564,7 @@ typedef struct pair_scratch {
     uint32_t *id_at;               /* per marked sequence position, its number */
     uint64_t *marked;              /* bit per sequence position */
     uint32_t *mask_of;             /* for each number, its match mask (UINT32_MAX: none) */
+    uint32_t *passed;              /* b's features that pass a's filter, in b's order */
     uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
     size_t cap;                    /* features of the largest document */
     size_t table_of;               /* the document whose features the table holds (SIZE_MAX: none) */
@@ -604,11 +605,25 @@ static void match_table_for(const nf_links *l, size_t ia, pair_scratch *s)
     }
 }
 
-/* The index of hash among the table's document's features, or UINT32_MAX. */
+/* Which of the n features fb pass the filter of the table's document:
+ * their indices, in order, into s->passed; returns how many. No branch on
+ * the outcome (a pair's features pass or fail in no pattern): the probes
+ * of the table then follow for those that passed. */
+static size_t match_filter(pair_scratch *s, const nf_pivot_feature *fb, size_t n)
+{
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++) {
+        uint64_t h = fb[j].hash;
+        s->passed[m] = (uint32_t)j;
+        m += s->filter[filter_bit(h) / 64] >> (filter_bit(h) % 64) & 1;
+    }
+    return m;
+}
+
+/* The index of hash (it passed the filter) among the table's document's
+ * features, or UINT32_MAX. */
 static uint32_t match_find(const pair_scratch *s, const nf_pivot_feature *fa, uint64_t h)
 {
-    if (!(s->filter[filter_bit(h) / 64] >> (filter_bit(h) % 64) & 1))
-        return UINT32_MAX;
     for (size_t k = table_slot(h, s->table_mask);; k = (k + 1) & s->table_mask) {
         uint32_t i = s->table[k];
         if (i == UINT32_MAX || fa[i].hash == h)
@@ -631,8 +646,10 @@ static pair_scratch *pair_scratch_new(size_t cap, size_t seq_cap)
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
     s->mask_of = malloc((cap + 1) * sizeof *s->mask_of);
+    s->passed = malloc((cap + 1) * sizeof *s->passed);
     s->single = malloc((cap + 1) * sizeof *s->single);
-    if (!s->id_at || !s->marked || !s->shared_a || !s->shared_b || !s->mask_of || !s->single || !s->table) {
+    if (!s->id_at || !s->marked || !s->shared_a || !s->shared_b || !s->mask_of || !s->single || !s->table ||
+        !s->passed) {
         pair_scratch_free(s);
         return NULL;
     }
@@ -644,6 +661,7 @@ static void pair_scratch_free(pair_scratch *s)
     if (!s)
         return;
     free(s->id_at), free(s->marked), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s->single), free(s->table);
+    free(s->passed);
     free(s);
 }
 
@@ -724,8 +742,9 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
     size_t shared = 0, n_ids = 0;
     const nf_pivot_feature *fa = a->pivot.features, *fb = b->pivot.features;
     match_table_for(l, ia, s);
-    for (size_t j = 0; j < b->pivot.n_features; j++) {
-        uint32_t i = match_find(s, fa, fb[j].hash);
+    size_t n_passed = match_filter(s, fb, b->pivot.n_features);
+    for (size_t n = 0; n < n_passed; n++) { /* b's features in hash order, as a merge would meet them */
+        uint32_t j = s->passed[n], i = match_find(s, fa, fb[j].hash);
         if (i == UINT32_MAX)
             continue;
         double w = (double)a->weights[i] * b->weights[j];
