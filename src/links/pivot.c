@@ -59,6 +59,8 @@
 #define MAX_DATES 256
 #define LOOKUP_CACHE_SLOTS (1u << 15) /* ~800 KB: phrases, CJK, Ukrainian */
 #define WORD_CACHE_SLOTS (1u << 16)   /* ~3 MB: the words of a language met recently */
+#define NAME_CACHE_SLOTS (1u << 12)   /* ~540 KB: names transliterated recently */
+#define NAME_CACHE_BYTES 64           /* longer names (or their ASCII) are not kept */
 
 /* A memo of dictionary lookups, direct-mapped by key: a word is looked up
  * in the large mapped table (a Bloom probe and a search, cache misses
@@ -88,11 +90,22 @@ typedef struct word_slot {
     uint32_t flags;
 } word_slot;
 
+/* A memo of transliterations (ascii_name), direct-mapped by the hash of
+ * the name's bytes: a name recurs through a text and a corpus, and ICU's
+ * rule-based transliterator costs microseconds a call. Holds the name
+ * itself, so a hit is the transliterator's own answer. */
+typedef struct name_slot {
+    uint64_t hash;
+    uint8_t len, ascii_len; /* len 0: empty */
+    char name[NAME_CACHE_BYTES], ascii[NAME_CACHE_BYTES];
+} name_slot;
+
 struct nfi_pivoter {
     const nfi_lexicon *lex;
     bool keep_surface;
     lookup_slot *memo; /* LOOKUP_CACHE_SLOTS */
     word_slot *words;  /* WORD_CACHE_SLOTS */
+    name_slot *names;  /* NAME_CACHE_SLOTS */
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
     UTransliterator *translit;
     struct sb_stemmer *russian; /* Ukrainian words read through the Russian dictionary */
@@ -110,8 +123,9 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     p->keep_surface = keep_surface;
     p->memo = calloc(LOOKUP_CACHE_SLOTS, sizeof *p->memo);
     p->words = calloc(WORD_CACHE_SLOTS, sizeof *p->words);
-    if (!p->memo || !p->words) {
-        free(p->memo), free(p->words);
+    p->names = calloc(NAME_CACHE_SLOTS, sizeof *p->names);
+    if (!p->memo || !p->words || !p->names) {
+        free(p->memo), free(p->words), free(p->names);
         free(p);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
@@ -120,7 +134,7 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     u_uastrcpy(id, "Any-Latin; Latin-ASCII");
     p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
     if (U_FAILURE(e)) {
-        free(p->memo), free(p->words);
+        free(p->memo), free(p->words), free(p->names);
         free(p);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable: %s", u_errorName(e));
     }
@@ -139,6 +153,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
         sb_stemmer_delete(p->russian);
     free(p->memo);
     free(p->words);
+    free(p->names);
     free(p->token_words);
     nfi_normalizer_free(p->nz);
     free(p);
@@ -309,6 +324,12 @@ static void ascii_name(builder *b, const char *s, size_t n)
         nfi_buf_append(&b->scratch, s, n);
         return;
     }
+    uint64_t h = XXH3_64bits(s, n);
+    name_slot *slot = &b->p->names[(h ^ h >> 32) & (NAME_CACHE_SLOTS - 1)];
+    if (slot->len == n && slot->hash == h && memcmp(slot->name, s, n) == 0) {
+        nfi_buf_append(&b->scratch, slot->ascii, slot->ascii_len);
+        return;
+    }
     UChar buf[256];
     int32_t len = 0, limit;
     UErrorCode e = U_ZERO_ERROR;
@@ -322,8 +343,14 @@ static void ascii_name(builder *b, const char *s, size_t n)
     char out[768];
     int32_t out_len = 0;
     u_strToUTF8(out, sizeof out, &out_len, buf, len, &e);
-    if (U_SUCCESS(e))
-        nfi_buf_append(&b->scratch, out, (size_t)out_len);
+    if (U_FAILURE(e))
+        return;
+    nfi_buf_append(&b->scratch, out, (size_t)out_len);
+    if (n <= NAME_CACHE_BYTES && out_len <= NAME_CACHE_BYTES) {
+        slot->hash = h, slot->len = (uint8_t)n, slot->ascii_len = (uint8_t)out_len;
+        memcpy(slot->name, s, n);
+        memcpy(slot->ascii, out, (size_t)out_len);
+    }
 }
 
 /* Records a name for display (entities) with the key of its whole run. */
