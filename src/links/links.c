@@ -828,19 +828,24 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
 {
     const doc_entry *d = &l->docs[a];
     size_t n_touched = 0;
+    if (!d->lang_id)
+        return; /* an unknown language links to nothing */
     for (size_t j = 0; j < d->pivot.n_features; j++) {
         uint32_t at = d->post[j];
         if (at == UINT32_MAX)
             continue;
         double wa = d->weights[j];
+        /* Half the postings are of the document's own language, in no
+         * order: no branch on it. A posting that does not count adds 0
+         * (acc holds sums of positive weights: unchanged) and is not
+         * noted as touched. */
         for (size_t e = p->offsets[at]; e < p->offsets[at + 1]; e++) {
             const struct posting *h = &p->hits[e];
             uint32_t b = h->doc; /* linkable: known languages that differ */
-            if (b == a || h->lang_id == d->lang_id || !h->lang_id || !d->lang_id)
-                continue;
-            if (acc[b] == 0)
-                touched[n_touched++] = b;
-            acc[b] += wa * h->weight;
+            bool counts = b != a && h->lang_id != d->lang_id && h->lang_id;
+            touched[n_touched] = b;
+            n_touched += counts && acc[b] == 0;
+            acc[b] += counts ? wa * h->weight : 0.0;
         }
     }
     size_t keep = 0, k = (size_t)l->opt.candidates;

@@ -768,7 +768,14 @@ static bool paragraph_break_before(const nf_clean_doc *d, size_t i)
     if (i == 0)
         return false;
     const nf_token *prev = &d->tokens[i - 1], *t = &d->tokens[i];
-    return memchr(d->text + prev->start + prev->len, '\n', t->start - (prev->start + prev->len)) != NULL;
+    const char *gap = d->text + prev->start + prev->len;
+    size_t n = t->start - (prev->start + prev->len);
+    if (n > 16)
+        return memchr(gap, '\n', n) != NULL;
+    bool newline = false; /* most gaps are a space or two: no call */
+    for (size_t k = 0; k < n; k++)
+        newline |= gap[k] == '\n';
+    return newline;
 }
 
 /* The name features of one word (any script). */
@@ -1063,8 +1070,11 @@ static size_t cjk_run(builder *b, size_t i, bool has_lexicon)
 static bool ascii_digits(builder *b, const char *text, size_t len)
 {
     bool any = false;
-    for (size_t i = 0; i + 1 < len && !any; i++) /* lead bytes of U+0660-0669, U+06F0-06F9, U+FF10-FF19 */
-        any = ((unsigned char)text[i] == 0xD9 || (unsigned char)text[i] == 0xDB || (unsigned char)text[i] == 0xEF);
+    for (size_t at = 0; at + 1 < len && !any; at += 256) { /* 256 bytes a step, each a loop without exits */
+        size_t end = at + 256 < len - 1 ? at + 256 : len - 1;
+        for (size_t i = at; i < end; i++) /* lead bytes of U+0660-0669, U+06F0-06F9, U+FF10-FF19 */
+            any |= (unsigned char)text[i] == 0xD9 || (unsigned char)text[i] == 0xDB || (unsigned char)text[i] == 0xEF;
+    }
     if (!any)
         return false;
     b->scratch.len = 0;
