@@ -271,7 +271,7 @@ typedef struct builder {
     nfi_pivoter *p;
     const nf_clean_doc *doc;
     nfi_buf seq;      /* uint64 hashes in text order */
-    nfi_buf at;       /* uint32 pairs: offset and length of the words behind each */
+    nfi_buf at;       /* uint32 pairs: offset and length of the words behind each (keep_surface only) */
     uint32_t cur_start, cur_len; /* the words being emitted */
     nfi_buf para;     /* uint32 paragraph ends */
     nfi_buf names, keys;
@@ -281,10 +281,16 @@ typedef struct builder {
     uint64_t lang_seed;    /* nfi_lexicon_lang_seed of the document's language */
     token_word *words;     /* per token, what the dictionary says (read_words), or NULL */
     struct phrase_query *queries; /* room for 4 per token (read_words) */
+    /* term_share's count, kept as features are emitted: the word whose
+     * features are being emitted (its offset; the features of one word are
+     * adjacent and share it) and whether it gave a term or a name, a term */
+    uint32_t word_start;
+    bool word_open, word_counted, word_term;
+    size_t n_words, n_words_with_term;
 } builder;
 
 /* nfi_buf_append of 8 bytes, its common case (room enough) inline: the
- * pivot appends twice per feature, millions of times. */
+ * pivot appends once or twice per feature, millions of times. */
 static inline void append8(nfi_buf *buf, const void *p)
 {
     if (buf->len + 9 > buf->cap) {
@@ -296,12 +302,28 @@ static inline void append8(nfi_buf *buf, const void *p)
     buf->data[buf->len] = '\0';
 }
 
+/* Closes the word whose features term_share counts. */
+static void close_word(builder *b)
+{
+    b->n_words += b->word_counted;
+    b->n_words_with_term += b->word_term;
+}
+
 static void emit_hash(builder *b, int kind, uint64_t h)
 {
     h = (h & ~3ULL) | (uint64_t)kind; /* the kind rides in the low bits */
     append8(&b->seq, &h);
-    uint32_t at[2] = {b->cur_start, b->cur_len};
-    append8(&b->at, at);
+    if (b->p->keep_surface) { /* the words behind each feature: only for explanations */
+        uint32_t at[2] = {b->cur_start, b->cur_len};
+        append8(&b->at, at);
+    }
+    if (!b->word_open || b->cur_start != b->word_start) { /* a feature of the next word */
+        close_word(b);
+        b->word_open = true, b->word_start = b->cur_start;
+        b->word_counted = b->word_term = false;
+    }
+    b->word_counted |= kind == NF_PIVOT_TERM || kind == NF_PIVOT_NAME;
+    b->word_term |= kind == NF_PIVOT_TERM;
 }
 
 static void emit(builder *b, int kind, const char *key, size_t len)
@@ -1069,16 +1091,11 @@ static size_t cjk_run(builder *b, size_t i, bool has_lexicon)
  * Arabic-Indic) as ASCII; false (and no copy) when there are none. */
 static bool ascii_digits(builder *b, const char *text, size_t len)
 {
-    bool any = false;
-    for (size_t at = 0; at + 1 < len && !any; at += 256) { /* 256 bytes a step, each a loop without exits */
-        size_t end = at + 256 < len - 1 ? at + 256 : len - 1;
-        for (size_t i = at; i < end; i++) /* lead bytes of U+0660-0669, U+06F0-06F9, U+FF10-FF19 */
-            any |= (unsigned char)text[i] == 0xD9 || (unsigned char)text[i] == 0xDB || (unsigned char)text[i] == 0xEF;
-    }
-    if (!any)
+    /* lead bytes of U+0660-0669, U+06F0-06F9, U+FF10-FF19 (before the last byte) */
+    if (len < 2 || (!memchr(text, 0xD9, len - 1) && !memchr(text, 0xDB, len - 1) && !memchr(text, 0xEF, len - 1)))
         return false;
     b->scratch.len = 0;
-    any = false;
+    bool any = false;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         size_t k = nfi_utf8_decode((const unsigned char *)text + i, len - i, &cp);
@@ -1109,61 +1126,65 @@ static void add_dates(builder *b)
     }
 }
 
-/* p at size bytes (no larger than it is); p itself when realloc fails. */
-static void *shrink(void *p, size_t size)
-{
-    void *q = p ? realloc(p, size) : NULL;
-    return q ? q : p;
-}
-
 /* Share of the words behind name and term features that yield a term:
  * about 1 where the language has a dictionary (or is English), 0 where
  * every word could only be read as a name (Hebrew today). Features of one
- * word are adjacent in the sequence and share its offset. */
-static double term_share(const uint64_t *seq, const uint32_t *at, size_t n)
+ * word are adjacent in the sequence and share its offset: emit_hash counts
+ * them as they come. */
+static double term_share(builder *b)
 {
-    size_t words = 0, with_term = 0;
-    for (size_t j = 0; j < n;) {
-        size_t k = j;
-        bool term = false, counted = false;
-        while (k < n && at[2 * k] == at[2 * j]) {
-            int kind = (int)(seq[k] & 3);
-            counted |= kind == NF_PIVOT_TERM || kind == NF_PIVOT_NAME;
-            term |= kind == NF_PIVOT_TERM;
-            k++;
-        }
-        words += counted, with_term += term;
-        j = k;
-    }
-    return words ? (double)with_term / (double)words : 0;
+    close_word(b);
+    return b->n_words ? (double)b->n_words_with_term / (double)b->n_words : 0;
 }
 
-/* The sequence as feature indices, and (when surface is wanted) each
- * feature's first surface: through a small open-addressing table of the
- * features (hash -> index), O(sequence). Every sequence element is a
- * feature. */
+/* The features (sorted by hash, each with its count) and the sequence as
+ * feature indices, from the emitted hashes: an open-addressing table of
+ * the hashes numbers each distinct one and counts it, the distinct hashes
+ * alone are sorted (about half the sequence), and each number's place in
+ * that order renumbers the sequence; and (when surface is wanted) each
+ * feature's first surface. */
 static bool index_sequence(const uint64_t *seq, const uint32_t *at, size_t n, bool surface, nf_pivot *out)
 {
     size_t cap = 16;
-    while (cap < 2 * out->n_features)
+    while (cap < 2 * n)
         cap *= 2;
-    uint32_t *slots = malloc(cap * sizeof *slots);
-    out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
-    out->surface = surface ? calloc(2 * out->n_features + 1, sizeof *out->surface) : NULL;
-    if (!slots || !out->sequence || (surface && !out->surface))
-        return free(slots), false;
+    /* scratch: slots (cap), then per distinct hash its hash, count and rank, per element its number,
+     * and the sorted hashes with the sort's scratch */
+    uint32_t *slots = malloc(cap * 4 + (n + 1) * (8 + 4 + 4 + 4 + 16));
+    if (!slots)
+        return false;
+    uint64_t *uniq = (uint64_t *)(slots + cap), *sorted = uniq + n + 1;
+    uint32_t *count = (uint32_t *)(sorted + 2 * (n + 1)), *rank = count + n + 1, *number = rank + n + 1;
     memset(slots, 0xFF, cap * sizeof *slots);
-    for (size_t j = 0; j < out->n_features; j++) {
-        size_t k = (size_t)(out->features[j].hash >> 7) & (cap - 1);
-        while (slots[k] != UINT32_MAX)
-            k = (k + 1) & (cap - 1);
-        slots[k] = (uint32_t)j;
-    }
+    size_t nf = 0;
     for (size_t i = 0; i < n; i++) {
         size_t k = (size_t)(seq[i] >> 7) & (cap - 1);
-        while (out->features[slots[k]].hash != seq[i])
+        while (slots[k] != UINT32_MAX && uniq[slots[k]] != seq[i])
             k = (k + 1) & (cap - 1);
-        uint32_t f = out->sequence[i] = slots[k];
+        if (slots[k] == UINT32_MAX) {
+            slots[k] = (uint32_t)nf;
+            uniq[nf] = seq[i], count[nf++] = 0;
+        }
+        count[number[i] = slots[k]]++;
+    }
+    if (nf)
+        memcpy(sorted, uniq, nf * 8);
+    nfi_u64_sort(sorted, nf, sorted + nf);
+    out->features = malloc((nf ? nf : 1) * sizeof *out->features);
+    out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
+    out->surface = surface ? calloc(2 * nf + 1, sizeof *out->surface) : NULL;
+    if (!out->features || !out->sequence || (surface && !out->surface))
+        return free(slots), false;
+    for (size_t r = 0; r < nf; r++) {
+        size_t k = (size_t)(sorted[r] >> 7) & (cap - 1);
+        while (uniq[slots[k]] != sorted[r])
+            k = (k + 1) & (cap - 1);
+        rank[slots[k]] = (uint32_t)r;
+        out->features[r] = (nf_pivot_feature){sorted[r], count[slots[k]], (uint8_t)(sorted[r] & 3)};
+    }
+    out->n_features = nf;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t f = out->sequence[i] = rank[number[i]];
         if (surface && !out->surface[2 * f + 1] && at[2 * i + 1])
             out->surface[2 * f] = at[2 * i], out->surface[2 * f + 1] = at[2 * i + 1];
     }
@@ -1174,32 +1195,14 @@ static bool index_sequence(const uint64_t *seq, const uint32_t *at, size_t n, bo
 static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
 {
     size_t n = b->seq.len / 8;
-    uint64_t *sorted = malloc((n ? 2 * n : 1) * 8); /* and the radix sort's scratch */
-    out->features = malloc((n ? n : 1) * sizeof *out->features);
-    if (!sorted || !out->features || b->seq.oom || b->at.oom || b->para.oom || b->names.oom || b->keys.oom) {
-        free(sorted);
+    if (b->seq.oom || b->at.oom || b->para.oom || b->names.oom || b->keys.oom)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    }
-    if (n)
-        memcpy(sorted, b->seq.data, n * 8);
-    nfi_u64_sort(sorted, n, sorted + n);
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && sorted[j] == sorted[i])
-            j++;
-        out->features[out->n_features++] = (nf_pivot_feature){sorted[i], (uint32_t)(j - i), (uint8_t)(sorted[i] & 3)};
-        i = j;
-    }
-    free(sorted);
     /* kept for the whole run (every document's pivot waits for finish):
-     * the arrays at their size, not the features' upper bound or the
-     * buffers' doubled capacity (about a third of links' memory) */
-    out->features = shrink(out->features, (out->n_features ? out->n_features : 1) * sizeof *out->features);
+     * the arrays at their size, not an upper bound or the buffers'
+     * doubled capacity (about a third of links' memory) */
     out->n_sequence = n;
-    const uint64_t *seq = (const uint64_t *)b->seq.data;
-    const uint32_t *at = (const uint32_t *)b->at.data;
-    out->term_share = term_share(seq, at, n);
-    if (!index_sequence(seq, at, n, b->p->keep_surface, out))
+    out->term_share = term_share(b);
+    if (!index_sequence((const uint64_t *)b->seq.data, (const uint32_t *)b->at.data, n, b->p->keep_surface, out))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     out->n_paragraphs = b->para.len / 4;
     out->paragraph_ends = (uint32_t *)nfi_buf_take(&b->para, NULL);
