@@ -317,11 +317,54 @@ typedef struct bucket_job {
     size_t start[257];
 } bucket_job;
 
+/* Sorts one bucket (its keys share the top byte) by key, stably: one
+ * counting pass on the next bits (about as many slots as pairs), then an
+ * insertion sort within each slot, where well-mixed hashes leave one or
+ * two pairs; a crowded slot (a feature of many documents, many equal keys)
+ * gets the stable radix sort. Eight LSD passes cost several times more. */
+enum { SLOT_SORT_MAX = 32 };
 static nf_status sort_bucket_task(void *ctx, void *worker, size_t b, nf_error *err)
 {
     (void)worker, (void)err;
     bucket_job *j = ctx;
-    nfi_kv_sort_by_key_stable(j->all + j->start[b], j->start[b + 1] - j->start[b]);
+    nfi_kv *v = j->all + j->start[b];
+    size_t n = j->start[b + 1] - j->start[b];
+    int bits = 8;
+    while (bits < 16 && ((size_t)1 << bits) < n)
+        bits++;
+    nfi_kv *tmp = n > SLOT_SORT_MAX ? malloc(n * sizeof *tmp) : NULL;
+    uint32_t *start = tmp ? calloc(((size_t)1 << bits) + 1, sizeof *start) : NULL;
+    if (!start) { /* small, or no memory */
+        free(tmp);
+        nfi_kv_sort_by_key_stable(v, n);
+        return NF_OK;
+    }
+    int shift = 56 - bits;
+    uint64_t mask = ((uint64_t)1 << bits) - 1;
+    for (size_t i = 0; i < n; i++)
+        start[(v[i].key >> shift & mask) + 1]++;
+    for (size_t s = 0; s < mask + 1; s++)
+        start[s + 1] += start[s];
+    for (size_t i = 0; i < n; i++) /* stable: each slot's pairs in their order */
+        tmp[start[v[i].key >> shift & mask]++] = v[i];
+    for (size_t s = 0, from = 0; s <= mask; from = start[s++]) { /* start[s]: now the end of slot s */
+        nfi_kv *slot = tmp + from;
+        size_t len = start[s] - from;
+        if (len > SLOT_SORT_MAX) {
+            nfi_kv_sort_by_key_stable(slot, len);
+            continue;
+        }
+        for (size_t i = 1; i < len; i++) { /* stable: moves only past larger keys */
+            nfi_kv x = slot[i];
+            size_t k = i;
+            for (; k > 0 && slot[k - 1].key > x.key; k--)
+                slot[k] = slot[k - 1];
+            slot[k] = x;
+        }
+    }
+    memcpy(v, tmp, n * sizeof *v);
+    free(start);
+    free(tmp);
     return NF_OK;
 }
 
