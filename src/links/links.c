@@ -720,7 +720,7 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     for (size_t i = 0; i < na; i++) { /* match masks: positions of each symbol in a */
         if (s->mask_of[a[i]] == UINT32_MAX) {
             s->mask_of[a[i]] = (uint32_t)n_masks;
-            memset(s->masks[n_masks++], 0, sizeof s->masks[0]);
+            memset(s->masks[n_masks++], 0, words * sizeof s->masks[0][0]); /* the words read below */
         }
         s->masks[s->mask_of[a[i]]][i / 64] |= 1ULL << (i % 64);
     }
