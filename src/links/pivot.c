@@ -100,12 +100,22 @@ typedef struct name_slot {
     char name[NAME_CACHE_BYTES], ascii[NAME_CACHE_BYTES];
 } name_slot;
 
+/* A memo of the name features of single words (emit_name): a name's
+ * keys are a pure function of its bytes. */
+typedef struct name_keys_slot {
+    uint64_t hash;
+    uint8_t len, n_keys; /* len 0: empty */
+    char name[NAME_CACHE_BYTES];
+    uint64_t keys[NFI_NAME_KEYS];
+} name_keys_slot;
+
 struct nfi_pivoter {
     const nfi_lexicon *lex;
     bool keep_surface;
     lookup_slot *memo; /* LOOKUP_CACHE_SLOTS */
     word_slot *words;  /* WORD_CACHE_SLOTS */
     name_slot *names;  /* NAME_CACHE_SLOTS */
+    name_keys_slot *name_keys; /* NAME_CACHE_SLOTS */
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
     UTransliterator *translit;
     struct sb_stemmer *russian; /* Ukrainian words read through the Russian dictionary */
@@ -126,8 +136,9 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     p->memo = calloc(LOOKUP_CACHE_SLOTS, sizeof *p->memo);
     p->words = calloc(WORD_CACHE_SLOTS, sizeof *p->words);
     p->names = calloc(NAME_CACHE_SLOTS, sizeof *p->names);
-    if (!p->memo || !p->words || !p->names) {
-        free(p->memo), free(p->words), free(p->names);
+    p->name_keys = calloc(NAME_CACHE_SLOTS, sizeof *p->name_keys);
+    if (!p->memo || !p->words || !p->names || !p->name_keys) {
+        free(p->memo), free(p->words), free(p->names), free(p->name_keys);
         free(p);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
@@ -136,7 +147,7 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     u_uastrcpy(id, "Any-Latin; Latin-ASCII");
     p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
     if (U_FAILURE(e)) {
-        free(p->memo), free(p->words), free(p->names);
+        free(p->memo), free(p->words), free(p->names), free(p->name_keys);
         free(p);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable: %s", u_errorName(e));
     }
@@ -156,6 +167,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
     free(p->memo);
     free(p->words);
     free(p->names);
+    free(p->name_keys);
     free(p->token_words);
     free(p->queries);
     nfi_normalizer_free(p->nz);
@@ -803,11 +815,23 @@ static bool paragraph_break_before(const nf_clean_doc *d, size_t i)
 /* The name features of one word (any script). */
 static void emit_name(builder *b, const char *s, size_t n)
 {
-    ascii_name(b, s, n);
-    uint64_t keys[NFI_NAME_KEYS];
-    size_t k = nfi_name_keys(b->scratch.data ? b->scratch.data : "", b->scratch.len, NFI_NAME_CONSONANTS, keys);
-    for (size_t i = 0; i < k; i++)
-        emit_hash(b, NF_PIVOT_NAME, keys[i]);
+    uint64_t h = XXH3_64bits(s, n);
+    name_keys_slot *slot = &b->p->name_keys[(h ^ h >> 32) & (NAME_CACHE_SLOTS - 1)];
+    if (!(n && slot->len == n && slot->hash == h && memcmp(slot->name, s, n) == 0)) {
+        ascii_name(b, s, n);
+        uint64_t keys[NFI_NAME_KEYS];
+        size_t k = nfi_name_keys(b->scratch.data ? b->scratch.data : "", b->scratch.len, NFI_NAME_CONSONANTS, keys);
+        if (!n || n > NAME_CACHE_BYTES) { /* not kept */
+            for (size_t i = 0; i < k; i++)
+                emit_hash(b, NF_PIVOT_NAME, keys[i]);
+            return;
+        }
+        *slot = (name_keys_slot){h, (uint8_t)n, (uint8_t)k, {0}, {0}};
+        memcpy(slot->name, s, n);
+        memcpy(slot->keys, keys, k * sizeof *keys);
+    }
+    for (size_t i = 0; i < slot->n_keys; i++)
+        emit_hash(b, NF_PIVOT_NAME, slot->keys[i]);
 }
 
 /* Bytes of a one-letter clitic that Hebrew and Arabic write onto a word
