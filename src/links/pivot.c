@@ -37,8 +37,16 @@
  * filter of links.h), so a token's record is read once and the cache
  * misses of different tokens overlap; a phrase is joined and looked up only
  * when its first word begins a phrase, its last ends one and the filter
- * knows that first and last word at that length. Caches and filters only
- * answer what the lexicon would: the features do not depend on them.
+ * knows that first and last word at that length (the filter's words are
+ * fetched while the questions are gathered, then read). Caches and filters
+ * only answer what the lexicon would: the features do not depend on them.
+ * Names are memoized the same way: a name's transliteration, and a name
+ * word's keys, are pure functions of its bytes (per-thread memos holding
+ * the bytes themselves).
+ * The features come from a table of the emitted hashes (each distinct one
+ * numbered and counted), only the distinct hashes are sorted, and the
+ * sequence is renumbered by their order; term_share is counted as the
+ * features are emitted.
  */
 #define XXH_INLINE_ALL /* the same hashes, inlined: a call per word cost more than the hash */
 #include <xxhash.h>

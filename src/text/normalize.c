@@ -40,6 +40,10 @@
  * its bound it is emptied and refilled, which keeps memory per thread fixed.
  * A word that is not stemmed and folds through the fast paths (ASCII,
  * fold2) skips the cache: folding it costs less than the lookup.
+ * In token mode a found token waits in a ring of 16 before it is folded:
+ * meanwhile its cache slot, then the arena entry the slot names, are
+ * fetched, so the cache misses of successive words overlap; tokens are
+ * folded in the order found, so records and pool are the same.
  *
  * Hash mode (nfi_tokenize_units, for duplicate detection) makes the same
  * tokens without stems and keeps no token records: each norm is followed by
