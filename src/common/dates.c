@@ -423,6 +423,16 @@ int nf_find_date(const char *text, size_t len, int year_hint, char out[11])
     return 1;
 }
 
+/* Whether s holds an ASCII digit: every date match_date knows has a
+ * number (LEX_NUM), so a stretch without one is not lexed. */
+static bool has_digit(const char *s, size_t n)
+{
+    bool any = false;
+    for (size_t i = 0; i < n; i++) /* no exit inside: vectorized */
+        any |= (unsigned)((unsigned char)s[i] - '0') < 10u;
+    return any;
+}
+
 size_t nfi_month_days(const char *text, size_t len, uint16_t *out, size_t max)
 {
     enum { WINDOW = 2048, MAX_TOKS = 700 };
@@ -432,7 +442,7 @@ size_t nfi_month_days(const char *text, size_t len, uint16_t *out, size_t max)
         size_t end = at + WINDOW < len ? at + WINDOW : len;
         while (end < len && !nfi_is_space((unsigned char)text[end])) /* do not cut a word */
             end++;
-        size_t n = lex(text + at, end - at, toks, MAX_TOKS);
+        size_t n = has_digit(text + at, end - at) ? lex(text + at, end - at, toks, MAX_TOKS) : 0;
         for (size_t i = 0; i < n && n_out < max; i++) {
             date_match dm;
             if (match_date(text + at, toks, n, i, &dm)) {

@@ -1211,6 +1211,12 @@ bool nfi_lexicon_may_have_phrase(const nfi_lexicon *lex, uint64_t phrase_key)
     return (lex->phrase_filter[w] & bits) == bits;
 }
 
+void nfi_lexicon_prefetch_phrase(const nfi_lexicon *lex, uint64_t phrase_key)
+{
+    if (lex->phrase_filter)
+        __builtin_prefetch(&lex->phrase_filter[phrase_key & lex->phrase_mask]);
+}
+
 nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *cache_dir, const char *user_file,
                           nf_error *err)
 {

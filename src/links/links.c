@@ -317,11 +317,54 @@ typedef struct bucket_job {
     size_t start[257];
 } bucket_job;
 
+/* Sorts one bucket (its keys share the top byte) by key, stably: one
+ * counting pass on the next bits (about as many slots as pairs), then an
+ * insertion sort within each slot, where well-mixed hashes leave one or
+ * two pairs; a crowded slot (a feature of many documents, many equal keys)
+ * gets the stable radix sort. Eight LSD passes cost several times more. */
+enum { SLOT_SORT_MAX = 32 };
 static nf_status sort_bucket_task(void *ctx, void *worker, size_t b, nf_error *err)
 {
     (void)worker, (void)err;
     bucket_job *j = ctx;
-    nfi_kv_sort_by_key_stable(j->all + j->start[b], j->start[b + 1] - j->start[b]);
+    nfi_kv *v = j->all + j->start[b];
+    size_t n = j->start[b + 1] - j->start[b];
+    int bits = 8;
+    while (bits < 16 && ((size_t)1 << bits) < n)
+        bits++;
+    nfi_kv *tmp = n > SLOT_SORT_MAX ? malloc(n * sizeof *tmp) : NULL;
+    uint32_t *start = tmp ? calloc(((size_t)1 << bits) + 1, sizeof *start) : NULL;
+    if (!start) { /* small, or no memory */
+        free(tmp);
+        nfi_kv_sort_by_key_stable(v, n);
+        return NF_OK;
+    }
+    int shift = 56 - bits;
+    uint64_t mask = ((uint64_t)1 << bits) - 1;
+    for (size_t i = 0; i < n; i++)
+        start[(v[i].key >> shift & mask) + 1]++;
+    for (size_t s = 0; s < mask + 1; s++)
+        start[s + 1] += start[s];
+    for (size_t i = 0; i < n; i++) /* stable: each slot's pairs in their order */
+        tmp[start[v[i].key >> shift & mask]++] = v[i];
+    for (size_t s = 0, from = 0; s <= mask; from = start[s++]) { /* start[s]: now the end of slot s */
+        nfi_kv *slot = tmp + from;
+        size_t len = start[s] - from;
+        if (len > SLOT_SORT_MAX) {
+            nfi_kv_sort_by_key_stable(slot, len);
+            continue;
+        }
+        for (size_t i = 1; i < len; i++) { /* stable: moves only past larger keys */
+            nfi_kv x = slot[i];
+            size_t k = i;
+            for (; k > 0 && slot[k - 1].key > x.key; k--)
+                slot[k] = slot[k - 1];
+            slot[k] = x;
+        }
+    }
+    memcpy(v, tmp, n * sizeof *v);
+    free(start);
+    free(tmp);
     return NF_OK;
 }
 
@@ -564,6 +607,7 @@ typedef struct pair_scratch {
     uint32_t *id_at;               /* per marked sequence position, its number */
     uint64_t *marked;              /* bit per sequence position */
     uint32_t *mask_of;             /* for each number, its match mask (UINT32_MAX: none) */
+    uint32_t *passed;              /* b's features that pass a's filter, in b's order */
     uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
     size_t cap;                    /* features of the largest document */
     size_t table_of;               /* the document whose features the table holds (SIZE_MAX: none) */
@@ -604,11 +648,25 @@ static void match_table_for(const nf_links *l, size_t ia, pair_scratch *s)
     }
 }
 
-/* The index of hash among the table's document's features, or UINT32_MAX. */
+/* Which of the n features fb pass the filter of the table's document:
+ * their indices, in order, into s->passed; returns how many. No branch on
+ * the outcome (a pair's features pass or fail in no pattern): the probes
+ * of the table then follow for those that passed. */
+static size_t match_filter(pair_scratch *s, const nf_pivot_feature *fb, size_t n)
+{
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++) {
+        uint64_t h = fb[j].hash;
+        s->passed[m] = (uint32_t)j;
+        m += s->filter[filter_bit(h) / 64] >> (filter_bit(h) % 64) & 1;
+    }
+    return m;
+}
+
+/* The index of hash (it passed the filter) among the table's document's
+ * features, or UINT32_MAX. */
 static uint32_t match_find(const pair_scratch *s, const nf_pivot_feature *fa, uint64_t h)
 {
-    if (!(s->filter[filter_bit(h) / 64] >> (filter_bit(h) % 64) & 1))
-        return UINT32_MAX;
     for (size_t k = table_slot(h, s->table_mask);; k = (k + 1) & s->table_mask) {
         uint32_t i = s->table[k];
         if (i == UINT32_MAX || fa[i].hash == h)
@@ -631,8 +689,10 @@ static pair_scratch *pair_scratch_new(size_t cap, size_t seq_cap)
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
     s->mask_of = malloc((cap + 1) * sizeof *s->mask_of);
+    s->passed = malloc((cap + 1) * sizeof *s->passed);
     s->single = malloc((cap + 1) * sizeof *s->single);
-    if (!s->id_at || !s->marked || !s->shared_a || !s->shared_b || !s->mask_of || !s->single || !s->table) {
+    if (!s->id_at || !s->marked || !s->shared_a || !s->shared_b || !s->mask_of || !s->single || !s->table ||
+        !s->passed) {
         pair_scratch_free(s);
         return NULL;
     }
@@ -644,6 +704,7 @@ static void pair_scratch_free(pair_scratch *s)
     if (!s)
         return;
     free(s->id_at), free(s->marked), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s->single), free(s->table);
+    free(s->passed);
     free(s);
 }
 
@@ -659,7 +720,7 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     for (size_t i = 0; i < na; i++) { /* match masks: positions of each symbol in a */
         if (s->mask_of[a[i]] == UINT32_MAX) {
             s->mask_of[a[i]] = (uint32_t)n_masks;
-            memset(s->masks[n_masks++], 0, sizeof s->masks[0]);
+            memset(s->masks[n_masks++], 0, words * sizeof s->masks[0][0]); /* the words read below */
         }
         s->masks[s->mask_of[a[i]]][i / 64] |= 1ULL << (i % 64);
     }
@@ -724,8 +785,9 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
     size_t shared = 0, n_ids = 0;
     const nf_pivot_feature *fa = a->pivot.features, *fb = b->pivot.features;
     match_table_for(l, ia, s);
-    for (size_t j = 0; j < b->pivot.n_features; j++) {
-        uint32_t i = match_find(s, fa, fb[j].hash);
+    size_t n_passed = match_filter(s, fb, b->pivot.n_features);
+    for (size_t n = 0; n < n_passed; n++) { /* b's features in hash order, as a merge would meet them */
+        uint32_t j = s->passed[n], i = match_find(s, fa, fb[j].hash);
         if (i == UINT32_MAX)
             continue;
         double w = (double)a->weights[i] * b->weights[j];
@@ -809,19 +871,24 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
 {
     const doc_entry *d = &l->docs[a];
     size_t n_touched = 0;
+    if (!d->lang_id)
+        return; /* an unknown language links to nothing */
     for (size_t j = 0; j < d->pivot.n_features; j++) {
         uint32_t at = d->post[j];
         if (at == UINT32_MAX)
             continue;
         double wa = d->weights[j];
+        /* Half the postings are of the document's own language, in no
+         * order: no branch on it. A posting that does not count adds 0
+         * (acc holds sums of positive weights: unchanged) and is not
+         * noted as touched. */
         for (size_t e = p->offsets[at]; e < p->offsets[at + 1]; e++) {
             const struct posting *h = &p->hits[e];
             uint32_t b = h->doc; /* linkable: known languages that differ */
-            if (b == a || h->lang_id == d->lang_id || !h->lang_id || !d->lang_id)
-                continue;
-            if (acc[b] == 0)
-                touched[n_touched++] = b;
-            acc[b] += wa * h->weight;
+            bool counts = b != a && h->lang_id != d->lang_id && h->lang_id;
+            touched[n_touched] = b;
+            n_touched += counts && acc[b] == 0;
+            acc[b] += counts ? wa * h->weight : 0.0;
         }
     }
     size_t keep = 0, k = (size_t)l->opt.candidates;

@@ -76,6 +76,8 @@ uint64_t nfi_lexicon_suffix_key(const char *lang, const char *s, size_t len, cha
  * the joined phrase; true is wrong for about 2% of the keys tried. */
 uint64_t nfi_lexicon_phrase_key(uint64_t first, uint64_t last, size_t words);
 bool nfi_lexicon_may_have_phrase(const nfi_lexicon *lex, uint64_t phrase_key);
+/* Starts fetching what nfi_lexicon_may_have_phrase will read for the key. */
+void nfi_lexicon_prefetch_phrase(const nfi_lexicon *lex, uint64_t phrase_key);
 /* Languages with entries, NULL-terminated. */
 const char *const *nfi_lexicon_languages(const nfi_lexicon *lex);
 bool nfi_lexicon_has(const nfi_lexicon *lex, const char *lang);

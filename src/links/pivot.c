@@ -37,8 +37,16 @@
  * filter of links.h), so a token's record is read once and the cache
  * misses of different tokens overlap; a phrase is joined and looked up only
  * when its first word begins a phrase, its last ends one and the filter
- * knows that first and last word at that length. Caches and filters only
- * answer what the lexicon would: the features do not depend on them.
+ * knows that first and last word at that length (the filter's words are
+ * fetched while the questions are gathered, then read). Caches and filters
+ * only answer what the lexicon would: the features do not depend on them.
+ * Names are memoized the same way: a name's transliteration, and a name
+ * word's keys, are pure functions of its bytes (per-thread memos holding
+ * the bytes themselves).
+ * The features come from a table of the emitted hashes (each distinct one
+ * numbered and counted), only the distinct hashes are sorted, and the
+ * sequence is renumbered by their order; term_share is counted as the
+ * features are emitted.
  */
 #define XXH_INLINE_ALL /* the same hashes, inlined: a call per word cost more than the hash */
 #include <xxhash.h>
@@ -58,7 +66,9 @@
 #define MIN_COMPOUND_PART 4   /* bytes of each part when splitting compounds */
 #define MAX_DATES 256
 #define LOOKUP_CACHE_SLOTS (1u << 15) /* ~800 KB: phrases, CJK, Ukrainian */
-#define WORD_CACHE_SLOTS (1u << 16)   /* ~3 MB: the words of a language met recently */
+#define WORD_CACHE_SLOTS (1u << 18)   /* ~14 MB: the words of a language met recently (2^16: 2.5 times the misses, each up to six dictionary searches) */
+#define NAME_CACHE_SLOTS (1u << 12)   /* ~540 KB: names transliterated recently */
+#define NAME_CACHE_BYTES 64           /* longer names (or their ASCII) are not kept */
 
 /* A memo of dictionary lookups, direct-mapped by key: a word is looked up
  * in the large mapped table (a Bloom probe and a search, cache misses
@@ -88,16 +98,39 @@ typedef struct word_slot {
     uint32_t flags;
 } word_slot;
 
+/* A memo of transliterations (ascii_name), direct-mapped by the hash of
+ * the name's bytes: a name recurs through a text and a corpus, and ICU's
+ * rule-based transliterator costs microseconds a call. Holds the name
+ * itself, so a hit is the transliterator's own answer. */
+typedef struct name_slot {
+    uint64_t hash;
+    uint8_t len, ascii_len; /* len 0: empty */
+    char name[NAME_CACHE_BYTES], ascii[NAME_CACHE_BYTES];
+} name_slot;
+
+/* A memo of the name features of single words (emit_name): a name's
+ * keys are a pure function of its bytes. */
+typedef struct name_keys_slot {
+    uint64_t hash;
+    uint8_t len, n_keys; /* len 0: empty */
+    char name[NAME_CACHE_BYTES];
+    uint64_t keys[NFI_NAME_KEYS];
+} name_keys_slot;
+
 struct nfi_pivoter {
     const nfi_lexicon *lex;
     bool keep_surface;
     lookup_slot *memo; /* LOOKUP_CACHE_SLOTS */
     word_slot *words;  /* WORD_CACHE_SLOTS */
+    name_slot *names;  /* NAME_CACHE_SLOTS */
+    name_keys_slot *name_keys; /* NAME_CACHE_SLOTS */
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
     UTransliterator *translit;
     struct sb_stemmer *russian; /* Ukrainian words read through the Russian dictionary */
     struct token_word *token_words; /* the builder's per-token records, kept between documents */
     size_t token_words_cap;
+    struct phrase_query *queries; /* read_words' phrase filter questions, kept between documents */
+    size_t queries_cap;
 };
 
 nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_surface, nf_error *err)
@@ -110,8 +143,10 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     p->keep_surface = keep_surface;
     p->memo = calloc(LOOKUP_CACHE_SLOTS, sizeof *p->memo);
     p->words = calloc(WORD_CACHE_SLOTS, sizeof *p->words);
-    if (!p->memo || !p->words) {
-        free(p->memo), free(p->words);
+    p->names = calloc(NAME_CACHE_SLOTS, sizeof *p->names);
+    p->name_keys = calloc(NAME_CACHE_SLOTS, sizeof *p->name_keys);
+    if (!p->memo || !p->words || !p->names || !p->name_keys) {
+        free(p->memo), free(p->words), free(p->names), free(p->name_keys);
         free(p);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
@@ -120,7 +155,7 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     u_uastrcpy(id, "Any-Latin; Latin-ASCII");
     p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
     if (U_FAILURE(e)) {
-        free(p->memo), free(p->words);
+        free(p->memo), free(p->words), free(p->names), free(p->name_keys);
         free(p);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable: %s", u_errorName(e));
     }
@@ -139,7 +174,10 @@ void nfi_pivoter_free(nfi_pivoter *p)
         sb_stemmer_delete(p->russian);
     free(p->memo);
     free(p->words);
+    free(p->names);
+    free(p->name_keys);
     free(p->token_words);
+    free(p->queries);
     nfi_normalizer_free(p->nz);
     free(p);
 }
@@ -253,7 +291,7 @@ typedef struct builder {
     nfi_pivoter *p;
     const nf_clean_doc *doc;
     nfi_buf seq;      /* uint64 hashes in text order */
-    nfi_buf at;       /* uint32 pairs: offset and length of the words behind each */
+    nfi_buf at;       /* uint32 pairs: offset and length of the words behind each (keep_surface only) */
     uint32_t cur_start, cur_len; /* the words being emitted */
     nfi_buf para;     /* uint32 paragraph ends */
     nfi_buf names, keys;
@@ -262,10 +300,17 @@ typedef struct builder {
     nfi_buf run, run_ends; /* a CJK run's normalized text, each token's end in it */
     uint64_t lang_seed;    /* nfi_lexicon_lang_seed of the document's language */
     token_word *words;     /* per token, what the dictionary says (read_words), or NULL */
+    struct phrase_query *queries; /* room for 4 per token (read_words) */
+    /* term_share's count, kept as features are emitted: the word whose
+     * features are being emitted (its offset; the features of one word are
+     * adjacent and share it) and whether it gave a term or a name, a term */
+    uint32_t word_start;
+    bool word_open, word_counted, word_term;
+    size_t n_words, n_words_with_term;
 } builder;
 
 /* nfi_buf_append of 8 bytes, its common case (room enough) inline: the
- * pivot appends twice per feature, millions of times. */
+ * pivot appends once or twice per feature, millions of times. */
 static inline void append8(nfi_buf *buf, const void *p)
 {
     if (buf->len + 9 > buf->cap) {
@@ -277,12 +322,28 @@ static inline void append8(nfi_buf *buf, const void *p)
     buf->data[buf->len] = '\0';
 }
 
+/* Closes the word whose features term_share counts. */
+static void close_word(builder *b)
+{
+    b->n_words += b->word_counted;
+    b->n_words_with_term += b->word_term;
+}
+
 static void emit_hash(builder *b, int kind, uint64_t h)
 {
     h = (h & ~3ULL) | (uint64_t)kind; /* the kind rides in the low bits */
     append8(&b->seq, &h);
-    uint32_t at[2] = {b->cur_start, b->cur_len};
-    append8(&b->at, at);
+    if (b->p->keep_surface) { /* the words behind each feature: only for explanations */
+        uint32_t at[2] = {b->cur_start, b->cur_len};
+        append8(&b->at, at);
+    }
+    if (!b->word_open || b->cur_start != b->word_start) { /* a feature of the next word */
+        close_word(b);
+        b->word_open = true, b->word_start = b->cur_start;
+        b->word_counted = b->word_term = false;
+    }
+    b->word_counted |= kind == NF_PIVOT_TERM || kind == NF_PIVOT_NAME;
+    b->word_term |= kind == NF_PIVOT_TERM;
 }
 
 static void emit(builder *b, int kind, const char *key, size_t len)
@@ -309,6 +370,12 @@ static void ascii_name(builder *b, const char *s, size_t n)
         nfi_buf_append(&b->scratch, s, n);
         return;
     }
+    uint64_t h = XXH3_64bits(s, n);
+    name_slot *slot = &b->p->names[(h ^ h >> 32) & (NAME_CACHE_SLOTS - 1)];
+    if (slot->len == n && slot->hash == h && memcmp(slot->name, s, n) == 0) {
+        nfi_buf_append(&b->scratch, slot->ascii, slot->ascii_len);
+        return;
+    }
     UChar buf[256];
     int32_t len = 0, limit;
     UErrorCode e = U_ZERO_ERROR;
@@ -322,8 +389,14 @@ static void ascii_name(builder *b, const char *s, size_t n)
     char out[768];
     int32_t out_len = 0;
     u_strToUTF8(out, sizeof out, &out_len, buf, len, &e);
-    if (U_SUCCESS(e))
-        nfi_buf_append(&b->scratch, out, (size_t)out_len);
+    if (U_FAILURE(e))
+        return;
+    nfi_buf_append(&b->scratch, out, (size_t)out_len);
+    if (n <= NAME_CACHE_BYTES && out_len <= NAME_CACHE_BYTES) {
+        slot->hash = h, slot->len = (uint8_t)n, slot->ascii_len = (uint8_t)out_len;
+        memcpy(slot->name, s, n);
+        memcpy(slot->ascii, out, (size_t)out_len);
+    }
 }
 
 /* Records a name for display (entities) with the key of its whole run. */
@@ -474,22 +547,33 @@ static uint32_t phrase_bit(size_t span, bool by_stem) { return 1u << ((span - 2)
  * form (by_stem false) or by stem: its first word begins a phrase, its
  * last ends one, and the phrase filter (links.h) knows one from the first
  * to the last. A word holding a space, or empty, would split the joined
- * text otherwise: such a phrase is looked up. */
-static bool phrase_possible(const builder *b, size_t i, size_t span, bool by_stem)
+ * text otherwise: such a phrase is looked up. PHRASE_ASK_FILTER: the
+ * filter is to be asked about *key. */
+enum { PHRASE_NO, PHRASE_MAY, PHRASE_ASK_FILTER };
+static int phrase_possible(const builder *b, size_t i, size_t span, bool by_stem, uint64_t *key)
 {
     const token_word *tw = b->words + i;
     uint32_t h = (span == 3 ? WORD_HEAD3 : WORD_HEAD2) << (by_stem ? 3 : 0), odd = by_stem ? WORD_ODD_STEM : WORD_ODD_NORM;
     if (i + span > b->doc->n_tokens || !(tw[0].flags & h) || !(tw[span - 1].flags & WORD_TAIL << (by_stem ? 3 : 0)))
-        return false; /* (the flags of a token that is no word are 0) */
+        return PHRASE_NO; /* (the flags of a token that is no word are 0) */
     bool odd_words = false;
     for (size_t k = 0; k < span; k++) {
         if (b->doc->tokens[i + k].kind != NF_TOKEN_WORD)
-            return false; /* lookup_span would find nothing */
+            return PHRASE_NO; /* lookup_span would find nothing */
         odd_words |= (tw[k].flags & odd) != 0;
     }
-    return odd_words || nfi_lexicon_may_have_phrase(b->p->lex, nfi_lexicon_phrase_key(tw[0].key[by_stem],
-                                                                                      tw[span - 1].key[by_stem], span));
+    if (odd_words)
+        return PHRASE_MAY;
+    *key = nfi_lexicon_phrase_key(tw[0].key[by_stem], tw[span - 1].key[by_stem], span);
+    return PHRASE_ASK_FILTER;
 }
+
+/* A question to the phrase filter: may the phrase of key start at token i
+ * (bit: its phrase_bit)? */
+typedef struct phrase_query {
+    uint64_t key;
+    uint32_t i, bit;
+} phrase_query;
 
 /* What the dictionary says about every word token of the document, one
  * word record read per token (rather than once as a head, once as a tail,
@@ -526,11 +610,22 @@ static void read_words(builder *b)
                                 WORD_ODD_NORM | WORD_ODD_STEM);
         tw->phrases = 0;
     }
+    size_t n_queries = 0; /* the filter's words fetched while the questions are gathered */
     for (size_t i = 0; i < d->n_tokens; i++)
         for (size_t span = 2; span <= 3; span++)
-            for (int by_stem = 0; by_stem < 2; by_stem++)
-                if (phrase_possible(b, i, span, by_stem))
+            for (int by_stem = 0; by_stem < 2; by_stem++) {
+                uint64_t key;
+                int answer = phrase_possible(b, i, span, by_stem, &key);
+                if (answer == PHRASE_MAY)
                     b->words[i].phrases |= phrase_bit(span, by_stem);
+                if (answer != PHRASE_ASK_FILTER)
+                    continue;
+                nfi_lexicon_prefetch_phrase(b->p->lex, key);
+                b->queries[n_queries++] = (phrase_query){key, (uint32_t)i, phrase_bit(span, by_stem)};
+            }
+    for (size_t q = 0; q < n_queries; q++)
+        if (nfi_lexicon_may_have_phrase(b->p->lex, b->queries[q].key))
+            b->words[b->queries[q].i].phrases |= b->queries[q].bit;
 }
 
 /* Terms of a foreign word (or multiword); returns how many tokens it used. */
@@ -715,17 +810,36 @@ static bool paragraph_break_before(const nf_clean_doc *d, size_t i)
     if (i == 0)
         return false;
     const nf_token *prev = &d->tokens[i - 1], *t = &d->tokens[i];
-    return memchr(d->text + prev->start + prev->len, '\n', t->start - (prev->start + prev->len)) != NULL;
+    const char *gap = d->text + prev->start + prev->len;
+    size_t n = t->start - (prev->start + prev->len);
+    if (n > 16)
+        return memchr(gap, '\n', n) != NULL;
+    bool newline = false; /* most gaps are a space or two: no call */
+    for (size_t k = 0; k < n; k++)
+        newline |= gap[k] == '\n';
+    return newline;
 }
 
 /* The name features of one word (any script). */
 static void emit_name(builder *b, const char *s, size_t n)
 {
-    ascii_name(b, s, n);
-    uint64_t keys[NFI_NAME_KEYS];
-    size_t k = nfi_name_keys(b->scratch.data ? b->scratch.data : "", b->scratch.len, NFI_NAME_CONSONANTS, keys);
-    for (size_t i = 0; i < k; i++)
-        emit_hash(b, NF_PIVOT_NAME, keys[i]);
+    uint64_t h = XXH3_64bits(s, n);
+    name_keys_slot *slot = &b->p->name_keys[(h ^ h >> 32) & (NAME_CACHE_SLOTS - 1)];
+    if (!(n && slot->len == n && slot->hash == h && memcmp(slot->name, s, n) == 0)) {
+        ascii_name(b, s, n);
+        uint64_t keys[NFI_NAME_KEYS];
+        size_t k = nfi_name_keys(b->scratch.data ? b->scratch.data : "", b->scratch.len, NFI_NAME_CONSONANTS, keys);
+        if (!n || n > NAME_CACHE_BYTES) { /* not kept */
+            for (size_t i = 0; i < k; i++)
+                emit_hash(b, NF_PIVOT_NAME, keys[i]);
+            return;
+        }
+        *slot = (name_keys_slot){h, (uint8_t)n, (uint8_t)k, {0}, {0}};
+        memcpy(slot->name, s, n);
+        memcpy(slot->keys, keys, k * sizeof *keys);
+    }
+    for (size_t i = 0; i < slot->n_keys; i++)
+        emit_hash(b, NF_PIVOT_NAME, slot->keys[i]);
 }
 
 /* Bytes of a one-letter clitic that Hebrew and Arabic write onto a word
@@ -1009,13 +1123,11 @@ static size_t cjk_run(builder *b, size_t i, bool has_lexicon)
  * Arabic-Indic) as ASCII; false (and no copy) when there are none. */
 static bool ascii_digits(builder *b, const char *text, size_t len)
 {
-    bool any = false;
-    for (size_t i = 0; i + 1 < len && !any; i++) /* lead bytes of U+0660-0669, U+06F0-06F9, U+FF10-FF19 */
-        any = ((unsigned char)text[i] == 0xD9 || (unsigned char)text[i] == 0xDB || (unsigned char)text[i] == 0xEF);
-    if (!any)
+    /* lead bytes of U+0660-0669, U+06F0-06F9, U+FF10-FF19 (before the last byte) */
+    if (len < 2 || (!memchr(text, 0xD9, len - 1) && !memchr(text, 0xDB, len - 1) && !memchr(text, 0xEF, len - 1)))
         return false;
     b->scratch.len = 0;
-    any = false;
+    bool any = false;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         size_t k = nfi_utf8_decode((const unsigned char *)text + i, len - i, &cp);
@@ -1046,61 +1158,65 @@ static void add_dates(builder *b)
     }
 }
 
-/* p at size bytes (no larger than it is); p itself when realloc fails. */
-static void *shrink(void *p, size_t size)
-{
-    void *q = p ? realloc(p, size) : NULL;
-    return q ? q : p;
-}
-
 /* Share of the words behind name and term features that yield a term:
  * about 1 where the language has a dictionary (or is English), 0 where
  * every word could only be read as a name (Hebrew today). Features of one
- * word are adjacent in the sequence and share its offset. */
-static double term_share(const uint64_t *seq, const uint32_t *at, size_t n)
+ * word are adjacent in the sequence and share its offset: emit_hash counts
+ * them as they come. */
+static double term_share(builder *b)
 {
-    size_t words = 0, with_term = 0;
-    for (size_t j = 0; j < n;) {
-        size_t k = j;
-        bool term = false, counted = false;
-        while (k < n && at[2 * k] == at[2 * j]) {
-            int kind = (int)(seq[k] & 3);
-            counted |= kind == NF_PIVOT_TERM || kind == NF_PIVOT_NAME;
-            term |= kind == NF_PIVOT_TERM;
-            k++;
-        }
-        words += counted, with_term += term;
-        j = k;
-    }
-    return words ? (double)with_term / (double)words : 0;
+    close_word(b);
+    return b->n_words ? (double)b->n_words_with_term / (double)b->n_words : 0;
 }
 
-/* The sequence as feature indices, and (when surface is wanted) each
- * feature's first surface: through a small open-addressing table of the
- * features (hash -> index), O(sequence). Every sequence element is a
- * feature. */
+/* The features (sorted by hash, each with its count) and the sequence as
+ * feature indices, from the emitted hashes: an open-addressing table of
+ * the hashes numbers each distinct one and counts it, the distinct hashes
+ * alone are sorted (about half the sequence), and each number's place in
+ * that order renumbers the sequence; and (when surface is wanted) each
+ * feature's first surface. */
 static bool index_sequence(const uint64_t *seq, const uint32_t *at, size_t n, bool surface, nf_pivot *out)
 {
     size_t cap = 16;
-    while (cap < 2 * out->n_features)
+    while (cap < 2 * n)
         cap *= 2;
-    uint32_t *slots = malloc(cap * sizeof *slots);
-    out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
-    out->surface = surface ? calloc(2 * out->n_features + 1, sizeof *out->surface) : NULL;
-    if (!slots || !out->sequence || (surface && !out->surface))
-        return free(slots), false;
+    /* scratch: slots (cap), then per distinct hash its hash, count and rank, per element its number,
+     * and the sorted hashes with the sort's scratch */
+    uint32_t *slots = malloc(cap * 4 + (n + 1) * (8 + 4 + 4 + 4 + 16));
+    if (!slots)
+        return false;
+    uint64_t *uniq = (uint64_t *)(slots + cap), *sorted = uniq + n + 1;
+    uint32_t *count = (uint32_t *)(sorted + 2 * (n + 1)), *rank = count + n + 1, *number = rank + n + 1;
     memset(slots, 0xFF, cap * sizeof *slots);
-    for (size_t j = 0; j < out->n_features; j++) {
-        size_t k = (size_t)(out->features[j].hash >> 7) & (cap - 1);
-        while (slots[k] != UINT32_MAX)
-            k = (k + 1) & (cap - 1);
-        slots[k] = (uint32_t)j;
-    }
+    size_t nf = 0;
     for (size_t i = 0; i < n; i++) {
         size_t k = (size_t)(seq[i] >> 7) & (cap - 1);
-        while (out->features[slots[k]].hash != seq[i])
+        while (slots[k] != UINT32_MAX && uniq[slots[k]] != seq[i])
             k = (k + 1) & (cap - 1);
-        uint32_t f = out->sequence[i] = slots[k];
+        if (slots[k] == UINT32_MAX) {
+            slots[k] = (uint32_t)nf;
+            uniq[nf] = seq[i], count[nf++] = 0;
+        }
+        count[number[i] = slots[k]]++;
+    }
+    if (nf)
+        memcpy(sorted, uniq, nf * 8);
+    nfi_u64_sort(sorted, nf, sorted + nf);
+    out->features = malloc((nf ? nf : 1) * sizeof *out->features);
+    out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
+    out->surface = surface ? calloc(2 * nf + 1, sizeof *out->surface) : NULL;
+    if (!out->features || !out->sequence || (surface && !out->surface))
+        return free(slots), false;
+    for (size_t r = 0; r < nf; r++) {
+        size_t k = (size_t)(sorted[r] >> 7) & (cap - 1);
+        while (uniq[slots[k]] != sorted[r])
+            k = (k + 1) & (cap - 1);
+        rank[slots[k]] = (uint32_t)r;
+        out->features[r] = (nf_pivot_feature){sorted[r], count[slots[k]], (uint8_t)(sorted[r] & 3)};
+    }
+    out->n_features = nf;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t f = out->sequence[i] = rank[number[i]];
         if (surface && !out->surface[2 * f + 1] && at[2 * i + 1])
             out->surface[2 * f] = at[2 * i], out->surface[2 * f + 1] = at[2 * i + 1];
     }
@@ -1111,32 +1227,14 @@ static bool index_sequence(const uint64_t *seq, const uint32_t *at, size_t n, bo
 static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
 {
     size_t n = b->seq.len / 8;
-    uint64_t *sorted = malloc((n ? 2 * n : 1) * 8); /* and the radix sort's scratch */
-    out->features = malloc((n ? n : 1) * sizeof *out->features);
-    if (!sorted || !out->features || b->seq.oom || b->at.oom || b->para.oom || b->names.oom || b->keys.oom) {
-        free(sorted);
+    if (b->seq.oom || b->at.oom || b->para.oom || b->names.oom || b->keys.oom)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    }
-    if (n)
-        memcpy(sorted, b->seq.data, n * 8);
-    nfi_u64_sort(sorted, n, sorted + n);
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && sorted[j] == sorted[i])
-            j++;
-        out->features[out->n_features++] = (nf_pivot_feature){sorted[i], (uint32_t)(j - i), (uint8_t)(sorted[i] & 3)};
-        i = j;
-    }
-    free(sorted);
     /* kept for the whole run (every document's pivot waits for finish):
-     * the arrays at their size, not the features' upper bound or the
-     * buffers' doubled capacity (about a third of links' memory) */
-    out->features = shrink(out->features, (out->n_features ? out->n_features : 1) * sizeof *out->features);
+     * the arrays at their size, not an upper bound or the buffers'
+     * doubled capacity (about a third of links' memory) */
     out->n_sequence = n;
-    const uint64_t *seq = (const uint64_t *)b->seq.data;
-    const uint32_t *at = (const uint32_t *)b->at.data;
-    out->term_share = term_share(seq, at, n);
-    if (!index_sequence(seq, at, n, b->p->keep_surface, out))
+    out->term_share = term_share(b);
+    if (!index_sequence((const uint64_t *)b->seq.data, (const uint32_t *)b->at.data, n, b->p->keep_surface, out))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     out->n_paragraphs = b->para.len / 4;
     out->paragraph_ends = (uint32_t *)nfi_buf_take(&b->para, NULL);
@@ -1199,9 +1297,12 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     b.lang_seed = nfi_lexicon_lang_seed(d->lang);
     if (has_lexicon && d->n_tokens) {
         token_word *w = nfi_grow_array(p->token_words, &p->token_words_cap, d->n_tokens, sizeof *w);
-        if (!w)
+        if (w)
+            p->token_words = b.words = w;
+        phrase_query *q = w ? nfi_grow_array(p->queries, &p->queries_cap, 4 * d->n_tokens, sizeof *q) : NULL;
+        if (!q)
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        p->token_words = b.words = w;
+        p->queries = b.queries = q;
         read_words(&b);
     }
     for (size_t i = 0; i < d->n_tokens;) {

@@ -40,6 +40,10 @@
  * its bound it is emptied and refilled, which keeps memory per thread fixed.
  * A word that is not stemmed and folds through the fast paths (ASCII,
  * fold2) skips the cache: folding it costs less than the lookup.
+ * In token mode a found token waits in a ring of 16 before it is folded:
+ * meanwhile its cache slot, then the arena entry the slot names, are
+ * fetched, so the cache misses of successive words overlap; tokens are
+ * folded in the order found, so records and pool are the same.
  *
  * Hash mode (nfi_tokenize_units, for duplicate detection) makes the same
  * tokens without stems and keeps no token records: each norm is followed by
@@ -306,7 +310,9 @@ static bool grow_u16(nfi_normalizer *nz, int32_t need)
 
 static bool is_dictionary_script(uint32_t cp)
 {
-    if (cp < 0x0E00)
+    /* below Thai, and the punctuation and symbols of U+2000-U+2E7F (quotes,
+     * dashes, currency; no dictionary script has a letter there): no ICU call */
+    if (cp < 0x0E00 || (cp >= 0x2000 && cp < 0x2E80))
         return false;
     UErrorCode e = U_ZERO_ERROR;
     UScriptCode sc = uscript_getScript((UChar32)cp, &e);
@@ -351,6 +357,20 @@ static uint32_t peek(const char *text, size_t len, size_t i, size_t *n)
 
 /* ------------------------------------------------------------ emitting */
 
+/* A token found but not yet folded (token mode): folding waits until
+ * PENDING more tokens are found, while its word-cache slot, then the
+ * arena entry the slot points to, are fetched (cache_find's two misses,
+ * which one token at a time would wait for in turn). Tokens complete in
+ * the order found, so records and pool are what folding each at once
+ * makes. */
+enum { PENDING = 16 };
+typedef struct pending_token {
+    uint32_t start, end;
+    uint8_t kind, flags;
+    bool ascii, hinted; /* hinted: h is the hash of the raw bytes, its slot being fetched */
+    uint64_t h;
+} pending_token;
+
 typedef struct tok_ctx {
     nfi_normalizer *nz;
     size_t count;       /* tokens emitted */
@@ -362,6 +382,8 @@ typedef struct tok_ctx {
     nfi_buf *pool;
     const char *text;
     bool sentence_start;
+    size_t n_pending, first_pending; /* a ring of pending tokens (token mode) */
+    pending_token pending[PENDING];
 } tok_ctx;
 
 /* The next free token record of v (grown with realloc), not yet counted:
@@ -567,16 +589,15 @@ static bool push_units(tok_ctx *c, const nf_token *t)
     return true;
 }
 
-static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+/* The word cache a token of this kind goes through when it does. */
+static word_cache *cache_of(tok_ctx *c, uint8_t kind) { return kind == NF_TOKEN_WORD ? c->cache : &c->nz->plain; }
+
+/* Folds (and stems) the token text[start, end) into its record (t, or a
+ * new record in token mode), through the word cache where that pays;
+ * hint: the hash of its raw bytes, when already made (0: none). */
+static bool fold_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii, bool hinted,
+                       uint64_t hint)
 {
-    if (end - start > MAX_TOKEN_BYTES)
-        end = start + MAX_TOKEN_BYTES; /* keep the pool bounded on garbage */
-    c->count++;
-    if (c->count_only)
-        return true;
-    if (c->sentence_start)
-        flags |= NF_TOKEN_SENTENCE_START;
-    c->sentence_start = false;
     nf_token unit_token; /* hash mode: the record is only scratch */
     nf_token *t = c->units ? &unit_token : token_slot(c->tokens);
     if (!t)
@@ -597,8 +618,8 @@ static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t fla
         ok = compute_norm_stem(c, t, raw, n, ascii);
     else {
         /* ideographic words are never stemmed: they share the unstemmed cache */
-        word_cache *wc = kind == NF_TOKEN_WORD ? c->cache : &c->nz->plain;
-        uint64_t h = nfi_hash64(raw, n);
+        word_cache *wc = cache_of(c, kind);
+        uint64_t h = hinted ? hint : nfi_hash64(raw, n);
         size_t slot = 0;
         const char *e = cache_find(wc, h, raw, n, &slot);
         if (e) {
@@ -614,6 +635,64 @@ static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t fla
     if (ok)
         c->tokens->len++;
     return ok;
+}
+
+/* Folds the oldest pending token. */
+static bool complete_pending(tok_ctx *c)
+{
+    const pending_token *p = &c->pending[c->first_pending];
+    c->first_pending = (c->first_pending + 1) % PENDING;
+    c->n_pending--;
+    return fold_token(c, p->start, p->end, p->kind, p->flags, p->ascii, p->hinted, p->h);
+}
+
+/* Folds every pending token (at the end of a text). */
+static bool complete_all(tok_ctx *c)
+{
+    while (c->n_pending)
+        if (!complete_pending(c))
+            return false;
+    return true;
+}
+
+/* Token mode: queues the token; a word that goes through the cache has
+ * its slot fetched now, and the token queued PENDING/2 before it the
+ * arena entry its slot names (a hint only: folding looks it up again). */
+static bool defer_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+{
+    if (c->n_pending == PENDING && !complete_pending(c))
+        return false;
+    pending_token *p = &c->pending[(c->first_pending + c->n_pending++) % PENDING];
+    *p = (pending_token){(uint32_t)start, (uint32_t)end, kind, flags, ascii, false, 0};
+    word_cache *wc = cache_of(c, kind);
+    if (!wc->slots || !(kind == NF_TOKEN_IDEOGRAPHIC || (kind == NF_TOKEN_WORD && c->stemmer)))
+        return true;
+    p->hinted = true;
+    p->h = XXH3_64bits(c->text + start, end - start);
+    __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
+    if (c->n_pending > PENDING / 2) {
+        const pending_token *q = &c->pending[(c->first_pending + c->n_pending - 1 - PENDING / 2) % PENDING];
+        const word_cache *qc = cache_of(c, q->kind);
+        const cache_slot *slot = q->hinted && qc->slots ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
+        if (slot && slot->at && slot->tag == (uint32_t)(q->h >> 32))
+            __builtin_prefetch(qc->arena.data + slot->at - 1);
+    }
+    return true;
+}
+
+static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+{
+    if (end - start > MAX_TOKEN_BYTES)
+        end = start + MAX_TOKEN_BYTES; /* keep the pool bounded on garbage */
+    c->count++;
+    if (c->count_only)
+        return true;
+    if (c->sentence_start)
+        flags |= NF_TOKEN_SENTENCE_START;
+    c->sentence_start = false;
+    if (c->tokens)
+        return defer_token(c, start, end, kind, flags, ascii);
+    return fold_token(c, start, end, kind, flags, ascii, false, 0);
 }
 
 /* Dictionary segmentation of text[start,end) through ICU. */
@@ -904,6 +983,8 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
             i += n;
         }
     }
+    if (!complete_all(&c))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory while tokenizing");
     cp_ctx->count = c.count;
     return NF_OK;
 }
@@ -915,7 +996,7 @@ nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const c
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
     stemmer_slot *slot = stem ? slot_for(nz, lang) : NULL;
     struct sb_stemmer *stemmer = slot ? slot->stemmer : NULL;
-    tok_ctx c = {nz, 0, false, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, NULL, pool, text, true};
+    tok_ctx c = {nz, 0, false, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, NULL, pool, text, true, 0, 0, {{0}}};
     return scan_tokens(&c, text, len, lang, err);
 }
 
@@ -925,7 +1006,7 @@ nf_status nfi_tokenize_units(nfi_normalizer *nz, const char *text, size_t len, c
     *count = 0;
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, 0, false, NULL, &nz->plain, NULL, units, pool, text, true};
+    tok_ctx c = {nz, 0, false, NULL, &nz->plain, NULL, units, pool, text, true, 0, 0, {{0}}};
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;
@@ -937,7 +1018,7 @@ nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, con
     *count = 0;
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, 0, true, NULL, &nz->plain, NULL, NULL, NULL, text, true};
+    tok_ctx c = {nz, 0, true, NULL, &nz->plain, NULL, NULL, NULL, text, true, 0, 0, {{0}}};
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;
