@@ -70,6 +70,7 @@ static long find_from(const nfi_svec *v, uint64_t hash, uint32_t *lo)
 }
 
 #define CUCKOO_KICKS 64
+#define TOP_STACK 2048 /* nfi_svec_top's keys of vectors up to this long lie on the stack */
 #define DOT_BLOCK 64
 
 /* A feature's two places in the table (cuckoo hashing: it is in one). */
@@ -302,7 +303,8 @@ void nfi_svec_top(nfi_svec *v, uint32_t n)
         v->norm2 = 0;
         return;
     }
-    uint32_t *w = malloc(v->n * sizeof *w);
+    uint32_t small[TOP_STACK]; /* most vectors: no allocation per call */
+    uint32_t *w = v->n <= TOP_STACK ? small : malloc(v->n * sizeof *w);
     if (!w) { /* no scratch: sort instead (same result) */
         qsort(v->f, v->n, sizeof *v->f, cmp_weight_desc);
         v->n = n;
@@ -328,7 +330,8 @@ void nfi_svec_top(nfi_svec *v, uint32_t n)
         }
     }
     v->n = o;
-    free(w);
+    if (w != small)
+        free(w);
     recompute_norm(v);
 }
 
