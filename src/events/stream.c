@@ -708,8 +708,22 @@ static bool candidates(nfi_stream *s, const nfi_docvec *v)
 
 /* ------------------------------------------------------------------ push */
 
-static uint32_t best_event(nfi_stream *s, uint32_t doc, const nfi_docvec *v, double t, int timed,
-                           double *best_score)
+/* Prefetches the first lines of a candidate's centroids, which are
+ * scored next: each is a stream the hardware prefetcher picks up only
+ * after its first misses (a candidate's centroids are rarely in cache). */
+static void prefetch_centroids(const live_slot *l)
+{
+    for (int ch = 0; ch < N_CH; ch++)
+        if (l->c[ch].n) {
+            __builtin_prefetch(l->c[ch].f);
+            __builtin_prefetch((const char *)l->c[ch].f + 64);
+        }
+}
+
+/* The best of the ranked candidates for the document v, whose channels
+ * have tables (nfi_stream_push) except the pivot's: its table is built
+ * here when the first candidate needs it (pivot_counts). */
+static uint32_t best_event(nfi_stream *s, uint32_t doc, nfi_docvec *v, double t, int timed, double *best_score)
 {
     uint32_t best = NONE;
     *best_score = -1;
@@ -717,6 +731,8 @@ static uint32_t best_event(nfi_stream *s, uint32_t doc, const nfi_docvec *v, dou
         if (s->top[i].acc < CANDIDATE_RATIO * s->top[0].acc)
             break; /* ranked: the rest share even less with the document */
         live_slot *l = &s->slots[s->top[i].slot];
+        if (i + 1 < s->n_top)
+            prefetch_centroids(&s->slots[s->top[i + 1].slot]);
         uint32_t event = s->hot[s->top[i].slot].event;
         const event_rec *e = &s->ev[event];
         bool same_lang = has_lang(l, v->lang);
@@ -724,6 +740,9 @@ static uint32_t best_event(nfi_stream *s, uint32_t doc, const nfi_docvec *v, dou
         memcpy(c, l->c, sizeof c);
         if (!s->trace && v->ch[CH_PIVOT].n && !pivot_counts(&s->o, nfi_is_headline(v), same_lang, timed))
             c[CH_PIVOT].n = 0, c[CH_PIVOT].norm2 = 0; /* its cosine stays 0: unused */
+        else if (v->ch[CH_PIVOT].n && !v->ch[CH_PIVOT].table &&
+                 nfi_svec_table_build(&s->doc_table[CH_PIVOT], &v->ch[CH_PIVOT]))
+            v->ch[CH_PIVOT].table = &s->doc_table[CH_PIVOT];
         nfi_score_parts p;
         nfi_score_parts_of(&s->o, v, c, same_lang, timed, t - e->last_t, &p); /* clock gap */
         double sc = nfi_score_value(&s->o, &p);
@@ -755,9 +774,11 @@ nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, cons
         ok = candidates(s, v);
         if (ok && s->n_top > 0) {
             /* the document meets every candidate: its features in tables
-             * (a shallow copy of v points at them) */
+             * (a shallow copy of v points at them; the pivot's is built
+             * when a candidate needs it, see best_event) */
             nfi_docvec tv = *v;
-            for (int ch = 0; ch < N_CH; ch++)
+            prefetch_centroids(&s->slots[s->top[0].slot]);
+            for (int ch = 0; ch < CH_PIVOT; ch++)
                 if (v->ch[ch].n && nfi_svec_table_build(&s->doc_table[ch], &v->ch[ch]))
                     tv.ch[ch].table = &s->doc_table[ch];
             best = best_event(s, doc, &tv, t, timed, &best_score);
