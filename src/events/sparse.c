@@ -230,41 +230,34 @@ void nfi_svec_normalize(nfi_svec *v)
     recompute_norm(v);
 }
 
-static uint32_t median3(uint32_t x, uint32_t y, uint32_t z)
-{
-    if (x > y) {
-        uint32_t t = x;
-        x = y;
-        y = t;
-    }
-    return z < x ? x : z > y ? y : z;
-}
-
+/* Radix selection, one byte a pass from the top: count the values that
+ * share the bytes chosen so far by their next byte, descend into the byte
+ * where the k-th largest lies, and move the values still in the running to
+ * the front (a copy without a branch), so each pass reads fewer. Four
+ * passes, no data-dependent branches in the loops (a quickselect's
+ * comparisons of weights are guesses the processor often loses), and the
+ * value is the one any selection finds: the k-th largest is unique. */
 uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k)
 {
-    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = (ptrdiff_t)k - 1;
-    while (lo < hi) {
-        uint32_t pivot = median3(a[lo], a[lo + (hi - lo) / 2], a[hi]);
-        ptrdiff_t i = lo, j = hi;
-        while (i <= j) { /* descending: the larger values to the left */
-            while (a[i] > pivot)
-                i++;
-            while (a[j] < pivot)
-                j--;
-            if (i <= j) {
-                uint32_t t = a[i];
-                a[i++] = a[j];
-                a[j--] = t;
-            }
+    uint32_t prefix = 0, mask = 0;
+    size_t want = k;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        size_t count[256] = {0}, o = 0;
+        for (size_t i = 0; i < n; i++)
+            count[(a[i] >> shift) & 255]++;
+        unsigned b = 255;
+        while (want > count[b])
+            want -= count[b--];
+        prefix |= (uint32_t)b << shift;
+        mask |= (uint32_t)255 << shift;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t x = a[i];
+            a[o] = x;
+            o += (x & mask) == prefix;
         }
-        if (want <= j)
-            hi = j;
-        else if (want >= i)
-            lo = i;
-        else
-            return a[want]; /* between the halves: equal to the pivot */
+        n = o;
     }
-    return a[want];
+    return prefix;
 }
 
 /* A key that orders floats as uint32_t (IEEE 754: flip the sign bit of
