@@ -160,10 +160,8 @@ static inline unsigned nfi_swar_count(uint64_t flags) { return (unsigned)(((flag
  * Keys are already well-mixed hashes (XXH3), so the slot is the key's low
  * bits and probing is linear. Key 0 marks an empty slot; a caller's key 0 is
  * stored as 1 (one collision in 2^64 for hashes; callers with small integer
- * keys add 1 first). A slot holds its key and value side by side, so a
- * lookup in a map larger than the caches costs one miss, not two (keys and
- * values in two arrays did); the table doubles at 1/2 load, so a lookup
- * touches one or two cache lines. There is no delete: a map that
+ * keys add 1 first). The table doubles at 1/2 load, so a
+ * lookup touches one or two cache lines. There is no delete: a map that
  * must shrink is rebuilt (nfi_hmap_clear, then re-insert what survives).
  * Iteration order is slot order, which depends only on the keys inserted
  * and the insertion order, so it is deterministic.
@@ -173,13 +171,9 @@ static inline unsigned nfi_swar_count(uint64_t flags) { return (unsigned)(((flag
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct nfi_hmap_slot {
-    uint64_t key; /* 0: empty */
-    uint64_t val;
-} nfi_hmap_slot;
-
 typedef struct nfi_hmap {
-    nfi_hmap_slot *slots;
+    uint64_t *keys;
+    uint64_t *vals;
     size_t cap; /* power of two, or 0 */
     size_t count;
 } nfi_hmap;
@@ -193,13 +187,6 @@ uint64_t *nfi_hmap_get(const nfi_hmap *m, uint64_t key);
 /* The value slot of key, inserted with value 0 when absent; NULL when out
  * of memory. *created (when non-NULL) tells whether it was inserted. */
 uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created);
-/* Prefetches the slot where a lookup of key starts (a loop over many keys
- * issues these ahead, so that the misses overlap; changes only timing). */
-static inline void nfi_hmap_prefetch(const nfi_hmap *m, uint64_t key)
-{
-    if (m->cap)
-        __builtin_prefetch(&m->slots[key & (m->cap - 1)]);
-}
 
 /*
  * runs.h - bounded-memory sorting of (key, value) records (see runs.c).

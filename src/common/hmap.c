@@ -1,7 +1,6 @@
 /*
  * hmap.c - open-addressing hash map u64 -> u64 (see hmap.h for the design:
- * linear probing on pre-hashed keys, key and value in one slot, 1/2 maximum
- * load, no deletion).
+ * linear probing on pre-hashed keys, 1/2 maximum load, no deletion).
  */
 #include "common/common.h"
 
@@ -14,7 +13,8 @@ void nfi_hmap_init(nfi_hmap *m) { memset(m, 0, sizeof *m); }
 
 void nfi_hmap_free(nfi_hmap *m)
 {
-    free(m->slots);
+    free(m->keys);
+    free(m->vals);
     nfi_hmap_init(m);
 }
 
@@ -25,7 +25,7 @@ void nfi_hmap_clear(nfi_hmap *m)
         return;
     }
     if (m->cap)
-        memset(m->slots, 0, m->cap * sizeof *m->slots);
+        memset(m->keys, 0, m->cap * sizeof *m->keys);
     m->count = 0;
 }
 
@@ -38,9 +38,9 @@ uint64_t *nfi_hmap_get(const nfi_hmap *m, uint64_t key)
     key = fix_key(key);
     size_t mask = m->cap - 1;
     for (size_t i = key & mask;; i = (i + 1) & mask) {
-        if (m->slots[i].key == key)
-            return &m->slots[i].val;
-        if (m->slots[i].key == 0)
+        if (m->keys[i] == key)
+            return &m->vals[i];
+        if (m->keys[i] == 0)
             return NULL;
     }
 }
@@ -48,19 +48,26 @@ uint64_t *nfi_hmap_get(const nfi_hmap *m, uint64_t key)
 static bool grow(nfi_hmap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : MIN_CAP;
-    nfi_hmap_slot *slots = calloc(cap, sizeof *slots);
-    if (!slots)
+    uint64_t *keys = calloc(cap, sizeof *keys);
+    uint64_t *vals = malloc(cap * sizeof *vals);
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
         return false;
-    for (size_t j = 0; j < m->cap; j++) {
-        if (!m->slots[j].key)
-            continue;
-        size_t i = m->slots[j].key & (cap - 1);
-        while (slots[i].key)
-            i = (i + 1) & (cap - 1);
-        slots[i] = m->slots[j];
     }
-    free(m->slots);
-    m->slots = slots;
+    for (size_t j = 0; j < m->cap; j++) {
+        if (!m->keys[j])
+            continue;
+        size_t i = m->keys[j] & (cap - 1);
+        while (keys[i])
+            i = (i + 1) & (cap - 1);
+        keys[i] = m->keys[j];
+        vals[i] = m->vals[j];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = keys;
+    m->vals = vals;
     m->cap = cap;
     return true;
 }
@@ -72,15 +79,15 @@ uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created)
     key = fix_key(key);
     size_t mask = m->cap - 1;
     size_t i = key & mask;
-    while (m->slots[i].key && m->slots[i].key != key)
+    while (m->keys[i] && m->keys[i] != key)
         i = (i + 1) & mask;
-    bool fresh = m->slots[i].key == 0;
+    bool fresh = m->keys[i] == 0;
     if (fresh) {
-        m->slots[i].key = key;
-        m->slots[i].val = 0;
+        m->keys[i] = key;
+        m->vals[i] = 0;
         m->count++;
     }
     if (created)
         *created = fresh;
-    return &m->slots[i].val;
+    return &m->vals[i];
 }
