@@ -27,7 +27,17 @@ void nfi_buf_init(nfi_buf *b);
 void nfi_buf_free(nfi_buf *b);
 bool nfi_buf_reserve(nfi_buf *b, size_t extra);
 void nfi_buf_append(nfi_buf *b, const void *p, size_t n);
-void nfi_buf_putc(nfi_buf *b, char c);
+/* One byte: inline while it fits (escapers and serializers call it per
+ * byte), else through nfi_buf_append, which grows the buffer. */
+static inline void nfi_buf_putc(nfi_buf *b, char c)
+{
+    if (b->len + 2 <= b->cap && !b->oom) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return;
+    }
+    nfi_buf_append(b, &c, 1);
+}
 void nfi_buf_puts(nfi_buf *b, const char *s);
 void nfi_buf_printf(nfi_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Gives the data to the caller (NUL-terminated, never NULL unless oom). */

@@ -111,8 +111,6 @@ void nfi_buf_append(nfi_buf *b, const void *p, size_t n)
     b->data[b->len] = '\0';
 }
 
-void nfi_buf_putc(nfi_buf *b, char c) { nfi_buf_append(b, &c, 1); }
-
 void nfi_buf_puts(nfi_buf *b, const char *s) { nfi_buf_append(b, s, strlen(s)); }
 
 void nfi_buf_printf(nfi_buf *b, const char *fmt, ...)

@@ -698,14 +698,14 @@ static uint8_t token_flags(const nfi_translit *t, const nf_clean_doc *cd, size_t
 }
 
 /* The tokens [from, to) form one run; feats: also the name features
- * (head RUN_HEADLINE: the run is for display only). */
+ * (head RUN_HEADLINE: the run is for display only). salt: lang_salt of
+ * the document's language. */
 static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t to, uint8_t head,
-                    nfi_docfeat *out)
+                    uint64_t salt, nfi_docfeat *out)
 {
     run_tok rt[MAX_RUN_TOKENS];
     size_t n = 0;
     bool feats = !(head & RUN_HEADLINE), possessive = false;
-    uint64_t salt = lang_salt(cd->lang);
     t->key.len = 0;
     for (size_t i = from; i < to; i++) {
         const nf_token *tk = &cd->tokens[i];
@@ -767,6 +767,7 @@ static bool extract_runs(nfi_translit *t, const nf_clean_doc *cd, uint8_t head, 
         if (cd->tokens[i].kind != NF_TOKEN_NUMBER && !t->strength[i] && !add_lower(t, cd, i, out))
             return false;
     }
+    uint64_t salt = lang_salt(cd->lang);
     for (size_t i = 0; i < cd->n_tokens;) {
         if (!t->strength[i]) {
             i++;
@@ -775,7 +776,7 @@ static bool extract_runs(nfi_translit *t, const nf_clean_doc *cd, uint8_t head, 
         size_t j = i + 1;
         while (j < cd->n_tokens && t->strength[j] && separator(cd, j) != SEP_NONE)
             j++;
-        if (!add_run(t, cd, i, j, head, out))
+        if (!add_run(t, cd, i, j, head, salt, out))
             return false;
         i = j;
     }
@@ -899,6 +900,7 @@ typedef struct mention {
 
 typedef struct cand {
     const char *key, *disp;
+    size_t kl; /* strlen(key): the merges compare lengths of every pair */
     uint32_t *comps, *docs; /* sorted unique */
     size_t n_comps, n_docs;
     bool merged;
@@ -979,20 +981,25 @@ bool nfi_runs_valid(const char *runs, size_t len)
     return true;
 }
 
-/* Counts one member's evidence for the key hashed h (once per member and
- * kind). */
-static bool count_evidence(collect_ctx *c, uint64_t h, int kind)
+/* Counts one member's evidence of the kinds in mask (bit 1 << EV_*) for
+ * the key hashed h, once per member and kind: doc_seen holds, per key, the
+ * kinds this member counted already, so a token costs one lookup there and
+ * at most one in the event's counts. */
+static bool count_evidence(collect_ctx *c, uint64_t h, unsigned mask)
 {
-    bool created;
-    if (!nfi_hmap_put(&c->doc_seen, h ^ (0x45564944ULL + (uint64_t)kind), &created))
+    uint64_t *seen = nfi_hmap_put(&c->doc_seen, h, NULL);
+    if (!seen)
         return false;
-    if (!created)
+    unsigned fresh = mask & ~(unsigned)*seen;
+    if (!fresh)
         return true;
+    *seen |= fresh;
     uint64_t *v = nfi_hmap_put(&c->evidence, h, NULL);
     if (!v)
         return false;
-    if (((*v >> (EV_BITS * kind)) & EV_MAX) < EV_MAX)
-        *v += (uint64_t)1 << (EV_BITS * kind);
+    for (int kind = 0; kind < 4; kind++)
+        if ((fresh >> kind & 1) && ((*v >> (EV_BITS * kind)) & EV_MAX) < EV_MAX)
+            *v += (uint64_t)1 << (EV_BITS * kind);
     return true;
 }
 
@@ -1024,13 +1031,12 @@ static bool scan_evidence(collect_ctx *c, const nfi_entity_input *in, size_t n)
             if (head < 0)
                 return false;
             for (size_t k = 0; k < m; k++) {
-                uint64_t h = nfi_hash64(it[k].key, it[k].kl);
                 bool clear = !(it[k].flags & (TF_WEAK | TF_POSITIONAL));
-                if (k == 0 && head != RUN_LOWER && m == 1 && !(it[0].flags & TF_WEAK) &&
-                    !count_evidence(c, h, EV_ALONE))
-                    return false;
-                if (head == RUN_LOWER ? !count_evidence(c, h, EV_LOWER)
-                                      : !count_evidence(c, h, EV_NAMED) || (clear && !count_evidence(c, h, EV_CLEAR)))
+                bool alone = k == 0 && head != RUN_LOWER && m == 1 && !(it[0].flags & TF_WEAK);
+                unsigned mask = head == RUN_LOWER ? 1u << EV_LOWER
+                                                  : 1u << EV_NAMED | (clear ? 1u << EV_CLEAR : 0) |
+                                                        (alone ? 1u << EV_ALONE : 0);
+                if (!count_evidence(c, nfi_hash64(it[k].key, it[k].kl), mask))
                     return false;
             }
         }
@@ -1207,6 +1213,8 @@ static int cmp_u32(const void *a, const void *b)
 
 static size_t sort_unique(uint32_t *v, size_t n)
 {
+    if (n < 2) /* most keys of an event: one mention */
+        return n;
     qsort(v, n, sizeof *v, cmp_u32);
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
@@ -1250,6 +1258,7 @@ static bool make_cand(collect_ctx *c, size_t from, size_t to, cand *out)
         i = j;
     }
     out->key = c->m[from].key;
+    out->kl = strlen(out->key);
     out->disp = c->m[best].disp;
     out->comps = malloc((to - from) * sizeof *out->comps);
     out->docs = malloc((to - from) * sizeof *out->docs);
@@ -1277,10 +1286,9 @@ static int cmp_cand(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
-/* Whether two keys differ by at most one edit. */
-static bool one_edit(const char *a, const char *b)
+/* Whether two keys (la, lb bytes) differ by at most one edit. */
+static bool one_edit(const char *a, size_t la, const char *b, size_t lb)
 {
-    size_t la = strlen(a), lb = strlen(b);
     if (la < lb) {
         const char *t = a;
         a = b;
@@ -1338,7 +1346,7 @@ static size_t words(const char *key)
 static bool standalone(const cand *all, size_t n_all, const char *w, size_t n)
 {
     for (size_t i = 0; i < n_all; i++)
-        if (strlen(all[i].key) == n && memcmp(all[i].key, w, n) == 0)
+        if (all[i].kl == n && memcmp(all[i].key, w, n) == 0)
             return true;
     return false;
 }
@@ -1352,7 +1360,7 @@ static bool explains(const cand *lng, const cand *shrt, const cand *all, size_t 
 {
     if (lng->n_docs * 3 >= shrt->n_docs)
         return true;
-    const char *end = lng->key + strlen(lng->key) - strlen(shrt->key);
+    const char *end = lng->key + lng->kl - shrt->kl;
     for (const char *w = lng->key; w < end;) {
         size_t n = strcspn(w, " ");
         if (standalone(all, n_all, w, n))
@@ -1362,12 +1370,11 @@ static bool explains(const cand *lng, const cand *shrt, const cand *all, size_t 
     return true;
 }
 
-/* Whether two keys of two or more words have the same words in another
- * order (given name and family name swapped). */
-static bool same_words(const char *a, const char *b)
+/* Whether two keys of two or more words (la, lb bytes) have the same
+ * words in another order (given name and family name swapped). */
+static bool same_words(const char *a, size_t la, const char *b, size_t lb)
 {
-    size_t la = strlen(a);
-    if (la != strlen(b) || !strchr(a, ' ') || strcmp(a, b) == 0)
+    if (la != lb || !strchr(a, ' ') || strcmp(a, b) == 0)
         return false;
     for (const char *w = a; *w;) {
         size_t n = strcspn(w, " ");
@@ -1396,8 +1403,8 @@ static bool same_words(const char *a, const char *b)
  * (0 for a, 1 for b) of the representative, or -1. */
 static int merge_rep(const cand *a, const cand *b, const cand *all, size_t n_all)
 {
-    size_t la = strlen(a->key), lb = strlen(b->key);
-    if (la >= 6 && lb >= 6 && one_edit(a->key, b->key))
+    size_t la = a->kl, lb = b->kl;
+    if (la >= 6 && lb >= 6 && one_edit(a->key, la, b->key, lb))
         return 0;
     if (la >= 3 && word_prefix(a->key, la, b->key, lb) && subset(a->docs, a->n_docs, b->docs, b->n_docs))
         return 1; /* a starts b: "North" -> "North Korea" */
@@ -1409,7 +1416,7 @@ static int merge_rep(const cand *a, const cand *b, const cand *all, size_t n_all
         return words(b->key) > 1 ? 1 : explains(a, b, all, n_all) ? 0 : -1;
     if (word_suffix(a->key, la, b->key, lb)) /* a ends b */
         return words(a->key) > 1 ? 0 : explains(b, a, all, n_all) ? 1 : -1;
-    if (same_words(a->key, b->key)) /* "Nishiya Momiji" = "Momiji Nishiya" */
+    if (same_words(a->key, la, b->key, lb)) /* "Nishiya Momiji" = "Momiji Nishiya" */
         return 0;
     return -1;
 }

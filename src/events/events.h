@@ -160,8 +160,8 @@ bool nfi_svec_add(nfi_svec *a, const nfi_svec *b, double scale, uint32_t max_n);
 void nfi_svec_normalize(nfi_svec *v);
 /* Keeps the n largest weights (ties by hash), still sorted by hash. */
 void nfi_svec_top(nfi_svec *v, uint32_t n);
-/* The k-th largest of a[0..n) (1 <= k <= n), reordering a (quickselect:
- * linear on average; the one selection of the stage). */
+/* The k-th largest of a[0..n) (1 <= k <= n), reordering a (radix
+ * selection: linear; the one selection of the stage). */
 uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k);
 bool nfi_svec_copy(nfi_svec *dst, const nfi_svec *src);
 

@@ -70,6 +70,7 @@ static long find_from(const nfi_svec *v, uint64_t hash, uint32_t *lo)
 }
 
 #define CUCKOO_KICKS 64
+#define TOP_STACK 2048 /* nfi_svec_top's keys of vectors up to this long lie on the stack */
 #define DOT_BLOCK 64
 
 /* A feature's two places in the table (cuckoo hashing: it is in one). */
@@ -229,41 +230,44 @@ void nfi_svec_normalize(nfi_svec *v)
     recompute_norm(v);
 }
 
-static uint32_t median3(uint32_t x, uint32_t y, uint32_t z)
-{
-    if (x > y) {
-        uint32_t t = x;
-        x = y;
-        y = t;
-    }
-    return z < x ? x : z > y ? y : z;
-}
-
+/* Radix selection, one byte a pass from the top: count the values that
+ * share the bytes chosen so far by their next byte, descend into the byte
+ * where the k-th largest lies, and move the values still in the running to
+ * the front (a copy without a branch), so each pass reads fewer. Leading
+ * bytes that all values share (counts and event numbers are small) are
+ * found by one OR pass and skipped. No data-dependent branches in the
+ * loops (a quickselect's comparisons of weights are guesses the processor
+ * often loses), and the value is the one any selection finds: the k-th
+ * largest is unique. */
 uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k)
 {
-    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = (ptrdiff_t)k - 1;
-    while (lo < hi) {
-        uint32_t pivot = median3(a[lo], a[lo + (hi - lo) / 2], a[hi]);
-        ptrdiff_t i = lo, j = hi;
-        while (i <= j) { /* descending: the larger values to the left */
-            while (a[i] > pivot)
-                i++;
-            while (a[j] < pivot)
-                j--;
-            if (i <= j) {
-                uint32_t t = a[i];
-                a[i++] = a[j];
-                a[j--] = t;
-            }
+    uint32_t diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= a[i] ^ a[0];
+    if (diff == 0)
+        return a[0];
+    int shift = (31 - __builtin_clz(diff)) / 8 * 8;
+    uint32_t mask = shift == 24 ? 0 : ~(uint32_t)0 << (shift + 8), prefix = a[0] & mask;
+    size_t want = k;
+    for (;; shift -= 8) {
+        uint32_t count[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(a[i] >> shift) & 255]++;
+        unsigned b = 255;
+        while (want > count[b])
+            want -= count[b--];
+        prefix |= (uint32_t)b << shift;
+        if (shift == 0)
+            return prefix;
+        mask |= (uint32_t)255 << shift;
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t x = a[i];
+            a[o] = x;
+            o += (x & mask) == prefix;
         }
-        if (want <= j)
-            hi = j;
-        else if (want >= i)
-            lo = i;
-        else
-            return a[want]; /* between the halves: equal to the pivot */
+        n = o;
     }
-    return a[want];
 }
 
 /* A key that orders floats as uint32_t (IEEE 754: flip the sign bit of
@@ -302,7 +306,8 @@ void nfi_svec_top(nfi_svec *v, uint32_t n)
         v->norm2 = 0;
         return;
     }
-    uint32_t *w = malloc(v->n * sizeof *w);
+    uint32_t small[TOP_STACK]; /* most vectors: no allocation per call */
+    uint32_t *w = v->n <= TOP_STACK ? small : malloc(v->n * sizeof *w);
     if (!w) { /* no scratch: sort instead (same result) */
         qsort(v->f, v->n, sizeof *v->f, cmp_weight_desc);
         v->n = n;
@@ -328,7 +333,8 @@ void nfi_svec_top(nfi_svec *v, uint32_t n)
         }
     }
     v->n = o;
-    free(w);
+    if (w != small)
+        free(w);
     recompute_norm(v);
 }
 

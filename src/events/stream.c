@@ -18,12 +18,14 @@
  *   their posting lists, newest entries first, at most POSTING_SCAN per list; entries of
  *   events no longer in their slot are skipped. The events with the most
  *   accumulated weight (at most options.candidates, and only those with at
- *   least CANDIDATE_RATIO of the best one's weight) are scored in full.
- *   Nothing ever scans all events.
+ *   least CANDIDATE_RATIO of the best one's weight) are scored in full
+ *   (the pivot channel only where its cosine can change the score:
+ *   pivot_counts). Nothing ever scans all events.
  * - An event whose last report is more than window_days before the current
  *   document leaves the live set: it is finalized (callback), its centroid
  *   freed, its slot reused. Its postings die with it and are swept once
- *   dead entries outnumber live ones, so memory follows the live window.
+ *   dead entries outnumber live ones (at the end of a flush, not during
+ *   it), so memory follows the live window.
  *   Membership lists (the output) stay.
  * - All choices break ties by event number, so the result depends only on
  *   the input order.
@@ -251,6 +253,21 @@ double nfi_score_value(const nf_events_options *o, const nfi_score_parts *p)
     return p->mixed * (1 - o->time_weight + o->time_weight * decay);
 }
 
+/* Whether the pivot cosine can change the score of a document (headline:
+ * nfi_is_headline; same_lang, timed as for nfi_score_parts_of): it must
+ * name every use of cos[CH_PIVOT] in the two functions above. Where it
+ * cannot (the defaults' pivot weight is 0 within a language), scoring
+ * skips that channel, a third of the stream's probes on a crawl with
+ * pivots; a zero weight times a finite cosine adds exactly 0 to the sums,
+ * so the scores are the same bits. */
+static bool pivot_counts(const nf_events_options *o, bool headline, bool same_lang, int timed)
+{
+    const double *b = o->headline_model;
+    if (headline && timed == NFI_TIME_OF_DAY)
+        return b[3] != 0 || (!same_lang && b[4] != 0);
+    return o->w_pivot != 0 || (!same_lang && o->w_cross_pivot != 0);
+}
+
 double nfi_event_score(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
                       bool same_lang, double gap_days)
 {
@@ -430,7 +447,9 @@ static bool sweep(nfi_stream *s)
 
 /* ------------------------------------------------------------ live set */
 
-static nf_status finalize(nfi_stream *s, uint32_t event, nf_error *err)
+/* sweep_ok: dead postings may be swept (not while flushing: every list
+ * dies then, and nothing reads the index again until the next push). */
+static nf_status finalize(nfi_stream *s, uint32_t event, bool sweep_ok, nf_error *err)
 {
     uint32_t slot = s->ev[event].slot;
     live_slot *l = &s->slots[slot];
@@ -443,7 +462,7 @@ static nf_status finalize(nfi_stream *s, uint32_t event, nf_error *err)
     s->live_postings -= l->postings;
     s->dead_postings += l->postings;
     l->postings = 0;
-    if (st == NF_OK && s->dead_postings > s->live_postings + 4096 && !sweep(s))
+    if (st == NF_OK && sweep_ok && s->dead_postings > s->live_postings + 4096 && !sweep(s))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     return st;
 }
@@ -458,7 +477,7 @@ static nf_status expire(nfi_stream *s, double t, nf_error *err)
         s->q_len--;
         event_rec *e = &s->ev[q.event];
         if (e->slot != NONE && e->last_t == q.t) {
-            nf_status st = finalize(s, q.event, err);
+            nf_status st = finalize(s, q.event, true, err);
             if (st != NF_OK)
                 return st;
         }
@@ -474,12 +493,13 @@ nf_status nfi_stream_flush(nfi_stream *s, nf_error *err)
 {
     for (size_t e = 0; e < s->n_ev; e++)
         if (s->ev[e].slot != NONE) {
-            nf_status st = finalize(s, (uint32_t)e, err);
+            nf_status st = finalize(s, (uint32_t)e, false, err);
             if (st != NF_OK)
                 return st;
         }
     s->q_len = s->q_head = 0;
-    return NF_OK;
+    return s->dead_postings > s->live_postings + 4096 && !sweep(s) ? nfi_fail(err, NF_ERR_NOMEM, "out of memory")
+                                                                   : NF_OK;
 }
 
 /* The queue holds (event, last time) in time order; an entry whose event
@@ -700,8 +720,22 @@ static bool candidates(nfi_stream *s, const nfi_docvec *v)
 
 /* ------------------------------------------------------------------ push */
 
-static uint32_t best_event(nfi_stream *s, uint32_t doc, const nfi_docvec *v, double t, int timed,
-                           double *best_score)
+/* Prefetches the first lines of a candidate's centroids, which are
+ * scored next: each is a stream the hardware prefetcher picks up only
+ * after its first misses (a candidate's centroids are rarely in cache). */
+static void prefetch_centroids(const live_slot *l)
+{
+    for (int ch = 0; ch < N_CH; ch++)
+        if (l->c[ch].n) {
+            __builtin_prefetch(l->c[ch].f);
+            __builtin_prefetch((const char *)l->c[ch].f + 64);
+        }
+}
+
+/* The best of the ranked candidates for the document v, whose channels
+ * have tables (nfi_stream_push) except the pivot's: its table is built
+ * here when the first candidate needs it (pivot_counts). */
+static uint32_t best_event(nfi_stream *s, uint32_t doc, nfi_docvec *v, double t, int timed, double *best_score)
 {
     uint32_t best = NONE;
     *best_score = -1;
@@ -709,10 +743,20 @@ static uint32_t best_event(nfi_stream *s, uint32_t doc, const nfi_docvec *v, dou
         if (s->top[i].acc < CANDIDATE_RATIO * s->top[0].acc)
             break; /* ranked: the rest share even less with the document */
         live_slot *l = &s->slots[s->top[i].slot];
+        if (i + 1 < s->n_top)
+            prefetch_centroids(&s->slots[s->top[i + 1].slot]);
         uint32_t event = s->hot[s->top[i].slot].event;
         const event_rec *e = &s->ev[event];
+        bool same_lang = has_lang(l, v->lang);
+        nfi_svec c[N_CH]; /* the centroids, the pivot's hidden when it cannot count (pivot_counts) */
+        memcpy(c, l->c, sizeof c);
+        if (!s->trace && v->ch[CH_PIVOT].n && !pivot_counts(&s->o, nfi_is_headline(v), same_lang, timed))
+            c[CH_PIVOT].n = 0, c[CH_PIVOT].norm2 = 0; /* its cosine stays 0: unused */
+        else if (v->ch[CH_PIVOT].n && !v->ch[CH_PIVOT].table &&
+                 nfi_svec_table_build(&s->doc_table[CH_PIVOT], &v->ch[CH_PIVOT]))
+            v->ch[CH_PIVOT].table = &s->doc_table[CH_PIVOT];
         nfi_score_parts p;
-        nfi_score_parts_of(&s->o, v, l->c, has_lang(l, v->lang), timed, t - e->last_t, &p); /* clock gap */
+        nfi_score_parts_of(&s->o, v, c, same_lang, timed, t - e->last_t, &p); /* clock gap */
         double sc = nfi_score_value(&s->o, &p);
         if (s->trace)
             s->trace(s->trace_ctx, doc, event, &p);
@@ -742,9 +786,11 @@ nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, cons
         ok = candidates(s, v);
         if (ok && s->n_top > 0) {
             /* the document meets every candidate: its features in tables
-             * (a shallow copy of v points at them) */
+             * (a shallow copy of v points at them; the pivot's is built
+             * when a candidate needs it, see best_event) */
             nfi_docvec tv = *v;
-            for (int ch = 0; ch < N_CH; ch++)
+            prefetch_centroids(&s->slots[s->top[0].slot]);
+            for (int ch = 0; ch < CH_PIVOT; ch++)
                 if (v->ch[ch].n && nfi_svec_table_build(&s->doc_table[ch], &v->ch[ch]))
                     tv.ch[ch].table = &s->doc_table[ch];
             best = best_event(s, doc, &tv, t, timed, &best_score);
