@@ -42,6 +42,11 @@ void nfi_buf_puts(nfi_buf *b, const char *s);
 void nfi_buf_printf(nfi_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Gives the data to the caller (NUL-terminated, never NULL unless oom). */
 char *nfi_buf_take(nfi_buf *b, size_t *len);
+/* The wire formats of distributed runs keep every piece a multiple of 8
+ * bytes long: n rounded up, and the zeros that take a piece of n bytes to
+ * that length. */
+static inline size_t nfi_pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+void nfi_buf_pad8(nfi_buf *b, size_t n);
 
 /* The whole of a file (gzip-compressed or not), NUL-terminated; NULL when
  * it cannot be read (errno tells why) or memory runs out. */

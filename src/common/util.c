@@ -101,6 +101,12 @@ bool nfi_buf_reserve(nfi_buf *b, size_t extra)
     return true;
 }
 
+void nfi_buf_pad8(nfi_buf *b, size_t n)
+{
+    static const char zeros[8];
+    nfi_buf_append(b, zeros, nfi_pad8(n) - n);
+}
+
 void nfi_buf_append(nfi_buf *b, const void *p, size_t n)
 {
     if (!nfi_buf_reserve(b, n))

@@ -499,14 +499,6 @@ typedef struct wire_feat {
     uint32_t runs_len, n_lower;
 } wire_feat;
 
-static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
-
-static void put_zeros(nfi_buf *b, size_t n)
-{
-    static const char zeros[8];
-    nfi_buf_append(b, zeros, n);
-}
-
 static void put_wire(nfi_buf *b, const doc_in *d, const nfi_docfeat *f)
 {
     const char *s[N_STR] = {d->id, d->title, d->lang, d->source, d->url, d->published, d->given};
@@ -525,11 +517,11 @@ static void put_wire(nfi_buf *b, const doc_in *d, const nfi_docfeat *f)
     nfi_buf_append(b, &w, sizeof w);
     for (int k = 0; k < N_STR; k++)
         nfi_buf_append(b, s[k] ? s[k] : "", w.str_len[k] + 1);
-    put_zeros(b, pad8(strings) - strings);
+    nfi_buf_pad8(b, strings);
     for (int c = 0; c < N_CH; c++)
         nfi_buf_append(b, f->f[c], f->n[c] * sizeof *f->f[c]);
     nfi_buf_append(b, f->runs.data, f->runs.len);
-    put_zeros(b, pad8(f->runs.len) - f->runs.len);
+    nfi_buf_pad8(b, f->runs.len);
     nfi_buf_append(b, f->lower, f->n_lower * sizeof *f->lower);
 }
 
@@ -553,9 +545,9 @@ static bool get_strings(const char *buf, size_t len, size_t *at, const wire_feat
             return false;
         strings += w->str_len[k] + 1;
     }
-    if (pad8(strings) > len - *at)
+    if (nfi_pad8(strings) > len - *at)
         return false;
-    *at += pad8(strings);
+    *at += nfi_pad8(strings);
     *d = (doc_in){s[S_ID], (w->flags & W_TITLE) ? s[S_TITLE] : NULL, s[S_LANG],
                   (w->flags & W_SOURCE) ? s[S_SOURCE] : NULL, (w->flags & W_URL) ? s[S_URL] : NULL,
                   s[S_PUBLISHED], (w->flags & W_GIVEN) ? s[S_GIVEN] : NULL, w->n_tokens,
@@ -578,10 +570,10 @@ static bool get_features(const char *buf, size_t len, size_t *at, const wire_fea
             if (f->f[c][k - 1].hash >= f->f[c][k].hash)
                 return false;
     }
-    if (pad8(w->runs_len) > len - *at || !nfi_runs_valid(buf + *at, w->runs_len))
+    if (nfi_pad8(w->runs_len) > len - *at || !nfi_runs_valid(buf + *at, w->runs_len))
         return false;
     nfi_buf_append(&f->runs, buf + *at, w->runs_len);
-    *at += pad8(w->runs_len);
+    *at += nfi_pad8(w->runs_len);
     size_t lower = (size_t)w->n_lower * sizeof *f->lower;
     if (lower > len - *at || !(f->lower = malloc(lower ? lower : 1)))
         return false;

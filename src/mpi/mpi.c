@@ -180,13 +180,10 @@ struct nf_mpi_dedup {
     nf_mpi_stats stats;
 };
 
-static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
-
 static void put_padded(nfi_buf *b, const void *p, size_t n)
 {
-    static const char zeros[8];
     nfi_buf_append(b, p, n);
-    nfi_buf_append(b, zeros, pad8(n) - n);
+    nfi_buf_pad8(b, n);
 }
 
 void nfi_mpi_put_item(nfi_buf *b, const nfi_dedup_item *it, int perms)
@@ -210,14 +207,14 @@ nf_status nfi_mpi_get_item(const char *buf, size_t len, size_t *pos, int perms, 
     if (len - *pos < sizeof w)
         return nfi_fail(err, NF_ERR_PARSE, "MPI: truncated batch");
     memcpy(&w, buf + *pos, sizeof w);
-    size_t sig = w.has_sig ? pad8((size_t)perms * sizeof(uint32_t)) : 0;
-    size_t need = sizeof w + pad8(w.id_size) + sig + pad8(w.n_samples * 8) + pad8(w.n_shingle_vals * 8);
+    size_t sig = w.has_sig ? nfi_pad8((size_t)perms * sizeof(uint32_t)) : 0;
+    size_t need = sizeof w + nfi_pad8(w.id_size) + sig + nfi_pad8(w.n_samples * 8) + nfi_pad8(w.n_shingle_vals * 8);
     if (w.id_size == 0 || len - *pos < need || buf[*pos + sizeof w + w.id_size - 1] != '\0')
         return nfi_fail(err, NF_ERR_PARSE, "MPI: malformed batch");
     const char *p = buf + *pos + sizeof w;
     memset(it, 0, sizeof *it);
     it->id = p;
-    p += pad8(w.id_size);
+    p += nfi_pad8(w.id_size);
     it->signature = w.has_sig ? (uint32_t *)(uintptr_t)p : NULL;
     p += sig;
     nfi_sketch *s = &it->sketch;
@@ -225,7 +222,7 @@ nf_status nfi_mpi_get_item(const char *buf, size_t len, size_t *pos, int perms, 
                       .signature = it->signature, .n_samples = w.n_samples, .n_shingles = w.n_shingles,
                       .n_units = w.n_units, .too_short = w.too_short != 0};
     s->samples = w.n_samples ? (uint64_t *)(uintptr_t)p : NULL;
-    p += pad8(w.n_samples * 8);
+    p += nfi_pad8(w.n_samples * 8);
     s->shingles = w.n_shingle_vals ? (uint64_t *)(uintptr_t)p : NULL;
     it->text_len = w.text_len;
     it->published = w.published;

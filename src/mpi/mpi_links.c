@@ -98,7 +98,6 @@ struct nf_mpi_links {
     double cpu_finish;
 };
 
-static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 static nf_status grow_batch(nf_mpi_links *ml, size_t n, nf_error *err)
 {
@@ -118,13 +117,12 @@ static nf_status grow_batch(nf_mpi_links *ml, size_t n, nf_error *err)
 
 static void put_doc(nfi_buf *b, const nf_clean_doc *cd)
 {
-    static const char zeros[8];
     wire_doc w = {strlen(cd->doc.id) + 1, "", ""};
     memcpy(w.lang, cd->lang, sizeof w.lang);
     memcpy(w.published, cd->published, sizeof cd->published);
     nfi_buf_append(b, &w, sizeof w);
     nfi_buf_append(b, cd->doc.id, w.id_size);
-    nfi_buf_append(b, zeros, pad8(w.id_size) - w.id_size);
+    nfi_buf_pad8(b, w.id_size);
 }
 
 /* Cleans one batch and builds its pivots (and sketches) on this rank's
@@ -181,10 +179,10 @@ static nf_status get_doc(const char *buf, size_t len, size_t *pos, wire_doc *w, 
         return nfi_fail(err, NF_ERR_PARSE, "MPI: truncated batch");
     memcpy(w, buf + *pos, sizeof *w);
     *id = buf + *pos + sizeof *w;
-    if (w->id_size == 0 || pad8(w->id_size) > len - *pos - sizeof *w || (*id)[w->id_size - 1] != '\0' ||
+    if (w->id_size == 0 || nfi_pad8(w->id_size) > len - *pos - sizeof *w || (*id)[w->id_size - 1] != '\0' ||
         !memchr(w->lang, '\0', sizeof w->lang) || !memchr(w->published, '\0', sizeof w->published))
         return nfi_fail(err, NF_ERR_PARSE, "MPI: malformed batch");
-    *pos += sizeof *w + pad8(w->id_size);
+    *pos += sizeof *w + nfi_pad8(w->id_size);
     return NF_OK;
 }
 
