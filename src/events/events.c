@@ -85,6 +85,7 @@ struct nf_events {
     nfi_buf rec; /* one record being spilled */
     FILE *spill;
     uint64_t spill_bytes;
+    bool spill_at_end;      /* the stream stands at spill_bytes (cleared when the stage reads the spill) */
     nfi_hmap df;            /* feature -> documents (low 32 bits), documents where strong (high 32) */
     uint32_t *dedup_canon; /* per document: its duplicate group's canonical (itself when none) */
     nf_link *links;
@@ -450,14 +451,18 @@ nf_status nfi_events_features(nf_events *ev, const nf_clean_doc *docs, size_t n,
     return nfi_parallel_for(n, ev->ctx, sizeof *ev->ctx, threads, add_task, &job, err);
 }
 
-static nf_status check_room(const nf_events *ev, size_t n, nf_error *err)
+/* Room for n more documents, the spill's stream at its end: a snapshot may
+ * have read the spill since the last append, else the stream is there
+ * already (seeking flushes stdio's buffer: once, not per document). */
+static nf_status check_room(nf_events *ev, size_t n, nf_error *err)
 {
     if (ev->finished)
         return nfi_fail(err, NF_ERR_ARG, "nf_events_add after nf_events_finish");
     if (ev->n + n >= NONE)
         return nfi_fail(err, NF_ERR_ARG, "too many documents for one event stage");
-    if (fseeko(ev->spill, (off_t)ev->spill_bytes, SEEK_SET) != 0) /* a snapshot may have read it */
+    if (!ev->spill_at_end && fseeko(ev->spill, (off_t)ev->spill_bytes, SEEK_SET) != 0)
         return nfi_fail(err, NF_ERR_IO, "cannot seek in the event feature spill file");
+    ev->spill_at_end = true;
     return NF_OK;
 }
 
@@ -2003,6 +2008,7 @@ static nf_status cluster(nf_events *ev, const nf_events_options *o, bool keep_st
     ev->o.threads = threads;
     ev->o.tmp_dir = tmp;
     ev->finished = true;
+    ev->spill_at_end = false;
     if (fflush(ev->spill) != 0)
         return nfi_fail(err, NF_ERR_IO, "cannot write the event feature spill file");
     finish_ctx fc;
