@@ -326,33 +326,50 @@ static void report_stats(const run_state *s, const cli_totals *t, const run_cli 
             r->events.max_live_events);
 }
 
-/* The fold with the options given; without dictionaries the cross-lingual
- * stage is left out with a message (events still work on names and terms). */
-static nf_status open_fold(run_cli *o, run_state *s, nf_error *err)
+/* Opens a fold (one process or distributed) with the options given;
+ * without dictionaries the cross-lingual stage is left out with a message,
+ * said when `say` (rank 0), and events still work on names and terms. */
+typedef nf_status (*fold_opener)(void *ctx, const nf_fold_options *options, nf_error *err);
+
+static nf_status open_with_fallback(run_cli *o, bool say, fold_opener open, void *ctx, nf_error *err)
 {
-    o->fold.progress = on_progress;
-    o->fold.progress_ctx = s;
-    nf_status st = nf_fold_open(&s->fold, &o->fold, err);
+    nf_status st = open(ctx, &o->fold, err);
     if (st == NF_ERR_RESOURCE && o->fold.links_on) {
-        fprintf(stderr, "newsfold run: cross-lingual stage off: %s\n", err->message);
+        if (say)
+            fprintf(stderr, "newsfold run: cross-lingual stage off: %s\n", err->message);
         o->fold.links_on = 0;
-        st = nf_fold_open(&s->fold, &o->fold, err);
+        st = open(ctx, &o->fold, err);
     }
     return st;
 }
 
-/* The distributed fold with the options given, falling back as open_fold
- * does when the dictionaries are missing (said once, by rank 0). */
+static nf_status open_local(void *ctx, const nf_fold_options *options, nf_error *err)
+{
+    return nf_fold_open(&((run_state *)ctx)->fold, options, err);
+}
+
+typedef struct mpi_opening {
+    nf_mpi *m;
+    nf_mpi_fold **out;
+} mpi_opening;
+
+static nf_status open_distributed(void *ctx, const nf_fold_options *options, nf_error *err)
+{
+    mpi_opening *mo = ctx;
+    return nf_mpi_fold_new(mo->out, mo->m, options, err);
+}
+
+static nf_status open_fold(run_cli *o, run_state *s, nf_error *err)
+{
+    o->fold.progress = on_progress;
+    o->fold.progress_ctx = s;
+    return open_with_fallback(o, true, open_local, s, err);
+}
+
 static nf_status open_mpi_fold(run_cli *o, nf_mpi *m, nf_mpi_fold **mf, nf_error *err)
 {
-    nf_status st = nf_mpi_fold_new(mf, m, &o->fold, err);
-    if (st == NF_ERR_RESOURCE && o->fold.links_on) {
-        if (nf_mpi_rank(m) == 0)
-            fprintf(stderr, "newsfold run: cross-lingual stage off: %s\n", err->message);
-        o->fold.links_on = 0;
-        st = nf_mpi_fold_new(mf, m, &o->fold, err);
-    }
-    return st;
+    mpi_opening mo = {m, mf};
+    return open_with_fallback(o, nf_mpi_rank(m) == 0, open_distributed, &mo, err);
 }
 
 /* --mpi (docs/distributed.md): the ranks split the input and the stages'
