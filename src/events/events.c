@@ -1502,12 +1502,18 @@ static nf_status make_joined(finish_ctx *fc, fin_event *g, const uint32_t *parts
             best_pref = is_pref;
             g->headline = p->headline;
         }
-        for (int ch = 0; ch < N_CH; ch++)
-            if (!nfi_svec_add(&g->prof.ch[ch], &p->prof.ch[ch], 1.0, 0)) {
-                free(key);
-                return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-            }
     }
+    const nfi_svec **pv = malloc(n_parts * sizeof *pv);
+    for (int ch = 0; ch < N_CH; ch++) { /* the parts' profiles summed in part order */
+        for (size_t k = 0; pv && k < n_parts; k++)
+            pv[k] = &fc->fe[parts[k]].prof.ch[ch];
+        if (!pv || !nfi_svec_sum(&g->prof.ch[ch], pv, n_parts)) {
+            free(pv);
+            free(key);
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        }
+    }
+    free(pv);
     qsort(key, total, sizeof *key, cmp_u64);
     for (size_t i = 0; i < total; i++)
         g->members[i] = (uint32_t)key[i];
