@@ -321,17 +321,23 @@ static bool spill_doc(nf_events *ev, const nfi_docfeat *f, doc_meta *m)
     uint32_t hdr[REC_HDR] = {(uint32_t)f->n[CH_TITLE], (uint32_t)f->n[CH_BODY], (uint32_t)f->n[CH_NAMES],
                              (uint32_t)f->n[CH_PIVOT], (uint32_t)f->runs.len};
     nfi_buf *b = &ev->rec;
+    size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2] + hdr[3];
     b->len = 0;
-    nfi_buf_append(b, hdr, sizeof hdr);
+    if (!nfi_buf_reserve(b, sizeof hdr + 12 * feats)) /* then written in place: no call per feature */
+        return false;
+    char *o = b->data;
+    memcpy(o, hdr, sizeof hdr);
+    o += sizeof hdr;
     for (int c = 0; c < N_CH; c++)
-        for (size_t k = 0; k < f->n[c]; k++)
-            nfi_buf_append(b, &f->f[c][k].hash, 8);
+        for (size_t k = 0; k < f->n[c]; k++, o += 8)
+            memcpy(o, &f->f[c][k].hash, 8);
     for (int c = 0; c < N_CH; c++)
-        for (size_t k = 0; k < f->n[c]; k++) {
+        for (size_t k = 0; k < f->n[c]; k++, o += 4) {
             uint32_t cnt = f->f[c][k].count > 0x3fffffff ? 0x3fffffff : f->f[c][k].count;
             uint32_t meta = cnt << 2 | (f->f[c][k].flags & (FEAT_WEAK | FEAT_UNIGRAM));
-            nfi_buf_append(b, &meta, 4);
+            memcpy(o, &meta, 4);
         }
+    b->len = (size_t)(o - b->data);
     nfi_buf_append(b, f->runs.data, f->runs.len);
     if (b->oom || b->len > UINT32_MAX || fwrite(b->data, 1, b->len, ev->spill) != b->len)
         return false;
