@@ -24,12 +24,14 @@
  *      report (headline), its entities (entities.c) and a profile for the
  *      storyline stage (storylines.c). Reading back and weighting features
  *      and finalizing run on the stage's threads beside the serial stream
- *      (run_stream);
+ *      (run_stream). An event that step 5 may absorb (every member a
+ *      headline) keeps its members instead of its entities until then;
  *   5. joins headline events of different languages whose profiles agree,
  *      and of one language whose title profiles agree within half a day,
  *      and attaches small timed headline events to the larger event nearby
  *      that the headline model scores best (storylines.c), collecting the
- *      joined events' entities again;
+ *      joined events' entities from all their members and, for the events
+ *      left alone, those step 4 deferred (collect_pending);
  *   6. builds the result: roles (original, copy, translation, report),
  *      sources, languages, storylines.
  * Weights, thresholds and the window come from nf_events_options; their

@@ -13,7 +13,9 @@
  * the cut-off weight and a filter keeps hash order); pruning only happens
  * once a vector holds twice its limit, so its cost is amortized over many
  * additions. Ties in pruning go to the smaller hash, so results never
- * depend on memory layout.
+ * depend on memory layout. A joined event's profile, the sum of many
+ * parts, is made in one stable sort of all their features (nfi_svec_sum),
+ * which adds each feature's weights in part order as repeated merges would.
  */
 #include "events/events.h"
 
