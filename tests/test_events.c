@@ -854,6 +854,55 @@ static void test_metrics_brute_force(void **state)
     }
 }
 
+/* nfi_svec_sum gives the bits of adding the vectors one after another
+ * (random vectors over a small hash range, so many hashes repeat; weights
+ * of mixed magnitudes, so the order of float additions shows). */
+static void test_svec_sum(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ULL;
+    for (int round = 0; round < 50; round++) {
+        size_t n = 1 + (size_t)round % 40;
+        nfi_svec v[40];
+        const nfi_svec *pv[40];
+        memset(v, 0, sizeof v);
+        for (size_t k = 0; k < n; k++) {
+            uint32_t m = 0;
+            v[k].f = malloc(64 * sizeof *v[k].f);
+            assert_non_null(v[k].f);
+            for (uint64_t h = 1; h <= 200 && m < 64; h++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                if (x % 5 == 0)
+                    v[k].f[m++] = (nfi_wfeat){h * 0x9E3779B97F4A7C15ULL >> 8 << 8 | h, (float)((x >> 20) % 100000) / (float)(1 + (x >> 40) % 997)};
+            }
+            v[k].n = v[k].cap = m;
+            pv[k] = &v[k];
+        }
+        /* hashes must be sorted: the multiplied hashes are not, so sort them */
+        for (size_t k = 0; k < n; k++)
+            for (uint32_t i = 1; i < v[k].n; i++)
+                for (uint32_t j = i; j > 0 && v[k].f[j - 1].hash > v[k].f[j].hash; j--) {
+                    nfi_wfeat t = v[k].f[j];
+                    v[k].f[j] = v[k].f[j - 1];
+                    v[k].f[j - 1] = t;
+                }
+        nfi_svec a = {0}, b = {0};
+        for (size_t k = 0; k < n; k++)
+            assert_true(nfi_svec_add(&a, &v[k], 1.0, 0));
+        assert_true(nfi_svec_sum(&b, pv, n));
+        assert_int_equal(a.n, b.n);
+        assert_memory_equal(&a.norm2, &b.norm2, sizeof a.norm2);
+        for (uint32_t i = 0; i < a.n; i++) {
+            assert_true(a.f[i].hash == b.f[i].hash);
+            assert_memory_equal(&a.f[i].w, &b.f[i].w, sizeof a.f[i].w);
+        }
+        nfi_svec_free(&a);
+        nfi_svec_free(&b);
+        for (size_t k = 0; k < n; k++)
+            nfi_svec_free(&v[k]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -868,7 +917,7 @@ int main(void)
         cmocka_unit_test(test_attach_small),        cmocka_unit_test(test_same_language_join),
         cmocka_unit_test(test_title_from_text),
         cmocka_unit_test(test_metrics_brute_force), cmocka_unit_test(test_burst_weight),
-        cmocka_unit_test(test_long_headline_links),
+        cmocka_unit_test(test_long_headline_links), cmocka_unit_test(test_svec_sum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,12 +24,14 @@
  *      report (headline), its entities (entities.c) and a profile for the
  *      storyline stage (storylines.c). Reading back and weighting features
  *      and finalizing run on the stage's threads beside the serial stream
- *      (run_stream);
+ *      (run_stream). An event that step 5 may absorb (every member a
+ *      headline) keeps its members instead of its entities until then;
  *   5. joins headline events of different languages whose profiles agree,
  *      and of one language whose title profiles agree within half a day,
  *      and attaches small timed headline events to the larger event nearby
  *      that the headline model scores best (storylines.c), collecting the
- *      joined events' entities again;
+ *      joined events' entities from all their members and, for the events
+ *      left alone, those step 4 deferred (collect_pending);
  *   6. builds the result: roles (original, copy, translation, report),
  *      sources, languages, storylines.
  * Weights, thresholds and the window come from nf_events_options; their
@@ -321,17 +323,23 @@ static bool spill_doc(nf_events *ev, const nfi_docfeat *f, doc_meta *m)
     uint32_t hdr[REC_HDR] = {(uint32_t)f->n[CH_TITLE], (uint32_t)f->n[CH_BODY], (uint32_t)f->n[CH_NAMES],
                              (uint32_t)f->n[CH_PIVOT], (uint32_t)f->runs.len};
     nfi_buf *b = &ev->rec;
+    size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2] + hdr[3];
     b->len = 0;
-    nfi_buf_append(b, hdr, sizeof hdr);
+    if (!nfi_buf_reserve(b, sizeof hdr + 12 * feats)) /* then written in place: no call per feature */
+        return false;
+    char *o = b->data;
+    memcpy(o, hdr, sizeof hdr);
+    o += sizeof hdr;
     for (int c = 0; c < N_CH; c++)
-        for (size_t k = 0; k < f->n[c]; k++)
-            nfi_buf_append(b, &f->f[c][k].hash, 8);
+        for (size_t k = 0; k < f->n[c]; k++, o += 8)
+            memcpy(o, &f->f[c][k].hash, 8);
     for (int c = 0; c < N_CH; c++)
-        for (size_t k = 0; k < f->n[c]; k++) {
+        for (size_t k = 0; k < f->n[c]; k++, o += 4) {
             uint32_t cnt = f->f[c][k].count > 0x3fffffff ? 0x3fffffff : f->f[c][k].count;
             uint32_t meta = cnt << 2 | (f->f[c][k].flags & (FEAT_WEAK | FEAT_UNIGRAM));
-            nfi_buf_append(b, &meta, 4);
+            memcpy(o, &meta, 4);
         }
+    b->len = (size_t)(o - b->data);
     nfi_buf_append(b, f->runs.data, f->runs.len);
     if (b->oom || b->len > UINT32_MAX || fwrite(b->data, 1, b->len, ev->spill) != b->len)
         return false;
@@ -672,6 +680,9 @@ typedef struct fin_event {
     uint32_t *members; /* events joined across languages: their members in stream
                           order (owned); else NULL: the stream's event */
     size_t n_members;
+    uint32_t *pending; /* entities not collected yet: the members when the event left
+                          the stream (owned; collect_pending), else NULL */
+    size_t n_pending;
 } fin_event;
 
 /* A thread's scratch while finishing. */
@@ -1132,9 +1143,49 @@ static nf_status take_event(void *ctx, uint32_t event, nfi_svec centroid[N_CH], 
     return NF_OK;
 }
 
+/* Whether the joins after the stream may absorb this event into another
+ * (merge_languages: joins are on and every member is a headline). Its
+ * entities then wait until the joins are known (collect_pending): a joined
+ * event's are collected afresh from all its members, so its parts' would
+ * be thrown away (on a stream of one-line records most events join). */
+static bool may_be_joined(const finish_ctx *fc, const uint32_t *m, size_t n)
+{
+    if (fc->ev->o.merge_threshold <= 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_headline_doc(&fc->ev->docs[m[i]]))
+            return false;
+    return true;
+}
+
+/* finalize_event of an event that may be joined: its headline (a single
+ * member is its own: nothing read) and profile now, its members kept for
+ * its entities. */
+static nf_status finalize_joinable(const finish_ctx *fc, fin_scratch *sc, fin_job *p, nf_error *err)
+{
+    fin_event *fe = &p->out;
+    size_t *offs = p->n > 1 ? malloc((p->n + 1) * sizeof *offs) : NULL;
+    bool ok = p->n == 1 || offs;
+    fe->headline = p->members[0];
+    if (ok && p->n > 1)
+        ok = scan_members(fc, sc, p->members, p->n, p->centroid, offs, &fe->headline);
+    ok = ok && make_profile(&fe->prof, p->centroid);
+    free(offs);
+    fe->prof.first_day = p->first_day;
+    fe->prof.last_day = p->last_day;
+    fe->pending = p->members;
+    fe->n_pending = p->n;
+    p->members = NULL;
+    for (int ch = 0; ch < N_CH; ch++)
+        nfi_svec_free(&p->centroid[ch]);
+    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory or unreadable spill file");
+}
+
 /* An event's headline, profile and entities (any thread). */
 static nf_status finalize_event(const finish_ctx *fc, fin_scratch *sc, fin_job *p, nf_error *err)
 {
+    if (may_be_joined(fc, p->members, p->n))
+        return finalize_joinable(fc, sc, p, err);
     size_t n = p->n;
     const uint32_t *m = p->members;
     size_t *offs = malloc((n + 1) * sizeof *offs);
@@ -1170,6 +1221,7 @@ static void free_job(fin_job *p)
         nfi_svec_free(&p->out.prof.ch[ch]);
     }
     free(p->out.ents);
+    free(p->out.pending);
     free(p->members);
     nfi_buf_free(&p->strings);
 }
@@ -1192,6 +1244,8 @@ static bool commit_job(finish_ctx *fc, fin_job *p)
     fe->prof = p->out.prof;
     fe->ents = p->out.ents;
     fe->n_ents = p->out.n_ents;
+    fe->pending = p->out.pending;
+    fe->n_pending = p->out.n_pending;
     memset(&p->out, 0, sizeof p->out);
     return !fc->strings.oom;
 }
@@ -1426,18 +1480,18 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The entities of a joined event, from every member's name runs. */
-static nf_status joined_entities(finish_ctx *fc, fin_event *g, nf_error *err)
+/* The entities of the n members m (headline: the event's), from their
+ * name runs, into *ents (offsets into strings). */
+static nf_status member_entities(const finish_ctx *fc, fin_scratch *sc, const uint32_t *m, size_t n,
+                                 uint32_t headline, fin_event *out, nfi_buf *strings, nf_error *err)
 {
-    size_t n = g->n_members;
     size_t *offs = malloc((n + 1) * sizeof *offs);
-    nfi_entity_input *in = malloc(n * sizeof *in);
+    nfi_entity_input *in = malloc((n ? n : 1) * sizeof *in);
     nf_status st = offs && in ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    fin_scratch *sc = &fc->wk[0];
     sc->runs.len = 0;
     for (size_t i = 0; i < n && st == NF_OK; i++) {
-        if (!read_record(fc, sc, g->members[i])) {
-            st = nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", g->members[i]);
+        if (!read_record(fc, sc, m[i])) {
+            st = nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", m[i]);
             break;
         }
         uint32_t hdr[REC_HDR];
@@ -1450,16 +1504,22 @@ static nf_status joined_entities(finish_ctx *fc, fin_event *g, nf_error *err)
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK) {
         offs[n] = sc->runs.len;
-        uint64_t hl = fc->ev->docs[g->headline].lang_hash;
+        uint64_t hl = fc->ev->docs[headline].lang_hash;
         for (size_t i = 0; i < n; i++)
-            in[i] = (nfi_entity_input){sc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[g->members[i]],
-                                       fc->ev->docs[g->members[i]].lang_hash == hl};
-        st = nfi_entities_collect(in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities, &g->ents, &g->n_ents,
-                                 &fc->strings, err);
+            in[i] = (nfi_entity_input){sc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[m[i]],
+                                       fc->ev->docs[m[i]].lang_hash == hl};
+        st = nfi_entities_collect(in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities, &out->ents, &out->n_ents,
+                                 strings, err);
     }
     free(offs);
     free(in);
     return st;
+}
+
+/* The entities of a joined event, from every member's name runs. */
+static nf_status joined_entities(finish_ctx *fc, fin_event *g, nf_error *err)
+{
+    return member_entities(fc, &fc->wk[0], g->members, g->n_members, g->headline, g, &fc->strings, err);
 }
 
 /* One joined event from the stream events e with group[e] == gi (parts):
@@ -1502,12 +1562,18 @@ static nf_status make_joined(finish_ctx *fc, fin_event *g, const uint32_t *parts
             best_pref = is_pref;
             g->headline = p->headline;
         }
-        for (int ch = 0; ch < N_CH; ch++)
-            if (!nfi_svec_add(&g->prof.ch[ch], &p->prof.ch[ch], 1.0, 0)) {
-                free(key);
-                return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-            }
     }
+    const nfi_svec **pv = malloc(n_parts * sizeof *pv);
+    for (int ch = 0; ch < N_CH; ch++) { /* the parts' profiles summed in part order */
+        for (size_t k = 0; pv && k < n_parts; k++)
+            pv[k] = &fc->fe[parts[k]].prof.ch[ch];
+        if (!pv || !nfi_svec_sum(&g->prof.ch[ch], pv, n_parts)) {
+            free(pv);
+            free(key);
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        }
+    }
+    free(pv);
     qsort(key, total, sizeof *key, cmp_u64);
     for (size_t i = 0; i < total; i++)
         g->members[i] = (uint32_t)key[i];
@@ -1560,6 +1626,7 @@ static nf_status regroup(finish_ctx *fc, const uint32_t *group, size_t n_groups,
     for (size_t e = 0; e < fc->cap_fe; e++) { /* the old events (joined parts left) */
         free(fc->fe[e].ents);
         free(fc->fe[e].members);
+        free(fc->fe[e].pending);
         for (int ch = 0; ch < N_CH; ch++)
             nfi_svec_free(&fc->fe[e].prof.ch[ch]);
     }
@@ -1611,6 +1678,73 @@ static nf_status merge_languages(finish_ctx *fc, nf_error *err)
     nfi_hmap_free(&count);
     free(m);
     free(group);
+    return st;
+}
+
+#define PENDING_CHUNK 64 /* events per task of collect_pending */
+
+typedef struct pending_run {
+    finish_ctx *fc;
+    const uint32_t *ev; /* the events still without entities */
+    size_t n;
+    nfi_buf *strings; /* per task: its events' strings, in event order */
+} pending_run;
+
+static nf_status pending_task(void *ctx, void *worker, size_t i, nf_error *err)
+{
+    const pending_run *r = ctx;
+    size_t end = (i + 1) * PENDING_CHUNK < r->n ? (i + 1) * PENDING_CHUNK : r->n;
+    nf_status st = NF_OK;
+    for (size_t k = i * PENDING_CHUNK; k < end && st == NF_OK; k++) {
+        fin_event *fe = &r->fc->fe[r->ev[k]];
+        st = member_entities(r->fc, worker, fe->pending, fe->n_pending, fe->headline, fe, &r->strings[i], err);
+    }
+    return st;
+}
+
+/* The entities of the events finalize_joinable left without: those the
+ * joins left alone (a joined event's came with it), from their members
+ * when they left the stream, as finalize_event would have collected them;
+ * on the stage's threads, each task's strings appended in event order. */
+static nf_status collect_pending(finish_ctx *fc, nf_error *err)
+{
+    size_t n = 0;
+    for (size_t e = 0; e < fc->n_final; e++)
+        n += fc->fe[e].pending != NULL;
+    if (n == 0)
+        return NF_OK;
+    size_t tasks = (n + PENDING_CHUNK - 1) / PENDING_CHUNK;
+    uint32_t *ev = malloc(n * sizeof *ev);
+    nfi_buf *strings = calloc(tasks, sizeof *strings);
+    nf_status st = ev && strings ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t e = 0, k = 0; st == NF_OK && e < fc->n_final; e++)
+        if (fc->fe[e].pending)
+            ev[k++] = (uint32_t)e;
+    pending_run r = {fc, ev, n, strings};
+    if (st == NF_OK)
+        st = nfi_parallel_for(tasks, fc->wk, sizeof *fc->wk, fc->n_wk, pending_task, &r, err);
+    for (size_t t = 0; st == NF_OK && t < tasks; t++) {
+        size_t base = fc->strings.len;
+        nfi_buf_append(&fc->strings, strings[t].data, strings[t].len);
+        size_t end = (t + 1) * PENDING_CHUNK < n ? (t + 1) * PENDING_CHUNK : n;
+        for (size_t k = t * PENDING_CHUNK; k < end; k++) {
+            fin_event *fe = &fc->fe[ev[k]];
+            for (size_t j = 0; j < fe->n_ents; j++) {
+                fe->ents[j].name_off += base;
+                fe->ents[j].key_off += base;
+            }
+        }
+        if (fc->strings.oom)
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < n && ev; k++) {
+        free(fc->fe[ev[k]].pending);
+        fc->fe[ev[k]].pending = NULL;
+    }
+    for (size_t t = 0; strings && t < tasks; t++)
+        nfi_buf_free(&strings[t]);
+    free(strings);
+    free(ev);
     return st;
 }
 
@@ -1905,6 +2039,7 @@ static void free_finish(finish_ctx *fc)
     for (size_t e = 0; e < fc->cap_fe; e++) {
         free(fc->fe[e].ents);
         free(fc->fe[e].members);
+        free(fc->fe[e].pending);
         for (int ch = 0; ch < N_CH; ch++)
             nfi_svec_free(&fc->fe[e].prof.ch[ch]);
     }
@@ -2024,6 +2159,8 @@ static nf_status cluster(nf_events *ev, const nf_events_options *o, bool keep_st
         st = run_stream(&fc, err);
     if (st == NF_OK)
         st = merge_languages(&fc, err);
+    if (st == NF_OK)
+        st = collect_pending(&fc, err);
     if (st == NF_OK)
         st = build_result(&fc, out, err);
     free_finish(&fc);

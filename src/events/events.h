@@ -156,6 +156,9 @@ double nfi_svec_dot(const nfi_svec *a, const nfi_svec *b);
 double nfi_svec_cos(const nfi_svec *a, const nfi_svec *b);
 /* a += scale * b; then keeps the max_n largest weights (0 = all). */
 bool nfi_svec_add(nfi_svec *a, const nfi_svec *b, double scale, uint32_t max_n);
+/* Empty *a = v[0] + ... + v[n-1]: the same bits as nfi_svec_add(a, v[k],
+ * 1.0, 0) for k in order, in one stable sort instead of n merges. */
+bool nfi_svec_sum(nfi_svec *a, const nfi_svec *const *v, size_t n);
 /* Scales to unit length (no-op on the zero vector). */
 void nfi_svec_normalize(nfi_svec *v);
 /* Keeps the n largest weights (ties by hash), still sorted by hash. */

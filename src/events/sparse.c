@@ -13,7 +13,9 @@
  * the cut-off weight and a filter keeps hash order); pruning only happens
  * once a vector holds twice its limit, so its cost is amortized over many
  * additions. Ties in pruning go to the smaller hash, so results never
- * depend on memory layout.
+ * depend on memory layout. A joined event's profile, the sum of many
+ * parts, is made in one stable sort of all their features (nfi_svec_sum),
+ * which adds each feature's weights in part order as repeated merges would.
  */
 #include "events/events.h"
 
@@ -366,5 +368,52 @@ bool nfi_svec_add(nfi_svec *a, const nfi_svec *b, double scale, uint32_t max_n)
         nfi_svec_top(a, max_n);
     else
         recompute_norm(a);
+    return true;
+}
+
+/* Adding n vectors one by one rewrites the growing sum n times (and
+ * recomputes its norm each time): quadratic for a joined event of
+ * thousands of parts. Here every feature of every vector goes into one
+ * array, a stable sort by hash keeps the vectors' order among equal hashes,
+ * and each hash's weights are summed in that order in float, as the merges
+ * would add them: the same bits. */
+bool nfi_svec_sum(nfi_svec *a, const nfi_svec *const *v, size_t n)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < n; k++)
+        total += v[k]->n;
+    if (total > UINT32_MAX)
+        return false;
+    a->n = 0;
+    if (total == 0) {
+        a->norm2 = 0;
+        return true;
+    }
+    nfi_kv *kv = malloc(total * sizeof *kv);
+    if (!kv || !reserve(a, (uint32_t)total)) {
+        free(kv);
+        return false;
+    }
+    size_t o = 0;
+    for (size_t k = 0; k < n; k++)
+        for (uint32_t i = 0; i < v[k]->n; i++) {
+            uint32_t bits;
+            memcpy(&bits, &v[k]->f[i].w, sizeof bits);
+            kv[o++] = (nfi_kv){v[k]->f[i].hash, bits};
+        }
+    nfi_kv_sort_by_key_stable(kv, total);
+    uint32_t m = 0;
+    for (size_t i = 0; i < total; i++) {
+        uint32_t bits = (uint32_t)kv[i].val;
+        float w;
+        memcpy(&w, &bits, sizeof w);
+        if (m > 0 && a->f[m - 1].hash == kv[i].key)
+            a->f[m - 1].w += w;
+        else
+            a->f[m++] = (nfi_wfeat){kv[i].key, w};
+    }
+    free(kv);
+    a->n = m;
+    recompute_norm(a);
     return true;
 }

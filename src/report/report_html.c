@@ -60,17 +60,25 @@ static const char style[] =
     ".event,.single tr{break-inside:avoid}.storyline{break-before:auto;border-top-color:#000}"
     ".lang{background:none;color:#000;border:1px solid #000}.mark{background:#000}}";
 
+/* Escapes s: the bytes between two special ones go in as one span (most
+ * text has few), each special byte as its entity. */
 static void html_escape(nfi_buf *b, const char *s)
 {
-    for (const char *p = s ? s : ""; *p; p++) {
+    const char *p = s ? s : "";
+    for (;;) {
+        size_t n = strcspn(p, "&<>\"'");
+        if (n)
+            nfi_buf_append(b, p, n);
+        p += n;
         switch (*p) {
+        case '\0': return;
         case '&': nfi_buf_puts(b, "&amp;"); break;
         case '<': nfi_buf_puts(b, "&lt;"); break;
         case '>': nfi_buf_puts(b, "&gt;"); break;
         case '"': nfi_buf_puts(b, "&quot;"); break;
-        case '\'': nfi_buf_puts(b, "&#39;"); break;
-        default: nfi_buf_putc(b, *p);
+        default: nfi_buf_puts(b, "&#39;"); break;
         }
+        p++;
     }
 }
 
