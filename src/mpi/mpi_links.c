@@ -636,11 +636,22 @@ static nf_status request_postings(void *ctx, const void *recs, size_t n, nf_erro
     return st;
 }
 
-static size_t postings_of(const dlinks *x, size_t i, size_t *k)
+/* The postings document i adds to a round whose features are in seen
+ * (its features start at x->df[k]); insert: note its features. */
+static size_t postings_of(const dlinks *x, size_t i, size_t k, nfi_hmap *seen, bool insert, bool *oom)
 {
-    size_t n = 0, nf = view_of(x, i).pivot->n_features;
-    for (size_t f = 0; f < nf; f++, (*k)++)
-        n += indexed(x, x->df[*k]) ? x->df[*k] : 0;
+    size_t n = 0;
+    const nf_pivot *p = view_of(x, i).pivot;
+    for (size_t f = 0; f < p->n_features; f++, k++) {
+        if (!indexed(x, x->df[k]))
+            continue;
+        bool created = false;
+        if (!insert)
+            created = !nfi_hmap_get(seen, p->features[f].hash);
+        else if (!nfi_hmap_put(seen, p->features[f].hash, &created))
+            *oom = true;
+        n += created ? x->df[k] : 0;
+    }
     return n;
 }
 
@@ -744,20 +755,28 @@ static nf_status search_round_run(dlinks *x, size_t from, size_t to, size_t k, n
 static nf_status search_all(dlinks *x, nf_error *err)
 {
     size_t next = 0, k = 0, k_from = 0; /* k: the features of documents before to */
+    nfi_hmap seen; /* the round's distinct features: each is fetched once */
+    nfi_hmap_init(&seen);
     nf_status st = NF_OK;
+    bool oom = false;
     while (st == NF_OK) {
         size_t from = next, to = next, budget = 0;
-        while (to < x->n) {
-            size_t k2 = k, need = postings_of(x, to, &k2);
+        nfi_hmap_clear(&seen);
+        while (to < x->n && !oom) {
+            size_t need = postings_of(x, to, k, &seen, false, &oom);
             if (to > from && budget + need > SEARCH_POSTINGS)
                 break;
-            budget += need, k = k2, to++;
+            postings_of(x, to, k, &seen, true, &oom);
+            budget += need, k += view_of(x, to).pivot->n_features, to++;
         }
-        if (!nfi_mpi_any(from < x->n))
+        if (oom) /* the others wait in the collective: the caller aborts the job */
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        if (st != NF_OK || !nfi_mpi_any(from < x->n))
             break;
         st = search_round_run(x, from, to, k_from, err);
         next = to, k_from = k;
     }
+    nfi_hmap_free(&seen);
     return st;
 }
 
@@ -894,15 +913,17 @@ static nf_status fetch_docs(dlinks *x, const uint64_t *pairs, size_t n, nf_error
     return st;
 }
 
-static nf_status score_round(dlinks *x, size_t from, size_t to, nf_error *err)
+/* Scores the n pairs of x->pairs listed in order[]. */
+static nf_status score_round(dlinks *x, const nfi_kv *order, size_t n, nf_error *err)
 {
-    const uint64_t *pairs = (const uint64_t *)x->pairs.data + from;
-    size_t n = to - from;
-    nf_status st = fetch_docs(x, pairs, n, err);
-    uint64_t *lp = malloc((n ? n : 1) * sizeof *lp);
+    const uint64_t *all = (const uint64_t *)x->pairs.data;
+    uint64_t *pairs = malloc((n ? n : 1) * sizeof *pairs), *lp = malloc((n ? n : 1) * sizeof *lp);
     nfi_scored_pair *sc = malloc((n ? n : 1) * sizeof *sc);
-    if (st == NF_OK && (!lp || !sc))
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = pairs && lp && sc ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == NF_OK && i < n; i++)
+        pairs[i] = all[order[i].val];
+    if (st == NF_OK) /* collective: a rank that failed above aborts the job */
+        st = fetch_docs(x, pairs, n, err);
     for (size_t i = 0; st == NF_OK && i < n; i++) {
         size_t la = stage_index(x, pairs[i] >> 32), lb = stage_index(x, (uint32_t)pairs[i]);
         if (la == SIZE_MAX || lb == SIZE_MAX)
@@ -917,32 +938,43 @@ static nf_status score_round(dlinks *x, size_t from, size_t to, nf_error *err)
         memcpy(r.lang_b, view_of(x, sc[i].b).lang, sizeof r.lang_b);
         st = grow_push(&x->results, &r, err);
     }
-    free(lp), free(sc);
+    free(pairs), free(lp), free(sc);
     nfi_links_truncate(x->l, x->n);
     return st;
 }
 
+/* The pairs in the order of their other document (pairs of two local
+ * documents first): a round's documents are fetched once for the whole
+ * finish, and rounds cut between documents. */
 static nf_status score_all(dlinks *x, nf_error *err)
 {
     const uint64_t *p = (const uint64_t *)x->pairs.data;
-    size_t next = 0;
-    nf_status st = NF_OK;
+    nfi_kv *order = malloc((x->pairs.n ? x->pairs.n : 1) * sizeof *order);
     x->out = calloc((size_t)x->m->size, sizeof *x->out);
-    if (!x->out)
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = order && x->out ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int r = 0; x->out && r < x->m->size; r++)
         nfi_buf_init(&x->out[r]);
+    for (size_t i = 0; st == NF_OK && i < x->pairs.n; i++) {
+        uint64_t a = p[i] >> 32, b = (uint32_t)p[i];
+        order[i] = (nfi_kv){!is_local(x, a) ? a + 1 : !is_local(x, b) ? b + 1 : 0, i};
+    }
+    if (st == NF_OK)
+        nfi_kv_sort(order, x->pairs.n);
+    size_t next = 0;
     while (st == NF_OK) {
         size_t from = next, to = next, remote = 0;
-        while (to < x->pairs.n && to - from < SCORE_PAIRS && remote < FETCH_DOCS) {
-            remote += !is_local(x, p[to] >> 32) + !is_local(x, (uint32_t)p[to]);
-            to++;
+        while (to < x->pairs.n && to - from < SCORE_PAIRS) {
+            bool new_doc = order[to].key && (to == from || order[to].key != order[to - 1].key);
+            if (new_doc && remote == FETCH_DOCS)
+                break;
+            remote += new_doc, to++;
         }
         if (!nfi_mpi_any(from < x->pairs.n))
             break;
-        st = score_round(x, from, to, err);
+        st = score_round(x, order + from, to - from, err);
         next = to;
     }
+    free(order);
     return st;
 }
 
