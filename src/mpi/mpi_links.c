@@ -243,10 +243,16 @@ nf_status nf_mpi_links_run(nf_mpi_links *ml, const nf_mpi_input *in, nf_mpi_tota
 
 /* ------------------------------------------------------------ the distributed finish */
 
-#define CHUNK_BYTES (4u << 20)             /* records handed to one exchange call */
-#define SEARCH_POSTINGS ((size_t)1 << 19)  /* postings a rank fetches per search round (16 MiB) */
-#define FETCH_DOCS 512                     /* other documents a rank fetches per scoring round */
-#define SCORE_PAIRS 65536                  /* pairs a rank scores per round */
+#define CHUNK_BYTES (4u << 20) /* records handed to one exchange call */
+#ifdef NDEBUG
+#define SEARCH_POSTINGS ((size_t)1 << 19) /* postings a rank fetches per search round (16 MiB) */
+#define FETCH_DOCS 512                    /* other documents a rank fetches per scoring round */
+#define SCORE_PAIRS 65536                 /* pairs a rank scores per round */
+#else /* debug builds (the ASan tests): tiny rounds, so the tests' small corpora take many */
+#define SEARCH_POSTINGS ((size_t)2048)
+#define FETCH_DOCS 4
+#define SCORE_PAIRS 16
+#endif
 
 /* A posting: a document that has an indexed feature, with what the
  * candidate search reads of it. */
