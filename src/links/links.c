@@ -1180,7 +1180,7 @@ nf_status nfi_links_search(nf_links *l, const nfi_links_space *s, uint64_t **pai
             continue;
         doc_entry *d = &l->docs[s->local[i]];
         for (size_t f = 0; f < d->pivot.n_features; f++) {
-            size_t k = nfi_lower_bound_u64(s->keys, s->n_keys, d->pivot.features[f].hash);
+            size_t k = nfi_hash_lower_bound(s->keys, s->n_keys, d->pivot.features[f].hash);
             d->post[f] = k < s->n_keys && s->keys[k] == d->pivot.features[f].hash ? (uint32_t)k : UINT32_MAX;
         }
         space.docs[i] = *d;

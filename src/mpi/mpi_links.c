@@ -533,7 +533,7 @@ static nf_status document_frequencies(dlinks *x, nf_error *err)
     for (size_t i = 0, k = 0; st == NF_OK && i < x->n; i++) {
         const nf_pivot *p = view_of(x, i).pivot;
         for (size_t f = 0; f < p->n_features; f++)
-            x->df[k++] = (uint32_t)b[nfi_lower_bound_u64(h, n_uniq, p->features[f].hash)].val;
+            x->df[k++] = (uint32_t)b[nfi_hash_lower_bound(h, n_uniq, p->features[f].hash)].val;
     }
     free(h), free(counts), free(back.data);
     x->max_df = nfi_links_max_df((size_t)x->total);
@@ -573,12 +573,23 @@ static nf_status post_gen_fn(void *ctx, char *out, uint32_t *dest, size_t max, s
     return NF_OK;
 }
 
-static int cmp_post(const void *p, const void *q)
+/* Sorts postings by (hash, document): a radix sort of (hash, document
+ * << 32 | index), then the records moved into that order. */
+static nf_status sort_posts(post_rec **p, size_t n, nf_error *err)
 {
-    const post_rec *a = p, *b = q;
-    if (a->hash != b->hash)
-        return a->hash < b->hash ? -1 : 1;
-    return (a->doc > b->doc) - (a->doc < b->doc);
+    nfi_kv *kv = malloc((n ? n : 1) * sizeof *kv);
+    post_rec *out = malloc((n ? n : 1) * sizeof *out);
+    if (!kv || !out)
+        return free(kv), free(out), nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        kv[i] = (nfi_kv){(*p)[i].hash, (uint64_t)(*p)[i].doc << 32 | (uint32_t)i};
+    nfi_kv_sort(kv, n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (*p)[(uint32_t)kv[i].val];
+    free(kv);
+    free(*p);
+    *p = out;
+    return NF_OK;
 }
 
 /* The distinct hashes of n sorted postings and where each one's begin. */
@@ -607,8 +618,10 @@ static nf_status spread_postings(dlinks *x, nf_error *err)
                                         &x->bytes, err);
     x->posts = (post_rec *)got.data;
     x->n_posts = got.n;
+    if (st == NF_OK && x->n_posts > UINT32_MAX)
+        st = nfi_fail(err, NF_ERR_NOMEM, "MPI: more than 2^32 postings on one rank");
     if (st == NF_OK)
-        qsort(x->posts, x->n_posts, sizeof *x->posts, cmp_post);
+        st = sort_posts(&x->posts, x->n_posts, err);
     return st == NF_OK ? key_index(x->posts, x->n_posts, &x->keys, &x->offsets, &x->n_keys, err) : st;
 }
 
@@ -629,7 +642,7 @@ static nf_status request_postings(void *ctx, const void *recs, size_t n, nf_erro
     const nfi_kv *q = recs;
     nf_status st = NF_OK;
     for (size_t i = 0; i < n && st == NF_OK; i++) {
-        size_t k = nfi_lower_bound_u64(r->x->keys, r->x->n_keys, q[i].key);
+        size_t k = nfi_hash_lower_bound(r->x->keys, r->x->n_keys, q[i].key);
         if (k == r->x->n_keys || r->x->keys[k] != q[i].key)
             return nfi_fail(err, NF_ERR_PARSE, "MPI: postings asked of the wrong rank");
         size_t from = r->x->offsets[k], to = r->x->offsets[k + 1];
@@ -687,7 +700,6 @@ static nf_status space_docs(const dlinks *x, size_t from, size_t to, const post_
 
 static nf_status search_space(dlinks *x, size_t from, size_t to, post_rec *p, size_t n, nf_error *err)
 {
-    qsort(p, n, sizeof *p, cmp_post);
     uint64_t *docs = NULL, *keys = NULL, *pairs = NULL;
     size_t n_docs = 0, *offsets = NULL, n_keys = 0, n_pairs = 0;
     nf_status st = space_docs(x, from, to, p, n, &docs, &n_docs, err);
@@ -703,11 +715,21 @@ static nf_status search_space(dlinks *x, size_t from, size_t to, post_rec *p, si
                        ? (size_t)(docs[k] - x->first) : SIZE_MAX;
         norms[k] = local[k] != SIZE_MAX ? view_of(x, local[k]).norm : 0;
     }
+    nfi_hmap number; /* document + 1 -> its number */
+    nfi_hmap_init(&number);
+    for (size_t k = 0; st == NF_OK && k < n_docs; k++) {
+        uint64_t *v = nfi_hmap_put(&number, docs[k] + 1, NULL);
+        if (!v)
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        else
+            *v = k;
+    }
     for (size_t e = 0; st == NF_OK && e < n; e++) {
-        size_t k = nfi_lower_bound_u64(docs, n_docs, p[e].doc);
+        size_t k = (size_t)*nfi_hmap_get(&number, (uint64_t)p[e].doc + 1);
         hits[e] = (nfi_links_hit){(uint32_t)k, p[e].lang_id, p[e].weight};
         norms[k] = p[e].norm;
     }
+    nfi_hmap_free(&number);
     nfi_links_space sp = {n_docs, local, norms, keys, offsets, hits, n_keys};
     if (st == NF_OK)
         st = nfi_links_search(x->l, &sp, &pairs, &n_pairs, err);
@@ -752,6 +774,8 @@ static nf_status search_round_run(dlinks *x, size_t from, size_t to, size_t k, n
         st = send_array(x, r.reply.data, (const uint32_t *)r.rdest.data, sizeof(post_rec), r.reply.n, grow_sink,
                         &r.got, err);
     free(r.reply.data), free(r.rdest.data);
+    if (st == NF_OK)
+        st = sort_posts((post_rec **)&r.got.data, r.got.n, err);
     if (st == NF_OK)
         st = search_space(x, from, to, (post_rec *)r.got.data, r.got.n, err);
     free(r.got.data);
