@@ -1,26 +1,47 @@
 /*
  * mpi_links.c - distributed links over Open MPI (docs/distributed.md,
- * "links --mpi").
+ * "links: the distributed finish").
  *
- * Design: the skeleton of distributed dedup (mpi.c, nfi_mpi_gather): the
- * ranks read the single process's batches, each batch on one rank, which
- * cleans it and builds its pivots on its threads (nf_links_add: the
- * dictionary work, the expensive part of links), and with --groups its
- * dedup sketches too. A batch leaves the rank as one message of records,
- * one per document: its id, language and publication date (what the output
- * names), its pivot (nfi_links_put_pivot: features, sequence, paragraphs,
- * names, language, text length; never the text) and, with groups, its
- * dedup item. Rank 0 appends every record in input order
- * (nfi_links_append_pivot, nfi_dedup_append_item) and runs nf_links_finish
- * (and nf_dedup_finish) alone: the stages see the single process's
- * documents in its order, so the result is identical for any N.
+ * Reading: the skeleton of every distributed command (mpi.c,
+ * nfi_mpi_gather): the ranks read the single process's batches, each batch
+ * on one rank, which cleans it and builds its pivots on its threads
+ * (nf_links_add, the dictionary work) into its own stage, where they stay:
+ * a rank's documents are consecutive in input order, so its stage's
+ * document i is the corpus's document start[rank] + i. A batch's message
+ * to rank 0 holds per document only its id, language and publication date
+ * (what the output names) and, with --groups, its dedup item (rank 0 runs
+ * nf_dedup_finish alone).
  *
- * A rank builds a batch's pivots in the same nf_links that rank 0 finishes
- * with, then truncates them away once serialised: rank 0's own batches take
- * the same path through the wire as everybody else's, so N = 1 checks the
- * round trip. Memory: a non-zero rank holds one batch; rank 0 holds every
- * pivot (as one process does: finish needs them all at once).
- * Without MPI the entry points fail with "built without MPI".
+ * Finish (collective, finish_links), each step exactly nf_links_finish's
+ * over the whole corpus, through links.c's own parts (links.h):
+ *   1. language numbers: each rank's languages with their first document,
+ *      all-gathered; in first-document order they are the single
+ *      process's table (nfi_links_set_lang_ids);
+ *   2. document frequencies: each rank's distinct features with counts to
+ *      the owner (hash mod N), which sums them and answers every rank that
+ *      counted; then nfi_links_weigh with the corpus's size;
+ *   3. postings: every indexed feature (2 <= df <= max_df) of every
+ *      document to the feature's owner, sorted by (hash, document);
+ *   4. candidate search, in rounds of a rank's documents: their features'
+ *      postings (each distinct feature once a round, about SEARCH_POSTINGS)
+ *      are fetched from the owners and nfi_links_search runs the engine's
+ *      search over them, documents numbered in corpus order, so the sums
+ *      add the same terms in the same order and the top-k ties break alike;
+ *   5. pairs: each candidate pair to its home (the owner of a when a + b is
+ *      odd, else of b), kept once;
+ *   6. scoring, in rounds: the home fetches the other document's weighted
+ *      entry (nfi_links_put_weighted) from its owner, once (pairs are
+ *      taken in the order of their other document), and scores the pairs
+ *      with nfi_links_score; fetched entries are dropped after the round;
+ *   7. decision: each pair's logit to the owners of its two documents,
+ *      which take each document's best per other language and send it back
+ *      to the pairs that reach the threshold (nfi_links_decide);
+ *   8. the links to rank 0, sorted by (a, b) as the single process's.
+ * Every exchange is the bounded all-to-all (mpi_exchange.c). Memory: a rank
+ * keeps its own pivots (corpus / N; rank 0 no more than the others, plus
+ * the ids for the output), the postings and document frequencies of the
+ * features it owns, and one round. Without MPI the entry points fail with
+ * "built without MPI".
  */
 #include "mpi/mpi.h"
 
@@ -85,7 +106,7 @@ typedef struct kept_doc {
 
 struct nf_mpi_links {
     nf_mpi *m;
-    nf_links *links;   /* rank 0: the stage; every rank: the pivots of the batch being built */
+    nf_links *links;   /* every rank: the pivots of its documents, in input order */
     nf_dedup *dedup;   /* groups only; rank 0: the engine, others: sketch parameters */
     nf_cleaner *cleaner;
     nf_clean_doc *cleaned;
@@ -128,7 +149,7 @@ static void put_doc(nfi_buf *b, const nf_clean_doc *cd)
 }
 
 /* Cleans one batch and builds its pivots (and sketches) on this rank's
- * threads into wire; the pivots are then dropped from the stage. */
+ * threads; the pivots stay in the stage, the ids (and items) go to wire. */
 static nf_status pivot_batch(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, nf_error *err)
 {
     nf_mpi_links *ml = ctx;
@@ -188,7 +209,7 @@ static nf_status get_doc(const char *buf, size_t len, size_t *pos, wire_doc *w, 
     return NF_OK;
 }
 
-/* Rank 0: appends the document at *pos to the stages. */
+/* Rank 0: keeps the document at *pos for the output (and its item). */
 static nf_status append_doc(void *ctx, const char *buf, size_t len, size_t *pos, nf_error *err)
 {
     nf_mpi_links *ml = ctx;
