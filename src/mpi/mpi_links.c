@@ -368,10 +368,12 @@ static nf_status array_gen_fn(void *ctx, char *out, uint32_t *dest, size_t max, 
     (void)err;
     array_gen *g = ctx;
     size_t k = g->n - g->next < max ? g->n - g->next : max;
+    *n = k;
+    if (!k) /* recs may be NULL */
+        return NF_OK;
     memcpy(out, g->recs + g->next * g->size, k * g->size);
     memcpy(dest, g->dest + g->next, k * sizeof *dest);
     g->next += k;
-    *n = k;
     return NF_OK;
 }
 
@@ -487,7 +489,8 @@ static nf_status number_languages(dlinks *x, nf_error *err)
 static nf_status df_reply(dlinks *x, grown *got, grown *back, nf_error *err)
 {
     nfi_kv *v = (nfi_kv *)got->data;
-    nfi_kv_sort(v, got->n);
+    if (got->n) /* (data may be NULL) */
+        nfi_kv_sort(v, got->n);
     uint32_t *dest = malloc((got->n ? got->n : 1) * sizeof *dest);
     if (!dest)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -542,7 +545,8 @@ static nf_status document_frequencies(dlinks *x, nf_error *err)
     free(got.data), free(dest);
     nfi_kv *b = (nfi_kv *)back.data;
     if (st == NF_OK) {
-        nfi_kv_sort(b, back.n);
+        if (back.n)
+            nfi_kv_sort(b, back.n);
         for (size_t k = 0; k < n_uniq; k++) /* the distinct hashes, sorted, beside their sums */
             h[k] = counts[k].key;
         if (back.n != n_uniq)
@@ -848,7 +852,8 @@ static nf_status gather_pairs(dlinks *x, nf_error *err)
     if (st == NF_OK && !scratch)
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK) {
-        nfi_u64_sort(p, x->pairs.n, scratch);
+        if (x->pairs.n)
+            nfi_u64_sort(p, x->pairs.n, scratch);
         size_t w = 0;
         for (size_t i = 0; i < x->pairs.n; i++)
             if (!w || p[w - 1] != p[i])
@@ -959,7 +964,7 @@ static nf_status fetch_docs(dlinks *x, const uint64_t *pairs, size_t n, nf_error
     free(q), free(dest);
     if (st == NF_OK)
         st = nfi_mpi_exchange_records(x->m, x->out, fetch_reply, x, &x->bytes, err);
-    if (st == NF_OK)
+    if (st == NF_OK && x->n_fetched)
         nfi_kv_sort(x->fetched, x->n_fetched);
     return st;
 }
@@ -1084,7 +1089,7 @@ static nf_status best_logits(dlinks *x, nf_error *err)
     nf_status st = nfi_mpi_exchange_all(x->m, sizeof(best_rec), CHUNK_BYTES, best_gen_fn, &g, grow_sink, &got,
                                         &x->bytes, err);
     best_rec *b = (best_rec *)got.data;
-    if (st == NF_OK)
+    if (st == NF_OK && got.n)
         qsort(b, got.n, sizeof *b, cmp_best);
     best_reply *rep = malloc((got.n ? got.n : 1) * sizeof *rep);
     uint32_t *dest = malloc((got.n ? got.n : 1) * sizeof *dest);
