@@ -12,7 +12,7 @@
 #   BATCH=1024 bench/bench_mpi.sh                   # --batch 1024 everywhere
 #   MEM=32M BATCH=1024 bench/bench_mpi.sh           # --mem-limit 32M: the sorters
 #                                                   # spill at both sizes (flat RSS)
-#   CMD=links FILES=bench/data/rc20m.jsonl bench/bench_mpi.sh # links --mpi (pivots to rank 0)
+#   CMD=links FILES=bench/data/rc20m.jsonl bench/bench_mpi.sh # links --mpi (distributed finish)
 #   CMD=run FILES=bench/data/rc20m.jsonl bench/bench_mpi.sh   # run --mpi (every stage's items to rank 0)
 #
 # Each block: file size, mode, best wall time, MB/s of document text, then
@@ -26,7 +26,8 @@
 # (user+system, through /usr/bin/time); then the bytes all ranks sent per
 # document (exchanges and to rank 0). The
 # output of every MPI run is compared with the single process (it must be
-# identical). Needs a build with MPI (BENCH_BUILD, default build-mpi).
+# identical). Needs a build with MPI (BENCH_BUILD, default build-mpi), or
+# NF=path/to/newsfold (a binary of another commit, for before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BENCH_BUILD:-build-mpi}
@@ -39,9 +40,13 @@ batch=()
 [ -n "${MEM:-}" ] && batch+=(--mem-limit "$MEM") # dedup only: the sorters' memory
 SHARED=${SHARED:-../shared}
 CORPUS=${CORPUS:-bench/data/corpus-mpi.jsonl} # 60 MB, made once (git-ignored)
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" --target newsfold_cli -j2 >/dev/null
-nf=$BUILD/newsfold
+if [ -n "${NF:-}" ]; then # a binary built elsewhere (an earlier commit, for before/after)
+    nf=$NF
+else
+    cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" --target newsfold_cli -j2 >/dev/null
+    nf=$BUILD/newsfold
+fi
 [ -z "$SIZES" ] || [ -s "$CORPUS" ] || python3 bench/make_corpus.py --shared "$SHARED" --size-mb 60 --out "$CORPUS"
 mpirun=(mpirun --oversubscribe)
 [ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)

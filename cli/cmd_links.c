@@ -31,8 +31,8 @@ static const char links_usage[] =
     "  -j, --threads N     worker threads (default: all cores)\n"
     "      --batch N       documents per batch (default 4096; cleaning learns a\n"
     "                      site's boilerplate within a batch)\n"
-    "      --mpi           run under mpirun: ranks share the cleaning and pivots,\n"
-    "                      rank 0 writes the output (docs/distributed.md)\n"
+    "      --mpi           run under mpirun: ranks share the cleaning, pivots and\n"
+    "                      finish, rank 0 writes the output (docs/distributed.md)\n"
     "      --stats         throughput and peak memory on stderr\n"
     "  -q, --quiet         no progress, no summary\n"
     "  -h, --help          this help\n";
@@ -249,8 +249,8 @@ static int write_links(const links_cli *o, const kept_docs *k, const nf_links_re
 }
 
 /* --mpi (docs/distributed.md): the ranks split the input, build the pivots
- * of their batches and hand them to rank 0, which finishes and alone
- * writes. Each skipped record is named once, by the rank that reads it. */
+ * of their batches and finish together; rank 0 gets the ids and the links
+ * and alone writes. Each skipped record is named once, by the rank that reads it. */
 /* Rank 0: the output's view of the gathered documents (ids and languages
  * stay the nf_mpi_links'). */
 static int mpi_kept(const nf_mpi_links *ml, kept_docs *k)

@@ -1000,8 +1000,11 @@ void nf_mpi_dedup_free(nf_mpi_dedup *md);
 /*
  * Distributed links (`newsfold links --mpi`): the same input split; each
  * rank cleans its batches and builds their pivots (and, with groups, their
- * dedup sketches) on its threads; the pivots (never the texts) are appended
- * on rank 0 in input order, which finishes alone. The result on rank 0 is
+ * dedup sketches) on its threads and keeps its pivots; the ranks finish
+ * together (document frequencies, candidate search, scoring and the
+ * best-match decision spread by feature, pair and document; rank 0 gets
+ * the ids and the links; with groups the dedup sketches go to rank 0,
+ * which runs that finish alone). The result on rank 0 is
  * byte-identical to nf_links_add (and nf_dedup_add) over the same batches in
  * one process, for any N. groups: the dedup options of --groups, or NULL.
  */
@@ -1016,8 +1019,9 @@ nf_status nf_mpi_links_new(nf_mpi_links **out, nf_mpi *m, const nf_clean_options
                            const nf_links_options *links, const nf_dedup_options *groups, nf_error *err);
 /* Collective; a failure leaves the other ranks inside MPI: nf_mpi_abort. */
 nf_status nf_mpi_links_run(nf_mpi_links *ml, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err);
-/* Rank 0: nf_links_finish (and nf_dedup_finish into dedup, when groups and
- * dedup is not NULL) over every document; other ranks: empty results. */
+/* Collective: nf_links_finish's result over every document, on rank 0
+ * (and rank 0 alone runs nf_dedup_finish into dedup, when groups and dedup
+ * is not NULL); other ranks: empty results. */
 nf_status nf_mpi_links_finish(nf_mpi_links *ml, nf_links_result *links, nf_dedup_result *dedup, nf_error *err);
 /* Rank 0 after run: the documents in input order (valid until free). */
 size_t nf_mpi_links_size(const nf_mpi_links *ml);

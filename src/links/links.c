@@ -266,7 +266,8 @@ static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
 enum { TF_TABLE = 256 };
 typedef struct weigh_ctx {
     nf_links *l;
-    double *idf; /* n + 1 */
+    size_t n_docs; /* the corpus's (the stage's, or every rank's: nfi_links_weigh) */
+    double *idf; /* n_docs + 1 */
     double tf[TF_TABLE];
 } weigh_ctx;
 
@@ -275,10 +276,10 @@ static double tf_of(uint32_t count) { return 1.0 + log((double)count); }
 
 static bool weigh_tables(weigh_ctx *c)
 {
-    if (!(c->idf = malloc((c->l->n + 1) * sizeof *c->idf)))
+    if (!(c->idf = malloc((c->n_docs + 1) * sizeof *c->idf)))
         return false;
-    for (size_t df = 0; df <= c->l->n; df++)
-        c->idf[df] = idf_of(c->l->n, (float)df);
+    for (size_t df = 0; df <= c->n_docs; df++)
+        c->idf[df] = idf_of(c->n_docs, (float)df);
     for (uint32_t k = 0; k < TF_TABLE; k++)
         c->tf[k] = tf_of(k);
     return true;
@@ -393,6 +394,16 @@ static nf_status sort_features(const nf_links *l, nfi_kv *all, nf_error *err)
     return st;
 }
 
+double nfi_links_max_df(size_t n_docs)
+{
+    double max_df = n_docs * MAX_DF_SHARE;
+    if (max_df > MAX_MAX_DF)
+        max_df = MAX_MAX_DF;
+    if (max_df < MIN_MAX_DF)
+        max_df = MIN_MAX_DF;
+    return max_df;
+}
+
 /* One sort of every (feature, document) pair gives, run by run, each
  * feature's document frequency, hence every weight, and the postings of
  * the candidate search, which keep the runs of features neither unique nor
@@ -400,11 +411,7 @@ static nf_status sort_features(const nf_links *l, nfi_kv *all, nf_error *err)
 static nf_status index_features(nf_links *l, postings *p, nf_error *err)
 {
     memset(p, 0, sizeof *p);
-    double max_df = l->n * MAX_DF_SHARE;
-    if (max_df > MAX_MAX_DF)
-        max_df = MAX_MAX_DF;
-    if (max_df < MIN_MAX_DF)
-        max_df = MIN_MAX_DF;
+    double max_df = nfi_links_max_df(l->n);
     size_t total = 0, k = 0;
     for (size_t i = 0; i < l->n; i++)
         total += l->docs[i].pivot.n_features;
@@ -443,7 +450,7 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
         i = j;
     }
     p->offsets[p->n_keys] = kept;
-    weigh_ctx wc = {l, NULL, {0}};
+    weigh_ctx wc = {l, l->n, NULL, {0}};
     if (!weigh_tables(&wc))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
@@ -468,11 +475,27 @@ static void postings_free(postings *p)
 
 /* ------------------------------------------------------------ scoring */
 
-/* Numbers the languages so the candidate search compares integers. */
+/* Numbers the languages so the candidate search compares integers: in
+ * the order of their first document (the table), "und" and none 0. */
 static void assign_language_ids(nf_links *l)
 {
-    char seen[256][12];
+    char seen[NFI_LINKS_LANGS][12];
     uint32_t n_seen = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const doc_entry *d = &l->docs[i];
+        if (strcmp(d->lang, "und") == 0 || !d->lang[0])
+            continue;
+        uint32_t k = 0;
+        while (k < n_seen && strcmp(seen[k], d->lang) != 0)
+            k++;
+        if (k == n_seen && n_seen < NFI_LINKS_LANGS)
+            memcpy(seen[n_seen++], d->lang, sizeof seen[0]);
+    }
+    nfi_links_set_lang_ids(l, (const char(*)[12])seen, n_seen);
+}
+
+void nfi_links_set_lang_ids(nf_links *l, const char (*seen)[12], uint32_t n_seen)
+{
     for (size_t i = 0; i < l->n; i++) {
         doc_entry *d = &l->docs[i];
         d->lang_id = 0;
@@ -481,8 +504,6 @@ static void assign_language_ids(nf_links *l)
         uint32_t k = 0;
         while (k < n_seen && strcmp(seen[k], d->lang) != 0)
             k++;
-        if (k == n_seen && n_seen < 255)
-            memcpy(seen[n_seen++], d->lang, sizeof seen[0]);
         d->lang_id = k + 1; /* beyond 255 languages, the last id is shared: still correct, less selective */
     }
 }
@@ -974,13 +995,16 @@ static void note_best(best_entry **slots, size_t *n, uint32_t doc, const char *l
 
 static bool is_translation(const nf_links *l, const scored_pair *p, best_entry **best, const size_t *n_best)
 {
-    if (p->score < l->opt.threshold)
+    if (!nfi_links_may_link(l, p->score))
         return false;
     const doc_entry *a = &l->docs[p->a], *b = &l->docs[p->b];
     double best_a = best_of(best[p->a], n_best[p->a], b->lang); /* a's best logit in b's language */
     double best_b = best_of(best[p->b], n_best[p->b], a->lang);
-    return p->logit >= best_a || p->logit >= best_b;
+    return nfi_links_decide(p->logit, best_a, best_b);
 }
+
+bool nfi_links_may_link(const nf_links *l, double score) { return score >= l->opt.threshold; }
+bool nfi_links_decide(double logit, double best_a, double best_b) { return logit >= best_a || logit >= best_b; }
 
 static void free_scratch(search_scratch *s, int n)
 {
@@ -1094,6 +1118,84 @@ void nf_links_result_free(nf_links_result *r)
 {
     free(r->links);
     memset(r, 0, sizeof *r);
+}
+
+/* ------------------------------------------------------------ the finish in parts */
+
+/* The distributed finish (src/mpi/mpi_links.c) runs the steps of
+ * nf_links_finish over a rank's documents: the same weights from document
+ * frequencies summed over the ranks, the same candidate search over
+ * postings fetched from their owners, the same scoring and decision. */
+
+void nfi_links_get_view(const nf_links *l, size_t i, nfi_links_view *v)
+{
+    const doc_entry *d = &l->docs[i];
+    *v = (nfi_links_view){&d->pivot, d->weights, d->norm, d->lang_id, d->lang};
+}
+
+nf_status nfi_links_weigh(nf_links *l, size_t n_docs, const uint32_t *df, nf_error *err)
+{
+    l->finished = true;
+    nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
+    for (size_t i = 0, k = 0; st == NF_OK && i < l->n; i++)
+        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++, k++) {
+            l->docs[i].weights[f] = (float)df[k]; /* as index_features leaves it for weigh_task */
+            l->docs[i].post[f] = UINT32_MAX;
+        }
+    weigh_ctx wc = {l, n_docs, NULL, {0}};
+    if (st == NF_OK && !weigh_tables(&wc))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK)
+        st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
+    free(wc.idf);
+    return st;
+}
+
+/* The space's documents are entries of a stage made for the search:
+ * the stage's own (shallow copies, their post[] set to the space's keys)
+ * and, for the others, entries that hold only their norm; find_candidates
+ * then runs as in nf_links_finish. */
+nf_status nfi_links_search(nf_links *l, const nfi_links_space *s, uint64_t **pairs, size_t *n_pairs, nf_error *err)
+{
+    *pairs = NULL, *n_pairs = 0;
+    nf_links space;
+    memset(&space, 0, sizeof space);
+    space.opt = l->opt;
+    postings p;
+    memset(&p, 0, sizeof p);
+    size_t n_hits = s->offsets[s->n_keys];
+    space.docs = calloc(s->n_docs ? s->n_docs : 1, sizeof *space.docs);
+    p.hits = malloc((n_hits ? n_hits : 1) * sizeof *p.hits);
+    if (!space.docs || !p.hits) {
+        free(space.docs), free(p.hits);
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t e = 0; e < n_hits; e++)
+        p.hits[e] = (struct posting){s->hits[e].doc, s->hits[e].lang_id, s->hits[e].weight};
+    p.offsets = s->offsets;
+    p.n_keys = s->n_keys;
+    for (size_t i = 0; i < s->n_docs; i++) {
+        space.docs[i].norm = s->norms[i];
+        if (s->local[i] == SIZE_MAX)
+            continue;
+        doc_entry *d = &l->docs[s->local[i]];
+        for (size_t f = 0; f < d->pivot.n_features; f++) {
+            size_t k = nfi_hash_lower_bound(s->keys, s->n_keys, d->pivot.features[f].hash);
+            d->post[f] = k < s->n_keys && s->keys[k] == d->pivot.features[f].hash ? (uint32_t)k : UINT32_MAX;
+        }
+        space.docs[i] = *d;
+    }
+    space.n = s->n_docs;
+    nf_status st = find_candidates(&space, &p, pairs, n_pairs, err);
+    free(space.docs);
+    free(p.hits);
+    return st;
+}
+
+nf_status nfi_links_score(const nf_links *l, const uint64_t *pairs, size_t n, nfi_scored_pair *out, nf_error *err)
+{
+    score_ctx sc = {l, pairs, out};
+    return score_pairs(l, &sc, n, err);
 }
 
 /* ------------------------------------------------------------ pivots on the wire */
@@ -1326,3 +1428,45 @@ void nfi_links_truncate(nf_links *l, size_t n)
 }
 
 size_t nfi_links_size(const nf_links *l) { return l->n; }
+
+/* A weighted entry on the wire (the distributed scoring fetches the other
+ * document of a pair): its pivot record, then its weights (floats, padded
+ * to 8 bytes), then this. */
+typedef struct weighted_wire {
+    double norm, kind_norm[4];
+    uint64_t lang_id;
+} weighted_wire;
+
+void nfi_links_put_weighted(const nf_links *l, size_t i, nfi_buf *out)
+{
+    const doc_entry *d = &l->docs[i];
+    nfi_links_put_pivot(l, i, out);
+    size_t n = d->pivot.n_features * sizeof *d->weights;
+    nfi_buf_append(out, d->weights, n);
+    nfi_buf_pad8(out, n);
+    weighted_wire w = {d->norm, {d->kind_norm[0], d->kind_norm[1], d->kind_norm[2], d->kind_norm[3]}, d->lang_id};
+    nfi_buf_append(out, &w, sizeof w);
+}
+
+nf_status nfi_links_append_weighted(nf_links *l, const char *buf, size_t len, size_t *pos, nf_error *err)
+{
+    nf_status st = nfi_links_append_pivot(l, buf, len, pos, err);
+    if (st != NF_OK)
+        return st;
+    doc_entry *d = &l->docs[l->n - 1];
+    size_t n = d->pivot.n_features * sizeof *d->weights;
+    weighted_wire w;
+    if (len - *pos < nfi_pad8(n) + sizeof w)
+        return nfi_fail(err, NF_ERR_PARSE, "links: truncated weights");
+    if (alloc_doc_arrays(d) != NF_OK)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    memcpy(d->weights, buf + *pos, n);
+    memcpy(&w, buf + *pos + nfi_pad8(n), sizeof w);
+    *pos += nfi_pad8(n) + sizeof w;
+    d->norm = w.norm;
+    memcpy(d->kind_norm, w.kind_norm, sizeof d->kind_norm);
+    d->lang_id = (uint32_t)w.lang_id;
+    for (size_t f = 0; f < d->pivot.n_features; f++)
+        d->post[f] = UINT32_MAX;
+    return NF_OK;
+}

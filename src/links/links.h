@@ -137,4 +137,60 @@ void nfi_links_truncate(nf_links *l, size_t n);
 /* Documents added so far. */
 size_t nfi_links_size(const nf_links *l);
 
+/* links.c - nf_links_finish in parts, for the distributed finish
+ * (src/mpi/mpi_links.c, docs/distributed.md): a rank's stage holds its
+ * documents, and each step gives exactly what the single process's finish
+ * computes for them. */
+enum { NFI_LINKS_LANGS = 255 }; /* languages numbered apart; beyond, the last number is shared */
+typedef struct nfi_links_view {
+    const nf_pivot *pivot;
+    const float *weights; /* per feature, after nfi_links_weigh */
+    double norm;
+    uint32_t lang_id;
+    const char *lang;
+} nfi_links_view;
+void nfi_links_get_view(const nf_links *l, size_t i, nfi_links_view *v);
+/* Features in more documents than this (of n_docs) are not indexed. */
+double nfi_links_max_df(size_t n_docs);
+/* Numbers the languages by the table seen (the corpus's languages but
+ * "und", in the order of their first document, at most NFI_LINKS_LANGS). */
+void nfi_links_set_lang_ids(nf_links *l, const char (*seen)[12], uint32_t n_seen);
+/* Weights and norms of the stage's documents from the document
+ * frequencies of their features (df: every feature of document 0, then of
+ * 1, ...) in a corpus of n_docs documents. */
+nf_status nfi_links_weigh(nf_links *l, size_t n_docs, const uint32_t *df, nf_error *err);
+/* The candidate search of some of the stage's documents over a space of
+ * documents numbered in the corpus's order: per number, the stage's
+ * document (local) or SIZE_MAX, and its norm; keys: the indexed features
+ * of those stage documents, sorted, each with its postings (every document
+ * of the corpus that has it, in number order, with its language number and
+ * weight). *pairs: the sorted unique candidate pairs (min << 32 | max, in
+ * numbers) of the stage's documents (caller frees). */
+typedef struct nfi_links_hit {
+    uint32_t doc, lang_id;
+    float weight;
+} nfi_links_hit;
+typedef struct nfi_links_space {
+    size_t n_docs;
+    const size_t *local;
+    const double *norms;
+    const uint64_t *keys;
+    size_t *offsets; /* n_keys + 1 into hits */
+    const nfi_links_hit *hits;
+    size_t n_keys;
+} nfi_links_space;
+nf_status nfi_links_search(nf_links *l, const nfi_links_space *s, uint64_t **pairs, size_t *n_pairs, nf_error *err);
+/* Scores pairs (a << 32 | b, the stage's documents, a earlier in the
+ * corpus than b) into out, on the stage's threads. */
+nf_status nfi_links_score(const nf_links *l, const uint64_t *pairs, size_t n, nfi_scored_pair *out, nf_error *err);
+/* The decision: whether a score may link at all, and whether a pair of
+ * that logit links given the best logits of a in b's language and of b in
+ * a's language over every candidate pair. */
+bool nfi_links_may_link(const nf_links *l, double score);
+bool nfi_links_decide(double logit, double best_a, double best_b);
+/* A weighted entry (pivot, weights, norms, language number) on the wire:
+ * put appends document i's; append adds one as the next document. */
+void nfi_links_put_weighted(const nf_links *l, size_t i, nfi_buf *out);
+nf_status nfi_links_append_weighted(nf_links *l, const char *buf, size_t len, size_t *pos, nf_error *err);
+
 #endif

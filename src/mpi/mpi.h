@@ -45,6 +45,20 @@ typedef nf_status (*nfi_mpi_sink)(void *ctx, const void *recs, size_t n, nf_erro
 nf_status nfi_mpi_exchange(const nf_mpi *m, const void *recs, size_t size, size_t n, const uint32_t *dest,
                            nfi_mpi_sink sink, void *ctx, uint64_t *bytes_sent, nf_error *err);
 
+/* The same fed chunk by chunk: gen fills up to max records (and their
+ * destinations; *n = 0: nothing left) of chunk_bytes at most, and each
+ * chunk is exchanged, until no rank has any left (collective). */
+typedef nf_status (*nfi_mpi_gen_fn)(void *ctx, char *out, uint32_t *dest, size_t max, size_t *n, nf_error *err);
+nf_status nfi_mpi_exchange_all(const nf_mpi *m, size_t size, size_t chunk_bytes, nfi_mpi_gen_fn gen, void *gctx,
+                               nfi_mpi_sink sink, void *sctx, uint64_t *bytes_sent, nf_error *err);
+
+/* The same for records of any size: out[d] (one per rank) holds the
+ * records for rank d, each starting with its length in bytes (a u64 that
+ * counts itself); the sink gets whole records back to back. */
+typedef nf_status (*nfi_mpi_records_sink)(void *ctx, const char *recs, size_t len, nf_error *err);
+nf_status nfi_mpi_exchange_records(const nf_mpi *m, const nfi_buf *out, nfi_mpi_records_sink sink, void *ctx,
+                                   uint64_t *bytes_sent, nf_error *err);
+
 /* One planned batch, read by this rank (mpi_input.c): the callback cleans
  * and sketches it. The documents stay the reader's. */
 typedef nf_status (*nfi_mpi_batch_fn)(void *ctx, nf_doc *docs, size_t n, nf_error *err);

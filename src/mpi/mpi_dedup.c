@@ -117,31 +117,12 @@ static uint32_t owner_of(const nfi_mpi_dd *dd, uint64_t doc)
 
 static bool any_rank(bool mine) { return nfi_mpi_any(mine); }
 
-/* Fills up to max records (and their destinations); *n = 0: nothing left. */
-typedef nf_status (*gen_fn)(void *ctx, char *out, uint32_t *dest, size_t max, size_t *n, nf_error *err);
+typedef nfi_mpi_gen_fn gen_fn;
 
-/* Collective: every record gen makes goes to its destination's sink, a
- * chunk of CHUNK_BYTES at a time, until no rank has any left. */
 static nf_status exchange_all(nfi_mpi_dd *dd, size_t size, gen_fn gen, void *gctx, nfi_mpi_sink sink, void *sctx,
                               nf_error *err)
 {
-    size_t max = CHUNK_BYTES / size;
-    char *buf = malloc(max * size);
-    uint32_t *dest = malloc(max * sizeof *dest);
-    nf_status st = buf && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    bool more = true;
-    while (st == NF_OK) {
-        size_t n = 0;
-        if (more && (st = gen(gctx, buf, dest, max, &n, err)) != NF_OK)
-            break;
-        more = n > 0;
-        if (!any_rank(more))
-            break;
-        st = nfi_mpi_exchange(dd->m, buf, size, n, dest, sink, sctx, &dd->bytes, err);
-    }
-    free(buf);
-    free(dest);
-    return st;
+    return nfi_mpi_exchange_all(dd->m, size, CHUNK_BYTES, gen, gctx, sink, sctx, &dd->bytes, err);
 }
 
 static nf_status read_recs(FILE *f, void *out, size_t size, size_t max, size_t *n, nf_error *err)

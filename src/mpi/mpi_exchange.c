@@ -92,6 +92,33 @@ static bool sort_by_dest(exchange *x, const void *recs, size_t n, const uint32_t
     return true;
 }
 
+/* The counts, then the bytes of a round: sbuf's scount[d] bytes from
+ * sdispl[d] to each rank d; what arrives lands in x->rbuf (grown when a
+ * round brings more than it holds), *received its length. */
+static bool alltoallv_round(exchange *x, size_t *rcap, size_t *received)
+{
+    int N = x->m->size;
+    MPI_Request req;
+    MPI_Ialltoall(x->scount, 1, MPI_INT, x->rcount, 1, MPI_INT, MPI_COMM_WORLD, &req);
+    nfi_mpi_wait(&req);
+    size_t roff = 0;
+    for (int d = 0; d < N; d++) {
+        x->rdispl[d] = (int)roff;
+        roff += (size_t)x->rcount[d];
+    }
+    if (roff > *rcap) {
+        char *r = realloc(x->rbuf, roff);
+        if (!r) /* the others are in the collective: the caller aborts the job */
+            return false;
+        x->rbuf = r, *rcap = roff;
+    }
+    MPI_Ialltoallv(x->sbuf, x->scount, x->sdispl, MPI_BYTE, x->rbuf, x->rcount, x->rdispl, MPI_BYTE,
+                   MPI_COMM_WORLD, &req);
+    nfi_mpi_wait(&req);
+    *received = roff;
+    return true;
+}
+
 /* One round: what is left, up to quota per destination. */
 static nf_status exchange_round(exchange *x, nfi_mpi_sink sink, void *ctx, uint64_t *bytes_sent, nf_error *err)
 {
@@ -107,17 +134,9 @@ static nf_status exchange_round(exchange *x, nfi_mpi_sink sink, void *ctx, uint6
         x->sdispl[d] = (int)off;
         off += k * x->size;
     }
-    MPI_Request req;
-    MPI_Ialltoall(x->scount, 1, MPI_INT, x->rcount, 1, MPI_INT, MPI_COMM_WORLD, &req);
-    nfi_mpi_wait(&req);
-    size_t roff = 0;
-    for (int d = 0; d < N; d++) {
-        x->rdispl[d] = (int)roff;
-        roff += (size_t)x->rcount[d];
-    }
-    MPI_Ialltoallv(x->sbuf, x->scount, x->sdispl, MPI_BYTE, x->rbuf, x->rcount, x->rdispl, MPI_BYTE,
-                   MPI_COMM_WORLD, &req);
-    nfi_mpi_wait(&req);
+    size_t rcap = (size_t)N * x->quota * x->size, roff = 0; /* rbuf's size: a round never brings more */
+    if (!alltoallv_round(x, &rcap, &roff))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory in the MPI exchange");
     if (bytes_sent)
         *bytes_sent += off;
     return roff ? sink(ctx, x->rbuf, roff / x->size, err) : NF_OK;
@@ -158,4 +177,92 @@ nf_status nfi_mpi_exchange(const nf_mpi *m, const void *recs, size_t size, size_
     return st;
 }
 
+#endif
+
+#ifdef NF_HAVE_MPI
+nf_status nfi_mpi_exchange_all(const nf_mpi *m, size_t size, size_t chunk_bytes, nfi_mpi_gen_fn gen, void *gctx,
+                               nfi_mpi_sink sink, void *sctx, uint64_t *bytes_sent, nf_error *err)
+{
+    size_t max = chunk_bytes / size ? chunk_bytes / size : 1;
+    char *buf = malloc(max * size);
+    uint32_t *dest = malloc(max * sizeof *dest);
+    nf_status st = buf && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    bool more = true;
+    while (st == NF_OK) {
+        size_t n = 0;
+        if (more && (st = gen(gctx, buf, dest, max, &n, err)) != NF_OK)
+            break;
+        more = n > 0;
+        if (!nfi_mpi_any(more))
+            break;
+        st = nfi_mpi_exchange(m, buf, size, n, dest, sink, sctx, bytes_sent, err);
+    }
+    free(buf);
+    free(dest);
+    return st;
+}
+
+/* Records of any size: out[d] holds the records for rank d back to back,
+ * each starting with its length (u64, the length included). A round
+ * sends each destination whole records up to the quota's bytes (at least
+ * one record), so a round carries about 16 MiB per rank, or one record
+ * more per destination. */
+static size_t record_len(const char *at)
+{
+    uint64_t len;
+    memcpy(&len, at, sizeof len);
+    return (size_t)len;
+}
+
+nf_status nfi_mpi_exchange_records(const nf_mpi *m, const nfi_buf *out, nfi_mpi_records_sink sink, void *ctx,
+                                   uint64_t *bytes_sent, nf_error *err)
+{
+    size_t N = (size_t)m->size, quota = ROUND_BYTES / N, rcap = 0, scap = 0;
+    exchange x = {.m = m};
+    x.next = calloc(N, sizeof *x.next);
+    x.scount = calloc(N, sizeof(int));
+    x.sdispl = calloc(N, sizeof(int));
+    x.rcount = calloc(N, sizeof(int));
+    x.rdispl = calloc(N, sizeof(int));
+    nf_status st = x.next && x.scount && x.sdispl && x.rcount && x.rdispl
+                       ? NF_OK
+                       : nfi_fail(err, NF_ERR_NOMEM, "out of memory in the MPI exchange");
+    for (;;) {
+        bool mine = false;
+        for (size_t d = 0; st == NF_OK && d < N && !mine; d++)
+            mine = x.next[d] < out[d].len;
+        if (!nfi_mpi_any(mine || st != NF_OK) || st != NF_OK)
+            break;
+        size_t off = 0;
+        for (size_t d = 0; d < N; d++) { /* whole records, up to the quota */
+            size_t from = x.next[d], to = from;
+            while (to < out[d].len && (to == from || to + record_len(out[d].data + to) - from <= quota))
+                to += record_len(out[d].data + to);
+            if (off + (to - from) > scap) {
+                size_t cap = (off + (to - from)) * 2;
+                char *b = realloc(x.sbuf, cap);
+                if (!b) {
+                    st = nfi_fail(err, NF_ERR_NOMEM, "out of memory in the MPI exchange");
+                    to = from;
+                } else
+                    x.sbuf = b, scap = cap;
+            }
+            if (to > from)
+                memcpy(x.sbuf + off, out[d].data + from, to - from);
+            x.next[d] = to;
+            x.scount[d] = (int)(to - from);
+            x.sdispl[d] = (int)off;
+            off += to - from;
+        }
+        size_t received = 0;
+        if (!alltoallv_round(&x, &rcap, &received) && st == NF_OK)
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory in the MPI exchange");
+        if (bytes_sent)
+            *bytes_sent += off;
+        if (st == NF_OK && received)
+            st = sink(ctx, x.rbuf, received, err);
+    }
+    exchange_free(&x);
+    return st;
+}
 #endif

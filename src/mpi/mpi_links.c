@@ -1,26 +1,47 @@
 /*
  * mpi_links.c - distributed links over Open MPI (docs/distributed.md,
- * "links --mpi").
+ * "links: the distributed finish").
  *
- * Design: the skeleton of distributed dedup (mpi.c, nfi_mpi_gather): the
- * ranks read the single process's batches, each batch on one rank, which
- * cleans it and builds its pivots on its threads (nf_links_add: the
- * dictionary work, the expensive part of links), and with --groups its
- * dedup sketches too. A batch leaves the rank as one message of records,
- * one per document: its id, language and publication date (what the output
- * names), its pivot (nfi_links_put_pivot: features, sequence, paragraphs,
- * names, language, text length; never the text) and, with groups, its
- * dedup item. Rank 0 appends every record in input order
- * (nfi_links_append_pivot, nfi_dedup_append_item) and runs nf_links_finish
- * (and nf_dedup_finish) alone: the stages see the single process's
- * documents in its order, so the result is identical for any N.
+ * Reading: the skeleton of every distributed command (mpi.c,
+ * nfi_mpi_gather): the ranks read the single process's batches, each batch
+ * on one rank, which cleans it and builds its pivots on its threads
+ * (nf_links_add, the dictionary work) into its own stage, where they stay:
+ * a rank's documents are consecutive in input order, so its stage's
+ * document i is the corpus's document start[rank] + i. A batch's message
+ * to rank 0 holds per document only its id, language and publication date
+ * (what the output names) and, with --groups, its dedup item (rank 0 runs
+ * nf_dedup_finish alone).
  *
- * A rank builds a batch's pivots in the same nf_links that rank 0 finishes
- * with, then truncates them away once serialised: rank 0's own batches take
- * the same path through the wire as everybody else's, so N = 1 checks the
- * round trip. Memory: a non-zero rank holds one batch; rank 0 holds every
- * pivot (as one process does: finish needs them all at once).
- * Without MPI the entry points fail with "built without MPI".
+ * Finish (collective, finish_links), each step exactly nf_links_finish's
+ * over the whole corpus, through links.c's own parts (links.h):
+ *   1. language numbers: each rank's languages with their first document,
+ *      all-gathered; in first-document order they are the single
+ *      process's table (nfi_links_set_lang_ids);
+ *   2. document frequencies: each rank's distinct features with counts to
+ *      the owner (hash mod N), which sums them and answers every rank that
+ *      counted; then nfi_links_weigh with the corpus's size;
+ *   3. postings: every indexed feature (2 <= df <= max_df) of every
+ *      document to the feature's owner, sorted by (hash, document);
+ *   4. candidate search, in rounds of a rank's documents: their features'
+ *      postings (each distinct feature once a round, about SEARCH_POSTINGS)
+ *      are fetched from the owners and nfi_links_search runs the engine's
+ *      search over them, documents numbered in corpus order, so the sums
+ *      add the same terms in the same order and the top-k ties break alike;
+ *   5. pairs: each candidate pair to its home (the owner of a when a + b is
+ *      odd, else of b), kept once;
+ *   6. scoring, in rounds: the home fetches the other document's weighted
+ *      entry (nfi_links_put_weighted) from its owner, once (pairs are
+ *      taken in the order of their other document), and scores the pairs
+ *      with nfi_links_score; fetched entries are dropped after the round;
+ *   7. decision: each pair's logit to the owners of its two documents,
+ *      which take each document's best per other language and send it back
+ *      to the pairs that reach the threshold (nfi_links_decide);
+ *   8. the links to rank 0, sorted by (a, b) as the single process's.
+ * Every exchange is the bounded all-to-all (mpi_exchange.c). Memory: a rank
+ * keeps its own pivots (corpus / N; rank 0 no more than the others, plus
+ * the ids for the output), the postings and document frequencies of the
+ * features it owns, and one round. Without MPI the entry points fail with
+ * "built without MPI".
  */
 #include "mpi/mpi.h"
 
@@ -85,7 +106,7 @@ typedef struct kept_doc {
 
 struct nf_mpi_links {
     nf_mpi *m;
-    nf_links *links;   /* rank 0: the stage; every rank: the pivots of the batch being built */
+    nf_links *links;   /* every rank: the pivots of its documents, in input order */
     nf_dedup *dedup;   /* groups only; rank 0: the engine, others: sketch parameters */
     nf_cleaner *cleaner;
     nf_clean_doc *cleaned;
@@ -96,6 +117,8 @@ struct nf_mpi_links {
     size_t n_kept, cap_kept;
     nfi_buf ids;       /* rank 0: the ids, NUL-separated */
     double cpu_finish;
+    uint64_t bytes_finish; /* sent through the finish's exchanges */
+    uint64_t pairs_scored; /* candidate pairs this rank scored */
 };
 
 
@@ -126,7 +149,7 @@ static void put_doc(nfi_buf *b, const nf_clean_doc *cd)
 }
 
 /* Cleans one batch and builds its pivots (and sketches) on this rank's
- * threads into wire; the pivots are then dropped from the stage. */
+ * threads; the pivots stay in the stage, the ids (and items) go to wire. */
 static nf_status pivot_batch(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, nf_error *err)
 {
     nf_mpi_links *ml = ctx;
@@ -145,7 +168,6 @@ static nf_status pivot_batch(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, n
     }
     for (size_t i = 0; i < n && st == NF_OK; i++) {
         put_doc(wire, &ml->cleaned[i]);
-        nfi_links_put_pivot(ml->links, first + i, wire);
         if (ml->dedup)
             nfi_mpi_put_item(wire, &ml->items[i], ml->dedup->opt.perms);
     }
@@ -154,7 +176,8 @@ static nf_status pivot_batch(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, n
             nfi_dedup_item_free(&ml->items[i]);
         nf_clean_doc_free(&ml->cleaned[i]);
     }
-    nfi_links_truncate(ml->links, first);
+    if (st != NF_OK) /* the batch is not the rank's: its pivots go */
+        nfi_links_truncate(ml->links, first);
     return st;
 }
 
@@ -186,7 +209,7 @@ static nf_status get_doc(const char *buf, size_t len, size_t *pos, wire_doc *w, 
     return NF_OK;
 }
 
-/* Rank 0: appends the document at *pos to the stages. */
+/* Rank 0: keeps the document at *pos for the output (and its item). */
 static nf_status append_doc(void *ctx, const char *buf, size_t len, size_t *pos, nf_error *err)
 {
     nf_mpi_links *ml = ctx;
@@ -195,8 +218,6 @@ static nf_status append_doc(void *ctx, const char *buf, size_t len, size_t *pos,
     nf_status st = get_doc(buf, len, pos, &w, &id, err);
     if (st == NF_OK)
         st = keep_doc(ml, &w, id, err);
-    if (st == NF_OK)
-        st = nfi_links_append_pivot(ml->links, buf, len, pos, err);
     nfi_dedup_item it;
     if (st == NF_OK && ml->dedup)
         st = nfi_mpi_get_item(buf, len, pos, ml->dedup->opt.perms, &it, err);
@@ -241,16 +262,952 @@ nf_status nf_mpi_links_run(nf_mpi_links *ml, const nf_mpi_input *in, nf_mpi_tota
     return nfi_mpi_gather_run(&ml->g, in, totals, err);
 }
 
+/* ------------------------------------------------------------ the distributed finish */
+
+#define CHUNK_BYTES (4u << 20) /* records handed to one exchange call */
+#ifdef NDEBUG
+#define SEARCH_POSTINGS ((size_t)1 << 19) /* postings a rank fetches per search round (16 MiB) */
+#define FETCH_DOCS 512                    /* other documents a rank fetches per scoring round */
+#define SCORE_PAIRS 65536                 /* pairs a rank scores per round */
+#else /* debug builds (the ASan tests): tiny rounds, so the tests' small corpora take many */
+#define SEARCH_POSTINGS ((size_t)2048)
+#define FETCH_DOCS 4
+#define SCORE_PAIRS 16
+#endif
+
+/* A posting: a document that has an indexed feature, with what the
+ * candidate search reads of it. */
+typedef struct post_rec {
+    uint64_t hash;
+    uint32_t doc, lang_id;
+    float weight;
+    uint32_t pad;
+    double norm;
+} post_rec;
+
+typedef struct lang_rec {
+    char lang[16];
+    uint64_t first; /* the language's first document on the rank */
+} lang_rec;
+
+/* A scored pair on its home rank. */
+typedef struct result_rec {
+    uint32_t a, b;
+    double score, logit, best_a, best_b;
+    char lang_a[12], lang_b[12];
+} result_rec;
+
+/* A pair's logit for one of its documents, sent to that document's owner. */
+typedef struct best_rec {
+    uint32_t doc, src, idx, flags; /* flags: BEST_B (the pair's b), BEST_WANT (the home asks back) */
+    double logit;
+    char lang[16]; /* the other document's */
+} best_rec;
+enum { BEST_B = 1, BEST_WANT = 2 };
+
+typedef struct best_reply {
+    uint32_t idx, side;
+    double best;
+} best_reply;
+
+typedef struct link_rec {
+    uint32_t a, b;
+    double score;
+} link_rec;
+
+/* Records received, appended to an array. */
+typedef struct grown {
+    char *data;
+    size_t n, cap, size;
+} grown;
+
+typedef struct dlinks {
+    const nf_mpi *m;
+    nf_links *l;
+    size_t n;              /* this rank's documents, the stage's first n */
+    uint64_t first, total; /* the first one's number in the corpus; the corpus's documents */
+    const uint64_t *start; /* N + 1: each rank's first document */
+    uint64_t bytes;        /* sent through the exchanges */
+    uint32_t *df;          /* per feature of each document */
+    double max_df;
+    post_rec *posts;       /* the postings of the features this rank owns (hash mod N), by (hash, doc) */
+    size_t n_posts;
+    uint64_t *keys;        /* their distinct features */
+    size_t *offsets, n_keys;
+    grown cands;           /* candidate pairs found for this rank's documents (u64) */
+    grown pairs;           /* pairs this rank is home to (u64), then */
+    grown results;         /* ... their scores (result_rec) */
+    nfi_buf *out;          /* per rank: the fetch replies */
+    nfi_kv *fetched;       /* document -> its index in the stage */
+    size_t n_fetched, cap_fetched;
+} dlinks;
+
+static nf_status grow_sink(void *ctx, const void *recs, size_t n, nf_error *err)
+{
+    grown *g = ctx;
+    char *d = nfi_grow_array(g->data, &g->cap, g->n + n, g->size);
+    if (!d)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    g->data = d;
+    memcpy(d + g->n * g->size, recs, n * g->size);
+    g->n += n;
+    return NF_OK;
+}
+
+static nf_status grow_push(grown *g, const void *rec, nf_error *err) { return grow_sink(g, rec, 1, err); }
+
+/* Records of an array with their destinations, handed out a chunk at a time. */
+typedef struct array_gen {
+    const char *recs;
+    const uint32_t *dest;
+    size_t size, n, next;
+} array_gen;
+
+static nf_status array_gen_fn(void *ctx, char *out, uint32_t *dest, size_t max, size_t *n, nf_error *err)
+{
+    (void)err;
+    array_gen *g = ctx;
+    size_t k = g->n - g->next < max ? g->n - g->next : max;
+    *n = k;
+    if (!k) /* recs may be NULL */
+        return NF_OK;
+    memcpy(out, g->recs + g->next * g->size, k * g->size);
+    memcpy(dest, g->dest + g->next, k * sizeof *dest);
+    g->next += k;
+    return NF_OK;
+}
+
+/* Collective: n records (of size bytes) to their destinations. */
+static nf_status send_array(dlinks *x, const void *recs, const uint32_t *dest, size_t size, size_t n,
+                            nfi_mpi_sink sink, void *sctx, nf_error *err)
+{
+    array_gen g = {recs, dest, size, n, 0};
+    return nfi_mpi_exchange_all(x->m, size, CHUNK_BYTES, array_gen_fn, &g, sink, sctx, &x->bytes, err);
+}
+
+static uint32_t owner_of(const dlinks *x, uint64_t doc)
+{
+    uint32_t lo = 0, hi = (uint32_t)x->m->size - 1;
+    while (lo < hi) { /* the last rank whose start is <= doc */
+        uint32_t mid = (lo + hi + 1) / 2;
+        if (x->start[mid] <= doc)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+static bool is_local(const dlinks *x, uint64_t doc) { return doc >= x->first && doc - x->first < x->n; }
+
+static uint32_t hash_owner(const dlinks *x, uint64_t hash) { return (uint32_t)(hash % (uint64_t)x->m->size); }
+
+/* A pair's home: a when a + b is odd, else b (as dedup's pairs: they
+ * spread evenly); it holds one of the two and fetches the other. */
+static uint32_t pair_home(const dlinks *x, uint64_t pair)
+{
+    uint32_t a = (uint32_t)(pair >> 32), b = (uint32_t)pair;
+    return owner_of(x, (a + b) & 1 ? a : b);
+}
+
+static nfi_links_view view_of(const dlinks *x, size_t i)
+{
+    nfi_links_view v;
+    nfi_links_get_view(x->l, i, &v);
+    return v;
+}
+
+static bool unnamed_lang(const char *lang) { return !lang[0] || strcmp(lang, "und") == 0; }
+
+static int cmp_lang_rec(const void *p, const void *q)
+{
+    const lang_rec *a = p, *b = q;
+    if (a->first != b->first)
+        return a->first < b->first ? -1 : 1;
+    return strcmp(a->lang, b->lang);
+}
+
+/* 1. Language numbers: each rank's languages with their first document,
+ * gathered by every rank; in the order of first documents, they are the
+ * single process's table. */
+static nf_status number_languages(dlinks *x, nf_error *err)
+{
+    lang_rec *mine = NULL, *all = NULL;
+    size_t n_mine = 0, cap = 0;
+    nf_status st = NF_OK;
+    for (size_t i = 0; i < x->n && st == NF_OK; i++) {
+        const char *lang = view_of(x, i).lang;
+        size_t k = 0;
+        while (k < n_mine && strcmp(mine[k].lang, lang) != 0)
+            k++;
+        if (unnamed_lang(lang) || k < n_mine)
+            continue;
+        lang_rec *g = nfi_grow_array(mine, &cap, n_mine + 1, sizeof *mine);
+        if (!g) {
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+            break;
+        }
+        mine = g;
+        memset(&mine[n_mine], 0, sizeof *mine);
+        snprintf(mine[n_mine].lang, 12, "%s", lang);
+        mine[n_mine++].first = x->first + i;
+    }
+    int N = x->m->size, count = (int)(n_mine * sizeof *mine);
+    int *counts = calloc((size_t)N, sizeof *counts), *displs = calloc((size_t)N, sizeof *displs);
+    MPI_Request req;
+    MPI_Iallgather(&count, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD, &req); /* NULLs: abort follows */
+    nfi_mpi_wait(&req);
+    size_t total = 0;
+    for (int r = 0; counts && displs && r < N; r++)
+        displs[r] = (int)total, total += (size_t)counts[r];
+    all = malloc(total ? total : 1);
+    if (st == NF_OK && (!counts || !displs || !all))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK) {
+        MPI_Iallgatherv(mine, count, MPI_BYTE, all, counts, displs, MPI_BYTE, MPI_COMM_WORLD, &req);
+        nfi_mpi_wait(&req);
+        size_t n_all = total / sizeof *all;
+        qsort(all, n_all, sizeof *all, cmp_lang_rec);
+        char seen[NFI_LINKS_LANGS][12];
+        uint32_t n_seen = 0;
+        for (size_t k = 0; k < n_all && n_seen < NFI_LINKS_LANGS; k++) {
+            uint32_t j = 0;
+            while (j < n_seen && strcmp(seen[j], all[k].lang) != 0)
+                j++;
+            if (j == n_seen)
+                memcpy(seen[n_seen++], all[k].lang, sizeof seen[0]);
+        }
+        nfi_links_set_lang_ids(x->l, (const char(*)[12])seen, n_seen);
+    }
+    free(mine), free(all), free(counts), free(displs);
+    return st;
+}
+
+/* 2. Document frequencies: each rank counts its distinct features (hash,
+ * rank << 32 | count), the owner of a hash (hash mod N) sums them and
+ * sends the sum back to every rank that counted it. */
+static nf_status df_reply(dlinks *x, grown *got, grown *back, nf_error *err)
+{
+    nfi_kv *v = (nfi_kv *)got->data;
+    if (got->n) /* (data may be NULL) */
+        nfi_kv_sort(v, got->n);
+    uint32_t *dest = malloc((got->n ? got->n : 1) * sizeof *dest);
+    if (!dest)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < got->n;) {
+        size_t j = i;
+        uint64_t df = 0;
+        for (; j < got->n && v[j].key == v[i].key; j++)
+            df += (uint32_t)v[j].val;
+        for (size_t e = i; e < j; e++) { /* in place: the replies */
+            dest[e] = (uint32_t)(v[e].val >> 32);
+            v[e].val = df;
+        }
+        i = j;
+    }
+    nf_status st = send_array(x, v, dest, sizeof *v, got->n, grow_sink, back, err);
+    free(dest);
+    return st;
+}
+
+static nf_status document_frequencies(dlinks *x, nf_error *err)
+{
+    size_t total = 0, n_uniq = 0;
+    for (size_t i = 0; i < x->n; i++)
+        total += view_of(x, i).pivot->n_features;
+    uint64_t *h = malloc((total ? total : 1) * sizeof *h), *scratch = malloc((total ? total : 1) * sizeof *h);
+    nfi_kv *counts = malloc((total ? total : 1) * sizeof *counts);
+    uint32_t *dest = malloc((total ? total : 1) * sizeof *dest);
+    x->df = malloc((total ? total : 1) * sizeof *x->df);
+    grown got = {NULL, 0, 0, sizeof(nfi_kv)}, back = {NULL, 0, 0, sizeof(nfi_kv)};
+    nf_status st = h && scratch && counts && dest && x->df ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0, k = 0; st == NF_OK && i < x->n; i++) {
+        const nf_pivot *p = view_of(x, i).pivot;
+        for (size_t f = 0; f < p->n_features; f++)
+            h[k++] = p->features[f].hash;
+    }
+    if (st == NF_OK)
+        nfi_u64_sort(h, total, scratch);
+    for (size_t i = 0; st == NF_OK && i < total; i++) {
+        if (n_uniq && counts[n_uniq - 1].key == h[i]) {
+            counts[n_uniq - 1].val++;
+            continue;
+        }
+        counts[n_uniq] = (nfi_kv){h[i], (uint64_t)x->m->rank << 32 | 1};
+        dest[n_uniq++] = hash_owner(x, h[i]);
+    }
+    free(scratch);
+    /* collective from here: a rank that failed above aborts the job */
+    if (st == NF_OK)
+        st = send_array(x, counts, dest, sizeof *counts, n_uniq, grow_sink, &got, err);
+    if (st == NF_OK)
+        st = df_reply(x, &got, &back, err);
+    free(got.data), free(dest);
+    nfi_kv *b = (nfi_kv *)back.data;
+    if (st == NF_OK) {
+        if (back.n)
+            nfi_kv_sort(b, back.n);
+        for (size_t k = 0; k < n_uniq; k++) /* the distinct hashes, sorted, beside their sums */
+            h[k] = counts[k].key;
+        if (back.n != n_uniq)
+            st = nfi_fail(err, NF_ERR_PARSE, "MPI: %zu document frequencies for %zu features", back.n, n_uniq);
+        for (size_t k = 0; st == NF_OK && k < n_uniq; k++)
+            if (b[k].key != h[k])
+                st = nfi_fail(err, NF_ERR_PARSE, "MPI: a document frequency for another feature");
+    }
+    for (size_t i = 0, k = 0; st == NF_OK && i < x->n; i++) {
+        const nf_pivot *p = view_of(x, i).pivot;
+        for (size_t f = 0; f < p->n_features; f++)
+            x->df[k++] = (uint32_t)b[nfi_hash_lower_bound(h, n_uniq, p->features[f].hash)].val;
+    }
+    free(h), free(counts), free(back.data);
+    x->max_df = nfi_links_max_df((size_t)x->total);
+    if (st == NF_OK)
+        st = nfi_links_weigh(x->l, (size_t)x->total, x->df, err);
+    return st;
+}
+
+static bool indexed(const dlinks *x, uint32_t df) { return df >= 2 && df <= x->max_df; }
+
+/* 3. Postings: every indexed feature of every document goes to the
+ * feature's owner, which keeps them by (hash, document). */
+typedef struct post_gen {
+    dlinks *x;
+    size_t doc, feature, k; /* k: the feature's index in x->df */
+} post_gen;
+
+static nf_status post_gen_fn(void *ctx, char *out, uint32_t *dest, size_t max, size_t *n, nf_error *err)
+{
+    (void)err;
+    post_gen *g = ctx;
+    dlinks *x = g->x;
+    post_rec *r = (post_rec *)out;
+    *n = 0;
+    for (; g->doc < x->n; g->doc++, g->feature = 0) {
+        nfi_links_view v = view_of(x, g->doc);
+        for (; g->feature < v.pivot->n_features; g->feature++, g->k++) {
+            if (!indexed(x, x->df[g->k]))
+                continue;
+            if (*n == max)
+                return NF_OK;
+            uint64_t hash = v.pivot->features[g->feature].hash;
+            r[*n] = (post_rec){hash, (uint32_t)(x->first + g->doc), v.lang_id, v.weights[g->feature], 0, v.norm};
+            dest[(*n)++] = hash_owner(x, hash);
+        }
+    }
+    return NF_OK;
+}
+
+/* Sorts postings by (hash, document): a radix sort of (hash, document
+ * << 32 | index), then the records moved into that order. */
+static nf_status sort_posts(post_rec **p, size_t n, nf_error *err)
+{
+    nfi_kv *kv = malloc((n ? n : 1) * sizeof *kv);
+    post_rec *out = malloc((n ? n : 1) * sizeof *out);
+    if (!kv || !out)
+        return free(kv), free(out), nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        kv[i] = (nfi_kv){(*p)[i].hash, (uint64_t)(*p)[i].doc << 32 | (uint32_t)i};
+    nfi_kv_sort(kv, n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (*p)[(uint32_t)kv[i].val];
+    free(kv);
+    free(*p);
+    *p = out;
+    return NF_OK;
+}
+
+/* The distinct hashes of n sorted postings and where each one's begin. */
+static nf_status key_index(const post_rec *p, size_t n, uint64_t **keys, size_t **offsets, size_t *n_keys,
+                           nf_error *err)
+{
+    *n_keys = 0;
+    *keys = malloc((n ? n : 1) * sizeof **keys);
+    *offsets = malloc((n + 1) * sizeof **offsets);
+    if (!*keys || !*offsets)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t e = 0; e < n; e++)
+        if (!e || p[e].hash != p[e - 1].hash) {
+            (*keys)[*n_keys] = p[e].hash;
+            (*offsets)[(*n_keys)++] = e;
+        }
+    (*offsets)[*n_keys] = n;
+    return NF_OK;
+}
+
+static nf_status spread_postings(dlinks *x, nf_error *err)
+{
+    grown got = {NULL, 0, 0, sizeof(post_rec)};
+    post_gen g = {x, 0, 0, 0};
+    nf_status st = nfi_mpi_exchange_all(x->m, sizeof(post_rec), CHUNK_BYTES, post_gen_fn, &g, grow_sink, &got,
+                                        &x->bytes, err);
+    x->posts = (post_rec *)got.data;
+    x->n_posts = got.n;
+    if (st == NF_OK && x->n_posts > UINT32_MAX)
+        st = nfi_fail(err, NF_ERR_NOMEM, "MPI: more than 2^32 postings on one rank");
+    if (st == NF_OK)
+        st = sort_posts(&x->posts, x->n_posts, err);
+    return st == NF_OK ? key_index(x->posts, x->n_posts, &x->keys, &x->offsets, &x->n_keys, err) : st;
+}
+
+/* 4. The candidate search, in rounds of this rank's documents: the
+ * postings of their indexed features are fetched from the owners (about
+ * SEARCH_POSTINGS a round), and links.c searches them as nf_links_finish
+ * does (nfi_links_search), documents numbered in the corpus's order. */
+typedef struct search_round {
+    dlinks *x;
+    grown reply;  /* owner: postings asked for (post_rec) */
+    grown rdest;  /* ... and where they go (u32) */
+    grown got;    /* asker: postings received */
+} search_round;
+
+static nf_status request_postings(void *ctx, const void *recs, size_t n, nf_error *err)
+{
+    search_round *r = ctx;
+    const nfi_kv *q = recs;
+    nf_status st = NF_OK;
+    for (size_t i = 0; i < n && st == NF_OK; i++) {
+        size_t k = nfi_hash_lower_bound(r->x->keys, r->x->n_keys, q[i].key);
+        if (k == r->x->n_keys || r->x->keys[k] != q[i].key)
+            return nfi_fail(err, NF_ERR_PARSE, "MPI: postings asked of the wrong rank");
+        size_t from = r->x->offsets[k], to = r->x->offsets[k + 1];
+        st = grow_sink(&r->reply, r->x->posts + from, to - from, err);
+        for (size_t e = from; e < to && st == NF_OK; e++) {
+            uint32_t d = (uint32_t)q[i].val;
+            st = grow_push(&r->rdest, &d, err);
+        }
+    }
+    return st;
+}
+
+/* The postings document i adds to a round whose features are in seen
+ * (its features start at x->df[k]); insert: note its features. */
+static size_t postings_of(const dlinks *x, size_t i, size_t k, nfi_hmap *seen, bool insert, bool *oom)
+{
+    size_t n = 0;
+    const nf_pivot *p = view_of(x, i).pivot;
+    for (size_t f = 0; f < p->n_features; f++, k++) {
+        if (!indexed(x, x->df[k]))
+            continue;
+        bool created = false;
+        if (!insert)
+            created = !nfi_hmap_get(seen, p->features[f].hash);
+        else if (!nfi_hmap_put(seen, p->features[f].hash, &created))
+            *oom = true;
+        n += created ? x->df[k] : 0;
+    }
+    return n;
+}
+
+/* The numbers of the round's space: its documents and every posting's,
+ * sorted and unique. */
+static nf_status space_docs(const dlinks *x, size_t from, size_t to, const post_rec *p, size_t n,
+                            uint64_t **docs, size_t *n_docs, nf_error *err)
+{
+    size_t all = n + (to - from);
+    uint64_t *d = malloc((all ? all : 1) * sizeof *d), *scratch = malloc((all ? all : 1) * sizeof *d);
+    if (!d || !scratch)
+        return free(d), free(scratch), nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t e = 0; e < n; e++)
+        d[e] = p[e].doc;
+    for (size_t i = from; i < to; i++)
+        d[n + i - from] = x->first + i;
+    nfi_u64_sort(d, all, scratch);
+    free(scratch);
+    size_t w = 0;
+    for (size_t e = 0; e < all; e++)
+        if (!w || d[w - 1] != d[e])
+            d[w++] = d[e];
+    *docs = d;
+    *n_docs = w;
+    return NF_OK;
+}
+
+static nf_status search_space(dlinks *x, size_t from, size_t to, post_rec *p, size_t n, nf_error *err)
+{
+    uint64_t *docs = NULL, *keys = NULL, *pairs = NULL;
+    size_t n_docs = 0, *offsets = NULL, n_keys = 0, n_pairs = 0;
+    nf_status st = space_docs(x, from, to, p, n, &docs, &n_docs, err);
+    size_t *local = malloc((n_docs ? n_docs : 1) * sizeof *local);
+    double *norms = malloc((n_docs ? n_docs : 1) * sizeof *norms);
+    nfi_links_hit *hits = malloc((n ? n : 1) * sizeof *hits);
+    if (st == NF_OK && (!local || !norms || !hits))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK)
+        st = key_index(p, n, &keys, &offsets, &n_keys, err);
+    for (size_t k = 0; st == NF_OK && k < n_docs; k++) {
+        local[k] = is_local(x, docs[k]) && docs[k] - x->first >= from && docs[k] - x->first < to
+                       ? (size_t)(docs[k] - x->first) : SIZE_MAX;
+        norms[k] = local[k] != SIZE_MAX ? view_of(x, local[k]).norm : 0;
+    }
+    nfi_hmap number; /* document + 1 -> its number */
+    nfi_hmap_init(&number);
+    for (size_t k = 0; st == NF_OK && k < n_docs; k++) {
+        uint64_t *v = nfi_hmap_put(&number, docs[k] + 1, NULL);
+        if (!v)
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        else
+            *v = k;
+    }
+    for (size_t e = 0; st == NF_OK && e < n; e++) {
+        size_t k = (size_t)*nfi_hmap_get(&number, (uint64_t)p[e].doc + 1);
+        hits[e] = (nfi_links_hit){(uint32_t)k, p[e].lang_id, p[e].weight};
+        norms[k] = p[e].norm;
+    }
+    nfi_hmap_free(&number);
+    nfi_links_space sp = {n_docs, local, norms, keys, offsets, hits, n_keys};
+    if (st == NF_OK)
+        st = nfi_links_search(x->l, &sp, &pairs, &n_pairs, err);
+    for (size_t i = 0; st == NF_OK && i < n_pairs; i++) { /* numbers to documents: the order is kept */
+        uint64_t pair = docs[pairs[i] >> 32] << 32 | docs[(uint32_t)pairs[i]];
+        st = grow_push(&x->cands, &pair, err);
+    }
+    free(docs), free(keys), free(offsets), free(local), free(norms), free(hits), free(pairs);
+    return st;
+}
+
+static nf_status search_round_run(dlinks *x, size_t from, size_t to, size_t k, nf_error *err)
+{
+    search_round r = {x, {NULL, 0, 0, sizeof(post_rec)}, {NULL, 0, 0, sizeof(uint32_t)},
+                      {NULL, 0, 0, sizeof(post_rec)}};
+    size_t total = 0, n_q = 0;
+    for (size_t i = from; i < to; i++)
+        total += view_of(x, i).pivot->n_features;
+    nfi_kv *q = malloc((total ? total : 1) * sizeof *q);
+    uint64_t *h = malloc((total ? total : 1) * sizeof *h), *scratch = malloc((total ? total : 1) * sizeof *h);
+    uint32_t *dest = malloc((total ? total : 1) * sizeof *dest);
+    nf_status st = q && h && scratch && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t n_h = 0; /* k: where document from's features begin in x->df */
+    for (size_t i = from; st == NF_OK && i < to; i++) {
+        const nf_pivot *p = view_of(x, i).pivot;
+        for (size_t f = 0; f < p->n_features; f++, k++)
+            if (indexed(x, x->df[k]))
+                h[n_h++] = p->features[f].hash;
+    }
+    if (st == NF_OK)
+        nfi_u64_sort(h, n_h, scratch);
+    for (size_t e = 0; st == NF_OK && e < n_h; e++)
+        if (!e || h[e] != h[e - 1]) {
+            q[n_q] = (nfi_kv){h[e], (uint64_t)x->m->rank};
+            dest[n_q++] = hash_owner(x, h[e]);
+        }
+    free(h), free(scratch);
+    if (st == NF_OK)
+        st = send_array(x, q, dest, sizeof *q, n_q, request_postings, &r, err);
+    free(q), free(dest);
+    if (st == NF_OK)
+        st = send_array(x, r.reply.data, (const uint32_t *)r.rdest.data, sizeof(post_rec), r.reply.n, grow_sink,
+                        &r.got, err);
+    free(r.reply.data), free(r.rdest.data);
+    if (st == NF_OK)
+        st = sort_posts((post_rec **)&r.got.data, r.got.n, err);
+    if (st == NF_OK)
+        st = search_space(x, from, to, (post_rec *)r.got.data, r.got.n, err);
+    free(r.got.data);
+    return st;
+}
+
+static nf_status search_all(dlinks *x, nf_error *err)
+{
+    size_t next = 0, k = 0, k_from = 0; /* k: the features of documents before to */
+    nfi_hmap seen; /* the round's distinct features: each is fetched once */
+    nfi_hmap_init(&seen);
+    nf_status st = NF_OK;
+    bool oom = false;
+    while (st == NF_OK) {
+        size_t from = next, to = next, budget = 0;
+        nfi_hmap_clear(&seen);
+        while (to < x->n && !oom) {
+            size_t need = postings_of(x, to, k, &seen, false, &oom);
+            if (to > from && budget + need > SEARCH_POSTINGS)
+                break;
+            postings_of(x, to, k, &seen, true, &oom);
+            budget += need, k += view_of(x, to).pivot->n_features, to++;
+        }
+        if (oom) /* the others wait in the collective: the caller aborts the job */
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        if (st != NF_OK || !nfi_mpi_any(from < x->n))
+            break;
+        st = search_round_run(x, from, to, k_from, err);
+        next = to, k_from = k;
+    }
+    nfi_hmap_free(&seen);
+    return st;
+}
+
+/* 5. Pairs: each candidate pair goes to its home, which keeps it once. */
+static nf_status gather_pairs(dlinks *x, nf_error *err)
+{
+    const uint64_t *c = (const uint64_t *)x->cands.data;
+    uint32_t *dest = malloc((x->cands.n ? x->cands.n : 1) * sizeof *dest);
+    if (!dest)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < x->cands.n; i++)
+        dest[i] = pair_home(x, c[i]);
+    nf_status st = send_array(x, c, dest, 8, x->cands.n, grow_sink, &x->pairs, err);
+    free(dest);
+    free(x->cands.data);
+    x->cands = (grown){NULL, 0, 0, 8};
+    uint64_t *p = (uint64_t *)x->pairs.data, *scratch = malloc((x->pairs.n ? x->pairs.n : 1) * 8);
+    if (st == NF_OK && !scratch)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK) {
+        if (x->pairs.n)
+            nfi_u64_sort(p, x->pairs.n, scratch);
+        size_t w = 0;
+        for (size_t i = 0; i < x->pairs.n; i++)
+            if (!w || p[w - 1] != p[i])
+                p[w++] = p[i];
+        x->pairs.n = w;
+    }
+    free(scratch);
+    return st;
+}
+
+/* 6. Scoring, in rounds of pairs: the other document of each pair (its
+ * pivot, weights and norms: nfi_links_put_weighted) is fetched from its
+ * owner into the stage after this rank's documents, the pairs are scored
+ * by links.c (nfi_links_score) and the fetched documents dropped. */
+typedef struct fetch_head {
+    uint64_t len, doc;
+} fetch_head;
+
+static nf_status fetch_request(void *ctx, const void *recs, size_t n, nf_error *err)
+{
+    dlinks *x = ctx;
+    const nfi_kv *q = recs;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_local(x, q[i].key) || q[i].val >= (uint64_t)x->m->size)
+            return nfi_fail(err, NF_ERR_PARSE, "MPI: a document asked of the wrong rank");
+        nfi_buf *b = &x->out[q[i].val];
+        size_t at = b->len;
+        fetch_head h = {0, q[i].key};
+        nfi_buf_append(b, &h, sizeof h);
+        nfi_links_put_weighted(x->l, (size_t)(q[i].key - x->first), b);
+        if (b->oom)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        h.len = b->len - at;
+        memcpy(b->data + at, &h, sizeof h);
+    }
+    return NF_OK;
+}
+
+static nf_status fetch_reply(void *ctx, const char *recs, size_t len, nf_error *err)
+{
+    dlinks *x = ctx;
+    for (size_t at = 0; at < len;) {
+        fetch_head h;
+        if (len - at < sizeof h)
+            return nfi_fail(err, NF_ERR_PARSE, "MPI: truncated document");
+        memcpy(&h, recs + at, sizeof h);
+        size_t pos = at + sizeof h;
+        if (h.len < sizeof h || h.len > len - at)
+            return nfi_fail(err, NF_ERR_PARSE, "MPI: truncated document");
+        nf_status st = nfi_links_append_weighted(x->l, recs, at + h.len, &pos, err);
+        if (st != NF_OK)
+            return st;
+        if (pos != at + h.len)
+            return nfi_fail(err, NF_ERR_PARSE, "MPI: malformed document");
+        nfi_kv *f = nfi_grow_array(x->fetched, &x->cap_fetched, x->n_fetched + 1, sizeof *f);
+        if (!f)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        x->fetched = f;
+        f[x->n_fetched++] = (nfi_kv){h.doc, nfi_links_size(x->l) - 1};
+        at += h.len;
+    }
+    return NF_OK;
+}
+
+/* The stage's index of document doc: its own, or fetched this round. */
+static size_t stage_index(const dlinks *x, uint64_t doc)
+{
+    if (is_local(x, doc))
+        return (size_t)(doc - x->first);
+    size_t lo = 0, hi = x->n_fetched;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (x->fetched[mid].key < doc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < x->n_fetched && x->fetched[lo].key == doc ? (size_t)x->fetched[lo].val : SIZE_MAX;
+}
+
+static nf_status fetch_docs(dlinks *x, const uint64_t *pairs, size_t n, nf_error *err)
+{
+    nfi_kv *q = malloc((2 * n + 1) * sizeof *q);
+    uint32_t *dest = malloc((2 * n + 1) * sizeof *dest);
+    uint64_t *docs = malloc((2 * n + 1) * sizeof *docs), *scratch = malloc((2 * n + 1) * sizeof *docs);
+    nf_status st = q && dest && docs && scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t n_docs = 0, n_q = 0;
+    for (size_t i = 0; st == NF_OK && i < n; i++) {
+        uint64_t a = pairs[i] >> 32, b = (uint32_t)pairs[i];
+        if (!is_local(x, a))
+            docs[n_docs++] = a;
+        if (!is_local(x, b))
+            docs[n_docs++] = b;
+    }
+    if (st == NF_OK)
+        nfi_u64_sort(docs, n_docs, scratch);
+    for (size_t i = 0; st == NF_OK && i < n_docs; i++)
+        if (!i || docs[i] != docs[i - 1]) {
+            q[n_q] = (nfi_kv){docs[i], (uint64_t)x->m->rank};
+            dest[n_q++] = owner_of(x, docs[i]);
+        }
+    free(docs), free(scratch);
+    x->n_fetched = 0;
+    for (int r = 0; r < x->m->size; r++)
+        x->out[r].len = 0;
+    if (st == NF_OK)
+        st = send_array(x, q, dest, sizeof *q, n_q, fetch_request, x, err);
+    free(q), free(dest);
+    if (st == NF_OK)
+        st = nfi_mpi_exchange_records(x->m, x->out, fetch_reply, x, &x->bytes, err);
+    if (st == NF_OK && x->n_fetched)
+        nfi_kv_sort(x->fetched, x->n_fetched);
+    return st;
+}
+
+/* Scores the n pairs of x->pairs listed in order[]. */
+static nf_status score_round(dlinks *x, const nfi_kv *order, size_t n, nf_error *err)
+{
+    const uint64_t *all = (const uint64_t *)x->pairs.data;
+    uint64_t *pairs = malloc((n ? n : 1) * sizeof *pairs), *lp = malloc((n ? n : 1) * sizeof *lp);
+    nfi_scored_pair *sc = malloc((n ? n : 1) * sizeof *sc);
+    nf_status st = pairs && lp && sc ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == NF_OK && i < n; i++)
+        pairs[i] = all[order[i].val];
+    if (st == NF_OK) /* collective: a rank that failed above aborts the job */
+        st = fetch_docs(x, pairs, n, err);
+    for (size_t i = 0; st == NF_OK && i < n; i++) {
+        size_t la = stage_index(x, pairs[i] >> 32), lb = stage_index(x, (uint32_t)pairs[i]);
+        if (la == SIZE_MAX || lb == SIZE_MAX)
+            st = nfi_fail(err, NF_ERR_PARSE, "MPI: a document of a pair was not sent");
+        lp[i] = (uint64_t)la << 32 | lb;
+    }
+    if (st == NF_OK)
+        st = nfi_links_score(x->l, lp, n, sc, err);
+    for (size_t i = 0; st == NF_OK && i < n; i++) {
+        result_rec r = {(uint32_t)(pairs[i] >> 32), (uint32_t)pairs[i], sc[i].score, sc[i].logit, 0, 0, "", ""};
+        memcpy(r.lang_a, view_of(x, sc[i].a).lang, sizeof r.lang_a);
+        memcpy(r.lang_b, view_of(x, sc[i].b).lang, sizeof r.lang_b);
+        st = grow_push(&x->results, &r, err);
+    }
+    free(pairs), free(lp), free(sc);
+    nfi_links_truncate(x->l, x->n);
+    return st;
+}
+
+/* The pairs in the order of their other document (pairs of two local
+ * documents first): a round's documents are fetched once for the whole
+ * finish, and rounds cut between documents. */
+static nf_status score_all(dlinks *x, nf_error *err)
+{
+    const uint64_t *p = (const uint64_t *)x->pairs.data;
+    nfi_kv *order = malloc((x->pairs.n ? x->pairs.n : 1) * sizeof *order);
+    x->out = calloc((size_t)x->m->size, sizeof *x->out);
+    nf_status st = order && x->out ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int r = 0; x->out && r < x->m->size; r++)
+        nfi_buf_init(&x->out[r]);
+    for (size_t i = 0; st == NF_OK && i < x->pairs.n; i++) {
+        uint64_t a = p[i] >> 32, b = (uint32_t)p[i];
+        order[i] = (nfi_kv){!is_local(x, a) ? a + 1 : !is_local(x, b) ? b + 1 : 0, i};
+    }
+    if (st == NF_OK)
+        nfi_kv_sort(order, x->pairs.n);
+    size_t next = 0;
+    while (st == NF_OK) {
+        size_t from = next, to = next, remote = 0;
+        while (to < x->pairs.n && to - from < SCORE_PAIRS) {
+            bool new_doc = order[to].key && (to == from || order[to].key != order[to - 1].key);
+            if (new_doc && remote == FETCH_DOCS)
+                break;
+            remote += new_doc, to++;
+        }
+        if (!nfi_mpi_any(from < x->pairs.n))
+            break;
+        st = score_round(x, order + from, to - from, err);
+        next = to;
+    }
+    free(order);
+    return st;
+}
+
+/* 7. The decision: each pair's logit goes to the owners of its two
+ * documents, which take each document's best per other language (a
+ * reduction by document) and send it back to the pairs that may link. */
+typedef struct best_gen {
+    dlinks *x;
+    size_t next; /* 2 records per result */
+} best_gen;
+
+static nf_status best_gen_fn(void *ctx, char *out, uint32_t *dest, size_t max, size_t *n, nf_error *err)
+{
+    (void)err;
+    best_gen *g = ctx;
+    const result_rec *res = (const result_rec *)g->x->results.data;
+    best_rec *b = (best_rec *)out;
+    for (*n = 0; *n < max && g->next < 2 * g->x->results.n; (*n)++, g->next++) {
+        const result_rec *r = &res[g->next / 2];
+        bool side_b = g->next % 2;
+        uint32_t want = nfi_links_may_link(g->x->l, r->score) ? BEST_WANT : 0;
+        best_rec rec = {side_b ? r->b : r->a, (uint32_t)g->x->m->rank, (uint32_t)(g->next / 2),
+                        (side_b ? BEST_B : 0) | want, r->logit, ""};
+        memcpy(rec.lang, side_b ? r->lang_a : r->lang_b, 12);
+        b[*n] = rec;
+        dest[*n] = owner_of(g->x, rec.doc);
+    }
+    return NF_OK;
+}
+
+static int cmp_best(const void *p, const void *q)
+{
+    const best_rec *a = p, *b = q;
+    if (a->doc != b->doc)
+        return a->doc < b->doc ? -1 : 1;
+    return strcmp(a->lang, b->lang);
+}
+
+static nf_status best_back(void *ctx, const void *recs, size_t n, nf_error *err)
+{
+    dlinks *x = ctx;
+    const best_reply *r = recs;
+    result_rec *res = (result_rec *)x->results.data;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].idx >= x->results.n)
+            return nfi_fail(err, NF_ERR_PARSE, "MPI: a best logit for no pair");
+        *(r[i].side ? &res[r[i].idx].best_b : &res[r[i].idx].best_a) = r[i].best;
+    }
+    return NF_OK;
+}
+
+static nf_status best_logits(dlinks *x, nf_error *err)
+{
+    grown got = {NULL, 0, 0, sizeof(best_rec)};
+    best_gen g = {x, 0};
+    nf_status st = nfi_mpi_exchange_all(x->m, sizeof(best_rec), CHUNK_BYTES, best_gen_fn, &g, grow_sink, &got,
+                                        &x->bytes, err);
+    best_rec *b = (best_rec *)got.data;
+    if (st == NF_OK && got.n)
+        qsort(b, got.n, sizeof *b, cmp_best);
+    best_reply *rep = malloc((got.n ? got.n : 1) * sizeof *rep);
+    uint32_t *dest = malloc((got.n ? got.n : 1) * sizeof *dest);
+    size_t n_rep = 0;
+    if (st == NF_OK && (!rep || !dest))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == NF_OK && i < got.n;) {
+        size_t j = i;
+        double best = b[i].logit; /* the best of the document in that language, as note_best keeps it */
+        for (; j < got.n && cmp_best(&b[j], &b[i]) == 0; j++)
+            best = b[j].logit > best ? b[j].logit : best;
+        for (size_t e = i; e < j; e++)
+            if (b[e].flags & BEST_WANT) {
+                rep[n_rep] = (best_reply){b[e].idx, b[e].flags & BEST_B, best};
+                dest[n_rep++] = b[e].src;
+            }
+        i = j;
+    }
+    free(got.data);
+    if (st == NF_OK)
+        st = send_array(x, rep, dest, sizeof *rep, n_rep, best_back, x, err);
+    free(rep), free(dest);
+    return st;
+}
+
+static int cmp_link(const void *p, const void *q)
+{
+    const nf_link *a = p, *b = q;
+    if (a->a != b->a)
+        return a->a < b->a ? -1 : 1;
+    return (a->b > b->b) - (a->b < b->b);
+}
+
+/* 8. The links go to rank 0, which sorts them as the single process does. */
+static nf_status send_links(dlinks *x, nf_links_result *out, nf_error *err)
+{
+    const result_rec *res = (const result_rec *)x->results.data;
+    link_rec *lk = malloc((x->results.n ? x->results.n : 1) * sizeof *lk);
+    uint32_t *dest = calloc(x->results.n ? x->results.n : 1, sizeof *dest);
+    grown got = {NULL, 0, 0, sizeof(link_rec)};
+    nf_status st = lk && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; st == NF_OK && i < x->results.n; i++)
+        if (nfi_links_may_link(x->l, res[i].score) && nfi_links_decide(res[i].logit, res[i].best_a, res[i].best_b))
+            lk[n++] = (link_rec){res[i].a, res[i].b, res[i].score};
+    if (st == NF_OK)
+        st = send_array(x, lk, dest, sizeof *lk, n, grow_sink, &got, err);
+    free(lk), free(dest);
+    const link_rec *g = (const link_rec *)got.data;
+    out->links = malloc((got.n ? got.n : 1) * sizeof *out->links);
+    if (st == NF_OK && !out->links)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == NF_OK && i < got.n; i++)
+        out->links[out->n_links++] = (nf_link){g[i].a, g[i].b, g[i].score};
+    if (st == NF_OK)
+        qsort(out->links, out->n_links, sizeof *out->links, cmp_link);
+    free(got.data);
+    return st;
+}
+
+static void dlinks_free(dlinks *x)
+{
+    free(x->df), free(x->posts), free(x->keys), free(x->offsets);
+    free(x->cands.data), free(x->pairs.data), free(x->results.data), free(x->fetched);
+    for (int r = 0; x->out && r < x->m->size; r++)
+        nfi_buf_free(&x->out[r]);
+    free(x->out);
+}
+
+/* Collective: every step of nf_links_finish over the ranks' documents. */
+static nf_status finish_links(nf_mpi_links *ml, nf_links_result *out, nf_error *err)
+{
+    const nf_mpi *m = ml->m;
+    uint64_t *start = calloc((size_t)m->size + 1, sizeof *start);
+    if (!start)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int r = 0; r < m->size; r++)
+        start[r + 1] = start[r] + ml->g.docs_of[r];
+    dlinks x = {.m = m, .l = ml->links, .n = nfi_links_size(ml->links), .first = start[m->rank],
+                .total = start[m->size], .start = start, .cands = {NULL, 0, 0, 8}, .pairs = {NULL, 0, 0, 8},
+                .results = {NULL, 0, 0, sizeof(result_rec)}};
+    nf_status st = NF_OK;
+    if (x.n != ml->g.docs_of[m->rank] || x.total > UINT32_MAX)
+        st = nfi_fail(err, NF_ERR_PARSE, "MPI: %zu documents on this rank, %llu planned", x.n,
+                      (unsigned long long)ml->g.docs_of[m->rank]);
+    if (st == NF_OK)
+        st = number_languages(&x, err);
+    if (st == NF_OK)
+        st = document_frequencies(&x, err);
+    if (st == NF_OK)
+        st = spread_postings(&x, err);
+    if (st == NF_OK)
+        st = search_all(&x, err);
+    free(x.posts), free(x.keys), free(x.offsets);
+    x.posts = NULL, x.keys = NULL, x.offsets = NULL;
+    if (st == NF_OK)
+        st = gather_pairs(&x, err);
+    if (st == NF_OK)
+        st = score_all(&x, err);
+    if (st == NF_OK)
+        st = best_logits(&x, err);
+    if (st == NF_OK)
+        st = send_links(&x, out, err);
+    ml->bytes_finish = x.bytes;
+    ml->pairs_scored = x.results.n;
+    dlinks_free(&x);
+    free(start);
+    return st;
+}
+
 nf_status nf_mpi_links_finish(nf_mpi_links *ml, nf_links_result *links, nf_dedup_result *dedup, nf_error *err)
 {
     memset(links, 0, sizeof *links);
     if (dedup)
         memset(dedup, 0, sizeof *dedup);
-    if (ml->m->rank != 0)
-        return NF_OK;
     double t0 = nfi_mpi_cpu();
-    nf_status st = nf_links_finish(ml->links, links, err);
-    if (st == NF_OK && ml->dedup && dedup)
+    nf_status st = finish_links(ml, links, err);
+    if (st == NF_OK && ml->m->rank == 0 && ml->dedup && dedup)
         st = nf_dedup_finish(ml->dedup, dedup, err);
     ml->cpu_finish = nfi_mpi_cpu() - t0;
     return st;
@@ -268,6 +1225,7 @@ void nf_mpi_links_stats(const nf_mpi_links *ml, nf_mpi_stats *out)
 {
     *out = ml->g.stats;
     out->cpu_finish = ml->cpu_finish;
+    out->bytes_exchanged += ml->bytes_finish;
 }
 
 void nf_mpi_links_free(nf_mpi_links *ml)
