@@ -37,6 +37,10 @@ bool nfi_mpi_any(bool mine);
  * size, in no particular order across senders). */
 typedef nf_status (*nfi_mpi_sink)(void *ctx, const void *recs, size_t n, nf_error *err);
 
+/* The rank whose range holds global document doc: start has n_ranks + 1
+ * entries, each rank's first document (ranks split the input in order). */
+uint32_t nfi_mpi_owner(const uint64_t *start, int n_ranks, uint64_t doc);
+
 /* All-to-all of n records of `size` bytes, record i to rank dest[i], with
  * MPI_Alltoallv in rounds that carry at most about 16 MiB per rank (a
  * quota per destination), so memory stays flat whatever N and n. Collective:

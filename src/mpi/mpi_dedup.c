@@ -104,15 +104,7 @@ struct nfi_mpi_dd {
 
 static uint32_t owner_of(const nfi_mpi_dd *dd, uint64_t doc)
 {
-    uint32_t lo = 0, hi = (uint32_t)dd->m->size - 1;
-    while (lo < hi) { /* the last rank whose start is <= doc */
-        uint32_t mid = (lo + hi + 1) / 2;
-        if (dd->start[mid] <= doc)
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    return lo;
+    return nfi_mpi_owner(dd->start, dd->m->size, doc);
 }
 
 static bool any_rank(bool mine) { return nfi_mpi_any(mine); }

@@ -177,9 +177,19 @@ nf_status nfi_mpi_exchange(const nf_mpi *m, const void *recs, size_t size, size_
     return st;
 }
 
-#endif
+uint32_t nfi_mpi_owner(const uint64_t *start, int n_ranks, uint64_t doc)
+{
+    uint32_t lo = 0, hi = (uint32_t)n_ranks - 1;
+    while (lo < hi) { /* the last rank whose start is <= doc */
+        uint32_t mid = (lo + hi + 1) / 2;
+        if (start[mid] <= doc)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
 
-#ifdef NF_HAVE_MPI
 nf_status nfi_mpi_exchange_all(const nf_mpi *m, size_t size, size_t chunk_bytes, nfi_mpi_gen_fn gen, void *gctx,
                                nfi_mpi_sink sink, void *sctx, uint64_t *bytes_sent, nf_error *err)
 {

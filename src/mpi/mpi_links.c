@@ -387,15 +387,7 @@ static nf_status send_array(dlinks *x, const void *recs, const uint32_t *dest, s
 
 static uint32_t owner_of(const dlinks *x, uint64_t doc)
 {
-    uint32_t lo = 0, hi = (uint32_t)x->m->size - 1;
-    while (lo < hi) { /* the last rank whose start is <= doc */
-        uint32_t mid = (lo + hi + 1) / 2;
-        if (x->start[mid] <= doc)
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    return lo;
+    return nfi_mpi_owner(x->start, x->m->size, doc);
 }
 
 static bool is_local(const dlinks *x, uint64_t doc) { return doc >= x->first && doc - x->first < x->n; }
