@@ -158,6 +158,38 @@ static void test_minhash_estimate_property(void **state)
     tu_corpus_free(&c);
 }
 
+/* Winnowing against its definition, window by window: the rightmost
+ * minimum rank of each window, a position written once when it is chosen
+ * by consecutive windows. Ranks from a small range, so ties are common. */
+static void test_winnow_definition(void **state)
+{
+    (void)state;
+    uint64_t shingles[60], ranks[60], got[60], want[60];
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int round = 0; round < 400; round++) {
+        size_t n = (size_t)round % 53;
+        int window = 1 + round % 11;
+        for (size_t i = 0; i < n; i++) {
+            x = nfi_mix64(x + i);
+            shingles[i] = x;
+            ranks[i] = round % 2 ? x % 5 : x;
+        }
+        size_t w = (size_t)window < n ? (size_t)window : n, count = 0, last = SIZE_MAX;
+        for (size_t start = 0; n && start + w <= n; start++) {
+            size_t min = start;
+            for (size_t i = start; i < start + w; i++)
+                if (ranks[i] <= ranks[min])
+                    min = i;
+            if (min != last)
+                want[count++] = shingles[min];
+            last = min;
+        }
+        assert_int_equal(nfi_winnow(shingles, ranks, n, window, got), count);
+        if (count)
+            assert_memory_equal(got, want, count * sizeof *got);
+    }
+}
+
 /* The cleaner's hash mode (nf_clean_options.token_hashes, what `newsfold
  * dedup` asks for) gives the same sketches as the tokens: same exact hash,
  * units, signature, samples and shingles, on every script of the shared
@@ -647,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_runs_spill_equals_memory),
         cmocka_unit_test(test_radix_sorts),
         cmocka_unit_test(test_minhash_estimate_property),
+        cmocka_unit_test(test_winnow_definition),
         cmocka_unit_test(test_hash_mode_same_sketches),
         cmocka_unit_test(test_planted_relations),
         cmocka_unit_test(test_deterministic_threads_and_memory),

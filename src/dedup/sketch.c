@@ -221,24 +221,34 @@ static uint64_t simhash_of(const uint64_t *shingles, size_t n)
 
 /* Winnowing: writes the shingles chosen in each window of `window` ranks
  * (rightmost minimum) to out, each chosen position once; returns the count.
- * A text shorter than one window has one (partial) window. */
+ * A text shorter than one window has one (partial) window. out has room
+ * for one shingle per window. The minimum is kept with conditional moves
+ * (a rank is smaller than the window's minimum at random, so a branch
+ * there is mispredicted one time in eight) and rescanned, window wide,
+ * only when it leaves the window. */
 size_t nfi_winnow(const uint64_t *shingles, const uint64_t *ranks, size_t n, int window, uint64_t *out)
 {
     if (n == 0)
         return 0;
-    size_t w = (size_t)window < n ? (size_t)window : n, count = 0, min = SIZE_MAX, last = SIZE_MAX;
+    size_t w = (size_t)window < n ? (size_t)window : n, count = 0, min = 0, last = SIZE_MAX;
+    uint64_t best = 0;
     for (size_t end = w; end <= n; end++) { /* the window is [end - w, end) */
         size_t start = end - w;
-        if (min == SIZE_MAX || min < start) {
+        if (end == w || min < start) {
             min = start;
-            for (size_t i = start + 1; i < end; i++)
-                if (ranks[i] <= ranks[min])
-                    min = i;
-        } else if (ranks[end - 1] <= ranks[min]) {
-            min = end - 1;
+            best = ranks[start];
+            for (size_t i = start + 1; i < end; i++) {
+                bool le = ranks[i] <= best;
+                best = le ? ranks[i] : best;
+                min = le ? i : min;
+            }
+        } else {
+            bool le = ranks[end - 1] <= best;
+            best = le ? ranks[end - 1] : best;
+            min = le ? end - 1 : min;
         }
-        if (min != last)
-            out[count++] = shingles[min];
+        out[count] = shingles[min]; /* kept only when the choice moved */
+        count += min != last;
         last = min;
     }
     return count;
