@@ -48,7 +48,12 @@
  * Hash mode (nfi_tokenize_units, for duplicate detection) makes the same
  * tokens without stems and keeps no token records: each norm is followed by
  * a space in the pool (the normalized text the exact hash reads) and hashed
- * into its units as soon as it is folded, while it is still in cache.
+ * into its units as soon as it is folded, while it is still in cache. Its
+ * fast path (units_fast, SSE2) walks 64 bytes at a time from masks of ASCII
+ * letters, digits and non-ASCII bytes: plain ASCII tokens are lower-cased
+ * 32 bytes at once, words of ASCII and two-byte letters fold from fold2
+ * (simple_word), and everything else returns to the one segmentation loop
+ * at a token boundary, so the tokens are those of the loop alone.
  *
  * Counting only (nfi_count_tokens, for records that hold just the number)
  * runs the same segmentation loop without folding, stemming or storing,
