@@ -158,6 +158,38 @@ static void test_minhash_estimate_property(void **state)
     tu_corpus_free(&c);
 }
 
+/* Winnowing against its definition, window by window: the rightmost
+ * minimum rank of each window, a position written once when it is chosen
+ * by consecutive windows. Ranks from a small range, so ties are common. */
+static void test_winnow_definition(void **state)
+{
+    (void)state;
+    uint64_t shingles[60], ranks[60], got[60], want[60];
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int round = 0; round < 400; round++) {
+        size_t n = (size_t)round % 53;
+        int window = 1 + round % 11;
+        for (size_t i = 0; i < n; i++) {
+            x = nfi_mix64(x + i);
+            shingles[i] = x;
+            ranks[i] = round % 2 ? x % 5 : x;
+        }
+        size_t w = (size_t)window < n ? (size_t)window : n, count = 0, last = SIZE_MAX;
+        for (size_t start = 0; n && start + w <= n; start++) {
+            size_t min = start;
+            for (size_t i = start; i < start + w; i++)
+                if (ranks[i] <= ranks[min])
+                    min = i;
+            if (min != last)
+                want[count++] = shingles[min];
+            last = min;
+        }
+        assert_int_equal(nfi_winnow(shingles, ranks, n, window, got), count);
+        if (count)
+            assert_memory_equal(got, want, count * sizeof *got);
+    }
+}
+
 /* The cleaner's hash mode (nf_clean_options.token_hashes, what `newsfold
  * dedup` asks for) gives the same sketches as the tokens: same exact hash,
  * units, signature, samples and shingles, on every script of the shared
@@ -232,7 +264,25 @@ static void test_hash_mode_same_sketches(void **state)
     nfi_buf_puts(&b, " ");
     for (int i = 0; i < 150; i++)
         nfi_buf_puts(&b, "\u00e9");
-    nfi_buf_puts(&b, " 0123456789012345678901234567890 END\"}\n"
+    nfi_buf_puts(&b, " 0123456789012345678901234567890 END\"}\n");
+    /* The 64-byte windows of the hash mode's fast path: the same words at
+     * every offset in a window, each ending at the kinds of bytes that end
+     * or join it, and words of 31 to 34 and 63 to 65 letters. */
+    nfi_buf_puts(&b, "{\"id\": \"windows\", \"lang\": \"en\", \"text\": \"");
+    for (int shift = 0; shift < 70; shift++) {
+        for (int k = 0; k < shift; k++)
+            nfi_buf_putc(&b, k % 3 ? 'q' : ' ');
+        nfi_buf_puts(&b, " Stra\u00dfe.\u00a0gr\u00f6\u00dften\u00bb \u00abMus\u00e9e\u2019s caf\u00e9\u2019 d\u2019Orsay "
+                         "word\u00a0word\u201d \u201cQuote\u2014dash 2\u00e8me 12,5 12\u00e9 ab\u00aacd \u00b5m "
+                         "\u0661\u0662abc x\u0661 na\u00efve e\u0301t\u00e9 \u05e9\u05c1\u05dc\u05d5\u05dd "
+                         "\u041f\u0440\u0438\u0432\u0435\u0442 it's 1990's abc'd 7'8 ");
+        for (int len = 31; len < 66; len += len == 34 ? 29 : 1) {
+            for (int k = 0; k < len; k++)
+                nfi_buf_putc(&b, (char)(k % 5 ? 'a' + k % 26 : 'A' + k % 26));
+            nfi_buf_puts(&b, len % 2 ? " " : "\u00e9 ");
+        }
+    }
+    nfi_buf_puts(&b, "\"}\n"
                      "{\"id\": \"empty\", \"text\": \"\"}\n"
                      "{\"id\": \"punct\", \"text\": \"... -- !!! ??\"}\n"
                      "{\"id\": \"short\", \"text\": \"two words\"}\n");
@@ -629,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_runs_spill_equals_memory),
         cmocka_unit_test(test_radix_sorts),
         cmocka_unit_test(test_minhash_estimate_property),
+        cmocka_unit_test(test_winnow_definition),
         cmocka_unit_test(test_hash_mode_same_sketches),
         cmocka_unit_test(test_planted_relations),
         cmocka_unit_test(test_deterministic_threads_and_memory),

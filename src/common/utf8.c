@@ -7,13 +7,17 @@
  * the substitution the Unicode standard recommends, and counts them, so the
  * count reported per document is stable and comparable with other tools.
  * NUL bytes are replaced too: C strings would silently truncate there.
- * ASCII runs are passed eight bytes at a time, and a document's strings are
- * first only checked: the usual valid text is never copied.
+ * ASCII runs are passed eight bytes at a time (sixteen in the check), and
+ * a document's strings are first only checked: the usual valid text is
+ * never copied.
  */
 #include "common/common.h"
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Length of the valid sequence at s, or 0 if invalid (with *maximal set to
  * the length of the maximal invalid subpart to replace). */
@@ -144,15 +148,39 @@ char *nf_utf8_repair(const char *str, size_t len, size_t *out_len, size_t *n_inv
     return nfi_buf_take(&out, out_len);
 }
 
+/* The length of the run of nonzero ASCII bytes at s: ascii_run, 16 bytes
+ * at a time where SSE2 is there. */
+static inline size_t ascii_run_wide(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    for (; i + 16 <= len; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned stop = (unsigned)_mm_movemask_epi8(x) |
+                        (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128()));
+        if (stop)
+            return i + (unsigned)__builtin_ctz(stop);
+    }
+#endif
+    return i + ascii_run(s + i, len - i);
+}
+
 /* Whether s is valid UTF-8 without NUL bytes: what repair would leave
- * unchanged, so most strings are checked without being copied. */
+ * unchanged, so most strings are checked without being copied. A
+ * two-byte sequence (Latin, Greek, Cyrillic letters ...) is checked in
+ * place: a lead of C2-DF and any continuation byte, as valid_sequence
+ * requires. */
 static bool utf8_clean(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     for (size_t i = 0; i < len;) {
-        i += ascii_run(s + i, len - i);
+        i += ascii_run_wide(s + i, len - i);
         if (i >= len)
             break;
+        if (s[i] >= 0xC2 && s[i] <= 0xDF && i + 1 < len && (s[i + 1] & 0xC0) == 0x80) {
+            i += 2;
+            continue;
+        }
         uint32_t cp;
         size_t maximal, n = valid_sequence(s + i, len - i, &cp, &maximal);
         if (!n)

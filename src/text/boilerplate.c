@@ -290,16 +290,67 @@ static size_t count_stopwords(const char *s, size_t n)
     return count;
 }
 
+#ifdef __SSE2__
+/* features_of's words, letters and CJK characters of 16 bytes at u: a
+ * non-ASCII byte is never a space and is a letter; a CJK character (U+2E80
+ * to U+D7AF) begins with a byte of E2-ED, which the byte-wise walk always
+ * decodes as a character's first byte (a decoder takes only 80-BF after
+ * it), so each such byte is decoded here alone. */
+static inline void features_16(const unsigned char *u, const unsigned char *end, line_features *f, bool *after_space,
+                               size_t *cjk)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)u);
+    __m128i space = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')),
+                                 _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('\t' - 1)),
+                                               _mm_cmplt_epi8(x, _mm_set1_epi8('\r' + 1))));
+    /* word starts: a byte other than space after a space; counted as bytes
+     * of 1 summed by psadbw (no popcount instruction in baseline x86-64) */
+    __m128i before = _mm_or_si128(_mm_slli_si128(space, 1), _mm_cvtsi32_si128(*after_space ? 0xFF : 0));
+    __m128i starts = _mm_and_si128(_mm_andnot_si128(space, before), _mm_set1_epi8(1));
+    __m128i sums = _mm_sad_epu8(starts, _mm_setzero_si128());
+    f->words += (size_t)_mm_cvtsi128_si32(sums) + (size_t)_mm_extract_epi16(sums, 4);
+    *after_space = (unsigned)_mm_movemask_epi8(space) >> 15;
+    unsigned high = (unsigned)_mm_movemask_epi8(x);
+    if (!f->alnum) {
+        __m128i lower = _mm_or_si128(x, _mm_set1_epi8(0x20));
+        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+                                       _mm_cmplt_epi8(lower, _mm_set1_epi8('z' + 1)));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
+                                      _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+        f->alnum = (high | (unsigned)_mm_movemask_epi8(_mm_or_si128(letter, digit))) != 0;
+    }
+    if (!high)
+        return;
+    __m128i flipped = _mm_xor_si128(x, _mm_set1_epi8((char)0x80)); /* E2-ED become 0x62-0x6D */
+    unsigned leads = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(flipped, _mm_set1_epi8(0x61)),
+                                                               _mm_cmplt_epi8(flipped, _mm_set1_epi8(0x6E))));
+    for (; leads; leads &= leads - 1) {
+        uint32_t cp;
+        size_t k = (unsigned)__builtin_ctz(leads);
+        nfi_utf8_decode(u + k, (size_t)(end - u) - k, &cp);
+        *cjk += cp >= 0x2E80 && cp <= 0xD7AF;
+    }
+}
+#endif
+
 /* Words (runs of bytes other than ASCII space), letters, CJK characters
- * and sentence end of one line; ASCII stretches go 8 bytes at a time (or
- * as many of 8 as come before a non-ASCII byte). */
+ * and sentence end of one line; 16 bytes at a time (SSE2), the rest byte
+ * by byte, ASCII stretches 8 bytes at a time (or as many of 8 as come
+ * before a non-ASCII byte). The walk may begin inside a character cut by
+ * the last 16: its bytes after the first are then each taken alone, as a
+ * non-space byte that begins no word and is no CJK character. */
 static line_features features_of(const char *s, size_t n)
 {
     line_features f = {0, 0, 0, false, false, true};
     size_t cjk = 0;
     const unsigned char *u = (const unsigned char *)s;
     bool after_space = true; /* words: runs of bytes other than ASCII space */
-    for (size_t i = 0; i < n;) {
+    size_t i = 0;
+#ifdef __SSE2__
+    for (; i + 16 <= n; i += 16)
+        features_16(u + i, u + n, &f, &after_space, &cjk);
+#endif
+    while (i < n) {
         uint64_t x;
         /* the ASCII bytes of the next 8, up to the first other one (carries
          * only corrupt the flags above it, which are masked off) */

@@ -48,7 +48,12 @@
  * Hash mode (nfi_tokenize_units, for duplicate detection) makes the same
  * tokens without stems and keeps no token records: each norm is followed by
  * a space in the pool (the normalized text the exact hash reads) and hashed
- * into its units as soon as it is folded, while it is still in cache.
+ * into its units as soon as it is folded, while it is still in cache. Its
+ * fast path (units_fast, SSE2) walks 64 bytes at a time from masks of ASCII
+ * letters, digits and non-ASCII bytes: plain ASCII tokens are lower-cased
+ * 32 bytes at once, words of ASCII and two-byte letters fold from fold2
+ * (simple_word), and everything else returns to the one segmentation loop
+ * at a token boundary, so the tokens are those of the loop alone.
  *
  * Counting only (nfi_count_tokens, for records that hold just the number)
  * runs the same segmentation loop without folding, stemming or storing,
@@ -67,6 +72,9 @@
 #include <unicode/ustring.h>
 #define XXH_INLINE_ALL /* hash mode hashes every norm: inlined, as in sketch.c */
 #include <xxhash.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define MAX_STEMMERS 16
 #define MAX_TOKEN_BYTES 256 /* longer runs (base64, URLs) are cut into pieces */
@@ -111,9 +119,17 @@ typedef struct fold2 {
 #define FOLD2_FIRST 0x80
 #define FOLD2_END 0x800
 
+/* What a two-byte character is to hash mode's simple words (simple_word):
+ * a word character with a fold2 entry, a character that is no word
+ * character (it ends a word and cannot join one: two-byte characters hold
+ * no apostrophe), or anything else (combining marks: the general path). */
+enum { CLASS2_GENERAL, CLASS2_FOLDS, CLASS2_OTHER };
+
 struct nfi_normalizer {
     const UNormalizer2 *nfkc_cf;
     fold2 fold2[FOLD2_END - FOLD2_FIRST];
+    uint8_t class2[FOLD2_END - FOLD2_FIRST];
+    bool digit2[FOLD2_END - FOLD2_FIRST]; /* is_digit: a word it begins is a number */
     UBreakIterator *words;
     stemmer_slot stemmers[MAX_STEMMERS];
     size_t n_stemmers;
@@ -159,6 +175,8 @@ static void fill_fold2(nfi_normalizer *nz)
     }
 }
 
+static void fill_class2(nfi_normalizer *nz);
+
 nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
 {
     *out = NULL;
@@ -171,6 +189,8 @@ nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
         nz->words = ubrk_open(UBRK_WORD, "", NULL, 0, &uerr);
     if (U_SUCCESS(uerr))
         fill_fold2(nz);
+    if (U_SUCCESS(uerr))
+        fill_class2(nz);
     if (U_FAILURE(uerr)) {
         nfi_normalizer_free(nz);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU initialisation failed: %s", u_errorName(uerr));
@@ -339,6 +359,16 @@ static inline bool ascii_alnum(unsigned char b)
 static bool is_apostrophe(uint32_t cp) { return cp == '\'' || cp == 0x2019; }
 
 static bool is_digit(uint32_t cp) { return cp < 0x80 ? (cp >= '0' && cp <= '9') : u_isdigit((UChar32)cp); }
+
+/* The class2 and digit2 tables, from the predicates scan_word uses. */
+static void fill_class2(nfi_normalizer *nz)
+{
+    for (uint32_t cp = FOLD2_FIRST; cp < FOLD2_END; cp++) {
+        size_t k = cp - FOLD2_FIRST;
+        nz->digit2[k] = is_digit(cp);
+        nz->class2[k] = !is_word_char(cp) ? CLASS2_OTHER : nz->fold2[k].len ? CLASS2_FOLDS : CLASS2_GENERAL;
+    }
+}
 
 static uint32_t peek(const char *text, size_t len, size_t i, size_t *n)
 {
@@ -932,6 +962,207 @@ static bool unit_ascii(tok_ctx *c, const char *text, size_t len, size_t start, s
     return push_unit(c->units, XXH3_64bits(d, n));
 }
 
+/* Hash mode's output, held in locals by the fast paths below: the pool's
+ * write position and end, and the units. */
+typedef struct unit_out {
+    char *d, *d_end;
+    uint64_t *items;
+    size_t n, cap, count;
+} unit_out;
+
+static unit_out unit_out_open(const tok_ctx *c)
+{
+    nfi_buf *pool = c->pool;
+    return (unit_out){pool->data + pool->len, pool->data + pool->cap, c->units->items, c->units->len,
+                      c->units->cap, c->count};
+}
+
+static void unit_out_close(tok_ctx *c, const unit_out *o)
+{
+    c->pool->len = (size_t)(o->d - c->pool->data);
+    c->pool->data[c->pool->len] = '\0';
+    c->units->len = o->n;
+    c->count = o->count;
+}
+
+/* The norm of n bytes just written at o->d becomes a unit, followed by a
+ * space (push_units' layout). */
+static inline void unit_out_push(unit_out *o, size_t n)
+{
+    o->d[n] = ' ';
+    o->items[o->n++] = XXH3_64bits(o->d, n);
+    o->d += n + 1;
+    o->count++;
+}
+
+#define SIMPLE_WORD_MAX 64 /* raw bytes of a word simple_word takes */
+
+/* Hash mode: the word at start when it is made only of ASCII letters and
+ * digits and of two-byte characters that are word characters with a fold2
+ * entry, begins with a letter (so it is no number and '.' or ',' cannot
+ * join it) and ends at an ASCII byte or at a character that cannot join
+ * it (a two-byte non-word character, or U+2000-U+203F but for an English
+ * apostrophe): what scan_word and fold_simple_token make of it, folded
+ * straight into the pool and hashed. Returns its end, or 0 (nothing
+ * written) when it is anything else: the general path decides. */
+static inline size_t simple_word(const nfi_normalizer *nz, unit_out *o, const char *text, size_t len, size_t start,
+                                 bool keep_apostrophe)
+{
+    if ((size_t)(o->d_end - o->d) < 4 * SIMPLE_WORD_MAX + 16 || o->n == o->cap)
+        return 0;
+    const unsigned char *u = (const unsigned char *)text;
+    size_t i = start, w = 0, limit = len - start > SIMPLE_WORD_MAX ? start + SIMPLE_WORD_MAX : len;
+    while (i < limit) {
+        unsigned b = u[i];
+        if (b < 0x80) {
+            if (!ascii_alnum((unsigned char)b))
+                break;
+            if (i == start && b <= '9')
+                return 0; /* a number: the general path */
+            o->d[w++] = (char)nfi_lower_ascii((unsigned char)b);
+            i++;
+            continue;
+        }
+        if ((b & 0xE0) == 0xC0 && i + 1 < len) {
+            unsigned cp = ((b & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu);
+            uint8_t cls = nz->class2[cp - FOLD2_FIRST];
+            if (cls == CLASS2_FOLDS && (i > start || !nz->digit2[cp - FOLD2_FIRST])) {
+                const fold2 *f = &nz->fold2[cp - FOLD2_FIRST];
+                memcpy(o->d + w, f->s, sizeof f->s);
+                w += f->len;
+                i += 2;
+                continue;
+            }
+            if (cls == CLASS2_OTHER && i > start)
+                break;
+            return 0;
+        }
+        if (b == 0xE2 && i > start && i + 2 < len && u[i + 1] == 0x80 && (u[i + 2] & 0xC0) == 0x80 &&
+            !(keep_apostrophe && u[i + 2] == 0x99))
+            break; /* U+2000-U+203F: spaces, dashes, quotes: no word character, joins nothing */
+        return 0;
+    }
+    if (i == start || (i >= limit && limit < len))
+        return 0;
+    if (i < len && u[i] == '\'' && keep_apostrophe)
+        return 0; /* an English apostrophe may join more */
+    unit_out_push(o, w);
+    return i;
+}
+
+#ifdef __SSE2__
+/* The letter, digit and non-ASCII masks of 64 bytes (bit k: byte k). */
+typedef struct masks64 {
+    uint64_t letters, digits, high;
+} masks64;
+
+static inline masks64 masks_of(const char *p)
+{
+    const __m128i a_1 = _mm_set1_epi8('a' - 1), z_1 = _mm_set1_epi8('z' + 1), zero_1 = _mm_set1_epi8('0' - 1),
+                  nine_1 = _mm_set1_epi8('9' + 1), bit5 = _mm_set1_epi8(0x20);
+    masks64 m = {0, 0, 0};
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        __m128i lower = _mm_or_si128(x, bit5); /* non-ASCII bytes stay negative: no range below holds them */
+        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, a_1), _mm_cmplt_epi8(lower, z_1));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, zero_1), _mm_cmplt_epi8(x, nine_1));
+        m.letters |= (uint64_t)(unsigned)_mm_movemask_epi8(letter) << (16 * k);
+        m.digits |= (uint64_t)(unsigned)_mm_movemask_epi8(digit) << (16 * k);
+        m.high |= (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * k);
+    }
+    return m;
+}
+
+/* The 32 bytes at p lower-cased (ASCII) to d. */
+static inline void lower32(char *d, const char *p)
+{
+    const __m128i big_a_1 = _mm_set1_epi8('A' - 1), big_z_1 = _mm_set1_epi8('Z' + 1), bit5 = _mm_set1_epi8(0x20);
+    for (int k = 0; k < 2; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(x, big_a_1), _mm_cmplt_epi8(x, big_z_1));
+        _mm_storeu_si128((__m128i *)(void *)(d + 16 * k), _mm_or_si128(x, _mm_and_si128(upper, bit5)));
+    }
+}
+
+/* Hash mode's fast path from the boundary i, 64 bytes at a time: ASCII
+ * separators are skipped from the masks; a run of ASCII letters, or of
+ * digits, that ends at an ASCII byte that cannot join it to more (what
+ * plain_ascii_token_end accepts) is lower-cased into the pool 32 bytes at
+ * once (the bytes past it are overwritten by what follows, or lie past the
+ * pool's length) and hashed there; words with two-byte letters go to
+ * simple_word, which also ends an ASCII run at a non-ASCII byte. A token
+ * that crosses the window's end starts the next window. Returns the first
+ * boundary it leaves to the general loop: a token neither path takes, or
+ * one whose 32 bytes are not all in the text, or fewer than 64 bytes left. */
+static size_t units_fast(tok_ctx *c, const char *text, size_t len, size_t i, bool keep_apostrophe)
+{
+    if (c->pool->oom)
+        return i;
+    unit_out o = unit_out_open(c);
+    while (i + 64 <= len) {
+        masks64 m = masks_of(text + i);
+        uint64_t starts = m.letters | m.digits | m.high;
+        unsigned pos = 0; /* bytes of the window done */
+        for (;;) {
+            uint64_t rest = pos < 64 ? starts >> pos << pos : 0;
+            if (!rest) {
+                i += pos > 64 ? pos : 64;
+                break;
+            }
+            unsigned s = (unsigned)__builtin_ctzll(rest);
+            uint64_t bit = 1ull << s;
+            if (m.high & bit) {
+                size_t end = simple_word(c->nz, &o, text, len, i + s, keep_apostrophe);
+                const unsigned char *u = (const unsigned char *)text + i + s;
+                if (!end && u[0] == 0xC2 && c->nz->class2[(u[1] & 0x3Fu) + 0x80 - FOLD2_FIRST] == CLASS2_OTHER)
+                    end = i + s + 2; /* NBSP, guillemets ...: a separator */
+                else if (!end && u[0] == 0xE2 && u[1] == 0x80 && (u[2] & 0xC0) == 0x80)
+                    end = i + s + 3; /* U+2000-U+203F: a separator */
+                if (!end) {
+                    unit_out_close(c, &o);
+                    return i + s;
+                }
+                pos = (unsigned)(end - i);
+                continue;
+            }
+            uint64_t run = m.letters & bit ? m.letters : m.digits;
+            uint64_t after = ~(run >> s); /* 0: the window is one token */
+            unsigned e = after ? s + (unsigned)__builtin_ctzll(after) : 64; /* at most 64 */
+            if (e == 64) { /* the token goes on past the window */
+                if (s == 0)
+                    goto general;
+                i += s;
+                break;
+            }
+            uint64_t end_bit = 1ull << e;
+            unsigned char b = (unsigned char)text[i + e];
+            bool plain = !(m.high & end_bit) && (m.letters & bit ? !(m.digits & end_bit) && !(keep_apostrophe && b == '\'')
+                                                               : !(m.letters & end_bit) && b != '.' && b != ',' && b != '\'');
+            if (!plain) {
+                size_t end = m.letters & bit ? simple_word(c->nz, &o, text, len, i + s, keep_apostrophe) : 0;
+                if (!end) {
+                    i += s;
+                    goto general;
+                }
+                pos = (unsigned)(end - i);
+                continue;
+            }
+            unsigned n = e - s;
+            if (n > 32 || i + s + 32 > len || (size_t)(o.d_end - o.d) < 34 || o.n == o.cap) {
+                i += s;
+                goto general;
+            }
+            lower32(o.d, text + i + s);
+            unit_out_push(&o, n);
+            pos = e;
+        }
+    }
+general:
+    unit_out_close(c, &o);
+    return i;
+}
+#endif
+
 /* The one segmentation loop of nfi_tokenize and nfi_count_tokens. */
 static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, const char *lang, nf_error *err)
 {
@@ -941,6 +1172,10 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
     while (i < len) {
         if (c.count_only && (i = count_ascii_stretches(text, len, i, keep_apostrophe, &c.count)) >= len)
             break;
+#ifdef __SSE2__
+        if (c.units && (i = units_fast(&c, text, len, i, keep_apostrophe)) >= len)
+            break;
+#endif
         unsigned char b = (unsigned char)text[i];
         if (b < 0x80 && !ascii_alnum(b)) { /* the else branch below, for ASCII */
             if (b == '\n' || b == '.' || b == '!' || b == '?' || b == ':')
