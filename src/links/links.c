@@ -755,7 +755,9 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     for (size_t i = 0; i < na; i++) { /* match masks: positions of each symbol in a */
         if (s->mask_of[a[i]] == UINT32_MAX) {
             s->mask_of[a[i]] = (uint32_t)n_masks;
-            memset(s->masks[n_masks++], 0, words * sizeof s->masks[0][0]); /* the words read below */
+            for (size_t w = 0; w < words; w++) /* the words read below (at most 10: no call) */
+                s->masks[n_masks][w] = 0;
+            n_masks++;
         }
         s->masks[s->mask_of[a[i]]][i / 64] |= 1ULL << (i % 64);
     }
@@ -767,10 +769,10 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
             continue; /* shared, but cut off a's window */
         const uint64_t *m = s->masks[s->mask_of[b[j]]];
         uint64_t carry = 0;
-        for (size_t w = 0; w < words; w++) {
-            uint64_t u = v[w] & m[w];
-            uint64_t sum = v[w] + u + carry;
-            carry = sum < v[w] || (carry && sum == v[w]);
+        for (size_t w = 0; w < words; w++) { /* v + u with carries across words */
+            uint64_t u = v[w] & m[w], partial, sum;
+            bool c1 = __builtin_add_overflow(v[w], u, &partial), c2 = __builtin_add_overflow(partial, carry, &sum);
+            carry = c1 | c2;
             v[w] = sum | (v[w] - u);
         }
     }
