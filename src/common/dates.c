@@ -445,6 +445,9 @@ size_t nfi_month_days(const char *text, size_t len, uint16_t *out, size_t max)
         size_t n = has_digit(text + at, end - at) ? lex(text + at, end - at, toks, MAX_TOKS) : 0;
         for (size_t i = 0; i < n && n_out < max; i++) {
             date_match dm;
+            /* every shape opens with a number or with a month right before one */
+            if (toks[i].kind != LEX_NUM && !(i + 1 < n && toks[i + 1].kind == LEX_NUM))
+                continue;
             if (match_date(text + at, toks, n, i, &dm)) {
                 out[n_out++] = (uint16_t)(dm.m * 100 + dm.d);
                 i = dm.next - 1;

@@ -239,7 +239,8 @@ typedef struct postings {
     nfi_kv *entries;   /* key: feature hash; val = doc << 32 | index of the feature in that doc */
     /* The same postings as the search reads them: the document, its
      * language and the feature's weight side by side, where entries would
-     * send it to two other places (the document, its weights) per posting. */
+     * send it to two other places (the document, its weights) per posting;
+     * each feature's grouped by language (group_by_language). */
     struct posting { uint32_t doc, lang_id; float weight; } *hits;
     size_t n_keys;
 } postings;
@@ -324,6 +325,16 @@ typedef struct bucket_job {
  * two pairs; a crowded slot (a feature of many documents, many equal keys)
  * gets the stable radix sort. Eight LSD passes cost several times more. */
 enum { SLOT_SORT_MAX = 32 };
+/* Whether the n pairs share one key: a stable sort would leave them as
+ * they are (and the radix sort would still make its eight counting
+ * passes). */
+static bool same_keys(const nfi_kv *v, size_t n)
+{
+    bool same = true;
+    for (size_t i = 1; i < n; i++)
+        same &= v[i].key == v[0].key;
+    return same;
+}
 static nf_status sort_bucket_task(void *ctx, void *worker, size_t b, nf_error *err)
 {
     (void)worker, (void)err;
@@ -333,6 +344,8 @@ static nf_status sort_bucket_task(void *ctx, void *worker, size_t b, nf_error *e
     int bits = 8;
     while (bits < 16 && ((size_t)1 << bits) < n)
         bits++;
+    if (same_keys(v, n))
+        return NF_OK; /* already in order */
     nfi_kv *tmp = n > SLOT_SORT_MAX ? malloc(n * sizeof *tmp) : NULL;
     uint32_t *start = tmp ? calloc(((size_t)1 << bits) + 1, sizeof *start) : NULL;
     if (!start) { /* small, or no memory */
@@ -352,7 +365,8 @@ static nf_status sort_bucket_task(void *ctx, void *worker, size_t b, nf_error *e
         nfi_kv *slot = tmp + from;
         size_t len = start[s] - from;
         if (len > SLOT_SORT_MAX) {
-            nfi_kv_sort_by_key_stable(slot, len);
+            if (!same_keys(slot, len)) /* a feature of many documents: its pairs in order already */
+                nfi_kv_sort_by_key_stable(slot, len);
             continue;
         }
         for (size_t i = 1; i < len; i++) { /* stable: moves only past larger keys */
@@ -402,6 +416,25 @@ double nfi_links_max_df(size_t n_docs)
     if (max_df < MIN_MAX_DF)
         max_df = MIN_MAX_DF;
     return max_df;
+}
+
+/* Orders one feature's postings by language, stably (each language's in
+ * document order): the candidate search then passes over the run of a
+ * document's own language, which it skips, in one predictable stretch.
+ * A document's sums do not depend on this order (each other document is
+ * met once per feature, features in order), nor does its choice of
+ * candidates (the best by score, then by document). */
+static void group_by_language(struct posting *h, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        if (h[i].lang_id >= h[i - 1].lang_id)
+            continue;
+        struct posting x = h[i];
+        size_t k = i;
+        for (; k > 0 && h[k - 1].lang_id > x.lang_id; k--)
+            h[k] = h[k - 1];
+        h[k] = x;
+    }
 }
 
 /* One sort of every (feature, document) pair gives, run by run, each
@@ -463,6 +496,8 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
         const doc_entry *d = &l->docs[all[e].val >> 32];
         p->hits[e] = (struct posting){(uint32_t)(all[e].val >> 32), d->lang_id, d->weights[(uint32_t)all[e].val]};
     }
+    for (size_t key = 0; key < p->n_keys; key++)
+        group_by_language(p->hits + p->offsets[key], p->offsets[key + 1] - p->offsets[key]);
     return NF_OK;
 }
 
@@ -741,7 +776,9 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     for (size_t i = 0; i < na; i++) { /* match masks: positions of each symbol in a */
         if (s->mask_of[a[i]] == UINT32_MAX) {
             s->mask_of[a[i]] = (uint32_t)n_masks;
-            memset(s->masks[n_masks++], 0, words * sizeof s->masks[0][0]); /* the words read below */
+            for (size_t w = 0; w < words; w++) /* the words read below (at most 10: no call) */
+                s->masks[n_masks][w] = 0;
+            n_masks++;
         }
         s->masks[s->mask_of[a[i]]][i / 64] |= 1ULL << (i % 64);
     }
@@ -753,10 +790,10 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
             continue; /* shared, but cut off a's window */
         const uint64_t *m = s->masks[s->mask_of[b[j]]];
         uint64_t carry = 0;
-        for (size_t w = 0; w < words; w++) {
-            uint64_t u = v[w] & m[w];
-            uint64_t sum = v[w] + u + carry;
-            carry = sum < v[w] || (carry && sum == v[w]);
+        for (size_t w = 0; w < words; w++) { /* v + u with carries across words */
+            uint64_t u = v[w] & m[w], partial, sum;
+            bool c1 = __builtin_add_overflow(v[w], u, &partial), c2 = __builtin_add_overflow(partial, carry, &sum);
+            carry = c1 | c2;
             v[w] = sum | (v[w] - u);
         }
     }
@@ -899,17 +936,18 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
         if (at == UINT32_MAX)
             continue;
         double wa = d->weights[j];
-        /* Half the postings are of the document's own language, in no
-         * order: no branch on it. A posting that does not count adds 0
-         * (acc holds sums of positive weights: unchanged) and is not
-         * noted as touched. */
+        /* Linkable: known languages that differ (so never a itself).
+         * The postings come grouped by language (group_by_language): the
+         * document's own language, about half of them, and unknown ones
+         * are runs, passed over on a predictable branch. */
         for (size_t e = p->offsets[at]; e < p->offsets[at + 1]; e++) {
             const struct posting *h = &p->hits[e];
-            uint32_t b = h->doc; /* linkable: known languages that differ */
-            bool counts = b != a && h->lang_id != d->lang_id && h->lang_id;
+            if (h->lang_id == d->lang_id || !h->lang_id)
+                continue;
+            uint32_t b = h->doc;
             touched[n_touched] = b;
-            n_touched += counts && acc[b] == 0;
-            acc[b] += counts ? wa * h->weight : 0.0;
+            n_touched += acc[b] == 0;
+            acc[b] += wa * h->weight;
         }
     }
     size_t keep = 0, k = (size_t)l->opt.candidates;

@@ -43,6 +43,11 @@
  * Names are memoized the same way: a name's transliteration, and a name
  * word's keys, are pure functions of its bytes (per-thread memos holding
  * the bytes themselves).
+ * A word's record (one 64-byte cache line) holds the features the word
+ * alone gives, as final hashes, so a word met before reads no dictionary
+ * values; a stem that is the form itself is keyed and looked up once.
+ * The builder's working buffers belong to the pivoter and are emptied, not
+ * freed, between documents.
  * The features come from a table of the emitted hashes (each distinct one
  * numbered and counted), only the distinct hashes are sorted, and the
  * sequence is renumbered by their order; term_share is counted as the
@@ -82,21 +87,27 @@ typedef struct lookup_slot {
 
 /* What the dictionary says about one word (its normalized form and stem,
  * in one language), resolved once per distinct word while it stays in the
- * direct-mapped cache rather than by several lookups per occurrence: the
- * terms of the word and of its stem, whether it begins or ends a phrase
- * (by form, by stem), and (when asked) its split as a compound. */
+ * direct-mapped cache rather than by several lookups per occurrence:
+ * whether it begins or ends a phrase (by form, by stem) and the features
+ * the word alone gives (what emit_values makes of the terms of its form,
+ * else of its stem; or, once asked, of its split as a compound), kept as
+ * the final hashes, so a word met before costs its slot, one cache line,
+ * and no read of the dictionary's values. */
 enum {
     WORD_HEAD2 = 1, WORD_HEAD3 = 2, WORD_TAIL = 4,   /* by the normalized form; << 3: by the stem */
     WORD_SPLIT_KNOWN = 64, WORD_SPLIT = 128,
     WORD_ODD_NORM = 256, WORD_ODD_STEM = 512, /* empty, or holding a space: no phrase filter */
+    WORD_FOUND = 1024,    /* the form or the stem has terms */
+    WORD_EMIT_RAW = 2048, /* more features than fit: values/n_emit are the dictionary's values */
 };
+enum { WORD_EMIT_MAX = 5 };
 typedef struct word_slot {
     uint64_t key;         /* of language, form and stem; 0: empty */
-    const uint64_t *norm_terms, *stem_terms;
-    uint64_t split[2];    /* head and tail term of the compound (flag WORD_SPLIT) */
-    uint32_t n_norm, n_stem;
     uint32_t flags;
-} word_slot;
+    uint32_t n_emit;
+    uint64_t emit[WORD_EMIT_MAX]; /* the features, kind in the low bits (flag WORD_EMIT_RAW: unused) */
+    const uint64_t *values;       /* flag WORD_EMIT_RAW: the values emit_values reads */
+} word_slot; /* 64 bytes: one cache line (the array is aligned to 64) */
 
 /* A memo of transliterations (ascii_name), direct-mapped by the hash of
  * the name's bytes: a name recurs through a text and a corpus, and ICU's
@@ -131,6 +142,13 @@ struct nfi_pivoter {
     size_t token_words_cap;
     struct phrase_query *queries; /* read_words' phrase filter questions, kept between documents */
     size_t queries_cap;
+    /* the builder's working buffers, emptied rather than freed between
+     * documents (each would otherwise grow by doubling, copies and all,
+     * in every document): the emitted hashes, their words, scratch, a
+     * CJK run; and index_sequence's scratch */
+    nfi_buf seq, at, scratch, run, run_ends;
+    void *index_scratch;
+    size_t index_scratch_cap;
 };
 
 nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_surface, nf_error *err)
@@ -142,7 +160,9 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     p->lex = lex;
     p->keep_surface = keep_surface;
     p->memo = calloc(LOOKUP_CACHE_SLOTS, sizeof *p->memo);
-    p->words = calloc(WORD_CACHE_SLOTS, sizeof *p->words);
+    p->words = aligned_alloc(64, WORD_CACHE_SLOTS * sizeof *p->words);
+    if (p->words)
+        memset(p->words, 0, WORD_CACHE_SLOTS * sizeof *p->words);
     p->names = calloc(NAME_CACHE_SLOTS, sizeof *p->names);
     p->name_keys = calloc(NAME_CACHE_SLOTS, sizeof *p->name_keys);
     if (!p->memo || !p->words || !p->names || !p->name_keys) {
@@ -178,6 +198,9 @@ void nfi_pivoter_free(nfi_pivoter *p)
     free(p->name_keys);
     free(p->token_words);
     free(p->queries);
+    nfi_buf_free(&p->seq), nfi_buf_free(&p->at), nfi_buf_free(&p->scratch);
+    nfi_buf_free(&p->run), nfi_buf_free(&p->run_ends);
+    free(p->index_scratch);
     nfi_normalizer_free(p->nz);
     free(p);
 }
@@ -280,10 +303,8 @@ size_t nfi_name_keys(const char *ascii, size_t len, size_t min_consonants, uint6
 
 /* A word token as the dictionary reads it (zero for other tokens). */
 typedef struct token_word {
+    word_slot w;              /* a copy of its record (another word may take the slot) */
     uint64_t key[2];          /* lexicon keys of its form and its stem */
-    const uint64_t *terms[2]; /* what each translates to */
-    uint32_t n_terms[2];
-    uint32_t flags;           /* word_slot's phrase marks and WORD_ODD_* */
     uint32_t phrases;         /* phrase_bit: the phrases that may start here */
 } token_word;
 
@@ -510,9 +531,46 @@ static uint32_t phrase_marks(builder *b, const nf_token *t, bool by_stem)
     return marks;
 }
 
+/* The features emit_values would make of values[0,n), into w (or, when
+ * they do not fit, the values themselves). */
+static void set_emit(word_slot *w, const uint64_t *values, size_t n)
+{
+    size_t terms = 0, k = 0;
+    w->n_emit = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool name = (values[i] & 3) == NF_PIVOT_NAME;
+        if (!name && terms++ >= TERMS_PER_WORD)
+            continue;
+        if (k == WORD_EMIT_MAX) {
+            w->flags |= WORD_EMIT_RAW;
+            w->values = values, w->n_emit = (uint32_t)n;
+            return;
+        }
+        w->emit[k++] = name ? values[i] : (values[i] & ~3ULL) | NF_PIVOT_TERM;
+    }
+    w->n_emit = (uint32_t)k;
+}
+
+/* Emits the features of a word alone (its record's). */
+static void emit_word(builder *b, const word_slot *w)
+{
+    if (w->flags & WORD_EMIT_RAW) {
+        emit_values(b, w->values, w->n_emit);
+        return;
+    }
+    for (size_t k = 0; k < w->n_emit; k++)
+        emit_hash(b, (int)(w->emit[k] & 3), w->emit[k]);
+}
+
+static bool same_bytes(const char *a, size_t na, const char *b, size_t nb)
+{
+    return na == nb && (a == b || memcmp(a, b, na) == 0);
+}
+
 /* The cached record of a word token t (kind NF_TOKEN_WORD) whose form and
  * stem have the lexicon keys kn and ks. Valid until the next call: another
- * word may take its slot. */
+ * word may take its slot. A stem that is the form itself is not looked up
+ * or marked twice. */
 static uint64_t word_key(uint64_t kn, uint64_t ks) { return (kn ^ (ks * 0x9E3779B97F4A7C15ULL)) | 1; /* never 0 */ }
 
 static word_slot *word_slot_of(const builder *b, uint64_t key)
@@ -529,13 +587,22 @@ static word_slot *word_record(builder *b, const nf_token *t, uint64_t kn, uint64
         return w;
     memset(w, 0, sizeof *w);
     w->key = key;
-    w->n_norm = (uint32_t)lookup(b, kn, &w->norm_terms);
-    w->n_stem = (uint32_t)lookup(b, ks, &w->stem_terms);
-    w->flags = phrase_marks(b, t, false) | phrase_marks(b, t, true) << 3;
+    bool same = same_bytes(d->pool + t->norm, t->norm_len, d->pool + t->stem, t->stem_len);
+    const uint64_t *norm_terms, *stem_terms;
+    size_t n_norm = lookup(b, kn, &norm_terms), n_stem = n_norm;
+    stem_terms = norm_terms;
+    if (!same)
+        n_stem = lookup(b, ks, &stem_terms);
+    uint32_t marks = phrase_marks(b, t, false);
+    w->flags = marks | (same ? marks : phrase_marks(b, t, true)) << 3;
     if (!t->norm_len || memchr(d->pool + t->norm, ' ', t->norm_len))
         w->flags |= WORD_ODD_NORM;
     if (!t->stem_len || memchr(d->pool + t->stem, ' ', t->stem_len))
         w->flags |= WORD_ODD_STEM;
+    if (n_norm || n_stem) {
+        w->flags |= WORD_FOUND;
+        set_emit(w, n_norm ? norm_terms : stem_terms, n_norm ? n_norm : n_stem);
+    }
     return w;
 }
 
@@ -554,13 +621,13 @@ static int phrase_possible(const builder *b, size_t i, size_t span, bool by_stem
 {
     const token_word *tw = b->words + i;
     uint32_t h = (span == 3 ? WORD_HEAD3 : WORD_HEAD2) << (by_stem ? 3 : 0), odd = by_stem ? WORD_ODD_STEM : WORD_ODD_NORM;
-    if (i + span > b->doc->n_tokens || !(tw[0].flags & h) || !(tw[span - 1].flags & WORD_TAIL << (by_stem ? 3 : 0)))
+    if (i + span > b->doc->n_tokens || !(tw[0].w.flags & h) || !(tw[span - 1].w.flags & WORD_TAIL << (by_stem ? 3 : 0)))
         return PHRASE_NO; /* (the flags of a token that is no word are 0) */
     bool odd_words = false;
     for (size_t k = 0; k < span; k++) {
         if (b->doc->tokens[i + k].kind != NF_TOKEN_WORD)
             return PHRASE_NO; /* lookup_span would find nothing */
-        odd_words |= (tw[k].flags & odd) != 0;
+        odd_words |= (tw[k].w.flags & odd) != 0;
     }
     if (odd_words)
         return PHRASE_MAY;
@@ -593,7 +660,9 @@ static void read_words(builder *b)
             continue;
         }
         tw->key[0] = nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->norm, t->norm_len);
-        tw->key[1] = nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->stem, t->stem_len);
+        tw->key[1] = same_bytes(d->pool + t->norm, t->norm_len, d->pool + t->stem, t->stem_len)
+                         ? tw->key[0]
+                         : nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->stem, t->stem_len);
         __builtin_prefetch(word_slot_of(b, word_key(tw->key[0], tw->key[1])));
     }
     for (size_t i = 0; i < d->n_tokens; i++) {
@@ -602,12 +671,9 @@ static void read_words(builder *b)
         if (t->kind != NF_TOKEN_WORD)
             continue;
         const word_slot *w = word_record(b, t, tw->key[0], tw->key[1]);
-        tw->terms[0] = w->norm_terms, tw->terms[1] = w->stem_terms;
-        tw->n_terms[0] = w->n_norm, tw->n_terms[1] = w->n_stem;
-        if (w->n_norm | w->n_stem) /* the values lie all over the mapped dictionary: fetched now, */
-            __builtin_prefetch(w->n_norm ? w->norm_terms : w->stem_terms); /* read when emitted */
-        tw->flags = w->flags & (WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL | (WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL) << 3 |
-                                WORD_ODD_NORM | WORD_ODD_STEM);
+        tw->w = *w;
+        if (w->flags & WORD_EMIT_RAW) /* the values lie all over the mapped dictionary: fetched now, */
+            __builtin_prefetch(w->values); /* read when emitted */
         tw->phrases = 0;
     }
     size_t n_queries = 0; /* the filter's words fetched while the questions are gathered */
@@ -648,23 +714,21 @@ static size_t translate_at(builder *b, size_t i, bool *found)
             return span;
         }
     }
-    if (tw->n_terms[0] || tw->n_terms[1]) {
+    if (tw->w.flags & WORD_FOUND) {
         from_tokens(b, i, 1);
-        if (tw->n_terms[0])
-            emit_values(b, tw->terms[0], tw->n_terms[0]);
-        else
-            emit_values(b, tw->terms[1], tw->n_terms[1]);
+        emit_word(b, &tw->w);
         *found = true;
         return 1;
     }
-    word_slot *w = word_record(b, t, tw->key[0], tw->key[1]); /* where the split is kept */
-    if (!(w->flags & WORD_SPLIT_KNOWN))
-        w->flags |= WORD_SPLIT_KNOWN | (split_compound(b, t, w->split) ? WORD_SPLIT : 0);
+    word_slot *w = word_record(b, t, tw->key[0], tw->key[1]); /* where the split is kept (no terms: no features) */
+    if (!(w->flags & WORD_SPLIT_KNOWN)) {
+        w->flags |= WORD_SPLIT_KNOWN;
+        if (split_compound(b, t, w->emit)) /* its two hashes, kinds in the low bits, as emitted */
+            w->flags |= WORD_SPLIT, w->n_emit = 2;
+    }
     if (w->flags & WORD_SPLIT) {
-        b->cur_start = t->start;
-        b->cur_len = t->len;
-        emit_hash(b, (int)(w->split[0] & 3), w->split[0]);
-        emit_hash(b, (int)(w->split[1] & 3), w->split[1]);
+        from_tokens(b, i, 1);
+        emit_word(b, w);
         *found = true;
     }
     return 1;
@@ -1175,16 +1239,18 @@ static double term_share(builder *b)
  * alone are sorted (about half the sequence), and each number's place in
  * that order renumbers the sequence; and (when surface is wanted) each
  * feature's first surface. */
-static bool index_sequence(const uint64_t *seq, const uint32_t *at, size_t n, bool surface, nf_pivot *out)
+static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *at, size_t n, bool surface,
+                           nf_pivot *out)
 {
     size_t cap = 16;
     while (cap < 2 * n)
         cap *= 2;
-    /* scratch: slots (cap), then per distinct hash its hash, count and rank, per element its number,
-     * and the sorted hashes with the sort's scratch */
-    uint32_t *slots = malloc(cap * 4 + (n + 1) * (8 + 4 + 4 + 4 + 16));
+    /* scratch (the pivoter's): slots (cap), then per distinct hash its hash, count and rank, per element
+     * its number, and the sorted hashes with the sort's scratch */
+    uint32_t *slots = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, cap * 4 + (n + 1) * (8 + 4 + 4 + 4 + 16), 1);
     if (!slots)
         return false;
+    p->index_scratch = slots;
     uint64_t *uniq = (uint64_t *)(slots + cap), *sorted = uniq + n + 1;
     uint32_t *count = (uint32_t *)(sorted + 2 * (n + 1)), *rank = count + n + 1, *number = rank + n + 1;
     memset(slots, 0xFF, cap * sizeof *slots);
@@ -1206,7 +1272,7 @@ static bool index_sequence(const uint64_t *seq, const uint32_t *at, size_t n, bo
     out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
     out->surface = surface ? calloc(2 * nf + 1, sizeof *out->surface) : NULL;
     if (!out->features || !out->sequence || (surface && !out->surface))
-        return free(slots), false;
+        return false;
     for (size_t r = 0; r < nf; r++) {
         size_t k = (size_t)(sorted[r] >> 7) & (cap - 1);
         while (uniq[slots[k]] != sorted[r])
@@ -1220,7 +1286,6 @@ static bool index_sequence(const uint64_t *seq, const uint32_t *at, size_t n, bo
         if (surface && !out->surface[2 * f + 1] && at[2 * i + 1])
             out->surface[2 * f] = at[2 * i], out->surface[2 * f + 1] = at[2 * i + 1];
     }
-    free(slots);
     return true;
 }
 
@@ -1234,7 +1299,7 @@ static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
      * doubled capacity (about a third of links' memory) */
     out->n_sequence = n;
     out->term_share = term_share(b);
-    if (!index_sequence((const uint64_t *)b->seq.data, (const uint32_t *)b->at.data, n, b->p->keep_surface, out))
+    if (!index_sequence(b->p, (const uint64_t *)b->seq.data, (const uint32_t *)b->at.data, n, b->p->keep_surface, out))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     out->n_paragraphs = b->para.len / 4;
     out->paragraph_ends = (uint32_t *)nfi_buf_take(&b->para, NULL);
@@ -1285,6 +1350,24 @@ nf_status nfi_pivot_build(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *out, 
     return st;
 }
 
+/* A working buffer of the pivoter, empty, lent to a builder; and given
+ * back (one that ran out of memory is freed). */
+static void lend(nfi_buf *to, nfi_buf *kept)
+{
+    *to = *kept;
+    to->len = 0;
+    if (to->data)
+        to->data[0] = '\0';
+    nfi_buf_init(kept);
+}
+
+static void give_back(nfi_buf *b, nfi_buf *kept)
+{
+    if (b->oom)
+        nfi_buf_free(b);
+    *kept = *b;
+}
+
 static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -1303,8 +1386,11 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
         if (!q)
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         p->queries = b.queries = q;
-        read_words(&b);
     }
+    lend(&b.seq, &p->seq), lend(&b.at, &p->at), lend(&b.scratch, &p->scratch);
+    lend(&b.run, &p->run), lend(&b.run_ends, &p->run_ends);
+    if (b.words)
+        read_words(&b);
     for (size_t i = 0; i < d->n_tokens;) {
         if (paragraph_break_before(d, i)) {
             uint32_t end = (uint32_t)(b.seq.len / 8);
@@ -1325,14 +1411,11 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     nfi_buf_append(&b.para, &end, sizeof end);
     add_dates(&b);
     nf_status st = finish(&b, out, err);
-    nfi_buf_free(&b.seq);
-    nfi_buf_free(&b.at);
+    give_back(&b.seq, &p->seq), give_back(&b.at, &p->at), give_back(&b.scratch, &p->scratch);
+    give_back(&b.run, &p->run), give_back(&b.run_ends, &p->run_ends);
     nfi_buf_free(&b.para);
     nfi_buf_free(&b.names);
     nfi_buf_free(&b.keys);
-    nfi_buf_free(&b.scratch);
-    nfi_buf_free(&b.run);
-    nfi_buf_free(&b.run_ends);
     if (st != NF_OK)
         nfi_pivot_free(out);
     return st;
