@@ -64,6 +64,44 @@ static void test_runs_spill_equals_memory(void **state)
     nfi_runs_free(big);
 }
 
+/* A buffer sorted on threads (split pass and parts) yields the records in
+ * the one-thread order: full (key, val) order and key-only stable order
+ * (vals added in order), hash keys and small keys (several leading bytes
+ * shared, so the split is by a lower byte). */
+static void test_runs_threads_same_order(void **state)
+{
+    (void)state;
+    nf_error err;
+    for (int mode = 0; mode < 4; mode++) {
+        nfi_runs *one, *four;
+        assert_int_equal(nfi_runs_new(&one, 64u << 20, NULL, &err), NF_OK);
+        assert_int_equal(nfi_runs_new(&four, 64u << 20, NULL, &err), NF_OK);
+        nfi_runs_set_threads(four, 4);
+        uint64_t x = 88172645463325252ULL;
+        for (uint64_t i = 0; i < 300000; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            uint64_t key = mode & 1 ? x % 70000 : x, val = mode & 2 ? i / 3 : x >> 20;
+            assert_int_equal(nfi_runs_add(one, key, val, &err), NF_OK);
+            assert_int_equal(nfi_runs_add(four, key, val, &err), NF_OK);
+        }
+        assert_int_equal(nfi_runs_finish(one, &err), NF_OK);
+        assert_int_equal(nfi_runs_finish(four, &err), NF_OK);
+        nfi_kv a, b, prev = {0, 0};
+        size_t n = 0;
+        while (nfi_runs_next(one, &a)) {
+            assert_int_equal(nfi_runs_next(four, &b), 1);
+            assert_true(a.key == b.key && a.val == b.val);
+            assert_true(a.key > prev.key || (a.key == prev.key && a.val >= prev.val));
+            prev = a;
+            n++;
+        }
+        assert_int_equal(n, 300000);
+        assert_int_equal(nfi_runs_next(four, &b), 0);
+        nfi_runs_free(one);
+        nfi_runs_free(four);
+    }
+}
+
 /* The sorts agree with qsort: words (insertion, bucket and radix sizes, hashes
  * and small numbers) and records by (key, val) and by key alone (stable). */
 static void test_radix_sorts(void **state)
@@ -677,6 +715,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lsh_params),
         cmocka_unit_test(test_runs_spill_equals_memory),
+        cmocka_unit_test(test_runs_threads_same_order),
         cmocka_unit_test(test_radix_sorts),
         cmocka_unit_test(test_minhash_estimate_property),
         cmocka_unit_test(test_winnow_definition),

@@ -208,6 +208,9 @@ typedef struct nfi_runs nfi_runs;
  * anonymous temporary files in tmp_dir (NULL: $TMPDIR or /tmp). */
 nf_status nfi_runs_new(nfi_runs **out, size_t mem_bytes, const char *tmp_dir, nf_error *err);
 nf_status nfi_runs_add(nfi_runs *r, uint64_t key, uint64_t val, nf_error *err);
+/* Sorts of the buffer use up to threads threads (default 1); the order of
+ * the records does not depend on it. */
+void nfi_runs_set_threads(nfi_runs *r, int threads);
 /* Ends input; afterwards nfi_runs_next yields all records in (key, val) order. */
 nf_status nfi_runs_finish(nfi_runs *r, nf_error *err);
 /* 1 and *out set, or 0 at the end (or on a read error, see nfi_runs_failed). */

@@ -10,6 +10,11 @@
  * buffer per run, whatever the number of records, and the visiting order is
  * the total (key, val) order, so results do not depend on spill points or
  * thread counts. When nothing spilled, the buffer is simply sorted in place.
+ * With threads (nfi_runs_set_threads), a large buffer is split by its first
+ * varying byte (a stable counting pass, in chunks on the threads) and the
+ * 256 parts are sorted on the threads (each part its own slice of both
+ * buffers), so the result is the same records in the same order as the
+ * one-thread sort.
  *
  * The merge is where an MPI build would exchange records between ranks by
  * key range; the record format is fixed-size for that reason.
@@ -42,6 +47,7 @@ struct nfi_runs {
     size_t mem_pos; /* when nothing spilled: position in buf */
     bool finished, failed;
     bool vals_sorted; /* buf's vals never decreased since it was empty */
+    int threads;      /* sorting a large buffer splits it on this many threads */
     nf_error error;
     char *tmp_dir;
     uint64_t count;
@@ -309,14 +315,118 @@ nf_status nfi_runs_new(nfi_runs **out, size_t mem_bytes, const char *tmp_dir, nf
     return NF_OK;
 }
 
+void nfi_runs_set_threads(nfi_runs *r, int threads) { r->threads = threads; }
+
+/* Below this many records one thread sorts: the split pass and the threads
+ * cost more than they save. */
+#define PARALLEL_SORT_MIN 65536
+
+/* The split pass itself runs on the threads too: each takes a contiguous
+ * chunk of the records, counts its bytes, and scatters them to offsets
+ * that put chunk c's records of a bucket after those of chunks below c,
+ * so the split is stable as the one-thread scatter is. */
+#define SPLIT_CHUNKS 16
+
+typedef struct split_sort {
+    unsigned char *src, *dst; /* the split records lie in dst, by bucket */
+    size_t n;
+    int first, pos;           /* pos: the byte being counted, then split by */
+    size_t count[SPLIT_CHUNKS][256]; /* per chunk: counts, then scatter offsets */
+    size_t start[257];
+} split_sort;
+
+static const unsigned char *chunk_at(const split_sort *s, size_t c, size_t *len)
+{
+    size_t lo = s->n * c / SPLIT_CHUNKS, hi = s->n * (c + 1) / SPLIT_CHUNKS;
+    *len = hi - lo;
+    return s->src + lo * sizeof(nfi_kv);
+}
+
+static nf_status count_split_chunk(void *ctx, void *worker, size_t c, nf_error *err)
+{
+    (void)worker, (void)err;
+    split_sort *s = ctx;
+    size_t len, *count = s->count[c];
+    const unsigned char *p = chunk_at(s, c, &len);
+    memset(count, 0, 256 * sizeof *count);
+    for (size_t i = 0; i < len; i++, p += sizeof(nfi_kv))
+        count[radix_byte(p, sizeof(nfi_kv), s->pos)]++;
+    return NF_OK;
+}
+
+static nf_status scatter_split_chunk(void *ctx, void *worker, size_t c, nf_error *err)
+{
+    (void)worker, (void)err;
+    split_sort *s = ctx;
+    size_t len, *at = s->count[c];
+    const unsigned char *p = chunk_at(s, c, &len);
+    for (size_t i = 0; i < len; i++, p += sizeof(nfi_kv))
+        memcpy(s->dst + at[radix_byte(p, sizeof(nfi_kv), s->pos)]++ * sizeof(nfi_kv), p, sizeof(nfi_kv));
+    return NF_OK;
+}
+
+/* Task: sorts bucket k of the split by the bytes below pos, back into src
+ * (MSD's own recursion step, so the order is the one-thread order). */
+static nf_status sort_split_bucket(void *ctx, void *worker, size_t k, nf_error *err)
+{
+    (void)worker, (void)err;
+    const split_sort *s = ctx;
+    size_t at = s->start[k] * sizeof(nfi_kv);
+    msd(s->dst + at, s->src + at, s->start[k + 1] - s->start[k], sizeof(nfi_kv), s->first, s->pos - 1, true);
+    return NF_OK;
+}
+
+/* Counts byte s->pos on the threads into s->start; false when every record
+ * has the same byte there. Leaves each chunk's scatter offsets in count. */
+static bool count_split(split_sort *s, int threads)
+{
+    nf_error err;
+    nfi_parallel_for(SPLIT_CHUNKS, NULL, 0, threads, count_split_chunk, s, &err); /* the tasks cannot fail */
+    size_t sum = 0;
+    for (int b = 0; b < 256; b++) {
+        s->start[b] = sum;
+        for (int c = 0; c < SPLIT_CHUNKS; c++) {
+            size_t k = s->count[c][b];
+            s->count[c][b] = sum;
+            sum += k;
+        }
+        if (sum - s->start[b] == s->n)
+            return false;
+    }
+    s->start[256] = sum;
+    return true;
+}
+
+/* Sorts records by byte positions [first, 16) as radix_passes does: the
+ * first varying byte splits them, and the parts are sorted, on threads. */
+static void kv_sort_threads(nfi_kv *v, size_t n, int first, int threads)
+{
+    split_sort *s = NULL;
+    if (threads < 2 || n < PARALLEL_SORT_MIN || !(s = calloc(1, sizeof *s)) || !(s->dst = malloc(n * sizeof *v))) {
+        free(s);
+        if (first == 8)
+            nfi_kv_sort_by_key_stable(v, n);
+        else
+            nfi_kv_sort(v, n);
+        return;
+    }
+    *s = (split_sort){.src = (unsigned char *)v, .dst = s->dst, .n = n, .first = first, .pos = 15};
+    while (s->pos >= first && !count_split(s, threads))
+        s->pos--;
+    if (s->pos >= first) { /* else every record is equal at every position */
+        nf_error err;      /* the tasks cannot fail */
+        nfi_parallel_for(SPLIT_CHUNKS, NULL, 0, threads, scatter_split_chunk, s, &err);
+        nfi_parallel_for(256, NULL, 0, threads, sort_split_bucket, s, &err);
+    }
+    free(s->dst);
+    free(s);
+}
+
 /* Records added in nondecreasing val order (document numbers, as every
  * dedup sorter adds them) need only the key passes. */
 static void sort_buffer(nfi_runs *r)
 {
-    if (r->vals_sorted)
-        nfi_kv_sort_by_key_stable(r->buf, r->len);
-    else
-        nfi_kv_sort(r->buf, r->len);
+    kv_sort_threads(r->buf, r->len, r->vals_sorted ? 8 : 0, r->threads);
 }
 
 static nf_status spill(nfi_runs *r, nf_error *err)

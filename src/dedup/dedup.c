@@ -119,6 +119,8 @@ nf_status nf_dedup_new(nf_dedup **out, const nf_dedup_options *options, nf_error
         nf_dedup_free(d);
         return st;
     }
+    nfi_runs_set_threads(d->band_runs, d->opt.threads);
+    nfi_runs_set_threads(d->sample_runs, d->opt.threads);
     *out = d;
     return NF_OK;
 }

@@ -485,6 +485,8 @@ nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_vis
         c.budget = UINT32_MAX / 2;
     counter *k = calloc((size_t)threads, sizeof *k);
     nf_status st = nfi_runs_new(&c.pairs, mem_bytes / 2 ? mem_bytes / 2 : 1, d->opt.tmp_dir, err);
+    if (st == NF_OK)
+        nfi_runs_set_threads(c.pairs, threads);
     c.weight = calloc(n_docs ? n_docs : 1, sizeof *c.weight);
     if (st == NF_OK && (!c.weight || !k))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
