@@ -319,7 +319,7 @@ void nfi_runs_set_threads(nfi_runs *r, int threads) { r->threads = threads; }
 
 /* Below this many records one thread sorts: the split pass and the threads
  * cost more than they save. */
-#define PARALLEL_SORT_MIN 65536
+#define PARALLEL_SORT_MIN 16384
 
 /* The split pass itself runs on the threads too: each takes a contiguous
  * chunk of the records, counts its bytes, and scatters them to offsets
