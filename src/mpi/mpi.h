@@ -41,6 +41,12 @@ typedef nf_status (*nfi_mpi_sink)(void *ctx, const void *recs, size_t n, nf_erro
  * entries, each rank's first document (ranks split the input in order). */
 uint32_t nfi_mpi_owner(const uint64_t *start, int n_ranks, uint64_t doc);
 
+/* The document of a candidate pair (a << 32 | b) whose owner handles it:
+ * a when a + b is odd, else b. The owner then holds one of the two and
+ * fetches the other, and the pairs spread evenly (by the smaller document
+ * alone, the first ranks would get most of them). */
+uint32_t nfi_mpi_pair_home(uint64_t pair);
+
 /* All-to-all of n records of `size` bytes, record i to rank dest[i], with
  * MPI_Alltoallv in rounds that carry at most about 16 MiB per rank (a
  * quota per destination), so memory stays flat whatever N and n. Collective:

@@ -425,17 +425,8 @@ static nf_status pair_emit(void *ctx, uint32_t a, uint32_t b, bool band, nf_erro
     return k->n_buf == sizeof k->buf / sizeof *k->buf ? flush_pairs(k, err) : NF_OK;
 }
 
-/* The document of a pair whose owner sums and verifies it: a when a + b
- * is odd, else b. The owner then holds one of the two and fetches the
- * other, and the pairs spread evenly (by the smaller document alone, the
- * first ranks would get most of them). */
-static uint32_t pair_home(uint64_t pair)
-{
-    uint32_t a = (uint32_t)(pair >> 32), b = (uint32_t)pair;
-    return (a + b) & 1 ? a : b;
-}
-
-static uint32_t pair_owner(const nfi_mpi_dd *dd, uint64_t pair) { return owner_of(dd, pair_home(pair)); }
+/* The owner of a pair sums and verifies it (nfi_mpi_pair_home). */
+static uint32_t pair_owner(const nfi_mpi_dd *dd, uint64_t pair) { return owner_of(dd, nfi_mpi_pair_home(pair)); }
 
 static nf_status pair_gen(void *ctx, char *out, uint32_t *dest, size_t max, size_t *n, nf_error *err)
 {

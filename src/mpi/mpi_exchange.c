@@ -177,6 +177,12 @@ nf_status nfi_mpi_exchange(const nf_mpi *m, const void *recs, size_t size, size_
     return st;
 }
 
+uint32_t nfi_mpi_pair_home(uint64_t pair)
+{
+    uint32_t a = (uint32_t)(pair >> 32), b = (uint32_t)pair;
+    return (a + b) & 1 ? a : b;
+}
+
 uint32_t nfi_mpi_owner(const uint64_t *start, int n_ranks, uint64_t doc)
 {
     uint32_t lo = 0, hi = (uint32_t)n_ranks - 1;

@@ -394,13 +394,9 @@ static bool is_local(const dlinks *x, uint64_t doc) { return doc >= x->first && 
 
 static uint32_t hash_owner(const dlinks *x, uint64_t hash) { return (uint32_t)(hash % (uint64_t)x->m->size); }
 
-/* A pair's home: a when a + b is odd, else b (as dedup's pairs: they
- * spread evenly); it holds one of the two and fetches the other. */
-static uint32_t pair_home(const dlinks *x, uint64_t pair)
-{
-    uint32_t a = (uint32_t)(pair >> 32), b = (uint32_t)pair;
-    return owner_of(x, (a + b) & 1 ? a : b);
-}
+/* The rank a pair goes to (nfi_mpi_pair_home, as dedup's pairs): it holds
+ * one of the two documents and fetches the other. */
+static uint32_t pair_home(const dlinks *x, uint64_t pair) { return owner_of(x, nfi_mpi_pair_home(pair)); }
 
 static nfi_links_view view_of(const dlinks *x, size_t i)
 {
