@@ -12,6 +12,9 @@
  * cross-lingual stage).
  * Prints every option set tried and the best; docs/events.md shows the
  * figures. Not a test: run it by hand (build/tests/tune_events [SHARED]).
+ * Phase "headlines" dumps the headline model's training pairs; phase "og"
+ * re-clusters og2021-dev, its halves and UCI for each option set read from
+ * stdin (`echo "threshold_short=0.45 h5=-0.7" | tune_events SHARED og`).
  */
 #include "events_data.h"
 #include "events/events.h"
@@ -309,10 +312,143 @@ static void dump_headlines(const char *shared, const char *path, char **model, i
     fclose(out);
 }
 
+/* og2021-dev and stand-ins for its held-out half, prepared once: the whole
+ * stream, its two halves by time (as eval_events cuts them) and 8 pairs of
+ * halves by event (label hashed with a salt: whole events, a thinner
+ * stream, as the held-out half was cut), plus UCI as a guard. Each line of
+ * stdin is an option set ("key=value ..."; keys below) re-clustered on all
+ * of them; prints full, the time halves, the mean of the event halves and
+ * UCI (B-cubed F1). */
+#define OG_SETS 19
+typedef struct og_set {
+    ev_corpus c;
+    nf_events *ev;
+    nf_links *links;
+} og_set;
+
+static int og_cmp_time(const void *a, const void *b)
+{
+    const nf_clean_doc *x = *(nf_clean_doc *const *)a, *y = *(nf_clean_doc *const *)b;
+    int c = strcmp(x->doc.published ? x->doc.published : "", y->doc.published ? y->doc.published : "");
+    return c ? c : strcmp(x->doc.id, y->doc.id);
+}
+
+static ev_corpus og_subset(const ev_corpus *c, const char *name, const bool *keep)
+{
+    ev_corpus h = {name, calloc(c->n, sizeof(nf_clean_doc)), 0, calloc(c->n, sizeof(uint32_t)), NULL};
+    for (size_t i = 0; i < c->n; i++)
+        if (keep[i]) {
+            h.docs[h.n] = c->docs[i];
+            h.event[h.n++] = c->event[i];
+        }
+    return h;
+}
+
+static void og_option(nf_events_options *o, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq)
+        return;
+    double v = atof(eq + 1);
+    size_t k = (size_t)(eq - kv);
+#define OPT(name, field)                                  \
+    if (k == strlen(name) && strncmp(kv, name, k) == 0) { \
+        o->field = v;                                     \
+        return;                                           \
+    }
+    OPT("threshold", threshold)
+    OPT("threshold_short", threshold_short)
+    OPT("merge_threshold", merge_threshold)
+    OPT("merge_days", merge_days)
+    OPT("burst_days", burst_days)
+    OPT("burst_weight", burst_weight)
+    OPT("time_weight", time_weight)
+    OPT("time_scale", time_scale)
+    OPT("window_days", window_days)
+    OPT("candidates", candidates)
+#undef OPT
+    if (k == 2 && kv[0] == 'h' && kv[1] >= '0' && kv[1] <= '6')
+        o->headline_model[kv[1] - '0'] = v;
+    else
+        fprintf(stderr, "unknown option %s\n", kv);
+}
+
+static void tune_og(const char *shared)
+{
+    static og_set s[OG_SETS + 1];
+    s[0].c = ev_load_og2021(shared);
+    assert_true(s[0].c.n > 0);
+    const ev_corpus *c = &s[0].c;
+    bool *keep = calloc(c->n, sizeof *keep);
+    const nf_clean_doc **t = malloc(c->n * sizeof *t);
+    for (size_t i = 0; i < c->n; i++)
+        t[i] = &c->docs[i];
+    qsort(t, c->n, sizeof *t, og_cmp_time);
+    for (int h = 0; h < 2; h++) {
+        memset(keep, 0, c->n);
+        for (size_t k = h ? c->n / 2 : 0; k < (h ? c->n : c->n / 2); k++)
+            keep[t[k] - c->docs] = true;
+        s[1 + h].c = og_subset(c, h ? "time2" : "time1", keep);
+    }
+    for (int salt = 0; salt < 8; salt++)
+        for (int h = 0; h < 2; h++) {
+            for (size_t i = 0; i < c->n; i++) {
+                uint64_t x =
+                    (c->event[i] + 1) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(salt + 1) * 0xbf58476d1ce4e5b9ULL;
+                x ^= x >> 31;
+                x *= 0x94d049bb133111ebULL;
+                x ^= x >> 29;
+                keep[i] = (int)(x & 1) == h;
+            }
+            s[3 + salt * 2 + h].c = og_subset(c, "event-half", keep);
+        }
+    s[OG_SETS].c = ev_load_uci(shared);
+    free(keep);
+    free(t);
+    for (int k = 0; k <= OG_SETS; k++) {
+        nf_events_options o;
+        nf_events_options_default(&o);
+        o.threads = 2;
+        s[k].ev = ev_prepare(&s[k].c, &o, &s[k].links);
+    }
+    char line[4096];
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\n")] = '\0';
+        nf_events_options o;
+        nf_events_options_default(&o);
+        o.threads = 2;
+        char *save = NULL, shown[4096];
+        snprintf(shown, sizeof shown, "%s", line);
+        for (char *kv = strtok_r(line, " ", &save); kv; kv = strtok_r(NULL, " ", &save))
+            og_option(&o, kv);
+        double f[OG_SETS + 1], mean = 0;
+        nf_cluster_scores full = {0};
+        for (int k = 0; k <= OG_SETS; k++) {
+            nf_events_result r;
+            nf_error err;
+            assert_int_equal(nfi_events_recluster(s[k].ev, &o, &r, &err), NF_OK);
+            nf_cluster_scores sc = ev_score(&s[k].c, &r, false);
+            f[k] = sc.bcubed_f1;
+            if (k == 0)
+                full = sc;
+            if (k >= 3 && k < OG_SETS)
+                mean += f[k] / 16;
+            nf_events_result_free(&r);
+        }
+        printf("og %.4f (P %.4f R %.4f) time %.4f/%.4f event-halves %.4f uci %.4f | %s\n", f[0],
+               full.bcubed_precision, full.bcubed_recall, f[1], f[2], mean, f[OG_SETS], shown);
+        fflush(stdout);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *shared = argc > 1 ? argv[1] : NF_SHARED_DIR;
     const char *phase = argc > 2 ? argv[2] : "all";
+    if (strcmp(phase, "og") == 0) {
+        tune_og(shared);
+        return 0;
+    }
     if (strcmp(phase, "headlines") == 0) {
         dump_headlines(shared, argc > 3 ? argv[3] : "headlines.tsv", argv + 4, argc > 4 ? argc - 4 : 0);
         return 0;
