@@ -723,6 +723,60 @@ static void test_title_from_text(void **state)
     nfi_featctx_free(fc);
 }
 
+/* The pivot features of a headline-only record (no lexicon: only the
+ * countries it names). */
+static nfi_docfeat headline_pivot(nfi_featctx *fc, const char *title, const char *lang)
+{
+    nf_clean_doc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.title = (char *)title;
+    cd.text = (char *)"";
+    snprintf(cd.lang, sizeof cd.lang, "%s", lang);
+    nfi_docfeat f = {0};
+    nf_error err;
+    assert_int_equal(nfi_evfeat_extract(fc, &cd, &f, &err), NF_OK);
+    return f;
+}
+
+/* Headlines of any language naming one country share one pivot feature,
+ * through the CLDR names in each language: inflected (Russian genitive),
+ * without a stemmer (Slovene: the final vowel dropped), of two words; a
+ * lower-case word that spells a country ("turkey") is none. */
+static void test_title_countries(void **state)
+{
+    (void)state;
+    nfi_featctx *fc;
+    nf_error err;
+    assert_int_equal(nfi_featctx_new(&fc, NULL, &err), NF_OK);
+    static const char *const guinea[][2] = {{"Guinea pulls out of the Games", "en"},
+                                            {"Сборная Гвинеи снялась с Игр", "ru"},
+                                            {"Gvineje ne bo na igrah", "sl"},
+                                            {"Guiné desiste dos Jogos", "pt"}};
+    nfi_docfeat first = headline_pivot(fc, guinea[0][0], guinea[0][1]);
+    assert_int_equal(first.n[CH_PIVOT], 1);
+    for (size_t i = 1; i < sizeof guinea / sizeof *guinea; i++) {
+        nfi_docfeat f = headline_pivot(fc, guinea[i][0], guinea[i][1]);
+        assert_int_equal(f.n[CH_PIVOT], 1);
+        assert_true(f.f[CH_PIVOT][0].hash == first.f[CH_PIVOT][0].hash);
+        nfi_docfeat_free(&f);
+    }
+    nfi_docfeat us = headline_pivot(fc, "United States beat France", "en");
+    nfi_docfeat eeuu = headline_pivot(fc, "Francia vence a Estados Unidos", "es");
+    assert_int_equal(us.n[CH_PIVOT], 2);
+    assert_int_equal(eeuu.n[CH_PIVOT], 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_true(us.f[CH_PIVOT][i].hash == eeuu.f[CH_PIVOT][i].hash);
+        assert_true(us.f[CH_PIVOT][i].hash != first.f[CH_PIVOT][0].hash);
+    }
+    nfi_docfeat lower = headline_pivot(fc, "A turkey for the team dinner", "en");
+    assert_int_equal(lower.n[CH_PIVOT], 0);
+    nfi_docfeat_free(&first);
+    nfi_docfeat_free(&us);
+    nfi_docfeat_free(&eeuu);
+    nfi_docfeat_free(&lower);
+    nfi_featctx_free(fc);
+}
+
 static void test_empty(void **state)
 {
     (void)state;
@@ -915,7 +969,7 @@ int main(void)
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
         cmocka_unit_test(test_merge_languages),     cmocka_unit_test(test_best_later_partner),
         cmocka_unit_test(test_attach_small),        cmocka_unit_test(test_same_language_join),
-        cmocka_unit_test(test_title_from_text),
+        cmocka_unit_test(test_title_from_text),     cmocka_unit_test(test_title_countries),
         cmocka_unit_test(test_metrics_brute_force), cmocka_unit_test(test_burst_weight),
         cmocka_unit_test(test_long_headline_links), cmocka_unit_test(test_svec_sum),
     };

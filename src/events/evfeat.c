@@ -7,6 +7,9 @@
  *   body   the stems of the cleaned text, at most MAX_BODY distinct ones
  *          (the most frequent; ties by hash)
  *   names  name keys, adjacent name pairs and numbers (entities.c)
+ *   pivot  a headline-only record's title pivot (the links stage's builder)
+ *          and one feature per country its title names (ICU's CLDR names
+ *          in the record's language, loaded once per language and context)
  * Terms share one hash namespace between title and body, so a term has one
  * document frequency. One-letter words carry nothing and are skipped.
  * Counts, not weights, are kept here: weights need document frequencies,
@@ -18,8 +21,13 @@
 #include "events/events.h"
 #include "links/links.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/uloc.h>
+#include <unicode/ustring.h>
+#include <unicode/utf8.h>
 
 #define MAX_TITLE 64
 #define MAX_BODY 512
@@ -33,6 +41,8 @@ struct nfi_featctx {
     nfi_buf pool;
     nfi_rawfeat *tmp; /* radix sort scratch */
     size_t tmp_cap;
+    nfi_hmap countries;     /* country_key(lang, stems) -> region index + 1 (CLDR names, by language) */
+    nfi_hmap country_langs; /* languages whose names are in countries */
 };
 
 nf_status nfi_featctx_new(nfi_featctx **out, const struct nfi_lexicon *lex, nf_error *err)
@@ -63,6 +73,8 @@ void nfi_featctx_free(nfi_featctx *c)
     free(c->tv.items);
     nfi_buf_free(&c->pool);
     free(c->tmp);
+    nfi_hmap_free(&c->countries);
+    nfi_hmap_free(&c->country_langs);
     free(c);
 }
 
@@ -190,6 +202,147 @@ bool nfi_evfeat_is_headline_only(const nf_clean_doc *cd)
     return cd->n_tokens == 0 && cd->title && *cd->title;
 }
 
+/* ------------------------------------------------------------ countries */
+
+/* Country names in every language (ICU's CLDR display names: "Guinea",
+ * "Gvineja", "Гвинея", "غينيا") meet in one feature per country, so that
+ * headlines of two languages naming one country share a pivot feature
+ * where the dictionaries lack the name or read it as a common word. Names
+ * are matched by the Snowball stems of their one or two words (inflected
+ * forms: "Гвинеи" -> "Гвинея"). */
+#define COUNTRY_WORDS 2
+
+static uint64_t country_key(uint64_t lang, uint64_t s0, uint64_t s1)
+{
+    return (lang * 0x9E3779B97F4A7C15ULL ^ s0) * 0xBF58476D1CE4E5B9ULL + s1;
+}
+
+/* The token's stem; in a language without a stemmer (Slovene) its word
+ * without a final vowel, the commonest case ending ("Gvineja", "Gvineje"). */
+static uint64_t stem_hash(const nf_token *t, const char *pool, bool stemmer)
+{
+    if (stemmer)
+        return nfi_feat_hash('c', pool + t->stem, t->stem_len);
+    size_t n = t->norm_len;
+    const char *w = pool + t->norm;
+    if (n > 3 && strchr("aeiou", w[n - 1]))
+        n--;
+    return nfi_feat_hash('c', w, n);
+}
+
+static nf_status put_key(nfi_featctx *c, uint64_t k, size_t r, nf_error *err)
+{
+    bool created;
+    uint64_t *v = nfi_hmap_put(&c->countries, k, &created);
+    if (!v)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (created)
+        *v = r + 1;
+    return NF_OK;
+}
+
+/* Puts one name of region r (UTF-16) into c->countries. */
+static nf_status put_country(nfi_featctx *c, const char *lang, uint64_t lh, const UChar *u, int32_t n,
+                             size_t r, bool stemmer, nfi_token_vec *tv, nfi_buf *pool, nf_error *err)
+{
+    char name[256];
+    int32_t len = 0;
+    UErrorCode e = U_ZERO_ERROR;
+    u_strToUTF8(name, sizeof name, &len, u, n, &e);
+    if (U_FAILURE(e) || len <= 0 || len >= (int32_t)sizeof name)
+        return NF_OK;
+    tv->len = 0;
+    pool->len = 0;
+    nf_status st = nfi_tokenize(c->nz, name, (size_t)len, lang, true, tv, pool, err);
+    if (st != NF_OK || pool->oom || tv->len == 0 || tv->len > COUNTRY_WORDS)
+        return st;
+    if (n == 2 && u[0] < 128 && u[1] < 128) /* no name in that language: ICU gives the code */
+        return NF_OK;
+    uint64_t k = country_key(lh, stem_hash(&tv->items[0], pool->data, stemmer),
+                             tv->len > 1 ? stem_hash(&tv->items[1], pool->data, stemmer) : 0);
+    st = put_key(c, k, r, err);
+    if (st != NF_OK || !stemmer || tv->len != 1)
+        return st;
+    /* a stem is not always that of the other cases: Russian "Гвинея" ->
+     * "гвине", but "Гвинеи" -> "гвин"; the stem of the stem meets them */
+    char stem[256];
+    size_t sl = tv->items[0].stem_len < sizeof stem ? tv->items[0].stem_len : 0;
+    memcpy(stem, pool->data + tv->items[0].stem, sl);
+    tv->len = 0;
+    pool->len = 0;
+    st = nfi_tokenize(c->nz, stem, sl, lang, true, tv, pool, err);
+    if (st != NF_OK || pool->oom || tv->len != 1)
+        return st;
+    return put_key(c, country_key(lh, stem_hash(&tv->items[0], pool->data, true), 0), r, err);
+}
+
+/* Puts the CLDR names of every region in language lang into c->countries
+ * (once per language); a name of more than COUNTRY_WORDS words ("Bosnia &
+ * Herzegovina") is left out. */
+static nf_status load_countries(nfi_featctx *c, const char *lang, uint64_t lh, nf_error *err)
+{
+    bool created;
+    uint64_t *done = nfi_hmap_put(&c->country_langs, lh, &created);
+    if (!done)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (!created)
+        return NF_OK;
+    const char *const *regions = uloc_getISOCountries();
+    bool stemmer = nfi_has_stemmer(c->nz, lang);
+    nfi_token_vec tv = {0};
+    nfi_buf pool = {0};
+    nf_status st = NF_OK;
+    for (size_t r = 0; st == NF_OK && regions[r]; r++) {
+        char loc[8];
+        UChar u[128];
+        snprintf(loc, sizeof loc, "_%s", regions[r]);
+        UErrorCode e = U_ZERO_ERROR;
+        int32_t n = uloc_getDisplayCountry(loc, lang, u, 128, &e);
+        if (U_SUCCESS(e))
+            st = put_country(c, lang, lh, u, n, r, stemmer, &tv, &pool, err);
+    }
+    free(tv.items);
+    nfi_buf_free(&pool);
+    return st;
+}
+
+/* Whether a word may be a name: capitalized, or of a script without case
+ * (Arabic). A lower-case "jersey" or "turkey" is not the country. */
+static bool may_name(const nf_token *t, const char *title)
+{
+    if (t->flags & NF_TOKEN_CAPITALIZED)
+        return true;
+    UChar32 ch;
+    int32_t i = 0;
+    U8_NEXT(title + t->start, i, (int32_t)t->len, ch);
+    return ch >= 0 && !u_hasBinaryProperty(ch, UCHAR_CASED);
+}
+
+/* Adds a feature per country named in the title (c->tv, c->pool) to CH_PIVOT. */
+static nf_status title_countries(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err)
+{
+    uint64_t lh = nfi_feat_hash('l', cd->lang, strlen(cd->lang));
+    nf_status st = load_countries(c, cd->lang, lh, err);
+    const nf_token *t = c->tv.items;
+    const char *const *regions = uloc_getISOCountries();
+    bool stemmer = nfi_has_stemmer(c->nz, cd->lang);
+    for (size_t i = 0; st == NF_OK && i < c->tv.len; i++) {
+        if (t[i].kind != NF_TOKEN_WORD || !may_name(&t[i], cd->title))
+            continue;
+        uint64_t s0 = stem_hash(&t[i], c->pool.data, stemmer);
+        const uint64_t *v = NULL;
+        if (i + 1 < c->tv.len && t[i + 1].kind == NF_TOKEN_WORD)
+            v = nfi_hmap_get(&c->countries, country_key(lh, s0, stem_hash(&t[i + 1], c->pool.data, stemmer)));
+        if (v)
+            i++;
+        else
+            v = nfi_hmap_get(&c->countries, country_key(lh, s0, 0));
+        if (v && !nfi_docfeat_push(out, CH_PIVOT, nfi_feat_hash('C', regions[*v - 1], 2), 0))
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    return st;
+}
+
 /* A headline-only record's pivot, from its title (the cross-lingual stage
  * builds pivots from the text, which such a record lacks): the title read
  * as a one-line document through the links stage's pivot builder, its
@@ -239,6 +392,8 @@ nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat
         if (c->pool.oom || !add_terms(out, CH_TITLE, c->tv.items, c->tv.len, c->pool.data))
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         if (c->pv && nfi_evfeat_is_headline_only(cd) && (st = title_pivot(c, cd, out, err)) != NF_OK)
+            return st;
+        if (nfi_evfeat_is_headline_only(cd) && (st = title_countries(c, cd, out, err)) != NF_OK)
             return st;
     }
     if (!add_terms(out, CH_BODY, cd->tokens, cd->n_tokens, cd->pool))
