@@ -8,7 +8,9 @@
  *          (the most frequent; ties by hash)
  *   names  name keys, adjacent name pairs and numbers (entities.c)
  * Terms share one hash namespace between title and body, so a term has one
- * document frequency. One-letter words carry nothing and are skipped.
+ * document frequency (and a title that is the text's first line copies the
+ * body's first term hashes instead of hashing them again). One-letter
+ * words carry nothing and are skipped.
  * Counts, not weights, are kept here: weights need document frequencies,
  * which the engine only knows once every document has been added.
  *
