@@ -957,6 +957,65 @@ static void test_svec_sum(void **state)
     }
 }
 
+static int cmp_top_ref(const void *a, const void *b)
+{
+    const nfi_wfeat *x = a, *y = b;
+    if (x->w != y->w)
+        return x->w > y->w ? -1 : 1;
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+static int cmp_hash_ref(const void *a, const void *b)
+{
+    const nfi_wfeat *x = a, *y = b;
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+/* nfi_svec_top keeps what a sort by (weight, smaller hash) keeps, with many
+ * ties; and a dot product through a table (its filter and cuckoo places)
+ * gives the merge's bits. */
+static void test_svec_top_and_table(void **state)
+{
+    (void)state;
+    uint64_t x = 0x2545F4914F6CDD1DULL;
+    for (int round = 0; round < 200; round++) {
+        uint32_t m = 1 + (uint32_t)(x % 700), keep = 1 + (uint32_t)round % 90;
+        nfi_svec v = {0}, ref = {0}, w = {0};
+        v.f = malloc(m * sizeof *v.f);
+        ref.f = malloc(m * sizeof *ref.f);
+        w.f = malloc(m * sizeof *w.f);
+        assert_true(v.f && ref.f && w.f);
+        for (uint32_t i = 0; i < m; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            v.f[i] = (nfi_wfeat){(uint64_t)(i + 1) << 40 | (x & 0xffffffffffULL), (float)(x % (round % 3 ? 7 : 5000)) + 1};
+        }
+        v.n = v.cap = m;
+        memcpy(ref.f, v.f, m * sizeof *v.f);
+        qsort(ref.f, m, sizeof *ref.f, cmp_top_ref);
+        ref.n = keep < m ? keep : m;
+        qsort(ref.f, ref.n, sizeof *ref.f, cmp_hash_ref);
+        memcpy(w.f, v.f, m * sizeof *v.f);
+        w.n = w.cap = m;
+        nfi_svec_top(&w, keep);
+        assert_int_equal(w.n, ref.n);
+        for (uint32_t i = 0; i < w.n; i++)
+            assert_true(w.f[i].hash == ref.f[i].hash);
+        /* v with a table, dotted with its top (a subset) and with ref */
+        nfi_svec_table t = {0};
+        double merged = nfi_svec_dot(&v, &w), merged_ref = nfi_svec_dot(&ref, &v);
+        assert_true(nfi_svec_table_build(&t, &v));
+        v.table = &t;
+        double tabled = nfi_svec_dot(&v, &w), tabled_ref = nfi_svec_dot(&ref, &v);
+        assert_memory_equal(&merged, &tabled, sizeof merged);
+        assert_memory_equal(&merged_ref, &tabled_ref, sizeof merged);
+        nfi_svec_table_free(&t);
+        v.table = NULL;
+        nfi_svec_free(&v);
+        nfi_svec_free(&ref);
+        nfi_svec_free(&w);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -972,6 +1031,7 @@ int main(void)
         cmocka_unit_test(test_title_from_text),     cmocka_unit_test(test_title_countries),
         cmocka_unit_test(test_metrics_brute_force), cmocka_unit_test(test_burst_weight),
         cmocka_unit_test(test_long_headline_links), cmocka_unit_test(test_svec_sum),
+        cmocka_unit_test(test_svec_top_and_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

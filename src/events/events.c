@@ -1459,10 +1459,21 @@ static nf_status run_stream(finish_ctx *fc, nf_error *err)
 
 /* ------------------------------------------------ joined across languages */
 
+/* Empties a scratch map about to count n keys: one grown by a large event
+ * is freed rather than cleared, so that the many small events after it do
+ * not each clear its whole table (the map regrows as it fills). */
+static void scratch_reset(nfi_hmap *m, size_t n)
+{
+    if (m->cap > 64 && m->cap > 4 * n)
+        nfi_hmap_free(m);
+    else
+        nfi_hmap_clear(m);
+}
+
 /* The most frequent language of an event's members (ties: smaller hash). */
 static uint64_t main_lang(const finish_ctx *fc, const uint32_t *m, size_t n, nfi_hmap *count)
 {
-    nfi_hmap_clear(count);
+    scratch_reset(count, n);
     uint64_t best = 0, best_n = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t h = fc->ev->docs[m[i]].lang_hash | 1; /* key 0 is taken */
@@ -1813,7 +1824,7 @@ static bool make_adjacency(const nf_events *ev, adjacency *a)
 static uint32_t pick_original(const finish_ctx *fc, const uint32_t *m, size_t n, nfi_hmap *count)
 {
     const nf_events *ev = fc->ev;
-    nfi_hmap_clear(count);
+    scratch_reset(count, n);
     for (size_t i = 0; i < n; i++) {
         uint64_t *c = nfi_hmap_put(count, (uint64_t)fc->comp[m[i]] + 1, NULL); /* + 1: key 0 is taken */
         if (c)
@@ -1883,7 +1894,7 @@ static bool event_languages(nf_events_result *r, nf_event *E, nfi_hmap *scratch)
     if (!lc)
         return false;
     size_t n = 0;
-    nfi_hmap_clear(scratch);
+    scratch_reset(scratch, E->n_docs);
     for (size_t i = 0; i < E->n_docs; i++) {
         const char *l = r->docs[E->docs[i]].lang;
         bool created;
@@ -1907,7 +1918,7 @@ static bool event_languages(nf_events_result *r, nf_event *E, nfi_hmap *scratch)
 
 static uint32_t count_sources(const nf_events_result *r, const nf_event *E, nfi_hmap *scratch)
 {
-    nfi_hmap_clear(scratch);
+    scratch_reset(scratch, E->n_docs);
     uint32_t n = 0;
     for (size_t i = 0; i < E->n_docs; i++) {
         const char *s = r->docs[E->docs[i]].source;

@@ -145,6 +145,8 @@ struct nfi_svec_table {
     size_t mask, cap;
     uint32_t *used; /* the places filled by the last build (all others are empty) */
     size_t n_used;
+    uint64_t *bits; /* a one-bit-per-hash filter of the features, 8 bits a place (sparse.c) */
+    size_t bits_mask; /* bits in the filter - 1 */
 };
 /* Builds t over v's features; false (and v is to be used without a table)
  * when memory is short or the features do not fit. */

@@ -11,7 +11,9 @@
  *          and one feature per country its title names (ICU's CLDR names
  *          in the record's language, loaded once per language and context)
  * Terms share one hash namespace between title and body, so a term has one
- * document frequency. One-letter words carry nothing and are skipped.
+ * document frequency (and a title that is the text's first line copies the
+ * body's first term hashes instead of hashing them again). One-letter
+ * words carry nothing and are skipped.
  * Counts, not weights, are kept here: weights need document frequencies,
  * which the engine only knows once every document has been added.
  *
@@ -375,12 +377,28 @@ static nf_status title_pivot(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
+/* The title's terms when they are the text's first in_text tokens: the
+ * body's first terms (add_terms pushed them in token order), copied rather
+ * than hashed again. */
+static bool title_from_body(nfi_docfeat *d, const nf_clean_doc *cd, size_t in_text)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < in_text; i++)
+        m += is_term(&cd->tokens[i]);
+    for (size_t i = 0; i < m; i++)
+        if (!nfi_docfeat_push(d, CH_TITLE, d->f[CH_BODY][i].hash, 0))
+            return false;
+    return true;
+}
+
 nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err)
 {
     nfi_docfeat_reset(out);
     size_t in_text = cd->title && *cd->title ? title_tokens_in_text(cd) : SIZE_MAX;
+    if (!add_terms(out, CH_BODY, cd->tokens, cd->n_tokens, cd->pool))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (in_text != SIZE_MAX) {
-        if (!add_terms(out, CH_TITLE, cd->tokens, in_text, cd->pool))
+        if (!title_from_body(out, cd, in_text))
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     } else if (cd->title && *cd->title) {
         c->tv.len = 0;
@@ -396,8 +414,6 @@ nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat
         if (nfi_evfeat_is_headline_only(cd) && (st = title_countries(c, cd, out, err)) != NF_OK)
             return st;
     }
-    if (!add_terms(out, CH_BODY, cd->tokens, cd->n_tokens, cd->pool))
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     nf_status st = nfi_names_extract(c->tr, cd, out, err);
     if (st == NF_OK && cd->n_tokens == 0 && cd->title && *cd->title) /* headline only: names to show */
         st = nfi_title_runs(c->tr, cd, c->tv.items, c->tv.len, c->pool.data, out, err);

@@ -36,7 +36,10 @@
  * scores best on their title profiles, from probability ATTACH_P
  * (attach_small; a title-profile index of its own). Both kinds of joins go
  * into one union-find, so the groups do not depend on the order in which
- * joins are found.
+ * joins are found. An event's title, names and pivot profiles get tables
+ * (sparse.c) before its candidates are scored, so each candidate's few
+ * features probe them instead of a merge per pair: the same products,
+ * added in the same order.
  */
 #include "events/events.h"
 
@@ -416,18 +419,33 @@ static double cross_score(const nfi_event_profile *a, const nfi_event_profile *b
  * SAME_LANG_TITLE, within SAME_LANG_DAYS: the stream judged each report
  * against one centroid, two events' titles are many reports' words), of
  * two languages by names or pivot (may_join, from threshold). */
-static double join_score(const nfi_merge_event *m, uint32_t a, uint32_t e, double threshold, double days)
+static double join_score(const nfi_merge_event *m, uint32_t a, uint32_t e, const nfi_event_profile *pe,
+                         double threshold, double days)
 {
     if (m[a].headlines && m[e].headlines && m[a].lang == m[e].lang) {
         if (m[e].first_t - m[a].last_t > SAME_LANG_DAYS)
             return -1;
-        double c = nfi_svec_cos(&m[a].prof->ch[CH_TITLE], &m[e].prof->ch[CH_TITLE]);
+        double c = nfi_svec_cos(&m[a].prof->ch[CH_TITLE], &pe->ch[CH_TITLE]);
         return c >= SAME_LANG_TITLE ? c : -1;
     }
     if (!may_join(m, a, e, days))
         return -1;
-    double c = cross_score(m[a].prof, m[e].prof);
+    double c = cross_score(m[a].prof, pe);
     return c >= threshold ? c : -1;
+}
+
+/* e's profile (pe, a shallow copy) with tables of the channels join_score
+ * reads, built in t: e meets up to SCORED candidates, whose few features
+ * then probe e's table instead of merging with e's (nfi_svec_dot: the same
+ * products added in the same order). A channel whose table cannot be built
+ * is merged. */
+static void profile_tables(const nfi_event_profile *p, nfi_event_profile *pe, nfi_svec_table t[N_CH])
+{
+    static const int ch[3] = {CH_TITLE, CH_NAMES, CH_PIVOT};
+    *pe = *p;
+    for (int k = 0; k < 3; k++)
+        if (pe->ch[ch[k]].n && nfi_svec_table_build(&t[ch[k]], &pe->ch[ch[k]]))
+            pe->ch[ch[k]].table = &t[ch[k]];
 }
 
 typedef struct partner {
@@ -539,6 +557,7 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
     uint32_t *parent = malloc((n ? n : 1) * sizeof *parent);
     partner *later = malloc((n ? n : 1) * sizeof *later); /* each event's best later partner */
     sl_scratch sc = {0};
+    nfi_svec_table tables[N_CH] = {{0}};
     bool ok = prof && parent && later;
     for (size_t e = 0; ok && e < n; e++)
         prof[e] = *m[e].prof;
@@ -553,9 +572,12 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
             k = keep_best(&sc, k);
         uint32_t best = NONE;
         double best_score = -1;
+        nfi_event_profile pe;
+        if (k > 0)
+            profile_tables(m[e].prof, &pe, tables);
         for (size_t i = 0; i < k; i++) {
             uint32_t a = sc.cands[i];
-            double s = join_score(m, a, e, threshold, days);
+            double s = join_score(m, a, e, &pe, threshold, days);
             if (s < 0)
                 continue;
             if (s > later[a].score) /* ties: the first later event */
@@ -582,6 +604,8 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
     free_index(&ix);
     if (have_scratch)
         scratch_free(&sc);
+    for (int ch = 0; ch < N_CH; ch++)
+        nfi_svec_table_free(&tables[ch]);
     free(prof);
     free(parent);
     free(later);

@@ -9,14 +9,16 @@
  * - A live event holds centroids (sums of its members' unit vectors per
  *   channel, pruned to their largest weights) in a slot. Features that
  *   enter a centroid are posted once in the inverted index (feature ->
- *   (slot, event) entries, appended in time order).
+ *   event numbers, appended in time order; a list of one or two events
+ *   holds them in its header).
  * - Candidates are found only through the index: the document's strongest
  *   title terms, names, body and pivot terms (QUERY_TOP of each; not the
  *   pivot a headline-only record gets from its title: within one broad
  *   topic its shared names and numbers find every event of the topic, and
  *   the headline model gives it no weight, docs/events.md) look up
  *   their posting lists, newest entries first, at most POSTING_SCAN per list; entries of
- *   events no longer in their slot are skipped. The events with the most
+ *   events no longer live are skipped (per event, one 8-byte entry holds
+ *   its slot and the weight accumulated for the current document). The events with the most
  *   accumulated weight (at most options.candidates, and only those with at
  *   least CANDIDATE_RATIO of the best one's weight) are scored in full
  *   (the pivot channel only where its cosine can change the score:
@@ -37,7 +39,7 @@
 #include <string.h>
 
 #define POSTING_SCAN 128
-#define TOUCH_AHEAD 16 /* postings prefetched ahead while a list is read */
+#define TOUCH_AHEAD 32 /* postings prefetched ahead (two lines) while a list is read */
 #define QUERY_TOP 16 /* body and pivot features used to look up candidates */
 #define MAX_LANGS 16
 #define CANDIDATE_RATIO \
@@ -59,24 +61,33 @@ typedef struct event_rec {
     uint32_t *members;
     uint32_t n, cap;
     double first_t, last_t, queued_t; /* times in days (fractional) */
-    uint32_t slot; /* NONE when not live */
 } event_rec;
 
-typedef struct posting {
-    uint32_t slot, event;
-} posting;
+/* A posting is its event's number: the event's hot entry says whether it
+ * is still live (and in which slot). */
+typedef uint32_t posting;
 
+/* A posting list; up to LIST_INLINE postings lie in the header itself (most
+ * lists hold the one or two events of a rare feature: no allocation, and no
+ * second cache miss when the list is read). */
+#define LIST_INLINE 2
 typedef struct plist {
-    posting *p;
+    union {
+        posting *p;                /* cap > 0 */
+        posting in[LIST_INLINE];   /* cap == 0 */
+    } u;
     uint32_t n, cap;
 } plist;
 
-/* The part of a slot that every posting scanned reads: a posting is live
- * when its slot still holds its event, and it adds to the slot's weight. */
-typedef struct slot_hot {
-    uint32_t event; /* NONE when the slot is free */
-    float acc;      /* weight accumulated by the current document */
-} slot_hot;
+static posting *list_entries(plist *l) { return l->cap ? l->u.p : l->u.in; }
+static const posting *list_entries_c(const plist *l) { return l->cap ? l->u.p : l->u.in; }
+
+/* The part of an event that every posting scanned reads: a posting is live
+ * when its event still has a slot, and it adds to the event's weight. */
+typedef struct ev_hot {
+    uint32_t slot; /* NONE when not live */
+    float acc;     /* weight accumulated by the current document */
+} ev_hot;
 
 typedef struct qent {
     uint32_t event;
@@ -93,11 +104,11 @@ struct nfi_stream {
     nfi_finalize_fn fn;
     void *ctx;
     event_rec *ev;
-    size_t n_ev, cap_ev;
+    ev_hot *hot; /* per event: its slot and accumulator (apart from the events:
+                    both are read for every posting scanned, one access) */
+    size_t n_ev, cap_ev, cap_hot;
     live_slot *slots;
-    slot_hot *hot; /* per slot: its event and accumulator (apart from the slots:
-                      both are read for every posting scanned, one access) */
-    size_t n_slots, cap_slots, cap_hot;
+    size_t n_slots, cap_slots;
     uint32_t *free_slots;
     size_t n_free, cap_free, n_live, max_live;
     nfi_hmap index; /* salted feature hash -> index into lists */
@@ -106,7 +117,7 @@ struct nfi_stream {
     size_t live_postings, dead_postings;
     qent *queue;
     size_t q_head, q_len, q_cap;
-    uint32_t *touched; /* slots with a non-zero accumulator */
+    uint32_t *touched; /* events with a non-zero accumulator */
     size_t n_touched, cap_touched;
     cand *top; /* the best candidates, ranked */
     size_t n_top, cap_top;
@@ -157,7 +168,8 @@ void nfi_stream_free(nfi_stream *s)
     free(s->hot);
     free(s->free_slots);
     for (size_t i = 0; i < s->n_lists; i++)
-        free(s->lists[i].p);
+        if (s->lists[i].cap)
+            free(s->lists[i].u.p);
     free(s->lists);
     nfi_hmap_free(&s->index);
     free(s->queue);
@@ -339,15 +351,21 @@ static size_t list_of(nfi_stream *s, uint64_t key)
 static bool append_posting(nfi_stream *s, size_t list, uint32_t slot, uint32_t event)
 {
     plist *l = &s->lists[list];
-    if (l->n == l->cap) {
-        uint32_t cap = l->cap ? l->cap * 2 : 4;
-        posting *p = realloc(l->p, cap * sizeof *p);
+    if (l->cap == 0 && l->n == LIST_INLINE) { /* out of the header */
+        posting *p = malloc(4 * LIST_INLINE * sizeof *p);
         if (!p)
             return false;
-        l->p = p;
-        l->cap = cap;
+        memcpy(p, l->u.in, sizeof l->u.in);
+        l->u.p = p;
+        l->cap = 4 * LIST_INLINE;
+    } else if (l->cap && l->n == l->cap) {
+        posting *p = realloc(l->u.p, 2 * (size_t)l->cap * sizeof *p);
+        if (!p)
+            return false;
+        l->u.p = p;
+        l->cap *= 2;
     }
-    l->p[l->n++] = (posting){slot, event};
+    list_entries(l)[l->n++] = event;
     s->slots[slot].postings++;
     s->live_postings++;
     return true;
@@ -358,7 +376,7 @@ static bool append_posting(nfi_stream *s, size_t list, uint32_t slot, uint32_t e
  * centroid finds them (a binary search per feature cost more than the
  * centroid update). Then three passes (index slots, list headers, list
  * tails), each prefetching what the next one reads. */
-static bool post_new(nfi_stream *s, uint32_t slot, const nfi_docvec *v)
+static bool post_new(nfi_stream *s, uint32_t slot, uint32_t event, const nfi_docvec *v)
 {
     live_slot *l = &s->slots[slot];
     size_t n = 0, need = 0;
@@ -389,10 +407,10 @@ static bool post_new(nfi_stream *s, uint32_t slot, const nfi_docvec *v)
     for (size_t i = 0; i < n; i++) {
         const plist *pl = &s->lists[s->fresh[i]];
         if (pl->n < pl->cap)
-            __builtin_prefetch(&pl->p[pl->n], 1);
+            __builtin_prefetch(&pl->u.p[pl->n], 1);
     }
     for (size_t i = 0; i < n; i++)
-        if (!append_posting(s, (size_t)s->fresh[i], slot, s->hot[slot].event))
+        if (!append_posting(s, (size_t)s->fresh[i], slot, event))
             return false;
     return true;
 }
@@ -406,13 +424,13 @@ static bool sweep(nfi_stream *s)
     for (size_t k = 0; k < s->index.cap; k++) {
         if (!s->index.keys[k])
             continue;
-        plist l = s->lists[s->index.vals[k]];
+        plist *l = &s->lists[s->index.vals[k]];
+        posting *p = list_entries(l);
         uint32_t o = 0;
-        for (uint32_t i = 0; i < l.n; i++)
-            if (s->hot[l.p[i].slot].event == l.p[i].event)
-                l.p[o++] = l.p[i];
-        l.n = o;
-        s->lists[s->index.vals[k]] = l;
+        for (uint32_t i = 0; i < l->n; i++)
+            if (s->hot[p[i]].slot != NONE)
+                p[o++] = p[i];
+        l->n = o;
     }
     /* second pass: move non-empty lists to the front in slot order */
     plist *lists = calloc(s->n_lists ? s->n_lists : 1, sizeof *lists);
@@ -423,7 +441,8 @@ static bool sweep(nfi_stream *s)
             continue;
         plist *l = &s->lists[s->index.vals[k]];
         if (l->n == 0) {
-            free(l->p);
+            if (l->cap)
+                free(l->u.p);
             continue;
         }
         uint64_t *v = nfi_hmap_put(&fresh, s->index.keys[k], NULL);
@@ -451,12 +470,11 @@ static bool sweep(nfi_stream *s)
  * dies then, and nothing reads the index again until the next push). */
 static nf_status finalize(nfi_stream *s, uint32_t event, bool sweep_ok, nf_error *err)
 {
-    uint32_t slot = s->ev[event].slot;
+    uint32_t slot = s->hot[event].slot;
     live_slot *l = &s->slots[slot];
     nf_status st = s->fn ? s->fn(s->ctx, event, l->c, err) : NF_OK;
     free_slot_vectors(l);
-    s->hot[slot].event = NONE;
-    s->ev[event].slot = NONE;
+    s->hot[event].slot = NONE;
     s->free_slots[s->n_free++] = slot;
     s->n_live--;
     s->live_postings -= l->postings;
@@ -476,7 +494,7 @@ static nf_status expire(nfi_stream *s, double t, nf_error *err)
         s->q_head++;
         s->q_len--;
         event_rec *e = &s->ev[q.event];
-        if (e->slot != NONE && e->last_t == q.t) {
+        if (s->hot[q.event].slot != NONE && e->last_t == q.t) {
             nf_status st = finalize(s, q.event, true, err);
             if (st != NF_OK)
                 return st;
@@ -492,7 +510,7 @@ static nf_status expire(nfi_stream *s, double t, nf_error *err)
 nf_status nfi_stream_flush(nfi_stream *s, nf_error *err)
 {
     for (size_t e = 0; e < s->n_ev; e++)
-        if (s->ev[e].slot != NONE) {
+        if (s->hot[e].slot != NONE) {
             nf_status st = finalize(s, (uint32_t)e, false, err);
             if (st != NF_OK)
                 return st;
@@ -532,10 +550,11 @@ static bool add_member(event_rec *e, uint32_t doc)
     return true;
 }
 
-static bool update_live(nfi_stream *s, uint32_t slot, const nfi_docvec *v)
+static bool update_live(nfi_stream *s, uint32_t event, const nfi_docvec *v)
 {
+    uint32_t slot = s->hot[event].slot;
     live_slot *l = &s->slots[slot];
-    if (!post_new(s, slot, v))
+    if (!post_new(s, slot, event, v))
         return false;
     for (int ch = 0; ch < N_CH; ch++)
         if (v->ch[ch].n && !nfi_svec_add(&l->c[ch], &v->ch[ch], 1.0, centroid_cap[ch]))
@@ -552,11 +571,9 @@ static bool take_slot(nfi_stream *s, uint32_t *slot)
         return true;
     }
     bool ok = true;
-    if (!GROW(s->slots, s->cap_slots, s->n_slots + 1, ok) || !GROW(s->hot, s->cap_hot, s->n_slots + 1, ok) ||
-        !GROW(s->free_slots, s->cap_free, s->n_slots + 1, ok))
+    if (!GROW(s->slots, s->cap_slots, s->n_slots + 1, ok) || !GROW(s->free_slots, s->cap_free, s->n_slots + 1, ok))
         return false;
     memset(s->slots + s->n_slots, 0, sizeof *s->slots);
-    s->hot[s->n_slots] = (slot_hot){NONE, 0};
     *slot = (uint32_t)s->n_slots++;
     return true;
 }
@@ -565,20 +582,20 @@ static bool new_event(nfi_stream *s, uint32_t doc, double t, const nfi_docvec *v
 {
     uint32_t slot;
     bool ok = true;
-    if (!GROW(s->ev, s->cap_ev, s->n_ev + 1, ok) || !take_slot(s, &slot))
+    if (!GROW(s->ev, s->cap_ev, s->n_ev + 1, ok) || !GROW(s->hot, s->cap_hot, s->n_ev + 1, ok) ||
+        !take_slot(s, &slot))
         return false;
     *event = (uint32_t)s->n_ev++;
     event_rec *e = &s->ev[*event];
     memset(e, 0, sizeof *e);
     e->first_t = e->last_t = t;
     e->queued_t = -HUGE_VAL;
-    e->slot = slot;
-    s->hot[slot].event = *event;
+    s->hot[*event] = (ev_hot){slot, 0};
     s->slots[slot].n_langs = 0;
     s->slots[slot].postings = 0;
     if (++s->n_live > s->max_live)
         s->max_live = s->n_live;
-    return add_member(e, doc) && update_live(s, slot, v) && enqueue(s, *event, t);
+    return add_member(e, doc) && update_live(s, *event, v) && enqueue(s, *event, t);
 }
 
 static bool join(nfi_stream *s, uint32_t event, uint32_t doc, double t, const nfi_docvec *v)
@@ -588,9 +605,9 @@ static bool join(nfi_stream *s, uint32_t event, uint32_t doc, double t, const nf
         return false;
     if (t > e->last_t)
         e->last_t = t;
-    if (e->slot == NONE) /* a hard link to an event already out of the window */
+    if (s->hot[event].slot == NONE) /* a hard link to an event already out of the window */
         return true;
-    return update_live(s, e->slot, v) && enqueue(s, event, e->last_t);
+    return update_live(s, event, v) && enqueue(s, event, e->last_t);
 }
 
 /* -------------------------------------------------------------- candidates */
@@ -602,19 +619,19 @@ static bool touch(nfi_stream *s, size_t li, float w)
     const plist *l = &s->lists[li];
     bool ok = true;
     uint32_t stop = l->n > POSTING_SCAN ? l->n - POSTING_SCAN : 0;
-    const posting *lp = l->p; /* (the slots' stores cannot move it) */
+    const posting *lp = list_entries_c(l); /* (the accumulators' stores cannot move it) */
     for (uint32_t i = l->n; i-- > stop;) {
-        if ((i & 7) == 0 && i >= stop + TOUCH_AHEAD) /* a line of older entries, read backwards */
+        if ((i & 15) == 0 && i >= stop + TOUCH_AHEAD) /* a line of older entries, read backwards */
             __builtin_prefetch(&lp[i - TOUCH_AHEAD]);
-        posting p = lp[i];
-        if (s->hot[p.slot].event != p.event)
+        ev_hot *h = &s->hot[lp[i]];
+        if (h->slot == NONE)
             continue;
-        if (s->hot[p.slot].acc == 0) {
+        if (h->acc == 0) {
             if (!GROW(s->touched, s->cap_touched, s->n_touched + 1, ok))
                 return false;
-            s->touched[s->n_touched++] = p.slot;
+            s->touched[s->n_touched++] = lp[i];
         }
-        s->hot[p.slot].acc += w > 0 ? w : 1e-6f;
+        h->acc += w > 0 ? w : 1e-6f;
     }
     return true;
 }
@@ -668,8 +685,8 @@ static bool touch_all(nfi_stream *s, const nfi_docvec *v)
             __builtin_prefetch(&s->lists[*x]);
     }
     for (uint32_t i = 0; i < n; i++)
-        if (li[i] != SIZE_MAX && s->lists[li[i]].n)
-            __builtin_prefetch(&s->lists[li[i]].p[s->lists[li[i]].n - 1]);
+        if (li[i] != SIZE_MAX && s->lists[li[i]].cap)
+            __builtin_prefetch(&s->lists[li[i]].u.p[s->lists[li[i]].n - 1]);
     for (uint32_t i = 0; i < n; i++)
         if (li[i] != SIZE_MAX && !touch(s, li[i], q[i].w))
             return false;
@@ -691,9 +708,9 @@ static void select_cands(nfi_stream *s, size_t keep)
 {
     s->n_top = 0;
     for (size_t i = 0; i < s->n_touched; i++) {
-        uint32_t slot = s->touched[i];
-        cand c = {slot, s->hot[slot].event, s->hot[slot].acc};
-        s->hot[slot].acc = 0;
+        uint32_t event = s->touched[i];
+        cand c = {s->hot[event].slot, event, s->hot[event].acc};
+        s->hot[event].acc = 0;
         if (s->n_top == keep && !better(&c, &s->top[keep - 1]))
             continue;
         size_t j = s->n_top < keep ? s->n_top++ : keep - 1;
@@ -745,7 +762,7 @@ static uint32_t best_event(nfi_stream *s, uint32_t doc, nfi_docvec *v, double t,
         live_slot *l = &s->slots[s->top[i].slot];
         if (i + 1 < s->n_top)
             prefetch_centroids(&s->slots[s->top[i + 1].slot]);
-        uint32_t event = s->hot[s->top[i].slot].event;
+        uint32_t event = s->top[i].event;
         const event_rec *e = &s->ev[event];
         bool same_lang = has_lang(l, v->lang);
         nfi_svec c[N_CH]; /* the centroids, the pivot's hidden when it cannot count (pivot_counts) */
