@@ -247,16 +247,6 @@ static void add_cjk_word(builder *b, const char *lang, const uint64_t *terms, si
             add_marker(b, lang, key, i, NFI_MARK_PREFIX);
 }
 
-uint64_t nfi_lexicon_phrase_key(uint64_t first, uint64_t last, size_t words)
-{
-    uint64_t h = first * 0x9E3779B97F4A7C15ULL ^ (last << 29 | last >> 35) ^ (uint64_t)words;
-    h ^= h >> 33; /* murmur's finalizer: the filter reads the low and the high bits */
-    h *= 0xFF51AFD7ED558CCDULL;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ULL;
-    return (h ^ h >> 33) | 1;
-}
-
 /* The phrase key of a joined headword s (words joined by single spaces):
  * of its text before the first space, its text after the last space and
  * its number of spaces plus one, so that a reader holding the words of a
@@ -1168,20 +1158,10 @@ static nf_status ensure_dir(const char *dir, nf_error *err)
     return NF_OK;
 }
 
-static void phrase_probes(uint64_t key, uint64_t mask, size_t *word, uint64_t *bits)
-{
-    *word = (size_t)(key & mask);
-    *bits = 1ULL << (key >> 52 & 63) | 1ULL << (key >> 58); /* bits apart from the word index's */
-}
-
 static void add_phrases(nfi_lexicon *lex, const uint64_t *keys, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        size_t w;
-        uint64_t bits;
-        phrase_probes(keys[i], lex->phrase_mask, &w, &bits);
-        lex->phrase_filter[w] |= bits;
-    }
+    for (size_t i = 0; i < n; i++)
+        lex->phrase_filter[keys[i] & lex->phrase_mask] |= nfi_phrase_filter_bits(keys[i]);
 }
 
 /* The phrase filter over the cache's and the user's phrase keys. */
@@ -1201,20 +1181,11 @@ static nf_status build_phrase_filter(nfi_lexicon *lex, nf_error *err)
     return NF_OK;
 }
 
-bool nfi_lexicon_may_have_phrase(const nfi_lexicon *lex, uint64_t phrase_key)
+nfi_phrase_filter nfi_lexicon_phrase_filter(const nfi_lexicon *lex)
 {
-    if (!lex->phrase_filter)
-        return false;
-    size_t w;
-    uint64_t bits;
-    phrase_probes(phrase_key, lex->phrase_mask, &w, &bits);
-    return (lex->phrase_filter[w] & bits) == bits;
-}
-
-void nfi_lexicon_prefetch_phrase(const nfi_lexicon *lex, uint64_t phrase_key)
-{
-    if (lex->phrase_filter)
-        __builtin_prefetch(&lex->phrase_filter[phrase_key & lex->phrase_mask]);
+    static const uint64_t empty = 0; /* no bit set: every key answers false */
+    return lex->phrase_filter ? (nfi_phrase_filter){lex->phrase_filter, lex->phrase_mask}
+                              : (nfi_phrase_filter){&empty, 0};
 }
 
 nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *cache_dir, const char *user_file,

@@ -99,6 +99,7 @@ enum {
     WORD_ODD_NORM = 256, WORD_ODD_STEM = 512, /* empty, or holding a space: no phrase filter */
     WORD_FOUND = 1024,    /* the form or the stem has terms */
     WORD_EMIT_RAW = 2048, /* more features than fit: values/n_emit are the dictionary's values */
+    WORD_EMIT_TERM = 4096, /* emit holds a term (else only names, or nothing) */
 };
 enum { WORD_EMIT_MAX = 5 };
 typedef struct word_slot {
@@ -350,6 +351,17 @@ static void close_word(builder *b)
     b->n_words_with_term += b->word_term;
 }
 
+/* Features of the words at cur_start follow: a feature of the next word
+ * closes the last one (term_share). */
+static inline void open_word(builder *b)
+{
+    if (!b->word_open || b->cur_start != b->word_start) {
+        close_word(b);
+        b->word_open = true, b->word_start = b->cur_start;
+        b->word_counted = b->word_term = false;
+    }
+}
+
 static void emit_hash(builder *b, int kind, uint64_t h)
 {
     h = (h & ~3ULL) | (uint64_t)kind; /* the kind rides in the low bits */
@@ -358,13 +370,33 @@ static void emit_hash(builder *b, int kind, uint64_t h)
         uint32_t at[2] = {b->cur_start, b->cur_len};
         append8(&b->at, at);
     }
-    if (!b->word_open || b->cur_start != b->word_start) { /* a feature of the next word */
-        close_word(b);
-        b->word_open = true, b->word_start = b->cur_start;
-        b->word_counted = b->word_term = false;
-    }
+    open_word(b);
     b->word_counted |= kind == NF_PIVOT_TERM || kind == NF_PIVOT_NAME;
     b->word_term |= kind == NF_PIVOT_TERM;
+}
+
+/* emit_hash of each of h[0,n) (final hashes of kind term or name, kind in
+ * the low bits; h has room for WORD_EMIT_MAX), all of one word: one test
+ * of the word and one copy of fixed size. */
+static inline void emit_hashes(builder *b, const uint64_t h[WORD_EMIT_MAX], size_t n, bool term)
+{
+    if (!n)
+        return;
+    nfi_buf *seq = &b->seq;
+    if (seq->len + 8 * WORD_EMIT_MAX + 1 > seq->cap) {
+        nfi_buf_append(seq, h, 8 * n);
+    } else {
+        memcpy(seq->data + seq->len, h, 8 * WORD_EMIT_MAX);
+        seq->len += 8 * n;
+        seq->data[seq->len] = '\0';
+    }
+    for (size_t k = 0; k < n && b->p->keep_surface; k++) {
+        uint32_t at[2] = {b->cur_start, b->cur_len};
+        append8(&b->at, at);
+    }
+    open_word(b);
+    b->word_counted = true;
+    b->word_term |= term;
 }
 
 static void emit(builder *b, int kind, const char *key, size_t len)
@@ -547,6 +579,7 @@ static void set_emit(word_slot *w, const uint64_t *values, size_t n)
             return;
         }
         w->emit[k++] = name ? values[i] : (values[i] & ~3ULL) | NF_PIVOT_TERM;
+        w->flags |= name ? 0 : WORD_EMIT_TERM;
     }
     w->n_emit = (uint32_t)k;
 }
@@ -558,8 +591,7 @@ static void emit_word(builder *b, const word_slot *w)
         emit_values(b, w->values, w->n_emit);
         return;
     }
-    for (size_t k = 0; k < w->n_emit; k++)
-        emit_hash(b, (int)(w->emit[k] & 3), w->emit[k]);
+    emit_hashes(b, w->emit, w->n_emit, w->flags & WORD_EMIT_TERM);
 }
 
 static bool same_bytes(const char *a, size_t na, const char *b, size_t nb)
@@ -578,13 +610,11 @@ static word_slot *word_slot_of(const builder *b, uint64_t key)
     return &b->p->words[(key ^ key >> 31) & (WORD_CACHE_SLOTS - 1)];
 }
 
-static word_slot *word_record(builder *b, const nf_token *t, uint64_t kn, uint64_t ks)
+/* word_record's slot w (key: word_key) filled for a word met anew. */
+static __attribute__((noinline)) void fill_word(builder *b, word_slot *w, uint64_t key, const nf_token *t,
+                                                uint64_t kn, uint64_t ks)
 {
     const nf_clean_doc *d = b->doc;
-    uint64_t key = word_key(kn, ks);
-    word_slot *w = word_slot_of(b, key);
-    if (w->key == key)
-        return w;
     memset(w, 0, sizeof *w);
     w->key = key;
     bool same = same_bytes(d->pool + t->norm, t->norm_len, d->pool + t->stem, t->stem_len);
@@ -603,6 +633,14 @@ static word_slot *word_record(builder *b, const nf_token *t, uint64_t kn, uint64
         w->flags |= WORD_FOUND;
         set_emit(w, n_norm ? norm_terms : stem_terms, n_norm ? n_norm : n_stem);
     }
+}
+
+static inline word_slot *word_record(builder *b, const nf_token *t, uint64_t kn, uint64_t ks)
+{
+    uint64_t key = word_key(kn, ks);
+    word_slot *w = word_slot_of(b, key);
+    if (w->key != key)
+        fill_word(b, w, key, t, kn, ks);
     return w;
 }
 
@@ -610,37 +648,48 @@ static word_slot *word_record(builder *b, const nf_token *t, uint64_t kn, uint64
  * token may be in the dictionary by form (or by stem). */
 static uint32_t phrase_bit(size_t span, bool by_stem) { return 1u << ((span - 2) * 2 + by_stem); }
 
-/* Whether the dictionary may hold the phrase of word tokens [i, i+span) by
- * form (by_stem false) or by stem: its first word begins a phrase, its
- * last ends one, and the phrase filter (links.h) knows one from the first
- * to the last. A word holding a space, or empty, would split the joined
- * text otherwise: such a phrase is looked up. PHRASE_ASK_FILTER: the
- * filter is to be asked about *key. */
-enum { PHRASE_NO, PHRASE_MAY, PHRASE_ASK_FILTER };
-static int phrase_possible(const builder *b, size_t i, size_t span, bool by_stem, uint64_t *key)
-{
-    const token_word *tw = b->words + i;
-    uint32_t h = (span == 3 ? WORD_HEAD3 : WORD_HEAD2) << (by_stem ? 3 : 0), odd = by_stem ? WORD_ODD_STEM : WORD_ODD_NORM;
-    if (i + span > b->doc->n_tokens || !(tw[0].w.flags & h) || !(tw[span - 1].w.flags & WORD_TAIL << (by_stem ? 3 : 0)))
-        return PHRASE_NO; /* (the flags of a token that is no word are 0) */
-    bool odd_words = false;
-    for (size_t k = 0; k < span; k++) {
-        if (b->doc->tokens[i + k].kind != NF_TOKEN_WORD)
-            return PHRASE_NO; /* lookup_span would find nothing */
-        odd_words |= (tw[k].w.flags & odd) != 0;
-    }
-    if (odd_words)
-        return PHRASE_MAY;
-    *key = nfi_lexicon_phrase_key(tw[0].key[by_stem], tw[span - 1].key[by_stem], span);
-    return PHRASE_ASK_FILTER;
-}
-
 /* A question to the phrase filter: may the phrase of key start at token i
  * (bit: its phrase_bit)? */
 typedef struct phrase_query {
     uint64_t key;
     uint32_t i, bit;
 } phrase_query;
+
+/* Which phrases of word tokens from i may be in the dictionary, by form and
+ * by stem: the first word begins a phrase of that length, the last ends
+ * one and the phrase filter (links.h) knows one from the first to the
+ * last. A phrase holding a word with a space, or an empty one, would split
+ * the joined text otherwise: it is tried (its bit set at once). The other
+ * candidates become questions to the filter, added at *q (its words
+ * fetched now); returns how many. (The flags of a token that is no word
+ * are 0: it begins and ends nothing.) */
+static size_t phrase_questions(builder *b, size_t i, nfi_phrase_filter f, phrase_query *q)
+{
+    token_word *tw = b->words + i;
+    const nf_token *t = b->doc->tokens + i;
+    size_t n_tokens = b->doc->n_tokens, n = 0;
+    uint32_t first = tw[0].w.flags;
+    if (!(first & ((WORD_HEAD2 | WORD_HEAD3) | (WORD_HEAD2 | WORD_HEAD3) << 3)))
+        return 0;
+    for (size_t span = 2; span <= 3; span++) {
+        if (i + span > n_tokens || (span == 3 && t[1].kind != NF_TOKEN_WORD))
+            return n;
+        uint32_t last = tw[span - 1].w.flags, odd = first | last | (span == 3 ? tw[1].w.flags : 0);
+        for (int by_stem = 0; by_stem < 2; by_stem++) {
+            int shift = by_stem ? 3 : 0;
+            if (!(first & (span == 3 ? WORD_HEAD3 : WORD_HEAD2) << shift) || !(last & WORD_TAIL << shift))
+                continue;
+            if (odd & (by_stem ? WORD_ODD_STEM : WORD_ODD_NORM)) {
+                tw->phrases |= phrase_bit(span, by_stem);
+                continue;
+            }
+            uint64_t key = nfi_lexicon_phrase_key(tw[0].key[by_stem], tw[span - 1].key[by_stem], span);
+            nfi_phrase_filter_prefetch(f, key);
+            q[n++] = (phrase_query){key, (uint32_t)i, phrase_bit(span, by_stem)};
+        }
+    }
+    return n;
+}
 
 /* What the dictionary says about every word token of the document, one
  * word record read per token (rather than once as a head, once as a tail,
@@ -677,20 +726,11 @@ static void read_words(builder *b)
         tw->phrases = 0;
     }
     size_t n_queries = 0; /* the filter's words fetched while the questions are gathered */
+    nfi_phrase_filter f = nfi_lexicon_phrase_filter(b->p->lex);
     for (size_t i = 0; i < d->n_tokens; i++)
-        for (size_t span = 2; span <= 3; span++)
-            for (int by_stem = 0; by_stem < 2; by_stem++) {
-                uint64_t key;
-                int answer = phrase_possible(b, i, span, by_stem, &key);
-                if (answer == PHRASE_MAY)
-                    b->words[i].phrases |= phrase_bit(span, by_stem);
-                if (answer != PHRASE_ASK_FILTER)
-                    continue;
-                nfi_lexicon_prefetch_phrase(b->p->lex, key);
-                b->queries[n_queries++] = (phrase_query){key, (uint32_t)i, phrase_bit(span, by_stem)};
-            }
+        n_queries += phrase_questions(b, i, f, b->queries + n_queries);
     for (size_t q = 0; q < n_queries; q++)
-        if (nfi_lexicon_may_have_phrase(b->p->lex, b->queries[q].key))
+        if (nfi_phrase_filter_may_have(f, b->queries[q].key))
             b->words[b->queries[q].i].phrases |= b->queries[q].bit;
 }
 
@@ -723,8 +763,11 @@ static size_t translate_at(builder *b, size_t i, bool *found)
     word_slot *w = word_record(b, t, tw->key[0], tw->key[1]); /* where the split is kept (no terms: no features) */
     if (!(w->flags & WORD_SPLIT_KNOWN)) {
         w->flags |= WORD_SPLIT_KNOWN;
-        if (split_compound(b, t, w->emit)) /* its two hashes, kinds in the low bits, as emitted */
+        if (split_compound(b, t, w->emit)) { /* its two hashes, kinds in the low bits, as emitted */
             w->flags |= WORD_SPLIT, w->n_emit = 2;
+            if ((w->emit[0] & 3) == NF_PIVOT_TERM || (w->emit[1] & 3) == NF_PIVOT_TERM)
+                w->flags |= WORD_EMIT_TERM;
+        }
     }
     if (w->flags & WORD_SPLIT) {
         from_tokens(b, i, 1);
