@@ -1278,50 +1278,64 @@ static double term_share(builder *b)
 
 /* The features (sorted by hash, each with its count) and the sequence as
  * feature indices, from the emitted hashes: an open-addressing table of
- * the hashes numbers each distinct one and counts it, the distinct hashes
- * alone are sorted (about half the sequence), and each number's place in
- * that order renumbers the sequence; and (when surface is wanted) each
- * feature's first surface. */
+ * the hashes numbers each distinct one and counts it; its slot is the
+ * hash's top bits and probing runs forward, never wrapping (room for every
+ * element past the last home slot), so walking the table (a bit per full
+ * slot) meets the distinct hashes in order but within a run of full slots, which an
+ * insertion sort mends (its moves stay within those runs, as probing
+ * does); each number's place in that order renumbers the sequence; and
+ * (when surface is wanted) each feature's first surface. */
 static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *at, size_t n, bool surface,
                            nf_pivot *out)
 {
-    size_t cap = 16;
-    while (cap < 2 * n)
-        cap *= 2;
-    /* scratch (the pivoter's): slots (cap), then per distinct hash its hash, count and rank, per element
-     * its number, and the sorted hashes with the sort's scratch */
-    uint32_t *slots = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, cap * 4 + (n + 1) * (8 + 4 + 4 + 4 + 16), 1);
-    if (!slots)
+    int bits = 4;
+    while (((size_t)1 << bits) < 2 * n)
+        bits++;
+    size_t room = ((size_t)1 << bits) + n + 1;
+    size_t words = room / 64 + 1;
+    /* scratch (the pivoter's): the full slots' bits (words), per distinct hash its hash, then the slots
+     * (room), per distinct hash its count and rank, per element its number, and the distinct numbers in order */
+    uint64_t *full = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, (words + n + 1) * 8 + room * 4 + (n + 1) * 16, 1);
+    if (!full)
         return false;
-    p->index_scratch = slots;
-    uint64_t *uniq = (uint64_t *)(slots + cap), *sorted = uniq + n + 1;
-    uint32_t *count = (uint32_t *)(sorted + 2 * (n + 1)), *rank = count + n + 1, *number = rank + n + 1;
-    memset(slots, 0xFF, cap * sizeof *slots);
+    p->index_scratch = full;
+    uint64_t *uniq = full + words;
+    uint32_t *slots = (uint32_t *)(uniq + n + 1), *count = slots + room, *rank = count + n + 1, *number = rank + n + 1,
+             *order = number + n + 1;
+    memset(full, 0, words * sizeof *full);
+    memset(slots, 0xFF, room * sizeof *slots);
     size_t nf = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t k = (size_t)(seq[i] >> 7) & (cap - 1);
+        size_t k = (size_t)(seq[i] >> (64 - bits));
         while (slots[k] != UINT32_MAX && uniq[slots[k]] != seq[i])
-            k = (k + 1) & (cap - 1);
+            k++;
         if (slots[k] == UINT32_MAX) {
             slots[k] = (uint32_t)nf;
+            full[k / 64] |= 1ULL << (k % 64);
             uniq[nf] = seq[i], count[nf++] = 0;
         }
         count[number[i] = slots[k]]++;
     }
-    if (nf)
-        memcpy(sorted, uniq, nf * 8);
-    nfi_u64_sort(sorted, nf, sorted + nf);
+    size_t m = 0;
+    for (size_t w = 0; w < words; w++) /* the numbers in slot order */
+        for (uint64_t x = full[w]; x; x &= x - 1)
+            order[m++] = slots[w * 64 + (size_t)__builtin_ctzll(x)];
+    for (size_t r = 1; r < nf; r++) {
+        uint32_t f = order[r];
+        size_t j = r;
+        for (; j > 0 && uniq[order[j - 1]] > uniq[f]; j--)
+            order[j] = order[j - 1];
+        order[j] = f;
+    }
     out->features = malloc((nf ? nf : 1) * sizeof *out->features);
     out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
     out->surface = surface ? calloc(2 * nf + 1, sizeof *out->surface) : NULL;
     if (!out->features || !out->sequence || (surface && !out->surface))
         return false;
     for (size_t r = 0; r < nf; r++) {
-        size_t k = (size_t)(sorted[r] >> 7) & (cap - 1);
-        while (uniq[slots[k]] != sorted[r])
-            k = (k + 1) & (cap - 1);
-        rank[slots[k]] = (uint32_t)r;
-        out->features[r] = (nf_pivot_feature){sorted[r], count[slots[k]], (uint8_t)(sorted[r] & 3)};
+        uint32_t f = order[r];
+        rank[f] = (uint32_t)r;
+        out->features[r] = (nf_pivot_feature){uniq[f], count[f], (uint8_t)(uniq[f] & 3)};
     }
     out->n_features = nf;
     for (size_t i = 0; i < n; i++) {
