@@ -302,10 +302,13 @@ size_t nfi_name_keys(const char *ascii, size_t len, size_t min_consonants, uint6
 
 /* ------------------------------------------------------------ building */
 
-/* A word token as the dictionary reads it (zero for other tokens). */
+/* A word token as the dictionary reads it (zero for other tokens): its
+ * keys, which find its record again (another word may have taken the slot
+ * meanwhile: the record is then made again, the same), and what the
+ * phrase questions read of the record. */
 typedef struct token_word {
-    word_slot w;              /* a copy of its record (another word may take the slot) */
     uint64_t key[2];          /* lexicon keys of its form and its stem */
+    uint32_t flags;           /* its record's (word_slot.flags) */
     uint32_t phrases;         /* phrase_bit: the phrases that may start here */
 } token_word;
 
@@ -668,13 +671,13 @@ static size_t phrase_questions(builder *b, size_t i, nfi_phrase_filter f, phrase
     token_word *tw = b->words + i;
     const nf_token *t = b->doc->tokens + i;
     size_t n_tokens = b->doc->n_tokens, n = 0;
-    uint32_t first = tw[0].w.flags;
+    uint32_t first = tw[0].flags;
     if (!(first & ((WORD_HEAD2 | WORD_HEAD3) | (WORD_HEAD2 | WORD_HEAD3) << 3)))
         return 0;
     for (size_t span = 2; span <= 3; span++) {
         if (i + span > n_tokens || (span == 3 && t[1].kind != NF_TOKEN_WORD))
             return n;
-        uint32_t last = tw[span - 1].w.flags, odd = first | last | (span == 3 ? tw[1].w.flags : 0);
+        uint32_t last = tw[span - 1].flags, odd = first | last | (span == 3 ? tw[1].flags : 0);
         for (int by_stem = 0; by_stem < 2; by_stem++) {
             int shift = by_stem ? 3 : 0;
             if (!(first & (span == 3 ? WORD_HEAD3 : WORD_HEAD2) << shift) || !(last & WORD_TAIL << shift))
@@ -720,7 +723,7 @@ static void read_words(builder *b)
         if (t->kind != NF_TOKEN_WORD)
             continue;
         const word_slot *w = word_record(b, t, tw->key[0], tw->key[1]);
-        tw->w = *w;
+        tw->flags = w->flags;
         if (w->flags & WORD_EMIT_RAW) /* the values lie all over the mapped dictionary: fetched now, */
             __builtin_prefetch(w->values); /* read when emitted */
         tw->phrases = 0;
@@ -754,13 +757,14 @@ static size_t translate_at(builder *b, size_t i, bool *found)
             return span;
         }
     }
-    if (tw->w.flags & WORD_FOUND) {
+    word_slot *w = word_record(b, t, tw->key[0], tw->key[1]);
+    if (w->flags & WORD_FOUND) {
         from_tokens(b, i, 1);
-        emit_word(b, &tw->w);
+        emit_word(b, w);
         *found = true;
         return 1;
     }
-    word_slot *w = word_record(b, t, tw->key[0], tw->key[1]); /* where the split is kept (no terms: no features) */
+    /* no terms: the record keeps the compound split */
     if (!(w->flags & WORD_SPLIT_KNOWN)) {
         w->flags |= WORD_SPLIT_KNOWN;
         if (split_compound(b, t, w->emit)) { /* its two hashes, kinds in the low bits, as emitted */
