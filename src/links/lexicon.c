@@ -220,8 +220,9 @@ static size_t english_names(builder *b, const char *s, size_t n, uint64_t *out, 
 static void add_marker(builder *b, const char *lang, const char *s, size_t n, uint64_t marker)
 {
     char key[NFI_PREFIX_KEY_MAX];
-    uint64_t k = marker == NFI_MARK_TAIL ? nfi_lexicon_suffix_key(lang, s, n, key, sizeof key)
-                                         : nfi_lexicon_prefix_key(lang, s, n, key, sizeof key);
+    uint64_t seed = nfi_lexicon_lang_seed(lang);
+    uint64_t k = marker == NFI_MARK_TAIL ? nfi_lexicon_suffix_key(seed, s, n, key, sizeof key)
+                                         : nfi_lexicon_prefix_key(seed, s, n, key, sizeof key);
     if (k)
         add_pair(b, k, marker);
 }
@@ -1294,22 +1295,34 @@ size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t *
     return lex->offsets[i + 1] - lex->offsets[i];
 }
 
-uint64_t nfi_lexicon_prefix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap)
+void nfi_lexicon_prefetch(const nfi_lexicon *lex, uint64_t key)
+{
+    if (!lex->n_keys)
+        return;
+    uint64_t p1, p2, a = lex->keys[0], z = lex->keys[lex->n_keys - 1];
+    bloom_probes(key, lex->bloom_mask, &p1, &p2);
+    __builtin_prefetch(&lex->bloom[p1 / 64]);
+    __builtin_prefetch(&lex->bloom[p2 / 64]);
+    if (key > a && key <= z) /* nfi_hash_lower_bound's first guess */
+        __builtin_prefetch(&lex->keys[(size_t)((double)(key - a) / (double)(z - a) * (double)(lex->n_keys - 1))]);
+}
+
+uint64_t nfi_lexicon_prefix_key(uint64_t lang_seed, const char *s, size_t len, char *buf, size_t cap)
 {
     if (len + 1 > cap)
         return 0;
     memcpy(buf, s, len);
     buf[len] = ' ';
-    return nfi_lexicon_key(lang, buf, len + 1);
+    return nfi_lexicon_key_seeded(lang_seed, buf, len + 1);
 }
 
-uint64_t nfi_lexicon_suffix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap)
+uint64_t nfi_lexicon_suffix_key(uint64_t lang_seed, const char *s, size_t len, char *buf, size_t cap)
 {
     if (len + 1 > cap)
         return 0;
     buf[0] = ' ';
     memcpy(buf + 1, s, len);
-    return nfi_lexicon_key(lang, buf, len + 1);
+    return nfi_lexicon_key_seeded(lang_seed, buf, len + 1);
 }
 
 const char *const *nfi_lexicon_languages(const nfi_lexicon *lex) { return lex->lang_ptrs; }

@@ -49,6 +49,8 @@ static inline uint64_t nfi_lexicon_key_seeded(uint64_t lang_seed, const char *wo
 }
 /* English term hashes for a key; 0 when the word is not in the lexicon. */
 size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t **terms);
+/* Starts fetching what nfi_lexicon_lookup will read first for key. */
+void nfi_lexicon_prefetch(const nfi_lexicon *lex, uint64_t key);
 /* Markers: every proper prefix of a headword without spaces (Chinese,
  * Japanese) is in the lexicon under its prefix key with the value
  * NFI_MARK_PREFIX; the first word of every phrase (normalized, and
@@ -57,7 +59,8 @@ size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t *
  * NFI_MARK_TAIL. So a reader stops extending a match as soon as no
  * headword can follow, and tries a phrase only between a word that begins
  * one and a word that ends one. The key is that of s[0,len) followed
- * (prefix) or preceded (suffix) by a space, which no headword has (buf:
+ * (prefix) or preceded (suffix) by a space, which no headword has, keyed
+ * in the language of lang_seed (nfi_lexicon_lang_seed) (buf:
  * cap bytes of scratch; 0 when s does not fit, and then s is unmarked and
  * readers must try). Marker values are never term hashes read as terms. */
 enum { NFI_PREFIX_KEY_MAX = 128 };
@@ -65,8 +68,8 @@ enum { NFI_PREFIX_KEY_MAX = 128 };
 #define NFI_MARK_HEAD2 0x6865616432ULL
 #define NFI_MARK_HEAD3 0x6865616433ULL
 #define NFI_MARK_TAIL 0x7461696CULL
-uint64_t nfi_lexicon_prefix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap);
-uint64_t nfi_lexicon_suffix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap);
+uint64_t nfi_lexicon_prefix_key(uint64_t lang_seed, const char *s, size_t len, char *buf, size_t cap);
+uint64_t nfi_lexicon_suffix_key(uint64_t lang_seed, const char *s, size_t len, char *buf, size_t cap);
 /* Phrase filter: the key of a phrase of `words` words whose first and
  * last words have the lexicon keys first and last (each the key of a word
  * without spaces, as nfi_lexicon_key makes it); and whether the lexicon may

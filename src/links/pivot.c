@@ -485,6 +485,14 @@ static size_t lookup(builder *b, uint64_t key, const uint64_t **terms)
     return n;
 }
 
+/* Starts fetching what lookup will read for key (the memo's slot, the
+ * dictionary's filter and first search step). */
+static void prefetch_lookup(const builder *b, uint64_t key)
+{
+    __builtin_prefetch(&b->p->memo[(key ^ key >> 29) & (LOOKUP_CACHE_SLOTS - 1)]);
+    nfi_lexicon_prefetch(b->p->lex, key);
+}
+
 /* A dictionary entry's values: its first terms, and every name its
  * glosses carry (the kind rides in the low bits). */
 static void emit_values(builder *b, const uint64_t *values, size_t n)
@@ -547,20 +555,30 @@ static bool split_compound(builder *b, const nf_token *t, uint64_t out[2])
  * false) or its stem, as WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL: most words
  * begin no phrase, or end none, and phrase lookups (most of all lookups)
  * are tried only from a word that begins one to a word that ends one. */
-static uint32_t phrase_marks(builder *b, const nf_token *t, bool by_stem)
+/* The keys of word token t's markers by its form (by_stem false) or its
+ * stem: prefix (head) and suffix (tail); false when it is too long to be
+ * marked. */
+static bool marker_keys(const builder *b, const nf_token *t, bool by_stem, uint64_t keys[2])
 {
     char buf[NFI_PREFIX_KEY_MAX];
-    const uint64_t *v;
     const char *s = b->doc->pool + (by_stem ? t->stem : t->norm);
     size_t len = by_stem ? t->stem_len : t->norm_len;
+    keys[0] = nfi_lexicon_prefix_key(b->lang_seed, s, len, buf, sizeof buf);
+    keys[1] = keys[0] ? nfi_lexicon_suffix_key(b->lang_seed, s, len, buf, sizeof buf) : 0;
+    return keys[0] != 0;
+}
+
+static uint32_t phrase_marks(builder *b, const nf_token *t, bool by_stem)
+{
+    const uint64_t *v;
     uint32_t marks = 0;
-    uint64_t key = nfi_lexicon_prefix_key(b->doc->lang, s, len, buf, sizeof buf);
-    if (!key)
+    uint64_t keys[2];
+    if (!marker_keys(b, t, by_stem, keys))
         return WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL; /* too long to be marked: try */
-    size_t n = lookup(b, key, &v);
+    size_t n = lookup(b, keys[0], &v);
     for (size_t i = 0; i < n; i++)
         marks |= v[i] == NFI_MARK_HEAD2 ? WORD_HEAD2 : v[i] == NFI_MARK_HEAD3 ? WORD_HEAD3 : 0;
-    n = lookup(b, nfi_lexicon_suffix_key(b->doc->lang, s, len, buf, sizeof buf), &v);
+    n = lookup(b, keys[1], &v);
     for (size_t i = 0; i < n; i++)
         marks |= v[i] == NFI_MARK_TAIL ? WORD_TAIL : 0;
     return marks;
@@ -647,6 +665,21 @@ static inline word_slot *word_record(builder *b, const nf_token *t, uint64_t kn,
     return w;
 }
 
+/* Starts fetching the dictionary entries fill_word will read for token t
+ * (form and stem keys kn, ks): its terms and markers. */
+static void prefetch_fill(const builder *b, const nf_token *t, uint64_t kn, uint64_t ks)
+{
+    uint64_t keys[2];
+    prefetch_lookup(b, kn);
+    if (marker_keys(b, t, false, keys))
+        prefetch_lookup(b, keys[0]), prefetch_lookup(b, keys[1]);
+    if (ks == kn)
+        return;
+    prefetch_lookup(b, ks);
+    if (marker_keys(b, t, true, keys))
+        prefetch_lookup(b, keys[0]), prefetch_lookup(b, keys[1]);
+}
+
 /* Bits of token_word.phrases: the phrase of 2 (or 3) words from this
  * token may be in the dictionary by form (or by stem). */
 static uint32_t phrase_bit(size_t span, bool by_stem) { return 1u << ((span - 2) * 2 + by_stem); }
@@ -716,6 +749,13 @@ static void read_words(builder *b)
                          ? tw->key[0]
                          : nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->stem, t->stem_len);
         __builtin_prefetch(word_slot_of(b, word_key(tw->key[0], tw->key[1])));
+    }
+    for (size_t i = 0; i < d->n_tokens; i++) { /* words met anew: their entries fetched together */
+        const nf_token *t = &d->tokens[i];
+        const token_word *tw = &b->words[i];
+        uint64_t key = word_key(tw->key[0], tw->key[1]);
+        if (t->kind == NF_TOKEN_WORD && word_slot_of(b, key)->key != key)
+            prefetch_fill(b, t, tw->key[0], tw->key[1]);
     }
     for (size_t i = 0; i < d->n_tokens; i++) {
         const nf_token *t = &d->tokens[i];
@@ -1160,7 +1200,7 @@ static size_t longest_match(builder *b, const char *s, size_t n, const uint64_t 
         size_t nv = lookup(b, nfi_lexicon_key_seeded(b->lang_seed, s, i), &v);
         if (nv)
             best = i, *values = v, *n_values = nv;
-        uint64_t prefix = nfi_lexicon_prefix_key(b->doc->lang, s, i, buf, sizeof buf);
+        uint64_t prefix = nfi_lexicon_prefix_key(b->lang_seed, s, i, buf, sizeof buf);
         if (prefix && !lookup(b, prefix, &v)) /* (a phrase's head word is a prefix too: no harm) */
             break;
     }
