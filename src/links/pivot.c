@@ -34,24 +34,30 @@
  *
  * Dictionary work per token is bounded: each document's words are read up
  * front (read_words: keys, then the per-thread word cache, then the phrase
- * filter of links.h), so a token's record is read once and the cache
- * misses of different tokens overlap; a phrase is joined and looked up only
+ * filter of links.h), so the cache misses of different tokens overlap: the
+ * slots are fetched while the keys are made, the dictionary entries of
+ * the words the cache lacks (terms and phrase markers, by form and stem)
+ * are all fetched before the first is read, and a token keeps only its
+ * keys and its record's flags (24 bytes), finding the record again when
+ * its features are emitted. A phrase is joined and looked up only
  * when its first word begins a phrase, its last ends one and the filter
- * knows that first and last word at that length (the filter's words are
- * fetched while the questions are gathered, then read). Caches and filters
- * only answer what the lexicon would: the features do not depend on them.
+ * knows that first and last word at that length (one inline pass asks
+ * the filter, fetching its words, and a second reads them). Caches and
+ * filters only answer what the lexicon would: the features do not depend
+ * on them (a record another word took is made again, the same).
  * Names are memoized the same way: a name's transliteration, and a name
  * word's keys, are pure functions of its bytes (per-thread memos holding
  * the bytes themselves).
  * A word's record (one 64-byte cache line) holds the features the word
- * alone gives, as final hashes, so a word met before reads no dictionary
- * values; a stem that is the form itself is keyed and looked up once.
+ * alone gives, as final hashes, and whether one is a term, so a word met
+ * before reads no dictionary values and its features are appended in one
+ * copy; a stem that is the form itself is keyed and looked up once.
  * The builder's working buffers belong to the pivoter and are emptied, not
  * freed, between documents.
  * The features come from a table of the emitted hashes (each distinct one
- * numbered and counted), only the distinct hashes are sorted, and the
- * sequence is renumbered by their order; term_share is counted as the
- * features are emitted.
+ * numbered and counted) whose slots follow the hashes' order, so walking
+ * it and mending runs of full slots sorts them; the sequence is renumbered
+ * by that order; term_share is counted as the features are emitted.
  */
 #define XXH_INLINE_ALL /* the same hashes, inlined: a call per word cost more than the hash */
 #include <xxhash.h>
