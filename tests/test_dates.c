@@ -78,12 +78,47 @@ static void test_dates_in_urls(void **state)
     assert_string_equal(found, "2025-03-11");
 }
 
+/* The month and day of every date in text (the links stage's dates):
+ * found wherever lexing the text whole finds them, also where only digits
+ * draw the lexer (dates after many numbers, across its chunks, after long
+ * prose), and not past the tokens the lexer keeps of a window. */
+static void test_month_days(void **state)
+{
+    (void)state;
+    uint16_t days[16];
+    const char *text = "Am 14. Juni 2024 und am 3. März; June 1, 2024 / 2024-06-15 / 2024\u5E746\u670820\u65E5";
+    assert_int_equal(nfi_month_days(text, strlen(text), days, 16), 5);
+    assert_int_equal(days[0], 614), assert_int_equal(days[1], 303), assert_int_equal(days[2], 601);
+    assert_int_equal(days[3], 615), assert_int_equal(days[4], 620);
+    nfi_buf b;
+    nfi_buf_init(&b);
+    for (int before = 0; before < 40; before++) { /* numbers that are no day or year, then dates */
+        b.len = 0;
+        for (int k = 0; k < before; k++)
+            nfi_buf_printf(&b, "%d%s", 100 + k, k % 3 ? " " : ", ");
+        nfi_buf_puts(&b, "June 14, 2024 - 2024-06-15, 16. Juni 2024");
+        for (int k = 0; k < before; k++)
+            nfi_buf_puts(&b, " Wort");
+        nfi_buf_puts(&b, " 17 juin");
+        assert_int_equal(nfi_month_days(b.data, b.len, days, 16), 4);
+        assert_int_equal(days[0], 614), assert_int_equal(days[1], 615), assert_int_equal(days[2], 616);
+        assert_int_equal(days[3], 617);
+    }
+    b.len = 0; /* 750 one-byte tokens: a date after them, in the same window, is past what is kept */
+    for (int k = 0; k < 750; k++)
+        nfi_buf_putc(&b, '.');
+    nfi_buf_puts(&b, " 14. Juni");
+    assert_int_equal(nfi_month_days(b.data, b.len, days, 16), 0);
+    nfi_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metadata_formats),
         cmocka_unit_test(test_dates_in_text),
         cmocka_unit_test(test_dates_in_urls),
+        cmocka_unit_test(test_month_days),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

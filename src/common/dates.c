@@ -21,6 +21,12 @@
  * text names none.
  * A bare "date" label ranks below a wire dateline, and "Updated" labels count
  * only when nothing better is found.
+ *
+ * Every date of a text (nfi_month_days, the links stage's date features)
+ * is read as if each 2 KB window were lexed whole, but only the tokens
+ * around digits are lexed: the window's tokens are counted 8 bytes at a
+ * time (the lexer keeps 700), then short chunks from two tokens before
+ * each digit are lexed and tried (window_dates says why that is the same).
  */
 #include "common/common.h"
 
@@ -423,35 +429,144 @@ int nf_find_date(const char *text, size_t len, int year_hint, char out[11])
     return 1;
 }
 
-/* Whether s holds an ASCII digit: every date match_date knows has a
- * number (LEX_NUM), so a stretch without one is not lexed. */
-static bool has_digit(const char *s, size_t n)
+/* The classes of bytes lex tells apart: a letter (or any non-ASCII byte)
+ * and a digit continue a run of their class, a space (not a newline)
+ * separates, every other byte is a token of its own. */
+static bool lex_letter(unsigned char c) { return c >= 0x80 || ((c | 32) >= 'a' && (c | 32) <= 'z'); }
+static bool lex_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static bool lex_space(unsigned char c) { return c != '\n' && nfi_is_space(c); }
+
+/* The number of tokens lex makes of s[0,n) (when it has room for all):
+ * each byte that is no space and does not continue a run of letters or
+ * digits opens one. 8 bytes at a time. */
+static size_t count_tokens(const char *s, size_t n)
 {
-    bool any = false;
-    for (size_t i = 0; i < n; i++) /* no exit inside: vectorized */
-        any |= (unsigned)((unsigned char)s[i] - '0') < 10u;
-    return any;
+    size_t count = 0, i = 0;
+    uint64_t carry_letter = 0, carry_digit = 0; /* the byte before's class, as byte 0's high bit */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, sizeof x);
+        uint64_t high = x & NFI_SWAR_HIGH, low7 = x & ~NFI_SWAR_HIGH;
+        uint64_t letter = high | nfi_swar_in(low7 | NFI_SWAR_ONES * 32, 'a', 'z');
+        uint64_t digit = nfi_swar_in(low7, '0', '9') & ~high;
+        uint64_t space = (nfi_swar_eq(low7, ' ') | nfi_swar_in(low7, '\t', '\r')) & ~nfi_swar_eq(low7, '\n') & ~high;
+        uint64_t other = ~(letter | digit | space) & NFI_SWAR_HIGH;
+        uint64_t opens = other | (letter & ~(letter << 8 | carry_letter)) | (digit & ~(digit << 8 | carry_digit));
+        count += nfi_swar_count(opens);
+        carry_letter = letter >> 56, carry_digit = digit >> 56;
+    }
+    bool letter = carry_letter != 0, digit = carry_digit != 0;
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool l = lex_letter(c), d = lex_digit(c);
+        count += !lex_space(c) && !(l && letter) && !(d && digit);
+        letter = l, digit = d;
+    }
+    return count;
+}
+
+/* The first ASCII digit of s[from,n), n when there is none. */
+static size_t next_digit(const char *s, size_t from, size_t n)
+{
+    size_t i = from;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, sizeof x);
+        uint64_t digits = nfi_swar_in(x & ~NFI_SWAR_HIGH, '0', '9') & ~(x & NFI_SWAR_HIGH);
+        if (digits)
+            return i + (size_t)__builtin_ctzll(digits) / 8;
+    }
+    while (i < n && !lex_digit((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+/* Where the token `back` tokens before the one opening at s[at] opens (s[0]
+ * opens one; fewer tokens there: 0). Runs are maximal, so a run found
+ * backwards opens where lex opens it. */
+static size_t tokens_back(const char *s, size_t at, int back)
+{
+    for (; back > 0; back--) {
+        while (at > 0 && lex_space((unsigned char)s[at - 1]))
+            at--;
+        if (at == 0)
+            return 0;
+        unsigned char c = (unsigned char)s[at - 1];
+        if (lex_letter(c))
+            while (at > 0 && lex_letter((unsigned char)s[at - 1]))
+                at--;
+        else if (lex_digit(c))
+            while (at > 0 && lex_digit((unsigned char)s[at - 1]))
+                at--;
+        else
+            at--;
+    }
+    return at;
+}
+
+/* The dates of toks[0,n) (lexed from text) that open at a try position
+ * (a number, or the token right before one) before token `limit` and not
+ * before byte `from` of text, appended to out; returns the byte where the
+ * tokens the last date used end (or `from`). */
+static size_t match_tokens(const char *text, lex_tok *toks, size_t n, size_t limit, size_t from, uint16_t *out,
+                           size_t *n_out, size_t max)
+{
+    for (size_t i = 0; i < limit && *n_out < max; i++) {
+        date_match dm;
+        /* every shape opens with a number or with a month right before one */
+        if ((toks[i].kind != LEX_NUM && !(i + 1 < n && toks[i + 1].kind == LEX_NUM)) || toks[i].start < from)
+            continue;
+        if (match_date(text, toks, n, i, &dm)) {
+            out[(*n_out)++] = (uint16_t)(dm.m * 100 + dm.d);
+            i = dm.next - 1;
+            from = toks[i].start + toks[i].len;
+        }
+    }
+    return from;
+}
+
+/* The dates of a window lex takes whole (at most max_toks tokens), lexed
+ * only around its digits: a date opens at most one token before a number
+ * and reads at most two tokens back (年) and four on from where it opens,
+ * and lex's tokens do not depend on where it starts, as long as that is
+ * where a token opens. So from each digit on, two tokens back, a chunk of
+ * tokens is lexed and tried up to four tokens before its end; the next
+ * digit search starts where trying stopped, and a date that used tokens
+ * beyond a chunk keeps the next chunk from trying inside them: the same
+ * dates as lexing the whole window. */
+static void window_dates(const char *w, size_t len, uint16_t *out, size_t *n_out, size_t max)
+{
+    enum { CHUNK = 12, AHEAD = 5 };
+    lex_tok toks[CHUNK];
+    size_t at = 0, from = 0; /* digits searched from at; dates open from byte from */
+    while (*n_out < max && (at = next_digit(w, at, len)) < len) {
+        size_t open = tokens_back(w, at, 2);
+        size_t n = lex(w + open, len - open, toks, CHUNK);
+        bool whole = n < CHUNK; /* the chunk reaches the window's end */
+        size_t limit = whole ? n : n - AHEAD;
+        from = match_tokens(w + open, toks, n, limit, from > open ? from - open : 0, out, n_out, max) + open;
+        if (whole)
+            return;
+        at = open + toks[limit].start; /* the first token not tried */
+    }
 }
 
 size_t nfi_month_days(const char *text, size_t len, uint16_t *out, size_t max)
 {
     enum { WINDOW = 2048, MAX_TOKS = 700 };
-    lex_tok toks[MAX_TOKS];
     size_t n_out = 0;
     for (size_t at = 0; at < len && n_out < max;) {
         size_t end = at + WINDOW < len ? at + WINDOW : len;
         while (end < len && !nfi_is_space((unsigned char)text[end])) /* do not cut a word */
             end++;
-        size_t n = has_digit(text + at, end - at) ? lex(text + at, end - at, toks, MAX_TOKS) : 0;
-        for (size_t i = 0; i < n && n_out < max; i++) {
-            date_match dm;
-            /* every shape opens with a number or with a month right before one */
-            if (toks[i].kind != LEX_NUM && !(i + 1 < n && toks[i + 1].kind == LEX_NUM))
-                continue;
-            if (match_date(text + at, toks, n, i, &dm)) {
-                out[n_out++] = (uint16_t)(dm.m * 100 + dm.d);
-                i = dm.next - 1;
-            }
+        if (next_digit(text + at, 0, end - at) == end - at) {
+            /* every date match_date knows has a number: nothing to lex */
+        } else if (count_tokens(text + at, end - at) <= MAX_TOKS) {
+            window_dates(text + at, end - at, out, &n_out, max);
+        } else { /* lex keeps the first MAX_TOKS tokens: lexed whole, as it cuts them */
+            lex_tok toks[MAX_TOKS];
+            size_t n = lex(text + at, end - at, toks, MAX_TOKS);
+            match_tokens(text + at, toks, n, n, 0, out, &n_out, max);
         }
         at = end;
     }

@@ -220,8 +220,9 @@ static size_t english_names(builder *b, const char *s, size_t n, uint64_t *out, 
 static void add_marker(builder *b, const char *lang, const char *s, size_t n, uint64_t marker)
 {
     char key[NFI_PREFIX_KEY_MAX];
-    uint64_t k = marker == NFI_MARK_TAIL ? nfi_lexicon_suffix_key(lang, s, n, key, sizeof key)
-                                         : nfi_lexicon_prefix_key(lang, s, n, key, sizeof key);
+    uint64_t seed = nfi_lexicon_lang_seed(lang);
+    uint64_t k = marker == NFI_MARK_TAIL ? nfi_lexicon_suffix_key(seed, s, n, key, sizeof key)
+                                         : nfi_lexicon_prefix_key(seed, s, n, key, sizeof key);
     if (k)
         add_pair(b, k, marker);
 }
@@ -245,16 +246,6 @@ static void add_cjk_word(builder *b, const char *lang, const uint64_t *terms, si
     for (size_t i = 1; i < len; i++) /* every proper prefix, at character boundaries, is marked */
         if (((unsigned char)key[i] & 0xC0) != 0x80)
             add_marker(b, lang, key, i, NFI_MARK_PREFIX);
-}
-
-uint64_t nfi_lexicon_phrase_key(uint64_t first, uint64_t last, size_t words)
-{
-    uint64_t h = first * 0x9E3779B97F4A7C15ULL ^ (last << 29 | last >> 35) ^ (uint64_t)words;
-    h ^= h >> 33; /* murmur's finalizer: the filter reads the low and the high bits */
-    h *= 0xFF51AFD7ED558CCDULL;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ULL;
-    return (h ^ h >> 33) | 1;
 }
 
 /* The phrase key of a joined headword s (words joined by single spaces):
@@ -1168,20 +1159,10 @@ static nf_status ensure_dir(const char *dir, nf_error *err)
     return NF_OK;
 }
 
-static void phrase_probes(uint64_t key, uint64_t mask, size_t *word, uint64_t *bits)
-{
-    *word = (size_t)(key & mask);
-    *bits = 1ULL << (key >> 52 & 63) | 1ULL << (key >> 58); /* bits apart from the word index's */
-}
-
 static void add_phrases(nfi_lexicon *lex, const uint64_t *keys, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        size_t w;
-        uint64_t bits;
-        phrase_probes(keys[i], lex->phrase_mask, &w, &bits);
-        lex->phrase_filter[w] |= bits;
-    }
+    for (size_t i = 0; i < n; i++)
+        lex->phrase_filter[keys[i] & lex->phrase_mask] |= nfi_phrase_filter_bits(keys[i]);
 }
 
 /* The phrase filter over the cache's and the user's phrase keys. */
@@ -1201,20 +1182,11 @@ static nf_status build_phrase_filter(nfi_lexicon *lex, nf_error *err)
     return NF_OK;
 }
 
-bool nfi_lexicon_may_have_phrase(const nfi_lexicon *lex, uint64_t phrase_key)
+nfi_phrase_filter nfi_lexicon_phrase_filter(const nfi_lexicon *lex)
 {
-    if (!lex->phrase_filter)
-        return false;
-    size_t w;
-    uint64_t bits;
-    phrase_probes(phrase_key, lex->phrase_mask, &w, &bits);
-    return (lex->phrase_filter[w] & bits) == bits;
-}
-
-void nfi_lexicon_prefetch_phrase(const nfi_lexicon *lex, uint64_t phrase_key)
-{
-    if (lex->phrase_filter)
-        __builtin_prefetch(&lex->phrase_filter[phrase_key & lex->phrase_mask]);
+    static const uint64_t empty = 0; /* no bit set: every key answers false */
+    return lex->phrase_filter ? (nfi_phrase_filter){lex->phrase_filter, lex->phrase_mask}
+                              : (nfi_phrase_filter){&empty, 0};
 }
 
 nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *cache_dir, const char *user_file,
@@ -1323,22 +1295,34 @@ size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t *
     return lex->offsets[i + 1] - lex->offsets[i];
 }
 
-uint64_t nfi_lexicon_prefix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap)
+void nfi_lexicon_prefetch(const nfi_lexicon *lex, uint64_t key)
+{
+    if (!lex->n_keys)
+        return;
+    uint64_t p1, p2, a = lex->keys[0], z = lex->keys[lex->n_keys - 1];
+    bloom_probes(key, lex->bloom_mask, &p1, &p2);
+    __builtin_prefetch(&lex->bloom[p1 / 64]);
+    __builtin_prefetch(&lex->bloom[p2 / 64]);
+    if (key > a && key <= z) /* nfi_hash_lower_bound's first guess */
+        __builtin_prefetch(&lex->keys[(size_t)((double)(key - a) / (double)(z - a) * (double)(lex->n_keys - 1))]);
+}
+
+uint64_t nfi_lexicon_prefix_key(uint64_t lang_seed, const char *s, size_t len, char *buf, size_t cap)
 {
     if (len + 1 > cap)
         return 0;
     memcpy(buf, s, len);
     buf[len] = ' ';
-    return nfi_lexicon_key(lang, buf, len + 1);
+    return nfi_lexicon_key_seeded(lang_seed, buf, len + 1);
 }
 
-uint64_t nfi_lexicon_suffix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap)
+uint64_t nfi_lexicon_suffix_key(uint64_t lang_seed, const char *s, size_t len, char *buf, size_t cap)
 {
     if (len + 1 > cap)
         return 0;
     buf[0] = ' ';
     memcpy(buf + 1, s, len);
-    return nfi_lexicon_key(lang, buf, len + 1);
+    return nfi_lexicon_key_seeded(lang_seed, buf, len + 1);
 }
 
 const char *const *nfi_lexicon_languages(const nfi_lexicon *lex) { return lex->lang_ptrs; }

@@ -49,6 +49,8 @@ static inline uint64_t nfi_lexicon_key_seeded(uint64_t lang_seed, const char *wo
 }
 /* English term hashes for a key; 0 when the word is not in the lexicon. */
 size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t **terms);
+/* Starts fetching what nfi_lexicon_lookup will read first for key. */
+void nfi_lexicon_prefetch(const nfi_lexicon *lex, uint64_t key);
 /* Markers: every proper prefix of a headword without spaces (Chinese,
  * Japanese) is in the lexicon under its prefix key with the value
  * NFI_MARK_PREFIX; the first word of every phrase (normalized, and
@@ -57,7 +59,8 @@ size_t nfi_lexicon_lookup(const nfi_lexicon *lex, uint64_t key, const uint64_t *
  * NFI_MARK_TAIL. So a reader stops extending a match as soon as no
  * headword can follow, and tries a phrase only between a word that begins
  * one and a word that ends one. The key is that of s[0,len) followed
- * (prefix) or preceded (suffix) by a space, which no headword has (buf:
+ * (prefix) or preceded (suffix) by a space, which no headword has, keyed
+ * in the language of lang_seed (nfi_lexicon_lang_seed) (buf:
  * cap bytes of scratch; 0 when s does not fit, and then s is unmarked and
  * readers must try). Marker values are never term hashes read as terms. */
 enum { NFI_PREFIX_KEY_MAX = 128 };
@@ -65,8 +68,8 @@ enum { NFI_PREFIX_KEY_MAX = 128 };
 #define NFI_MARK_HEAD2 0x6865616432ULL
 #define NFI_MARK_HEAD3 0x6865616433ULL
 #define NFI_MARK_TAIL 0x7461696CULL
-uint64_t nfi_lexicon_prefix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap);
-uint64_t nfi_lexicon_suffix_key(const char *lang, const char *s, size_t len, char *buf, size_t cap);
+uint64_t nfi_lexicon_prefix_key(uint64_t lang_seed, const char *s, size_t len, char *buf, size_t cap);
+uint64_t nfi_lexicon_suffix_key(uint64_t lang_seed, const char *s, size_t len, char *buf, size_t cap);
 /* Phrase filter: the key of a phrase of `words` words whose first and
  * last words have the lexicon keys first and last (each the key of a word
  * without spaces, as nfi_lexicon_key makes it); and whether the lexicon may
@@ -74,10 +77,38 @@ uint64_t nfi_lexicon_suffix_key(const char *lang, const char *s, size_t len, cha
  * words exists (no false negatives: every multiword headword's key, by form
  * and by stem, is in the filter), so a reader skips building and looking up
  * the joined phrase; true is wrong for about 2% of the keys tried. */
-uint64_t nfi_lexicon_phrase_key(uint64_t first, uint64_t last, size_t words);
-bool nfi_lexicon_may_have_phrase(const nfi_lexicon *lex, uint64_t phrase_key);
-/* Starts fetching what nfi_lexicon_may_have_phrase will read for the key. */
-void nfi_lexicon_prefetch_phrase(const nfi_lexicon *lex, uint64_t phrase_key);
+static inline uint64_t nfi_lexicon_phrase_key(uint64_t first, uint64_t last, size_t words)
+{
+    uint64_t h = first * 0x9E3779B97F4A7C15ULL ^ (last << 29 | last >> 35) ^ (uint64_t)words;
+    h ^= h >> 33; /* murmur's finalizer: the filter reads the low and the high bits */
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return (h ^ h >> 33) | 1;
+}
+/* The filter itself (inline: the pivot asks about most words of a German
+ * or French text, several times each): words of 64 bits, mask of the word index;
+ * a key sets two bits of one word. No filter (no phrase): mask 0 and one
+ * empty word. */
+typedef struct nfi_phrase_filter {
+    const uint64_t *words;
+    uint64_t mask;
+} nfi_phrase_filter;
+nfi_phrase_filter nfi_lexicon_phrase_filter(const nfi_lexicon *lex);
+static inline uint64_t nfi_phrase_filter_bits(uint64_t phrase_key)
+{
+    return 1ULL << (phrase_key >> 52 & 63) | 1ULL << (phrase_key >> 58); /* apart from the word index's */
+}
+static inline bool nfi_phrase_filter_may_have(nfi_phrase_filter f, uint64_t phrase_key)
+{
+    uint64_t bits = nfi_phrase_filter_bits(phrase_key);
+    return (f.words[phrase_key & f.mask] & bits) == bits;
+}
+/* Starts fetching what nfi_phrase_filter_may_have will read for the key. */
+static inline void nfi_phrase_filter_prefetch(nfi_phrase_filter f, uint64_t phrase_key)
+{
+    __builtin_prefetch(&f.words[phrase_key & f.mask]);
+}
 /* Languages with entries, NULL-terminated. */
 const char *const *nfi_lexicon_languages(const nfi_lexicon *lex);
 bool nfi_lexicon_has(const nfi_lexicon *lex, const char *lang);

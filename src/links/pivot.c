@@ -34,24 +34,30 @@
  *
  * Dictionary work per token is bounded: each document's words are read up
  * front (read_words: keys, then the per-thread word cache, then the phrase
- * filter of links.h), so a token's record is read once and the cache
- * misses of different tokens overlap; a phrase is joined and looked up only
+ * filter of links.h), so the cache misses of different tokens overlap: the
+ * slots are fetched while the keys are made, the dictionary entries of
+ * the words the cache lacks (terms and phrase markers, by form and stem)
+ * are all fetched before the first is read, and a token keeps only its
+ * keys and its record's flags (24 bytes), finding the record again when
+ * its features are emitted. A phrase is joined and looked up only
  * when its first word begins a phrase, its last ends one and the filter
- * knows that first and last word at that length (the filter's words are
- * fetched while the questions are gathered, then read). Caches and filters
- * only answer what the lexicon would: the features do not depend on them.
+ * knows that first and last word at that length (one inline pass asks
+ * the filter, fetching its words, and a second reads them). Caches and
+ * filters only answer what the lexicon would: the features do not depend
+ * on them (a record another word took is made again, the same).
  * Names are memoized the same way: a name's transliteration, and a name
  * word's keys, are pure functions of its bytes (per-thread memos holding
  * the bytes themselves).
  * A word's record (one 64-byte cache line) holds the features the word
- * alone gives, as final hashes, so a word met before reads no dictionary
- * values; a stem that is the form itself is keyed and looked up once.
+ * alone gives, as final hashes, and whether one is a term, so a word met
+ * before reads no dictionary values and its features are appended in one
+ * copy; a stem that is the form itself is keyed and looked up once.
  * The builder's working buffers belong to the pivoter and are emptied, not
  * freed, between documents.
  * The features come from a table of the emitted hashes (each distinct one
- * numbered and counted), only the distinct hashes are sorted, and the
- * sequence is renumbered by their order; term_share is counted as the
- * features are emitted.
+ * numbered and counted) whose slots follow the hashes' order, so walking
+ * it and mending runs of full slots sorts them; the sequence is renumbered
+ * by that order; term_share is counted as the features are emitted.
  */
 #define XXH_INLINE_ALL /* the same hashes, inlined: a call per word cost more than the hash */
 #include <xxhash.h>
@@ -99,6 +105,7 @@ enum {
     WORD_ODD_NORM = 256, WORD_ODD_STEM = 512, /* empty, or holding a space: no phrase filter */
     WORD_FOUND = 1024,    /* the form or the stem has terms */
     WORD_EMIT_RAW = 2048, /* more features than fit: values/n_emit are the dictionary's values */
+    WORD_EMIT_TERM = 4096, /* emit holds a term (else only names, or nothing) */
 };
 enum { WORD_EMIT_MAX = 5 };
 typedef struct word_slot {
@@ -301,10 +308,13 @@ size_t nfi_name_keys(const char *ascii, size_t len, size_t min_consonants, uint6
 
 /* ------------------------------------------------------------ building */
 
-/* A word token as the dictionary reads it (zero for other tokens). */
+/* A word token as the dictionary reads it (zero for other tokens): its
+ * keys, which find its record again (another word may have taken the slot
+ * meanwhile: the record is then made again, the same), and what the
+ * phrase questions read of the record. */
 typedef struct token_word {
-    word_slot w;              /* a copy of its record (another word may take the slot) */
     uint64_t key[2];          /* lexicon keys of its form and its stem */
+    uint32_t flags;           /* its record's (word_slot.flags) */
     uint32_t phrases;         /* phrase_bit: the phrases that may start here */
 } token_word;
 
@@ -350,6 +360,17 @@ static void close_word(builder *b)
     b->n_words_with_term += b->word_term;
 }
 
+/* Features of the words at cur_start follow: a feature of the next word
+ * closes the last one (term_share). */
+static inline void open_word(builder *b)
+{
+    if (!b->word_open || b->cur_start != b->word_start) {
+        close_word(b);
+        b->word_open = true, b->word_start = b->cur_start;
+        b->word_counted = b->word_term = false;
+    }
+}
+
 static void emit_hash(builder *b, int kind, uint64_t h)
 {
     h = (h & ~3ULL) | (uint64_t)kind; /* the kind rides in the low bits */
@@ -358,13 +379,33 @@ static void emit_hash(builder *b, int kind, uint64_t h)
         uint32_t at[2] = {b->cur_start, b->cur_len};
         append8(&b->at, at);
     }
-    if (!b->word_open || b->cur_start != b->word_start) { /* a feature of the next word */
-        close_word(b);
-        b->word_open = true, b->word_start = b->cur_start;
-        b->word_counted = b->word_term = false;
-    }
+    open_word(b);
     b->word_counted |= kind == NF_PIVOT_TERM || kind == NF_PIVOT_NAME;
     b->word_term |= kind == NF_PIVOT_TERM;
+}
+
+/* emit_hash of each of h[0,n) (final hashes of kind term or name, kind in
+ * the low bits; h has room for WORD_EMIT_MAX), all of one word: one test
+ * of the word and one copy of fixed size. */
+static inline void emit_hashes(builder *b, const uint64_t h[WORD_EMIT_MAX], size_t n, bool term)
+{
+    if (!n)
+        return;
+    nfi_buf *seq = &b->seq;
+    if (seq->len + 8 * WORD_EMIT_MAX + 1 > seq->cap) {
+        nfi_buf_append(seq, h, 8 * n);
+    } else {
+        memcpy(seq->data + seq->len, h, 8 * WORD_EMIT_MAX);
+        seq->len += 8 * n;
+        seq->data[seq->len] = '\0';
+    }
+    for (size_t k = 0; k < n && b->p->keep_surface; k++) {
+        uint32_t at[2] = {b->cur_start, b->cur_len};
+        append8(&b->at, at);
+    }
+    open_word(b);
+    b->word_counted = true;
+    b->word_term |= term;
 }
 
 static void emit(builder *b, int kind, const char *key, size_t len)
@@ -450,6 +491,14 @@ static size_t lookup(builder *b, uint64_t key, const uint64_t **terms)
     return n;
 }
 
+/* Starts fetching what lookup will read for key (the memo's slot, the
+ * dictionary's filter and first search step). */
+static void prefetch_lookup(const builder *b, uint64_t key)
+{
+    __builtin_prefetch(&b->p->memo[(key ^ key >> 29) & (LOOKUP_CACHE_SLOTS - 1)]);
+    nfi_lexicon_prefetch(b->p->lex, key);
+}
+
 /* A dictionary entry's values: its first terms, and every name its
  * glosses carry (the kind rides in the low bits). */
 static void emit_values(builder *b, const uint64_t *values, size_t n)
@@ -512,20 +561,30 @@ static bool split_compound(builder *b, const nf_token *t, uint64_t out[2])
  * false) or its stem, as WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL: most words
  * begin no phrase, or end none, and phrase lookups (most of all lookups)
  * are tried only from a word that begins one to a word that ends one. */
-static uint32_t phrase_marks(builder *b, const nf_token *t, bool by_stem)
+/* The keys of word token t's markers by its form (by_stem false) or its
+ * stem: prefix (head) and suffix (tail); false when it is too long to be
+ * marked. */
+static bool marker_keys(const builder *b, const nf_token *t, bool by_stem, uint64_t keys[2])
 {
     char buf[NFI_PREFIX_KEY_MAX];
-    const uint64_t *v;
     const char *s = b->doc->pool + (by_stem ? t->stem : t->norm);
     size_t len = by_stem ? t->stem_len : t->norm_len;
+    keys[0] = nfi_lexicon_prefix_key(b->lang_seed, s, len, buf, sizeof buf);
+    keys[1] = keys[0] ? nfi_lexicon_suffix_key(b->lang_seed, s, len, buf, sizeof buf) : 0;
+    return keys[0] != 0;
+}
+
+static uint32_t phrase_marks(builder *b, const nf_token *t, bool by_stem)
+{
+    const uint64_t *v;
     uint32_t marks = 0;
-    uint64_t key = nfi_lexicon_prefix_key(b->doc->lang, s, len, buf, sizeof buf);
-    if (!key)
+    uint64_t keys[2];
+    if (!marker_keys(b, t, by_stem, keys))
         return WORD_HEAD2 | WORD_HEAD3 | WORD_TAIL; /* too long to be marked: try */
-    size_t n = lookup(b, key, &v);
+    size_t n = lookup(b, keys[0], &v);
     for (size_t i = 0; i < n; i++)
         marks |= v[i] == NFI_MARK_HEAD2 ? WORD_HEAD2 : v[i] == NFI_MARK_HEAD3 ? WORD_HEAD3 : 0;
-    n = lookup(b, nfi_lexicon_suffix_key(b->doc->lang, s, len, buf, sizeof buf), &v);
+    n = lookup(b, keys[1], &v);
     for (size_t i = 0; i < n; i++)
         marks |= v[i] == NFI_MARK_TAIL ? WORD_TAIL : 0;
     return marks;
@@ -547,6 +606,7 @@ static void set_emit(word_slot *w, const uint64_t *values, size_t n)
             return;
         }
         w->emit[k++] = name ? values[i] : (values[i] & ~3ULL) | NF_PIVOT_TERM;
+        w->flags |= name ? 0 : WORD_EMIT_TERM;
     }
     w->n_emit = (uint32_t)k;
 }
@@ -558,8 +618,7 @@ static void emit_word(builder *b, const word_slot *w)
         emit_values(b, w->values, w->n_emit);
         return;
     }
-    for (size_t k = 0; k < w->n_emit; k++)
-        emit_hash(b, (int)(w->emit[k] & 3), w->emit[k]);
+    emit_hashes(b, w->emit, w->n_emit, w->flags & WORD_EMIT_TERM);
 }
 
 static bool same_bytes(const char *a, size_t na, const char *b, size_t nb)
@@ -578,13 +637,11 @@ static word_slot *word_slot_of(const builder *b, uint64_t key)
     return &b->p->words[(key ^ key >> 31) & (WORD_CACHE_SLOTS - 1)];
 }
 
-static word_slot *word_record(builder *b, const nf_token *t, uint64_t kn, uint64_t ks)
+/* word_record's slot w (key: word_key) filled for a word met anew. */
+static __attribute__((noinline)) void fill_word(builder *b, word_slot *w, uint64_t key, const nf_token *t,
+                                                uint64_t kn, uint64_t ks)
 {
     const nf_clean_doc *d = b->doc;
-    uint64_t key = word_key(kn, ks);
-    word_slot *w = word_slot_of(b, key);
-    if (w->key == key)
-        return w;
     memset(w, 0, sizeof *w);
     w->key = key;
     bool same = same_bytes(d->pool + t->norm, t->norm_len, d->pool + t->stem, t->stem_len);
@@ -603,37 +660,35 @@ static word_slot *word_record(builder *b, const nf_token *t, uint64_t kn, uint64
         w->flags |= WORD_FOUND;
         set_emit(w, n_norm ? norm_terms : stem_terms, n_norm ? n_norm : n_stem);
     }
+}
+
+static inline word_slot *word_record(builder *b, const nf_token *t, uint64_t kn, uint64_t ks)
+{
+    uint64_t key = word_key(kn, ks);
+    word_slot *w = word_slot_of(b, key);
+    if (w->key != key)
+        fill_word(b, w, key, t, kn, ks);
     return w;
+}
+
+/* Starts fetching the dictionary entries fill_word will read for token t
+ * (form and stem keys kn, ks): its terms and markers. */
+static void prefetch_fill(const builder *b, const nf_token *t, uint64_t kn, uint64_t ks)
+{
+    uint64_t keys[2];
+    prefetch_lookup(b, kn);
+    if (marker_keys(b, t, false, keys))
+        prefetch_lookup(b, keys[0]), prefetch_lookup(b, keys[1]);
+    if (ks == kn)
+        return;
+    prefetch_lookup(b, ks);
+    if (marker_keys(b, t, true, keys))
+        prefetch_lookup(b, keys[0]), prefetch_lookup(b, keys[1]);
 }
 
 /* Bits of token_word.phrases: the phrase of 2 (or 3) words from this
  * token may be in the dictionary by form (or by stem). */
 static uint32_t phrase_bit(size_t span, bool by_stem) { return 1u << ((span - 2) * 2 + by_stem); }
-
-/* Whether the dictionary may hold the phrase of word tokens [i, i+span) by
- * form (by_stem false) or by stem: its first word begins a phrase, its
- * last ends one, and the phrase filter (links.h) knows one from the first
- * to the last. A word holding a space, or empty, would split the joined
- * text otherwise: such a phrase is looked up. PHRASE_ASK_FILTER: the
- * filter is to be asked about *key. */
-enum { PHRASE_NO, PHRASE_MAY, PHRASE_ASK_FILTER };
-static int phrase_possible(const builder *b, size_t i, size_t span, bool by_stem, uint64_t *key)
-{
-    const token_word *tw = b->words + i;
-    uint32_t h = (span == 3 ? WORD_HEAD3 : WORD_HEAD2) << (by_stem ? 3 : 0), odd = by_stem ? WORD_ODD_STEM : WORD_ODD_NORM;
-    if (i + span > b->doc->n_tokens || !(tw[0].w.flags & h) || !(tw[span - 1].w.flags & WORD_TAIL << (by_stem ? 3 : 0)))
-        return PHRASE_NO; /* (the flags of a token that is no word are 0) */
-    bool odd_words = false;
-    for (size_t k = 0; k < span; k++) {
-        if (b->doc->tokens[i + k].kind != NF_TOKEN_WORD)
-            return PHRASE_NO; /* lookup_span would find nothing */
-        odd_words |= (tw[k].w.flags & odd) != 0;
-    }
-    if (odd_words)
-        return PHRASE_MAY;
-    *key = nfi_lexicon_phrase_key(tw[0].key[by_stem], tw[span - 1].key[by_stem], span);
-    return PHRASE_ASK_FILTER;
-}
 
 /* A question to the phrase filter: may the phrase of key start at token i
  * (bit: its phrase_bit)? */
@@ -641,6 +696,42 @@ typedef struct phrase_query {
     uint64_t key;
     uint32_t i, bit;
 } phrase_query;
+
+/* Which phrases of word tokens from i may be in the dictionary, by form and
+ * by stem: the first word begins a phrase of that length, the last ends
+ * one and the phrase filter (links.h) knows one from the first to the
+ * last. A phrase holding a word with a space, or an empty one, would split
+ * the joined text otherwise: it is tried (its bit set at once). The other
+ * candidates become questions to the filter, added at *q (its words
+ * fetched now); returns how many. (The flags of a token that is no word
+ * are 0: it begins and ends nothing.) */
+static size_t phrase_questions(builder *b, size_t i, nfi_phrase_filter f, phrase_query *q)
+{
+    token_word *tw = b->words + i;
+    const nf_token *t = b->doc->tokens + i;
+    size_t n_tokens = b->doc->n_tokens, n = 0;
+    uint32_t first = tw[0].flags;
+    if (!(first & ((WORD_HEAD2 | WORD_HEAD3) | (WORD_HEAD2 | WORD_HEAD3) << 3)))
+        return 0;
+    for (size_t span = 2; span <= 3; span++) {
+        if (i + span > n_tokens || (span == 3 && t[1].kind != NF_TOKEN_WORD))
+            return n;
+        uint32_t last = tw[span - 1].flags, odd = first | last | (span == 3 ? tw[1].flags : 0);
+        for (int by_stem = 0; by_stem < 2; by_stem++) {
+            int shift = by_stem ? 3 : 0;
+            if (!(first & (span == 3 ? WORD_HEAD3 : WORD_HEAD2) << shift) || !(last & WORD_TAIL << shift))
+                continue;
+            if (odd & (by_stem ? WORD_ODD_STEM : WORD_ODD_NORM)) {
+                tw->phrases |= phrase_bit(span, by_stem);
+                continue;
+            }
+            uint64_t key = nfi_lexicon_phrase_key(tw[0].key[by_stem], tw[span - 1].key[by_stem], span);
+            nfi_phrase_filter_prefetch(f, key);
+            q[n++] = (phrase_query){key, (uint32_t)i, phrase_bit(span, by_stem)};
+        }
+    }
+    return n;
+}
 
 /* What the dictionary says about every word token of the document, one
  * word record read per token (rather than once as a head, once as a tail,
@@ -665,32 +756,30 @@ static void read_words(builder *b)
                          : nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->stem, t->stem_len);
         __builtin_prefetch(word_slot_of(b, word_key(tw->key[0], tw->key[1])));
     }
+    for (size_t i = 0; i < d->n_tokens; i++) { /* words met anew: their entries fetched together */
+        const nf_token *t = &d->tokens[i];
+        const token_word *tw = &b->words[i];
+        uint64_t key = word_key(tw->key[0], tw->key[1]);
+        if (t->kind == NF_TOKEN_WORD && word_slot_of(b, key)->key != key)
+            prefetch_fill(b, t, tw->key[0], tw->key[1]);
+    }
     for (size_t i = 0; i < d->n_tokens; i++) {
         const nf_token *t = &d->tokens[i];
         token_word *tw = &b->words[i];
         if (t->kind != NF_TOKEN_WORD)
             continue;
         const word_slot *w = word_record(b, t, tw->key[0], tw->key[1]);
-        tw->w = *w;
+        tw->flags = w->flags;
         if (w->flags & WORD_EMIT_RAW) /* the values lie all over the mapped dictionary: fetched now, */
             __builtin_prefetch(w->values); /* read when emitted */
         tw->phrases = 0;
     }
     size_t n_queries = 0; /* the filter's words fetched while the questions are gathered */
+    nfi_phrase_filter f = nfi_lexicon_phrase_filter(b->p->lex);
     for (size_t i = 0; i < d->n_tokens; i++)
-        for (size_t span = 2; span <= 3; span++)
-            for (int by_stem = 0; by_stem < 2; by_stem++) {
-                uint64_t key;
-                int answer = phrase_possible(b, i, span, by_stem, &key);
-                if (answer == PHRASE_MAY)
-                    b->words[i].phrases |= phrase_bit(span, by_stem);
-                if (answer != PHRASE_ASK_FILTER)
-                    continue;
-                nfi_lexicon_prefetch_phrase(b->p->lex, key);
-                b->queries[n_queries++] = (phrase_query){key, (uint32_t)i, phrase_bit(span, by_stem)};
-            }
+        n_queries += phrase_questions(b, i, f, b->queries + n_queries);
     for (size_t q = 0; q < n_queries; q++)
-        if (nfi_lexicon_may_have_phrase(b->p->lex, b->queries[q].key))
+        if (nfi_phrase_filter_may_have(f, b->queries[q].key))
             b->words[b->queries[q].i].phrases |= b->queries[q].bit;
 }
 
@@ -714,17 +803,21 @@ static size_t translate_at(builder *b, size_t i, bool *found)
             return span;
         }
     }
-    if (tw->w.flags & WORD_FOUND) {
+    word_slot *w = word_record(b, t, tw->key[0], tw->key[1]);
+    if (w->flags & WORD_FOUND) {
         from_tokens(b, i, 1);
-        emit_word(b, &tw->w);
+        emit_word(b, w);
         *found = true;
         return 1;
     }
-    word_slot *w = word_record(b, t, tw->key[0], tw->key[1]); /* where the split is kept (no terms: no features) */
+    /* no terms: the record keeps the compound split */
     if (!(w->flags & WORD_SPLIT_KNOWN)) {
         w->flags |= WORD_SPLIT_KNOWN;
-        if (split_compound(b, t, w->emit)) /* its two hashes, kinds in the low bits, as emitted */
+        if (split_compound(b, t, w->emit)) { /* its two hashes, kinds in the low bits, as emitted */
             w->flags |= WORD_SPLIT, w->n_emit = 2;
+            if ((w->emit[0] & 3) == NF_PIVOT_TERM || (w->emit[1] & 3) == NF_PIVOT_TERM)
+                w->flags |= WORD_EMIT_TERM;
+        }
     }
     if (w->flags & WORD_SPLIT) {
         from_tokens(b, i, 1);
@@ -1113,7 +1206,7 @@ static size_t longest_match(builder *b, const char *s, size_t n, const uint64_t 
         size_t nv = lookup(b, nfi_lexicon_key_seeded(b->lang_seed, s, i), &v);
         if (nv)
             best = i, *values = v, *n_values = nv;
-        uint64_t prefix = nfi_lexicon_prefix_key(b->doc->lang, s, i, buf, sizeof buf);
+        uint64_t prefix = nfi_lexicon_prefix_key(b->lang_seed, s, i, buf, sizeof buf);
         if (prefix && !lookup(b, prefix, &v)) /* (a phrase's head word is a prefix too: no harm) */
             break;
     }
@@ -1235,50 +1328,64 @@ static double term_share(builder *b)
 
 /* The features (sorted by hash, each with its count) and the sequence as
  * feature indices, from the emitted hashes: an open-addressing table of
- * the hashes numbers each distinct one and counts it, the distinct hashes
- * alone are sorted (about half the sequence), and each number's place in
- * that order renumbers the sequence; and (when surface is wanted) each
- * feature's first surface. */
+ * the hashes numbers each distinct one and counts it; its slot is the
+ * hash's top bits and probing runs forward, never wrapping (room for every
+ * element past the last home slot), so walking the table (a bit per full
+ * slot) meets the distinct hashes in order but within a run of full slots, which an
+ * insertion sort mends (its moves stay within those runs, as probing
+ * does); each number's place in that order renumbers the sequence; and
+ * (when surface is wanted) each feature's first surface. */
 static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *at, size_t n, bool surface,
                            nf_pivot *out)
 {
-    size_t cap = 16;
-    while (cap < 2 * n)
-        cap *= 2;
-    /* scratch (the pivoter's): slots (cap), then per distinct hash its hash, count and rank, per element
-     * its number, and the sorted hashes with the sort's scratch */
-    uint32_t *slots = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, cap * 4 + (n + 1) * (8 + 4 + 4 + 4 + 16), 1);
-    if (!slots)
+    int bits = 4;
+    while (((size_t)1 << bits) < 2 * n)
+        bits++;
+    size_t room = ((size_t)1 << bits) + n + 1;
+    size_t words = room / 64 + 1;
+    /* scratch (the pivoter's): the full slots' bits (words), per distinct hash its hash, then the slots
+     * (room), per distinct hash its count and rank, per element its number, and the distinct numbers in order */
+    uint64_t *full = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, (words + n + 1) * 8 + room * 4 + (n + 1) * 16, 1);
+    if (!full)
         return false;
-    p->index_scratch = slots;
-    uint64_t *uniq = (uint64_t *)(slots + cap), *sorted = uniq + n + 1;
-    uint32_t *count = (uint32_t *)(sorted + 2 * (n + 1)), *rank = count + n + 1, *number = rank + n + 1;
-    memset(slots, 0xFF, cap * sizeof *slots);
+    p->index_scratch = full;
+    uint64_t *uniq = full + words;
+    uint32_t *slots = (uint32_t *)(uniq + n + 1), *count = slots + room, *rank = count + n + 1, *number = rank + n + 1,
+             *order = number + n + 1;
+    memset(full, 0, words * sizeof *full);
+    memset(slots, 0xFF, room * sizeof *slots);
     size_t nf = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t k = (size_t)(seq[i] >> 7) & (cap - 1);
+        size_t k = (size_t)(seq[i] >> (64 - bits));
         while (slots[k] != UINT32_MAX && uniq[slots[k]] != seq[i])
-            k = (k + 1) & (cap - 1);
+            k++;
         if (slots[k] == UINT32_MAX) {
             slots[k] = (uint32_t)nf;
+            full[k / 64] |= 1ULL << (k % 64);
             uniq[nf] = seq[i], count[nf++] = 0;
         }
         count[number[i] = slots[k]]++;
     }
-    if (nf)
-        memcpy(sorted, uniq, nf * 8);
-    nfi_u64_sort(sorted, nf, sorted + nf);
+    size_t m = 0;
+    for (size_t w = 0; w < words; w++) /* the numbers in slot order */
+        for (uint64_t x = full[w]; x; x &= x - 1)
+            order[m++] = slots[w * 64 + (size_t)__builtin_ctzll(x)];
+    for (size_t r = 1; r < nf; r++) {
+        uint32_t f = order[r];
+        size_t j = r;
+        for (; j > 0 && uniq[order[j - 1]] > uniq[f]; j--)
+            order[j] = order[j - 1];
+        order[j] = f;
+    }
     out->features = malloc((nf ? nf : 1) * sizeof *out->features);
     out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
     out->surface = surface ? calloc(2 * nf + 1, sizeof *out->surface) : NULL;
     if (!out->features || !out->sequence || (surface && !out->surface))
         return false;
     for (size_t r = 0; r < nf; r++) {
-        size_t k = (size_t)(sorted[r] >> 7) & (cap - 1);
-        while (uniq[slots[k]] != sorted[r])
-            k = (k + 1) & (cap - 1);
-        rank[slots[k]] = (uint32_t)r;
-        out->features[r] = (nf_pivot_feature){sorted[r], count[slots[k]], (uint8_t)(sorted[r] & 3)};
+        uint32_t f = order[r];
+        rank[f] = (uint32_t)r;
+        out->features[r] = (nf_pivot_feature){uniq[f], count[f], (uint8_t)(uniq[f] & 3)};
     }
     out->n_features = nf;
     for (size_t i = 0; i < n; i++) {
