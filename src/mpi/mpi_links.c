@@ -5,9 +5,13 @@
  * Reading: the skeleton of every distributed command (mpi.c,
  * nfi_mpi_gather): the ranks read the single process's batches, each batch
  * on one rank, which cleans it and builds its pivots on its threads
- * (nf_links_add, the dictionary work) into its own stage, where they stay:
- * a rank's documents are consecutive in input order, so its stage's
- * document i is the corpus's document start[rank] + i. A batch's message
+ * (nf_links_add, the dictionary work) into its stage, then appends them
+ * to its pivot file (nfi_links_put_pivot, about 9 KB a document against
+ * about 30 KB in memory) and empties the stage: a rank's documents are
+ * consecutive in input order, so its document i is the corpus's document
+ * start[rank] + i, at pivot_off[i] in the file. It also counts its
+ * documents per feature (a map of its distinct features) and notes each
+ * language's first document. A batch's message
  * to rank 0 holds per document only its id, language and publication date
  * (what the output names) and, with --groups, its dedup item (rank 0 runs
  * nf_dedup_finish alone).
@@ -16,13 +20,18 @@
  * over the whole corpus, through links.c's own parts (links.h):
  *   1. language numbers: each rank's languages with their first document,
  *      all-gathered; in first-document order they are the single
- *      process's table (nfi_links_set_lang_ids);
+ *      process's table (nfi_links_set_lang_ids, on each document loaded);
  *   2. document frequencies: each rank's distinct features with counts to
  *      the owner (hash mod N), which sums them and answers every rank that
- *      counted; then nfi_links_weigh with the corpus's size;
- *   3. postings: every indexed feature (2 <= df <= max_df) of every
- *      document to the feature's owner, sorted by (hash, document);
- *   4. candidate search, in rounds of a rank's documents: their features'
+ *      counted (the rank keeps its distinct features' sums, sorted);
+ *   3. weights and postings, ROUND_DOCS documents at a time: their pivots
+ *      are loaded from the pivot file, weighed with the corpus's size
+ *      (nfi_links_weigh) and appended to the weighted file
+ *      (nfi_links_put_weighted, at woff[i]); every indexed feature
+ *      (2 <= df <= max_df) of every document goes to the feature's owner,
+ *      which sorts them by (hash, document);
+ *   4. candidate search, in rounds of a rank's documents loaded from the
+ *      weighted file (at most ROUND_DOCS): their features'
  *      postings (each distinct feature once a round, about SEARCH_POSTINGS)
  *      are fetched from the owners and nfi_links_search runs the engine's
  *      search over them, documents numbered in corpus order, so the sums
@@ -30,18 +39,23 @@
  *   5. pairs: each candidate pair to its home (the owner of a when a + b is
  *      odd, else of b), kept once;
  *   6. scoring, in rounds: the home fetches the other document's weighted
- *      entry (nfi_links_put_weighted) from its owner, once (pairs are
- *      taken in the order of their other document), and scores the pairs
- *      with nfi_links_score; fetched entries are dropped after the round;
+ *      entry from its owner (who reads it from its weighted file), once
+ *      (pairs are taken in the order of their other document), loads its
+ *      own documents of the round's pairs (at most LOCAL_DOCS, again in
+ *      each round that needs them) and scores the pairs with
+ *      nfi_links_score; the stage is emptied after the round;
  *   7. decision: each pair's logit to the owners of its two documents,
  *      which take each document's best per other language and send it back
  *      to the pairs that reach the threshold (nfi_links_decide);
  *   8. the links to rank 0, sorted by (a, b) as the single process's.
  * Every exchange is the bounded all-to-all (mpi_exchange.c). Memory: a rank
- * keeps its own pivots (corpus / N; rank 0 no more than the others, plus
- * the ids for the output), the postings and document frequencies of the
- * features it owns, and one round. Without MPI the entry points fail with
- * "built without MPI".
+ * holds at most one round of documents in its stage (a batch, ROUND_DOCS,
+ * or LOCAL_DOCS + FETCH_DOCS); what grows with the corpus is small per
+ * document (two file offsets, 16 bytes; rank 0: the ids for the output),
+ * per candidate pair (8 bytes; its home: the 64-byte result), per distinct
+ * feature of the rank (its count, then its sum: the vocabulary, not the
+ * corpus) and the postings of the features it owns (at most max_df per
+ * feature). Without MPI the entry points fail with "built without MPI".
  */
 #include "mpi/mpi.h"
 
