@@ -23,7 +23,7 @@
  *      process's table (nfi_links_set_lang_ids, on each document loaded);
  *   2. document frequencies: each rank's distinct features with counts to
  *      the owner (hash mod N), which sums them and answers every rank that
- *      counted (the rank keeps its distinct features' sums, sorted);
+ *      counted (the sums replace the rank's counts in its map);
  *   3. weights and postings, ROUND_DOCS documents at a time: their pivots
  *      are loaded from the pivot file, weighed with the corpus's size
  *      (nfi_links_weigh) and appended to the weighted file
@@ -142,7 +142,8 @@ struct nf_mpi_links {
     FILE *pivot_file;  /* pivot records (nfi_links_put_pivot), back to back */
     uint64_t *pivot_off; /* n_docs + 1: where document i's record begins */
     size_t n_docs, cap_off;
-    nfi_hmap counts;   /* feature hash -> the rank's documents that have it (hashes 0, 1: low_counts) */
+    nfi_hmap counts;   /* feature hash -> the rank's documents that have it (hashes 0, 1: low_counts);
+                          after the document frequencies, the corpus's */
     uint64_t low_counts[2];
     lang_rec *langs; /* each language's first document on the rank */
     size_t n_langs, cap_langs;
@@ -422,9 +423,6 @@ typedef struct dlinks {
     uint64_t bytes;        /* sent through the exchanges */
     char seen[NFI_LINKS_LANGS][12]; /* the corpus's language table */
     uint32_t n_seen;
-    uint64_t *uniq;        /* the rank's distinct features, sorted, ... */
-    uint32_t *uniq_df;     /* ... and their document frequencies in the corpus */
-    size_t n_uniq;
     double max_df;
     FILE *weighted;        /* the rank's weighted entries (nfi_links_put_weighted), back to back */
     uint64_t *woff;        /* n + 1: where document i's begins */
@@ -612,7 +610,6 @@ static nf_status document_frequencies(dlinks *x, nf_error *err)
     size_t n_uniq = 0;
     grown got = {NULL, 0, 0, sizeof(nfi_kv)}, back = {NULL, 0, 0, sizeof(nfi_kv)};
     nf_status st = local_counts(x, &counts, &dest, &n_uniq, err);
-    nfi_hmap_free(&x->ml->counts);
     /* collective from here: a rank that failed above aborts the job */
     if (st == NF_OK)
         st = send_array(x, counts, dest, sizeof *counts, n_uniq, grow_sink, &got, err);
@@ -620,21 +617,17 @@ static nf_status document_frequencies(dlinks *x, nf_error *err)
         st = df_reply(x, &got, &back, err);
     free(got.data), free(dest);
     nfi_kv *b = (nfi_kv *)back.data;
-    x->uniq = malloc((n_uniq ? n_uniq : 1) * sizeof *x->uniq);
-    x->uniq_df = malloc((n_uniq ? n_uniq : 1) * sizeof *x->uniq_df);
-    if (st == NF_OK && (!x->uniq || !x->uniq_df))
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK && back.n)
         nfi_kv_sort(b, back.n);
     if (st == NF_OK && back.n != n_uniq)
         st = nfi_fail(err, NF_ERR_PARSE, "MPI: %zu document frequencies for %zu features", back.n, n_uniq);
-    for (size_t k = 0; st == NF_OK && k < n_uniq; k++) {
-        if (b[k].key != counts[k].key)
+    for (size_t k = 0; st == NF_OK && k < n_uniq; k++) { /* each count becomes the sum */
+        uint64_t h = b[k].key, *slot = h < 2 ? &x->ml->low_counts[h] : nfi_hmap_get(&x->ml->counts, h);
+        if (b[k].key != counts[k].key || !slot)
             st = nfi_fail(err, NF_ERR_PARSE, "MPI: a document frequency for another feature");
-        x->uniq[k] = b[k].key;
-        x->uniq_df[k] = (uint32_t)b[k].val;
+        else
+            *slot = b[k].val;
     }
-    x->n_uniq = st == NF_OK ? n_uniq : 0;
     free(counts), free(back.data);
     x->max_df = nfi_links_max_df((size_t)x->total);
     return st;
@@ -643,8 +636,8 @@ static nf_status document_frequencies(dlinks *x, nf_error *err)
 /* The document frequency of one of the rank's features. */
 static uint32_t df_of(const dlinks *x, uint64_t hash)
 {
-    size_t k = nfi_hash_lower_bound(x->uniq, x->n_uniq, hash);
-    return k < x->n_uniq && x->uniq[k] == hash ? x->uniq_df[k] : 0;
+    const uint64_t *v = hash < 2 ? &x->ml->low_counts[hash] : nfi_hmap_get(&x->ml->counts, hash);
+    return v ? (uint32_t)*v : 0;
 }
 
 static bool indexed(const dlinks *x, uint32_t df) { return df >= 2 && df <= x->max_df; }
@@ -1414,7 +1407,7 @@ static nf_status send_links(dlinks *x, nf_links_result *out, nf_error *err)
 
 static void dlinks_free(dlinks *x)
 {
-    free(x->uniq), free(x->uniq_df), free(x->woff), free(x->sdf), free(x->sdf_at), free(x->posts), free(x->keys), free(x->offsets);
+    free(x->woff), free(x->sdf), free(x->sdf_at), free(x->posts), free(x->keys), free(x->offsets);
     if (x->weighted)
         fclose(x->weighted);
     free(x->cands.data), free(x->pairs.data), free(x->results.data), free(x->fetched);
