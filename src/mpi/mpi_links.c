@@ -861,19 +861,21 @@ static nf_status request_postings(void *ctx, const void *recs, size_t n, nf_erro
 }
 
 /* The postings the stage's document i adds to a round whose features are
- * in seen; insert: note its features. */
-static size_t postings_of(const dlinks *x, size_t i, nfi_hmap *seen, bool insert, bool *oom)
+ * in seen; insert: note its features, and those new to the round in q
+ * (u64; hashes 0 and 1, which the map cannot tell apart, every time). */
+static size_t postings_of(const dlinks *x, size_t i, nfi_hmap *seen, grown *q, bool *oom)
 {
     size_t n = 0;
     const nf_pivot *p = view_of(x, i).pivot;
     for (size_t f = 0; f < p->n_features; f++) {
         uint32_t df = x->sdf[x->sdf_at[i] + f];
+        uint64_t h = p->features[f].hash;
         if (!indexed(x, df))
             continue;
         bool created = false;
-        if (!insert)
-            created = !nfi_hmap_get(seen, p->features[f].hash);
-        else if (!nfi_hmap_put(seen, p->features[f].hash, &created))
+        if (!q)
+            created = !nfi_hmap_get(seen, h);
+        else if (!nfi_hmap_put(seen, h, &created) || ((created || h < 2) && grow_push(q, &h, NULL) != NF_OK))
             *oom = true;
         n += created ? df : 0;
     }
@@ -904,27 +906,35 @@ static nf_status space_docs(const dlinks *x, size_t from, size_t to, const post_
     return NF_OK;
 }
 
-static nf_status search_space(dlinks *x, size_t from, size_t to, post_rec *p, size_t n, nf_error *err)
+/* A round's space: the documents numbered in corpus order, the postings
+ * by feature (nfi_links_space's arrays). */
+typedef struct round_space {
+    uint64_t *docs, *keys;
+    size_t n_docs, *offsets, n_keys, *local;
+    double *norms;
+    nfi_links_hit *hits;
+} round_space;
+
+static void round_space_free(round_space *r)
 {
-    uint64_t *docs = NULL, *keys = NULL, *pairs = NULL;
-    size_t n_docs = 0, *offsets = NULL, n_keys = 0, n_pairs = 0;
-    nf_status st = space_docs(x, from, to, p, n, &docs, &n_docs, err);
-    size_t *local = malloc((n_docs ? n_docs : 1) * sizeof *local);
-    double *norms = malloc((n_docs ? n_docs : 1) * sizeof *norms);
-    nfi_links_hit *hits = malloc((n ? n : 1) * sizeof *hits);
-    if (st == NF_OK && (!local || !norms || !hits))
+    free(r->docs), free(r->keys), free(r->offsets), free(r->local), free(r->norms), free(r->hits);
+}
+
+static nf_status space_of(dlinks *x, size_t from, size_t to, const post_rec *p, size_t n, round_space *r,
+                          nf_error *err)
+{
+    nf_status st = space_docs(x, from, to, p, n, &r->docs, &r->n_docs, err);
+    r->local = malloc((r->n_docs ? r->n_docs : 1) * sizeof *r->local);
+    r->norms = calloc(r->n_docs ? r->n_docs : 1, sizeof *r->norms);
+    r->hits = malloc((n ? n : 1) * sizeof *r->hits);
+    if (st == NF_OK && (!r->local || !r->norms || !r->hits))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
-        st = key_index(p, n, &keys, &offsets, &n_keys, err);
-    for (size_t k = 0; st == NF_OK && k < n_docs; k++) { /* the round's documents: the stage's */
-        local[k] = is_local(x, docs[k]) && docs[k] - x->first >= from && docs[k] - x->first < to
-                       ? (size_t)(docs[k] - x->first - from) : SIZE_MAX;
-        norms[k] = local[k] != SIZE_MAX ? view_of(x, local[k]).norm : 0;
-    }
+        st = key_index(p, n, &r->keys, &r->offsets, &r->n_keys, err);
     nfi_hmap number; /* document + 1 -> its number */
     nfi_hmap_init(&number);
-    for (size_t k = 0; st == NF_OK && k < n_docs; k++) {
-        uint64_t *v = nfi_hmap_put(&number, docs[k] + 1, NULL);
+    for (size_t k = 0; st == NF_OK && k < r->n_docs; k++) {
+        uint64_t *v = nfi_hmap_put(&number, r->docs[k] + 1, NULL);
         if (!v)
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         else
@@ -932,49 +942,63 @@ static nf_status search_space(dlinks *x, size_t from, size_t to, post_rec *p, si
     }
     for (size_t e = 0; st == NF_OK && e < n; e++) {
         size_t k = (size_t)*nfi_hmap_get(&number, (uint64_t)p[e].doc + 1);
-        hits[e] = (nfi_links_hit){(uint32_t)k, p[e].lang_id, p[e].weight};
-        norms[k] = p[e].norm;
+        r->hits[e] = (nfi_links_hit){(uint32_t)k, p[e].lang_id, p[e].weight};
+        r->norms[k] = p[e].norm;
     }
     nfi_hmap_free(&number);
-    nfi_links_space sp = {n_docs, local, norms, keys, offsets, hits, n_keys};
-    if (st == NF_OK)
-        st = nfi_links_search(x->l, &sp, &pairs, &n_pairs, err);
-    for (size_t i = 0; st == NF_OK && i < n_pairs; i++) { /* numbers to documents: the order is kept */
-        uint64_t pair = docs[pairs[i] >> 32] << 32 | docs[(uint32_t)pairs[i]];
-        st = grow_push(&x->cands, &pair, err);
-    }
-    free(docs), free(keys), free(offsets), free(local), free(norms), free(hits), free(pairs);
     return st;
 }
 
-/* A round of the rank's documents [from, to), in the stage. */
-static nf_status search_round_run(dlinks *x, size_t from, size_t to, nf_error *err)
+/* The search of the round's documents [from, to) (at most ROUND_DOCS,
+ * loaded into the stage) over the round's space: the engine's, for them. */
+static nf_status search_batch(dlinks *x, size_t from, size_t to, round_space *r, nf_error *err)
+{
+    uint64_t *pairs = NULL;
+    size_t n_pairs = 0;
+    stage_keep(x, 0);
+    nf_status st = NF_OK;
+    for (size_t i = from; i < to && st == NF_OK; i++)
+        st = load_doc(x, i, true, false, err);
+    for (size_t k = 0; st == NF_OK && k < r->n_docs; k++) { /* the batch's documents: the stage's */
+        uint64_t d = r->docs[k];
+        r->local[k] = is_local(x, d) && d - x->first >= from && d - x->first < to ? (size_t)(d - x->first - from)
+                                                                                  : SIZE_MAX;
+        if (r->local[k] != SIZE_MAX)
+            r->norms[k] = view_of(x, r->local[k]).norm;
+    }
+    nfi_links_space sp = {r->n_docs, r->local, r->norms, r->keys, r->offsets, r->hits, r->n_keys};
+    if (st == NF_OK)
+        st = nfi_links_search(x->l, &sp, &pairs, &n_pairs, err);
+    for (size_t i = 0; st == NF_OK && i < n_pairs; i++) { /* numbers to documents: the order is kept */
+        uint64_t pair = r->docs[pairs[i] >> 32] << 32 | r->docs[(uint32_t)pairs[i]];
+        st = grow_push(&x->cands, &pair, err);
+    }
+    free(pairs);
+    stage_keep(x, 0);
+    return st;
+}
+
+/* A round of the rank's documents [from, to) whose distinct indexed
+ * features are q: their postings are fetched from the owners, then the
+ * documents are searched ROUND_DOCS at a time over them. */
+static nf_status search_round_run(dlinks *x, size_t from, size_t to, grown *feats, nf_error *err)
 {
     search_round r = {x, {NULL, 0, 0, sizeof(post_rec)}, {NULL, 0, 0, sizeof(uint32_t)},
                       {NULL, 0, 0, sizeof(post_rec)}};
-    size_t total = 0, n_q = 0;
-    for (size_t i = 0; i < to - from; i++)
-        total += view_of(x, i).pivot->n_features;
-    nfi_kv *q = malloc((total ? total : 1) * sizeof *q);
-    uint64_t *h = malloc((total ? total : 1) * sizeof *h), *scratch = malloc((total ? total : 1) * sizeof *h);
-    uint32_t *dest = malloc((total ? total : 1) * sizeof *dest);
-    nf_status st = q && h && scratch && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t n_h = 0;
-    for (size_t i = 0; st == NF_OK && i < to - from; i++) {
-        const nf_pivot *p = view_of(x, i).pivot;
-        for (size_t f = 0; f < p->n_features; f++)
-            if (indexed(x, x->sdf[x->sdf_at[i] + f]))
-                h[n_h++] = p->features[f].hash;
-    }
-    if (st == NF_OK)
-        nfi_u64_sort(h, n_h, scratch);
-    for (size_t e = 0; st == NF_OK && e < n_h; e++)
+    uint64_t *h = (uint64_t *)feats->data, *scratch = malloc((feats->n ? feats->n : 1) * sizeof *h);
+    nfi_kv *q = malloc((feats->n ? feats->n : 1) * sizeof *q);
+    uint32_t *dest = malloc((feats->n ? feats->n : 1) * sizeof *dest);
+    size_t n_q = 0;
+    nf_status st = q && scratch && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK && feats->n)
+        nfi_u64_sort(h, feats->n, scratch);
+    for (size_t e = 0; st == NF_OK && e < feats->n; e++)
         if (!e || h[e] != h[e - 1]) {
             q[n_q] = (nfi_kv){h[e], (uint64_t)x->m->rank};
             dest[n_q++] = hash_owner(x, h[e]);
         }
-    free(h), free(scratch);
-    if (st == NF_OK)
+    free(scratch);
+    if (st == NF_OK) /* collective: a rank that failed above aborts the job */
         st = send_array(x, q, dest, sizeof *q, n_q, request_postings, &r, err);
     free(q), free(dest);
     if (st == NF_OK)
@@ -983,44 +1007,50 @@ static nf_status search_round_run(dlinks *x, size_t from, size_t to, nf_error *e
     free(r.reply.data), free(r.rdest.data);
     if (st == NF_OK)
         st = sort_posts((post_rec **)&r.got.data, r.got.n, err);
+    round_space sp = {0};
     if (st == NF_OK)
-        st = search_space(x, from, to, (post_rec *)r.got.data, r.got.n, err);
+        st = space_of(x, from, to, (post_rec *)r.got.data, r.got.n, &sp, err);
     free(r.got.data);
+    for (size_t b = from; st == NF_OK && b < to; b += ROUND_DOCS)
+        st = search_batch(x, b, to - b > ROUND_DOCS ? b + ROUND_DOCS : to, &sp, err);
+    round_space_free(&sp);
     return st;
 }
 
-/* The rounds: each loads the rank's next documents into the stage (their
- * weighted entries) while their postings fit the budget, at most
- * ROUND_DOCS. */
+/* The rounds: each takes the rank's next documents while their postings
+ * (each distinct feature once) fit the budget; a document is loaded (its
+ * weighted entry) once to plan the round and again to be searched. */
 static nf_status search_all(dlinks *x, nf_error *err)
 {
     size_t next = 0;
     nfi_hmap seen; /* the round's distinct features: each is fetched once */
     nfi_hmap_init(&seen);
+    grown feats = {NULL, 0, 0, 8};
     nf_status st = NF_OK;
     bool oom = false;
     while (st == NF_OK) {
         size_t from = next, to = next, budget = 0;
         nfi_hmap_clear(&seen);
-        stage_keep(x, 0);
-        while (to < x->n && to - from < ROUND_DOCS && !oom && (st = load_doc(x, to, true, true, err)) == NF_OK) {
-            size_t need = postings_of(x, to - from, &seen, false, &oom);
-            if (to > from && budget + need > SEARCH_POSTINGS) {
-                stage_keep(x, to - from); /* the next round's first */
+        feats.n = 0;
+        for (; to < x->n && !oom; to++) {
+            stage_keep(x, 0);
+            if ((st = load_doc(x, to, true, true, err)) != NF_OK)
                 break;
-            }
-            postings_of(x, to - from, &seen, true, &oom);
-            budget += need, to++;
+            size_t need = postings_of(x, 0, &seen, NULL, &oom);
+            if (to > from && budget + need > SEARCH_POSTINGS)
+                break;
+            budget += postings_of(x, 0, &seen, &feats, &oom);
         }
+        stage_keep(x, 0);
         if (st == NF_OK && oom) /* the others wait in the collective: the caller aborts the job */
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         if (st != NF_OK || !nfi_mpi_any(from < x->n))
             break;
-        st = search_round_run(x, from, to, err);
+        st = search_round_run(x, from, to, &feats, err);
         next = to;
     }
     nfi_hmap_free(&seen);
-    stage_keep(x, 0);
+    free(feats.data);
     return st;
 }
 
