@@ -30,11 +30,12 @@
  *      (nfi_links_put_weighted, at woff[i]); every indexed feature
  *      (2 <= df <= max_df) of every document goes to the feature's owner,
  *      which sorts them by (hash, document);
- *   4. candidate search, in rounds of a rank's documents loaded from the
- *      weighted file (at most ROUND_DOCS): their features'
+ *   4. candidate search, in rounds of a rank's documents (each loaded
+ *      once from the weighted file to plan the round): their features'
  *      postings (each distinct feature once a round, about SEARCH_POSTINGS)
  *      are fetched from the owners and nfi_links_search runs the engine's
- *      search over them, documents numbered in corpus order, so the sums
+ *      search over them for ROUND_DOCS of them at a time (loaded again),
+ *      documents numbered in corpus order, so the sums
  *      add the same terms in the same order and the top-k ties break alike;
  *   5. pairs: each candidate pair to its home (the owner of a when a + b is
  *      odd, else of b), kept once;
