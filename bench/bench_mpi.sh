@@ -20,7 +20,7 @@
 # documents it cleaned and sketched, bytes it sent in the all-to-all
 # exchanges (ids and positions; dedup: exact hashes, band keys and samples,
 # pairs, fetched metadata and signatures, labels) and to rank 0 (dedup: its
-# output records; links: pivots; run: pivots, dedup items and event
+# output records; links: ids; run: pivots, dedup items and event
 # features), the CPU seconds of its steps (finish:
 # dedup's distributed finish), peak RSS, and the CPU seconds of each process
 # (user+system, through /usr/bin/time); then the bytes all ranks sent per

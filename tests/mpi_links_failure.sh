@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # mpi_links_failure.sh - a failing rank of `links --mpi` never leaves the
 # others waiting:
-# 1. rank 1 is killed (SIGKILL) while rank 0 waits for its pivots inside
+# 1. rank 1 is killed (SIGKILL) while rank 0 waits for its batches inside
 #    MPI: mpirun ends within seconds, non-zero, naming the dead rank; no
 #    output file is left behind;
-# 2. a fatal error on one rank of three (its TMPDIR, where it keeps its
-#    pivots until rank 0 asks, does not exist) stops all ranks, naming it.
+# 2. a fatal error on one rank of three (its TMPDIR, where it spills its
+#    pivots and ids, does not exist) stops all ranks, naming it.
 # Registered only when MPI support is built.
 # usage: mpi_links_failure.sh NEWSFOLD SOURCE_DIR
 nf=$1 src=$2

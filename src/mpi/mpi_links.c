@@ -5,9 +5,13 @@
  * Reading: the skeleton of every distributed command (mpi.c,
  * nfi_mpi_gather): the ranks read the single process's batches, each batch
  * on one rank, which cleans it and builds its pivots on its threads
- * (nf_links_add, the dictionary work) into its own stage, where they stay:
- * a rank's documents are consecutive in input order, so its stage's
- * document i is the corpus's document start[rank] + i. A batch's message
+ * (nf_links_add, the dictionary work) into its stage, then appends them
+ * to its pivot file (nfi_links_put_pivot, about 9 KB a document against
+ * about 30 KB in memory) and empties the stage: a rank's documents are
+ * consecutive in input order, so its document i is the corpus's document
+ * start[rank] + i, at pivot_off[i] in the file. It also counts its
+ * documents per feature (a map of its distinct features) and notes each
+ * language's first document. A batch's message
  * to rank 0 holds per document only its id, language and publication date
  * (what the output names) and, with --groups, its dedup item (rank 0 runs
  * nf_dedup_finish alone).
@@ -16,37 +20,50 @@
  * over the whole corpus, through links.c's own parts (links.h):
  *   1. language numbers: each rank's languages with their first document,
  *      all-gathered; in first-document order they are the single
- *      process's table (nfi_links_set_lang_ids);
+ *      process's table (nfi_links_set_lang_ids, on each document loaded);
  *   2. document frequencies: each rank's distinct features with counts to
  *      the owner (hash mod N), which sums them and answers every rank that
- *      counted; then nfi_links_weigh with the corpus's size;
- *   3. postings: every indexed feature (2 <= df <= max_df) of every
- *      document to the feature's owner, sorted by (hash, document);
- *   4. candidate search, in rounds of a rank's documents: their features'
+ *      counted (the sums replace the rank's counts in its map);
+ *   3. weights and postings, ROUND_DOCS documents at a time: their pivots
+ *      are loaded from the pivot file, weighed with the corpus's size
+ *      (nfi_links_weigh) and appended to the weighted file
+ *      (nfi_links_put_weighted, at woff[i]); every indexed feature
+ *      (2 <= df <= max_df) of every document goes to the feature's owner,
+ *      which sorts them by (hash, document);
+ *   4. candidate search, in rounds of a rank's documents (each loaded
+ *      once from the weighted file to plan the round): their features'
  *      postings (each distinct feature once a round, about SEARCH_POSTINGS)
  *      are fetched from the owners and nfi_links_search runs the engine's
- *      search over them, documents numbered in corpus order, so the sums
+ *      search over them for ROUND_DOCS of them at a time (loaded again),
+ *      documents numbered in corpus order, so the sums
  *      add the same terms in the same order and the top-k ties break alike;
  *   5. pairs: each candidate pair to its home (the owner of a when a + b is
  *      odd, else of b), kept once;
  *   6. scoring, in rounds: the home fetches the other document's weighted
- *      entry (nfi_links_put_weighted) from its owner, once (pairs are
- *      taken in the order of their other document), and scores the pairs
- *      with nfi_links_score; fetched entries are dropped after the round;
+ *      entry from its owner (who reads it from its weighted file), once
+ *      (pairs are taken in the order of their other document), loads its
+ *      own documents of the round's pairs (at most LOCAL_DOCS, again in
+ *      each round that needs them) and scores the pairs with
+ *      nfi_links_score; the stage is emptied after the round;
  *   7. decision: each pair's logit to the owners of its two documents,
  *      which take each document's best per other language and send it back
  *      to the pairs that reach the threshold (nfi_links_decide);
  *   8. the links to rank 0, sorted by (a, b) as the single process's.
  * Every exchange is the bounded all-to-all (mpi_exchange.c). Memory: a rank
- * keeps its own pivots (corpus / N; rank 0 no more than the others, plus
- * the ids for the output), the postings and document frequencies of the
- * features it owns, and one round. Without MPI the entry points fail with
- * "built without MPI".
+ * holds at most one round of documents in its stage (a batch, ROUND_DOCS,
+ * or LOCAL_DOCS + FETCH_DOCS); what grows with the corpus is small per
+ * document (two file offsets, 16 bytes; rank 0: the ids for the output),
+ * per candidate pair (8 bytes; its home: the 64-byte result), per distinct
+ * feature of the rank (its count, then its sum: the vocabulary, not the
+ * corpus) and the postings of the features it owns (at most max_df per
+ * feature). Without MPI the entry points fail with "built without MPI".
  */
 #include "mpi/mpi.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef NF_HAVE_MPI
 
@@ -97,6 +114,12 @@ typedef struct wire_doc {
     char published[12]; /* YYYY-MM-DD or "" */
 } wire_doc;
 
+/* A language and its first document (on the rank, then in the corpus). */
+typedef struct lang_rec {
+    char lang[16];
+    uint64_t first;
+} lang_rec;
+
 /* What rank 0 keeps of each document for the output. */
 typedef struct kept_doc {
     size_t id_off;
@@ -116,6 +139,16 @@ struct nf_mpi_links {
     kept_doc *kept;    /* rank 0 */
     size_t n_kept, cap_kept;
     nfi_buf ids;       /* rank 0: the ids, NUL-separated */
+    /* every rank: its documents' pivots, spilled batch by batch */
+    FILE *pivot_file;  /* pivot records (nfi_links_put_pivot), back to back */
+    uint64_t *pivot_off; /* n_docs + 1: where document i's record begins */
+    size_t n_docs, cap_off;
+    nfi_hmap counts;   /* feature hash -> the rank's documents that have it (hashes 0, 1: low_counts);
+                          after the document frequencies, the corpus's */
+    uint64_t low_counts[2];
+    lang_rec *langs; /* each language's first document on the rank */
+    size_t n_langs, cap_langs;
+    nfi_buf rec;       /* one record */
     double cpu_finish;
     uint64_t bytes_finish; /* sent through the finish's exchanges */
     uint64_t pairs_scored; /* candidate pairs this rank scored */
@@ -148,8 +181,67 @@ static void put_doc(nfi_buf *b, const nf_clean_doc *cd)
     nfi_buf_pad8(b, w.id_size);
 }
 
+static bool unnamed_lang(const char *lang) { return !lang[0] || strcmp(lang, "und") == 0; }
+
+/* Notes a document's features (for the document frequencies) and its
+ * language, when it is the language's first on the rank. */
+static nf_status note_doc(nf_mpi_links *ml, const nfi_links_view *v, nf_error *err)
+{
+    for (size_t f = 0; f < v->pivot->n_features; f++) {
+        uint64_t h = v->pivot->features[f].hash;
+        uint64_t *c = h < 2 ? &ml->low_counts[h] : nfi_hmap_put(&ml->counts, h, NULL);
+        if (!c)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        ++*c;
+    }
+    size_t k = 0;
+    while (k < ml->n_langs && strcmp(ml->langs[k].lang, v->lang) != 0)
+        k++;
+    if (unnamed_lang(v->lang) || k < ml->n_langs)
+        return NF_OK;
+    lang_rec *g = nfi_grow_array(ml->langs, &ml->cap_langs, ml->n_langs + 1, sizeof *g);
+    if (!g)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    ml->langs = g;
+    memset(&g[ml->n_langs], 0, sizeof *g);
+    snprintf(g[ml->n_langs].lang, 12, "%s", v->lang);
+    g[ml->n_langs++].first = ml->n_docs;
+    return NF_OK;
+}
+
+/* Appends the stage's pivots (the batch's) to the rank's pivot file, with
+ * their offsets, and notes their features and languages. */
+static nf_status spill_pivots(nf_mpi_links *ml, nf_error *err)
+{
+    if (!ml->pivot_file && !(ml->pivot_file = nfi_temp_file(ml->g.tmp_dir, "newsfold-pivots")))
+        return nfi_fail(err, NF_ERR_IO, "cannot create a temporary file in %s",
+                        ml->g.tmp_dir ? ml->g.tmp_dir : "$TMPDIR");
+    size_t n = nfi_links_size(ml->links);
+    uint64_t *off = nfi_grow_array(ml->pivot_off, &ml->cap_off, ml->n_docs + n + 1, sizeof *off);
+    if (!off)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    ml->pivot_off = off;
+    if (!ml->n_docs)
+        off[0] = 0;
+    nf_status st = NF_OK;
+    for (size_t i = 0; i < n && st == NF_OK; i++, ml->n_docs++) {
+        nfi_links_view v;
+        nfi_links_get_view(ml->links, i, &v);
+        st = note_doc(ml, &v, err);
+        ml->rec.len = 0;
+        nfi_links_put_pivot(ml->links, i, &ml->rec);
+        if (st == NF_OK && ml->rec.oom)
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        if (st == NF_OK && fwrite(ml->rec.data, 1, ml->rec.len, ml->pivot_file) != ml->rec.len)
+            st = nfi_fail(err, NF_ERR_IO, "cannot write the temporary file of pivots (disk full?)");
+        off[ml->n_docs + 1] = off[ml->n_docs] + ml->rec.len;
+    }
+    return st;
+}
+
 /* Cleans one batch and builds its pivots (and sketches) on this rank's
- * threads; the pivots stay in the stage, the ids (and items) go to wire. */
+ * threads; the pivots go to the rank's pivot file, the ids (and items) to
+ * wire. */
 static nf_status pivot_batch(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, nf_error *err)
 {
     nf_mpi_links *ml = ctx;
@@ -159,7 +251,6 @@ static nf_status pivot_batch(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, n
     st = nf_clean_batch(ml->cleaner, docs, n, ml->cleaned, err);
     if (st != NF_OK)
         return st;
-    size_t first = nfi_links_size(ml->links);
     bool sketched = false;
     st = nf_links_add(ml->links, ml->cleaned, n, err);
     if (st == NF_OK && ml->dedup) {
@@ -176,8 +267,9 @@ static nf_status pivot_batch(void *ctx, nf_doc *docs, size_t n, nfi_buf *wire, n
             nfi_dedup_item_free(&ml->items[i]);
         nf_clean_doc_free(&ml->cleaned[i]);
     }
-    if (st != NF_OK) /* the batch is not the rank's: its pivots go */
-        nfi_links_truncate(ml->links, first);
+    if (st == NF_OK)
+        st = spill_pivots(ml, err);
+    nfi_links_truncate(ml->links, 0); /* the stage holds one batch at a time */
     return st;
 }
 
@@ -240,6 +332,8 @@ nf_status nf_mpi_links_new(nf_mpi_links **out, nf_mpi *m, const nf_clean_options
                              .consume = append_doc, .ctx = ml};
     nfi_buf_init(&ml->g.wire);
     nfi_buf_init(&ml->ids);
+    nfi_buf_init(&ml->rec);
+    nfi_hmap_init(&ml->counts);
     nf_status st = nf_links_new(&ml->links, links, err);
     if (st == NF_OK && groups) {
         nf_dedup_options o = *groups;
@@ -267,11 +361,15 @@ nf_status nf_mpi_links_run(nf_mpi_links *ml, const nf_mpi_input *in, nf_mpi_tota
 #define CHUNK_BYTES (4u << 20) /* records handed to one exchange call */
 #ifdef NDEBUG
 #define SEARCH_POSTINGS ((size_t)1 << 19) /* postings a rank fetches per search round (16 MiB) */
+#define ROUND_DOCS 1024                   /* own documents in the stage per weighing or search round */
 #define FETCH_DOCS 512                    /* other documents a rank fetches per scoring round */
+#define LOCAL_DOCS 1024                   /* own documents a rank loads per scoring round */
 #define SCORE_PAIRS 65536                 /* pairs a rank scores per round */
 #else /* debug builds (the ASan tests): tiny rounds, so the tests' small corpora take many */
 #define SEARCH_POSTINGS ((size_t)2048)
+#define ROUND_DOCS 3
 #define FETCH_DOCS 4
+#define LOCAL_DOCS 3
 #define SCORE_PAIRS 16
 #endif
 
@@ -284,11 +382,6 @@ typedef struct post_rec {
     uint32_t pad;
     double norm;
 } post_rec;
-
-typedef struct lang_rec {
-    char lang[16];
-    uint64_t first; /* the language's first document on the rank */
-} lang_rec;
 
 /* A scored pair on its home rank. */
 typedef struct result_rec {
@@ -323,13 +416,21 @@ typedef struct grown {
 
 typedef struct dlinks {
     const nf_mpi *m;
-    nf_links *l;
-    size_t n;              /* this rank's documents, the stage's first n */
+    nf_links *l;           /* the stage: the documents of one round */
+    nf_mpi_links *ml;      /* the pivot file */
+    size_t n;              /* this rank's documents */
     uint64_t first, total; /* the first one's number in the corpus; the corpus's documents */
     const uint64_t *start; /* N + 1: each rank's first document */
     uint64_t bytes;        /* sent through the exchanges */
-    uint32_t *df;          /* per feature of each document */
+    char seen[NFI_LINKS_LANGS][12]; /* the corpus's language table */
+    uint32_t n_seen;
     double max_df;
+    FILE *weighted;        /* the rank's weighted entries (nfi_links_put_weighted), back to back */
+    uint64_t *woff;        /* n + 1: where document i's begins */
+    uint32_t *sdf;         /* the document frequencies of the stage's features, document by document */
+    size_t n_sdf, cap_sdf;
+    size_t *sdf_at;        /* per stage document, where its own begin */
+    size_t cap_at;
     post_rec *posts;       /* the postings of the features this rank owns (hash mod N), by (hash, doc) */
     size_t n_posts;
     uint64_t *keys;        /* their distinct features */
@@ -338,7 +439,7 @@ typedef struct dlinks {
     grown pairs;           /* pairs this rank is home to (u64), then */
     grown results;         /* ... their scores (result_rec) */
     nfi_buf *out;          /* per rank: the fetch replies */
-    nfi_kv *fetched;       /* document -> its index in the stage */
+    nfi_kv *fetched;       /* document -> its index in the stage, this scoring round */
     size_t n_fetched, cap_fetched;
 } dlinks;
 
@@ -405,8 +506,6 @@ static nfi_links_view view_of(const dlinks *x, size_t i)
     return v;
 }
 
-static bool unnamed_lang(const char *lang) { return !lang[0] || strcmp(lang, "und") == 0; }
-
 static int cmp_lang_rec(const void *p, const void *q)
 {
     const lang_rec *a = p, *b = q;
@@ -420,27 +519,14 @@ static int cmp_lang_rec(const void *p, const void *q)
  * single process's table. */
 static nf_status number_languages(dlinks *x, nf_error *err)
 {
-    lang_rec *mine = NULL, *all = NULL;
-    size_t n_mine = 0, cap = 0;
-    nf_status st = NF_OK;
-    for (size_t i = 0; i < x->n && st == NF_OK; i++) {
-        const char *lang = view_of(x, i).lang;
-        size_t k = 0;
-        while (k < n_mine && strcmp(mine[k].lang, lang) != 0)
-            k++;
-        if (unnamed_lang(lang) || k < n_mine)
-            continue;
-        lang_rec *g = nfi_grow_array(mine, &cap, n_mine + 1, sizeof *mine);
-        if (!g) {
-            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-            break;
-        }
-        mine = g;
-        memset(&mine[n_mine], 0, sizeof *mine);
-        snprintf(mine[n_mine].lang, 12, "%s", lang);
-        mine[n_mine++].first = x->first + i;
+    size_t n_mine = x->ml->n_langs;
+    lang_rec *mine = malloc((n_mine ? n_mine : 1) * sizeof *mine), *all = NULL;
+    nf_status st = mine ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; mine && k < n_mine; k++) {
+        mine[k] = x->ml->langs[k];
+        mine[k].first += x->first;
     }
-    int N = x->m->size, count = (int)(n_mine * sizeof *mine);
+    int N = x->m->size, count = mine ? (int)(n_mine * sizeof *mine) : 0;
     int *counts = calloc((size_t)N, sizeof *counts), *displs = calloc((size_t)N, sizeof *displs);
     MPI_Request req;
     MPI_Iallgather(&count, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD, &req); /* NULLs: abort follows */
@@ -456,16 +542,13 @@ static nf_status number_languages(dlinks *x, nf_error *err)
         nfi_mpi_wait(&req);
         size_t n_all = total / sizeof *all;
         qsort(all, n_all, sizeof *all, cmp_lang_rec);
-        char seen[NFI_LINKS_LANGS][12];
-        uint32_t n_seen = 0;
-        for (size_t k = 0; k < n_all && n_seen < NFI_LINKS_LANGS; k++) {
+        for (size_t k = 0; k < n_all && x->n_seen < NFI_LINKS_LANGS; k++) {
             uint32_t j = 0;
-            while (j < n_seen && strcmp(seen[j], all[k].lang) != 0)
+            while (j < x->n_seen && strcmp(x->seen[j], all[k].lang) != 0)
                 j++;
-            if (j == n_seen)
-                memcpy(seen[n_seen++], all[k].lang, sizeof seen[0]);
+            if (j == x->n_seen)
+                memcpy(x->seen[x->n_seen++], all[k].lang, sizeof x->seen[0]);
         }
-        nfi_links_set_lang_ids(x->l, (const char(*)[12])seen, n_seen);
     }
     free(mine), free(all), free(counts), free(displs);
     return st;
@@ -498,33 +581,36 @@ static nf_status df_reply(dlinks *x, grown *got, grown *back, nf_error *err)
     return st;
 }
 
+/* The rank's distinct features with their counts (noted as the batches
+ * were pivoted), sorted, each with its owner. */
+static nf_status local_counts(dlinks *x, nfi_kv **counts, uint32_t **dest, size_t *n, nf_error *err)
+{
+    const nf_mpi_links *ml = x->ml;
+    uint64_t rank = (uint64_t)x->m->rank << 32;
+    *n = 0;
+    *counts = malloc((ml->counts.count + 3) * sizeof **counts);
+    *dest = malloc((ml->counts.count + 3) * sizeof **dest);
+    if (!*counts || !*dest)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (uint64_t h = 0; h < 2; h++)
+        if (ml->low_counts[h])
+            (*counts)[(*n)++] = (nfi_kv){h, rank | ml->low_counts[h]};
+    for (size_t k = 0; k < ml->counts.cap; k++)
+        if (ml->counts.keys[k]) /* (hashes 0 and 1 are kept apart: the map's key 1 is its 1) */
+            (*counts)[(*n)++] = (nfi_kv){ml->counts.keys[k], rank | ml->counts.vals[k]};
+    nfi_kv_sort(*counts, *n);
+    for (size_t k = 0; k < *n; k++)
+        (*dest)[k] = hash_owner(x, (*counts)[k].key);
+    return NF_OK;
+}
+
 static nf_status document_frequencies(dlinks *x, nf_error *err)
 {
-    size_t total = 0, n_uniq = 0;
-    for (size_t i = 0; i < x->n; i++)
-        total += view_of(x, i).pivot->n_features;
-    uint64_t *h = malloc((total ? total : 1) * sizeof *h), *scratch = malloc((total ? total : 1) * sizeof *h);
-    nfi_kv *counts = malloc((total ? total : 1) * sizeof *counts);
-    uint32_t *dest = malloc((total ? total : 1) * sizeof *dest);
-    x->df = malloc((total ? total : 1) * sizeof *x->df);
+    nfi_kv *counts = NULL;
+    uint32_t *dest = NULL;
+    size_t n_uniq = 0;
     grown got = {NULL, 0, 0, sizeof(nfi_kv)}, back = {NULL, 0, 0, sizeof(nfi_kv)};
-    nf_status st = h && scratch && counts && dest && x->df ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0, k = 0; st == NF_OK && i < x->n; i++) {
-        const nf_pivot *p = view_of(x, i).pivot;
-        for (size_t f = 0; f < p->n_features; f++)
-            h[k++] = p->features[f].hash;
-    }
-    if (st == NF_OK)
-        nfi_u64_sort(h, total, scratch);
-    for (size_t i = 0; st == NF_OK && i < total; i++) {
-        if (n_uniq && counts[n_uniq - 1].key == h[i]) {
-            counts[n_uniq - 1].val++;
-            continue;
-        }
-        counts[n_uniq] = (nfi_kv){h[i], (uint64_t)x->m->rank << 32 | 1};
-        dest[n_uniq++] = hash_owner(x, h[i]);
-    }
-    free(scratch);
+    nf_status st = local_counts(x, &counts, &dest, &n_uniq, err);
     /* collective from here: a rank that failed above aborts the job */
     if (st == NF_OK)
         st = send_array(x, counts, dest, sizeof *counts, n_uniq, grow_sink, &got, err);
@@ -532,53 +618,147 @@ static nf_status document_frequencies(dlinks *x, nf_error *err)
         st = df_reply(x, &got, &back, err);
     free(got.data), free(dest);
     nfi_kv *b = (nfi_kv *)back.data;
-    if (st == NF_OK) {
-        if (back.n)
-            nfi_kv_sort(b, back.n);
-        for (size_t k = 0; k < n_uniq; k++) /* the distinct hashes, sorted, beside their sums */
-            h[k] = counts[k].key;
-        if (back.n != n_uniq)
-            st = nfi_fail(err, NF_ERR_PARSE, "MPI: %zu document frequencies for %zu features", back.n, n_uniq);
-        for (size_t k = 0; st == NF_OK && k < n_uniq; k++)
-            if (b[k].key != h[k])
-                st = nfi_fail(err, NF_ERR_PARSE, "MPI: a document frequency for another feature");
+    if (st == NF_OK && back.n)
+        nfi_kv_sort(b, back.n);
+    if (st == NF_OK && back.n != n_uniq)
+        st = nfi_fail(err, NF_ERR_PARSE, "MPI: %zu document frequencies for %zu features", back.n, n_uniq);
+    for (size_t k = 0; st == NF_OK && k < n_uniq; k++) { /* each count becomes the sum */
+        uint64_t h = b[k].key, *slot = h < 2 ? &x->ml->low_counts[h] : nfi_hmap_get(&x->ml->counts, h);
+        if (b[k].key != counts[k].key || !slot)
+            st = nfi_fail(err, NF_ERR_PARSE, "MPI: a document frequency for another feature");
+        else
+            *slot = b[k].val;
     }
-    for (size_t i = 0, k = 0; st == NF_OK && i < x->n; i++) {
-        const nf_pivot *p = view_of(x, i).pivot;
-        for (size_t f = 0; f < p->n_features; f++)
-            x->df[k++] = (uint32_t)b[nfi_hash_lower_bound(h, n_uniq, p->features[f].hash)].val;
-    }
-    free(h), free(counts), free(back.data);
+    free(counts), free(back.data);
     x->max_df = nfi_links_max_df((size_t)x->total);
-    if (st == NF_OK)
-        st = nfi_links_weigh(x->l, (size_t)x->total, x->df, err);
     return st;
+}
+
+/* The document frequency of one of the rank's features. */
+static uint32_t df_of(const dlinks *x, uint64_t hash)
+{
+    const uint64_t *v = hash < 2 ? &x->ml->low_counts[hash] : nfi_hmap_get(&x->ml->counts, hash);
+    return v ? (uint32_t)*v : 0;
 }
 
 static bool indexed(const dlinks *x, uint32_t df) { return df >= 2 && df <= x->max_df; }
 
+/* Reads len bytes at off of f into b (replacing what it held). */
+static nf_status read_record(FILE *f, uint64_t off, uint64_t len, nfi_buf *b, nf_error *err)
+{
+    b->len = 0;
+    if (!nfi_buf_reserve(b, (size_t)len))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (pread(fileno(f), b->data, (size_t)len, (off_t)off) != (ssize_t)len)
+        return nfi_fail(err, NF_ERR_IO, "cannot read back a temporary file of links");
+    b->len = (size_t)len;
+    return NF_OK;
+}
+
+/* Notes the document frequencies of the stage's last document (x->sdf),
+ * looked up once per feature. */
+static nf_status note_dfs(dlinks *x, nf_error *err)
+{
+    size_t i = nfi_links_size(x->l) - 1;
+    const nf_pivot *p = view_of(x, i).pivot;
+    uint32_t *d = nfi_grow_array(x->sdf, &x->cap_sdf, x->n_sdf + p->n_features, sizeof *d);
+    size_t *at = nfi_grow_array(x->sdf_at, &x->cap_at, i + 2, sizeof *at);
+    if (d)
+        x->sdf = d;
+    if (at)
+        x->sdf_at = at;
+    if (!d || !at)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    at[i] = x->n_sdf;
+    for (size_t f = 0; f < p->n_features; f++)
+        d[x->n_sdf++] = df_of(x, p->features[f].hash);
+    at[i + 1] = x->n_sdf;
+    return NF_OK;
+}
+
+/* Keeps the stage's first n documents. */
+static void stage_keep(dlinks *x, size_t n)
+{
+    nfi_links_truncate(x->l, n);
+    x->n_sdf = n ? x->sdf_at[n] : 0;
+}
+
+/* Appends the rank's document i to the stage: its pivot (from the pivot
+ * file, before the weights) or its weighted entry; dfs: note its document
+ * frequencies. */
+static nf_status load_doc(dlinks *x, size_t i, bool weighted, bool dfs, nf_error *err)
+{
+    FILE *f = weighted ? x->weighted : x->ml->pivot_file;
+    const uint64_t *off = weighted ? x->woff : x->ml->pivot_off;
+    nfi_buf *b = &x->ml->rec;
+    size_t pos = 0;
+    nf_status st = read_record(f, off[i], off[i + 1] - off[i], b, err);
+    if (st == NF_OK)
+        st = weighted ? nfi_links_append_weighted(x->l, b->data, b->len, &pos, err)
+                      : nfi_links_append_pivot(x->l, b->data, b->len, &pos, err);
+    if (st == NF_OK && pos != b->len)
+        st = nfi_fail(err, NF_ERR_PARSE, "MPI: a malformed record in a temporary file of links");
+    return st == NF_OK && dfs ? note_dfs(x, err) : st;
+}
+
+/* Weighs the rank's documents [from, to): loads their pivots into the
+ * stage, numbers their languages, weighs them with the corpus's document
+ * frequencies (nfi_links_weigh) and appends their weighted entries to the
+ * weighted file; they stay in the stage. */
+static nf_status weigh_chunk(dlinks *x, size_t from, size_t to, nf_error *err)
+{
+    stage_keep(x, 0);
+    nf_status st = NF_OK;
+    for (size_t i = from; i < to && st == NF_OK; i++)
+        st = load_doc(x, i, false, true, err);
+    if (st != NF_OK)
+        return st;
+    nfi_links_set_lang_ids(x->l, (const char(*)[12])x->seen, x->n_seen);
+    st = nfi_links_weigh(x->l, (size_t)x->total, x->sdf, err); /* every feature of the stage, in order */
+    nfi_buf *b = &x->ml->rec;
+    for (size_t i = from; i < to && st == NF_OK; i++) {
+        b->len = 0;
+        nfi_links_put_weighted(x->l, i - from, b);
+        if (b->oom)
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        else if (fwrite(b->data, 1, b->len, x->weighted) != b->len)
+            st = nfi_fail(err, NF_ERR_IO, "cannot write the temporary file of pivots (disk full?)");
+        x->woff[i + 1] = x->woff[i] + b->len;
+    }
+    return st;
+}
+
 /* 3. Postings: every indexed feature of every document goes to the
- * feature's owner, which keeps them by (hash, document). */
+ * feature's owner, which keeps them by (hash, document). The documents are
+ * weighed as their postings are made, ROUND_DOCS at a time. */
 typedef struct post_gen {
     dlinks *x;
-    size_t doc, feature, k; /* k: the feature's index in x->df */
+    size_t doc, feature;         /* the next posting's document and feature */
+    size_t chunk_from, chunk_to; /* the documents in the stage */
 } post_gen;
 
 static nf_status post_gen_fn(void *ctx, char *out, uint32_t *dest, size_t max, size_t *n, nf_error *err)
 {
-    (void)err;
     post_gen *g = ctx;
     dlinks *x = g->x;
     post_rec *r = (post_rec *)out;
     *n = 0;
     for (; g->doc < x->n; g->doc++, g->feature = 0) {
-        nfi_links_view v = view_of(x, g->doc);
-        for (; g->feature < v.pivot->n_features; g->feature++, g->k++) {
-            if (!indexed(x, x->df[g->k]))
+        if (g->doc == g->chunk_to) {
+            g->chunk_from = g->doc;
+            g->chunk_to = x->n - g->doc > ROUND_DOCS ? g->doc + ROUND_DOCS : x->n;
+            nf_status st = weigh_chunk(x, g->chunk_from, g->chunk_to, err);
+            if (st != NF_OK)
+                return st;
+        }
+        nfi_links_view v = view_of(x, g->doc - g->chunk_from);
+        const uint32_t *df = x->sdf + x->sdf_at[g->doc - g->chunk_from];
+        for (; g->feature < v.pivot->n_features; g->feature++) {
+            uint64_t hash = v.pivot->features[g->feature].hash;
+            if (!indexed(x, df[g->feature]))
                 continue;
             if (*n == max)
                 return NF_OK;
-            uint64_t hash = v.pivot->features[g->feature].hash;
             r[*n] = (post_rec){hash, (uint32_t)(x->first + g->doc), v.lang_id, v.weights[g->feature], 0, v.norm};
             dest[(*n)++] = hash_owner(x, hash);
         }
@@ -626,9 +806,22 @@ static nf_status key_index(const post_rec *p, size_t n, uint64_t **keys, size_t 
 static nf_status spread_postings(dlinks *x, nf_error *err)
 {
     grown got = {NULL, 0, 0, sizeof(post_rec)};
-    post_gen g = {x, 0, 0, 0};
-    nf_status st = nfi_mpi_exchange_all(x->m, sizeof(post_rec), CHUNK_BYTES, post_gen_fn, &g, grow_sink, &got,
-                                        &x->bytes, err);
+    post_gen g = {x, 0, 0, 0, 0};
+    x->woff = calloc(x->n + 1, sizeof *x->woff);
+    x->weighted = nfi_temp_file(x->ml->g.tmp_dir, "newsfold-weighted");
+    nf_status st = !x->woff ? nfi_fail(err, NF_ERR_NOMEM, "out of memory")
+                   : !x->weighted ? nfi_fail(err, NF_ERR_IO, "cannot create a temporary file in %s",
+                                            x->ml->g.tmp_dir ? x->ml->g.tmp_dir : "$TMPDIR")
+                                  : NF_OK;
+    if (st == NF_OK) /* collective: a rank that failed above aborts the job */
+        st = nfi_mpi_exchange_all(x->m, sizeof(post_rec), CHUNK_BYTES, post_gen_fn, &g, grow_sink, &got,
+                                  &x->bytes, err);
+    stage_keep(x, 0);
+    if (st == NF_OK && fflush(x->weighted) != 0)
+        st = nfi_fail(err, NF_ERR_IO, "cannot write the temporary file of pivots (disk full?)");
+    if (x->ml->pivot_file) /* every pivot is in the weighted file now */
+        fclose(x->ml->pivot_file);
+    x->ml->pivot_file = NULL;
     x->posts = (post_rec *)got.data;
     x->n_posts = got.n;
     if (st == NF_OK && x->n_posts > UINT32_MAX)
@@ -668,21 +861,24 @@ static nf_status request_postings(void *ctx, const void *recs, size_t n, nf_erro
     return st;
 }
 
-/* The postings document i adds to a round whose features are in seen
- * (its features start at x->df[k]); insert: note its features. */
-static size_t postings_of(const dlinks *x, size_t i, size_t k, nfi_hmap *seen, bool insert, bool *oom)
+/* The postings the stage's document i adds to a round whose features are
+ * in seen; insert: note its features, and those new to the round in q
+ * (u64; hashes 0 and 1, which the map cannot tell apart, every time). */
+static size_t postings_of(const dlinks *x, size_t i, nfi_hmap *seen, grown *q, bool *oom)
 {
     size_t n = 0;
     const nf_pivot *p = view_of(x, i).pivot;
-    for (size_t f = 0; f < p->n_features; f++, k++) {
-        if (!indexed(x, x->df[k]))
+    for (size_t f = 0; f < p->n_features; f++) {
+        uint32_t df = x->sdf[x->sdf_at[i] + f];
+        uint64_t h = p->features[f].hash;
+        if (!indexed(x, df))
             continue;
         bool created = false;
-        if (!insert)
-            created = !nfi_hmap_get(seen, p->features[f].hash);
-        else if (!nfi_hmap_put(seen, p->features[f].hash, &created))
+        if (!q)
+            created = !nfi_hmap_get(seen, h);
+        else if (!nfi_hmap_put(seen, h, &created) || ((created || h < 2) && grow_push(q, &h, NULL) != NF_OK))
             *oom = true;
-        n += created ? x->df[k] : 0;
+        n += created ? df : 0;
     }
     return n;
 }
@@ -711,27 +907,35 @@ static nf_status space_docs(const dlinks *x, size_t from, size_t to, const post_
     return NF_OK;
 }
 
-static nf_status search_space(dlinks *x, size_t from, size_t to, post_rec *p, size_t n, nf_error *err)
+/* A round's space: the documents numbered in corpus order, the postings
+ * by feature (nfi_links_space's arrays). */
+typedef struct round_space {
+    uint64_t *docs, *keys;
+    size_t n_docs, *offsets, n_keys, *local;
+    double *norms;
+    nfi_links_hit *hits;
+} round_space;
+
+static void round_space_free(round_space *r)
 {
-    uint64_t *docs = NULL, *keys = NULL, *pairs = NULL;
-    size_t n_docs = 0, *offsets = NULL, n_keys = 0, n_pairs = 0;
-    nf_status st = space_docs(x, from, to, p, n, &docs, &n_docs, err);
-    size_t *local = malloc((n_docs ? n_docs : 1) * sizeof *local);
-    double *norms = malloc((n_docs ? n_docs : 1) * sizeof *norms);
-    nfi_links_hit *hits = malloc((n ? n : 1) * sizeof *hits);
-    if (st == NF_OK && (!local || !norms || !hits))
+    free(r->docs), free(r->keys), free(r->offsets), free(r->local), free(r->norms), free(r->hits);
+}
+
+static nf_status space_of(dlinks *x, size_t from, size_t to, const post_rec *p, size_t n, round_space *r,
+                          nf_error *err)
+{
+    nf_status st = space_docs(x, from, to, p, n, &r->docs, &r->n_docs, err);
+    r->local = malloc((r->n_docs ? r->n_docs : 1) * sizeof *r->local);
+    r->norms = calloc(r->n_docs ? r->n_docs : 1, sizeof *r->norms);
+    r->hits = malloc((n ? n : 1) * sizeof *r->hits);
+    if (st == NF_OK && (!r->local || !r->norms || !r->hits))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
-        st = key_index(p, n, &keys, &offsets, &n_keys, err);
-    for (size_t k = 0; st == NF_OK && k < n_docs; k++) {
-        local[k] = is_local(x, docs[k]) && docs[k] - x->first >= from && docs[k] - x->first < to
-                       ? (size_t)(docs[k] - x->first) : SIZE_MAX;
-        norms[k] = local[k] != SIZE_MAX ? view_of(x, local[k]).norm : 0;
-    }
+        st = key_index(p, n, &r->keys, &r->offsets, &r->n_keys, err);
     nfi_hmap number; /* document + 1 -> its number */
     nfi_hmap_init(&number);
-    for (size_t k = 0; st == NF_OK && k < n_docs; k++) {
-        uint64_t *v = nfi_hmap_put(&number, docs[k] + 1, NULL);
+    for (size_t k = 0; st == NF_OK && k < r->n_docs; k++) {
+        uint64_t *v = nfi_hmap_put(&number, r->docs[k] + 1, NULL);
         if (!v)
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         else
@@ -739,48 +943,63 @@ static nf_status search_space(dlinks *x, size_t from, size_t to, post_rec *p, si
     }
     for (size_t e = 0; st == NF_OK && e < n; e++) {
         size_t k = (size_t)*nfi_hmap_get(&number, (uint64_t)p[e].doc + 1);
-        hits[e] = (nfi_links_hit){(uint32_t)k, p[e].lang_id, p[e].weight};
-        norms[k] = p[e].norm;
+        r->hits[e] = (nfi_links_hit){(uint32_t)k, p[e].lang_id, p[e].weight};
+        r->norms[k] = p[e].norm;
     }
     nfi_hmap_free(&number);
-    nfi_links_space sp = {n_docs, local, norms, keys, offsets, hits, n_keys};
-    if (st == NF_OK)
-        st = nfi_links_search(x->l, &sp, &pairs, &n_pairs, err);
-    for (size_t i = 0; st == NF_OK && i < n_pairs; i++) { /* numbers to documents: the order is kept */
-        uint64_t pair = docs[pairs[i] >> 32] << 32 | docs[(uint32_t)pairs[i]];
-        st = grow_push(&x->cands, &pair, err);
-    }
-    free(docs), free(keys), free(offsets), free(local), free(norms), free(hits), free(pairs);
     return st;
 }
 
-static nf_status search_round_run(dlinks *x, size_t from, size_t to, size_t k, nf_error *err)
+/* The search of the round's documents [from, to) (at most ROUND_DOCS,
+ * loaded into the stage) over the round's space: the engine's, for them. */
+static nf_status search_batch(dlinks *x, size_t from, size_t to, round_space *r, nf_error *err)
+{
+    uint64_t *pairs = NULL;
+    size_t n_pairs = 0;
+    stage_keep(x, 0);
+    nf_status st = NF_OK;
+    for (size_t i = from; i < to && st == NF_OK; i++)
+        st = load_doc(x, i, true, false, err);
+    for (size_t k = 0; st == NF_OK && k < r->n_docs; k++) { /* the batch's documents: the stage's */
+        uint64_t d = r->docs[k];
+        r->local[k] = is_local(x, d) && d - x->first >= from && d - x->first < to ? (size_t)(d - x->first - from)
+                                                                                  : SIZE_MAX;
+        if (r->local[k] != SIZE_MAX)
+            r->norms[k] = view_of(x, r->local[k]).norm;
+    }
+    nfi_links_space sp = {r->n_docs, r->local, r->norms, r->keys, r->offsets, r->hits, r->n_keys};
+    if (st == NF_OK)
+        st = nfi_links_search(x->l, &sp, &pairs, &n_pairs, err);
+    for (size_t i = 0; st == NF_OK && i < n_pairs; i++) { /* numbers to documents: the order is kept */
+        uint64_t pair = r->docs[pairs[i] >> 32] << 32 | r->docs[(uint32_t)pairs[i]];
+        st = grow_push(&x->cands, &pair, err);
+    }
+    free(pairs);
+    stage_keep(x, 0);
+    return st;
+}
+
+/* A round of the rank's documents [from, to) whose distinct indexed
+ * features are q: their postings are fetched from the owners, then the
+ * documents are searched ROUND_DOCS at a time over them. */
+static nf_status search_round_run(dlinks *x, size_t from, size_t to, grown *feats, nf_error *err)
 {
     search_round r = {x, {NULL, 0, 0, sizeof(post_rec)}, {NULL, 0, 0, sizeof(uint32_t)},
                       {NULL, 0, 0, sizeof(post_rec)}};
-    size_t total = 0, n_q = 0;
-    for (size_t i = from; i < to; i++)
-        total += view_of(x, i).pivot->n_features;
-    nfi_kv *q = malloc((total ? total : 1) * sizeof *q);
-    uint64_t *h = malloc((total ? total : 1) * sizeof *h), *scratch = malloc((total ? total : 1) * sizeof *h);
-    uint32_t *dest = malloc((total ? total : 1) * sizeof *dest);
-    nf_status st = q && h && scratch && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t n_h = 0; /* k: where document from's features begin in x->df */
-    for (size_t i = from; st == NF_OK && i < to; i++) {
-        const nf_pivot *p = view_of(x, i).pivot;
-        for (size_t f = 0; f < p->n_features; f++, k++)
-            if (indexed(x, x->df[k]))
-                h[n_h++] = p->features[f].hash;
-    }
-    if (st == NF_OK)
-        nfi_u64_sort(h, n_h, scratch);
-    for (size_t e = 0; st == NF_OK && e < n_h; e++)
+    uint64_t *h = (uint64_t *)feats->data, *scratch = malloc((feats->n ? feats->n : 1) * sizeof *h);
+    nfi_kv *q = malloc((feats->n ? feats->n : 1) * sizeof *q);
+    uint32_t *dest = malloc((feats->n ? feats->n : 1) * sizeof *dest);
+    size_t n_q = 0;
+    nf_status st = q && scratch && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK && feats->n)
+        nfi_u64_sort(h, feats->n, scratch);
+    for (size_t e = 0; st == NF_OK && e < feats->n; e++)
         if (!e || h[e] != h[e - 1]) {
             q[n_q] = (nfi_kv){h[e], (uint64_t)x->m->rank};
             dest[n_q++] = hash_owner(x, h[e]);
         }
-    free(h), free(scratch);
-    if (st == NF_OK)
+    free(scratch);
+    if (st == NF_OK) /* collective: a rank that failed above aborts the job */
         st = send_array(x, q, dest, sizeof *q, n_q, request_postings, &r, err);
     free(q), free(dest);
     if (st == NF_OK)
@@ -789,37 +1008,50 @@ static nf_status search_round_run(dlinks *x, size_t from, size_t to, size_t k, n
     free(r.reply.data), free(r.rdest.data);
     if (st == NF_OK)
         st = sort_posts((post_rec **)&r.got.data, r.got.n, err);
+    round_space sp = {0};
     if (st == NF_OK)
-        st = search_space(x, from, to, (post_rec *)r.got.data, r.got.n, err);
+        st = space_of(x, from, to, (post_rec *)r.got.data, r.got.n, &sp, err);
     free(r.got.data);
+    for (size_t b = from; st == NF_OK && b < to; b += ROUND_DOCS)
+        st = search_batch(x, b, to - b > ROUND_DOCS ? b + ROUND_DOCS : to, &sp, err);
+    round_space_free(&sp);
     return st;
 }
 
+/* The rounds: each takes the rank's next documents while their postings
+ * (each distinct feature once) fit the budget; a document is loaded (its
+ * weighted entry) once to plan the round and again to be searched. */
 static nf_status search_all(dlinks *x, nf_error *err)
 {
-    size_t next = 0, k = 0, k_from = 0; /* k: the features of documents before to */
+    size_t next = 0;
     nfi_hmap seen; /* the round's distinct features: each is fetched once */
     nfi_hmap_init(&seen);
+    grown feats = {NULL, 0, 0, 8};
     nf_status st = NF_OK;
     bool oom = false;
     while (st == NF_OK) {
         size_t from = next, to = next, budget = 0;
         nfi_hmap_clear(&seen);
-        while (to < x->n && !oom) {
-            size_t need = postings_of(x, to, k, &seen, false, &oom);
+        feats.n = 0;
+        for (; to < x->n && !oom; to++) {
+            stage_keep(x, 0);
+            if ((st = load_doc(x, to, true, true, err)) != NF_OK)
+                break;
+            size_t need = postings_of(x, 0, &seen, NULL, &oom);
             if (to > from && budget + need > SEARCH_POSTINGS)
                 break;
-            postings_of(x, to, k, &seen, true, &oom);
-            budget += need, k += view_of(x, to).pivot->n_features, to++;
+            budget += postings_of(x, 0, &seen, &feats, &oom);
         }
-        if (oom) /* the others wait in the collective: the caller aborts the job */
+        stage_keep(x, 0);
+        if (st == NF_OK && oom) /* the others wait in the collective: the caller aborts the job */
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         if (st != NF_OK || !nfi_mpi_any(from < x->n))
             break;
-        st = search_round_run(x, from, to, k_from, err);
-        next = to, k_from = k;
+        st = search_round_run(x, from, to, &feats, err);
+        next = to;
     }
     nfi_hmap_free(&seen);
+    free(feats.data);
     return st;
 }
 
@@ -867,16 +1099,27 @@ static nf_status fetch_request(void *ctx, const void *recs, size_t n, nf_error *
     for (size_t i = 0; i < n; i++) {
         if (!is_local(x, q[i].key) || q[i].val >= (uint64_t)x->m->size)
             return nfi_fail(err, NF_ERR_PARSE, "MPI: a document asked of the wrong rank");
-        nfi_buf *b = &x->out[q[i].val];
-        size_t at = b->len;
-        fetch_head h = {0, q[i].key};
-        nfi_buf_append(b, &h, sizeof h);
-        nfi_links_put_weighted(x->l, (size_t)(q[i].key - x->first), b);
-        if (b->oom)
+        nfi_buf *b = &x->out[q[i].val]; /* the weighted entry as the file holds it */
+        size_t d = (size_t)(q[i].key - x->first), len = (size_t)(x->woff[d + 1] - x->woff[d]);
+        fetch_head h = {sizeof h + len, q[i].key};
+        if (!nfi_buf_reserve(b, sizeof h + len))
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        h.len = b->len - at;
-        memcpy(b->data + at, &h, sizeof h);
+        nfi_buf_append(b, &h, sizeof h);
+        if (pread(fileno(x->weighted), b->data + b->len, len, (off_t)x->woff[d]) != (ssize_t)len)
+            return nfi_fail(err, NF_ERR_IO, "cannot read back a temporary file of links");
+        b->len += len;
     }
+    return NF_OK;
+}
+
+/* The stage's last document is doc. */
+static nf_status note_fetched(dlinks *x, uint64_t doc, nf_error *err)
+{
+    nfi_kv *f = nfi_grow_array(x->fetched, &x->cap_fetched, x->n_fetched + 1, sizeof *f);
+    if (!f)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    x->fetched = f;
+    f[x->n_fetched++] = (nfi_kv){doc, nfi_links_size(x->l) - 1};
     return NF_OK;
 }
 
@@ -896,21 +1139,17 @@ static nf_status fetch_reply(void *ctx, const char *recs, size_t len, nf_error *
             return st;
         if (pos != at + h.len)
             return nfi_fail(err, NF_ERR_PARSE, "MPI: malformed document");
-        nfi_kv *f = nfi_grow_array(x->fetched, &x->cap_fetched, x->n_fetched + 1, sizeof *f);
-        if (!f)
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        x->fetched = f;
-        f[x->n_fetched++] = (nfi_kv){h.doc, nfi_links_size(x->l) - 1};
+        st = note_fetched(x, h.doc, err);
+        if (st != NF_OK)
+            return st;
         at += h.len;
     }
     return NF_OK;
 }
 
-/* The stage's index of document doc: its own, or fetched this round. */
+/* The stage's index of document doc, loaded or fetched this round. */
 static size_t stage_index(const dlinks *x, uint64_t doc)
 {
-    if (is_local(x, doc))
-        return (size_t)(doc - x->first);
     size_t lo = 0, hi = x->n_fetched;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -922,33 +1161,61 @@ static size_t stage_index(const dlinks *x, uint64_t doc)
     return lo < x->n_fetched && x->fetched[lo].key == doc ? (size_t)x->fetched[lo].val : SIZE_MAX;
 }
 
-static nf_status fetch_docs(dlinks *x, const uint64_t *pairs, size_t n, nf_error *err)
+/* The distinct documents of n pairs, the rank's own (local) or the
+ * others', sorted. */
+static nf_status pair_docs(const dlinks *x, const uint64_t *pairs, size_t n, bool local, uint64_t **out,
+                           size_t *n_out, nf_error *err)
 {
-    nfi_kv *q = malloc((2 * n + 1) * sizeof *q);
-    uint32_t *dest = malloc((2 * n + 1) * sizeof *dest);
     uint64_t *docs = malloc((2 * n + 1) * sizeof *docs), *scratch = malloc((2 * n + 1) * sizeof *docs);
-    nf_status st = q && dest && docs && scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t n_docs = 0, n_q = 0;
-    for (size_t i = 0; st == NF_OK && i < n; i++) {
+    *out = docs, *n_out = 0;
+    if (!docs || !scratch)
+        return free(scratch), nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
         uint64_t a = pairs[i] >> 32, b = (uint32_t)pairs[i];
-        if (!is_local(x, a))
-            docs[n_docs++] = a;
-        if (!is_local(x, b))
-            docs[n_docs++] = b;
+        if (is_local(x, a) == local)
+            docs[k++] = a;
+        if (is_local(x, b) == local)
+            docs[k++] = b;
     }
-    if (st == NF_OK)
-        nfi_u64_sort(docs, n_docs, scratch);
-    for (size_t i = 0; st == NF_OK && i < n_docs; i++)
-        if (!i || docs[i] != docs[i - 1]) {
-            q[n_q] = (nfi_kv){docs[i], (uint64_t)x->m->rank};
-            dest[n_q++] = owner_of(x, docs[i]);
-        }
-    free(docs), free(scratch);
+    nfi_u64_sort(docs, k, scratch);
+    free(scratch);
+    for (size_t i = 0; i < k; i++)
+        if (!i || docs[i] != docs[i - 1])
+            docs[(*n_out)++] = docs[i];
+    return NF_OK;
+}
+
+/* The round's documents into the stage: the rank's own from the weighted
+ * file, the others' fetched from their owners (collective). */
+static nf_status stage_docs(dlinks *x, const uint64_t *pairs, size_t n, nf_error *err)
+{
+    uint64_t *docs = NULL;
+    size_t n_docs = 0;
     x->n_fetched = 0;
+    nfi_links_truncate(x->l, 0);
+    nf_status st = pair_docs(x, pairs, n, true, &docs, &n_docs, err);
+    for (size_t i = 0; st == NF_OK && i < n_docs; i++) {
+        st = load_doc(x, (size_t)(docs[i] - x->first), true, false, err);
+        if (st == NF_OK)
+            st = note_fetched(x, docs[i], err);
+    }
+    free(docs), docs = NULL;
+    if (st == NF_OK)
+        st = pair_docs(x, pairs, n, false, &docs, &n_docs, err);
+    nfi_kv *q = malloc((n_docs + 1) * sizeof *q);
+    uint32_t *dest = malloc((n_docs + 1) * sizeof *dest);
+    if (st == NF_OK && (!q || !dest))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == NF_OK && i < n_docs; i++) {
+        q[i] = (nfi_kv){docs[i], (uint64_t)x->m->rank};
+        dest[i] = owner_of(x, docs[i]);
+    }
+    free(docs);
     for (int r = 0; r < x->m->size; r++)
         x->out[r].len = 0;
     if (st == NF_OK)
-        st = send_array(x, q, dest, sizeof *q, n_q, fetch_request, x, err);
+        st = send_array(x, q, dest, sizeof *q, n_docs, fetch_request, x, err);
     free(q), free(dest);
     if (st == NF_OK)
         st = nfi_mpi_exchange_records(x->m, x->out, fetch_reply, x, &x->bytes, err);
@@ -967,7 +1234,7 @@ static nf_status score_round(dlinks *x, const nfi_kv *order, size_t n, nf_error 
     for (size_t i = 0; st == NF_OK && i < n; i++)
         pairs[i] = all[order[i].val];
     if (st == NF_OK) /* collective: a rank that failed above aborts the job */
-        st = fetch_docs(x, pairs, n, err);
+        st = stage_docs(x, pairs, n, err);
     for (size_t i = 0; st == NF_OK && i < n; i++) {
         size_t la = stage_index(x, pairs[i] >> 32), lb = stage_index(x, (uint32_t)pairs[i]);
         if (la == SIZE_MAX || lb == SIZE_MAX)
@@ -983,13 +1250,34 @@ static nf_status score_round(dlinks *x, const nfi_kv *order, size_t n, nf_error 
         st = grow_push(&x->results, &r, err);
     }
     free(pairs), free(lp), free(sc);
-    nfi_links_truncate(x->l, x->n);
+    nfi_links_truncate(x->l, 0);
     return st;
+}
+
+/* How many of pair's own documents are not in the round yet (locals:
+ * document + 1); insert: add them. */
+static size_t new_locals(const dlinks *x, uint64_t pair, nfi_hmap *locals, bool insert, bool *oom)
+{
+    uint64_t doc[2] = {pair >> 32, (uint32_t)pair};
+    size_t n = 0;
+    for (int k = 0; k < 2; k++) {
+        if (!is_local(x, doc[k]))
+            continue;
+        bool created = false;
+        if (!insert)
+            created = !nfi_hmap_get(locals, doc[k] + 1);
+        else if (!nfi_hmap_put(locals, doc[k] + 1, &created))
+            *oom = true;
+        n += created;
+    }
+    return n;
 }
 
 /* The pairs in the order of their other document (pairs of two local
  * documents first): a round's documents are fetched once for the whole
- * finish, and rounds cut between documents. */
+ * finish, and rounds cut between documents; a round also loads at most
+ * LOCAL_DOCS of the rank's own documents (from the weighted file, again
+ * in each round that needs them). */
 static nf_status score_all(dlinks *x, nf_error *err)
 {
     const uint64_t *p = (const uint64_t *)x->pairs.data;
@@ -1005,19 +1293,29 @@ static nf_status score_all(dlinks *x, nf_error *err)
     if (st == NF_OK)
         nfi_kv_sort(order, x->pairs.n);
     size_t next = 0;
+    nfi_hmap locals;
+    nfi_hmap_init(&locals);
+    bool oom = false;
     while (st == NF_OK) {
         size_t from = next, to = next, remote = 0;
-        while (to < x->pairs.n && to - from < SCORE_PAIRS) {
+        nfi_hmap_clear(&locals);
+        while (to < x->pairs.n && to - from < SCORE_PAIRS && !oom) {
             bool new_doc = order[to].key && (to == from || order[to].key != order[to - 1].key);
-            if (new_doc && remote == FETCH_DOCS)
+            uint64_t pair = p[order[to].val];
+            if ((new_doc && remote == FETCH_DOCS) ||
+                (to > from && locals.count + new_locals(x, pair, &locals, false, &oom) > LOCAL_DOCS))
                 break;
+            new_locals(x, pair, &locals, true, &oom);
             remote += new_doc, to++;
         }
-        if (!nfi_mpi_any(from < x->pairs.n))
+        if (oom) /* the others wait in the collective: the caller aborts the job */
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        if (st != NF_OK || !nfi_mpi_any(from < x->pairs.n))
             break;
         st = score_round(x, order + from, to - from, err);
         next = to;
     }
+    nfi_hmap_free(&locals);
     free(order);
     return st;
 }
@@ -1140,7 +1438,9 @@ static nf_status send_links(dlinks *x, nf_links_result *out, nf_error *err)
 
 static void dlinks_free(dlinks *x)
 {
-    free(x->df), free(x->posts), free(x->keys), free(x->offsets);
+    free(x->woff), free(x->sdf), free(x->sdf_at), free(x->posts), free(x->keys), free(x->offsets);
+    if (x->weighted)
+        fclose(x->weighted);
     free(x->cands.data), free(x->pairs.data), free(x->results.data), free(x->fetched);
     for (int r = 0; x->out && r < x->m->size; r++)
         nfi_buf_free(&x->out[r]);
@@ -1156,13 +1456,15 @@ static nf_status finish_links(nf_mpi_links *ml, nf_links_result *out, nf_error *
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int r = 0; r < m->size; r++)
         start[r + 1] = start[r] + ml->g.docs_of[r];
-    dlinks x = {.m = m, .l = ml->links, .n = nfi_links_size(ml->links), .first = start[m->rank],
+    dlinks x = {.m = m, .l = ml->links, .ml = ml, .n = ml->n_docs, .first = start[m->rank],
                 .total = start[m->size], .start = start, .cands = {NULL, 0, 0, 8}, .pairs = {NULL, 0, 0, 8},
                 .results = {NULL, 0, 0, sizeof(result_rec)}};
     nf_status st = NF_OK;
     if (x.n != ml->g.docs_of[m->rank] || x.total > UINT32_MAX)
         st = nfi_fail(err, NF_ERR_PARSE, "MPI: %zu documents on this rank, %llu planned", x.n,
                       (unsigned long long)ml->g.docs_of[m->rank]);
+    if (st == NF_OK && ml->pivot_file && fflush(ml->pivot_file) != 0)
+        st = nfi_fail(err, NF_ERR_IO, "cannot write the temporary file of pivots (disk full?)");
     if (st == NF_OK)
         st = number_languages(&x, err);
     if (st == NF_OK)
@@ -1227,6 +1529,12 @@ void nf_mpi_links_free(nf_mpi_links *ml)
     free(ml->items);
     free(ml->kept);
     nfi_buf_free(&ml->ids);
+    if (ml->pivot_file)
+        fclose(ml->pivot_file);
+    free(ml->pivot_off);
+    nfi_hmap_free(&ml->counts);
+    free(ml->langs);
+    nfi_buf_free(&ml->rec);
     nfi_mpi_gather_free(&ml->g);
     free(ml);
 }
