@@ -243,11 +243,13 @@ static nf_status alloc_doc_arrays(doc_entry *d)
 {
     free(d->weights), free(d->post); /* an earlier finish's */
     free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
-    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
     d->post = malloc((d->pivot.n_features + 1) * sizeof *d->post);
     d->cross = malloc((d->pivot.n_features + 1) * sizeof *d->cross);
-    return d->weights && d->post && d->cross ? NF_OK : NF_ERR_NOMEM;
+    d->cross_hash = malloc((d->pivot.n_features + 1) * sizeof *d->cross_hash);
+    d->cross_w = malloc((d->pivot.n_features + 1) * sizeof *d->cross_w);
+    d->cross_seq = malloc((d->pivot.n_sequence + 1) * sizeof *d->cross_seq);
+    return d->weights && d->post && d->cross && d->cross_hash && d->cross_w && d->cross_seq ? NF_OK : NF_ERR_NOMEM;
 }
 
 static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
@@ -271,10 +273,8 @@ enum { TF_TABLE = 256 };
 typedef struct weigh_ctx {
     nf_links *l;
     size_t n_docs; /* the corpus's (the stage's, or every rank's: nfi_links_weigh) */
-    const uint64_t *found; /* index_features' word per feature (found_word), documents back to
-                              back from first[doc]; NULL: weights[] holds the document
-                              frequencies, post[] and cross[] are set */
-    const size_t *first;
+    const uint64_t *found; /* per feature, its word (FOUND_*), documents back to back */
+    const size_t *first;   /* where each document's words begin (n + 1) */
     double *idf; /* n_docs + 1 */
     double tf[TF_TABLE];
 } weigh_ctx;
@@ -293,64 +293,53 @@ static bool weigh_tables(weigh_ctx *c)
     return true;
 }
 
-/* The cross arrays of d (after its weights) from the flags that cross[] holds per feature
- * (compacted in place: an index is written at or before where its flag
- * was read). */
-static bool cross_features(doc_entry *d)
+/* Every feature of d in its cross arrays (where the document frequencies
+ * are unknown: any feature may be shared), after its weights. */
+static void cross_all(doc_entry *d)
 {
     const nf_pivot *p = &d->pivot;
-    size_t n = 0, m = 0;
     for (size_t j = 0; j < p->n_features; j++)
-        n += d->cross[j] != 0;
-    for (size_t i = 0; i < p->n_sequence; i++)
-        m += d->cross[p->sequence[i]] != 0;
-    d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
-    d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
-    d->cross_seq = malloc((m + 1) * sizeof *d->cross_seq);
-    if (!d->cross_hash || !d->cross_w || !d->cross_seq)
-        return false;
-    m = 0;
-    for (size_t i = 0; i < p->n_sequence; i++)
-        if (d->cross[p->sequence[i]])
-            d->cross_seq[m++] = p->sequence[i];
-    n = 0;
-    for (size_t j = 0; j < p->n_features; j++)
-        if (d->cross[j]) {
-            d->cross_hash[n] = p->features[j].hash;
-            d->cross_w[n] = d->weights[j];
-            d->cross[n++] = (uint32_t)j;
-        }
-    d->n_cross = n, d->n_cross_seq = m;
-    return true;
+        d->cross[j] = (uint32_t)j, d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
+    memcpy(d->cross_seq, p->sequence, p->n_sequence * sizeof *d->cross_seq);
+    d->n_cross = p->n_features, d->n_cross_seq = p->n_sequence;
 }
 
 /* A document's weights (kind weight x IDF x (1 + log count)) from the
- * document frequencies the index left in them, and its norms. */
+ * document frequencies in its words (found), its norms, postings and
+ * cross arrays: its features of the across flag, and its sequence with
+ * only them. */
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     (void)worker, (void)err;
     const weigh_ctx *c = ctx;
-    nf_links *l = c->l;
-    doc_entry *d = &l->docs[i];
+    doc_entry *d = &c->l->docs[i];
+    const nf_pivot *p = &d->pivot;
+    const uint64_t *found = c->found + c->first[i];
     double sum = 0, kind_sum[4] = {0};
-    for (size_t j = 0; c->found && j < d->pivot.n_features; j++) {
-        uint64_t x = c->found[c->first[i] + j];
-        d->weights[j] = (float)(uint32_t)(x & FOUND_DF); /* exact below 2^24 documents */
+    size_t n = 0, m = 0;
+    for (size_t j = 0; j < p->n_features; j++) {
+        const nf_pivot_feature *pf = &p->features[j];
+        uint64_t x = found[j];
         d->post[j] = (uint32_t)(x >> 32);
-        d->cross[j] = (x & FOUND_ACROSS) != 0; /* a flag until cross_features */
-    }
-    for (size_t j = 0; j < d->pivot.n_features; j++) {
-        const nf_pivot_feature *pf = &d->pivot.features[j];
-        double idf = c->idf[(size_t)d->weights[j]]; /* weights[j]: df, an integer <= n */
+        double idf = c->idf[(size_t)(float)(uint32_t)(x & FOUND_DF)]; /* as a float, exact below 2^24 */
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
         double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
         sum += w * w;
         kind_sum[pf->kind & 3] += w * w;
+        if (x & FOUND_ACROSS) {
+            d->cross[n] = (uint32_t)j, d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j];
+            n++;
+        }
     }
+    for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
+        d->cross_seq[m] = p->sequence[k];
+        m += (found[p->sequence[k]] & FOUND_ACROSS) != 0;
+    }
+    d->n_cross = n, d->n_cross_seq = m;
     d->norm = sqrt(sum);
     for (int kk = 0; kk < 4; kk++)
         d->kind_norm[kk] = sqrt(kind_sum[kk]);
-    return cross_features(d) ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    return NF_OK;
 }
 
 /* Every (feature hash, document << 32 | feature index) pair, sorted by
@@ -919,10 +908,13 @@ static size_t shared_in_order(const feature_list *d, const uint32_t *of, size_t 
         s->id_of[of[k]] = (uint32_t)k;
     const uint32_t *seq = d->seq;
     size_t n = 0, len = d->n_seq;
-    for (size_t i = 0; i < len && n < MAX_SHARED; i++) { /* no branch on whether it is shared */
-        uint32_t id = s->id_of[seq[i]];
-        out[n] = id;
-        n += id != UINT32_MAX;
+    for (size_t i = 0; i < len && n < MAX_SHARED;) {
+        size_t stop = i + (MAX_SHARED - n) < len ? i + (MAX_SHARED - n) : len; /* n grows by 1 at most a step */
+        for (; i < stop; i++) { /* no branch on whether it is shared */
+            uint32_t id = s->id_of[seq[i]];
+            out[n] = id;
+            n += id != UINT32_MAX;
+        }
     }
     for (size_t k = 0; k < n_ids; k++)
         s->id_of[of[k]] = UINT32_MAX;
@@ -1365,18 +1357,25 @@ nf_status nfi_links_weigh(nf_links *l, size_t n_docs, const uint32_t *df, nf_err
 {
     l->finished = true;
     nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
-    for (size_t i = 0, k = 0; st == NF_OK && i < l->n; i++)
-        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++, k++) {
-            l->docs[i].weights[f] = (float)df[k]; /* as index_features leaves it for weigh_task */
-            l->docs[i].post[f] = UINT32_MAX;
-            l->docs[i].cross[f] = df[k] >= 2; /* languages unknown here: another document has it */
-        }
-    weigh_ctx wc = {l, n_docs, NULL, NULL, NULL, {0}};
+    size_t total = 0;
+    for (size_t i = 0; i < l->n; i++)
+        total += l->docs[i].pivot.n_features;
+    uint64_t *found = malloc((total ? total : 1) * sizeof *found);
+    size_t *first = malloc((l->n + 1) * sizeof *first);
+    if (st == NF_OK && (!found || !first))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0, k = 0; st == NF_OK && i <= l->n; i++) {
+        first[i] = k;
+        for (size_t f = 0; i < l->n && f < l->docs[i].pivot.n_features; f++, k++) /* languages unknown
+            here: a feature another document has may be shared */
+            found[k] = (uint64_t)UINT32_MAX << 32 | (df[k] & FOUND_DF) | (df[k] >= 2 ? FOUND_ACROSS : 0);
+    }
+    weigh_ctx wc = {l, n_docs, found, first, NULL, {0}};
     if (st == NF_OK && !weigh_tables(&wc))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
         st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
-    free(wc.idf);
+    free(wc.idf), free(found), free(first);
     return st;
 }
 
@@ -1697,6 +1696,7 @@ nf_status nfi_links_append_weighted(nf_links *l, const char *buf, size_t len, si
     memcpy(d->kind_norm, w.kind_norm, sizeof d->kind_norm);
     d->lang_id = (uint32_t)w.lang_id;
     for (size_t f = 0; f < d->pivot.n_features; f++)
-        d->post[f] = UINT32_MAX, d->cross[f] = 1; /* document frequencies unknown here: any may be shared */
-    return cross_features(d) ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        d->post[f] = UINT32_MAX;
+    cross_all(d);
+    return NF_OK;
 }
