@@ -9,7 +9,10 @@
  * finish():
  *   1. Document frequency of every feature over the corpus; a feature's
  *      weight is kind weight x IDF x (1 + log count), and each document
- *      vector is normalized once.
+ *      vector is normalized once. The same pass keeps, per document, the
+ *      features that documents of two languages have (its cross arrays:
+ *      indices, hashes, weights, and the sequence with only them): a pair
+ *      across languages can share no other, so scoring reads only those.
  *   2. Candidates: an inverted index of the features that are not too
  *      common; each document accumulates dot products with the documents of
  *      other languages along its features' postings and keeps the best
@@ -19,7 +22,11 @@
  *      order), paragraph alignment (the longest in-order chain of paragraph
  *      pairs that share enough features) and the ratio of text lengths,
  *      combined by a logistic function fitted on WMT21 and examples/
- *      (docs/links.md) into a score in [0,1].
+ *      (docs/links.md) into a score in [0,1]. A pair whose logit, with
+ *      order and alignment at their most favourable, stays below the
+ *      threshold skips both (score_pair): it cannot link, and its bound,
+ *      kept as its logit, is below that of any pair that may link, so no
+ *      best match changes.
  *   4. A pair is a translation when its languages differ, the score
  *      reaches the threshold, and it is the best match of one of the two in
  *      the other's language.
