@@ -252,11 +252,8 @@ static nf_status alloc_doc_arrays(doc_entry *d)
     free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
     d->post = malloc((d->pivot.n_features + 1) * sizeof *d->post);
-    d->cross = malloc((d->pivot.n_features + 1) * sizeof *d->cross);
-    d->cross_hash = malloc((d->pivot.n_features + 1) * sizeof *d->cross_hash);
-    d->cross_w = malloc((d->pivot.n_features + 1) * sizeof *d->cross_w);
-    d->cross_seq = malloc((d->pivot.n_sequence + 1) * sizeof *d->cross_seq);
-    return d->weights && d->post && d->cross && d->cross_hash && d->cross_w && d->cross_seq ? NF_OK : NF_ERR_NOMEM;
+    d->cross = NULL, d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL; /* at their size, later */
+    return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
 }
 
 static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
@@ -300,15 +297,28 @@ static bool weigh_tables(weigh_ctx *c)
     return true;
 }
 
+/* Allocates d's cross arrays for n features and m sequence elements. */
+static bool alloc_cross(doc_entry *d, size_t n, size_t m)
+{
+    d->cross = malloc((n + 1) * sizeof *d->cross);
+    d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
+    d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
+    d->cross_seq = malloc((m + 1) * sizeof *d->cross_seq);
+    return d->cross && d->cross_hash && d->cross_w && d->cross_seq;
+}
+
 /* Every feature of d in its cross arrays (where the document frequencies
  * are unknown: any feature may be shared), after its weights. */
-static void cross_all(doc_entry *d)
+static bool cross_all(doc_entry *d)
 {
     const nf_pivot *p = &d->pivot;
+    if (!alloc_cross(d, p->n_features, p->n_sequence))
+        return false;
     for (size_t j = 0; j < p->n_features; j++)
         d->cross[j] = (uint32_t)j, d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
     memcpy(d->cross_seq, p->sequence, p->n_sequence * sizeof *d->cross_seq);
     d->n_cross = p->n_features, d->n_cross_seq = p->n_sequence;
+    return true;
 }
 
 /* A document's weights (kind weight x IDF x (1 + log count)) from the
@@ -317,13 +327,20 @@ static void cross_all(doc_entry *d)
  * only them. */
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
-    (void)worker, (void)err;
+    (void)worker;
     const weigh_ctx *c = ctx;
     doc_entry *d = &c->l->docs[i];
     const nf_pivot *p = &d->pivot;
     const uint64_t *found = c->found + c->first[i];
     double sum = 0, kind_sum[4] = {0};
     size_t n = 0, m = 0;
+    for (size_t j = 0; j < p->n_features; j++)
+        n += (found[j] & FOUND_ACROSS) != 0;
+    for (size_t k = 0; k < p->n_sequence; k++)
+        m += (found[p->sequence[k]] & FOUND_ACROSS) != 0;
+    if (!alloc_cross(d, n, m))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    n = 0, m = 0;
     for (size_t j = 0; j < p->n_features; j++) {
         const nf_pivot_feature *pf = &p->features[j];
         uint64_t x = found[j];
@@ -1704,6 +1721,5 @@ nf_status nfi_links_append_weighted(nf_links *l, const char *buf, size_t len, si
     d->lang_id = (uint32_t)w.lang_id;
     for (size_t f = 0; f < d->pivot.n_features; f++)
         d->post[f] = UINT32_MAX;
-    cross_all(d);
-    return NF_OK;
+    return cross_all(d) ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
