@@ -1462,8 +1462,8 @@ nf_status nfi_links_score(const nf_links *l, const uint64_t *pairs, size_t n, nf
  * sequence element its feature's index; the paragraph
  * ends as differences; then the names and name keys (NUL-separated); zeros
  * to a multiple of 8 bytes. Counts are not sent: a feature's count is its
- * number of occurrences in the sequence (pivot.c counts the sequence;
- * index_sequence relies on it). nfi_links_append_pivot rebuilds the very
+ * number of occurrences in the sequence (pivot.c counts the sequence).
+ * nfi_links_append_pivot rebuilds the very
  * entry pivot_task makes, so the stage's result does not depend on where
  * pivots were built. */
 typedef struct pivot_wire {
