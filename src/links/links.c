@@ -9,7 +9,10 @@
  * finish():
  *   1. Document frequency of every feature over the corpus; a feature's
  *      weight is kind weight x IDF x (1 + log count), and each document
- *      vector is normalized once.
+ *      vector is normalized once. The same pass keeps, per document, the
+ *      features that documents of two languages have (its cross arrays:
+ *      indices, hashes, weights, and the sequence with only them): a pair
+ *      across languages can share no other, so scoring reads only those.
  *   2. Candidates: an inverted index of the features that are not too
  *      common; each document accumulates dot products with the documents of
  *      other languages along its features' postings and keeps the best
@@ -19,7 +22,11 @@
  *      order), paragraph alignment (the longest in-order chain of paragraph
  *      pairs that share enough features) and the ratio of text lengths,
  *      combined by a logistic function fitted on WMT21 and examples/
- *      (docs/links.md) into a score in [0,1].
+ *      (docs/links.md) into a score in [0,1]. A pair whose logit, with
+ *      order and alignment at their most favourable, stays below the
+ *      threshold skips both (score_pair): it cannot link, and its bound,
+ *      kept as its logit, is below that of any pair that may link, so no
+ *      best match changes.
  *   4. A pair is a translation when its languages differ, the score
  *      reaches the threshold, and it is the best match of one of the two in
  *      the other's language.
@@ -71,9 +78,16 @@ typedef struct doc_entry {
     uint64_t *para_sets; /* each paragraph's sorted unique features, back to back; NULL for a
                             single paragraph (its set is the features but dates: made when needed) */
     size_t *para_offsets; /* n_paragraphs + 1, or NULL */
-    uint32_t *occ_start; /* per feature, where its occurrences begin in occ_pos (n_features + 1) */
-    uint32_t *occ_pos;   /* sequence positions of feature 0's occurrences, of feature 1's, ..., each ascending */
     uint32_t *post;   /* per feature, its postings list in finish's index (UINT32_MAX: none) */
+    /* The features a pair across languages can share: those that some
+     * document of another language has (where the finish knows; else all).
+     * Their indices and hashes in hash order, and the sequence with only
+     * them: what the finish's scoring reads of the pair's other document. */
+    uint32_t *cross;
+    uint64_t *cross_hash;
+    float *cross_w;
+    uint32_t *cross_seq;
+    size_t n_cross, n_cross_seq;
     size_t n_nondate; /* features that are not dates (what paragraphs compare) */
     char lang[12];
     uint32_t lang_id; /* small integer per language ("und": 0), set in finish */
@@ -137,8 +151,8 @@ static void free_entry(doc_entry *d)
     free(d->weights);
     free(d->para_sets);
     free(d->para_offsets);
-    free(d->occ_start), free(d->occ_pos);
     free(d->post);
+    free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
 }
 
 void nf_links_free(nf_links *l)
@@ -173,29 +187,14 @@ typedef struct pivot_ctx {
     doc_entry *out;
 } pivot_ctx;
 
-/* Where each feature occurs in the sequence, found once here rather than
- * in every pair scored: a pair then visits only the occurrences of the
- * features it shares. A feature's count is its number of occurrences
- * (pivot.c counts the sequence). */
-static bool index_sequence(doc_entry *d)
+/* The features that are not dates, counted once (alignment compares
+ * them). */
+static void count_nondate(doc_entry *d)
 {
     const nf_pivot *p = &d->pivot;
-    d->occ_start = malloc((p->n_features + 1) * sizeof *d->occ_start);
-    d->occ_pos = malloc((p->n_sequence + 1) * sizeof *d->occ_pos);
-    if (!d->occ_start || !d->occ_pos)
-        return false;
-    d->occ_start[0] = 0;
-    for (size_t j = 0; j < p->n_features; j++)
-        d->occ_start[j + 1] = d->occ_start[j] + p->features[j].count;
-    for (size_t i = 0; i < p->n_sequence; i++) /* each start advances to the next's ... */
-        d->occ_pos[d->occ_start[p->sequence[i]]++] = (uint32_t)i;
-    for (size_t j = p->n_features; j > 0; j--) /* ... and shifts back */
-        d->occ_start[j] = d->occ_start[j - 1];
-    d->occ_start[0] = 0;
     d->n_nondate = 0;
     for (size_t j = 0; j < p->n_features; j++)
         d->n_nondate += (p->features[j].kind & 3) != NF_PIVOT_DATE;
-    return true;
 }
 
 static bool build_paragraph_sets(doc_entry *d);
@@ -206,7 +205,9 @@ static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
     snprintf(c->out[i].lang, sizeof c->out[i].lang, "%s", c->docs[i].lang);
     nfi_pivot_text(&c->docs[i], &c->out[i].text_len);
     nf_status st = nfi_pivot_build(*(nfi_pivoter **)worker, &c->docs[i], &c->out[i].pivot, err);
-    if (st == NF_OK && (!index_sequence(&c->out[i]) || !build_paragraph_sets(&c->out[i])))
+    if (st == NF_OK)
+        count_nondate(&c->out[i]);
+    if (st == NF_OK && !build_paragraph_sets(&c->out[i]))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     return st;
 }
@@ -248,8 +249,10 @@ typedef struct postings {
 static nf_status alloc_doc_arrays(doc_entry *d)
 {
     free(d->weights), free(d->post); /* an earlier finish's */
+    free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
     d->post = malloc((d->pivot.n_features + 1) * sizeof *d->post);
+    d->cross = NULL, d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL; /* at their size, later */
     return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
 }
 
@@ -265,9 +268,17 @@ static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
  * expression a feature would compute (the same doubles), once per value
  * rather than once per feature. */
 enum { TF_TABLE = 256 };
+/* A feature's word in index_features: its document frequency, whether
+ * documents of two languages have it, and its postings list (or
+ * UINT32_MAX) above. */
+#define FOUND_DF 0x7FFFFFFFu
+#define FOUND_ACROSS 0x80000000u
+
 typedef struct weigh_ctx {
     nf_links *l;
     size_t n_docs; /* the corpus's (the stage's, or every rank's: nfi_links_weigh) */
+    const uint64_t *found; /* per feature, its word (FOUND_*), documents back to back */
+    const size_t *first;   /* where each document's words begin (n + 1) */
     double *idf; /* n_docs + 1 */
     double tf[TF_TABLE];
 } weigh_ctx;
@@ -286,23 +297,69 @@ static bool weigh_tables(weigh_ctx *c)
     return true;
 }
 
+/* Allocates d's cross arrays for n features and m sequence elements. */
+static bool alloc_cross(doc_entry *d, size_t n, size_t m)
+{
+    d->cross = malloc((n + 1) * sizeof *d->cross);
+    d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
+    d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
+    d->cross_seq = malloc((m + 1) * sizeof *d->cross_seq);
+    return d->cross && d->cross_hash && d->cross_w && d->cross_seq;
+}
+
+/* Every feature of d in its cross arrays (where the document frequencies
+ * are unknown: any feature may be shared), after its weights. */
+static bool cross_all(doc_entry *d)
+{
+    const nf_pivot *p = &d->pivot;
+    if (!alloc_cross(d, p->n_features, p->n_sequence))
+        return false;
+    for (size_t j = 0; j < p->n_features; j++)
+        d->cross[j] = (uint32_t)j, d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
+    memcpy(d->cross_seq, p->sequence, p->n_sequence * sizeof *d->cross_seq);
+    d->n_cross = p->n_features, d->n_cross_seq = p->n_sequence;
+    return true;
+}
+
 /* A document's weights (kind weight x IDF x (1 + log count)) from the
- * document frequencies the index left in them, and its norms. */
+ * document frequencies in its words (found), its norms, postings and
+ * cross arrays: its features of the across flag, and its sequence with
+ * only them. */
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
-    (void)worker, (void)err;
+    (void)worker;
     const weigh_ctx *c = ctx;
-    nf_links *l = c->l;
-    doc_entry *d = &l->docs[i];
+    doc_entry *d = &c->l->docs[i];
+    const nf_pivot *p = &d->pivot;
+    const uint64_t *found = c->found + c->first[i];
     double sum = 0, kind_sum[4] = {0};
-    for (size_t j = 0; j < d->pivot.n_features; j++) {
-        const nf_pivot_feature *pf = &d->pivot.features[j];
-        double idf = c->idf[(size_t)d->weights[j]]; /* weights[j]: df, an integer <= n */
+    size_t n = 0, m = 0;
+    for (size_t j = 0; j < p->n_features; j++)
+        n += (found[j] & FOUND_ACROSS) != 0;
+    for (size_t k = 0; k < p->n_sequence; k++)
+        m += (found[p->sequence[k]] & FOUND_ACROSS) != 0;
+    if (!alloc_cross(d, n, m))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    n = 0, m = 0;
+    for (size_t j = 0; j < p->n_features; j++) {
+        const nf_pivot_feature *pf = &p->features[j];
+        uint64_t x = found[j];
+        d->post[j] = (uint32_t)(x >> 32);
+        double idf = c->idf[(size_t)(float)(uint32_t)(x & FOUND_DF)]; /* as a float, exact below 2^24 */
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
         double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
         sum += w * w;
         kind_sum[pf->kind & 3] += w * w;
+        if (x & FOUND_ACROSS) {
+            d->cross[n] = (uint32_t)j, d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j];
+            n++;
+        }
     }
+    for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
+        d->cross_seq[m] = p->sequence[k];
+        m += (found[p->sequence[k]] & FOUND_ACROSS) != 0;
+    }
+    d->n_cross = n, d->n_cross_seq = m;
     d->norm = sqrt(sum);
     for (int kk = 0; kk < 4; kk++)
         d->kind_norm[kk] = sqrt(kind_sum[kk]);
@@ -437,26 +494,36 @@ static void group_by_language(struct posting *h, size_t n)
     }
 }
 
-/* One sort of every (feature, document) pair gives, run by run, each
- * feature's document frequency, hence every weight, and the postings of
- * the candidate search, which keep the runs of features neither unique nor
- * too common, in place. The per-document work runs on all threads. */
-static nf_status index_features(nf_links *l, postings *p, nf_error *err)
+/* Whether the n documents of a feature's run (val: document << 32 |
+ * feature) are of two known languages at least (lang_of: per document):
+ * only then can a pair across languages share it. */
+static bool in_languages(const uint32_t *lang_of, const nfi_kv *run, size_t n)
 {
-    memset(p, 0, sizeof *p);
+    uint32_t first = 0;
+    for (size_t e = 0; e < n; e++) {
+        uint32_t lang = lang_of[run[e].val >> 32];
+        if (lang && first && lang != first)
+            return true;
+        first = first ? first : lang;
+    }
+    return false;
+}
+
+/* The runs of the sorted pairs all (k of them): each feature's word, at
+ * its document's place (first: where each document's features begin), and
+ * the postings (the runs of indexed features, moved to the front of all;
+ * *kept of them). One word per pair, written where its document will read
+ * it back in order, rather than a line of each of three arrays of the
+ * document touched per pair. */
+static nf_status index_runs(nf_links *l, postings *p, nfi_kv *all, size_t k, uint64_t *found, size_t *first,
+                            uint32_t *lang_of, size_t *kept_out, nf_error *err)
+{
     double max_df = nfi_links_max_df(l->n);
-    size_t total = 0, k = 0;
-    for (size_t i = 0; i < l->n; i++)
-        total += l->docs[i].pivot.n_features;
-    nfi_kv *all = p->entries = malloc((total ? total : 1) * sizeof *all);
-    if (!all)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
-    if (st == NF_OK)
-        st = sort_features(l, all, err);
-    if (st != NF_OK)
-        return st;
-    k = total;
+    first[0] = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        first[i + 1] = first[i] + l->docs[i].pivot.n_features;
+        lang_of[i] = l->docs[i].lang_id;
+    }
     size_t n_keys = 0; /* an upper bound of the keys indexed, for the offsets (not the sort's peak) */
     for (size_t i = 0; i < k; i++)
         n_keys += !i || all[i].key != all[i - 1].key;
@@ -469,13 +536,12 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
             j++;
         uint32_t df = (uint32_t)(j - i);
         bool indexed = df >= 2 && df <= max_df;
+        uint64_t word = (uint64_t)(indexed ? (uint32_t)p->n_keys : UINT32_MAX) << 32 | (df & FOUND_DF) |
+                        (in_languages(lang_of, all + i, df) ? FOUND_ACROSS : 0);
         if (indexed)
             p->offsets[p->n_keys] = kept;
         for (size_t e = i; e < j; e++) {
-            doc_entry *d = &l->docs[all[e].val >> 32];
-            uint32_t f = (uint32_t)all[e].val;
-            d->weights[f] = (float)df; /* exact below 2^24 documents; weigh_task makes it the weight */
-            d->post[f] = indexed ? (uint32_t)p->n_keys : UINT32_MAX;
+            found[first[all[e].val >> 32] + (uint32_t)all[e].val] = word;
             if (indexed)
                 all[kept++] = all[e]; /* kept <= e: the runs ahead are untouched */
         }
@@ -483,11 +549,42 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
         i = j;
     }
     p->offsets[p->n_keys] = kept;
-    weigh_ctx wc = {l, l->n, NULL, {0}};
-    if (!weigh_tables(&wc))
+    *kept_out = kept;
+    return NF_OK;
+}
+
+/* One sort of every (feature, document) pair gives, run by run, each
+ * feature's document frequency, hence every weight, and the postings of
+ * the candidate search, which keep the runs of features neither unique nor
+ * too common, in place. The per-document work runs on all threads. */
+static nf_status index_features(nf_links *l, postings *p, nf_error *err)
+{
+    memset(p, 0, sizeof *p);
+    size_t total = 0, kept = 0;
+    for (size_t i = 0; i < l->n; i++)
+        total += l->docs[i].pivot.n_features;
+    nfi_kv *all = p->entries = malloc((total ? total : 1) * sizeof *all);
+    if (!all)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
-    free(wc.idf);
+    nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
+    if (st == NF_OK)
+        st = sort_features(l, all, err);
+    if (st != NF_OK)
+        return st;
+    uint64_t *found = malloc((total ? total : 1) * sizeof *found);
+    size_t *first = malloc((l->n + 1) * sizeof *first);
+    uint32_t *lang_of = malloc((l->n + 1) * sizeof *lang_of);
+    if (found && first && lang_of)
+        st = index_runs(l, p, all, total, found, first, lang_of, &kept, err);
+    else
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    free(lang_of);
+    weigh_ctx wc = {l, l->n, found, first, NULL, {0}};
+    if (st == NF_OK && !weigh_tables(&wc))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK)
+        st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
+    free(wc.idf), free(found), free(first);
     if (st != NF_OK)
         return st;
     if (!(p->hits = malloc((kept ? kept : 1) * sizeof *p->hits)))
@@ -660,8 +757,7 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 enum { MATCH_FILTER_BITS = 1 << 15 };
 typedef struct pair_scratch {
     uint32_t *shared_a, *shared_b; /* for each number, the feature index in a and in b */
-    uint32_t *id_at;               /* per marked sequence position, its number */
-    uint64_t *marked;              /* bit per sequence position */
+    uint32_t *id_of;               /* per feature of one document, its number (UINT32_MAX: none) */
     uint32_t *mask_of;             /* for each number, its match mask (UINT32_MAX: none) */
     uint32_t *passed;              /* b's features that pass a's filter, in b's order */
     uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
@@ -684,18 +780,36 @@ static size_t table_slots(size_t n_features)
 static size_t table_slot(uint64_t hash, size_t mask) { return (size_t)(hash >> 7) & mask; }
 static size_t filter_bit(uint64_t hash) { return (size_t)(hash >> 40) & (MATCH_FILTER_BITS - 1); }
 
-/* Makes the scratch's table hold document ia's features. */
-static void match_table_for(const nf_links *l, size_t ia, pair_scratch *s)
+/* What a pair's scoring reads of one document: some of its features
+ * (their indices, hashes and weights, in hash order) and its sequence
+ * with at least those. The finish reads the cross arrays, which leave
+ * out features no pair across languages can share; nf_links_explain, for
+ * any pair, every feature. */
+typedef struct feature_list {
+    const uint32_t *idx;
+    const uint64_t *hash;
+    const float *w;
+    size_t n;
+    const uint32_t *seq;
+    size_t n_seq;
+} feature_list;
+
+static feature_list cross_list(const doc_entry *d)
+{
+    return (feature_list){d->cross, d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq};
+}
+
+/* Makes the scratch's table hold the features of list fa, document ia's. */
+static void match_table_for(size_t ia, const feature_list *fa, pair_scratch *s)
 {
     if (s->table_of == ia)
         return;
-    const nf_pivot *p = &l->docs[ia].pivot;
     s->table_of = ia;
-    s->table_mask = table_slots(p->n_features) - 1;
+    s->table_mask = table_slots(fa->n) - 1;
     memset(s->table, 0xFF, (s->table_mask + 1) * sizeof *s->table);
     memset(s->filter, 0, sizeof s->filter);
-    for (size_t i = 0; i < p->n_features; i++) {
-        uint64_t h = p->features[i].hash;
+    for (size_t i = 0; i < fa->n; i++) {
+        uint64_t h = fa->hash[i];
         size_t k = table_slot(h, s->table_mask);
         while (s->table[k] != UINT32_MAX)
             k = (k + 1) & s->table_mask;
@@ -704,35 +818,35 @@ static void match_table_for(const nf_links *l, size_t ia, pair_scratch *s)
     }
 }
 
-/* Which of the n features fb pass the filter of the table's document:
- * their indices, in order, into s->passed; returns how many. No branch on
+/* Which of the n hashes hb pass the filter of the table's document:
+ * their positions, in order, into s->passed; returns how many. No branch on
  * the outcome (a pair's features pass or fail in no pattern): the probes
  * of the table then follow for those that passed. */
-static size_t match_filter(pair_scratch *s, const nf_pivot_feature *fb, size_t n)
+static size_t match_filter(pair_scratch *s, const uint64_t *hb, size_t n)
 {
     size_t m = 0;
     for (size_t j = 0; j < n; j++) {
-        uint64_t h = fb[j].hash;
+        uint64_t h = hb[j];
         s->passed[m] = (uint32_t)j;
         m += s->filter[filter_bit(h) / 64] >> (filter_bit(h) % 64) & 1;
     }
     return m;
 }
 
-/* The index of hash (it passed the filter) among the table's document's
- * features, or UINT32_MAX. */
-static uint32_t match_find(const pair_scratch *s, const nf_pivot_feature *fa, uint64_t h)
+/* The position of hash (it passed the filter) in the table's list ha, or
+ * UINT32_MAX. */
+static uint32_t match_find(const pair_scratch *s, const uint64_t *ha, uint64_t h)
 {
     for (size_t k = table_slot(h, s->table_mask);; k = (k + 1) & s->table_mask) {
         uint32_t i = s->table[k];
-        if (i == UINT32_MAX || fa[i].hash == h)
+        if (i == UINT32_MAX || ha[i] == h)
             return i;
     }
 }
 
 static void pair_scratch_free(pair_scratch *s);
 
-static pair_scratch *pair_scratch_new(size_t cap, size_t seq_cap)
+static pair_scratch *pair_scratch_new(size_t cap)
 {
     pair_scratch *s = calloc(1, sizeof *s);
     if (!s)
@@ -740,14 +854,15 @@ static pair_scratch *pair_scratch_new(size_t cap, size_t seq_cap)
     s->cap = cap;
     s->table_of = SIZE_MAX;
     s->table = malloc(table_slots(cap) * sizeof *s->table);
-    s->id_at = malloc((seq_cap + 1) * sizeof *s->id_at);
-    s->marked = calloc(seq_cap / 64 + 1, sizeof *s->marked);
+    s->id_of = malloc((cap + 1) * sizeof *s->id_of);
+    if (s->id_of)
+        memset(s->id_of, 0xFF, (cap + 1) * sizeof *s->id_of);
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
     s->mask_of = malloc((cap + 1) * sizeof *s->mask_of);
     s->passed = malloc((cap + 1) * sizeof *s->passed);
     s->single = malloc((cap + 1) * sizeof *s->single);
-    if (!s->id_at || !s->marked || !s->shared_a || !s->shared_b || !s->mask_of || !s->single || !s->table ||
+    if (!s->id_of || !s->shared_a || !s->shared_b || !s->mask_of || !s->single || !s->table ||
         !s->passed) {
         pair_scratch_free(s);
         return NULL;
@@ -759,7 +874,7 @@ static void pair_scratch_free(pair_scratch *s)
 {
     if (!s)
         return;
-    free(s->id_at), free(s->marked), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s->single), free(s->table);
+    free(s->id_of), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s->single), free(s->table);
     free(s->passed);
     free(s);
 }
@@ -806,22 +921,27 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
 }
 
 /* The numbers of the n_ids shared features (feature index in d: of[k])
- * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots):
- * their occurrences marked, then the marks read in position order. */
-static size_t shared_in_order(const doc_entry *d, const uint32_t *of, size_t n_ids, pair_scratch *s, uint32_t *out)
+ * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots): each
+ * feature's number set in a per-feature table (id_of, UINT32_MAX
+ * elsewhere, and again after), then d's sequence read front to back. One
+ * pass over the sequence, contiguous, where looking up each feature's
+ * occurrences would wait on cold lines of d at every feature. */
+static size_t shared_in_order(const feature_list *d, const uint32_t *of, size_t n_ids, pair_scratch *s, uint32_t *out)
 {
     for (size_t k = 0; k < n_ids; k++)
-        for (uint32_t e = d->occ_start[of[k]]; e < d->occ_start[of[k] + 1]; e++) {
-            uint32_t at = d->occ_pos[e];
-            s->id_at[at] = (uint32_t)k;
-            s->marked[at / 64] |= 1ULL << (at % 64);
+        s->id_of[of[k]] = (uint32_t)k;
+    const uint32_t *seq = d->seq;
+    size_t n = 0, len = d->n_seq;
+    for (size_t i = 0; i < len && n < MAX_SHARED;) {
+        size_t stop = i + (MAX_SHARED - n) < len ? i + (MAX_SHARED - n) : len; /* n grows by 1 at most a step */
+        for (; i < stop; i++) { /* no branch on whether it is shared */
+            uint32_t id = s->id_of[seq[i]];
+            out[n] = id;
+            n += id != UINT32_MAX;
         }
-    size_t n = 0, words = (d->pivot.n_sequence + 63) / 64;
-    for (size_t w = 0; w < words; w++) {
-        for (uint64_t bits = s->marked[w]; bits && n < MAX_SHARED; bits &= bits - 1)
-            out[n++] = s->id_at[w * 64 + (size_t)__builtin_ctzll(bits)];
-        s->marked[w] = 0;
     }
+    for (size_t k = 0; k < n_ids; k++)
+        s->id_of[of[k]] = UINT32_MAX;
     return n;
 }
 
@@ -829,32 +949,77 @@ static size_t shared_in_order(const doc_entry *d, const uint32_t *of, size_t n_i
  * common subsequence of the two, as a share of the shorter: a translation
  * says the same things in the same order, a rewrite reorders them.
  * n_ids: the shared features numbered by the merge. */
-static double order_agreement(const doc_entry *a, const doc_entry *b, size_t n_ids, pair_scratch *s)
+static double order_agreement(const feature_list *a, const feature_list *b, size_t n_ids, pair_scratch *s)
 {
     size_t na = shared_in_order(a, s->shared_a, n_ids, s, s->sa), nb = shared_in_order(b, s->shared_b, n_ids, s, s->sb);
     size_t shorter = na < nb ? na : nb;
     return shorter >= 4 ? (double)lcs_length(s->sa, na, s->sb, nb, n_ids, s) / (double)shorter : 0;
 }
 
-static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain *e, pair_scratch *s)
+/* The calibrated logit of a pair's components (ev: ln(1 + shared)). */
+static double logit_of(const nf_link_explain *e, double ev)
+{
+    double cov = e->coverage;
+    return cal.bias + cal.terms * e->terms + cal.names * e->names + cal.numbers * e->numbers +
+           cal.align * e->alignment + cal.length * e->length_ratio + cal.order * e->order + cal.evidence * ev +
+           cal.order_x_evidence * e->order * ev + cal.coverage * cov + cal.terms_x_coverage * e->terms * cov +
+           cal.names_x_uncovered * e->names * (1 - cov);
+}
+
+static double score_of(double logit) { return 1.0 / (1.0 + exp(-logit)); }
+
+/* Margin of the bound below: far above the rounding of a dozen terms of a
+ * few tens, far below any gap that matters. */
+#define BOUND_MARGIN 1e-6
+
+/* Whether a pair whose components but order and alignment are known
+ * cannot reach the threshold: the logit is linear in each of the two, so
+ * its most favourable value over order, alignment in [0,1] is at a
+ * corner; the bound, plus a margin, scored as a pair is, stays below the
+ * threshold. Then *bound holds that logit (above the pair's own). */
+static bool cannot_link(double threshold, nf_link_explain *e, double ev, double *bound)
+{
+    if (!(threshold > 1e-6 && threshold < 1 - 1e-6)) /* where the score saturates, no margin is safe */
+        return false;
+    double best = -INFINITY;
+    for (int corner = 0; corner < 4; corner++) {
+        e->order = corner & 1, e->alignment = corner >> 1;
+        double z = logit_of(e, ev);
+        best = z > best ? z : best;
+    }
+    e->order = e->alignment = 0;
+    *bound = best;
+    return score_of(best + BOUND_MARGIN) < threshold;
+}
+
+/* Scores pair (ia, ib) into e. With prune (the finish's scoring), a pair
+ * that cannot reach threshold whatever its order and alignment skips them:
+ * e->logit and e->score then hold the bound (above the pair's own, below
+ * the threshold) and order and alignment are 0. Such a pair is never
+ * linked, and its logit never decides another's: a pair that may link has
+ * a higher logit, so a document's best in a language is the same as with
+ * the exact logit wherever a pair of it in that language may link. */
+static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_list *la, const feature_list *lb,
+                       nf_link_explain *e, pair_scratch *s, bool prune)
 {
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
     double dot = 0, kind_dot[4] = {0};
     size_t shared = 0, n_ids = 0;
-    const nf_pivot_feature *fa = a->pivot.features, *fb = b->pivot.features;
-    match_table_for(l, ia, s);
-    size_t n_passed = match_filter(s, fb, b->pivot.n_features);
+    const nf_pivot_feature *fa = a->pivot.features;
+    match_table_for(ia, la, s);
+    size_t n_passed = match_filter(s, lb->hash, lb->n);
     for (size_t n = 0; n < n_passed; n++) { /* b's features in hash order, as a merge would meet them */
-        uint32_t j = s->passed[n], i = match_find(s, fa, fb[j].hash);
-        if (i == UINT32_MAX)
+        uint32_t j = s->passed[n], k = match_find(s, la->hash, lb->hash[j]);
+        if (k == UINT32_MAX)
             continue;
-        double w = (double)a->weights[i] * b->weights[j];
+        uint32_t i = la->idx[k];
+        double w = (double)la->w[k] * lb->w[j];
         dot += w;
         kind_dot[fa[i].kind & 3] += w;
         if ((fa[i].kind & 3) != NF_PIVOT_DATE) {
             shared++;
             if (fa[i].hash) { /* numbered for order agreement */
-                s->shared_a[n_ids] = i, s->shared_b[n_ids++] = (uint32_t)j;
+                s->shared_a[n_ids] = i, s->shared_b[n_ids++] = lb->idx[j];
             }
         }
     }
@@ -863,19 +1028,32 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, nf_link_explain 
     double *parts[4] = {&e->terms, &e->names, &e->numbers, &e->dates};
     for (int k = 0; k < 4; k++)
         *parts[k] = a->kind_norm[k] > 0 && b->kind_norm[k] > 0 ? kind_dot[k] / (a->kind_norm[k] * b->kind_norm[k]) : 0;
-    e->alignment = alignment(a, b, shared, s->single);
-    e->order = order_agreement(a, b, n_ids, s);
-    size_t la = a->text_len, lb = b->text_len; /* translations keep roughly the length */
-    e->length_ratio = la && lb ? (double)(la < lb ? la : lb) / (double)(la > lb ? la : lb) : 0;
+    size_t len_a = a->text_len, len_b = b->text_len; /* translations keep roughly the length */
+    e->length_ratio = len_a && len_b ? (double)(len_a < len_b ? len_a : len_b) / (double)(len_a > len_b ? len_a : len_b) : 0;
     e->cosine = cosine;
-    double ev = log1p((double)shared), cov;
+    double ev = log1p((double)shared);
     e->shared = (double)shared;
-    cov = e->coverage = a->pivot.term_share < b->pivot.term_share ? a->pivot.term_share : b->pivot.term_share;
-    double z = e->logit = cal.bias + cal.terms * e->terms + cal.names * e->names + cal.numbers * e->numbers +
-                          cal.align * e->alignment + cal.length * e->length_ratio + cal.order * e->order +
-                          cal.evidence * ev + cal.order_x_evidence * e->order * ev + cal.coverage * cov +
-                          cal.terms_x_coverage * e->terms * cov + cal.names_x_uncovered * e->names * (1 - cov);
-    e->score = 1.0 / (1.0 + exp(-z));
+    e->coverage = a->pivot.term_share < b->pivot.term_share ? a->pivot.term_share : b->pivot.term_share;
+    double bound;
+    if (prune && cannot_link(l->opt.threshold, e, ev, &bound)) {
+        e->logit = bound;
+        e->score = score_of(bound);
+        return;
+    }
+    e->alignment = alignment(a, b, shared, s->single);
+    e->order = order_agreement(la, lb, n_ids, s);
+    e->logit = logit_of(e, ev);
+    e->score = score_of(e->logit);
+}
+
+/* Every feature of d as a list (idx: room for 0, 1, ..., hash: for the
+ * hashes). */
+static void every_feature(const doc_entry *d, uint32_t *idx, uint64_t *hash, feature_list *out)
+{
+    const nf_pivot *p = &d->pivot;
+    for (size_t j = 0; j < p->n_features; j++)
+        idx[j] = (uint32_t)j, hash[j] = p->features[j].hash;
+    *out = (feature_list){idx, hash, d->weights, p->n_features, p->sequence, p->n_sequence};
 }
 
 nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explain *out, nf_error *err)
@@ -885,13 +1063,21 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
     if (a >= l->n || b >= l->n)
         return nfi_fail(err, NF_ERR_ARG, "no document %zu or %zu", a, b);
     const nf_pivot *pa = &l->docs[a].pivot, *pb = &l->docs[b].pivot;
-    pair_scratch *s = pair_scratch_new(pa->n_features > pb->n_features ? pa->n_features : pb->n_features,
-                                       pa->n_sequence > pb->n_sequence ? pa->n_sequence : pb->n_sequence);
+    pair_scratch *s = pair_scratch_new(pa->n_features > pb->n_features ? pa->n_features : pb->n_features);
     if (!s)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    score_pair(l, a, b, out, s);
+    size_t cap = pa->n_features > pb->n_features ? pa->n_features : pb->n_features;
+    feature_list la, lb;
+    uint32_t *idx = malloc((cap + 1) * sizeof *idx);
+    uint64_t *ha = malloc((pa->n_features + 1) * sizeof *ha), *hb = malloc((pb->n_features + 1) * sizeof *hb);
+    if (idx && ha && hb) {
+        every_feature(&l->docs[a], idx, ha, &la);
+        every_feature(&l->docs[b], idx, hb, &lb);
+        score_pair(l, a, b, &la, &lb, out, s, false);
+    }
     pair_scratch_free(s);
-    return NF_OK;
+    free(idx), free(ha), free(hb);
+    return idx && ha && hb ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
 /* ------------------------------------------------------------ candidates */
@@ -984,7 +1170,26 @@ typedef struct score_ctx {
     const nf_links *l;
     const uint64_t *pairs;
     nfi_scored_pair *out;
+    size_t n;
 } score_ctx;
+
+/* The pair after next's other document is asked for ahead: a pair reads
+ * all of its features, weights and sequence, which are cold (the other
+ * documents of a's pairs are anywhere in the corpus), and waiting on them
+ * line by line was a third of the scoring. */
+enum { PREFETCH_AHEAD = 2 };
+static void prefetch_lines(const void *p, size_t bytes)
+{
+    for (size_t off = 0; off < bytes; off += 64)
+        __builtin_prefetch((const char *)p + off);
+}
+static void prefetch_entry(const doc_entry *d)
+{
+    prefetch_lines(d->cross_hash, d->n_cross * sizeof *d->cross_hash);
+    prefetch_lines(d->cross_w, d->n_cross * sizeof *d->cross_w);
+    prefetch_lines(d->cross, d->n_cross * sizeof *d->cross);
+    prefetch_lines(d->cross_seq, d->n_cross_seq * sizeof *d->cross_seq);
+}
 
 /* Best score of each document per other language, over the candidates. */
 typedef struct best_entry {
@@ -1001,7 +1206,10 @@ static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
     score_ctx *c = ctx;
     nf_link_explain e;
     uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
-    score_pair(c->l, a, b, &e, *(pair_scratch **)worker);
+    if (i + PREFETCH_AHEAD < c->n)
+        prefetch_entry(&c->l->docs[(uint32_t)c->pairs[i + PREFETCH_AHEAD]]);
+    feature_list la = cross_list(&c->l->docs[a]), lb = cross_list(&c->l->docs[b]);
+    score_pair(c->l, a, b, &la, &lb, &e, *(pair_scratch **)worker, true);
     c->out[i] = (scored_pair){a, b, e.score, e.logit, false};
     return NF_OK;
 }
@@ -1093,16 +1301,14 @@ static nf_status find_candidates(const nf_links *l, const postings *p, uint64_t 
 /* Scores the n candidate pairs of c, each thread with its scratch. */
 static nf_status score_pairs(const nf_links *l, score_ctx *c, size_t n, nf_error *err)
 {
-    size_t cap = 0, seq_cap = 0;
-    for (size_t i = 0; i < l->n; i++) {
+    size_t cap = 0;
+    for (size_t i = 0; i < l->n; i++)
         cap = l->docs[i].pivot.n_features > cap ? l->docs[i].pivot.n_features : cap;
-        seq_cap = l->docs[i].pivot.n_sequence > seq_cap ? l->docs[i].pivot.n_sequence : seq_cap;
-    }
     int threads = l->opt.threads;
     pair_scratch **scratch = calloc((size_t)threads, sizeof *scratch);
     nf_status st = scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int t = 0; st == NF_OK && t < threads; t++)
-        if (!(scratch[t] = pair_scratch_new(cap, seq_cap)))
+        if (!(scratch[t] = pair_scratch_new(cap)))
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
         st = nfi_parallel_for(n, scratch, sizeof *scratch, threads, score_task, c, err);
@@ -1131,7 +1337,7 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
     size_t *n_best = calloc(l->n ? l->n : 1, sizeof *n_best);
     if (st == NF_OK && (!out->links || !sp || !best || !n_best))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    score_ctx sc = {l, pv, sp};
+    score_ctx sc = {l, pv, sp, n_pairs};
     if (st == NF_OK)
         st = score_pairs(l, &sc, n_pairs, err);
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++) {
@@ -1175,17 +1381,25 @@ nf_status nfi_links_weigh(nf_links *l, size_t n_docs, const uint32_t *df, nf_err
 {
     l->finished = true;
     nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
-    for (size_t i = 0, k = 0; st == NF_OK && i < l->n; i++)
-        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++, k++) {
-            l->docs[i].weights[f] = (float)df[k]; /* as index_features leaves it for weigh_task */
-            l->docs[i].post[f] = UINT32_MAX;
-        }
-    weigh_ctx wc = {l, n_docs, NULL, {0}};
+    size_t total = 0;
+    for (size_t i = 0; i < l->n; i++)
+        total += l->docs[i].pivot.n_features;
+    uint64_t *found = malloc((total ? total : 1) * sizeof *found);
+    size_t *first = malloc((l->n + 1) * sizeof *first);
+    if (st == NF_OK && (!found || !first))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0, k = 0; st == NF_OK && i <= l->n; i++) {
+        first[i] = k;
+        for (size_t f = 0; i < l->n && f < l->docs[i].pivot.n_features; f++, k++) /* languages unknown
+            here: a feature another document has may be shared */
+            found[k] = (uint64_t)UINT32_MAX << 32 | (df[k] & FOUND_DF) | (df[k] >= 2 ? FOUND_ACROSS : 0);
+    }
+    weigh_ctx wc = {l, n_docs, found, first, NULL, {0}};
     if (st == NF_OK && !weigh_tables(&wc))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
         st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
-    free(wc.idf);
+    free(wc.idf), free(found), free(first);
     return st;
 }
 
@@ -1232,7 +1446,7 @@ nf_status nfi_links_search(nf_links *l, const nfi_links_space *s, uint64_t **pai
 
 nf_status nfi_links_score(const nf_links *l, const uint64_t *pairs, size_t n, nfi_scored_pair *out, nf_error *err)
 {
-    score_ctx sc = {l, pairs, out};
+    score_ctx sc = {l, pairs, out, n};
     return score_pairs(l, &sc, n, err);
 }
 
@@ -1248,8 +1462,8 @@ nf_status nfi_links_score(const nf_links *l, const uint64_t *pairs, size_t n, nf
  * sequence element its feature's index; the paragraph
  * ends as differences; then the names and name keys (NUL-separated); zeros
  * to a multiple of 8 bytes. Counts are not sent: a feature's count is its
- * number of occurrences in the sequence (pivot.c counts the sequence;
- * index_sequence relies on it). nfi_links_append_pivot rebuilds the very
+ * number of occurrences in the sequence (pivot.c counts the sequence).
+ * nfi_links_append_pivot rebuilds the very
  * entry pivot_task makes, so the stage's result does not depend on where
  * pivots were built. */
 typedef struct pivot_wire {
@@ -1427,7 +1641,8 @@ static nf_status rebuild_entry(doc_entry *d, const pivot_wire *w, const uint8_t 
     p->name_keys = wire_copy(at + w->names_len, w->keys_len);
     memcpy(d->lang, w->lang, sizeof d->lang); /* NUL-terminated: checked */
     d->text_len = w->text_len;
-    return p->names && p->name_keys && index_sequence(d) && build_paragraph_sets(d) ? NF_OK : NF_ERR_NOMEM;
+    count_nondate(d);
+    return p->names && p->name_keys && build_paragraph_sets(d) ? NF_OK : NF_ERR_NOMEM;
 }
 
 nf_status nfi_links_append_pivot(nf_links *l, const char *buf, size_t len, size_t *pos, nf_error *err)
@@ -1506,5 +1721,5 @@ nf_status nfi_links_append_weighted(nf_links *l, const char *buf, size_t len, si
     d->lang_id = (uint32_t)w.lang_id;
     for (size_t f = 0; f < d->pivot.n_features; f++)
         d->post[f] = UINT32_MAX;
-    return NF_OK;
+    return cross_all(d) ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }

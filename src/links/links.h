@@ -143,7 +143,10 @@ uint64_t nfi_pivot_hash(int kind, const char *key, size_t len);
 
 /* links.c - after nf_links_finish, every candidate pair scored (a < b,
  * sorted), and whether it was linked: what the calibration is fitted on
- * (tests/eval_links --dump). */
+ * (tests/eval_links --dump, which rescores each with nf_links_explain). A
+ * pair that could not reach the threshold whatever its order and alignment
+ * holds an upper bound of its score and logit (below the threshold), not
+ * the exact ones. */
 typedef struct nfi_scored_pair {
     uint32_t a, b;
     double score, logit;
@@ -212,7 +215,9 @@ typedef struct nfi_links_space {
 } nfi_links_space;
 nf_status nfi_links_search(nf_links *l, const nfi_links_space *s, uint64_t **pairs, size_t *n_pairs, nf_error *err);
 /* Scores pairs (a << 32 | b, the stage's documents, a earlier in the
- * corpus than b) into out, on the stage's threads. */
+ * corpus than b, of different languages) into out, on the stage's
+ * threads; a pair that cannot reach the threshold holds a bound, as in
+ * nfi_links_scored. */
 nf_status nfi_links_score(const nf_links *l, const uint64_t *pairs, size_t n, nfi_scored_pair *out, nf_error *err);
 /* The decision: whether a score may link at all, and whether a pair of
  * that logit links given the best logits of a in b's language and of b in
