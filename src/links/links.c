@@ -84,6 +84,7 @@ typedef struct doc_entry {
      * Their indices and hashes in hash order, and the sequence with only
      * them: what the finish's scoring reads of the pair's other document. */
     uint32_t *cross;
+    uint8_t *cross_kind; /* each one's kind (& 3), in the block of cross: scoring reads no pivot feature */
     uint64_t *cross_hash;
     float *cross_w;
     uint32_t *cross_seq;
@@ -252,7 +253,8 @@ static nf_status alloc_doc_arrays(doc_entry *d)
     free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
     d->post = malloc((d->pivot.n_features + 1) * sizeof *d->post);
-    d->cross = NULL, d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL; /* at their size, later */
+    d->cross = NULL, d->cross_kind = NULL; /* at their size, later */
+    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
 }
 
@@ -300,7 +302,8 @@ static bool weigh_tables(weigh_ctx *c)
 /* Allocates d's cross arrays for n features and m sequence elements. */
 static bool alloc_cross(doc_entry *d, size_t n, size_t m)
 {
-    d->cross = malloc((n + 1) * sizeof *d->cross);
+    d->cross = malloc((n + 1) * (sizeof *d->cross + sizeof *d->cross_kind));
+    d->cross_kind = d->cross ? (uint8_t *)(d->cross + n + 1) : NULL;
     d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
     d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
     d->cross_seq = malloc((m + 1) * sizeof *d->cross_seq);
@@ -316,6 +319,8 @@ static bool cross_all(doc_entry *d)
         return false;
     for (size_t j = 0; j < p->n_features; j++)
         d->cross[j] = (uint32_t)j, d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
+    for (size_t j = 0; j < p->n_features; j++)
+        d->cross_kind[j] = p->features[j].kind & 3;
     memcpy(d->cross_seq, p->sequence, p->n_sequence * sizeof *d->cross_seq);
     d->n_cross = p->n_features, d->n_cross_seq = p->n_sequence;
     return true;
@@ -352,6 +357,7 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         kind_sum[pf->kind & 3] += w * w;
         if (x & FOUND_ACROSS) {
             d->cross[n] = (uint32_t)j, d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j];
+            d->cross_kind[n] = pf->kind & 3;
             n++;
         }
     }
@@ -758,7 +764,7 @@ enum { MATCH_FILTER_BITS = 1 << 15 };
 typedef struct pair_scratch {
     uint32_t *shared_a, *shared_b; /* for each number, the feature index in a and in b */
     uint32_t *id_of;               /* per feature of one document, its number (UINT32_MAX: none) */
-    uint32_t *mask_of;             /* for each number, its match mask (UINT32_MAX: none) */
+    uint64_t *masks;               /* lcs_length's match masks: LCS_MAX_WORDS words per number */
     uint32_t *passed;              /* b's features that pass a's filter, in b's order */
     uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
     size_t cap;                    /* features of the largest document */
@@ -767,7 +773,6 @@ typedef struct pair_scratch {
     uint32_t *table;               /* feature index per slot, UINT32_MAX: empty */
     uint64_t filter[MATCH_FILTER_BITS / 64];
     uint32_t sa[MAX_SHARED], sb[MAX_SHARED];
-    uint64_t masks[MAX_SHARED][LCS_MAX_WORDS];
 } pair_scratch;
 
 static size_t table_slots(size_t n_features)
@@ -787,6 +792,7 @@ static size_t filter_bit(uint64_t hash) { return (size_t)(hash >> 40) & (MATCH_F
  * any pair, every feature. */
 typedef struct feature_list {
     const uint32_t *idx;
+    const uint8_t *kind; /* each one's kind (& 3) */
     const uint64_t *hash;
     const float *w;
     size_t n;
@@ -796,7 +802,7 @@ typedef struct feature_list {
 
 static feature_list cross_list(const doc_entry *d)
 {
-    return (feature_list){d->cross, d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq};
+    return (feature_list){d->cross, d->cross_kind, d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq};
 }
 
 /* Makes the scratch's table hold the features of list fa, document ia's. */
@@ -859,10 +865,10 @@ static pair_scratch *pair_scratch_new(size_t cap)
         memset(s->id_of, 0xFF, (cap + 1) * sizeof *s->id_of);
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
-    s->mask_of = malloc((cap + 1) * sizeof *s->mask_of);
+    s->masks = malloc((cap + 1) * LCS_MAX_WORDS * sizeof *s->masks);
     s->passed = malloc((cap + 1) * sizeof *s->passed);
     s->single = malloc((cap + 1) * sizeof *s->single);
-    if (!s->id_of || !s->shared_a || !s->shared_b || !s->mask_of || !s->single || !s->table ||
+    if (!s->id_of || !s->shared_a || !s->shared_b || !s->masks || !s->single || !s->table ||
         !s->passed) {
         pair_scratch_free(s);
         return NULL;
@@ -874,7 +880,7 @@ static void pair_scratch_free(pair_scratch *s)
 {
     if (!s)
         return;
-    free(s->id_of), free(s->shared_a), free(s->shared_b), free(s->mask_of), free(s->single), free(s->table);
+    free(s->id_of), free(s->shared_a), free(s->shared_b), free(s->masks), free(s->single), free(s->table);
     free(s->passed);
     free(s);
 }
@@ -882,28 +888,22 @@ static void pair_scratch_free(pair_scratch *s)
 /* Length of the longest common subsequence of a (at most 64 x
  * LCS_MAX_WORDS symbols) and b, symbols numbered below n_ids,
  * bit-parallel (Hyyrö 2004): one pass over b, each step a few word
- * operations per 64 symbols of a. */
+ * operations per 64 symbols of a. Each symbol's match mask (`words`
+ * words) is at its number: no branch asks whether a symbol was met
+ * before, and a symbol of b that a's window cut off has an empty mask,
+ * under which a step leaves v as it is (no carry arises from v + 0). */
 static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t n_ids, pair_scratch *s)
 {
-    size_t words = (na + 63) / 64, n_masks = 0;
-    for (size_t k = 0; k < n_ids; k++)
-        s->mask_of[k] = UINT32_MAX;
-    for (size_t i = 0; i < na; i++) { /* match masks: positions of each symbol in a */
-        if (s->mask_of[a[i]] == UINT32_MAX) {
-            s->mask_of[a[i]] = (uint32_t)n_masks;
-            for (size_t w = 0; w < words; w++) /* the words read below (at most 10: no call) */
-                s->masks[n_masks][w] = 0;
-            n_masks++;
-        }
-        s->masks[s->mask_of[a[i]]][i / 64] |= 1ULL << (i % 64);
-    }
+    size_t words = (na + 63) / 64;
+    uint64_t *masks = s->masks;
+    memset(masks, 0, n_ids * words * sizeof *masks);
+    for (size_t i = 0; i < na; i++) /* match masks: positions of each symbol in a */
+        masks[a[i] * words + i / 64] |= 1ULL << (i % 64);
     uint64_t v[LCS_MAX_WORDS];
     for (size_t w = 0; w < words; w++)
         v[w] = ~0ULL;
     for (size_t j = 0; j < nb; j++) {
-        if (s->mask_of[b[j]] == UINT32_MAX)
-            continue; /* shared, but cut off a's window */
-        const uint64_t *m = s->masks[s->mask_of[b[j]]];
+        const uint64_t *m = masks + b[j] * words;
         uint64_t carry = 0;
         for (size_t w = 0; w < words; w++) { /* v + u with carries across words */
             uint64_t u = v[w] & m[w], partial, sum;
@@ -1005,20 +1005,19 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
     double dot = 0, kind_dot[4] = {0};
     size_t shared = 0, n_ids = 0;
-    const nf_pivot_feature *fa = a->pivot.features;
     match_table_for(ia, la, s);
     size_t n_passed = match_filter(s, lb->hash, lb->n);
     for (size_t n = 0; n < n_passed; n++) { /* b's features in hash order, as a merge would meet them */
         uint32_t j = s->passed[n], k = match_find(s, la->hash, lb->hash[j]);
         if (k == UINT32_MAX)
             continue;
-        uint32_t i = la->idx[k];
+        uint32_t i = la->idx[k], kind = la->kind[k];
         double w = (double)la->w[k] * lb->w[j];
         dot += w;
-        kind_dot[fa[i].kind & 3] += w;
-        if ((fa[i].kind & 3) != NF_PIVOT_DATE) {
+        kind_dot[kind] += w;
+        if (kind != NF_PIVOT_DATE) {
             shared++;
-            if (fa[i].hash) { /* numbered for order agreement */
+            if (lb->hash[j]) { /* numbered for order agreement (the feature's hash, in both) */
                 s->shared_a[n_ids] = i, s->shared_b[n_ids++] = lb->idx[j];
             }
         }
@@ -1046,14 +1045,14 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     e->score = score_of(e->logit);
 }
 
-/* Every feature of d as a list (idx: room for 0, 1, ..., hash: for the
- * hashes). */
-static void every_feature(const doc_entry *d, uint32_t *idx, uint64_t *hash, feature_list *out)
+/* Every feature of d as a list (idx: room for 0, 1, ..., kind and hash:
+ * for the kinds and hashes). */
+static void every_feature(const doc_entry *d, uint32_t *idx, uint8_t *kind, uint64_t *hash, feature_list *out)
 {
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
-        idx[j] = (uint32_t)j, hash[j] = p->features[j].hash;
-    *out = (feature_list){idx, hash, d->weights, p->n_features, p->sequence, p->n_sequence};
+        idx[j] = (uint32_t)j, kind[j] = p->features[j].kind & 3, hash[j] = p->features[j].hash;
+    *out = (feature_list){idx, kind, hash, d->weights, p->n_features, p->sequence, p->n_sequence};
 }
 
 nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explain *out, nf_error *err)
@@ -1069,15 +1068,17 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
     size_t cap = pa->n_features > pb->n_features ? pa->n_features : pb->n_features;
     feature_list la, lb;
     uint32_t *idx = malloc((cap + 1) * sizeof *idx);
+    uint8_t *ka = malloc(pa->n_features + 1), *kb = malloc(pb->n_features + 1);
     uint64_t *ha = malloc((pa->n_features + 1) * sizeof *ha), *hb = malloc((pb->n_features + 1) * sizeof *hb);
-    if (idx && ha && hb) {
-        every_feature(&l->docs[a], idx, ha, &la);
-        every_feature(&l->docs[b], idx, hb, &lb);
+    bool ok = idx && ka && kb && ha && hb;
+    if (ok) {
+        every_feature(&l->docs[a], idx, ka, ha, &la);
+        every_feature(&l->docs[b], idx, kb, hb, &lb);
         score_pair(l, a, b, &la, &lb, out, s, false);
     }
     pair_scratch_free(s);
-    free(idx), free(ha), free(hb);
-    return idx && ha && hb ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    free(idx), free(ka), free(kb), free(ha), free(hb);
+    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
 /* ------------------------------------------------------------ candidates */
@@ -1187,7 +1188,7 @@ static void prefetch_entry(const doc_entry *d)
 {
     prefetch_lines(d->cross_hash, d->n_cross * sizeof *d->cross_hash);
     prefetch_lines(d->cross_w, d->n_cross * sizeof *d->cross_w);
-    prefetch_lines(d->cross, d->n_cross * sizeof *d->cross);
+    prefetch_lines(d->cross, d->n_cross * (sizeof *d->cross + sizeof *d->cross_kind));
     prefetch_lines(d->cross_seq, d->n_cross_seq * sizeof *d->cross_seq);
 }
 
