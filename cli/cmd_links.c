@@ -335,6 +335,7 @@ int cmd_links(int argc, char **argv)
         free(o.in);
         return rc > 0 ? EXIT_ALL_GOOD : EXIT_FATAL;
     }
+    o.clean.dates = o.groups; /* publication dates only order a group's members; pivots read no date of it */
     if (o.mpi) {
         free(o.in);
         return links_mpi(&o, argv + optind, (size_t)(argc - optind));
