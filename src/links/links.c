@@ -237,12 +237,16 @@ nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error
 /* The inverted index of the candidate search: the features found in at
  * least 2 and at most max_df documents, each with its documents. */
 typedef struct postings {
-    size_t *offsets;   /* n_keys + 1 into entries */
+    size_t *offsets;   /* n_keys + 1 into entries, then hits */
     nfi_kv *entries;   /* key: feature hash; val = doc << 32 | index of the feature in that doc */
     /* The same postings as the search reads them: the document, its
      * language and the feature's weight side by side, where entries would
      * send it to two other places (the document, its weights) per posting;
-     * each feature's grouped by language (group_by_language). */
+     * each feature's grouped by language (group_by_language). Made in the
+     * memory of entries, front to back (a posting is 12 bytes, an entry
+     * 16: each is written where entries are read already), so the index
+     * needs no second array of every posting (about 50 MB on the 20 MB
+     * file); entries is then NULL. */
     struct posting { uint32_t doc, lang_id; float weight; } *hits;
     size_t n_keys;
 } postings;
@@ -593,12 +597,18 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
     free(wc.idf), free(found), free(first);
     if (st != NF_OK)
         return st;
-    if (!(p->hits = malloc((kept ? kept : 1) * sizeof *p->hits)))
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    _Static_assert(sizeof(struct posting) <= sizeof(nfi_kv), "postings are made in place of the entries");
+    char *at = (char *)all; /* bytes, copied: the two types share the memory */
     for (size_t e = 0; e < kept; e++) {
-        const doc_entry *d = &l->docs[all[e].val >> 32];
-        p->hits[e] = (struct posting){(uint32_t)(all[e].val >> 32), d->lang_id, d->weights[(uint32_t)all[e].val]};
+        nfi_kv x;
+        memcpy(&x, at + e * sizeof x, sizeof x);
+        const doc_entry *d = &l->docs[x.val >> 32];
+        struct posting h = {(uint32_t)(x.val >> 32), d->lang_id, d->weights[(uint32_t)x.val]};
+        memcpy(at + e * sizeof h, &h, sizeof h);
     }
+    p->hits = (struct posting *)(void *)all, p->entries = NULL;
+    struct posting *fit = realloc(p->hits, (kept ? kept : 1) * sizeof *fit); /* gives back the rest */
+    p->hits = fit ? fit : p->hits;
     for (size_t key = 0; key < p->n_keys; key++)
         group_by_language(p->hits + p->offsets[key], p->offsets[key + 1] - p->offsets[key]);
     return NF_OK;
