@@ -757,10 +757,9 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 /* One thread's scratch for scoring pairs. Matching two feature lists
  * numbers the features both have (dates and hash 0 aside) 0, 1, ... in
  * hash order; shared_a/shared_b give each number's feature in a and b.
- * For order agreement, the occurrences of those features are marked in a
- * bit set of sequence positions (id_at: the number at a marked position)
- * and read back in position order; the bits are clear again after each
- * document.
+ * For order agreement, each document's sequence is read for those
+ * numbers (shared_in_order; id_of), and lcs_length keeps a match mask at
+ * each number (masks).
  *
  * The features of a are found through a table built once per document a
  * (pairs come sorted by a, so one table serves a run of a's candidates):
