@@ -244,9 +244,9 @@ typedef struct postings {
      * send it to two other places (the document, its weights) per posting;
      * each feature's grouped by language (group_by_language). Made in the
      * memory of entries, front to back (a posting is 12 bytes, an entry
-     * 16: each is written where entries are read already), so the index
-     * needs no second array of every posting (about 50 MB on the 20 MB
-     * file); entries is then NULL. */
+     * 16: each is written where entries are read already), which then
+     * shrinks to the postings (the 20 MB file: 70 MB of entries, 465,000
+     * postings in 5.6 MB) for the search; entries is then NULL. */
     struct posting { uint32_t doc, lang_id; float weight; } *hits;
     size_t n_keys;
 } postings;
