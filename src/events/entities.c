@@ -94,7 +94,9 @@ enum { RUN_HEADLINE = 0x80, RUN_LOWER = 0x40, RUN_COUNT = 0x3f };
  * Forms are known by their 64-bit hash alone, as in the per-document maps
  * (checking the bytes too cost a cache miss per lookup). */
 typedef struct key_entry {
-    uint32_t key_off, key_len; /* in key_text */
+    uint32_t key_off;          /* in key_text */
+    uint32_t key_len : 31;
+    uint32_t calendar : 1; /* the form is a weekday or month (is_calendar) */
     uint64_t word_h; /* nfi_hash64 of the key (word lists) */
     uint64_t feat_h; /* nfi_feat_hash('n', key) */
 } key_entry;
@@ -261,6 +263,36 @@ bool nfi_name_key(nfi_translit *t, const char *norm, size_t len, nfi_buf *out)
     return out->len > start;
 }
 
+/* Weekdays and months of the languages that capitalize them (normalized
+ * forms): names by form, but they say when, not who or where. */
+#define CAL(s)          \
+    {                   \
+        s, sizeof s - 1 \
+    }
+static const struct {
+    const char *s;
+    size_t n;
+} calendar[] = {
+    CAL("monday"),   CAL("tuesday"),    CAL("wednesday"), CAL("thursday"),    CAL("friday"),
+    CAL("saturday"), CAL("sunday"),     CAL("january"),   CAL("february"),    CAL("march"),
+    CAL("april"),    CAL("june"),       CAL("july"),      CAL("august"),      CAL("september"),
+    CAL("october"),  CAL("november"),   CAL("december"),  CAL("montag"),      CAL("dienstag"),
+    CAL("mittwoch"), CAL("donnerstag"), CAL("freitag"),   CAL("samstag"),     CAL("sonnabend"),
+    CAL("sonntag"),  CAL("januar"),     CAL("februar"),   CAL("m\xc3\xa4rz"), CAL("juni"),
+    CAL("juli"),     CAL("oktober"),    CAL("dezember"),
+};
+
+static bool is_calendar(const char *norm, size_t n)
+{
+    n = strip_possessive(norm, n);
+    if (n < 4 || n > 10)
+        return false;
+    for (size_t i = 0; i < sizeof calendar / sizeof *calendar; i++)
+        if (calendar[i].n == n && calendar[i].s[0] == norm[0] && memcmp(calendar[i].s, norm, n) == 0)
+            return true;
+    return false;
+}
+
 /* The cached key of the normalized form norm[0..len) whose nfi_hash64 is
  * h; NULL when it has none (or memory ran out, which, as in nfi_name_key,
  * only loses the name). Each distinct form goes through nfi_name_key (and
@@ -286,7 +318,8 @@ static const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len
         t->key_text.len = e->key_off;
         return NULL;
     }
-    e->key_len = (uint32_t)(t->key_text.len - e->key_off);
+    e->key_len = (uint32_t)(t->key_text.len - e->key_off) & 0x7fffffffu;
+    e->calendar = is_calendar(norm, len);
     const char *key = t->key_text.data + e->key_off;
     e->word_h = nfi_hash64(key, e->key_len);
     e->feat_h = nfi_feat_hash('n', key, e->key_len);
@@ -467,8 +500,9 @@ static size_t mark_lines(nfi_translit *t, const nf_clean_doc *cd)
         bool new_line = i == cd->n_tokens;
         if (i > 0 && i < cd->n_tokens) {
             const nf_token *p = &cd->tokens[i - 1];
-            new_line =
-                memchr(cd->text + p->start + p->len, '\n', cd->tokens[i].start - p->start - p->len) != NULL;
+            const char *gap = cd->text + p->start + p->len;
+            size_t n = cd->tokens[i].start - p->start - p->len; /* most gaps are one space: no call */
+            new_line = n == 1 ? gap[0] == '\n' : memchr(gap, '\n', n) != NULL;
         }
         if (new_line) {
             bool title = words >= 4 && caps * 10 >= words * 6;
@@ -539,36 +573,6 @@ static void continue_hyphens(nfi_translit *t, const nf_clean_doc *cd)
         if (t->strength[i - 1] && !t->strength[i] && cd->tokens[i].kind == NF_TOKEN_WORD &&
             separator(cd, i) == SEP_HYPHEN)
             t->strength[i] = t->strength[i - 1];
-}
-
-/* Weekdays and months of the languages that capitalize them (normalized
- * forms): names by form, but they say when, not who or where. */
-#define CAL(s)          \
-    {                   \
-        s, sizeof s - 1 \
-    }
-static const struct {
-    const char *s;
-    size_t n;
-} calendar[] = {
-    CAL("monday"),   CAL("tuesday"),    CAL("wednesday"), CAL("thursday"),    CAL("friday"),
-    CAL("saturday"), CAL("sunday"),     CAL("january"),   CAL("february"),    CAL("march"),
-    CAL("april"),    CAL("june"),       CAL("july"),      CAL("august"),      CAL("september"),
-    CAL("october"),  CAL("november"),   CAL("december"),  CAL("montag"),      CAL("dienstag"),
-    CAL("mittwoch"), CAL("donnerstag"), CAL("freitag"),   CAL("samstag"),     CAL("sonnabend"),
-    CAL("sonntag"),  CAL("januar"),     CAL("februar"),   CAL("m\xc3\xa4rz"), CAL("juni"),
-    CAL("juli"),     CAL("oktober"),    CAL("dezember"),
-};
-
-static bool is_calendar(const char *norm, size_t n)
-{
-    n = strip_possessive(norm, n);
-    if (n < 4 || n > 10)
-        return false;
-    for (size_t i = 0; i < sizeof calendar / sizeof *calendar; i++)
-        if (calendar[i].n == n && calendar[i].s[0] == norm[0] && memcmp(calendar[i].s, norm, n) == 0)
-            return true;
-    return false;
 }
 
 /* Records the keys of words written in lower case (the evidence that a
@@ -709,9 +713,9 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
     t->key.len = 0;
     for (size_t i = from; i < to; i++) {
         const nf_token *tk = &cd->tokens[i];
-        const key_entry *e = NULL;
-        if (!is_calendar(cd->pool + tk->norm, tk->norm_len))
-            e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
+        const key_entry *e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
+        if (e && e->calendar) /* known by its form, cached with its key */
+            e = NULL;
         if (!e) {
             if (n > 0) /* a calendar word (or a word without a key) inside a run ends it */
                 break;
