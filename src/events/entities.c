@@ -103,6 +103,10 @@ typedef struct key_entry {
 #define KEY_CACHE_MAX (1u << 19)        /* entries */
 #define KEY_TEXT_MAX ((size_t)32 << 20) /* bytes */
 
+#define LATIN_LO 0xC0
+#define LATIN_HI 0x17F
+#define LATIN_NONE 0xFF
+
 struct nfi_translit {
     UTransliterator *tr; /* opened on first use */
     bool tr_failed;
@@ -123,6 +127,11 @@ struct nfi_translit {
     key_entry *key_ents;
     size_t n_keys, cap_keys;
     nfi_buf key_text; /* the cached keys */
+    /* the ASCII that the transliterator makes of each Latin letter
+     * U+00C0-U+017F alone (latin_ascii): length byte, up to 3 bytes; length
+     * LATIN_NONE: use ICU for words holding it */
+    uint8_t latin[LATIN_HI - LATIN_LO + 1][4];
+    bool latin_built;
 };
 
 nf_status nfi_translit_new(nfi_translit **out, nf_error *err)
@@ -156,6 +165,61 @@ void nfi_translit_free(nfi_translit *t)
 
 /* ------------------------------------------------------------------ keys */
 
+/* The ASCII letters the transliterator makes of each Latin letter of
+ * U+00C0-U+017F alone ("ä" -> "a", "ß" -> "ss", "ł" -> "l"), asked once per
+ * context. Its rules for these letters depend on their neighbours only in
+ * case ("Æ" before a lower-case letter is "Ae", else "AE"), which the key's
+ * folding erases, so a word of ASCII and these letters is the
+ * concatenation of its letters' forms: ICU's 40,000 instructions a word
+ * become a table lookup a letter (most non-ASCII forms of European
+ * languages). */
+static void latin_ascii(nfi_translit *t)
+{
+    t->latin_built = true;
+    for (int cp = LATIN_LO; cp <= LATIN_HI; cp++) {
+        uint8_t *d = t->latin[cp - LATIN_LO];
+        UChar u[16] = {(UChar)cp};
+        int32_t len = 1, limit = 1;
+        UErrorCode e = U_ZERO_ERROR;
+        utrans_transUChars(t->tr, u, &len, 16, 0, &limit, &e);
+        d[0] = LATIN_NONE;
+        if (U_FAILURE(e))
+            continue;
+        uint8_t m = 0;
+        for (int32_t i = 0; i < len && m < 4; i++)
+            if (u[i] < 0x80 && m < 3)
+                d[1 + m++] = (uint8_t)u[i];
+            else if (u[i] < 0x80)
+                m = 4; /* longer than kept: ICU decides */
+        if (m <= 3)
+            d[0] = m;
+    }
+}
+
+/* s[0..n) through the table when it holds only ASCII and letters of
+ * U+00C0-U+017F whose forms are known; false (nothing appended) otherwise. */
+static bool latin_fast(const nfi_translit *t, const char *s, size_t n, nfi_buf *out)
+{
+    size_t start = out->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            nfi_buf_putc(out, (char)c);
+            continue;
+        }
+        unsigned cp = i + 1 < n && (c & 0xE0) == 0xC0 && ((unsigned char)s[i + 1] & 0xC0) == 0x80
+                          ? (unsigned)(c & 0x1F) << 6 | ((unsigned char)s[i + 1] & 0x3F)
+                          : 0;
+        if (cp < LATIN_LO || cp > LATIN_HI || t->latin[cp - LATIN_LO][0] == LATIN_NONE) {
+            out->len = start;
+            return false;
+        }
+        nfi_buf_append(out, (const char *)t->latin[cp - LATIN_LO] + 1, t->latin[cp - LATIN_LO][0]);
+        i++;
+    }
+    return true;
+}
+
 /* Transliterates UTF-8 s to ASCII into out (cached per form). */
 static bool to_ascii(nfi_translit *t, const char *s, size_t n, nfi_buf *out)
 {
@@ -173,6 +237,10 @@ static bool to_ascii(nfi_translit *t, const char *s, size_t n, nfi_buf *out)
     }
     if (!t->tr || n > 4 * MAX_PIECE)
         return false;
+    if (!t->latin_built)
+        latin_ascii(t);
+    if (latin_fast(t, s, n, out))
+        return !out->oom;
     int32_t cap = (int32_t)n * 4 + 16;
     if (cap > t->u16_cap) {
         UChar *p = realloc(t->u16, (size_t)cap * sizeof *p);
