@@ -94,12 +94,18 @@ enum { RUN_HEADLINE = 0x80, RUN_LOWER = 0x40, RUN_COUNT = 0x3f };
  * Forms are known by their 64-bit hash alone, as in the per-document maps
  * (checking the bytes too cost a cache miss per lookup). */
 typedef struct key_entry {
-    uint32_t key_off, key_len; /* in key_text */
+    uint32_t key_off;          /* in key_text */
+    uint32_t key_len : 31;
+    uint32_t calendar : 1; /* the form is a weekday or month (is_calendar) */
     uint64_t word_h; /* nfi_hash64 of the key (word lists) */
     uint64_t feat_h; /* nfi_feat_hash('n', key) */
 } key_entry;
 #define KEY_CACHE_MAX (1u << 19)        /* entries */
 #define KEY_TEXT_MAX ((size_t)32 << 20) /* bytes */
+
+#define LATIN_LO 0xC0
+#define LATIN_HI 0x17F
+#define LATIN_NONE 0xFF
 
 struct nfi_translit {
     UTransliterator *tr; /* opened on first use */
@@ -121,6 +127,11 @@ struct nfi_translit {
     key_entry *key_ents;
     size_t n_keys, cap_keys;
     nfi_buf key_text; /* the cached keys */
+    /* the ASCII that the transliterator makes of each Latin letter
+     * U+00C0-U+017F alone (latin_ascii): length byte, up to 3 bytes; length
+     * LATIN_NONE: use ICU for words holding it */
+    uint8_t latin[LATIN_HI - LATIN_LO + 1][4];
+    bool latin_built;
 };
 
 nf_status nfi_translit_new(nfi_translit **out, nf_error *err)
@@ -154,6 +165,61 @@ void nfi_translit_free(nfi_translit *t)
 
 /* ------------------------------------------------------------------ keys */
 
+/* The ASCII letters the transliterator makes of each Latin letter of
+ * U+00C0-U+017F alone ("ä" -> "a", "ß" -> "ss", "ł" -> "l"), asked once per
+ * context. Its rules for these letters depend on their neighbours only in
+ * case ("Æ" before a lower-case letter is "Ae", else "AE"), which the key's
+ * folding erases, so a word of ASCII and these letters is the
+ * concatenation of its letters' forms: ICU's 40,000 instructions a word
+ * become a table lookup a letter (most non-ASCII forms of European
+ * languages). */
+static void latin_ascii(nfi_translit *t)
+{
+    t->latin_built = true;
+    for (int cp = LATIN_LO; cp <= LATIN_HI; cp++) {
+        uint8_t *d = t->latin[cp - LATIN_LO];
+        UChar u[16] = {(UChar)cp};
+        int32_t len = 1, limit = 1;
+        UErrorCode e = U_ZERO_ERROR;
+        utrans_transUChars(t->tr, u, &len, 16, 0, &limit, &e);
+        d[0] = LATIN_NONE;
+        if (U_FAILURE(e))
+            continue;
+        uint8_t m = 0;
+        for (int32_t i = 0; i < len && m < 4; i++)
+            if (u[i] < 0x80 && m < 3)
+                d[1 + m++] = (uint8_t)u[i];
+            else if (u[i] < 0x80)
+                m = 4; /* longer than kept: ICU decides */
+        if (m <= 3)
+            d[0] = m;
+    }
+}
+
+/* s[0..n) through the table when it holds only ASCII and letters of
+ * U+00C0-U+017F whose forms are known; false (nothing appended) otherwise. */
+static bool latin_fast(const nfi_translit *t, const char *s, size_t n, nfi_buf *out)
+{
+    size_t start = out->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            nfi_buf_putc(out, (char)c);
+            continue;
+        }
+        unsigned cp = i + 1 < n && (c & 0xE0) == 0xC0 && ((unsigned char)s[i + 1] & 0xC0) == 0x80
+                          ? (unsigned)(c & 0x1F) << 6 | ((unsigned char)s[i + 1] & 0x3F)
+                          : 0;
+        if (cp < LATIN_LO || cp > LATIN_HI || t->latin[cp - LATIN_LO][0] == LATIN_NONE) {
+            out->len = start;
+            return false;
+        }
+        nfi_buf_append(out, (const char *)t->latin[cp - LATIN_LO] + 1, t->latin[cp - LATIN_LO][0]);
+        i++;
+    }
+    return true;
+}
+
 /* Transliterates UTF-8 s to ASCII into out (cached per form). */
 static bool to_ascii(nfi_translit *t, const char *s, size_t n, nfi_buf *out)
 {
@@ -171,6 +237,10 @@ static bool to_ascii(nfi_translit *t, const char *s, size_t n, nfi_buf *out)
     }
     if (!t->tr || n > 4 * MAX_PIECE)
         return false;
+    if (!t->latin_built)
+        latin_ascii(t);
+    if (latin_fast(t, s, n, out))
+        return !out->oom;
     int32_t cap = (int32_t)n * 4 + 16;
     if (cap > t->u16_cap) {
         UChar *p = realloc(t->u16, (size_t)cap * sizeof *p);
@@ -261,6 +331,36 @@ bool nfi_name_key(nfi_translit *t, const char *norm, size_t len, nfi_buf *out)
     return out->len > start;
 }
 
+/* Weekdays and months of the languages that capitalize them (normalized
+ * forms): names by form, but they say when, not who or where. */
+#define CAL(s)          \
+    {                   \
+        s, sizeof s - 1 \
+    }
+static const struct {
+    const char *s;
+    size_t n;
+} calendar[] = {
+    CAL("monday"),   CAL("tuesday"),    CAL("wednesday"), CAL("thursday"),    CAL("friday"),
+    CAL("saturday"), CAL("sunday"),     CAL("january"),   CAL("february"),    CAL("march"),
+    CAL("april"),    CAL("june"),       CAL("july"),      CAL("august"),      CAL("september"),
+    CAL("october"),  CAL("november"),   CAL("december"),  CAL("montag"),      CAL("dienstag"),
+    CAL("mittwoch"), CAL("donnerstag"), CAL("freitag"),   CAL("samstag"),     CAL("sonnabend"),
+    CAL("sonntag"),  CAL("januar"),     CAL("februar"),   CAL("m\xc3\xa4rz"), CAL("juni"),
+    CAL("juli"),     CAL("oktober"),    CAL("dezember"),
+};
+
+static bool is_calendar(const char *norm, size_t n)
+{
+    n = strip_possessive(norm, n);
+    if (n < 4 || n > 10)
+        return false;
+    for (size_t i = 0; i < sizeof calendar / sizeof *calendar; i++)
+        if (calendar[i].n == n && calendar[i].s[0] == norm[0] && memcmp(calendar[i].s, norm, n) == 0)
+            return true;
+    return false;
+}
+
 /* The cached key of the normalized form norm[0..len) whose nfi_hash64 is
  * h; NULL when it has none (or memory ran out, which, as in nfi_name_key,
  * only loses the name). Each distinct form goes through nfi_name_key (and
@@ -286,7 +386,8 @@ static const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len
         t->key_text.len = e->key_off;
         return NULL;
     }
-    e->key_len = (uint32_t)(t->key_text.len - e->key_off);
+    e->key_len = (uint32_t)(t->key_text.len - e->key_off) & 0x7fffffffu;
+    e->calendar = is_calendar(norm, len);
     const char *key = t->key_text.data + e->key_off;
     e->word_h = nfi_hash64(key, e->key_len);
     e->feat_h = nfi_feat_hash('n', key, e->key_len);
@@ -467,8 +568,9 @@ static size_t mark_lines(nfi_translit *t, const nf_clean_doc *cd)
         bool new_line = i == cd->n_tokens;
         if (i > 0 && i < cd->n_tokens) {
             const nf_token *p = &cd->tokens[i - 1];
-            new_line =
-                memchr(cd->text + p->start + p->len, '\n', cd->tokens[i].start - p->start - p->len) != NULL;
+            const char *gap = cd->text + p->start + p->len;
+            size_t n = cd->tokens[i].start - p->start - p->len; /* most gaps are one space: no call */
+            new_line = n == 1 ? gap[0] == '\n' : memchr(gap, '\n', n) != NULL;
         }
         if (new_line) {
             bool title = words >= 4 && caps * 10 >= words * 6;
@@ -539,36 +641,6 @@ static void continue_hyphens(nfi_translit *t, const nf_clean_doc *cd)
         if (t->strength[i - 1] && !t->strength[i] && cd->tokens[i].kind == NF_TOKEN_WORD &&
             separator(cd, i) == SEP_HYPHEN)
             t->strength[i] = t->strength[i - 1];
-}
-
-/* Weekdays and months of the languages that capitalize them (normalized
- * forms): names by form, but they say when, not who or where. */
-#define CAL(s)          \
-    {                   \
-        s, sizeof s - 1 \
-    }
-static const struct {
-    const char *s;
-    size_t n;
-} calendar[] = {
-    CAL("monday"),   CAL("tuesday"),    CAL("wednesday"), CAL("thursday"),    CAL("friday"),
-    CAL("saturday"), CAL("sunday"),     CAL("january"),   CAL("february"),    CAL("march"),
-    CAL("april"),    CAL("june"),       CAL("july"),      CAL("august"),      CAL("september"),
-    CAL("october"),  CAL("november"),   CAL("december"),  CAL("montag"),      CAL("dienstag"),
-    CAL("mittwoch"), CAL("donnerstag"), CAL("freitag"),   CAL("samstag"),     CAL("sonnabend"),
-    CAL("sonntag"),  CAL("januar"),     CAL("februar"),   CAL("m\xc3\xa4rz"), CAL("juni"),
-    CAL("juli"),     CAL("oktober"),    CAL("dezember"),
-};
-
-static bool is_calendar(const char *norm, size_t n)
-{
-    n = strip_possessive(norm, n);
-    if (n < 4 || n > 10)
-        return false;
-    for (size_t i = 0; i < sizeof calendar / sizeof *calendar; i++)
-        if (calendar[i].n == n && calendar[i].s[0] == norm[0] && memcmp(calendar[i].s, norm, n) == 0)
-            return true;
-    return false;
 }
 
 /* Records the keys of words written in lower case (the evidence that a
@@ -709,9 +781,9 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
     t->key.len = 0;
     for (size_t i = from; i < to; i++) {
         const nf_token *tk = &cd->tokens[i];
-        const key_entry *e = NULL;
-        if (!is_calendar(cd->pool + tk->norm, tk->norm_len))
-            e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
+        const key_entry *e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
+        if (e && e->calendar) /* known by its form, cached with its key */
+            e = NULL;
         if (!e) {
             if (n > 0) /* a calendar word (or a word without a key) inside a run ends it */
                 break;

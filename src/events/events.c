@@ -361,10 +361,10 @@ static bool is_title_only(const nf_clean_doc *cd)
 
 /* Whether a document is a headline for hard links and joins across
  * languages: fewer than NF_SHORT_BODY_TERMS tokens of text, or a headline
- * record of any length. */
+ * record of fewer than NF_HEADLINE_MAX_TOKENS. */
 static bool is_headline_doc(const doc_meta *m)
 {
-    return m->n_tokens < NF_SHORT_BODY_TERMS || (m->flags & TITLE_ONLY);
+    return m->n_tokens < NF_SHORT_BODY_TERMS || ((m->flags & TITLE_ONLY) && m->n_tokens < NF_HEADLINE_MAX_TOKENS);
 }
 
 /* What the stage keeps of a cleaned document besides its features: taken

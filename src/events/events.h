@@ -186,6 +186,13 @@ typedef struct nfi_stream nfi_stream;
  * (threshold_short): its title cosine alone runs lower. */
 #define NF_SHORT_BODY_TERMS 24
 
+/* A title is short: a headline record counts as a headline, and a title
+ * taken from the text's first line gives title features, only below this
+ * many tokens (og2021-dev's and UCI's longest titles have 32, WMT21's
+ * first lines 31 words; a one-line record without a title, as in rc20m,
+ * reads its whole 3 KB text as its title: an article, not a headline). */
+#define NF_HEADLINE_MAX_TOKENS 64
+
 /* Called once per event when it leaves the live set (expiry or flush),
  * with its centroid, which the callback may take over (leaving the vectors
  * zeroed); what is left is freed. */

@@ -397,8 +397,8 @@ nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat
     size_t in_text = cd->title && *cd->title ? title_tokens_in_text(cd) : SIZE_MAX;
     if (!add_terms(out, CH_BODY, cd->tokens, cd->n_tokens, cd->pool))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    if (in_text != SIZE_MAX) {
-        if (!title_from_body(out, cd, in_text))
+    if (in_text != SIZE_MAX) { /* a first line too long for a title is a paragraph: no title terms */
+        if (in_text < NF_HEADLINE_MAX_TOKENS && !title_from_body(out, cd, in_text))
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     } else if (cd->title && *cd->title) {
         c->tv.len = 0;
