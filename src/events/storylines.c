@@ -458,6 +458,8 @@ typedef struct partner {
 #define ATTACH_MAX 2      /* events of at most this many reports are attached */
 #define ATTACH_DAYS 1.0   /* ... to an event at most this far away in time */
 #define ATTACH_P 0.7      /* ... when the headline model gives at least this */
+#define ATTACH_LEAD_P 0.6 /* ... or this, when the event leads the other candidates */
+#define ATTACH_MARGIN 2.0 /* ... by this much in logit (nfi_leads) */
 
 /* The first event whose first report is after t (events are numbered in
  * order of their first report). */
@@ -520,7 +522,7 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
                 sc->dot[(size_t)a * N_CH] += q->f[i].w * l->p[k].w;
             }
         }
-        double best_p = ATTACH_P;
+        double best_p = ATTACH_LEAD_P, second = 0;
         for (size_t k = 0; k < nc; k++) {
             uint32_t a = sc->cands[k];
             if (a == s || m[a].n <= m[s].n)
@@ -535,10 +537,16 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
             double z = b[0] + b[1] * lex + b[5] * log1p(24 * (gap > 0 ? gap : 0)) + b[6] * other;
             double p = 1 / (1 + exp(-z));
             if (p > best_p || (p == best_p && best[s] != NONE && a < best[s])) {
+                if (best[s] != NONE && best_p > second)
+                    second = best_p;
                 best_p = p;
                 best[s] = a;
+            } else if (p > second) {
+                second = p;
             }
         }
+        if (best[s] != NONE && best_p < ATTACH_P && !nfi_leads(best_p, second, ATTACH_MARGIN))
+            best[s] = NONE;
     }
     for (uint32_t s = 0; ok && s < n; s++)
         if (best[s] != NONE)
