@@ -33,8 +33,9 @@
  * earlier partner's rival is still reached (ties: the first later one). Then
  * small events of timed headlines (at most ATTACH_MAX reports) join the
  * larger one within ATTACH_DAYS, earlier or later, that the headline model
- * scores best on their title profiles, from probability ATTACH_P
- * (attach_small; a title-profile index of its own). Both kinds of joins go
+ * scores best on their title profiles, from probability ATTACH_P, or
+ * ATTACH_LEAD_P when that event leads the other candidates by
+ * ATTACH_MARGIN in logit (attach_small; a title-profile index of its own). Both kinds of joins go
  * into one union-find, so the groups do not depend on the order in which
  * joins are found. An event's title, names and pivot profiles get tables
  * (sparse.c) before its candidates are scored, so each candidate's few
@@ -479,7 +480,9 @@ static uint32_t first_after(const nfi_merge_event *m, size_t n, double t)
 /* Small timed headline events (at most ATTACH_MAX reports: most are one
  * report that started an event the stream's later reports did not join)
  * join the larger timed headline event within ATTACH_DAYS that the
- * headline model scores best, when that probability reaches ATTACH_P: the
+ * headline model scores best, when that probability reaches ATTACH_P
+ * (ATTACH_LEAD_P when it leads the other candidates by ATTACH_MARGIN in
+ * logit: nfi_leads): the
  * model's lex is the cosine of the two title profiles, its gap the time
  * between the events, its other-language term whether their main languages
  * differ. Unlike the stream, an event formed after the small one's report
