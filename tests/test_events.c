@@ -676,7 +676,7 @@ static void test_attach_small(void **state)
 static void test_leads(void **state)
 {
     (void)state;
-    assert_true(nfi_leads(0.3, -1, 3.0));  /* the only candidate */
+    assert_true(nfi_leads(0.3, -1, 3.0));   /* the only candidate */
     assert_true(nfi_leads(0.3, 0.01, 3.0)); /* logit -0.85 against -4.60 */
     assert_false(nfi_leads(0.3, 0.2, 3.0));
     assert_false(nfi_leads(0.6, 0.6, 2.0));
@@ -1049,7 +1049,8 @@ int main(void)
         cmocka_unit_test(test_undated_live_set_bounded),
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
         cmocka_unit_test(test_merge_languages),     cmocka_unit_test(test_best_later_partner),
-        cmocka_unit_test(test_attach_small), cmocka_unit_test(test_leads),        cmocka_unit_test(test_same_language_join),
+        cmocka_unit_test(test_attach_small),        cmocka_unit_test(test_same_language_join),
+        cmocka_unit_test(test_leads),
         cmocka_unit_test(test_title_from_text),     cmocka_unit_test(test_title_countries),
         cmocka_unit_test(test_metrics_brute_force), cmocka_unit_test(test_burst_weight),
         cmocka_unit_test(test_long_headline_links), cmocka_unit_test(test_svec_sum),

@@ -842,7 +842,8 @@ nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, cons
                            : timed == NFI_TIME_OF_DAY ? s->o.threshold_short
                                                       : s->o.threshold_undated_short;
         bool dominant = headline && timed == NFI_TIME_OF_DAY && best != NONE &&
-                        best_score >= DOMINANT_SHARE * threshold && nfi_leads(best_score, second, DOMINANT_MARGIN);
+                        best_score >= DOMINANT_SHARE * threshold &&
+                        nfi_leads(best_score, second, DOMINANT_MARGIN);
         if (ok && best != NONE && (best_score >= threshold || dominant)) {
             *event = best;
             *score = best_score;
