@@ -645,9 +645,10 @@ static void test_same_language_join(void **state)
 
 /* After the stream, a small event of timed headlines joins the larger
  * timed headline event nearby that the headline model scores best from
- * their title profiles, at probability 0.7 or more: also an event formed
- * after it; not one more than a day away, nor one sharing too little, nor
- * an event whose reports have only a date. */
+ * their title profiles, at probability 0.7 or more, or 0.6 when no other
+ * candidate comes near: also an event formed after it; not one more than
+ * a day away, nor one sharing too little, nor an event whose reports have
+ * only a date. */
 static void test_attach_small(void **state)
 {
     (void)state;
@@ -656,7 +657,7 @@ static void test_attach_small(void **state)
         {1, 2, 7}, /* one report before the large event starts: joins it */
         {1, 2, 3}, /* the large event (5 reports) */
         {1, 2, 4}, /* one report, 5 hours after: joins it */
-        {1, 5, 6}, /* two reports sharing one word of three: p about 0.6, alone */
+        {1, 5, 6}, /* two reports sharing one word of three: p about 0.61, the only candidate: joins */
         {1, 2, 3}, /* one report with a date only: alone */
         {1, 2, 3}, /* one report two days later: alone */
     };
@@ -678,10 +679,31 @@ static void test_attach_small(void **state)
     size_t n_groups;
     nf_error err;
     assert_int_equal(nfi_events_merge_languages(m, N, 0.2, 1, o.headline_model, group, &n_groups, &err), NF_OK);
-    assert_int_equal(n_groups, 4);
+    assert_int_equal(n_groups, 3);
+    assert_memory_equal(group, ((uint32_t[N]){0, 0, 0, 0, 1, 2}), sizeof group);
+    /* a quarter of a day later, p about 0.58: alone */
+    m[3].first_t = m[3].last_t = 10.55;
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, 1, o.headline_model, group, &n_groups, &err), NF_OK);
+    assert_memory_equal(group, ((uint32_t[N]){0, 0, 0, 1, 2, 3}), sizeof group);
+    /* back at p 0.61, but another large event scores as well: none leads, alone */
+    m[3].first_t = m[3].last_t = 10.5;
+    m[4] = (nfi_merge_event){&prof[4], 1, 10.2, 10.3, true, true, 5};
+    f[4][1].hash = 0x708, f[4][2].hash = 0x709;
+    assert_int_equal(nfi_events_merge_languages(m, N, 0.2, 1, o.headline_model, group, &n_groups, &err), NF_OK);
     assert_memory_equal(group, ((uint32_t[N]){0, 0, 0, 1, 2, 3}), sizeof group);
     assert_int_equal(nfi_events_merge_languages(m, N, 0.2, 1, NULL, group, &n_groups, &err), NF_OK);
     assert_int_equal(n_groups, N);
+}
+
+/* A candidate leads when its probability is ahead of every other one's by
+ * the margin in logit, or when it is the only one. */
+static void test_leads(void **state)
+{
+    (void)state;
+    assert_true(nfi_leads(0.3, -1, 3.0));   /* the only candidate */
+    assert_true(nfi_leads(0.3, 0.01, 3.0)); /* logit -0.85 against -4.60 */
+    assert_false(nfi_leads(0.3, 0.2, 3.0));
+    assert_false(nfi_leads(0.6, 0.6, 2.0));
 }
 
 /* The title's features of a clean document, its text tokenized (stemmed
@@ -1052,6 +1074,7 @@ int main(void)
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
         cmocka_unit_test(test_merge_languages),     cmocka_unit_test(test_best_later_partner),
         cmocka_unit_test(test_attach_small),        cmocka_unit_test(test_same_language_join),
+        cmocka_unit_test(test_leads),
         cmocka_unit_test(test_title_from_text),     cmocka_unit_test(test_title_countries),
         cmocka_unit_test(test_metrics_brute_force), cmocka_unit_test(test_burst_weight),
         cmocka_unit_test(test_long_headline_links), cmocka_unit_test(test_svec_sum),

@@ -217,6 +217,10 @@ void nfi_score_parts_of(const nf_events_options *o, const nfi_docvec *v, const n
 /* A headline's probability of belonging to the event, or an article's
  * decayed score (see stream.c). */
 double nfi_score_value(const nf_events_options *o, const nfi_score_parts *p);
+/* Whether the best candidate's probability leads the others' best (second;
+ * <= 0 when there are none) by at least margin in logit (stream.c): such a
+ * candidate is joined below the threshold (stream, small events attached). */
+bool nfi_leads(double best, double second, double margin);
 
 /* Called for every event scored against a document (tuning). */
 typedef void (*nfi_trace_fn)(void *ctx, uint32_t doc, uint32_t event, const nfi_score_parts *p);

@@ -33,8 +33,9 @@
  * earlier partner's rival is still reached (ties: the first later one). Then
  * small events of timed headlines (at most ATTACH_MAX reports) join the
  * larger one within ATTACH_DAYS, earlier or later, that the headline model
- * scores best on their title profiles, from probability ATTACH_P
- * (attach_small; a title-profile index of its own). Both kinds of joins go
+ * scores best on their title profiles, from probability ATTACH_P, or
+ * ATTACH_LEAD_P when that event leads the other candidates by
+ * ATTACH_MARGIN in logit (attach_small; a title-profile index of its own). Both kinds of joins go
  * into one union-find, so the groups do not depend on the order in which
  * joins are found. An event's title, names and pivot profiles get tables
  * (sparse.c) before its candidates are scored, so each candidate's few
@@ -458,6 +459,8 @@ typedef struct partner {
 #define ATTACH_MAX 2      /* events of at most this many reports are attached */
 #define ATTACH_DAYS 1.0   /* ... to an event at most this far away in time */
 #define ATTACH_P 0.7      /* ... when the headline model gives at least this */
+#define ATTACH_LEAD_P 0.6 /* ... or this, when the event leads the other candidates */
+#define ATTACH_MARGIN 2.0 /* ... by this much in logit (nfi_leads) */
 
 /* The first event whose first report is after t (events are numbered in
  * order of their first report). */
@@ -477,7 +480,9 @@ static uint32_t first_after(const nfi_merge_event *m, size_t n, double t)
 /* Small timed headline events (at most ATTACH_MAX reports: most are one
  * report that started an event the stream's later reports did not join)
  * join the larger timed headline event within ATTACH_DAYS that the
- * headline model scores best, when that probability reaches ATTACH_P: the
+ * headline model scores best, when that probability reaches ATTACH_P
+ * (ATTACH_LEAD_P when it leads the other candidates by ATTACH_MARGIN in
+ * logit: nfi_leads): the
  * model's lex is the cosine of the two title profiles, its gap the time
  * between the events, its other-language term whether their main languages
  * differ. Unlike the stream, an event formed after the small one's report
@@ -520,7 +525,7 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
                 sc->dot[(size_t)a * N_CH] += q->f[i].w * l->p[k].w;
             }
         }
-        double best_p = ATTACH_P;
+        double best_p = ATTACH_LEAD_P, second = 0;
         for (size_t k = 0; k < nc; k++) {
             uint32_t a = sc->cands[k];
             if (a == s || m[a].n <= m[s].n)
@@ -535,10 +540,16 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
             double z = b[0] + b[1] * lex + b[5] * log1p(24 * (gap > 0 ? gap : 0)) + b[6] * other;
             double p = 1 / (1 + exp(-z));
             if (p > best_p || (p == best_p && best[s] != NONE && a < best[s])) {
+                if (best[s] != NONE && best_p > second)
+                    second = best_p;
                 best_p = p;
                 best[s] = a;
+            } else if (p > second) {
+                second = p;
             }
         }
+        if (best[s] != NONE && best_p < ATTACH_P && !nfi_leads(best_p, second, ATTACH_MARGIN))
+            best[s] = NONE;
     }
     for (uint32_t s = 0; ok && s < n; s++)
         if (best[s] != NONE)

@@ -23,6 +23,13 @@
  *   least CANDIDATE_RATIO of the best one's weight) are scored in full
  *   (the pivot channel only where its cosine can change the score:
  *   pivot_counts). Nothing ever scans all events.
+ * - A timed headline joins its best candidate when the headline model's
+ *   probability reaches threshold_short, or DOMINANT_SHARE of it when that
+ *   candidate leads every other one by DOMINANT_MARGIN in logit (or is the
+ *   only one):
+ *   the model was fitted on single pairs, while a headline that only one
+ *   live event comes near is more likely that event's than the pair's
+ *   probability says (docs/events.md, "fifth round").
  * - An event whose last report is more than window_days before the current
  *   document leaves the live set: it is finalized (callback), its centroid
  *   freed, its slot reused. Its postings die with it and are swept once
@@ -263,6 +270,18 @@ double nfi_score_value(const nf_events_options *o, const nfi_score_parts *p)
     }
     double decay = o->time_scale > 0 ? exp(-p->gap_days / o->time_scale) : 1;
     return p->mixed * (1 - o->time_weight + o->time_weight * decay);
+}
+
+#define DOMINANT_MARGIN 3.0 /* a timed headline's best candidate leads the rest by this much in logit ... */
+#define DOMINANT_SHARE 0.5  /* ... and it is joined from this share of threshold_short */
+
+bool nfi_leads(double best, double second, double margin)
+{
+    if (second <= 0 || best >= 1)
+        return true; /* the only candidate (or the others' probability is 0) */
+    if (second >= 1 || best <= 0)
+        return false;
+    return log(best / (1 - best)) - log(second / (1 - second)) >= margin;
 }
 
 /* Whether the pivot cosine can change the score of a document (headline:
@@ -752,10 +771,12 @@ static void prefetch_centroids(const live_slot *l)
 /* The best of the ranked candidates for the document v, whose channels
  * have tables (nfi_stream_push) except the pivot's: its table is built
  * here when the first candidate needs it (pivot_counts). */
-static uint32_t best_event(nfi_stream *s, uint32_t doc, nfi_docvec *v, double t, int timed, double *best_score)
+static uint32_t best_event(nfi_stream *s, uint32_t doc, nfi_docvec *v, double t, int timed, double *best_score,
+                           double *second)
 {
     uint32_t best = NONE;
     *best_score = -1;
+    *second = -1; /* the best score of the other candidates */
     for (size_t i = 0; i < s->n_top; i++) {
         if (s->top[i].acc < CANDIDATE_RATIO * s->top[0].acc)
             break; /* ranked: the rest share even less with the document */
@@ -779,8 +800,12 @@ static uint32_t best_event(nfi_stream *s, uint32_t doc, nfi_docvec *v, double t,
             s->trace(s->trace_ctx, doc, event, &p);
         s->scored++;
         if (sc > *best_score || (sc == *best_score && event < best)) {
+            if (best != NONE)
+                *second = *best_score;
             *best_score = sc;
             best = event;
+        } else if (sc > *second) {
+            *second = sc;
         }
     }
     return best;
@@ -798,7 +823,7 @@ nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, cons
         *score = 1;
         ok = join(s, forced, doc, t, v);
     } else {
-        double best_score = -1;
+        double best_score = -1, second = -1;
         uint32_t best = NONE;
         ok = candidates(s, v);
         if (ok && s->n_top > 0) {
@@ -810,13 +835,16 @@ nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, cons
             for (int ch = 0; ch < CH_PIVOT; ch++)
                 if (v->ch[ch].n && nfi_svec_table_build(&s->doc_table[ch], &v->ch[ch]))
                     tv.ch[ch].table = &s->doc_table[ch];
-            best = best_event(s, doc, &tv, t, timed, &best_score);
+            best = best_event(s, doc, &tv, t, timed, &best_score, &second);
         }
         bool headline = nfi_is_headline(v);
         double threshold = !headline                 ? s->o.threshold
                            : timed == NFI_TIME_OF_DAY ? s->o.threshold_short
                                                       : s->o.threshold_undated_short;
-        if (ok && best != NONE && best_score >= threshold) {
+        bool dominant = headline && timed == NFI_TIME_OF_DAY && best != NONE &&
+                        best_score >= DOMINANT_SHARE * threshold &&
+                        nfi_leads(best_score, second, DOMINANT_MARGIN);
+        if (ok && best != NONE && (best_score >= threshold || dominant)) {
             *event = best;
             *score = best_score;
             ok = join(s, best, doc, t, v);
