@@ -12,6 +12,9 @@
  * usage: eval_links SHARED_DIR [--dump FILE] [--only SET]
  *   --dump: every scored candidate pair of every set with its components
  *   and the truth, what the calibration in src/links/links.c is fitted on.
+ *   EVAL_LINKS_PIVOTS=FILE (environment): every document's pivot features
+ *   appended to FILE (set, index, gold group, language, length, features,
+ *   id), for trying decisions on the dumps (docs/links.md, sixth try).
  */
 #include "test_util.h"
 
@@ -90,6 +93,24 @@ static void dump_pairs(FILE *dump, const char *set, const nf_links *l, const uin
     }
 }
 
+/* Every document's pivot features (kind, hash, count), for prototyping
+ * decisions on the dumps (EVAL_LINKS_PIVOTS=FILE appends). */
+static void dump_pivots(const char *set, const nf_links *l, const uint32_t *gold, const tu_corpus *c)
+{
+    const char *path = getenv("EVAL_LINKS_PIVOTS");
+    FILE *f = path ? fopen(path, "a") : NULL;
+    for (size_t i = 0; f && i < c->n; i++) {
+        const nf_pivot *p = nf_links_pivot(l, i);
+        fprintf(f, "%s\t%zu\t%u\t%s\t%zu\t", set, i, gold ? gold[i] : 0, c->docs[i].lang, c->docs[i].text_len);
+        for (size_t k = 0; k < p->n_features; k++)
+            fprintf(f, "%s%u:%016llx:%u", k ? " " : "", p->features[k].kind, (unsigned long long)p->features[k].hash,
+                    p->features[k].count);
+        fprintf(f, "\t%s\n", c->docs[i].doc.id);
+    }
+    if (f)
+        fclose(f);
+}
+
 static int eval_set(const char *shared, const struct eval_set *set, FILE *dump, bool *ok)
 {
     char path[4096];
@@ -139,6 +160,7 @@ static int eval_set(const char *shared, const struct eval_set *set, FILE *dump, 
     *ok = f1 >= set->floor;
     if (dump)
         dump_pairs(dump, set->path, l, gold, &c);
+    dump_pivots(set->path, l, gold, &c);
     nf_links_groups_free(&groups);
     nf_links_result_free(&lr);
     nf_links_free(l);
@@ -163,6 +185,7 @@ static void dump_examples(const char *source_dir, FILE *dump)
     nf_links_result lr;
     if (!gold || nf_links_new(&l, NULL, &err) || nf_links_add(l, c.docs, c.n, &err) || nf_links_finish(l, &lr, &err))
         exit(2);
+    dump_pivots("examples", l, NULL, &c);
     for (size_t a = 0; a < c.n; a++)
         for (size_t b = a + 1; b < c.n; b++) {
             if (strcmp(c.docs[a].lang, c.docs[b].lang) == 0)

@@ -1192,11 +1192,7 @@ static void prefetch_entry(const doc_entry *d)
 }
 
 /* Best score of each document per other language, over the candidates. */
-typedef struct best_entry {
-    uint32_t doc;
-    char lang[12];
-    double score;
-} best_entry;
+typedef nfi_lang_best best_entry;
 
 typedef nfi_scored_pair scored_pair;
 
@@ -1246,7 +1242,8 @@ static bool is_translation(const nf_links *l, const scored_pair *p, best_entry *
     const doc_entry *a = &l->docs[p->a], *b = &l->docs[p->b];
     double best_a = best_of(best[p->a], n_best[p->a], b->lang); /* a's best logit in b's language */
     double best_b = best_of(best[p->b], n_best[p->b], a->lang);
-    return nfi_links_decide(p->logit, best_a, best_b);
+    return nfi_links_decide(p->logit, best_a, best_b) &&
+           !nfi_links_witness_veto(best[p->a], n_best[p->a], a->lang, best[p->b], n_best[p->b], b->lang, p->logit);
 }
 
 bool nfi_links_may_link(const nf_links *l, double score) { return score >= l->opt.threshold; }

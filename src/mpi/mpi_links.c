@@ -398,9 +398,13 @@ typedef struct best_rec {
 } best_rec;
 enum { BEST_B = 1, BEST_WANT = 2 };
 
+/* A document's best logit in one language, sent back to a pair that may
+ * link: one per language the document has candidates in (the decision
+ * reads its side's in the other's language, witness.c reads them all). */
 typedef struct best_reply {
     uint32_t idx, side;
     double best;
+    char lang[16];
 } best_reply;
 
 typedef struct link_rec {
@@ -438,6 +442,7 @@ typedef struct dlinks {
     grown cands;           /* candidate pairs found for this rank's documents (u64) */
     grown pairs;           /* pairs this rank is home to (u64), then */
     grown results;         /* ... their scores (result_rec) */
+    grown bests;           /* ... the best logits per language of their documents (best_reply) */
     nfi_buf *out;          /* per rank: the fetch replies */
     nfi_kv *fetched;       /* document -> its index in the stage, this scoring round */
     size_t n_fetched, cap_fetched;
@@ -1363,9 +1368,11 @@ static nf_status best_back(void *ctx, const void *recs, size_t n, nf_error *err)
     for (size_t i = 0; i < n; i++) {
         if (r[i].idx >= x->results.n)
             return nfi_fail(err, NF_ERR_PARSE, "MPI: a best logit for no pair");
-        *(r[i].side ? &res[r[i].idx].best_b : &res[r[i].idx].best_a) = r[i].best;
+        const result_rec *p = &res[r[i].idx];
+        if (strncmp(r[i].lang, r[i].side ? p->lang_a : p->lang_b, 12) == 0) /* in the other side's language */
+            *(r[i].side ? &res[r[i].idx].best_b : &res[r[i].idx].best_a) = r[i].best;
     }
-    return NF_OK;
+    return grow_sink(&x->bests, recs, n, err);
 }
 
 static nf_status best_logits(dlinks *x, nf_error *err)
@@ -1377,28 +1384,74 @@ static nf_status best_logits(dlinks *x, nf_error *err)
     best_rec *b = (best_rec *)got.data;
     if (st == NF_OK && got.n)
         qsort(b, got.n, sizeof *b, cmp_best);
-    best_reply *rep = malloc((got.n ? got.n : 1) * sizeof *rep);
-    uint32_t *dest = malloc((got.n ? got.n : 1) * sizeof *dest);
+    size_t n_replies = 0; /* per document: (pairs that may link) x (languages) */
+    for (size_t i = 0, k; i < got.n; i = k) {
+        size_t n_langs = 0, n_want = 0;
+        for (k = i; k < got.n && b[k].doc == b[i].doc; k++)
+            n_langs += k == i || cmp_best(&b[k], &b[k - 1]) != 0, n_want += (b[k].flags & BEST_WANT) != 0;
+        n_replies += n_want * n_langs;
+    }
+    best_reply *rep = malloc((n_replies ? n_replies : 1) * sizeof *rep);
+    uint32_t *dest = malloc((n_replies ? n_replies : 1) * sizeof *dest);
     size_t n_rep = 0;
     if (st == NF_OK && (!rep || !dest))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; st == NF_OK && i < got.n;) {
-        size_t j = i;
-        double best = b[i].logit; /* the best of the document in that language, as note_best keeps it */
-        for (; j < got.n && cmp_best(&b[j], &b[i]) == 0; j++)
-            best = b[j].logit > best ? b[j].logit : best;
-        for (size_t e = i; e < j; e++)
-            if (b[e].flags & BEST_WANT) {
-                rep[n_rep] = (best_reply){b[e].idx, b[e].flags & BEST_B, best};
-                dest[n_rep++] = b[e].src;
-            }
-        i = j;
+    for (size_t i = 0, k; st == NF_OK && i < got.n; i = k) {
+        for (k = i; k < got.n && b[k].doc == b[i].doc;)
+            k++;
+        for (size_t j = i, e; j < k; j = e) { /* each language's best, as note_best keeps it */
+            double best = b[j].logit;
+            for (e = j; e < k && cmp_best(&b[e], &b[j]) == 0; e++)
+                best = b[e].logit > best ? b[e].logit : best;
+            for (size_t w = i; w < k; w++)
+                if (b[w].flags & BEST_WANT) {
+                    rep[n_rep] = (best_reply){b[w].idx, b[w].flags & BEST_B, best, ""};
+                    memcpy(rep[n_rep].lang, b[j].lang, 12);
+                    dest[n_rep++] = b[w].src;
+                }
+        }
     }
     free(got.data);
     if (st == NF_OK)
         st = send_array(x, rep, dest, sizeof *rep, n_rep, best_back, x, err);
     free(rep), free(dest);
     return st;
+}
+
+static int cmp_reply(const void *p, const void *q)
+{
+    const best_reply *a = p, *b = q;
+    if (a->idx != b->idx)
+        return a->idx < b->idx ? -1 : 1;
+    if (a->side != b->side)
+        return a->side < b->side ? -1 : 1;
+    return strcmp(a->lang, b->lang);
+}
+
+/* The best logits of side `side` of pair idx (replies sorted by cmp_reply,
+ * *at walking forward), as witness.c reads them. */
+static size_t side_bests(const grown *g, size_t *at, uint32_t idx, uint32_t side, nfi_lang_best *out)
+{
+    const best_reply *r = (const best_reply *)g->data;
+    size_t n = 0;
+    while (*at < g->n && (r[*at].idx < idx || (r[*at].idx == idx && r[*at].side < side)))
+        (*at)++;
+    for (; *at < g->n && r[*at].idx == idx && r[*at].side == side; (*at)++, n++) {
+        out[n] = (nfi_lang_best){0, "", r[*at].best};
+        memcpy(out[n].lang, r[*at].lang, 12);
+    }
+    return n;
+}
+
+/* The decision of pair i: threshold, best match of one side, no witness
+ * in a third language against it (nf_links_finish's is_translation). */
+static bool decide(const dlinks *x, size_t i, size_t *at, nfi_lang_best *ba, nfi_lang_best *bb)
+{
+    const result_rec *r = &((const result_rec *)x->results.data)[i];
+    if (!nfi_links_may_link(x->l, r->score) || !nfi_links_decide(r->logit, r->best_a, r->best_b))
+        return false;
+    size_t na = side_bests(&x->bests, at, (uint32_t)i, 0, ba), nb = side_bests(&x->bests, at, (uint32_t)i, 1, bb);
+    return !nfi_links_witness_veto(ba, na, r->lang_a, bb, nb, r->lang_b, r->logit);
 }
 
 static int cmp_link(const void *p, const void *q)
@@ -1416,11 +1469,22 @@ static nf_status send_links(dlinks *x, nf_links_result *out, nf_error *err)
     link_rec *lk = malloc((x->results.n ? x->results.n : 1) * sizeof *lk);
     uint32_t *dest = calloc(x->results.n ? x->results.n : 1, sizeof *dest);
     grown got = {NULL, 0, 0, sizeof(link_rec)};
-    nf_status st = lk && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t n = 0;
+    if (x->bests.n)
+        qsort(x->bests.data, x->bests.n, sizeof(best_reply), cmp_reply);
+    size_t most = 1; /* the most languages of one side */
+    for (size_t i = 0, k; i < x->bests.n; i = k) {
+        const best_reply *r = (const best_reply *)x->bests.data;
+        for (k = i; k < x->bests.n && r[k].idx == r[i].idx && r[k].side == r[i].side;)
+            k++;
+        most = k - i > most ? k - i : most;
+    }
+    nfi_lang_best *ba = malloc(most * sizeof *ba), *bb = malloc(most * sizeof *bb);
+    nf_status st = lk && dest && ba && bb ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t n = 0, at = 0;
     for (size_t i = 0; st == NF_OK && i < x->results.n; i++)
-        if (nfi_links_may_link(x->l, res[i].score) && nfi_links_decide(res[i].logit, res[i].best_a, res[i].best_b))
+        if (decide(x, i, &at, ba, bb))
             lk[n++] = (link_rec){res[i].a, res[i].b, res[i].score};
+    free(ba), free(bb);
     if (st == NF_OK)
         st = send_array(x, lk, dest, sizeof *lk, n, grow_sink, &got, err);
     free(lk), free(dest);
@@ -1441,7 +1505,7 @@ static void dlinks_free(dlinks *x)
     free(x->woff), free(x->sdf), free(x->sdf_at), free(x->posts), free(x->keys), free(x->offsets);
     if (x->weighted)
         fclose(x->weighted);
-    free(x->cands.data), free(x->pairs.data), free(x->results.data), free(x->fetched);
+    free(x->cands.data), free(x->pairs.data), free(x->results.data), free(x->bests.data), free(x->fetched);
     for (int r = 0; x->out && r < x->m->size; r++)
         nfi_buf_free(&x->out[r]);
     free(x->out);
@@ -1458,7 +1522,7 @@ static nf_status finish_links(nf_mpi_links *ml, nf_links_result *out, nf_error *
         start[r + 1] = start[r] + ml->g.docs_of[r];
     dlinks x = {.m = m, .l = ml->links, .ml = ml, .n = ml->n_docs, .first = start[m->rank],
                 .total = start[m->size], .start = start, .cands = {NULL, 0, 0, 8}, .pairs = {NULL, 0, 0, 8},
-                .results = {NULL, 0, 0, sizeof(result_rec)}};
+                .results = {NULL, 0, 0, sizeof(result_rec)}, .bests = {NULL, 0, 0, sizeof(best_reply)}};
     nf_status st = NF_OK;
     if (x.n != ml->g.docs_of[m->rank] || x.total > UINT32_MAX)
         st = nfi_fail(err, NF_ERR_PARSE, "MPI: %zu documents on this rank, %llu planned", x.n,
