@@ -1212,25 +1212,24 @@ static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
 
 static double best_of(const best_entry *best, size_t n_best, const char *lang)
 {
-    for (size_t i = 0; i < n_best; i++) /* a document's entries: one per language */
-        if (strcmp(best[i].lang, lang) == 0)
-            return best[i].score;
-    return -INFINITY;
+    return nfi_links_best_in(best, n_best, lang); /* a document's entries: one per language */
 }
 
-static void note_best(best_entry **slots, size_t *n, uint32_t doc, const char *lang, double score)
+/* doc's best in the language of other (pairs come sorted: on a tie, the
+ * first partner, the smallest number, stays) */
+static void note_best(best_entry **slots, size_t *n, uint32_t doc, uint32_t other, const char *lang, double score)
 {
     for (size_t i = 0; i < n[doc]; i++)
         if (strcmp(slots[doc][i].lang, lang) == 0) {
             if (score > slots[doc][i].score)
-                slots[doc][i].score = score;
+                slots[doc][i].score = score, slots[doc][i].doc = other;
             return;
         }
     best_entry *g = realloc(slots[doc], (n[doc] + 1) * sizeof *g);
     if (!g)
         return;
     slots[doc] = g;
-    g[n[doc]] = (best_entry){doc, "", score}; /* score: a logit here */
+    g[n[doc]] = (best_entry){other, "", score, -INFINITY}; /* score: a logit here */
     snprintf(g[n[doc]].lang, sizeof g[n[doc]].lang, "%s", lang);
     n[doc]++;
 }
@@ -1338,9 +1337,12 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
     if (st == NF_OK)
         st = score_pairs(l, &sc, n_pairs, err);
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++) {
-        note_best(best, n_best, sp[i].a, l->docs[sp[i].b].lang, sp[i].logit);
-        note_best(best, n_best, sp[i].b, l->docs[sp[i].a].lang, sp[i].logit);
+        note_best(best, n_best, sp[i].a, sp[i].b, l->docs[sp[i].b].lang, sp[i].logit);
+        note_best(best, n_best, sp[i].b, sp[i].a, l->docs[sp[i].a].lang, sp[i].logit);
     }
+    for (size_t d = 0; st == NF_OK && d < l->n; d++) /* each best partner's own best back (witness.c) */
+        for (size_t k = 0; k < n_best[d]; k++)
+            best[d][k].back = best_of(best[best[d][k].doc], n_best[best[d][k].doc], l->docs[d].lang);
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++)
         if ((sp[i].linked = is_translation(l, &sp[i], best, n_best)))
             out->links[out->n_links++] = (nf_link){sp[i].a, sp[i].b, sp[i].score};

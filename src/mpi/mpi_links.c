@@ -60,6 +60,7 @@
  */
 #include "mpi/mpi.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +396,8 @@ typedef struct best_rec {
     uint32_t doc, src, idx, flags; /* flags: BEST_B (the pair's b), BEST_WANT (the home asks back) */
     double logit;
     char lang[16]; /* the other document's */
+    uint32_t other; /* the other document */
+    char self[12];  /* the document's own language */
 } best_rec;
 enum { BEST_B = 1, BEST_WANT = 2 };
 
@@ -403,9 +406,25 @@ enum { BEST_B = 1, BEST_WANT = 2 };
  * reads its side's in the other's language, witness.c reads them all). */
 typedef struct best_reply {
     uint32_t idx, side;
-    double best;
+    double best, back; /* back: the best partner's own best in the document's language */
     char lang[16];
 } best_reply;
+
+/* A document's best in one language on its owner, and the question to the
+ * best partner's owner for that partner's best back (witness.c). */
+typedef struct best_group {
+    uint32_t doc, other; /* other: the partner with the best, the smallest number on a tie */
+    double best, back;
+    char lang[16], self[16];
+} best_group;
+typedef struct back_ask {
+    uint32_t doc, src, key, pad; /* the partner, the asking rank, its group */
+    char lang[16];               /* the asking document's language */
+} back_ask;
+typedef struct back_answer {
+    uint32_t key, pad;
+    double best;
+} back_answer;
 
 typedef struct link_rec {
     uint32_t a, b;
@@ -1344,8 +1363,9 @@ static nf_status best_gen_fn(void *ctx, char *out, uint32_t *dest, size_t max, s
         bool side_b = g->next % 2;
         uint32_t want = nfi_links_may_link(g->x->l, r->score) ? BEST_WANT : 0;
         best_rec rec = {side_b ? r->b : r->a, (uint32_t)g->x->m->rank, (uint32_t)(g->next / 2),
-                        (side_b ? BEST_B : 0) | want, r->logit, ""};
+                        (side_b ? BEST_B : 0) | want, r->logit, "", side_b ? r->a : r->b, ""};
         memcpy(rec.lang, side_b ? r->lang_a : r->lang_b, 12);
+        memcpy(rec.self, side_b ? r->lang_b : r->lang_a, 12);
         b[*n] = rec;
         dest[*n] = owner_of(g->x, rec.doc);
     }
@@ -1375,6 +1395,88 @@ static nf_status best_back(void *ctx, const void *recs, size_t n, nf_error *err)
     return grow_sink(&x->bests, recs, n, err);
 }
 
+/* The groups of b (sorted by cmp_best): one per document and language,
+ * its best logit and the partner that has it, as note_best keeps them. */
+static size_t best_groups(const best_rec *b, size_t n, best_group *out)
+{
+    size_t n_out = 0;
+    for (size_t j = 0, e; j < n; j = e) {
+        best_group g = {b[j].doc, b[j].other, b[j].logit, -INFINITY, "", ""};
+        for (e = j; e < n && cmp_best(&b[e], &b[j]) == 0; e++)
+            if (b[e].logit > g.best || (b[e].logit == g.best && b[e].other < g.other))
+                g.best = b[e].logit, g.other = b[e].other;
+        memcpy(g.lang, b[j].lang, 12), memcpy(g.self, b[j].self, 12);
+        out[n_out++] = g;
+    }
+    return n_out;
+}
+
+static int cmp_group_key(const best_group *g, uint32_t doc, const char *lang)
+{
+    if (g->doc != doc)
+        return g->doc < doc ? -1 : 1;
+    return strncmp(g->lang, lang, 12);
+}
+
+typedef struct back_ctx {
+    dlinks *x;
+    best_group *groups;
+    size_t n_groups;
+    grown asks;
+} back_ctx;
+
+static nf_status back_set(void *ctx, const void *recs, size_t n, nf_error *err)
+{
+    back_ctx *c = ctx;
+    const back_answer *a = recs;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].key >= c->n_groups)
+            return nfi_fail(err, NF_ERR_PARSE, "MPI: a best logit back for no document");
+        c->groups[a[i].key].back = a[i].best;
+    }
+    return NF_OK;
+}
+
+/* Each group's partner's best back in the group document's language, asked
+ * of the partner's owner (who holds the partner's groups). */
+static nf_status best_backs(back_ctx *c, nf_error *err)
+{
+    dlinks *x = c->x;
+    back_ask *ask = malloc((c->n_groups ? c->n_groups : 1) * sizeof *ask);
+    uint32_t *dest = malloc((c->n_groups ? c->n_groups : 1) * sizeof *dest);
+    nf_status st = ask && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == NF_OK && i < c->n_groups; i++) {
+        ask[i] = (back_ask){c->groups[i].other, (uint32_t)x->m->rank, (uint32_t)i, 0, ""};
+        memcpy(ask[i].lang, c->groups[i].self, 12);
+        dest[i] = owner_of(x, c->groups[i].other);
+    }
+    if (st == NF_OK)
+        st = send_array(x, ask, dest, sizeof *ask, c->n_groups, grow_sink, &c->asks, err);
+    free(ask), free(dest);
+    const back_ask *q = (const back_ask *)c->asks.data;
+    back_answer *ans = malloc((c->asks.n ? c->asks.n : 1) * sizeof *ans);
+    dest = malloc((c->asks.n ? c->asks.n : 1) * sizeof *dest);
+    if (st == NF_OK && (!ans || !dest))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == NF_OK && i < c->asks.n; i++) {
+        size_t lo = 0, hi = c->n_groups; /* binary search for (doc, lang) */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (cmp_group_key(&c->groups[mid], q[i].doc, q[i].lang) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        bool found = lo < c->n_groups && cmp_group_key(&c->groups[lo], q[i].doc, q[i].lang) == 0;
+        ans[i] = (back_answer){q[i].key, 0, found ? c->groups[lo].best : -INFINITY};
+        dest[i] = q[i].src;
+    }
+    if (st == NF_OK)
+        st = send_array(x, ans, dest, sizeof *ans, c->asks.n, back_set, c, err);
+    free(ans), free(dest);
+    return st;
+}
+
 static nf_status best_logits(dlinks *x, nf_error *err)
 {
     grown got = {NULL, 0, 0, sizeof(best_rec)};
@@ -1384,11 +1486,20 @@ static nf_status best_logits(dlinks *x, nf_error *err)
     best_rec *b = (best_rec *)got.data;
     if (st == NF_OK && got.n)
         qsort(b, got.n, sizeof *b, cmp_best);
+    back_ctx c = {x, malloc((got.n ? got.n : 1) * sizeof(best_group)), 0, {NULL, 0, 0, sizeof(back_ask)}};
+    if (st == NF_OK && !c.groups)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK)
+        c.n_groups = best_groups(b, got.n, c.groups);
+    if (st == NF_OK)
+        st = best_backs(&c, err);
     size_t n_replies = 0; /* per document: (pairs that may link) x (languages) */
-    for (size_t i = 0, k; i < got.n; i = k) {
+    for (size_t i = 0, k, gi = 0; i < got.n; i = k) {
         size_t n_langs = 0, n_want = 0;
         for (k = i; k < got.n && b[k].doc == b[i].doc; k++)
-            n_langs += k == i || cmp_best(&b[k], &b[k - 1]) != 0, n_want += (b[k].flags & BEST_WANT) != 0;
+            n_want += (b[k].flags & BEST_WANT) != 0;
+        for (; gi < c.n_groups && c.groups[gi].doc == b[i].doc; gi++)
+            n_langs++;
         n_replies += n_want * n_langs;
     }
     best_reply *rep = malloc((n_replies ? n_replies : 1) * sizeof *rep);
@@ -1396,22 +1507,20 @@ static nf_status best_logits(dlinks *x, nf_error *err)
     size_t n_rep = 0;
     if (st == NF_OK && (!rep || !dest))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0, k; st == NF_OK && i < got.n; i = k) {
+    for (size_t i = 0, k, gi = 0; st == NF_OK && i < got.n; i = k) {
+        size_t g0 = gi;
         for (k = i; k < got.n && b[k].doc == b[i].doc;)
             k++;
-        for (size_t j = i, e; j < k; j = e) { /* each language's best, as note_best keeps it */
-            double best = b[j].logit;
-            for (e = j; e < k && cmp_best(&b[e], &b[j]) == 0; e++)
-                best = b[e].logit > best ? b[e].logit : best;
-            for (size_t w = i; w < k; w++)
-                if (b[w].flags & BEST_WANT) {
-                    rep[n_rep] = (best_reply){b[w].idx, b[w].flags & BEST_B, best, ""};
-                    memcpy(rep[n_rep].lang, b[j].lang, 12);
-                    dest[n_rep++] = b[w].src;
-                }
-        }
+        for (; gi < c.n_groups && c.groups[gi].doc == b[i].doc;)
+            gi++;
+        for (size_t w = i; w < k; w++) /* each language's best to each pair that may link */
+            for (size_t e = g0; (b[w].flags & BEST_WANT) && e < gi; e++) {
+                rep[n_rep] = (best_reply){b[w].idx, b[w].flags & BEST_B, c.groups[e].best, c.groups[e].back, ""};
+                memcpy(rep[n_rep].lang, c.groups[e].lang, 12);
+                dest[n_rep++] = b[w].src;
+            }
     }
-    free(got.data);
+    free(got.data), free(c.groups), free(c.asks.data);
     if (st == NF_OK)
         st = send_array(x, rep, dest, sizeof *rep, n_rep, best_back, x, err);
     free(rep), free(dest);
@@ -1437,7 +1546,7 @@ static size_t side_bests(const grown *g, size_t *at, uint32_t idx, uint32_t side
     while (*at < g->n && (r[*at].idx < idx || (r[*at].idx == idx && r[*at].side < side)))
         (*at)++;
     for (; *at < g->n && r[*at].idx == idx && r[*at].side == side; (*at)++, n++) {
-        out[n] = (nfi_lang_best){0, "", r[*at].best};
+        out[n] = (nfi_lang_best){0, "", r[*at].best, r[*at].back};
         memcpy(out[n].lang, r[*at].lang, 12);
     }
     return n;
