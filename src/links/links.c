@@ -28,8 +28,9 @@
  *      kept as its logit, is below that of any pair that may link, so no
  *      best match changes.
  *   4. A pair is a translation when its languages differ, the score
- *      reaches the threshold, and it is the best match of one of the two in
- *      the other's language.
+ *      reaches the threshold, it is the best match of one of the two in
+ *      the other's language, and no third language testifies against it
+ *      (witness.c, from each document's best per language).
  * Documents are processed in index order and candidates sorted, so the
  * result does not depend on thread counts.
  */

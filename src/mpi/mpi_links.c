@@ -46,14 +46,18 @@
  *      each round that needs them) and scores the pairs with
  *      nfi_links_score; the stage is emptied after the round;
  *   7. decision: each pair's logit to the owners of its two documents,
- *      which take each document's best per other language and send it back
- *      to the pairs that reach the threshold (nfi_links_decide);
+ *      which take each document's best per other language and the partner
+ *      that has it, ask that partner's owner for its best back in the
+ *      document's language, and send them all back to the pairs that reach
+ *      the threshold (nfi_links_decide, nfi_links_witness_veto);
  *   8. the links to rank 0, sorted by (a, b) as the single process's.
  * Every exchange is the bounded all-to-all (mpi_exchange.c). Memory: a rank
  * holds at most one round of documents in its stage (a batch, ROUND_DOCS,
  * or LOCAL_DOCS + FETCH_DOCS); what grows with the corpus is small per
  * document (two file offsets, 16 bytes; rank 0: the ids for the output),
- * per candidate pair (8 bytes; its home: the 64-byte result), per distinct
+ * per candidate pair (8 bytes; its home: the 64-byte result and, for a
+ * pair that may link, a 40-byte best per language of each of its two
+ * documents), per distinct
  * feature of the rank (its count, then its sum: the vocabulary, not the
  * corpus) and the postings of the features it owns (at most max_df per
  * feature). Without MPI the entry points fail with "built without MPI".
