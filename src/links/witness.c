@@ -1,5 +1,5 @@
 /*
- * witness.c - the third-language check of the translation decision.
+ * witness.c - the third-language checks of the translation decision.
  *
  * A pair that reaches the threshold and is the best match of one side can
  * still be a same-event rewrite: a text with no translation in the other
@@ -7,14 +7,14 @@
  * same facts (docs/links.md, "Same-event rewrites"). Where the corpus has
  * a third language W, it testifies, since versions of one text are
  * versions of each other. For each side x of the pair (x, y) of logit L and
- * each third language W, with w x's best partner in W (logit B_x[W]):
+ * each third language W, with w, x's best partner in W (logit B_x[W]):
  *   - outranked: x has a far closer partner in W than y is to x, and y has
  *     nothing near it there: B_x[W] - L > OUTRANKED and
  *     B_x[W] - B_y[W] > OUTRANKED (B_y[W] = -inf where y has no candidate
  *     in W): y is not a version of x's text;
  *   - outsider: both sides have a plausible partner in W (B_x[W] >= 0 and
- *     B_y[W] >= 0, the logit of the default threshold 0.5), yet x's, w, has
- *     a far closer version in x's language than x and than the pair:
+ *     B_y[W] >= 0, the logit of the default threshold 0.5), yet w has a
+ *     far closer version in x's language than x and than the pair:
  *     B_w[X] - B_x[W] > OUTSIDER and B_w[X] - L > OUTSIDER: x is a rewrite
  *     beside the text that W and X share, and its link to y is no stronger
  *     than that rewrite is. (Without B_y[W] >= 0, an English machine
