@@ -2,7 +2,7 @@
  * test_links.c - cross-lingual links: name skeletons, pivot features of
  * documents written for this test, the user lexicon, and the goldens:
  * seeds 000/002 linked as a translation and nothing else; every examples/
- * translation pair found.
+ * translation pair found, with at most EXAMPLES_FALSE_LINKS other links.
  */
 #include "test_util.h"
 
@@ -172,6 +172,29 @@ static void test_russian_dictionary(void **state)
     jsonl_links_free(&j);
 }
 
+/* The third-language checks on best logits per language (witness.c). */
+static void test_witness(void **state)
+{
+    (void)state;
+    /* x (en) and y (de): a pair of logit 6 */
+    nfi_lang_best x_fr[] = {{1, "de", 6, 6}, {2, "fr", 16, 16}}, y_fr_weak[] = {{0, "en", 6, 6}, {2, "fr", 1, 16}};
+    /* outranked: x has a French partner 10 above the pair, y nothing near it */
+    assert_true(nfi_links_witness_veto(x_fr, 2, "en", y_fr_weak, 2, "de", 6));
+    assert_true(nfi_links_witness_veto(y_fr_weak, 2, "de", x_fr, 2, "en", 6)); /* from either side */
+    /* ... but not when y is as close to French as x (a sibling translation) */
+    nfi_lang_best y_fr_close[] = {{0, "en", 6, 6}, {2, "fr", 12, 16}};
+    assert_false(nfi_links_witness_veto(x_fr, 2, "en", y_fr_close, 2, "de", 6));
+    /* outsider: x's French partner (logit 2) has an English version at 17 */
+    nfi_lang_best x_out[] = {{1, "de", 6, 6}, {2, "fr", 2, 17}}, y_some[] = {{0, "en", 6, 6}, {3, "fr", 1, 5}};
+    assert_true(nfi_links_witness_veto(x_out, 2, "en", y_some, 2, "de", 6));
+    /* ... not where y has no plausible French partner (logit below 0) */
+    nfi_lang_best y_none[] = {{0, "en", 6, 6}, {3, "fr", -1, 5}};
+    assert_false(nfi_links_witness_veto(x_out, 2, "en", y_none, 2, "de", 6));
+    /* two languages: no third one, no veto whatever the logits */
+    nfi_lang_best a2[] = {{1, "de", 0.5, 20}}, b2[] = {{0, "en", 20, 20}};
+    assert_false(nfi_links_witness_veto(a2, 1, "en", b2, 1, "de", 0.5));
+}
+
 /* Groups: links and copies joined, the most linked version canonical. */
 static void test_groups(void **state)
 {
@@ -264,6 +287,8 @@ static void test_seeds_translation_only(void **state)
     cJSON_Delete(gold);
 }
 
+#define EXAMPLES_FALSE_LINKS 3
+
 static void test_examples_translations_found(void **state)
 {
     (void)state;
@@ -287,6 +312,9 @@ static void test_examples_translations_found(void **state)
     print_message("examples: %zu of %zu translation pairs found, %zu links in all\n", found, expected, r.n_links);
     assert_true(expected >= 10);
     assert_int_equal(found, expected);
+    /* links between same-event rewrites (docs/links.md): 33 before the
+     * third-language checks, 3 after them; more is a regression */
+    assert_true(r.n_links - found <= EXAMPLES_FALSE_LINKS);
     nf_links_result_free(&r);
     nf_links_free(l);
     tu_corpus_free(&c);
@@ -300,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_lexicon_key_seeded),
         cmocka_unit_test(test_pivot_features),
         cmocka_unit_test(test_across_scripts),
+        cmocka_unit_test(test_witness),
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_russian_dictionary),
         cmocka_unit_test(test_user_lexicon),

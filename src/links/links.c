@@ -28,8 +28,9 @@
  *      kept as its logit, is below that of any pair that may link, so no
  *      best match changes.
  *   4. A pair is a translation when its languages differ, the score
- *      reaches the threshold, and it is the best match of one of the two in
- *      the other's language.
+ *      reaches the threshold, it is the best match of one of the two in
+ *      the other's language, and no third language testifies against it
+ *      (witness.c, from each document's best per language).
  * Documents are processed in index order and candidates sorted, so the
  * result does not depend on thread counts.
  */
@@ -1202,11 +1203,7 @@ static void prefetch_entry(const doc_entry *d)
 }
 
 /* Best score of each document per other language, over the candidates. */
-typedef struct best_entry {
-    uint32_t doc;
-    char lang[12];
-    double score;
-} best_entry;
+typedef nfi_lang_best best_entry;
 
 typedef nfi_scored_pair scored_pair;
 
@@ -1226,25 +1223,24 @@ static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
 
 static double best_of(const best_entry *best, size_t n_best, const char *lang)
 {
-    for (size_t i = 0; i < n_best; i++) /* a document's entries: one per language */
-        if (strcmp(best[i].lang, lang) == 0)
-            return best[i].score;
-    return -INFINITY;
+    return nfi_links_best_in(best, n_best, lang); /* a document's entries: one per language */
 }
 
-static void note_best(best_entry **slots, size_t *n, uint32_t doc, const char *lang, double score)
+/* doc's best in the language of other (pairs come sorted: on a tie, the
+ * first partner, the smallest number, stays) */
+static void note_best(best_entry **slots, size_t *n, uint32_t doc, uint32_t other, const char *lang, double score)
 {
     for (size_t i = 0; i < n[doc]; i++)
         if (strcmp(slots[doc][i].lang, lang) == 0) {
             if (score > slots[doc][i].score)
-                slots[doc][i].score = score;
+                slots[doc][i].score = score, slots[doc][i].doc = other;
             return;
         }
     best_entry *g = realloc(slots[doc], (n[doc] + 1) * sizeof *g);
     if (!g)
         return;
     slots[doc] = g;
-    g[n[doc]] = (best_entry){doc, "", score}; /* score: a logit here */
+    g[n[doc]] = (best_entry){other, "", score, -INFINITY}; /* score: a logit here */
     snprintf(g[n[doc]].lang, sizeof g[n[doc]].lang, "%s", lang);
     n[doc]++;
 }
@@ -1256,7 +1252,8 @@ static bool is_translation(const nf_links *l, const scored_pair *p, best_entry *
     const doc_entry *a = &l->docs[p->a], *b = &l->docs[p->b];
     double best_a = best_of(best[p->a], n_best[p->a], b->lang); /* a's best logit in b's language */
     double best_b = best_of(best[p->b], n_best[p->b], a->lang);
-    return nfi_links_decide(p->logit, best_a, best_b);
+    return nfi_links_decide(p->logit, best_a, best_b) &&
+           !nfi_links_witness_veto(best[p->a], n_best[p->a], a->lang, best[p->b], n_best[p->b], b->lang, p->logit);
 }
 
 bool nfi_links_may_link(const nf_links *l, double score) { return score >= l->opt.threshold; }
@@ -1351,9 +1348,12 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
     if (st == NF_OK)
         st = score_pairs(l, &sc, n_pairs, err);
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++) {
-        note_best(best, n_best, sp[i].a, l->docs[sp[i].b].lang, sp[i].logit);
-        note_best(best, n_best, sp[i].b, l->docs[sp[i].a].lang, sp[i].logit);
+        note_best(best, n_best, sp[i].a, sp[i].b, l->docs[sp[i].b].lang, sp[i].logit);
+        note_best(best, n_best, sp[i].b, sp[i].a, l->docs[sp[i].a].lang, sp[i].logit);
     }
+    for (size_t d = 0; st == NF_OK && d < l->n; d++) /* each best partner's own best back (witness.c) */
+        for (size_t k = 0; k < n_best[d]; k++)
+            best[d][k].back = best_of(best[best[d][k].doc], n_best[best[d][k].doc], l->docs[d].lang);
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++)
         if ((sp[i].linked = is_translation(l, &sp[i], best, n_best)))
             out->links[out->n_links++] = (nf_link){sp[i].a, sp[i].b, sp[i].score};

@@ -224,6 +224,24 @@ nf_status nfi_links_score(const nf_links *l, const uint64_t *pairs, size_t n, nf
  * a's language over every candidate pair. */
 bool nfi_links_may_link(const nf_links *l, double score);
 bool nfi_links_decide(double logit, double best_a, double best_b);
+/* A document's best logit in one other language, with the partner that
+ * has it (the smallest number on a tie) and that partner's best logit back
+ * in the document's language (witness.c). */
+typedef struct nfi_lang_best {
+    uint32_t doc;
+    char lang[12];
+    double score; /* a logit */
+    double back;
+} nfi_lang_best;
+/* The entry's score for lang among n, -INFINITY where none is. */
+double nfi_links_best_in(const nfi_lang_best *b, size_t n, const char *lang);
+/* The third-language check (witness.c): true when a pair of that logit
+ * between a (its best logits per other language: ba) and b (bb) is outranked
+ * in a third language: one side has a far closer partner there than the
+ * pair and the other side nothing near it, or one side's partner there has
+ * a far closer version in that side's language. */
+bool nfi_links_witness_veto(const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
+                            size_t nb, const char *lang_b, double logit);
 /* A weighted entry (pivot, weights, norms, language number) on the wire:
  * put appends document i's; append adds one as the next document. */
 void nfi_links_put_weighted(const nf_links *l, size_t i, nfi_buf *out);

@@ -46,20 +46,25 @@
  *      each round that needs them) and scores the pairs with
  *      nfi_links_score; the stage is emptied after the round;
  *   7. decision: each pair's logit to the owners of its two documents,
- *      which take each document's best per other language and send it back
- *      to the pairs that reach the threshold (nfi_links_decide);
+ *      which take each document's best per other language and the partner
+ *      that has it, ask that partner's owner for its best back in the
+ *      document's language, and send them all back to the pairs that reach
+ *      the threshold (nfi_links_decide, nfi_links_witness_veto);
  *   8. the links to rank 0, sorted by (a, b) as the single process's.
  * Every exchange is the bounded all-to-all (mpi_exchange.c). Memory: a rank
  * holds at most one round of documents in its stage (a batch, ROUND_DOCS,
  * or LOCAL_DOCS + FETCH_DOCS); what grows with the corpus is small per
  * document (two file offsets, 16 bytes; rank 0: the ids for the output),
- * per candidate pair (8 bytes; its home: the 64-byte result), per distinct
+ * per candidate pair (8 bytes; its home: the 64-byte result and, for a
+ * pair that may link, a 40-byte best per language of each of its two
+ * documents), per distinct
  * feature of the rank (its count, then its sum: the vocabulary, not the
  * corpus) and the postings of the features it owns (at most max_df per
  * feature). Without MPI the entry points fail with "built without MPI".
  */
 #include "mpi/mpi.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,13 +400,35 @@ typedef struct best_rec {
     uint32_t doc, src, idx, flags; /* flags: BEST_B (the pair's b), BEST_WANT (the home asks back) */
     double logit;
     char lang[16]; /* the other document's */
+    uint32_t other; /* the other document */
+    char self[12];  /* the document's own language */
 } best_rec;
 enum { BEST_B = 1, BEST_WANT = 2 };
 
+/* A document's best logit in one language, sent back to a pair that may
+ * link: one per language the document has candidates in (the decision
+ * reads its side's in the other's language, witness.c reads them all). */
 typedef struct best_reply {
     uint32_t idx, side;
-    double best;
+    double best, back; /* back: the best partner's own best in the document's language */
+    char lang[16];
 } best_reply;
+
+/* A document's best in one language on its owner, and the question to the
+ * best partner's owner for that partner's best back (witness.c). */
+typedef struct best_group {
+    uint32_t doc, other; /* other: the partner with the best, the smallest number on a tie */
+    double best, back;
+    char lang[16], self[16];
+} best_group;
+typedef struct back_ask {
+    uint32_t doc, src, key, pad; /* the partner, the asking rank, its group */
+    char lang[16];               /* the asking document's language */
+} back_ask;
+typedef struct back_answer {
+    uint32_t key, pad;
+    double best;
+} back_answer;
 
 typedef struct link_rec {
     uint32_t a, b;
@@ -438,6 +465,7 @@ typedef struct dlinks {
     grown cands;           /* candidate pairs found for this rank's documents (u64) */
     grown pairs;           /* pairs this rank is home to (u64), then */
     grown results;         /* ... their scores (result_rec) */
+    grown bests;           /* ... the best logits per language of their documents (best_reply) */
     nfi_buf *out;          /* per rank: the fetch replies */
     nfi_kv *fetched;       /* document -> its index in the stage, this scoring round */
     size_t n_fetched, cap_fetched;
@@ -1339,8 +1367,9 @@ static nf_status best_gen_fn(void *ctx, char *out, uint32_t *dest, size_t max, s
         bool side_b = g->next % 2;
         uint32_t want = nfi_links_may_link(g->x->l, r->score) ? BEST_WANT : 0;
         best_rec rec = {side_b ? r->b : r->a, (uint32_t)g->x->m->rank, (uint32_t)(g->next / 2),
-                        (side_b ? BEST_B : 0) | want, r->logit, ""};
+                        (side_b ? BEST_B : 0) | want, r->logit, "", side_b ? r->a : r->b, ""};
         memcpy(rec.lang, side_b ? r->lang_a : r->lang_b, 12);
+        memcpy(rec.self, side_b ? r->lang_b : r->lang_a, 12);
         b[*n] = rec;
         dest[*n] = owner_of(g->x, rec.doc);
     }
@@ -1363,9 +1392,93 @@ static nf_status best_back(void *ctx, const void *recs, size_t n, nf_error *err)
     for (size_t i = 0; i < n; i++) {
         if (r[i].idx >= x->results.n)
             return nfi_fail(err, NF_ERR_PARSE, "MPI: a best logit for no pair");
-        *(r[i].side ? &res[r[i].idx].best_b : &res[r[i].idx].best_a) = r[i].best;
+        const result_rec *p = &res[r[i].idx];
+        if (strncmp(r[i].lang, r[i].side ? p->lang_a : p->lang_b, 12) == 0) /* in the other side's language */
+            *(r[i].side ? &res[r[i].idx].best_b : &res[r[i].idx].best_a) = r[i].best;
+    }
+    return grow_sink(&x->bests, recs, n, err);
+}
+
+/* The groups of b (sorted by cmp_best): one per document and language,
+ * its best logit and the partner that has it, as note_best keeps them. */
+static size_t best_groups(const best_rec *b, size_t n, best_group *out)
+{
+    size_t n_out = 0;
+    for (size_t j = 0, e; j < n; j = e) {
+        best_group g = {b[j].doc, b[j].other, b[j].logit, -INFINITY, "", ""};
+        for (e = j; e < n && cmp_best(&b[e], &b[j]) == 0; e++)
+            if (b[e].logit > g.best || (b[e].logit == g.best && b[e].other < g.other))
+                g.best = b[e].logit, g.other = b[e].other;
+        memcpy(g.lang, b[j].lang, 12), memcpy(g.self, b[j].self, 12);
+        out[n_out++] = g;
+    }
+    return n_out;
+}
+
+static int cmp_group_key(const best_group *g, uint32_t doc, const char *lang)
+{
+    if (g->doc != doc)
+        return g->doc < doc ? -1 : 1;
+    return strncmp(g->lang, lang, 12);
+}
+
+typedef struct back_ctx {
+    dlinks *x;
+    best_group *groups;
+    size_t n_groups;
+    grown asks;
+} back_ctx;
+
+static nf_status back_set(void *ctx, const void *recs, size_t n, nf_error *err)
+{
+    back_ctx *c = ctx;
+    const back_answer *a = recs;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].key >= c->n_groups)
+            return nfi_fail(err, NF_ERR_PARSE, "MPI: a best logit back for no document");
+        c->groups[a[i].key].back = a[i].best;
     }
     return NF_OK;
+}
+
+/* Each group's partner's best back in the group document's language, asked
+ * of the partner's owner (who holds the partner's groups). */
+static nf_status best_backs(back_ctx *c, nf_error *err)
+{
+    dlinks *x = c->x;
+    back_ask *ask = malloc((c->n_groups ? c->n_groups : 1) * sizeof *ask);
+    uint32_t *dest = malloc((c->n_groups ? c->n_groups : 1) * sizeof *dest);
+    nf_status st = ask && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == NF_OK && i < c->n_groups; i++) {
+        ask[i] = (back_ask){c->groups[i].other, (uint32_t)x->m->rank, (uint32_t)i, 0, ""};
+        memcpy(ask[i].lang, c->groups[i].self, 12);
+        dest[i] = owner_of(x, c->groups[i].other);
+    }
+    if (st == NF_OK)
+        st = send_array(x, ask, dest, sizeof *ask, c->n_groups, grow_sink, &c->asks, err);
+    free(ask), free(dest);
+    const back_ask *q = (const back_ask *)c->asks.data;
+    back_answer *ans = malloc((c->asks.n ? c->asks.n : 1) * sizeof *ans);
+    dest = malloc((c->asks.n ? c->asks.n : 1) * sizeof *dest);
+    if (st == NF_OK && (!ans || !dest))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == NF_OK && i < c->asks.n; i++) {
+        size_t lo = 0, hi = c->n_groups; /* binary search for (doc, lang) */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (cmp_group_key(&c->groups[mid], q[i].doc, q[i].lang) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        bool found = lo < c->n_groups && cmp_group_key(&c->groups[lo], q[i].doc, q[i].lang) == 0;
+        ans[i] = (back_answer){q[i].key, 0, found ? c->groups[lo].best : -INFINITY};
+        dest[i] = q[i].src;
+    }
+    if (st == NF_OK)
+        st = send_array(x, ans, dest, sizeof *ans, c->asks.n, back_set, c, err);
+    free(ans), free(dest);
+    return st;
 }
 
 static nf_status best_logits(dlinks *x, nf_error *err)
@@ -1377,28 +1490,81 @@ static nf_status best_logits(dlinks *x, nf_error *err)
     best_rec *b = (best_rec *)got.data;
     if (st == NF_OK && got.n)
         qsort(b, got.n, sizeof *b, cmp_best);
-    best_reply *rep = malloc((got.n ? got.n : 1) * sizeof *rep);
-    uint32_t *dest = malloc((got.n ? got.n : 1) * sizeof *dest);
+    back_ctx c = {x, malloc((got.n ? got.n : 1) * sizeof(best_group)), 0, {NULL, 0, 0, sizeof(back_ask)}};
+    if (st == NF_OK && !c.groups)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK)
+        c.n_groups = best_groups(b, got.n, c.groups);
+    if (st == NF_OK)
+        st = best_backs(&c, err);
+    size_t n_replies = 0; /* per document: (pairs that may link) x (languages) */
+    for (size_t i = 0, k, gi = 0; i < got.n; i = k) {
+        size_t n_langs = 0, n_want = 0;
+        for (k = i; k < got.n && b[k].doc == b[i].doc; k++)
+            n_want += (b[k].flags & BEST_WANT) != 0;
+        for (; gi < c.n_groups && c.groups[gi].doc == b[i].doc; gi++)
+            n_langs++;
+        n_replies += n_want * n_langs;
+    }
+    best_reply *rep = malloc((n_replies ? n_replies : 1) * sizeof *rep);
+    uint32_t *dest = malloc((n_replies ? n_replies : 1) * sizeof *dest);
     size_t n_rep = 0;
     if (st == NF_OK && (!rep || !dest))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; st == NF_OK && i < got.n;) {
-        size_t j = i;
-        double best = b[i].logit; /* the best of the document in that language, as note_best keeps it */
-        for (; j < got.n && cmp_best(&b[j], &b[i]) == 0; j++)
-            best = b[j].logit > best ? b[j].logit : best;
-        for (size_t e = i; e < j; e++)
-            if (b[e].flags & BEST_WANT) {
-                rep[n_rep] = (best_reply){b[e].idx, b[e].flags & BEST_B, best};
-                dest[n_rep++] = b[e].src;
+    for (size_t i = 0, k, gi = 0; st == NF_OK && i < got.n; i = k) {
+        size_t g0 = gi;
+        for (k = i; k < got.n && b[k].doc == b[i].doc;)
+            k++;
+        for (; gi < c.n_groups && c.groups[gi].doc == b[i].doc;)
+            gi++;
+        for (size_t w = i; w < k; w++) /* each language's best to each pair that may link */
+            for (size_t e = g0; (b[w].flags & BEST_WANT) && e < gi; e++) {
+                rep[n_rep] = (best_reply){b[w].idx, b[w].flags & BEST_B, c.groups[e].best, c.groups[e].back, ""};
+                memcpy(rep[n_rep].lang, c.groups[e].lang, 12);
+                dest[n_rep++] = b[w].src;
             }
-        i = j;
     }
-    free(got.data);
+    free(got.data), free(c.groups), free(c.asks.data);
     if (st == NF_OK)
         st = send_array(x, rep, dest, sizeof *rep, n_rep, best_back, x, err);
     free(rep), free(dest);
     return st;
+}
+
+static int cmp_reply(const void *p, const void *q)
+{
+    const best_reply *a = p, *b = q;
+    if (a->idx != b->idx)
+        return a->idx < b->idx ? -1 : 1;
+    if (a->side != b->side)
+        return a->side < b->side ? -1 : 1;
+    return strcmp(a->lang, b->lang);
+}
+
+/* The best logits of side `side` of pair idx (replies sorted by cmp_reply,
+ * *at walking forward), as witness.c reads them. */
+static size_t side_bests(const grown *g, size_t *at, uint32_t idx, uint32_t side, nfi_lang_best *out)
+{
+    const best_reply *r = (const best_reply *)g->data;
+    size_t n = 0;
+    while (*at < g->n && (r[*at].idx < idx || (r[*at].idx == idx && r[*at].side < side)))
+        (*at)++;
+    for (; *at < g->n && r[*at].idx == idx && r[*at].side == side; (*at)++, n++) {
+        out[n] = (nfi_lang_best){0, "", r[*at].best, r[*at].back};
+        memcpy(out[n].lang, r[*at].lang, 12);
+    }
+    return n;
+}
+
+/* The decision of pair i: threshold, best match of one side, no witness
+ * in a third language against it (nf_links_finish's is_translation). */
+static bool decide(const dlinks *x, size_t i, size_t *at, nfi_lang_best *ba, nfi_lang_best *bb)
+{
+    const result_rec *r = &((const result_rec *)x->results.data)[i];
+    if (!nfi_links_may_link(x->l, r->score) || !nfi_links_decide(r->logit, r->best_a, r->best_b))
+        return false;
+    size_t na = side_bests(&x->bests, at, (uint32_t)i, 0, ba), nb = side_bests(&x->bests, at, (uint32_t)i, 1, bb);
+    return !nfi_links_witness_veto(ba, na, r->lang_a, bb, nb, r->lang_b, r->logit);
 }
 
 static int cmp_link(const void *p, const void *q)
@@ -1416,11 +1582,22 @@ static nf_status send_links(dlinks *x, nf_links_result *out, nf_error *err)
     link_rec *lk = malloc((x->results.n ? x->results.n : 1) * sizeof *lk);
     uint32_t *dest = calloc(x->results.n ? x->results.n : 1, sizeof *dest);
     grown got = {NULL, 0, 0, sizeof(link_rec)};
-    nf_status st = lk && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t n = 0;
+    if (x->bests.n)
+        qsort(x->bests.data, x->bests.n, sizeof(best_reply), cmp_reply);
+    size_t most = 1; /* the most languages of one side */
+    for (size_t i = 0, k; i < x->bests.n; i = k) {
+        const best_reply *r = (const best_reply *)x->bests.data;
+        for (k = i; k < x->bests.n && r[k].idx == r[i].idx && r[k].side == r[i].side;)
+            k++;
+        most = k - i > most ? k - i : most;
+    }
+    nfi_lang_best *ba = malloc(most * sizeof *ba), *bb = malloc(most * sizeof *bb);
+    nf_status st = lk && dest && ba && bb ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t n = 0, at = 0;
     for (size_t i = 0; st == NF_OK && i < x->results.n; i++)
-        if (nfi_links_may_link(x->l, res[i].score) && nfi_links_decide(res[i].logit, res[i].best_a, res[i].best_b))
+        if (decide(x, i, &at, ba, bb))
             lk[n++] = (link_rec){res[i].a, res[i].b, res[i].score};
+    free(ba), free(bb);
     if (st == NF_OK)
         st = send_array(x, lk, dest, sizeof *lk, n, grow_sink, &got, err);
     free(lk), free(dest);
@@ -1441,7 +1618,7 @@ static void dlinks_free(dlinks *x)
     free(x->woff), free(x->sdf), free(x->sdf_at), free(x->posts), free(x->keys), free(x->offsets);
     if (x->weighted)
         fclose(x->weighted);
-    free(x->cands.data), free(x->pairs.data), free(x->results.data), free(x->fetched);
+    free(x->cands.data), free(x->pairs.data), free(x->results.data), free(x->bests.data), free(x->fetched);
     for (int r = 0; x->out && r < x->m->size; r++)
         nfi_buf_free(&x->out[r]);
     free(x->out);
@@ -1458,7 +1635,7 @@ static nf_status finish_links(nf_mpi_links *ml, nf_links_result *out, nf_error *
         start[r + 1] = start[r] + ml->g.docs_of[r];
     dlinks x = {.m = m, .l = ml->links, .ml = ml, .n = ml->n_docs, .first = start[m->rank],
                 .total = start[m->size], .start = start, .cands = {NULL, 0, 0, 8}, .pairs = {NULL, 0, 0, 8},
-                .results = {NULL, 0, 0, sizeof(result_rec)}};
+                .results = {NULL, 0, 0, sizeof(result_rec)}, .bests = {NULL, 0, 0, sizeof(best_reply)}};
     nf_status st = NF_OK;
     if (x.n != ml->g.docs_of[m->rank] || x.total > UINT32_MAX)
         st = nfi_fail(err, NF_ERR_PARSE, "MPI: %zu documents on this rank, %llu planned", x.n,
