@@ -644,7 +644,7 @@ nf_status nf_mpi_dedup_write(nf_mpi_dedup *md, int pairs, int shard, nf_mpi_writ
     if (!md->dd)
         return write_gathered(md, pairs, shard, write, ctx, err);
     double t0 = nfi_mpi_cpu();
-    nfi_mpi_dd_output out = {pairs != 0, shard != 0, write, ctx};
+    nfi_mpi_dd_output out = {.pairs = pairs != 0, .shard = shard != 0, .write = write, .ctx = ctx};
     nf_status st = nfi_mpi_dd_finish(md->dd, md->docs_of, &out, &md->stats, err);
     md->stats.cpu_finish = nfi_mpi_cpu() - t0;
     return st;
