@@ -2,8 +2,10 @@
  *
  * mpi.c: entry points (nf_mpi_*), the ordered gather of per-batch payloads
  * on rank 0 (nfi_mpi_gather, shared by every distributed command), the
- * dedup item wire format and distributed dedup. mpi_links.c: distributed
- * links (pivots gathered). mpi_input.c: how ranks split the input and still
+ * dedup item wire format and distributed dedup. mpi_dedup.c: dedup's
+ * distributed finish. mpi_links.c: distributed links and its finish.
+ * mpi_fold.c: the distributed fold (run), which calls both finishes.
+ * mpi_input.c: how ranks split the input and still
  * see the single process's batches. mpi_exchange.c: the bounded all-to-all.
  * Everything MPI is compiled only with NF_HAVE_MPI. */
 #ifndef NF_MPI_MPI_H
