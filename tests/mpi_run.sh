@@ -5,9 +5,10 @@
 # N = 1..4 on the examples, the seeds, og2021-dev headlines (title-only
 # records: the event stage's headline pivots) and a WMT21 corpus whose
 # translations lie in other batches, files and byte ranges than their
-# sources; rank 1 sends rank 0 no dedup items; and a failing rank never
-# leaves the others waiting (a killed rank; a fatal error on one rank of
-# three). Registered only when MPI support is built.
+# sources, exact copies in another rank's file; rank 1 sends rank 0 no
+# dedup items; and a failing rank never leaves the others waiting (a
+# killed rank; a fatal error on one rank of three). Registered only when
+# MPI support is built.
 # usage: mpi_run.sh NEWSFOLD SHARED_DIR SOURCE_DIR
 nf=$1 shared=$2 src=$3
 . "$(dirname "$0")/cli_lib.sh"
@@ -61,6 +62,15 @@ if [ -f "${wmt[0]}" ]; then
 else
     echo "WMT21 missing: $shared/data/wmt21 (skipped)"
 fi
+
+# dedup groups across the ranks: exact copies of a file's documents in
+# another file (read by another rank), short and empty documents
+mkdir -p "$tmp/copies"
+cat "$src"/examples/corpus/*.jsonl | head -8 > "$tmp/copies/a.jsonl"
+printf '%s\n' '{"id":"short1","text":"Hi.","title":"x"}' '{"id":"empty1","text":"","title":""}' >> "$tmp/copies/a.jsonl"
+cat "$src"/examples/corpus/*.jsonl | head -8 | sed 's/"id": *"/"id": "copy-/' > "$tmp/copies/b.jsonl"
+same "copies across ranks" "2 3" --batch 5 "$tmp/copies"
+check "copies across ranks: exact copies found" grep -q '"relation":"exact"' "$tmp/mpi/documents.jsonl"
 
 # bad records: named on stderr once, skipped, exit 1, the rest identical
 mkdir -p "$tmp/bad"
