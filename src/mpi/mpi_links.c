@@ -56,7 +56,10 @@
  * per candidate pair (8 bytes; its home: the 64-byte result), per distinct
  * feature of the rank (its count, then its sum: the vocabulary, not the
  * corpus) and the postings of the features it owns (at most max_df per
- * feature). Without MPI the entry points fail with "built without MPI".
+ * feature). run --mpi (mpi_fold.c) uses the same pivot file and finish
+ * over its fold's links stage (nfi_mpi_links_on: borrowed, no gather of
+ * its own; nfi_mpi_links_keep after each batch; nfi_mpi_links_finish_on).
+ * Without MPI the entry points fail with "built without MPI".
  */
 #include "mpi/mpi.h"
 
