@@ -13,16 +13,18 @@
 #   MEM=32M BATCH=1024 bench/bench_mpi.sh           # --mem-limit 32M: the sorters
 #                                                   # spill at both sizes (flat RSS)
 #   CMD=links FILES=bench/data/rc20m.jsonl bench/bench_mpi.sh # links --mpi (distributed finish)
-#   CMD=run FILES=bench/data/rc20m.jsonl bench/bench_mpi.sh   # run --mpi (every stage's items to rank 0)
+#   CMD=run FILES=bench/data/rc20m.jsonl bench/bench_mpi.sh   # run --mpi (dedup and links finish
+#                                                             # across the ranks, events on rank 0)
 #
 # Each block: file size, mode, best wall time, MB/s of document text, then
 # per rank (from --stats): documents scanned in its byte range, batches and
 # documents it cleaned and sketched, bytes it sent in the all-to-all
 # exchanges (ids and positions; dedup: exact hashes, band keys and samples,
 # pairs, fetched metadata and signatures, labels) and to rank 0 (dedup: its
-# output records; links: ids; run: pivots, dedup items and event
-# features), the CPU seconds of its steps (finish:
-# dedup's distributed finish), peak RSS, and the CPU seconds of each process
+# output records; links: ids; run: event features, the pivots' feature
+# hashes and counts, dedup assignments), the CPU seconds of its steps
+# (finish: the distributed finishes; run: and on rank 0 the event stream),
+# peak RSS, and the CPU seconds of each process
 # (user+system, through /usr/bin/time); then the bytes all ranks sent per
 # document (exchanges and to rank 0). The
 # output of every MPI run is compared with the single process (it must be

@@ -1032,18 +1032,21 @@ void nf_mpi_links_free(nf_mpi_links *ml);
 /*
  * The distributed fold (`newsfold run --mpi`): the same input split; each
  * rank cleans its batches and computes every stage's per-document item on
- * its threads (dedup sketch, pivot, event features: never the texts);
- * rank 0 appends them in input order to one batch fold (nf_fold_*) and
- * finishes it alone: the result on rank 0 is byte-identical to nf_fold_add
- * over the same batches in one process, for any N. options as
- * nf_fold_open's (live must be 0).
+ * its threads (dedup sketch, pivot, event features: never the texts); the
+ * ranks finish dedup and links together (sketches and pivots stay on their
+ * ranks) and rank 0 runs the event stream over the event features, the
+ * pivots' feature hashes and counts, the dedup groups and the links: the
+ * result on rank 0 is byte-identical to nf_fold_add over the same batches
+ * in one process, for any N (its dedup result has no pairs). options as
+ * nf_fold_open's (live must be 0; no dedup index_dir or exact_verify).
  */
 typedef struct nf_mpi_fold nf_mpi_fold;
 
 nf_status nf_mpi_fold_new(nf_mpi_fold **out, nf_mpi *m, const nf_fold_options *options, nf_error *err);
 /* Collective; a failure leaves the other ranks inside MPI: nf_mpi_abort. */
 nf_status nf_mpi_fold_run(nf_mpi_fold *mf, const nf_mpi_input *in, nf_mpi_totals *totals, nf_error *err);
-/* Rank 0: nf_fold_finish over every document; other ranks: an empty result. */
+/* Collective. Rank 0: the result of nf_fold_finish over every document;
+ * other ranks: an empty result. */
 nf_status nf_mpi_fold_finish(nf_mpi_fold *mf, nf_fold_result *out, nf_error *err);
 void nf_mpi_fold_stats(const nf_mpi_fold *mf, nf_mpi_stats *out);
 void nf_mpi_fold_free(nf_mpi_fold *mf);

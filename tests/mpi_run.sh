@@ -5,9 +5,10 @@
 # N = 1..4 on the examples, the seeds, og2021-dev headlines (title-only
 # records: the event stage's headline pivots) and a WMT21 corpus whose
 # translations lie in other batches, files and byte ranges than their
-# sources; and a failing rank never leaves the others waiting (a killed
-# rank; a fatal error on one rank of three). Registered only when MPI
-# support is built.
+# sources, exact copies in another rank's file; rank 1 sends rank 0 no
+# dedup items; and a failing rank never leaves the others waiting (a
+# killed rank; a fatal error on one rank of three). Registered only when
+# MPI support is built.
 # usage: mpi_run.sh NEWSFOLD SHARED_DIR SOURCE_DIR
 nf=$1 shared=$2 src=$3
 . "$(dirname "$0")/cli_lib.sh"
@@ -62,6 +63,15 @@ else
     echo "WMT21 missing: $shared/data/wmt21 (skipped)"
 fi
 
+# dedup groups across the ranks: exact copies of a file's documents in
+# another file (read by another rank), short and empty documents
+mkdir -p "$tmp/copies"
+cat "$src"/examples/corpus/*.jsonl | head -8 > "$tmp/copies/a.jsonl"
+printf '%s\n' '{"id":"short1","text":"Hi.","title":"x"}' '{"id":"empty1","text":"","title":""}' >> "$tmp/copies/a.jsonl"
+cat "$src"/examples/corpus/*.jsonl | head -8 | sed 's/"id": *"/"id": "copy-/' > "$tmp/copies/b.jsonl"
+same "copies across ranks" "2 3" --batch 5 "$tmp/copies"
+check "copies across ranks: exact copies found" grep -q '"relation":"exact"' "$tmp/mpi/documents.jsonl"
+
 # bad records: named on stderr once, skipped, exit 1, the rest identical
 mkdir -p "$tmp/bad"
 cat "$src"/examples/corpus/*.jsonl | head -14 > "$tmp/bad/a.jsonl"
@@ -70,6 +80,20 @@ cat "$src"/examples/corpus/*.jsonl | sed -n '15,$p' >> "$tmp/bad/a.jsonl"
 same "bad record" "1 3" --batch 4 "$tmp/bad"
 check "bad record named with file and line" grep -q 'a.jsonl:15: invalid JSON' "$tmp/mpi.err"
 check "bad record: exit 1" [ "$(grep -c . "$tmp/mpi/documents.jsonl")" -gt 0 ]
+
+# rank 1 sends rank 0 no dedup items (about 1 KB a document) and no
+# pivots: dedup finishes across the ranks, and rank 0 receives only the
+# assignments of the documents that are not unique alone (24 bytes each)
+sent_by_1() { # ARGS...: "DOCS SENT" of rank 1 of 2
+    "${mpirun[@]}" -np 2 "$nf" run --mpi -q -j1 --stats --batch 3 "$@" "$src/examples/corpus" -o "$tmp/sent" 2>&1 |
+        sed -n 's/.*rank 1\/2: .*(\([0-9]*\) docs).* sent \([0-9]*\) B.*/\1 \2/p'
+}
+read -r docs1 with <<<"$(sent_by_1)"
+read -r _ without <<<"$(sent_by_1 --no-dedup)"
+check "rank 1 read documents ($docs1)" [ "${docs1:-0}" -gt 0 ]
+check "rank 1 sent its batches (${with:-0} B)" [ "${with:-0}" -gt 0 ]
+check "rank 1 sends no dedup items ($with - $without B for $docs1 docs)" \
+    [ $(( (${with:-0} - ${without:-0}) / ${docs1:-1} )) -le 32 ]
 
 # --db writes a store from the texts: not with --mpi
 status_is 2 "${mpirun[@]}" -np 1 "$nf" run --mpi -q --db "$tmp/x.db" "$src/examples/corpus" -o "$tmp/db"

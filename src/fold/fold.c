@@ -11,7 +11,10 @@
  *                   events and storylines
  *
  * which is exactly the order `newsfold run` has always used, so a batch
- * fold gives the same result, byte for byte once encoded, as before.
+ * fold gives the same result, byte for byte once encoded, as before. A
+ * distributed fold (run --mpi) finishes dedup and links across the ranks
+ * and hands rank 0's fold their results and the pivots' features
+ * (nfi_fold_finish_given): the event stage then runs as here.
  *
  * Batch folds (options.live = 0) keep only what the stages keep (dedup
  * spills to sorted runs, events to a feature file): memory stays bounded
@@ -273,31 +276,39 @@ static nf_status dedup_again(nf_fold *f, nf_dedup_result *out, nf_error *err)
     return st;
 }
 
-/* Duplicates and translations become the events' hard links, pivots their
- * language-neutral channel; then events and storylines. */
+/* Duplicates (r->dedup) and translations (r->links) become the events'
+ * hard links (the pivots are set already); then events and storylines. */
+static nf_status events_result(nf_fold *f, nf_fold_result *r, nf_error *err)
+{
+    nf_status st = f->dedup ? nf_events_set_dedup(f->events, &r->dedup, err) : NF_OK;
+    if (st == NF_OK && f->links) {
+        nfi_events_clear_links(f->events);
+        st = nf_events_add_links(f->events, r->links.links, r->links.n_links, err);
+    }
+    if (st == NF_OK)
+        st = f->o.live && !f->finished ? nfi_events_snapshot(f->events, &r->events, err)
+                                       : nf_events_finish(f->events, &r->events, err);
+    return st;
+}
+
+/* Dedup groups and translations, pivots as the events' language-neutral
+ * channel; then events and storylines. */
 static nf_status fold_result(nf_fold *f, nf_fold_result *r, nf_error *err)
 {
     memset(r, 0, sizeof *r);
     nf_status st = NF_OK;
     progress(f, "dedup", 0, f->n_docs);
-    if (f->dedup) {
+    if (f->dedup)
         st = f->o.live ? dedup_again(f, &r->dedup, err) : nf_dedup_finish(f->dedup, &r->dedup, err);
-        if (st == NF_OK)
-            st = nf_events_set_dedup(f->events, &r->dedup, err);
-    }
     progress(f, "links", 0, f->n_docs);
     if (st == NF_OK && f->links) {
         st = nf_links_finish(f->links, &r->links, err);
-        nfi_events_clear_links(f->events);
-        if (st == NF_OK)
-            st = nf_events_add_links(f->events, r->links.links, r->links.n_links, err);
         for (size_t i = 0; i < f->n_docs && st == NF_OK; i++)
             st = nf_events_set_pivot(f->events, i, nf_links_pivot(f->links, i), err);
     }
     progress(f, "events", 0, f->n_docs);
     if (st == NF_OK)
-        st = f->o.live && !f->finished ? nfi_events_snapshot(f->events, &r->events, err)
-                                       : nf_events_finish(f->events, &r->events, err);
+        st = events_result(f, r, err);
     if (st != NF_OK)
         nf_fold_result_free(r);
     return st;
@@ -499,4 +510,18 @@ nf_status nf_fold_finish(nf_fold *f, nf_fold_result *out, nf_error *err)
         return NF_OK;
     }
     return fold_result(f, out, err);
+}
+
+nf_status nfi_fold_finish_given(nf_fold *f, nf_fold_result *r, nf_error *err)
+{
+    if (f->finished || f->broken || f->o.live) {
+        nf_fold_result_free(r);
+        return nfi_fail(err, NF_ERR_ARG, "nfi_fold_finish_given: a batch fold, once");
+    }
+    f->finished = true;
+    progress(f, "events", 0, f->n_docs);
+    nf_status st = events_result(f, r, err);
+    if (st != NF_OK)
+        nf_fold_result_free(r);
+    return st;
 }

@@ -14,16 +14,17 @@
  *   first in input order); the other ranks spill theirs to a temporary file
  *   and, once rank 0 asks for them in rank order, send them one batch per
  *   message. Rank 0 thus consumes every payload in input order.
- * - dedup: a batch's sketch items (id, exact hash, signature, samples,
- *   lengths, date, flags: about 0.6-1.4 KB a document) are appended with
- *   nfi_dedup_append_item and rank 0 runs nf_dedup_finish (external sorts,
- *   verification, union-find) alone: the engine sees exactly the items of
- *   the single process, so the result is byte-identical for any N.
+ * - dedup: each rank keeps its documents and the ranks finish together
+ *   (mpi_dedup.c); with --index or --exact-verify (or one rank) a batch's
+ *   sketch items (id, exact hash, signature, samples, lengths, date,
+ *   flags: about 0.6-1.4 KB a document) are gathered, appended with
+ *   nfi_dedup_append_item and rank 0 runs nf_dedup_finish alone: the
+ *   engine sees exactly the items of the single process, so the result is
+ *   byte-identical for any N.
  * - Memory: a rank holds one batch of documents and payloads, plus about
- *   100 bytes a document of its range while planning (mpi_input.c); rank 0
- *   also holds the engine's state (dedup: about 90 bytes a document plus the
- *   id, sort runs spilled past --mem-limit). The band keys are not yet
- *   exchanged among ranks (docs/distributed.md, "Not built").
+ *   100 bytes a document of its range while planning (mpi_input.c); a
+ *   gathered rank 0 also holds the engine's state (dedup: about 90 bytes a
+ *   document plus the id, sort runs spilled past --mem-limit).
  * - Safety: rank 0 checks every message's tag and the batch count each rank
  *   announced, so a rank that went wrong is named instead of waited for. A
  *   rank with a fatal error calls nf_mpi_abort (MPI_Abort), and
@@ -644,7 +645,7 @@ nf_status nf_mpi_dedup_write(nf_mpi_dedup *md, int pairs, int shard, nf_mpi_writ
     if (!md->dd)
         return write_gathered(md, pairs, shard, write, ctx, err);
     double t0 = nfi_mpi_cpu();
-    nfi_mpi_dd_output out = {pairs != 0, shard != 0, write, ctx};
+    nfi_mpi_dd_output out = {.pairs = pairs != 0, .shard = shard != 0, .write = write, .ctx = ctx};
     nf_status st = nfi_mpi_dd_finish(md->dd, md->docs_of, &out, &md->stats, err);
     md->stats.cpu_finish = nfi_mpi_cpu() - t0;
     return st;

@@ -2,8 +2,10 @@
  *
  * mpi.c: entry points (nf_mpi_*), the ordered gather of per-batch payloads
  * on rank 0 (nfi_mpi_gather, shared by every distributed command), the
- * dedup item wire format and distributed dedup. mpi_links.c: distributed
- * links (pivots gathered). mpi_input.c: how ranks split the input and still
+ * dedup item wire format and distributed dedup. mpi_dedup.c: dedup's
+ * distributed finish. mpi_links.c: distributed links and its finish.
+ * mpi_fold.c: the distributed fold (run), which calls both finishes.
+ * mpi_input.c: how ranks split the input and still
  * see the single process's batches. mpi_exchange.c: the bounded all-to-all.
  * Everything MPI is compiled only with NF_HAVE_MPI. */
 #ifndef NF_MPI_MPI_H
@@ -138,9 +140,19 @@ struct nfi_dedup_item;
 typedef struct nfi_mpi_dd nfi_mpi_dd;
 typedef struct nfi_mpi_dd_output {
     bool pairs, shard;
+    bool assign; /* run --mpi: write gets nfi_mpi_dd_assign records, not JSONL (no pairs, no shard) */
     nf_mpi_write_fn write;
     void *ctx;
 } nfi_mpi_dd_output;
+/* A document's dedup assignment (output.assign): sent only for documents
+ * that are not unique alone (linked, or empty or too short), in input
+ * order, whole records per write; the others are their own canonical,
+ * NF_REL_UNIQUE, score 0. Global document numbers. */
+enum { NFI_MPI_DD_EMPTY = 1, NFI_MPI_DD_TOO_SHORT = 2 };
+typedef struct nfi_mpi_dd_assign {
+    uint32_t doc, canonical, relation, reason; /* reason: 0 or NFI_MPI_DD_* */
+    double score;
+} nfi_mpi_dd_assign;
 nf_status nfi_mpi_dd_new(nfi_mpi_dd **out, const nf_mpi *m, nf_dedup *d, nf_error *err);
 nf_status nfi_mpi_dd_add(nfi_mpi_dd *dd, const struct nfi_dedup_item *it, nf_error *err);
 /* Collective; docs_of: the documents each rank read (the plan). */
@@ -148,6 +160,19 @@ nf_status nfi_mpi_dd_finish(nfi_mpi_dd *dd, const uint64_t *docs_of, const nfi_m
                             nf_mpi_stats *stats, nf_error *err);
 uint64_t nfi_mpi_dd_candidates(const nfi_mpi_dd *dd);
 void nfi_mpi_dd_free(nfi_mpi_dd *dd);
+
+/* ------------------------------------------------ distributed links finish */
+
+/* mpi_links.c for run --mpi (mpi_fold.c): the same pivot files and finish
+ * as links --mpi over another's stage (borrowed: the fold's, never
+ * freed here). After nf_links_add of a batch into stage, keep spills the
+ * batch's pivots to this rank's pivot file (in tmp_dir, NULL: $TMPDIR) and
+ * empties the stage. finish_on is collective (docs_of: the plan's
+ * documents per rank); rank 0 gets the links, the others an empty result. */
+nf_status nfi_mpi_links_on(nf_mpi_links **out, nf_mpi *m, nf_links *stage, const char *tmp_dir, nf_error *err);
+nf_status nfi_mpi_links_keep(nf_mpi_links *ml, nf_error *err);
+nf_status nfi_mpi_links_finish_on(nf_mpi_links *ml, const uint64_t *docs_of, nf_links_result *out, nf_error *err);
+uint64_t nfi_mpi_links_bytes(const nf_mpi_links *ml); /* sent through the finish's exchanges */
 
 /* The dedup item wire format (mpi.c), also carried by links --groups:
  * put appends item it; get points *it into buf at *pos (no copies) and

@@ -45,7 +45,11 @@
  *              whose smaller document it owns, the other id fetched);
  *              rank 0 writes its own and then receives the other ranks'
  *              in rank order, which is input order (pair order: by smaller,
- *              then larger document, the engine's sort).
+ *              then larger document, the engine's sort). For run --mpi
+ *              (output.assign) the records are instead the binary
+ *              assignments (canonical, relation, score, reason) of the
+ *              documents that are not unique alone, 24 bytes each, from
+ *              which rank 0 rebuilds the engine's nf_dedup_result.
  * Memory per rank: the sorters (at most two at a time, a third of
  * --mem-limit each) spill; exchanges, fetches and output pieces go by
  * fixed chunks. What grows is per document of the rank's own range (the
@@ -1199,6 +1203,25 @@ static void format_doc(const nfi_mpi_dd *dd, uint64_t i, nf_buffer *b)
     nf_jsonl_dedup_record(b, &res, 0);
 }
 
+/* run --mpi: the assignment of local document i, when it is not the
+ * default (unique, its own canonical, score 0, no reason). */
+static bool assign_doc(const nfi_mpi_dd *dd, uint64_t i, nfi_mpi_dd_assign *a)
+{
+    const doc_meta *m = &dd->d->docs[i];
+    int32_t s = dd->slot[i];
+    *a = (nfi_mpi_dd_assign){(uint32_t)(dd->first + i), (uint32_t)(dd->first + i), NF_REL_UNIQUE, 0, 0};
+    if (s < 0) {
+        a->reason = m->flags & DOC_EMPTY ? NFI_MPI_DD_EMPTY : m->flags & DOC_TOO_SHORT ? NFI_MPI_DD_TOO_SHORT : 0;
+        return a->reason != 0;
+    }
+    label_head h;
+    memcpy(&h, label_at(dd, (size_t)s), sizeof h);
+    a->canonical = (uint32_t)h.doc;
+    a->relation = (uint32_t)dd->rel[s];
+    a->score = dd->score[s];
+    return true;
+}
+
 /* The pairs whose smaller document is this rank's, in the engine's order,
  * formatted into a temporary file (the other ids fetched in rounds). */
 static nf_status format_pairs(nfi_mpi_dd *dd, FILE *out, nf_error *err)
@@ -1304,12 +1327,19 @@ static nf_status put_piece(const out_dest *o, const char *p, size_t len, nf_erro
     return NF_OK;
 }
 
-static nf_status put_docs(const nfi_mpi_dd *dd, const out_dest *o, nf_error *err)
+/* This rank's documents: their JSONL records, or (assign) the
+ * nfi_mpi_dd_assign records of those that are not unique alone; a piece
+ * holds whole records. */
+static nf_status put_docs(const nfi_mpi_dd *dd, const out_dest *o, bool assign, nf_error *err)
 {
     nf_buffer b = {0};
     nf_status st = NF_OK;
     for (uint64_t i = 0; i < dd->n && st == NF_OK; i++) {
-        format_doc(dd, i, &b);
+        nfi_mpi_dd_assign a;
+        if (!assign)
+            format_doc(dd, i, &b);
+        else if (assign_doc(dd, i, &a))
+            nfi_buf_append(&b, &a, sizeof a);
         if (b.oom)
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         else if (b.len >= OUT_PIECE / 2 || i + 1 == dd->n) {
@@ -1336,12 +1366,13 @@ static nf_status put_file(FILE *f, const out_dest *o, nf_error *err)
 
 /* One output stream (which) in rank order on rank 0; shard: each rank's
  * own. pieces: this rank's part (docs, or a file of pairs). */
-static nf_status write_stream(nfi_mpi_dd *dd, int which, bool shard, FILE *pairs, nf_mpi_write_fn write, void *ctx,
+static nf_status write_stream(nfi_mpi_dd *dd, int which, const nfi_mpi_dd_output *out, FILE *pairs,
                               nf_mpi_stats *stats, nf_error *err)
 {
     int rank = dd->m->rank;
-    out_dest o = {shard || rank == 0, which, write, ctx, stats};
-    nf_status st = pairs ? put_file(pairs, &o, err) : put_docs(dd, &o, err);
+    bool shard = out->shard && !pairs;
+    out_dest o = {shard || rank == 0, which, out->write, out->ctx, stats};
+    nf_status st = pairs ? put_file(pairs, &o, err) : put_docs(dd, &o, out->assign, err);
     if (shard)
         return st;
     if (rank != 0) {
@@ -1350,7 +1381,7 @@ static nf_status write_stream(nfi_mpi_dd *dd, int which, bool shard, FILE *pairs
         return st;
     }
     for (int r = 1; r < dd->m->size && st == NF_OK; r++)
-        st = receive_pieces(r, which, write, ctx, stats, err);
+        st = receive_pieces(r, which, out->write, out->ctx, stats, err);
     return st;
 }
 
@@ -1395,9 +1426,9 @@ nf_status nfi_mpi_dd_finish(nfi_mpi_dd *dd, const uint64_t *docs_of, const nfi_m
         st = format_pairs(dd, pairs, err);
     stats->bytes_exchanged += dd->bytes;
     if (st == NF_OK)
-        st = write_stream(dd, 0, out->shard, NULL, out->write, out->ctx, stats, err);
+        st = write_stream(dd, 0, out, NULL, stats, err);
     if (st == NF_OK && pairs)
-        st = write_stream(dd, 1, false, pairs, out->write, out->ctx, stats, err);
+        st = write_stream(dd, 1, out, pairs, stats, err);
     if (pairs)
         fclose(pairs);
     return st;

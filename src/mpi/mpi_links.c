@@ -60,7 +60,10 @@
  * documents), per distinct
  * feature of the rank (its count, then its sum: the vocabulary, not the
  * corpus) and the postings of the features it owns (at most max_df per
- * feature). Without MPI the entry points fail with "built without MPI".
+ * feature). run --mpi (mpi_fold.c) uses the same pivot file and finish
+ * over its fold's links stage (nfi_mpi_links_on: borrowed, no gather of
+ * its own; nfi_mpi_links_keep after each batch; nfi_mpi_links_finish_on).
+ * Without MPI the entry points fail with "built without MPI".
  */
 #include "mpi/mpi.h"
 
@@ -157,6 +160,7 @@ struct nf_mpi_links {
     double cpu_finish;
     uint64_t bytes_finish; /* sent through the finish's exchanges */
     uint64_t pairs_scored; /* candidate pairs this rank scored */
+    bool borrowed;     /* links is another's stage (run --mpi's fold: nfi_mpi_links_on) */
 };
 
 
@@ -1624,22 +1628,23 @@ static void dlinks_free(dlinks *x)
     free(x->out);
 }
 
-/* Collective: every step of nf_links_finish over the ranks' documents. */
-static nf_status finish_links(nf_mpi_links *ml, nf_links_result *out, nf_error *err)
+/* Collective: every step of nf_links_finish over the ranks' documents
+ * (docs_of: how many each rank read, the plan's). */
+static nf_status finish_links(nf_mpi_links *ml, const uint64_t *docs_of, nf_links_result *out, nf_error *err)
 {
     const nf_mpi *m = ml->m;
     uint64_t *start = calloc((size_t)m->size + 1, sizeof *start);
     if (!start)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int r = 0; r < m->size; r++)
-        start[r + 1] = start[r] + ml->g.docs_of[r];
+        start[r + 1] = start[r] + docs_of[r];
     dlinks x = {.m = m, .l = ml->links, .ml = ml, .n = ml->n_docs, .first = start[m->rank],
                 .total = start[m->size], .start = start, .cands = {NULL, 0, 0, 8}, .pairs = {NULL, 0, 0, 8},
                 .results = {NULL, 0, 0, sizeof(result_rec)}, .bests = {NULL, 0, 0, sizeof(best_reply)}};
     nf_status st = NF_OK;
-    if (x.n != ml->g.docs_of[m->rank] || x.total > UINT32_MAX)
+    if (x.n != docs_of[m->rank] || x.total > UINT32_MAX)
         st = nfi_fail(err, NF_ERR_PARSE, "MPI: %zu documents on this rank, %llu planned", x.n,
-                      (unsigned long long)ml->g.docs_of[m->rank]);
+                      (unsigned long long)docs_of[m->rank]);
     if (st == NF_OK && ml->pivot_file && fflush(ml->pivot_file) != 0)
         st = nfi_fail(err, NF_ERR_IO, "cannot write the temporary file of pivots (disk full?)");
     if (st == NF_OK)
@@ -1673,12 +1678,52 @@ nf_status nf_mpi_links_finish(nf_mpi_links *ml, nf_links_result *links, nf_dedup
     if (dedup)
         memset(dedup, 0, sizeof *dedup);
     double t0 = nfi_mpi_cpu();
-    nf_status st = finish_links(ml, links, err);
+    nf_status st = finish_links(ml, ml->g.docs_of, links, err);
     if (st == NF_OK && ml->m->rank == 0 && ml->dedup && dedup)
         st = nf_dedup_finish(ml->dedup, dedup, err);
     ml->cpu_finish = nfi_mpi_cpu() - t0;
     return st;
 }
+
+/* ------------------------------------------------------------ for run --mpi */
+
+nf_status nfi_mpi_links_on(nf_mpi_links **out, nf_mpi *m, nf_links *stage, const char *tmp_dir, nf_error *err)
+{
+    *out = NULL;
+    nf_mpi_links *ml = calloc(1, sizeof *ml);
+    if (!ml)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    ml->m = m;
+    ml->links = stage;
+    ml->borrowed = true;
+    ml->g = (nfi_mpi_gather){.m = m, .tmp_dir = tmp_dir}; /* only its folder is used */
+    nfi_buf_init(&ml->g.wire);
+    nfi_buf_init(&ml->ids);
+    nfi_buf_init(&ml->rec);
+    nfi_hmap_init(&ml->counts);
+    *out = ml;
+    return NF_OK;
+}
+
+nf_status nfi_mpi_links_keep(nf_mpi_links *ml, nf_error *err)
+{
+    nf_status st = spill_pivots(ml, err);
+    nfi_links_truncate(ml->links, 0);
+    return st;
+}
+
+nf_status nfi_mpi_links_finish_on(nf_mpi_links *ml, const uint64_t *docs_of, nf_links_result *out, nf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    double t0 = nfi_mpi_cpu();
+    nf_status st = finish_links(ml, docs_of, out, err);
+    ml->cpu_finish = nfi_mpi_cpu() - t0;
+    if (st != NF_OK || ml->m->rank != 0)
+        nf_links_result_free(out);
+    return st;
+}
+
+uint64_t nfi_mpi_links_bytes(const nf_mpi_links *ml) { return ml->bytes_finish; }
 
 size_t nf_mpi_links_size(const nf_mpi_links *ml) { return ml->n_kept; }
 
@@ -1699,7 +1744,8 @@ void nf_mpi_links_free(nf_mpi_links *ml)
 {
     if (!ml)
         return;
-    nf_links_free(ml->links);
+    if (!ml->borrowed)
+        nf_links_free(ml->links);
     nf_dedup_free(ml->dedup);
     nf_cleaner_free(ml->cleaner);
     free(ml->cleaned);
