@@ -39,7 +39,7 @@ RUNS=${RUNS:-1}
 CMD=${CMD:-dedup} # dedup, links or run (run's output is a folder: compared file by file)
 batch=()
 [ -n "${BATCH:-}" ] && batch=(--batch "$BATCH") # a smaller batch shows flat RSS on small files
-[ -n "${MEM:-}" ] && batch+=(--mem-limit "$MEM") # dedup only: the sorters' memory
+[ -n "${MEM:-}" ] && batch+=(--mem-limit "$MEM") # dedup and run: the sorters' memory
 SHARED=${SHARED:-../shared}
 CORPUS=${CORPUS:-bench/data/corpus-mpi.jsonl} # 60 MB, made once (git-ignored)
 if [ -n "${NF:-}" ]; then # a binary built elsewhere (an earlier commit, for before/after)

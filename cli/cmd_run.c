@@ -46,6 +46,9 @@ static const char run_usage[] =
     "      --max-docs N            documents listed per group and event in report.html\n"
     "      --db FILE               also write FILE, a new store for newsfold serve (SQLite)\n"
     "  -j, --threads N             worker threads (default: all cores)\n"
+    "      --mem-limit SIZE        memory for the duplicate stage's sort buffers before they\n"
+    "                              spill (default 512M; bounds each rank's memory with --mpi)\n"
+    "      --tmp-dir DIR           where spilled runs and signatures go (default $TMPDIR)\n"
     "      --batch N               documents per batch (default 4096; cleaning learns a site's\n"
     "                              boilerplate within a batch)\n"
     "      --mpi                   run under mpirun: ranks share the cleaning, every stage's\n"
@@ -135,6 +138,8 @@ static int parse_option(int c, run_cli *o)
     case 's': o->stats = true; return 0;
     case 'B': o->db = optarg; return 0;
     case 'P': o->mpi = true; return 0;
+    case 'm': return (o->fold.dedup.mem_limit = nf_cli_parse_size(optarg)) ? 0 : bad_value("size", optarg);
+    case 'y': o->fold.dedup.tmp_dir = optarg; return 0;
     case 'b': return parse_int(optarg, &o->batch_docs) && o->batch_docs > 0 ? 0 : bad_value("batch size", optarg);
     case 'q': o->quiet = true; return 0;
     case 'h': fputs(run_usage, stdout); return 1;
@@ -166,6 +171,8 @@ static int parse_args(int argc, char **argv, run_cli *o)
         {"db", required_argument, 0, 'B'},
         {"mpi", no_argument, 0, 'P'},
         {"batch", required_argument, 0, 'b'},
+        {"mem-limit", required_argument, 0, 'm'},
+        {"tmp-dir", required_argument, 0, 'y'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},

@@ -30,6 +30,11 @@ check "run -j2" status_is 0 "$nf" run -q -j2 -o "$tmp/ex2" "$src/examples/corpus
 for f in documents.jsonl events.jsonl storylines.jsonl report.html; do
     check "same $f for -j1 and -j2" cmp -s "$tmp/ex1/$f" "$tmp/ex2/$f"
 done
+check "run --mem-limit" status_is 0 "$nf" run -q -j2 --mem-limit 4K --tmp-dir "$tmp" -o "$tmp/ex3" "$src/examples/corpus"
+for f in documents.jsonl events.jsonl storylines.jsonl report.html; do
+    check "same $f with a tiny --mem-limit" cmp -s "$tmp/ex1/$f" "$tmp/ex3/$f"
+done
+check "run bad --mem-limit" status_is 2 "$nf" run --mem-limit 0 -o "$tmp/x" "$src/examples/corpus"
 
 # the seeds folder holds gold.json too: it is skipped (status 1), the rest runs
 check "run seeds" status_is 1 "$nf" run -q -o "$tmp/seeds" "$shared/seeds"
