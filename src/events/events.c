@@ -61,6 +61,7 @@
 static const uint32_t vec_keep[N_CH] = {64, 512, 256, 256}; /* weighted features kept per document */
 static const double idf_prior[N_CH] = {NF_IDF_PRIOR_T, NF_IDF_PRIOR_T, NF_IDF_PRIOR_N, NF_IDF_PRIOR_N};
 static const uint32_t profile_keep[N_CH] = {16, 32, 32, 32}; /* per event, for storylines */
+#define HEADLINE_PIVOT_KEEP 64 /* pivot profile of an event of headlines only (may_be_joined) */
 
 enum { HAS_TITLE = 1, HAS_SOURCE = 2, HAS_URL = 4, TITLE_ONLY = 8 /* the text is the title (a headline record) */ };
 
@@ -1073,12 +1074,17 @@ static bool reserve_fe(finish_ctx *fc, uint32_t event)
     return true;
 }
 
-static bool make_profile(nfi_event_profile *p, const nfi_svec centroid[N_CH])
+/* An event's profile: the top weights of its final centroid per channel.
+ * An event of headlines only keeps twice the pivot features: it is joined
+ * across languages by its pivot profile after the stream, and the top 32
+ * of a large event's centroid dropped words that a small piece of another
+ * language shares with it (docs/events.md, "sixth round"). */
+static bool make_profile(nfi_event_profile *p, const nfi_svec centroid[N_CH], bool headlines)
 {
     for (int ch = 0; ch < N_CH; ch++) {
         if (!nfi_svec_copy(&p->ch[ch], &centroid[ch]))
             return false;
-        nfi_svec_top(&p->ch[ch], profile_keep[ch]);
+        nfi_svec_top(&p->ch[ch], headlines && ch == CH_PIVOT ? HEADLINE_PIVOT_KEEP : profile_keep[ch]);
         nfi_svec_normalize(&p->ch[ch]);
     }
     return true;
@@ -1169,7 +1175,7 @@ static nf_status finalize_joinable(const finish_ctx *fc, fin_scratch *sc, fin_jo
     fe->headline = p->members[0];
     if (ok && p->n > 1)
         ok = scan_members(fc, sc, p->members, p->n, p->centroid, offs, &fe->headline);
-    ok = ok && make_profile(&fe->prof, p->centroid);
+    ok = ok && make_profile(&fe->prof, p->centroid, true);
     free(offs);
     fe->prof.first_day = p->first_day;
     fe->prof.last_day = p->last_day;
@@ -1197,7 +1203,7 @@ static nf_status finalize_event(const finish_ctx *fc, fin_scratch *sc, fin_job *
     }
     fin_event *fe = &p->out;
     nf_status st = NF_OK;
-    if (!scan_members(fc, sc, m, n, p->centroid, offs, &fe->headline) || !make_profile(&fe->prof, p->centroid))
+    if (!scan_members(fc, sc, m, n, p->centroid, offs, &fe->headline) || !make_profile(&fe->prof, p->centroid, false))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory or unreadable spill file");
     for (size_t i = 0; i < n && st == NF_OK; i++)
         in[i] = (nfi_entity_input){sc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[m[i]],
