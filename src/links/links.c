@@ -322,10 +322,10 @@ static bool cross_all(doc_entry *d)
     const nf_pivot *p = &d->pivot;
     if (!alloc_cross(d, p->n_features, p->n_sequence))
         return false;
-    for (size_t j = 0; j < p->n_features; j++)
+    for (size_t j = 0; j < p->n_features; j++) {
         d->cross[j] = (uint32_t)j, d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
-    for (size_t j = 0; j < p->n_features; j++)
         d->cross_kind[j] = p->features[j].kind & 3;
+    }
     memcpy(d->cross_seq, p->sequence, p->n_sequence * sizeof *d->cross_seq);
     d->n_cross = p->n_features, d->n_cross_seq = p->n_sequence;
     return true;
@@ -1221,10 +1221,6 @@ static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
     return NF_OK;
 }
 
-static double best_of(const best_entry *best, size_t n_best, const char *lang)
-{
-    return nfi_links_best_in(best, n_best, lang); /* a document's entries: one per language */
-}
 
 /* doc's best in the language of other (pairs come sorted: on a tie, the
  * first partner, the smallest number, stays) */
@@ -1250,14 +1246,17 @@ static bool is_translation(const nf_links *l, const scored_pair *p, best_entry *
     if (!nfi_links_may_link(l, p->score))
         return false;
     const doc_entry *a = &l->docs[p->a], *b = &l->docs[p->b];
-    double best_a = best_of(best[p->a], n_best[p->a], b->lang); /* a's best logit in b's language */
-    double best_b = best_of(best[p->b], n_best[p->b], a->lang);
-    return nfi_links_decide(p->logit, best_a, best_b) &&
-           !nfi_links_witness_veto(best[p->a], n_best[p->a], a->lang, best[p->b], n_best[p->b], b->lang, p->logit);
+    return nfi_links_decide(p->logit, best[p->a], n_best[p->a], a->lang, best[p->b], n_best[p->b], b->lang);
 }
 
 bool nfi_links_may_link(const nf_links *l, double score) { return score >= l->opt.threshold; }
-bool nfi_links_decide(double logit, double best_a, double best_b) { return logit >= best_a || logit >= best_b; }
+bool nfi_links_decide(double logit, const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
+                      size_t nb, const char *lang_b)
+{
+    double best_a = nfi_links_best_in(ba, na, lang_b); /* a's best logit in b's language */
+    double best_b = nfi_links_best_in(bb, nb, lang_a);
+    return (logit >= best_a || logit >= best_b) && !nfi_links_witness_veto(ba, na, lang_a, bb, nb, lang_b, logit);
+}
 
 static void free_scratch(search_scratch *s, int n)
 {
@@ -1353,7 +1352,7 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
     }
     for (size_t d = 0; st == NF_OK && d < l->n; d++) /* each best partner's own best back (witness.c) */
         for (size_t k = 0; k < n_best[d]; k++)
-            best[d][k].back = best_of(best[best[d][k].doc], n_best[best[d][k].doc], l->docs[d].lang);
+            best[d][k].back = nfi_links_best_in(best[best[d][k].doc], n_best[best[d][k].doc], l->docs[d].lang);
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++)
         if ((sp[i].linked = is_translation(l, &sp[i], best, n_best)))
             out->links[out->n_links++] = (nf_link){sp[i].a, sp[i].b, sp[i].score};

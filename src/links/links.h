@@ -223,7 +223,6 @@ nf_status nfi_links_score(const nf_links *l, const uint64_t *pairs, size_t n, nf
  * that logit links given the best logits of a in b's language and of b in
  * a's language over every candidate pair. */
 bool nfi_links_may_link(const nf_links *l, double score);
-bool nfi_links_decide(double logit, double best_a, double best_b);
 /* A document's best logit in one other language, with the partner that
  * has it (the smallest number on a tie) and that partner's best logit back
  * in the document's language (witness.c). */
@@ -242,6 +241,12 @@ double nfi_links_best_in(const nfi_lang_best *b, size_t n, const char *lang);
  * a far closer version in that side's language. */
 bool nfi_links_witness_veto(const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
                             size_t nb, const char *lang_b, double logit);
+/* The decision of a pair that may link (one implementation for
+ * nf_links_finish and the distributed finish): it is the best match of one
+ * side in the other's language (ba: a's best logits per other language,
+ * bb: b's) and no third language testifies against it. */
+bool nfi_links_decide(double logit, const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
+                      size_t nb, const char *lang_b);
 /* A weighted entry (pivot, weights, norms, language number) on the wire:
  * put appends document i's; append adds one as the next document. */
 void nfi_links_put_weighted(const nf_links *l, size_t i, nfi_buf *out);

@@ -49,7 +49,7 @@
  *      which take each document's best per other language and the partner
  *      that has it, ask that partner's owner for its best back in the
  *      document's language, and send them all back to the pairs that reach
- *      the threshold (nfi_links_decide, nfi_links_witness_veto);
+ *      the threshold (nfi_links_decide, with the witness check);
  *   8. the links to rank 0, sorted by (a, b) as the single process's.
  * Every exchange is the bounded all-to-all (mpi_exchange.c). Memory: a rank
  * holds at most one round of documents in its stage (a batch, ROUND_DOCS,
@@ -395,7 +395,7 @@ typedef struct post_rec {
 /* A scored pair on its home rank. */
 typedef struct result_rec {
     uint32_t a, b;
-    double score, logit, best_a, best_b;
+    double score, logit;
     char lang_a[12], lang_b[12];
 } result_rec;
 
@@ -1276,7 +1276,7 @@ static nf_status score_round(dlinks *x, const nfi_kv *order, size_t n, nf_error 
     if (st == NF_OK)
         st = nfi_links_score(x->l, lp, n, sc, err);
     for (size_t i = 0; st == NF_OK && i < n; i++) {
-        result_rec r = {(uint32_t)(pairs[i] >> 32), (uint32_t)pairs[i], sc[i].score, sc[i].logit, 0, 0, "", ""};
+        result_rec r = {(uint32_t)(pairs[i] >> 32), (uint32_t)pairs[i], sc[i].score, sc[i].logit, "", ""};
         memcpy(r.lang_a, view_of(x, sc[i].a).lang, sizeof r.lang_a);
         memcpy(r.lang_b, view_of(x, sc[i].b).lang, sizeof r.lang_b);
         st = grow_push(&x->results, &r, err);
@@ -1392,14 +1392,9 @@ static nf_status best_back(void *ctx, const void *recs, size_t n, nf_error *err)
 {
     dlinks *x = ctx;
     const best_reply *r = recs;
-    result_rec *res = (result_rec *)x->results.data;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (r[i].idx >= x->results.n)
             return nfi_fail(err, NF_ERR_PARSE, "MPI: a best logit for no pair");
-        const result_rec *p = &res[r[i].idx];
-        if (strncmp(r[i].lang, r[i].side ? p->lang_a : p->lang_b, 12) == 0) /* in the other side's language */
-            *(r[i].side ? &res[r[i].idx].best_b : &res[r[i].idx].best_a) = r[i].best;
-    }
     return grow_sink(&x->bests, recs, n, err);
 }
 
@@ -1565,10 +1560,10 @@ static size_t side_bests(const grown *g, size_t *at, uint32_t idx, uint32_t side
 static bool decide(const dlinks *x, size_t i, size_t *at, nfi_lang_best *ba, nfi_lang_best *bb)
 {
     const result_rec *r = &((const result_rec *)x->results.data)[i];
-    if (!nfi_links_may_link(x->l, r->score) || !nfi_links_decide(r->logit, r->best_a, r->best_b))
+    if (!nfi_links_may_link(x->l, r->score))
         return false;
     size_t na = side_bests(&x->bests, at, (uint32_t)i, 0, ba), nb = side_bests(&x->bests, at, (uint32_t)i, 1, bb);
-    return !nfi_links_witness_veto(ba, na, r->lang_a, bb, nb, r->lang_b, r->logit);
+    return nfi_links_decide(r->logit, ba, na, r->lang_a, bb, nb, r->lang_b);
 }
 
 static int cmp_link(const void *p, const void *q)
