@@ -16,7 +16,9 @@
  *   (not the merged wmt-more set, whose pairs the single sets already give).
  *   EVAL_LINKS_PIVOTS=FILE (environment): every document's pivot features
  *   appended to FILE (set, index, gold group, language, length, features,
- *   id), for trying decisions on the dumps (docs/links.md, sixth try).
+ *   id), for trying decisions on the dumps (docs/links.md, sixth try);
+ *   EVAL_LINKS_SCORED and EVAL_LINKS_EXPLAIN: each scored pair's logit, and
+ *   the components of pairs named in a file (dump_scored).
  */
 #include "test_util.h"
 
@@ -118,6 +120,39 @@ static void dump_pivots(const char *set, const nf_links *l, const uint32_t *gold
         fclose(f);
 }
 
+/* For trying decisions on the logits (docs/links.md, seventh try):
+ * EVAL_LINKS_SCORED=FILE appends every scored pair (set, a, b, logit,
+ * linked, same gold document; -1 in examples/); EVAL_LINKS_EXPLAIN=FILE
+ * reads lines "set a b" and prints each pair's components (set, a, b,
+ * terms, names, numbers, alignment, length ratio, order, cosine, shared,
+ * logit), same-language pairs too. */
+static void dump_scored(const char *set, const nf_links *l, const uint32_t *gold)
+{
+    const char *path = getenv("EVAL_LINKS_SCORED");
+    FILE *f = path ? fopen(path, "a") : NULL;
+    const nfi_scored_pair *sp;
+    size_t n = nfi_links_scored(l, &sp);
+    for (size_t i = 0; f && i < n; i++)
+        fprintf(f, "%s\t%u\t%u\t%.6f\t%d\t%d\n", set, sp[i].a, sp[i].b, sp[i].logit, sp[i].linked,
+                gold ? gold[sp[i].a] == gold[sp[i].b] : -1);
+    if (f)
+        fclose(f);
+    path = getenv("EVAL_LINKS_EXPLAIN");
+    FILE *in = path ? fopen(path, "r") : NULL;
+    char line[512], s[128];
+    unsigned a, b;
+    while (in && fgets(line, sizeof line, in)) {
+        nf_link_explain e;
+        nf_error err;
+        if (sscanf(line, "%127s %u %u", s, &a, &b) != 3 || strcmp(s, set) || nf_links_explain(l, a, b, &e, &err))
+            continue;
+        printf("explain\t%s\t%u\t%u\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.0f\t%.3f\n", set, a, b, e.terms,
+               e.names, e.numbers, e.alignment, e.length_ratio, e.order, e.cosine, e.shared, e.logit);
+    }
+    if (in)
+        fclose(in);
+}
+
 static int eval_set(const char *shared, const struct eval_set *set, FILE *dump, bool *ok)
 {
     char path[4096];
@@ -168,6 +203,7 @@ static int eval_set(const char *shared, const struct eval_set *set, FILE *dump, 
     if (dump && !set->whole) /* the calibration is fitted on each set once */
         dump_pairs(dump, set->path, l, gold, &c);
     dump_pivots(set->path, l, gold, &c);
+    dump_scored(set->path, l, gold);
     nf_links_groups_free(&groups);
     nf_links_result_free(&lr);
     nf_links_free(l);
@@ -193,6 +229,7 @@ static void dump_examples(const char *source_dir, FILE *dump)
     if (!gold || nf_links_new(&l, NULL, &err) || nf_links_add(l, c.docs, c.n, &err) || nf_links_finish(l, &lr, &err))
         exit(2);
     dump_pivots("examples", l, NULL, &c);
+    dump_scored("examples", l, NULL);
     for (size_t a = 0; a < c.n; a++)
         for (size_t b = a + 1; b < c.n; b++) {
             if (strcmp(c.docs[a].lang, c.docs[b].lang) == 0)

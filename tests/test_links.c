@@ -2,7 +2,7 @@
  * test_links.c - cross-lingual links: name skeletons, pivot features of
  * documents written for this test, the user lexicon, and the goldens:
  * seeds 000/002 linked as a translation and nothing else; every examples/
- * translation pair found, with at most EXAMPLES_FALSE_LINKS other links.
+ * translation pair found and no other link (precision 1.0).
  */
 #include "test_util.h"
 
@@ -195,6 +195,33 @@ static void test_witness(void **state)
     assert_false(nfi_links_witness_veto(a2, 1, "en", b2, 1, "de", 0.5));
 }
 
+/* The sibling check (witness.c): a one-sided pick far below the other
+ * side's best asks how x agrees with that best partner z in their language. */
+static void test_sibling(void **state)
+{
+    (void)state;
+    /* x = 0 (en) picks y = 1 (de) at 1.8; y's best English is z = 2 at 14.7 */
+    nfi_lang_best x_de[] = {{1, "de", 1.8, 14.7}}, y_en[] = {{2, "en", 14.7, 14.7}};
+    uint64_t pair = 0;
+    assert_true(nfi_links_sibling(1.8, x_de, 1, "en", y_en, 1, "de", 0, 1, &pair));
+    assert_int_equal(pair, (uint64_t)0 << 32 | 2);
+    nfi_agreement reordered = {0.39, 95}, in_order = {0.6, 95}, little = {0.2, 10};
+    assert_false(nfi_links_decide(1.8, x_de, 1, "en", y_en, 1, "de", &reordered)); /* a rewrite beside z */
+    assert_true(nfi_links_decide(1.8, x_de, 1, "en", y_en, 1, "de", &in_order));   /* a sibling translation */
+    assert_true(nfi_links_decide(1.8, x_de, 1, "en", y_en, 1, "de", &little));     /* too little to tell */
+    assert_true(nfi_links_decide(1.8, x_de, 1, "en", y_en, 1, "de", NULL));
+    /* from b's side: b = 5 picks a = 4, whose best in b's language is 7 */
+    nfi_lang_best a_de[] = {{7, "de", 14.7, 14.7}}, b_en[] = {{4, "en", 1.8, 14.7}};
+    assert_true(nfi_links_sibling(1.8, a_de, 1, "en", b_en, 1, "de", 4, 5, &pair));
+    assert_int_equal(pair, (uint64_t)5 << 32 | 7);
+    /* no check: a small gap, a mutual best, a pair that does not link anyway */
+    nfi_lang_best y_near[] = {{2, "en", 5, 5}}, y_mutual[] = {{0, "en", 1.8, 1.8}};
+    assert_false(nfi_links_sibling(1.8, x_de, 1, "en", y_near, 1, "de", 0, 1, &pair));
+    assert_false(nfi_links_sibling(1.8, x_de, 1, "en", y_mutual, 1, "de", 0, 1, &pair));
+    nfi_lang_best x_better[] = {{3, "de", 9, 9}};
+    assert_false(nfi_links_sibling(1.8, x_better, 1, "en", y_en, 1, "de", 0, 1, &pair));
+}
+
 /* Groups: links and copies joined, the most linked version canonical. */
 static void test_groups(void **state)
 {
@@ -287,7 +314,6 @@ static void test_seeds_translation_only(void **state)
     cJSON_Delete(gold);
 }
 
-#define EXAMPLES_FALSE_LINKS 3
 
 static void test_examples_translations_found(void **state)
 {
@@ -312,9 +338,10 @@ static void test_examples_translations_found(void **state)
     print_message("examples: %zu of %zu translation pairs found, %zu links in all\n", found, expected, r.n_links);
     assert_true(expected >= 10);
     assert_int_equal(found, expected);
-    /* links between same-event rewrites (docs/links.md): 33 before the
-     * third-language checks, 3 after them; more is a regression */
-    assert_true(r.n_links - found <= EXAMPLES_FALSE_LINKS);
+    /* precision 1.0: no link between same-event rewrites (docs/links.md): 33
+     * before the third-language checks, 3 after them, none after the
+     * sibling check */
+    assert_int_equal(r.n_links, found);
     nf_links_result_free(&r);
     nf_links_free(l);
     tu_corpus_free(&c);
@@ -329,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_pivot_features),
         cmocka_unit_test(test_across_scripts),
         cmocka_unit_test(test_witness),
+        cmocka_unit_test(test_sibling),
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_russian_dictionary),
         cmocka_unit_test(test_user_lexicon),

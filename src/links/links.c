@@ -29,8 +29,11 @@
  *      best match changes.
  *   4. A pair is a translation when its languages differ, the score
  *      reaches the threshold, it is the best match of one of the two in
- *      the other's language, and no third language testifies against it
- *      (witness.c, from each document's best per language).
+ *      the other's language, no third language testifies against it
+ *      (witness.c, from each document's best per language) and, where only
+ *      one side picks it far below the other's best, that side agrees in
+ *      order with the other's best partner in its language (witness.c's
+ *      sibling check: one more pair scored, nfi_links_agreement).
  * Documents are processed in index order and candidates sorted, so the
  * result does not depend on thread counts.
  */
@@ -1241,21 +1244,34 @@ static void note_best(best_entry **slots, size_t *n, uint32_t doc, uint32_t othe
     n[doc]++;
 }
 
-static bool is_translation(const nf_links *l, const scored_pair *p, best_entry **best, const size_t *n_best)
+static nf_status is_translation(const nf_links *l, const scored_pair *p, best_entry **best, const size_t *n_best,
+                                bool *linked, nf_error *err)
 {
+    *linked = false;
     if (!nfi_links_may_link(l, p->score))
-        return false;
+        return NF_OK;
     const doc_entry *a = &l->docs[p->a], *b = &l->docs[p->b];
-    return nfi_links_decide(p->logit, best[p->a], n_best[p->a], a->lang, best[p->b], n_best[p->b], b->lang);
+    const best_entry *ba = best[p->a], *bb = best[p->b];
+    uint64_t sib;
+    nfi_agreement agree;
+    bool check = nfi_links_sibling(p->logit, ba, n_best[p->a], a->lang, bb, n_best[p->b], b->lang, p->a, p->b, &sib);
+    if (check) {
+        nf_status st = nfi_links_agreement(l, (size_t)(sib >> 32), (size_t)(uint32_t)sib, &agree, err);
+        if (st != NF_OK)
+            return st;
+    }
+    *linked = nfi_links_decide(p->logit, ba, n_best[p->a], a->lang, bb, n_best[p->b], b->lang, check ? &agree : NULL);
+    return NF_OK;
 }
 
 bool nfi_links_may_link(const nf_links *l, double score) { return score >= l->opt.threshold; }
-bool nfi_links_decide(double logit, const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
-                      size_t nb, const char *lang_b)
+
+nf_status nfi_links_agreement(const nf_links *l, size_t a, size_t b, nfi_agreement *out, nf_error *err)
 {
-    double best_a = nfi_links_best_in(ba, na, lang_b); /* a's best logit in b's language */
-    double best_b = nfi_links_best_in(bb, nb, lang_a);
-    return (logit >= best_a || logit >= best_b) && !nfi_links_witness_veto(ba, na, lang_a, bb, nb, lang_b, logit);
+    nf_link_explain e;
+    nf_status st = nf_links_explain(l, a, b, &e, err);
+    *out = (nfi_agreement){e.order, e.shared};
+    return st;
 }
 
 static void free_scratch(search_scratch *s, int n)
@@ -1354,7 +1370,7 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
         for (size_t k = 0; k < n_best[d]; k++)
             best[d][k].back = nfi_links_best_in(best[best[d][k].doc], n_best[best[d][k].doc], l->docs[d].lang);
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++)
-        if ((sp[i].linked = is_translation(l, &sp[i], best, n_best)))
+        if ((st = is_translation(l, &sp[i], best, n_best, &sp[i].linked, err)) == NF_OK && sp[i].linked)
             out->links[out->n_links++] = (nf_link){sp[i].a, sp[i].b, sp[i].score};
     for (size_t i = 0; best && i < l->n; i++)
         free(best[i]);

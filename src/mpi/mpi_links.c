@@ -49,7 +49,11 @@
  *      which take each document's best per other language and the partner
  *      that has it, ask that partner's owner for its best back in the
  *      document's language, and send them all back to the pairs that reach
- *      the threshold (nfi_links_decide, with the witness check);
+ *      the threshold (nfi_links_decide, with the witness check); a pair
+ *      whose decision needs the sibling check (nfi_links_sibling: the
+ *      agreement of one side x with the other side's best partner z)
+ *      asks the home of (x, z), which measures each pair asked once in
+ *      step 6's rounds (nfi_links_agreement) and answers every ask;
  *   8. the links to rank 0, sorted by (a, b) as the single process's.
  * Every exchange is the bounded all-to-all (mpi_exchange.c). Memory: a rank
  * holds at most one round of documents in its stage (a batch, ROUND_DOCS,
@@ -416,7 +420,19 @@ typedef struct best_reply {
     uint32_t idx, side;
     double best, back; /* back: the best partner's own best in the document's language */
     char lang[16];
+    uint32_t other, pad; /* the best partner (the sibling check) */
 } best_reply;
+
+/* The sibling check (witness.c): a pair's home asks the home of (x, z) for
+ * their agreement, which answers each ask. */
+typedef struct agree_ask {
+    uint64_t pair;
+    uint32_t src, idx; /* the asking rank, its pair */
+} agree_ask;
+typedef struct agree_rec {
+    uint64_t pair; /* the ask's idx in an answer */
+    nfi_agreement a;
+} agree_rec;
 
 /* A document's best in one language on its owner, and the question to the
  * best partner's owner for that partner's best back (witness.c). */
@@ -470,6 +486,8 @@ typedef struct dlinks {
     grown pairs;           /* pairs this rank is home to (u64), then */
     grown results;         /* ... their scores (result_rec) */
     grown bests;           /* ... the best logits per language of their documents (best_reply) */
+    nfi_agreement *agree;  /* ... per pair, the agreement the sibling check asked for */
+    bool *asked;           /* ... and whether it asked */
     nfi_buf *out;          /* per rank: the fetch replies */
     nfi_kv *fetched;       /* document -> its index in the stage, this scoring round */
     size_t n_fetched, cap_fetched;
@@ -1256,10 +1274,11 @@ static nf_status stage_docs(dlinks *x, const uint64_t *pairs, size_t n, nf_error
     return st;
 }
 
-/* Scores the n pairs of x->pairs listed in order[]. */
-static nf_status score_round(dlinks *x, const nfi_kv *order, size_t n, nf_error *err)
+/* Scores the n pairs of all[] listed in order[] into x->results or, with
+ * agreed, measures their agreement into it (agree_rec). */
+static nf_status score_round(dlinks *x, const uint64_t *all, const nfi_kv *order, size_t n, grown *agreed,
+                             nf_error *err)
 {
-    const uint64_t *all = (const uint64_t *)x->pairs.data;
     uint64_t *pairs = malloc((n ? n : 1) * sizeof *pairs), *lp = malloc((n ? n : 1) * sizeof *lp);
     nfi_scored_pair *sc = malloc((n ? n : 1) * sizeof *sc);
     nf_status st = pairs && lp && sc ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -1273,9 +1292,15 @@ static nf_status score_round(dlinks *x, const nfi_kv *order, size_t n, nf_error 
             st = nfi_fail(err, NF_ERR_PARSE, "MPI: a document of a pair was not sent");
         lp[i] = (uint64_t)la << 32 | lb;
     }
-    if (st == NF_OK)
+    for (size_t i = 0; agreed && st == NF_OK && i < n; i++) {
+        agree_rec r = {pairs[i], {0, 0}};
+        st = nfi_links_agreement(x->l, (size_t)(lp[i] >> 32), (size_t)(uint32_t)lp[i], &r.a, err);
+        if (st == NF_OK)
+            st = grow_push(agreed, &r, err);
+    }
+    if (st == NF_OK && !agreed)
         st = nfi_links_score(x->l, lp, n, sc, err);
-    for (size_t i = 0; st == NF_OK && i < n; i++) {
+    for (size_t i = 0; !agreed && st == NF_OK && i < n; i++) {
         result_rec r = {(uint32_t)(pairs[i] >> 32), (uint32_t)pairs[i], sc[i].score, sc[i].logit, "", ""};
         memcpy(r.lang_a, view_of(x, sc[i].a).lang, sizeof r.lang_a);
         memcpy(r.lang_b, view_of(x, sc[i].b).lang, sizeof r.lang_b);
@@ -1310,20 +1335,21 @@ static size_t new_locals(const dlinks *x, uint64_t pair, nfi_hmap *locals, bool 
  * finish, and rounds cut between documents; a round also loads at most
  * LOCAL_DOCS of the rank's own documents (from the weighted file, again
  * in each round that needs them). */
-static nf_status score_all(dlinks *x, nf_error *err)
+static nf_status score_all(dlinks *x, const grown *pairs, grown *agreed, nf_error *err)
 {
-    const uint64_t *p = (const uint64_t *)x->pairs.data;
-    nfi_kv *order = malloc((x->pairs.n ? x->pairs.n : 1) * sizeof *order);
-    x->out = calloc((size_t)x->m->size, sizeof *x->out);
+    const uint64_t *p = (const uint64_t *)pairs->data;
+    size_t n_pairs = pairs->n;
+    nfi_kv *order = malloc((n_pairs ? n_pairs : 1) * sizeof *order);
+    if (!x->out && (x->out = calloc((size_t)x->m->size, sizeof *x->out)))
+        for (int r = 0; r < x->m->size; r++)
+            nfi_buf_init(&x->out[r]);
     nf_status st = order && x->out ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (int r = 0; x->out && r < x->m->size; r++)
-        nfi_buf_init(&x->out[r]);
-    for (size_t i = 0; st == NF_OK && i < x->pairs.n; i++) {
+    for (size_t i = 0; st == NF_OK && i < n_pairs; i++) {
         uint64_t a = p[i] >> 32, b = (uint32_t)p[i];
         order[i] = (nfi_kv){!is_local(x, a) ? a + 1 : !is_local(x, b) ? b + 1 : 0, i};
     }
     if (st == NF_OK)
-        nfi_kv_sort(order, x->pairs.n);
+        nfi_kv_sort(order, n_pairs);
     size_t next = 0;
     nfi_hmap locals;
     nfi_hmap_init(&locals);
@@ -1331,7 +1357,7 @@ static nf_status score_all(dlinks *x, nf_error *err)
     while (st == NF_OK) {
         size_t from = next, to = next, remote = 0;
         nfi_hmap_clear(&locals);
-        while (to < x->pairs.n && to - from < SCORE_PAIRS && !oom) {
+        while (to < n_pairs && to - from < SCORE_PAIRS && !oom) {
             bool new_doc = order[to].key && (to == from || order[to].key != order[to - 1].key);
             uint64_t pair = p[order[to].val];
             if ((new_doc && remote == FETCH_DOCS) ||
@@ -1342,9 +1368,9 @@ static nf_status score_all(dlinks *x, nf_error *err)
         }
         if (oom) /* the others wait in the collective: the caller aborts the job */
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        if (st != NF_OK || !nfi_mpi_any(from < x->pairs.n))
+        if (st != NF_OK || !nfi_mpi_any(from < n_pairs))
             break;
-        st = score_round(x, order + from, to - from, err);
+        st = score_round(x, p, order + from, to - from, agreed, err);
         next = to;
     }
     nfi_hmap_free(&locals);
@@ -1518,7 +1544,8 @@ static nf_status best_logits(dlinks *x, nf_error *err)
             gi++;
         for (size_t w = i; w < k; w++) /* each language's best to each pair that may link */
             for (size_t e = g0; (b[w].flags & BEST_WANT) && e < gi; e++) {
-                rep[n_rep] = (best_reply){b[w].idx, b[w].flags & BEST_B, c.groups[e].best, c.groups[e].back, ""};
+                rep[n_rep] = (best_reply){b[w].idx, b[w].flags & BEST_B, c.groups[e].best, c.groups[e].back, "",
+                                          c.groups[e].other, 0};
                 memcpy(rep[n_rep].lang, c.groups[e].lang, 12);
                 dest[n_rep++] = b[w].src;
             }
@@ -1549,21 +1576,125 @@ static size_t side_bests(const grown *g, size_t *at, uint32_t idx, uint32_t side
     while (*at < g->n && (r[*at].idx < idx || (r[*at].idx == idx && r[*at].side < side)))
         (*at)++;
     for (; *at < g->n && r[*at].idx == idx && r[*at].side == side; (*at)++, n++) {
-        out[n] = (nfi_lang_best){0, "", r[*at].best, r[*at].back};
+        out[n] = (nfi_lang_best){r[*at].other, "", r[*at].best, r[*at].back};
         memcpy(out[n].lang, r[*at].lang, 12);
     }
     return n;
 }
 
 /* The decision of pair i: threshold, best match of one side, no witness
- * in a third language against it (nf_links_finish's is_translation). */
+ * in a third language against it, the sibling check's agreement (asked
+ * before, sibling_agreements) (nf_links_finish's is_translation). */
 static bool decide(const dlinks *x, size_t i, size_t *at, nfi_lang_best *ba, nfi_lang_best *bb)
 {
     const result_rec *r = &((const result_rec *)x->results.data)[i];
     if (!nfi_links_may_link(x->l, r->score))
         return false;
     size_t na = side_bests(&x->bests, at, (uint32_t)i, 0, ba), nb = side_bests(&x->bests, at, (uint32_t)i, 1, bb);
-    return nfi_links_decide(r->logit, ba, na, r->lang_a, bb, nb, r->lang_b);
+    return nfi_links_decide(r->logit, ba, na, r->lang_a, bb, nb, r->lang_b, x->asked[i] ? &x->agree[i] : NULL);
+}
+
+/* The most languages of one side among the replies (sorted by cmp_reply). */
+static size_t most_langs(const dlinks *x)
+{
+    size_t most = 1;
+    for (size_t i = 0, k; i < x->bests.n; i = k) {
+        const best_reply *r = (const best_reply *)x->bests.data;
+        for (k = i; k < x->bests.n && r[k].idx == r[i].idx && r[k].side == r[i].side;)
+            k++;
+        most = k - i > most ? k - i : most;
+    }
+    return most;
+}
+
+static nf_status agree_answer(void *ctx, const void *recs, size_t n, nf_error *err)
+{
+    dlinks *x = ctx;
+    const agree_rec *a = recs;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].pair >= x->results.n)
+            return nfi_fail(err, NF_ERR_PARSE, "MPI: an agreement for no pair");
+        x->asked[a[i].pair] = true, x->agree[a[i].pair] = a[i].a;
+    }
+    return NF_OK;
+}
+
+static int cmp_agree(const void *p, const void *q)
+{
+    uint64_t a = ((const agree_rec *)p)->pair, b = ((const agree_rec *)q)->pair;
+    return (a > b) - (a < b);
+}
+
+/* The pair (x, z) of each ask, measured on its home (score_all's rounds),
+ * answered to every rank that asked. */
+static nf_status answer_asks(dlinks *x, const grown *asks, nf_error *err)
+{
+    const agree_ask *q = (const agree_ask *)asks->data;
+    grown uniq = {malloc((asks->n ? asks->n : 1) * 8), 0, asks->n, 8}, agreed = {NULL, 0, 0, sizeof(agree_rec)};
+    uint64_t *u = (uint64_t *)uniq.data, *scratch = malloc((asks->n ? asks->n : 1) * 8);
+    nf_status st = u && scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == NF_OK && i < asks->n; i++)
+        u[i] = q[i].pair;
+    if (st == NF_OK && asks->n)
+        nfi_u64_sort(u, asks->n, scratch);
+    for (size_t i = 0; st == NF_OK && i < asks->n; i++)
+        if (!uniq.n || u[uniq.n - 1] != u[i])
+            u[uniq.n++] = u[i];
+    free(scratch);
+    if (st == NF_OK) /* collective, like every round of score_all */
+        st = score_all(x, &uniq, &agreed, err);
+    agree_rec *a = (agree_rec *)agreed.data, *ans = malloc((asks->n ? asks->n : 1) * sizeof *ans);
+    uint32_t *dest = malloc((asks->n ? asks->n : 1) * sizeof *dest);
+    if (st == NF_OK && (!ans || !dest))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK && agreed.n)
+        qsort(a, agreed.n, sizeof *a, cmp_agree);
+    for (size_t i = 0; st == NF_OK && i < asks->n; i++) {
+        agree_rec key = {q[i].pair, {0, 0}};
+        const agree_rec *f = agreed.n ? bsearch(&key, a, agreed.n, sizeof *a, cmp_agree) : NULL;
+        if (!f)
+            st = nfi_fail(err, NF_ERR_PARSE, "MPI: a pair of the sibling check was not measured");
+        else
+            ans[i] = (agree_rec){q[i].idx, f->a}, dest[i] = q[i].src;
+    }
+    if (st == NF_OK)
+        st = send_array(x, ans, dest, sizeof *ans, asks->n, agree_answer, x, err);
+    free(ans), free(dest), free(uniq.data), free(agreed.data);
+    return st;
+}
+
+/* 7b. The sibling check (witness.c): each pair that needs the agreement of
+ * one side with a document of its own language asks that pair's home. */
+static nf_status sibling_agreements(dlinks *x, nf_error *err)
+{
+    if (x->bests.n)
+        qsort(x->bests.data, x->bests.n, sizeof(best_reply), cmp_reply);
+    size_t most = most_langs(x), n_results = x->results.n ? x->results.n : 1;
+    nfi_lang_best *ba = malloc(most * sizeof *ba), *bb = malloc(most * sizeof *bb);
+    agree_ask *ask = malloc(n_results * sizeof *ask);
+    uint32_t *dest = malloc(n_results * sizeof *dest);
+    x->agree = calloc(n_results, sizeof *x->agree), x->asked = calloc(n_results, sizeof *x->asked);
+    bool ok = ba && bb && ask && dest && x->agree && x->asked;
+    nf_status st = ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    const result_rec *res = (const result_rec *)x->results.data;
+    size_t n = 0, at = 0;
+    for (size_t i = 0; st == NF_OK && i < x->results.n; i++) {
+        if (!nfi_links_may_link(x->l, res[i].score))
+            continue;
+        size_t na = side_bests(&x->bests, &at, (uint32_t)i, 0, ba), nb = side_bests(&x->bests, &at, (uint32_t)i, 1, bb);
+        uint64_t pair;
+        if (nfi_links_sibling(res[i].logit, ba, na, res[i].lang_a, bb, nb, res[i].lang_b, res[i].a, res[i].b, &pair))
+            ask[n] = (agree_ask){pair, (uint32_t)x->m->rank, (uint32_t)i}, dest[n++] = pair_home(x, pair);
+    }
+    free(ba), free(bb);
+    grown got = {NULL, 0, 0, sizeof(agree_ask)};
+    if (st == NF_OK)
+        st = send_array(x, ask, dest, sizeof *ask, n, grow_sink, &got, err);
+    free(ask), free(dest);
+    if (st == NF_OK)
+        st = answer_asks(x, &got, err);
+    free(got.data);
+    return st;
 }
 
 static int cmp_link(const void *p, const void *q)
@@ -1581,15 +1712,7 @@ static nf_status send_links(dlinks *x, nf_links_result *out, nf_error *err)
     link_rec *lk = malloc((x->results.n ? x->results.n : 1) * sizeof *lk);
     uint32_t *dest = calloc(x->results.n ? x->results.n : 1, sizeof *dest);
     grown got = {NULL, 0, 0, sizeof(link_rec)};
-    if (x->bests.n)
-        qsort(x->bests.data, x->bests.n, sizeof(best_reply), cmp_reply);
-    size_t most = 1; /* the most languages of one side */
-    for (size_t i = 0, k; i < x->bests.n; i = k) {
-        const best_reply *r = (const best_reply *)x->bests.data;
-        for (k = i; k < x->bests.n && r[k].idx == r[i].idx && r[k].side == r[i].side;)
-            k++;
-        most = k - i > most ? k - i : most;
-    }
+    size_t most = most_langs(x); /* the replies were sorted by sibling_agreements */
     nfi_lang_best *ba = malloc(most * sizeof *ba), *bb = malloc(most * sizeof *bb);
     nf_status st = lk && dest && ba && bb ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     size_t n = 0, at = 0;
@@ -1618,6 +1741,7 @@ static void dlinks_free(dlinks *x)
     if (x->weighted)
         fclose(x->weighted);
     free(x->cands.data), free(x->pairs.data), free(x->results.data), free(x->bests.data), free(x->fetched);
+    free(x->agree), free(x->asked);
     for (int r = 0; x->out && r < x->m->size; r++)
         nfi_buf_free(&x->out[r]);
     free(x->out);
@@ -1655,9 +1779,11 @@ static nf_status finish_links(nf_mpi_links *ml, const uint64_t *docs_of, nf_link
     if (st == NF_OK)
         st = gather_pairs(&x, err);
     if (st == NF_OK)
-        st = score_all(&x, err);
+        st = score_all(&x, &x.pairs, NULL, err);
     if (st == NF_OK)
         st = best_logits(&x, err);
+    if (st == NF_OK)
+        st = sibling_agreements(&x, err);
     if (st == NF_OK)
         st = send_links(&x, out, err);
     ml->bytes_finish = x.bytes;
