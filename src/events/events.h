@@ -209,9 +209,28 @@ typedef struct nfi_score_parts {
     bool same_lang;    /* the event has a report in the document's language */
     bool headline;     /* judged as a headline (nfi_is_headline) */
     int timed;         /* NFI_TIME_* of the document (its own or its component's) */
+    bool country_conflict; /* the headline names countries, the event others only */
 } nfi_score_parts;
 
 bool nfi_is_headline(const nfi_docvec *v);
+
+/* Countries in title pivots (evfeat.c): a headline-only record's title
+ * pivot holds one feature per country its title names
+ * (nfi_country_feature of the ISO region code). A set of all of them tells
+ * those features from the pivot's others; a headline that names countries,
+ * none of which an event's reports name, rarely reports that event
+ * (docs/events.md, "seventh round"). */
+#define NFI_MAX_REGIONS 512
+typedef struct nfi_country_set {
+    uint64_t h[NFI_MAX_REGIONS]; /* sorted */
+    size_t n;
+} nfi_country_set;
+uint64_t nfi_country_feature(const char *region);
+void nfi_country_set_init(nfi_country_set *s);
+/* The country features of a pivot vector (at most max, in its order). */
+size_t nfi_countries_of(const nfi_country_set *s, const nfi_svec *pivot, uint64_t *out, size_t max);
+/* Whether both lists name countries and share none. */
+bool nfi_countries_conflict(const uint64_t *a, size_t na, const uint64_t *b, size_t nb);
 void nfi_score_parts_of(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
                         bool same_lang, int timed, double gap_days, nfi_score_parts *p);
 /* A headline's probability of belonging to the event, or an article's

@@ -9,7 +9,9 @@
  *   names  name keys, adjacent name pairs and numbers (entities.c)
  *   pivot  a headline-only record's title pivot (the links stage's builder)
  *          and one feature per country its title names (ICU's CLDR names
- *          in the record's language, loaded once per language and context)
+ *          in the record's language, loaded once per language and context;
+ *          nfi_country_feature of the region code, so that nfi_country_set
+ *          tells them from the pivot's other features)
  * Terms share one hash namespace between title and body, so a term has one
  * document frequency (and a title that is the text's first line copies the
  * body's first term hashes instead of hashing them again). One-letter
@@ -243,6 +245,56 @@ static nf_status put_key(nfi_featctx *c, uint64_t k, size_t r, nf_error *err)
     return NF_OK;
 }
 
+uint64_t nfi_country_feature(const char *region) { return nfi_feat_hash('C', region, 2); }
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void nfi_country_set_init(nfi_country_set *s)
+{
+    const char *const *regions = uloc_getISOCountries();
+    s->n = 0;
+    for (size_t r = 0; regions[r] && s->n < NFI_MAX_REGIONS; r++)
+        s->h[s->n++] = nfi_country_feature(regions[r]);
+    qsort(s->h, s->n, sizeof *s->h, cmp_u64);
+}
+
+static bool is_country(const nfi_country_set *s, uint64_t h)
+{
+    size_t a = 0, b = s->n;
+    while (a < b) {
+        size_t k = a + (b - a) / 2;
+        if (s->h[k] < h)
+            a = k + 1;
+        else
+            b = k;
+    }
+    return a < s->n && s->h[a] == h;
+}
+
+size_t nfi_countries_of(const nfi_country_set *s, const nfi_svec *pivot, uint64_t *out, size_t max)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < pivot->n && n < max; i++)
+        if (is_country(s, pivot->f[i].hash))
+            out[n++] = pivot->f[i].hash;
+    return n;
+}
+
+bool nfi_countries_conflict(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
+{
+    if (na == 0 || nb == 0)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = 0; j < nb; j++)
+            if (a[i] == b[j])
+                return false;
+    return true;
+}
+
 /* Puts one name of region r (UTF-16) into c->countries. */
 static nf_status put_country(nfi_featctx *c, const char *lang, uint64_t lh, const UChar *u, int32_t n,
                              size_t r, bool stemmer, nfi_token_vec *tv, nfi_buf *pool, nf_error *err)
@@ -339,7 +391,7 @@ static nf_status title_countries(nfi_featctx *c, const nf_clean_doc *cd, nfi_doc
             i++;
         else
             v = nfi_hmap_get(&c->countries, country_key(lh, s0, 0));
-        if (v && !nfi_docfeat_push(out, CH_PIVOT, nfi_feat_hash('C', regions[*v - 1], 2), 0))
+        if (v && !nfi_docfeat_push(out, CH_PIVOT, nfi_country_feature(regions[*v - 1]), 0))
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     return st;

@@ -35,7 +35,9 @@
  * larger one within ATTACH_DAYS, earlier or later, that the headline model
  * scores best on their title profiles, from probability ATTACH_P, or
  * ATTACH_LEAD_P when that event leads the other candidates by
- * ATTACH_MARGIN in logit (attach_small; a title-profile index of its own). Both kinds of joins go
+ * ATTACH_MARGIN in logit (attach_small; a title-profile index of its own),
+ * unless both name countries in their pivot profiles and share none (the
+ * stream's country conflict, stream.c, as a veto). Both kinds of joins go
  * into one union-find, so the groups do not depend on the order in which
  * joins are found. An event's title, names and pivot profiles get tables
  * (sparse.c) before its candidates are scored, so each candidate's few
@@ -477,6 +479,28 @@ static uint32_t first_after(const nfi_merge_event *m, size_t n, double t)
     return a;
 }
 
+/* The countries each timed headline event's pivot profile names:
+ * (*cl)[(*coff)[e] .. (*coff)[e + 1]) (nfi_countries_of). */
+static bool event_countries(const nfi_merge_event *m, const nfi_event_profile *prof, size_t n, size_t **coff,
+                            uint64_t **cl)
+{
+    nfi_country_set cs;
+    nfi_country_set_init(&cs);
+    size_t total = 0;
+    for (size_t e = 0; e < n; e++)
+        total += m[e].timed && m[e].headlines ? prof[e].ch[CH_PIVOT].n : 0;
+    *coff = malloc((n + 1) * sizeof **coff);
+    *cl = malloc((total ? total : 1) * sizeof **cl);
+    if (!*coff || !*cl)
+        return false;
+    (*coff)[0] = 0;
+    for (size_t e = 0; e < n; e++) {
+        size_t k = m[e].timed && m[e].headlines ? prof[e].ch[CH_PIVOT].n : 0;
+        (*coff)[e + 1] = (*coff)[e] + nfi_countries_of(&cs, &prof[e].ch[CH_PIVOT], *cl + (*coff)[e], k);
+    }
+    return true;
+}
+
 /* Small timed headline events (at most ATTACH_MAX reports: most are one
  * report that started an event the stream's later reports did not join)
  * join the larger timed headline event within ATTACH_DAYS that the
@@ -488,17 +512,22 @@ static uint32_t first_after(const nfi_merge_event *m, size_t n, double t)
  * differ. Unlike the stream, an event formed after the small one's report
  * is a candidate too. Candidates share a title-profile feature (each list
  * read back at most SCAN entries from the last event starting within
- * ATTACH_DAYS after the small one). */
+ * ATTACH_DAYS after the small one). An event that names countries (its
+ * pivot profile's country features) never attaches to one that names only
+ * others: a conflict costs the stream's model COUNTRY_CONFLICT in logit,
+ * here, where the stream already passed both by, it vetoes. */
 static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof, size_t n, const double *b,
                          uint32_t *parent, sl_scratch *sc)
 {
+    size_t *coff = NULL;
+    uint64_t *cl = NULL;
     sl_index ix = {0};
     nfi_hmap_init(&ix.map);
     bool ok = true;
     for (uint32_t e = 0; ok && e < n; e++)
         ok = !m[e].timed || !m[e].headlines || index_event(&ix, &prof[e], e, CH_TITLE, CH_TITLE + 1);
     uint32_t *best = malloc((n ? n : 1) * sizeof *best);
-    ok = ok && best;
+    ok = ok && best && event_countries(m, prof, n, &coff, &cl);
     if (ok)
         for (size_t k = 0; k < n; k++) /* the joins before marked their own candidates */
             sc->acc[k].seen = 0;
@@ -533,7 +562,8 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
             double gap = m[s].first_t - m[a].last_t;
             if (m[a].first_t - m[s].last_t > gap)
                 gap = m[a].first_t - m[s].last_t;
-            if (gap > ATTACH_DAYS)
+            if (gap > ATTACH_DAYS ||
+                nfi_countries_conflict(cl + coff[s], coff[s + 1] - coff[s], cl + coff[a], coff[a + 1] - coff[a]))
                 continue;
             double other = m[a].lang != m[s].lang;
             double lex = cos_of(sc->dot[(size_t)a * N_CH], q, &prof[a].ch[CH_TITLE]);
@@ -555,6 +585,8 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
         if (best[s] != NONE)
             nfi_uf_union(parent, best[s] < s ? best[s] : s, best[s] < s ? s : best[s]);
     free(best);
+    free(coff);
+    free(cl);
     free_index(&ix);
     return ok;
 }

@@ -30,6 +30,12 @@
  *   the model was fitted on single pairs, while a headline that only one
  *   live event comes near is more likely that event's than the pair's
  *   probability says (docs/events.md, "fifth round").
+ * - A live event keeps the countries its reports' titles name (the country
+ *   features of their title pivots, up to SLOT_COUNTRIES; more: never a
+ *   conflict). A timed headline that names countries, none of them the
+ *   event's, loses COUNTRY_CONFLICT in logit against it: within one broad
+ *   topic a report of another country's athletes, team or delegation is
+ *   another event (docs/events.md, "seventh round").
  * - An event whose last report is more than window_days before the current
  *   document leaves the live set: it is finalized (callback), its centroid
  *   freed, its slot reused. Its postings die with it and are swept once
@@ -57,10 +63,14 @@ static const uint32_t centroid_cap[N_CH] = {128, 512, 256, 256};
 static const uint64_t channel_salt[N_CH] = {0x1111111111111111ULL, 0x2222222222222222ULL,
                                             0x3333333333333333ULL, 0x4444444444444444ULL};
 
+#define SLOT_COUNTRIES 16 /* countries an event's reports name, kept to tell a conflict */
+
 typedef struct live_slot {
     nfi_svec c[N_CH];
     uint64_t langs[MAX_LANGS];
     uint32_t n_langs;
+    uint32_t n_countries; /* SLOT_COUNTRIES + 1: more than fit (never a conflict) */
+    uint64_t countries[SLOT_COUNTRIES];
     size_t postings;
 } live_slot;
 
@@ -129,6 +139,9 @@ struct nfi_stream {
     cand *top; /* the best candidates, ranked */
     size_t n_top, cap_top;
     nfi_svec_table doc_table[N_CH]; /* the scored document's features, per channel */
+    nfi_country_set country_set;     /* tells country features in title pivots */
+    uint64_t doc_countries[SLOT_COUNTRIES]; /* the countries the pushed document's title names */
+    size_t n_doc_countries;
     uint64_t *fresh; /* post_new: salted hashes of features to post, then their lists */
     size_t cap_fresh;
     size_t scored;
@@ -152,6 +165,7 @@ nf_status nfi_stream_new(nfi_stream **out, const nf_events_options *o, nfi_final
     s->fn = fn;
     s->ctx = ctx;
     nfi_hmap_init(&s->index);
+    nfi_country_set_init(&s->country_set);
     *out = s;
     return NF_OK;
 }
@@ -249,7 +263,10 @@ void nfi_score_parts_of(const nf_events_options *o, const nfi_docvec *v, const n
     p->same_lang = same_lang;
     p->headline = nfi_is_headline(v);
     p->timed = timed;
+    p->country_conflict = false; /* set by the stream, which keeps the events' countries */
 }
+
+#define COUNTRY_CONFLICT 3.0 /* logit lost by a headline naming only countries the event does not */
 
 /* Headlines with a time of day: the probability that the headline reports
  * the event, from a logistic model of the cosines and the time gap in hours
@@ -266,6 +283,8 @@ double nfi_score_value(const nf_events_options *o, const nfi_score_parts *p)
         double other = p->same_lang ? 0 : 1;
         double z = b[0] + b[1] * lex + b[2] * p->cos[CH_NAMES] + b[3] * p->cos[CH_PIVOT] +
                    b[4] * other * p->cos[CH_PIVOT] + b[5] * log1p(24 * p->gap_days) + b[6] * other;
+        if (p->country_conflict)
+            z -= COUNTRY_CONFLICT;
         return 1 / (1 + exp(-z));
     }
     double decay = o->time_scale > 0 ? exp(-p->gap_days / o->time_scale) : 1;
@@ -569,6 +588,29 @@ static bool add_member(event_rec *e, uint32_t doc)
     return true;
 }
 
+/* The slot's countries, with those of a new member. */
+static void add_countries(live_slot *l, const uint64_t *c, size_t n)
+{
+    for (size_t i = 0; i < n && l->n_countries <= SLOT_COUNTRIES; i++) {
+        uint32_t k = 0;
+        while (k < l->n_countries && l->countries[k] != c[i])
+            k++;
+        if (k < l->n_countries)
+            continue;
+        if (l->n_countries < SLOT_COUNTRIES)
+            l->countries[l->n_countries] = c[i];
+        l->n_countries++; /* past SLOT_COUNTRIES: too many to tell a conflict */
+    }
+}
+
+/* Whether the pushed document names countries and the slot's reports
+ * name only others. */
+static bool country_conflict(const nfi_stream *s, const live_slot *l)
+{
+    return l->n_countries <= SLOT_COUNTRIES &&
+           nfi_countries_conflict(s->doc_countries, s->n_doc_countries, l->countries, l->n_countries);
+}
+
 static bool update_live(nfi_stream *s, uint32_t event, const nfi_docvec *v)
 {
     uint32_t slot = s->hot[event].slot;
@@ -580,6 +622,7 @@ static bool update_live(nfi_stream *s, uint32_t event, const nfi_docvec *v)
             return false;
     if (!has_lang(l, v->lang) && l->n_langs < MAX_LANGS)
         l->langs[l->n_langs++] = v->lang;
+    add_countries(l, s->doc_countries, s->n_doc_countries);
     return true;
 }
 
@@ -611,6 +654,7 @@ static bool new_event(nfi_stream *s, uint32_t doc, double t, const nfi_docvec *v
     e->queued_t = -HUGE_VAL;
     s->hot[*event] = (ev_hot){slot, 0};
     s->slots[slot].n_langs = 0;
+    s->slots[slot].n_countries = 0;
     s->slots[slot].postings = 0;
     if (++s->n_live > s->max_live)
         s->max_live = s->n_live;
@@ -795,6 +839,7 @@ static uint32_t best_event(nfi_stream *s, uint32_t doc, nfi_docvec *v, double t,
             v->ch[CH_PIVOT].table = &s->doc_table[CH_PIVOT];
         nfi_score_parts p;
         nfi_score_parts_of(&s->o, v, c, same_lang, timed, t - e->last_t, &p); /* clock gap */
+        p.country_conflict = p.headline && timed == NFI_TIME_OF_DAY && country_conflict(s, l);
         double sc = nfi_score_value(&s->o, &p);
         if (s->trace)
             s->trace(s->trace_ctx, doc, event, &p);
@@ -817,6 +862,9 @@ nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, cons
     nf_status st = expire(s, t, err);
     if (st != NF_OK)
         return st;
+    s->n_doc_countries = v->title_pivot ? nfi_countries_of(&s->country_set, &v->ch[CH_PIVOT], s->doc_countries,
+                                                           SLOT_COUNTRIES)
+                                        : 0;
     bool ok;
     if (forced != NONE) {
         *event = forced;
