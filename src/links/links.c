@@ -238,26 +238,25 @@ nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error
 /* The inverted index of the candidate search: the features found in at
  * least 2 and at most max_df documents, each with its documents. */
 typedef struct postings {
-    size_t *offsets;   /* n_keys + 1 into entries, then hits */
-    nfi_kv *entries;   /* key: feature hash; val = doc << 32 | index of the feature in that doc */
-    /* The same postings as the search reads them: the document, its
-     * language and the feature's weight side by side, where entries would
-     * send it to two other places (the document, its weights) per posting;
-     * each feature's grouped by language (group_by_language). Made in the
-     * memory of entries, front to back (a posting is 12 bytes, an entry
-     * 16: each is written where entries are read already), which then
-     * shrinks to the postings (the 20 MB file: 70 MB of entries, 465,000
-     * postings in 5.6 MB) for the search; entries is then NULL. */
+    size_t *offsets;   /* n_keys + 1 into hits */
+    /* Each posting as the search reads it: the document, its language and
+     * the feature's weight side by side, where a (document, feature) pair
+     * would send it to two other places (the document, its weights);
+     * each feature's grouped by language (group_by_language). The 20 MB
+     * file: 465,000 postings in 5.6 MB. */
     struct posting { uint32_t doc, lang_id; float weight; } *hits;
     size_t n_keys;
 } postings;
 
+/* post gets room for a word (8 bytes) per feature: the index writes each
+ * feature's word (FOUND_*) there, and the weigh pass narrows it in place
+ * to the feature's postings list. */
 static nf_status alloc_doc_arrays(doc_entry *d)
 {
     free(d->weights), free(d->post); /* an earlier finish's */
     free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
-    d->post = malloc((d->pivot.n_features + 1) * sizeof *d->post);
+    d->post = malloc((d->pivot.n_features + 1) * sizeof(uint64_t));
     d->cross = NULL, d->cross_kind = NULL; /* at their size, later */
     d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
@@ -277,15 +276,25 @@ static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
 enum { TF_TABLE = 256 };
 /* A feature's word in index_features: its document frequency, whether
  * documents of two languages have it, and its postings list (or
- * UINT32_MAX) above. */
+ * UINT32_MAX) above, numbered within its chunk of the index (key_base). It
+ * sits in the document's post array, 8 bytes a feature, until weigh_task
+ * reads it (word_at). */
 #define FOUND_DF 0x7FFFFFFFu
 #define FOUND_ACROSS 0x80000000u
+enum { INDEX_CHUNKS = 16, INDEX_CHUNK_SHIFT = 60 }; /* the chunk of a hash: its top 4 bits */
+
+static uint64_t word_at(const uint32_t *post, size_t j)
+{
+    uint64_t w;
+    memcpy(&w, (const char *)post + j * sizeof w, sizeof w);
+    return w;
+}
+static void set_word(uint32_t *post, size_t j, uint64_t w) { memcpy((char *)post + j * sizeof w, &w, sizeof w); }
 
 typedef struct weigh_ctx {
     nf_links *l;
     size_t n_docs; /* the corpus's (the stage's, or every rank's: nfi_links_weigh) */
-    const uint64_t *found; /* per feature, its word (FOUND_*), documents back to back */
-    const size_t *first;   /* where each document's words begin (n + 1) */
+    const size_t *key_base; /* per chunk of the index, its first key's number (NULL: no keys) */
     double *idf; /* n_docs + 1 */
     double tf[TF_TABLE];
 } weigh_ctx;
@@ -332,29 +341,35 @@ static bool cross_all(doc_entry *d)
 }
 
 /* A document's weights (kind weight x IDF x (1 + log count)) from the
- * document frequencies in its words (found), its norms, postings and
+ * document frequencies in its words (in post), its norms, postings and
  * cross arrays: its features of the across flag, and its sequence with
- * only them. */
+ * only them. The words are read before post[j] overwrites the bytes of
+ * word j / 2 (<= j, read already); the array then shrinks to the
+ * postings, and gives back the rest. */
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     (void)worker;
     const weigh_ctx *c = ctx;
     doc_entry *d = &c->l->docs[i];
     const nf_pivot *p = &d->pivot;
-    const uint64_t *found = c->found + c->first[i];
     double sum = 0, kind_sum[4] = {0};
     size_t n = 0, m = 0;
     for (size_t j = 0; j < p->n_features; j++)
-        n += (found[j] & FOUND_ACROSS) != 0;
+        n += (word_at(d->post, j) & FOUND_ACROSS) != 0;
     for (size_t k = 0; k < p->n_sequence; k++)
-        m += (found[p->sequence[k]] & FOUND_ACROSS) != 0;
+        m += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
     if (!alloc_cross(d, n, m))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    n = 0, m = 0;
+    for (size_t k = 0, mm = 0; k < p->n_sequence; k++) { /* no branch on the flag */
+        d->cross_seq[mm] = p->sequence[k];
+        mm += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
+    }
+    n = 0;
     for (size_t j = 0; j < p->n_features; j++) {
         const nf_pivot_feature *pf = &p->features[j];
-        uint64_t x = found[j];
-        d->post[j] = (uint32_t)(x >> 32);
+        uint64_t x = word_at(d->post, j);
+        uint32_t key = (uint32_t)(x >> 32);
+        d->post[j] = key == UINT32_MAX ? key : key + (uint32_t)c->key_base[pf->hash >> INDEX_CHUNK_SHIFT];
         double idf = c->idf[(size_t)(float)(uint32_t)(x & FOUND_DF)]; /* as a float, exact below 2^24 */
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
         double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
@@ -366,10 +381,8 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
             n++;
         }
     }
-    for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
-        d->cross_seq[m] = p->sequence[k];
-        m += (found[p->sequence[k]] & FOUND_ACROSS) != 0;
-    }
+    uint32_t *fit = realloc(d->post, (p->n_features + 1) * sizeof *d->post);
+    d->post = fit ? fit : d->post;
     d->n_cross = n, d->n_cross_seq = m;
     d->norm = sqrt(sum);
     for (int kk = 0; kk < 4; kk++)
@@ -377,21 +390,13 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
     return NF_OK;
 }
 
-/* Every (feature hash, document << 32 | feature index) pair, sorted by
- * hash and, within a hash, in (document, feature) order. The pairs are
- * first scattered by the hash's top byte (a counting pass), then each of
- * the 256 buckets is sorted on its own, on all threads: the sort's
- * scratch is a bucket, not a second copy of every pair. */
-typedef struct bucket_job {
-    nfi_kv *all;
-    size_t start[257];
-} bucket_job;
-
-/* Sorts one bucket (its keys share the top byte) by key, stably: one
- * counting pass on the next bits (about as many slots as pairs), then an
- * insertion sort within each slot, where well-mixed hashes leave one or
- * two pairs; a crowded slot (a feature of many documents, many equal keys)
- * gets the stable radix sort. Eight LSD passes cost several times more. */
+/* Sorts one bucket of the index (its keys share the top byte) by key,
+ * stably: one counting pass on the next bits (about as many slots as
+ * pairs) into tmp, then an insertion sort within each slot, where
+ * well-mixed hashes leave one or two pairs; a crowded slot (a feature of
+ * many documents, many equal keys) gets the stable radix sort. Eight LSD
+ * passes cost several times more. Returns where the sorted pairs are (v or
+ * tmp); start: 2^16 + 1 counters of scratch. */
 enum { SLOT_SORT_MAX = 32 };
 /* Whether the n pairs share one key: a stable sort would leave them as
  * they are (and the radix sort would still make its eight counting
@@ -403,26 +408,20 @@ static bool same_keys(const nfi_kv *v, size_t n)
         same &= v[i].key == v[0].key;
     return same;
 }
-static nf_status sort_bucket_task(void *ctx, void *worker, size_t b, nf_error *err)
+static nfi_kv *sort_bucket(nfi_kv *v, size_t n, nfi_kv *tmp, uint32_t *start)
 {
-    (void)worker, (void)err;
-    bucket_job *j = ctx;
-    nfi_kv *v = j->all + j->start[b];
-    size_t n = j->start[b + 1] - j->start[b];
     int bits = 8;
     while (bits < 16 && ((size_t)1 << bits) < n)
         bits++;
     if (same_keys(v, n))
-        return NF_OK; /* already in order */
-    nfi_kv *tmp = n > SLOT_SORT_MAX ? malloc(n * sizeof *tmp) : NULL;
-    uint32_t *start = tmp ? calloc(((size_t)1 << bits) + 1, sizeof *start) : NULL;
-    if (!start) { /* small, or no memory */
-        free(tmp);
+        return v; /* already in order */
+    if (n <= SLOT_SORT_MAX) {
         nfi_kv_sort_by_key_stable(v, n);
-        return NF_OK;
+        return v;
     }
     int shift = 56 - bits;
     uint64_t mask = ((uint64_t)1 << bits) - 1;
+    memset(start, 0, (mask + 2) * sizeof *start);
     for (size_t i = 0; i < n; i++)
         start[(v[i].key >> shift & mask) + 1]++;
     for (size_t s = 0; s < mask + 1; s++)
@@ -445,35 +444,7 @@ static nf_status sort_bucket_task(void *ctx, void *worker, size_t b, nf_error *e
             slot[k] = x;
         }
     }
-    memcpy(v, tmp, n * sizeof *v);
-    free(start);
-    free(tmp);
-    return NF_OK;
-}
-
-static nf_status sort_features(const nf_links *l, nfi_kv *all, nf_error *err)
-{
-    bucket_job *j = calloc(1, sizeof *j);
-    size_t *next = malloc(256 * sizeof *next);
-    if (!j || !next)
-        return free(j), free(next), nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    j->all = all;
-    for (size_t i = 0; i < l->n; i++)
-        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++)
-            j->start[(l->docs[i].pivot.features[f].hash >> 56) + 1]++;
-    for (size_t b = 0; b < 256; b++) {
-        j->start[b + 1] += j->start[b];
-        next[b] = j->start[b];
-    }
-    for (size_t i = 0; i < l->n; i++)
-        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++) {
-            uint64_t h = l->docs[i].pivot.features[f].hash;
-            all[next[h >> 56]++] = (nfi_kv){h, (uint64_t)i << 32 | (uint32_t)f};
-        }
-    nf_status st = nfi_parallel_for(256, NULL, 0, l->opt.threads, sort_bucket_task, j, err);
-    free(next);
-    free(j);
-    return st;
+    return tmp;
 }
 
 double nfi_links_max_df(size_t n_docs)
@@ -520,105 +491,217 @@ static bool in_languages(const uint32_t *lang_of, const nfi_kv *run, size_t n)
     return false;
 }
 
-/* The runs of the sorted pairs all (k of them): each feature's word, at
- * its document's place (first: where each document's features begin), and
- * the postings (the runs of indexed features, moved to the front of all;
- * *kept of them). One word per pair, written where its document will read
- * it back in order, rather than a line of each of three arrays of the
- * document touched per pair. */
-static nf_status index_runs(nf_links *l, postings *p, nfi_kv *all, size_t k, uint64_t *found, size_t *first,
-                            uint32_t *lang_of, size_t *kept_out, nf_error *err)
+/* The index, chunk by chunk: a chunk holds the features whose hashes
+ * share their top 4 bits (INDEX_CHUNKS), a bucket those that share the top
+ * byte. Each document's features are sorted by hash, so its features of a
+ * bucket are the next stretch of its array: a cursor per document moves on
+ * bucket by bucket, and a bucket's (hash, document << 32 | feature) pairs
+ * are gathered in document order, sorted by hash stably (sort_bucket), and
+ * read run by run: the pairs of one hash, in (document, feature) order.
+ * Each run gives its feature's word (document frequency, the across flag,
+ * its postings list), written into its documents' post arrays, and the
+ * runs of indexed features (neither unique nor too common) are kept, key
+ * by key, as the postings. The sort's scratch is a bucket (about 1/256 of
+ * the pairs), not a copy of every pair (70 MB on the 20 MB file, fresh
+ * pages the kernel zeroes) nor a corpus-wide array of words. A chunk
+ * numbers its keys from 0 (key_base makes them global), so the chunks run
+ * on all threads and nothing depends on the thread count. */
+typedef struct index_chunk {
+    uint64_t *kept; /* document << 32 | feature of each posting, key by key */
+    size_t n_kept, cap_kept;
+    size_t *ends; /* each key's end in kept */
+    size_t n_keys, cap_keys;
+} index_chunk;
+
+typedef struct index_job {
+    const nf_links *l;
+    const uint32_t *lang_of; /* per document, its language number */
+    double max_df;
+    index_chunk chunk[INDEX_CHUNKS];
+} index_job;
+
+/* A document's features of the buckets to come. */
+typedef struct index_cursor {
+    const nf_pivot_feature *f;
+    uint32_t *post;
+    uint32_t at, end;
+} index_cursor;
+
+typedef struct index_scratch {
+    index_cursor *cur;
+    nfi_kv *v, *tmp;
+    size_t cap;
+    uint32_t *start;
+} index_scratch;
+
+static bool grow(void **p, size_t *cap, size_t need, size_t size)
 {
-    double max_df = nfi_links_max_df(l->n);
-    first[0] = 0;
-    for (size_t i = 0; i < l->n; i++) {
-        first[i + 1] = first[i] + l->docs[i].pivot.n_features;
-        lang_of[i] = l->docs[i].lang_id;
-    }
-    size_t n_keys = 0; /* an upper bound of the keys indexed, for the offsets (not the sort's peak) */
-    for (size_t i = 0; i < k; i++)
-        n_keys += !i || all[i].key != all[i - 1].key;
-    if (!(p->offsets = malloc((n_keys + 1) * sizeof *p->offsets)))
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t kept = 0;
-    for (size_t i = 0; i < k;) {
-        size_t j = i;
-        while (j < k && all[j].key == all[i].key)
-            j++;
-        uint32_t df = (uint32_t)(j - i);
-        bool indexed = df >= 2 && df <= max_df;
-        uint64_t word = (uint64_t)(indexed ? (uint32_t)p->n_keys : UINT32_MAX) << 32 | (df & FOUND_DF) |
-                        (in_languages(lang_of, all + i, df) ? FOUND_ACROSS : 0);
-        if (indexed)
-            p->offsets[p->n_keys] = kept;
-        for (size_t e = i; e < j; e++) {
-            found[first[all[e].val >> 32] + (uint32_t)all[e].val] = word;
-            if (indexed)
-                all[kept++] = all[e]; /* kept <= e: the runs ahead are untouched */
-        }
-        p->n_keys += indexed;
-        i = j;
-    }
-    p->offsets[p->n_keys] = kept;
-    *kept_out = kept;
-    return NF_OK;
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q)
+        return false;
+    *p = q, *cap = c;
+    return true;
 }
 
-/* One sort of every (feature, document) pair gives, run by run, each
- * feature's document frequency, hence every weight, and the postings of
- * the candidate search, which keep the runs of features neither unique nor
- * too common, in place. The per-document work runs on all threads. */
-static nf_status index_features(nf_links *l, postings *p, nf_error *err)
+/* Bucket b's pairs into s->v, in document order; their number, or
+ * SIZE_MAX without memory. */
+static size_t gather_bucket(const nf_links *l, index_scratch *s, uint64_t b)
 {
-    memset(p, 0, sizeof *p);
-    size_t total = 0, kept = 0;
-    for (size_t i = 0; i < l->n; i++)
-        total += l->docs[i].pivot.n_features;
-    nfi_kv *all = p->entries = malloc((total ? total : 1) * sizeof *all);
-    if (!all)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
-    if (st == NF_OK)
-        st = sort_features(l, all, err);
-    if (st != NF_OK)
-        return st;
-    uint64_t *found = malloc((total ? total : 1) * sizeof *found);
-    size_t *first = malloc((l->n + 1) * sizeof *first);
-    uint32_t *lang_of = malloc((l->n + 1) * sizeof *lang_of);
-    if (found && first && lang_of)
-        st = index_runs(l, p, all, total, found, first, lang_of, &kept, err);
-    else
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    free(lang_of);
-    weigh_ctx wc = {l, l->n, found, first, NULL, {0}};
-    if (st == NF_OK && !weigh_tables(&wc))
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    if (st == NF_OK)
-        st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
-    free(wc.idf), free(found), free(first);
-    if (st != NF_OK)
-        return st;
-    _Static_assert(sizeof(struct posting) <= sizeof(nfi_kv), "postings are made in place of the entries");
-    char *at = (char *)all; /* bytes, copied: the two types share the memory */
-    for (size_t e = 0; e < kept; e++) {
-        nfi_kv x;
-        memcpy(&x, at + e * sizeof x, sizeof x);
-        const doc_entry *d = &l->docs[x.val >> 32];
-        struct posting h = {(uint32_t)(x.val >> 32), d->lang_id, d->weights[(uint32_t)x.val]};
-        memcpy(at + e * sizeof h, &h, sizeof h);
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        index_cursor *c = &s->cur[i];
+        uint32_t at = c->at;
+        if (at == c->end || c->f[at].hash >> 56 != b)
+            continue;
+        if (n + (c->end - at) > s->cap) {
+            size_t cap = s->cap, cap2 = s->cap;
+            if (!grow((void **)&s->v, &cap, n + (c->end - at), sizeof *s->v) ||
+                !grow((void **)&s->tmp, &cap2, n + (c->end - at), sizeof *s->tmp))
+                return SIZE_MAX;
+            s->cap = cap < cap2 ? cap : cap2;
+        }
+        for (; at < c->end && c->f[at].hash >> 56 == b; at++)
+            s->v[n++] = (nfi_kv){c->f[at].hash, (uint64_t)i << 32 | at};
+        c->at = at;
     }
-    p->hits = (struct posting *)(void *)all, p->entries = NULL;
-    struct posting *fit = realloc(p->hits, (kept ? kept : 1) * sizeof *fit); /* gives back the rest */
-    p->hits = fit ? fit : p->hits;
+    return n;
+}
+
+/* The runs of a sorted bucket (n pairs at v): each feature's word into
+ * its documents' post arrays, the indexed runs into the chunk. */
+static bool index_bucket(const index_job *j, const index_scratch *s, index_chunk *ch, const nfi_kv *v, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t e = i + 1;
+        while (e < n && v[e].key == v[i].key)
+            e++;
+        uint32_t df = (uint32_t)(e - i);
+        bool indexed = df >= 2 && df <= j->max_df;
+        uint64_t word = (uint64_t)(indexed ? (uint32_t)ch->n_keys : UINT32_MAX) << 32 | (df & FOUND_DF) |
+                        (in_languages(j->lang_of, v + i, df) ? FOUND_ACROSS : 0);
+        for (size_t k = i; k < e; k++)
+            set_word(s->cur[v[k].val >> 32].post, (uint32_t)v[k].val, word);
+        if (indexed) {
+            if (!grow((void **)&ch->kept, &ch->cap_kept, ch->n_kept + df, sizeof *ch->kept) ||
+                !grow((void **)&ch->ends, &ch->cap_keys, ch->n_keys + 1, sizeof *ch->ends))
+                return false;
+            for (size_t k = i; k < e; k++)
+                ch->kept[ch->n_kept++] = v[k].val;
+            ch->ends[ch->n_keys++] = ch->n_kept;
+        }
+        i = e;
+    }
+    return true;
+}
+
+static void index_scratch_free(index_scratch *s) { free(s->cur), free(s->v), free(s->tmp), free(s->start); }
+
+static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *err)
+{
+    (void)worker;
+    index_job *j = ctx;
+    const nf_links *l = j->l;
+    index_scratch s = {0};
+    s.cur = malloc((l->n ? l->n : 1) * sizeof *s.cur);
+    s.start = malloc((((size_t)1 << 16) + 1) * sizeof *s.start);
+    if (!s.cur || !s.start)
+        return index_scratch_free(&s), nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    uint64_t first = (uint64_t)c << INDEX_CHUNK_SHIFT;
+    for (size_t i = 0; i < l->n; i++) {
+        const nf_pivot *p = &l->docs[i].pivot;
+        size_t lo = 0, hi = p->n_features; /* the first feature of the chunk */
+        while (c && lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (p->features[mid].hash < first)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        s.cur[i] = (index_cursor){p->features, l->docs[i].post, (uint32_t)lo, (uint32_t)p->n_features};
+    }
+    bool ok = true;
+    for (uint64_t b = (uint64_t)c << (INDEX_CHUNK_SHIFT - 56); ok && b < (uint64_t)(c + 1) << (INDEX_CHUNK_SHIFT - 56);
+         b++) {
+        size_t n = gather_bucket(l, &s, b);
+        ok = n != SIZE_MAX && index_bucket(j, &s, &j->chunk[c], sort_bucket(s.v, n, s.tmp, s.start), n);
+    }
+    index_scratch_free(&s);
+    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+}
+
+/* The postings of the chunks' kept runs, in key order (the weights are
+ * known now), each key's grouped by language. */
+static nf_status make_postings(const nf_links *l, postings *p, const index_job *j, const size_t *key_base,
+                               nf_error *err)
+{
+    size_t total = 0;
+    for (int c = 0; c < INDEX_CHUNKS; c++)
+        total += j->chunk[c].n_kept;
+    p->n_keys = key_base[INDEX_CHUNKS];
+    p->offsets = malloc((p->n_keys + 1) * sizeof *p->offsets);
+    p->hits = malloc((total ? total : 1) * sizeof *p->hits);
+    if (!p->offsets || !p->hits)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t at = 0;
+    for (int c = 0; c < INDEX_CHUNKS; c++) {
+        const index_chunk *ch = &j->chunk[c];
+        for (size_t k = 0, e = 0; k < ch->n_keys; k++) {
+            p->offsets[key_base[c] + k] = at;
+            for (; e < ch->ends[k]; e++) {
+                uint64_t x = ch->kept[e];
+                const doc_entry *d = &l->docs[x >> 32];
+                p->hits[at++] = (struct posting){(uint32_t)(x >> 32), d->lang_id, d->weights[(uint32_t)x]};
+            }
+        }
+    }
+    p->offsets[p->n_keys] = at;
     for (size_t key = 0; key < p->n_keys; key++)
         group_by_language(p->hits + p->offsets[key], p->offsets[key + 1] - p->offsets[key]);
     return NF_OK;
 }
 
+/* The index (above) gives, run by run, each feature's document frequency,
+ * hence every weight, and the postings of the candidate search. The
+ * chunks and the per-document work run on all threads. */
+static nf_status index_features(nf_links *l, postings *p, nf_error *err)
+{
+    memset(p, 0, sizeof *p);
+    index_job *j = calloc(1, sizeof *j);
+    uint32_t *lang_of = malloc((l->n + 1) * sizeof *lang_of);
+    size_t key_base[INDEX_CHUNKS + 1] = {0};
+    nf_status st = j && lang_of ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK)
+        st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
+    if (st == NF_OK) {
+        for (size_t i = 0; i < l->n; i++)
+            lang_of[i] = l->docs[i].lang_id;
+        *j = (index_job){.l = l, .lang_of = lang_of, .max_df = nfi_links_max_df(l->n)};
+        st = nfi_parallel_for(INDEX_CHUNKS, NULL, 0, l->opt.threads, index_chunk_task, j, err);
+    }
+    for (int c = 0; j && c < INDEX_CHUNKS; c++)
+        key_base[c + 1] = key_base[c] + j->chunk[c].n_keys;
+    weigh_ctx wc = {l, l->n, key_base, NULL, {0}};
+    if (st == NF_OK && !weigh_tables(&wc))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK)
+        st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
+    free(wc.idf), free(lang_of);
+    if (st == NF_OK)
+        st = make_postings(l, p, j, key_base, err);
+    for (int c = 0; j && c < INDEX_CHUNKS; c++)
+        free(j->chunk[c].kept), free(j->chunk[c].ends);
+    free(j);
+    return st;
+}
+
 static void postings_free(postings *p)
 {
     free(p->offsets);
-    free(p->entries);
     free(p->hits);
 }
 
@@ -1390,25 +1473,17 @@ nf_status nfi_links_weigh(nf_links *l, size_t n_docs, const uint32_t *df, nf_err
 {
     l->finished = true;
     nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
-    size_t total = 0;
-    for (size_t i = 0; i < l->n; i++)
-        total += l->docs[i].pivot.n_features;
-    uint64_t *found = malloc((total ? total : 1) * sizeof *found);
-    size_t *first = malloc((l->n + 1) * sizeof *first);
-    if (st == NF_OK && (!found || !first))
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0, k = 0; st == NF_OK && i <= l->n; i++) {
-        first[i] = k;
-        for (size_t f = 0; i < l->n && f < l->docs[i].pivot.n_features; f++, k++) /* languages unknown
-            here: a feature another document has may be shared */
-            found[k] = (uint64_t)UINT32_MAX << 32 | (df[k] & FOUND_DF) | (df[k] >= 2 ? FOUND_ACROSS : 0);
-    }
-    weigh_ctx wc = {l, n_docs, found, first, NULL, {0}};
+    for (size_t i = 0, k = 0; st == NF_OK && i < l->n; i++)
+        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++, k++) /* languages unknown here: a
+            feature another document has may be shared */
+            set_word(l->docs[i].post, f,
+                     (uint64_t)UINT32_MAX << 32 | (df[k] & FOUND_DF) | (df[k] >= 2 ? FOUND_ACROSS : 0));
+    weigh_ctx wc = {l, n_docs, NULL, NULL, {0}};
     if (st == NF_OK && !weigh_tables(&wc))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
         st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
-    free(wc.idf), free(found), free(first);
+    free(wc.idf);
     return st;
 }
 
