@@ -494,18 +494,21 @@ static bool in_languages(const uint32_t *lang_of, const nfi_kv *run, size_t n)
 /* The index, chunk by chunk: a chunk holds the features whose hashes
  * share their top 4 bits (INDEX_CHUNKS), a bucket those that share the top
  * byte. Each document's features are sorted by hash, so its features of a
- * bucket are the next stretch of its array: a cursor per document moves on
- * bucket by bucket, and a bucket's (hash, document << 32 | feature) pairs
- * are gathered in document order, sorted by hash stably (sort_bucket), and
- * read run by run: the pairs of one hash, in (document, feature) order.
- * Each run gives its feature's word (document frequency, the across flag,
- * its postings list), written into its documents' post arrays, and the
- * runs of indexed features (neither unique nor too common) are kept, key
- * by key, as the postings. The sort's scratch is a bucket (about 1/256 of
- * the pairs), not a copy of every pair (70 MB on the 20 MB file, fresh
- * pages the kernel zeroes) nor a corpus-wide array of words. A chunk
- * numbers its keys from 0 (key_base makes them global), so the chunks run
- * on all threads and nothing depends on the thread count. */
+ * chunk are one stretch of its array: a chunk's (hash, document << 32 |
+ * place) pairs are gathered document by document (place: the pair's
+ * place in that gathering order, which is (document, feature) order),
+ * scattered by bucket, each bucket sorted by hash stably (sort_bucket),
+ * and read run by run: the pairs of one hash, in (document, feature)
+ * order. Each run gives its feature's word (document frequency, the across
+ * flag, its postings list) at each pair's place, and the runs of indexed
+ * features (neither unique nor too common) are kept, key by key, as the
+ * postings. The words then go to the documents' post arrays in the order
+ * they were gathered, a stretch each. So the scratch is a chunk (about
+ * 1/16 of the pairs), not a copy of every pair (70 MB on the 20 MB file,
+ * fresh pages the kernel zeroes) nor a corpus-wide array of words, and
+ * both the gathering and the words' writing run along each document's
+ * arrays. A chunk numbers its keys from 0 (key_base makes them global), so
+ * the chunks run on all threads and nothing depends on the thread count. */
 typedef struct index_chunk {
     uint64_t *kept; /* document << 32 | feature of each posting, key by key */
     size_t n_kept, cap_kept;
@@ -520,18 +523,14 @@ typedef struct index_job {
     index_chunk chunk[INDEX_CHUNKS];
 } index_job;
 
-/* A document's features of the buckets to come. */
-typedef struct index_cursor {
-    const nf_pivot_feature *f;
-    uint32_t *post;
-    uint32_t at, end;
-} index_cursor;
-
+/* A thread's scratch, kept from one chunk to the next. */
 typedef struct index_scratch {
-    index_cursor *cur;
-    nfi_kv *v, *tmp;
+    uint32_t *first; /* per document, its first feature of the chunk */
+    size_t *start;   /* per document, where its pairs begin in the gathering order (n + 1) */
+    nfi_kv *v, *tmp; /* the chunk's pairs */
+    uint64_t *word;  /* per place, its feature's word */
     size_t cap;
-    uint32_t *start;
+    uint32_t *count; /* sort_bucket's 2^16 + 1 counters */
 } index_scratch;
 
 static bool grow(void **p, size_t *cap, size_t need, size_t size)
@@ -548,32 +547,46 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size)
     return true;
 }
 
-/* Bucket b's pairs into s->v, in document order; their number, or
- * SIZE_MAX without memory. */
-static size_t gather_bucket(const nf_links *l, index_scratch *s, uint64_t b)
+static bool scratch_room(index_scratch *s, size_t need)
 {
+    if (need <= s->cap)
+        return true;
+    size_t c1 = s->cap, c2 = s->cap, c3 = s->cap;
+    bool ok = grow((void **)&s->v, &c1, need, sizeof *s->v) && grow((void **)&s->tmp, &c2, need, sizeof *s->tmp) &&
+              grow((void **)&s->word, &c3, need, sizeof *s->word);
+    if (ok) /* (the three grow alike; after a partial growth each still holds the old capacity) */
+        s->cap = c1;
+    return ok;
+}
+
+/* Chunk c's pairs into s->v, document by document; their number, or
+ * SIZE_MAX without memory. A document's first feature of the chunk lies a
+ * few places from its share of the features (hashes are uniform): a walk,
+ * where bisection would wait on ten misses. */
+static size_t gather_chunk(const nf_links *l, index_scratch *s, size_t c)
+{
+    uint64_t lo = (uint64_t)c << INDEX_CHUNK_SHIFT;
     size_t n = 0;
     for (size_t i = 0; i < l->n; i++) {
-        index_cursor *c = &s->cur[i];
-        uint32_t at = c->at;
-        if (at == c->end || c->f[at].hash >> 56 != b)
-            continue;
-        if (n + (c->end - at) > s->cap) {
-            size_t cap = s->cap, cap2 = s->cap;
-            if (!grow((void **)&s->v, &cap, n + (c->end - at), sizeof *s->v) ||
-                !grow((void **)&s->tmp, &cap2, n + (c->end - at), sizeof *s->tmp))
-                return SIZE_MAX;
-            s->cap = cap < cap2 ? cap : cap2;
-        }
-        for (; at < c->end && c->f[at].hash >> 56 == b; at++)
-            s->v[n++] = (nfi_kv){c->f[at].hash, (uint64_t)i << 32 | at};
-        c->at = at;
+        const nf_pivot *p = &l->docs[i].pivot;
+        const nf_pivot_feature *f = p->features;
+        size_t at = p->n_features * c / INDEX_CHUNKS, end = p->n_features;
+        while (at > 0 && f[at - 1].hash >= lo)
+            at--;
+        while (at < end && f[at].hash < lo)
+            at++;
+        s->first[i] = (uint32_t)at, s->start[i] = n;
+        if (n + (end - at) > s->cap && !scratch_room(s, n + (end - at)))
+            return SIZE_MAX;
+        for (; at < end && f[at].hash >> INDEX_CHUNK_SHIFT == c; at++, n++)
+            s->v[n] = (nfi_kv){f[at].hash, (uint64_t)i << 32 | n};
     }
+    s->start[l->n] = n;
     return n;
 }
 
-/* The runs of a sorted bucket (n pairs at v): each feature's word into
- * its documents' post arrays, the indexed runs into the chunk. */
+/* The runs of a sorted bucket (n pairs at v): each feature's word at its
+ * pairs' places, the indexed runs into the chunk. */
 static bool index_bucket(const index_job *j, const index_scratch *s, index_chunk *ch, const nfi_kv *v, size_t n)
 {
     for (size_t i = 0; i < n;) {
@@ -585,13 +598,15 @@ static bool index_bucket(const index_job *j, const index_scratch *s, index_chunk
         uint64_t word = (uint64_t)(indexed ? (uint32_t)ch->n_keys : UINT32_MAX) << 32 | (df & FOUND_DF) |
                         (in_languages(j->lang_of, v + i, df) ? FOUND_ACROSS : 0);
         for (size_t k = i; k < e; k++)
-            set_word(s->cur[v[k].val >> 32].post, (uint32_t)v[k].val, word);
+            s->word[(uint32_t)v[k].val] = word;
         if (indexed) {
             if (!grow((void **)&ch->kept, &ch->cap_kept, ch->n_kept + df, sizeof *ch->kept) ||
                 !grow((void **)&ch->ends, &ch->cap_keys, ch->n_keys + 1, sizeof *ch->ends))
                 return false;
-            for (size_t k = i; k < e; k++)
-                ch->kept[ch->n_kept++] = v[k].val;
+            for (size_t k = i; k < e; k++) {
+                uint64_t doc = v[k].val >> 32;
+                ch->kept[ch->n_kept++] = doc << 32 | (s->first[doc] + ((uint32_t)v[k].val - s->start[doc]));
+            }
             ch->ends[ch->n_keys++] = ch->n_kept;
         }
         i = e;
@@ -599,39 +614,54 @@ static bool index_bucket(const index_job *j, const index_scratch *s, index_chunk
     return true;
 }
 
-static void index_scratch_free(index_scratch *s) { free(s->cur), free(s->v), free(s->tmp), free(s->start); }
+/* Chunk c's n gathered pairs (s->v): by bucket into s->tmp (stable), each
+ * bucket sorted and read. */
+static bool index_buckets(const index_job *j, index_scratch *s, index_chunk *ch, size_t n)
+{
+    enum { BUCKETS = 1 << (INDEX_CHUNK_SHIFT - 56) };
+    size_t at[BUCKETS + 1] = {0};
+    for (size_t i = 0; i < n; i++)
+        at[(s->v[i].key >> 56 & (BUCKETS - 1)) + 1]++;
+    for (size_t b = 0; b < BUCKETS; b++)
+        at[b + 1] += at[b];
+    size_t next[BUCKETS];
+    memcpy(next, at, sizeof next);
+    for (size_t i = 0; i < n; i++)
+        s->tmp[next[s->v[i].key >> 56 & (BUCKETS - 1)]++] = s->v[i];
+    for (size_t b = 0; b < BUCKETS; b++) {
+        size_t len = at[b + 1] - at[b];
+        const nfi_kv *sorted = sort_bucket(s->tmp + at[b], len, s->v + at[b], s->count);
+        if (!index_bucket(j, s, ch, sorted, len))
+            return false;
+    }
+    return true;
+}
+
+static void index_scratch_free(index_scratch *s)
+{
+    free(s->first), free(s->start), free(s->v), free(s->tmp), free(s->word), free(s->count);
+}
 
 static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *err)
 {
-    (void)worker;
     index_job *j = ctx;
     const nf_links *l = j->l;
-    index_scratch s = {0};
-    s.cur = malloc((l->n ? l->n : 1) * sizeof *s.cur);
-    s.start = malloc((((size_t)1 << 16) + 1) * sizeof *s.start);
-    if (!s.cur || !s.start)
-        return index_scratch_free(&s), nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    uint64_t first = (uint64_t)c << INDEX_CHUNK_SHIFT;
-    for (size_t i = 0; i < l->n; i++) {
-        const nf_pivot *p = &l->docs[i].pivot;
-        size_t lo = 0, hi = p->n_features; /* the first feature of the chunk */
-        while (c && lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (p->features[mid].hash < first)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        s.cur[i] = (index_cursor){p->features, l->docs[i].post, (uint32_t)lo, (uint32_t)p->n_features};
+    index_scratch *s = worker;
+    if (!s->first) {
+        s->first = malloc((l->n + 1) * sizeof *s->first);
+        s->start = malloc((l->n + 1) * sizeof *s->start);
+        s->count = malloc((((size_t)1 << 16) + 1) * sizeof *s->count);
+        if (!s->first || !s->start || !s->count)
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    bool ok = true;
-    for (uint64_t b = (uint64_t)c << (INDEX_CHUNK_SHIFT - 56); ok && b < (uint64_t)(c + 1) << (INDEX_CHUNK_SHIFT - 56);
-         b++) {
-        size_t n = gather_bucket(l, &s, b);
-        ok = n != SIZE_MAX && index_bucket(j, &s, &j->chunk[c], sort_bucket(s.v, n, s.tmp, s.start), n);
-    }
-    index_scratch_free(&s);
-    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t n = gather_chunk(l, s, c);
+    if (n == SIZE_MAX || !index_buckets(j, s, &j->chunk[c], n))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < l->n; i++) /* the words, document by document */
+        if (s->start[i + 1] > s->start[i])
+            memcpy((char *)l->docs[i].post + (size_t)s->first[i] * sizeof(uint64_t), s->word + s->start[i],
+                   (s->start[i + 1] - s->start[i]) * sizeof(uint64_t));
+    return NF_OK;
 }
 
 /* The postings of the chunks' kept runs, in key order (the weights are
@@ -681,7 +711,13 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
         for (size_t i = 0; i < l->n; i++)
             lang_of[i] = l->docs[i].lang_id;
         *j = (index_job){.l = l, .lang_of = lang_of, .max_df = nfi_links_max_df(l->n)};
-        st = nfi_parallel_for(INDEX_CHUNKS, NULL, 0, l->opt.threads, index_chunk_task, j, err);
+        int threads = l->opt.threads < INDEX_CHUNKS ? l->opt.threads : INDEX_CHUNKS;
+        index_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
+        st = scratch ? nfi_parallel_for(INDEX_CHUNKS, scratch, sizeof *scratch, threads, index_chunk_task, j, err)
+                     : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        for (int t = 0; scratch && t < threads; t++)
+            index_scratch_free(&scratch[t]);
+        free(scratch);
     }
     for (int c = 0; j && c < INDEX_CHUNKS; c++)
         key_base[c + 1] = key_base[c] + j->chunk[c].n_keys;
