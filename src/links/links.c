@@ -1232,31 +1232,44 @@ typedef struct search_scratch {
     double *acc;
     uint32_t *touched;
     scored *top;
+    size_t *range; /* per indexed feature of the document at hand, its postings' start and end */
 } search_scratch;
 
 typedef struct search_ctx {
     const nf_links *l;
     const postings *p;
+    const double *norm; /* per document, its norm (the search's one read of another document) */
     uint64_t *pairs; /* candidates slots per document, UINT64_MAX when unused */
 } search_ctx;
 
-static void candidates_of(const nf_links *l, const postings *p, size_t a, double *acc, uint32_t *touched,
-                          uint64_t *slots, scored *top)
+/* Document a's candidates. Its features' postings lists lie far apart
+ * (one cold line each): their bounds are read, and their first lines
+ * fetched, for every feature first, so the misses overlap, then summed. */
+static void candidates_of(const nf_links *l, const postings *p, const double *norm, size_t a, search_scratch *s,
+                          uint64_t *slots)
 {
     const doc_entry *d = &l->docs[a];
-    size_t n_touched = 0;
+    double *acc = s->acc;
+    uint32_t *touched = s->touched;
+    scored *top = s->top;
+    size_t n_touched = 0, n_range = 0;
     if (!d->lang_id)
         return; /* an unknown language links to nothing */
     for (size_t j = 0; j < d->pivot.n_features; j++) {
         uint32_t at = d->post[j];
-        if (at == UINT32_MAX)
-            continue;
-        double wa = d->weights[j];
+        size_t *r = s->range + 3 * n_range;
+        r[0] = at == UINT32_MAX ? 0 : p->offsets[at], r[1] = at == UINT32_MAX ? 0 : p->offsets[at + 1], r[2] = j;
+        __builtin_prefetch(&p->hits[r[0]]);
+        n_range += at != UINT32_MAX;
+    }
+    for (size_t q = 0; q < n_range; q++) {
+        const size_t *r = s->range + 3 * q;
+        double wa = d->weights[r[2]];
         /* Linkable: known languages that differ (so never a itself).
          * The postings come grouped by language (group_by_language): the
          * document's own language, about half of them, and unknown ones
          * are runs, passed over on a predictable branch. */
-        for (size_t e = p->offsets[at]; e < p->offsets[at + 1]; e++) {
+        for (size_t e = r[0]; e < r[1]; e++) {
             const struct posting *h = &p->hits[e];
             if (h->lang_id == d->lang_id || !h->lang_id)
                 continue;
@@ -1269,7 +1282,7 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
     size_t keep = 0, k = (size_t)l->opt.candidates;
     for (size_t t = 0; t < n_touched; t++) { /* the k best, kept sorted by insertion */
         uint32_t b = touched[t];
-        double denom = d->norm * l->docs[b].norm;
+        double denom = d->norm * norm[b];
         scored c = {denom > 0 ? acc[b] / denom : 0, b};
         acc[b] = 0;
         if (keep == k && cmp_scored(&c, &top[k - 1]) >= 0)
@@ -1291,8 +1304,7 @@ static nf_status search_task(void *ctx, void *worker, size_t a, nf_error *err)
 {
     (void)err;
     search_ctx *c = ctx;
-    search_scratch *s = worker;
-    candidates_of(c->l, c->p, a, s->acc, s->touched, c->pairs + a * (size_t)c->l->opt.candidates, s->top);
+    candidates_of(c->l, c->p, c->norm, a, worker, c->pairs + a * (size_t)c->l->opt.candidates);
     return NF_OK;
 }
 
@@ -1383,6 +1395,7 @@ static void free_scratch(search_scratch *s, int n)
         free(s[t].acc);
         free(s[t].touched);
         free(s[t].top);
+        free(s[t].range);
     }
     free(s);
 }
@@ -1394,20 +1407,28 @@ static nf_status find_candidates(const nf_links *l, const postings *p, uint64_t 
     uint64_t *pairs = malloc((n_slots ? n_slots : 1) * sizeof *pairs);
     int threads = l->opt.threads;
     search_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
-    nf_status st = pairs && scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    double *norm = malloc((l->n ? l->n : 1) * sizeof *norm);
+    size_t cap = 0;
+    for (size_t i = 0; norm && i < l->n; i++) {
+        norm[i] = l->docs[i].norm;
+        cap = l->docs[i].pivot.n_features > cap ? l->docs[i].pivot.n_features : cap;
+    }
+    nf_status st = pairs && scratch && norm ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int t = 0; st == NF_OK && t < threads; t++) {
         scratch[t].acc = calloc(l->n ? l->n : 1, sizeof *scratch[t].acc);
         scratch[t].touched = malloc((l->n ? l->n : 1) * sizeof *scratch[t].touched);
         scratch[t].top = malloc((l->n ? l->n : 1) * sizeof *scratch[t].top);
-        if (!scratch[t].acc || !scratch[t].touched || !scratch[t].top)
+        scratch[t].range = malloc(3 * (cap + 1) * sizeof *scratch[t].range);
+        if (!scratch[t].acc || !scratch[t].touched || !scratch[t].top || !scratch[t].range)
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; st == NF_OK && i < n_slots; i++)
         pairs[i] = UINT64_MAX;
-    search_ctx ctx = {l, p, pairs};
+    search_ctx ctx = {l, p, norm, pairs};
     if (st == NF_OK)
         st = nfi_parallel_for(l->n, scratch, sizeof *scratch, threads, search_task, &ctx, err);
     free_scratch(scratch, threads);
+    free(norm);
     if (st != NF_OK) {
         free(pairs);
         return st;
