@@ -651,7 +651,7 @@ static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *e
         s->first = malloc((l->n + 1) * sizeof *s->first);
         s->start = malloc((l->n + 1) * sizeof *s->start);
         s->count = malloc((((size_t)1 << 16) + 1) * sizeof *s->count);
-        if (!s->first || !s->start || !s->count)
+        if (!s->first || !s->start || !s->count || !scratch_room(s, 1)) /* (never null, even empty) */
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     size_t n = gather_chunk(l, s, c);
