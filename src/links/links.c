@@ -248,15 +248,15 @@ typedef struct postings {
     size_t n_keys;
 } postings;
 
-/* post gets room for a word (8 bytes) per feature: the index writes each
- * feature's word (FOUND_*) there, and the weigh pass narrows it in place
- * to the feature's postings list. */
-static nf_status alloc_doc_arrays(doc_entry *d)
+/* words: post gets room for a word (8 bytes) per feature, where the index
+ * writes each feature's word (FOUND_*) and the weigh pass narrows it in
+ * place to the feature's postings list; else a postings number each. */
+static nf_status alloc_doc_arrays(doc_entry *d, bool words)
 {
     free(d->weights), free(d->post); /* an earlier finish's */
     free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
-    d->post = malloc((d->pivot.n_features + 1) * sizeof(uint64_t));
+    d->post = malloc((d->pivot.n_features + 1) * (words ? sizeof(uint64_t) : sizeof *d->post));
     d->cross = NULL, d->cross_kind = NULL; /* at their size, later */
     d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
@@ -266,7 +266,7 @@ static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     (void)worker;
     nf_links *l = ctx;
-    return alloc_doc_arrays(&l->docs[i]) == NF_OK ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    return alloc_doc_arrays(&l->docs[i], true) == NF_OK ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
 /* The two logarithms of a weight, tabled: a feature's IDF by its document
@@ -1852,7 +1852,7 @@ nf_status nfi_links_append_weighted(nf_links *l, const char *buf, size_t len, si
     weighted_wire w;
     if (len - *pos < nfi_pad8(n) + sizeof w)
         return nfi_fail(err, NF_ERR_PARSE, "links: truncated weights");
-    if (alloc_doc_arrays(d) != NF_OK)
+    if (alloc_doc_arrays(d, false) != NF_OK)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     memcpy(d->weights, buf + *pos, n);
     memcpy(&w, buf + *pos + nfi_pad8(n), sizeof w);
