@@ -241,26 +241,25 @@ nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error
 /* The inverted index of the candidate search: the features found in at
  * least 2 and at most max_df documents, each with its documents. */
 typedef struct postings {
-    size_t *offsets;   /* n_keys + 1 into entries, then hits */
-    nfi_kv *entries;   /* key: feature hash; val = doc << 32 | index of the feature in that doc */
-    /* The same postings as the search reads them: the document, its
-     * language and the feature's weight side by side, where entries would
-     * send it to two other places (the document, its weights) per posting;
-     * each feature's grouped by language (group_by_language). Made in the
-     * memory of entries, front to back (a posting is 12 bytes, an entry
-     * 16: each is written where entries are read already), which then
-     * shrinks to the postings (the 20 MB file: 70 MB of entries, 465,000
-     * postings in 5.6 MB) for the search; entries is then NULL. */
+    size_t *offsets;   /* n_keys + 1 into hits */
+    /* Each posting as the search reads it: the document, its language and
+     * the feature's weight side by side, where a (document, feature) pair
+     * would send it to two other places (the document, its weights);
+     * each feature's grouped by language (group_by_language). The 20 MB
+     * file: 465,000 postings in 5.6 MB. */
     struct posting { uint32_t doc, lang_id; float weight; } *hits;
     size_t n_keys;
 } postings;
 
-static nf_status alloc_doc_arrays(doc_entry *d)
+/* words: post gets room for a word (8 bytes) per feature, where the index
+ * writes each feature's word (FOUND_*) and the weigh pass narrows it in
+ * place to the feature's postings list; else a postings number each. */
+static nf_status alloc_doc_arrays(doc_entry *d, bool words)
 {
     free(d->weights), free(d->post); /* an earlier finish's */
     free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
-    d->post = malloc((d->pivot.n_features + 1) * sizeof *d->post);
+    d->post = malloc((d->pivot.n_features + 1) * (words ? sizeof(uint64_t) : sizeof *d->post));
     d->cross = NULL, d->cross_kind = NULL; /* at their size, later */
     d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
@@ -270,7 +269,7 @@ static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     (void)worker;
     nf_links *l = ctx;
-    return alloc_doc_arrays(&l->docs[i]) == NF_OK ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    return alloc_doc_arrays(&l->docs[i], true) == NF_OK ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
 /* The two logarithms of a weight, tabled: a feature's IDF by its document
@@ -280,15 +279,25 @@ static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
 enum { TF_TABLE = 256 };
 /* A feature's word in index_features: its document frequency, whether
  * documents of two languages have it, and its postings list (or
- * UINT32_MAX) above. */
+ * UINT32_MAX) above, numbered within its chunk of the index (key_base). It
+ * sits in the document's post array, 8 bytes a feature, until weigh_task
+ * reads it (word_at). */
 #define FOUND_DF 0x7FFFFFFFu
 #define FOUND_ACROSS 0x80000000u
+enum { INDEX_CHUNKS = 16, INDEX_CHUNK_SHIFT = 60 }; /* the chunk of a hash: its top 4 bits */
+
+static uint64_t word_at(const uint32_t *post, size_t j)
+{
+    uint64_t w;
+    memcpy(&w, (const char *)post + j * sizeof w, sizeof w);
+    return w;
+}
+static void set_word(uint32_t *post, size_t j, uint64_t w) { memcpy((char *)post + j * sizeof w, &w, sizeof w); }
 
 typedef struct weigh_ctx {
     nf_links *l;
     size_t n_docs; /* the corpus's (the stage's, or every rank's: nfi_links_weigh) */
-    const uint64_t *found; /* per feature, its word (FOUND_*), documents back to back */
-    const size_t *first;   /* where each document's words begin (n + 1) */
+    const size_t *key_base; /* per chunk of the index, its first key's number (NULL: no keys) */
     double *idf; /* n_docs + 1 */
     double tf[TF_TABLE];
 } weigh_ctx;
@@ -335,29 +344,35 @@ static bool cross_all(doc_entry *d)
 }
 
 /* A document's weights (kind weight x IDF x (1 + log count)) from the
- * document frequencies in its words (found), its norms, postings and
+ * document frequencies in its words (in post), its norms, postings and
  * cross arrays: its features of the across flag, and its sequence with
- * only them. */
+ * only them. The words are read before post[j] overwrites the bytes of
+ * word j / 2 (<= j, read already); the array then shrinks to the
+ * postings, and gives back the rest. */
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     (void)worker;
     const weigh_ctx *c = ctx;
     doc_entry *d = &c->l->docs[i];
     const nf_pivot *p = &d->pivot;
-    const uint64_t *found = c->found + c->first[i];
     double sum = 0, kind_sum[4] = {0};
     size_t n = 0, m = 0;
     for (size_t j = 0; j < p->n_features; j++)
-        n += (found[j] & FOUND_ACROSS) != 0;
+        n += (word_at(d->post, j) & FOUND_ACROSS) != 0;
     for (size_t k = 0; k < p->n_sequence; k++)
-        m += (found[p->sequence[k]] & FOUND_ACROSS) != 0;
+        m += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
     if (!alloc_cross(d, n, m))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    n = 0, m = 0;
+    for (size_t k = 0, mm = 0; k < p->n_sequence; k++) { /* no branch on the flag */
+        d->cross_seq[mm] = p->sequence[k];
+        mm += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
+    }
+    n = 0;
     for (size_t j = 0; j < p->n_features; j++) {
         const nf_pivot_feature *pf = &p->features[j];
-        uint64_t x = found[j];
-        d->post[j] = (uint32_t)(x >> 32);
+        uint64_t x = word_at(d->post, j);
+        uint32_t key = (uint32_t)(x >> 32);
+        d->post[j] = key == UINT32_MAX ? key : key + (uint32_t)c->key_base[pf->hash >> INDEX_CHUNK_SHIFT];
         double idf = c->idf[(size_t)(float)(uint32_t)(x & FOUND_DF)]; /* as a float, exact below 2^24 */
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
         double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
@@ -369,10 +384,8 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
             n++;
         }
     }
-    for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
-        d->cross_seq[m] = p->sequence[k];
-        m += (found[p->sequence[k]] & FOUND_ACROSS) != 0;
-    }
+    uint32_t *fit = realloc(d->post, (p->n_features + 1) * sizeof *d->post);
+    d->post = fit ? fit : d->post;
     d->n_cross = n, d->n_cross_seq = m;
     d->norm = sqrt(sum);
     for (int kk = 0; kk < 4; kk++)
@@ -380,21 +393,13 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
     return NF_OK;
 }
 
-/* Every (feature hash, document << 32 | feature index) pair, sorted by
- * hash and, within a hash, in (document, feature) order. The pairs are
- * first scattered by the hash's top byte (a counting pass), then each of
- * the 256 buckets is sorted on its own, on all threads: the sort's
- * scratch is a bucket, not a second copy of every pair. */
-typedef struct bucket_job {
-    nfi_kv *all;
-    size_t start[257];
-} bucket_job;
-
-/* Sorts one bucket (its keys share the top byte) by key, stably: one
- * counting pass on the next bits (about as many slots as pairs), then an
- * insertion sort within each slot, where well-mixed hashes leave one or
- * two pairs; a crowded slot (a feature of many documents, many equal keys)
- * gets the stable radix sort. Eight LSD passes cost several times more. */
+/* Sorts one bucket of the index (its keys share the top byte) by key,
+ * stably: one counting pass on the next bits (about as many slots as
+ * pairs) into tmp, then an insertion sort within each slot, where
+ * well-mixed hashes leave one or two pairs; a crowded slot (a feature of
+ * many documents, many equal keys) gets the stable radix sort. Eight LSD
+ * passes cost several times more. Returns where the sorted pairs are (v or
+ * tmp); start: 2^16 + 1 counters of scratch. */
 enum { SLOT_SORT_MAX = 32 };
 /* Whether the n pairs share one key: a stable sort would leave them as
  * they are (and the radix sort would still make its eight counting
@@ -406,26 +411,20 @@ static bool same_keys(const nfi_kv *v, size_t n)
         same &= v[i].key == v[0].key;
     return same;
 }
-static nf_status sort_bucket_task(void *ctx, void *worker, size_t b, nf_error *err)
+static nfi_kv *sort_bucket(nfi_kv *v, size_t n, nfi_kv *tmp, uint32_t *start)
 {
-    (void)worker, (void)err;
-    bucket_job *j = ctx;
-    nfi_kv *v = j->all + j->start[b];
-    size_t n = j->start[b + 1] - j->start[b];
     int bits = 8;
     while (bits < 16 && ((size_t)1 << bits) < n)
         bits++;
     if (same_keys(v, n))
-        return NF_OK; /* already in order */
-    nfi_kv *tmp = n > SLOT_SORT_MAX ? malloc(n * sizeof *tmp) : NULL;
-    uint32_t *start = tmp ? calloc(((size_t)1 << bits) + 1, sizeof *start) : NULL;
-    if (!start) { /* small, or no memory */
-        free(tmp);
+        return v; /* already in order */
+    if (n <= SLOT_SORT_MAX) {
         nfi_kv_sort_by_key_stable(v, n);
-        return NF_OK;
+        return v;
     }
     int shift = 56 - bits;
     uint64_t mask = ((uint64_t)1 << bits) - 1;
+    memset(start, 0, (mask + 2) * sizeof *start);
     for (size_t i = 0; i < n; i++)
         start[(v[i].key >> shift & mask) + 1]++;
     for (size_t s = 0; s < mask + 1; s++)
@@ -448,35 +447,7 @@ static nf_status sort_bucket_task(void *ctx, void *worker, size_t b, nf_error *e
             slot[k] = x;
         }
     }
-    memcpy(v, tmp, n * sizeof *v);
-    free(start);
-    free(tmp);
-    return NF_OK;
-}
-
-static nf_status sort_features(const nf_links *l, nfi_kv *all, nf_error *err)
-{
-    bucket_job *j = calloc(1, sizeof *j);
-    size_t *next = malloc(256 * sizeof *next);
-    if (!j || !next)
-        return free(j), free(next), nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    j->all = all;
-    for (size_t i = 0; i < l->n; i++)
-        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++)
-            j->start[(l->docs[i].pivot.features[f].hash >> 56) + 1]++;
-    for (size_t b = 0; b < 256; b++) {
-        j->start[b + 1] += j->start[b];
-        next[b] = j->start[b];
-    }
-    for (size_t i = 0; i < l->n; i++)
-        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++) {
-            uint64_t h = l->docs[i].pivot.features[f].hash;
-            all[next[h >> 56]++] = (nfi_kv){h, (uint64_t)i << 32 | (uint32_t)f};
-        }
-    nf_status st = nfi_parallel_for(256, NULL, 0, l->opt.threads, sort_bucket_task, j, err);
-    free(next);
-    free(j);
-    return st;
+    return tmp;
 }
 
 double nfi_links_max_df(size_t n_docs)
@@ -523,105 +494,253 @@ static bool in_languages(const uint32_t *lang_of, const nfi_kv *run, size_t n)
     return false;
 }
 
-/* The runs of the sorted pairs all (k of them): each feature's word, at
- * its document's place (first: where each document's features begin), and
- * the postings (the runs of indexed features, moved to the front of all;
- * *kept of them). One word per pair, written where its document will read
- * it back in order, rather than a line of each of three arrays of the
- * document touched per pair. */
-static nf_status index_runs(nf_links *l, postings *p, nfi_kv *all, size_t k, uint64_t *found, size_t *first,
-                            uint32_t *lang_of, size_t *kept_out, nf_error *err)
+/* The index, chunk by chunk: a chunk holds the features whose hashes
+ * share their top 4 bits (INDEX_CHUNKS), a bucket those that share the top
+ * byte. Each document's features are sorted by hash, so its features of a
+ * chunk are one stretch of its array: a chunk's (hash, document << 32 |
+ * place) pairs are gathered document by document (place: the pair's
+ * place in that gathering order, which is (document, feature) order),
+ * scattered by bucket, each bucket sorted by hash stably (sort_bucket),
+ * and read run by run: the pairs of one hash, in (document, feature)
+ * order. Each run gives its feature's word (document frequency, the across
+ * flag, its postings list) at each pair's place, and the runs of indexed
+ * features (neither unique nor too common) are kept, key by key, as the
+ * postings. The words then go to the documents' post arrays in the order
+ * they were gathered, a stretch each. So the scratch is a chunk (about
+ * 1/16 of the pairs), not a copy of every pair (70 MB on the 20 MB file,
+ * fresh pages the kernel zeroes) nor a corpus-wide array of words, and
+ * both the gathering and the words' writing run along each document's
+ * arrays. A chunk numbers its keys from 0 (key_base makes them global), so
+ * the chunks run on all threads and nothing depends on the thread count. */
+typedef struct index_chunk {
+    uint64_t *kept; /* document << 32 | feature of each posting, key by key */
+    size_t n_kept, cap_kept;
+    size_t *ends; /* each key's end in kept */
+    size_t n_keys, cap_keys;
+} index_chunk;
+
+typedef struct index_job {
+    const nf_links *l;
+    const uint32_t *lang_of; /* per document, its language number */
+    double max_df;
+    index_chunk chunk[INDEX_CHUNKS];
+} index_job;
+
+/* A thread's scratch, kept from one chunk to the next. */
+typedef struct index_scratch {
+    uint32_t *first; /* per document, its first feature of the chunk */
+    size_t *start;   /* per document, where its pairs begin in the gathering order (n + 1) */
+    nfi_kv *v, *tmp; /* the chunk's pairs */
+    uint64_t *word;  /* per place, its feature's word */
+    size_t cap;
+    uint32_t *count; /* sort_bucket's 2^16 + 1 counters */
+} index_scratch;
+
+static bool grow(void **p, size_t *cap, size_t need, size_t size)
 {
-    double max_df = nfi_links_max_df(l->n);
-    first[0] = 0;
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q)
+        return false;
+    *p = q, *cap = c;
+    return true;
+}
+
+static bool scratch_room(index_scratch *s, size_t need)
+{
+    if (need <= s->cap)
+        return true;
+    size_t c1 = s->cap, c2 = s->cap, c3 = s->cap;
+    bool ok = grow((void **)&s->v, &c1, need, sizeof *s->v) && grow((void **)&s->tmp, &c2, need, sizeof *s->tmp) &&
+              grow((void **)&s->word, &c3, need, sizeof *s->word);
+    if (ok) /* (the three grow alike; after a partial growth each still holds the old capacity) */
+        s->cap = c1;
+    return ok;
+}
+
+/* Chunk c's pairs into s->v, document by document; their number, or
+ * SIZE_MAX without memory. A document's first feature of the chunk lies a
+ * few places from its share of the features (hashes are uniform): a walk,
+ * where bisection would wait on ten misses. */
+static size_t gather_chunk(const nf_links *l, index_scratch *s, size_t c)
+{
+    uint64_t lo = (uint64_t)c << INDEX_CHUNK_SHIFT;
+    size_t n = 0;
     for (size_t i = 0; i < l->n; i++) {
-        first[i + 1] = first[i] + l->docs[i].pivot.n_features;
-        lang_of[i] = l->docs[i].lang_id;
+        const nf_pivot *p = &l->docs[i].pivot;
+        const nf_pivot_feature *f = p->features;
+        size_t at = p->n_features * c / INDEX_CHUNKS, end = p->n_features;
+        while (at > 0 && f[at - 1].hash >= lo)
+            at--;
+        while (at < end && f[at].hash < lo)
+            at++;
+        s->first[i] = (uint32_t)at, s->start[i] = n;
+        if (n + (end - at) > s->cap && !scratch_room(s, n + (end - at)))
+            return SIZE_MAX;
+        for (; at < end && f[at].hash >> INDEX_CHUNK_SHIFT == c; at++, n++)
+            s->v[n] = (nfi_kv){f[at].hash, (uint64_t)i << 32 | n};
     }
-    size_t n_keys = 0; /* an upper bound of the keys indexed, for the offsets (not the sort's peak) */
-    for (size_t i = 0; i < k; i++)
-        n_keys += !i || all[i].key != all[i - 1].key;
-    if (!(p->offsets = malloc((n_keys + 1) * sizeof *p->offsets)))
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t kept = 0;
-    for (size_t i = 0; i < k;) {
-        size_t j = i;
-        while (j < k && all[j].key == all[i].key)
-            j++;
-        uint32_t df = (uint32_t)(j - i);
-        bool indexed = df >= 2 && df <= max_df;
-        uint64_t word = (uint64_t)(indexed ? (uint32_t)p->n_keys : UINT32_MAX) << 32 | (df & FOUND_DF) |
-                        (in_languages(lang_of, all + i, df) ? FOUND_ACROSS : 0);
-        if (indexed)
-            p->offsets[p->n_keys] = kept;
-        for (size_t e = i; e < j; e++) {
-            found[first[all[e].val >> 32] + (uint32_t)all[e].val] = word;
-            if (indexed)
-                all[kept++] = all[e]; /* kept <= e: the runs ahead are untouched */
+    s->start[l->n] = n;
+    return n;
+}
+
+/* The runs of a sorted bucket (n pairs at v): each feature's word at its
+ * pairs' places, the indexed runs into the chunk. */
+static bool index_bucket(const index_job *j, const index_scratch *s, index_chunk *ch, const nfi_kv *v, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t e = i + 1;
+        while (e < n && v[e].key == v[i].key)
+            e++;
+        uint32_t df = (uint32_t)(e - i);
+        bool indexed = df >= 2 && df <= j->max_df;
+        uint64_t word = (uint64_t)(indexed ? (uint32_t)ch->n_keys : UINT32_MAX) << 32 | (df & FOUND_DF) |
+                        (in_languages(j->lang_of, v + i, df) ? FOUND_ACROSS : 0);
+        for (size_t k = i; k < e; k++)
+            s->word[(uint32_t)v[k].val] = word;
+        if (indexed) {
+            if (!grow((void **)&ch->kept, &ch->cap_kept, ch->n_kept + df, sizeof *ch->kept) ||
+                !grow((void **)&ch->ends, &ch->cap_keys, ch->n_keys + 1, sizeof *ch->ends))
+                return false;
+            for (size_t k = i; k < e; k++) {
+                uint64_t doc = v[k].val >> 32;
+                ch->kept[ch->n_kept++] = doc << 32 | (s->first[doc] + ((uint32_t)v[k].val - s->start[doc]));
+            }
+            ch->ends[ch->n_keys++] = ch->n_kept;
         }
-        p->n_keys += indexed;
-        i = j;
+        i = e;
     }
-    p->offsets[p->n_keys] = kept;
-    *kept_out = kept;
+    return true;
+}
+
+/* Chunk c's n gathered pairs (s->v): by bucket into s->tmp (stable), each
+ * bucket sorted and read. */
+static bool index_buckets(const index_job *j, index_scratch *s, index_chunk *ch, size_t n)
+{
+    enum { BUCKETS = 1 << (INDEX_CHUNK_SHIFT - 56) };
+    size_t at[BUCKETS + 1] = {0};
+    for (size_t i = 0; i < n; i++)
+        at[(s->v[i].key >> 56 & (BUCKETS - 1)) + 1]++;
+    for (size_t b = 0; b < BUCKETS; b++)
+        at[b + 1] += at[b];
+    size_t next[BUCKETS];
+    memcpy(next, at, sizeof next);
+    for (size_t i = 0; i < n; i++)
+        s->tmp[next[s->v[i].key >> 56 & (BUCKETS - 1)]++] = s->v[i];
+    for (size_t b = 0; b < BUCKETS; b++) {
+        size_t len = at[b + 1] - at[b];
+        const nfi_kv *sorted = sort_bucket(s->tmp + at[b], len, s->v + at[b], s->count);
+        if (!index_bucket(j, s, ch, sorted, len))
+            return false;
+    }
+    return true;
+}
+
+static void index_scratch_free(index_scratch *s)
+{
+    free(s->first), free(s->start), free(s->v), free(s->tmp), free(s->word), free(s->count);
+}
+
+static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *err)
+{
+    index_job *j = ctx;
+    const nf_links *l = j->l;
+    index_scratch *s = worker;
+    if (!s->first) {
+        s->first = malloc((l->n + 1) * sizeof *s->first);
+        s->start = malloc((l->n + 1) * sizeof *s->start);
+        s->count = malloc((((size_t)1 << 16) + 1) * sizeof *s->count);
+        if (!s->first || !s->start || !s->count || !scratch_room(s, 1)) /* (never null, even empty) */
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    size_t n = gather_chunk(l, s, c);
+    if (n == SIZE_MAX || !index_buckets(j, s, &j->chunk[c], n))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < l->n; i++) /* the words, document by document */
+        if (s->start[i + 1] > s->start[i])
+            memcpy((char *)l->docs[i].post + (size_t)s->first[i] * sizeof(uint64_t), s->word + s->start[i],
+                   (s->start[i + 1] - s->start[i]) * sizeof(uint64_t));
     return NF_OK;
 }
 
-/* One sort of every (feature, document) pair gives, run by run, each
- * feature's document frequency, hence every weight, and the postings of
- * the candidate search, which keep the runs of features neither unique nor
- * too common, in place. The per-document work runs on all threads. */
-static nf_status index_features(nf_links *l, postings *p, nf_error *err)
+/* The postings of the chunks' kept runs, in key order (the weights are
+ * known now), each key's grouped by language. */
+static nf_status make_postings(const nf_links *l, postings *p, const index_job *j, const size_t *key_base,
+                               nf_error *err)
 {
-    memset(p, 0, sizeof *p);
-    size_t total = 0, kept = 0;
-    for (size_t i = 0; i < l->n; i++)
-        total += l->docs[i].pivot.n_features;
-    nfi_kv *all = p->entries = malloc((total ? total : 1) * sizeof *all);
-    if (!all)
+    size_t total = 0;
+    for (int c = 0; c < INDEX_CHUNKS; c++)
+        total += j->chunk[c].n_kept;
+    p->n_keys = key_base[INDEX_CHUNKS];
+    p->offsets = malloc((p->n_keys + 1) * sizeof *p->offsets);
+    p->hits = malloc((total ? total : 1) * sizeof *p->hits);
+    if (!p->offsets || !p->hits)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
-    if (st == NF_OK)
-        st = sort_features(l, all, err);
-    if (st != NF_OK)
-        return st;
-    uint64_t *found = malloc((total ? total : 1) * sizeof *found);
-    size_t *first = malloc((l->n + 1) * sizeof *first);
-    uint32_t *lang_of = malloc((l->n + 1) * sizeof *lang_of);
-    if (found && first && lang_of)
-        st = index_runs(l, p, all, total, found, first, lang_of, &kept, err);
-    else
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    free(lang_of);
-    weigh_ctx wc = {l, l->n, found, first, NULL, {0}};
-    if (st == NF_OK && !weigh_tables(&wc))
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    if (st == NF_OK)
-        st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
-    free(wc.idf), free(found), free(first);
-    if (st != NF_OK)
-        return st;
-    _Static_assert(sizeof(struct posting) <= sizeof(nfi_kv), "postings are made in place of the entries");
-    char *at = (char *)all; /* bytes, copied: the two types share the memory */
-    for (size_t e = 0; e < kept; e++) {
-        nfi_kv x;
-        memcpy(&x, at + e * sizeof x, sizeof x);
-        const doc_entry *d = &l->docs[x.val >> 32];
-        struct posting h = {(uint32_t)(x.val >> 32), d->lang_id, d->weights[(uint32_t)x.val]};
-        memcpy(at + e * sizeof h, &h, sizeof h);
+    size_t at = 0;
+    for (int c = 0; c < INDEX_CHUNKS; c++) {
+        const index_chunk *ch = &j->chunk[c];
+        for (size_t k = 0, e = 0; k < ch->n_keys; k++) {
+            p->offsets[key_base[c] + k] = at;
+            for (; e < ch->ends[k]; e++) {
+                uint64_t x = ch->kept[e];
+                const doc_entry *d = &l->docs[x >> 32];
+                p->hits[at++] = (struct posting){(uint32_t)(x >> 32), d->lang_id, d->weights[(uint32_t)x]};
+            }
+        }
     }
-    p->hits = (struct posting *)(void *)all, p->entries = NULL;
-    struct posting *fit = realloc(p->hits, (kept ? kept : 1) * sizeof *fit); /* gives back the rest */
-    p->hits = fit ? fit : p->hits;
+    p->offsets[p->n_keys] = at;
     for (size_t key = 0; key < p->n_keys; key++)
         group_by_language(p->hits + p->offsets[key], p->offsets[key + 1] - p->offsets[key]);
     return NF_OK;
 }
 
+/* The index (above) gives, run by run, each feature's document frequency,
+ * hence every weight, and the postings of the candidate search. The
+ * chunks and the per-document work run on all threads. */
+static nf_status index_features(nf_links *l, postings *p, nf_error *err)
+{
+    memset(p, 0, sizeof *p);
+    index_job *j = calloc(1, sizeof *j);
+    uint32_t *lang_of = malloc((l->n + 1) * sizeof *lang_of);
+    size_t key_base[INDEX_CHUNKS + 1] = {0};
+    nf_status st = j && lang_of ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK)
+        st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
+    if (st == NF_OK) {
+        for (size_t i = 0; i < l->n; i++)
+            lang_of[i] = l->docs[i].lang_id;
+        *j = (index_job){.l = l, .lang_of = lang_of, .max_df = nfi_links_max_df(l->n)};
+        int threads = l->opt.threads < INDEX_CHUNKS ? l->opt.threads : INDEX_CHUNKS;
+        index_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
+        st = scratch ? nfi_parallel_for(INDEX_CHUNKS, scratch, sizeof *scratch, threads, index_chunk_task, j, err)
+                     : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        for (int t = 0; scratch && t < threads; t++)
+            index_scratch_free(&scratch[t]);
+        free(scratch);
+    }
+    for (int c = 0; j && c < INDEX_CHUNKS; c++)
+        key_base[c + 1] = key_base[c] + j->chunk[c].n_keys;
+    weigh_ctx wc = {l, l->n, key_base, NULL, {0}};
+    if (st == NF_OK && !weigh_tables(&wc))
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK)
+        st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
+    free(wc.idf), free(lang_of);
+    if (st == NF_OK)
+        st = make_postings(l, p, j, key_base, err);
+    for (int c = 0; j && c < INDEX_CHUNKS; c++)
+        free(j->chunk[c].kept), free(j->chunk[c].ends);
+    free(j);
+    return st;
+}
+
 static void postings_free(postings *p)
 {
     free(p->offsets);
-    free(p->entries);
     free(p->hits);
 }
 
@@ -1116,31 +1235,44 @@ typedef struct search_scratch {
     double *acc;
     uint32_t *touched;
     scored *top;
+    size_t *range; /* per indexed feature of the document at hand, its postings' start and end */
 } search_scratch;
 
 typedef struct search_ctx {
     const nf_links *l;
     const postings *p;
+    const double *norm; /* per document, its norm (the search's one read of another document) */
     uint64_t *pairs; /* candidates slots per document, UINT64_MAX when unused */
 } search_ctx;
 
-static void candidates_of(const nf_links *l, const postings *p, size_t a, double *acc, uint32_t *touched,
-                          uint64_t *slots, scored *top)
+/* Document a's candidates. Its features' postings lists lie far apart
+ * (one cold line each): their bounds are read, and their first lines
+ * fetched, for every feature first, so the misses overlap, then summed. */
+static void candidates_of(const nf_links *l, const postings *p, const double *norm, size_t a, search_scratch *s,
+                          uint64_t *slots)
 {
     const doc_entry *d = &l->docs[a];
-    size_t n_touched = 0;
+    double *acc = s->acc;
+    uint32_t *touched = s->touched;
+    scored *top = s->top;
+    size_t n_touched = 0, n_range = 0;
     if (!d->lang_id)
         return; /* an unknown language links to nothing */
     for (size_t j = 0; j < d->pivot.n_features; j++) {
         uint32_t at = d->post[j];
-        if (at == UINT32_MAX)
-            continue;
-        double wa = d->weights[j];
+        size_t *r = s->range + 3 * n_range;
+        r[0] = at == UINT32_MAX ? 0 : p->offsets[at], r[1] = at == UINT32_MAX ? 0 : p->offsets[at + 1], r[2] = j;
+        __builtin_prefetch(&p->hits[r[0]]);
+        n_range += at != UINT32_MAX;
+    }
+    for (size_t q = 0; q < n_range; q++) {
+        const size_t *r = s->range + 3 * q;
+        double wa = d->weights[r[2]];
         /* Linkable: known languages that differ (so never a itself).
          * The postings come grouped by language (group_by_language): the
          * document's own language, about half of them, and unknown ones
          * are runs, passed over on a predictable branch. */
-        for (size_t e = p->offsets[at]; e < p->offsets[at + 1]; e++) {
+        for (size_t e = r[0]; e < r[1]; e++) {
             const struct posting *h = &p->hits[e];
             if (h->lang_id == d->lang_id || !h->lang_id)
                 continue;
@@ -1153,7 +1285,7 @@ static void candidates_of(const nf_links *l, const postings *p, size_t a, double
     size_t keep = 0, k = (size_t)l->opt.candidates;
     for (size_t t = 0; t < n_touched; t++) { /* the k best, kept sorted by insertion */
         uint32_t b = touched[t];
-        double denom = d->norm * l->docs[b].norm;
+        double denom = d->norm * norm[b];
         scored c = {denom > 0 ? acc[b] / denom : 0, b};
         acc[b] = 0;
         if (keep == k && cmp_scored(&c, &top[k - 1]) >= 0)
@@ -1175,8 +1307,7 @@ static nf_status search_task(void *ctx, void *worker, size_t a, nf_error *err)
 {
     (void)err;
     search_ctx *c = ctx;
-    search_scratch *s = worker;
-    candidates_of(c->l, c->p, a, s->acc, s->touched, c->pairs + a * (size_t)c->l->opt.candidates, s->top);
+    candidates_of(c->l, c->p, c->norm, a, worker, c->pairs + a * (size_t)c->l->opt.candidates);
     return NF_OK;
 }
 
@@ -1280,6 +1411,7 @@ static void free_scratch(search_scratch *s, int n)
         free(s[t].acc);
         free(s[t].touched);
         free(s[t].top);
+        free(s[t].range);
     }
     free(s);
 }
@@ -1291,20 +1423,28 @@ static nf_status find_candidates(const nf_links *l, const postings *p, uint64_t 
     uint64_t *pairs = malloc((n_slots ? n_slots : 1) * sizeof *pairs);
     int threads = l->opt.threads;
     search_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
-    nf_status st = pairs && scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    double *norm = malloc((l->n ? l->n : 1) * sizeof *norm);
+    size_t cap = 0;
+    for (size_t i = 0; norm && i < l->n; i++) {
+        norm[i] = l->docs[i].norm;
+        cap = l->docs[i].pivot.n_features > cap ? l->docs[i].pivot.n_features : cap;
+    }
+    nf_status st = pairs && scratch && norm ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int t = 0; st == NF_OK && t < threads; t++) {
         scratch[t].acc = calloc(l->n ? l->n : 1, sizeof *scratch[t].acc);
         scratch[t].touched = malloc((l->n ? l->n : 1) * sizeof *scratch[t].touched);
         scratch[t].top = malloc((l->n ? l->n : 1) * sizeof *scratch[t].top);
-        if (!scratch[t].acc || !scratch[t].touched || !scratch[t].top)
+        scratch[t].range = malloc(3 * (cap + 1) * sizeof *scratch[t].range);
+        if (!scratch[t].acc || !scratch[t].touched || !scratch[t].top || !scratch[t].range)
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; st == NF_OK && i < n_slots; i++)
         pairs[i] = UINT64_MAX;
-    search_ctx ctx = {l, p, pairs};
+    search_ctx ctx = {l, p, norm, pairs};
     if (st == NF_OK)
         st = nfi_parallel_for(l->n, scratch, sizeof *scratch, threads, search_task, &ctx, err);
     free_scratch(scratch, threads);
+    free(norm);
     if (st != NF_OK) {
         free(pairs);
         return st;
@@ -1406,25 +1546,17 @@ nf_status nfi_links_weigh(nf_links *l, size_t n_docs, const uint32_t *df, nf_err
 {
     l->finished = true;
     nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
-    size_t total = 0;
-    for (size_t i = 0; i < l->n; i++)
-        total += l->docs[i].pivot.n_features;
-    uint64_t *found = malloc((total ? total : 1) * sizeof *found);
-    size_t *first = malloc((l->n + 1) * sizeof *first);
-    if (st == NF_OK && (!found || !first))
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0, k = 0; st == NF_OK && i <= l->n; i++) {
-        first[i] = k;
-        for (size_t f = 0; i < l->n && f < l->docs[i].pivot.n_features; f++, k++) /* languages unknown
-            here: a feature another document has may be shared */
-            found[k] = (uint64_t)UINT32_MAX << 32 | (df[k] & FOUND_DF) | (df[k] >= 2 ? FOUND_ACROSS : 0);
-    }
-    weigh_ctx wc = {l, n_docs, found, first, NULL, {0}};
+    for (size_t i = 0, k = 0; st == NF_OK && i < l->n; i++)
+        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++, k++) /* languages unknown here: a
+            feature another document has may be shared */
+            set_word(l->docs[i].post, f,
+                     (uint64_t)UINT32_MAX << 32 | (df[k] & FOUND_DF) | (df[k] >= 2 ? FOUND_ACROSS : 0));
+    weigh_ctx wc = {l, n_docs, NULL, NULL, {0}};
     if (st == NF_OK && !weigh_tables(&wc))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
         st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
-    free(wc.idf), free(found), free(first);
+    free(wc.idf);
     return st;
 }
 
@@ -1736,7 +1868,7 @@ nf_status nfi_links_append_weighted(nf_links *l, const char *buf, size_t len, si
     weighted_wire w;
     if (len - *pos < nfi_pad8(n) + sizeof w)
         return nfi_fail(err, NF_ERR_PARSE, "links: truncated weights");
-    if (alloc_doc_arrays(d) != NF_OK)
+    if (alloc_doc_arrays(d, false) != NF_OK)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     memcpy(d->weights, buf + *pos, n);
     memcpy(&w, buf + *pos + nfi_pad8(n), sizeof w);
