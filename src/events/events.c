@@ -261,10 +261,7 @@ static void append_str(nfi_buf *b, const char *s) { nfi_buf_append(b, s ? s : ""
 #define DF_AHEAD 8
 static inline void df_prefetch(const nf_events *ev, uint64_t h)
 {
-    if (ev->df.cap) {
-        __builtin_prefetch(&ev->df.keys[h & (ev->df.cap - 1)]);
-        __builtin_prefetch(&ev->df.vals[h & (ev->df.cap - 1)]);
-    }
+    nfi_hmap_prefetch(&ev->df, h);
 }
 
 static bool count_df(nf_events *ev, const nfi_docfeat *f)
@@ -970,8 +967,7 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
     for (size_t i = 0; ev->df.cap && i < (size_t)hdr[0] + hdr[1] + hdr[2]; i++) {
         uint64_t h;
         memcpy(&h, hashes + 8 * i, 8);
-        __builtin_prefetch(&ev->df.keys[h & (ev->df.cap - 1)]);
-        __builtin_prefetch(&ev->df.vals[h & (ev->df.cap - 1)]);
+        nfi_hmap_prefetch(&ev->df, h);
     }
     size_t k = 0;
     idf_ctx x = {{log((double)ev->n + NF_IDF_PRIOR_T + 1), log((double)ev->n + NF_IDF_PRIOR_N + 1)},
