@@ -976,6 +976,10 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
         uint64_t h;
         memcpy(&h, hashes + 8 * i, 8);
         nfi_hmap_prefetch(&ev->df, h);
+        uint32_t meta;
+        memcpy(&meta, metas + 4 * i, 4);
+        if (i >= (size_t)hdr[0] + hdr[1] && (meta & (FEAT_UNIGRAM | FEAT_WEAK))) /* name_ok's second look-up */
+            nfi_hmap_prefetch(&ev->df, h ^ NF_LOWER_SALT);
     }
     size_t k = 0;
     idf_ctx x = {{log((double)ev->n + NF_IDF_PRIOR_T + 1), log((double)ev->n + NF_IDF_PRIOR_N + 1)},
