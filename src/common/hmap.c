@@ -1,6 +1,7 @@
 /*
  * hmap.c - open-addressing hash map u64 -> u64 (see hmap.h for the design:
- * linear probing on pre-hashed keys, 1/2 maximum load, no deletion).
+ * linear probing on pre-hashed keys, key and value in one 16-byte slot,
+ * 1/2 maximum load, no deletion). nfi_hmap_get is inline in the header.
  */
 #include "common/common.h"
 
@@ -13,8 +14,7 @@ void nfi_hmap_init(nfi_hmap *m) { memset(m, 0, sizeof *m); }
 
 void nfi_hmap_free(nfi_hmap *m)
 {
-    free(m->keys);
-    free(m->vals);
+    free(m->slots);
     nfi_hmap_init(m);
 }
 
@@ -25,49 +25,28 @@ void nfi_hmap_clear(nfi_hmap *m)
         return;
     }
     if (m->cap)
-        memset(m->keys, 0, m->cap * sizeof *m->keys);
+        memset(m->slots, 0, m->cap * sizeof *m->slots);
     m->count = 0;
 }
 
 static inline uint64_t fix_key(uint64_t key) { return key ? key : 1; }
 
-uint64_t *nfi_hmap_get(const nfi_hmap *m, uint64_t key)
-{
-    if (!m->cap)
-        return NULL;
-    key = fix_key(key);
-    size_t mask = m->cap - 1;
-    for (size_t i = key & mask;; i = (i + 1) & mask) {
-        if (m->keys[i] == key)
-            return &m->vals[i];
-        if (m->keys[i] == 0)
-            return NULL;
-    }
-}
-
 static bool grow(nfi_hmap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : MIN_CAP;
-    uint64_t *keys = calloc(cap, sizeof *keys);
-    uint64_t *vals = malloc(cap * sizeof *vals);
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
+    nfi_hmap_slot *slots = calloc(cap, sizeof *slots);
+    if (!slots)
         return false;
-    }
     for (size_t j = 0; j < m->cap; j++) {
-        if (!m->keys[j])
+        if (!m->slots[j].key)
             continue;
-        size_t i = m->keys[j] & (cap - 1);
-        while (keys[i])
+        size_t i = m->slots[j].key & (cap - 1);
+        while (slots[i].key)
             i = (i + 1) & (cap - 1);
-        keys[i] = m->keys[j];
-        vals[i] = m->vals[j];
+        slots[i] = m->slots[j];
     }
-    free(m->keys);
-    free(m->vals);
-    m->keys = keys;
-    m->vals = vals;
+    free(m->slots);
+    m->slots = slots;
     m->cap = cap;
     return true;
 }
@@ -79,15 +58,16 @@ uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created)
     key = fix_key(key);
     size_t mask = m->cap - 1;
     size_t i = key & mask;
-    while (m->keys[i] && m->keys[i] != key)
+    while (m->slots[i].key && m->slots[i].key != key)
         i = (i + 1) & mask;
-    bool fresh = m->keys[i] == 0;
+    nfi_hmap_slot *s = &m->slots[i];
+    bool fresh = s->key == 0;
     if (fresh) {
-        m->keys[i] = key;
-        m->vals[i] = 0;
+        s->key = key;
+        s->val = 0;
         m->count++;
     }
     if (created)
         *created = fresh;
-    return &m->vals[i];
+    return &s->val;
 }

@@ -398,12 +398,18 @@ static const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len
     return e;
 }
 
-/* Hashes the normalized form of every word token (t->nh). */
+/* Hashes the normalized form of every word token (t->nh) and prefetches
+ * its slot in the key cache: the cache outgrows the CPU caches, and its
+ * lookups (cached_key, for lower-case words and names) come only after
+ * the names are marked, so the misses overlap instead of stalling one by
+ * one (a prefetch changes nothing but timing). */
 static void hash_norms(nfi_translit *t, const nf_clean_doc *cd)
 {
     for (size_t i = 0; i < cd->n_tokens; i++)
-        if (cd->tokens[i].kind == NF_TOKEN_WORD)
+        if (cd->tokens[i].kind == NF_TOKEN_WORD) {
             t->nh[i] = nfi_hash64(cd->pool + cd->tokens[i].norm, cd->tokens[i].norm_len);
+            nfi_hmap_prefetch(&t->keys, t->nh[i]);
+        }
 }
 
 /* ------------------------------------------------------------ word lists */
@@ -591,11 +597,23 @@ static size_t mark_lines(nfi_translit *t, const nf_clean_doc *cd)
     return line;
 }
 
+/* Empties the per-document map for a document of n tokens: a table grown
+ * by a long document is freed rather than cleared, so that the shorter
+ * ones after it do not each zero its whole table (the map holds no
+ * iteration order anyone reads; it regrows as it fills). */
+static void reset_seen(nfi_translit *t, size_t n)
+{
+    if (t->seen.cap > 64 && t->seen.cap > 4 * n)
+        nfi_hmap_free(&t->seen);
+    else
+        nfi_hmap_clear(&t->seen);
+}
+
 /* Clear names first (mid-sentence, prose line), then the ambiguous ones. */
 static bool mark_names(nfi_translit *t, const nf_clean_doc *cd)
 {
     bool nouns = capitalizes_nouns(cd->lang);
-    nfi_hmap_clear(&t->seen);
+    reset_seen(t, cd->n_tokens);
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < cd->n_tokens; i++) {
             const nf_token *tk = &cd->tokens[i];

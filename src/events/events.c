@@ -56,6 +56,7 @@
 #define NF_IDF_PRIOR_N 200
 #endif
 #define PIVOT_SALT 0x70697630746f7270ULL
+#define SPILL_BUFFER ((size_t)1 << 20)
 #define NF_UNDATED_PER_DAY 5000.0 /* the clock of a stream without dates: documents a day */
 
 static const uint32_t vec_keep[N_CH] = {64, 512, 256, 256}; /* weighted features kept per document */
@@ -87,6 +88,7 @@ struct nf_events {
     nfi_buf strs;
     nfi_buf rec; /* one record being spilled */
     FILE *spill;
+    char *spill_buf; /* spill's stdio buffer (SPILL_BUFFER bytes; records are ~10 KB: one write(2) a record with stdio's 4 KB) */
     uint64_t spill_bytes;
     bool spill_at_end;      /* the stream stands at spill_bytes (cleared when the stage reads the spill) */
     nfi_hmap df;            /* feature -> documents (low 32 bits), documents where strong (high 32) */
@@ -215,6 +217,11 @@ nf_status nf_events_new(nf_events **out, const nf_events_options *options, nf_er
         free(ev);
         return nfi_fail(err, NF_ERR_IO, "cannot create a temporary file in %s", d && *d ? d : "/tmp");
     }
+    ev->spill_buf = malloc(SPILL_BUFFER);
+    if (ev->spill_buf && setvbuf(ev->spill, ev->spill_buf, _IOFBF, SPILL_BUFFER) != 0) {
+        free(ev->spill_buf); /* stdio keeps its own */
+        ev->spill_buf = NULL;
+    }
     *out = ev;
     return NF_OK;
 }
@@ -231,6 +238,7 @@ void nf_events_free(nf_events *ev)
     nfi_buf_free(&ev->rec);
     if (ev->spill)
         fclose(ev->spill);
+    free(ev->spill_buf);
     nfi_hmap_free(&ev->df);
     free(ev->dedup_canon);
     free(ev->links);
@@ -261,10 +269,7 @@ static void append_str(nfi_buf *b, const char *s) { nfi_buf_append(b, s ? s : ""
 #define DF_AHEAD 8
 static inline void df_prefetch(const nf_events *ev, uint64_t h)
 {
-    if (ev->df.cap) {
-        __builtin_prefetch(&ev->df.keys[h & (ev->df.cap - 1)]);
-        __builtin_prefetch(&ev->df.vals[h & (ev->df.cap - 1)]);
-    }
+    nfi_hmap_prefetch(&ev->df, h);
 }
 
 static bool count_df(nf_events *ev, const nfi_docfeat *f)
@@ -970,8 +975,11 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
     for (size_t i = 0; ev->df.cap && i < (size_t)hdr[0] + hdr[1] + hdr[2]; i++) {
         uint64_t h;
         memcpy(&h, hashes + 8 * i, 8);
-        __builtin_prefetch(&ev->df.keys[h & (ev->df.cap - 1)]);
-        __builtin_prefetch(&ev->df.vals[h & (ev->df.cap - 1)]);
+        nfi_hmap_prefetch(&ev->df, h);
+        uint32_t meta;
+        memcpy(&meta, metas + 4 * i, 4);
+        if (i >= (size_t)hdr[0] + hdr[1] && (meta & (FEAT_UNIGRAM | FEAT_WEAK))) /* name_ok's second look-up */
+            nfi_hmap_prefetch(&ev->df, h ^ NF_LOWER_SALT);
     }
     size_t k = 0;
     idf_ctx x = {{log((double)ev->n + NF_IDF_PRIOR_T + 1), log((double)ev->n + NF_IDF_PRIOR_N + 1)},

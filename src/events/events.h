@@ -121,11 +121,16 @@ nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok
                               size_t max_entities, nfi_entity_tmp **out, size_t *n_out, nfi_buf *strings,
                               nf_error *err);
 
-/* sparse.c: weighted sparse vectors sorted by hash. */
-typedef struct nfi_wfeat {
+/* sparse.c: weighted sparse vectors sorted by hash. A feature is 12 bytes,
+ * packed (4-byte aligned): the live centroids, profiles and documents'
+ * vectors are most of the event stage's memory, and their scans read a
+ * quarter fewer bytes than with the 4 bytes of padding a 16-byte struct
+ * would carry. */
+typedef struct __attribute__((packed, aligned(4))) nfi_wfeat {
     uint64_t hash;
     float w;
 } nfi_wfeat;
+_Static_assert(sizeof(nfi_wfeat) == 12, "nfi_wfeat is packed");
 
 typedef struct nfi_svec_table nfi_svec_table;
 

@@ -162,8 +162,7 @@ static void find_lists(const sl_index *ix, const nfi_event_profile *p, int ch_fr
     for (int ch = ch_from; ch < N_CH && m->cap; ch++)
         for (uint32_t i = 0; i < p->ch[ch].n; i++) {
             uint64_t h = p->ch[ch].f[i].hash + (uint64_t)ch;
-            __builtin_prefetch(&m->keys[h & (m->cap - 1)]);
-            __builtin_prefetch(&m->vals[h & (m->cap - 1)]);
+            nfi_hmap_prefetch(m, h);
         }
     for (int ch = ch_from; ch < N_CH; ch++)
         for (uint32_t i = 0; i < p->ch[ch].n; i++) {

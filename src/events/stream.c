@@ -363,10 +363,7 @@ static void *grow_to(void *p, size_t *cap, size_t need, size_t size, bool *ok)
  * prefetch changes nothing but timing. */
 static void prefetch_key(const nfi_hmap *m, uint64_t key)
 {
-    if (m->cap) {
-        __builtin_prefetch(&m->keys[key & (m->cap - 1)]);
-        __builtin_prefetch(&m->vals[key & (m->cap - 1)]);
-    }
+    nfi_hmap_prefetch(m, key);
 }
 
 /* The list of a salted hash, created empty when new; SIZE_MAX when out of
@@ -460,9 +457,9 @@ static bool sweep(nfi_stream *s)
     nfi_hmap_init(&fresh);
     size_t kept_lists = 0;
     for (size_t k = 0; k < s->index.cap; k++) {
-        if (!s->index.keys[k])
+        if (!nfi_hmap_key_at(&s->index, k))
             continue;
-        plist *l = &s->lists[s->index.vals[k]];
+        plist *l = &s->lists[nfi_hmap_val_at(&s->index, k)];
         posting *p = list_entries(l);
         uint32_t o = 0;
         for (uint32_t i = 0; i < l->n; i++)
@@ -475,15 +472,15 @@ static bool sweep(nfi_stream *s)
     if (!lists)
         return false;
     for (size_t k = 0; k < s->index.cap; k++) {
-        if (!s->index.keys[k])
+        if (!nfi_hmap_key_at(&s->index, k))
             continue;
-        plist *l = &s->lists[s->index.vals[k]];
+        plist *l = &s->lists[nfi_hmap_val_at(&s->index, k)];
         if (l->n == 0) {
             if (l->cap)
                 free(l->u.p);
             continue;
         }
-        uint64_t *v = nfi_hmap_put(&fresh, s->index.keys[k], NULL);
+        uint64_t *v = nfi_hmap_put(&fresh, nfi_hmap_key_at(&s->index, k), NULL);
         if (!v) {
             free(lists);
             nfi_hmap_free(&fresh);

@@ -18,7 +18,11 @@
  *
  * Batch folds (options.live = 0) keep only what the stages keep (dedup
  * spills to sorted runs, events to a feature file): memory stays bounded
- * and nf_fold_add answers with pending assignments.
+ * and nf_fold_add answers with pending assignments. Finishing one frees
+ * each stage as soon as nothing needs it any more (dedup once its result
+ * is made; the cleaner, links and events once the event stage has made
+ * its result, which owns its strings): the later stages and the caller's
+ * encoders then reuse that memory instead of faulting in fresh pages.
  *
  * Live folds keep each document's dedup item (sketch and signature) and
  * leave the links and events stages open; every nf_fold_add then computes
@@ -280,7 +284,7 @@ static nf_status dedup_again(nf_fold *f, nf_dedup_result *out, nf_error *err)
  * hard links (the pivots are set already); then events and storylines. */
 static nf_status events_result(nf_fold *f, nf_fold_result *r, nf_error *err)
 {
-    nf_status st = f->dedup ? nf_events_set_dedup(f->events, &r->dedup, err) : NF_OK;
+    nf_status st = f->o.dedup_on ? nf_events_set_dedup(f->events, &r->dedup, err) : NF_OK;
     if (st == NF_OK && f->links) {
         nfi_events_clear_links(f->events);
         st = nf_events_add_links(f->events, r->links.links, r->links.n_links, err);
@@ -289,6 +293,25 @@ static nf_status events_result(nf_fold *f, nf_fold_result *r, nf_error *err)
         st = f->o.live && !f->finished ? nfi_events_snapshot(f->events, &r->events, err)
                                        : nf_events_finish(f->events, &r->events, err);
     return st;
+}
+
+/* A finished batch fold's stages, freed once their results are made (the
+ * fold then only answers nf_fold_size and nf_fold_close). */
+static void release_dedup(nf_fold *f)
+{
+    nf_dedup_free(f->dedup);
+    f->dedup = NULL;
+}
+
+static void release_stages(nf_fold *f)
+{
+    nf_events_free(f->events);
+    nf_links_free(f->links); /* after events: they read its pivots */
+    nf_cleaner_free(f->cleaner);
+    nfi_hmap_free(&f->ids);
+    f->events = NULL;
+    f->links = NULL;
+    f->cleaner = NULL;
 }
 
 /* Dedup groups and translations, pivots as the events' language-neutral
@@ -300,6 +323,8 @@ static nf_status fold_result(nf_fold *f, nf_fold_result *r, nf_error *err)
     progress(f, "dedup", 0, f->n_docs);
     if (f->dedup)
         st = f->o.live ? dedup_again(f, &r->dedup, err) : nf_dedup_finish(f->dedup, &r->dedup, err);
+    if (!f->o.live)
+        release_dedup(f);
     progress(f, "links", 0, f->n_docs);
     if (st == NF_OK && f->links) {
         st = nf_links_finish(f->links, &r->links, err);
@@ -309,6 +334,8 @@ static nf_status fold_result(nf_fold *f, nf_fold_result *r, nf_error *err)
     progress(f, "events", 0, f->n_docs);
     if (st == NF_OK)
         st = events_result(f, r, err);
+    if (!f->o.live)
+        release_stages(f);
     if (st != NF_OK)
         nf_fold_result_free(r);
     return st;

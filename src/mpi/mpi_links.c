@@ -646,8 +646,8 @@ static nf_status local_counts(dlinks *x, nfi_kv **counts, uint32_t **dest, size_
         if (ml->low_counts[h])
             (*counts)[(*n)++] = (nfi_kv){h, rank | ml->low_counts[h]};
     for (size_t k = 0; k < ml->counts.cap; k++)
-        if (ml->counts.keys[k]) /* (hashes 0 and 1 are kept apart: the map's key 1 is its 1) */
-            (*counts)[(*n)++] = (nfi_kv){ml->counts.keys[k], rank | ml->counts.vals[k]};
+        if (nfi_hmap_key_at(&ml->counts, k)) /* (hashes 0 and 1 are kept apart: the map's key 1 is its 1) */
+            (*counts)[(*n)++] = (nfi_kv){nfi_hmap_key_at(&ml->counts, k), rank | nfi_hmap_val_at(&ml->counts, k)};
     nfi_kv_sort(*counts, *n);
     for (size_t k = 0; k < *n; k++)
         (*dest)[k] = hash_owner(x, (*counts)[k].key);
