@@ -1024,6 +1024,33 @@ static void pair_scratch_free(pair_scratch *s)
  * words) is at its number: no branch asks whether a symbol was met
  * before, and a symbol of b that a's window cut off has an empty mask,
  * under which a step leaves v as it is (no carry arises from v + 0). */
+/* lcs_length's pass over b where a has at most 256 symbols (1 to 4
+ * words): the same steps on two 128-bit integers, the low one's carry
+ * added into the high one, as the word loop below carries from word to
+ * word; words past `words` have empty masks, so what carries into them
+ * is never counted. */
+__extension__ typedef unsigned __int128 lcs_u128;
+static size_t lcs_short(const uint64_t *masks, size_t na, const uint32_t *b, size_t nb, size_t words)
+{
+    lcs_u128 v0 = ~(lcs_u128)0, v1 = ~(lcs_u128)0;
+    for (size_t j = 0; j < nb; j++) {
+        const uint64_t *m = masks + b[j] * words;
+        lcs_u128 m0 = (lcs_u128)m[0] | (words > 1 ? (lcs_u128)m[1] << 64 : 0);
+        lcs_u128 m1 = words > 2 ? (lcs_u128)m[2] | (words > 3 ? (lcs_u128)m[3] << 64 : 0) : 0;
+        lcs_u128 u0 = v0 & m0, u1 = v1 & m1, s0 = v0 + u0;
+        v1 = (v1 + u1 + (s0 < v0)) | (v1 - u1);
+        v0 = s0 | (v0 - u0);
+    }
+    size_t zeros = 0;
+    for (size_t w = 0; w < words; w++) {
+        lcs_u128 half = w < 2 ? v0 : v1;
+        uint64_t word = (uint64_t)(half >> (w % 2 * 64));
+        uint64_t live = w + 1 < words || na % 64 == 0 ? ~0ULL : (1ULL << (na % 64)) - 1;
+        zeros += (size_t)__builtin_popcountll(~word & live);
+    }
+    return zeros;
+}
+
 static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t n_ids, pair_scratch *s)
 {
     size_t words = (na + 63) / 64;
@@ -1031,6 +1058,8 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     memset(masks, 0, n_ids * words * sizeof *masks);
     for (size_t i = 0; i < na; i++) /* match masks: positions of each symbol in a */
         masks[a[i] * words + i / 64] |= 1ULL << (i % 64);
+    if (words >= 1 && words <= 4) /* most pairs: v held in registers, no carry loop */
+        return lcs_short(masks, na, b, nb, words);
     uint64_t v[LCS_MAX_WORDS];
     for (size_t w = 0; w < words; w++)
         v[w] = ~0ULL;
@@ -1066,10 +1095,17 @@ static size_t shared_in_order(const feature_list *d, const uint32_t *of, size_t 
     size_t n = 0, len = d->n_seq;
     for (size_t i = 0; i < len && n < MAX_SHARED;) {
         size_t stop = i + (MAX_SHARED - n) < len ? i + (MAX_SHARED - n) : len; /* n grows by 1 at most a step */
+        for (; i + 4 <= stop; i += 4) { /* four a step: the loop's own count and test once */
+            uint32_t id0 = s->id_of[seq[i]], id1 = s->id_of[seq[i + 1]], id2 = s->id_of[seq[i + 2]],
+                     id3 = s->id_of[seq[i + 3]];
+            out[n] = id0, n += 1 ^ id0 >> 31; /* a number is below 2^31 (a count of features), none is UINT32_MAX */
+            out[n] = id1, n += 1 ^ id1 >> 31;
+            out[n] = id2, n += 1 ^ id2 >> 31;
+            out[n] = id3, n += 1 ^ id3 >> 31;
+        }
         for (; i < stop; i++) { /* no branch on whether it is shared */
             uint32_t id = s->id_of[seq[i]];
-            out[n] = id;
-            n += id != UINT32_MAX;
+            out[n] = id, n += 1 ^ id >> 31;
         }
     }
     for (size_t k = 0; k < n_ids; k++)
