@@ -11,7 +11,7 @@
  *      weight is kind weight x IDF x (1 + log count), and each document
  *      vector is normalized once. The same pass keeps, per document, the
  *      features that documents of two languages have (its cross arrays:
- *      indices, hashes, weights, and the sequence with only them): a pair
+ *      kinds, hashes, weights, and the sequence with only them): a pair
  *      across languages can share no other, so scoring reads only those.
  *   2. Candidates: an inverted index of the features that are not too
  *      common; each document accumulates dot products with the documents of
@@ -85,10 +85,10 @@ typedef struct doc_entry {
     uint32_t *post;   /* per feature, its postings list in finish's index (UINT32_MAX: none) */
     /* The features a pair across languages can share: those that some
      * document of another language has (where the finish knows; else all).
-     * Their indices and hashes in hash order, and the sequence with only
-     * them: what the finish's scoring reads of the pair's other document. */
-    uint32_t *cross;
-    uint8_t *cross_kind; /* each one's kind (& 3), in the block of cross: scoring reads no pivot feature */
+     * Their kinds, hashes and weights in hash order, and the sequence with
+     * only them, as places in these arrays (not feature indices): what the
+     * finish's scoring reads of the pair's other document. */
+    uint8_t *cross_kind; /* each one's kind (& 3): scoring reads no pivot feature */
     uint64_t *cross_hash;
     float *cross_w;
     uint32_t *cross_seq;
@@ -157,7 +157,7 @@ static void free_entry(doc_entry *d)
     free(d->para_sets);
     free(d->para_offsets);
     free(d->post);
-    free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_kind), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
 }
 
 void nf_links_free(nf_links *l)
@@ -257,10 +257,10 @@ typedef struct postings {
 static nf_status alloc_doc_arrays(doc_entry *d, bool words)
 {
     free(d->weights), free(d->post); /* an earlier finish's */
-    free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_kind), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
     d->post = malloc((d->pivot.n_features + 1) * (words ? sizeof(uint64_t) : sizeof *d->post));
-    d->cross = NULL, d->cross_kind = NULL; /* at their size, later */
+    d->cross_kind = NULL; /* at their size, later */
     d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
 }
@@ -319,12 +319,11 @@ static bool weigh_tables(weigh_ctx *c)
 /* Allocates d's cross arrays for n features and m sequence elements. */
 static bool alloc_cross(doc_entry *d, size_t n, size_t m)
 {
-    d->cross = malloc((n + 1) * (sizeof *d->cross + sizeof *d->cross_kind));
-    d->cross_kind = d->cross ? (uint8_t *)(d->cross + n + 1) : NULL;
+    d->cross_kind = malloc(n + 1);
     d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
     d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
     d->cross_seq = malloc((m + 1) * sizeof *d->cross_seq);
-    return d->cross && d->cross_hash && d->cross_w && d->cross_seq;
+    return d->cross_kind && d->cross_hash && d->cross_w && d->cross_seq;
 }
 
 /* Every feature of d in its cross arrays (where the document frequencies
@@ -335,7 +334,7 @@ static bool cross_all(doc_entry *d)
     if (!alloc_cross(d, p->n_features, p->n_sequence))
         return false;
     for (size_t j = 0; j < p->n_features; j++) {
-        d->cross[j] = (uint32_t)j, d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
+        d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
         d->cross_kind[j] = p->features[j].kind & 3;
     }
     memcpy(d->cross_seq, p->sequence, p->n_sequence * sizeof *d->cross_seq);
@@ -346,7 +345,7 @@ static bool cross_all(doc_entry *d)
 /* A document's weights (kind weight x IDF x (1 + log count)) from the
  * document frequencies in its words (in post), its norms, postings and
  * cross arrays: its features of the across flag, and its sequence with
- * only them. The words are read before post[j] overwrites the bytes of
+ * only them (each one's place among them, from `at`). The words are read before post[j] overwrites the bytes of
  * word j / 2 (<= j, read already); the array then shrinks to the
  * postings, and gives back the rest. */
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
@@ -357,14 +356,21 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
     const nf_pivot *p = &d->pivot;
     double sum = 0, kind_sum[4] = {0};
     size_t n = 0, m = 0;
-    for (size_t j = 0; j < p->n_features; j++)
+    uint32_t *at = malloc((p->n_features + 1) * sizeof *at); /* per feature, its place in the cross arrays */
+    if (!at)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t j = 0; j < p->n_features; j++) {
+        at[j] = (uint32_t)n;
         n += (word_at(d->post, j) & FOUND_ACROSS) != 0;
+    }
     for (size_t k = 0; k < p->n_sequence; k++)
         m += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
-    if (!alloc_cross(d, n, m))
+    if (!alloc_cross(d, n, m)) {
+        free(at);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
     for (size_t k = 0, mm = 0; k < p->n_sequence; k++) { /* no branch on the flag */
-        d->cross_seq[mm] = p->sequence[k];
+        d->cross_seq[mm] = at[p->sequence[k]];
         mm += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
     }
     n = 0;
@@ -379,11 +385,12 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         sum += w * w;
         kind_sum[pf->kind & 3] += w * w;
         if (x & FOUND_ACROSS) {
-            d->cross[n] = (uint32_t)j, d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j];
+            d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j];
             d->cross_kind[n] = pf->kind & 3;
             n++;
         }
     }
+    free(at);
     uint32_t *fit = realloc(d->post, (p->n_features + 1) * sizeof *d->post);
     d->post = fit ? fit : d->post;
     d->n_cross = n, d->n_cross_seq = m;
@@ -879,7 +886,8 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 
 /* One thread's scratch for scoring pairs. Matching two feature lists
  * numbers the features both have (dates and hash 0 aside) 0, 1, ... in
- * hash order; shared_a/shared_b give each number's feature in a and b.
+ * hash order; shared_a/shared_b give each number's place in a's and b's
+ * lists.
  * For order agreement, each document's sequence is read for those
  * numbers (shared_in_order; id_of), and lcs_length keeps a match mask at
  * each number (masks).
@@ -894,8 +902,8 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
  * next load waits on its last comparison. */
 enum { MATCH_FILTER_LOG = 15, MATCH_FILTER_BITS = 1 << MATCH_FILTER_LOG };
 typedef struct pair_scratch {
-    uint32_t *shared_a, *shared_b; /* for each number, the feature index in a and in b */
-    uint32_t *id_of;               /* per feature of one document, its number (UINT32_MAX: none) */
+    uint32_t *shared_a, *shared_b; /* for each number, its place in a's list and in b's */
+    uint32_t *id_of;               /* per place in one document's list, its number (UINT32_MAX: none) */
     uint64_t *masks;               /* lcs_length's match masks: LCS_MAX_WORDS words per number */
     uint32_t *passed;              /* b's features that pass a's filter, in b's order */
     uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
@@ -918,12 +926,11 @@ static size_t table_slot(uint64_t hash, size_t mask) { return (size_t)(hash >> 7
 static size_t filter_bit(uint64_t hash) { return (size_t)(hash >> (64 - MATCH_FILTER_LOG)); /* the top bits: no mask */ }
 
 /* What a pair's scoring reads of one document: some of its features
- * (their indices, hashes and weights, in hash order) and its sequence
- * with at least those. The finish reads the cross arrays, which leave
+ * (their kinds, hashes and weights, in hash order) and its sequence with
+ * only those, each as its place in the list. The finish reads the cross arrays, which leave
  * out features no pair across languages can share; nf_links_explain, for
  * any pair, every feature. */
 typedef struct feature_list {
-    const uint32_t *idx;
     const uint8_t *kind; /* each one's kind (& 3) */
     const uint64_t *hash;
     const float *w;
@@ -934,7 +941,7 @@ typedef struct feature_list {
 
 static feature_list cross_list(const doc_entry *d)
 {
-    return (feature_list){d->cross, d->cross_kind, d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq};
+    return (feature_list){d->cross_kind, d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq};
 }
 
 /* Makes the scratch's table hold the features of list fa, document ia's. */
@@ -1088,7 +1095,7 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     return zeros;
 }
 
-/* The numbers of the n_ids shared features (feature index in d: of[k])
+/* The numbers of the n_ids shared features (place in d's list: of[k])
  * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots): each
  * feature's number set in a per-feature table (id_of, UINT32_MAX
  * elsewhere, and again after), then d's sequence read front to back. One
@@ -1186,14 +1193,14 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
         uint32_t j = s->passed[n], k = match_find(s, la->hash, lb->hash[j]);
         if (k == UINT32_MAX)
             continue;
-        uint32_t i = la->idx[k], kind = la->kind[k];
+        uint32_t kind = la->kind[k];
         double w = (double)la->w[k] * lb->w[j];
         dot += w;
         kind_dot[kind] += w;
         if (kind != NF_PIVOT_DATE) {
             shared++;
             if (lb->hash[j]) { /* numbered for order agreement (the feature's hash, in both) */
-                s->shared_a[n_ids] = i, s->shared_b[n_ids++] = lb->idx[j];
+                s->shared_a[n_ids] = k, s->shared_b[n_ids++] = j;
             }
         }
     }
@@ -1220,14 +1227,14 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     e->score = score_of(e->logit);
 }
 
-/* Every feature of d as a list (idx: room for 0, 1, ..., kind and hash:
- * for the kinds and hashes). */
-static void every_feature(const doc_entry *d, uint32_t *idx, uint8_t *kind, uint64_t *hash, feature_list *out)
+/* Every feature of d as a list (kind and hash: room for its kinds and
+ * hashes); a place in it is the feature's index. */
+static void every_feature(const doc_entry *d, uint8_t *kind, uint64_t *hash, feature_list *out)
 {
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
-        idx[j] = (uint32_t)j, kind[j] = p->features[j].kind & 3, hash[j] = p->features[j].hash;
-    *out = (feature_list){idx, kind, hash, d->weights, p->n_features, p->sequence, p->n_sequence};
+        kind[j] = p->features[j].kind & 3, hash[j] = p->features[j].hash;
+    *out = (feature_list){kind, hash, d->weights, p->n_features, p->sequence, p->n_sequence};
 }
 
 nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explain *out, nf_error *err)
@@ -1240,19 +1247,17 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
     pair_scratch *s = pair_scratch_new(pa->n_features > pb->n_features ? pa->n_features : pb->n_features);
     if (!s)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t cap = pa->n_features > pb->n_features ? pa->n_features : pb->n_features;
     feature_list la, lb;
-    uint32_t *idx = malloc((cap + 1) * sizeof *idx);
     uint8_t *ka = malloc(pa->n_features + 1), *kb = malloc(pb->n_features + 1);
     uint64_t *ha = malloc((pa->n_features + 1) * sizeof *ha), *hb = malloc((pb->n_features + 1) * sizeof *hb);
-    bool ok = idx && ka && kb && ha && hb;
+    bool ok = ka && kb && ha && hb;
     if (ok) {
-        every_feature(&l->docs[a], idx, ka, ha, &la);
-        every_feature(&l->docs[b], idx, kb, hb, &lb);
+        every_feature(&l->docs[a], ka, ha, &la);
+        every_feature(&l->docs[b], kb, hb, &lb);
         score_pair(l, a, b, &la, &lb, out, s, false);
     }
     pair_scratch_free(s);
-    free(idx), free(ka), free(kb), free(ha), free(hb);
+    free(ka), free(kb), free(ha), free(hb);
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
@@ -1375,7 +1380,6 @@ static void prefetch_entry(const doc_entry *d)
 {
     prefetch_lines(d->cross_hash, d->n_cross * sizeof *d->cross_hash);
     prefetch_lines(d->cross_w, d->n_cross * sizeof *d->cross_w);
-    prefetch_lines(d->cross, d->n_cross * (sizeof *d->cross + sizeof *d->cross_kind));
     prefetch_lines(d->cross_seq, d->n_cross_seq * sizeof *d->cross_seq);
 }
 
