@@ -91,7 +91,7 @@ typedef struct doc_entry {
     uint8_t *cross_kind; /* each one's kind (& 3): scoring reads no pivot feature */
     uint64_t *cross_hash;
     float *cross_w;
-    uint32_t *cross_seq;
+    void *cross_seq; /* 16-bit places where n_cross <= 65,536 (seq_narrow), else 32-bit */
     size_t n_cross, n_cross_seq;
     size_t n_nondate; /* features that are not dates (what paragraphs compare) */
     char lang[12];
@@ -316,13 +316,28 @@ static bool weigh_tables(weigh_ctx *c)
     return true;
 }
 
+/* Whether a sequence of places in a list of n features is kept in 16
+ * bits (half the bytes a pair reads of it), and its element i. */
+static bool seq_narrow(size_t n) { return n <= 65536; }
+static inline uint32_t seq_at(const void *seq, bool narrow, size_t i)
+{
+    return narrow ? ((const uint16_t *)seq)[i] : ((const uint32_t *)seq)[i];
+}
+static void seq_set(void *seq, bool narrow, size_t i, uint32_t place)
+{
+    if (narrow)
+        ((uint16_t *)seq)[i] = (uint16_t)place;
+    else
+        ((uint32_t *)seq)[i] = place;
+}
+
 /* Allocates d's cross arrays for n features and m sequence elements. */
 static bool alloc_cross(doc_entry *d, size_t n, size_t m)
 {
     d->cross_kind = malloc(n + 1);
     d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
     d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
-    d->cross_seq = malloc((m + 1) * sizeof *d->cross_seq);
+    d->cross_seq = malloc((m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
     return d->cross_kind && d->cross_hash && d->cross_w && d->cross_seq;
 }
 
@@ -337,7 +352,8 @@ static bool cross_all(doc_entry *d)
         d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
         d->cross_kind[j] = p->features[j].kind & 3;
     }
-    memcpy(d->cross_seq, p->sequence, p->n_sequence * sizeof *d->cross_seq);
+    for (size_t k = 0; k < p->n_sequence; k++)
+        seq_set(d->cross_seq, seq_narrow(p->n_features), k, p->sequence[k]);
     d->n_cross = p->n_features, d->n_cross_seq = p->n_sequence;
     return true;
 }
@@ -370,7 +386,7 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     for (size_t k = 0, mm = 0; k < p->n_sequence; k++) { /* no branch on the flag */
-        d->cross_seq[mm] = at[p->sequence[k]];
+        seq_set(d->cross_seq, seq_narrow(n), mm, at[p->sequence[k]]);
         mm += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
     }
     n = 0;
@@ -935,13 +951,15 @@ typedef struct feature_list {
     const uint64_t *hash;
     const float *w;
     size_t n;
-    const uint32_t *seq;
+    const void *seq;
     size_t n_seq;
+    bool seq16; /* seq holds 16-bit places, else 32-bit */
 } feature_list;
 
 static feature_list cross_list(const doc_entry *d)
 {
-    return (feature_list){d->cross_kind, d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq};
+    return (feature_list){d->cross_kind, d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq,
+                          seq_narrow(d->n_cross)};
 }
 
 /* Makes the scratch's table hold the features of list fa, document ia's. */
@@ -1100,28 +1118,36 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
  * feature's number set in a per-feature table (id_of, UINT32_MAX
  * elsewhere, and again after), then d's sequence read front to back. One
  * pass over the sequence, contiguous, where looking up each feature's
- * occurrences would wait on cold lines of d at every feature. */
-static size_t shared_in_order(const feature_list *d, const uint32_t *of, size_t n_ids, pair_scratch *s, uint32_t *out)
+ * occurrences would wait on cold lines of d at every feature (the pass
+ * is scan_places, inlined once per width of the places). */
+static inline __attribute__((always_inline)) size_t scan_places(const void *seq, bool narrow, size_t len,
+                                                                const uint32_t *id_of, uint32_t *out)
 {
-    for (size_t k = 0; k < n_ids; k++)
-        s->id_of[of[k]] = (uint32_t)k;
-    const uint32_t *seq = d->seq;
-    size_t n = 0, len = d->n_seq;
+    size_t n = 0;
     for (size_t i = 0; i < len && n < MAX_SHARED;) {
         size_t stop = i + (MAX_SHARED - n) < len ? i + (MAX_SHARED - n) : len; /* n grows by 1 at most a step */
         for (; i + 4 <= stop; i += 4) { /* four a step: the loop's own count and test once */
-            uint32_t id0 = s->id_of[seq[i]], id1 = s->id_of[seq[i + 1]], id2 = s->id_of[seq[i + 2]],
-                     id3 = s->id_of[seq[i + 3]];
+            uint32_t id0 = id_of[seq_at(seq, narrow, i)], id1 = id_of[seq_at(seq, narrow, i + 1)],
+                     id2 = id_of[seq_at(seq, narrow, i + 2)], id3 = id_of[seq_at(seq, narrow, i + 3)];
             out[n] = id0, n += 1 ^ id0 >> 31; /* a number is below 2^31 (a count of features), none is UINT32_MAX */
             out[n] = id1, n += 1 ^ id1 >> 31;
             out[n] = id2, n += 1 ^ id2 >> 31;
             out[n] = id3, n += 1 ^ id3 >> 31;
         }
         for (; i < stop; i++) { /* no branch on whether it is shared */
-            uint32_t id = s->id_of[seq[i]];
+            uint32_t id = id_of[seq_at(seq, narrow, i)];
             out[n] = id, n += 1 ^ id >> 31;
         }
     }
+    return n;
+}
+
+static size_t shared_in_order(const feature_list *d, const uint32_t *of, size_t n_ids, pair_scratch *s, uint32_t *out)
+{
+    for (size_t k = 0; k < n_ids; k++)
+        s->id_of[of[k]] = (uint32_t)k;
+    size_t n = d->seq16 ? scan_places(d->seq, true, d->n_seq, s->id_of, out) /* each width its own loop */
+                        : scan_places(d->seq, false, d->n_seq, s->id_of, out);
     for (size_t k = 0; k < n_ids; k++)
         s->id_of[of[k]] = UINT32_MAX;
     return n;
@@ -1234,7 +1260,7 @@ static void every_feature(const doc_entry *d, uint8_t *kind, uint64_t *hash, fea
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
         kind[j] = p->features[j].kind & 3, hash[j] = p->features[j].hash;
-    *out = (feature_list){kind, hash, d->weights, p->n_features, p->sequence, p->n_sequence};
+    *out = (feature_list){kind, hash, d->weights, p->n_features, p->sequence, p->n_sequence, false};
 }
 
 nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explain *out, nf_error *err)
@@ -1380,7 +1406,7 @@ static void prefetch_entry(const doc_entry *d)
 {
     prefetch_lines(d->cross_hash, d->n_cross * sizeof *d->cross_hash);
     prefetch_lines(d->cross_w, d->n_cross * sizeof *d->cross_w);
-    prefetch_lines(d->cross_seq, d->n_cross_seq * sizeof *d->cross_seq);
+    prefetch_lines(d->cross_seq, d->n_cross_seq * (seq_narrow(d->n_cross) ? sizeof(uint16_t) : sizeof(uint32_t)));
 }
 
 /* Best score of each document per other language, over the candidates. */
