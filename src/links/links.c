@@ -11,7 +11,7 @@
  *      weight is kind weight x IDF x (1 + log count), and each document
  *      vector is normalized once. The same pass keeps, per document, the
  *      features that documents of two languages have (its cross arrays:
- *      indices, hashes, weights, and the sequence with only them): a pair
+ *      kinds, hashes, weights, and the sequence with only them): a pair
  *      across languages can share no other, so scoring reads only those.
  *   2. Candidates: an inverted index of the features that are not too
  *      common; each document accumulates dot products with the documents of
@@ -85,13 +85,13 @@ typedef struct doc_entry {
     uint32_t *post;   /* per feature, its postings list in finish's index (UINT32_MAX: none) */
     /* The features a pair across languages can share: those that some
      * document of another language has (where the finish knows; else all).
-     * Their indices and hashes in hash order, and the sequence with only
-     * them: what the finish's scoring reads of the pair's other document. */
-    uint32_t *cross;
-    uint8_t *cross_kind; /* each one's kind (& 3), in the block of cross: scoring reads no pivot feature */
+     * Their kinds, hashes and weights in hash order, and the sequence with
+     * only them, as places in these arrays (not feature indices): what the
+     * finish's scoring reads of the pair's other document. */
+    uint8_t *cross_kind; /* each one's kind (& 3): scoring reads no pivot feature */
     uint64_t *cross_hash;
     float *cross_w;
-    uint32_t *cross_seq;
+    void *cross_seq; /* 16-bit places where n_cross <= 65,536 (seq_narrow), else 32-bit */
     size_t n_cross, n_cross_seq;
     size_t n_nondate; /* features that are not dates (what paragraphs compare) */
     char lang[12];
@@ -157,7 +157,7 @@ static void free_entry(doc_entry *d)
     free(d->para_sets);
     free(d->para_offsets);
     free(d->post);
-    free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_kind), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
 }
 
 void nf_links_free(nf_links *l)
@@ -257,10 +257,10 @@ typedef struct postings {
 static nf_status alloc_doc_arrays(doc_entry *d, bool words)
 {
     free(d->weights), free(d->post); /* an earlier finish's */
-    free(d->cross), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_kind), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
     d->post = malloc((d->pivot.n_features + 1) * (words ? sizeof(uint64_t) : sizeof *d->post));
-    d->cross = NULL, d->cross_kind = NULL; /* at their size, later */
+    d->cross_kind = NULL; /* at their size, later */
     d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
 }
@@ -316,15 +316,29 @@ static bool weigh_tables(weigh_ctx *c)
     return true;
 }
 
+/* Whether a sequence of places in a list of n features is kept in 16
+ * bits (half the bytes a pair reads of it), and its element i. */
+static bool seq_narrow(size_t n) { return n <= 65536; }
+static inline uint32_t seq_at(const void *seq, bool narrow, size_t i)
+{
+    return narrow ? ((const uint16_t *)seq)[i] : ((const uint32_t *)seq)[i];
+}
+static void seq_set(void *seq, bool narrow, size_t i, uint32_t place)
+{
+    if (narrow)
+        ((uint16_t *)seq)[i] = (uint16_t)place;
+    else
+        ((uint32_t *)seq)[i] = place;
+}
+
 /* Allocates d's cross arrays for n features and m sequence elements. */
 static bool alloc_cross(doc_entry *d, size_t n, size_t m)
 {
-    d->cross = malloc((n + 1) * (sizeof *d->cross + sizeof *d->cross_kind));
-    d->cross_kind = d->cross ? (uint8_t *)(d->cross + n + 1) : NULL;
+    d->cross_kind = malloc(n + 1);
     d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
     d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
-    d->cross_seq = malloc((m + 1) * sizeof *d->cross_seq);
-    return d->cross && d->cross_hash && d->cross_w && d->cross_seq;
+    d->cross_seq = malloc((m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
+    return d->cross_kind && d->cross_hash && d->cross_w && d->cross_seq;
 }
 
 /* Every feature of d in its cross arrays (where the document frequencies
@@ -335,10 +349,11 @@ static bool cross_all(doc_entry *d)
     if (!alloc_cross(d, p->n_features, p->n_sequence))
         return false;
     for (size_t j = 0; j < p->n_features; j++) {
-        d->cross[j] = (uint32_t)j, d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
+        d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
         d->cross_kind[j] = p->features[j].kind & 3;
     }
-    memcpy(d->cross_seq, p->sequence, p->n_sequence * sizeof *d->cross_seq);
+    for (size_t k = 0; k < p->n_sequence; k++)
+        seq_set(d->cross_seq, seq_narrow(p->n_features), k, p->sequence[k]);
     d->n_cross = p->n_features, d->n_cross_seq = p->n_sequence;
     return true;
 }
@@ -346,7 +361,7 @@ static bool cross_all(doc_entry *d)
 /* A document's weights (kind weight x IDF x (1 + log count)) from the
  * document frequencies in its words (in post), its norms, postings and
  * cross arrays: its features of the across flag, and its sequence with
- * only them. The words are read before post[j] overwrites the bytes of
+ * only them (each one's place among them, from `at`). The words are read before post[j] overwrites the bytes of
  * word j / 2 (<= j, read already); the array then shrinks to the
  * postings, and gives back the rest. */
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
@@ -357,14 +372,21 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
     const nf_pivot *p = &d->pivot;
     double sum = 0, kind_sum[4] = {0};
     size_t n = 0, m = 0;
-    for (size_t j = 0; j < p->n_features; j++)
+    uint32_t *at = malloc((p->n_features + 1) * sizeof *at); /* per feature, its place in the cross arrays */
+    if (!at)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t j = 0; j < p->n_features; j++) {
+        at[j] = (uint32_t)n;
         n += (word_at(d->post, j) & FOUND_ACROSS) != 0;
+    }
     for (size_t k = 0; k < p->n_sequence; k++)
         m += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
-    if (!alloc_cross(d, n, m))
+    if (!alloc_cross(d, n, m)) {
+        free(at);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
     for (size_t k = 0, mm = 0; k < p->n_sequence; k++) { /* no branch on the flag */
-        d->cross_seq[mm] = p->sequence[k];
+        seq_set(d->cross_seq, seq_narrow(n), mm, at[p->sequence[k]]);
         mm += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
     }
     n = 0;
@@ -379,11 +401,12 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         sum += w * w;
         kind_sum[pf->kind & 3] += w * w;
         if (x & FOUND_ACROSS) {
-            d->cross[n] = (uint32_t)j, d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j];
+            d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j];
             d->cross_kind[n] = pf->kind & 3;
             n++;
         }
     }
+    free(at);
     uint32_t *fit = realloc(d->post, (p->n_features + 1) * sizeof *d->post);
     d->post = fit ? fit : d->post;
     d->n_cross = n, d->n_cross_seq = m;
@@ -879,7 +902,8 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 
 /* One thread's scratch for scoring pairs. Matching two feature lists
  * numbers the features both have (dates and hash 0 aside) 0, 1, ... in
- * hash order; shared_a/shared_b give each number's feature in a and b.
+ * hash order; shared_a/shared_b give each number's place in a's and b's
+ * lists.
  * For order agreement, each document's sequence is read for those
  * numbers (shared_in_order; id_of), and lcs_length keeps a match mask at
  * each number (masks).
@@ -892,10 +916,10 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
  * the sums add up in the same order; but most of b's features stop at
  * the filter, and each probe is independent of the last where a merge's
  * next load waits on its last comparison. */
-enum { MATCH_FILTER_BITS = 1 << 15 };
+enum { MATCH_FILTER_LOG = 15, MATCH_FILTER_BITS = 1 << MATCH_FILTER_LOG };
 typedef struct pair_scratch {
-    uint32_t *shared_a, *shared_b; /* for each number, the feature index in a and in b */
-    uint32_t *id_of;               /* per feature of one document, its number (UINT32_MAX: none) */
+    uint32_t *shared_a, *shared_b; /* for each number, its place in a's list and in b's */
+    uint32_t *id_of;               /* per place in one document's list, its number (UINT32_MAX: none) */
     uint64_t *masks;               /* lcs_length's match masks: LCS_MAX_WORDS words per number */
     uint32_t *passed;              /* b's features that pass a's filter, in b's order */
     uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
@@ -915,26 +939,27 @@ static size_t table_slots(size_t n_features)
     return slots;
 }
 static size_t table_slot(uint64_t hash, size_t mask) { return (size_t)(hash >> 7) & mask; }
-static size_t filter_bit(uint64_t hash) { return (size_t)(hash >> 40) & (MATCH_FILTER_BITS - 1); }
+static size_t filter_bit(uint64_t hash) { return (size_t)(hash >> (64 - MATCH_FILTER_LOG)); /* the top bits: no mask */ }
 
 /* What a pair's scoring reads of one document: some of its features
- * (their indices, hashes and weights, in hash order) and its sequence
- * with at least those. The finish reads the cross arrays, which leave
+ * (their kinds, hashes and weights, in hash order) and its sequence with
+ * only those, each as its place in the list. The finish reads the cross arrays, which leave
  * out features no pair across languages can share; nf_links_explain, for
  * any pair, every feature. */
 typedef struct feature_list {
-    const uint32_t *idx;
     const uint8_t *kind; /* each one's kind (& 3) */
     const uint64_t *hash;
     const float *w;
     size_t n;
-    const uint32_t *seq;
+    const void *seq;
     size_t n_seq;
+    bool seq16; /* seq holds 16-bit places, else 32-bit */
 } feature_list;
 
 static feature_list cross_list(const doc_entry *d)
 {
-    return (feature_list){d->cross, d->cross_kind, d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq};
+    return (feature_list){d->cross_kind, d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq,
+                          seq_narrow(d->n_cross)};
 }
 
 /* Makes the scratch's table hold the features of list fa, document ia's. */
@@ -962,11 +987,18 @@ static void match_table_for(size_t ia, const feature_list *fa, pair_scratch *s)
  * of the table then follow for those that passed. */
 static size_t match_filter(pair_scratch *s, const uint64_t *hb, size_t n)
 {
-    size_t m = 0;
-    for (size_t j = 0; j < n; j++) {
-        uint64_t h = hb[j];
-        s->passed[m] = (uint32_t)j;
-        m += s->filter[filter_bit(h) / 64] >> (filter_bit(h) % 64) & 1;
+    size_t m = 0, j = 0;
+    const uint64_t *f = s->filter;
+    for (; j + 4 <= n; j += 4) { /* four a step: the loop's own count and test once */
+        size_t f0 = filter_bit(hb[j]), f1 = filter_bit(hb[j + 1]), f2 = filter_bit(hb[j + 2]), f3 = filter_bit(hb[j + 3]);
+        s->passed[m] = (uint32_t)j, m += f[f0 / 64] >> (f0 % 64) & 1;
+        s->passed[m] = (uint32_t)j + 1, m += f[f1 / 64] >> (f1 % 64) & 1;
+        s->passed[m] = (uint32_t)j + 2, m += f[f2 / 64] >> (f2 % 64) & 1;
+        s->passed[m] = (uint32_t)j + 3, m += f[f3 / 64] >> (f3 % 64) & 1;
+    }
+    for (; j < n; j++) {
+        size_t fj = filter_bit(hb[j]);
+        s->passed[m] = (uint32_t)j, m += f[fj / 64] >> (fj % 64) & 1;
     }
     return m;
 }
@@ -1024,6 +1056,33 @@ static void pair_scratch_free(pair_scratch *s)
  * words) is at its number: no branch asks whether a symbol was met
  * before, and a symbol of b that a's window cut off has an empty mask,
  * under which a step leaves v as it is (no carry arises from v + 0). */
+/* lcs_length's pass over b where a has at most 256 symbols (1 to 4
+ * words): the same steps on two 128-bit integers, the low one's carry
+ * added into the high one, as the word loop below carries from word to
+ * word; words past `words` have empty masks, so what carries into them
+ * is never counted. */
+__extension__ typedef unsigned __int128 lcs_u128;
+static size_t lcs_short(const uint64_t *masks, size_t na, const uint32_t *b, size_t nb, size_t words)
+{
+    lcs_u128 v0 = ~(lcs_u128)0, v1 = ~(lcs_u128)0;
+    for (size_t j = 0; j < nb; j++) {
+        const uint64_t *m = masks + b[j] * words;
+        lcs_u128 m0 = (lcs_u128)m[0] | (words > 1 ? (lcs_u128)m[1] << 64 : 0);
+        lcs_u128 m1 = words > 2 ? (lcs_u128)m[2] | (words > 3 ? (lcs_u128)m[3] << 64 : 0) : 0;
+        lcs_u128 u0 = v0 & m0, u1 = v1 & m1, s0 = v0 + u0;
+        v1 = (v1 + u1 + (s0 < v0)) | (v1 - u1);
+        v0 = s0 | (v0 - u0);
+    }
+    size_t zeros = 0;
+    for (size_t w = 0; w < words; w++) {
+        lcs_u128 half = w < 2 ? v0 : v1;
+        uint64_t word = (uint64_t)(half >> (w % 2 * 64));
+        uint64_t live = w + 1 < words || na % 64 == 0 ? ~0ULL : (1ULL << (na % 64)) - 1;
+        zeros += (size_t)__builtin_popcountll(~word & live);
+    }
+    return zeros;
+}
+
 static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t n_ids, pair_scratch *s)
 {
     size_t words = (na + 63) / 64;
@@ -1031,6 +1090,8 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     memset(masks, 0, n_ids * words * sizeof *masks);
     for (size_t i = 0; i < na; i++) /* match masks: positions of each symbol in a */
         masks[a[i] * words + i / 64] |= 1ULL << (i % 64);
+    if (words >= 1 && words <= 4) /* most pairs: v held in registers, no carry loop */
+        return lcs_short(masks, na, b, nb, words);
     uint64_t v[LCS_MAX_WORDS];
     for (size_t w = 0; w < words; w++)
         v[w] = ~0ULL;
@@ -1052,26 +1113,41 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     return zeros;
 }
 
-/* The numbers of the n_ids shared features (feature index in d: of[k])
+/* The numbers of the n_ids shared features (place in d's list: of[k])
  * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots): each
  * feature's number set in a per-feature table (id_of, UINT32_MAX
  * elsewhere, and again after), then d's sequence read front to back. One
  * pass over the sequence, contiguous, where looking up each feature's
- * occurrences would wait on cold lines of d at every feature. */
+ * occurrences would wait on cold lines of d at every feature (the pass
+ * is scan_places, inlined once per width of the places). */
+static inline __attribute__((always_inline)) size_t scan_places(const void *seq, bool narrow, size_t len,
+                                                                const uint32_t *id_of, uint32_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n < MAX_SHARED;) {
+        size_t stop = i + (MAX_SHARED - n) < len ? i + (MAX_SHARED - n) : len; /* n grows by 1 at most a step */
+        for (; i + 4 <= stop; i += 4) { /* four a step: the loop's own count and test once */
+            uint32_t id0 = id_of[seq_at(seq, narrow, i)], id1 = id_of[seq_at(seq, narrow, i + 1)],
+                     id2 = id_of[seq_at(seq, narrow, i + 2)], id3 = id_of[seq_at(seq, narrow, i + 3)];
+            out[n] = id0, n += 1 ^ id0 >> 31; /* a number is below 2^31 (a count of features), none is UINT32_MAX */
+            out[n] = id1, n += 1 ^ id1 >> 31;
+            out[n] = id2, n += 1 ^ id2 >> 31;
+            out[n] = id3, n += 1 ^ id3 >> 31;
+        }
+        for (; i < stop; i++) { /* no branch on whether it is shared */
+            uint32_t id = id_of[seq_at(seq, narrow, i)];
+            out[n] = id, n += 1 ^ id >> 31;
+        }
+    }
+    return n;
+}
+
 static size_t shared_in_order(const feature_list *d, const uint32_t *of, size_t n_ids, pair_scratch *s, uint32_t *out)
 {
     for (size_t k = 0; k < n_ids; k++)
         s->id_of[of[k]] = (uint32_t)k;
-    const uint32_t *seq = d->seq;
-    size_t n = 0, len = d->n_seq;
-    for (size_t i = 0; i < len && n < MAX_SHARED;) {
-        size_t stop = i + (MAX_SHARED - n) < len ? i + (MAX_SHARED - n) : len; /* n grows by 1 at most a step */
-        for (; i < stop; i++) { /* no branch on whether it is shared */
-            uint32_t id = s->id_of[seq[i]];
-            out[n] = id;
-            n += id != UINT32_MAX;
-        }
-    }
+    size_t n = d->seq16 ? scan_places(d->seq, true, d->n_seq, s->id_of, out) /* each width its own loop */
+                        : scan_places(d->seq, false, d->n_seq, s->id_of, out);
     for (size_t k = 0; k < n_ids; k++)
         s->id_of[of[k]] = UINT32_MAX;
     return n;
@@ -1143,14 +1219,14 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
         uint32_t j = s->passed[n], k = match_find(s, la->hash, lb->hash[j]);
         if (k == UINT32_MAX)
             continue;
-        uint32_t i = la->idx[k], kind = la->kind[k];
+        uint32_t kind = la->kind[k];
         double w = (double)la->w[k] * lb->w[j];
         dot += w;
         kind_dot[kind] += w;
         if (kind != NF_PIVOT_DATE) {
             shared++;
             if (lb->hash[j]) { /* numbered for order agreement (the feature's hash, in both) */
-                s->shared_a[n_ids] = i, s->shared_b[n_ids++] = lb->idx[j];
+                s->shared_a[n_ids] = k, s->shared_b[n_ids++] = j;
             }
         }
     }
@@ -1177,14 +1253,14 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     e->score = score_of(e->logit);
 }
 
-/* Every feature of d as a list (idx: room for 0, 1, ..., kind and hash:
- * for the kinds and hashes). */
-static void every_feature(const doc_entry *d, uint32_t *idx, uint8_t *kind, uint64_t *hash, feature_list *out)
+/* Every feature of d as a list (kind and hash: room for its kinds and
+ * hashes); a place in it is the feature's index. */
+static void every_feature(const doc_entry *d, uint8_t *kind, uint64_t *hash, feature_list *out)
 {
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
-        idx[j] = (uint32_t)j, kind[j] = p->features[j].kind & 3, hash[j] = p->features[j].hash;
-    *out = (feature_list){idx, kind, hash, d->weights, p->n_features, p->sequence, p->n_sequence};
+        kind[j] = p->features[j].kind & 3, hash[j] = p->features[j].hash;
+    *out = (feature_list){kind, hash, d->weights, p->n_features, p->sequence, p->n_sequence, false};
 }
 
 nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explain *out, nf_error *err)
@@ -1197,19 +1273,17 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
     pair_scratch *s = pair_scratch_new(pa->n_features > pb->n_features ? pa->n_features : pb->n_features);
     if (!s)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t cap = pa->n_features > pb->n_features ? pa->n_features : pb->n_features;
     feature_list la, lb;
-    uint32_t *idx = malloc((cap + 1) * sizeof *idx);
     uint8_t *ka = malloc(pa->n_features + 1), *kb = malloc(pb->n_features + 1);
     uint64_t *ha = malloc((pa->n_features + 1) * sizeof *ha), *hb = malloc((pb->n_features + 1) * sizeof *hb);
-    bool ok = idx && ka && kb && ha && hb;
+    bool ok = ka && kb && ha && hb;
     if (ok) {
-        every_feature(&l->docs[a], idx, ka, ha, &la);
-        every_feature(&l->docs[b], idx, kb, hb, &lb);
+        every_feature(&l->docs[a], ka, ha, &la);
+        every_feature(&l->docs[b], kb, hb, &lb);
         score_pair(l, a, b, &la, &lb, out, s, false);
     }
     pair_scratch_free(s);
-    free(idx), free(ka), free(kb), free(ha), free(hb);
+    free(ka), free(kb), free(ha), free(hb);
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
@@ -1332,8 +1406,7 @@ static void prefetch_entry(const doc_entry *d)
 {
     prefetch_lines(d->cross_hash, d->n_cross * sizeof *d->cross_hash);
     prefetch_lines(d->cross_w, d->n_cross * sizeof *d->cross_w);
-    prefetch_lines(d->cross, d->n_cross * (sizeof *d->cross + sizeof *d->cross_kind));
-    prefetch_lines(d->cross_seq, d->n_cross_seq * sizeof *d->cross_seq);
+    prefetch_lines(d->cross_seq, d->n_cross_seq * (seq_narrow(d->n_cross) ? sizeof(uint16_t) : sizeof(uint32_t)));
 }
 
 /* Best score of each document per other language, over the candidates. */
