@@ -264,14 +264,7 @@ void nfi_country_set_init(nfi_country_set *s)
 
 static bool is_country(const nfi_country_set *s, uint64_t h)
 {
-    size_t a = 0, b = s->n;
-    while (a < b) {
-        size_t k = a + (b - a) / 2;
-        if (s->h[k] < h)
-            a = k + 1;
-        else
-            b = k;
-    }
+    size_t a = nfi_lower_bound_u64(s->h, s->n, h);
     return a < s->n && s->h[a] == h;
 }
 

@@ -596,15 +596,7 @@ static nf_status reply_gen(void *ctx, char *out, uint32_t *dest, size_t max, siz
 
 static size_t doc_index(const fetch *f, uint64_t doc)
 {
-    size_t lo = 0, hi = f->n_docs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (f->docs[mid] < doc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return nfi_lower_bound_u64(f->docs, f->n_docs, doc);
 }
 
 /* The requester: each reply goes to the place of its document. */
