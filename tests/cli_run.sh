@@ -58,4 +58,19 @@ check "disagreeing gold scored" grep -q '"missing":1,.*"pair_recall":0.0000' "$t
 check "eval without pred" status_is 2 "$nf" eval --gold "$tmp/gold.tsv"
 check "eval missing file" status_is 2 "$nf" eval --gold /nonexistent --pred "$tmp/seeds/documents.jsonl"
 
+# an untitled one-line record reads its whole paragraph as its title: the
+# outputs show its lead (first sentence, else words and an ellipsis)
+long_text() {
+    printf '{"id":"p1","text":"The harbour authority closed the port of Ravenna on Monday after a storm.'
+    for i in $(seq 1 40); do printf ' Ships waited offshore for hours number %d.' "$i"; done
+    printf '"}\n{"id":"p2","text":"'
+    for i in $(seq 1 60); do printf 'many more words without a stop %d ' "$i"; done
+    printf '"}\n'
+}
+long_text >"$tmp/paragraphs.jsonl"
+check "run untitled paragraphs" status_is 0 "$nf" run -q -o "$tmp/para" "$tmp/paragraphs.jsonl"
+check "paragraph title is its first sentence" grep -q '"title":"The harbour authority closed the port of Ravenna on Monday after a storm.","published"' "$tmp/para/documents.jsonl"
+check "paragraph title without a stop is cut" grep -q '"title":"many more words without a stop 1 [^"]*…","published"' "$tmp/para/documents.jsonl"
+check "report shows the lead only" test "$(grep -c 'Ships waited offshore for hours number 40' "$tmp/para/report.html")" -eq 0
+
 finish cli_run

@@ -55,12 +55,56 @@ static void test_roundtrip_property(void **state)
     }
 }
 
+static size_t lead(const char *s, size_t max, bool *cut) { return nfi_utf8_lead(s, strlen(s), max, cut); }
+
+/* The lead of an overlong derived title: first sentence, else words, else
+ * whole characters; never a split character, never over max. */
+static void test_lead(void **state)
+{
+    (void)state;
+    bool cut;
+    assert_int_equal(lead("short", 40, &cut), 5);
+    assert_false(cut);
+    const char *two = "The first sentence ends here. The second one is longer than that.";
+    assert_int_equal(lead(two, 40, &cut), strlen("The first sentence ends here."));
+    assert_false(cut);
+    const char *abbr = "The U.S. Senate voted on the bill late on Tuesday night again";
+    assert_int_equal(lead(abbr, 40, &cut), strlen("The U.S. Senate voted on the bill late"));
+    assert_true(cut);
+    const char *ja = "\xe6\x9d\xb1\xe4\xba\xac\xe3\x81\xa7\xe5\x9c\xb0\xe9\x9c\x87\xe3\x80\x82"
+                     "\xe5\xa4\xa7\xe3\x81\x8d\xe3\x81\xaa\xe8\xa2\xab\xe5\xae\xb3"; /* 東京で地震。大きな被害 */
+    assert_int_equal(lead(ja, 20, &cut), 18); /* up to and with the ideographic full stop */
+    assert_false(cut);
+    const char *zh = "\xe5\x8c\x97\xe4\xba\xac\xe5\x8c\x97\xe4\xba\xac\xe5\x8c\x97\xe4\xba\xac"; /* no break at all */
+    assert_int_equal(lead(zh, 10, &cut), 9); /* three whole characters of 3 bytes */
+    assert_true(cut);
+    uint64_t x = 88172645463325252ULL; /* property: random UTF-8, any max */
+    for (int i = 0; i < 2000; i++) {
+        char buf[64];
+        size_t n = 0;
+        while (n < 48) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            uint32_t cp = (x & 3) == 0 ? ' ' : (x & 3) == 1 ? '.' : (uint32_t)(0x41 + (x >> 8) % 0x3000);
+            if (cp >= 0xD800 && cp <= 0xDFFF)
+                cp = 'a';
+            n += nfi_utf8_encode(cp, buf + n);
+        }
+        size_t max = 4 + (size_t)(x >> 40) % 40, got = nfi_utf8_lead(buf, n, max, &cut);
+        assert_true(got <= max);
+        size_t bad, out_len;
+        char *rep = nf_utf8_repair(buf, got, &out_len, &bad);
+        assert_int_equal(bad, 0);
+        free(rep);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_unchanged),
         cmocka_unit_test(test_invalid_sequences),
         cmocka_unit_test(test_roundtrip_property),
+        cmocka_unit_test(test_lead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

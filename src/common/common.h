@@ -96,6 +96,11 @@ static inline uint64_t nfi_char_unit(uint32_t cp) { return nfi_mix64(cp + 0x51ED
  * lengths; the repair pass guarantees that before any later stage. */
 size_t nfi_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 size_t nfi_utf8_encode(uint32_t cp, char out[4]);
+/* The lead of a text too long to show whole, in at most max bytes: its
+ * first sentence when that ends between max / 4 and max, else up to the
+ * last space in the second half, else up to the last whole character, with
+ * *cut set (the caller adds an ellipsis). n when n <= max. */
+size_t nfi_utf8_lead(const char *text, size_t n, size_t max, bool *cut);
 /* Makes every string field of doc valid UTF-8, counting text repairs. */
 nf_status nfi_doc_repair_utf8(nf_doc *doc, nf_error *err);
 

@@ -223,3 +223,45 @@ nf_status nfi_doc_repair_utf8(nf_doc *d, nf_error *err)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     return NF_OK;
 }
+
+/* A sentence ends at '.', '!' or '?' before a space when the character
+ * before it is not a capital (so "U.S. " and "J. Smith" do not end one),
+ * and at an ideographic full stop or a full-width '!' or '?'. */
+static size_t sentence_end_at(const unsigned char *s, size_t n, size_t i)
+{
+    if ((s[i] == '.' || s[i] == '!' || s[i] == '?') && i > 0 && i + 1 < n && s[i + 1] == ' ' &&
+        !(s[i - 1] >= 'A' && s[i - 1] <= 'Z'))
+        return i + 1;
+    if (s[i] == 0xE3 && i + 2 < n && s[i + 1] == 0x80 && s[i + 2] == 0x82) /* U+3002 */
+        return i + 3;
+    if (s[i] == 0xEF && i + 2 < n && s[i + 1] == 0xBC && (s[i + 2] == 0x81 || s[i + 2] == 0x9F)) /* U+FF01, U+FF1F */
+        return i + 3;
+    return 0;
+}
+
+size_t nfi_utf8_lead(const char *text, size_t n, size_t max, bool *cut)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    *cut = false;
+    if (n <= max)
+        return n;
+    size_t sentence = 0, space = 0, boundary = 0;
+    for (size_t i = 0; i < max && !sentence; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            boundary = i; /* a character starts here: the text before it is whole */
+        size_t end = sentence_end_at(s, n, i);
+        if (end && end <= max && end >= max / 4)
+            sentence = end;
+        if (s[i] == ' ' || s[i] == '\n')
+            space = i;
+    }
+    if (sentence)
+        return sentence;
+    if ((s[max] & 0xC0) != 0x80)
+        boundary = max;
+    *cut = true;
+    size_t at = space > max / 2 ? space : boundary;
+    while (at > 0 && (s[at - 1] == ' ' || s[at - 1] == ',' || s[at - 1] == ';' || s[at - 1] == ':'))
+        at--;
+    return at;
+}

@@ -384,10 +384,41 @@ typedef struct doc_in {
     bool title_only;
 } doc_in;
 
-static doc_in doc_in_of(const nf_clean_doc *cd)
+/* A title the cleaner took from an untitled record's first line can be a
+ * whole paragraph (a one-line record reads its 3 KB text as its title): one
+ * of NF_HEADLINE_MAX_TOKENS tokens or more, which the features already read
+ * as text, not title. The documents, events and report then show its lead
+ * (nfi_utf8_lead) in at most TITLE_SHOWN_MAX bytes. Given titles and
+ * headline-length first lines are shown whole; no feature reads this. */
+#define TITLE_SHOWN_MAX 200
+#define ELLIPSIS "\xe2\x80\xa6" /* U+2026 */
+typedef char shown_title_buf[TITLE_SHOWN_MAX + sizeof ELLIPSIS];
+
+static bool title_is_paragraph(const nf_clean_doc *cd, size_t title_len)
 {
-    return (doc_in){cd->doc.id,      cd->title, cd->lang,      cd->doc.source, cd->doc.url, cd->published,
-                    cd->doc.published, cd->n_tokens, is_title_only(cd)};
+    if ((cd->doc.title && *cd->doc.title) || cd->n_tokens < NF_HEADLINE_MAX_TOKENS || !cd->text ||
+        cd->text_len < title_len || memcmp(cd->text, cd->title, title_len) != 0)
+        return false;
+    const nf_token *last = &cd->tokens[NF_HEADLINE_MAX_TOKENS - 1];
+    return (size_t)last->start + last->len <= title_len;
+}
+
+static const char *shown_title(const nf_clean_doc *cd, shown_title_buf shown)
+{
+    size_t n = cd->title ? strlen(cd->title) : 0;
+    if (n <= TITLE_SHOWN_MAX || !title_is_paragraph(cd, n))
+        return cd->title;
+    bool cut;
+    n = nfi_utf8_lead(cd->title, n, TITLE_SHOWN_MAX, &cut);
+    memcpy(shown, cd->title, n);
+    strcpy(shown + n, cut ? ELLIPSIS : "");
+    return shown;
+}
+
+static doc_in doc_in_of(const nf_clean_doc *cd, shown_title_buf title)
+{
+    return (doc_in){cd->doc.id,        shown_title(cd, title), cd->lang, cd->doc.source, cd->doc.url,
+                    cd->published,     cd->doc.published,      cd->n_tokens, is_title_only(cd)};
 }
 
 static nf_status append_doc(nf_events *ev, const doc_in *d, const nfi_docfeat *f, nf_error *err)
@@ -492,7 +523,8 @@ nf_status nf_events_add(nf_events *ev, const nf_clean_doc *docs, size_t n, nf_er
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     st = nfi_events_features(ev, docs, n, feats, err);
     for (size_t i = 0; i < n && st == NF_OK; i++) {
-        doc_in d = doc_in_of(&docs[i]);
+        shown_title_buf title;
+        doc_in d = doc_in_of(&docs[i], title);
         st = append_doc(ev, &d, &feats[i], err);
     }
     for (size_t i = 0; i < n; i++)
@@ -546,7 +578,8 @@ static void put_wire(nfi_buf *b, const doc_in *d, const nfi_docfeat *f)
 
 void nfi_events_put_doc(nfi_buf *b, const nf_clean_doc *cd, const nfi_docfeat *f)
 {
-    doc_in d = doc_in_of(cd);
+    shown_title_buf title;
+    doc_in d = doc_in_of(cd, title);
     put_wire(b, &d, f);
 }
 
