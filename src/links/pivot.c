@@ -334,6 +334,7 @@ typedef struct builder {
     nfi_buf scratch;
     nfi_buf run, run_ends; /* a CJK run's normalized text, each token's end in it */
     uint64_t lang_seed;    /* nfi_lexicon_lang_seed of the document's language */
+    bool ukrainian;        /* read through the Russian dictionary (ukrainian_via_russian) */
     token_word *words;     /* per token, what the dictionary says (read_words), or NULL */
     struct phrase_query *queries; /* room for 4 per token (read_words) */
     uint32_t *lists;               /* room for 2 per token (read_words) */
@@ -1132,7 +1133,7 @@ static size_t word_features(builder *b, size_t i, bool english, bool has_lexicon
         return used;
     const uint64_t *terms;
     size_t n_terms;
-    if (t->kind == NF_TOKEN_WORD && strcmp(d->lang, "uk") == 0 && (n_terms = ukrainian_via_russian(b, t, &terms))) {
+    if (t->kind == NF_TOKEN_WORD && b->ukrainian && (n_terms = ukrainian_via_russian(b, t, &terms))) {
         from_tokens(b, i, 1);
         emit_values(b, terms, n_terms);
         return 1;
@@ -1510,6 +1511,7 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     bool english = strcmp(d->lang, "en") == 0;
     bool has_lexicon = !english && p->lex && nfi_lexicon_has(p->lex, d->lang);
     b.lang_seed = nfi_lexicon_lang_seed(d->lang);
+    b.ukrainian = strcmp(d->lang, "uk") == 0;
     if (has_lexicon && d->n_tokens) {
         token_word *w = nfi_grow_array(p->token_words, &p->token_words_cap, d->n_tokens, sizeof *w);
         if (w)
