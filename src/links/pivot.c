@@ -37,12 +37,14 @@
  * filter of links.h), so the cache misses of different tokens overlap: the
  * slots are fetched while the keys are made, the dictionary entries of
  * the words the cache lacks (terms and phrase markers, by form and stem)
- * are all fetched before the first is read, and a token keeps only its
- * keys and its record's flags (24 bytes), finding the record again when
- * its features are emitted. A phrase is joined and looked up only
- * when its first word begins a phrase, its last ends one and the filter
- * knows that first and last word at that length (one inline pass asks
- * the filter, fetching its words, and a second reads them). Caches and
+ * are all fetched before the first is read (only those words are
+ * filled, after the others' flags are read), and a token keeps only its
+ * keys, its record's slot and its flags (32 bytes), finding the record
+ * again (fetched a few tokens ahead) when its features are emitted. A
+ * phrase is joined and looked up only when its first word begins a
+ * phrase, its last ends one and the filter knows that first and last word
+ * at that length (one inline pass over the words that begin one asks the
+ * filter, fetching its words, and a second reads them). Caches and
  * filters only answer what the lexicon would: the features do not depend
  * on them (a record another word took is made again, the same).
  * Names are memoized the same way: a name's transliteration, and a name
@@ -632,10 +634,8 @@ static bool same_bytes(const char *a, size_t na, const char *b, size_t nb)
     return na == nb && (a == b || memcmp(a, b, na) == 0);
 }
 
-/* The cached record of a word token t (kind NF_TOKEN_WORD) whose form and
- * stem have the lexicon keys kn and ks. Valid until the next call: another
- * word may take its slot. A stem that is the form itself is not looked up
- * or marked twice. */
+/* The key of the record of a word whose form and stem have the lexicon
+ * keys kn and ks, and the slot it has in the word cache. */
 static uint64_t word_key(uint64_t kn, uint64_t ks) { return (kn ^ (ks * 0x9E3779B97F4A7C15ULL)) | 1; /* never 0 */ }
 
 static uint32_t word_slot_of(uint64_t key) { return (uint32_t)((key ^ key >> 31) & (WORD_CACHE_SLOTS - 1)); }
@@ -665,6 +665,9 @@ static __attribute__((noinline)) void fill_word(builder *b, word_slot *w, uint64
     }
 }
 
+/* The cached record of a word token t (kind NF_TOKEN_WORD; tw: its keys
+ * and slot). Valid until the next call: another word may take its slot. A
+ * stem that is the form itself is not looked up or marked twice. */
 static inline word_slot *word_record(builder *b, const nf_token *t, const token_word *tw)
 {
     uint64_t key = word_key(tw->key[0], tw->key[1]);
