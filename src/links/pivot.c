@@ -37,12 +37,14 @@
  * filter of links.h), so the cache misses of different tokens overlap: the
  * slots are fetched while the keys are made, the dictionary entries of
  * the words the cache lacks (terms and phrase markers, by form and stem)
- * are all fetched before the first is read, and a token keeps only its
- * keys and its record's flags (24 bytes), finding the record again when
- * its features are emitted. A phrase is joined and looked up only
- * when its first word begins a phrase, its last ends one and the filter
- * knows that first and last word at that length (one inline pass asks
- * the filter, fetching its words, and a second reads them). Caches and
+ * are all fetched before the first is read (only those words are
+ * filled, after the others' flags are read), and a token keeps only its
+ * keys, its record's slot and its flags (32 bytes), finding the record
+ * again (fetched a few tokens ahead) when its features are emitted. A
+ * phrase is joined and looked up only when its first word begins a
+ * phrase, its last ends one and the filter knows that first and last word
+ * at that length (one inline pass over the words that begin one asks the
+ * filter, fetching its words, and a second reads them). Caches and
  * filters only answer what the lexicon would: the features do not depend
  * on them (a record another word took is made again, the same).
  * Names are memoized the same way: a name's transliteration, and a name
@@ -149,6 +151,8 @@ struct nfi_pivoter {
     size_t token_words_cap;
     struct phrase_query *queries; /* read_words' phrase filter questions, kept between documents */
     size_t queries_cap;
+    uint32_t *lists; /* read_words' lists of tokens (2 per token), kept between documents */
+    size_t lists_cap;
     /* the builder's working buffers, emptied rather than freed between
      * documents (each would otherwise grow by doubling, copies and all,
      * in every document): the emitted hashes, their words, scratch, a
@@ -205,6 +209,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
     free(p->name_keys);
     free(p->token_words);
     free(p->queries);
+    free(p->lists);
     nfi_buf_free(&p->seq), nfi_buf_free(&p->at), nfi_buf_free(&p->scratch);
     nfi_buf_free(&p->run), nfi_buf_free(&p->run_ends);
     free(p->index_scratch);
@@ -316,6 +321,7 @@ typedef struct token_word {
     uint64_t key[2];          /* lexicon keys of its form and its stem */
     uint32_t flags;           /* its record's (word_slot.flags) */
     uint32_t phrases;         /* phrase_bit: the phrases that may start here */
+    uint32_t slot;            /* its record's place in the word cache (word_slot_of) */
 } token_word;
 
 typedef struct builder {
@@ -330,8 +336,10 @@ typedef struct builder {
     nfi_buf scratch;
     nfi_buf run, run_ends; /* a CJK run's normalized text, each token's end in it */
     uint64_t lang_seed;    /* nfi_lexicon_lang_seed of the document's language */
+    bool ukrainian;        /* read through the Russian dictionary (ukrainian_via_russian) */
     token_word *words;     /* per token, what the dictionary says (read_words), or NULL */
     struct phrase_query *queries; /* room for 4 per token (read_words) */
+    uint32_t *lists;               /* room for 2 per token (read_words) */
     /* term_share's count, kept as features are emitted: the word whose
      * features are being emitted (its offset; the features of one word are
      * adjacent and share it) and whether it gave a term or a name, a term */
@@ -626,16 +634,11 @@ static bool same_bytes(const char *a, size_t na, const char *b, size_t nb)
     return na == nb && (a == b || memcmp(a, b, na) == 0);
 }
 
-/* The cached record of a word token t (kind NF_TOKEN_WORD) whose form and
- * stem have the lexicon keys kn and ks. Valid until the next call: another
- * word may take its slot. A stem that is the form itself is not looked up
- * or marked twice. */
+/* The key of the record of a word whose form and stem have the lexicon
+ * keys kn and ks, and the slot it has in the word cache. */
 static uint64_t word_key(uint64_t kn, uint64_t ks) { return (kn ^ (ks * 0x9E3779B97F4A7C15ULL)) | 1; /* never 0 */ }
 
-static word_slot *word_slot_of(const builder *b, uint64_t key)
-{
-    return &b->p->words[(key ^ key >> 31) & (WORD_CACHE_SLOTS - 1)];
-}
+static uint32_t word_slot_of(uint64_t key) { return (uint32_t)((key ^ key >> 31) & (WORD_CACHE_SLOTS - 1)); }
 
 /* word_record's slot w (key: word_key) filled for a word met anew. */
 static __attribute__((noinline)) void fill_word(builder *b, word_slot *w, uint64_t key, const nf_token *t,
@@ -662,12 +665,15 @@ static __attribute__((noinline)) void fill_word(builder *b, word_slot *w, uint64
     }
 }
 
-static inline word_slot *word_record(builder *b, const nf_token *t, uint64_t kn, uint64_t ks)
+/* The cached record of a word token t (kind NF_TOKEN_WORD; tw: its keys
+ * and slot). Valid until the next call: another word may take its slot. A
+ * stem that is the form itself is not looked up or marked twice. */
+static inline word_slot *word_record(builder *b, const nf_token *t, const token_word *tw)
 {
-    uint64_t key = word_key(kn, ks);
-    word_slot *w = word_slot_of(b, key);
+    uint64_t key = word_key(tw->key[0], tw->key[1]);
+    word_slot *w = &b->p->words[tw->slot];
     if (w->key != key)
-        fill_word(b, w, key, t, kn, ks);
+        fill_word(b, w, key, t, tw->key[0], tw->key[1]);
     return w;
 }
 
@@ -739,7 +745,11 @@ static size_t phrase_questions(builder *b, size_t i, nfi_phrase_filter f, phrase
  * loop of its own over the document: the cache misses of one token's slot,
  * values or filter word do not depend on the token before, so they
  * overlap (the slots are fetched while the keys are made), where one loop
- * doing it all would wait for each in turn. */
+ * doing it all would wait for each in turn. The second pass takes the
+ * flags of the words the cache holds and lists the others (their entries
+ * fetched together), which the third fills; the phrase questions are asked
+ * only from the words that begin a phrase (listed as their flags are
+ * read: most words begin none). */
 static void read_words(builder *b)
 {
     const nf_clean_doc *d = b->doc;
@@ -754,30 +764,45 @@ static void read_words(builder *b)
         tw->key[1] = same_bytes(d->pool + t->norm, t->norm_len, d->pool + t->stem, t->stem_len)
                          ? tw->key[0]
                          : nfi_lexicon_key_seeded(b->lang_seed, d->pool + t->stem, t->stem_len);
-        __builtin_prefetch(word_slot_of(b, word_key(tw->key[0], tw->key[1])));
+        tw->slot = word_slot_of(word_key(tw->key[0], tw->key[1]));
+        __builtin_prefetch(&b->p->words[tw->slot]);
     }
-    for (size_t i = 0; i < d->n_tokens; i++) { /* words met anew: their entries fetched together */
-        const nf_token *t = &d->tokens[i];
-        const token_word *tw = &b->words[i];
-        uint64_t key = word_key(tw->key[0], tw->key[1]);
-        if (t->kind == NF_TOKEN_WORD && word_slot_of(b, key)->key != key)
-            prefetch_fill(b, t, tw->key[0], tw->key[1]);
-    }
+    const uint32_t head = (WORD_HEAD2 | WORD_HEAD3) | (WORD_HEAD2 | WORD_HEAD3) << 3;
+    uint32_t *misses = b->lists, *heads = b->lists + d->n_tokens;
+    size_t n_misses = 0, n_heads = 0;
     for (size_t i = 0; i < d->n_tokens; i++) {
         const nf_token *t = &d->tokens[i];
         token_word *tw = &b->words[i];
         if (t->kind != NF_TOKEN_WORD)
             continue;
-        const word_slot *w = word_record(b, t, tw->key[0], tw->key[1]);
+        const word_slot *w = &b->p->words[tw->slot];
+        if (w->key != word_key(tw->key[0], tw->key[1])) { /* met anew: its entries fetched with the other misses' */
+            prefetch_fill(b, t, tw->key[0], tw->key[1]);
+            misses[n_misses++] = (uint32_t)i;
+            continue;
+        }
         tw->flags = w->flags;
         if (w->flags & WORD_EMIT_RAW) /* the values lie all over the mapped dictionary: fetched now, */
             __builtin_prefetch(w->values); /* read when emitted */
         tw->phrases = 0;
+        if (w->flags & head)
+            heads[n_heads++] = (uint32_t)i;
+    }
+    for (size_t m = 0; m < n_misses; m++) {
+        size_t i = misses[m];
+        token_word *tw = &b->words[i];
+        const word_slot *w = word_record(b, &d->tokens[i], tw);
+        tw->flags = w->flags;
+        if (w->flags & WORD_EMIT_RAW)
+            __builtin_prefetch(w->values);
+        tw->phrases = 0;
+        if (w->flags & head)
+            heads[n_heads++] = (uint32_t)i;
     }
     size_t n_queries = 0; /* the filter's words fetched while the questions are gathered */
     nfi_phrase_filter f = nfi_lexicon_phrase_filter(b->p->lex);
-    for (size_t i = 0; i < d->n_tokens; i++)
-        n_queries += phrase_questions(b, i, f, b->queries + n_queries);
+    for (size_t h = 0; h < n_heads; h++)
+        n_queries += phrase_questions(b, heads[h], f, b->queries + n_queries);
     for (size_t q = 0; q < n_queries; q++)
         if (nfi_phrase_filter_may_have(f, b->queries[q].key))
             b->words[b->queries[q].i].phrases |= b->queries[q].bit;
@@ -803,7 +828,7 @@ static size_t translate_at(builder *b, size_t i, bool *found)
             return span;
         }
     }
-    word_slot *w = word_record(b, t, tw->key[0], tw->key[1]);
+    word_slot *w = word_record(b, t, tw);
     if (w->flags & WORD_FOUND) {
         from_tokens(b, i, 1);
         emit_word(b, w);
@@ -1111,7 +1136,7 @@ static size_t word_features(builder *b, size_t i, bool english, bool has_lexicon
         return used;
     const uint64_t *terms;
     size_t n_terms;
-    if (t->kind == NF_TOKEN_WORD && strcmp(d->lang, "uk") == 0 && (n_terms = ukrainian_via_russian(b, t, &terms))) {
+    if (t->kind == NF_TOKEN_WORD && b->ukrainian && (n_terms = ukrainian_via_russian(b, t, &terms))) {
         from_tokens(b, i, 1);
         emit_values(b, terms, n_terms);
         return 1;
@@ -1475,6 +1500,10 @@ static void give_back(nfi_buf *b, nfi_buf *kept)
     *kept = *b;
 }
 
+/* Tokens ahead whose word record the builder fetches (read_words read it
+ * long before: its line has left the first-level cache since). */
+enum { WORD_AHEAD = 8 };
+
 static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -1485,20 +1514,26 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     bool english = strcmp(d->lang, "en") == 0;
     bool has_lexicon = !english && p->lex && nfi_lexicon_has(p->lex, d->lang);
     b.lang_seed = nfi_lexicon_lang_seed(d->lang);
+    b.ukrainian = strcmp(d->lang, "uk") == 0;
     if (has_lexicon && d->n_tokens) {
         token_word *w = nfi_grow_array(p->token_words, &p->token_words_cap, d->n_tokens, sizeof *w);
         if (w)
             p->token_words = b.words = w;
         phrase_query *q = w ? nfi_grow_array(p->queries, &p->queries_cap, 4 * d->n_tokens, sizeof *q) : NULL;
-        if (!q)
+        if (q)
+            p->queries = b.queries = q;
+        uint32_t *lists = q ? nfi_grow_array(p->lists, &p->lists_cap, 2 * d->n_tokens, sizeof *lists) : NULL;
+        if (!lists)
             return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        p->queries = b.queries = q;
+        p->lists = b.lists = lists;
     }
     lend(&b.seq, &p->seq), lend(&b.at, &p->at), lend(&b.scratch, &p->scratch);
     lend(&b.run, &p->run), lend(&b.run_ends, &p->run_ends);
     if (b.words)
         read_words(&b);
     for (size_t i = 0; i < d->n_tokens;) {
+        if (b.words && i + WORD_AHEAD < d->n_tokens) /* translate_at's record (slot 0 for other tokens: no harm) */
+            __builtin_prefetch(&p->words[b.words[i + WORD_AHEAD].slot]);
         if (paragraph_break_before(d, i)) {
             uint32_t end = (uint32_t)(b.seq.len / 8);
             nfi_buf_append(&b.para, &end, sizeof end);

@@ -357,6 +357,20 @@ static nf_status clean_one(const nf_cleaner *c, worker *w, const nfi_template_se
     nfi_buf_init(&pool);
     nfi_buf_reserve(&pool, cd->text_len + cd->text_len / 4 + 16);
     st = nfi_tokenize(w->normalizer, cd->text, cd->text_len, token_lang, c->options.stem, &tokens, &pool, err);
+    /* then cut to their size: a batch's documents all wait for the next
+     * stage, and the slack (about a quarter of the tokens' room and a third
+     * of the pool's) would be fresh pages the kernel zeroes; the cut is
+     * given back in place and the next document's allocations reuse it */
+    if (tokens.len < tokens.cap) {
+        nf_token *fit = realloc(tokens.items, (tokens.len ? tokens.len : 1) * sizeof *fit);
+        if (fit)
+            tokens.items = fit, tokens.cap = tokens.len;
+    }
+    if (!pool.oom && pool.data && pool.len + 1 < pool.cap) {
+        char *fit = realloc(pool.data, pool.len + 1);
+        if (fit)
+            pool.data = fit, pool.cap = pool.len + 1;
+    }
     cd->tokens = tokens.items;
     cd->n_tokens = tokens.len;
     cd->pool = nfi_buf_take(&pool, &cd->pool_len);

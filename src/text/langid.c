@@ -226,6 +226,17 @@ static const char *fast_language(const nf_langid *lid, const char *text, size_t 
             continue;
         }
         size_t start = i;
+        while (i + 8 <= len) { /* a long word (German has many): passed over 8 bytes at a time */
+            uint64_t x;
+            memcpy(&x, s + i, sizeof x);
+            uint64_t word = (x & NFI_SWAR_HIGH) | nfi_swar_in((x & ~NFI_SWAR_HIGH) | NFI_SWAR_ONES * 32, 'a', 'z');
+            uint64_t ends = ~word & NFI_SWAR_HIGH;
+            if (ends) {
+                i += (size_t)__builtin_ctzll(ends) / 8;
+                break;
+            }
+            i += 8;
+        }
         while (i < len && word_byte(s[i]))
             i++;
         n = i - start;

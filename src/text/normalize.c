@@ -520,11 +520,51 @@ static uint32_t pool_add(nfi_buf *pool, const char *s, size_t n)
     return at;
 }
 
-/* norm and stem of a word from the cache entry e. */
+/* n bytes from s to d: words are short, so up to 16 bytes two
+ * overlapping moves each way do it without a call. */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t x, y;
+        memcpy(&x, s, 8), memcpy(&y, s + n - 8, 8);
+        memcpy(d, &x, 8), memcpy(d + n - 8, &y, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t x, y;
+        memcpy(&x, s, 4), memcpy(&y, s + n - 4, 4);
+        memcpy(d, &x, 4), memcpy(d + n - 4, &y, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
+/* norm and stem of a word from the cache entry e: where the pool has room
+ * (it is sized from the text: nearly always), both strings and their NULs
+ * in one step, the layout pool_add makes. */
 static void from_cache(tok_ctx *c, nf_token *t, const char *e)
 {
     size_t raw_len = get_u16(e), norm_len = get_u16(e + 2), stem_len = get_u16(e + 4);
     const char *norm = e + 6 + raw_len;
+    nfi_buf *pool = c->pool;
+    size_t need = norm_len + 1 + (stem_len != STEM_SAME ? stem_len + 1 : 0);
+    if (!pool->oom && pool->len + need + 1 <= pool->cap) {
+        char *d = pool->data + pool->len;
+        copy_short(d, norm, norm_len);
+        d[norm_len] = '\0';
+        t->norm = t->stem = (uint32_t)pool->len;
+        t->norm_len = t->stem_len = (uint32_t)norm_len;
+        if (stem_len != STEM_SAME) {
+            copy_short(d + norm_len + 1, norm + norm_len, stem_len);
+            d[norm_len + 1 + stem_len] = '\0';
+            t->stem = (uint32_t)(pool->len + norm_len + 1);
+            t->stem_len = (uint32_t)stem_len;
+        }
+        pool->len += need;
+        pool->data[pool->len] = '\0';
+        return;
+    }
     t->norm = pool_add(c->pool, norm, norm_len);
     t->norm_len = (uint32_t)norm_len;
     t->stem = t->norm;
