@@ -51,10 +51,9 @@ static bool grow(nfi_hmap *m)
     return true;
 }
 
-uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created)
+/* The slot of key, filled when new; the map has room. */
+static inline uint64_t *insert(nfi_hmap *m, uint64_t key, bool *created)
 {
-    if ((m->count + 1) * 2 > m->cap && !grow(m))
-        return NULL;
     key = fix_key(key);
     size_t mask = m->cap - 1;
     size_t i = key & mask;
@@ -70,4 +69,19 @@ uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created)
     if (created)
         *created = fresh;
     return &s->val;
+}
+
+/* A put that must grow the map first: out of line, so that the common put
+ * saves no registers (with the growth inlined, a fifth of the put's
+ * instructions were its prologue and epilogue; callgrind). */
+__attribute__((noinline, cold)) static uint64_t *grow_and_insert(nfi_hmap *m, uint64_t key, bool *created)
+{
+    return grow(m) ? insert(m, key, created) : NULL;
+}
+
+uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created)
+{
+    if (__builtin_expect((m->count + 1) * 2 > m->cap, 0))
+        return grow_and_insert(m, key, created);
+    return insert(m, key, created);
 }

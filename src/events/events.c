@@ -76,6 +76,7 @@ typedef struct doc_meta {
     int16_t minute; /* minute of the day (UTC) when the input gave a time, else -1 */
     uint8_t flags;
     char published[11];
+    uint32_t runs_len; /* the record's last bytes are its name runs (read_runs) */
 } doc_meta;
 
 struct nf_events {
@@ -351,6 +352,7 @@ static bool spill_doc(nf_events *ev, const nfi_docfeat *f, doc_meta *m)
         return false;
     m->spill_off = ev->spill_bytes;
     m->spill_len = (uint32_t)b->len;
+    m->runs_len = (uint32_t)f->runs.len;
     ev->spill_bytes += b->len;
     return true;
 }
@@ -697,6 +699,7 @@ typedef struct fin_scratch {
     size_t rec_cap;
     nfi_docvec member; /* a member being re-read while its event is finalized */
     nfi_buf runs;      /* name runs for entity collection */
+    nfi_entity_maps ent; /* entity collection's maps, reused event after event */
 } fin_scratch;
 
 /* An event that left the live set, finalized on any thread (run_stream):
@@ -937,6 +940,24 @@ static bool read_record(const finish_ctx *fc, fin_scratch *sc, uint32_t doc)
     return pread(fileno(fc->ev->spill), sc->rec, m->spill_len, (off_t)m->spill_off) == (ssize_t)m->spill_len;
 }
 
+/* Appends the name runs of doc's record to sc->runs, reading only them (an
+ * event of one member needs nothing else of its record: its vectors were
+ * built when it was streamed; reading the whole record again doubled the
+ * spill's reads). */
+static bool read_runs(const finish_ctx *fc, fin_scratch *sc, uint32_t doc)
+{
+    const doc_meta *m = &fc->ev->docs[doc];
+    if (!nfi_buf_reserve(&sc->runs, m->runs_len))
+        return false;
+    off_t at = (off_t)(m->spill_off + m->spill_len - m->runs_len);
+    char *to = sc->runs.data + sc->runs.len;
+    if (m->runs_len && pread(fileno(fc->ev->spill), to, m->runs_len, at) != (ssize_t)m->runs_len)
+        return false;
+    sc->runs.len += m->runs_len;
+    sc->runs.data[sc->runs.len] = '\0'; /* (the buffer's invariant) */
+    return true;
+}
+
 static bool push_w(nfi_svec *v, uint64_t hash, double w)
 {
     if (v->n == v->cap) {
@@ -1090,9 +1111,9 @@ static bool reserve_fe(finish_ctx *fc, uint32_t event)
 static bool make_profile(nfi_event_profile *p, const nfi_svec centroid[N_CH], bool headlines)
 {
     for (int ch = 0; ch < N_CH; ch++) {
-        if (!nfi_svec_copy(&p->ch[ch], &centroid[ch]))
+        uint32_t keep = headlines && ch == CH_PIVOT ? HEADLINE_PIVOT_KEEP : profile_keep[ch];
+        if (!nfi_svec_top_of(&p->ch[ch], &centroid[ch], keep)) /* (not a copy of the whole centroid) */
             return false;
-        nfi_svec_top(&p->ch[ch], headlines && ch == CH_PIVOT ? HEADLINE_PIVOT_KEEP : profile_keep[ch]);
         nfi_svec_normalize(&p->ch[ch]);
     }
     return true;
@@ -1109,17 +1130,20 @@ static bool scan_members(const finish_ctx *fc, fin_scratch *sc, const uint32_t *
     bool best_pref = false;
     sc->runs.len = 0;
     *headline = m[0];
+    if (n == 1) { /* one member is its own headline: only its runs are needed */
+        run_offs[0] = 0;
+        bool ok = read_runs(fc, sc, m[0]);
+        run_offs[1] = sc->runs.len;
+        return ok;
+    }
     for (size_t i = 0; i < n; i++) {
-        /* one member is its own headline: only its runs are needed */
-        if (n == 1 ? !read_record(fc, sc, m[i]) : !load_vec(fc, sc, m[i], &sc->member))
+        run_offs[i] = sc->runs.len;
+        if (!load_vec(fc, sc, m[i], &sc->member))
             return false;
         uint32_t hdr[REC_HDR];
         memcpy(hdr, sc->rec, sizeof hdr);
         size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2] + hdr[3];
-        run_offs[i] = sc->runs.len;
         nfi_buf_append(&sc->runs, sc->rec + sizeof hdr + 12 * feats, hdr[REC_RUNS]);
-        if (n == 1)
-            break;
         bool is_pref = pref && fc->ev->docs[m[i]].lang_hash == pref_hash;
         double s = nfi_event_score(&fc->ev->o, &sc->member, centroid, true, 0);
         if ((is_pref && !best_pref) || (is_pref == best_pref && s > best)) {
@@ -1217,8 +1241,8 @@ static nf_status finalize_event(const finish_ctx *fc, fin_scratch *sc, fin_job *
         in[i] = (nfi_entity_input){sc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[m[i]],
                                    fc->ev->docs[m[i]].lang_hash == fc->ev->docs[fe->headline].lang_hash};
     if (st == NF_OK)
-        st = nfi_entities_collect(in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities, &fe->ents,
-                                 &fe->n_ents, &p->strings, err);
+        st = nfi_entities_collect_with(&sc->ent, in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities,
+                                      &fe->ents, &fe->n_ents, &p->strings, err);
     fe->prof.first_day = p->first_day;
     fe->prof.last_day = p->last_day;
     free(offs);
@@ -1515,15 +1539,11 @@ static nf_status member_entities(const finish_ctx *fc, fin_scratch *sc, const ui
     nf_status st = offs && in ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     sc->runs.len = 0;
     for (size_t i = 0; i < n && st == NF_OK; i++) {
-        if (!read_record(fc, sc, m[i])) {
+        offs[i] = sc->runs.len;
+        if (!read_runs(fc, sc, m[i])) {
             st = nfi_fail(err, NF_ERR_IO, "cannot read back the features of document %u", m[i]);
             break;
         }
-        uint32_t hdr[REC_HDR];
-        memcpy(hdr, sc->rec, sizeof hdr);
-        size_t feats = (size_t)hdr[0] + hdr[1] + hdr[2] + hdr[3];
-        offs[i] = sc->runs.len;
-        nfi_buf_append(&sc->runs, sc->rec + sizeof hdr + 12 * feats, hdr[REC_RUNS]);
     }
     if (st == NF_OK && sc->runs.oom)
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -1533,8 +1553,8 @@ static nf_status member_entities(const finish_ctx *fc, fin_scratch *sc, const ui
         for (size_t i = 0; i < n; i++)
             in[i] = (nfi_entity_input){sc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[m[i]],
                                        fc->ev->docs[m[i]].lang_hash == hl};
-        st = nfi_entities_collect(in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities, &out->ents, &out->n_ents,
-                                 strings, err);
+        st = nfi_entities_collect_with(&sc->ent, in, n, name_ok, fc->ev, (size_t)fc->ev->o.max_entities,
+                                      &out->ents, &out->n_ents, strings, err);
     }
     free(offs);
     free(in);
@@ -2075,6 +2095,7 @@ static void free_finish(finish_ctx *fc)
         for (int ch = 0; ch < N_CH; ch++)
             nfi_svec_free(&fc->wk[t].member.ch[ch]);
         nfi_buf_free(&fc->wk[t].runs);
+        nfi_entity_maps_free(&fc->wk[t].ent);
     }
     free(fc->wk);
     free_jobs(fc->pend, fc->n_pend);
