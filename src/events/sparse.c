@@ -391,6 +391,15 @@ bool nfi_svec_add(nfi_svec *a, const nfi_svec *b, double scale, uint32_t max_n)
 {
     if (!reserve(a, a->n + b->n))
         return false;
+    if (a->n == 0 && scale == 1.0 && b->n) { /* a new event's centroid: (float)(1.0 * w) is w */
+        memcpy(a->f, b->f, b->n * sizeof *b->f);
+        a->n = b->n;
+        if (max_n && a->n > 2 * max_n)
+            nfi_svec_top(a, max_n);
+        else
+            recompute_norm(a);
+        return true;
+    }
     /* merge from the back so a's storage can be reused in place */
     uint32_t i = a->n, j = b->n, o = a->n + b->n;
     while (j > 0) {
