@@ -2,10 +2,12 @@
  * events.c - the event stage: features in, events and storylines out.
  *
  * nf_events_add extracts each document's features on worker threads
- * (evfeat.c) and appends them, in input order, to a temporary spill file;
- * what stays in memory per document is its metadata (about 60 bytes plus
- * its strings). Document frequencies of every feature are counted as
- * documents are added, so weights (sublinear tf x idf) use the whole corpus;
+ * (evfeat.c) and appends them, in input order, to a temporary spill file
+ * with the document's title; what stays in memory per document is its
+ * metadata (about 60 bytes plus its id, language, source and url; the
+ * title comes back when the result is made). Document frequencies of every
+ * feature are counted as documents are added, so weights (sublinear tf x
+ * idf) use the whole corpus;
  * a document with a time of day also gets its terms' bursts (their rate in
  * the burst_days around it over their rate in the run, counted while the
  * stream passes; see "burst" below).
