@@ -936,17 +936,20 @@ static inline double idf(const finish_ctx *fc, const idf_ctx *x, uint64_t hash, 
                             fc->ev->o.burst_weight);
 }
 
-static bool read_record(const finish_ctx *fc, fin_scratch *sc, uint32_t doc)
+/* doc's record into sc->rec: its features, and its runs when `runs` (the
+ * title after them is read by read_title only). */
+static bool read_record(const finish_ctx *fc, fin_scratch *sc, uint32_t doc, bool runs)
 {
     const doc_meta *m = &fc->ev->docs[doc];
-    if (m->spill_len > sc->rec_cap) {
-        char *p = realloc(sc->rec, m->spill_len);
+    size_t len = (size_t)m->spill_len - m->title_len - (runs ? 0 : m->runs_len);
+    if (len > sc->rec_cap) {
+        char *p = realloc(sc->rec, len);
         if (!p)
             return false;
         sc->rec = p;
-        sc->rec_cap = m->spill_len;
+        sc->rec_cap = len;
     }
-    return pread(fileno(fc->ev->spill), sc->rec, m->spill_len, (off_t)m->spill_off) == (ssize_t)m->spill_len;
+    return pread(fileno(fc->ev->spill), sc->rec, len, (off_t)m->spill_off) == (ssize_t)len;
 }
 
 /* Appends the name runs of doc's record to sc->runs, reading only them (an
@@ -1069,9 +1072,10 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
     return true;
 }
 
+/* (scan_members, which also takes the member's runs from the record) */
 static bool load_vec(const finish_ctx *fc, fin_scratch *sc, uint32_t doc, nfi_docvec *v)
 {
-    return read_record(fc, sc, doc) && build_vec(fc, sc, doc, v, false);
+    return read_record(fc, sc, doc, true) && build_vec(fc, sc, doc, v, false);
 }
 
 static bool count_pivot_df(nf_events *ev)
@@ -1320,7 +1324,7 @@ static bool window_add(finish_ctx *fc, uint64_t h, bool add)
 
 static bool window_count(finish_ctx *fc, fin_scratch *sc, uint32_t doc, bool add)
 {
-    if (!read_record(fc, sc, doc))
+    if (!read_record(fc, sc, doc, false))
         return false;
     uint32_t hdr[REC_HDR];
     memcpy(hdr, sc->rec, sizeof hdr);
@@ -1374,7 +1378,7 @@ static bool load_streamed_vec(finish_ctx *fc, fin_scratch *sc, uint32_t doc, nfi
 {
     if (fc->burst && !window_move(fc, sc, fc->time[doc]))
         return false;
-    return read_record(fc, sc, doc) && build_vec(fc, sc, doc, v, true);
+    return read_record(fc, sc, doc, false) && build_vec(fc, sc, doc, v, true);
 }
 
 static void burst_init(finish_ctx *fc)
