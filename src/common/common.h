@@ -224,9 +224,32 @@ static inline void nfi_hmap_prefetch(const nfi_hmap *m, uint64_t key)
 /* Slot k's key (0: empty) and value, for iteration in slot order. */
 static inline uint64_t nfi_hmap_key_at(const nfi_hmap *m, size_t k) { return m->slots[k].key; }
 static inline uint64_t nfi_hmap_val_at(const nfi_hmap *m, size_t k) { return m->slots[k].val; }
+/* nfi_hmap_put when the map must grow first (hmap.c). */
+uint64_t *nfi_hmap_put_grow(nfi_hmap *m, uint64_t key, bool *created);
 /* The value slot of key, inserted with value 0 when absent; NULL when out
- * of memory. *created (when non-NULL) tells whether it was inserted. */
-uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created);
+ * of memory. *created (when non-NULL) tells whether it was inserted.
+ * Inline but for growing: the event stage counts millions of features
+ * (document frequencies), and the call was a third of a put. */
+static inline uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created)
+{
+    if (__builtin_expect((m->count + 1) * 2 > m->cap, 0))
+        return nfi_hmap_put_grow(m, key, created);
+    key = key ? key : 1;
+    size_t mask = m->cap - 1;
+    size_t i = key & mask;
+    while (m->slots[i].key && m->slots[i].key != key)
+        i = (i + 1) & mask;
+    nfi_hmap_slot *s = &m->slots[i];
+    bool fresh = s->key == 0;
+    if (fresh) {
+        s->key = key;
+        s->val = 0;
+        m->count++;
+    }
+    if (created)
+        *created = fresh;
+    return &s->val;
+}
 
 /*
  * runs.h - bounded-memory sorting of (key, value) records (see runs.c).

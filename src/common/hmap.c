@@ -1,7 +1,8 @@
 /*
  * hmap.c - open-addressing hash map u64 -> u64 (see hmap.h for the design:
  * linear probing on pre-hashed keys, key and value in one 16-byte slot,
- * 1/2 maximum load, no deletion). nfi_hmap_get is inline in the header.
+ * 1/2 maximum load, no deletion). nfi_hmap_get and nfi_hmap_put are inline
+ * in the header; a put that must grow the map first comes here.
  */
 #include "common/common.h"
 
@@ -51,10 +52,9 @@ static bool grow(nfi_hmap *m)
     return true;
 }
 
-uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created)
+/* The slot of key, filled when new; the map has room. */
+static uint64_t *insert(nfi_hmap *m, uint64_t key, bool *created)
 {
-    if ((m->count + 1) * 2 > m->cap && !grow(m))
-        return NULL;
     key = fix_key(key);
     size_t mask = m->cap - 1;
     size_t i = key & mask;
@@ -70,4 +70,11 @@ uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created)
     if (created)
         *created = fresh;
     return &s->val;
+}
+
+/* The put that must grow the map first (nfi_hmap_put, inline in the
+ * header, does the rest: it probes exactly as insert does). */
+uint64_t *nfi_hmap_put_grow(nfi_hmap *m, uint64_t key, bool *created)
+{
+    return grow(m) ? insert(m, key, created) : NULL;
 }

@@ -1008,7 +1008,8 @@ typedef struct collect_ctx {
     nfi_buf text; /* keys and displays, NUL-terminated */
     mention *m;
     size_t n, cap;
-    nfi_hmap doc_seen;
+    nfi_hmap doc_seen; /* key hash -> stamp of the member and pass that saw it last << 8 | EV_* kinds it counted */
+    uint64_t stamp;    /* the current member's in the current pass (1, 2, ...): no clearing per member */
     nfi_hmap evidence; /* key hash -> EV_* counts */
     nfi_name_ok_fn name_ok;
     const void *ok_ctx;
@@ -1073,13 +1074,16 @@ bool nfi_runs_valid(const char *runs, size_t len)
 
 /* Counts one member's evidence of the kinds in mask (bit 1 << EV_*) for
  * the key hashed h, once per member and kind: doc_seen holds, per key, the
- * kinds this member counted already, so a token costs one lookup there and
+ * kinds this member counted already (under its stamp; a key last seen
+ * under another stamp counted none), so a token costs one lookup there and
  * at most one in the event's counts. */
 static bool count_evidence(collect_ctx *c, uint64_t h, unsigned mask)
 {
     uint64_t *seen = nfi_hmap_put(&c->doc_seen, h, NULL);
     if (!seen)
         return false;
+    if (*seen >> 8 != c->stamp)
+        *seen = c->stamp << 8;
     unsigned fresh = mask & ~(unsigned)*seen;
     if (!fresh)
         return true;
@@ -1113,7 +1117,7 @@ static bool scan_evidence(collect_ctx *c, const nfi_entity_input *in, size_t n)
 {
     run_item it[255];
     for (size_t i = 0; i < n; i++) {
-        nfi_hmap_clear(&c->doc_seen);
+        c->stamp++;
         const char *p = in[i].runs, *end = p + in[i].runs_len;
         while (p < end) {
             size_t m;
@@ -1138,11 +1142,12 @@ static bool add_mention(collect_ctx *c, const char *key, size_t key_len, const c
                         uint32_t comp, uint32_t doc, bool pref)
 {
     uint64_t h = nfi_hash64(key, key_len);
-    bool created;
-    if (!nfi_hmap_put(&c->doc_seen, h, &created))
+    uint64_t *seen = nfi_hmap_put(&c->doc_seen, h, NULL);
+    if (!seen)
         return false;
-    if (!created)
+    if (*seen >> 8 == c->stamp) /* this member mentioned it already */
         return true;
+    *seen = c->stamp << 8;
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 256;
         mention *m = realloc(c->m, cap * sizeof *m);
@@ -1555,7 +1560,7 @@ static bool gather(collect_ctx *c, const nfi_entity_input *in, size_t n)
     nfi_buf_init(&s.disp);
     bool ok = scan_evidence(c, in, n);
     for (size_t i = 0; i < n && ok; i++) {
-        nfi_hmap_clear(&c->doc_seen);
+        c->stamp++; /* (after scan_evidence's: a new pass) */
         const char *p = in[i].runs, *end = p + in[i].runs_len;
         while (ok && p < end) {
             size_t m;
@@ -1596,14 +1601,48 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
     return true;
 }
 
+/* Empties a map about to count the keys of runs of `bytes` bytes: cleared
+ * when its table is not much larger than they need (rc20m: 21 bytes of
+ * runs a key), else freed, so that the many small events after a large one
+ * do not each clear the large one's table. */
+static void reset_map(nfi_hmap *m, size_t bytes)
+{
+    if (m->cap > 64 && m->cap > bytes / 2)
+        nfi_hmap_free(m);
+    else
+        nfi_hmap_clear(m);
+}
+
+void nfi_entity_maps_free(nfi_entity_maps *m)
+{
+    nfi_hmap_free(&m->doc_seen);
+    nfi_hmap_free(&m->evidence);
+}
+
 nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok_fn name_ok, const void *ctx,
                               size_t max_entities, nfi_entity_tmp **out, size_t *n_out, nfi_buf *strings,
                               nf_error *err)
 {
+    nfi_entity_maps maps = {0};
+    nf_status st =
+        nfi_entities_collect_with(&maps, in, n, name_ok, ctx, max_entities, out, n_out, strings, err);
+    nfi_entity_maps_free(&maps);
+    return st;
+}
+
+nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_input *in, size_t n,
+                                   nfi_name_ok_fn name_ok, const void *ctx, size_t max_entities,
+                                   nfi_entity_tmp **out, size_t *n_out, nfi_buf *strings, nf_error *err)
+{
     collect_ctx c = {0};
     nfi_buf_init(&c.text);
-    nfi_hmap_init(&c.doc_seen);
-    nfi_hmap_init(&c.evidence);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += in[i].runs_len;
+    c.doc_seen = maps->doc_seen; /* lent for this event, emptied */
+    c.evidence = maps->evidence;
+    reset_map(&c.doc_seen, bytes);
+    reset_map(&c.evidence, bytes);
     c.name_ok = name_ok;
     c.ok_ctx = ctx;
     cand *cs = NULL;
@@ -1637,8 +1676,8 @@ nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok
     free(cs);
     free(c.m);
     nfi_buf_free(&c.text);
-    nfi_hmap_free(&c.doc_seen);
-    nfi_hmap_free(&c.evidence);
+    maps->doc_seen = c.doc_seen; /* back to the thread, with whatever they grew to */
+    maps->evidence = c.evidence;
     if (!ok || strings->oom) {
         free(*out);
         *out = NULL;

@@ -120,6 +120,18 @@ bool nfi_runs_valid(const char *runs, size_t len);
 nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok_fn name_ok, const void *ctx,
                               size_t max_entities, nfi_entity_tmp **out, size_t *n_out, nfi_buf *strings,
                               nf_error *err);
+/* A thread's maps for collecting entities, kept from one event to the next
+ * (zero-initialized; nfi_entity_maps_free): an event's maps that started
+ * empty grew about four times, each a new table and a rehash (most of the
+ * maps' cost). Their contents do not carry over. */
+typedef struct nfi_entity_maps {
+    nfi_hmap doc_seen, evidence;
+} nfi_entity_maps;
+void nfi_entity_maps_free(nfi_entity_maps *m);
+/* nfi_entities_collect with the maps of maps (the same result). */
+nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_input *in, size_t n,
+                                   nfi_name_ok_fn name_ok, const void *ctx, size_t max_entities,
+                                   nfi_entity_tmp **out, size_t *n_out, nfi_buf *strings, nf_error *err);
 
 /* sparse.c: weighted sparse vectors sorted by hash. A feature is 12 bytes,
  * packed (4-byte aligned): the live centroids, profiles and documents'
@@ -170,6 +182,8 @@ bool nfi_svec_sum(nfi_svec *a, const nfi_svec *const *v, size_t n);
 void nfi_svec_normalize(nfi_svec *v);
 /* Keeps the n largest weights (ties by hash), still sorted by hash. */
 void nfi_svec_top(nfi_svec *v, uint32_t n);
+/* dst = src with nfi_svec_top(dst, n) applied, without copying src whole. */
+bool nfi_svec_top_of(nfi_svec *dst, const nfi_svec *src, uint32_t n);
 /* The k-th largest of a[0..n) (1 <= k <= n), reordering a (radix
  * selection: linear; the one selection of the stage). */
 uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k);

@@ -319,6 +319,36 @@ static int cmp_hash(const void *a, const void *b)
     return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
+/* The n (< m) largest weights of f[0..m) into out[0..n), in f's order
+ * (out may be f: filtering in place); false when out of memory. */
+static bool select_top(nfi_wfeat *out, const nfi_wfeat *f, uint32_t m, uint32_t n)
+{
+    uint32_t small[TOP_STACK]; /* most vectors: no allocation per call */
+    uint32_t *w = m <= TOP_STACK ? small : malloc(m * sizeof *w);
+    if (!w)
+        return false;
+    for (uint32_t i = 0; i < m; i++)
+        w[i] = float_key(f[i].w);
+    uint32_t t = nfi_kth_largest_u32(w, m, n);
+    uint32_t above = 0;
+    for (uint32_t i = 0; i < m; i++)
+        above += float_key(f[i].w) > t;
+    uint32_t ties = n - above, o = 0;
+    for (uint32_t i = 0; i < m; i++) {
+        nfi_wfeat x = f[i];
+        uint32_t key = float_key(x.w);
+        if (key > t) {
+            out[o++] = x;
+        } else if (key == t && ties > 0) {
+            out[o++] = x;
+            ties--;
+        }
+    }
+    if (w != small)
+        free(w);
+    return true;
+}
+
 /* Keeps the n largest weights, ties to the smaller hash: the n-th largest
  * weight w is found by selection; every weight above w stays, and of those
  * equal to w the first ones in hash order (the smaller hashes) fill up to n.
@@ -332,42 +362,44 @@ void nfi_svec_top(nfi_svec *v, uint32_t n)
         v->norm2 = 0;
         return;
     }
-    uint32_t small[TOP_STACK]; /* most vectors: no allocation per call */
-    uint32_t *w = v->n <= TOP_STACK ? small : malloc(v->n * sizeof *w);
-    if (!w) { /* no scratch: sort instead (same result) */
+    if (!select_top(v->f, v->f, v->n, n)) { /* no scratch: sort instead (same result) */
         qsort(v->f, v->n, sizeof *v->f, cmp_weight_desc);
-        v->n = n;
-        qsort(v->f, v->n, sizeof *v->f, cmp_hash);
-        recompute_norm(v);
-        return;
+        qsort(v->f, n, sizeof *v->f, cmp_hash);
     }
-    for (uint32_t i = 0; i < v->n; i++)
-        w[i] = float_key(v->f[i].w);
-    uint32_t t = nfi_kth_largest_u32(w, v->n, n);
-    uint32_t above = 0;
-    for (uint32_t i = 0; i < v->n; i++)
-        above += float_key(v->f[i].w) > t;
-    uint32_t ties = n - above, o = 0;
-    for (uint32_t i = 0; i < v->n; i++) {
-        nfi_wfeat f = v->f[i];
-        uint32_t key = float_key(f.w);
-        if (key > t) {
-            v->f[o++] = f;
-        } else if (key == t && ties > 0) {
-            v->f[o++] = f;
-            ties--;
-        }
-    }
-    v->n = o;
-    if (w != small)
-        free(w);
+    v->n = n;
     recompute_norm(v);
+}
+
+bool nfi_svec_top_of(nfi_svec *dst, const nfi_svec *src, uint32_t n)
+{
+    if (src->n <= n)
+        return nfi_svec_copy(dst, src);
+    if (!reserve(dst, n))
+        return false;
+    if (n > 0 && !select_top(dst->f, src->f, src->n, n)) { /* no scratch: as nfi_svec_top does */
+        if (!nfi_svec_copy(dst, src))
+            return false;
+        nfi_svec_top(dst, n);
+        return true;
+    }
+    dst->n = n;
+    recompute_norm(dst);
+    return true;
 }
 
 bool nfi_svec_add(nfi_svec *a, const nfi_svec *b, double scale, uint32_t max_n)
 {
     if (!reserve(a, a->n + b->n))
         return false;
+    if (a->n == 0 && scale == 1.0 && b->n) { /* a new event's centroid: (float)(1.0 * w) is w */
+        memcpy(a->f, b->f, b->n * sizeof *b->f);
+        a->n = b->n;
+        if (max_n && a->n > 2 * max_n)
+            nfi_svec_top(a, max_n);
+        else
+            recompute_norm(a);
+        return true;
+    }
     /* merge from the back so a's storage can be reused in place */
     uint32_t i = a->n, j = b->n, o = a->n + b->n;
     while (j > 0) {

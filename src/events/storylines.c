@@ -15,10 +15,12 @@
  * Every event is indexed before any is linked, and an event reads only the
  * entries of earlier events in its lists, so the links are those of one
  * pass in event order whichever thread finds them (events are cut into
- * chunks for the stage's threads). The postings carry the profile weight,
- * so gathering the candidates also sums their dot products with the event;
- * only a channel one of whose lists was read in part (more than SCAN
- * earlier entries) is scored again by a merge.
+ * chunks for the stage's threads); indexing records, per profile feature,
+ * its list and where in it the event went, so linking neither looks the
+ * lists up again nor searches them for the event. The postings carry the
+ * profile weight, so gathering the candidates also sums their dot products
+ * with the event; only a channel one of whose lists was read in part (more
+ * than SCAN earlier entries) is scored again by a merge.
  *
  * The same profile index joins headline events across languages after the
  * stream (nfi_events_merge_languages): each event joins the earlier event
@@ -71,7 +73,18 @@ typedef struct sl_index {
     size_t n, cap;
 } sl_index;
 
-static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from, int ch_to)
+/* Where an event's profile feature went in the index: its list, and the
+ * list's entries before the event's own (entries_before: the index is
+ * built in event order, so that is where the event was appended). */
+typedef struct sl_at {
+    uint32_t list, before;
+} sl_at;
+
+/* Appends e to the lists of its profile features of channels [ch_from,
+ * ch_to); at (NULL: not wanted) gets, per feature in that order, where
+ * (sl_at). */
+static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from, int ch_to,
+                        sl_at *at)
 {
     for (int ch = ch_from; ch < ch_to; ch++) {
         for (uint32_t i = 0; i < p->ch[ch].n; i++) {
@@ -92,6 +105,12 @@ static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e, in
                 *v = ix->n++;
             }
             slist *l = &ix->lists[*v];
+            if (at) { /* (two features of e whose salted hashes collide share a list: its first entry of e) */
+                uint32_t before = l->n;
+                while (before > 0 && l->p[before - 1].ev == e)
+                    before--;
+                *at++ = (sl_at){(uint32_t)*v, before};
+            }
             if (l->n == l->cap) {
                 uint32_t cap = l->cap ? l->cap * 2 : 4;
                 sposting *q = realloc(l->p, cap * sizeof *q);
@@ -114,18 +133,19 @@ static double cos_of(double dot, const nfi_svec *a, const nfi_svec *b)
     return dot / sqrt(a->norm2 * b->norm2);
 }
 
-/* What gathering counts of one earlier event while e's lists are read: the
- * two counters side by side (a posting's event is a random index, and the
- * pair is one access); the dot products lie apart, so that the joins
- * across languages, which count only, read a compact array. */
+/* What gathering counts of one earlier event while e's lists are read, in
+ * 32 bytes (a posting's event is a random index: the counters and the
+ * products are one cache line; apart, the products of rc20m's storylines
+ * were a second miss, most of the gathering's time). */
 typedef struct sl_acc {
-    uint32_t seen; /* e + 1 once counted as a candidate of e */
-    uint32_t hits; /* features it shares with e */
+    uint32_t seen;   /* e + 1 once counted as a candidate of e */
+    uint32_t hits;   /* features it shares with e */
+    double dot[3];   /* partial products with e of channels CH_BODY.. (attach_small: dot[0], the title's) */
 } sl_acc;
+_Static_assert(N_CH - 1 == 3 && CH_BODY == 1, "sl_acc's products are those of channels CH_BODY..N_CH-1");
 
 typedef struct sl_scratch {
-    sl_acc *acc;     /* per event */
-    double *dot;     /* per event: N_CH partial dot products with e */
+    sl_acc *acc;     /* per event (aligned to 32 bytes: one line each) */
     uint32_t *cands; /* the candidates of e */
     const slist **lists; /* the lists of e's profile features (find_lists) */
     uint32_t *ties;  /* candidates at the cut-off count */
@@ -177,6 +197,23 @@ static void find_lists(const sl_index *ix, const nfi_event_profile *p, int ch_fr
             __builtin_prefetch(&sc->lists[k]->p[sc->lists[k]->n - 1]);
 }
 
+/* find_lists for an event indexed with `at` (index_event): its lists are
+ * known, and so is where it lies in each (no look-up, no binary search). */
+static void at_lists(const sl_index *ix, const nfi_event_profile *p, int ch_from, const sl_at *at,
+                     sl_scratch *sc)
+{
+    size_t f = 0;
+    for (int ch = ch_from; ch < N_CH; ch++)
+        f += p->ch[ch].n;
+    for (size_t k = 0; k < f; k++) { /* list headers, then their entries before e */
+        sc->lists[k] = &ix->lists[at[k].list];
+        __builtin_prefetch(sc->lists[k]);
+    }
+    for (size_t k = 0; k < f; k++)
+        if (at[k].before)
+            __builtin_prefetch(&sc->lists[k]->p[at[k].before - 1]);
+}
+
 /* The earlier events sharing a profile feature with e (each list scanned
  * from its most recent SCAN entries before e), with their shared-feature
  * counts and their dot products with e per channel. The products are added
@@ -186,17 +223,20 @@ static void find_lists(const sl_index *ix, const nfi_event_profile *p, int ch_fr
  * needs only the counts (the joins across languages score candidates
  * afresh), which spares the products. */
 static inline size_t gather(const sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from, bool dots,
-                            sl_scratch *sc)
+                            const sl_at *at, sl_scratch *sc)
 {
     size_t n = 0, f = 0;
-    find_lists(ix, p, ch_from, sc);
+    if (at)
+        at_lists(ix, p, ch_from, at, sc);
+    else
+        find_lists(ix, p, ch_from, sc);
     for (int ch = ch_from; ch < N_CH; ch++) {
         sc->cut[ch] = false;
-        for (uint32_t i = 0; i < p->ch[ch].n; i++) {
-            const slist *l = sc->lists[f++];
+        for (uint32_t i = 0; i < p->ch[ch].n; i++, f++) {
+            const slist *l = sc->lists[f];
             if (!l)
                 continue;
-            uint32_t end = entries_before(l, e);
+            uint32_t end = at ? at[f].before : entries_before(l, e);
             uint32_t stop = end > SCAN ? end - SCAN : 0;
             double w = p->ch[ch].f[i].w;
             sc->cut[ch] |= stop > 0;
@@ -204,14 +244,12 @@ static inline size_t gather(const sl_index *ix, const nfi_event_profile *p, uint
                 uint32_t a = l->p[k].ev;
                 sl_acc *x = &sc->acc[a];
                 if (x->seen != e + 1) {
-                    *x = (sl_acc){e + 1, 0};
-                    if (dots)
-                        memset(&sc->dot[(size_t)a * N_CH], 0, N_CH * sizeof *sc->dot);
+                    *x = (sl_acc){e + 1, 0, {0, 0, 0}};
                     sc->cands[n++] = a;
                 }
                 x->hits++;
                 if (dots)
-                    sc->dot[(size_t)a * N_CH + ch] += w * l->p[k].w;
+                    x->dot[ch - CH_BODY] += w * l->p[k].w;
             }
         }
     }
@@ -223,7 +261,7 @@ static double gathered_cos(const sl_scratch *sc, const nfi_event_profile *ev, ui
 {
     if (sc->cut[ch]) /* a's share of a cut list may be missing */
         return nfi_svec_cos(&ev[a].ch[ch], &ev[e].ch[ch]);
-    return cos_of(sc->dot[(size_t)a * N_CH + ch], &ev[a].ch[ch], &ev[e].ch[ch]);
+    return cos_of(sc->acc[a].dot[ch - CH_BODY], &ev[a].ch[ch], &ev[e].ch[ch]);
 }
 
 static double story_score(const sl_scratch *sc, const nfi_event_profile *ev, uint32_t a, uint32_t e,
@@ -274,13 +312,13 @@ static size_t keep_best(sl_scratch *sc, size_t n)
  * linear in the number of events however many share a common word. The
  * best is the highest score, ties to the earlier event, so the order in
  * which candidates are scored does not matter. */
-static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint32_t e,
+static uint32_t best_link(const sl_index *ix, const nfi_event_profile *ev, uint32_t e, const sl_at *at,
                           const nf_events_options *o, sl_scratch *sc)
 {
     uint32_t best = NONE;
     double best_score = o->storyline_threshold;
     const nfi_event_profile *p = &ev[e];
-    size_t n = gather(ix, p, e, CH_BODY, true, sc);
+    size_t n = gather(ix, p, e, CH_BODY, true, at, sc);
     if (n > SCORED)
         n = keep_best(sc, n);
     for (size_t k = 0; k < n; k++) {
@@ -304,18 +342,19 @@ static bool scratch_init(sl_scratch *sc, const nfi_event_profile *ev, size_t n)
         sc->max_hits = f > sc->max_hits ? f : sc->max_hits;
     }
     size_t m = n ? n : 1;
-    sc->acc = calloc(m, sizeof *sc->acc);
-    sc->dot = malloc(m * N_CH * sizeof *sc->dot);
+    sc->acc = aligned_alloc(32, m * sizeof *sc->acc);
+    if (sc->acc)
+        memset(sc->acc, 0, m * sizeof *sc->acc);
     sc->cands = malloc(m * sizeof *sc->cands);
     sc->ties = malloc(m * sizeof *sc->ties);
     sc->hist = malloc(((size_t)sc->max_hits + 1) * sizeof *sc->hist);
     sc->lists = malloc(((size_t)sc->max_hits + 1) * sizeof *sc->lists);
-    return sc->acc && sc->dot && sc->cands && sc->ties && sc->hist && sc->lists;
+    return sc->acc && sc->cands && sc->ties && sc->hist && sc->lists;
 }
 
 static void scratch_free(sl_scratch *sc)
 {
-    free(sc->acc), free(sc->dot), free(sc->cands), free(sc->ties), free(sc->hist), free(sc->lists);
+    free(sc->acc), free(sc->cands), free(sc->ties), free(sc->hist), free(sc->lists);
 }
 
 static void free_index(sl_index *ix)
@@ -329,6 +368,8 @@ static void free_index(sl_index *ix)
 typedef struct link_job {
     const sl_index *ix;
     const nfi_event_profile *ev;
+    const sl_at *at;       /* where each event lies in its lists (index_event) */
+    const size_t *at_off;  /* event e's in at[at_off[e] ..] */
     size_t n;
     const nf_events_options *o;
     uint32_t *best; /* per event: the event it links to, or NONE */
@@ -341,7 +382,7 @@ static nf_status link_task(void *ctx, void *worker, size_t i, nf_error *err)
     const link_job *j = ctx;
     size_t end = (i + 1) * CHUNK < j->n ? (i + 1) * CHUNK : j->n;
     for (size_t e = i * CHUNK; e < end; e++)
-        j->best[e] = best_link(j->ix, j->ev, (uint32_t)e, j->o, worker);
+        j->best[e] = best_link(j->ix, j->ev, (uint32_t)e, j->at + j->at_off[e], j->o, worker);
     return NF_OK;
 }
 
@@ -358,18 +399,27 @@ static nf_status find_links(const nfi_event_profile *ev, size_t n, const nf_even
     if ((size_t)threads > tasks)
         threads = tasks ? (int)tasks : 1;
     sl_scratch *sc = calloc((size_t)threads, sizeof *sc);
-    bool ok = sc != NULL;
+    size_t *at_off = malloc((n + 1) * sizeof *at_off);
+    bool ok = sc && at_off;
+    if (ok)
+        at_off[0] = 0;
+    for (size_t e = 0; ok && e < n; e++) /* (the channels gather reads: CH_BODY on) */
+        at_off[e + 1] = at_off[e] + ev[e].ch[CH_BODY].n + ev[e].ch[CH_NAMES].n + ev[e].ch[CH_PIVOT].n;
+    sl_at *at = ok ? malloc((at_off[n] ? at_off[n] : 1) * sizeof *at) : NULL;
+    ok = ok && at;
     for (int t = 0; ok && t < threads; t++)
         ok = scratch_init(&sc[t], ev, n);
     for (uint32_t e = 0; ok && e < n; e++)
-        ok = index_event(&ix, &ev[e], e, CH_BODY, N_CH);
+        ok = index_event(&ix, &ev[e], e, CH_BODY, N_CH, at + at_off[e]);
     nf_status st = ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory while linking storylines");
-    link_job job = {&ix, ev, n, o, best};
+    link_job job = {&ix, ev, at, at_off, n, o, best};
     if (st == NF_OK)
         st = nfi_parallel_for(tasks, sc, sizeof *sc, threads, link_task, &job, err);
     for (int t = 0; sc && t < threads; t++)
         scratch_free(&sc[t]);
     free(sc);
+    free(at);
+    free(at_off);
     free_index(&ix);
     return st;
 }
@@ -524,7 +574,7 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
     nfi_hmap_init(&ix.map);
     bool ok = true;
     for (uint32_t e = 0; ok && e < n; e++)
-        ok = !m[e].timed || !m[e].headlines || index_event(&ix, &prof[e], e, CH_TITLE, CH_TITLE + 1);
+        ok = !m[e].timed || !m[e].headlines || index_event(&ix, &prof[e], e, CH_TITLE, CH_TITLE + 1, NULL);
     uint32_t *best = malloc((n ? n : 1) * sizeof *best);
     ok = ok && best && event_countries(m, prof, n, &coff, &cl);
     if (ok)
@@ -547,10 +597,10 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
                 uint32_t a = l->p[k].ev;
                 if (sc->acc[a].seen != s + 1) {
                     sc->acc[a].seen = s + 1;
-                    sc->dot[(size_t)a * N_CH] = 0;
+                    sc->acc[a].dot[0] = 0;
                     sc->cands[nc++] = a;
                 }
-                sc->dot[(size_t)a * N_CH] += q->f[i].w * l->p[k].w;
+                sc->acc[a].dot[0] += q->f[i].w * l->p[k].w;
             }
         }
         double best_p = ATTACH_LEAD_P, second = 0;
@@ -565,7 +615,7 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
                 nfi_countries_conflict(cl + coff[s], coff[s + 1] - coff[s], cl + coff[a], coff[a + 1] - coff[a]))
                 continue;
             double other = m[a].lang != m[s].lang;
-            double lex = cos_of(sc->dot[(size_t)a * N_CH], q, &prof[a].ch[CH_TITLE]);
+            double lex = cos_of(sc->acc[a].dot[0], q, &prof[a].ch[CH_TITLE]);
             double z = b[0] + b[1] * lex + b[5] * log1p(24 * (gap > 0 ? gap : 0)) + b[6] * other;
             double p = 1 / (1 + exp(-z));
             if (p > best_p || (p == best_p && best[s] != NONE && a < best[s])) {
@@ -609,7 +659,7 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
         later[e] = (partner){NONE, -1};
     for (uint32_t e = 0; ok && e < n; e++) {
         parent[e] = e;
-        size_t k = m[e].headlines ? gather(&ix, &prof[e], e, CH_NAMES, false, &sc) : 0;
+        size_t k = m[e].headlines ? gather(&ix, &prof[e], e, CH_NAMES, false, NULL, &sc) : 0;
         if (k > SCORED)
             k = keep_best(&sc, k);
         uint32_t best = NONE;
@@ -631,7 +681,7 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
         }
         if (best != NONE)
             nfi_uf_union(parent, best, e); /* the earlier root stays the root */
-        ok = !m[e].headlines || index_event(&ix, &prof[e], e, CH_NAMES, N_CH);
+        ok = !m[e].headlines || index_event(&ix, &prof[e], e, CH_NAMES, N_CH, NULL);
     }
     for (uint32_t a = 0; ok && a < n; a++)
         if (later[a].ev != NONE)
