@@ -111,6 +111,7 @@ struct nf_links {
     nfi_scored_pair *scored; /* after finish: the candidate pairs, scored */
     size_t n_scored;
     bool finished;
+    bool released; /* nfi_links_release: pivots only */
 };
 
 void nf_links_options_default(nf_links_options *o)
@@ -149,15 +150,33 @@ nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error
     return NF_OK;
 }
 
-/* Frees what an entry holds. */
-static void free_entry(doc_entry *d)
+/* Frees what the finish reads of an entry beside its pivot. */
+static void free_finish_state(doc_entry *d)
 {
-    nfi_pivot_free(&d->pivot);
     free(d->weights);
     free(d->para_sets);
     free(d->para_offsets);
     free(d->post);
     free(d->cross_kind), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    d->weights = NULL, d->para_sets = NULL, d->para_offsets = NULL, d->post = NULL;
+    d->cross_kind = NULL, d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->n_cross = d->n_cross_seq = 0;
+}
+
+/* Frees what an entry holds. */
+static void free_entry(doc_entry *d)
+{
+    nfi_pivot_free(&d->pivot);
+    free_finish_state(d);
+}
+
+void nfi_links_release(nf_links *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free_finish_state(&l->docs[i]);
+    free(l->scored);
+    l->scored = NULL, l->n_scored = 0;
+    l->released = true;
 }
 
 void nf_links_free(nf_links *l)
@@ -1267,6 +1286,8 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
 {
     if (!l->finished)
         return nfi_fail(err, NF_ERR_ARG, "nf_links_explain before nf_links_finish");
+    if (l->released)
+        return nfi_fail(err, NF_ERR_ARG, "nf_links_explain after the stage was released");
     if (a >= l->n || b >= l->n)
         return nfi_fail(err, NF_ERR_ARG, "no document %zu or %zu", a, b);
     const nf_pivot *pa = &l->docs[a].pivot, *pb = &l->docs[b].pivot;
@@ -1567,6 +1588,8 @@ static nf_status score_pairs(const nf_links *l, score_ctx *c, size_t n, nf_error
 nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (l->released)
+        return nfi_fail(err, NF_ERR_ARG, "nf_links_finish after the stage was released");
     l->finished = true;
     postings p;
     memset(&p, 0, sizeof p);
