@@ -398,23 +398,23 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         at[j] = (uint32_t)n;
         n += (word_at(d->post, j) & FOUND_ACROSS) != 0;
     }
-    for (size_t k = 0; k < p->n_sequence; k++)
-        m += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
-    if (!alloc_cross(d, n, m)) {
+    if (!alloc_cross(d, n, p->n_sequence)) { /* the sequence at most; shrunk below */
         free(at);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    for (size_t k = 0, mm = 0; k < p->n_sequence; k++) { /* no branch on the flag */
-        seq_set(d->cross_seq, seq_narrow(n), mm, at[p->sequence[k]]);
-        mm += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
+    for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
+        seq_set(d->cross_seq, seq_narrow(n), m, at[p->sequence[k]]);
+        m += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
     }
+    void *seq = realloc(d->cross_seq, (m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
+    d->cross_seq = seq ? seq : d->cross_seq;
     n = 0;
     for (size_t j = 0; j < p->n_features; j++) {
         const nf_pivot_feature *pf = &p->features[j];
         uint64_t x = word_at(d->post, j);
         uint32_t key = (uint32_t)(x >> 32);
         d->post[j] = key == UINT32_MAX ? key : key + (uint32_t)c->key_base[pf->hash >> INDEX_CHUNK_SHIFT];
-        double idf = c->idf[(size_t)(float)(uint32_t)(x & FOUND_DF)]; /* as a float, exact below 2^24 */
+        double idf = c->idf[x & FOUND_DF];
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
         double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
         sum += w * w;
@@ -448,10 +448,10 @@ enum { SLOT_SORT_MAX = 32 };
  * passes). */
 static bool same_keys(const nfi_kv *v, size_t n)
 {
-    bool same = true;
     for (size_t i = 1; i < n; i++)
-        same &= v[i].key == v[0].key;
-    return same;
+        if (v[i].key != v[0].key)
+            return false; /* (at once, for a whole bucket) */
+    return true;
 }
 static nfi_kv *sort_bucket(nfi_kv *v, size_t n, nfi_kv *tmp, uint32_t *start)
 {
