@@ -436,9 +436,10 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 }
 
 /* Sorts one bucket of the index (its keys share the top byte) by key,
- * stably: one counting pass on the next bits (about as many slots as
- * pairs) into tmp, then an insertion sort within each slot, where
- * well-mixed hashes leave one or two pairs; a crowded slot (a feature of
+ * stably: one counting pass on the next bits (a slot per 2 to 4 pairs:
+ * with a slot per pair, passing over the slots cost more than the sorts
+ * they spared) into tmp, then an insertion sort within each slot, where
+ * well-mixed hashes leave a few pairs; a crowded slot (a feature of
  * many documents, many equal keys) gets the stable radix sort. Eight LSD
  * passes cost several times more. Returns where the sorted pairs are (v or
  * tmp); start: 2^16 + 1 counters of scratch. */
@@ -456,7 +457,7 @@ static bool same_keys(const nfi_kv *v, size_t n)
 static nfi_kv *sort_bucket(nfi_kv *v, size_t n, nfi_kv *tmp, uint32_t *start)
 {
     int bits = 8;
-    while (bits < 16 && ((size_t)1 << bits) < n)
+    while (bits < 16 && ((size_t)4 << bits) < n)
         bits++;
     if (same_keys(v, n))
         return v; /* already in order */
