@@ -1076,29 +1076,30 @@ static void pair_scratch_free(pair_scratch *s)
  * words) is at its number: no branch asks whether a symbol was met
  * before, and a symbol of b that a's window cut off has an empty mask,
  * under which a step leaves v as it is (no carry arises from v + 0). */
-/* lcs_length's pass over b where a has at most 256 symbols (1 to 4
- * words): the same steps on two 128-bit integers, the low one's carry
- * added into the high one, as the word loop below carries from word to
- * word; words past `words` have empty masks, so what carries into them
- * is never counted. */
-__extension__ typedef unsigned __int128 lcs_u128;
-static size_t lcs_short(const uint64_t *masks, size_t na, const uint32_t *b, size_t nb, size_t words)
+/* lcs_length's pass over b: inlined once for each count of words up to 4
+ * (a constant there: v stays in registers and the word loop unrolls; most
+ * pairs have at most 256 shared symbols) and once for any count. The
+ * carry out of the last word is dropped, as no word after it is counted. */
+static inline __attribute__((always_inline)) size_t lcs_words(const uint64_t *masks, size_t na, const uint32_t *b,
+                                                              size_t nb, const size_t words)
 {
-    lcs_u128 v0 = ~(lcs_u128)0, v1 = ~(lcs_u128)0;
+    uint64_t v[LCS_MAX_WORDS];
+    for (size_t w = 0; w < words; w++)
+        v[w] = ~0ULL;
     for (size_t j = 0; j < nb; j++) {
         const uint64_t *m = masks + b[j] * words;
-        lcs_u128 m0 = (lcs_u128)m[0] | (words > 1 ? (lcs_u128)m[1] << 64 : 0);
-        lcs_u128 m1 = words > 2 ? (lcs_u128)m[2] | (words > 3 ? (lcs_u128)m[3] << 64 : 0) : 0;
-        lcs_u128 u0 = v0 & m0, u1 = v1 & m1, s0 = v0 + u0;
-        v1 = (v1 + u1 + (s0 < v0)) | (v1 - u1);
-        v0 = s0 | (v0 - u0);
+        bool carry = false;
+        for (size_t w = 0; w < words; w++) { /* v + u with carries across words */
+            uint64_t u = v[w] & m[w], partial, sum;
+            bool c1 = __builtin_add_overflow(v[w], u, &partial), c2 = __builtin_add_overflow(partial, (uint64_t)carry, &sum);
+            carry = c1 | c2;
+            v[w] = sum | (v[w] - u);
+        }
     }
     size_t zeros = 0;
     for (size_t w = 0; w < words; w++) {
-        lcs_u128 half = w < 2 ? v0 : v1;
-        uint64_t word = (uint64_t)(half >> (w % 2 * 64));
         uint64_t live = w + 1 < words || na % 64 == 0 ? ~0ULL : (1ULL << (na % 64)) - 1;
-        zeros += (size_t)__builtin_popcountll(~word & live);
+        zeros += (size_t)__builtin_popcountll(~v[w] & live);
     }
     return zeros;
 }
@@ -1110,27 +1111,18 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     memset(masks, 0, n_ids * words * sizeof *masks);
     for (size_t i = 0; i < na; i++) /* match masks: positions of each symbol in a */
         masks[a[i] * words + i / 64] |= 1ULL << (i % 64);
-    if (words >= 1 && words <= 4) /* most pairs: v held in registers, no carry loop */
-        return lcs_short(masks, na, b, nb, words);
-    uint64_t v[LCS_MAX_WORDS];
-    for (size_t w = 0; w < words; w++)
-        v[w] = ~0ULL;
-    for (size_t j = 0; j < nb; j++) {
-        const uint64_t *m = masks + b[j] * words;
-        uint64_t carry = 0;
-        for (size_t w = 0; w < words; w++) { /* v + u with carries across words */
-            uint64_t u = v[w] & m[w], partial, sum;
-            bool c1 = __builtin_add_overflow(v[w], u, &partial), c2 = __builtin_add_overflow(partial, carry, &sum);
-            carry = c1 | c2;
-            v[w] = sum | (v[w] - u);
-        }
+    switch (words) {
+    case 1:
+        return lcs_words(masks, na, b, nb, 1);
+    case 2:
+        return lcs_words(masks, na, b, nb, 2);
+    case 3:
+        return lcs_words(masks, na, b, nb, 3);
+    case 4:
+        return lcs_words(masks, na, b, nb, 4);
+    default:
+        return lcs_words(masks, na, b, nb, words);
     }
-    size_t zeros = 0;
-    for (size_t w = 0; w < words; w++) {
-        uint64_t live = w + 1 < words || na % 64 == 0 ? ~0ULL : (1ULL << (na % 64)) - 1;
-        zeros += (size_t)__builtin_popcountll(~v[w] & live);
-    }
-    return zeros;
 }
 
 /* The numbers of the n_ids shared features (place in d's list: of[k])
