@@ -919,6 +919,7 @@ static double alignment(const doc_entry *a, const doc_entry *b, size_t shared, u
 
 /* Order agreement compares at most 64 x LCS_MAX_WORDS shared features. */
 enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
+#define SHARED_MARK 0x80000000u /* on a shared feature's number in the sequences order agreement compares */
 
 /* One thread's scratch for scoring pairs. Matching two feature lists
  * numbers the features both have (dates and hash 0 aside) 0, 1, ... in
@@ -939,7 +940,7 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 enum { MATCH_FILTER_LOG = 15, MATCH_FILTER_BITS = 1 << MATCH_FILTER_LOG };
 typedef struct pair_scratch {
     uint32_t *shared_a, *shared_b; /* for each number, its place in a's list and in b's */
-    uint32_t *id_of;               /* per place in one document's list, its number (UINT32_MAX: none) */
+    uint32_t *id_of;               /* per place in one document's list, SHARED_MARK | its number (0: none) */
     uint64_t *masks;               /* lcs_length's match masks: LCS_MAX_WORDS words per number */
     uint32_t *passed;              /* b's features that pass a's filter, in b's order */
     uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
@@ -1044,9 +1045,7 @@ static pair_scratch *pair_scratch_new(size_t cap)
     s->cap = cap;
     s->table_of = SIZE_MAX;
     s->table = malloc(table_slots(cap) * sizeof *s->table);
-    s->id_of = malloc((cap + 1) * sizeof *s->id_of);
-    if (s->id_of)
-        memset(s->id_of, 0xFF, (cap + 1) * sizeof *s->id_of);
+    s->id_of = calloc(cap + 1, sizeof *s->id_of);
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
     s->masks = malloc((cap + 1) * LCS_MAX_WORDS * sizeof *s->masks);
@@ -1070,8 +1069,8 @@ static void pair_scratch_free(pair_scratch *s)
 }
 
 /* Length of the longest common subsequence of a (at most 64 x
- * LCS_MAX_WORDS symbols) and b, symbols numbered below n_ids,
- * bit-parallel (Hyyrö 2004): one pass over b, each step a few word
+ * LCS_MAX_WORDS symbols) and b, symbols numbered below n_ids (each with
+ * SHARED_MARK set, as shared_in_order gives them), bit-parallel (Hyyrö 2004): one pass over b, each step a few word
  * operations per 64 symbols of a. Each symbol's match mask (`words`
  * words) is at its number: no branch asks whether a symbol was met
  * before, and a symbol of b that a's window cut off has an empty mask,
@@ -1087,7 +1086,7 @@ static inline __attribute__((always_inline)) size_t lcs_words(const uint64_t *ma
     for (size_t w = 0; w < words; w++)
         v[w] = ~0ULL;
     for (size_t j = 0; j < nb; j++) {
-        const uint64_t *m = masks + b[j] * words;
+        const uint64_t *m = masks + (b[j] & ~SHARED_MARK) * words;
         bool carry = false;
         for (size_t w = 0; w < words; w++) { /* v + u with carries across words */
             uint64_t u = v[w] & m[w], partial, sum;
@@ -1110,7 +1109,7 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     uint64_t *masks = s->masks;
     memset(masks, 0, n_ids * words * sizeof *masks);
     for (size_t i = 0; i < na; i++) /* match masks: positions of each symbol in a */
-        masks[a[i] * words + i / 64] |= 1ULL << (i % 64);
+        masks[(a[i] & ~SHARED_MARK) * words + i / 64] |= 1ULL << (i % 64);
     switch (words) {
     case 1:
         return lcs_words(masks, na, b, nb, 1);
@@ -1126,9 +1125,11 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
 }
 
 /* The numbers of the n_ids shared features (place in d's list: of[k])
- * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots): each
- * feature's number set in a per-feature table (id_of, UINT32_MAX
- * elsewhere, and again after), then d's sequence read front to back. One
+ * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots), each
+ * with SHARED_MARK set (its top bit: lcs_length clears it): each
+ * feature's marked number set in a per-feature table (id_of, 0 elsewhere,
+ * and again after), then d's sequence read front to back, each element's
+ * entry written and the count moved on by its mark. One
  * pass over the sequence, contiguous, where looking up each feature's
  * occurrences would wait on cold lines of d at every feature (the pass
  * is scan_places, inlined once per width of the places). */
@@ -1141,14 +1142,14 @@ static inline __attribute__((always_inline)) size_t scan_places(const void *seq,
         for (; i + 4 <= stop; i += 4) { /* four a step: the loop's own count and test once */
             uint32_t id0 = id_of[seq_at(seq, narrow, i)], id1 = id_of[seq_at(seq, narrow, i + 1)],
                      id2 = id_of[seq_at(seq, narrow, i + 2)], id3 = id_of[seq_at(seq, narrow, i + 3)];
-            out[n] = id0, n += 1 ^ id0 >> 31; /* a number is below 2^31 (a count of features), none is UINT32_MAX */
-            out[n] = id1, n += 1 ^ id1 >> 31;
-            out[n] = id2, n += 1 ^ id2 >> 31;
-            out[n] = id3, n += 1 ^ id3 >> 31;
+            out[n] = id0, n += id0 >> 31; /* a number is below 2^31 (a count of features) */
+            out[n] = id1, n += id1 >> 31;
+            out[n] = id2, n += id2 >> 31;
+            out[n] = id3, n += id3 >> 31;
         }
         for (; i < stop; i++) { /* no branch on whether it is shared */
             uint32_t id = id_of[seq_at(seq, narrow, i)];
-            out[n] = id, n += 1 ^ id >> 31;
+            out[n] = id, n += id >> 31;
         }
     }
     return n;
@@ -1157,11 +1158,11 @@ static inline __attribute__((always_inline)) size_t scan_places(const void *seq,
 static size_t shared_in_order(const feature_list *d, const uint32_t *of, size_t n_ids, pair_scratch *s, uint32_t *out)
 {
     for (size_t k = 0; k < n_ids; k++)
-        s->id_of[of[k]] = (uint32_t)k;
+        s->id_of[of[k]] = SHARED_MARK | (uint32_t)k;
     size_t n = d->seq16 ? scan_places(d->seq, true, d->n_seq, s->id_of, out) /* each width its own loop */
                         : scan_places(d->seq, false, d->n_seq, s->id_of, out);
     for (size_t k = 0; k < n_ids; k++)
-        s->id_of[of[k]] = UINT32_MAX;
+        s->id_of[of[k]] = 0;
     return n;
 }
 
