@@ -1548,8 +1548,12 @@ static nf_status find_candidates(const nf_links *l, const postings *p, uint64_t 
         free(pairs);
         return st;
     }
-    if (n_slots)
+    uint64_t *scratch_sort = malloc((n_slots ? n_slots : 1) * sizeof *scratch_sort);
+    if (scratch_sort) /* radix passes, where qsort's comparisons cost ten times more */
+        nfi_u64_sort(pairs, n_slots, scratch_sort);
+    else
         qsort(pairs, n_slots, 8, nfi_cmp_u64);
+    free(scratch_sort);
     size_t n = 0;
     for (size_t i = 0; i < n_slots && pairs[i] != UINT64_MAX; i++)
         if (!n || pairs[n - 1] != pairs[i])
