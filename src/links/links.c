@@ -316,7 +316,7 @@ static void set_word(uint32_t *post, size_t j, uint64_t w) { memcpy((char *)post
 typedef struct weigh_ctx {
     nf_links *l;
     size_t n_docs; /* the corpus's (the stage's, or every rank's: nfi_links_weigh) */
-    const size_t *key_base; /* per chunk of the index, its first key's number (NULL: no keys) */
+    const size_t *key_base; /* per chunk of the index, its first key's number (all 0: no keys) */
     double *idf; /* n_docs + 1 */
     double tf[TF_TABLE];
 } weigh_ctx;
@@ -413,17 +413,16 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         const nf_pivot_feature *pf = &p->features[j];
         uint64_t x = word_at(d->post, j);
         uint32_t key = (uint32_t)(x >> 32);
-        d->post[j] = key == UINT32_MAX ? key : key + (uint32_t)c->key_base[pf->hash >> INDEX_CHUNK_SHIFT];
+        uint32_t base = (uint32_t)c->key_base[pf->hash >> INDEX_CHUNK_SHIFT]; /* read always: no branch */
+        d->post[j] = key == UINT32_MAX ? key : key + base;
         double idf = c->idf[x & FOUND_DF];
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
         double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
         sum += w * w;
         kind_sum[pf->kind & 3] += w * w;
-        if (x & FOUND_ACROSS) {
-            d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j];
-            d->cross_kind[n] = pf->kind & 3;
-            n++;
-        }
+        d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j]; /* kept where across: no branch on it */
+        d->cross_kind[n] = pf->kind & 3;
+        n += (x & FOUND_ACROSS) != 0;
     }
     free(at);
     uint32_t *fit = realloc(d->post, (p->n_features + 1) * sizeof *d->post);
@@ -1656,7 +1655,8 @@ nf_status nfi_links_weigh(nf_links *l, size_t n_docs, const uint32_t *df, nf_err
             feature another document has may be shared */
             set_word(l->docs[i].post, f,
                      (uint64_t)UINT32_MAX << 32 | (df[k] & FOUND_DF) | (df[k] >= 2 ? FOUND_ACROSS : 0));
-    weigh_ctx wc = {l, n_docs, NULL, NULL, {0}};
+    static const size_t no_keys[INDEX_CHUNKS] = {0};
+    weigh_ctx wc = {l, n_docs, no_keys, NULL, {0}};
     if (st == NF_OK && !weigh_tables(&wc))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
