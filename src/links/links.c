@@ -951,10 +951,13 @@ typedef struct pair_scratch {
     uint32_t sa[MAX_SHARED], sb[MAX_SHARED];
 } pair_scratch;
 
+/* At most a quarter full: a probe's length varies less (at half full,
+ * the varying lengths cost more mispredicted branches than the larger
+ * table's clearing costs once per document a). */
 static size_t table_slots(size_t n_features)
 {
     size_t slots = 64;
-    while (slots < 2 * n_features)
+    while (slots < 4 * n_features)
         slots *= 2;
     return slots;
 }
