@@ -20,7 +20,8 @@
  * spills to sorted runs, events to a feature file): memory stays bounded
  * and nf_fold_add answers with pending assignments. Finishing one frees
  * each stage as soon as nothing needs it any more (dedup once its result
- * is made; the cleaner, links and events once the event stage has made
+ * is made; links' finish state, all but the pivots, once its result is
+ * made; the cleaner, links and events once the event stage has made
  * its result, which owns its strings): the later stages and the caller's
  * encoders then reuse that memory instead of faulting in fresh pages.
  *
@@ -42,6 +43,7 @@
 #include "dedup/dedup.h"
 #include "events/events.h"
 #include "fold/fold.h"
+#include "links/links.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +332,8 @@ static nf_status fold_result(nf_fold *f, nf_fold_result *r, nf_error *err)
         st = nf_links_finish(f->links, &r->links, err);
         for (size_t i = 0; i < f->n_docs && st == NF_OK; i++)
             st = nf_events_set_pivot(f->events, i, nf_links_pivot(f->links, i), err);
+        if (!f->o.live) /* the events read the pivots only: the finish's state goes now */
+            nfi_links_release(f->links);
     }
     progress(f, "events", 0, f->n_docs);
     if (st == NF_OK)

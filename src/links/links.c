@@ -111,6 +111,7 @@ struct nf_links {
     nfi_scored_pair *scored; /* after finish: the candidate pairs, scored */
     size_t n_scored;
     bool finished;
+    bool released; /* nfi_links_release: pivots only */
 };
 
 void nf_links_options_default(nf_links_options *o)
@@ -149,15 +150,33 @@ nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error
     return NF_OK;
 }
 
-/* Frees what an entry holds. */
-static void free_entry(doc_entry *d)
+/* Frees what the finish reads of an entry beside its pivot. */
+static void free_finish_state(doc_entry *d)
 {
-    nfi_pivot_free(&d->pivot);
     free(d->weights);
     free(d->para_sets);
     free(d->para_offsets);
     free(d->post);
     free(d->cross_kind), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    d->weights = NULL, d->para_sets = NULL, d->para_offsets = NULL, d->post = NULL;
+    d->cross_kind = NULL, d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->n_cross = d->n_cross_seq = 0;
+}
+
+/* Frees what an entry holds. */
+static void free_entry(doc_entry *d)
+{
+    nfi_pivot_free(&d->pivot);
+    free_finish_state(d);
+}
+
+void nfi_links_release(nf_links *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free_finish_state(&l->docs[i]);
+    free(l->scored);
+    l->scored = NULL, l->n_scored = 0;
+    l->released = true;
 }
 
 void nf_links_free(nf_links *l)
@@ -297,7 +316,7 @@ static void set_word(uint32_t *post, size_t j, uint64_t w) { memcpy((char *)post
 typedef struct weigh_ctx {
     nf_links *l;
     size_t n_docs; /* the corpus's (the stage's, or every rank's: nfi_links_weigh) */
-    const size_t *key_base; /* per chunk of the index, its first key's number (NULL: no keys) */
+    const size_t *key_base; /* per chunk of the index, its first key's number (all 0: no keys) */
     double *idf; /* n_docs + 1 */
     double tf[TF_TABLE];
 } weigh_ctx;
@@ -379,32 +398,31 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         at[j] = (uint32_t)n;
         n += (word_at(d->post, j) & FOUND_ACROSS) != 0;
     }
-    for (size_t k = 0; k < p->n_sequence; k++)
-        m += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
-    if (!alloc_cross(d, n, m)) {
+    if (!alloc_cross(d, n, p->n_sequence)) { /* the sequence at most; shrunk below */
         free(at);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    for (size_t k = 0, mm = 0; k < p->n_sequence; k++) { /* no branch on the flag */
-        seq_set(d->cross_seq, seq_narrow(n), mm, at[p->sequence[k]]);
-        mm += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
+    for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
+        seq_set(d->cross_seq, seq_narrow(n), m, at[p->sequence[k]]);
+        m += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
     }
+    void *seq = realloc(d->cross_seq, (m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
+    d->cross_seq = seq ? seq : d->cross_seq;
     n = 0;
     for (size_t j = 0; j < p->n_features; j++) {
         const nf_pivot_feature *pf = &p->features[j];
         uint64_t x = word_at(d->post, j);
         uint32_t key = (uint32_t)(x >> 32);
-        d->post[j] = key == UINT32_MAX ? key : key + (uint32_t)c->key_base[pf->hash >> INDEX_CHUNK_SHIFT];
-        double idf = c->idf[(size_t)(float)(uint32_t)(x & FOUND_DF)]; /* as a float, exact below 2^24 */
+        uint32_t base = (uint32_t)c->key_base[pf->hash >> INDEX_CHUNK_SHIFT]; /* read always: no branch */
+        d->post[j] = key == UINT32_MAX ? key : key + base;
+        double idf = c->idf[x & FOUND_DF];
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
         double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
         sum += w * w;
         kind_sum[pf->kind & 3] += w * w;
-        if (x & FOUND_ACROSS) {
-            d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j];
-            d->cross_kind[n] = pf->kind & 3;
-            n++;
-        }
+        d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j]; /* kept where across: no branch on it */
+        d->cross_kind[n] = pf->kind & 3;
+        n += (x & FOUND_ACROSS) != 0;
     }
     free(at);
     uint32_t *fit = realloc(d->post, (p->n_features + 1) * sizeof *d->post);
@@ -417,9 +435,10 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 }
 
 /* Sorts one bucket of the index (its keys share the top byte) by key,
- * stably: one counting pass on the next bits (about as many slots as
- * pairs) into tmp, then an insertion sort within each slot, where
- * well-mixed hashes leave one or two pairs; a crowded slot (a feature of
+ * stably: one counting pass on the next bits (a slot per 2 to 4 pairs:
+ * with a slot per pair, passing over the slots cost more than the sorts
+ * they spared) into tmp, then an insertion sort within each slot, where
+ * well-mixed hashes leave a few pairs; a crowded slot (a feature of
  * many documents, many equal keys) gets the stable radix sort. Eight LSD
  * passes cost several times more. Returns where the sorted pairs are (v or
  * tmp); start: 2^16 + 1 counters of scratch. */
@@ -429,15 +448,15 @@ enum { SLOT_SORT_MAX = 32 };
  * passes). */
 static bool same_keys(const nfi_kv *v, size_t n)
 {
-    bool same = true;
     for (size_t i = 1; i < n; i++)
-        same &= v[i].key == v[0].key;
-    return same;
+        if (v[i].key != v[0].key)
+            return false; /* (at once, for a whole bucket) */
+    return true;
 }
 static nfi_kv *sort_bucket(nfi_kv *v, size_t n, nfi_kv *tmp, uint32_t *start)
 {
     int bits = 8;
-    while (bits < 16 && ((size_t)1 << bits) < n)
+    while (bits < 16 && ((size_t)4 << bits) < n)
         bits++;
     if (same_keys(v, n))
         return v; /* already in order */
@@ -484,8 +503,8 @@ double nfi_links_max_df(size_t n_docs)
 }
 
 /* Orders one feature's postings by language, stably (each language's in
- * document order): the candidate search then passes over the run of a
- * document's own language, which it skips, in one predictable stretch.
+ * document order): the candidate search then finds the run of a
+ * document's own language by bisection and skips it unread.
  * A document's sums do not depend on this order (each other document is
  * met once per feature, features in order), nor does its choice of
  * candidates (the best by score, then by document). */
@@ -899,6 +918,7 @@ static double alignment(const doc_entry *a, const doc_entry *b, size_t shared, u
 
 /* Order agreement compares at most 64 x LCS_MAX_WORDS shared features. */
 enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
+#define SHARED_MARK 0x80000000u /* on a shared feature's number in the sequences order agreement compares */
 
 /* One thread's scratch for scoring pairs. Matching two feature lists
  * numbers the features both have (dates and hash 0 aside) 0, 1, ... in
@@ -919,7 +939,7 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 enum { MATCH_FILTER_LOG = 15, MATCH_FILTER_BITS = 1 << MATCH_FILTER_LOG };
 typedef struct pair_scratch {
     uint32_t *shared_a, *shared_b; /* for each number, its place in a's list and in b's */
-    uint32_t *id_of;               /* per place in one document's list, its number (UINT32_MAX: none) */
+    uint32_t *id_of;               /* per place in one document's list, SHARED_MARK | its number (0: none) */
     uint64_t *masks;               /* lcs_length's match masks: LCS_MAX_WORDS words per number */
     uint32_t *passed;              /* b's features that pass a's filter, in b's order */
     uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
@@ -931,10 +951,13 @@ typedef struct pair_scratch {
     uint32_t sa[MAX_SHARED], sb[MAX_SHARED];
 } pair_scratch;
 
+/* At most a quarter full: a probe's length varies less (at half full,
+ * the varying lengths cost more mispredicted branches than the larger
+ * table's clearing costs once per document a). */
 static size_t table_slots(size_t n_features)
 {
     size_t slots = 64;
-    while (slots < 2 * n_features)
+    while (slots < 4 * n_features)
         slots *= 2;
     return slots;
 }
@@ -1024,9 +1047,7 @@ static pair_scratch *pair_scratch_new(size_t cap)
     s->cap = cap;
     s->table_of = SIZE_MAX;
     s->table = malloc(table_slots(cap) * sizeof *s->table);
-    s->id_of = malloc((cap + 1) * sizeof *s->id_of);
-    if (s->id_of)
-        memset(s->id_of, 0xFF, (cap + 1) * sizeof *s->id_of);
+    s->id_of = calloc(cap + 1, sizeof *s->id_of);
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
     s->masks = malloc((cap + 1) * LCS_MAX_WORDS * sizeof *s->masks);
@@ -1050,57 +1071,28 @@ static void pair_scratch_free(pair_scratch *s)
 }
 
 /* Length of the longest common subsequence of a (at most 64 x
- * LCS_MAX_WORDS symbols) and b, symbols numbered below n_ids,
- * bit-parallel (Hyyrö 2004): one pass over b, each step a few word
+ * LCS_MAX_WORDS symbols) and b, symbols numbered below n_ids (each with
+ * SHARED_MARK set, as shared_in_order gives them), bit-parallel (Hyyrö 2004): one pass over b, each step a few word
  * operations per 64 symbols of a. Each symbol's match mask (`words`
  * words) is at its number: no branch asks whether a symbol was met
  * before, and a symbol of b that a's window cut off has an empty mask,
  * under which a step leaves v as it is (no carry arises from v + 0). */
-/* lcs_length's pass over b where a has at most 256 symbols (1 to 4
- * words): the same steps on two 128-bit integers, the low one's carry
- * added into the high one, as the word loop below carries from word to
- * word; words past `words` have empty masks, so what carries into them
- * is never counted. */
-__extension__ typedef unsigned __int128 lcs_u128;
-static size_t lcs_short(const uint64_t *masks, size_t na, const uint32_t *b, size_t nb, size_t words)
+/* lcs_length's pass over b: inlined once for each count of words up to 4
+ * (a constant there: v stays in registers and the word loop unrolls; most
+ * pairs have at most 256 shared symbols) and once for any count. The
+ * carry out of the last word is dropped, as no word after it is counted. */
+static inline __attribute__((always_inline)) size_t lcs_words(const uint64_t *masks, size_t na, const uint32_t *b,
+                                                              size_t nb, const size_t words)
 {
-    lcs_u128 v0 = ~(lcs_u128)0, v1 = ~(lcs_u128)0;
-    for (size_t j = 0; j < nb; j++) {
-        const uint64_t *m = masks + b[j] * words;
-        lcs_u128 m0 = (lcs_u128)m[0] | (words > 1 ? (lcs_u128)m[1] << 64 : 0);
-        lcs_u128 m1 = words > 2 ? (lcs_u128)m[2] | (words > 3 ? (lcs_u128)m[3] << 64 : 0) : 0;
-        lcs_u128 u0 = v0 & m0, u1 = v1 & m1, s0 = v0 + u0;
-        v1 = (v1 + u1 + (s0 < v0)) | (v1 - u1);
-        v0 = s0 | (v0 - u0);
-    }
-    size_t zeros = 0;
-    for (size_t w = 0; w < words; w++) {
-        lcs_u128 half = w < 2 ? v0 : v1;
-        uint64_t word = (uint64_t)(half >> (w % 2 * 64));
-        uint64_t live = w + 1 < words || na % 64 == 0 ? ~0ULL : (1ULL << (na % 64)) - 1;
-        zeros += (size_t)__builtin_popcountll(~word & live);
-    }
-    return zeros;
-}
-
-static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t n_ids, pair_scratch *s)
-{
-    size_t words = (na + 63) / 64;
-    uint64_t *masks = s->masks;
-    memset(masks, 0, n_ids * words * sizeof *masks);
-    for (size_t i = 0; i < na; i++) /* match masks: positions of each symbol in a */
-        masks[a[i] * words + i / 64] |= 1ULL << (i % 64);
-    if (words >= 1 && words <= 4) /* most pairs: v held in registers, no carry loop */
-        return lcs_short(masks, na, b, nb, words);
     uint64_t v[LCS_MAX_WORDS];
     for (size_t w = 0; w < words; w++)
         v[w] = ~0ULL;
     for (size_t j = 0; j < nb; j++) {
-        const uint64_t *m = masks + b[j] * words;
-        uint64_t carry = 0;
+        const uint64_t *m = masks + (b[j] & ~SHARED_MARK) * words;
+        bool carry = false;
         for (size_t w = 0; w < words; w++) { /* v + u with carries across words */
             uint64_t u = v[w] & m[w], partial, sum;
-            bool c1 = __builtin_add_overflow(v[w], u, &partial), c2 = __builtin_add_overflow(partial, carry, &sum);
+            bool c1 = __builtin_add_overflow(v[w], u, &partial), c2 = __builtin_add_overflow(partial, (uint64_t)carry, &sum);
             carry = c1 | c2;
             v[w] = sum | (v[w] - u);
         }
@@ -1113,10 +1105,33 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
     return zeros;
 }
 
+static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t n_ids, pair_scratch *s)
+{
+    size_t words = (na + 63) / 64;
+    uint64_t *masks = s->masks;
+    memset(masks, 0, n_ids * words * sizeof *masks);
+    for (size_t i = 0; i < na; i++) /* match masks: positions of each symbol in a */
+        masks[(a[i] & ~SHARED_MARK) * words + i / 64] |= 1ULL << (i % 64);
+    switch (words) {
+    case 1:
+        return lcs_words(masks, na, b, nb, 1);
+    case 2:
+        return lcs_words(masks, na, b, nb, 2);
+    case 3:
+        return lcs_words(masks, na, b, nb, 3);
+    case 4:
+        return lcs_words(masks, na, b, nb, 4);
+    default:
+        return lcs_words(masks, na, b, nb, words);
+    }
+}
+
 /* The numbers of the n_ids shared features (place in d's list: of[k])
- * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots): each
- * feature's number set in a per-feature table (id_of, UINT32_MAX
- * elsewhere, and again after), then d's sequence read front to back. One
+ * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots), each
+ * with SHARED_MARK set (its top bit: lcs_length clears it): each
+ * feature's marked number set in a per-feature table (id_of, 0 elsewhere,
+ * and again after), then d's sequence read front to back, each element's
+ * entry written and the count moved on by its mark. One
  * pass over the sequence, contiguous, where looking up each feature's
  * occurrences would wait on cold lines of d at every feature (the pass
  * is scan_places, inlined once per width of the places). */
@@ -1129,14 +1144,14 @@ static inline __attribute__((always_inline)) size_t scan_places(const void *seq,
         for (; i + 4 <= stop; i += 4) { /* four a step: the loop's own count and test once */
             uint32_t id0 = id_of[seq_at(seq, narrow, i)], id1 = id_of[seq_at(seq, narrow, i + 1)],
                      id2 = id_of[seq_at(seq, narrow, i + 2)], id3 = id_of[seq_at(seq, narrow, i + 3)];
-            out[n] = id0, n += 1 ^ id0 >> 31; /* a number is below 2^31 (a count of features), none is UINT32_MAX */
-            out[n] = id1, n += 1 ^ id1 >> 31;
-            out[n] = id2, n += 1 ^ id2 >> 31;
-            out[n] = id3, n += 1 ^ id3 >> 31;
+            out[n] = id0, n += id0 >> 31; /* a number is below 2^31 (a count of features) */
+            out[n] = id1, n += id1 >> 31;
+            out[n] = id2, n += id2 >> 31;
+            out[n] = id3, n += id3 >> 31;
         }
         for (; i < stop; i++) { /* no branch on whether it is shared */
             uint32_t id = id_of[seq_at(seq, narrow, i)];
-            out[n] = id, n += 1 ^ id >> 31;
+            out[n] = id, n += id >> 31;
         }
     }
     return n;
@@ -1145,11 +1160,11 @@ static inline __attribute__((always_inline)) size_t scan_places(const void *seq,
 static size_t shared_in_order(const feature_list *d, const uint32_t *of, size_t n_ids, pair_scratch *s, uint32_t *out)
 {
     for (size_t k = 0; k < n_ids; k++)
-        s->id_of[of[k]] = (uint32_t)k;
+        s->id_of[of[k]] = SHARED_MARK | (uint32_t)k;
     size_t n = d->seq16 ? scan_places(d->seq, true, d->n_seq, s->id_of, out) /* each width its own loop */
                         : scan_places(d->seq, false, d->n_seq, s->id_of, out);
     for (size_t k = 0; k < n_ids; k++)
-        s->id_of[of[k]] = UINT32_MAX;
+        s->id_of[of[k]] = 0;
     return n;
 }
 
@@ -1267,6 +1282,8 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
 {
     if (!l->finished)
         return nfi_fail(err, NF_ERR_ARG, "nf_links_explain before nf_links_finish");
+    if (l->released)
+        return nfi_fail(err, NF_ERR_ARG, "nf_links_explain after the stage was released");
     if (a >= l->n || b >= l->n)
         return nfi_fail(err, NF_ERR_ARG, "no document %zu or %zu", a, b);
     const nf_pivot *pa = &l->docs[a].pivot, *pb = &l->docs[b].pivot;
@@ -1337,18 +1354,29 @@ static void candidates_of(const nf_links *l, const postings *p, const double *no
         size_t *r = s->range + 3 * n_range;
         r[0] = at == UINT32_MAX ? 0 : p->offsets[at], r[1] = at == UINT32_MAX ? 0 : p->offsets[at + 1], r[2] = j;
         __builtin_prefetch(&p->hits[r[0]]);
+        __builtin_prefetch(&p->hits[r[1] - (r[1] > 0)]); /* where the search reads first */
         n_range += at != UINT32_MAX;
     }
     for (size_t q = 0; q < n_range; q++) {
         const size_t *r = s->range + 3 * q;
         double wa = d->weights[r[2]];
         /* Linkable: known languages that differ (so never a itself).
-         * The postings come grouped by language (group_by_language): the
-         * document's own language, about half of them, and unknown ones
-         * are runs, passed over on a predictable branch. */
+         * The postings come sorted by language (group_by_language), so the
+         * document's own language is one run: where the corpus has a main
+         * language, most of the postings (94% on the 20 MB file). The
+         * languages after it are found from the end, those before it (and
+         * the unknown ones, first) from the start: each read once, and the
+         * run not at all. */
+        size_t after = r[1];
+        while (after > r[0] && p->hits[after - 1].lang_id > d->lang_id)
+            after--;
         for (size_t e = r[0]; e < r[1]; e++) {
             const struct posting *h = &p->hits[e];
-            if (h->lang_id == d->lang_id || !h->lang_id)
+            if (h->lang_id >= d->lang_id && e < after) {
+                e = after - 1; /* the own language's run */
+                continue;
+            }
+            if (!h->lang_id)
                 continue;
             uint32_t b = h->doc;
             touched[n_touched] = b;
@@ -1522,8 +1550,12 @@ static nf_status find_candidates(const nf_links *l, const postings *p, uint64_t 
         free(pairs);
         return st;
     }
-    if (n_slots)
+    uint64_t *scratch_sort = malloc((n_slots ? n_slots : 1) * sizeof *scratch_sort);
+    if (scratch_sort) /* radix passes, where qsort's comparisons cost ten times more */
+        nfi_u64_sort(pairs, n_slots, scratch_sort);
+    else
         qsort(pairs, n_slots, 8, nfi_cmp_u64);
+    free(scratch_sort);
     size_t n = 0;
     for (size_t i = 0; i < n_slots && pairs[i] != UINT64_MAX; i++)
         if (!n || pairs[n - 1] != pairs[i])
@@ -1556,6 +1588,8 @@ static nf_status score_pairs(const nf_links *l, score_ctx *c, size_t n, nf_error
 nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (l->released)
+        return nfi_fail(err, NF_ERR_ARG, "nf_links_finish after the stage was released");
     l->finished = true;
     postings p;
     memset(&p, 0, sizeof p);
@@ -1624,7 +1658,8 @@ nf_status nfi_links_weigh(nf_links *l, size_t n_docs, const uint32_t *df, nf_err
             feature another document has may be shared */
             set_word(l->docs[i].post, f,
                      (uint64_t)UINT32_MAX << 32 | (df[k] & FOUND_DF) | (df[k] >= 2 ? FOUND_ACROSS : 0));
-    weigh_ctx wc = {l, n_docs, NULL, NULL, {0}};
+    static const size_t no_keys[INDEX_CHUNKS] = {0};
+    weigh_ctx wc = {l, n_docs, no_keys, NULL, {0}};
     if (st == NF_OK && !weigh_tables(&wc))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
@@ -1656,6 +1691,8 @@ nf_status nfi_links_search(nf_links *l, const nfi_links_space *s, uint64_t **pai
         p.hits[e] = (struct posting){s->hits[e].doc, s->hits[e].lang_id, s->hits[e].weight};
     p.offsets = s->offsets;
     p.n_keys = s->n_keys;
+    for (size_t key = 0; key < p.n_keys; key++) /* the search passes over a language's run */
+        group_by_language(p.hits + p.offsets[key], p.offsets[key + 1] - p.offsets[key]);
     for (size_t i = 0; i < s->n_docs; i++) {
         space.docs[i].norm = s->norms[i];
         if (s->local[i] == SIZE_MAX)

@@ -155,6 +155,13 @@ typedef struct nfi_scored_pair {
 
 size_t nfi_links_scored(const nf_links *l, const nfi_scored_pair **out);
 
+/* After the last nf_links_finish (a batch fold's): frees what only the
+ * finish and nf_links_explain read (weights, cross arrays, paragraph sets,
+ * the scored pairs: about 15 bytes a pivot feature), so the stages after
+ * links reuse that memory. The stage then gives its pivots only
+ * (nf_links_pivot); explain and finish fail. */
+void nfi_links_release(nf_links *l);
+
 /* Frees a pivot built by nfi_pivot_build (pivots belong to the links stage). */
 void nfi_pivot_free(nf_pivot *p);
 
