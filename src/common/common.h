@@ -226,14 +226,10 @@ static inline uint64_t nfi_hmap_key_at(const nfi_hmap *m, size_t k) { return m->
 static inline uint64_t nfi_hmap_val_at(const nfi_hmap *m, size_t k) { return m->slots[k].val; }
 /* nfi_hmap_put when the map must grow first (hmap.c). */
 uint64_t *nfi_hmap_put_grow(nfi_hmap *m, uint64_t key, bool *created);
-/* The value slot of key, inserted with value 0 when absent; NULL when out
- * of memory. *created (when non-NULL) tells whether it was inserted.
- * Inline but for growing: the event stage counts millions of features
- * (document frequencies), and the call was a third of a put. */
-static inline uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created)
+/* nfi_hmap_put's probe and insertion, when the map has room (key 0 is
+ * stored as 1, as everywhere in the map). */
+static inline uint64_t *nfi_hmap_insert_with_room(nfi_hmap *m, uint64_t key, bool *created)
 {
-    if (__builtin_expect((m->count + 1) * 2 > m->cap, 0))
-        return nfi_hmap_put_grow(m, key, created);
     key = key ? key : 1;
     size_t mask = m->cap - 1;
     size_t i = key & mask;
@@ -249,6 +245,17 @@ static inline uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created)
     if (created)
         *created = fresh;
     return &s->val;
+}
+
+/* The value slot of key, inserted with value 0 when absent; NULL when out
+ * of memory. *created (when non-NULL) tells whether it was inserted.
+ * Inline but for growing: the event stage counts millions of features
+ * (document frequencies), and the call was a third of a put. */
+static inline uint64_t *nfi_hmap_put(nfi_hmap *m, uint64_t key, bool *created)
+{
+    if (__builtin_expect((m->count + 1) * 2 > m->cap, 0))
+        return nfi_hmap_put_grow(m, key, created);
+    return nfi_hmap_insert_with_room(m, key, created);
 }
 
 /*

@@ -30,8 +30,6 @@ void nfi_hmap_clear(nfi_hmap *m)
     m->count = 0;
 }
 
-static inline uint64_t fix_key(uint64_t key) { return key ? key : 1; }
-
 static bool grow(nfi_hmap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : MIN_CAP;
@@ -52,29 +50,9 @@ static bool grow(nfi_hmap *m)
     return true;
 }
 
-/* The slot of key, filled when new; the map has room. */
-static uint64_t *insert(nfi_hmap *m, uint64_t key, bool *created)
-{
-    key = fix_key(key);
-    size_t mask = m->cap - 1;
-    size_t i = key & mask;
-    while (m->slots[i].key && m->slots[i].key != key)
-        i = (i + 1) & mask;
-    nfi_hmap_slot *s = &m->slots[i];
-    bool fresh = s->key == 0;
-    if (fresh) {
-        s->key = key;
-        s->val = 0;
-        m->count++;
-    }
-    if (created)
-        *created = fresh;
-    return &s->val;
-}
-
 /* The put that must grow the map first (nfi_hmap_put, inline in the
- * header, does the rest: it probes exactly as insert does). */
+ * header, does the rest). */
 uint64_t *nfi_hmap_put_grow(nfi_hmap *m, uint64_t key, bool *created)
 {
-    return grow(m) ? insert(m, key, created) : NULL;
+    return grow(m) ? nfi_hmap_insert_with_room(m, key, created) : NULL;
 }
