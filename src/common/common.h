@@ -136,6 +136,13 @@ void nfi_uf_union(uint32_t *parent, uint32_t a, uint32_t b);
 /* An anonymous temporary file in dir (NULL or "": $TMPDIR, else /tmp),
  * already unlinked, opened "w+b"; NULL when it cannot be made. */
 FILE *nfi_temp_file(const char *dir, const char *prefix);
+/* Gives stream f (just opened, not yet used) a full buffer of NFI_STREAM_BUFFER
+ * bytes, which the caller frees after closing f; NULL (f keeps stdio's own
+ * 4 KB) when memory or setvbuf refuses. Outputs and spills of tens of
+ * megabytes, written a record at a time, then take one write(2) a
+ * megabyte rather than one each 4 KB (outfile.c). */
+#define NFI_STREAM_BUFFER ((size_t)1 << 20)
+char *nfi_stream_buffer(FILE *f);
 
 /* ASCII helpers that ignore the locale. */
 static inline bool nfi_is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
@@ -199,6 +206,11 @@ void nfi_hmap_init(nfi_hmap *m);
 void nfi_hmap_free(nfi_hmap *m);
 /* Empties the map, keeping its memory when it is small. */
 void nfi_hmap_clear(nfi_hmap *m);
+/* Empties a map reused for about `keys` keys: a table grown for many more
+ * (over 4 * keys slots, and over 64) is freed rather than cleared, so that
+ * the many small uses after a large one do not each zero its whole table;
+ * the map regrows as it fills. */
+void nfi_hmap_reset(nfi_hmap *m, size_t keys);
 /* The value slot of key, or NULL when absent (inline: the hottest call of
  * the event stage and the names). */
 static inline uint64_t *nfi_hmap_get(const nfi_hmap *m, uint64_t key)

@@ -30,6 +30,14 @@ void nfi_hmap_clear(nfi_hmap *m)
     m->count = 0;
 }
 
+void nfi_hmap_reset(nfi_hmap *m, size_t keys)
+{
+    if (m->cap > 64 && m->cap / 4 > keys)
+        nfi_hmap_free(m);
+    else
+        nfi_hmap_clear(m);
+}
+
 static bool grow(nfi_hmap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : MIN_CAP;

@@ -14,8 +14,8 @@
  *
  * The new file takes the mode of the file it replaces, or 0644.
  *
- * The stream writes through a buffer of OUT_BUFFER bytes (stdio's default
- * is one 4 KB block): run's outputs are tens of megabytes written a record
+ * The stream writes through a buffer of NFI_STREAM_BUFFER bytes
+ * (nfi_stream_buffer; stdio's default is one 4 KB block): run's outputs are tens of megabytes written a record
  * at a time, which took one write(2) per 4 KB.
  *
  * Only a regular file (or a new name) is replaced that way. A target that
@@ -32,8 +32,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define OUT_BUFFER ((size_t)1 << 20)
-
 struct nf_outfile {
     FILE *f;
     char *path; /* the target */
@@ -41,14 +39,14 @@ struct nf_outfile {
     char *buf;  /* f's buffer (freed after f is closed) */
 };
 
-/* A large buffer for f, when memory allows (else stdio's own). */
-static void buffer_stream(nf_outfile *o)
+char *nfi_stream_buffer(FILE *f)
 {
-    o->buf = malloc(OUT_BUFFER);
-    if (o->buf && setvbuf(o->f, o->buf, _IOFBF, OUT_BUFFER) != 0) {
-        free(o->buf);
-        o->buf = NULL;
+    char *buf = malloc(NFI_STREAM_BUFFER);
+    if (buf && setvbuf(f, buf, _IOFBF, NFI_STREAM_BUFFER) != 0) {
+        free(buf); /* stdio keeps its own */
+        buf = NULL;
     }
+    return buf;
 }
 
 /* A target that is not a regular file: written in place. */
@@ -60,7 +58,7 @@ static nf_status open_in_place(nf_outfile *o, nf_outfile **out, nf_error *err)
         nf_outfile_abort(o);
         return st;
     }
-    buffer_stream(o);
+    o->buf = nfi_stream_buffer(o->f);
     *out = o;
     return NF_OK;
 }
@@ -120,7 +118,7 @@ nf_status nf_outfile_open(nf_outfile **out, const char *path, nf_error *err)
         nf_outfile_abort(o);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    buffer_stream(o);
+    o->buf = nfi_stream_buffer(o->f);
     *out = o;
     return NF_OK;
 }

@@ -597,23 +597,11 @@ static size_t mark_lines(nfi_translit *t, const nf_clean_doc *cd)
     return line;
 }
 
-/* Empties the per-document map for a document of n tokens: a table grown
- * by a long document is freed rather than cleared, so that the shorter
- * ones after it do not each zero its whole table (the map holds no
- * iteration order anyone reads; it regrows as it fills). */
-static void reset_seen(nfi_translit *t, size_t n)
-{
-    if (t->seen.cap > 64 && t->seen.cap > 4 * n)
-        nfi_hmap_free(&t->seen);
-    else
-        nfi_hmap_clear(&t->seen);
-}
-
 /* Clear names first (mid-sentence, prose line), then the ambiguous ones. */
 static bool mark_names(nfi_translit *t, const nf_clean_doc *cd)
 {
     bool nouns = capitalizes_nouns(cd->lang);
-    reset_seen(t, cd->n_tokens);
+    nfi_hmap_reset(&t->seen, cd->n_tokens); /* (per document: no order anyone reads) */
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < cd->n_tokens; i++) {
             const nf_token *tk = &cd->tokens[i];
@@ -1601,18 +1589,6 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
     return true;
 }
 
-/* Empties a map about to count the keys of runs of `bytes` bytes: cleared
- * when its table is not much larger than they need (rc20m: 21 bytes of
- * runs a key), else freed, so that the many small events after a large one
- * do not each clear the large one's table. */
-static void reset_map(nfi_hmap *m, size_t bytes)
-{
-    if (m->cap > 64 && m->cap > bytes / 2)
-        nfi_hmap_free(m);
-    else
-        nfi_hmap_clear(m);
-}
-
 void nfi_entity_maps_free(nfi_entity_maps *m)
 {
     nfi_hmap_free(&m->doc_seen);
@@ -1641,8 +1617,8 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
         bytes += in[i].runs_len;
     c.doc_seen = maps->doc_seen; /* lent for this event, emptied */
     c.evidence = maps->evidence;
-    reset_map(&c.doc_seen, bytes);
-    reset_map(&c.evidence, bytes);
+    nfi_hmap_reset(&c.doc_seen, bytes / 8); /* (about 21 bytes of runs a key on rc20m: room to spare) */
+    nfi_hmap_reset(&c.evidence, bytes / 8);
     c.name_ok = name_ok;
     c.ok_ctx = ctx;
     cand *cs = NULL;

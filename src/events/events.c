@@ -58,7 +58,6 @@
 #define NF_IDF_PRIOR_N 200
 #endif
 #define PIVOT_SALT 0x70697630746f7270ULL
-#define SPILL_BUFFER ((size_t)1 << 20)
 #define NF_UNDATED_PER_DAY 5000.0 /* the clock of a stream without dates: documents a day */
 
 static const uint32_t vec_keep[N_CH] = {64, 512, 256, 256}; /* weighted features kept per document */
@@ -73,13 +72,13 @@ typedef struct doc_meta {
     uint64_t lang_hash;
     uint32_t spill_len;
     uint32_t n_tokens;
-    size_t str_off; /* id \0 \0 lang \0 source \0 url \0 (the title is spilled: read_titles) */
+    size_t str_off; /* id \0 \0 lang \0 source \0 url \0 (the title is spilled: read_title) */
     int32_t day;
     int16_t minute; /* minute of the day (UTC) when the input gave a time, else -1 */
     uint8_t flags;
     char published[11];
     uint32_t runs_len;  /* the record ends with its name runs (read_runs), then its title */
-    uint32_t title_len; /* (the titles of one-line records are whole texts: rc20m's, 21 MB) */
+    uint32_t title_len; /* (a given title is spilled whole, however long) */
 } doc_meta;
 
 struct nf_events {
@@ -92,7 +91,7 @@ struct nf_events {
     nfi_buf strs;
     nfi_buf rec; /* one record being spilled */
     FILE *spill;
-    char *spill_buf; /* spill's stdio buffer (SPILL_BUFFER bytes; records are ~10 KB: one write(2) a record with stdio's 4 KB) */
+    char *spill_buf; /* spill's stdio buffer (nfi_stream_buffer; records are ~10 KB: one write(2) a record with stdio's 4 KB) */
     uint64_t spill_bytes;
     bool spill_at_end;      /* the stream stands at spill_bytes (cleared when the stage reads the spill) */
     nfi_hmap df;            /* feature -> documents (low 32 bits), documents where strong (high 32) */
@@ -221,11 +220,7 @@ nf_status nf_events_new(nf_events **out, const nf_events_options *options, nf_er
         free(ev);
         return nfi_fail(err, NF_ERR_IO, "cannot create a temporary file in %s", d && *d ? d : "/tmp");
     }
-    ev->spill_buf = malloc(SPILL_BUFFER);
-    if (ev->spill_buf && setvbuf(ev->spill, ev->spill_buf, _IOFBF, SPILL_BUFFER) != 0) {
-        free(ev->spill_buf); /* stdio keeps its own */
-        ev->spill_buf = NULL;
-    }
+    ev->spill_buf = nfi_stream_buffer(ev->spill);
     *out = ev;
     return NF_OK;
 }
@@ -1842,9 +1837,9 @@ static nf_status collect_pending(finish_ctx *fc, nf_error *err)
 /* ----------------------------------------------------------------- result */
 
 /* Document i's title, read back from the spill into an allocation of its
- * own (the result's: nf_events_result_free). The titles of a crawl of
- * one-line records are whole texts (rc20m: 21 MB): kept on disk until the
- * result is made, they are no part of the memory that the earlier stages
+ * own (the result's: nf_events_result_free). Titles can be long (given
+ * ones are kept whole; before shown_title, rc20m's were 21 MB): kept on
+ * disk until the result is made, they are no part of the memory that the earlier stages
  * and the stream hold at their peak, and allocated one by one they reuse
  * the stream's freed memory, where one buffer of them all would be fresh
  * pages. */

@@ -357,15 +357,6 @@ static void *grow_to(void *p, size_t *cap, size_t need, size_t size, bool *ok)
 
 #define GROW(arr, cap, need, ok) ((arr) = grow_to((arr), &(cap), (need), sizeof *(arr), &(ok)), (ok))
 
-/* Prefetches the index slot of a salted hash: the slot is the key's low
- * bits (hmap.h), a cache miss for most keys of a large index. A whole
- * document's lookups are issued together so that their misses overlap; a
- * prefetch changes nothing but timing. */
-static void prefetch_key(const nfi_hmap *m, uint64_t key)
-{
-    nfi_hmap_prefetch(m, key);
-}
-
 /* The list of a salted hash, created empty when new; SIZE_MAX when out of
  * memory. */
 static size_t list_of(nfi_stream *s, uint64_t key)
@@ -428,7 +419,7 @@ static bool post_new(nfi_stream *s, uint32_t slot, uint32_t event, const nfi_doc
                 c++;
             if (c == ce || c->hash != h) {
                 s->fresh[n] = h ^ channel_salt[ch];
-                prefetch_key(&s->index, s->fresh[n++]);
+                nfi_hmap_prefetch(&s->index, s->fresh[n++]); /* misses of a document overlap */
             }
         }
     }
@@ -734,7 +725,7 @@ static bool touch_all(nfi_stream *s, const nfi_docvec *v)
         uint32_t m = top_features(&v->ch[ch], QUERY_TOP, q + n);
         for (uint32_t i = n; i < n + m; i++) {
             q[i].hash ^= channel_salt[ch];
-            prefetch_key(&s->index, q[i].hash);
+            nfi_hmap_prefetch(&s->index, q[i].hash); /* issued together: the misses overlap */
         }
         n += m;
     }
