@@ -1871,8 +1871,9 @@ static bool get_pivot_varints(nf_pivot *p, const uint8_t **at, const uint8_t *en
         p->features[v].count++;
     }
     for (size_t k = 0; k < p->n_paragraphs; k++) {
-        if (!get_varint(at, end, &v) || (end_at += v) > p->n_sequence)
+        if (!get_varint(at, end, &v) || v > p->n_sequence - end_at) /* (a sum could wrap) */
             return false;
+        end_at += v;
         p->paragraph_ends[k] = (uint32_t)end_at;
     }
     for (size_t j = 0; j < p->n_features; j++) /* what pivot.c makes: sorted, unique, each in the sequence */
