@@ -170,10 +170,14 @@ static bool is_term(const nf_token *t) { return t->kind == NF_TOKEN_IDEOGRAPHIC 
 
 static bool add_terms(nfi_docfeat *d, int ch, const nf_token *toks, size_t n, const char *pool)
 {
+    nfi_rawfeat *f = nfi_docfeat_room(d, ch, n); /* at most one a token */
+    if (!f)
+        return false;
+    size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (is_term(&toks[i]) &&
-            !nfi_docfeat_push(d, ch, nfi_feat_hash('t', pool + toks[i].stem, toks[i].stem_len), 0))
-            return false;
+        if (is_term(&toks[i]))
+            f[m++] = (nfi_rawfeat){nfi_feat_hash('t', pool + toks[i].stem, toks[i].stem_len), 1, 0};
+    d->n[ch] += m;
     return true;
 }
 
