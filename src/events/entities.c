@@ -1022,8 +1022,10 @@ typedef struct mention {
 typedef struct cand {
     const char *key, *disp;
     size_t kl; /* strlen(key): the merges compare lengths of every pair */
-    uint32_t *comps, *docs; /* sorted unique */
+    uint32_t *comps, *docs; /* sorted unique; in the event's id pool (collect_ctx.ids) until a merge
+                               gives them arrays of their own (owned) */
     size_t n_comps, n_docs;
+    bool owned;
     bool merged;
 } cand;
 
@@ -1044,6 +1046,7 @@ typedef struct collect_ctx {
     nfi_hmap evidence; /* key hash -> EV_* counts */
     nfi_name_ok_fn name_ok;
     const void *ok_ctx;
+    uint32_t *ids; /* every candidate's components and documents, two per mention (build_cands) */
 } collect_ctx;
 
 /* One token of a serialized run. */
@@ -1341,7 +1344,17 @@ static size_t sort_unique(uint32_t *v, size_t n)
 {
     if (n < 2) /* most keys of an event: one mention */
         return n;
-    qsort(v, n, sizeof *v, cmp_u32);
+    if (n <= 16) { /* most others: a few (the same order as qsort's: these are plain numbers) */
+        for (size_t i = 1; i < n; i++) {
+            uint32_t x = v[i];
+            size_t j = i;
+            for (; j > 0 && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    } else {
+        qsort(v, n, sizeof *v, cmp_u32);
+    }
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
         if (o == 0 || v[o - 1] != v[i])
@@ -1386,10 +1399,9 @@ static bool make_cand(collect_ctx *c, size_t from, size_t to, cand *out)
     out->key = c->m[from].key;
     out->kl = strlen(out->key);
     out->disp = c->m[best].disp;
-    out->comps = malloc((to - from) * sizeof *out->comps);
-    out->docs = malloc((to - from) * sizeof *out->docs);
-    if (!out->comps || !out->docs)
-        return false;
+    out->comps = c->ids + 2 * from;
+    out->docs = out->comps + (to - from);
+    out->owned = false;
     for (size_t i = from; i < to; i++) {
         out->comps[i - from] = c->m[i].comp;
         out->docs[i - from] = c->m[i].doc;
@@ -1547,22 +1559,46 @@ static int merge_rep(const cand *a, const cand *b, const cand *all, size_t n_all
     return -1;
 }
 
-static bool union_into(uint32_t **dst, size_t *n_dst, const uint32_t *src, size_t n_src)
+/* a united with b (both sorted unique), in a new array of *n; NULL when
+ * memory ran out. */
+static uint32_t *united(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t *n)
 {
-    uint32_t *v = realloc(*dst, (*n_dst + n_src) * sizeof *v);
+    uint32_t *v = malloc((na + nb) * sizeof *v);
     if (!v)
-        return false;
-    memcpy(v + *n_dst, src, n_src * sizeof *v);
-    *dst = v;
-    *n_dst = sort_unique(v, *n_dst + n_src);
-    return true;
+        return NULL;
+    memcpy(v, a, na * sizeof *v);
+    memcpy(v + na, b, nb * sizeof *v);
+    *n = sort_unique(v, na + nb);
+    return v;
 }
 
+static void free_cand(cand *c)
+{
+    if (c->owned) {
+        free(c->comps);
+        free(c->docs);
+    }
+}
+
+/* rep takes other's sources and documents, in arrays of its own. */
 static bool absorb(cand *rep, cand *other)
 {
     other->merged = true;
-    return union_into(&rep->comps, &rep->n_comps, other->comps, other->n_comps) &&
-           union_into(&rep->docs, &rep->n_docs, other->docs, other->n_docs);
+    size_t nc, nd;
+    uint32_t *comps = united(rep->comps, rep->n_comps, other->comps, other->n_comps, &nc);
+    uint32_t *docs = united(rep->docs, rep->n_docs, other->docs, other->n_docs, &nd);
+    if (!comps || !docs) {
+        free(comps);
+        free(docs);
+        return false;
+    }
+    free_cand(rep);
+    rep->comps = comps;
+    rep->docs = docs;
+    rep->n_comps = nc;
+    rep->n_docs = nd;
+    rep->owned = true;
+    return true;
 }
 
 /* Pairwise over the strongest MAX_MERGE candidates (ranked), each merged
@@ -1614,8 +1650,11 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
         qsort(c->m, c->n, sizeof *c->m, cmp_mention);
     cand *cs = calloc(c->n ? c->n : 1, sizeof *cs);
     size_t nc = 0;
-    if (!cs)
+    c->ids = malloc((2 * c->n + 1) * sizeof *c->ids);
+    if (!cs || !c->ids) {
+        free(cs);
         return false;
+    }
     for (size_t i = 0; i < c->n;) {
         size_t j = i;
         while (j < c->n && c->m[j].key_hash == c->m[i].key_hash)
@@ -1688,11 +1727,10 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
         (*out)[i].mentions = (uint32_t)cs[i].n_docs;
     }
     *n_out = ok ? keep : 0;
-    for (size_t i = 0; i < nc; i++) {
-        free(cs[i].comps);
-        free(cs[i].docs);
-    }
+    for (size_t i = 0; i < nc; i++)
+        free_cand(&cs[i]);
     free(cs);
+    free(c.ids);
     free(c.m);
     nfi_buf_free(&c.text);
     maps->doc_seen = c.doc_seen; /* back to the thread, with whatever they grew to */
