@@ -188,7 +188,10 @@ static bool add_terms(nfi_docfeat *d, int ch, const nf_token *toks, size_t n, co
  * tokens that is, or SIZE_MAX when the title must be tokenized: it is not
  * the first line, or nothing shows that the text was stemmed (stemming is
  * an option of the cleaner; a token whose stem differs from its fold shows
- * it, and ideographs and numbers are never stemmed). */
+ * it, and ideographs and numbers are never stemmed). A count of
+ * NF_HEADLINE_MAX_TOKENS or more, which only tells that the line is a
+ * paragraph, is not counted to its end once stemming shows (untitled
+ * crawls take whole one-line texts for their titles). */
 static size_t title_tokens_in_text(const nf_clean_doc *cd)
 {
     size_t tl = strlen(cd->title);
@@ -197,7 +200,9 @@ static size_t title_tokens_in_text(const nf_clean_doc *cd)
         return SIZE_MAX;
     size_t k = 0;
     bool stemmed = false, words = false;
-    for (; k < cd->n_tokens && cd->tokens[k].start + (size_t)cd->tokens[k].len <= tl; k++) {
+    for (; k < cd->n_tokens && cd->tokens[k].start + (size_t)cd->tokens[k].len <= tl &&
+           !(stemmed && k >= NF_HEADLINE_MAX_TOKENS);
+         k++) {
         const nf_token *t = &cd->tokens[k];
         words |= t->kind == NF_TOKEN_WORD;
         stemmed |= t->stem != t->norm;
