@@ -371,11 +371,19 @@ static bool is_calendar(const char *norm, size_t n)
  * only loses the name). Each distinct form goes through nfi_name_key (and
  * ICU) once per context, not once per occurrence. The entry stays valid
  * until the next call. */
-static const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
+static const key_entry *new_key(nfi_translit *t, const char *norm, size_t len, uint64_t h);
+
+static inline const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
 {
     const uint64_t *v = nfi_hmap_get(&t->keys, h);
-    if (v)
-        return &t->key_ents[*v - 1];
+    return v ? &t->key_ents[*v - 1] : new_key(t, norm, len, h);
+}
+
+/* cached_key when the form is not cached yet (apart: the lookup, nearly
+ * always a hit, is inlined without this path's registers). */
+static __attribute__((noinline)) const key_entry *new_key(nfi_translit *t, const char *norm, size_t len,
+                                                          uint64_t h)
+{
     if (t->n_keys >= KEY_CACHE_MAX || t->key_text.len >= KEY_TEXT_MAX) {
         nfi_hmap_clear(&t->keys);
         t->n_keys = 0;
