@@ -1457,14 +1457,14 @@ static bool one_edit(const char *a, size_t la, const char *b, size_t lb)
  * "vladimir putin"). */
 static bool word_suffix(const char *shrt, size_t ls, const char *lng, size_t ll)
 {
-    return ll > ls + 1 && strcmp(lng + ll - ls, shrt) == 0 && lng[ll - ls - 1] == ' ';
+    return ll > ls + 1 && lng[ll - ls - 1] == ' ' && strcmp(lng + ll - ls, shrt) == 0; /* (the space first: cheap) */
 }
 
 /* Whether a single word starts the words of long ("north" starts "north
  * korea", "kho" starts "kho tae yul"). */
 static bool word_prefix(const char *shrt, size_t ls, const char *lng, size_t ll)
 {
-    return ll > ls + 1 && strncmp(lng, shrt, ls) == 0 && lng[ls] == ' ' && !strchr(shrt, ' ');
+    return ll > ls + 1 && lng[ls] == ' ' && strncmp(lng, shrt, ls) == 0 && !strchr(shrt, ' ');
 }
 
 /* Whether every element of a (sorted) is in b (sorted). */
@@ -1610,8 +1610,9 @@ static bool absorb(cand *rep, cand *other)
 }
 
 /* Pairwise over the strongest MAX_MERGE candidates (ranked), each merged
- * one handing its sources and documents to its representative. */
-static bool merge_cands(cand *cs, size_t n)
+ * one handing its sources and documents to its representative; *any: some
+ * candidate was merged (else the ranking stands as it is). */
+static bool merge_cands(cand *cs, size_t n, bool *any)
 {
     size_t lim = n < MAX_MERGE ? n : MAX_MERGE;
     for (size_t i = 1; i < lim; i++)
@@ -1619,6 +1620,7 @@ static bool merge_cands(cand *cs, size_t n)
             if (cs[j].merged)
                 continue;
             int rep = merge_rep(&cs[j], &cs[i], cs, lim);
+            *any |= rep >= 0;
             if (rep == 0 && !absorb(&cs[j], &cs[i]))
                 return false;
             if (rep == 1 && !absorb(&cs[i], &cs[j]))
@@ -1718,8 +1720,10 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
     bool ok = gather(&c, in, n) && build_cands(&c, &cs, &nc);
     if (ok) {
         qsort(cs, nc, sizeof *cs, cmp_cand);
-        ok = merge_cands(cs, nc);
-        qsort(cs, nc, sizeof *cs, cmp_cand);
+        bool merged = false;
+        ok = merge_cands(cs, nc, &merged);
+        if (merged) /* (cmp_cand is a total order: keys are unique, a sorted ranking is the one) */
+            qsort(cs, nc, sizeof *cs, cmp_cand);
     }
     size_t keep = 0;
     while (keep < nc && keep < max_entities && !cs[keep].merged)
