@@ -411,8 +411,8 @@ static __attribute__((noinline)) const key_entry *new_key(nfi_translit *t, const
     return e;
 }
 
-/* Hashes the normalized form of every word token of [from, to) (t->nh)
- * and prefetches its slot in the key cache: the cache outgrows the CPU
+/* Hashes the normalized form of word token i (t->nh[i]) and prefetches
+ * its slot in the key cache: the cache outgrows the CPU
  * caches, and its lookups (cached_key, for lower-case words and names)
  * come only after the names are marked, so the misses overlap instead of
  * stalling one by one (a prefetch changes nothing but timing). */
@@ -502,10 +502,7 @@ static const struct word_list {
     {"ru", W_FUNC, "и в на с по для из от после о у к не как что"},
 };
 
-static uint64_t lang_salt(const char *lang)
-{
-    return hash64(lang, strlen(lang)) * 0x9E3779B97F4A7C15ULL;
-}
+static uint64_t lang_salt(const char *lang) { return hash64(lang, strlen(lang)) * 0x9E3779B97F4A7C15ULL; }
 
 /* The word-list key of a name key in a language. */
 static uint64_t word_key(uint64_t salt, const char *key, size_t n) { return hash64(key, n) ^ salt; }
@@ -1457,7 +1454,7 @@ static bool one_edit(const char *a, size_t la, const char *b, size_t lb)
  * "vladimir putin"). */
 static bool word_suffix(const char *shrt, size_t ls, const char *lng, size_t ll)
 {
-    return ll > ls + 1 && lng[ll - ls - 1] == ' ' && strcmp(lng + ll - ls, shrt) == 0; /* (the space first: cheap) */
+    return ll > ls + 1 && lng[ll - ls - 1] == ' ' && strcmp(lng + ll - ls, shrt) == 0; /* space: cheap */
 }
 
 /* Whether a single word starts the words of long ("north" starts "north

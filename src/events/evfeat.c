@@ -170,10 +170,13 @@ static bool is_term(const nf_token *t) { return t->kind == NF_TOKEN_IDEOGRAPHIC 
 
 static bool add_terms(nfi_docfeat *d, int ch, const nf_token *toks, size_t n, const char *pool)
 {
-    nfi_rawfeat *f = nfi_docfeat_room(d, ch, n); /* at most one a token */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) /* counted first: the room a push per term would have grown to */
+        m += is_term(&toks[i]);
+    nfi_rawfeat *f = nfi_docfeat_room(d, ch, m);
     if (!f)
         return false;
-    size_t m = 0;
+    m = 0;
     for (size_t i = 0; i < n; i++)
         if (is_term(&toks[i]))
             f[m++] = (nfi_rawfeat){nfi_feat_hash('t', pool + toks[i].stem, toks[i].stem_len), 1, 0};
