@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#define XXH_INLINE_ALL /* the same function, inlined: called once per term token */
 #include <xxhash.h>
 
 uint64_t nfi_feat_hash(char ns, const char *s, size_t n)
@@ -36,16 +37,27 @@ void nfi_docfeat_free(nfi_docfeat *d)
     memset(d, 0, sizeof *d);
 }
 
-bool nfi_docfeat_push(nfi_docfeat *d, int ch, uint64_t hash, uint32_t flags)
+nfi_rawfeat *nfi_docfeat_room(nfi_docfeat *d, int ch, size_t n)
 {
-    if (d->n[ch] == d->cap[ch]) {
+    if (d->n[ch] + n > d->cap[ch] || !d->f[ch]) { /* (never NULL for n = 0 either) */
         size_t cap = d->cap[ch] ? d->cap[ch] * 2 : 64;
+        while (cap < d->n[ch] + n)
+            cap *= 2;
         nfi_rawfeat *f = realloc(d->f[ch], cap * sizeof *f);
         if (!f)
-            return false;
+            return NULL;
         d->f[ch] = f;
         d->cap[ch] = cap;
     }
-    d->f[ch][d->n[ch]++] = (nfi_rawfeat){hash, 1, flags};
+    return d->f[ch] + d->n[ch];
+}
+
+bool nfi_docfeat_push(nfi_docfeat *d, int ch, uint64_t hash, uint32_t flags)
+{
+    nfi_rawfeat *f = nfi_docfeat_room(d, ch, 1);
+    if (!f)
+        return false;
+    *f = (nfi_rawfeat){hash, 1, flags};
+    d->n[ch]++;
     return true;
 }

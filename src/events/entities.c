@@ -60,6 +60,11 @@
 #include <string.h>
 #include <unicode/ustring.h>
 #include <unicode/utrans.h>
+#define XXH_INLINE_ALL /* nfi_hash64's XXH3_64bits, inlined: every word token is hashed (as in normalize.c) */
+#include <xxhash.h>
+
+/* nfi_hash64 (the same function, so the same values), inlined. */
+static inline uint64_t hash64(const void *p, size_t n) { return XXH3_64bits(p, n); }
 
 #define MAX_RUN_TOKENS 12
 #define MAX_PIECE 255
@@ -115,7 +120,7 @@ struct nfi_translit {
     nfi_hmap cache; /* hash of a non-ASCII form -> offset + 1 of its ASCII form in cache_buf */
     nfi_buf cache_buf;
     uint8_t *strength;
-    uint32_t *line;
+    uint32_t *pending; /* capitalized words whose strength waits for the document's clear names */
     uint8_t *title_line;
     size_t tok_cap, line_cap;
     nfi_hmap seen; /* per document: clear names (norm hash -> strength), then run keys */
@@ -123,7 +128,7 @@ struct nfi_translit {
     nfi_hmap words; /* word_key(lang, key) -> W_* of the word lists (built on first use) */
     bool words_built;
     uint64_t *nh;   /* per token of the current document: nfi_hash64 of its normalized form */
-    nfi_hmap keys;  /* the key cache: nfi_hash64(normalized form) -> index + 1 in key_ents */
+    nfi_hmap keys;  /* the key cache: hash64(normalized form) -> index + 1 in key_ents */
     key_entry *key_ents;
     size_t n_keys, cap_keys;
     nfi_buf key_text; /* the cached keys */
@@ -150,7 +155,7 @@ void nfi_translit_free(nfi_translit *t)
     nfi_hmap_free(&t->cache);
     nfi_buf_free(&t->cache_buf);
     free(t->strength);
-    free(t->line);
+    free(t->pending);
     free(t->title_line);
     nfi_hmap_free(&t->seen);
     nfi_buf_free(&t->key);
@@ -223,7 +228,7 @@ static bool latin_fast(const nfi_translit *t, const char *s, size_t n, nfi_buf *
 /* Transliterates UTF-8 s to ASCII into out (cached per form). */
 static bool to_ascii(nfi_translit *t, const char *s, size_t n, nfi_buf *out)
 {
-    uint64_t h = nfi_hash64(s, n);
+    uint64_t h = hash64(s, n);
     uint64_t *hit = nfi_hmap_get(&t->cache, h);
     if (hit) {
         nfi_buf_puts(out, t->cache_buf.data + *hit - 1);
@@ -366,11 +371,19 @@ static bool is_calendar(const char *norm, size_t n)
  * only loses the name). Each distinct form goes through nfi_name_key (and
  * ICU) once per context, not once per occurrence. The entry stays valid
  * until the next call. */
-static const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
+static const key_entry *new_key(nfi_translit *t, const char *norm, size_t len, uint64_t h);
+
+static inline const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
 {
     const uint64_t *v = nfi_hmap_get(&t->keys, h);
-    if (v)
-        return &t->key_ents[*v - 1];
+    return v ? &t->key_ents[*v - 1] : new_key(t, norm, len, h);
+}
+
+/* cached_key when the form is not cached yet (apart: the lookup, nearly
+ * always a hit, is inlined without this path's registers). */
+static __attribute__((noinline)) const key_entry *new_key(nfi_translit *t, const char *norm, size_t len,
+                                                          uint64_t h)
+{
     if (t->n_keys >= KEY_CACHE_MAX || t->key_text.len >= KEY_TEXT_MAX) {
         nfi_hmap_clear(&t->keys);
         t->n_keys = 0;
@@ -389,7 +402,7 @@ static const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len
     e->key_len = (uint32_t)(t->key_text.len - e->key_off) & 0x7fffffffu;
     e->calendar = is_calendar(norm, len);
     const char *key = t->key_text.data + e->key_off;
-    e->word_h = nfi_hash64(key, e->key_len);
+    e->word_h = hash64(key, e->key_len);
     e->feat_h = nfi_feat_hash('n', key, e->key_len);
     uint64_t *slot = nfi_hmap_put(&t->keys, h, NULL);
     if (!slot)
@@ -398,18 +411,22 @@ static const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len
     return e;
 }
 
-/* Hashes the normalized form of every word token (t->nh) and prefetches
- * its slot in the key cache: the cache outgrows the CPU caches, and its
- * lookups (cached_key, for lower-case words and names) come only after
- * the names are marked, so the misses overlap instead of stalling one by
- * one (a prefetch changes nothing but timing). */
+/* Hashes the normalized form of word token i (t->nh[i]) and prefetches
+ * its slot in the key cache: the cache outgrows the CPU
+ * caches, and its lookups (cached_key, for lower-case words and names)
+ * come only after the names are marked, so the misses overlap instead of
+ * stalling one by one (a prefetch changes nothing but timing). */
+static inline void hash_norm(nfi_translit *t, const nf_clean_doc *cd, size_t i)
+{
+    t->nh[i] = hash64(cd->pool + cd->tokens[i].norm, cd->tokens[i].norm_len);
+    nfi_hmap_prefetch(&t->keys, t->nh[i]);
+}
+
 static void hash_norms(nfi_translit *t, const nf_clean_doc *cd)
 {
     for (size_t i = 0; i < cd->n_tokens; i++)
-        if (cd->tokens[i].kind == NF_TOKEN_WORD) {
-            t->nh[i] = nfi_hash64(cd->pool + cd->tokens[i].norm, cd->tokens[i].norm_len);
-            nfi_hmap_prefetch(&t->keys, t->nh[i]);
-        }
+        if (cd->tokens[i].kind == NF_TOKEN_WORD)
+            hash_norm(t, cd, i);
 }
 
 /* ------------------------------------------------------------ word lists */
@@ -485,13 +502,10 @@ static const struct word_list {
     {"ru", W_FUNC, "и в на с по для из от после о у к не как что"},
 };
 
-static uint64_t lang_salt(const char *lang)
-{
-    return nfi_hash64(lang, strlen(lang)) * 0x9E3779B97F4A7C15ULL;
-}
+static uint64_t lang_salt(const char *lang) { return hash64(lang, strlen(lang)) * 0x9E3779B97F4A7C15ULL; }
 
 /* The word-list key of a name key in a language. */
-static uint64_t word_key(uint64_t salt, const char *key, size_t n) { return nfi_hash64(key, n) ^ salt; }
+static uint64_t word_key(uint64_t salt, const char *key, size_t n) { return hash64(key, n) ^ salt; }
 
 static bool build_words(nfi_translit *t)
 {
@@ -531,9 +545,9 @@ static bool grow_scratch(nfi_translit *t, size_t n_tokens)
     uint8_t *s = realloc(t->strength, cap);
     if (s)
         t->strength = s;
-    uint32_t *l = realloc(t->line, cap * sizeof *l);
+    uint32_t *l = realloc(t->pending, cap * sizeof *l);
     if (l)
-        t->line = l;
+        t->pending = l;
     uint8_t *tl = realloc(t->title_line, cap);
     if (tl)
         t->title_line = tl;
@@ -565,11 +579,45 @@ static bool capitalizes_nouns(const char *lang)
     return strcmp(lang, "de") == 0 || strcmp(lang, "lb") == 0 || strcmp(lang, "gsw") == 0;
 }
 
-/* Line number of every token and whether its line is set in title case. */
-static size_t mark_lines(nfi_translit *t, const nf_clean_doc *cd)
+/* Marks the tokens [from, to) of one line once its case is known (title:
+ * a title-case line): hashes its words (hash_norm); a clear name (mid-
+ * sentence on a prose line) or an acronym gets its strength and goes into
+ * t->seen; any other capitalized word waits in t->pending until every clear
+ * name of the document is known. */
+static bool mark_line(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t to, bool title, bool nouns,
+                      size_t *n_pending)
 {
-    uint32_t line = 0;
-    size_t words = 0, caps = 0, first = 0;
+    for (size_t i = from; i < to; i++) {
+        const nf_token *tk = &cd->tokens[i];
+        t->title_line[i] = title;
+        t->strength[i] = STR_NONE;
+        if (tk->kind != NF_TOKEN_WORD)
+            continue;
+        hash_norm(t, cd, i);
+        if (!(tk->flags & NF_TOKEN_CAPITALIZED))
+            continue;
+        bool acro = is_acronym(cd->text + tk->start, tk->len);
+        if (!acro && (title || (tk->flags & NF_TOKEN_SENTENCE_START))) {
+            t->pending[(*n_pending)++] = (uint32_t)i;
+            continue;
+        }
+        t->strength[i] = acro || !nouns ? STR_STRONG : STR_WEAK;
+        uint64_t *s = nfi_hmap_put(&t->seen, t->nh[i], NULL);
+        if (!s)
+            return false;
+        *s = *s > t->strength[i] ? *s : t->strength[i];
+    }
+    return true;
+}
+
+/* Clear names first (mid-sentence, prose line), then the ambiguous ones:
+ * each line is marked when its end shows whether it is set in title case
+ * (most of its words capitalized), in one pass over the tokens. */
+static bool mark_names(nfi_translit *t, const nf_clean_doc *cd)
+{
+    bool nouns = capitalizes_nouns(cd->lang);
+    nfi_hmap_reset(&t->seen, cd->n_tokens); /* (per document: no order anyone reads) */
+    size_t words = 0, caps = 0, first = 0, n_pending = 0;
     for (size_t i = 0; i <= cd->n_tokens; i++) {
         bool new_line = i == cd->n_tokens;
         if (i > 0 && i < cd->n_tokens) {
@@ -579,49 +627,21 @@ static size_t mark_lines(nfi_translit *t, const nf_clean_doc *cd)
             new_line = n == 1 ? gap[0] == '\n' : memchr(gap, '\n', n) != NULL;
         }
         if (new_line) {
-            bool title = words >= 4 && caps * 10 >= words * 6;
-            for (size_t k = first; k < i; k++)
-                t->title_line[k] = title;
+            if (!mark_line(t, cd, first, i, words >= 4 && caps * 10 >= words * 6, nouns, &n_pending))
+                return false;
             first = i;
             words = caps = 0;
-            line++;
         }
         if (i == cd->n_tokens)
             break;
-        t->line[i] = line;
         if (cd->tokens[i].kind == NF_TOKEN_WORD) {
             words++;
             caps += (cd->tokens[i].flags & NF_TOKEN_CAPITALIZED) != 0;
         }
     }
-    return line;
-}
-
-/* Clear names first (mid-sentence, prose line), then the ambiguous ones. */
-static bool mark_names(nfi_translit *t, const nf_clean_doc *cd)
-{
-    bool nouns = capitalizes_nouns(cd->lang);
-    nfi_hmap_reset(&t->seen, cd->n_tokens); /* (per document: no order anyone reads) */
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < cd->n_tokens; i++) {
-            const nf_token *tk = &cd->tokens[i];
-            if (pass == 0)
-                t->strength[i] = STR_NONE;
-            if (tk->kind != NF_TOKEN_WORD || !(tk->flags & NF_TOKEN_CAPITALIZED))
-                continue;
-            bool acro = is_acronym(cd->text + tk->start, tk->len);
-            bool clear = !(tk->flags & NF_TOKEN_SENTENCE_START) && !t->title_line[i];
-            if (pass == 0 && (clear || acro)) {
-                t->strength[i] = acro || !nouns ? STR_STRONG : STR_WEAK;
-                uint64_t *s = nfi_hmap_put(&t->seen, t->nh[i], NULL);
-                if (!s)
-                    return false;
-                *s = *s > t->strength[i] ? *s : t->strength[i];
-            } else if (pass == 1 && !clear && !acro) {
-                uint64_t *s = nfi_hmap_get(&t->seen, t->nh[i]);
-                t->strength[i] = s ? (uint8_t)*s : STR_NONE;
-            }
-        }
+    for (size_t k = 0; k < n_pending; k++) {
+        const uint64_t *s = nfi_hmap_get(&t->seen, t->nh[t->pending[k]]);
+        t->strength[t->pending[k]] = s ? (uint8_t)*s : STR_NONE;
     }
     return true;
 }
@@ -641,12 +661,18 @@ static int separator(const nf_clean_doc *cd, size_t i)
     return SEP_NONE;
 }
 
+/* A word joined by a hyphen to a name (i > 0) continues it: its strength. */
+static inline void continue_hyphen(nfi_translit *t, const nf_clean_doc *cd, size_t i)
+{
+    if (t->strength[i - 1] && !t->strength[i] && cd->tokens[i].kind == NF_TOKEN_WORD &&
+        separator(cd, i) == SEP_HYPHEN)
+        t->strength[i] = t->strength[i - 1];
+}
+
 static void continue_hyphens(nfi_translit *t, const nf_clean_doc *cd)
 {
     for (size_t i = 1; i < cd->n_tokens; i++)
-        if (t->strength[i - 1] && !t->strength[i] && cd->tokens[i].kind == NF_TOKEN_WORD &&
-            separator(cd, i) == SEP_HYPHEN)
-            t->strength[i] = t->strength[i - 1];
+        continue_hyphen(t, cd, i);
 }
 
 /* Records the keys of words written in lower case (the evidence that a
@@ -693,11 +719,21 @@ static void put_piece(nfi_buf *b, const char *s, size_t n)
     nfi_buf_append(b, s, n);
 }
 
+/* put_piece into room already reserved; returns the end of what it wrote. */
+static char *write_piece(char *w, const char *s, size_t n)
+{
+    if (n > MAX_PIECE)
+        n = MAX_PIECE;
+    *w++ = (char)(unsigned char)n;
+    memcpy(w, s, n);
+    return w + n;
+}
+
 /* Serializes a run (see RUN_HEADLINE): head, then per token flags, key,
  * display. */
 static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head, nfi_docfeat *out)
 {
-    uint64_t h = nfi_hash64(t->key.data, t->key.len);
+    uint64_t h = hash64(t->key.data, t->key.len);
     bool created;
     uint64_t *s = nfi_hmap_put(&t->seen, h ^ 0x52554E53ULL, &created);
     if (!s)
@@ -705,24 +741,31 @@ static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head,
     if (!created)
         return true;
     nfi_buf *b = &out->runs;
-    nfi_buf_putc(b, (char)(n | head));
+    size_t need = 1; /* one reservation, then plain stores (the serialization of put_piece) */
+    for (size_t k = 0; k < n; k++)
+        need += 3 + (rt[k].key_len < MAX_PIECE ? rt[k].key_len : MAX_PIECE) +
+                (rt[k].disp_len < MAX_PIECE ? rt[k].disp_len : MAX_PIECE);
+    if (!nfi_buf_reserve(b, need))
+        return false;
+    char *w = b->data + b->len;
+    *w++ = (char)(n | head);
     for (size_t k = 0; k < n; k++) {
-        nfi_buf_putc(b, (char)rt[k].flags);
-        put_piece(b, t->key.data + rt[k].key_off, rt[k].key_len);
-        put_piece(b, rt[k].disp, rt[k].disp_len);
+        *w++ = (char)rt[k].flags;
+        w = write_piece(w, t->key.data + rt[k].key_off, rt[k].key_len);
+        w = write_piece(w, rt[k].disp, rt[k].disp_len);
     }
-    return !b->oom;
+    *w = '\0';
+    b->len = (size_t)(w - b->data);
+    return true;
 }
 
+/* The pair feature of adjacent run tokens a and b: the hash of "a b",
+ * which t->key holds already (a run's keys joined by single spaces). */
 static bool emit_pair(nfi_translit *t, const run_tok *a, const run_tok *b, nfi_docfeat *out)
 {
-    t->pair.len = 0;
-    nfi_buf_append(&t->pair, t->key.data + a->key_off, a->key_len);
-    nfi_buf_putc(&t->pair, ' ');
-    nfi_buf_append(&t->pair, t->key.data + b->key_off, b->key_len);
     uint32_t flags = (a->weak || b->weak) ? FEAT_WEAK : 0;
-    return !t->pair.oom &&
-           nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('b', t->pair.data, t->pair.len), flags);
+    size_t len = b->key_off + b->key_len - a->key_off;
+    return nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('b', t->key.data + a->key_off, len), flags);
 }
 
 /* Whether the n bytes at gap contain the string s. */
@@ -833,18 +876,27 @@ static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *
     return n == 0 || nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('#', digits, n), 0);
 }
 
-/* Numbers and lower-case words first (so a run knows whether its words
- * are also written in lower case), then the runs. */
-static bool extract_runs(nfi_translit *t, const nf_clean_doc *cd, uint8_t head, nfi_docfeat *out)
+/* Continues names over hyphens (continue_hyphen), and adds the numbers
+ * and lower-case words, in one pass: before the runs, so that a run knows
+ * whether its words are also written in lower case. */
+static bool mark_lower(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out)
 {
-    if (!t->words_built && !build_words(t))
-        return false;
-    for (size_t i = 0; i < cd->n_tokens && !(head & RUN_HEADLINE); i++) {
+    for (size_t i = 0; i < cd->n_tokens; i++) {
+        if (i > 0)
+            continue_hyphen(t, cd, i);
         if (cd->tokens[i].kind == NF_TOKEN_NUMBER && !add_number(cd, &cd->tokens[i], out))
             return false;
         if (cd->tokens[i].kind != NF_TOKEN_NUMBER && !t->strength[i] && !add_lower(t, cd, i, out))
             return false;
     }
+    return true;
+}
+
+/* The runs: maximal spans of names joined by a space or hyphen. */
+static bool extract_runs(nfi_translit *t, const nf_clean_doc *cd, uint8_t head, nfi_docfeat *out)
+{
+    if (!t->words_built && !build_words(t))
+        return false;
     uint64_t salt = lang_salt(cd->lang);
     for (size_t i = 0; i < cd->n_tokens;) {
         if (!t->strength[i]) {
@@ -865,12 +917,8 @@ nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
 {
     if (!grow_scratch(t, cd->n_tokens))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    mark_lines(t, cd);
-    hash_norms(t, cd);
-    if (!mark_names(t, cd))
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    continue_hyphens(t, cd);
-    return extract_runs(t, cd, 0, out) ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    bool ok = mark_names(t, cd) && mark_lower(t, cd, out) && extract_runs(t, cd, 0, out);
+    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
 /* The keys of the title's lower-case words (RUN_LOWER): evidence, within
@@ -979,8 +1027,10 @@ typedef struct mention {
 typedef struct cand {
     const char *key, *disp;
     size_t kl; /* strlen(key): the merges compare lengths of every pair */
-    uint32_t *comps, *docs; /* sorted unique */
+    uint32_t *comps, *docs; /* sorted unique; in the event's id pool (collect_ctx.ids) until a merge
+                               gives them arrays of their own (owned) */
     size_t n_comps, n_docs;
+    bool owned;
     bool merged;
 } cand;
 
@@ -1001,6 +1051,7 @@ typedef struct collect_ctx {
     nfi_hmap evidence; /* key hash -> EV_* counts */
     nfi_name_ok_fn name_ok;
     const void *ok_ctx;
+    uint32_t *ids; /* every candidate's components and documents, two per mention (build_cands) */
 } collect_ctx;
 
 /* One token of a serialized run. */
@@ -1088,7 +1139,7 @@ static bool count_evidence(collect_ctx *c, uint64_t h, unsigned mask)
 /* All EV_* counts of a key, packed (evidence_of reads one). */
 static uint64_t evidence_all(const collect_ctx *c, const char *key, size_t kl)
 {
-    const uint64_t *v = nfi_hmap_get(&c->evidence, nfi_hash64(key, kl));
+    const uint64_t *v = nfi_hmap_get(&c->evidence, hash64(key, kl));
     return v ? *v : 0;
 }
 
@@ -1118,7 +1169,7 @@ static bool scan_evidence(collect_ctx *c, const nfi_entity_input *in, size_t n)
                 unsigned mask = head == RUN_LOWER ? 1u << EV_LOWER
                                                   : 1u << EV_NAMED | (clear ? 1u << EV_CLEAR : 0) |
                                                         (alone ? 1u << EV_ALONE : 0);
-                if (!count_evidence(c, nfi_hash64(it[k].key, it[k].kl), mask))
+                if (!count_evidence(c, hash64(it[k].key, it[k].kl), mask))
                     return false;
             }
         }
@@ -1129,7 +1180,7 @@ static bool scan_evidence(collect_ctx *c, const nfi_entity_input *in, size_t n)
 static bool add_mention(collect_ctx *c, const char *key, size_t key_len, const char *disp, size_t disp_len,
                         uint32_t comp, uint32_t doc, bool pref)
 {
-    uint64_t h = nfi_hash64(key, key_len);
+    uint64_t h = hash64(key, key_len);
     uint64_t *seen = nfi_hmap_put(&c->doc_seen, h, NULL);
     if (!seen)
         return false;
@@ -1298,7 +1349,17 @@ static size_t sort_unique(uint32_t *v, size_t n)
 {
     if (n < 2) /* most keys of an event: one mention */
         return n;
-    qsort(v, n, sizeof *v, cmp_u32);
+    if (n <= 16) { /* most others: a few (the same order as qsort's: these are plain numbers) */
+        for (size_t i = 1; i < n; i++) {
+            uint32_t x = v[i];
+            size_t j = i;
+            for (; j > 0 && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    } else {
+        qsort(v, n, sizeof *v, cmp_u32);
+    }
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
         if (o == 0 || v[o - 1] != v[i])
@@ -1343,10 +1404,9 @@ static bool make_cand(collect_ctx *c, size_t from, size_t to, cand *out)
     out->key = c->m[from].key;
     out->kl = strlen(out->key);
     out->disp = c->m[best].disp;
-    out->comps = malloc((to - from) * sizeof *out->comps);
-    out->docs = malloc((to - from) * sizeof *out->docs);
-    if (!out->comps || !out->docs)
-        return false;
+    out->comps = c->ids + 2 * from;
+    out->docs = out->comps + (to - from);
+    out->owned = false;
     for (size_t i = from; i < to; i++) {
         out->comps[i - from] = c->m[i].comp;
         out->docs[i - from] = c->m[i].doc;
@@ -1394,14 +1454,14 @@ static bool one_edit(const char *a, size_t la, const char *b, size_t lb)
  * "vladimir putin"). */
 static bool word_suffix(const char *shrt, size_t ls, const char *lng, size_t ll)
 {
-    return ll > ls + 1 && strcmp(lng + ll - ls, shrt) == 0 && lng[ll - ls - 1] == ' ';
+    return ll > ls + 1 && lng[ll - ls - 1] == ' ' && strcmp(lng + ll - ls, shrt) == 0; /* space: cheap */
 }
 
 /* Whether a single word starts the words of long ("north" starts "north
  * korea", "kho" starts "kho tae yul"). */
 static bool word_prefix(const char *shrt, size_t ls, const char *lng, size_t ll)
 {
-    return ll > ls + 1 && strncmp(lng, shrt, ls) == 0 && lng[ls] == ' ' && !strchr(shrt, ' ');
+    return ll > ls + 1 && lng[ls] == ' ' && strncmp(lng, shrt, ls) == 0 && !strchr(shrt, ' ');
 }
 
 /* Whether every element of a (sorted) is in b (sorted). */
@@ -1504,27 +1564,52 @@ static int merge_rep(const cand *a, const cand *b, const cand *all, size_t n_all
     return -1;
 }
 
-static bool union_into(uint32_t **dst, size_t *n_dst, const uint32_t *src, size_t n_src)
+/* a united with b (both sorted unique), in a new array of *n; NULL when
+ * memory ran out. */
+static uint32_t *united(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t *n)
 {
-    uint32_t *v = realloc(*dst, (*n_dst + n_src) * sizeof *v);
+    uint32_t *v = malloc((na + nb) * sizeof *v);
     if (!v)
-        return false;
-    memcpy(v + *n_dst, src, n_src * sizeof *v);
-    *dst = v;
-    *n_dst = sort_unique(v, *n_dst + n_src);
-    return true;
+        return NULL;
+    memcpy(v, a, na * sizeof *v);
+    memcpy(v + na, b, nb * sizeof *v);
+    *n = sort_unique(v, na + nb);
+    return v;
 }
 
+static void free_cand(cand *c)
+{
+    if (c->owned) {
+        free(c->comps);
+        free(c->docs);
+    }
+}
+
+/* rep takes other's sources and documents, in arrays of its own. */
 static bool absorb(cand *rep, cand *other)
 {
     other->merged = true;
-    return union_into(&rep->comps, &rep->n_comps, other->comps, other->n_comps) &&
-           union_into(&rep->docs, &rep->n_docs, other->docs, other->n_docs);
+    size_t nc, nd;
+    uint32_t *comps = united(rep->comps, rep->n_comps, other->comps, other->n_comps, &nc);
+    uint32_t *docs = united(rep->docs, rep->n_docs, other->docs, other->n_docs, &nd);
+    if (!comps || !docs) {
+        free(comps);
+        free(docs);
+        return false;
+    }
+    free_cand(rep);
+    rep->comps = comps;
+    rep->docs = docs;
+    rep->n_comps = nc;
+    rep->n_docs = nd;
+    rep->owned = true;
+    return true;
 }
 
 /* Pairwise over the strongest MAX_MERGE candidates (ranked), each merged
- * one handing its sources and documents to its representative. */
-static bool merge_cands(cand *cs, size_t n)
+ * one handing its sources and documents to its representative; *any: some
+ * candidate was merged (else the ranking stands as it is). */
+static bool merge_cands(cand *cs, size_t n, bool *any)
 {
     size_t lim = n < MAX_MERGE ? n : MAX_MERGE;
     for (size_t i = 1; i < lim; i++)
@@ -1532,6 +1617,7 @@ static bool merge_cands(cand *cs, size_t n)
             if (cs[j].merged)
                 continue;
             int rep = merge_rep(&cs[j], &cs[i], cs, lim);
+            *any |= rep >= 0;
             if (rep == 0 && !absorb(&cs[j], &cs[i]))
                 return false;
             if (rep == 1 && !absorb(&cs[i], &cs[j]))
@@ -1571,8 +1657,11 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
         qsort(c->m, c->n, sizeof *c->m, cmp_mention);
     cand *cs = calloc(c->n ? c->n : 1, sizeof *cs);
     size_t nc = 0;
-    if (!cs)
+    c->ids = malloc((2 * c->n + 1) * sizeof *c->ids);
+    if (!cs || !c->ids) {
+        free(cs);
         return false;
+    }
     for (size_t i = 0; i < c->n;) {
         size_t j = i;
         while (j < c->n && c->m[j].key_hash == c->m[i].key_hash)
@@ -1628,8 +1717,10 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
     bool ok = gather(&c, in, n) && build_cands(&c, &cs, &nc);
     if (ok) {
         qsort(cs, nc, sizeof *cs, cmp_cand);
-        ok = merge_cands(cs, nc);
-        qsort(cs, nc, sizeof *cs, cmp_cand);
+        bool merged = false;
+        ok = merge_cands(cs, nc, &merged);
+        if (merged) /* (cmp_cand is a total order: keys are unique, a sorted ranking is the one) */
+            qsort(cs, nc, sizeof *cs, cmp_cand);
     }
     size_t keep = 0;
     while (keep < nc && keep < max_entities && !cs[keep].merged)
@@ -1645,11 +1736,10 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
         (*out)[i].mentions = (uint32_t)cs[i].n_docs;
     }
     *n_out = ok ? keep : 0;
-    for (size_t i = 0; i < nc; i++) {
-        free(cs[i].comps);
-        free(cs[i].docs);
-    }
+    for (size_t i = 0; i < nc; i++)
+        free_cand(&cs[i]);
     free(cs);
+    free(c.ids);
     free(c.m);
     nfi_buf_free(&c.text);
     maps->doc_seen = c.doc_seen; /* back to the thread, with whatever they grew to */

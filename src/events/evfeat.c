@@ -170,10 +170,17 @@ static bool is_term(const nf_token *t) { return t->kind == NF_TOKEN_IDEOGRAPHIC 
 
 static bool add_terms(nfi_docfeat *d, int ch, const nf_token *toks, size_t n, const char *pool)
 {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) /* counted first: the room a push per term would have grown to */
+        m += is_term(&toks[i]);
+    nfi_rawfeat *f = nfi_docfeat_room(d, ch, m);
+    if (!f)
+        return false;
+    m = 0;
     for (size_t i = 0; i < n; i++)
-        if (is_term(&toks[i]) &&
-            !nfi_docfeat_push(d, ch, nfi_feat_hash('t', pool + toks[i].stem, toks[i].stem_len), 0))
-            return false;
+        if (is_term(&toks[i]))
+            f[m++] = (nfi_rawfeat){nfi_feat_hash('t', pool + toks[i].stem, toks[i].stem_len), 1, 0};
+    d->n[ch] += m;
     return true;
 }
 
@@ -184,7 +191,10 @@ static bool add_terms(nfi_docfeat *d, int ch, const nf_token *toks, size_t n, co
  * tokens that is, or SIZE_MAX when the title must be tokenized: it is not
  * the first line, or nothing shows that the text was stemmed (stemming is
  * an option of the cleaner; a token whose stem differs from its fold shows
- * it, and ideographs and numbers are never stemmed). */
+ * it, and ideographs and numbers are never stemmed). A count of
+ * NF_HEADLINE_MAX_TOKENS or more, which only tells that the line is a
+ * paragraph, is not counted to its end once stemming shows (untitled
+ * crawls take whole one-line texts for their titles). */
 static size_t title_tokens_in_text(const nf_clean_doc *cd)
 {
     size_t tl = strlen(cd->title);
@@ -193,7 +203,9 @@ static size_t title_tokens_in_text(const nf_clean_doc *cd)
         return SIZE_MAX;
     size_t k = 0;
     bool stemmed = false, words = false;
-    for (; k < cd->n_tokens && cd->tokens[k].start + (size_t)cd->tokens[k].len <= tl; k++) {
+    for (; k < cd->n_tokens && cd->tokens[k].start + (size_t)cd->tokens[k].len <= tl &&
+           !(stemmed && k >= NF_HEADLINE_MAX_TOKENS);
+         k++) {
         const nf_token *t = &cd->tokens[k];
         words |= t->kind == NF_TOKEN_WORD;
         stemmed |= t->stem != t->norm;
