@@ -1018,8 +1018,9 @@ static int cmp_hash_ref(const void *a, const void *b)
 }
 
 /* nfi_svec_top keeps what a sort by (weight, smaller hash) keeps, with many
- * ties; and a dot product through a table (its filter and cuckoo places)
- * gives the merge's bits. */
+ * ties; a dot product through a table (its filter and cuckoo places)
+ * gives the merge's bits; a bounded one is abandoned only below its limit
+ * and otherwise gives the same bits. */
 static void test_svec_top_and_table(void **state)
 {
     (void)state;
@@ -1054,6 +1055,28 @@ static void test_svec_top_and_table(void **state)
         double tabled = nfi_svec_dot(&v, &w), tabled_ref = nfi_svec_dot(&ref, &v);
         assert_memory_equal(&merged, &tabled, sizeof merged);
         assert_memory_equal(&merged_ref, &tabled_ref, sizeof merged);
+        /* bounded: abandoned only below the limit, else the same bits; the
+         * table on the short vector, the long one (up to 11 blocks) scanned */
+        nfi_svec_table tw = {0};
+        double tails[16];
+        v.table = NULL;
+        bool built = nfi_svec_table_build(&tw, &w); /* (may fail: cuckoo places) */
+        assert_true(!built || nfi_svec_table_tails(&tw, &w));
+        assert_true(nfi_svec_block_tails(&v, tails, 16));
+        w.table = &tw;
+        const double frac[] = {0, 0.3, 0.9, 0.999, 1.001, 1.5, 1e9};
+        for (size_t k = 0; built && k < sizeof frac / sizeof *frac; k++) {
+            bool cut;
+            double b = nfi_svec_dot_bounded(&w, &v, tails, merged * frac[k], &cut);
+            if (cut)
+                assert_true(merged < merged * frac[k]);
+            else
+                assert_memory_equal(&merged, &b, sizeof merged);
+            if (frac[k] <= 1)
+                assert_false(cut);
+        }
+        w.table = NULL;
+        nfi_svec_table_free(&tw);
         nfi_svec_table_free(&t);
         v.table = NULL;
         nfi_svec_free(&v);

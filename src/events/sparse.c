@@ -10,7 +10,11 @@
  * rebuilding it for the next document clears only those; a one-bit filter
  * of its features, small enough for the L1 cache, lets only about one in
  * eight of a centroid's features probe the places). Every method adds the matching products in
- * hash order, so they give the same sum, bit for bit. Centroids are sums of their members' unit vectors, pruned to
+ * hash order, so they give the same sum, bit for bit. A dot product that
+ * only matters above a limit (a candidate's body cosine, stream.c) can be
+ * abandoned between blocks once Cauchy-Schwarz over the features not yet
+ * passed (the table's tails and the other vector's block tails) shows it
+ * stays below; when it is not abandoned it is the same sum. Centroids are sums of their members' unit vectors, pruned to
  * their largest weights (selected, not sorted: nfi_kth_largest_u32 finds
  * the cut-off weight and a filter keeps hash order); pruning only happens
  * once a vector holds twice its limit, so its cost is amortized over many
@@ -75,7 +79,7 @@ static long find_from(const nfi_svec *v, uint64_t hash, uint32_t *lo)
 
 #define CUCKOO_KICKS 64
 #define TOP_STACK 2048 /* nfi_svec_top's keys of vectors up to this long lie on the stack */
-#define DOT_BLOCK 64
+#define DOT_BLOCK NFI_DOT_BLOCK
 
 /* A feature's two places in the table (cuckoo hashing: it is in one). */
 static size_t place1(const nfi_svec_table *t, uint64_t h) { return h & t->mask; }
@@ -157,39 +161,117 @@ void nfi_svec_table_free(nfi_svec_table *t)
     free(t->slot);
     free(t->used);
     free(t->bits);
+    free(t->tail);
     memset(t, 0, sizeof *t);
 }
 
-/* The dot product of a (with a table) and b, in two passes a block. The
- * first keeps the features of b whose filter bit is set (an L1-resident
- * bitmap, 8 bits per place: about 1 in 30 of the features that a lacks
- * pass, and most of b's are not in a), without a branch; the second looks
- * at the two places of each feature kept, also without a branch. The
- * products of those found are kept in b's order, which is hash order, and
- * then added in that order, as the merge below adds them. */
+bool nfi_svec_table_tails(nfi_svec_table *t, const nfi_svec *v)
+{
+    if ((size_t)v->n + 1 > t->cap_tail) {
+        double *p = realloc(t->tail, ((size_t)v->n + 1) * sizeof *p);
+        if (!p)
+            return false;
+        t->tail = p;
+        t->cap_tail = (size_t)v->n + 1;
+    }
+    double s = 0;
+    t->tail[v->n] = 0;
+    for (uint32_t i = v->n; i-- > 0;)
+        t->tail[i] = s += (double)v->f[i].w * v->f[i].w;
+    return true;
+}
+
+bool nfi_svec_block_tails(const nfi_svec *v, double *tail, size_t max)
+{
+    size_t blocks = ((size_t)v->n + NFI_DOT_BLOCK - 1) / NFI_DOT_BLOCK;
+    if (blocks + 1 > max)
+        return false;
+    double s = 0;
+    tail[blocks] = 0;
+    for (size_t k = blocks; k-- > 0;) {
+        uint32_t end = (k + 1) * NFI_DOT_BLOCK < v->n ? (uint32_t)(k + 1) * NFI_DOT_BLOCK : v->n;
+        for (uint32_t i = end; i-- > k * NFI_DOT_BLOCK;)
+            s += (double)v->f[i].w * v->f[i].w;
+        tail[k] = s;
+    }
+    return true;
+}
+
+/* One block of the dot product of a (with table t) and b, b's features
+ * [j0, end), added to s. Two passes: the first keeps the features of b
+ * whose filter bit is set (an L1-resident bitmap, 8 bits per place: about
+ * 1 in 30 of the features that a lacks pass, and most of b's are not in
+ * a), without a branch; the second looks at the two places of each
+ * feature kept, also without a branch. The products of those found are
+ * kept in b's order, which is hash order, and then added in that order, as
+ * the merge below adds them. */
+static inline double dot_block(const nfi_svec_table *t, const nfi_wfeat *bf, uint32_t j0, uint32_t end, double s)
+{
+    double prod[DOT_BLOCK];
+    uint32_t pass[DOT_BLOCK];
+    uint32_t n = 0, m = 0;
+    for (uint32_t j = j0; j < end; j++) {
+        size_t bit = filter_bit(t, bf[j].hash);
+        pass[n] = j;
+        n += (uint32_t)(t->bits[bit >> 6] >> (bit & 63)) & 1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const nfi_wfeat *f = &bf[pass[i]];
+        uint64_t h = f->hash;
+        const nfi_wfeat *x = &t->slot[place1(t, h)], *y = &t->slot[place2(t, h)];
+        float w = x->hash == h ? x->w : 0.0f;
+        w = y->hash == h ? y->w : w;
+        prod[m] = (double)w * f->w;
+        m += (x->hash == h) | (y->hash == h);
+    }
+    for (uint32_t k = 0; k < m; k++)
+        s += prod[k];
+    return s;
+}
+
+/* The dot product of a (with a table) and b, a block at a time. */
 static double dot_table(const nfi_svec *a, const nfi_svec *b)
 {
-    const nfi_svec_table *t = a->table;
-    double prod[DOT_BLOCK], s = 0;
-    uint32_t pass[DOT_BLOCK];
-    for (uint32_t j0 = 0; j0 < b->n; j0 += DOT_BLOCK) {
-        uint32_t end = b->n - j0 < DOT_BLOCK ? b->n : j0 + DOT_BLOCK, n = 0, m = 0;
-        for (uint32_t j = j0; j < end; j++) {
-            size_t bit = filter_bit(t, b->f[j].hash);
-            pass[n] = j;
-            n += (uint32_t)(t->bits[bit >> 6] >> (bit & 63)) & 1;
+    double s = 0;
+    for (uint32_t j0 = 0; j0 < b->n; j0 += DOT_BLOCK)
+        s = dot_block(a->table, b->f, j0, b->n - j0 < DOT_BLOCK ? b->n : j0 + DOT_BLOCK, s);
+    return s;
+}
+
+/* Sum of the squared weights of a's features above hash h (the table's
+ * tails; *lo: where the last search ended, hashes only grow). */
+static double tail_above(const nfi_svec *a, uint64_t h, uint32_t *lo)
+{
+    uint32_t x = *lo, y = a->n;
+    while (x < y) {
+        uint32_t mid = x + (y - x) / 2;
+        if (a->f[mid].hash <= h)
+            x = mid + 1;
+        else
+            y = mid;
+    }
+    *lo = x;
+    return a->table->tail[x];
+}
+
+/* Before each block (and after the last but one), the products still to
+ * come are bounded by Cauchy-Schwarz over the features not yet passed:
+ * sqrt(a's squared weights above the last hash passed x b's squared
+ * weights from the next block on). */
+double nfi_svec_dot_bounded(const nfi_svec *a, const nfi_svec *b, const double *b_tail, double limit, bool *cut)
+{
+    const double slack = 1 + 1e-9; /* the tails are sums of their own: rounding */
+    uint32_t lo = 0;
+    double s = 0, rest_a = a->table->tail[0];
+    *cut = false;
+    for (uint32_t j0 = 0, k = 0; j0 < b->n; j0 += DOT_BLOCK, k++) {
+        if (j0 > 0)
+            rest_a = tail_above(a, b->f[j0 - 1].hash, &lo);
+        if (s + sqrt(rest_a * b_tail[k]) * slack < limit) {
+            *cut = true;
+            return s;
         }
-        for (uint32_t i = 0; i < n; i++) {
-            const nfi_wfeat *f = &b->f[pass[i]];
-            uint64_t h = f->hash;
-            const nfi_wfeat *x = &t->slot[place1(t, h)], *y = &t->slot[place2(t, h)];
-            float w = x->hash == h ? x->w : 0.0f;
-            w = y->hash == h ? y->w : w;
-            prod[m] = (double)w * f->w;
-            m += (x->hash == h) | (y->hash == h);
-        }
-        for (uint32_t k = 0; k < m; k++)
-            s += prod[k];
+        s = dot_block(a->table, b->f, j0, b->n - j0 < DOT_BLOCK ? b->n : j0 + DOT_BLOCK, s);
     }
     return s;
 }
