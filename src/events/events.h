@@ -162,8 +162,8 @@ struct nfi_svec_table {
     size_t mask, cap;
     uint32_t *used; /* the places filled by the last build (all others are empty) */
     size_t n_used;
-    uint64_t *bits; /* a one-bit-per-hash filter of the features, 8 bits a place (sparse.c) */
-    size_t bits_mask; /* bits in the filter - 1 */
+    uint8_t *filter; /* a one-byte-per-hash filter of the features (1: some feature's), 4 bytes a place (sparse.c) */
+    size_t filter_mask; /* bytes in the filter - 1 */
     double *tail; /* nfi_svec_table_tails: tail[i] = sum of w^2 over the vector's f[i..n) */
     size_t cap_tail;
 };

@@ -7,9 +7,9 @@
  * centroid), or, when one vector carries a table (the document being
  * streamed, scored against each of its candidates), by probing that table
  * with the other's features (the table remembers the places it filled, so
- * rebuilding it for the next document clears only those; a one-bit filter
- * of its features, small enough for the L1 cache, lets only about one in
- * eight of a centroid's features probe the places). Every method adds the matching products in
+ * rebuilding it for the next document clears only those; a one-byte
+ * filter of its features, 4 KB to 8 KB for a document's body or names,
+ * lets only about one in eight of a centroid's features probe the places). Every method adds the matching products in
  * hash order, so they give the same sum, bit for bit. A dot product that
  * only matters above a limit (a candidate's body cosine, stream.c) can be
  * abandoned between blocks once Cauchy-Schwarz over the features not yet
@@ -80,26 +80,31 @@ static long find_from(const nfi_svec *v, uint64_t hash, uint32_t *lo)
 #define CUCKOO_KICKS 64
 #define TOP_STACK 2048 /* nfi_svec_top's keys of vectors up to this long lie on the stack */
 #define DOT_BLOCK NFI_DOT_BLOCK
+#define FILTER_BYTES 4 /* filter bytes a place: a byte, not a bit, a hash (fewer instructions a test), 16 a feature */
 
 /* A feature's two places in the table (cuckoo hashing: it is in one). */
 static size_t place1(const nfi_svec_table *t, uint64_t h) { return h & t->mask; }
 static size_t place2(const nfi_svec_table *t, uint64_t h) { return (h >> 32) & t->mask; }
 
-/* Empties the places the last build filled: the table is otherwise empty,
- * so this clears it in O(features) rather than rewriting every place (a
- * table is four times its vector, rebuilt for every streamed document). */
+/* The filter byte of a hash: bits the places do not start from. */
+static size_t filter_at(const nfi_svec_table *t, uint64_t h) { return (size_t)(h >> 40) & t->filter_mask; }
+
+/* Empties the places the last build filled, and their features' filter
+ * bytes: the table is otherwise empty, so this clears it in O(features)
+ * rather than rewriting every place and byte (a table is four times its
+ * vector, its filter sixteen times, rebuilt for every streamed document). */
 static void table_clear(nfi_svec_table *t)
 {
-    for (size_t i = 0; i < t->n_used; i++)
-        t->slot[t->used[i]] = (nfi_wfeat){0, 0};
+    for (size_t i = 0; i < t->n_used; i++) {
+        nfi_wfeat *x = &t->slot[t->used[i]];
+        t->filter[filter_at(t, x->hash)] = 0;
+        *x = (nfi_wfeat){0, 0};
+    }
     t->n_used = 0;
 }
 
-/* The filter bit of a hash: bits the places do not start from. */
-static size_t filter_bit(const nfi_svec_table *t, uint64_t h) { return (size_t)(h >> 40) & t->bits_mask; }
-
 /* Room for cap places, all empty (grown places zeroed, the rest cleared),
- * and an empty filter of 8 bits a place. */
+ * and an empty filter of FILTER_BYTES bytes a place. */
 static bool table_reserve(nfi_svec_table *t, size_t cap)
 {
     table_clear(t);
@@ -113,14 +118,14 @@ static bool table_reserve(nfi_svec_table *t, size_t cap)
         if (!u)
             return false; /* t->cap stays: the next try zeroes the same tail again */
         t->used = u;
-        uint64_t *b = realloc(t->bits, cap / 8 * sizeof *b);
+        uint8_t *b = realloc(t->filter, cap * FILTER_BYTES);
         if (!b)
             return false;
-        t->bits = b;
+        t->filter = b;
+        memset(b + t->cap * FILTER_BYTES, 0, (cap - t->cap) * FILTER_BYTES);
         t->cap = cap;
     }
-    memset(t->bits, 0, cap / 8 * sizeof *t->bits);
-    t->bits_mask = cap * 8 - 1;
+    t->filter_mask = cap * FILTER_BYTES - 1;
     return true;
 }
 
@@ -136,8 +141,7 @@ bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v)
         nfi_wfeat x = v->f[i];
         if (x.hash == 0)
             return false; /* cannot be told from an empty place */
-        size_t bit = filter_bit(t, x.hash);
-        t->bits[bit >> 6] |= (uint64_t)1 << (bit & 63);
+        t->filter[filter_at(t, x.hash)] = 1;
         size_t k = place1(t, x.hash);
         int kicks = 0;
         for (;;) {
@@ -147,8 +151,10 @@ bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v)
                 t->used[t->n_used++] = (uint32_t)k;
                 break;
             }
-            if (++kicks == CUCKOO_KICKS)
+            if (++kicks == CUCKOO_KICKS) { /* y has no place: its filter byte cannot be cleared by table_clear */
+                memset(t->filter, 0, cap * FILTER_BYTES);
                 return false;
+            }
             x = y; /* displaced: to its other place */
             k = k == place1(t, x.hash) ? place2(t, x.hash) : place1(t, x.hash);
         }
@@ -160,7 +166,7 @@ void nfi_svec_table_free(nfi_svec_table *t)
 {
     free(t->slot);
     free(t->used);
-    free(t->bits);
+    free(t->filter);
     free(t->tail);
     memset(t, 0, sizeof *t);
 }
@@ -199,24 +205,24 @@ bool nfi_svec_block_tails(const nfi_svec *v, double *tail, size_t max)
 
 /* One block of the dot product of a (with table t) and b, b's features
  * [j0, end), added to s. Two passes: the first keeps the features of b
- * whose filter bit is set (an L1-resident bitmap, 8 bits per place: about
- * 1 in 30 of the features that a lacks pass, and most of b's are not in
- * a), without a branch; the second looks at the two places of each
+ * whose filter byte is set (a byte a hash, 4 a place, 16 or more a
+ * feature: about 1 in 16 of the features that a lacks pass, and most of
+ * b's are not in a; a byte is fewer instructions to test than a bit),
+ * without a branch; the second looks at the two places of each
  * feature kept, also without a branch. The products of those found are
  * kept in b's order, which is hash order, and then added in that order, as
  * the merge below adds them. */
 static inline double dot_block(const nfi_svec_table *t, const nfi_wfeat *bf, uint32_t j0, uint32_t end, double s)
 {
     double prod[DOT_BLOCK];
-    uint32_t pass[DOT_BLOCK];
-    uint32_t n = 0, m = 0;
-    for (uint32_t j = j0; j < end; j++) {
-        size_t bit = filter_bit(t, bf[j].hash);
-        pass[n] = j;
-        n += (uint32_t)(t->bits[bit >> 6] >> (bit & 63)) & 1;
+    const nfi_wfeat *pass[DOT_BLOCK];
+    size_t n = 0, m = 0; /* (word-sized: no zero extension in the loops) */
+    for (const nfi_wfeat *f = bf + j0, *e = bf + end; f < e; f++) {
+        pass[n] = f;
+        n += t->filter[filter_at(t, f->hash)];
     }
-    for (uint32_t i = 0; i < n; i++) {
-        const nfi_wfeat *f = &bf[pass[i]];
+    for (size_t i = 0; i < n; i++) {
+        const nfi_wfeat *f = pass[i];
         uint64_t h = f->hash;
         const nfi_wfeat *x = &t->slot[place1(t, h)], *y = &t->slot[place2(t, h)];
         float w = x->hash == h ? x->w : 0.0f;
@@ -224,7 +230,7 @@ static inline double dot_block(const nfi_svec_table *t, const nfi_wfeat *bf, uin
         prod[m] = (double)w * f->w;
         m += (x->hash == h) | (y->hash == h);
     }
-    for (uint32_t k = 0; k < m; k++)
+    for (size_t k = 0; k < m; k++)
         s += prod[k];
     return s;
 }
