@@ -106,6 +106,71 @@ typedef struct plist {
 static posting *list_entries(plist *l) { return l->cap ? l->u.p : l->u.in; }
 static const posting *list_entries_c(const plist *l) { return l->cap ? l->u.p : l->u.in; }
 
+/* The posting arrays of lists out of their headers: 4 x LIST_INLINE
+ * postings, doubled as a list grows (tens of thousands of growths for
+ * 2,000 documents, each a realloc of a few dozen bytes in malloc's
+ * bookkeeping). Each size has a free list (the next free array's address
+ * in an array's first bytes); new arrays are cut from chunks. The pool
+ * owns the chunks: arrays are never freed one by one. */
+#define POOL_CLASSES 29 /* array sizes 8 << k postings, k <= 28 (2^31 postings) */
+#define POOL_CHUNK (256 * 1024) /* bytes a chunk (more for a larger array) */
+typedef struct posting_pool {
+    posting *free[POOL_CLASSES];
+    char *at;          /* the current chunk's unused bytes */
+    size_t left;
+    void **chunks;
+    size_t n_chunks, cap_chunks;
+} posting_pool;
+
+static int pool_class(uint32_t cap) { return __builtin_ctz(cap) - __builtin_ctz(4 * LIST_INLINE); }
+
+static posting *pool_get(posting_pool *p, uint32_t cap)
+{
+    int k = pool_class(cap);
+    posting *a = p->free[k];
+    if (a) {
+        memcpy(&p->free[k], a, sizeof(posting *));
+        return a;
+    }
+    size_t bytes = (size_t)cap * sizeof *a;
+    if (bytes > p->left) {
+        size_t size = bytes > POOL_CHUNK ? bytes : POOL_CHUNK;
+        if (p->n_chunks == p->cap_chunks) {
+            size_t c = p->cap_chunks ? 2 * p->cap_chunks : 16;
+            void **q = realloc(p->chunks, c * sizeof *q);
+            if (!q)
+                return NULL;
+            p->chunks = q;
+            p->cap_chunks = c;
+        }
+        char *chunk = malloc(size);
+        if (!chunk)
+            return NULL;
+        p->chunks[p->n_chunks++] = chunk;
+        p->at = chunk;
+        p->left = size;
+    }
+    a = (posting *)(void *)p->at;
+    p->at += bytes;
+    p->left -= bytes;
+    return a;
+}
+
+static void pool_put(posting_pool *p, posting *a, uint32_t cap)
+{
+    int k = pool_class(cap);
+    memcpy(a, &p->free[k], sizeof(posting *));
+    p->free[k] = a;
+}
+
+static void pool_free(posting_pool *p)
+{
+    for (size_t i = 0; i < p->n_chunks; i++)
+        free(p->chunks[i]);
+    free(p->chunks);
+    memset(p, 0, sizeof *p);
+}
+
 /* The part of an event that every posting scanned reads: a posting is live
  * when its event still has a slot, and it adds to the event's weight. */
 typedef struct ev_hot {
@@ -136,6 +201,7 @@ struct nfi_stream {
     uint32_t *free_slots;
     size_t n_free, cap_free, n_live, max_live;
     nfi_hmap index; /* salted feature hash -> index into lists */
+    posting_pool pool; /* the lists' arrays */
     plist *lists;
     size_t n_lists, cap_lists;
     size_t live_postings, dead_postings;
@@ -195,9 +261,7 @@ void nfi_stream_free(nfi_stream *s)
     free(s->slots);
     free(s->hot);
     free(s->free_slots);
-    for (size_t i = 0; i < s->n_lists; i++)
-        if (s->lists[i].cap)
-            free(s->lists[i].u.p);
+    pool_free(&s->pool);
     free(s->lists);
     nfi_hmap_free(&s->index);
     free(s->queue);
@@ -394,16 +458,20 @@ static bool append_posting(nfi_stream *s, size_t list, uint32_t slot, uint32_t e
 {
     plist *l = &s->lists[list];
     if (l->cap == 0 && l->n == LIST_INLINE) { /* out of the header */
-        posting *p = malloc(4 * LIST_INLINE * sizeof *p);
+        posting *p = pool_get(&s->pool, 4 * LIST_INLINE);
         if (!p)
             return false;
         memcpy(p, l->u.in, sizeof l->u.in);
         l->u.p = p;
         l->cap = 4 * LIST_INLINE;
     } else if (l->cap && l->n == l->cap) {
-        posting *p = realloc(l->u.p, 2 * (size_t)l->cap * sizeof *p);
+        if (l->cap > UINT32_MAX / 2)
+            return false;
+        posting *p = pool_get(&s->pool, 2 * l->cap);
         if (!p)
             return false;
+        memcpy(p, l->u.p, (size_t)l->n * sizeof *p);
+        pool_put(&s->pool, l->u.p, l->cap);
         l->u.p = p;
         l->cap *= 2;
     }
@@ -484,7 +552,7 @@ static bool sweep(nfi_stream *s)
         plist *l = &s->lists[nfi_hmap_val_at(&s->index, k)];
         if (l->n == 0) {
             if (l->cap)
-                free(l->u.p);
+                pool_put(&s->pool, l->u.p, l->cap);
             continue;
         }
         uint64_t *v = nfi_hmap_put(&fresh, nfi_hmap_key_at(&s->index, k), NULL);
