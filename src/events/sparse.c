@@ -407,6 +407,49 @@ static int cmp_hash(const void *a, const void *b)
     return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
+#define HEAP_TOP 64 /* selections of at most this many (profiles) go through a heap */
+
+/* Restores the min-heap order of h[0..n) below place i. */
+static void sift_down(uint32_t *h, uint32_t n, uint32_t i)
+{
+    uint32_t x = h[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        c += c + 1 < n && h[c + 1] < h[c];
+        if (h[c] >= x)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+/* The n-th largest of key[0..m) (n <= HEAP_TOP, n <= m) and, in *above,
+ * how many are larger: a min-heap holds the n largest keys so far (as a
+ * multiset: exactly the n largest at the end, whatever the ties), and a
+ * key enters only when it beats the heap's least. For a profile (16 to 64
+ * of a centroid's hundreds) most keys cost one comparison, where the radix
+ * selection counts every key a byte at a time over 256 buckets. */
+static uint32_t kth_by_heap(const uint32_t *key, uint32_t m, uint32_t n, uint32_t *above)
+{
+    uint32_t h[HEAP_TOP];
+    memcpy(h, key, n * sizeof *h);
+    for (uint32_t i = n / 2; i-- > 0;)
+        sift_down(h, n, i);
+    for (uint32_t i = n; i < m; i++)
+        if (key[i] > h[0]) {
+            h[0] = key[i];
+            sift_down(h, n, 0);
+        }
+    uint32_t t = h[0], a = 0;
+    for (uint32_t i = 0; i < n; i++)
+        a += h[i] > t;
+    *above = a;
+    return t;
+}
+
 /* The n (< m) largest weights of f[0..m) into out[0..n), in f's order
  * (out may be f: filtering in place); false when out of memory. */
 static bool select_top(nfi_wfeat *out, const nfi_wfeat *f, uint32_t m, uint32_t n)
@@ -417,14 +460,20 @@ static bool select_top(nfi_wfeat *out, const nfi_wfeat *f, uint32_t m, uint32_t 
         return false;
     for (uint32_t i = 0; i < m; i++)
         w[i] = float_key(f[i].w);
-    uint32_t t = nfi_kth_largest_u32(w, m, n);
-    uint32_t above = 0;
-    for (uint32_t i = 0; i < m; i++)
-        above += float_key(f[i].w) > t;
+    uint32_t t, above = 0;
+    if (n <= HEAP_TOP) {
+        t = kth_by_heap(w, m, n, &above);
+    } else {
+        t = nfi_kth_largest_u32(w, m, n); /* (reorders w: the keys again) */
+        for (uint32_t i = 0; i < m; i++) {
+            w[i] = float_key(f[i].w);
+            above += w[i] > t;
+        }
+    }
     uint32_t ties = n - above, o = 0;
     for (uint32_t i = 0; i < m; i++) {
         nfi_wfeat x = f[i];
-        uint32_t key = float_key(x.w);
+        uint32_t key = w[i];
         if (key > t) {
             out[o++] = x;
         } else if (key == t && ties > 0) {
