@@ -349,10 +349,27 @@ void nfi_svec_normalize(nfi_svec *v)
  * where the k-th largest lies, and move the values still in the running to
  * the front (a copy without a branch), so each pass reads fewer. Leading
  * bytes that all values share (counts and event numbers are small) are
- * found by one OR pass and skipped. No data-dependent branches in the
+ * found by one OR pass and skipped; once a few values are left they are
+ * sorted. No data-dependent branches in the
  * loops (a quickselect's comparisons of weights are guesses the processor
  * often loses), and the value is the one any selection finds: the k-th
  * largest is unique. */
+#define KTH_FEW 16
+
+/* The k-th largest of a[0..n) (n <= KTH_FEW) by an insertion sort, largest
+ * first. */
+static uint32_t kth_of_few(uint32_t *a, size_t n, size_t k)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint32_t x = a[i];
+        size_t j = i;
+        for (; j > 0 && a[j - 1] < x; j--)
+            a[j] = a[j - 1];
+        a[j] = x;
+    }
+    return a[k - 1];
+}
+
 uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k)
 {
     uint32_t diff = 0;
@@ -381,6 +398,8 @@ uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k)
             o += (x & mask) == prefix;
         }
         n = o;
+        if (n <= KTH_FEW) /* a few left: each next byte would still count into 256 buckets */
+            return kth_of_few(a, n, want);
     }
 }
 
