@@ -1017,9 +1017,39 @@ static int cmp_hash_ref(const void *a, const void *b)
     return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
+static int cmp_u32_desc(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* nfi_kth_largest_u32 finds what a sort finds, for every k, with many ties,
+ * shared leading bytes and few values left after a pass. */
+static void test_kth_largest(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    uint32_t a[600], sorted[600], work[600];
+    for (int round = 0; round < 300; round++) {
+        uint32_t n = 1 + (uint32_t)(x % 600), spread = round % 4 == 0 ? 7 : round % 4 == 1 ? 300 : 0xffffffffu;
+        uint32_t base = round % 2 ? 0xBF800000u : 0;
+        for (uint32_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            a[i] = base + (uint32_t)(x % ((uint64_t)spread + 1));
+        }
+        memcpy(sorted, a, n * sizeof *a);
+        qsort(sorted, n, sizeof *sorted, cmp_u32_desc);
+        for (uint32_t k = 1; k <= n; k += 1 + n / 17) {
+            memcpy(work, a, n * sizeof *a);
+            assert_int_equal(nfi_kth_largest_u32(work, n, k), sorted[k - 1]);
+        }
+    }
+}
+
 /* nfi_svec_top keeps what a sort by (weight, smaller hash) keeps, with many
- * ties; and a dot product through a table (its filter and cuckoo places)
- * gives the merge's bits. */
+ * ties; a dot product through a table (its filter and cuckoo places)
+ * gives the merge's bits; a bounded one is abandoned only below its limit
+ * and otherwise gives the same bits. */
 static void test_svec_top_and_table(void **state)
 {
     (void)state;
@@ -1054,6 +1084,28 @@ static void test_svec_top_and_table(void **state)
         double tabled = nfi_svec_dot(&v, &w), tabled_ref = nfi_svec_dot(&ref, &v);
         assert_memory_equal(&merged, &tabled, sizeof merged);
         assert_memory_equal(&merged_ref, &tabled_ref, sizeof merged);
+        /* bounded: abandoned only below the limit, else the same bits; the
+         * table on the short vector, the long one (up to 11 blocks) scanned */
+        nfi_svec_table tw = {0};
+        double tails[16];
+        v.table = NULL;
+        bool built = nfi_svec_table_build(&tw, &w); /* (may fail: cuckoo places) */
+        assert_true(!built || nfi_svec_table_tails(&tw, &w));
+        assert_true(nfi_svec_block_tails(&v, tails, 16));
+        w.table = &tw;
+        const double frac[] = {0, 0.3, 0.9, 0.999, 1.001, 1.5, 1e9};
+        for (size_t k = 0; built && k < sizeof frac / sizeof *frac; k++) {
+            bool cut;
+            double b = nfi_svec_dot_bounded(&w, &v, tails, merged * frac[k], &cut);
+            if (cut)
+                assert_true(merged < merged * frac[k]);
+            else
+                assert_memory_equal(&merged, &b, sizeof merged);
+            if (frac[k] <= 1)
+                assert_false(cut);
+        }
+        w.table = NULL;
+        nfi_svec_table_free(&tw);
         nfi_svec_table_free(&t);
         v.table = NULL;
         nfi_svec_free(&v);
@@ -1072,6 +1124,7 @@ int main(void)
         cmocka_unit_test(test_timestamps_and_headlines), cmocka_unit_test(test_worst_clusters),
         cmocka_unit_test(test_undated_live_set_bounded),
         cmocka_unit_test(test_pivot_channel),       cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_kth_largest),
         cmocka_unit_test(test_merge_languages),     cmocka_unit_test(test_best_later_partner),
         cmocka_unit_test(test_attach_small),        cmocka_unit_test(test_same_language_join),
         cmocka_unit_test(test_leads),

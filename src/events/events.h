@@ -165,13 +165,28 @@ struct nfi_svec_table {
     size_t mask, cap;
     uint32_t *used; /* the places filled by the last build (all others are empty) */
     size_t n_used;
-    uint64_t *bits; /* a one-bit-per-hash filter of the features, 8 bits a place (sparse.c) */
-    size_t bits_mask; /* bits in the filter - 1 */
+    uint8_t *filter; /* a one-byte-per-hash filter of the features (1: some feature's), 4 bytes a place (sparse.c) */
+    size_t filter_mask; /* bytes in the filter - 1 */
+    double *tail; /* nfi_svec_table_tails: tail[i] = sum of w^2 over the vector's f[i..n) */
+    size_t cap_tail;
 };
 /* Builds t over v's features; false (and v is to be used without a table)
  * when memory is short or the features do not fit. */
 bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v);
 void nfi_svec_table_free(nfi_svec_table *t);
+/* The table's tails of v (the vector it was built over), for
+ * nfi_svec_dot_bounded; false when memory is short. */
+bool nfi_svec_table_tails(nfi_svec_table *t, const nfi_svec *v);
+/* Block tails of a vector b for nfi_svec_dot_bounded: tail[k] = sum of w^2
+ * over b's f[k * NFI_DOT_BLOCK ..), k = 0 .. blocks; false when b has
+ * max or more blocks. */
+#define NFI_DOT_BLOCK 64
+bool nfi_svec_block_tails(const nfi_svec *b, double *tail, size_t max);
+/* nfi_svec_dot of a (with a table and its tails) and b, abandoned (*cut
+ * set, the partial sum returned) as soon as it is certain to stay below
+ * limit (Cauchy-Schwarz over the features not yet passed); otherwise the
+ * same bits as nfi_svec_dot. */
+double nfi_svec_dot_bounded(const nfi_svec *a, const nfi_svec *b, const double *b_tail, double limit, bool *cut);
 
 void nfi_svec_free(nfi_svec *v);
 double nfi_svec_dot(const nfi_svec *a, const nfi_svec *b);

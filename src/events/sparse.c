@@ -7,10 +7,14 @@
  * centroid), or, when one vector carries a table (the document being
  * streamed, scored against each of its candidates), by probing that table
  * with the other's features (the table remembers the places it filled, so
- * rebuilding it for the next document clears only those; a one-bit filter
- * of its features, small enough for the L1 cache, lets only about one in
- * eight of a centroid's features probe the places). Every method adds the matching products in
- * hash order, so they give the same sum, bit for bit. Centroids are sums of their members' unit vectors, pruned to
+ * rebuilding it for the next document clears only those; a one-byte
+ * filter of its features, 4 KB to 8 KB for a document's body or names,
+ * lets only about one in eight of a centroid's features probe the places). Every method adds the matching products in
+ * hash order, so they give the same sum, bit for bit. A dot product that
+ * only matters above a limit (a candidate's body cosine, stream.c) can be
+ * abandoned between blocks once Cauchy-Schwarz over the features not yet
+ * passed (the table's tails and the other vector's block tails) shows it
+ * stays below; when it is not abandoned it is the same sum. Centroids are sums of their members' unit vectors, pruned to
  * their largest weights (selected, not sorted: nfi_kth_largest_u32 finds
  * the cut-off weight and a filter keeps hash order); pruning only happens
  * once a vector holds twice its limit, so its cost is amortized over many
@@ -75,27 +79,32 @@ static long find_from(const nfi_svec *v, uint64_t hash, uint32_t *lo)
 
 #define CUCKOO_KICKS 64
 #define TOP_STACK 2048 /* nfi_svec_top's keys of vectors up to this long lie on the stack */
-#define DOT_BLOCK 64
+#define DOT_BLOCK NFI_DOT_BLOCK
+#define FILTER_BYTES 4 /* filter bytes a place: a byte, not a bit, a hash (fewer instructions a test), 16 a feature */
 
 /* A feature's two places in the table (cuckoo hashing: it is in one). */
 static size_t place1(const nfi_svec_table *t, uint64_t h) { return h & t->mask; }
 static size_t place2(const nfi_svec_table *t, uint64_t h) { return (h >> 32) & t->mask; }
 
-/* Empties the places the last build filled: the table is otherwise empty,
- * so this clears it in O(features) rather than rewriting every place (a
- * table is four times its vector, rebuilt for every streamed document). */
+/* The filter byte of a hash: bits the places do not start from. */
+static size_t filter_at(const nfi_svec_table *t, uint64_t h) { return (size_t)(h >> 40) & t->filter_mask; }
+
+/* Empties the places the last build filled, and their features' filter
+ * bytes: the table is otherwise empty, so this clears it in O(features)
+ * rather than rewriting every place and byte (a table is four times its
+ * vector, its filter sixteen times, rebuilt for every streamed document). */
 static void table_clear(nfi_svec_table *t)
 {
-    for (size_t i = 0; i < t->n_used; i++)
-        t->slot[t->used[i]] = (nfi_wfeat){0, 0};
+    for (size_t i = 0; i < t->n_used; i++) {
+        nfi_wfeat *x = &t->slot[t->used[i]];
+        t->filter[filter_at(t, x->hash)] = 0;
+        *x = (nfi_wfeat){0, 0};
+    }
     t->n_used = 0;
 }
 
-/* The filter bit of a hash: bits the places do not start from. */
-static size_t filter_bit(const nfi_svec_table *t, uint64_t h) { return (size_t)(h >> 40) & t->bits_mask; }
-
 /* Room for cap places, all empty (grown places zeroed, the rest cleared),
- * and an empty filter of 8 bits a place. */
+ * and an empty filter of FILTER_BYTES bytes a place. */
 static bool table_reserve(nfi_svec_table *t, size_t cap)
 {
     table_clear(t);
@@ -109,14 +118,14 @@ static bool table_reserve(nfi_svec_table *t, size_t cap)
         if (!u)
             return false; /* t->cap stays: the next try zeroes the same tail again */
         t->used = u;
-        uint64_t *b = realloc(t->bits, cap / 8 * sizeof *b);
+        uint8_t *b = realloc(t->filter, cap * FILTER_BYTES);
         if (!b)
             return false;
-        t->bits = b;
+        t->filter = b;
+        memset(b + t->cap * FILTER_BYTES, 0, (cap - t->cap) * FILTER_BYTES);
         t->cap = cap;
     }
-    memset(t->bits, 0, cap / 8 * sizeof *t->bits);
-    t->bits_mask = cap * 8 - 1;
+    t->filter_mask = cap * FILTER_BYTES - 1;
     return true;
 }
 
@@ -132,8 +141,7 @@ bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v)
         nfi_wfeat x = v->f[i];
         if (x.hash == 0)
             return false; /* cannot be told from an empty place */
-        size_t bit = filter_bit(t, x.hash);
-        t->bits[bit >> 6] |= (uint64_t)1 << (bit & 63);
+        t->filter[filter_at(t, x.hash)] = 1;
         size_t k = place1(t, x.hash);
         int kicks = 0;
         for (;;) {
@@ -143,8 +151,10 @@ bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v)
                 t->used[t->n_used++] = (uint32_t)k;
                 break;
             }
-            if (++kicks == CUCKOO_KICKS)
+            if (++kicks == CUCKOO_KICKS) { /* y has no place: its filter byte cannot be cleared by table_clear */
+                memset(t->filter, 0, cap * FILTER_BYTES);
                 return false;
+            }
             x = y; /* displaced: to its other place */
             k = k == place1(t, x.hash) ? place2(t, x.hash) : place1(t, x.hash);
         }
@@ -156,40 +166,118 @@ void nfi_svec_table_free(nfi_svec_table *t)
 {
     free(t->slot);
     free(t->used);
-    free(t->bits);
+    free(t->filter);
+    free(t->tail);
     memset(t, 0, sizeof *t);
 }
 
-/* The dot product of a (with a table) and b, in two passes a block. The
- * first keeps the features of b whose filter bit is set (an L1-resident
- * bitmap, 8 bits per place: about 1 in 30 of the features that a lacks
- * pass, and most of b's are not in a), without a branch; the second looks
- * at the two places of each feature kept, also without a branch. The
- * products of those found are kept in b's order, which is hash order, and
- * then added in that order, as the merge below adds them. */
+bool nfi_svec_table_tails(nfi_svec_table *t, const nfi_svec *v)
+{
+    if ((size_t)v->n + 1 > t->cap_tail) {
+        double *p = realloc(t->tail, ((size_t)v->n + 1) * sizeof *p);
+        if (!p)
+            return false;
+        t->tail = p;
+        t->cap_tail = (size_t)v->n + 1;
+    }
+    double s = 0;
+    t->tail[v->n] = 0;
+    for (uint32_t i = v->n; i-- > 0;)
+        t->tail[i] = s += (double)v->f[i].w * v->f[i].w;
+    return true;
+}
+
+bool nfi_svec_block_tails(const nfi_svec *v, double *tail, size_t max)
+{
+    size_t blocks = ((size_t)v->n + NFI_DOT_BLOCK - 1) / NFI_DOT_BLOCK;
+    if (blocks + 1 > max)
+        return false;
+    double s = 0;
+    tail[blocks] = 0;
+    for (size_t k = blocks; k-- > 0;) {
+        uint32_t end = (k + 1) * NFI_DOT_BLOCK < v->n ? (uint32_t)(k + 1) * NFI_DOT_BLOCK : v->n;
+        for (uint32_t i = end; i-- > k * NFI_DOT_BLOCK;)
+            s += (double)v->f[i].w * v->f[i].w;
+        tail[k] = s;
+    }
+    return true;
+}
+
+/* One block of the dot product of a (with table t) and b, b's features
+ * [j0, end), added to s. Two passes: the first keeps the features of b
+ * whose filter byte is set (a byte a hash, 4 a place, 16 or more a
+ * feature: about 1 in 16 of the features that a lacks pass, and most of
+ * b's are not in a; a byte is fewer instructions to test than a bit),
+ * without a branch; the second looks at the two places of each
+ * feature kept, also without a branch. The products of those found are
+ * kept in b's order, which is hash order, and then added in that order, as
+ * the merge below adds them. */
+static inline double dot_block(const nfi_svec_table *t, const nfi_wfeat *bf, uint32_t j0, uint32_t end, double s)
+{
+    double prod[DOT_BLOCK];
+    const nfi_wfeat *pass[DOT_BLOCK];
+    size_t n = 0, m = 0; /* (word-sized: no zero extension in the loops) */
+    for (const nfi_wfeat *f = bf + j0, *e = bf + end; f < e; f++) {
+        pass[n] = f;
+        n += t->filter[filter_at(t, f->hash)];
+    }
+    for (size_t i = 0; i < n; i++) {
+        const nfi_wfeat *f = pass[i];
+        uint64_t h = f->hash;
+        const nfi_wfeat *x = &t->slot[place1(t, h)], *y = &t->slot[place2(t, h)];
+        float w = x->hash == h ? x->w : 0.0f;
+        w = y->hash == h ? y->w : w;
+        prod[m] = (double)w * f->w;
+        m += (x->hash == h) | (y->hash == h);
+    }
+    for (size_t k = 0; k < m; k++)
+        s += prod[k];
+    return s;
+}
+
+/* The dot product of a (with a table) and b, a block at a time. */
 static double dot_table(const nfi_svec *a, const nfi_svec *b)
 {
-    const nfi_svec_table *t = a->table;
-    double prod[DOT_BLOCK], s = 0;
-    uint32_t pass[DOT_BLOCK];
-    for (uint32_t j0 = 0; j0 < b->n; j0 += DOT_BLOCK) {
-        uint32_t end = b->n - j0 < DOT_BLOCK ? b->n : j0 + DOT_BLOCK, n = 0, m = 0;
-        for (uint32_t j = j0; j < end; j++) {
-            size_t bit = filter_bit(t, b->f[j].hash);
-            pass[n] = j;
-            n += (uint32_t)(t->bits[bit >> 6] >> (bit & 63)) & 1;
+    double s = 0;
+    for (uint32_t j0 = 0; j0 < b->n; j0 += DOT_BLOCK)
+        s = dot_block(a->table, b->f, j0, b->n - j0 < DOT_BLOCK ? b->n : j0 + DOT_BLOCK, s);
+    return s;
+}
+
+/* Sum of the squared weights of a's features above hash h (the table's
+ * tails; *lo: where the last search ended, hashes only grow). */
+static double tail_above(const nfi_svec *a, uint64_t h, uint32_t *lo)
+{
+    uint32_t x = *lo, y = a->n;
+    while (x < y) {
+        uint32_t mid = x + (y - x) / 2;
+        if (a->f[mid].hash <= h)
+            x = mid + 1;
+        else
+            y = mid;
+    }
+    *lo = x;
+    return a->table->tail[x];
+}
+
+/* Before each block (and after the last but one), the products still to
+ * come are bounded by Cauchy-Schwarz over the features not yet passed:
+ * sqrt(a's squared weights above the last hash passed x b's squared
+ * weights from the next block on). */
+double nfi_svec_dot_bounded(const nfi_svec *a, const nfi_svec *b, const double *b_tail, double limit, bool *cut)
+{
+    const double slack = 1 + 1e-9; /* the tails are sums of their own: rounding */
+    uint32_t lo = 0;
+    double s = 0, rest_a = a->table->tail[0];
+    *cut = false;
+    for (uint32_t j0 = 0, k = 0; j0 < b->n; j0 += DOT_BLOCK, k++) {
+        if (j0 > 0)
+            rest_a = tail_above(a, b->f[j0 - 1].hash, &lo);
+        if (s + sqrt(rest_a * b_tail[k]) * slack < limit) {
+            *cut = true;
+            return s;
         }
-        for (uint32_t i = 0; i < n; i++) {
-            const nfi_wfeat *f = &b->f[pass[i]];
-            uint64_t h = f->hash;
-            const nfi_wfeat *x = &t->slot[place1(t, h)], *y = &t->slot[place2(t, h)];
-            float w = x->hash == h ? x->w : 0.0f;
-            w = y->hash == h ? y->w : w;
-            prod[m] = (double)w * f->w;
-            m += (x->hash == h) | (y->hash == h);
-        }
-        for (uint32_t k = 0; k < m; k++)
-            s += prod[k];
+        s = dot_block(a->table, b->f, j0, b->n - j0 < DOT_BLOCK ? b->n : j0 + DOT_BLOCK, s);
     }
     return s;
 }
@@ -261,10 +349,27 @@ void nfi_svec_normalize(nfi_svec *v)
  * where the k-th largest lies, and move the values still in the running to
  * the front (a copy without a branch), so each pass reads fewer. Leading
  * bytes that all values share (counts and event numbers are small) are
- * found by one OR pass and skipped. No data-dependent branches in the
+ * found by one OR pass and skipped; once a few values are left they are
+ * sorted. No data-dependent branches in the
  * loops (a quickselect's comparisons of weights are guesses the processor
  * often loses), and the value is the one any selection finds: the k-th
  * largest is unique. */
+#define KTH_FEW 16
+
+/* The k-th largest of a[0..n) (n <= KTH_FEW) by an insertion sort, largest
+ * first. */
+static uint32_t kth_of_few(uint32_t *a, size_t n, size_t k)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint32_t x = a[i];
+        size_t j = i;
+        for (; j > 0 && a[j - 1] < x; j--)
+            a[j] = a[j - 1];
+        a[j] = x;
+    }
+    return a[k - 1];
+}
+
 uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k)
 {
     uint32_t diff = 0;
@@ -293,6 +398,8 @@ uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k)
             o += (x & mask) == prefix;
         }
         n = o;
+        if (n <= KTH_FEW) /* a few left: each next byte would still count into 256 buckets */
+            return kth_of_few(a, n, want);
     }
 }
 
@@ -319,6 +426,49 @@ static int cmp_hash(const void *a, const void *b)
     return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
+#define HEAP_TOP 64 /* selections of at most this many (profiles) go through a heap */
+
+/* Restores the min-heap order of h[0..n) below place i. */
+static void sift_down(uint32_t *h, uint32_t n, uint32_t i)
+{
+    uint32_t x = h[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        c += c + 1 < n && h[c + 1] < h[c];
+        if (h[c] >= x)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+/* The n-th largest of key[0..m) (n <= HEAP_TOP, n <= m) and, in *above,
+ * how many are larger: a min-heap holds the n largest keys so far (as a
+ * multiset: exactly the n largest at the end, whatever the ties), and a
+ * key enters only when it beats the heap's least. For a profile (16 to 64
+ * of a centroid's hundreds) most keys cost one comparison, where the radix
+ * selection counts every key a byte at a time over 256 buckets. */
+static uint32_t kth_by_heap(const uint32_t *key, uint32_t m, uint32_t n, uint32_t *above)
+{
+    uint32_t h[HEAP_TOP];
+    memcpy(h, key, n * sizeof *h);
+    for (uint32_t i = n / 2; i-- > 0;)
+        sift_down(h, n, i);
+    for (uint32_t i = n; i < m; i++)
+        if (key[i] > h[0]) {
+            h[0] = key[i];
+            sift_down(h, n, 0);
+        }
+    uint32_t t = h[0], a = 0;
+    for (uint32_t i = 0; i < n; i++)
+        a += h[i] > t;
+    *above = a;
+    return t;
+}
+
 /* The n (< m) largest weights of f[0..m) into out[0..n), in f's order
  * (out may be f: filtering in place); false when out of memory. */
 static bool select_top(nfi_wfeat *out, const nfi_wfeat *f, uint32_t m, uint32_t n)
@@ -329,14 +479,20 @@ static bool select_top(nfi_wfeat *out, const nfi_wfeat *f, uint32_t m, uint32_t 
         return false;
     for (uint32_t i = 0; i < m; i++)
         w[i] = float_key(f[i].w);
-    uint32_t t = nfi_kth_largest_u32(w, m, n);
-    uint32_t above = 0;
-    for (uint32_t i = 0; i < m; i++)
-        above += float_key(f[i].w) > t;
+    uint32_t t, above = 0;
+    if (n <= HEAP_TOP) {
+        t = kth_by_heap(w, m, n, &above);
+    } else {
+        t = nfi_kth_largest_u32(w, m, n); /* (reorders w: the keys again) */
+        for (uint32_t i = 0; i < m; i++) {
+            w[i] = float_key(f[i].w);
+            above += w[i] > t;
+        }
+    }
     uint32_t ties = n - above, o = 0;
     for (uint32_t i = 0; i < m; i++) {
         nfi_wfeat x = f[i];
-        uint32_t key = float_key(x.w);
+        uint32_t key = w[i];
         if (key > t) {
             out[o++] = x;
         } else if (key == t && ties > 0) {

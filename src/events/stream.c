@@ -22,7 +22,10 @@
  *   accumulated weight (at most options.candidates, and only those with at
  *   least CANDIDATE_RATIO of the best one's weight) are scored in full
  *   (the pivot channel only where its cosine can change the score:
- *   pivot_counts). Nothing ever scans all events.
+ *   pivot_counts). Nothing ever scans all events. A candidate's body
+ *   cosine is summed only while the score may still reach the threshold
+ *   or the best score so far (best_event: exact, what it skips could not
+ *   change the result).
  * - A timed headline joins its best candidate when the headline model's
  *   probability reaches threshold_short, or DOMINANT_SHARE of it when that
  *   candidate leads every other one by DOMINANT_MARGIN in logit (or is the
@@ -65,8 +68,12 @@ static const uint64_t channel_salt[N_CH] = {0x1111111111111111ULL, 0x22222222222
 
 #define SLOT_COUNTRIES 16 /* countries an event's reports name, kept to tell a conflict */
 
+#define BODY_TAILS 17 /* block tails of a body centroid: up to 2 x its cap before pruning, 64 a block, + 1 */
+
 typedef struct live_slot {
     nfi_svec c[N_CH];
+    bool has_tails;                /* body_tail holds the body centroid's block tails */
+    double body_tail[BODY_TAILS]; /* nfi_svec_block_tails of c[CH_BODY], for bounded scoring */
     uint64_t langs[MAX_LANGS];
     uint32_t n_langs;
     uint32_t n_countries; /* SLOT_COUNTRIES + 1: more than fit (never a conflict) */
@@ -99,6 +106,71 @@ typedef struct plist {
 static posting *list_entries(plist *l) { return l->cap ? l->u.p : l->u.in; }
 static const posting *list_entries_c(const plist *l) { return l->cap ? l->u.p : l->u.in; }
 
+/* The posting arrays of lists out of their headers: 4 x LIST_INLINE
+ * postings, doubled as a list grows (tens of thousands of growths for
+ * 2,000 documents, each a realloc of a few dozen bytes in malloc's
+ * bookkeeping). Each size has a free list (the next free array's address
+ * in an array's first bytes); new arrays are cut from chunks. The pool
+ * owns the chunks: arrays are never freed one by one. */
+#define POOL_CLASSES 29 /* array sizes 8 << k postings, k <= 28 (2^31 postings) */
+#define POOL_CHUNK (256 * 1024) /* bytes a chunk (more for a larger array) */
+typedef struct posting_pool {
+    posting *free[POOL_CLASSES];
+    char *at;          /* the current chunk's unused bytes */
+    size_t left;
+    void **chunks;
+    size_t n_chunks, cap_chunks;
+} posting_pool;
+
+static int pool_class(uint32_t cap) { return __builtin_ctz(cap) - __builtin_ctz(4 * LIST_INLINE); }
+
+static posting *pool_get(posting_pool *p, uint32_t cap)
+{
+    int k = pool_class(cap);
+    posting *a = p->free[k];
+    if (a) {
+        memcpy(&p->free[k], a, sizeof(posting *));
+        return a;
+    }
+    size_t bytes = (size_t)cap * sizeof *a;
+    if (bytes > p->left) {
+        size_t size = bytes > POOL_CHUNK ? bytes : POOL_CHUNK;
+        if (p->n_chunks == p->cap_chunks) {
+            size_t c = p->cap_chunks ? 2 * p->cap_chunks : 16;
+            void **q = realloc(p->chunks, c * sizeof *q);
+            if (!q)
+                return NULL;
+            p->chunks = q;
+            p->cap_chunks = c;
+        }
+        char *chunk = malloc(size);
+        if (!chunk)
+            return NULL;
+        p->chunks[p->n_chunks++] = chunk;
+        p->at = chunk;
+        p->left = size;
+    }
+    a = (posting *)(void *)p->at;
+    p->at += bytes;
+    p->left -= bytes;
+    return a;
+}
+
+static void pool_put(posting_pool *p, posting *a, uint32_t cap)
+{
+    int k = pool_class(cap);
+    memcpy(a, &p->free[k], sizeof(posting *));
+    p->free[k] = a;
+}
+
+static void pool_free(posting_pool *p)
+{
+    for (size_t i = 0; i < p->n_chunks; i++)
+        free(p->chunks[i]);
+    free(p->chunks);
+    memset(p, 0, sizeof *p);
+}
+
 /* The part of an event that every posting scanned reads: a posting is live
  * when its event still has a slot, and it adds to the event's weight. */
 typedef struct ev_hot {
@@ -129,6 +201,7 @@ struct nfi_stream {
     uint32_t *free_slots;
     size_t n_free, cap_free, n_live, max_live;
     nfi_hmap index; /* salted feature hash -> index into lists */
+    posting_pool pool; /* the lists' arrays */
     plist *lists;
     size_t n_lists, cap_lists;
     size_t live_postings, dead_postings;
@@ -188,9 +261,7 @@ void nfi_stream_free(nfi_stream *s)
     free(s->slots);
     free(s->hot);
     free(s->free_slots);
-    for (size_t i = 0; i < s->n_lists; i++)
-        if (s->lists[i].cap)
-            free(s->lists[i].u.p);
+    pool_free(&s->pool);
     free(s->lists);
     nfi_hmap_free(&s->index);
     free(s->queue);
@@ -239,15 +310,15 @@ static double centroid_cos(const nfi_svec *doc, const nfi_svec *c)
 
 bool nfi_is_headline(const nfi_docvec *v) { return v->ch[CH_BODY].n < NF_SHORT_BODY_TERMS; }
 
-/* The channel cosines, and for articles the weighted mean over the channels
- * the document has (across languages at least the names-and-pivot score). */
-void nfi_score_parts_of(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
-                        bool same_lang, int timed, double gap_days, nfi_score_parts *p)
+/* For articles the weighted mean of p's channel cosines over the channels
+ * the document has (across languages at least the names-and-pivot score),
+ * and the rest of p but its cosines. */
+static void mix_parts(const nf_events_options *o, const nfi_docvec *v, bool same_lang, int timed, double gap_days,
+                      nfi_score_parts *p)
 {
     const double w[N_CH] = {o->w_title, o->w_body, o->w_names, o->w_pivot};
     double mono = 0, wsum = 0;
     for (int ch = 0; ch < N_CH; ch++) {
-        p->cos[ch] = centroid_cos(&v->ch[ch], &centroid[ch]);
         if (v->ch[ch].n) {
             mono += w[ch] * p->cos[ch];
             wsum += w[ch];
@@ -264,6 +335,15 @@ void nfi_score_parts_of(const nf_events_options *o, const nfi_docvec *v, const n
     p->headline = nfi_is_headline(v);
     p->timed = timed;
     p->country_conflict = false; /* set by the stream, which keeps the events' countries */
+}
+
+/* The channel cosines, and the rest of p (mix_parts). */
+void nfi_score_parts_of(const nf_events_options *o, const nfi_docvec *v, const nfi_svec centroid[N_CH],
+                        bool same_lang, int timed, double gap_days, nfi_score_parts *p)
+{
+    for (int ch = 0; ch < N_CH; ch++)
+        p->cos[ch] = centroid_cos(&v->ch[ch], &centroid[ch]);
+    mix_parts(o, v, same_lang, timed, gap_days, p);
 }
 
 #define COUNTRY_CONFLICT 3.0 /* logit lost by a headline naming only countries the event does not */
@@ -378,16 +458,20 @@ static bool append_posting(nfi_stream *s, size_t list, uint32_t slot, uint32_t e
 {
     plist *l = &s->lists[list];
     if (l->cap == 0 && l->n == LIST_INLINE) { /* out of the header */
-        posting *p = malloc(4 * LIST_INLINE * sizeof *p);
+        posting *p = pool_get(&s->pool, 4 * LIST_INLINE);
         if (!p)
             return false;
         memcpy(p, l->u.in, sizeof l->u.in);
         l->u.p = p;
         l->cap = 4 * LIST_INLINE;
     } else if (l->cap && l->n == l->cap) {
-        posting *p = realloc(l->u.p, 2 * (size_t)l->cap * sizeof *p);
+        if (l->cap > UINT32_MAX / 2)
+            return false;
+        posting *p = pool_get(&s->pool, 2 * l->cap);
         if (!p)
             return false;
+        memcpy(p, l->u.p, (size_t)l->n * sizeof *p);
+        pool_put(&s->pool, l->u.p, l->cap);
         l->u.p = p;
         l->cap *= 2;
     }
@@ -468,7 +552,7 @@ static bool sweep(nfi_stream *s)
         plist *l = &s->lists[nfi_hmap_val_at(&s->index, k)];
         if (l->n == 0) {
             if (l->cap)
-                free(l->u.p);
+                pool_put(&s->pool, l->u.p, l->cap);
             continue;
         }
         uint64_t *v = nfi_hmap_put(&fresh, nfi_hmap_key_at(&s->index, k), NULL);
@@ -608,6 +692,7 @@ static bool update_live(nfi_stream *s, uint32_t event, const nfi_docvec *v)
     for (int ch = 0; ch < N_CH; ch++)
         if (v->ch[ch].n && !nfi_svec_add(&l->c[ch], &v->ch[ch], 1.0, centroid_cap[ch]))
             return false;
+    l->has_tails = nfi_svec_block_tails(&l->c[CH_BODY], l->body_tail, BODY_TAILS);
     if (!has_lang(l, v->lang) && l->n_langs < MAX_LANGS)
         l->langs[l->n_langs++] = v->lang;
     add_countries(l, s->doc_countries, s->n_doc_countries);
@@ -800,11 +885,85 @@ static void prefetch_centroids(const live_slot *l)
         }
 }
 
+/* Bounded scoring. A candidate whose score cannot reach the document's
+ * threshold, nor the best score so far, changes nothing: the document joins
+ * the best candidate only at or above the threshold, ties go to the older
+ * event, and the runner-up counts only for timed headlines (the headline
+ * model, never bounded). So for the others the body cosine, most of a
+ * candidate's cost, is summed only while it may still lift the score to
+ * that cut-off: the other channels first, then the body a block at a time
+ * (nfi_svec_dot_bounded) against the body cosine the score needs. What is
+ * not abandoned is computed as before, so every score is the same bits. */
+#define BOUND_MARGIN 1e-6 /* on cosines and scores: far above their rounding errors (about 1e-15) */
+
+/* Whether the document's candidates may be scored with bounds: the article
+ * score (mixed, times the time decay) with weights that never lower it, a
+ * body table with its tails, no trace (which wants every score). */
+static bool may_bound(const nfi_stream *s, const nfi_docvec *v, int timed)
+{
+    const nf_events_options *o = &s->o;
+    double wsum = o->w_title + o->w_body + o->w_names + o->w_pivot;
+    return !s->trace && !(nfi_is_headline(v) && timed == NFI_TIME_OF_DAY) && v->ch[CH_BODY].n &&
+           v->ch[CH_BODY].table && o->w_title >= 0 && o->w_names >= 0 && o->w_pivot >= 0 &&
+           o->w_cross_names >= 0 && o->w_cross_pivot >= 0 && o->w_body >= 1e-3 * wsum &&
+           o->time_weight >= 0 && o->time_weight <= 1;
+}
+
+/* The body cosine that the score of p (its other cosines set) needs to
+ * reach cutoff, less BOUND_MARGIN (mix_parts and nfi_score_value solved
+ * for cos[CH_BODY]); 0 when nothing can be told (any body cosine may). */
+static double body_needed(const nf_events_options *o, const nfi_docvec *v, const nfi_score_parts *p, bool same_lang,
+                          double gap_days, double cutoff)
+{
+    const double w[N_CH] = {o->w_title, o->w_body, o->w_names, o->w_pivot};
+    double decay = o->time_scale > 0 ? exp(-(gap_days > 0 ? gap_days : 0) / o->time_scale) : 1;
+    double factor = 1 - o->time_weight + o->time_weight * decay;
+    if (!(factor > 0))
+        return 0;
+    double goal = cutoff / factor; /* what the mixed score must reach */
+    if (!same_lang && o->w_cross_names * p->cos[CH_NAMES] + o->w_cross_pivot * p->cos[CH_PIVOT] >= goal - BOUND_MARGIN)
+        return 0;
+    double rest = 0, wsum = 0;
+    for (int ch = 0; ch < N_CH; ch++)
+        if (v->ch[ch].n) {
+            wsum += w[ch];
+            rest += ch == CH_BODY ? 0 : w[ch] * p->cos[ch];
+        }
+    double need = (goal * wsum - rest) / w[CH_BODY] - BOUND_MARGIN;
+    return need > 0 ? need : 0;
+}
+
+/* p for the document v and the centroids c of live slot l, as
+ * nfi_score_parts_of makes it; false (p unset) when the bounded body
+ * cosine shows the score stays below cutoff (cutoff <= 0: no bound). */
+static bool score_parts(const nfi_stream *s, const nfi_docvec *v, const nfi_svec c[N_CH], const live_slot *l,
+                        bool same_lang, int timed, double gap_days, double cutoff, nfi_score_parts *p)
+{
+    const nfi_svec *d = &v->ch[CH_BODY], *cb = &c[CH_BODY];
+    if (cutoff <= 0 || !l->has_tails || cb->n == 0 || !(cb->norm2 > 0)) {
+        nfi_score_parts_of(&s->o, v, c, same_lang, timed, gap_days, p);
+        return true;
+    }
+    for (int ch = 0; ch < N_CH; ch++)
+        if (ch != CH_BODY)
+            p->cos[ch] = centroid_cos(&v->ch[ch], &c[ch]);
+    double scale = sqrt(cb->norm2 * (d->norm2 > 0 ? d->norm2 : 1)); /* as centroid_cos divides */
+    double need = body_needed(&s->o, v, p, same_lang, gap_days, cutoff);
+    bool cut = false;
+    double dot = need > 0 ? nfi_svec_dot_bounded(d, cb, l->body_tail, need * scale, &cut) : nfi_svec_dot(d, cb);
+    if (cut)
+        return false;
+    p->cos[CH_BODY] = dot / scale;
+    mix_parts(&s->o, v, same_lang, timed, gap_days, p);
+    return true;
+}
+
 /* The best of the ranked candidates for the document v, whose channels
  * have tables (nfi_stream_push) except the pivot's: its table is built
- * here when the first candidate needs it (pivot_counts). */
-static uint32_t best_event(nfi_stream *s, uint32_t doc, nfi_docvec *v, double t, int timed, double *best_score,
-                           double *second)
+ * here when the first candidate needs it (pivot_counts). bound: scores may
+ * be bounded (may_bound) by threshold and the best so far. */
+static uint32_t best_event(nfi_stream *s, uint32_t doc, nfi_docvec *v, double t, int timed, bool bound,
+                           double threshold, double *best_score, double *second)
 {
     uint32_t best = NONE;
     *best_score = -1;
@@ -825,13 +984,15 @@ static uint32_t best_event(nfi_stream *s, uint32_t doc, nfi_docvec *v, double t,
         else if (v->ch[CH_PIVOT].n && !v->ch[CH_PIVOT].table &&
                  nfi_svec_table_build(&s->doc_table[CH_PIVOT], &v->ch[CH_PIVOT]))
             v->ch[CH_PIVOT].table = &s->doc_table[CH_PIVOT];
+        s->scored++;
+        double cutoff = !bound ? 0 : best != NONE && *best_score > threshold ? *best_score : threshold;
         nfi_score_parts p;
-        nfi_score_parts_of(&s->o, v, c, same_lang, timed, t - e->last_t, &p); /* clock gap */
+        if (!score_parts(s, v, c, l, same_lang, timed, t - e->last_t, cutoff, &p)) /* clock gap */
+            continue; /* below the cut-off: changes nothing */
         p.country_conflict = p.headline && timed == NFI_TIME_OF_DAY && country_conflict(s, l);
         double sc = nfi_score_value(&s->o, &p);
         if (s->trace)
             s->trace(s->trace_ctx, doc, event, &p);
-        s->scored++;
         if (sc > *best_score || (sc == *best_score && event < best)) {
             if (best != NONE)
                 *second = *best_score;
@@ -861,22 +1022,25 @@ nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, cons
     } else {
         double best_score = -1, second = -1;
         uint32_t best = NONE;
+        bool headline = nfi_is_headline(v);
+        double threshold = !headline                 ? s->o.threshold
+                           : timed == NFI_TIME_OF_DAY ? s->o.threshold_short
+                                                      : s->o.threshold_undated_short;
         ok = candidates(s, v);
         if (ok && s->n_top > 0) {
             /* the document meets every candidate: its features in tables
              * (a shallow copy of v points at them; the pivot's is built
-             * when a candidate needs it, see best_event) */
+             * when a candidate needs it, see best_event), the body's with
+             * its tails for bounded scoring */
             nfi_docvec tv = *v;
             prefetch_centroids(&s->slots[s->top[0].slot]);
             for (int ch = 0; ch < CH_PIVOT; ch++)
                 if (v->ch[ch].n && nfi_svec_table_build(&s->doc_table[ch], &v->ch[ch]))
                     tv.ch[ch].table = &s->doc_table[ch];
-            best = best_event(s, doc, &tv, t, timed, &best_score, &second);
+            bool bound = tv.ch[CH_BODY].table && nfi_svec_table_tails(&s->doc_table[CH_BODY], &v->ch[CH_BODY]) &&
+                         may_bound(s, &tv, timed);
+            best = best_event(s, doc, &tv, t, timed, bound, threshold, &best_score, &second);
         }
-        bool headline = nfi_is_headline(v);
-        double threshold = !headline                 ? s->o.threshold
-                           : timed == NFI_TIME_OF_DAY ? s->o.threshold_short
-                                                      : s->o.threshold_undated_short;
         bool dominant = headline && timed == NFI_TIME_OF_DAY && best != NONE &&
                         best_score >= DOMINANT_SHARE * threshold &&
                         nfi_leads(best_score, second, DOMINANT_MARGIN);
