@@ -141,7 +141,8 @@ struct nfi_pivoter {
     const nfi_lexicon *lex;
     bool keep_surface;
     lookup_slot *memo; /* LOOKUP_CACHE_SLOTS */
-    word_slot *words;  /* WORD_CACHE_SLOTS */
+    word_slot *words;  /* WORD_CACHE_SLOTS, aligned to 64 within words_mem */
+    void *words_mem;   /* calloc'd: fresh heap comes zeroed, so the 16 MB are not cleared again */
     name_slot *names;  /* NAME_CACHE_SLOTS */
     name_keys_slot *name_keys; /* NAME_CACHE_SLOTS */
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
@@ -160,6 +161,12 @@ struct nfi_pivoter {
     nfi_buf seq, at, scratch, run, run_ends;
     void *index_scratch;
     size_t index_scratch_cap;
+    /* index_sequence's table: its slots (UINT32_MAX: empty) and a bit per
+     * full slot, kept empty between documents (the walk that reads a full
+     * slot empties it), so a document clears none of its room up front */
+    uint32_t *index_slots;
+    uint64_t *index_full;
+    size_t index_room;
 };
 
 nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_surface, nf_error *err)
@@ -171,13 +178,13 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     p->lex = lex;
     p->keep_surface = keep_surface;
     p->memo = calloc(LOOKUP_CACHE_SLOTS, sizeof *p->memo);
-    p->words = aligned_alloc(64, WORD_CACHE_SLOTS * sizeof *p->words);
-    if (p->words)
-        memset(p->words, 0, WORD_CACHE_SLOTS * sizeof *p->words);
+    p->words_mem = calloc(1, WORD_CACHE_SLOTS * sizeof *p->words + 64);
+    if (p->words_mem)
+        p->words = (word_slot *)(((uintptr_t)p->words_mem + 63) & ~(uintptr_t)63);
     p->names = calloc(NAME_CACHE_SLOTS, sizeof *p->names);
     p->name_keys = calloc(NAME_CACHE_SLOTS, sizeof *p->name_keys);
     if (!p->memo || !p->words || !p->names || !p->name_keys) {
-        free(p->memo), free(p->words), free(p->names), free(p->name_keys);
+        free(p->memo), free(p->words_mem), free(p->names), free(p->name_keys);
         free(p);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
@@ -186,7 +193,7 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     u_uastrcpy(id, "Any-Latin; Latin-ASCII");
     p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
     if (U_FAILURE(e)) {
-        free(p->memo), free(p->words), free(p->names), free(p->name_keys);
+        free(p->memo), free(p->words_mem), free(p->names), free(p->name_keys);
         free(p);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable: %s", u_errorName(e));
     }
@@ -204,7 +211,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
     if (p->russian)
         sb_stemmer_delete(p->russian);
     free(p->memo);
-    free(p->words);
+    free(p->words_mem);
     free(p->names);
     free(p->name_keys);
     free(p->token_words);
@@ -213,6 +220,8 @@ void nfi_pivoter_free(nfi_pivoter *p)
     nfi_buf_free(&p->seq), nfi_buf_free(&p->at), nfi_buf_free(&p->scratch);
     nfi_buf_free(&p->run), nfi_buf_free(&p->run_ends);
     free(p->index_scratch);
+    free(p->index_slots);
+    free(p->index_full);
     nfi_normalizer_free(p->nz);
     free(p);
 }
@@ -1360,6 +1369,27 @@ static double term_share(builder *b)
  * insertion sort mends (its moves stay within those runs, as probing
  * does); each number's place in that order renumbers the sequence; and
  * (when surface is wanted) each feature's first surface. */
+/* Room for index_sequence's table of `room` slots (and room / 64 + 1 bit
+ * words), empty: a larger one is made empty once, then kept so. */
+static bool index_table_room(nfi_pivoter *p, size_t room)
+{
+    if (room <= p->index_room)
+        return true;
+    size_t cap = p->index_room ? p->index_room : 1024;
+    while (cap < room)
+        cap *= 2;
+    uint32_t *slots = malloc(cap * sizeof *slots);
+    uint64_t *full = calloc(cap / 64 + 1, sizeof *full);
+    if (!slots || !full) {
+        free(slots), free(full);
+        return false;
+    }
+    memset(slots, 0xFF, cap * sizeof *slots);
+    free(p->index_slots), free(p->index_full);
+    p->index_slots = slots, p->index_full = full, p->index_room = cap;
+    return true;
+}
+
 static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *at, size_t n, bool surface,
                            nf_pivot *out)
 {
@@ -1368,17 +1398,18 @@ static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *
         bits++;
     size_t room = ((size_t)1 << bits) + n + 1;
     size_t words = room / 64 + 1;
-    /* scratch (the pivoter's): the full slots' bits (words), per distinct hash its hash, then the slots
-     * (room), per distinct hash its count and rank, per element its number, and the distinct numbers in order */
-    uint64_t *full = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, (words + n + 1) * 8 + room * 4 + (n + 1) * 16, 1);
-    if (!full)
+    if (!index_table_room(p, room))
         return false;
-    p->index_scratch = full;
-    uint64_t *uniq = full + words;
-    uint32_t *slots = (uint32_t *)(uniq + n + 1), *count = slots + room, *rank = count + n + 1, *number = rank + n + 1,
+    uint32_t *slots = p->index_slots;
+    uint64_t *full = p->index_full;
+    /* scratch (the pivoter's): per distinct hash its hash, its count and rank, per element its number,
+     * and the distinct numbers in order */
+    uint64_t *uniq = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, (n + 1) * 8 + (n + 1) * 16, 1);
+    if (!uniq)
+        return false;
+    p->index_scratch = uniq;
+    uint32_t *count = (uint32_t *)(uniq + n + 1), *rank = count + n + 1, *number = rank + n + 1,
              *order = number + n + 1;
-    memset(full, 0, words * sizeof *full);
-    memset(slots, 0xFF, room * sizeof *slots);
     size_t nf = 0;
     for (size_t i = 0; i < n; i++) {
         size_t k = (size_t)(seq[i] >> (64 - bits));
@@ -1392,9 +1423,14 @@ static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *
         count[number[i] = slots[k]]++;
     }
     size_t m = 0;
-    for (size_t w = 0; w < words; w++) /* the numbers in slot order */
-        for (uint64_t x = full[w]; x; x &= x - 1)
-            order[m++] = slots[w * 64 + (size_t)__builtin_ctzll(x)];
+    for (size_t w = 0; w < words; w++) { /* the numbers in slot order; the table left empty */
+        for (uint64_t x = full[w]; x; x &= x - 1) {
+            size_t k = w * 64 + (size_t)__builtin_ctzll(x);
+            order[m++] = slots[k];
+            slots[k] = UINT32_MAX;
+        }
+        full[w] = 0;
+    }
     for (size_t r = 1; r < nf; r++) {
         uint32_t f = order[r];
         size_t j = r;
