@@ -1360,6 +1360,26 @@ static double term_share(builder *b)
     return b->n_words ? (double)b->n_words_with_term / (double)b->n_words : 0;
 }
 
+/* Room for index_sequence's table of `room` slots (and room / 64 + 1 bit
+ * words), empty (all 0): a larger one is made empty once, then kept so. */
+static bool index_table_room(nfi_pivoter *p, size_t room)
+{
+    if (room <= p->index_room)
+        return true;
+    size_t cap = p->index_room ? p->index_room : 1024;
+    while (cap < room)
+        cap *= 2;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    uint64_t *full = calloc(cap / 64 + 1, sizeof *full);
+    if (!slots || !full) {
+        free(slots), free(full);
+        return false;
+    }
+    free(p->index_slots), free(p->index_full);
+    p->index_slots = slots, p->index_full = full, p->index_room = cap;
+    return true;
+}
+
 /* The features (sorted by hash, each with its count) and the sequence as
  * feature indices, from the emitted hashes: an open-addressing table of
  * the hashes numbers each distinct one and counts it; its slot is the
@@ -1369,27 +1389,6 @@ static double term_share(builder *b)
  * insertion sort mends (its moves stay within those runs, as probing
  * does); each number's place in that order renumbers the sequence; and
  * (when surface is wanted) each feature's first surface. */
-/* Room for index_sequence's table of `room` slots (and room / 64 + 1 bit
- * words), empty: a larger one is made empty once, then kept so. */
-static bool index_table_room(nfi_pivoter *p, size_t room)
-{
-    if (room <= p->index_room)
-        return true;
-    size_t cap = p->index_room ? p->index_room : 1024;
-    while (cap < room)
-        cap *= 2;
-    uint32_t *slots = malloc(cap * sizeof *slots);
-    uint64_t *full = calloc(cap / 64 + 1, sizeof *full);
-    if (!slots || !full) {
-        free(slots), free(full);
-        return false;
-    }
-    memset(slots, 0xFF, cap * sizeof *slots);
-    free(p->index_slots), free(p->index_full);
-    p->index_slots = slots, p->index_full = full, p->index_room = cap;
-    return true;
-}
-
 static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *at, size_t n, bool surface,
                            nf_pivot *out)
 {
@@ -1400,34 +1399,44 @@ static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *
     size_t words = room / 64 + 1;
     if (!index_table_room(p, room))
         return false;
-    uint32_t *slots = p->index_slots;
+    uint32_t *slots = p->index_slots; /* a distinct hash's number + 1; 0: empty */
     uint64_t *full = p->index_full;
-    /* scratch (the pivoter's): per distinct hash its hash, its count and rank, per element its number,
-     * and the distinct numbers in order */
-    uint64_t *uniq = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, (n + 1) * 8 + (n + 1) * 16, 1);
-    if (!uniq)
+    /* scratch (the pivoter's): the sentinel and per distinct hash its hash (so uniq[-1] is the sentinel),
+     * per distinct hash its count and rank, per element its number, and the distinct numbers in order */
+    uint64_t *base = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, (n + 2) * 8 + (n + 1) * 16, 1);
+    if (!base)
         return false;
-    p->index_scratch = uniq;
-    uint32_t *count = (uint32_t *)(uniq + n + 1), *rank = count + n + 1, *number = rank + n + 1,
+    p->index_scratch = base;
+    uint64_t *uniq = base + 1;
+    uint32_t *count = (uint32_t *)(base + n + 2), *rank = count + n + 1, *number = rank + n + 1,
              *order = number + n + 1;
     size_t nf = 0;
+    /* No branch on whether a hash is new (in no pattern: about half are):
+     * an empty slot names the sentinel, which holds the hash sought, so the
+     * probe stops at its own slot or at the empty one where it goes; a
+     * hash is written at the next number and its count cleared either way,
+     * and the number moves on only for a new one. */
     for (size_t i = 0; i < n; i++) {
-        size_t k = (size_t)(seq[i] >> (64 - bits));
-        while (slots[k] != UINT32_MAX && uniq[slots[k]] != seq[i])
+        uint64_t h = seq[i];
+        base[0] = h;
+        size_t k = (size_t)(h >> (64 - bits));
+        uint32_t s;
+        while (base[s = slots[k]] != h)
             k++;
-        if (slots[k] == UINT32_MAX) {
-            slots[k] = (uint32_t)nf;
-            full[k / 64] |= 1ULL << (k % 64);
-            uniq[nf] = seq[i], count[nf++] = 0;
-        }
-        count[number[i] = slots[k]]++;
+        bool fresh = s == 0;
+        uniq[nf] = h, count[nf] = 0;
+        s |= ((uint32_t)nf + 1) & (0u - fresh); /* s is 0 when fresh (a mask: GCC made ?: a branch) */
+        slots[k] = s;
+        full[k / 64] |= 1ULL << (k % 64); /* a slot found full has its bit already */
+        nf += fresh;
+        count[number[i] = s - 1]++;
     }
     size_t m = 0;
     for (size_t w = 0; w < words; w++) { /* the numbers in slot order; the table left empty */
         for (uint64_t x = full[w]; x; x &= x - 1) {
             size_t k = w * 64 + (size_t)__builtin_ctzll(x);
-            order[m++] = slots[k];
-            slots[k] = UINT32_MAX;
+            order[m++] = slots[k] - 1;
+            slots[k] = 0;
         }
         full[w] = 0;
     }
