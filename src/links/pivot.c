@@ -161,7 +161,7 @@ struct nfi_pivoter {
     nfi_buf seq, at, scratch, run, run_ends;
     void *index_scratch;
     size_t index_scratch_cap;
-    /* index_sequence's table: its slots (UINT32_MAX: empty) and a bit per
+    /* index_sequence's table: its slots (a number + 1; 0: empty) and a bit per
      * full slot, kept empty between documents (the walk that reads a full
      * slot empties it), so a document clears none of its room up front */
     uint32_t *index_slots;
