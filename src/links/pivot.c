@@ -794,8 +794,7 @@ static void read_words(builder *b)
         if (w->flags & WORD_EMIT_RAW) /* the values lie all over the mapped dictionary: fetched now, */
             __builtin_prefetch(w->values); /* read when emitted */
         tw->phrases = 0;
-        if (w->flags & head)
-            heads[n_heads++] = (uint32_t)i;
+        heads[n_heads] = (uint32_t)i, n_heads += (w->flags & head) != 0; /* no branch: in no pattern */
     }
     for (size_t m = 0; m < n_misses; m++) {
         size_t i = misses[m];
@@ -805,16 +804,14 @@ static void read_words(builder *b)
         if (w->flags & WORD_EMIT_RAW)
             __builtin_prefetch(w->values);
         tw->phrases = 0;
-        if (w->flags & head)
-            heads[n_heads++] = (uint32_t)i;
+        heads[n_heads] = (uint32_t)i, n_heads += (w->flags & head) != 0;
     }
     size_t n_queries = 0; /* the filter's words fetched while the questions are gathered */
     nfi_phrase_filter f = nfi_lexicon_phrase_filter(b->p->lex);
     for (size_t h = 0; h < n_heads; h++)
         n_queries += phrase_questions(b, heads[h], f, b->queries + n_queries);
-    for (size_t q = 0; q < n_queries; q++)
-        if (nfi_phrase_filter_may_have(f, b->queries[q].key))
-            b->words[b->queries[q].i].phrases |= b->queries[q].bit;
+    for (size_t q = 0; q < n_queries; q++) /* no branch on the answer */
+        b->words[b->queries[q].i].phrases |= b->queries[q].bit & (0u - nfi_phrase_filter_may_have(f, b->queries[q].key));
 }
 
 /* Terms of a foreign word (or multiword); returns how many tokens it used. */
