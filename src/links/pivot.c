@@ -141,8 +141,7 @@ struct nfi_pivoter {
     const nfi_lexicon *lex;
     bool keep_surface;
     lookup_slot *memo; /* LOOKUP_CACHE_SLOTS */
-    word_slot *words;  /* WORD_CACHE_SLOTS, aligned to 64 within words_mem */
-    void *words_mem;   /* calloc'd: fresh heap comes zeroed, so the 16 MB are not cleared again */
+    word_slot *words;  /* WORD_CACHE_SLOTS */
     name_slot *names;  /* NAME_CACHE_SLOTS */
     name_keys_slot *name_keys; /* NAME_CACHE_SLOTS */
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
@@ -178,13 +177,13 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     p->lex = lex;
     p->keep_surface = keep_surface;
     p->memo = calloc(LOOKUP_CACHE_SLOTS, sizeof *p->memo);
-    p->words_mem = calloc(1, WORD_CACHE_SLOTS * sizeof *p->words + 64);
-    if (p->words_mem)
-        p->words = (word_slot *)(((uintptr_t)p->words_mem + 63) & ~(uintptr_t)63);
+    p->words = aligned_alloc(64, WORD_CACHE_SLOTS * sizeof *p->words);
+    if (p->words)
+        memset(p->words, 0, WORD_CACHE_SLOTS * sizeof *p->words);
     p->names = calloc(NAME_CACHE_SLOTS, sizeof *p->names);
     p->name_keys = calloc(NAME_CACHE_SLOTS, sizeof *p->name_keys);
     if (!p->memo || !p->words || !p->names || !p->name_keys) {
-        free(p->memo), free(p->words_mem), free(p->names), free(p->name_keys);
+        free(p->memo), free(p->words), free(p->names), free(p->name_keys);
         free(p);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
@@ -193,7 +192,7 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     u_uastrcpy(id, "Any-Latin; Latin-ASCII");
     p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
     if (U_FAILURE(e)) {
-        free(p->memo), free(p->words_mem), free(p->names), free(p->name_keys);
+        free(p->memo), free(p->words), free(p->names), free(p->name_keys);
         free(p);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable: %s", u_errorName(e));
     }
@@ -211,7 +210,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
     if (p->russian)
         sb_stemmer_delete(p->russian);
     free(p->memo);
-    free(p->words_mem);
+    free(p->words);
     free(p->names);
     free(p->name_keys);
     free(p->token_words);
