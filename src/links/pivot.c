@@ -809,8 +809,10 @@ static void read_words(builder *b)
     nfi_phrase_filter f = nfi_lexicon_phrase_filter(b->p->lex);
     for (size_t h = 0; h < n_heads; h++)
         n_queries += phrase_questions(b, heads[h], f, b->queries + n_queries);
-    for (size_t q = 0; q < n_queries; q++) /* no branch on the answer */
-        b->words[b->queries[q].i].phrases |= b->queries[q].bit & (0u - nfi_phrase_filter_may_have(f, b->queries[q].key));
+    for (size_t q = 0; q < n_queries; q++) { /* no branch on the answer */
+        const phrase_query *pq = &b->queries[q];
+        b->words[pq->i].phrases |= pq->bit & (0u - nfi_phrase_filter_may_have(f, pq->key));
+    }
 }
 
 /* Terms of a foreign word (or multiword); returns how many tokens it used. */
