@@ -160,6 +160,12 @@ struct nfi_pivoter {
     nfi_buf seq, at, scratch, run, run_ends;
     void *index_scratch;
     size_t index_scratch_cap;
+    /* index_sequence's table: its slots (a number + 1; 0: empty) and a bit per
+     * full slot, kept empty between documents (the walk that reads a full
+     * slot empties it), so a document clears none of its room up front */
+    uint32_t *index_slots;
+    uint64_t *index_full;
+    size_t index_room;
 };
 
 nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_surface, nf_error *err)
@@ -213,6 +219,8 @@ void nfi_pivoter_free(nfi_pivoter *p)
     nfi_buf_free(&p->seq), nfi_buf_free(&p->at), nfi_buf_free(&p->scratch);
     nfi_buf_free(&p->run), nfi_buf_free(&p->run_ends);
     free(p->index_scratch);
+    free(p->index_slots);
+    free(p->index_full);
     nfi_normalizer_free(p->nz);
     free(p);
 }
@@ -785,8 +793,7 @@ static void read_words(builder *b)
         if (w->flags & WORD_EMIT_RAW) /* the values lie all over the mapped dictionary: fetched now, */
             __builtin_prefetch(w->values); /* read when emitted */
         tw->phrases = 0;
-        if (w->flags & head)
-            heads[n_heads++] = (uint32_t)i;
+        heads[n_heads] = (uint32_t)i, n_heads += (w->flags & head) != 0; /* no branch: in no pattern */
     }
     for (size_t m = 0; m < n_misses; m++) {
         size_t i = misses[m];
@@ -796,16 +803,16 @@ static void read_words(builder *b)
         if (w->flags & WORD_EMIT_RAW)
             __builtin_prefetch(w->values);
         tw->phrases = 0;
-        if (w->flags & head)
-            heads[n_heads++] = (uint32_t)i;
+        heads[n_heads] = (uint32_t)i, n_heads += (w->flags & head) != 0;
     }
     size_t n_queries = 0; /* the filter's words fetched while the questions are gathered */
     nfi_phrase_filter f = nfi_lexicon_phrase_filter(b->p->lex);
     for (size_t h = 0; h < n_heads; h++)
         n_queries += phrase_questions(b, heads[h], f, b->queries + n_queries);
-    for (size_t q = 0; q < n_queries; q++)
-        if (nfi_phrase_filter_may_have(f, b->queries[q].key))
-            b->words[b->queries[q].i].phrases |= b->queries[q].bit;
+    for (size_t q = 0; q < n_queries; q++) { /* no branch on the answer */
+        const phrase_query *pq = &b->queries[q];
+        b->words[pq->i].phrases |= pq->bit & (0u - nfi_phrase_filter_may_have(f, pq->key));
+    }
 }
 
 /* Terms of a foreign word (or multiword); returns how many tokens it used. */
@@ -1351,6 +1358,26 @@ static double term_share(builder *b)
     return b->n_words ? (double)b->n_words_with_term / (double)b->n_words : 0;
 }
 
+/* Room for index_sequence's table of `room` slots (and room / 64 + 1 bit
+ * words), empty (all 0): a larger one is made empty once, then kept so. */
+static bool index_table_room(nfi_pivoter *p, size_t room)
+{
+    if (room <= p->index_room)
+        return true;
+    size_t cap = p->index_room ? p->index_room : 1024;
+    while (cap < room)
+        cap *= 2;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    uint64_t *full = calloc(cap / 64 + 1, sizeof *full);
+    if (!slots || !full) {
+        free(slots), free(full);
+        return false;
+    }
+    free(p->index_slots), free(p->index_full);
+    p->index_slots = slots, p->index_full = full, p->index_room = cap;
+    return true;
+}
+
 /* The features (sorted by hash, each with its count) and the sequence as
  * feature indices, from the emitted hashes: an open-addressing table of
  * the hashes numbers each distinct one and counts it; its slot is the
@@ -1368,33 +1395,49 @@ static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *
         bits++;
     size_t room = ((size_t)1 << bits) + n + 1;
     size_t words = room / 64 + 1;
-    /* scratch (the pivoter's): the full slots' bits (words), per distinct hash its hash, then the slots
-     * (room), per distinct hash its count and rank, per element its number, and the distinct numbers in order */
-    uint64_t *full = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, (words + n + 1) * 8 + room * 4 + (n + 1) * 16, 1);
-    if (!full)
+    if (!index_table_room(p, room))
         return false;
-    p->index_scratch = full;
-    uint64_t *uniq = full + words;
-    uint32_t *slots = (uint32_t *)(uniq + n + 1), *count = slots + room, *rank = count + n + 1, *number = rank + n + 1,
+    uint32_t *slots = p->index_slots; /* a distinct hash's number + 1; 0: empty */
+    uint64_t *full = p->index_full;
+    /* scratch (the pivoter's): the sentinel and per distinct hash its hash (so uniq[-1] is the sentinel),
+     * per distinct hash its count and rank, per element its number, and the distinct numbers in order */
+    uint64_t *base = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, (n + 2) * 8 + (n + 1) * 16, 1);
+    if (!base)
+        return false;
+    p->index_scratch = base;
+    uint64_t *uniq = base + 1;
+    uint32_t *count = (uint32_t *)(base + n + 2), *rank = count + n + 1, *number = rank + n + 1,
              *order = number + n + 1;
-    memset(full, 0, words * sizeof *full);
-    memset(slots, 0xFF, room * sizeof *slots);
     size_t nf = 0;
+    /* No branch on whether a hash is new (in no pattern: about half are):
+     * an empty slot names the sentinel, which holds the hash sought, so the
+     * probe stops at its own slot or at the empty one where it goes; a
+     * hash is written at the next number and its count cleared either way,
+     * and the number moves on only for a new one. */
     for (size_t i = 0; i < n; i++) {
-        size_t k = (size_t)(seq[i] >> (64 - bits));
-        while (slots[k] != UINT32_MAX && uniq[slots[k]] != seq[i])
+        uint64_t h = seq[i];
+        base[0] = h;
+        size_t k = (size_t)(h >> (64 - bits));
+        uint32_t s;
+        while (base[s = slots[k]] != h)
             k++;
-        if (slots[k] == UINT32_MAX) {
-            slots[k] = (uint32_t)nf;
-            full[k / 64] |= 1ULL << (k % 64);
-            uniq[nf] = seq[i], count[nf++] = 0;
-        }
-        count[number[i] = slots[k]]++;
+        bool fresh = s == 0;
+        uniq[nf] = h, count[nf] = 0;
+        s |= ((uint32_t)nf + 1) & (0u - fresh); /* s is 0 when fresh (a mask: GCC made ?: a branch) */
+        slots[k] = s;
+        full[k / 64] |= 1ULL << (k % 64); /* a slot found full has its bit already */
+        nf += fresh;
+        count[number[i] = s - 1]++;
     }
     size_t m = 0;
-    for (size_t w = 0; w < words; w++) /* the numbers in slot order */
-        for (uint64_t x = full[w]; x; x &= x - 1)
-            order[m++] = slots[w * 64 + (size_t)__builtin_ctzll(x)];
+    for (size_t w = 0; w < words; w++) { /* the numbers in slot order; the table left empty */
+        for (uint64_t x = full[w]; x; x &= x - 1) {
+            size_t k = w * 64 + (size_t)__builtin_ctzll(x);
+            order[m++] = slots[k] - 1;
+            slots[k] = 0;
+        }
+        full[w] = 0;
+    }
     for (size_t r = 1; r < nf; r++) {
         uint32_t f = order[r];
         size_t j = r;
