@@ -130,6 +130,7 @@ struct nfi_normalizer {
     fold2 fold2[FOLD2_END - FOLD2_FIRST];
     uint8_t class2[FOLD2_END - FOLD2_FIRST];
     bool digit2[FOLD2_END - FOLD2_FIRST]; /* is_digit: a word it begins is a number */
+    uint8_t byte_class[256]; /* BYTE_* flags of ASCII bytes (0 for the others), for tokens_fast */
     UBreakIterator *words;
     stemmer_slot stemmers[MAX_STEMMERS];
     size_t n_stemmers;
@@ -176,6 +177,7 @@ static void fill_fold2(nfi_normalizer *nz)
 }
 
 static void fill_class2(nfi_normalizer *nz);
+static void fill_byte_class(nfi_normalizer *nz);
 
 nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
 {
@@ -191,6 +193,7 @@ nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
         fill_fold2(nz);
     if (U_SUCCESS(uerr))
         fill_class2(nz);
+    fill_byte_class(nz);
     if (U_FAILURE(uerr)) {
         nfi_normalizer_free(nz);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU initialisation failed: %s", u_errorName(uerr));
@@ -391,6 +394,30 @@ static void fill_class2(nfi_normalizer *nz)
         size_t k = cp - FOLD2_FIRST;
         nz->digit2[k] = is_digit(cp);
         nz->class2[k] = !is_word_char(cp) ? CLASS2_OTHER : nz->fold2[k].len ? CLASS2_FOLDS : CLASS2_GENERAL;
+    }
+}
+
+/* What an ASCII byte is to tokens_fast: a separator (no letter or digit:
+ * between tokens it is skipped), one of those that start a sentence (the
+ * ones scan_tokens checks), a letter, an upper-case letter, a digit. */
+enum { BYTE_SEP = 1, BYTE_SENTENCE = 2, BYTE_LETTER = 4, BYTE_UPPER = 8, BYTE_DIGIT = 16 };
+
+static void fill_byte_class(nfi_normalizer *nz)
+{
+    memset(nz->byte_class, 0, sizeof nz->byte_class);
+    for (unsigned b = 0; b < 0x80; b++) {
+        uint8_t k = 0;
+        if (!ascii_alnum((unsigned char)b))
+            k |= BYTE_SEP;
+        if (b == '\n' || b == '.' || b == '!' || b == '?' || b == ':')
+            k |= BYTE_SENTENCE;
+        if ((unsigned)((b | 32) - 'a') < 26u)
+            k |= BYTE_LETTER;
+        if (b >= 'A' && b <= 'Z')
+            k |= BYTE_UPPER;
+        if (b >= '0' && b <= '9')
+            k |= BYTE_DIGIT;
+        nz->byte_class[b] = k;
     }
 }
 
@@ -1227,6 +1254,37 @@ general:
 }
 #endif
 
+/* Token mode's fast path from the boundary i: ASCII separators are
+ * skipped (noting sentence ends as the loop below does) and a plain ASCII
+ * token (plain_ascii_token_end: what scan_word would find, ended by a byte
+ * that cannot join it to more) is emitted with the flags the loop gives it,
+ * without the general classification of its first character. Returns the
+ * first boundary it leaves to the loop (a non-ASCII byte, a token that is
+ * not plain, or len), or SIZE_MAX when emit fails. */
+static size_t tokens_fast(tok_ctx *c, const char *text, size_t len, size_t i, bool keep_apostrophe)
+{
+    const uint8_t *cls = c->nz->byte_class;
+    while (i < len) {
+        uint8_t k = cls[(unsigned char)text[i]];
+        if (k & BYTE_SEP) {
+            c->sentence_start |= (k & BYTE_SENTENCE) != 0;
+            i++;
+            continue;
+        }
+        if (!(k & (BYTE_LETTER | BYTE_DIGIT)))
+            return i; /* non-ASCII */
+        size_t end = plain_ascii_token_end(text, len, i, keep_apostrophe);
+        if (!end)
+            return i;
+        bool number = (k & BYTE_DIGIT) != 0;
+        if (!emit(c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0,
+                  true))
+            return SIZE_MAX;
+        i = end;
+    }
+    return i;
+}
+
 /* The one segmentation loop of nfi_tokenize and nfi_count_tokens. */
 static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, const char *lang, nf_error *err)
 {
@@ -1240,6 +1298,11 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
         if (c.units && (i = units_fast(&c, text, len, i, keep_apostrophe)) >= len)
             break;
 #endif
+        if (c.tokens && (i = tokens_fast(&c, text, len, i, keep_apostrophe)) >= len) {
+            if (i == SIZE_MAX)
+                return nfi_fail(err, NF_ERR_NOMEM, "out of memory while tokenizing");
+            break;
+        }
         unsigned char b = (unsigned char)text[i];
         if (b < 0x80 && !ascii_alnum(b)) { /* the else branch below, for ASCII */
             if (b == '\n' || b == '.' || b == '!' || b == '?' || b == ':')
