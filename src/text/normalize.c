@@ -319,7 +319,9 @@ static void cache_put(word_cache *wc, uint64_t h, const char *raw, size_t n, con
         wc->arena.len = 0;
     }
     size_t slot = 0;
-    if (cache_find(wc, h, raw, n, &slot) || !nfi_buf_reserve(&wc->arena, need))
+    /* 16 bytes of room past every entry: from_cache copies norms and stems
+     * of up to 16 bytes as one 16-byte move, which may read past the last */
+    if (cache_find(wc, h, raw, n, &slot) || !nfi_buf_reserve(&wc->arena, need + 16))
         return;
     uint16_t lens[3] = {(uint16_t)n, (uint16_t)norm_len, (uint16_t)(stem_same ? STEM_SAME : stem_len)};
     char *e = wc->arena.data + wc->arena.len;
@@ -547,56 +549,50 @@ static uint32_t pool_add(nfi_buf *pool, const char *s, size_t n)
     return at;
 }
 
-/* n bytes from s to d: words are short, so up to 16 bytes two
- * overlapping moves each way do it without a call. */
-static inline void copy_short(char *d, const char *s, size_t n)
+/* 16 bytes from s to d (SSE2: one load and one store). */
+static inline void copy16(char *d, const char *s)
 {
-    if (n >= 8 && n <= 16) {
-        uint64_t x, y;
-        memcpy(&x, s, 8), memcpy(&y, s + n - 8, 8);
-        memcpy(d, &x, 8), memcpy(d + n - 8, &y, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t x, y;
-        memcpy(&x, s, 4), memcpy(&y, s + n - 4, 4);
-        memcpy(d, &x, 4), memcpy(d + n - 4, &y, 4);
-    } else if (n < 4) {
-        for (size_t i = 0; i < n; i++)
-            d[i] = s[i];
-    } else {
-        memcpy(d, s, n);
-    }
+#ifdef __SSE2__
+    _mm_storeu_si128((__m128i *)(void *)d, _mm_loadu_si128((const __m128i *)(const void *)s));
+#else
+    memcpy(d, s, 16);
+#endif
 }
 
-/* norm and stem of a word from the cache entry e: where the pool has room
- * (it is sized from the text: nearly always), both strings and their NULs
- * in one step, the layout pool_add makes. */
-static void from_cache(tok_ctx *c, nf_token *t, const char *e)
+/* norm and stem of a word from the cache entry e into the pool, with
+ * their NULs (the layout pool_add makes). Where both are at most 16 bytes
+ * and the pool has room for 16-byte moves past them (it is sized from the
+ * text: nearly always), each is one move (the arena has 16 bytes of room
+ * past every entry, cache_put; bytes moved past a string are overwritten
+ * by its NUL and what follows, or lie past the pool's length). */
+static inline void from_cache(tok_ctx *c, nf_token *t, const char *e)
 {
     size_t raw_len = get_u16(e), norm_len = get_u16(e + 2), stem_len = get_u16(e + 4);
     const char *norm = e + 6 + raw_len;
     nfi_buf *pool = c->pool;
-    size_t need = norm_len + 1 + (stem_len != STEM_SAME ? stem_len + 1 : 0);
-    if (!pool->oom && pool->len + need + 1 <= pool->cap) {
+    bool same = stem_len == STEM_SAME;
+    size_t need = norm_len + 1 + (same ? 0 : stem_len + 1);
+    if (!pool->oom && norm_len <= 16 && (same || stem_len <= 16) && pool->len + need + 34 <= pool->cap) {
         char *d = pool->data + pool->len;
-        copy_short(d, norm, norm_len);
+        copy16(d, norm);
         d[norm_len] = '\0';
         t->norm = t->stem = (uint32_t)pool->len;
         t->norm_len = t->stem_len = (uint32_t)norm_len;
-        if (stem_len != STEM_SAME) {
-            copy_short(d + norm_len + 1, norm + norm_len, stem_len);
-            d[norm_len + 1 + stem_len] = '\0';
+        if (!same) {
+            copy16(d + norm_len + 1, norm + norm_len);
+            d[need - 1] = '\0';
             t->stem = (uint32_t)(pool->len + norm_len + 1);
             t->stem_len = (uint32_t)stem_len;
         }
         pool->len += need;
-        pool->data[pool->len] = '\0';
+        d[need] = '\0';
         return;
     }
     t->norm = pool_add(c->pool, norm, norm_len);
     t->norm_len = (uint32_t)norm_len;
     t->stem = t->norm;
     t->stem_len = t->norm_len;
-    if (stem_len != STEM_SAME) {
+    if (!same) {
         t->stem = pool_add(c->pool, norm + norm_len, stem_len);
         t->stem_len = (uint32_t)stem_len;
     }
@@ -758,12 +754,26 @@ static bool fold_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
     return ok;
 }
 
-/* Folds the oldest pending token. */
+/* Folds the oldest pending token. A hinted one always goes through the
+ * cache (fold_token's last branch); when its entry is there, the record is
+ * filled here from it, which is most tokens: no call with the token's
+ * fields, no test of the paths that do not apply. */
 static bool complete_pending(tok_ctx *c)
 {
     const pending_token *p = &c->pending[c->first_pending];
     c->first_pending = (c->first_pending + 1) % PENDING;
     c->n_pending--;
+    if (p->hinted) {
+        size_t slot = 0, n = p->end - p->start;
+        const char *e = cache_find(cache_of(c, p->kind), p->h, c->text + p->start, n, &slot);
+        nf_token *t = e ? token_slot(c->tokens) : NULL;
+        if (t) {
+            *t = (nf_token){p->start, (uint32_t)n, 0, 0, 0, 0, p->kind, p->flags};
+            from_cache(c, t, e);
+            c->tokens->len += !c->pool->oom;
+            return !c->pool->oom;
+        }
+    }
     return fold_token(c, p->start, p->end, p->kind, p->flags, p->ascii, p->hinted, p->h);
 }
 
