@@ -39,7 +39,9 @@
  * cached before (documents, batch order or thread). When a table reaches
  * its bound it is emptied and refilled, which keeps memory per thread fixed.
  * A word that is not stemmed and folds through the fast paths (ASCII,
- * fold2) skips the cache: folding it costs less than the lookup.
+ * fold2) skips the cache: folding it costs less than the lookup. A missed
+ * word whose norm differs from it ("The") takes its stem from the norm's
+ * entry when that is there (folding is idempotent), not from the stemmer.
  * In token mode a found token waits in a ring of 16 before it is folded:
  * meanwhile its cache slot, then the arena entry the slot names, are
  * fetched, so the cache misses of successive words overlap; tokens are
@@ -598,6 +600,30 @@ static inline void from_cache(tok_ctx *c, nf_token *t, const char *e)
     }
 }
 
+/* A word's stem from the cache entry of its norm, when the norm differs
+ * from the raw bytes ("The", "Präsident's" ...) and is there: the stem is a
+ * function of the norm alone, and folding is idempotent (the norm of a
+ * norm is itself), so the entry keyed by the norm holds this word's norm
+ * and stem; the stemmer, a few thousand instructions a word, is skipped.
+ * t's norm is in the pool; the stem is added in compute_norm_stem's layout
+ * (STEM_SAME there: stem = norm). False when there is no such entry. */
+static bool stem_from_norm_entry(tok_ctx *c, nf_token *t, const char *raw, size_t n)
+{
+    const char *norm = c->pool->data + t->norm;
+    if (t->norm_len == n && same_raw(norm, raw, n))
+        return false;
+    size_t slot = 0;
+    const char *e = cache_find(c->cache, nfi_hash64(norm, t->norm_len), norm, t->norm_len, &slot);
+    if (!e)
+        return false;
+    size_t e_raw = get_u16(e), e_norm = get_u16(e + 2), e_stem = get_u16(e + 4);
+    if (e_stem != STEM_SAME) {
+        t->stem = pool_add(c->pool, e + 6 + e_raw + e_norm, e_stem);
+        t->stem_len = (uint32_t)e_stem;
+    }
+    return true;
+}
+
 /* Folds (and for words, stems) raw bytes into the pool. */
 static bool compute_norm_stem(tok_ctx *c, nf_token *t, const char *raw, size_t n, bool ascii)
 {
@@ -608,6 +634,8 @@ static bool compute_norm_stem(tok_ctx *c, nf_token *t, const char *raw, size_t n
     nfi_buf_putc(c->pool, '\0');
     t->stem = t->norm;
     t->stem_len = t->norm_len;
+    if (c->stemmer && t->kind == NF_TOKEN_WORD && stem_from_norm_entry(c, t, raw, n))
+        return !c->pool->oom;
     if (c->stemmer && t->kind == NF_TOKEN_WORD) {
         const sb_symbol *st = sb_stemmer_stem(c->stemmer, (const sb_symbol *)c->pool->data + t->norm, (int)t->norm_len);
         int st_len = sb_stemmer_length(c->stemmer);
