@@ -1039,6 +1039,56 @@ static size_t count_ascii_stretches(const char *text, size_t len, size_t i, bool
     return i;
 }
 
+/* Counting's second fast path, at a boundary count_ascii_stretches left
+ * at a non-ASCII byte or at a word that reaches one: the end of the word at
+ * i when it begins with a letter (so it is no number: '.' and ',' cannot
+ * join it) and is made of ASCII letters and digits and of two-byte word
+ * characters (never of a dictionary script), ending at an ASCII byte that
+ * cannot join it or at a character that is no word character and no
+ * apostrophe (a two-byte one, or U+2000-U+203F but for an English U+2019):
+ * what scan_word finds. A two-byte non-word character at i (NBSP,
+ * guillemets ...) is a separator: *skip is set and its end returned.
+ * Returns 0 for anything else: the general loop decides. */
+static size_t count_simple_word(const nfi_normalizer *nz, const char *text, size_t len, size_t i,
+                                bool keep_apostrophe, bool *skip)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    size_t start = i;
+    *skip = false;
+    while (i < len) {
+        unsigned b = u[i];
+        if (b < 0x80) {
+            if (ascii_alnum((unsigned char)b)) {
+                if (i == start && b <= '9')
+                    return 0; /* a number */
+                i++;
+                continue;
+            }
+            if (i == start || (b == '\'' && keep_apostrophe))
+                return 0;
+            return i;
+        }
+        if ((b & 0xE0) == 0xC0 && i + 1 < len && (u[i + 1] & 0xC0) == 0x80) {
+            unsigned k = (((b & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu)) - FOLD2_FIRST;
+            if (k >= FOLD2_END - FOLD2_FIRST)
+                return 0; /* overlong: the general loop */
+            if (nz->class2[k] == CLASS2_OTHER) {
+                *skip = i == start;
+                return i == start ? i + 2 : i;
+            }
+            if (i == start && nz->digit2[k])
+                return 0;
+            i += 2;
+            continue;
+        }
+        if (b == 0xE2 && i > start && i + 2 < len && u[i + 1] == 0x80 && (u[i + 2] & 0xC0) == 0x80 &&
+            !(keep_apostrophe && u[i + 2] == 0x99))
+            return i;
+        return 0;
+    }
+    return i > start ? i : 0;
+}
+
 /* Hash mode's fast path: the end of the token at i when it is a run of
  * ASCII letters, or of ASCII digits, that ends at an ASCII byte that cannot
  * join it to more (what scan_word would find: letters are joined only by
@@ -1330,13 +1380,27 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
     bool keep_apostrophe = lang && strcmp(lang, "en") == 0;
     size_t i = 0;
     while (i < len) {
-        if (c.count_only && (i = count_ascii_stretches(text, len, i, keep_apostrophe, &c.count)) >= len)
-            break;
+        /* each mode's fast path first (one test for counting, `clean`'s
+         * mode); without SSE2 hash mode takes tokens_fast too, which is
+         * right for it as well: emit serves every mode */
+        if (c.count_only) {
+            if ((i = count_ascii_stretches(text, len, i, keep_apostrophe, &c.count)) >= len)
+                break;
+            bool skip;
+            size_t end = count_simple_word(c.nz, text, len, i, keep_apostrophe, &skip);
+            if (end) {
+                c.count += !skip;
+                i = end;
+                continue;
+            }
+        }
 #ifdef __SSE2__
-        if (c.units && (i = units_fast(&c, text, len, i, keep_apostrophe)) >= len)
-            break;
+        else if (c.units) {
+            if ((i = units_fast(&c, text, len, i, keep_apostrophe)) >= len)
+                break;
+        }
 #endif
-        if (c.tokens && (i = tokens_fast(&c, text, len, i, keep_apostrophe)) >= len) {
+        else if ((i = tokens_fast(&c, text, len, i, keep_apostrophe)) >= len) {
             if (i == SIZE_MAX)
                 return nfi_fail(err, NF_ERR_NOMEM, "out of memory while tokenizing");
             break;
