@@ -132,6 +132,7 @@ struct nfi_normalizer {
     fold2 fold2[FOLD2_END - FOLD2_FIRST];
     uint8_t class2[FOLD2_END - FOLD2_FIRST];
     bool digit2[FOLD2_END - FOLD2_FIRST]; /* is_digit: a word it begins is a number */
+    uint8_t flags2[FOLD2_END - FOLD2_FIRST]; /* first_char_flags of a word it begins */
     uint8_t byte_class[256]; /* BYTE_* flags of ASCII bytes (0 for the others), for tokens_fast */
     UBreakIterator *words;
     stemmer_slot stemmers[MAX_STEMMERS];
@@ -179,6 +180,7 @@ static void fill_fold2(nfi_normalizer *nz)
 }
 
 static void fill_class2(nfi_normalizer *nz);
+static uint8_t first_char_flags(const char *text, size_t len, size_t i);
 static void fill_byte_class(nfi_normalizer *nz);
 
 nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
@@ -397,6 +399,8 @@ static void fill_class2(nfi_normalizer *nz)
     for (uint32_t cp = FOLD2_FIRST; cp < FOLD2_END; cp++) {
         size_t k = cp - FOLD2_FIRST;
         nz->digit2[k] = is_digit(cp);
+        char utf8[2] = {(char)(0xC0 | (cp >> 6)), (char)(0x80 | (cp & 0x3F))};
+        nz->flags2[k] = first_char_flags(utf8, 2, 0);
         nz->class2[k] = !is_word_char(cp) ? CLASS2_OTHER : nz->fold2[k].len ? CLASS2_FOLDS : CLASS2_GENERAL;
     }
 }
@@ -1039,21 +1043,22 @@ static size_t count_ascii_stretches(const char *text, size_t len, size_t i, bool
     return i;
 }
 
-/* Counting's second fast path, at a boundary count_ascii_stretches left
- * at a non-ASCII byte or at a word that reaches one: the end of the word at
- * i when it begins with a letter (so it is no number: '.' and ',' cannot
- * join it) and is made of ASCII letters and digits and of two-byte word
- * characters (never of a dictionary script), ending at an ASCII byte that
- * cannot join it or at a character that is no word character and no
- * apostrophe (a two-byte one, or U+2000-U+203F but for an English U+2019):
- * what scan_word finds. A two-byte non-word character at i (NBSP,
- * guillemets ...) is a separator: *skip is set and its end returned.
- * Returns 0 for anything else: the general loop decides. */
-static size_t count_simple_word(const nfi_normalizer *nz, const char *text, size_t len, size_t i,
-                                bool keep_apostrophe, bool *skip)
+/* The end of the word at i when it begins with a letter (so it is no
+ * number: '.' and ',' cannot join it) and is made of ASCII letters and
+ * digits and of two-byte word characters (never of a dictionary script),
+ * ending at an ASCII byte that cannot join it or at a character that is no
+ * word character and no apostrophe (a two-byte one, or U+2000-U+203F but
+ * for an English U+2019): what scan_word finds, *ascii as it sets it. A
+ * two-byte non-word character at i (NBSP, guillemets ...) is a separator:
+ * *skip is set and its end returned. Returns 0 for anything else (numbers,
+ * apostrophes that may join, other characters): the general loop decides.
+ * Counting and token mode take it where their ASCII paths stop. */
+static size_t simple_word_end(const nfi_normalizer *nz, const char *text, size_t len, size_t i,
+                              bool keep_apostrophe, bool *skip, bool *ascii)
 {
     const unsigned char *u = (const unsigned char *)text;
     size_t start = i;
+    bool high = false;
     *skip = false;
     while (i < len) {
         unsigned b = u[i];
@@ -1066,26 +1071,30 @@ static size_t count_simple_word(const nfi_normalizer *nz, const char *text, size
             }
             if (i == start || (b == '\'' && keep_apostrophe))
                 return 0;
-            return i;
+            break;
         }
         if ((b & 0xE0) == 0xC0 && i + 1 < len && (u[i + 1] & 0xC0) == 0x80) {
             unsigned k = (((b & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu)) - FOLD2_FIRST;
             if (k >= FOLD2_END - FOLD2_FIRST)
                 return 0; /* overlong: the general loop */
             if (nz->class2[k] == CLASS2_OTHER) {
-                *skip = i == start;
-                return i == start ? i + 2 : i;
+                if (i > start)
+                    break;
+                *skip = true;
+                return i + 2;
             }
             if (i == start && nz->digit2[k])
                 return 0;
+            high = true;
             i += 2;
             continue;
         }
         if (b == 0xE2 && i > start && i + 2 < len && u[i + 1] == 0x80 && (u[i + 2] & 0xC0) == 0x80 &&
             !(keep_apostrophe && u[i + 2] == 0x99))
-            return i;
+            break;
         return 0;
     }
+    *ascii = !high;
     return i > start ? i : 0;
 }
 
@@ -1343,12 +1352,14 @@ general:
 #endif
 
 /* Token mode's fast path from the boundary i: ASCII separators are
- * skipped (noting sentence ends as the loop below does) and a plain ASCII
+ * skipped (noting sentence ends as the loop below does), a plain ASCII
  * token (plain_ascii_token_end: what scan_word would find, ended by a byte
- * that cannot join it to more) is emitted with the flags the loop gives it,
- * without the general classification of its first character. Returns the
- * first boundary it leaves to the loop (a non-ASCII byte, a token that is
- * not plain, or len), or SIZE_MAX when emit fails. */
+ * that cannot join it to more) and a word of ASCII and two-byte letters
+ * (simple_word_end) are emitted with the flags the loop gives them (a
+ * two-byte first character's from the flags2 table), without the general
+ * classification of each character; two-byte separators are skipped (none
+ * ends a sentence). Returns the first boundary it leaves to the loop (a
+ * token neither takes, or len), or SIZE_MAX when emit fails. */
 static size_t tokens_fast(tok_ctx *c, const char *text, size_t len, size_t i, bool keep_apostrophe)
 {
     const uint8_t *cls = c->nz->byte_class;
@@ -1359,15 +1370,26 @@ static size_t tokens_fast(tok_ctx *c, const char *text, size_t len, size_t i, bo
             i++;
             continue;
         }
-        if (!(k & (BYTE_LETTER | BYTE_DIGIT)))
-            return i; /* non-ASCII */
-        size_t end = plain_ascii_token_end(text, len, i, keep_apostrophe);
-        if (!end)
+        size_t end = k ? plain_ascii_token_end(text, len, i, keep_apostrophe) : 0;
+        if (end) {
+            bool number = (k & BYTE_DIGIT) != 0;
+            if (!emit(c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0,
+                      true))
+                return SIZE_MAX;
+            i = end;
+            continue;
+        }
+        /* a word with two-byte letters, or a two-byte separator */
+        bool skip, ascii;
+        if (!(end = simple_word_end(c->nz, text, len, i, keep_apostrophe, &skip, &ascii)))
             return i;
-        bool number = (k & BYTE_DIGIT) != 0;
-        if (!emit(c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0,
-                  true))
-            return SIZE_MAX;
+        if (!skip) {
+            unsigned char b = (unsigned char)text[i];
+            uint8_t flags = b < 0x80 ? (k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0)
+                                     : c->nz->flags2[(((b & 0x1Fu) << 6) | (text[i + 1] & 0x3Fu)) - FOLD2_FIRST];
+            if (!emit(c, i, end, NF_TOKEN_WORD, flags, ascii))
+                return SIZE_MAX;
+        }
         i = end;
     }
     return i;
@@ -1386,8 +1408,8 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
         if (c.count_only) {
             if ((i = count_ascii_stretches(text, len, i, keep_apostrophe, &c.count)) >= len)
                 break;
-            bool skip;
-            size_t end = count_simple_word(c.nz, text, len, i, keep_apostrophe, &skip);
+            bool skip, ascii;
+            size_t end = simple_word_end(c.nz, text, len, i, keep_apostrophe, &skip, &ascii);
             if (end) {
                 c.count += !skip;
                 i = end;
