@@ -1053,8 +1053,9 @@ static size_t count_ascii_stretches(const char *text, size_t len, size_t i, bool
  * *skip is set and its end returned. Returns 0 for anything else (numbers,
  * apostrophes that may join, other characters): the general loop decides.
  * Counting and token mode take it where their ASCII paths stop. */
-static size_t simple_word_end(const nfi_normalizer *nz, const char *text, size_t len, size_t i,
-                              bool keep_apostrophe, bool *skip, bool *ascii)
+static inline __attribute__((always_inline)) size_t
+simple_word_end(const nfi_normalizer *nz, const char *text, size_t len, size_t i, bool keep_apostrophe, bool *skip,
+                bool *ascii)
 {
     const unsigned char *u = (const unsigned char *)text;
     size_t start = i;
