@@ -5,7 +5,9 @@
  *   Its count runs only when a UTF-8 lead byte of those blocks occurs.
  * - A function-word fast path: for the seven languages news comes in most
  *   (en, de, fr, es, it, pt, nl), words found only in one of them are
- *   counted through one hash table keyed by the word packed into 64 bits;
+ *   counted through one hash table keyed by the word packed into 64 bits
+ *   (a multiplier chosen at start-up gives each word a slot of its own, so
+ *   a lookup has no branch: a probe loop mispredicted on every word);
  *   when one language has at least FAST_MIN_HITS such words and FAST_RATIO
  *   times more than any other (samples of 200 bytes or more), it is the
  *   answer. This answers almost every long news text at several hundred
@@ -68,22 +70,26 @@ static const struct {
 #undef FAST
 };
 
-#define FAST_SLOTS 256 /* open addressing over the ~100 function words */
+#define N_FAST (sizeof fast_langs / sizeof *fast_langs)
+#define FAST_BITS 10
+#define FAST_SLOTS (1u << FAST_BITS) /* ~100 function words, each in a slot of its own */
 
-/* A function word of at most 7 bytes, lower-cased, packed little-endian
- * into a uint64 (0 = empty slot): one multiply and usually one compare per
- * word of text instead of a binary search per language. */
-typedef struct fast_slot {
-    uint64_t key;
-    int lang; /* index into fast_langs */
-} fast_slot;
-
+/* The function words, lower-cased and packed little-endian into a uint64
+ * (0 = empty slot; at most 7 bytes), placed by a multiplicative hash whose
+ * multiplier is chosen at start-up so that no two share a slot: a lookup
+ * is one load and one compare, with no branch (whether a word of text is a
+ * function word is unpredictable, and a probe loop mispredicted on it). */
 struct nf_langid {
-    fast_slot fast[FAST_SLOTS];
+    uint64_t fast_key[FAST_SLOTS];
+    uint8_t fast_lang[FAST_SLOTS]; /* index into fast_langs; N_FAST for empty slots */
+    uint64_t fast_mul;
     char code[12]; /* the last answer; valid until the next call */
 };
 
-static size_t fast_hash(uint64_t key) { return (size_t)((key * 0x9E3779B97F4A7C15u) >> 56); }
+static size_t fast_slot_of(const nf_langid *lid, uint64_t key)
+{
+    return (size_t)((key * lid->fast_mul) >> (64 - FAST_BITS));
+}
 
 static uint64_t pack_word(const char *w)
 {
@@ -93,24 +99,34 @@ static uint64_t pack_word(const char *w)
     return key;
 }
 
-static void fast_table_build(nf_langid *lid)
+/* Places every function word with multiplier mul; false when two distinct
+ * words share a slot (a word listed twice keeps its first language). */
+static bool fast_table_try(nf_langid *lid, uint64_t mul)
 {
-    for (size_t l = 0; l < sizeof fast_langs / sizeof *fast_langs; l++)
+    memset(lid->fast_key, 0, sizeof lid->fast_key);
+    memset(lid->fast_lang, N_FAST, sizeof lid->fast_lang);
+    lid->fast_mul = mul;
+    for (size_t l = 0; l < N_FAST; l++)
         for (size_t w = 0; w < fast_langs[l].n; w++) {
             uint64_t key = pack_word(fast_langs[l].words[w]);
-            size_t i = fast_hash(key);
-            while (lid->fast[i].key)
-                i = (i + 1) % FAST_SLOTS;
-            lid->fast[i] = (fast_slot){key, (int)l};
+            size_t i = fast_slot_of(lid, key);
+            if (lid->fast_key[i] && lid->fast_key[i] != key)
+                return false;
+            if (!lid->fast_key[i])
+                lid->fast_key[i] = key, lid->fast_lang[i] = (uint8_t)l;
         }
+    return true;
 }
 
-static int fast_lookup(const nf_langid *lid, uint64_t key)
+/* The first odd multiplier of a fixed sequence that separates the words
+ * (the same every run: the lists are constant; a few hundred tries at
+ * most for ~100 words in 1,024 slots). */
+static bool fast_table_build(nf_langid *lid)
 {
-    for (size_t i = fast_hash(key); lid->fast[i].key; i = (i + 1) % FAST_SLOTS)
-        if (lid->fast[i].key == key)
-            return lid->fast[i].lang;
-    return -1;
+    for (uint64_t k = 1; k < (1u << 20); k++)
+        if (fast_table_try(lid, nfi_mix64(k) | 1))
+            return true;
+    return false;
 }
 
 nf_status nf_langid_new(nf_langid **out, nf_error *err)
@@ -119,7 +135,10 @@ nf_status nf_langid_new(nf_langid **out, nf_error *err)
     nf_langid *lid = calloc(1, sizeof *lid);
     if (!lid)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    fast_table_build(lid);
+    if (!fast_table_build(lid)) {
+        free(lid);
+        return nfi_fail(err, NF_ERR_RESOURCE, "language identification: no hash separates the function words");
+    }
     *out = lid;
     return NF_OK;
 }
@@ -209,26 +228,24 @@ static uint64_t word_bits(const unsigned char *s, size_t n)
 
 /* The word text[start, end) counted for its language when it is a
  * function word (at most 7 bytes, lower-cased and packed as in the table;
- * from one 8-byte load where the sample has 8 bytes to read). */
+ * from one 8-byte load where the sample has 8 bytes to read). No branch
+ * on the word: a longer one is packed as 0 and not counted. */
 static inline void count_word(const nf_langid *lid, const unsigned char *s, size_t len, size_t start, size_t end,
                               size_t *hits)
 {
     size_t n = end - start;
-    if (n > 7)
-        return;
     uint64_t key = 0;
     if (start + 8 <= len) {
         uint64_t x;
         memcpy(&x, s + start, sizeof x);
         uint64_t high = x & NFI_SWAR_HIGH, upper = nfi_swar_in(x & ~NFI_SWAR_HIGH, 'A', 'Z') & ~high;
-        key = (x | upper >> 2) & ((1ull << (8 * n)) - 1);
+        key = (x | upper >> 2) & (n > 7 ? 0 : (1ull << (8 * n)) - 1);
     } else {
-        for (size_t k = 0; k < n; k++)
+        for (size_t k = 0; k < n && k < 8; k++)
             key |= (uint64_t)nfi_lower_ascii(s[start + k]) << (8 * k);
     }
-    int l = fast_lookup(lid, key);
-    if (l >= 0)
-        hits[l]++;
+    size_t slot = fast_slot_of(lid, key);
+    hits[lid->fast_lang[slot]] += (lid->fast_key[slot] == key) & (n <= 7);
 }
 
 /* The language of the function words, or NULL when they are not clear: at
@@ -238,8 +255,7 @@ static inline void count_word(const nf_langid *lid, const unsigned char *s, size
  * block is finished in the next. */
 static const char *fast_language(const nf_langid *lid, const char *text, size_t len, size_t min_hits)
 {
-    enum { N_FAST = sizeof fast_langs / sizeof *fast_langs };
-    size_t hits[N_FAST] = {0};
+    size_t hits[N_FAST + 1] = {0}; /* the last: empty slots, never counted */
     const unsigned char *s = (const unsigned char *)text;
     size_t open = SIZE_MAX; /* start of a word that goes on past the block before */
     for (size_t base = 0; base < len; base += 64) {
