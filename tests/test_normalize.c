@@ -4,7 +4,9 @@
 
 #include "text/text.h"
 
+#include <unicode/uchar.h>
 #include <unicode/unorm2.h>
+#include <unicode/uscript.h>
 #include <unicode/ustring.h>
 
 typedef struct toks {
@@ -217,6 +219,46 @@ static void test_unstemmed_fold_matches_icu(void **state)
     }
 }
 
+/* Words with two-byte characters take fast paths (normalize.c,
+ * simple_word_end and the flags2 table, in token and counting mode): every
+ * character of U+0080-U+07FF joins the word around it exactly when it is
+ * a letter, digit or mark, a word it begins carries its case and script
+ * flags, and counting agrees with the tokens. */
+static void test_two_byte_words(void **state)
+{
+    for (uint32_t cp = 0x80; cp < 0x800; cp++) {
+        char text[32];
+        snprintf(text, sizeof text, "ab%c%cc %c%cde x", 0xC0 | (int)(cp >> 6), 0x80 | (int)(cp & 0x3F),
+                 0xC0 | (int)(cp >> 6), 0x80 | (int)(cp & 0x3F));
+        toks t = tokenize(*state, text, "de");
+        bool word = u_isalnum((UChar32)cp) || (U_GET_GC_MASK((UChar32)cp) & U_GC_M_MASK);
+        if (word) {
+            assert_int_equal(t.v.len, 3);
+            assert_int_equal(t.v.items[0].len, 5);
+            const nf_token *k = &t.v.items[1];
+            assert_int_equal(k->start, 6);
+            assert_int_equal(k->len, 4);
+            UErrorCode e = U_ZERO_ERROR;
+            UScriptCode sc = uscript_getScript((UChar32)cp, &e);
+            bool upper = u_isupper((UChar32)cp) || u_istitle((UChar32)cp);
+            bool non_latin = sc != USCRIPT_LATIN && sc != USCRIPT_COMMON && sc != USCRIPT_INHERITED;
+            if (!u_isdigit((UChar32)cp)) {
+                assert_int_equal((k->flags & NF_TOKEN_CAPITALIZED) != 0, upper);
+                assert_int_equal((k->flags & NF_TOKEN_NON_LATIN) != 0, non_latin);
+            }
+        } else {
+            assert_int_equal(t.v.len, 4);
+            assert_int_equal(t.v.items[0].len, 2);
+            assert_int_equal(t.v.items[2].start, 8);
+        }
+        size_t count = 0;
+        nf_error err;
+        assert_int_equal(nfi_count_tokens(*state, text, strlen(text), "de", &count, &err), NF_OK);
+        assert_int_equal(count, t.v.len);
+        toks_free(&t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_garbage_is_bounded),
         cmocka_unit_test(test_count_matches_tokenize),
         cmocka_unit_test(test_unstemmed_fold_matches_icu),
+        cmocka_unit_test(test_two_byte_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -88,19 +88,20 @@ static size_t sort_unique(uint64_t *v, size_t n, uint64_t *scratch)
     return w;
 }
 
-/* The number of distinct values, with an open-addressing set in scratch
+/* The number of distinct values, with an open-addressing set in table
  * (a power of two >= 4n slots: at a quarter full at most, an insert rarely
  * probes a second slot, so the probe loop's exit is rarely mispredicted;
- * at half full it cost twice the time). */
-static size_t count_distinct(const uint64_t *v, size_t n, uint64_t *table, size_t cap)
+ * at half full it cost twice the time). The table is all zero on entry and
+ * is left all zero: the slots filled are noted in used (room for n) and
+ * emptied at the end, a store per distinct value instead of clearing the
+ * whole table (4-8 slots per value) for every document. */
+static size_t count_distinct(const uint64_t *v, size_t n, uint64_t *table, size_t cap, uint64_t *used)
 {
-    memset(table, 0, cap * sizeof *table);
-    size_t distinct = 0;
+    size_t filled = 0;
     bool zero = false;
     for (size_t i = 0; i < n; i++) {
         uint64_t x = v[i];
         if (x == 0) {
-            distinct += !zero;
             zero = true;
             continue;
         }
@@ -109,10 +110,12 @@ static size_t count_distinct(const uint64_t *v, size_t n, uint64_t *table, size_
             j = (j + 1) & (cap - 1);
         if (table[j] == 0) {
             table[j] = x;
-            distinct++;
+            used[filled++] = j;
         }
     }
-    return distinct;
+    for (size_t k = 0; k < filled; k++)
+        table[used[k]] = 0;
+    return filled + zero;
 }
 
 /* MinHash from ranks (nfi_mix64(shingle ^ seed)), see the file comment. */
@@ -351,12 +354,14 @@ static size_t pow2_at_least(size_t n)
 }
 
 /* Samples, signature, SimHash and counts of n shingles (sh, overwritten
- * when keep_shingles) into out; work holds pow2 >= 4n values. */
+ * when keep_shingles) into out. table: the distinct count's set, a power
+ * of two >= 4n values, all zero on entry and left so; rest: room for 2n
+ * values (the ranks and the samples) apart from it. */
 static nf_status sketch_shingles(uint64_t *sh, size_t n, const nfi_sketch_params *p, bool keep_shingles,
-                                 uint32_t *signature, uint64_t *work, size_t work_cap, nfi_sketch *out,
-                                 nf_error *err)
+                                 uint32_t *signature, uint64_t *table, size_t table_cap, uint64_t *rest,
+                                 nfi_sketch *out, nf_error *err)
 {
-    uint64_t *ranks = work, *picked = work + n;
+    uint64_t *ranks = rest, *picked = rest + n;
     ranks_and_minhash(sh, n, p->perms, p->seed, ranks, signature);
     out->signature = signature;
     if (p->simhash)
@@ -369,10 +374,10 @@ static nf_status sketch_shingles(uint64_t *sh, size_t n, const nfi_sketch_params
     memcpy(out->samples, picked, n_picked * sizeof *picked);
     out->n_samples = n_picked;
     if (keep_shingles) {
-        out->n_shingles = sort_unique(sh, n, work);
+        out->n_shingles = sort_unique(sh, n, ranks);
         out->shingles = sh;
     } else {
-        out->n_shingles = count_distinct(sh, n, work, work_cap);
+        out->n_shingles = count_distinct(sh, n, table, table_cap, ranks);
     }
     return NF_OK;
 }
@@ -384,6 +389,19 @@ static uint64_t *scratch_room(uint64_t **v, size_t *cap, size_t n)
     if (g)
         *v = g;
     return g;
+}
+
+/* The scratch's work buffer with room for 2 * table values. Invariant:
+ * the first half of scratch->work is all zero between documents (the
+ * distinct count's table lies there and is left zero; ranks and samples go
+ * to the second half), so only what a growth adds to that half is cleared. */
+static uint64_t *scratch_work(nfi_sketch_scratch *scratch, size_t table)
+{
+    size_t old_half = scratch->work_cap / 2;
+    uint64_t *work = scratch_room(&scratch->work, &scratch->work_cap, 2 * table);
+    if (work && scratch->work_cap / 2 > old_half)
+        memset(work + old_half, 0, (scratch->work_cap / 2 - old_half) * sizeof *work);
+    return work;
 }
 
 nf_status nfi_sketch_doc_with(const nf_clean_doc *doc, const nfi_sketch_params *p, bool keep_shingles,
@@ -426,10 +444,10 @@ nf_status nfi_sketch_doc_with(const nf_clean_doc *doc, const nfi_sketch_params *
     if (!sh)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     size_t n = nfi_shingle_hashes(units, n_units, p->ngram, sh);
-    size_t work_cap = pow2_at_least(4 * n);
-    uint64_t *work = scratch ? scratch_room(&scratch->work, &scratch->work_cap, work_cap)
-                             : malloc(work_cap * sizeof *work);
-    nf_status st = work ? sketch_shingles(sh, n, p, keep_shingles, signature, work, work_cap, out, err)
+    size_t table = pow2_at_least(4 * n);
+    uint64_t *work = scratch ? scratch_work(scratch, table) : calloc(2 * table, sizeof *work);
+    uint64_t *rest = work ? work + (scratch ? scratch->work_cap / 2 : table) : NULL;
+    nf_status st = work ? sketch_shingles(sh, n, p, keep_shingles, signature, work, table, rest, out, err)
                         : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (!scratch)
         free(work);

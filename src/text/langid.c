@@ -5,7 +5,9 @@
  *   Its count runs only when a UTF-8 lead byte of those blocks occurs.
  * - A function-word fast path: for the seven languages news comes in most
  *   (en, de, fr, es, it, pt, nl), words found only in one of them are
- *   counted through one hash table keyed by the word packed into 64 bits;
+ *   counted through one hash table keyed by the word packed into 64 bits
+ *   (a multiplier chosen at start-up gives each word a slot of its own, so
+ *   a lookup has no branch: a probe loop mispredicted on every word);
  *   when one language has at least FAST_MIN_HITS such words and FAST_RATIO
  *   times more than any other (samples of 200 bytes or more), it is the
  *   answer. This answers almost every long news text at several hundred
@@ -68,22 +70,26 @@ static const struct {
 #undef FAST
 };
 
-#define FAST_SLOTS 256 /* open addressing over the ~100 function words */
+#define N_FAST (sizeof fast_langs / sizeof *fast_langs)
+#define FAST_BITS 10
+#define FAST_SLOTS (1u << FAST_BITS) /* ~100 function words, each in a slot of its own */
 
-/* A function word of at most 7 bytes, lower-cased, packed little-endian
- * into a uint64 (0 = empty slot): one multiply and usually one compare per
- * word of text instead of a binary search per language. */
-typedef struct fast_slot {
-    uint64_t key;
-    int lang; /* index into fast_langs */
-} fast_slot;
-
+/* The function words, lower-cased and packed little-endian into a uint64
+ * (0 = empty slot; at most 7 bytes), placed by a multiplicative hash whose
+ * multiplier is chosen at start-up so that no two share a slot: a lookup
+ * is one load and one compare, with no branch (whether a word of text is a
+ * function word is unpredictable, and a probe loop mispredicted on it). */
 struct nf_langid {
-    fast_slot fast[FAST_SLOTS];
+    uint64_t fast_key[FAST_SLOTS];
+    uint8_t fast_lang[FAST_SLOTS]; /* index into fast_langs; N_FAST for empty slots */
+    uint64_t fast_mul;
     char code[12]; /* the last answer; valid until the next call */
 };
 
-static size_t fast_hash(uint64_t key) { return (size_t)((key * 0x9E3779B97F4A7C15u) >> 56); }
+static size_t fast_slot_of(const nf_langid *lid, uint64_t key)
+{
+    return (size_t)((key * lid->fast_mul) >> (64 - FAST_BITS));
+}
 
 static uint64_t pack_word(const char *w)
 {
@@ -93,24 +99,34 @@ static uint64_t pack_word(const char *w)
     return key;
 }
 
-static void fast_table_build(nf_langid *lid)
+/* Places every function word with multiplier mul; false when two distinct
+ * words share a slot (a word listed twice keeps its first language). */
+static bool fast_table_try(nf_langid *lid, uint64_t mul)
 {
-    for (size_t l = 0; l < sizeof fast_langs / sizeof *fast_langs; l++)
+    memset(lid->fast_key, 0, sizeof lid->fast_key);
+    memset(lid->fast_lang, N_FAST, sizeof lid->fast_lang);
+    lid->fast_mul = mul;
+    for (size_t l = 0; l < N_FAST; l++)
         for (size_t w = 0; w < fast_langs[l].n; w++) {
             uint64_t key = pack_word(fast_langs[l].words[w]);
-            size_t i = fast_hash(key);
-            while (lid->fast[i].key)
-                i = (i + 1) % FAST_SLOTS;
-            lid->fast[i] = (fast_slot){key, (int)l};
+            size_t i = fast_slot_of(lid, key);
+            if (lid->fast_key[i] && lid->fast_key[i] != key)
+                return false;
+            if (!lid->fast_key[i])
+                lid->fast_key[i] = key, lid->fast_lang[i] = (uint8_t)l;
         }
+    return true;
 }
 
-static int fast_lookup(const nf_langid *lid, uint64_t key)
+/* The first odd multiplier of a fixed sequence that separates the words
+ * (the same every run: the lists are constant; a few hundred tries at
+ * most for ~100 words in 1,024 slots). */
+static bool fast_table_build(nf_langid *lid)
 {
-    for (size_t i = fast_hash(key); lid->fast[i].key; i = (i + 1) % FAST_SLOTS)
-        if (lid->fast[i].key == key)
-            return lid->fast[i].lang;
-    return -1;
+    for (uint64_t k = 1; k < (1u << 20); k++)
+        if (fast_table_try(lid, nfi_mix64(k) | 1))
+            return true;
+    return false;
 }
 
 nf_status nf_langid_new(nf_langid **out, nf_error *err)
@@ -119,7 +135,10 @@ nf_status nf_langid_new(nf_langid **out, nf_error *err)
     nf_langid *lid = calloc(1, sizeof *lid);
     if (!lid)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    fast_table_build(lid);
+    if (!fast_table_build(lid)) {
+        free(lid);
+        return nfi_fail(err, NF_ERR_RESOURCE, "language identification: no hash separates the function words");
+    }
     *out = lid;
     return NF_OK;
 }
@@ -183,72 +202,86 @@ static size_t utf8_floor(const char *s, size_t len)
     return len;
 }
 
-/* A word byte for the fast path: an ASCII letter or any non-ASCII byte. */
-static bool word_byte(unsigned char c) { return c >= 0x80 || ((c | 32) >= 'a' && (c | 32) <= 'z'); }
-
-/* At a word byte s[0] with 8 bytes readable: the word's length when it is
- * at most 7 bytes (*key then its lower-cased bytes, packed), or 0 when it
- * is longer. Word bytes are ASCII letters and bytes >= 0x80, as in
- * word_byte; the letter test runs on the bytes without their high bit, so
- * no carry crosses a byte. */
-static size_t short_word_at(const unsigned char *s, uint64_t *key)
+/* The word bytes among the n <= 64 bytes at s as bits (bit k: byte k): an
+ * ASCII letter or any byte >= 0x80. 8 bytes at a time: the letter test runs
+ * on the bytes without their high bit, so no carry crosses a byte; each
+ * byte's flag is gathered into one bit by a multiply. Bytes past n (the
+ * sample's end, padded with zeros) are no word bytes. */
+static uint64_t word_bits(const unsigned char *s, size_t n)
 {
-    uint64_t x;
-    memcpy(&x, s, sizeof x);
-    uint64_t high = x & NFI_SWAR_HIGH, low7 = x & ~NFI_SWAR_HIGH;
-    uint64_t word = high | nfi_swar_in(low7 | NFI_SWAR_ONES * 32, 'a', 'z');
-    uint64_t ends = ~word & NFI_SWAR_HIGH;
-    if (!ends)
-        return 0;
-    size_t n = (size_t)__builtin_ctzll(ends) / 8;
-    uint64_t upper = nfi_swar_in(low7, 'A', 'Z') & ~high;
-    *key = (x | upper >> 2) & ((1ull << (8 * n)) - 1);
-    return n;
+    unsigned char pad[64];
+    if (n < 64) {
+        memset(pad, 0, sizeof pad);
+        memcpy(pad, s, n);
+        s = pad;
+    }
+    uint64_t bits = 0;
+    for (unsigned k = 0; k < 64; k += 8) {
+        uint64_t x;
+        memcpy(&x, s + k, sizeof x);
+        uint64_t high = x & NFI_SWAR_HIGH;
+        uint64_t word = high | nfi_swar_in((x & ~NFI_SWAR_HIGH) | NFI_SWAR_ONES * 32, 'a', 'z');
+        bits |= (((word >> 7) * 0x0102040810204080ull) >> 56) << k;
+    }
+    return bits;
+}
+
+/* The word text[start, end) counted for its language when it is a
+ * function word (at most 7 bytes, lower-cased and packed as in the table;
+ * from one 8-byte load where the sample has 8 bytes to read). No branch
+ * on the word: a longer one is packed as 0 and not counted. */
+static inline void count_word(const nf_langid *lid, const unsigned char *s, size_t len, size_t start, size_t end,
+                              size_t *hits)
+{
+    size_t n = end - start;
+    uint64_t key = 0;
+    if (start + 8 <= len) {
+        uint64_t x;
+        memcpy(&x, s + start, sizeof x);
+        uint64_t high = x & NFI_SWAR_HIGH, upper = nfi_swar_in(x & ~NFI_SWAR_HIGH, 'A', 'Z') & ~high;
+        key = (x | upper >> 2) & (n > 7 ? 0 : (1ull << (8 * n)) - 1);
+    } else {
+        for (size_t k = 0; k < n && k < 8; k++)
+            key |= (uint64_t)nfi_lower_ascii(s[start + k]) << (8 * k);
+    }
+    size_t slot = fast_slot_of(lid, key);
+    hits[lid->fast_lang[slot]] += (lid->fast_key[slot] == key) & (n <= 7);
 }
 
 /* The language of the function words, or NULL when they are not clear: at
- * least min_hits of them and FAST_RATIO times more than any other. */
+ * least min_hits of them and FAST_RATIO times more than any other. Words
+ * are the maximal runs of word bytes (word_bits), found 64 bytes at a time
+ * from the bits of their starts and ends; a word that reaches the end of a
+ * block is finished in the next. */
 static const char *fast_language(const nf_langid *lid, const char *text, size_t len, size_t min_hits)
 {
-    enum { N_FAST = sizeof fast_langs / sizeof *fast_langs };
-    size_t hits[N_FAST] = {0};
+    size_t hits[N_FAST + 1] = {0}; /* the last: empty slots, never counted */
     const unsigned char *s = (const unsigned char *)text;
-    for (size_t i = 0; i < len;) {
-        while (i < len && !word_byte(s[i]))
-            i++;
-        uint64_t key = 0;
-        size_t n = i + 8 <= len ? short_word_at(s + i, &key) : 0;
-        if (n) { /* the usual short word, from one load */
-            i += n;
-            int l = fast_lookup(lid, key);
-            if (l >= 0)
-                hits[l]++;
-            continue;
+    size_t open = SIZE_MAX; /* start of a word that goes on past the block before */
+    for (size_t base = 0; base < len; base += 64) {
+        uint64_t w = word_bits(s + base, len - base < 64 ? len - base : 64);
+        if (open != SIZE_MAX) {
+            if (w == ~0ull)
+                continue;
+            unsigned e = (unsigned)__builtin_ctzll(~w);
+            count_word(lid, s, len, open, base + e, hits);
+            open = SIZE_MAX;
+            w &= ~0ull << e; /* e < 64 */
         }
-        size_t start = i;
-        while (i + 8 <= len) { /* a long word (German has many): passed over 8 bytes at a time */
-            uint64_t x;
-            memcpy(&x, s + i, sizeof x);
-            uint64_t word = (x & NFI_SWAR_HIGH) | nfi_swar_in((x & ~NFI_SWAR_HIGH) | NFI_SWAR_ONES * 32, 'a', 'z');
-            uint64_t ends = ~word & NFI_SWAR_HIGH;
-            if (ends) {
-                i += (size_t)__builtin_ctzll(ends) / 8;
+        while (w) {
+            unsigned st = (unsigned)__builtin_ctzll(w);
+            uint64_t rest = ~w & (~0ull << st); /* non-word bytes from st on */
+            if (!rest) {
+                open = base + st;
                 break;
             }
-            i += 8;
+            unsigned e = (unsigned)__builtin_ctzll(rest);
+            count_word(lid, s, len, base + st, base + e, hits);
+            w &= ~0ull << e; /* e < 64 */
         }
-        while (i < len && word_byte(s[i]))
-            i++;
-        n = i - start;
-        if (n == 0 || n > 7) /* the lists hold words of up to 7 bytes */
-            continue;
-        key = 0; /* packed only for words that can be in the lists */
-        for (size_t k = 0; k < n; k++)
-            key |= (uint64_t)nfi_lower_ascii(s[start + k]) << (8 * k);
-        int l = fast_lookup(lid, key);
-        if (l >= 0)
-            hits[l]++;
     }
+    if (open != SIZE_MAX)
+        count_word(lid, s, len, open, len, hits);
     size_t best = 0, second = 0;
     for (size_t l = 1; l < N_FAST; l++)
         if (hits[l] > hits[best])
@@ -262,18 +295,16 @@ static const char *fast_language(const nf_langid *lid, const char *text, size_t 
 /* Whether text may hold Hangul, Kana or Han: a UTF-8 lead byte of
  * U+1000-1FFF (0xE1) or U+3000-DFFF (0xE3-0xED). Without one the script
  * counts are all zero; punctuation such as U+201E (0xE2) does not count.
- * One branch-free pass the compiler vectorizes. */
+ * One pass, 8 bytes at a time. */
 static bool may_have_cjk(const char *text, size_t len)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
-    for (uint64_t x; i + 8 <= len; i += 8) { /* ASCII words passed over 8 bytes at a time */
+    for (uint64_t x; i + 8 <= len; i += 8) { /* 8 bytes at a time, tested on their low 7 bits (exact, no carries) */
         memcpy(&x, s + i, sizeof x);
-        if (!(x & NFI_SWAR_HIGH))
-            continue;
-        for (size_t k = i; k < i + 8; k++)
-            if (s[k] == 0xE1 || (s[k] >= 0xE3 && s[k] <= 0xED))
-                return true;
+        uint64_t low7 = x & ~NFI_SWAR_HIGH; /* 0xE1-0xED but 0xE2: 0x61-0x6D but 0x62 with the high bit */
+        if (x & NFI_SWAR_HIGH & nfi_swar_in(low7, 0x61, 0x6D) & ~nfi_swar_eq(low7, 0x62))
+            return true;
     }
     for (; i < len; i++)
         if (s[i] == 0xE1 || (s[i] >= 0xE3 && s[i] <= 0xED))

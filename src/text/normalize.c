@@ -39,7 +39,9 @@
  * cached before (documents, batch order or thread). When a table reaches
  * its bound it is emptied and refilled, which keeps memory per thread fixed.
  * A word that is not stemmed and folds through the fast paths (ASCII,
- * fold2) skips the cache: folding it costs less than the lookup.
+ * fold2) skips the cache: folding it costs less than the lookup. A missed
+ * word whose norm differs from it ("The") takes its stem from the norm's
+ * entry when that is there (folding is idempotent), not from the stemmer.
  * In token mode a found token waits in a ring of 16 before it is folded:
  * meanwhile its cache slot, then the arena entry the slot names, are
  * fetched, so the cache misses of successive words overlap; tokens are
@@ -130,6 +132,8 @@ struct nfi_normalizer {
     fold2 fold2[FOLD2_END - FOLD2_FIRST];
     uint8_t class2[FOLD2_END - FOLD2_FIRST];
     bool digit2[FOLD2_END - FOLD2_FIRST]; /* is_digit: a word it begins is a number */
+    uint8_t flags2[FOLD2_END - FOLD2_FIRST]; /* first_char_flags of a word it begins */
+    uint8_t byte_class[256]; /* BYTE_* flags of ASCII bytes (0 for the others), for tokens_fast */
     UBreakIterator *words;
     stemmer_slot stemmers[MAX_STEMMERS];
     size_t n_stemmers;
@@ -176,6 +180,8 @@ static void fill_fold2(nfi_normalizer *nz)
 }
 
 static void fill_class2(nfi_normalizer *nz);
+static uint8_t first_char_flags(const char *text, size_t len, size_t i);
+static void fill_byte_class(nfi_normalizer *nz);
 
 nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
 {
@@ -191,6 +197,7 @@ nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
         fill_fold2(nz);
     if (U_SUCCESS(uerr))
         fill_class2(nz);
+    fill_byte_class(nz);
     if (U_FAILURE(uerr)) {
         nfi_normalizer_free(nz);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU initialisation failed: %s", u_errorName(uerr));
@@ -316,7 +323,9 @@ static void cache_put(word_cache *wc, uint64_t h, const char *raw, size_t n, con
         wc->arena.len = 0;
     }
     size_t slot = 0;
-    if (cache_find(wc, h, raw, n, &slot) || !nfi_buf_reserve(&wc->arena, need))
+    /* 16 bytes of room past every entry: from_cache copies norms and stems
+     * of up to 16 bytes as one 16-byte move, which may read past the last */
+    if (cache_find(wc, h, raw, n, &slot) || !nfi_buf_reserve(&wc->arena, need + 16))
         return;
     uint16_t lens[3] = {(uint16_t)n, (uint16_t)norm_len, (uint16_t)(stem_same ? STEM_SAME : stem_len)};
     char *e = wc->arena.data + wc->arena.len;
@@ -390,7 +399,33 @@ static void fill_class2(nfi_normalizer *nz)
     for (uint32_t cp = FOLD2_FIRST; cp < FOLD2_END; cp++) {
         size_t k = cp - FOLD2_FIRST;
         nz->digit2[k] = is_digit(cp);
+        char utf8[2] = {(char)(0xC0 | (cp >> 6)), (char)(0x80 | (cp & 0x3F))};
+        nz->flags2[k] = first_char_flags(utf8, 2, 0);
         nz->class2[k] = !is_word_char(cp) ? CLASS2_OTHER : nz->fold2[k].len ? CLASS2_FOLDS : CLASS2_GENERAL;
+    }
+}
+
+/* What an ASCII byte is to tokens_fast: a separator (no letter or digit:
+ * between tokens it is skipped), one of those that start a sentence (the
+ * ones scan_tokens checks), a letter, an upper-case letter, a digit. */
+enum { BYTE_SEP = 1, BYTE_SENTENCE = 2, BYTE_LETTER = 4, BYTE_UPPER = 8, BYTE_DIGIT = 16 };
+
+static void fill_byte_class(nfi_normalizer *nz)
+{
+    memset(nz->byte_class, 0, sizeof nz->byte_class);
+    for (unsigned b = 0; b < 0x80; b++) {
+        uint8_t k = 0;
+        if (!ascii_alnum((unsigned char)b))
+            k |= BYTE_SEP;
+        if (b == '\n' || b == '.' || b == '!' || b == '?' || b == ':')
+            k |= BYTE_SENTENCE;
+        if ((unsigned)((b | 32) - 'a') < 26u)
+            k |= BYTE_LETTER;
+        if (b >= 'A' && b <= 'Z')
+            k |= BYTE_UPPER;
+        if (b >= '0' && b <= '9')
+            k |= BYTE_DIGIT;
+        nz->byte_class[b] = k;
     }
 }
 
@@ -520,59 +555,77 @@ static uint32_t pool_add(nfi_buf *pool, const char *s, size_t n)
     return at;
 }
 
-/* n bytes from s to d: words are short, so up to 16 bytes two
- * overlapping moves each way do it without a call. */
-static inline void copy_short(char *d, const char *s, size_t n)
+/* 16 bytes from s to d (SSE2: one load and one store). */
+static inline void copy16(char *d, const char *s)
 {
-    if (n >= 8 && n <= 16) {
-        uint64_t x, y;
-        memcpy(&x, s, 8), memcpy(&y, s + n - 8, 8);
-        memcpy(d, &x, 8), memcpy(d + n - 8, &y, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t x, y;
-        memcpy(&x, s, 4), memcpy(&y, s + n - 4, 4);
-        memcpy(d, &x, 4), memcpy(d + n - 4, &y, 4);
-    } else if (n < 4) {
-        for (size_t i = 0; i < n; i++)
-            d[i] = s[i];
-    } else {
-        memcpy(d, s, n);
-    }
+#ifdef __SSE2__
+    _mm_storeu_si128((__m128i *)(void *)d, _mm_loadu_si128((const __m128i *)(const void *)s));
+#else
+    memcpy(d, s, 16);
+#endif
 }
 
-/* norm and stem of a word from the cache entry e: where the pool has room
- * (it is sized from the text: nearly always), both strings and their NULs
- * in one step, the layout pool_add makes. */
-static void from_cache(tok_ctx *c, nf_token *t, const char *e)
+/* norm and stem of a word from the cache entry e into the pool, with
+ * their NULs (the layout pool_add makes). Where both are at most 16 bytes
+ * and the pool has room for 16-byte moves past them (it is sized from the
+ * text: nearly always), each is one move (the arena has 16 bytes of room
+ * past every entry, cache_put; bytes moved past a string are overwritten
+ * by its NUL and what follows, or lie past the pool's length). */
+static inline void from_cache(tok_ctx *c, nf_token *t, const char *e)
 {
     size_t raw_len = get_u16(e), norm_len = get_u16(e + 2), stem_len = get_u16(e + 4);
     const char *norm = e + 6 + raw_len;
     nfi_buf *pool = c->pool;
-    size_t need = norm_len + 1 + (stem_len != STEM_SAME ? stem_len + 1 : 0);
-    if (!pool->oom && pool->len + need + 1 <= pool->cap) {
+    bool same = stem_len == STEM_SAME;
+    size_t need = norm_len + 1 + (same ? 0 : stem_len + 1);
+    if (!pool->oom && norm_len <= 16 && (same || stem_len <= 16) && pool->len + need + 34 <= pool->cap) {
         char *d = pool->data + pool->len;
-        copy_short(d, norm, norm_len);
+        copy16(d, norm);
         d[norm_len] = '\0';
         t->norm = t->stem = (uint32_t)pool->len;
         t->norm_len = t->stem_len = (uint32_t)norm_len;
-        if (stem_len != STEM_SAME) {
-            copy_short(d + norm_len + 1, norm + norm_len, stem_len);
-            d[norm_len + 1 + stem_len] = '\0';
+        if (!same) {
+            copy16(d + norm_len + 1, norm + norm_len);
+            d[need - 1] = '\0';
             t->stem = (uint32_t)(pool->len + norm_len + 1);
             t->stem_len = (uint32_t)stem_len;
         }
         pool->len += need;
-        pool->data[pool->len] = '\0';
+        d[need] = '\0';
         return;
     }
     t->norm = pool_add(c->pool, norm, norm_len);
     t->norm_len = (uint32_t)norm_len;
     t->stem = t->norm;
     t->stem_len = t->norm_len;
-    if (stem_len != STEM_SAME) {
+    if (!same) {
         t->stem = pool_add(c->pool, norm + norm_len, stem_len);
         t->stem_len = (uint32_t)stem_len;
     }
+}
+
+/* A word's stem from the cache entry of its norm, when the norm differs
+ * from the raw bytes ("The", "Präsident's" ...) and is there: the stem is a
+ * function of the norm alone, and folding is idempotent (the norm of a
+ * norm is itself), so the entry keyed by the norm holds this word's norm
+ * and stem; the stemmer, a few thousand instructions a word, is skipped.
+ * t's norm is in the pool; the stem is added in compute_norm_stem's layout
+ * (STEM_SAME there: stem = norm). False when there is no such entry. */
+static bool stem_from_norm_entry(tok_ctx *c, nf_token *t, const char *raw, size_t n)
+{
+    const char *norm = c->pool->data + t->norm;
+    if (t->norm_len == n && same_raw(norm, raw, n))
+        return false;
+    size_t slot = 0;
+    const char *e = cache_find(c->cache, nfi_hash64(norm, t->norm_len), norm, t->norm_len, &slot);
+    if (!e)
+        return false;
+    size_t e_raw = get_u16(e), e_norm = get_u16(e + 2), e_stem = get_u16(e + 4);
+    if (e_stem != STEM_SAME) {
+        t->stem = pool_add(c->pool, e + 6 + e_raw + e_norm, e_stem);
+        t->stem_len = (uint32_t)e_stem;
+    }
+    return true;
 }
 
 /* Folds (and for words, stems) raw bytes into the pool. */
@@ -585,6 +638,8 @@ static bool compute_norm_stem(tok_ctx *c, nf_token *t, const char *raw, size_t n
     nfi_buf_putc(c->pool, '\0');
     t->stem = t->norm;
     t->stem_len = t->norm_len;
+    if (c->stemmer && t->kind == NF_TOKEN_WORD && stem_from_norm_entry(c, t, raw, n))
+        return !c->pool->oom;
     if (c->stemmer && t->kind == NF_TOKEN_WORD) {
         const sb_symbol *st = sb_stemmer_stem(c->stemmer, (const sb_symbol *)c->pool->data + t->norm, (int)t->norm_len);
         int st_len = sb_stemmer_length(c->stemmer);
@@ -731,12 +786,26 @@ static bool fold_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
     return ok;
 }
 
-/* Folds the oldest pending token. */
+/* Folds the oldest pending token. A hinted one always goes through the
+ * cache (fold_token's last branch); when its entry is there, the record is
+ * filled here from it, which is most tokens: no call with the token's
+ * fields, no test of the paths that do not apply. */
 static bool complete_pending(tok_ctx *c)
 {
     const pending_token *p = &c->pending[c->first_pending];
     c->first_pending = (c->first_pending + 1) % PENDING;
     c->n_pending--;
+    if (p->hinted) {
+        size_t slot = 0, n = p->end - p->start;
+        const char *e = cache_find(cache_of(c, p->kind), p->h, c->text + p->start, n, &slot);
+        nf_token *t = e ? token_slot(c->tokens) : NULL;
+        if (t) {
+            *t = (nf_token){p->start, (uint32_t)n, 0, 0, 0, 0, p->kind, p->flags};
+            from_cache(c, t, e);
+            c->tokens->len += !c->pool->oom;
+            return !c->pool->oom;
+        }
+    }
     return fold_token(c, p->start, p->end, p->kind, p->flags, p->ascii, p->hinted, p->h);
 }
 
@@ -972,6 +1041,62 @@ static size_t count_ascii_stretches(const char *text, size_t len, size_t i, bool
         return run_start;
     }
     return i;
+}
+
+/* The end of the word at i when it begins with a letter (so it is no
+ * number: '.' and ',' cannot join it) and is made of ASCII letters and
+ * digits and of two-byte word characters (never of a dictionary script),
+ * ending at an ASCII byte that cannot join it or at a character that is no
+ * word character and no apostrophe (a two-byte one, or U+2000-U+203F but
+ * for an English U+2019): what scan_word finds, *ascii as it sets it. A
+ * two-byte non-word character at i (NBSP, guillemets ...) is a separator:
+ * *skip is set and its end returned. Returns 0 for anything else (numbers,
+ * apostrophes that may join, other characters): the general loop decides.
+ * Counting and token mode take it where their ASCII paths stop. */
+static inline __attribute__((always_inline)) size_t
+simple_word_end(const nfi_normalizer *nz, const char *text, size_t len, size_t i, bool keep_apostrophe, bool *skip,
+                bool *ascii)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    size_t start = i;
+    bool high = false;
+    *skip = false;
+    while (i < len) {
+        unsigned b = u[i];
+        if (b < 0x80) {
+            if (ascii_alnum((unsigned char)b)) {
+                if (i == start && b <= '9')
+                    return 0; /* a number */
+                i++;
+                continue;
+            }
+            if (i == start || (b == '\'' && keep_apostrophe))
+                return 0;
+            break;
+        }
+        if ((b & 0xE0) == 0xC0 && i + 1 < len && (u[i + 1] & 0xC0) == 0x80) {
+            unsigned k = (((b & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu)) - FOLD2_FIRST;
+            if (k >= FOLD2_END - FOLD2_FIRST)
+                return 0; /* overlong: the general loop */
+            if (nz->class2[k] == CLASS2_OTHER) {
+                if (i > start)
+                    break;
+                *skip = true;
+                return i + 2;
+            }
+            if (i == start && nz->digit2[k])
+                return 0;
+            high = true;
+            i += 2;
+            continue;
+        }
+        if (b == 0xE2 && i > start && i + 2 < len && u[i + 1] == 0x80 && (u[i + 2] & 0xC0) == 0x80 &&
+            !(keep_apostrophe && u[i + 2] == 0x99))
+            break;
+        return 0;
+    }
+    *ascii = !high;
+    return i > start ? i : 0;
 }
 
 /* Hash mode's fast path: the end of the token at i when it is a run of
@@ -1227,6 +1352,50 @@ general:
 }
 #endif
 
+/* Token mode's fast path from the boundary i: ASCII separators are
+ * skipped (noting sentence ends as the loop below does), a plain ASCII
+ * token (plain_ascii_token_end: what scan_word would find, ended by a byte
+ * that cannot join it to more) and a word of ASCII and two-byte letters
+ * (simple_word_end) are emitted with the flags the loop gives them (a
+ * two-byte first character's from the flags2 table), without the general
+ * classification of each character; two-byte separators are skipped (none
+ * ends a sentence). Returns the first boundary it leaves to the loop (a
+ * token neither takes, or len), or SIZE_MAX when emit fails. */
+static size_t tokens_fast(tok_ctx *c, const char *text, size_t len, size_t i, bool keep_apostrophe)
+{
+    const uint8_t *cls = c->nz->byte_class;
+    while (i < len) {
+        uint8_t k = cls[(unsigned char)text[i]];
+        if (k & BYTE_SEP) {
+            c->sentence_start |= (k & BYTE_SENTENCE) != 0;
+            i++;
+            continue;
+        }
+        size_t end = k ? plain_ascii_token_end(text, len, i, keep_apostrophe) : 0;
+        if (end) {
+            bool number = (k & BYTE_DIGIT) != 0;
+            if (!emit(c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0,
+                      true))
+                return SIZE_MAX;
+            i = end;
+            continue;
+        }
+        /* a word with two-byte letters, or a two-byte separator */
+        bool skip, ascii;
+        if (!(end = simple_word_end(c->nz, text, len, i, keep_apostrophe, &skip, &ascii)))
+            return i;
+        if (!skip) {
+            unsigned char b = (unsigned char)text[i];
+            uint8_t flags = b < 0x80 ? (k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0)
+                                     : c->nz->flags2[(((b & 0x1Fu) << 6) | (text[i + 1] & 0x3Fu)) - FOLD2_FIRST];
+            if (!emit(c, i, end, NF_TOKEN_WORD, flags, ascii))
+                return SIZE_MAX;
+        }
+        i = end;
+    }
+    return i;
+}
+
 /* The one segmentation loop of nfi_tokenize and nfi_count_tokens. */
 static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, const char *lang, nf_error *err)
 {
@@ -1234,12 +1403,31 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
     bool keep_apostrophe = lang && strcmp(lang, "en") == 0;
     size_t i = 0;
     while (i < len) {
-        if (c.count_only && (i = count_ascii_stretches(text, len, i, keep_apostrophe, &c.count)) >= len)
-            break;
+        /* each mode's fast path first (one test for counting, `clean`'s
+         * mode); without SSE2 hash mode takes tokens_fast too, which is
+         * right for it as well: emit serves every mode */
+        if (c.count_only) {
+            if ((i = count_ascii_stretches(text, len, i, keep_apostrophe, &c.count)) >= len)
+                break;
+            bool skip, ascii;
+            size_t end = simple_word_end(c.nz, text, len, i, keep_apostrophe, &skip, &ascii);
+            if (end) {
+                c.count += !skip;
+                i = end;
+                continue;
+            }
+        }
 #ifdef __SSE2__
-        if (c.units && (i = units_fast(&c, text, len, i, keep_apostrophe)) >= len)
-            break;
+        else if (c.units) {
+            if ((i = units_fast(&c, text, len, i, keep_apostrophe)) >= len)
+                break;
+        }
 #endif
+        else if ((i = tokens_fast(&c, text, len, i, keep_apostrophe)) >= len) {
+            if (i == SIZE_MAX)
+                return nfi_fail(err, NF_ERR_NOMEM, "out of memory while tokenizing");
+            break;
+        }
         unsigned char b = (unsigned char)text[i];
         if (b < 0x80 && !ascii_alnum(b)) { /* the else branch below, for ASCII */
             if (b == '\n' || b == '.' || b == '!' || b == '?' || b == ':')
