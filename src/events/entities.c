@@ -711,22 +711,27 @@ typedef struct run_tok {
     uint8_t weak, flags; /* flags: TF_* with the separator */
 } run_tok;
 
-static void put_piece(nfi_buf *b, const char *s, size_t n)
-{
-    if (n > MAX_PIECE)
-        n = MAX_PIECE;
-    nfi_buf_putc(b, (char)(unsigned char)n);
-    nfi_buf_append(b, s, n);
-}
+/* The bytes a piece of n bytes takes in a run: its length byte, then at
+ * most MAX_PIECE bytes. */
+static size_t piece_size(size_t n) { return 1 + (n < MAX_PIECE ? n : MAX_PIECE); }
 
-/* put_piece into room already reserved; returns the end of what it wrote. */
+/* A piece into room already reserved (piece_size); returns the end of
+ * what it wrote. */
 static char *write_piece(char *w, const char *s, size_t n)
 {
-    if (n > MAX_PIECE)
-        n = MAX_PIECE;
+    n = piece_size(n) - 1;
     *w++ = (char)(unsigned char)n;
     memcpy(w, s, n);
     return w + n;
+}
+
+static void put_piece(nfi_buf *b, const char *s, size_t n)
+{
+    if (!nfi_buf_reserve(b, piece_size(n)))
+        return; /* b->oom tells */
+    char *end = write_piece(b->data + b->len, s, n);
+    *end = '\0';
+    b->len = (size_t)(end - b->data);
 }
 
 /* Serializes a run (see RUN_HEADLINE): head, then per token flags, key,
@@ -741,10 +746,9 @@ static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head,
     if (!created)
         return true;
     nfi_buf *b = &out->runs;
-    size_t need = 1; /* one reservation, then plain stores (the serialization of put_piece) */
+    size_t need = 1; /* one reservation, then plain stores */
     for (size_t k = 0; k < n; k++)
-        need += 3 + (rt[k].key_len < MAX_PIECE ? rt[k].key_len : MAX_PIECE) +
-                (rt[k].disp_len < MAX_PIECE ? rt[k].disp_len : MAX_PIECE);
+        need += 1 + piece_size(rt[k].key_len) + piece_size(rt[k].disp_len);
     if (!nfi_buf_reserve(b, need))
         return false;
     char *w = b->data + b->len;
