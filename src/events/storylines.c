@@ -81,51 +81,6 @@ typedef struct sl_at {
     uint32_t list, before;
 } sl_at;
 
-/* Appends e to the lists of its profile features of channels [ch_from,
- * ch_to); at (NULL: not wanted) gets, per feature in that order, where
- * (sl_at). */
-static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from, int ch_to,
-                        sl_at *at)
-{
-    for (int ch = ch_from; ch < ch_to; ch++) {
-        for (uint32_t i = 0; i < p->ch[ch].n; i++) {
-            bool created;
-            uint64_t *v = nfi_hmap_put(&ix->map, p->ch[ch].f[i].hash + (uint64_t)ch, &created);
-            if (!v)
-                return false;
-            if (created) {
-                if (ix->n == ix->cap) {
-                    size_t cap = ix->cap ? ix->cap * 2 : 256;
-                    slist *l = realloc(ix->lists, cap * sizeof *l);
-                    if (!l)
-                        return false;
-                    ix->lists = l;
-                    ix->cap = cap;
-                }
-                memset(&ix->lists[ix->n], 0, sizeof *ix->lists);
-                *v = ix->n++;
-            }
-            slist *l = &ix->lists[*v];
-            if (at) { /* (two features of e whose salted hashes collide share a list: its first entry of e) */
-                uint32_t before = l->n;
-                while (before > 0 && l->p[before - 1].ev == e)
-                    before--;
-                *at++ = (sl_at){(uint32_t)*v, before};
-            }
-            if (l->n == l->cap) {
-                uint32_t cap = l->cap ? l->cap * 2 : 4;
-                sposting *q = realloc(l->p, cap * sizeof *q);
-                if (!q)
-                    return false;
-                l->p = q;
-                l->cap = cap;
-            }
-            l->p[l->n++] = (sposting){e, p->ch[ch].f[i].w};
-        }
-    }
-    return true;
-}
-
 /* The list of salted hash h, created empty when new; NULL when out of
  * memory. */
 static uint64_t *list_of(sl_index *ix, uint64_t h)
@@ -145,6 +100,31 @@ static uint64_t *list_of(sl_index *ix, uint64_t h)
     memset(&ix->lists[ix->n], 0, sizeof *ix->lists);
     *v = ix->n++;
     return v;
+}
+
+/* Appends e to the lists of its profile features of channels [ch_from,
+ * ch_to), each list growing as it fills (the links of an index built at
+ * once, with where each event lies, come from index_all). */
+static bool index_event(sl_index *ix, const nfi_event_profile *p, uint32_t e, int ch_from, int ch_to)
+{
+    for (int ch = ch_from; ch < ch_to; ch++) {
+        for (uint32_t i = 0; i < p->ch[ch].n; i++) {
+            uint64_t *v = list_of(ix, p->ch[ch].f[i].hash + (uint64_t)ch);
+            if (!v)
+                return false;
+            slist *l = &ix->lists[*v];
+            if (l->n == l->cap) {
+                uint32_t cap = l->cap ? l->cap * 2 : 4;
+                sposting *q = realloc(l->p, cap * sizeof *q);
+                if (!q)
+                    return false;
+                l->p = q;
+                l->cap = cap;
+            }
+            l->p[l->n++] = (sposting){e, p->ch[ch].f[i].w};
+        }
+    }
+    return true;
 }
 
 /* Per-list counters of index_all, zero-extended to hold need lists. */
@@ -286,7 +266,7 @@ static void find_lists(const sl_index *ix, const nfi_event_profile *p, int ch_fr
             __builtin_prefetch(&sc->lists[k]->p[sc->lists[k]->n - 1]);
 }
 
-/* find_lists for an event indexed with `at` (index_event): its lists are
+/* find_lists for an event indexed with `at` (index_all): its lists are
  * known, and so is where it lies in each (no look-up, no binary search). */
 static void at_lists(const sl_index *ix, const nfi_event_profile *p, int ch_from, const sl_at *at,
                      sl_scratch *sc)
@@ -458,7 +438,7 @@ static void free_index(sl_index *ix)
 typedef struct link_job {
     const sl_index *ix;
     const nfi_event_profile *ev;
-    const sl_at *at;       /* where each event lies in its lists (index_event) */
+    const sl_at *at;       /* where each event lies in its lists (index_all) */
     const size_t *at_off;  /* event e's in at[at_off[e] ..] */
     size_t n;
     const nf_events_options *o;
@@ -663,7 +643,7 @@ static bool attach_small(const nfi_merge_event *m, const nfi_event_profile *prof
     nfi_hmap_init(&ix.map);
     bool ok = true;
     for (uint32_t e = 0; ok && e < n; e++)
-        ok = !m[e].timed || !m[e].headlines || index_event(&ix, &prof[e], e, CH_TITLE, CH_TITLE + 1, NULL);
+        ok = !m[e].timed || !m[e].headlines || index_event(&ix, &prof[e], e, CH_TITLE, CH_TITLE + 1);
     uint32_t *best = malloc((n ? n : 1) * sizeof *best);
     ok = ok && best && event_countries(m, prof, n, &coff, &cl);
     if (ok)
@@ -770,7 +750,7 @@ nf_status nfi_events_merge_languages(const nfi_merge_event *m, size_t n, double 
         }
         if (best != NONE)
             nfi_uf_union(parent, best, e); /* the earlier root stays the root */
-        ok = !m[e].headlines || index_event(&ix, &prof[e], e, CH_NAMES, N_CH, NULL);
+        ok = !m[e].headlines || index_event(&ix, &prof[e], e, CH_NAMES, N_CH);
     }
     for (uint32_t a = 0; ok && a < n; a++)
         if (later[a].ev != NONE)
