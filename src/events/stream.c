@@ -1037,8 +1037,8 @@ nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, cons
             for (int ch = 0; ch < CH_PIVOT; ch++)
                 if (v->ch[ch].n && nfi_svec_table_build(&s->doc_table[ch], &v->ch[ch]))
                     tv.ch[ch].table = &s->doc_table[ch];
-            bool bound = tv.ch[CH_BODY].table && nfi_svec_table_tails(&s->doc_table[CH_BODY], &v->ch[CH_BODY]) &&
-                         may_bound(s, &tv, timed);
+            bool bound = may_bound(s, &tv, timed) && /* (it asks for the body's table) the tails only then */
+                         nfi_svec_table_tails(&s->doc_table[CH_BODY], &v->ch[CH_BODY]);
             best = best_event(s, doc, &tv, t, timed, bound, threshold, &best_score, &second);
         }
         bool dominant = headline && timed == NFI_TIME_OF_DAY && best != NONE &&
