@@ -72,7 +72,7 @@ typedef struct doc_meta {
     uint64_t lang_hash;
     uint32_t spill_len;
     uint32_t n_tokens;
-    size_t str_off; /* id \0 \0 lang \0 source \0 url \0 (the title is spilled: read_title) */
+    size_t str_off; /* id \0 lang \0 source \0 url \0 (the title is spilled: read_title) */
     int32_t day;
     int16_t minute; /* minute of the day (UTC) when the input gave a time, else -1 */
     uint8_t flags;
@@ -435,8 +435,7 @@ static nf_status append_doc(nf_events *ev, const doc_in *d, const nfi_docfeat *f
     doc_meta *m = &ev->docs[ev->n];
     memset(m, 0, sizeof *m);
     m->str_off = ev->strs.len;
-    append_str(&ev->strs, d->id);
-    append_str(&ev->strs, NULL); /* the title goes to the spill */
+    append_str(&ev->strs, d->id); /* (the title goes to the spill) */
     append_str(&ev->strs, d->lang);
     append_str(&ev->strs, d->source);
     append_str(&ev->strs, d->url);
@@ -1867,7 +1866,6 @@ static bool fill_doc(const finish_ctx *fc, nf_events_result *r, uint32_t i)
     s += strlen(s) + 1;
     if ((m->flags & HAS_TITLE) && !(d->title = read_title(fc, i)))
         return false;
-    s += strlen(s) + 1;
     d->lang = s;
     s += strlen(s) + 1;
     d->source = (m->flags & HAS_SOURCE) ? s : NULL;
