@@ -260,16 +260,12 @@ static nf_status add_task(void *ctx, void *worker, size_t i, nf_error *err)
 
 static void append_str(nfi_buf *b, const char *s) { nfi_buf_append(b, s ? s : "", (s ? strlen(s) : 0) + 1); }
 
-/* Prefetches the slot of hash h in the document frequencies: in a large
- * corpus nearly every lookup there is a cache miss (the slot is the key's
- * low bits, hmap.h), so loops over a document's features prefetch
- * DF_AHEAD features ahead. A prefetch changes nothing but timing (one into
- * the arrays a growing map is about to free is harmless). */
+/* In a large corpus nearly every lookup in the document frequencies is a
+ * cache miss (the slot is the key's low bits, hmap.h), so loops over a
+ * document's features prefetch (nfi_hmap_prefetch) DF_AHEAD features
+ * ahead. A prefetch changes nothing but timing (one into the arrays a
+ * growing map is about to free is harmless). */
 #define DF_AHEAD 8
-static inline void df_prefetch(const nf_events *ev, uint64_t h)
-{
-    nfi_hmap_prefetch(&ev->df, h);
-}
 
 static bool count_df(nf_events *ev, const nfi_docfeat *f)
 {
@@ -277,11 +273,11 @@ static bool count_df(nf_events *ev, const nfi_docfeat *f)
     size_t i = 0, j = 0;
     const nfi_rawfeat *t = f->f[CH_TITLE], *b = f->f[CH_BODY];
     for (size_t k = 0; k < DF_AHEAD && k < f->n[CH_BODY]; k++)
-        df_prefetch(ev, b[k].hash);
+        nfi_hmap_prefetch(&ev->df, b[k].hash);
     while (i < f->n[CH_TITLE] || j < f->n[CH_BODY]) {
         uint64_t h;
         if (j + DF_AHEAD < f->n[CH_BODY])
-            df_prefetch(ev, b[j + DF_AHEAD].hash);
+            nfi_hmap_prefetch(&ev->df, b[j + DF_AHEAD].hash);
         if (j == f->n[CH_BODY] || (i < f->n[CH_TITLE] && t[i].hash < b[j].hash))
             h = t[i++].hash;
         else if (i == f->n[CH_TITLE] || b[j].hash < t[i].hash)
@@ -294,10 +290,10 @@ static bool count_df(nf_events *ev, const nfi_docfeat *f)
         (*v)++;
     }
     for (size_t k = 0; k < DF_AHEAD && k < f->n[CH_NAMES]; k++)
-        df_prefetch(ev, f->f[CH_NAMES][k].hash);
+        nfi_hmap_prefetch(&ev->df, f->f[CH_NAMES][k].hash);
     for (size_t k = 0; k < f->n[CH_NAMES]; k++) {
         if (k + DF_AHEAD < f->n[CH_NAMES])
-            df_prefetch(ev, f->f[CH_NAMES][k + DF_AHEAD].hash);
+            nfi_hmap_prefetch(&ev->df, f->f[CH_NAMES][k + DF_AHEAD].hash);
         uint64_t *v = nfi_hmap_put(&ev->df, f->f[CH_NAMES][k].hash, NULL);
         if (!v)
             return false;
@@ -1074,10 +1070,10 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
      * the same record gives the same events with and without that stage */
     const nf_pivot *p = ev->pivots && ev->docs[doc].n_tokens > 0 ? ev->pivots[doc] : NULL;
     for (size_t i = 0; p && i < DF_AHEAD && i < p->n_features; i++)
-        df_prefetch(ev, p->features[i].hash ^ PIVOT_SALT);
+        nfi_hmap_prefetch(&ev->df, p->features[i].hash ^ PIVOT_SALT);
     for (size_t i = 0; p && i < p->n_features; i++) {
         if (i + DF_AHEAD < p->n_features)
-            df_prefetch(ev, p->features[i + DF_AHEAD].hash ^ PIVOT_SALT);
+            nfi_hmap_prefetch(&ev->df, p->features[i + DF_AHEAD].hash ^ PIVOT_SALT);
         double w = (1 + log_small(fc, p->features[i].count ? p->features[i].count : 1)) *
                    idf(fc, &x, p->features[i].hash ^ PIVOT_SALT, idf_prior[CH_PIVOT]);
         if (w > 0 && !push_w(pv, p->features[i].hash, w))
@@ -1112,10 +1108,10 @@ static bool count_pivot_df(nf_events *ev)
     for (size_t i = from; ev->pivots && i < ev->n; i++) {
         const nf_pivot *p = ev->docs[i].n_tokens > 0 ? ev->pivots[i] : NULL; /* as in build_vec */
         for (size_t k = 0; p && k < DF_AHEAD && k < p->n_features; k++)
-            df_prefetch(ev, p->features[k].hash ^ PIVOT_SALT);
+            nfi_hmap_prefetch(&ev->df, p->features[k].hash ^ PIVOT_SALT);
         for (size_t k = 0; p && k < p->n_features; k++) {
             if (k + DF_AHEAD < p->n_features)
-                df_prefetch(ev, p->features[k + DF_AHEAD].hash ^ PIVOT_SALT);
+                nfi_hmap_prefetch(&ev->df, p->features[k + DF_AHEAD].hash ^ PIVOT_SALT);
             uint64_t *v = nfi_hmap_put(&ev->df, p->features[k].hash ^ PIVOT_SALT, NULL);
             if (!v)
                 return false;
