@@ -265,6 +265,22 @@ void nf_cleaner_free(nf_cleaner *cleaner);
 nf_status nf_clean_batch(nf_cleaner *cleaner, nf_doc *docs, size_t n, nf_clean_doc *out,
                          nf_error *err);
 
+/*
+ * nf_clean_batch in two steps, for callers that hand cleaned documents on
+ * in slices so that only one slice of them is alive at a time (a cleaned
+ * document with its tokens takes about ten times its text):
+ * nf_clean_learn reads a batch (taking nothing) and keeps the lines its
+ * sources repeat; nf_clean_slice then cleans any run of that batch, taking
+ * ownership as nf_clean_batch does, with the template learned from the
+ * whole batch. nf_clean_learn(docs, n) then nf_clean_slice over [0, n) in
+ * any cut gives out[] exactly as nf_clean_batch(docs, n) does.
+ * NF_CLEAN_SLICE is the slice the library's own callers use.
+ */
+#define NF_CLEAN_SLICE 256
+nf_status nf_clean_learn(nf_cleaner *cleaner, const nf_doc *docs, size_t n, nf_error *err);
+nf_status nf_clean_slice(nf_cleaner *cleaner, nf_doc *docs, size_t n, nf_clean_doc *out,
+                         nf_error *err);
+
 /* ------------------------------------------------------------ dedup */
 
 typedef enum nf_dedup_method { NF_DEDUP_MINHASH = 0, NF_DEDUP_SIMHASH = 1 } nf_dedup_method;

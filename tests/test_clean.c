@@ -1,5 +1,5 @@
 /* test_clean.c - the clean stage as a whole: determinism across thread
- * counts, template lines learned across documents of one source, empty and
+ * counts and slices, template lines learned across documents of one source, empty and
  * invalid input kept and counted. */
 #include "test_util.h"
 
@@ -35,6 +35,26 @@ static void test_deterministic_across_threads(void **state)
     tu_corpus_free(&three);
 }
 
+/* A batch learned whole and cleaned in slices of any size is the batch
+ * cleaned at once. */
+static void test_slices_same_as_batch(void **state)
+{
+    (void)state;
+    nf_clean_options o;
+    nf_clean_options_default(&o);
+    o.threads = 2;
+    tu_corpus whole = tu_clean_path_with(NF_SOURCE_DIR "/examples/corpus", &o);
+    const size_t slices[] = {1, 3, 7, 1000};
+    for (size_t s = 0; s < sizeof slices / sizeof *slices; s++) {
+        tu_corpus cut = tu_clean_path_sliced(NF_SOURCE_DIR "/examples/corpus", &o, slices[s]);
+        assert_int_equal(whole.n, cut.n);
+        for (size_t i = 0; i < whole.n; i++)
+            assert_same_docs(&whole.docs[i], &cut.docs[i]);
+        tu_corpus_free(&cut);
+    }
+    tu_corpus_free(&whole);
+}
+
 static void test_site_template_learned(void **state)
 {
     (void)state;
@@ -56,13 +76,18 @@ static void test_site_template_learned(void **state)
     }
     tu_write(dir, "p.jsonl", b.data, b.len);
     nfi_buf_free(&b);
-    tu_corpus c = tu_clean_path(dir, 2, 0);
-    assert_int_equal(c.n, 4);
-    for (size_t i = 0; i < c.n; i++) {
-        assert_null(strstr(c.docs[i].text, "Download the Portvale Post app"));
-        assert_string_equal(c.docs[i].text, bodies[i]);
+    nf_clean_options o;
+    nf_clean_options_default(&o);
+    o.threads = 2;
+    for (size_t slice = 0; slice <= 1; slice++) { /* a slice of one still knows the batch's template */
+        tu_corpus c = tu_clean_path_sliced(dir, &o, slice);
+        assert_int_equal(c.n, 4);
+        for (size_t i = 0; i < c.n; i++) {
+            assert_null(strstr(c.docs[i].text, "Download the Portvale Post app"));
+            assert_string_equal(c.docs[i].text, bodies[i]);
+        }
+        tu_corpus_free(&c);
     }
-    tu_corpus_free(&c);
     tu_rmtree(dir);
     free(dir);
 }
@@ -142,6 +167,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deterministic_across_threads),
+        cmocka_unit_test(test_slices_same_as_batch),
         cmocka_unit_test(test_site_template_learned),
         cmocka_unit_test(test_empty_and_invalid_kept),
         cmocka_unit_test(test_minimal_options_segment_by_script),

@@ -79,7 +79,12 @@ typedef struct tu_corpus {
     size_t skipped;
 } tu_corpus;
 
-static inline tu_corpus tu_clean_path_with(const char *path, const nf_clean_options *o);
+static inline tu_corpus tu_clean_path_sliced(const char *path, const nf_clean_options *o, size_t slice);
+
+static inline tu_corpus tu_clean_path_with(const char *path, const nf_clean_options *o)
+{
+    return tu_clean_path_sliced(path, o, 0);
+}
 
 static inline tu_corpus tu_clean_path(const char *path, int threads, int detect_lang)
 {
@@ -90,8 +95,10 @@ static inline tu_corpus tu_clean_path(const char *path, int threads, int detect_
     return tu_clean_path_with(path, &o);
 }
 
-/* The documents of path cleaned with options o. */
-static inline tu_corpus tu_clean_path_with(const char *path, const nf_clean_options *o)
+/* The documents of path cleaned with options o as one batch: by
+ * nf_clean_batch (slice 0), or learned whole and cleaned `slice` documents
+ * at a time. */
+static inline tu_corpus tu_clean_path_sliced(const char *path, const nf_clean_options *o, size_t slice)
 {
     tu_corpus c = {NULL, 0, 0};
     nf_error err;
@@ -120,7 +127,13 @@ static inline tu_corpus tu_clean_path_with(const char *path, const nf_clean_opti
     nf_cleaner *cl;
     assert_int_equal(nf_cleaner_new(&cl, o, &err), NF_OK);
     c.docs = calloc(n ? n : 1, sizeof *c.docs);
-    assert_int_equal(nf_clean_batch(cl, docs, n, c.docs, &err), NF_OK);
+    if (!slice)
+        assert_int_equal(nf_clean_batch(cl, docs, n, c.docs, &err), NF_OK);
+    else {
+        assert_int_equal(nf_clean_learn(cl, docs, n, &err), NF_OK);
+        for (size_t at = 0; at < n; at += slice)
+            assert_int_equal(nf_clean_slice(cl, docs + at, n - at < slice ? n - at : slice, c.docs + at, &err), NF_OK);
+    }
     c.n = n;
     nf_cleaner_free(cl);
     free(docs);

@@ -251,16 +251,23 @@ static nf_status feed_stages(nf_fold *f, const nf_clean_doc *cd, size_t n, nf_er
     return st;
 }
 
+/* Cleaned a slice at a time (nf_clean_slice), so that only one slice of
+ * cleaned documents is alive while the stages read them. */
 static nf_status clean_and_feed(nf_fold *f, nf_doc *docs, size_t n, nf_error *err)
 {
-    nf_clean_doc *cd = calloc(n ? n : 1, sizeof *cd);
+    size_t slice = n < NF_CLEAN_SLICE ? n : NF_CLEAN_SLICE;
+    nf_clean_doc *cd = calloc(slice ? slice : 1, sizeof *cd);
     if (!cd)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    nf_status st = nf_clean_batch(f->cleaner, docs, n, cd, err);
-    if (st == NF_OK)
-        st = feed_stages(f, cd, n, err);
-    for (size_t i = 0; i < n; i++)
-        nf_clean_doc_free(&cd[i]);
+    nf_status st = nf_clean_learn(f->cleaner, docs, n, err);
+    for (size_t at = 0; at < n && st == NF_OK; at += slice) {
+        size_t m = n - at < slice ? n - at : slice;
+        st = nf_clean_slice(f->cleaner, docs + at, m, cd, err);
+        if (st == NF_OK)
+            st = feed_stages(f, cd, m, err);
+        for (size_t i = 0; i < m; i++)
+            nf_clean_doc_free(&cd[i]);
+    }
     free(cd);
     return st;
 }

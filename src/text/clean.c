@@ -47,6 +47,7 @@ struct nf_cleaner {
     nf_clean_options options;
     worker *workers;
     int n_workers;
+    nfi_template_set templates; /* the last batch nf_clean_learn read */
 };
 
 void nf_clean_options_default(nf_clean_options *o)
@@ -98,6 +99,7 @@ void nf_cleaner_free(nf_cleaner *c)
         nfi_buf_free(&c->workers[i].norms);
         free(c->workers[i].units.items);
     }
+    free(c->templates.hashes);
     free(c->workers);
     free(c);
 }
@@ -393,19 +395,25 @@ static nf_status clean_task(void *ctx, void *w, size_t i, nf_error *err)
     return clean_one(b->cleaner, w, b->templates, &b->out[i], err);
 }
 
-nf_status nf_clean_batch(nf_cleaner *c, nf_doc *docs, size_t n, nf_clean_doc *out, nf_error *err)
+nf_status nf_clean_learn(nf_cleaner *c, const nf_doc *docs, size_t n, nf_error *err)
+{
+    free(c->templates.hashes);
+    return build_templates(docs, n, &c->templates, err);
+}
+
+nf_status nf_clean_slice(nf_cleaner *c, nf_doc *docs, size_t n, nf_clean_doc *out, nf_error *err)
 {
     memset(out, 0, n * sizeof *out);
-    nfi_template_set templates;
-    nf_status st = build_templates(docs, n, &templates, err);
-    if (st != NF_OK)
-        return st;
     for (size_t i = 0; i < n; i++) {
         out[i].doc = docs[i];
         memset(&docs[i], 0, sizeof docs[i]);
     }
-    batch_ctx ctx = {c, &templates, out};
-    st = nfi_parallel_for(n, c->workers, sizeof *c->workers, c->n_workers, clean_task, &ctx, err);
-    free(templates.hashes);
-    return st;
+    batch_ctx ctx = {c, &c->templates, out};
+    return nfi_parallel_for(n, c->workers, sizeof *c->workers, c->n_workers, clean_task, &ctx, err);
+}
+
+nf_status nf_clean_batch(nf_cleaner *c, nf_doc *docs, size_t n, nf_clean_doc *out, nf_error *err)
+{
+    nf_status st = nf_clean_learn(c, docs, n, err);
+    return st == NF_OK ? nf_clean_slice(c, docs, n, out, err) : st;
 }
