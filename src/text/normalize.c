@@ -1273,6 +1273,8 @@ static inline void lower32(char *d, const char *p)
     }
 }
 
+#define WINDOW_ROOM 1024 /* pool bytes that hold all a window of units_fast adds */
+
 /* Hash mode's fast path from the boundary i, 64 bytes at a time: ASCII
  * separators are skipped from the masks; a run of ASCII letters, or of
  * digits, that ends at an ASCII byte that cannot join it to more (what
@@ -1283,8 +1285,6 @@ static inline void lower32(char *d, const char *p)
  * that crosses the window's end starts the next window. Returns the first
  * boundary it leaves to the general loop: a token neither path takes, or
  * one whose 32 bytes are not all in the text, or fewer than 64 bytes left. */
-#define WINDOW_ROOM 1024 /* pool bytes that hold all a window of units_fast adds */
-
 static size_t units_fast(tok_ctx *c, const char *text, size_t len, size_t i, bool keep_apostrophe)
 {
     if (c->pool->oom)
