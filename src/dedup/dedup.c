@@ -559,15 +559,94 @@ typedef struct verify_worker {
     size_t n_edges, cap;
 } verify_worker;
 
-static nf_status verify_visit(void *ctx, void *worker, uint32_t a, uint32_t b, uint32_t shared, bool banded,
-                              nf_error *err)
+/* Sample floors: the fast rejection of pairs found only through a few
+ * shared samples (a shared sentence). Nearly all candidate pairs are such
+ * (rc20m: 1.59 M pairs, 128 of which read signatures, none a duplicate),
+ * and reading two doc_metas to run nfi_dedup_verify's tests cost a sixth
+ * of the candidate search. With MinHash and containment estimated from
+ * samples (no exact_verify), a pair without a shared band that
+ * nfi_dedup_verify does not reject at once needs one of
+ *   - the same text: never in a candidate pair, since only the first
+ *     occurrence of an exact text emits keys (nfi_dedup_append);
+ *   - shared >= NEAR_SAMPLE_SHARE * the fewer samples, so that the
+ *     signatures are read: 4 * shared >= the samples of a or of b;
+ *   - containment: shared / the smaller document's samples >= the
+ *     containment threshold, with at least MIN_SAMPLES_CONTAINED of them.
+ * So a pair whose count is below the floor of both documents, floor(d) =
+ * the least count that meets either of the last two tests on d's side, is
+ * rejected; every other pair takes the general path, which decides as
+ * before. */
+static uint32_t sample_floor(uint32_t n_samples, double containment)
 {
-    (void)ctx;
-    verify_worker *w = worker;
+    _Static_assert(NEAR_SAMPLE_SHARE == 0.25, "the near floor below is ceil(n_samples / 4)");
+    uint32_t near = (uint32_t)(((uint64_t)n_samples + 3) / 4);
+    if (n_samples < MIN_SAMPLES_CONTAINED)
+        return near;
+    if (isnan(containment)) /* verify's `c < containment` never rejects */
+        return 0;
+    /* the least s with (double)s / n_samples >= containment, as verify
+     * computes it: from the real ceiling, then checked step by step (the
+     * quotient is monotone in s) */
+    double t = ceil(containment * n_samples);
+    uint64_t s = t <= 0 ? 0 : t >= (double)UINT32_MAX ? UINT32_MAX : (uint64_t)t;
+    while (s > 0 && (double)(s - 1) / n_samples >= containment)
+        s--;
+    while (s < UINT32_MAX && (double)s / n_samples < containment)
+        s++;
+    return s < near ? (uint32_t)s : near;
+}
+
+/* Every document's floor, or NULL (*st set on failure) when the fast
+ * rejection does not apply (SimHash, exact verification). */
+static uint32_t *sample_floors(const nf_dedup *d, nf_status *st, nf_error *err)
+{
+    *st = NF_OK;
+    if (d->opt.method != NF_DEDUP_MINHASH || d->opt.exact_verify)
+        return NULL;
+    uint32_t *f = malloc((d->n_docs ? d->n_docs : 1) * sizeof *f);
+    if (!f) {
+        *st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < d->n_docs; i++)
+        f[i] = sample_floor(d->docs[i].n_samples, d->opt.containment);
+    return f;
+}
+
+/* The general path for one pair: nfi_dedup_verify, and the edge kept. */
+static __attribute__((noinline)) nf_status verify_one(verify_worker *w, uint32_t a, uint32_t b, uint32_t count,
+                                                      nf_error *err)
+{
     nfi_edge e;
-    if (!verify_pair(&w->v, a, b, shared, banded, &e))
+    if (!verify_pair(&w->v, a, b, count & ~NFI_PAIR_BANDED, (count & NFI_PAIR_BANDED) != 0, &e))
         return NF_OK;
     return push_edge(&w->edges, &w->n_edges, &w->cap, &e, err);
+}
+
+#define FLOOR_PREFETCH_AHEAD 8 /* candidates whose floor is asked for ahead of its test */
+
+/* ctx: the sample floors, or NULL. A banded count has its top bit set,
+ * above every floor (at most 2^30), so it always takes the general path. */
+static nf_status verify_visit(void *ctx, void *worker, uint32_t a, const uint32_t *b, const uint32_t *counts,
+                              size_t n, nf_error *err)
+{
+    const uint32_t *floors = ctx;
+    verify_worker *w = worker;
+    nf_status st = NF_OK;
+    if (!floors) {
+        for (size_t i = 0; i < n && st == NF_OK; i++)
+            st = verify_one(w, a, b[i], counts[i], err);
+        return st;
+    }
+    uint32_t floor_a = floors[a];
+    for (size_t i = 0; i < n && st == NF_OK; i++) {
+        if (i + FLOOR_PREFETCH_AHEAD < n)
+            __builtin_prefetch(&floors[b[i + FLOOR_PREFETCH_AHEAD]]);
+        if (counts[i] < floor_a && counts[i] < floors[b[i]])
+            continue;
+        st = verify_one(w, a, b[i], counts[i], err);
+    }
+    return st;
 }
 
 static nf_status verify_workers_new(const nf_dedup *d, const uint64_t *shingles, int n, verify_worker **out,
@@ -604,9 +683,13 @@ static void verify_workers_free(verify_worker *w, int n)
 static nf_status verify_candidates(const nf_dedup *d, verify_worker *w, int threads, nfi_edge **edges,
                                    size_t *n_edges, size_t *n_candidates, nf_error *err)
 {
+    nf_status st;
+    uint32_t *floors = sample_floors(d, &st, err);
     /* the candidate search's share of memory: what the pair sorter had */
-    nf_status st = nfi_dedup_candidates(d, d->opt.mem_limit / 3 ? d->opt.mem_limit / 3 : 1, verify_visit, NULL,
-                                        w, sizeof *w, n_candidates, err);
+    if (st == NF_OK)
+        st = nfi_dedup_candidates(d, d->opt.mem_limit / 3 ? d->opt.mem_limit / 3 : 1, verify_visit, floors, w,
+                                  sizeof *w, n_candidates, err);
+    free(floors);
     for (int t = 0; t < threads && st == NF_OK; t++)
         st = append_edges(edges, n_edges, w[t].edges, w[t].n_edges, err);
     for (int t = 0; t < threads && st == NF_OK; t++)

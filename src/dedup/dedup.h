@@ -127,13 +127,17 @@ struct nf_dedup {
 
 /* lsh.c: the candidate pairs of a stage whose band and sample sorters are
  * complete. visit gets every distinct pair (a < b, not both from the index)
- * once, with the number of containment samples the two share and whether
- * they share a band key. It runs on d->opt.threads threads, thread t
- * passing the worker at workers + t * worker_size; the pairs of one first
- * document a come together, but in no fixed order otherwise. mem_bytes
- * bounds the pair sorter and the sample groups kept at once. */
-typedef nf_status (*nfi_pair_visit)(void *ctx, void *worker, uint32_t a, uint32_t b, uint32_t shared, bool banded,
-                                    nf_error *err);
+ * once, all the pairs of one first document a in one call: the second
+ * documents b[0..n) and for each the number of containment samples the two
+ * share, with NFI_PAIR_BANDED set when they share a band key (one call per
+ * document instead of per pair: nearly all pairs are dismissed in a few
+ * instructions). It runs on d->opt.threads threads, thread t passing the
+ * worker at workers + t * worker_size; the order of the calls and of the
+ * pairs in a call is not fixed. mem_bytes bounds the pair sorter and the
+ * sample groups kept at once. */
+#define NFI_PAIR_BANDED 0x80000000u
+typedef nf_status (*nfi_pair_visit)(void *ctx, void *worker, uint32_t a, const uint32_t *b, const uint32_t *counts,
+                                    size_t n, nf_error *err);
 nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_visit visit, void *ctx, void *workers,
                                size_t worker_size, size_t *n_pairs, nf_error *err);
 

@@ -106,7 +106,7 @@ uint64_t nfi_simhash_block_key(uint64_t simhash, int block, int n_blocks)
 #define BAND_CLIQUE_MAX 48 /* larger groups: chain + star */
 #define SAMPLE_DF_MAX 64   /* samples in more documents are ignored */
 #define GROUP_END UINT32_MAX
-#define BANDED 0x80000000u /* counter bit: the pair shares a band key */
+#define BANDED NFI_PAIR_BANDED /* counter bit: the pair shares a band key */
 #define RECORD_WORDS 4     /* an explicit pair record, in 32-bit words */
 #define CHUNK_DOCS 256     /* first documents per parallel task */
 #define PREFETCH_AHEAD 8   /* rows (and candidates) asked for ahead of their use */
@@ -368,25 +368,24 @@ static nf_status load_records(cand_search *c, nfi_kv *next, bool *have, nf_error
 /* One thread's counting state. */
 typedef struct counter {
     uint32_t *count;   /* per document: shared samples | BANDED; 0 = untouched */
-    uint32_t *touched; /* documents with a nonzero count */
-    size_t n_touched, cap_touched;
+    uint32_t *touched; /* documents with a nonzero count: room for every document */
+    uint32_t *counts;  /* their counts, as visit gets them: as much room */
+    size_t n_touched;
     size_t n_pairs;
     void *user;        /* the caller's worker, handed to visit */
 } counter;
 
-static inline nf_status touch(counter *k, uint32_t b, uint32_t add, nf_error *err)
+/* A document is touched at most once per first document, so touched
+ * never overflows and the loop has no growth test. b is written to the
+ * next slot every time and kept only on its first touch: no branch, which
+ * on shared sentences (a first touch about one time in two) would be
+ * mispredicted at random. */
+static inline void touch(counter *k, uint32_t b, uint32_t add)
 {
-    if (k->count[b] == 0) {
-        if (k->n_touched == k->cap_touched) {
-            uint32_t *t = nfi_grow_array(k->touched, &k->cap_touched, k->n_touched + 1, sizeof *t);
-            if (!t)
-                return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-            k->touched = t;
-        }
-        k->touched[k->n_touched++] = b;
-    }
-    k->count[b] = add == BANDED ? k->count[b] | BANDED : k->count[b] + add;
-    return NF_OK;
+    uint32_t v = k->count[b];
+    k->touched[k->n_touched] = b;
+    k->n_touched += v == 0;
+    k->count[b] = add == BANDED ? v | BANDED : v + add;
 }
 
 typedef struct count_job {
@@ -423,26 +422,24 @@ static nf_status count_chunk(void *ctx, void *worker, size_t chunk, nf_error *er
     nf_status st = NF_OK;
     for (uint32_t a = start; a < end && st == NF_OK; a++) {
         k->n_touched = 0;
-        for (; r < c->n_recs && c->recs[r].key >> 33 == a && st == NF_OK; r++)
-            st = touch(k, (uint32_t)(c->recs[r].key >> 1), (c->recs[r].key & 1) == KIND_BAND ? BANDED : 1, err);
+        for (; r < c->n_recs && c->recs[r].key >> 33 == a; r++)
+            touch(k, (uint32_t)(c->recs[r].key >> 1), (c->recs[r].key & 1) == KIND_BAND ? BANDED : 1);
         bool old = a < d->n_index_docs;
-        for (uint32_t p = c->row[a - c->lo]; p < c->row[a - c->lo + 1] && st == NF_OK; p++) {
+        for (uint32_t p = c->row[a - c->lo]; p < c->row[a - c->lo + 1]; p++) {
             /* the groups lie in key order, so each row entry is a jump in
              * mem: a cache miss, hidden by asking for one a few rows ahead */
             if (p + PREFETCH_AHEAD < rows_end)
                 __builtin_prefetch(c->mem + c->at[p + PREFETCH_AHEAD] + 1);
-            for (const uint32_t *b = c->mem + c->at[p] + 1; *b != GROUP_END && st == NF_OK; b++)
+            for (const uint32_t *b = c->mem + c->at[p] + 1; *b != GROUP_END; b++)
                 if (!old || *b >= d->n_index_docs)
-                    st = touch(k, *b, 1, err);
+                    touch(k, *b, 1);
         }
         for (size_t i = 0; i < k->n_touched; i++) {
-            uint32_t b = k->touched[i], v = k->count[b];
-            k->count[b] = 0;
-            if (i + PREFETCH_AHEAD < k->n_touched) /* what visit reads of b */
-                __builtin_prefetch(&d->docs[k->touched[i + PREFETCH_AHEAD]]);
-            if (st == NF_OK)
-                st = j->visit(j->ctx, k->user, a, b, v & ~BANDED, (v & BANDED) != 0, err);
+            k->counts[i] = k->count[k->touched[i]];
+            k->count[k->touched[i]] = 0;
         }
+        if (k->n_touched)
+            st = j->visit(j->ctx, k->user, a, k->touched, k->counts, k->n_touched, err);
         k->n_pairs += k->n_touched;
     }
     return st;
@@ -492,7 +489,10 @@ nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_vis
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int t = 0; t < threads && st == NF_OK; t++) {
         k[t].user = (char *)workers + (size_t)t * worker_size;
-        if (!(k[t].count = calloc(n_docs ? n_docs : 1, sizeof *k[t].count)))
+        k[t].count = calloc(n_docs ? n_docs : 1, sizeof *k[t].count);
+        k[t].touched = malloc((n_docs + 1) * sizeof *k[t].touched); /* touch writes one past the kept */
+        k[t].counts = malloc((n_docs ? n_docs : 1) * sizeof *k[t].counts);
+        if (!k[t].count || !k[t].touched || !k[t].counts)
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     if (st == NF_OK && (st = nfi_runs_finish(d->band_runs, err)) == NF_OK)
@@ -521,6 +521,7 @@ nf_status nfi_dedup_candidates(const nf_dedup *d, size_t mem_bytes, nfi_pair_vis
         *n_pairs += k[t].n_pairs;
         free(k[t].count);
         free(k[t].touched);
+        free(k[t].counts);
     }
     free(k);
     nfi_runs_free(c.pairs);

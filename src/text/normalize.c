@@ -1273,6 +1273,8 @@ static inline void lower32(char *d, const char *p)
     }
 }
 
+#define WINDOW_ROOM 1024 /* pool bytes that hold all a window of units_fast adds */
+
 /* Hash mode's fast path from the boundary i, 64 bytes at a time: ASCII
  * separators are skipped from the masks; a run of ASCII letters, or of
  * digits, that ends at an ASCII byte that cannot join it to more (what
@@ -1291,6 +1293,13 @@ static size_t units_fast(tok_ctx *c, const char *text, size_t len, size_t i, boo
     while (i + 64 <= len) {
         masks64 m = masks_of(text + i);
         uint64_t starts = m.letters | m.digits | m.high;
+        /* whether the window can add no more than the room there is: its
+         * tokens start in it and end before i + 128 (simple_word takes at
+         * most 64 bytes), at most 3.5 bytes of norm a byte of text (fold2),
+         * a space each and 32 bytes written ahead; at most 64 units; and
+         * 32 bytes after any plain token. Then the plain path's test is
+         * its length alone (the per-token test kept registers spilled). */
+        bool roomy = (size_t)(o.d_end - o.d) >= WINDOW_ROOM && o.cap - o.n >= 64 && i + 96 <= len;
         unsigned pos = 0; /* bytes of the window done */
         for (;;) {
             uint64_t rest = pos < 64 ? starts >> pos << pos : 0;
@@ -1337,7 +1346,7 @@ static size_t units_fast(tok_ctx *c, const char *text, size_t len, size_t i, boo
                 continue;
             }
             unsigned n = e - s;
-            if (n > 32 || i + s + 32 > len || (size_t)(o.d_end - o.d) < 34 || o.n == o.cap) {
+            if (n > 32 || (!roomy && (i + s + 32 > len || (size_t)(o.d_end - o.d) < 34 || o.n == o.cap))) {
                 i += s;
                 goto general;
             }
