@@ -1486,13 +1486,15 @@ static nf_status is_translation(const nf_links *l, const scored_pair *p, best_en
     const best_entry *ba = best[p->a], *bb = best[p->b];
     uint64_t sib;
     nfi_agreement agree;
-    bool check = nfi_links_sibling(p->logit, ba, n_best[p->a], a->lang, bb, n_best[p->b], b->lang, p->a, p->b, &sib);
+    bool picked = nfi_links_picked(p->logit, ba, n_best[p->a], a->lang, bb, n_best[p->b], b->lang);
+    bool check = nfi_links_sibling(picked, p->logit, ba, n_best[p->a], a->lang, bb, n_best[p->b], b->lang, p->a, p->b,
+                                   &sib);
     if (check) {
         nf_status st = nfi_links_agreement(l, (size_t)(sib >> 32), (size_t)(uint32_t)sib, &agree, err);
         if (st != NF_OK)
             return st;
     }
-    *linked = nfi_links_decide(p->logit, ba, n_best[p->a], a->lang, bb, n_best[p->b], b->lang, check ? &agree : NULL);
+    *linked = nfi_links_decide(picked, check ? &agree : NULL);
     return NF_OK;
 }
 
