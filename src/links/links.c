@@ -1278,6 +1278,62 @@ static void every_feature(const doc_entry *d, uint8_t *kind, uint64_t *hash, fea
     *out = (feature_list){kind, hash, d->weights, p->n_features, p->sequence, p->n_sequence, false};
 }
 
+/* The room nf_links_explain scores a pair in, over every feature: a
+ * pair's scratch and each side's kinds and hashes, for documents of up to
+ * cap features. Kept across the sibling check's pairs (nfi_links_agreement),
+ * where making it for each pair cost more than scoring it. */
+struct nfi_agree_scratch {
+    pair_scratch *pair;
+    uint8_t *kind[2];
+    uint64_t *hash[2];
+    size_t cap;
+};
+
+void nfi_agree_scratch_free(nfi_agree_scratch *s)
+{
+    if (!s)
+        return;
+    pair_scratch_free(s->pair);
+    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+    free(s);
+}
+
+/* s with room for two documents of n features; false without memory (s
+ * then still whole, as it was or empty). */
+static bool agree_room(nfi_agree_scratch *s, size_t n)
+{
+    if (n <= s->cap && s->pair)
+        return true;
+    pair_scratch_free(s->pair);
+    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+    s->pair = pair_scratch_new(n);
+    for (int k = 0; k < 2; k++)
+        s->kind[k] = malloc(n + 1), s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]);
+    s->cap = n;
+    if (s->pair && s->kind[0] && s->kind[1] && s->hash[0] && s->hash[1])
+        return true;
+    pair_scratch_free(s->pair);
+    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+    memset(s, 0, sizeof *s);
+    return false;
+}
+
+/* nf_links_explain's scoring, in scratch s. The table of a's features is
+ * made anew (s's lists are refilled for each pair). */
+static nf_status explain_in(const nf_links *l, size_t a, size_t b, nfi_agree_scratch *s, nf_link_explain *out,
+                            nf_error *err)
+{
+    size_t na = l->docs[a].pivot.n_features, nb = l->docs[b].pivot.n_features;
+    if (!agree_room(s, na > nb ? na : nb))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    feature_list la, lb;
+    every_feature(&l->docs[a], s->kind[0], s->hash[0], &la);
+    every_feature(&l->docs[b], s->kind[1], s->hash[1], &lb);
+    s->pair->table_of = SIZE_MAX;
+    score_pair(l, a, b, &la, &lb, out, s->pair, false);
+    return NF_OK;
+}
+
 nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explain *out, nf_error *err)
 {
     if (!l->finished)
@@ -1286,22 +1342,10 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
         return nfi_fail(err, NF_ERR_ARG, "nf_links_explain after the stage was released");
     if (a >= l->n || b >= l->n)
         return nfi_fail(err, NF_ERR_ARG, "no document %zu or %zu", a, b);
-    const nf_pivot *pa = &l->docs[a].pivot, *pb = &l->docs[b].pivot;
-    pair_scratch *s = pair_scratch_new(pa->n_features > pb->n_features ? pa->n_features : pb->n_features);
-    if (!s)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    feature_list la, lb;
-    uint8_t *ka = malloc(pa->n_features + 1), *kb = malloc(pb->n_features + 1);
-    uint64_t *ha = malloc((pa->n_features + 1) * sizeof *ha), *hb = malloc((pb->n_features + 1) * sizeof *hb);
-    bool ok = ka && kb && ha && hb;
-    if (ok) {
-        every_feature(&l->docs[a], ka, ha, &la);
-        every_feature(&l->docs[b], kb, hb, &lb);
-        score_pair(l, a, b, &la, &lb, out, s, false);
-    }
-    pair_scratch_free(s);
-    free(ka), free(kb), free(ha), free(hb);
-    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nfi_agree_scratch *s = calloc(1, sizeof *s);
+    nf_status st = s ? explain_in(l, a, b, s, out, err) : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nfi_agree_scratch_free(s);
+    return st;
 }
 
 /* ------------------------------------------------------------ candidates */
@@ -1477,7 +1521,7 @@ static void note_best(best_entry **slots, size_t *n, uint32_t doc, uint32_t othe
 }
 
 static nf_status is_translation(const nf_links *l, const scored_pair *p, best_entry **best, const size_t *n_best,
-                                bool *linked, nf_error *err)
+                                nfi_agree_scratch **scratch, bool *linked, nf_error *err)
 {
     *linked = false;
     if (!nfi_links_may_link(l, p->score))
@@ -1490,7 +1534,7 @@ static nf_status is_translation(const nf_links *l, const scored_pair *p, best_en
     bool check = nfi_links_sibling(picked, p->logit, ba, n_best[p->a], a->lang, bb, n_best[p->b], b->lang, p->a, p->b,
                                    &sib);
     if (check) {
-        nf_status st = nfi_links_agreement(l, (size_t)(sib >> 32), (size_t)(uint32_t)sib, &agree, err);
+        nf_status st = nfi_links_agreement(l, (size_t)(sib >> 32), (size_t)(uint32_t)sib, scratch, &agree, err);
         if (st != NF_OK)
             return st;
     }
@@ -1500,10 +1544,14 @@ static nf_status is_translation(const nf_links *l, const scored_pair *p, best_en
 
 bool nfi_links_may_link(const nf_links *l, double score) { return score >= l->opt.threshold; }
 
-nf_status nfi_links_agreement(const nf_links *l, size_t a, size_t b, nfi_agreement *out, nf_error *err)
+nf_status nfi_links_agreement(const nf_links *l, size_t a, size_t b, nfi_agree_scratch **scratch, nfi_agreement *out,
+                              nf_error *err)
 {
     nf_link_explain e;
-    nf_status st = nf_links_explain(l, a, b, &e, err);
+    memset(&e, 0, sizeof e);
+    if (!*scratch && !(*scratch = calloc(1, sizeof **scratch)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = explain_in(l, a, b, *scratch, &e, err);
     *out = (nfi_agreement){e.order, e.shared};
     return st;
 }
@@ -1618,9 +1666,11 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
     for (size_t d = 0; st == NF_OK && d < l->n; d++) /* each best partner's own best back (witness.c) */
         for (size_t k = 0; k < n_best[d]; k++)
             best[d][k].back = nfi_links_best_in(best[best[d][k].doc], n_best[best[d][k].doc], l->docs[d].lang);
+    nfi_agree_scratch *agree = NULL; /* the sibling check's, made at its first pair */
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++)
-        if ((st = is_translation(l, &sp[i], best, n_best, &sp[i].linked, err)) == NF_OK && sp[i].linked)
+        if ((st = is_translation(l, &sp[i], best, n_best, &agree, &sp[i].linked, err)) == NF_OK && sp[i].linked)
             out->links[out->n_links++] = (nf_link){sp[i].a, sp[i].b, sp[i].score};
+    nfi_agree_scratch_free(agree);
     for (size_t i = 0; best && i < l->n; i++)
         free(best[i]);
     free(best), free(n_best), free(pv);

@@ -254,7 +254,13 @@ bool nfi_links_witness_veto(const nfi_lang_best *ba, size_t na, const char *lang
 typedef struct nfi_agreement {
     double order, shared;
 } nfi_agreement;
-nf_status nfi_links_agreement(const nf_links *l, size_t a, size_t b, nfi_agreement *out, nf_error *err);
+/* The room it scores in, kept from call to call (one caller at a time):
+ * *scratch NULL at first, made at the first call and grown as needed;
+ * freed by nfi_agree_scratch_free. */
+typedef struct nfi_agree_scratch nfi_agree_scratch;
+nf_status nfi_links_agreement(const nf_links *l, size_t a, size_t b, nfi_agree_scratch **scratch, nfi_agreement *out,
+                              nf_error *err);
+void nfi_agree_scratch_free(nfi_agree_scratch *s);
 /* The best-match rule and the third-language checks (witness.c), what
  * decides a pair that may link before the sibling check: it is the best
  * match of one side in the other's language (ba: a's best logits per

@@ -1293,12 +1293,14 @@ static nf_status score_round(dlinks *x, const uint64_t *all, const nfi_kv *order
             st = nfi_fail(err, NF_ERR_PARSE, "MPI: a document of a pair was not sent");
         lp[i] = (uint64_t)la << 32 | lb;
     }
+    nfi_agree_scratch *scratch = NULL;
     for (size_t i = 0; agreed && st == NF_OK && i < n; i++) {
         agree_rec r = {pairs[i], {0, 0}};
-        st = nfi_links_agreement(x->l, (size_t)(lp[i] >> 32), (size_t)(uint32_t)lp[i], &r.a, err);
+        st = nfi_links_agreement(x->l, (size_t)(lp[i] >> 32), (size_t)(uint32_t)lp[i], &scratch, &r.a, err);
         if (st == NF_OK)
             st = grow_push(agreed, &r, err);
     }
+    nfi_agree_scratch_free(scratch);
     if (st == NF_OK && !agreed)
         st = nfi_links_score(x->l, lp, n, sc, err);
     for (size_t i = 0; !agreed && st == NF_OK && i < n; i++) {
