@@ -592,16 +592,34 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size)
     return true;
 }
 
+/* Room for need pairs in s, with an eighth more: a chunk holds about its
+ * share of the pairs (hashes are uniform), so the first size (index_scratch_new)
+ * rarely grows, and growth by doubling would leave most of the room
+ * unused (up to 20 MB more of fresh pages on the 20 MB file). */
 static bool scratch_room(index_scratch *s, size_t need)
 {
     if (need <= s->cap)
         return true;
-    size_t c1 = s->cap, c2 = s->cap, c3 = s->cap;
-    bool ok = grow((void **)&s->v, &c1, need, sizeof *s->v) && grow((void **)&s->tmp, &c2, need, sizeof *s->tmp) &&
-              grow((void **)&s->word, &c3, need, sizeof *s->word);
-    if (ok) /* (the three grow alike; after a partial growth each still holds the old capacity) */
-        s->cap = c1;
-    return ok;
+    size_t cap = need + need / 8;
+    nfi_kv *v = realloc(s->v, cap * sizeof *v);
+    s->v = v ? v : s->v;
+    nfi_kv *tmp = v ? realloc(s->tmp, cap * sizeof *tmp) : NULL;
+    s->tmp = tmp ? tmp : s->tmp;
+    uint64_t *word = tmp ? realloc(s->word, cap * sizeof *word) : NULL;
+    s->word = word ? word : s->word;
+    if (!word) /* (each array keeps at least the old capacity) */
+        return false;
+    s->cap = cap;
+    return true;
+}
+
+/* A thread's scratch for chunks of about `pairs` pairs among n documents. */
+static bool index_scratch_new(index_scratch *s, size_t n, size_t pairs)
+{
+    s->first = malloc((n + 1) * sizeof *s->first);
+    s->start = malloc((n + 1) * sizeof *s->start);
+    s->count = malloc((((size_t)1 << 16) + 1) * sizeof *s->count);
+    return s->first && s->start && s->count && scratch_room(s, pairs + 1); /* (never null, even empty) */
 }
 
 /* Chunk c's pairs into s->v, document by document; their number, or
@@ -692,13 +710,6 @@ static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *e
     index_job *j = ctx;
     const nf_links *l = j->l;
     index_scratch *s = worker;
-    if (!s->first) {
-        s->first = malloc((l->n + 1) * sizeof *s->first);
-        s->start = malloc((l->n + 1) * sizeof *s->start);
-        s->count = malloc((((size_t)1 << 16) + 1) * sizeof *s->count);
-        if (!s->first || !s->start || !s->count || !scratch_room(s, 1)) /* (never null, even empty) */
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    }
     size_t n = gather_chunk(l, s, c);
     if (n == SIZE_MAX || !index_buckets(j, s, &j->chunk[c], n))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -742,28 +753,35 @@ static nf_status make_postings(const nf_links *l, postings *p, const index_job *
 
 /* The index (above) gives, run by run, each feature's document frequency,
  * hence every weight, and the postings of the candidate search. The
- * chunks and the per-document work run on all threads. */
+ * chunks and the per-document work run on all threads. The chunks'
+ * scratch is made first, at a chunk's share of the pairs: made after the
+ * documents' arrays, its large blocks found no free room in the heap
+ * and grew it (fresh pages, which the kernel zeroes). */
 static nf_status index_features(nf_links *l, postings *p, nf_error *err)
 {
     memset(p, 0, sizeof *p);
     index_job *j = calloc(1, sizeof *j);
     uint32_t *lang_of = malloc((l->n + 1) * sizeof *lang_of);
-    size_t key_base[INDEX_CHUNKS + 1] = {0};
-    nf_status st = j && lang_of ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t key_base[INDEX_CHUNKS + 1] = {0}, pairs = 0;
+    int threads = l->opt.threads < INDEX_CHUNKS ? l->opt.threads : INDEX_CHUNKS;
+    index_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
+    nf_status st = j && lang_of && scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < l->n; i++)
+        pairs += l->docs[i].pivot.n_features;
+    for (int t = 0; st == NF_OK && t < threads; t++)
+        if (!index_scratch_new(&scratch[t], l->n, pairs / INDEX_CHUNKS))
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
         st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
     if (st == NF_OK) {
         for (size_t i = 0; i < l->n; i++)
             lang_of[i] = l->docs[i].lang_id;
         *j = (index_job){.l = l, .lang_of = lang_of, .max_df = nfi_links_max_df(l->n)};
-        int threads = l->opt.threads < INDEX_CHUNKS ? l->opt.threads : INDEX_CHUNKS;
-        index_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
-        st = scratch ? nfi_parallel_for(INDEX_CHUNKS, scratch, sizeof *scratch, threads, index_chunk_task, j, err)
-                     : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        for (int t = 0; scratch && t < threads; t++)
-            index_scratch_free(&scratch[t]);
-        free(scratch);
+        st = nfi_parallel_for(INDEX_CHUNKS, scratch, sizeof *scratch, threads, index_chunk_task, j, err);
     }
+    for (int t = 0; scratch && t < threads; t++)
+        index_scratch_free(&scratch[t]);
+    free(scratch);
     for (int c = 0; j && c < INDEX_CHUNKS; c++)
         key_base[c + 1] = key_base[c] + j->chunk[c].n_keys;
     weigh_ctx wc = {l, l->n, key_base, NULL, {0}};
