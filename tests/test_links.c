@@ -203,23 +203,30 @@ static void test_sibling(void **state)
     /* x = 0 (en) picks y = 1 (de) at 1.8; y's best English is z = 2 at 14.7 */
     nfi_lang_best x_de[] = {{1, "de", 1.8, 14.7}}, y_en[] = {{2, "en", 14.7, 14.7}};
     uint64_t pair = 0;
-    assert_true(nfi_links_sibling(1.8, x_de, 1, "en", y_en, 1, "de", 0, 1, &pair));
+    bool picked = nfi_links_picked(1.8, x_de, 1, "en", y_en, 1, "de");
+    assert_true(picked);
+    assert_true(nfi_links_sibling(picked, 1.8, x_de, 1, "en", y_en, 1, "de", 0, 1, &pair));
     assert_int_equal(pair, (uint64_t)0 << 32 | 2);
     nfi_agreement reordered = {0.39, 95}, in_order = {0.6, 95}, little = {0.2, 10};
-    assert_false(nfi_links_decide(1.8, x_de, 1, "en", y_en, 1, "de", &reordered)); /* a rewrite beside z */
-    assert_true(nfi_links_decide(1.8, x_de, 1, "en", y_en, 1, "de", &in_order));   /* a sibling translation */
-    assert_true(nfi_links_decide(1.8, x_de, 1, "en", y_en, 1, "de", &little));     /* too little to tell */
-    assert_true(nfi_links_decide(1.8, x_de, 1, "en", y_en, 1, "de", NULL));
+    assert_false(nfi_links_decide(picked, &reordered)); /* a rewrite beside z */
+    assert_true(nfi_links_decide(picked, &in_order));   /* a sibling translation */
+    assert_true(nfi_links_decide(picked, &little));     /* too little to tell */
+    assert_true(nfi_links_decide(picked, NULL));
+    assert_false(nfi_links_decide(false, &in_order)); /* not picked: no agreement links it */
     /* from b's side: b = 5 picks a = 4, whose best in b's language is 7 */
     nfi_lang_best a_de[] = {{7, "de", 14.7, 14.7}}, b_en[] = {{4, "en", 1.8, 14.7}};
-    assert_true(nfi_links_sibling(1.8, a_de, 1, "en", b_en, 1, "de", 4, 5, &pair));
+    assert_true(nfi_links_sibling(nfi_links_picked(1.8, a_de, 1, "en", b_en, 1, "de"), 1.8, a_de, 1, "en", b_en, 1,
+                                  "de", 4, 5, &pair));
     assert_int_equal(pair, (uint64_t)5 << 32 | 7);
     /* no check: a small gap, a mutual best, a pair that does not link anyway */
     nfi_lang_best y_near[] = {{2, "en", 5, 5}}, y_mutual[] = {{0, "en", 1.8, 1.8}};
-    assert_false(nfi_links_sibling(1.8, x_de, 1, "en", y_near, 1, "de", 0, 1, &pair));
-    assert_false(nfi_links_sibling(1.8, x_de, 1, "en", y_mutual, 1, "de", 0, 1, &pair));
+    assert_false(nfi_links_sibling(nfi_links_picked(1.8, x_de, 1, "en", y_near, 1, "de"), 1.8, x_de, 1, "en", y_near,
+                                   1, "de", 0, 1, &pair));
+    assert_false(nfi_links_sibling(nfi_links_picked(1.8, x_de, 1, "en", y_mutual, 1, "de"), 1.8, x_de, 1, "en",
+                                   y_mutual, 1, "de", 0, 1, &pair));
     nfi_lang_best x_better[] = {{3, "de", 9, 9}};
-    assert_false(nfi_links_sibling(1.8, x_better, 1, "en", y_en, 1, "de", 0, 1, &pair));
+    assert_false(nfi_links_picked(1.8, x_better, 1, "en", y_en, 1, "de"));
+    assert_false(nfi_links_sibling(false, 1.8, x_better, 1, "en", y_en, 1, "de", 0, 1, &pair));
 }
 
 /* Groups: links and copies joined, the most linked version canonical. */

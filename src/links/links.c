@@ -592,16 +592,34 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size)
     return true;
 }
 
+/* Room for need pairs in s, with an eighth more: a chunk holds about its
+ * share of the pairs (hashes are uniform), so the first size (index_scratch_new)
+ * rarely grows, and growth by doubling would leave most of the room
+ * unused (up to 20 MB more of fresh pages on the 20 MB file). */
 static bool scratch_room(index_scratch *s, size_t need)
 {
     if (need <= s->cap)
         return true;
-    size_t c1 = s->cap, c2 = s->cap, c3 = s->cap;
-    bool ok = grow((void **)&s->v, &c1, need, sizeof *s->v) && grow((void **)&s->tmp, &c2, need, sizeof *s->tmp) &&
-              grow((void **)&s->word, &c3, need, sizeof *s->word);
-    if (ok) /* (the three grow alike; after a partial growth each still holds the old capacity) */
-        s->cap = c1;
-    return ok;
+    size_t cap = need + need / 8;
+    nfi_kv *v = realloc(s->v, cap * sizeof *v);
+    s->v = v ? v : s->v;
+    nfi_kv *tmp = v ? realloc(s->tmp, cap * sizeof *tmp) : NULL;
+    s->tmp = tmp ? tmp : s->tmp;
+    uint64_t *word = tmp ? realloc(s->word, cap * sizeof *word) : NULL;
+    s->word = word ? word : s->word;
+    if (!word) /* (each array keeps at least the old capacity) */
+        return false;
+    s->cap = cap;
+    return true;
+}
+
+/* A thread's scratch for chunks of about `pairs` pairs among n documents. */
+static bool index_scratch_new(index_scratch *s, size_t n, size_t pairs)
+{
+    s->first = malloc((n + 1) * sizeof *s->first);
+    s->start = malloc((n + 1) * sizeof *s->start);
+    s->count = malloc((((size_t)1 << 16) + 1) * sizeof *s->count);
+    return s->first && s->start && s->count && scratch_room(s, pairs + 1); /* (never null, even empty) */
 }
 
 /* Chunk c's pairs into s->v, document by document; their number, or
@@ -692,13 +710,6 @@ static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *e
     index_job *j = ctx;
     const nf_links *l = j->l;
     index_scratch *s = worker;
-    if (!s->first) {
-        s->first = malloc((l->n + 1) * sizeof *s->first);
-        s->start = malloc((l->n + 1) * sizeof *s->start);
-        s->count = malloc((((size_t)1 << 16) + 1) * sizeof *s->count);
-        if (!s->first || !s->start || !s->count || !scratch_room(s, 1)) /* (never null, even empty) */
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    }
     size_t n = gather_chunk(l, s, c);
     if (n == SIZE_MAX || !index_buckets(j, s, &j->chunk[c], n))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -742,28 +753,35 @@ static nf_status make_postings(const nf_links *l, postings *p, const index_job *
 
 /* The index (above) gives, run by run, each feature's document frequency,
  * hence every weight, and the postings of the candidate search. The
- * chunks and the per-document work run on all threads. */
+ * chunks and the per-document work run on all threads. The chunks'
+ * scratch is made first, at a chunk's share of the pairs: made after the
+ * documents' arrays, its large blocks found no free room in the heap
+ * and grew it (fresh pages, which the kernel zeroes). */
 static nf_status index_features(nf_links *l, postings *p, nf_error *err)
 {
     memset(p, 0, sizeof *p);
     index_job *j = calloc(1, sizeof *j);
     uint32_t *lang_of = malloc((l->n + 1) * sizeof *lang_of);
-    size_t key_base[INDEX_CHUNKS + 1] = {0};
-    nf_status st = j && lang_of ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t key_base[INDEX_CHUNKS + 1] = {0}, pairs = 0;
+    int threads = l->opt.threads < INDEX_CHUNKS ? l->opt.threads : INDEX_CHUNKS;
+    index_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
+    nf_status st = j && lang_of && scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < l->n; i++)
+        pairs += l->docs[i].pivot.n_features;
+    for (int t = 0; st == NF_OK && t < threads; t++)
+        if (!index_scratch_new(&scratch[t], l->n, pairs / INDEX_CHUNKS))
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
         st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
     if (st == NF_OK) {
         for (size_t i = 0; i < l->n; i++)
             lang_of[i] = l->docs[i].lang_id;
         *j = (index_job){.l = l, .lang_of = lang_of, .max_df = nfi_links_max_df(l->n)};
-        int threads = l->opt.threads < INDEX_CHUNKS ? l->opt.threads : INDEX_CHUNKS;
-        index_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
-        st = scratch ? nfi_parallel_for(INDEX_CHUNKS, scratch, sizeof *scratch, threads, index_chunk_task, j, err)
-                     : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        for (int t = 0; scratch && t < threads; t++)
-            index_scratch_free(&scratch[t]);
-        free(scratch);
+        st = nfi_parallel_for(INDEX_CHUNKS, scratch, sizeof *scratch, threads, index_chunk_task, j, err);
     }
+    for (int t = 0; scratch && t < threads; t++)
+        index_scratch_free(&scratch[t]);
+    free(scratch);
     for (int c = 0; j && c < INDEX_CHUNKS; c++)
         key_base[c + 1] = key_base[c] + j->chunk[c].n_keys;
     weigh_ctx wc = {l, l->n, key_base, NULL, {0}};
@@ -1278,6 +1296,62 @@ static void every_feature(const doc_entry *d, uint8_t *kind, uint64_t *hash, fea
     *out = (feature_list){kind, hash, d->weights, p->n_features, p->sequence, p->n_sequence, false};
 }
 
+/* The room nf_links_explain scores a pair in, over every feature: a
+ * pair's scratch and each side's kinds and hashes, for documents of up to
+ * cap features. Kept across the sibling check's pairs (nfi_links_agreement),
+ * where making it for each pair cost more than scoring it. */
+struct nfi_agree_scratch {
+    pair_scratch *pair;
+    uint8_t *kind[2];
+    uint64_t *hash[2];
+    size_t cap;
+};
+
+void nfi_agree_scratch_free(nfi_agree_scratch *s)
+{
+    if (!s)
+        return;
+    pair_scratch_free(s->pair);
+    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+    free(s);
+}
+
+/* s with room for two documents of n features; false without memory (s
+ * then still whole, as it was or empty). */
+static bool agree_room(nfi_agree_scratch *s, size_t n)
+{
+    if (n <= s->cap && s->pair)
+        return true;
+    pair_scratch_free(s->pair);
+    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+    s->pair = pair_scratch_new(n);
+    for (int k = 0; k < 2; k++)
+        s->kind[k] = malloc(n + 1), s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]);
+    s->cap = n;
+    if (s->pair && s->kind[0] && s->kind[1] && s->hash[0] && s->hash[1])
+        return true;
+    pair_scratch_free(s->pair);
+    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+    memset(s, 0, sizeof *s);
+    return false;
+}
+
+/* nf_links_explain's scoring, in scratch s. The table of a's features is
+ * made anew (s's lists are refilled for each pair). */
+static nf_status explain_in(const nf_links *l, size_t a, size_t b, nfi_agree_scratch *s, nf_link_explain *out,
+                            nf_error *err)
+{
+    size_t na = l->docs[a].pivot.n_features, nb = l->docs[b].pivot.n_features;
+    if (!agree_room(s, na > nb ? na : nb))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    feature_list la, lb;
+    every_feature(&l->docs[a], s->kind[0], s->hash[0], &la);
+    every_feature(&l->docs[b], s->kind[1], s->hash[1], &lb);
+    s->pair->table_of = SIZE_MAX;
+    score_pair(l, a, b, &la, &lb, out, s->pair, false);
+    return NF_OK;
+}
+
 nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explain *out, nf_error *err)
 {
     if (!l->finished)
@@ -1286,22 +1360,10 @@ nf_status nf_links_explain(const nf_links *l, size_t a, size_t b, nf_link_explai
         return nfi_fail(err, NF_ERR_ARG, "nf_links_explain after the stage was released");
     if (a >= l->n || b >= l->n)
         return nfi_fail(err, NF_ERR_ARG, "no document %zu or %zu", a, b);
-    const nf_pivot *pa = &l->docs[a].pivot, *pb = &l->docs[b].pivot;
-    pair_scratch *s = pair_scratch_new(pa->n_features > pb->n_features ? pa->n_features : pb->n_features);
-    if (!s)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    feature_list la, lb;
-    uint8_t *ka = malloc(pa->n_features + 1), *kb = malloc(pb->n_features + 1);
-    uint64_t *ha = malloc((pa->n_features + 1) * sizeof *ha), *hb = malloc((pb->n_features + 1) * sizeof *hb);
-    bool ok = ka && kb && ha && hb;
-    if (ok) {
-        every_feature(&l->docs[a], ka, ha, &la);
-        every_feature(&l->docs[b], kb, hb, &lb);
-        score_pair(l, a, b, &la, &lb, out, s, false);
-    }
-    pair_scratch_free(s);
-    free(ka), free(kb), free(ha), free(hb);
-    return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nfi_agree_scratch *s = calloc(1, sizeof *s);
+    nf_status st = s ? explain_in(l, a, b, s, out, err) : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nfi_agree_scratch_free(s);
+    return st;
 }
 
 /* ------------------------------------------------------------ candidates */
@@ -1477,7 +1539,7 @@ static void note_best(best_entry **slots, size_t *n, uint32_t doc, uint32_t othe
 }
 
 static nf_status is_translation(const nf_links *l, const scored_pair *p, best_entry **best, const size_t *n_best,
-                                bool *linked, nf_error *err)
+                                nfi_agree_scratch **scratch, bool *linked, nf_error *err)
 {
     *linked = false;
     if (!nfi_links_may_link(l, p->score))
@@ -1486,22 +1548,28 @@ static nf_status is_translation(const nf_links *l, const scored_pair *p, best_en
     const best_entry *ba = best[p->a], *bb = best[p->b];
     uint64_t sib;
     nfi_agreement agree;
-    bool check = nfi_links_sibling(p->logit, ba, n_best[p->a], a->lang, bb, n_best[p->b], b->lang, p->a, p->b, &sib);
+    bool picked = nfi_links_picked(p->logit, ba, n_best[p->a], a->lang, bb, n_best[p->b], b->lang);
+    bool check = nfi_links_sibling(picked, p->logit, ba, n_best[p->a], a->lang, bb, n_best[p->b], b->lang, p->a, p->b,
+                                   &sib);
     if (check) {
-        nf_status st = nfi_links_agreement(l, (size_t)(sib >> 32), (size_t)(uint32_t)sib, &agree, err);
+        nf_status st = nfi_links_agreement(l, (size_t)(sib >> 32), (size_t)(uint32_t)sib, scratch, &agree, err);
         if (st != NF_OK)
             return st;
     }
-    *linked = nfi_links_decide(p->logit, ba, n_best[p->a], a->lang, bb, n_best[p->b], b->lang, check ? &agree : NULL);
+    *linked = nfi_links_decide(picked, check ? &agree : NULL);
     return NF_OK;
 }
 
 bool nfi_links_may_link(const nf_links *l, double score) { return score >= l->opt.threshold; }
 
-nf_status nfi_links_agreement(const nf_links *l, size_t a, size_t b, nfi_agreement *out, nf_error *err)
+nf_status nfi_links_agreement(const nf_links *l, size_t a, size_t b, nfi_agree_scratch **scratch, nfi_agreement *out,
+                              nf_error *err)
 {
     nf_link_explain e;
-    nf_status st = nf_links_explain(l, a, b, &e, err);
+    memset(&e, 0, sizeof e);
+    if (!*scratch && !(*scratch = calloc(1, sizeof **scratch)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    nf_status st = explain_in(l, a, b, *scratch, &e, err);
     *out = (nfi_agreement){e.order, e.shared};
     return st;
 }
@@ -1616,9 +1684,11 @@ nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err)
     for (size_t d = 0; st == NF_OK && d < l->n; d++) /* each best partner's own best back (witness.c) */
         for (size_t k = 0; k < n_best[d]; k++)
             best[d][k].back = nfi_links_best_in(best[best[d][k].doc], n_best[best[d][k].doc], l->docs[d].lang);
+    nfi_agree_scratch *agree = NULL; /* the sibling check's, made at its first pair */
     for (size_t i = 0; st == NF_OK && i < n_pairs; i++)
-        if ((st = is_translation(l, &sp[i], best, n_best, &sp[i].linked, err)) == NF_OK && sp[i].linked)
+        if ((st = is_translation(l, &sp[i], best, n_best, &agree, &sp[i].linked, err)) == NF_OK && sp[i].linked)
             out->links[out->n_links++] = (nf_link){sp[i].a, sp[i].b, sp[i].score};
+    nfi_agree_scratch_free(agree);
     for (size_t i = 0; best && i < l->n; i++)
         free(best[i]);
     free(best), free(n_best), free(pv);

@@ -254,23 +254,34 @@ bool nfi_links_witness_veto(const nfi_lang_best *ba, size_t na, const char *lang
 typedef struct nfi_agreement {
     double order, shared;
 } nfi_agreement;
-nf_status nfi_links_agreement(const nf_links *l, size_t a, size_t b, nfi_agreement *out, nf_error *err);
+/* The room it scores in, kept from call to call (one caller at a time):
+ * *scratch NULL at first, made at the first call and grown as needed;
+ * freed by nfi_agree_scratch_free. */
+typedef struct nfi_agree_scratch nfi_agree_scratch;
+nf_status nfi_links_agreement(const nf_links *l, size_t a, size_t b, nfi_agree_scratch **scratch, nfi_agreement *out,
+                              nf_error *err);
+void nfi_agree_scratch_free(nfi_agree_scratch *s);
+/* The best-match rule and the third-language checks (witness.c), what
+ * decides a pair that may link before the sibling check: it is the best
+ * match of one side in the other's language (ba: a's best logits per
+ * other language, bb: b's) and no third language testifies against it.
+ * The caller asks once per pair and passes the answer (picked) to
+ * nfi_links_sibling and nfi_links_decide. */
+bool nfi_links_picked(double logit, const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
+                      size_t nb, const char *lang_b);
 /* The sibling check (witness.c): whether the decision of a pair that may
  * link (documents a and b, by their numbers; partners in ba, bb by the
  * same numbers) needs the agreement of one side x with z, the other side's
- * best partner in x's language: true for a pair that would link otherwise
- * and that only x picks, far below z; *pair: x and z (smaller << 32 |
- * larger). */
-bool nfi_links_sibling(double logit, const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
-                       size_t nb, const char *lang_b, uint32_t a, uint32_t b, uint64_t *pair);
+ * best partner in x's language: true for a picked pair that only x picks,
+ * far below z; *pair: x and z (smaller << 32 | larger). */
+bool nfi_links_sibling(bool picked, double logit, const nfi_lang_best *ba, size_t na, const char *lang_a,
+                       const nfi_lang_best *bb, size_t nb, const char *lang_b, uint32_t a, uint32_t b, uint64_t *pair);
 /* The decision of a pair that may link (one implementation for
- * nf_links_finish and the distributed finish): it is the best match of one
- * side in the other's language (ba: a's best logits per other language,
- * bb: b's), no third language testifies against it and, where
- * nfi_links_sibling named a pair, that pair's agreement (sibling; NULL
- * where it named none) does not show a rewrite. */
-bool nfi_links_decide(double logit, const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
-                      size_t nb, const char *lang_b, const nfi_agreement *sibling);
+ * nf_links_finish and the distributed finish): it is picked
+ * (nfi_links_picked) and, where nfi_links_sibling named a pair, that
+ * pair's agreement (sibling; NULL where it named none) does not show a
+ * rewrite. */
+bool nfi_links_decide(bool picked, const nfi_agreement *sibling);
 /* A weighted entry (pivot, weights, norms, language number) on the wire:
  * put appends document i's; append adds one as the next document. */
 void nfi_links_put_weighted(const nf_links *l, size_t i, nfi_buf *out);

@@ -27,7 +27,9 @@
  * lose a member through them.
  *
  * With or without a third language, one check reads the pair's own
- * language (the sibling check, nfi_links_sibling): where only x picks y (y's best in x's
+ * language (the sibling check, nfi_links_sibling, asked of a pair that
+ * nfi_links_picked passes: the caller asks that once and gives the answer
+ * to nfi_links_sibling and nfi_links_decide): where only x picks y (y's best in x's
  * language is another document z, more than SIBLING_GAP above the pair),
  * x and z would be two versions of y in one language if the pair were a
  * translation, and two versions of one text say its things in its order.
@@ -96,10 +98,8 @@ static bool against(const nfi_lang_best *bx, size_t nx, const nfi_lang_best *by,
     return false;
 }
 
-/* The pair's best-match rule and third-language checks (what decides it
- * before the sibling check). */
-static bool picked(double logit, const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
-                   size_t nb, const char *lang_b)
+bool nfi_links_picked(double logit, const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
+                      size_t nb, const char *lang_b)
 {
     double best_a = nfi_links_best_in(ba, na, lang_b); /* a's best logit in b's language */
     double best_b = nfi_links_best_in(bb, nb, lang_a);
@@ -115,10 +115,10 @@ static const nfi_lang_best *entry_of(const nfi_lang_best *b, size_t n, const cha
     return NULL;
 }
 
-bool nfi_links_sibling(double logit, const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
-                       size_t nb, const char *lang_b, uint32_t a, uint32_t b, uint64_t *pair)
+bool nfi_links_sibling(bool picked, double logit, const nfi_lang_best *ba, size_t na, const char *lang_a,
+                       const nfi_lang_best *bb, size_t nb, const char *lang_b, uint32_t a, uint32_t b, uint64_t *pair)
 {
-    if (!picked(logit, ba, na, lang_a, bb, nb, lang_b))
+    if (!picked)
         return false;
     const nfi_lang_best *of_b = entry_of(bb, nb, lang_a), *of_a = entry_of(ba, na, lang_b);
     uint32_t x, z;
@@ -132,11 +132,9 @@ bool nfi_links_sibling(double logit, const nfi_lang_best *ba, size_t na, const c
     return true;
 }
 
-bool nfi_links_decide(double logit, const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,
-                      size_t nb, const char *lang_b, const nfi_agreement *sibling)
+bool nfi_links_decide(bool picked, const nfi_agreement *sibling)
 {
-    return picked(logit, ba, na, lang_a, bb, nb, lang_b) &&
-           !(sibling && sibling->shared >= SIBLING_SHARED && sibling->order < SIBLING_ORDER);
+    return picked && !(sibling && sibling->shared >= SIBLING_SHARED && sibling->order < SIBLING_ORDER);
 }
 
 bool nfi_links_witness_veto(const nfi_lang_best *ba, size_t na, const char *lang_a, const nfi_lang_best *bb,

@@ -488,6 +488,7 @@ typedef struct dlinks {
     grown bests;           /* ... the best logits per language of their documents (best_reply) */
     nfi_agreement *agree;  /* ... per pair, the agreement the sibling check asked for */
     bool *asked;           /* ... and whether it asked */
+    bool *picked;          /* ... and whether it is picked (nfi_links_picked; false where it may not link) */
     nfi_buf *out;          /* per rank: the fetch replies */
     nfi_kv *fetched;       /* document -> its index in the stage, this scoring round */
     size_t n_fetched, cap_fetched;
@@ -1292,12 +1293,14 @@ static nf_status score_round(dlinks *x, const uint64_t *all, const nfi_kv *order
             st = nfi_fail(err, NF_ERR_PARSE, "MPI: a document of a pair was not sent");
         lp[i] = (uint64_t)la << 32 | lb;
     }
+    nfi_agree_scratch *scratch = NULL;
     for (size_t i = 0; agreed && st == NF_OK && i < n; i++) {
         agree_rec r = {pairs[i], {0, 0}};
-        st = nfi_links_agreement(x->l, (size_t)(lp[i] >> 32), (size_t)(uint32_t)lp[i], &r.a, err);
+        st = nfi_links_agreement(x->l, (size_t)(lp[i] >> 32), (size_t)(uint32_t)lp[i], &scratch, &r.a, err);
         if (st == NF_OK)
             st = grow_push(agreed, &r, err);
     }
+    nfi_agree_scratch_free(scratch);
     if (st == NF_OK && !agreed)
         st = nfi_links_score(x->l, lp, n, sc, err);
     for (size_t i = 0; !agreed && st == NF_OK && i < n; i++) {
@@ -1582,16 +1585,13 @@ static size_t side_bests(const grown *g, size_t *at, uint32_t idx, uint32_t side
     return n;
 }
 
-/* The decision of pair i: threshold, best match of one side, no witness
- * in a third language against it, the sibling check's agreement (asked
- * before, sibling_agreements) (nf_links_finish's is_translation). */
-static bool decide(const dlinks *x, size_t i, size_t *at, nfi_lang_best *ba, nfi_lang_best *bb)
+/* The decision of pair i: threshold, best match of one side and no
+ * witness in a third language against it (picked, by
+ * sibling_agreements), the sibling check's agreement (asked there)
+ * (nf_links_finish's is_translation). */
+static bool decide(const dlinks *x, size_t i)
 {
-    const result_rec *r = &((const result_rec *)x->results.data)[i];
-    if (!nfi_links_may_link(x->l, r->score))
-        return false;
-    size_t na = side_bests(&x->bests, at, (uint32_t)i, 0, ba), nb = side_bests(&x->bests, at, (uint32_t)i, 1, bb);
-    return nfi_links_decide(r->logit, ba, na, r->lang_a, bb, nb, r->lang_b, x->asked[i] ? &x->agree[i] : NULL);
+    return x->picked[i] && nfi_links_decide(true, x->asked[i] ? &x->agree[i] : NULL);
 }
 
 /* The most languages of one side among the replies (sorted by cmp_reply). */
@@ -1674,7 +1674,8 @@ static nf_status sibling_agreements(dlinks *x, nf_error *err)
     agree_ask *ask = malloc(n_results * sizeof *ask);
     uint32_t *dest = malloc(n_results * sizeof *dest);
     x->agree = calloc(n_results, sizeof *x->agree), x->asked = calloc(n_results, sizeof *x->asked);
-    bool ok = ba && bb && ask && dest && x->agree && x->asked;
+    x->picked = calloc(n_results, sizeof *x->picked);
+    bool ok = ba && bb && ask && dest && x->agree && x->asked && x->picked;
     nf_status st = ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     const result_rec *res = (const result_rec *)x->results.data;
     size_t n = 0, at = 0;
@@ -1683,7 +1684,9 @@ static nf_status sibling_agreements(dlinks *x, nf_error *err)
             continue;
         size_t na = side_bests(&x->bests, &at, (uint32_t)i, 0, ba), nb = side_bests(&x->bests, &at, (uint32_t)i, 1, bb);
         uint64_t pair;
-        if (nfi_links_sibling(res[i].logit, ba, na, res[i].lang_a, bb, nb, res[i].lang_b, res[i].a, res[i].b, &pair))
+        x->picked[i] = nfi_links_picked(res[i].logit, ba, na, res[i].lang_a, bb, nb, res[i].lang_b);
+        if (nfi_links_sibling(x->picked[i], res[i].logit, ba, na, res[i].lang_a, bb, nb, res[i].lang_b, res[i].a,
+                              res[i].b, &pair))
             ask[n] = (agree_ask){pair, (uint32_t)x->m->rank, (uint32_t)i}, dest[n++] = pair_home(x, pair);
     }
     free(ba), free(bb);
@@ -1712,14 +1715,11 @@ static nf_status send_links(dlinks *x, nf_links_result *out, nf_error *err)
     link_rec *lk = malloc((x->results.n ? x->results.n : 1) * sizeof *lk);
     uint32_t *dest = calloc(x->results.n ? x->results.n : 1, sizeof *dest);
     grown got = {NULL, 0, 0, sizeof(link_rec)};
-    size_t most = most_langs(x); /* the replies were sorted by sibling_agreements */
-    nfi_lang_best *ba = malloc(most * sizeof *ba), *bb = malloc(most * sizeof *bb);
-    nf_status st = lk && dest && ba && bb ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t n = 0, at = 0;
+    nf_status st = lk && dest ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t n = 0;
     for (size_t i = 0; st == NF_OK && i < x->results.n; i++)
-        if (decide(x, i, &at, ba, bb))
+        if (decide(x, i))
             lk[n++] = (link_rec){res[i].a, res[i].b, res[i].score};
-    free(ba), free(bb);
     if (st == NF_OK)
         st = send_array(x, lk, dest, sizeof *lk, n, grow_sink, &got, err);
     free(lk), free(dest);
@@ -1741,7 +1741,7 @@ static void dlinks_free(dlinks *x)
     if (x->weighted)
         fclose(x->weighted);
     free(x->cands.data), free(x->pairs.data), free(x->results.data), free(x->bests.data), free(x->fetched);
-    free(x->agree), free(x->asked);
+    free(x->agree), free(x->asked), free(x->picked);
     for (int r = 0; x->out && r < x->m->size; r++)
         nfi_buf_free(&x->out[r]);
     free(x->out);
