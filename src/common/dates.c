@@ -24,9 +24,10 @@
  *
  * Every date of a text (nfi_month_days, the links stage's date features)
  * is read as if each 2 KB window were lexed whole, but only the tokens
- * around digits are lexed: the window's tokens are counted 8 bytes at a
- * time (the lexer keeps 700), then short chunks from two tokens before
- * each digit are lexed and tried (window_dates says why that is the same).
+ * around numbers that may be in a date are lexed: short chunks from two
+ * tokens before each such number are lexed and tried (window_dates says
+ * why that is the same), and only a window where that finds a date has its
+ * tokens counted (8 bytes at a time: the lexer keeps 700).
  */
 #include "common/common.h"
 
@@ -123,12 +124,10 @@ static int lookup_month(const char *s, size_t n)
     for (size_t i = 0; i < n; i++)
         low[i] = (char)nfi_lower_ascii((unsigned char)s[i]);
     low[n] = '\0';
-    /* "MÄRZ": fold the few upper-case non-ASCII letters month names use */
-    char *p;
-    while ((p = strstr(low, "\xC3\x84")))
-        p[1] = (char)0xA4;
-    while ((p = strstr(low, "\xC3\x89")))
-        p[1] = (char)0xA9;
+    /* "MÄRZ": fold the few upper-case non-ASCII letters month names use (Ä, É) */
+    for (size_t i = 0; i + 1 < n; i++)
+        if ((unsigned char)low[i] == 0xC3 && ((unsigned char)low[i + 1] == 0x84 || (unsigned char)low[i + 1] == 0x89))
+            low[i + 1] = (char)((unsigned char)low[i + 1] + 0x20);
     for (size_t i = 0; i < sizeof month_names / sizeof *month_names; i++)
         if (month_names[i].name[0] == low[0] && month_names[i].name[1] == low[1] &&
             strcmp(low, month_names[i].name) == 0)
@@ -525,21 +524,72 @@ static size_t match_tokens(const char *text, lex_tok *toks, size_t n, size_t lim
     return from;
 }
 
-/* The dates of a window lex takes whole (at most max_toks tokens), lexed
- * only around its digits: a date opens at most one token before a number
- * and reads at most two tokens back (年) and four on from where it opens,
- * and lex's tokens do not depend on where it starts, as long as that is
- * where a token opens. So from each digit on, two tokens back, a chunk of
- * tokens is lexed and tried up to four tokens before its end; the next
- * digit search starts where trying stopped, and a date that used tokens
- * beyond a chunk keeps the next chunk from trying inside them: the same
- * dates as lexing the whole window. */
-static void window_dates(const char *w, size_t len, uint16_t *out, size_t *n_out, size_t max)
+/* Whether the run of digits at w[at] (a number token, ending at *end) may
+ * be the number that opens a date or the one right after the month that
+ * opens one, by the shapes match_date knows: a year 1900-2100 of 4 digits
+ * before '-' or '/' (2024-06-14); a day 1-31 before '.' (14.06.2024, 14.
+ * Juni) or before a word opening with 月 (6月14日); a day of 1-2 digits
+ * before a month or "de" (14 June, 14 de junio) or after a month (June 14).
+ * A date opens at such a number or at the token before it, so a number
+ * that is none of these (most: 100, 2,300, 1.5, 2019 alone) needs no
+ * lexing around it. */
+static bool may_date(const char *w, size_t len, size_t at, size_t *end)
+{
+    size_t j = at;
+    long v = 0;
+    while (j < len && lex_digit((unsigned char)w[j]) && j - at < 9) /* the value lex gives */
+        v = v * 10 + (w[j++] - '0');
+    while (j < len && lex_digit((unsigned char)w[j]))
+        j++;
+    *end = j;
+    size_t digits = j - at, next = j;
+    while (next < len && lex_space((unsigned char)w[next]))
+        next++;
+    unsigned char c = next < len ? (unsigned char)w[next] : '\n'; /* the next token's first byte */
+    if (digits == 4 && v >= 1900 && v <= 2100 && (c == '-' || c == '/'))
+        return true;
+    if (v < 1 || v > 31)
+        return false;
+    if (c == '.' || c == 0xE6) /* 0xE6: the lead byte of 月 */
+        return true;
+    if (digits > 2)
+        return false;
+    if (lex_letter(c)) {
+        size_t e = next;
+        while (e < len && lex_letter((unsigned char)w[e]))
+            e++;
+        if (lookup_month(w + next, e - next) || (e - next == 2 && nfi_str_ieq_prefix(w + next, 2, "de")))
+            return true;
+    }
+    size_t p = at, s; /* the word before */
+    while (p > 0 && lex_space((unsigned char)w[p - 1]))
+        p--;
+    for (s = p; s > 0 && lex_letter((unsigned char)w[s - 1]);)
+        s--;
+    return s < p && lookup_month(w + s, p - s);
+}
+
+/* The dates of a window lex takes whole (no more than the tokens it
+ * keeps), lexed only around its digits (at: the first): a date opens at
+ * most one token before a number and reads at most two tokens back (年)
+ * and four on from where it opens, and lex's tokens do not depend on where
+ * it starts, as long as that is where a token opens. So from each number
+ * that may be in a date (may_date; match_date fails at and before any
+ * other), two tokens back, a chunk of tokens is lexed and tried up to four
+ * tokens before its end; the next digit search starts where trying
+ * stopped, and a date that used tokens beyond a chunk keeps the next chunk
+ * from trying inside them: the same dates as lexing the whole window. */
+static void window_dates(const char *w, size_t len, size_t at, uint16_t *out, size_t *n_out, size_t max)
 {
     enum { CHUNK = 12, AHEAD = 5 };
     lex_tok toks[CHUNK];
-    size_t at = 0, from = 0; /* digits searched from at; dates open from byte from */
+    size_t from = 0; /* digits searched from at; dates open from byte from */
     while (*n_out < max && (at = next_digit(w, at, len)) < len) {
+        size_t end;
+        if (!may_date(w, len, at, &end)) {
+            at = end;
+            continue;
+        }
         size_t open = tokens_back(w, at, 2);
         size_t n = lex(w + open, len - open, toks, CHUNK);
         bool whole = n < CHUNK; /* the chunk reaches the window's end */
@@ -551,6 +601,12 @@ static void window_dates(const char *w, size_t len, uint16_t *out, size_t *n_out
     }
 }
 
+/* Windows of 2 KB (not cutting a word), each lexed as a whole would be:
+ * the first MAX_TOKS tokens. Tokens are counted only in a window where
+ * window_dates, which reads as if every token were kept, finds a date:
+ * the tokens a cut drops can make a shape fail at a place, never match
+ * there, so a window where reading everything finds no date has none
+ * after the cut either. */
 size_t nfi_month_days(const char *text, size_t len, uint16_t *out, size_t max)
 {
     enum { WINDOW = 2048, MAX_TOKS = 700 };
@@ -559,13 +615,14 @@ size_t nfi_month_days(const char *text, size_t len, uint16_t *out, size_t max)
         size_t end = at + WINDOW < len ? at + WINDOW : len;
         while (end < len && !nfi_is_space((unsigned char)text[end])) /* do not cut a word */
             end++;
-        if (next_digit(text + at, 0, end - at) == end - at) {
-            /* every date match_date knows has a number: nothing to lex */
-        } else if (count_tokens(text + at, end - at) <= MAX_TOKS) {
-            window_dates(text + at, end - at, out, &n_out, max);
-        } else { /* lex keeps the first MAX_TOKS tokens: lexed whole, as it cuts them */
+        size_t digit = next_digit(text + at, 0, end - at), before = n_out;
+        if (digit < end - at) /* every date match_date knows has a number */
+            window_dates(text + at, end - at, digit, out, &n_out, max);
+        if (n_out > before && count_tokens(text + at, end - at) > MAX_TOKS) {
+            /* lex keeps the first MAX_TOKS tokens: lexed whole, as it cuts them */
             lex_tok toks[MAX_TOKS];
             size_t n = lex(text + at, end - at, toks, MAX_TOKS);
+            n_out = before;
             match_tokens(text + at, toks, n, n, 0, out, &n_out, max);
         }
         at = end;

@@ -527,22 +527,39 @@ static void emit_values(builder *b, const uint64_t *values, size_t n)
             emit_hash(b, NF_PIVOT_TERM, values[k]);
 }
 
-/* Looks up tokens [i, i+span) joined; returns the number of terms. */
+/* Looks up tokens [i, i+span) joined; returns the number of terms. The
+ * words are joined on the stack (most phrases are short; a longer one in
+ * the builder's scratch buffer). */
 static size_t lookup_span(builder *b, size_t i, size_t span, bool by_stem, const uint64_t **terms)
 {
+    enum { SHORT_SPAN = 96 };
     const nf_clean_doc *d = b->doc;
     if (i + span > d->n_tokens)
         return 0;
-    b->scratch.len = 0;
+    size_t len = 0;
     for (size_t k = 0; k < span; k++) {
         const nf_token *t = &d->tokens[i + k];
         if (t->kind != NF_TOKEN_WORD)
             return 0;
-        if (k)
-            nfi_buf_putc(&b->scratch, ' ');
-        nfi_buf_append(&b->scratch, d->pool + (by_stem ? t->stem : t->norm), by_stem ? t->stem_len : t->norm_len);
+        len += (k > 0) + (by_stem ? t->stem_len : t->norm_len);
     }
-    return lookup(b, nfi_lexicon_key_seeded(b->lang_seed, b->scratch.data, b->scratch.len), terms);
+    char buf[SHORT_SPAN];
+    char *joined = buf;
+    if (len > sizeof buf) {
+        b->scratch.len = 0;
+        if (!nfi_buf_reserve(&b->scratch, len))
+            return 0;
+        joined = b->scratch.data;
+    }
+    for (size_t k = 0, at = 0; k < span; k++) {
+        const nf_token *t = &d->tokens[i + k];
+        size_t n = by_stem ? t->stem_len : t->norm_len;
+        if (k)
+            joined[at++] = ' ';
+        memcpy(joined + at, d->pool + (by_stem ? t->stem : t->norm), n);
+        at += n;
+    }
+    return lookup(b, nfi_lexicon_key_seeded(b->lang_seed, joined, len), terms);
 }
 
 /* A compound the dictionary lacks ("Sicherheitsrat") as two words it has
