@@ -19,6 +19,9 @@
  *   1900-2100, month 01-12 and day 01-31, and is NUL-terminated; the URL's
  *   year is 0 or a year in that range (and the date's year when a date was
  *   found).
+ * - nfi_month_days() (every date of the text, the links stage's date
+ *   features): each is month * 100 + day with month 1-12 and day 1-31, at
+ *   most max are given, and a smaller max gives a prefix of the same list.
  */
 #include "text/text.h"
 
@@ -60,6 +63,18 @@ static void check_lines(const char *text, size_t len, const nfi_line *lines, siz
         prev_end = (size_t)l->start + l->len;
         prev_number = l->number;
     }
+}
+
+static void check_month_days(const char *text, size_t len)
+{
+    enum { MAX = 64, FEW = 3 };
+    uint16_t all[MAX], few[FEW];
+    size_t n = nfi_month_days(text, len, all, MAX), k = nfi_month_days(text, len, few, FEW);
+    CHECK(n <= MAX && k <= FEW && k == (n < FEW ? n : FEW));
+    for (size_t i = 0; i < n; i++)
+        CHECK(all[i] / 100 >= 1 && all[i] / 100 <= 12 && all[i] % 100 >= 1 && all[i] % 100 <= 31);
+    for (size_t i = 0; i < k; i++)
+        CHECK(few[i] == all[i]);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -148,6 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (nf_find_date(text, len, url_year, date))
             check_date(date);
     }
+    check_month_days(text, len);
     free(title);
     free(split);
     free(text);

@@ -40,7 +40,8 @@
 
 #define MIN_SAMPLES_CONTAINED 4 /* fewer samples cannot support a containment claim */
 #define WINNOW_WINDOW 8   /* containment samples: see sketch.c */
-#define NEAR_SAMPLE_SHARE 0.25 /* see verify_pair */
+#define NEAR_SAMPLE_DIVISOR 4                       /* see verify_pair and sample_floor */
+#define NEAR_SAMPLE_SHARE (1.0 / NEAR_SAMPLE_DIVISOR) /* 0.25, exactly */
 #define SKETCH_SEED 0x6E657773666F6C64ULL /* "newsfold" */
 
 static const char *const relation_names[] = {"unique", "canonical", "exact", "near", "contained"};
@@ -578,8 +579,8 @@ typedef struct verify_worker {
  * before. */
 static uint32_t sample_floor(uint32_t n_samples, double containment)
 {
-    _Static_assert(NEAR_SAMPLE_SHARE == 0.25, "the near floor below is ceil(n_samples / 4)");
-    uint32_t near = (uint32_t)(((uint64_t)n_samples + 3) / 4);
+    /* ceil(n_samples * NEAR_SAMPLE_SHARE), in integers */
+    uint32_t near = (uint32_t)(((uint64_t)n_samples + NEAR_SAMPLE_DIVISOR - 1) / NEAR_SAMPLE_DIVISOR);
     if (n_samples < MIN_SAMPLES_CONTAINED)
         return near;
     if (isnan(containment)) /* verify's `c < containment` never rejects */
