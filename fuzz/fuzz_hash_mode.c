@@ -50,7 +50,8 @@ static bool clean_one(const char *text, size_t len, const char *lang, bool title
     memset(out, 0, sizeof *out);
     nf_status st = d.id && d.text ? nf_clean_batch(c, &d, 1, out, &err) : NF_ERR_NOMEM;
     nf_cleaner_free(c);
-    if (st != NF_OK) {
+    if (st != NF_OK) { /* the document is in *out once cleaning took it, else still in d */
+        nf_clean_doc_free(out);
         free(d.id), free(d.text), free(d.lang), free(d.title);
         return false;
     }

@@ -128,6 +128,21 @@ static void test_garbage_is_bounded(void **state)
     assert_true(t.v.items[0].len <= 256);
     toks_free(&t);
     nfi_buf_free(&b);
+    /* a long word whose 256th byte is inside a character (Hangul, 3 bytes
+     * each from byte 254 on) is cut before that character, so the piece
+     * kept is whole UTF-8 and folds (it failed as "out of memory" before) */
+    nfi_buf_init(&b);
+    for (int i = 0; i < 254; i++)
+        nfi_buf_putc(&b, 'a');
+    nfi_buf_puts(&b, "\xed\x95\x9c\xea\xb5\xad word");
+    for (int stemmed = 0; stemmed <= 1; stemmed++) {
+        t = tokenize(*state, b.data, stemmed ? "en" : "und");
+        assert_int_equal(t.v.len, 2);
+        assert_int_equal(t.v.items[0].len, 254);
+        assert_string_equal(norm(&t, 1), "word");
+        toks_free(&t);
+    }
+    nfi_buf_free(&b);
 }
 
 /* nfi_count_tokens (the clean command without --token-list) counts what

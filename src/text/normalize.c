@@ -845,8 +845,11 @@ static bool defer_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint
 
 static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
 {
-    if (end - start > MAX_TOKEN_BYTES)
-        end = start + MAX_TOKEN_BYTES; /* keep the pool bounded on garbage */
+    if (end - start > MAX_TOKEN_BYTES) { /* keep the pool bounded on garbage */
+        end = start + MAX_TOKEN_BYTES;
+        while (((unsigned char)c->text[end] & 0xC0) == 0x80) /* between characters: folding needs whole ones */
+            end--;
+    }
     c->count++;
     if (c->count_only)
         return true;
