@@ -19,8 +19,10 @@
  * its list and where in it the event went, so linking neither looks the
  * lists up again nor searches them for the event. The postings carry the
  * profile weight, so gathering the candidates also sums their dot products
- * with the event; only a channel one of whose lists was read in part (more
- * than SCAN earlier entries) is scored again by a merge.
+ * with the event. Where one of a channel's lists was read in part (more
+ * than SCAN earlier entries), only the candidates no later than the latest
+ * entry left unread are scored again by a merge: lists are in event order,
+ * so a later candidate's entries were all read and its sum is whole.
  *
  * The same profile index joins headline events across languages after the
  * stream (nfi_events_merge_languages): each event joins the earlier event
@@ -220,7 +222,9 @@ typedef struct sl_scratch {
     uint32_t *ties;  /* candidates at the cut-off count */
     uint32_t *hist;  /* candidates per shared-feature count, 0..max_hits */
     uint32_t max_hits; /* the most profile features of one event */
-    bool cut[N_CH];    /* a list of e's channel was read only in part: its dots are partial */
+    bool cut[N_CH];    /* a list of e's channel was read only in part: its dots may be partial */
+    uint32_t unread[N_CH]; /* when cut: the latest event among the entries not read (lists are in event
+                              order, so a later candidate's entries were all read: its dot is whole) */
 } sl_scratch;
 
 /* The entries of list l of events before e: l is in event order. */
@@ -308,6 +312,8 @@ static inline size_t gather(const sl_index *ix, const nfi_event_profile *p, uint
             uint32_t end = at ? at[f].before : entries_before(l, e);
             uint32_t stop = end > SCAN ? end - SCAN : 0;
             double w = p->ch[ch].f[i].w;
+            if (stop > 0 && (!sc->cut[ch] || l->p[stop - 1].ev > sc->unread[ch]))
+                sc->unread[ch] = l->p[stop - 1].ev;
             sc->cut[ch] |= stop > 0;
             for (uint32_t k = end; k-- > stop;) {
                 uint32_t a = l->p[k].ev;
@@ -328,7 +334,7 @@ static inline size_t gather(const sl_index *ix, const nfi_event_profile *p, uint
 /* cos of channel ch between candidate a and e (gathered into sc). */
 static double gathered_cos(const sl_scratch *sc, const nfi_event_profile *ev, uint32_t a, uint32_t e, int ch)
 {
-    if (sc->cut[ch]) /* a's share of a cut list may be missing */
+    if (sc->cut[ch] && a <= sc->unread[ch]) /* a's share of a cut list may be missing */
         return nfi_svec_cos(&ev[a].ch[ch], &ev[e].ch[ch]);
     return cos_of(sc->acc[a].dot[ch - CH_BODY], &ev[a].ch[ch], &ev[e].ch[ch]);
 }
