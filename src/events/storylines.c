@@ -354,7 +354,8 @@ static double story_score(const sl_scratch *sc, const nfi_event_profile *ev, uin
  * with e, of those sharing as many the later events: a histogram of the
  * counts finds the cut-off count, a selection the cut-off among the events
  * at that count. Linear in n; which candidates are kept does not depend on
- * their order. */
+ * their order (nor does what their callers make of them), so they are
+ * left in another order: those above the cut-off count, then the ties kept. */
 static size_t keep_best(sl_scratch *sc, size_t n)
 {
     uint32_t top = 0;
@@ -368,18 +369,21 @@ static size_t keep_best(sl_scratch *sc, size_t n)
     uint32_t cut = top;
     while (above + sc->hist[cut] < SCORED)
         above += sc->hist[cut--];
-    size_t m = 0;
-    for (size_t k = 0; k < n; k++)
-        if (sc->acc[sc->cands[k]].hits == cut)
-            sc->ties[m++] = sc->cands[k];
-    uint32_t last = nfi_kth_largest_u32(sc->ties, m, SCORED - above);
-    size_t o = 0;
-    for (size_t k = 0; k < n; k++) {
+    size_t m = 0, o = 0;
+    for (size_t k = 0; k < n; k++) { /* those above the cut stay, those at it are ties */
         uint32_t a = sc->cands[k], h = sc->acc[a].hits;
-        if (h > cut || (h == cut && a >= last))
+        if (h > cut)
             sc->cands[o++] = a;
+        else if (h == cut)
+            sc->ties[m++] = a;
     }
-    return o;
+    memcpy(sc->cands + o, sc->ties, m * sizeof *sc->ties); /* (the selection reorders the ties) */
+    uint32_t last = nfi_kth_largest_u32(sc->ties, m, SCORED - above);
+    size_t kept = o;
+    for (size_t k = o; k < o + m; k++)
+        if (sc->cands[k] >= last)
+            sc->cands[kept++] = sc->cands[k];
+    return kept;
 }
 
 /* The best earlier event for e, or NONE: only the SCORED candidates that
