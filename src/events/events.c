@@ -1143,10 +1143,14 @@ static bool reserve_fe(finish_ctx *fc, uint32_t event)
  * An event of headlines only keeps twice the pivot features: it is joined
  * across languages by its pivot profile after the stream, and the top 32
  * of a large event's centroid dropped words that a small piece of another
- * language shares with it (docs/events.md, "sixth round"). */
+ * language shares with it (docs/events.md, "sixth round"). Another event
+ * has no title profile: only the joins of events of headlines read it
+ * (storylines read the body, names and pivot profiles). */
 static bool make_profile(nfi_event_profile *p, const nfi_svec centroid[N_CH], bool headlines)
 {
     for (int ch = 0; ch < N_CH; ch++) {
+        if (ch == CH_TITLE && !headlines)
+            continue; /* (left empty) */
         uint32_t keep = headlines && ch == CH_PIVOT ? HEADLINE_PIVOT_KEEP : profile_keep[ch];
         if (!nfi_svec_top_of(&p->ch[ch], &centroid[ch], keep)) /* (not a copy of the whole centroid) */
             return false;

@@ -19,8 +19,10 @@
  * its list and where in it the event went, so linking neither looks the
  * lists up again nor searches them for the event. The postings carry the
  * profile weight, so gathering the candidates also sums their dot products
- * with the event; only a channel one of whose lists was read in part (more
- * than SCAN earlier entries) is scored again by a merge.
+ * with the event. Where one of a channel's lists was read in part (more
+ * than SCAN earlier entries), only the candidates no later than the latest
+ * entry left unread are scored again by a merge: lists are in event order,
+ * so a later candidate's entries were all read and its sum is whole.
  *
  * The same profile index joins headline events across languages after the
  * stream (nfi_events_merge_languages): each event joins the earlier event
@@ -220,7 +222,9 @@ typedef struct sl_scratch {
     uint32_t *ties;  /* candidates at the cut-off count */
     uint32_t *hist;  /* candidates per shared-feature count, 0..max_hits */
     uint32_t max_hits; /* the most profile features of one event */
-    bool cut[N_CH];    /* a list of e's channel was read only in part: its dots are partial */
+    bool cut[N_CH];    /* a list of e's channel was read only in part: its dots may be partial */
+    uint32_t unread[N_CH]; /* when cut: the latest event among the entries not read (lists are in event
+                              order, so a later candidate's entries were all read: its dot is whole) */
 } sl_scratch;
 
 /* The entries of list l of events before e: l is in event order. */
@@ -308,6 +312,8 @@ static inline size_t gather(const sl_index *ix, const nfi_event_profile *p, uint
             uint32_t end = at ? at[f].before : entries_before(l, e);
             uint32_t stop = end > SCAN ? end - SCAN : 0;
             double w = p->ch[ch].f[i].w;
+            if (stop > 0 && (!sc->cut[ch] || l->p[stop - 1].ev > sc->unread[ch]))
+                sc->unread[ch] = l->p[stop - 1].ev;
             sc->cut[ch] |= stop > 0;
             for (uint32_t k = end; k-- > stop;) {
                 uint32_t a = l->p[k].ev;
@@ -328,7 +334,7 @@ static inline size_t gather(const sl_index *ix, const nfi_event_profile *p, uint
 /* cos of channel ch between candidate a and e (gathered into sc). */
 static double gathered_cos(const sl_scratch *sc, const nfi_event_profile *ev, uint32_t a, uint32_t e, int ch)
 {
-    if (sc->cut[ch]) /* a's share of a cut list may be missing */
+    if (sc->cut[ch] && a <= sc->unread[ch]) /* a's share of a cut list may be missing */
         return nfi_svec_cos(&ev[a].ch[ch], &ev[e].ch[ch]);
     return cos_of(sc->acc[a].dot[ch - CH_BODY], &ev[a].ch[ch], &ev[e].ch[ch]);
 }
@@ -348,7 +354,8 @@ static double story_score(const sl_scratch *sc, const nfi_event_profile *ev, uin
  * with e, of those sharing as many the later events: a histogram of the
  * counts finds the cut-off count, a selection the cut-off among the events
  * at that count. Linear in n; which candidates are kept does not depend on
- * their order. */
+ * their order (nor does what their callers make of them), so they are
+ * left in another order: those above the cut-off count, then the ties kept. */
 static size_t keep_best(sl_scratch *sc, size_t n)
 {
     uint32_t top = 0;
@@ -362,18 +369,21 @@ static size_t keep_best(sl_scratch *sc, size_t n)
     uint32_t cut = top;
     while (above + sc->hist[cut] < SCORED)
         above += sc->hist[cut--];
-    size_t m = 0;
-    for (size_t k = 0; k < n; k++)
-        if (sc->acc[sc->cands[k]].hits == cut)
-            sc->ties[m++] = sc->cands[k];
-    uint32_t last = nfi_kth_largest_u32(sc->ties, m, SCORED - above);
-    size_t o = 0;
-    for (size_t k = 0; k < n; k++) {
+    size_t m = 0, o = 0;
+    for (size_t k = 0; k < n; k++) { /* those above the cut stay, those at it are ties */
         uint32_t a = sc->cands[k], h = sc->acc[a].hits;
-        if (h > cut || (h == cut && a >= last))
+        if (h > cut)
             sc->cands[o++] = a;
+        else if (h == cut)
+            sc->ties[m++] = a;
     }
-    return o;
+    memcpy(sc->cands + o, sc->ties, m * sizeof *sc->ties); /* (the selection reorders the ties) */
+    uint32_t last = nfi_kth_largest_u32(sc->ties, m, SCORED - above);
+    size_t kept = o;
+    for (size_t k = o; k < o + m; k++)
+        if (sc->cands[k] >= last)
+            sc->cands[kept++] = sc->cands[k];
+    return kept;
 }
 
 /* The best earlier event for e, or NONE: only the SCORED candidates that
