@@ -377,11 +377,16 @@ int nf_date_from_url(const char *url, char out[11], int *year)
     return 0;
 }
 
+static bool any_date_number(const char *text, size_t len);
+
 int nf_find_date(const char *text, size_t len, int year_hint, char out[11])
 {
     enum { MAX_TOKS = 1200 };
+    size_t head = len < SCAN_HEAD_BYTES ? len : SCAN_HEAD_BYTES;
+    if (!any_date_number(text, head)) /* no shape can match: nothing to lex */
+        return 0;
     lex_tok toks[MAX_TOKS];
-    size_t n = lex(text, len < SCAN_HEAD_BYTES ? len : SCAN_HEAD_BYTES, toks, MAX_TOKS);
+    size_t n = lex(text, head, toks, MAX_TOKS);
     date_match best = {0, 0, 0, 0}, plain = {0, 0, 0, 0}, weak = {0, 0, 0, 0}, dateline = {0, 0, 0, 0};
     size_t line_start = 0, line_no = 0;
     for (size_t i = 0; i < n && !best.m; i++) {
@@ -567,6 +572,19 @@ static bool may_date(const char *w, size_t len, size_t at, size_t *end)
     for (s = p; s > 0 && lex_letter((unsigned char)w[s - 1]);)
         s--;
     return s < p && lookup_month(w + s, p - s);
+}
+
+/* Whether text[0,len) holds a number that may be in a date (may_date):
+ * where none does, match_date succeeds at no token of its lexing, so
+ * nf_find_date, which only takes what match_date finds, finds nothing
+ * (most page heads: a time, a count, a price). */
+static bool any_date_number(const char *text, size_t len)
+{
+    size_t end;
+    for (size_t at = 0; (at = next_digit(text, at, len)) < len; at = end)
+        if (may_date(text, len, at, &end))
+            return true;
+    return false;
 }
 
 /* The dates of a window lex takes whole (no more than the tokens it
