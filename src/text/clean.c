@@ -16,10 +16,12 @@
  * itself is then assembled in the worker's buffer and not kept: only its
  * length is).
  *
- * Batches: nf_clean_batch first computes, single-threaded, the set of lines
+ * Batches: nf_clean_learn computes, single-threaded, the set of lines
  * repeated across documents of the same source within the batch (site
- * template), then cleans documents on `threads` workers that pull indices
- * from a shared counter. Every worker writes only its own out[i], and
+ * template) and keeps it in the cleaner; nf_clean_slice then cleans any run
+ * of that batch (nf_clean_batch: all of it) on `threads` workers that pull
+ * indices from a shared counter. A document's cleaning reads only itself
+ * and the template, so any cut into slices gives the same documents. Every worker writes only its own out[i], and
  * nothing depends on which worker took which document, so the output is
  * byte-identical for any thread count. Each worker owns its language
  * identifier and normalizer (neither is thread-safe), created once with the
