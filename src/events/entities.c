@@ -690,14 +690,10 @@ static bool add_lower(nfi_translit *t, const nf_clean_doc *cd, size_t i, nfi_doc
     const key_entry *e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
     if (!e)
         return true;
-    if (out->n_lower == out->cap_lower) {
-        size_t cap = out->cap_lower ? out->cap_lower * 2 : 256;
-        uint64_t *l = realloc(out->lower, cap * sizeof *l);
-        if (!l)
-            return false;
-        out->lower = l;
-        out->cap_lower = cap;
-    }
+    uint64_t *l = nfi_grow_array(out->lower, &out->cap_lower, out->n_lower + 1, sizeof *l);
+    if (!l)
+        return false;
+    out->lower = l;
     out->lower[out->n_lower++] = e->feat_h;
     return true;
 }

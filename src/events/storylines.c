@@ -91,14 +91,10 @@ static uint64_t *list_of(sl_index *ix, uint64_t h)
     uint64_t *v = nfi_hmap_put(&ix->map, h, &created);
     if (!v || !created)
         return v;
-    if (ix->n == ix->cap) {
-        size_t cap = ix->cap ? ix->cap * 2 : 256;
-        slist *l = realloc(ix->lists, cap * sizeof *l);
-        if (!l)
-            return NULL;
-        ix->lists = l;
-        ix->cap = cap;
-    }
+    slist *l = nfi_grow_array(ix->lists, &ix->cap, ix->n + 1, sizeof *l);
+    if (!l)
+        return NULL;
+    ix->lists = l;
     memset(&ix->lists[ix->n], 0, sizeof *ix->lists);
     *v = ix->n++;
     return v;

@@ -1307,12 +1307,18 @@ struct nfi_agree_scratch {
     size_t cap;
 };
 
+/* Frees what s holds (s itself stays). */
+static void agree_release(nfi_agree_scratch *s)
+{
+    pair_scratch_free(s->pair);
+    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+}
+
 void nfi_agree_scratch_free(nfi_agree_scratch *s)
 {
     if (!s)
         return;
-    pair_scratch_free(s->pair);
-    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+    agree_release(s);
     free(s);
 }
 
@@ -1322,16 +1328,14 @@ static bool agree_room(nfi_agree_scratch *s, size_t n)
 {
     if (n <= s->cap && s->pair)
         return true;
-    pair_scratch_free(s->pair);
-    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+    agree_release(s);
     s->pair = pair_scratch_new(n);
     for (int k = 0; k < 2; k++)
         s->kind[k] = malloc(n + 1), s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]);
     s->cap = n;
     if (s->pair && s->kind[0] && s->kind[1] && s->hash[0] && s->hash[1])
         return true;
-    pair_scratch_free(s->pair);
-    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+    agree_release(s);
     memset(s, 0, sizeof *s);
     return false;
 }

@@ -1591,7 +1591,7 @@ static size_t side_bests(const grown *g, size_t *at, uint32_t idx, uint32_t side
  * (nf_links_finish's is_translation). */
 static bool decide(const dlinks *x, size_t i)
 {
-    return x->picked[i] && nfi_links_decide(true, x->asked[i] ? &x->agree[i] : NULL);
+    return nfi_links_decide(x->picked[i], x->asked[i] ? &x->agree[i] : NULL);
 }
 
 /* The most languages of one side among the replies (sorted by cmp_reply). */
