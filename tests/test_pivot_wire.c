@@ -224,6 +224,10 @@ static void test_hand_made_record(void **state)
     bad = hand_record(0, 2);
     bad.names_len = 4, bad.keys_len = UINT64_MAX - 2; /* a sum that wraps (found by fuzz_pivot_wire) */
     assert_int_equal(append_hand(l, &bad), NF_ERR_PARSE);
+    bad = hand_record(0, 2);
+    memcpy(bad.bytes + 14, "Abc!abk!", 8); /* names not NUL-terminated, with the count the old */
+    bad.n_names = UINT64_MAX;             /* reader's "not terminated" meant (found by fuzz_pivot_wire) */
+    assert_int_equal(append_hand(l, &bad), NF_ERR_PARSE);
     assert_int_equal(nfi_links_size(l), 1);
     nf_links_free(l);
 }

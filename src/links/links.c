@@ -1896,16 +1896,17 @@ void nfi_links_put_pivot(const nf_links *l, size_t i, nfi_buf *out)
     out->data[out->len] = '\0';
 }
 
-/* The NULs among len bytes: how many strings they hold, when the last byte
- * is one (else a count no name list matches). */
-static size_t wire_strings(const char *s, size_t len)
+/* Whether len bytes hold exactly n NUL-terminated strings (the last byte
+ * a NUL). A bool, not a count with a "none" value: a record's n is any
+ * 64-bit number, so no count is safe to mean "not terminated". */
+static bool wire_strings(const char *s, size_t len, uint64_t n)
 {
     if (len && s[len - 1] != '\0')
-        return SIZE_MAX;
-    size_t n = 0;
+        return false;
+    uint64_t found = 0;
     for (const char *at = s; (at = memchr(at, '\0', len - (size_t)(at - s))) != NULL; at++)
-        n++;
-    return n;
+        found++;
+    return found == n;
 }
 
 /* A copy of n bytes (n + 1 allocated, the last a NUL: never NULL, as the
@@ -1976,8 +1977,8 @@ static nf_status rebuild_entry(doc_entry *d, const pivot_wire *w, const uint8_t 
     const uint8_t *at = body + 8 * nf, *end = body + w->body;
     if (!get_pivot_varints(p, &at, end) || w->names_len > (size_t)(end - at) ||
         w->keys_len > (size_t)(end - at) - w->names_len || /* each: their sum may wrap */
-        wire_strings((const char *)at, w->names_len) != w->n_names ||
-        wire_strings((const char *)at + w->names_len, w->keys_len) != w->n_names)
+        !wire_strings((const char *)at, w->names_len, w->n_names) ||
+        !wire_strings((const char *)at + w->names_len, w->keys_len, w->n_names))
         return NF_ERR_PARSE;
     p->names = wire_copy(at, w->names_len);
     p->name_keys = wire_copy(at + w->names_len, w->keys_len);
