@@ -112,6 +112,9 @@ struct nf_links {
     size_t n_scored;
     bool finished;
     bool released; /* nfi_links_release: pivots only */
+    bool adding_ended; /* nfi_links_end_adding: no pivoters, no lexicon */
+    char *dict_langs;  /* then the dictionary languages, copied (NUL-separated) */
+    const char **dict_lang_list; /* ... and listed, NULL-terminated */
 };
 
 void nf_links_options_default(nf_links_options *o)
@@ -179,22 +182,58 @@ void nfi_links_release(nf_links *l)
     l->released = true;
 }
 
+/* The pivoters and the lexicon: what only nf_links_add reads. */
+static void free_adding_state(nf_links *l)
+{
+    for (int i = 0; i < l->n_pivoters; i++)
+        nfi_pivoter_free(l->pivoters[i]);
+    free(l->pivoters);
+    nfi_lexicon_free(l->lex);
+    l->pivoters = NULL, l->n_pivoters = 0, l->lex = NULL;
+}
+
+nf_status nfi_links_end_adding(nf_links *l, nf_error *err)
+{
+    if (l->adding_ended)
+        return NF_OK;
+    const char *const *langs = nfi_lexicon_languages(l->lex);
+    size_t n = 0, bytes = 0;
+    for (; langs[n]; n++)
+        bytes += strlen(langs[n]) + 1;
+    l->dict_langs = malloc(bytes + 1);
+    l->dict_lang_list = malloc((n + 1) * sizeof *l->dict_lang_list);
+    if (!l->dict_langs || !l->dict_lang_list) {
+        free(l->dict_langs), free(l->dict_lang_list);
+        l->dict_langs = NULL, l->dict_lang_list = NULL;
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0, at = 0; i < n; at += strlen(langs[i++]) + 1) {
+        memcpy(l->dict_langs + at, langs[i], strlen(langs[i]) + 1);
+        l->dict_lang_list[i] = l->dict_langs + at;
+    }
+    l->dict_lang_list[n] = NULL;
+    free_adding_state(l);
+    l->adding_ended = true;
+    return NF_OK;
+}
+
 void nf_links_free(nf_links *l)
 {
     if (!l)
         return;
-    for (int i = 0; i < l->n_pivoters; i++)
-        nfi_pivoter_free(l->pivoters[i]);
-    free(l->pivoters);
+    free_adding_state(l);
+    free(l->dict_langs), free(l->dict_lang_list);
     for (size_t i = 0; i < l->n; i++)
         free_entry(&l->docs[i]);
     free(l->docs);
     free(l->scored);
-    nfi_lexicon_free(l->lex);
     free(l);
 }
 
-const char *const *nf_links_dictionary_languages(const nf_links *l) { return nfi_lexicon_languages(l->lex); }
+const char *const *nf_links_dictionary_languages(const nf_links *l)
+{
+    return l->adding_ended ? l->dict_lang_list : nfi_lexicon_languages(l->lex);
+}
 
 size_t nfi_links_scored(const nf_links *l, const nfi_scored_pair **out)
 {
@@ -238,6 +277,8 @@ static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
 
 nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error *err)
 {
+    if (l->adding_ended)
+        return nfi_fail(err, NF_ERR_ARG, "nf_links_add after nfi_links_end_adding");
     if (l->n + n > l->cap) { /* also after nf_links_finish: a live fold finishes again later */
         size_t cap = l->cap ? l->cap : 1024;
         while (cap < l->n + n)
