@@ -82,7 +82,13 @@ typedef struct doc_entry {
     uint64_t *para_sets; /* each paragraph's sorted unique features, back to back; NULL for a
                             single paragraph (its set is the features but dates: made when needed) */
     size_t *para_offsets; /* n_paragraphs + 1, or NULL */
-    uint32_t *post;   /* per feature, its postings list in finish's index (UINT32_MAX: none) */
+    /* After the weigh pass, the features in finish's index, in feature
+     * order, n_post pairs (feature, postings list) back to back: what the
+     * candidate search reads (a quarter of the features or less, where a
+     * number per feature took 4 bytes each). Before it, the index's words
+     * (8 bytes a feature: word_at). */
+    uint32_t *post;
+    size_t n_post;
     /* The features a pair across languages can share: those that some
      * document of another language has (where the finish knows; else all).
      * Their kinds, hashes and weights in hash order, and the sequence with
@@ -320,6 +326,7 @@ static nf_status alloc_doc_arrays(doc_entry *d, bool words)
     free(d->cross_kind), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
     d->post = malloc((d->pivot.n_features + 1) * (words ? sizeof(uint64_t) : sizeof *d->post));
+    d->n_post = 0;
     d->cross_kind = NULL; /* at their size, later */
     d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
@@ -421,9 +428,10 @@ static bool cross_all(doc_entry *d)
 /* A document's weights (kind weight x IDF x (1 + log count)) from the
  * document frequencies in its words (in post), its norms, postings and
  * cross arrays: its features of the across flag, and its sequence with
- * only them (each one's place among them, from `at`). The words are read before post[j] overwrites the bytes of
- * word j / 2 (<= j, read already); the array then shrinks to the
- * postings, and gives back the rest. */
+ * only them (each one's place among them, from `at`). Word j is read
+ * before the indexed features' pairs overwrite its bytes (pair q sits in
+ * the bytes of word q <= j); the array then shrinks to the pairs, and
+ * gives back the rest. */
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     (void)worker;
@@ -450,12 +458,14 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
     void *seq = realloc(d->cross_seq, (m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
     d->cross_seq = seq ? seq : d->cross_seq;
     n = 0;
+    size_t q = 0;
     for (size_t j = 0; j < p->n_features; j++) {
         const nf_pivot_feature *pf = &p->features[j];
         uint64_t x = word_at(d->post, j);
         uint32_t key = (uint32_t)(x >> 32);
         uint32_t base = (uint32_t)c->key_base[pf->hash >> INDEX_CHUNK_SHIFT]; /* read always: no branch */
-        d->post[j] = key == UINT32_MAX ? key : key + base;
+        d->post[2 * q] = (uint32_t)j, d->post[2 * q + 1] = key + base; /* kept where indexed: no branch */
+        q += key != UINT32_MAX;
         double idf = c->idf[x & FOUND_DF];
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
         double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
@@ -466,8 +476,9 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         n += (x & FOUND_ACROSS) != 0;
     }
     free(at);
-    uint32_t *fit = realloc(d->post, (p->n_features + 1) * sizeof *d->post);
+    uint32_t *fit = realloc(d->post, (2 * q + 1) * sizeof *d->post);
     d->post = fit ? fit : d->post;
+    d->n_post = q;
     d->n_cross = n, d->n_cross_seq = m;
     d->norm = sqrt(sum);
     for (int kk = 0; kk < 4; kk++)
@@ -1456,13 +1467,12 @@ static void candidates_of(const nf_links *l, const postings *p, const double *no
     size_t n_touched = 0, n_range = 0;
     if (!d->lang_id)
         return; /* an unknown language links to nothing */
-    for (size_t j = 0; j < d->pivot.n_features; j++) {
-        uint32_t at = d->post[j];
+    for (; n_range < d->n_post; n_range++) {
+        uint32_t at = d->post[2 * n_range + 1];
         size_t *r = s->range + 3 * n_range;
-        r[0] = at == UINT32_MAX ? 0 : p->offsets[at], r[1] = at == UINT32_MAX ? 0 : p->offsets[at + 1], r[2] = j;
+        r[0] = p->offsets[at], r[1] = p->offsets[at + 1], r[2] = d->post[2 * n_range];
         __builtin_prefetch(&p->hits[r[0]]);
         __builtin_prefetch(&p->hits[r[1] - (r[1] > 0)]); /* where the search reads first */
-        n_range += at != UINT32_MAX;
     }
     for (size_t q = 0; q < n_range; q++) {
         const size_t *r = s->range + 3 * q;
@@ -1784,7 +1794,8 @@ nf_status nfi_links_weigh(nf_links *l, size_t n_docs, const uint32_t *df, nf_err
 }
 
 /* The space's documents are entries of a stage made for the search:
- * the stage's own (shallow copies, their post[] set to the space's keys)
+ * the stage's own (shallow copies, with their features' pairs in the
+ * space's keys)
  * and, for the others, entries that hold only their norm; find_candidates
  * then runs as in nf_links_finish. */
 nf_status nfi_links_search(nf_links *l, const nfi_links_space *s, uint64_t **pairs, size_t *n_pairs, nf_error *err)
@@ -1808,19 +1819,30 @@ nf_status nfi_links_search(nf_links *l, const nfi_links_space *s, uint64_t **pai
     p.n_keys = s->n_keys;
     for (size_t key = 0; key < p.n_keys; key++) /* the search passes over a language's run */
         group_by_language(p.hits + p.offsets[key], p.offsets[key + 1] - p.offsets[key]);
+    nf_status st = NF_OK;
     for (size_t i = 0; i < s->n_docs; i++) {
         space.docs[i].norm = s->norms[i];
-        if (s->local[i] == SIZE_MAX)
+        if (s->local[i] == SIZE_MAX || st != NF_OK)
             continue;
-        doc_entry *d = &l->docs[s->local[i]];
-        for (size_t f = 0; f < d->pivot.n_features; f++) {
+        const doc_entry *d = &l->docs[s->local[i]];
+        uint32_t *post = malloc((2 * d->pivot.n_features + 1) * sizeof *post); /* the space's pairs */
+        size_t q = 0;
+        for (size_t f = 0; post && f < d->pivot.n_features; f++) {
             size_t k = nfi_hash_lower_bound(s->keys, s->n_keys, d->pivot.features[f].hash);
-            d->post[f] = k < s->n_keys && s->keys[k] == d->pivot.features[f].hash ? (uint32_t)k : UINT32_MAX;
+            if (k < s->n_keys && s->keys[k] == d->pivot.features[f].hash)
+                post[2 * q] = (uint32_t)f, post[2 * q + 1] = (uint32_t)k, q++;
         }
         space.docs[i] = *d;
+        space.docs[i].post = post, space.docs[i].n_post = q;
+        if (!post)
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     space.n = s->n_docs;
-    nf_status st = find_candidates(&space, &p, pairs, n_pairs, err);
+    if (st == NF_OK)
+        st = find_candidates(&space, &p, pairs, n_pairs, err);
+    for (size_t i = 0; i < s->n_docs; i++)
+        if (s->local[i] != SIZE_MAX)
+            free(space.docs[i].post);
     free(space.docs);
     free(p.hits);
     return st;
