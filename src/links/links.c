@@ -11,7 +11,7 @@
  *      weight is kind weight x IDF x (1 + log count), and each document
  *      vector is normalized once. The same pass keeps, per document, the
  *      features that documents of two languages have (its cross arrays:
- *      kinds, hashes, weights, and the sequence with only them): a pair
+ *      hashes, weights, and the sequence with only them): a pair
  *      across languages can share no other, so scoring reads only those.
  *   2. Candidates: an inverted index of the features that are not too
  *      common; each document accumulates dot products with the documents of
@@ -91,10 +91,11 @@ typedef struct doc_entry {
     size_t n_post;
     /* The features a pair across languages can share: those that some
      * document of another language has (where the finish knows; else all).
-     * Their kinds, hashes and weights in hash order, and the sequence with
-     * only them, as places in these arrays (not feature indices): what the
-     * finish's scoring reads of the pair's other document. */
-    uint8_t *cross_kind; /* each one's kind (& 3): scoring reads no pivot feature */
+     * Their hashes and weights in hash order, and the sequence with only
+     * them, as places in these arrays (not feature indices): what the
+     * finish's scoring reads of the pair's other document (a feature's
+     * kind is its hash's low two bits, as pivot.c makes it and the wire
+     * reader checks). */
     uint64_t *cross_hash;
     float *cross_w;
     void *cross_seq; /* 16-bit places where n_cross <= 65,536 (seq_narrow), else 32-bit */
@@ -166,9 +167,9 @@ static void free_finish_state(doc_entry *d)
     free(d->para_sets);
     free(d->para_offsets);
     free(d->post);
-    free(d->cross_kind), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = NULL, d->para_sets = NULL, d->para_offsets = NULL, d->post = NULL;
-    d->cross_kind = NULL, d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     d->n_cross = d->n_cross_seq = 0;
 }
 
@@ -323,12 +324,11 @@ typedef struct postings {
 static nf_status alloc_doc_arrays(doc_entry *d, bool words)
 {
     free(d->weights), free(d->post); /* an earlier finish's */
-    free(d->cross_kind), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
     d->post = malloc((d->pivot.n_features + 1) * (words ? sizeof(uint64_t) : sizeof *d->post));
     d->n_post = 0;
-    d->cross_kind = NULL; /* at their size, later */
-    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL; /* at their size, later */
     return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
 }
 
@@ -401,11 +401,10 @@ static void seq_set(void *seq, bool narrow, size_t i, uint32_t place)
 /* Allocates d's cross arrays for n features and m sequence elements. */
 static bool alloc_cross(doc_entry *d, size_t n, size_t m)
 {
-    d->cross_kind = malloc(n + 1);
     d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
     d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
     d->cross_seq = malloc((m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
-    return d->cross_kind && d->cross_hash && d->cross_w && d->cross_seq;
+    return d->cross_hash && d->cross_w && d->cross_seq;
 }
 
 /* Every feature of d in its cross arrays (where the document frequencies
@@ -417,7 +416,6 @@ static bool cross_all(doc_entry *d)
         return false;
     for (size_t j = 0; j < p->n_features; j++) {
         d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
-        d->cross_kind[j] = p->features[j].kind & 3;
     }
     for (size_t k = 0; k < p->n_sequence; k++)
         seq_set(d->cross_seq, seq_narrow(p->n_features), k, p->sequence[k]);
@@ -472,7 +470,6 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         sum += w * w;
         kind_sum[pf->kind & 3] += w * w;
         d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j]; /* kept where across: no branch on it */
-        d->cross_kind[n] = pf->kind & 3;
         n += (x & FOUND_ACROSS) != 0;
     }
     free(at);
@@ -1035,12 +1032,11 @@ static size_t table_slot(uint64_t hash, size_t mask) { return (size_t)(hash >> 7
 static size_t filter_bit(uint64_t hash) { return (size_t)(hash >> (64 - MATCH_FILTER_LOG)); /* the top bits: no mask */ }
 
 /* What a pair's scoring reads of one document: some of its features
- * (their kinds, hashes and weights, in hash order) and its sequence with
+ * (their hashes, kind in the low two bits, and weights, in hash order) and its sequence with
  * only those, each as its place in the list. The finish reads the cross arrays, which leave
  * out features no pair across languages can share; nf_links_explain, for
  * any pair, every feature. */
 typedef struct feature_list {
-    const uint8_t *kind; /* each one's kind (& 3) */
     const uint64_t *hash;
     const float *w;
     size_t n;
@@ -1051,7 +1047,7 @@ typedef struct feature_list {
 
 static feature_list cross_list(const doc_entry *d)
 {
-    return (feature_list){d->cross_kind, d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq,
+    return (feature_list){d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq,
                           seq_narrow(d->n_cross)};
 }
 
@@ -1301,16 +1297,18 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     match_table_for(ia, la, s);
     size_t n_passed = match_filter(s, lb->hash, lb->n);
     for (size_t n = 0; n < n_passed; n++) { /* b's features in hash order, as a merge would meet them */
-        uint32_t j = s->passed[n], k = match_find(s, la->hash, lb->hash[j]);
+        uint32_t j = s->passed[n];
+        uint64_t h = lb->hash[j];
+        uint32_t k = match_find(s, la->hash, h);
         if (k == UINT32_MAX)
             continue;
-        uint32_t kind = la->kind[k];
+        uint32_t kind = (uint32_t)(h & 3); /* the kind rides in the hash (pivot.c) */
         double w = (double)la->w[k] * lb->w[j];
         dot += w;
         kind_dot[kind] += w;
         if (kind != NF_PIVOT_DATE) {
             shared++;
-            if (lb->hash[j]) { /* numbered for order agreement (the feature's hash, in both) */
+            if (h) { /* numbered for order agreement (the feature's hash, in both) */
                 s->shared_a[n_ids] = k, s->shared_b[n_ids++] = j;
             }
         }
@@ -1338,23 +1336,22 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     e->score = score_of(e->logit);
 }
 
-/* Every feature of d as a list (kind and hash: room for its kinds and
- * hashes); a place in it is the feature's index. */
-static void every_feature(const doc_entry *d, uint8_t *kind, uint64_t *hash, feature_list *out)
+/* Every feature of d as a list (hash: room for its hashes); a place in it
+ * is the feature's index. */
+static void every_feature(const doc_entry *d, uint64_t *hash, feature_list *out)
 {
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
-        kind[j] = p->features[j].kind & 3, hash[j] = p->features[j].hash;
-    *out = (feature_list){kind, hash, d->weights, p->n_features, p->sequence, p->n_sequence, false};
+        hash[j] = p->features[j].hash;
+    *out = (feature_list){hash, d->weights, p->n_features, p->sequence, p->n_sequence, false};
 }
 
 /* The room nf_links_explain scores a pair in, over every feature: a
- * pair's scratch and each side's kinds and hashes, for documents of up to
+ * pair's scratch and each side's hashes, for documents of up to
  * cap features. Kept across the sibling check's pairs (nfi_links_agreement),
  * where making it for each pair cost more than scoring it. */
 struct nfi_agree_scratch {
     pair_scratch *pair;
-    uint8_t *kind[2];
     uint64_t *hash[2];
     size_t cap;
 };
@@ -1363,7 +1360,7 @@ struct nfi_agree_scratch {
 static void agree_release(nfi_agree_scratch *s)
 {
     pair_scratch_free(s->pair);
-    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+    free(s->hash[0]), free(s->hash[1]);
 }
 
 void nfi_agree_scratch_free(nfi_agree_scratch *s)
@@ -1383,9 +1380,9 @@ static bool agree_room(nfi_agree_scratch *s, size_t n)
     agree_release(s);
     s->pair = pair_scratch_new(n);
     for (int k = 0; k < 2; k++)
-        s->kind[k] = malloc(n + 1), s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]);
+        s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]);
     s->cap = n;
-    if (s->pair && s->kind[0] && s->kind[1] && s->hash[0] && s->hash[1])
+    if (s->pair && s->hash[0] && s->hash[1])
         return true;
     agree_release(s);
     memset(s, 0, sizeof *s);
@@ -1401,8 +1398,8 @@ static nf_status explain_in(const nf_links *l, size_t a, size_t b, nfi_agree_scr
     if (!agree_room(s, na > nb ? na : nb))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     feature_list la, lb;
-    every_feature(&l->docs[a], s->kind[0], s->hash[0], &la);
-    every_feature(&l->docs[b], s->kind[1], s->hash[1], &lb);
+    every_feature(&l->docs[a], s->hash[0], &la);
+    every_feature(&l->docs[b], s->hash[1], &lb);
     s->pair->table_of = SIZE_MAX;
     score_pair(l, a, b, &la, &lb, out, s->pair, false);
     return NF_OK;
