@@ -355,6 +355,40 @@ static void test_examples_translations_found(void **state)
     cJSON_Delete(gold);
 }
 
+/* nfi_links_end_adding: the finish gives the same links without the
+ * pivoters and the lexicon, the dictionary languages stay listed, and
+ * the stage takes no more documents. */
+static void test_end_adding(void **state)
+{
+    (void)state;
+    tu_corpus c = tu_clean_path(NF_SOURCE_DIR "/examples/corpus", 2, 0);
+    nf_links_result kept;
+    nf_links *base = links_over(&c, NULL, &kept);
+    nf_links_options o;
+    nf_links_options_default(&o);
+    nf_links *l;
+    nf_error err;
+    nf_links_result r;
+    if (nf_links_new(&l, &o, &err) || nf_links_add(l, c.docs, c.n, &err) || nfi_links_end_adding(l, &err) ||
+        nfi_links_end_adding(l, &err) || nf_links_finish(l, &r, &err))
+        fail_msg("links: %s", err.message);
+    assert_int_equal(r.n_links, kept.n_links);
+    for (size_t k = 0; k < r.n_links; k++)
+        assert_true(r.links[k].a == kept.links[k].a && r.links[k].b == kept.links[k].b &&
+                    r.links[k].score == kept.links[k].score);
+    const char *const *la = nf_links_dictionary_languages(base), *const *lb = nf_links_dictionary_languages(l);
+    size_t n = 0;
+    for (; la[n]; n++)
+        assert_string_equal(la[n], lb[n]);
+    assert_null(lb[n]);
+    assert_int_equal(nf_links_add(l, c.docs, 1, &err), NF_ERR_ARG);
+    nf_links_result_free(&r);
+    nf_links_result_free(&kept);
+    nf_links_free(l);
+    nf_links_free(base);
+    tu_corpus_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_user_lexicon),
         cmocka_unit_test(test_seeds_translation_only),
         cmocka_unit_test(test_examples_translations_found),
+        cmocka_unit_test(test_end_adding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@
  *      weight is kind weight x IDF x (1 + log count), and each document
  *      vector is normalized once. The same pass keeps, per document, the
  *      features that documents of two languages have (its cross arrays:
- *      kinds, hashes, weights, and the sequence with only them): a pair
+ *      hashes, weights, and the sequence with only them): a pair
  *      across languages can share no other, so scoring reads only those.
  *   2. Candidates: an inverted index of the features that are not too
  *      common; each document accumulates dot products with the documents of
@@ -82,13 +82,20 @@ typedef struct doc_entry {
     uint64_t *para_sets; /* each paragraph's sorted unique features, back to back; NULL for a
                             single paragraph (its set is the features but dates: made when needed) */
     size_t *para_offsets; /* n_paragraphs + 1, or NULL */
-    uint32_t *post;   /* per feature, its postings list in finish's index (UINT32_MAX: none) */
+    /* After the weigh pass, the features in finish's index, in feature
+     * order, n_post pairs (feature, postings list) back to back: what the
+     * candidate search reads (a quarter of the features or less, where a
+     * number per feature took 4 bytes each). Before it, the index's words
+     * (8 bytes a feature: word_at). */
+    uint32_t *post;
+    size_t n_post;
     /* The features a pair across languages can share: those that some
      * document of another language has (where the finish knows; else all).
-     * Their kinds, hashes and weights in hash order, and the sequence with
-     * only them, as places in these arrays (not feature indices): what the
-     * finish's scoring reads of the pair's other document. */
-    uint8_t *cross_kind; /* each one's kind (& 3): scoring reads no pivot feature */
+     * Their hashes and weights in hash order, and the sequence with only
+     * them, as places in these arrays (not feature indices): what the
+     * finish's scoring reads of the pair's other document (a feature's
+     * kind is its hash's low two bits, as pivot.c makes it and the wire
+     * reader checks). */
     uint64_t *cross_hash;
     float *cross_w;
     void *cross_seq; /* 16-bit places where n_cross <= 65,536 (seq_narrow), else 32-bit */
@@ -112,6 +119,9 @@ struct nf_links {
     size_t n_scored;
     bool finished;
     bool released; /* nfi_links_release: pivots only */
+    bool adding_ended; /* nfi_links_end_adding: no pivoters, no lexicon */
+    char *dict_langs;  /* then the dictionary languages, copied (NUL-separated) */
+    const char **dict_lang_list; /* ... and listed, NULL-terminated */
 };
 
 void nf_links_options_default(nf_links_options *o)
@@ -157,9 +167,9 @@ static void free_finish_state(doc_entry *d)
     free(d->para_sets);
     free(d->para_offsets);
     free(d->post);
-    free(d->cross_kind), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = NULL, d->para_sets = NULL, d->para_offsets = NULL, d->post = NULL;
-    d->cross_kind = NULL, d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     d->n_cross = d->n_cross_seq = 0;
 }
 
@@ -179,22 +189,58 @@ void nfi_links_release(nf_links *l)
     l->released = true;
 }
 
+/* The pivoters and the lexicon: what only nf_links_add reads. */
+static void free_adding_state(nf_links *l)
+{
+    for (int i = 0; i < l->n_pivoters; i++)
+        nfi_pivoter_free(l->pivoters[i]);
+    free(l->pivoters);
+    nfi_lexicon_free(l->lex);
+    l->pivoters = NULL, l->n_pivoters = 0, l->lex = NULL;
+}
+
+nf_status nfi_links_end_adding(nf_links *l, nf_error *err)
+{
+    if (l->adding_ended)
+        return NF_OK;
+    const char *const *langs = nfi_lexicon_languages(l->lex);
+    size_t n = 0, bytes = 0;
+    for (; langs[n]; n++)
+        bytes += strlen(langs[n]) + 1;
+    l->dict_langs = malloc(bytes + 1);
+    l->dict_lang_list = malloc((n + 1) * sizeof *l->dict_lang_list);
+    if (!l->dict_langs || !l->dict_lang_list) {
+        free(l->dict_langs), free(l->dict_lang_list);
+        l->dict_langs = NULL, l->dict_lang_list = NULL;
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0, at = 0; i < n; at += strlen(langs[i++]) + 1) {
+        memcpy(l->dict_langs + at, langs[i], strlen(langs[i]) + 1);
+        l->dict_lang_list[i] = l->dict_langs + at;
+    }
+    l->dict_lang_list[n] = NULL;
+    free_adding_state(l);
+    l->adding_ended = true;
+    return NF_OK;
+}
+
 void nf_links_free(nf_links *l)
 {
     if (!l)
         return;
-    for (int i = 0; i < l->n_pivoters; i++)
-        nfi_pivoter_free(l->pivoters[i]);
-    free(l->pivoters);
+    free_adding_state(l);
+    free(l->dict_langs), free(l->dict_lang_list);
     for (size_t i = 0; i < l->n; i++)
         free_entry(&l->docs[i]);
     free(l->docs);
     free(l->scored);
-    nfi_lexicon_free(l->lex);
     free(l);
 }
 
-const char *const *nf_links_dictionary_languages(const nf_links *l) { return nfi_lexicon_languages(l->lex); }
+const char *const *nf_links_dictionary_languages(const nf_links *l)
+{
+    return l->adding_ended ? l->dict_lang_list : nfi_lexicon_languages(l->lex);
+}
 
 size_t nfi_links_scored(const nf_links *l, const nfi_scored_pair **out)
 {
@@ -238,6 +284,8 @@ static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
 
 nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error *err)
 {
+    if (l->adding_ended)
+        return nfi_fail(err, NF_ERR_ARG, "nf_links_add after nfi_links_end_adding");
     if (l->n + n > l->cap) { /* also after nf_links_finish: a live fold finishes again later */
         size_t cap = l->cap ? l->cap : 1024;
         while (cap < l->n + n)
@@ -276,11 +324,11 @@ typedef struct postings {
 static nf_status alloc_doc_arrays(doc_entry *d, bool words)
 {
     free(d->weights), free(d->post); /* an earlier finish's */
-    free(d->cross_kind), free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
     d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
     d->post = malloc((d->pivot.n_features + 1) * (words ? sizeof(uint64_t) : sizeof *d->post));
-    d->cross_kind = NULL; /* at their size, later */
-    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->n_post = 0;
+    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL; /* at their size, later */
     return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
 }
 
@@ -353,11 +401,10 @@ static void seq_set(void *seq, bool narrow, size_t i, uint32_t place)
 /* Allocates d's cross arrays for n features and m sequence elements. */
 static bool alloc_cross(doc_entry *d, size_t n, size_t m)
 {
-    d->cross_kind = malloc(n + 1);
     d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
     d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
     d->cross_seq = malloc((m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
-    return d->cross_kind && d->cross_hash && d->cross_w && d->cross_seq;
+    return d->cross_hash && d->cross_w && d->cross_seq;
 }
 
 /* Every feature of d in its cross arrays (where the document frequencies
@@ -369,7 +416,6 @@ static bool cross_all(doc_entry *d)
         return false;
     for (size_t j = 0; j < p->n_features; j++) {
         d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
-        d->cross_kind[j] = p->features[j].kind & 3;
     }
     for (size_t k = 0; k < p->n_sequence; k++)
         seq_set(d->cross_seq, seq_narrow(p->n_features), k, p->sequence[k]);
@@ -380,9 +426,10 @@ static bool cross_all(doc_entry *d)
 /* A document's weights (kind weight x IDF x (1 + log count)) from the
  * document frequencies in its words (in post), its norms, postings and
  * cross arrays: its features of the across flag, and its sequence with
- * only them (each one's place among them, from `at`). The words are read before post[j] overwrites the bytes of
- * word j / 2 (<= j, read already); the array then shrinks to the
- * postings, and gives back the rest. */
+ * only them (each one's place among them, from `at`). Word j is read
+ * before the indexed features' pairs overwrite its bytes (pair q sits in
+ * the bytes of word q <= j); the array then shrinks to the pairs, and
+ * gives back the rest. */
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     (void)worker;
@@ -409,24 +456,26 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
     void *seq = realloc(d->cross_seq, (m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
     d->cross_seq = seq ? seq : d->cross_seq;
     n = 0;
+    size_t q = 0;
     for (size_t j = 0; j < p->n_features; j++) {
         const nf_pivot_feature *pf = &p->features[j];
         uint64_t x = word_at(d->post, j);
         uint32_t key = (uint32_t)(x >> 32);
         uint32_t base = (uint32_t)c->key_base[pf->hash >> INDEX_CHUNK_SHIFT]; /* read always: no branch */
-        d->post[j] = key == UINT32_MAX ? key : key + base;
+        d->post[2 * q] = (uint32_t)j, d->post[2 * q + 1] = key + base; /* kept where indexed: no branch */
+        q += key != UINT32_MAX;
         double idf = c->idf[x & FOUND_DF];
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
         double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
         sum += w * w;
         kind_sum[pf->kind & 3] += w * w;
         d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j]; /* kept where across: no branch on it */
-        d->cross_kind[n] = pf->kind & 3;
         n += (x & FOUND_ACROSS) != 0;
     }
     free(at);
-    uint32_t *fit = realloc(d->post, (p->n_features + 1) * sizeof *d->post);
+    uint32_t *fit = realloc(d->post, (2 * q + 1) * sizeof *d->post);
     d->post = fit ? fit : d->post;
+    d->n_post = q;
     d->n_cross = n, d->n_cross_seq = m;
     d->norm = sqrt(sum);
     for (int kk = 0; kk < 4; kk++)
@@ -983,12 +1032,11 @@ static size_t table_slot(uint64_t hash, size_t mask) { return (size_t)(hash >> 7
 static size_t filter_bit(uint64_t hash) { return (size_t)(hash >> (64 - MATCH_FILTER_LOG)); /* the top bits: no mask */ }
 
 /* What a pair's scoring reads of one document: some of its features
- * (their kinds, hashes and weights, in hash order) and its sequence with
+ * (their hashes, kind in the low two bits, and weights, in hash order) and its sequence with
  * only those, each as its place in the list. The finish reads the cross arrays, which leave
  * out features no pair across languages can share; nf_links_explain, for
  * any pair, every feature. */
 typedef struct feature_list {
-    const uint8_t *kind; /* each one's kind (& 3) */
     const uint64_t *hash;
     const float *w;
     size_t n;
@@ -999,7 +1047,7 @@ typedef struct feature_list {
 
 static feature_list cross_list(const doc_entry *d)
 {
-    return (feature_list){d->cross_kind, d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq,
+    return (feature_list){d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq,
                           seq_narrow(d->n_cross)};
 }
 
@@ -1249,16 +1297,18 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     match_table_for(ia, la, s);
     size_t n_passed = match_filter(s, lb->hash, lb->n);
     for (size_t n = 0; n < n_passed; n++) { /* b's features in hash order, as a merge would meet them */
-        uint32_t j = s->passed[n], k = match_find(s, la->hash, lb->hash[j]);
+        uint32_t j = s->passed[n];
+        uint64_t h = lb->hash[j];
+        uint32_t k = match_find(s, la->hash, h);
         if (k == UINT32_MAX)
             continue;
-        uint32_t kind = la->kind[k];
+        uint32_t kind = (uint32_t)(h & 3); /* the kind rides in the hash (pivot.c) */
         double w = (double)la->w[k] * lb->w[j];
         dot += w;
         kind_dot[kind] += w;
         if (kind != NF_PIVOT_DATE) {
             shared++;
-            if (lb->hash[j]) { /* numbered for order agreement (the feature's hash, in both) */
+            if (h) { /* numbered for order agreement (the feature's hash, in both) */
                 s->shared_a[n_ids] = k, s->shared_b[n_ids++] = j;
             }
         }
@@ -1286,23 +1336,22 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     e->score = score_of(e->logit);
 }
 
-/* Every feature of d as a list (kind and hash: room for its kinds and
- * hashes); a place in it is the feature's index. */
-static void every_feature(const doc_entry *d, uint8_t *kind, uint64_t *hash, feature_list *out)
+/* Every feature of d as a list (hash: room for its hashes); a place in it
+ * is the feature's index. */
+static void every_feature(const doc_entry *d, uint64_t *hash, feature_list *out)
 {
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
-        kind[j] = p->features[j].kind & 3, hash[j] = p->features[j].hash;
-    *out = (feature_list){kind, hash, d->weights, p->n_features, p->sequence, p->n_sequence, false};
+        hash[j] = p->features[j].hash;
+    *out = (feature_list){hash, d->weights, p->n_features, p->sequence, p->n_sequence, false};
 }
 
 /* The room nf_links_explain scores a pair in, over every feature: a
- * pair's scratch and each side's kinds and hashes, for documents of up to
+ * pair's scratch and each side's hashes, for documents of up to
  * cap features. Kept across the sibling check's pairs (nfi_links_agreement),
  * where making it for each pair cost more than scoring it. */
 struct nfi_agree_scratch {
     pair_scratch *pair;
-    uint8_t *kind[2];
     uint64_t *hash[2];
     size_t cap;
 };
@@ -1311,7 +1360,7 @@ struct nfi_agree_scratch {
 static void agree_release(nfi_agree_scratch *s)
 {
     pair_scratch_free(s->pair);
-    free(s->kind[0]), free(s->kind[1]), free(s->hash[0]), free(s->hash[1]);
+    free(s->hash[0]), free(s->hash[1]);
 }
 
 void nfi_agree_scratch_free(nfi_agree_scratch *s)
@@ -1331,9 +1380,9 @@ static bool agree_room(nfi_agree_scratch *s, size_t n)
     agree_release(s);
     s->pair = pair_scratch_new(n);
     for (int k = 0; k < 2; k++)
-        s->kind[k] = malloc(n + 1), s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]);
+        s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]);
     s->cap = n;
-    if (s->pair && s->kind[0] && s->kind[1] && s->hash[0] && s->hash[1])
+    if (s->pair && s->hash[0] && s->hash[1])
         return true;
     agree_release(s);
     memset(s, 0, sizeof *s);
@@ -1349,8 +1398,8 @@ static nf_status explain_in(const nf_links *l, size_t a, size_t b, nfi_agree_scr
     if (!agree_room(s, na > nb ? na : nb))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     feature_list la, lb;
-    every_feature(&l->docs[a], s->kind[0], s->hash[0], &la);
-    every_feature(&l->docs[b], s->kind[1], s->hash[1], &lb);
+    every_feature(&l->docs[a], s->hash[0], &la);
+    every_feature(&l->docs[b], s->hash[1], &lb);
     s->pair->table_of = SIZE_MAX;
     score_pair(l, a, b, &la, &lb, out, s->pair, false);
     return NF_OK;
@@ -1415,13 +1464,12 @@ static void candidates_of(const nf_links *l, const postings *p, const double *no
     size_t n_touched = 0, n_range = 0;
     if (!d->lang_id)
         return; /* an unknown language links to nothing */
-    for (size_t j = 0; j < d->pivot.n_features; j++) {
-        uint32_t at = d->post[j];
+    for (; n_range < d->n_post; n_range++) {
+        uint32_t at = d->post[2 * n_range + 1];
         size_t *r = s->range + 3 * n_range;
-        r[0] = at == UINT32_MAX ? 0 : p->offsets[at], r[1] = at == UINT32_MAX ? 0 : p->offsets[at + 1], r[2] = j;
+        r[0] = p->offsets[at], r[1] = p->offsets[at + 1], r[2] = d->post[2 * n_range];
         __builtin_prefetch(&p->hits[r[0]]);
         __builtin_prefetch(&p->hits[r[1] - (r[1] > 0)]); /* where the search reads first */
-        n_range += at != UINT32_MAX;
     }
     for (size_t q = 0; q < n_range; q++) {
         const size_t *r = s->range + 3 * q;
@@ -1743,7 +1791,8 @@ nf_status nfi_links_weigh(nf_links *l, size_t n_docs, const uint32_t *df, nf_err
 }
 
 /* The space's documents are entries of a stage made for the search:
- * the stage's own (shallow copies, their post[] set to the space's keys)
+ * the stage's own (shallow copies, with their features' pairs in the
+ * space's keys)
  * and, for the others, entries that hold only their norm; find_candidates
  * then runs as in nf_links_finish. */
 nf_status nfi_links_search(nf_links *l, const nfi_links_space *s, uint64_t **pairs, size_t *n_pairs, nf_error *err)
@@ -1767,19 +1816,30 @@ nf_status nfi_links_search(nf_links *l, const nfi_links_space *s, uint64_t **pai
     p.n_keys = s->n_keys;
     for (size_t key = 0; key < p.n_keys; key++) /* the search passes over a language's run */
         group_by_language(p.hits + p.offsets[key], p.offsets[key + 1] - p.offsets[key]);
+    nf_status st = NF_OK;
     for (size_t i = 0; i < s->n_docs; i++) {
         space.docs[i].norm = s->norms[i];
-        if (s->local[i] == SIZE_MAX)
+        if (s->local[i] == SIZE_MAX || st != NF_OK)
             continue;
-        doc_entry *d = &l->docs[s->local[i]];
-        for (size_t f = 0; f < d->pivot.n_features; f++) {
+        const doc_entry *d = &l->docs[s->local[i]];
+        uint32_t *post = malloc((2 * d->pivot.n_features + 1) * sizeof *post); /* the space's pairs */
+        size_t q = 0;
+        for (size_t f = 0; post && f < d->pivot.n_features; f++) {
             size_t k = nfi_hash_lower_bound(s->keys, s->n_keys, d->pivot.features[f].hash);
-            d->post[f] = k < s->n_keys && s->keys[k] == d->pivot.features[f].hash ? (uint32_t)k : UINT32_MAX;
+            if (k < s->n_keys && s->keys[k] == d->pivot.features[f].hash)
+                post[2 * q] = (uint32_t)f, post[2 * q + 1] = (uint32_t)k, q++;
         }
         space.docs[i] = *d;
+        space.docs[i].post = post, space.docs[i].n_post = q;
+        if (!post)
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     space.n = s->n_docs;
-    nf_status st = find_candidates(&space, &p, pairs, n_pairs, err);
+    if (st == NF_OK)
+        st = find_candidates(&space, &p, pairs, n_pairs, err);
+    for (size_t i = 0; i < s->n_docs; i++)
+        if (s->local[i] != SIZE_MAX)
+            free(space.docs[i].post);
     free(space.docs);
     free(p.hits);
     return st;
