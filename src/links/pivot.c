@@ -30,7 +30,9 @@
  * element: pivots of a whole run wait in memory for the links stage), with
  * paragraph ends, is kept for alignment; of the words behind each feature
  * only its first occurrence's place, and only when the pivoter is asked to
- * (explanations). A pivoter (one per thread) owns an ICU transliterator.
+ * (explanations). A pivoter (one per thread) owns an ICU transliterator,
+ * opened only when a name holds letters other than ASCII and the accented
+ * Latin ones (nfi_latin_ascii, text.h, reads those as it would).
  *
  * Dictionary work per token is bounded: each document's words are read up
  * front (read_words: keys, then the per-thread word cache, then the phrase
@@ -145,7 +147,12 @@ struct nfi_pivoter {
     name_slot *names;  /* NAME_CACHE_SLOTS */
     name_keys_slot *name_keys; /* NAME_CACHE_SLOTS */
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
+    /* ICU's transliterator, opened when a name first needs it: names of
+     * ASCII and accented Latin letters are read through the latin table,
+     * and opening it costs ~150 M instructions a process (its registry) */
     UTransliterator *translit;
+    bool translit_failed;
+    nfi_latin_ascii latin;
     struct sb_stemmer *russian; /* Ukrainian words read through the Russian dictionary */
     struct token_word *token_words; /* the builder's per-token records, kept between documents */
     size_t token_words_cap;
@@ -187,14 +194,10 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
         free(p);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    UErrorCode e = U_ZERO_ERROR;
-    UChar id[64];
-    u_uastrcpy(id, "Any-Latin; Latin-ASCII");
-    p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
-    if (U_FAILURE(e)) {
+    if (!nfi_latin_ascii_init(&p->latin)) {
         free(p->memo), free(p->words), free(p->names), free(p->name_keys);
         free(p);
-        return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable: %s", u_errorName(e));
+        return nfi_fail(err, NF_ERR_RESOURCE, "ICU normalization data unavailable");
     }
     p->russian = sb_stemmer_new("russian", "UTF_8"); /* NULL: Ukrainian goes without */
     *out = p;
@@ -354,6 +357,7 @@ typedef struct builder {
     uint32_t word_start;
     bool word_open, word_counted, word_term;
     size_t n_words, n_words_with_term;
+    bool translit_failed; /* a name needed ICU's transliterator, which did not open */
 } builder;
 
 /* nfi_buf_append of 8 bytes, its common case (room enough) inline: the
@@ -437,7 +441,28 @@ static void from_tokens(builder *b, size_t i, size_t n)
     b->cur_len = last->start + last->len - first->start;
 }
 
-/* ASCII form of a name: transliterated when it has non-ASCII letters. */
+/* The pivoter's transliterator, opened on first use; NULL (and the
+ * builder failed) when ICU cannot open it. */
+static UTransliterator *translit(builder *b)
+{
+    nfi_pivoter *p = b->p;
+    if (!p->translit && !p->translit_failed) {
+        UErrorCode e = U_ZERO_ERROR;
+        UChar id[64];
+        u_uastrcpy(id, "Any-Latin; Latin-ASCII");
+        p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
+        p->translit_failed = U_FAILURE(e);
+        if (p->translit_failed)
+            p->translit = NULL;
+    }
+    b->translit_failed |= p->translit_failed;
+    return p->translit;
+}
+
+/* ASCII form of a name: transliterated when it has non-ASCII letters.
+ * Those of accented Latin letters only take the latin table, which gives
+ * what the transliterator gives, under the same limits (nothing for 200
+ * characters or more, or more than 255 out). */
 static void ascii_name(builder *b, const char *s, size_t n)
 {
     b->scratch.len = 0;
@@ -446,6 +471,13 @@ static void ascii_name(builder *b, const char *s, size_t n)
         ascii &= (unsigned char)s[i] < 0x80;
     if (ascii) {
         nfi_buf_append(&b->scratch, s, n);
+        return;
+    }
+    char latin[400];
+    size_t latin_len, chars;
+    if (n < sizeof latin && nfi_latin_to_ascii(&b->p->latin, s, n, latin, &latin_len, &chars)) {
+        if (chars < 200 && latin_len <= 255)
+            nfi_buf_append(&b->scratch, latin, latin_len);
         return;
     }
     uint64_t h = XXH3_64bits(s, n);
@@ -461,7 +493,10 @@ static void ascii_name(builder *b, const char *s, size_t n)
     if (U_FAILURE(e) || len >= 200)
         return;
     limit = len;
-    utrans_transUChars(b->p->translit, buf, &len, 255, 0, &limit, &e);
+    UTransliterator *tr = translit(b);
+    if (!tr)
+        return;
+    utrans_transUChars(tr, buf, &len, 255, 0, &limit, &e);
     if (U_FAILURE(e))
         return;
     char out[768];
@@ -1486,6 +1521,8 @@ static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
     size_t n = b->seq.len / 8;
     if (b->seq.oom || b->at.oom || b->para.oom || b->names.oom || b->keys.oom)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (b->translit_failed)
+        return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable");
     /* kept for the whole run (every document's pivot waits for finish):
      * the arrays at their size, not an upper bound or the buffers'
      * doubled capacity (about a third of links' memory) */
