@@ -163,8 +163,9 @@ struct nfi_pivoter {
     /* the builder's working buffers, emptied rather than freed between
      * documents (each would otherwise grow by doubling, copies and all,
      * in every document): the emitted hashes, their words, scratch, a
-     * CJK run; and index_sequence's scratch */
-    nfi_buf seq, at, scratch, run, run_ends;
+     * CJK run; the paragraph ends, names and keys, copied out at their
+     * size; and index_sequence's scratch */
+    nfi_buf seq, at, scratch, run, run_ends, para, name_text, key_text;
     void *index_scratch;
     size_t index_scratch_cap;
     /* index_sequence's table: its slots (a number + 1; 0: empty) and a bit per
@@ -221,6 +222,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
     free(p->lists);
     nfi_buf_free(&p->seq), nfi_buf_free(&p->at), nfi_buf_free(&p->scratch);
     nfi_buf_free(&p->run), nfi_buf_free(&p->run_ends);
+    nfi_buf_free(&p->para), nfi_buf_free(&p->name_text), nfi_buf_free(&p->key_text);
     free(p->index_scratch);
     free(p->index_slots);
     free(p->index_full);
@@ -551,15 +553,35 @@ static void prefetch_lookup(const builder *b, uint64_t key)
 }
 
 /* A dictionary entry's values: its first terms, and every name its
- * glosses carry (the kind rides in the low bits). */
+ * glosses carry (the kind rides in the low bits). What emit_hash of each
+ * would do, in one pass: the features written in place (a value not kept
+ * is overwritten by the next), then the word's count once. */
 static void emit_values(builder *b, const uint64_t *values, size_t n)
 {
-    size_t terms = 0;
-    for (size_t k = 0; k < n; k++)
-        if ((values[k] & 3) == NF_PIVOT_NAME)
-            emit_hash(b, NF_PIVOT_NAME, values[k]);
-        else if (terms++ < TERMS_PER_WORD)
-            emit_hash(b, NF_PIVOT_TERM, values[k]);
+    nfi_buf *seq = &b->seq;
+    if (!n || !nfi_buf_reserve(seq, 8 * n + 1))
+        return;
+    char *out = seq->data + seq->len;
+    size_t kept = 0, terms = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t v = values[k];
+        bool name = (v & 3) == NF_PIVOT_NAME;
+        v = name ? v : (v & ~3ULL) | NF_PIVOT_TERM;
+        memcpy(out + 8 * kept, &v, 8);
+        kept += name || terms < TERMS_PER_WORD;
+        terms += !name;
+    }
+    if (!kept)
+        return;
+    seq->len += 8 * kept;
+    seq->data[seq->len] = '\0';
+    for (size_t k = 0; k < kept && b->p->keep_surface; k++) {
+        uint32_t at[2] = {b->cur_start, b->cur_len};
+        append8(&b->at, at);
+    }
+    open_word(b);
+    b->word_counted = true;
+    b->word_term |= terms > 0;
 }
 
 /* Looks up tokens [i, i+span) joined; returns the number of terms. The
@@ -1516,6 +1538,19 @@ static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *
     return true;
 }
 
+/* A copy of buf's bytes and its NUL, at their size (buf stays the
+ * pivoter's); NULL when out of memory. */
+static char *copy_out(const nfi_buf *buf)
+{
+    char *p = malloc(buf->len + 1);
+    if (p) {
+        if (buf->len)
+            memcpy(p, buf->data, buf->len);
+        p[buf->len] = '\0';
+    }
+    return p;
+}
+
 static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
 {
     size_t n = b->seq.len / 8;
@@ -1531,10 +1566,12 @@ static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
     if (!index_sequence(b->p, (const uint64_t *)b->seq.data, (const uint32_t *)b->at.data, n, b->p->keep_surface, out))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     out->n_paragraphs = b->para.len / 4;
-    out->paragraph_ends = (uint32_t *)nfi_buf_take(&b->para, NULL);
+    out->paragraph_ends = (uint32_t *)copy_out(&b->para);
     out->n_names = b->n_names;
-    out->names = nfi_buf_take(&b->names, NULL);
-    out->name_keys = nfi_buf_take(&b->keys, NULL);
+    out->names = copy_out(&b->names);
+    out->name_keys = copy_out(&b->keys);
+    if (!out->paragraph_ends || !out->names || !out->name_keys)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     return NF_OK;
 }
 
@@ -1626,6 +1663,7 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     }
     lend(&b.seq, &p->seq), lend(&b.at, &p->at), lend(&b.scratch, &p->scratch);
     lend(&b.run, &p->run), lend(&b.run_ends, &p->run_ends);
+    lend(&b.para, &p->para), lend(&b.names, &p->name_text), lend(&b.keys, &p->key_text);
     if (b.words)
         read_words(&b);
     for (size_t i = 0; i < d->n_tokens;) {
@@ -1652,9 +1690,7 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     nf_status st = finish(&b, out, err);
     give_back(&b.seq, &p->seq), give_back(&b.at, &p->at), give_back(&b.scratch, &p->scratch);
     give_back(&b.run, &p->run), give_back(&b.run_ends, &p->run_ends);
-    nfi_buf_free(&b.para);
-    nfi_buf_free(&b.names);
-    nfi_buf_free(&b.keys);
+    give_back(&b.para, &p->para), give_back(&b.names, &p->name_text), give_back(&b.keys, &p->key_text);
     if (st != NF_OK)
         nfi_pivot_free(out);
     return st;
