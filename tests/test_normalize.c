@@ -8,6 +8,7 @@
 #include <unicode/unorm2.h>
 #include <unicode/uscript.h>
 #include <unicode/ustring.h>
+#include <unicode/utrans.h>
 
 typedef struct toks {
     nfi_token_vec v;
@@ -274,6 +275,88 @@ static void test_two_byte_words(void **state)
     }
 }
 
+/* What ICU's "Any-Latin; Latin-ASCII" makes of UTF-8 s (its ASCII; '?'
+ * for anything else): the reference for nfi_latin_to_ascii. */
+static void icu_latin_ascii(UTransliterator *tr, const char *s, char *out, size_t cap)
+{
+    UChar u[512];
+    int32_t len = 0, limit;
+    UErrorCode e = U_ZERO_ERROR;
+    u_strFromUTF8(u, 512, &len, s, -1, &e);
+    limit = len;
+    utrans_transUChars(tr, u, &len, 512, 0, &limit, &e);
+    assert_true(U_SUCCESS(e));
+    assert_true((size_t)len < cap);
+    for (int32_t i = 0; i < len; i++)
+        out[i] = u[i] < 0x80 ? (char)u[i] : '?';
+    out[len] = '\0';
+}
+
+static void utf8_of(uint32_t cp, char *out) /* cp < 0x800 */
+{
+    if (cp < 0x80)
+        out[0] = (char)cp, out[1] = 0;
+    else
+        out[0] = (char)(0xC0 | (cp >> 6)), out[1] = (char)(0x80 | (cp & 0x3F)), out[2] = 0;
+}
+
+/* The latin table (nfi_latin_ascii, read by the links stage's names in
+ * place of ICU's transliterator) gives what the transliterator gives:
+ * for each covered letter alone, and for random texts of printable ASCII
+ * and covered letters (its rules for these letters do not look at the
+ * neighbours); it refuses the letters it does not cover and other bytes. */
+static void test_latin_ascii_matches_icu(void **state)
+{
+    (void)state;
+    nfi_latin_ascii t;
+    assert_true(nfi_latin_ascii_init(&t));
+    UErrorCode e = U_ZERO_ERROR;
+    UChar id[64];
+    u_uastrcpy(id, "Any-Latin; Latin-ASCII");
+    UTransliterator *tr = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
+    assert_true(U_SUCCESS(e));
+    uint32_t covered[NFI_LATIN_END - NFI_LATIN_FIRST];
+    size_t n_covered = 0;
+    for (uint32_t cp = 0x80; cp < 0x800; cp++) {
+        char s[4], want[64], got[8];
+        size_t got_len = 0, chars = 0;
+        utf8_of(cp, s);
+        bool ok = nfi_latin_to_ascii(&t, s, strlen(s), got, &got_len, &chars);
+        if (!ok)
+            continue;
+        assert_true(cp >= NFI_LATIN_FIRST && cp < NFI_LATIN_END);
+        covered[n_covered++] = cp;
+        icu_latin_ascii(tr, s, want, sizeof want);
+        got[got_len] = '\0';
+        assert_string_equal(got, want);
+        assert_int_equal(chars, 1);
+    }
+    assert_true(n_covered >= 150); /* the accented letters of Latin-1 and Latin Extended-A, and ß */
+    const char *refused[] = {"\xC3\x86", "\xC5\x82", "\xD0\x9F", "\xE3\x83\x97", "a\tb", "a\xC3", "\x7F"}; /* Æ ł П プ */
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        char got[16];
+        size_t got_len, chars;
+        assert_false(nfi_latin_to_ascii(&t, refused[i], strlen(refused[i]), got, &got_len, &chars));
+    }
+    srand(7);
+    for (int round = 0; round < 20000; round++) {
+        char s[64], want[128], got[64];
+        size_t len = 0, n = 1 + (size_t)(rand() % 12), got_len = 0, chars = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t cp = rand() % 3 ? covered[rand() % n_covered] : 0x20 + (uint32_t)(rand() % 95);
+            utf8_of(cp, s + len);
+            len += strlen(s + len);
+        }
+        assert_true(nfi_latin_to_ascii(&t, s, len, got, &got_len, &chars));
+        assert_true(got_len <= len);
+        assert_int_equal(chars, n);
+        got[got_len] = '\0';
+        icu_latin_ascii(tr, s, want, sizeof want);
+        assert_string_equal(got, want);
+    }
+    utrans_close(tr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_count_matches_tokenize),
         cmocka_unit_test(test_unstemmed_fold_matches_icu),
         cmocka_unit_test(test_two_byte_words),
+        cmocka_unit_test(test_latin_ascii_matches_icu),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -30,7 +30,9 @@
  * element: pivots of a whole run wait in memory for the links stage), with
  * paragraph ends, is kept for alignment; of the words behind each feature
  * only its first occurrence's place, and only when the pivoter is asked to
- * (explanations). A pivoter (one per thread) owns an ICU transliterator.
+ * (explanations). A pivoter (one per thread) owns an ICU transliterator,
+ * opened only when a name holds letters other than ASCII and the accented
+ * Latin ones (nfi_latin_ascii, text.h, reads those as it would).
  *
  * Dictionary work per token is bounded: each document's words are read up
  * front (read_words: keys, then the per-thread word cache, then the phrase
@@ -145,7 +147,12 @@ struct nfi_pivoter {
     name_slot *names;  /* NAME_CACHE_SLOTS */
     name_keys_slot *name_keys; /* NAME_CACHE_SLOTS */
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
+    /* ICU's transliterator, opened when a name first needs it: names of
+     * ASCII and accented Latin letters are read through the latin table,
+     * and opening it costs ~150 M instructions a process (its registry) */
     UTransliterator *translit;
+    bool translit_failed;
+    nfi_latin_ascii latin;
     struct sb_stemmer *russian; /* Ukrainian words read through the Russian dictionary */
     struct token_word *token_words; /* the builder's per-token records, kept between documents */
     size_t token_words_cap;
@@ -156,8 +163,9 @@ struct nfi_pivoter {
     /* the builder's working buffers, emptied rather than freed between
      * documents (each would otherwise grow by doubling, copies and all,
      * in every document): the emitted hashes, their words, scratch, a
-     * CJK run; and index_sequence's scratch */
-    nfi_buf seq, at, scratch, run, run_ends;
+     * CJK run; the paragraph ends, names and keys, copied out at their
+     * size; and index_sequence's scratch */
+    nfi_buf seq, at, scratch, run, run_ends, para, name_text, key_text;
     void *index_scratch;
     size_t index_scratch_cap;
     /* index_sequence's table: its slots (a number + 1; 0: empty) and a bit per
@@ -187,14 +195,10 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
         free(p);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
-    UErrorCode e = U_ZERO_ERROR;
-    UChar id[64];
-    u_uastrcpy(id, "Any-Latin; Latin-ASCII");
-    p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
-    if (U_FAILURE(e)) {
+    if (!nfi_latin_ascii_init(&p->latin)) {
         free(p->memo), free(p->words), free(p->names), free(p->name_keys);
         free(p);
-        return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable: %s", u_errorName(e));
+        return nfi_fail(err, NF_ERR_RESOURCE, "ICU normalization data unavailable");
     }
     p->russian = sb_stemmer_new("russian", "UTF_8"); /* NULL: Ukrainian goes without */
     *out = p;
@@ -218,6 +222,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
     free(p->lists);
     nfi_buf_free(&p->seq), nfi_buf_free(&p->at), nfi_buf_free(&p->scratch);
     nfi_buf_free(&p->run), nfi_buf_free(&p->run_ends);
+    nfi_buf_free(&p->para), nfi_buf_free(&p->name_text), nfi_buf_free(&p->key_text);
     free(p->index_scratch);
     free(p->index_slots);
     free(p->index_full);
@@ -354,6 +359,7 @@ typedef struct builder {
     uint32_t word_start;
     bool word_open, word_counted, word_term;
     size_t n_words, n_words_with_term;
+    bool translit_failed; /* a name needed ICU's transliterator, which did not open */
 } builder;
 
 /* nfi_buf_append of 8 bytes, its common case (room enough) inline: the
@@ -437,7 +443,28 @@ static void from_tokens(builder *b, size_t i, size_t n)
     b->cur_len = last->start + last->len - first->start;
 }
 
-/* ASCII form of a name: transliterated when it has non-ASCII letters. */
+/* The pivoter's transliterator, opened on first use; NULL (and the
+ * builder failed) when ICU cannot open it. */
+static UTransliterator *translit(builder *b)
+{
+    nfi_pivoter *p = b->p;
+    if (!p->translit && !p->translit_failed) {
+        UErrorCode e = U_ZERO_ERROR;
+        UChar id[64];
+        u_uastrcpy(id, "Any-Latin; Latin-ASCII");
+        p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
+        p->translit_failed = U_FAILURE(e);
+        if (p->translit_failed)
+            p->translit = NULL;
+    }
+    b->translit_failed |= p->translit_failed;
+    return p->translit;
+}
+
+/* ASCII form of a name: transliterated when it has non-ASCII letters.
+ * Those of accented Latin letters only take the latin table, which gives
+ * what the transliterator gives, under the same limits (nothing for 200
+ * characters or more, or more than 255 out). */
 static void ascii_name(builder *b, const char *s, size_t n)
 {
     b->scratch.len = 0;
@@ -446,6 +473,13 @@ static void ascii_name(builder *b, const char *s, size_t n)
         ascii &= (unsigned char)s[i] < 0x80;
     if (ascii) {
         nfi_buf_append(&b->scratch, s, n);
+        return;
+    }
+    char latin[400];
+    size_t latin_len, chars;
+    if (n < sizeof latin && nfi_latin_to_ascii(&b->p->latin, s, n, latin, &latin_len, &chars)) {
+        if (chars < 200 && latin_len <= 255)
+            nfi_buf_append(&b->scratch, latin, latin_len);
         return;
     }
     uint64_t h = XXH3_64bits(s, n);
@@ -461,7 +495,10 @@ static void ascii_name(builder *b, const char *s, size_t n)
     if (U_FAILURE(e) || len >= 200)
         return;
     limit = len;
-    utrans_transUChars(b->p->translit, buf, &len, 255, 0, &limit, &e);
+    UTransliterator *tr = translit(b);
+    if (!tr)
+        return;
+    utrans_transUChars(tr, buf, &len, 255, 0, &limit, &e);
     if (U_FAILURE(e))
         return;
     char out[768];
@@ -516,15 +553,35 @@ static void prefetch_lookup(const builder *b, uint64_t key)
 }
 
 /* A dictionary entry's values: its first terms, and every name its
- * glosses carry (the kind rides in the low bits). */
+ * glosses carry (the kind rides in the low bits). What emit_hash of each
+ * would do, in one pass: the features written in place (a value not kept
+ * is overwritten by the next), then the word's count once. */
 static void emit_values(builder *b, const uint64_t *values, size_t n)
 {
-    size_t terms = 0;
-    for (size_t k = 0; k < n; k++)
-        if ((values[k] & 3) == NF_PIVOT_NAME)
-            emit_hash(b, NF_PIVOT_NAME, values[k]);
-        else if (terms++ < TERMS_PER_WORD)
-            emit_hash(b, NF_PIVOT_TERM, values[k]);
+    nfi_buf *seq = &b->seq;
+    if (!n || !nfi_buf_reserve(seq, 8 * n + 1))
+        return;
+    char *out = seq->data + seq->len;
+    size_t kept = 0, terms = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t v = values[k];
+        bool name = (v & 3) == NF_PIVOT_NAME;
+        v = name ? v : (v & ~3ULL) | NF_PIVOT_TERM;
+        memcpy(out + 8 * kept, &v, 8);
+        kept += name || terms < TERMS_PER_WORD;
+        terms += !name;
+    }
+    if (!kept)
+        return;
+    seq->len += 8 * kept;
+    seq->data[seq->len] = '\0';
+    for (size_t k = 0; k < kept && b->p->keep_surface; k++) {
+        uint32_t at[2] = {b->cur_start, b->cur_len};
+        append8(&b->at, at);
+    }
+    open_word(b);
+    b->word_counted = true;
+    b->word_term |= terms > 0;
 }
 
 /* Looks up tokens [i, i+span) joined; returns the number of terms. The
@@ -644,8 +701,8 @@ static void set_emit(word_slot *w, const uint64_t *values, size_t n)
     w->n_emit = (uint32_t)k;
 }
 
-/* Emits the features of a word alone (its record's). */
-static void emit_word(builder *b, const word_slot *w)
+/* Emits the features of a word alone (its record's); inline: once per word token. */
+static inline __attribute__((always_inline)) void emit_word(builder *b, const word_slot *w)
 {
     if (w->flags & WORD_EMIT_RAW) {
         emit_values(b, w->values, w->n_emit);
@@ -1481,11 +1538,26 @@ static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *
     return true;
 }
 
+/* A copy of buf's bytes and its NUL, at their size (buf stays the
+ * pivoter's); NULL when out of memory. */
+static char *copy_out(const nfi_buf *buf)
+{
+    char *p = malloc(buf->len + 1);
+    if (p) {
+        if (buf->len)
+            memcpy(p, buf->data, buf->len);
+        p[buf->len] = '\0';
+    }
+    return p;
+}
+
 static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
 {
     size_t n = b->seq.len / 8;
     if (b->seq.oom || b->at.oom || b->para.oom || b->names.oom || b->keys.oom)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (b->translit_failed)
+        return nfi_fail(err, NF_ERR_RESOURCE, "ICU transliterator unavailable");
     /* kept for the whole run (every document's pivot waits for finish):
      * the arrays at their size, not an upper bound or the buffers'
      * doubled capacity (about a third of links' memory) */
@@ -1494,10 +1566,12 @@ static nf_status finish(builder *b, nf_pivot *out, nf_error *err)
     if (!index_sequence(b->p, (const uint64_t *)b->seq.data, (const uint32_t *)b->at.data, n, b->p->keep_surface, out))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     out->n_paragraphs = b->para.len / 4;
-    out->paragraph_ends = (uint32_t *)nfi_buf_take(&b->para, NULL);
+    out->paragraph_ends = (uint32_t *)copy_out(&b->para);
     out->n_names = b->n_names;
-    out->names = nfi_buf_take(&b->names, NULL);
-    out->name_keys = nfi_buf_take(&b->keys, NULL);
+    out->names = copy_out(&b->names);
+    out->name_keys = copy_out(&b->keys);
+    if (!out->paragraph_ends || !out->names || !out->name_keys)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     return NF_OK;
 }
 
@@ -1589,6 +1663,7 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     }
     lend(&b.seq, &p->seq), lend(&b.at, &p->at), lend(&b.scratch, &p->scratch);
     lend(&b.run, &p->run), lend(&b.run_ends, &p->run_ends);
+    lend(&b.para, &p->para), lend(&b.names, &p->name_text), lend(&b.keys, &p->key_text);
     if (b.words)
         read_words(&b);
     for (size_t i = 0; i < d->n_tokens;) {
@@ -1615,9 +1690,7 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     nf_status st = finish(&b, out, err);
     give_back(&b.seq, &p->seq), give_back(&b.at, &p->at), give_back(&b.scratch, &p->scratch);
     give_back(&b.run, &p->run), give_back(&b.run_ends, &p->run_ends);
-    nfi_buf_free(&b.para);
-    nfi_buf_free(&b.names);
-    nfi_buf_free(&b.keys);
+    give_back(&b.para, &p->para), give_back(&b.names, &p->name_text), give_back(&b.keys, &p->key_text);
     if (st != NF_OK)
         nfi_pivot_free(out);
     return st;

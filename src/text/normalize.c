@@ -60,6 +60,10 @@
  * Counting only (nfi_count_tokens, for records that hold just the number)
  * runs the same segmentation loop without folding, stemming or storing,
  * and counts plain ASCII stretches 8 bytes at a time from bit masks.
+ *
+ * Latin letters as ASCII (nfi_latin_ascii, for the links stage's names):
+ * a table from ICU's NFD data, each accented Latin letter its base letter,
+ * which is what ICU's Latin-ASCII transliterator gives for them.
  */
 #include "text/text.h"
 
@@ -289,8 +293,11 @@ static inline bool same_raw(const char *a, const char *b, size_t n)
     return memcmp(a, b, n) == 0;
 }
 
-/* The arena entry for raw bytes, or NULL; *slot_out is where it goes. */
-static const char *cache_find(word_cache *wc, uint64_t h, const char *raw, size_t n, size_t *slot_out)
+/* The arena entry for raw bytes, or NULL; *slot_out is where it goes.
+ * Inline in its callers: a call per token (nearly every one found at the
+ * first slot) cost a quarter of the lookup in saved registers. */
+static inline __attribute__((always_inline)) const char *cache_find(word_cache *wc, uint64_t h, const char *raw,
+                                                                  size_t n, size_t *slot_out)
 {
     if (!wc->slots)
         return NULL;
@@ -789,8 +796,9 @@ static bool fold_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
 /* Folds the oldest pending token. A hinted one always goes through the
  * cache (fold_token's last branch); when its entry is there, the record is
  * filled here from it, which is most tokens: no call with the token's
- * fields, no test of the paths that do not apply. */
-static bool complete_pending(tok_ctx *c)
+ * fields, no test of the paths that do not apply. Inline in defer_token
+ * (once per token) and complete_all. */
+static inline __attribute__((always_inline)) bool complete_pending(tok_ctx *c)
 {
     const pending_token *p = &c->pending[c->first_pending];
     c->first_pending = (c->first_pending + 1) % PENDING;
@@ -1521,4 +1529,55 @@ nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, con
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;
+}
+
+/* ------------------------------------------------------------ Latin letters as ASCII */
+
+bool nfi_latin_ascii_init(nfi_latin_ascii *t)
+{
+    memset(t, 0, sizeof *t);
+    UErrorCode e = U_ZERO_ERROR;
+    const UNormalizer2 *nfd = unorm2_getNFDInstance(&e);
+    if (U_FAILURE(e))
+        return false;
+    for (UChar32 cp = NFI_LATIN_FIRST; cp < NFI_LATIN_END; cp++) {
+        UChar in[1] = {(UChar)cp}, d[8];
+        e = U_ZERO_ERROR;
+        int32_t n = unorm2_normalize(nfd, in, 1, d, 8, &e);
+        bool covered = U_SUCCESS(e) && n >= 2 && d[0] < 0x80 && (unsigned)((d[0] | 32) - 'a') < 26u;
+        for (int32_t i = 1; covered && i < n; i++)
+            covered = d[i] >= 0x300 && d[i] <= 0x36F; /* combining diacritical marks */
+        if (covered)
+            t->form[cp - NFI_LATIN_FIRST][0] = (char)d[0];
+    }
+    t->form[0xDF - NFI_LATIN_FIRST][0] = 's', t->form[0xDF - NFI_LATIN_FIRST][1] = 's'; /* ß */
+    return true;
+}
+
+bool nfi_latin_to_ascii(const nfi_latin_ascii *t, const char *s, size_t n, char *out, size_t *out_len,
+                        size_t *chars)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t w = 0, c = 0;
+    for (size_t i = 0; i < n; c++) {
+        unsigned b = u[i];
+        if (b >= 0x20 && b < 0x7F) {
+            out[w++] = (char)b;
+            i++;
+            continue;
+        }
+        /* U+00C0-U+017F: lead byte C3, C4 or C5 and a continuation byte */
+        if (b < 0xC3 || b > 0xC5 || i + 1 >= n || (u[i + 1] & 0xC0) != 0x80)
+            return false;
+        const char *f = t->form[(((b & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu)) - NFI_LATIN_FIRST];
+        if (!f[0])
+            return false;
+        out[w++] = f[0];
+        if (f[1])
+            out[w++] = f[1];
+        i += 2;
+    }
+    *out_len = w;
+    *chars = c;
+    return true;
 }

@@ -52,6 +52,30 @@ nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, con
 /* Whether a Snowball stemmer exists for this language code. */
 bool nfi_has_stemmer(nfi_normalizer *nz, const char *lang);
 
+/* The ASCII that ICU's "Any-Latin; Latin-ASCII" transliterator makes of
+ * text of printable ASCII and the Latin letters of U+00C0-U+017F that
+ * decompose (NFD) to an ASCII letter and combining marks, or are "ß": each
+ * such letter becomes its base letter ("é" -> "e", "Ö" -> "O"), "ß"
+ * becomes "ss", whatever its neighbours (tests/test_normalize.c checks this
+ * against the transliterator). Opening the transliterator costs about 150 M
+ * instructions a process (its registry), so names of European languages
+ * are read through this table and only other text needs it. Made from
+ * ICU's NFD data by nfi_latin_ascii_init (false when that is unavailable). */
+#define NFI_LATIN_FIRST 0xC0
+#define NFI_LATIN_END 0x180
+typedef struct nfi_latin_ascii {
+    char form[NFI_LATIN_END - NFI_LATIN_FIRST][2]; /* its ASCII (second byte 0: one letter); "\0": not covered */
+} nfi_latin_ascii;
+
+bool nfi_latin_ascii_init(nfi_latin_ascii *t);
+
+/* The ASCII of s[0,n) into out (room for n bytes: it is never longer) and
+ * its length, and the number of characters of s (UTF-16 units: none is
+ * outside the BMP); false when s holds a byte or character the table does
+ * not cover (out then holds nothing of use). */
+bool nfi_latin_to_ascii(const nfi_latin_ascii *t, const char *s, size_t n, char *out, size_t *out_len,
+                        size_t *chars);
+
 /* CLD2 behind a C entry point (cld2_shim.cc): the codes of the three most
  * likely languages of text (valid UTF-8; "un" when unknown), best first,
  * their shares in percent and CLD2's reliability verdict. Returns 1, or 0
