@@ -1024,12 +1024,13 @@ static bool pivot_weights(const finish_ctx *fc, const idf_ctx *x, const nf_pivot
 {
     const nf_pivot_feature *pf = p->features;
     size_t n = p->n_features;
-    if (n > pv->cap) {
-        nfi_wfeat *f = realloc(pv->f, n * sizeof *f);
+    if (n > pv->cap) { /* (a quarter more: the next document's pivot is often longer) */
+        size_t cap = n + n / 4;
+        nfi_wfeat *f = realloc(pv->f, cap * sizeof *f);
         if (!f)
             return false;
         pv->f = f;
-        pv->cap = (uint32_t)n;
+        pv->cap = (uint32_t)cap;
     }
     const nfi_hmap *df = &fc->ev->df;
     for (size_t i = 0; i < PIVOT_AHEAD && i < n; i++)
