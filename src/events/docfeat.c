@@ -51,13 +51,3 @@ nfi_rawfeat *nfi_docfeat_room(nfi_docfeat *d, int ch, size_t n)
     }
     return d->f[ch] + d->n[ch];
 }
-
-bool nfi_docfeat_push(nfi_docfeat *d, int ch, uint64_t hash, uint32_t flags)
-{
-    nfi_rawfeat *f = nfi_docfeat_room(d, ch, 1);
-    if (!f)
-        return false;
-    *f = (nfi_rawfeat){hash, 1, flags};
-    d->n[ch]++;
-    return true;
-}

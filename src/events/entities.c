@@ -690,10 +690,12 @@ static bool add_lower(nfi_translit *t, const nf_clean_doc *cd, size_t i, nfi_doc
     const key_entry *e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
     if (!e)
         return true;
-    uint64_t *l = nfi_grow_array(out->lower, &out->cap_lower, out->n_lower + 1, sizeof *l);
-    if (!l)
-        return false;
-    out->lower = l;
+    if (out->n_lower == out->cap_lower) { /* (one call a growth, not a word) */
+        uint64_t *l = nfi_grow_array(out->lower, &out->cap_lower, out->n_lower + 1, sizeof *l);
+        if (!l)
+            return false;
+        out->lower = l;
+    }
     out->lower[out->n_lower++] = e->feat_h;
     return true;
 }
