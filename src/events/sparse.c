@@ -340,9 +340,12 @@ void nfi_svec_normalize(nfi_svec *v)
     if (v->norm2 <= 0)
         return;
     float k = (float)(1.0 / sqrt(v->norm2));
-    for (uint32_t i = 0; i < v->n; i++)
+    double s = 0;
+    for (uint32_t i = 0; i < v->n; i++) { /* (recompute_norm's sum, in the same pass) */
         v->f[i].w *= k;
-    recompute_norm(v);
+        s += (double)v->f[i].w * v->f[i].w;
+    }
+    v->norm2 = s;
 }
 
 /* Radix selection, one byte a pass from the top: count the values that
