@@ -63,6 +63,8 @@
 #define XXH_INLINE_ALL /* nfi_hash64's XXH3_64bits, inlined: every word token is hashed (as in normalize.c) */
 #include <xxhash.h>
 
+#include "events/feathash.h" /* (nfi_feat_hash inline: a run token's name feature at collection) */
+
 /* nfi_hash64 (the same function, so the same values), inlined. */
 static inline uint64_t hash64(const void *p, size_t n) { return XXH3_64bits(p, n); }
 
@@ -1244,7 +1246,7 @@ static int classify(const collect_ctx *c, int head, const run_item *t)
 {
     if ((t->flags & TF_FUNC) && (t->flags & TF_POSITIONAL))
         return T_CUT;
-    uint64_t fh = nfi_feat_hash('n', t->key, t->kl);
+    uint64_t fh = nfi_feat_hash_inline('n', t->key, t->kl);
     bool weak = t->flags & TF_WEAK;
     if (!(head & RUN_HEADLINE)) {
         if (c->name_ok(c->ok_ctx, fh, weak))
