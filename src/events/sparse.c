@@ -16,7 +16,8 @@
  * passed (the table's tails and the other vector's block tails) shows it
  * stays below; when it is not abandoned it is the same sum. Centroids are sums of their members' unit vectors, pruned to
  * their largest weights (selected, not sorted: nfi_kth_largest_u32 finds
- * the cut-off weight and a filter keeps hash order); pruning only happens
+ * the cut-off weight, among the keys above a sampled floor when a few
+ * hundred are kept of thousands, and a filter keeps hash order); pruning only happens
  * once a vector holds twice its limit, so its cost is amortized over many
  * additions. Ties in pruning go to the smaller hash, so results never
  * depend on memory layout. A joined event's profile, the sum of many
