@@ -1046,6 +1046,43 @@ static void test_kth_largest(void **state)
     }
 }
 
+/* nfi_svec_top of a few hundred out of thousands (a document's pivot: the
+ * selection among the keys that reach a sampled floor, or among all when
+ * too few reach it; vectors past the stack's room) keeps what a sort by
+ * (weight, smaller hash) keeps, with few, many and no ties. */
+static void test_svec_top_large(void **state)
+{
+    (void)state;
+    uint64_t x = 0x6A09E667F3BCC909ULL;
+    for (int round = 0; round < 120; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint32_t m = 300 + (uint32_t)(x % 5800), keep = round % 3 ? 256 : 65 + (uint32_t)(x >> 20) % (m - 65);
+        uint32_t spread = round % 4 == 0 ? 3 : round % 4 == 1 ? 40 : round % 4 == 2 ? 2000 : 1u << 30;
+        nfi_svec w = {0}, ref = {0};
+        w.f = malloc(m * sizeof *w.f);
+        ref.f = malloc(m * sizeof *ref.f);
+        assert_true(w.f && ref.f);
+        for (uint32_t i = 0; i < m; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* one round in five: every eighth weight (what a sample of every eighth reads) larger than
+             * the rest, so the sample's floor lets too few through */
+            float wt = round % 5 == 4 && i % 8 == 0 ? (float)(100000 + i) : (float)(x % spread) + 1;
+            w.f[i] = (nfi_wfeat){(uint64_t)(i + 1) << 40 | (x & 0xffffffffffULL), wt};
+        }
+        w.n = w.cap = m;
+        memcpy(ref.f, w.f, m * sizeof *w.f);
+        qsort(ref.f, m, sizeof *ref.f, cmp_top_ref);
+        ref.n = keep;
+        qsort(ref.f, ref.n, sizeof *ref.f, cmp_hash_ref);
+        nfi_svec_top(&w, keep);
+        assert_int_equal(w.n, ref.n);
+        for (uint32_t i = 0; i < w.n; i++)
+            assert_true(w.f[i].hash == ref.f[i].hash);
+        free(w.f);
+        free(ref.f);
+    }
+}
+
 /* nfi_svec_top keeps what a sort by (weight, smaller hash) keeps, with many
  * ties; a dot product through a table (its filter and cuckoo places)
  * gives the merge's bits; a bounded one is abandoned only below its limit
@@ -1131,6 +1168,7 @@ int main(void)
         cmocka_unit_test(test_title_from_text),     cmocka_unit_test(test_title_countries),
         cmocka_unit_test(test_metrics_brute_force), cmocka_unit_test(test_burst_weight),
         cmocka_unit_test(test_long_headline_links), cmocka_unit_test(test_svec_sum),
+        cmocka_unit_test(test_svec_top_large),
         cmocka_unit_test(test_svec_top_and_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

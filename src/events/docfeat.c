@@ -12,13 +12,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#define XXH_INLINE_ALL /* the same function, inlined: called once per term token */
-#include <xxhash.h>
+#include "events/feathash.h"
 
-uint64_t nfi_feat_hash(char ns, const char *s, size_t n)
-{
-    return XXH3_64bits_withSeed(s, n, (uint64_t)(unsigned char)ns * 0x9E3779B97F4A7C15ULL);
-}
+uint64_t nfi_feat_hash(char ns, const char *s, size_t n) { return nfi_feat_hash_inline(ns, s, n); }
 
 void nfi_docfeat_reset(nfi_docfeat *d)
 {
@@ -50,14 +46,4 @@ nfi_rawfeat *nfi_docfeat_room(nfi_docfeat *d, int ch, size_t n)
         d->cap[ch] = cap;
     }
     return d->f[ch] + d->n[ch];
-}
-
-bool nfi_docfeat_push(nfi_docfeat *d, int ch, uint64_t hash, uint32_t flags)
-{
-    nfi_rawfeat *f = nfi_docfeat_room(d, ch, 1);
-    if (!f)
-        return false;
-    *f = (nfi_rawfeat){hash, 1, flags};
-    d->n[ch]++;
-    return true;
 }

@@ -266,6 +266,7 @@ static void append_str(nfi_buf *b, const char *s) { nfi_buf_append(b, s ? s : ""
  * ahead. A prefetch changes nothing but timing (one into the arrays a
  * growing map is about to free is harmless). */
 #define DF_AHEAD 8
+#define PIVOT_AHEAD 24 /* pivot loops: about 30 instructions a feature, so further ahead */
 
 static bool count_df(nf_events *ev, const nfi_docfeat *f)
 {
@@ -1015,6 +1016,42 @@ static bool finish_vec(nfi_svec *v, int ch)
     return true;
 }
 
+/* The weights of a document's pivot features into pv (empty), in hash
+ * order: about 2,000 features a document, each a document-frequency miss,
+ * so the map is prefetched PIVOT_AHEAD features ahead, and pv has room for
+ * them all first (the same features and bits as push_w one by one). */
+static bool pivot_weights(const finish_ctx *fc, const idf_ctx *x, const nf_pivot *p, nfi_svec *pv)
+{
+    const nf_pivot_feature *pf = p->features;
+    size_t n = p->n_features;
+    if (n > pv->cap) { /* (a quarter more: the next document's pivot is often longer) */
+        size_t cap = n + n / 4;
+        nfi_wfeat *f = realloc(pv->f, cap * sizeof *f);
+        if (!f)
+            return false;
+        pv->f = f;
+        pv->cap = (uint32_t)cap;
+    }
+    const nfi_hmap *df = &fc->ev->df;
+    for (size_t i = 0; i < PIVOT_AHEAD && i < n; i++)
+        nfi_hmap_prefetch(df, pf[i].hash ^ PIVOT_SALT);
+    uint32_t o = 0;
+    double norm2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + PIVOT_AHEAD < n)
+            nfi_hmap_prefetch(df, pf[i + PIVOT_AHEAD].hash ^ PIVOT_SALT);
+        double w = (1 + log_small(fc, pf[i].count ? pf[i].count : 1)) *
+                   idf(fc, x, pf[i].hash ^ PIVOT_SALT, idf_prior[CH_PIVOT]);
+        if (w > 0) {
+            pv->f[o++] = (nfi_wfeat){pf[i].hash, (float)w};
+            norm2 += w * w;
+        }
+    }
+    pv->n = o;
+    pv->norm2 = norm2;
+    return true;
+}
+
 /* Weighted unit vectors of the record in sc->rec (and the pivot of doc).
  * burst: the document is being streamed and the burst window stands at its
  * time (run_stream's builder); finalizing events weighs members by idf. */
@@ -1069,16 +1106,8 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
      * (spilled), whether or not the cross-lingual stage also read the title:
      * the same record gives the same events with and without that stage */
     const nf_pivot *p = ev->pivots && ev->docs[doc].n_tokens > 0 ? ev->pivots[doc] : NULL;
-    for (size_t i = 0; p && i < DF_AHEAD && i < p->n_features; i++)
-        nfi_hmap_prefetch(&ev->df, p->features[i].hash ^ PIVOT_SALT);
-    for (size_t i = 0; p && i < p->n_features; i++) {
-        if (i + DF_AHEAD < p->n_features)
-            nfi_hmap_prefetch(&ev->df, p->features[i + DF_AHEAD].hash ^ PIVOT_SALT);
-        double w = (1 + log_small(fc, p->features[i].count ? p->features[i].count : 1)) *
-                   idf(fc, &x, p->features[i].hash ^ PIVOT_SALT, idf_prior[CH_PIVOT]);
-        if (w > 0 && !push_w(pv, p->features[i].hash, w))
-            return false;
-    }
+    if (p && !pivot_weights(fc, &x, p, pv))
+        return false;
     uint32_t title_pivot = pv->n == 0 ? hdr[CH_PIVOT] : 0; /* else the title's pivot */
     for (uint32_t i = 0; i < title_pivot; i++) {
         uint64_t h;
@@ -1107,11 +1136,11 @@ static bool count_pivot_df(nf_events *ev)
     ev->pivot_df_upto = ev->n;
     for (size_t i = from; ev->pivots && i < ev->n; i++) {
         const nf_pivot *p = ev->docs[i].n_tokens > 0 ? ev->pivots[i] : NULL; /* as in build_vec */
-        for (size_t k = 0; p && k < DF_AHEAD && k < p->n_features; k++)
+        for (size_t k = 0; p && k < PIVOT_AHEAD && k < p->n_features; k++)
             nfi_hmap_prefetch(&ev->df, p->features[k].hash ^ PIVOT_SALT);
         for (size_t k = 0; p && k < p->n_features; k++) {
-            if (k + DF_AHEAD < p->n_features)
-                nfi_hmap_prefetch(&ev->df, p->features[k + DF_AHEAD].hash ^ PIVOT_SALT);
+            if (k + PIVOT_AHEAD < p->n_features)
+                nfi_hmap_prefetch(&ev->df, p->features[k + PIVOT_AHEAD].hash ^ PIVOT_SALT);
             uint64_t *v = nfi_hmap_put(&ev->df, p->features[k].hash ^ PIVOT_SALT, NULL);
             if (!v)
                 return false;

@@ -88,10 +88,19 @@ bool nfi_name_key(nfi_translit *t, const char *norm, size_t len, nfi_buf *out);
 /* Adds the name and number features of cd to out->f[CH_NAMES] (unsorted,
  * possibly repeated; the caller merges) and its name runs to out->runs. */
 nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err);
-bool nfi_docfeat_push(nfi_docfeat *d, int ch, uint64_t hash, uint32_t flags);
 /* Room for n more features of channel ch (grown as needed; d->n unchanged,
  * the caller counts what it writes there), or NULL when memory ran out. */
 nfi_rawfeat *nfi_docfeat_room(nfi_docfeat *d, int ch, size_t n);
+/* Appends one feature (count 1); inline: names push one a name token. */
+static inline bool nfi_docfeat_push(nfi_docfeat *d, int ch, uint64_t hash, uint32_t flags)
+{
+    nfi_rawfeat *f = d->n[ch] < d->cap[ch] && d->f[ch] ? d->f[ch] + d->n[ch] : nfi_docfeat_room(d, ch, 1);
+    if (!f)
+        return false;
+    *f = (nfi_rawfeat){hash, 1, flags};
+    d->n[ch]++;
+    return true;
+}
 /* For a document without text: the name runs of its title (tokens into
  * pool), for its event's entities only (no features). */
 nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token *tokens, size_t n,

@@ -23,6 +23,7 @@
  * not thread-safe); the output depends only on the document.
  */
 #include "events/events.h"
+#include "events/feathash.h"
 #include "links/links.h"
 
 #include <stdio.h>
@@ -179,7 +180,7 @@ static bool add_terms(nfi_docfeat *d, int ch, const nf_token *toks, size_t n, co
     m = 0;
     for (size_t i = 0; i < n; i++)
         if (is_term(&toks[i]))
-            f[m++] = (nfi_rawfeat){nfi_feat_hash('t', pool + toks[i].stem, toks[i].stem_len), 1, 0};
+            f[m++] = (nfi_rawfeat){nfi_feat_hash_inline('t', pool + toks[i].stem, toks[i].stem_len), 1, 0};
     d->n[ch] += m;
     return true;
 }

@@ -16,7 +16,8 @@
  * passed (the table's tails and the other vector's block tails) shows it
  * stays below; when it is not abandoned it is the same sum. Centroids are sums of their members' unit vectors, pruned to
  * their largest weights (selected, not sorted: nfi_kth_largest_u32 finds
- * the cut-off weight and a filter keeps hash order); pruning only happens
+ * the cut-off weight, among the keys above a sampled floor when a few
+ * hundred are kept of thousands, and a filter keeps hash order); pruning only happens
  * once a vector holds twice its limit, so its cost is amortized over many
  * additions. Ties in pruning go to the smaller hash, so results never
  * depend on memory layout. A joined event's profile, the sum of many
@@ -78,7 +79,8 @@ static long find_from(const nfi_svec *v, uint64_t hash, uint32_t *lo)
 }
 
 #define CUCKOO_KICKS 64
-#define TOP_STACK 2048 /* nfi_svec_top's keys of vectors up to this long lie on the stack */
+#define TOP_STACK 2560 /* nfi_svec_top's keys of vectors up to this long lie on the stack (20 KB, with the
+                              * selection's room; a document's pivot has about 2,000 features) */
 #define DOT_BLOCK NFI_DOT_BLOCK
 #define FILTER_BYTES 4 /* filter bytes a place: a byte, not a bit, a hash (fewer instructions a test), 16 a feature */
 
@@ -339,9 +341,12 @@ void nfi_svec_normalize(nfi_svec *v)
     if (v->norm2 <= 0)
         return;
     float k = (float)(1.0 / sqrt(v->norm2));
-    for (uint32_t i = 0; i < v->n; i++)
+    double s = 0;
+    for (uint32_t i = 0; i < v->n; i++) { /* (recompute_norm's sum, in the same pass) */
         v->f[i].w *= k;
-    recompute_norm(v);
+        s += (double)v->f[i].w * v->f[i].w;
+    }
+    v->norm2 = s;
 }
 
 /* Radix selection, one byte a pass from the top: count the values that
@@ -469,12 +474,40 @@ static uint32_t kth_by_heap(const uint32_t *key, uint32_t m, uint32_t n, uint32_
     return t;
 }
 
+/* The n-th largest of key[0..m) when m is several times n (a document's
+ * pivot: 256 of about 2,000), without reordering key: a sample of every
+ * SAMPLE_STEP-th key gives a floor g that about PREFILTER_ROOM times n keys
+ * reach; those are copied to room (m places) and the n-th largest is
+ * selected among them, the same value as among all (every key above it
+ * reaches g). When fewer than n reach g, the selection runs over a copy of
+ * all. */
+#define SAMPLE_STEP 8
+static uint32_t kth_prefiltered(const uint32_t *key, uint32_t m, uint32_t n, uint32_t *room)
+{
+    uint32_t s = 0;
+    for (uint32_t i = 0; i < m; i += SAMPLE_STEP)
+        room[s++] = key[i];
+    uint32_t j = (uint32_t)((5 * (uint64_t)n * s / 4 + m - 1) / m), unused; /* ~1.25 n reach the floor */
+    j = j < 1 ? 1 : j > s ? s : j;
+    uint32_t g = j <= HEAP_TOP ? kth_by_heap(room, s, j, &unused) : nfi_kth_largest_u32(room, s, j);
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < m; i++) { /* (a copy without a branch) */
+        room[c] = key[i];
+        c += key[i] >= g;
+    }
+    if (c < n) {
+        memcpy(room, key, m * sizeof *room);
+        c = m;
+    }
+    return nfi_kth_largest_u32(room, c, n);
+}
+
 /* The n (< m) largest weights of f[0..m) into out[0..n), in f's order
  * (out may be f: filtering in place); false when out of memory. */
 static bool select_top(nfi_wfeat *out, const nfi_wfeat *f, uint32_t m, uint32_t n)
 {
-    uint32_t small[TOP_STACK]; /* most vectors: no allocation per call */
-    uint32_t *w = m <= TOP_STACK ? small : malloc(m * sizeof *w);
+    uint32_t small[2 * TOP_STACK]; /* most vectors: no allocation per call */
+    uint32_t *w = m <= TOP_STACK ? small : malloc(2 * (size_t)m * sizeof *w);
     if (!w)
         return false;
     for (uint32_t i = 0; i < m; i++)
@@ -483,11 +516,9 @@ static bool select_top(nfi_wfeat *out, const nfi_wfeat *f, uint32_t m, uint32_t 
     if (n <= HEAP_TOP) {
         t = kth_by_heap(w, m, n, &above);
     } else {
-        t = nfi_kth_largest_u32(w, m, n); /* (reorders w: the keys again) */
-        for (uint32_t i = 0; i < m; i++) {
-            w[i] = float_key(f[i].w);
+        t = kth_prefiltered(w, m, n, w + m); /* (w stays as it is) */
+        for (uint32_t i = 0; i < m; i++)
             above += w[i] > t;
-        }
     }
     uint32_t ties = n - above, o = 0;
     for (uint32_t i = 0; i < m; i++) {

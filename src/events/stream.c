@@ -42,8 +42,8 @@
  * - An event whose last report is more than window_days before the current
  *   document leaves the live set: it is finalized (callback), its centroid
  *   freed, its slot reused. Its postings die with it and are swept once
- *   dead entries outnumber live ones (at the end of a flush, not during
- *   it), so memory follows the live window.
+ *   dead entries outnumber live ones (after a flush only if another
+ *   document is pushed), so memory follows the live window.
  *   Membership lists (the output) stay.
  * - All choices break ties by event number, so the result depends only on
  *   the input order.
@@ -205,6 +205,7 @@ struct nfi_stream {
     plist *lists;
     size_t n_lists, cap_lists;
     size_t live_postings, dead_postings;
+    bool sweep_due; /* flushed: sweep (when due) before the next push reads the index */
     qent *queue;
     size_t q_head, q_len, q_cap;
     uint32_t *touched; /* events with a non-zero accumulator */
@@ -626,8 +627,8 @@ nf_status nfi_stream_flush(nfi_stream *s, nf_error *err)
                 return st;
         }
     s->q_len = s->q_head = 0;
-    return s->dead_postings > s->live_postings + 4096 && !sweep(s) ? nfi_fail(err, NF_ERR_NOMEM, "out of memory")
-                                                                   : NF_OK;
+    s->sweep_due = true; /* (a stream that ends here is freed unswept) */
+    return NF_OK;
 }
 
 /* The queue holds (event, last time) in time order; an entry whose event
@@ -1008,6 +1009,11 @@ static uint32_t best_event(nfi_stream *s, uint32_t doc, nfi_docvec *v, double t,
 nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, const nfi_docvec *v,
                          uint32_t forced, uint32_t *event, double *score, nf_error *err)
 {
+    if (s->sweep_due) { /* the sweep nfi_stream_flush left: as if it had swept */
+        s->sweep_due = false;
+        if (s->dead_postings > s->live_postings + 4096 && !sweep(s))
+            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    }
     nf_status st = expire(s, t, err);
     if (st != NF_OK)
         return st;
