@@ -399,7 +399,11 @@ int nf_find_date(const char *text, size_t len, int year_hint, char out[11])
             continue;
         }
         date_match dm;
-        if (!match_date(text, toks, n, i, &dm))
+        /* every shape opens with a number or with a month right before one
+         * (as in match_tokens); elsewhere match_date fails without asking
+         * any word's kind */
+        if ((toks[i].kind != LEX_NUM && !(i + 1 < n && toks[i + 1].kind == LEX_NUM)) ||
+            !match_date(text, toks, n, i, &dm))
             continue;
         /* look back over ':' and spaces for a label word */
         size_t j = i;
