@@ -2,11 +2,13 @@
  * test_report.c - report.html: structure (well nested, self-contained, no
  * script, responsive and print styles), content (the seeds' storyline with
  * its two events in time order, their documents and entities) and escaping
- * of every piece of text that comes from documents.
+ * of every piece of text that comes from documents; nfi_buf_printf, which
+ * writes the reports' pieces itself for simple formats, against snprintf.
  */
 #include "events_data.h"
 
 #include <ctype.h>
+#include <math.h>
 
 static const char *const void_tags[] = {"meta", "br", "hr", "img", "link", "input", NULL};
 
@@ -165,12 +167,51 @@ static void test_escaping(void **state)
     nf_cleaner_free(cl);
 }
 
+/* nfi_buf_printf writes what snprintf writes: integers at their limits,
+ * NULL strings, and %.Nf on ties (exact binary halves: to even), negative
+ * values that round to zero ("-0.0000"), subnormals, infinities, NaN and
+ * values past 2^64 (given to snprintf). */
+#define EXPECT_AS_SNPRINTF(...)                                                                                        \
+    do {                                                                                                               \
+        char want[4096];                                                                                               \
+        int n = snprintf(want, sizeof want, __VA_ARGS__);                                                              \
+        nfi_buf got;                                                                                                   \
+        nfi_buf_init(&got);                                                                                            \
+        nfi_buf_printf(&got, __VA_ARGS__);                                                                             \
+        assert_int_equal(got.len, (size_t)n);                                                                          \
+        assert_memory_equal(got.data ? got.data : "", want, (size_t)n);                                                \
+        nfi_buf_free(&got);                                                                                            \
+    } while (0)
+
+static void test_buf_printf(void **state)
+{
+    (void)state;
+    static const double values[] = {0.0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.125, 0.375, 0.00005, -0.00004, 0.99995,
+                                    1e-310, 4.9e-324, 123456.78125, 1e15, 1.8446744073709552e19, 1e300, -1e300,
+                                    1.0 / 3, 2.0 / 3, 0.1, 0.7, 1e-5, 9.99999e-5};
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        double x = values[i];
+        EXPECT_AS_SNPRINTF("%.4f|%.3f|%.1f|%.0f|%.9f", x, x, x, x, x);
+        EXPECT_AS_SNPRINTF("%.4f", -x);
+    }
+    EXPECT_AS_SNPRINTF("%.4f %.4f %.1f", (double)INFINITY, -(double)INFINITY, (double)NAN);
+    for (double x = -3.0; x <= 3.0; x += 1.0 / 64) /* every tie of %.1f to %.4f on the way */
+        EXPECT_AS_SNPRINTF("%.0f %.1f %.2f %.3f %.4f", x, x, x, x, x);
+    EXPECT_AS_SNPRINTF("E%u S%zu %d %d %llu %c%%%s", 4294967295u, (size_t)SIZE_MAX, -2147483647 - 1, 0,
+                       18446744073709551615ull, 'x', "tail");
+    const char *volatile nothing = NULL; /* not known at compile time: no format warning */
+    EXPECT_AS_SNPRINTF("%s|%s", "", nothing);
+    EXPECT_AS_SNPRINTF("%04x %.80s", 17u, "not simple: vsnprintf"); /* flags and widths go to vsnprintf */
+    EXPECT_AS_SNPRINTF("no conversion");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_structure),
         cmocka_unit_test(test_seeds_storyline),
         cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_buf_printf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,10 +119,144 @@ void nfi_buf_append(nfi_buf *b, const void *p, size_t n)
 
 void nfi_buf_puts(nfi_buf *b, const char *s) { nfi_buf_append(b, s, strlen(s)); }
 
+/* ------------------------------------------------------------ printf */
+
+/* The reports format a few hundred thousand short pieces ("E%u", ",\"score\":
+ * %.4f"), and vsnprintf costs about a thousand instructions a call, most of
+ * it setting up its stream. A format that uses only the conversions below
+ * is written here, with the bytes vsnprintf would write; any other goes to
+ * vsnprintf. */
+
+/* Whether fmt uses only %s, %c, %d, %u, %zu, %llu, %% and %.Nf (N one
+ * digit), with no flag or width. */
+static bool simple_format(const char *fmt)
+{
+    for (const char *p = fmt; (p = strchr(p, '%')) != NULL;) {
+        p++;
+        if (p[0] == '.' && p[1] >= '0' && p[1] <= '9' && p[2] == 'f')
+            p += 3;
+        else if (p[0] == 'z' && p[1] == 'u')
+            p += 2;
+        else if (p[0] == 'l' && p[1] == 'l' && p[2] == 'u')
+            p += 3;
+        else if (*p && strchr("scdu%", *p))
+            p++;
+        else
+            return false;
+    }
+    return true;
+}
+
+static void put_u64(nfi_buf *b, uint64_t v)
+{
+    char d[20];
+    size_t n = 0;
+    do {
+        d[sizeof d - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    nfi_buf_append(b, d + sizeof d - n, n);
+}
+
+/* x with prec (0-9) decimals as %.*f writes it: the double's exact value
+ * (mantissa times a power of two) times 10^prec, rounded to nearest with
+ * ties to even (glibc's rounding in the default mode), a '-' whenever the
+ * sign bit is set ("-0.0000"). false, writing nothing, when the digits
+ * would pass 2^64 or x is not finite. */
+static bool put_fixed(nfi_buf *b, double x, int prec)
+{
+    static const uint64_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    int biased = (int)(bits >> 52 & 0x7FF);
+    if (biased == 0x7FF)
+        return false;
+    uint64_t mant = bits & ((1ull << 52) - 1);
+    int e = biased ? biased - 1075 : -1074;
+    if (biased)
+        mant |= 1ull << 52;
+    unsigned __int128 scaled = (unsigned __int128)mant * pow10[prec], q; /* < 2^83 */
+    if (e >= 0) {
+        if (e > 10)
+            return false;
+        q = scaled << e;
+    } else if (e <= -128) {
+        q = 0; /* below 2^83 / 2^128: rounds to 0 */
+    } else {
+        int sh = -e;
+        q = scaled >> sh;
+        unsigned __int128 rem = scaled - (q << sh), half = (unsigned __int128)1 << (sh - 1);
+        q += rem > half || (rem == half && (q & 1));
+    }
+    if (q >> 64)
+        return false;
+    if (bits >> 63)
+        nfi_buf_putc(b, '-');
+    put_u64(b, (uint64_t)q / pow10[prec]);
+    if (prec) {
+        char d[10];
+        d[0] = '.';
+        uint64_t f = (uint64_t)q % pow10[prec];
+        for (int i = prec; i > 0; i--, f /= 10)
+            d[i] = (char)('0' + f % 10);
+        nfi_buf_append(b, d, (size_t)prec + 1);
+    }
+    return true;
+}
+
+/* fmt (simple_format) with its arguments into b. */
+static void put_formatted(nfi_buf *b, const char *fmt, va_list ap)
+{
+    for (const char *p = fmt;;) {
+        const char *pc = strchr(p, '%');
+        size_t lit = pc ? (size_t)(pc - p) : strlen(p);
+        if (lit)
+            nfi_buf_append(b, p, lit);
+        if (!pc)
+            return;
+        p = pc + 1;
+        switch (*p++) {
+        case '%': nfi_buf_putc(b, '%'); break;
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            nfi_buf_puts(b, s ? s : "(null)");
+            break;
+        }
+        case 'c': nfi_buf_putc(b, (char)(unsigned char)va_arg(ap, int)); break;
+        case 'd': {
+            int v = va_arg(ap, int);
+            if (v < 0)
+                nfi_buf_putc(b, '-');
+            put_u64(b, v < 0 ? (uint64_t)0 - (uint64_t)(int64_t)v : (uint64_t)v);
+            break;
+        }
+        case 'u': put_u64(b, va_arg(ap, unsigned)); break;
+        case 'z': put_u64(b, va_arg(ap, size_t)), p++; break;
+        case 'l': put_u64(b, va_arg(ap, unsigned long long)), p += 2; break;
+        default: { /* '.': %.Nf */
+            int prec = *p - '0';
+            double x = va_arg(ap, double);
+            p += 2;
+            if (!put_fixed(b, x, prec)) {
+                char tmp[512]; /* DBL_MAX has 309 digits */
+                int n = snprintf(tmp, sizeof tmp, "%.*f", prec, x);
+                if (n > 0)
+                    nfi_buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+            }
+        }
+        }
+    }
+}
+
 void nfi_buf_printf(nfi_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    if (simple_format(fmt)) {
+        put_formatted(b, fmt, ap);
+        va_end(ap);
+        return;
+    }
     char small[256];
     int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);

@@ -116,8 +116,15 @@ static const char *const stopwords[] = {
 
 /* ----------------------------------------------------------- features */
 
+/* Every test compares words and units with WORDS_EXACT or less (pattern_reason's
+ * "more than 25 words", headline_like's 25 units), so features_of stops
+ * counting once a line has more words than that and a letter or digit: a
+ * long paragraph's count is then some number above WORDS_EXACT, and each
+ * test answers as it would for the exact one. */
+#define WORDS_EXACT 25
+
 typedef struct line_features {
-    size_t words, units, stopwords;
+    size_t words, units, stopwords; /* words and units exact up to WORDS_EXACT */
     bool alnum; /* a letter or digit somewhere */
     bool terminal; /* ends like a sentence */
     bool only_punct;
@@ -347,8 +354,13 @@ static line_features features_of(const char *s, size_t n)
     bool after_space = true; /* words: runs of bytes other than ASCII space */
     size_t i = 0;
 #ifdef __SSE2__
-    for (; i + 16 <= n; i += 16)
+    for (; i + 16 <= n; i += 16) {
         features_16(u + i, u + n, &f, &after_space, &cjk);
+        if (f.words > WORDS_EXACT && f.alnum) { /* nothing further changes a test's answer */
+            i = n;
+            break;
+        }
+    }
 #endif
     while (i < n) {
         uint64_t x;
@@ -441,7 +453,7 @@ static const char *pattern_reason(const char *s, const char *low, size_t n, cons
     if (cookies && needle_skip_any(cookies, low, n) &&
         any_contained(low, n, cookie_context, COUNT(cookie_context)))
         return R_COOKIE;
-    if (f->words > 25)
+    if (f->words > WORDS_EXACT)
         return NULL;
     if (any_prefix(low, n, nav_prefixes, COUNT(nav_prefixes)))
         return R_NAVIGATION;
@@ -607,7 +619,7 @@ static void mark_tail(const char *low, nfi_line *lines, size_t n, const line_fea
 
 static bool headline_like(const line_features *f)
 {
-    return f->units >= 1 && f->units <= 25 && !(f->terminal && f->units > 20);
+    return f->units >= 1 && f->units <= WORDS_EXACT && !(f->terminal && f->units > 20);
 }
 
 nf_status nfi_boilerplate_classify(const char *text, size_t len, const char *title,

@@ -37,6 +37,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define SAMPLE_BYTES 2048
 #define FAST_MIN_HITS 8
@@ -203,9 +206,10 @@ static size_t utf8_floor(const char *s, size_t len)
 }
 
 /* The word bytes among the n <= 64 bytes at s as bits (bit k: byte k): an
- * ASCII letter or any byte >= 0x80. 8 bytes at a time: the letter test runs
- * on the bytes without their high bit, so no carry crosses a byte; each
- * byte's flag is gathered into one bit by a multiply. Bytes past n (the
+ * ASCII letter or any byte >= 0x80. With SSE2 16 bytes at a time, each
+ * byte's flag taken by a movemask; else 8 bytes at a time: the letter test
+ * runs on the bytes without their high bit, so no carry crosses a byte, and
+ * each byte's flag is gathered into one bit by a multiply. Bytes past n (the
  * sample's end, padded with zeros) are no word bytes. */
 static uint64_t word_bits(const unsigned char *s, size_t n)
 {
@@ -216,6 +220,19 @@ static uint64_t word_bits(const unsigned char *s, size_t n)
         s = pad;
     }
     uint64_t bits = 0;
+#ifdef __SSE2__
+    /* 16 bytes at a time: a byte >= 0x80 is its sign bit; an ASCII letter,
+     * its case bit set, is 'a'-'z' (signed compares: bytes >= 0x80 stay
+     * negative after the OR, and their sign bit already counts them) */
+    const __m128i case_bit = _mm_set1_epi8(0x20), below_a = _mm_set1_epi8('a' - 1),
+                  past_z = _mm_set1_epi8('z' + 1);
+    for (unsigned k = 0; k < 64; k += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + k));
+        __m128i low = _mm_or_si128(x, case_bit);
+        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(low, below_a), _mm_cmplt_epi8(low, past_z));
+        bits |= (uint64_t)(unsigned)(_mm_movemask_epi8(_mm_or_si128(letter, x)) & 0xFFFF) << k;
+    }
+#else
     for (unsigned k = 0; k < 64; k += 8) {
         uint64_t x;
         memcpy(&x, s + k, sizeof x);
@@ -223,6 +240,7 @@ static uint64_t word_bits(const unsigned char *s, size_t n)
         uint64_t word = high | nfi_swar_in((x & ~NFI_SWAR_HIGH) | NFI_SWAR_ONES * 32, 'a', 'z');
         bits |= (((word >> 7) * 0x0102040810204080ull) >> 56) << k;
     }
+#endif
     return bits;
 }
 
@@ -295,11 +313,21 @@ static const char *fast_language(const nf_langid *lid, const char *text, size_t 
 /* Whether text may hold Hangul, Kana or Han: a UTF-8 lead byte of
  * U+1000-1FFF (0xE1) or U+3000-DFFF (0xE3-0xED). Without one the script
  * counts are all zero; punctuation such as U+201E (0xE2) does not count.
- * One pass, 8 bytes at a time. */
+ * One pass, 16 bytes at a time with SSE2, then 8 at a time. */
 static bool may_have_cjk(const char *text, size_t len)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
+#ifdef __SSE2__
+    /* signed: 0xE1-0xED are -31 to -19 */
+    const __m128i lo = _mm_set1_epi8((char)0xE0), hi = _mm_set1_epi8((char)0xEE), e2 = _mm_set1_epi8((char)0xE2);
+    for (; i + 16 <= len; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i in = _mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi));
+        if (_mm_movemask_epi8(_mm_andnot_si128(_mm_cmpeq_epi8(x, e2), in)))
+            return true;
+    }
+#endif
     for (uint64_t x; i + 8 <= len; i += 8) { /* 8 bytes at a time, tested on their low 7 bits (exact, no carries) */
         memcpy(&x, s + i, sizeof x);
         uint64_t low7 = x & ~NFI_SWAR_HIGH; /* 0xE1-0xED but 0xE2: 0x61-0x6D but 0x62 with the high bit */
