@@ -357,7 +357,8 @@ int cmd_links(int argc, char **argv)
     nf_links_result lr = {0};
     nf_dedup_result dr = {0};
     if (status != EXIT_FATAL &&
-        (nf_links_finish(k.links, &lr, &err) != NF_OK || (k.dedup && nf_dedup_finish(k.dedup, &dr, &err)))) {
+        (nf_links_end_adding(k.links, &err) != NF_OK || nf_links_finish(k.links, &lr, &err) != NF_OK ||
+         (k.dedup && nf_dedup_finish(k.dedup, &dr, &err)))) {
         fprintf(stderr, "newsfold links: %s\n", err.message);
         status = EXIT_FATAL;
     }
@@ -496,7 +497,7 @@ int cmd_compare(int argc, char **argv)
         fprintf(stderr, "newsfold compare: no document '%s'\n", a < 0 ? argv[optind] : argv[optind + 1]);
         status = EXIT_FATAL;
     }
-    if (status != EXIT_FATAL && nf_links_finish(k.links, &lr, &err) != NF_OK) {
+    if (status != EXIT_FATAL && (nf_links_end_adding(k.links, &err) != NF_OK || nf_links_finish(k.links, &lr, &err) != NF_OK)) {
         fprintf(stderr, "newsfold compare: %s\n", err.message);
         status = EXIT_FATAL;
     }

@@ -506,6 +506,13 @@ nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error
 /* Builds the pivots of a batch (on options.threads threads) and keeps them,
  * with each document's language; the documents may be freed afterwards. */
 nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error *err);
+/* Says that no document will be added any more (a batch caller, after its
+ * last nf_links_add): frees what only adding needs, the per-thread pivot
+ * builders (a 16 MB word cache each) and the dictionaries, so the finish
+ * builds its index in that memory instead of growing the heap. Optional;
+ * nf_links_add then fails with NF_ERR_ARG, nf_links_dictionary_languages
+ * still answers. Calling it twice is harmless. */
+nf_status nf_links_end_adding(nf_links *l, nf_error *err);
 /* Finds translation pairs among all documents added (IDF over them all). */
 nf_status nf_links_finish(nf_links *l, nf_links_result *out, nf_error *err);
 /* The pivot of the i-th document added, valid until nf_links_free. */

@@ -355,7 +355,7 @@ static void test_examples_translations_found(void **state)
     cJSON_Delete(gold);
 }
 
-/* nfi_links_end_adding: the finish gives the same links without the
+/* nf_links_end_adding: the finish gives the same links without the
  * pivoters and the lexicon, the dictionary languages stay listed, and
  * the stage takes no more documents. */
 static void test_end_adding(void **state)
@@ -369,8 +369,8 @@ static void test_end_adding(void **state)
     nf_links *l;
     nf_error err;
     nf_links_result r;
-    if (nf_links_new(&l, &o, &err) || nf_links_add(l, c.docs, c.n, &err) || nfi_links_end_adding(l, &err) ||
-        nfi_links_end_adding(l, &err) || nf_links_finish(l, &r, &err))
+    if (nf_links_new(&l, &o, &err) || nf_links_add(l, c.docs, c.n, &err) || nf_links_end_adding(l, &err) ||
+        nf_links_end_adding(l, &err) || nf_links_finish(l, &r, &err))
         fail_msg("links: %s", err.message);
     assert_int_equal(r.n_links, kept.n_links);
     for (size_t k = 0; k < r.n_links; k++)

@@ -335,6 +335,8 @@ static nf_status fold_result(nf_fold *f, nf_fold_result *r, nf_error *err)
     if (!f->o.live)
         release_dedup(f);
     progress(f, "links", 0, f->n_docs);
+    if (st == NF_OK && f->links && !f->o.live) /* a batch fold adds no more */
+        st = nf_links_end_adding(f->links, err);
     if (st == NF_OK && f->links) {
         st = nf_links_finish(f->links, &r->links, err);
         for (size_t i = 0; i < f->n_docs && st == NF_OK; i++)

@@ -119,7 +119,7 @@ struct nf_links {
     size_t n_scored;
     bool finished;
     bool released; /* nfi_links_release: pivots only */
-    bool adding_ended; /* nfi_links_end_adding: no pivoters, no lexicon */
+    bool adding_ended; /* nf_links_end_adding: no pivoters, no lexicon */
     char *dict_langs;  /* then the dictionary languages, copied (NUL-separated) */
     const char **dict_lang_list; /* ... and listed, NULL-terminated */
 };
@@ -199,7 +199,13 @@ static void free_adding_state(nf_links *l)
     l->pivoters = NULL, l->n_pivoters = 0, l->lex = NULL;
 }
 
-nf_status nfi_links_end_adding(nf_links *l, nf_error *err)
+/* After the last nf_links_add of a batch caller (the links command, a
+ * batch fold): the pivoters (their word caches, 16 MB each) and the
+ * lexicon (its mapped dictionaries) go, so the finish builds its index in
+ * that memory rather than growing the heap (fresh pages the kernel
+ * zeroes) and the peak holds neither. The dictionary languages are copied
+ * first: nf_links_dictionary_languages answers from the copy. */
+nf_status nf_links_end_adding(nf_links *l, nf_error *err)
 {
     if (l->adding_ended)
         return NF_OK;
@@ -285,7 +291,7 @@ static nf_status pivot_task(void *ctx, void *worker, size_t i, nf_error *err)
 nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error *err)
 {
     if (l->adding_ended)
-        return nfi_fail(err, NF_ERR_ARG, "nf_links_add after nfi_links_end_adding");
+        return nfi_fail(err, NF_ERR_ARG, "nf_links_add after nf_links_end_adding");
     if (l->n + n > l->cap) { /* also after nf_links_finish: a live fold finishes again later */
         size_t cap = l->cap ? l->cap : 1024;
         while (cap < l->n + n)

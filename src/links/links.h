@@ -162,13 +162,6 @@ size_t nfi_links_scored(const nf_links *l, const nfi_scored_pair **out);
  * (nf_links_pivot); explain and finish fail. */
 void nfi_links_release(nf_links *l);
 
-/* After the last nf_links_add (a caller that adds no more: the links
- * command, a batch fold): frees the pivoters (their word caches, 16 MB
- * each) and the lexicon (its mapped dictionaries), so the finish builds
- * its index in that memory rather than growing the heap (fresh pages the
- * kernel zeroes) and the peak holds neither. nf_links_add then fails;
- * nf_links_dictionary_languages answers from a copy. */
-nf_status nfi_links_end_adding(nf_links *l, nf_error *err);
 
 /* Frees a pivot built by nfi_pivot_build (pivots belong to the links stage). */
 void nfi_pivot_free(nf_pivot *p);
