@@ -332,7 +332,7 @@ static void test_latin_ascii_matches_icu(void **state)
         assert_int_equal(chars, 1);
     }
     assert_true(n_covered >= 150); /* the accented letters of Latin-1 and Latin Extended-A, and ß */
-    const char *refused[] = {"\xC3\x86", "\xC5\x82", "\xD0\x9F", "\xE3\x83\x97", "a\tb", "a\xC3", "\x7F"}; /* Æ ł П プ */
+    const char *refused[] = {"\xC3\x86", "\xC5\x81", "\xD0\x9F", "\xE3\x83\x97", "a\tb", "a\xC3", "\x7F"}; /* Æ Ł П プ */
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
         char got[16];
         size_t got_len, chars;

@@ -64,6 +64,7 @@
 #include <xxhash.h>
 
 #include "events/feathash.h" /* (nfi_feat_hash inline: a run token's name feature at collection) */
+#include "text/text.h"       /* nfi_latin_ascii */
 
 /* nfi_hash64 (the same function, so the same values), inlined. */
 static inline uint64_t hash64(const void *p, size_t n) { return XXH3_64bits(p, n); }
@@ -128,7 +129,7 @@ struct nfi_translit {
     nfi_hmap seen; /* per document: clear names (norm hash -> strength), then run keys */
     nfi_buf key, pair;
     nfi_hmap words; /* word_key(lang, key) -> W_* of the word lists (built on first use) */
-    bool words_built;
+    uint64_t words_built; /* bit l: word_lists[l] is in words (build_words) */
     uint64_t *nh;   /* per token of the current document: nfi_hash64 of its normalized form */
     nfi_hmap keys;  /* the key cache: hash64(normalized form) -> index + 1 in key_ents */
     key_entry *key_ents;
@@ -139,6 +140,13 @@ struct nfi_translit {
      * LATIN_NONE: use ICU for words holding it */
     uint8_t latin[LATIN_HI - LATIN_LO + 1][4];
     bool latin_built;
+    /* the letters whose form ICU's canonical decomposition gives (a letter
+     * and accents, and ß), read without the transliterator: opening it
+     * builds ICU's registry, about 150 M instructions, which a corpus of
+     * English, French or German names never needs. 0: not built, 1: built,
+     * -1: ICU's decomposition data is missing */
+    nfi_latin_ascii nfd_latin;
+    int nfd_latin_state;
 };
 
 nf_status nfi_translit_new(nfi_translit **out, nf_error *err)
@@ -227,6 +235,23 @@ static bool latin_fast(const nfi_translit *t, const char *s, size_t n, nfi_buf *
     return true;
 }
 
+/* s[0..n) through the decomposition table (nfi_latin_ascii, the same
+ * forms the transliterator gives those letters, checked in
+ * test_normalize) when it holds only printable ASCII and letters it
+ * covers; false (nothing appended) otherwise. */
+static bool nfd_fast(nfi_translit *t, const char *s, size_t n, nfi_buf *out)
+{
+    if (!t->nfd_latin_state)
+        t->nfd_latin_state = nfi_latin_ascii_init(&t->nfd_latin) ? 1 : -1;
+    size_t len, chars;
+    if (t->nfd_latin_state < 0 || !nfi_buf_reserve(out, n) ||
+        !nfi_latin_to_ascii(&t->nfd_latin, s, n, out->data + out->len, &len, &chars))
+        return false;
+    out->len += len;
+    out->data[out->len] = '\0';
+    return true;
+}
+
 /* Transliterates UTF-8 s to ASCII into out (cached per form). */
 static bool to_ascii(nfi_translit *t, const char *s, size_t n, nfi_buf *out)
 {
@@ -236,6 +261,8 @@ static bool to_ascii(nfi_translit *t, const char *s, size_t n, nfi_buf *out)
         nfi_buf_puts(out, t->cache_buf.data + *hit - 1);
         return true;
     }
+    if (n <= 4 * MAX_PIECE && nfd_fast(t, s, n, out))
+        return true;
     if (!t->tr && !t->tr_failed) {
         UErrorCode e = U_ZERO_ERROR;
         UChar id[] = u"Any-Latin; Latin-ASCII";
@@ -509,10 +536,19 @@ static uint64_t lang_salt(const char *lang) { return hash64(lang, strlen(lang)) 
 /* The word-list key of a name key in a language. */
 static uint64_t word_key(uint64_t salt, const char *key, size_t n) { return hash64(key, n) ^ salt; }
 
-static bool build_words(nfi_translit *t)
+/* The word lists of lang into t->words, each once, at the first document
+ * of that language: most corpora meet few of the languages, and keying
+ * the Russian lists opened ICU's transliterator (about 150 M
+ * instructions). Only a document's own language is ever looked up
+ * (word_kind with its salt), so the lists of other languages change no
+ * answer. */
+static bool build_words(nfi_translit *t, const char *lang)
 {
-    t->words_built = true;
+    _Static_assert(sizeof word_lists / sizeof *word_lists <= 64, "words_built has a bit per list");
     for (size_t l = 0; l < sizeof word_lists / sizeof *word_lists; l++) {
+        if ((t->words_built >> l & 1) || strcmp(word_lists[l].lang, lang) != 0)
+            continue;
+        t->words_built |= (uint64_t)1 << l;
         uint64_t salt = lang_salt(word_lists[l].lang);
         for (const char *w = word_lists[l].words; *w;) {
             size_t n = strcspn(w, " ");
@@ -899,7 +935,7 @@ static bool mark_lower(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out
 /* The runs: maximal spans of names joined by a space or hyphen. */
 static bool extract_runs(nfi_translit *t, const nf_clean_doc *cd, uint8_t head, nfi_docfeat *out)
 {
-    if (!t->words_built && !build_words(t))
+    if (!build_words(t, cd->lang))
         return false;
     uint64_t salt = lang_salt(cd->lang);
     for (size_t i = 0; i < cd->n_tokens;) {

@@ -1551,6 +1551,16 @@ bool nfi_latin_ascii_init(nfi_latin_ascii *t)
             t->form[cp - NFI_LATIN_FIRST][0] = (char)d[0];
     }
     t->form[0xDF - NFI_LATIN_FIRST][0] = 's', t->form[0xDF - NFI_LATIN_FIRST][1] = 's'; /* ß */
+    /* Lower-case letters of no canonical decomposition whose form the
+     * transliterator gives whatever their neighbours (its upper-case Æ and
+     * Œ read the next letter's case, so they stay with ICU): æ œ ø ł đ ð
+     * ħ ı (test_normalize checks each against the transliterator). */
+    static const struct {
+        uint16_t cp;
+        char form[2];
+    } lower[] = {{0xE6, "ae"}, {0x153, "oe"}, {0xF8, "o"}, {0x142, "l"}, {0x111, "d"}, {0xF0, "d"}, {0x127, "h"}, {0x131, "i"}};
+    for (size_t i = 0; i < sizeof lower / sizeof *lower; i++)
+        memcpy(t->form[lower[i].cp - NFI_LATIN_FIRST], lower[i].form, 2);
     return true;
 }
 
