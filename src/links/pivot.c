@@ -406,6 +406,19 @@ static void emit_hash(builder *b, int kind, uint64_t h)
     b->word_term |= kind == NF_PIVOT_TERM;
 }
 
+/* After n features (terms or names) of the current word went into the
+ * sequence: their surfaces (keep_surface), the word opened and counted. */
+static inline void word_emitted(builder *b, size_t n, bool term)
+{
+    for (size_t k = 0; k < n && b->p->keep_surface; k++) {
+        uint32_t at[2] = {b->cur_start, b->cur_len};
+        append8(&b->at, at);
+    }
+    open_word(b);
+    b->word_counted = true;
+    b->word_term |= term;
+}
+
 /* emit_hash of each of h[0,n) (final hashes of kind term or name, kind in
  * the low bits; h has room for WORD_EMIT_MAX), all of one word: one test
  * of the word and one copy of fixed size. */
@@ -421,13 +434,7 @@ static inline void emit_hashes(builder *b, const uint64_t h[WORD_EMIT_MAX], size
         seq->len += 8 * n;
         seq->data[seq->len] = '\0';
     }
-    for (size_t k = 0; k < n && b->p->keep_surface; k++) {
-        uint32_t at[2] = {b->cur_start, b->cur_len};
-        append8(&b->at, at);
-    }
-    open_word(b);
-    b->word_counted = true;
-    b->word_term |= term;
+    word_emitted(b, n, term);
 }
 
 static void emit(builder *b, int kind, const char *key, size_t len)
@@ -575,13 +582,7 @@ static void emit_values(builder *b, const uint64_t *values, size_t n)
         return;
     seq->len += 8 * kept;
     seq->data[seq->len] = '\0';
-    for (size_t k = 0; k < kept && b->p->keep_surface; k++) {
-        uint32_t at[2] = {b->cur_start, b->cur_len};
-        append8(&b->at, at);
-    }
-    open_word(b);
-    b->word_counted = true;
-    b->word_term |= terms > 0;
+    word_emitted(b, kept, terms > 0);
 }
 
 /* Looks up tokens [i, i+span) joined; returns the number of terms. The
