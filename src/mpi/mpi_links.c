@@ -1799,7 +1799,11 @@ nf_status nf_mpi_links_finish(nf_mpi_links *ml, nf_links_result *links, nf_dedup
     if (dedup)
         memset(dedup, 0, sizeof *dedup);
     double t0 = nfi_mpi_cpu();
-    nf_status st = finish_links(ml, ml->g.docs_of, links, err);
+    /* a stage of its own takes no more documents (a borrowed one is the
+     * fold's, whose caller decides): its pivoters and dictionaries go */
+    nf_status st = ml->borrowed ? NF_OK : nf_links_end_adding(ml->links, err);
+    if (st == NF_OK)
+        st = finish_links(ml, ml->g.docs_of, links, err);
     if (st == NF_OK && ml->m->rank == 0 && ml->dedup && dedup)
         st = nf_dedup_finish(ml->dedup, dedup, err);
     ml->cpu_finish = nfi_mpi_cpu() - t0;
