@@ -22,7 +22,10 @@
  * dropped on keys of five letters or more. So "Pjöngjang" and "Pyongyang"
  * both become "pyongyang", "Wladimir Putins" and "Vladimir Putin" become
  * "vladimir putin", "Selenskyj" and "Zelensky" become "selensky".
- * Each context caches, per distinct normalized form, its key and the two
+ * A form of ASCII and accented Latin letters is read through a table of
+ * the same forms (nfi_latin_ascii) first: the transliterator is opened
+ * only for a form the table cannot read, as opening it costs about 150 M
+ * instructions. Each context caches, per distinct normalized form, its key and the two
  * hashes made of it (cached_key), so ICU and the folding run once per
  * word, not once per occurrence; the cache is pure and bounded (emptied
  * when full), so it never changes a result.
@@ -128,7 +131,7 @@ struct nfi_translit {
     size_t tok_cap, line_cap;
     nfi_hmap seen; /* per document: clear names (norm hash -> strength), then run keys */
     nfi_buf key, pair;
-    nfi_hmap words; /* word_key(lang, key) -> W_* of the word lists (built on first use) */
+    nfi_hmap words; /* word_key(lang, key) -> W_* of the word lists (each language's at its first document) */
     uint64_t words_built; /* bit l: word_lists[l] is in words (build_words) */
     uint64_t *nh;   /* per token of the current document: nfi_hash64 of its normalized form */
     nfi_hmap keys;  /* the key cache: hash64(normalized form) -> index + 1 in key_ents */
