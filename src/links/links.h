@@ -162,7 +162,6 @@ size_t nfi_links_scored(const nf_links *l, const nfi_scored_pair **out);
  * (nf_links_pivot); explain and finish fail. */
 void nfi_links_release(nf_links *l);
 
-
 /* Frees a pivot built by nfi_pivot_build (pivots belong to the links stage). */
 void nfi_pivot_free(nf_pivot *p);
 

@@ -61,9 +61,11 @@
  * runs the same segmentation loop without folding, stemming or storing,
  * and counts plain ASCII stretches 8 bytes at a time from bit masks.
  *
- * Latin letters as ASCII (nfi_latin_ascii, for the links stage's names):
- * a table from ICU's NFD data, each accented Latin letter its base letter,
- * which is what ICU's Latin-ASCII transliterator gives for them.
+ * Latin letters as ASCII (nfi_latin_ascii, for the names of the links
+ * and event stages): a table from ICU's NFD data, each accented Latin
+ * letter its base letter, and a few letters of no decomposition (ß, the
+ * lower-case æ œ ø ł đ ð ħ ı) their forms, which is what ICU's
+ * Latin-ASCII transliterator gives for them.
  */
 #include "text/text.h"
 

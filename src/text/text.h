@@ -54,9 +54,10 @@ bool nfi_has_stemmer(nfi_normalizer *nz, const char *lang);
 
 /* The ASCII that ICU's "Any-Latin; Latin-ASCII" transliterator makes of
  * text of printable ASCII and the Latin letters of U+00C0-U+017F that
- * decompose (NFD) to an ASCII letter and combining marks, or are "ß": each
- * such letter becomes its base letter ("é" -> "e", "Ö" -> "O"), "ß"
- * becomes "ss", whatever its neighbours (tests/test_normalize.c checks this
+ * decompose (NFD) to an ASCII letter and combining marks, or are "ß" or
+ * one of the lower-case æ œ ø ł đ ð ħ ı: each such letter becomes its base
+ * letter ("é" -> "e", "Ö" -> "O"), "ß" becomes "ss", "æ" "ae", "œ" "oe"
+ * and so on, whatever its neighbours (tests/test_normalize.c checks this
  * against the transliterator). Opening the transliterator costs about 150 M
  * instructions a process (its registry), so names of European languages
  * are read through this table and only other text needs it. Made from
