@@ -429,6 +429,13 @@ typedef struct agree_ask {
     uint64_t pair;
     uint32_t src, idx; /* the asking rank, its pair */
 } agree_ask;
+/* What pair i's decision reads: whether it is picked (nfi_links_picked;
+ * false where it may not link) and, where the sibling check asked for an
+ * agreement, that agreement. */
+typedef struct pair_verdict {
+    nfi_agreement agree;
+    bool asked, picked;
+} pair_verdict;
 typedef struct agree_rec {
     uint64_t pair; /* the ask's idx in an answer */
     nfi_agreement a;
@@ -486,9 +493,7 @@ typedef struct dlinks {
     grown pairs;           /* pairs this rank is home to (u64), then */
     grown results;         /* ... their scores (result_rec) */
     grown bests;           /* ... the best logits per language of their documents (best_reply) */
-    nfi_agreement *agree;  /* ... per pair, the agreement the sibling check asked for */
-    bool *asked;           /* ... and whether it asked */
-    bool *picked;          /* ... and whether it is picked (nfi_links_picked; false where it may not link) */
+    pair_verdict *verdicts; /* ... per pair, what its decision reads */
     nfi_buf *out;          /* per rank: the fetch replies */
     nfi_kv *fetched;       /* document -> its index in the stage, this scoring round */
     size_t n_fetched, cap_fetched;
@@ -1591,7 +1596,8 @@ static size_t side_bests(const grown *g, size_t *at, uint32_t idx, uint32_t side
  * (nf_links_finish's is_translation). */
 static bool decide(const dlinks *x, size_t i)
 {
-    return nfi_links_decide(x->picked[i], x->asked[i] ? &x->agree[i] : NULL);
+    const pair_verdict *v = &x->verdicts[i];
+    return nfi_links_decide(v->picked, v->asked ? &v->agree : NULL);
 }
 
 /* The most languages of one side among the replies (sorted by cmp_reply). */
@@ -1614,7 +1620,7 @@ static nf_status agree_answer(void *ctx, const void *recs, size_t n, nf_error *e
     for (size_t i = 0; i < n; i++) {
         if (a[i].pair >= x->results.n)
             return nfi_fail(err, NF_ERR_PARSE, "MPI: an agreement for no pair");
-        x->asked[a[i].pair] = true, x->agree[a[i].pair] = a[i].a;
+        x->verdicts[a[i].pair].asked = true, x->verdicts[a[i].pair].agree = a[i].a;
     }
     return NF_OK;
 }
@@ -1673,9 +1679,8 @@ static nf_status sibling_agreements(dlinks *x, nf_error *err)
     nfi_lang_best *ba = malloc(most * sizeof *ba), *bb = malloc(most * sizeof *bb);
     agree_ask *ask = malloc(n_results * sizeof *ask);
     uint32_t *dest = malloc(n_results * sizeof *dest);
-    x->agree = calloc(n_results, sizeof *x->agree), x->asked = calloc(n_results, sizeof *x->asked);
-    x->picked = calloc(n_results, sizeof *x->picked);
-    bool ok = ba && bb && ask && dest && x->agree && x->asked && x->picked;
+    x->verdicts = calloc(n_results, sizeof *x->verdicts);
+    bool ok = ba && bb && ask && dest && x->verdicts;
     nf_status st = ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     const result_rec *res = (const result_rec *)x->results.data;
     size_t n = 0, at = 0;
@@ -1684,8 +1689,8 @@ static nf_status sibling_agreements(dlinks *x, nf_error *err)
             continue;
         size_t na = side_bests(&x->bests, &at, (uint32_t)i, 0, ba), nb = side_bests(&x->bests, &at, (uint32_t)i, 1, bb);
         uint64_t pair;
-        x->picked[i] = nfi_links_picked(res[i].logit, ba, na, res[i].lang_a, bb, nb, res[i].lang_b);
-        if (nfi_links_sibling(x->picked[i], res[i].logit, ba, na, res[i].lang_a, bb, nb, res[i].lang_b, res[i].a,
+        x->verdicts[i].picked = nfi_links_picked(res[i].logit, ba, na, res[i].lang_a, bb, nb, res[i].lang_b);
+        if (nfi_links_sibling(x->verdicts[i].picked, res[i].logit, ba, na, res[i].lang_a, bb, nb, res[i].lang_b, res[i].a,
                               res[i].b, &pair))
             ask[n] = (agree_ask){pair, (uint32_t)x->m->rank, (uint32_t)i}, dest[n++] = pair_home(x, pair);
     }
@@ -1741,7 +1746,7 @@ static void dlinks_free(dlinks *x)
     if (x->weighted)
         fclose(x->weighted);
     free(x->cands.data), free(x->pairs.data), free(x->results.data), free(x->bests.data), free(x->fetched);
-    free(x->agree), free(x->asked), free(x->picked);
+    free(x->verdicts);
     for (int r = 0; x->out && r < x->m->size; r++)
         nfi_buf_free(&x->out[r]);
     free(x->out);
