@@ -85,6 +85,7 @@
 #define WORD_CACHE_SLOTS (1u << 18)   /* ~14 MB: the words of a language met recently (2^16: 2.5 times the misses, each up to six dictionary searches) */
 #define NAME_CACHE_SLOTS (1u << 12)   /* ~540 KB: names transliterated recently */
 #define NAME_CACHE_BYTES 64           /* longer names (or their ASCII) are not kept */
+#define RAW_ARENA_VALUES (1u << 16)   /* 512 KB: the features of words with more than WORD_EMIT_MAX */
 
 /* A memo of dictionary lookups, direct-mapped by key: a word is looked up
  * in the large mapped table (a Bloom probe and a search, cache misses
@@ -109,7 +110,8 @@ enum {
     WORD_SPLIT_KNOWN = 64, WORD_SPLIT = 128,
     WORD_ODD_NORM = 256, WORD_ODD_STEM = 512, /* empty, or holding a space: no phrase filter */
     WORD_FOUND = 1024,    /* the form or the stem has terms */
-    WORD_EMIT_RAW = 2048, /* more features than fit: values/n_emit are the dictionary's values */
+    WORD_EMIT_RAW = 2048, /* more features than fit: values/n_emit are the dictionary's values, emit[0,2)
+                             where the pivoter's raw arena holds the features (raw_features) */
     WORD_EMIT_TERM = 4096, /* emit holds a term (else only names, or nothing) */
 };
 enum { WORD_EMIT_MAX = 5 };
@@ -117,7 +119,7 @@ typedef struct word_slot {
     uint64_t key;         /* of language, form and stem; 0: empty */
     uint32_t flags;
     uint32_t n_emit;
-    uint64_t emit[WORD_EMIT_MAX]; /* the features, kind in the low bits (flag WORD_EMIT_RAW: unused) */
+    uint64_t emit[WORD_EMIT_MAX]; /* the features, kind in the low bits (flag WORD_EMIT_RAW: see there) */
     const uint64_t *values;       /* flag WORD_EMIT_RAW: the values emit_values reads */
 } word_slot; /* 64 bytes: one cache line (the array is aligned to 64) */
 
@@ -145,6 +147,15 @@ struct nfi_pivoter {
     bool keep_surface;
     lookup_slot *memo; /* LOOKUP_CACHE_SLOTS */
     word_slot *words;  /* WORD_CACHE_SLOTS: mapped (anonymous, so zero), see words_new */
+    /* The features of the words whose record holds too many
+     * (WORD_EMIT_RAW), as emit_values makes them from the dictionary's
+     * values (a common word's entry: a score of values, of which the first
+     * terms and the names are kept), made once while they stay here: filled
+     * in order, emptied when full; a generation (never 0) tells a record's
+     * features from those of an earlier filling. */
+    uint64_t *raw;
+    size_t raw_len;
+    uint32_t raw_gen;
     name_slot *names;  /* NAME_CACHE_SLOTS */
     name_keys_slot *name_keys; /* NAME_CACHE_SLOTS */
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
@@ -212,13 +223,15 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     p->words = words_new();
     p->names = calloc(NAME_CACHE_SLOTS, sizeof *p->names);
     p->name_keys = calloc(NAME_CACHE_SLOTS, sizeof *p->name_keys);
-    if (!p->memo || !p->words || !p->names || !p->name_keys) {
-        free(p->memo), words_free(p->words), free(p->names), free(p->name_keys);
+    p->raw = malloc(RAW_ARENA_VALUES * sizeof *p->raw);
+    p->raw_gen = 1;
+    if (!p->memo || !p->words || !p->names || !p->name_keys || !p->raw) {
+        free(p->memo), words_free(p->words), free(p->names), free(p->name_keys), free(p->raw);
         free(p);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     if (!nfi_latin_ascii_init(&p->latin)) {
-        free(p->memo), words_free(p->words), free(p->names), free(p->name_keys);
+        free(p->memo), words_free(p->words), free(p->names), free(p->name_keys), free(p->raw);
         free(p);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU normalization data unavailable");
     }
@@ -237,6 +250,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
         sb_stemmer_delete(p->russian);
     free(p->memo);
     words_free(p->words);
+    free(p->raw);
     free(p->names);
     free(p->name_keys);
     free(p->token_words);
@@ -581,30 +595,39 @@ static void prefetch_lookup(const builder *b, uint64_t key)
     nfi_lexicon_prefetch(b->p->lex, key);
 }
 
-/* A dictionary entry's values: its first terms, and every name its
- * glosses carry (the kind rides in the low bits). What emit_hash of each
- * would do, in one pass: the features written in place (a value not kept
- * is overwritten by the next), then the word's count once. */
-static void emit_values(builder *b, const uint64_t *values, size_t n)
+/* A dictionary entry's values as features: its first terms, and every
+ * name its glosses carry (the kind rides in the low bits), written to out
+ * (room for n; a value not kept is overwritten by the next); returns how
+ * many, *term whether one is a term. */
+static size_t keep_values(const uint64_t *values, size_t n, uint64_t *out, bool *term)
 {
-    nfi_buf *seq = &b->seq;
-    if (!n || !nfi_buf_reserve(seq, 8 * n + 1))
-        return;
-    char *out = seq->data + seq->len;
     size_t kept = 0, terms = 0;
     for (size_t k = 0; k < n; k++) {
         uint64_t v = values[k];
         bool name = (v & 3) == NF_PIVOT_NAME;
         v = name ? v : (v & ~3ULL) | NF_PIVOT_TERM;
-        memcpy(out + 8 * kept, &v, 8);
+        memcpy(out + kept, &v, 8);
         kept += name || terms < TERMS_PER_WORD;
         terms += !name;
     }
+    *term = terms > 0;
+    return kept;
+}
+
+/* What emit_hash of each of a dictionary entry's values would do, in one
+ * pass: the features written in place, then the word's count once. */
+static void emit_values(builder *b, const uint64_t *values, size_t n)
+{
+    nfi_buf *seq = &b->seq;
+    if (!n || !nfi_buf_reserve(seq, 8 * n + 1))
+        return;
+    bool term;
+    size_t kept = keep_values(values, n, (uint64_t *)(void *)(seq->data + seq->len), &term);
     if (!kept)
         return;
     seq->len += 8 * kept;
     seq->data[seq->len] = '\0';
-    word_emitted(b, kept, terms > 0);
+    word_emitted(b, kept, term);
 }
 
 /* Looks up tokens [i, i+span) joined; returns the number of terms. The
@@ -716,6 +739,7 @@ static void set_emit(word_slot *w, const uint64_t *values, size_t n)
         if (k == WORD_EMIT_MAX) {
             w->flags |= WORD_EMIT_RAW;
             w->values = values, w->n_emit = (uint32_t)n;
+            w->emit[0] = 0; /* generation 0: not in the raw arena yet */
             return;
         }
         w->emit[k++] = name ? values[i] : (values[i] & ~3ULL) | NF_PIVOT_TERM;
@@ -724,11 +748,66 @@ static void set_emit(word_slot *w, const uint64_t *values, size_t n)
     w->n_emit = (uint32_t)k;
 }
 
+/* The features of a WORD_EMIT_RAW record, from the pivoter's raw arena
+ * (made there first when the record's are not: emit[0] holds their
+ * generation and place, emit[1] their number and whether one is a term);
+ * NULL when there are too many to keep. */
+static const uint64_t *raw_features(nfi_pivoter *p, word_slot *w, size_t *n, bool *term)
+{
+    if (w->emit[0] >> 32 != p->raw_gen) {
+        if (w->n_emit > RAW_ARENA_VALUES)
+            return NULL;
+        if (p->raw_len + w->n_emit > RAW_ARENA_VALUES) { /* emptied: its records' generation is past */
+            if (p->raw_gen == UINT32_MAX) /* (never, in practice) no record may keep a generation reused */
+                for (size_t i = 0; i < WORD_CACHE_SLOTS; i++)
+                    p->words[i].emit[0] = p->words[i].flags & WORD_EMIT_RAW ? 0 : p->words[i].emit[0];
+            p->raw_gen = p->raw_gen == UINT32_MAX ? 1 : p->raw_gen + 1;
+            p->raw_len = 0;
+        }
+        bool t;
+        size_t kept = keep_values(w->values, w->n_emit, p->raw + p->raw_len, &t);
+        w->emit[0] = (uint64_t)p->raw_gen << 32 | p->raw_len;
+        w->emit[1] = kept | (uint64_t)t << 32;
+        p->raw_len += kept;
+    }
+    *n = (uint32_t)w->emit[1], *term = w->emit[1] >> 32;
+    return p->raw + (uint32_t)w->emit[0];
+}
+
+/* Starts fetching what emit_raw will read of a WORD_EMIT_RAW record: its
+ * features in the raw arena, or the values (all over the mapped
+ * dictionary) they are made from. */
+static inline void prefetch_raw(const nfi_pivoter *p, const word_slot *w)
+{
+    __builtin_prefetch(w->emit[0] >> 32 == p->raw_gen ? (const void *)(p->raw + (uint32_t)w->emit[0])
+                                                      : (const void *)w->values);
+}
+
+/* Emits a WORD_EMIT_RAW record's features: as emit_values would, from the
+ * raw arena (one copy, where emit_values reads and tests every value). */
+static void emit_raw(builder *b, word_slot *w)
+{
+    size_t n;
+    bool term;
+    const uint64_t *h = raw_features(b->p, w, &n, &term);
+    if (!h) {
+        emit_values(b, w->values, w->n_emit);
+        return;
+    }
+    nfi_buf *seq = &b->seq;
+    if (!n || !nfi_buf_reserve(seq, 8 * n + 1))
+        return;
+    memcpy(seq->data + seq->len, h, 8 * n);
+    seq->len += 8 * n;
+    seq->data[seq->len] = '\0';
+    word_emitted(b, n, term);
+}
+
 /* Emits the features of a word alone (its record's); inline: once per word token. */
-static inline __attribute__((always_inline)) void emit_word(builder *b, const word_slot *w)
+static inline __attribute__((always_inline)) void emit_word(builder *b, word_slot *w)
 {
     if (w->flags & WORD_EMIT_RAW) {
-        emit_values(b, w->values, w->n_emit);
+        emit_raw(b, w);
         return;
     }
     emit_hashes(b, w->emit, w->n_emit, w->flags & WORD_EMIT_TERM);
@@ -887,8 +966,8 @@ static void read_words(builder *b)
             continue;
         }
         tw->flags = w->flags;
-        if (w->flags & WORD_EMIT_RAW) /* the values lie all over the mapped dictionary: fetched now, */
-            __builtin_prefetch(w->values); /* read when emitted */
+        if (w->flags & WORD_EMIT_RAW) /* fetched now, read when emitted */
+            prefetch_raw(b->p, w);
         tw->phrases = 0;
         heads[n_heads] = (uint32_t)i, n_heads += (w->flags & head) != 0; /* no branch: in no pattern */
     }
@@ -898,7 +977,7 @@ static void read_words(builder *b)
         const word_slot *w = word_record(b, &d->tokens[i], tw);
         tw->flags = w->flags;
         if (w->flags & WORD_EMIT_RAW)
-            __builtin_prefetch(w->values);
+            prefetch_raw(b->p, w);
         tw->phrases = 0;
         heads[n_heads] = (uint32_t)i, n_heads += (w->flags & head) != 0;
     }
@@ -1549,21 +1628,27 @@ static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *
         nf += fresh;
         count[number[i] = s - 1]++;
     }
+    /* The numbers in slot order, the table left empty; a hash below the
+     * last one (displaced by probing: a few in a hundred) is moved back
+     * to its place at once, as an insertion sort would. */
     size_t m = 0;
-    for (size_t w = 0; w < words; w++) { /* the numbers in slot order; the table left empty */
+    uint64_t last = 0;
+    for (size_t w = 0; w < words; w++) {
         for (uint64_t x = full[w]; x; x &= x - 1) {
             size_t k = w * 64 + (size_t)__builtin_ctzll(x);
-            order[m++] = slots[k] - 1;
+            uint32_t f = slots[k] - 1;
+            uint64_t h = uniq[f];
             slots[k] = 0;
+            if (__builtin_expect(h >= last, 1)) {
+                order[m++] = f, last = h;
+                continue;
+            }
+            size_t j = m++;
+            for (; j > 0 && uniq[order[j - 1]] > h; j--)
+                order[j] = order[j - 1];
+            order[j] = f;
         }
         full[w] = 0;
-    }
-    for (size_t r = 1; r < nf; r++) {
-        uint32_t f = order[r];
-        size_t j = r;
-        for (; j > 0 && uniq[order[j - 1]] > uniq[f]; j--)
-            order[j] = order[j - 1];
-        order[j] = f;
     }
     out->features = malloc((nf ? nf : 1) * sizeof *out->features);
     out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
