@@ -907,6 +907,7 @@ static size_t phrase_questions(builder *b, size_t i, nfi_phrase_filter f, phrase
         if (i + span > n_tokens || (span == 3 && t[1].kind != NF_TOKEN_WORD))
             return n;
         uint32_t last = tw[span - 1].flags, odd = first | last | (span == 3 ? tw[1].flags : 0);
+        bool asked_by_norm = false;
         for (int by_stem = 0; by_stem < 2; by_stem++) {
             int shift = by_stem ? 3 : 0;
             if (!(first & (span == 3 ? WORD_HEAD3 : WORD_HEAD2) << shift) || !(last & WORD_TAIL << shift))
@@ -915,9 +916,15 @@ static size_t phrase_questions(builder *b, size_t i, nfi_phrase_filter f, phrase
                 tw->phrases |= phrase_bit(span, by_stem);
                 continue;
             }
+            if (by_stem && asked_by_norm && tw[0].key[1] == tw[0].key[0] &&
+                tw[span - 1].key[1] == tw[span - 1].key[0]) { /* first and last are their stems: the same key, */
+                q[n - 1].bit |= phrase_bit(span, true);     /* the same answer */
+                continue;
+            }
             uint64_t key = nfi_lexicon_phrase_key(tw[0].key[by_stem], tw[span - 1].key[by_stem], span);
             nfi_phrase_filter_prefetch(f, key);
             q[n++] = (phrase_query){key, (uint32_t)i, phrase_bit(span, by_stem)};
+            asked_by_norm = !by_stem;
         }
     }
     return n;
