@@ -142,6 +142,16 @@ typedef struct name_keys_slot {
     uint64_t keys[NFI_NAME_KEYS];
 } name_keys_slot;
 
+/* A memo of the keys of whole name runs (record_name): the skeleton of
+ * a run's ASCII form is a pure function of its bytes, and a name recurs
+ * through a text (its ASCII form and skeleton cost about 450
+ * instructions; a hit, the run's hash and a comparison). */
+typedef struct run_key_slot {
+    uint64_t hash;
+    uint8_t len, key_len; /* len 0: empty */
+    char name[NAME_CACHE_BYTES], key[NAME_CACHE_BYTES];
+} run_key_slot;
+
 struct nfi_pivoter {
     const nfi_lexicon *lex;
     bool keep_surface;
@@ -158,6 +168,7 @@ struct nfi_pivoter {
     uint32_t raw_gen;
     name_slot *names;  /* NAME_CACHE_SLOTS */
     name_keys_slot *name_keys; /* NAME_CACHE_SLOTS */
+    run_key_slot *run_keys;    /* NAME_CACHE_SLOTS */
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
     /* ICU's transliterator, opened when a name first needs it: names of
      * ASCII and accented Latin letters are read through the latin table,
@@ -223,15 +234,16 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     p->words = words_new();
     p->names = calloc(NAME_CACHE_SLOTS, sizeof *p->names);
     p->name_keys = calloc(NAME_CACHE_SLOTS, sizeof *p->name_keys);
+    p->run_keys = calloc(NAME_CACHE_SLOTS, sizeof *p->run_keys);
     p->raw = malloc(RAW_ARENA_VALUES * sizeof *p->raw);
     p->raw_gen = 1;
-    if (!p->memo || !p->words || !p->names || !p->name_keys || !p->raw) {
-        free(p->memo), words_free(p->words), free(p->names), free(p->name_keys), free(p->raw);
+    if (!p->memo || !p->words || !p->names || !p->name_keys || !p->raw || !p->run_keys) {
+        free(p->memo), words_free(p->words), free(p->names), free(p->name_keys), free(p->raw), free(p->run_keys);
         free(p);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     if (!nfi_latin_ascii_init(&p->latin)) {
-        free(p->memo), words_free(p->words), free(p->names), free(p->name_keys), free(p->raw);
+        free(p->memo), words_free(p->words), free(p->names), free(p->name_keys), free(p->raw), free(p->run_keys);
         free(p);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU normalization data unavailable");
     }
@@ -253,6 +265,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
     free(p->raw);
     free(p->names);
     free(p->name_keys);
+    free(p->run_keys);
     free(p->token_words);
     free(p->queries);
     free(p->lists);
@@ -557,14 +570,29 @@ static void ascii_name(builder *b, const char *s, size_t n)
     }
 }
 
-/* Records a name for display (entities) with the key of its whole run. */
+/* Records a name for display (entities) with the key of its whole run
+ * (through the pivoter's memo of run keys: only keys of 2 bytes or more,
+ * which are recorded, are kept). */
 static void record_name(builder *b, const char *display, size_t n)
 {
-    ascii_name(b, display, n);
+    uint64_t h = XXH3_64bits(display, n);
+    run_key_slot *slot = &b->p->run_keys[(h ^ h >> 32) & (NAME_CACHE_SLOTS - 1)];
     char key[128];
-    size_t k = nfi_name_skeleton(b->scratch.data ? b->scratch.data : "", b->scratch.len, key, sizeof key);
-    if (k < 2)
-        return;
+    size_t k;
+    if (n && slot->len == n && slot->hash == h && memcmp(slot->name, display, n) == 0) {
+        k = slot->key_len;
+        memcpy(key, slot->key, k);
+    } else {
+        ascii_name(b, display, n);
+        k = nfi_name_skeleton(b->scratch.data ? b->scratch.data : "", b->scratch.len, key, sizeof key);
+        if (k < 2)
+            return;
+        if (n && n <= NAME_CACHE_BYTES && k <= NAME_CACHE_BYTES) {
+            slot->hash = h, slot->len = (uint8_t)n, slot->key_len = (uint8_t)k;
+            memcpy(slot->name, display, n);
+            memcpy(slot->key, key, k);
+        }
+    }
     nfi_buf_append(&b->names, display, n);
     nfi_buf_putc(&b->names, '\0');
     nfi_buf_append(&b->keys, key, k);
