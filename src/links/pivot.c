@@ -49,13 +49,17 @@
  * filter, fetching its words, and a second reads them). Caches and
  * filters only answer what the lexicon would: the features do not depend
  * on them (a record another word took is made again, the same).
- * Names are memoized the same way: a name's transliteration, and a name
- * word's keys, are pure functions of its bytes (per-thread memos holding
- * the bytes themselves).
+ * Names are memoized the same way: a name's transliteration, a name
+ * word's keys and a name run's key are pure functions of its bytes
+ * (per-thread memos holding the bytes themselves).
  * A word's record (one 64-byte cache line) holds the features the word
  * alone gives, as final hashes, and whether one is a term, so a word met
  * before reads no dictionary values and its features are appended in one
- * copy; a stem that is the form itself is keyed and looked up once.
+ * copy; a word with more features than the line holds keeps them in the
+ * pivoter's raw arena (made once from the dictionary's values, tagged
+ * with the arena's generation); a stem that is the form itself is keyed
+ * and looked up once. The word cache is mapped anonymously: its pages come
+ * zeroed from the kernel as slots are first written, not by a memset.
  * The builder's working buffers belong to the pivoter and are emptied, not
  * freed, between documents.
  * The features come from a table of the emitted hashes (each distinct one
