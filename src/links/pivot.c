@@ -49,13 +49,17 @@
  * filter, fetching its words, and a second reads them). Caches and
  * filters only answer what the lexicon would: the features do not depend
  * on them (a record another word took is made again, the same).
- * Names are memoized the same way: a name's transliteration, and a name
- * word's keys, are pure functions of its bytes (per-thread memos holding
- * the bytes themselves).
+ * Names are memoized the same way: a name's transliteration, a name
+ * word's keys and a name run's key are pure functions of its bytes
+ * (per-thread memos holding the bytes themselves).
  * A word's record (one 64-byte cache line) holds the features the word
  * alone gives, as final hashes, and whether one is a term, so a word met
  * before reads no dictionary values and its features are appended in one
- * copy; a stem that is the form itself is keyed and looked up once.
+ * copy; a word with more features than the line holds keeps them in the
+ * pivoter's raw arena (made once from the dictionary's values, tagged
+ * with the arena's generation); a stem that is the form itself is keyed
+ * and looked up once. The word cache is mapped anonymously: its pages come
+ * zeroed from the kernel as slots are first written, not by a memset.
  * The builder's working buffers belong to the pivoter and are emptied, not
  * freed, between documents.
  * The features come from a table of the emitted hashes (each distinct one
@@ -72,6 +76,7 @@
 #include <libstemmer.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unicode/uchar.h>
 #include <unicode/utrans.h>
 #include <unicode/ustring.h>
@@ -84,6 +89,7 @@
 #define WORD_CACHE_SLOTS (1u << 18)   /* ~14 MB: the words of a language met recently (2^16: 2.5 times the misses, each up to six dictionary searches) */
 #define NAME_CACHE_SLOTS (1u << 12)   /* ~540 KB: names transliterated recently */
 #define NAME_CACHE_BYTES 64           /* longer names (or their ASCII) are not kept */
+#define RAW_ARENA_VALUES (1u << 16)   /* 512 KB: the features of words with more than WORD_EMIT_MAX */
 
 /* A memo of dictionary lookups, direct-mapped by key: a word is looked up
  * in the large mapped table (a Bloom probe and a search, cache misses
@@ -108,7 +114,8 @@ enum {
     WORD_SPLIT_KNOWN = 64, WORD_SPLIT = 128,
     WORD_ODD_NORM = 256, WORD_ODD_STEM = 512, /* empty, or holding a space: no phrase filter */
     WORD_FOUND = 1024,    /* the form or the stem has terms */
-    WORD_EMIT_RAW = 2048, /* more features than fit: values/n_emit are the dictionary's values */
+    WORD_EMIT_RAW = 2048, /* more features than fit: values/n_emit are the dictionary's values, emit[0,2)
+                             where the pivoter's raw arena holds the features (raw_features) */
     WORD_EMIT_TERM = 4096, /* emit holds a term (else only names, or nothing) */
 };
 enum { WORD_EMIT_MAX = 5 };
@@ -116,7 +123,7 @@ typedef struct word_slot {
     uint64_t key;         /* of language, form and stem; 0: empty */
     uint32_t flags;
     uint32_t n_emit;
-    uint64_t emit[WORD_EMIT_MAX]; /* the features, kind in the low bits (flag WORD_EMIT_RAW: unused) */
+    uint64_t emit[WORD_EMIT_MAX]; /* the features, kind in the low bits (flag WORD_EMIT_RAW: see there) */
     const uint64_t *values;       /* flag WORD_EMIT_RAW: the values emit_values reads */
 } word_slot; /* 64 bytes: one cache line (the array is aligned to 64) */
 
@@ -139,13 +146,33 @@ typedef struct name_keys_slot {
     uint64_t keys[NFI_NAME_KEYS];
 } name_keys_slot;
 
+/* A memo of the keys of whole name runs (record_name): the skeleton of
+ * a run's ASCII form is a pure function of its bytes, and a name recurs
+ * through a text (its ASCII form and skeleton cost about 450
+ * instructions; a hit, the run's hash and a comparison). */
+typedef struct run_key_slot {
+    uint64_t hash;
+    uint8_t len, key_len; /* len 0: empty */
+    char name[NAME_CACHE_BYTES], key[NAME_CACHE_BYTES];
+} run_key_slot;
+
 struct nfi_pivoter {
     const nfi_lexicon *lex;
     bool keep_surface;
     lookup_slot *memo; /* LOOKUP_CACHE_SLOTS */
-    word_slot *words;  /* WORD_CACHE_SLOTS */
+    word_slot *words;  /* WORD_CACHE_SLOTS: mapped (anonymous, so zero), see words_new */
+    /* The features of the words whose record holds too many
+     * (WORD_EMIT_RAW), as emit_values makes them from the dictionary's
+     * values (a common word's entry: a score of values, of which the first
+     * terms and the names are kept), made once while they stay here: filled
+     * in order, emptied when full; a generation (never 0) tells a record's
+     * features from those of an earlier filling. */
+    uint64_t *raw;
+    size_t raw_len;
+    uint32_t raw_gen;
     name_slot *names;  /* NAME_CACHE_SLOTS */
     name_keys_slot *name_keys; /* NAME_CACHE_SLOTS */
+    run_key_slot *run_keys;    /* NAME_CACHE_SLOTS */
     nfi_normalizer *nz; /* made when a title is to be tokenized (nfi_pivot_text) */
     /* ICU's transliterator, opened when a name first needs it: names of
      * ASCII and accented Latin letters are read through the latin table,
@@ -176,6 +203,29 @@ struct nfi_pivoter {
     size_t index_room;
 };
 
+/* The word cache, empty: an anonymous mapping, whose pages the kernel
+ * gives zeroed when first touched, where the heap's (calloc, or
+ * aligned_alloc and memset) had all 16 MB written with zeros up front
+ * (16.8 M instructions a pivoter); page-aligned, so its records lie one
+ * to a cache line. NULL when out of memory. */
+static word_slot *words_new(void)
+{
+    void *m = mmap(NULL, WORD_CACHE_SLOTS * sizeof(word_slot), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(m, WORD_CACHE_SLOTS * sizeof(word_slot), MADV_HUGEPAGE); /* as the command's heap: 8 faults, not 4,096 */
+#endif
+    return m;
+}
+
+static void words_free(word_slot *w)
+{
+    if (w)
+        munmap(w, WORD_CACHE_SLOTS * sizeof *w);
+}
+
 nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_surface, nf_error *err)
 {
     *out = NULL;
@@ -185,18 +235,19 @@ nf_status nfi_pivoter_new(nfi_pivoter **out, const nfi_lexicon *lex, bool keep_s
     p->lex = lex;
     p->keep_surface = keep_surface;
     p->memo = calloc(LOOKUP_CACHE_SLOTS, sizeof *p->memo);
-    p->words = aligned_alloc(64, WORD_CACHE_SLOTS * sizeof *p->words);
-    if (p->words)
-        memset(p->words, 0, WORD_CACHE_SLOTS * sizeof *p->words);
+    p->words = words_new();
     p->names = calloc(NAME_CACHE_SLOTS, sizeof *p->names);
     p->name_keys = calloc(NAME_CACHE_SLOTS, sizeof *p->name_keys);
-    if (!p->memo || !p->words || !p->names || !p->name_keys) {
-        free(p->memo), free(p->words), free(p->names), free(p->name_keys);
+    p->run_keys = calloc(NAME_CACHE_SLOTS, sizeof *p->run_keys);
+    p->raw = malloc(RAW_ARENA_VALUES * sizeof *p->raw);
+    p->raw_gen = 1;
+    if (!p->memo || !p->words || !p->names || !p->name_keys || !p->raw || !p->run_keys) {
+        free(p->memo), words_free(p->words), free(p->names), free(p->name_keys), free(p->raw), free(p->run_keys);
         free(p);
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     if (!nfi_latin_ascii_init(&p->latin)) {
-        free(p->memo), free(p->words), free(p->names), free(p->name_keys);
+        free(p->memo), words_free(p->words), free(p->names), free(p->name_keys), free(p->raw), free(p->run_keys);
         free(p);
         return nfi_fail(err, NF_ERR_RESOURCE, "ICU normalization data unavailable");
     }
@@ -214,9 +265,11 @@ void nfi_pivoter_free(nfi_pivoter *p)
     if (p->russian)
         sb_stemmer_delete(p->russian);
     free(p->memo);
-    free(p->words);
+    words_free(p->words);
+    free(p->raw);
     free(p->names);
     free(p->name_keys);
+    free(p->run_keys);
     free(p->token_words);
     free(p->queries);
     free(p->lists);
@@ -521,14 +574,29 @@ static void ascii_name(builder *b, const char *s, size_t n)
     }
 }
 
-/* Records a name for display (entities) with the key of its whole run. */
+/* Records a name for display (entities) with the key of its whole run
+ * (through the pivoter's memo of run keys: only keys of 2 bytes or more,
+ * which are recorded, are kept). */
 static void record_name(builder *b, const char *display, size_t n)
 {
-    ascii_name(b, display, n);
+    uint64_t h = XXH3_64bits(display, n);
+    run_key_slot *slot = &b->p->run_keys[(h ^ h >> 32) & (NAME_CACHE_SLOTS - 1)];
     char key[128];
-    size_t k = nfi_name_skeleton(b->scratch.data ? b->scratch.data : "", b->scratch.len, key, sizeof key);
-    if (k < 2)
-        return;
+    size_t k;
+    if (n && slot->len == n && slot->hash == h && memcmp(slot->name, display, n) == 0) {
+        k = slot->key_len;
+        memcpy(key, slot->key, k);
+    } else {
+        ascii_name(b, display, n);
+        k = nfi_name_skeleton(b->scratch.data ? b->scratch.data : "", b->scratch.len, key, sizeof key);
+        if (k < 2)
+            return;
+        if (n && n <= NAME_CACHE_BYTES && k <= NAME_CACHE_BYTES) {
+            slot->hash = h, slot->len = (uint8_t)n, slot->key_len = (uint8_t)k;
+            memcpy(slot->name, display, n);
+            memcpy(slot->key, key, k);
+        }
+    }
     nfi_buf_append(&b->names, display, n);
     nfi_buf_putc(&b->names, '\0');
     nfi_buf_append(&b->keys, key, k);
@@ -559,30 +627,39 @@ static void prefetch_lookup(const builder *b, uint64_t key)
     nfi_lexicon_prefetch(b->p->lex, key);
 }
 
-/* A dictionary entry's values: its first terms, and every name its
- * glosses carry (the kind rides in the low bits). What emit_hash of each
- * would do, in one pass: the features written in place (a value not kept
- * is overwritten by the next), then the word's count once. */
-static void emit_values(builder *b, const uint64_t *values, size_t n)
+/* A dictionary entry's values as features: its first terms, and every
+ * name its glosses carry (the kind rides in the low bits), written to out
+ * (room for n; a value not kept is overwritten by the next); returns how
+ * many, *term whether one is a term. */
+static size_t keep_values(const uint64_t *values, size_t n, uint64_t *out, bool *term)
 {
-    nfi_buf *seq = &b->seq;
-    if (!n || !nfi_buf_reserve(seq, 8 * n + 1))
-        return;
-    char *out = seq->data + seq->len;
     size_t kept = 0, terms = 0;
     for (size_t k = 0; k < n; k++) {
         uint64_t v = values[k];
         bool name = (v & 3) == NF_PIVOT_NAME;
         v = name ? v : (v & ~3ULL) | NF_PIVOT_TERM;
-        memcpy(out + 8 * kept, &v, 8);
+        memcpy(out + kept, &v, 8);
         kept += name || terms < TERMS_PER_WORD;
         terms += !name;
     }
+    *term = terms > 0;
+    return kept;
+}
+
+/* What emit_hash of each of a dictionary entry's values would do, in one
+ * pass: the features written in place, then the word's count once. */
+static void emit_values(builder *b, const uint64_t *values, size_t n)
+{
+    nfi_buf *seq = &b->seq;
+    if (!n || !nfi_buf_reserve(seq, 8 * n + 1))
+        return;
+    bool term;
+    size_t kept = keep_values(values, n, (uint64_t *)(void *)(seq->data + seq->len), &term);
     if (!kept)
         return;
     seq->len += 8 * kept;
     seq->data[seq->len] = '\0';
-    word_emitted(b, kept, terms > 0);
+    word_emitted(b, kept, term);
 }
 
 /* Looks up tokens [i, i+span) joined; returns the number of terms. The
@@ -694,6 +771,7 @@ static void set_emit(word_slot *w, const uint64_t *values, size_t n)
         if (k == WORD_EMIT_MAX) {
             w->flags |= WORD_EMIT_RAW;
             w->values = values, w->n_emit = (uint32_t)n;
+            w->emit[0] = 0; /* generation 0: not in the raw arena yet */
             return;
         }
         w->emit[k++] = name ? values[i] : (values[i] & ~3ULL) | NF_PIVOT_TERM;
@@ -702,11 +780,66 @@ static void set_emit(word_slot *w, const uint64_t *values, size_t n)
     w->n_emit = (uint32_t)k;
 }
 
+/* The features of a WORD_EMIT_RAW record, from the pivoter's raw arena
+ * (made there first when the record's are not: emit[0] holds their
+ * generation and place, emit[1] their number and whether one is a term);
+ * NULL when there are too many to keep. */
+static const uint64_t *raw_features(nfi_pivoter *p, word_slot *w, size_t *n, bool *term)
+{
+    if (w->emit[0] >> 32 != p->raw_gen) {
+        if (w->n_emit > RAW_ARENA_VALUES)
+            return NULL;
+        if (p->raw_len + w->n_emit > RAW_ARENA_VALUES) { /* emptied: its records' generation is past */
+            if (p->raw_gen == UINT32_MAX) /* (never, in practice) no record may keep a generation reused */
+                for (size_t i = 0; i < WORD_CACHE_SLOTS; i++)
+                    p->words[i].emit[0] = p->words[i].flags & WORD_EMIT_RAW ? 0 : p->words[i].emit[0];
+            p->raw_gen = p->raw_gen == UINT32_MAX ? 1 : p->raw_gen + 1;
+            p->raw_len = 0;
+        }
+        bool t;
+        size_t kept = keep_values(w->values, w->n_emit, p->raw + p->raw_len, &t);
+        w->emit[0] = (uint64_t)p->raw_gen << 32 | p->raw_len;
+        w->emit[1] = kept | (uint64_t)t << 32;
+        p->raw_len += kept;
+    }
+    *n = (uint32_t)w->emit[1], *term = w->emit[1] >> 32;
+    return p->raw + (uint32_t)w->emit[0];
+}
+
+/* Starts fetching what emit_raw will read of a WORD_EMIT_RAW record: its
+ * features in the raw arena, or the values (all over the mapped
+ * dictionary) they are made from. */
+static inline void prefetch_raw(const nfi_pivoter *p, const word_slot *w)
+{
+    __builtin_prefetch(w->emit[0] >> 32 == p->raw_gen ? (const void *)(p->raw + (uint32_t)w->emit[0])
+                                                      : (const void *)w->values);
+}
+
+/* Emits a WORD_EMIT_RAW record's features: as emit_values would, from the
+ * raw arena (one copy, where emit_values reads and tests every value). */
+static void emit_raw(builder *b, word_slot *w)
+{
+    size_t n;
+    bool term;
+    const uint64_t *h = raw_features(b->p, w, &n, &term);
+    if (!h) {
+        emit_values(b, w->values, w->n_emit);
+        return;
+    }
+    nfi_buf *seq = &b->seq;
+    if (!n || !nfi_buf_reserve(seq, 8 * n + 1))
+        return;
+    memcpy(seq->data + seq->len, h, 8 * n);
+    seq->len += 8 * n;
+    seq->data[seq->len] = '\0';
+    word_emitted(b, n, term);
+}
+
 /* Emits the features of a word alone (its record's); inline: once per word token. */
-static inline __attribute__((always_inline)) void emit_word(builder *b, const word_slot *w)
+static inline __attribute__((always_inline)) void emit_word(builder *b, word_slot *w)
 {
     if (w->flags & WORD_EMIT_RAW) {
-        emit_values(b, w->values, w->n_emit);
+        emit_raw(b, w);
         return;
     }
     emit_hashes(b, w->emit, w->n_emit, w->flags & WORD_EMIT_TERM);
@@ -806,6 +939,7 @@ static size_t phrase_questions(builder *b, size_t i, nfi_phrase_filter f, phrase
         if (i + span > n_tokens || (span == 3 && t[1].kind != NF_TOKEN_WORD))
             return n;
         uint32_t last = tw[span - 1].flags, odd = first | last | (span == 3 ? tw[1].flags : 0);
+        bool asked_by_norm = false;
         for (int by_stem = 0; by_stem < 2; by_stem++) {
             int shift = by_stem ? 3 : 0;
             if (!(first & (span == 3 ? WORD_HEAD3 : WORD_HEAD2) << shift) || !(last & WORD_TAIL << shift))
@@ -814,9 +948,15 @@ static size_t phrase_questions(builder *b, size_t i, nfi_phrase_filter f, phrase
                 tw->phrases |= phrase_bit(span, by_stem);
                 continue;
             }
+            if (by_stem && asked_by_norm && tw[0].key[1] == tw[0].key[0] &&
+                tw[span - 1].key[1] == tw[span - 1].key[0]) { /* first and last are their stems: the same key, */
+                q[n - 1].bit |= phrase_bit(span, true);     /* the same answer */
+                continue;
+            }
             uint64_t key = nfi_lexicon_phrase_key(tw[0].key[by_stem], tw[span - 1].key[by_stem], span);
             nfi_phrase_filter_prefetch(f, key);
             q[n++] = (phrase_query){key, (uint32_t)i, phrase_bit(span, by_stem)};
+            asked_by_norm = !by_stem;
         }
     }
     return n;
@@ -865,8 +1005,8 @@ static void read_words(builder *b)
             continue;
         }
         tw->flags = w->flags;
-        if (w->flags & WORD_EMIT_RAW) /* the values lie all over the mapped dictionary: fetched now, */
-            __builtin_prefetch(w->values); /* read when emitted */
+        if (w->flags & WORD_EMIT_RAW) /* fetched now, read when emitted */
+            prefetch_raw(b->p, w);
         tw->phrases = 0;
         heads[n_heads] = (uint32_t)i, n_heads += (w->flags & head) != 0; /* no branch: in no pattern */
     }
@@ -876,7 +1016,7 @@ static void read_words(builder *b)
         const word_slot *w = word_record(b, &d->tokens[i], tw);
         tw->flags = w->flags;
         if (w->flags & WORD_EMIT_RAW)
-            __builtin_prefetch(w->values);
+            prefetch_raw(b->p, w);
         tw->phrases = 0;
         heads[n_heads] = (uint32_t)i, n_heads += (w->flags & head) != 0;
     }
@@ -1082,6 +1222,29 @@ static bool paragraph_break_before(const nf_clean_doc *d, size_t i)
     for (size_t k = 0; k < n; k++)
         newline |= gap[k] == '\n';
     return newline;
+}
+
+/* The paragraph breaks of the builder's walk over the tokens: the first
+ * newline of the text at or after `from` (text_len: none), so that a
+ * token asks one comparison rather than reading its gap; the search
+ * moves on only past a newline (a few per paragraph). */
+typedef struct newline_cursor {
+    size_t from, at;
+} newline_cursor;
+
+/* Whether a newline lies between token i-1 and token i, as
+ * paragraph_break_before says (tokens come in text order). */
+static inline bool newline_before(const nf_clean_doc *d, size_t i, newline_cursor *c)
+{
+    if (i == 0)
+        return false;
+    const nf_token *prev = &d->tokens[i - 1];
+    size_t end = prev->start + prev->len;
+    if (c->at < end || end < c->from) { /* passed it (or not searched from here): search again */
+        const char *nl = end < d->text_len ? memchr(d->text + end, '\n', d->text_len - end) : NULL;
+        c->from = end, c->at = nl ? (size_t)(nl - d->text) : d->text_len;
+    }
+    return c->at < d->tokens[i].start;
 }
 
 /* The name features of one word (any script). */
@@ -1504,21 +1667,27 @@ static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *
         nf += fresh;
         count[number[i] = s - 1]++;
     }
+    /* The numbers in slot order, the table left empty; a hash below the
+     * last one (displaced by probing: a few in a hundred) is moved back
+     * to its place at once, as an insertion sort would. */
     size_t m = 0;
-    for (size_t w = 0; w < words; w++) { /* the numbers in slot order; the table left empty */
+    uint64_t last = 0;
+    for (size_t w = 0; w < words; w++) {
         for (uint64_t x = full[w]; x; x &= x - 1) {
             size_t k = w * 64 + (size_t)__builtin_ctzll(x);
-            order[m++] = slots[k] - 1;
+            uint32_t f = slots[k] - 1;
+            uint64_t h = uniq[f];
             slots[k] = 0;
+            if (__builtin_expect(h >= last, 1)) {
+                order[m++] = f, last = h;
+                continue;
+            }
+            size_t j = m++;
+            for (; j > 0 && uniq[order[j - 1]] > h; j--)
+                order[j] = order[j - 1];
+            order[j] = f;
         }
         full[w] = 0;
-    }
-    for (size_t r = 1; r < nf; r++) {
-        uint32_t f = order[r];
-        size_t j = r;
-        for (; j > 0 && uniq[order[j - 1]] > uniq[f]; j--)
-            order[j] = order[j - 1];
-        order[j] = f;
     }
     out->features = malloc((nf ? nf : 1) * sizeof *out->features);
     out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
@@ -1667,16 +1836,17 @@ static nf_status build_pivot(nfi_pivoter *p, const nf_clean_doc *d, nf_pivot *ou
     lend(&b.para, &p->para), lend(&b.names, &p->name_text), lend(&b.keys, &p->key_text);
     if (b.words)
         read_words(&b);
+    newline_cursor newline = {SIZE_MAX, 0}; /* searches at the first gap */
     for (size_t i = 0; i < d->n_tokens;) {
         if (b.words && i + WORD_AHEAD < d->n_tokens) /* translate_at's record (slot 0 for other tokens: no harm) */
             __builtin_prefetch(&p->words[b.words[i + WORD_AHEAD].slot]);
-        if (paragraph_break_before(d, i)) {
+        if (newline_before(d, i, &newline)) {
             uint32_t end = (uint32_t)(b.seq.len / 8);
             nfi_buf_append(&b.para, &end, sizeof end);
         }
         const nf_token *t = &d->tokens[i];
-        from_tokens(&b, i, 1);
-        if (t->kind == NF_TOKEN_NUMBER) {
+        if (t->kind == NF_TOKEN_NUMBER) { /* (every other path sets its words before it emits) */
+            from_tokens(&b, i, 1);
             number_token(&b, i);
             i++;
         } else if (t->kind == NF_TOKEN_IDEOGRAPHIC) {
