@@ -28,7 +28,9 @@
  * instructions. Each context caches, per distinct normalized form, its key and the two
  * hashes made of it (cached_key), so ICU and the folding run once per
  * word, not once per occurrence; the cache is pure and bounded (emptied
- * when full), so it never changes a result.
+ * between documents when full), so it never changes a result. An entry
+ * also carries the stamp of the last document that writes its form in
+ * lower case, which spares a per-document set of those forms.
  *
  * Features for similarity: each name token's key, each pair of adjacent
  * tokens in a run, and each number (digits only, so "17,8" = "17.8").
@@ -110,6 +112,7 @@ typedef struct key_entry {
     uint32_t calendar : 1; /* the form is a weekday or month (is_calendar) */
     uint64_t word_h; /* nfi_hash64 of the key (word lists) */
     uint64_t feat_h; /* nfi_feat_hash('n', key) */
+    uint32_t lower_doc; /* the stamp of the last document that writes the form in lower case */
 } key_entry;
 #define KEY_CACHE_MAX (1u << 19)        /* entries */
 #define KEY_TEXT_MAX ((size_t)32 << 20) /* bytes */
@@ -127,8 +130,13 @@ struct nfi_translit {
     nfi_buf cache_buf;
     uint8_t *strength;
     uint32_t *pending; /* capitalized words whose strength waits for the document's clear names */
-    uint8_t *title_line;
-    size_t tok_cap, line_cap;
+    uint32_t *clear;   /* clear names (and acronyms), for t->seen */
+    uint32_t *hyph;    /* words after a hyphen, which may continue a name */
+    uint32_t *lowers;  /* lower-case words of three bytes or more */
+    uint32_t *caps;    /* the current line's capitalized words */
+    uint8_t *title_line; /* read for capitalized words only */
+    size_t tok_cap;
+    uint32_t stamp; /* the current document's (key_entry.lower_doc), from 1 */
     nfi_hmap seen; /* per document: clear names (norm hash -> strength), then run keys */
     nfi_buf key, pair;
     nfi_hmap words; /* word_key(lang, key) -> W_* of the word lists (each language's at its first document) */
@@ -169,6 +177,10 @@ void nfi_translit_free(nfi_translit *t)
     nfi_buf_free(&t->cache_buf);
     free(t->strength);
     free(t->pending);
+    free(t->clear);
+    free(t->hyph);
+    free(t->lowers);
+    free(t->caps);
     free(t->title_line);
     nfi_hmap_free(&t->seen);
     nfi_buf_free(&t->key);
@@ -403,9 +415,9 @@ static bool is_calendar(const char *norm, size_t n)
  * only loses the name). Each distinct form goes through nfi_name_key (and
  * ICU) once per context, not once per occurrence. The entry stays valid
  * until the next call. */
-static const key_entry *new_key(nfi_translit *t, const char *norm, size_t len, uint64_t h);
+static key_entry *new_key(nfi_translit *t, const char *norm, size_t len, uint64_t h);
 
-static inline const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
+static inline key_entry *cached_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
 {
     const uint64_t *v = nfi_hmap_get(&t->keys, h);
     return v ? &t->key_ents[*v - 1] : new_key(t, norm, len, h);
@@ -413,14 +425,8 @@ static inline const key_entry *cached_key(nfi_translit *t, const char *norm, siz
 
 /* cached_key when the form is not cached yet (apart: the lookup, nearly
  * always a hit, is inlined without this path's registers). */
-static __attribute__((noinline)) const key_entry *new_key(nfi_translit *t, const char *norm, size_t len,
-                                                          uint64_t h)
+static __attribute__((noinline)) key_entry *new_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
 {
-    if (t->n_keys >= KEY_CACHE_MAX || t->key_text.len >= KEY_TEXT_MAX) {
-        nfi_hmap_clear(&t->keys);
-        t->n_keys = 0;
-        t->key_text.len = 0;
-    }
     key_entry *grown = nfi_grow_array(t->key_ents, &t->cap_keys, t->n_keys + 1, sizeof *grown);
     if (!grown)
         return NULL;
@@ -436,6 +442,7 @@ static __attribute__((noinline)) const key_entry *new_key(nfi_translit *t, const
     const char *key = t->key_text.data + e->key_off;
     e->word_h = hash64(key, e->key_len);
     e->feat_h = nfi_feat_hash('n', key, e->key_len);
+    e->lower_doc = 0;
     uint64_t *slot = nfi_hmap_put(&t->keys, h, NULL);
     if (!slot)
         return NULL;
@@ -443,22 +450,29 @@ static __attribute__((noinline)) const key_entry *new_key(nfi_translit *t, const
     return e;
 }
 
+/* A new document (or title): its stamp, and the key cache emptied when
+ * it has grown past its bounds. Only here, between documents, as the
+ * entries carry the document's lower-case marks (key_entry.lower_doc);
+ * a document may take the cache past its bounds by its own forms. */
+static void start_doc(nfi_translit *t)
+{
+    if (++t->stamp == 0 || t->n_keys >= KEY_CACHE_MAX || t->key_text.len >= KEY_TEXT_MAX) {
+        nfi_hmap_clear(&t->keys);
+        t->n_keys = 0;
+        t->key_text.len = 0;
+        t->stamp += t->stamp == 0;
+    }
+}
+
 /* Hashes the normalized form of word token i (t->nh[i]) and prefetches
  * its slot in the key cache: the cache outgrows the CPU
  * caches, and its lookups (cached_key, for lower-case words and names)
- * come only after the names are marked, so the misses overlap instead of
- * stalling one by one (a prefetch changes nothing but timing). */
+ * come only after the pass over the tokens, so the misses overlap instead
+ * of stalling one by one (a prefetch changes nothing but timing). */
 static inline void hash_norm(nfi_translit *t, const nf_clean_doc *cd, size_t i)
 {
     t->nh[i] = hash64(cd->pool + cd->tokens[i].norm, cd->tokens[i].norm_len);
     nfi_hmap_prefetch(&t->keys, t->nh[i]);
-}
-
-static void hash_norms(nfi_translit *t, const nf_clean_doc *cd)
-{
-    for (size_t i = 0; i < cd->n_tokens; i++)
-        if (cd->tokens[i].kind == NF_TOKEN_WORD)
-            hash_norm(t, cd, i);
 }
 
 /* ------------------------------------------------------------ word lists */
@@ -578,6 +592,14 @@ static unsigned word_kind(const nfi_translit *t, uint64_t salt, uint64_t key_has
 
 /* ------------------------------------------------------------- detection */
 
+static bool grow_u32(uint32_t **v, size_t cap)
+{
+    uint32_t *g = realloc(*v, cap * sizeof *g);
+    if (g)
+        *v = g;
+    return g != NULL;
+}
+
 static bool grow_scratch(nfi_translit *t, size_t n_tokens)
 {
     if (n_tokens <= t->tok_cap)
@@ -586,16 +608,15 @@ static bool grow_scratch(nfi_translit *t, size_t n_tokens)
     uint8_t *s = realloc(t->strength, cap);
     if (s)
         t->strength = s;
-    uint32_t *l = realloc(t->pending, cap * sizeof *l);
-    if (l)
-        t->pending = l;
     uint8_t *tl = realloc(t->title_line, cap);
     if (tl)
         t->title_line = tl;
     uint64_t *nh = realloc(t->nh, cap * sizeof *nh);
     if (nh)
         t->nh = nh;
-    if (!s || !l || !tl || !nh)
+    bool lists = grow_u32(&t->pending, cap) & grow_u32(&t->clear, cap) & grow_u32(&t->hyph, cap) &
+                 grow_u32(&t->lowers, cap) & grow_u32(&t->caps, cap);
+    if (!s || !tl || !nh || !lists)
         return false;
     t->tok_cap = cap;
     return true;
@@ -620,69 +641,92 @@ static bool capitalizes_nouns(const char *lang)
     return strcmp(lang, "de") == 0 || strcmp(lang, "lb") == 0 || strcmp(lang, "gsw") == 0;
 }
 
-/* Marks the tokens [from, to) of one line once its case is known (title:
- * a title-case line): hashes its words (hash_norm); a clear name (mid-
- * sentence on a prose line) or an acronym gets its strength and goes into
- * t->seen; any other capitalized word waits in t->pending until every clear
- * name of the document is known. */
-static bool mark_line(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t to, bool title, bool nouns,
-                      size_t *n_pending)
+/* Marks the capitalized words of one line (t->caps, n of them) once its
+ * case is known (title: a title-case line): a clear name (mid-sentence on
+ * a prose line) or an acronym gets its strength and is listed in
+ * t->clear; any other waits in t->pending until every clear name of the
+ * document is known. */
+static void mark_caps(nfi_translit *t, const nf_clean_doc *cd, size_t n, bool title, bool nouns,
+                      size_t *n_clear, size_t *n_pending)
 {
-    for (size_t i = from; i < to; i++) {
+    for (size_t k = 0; k < n; k++) {
+        size_t i = t->caps[k];
         const nf_token *tk = &cd->tokens[i];
         t->title_line[i] = title;
-        t->strength[i] = STR_NONE;
-        if (tk->kind != NF_TOKEN_WORD)
-            continue;
-        hash_norm(t, cd, i);
-        if (!(tk->flags & NF_TOKEN_CAPITALIZED))
-            continue;
         bool acro = is_acronym(cd->text + tk->start, tk->len);
         if (!acro && (title || (tk->flags & NF_TOKEN_SENTENCE_START))) {
             t->pending[(*n_pending)++] = (uint32_t)i;
             continue;
         }
         t->strength[i] = acro || !nouns ? STR_STRONG : STR_WEAK;
+        t->clear[(*n_clear)++] = (uint32_t)i;
+    }
+}
+
+/* The document's clear names into t->seen (norm hash -> strongest
+ * strength), then the strength of the capitalized words that waited for
+ * them. The map is sized for these names and the runs to come: fewer
+ * keys than tokens, a smaller table to clear. */
+static bool resolve_pending(nfi_translit *t, size_t n_clear, size_t n_pending)
+{
+    nfi_hmap_reset(&t->seen, 2 * n_clear + n_pending); /* (per document: no order anyone reads) */
+    for (size_t k = 0; k < n_clear; k++) {
+        size_t i = t->clear[k];
         uint64_t *s = nfi_hmap_put(&t->seen, t->nh[i], NULL);
         if (!s)
             return false;
         *s = *s > t->strength[i] ? *s : t->strength[i];
     }
-    return true;
-}
-
-/* Clear names first (mid-sentence, prose line), then the ambiguous ones:
- * each line is marked when its end shows whether it is set in title case
- * (most of its words capitalized), in one pass over the tokens. */
-static bool mark_names(nfi_translit *t, const nf_clean_doc *cd)
-{
-    bool nouns = capitalizes_nouns(cd->lang);
-    nfi_hmap_reset(&t->seen, cd->n_tokens); /* (per document: no order anyone reads) */
-    size_t words = 0, caps = 0, first = 0, n_pending = 0;
-    for (size_t i = 0; i <= cd->n_tokens; i++) {
-        bool new_line = i == cd->n_tokens;
-        if (i > 0 && i < cd->n_tokens) {
-            const nf_token *p = &cd->tokens[i - 1];
-            const char *gap = cd->text + p->start + p->len;
-            size_t n = cd->tokens[i].start - p->start - p->len; /* most gaps are one space: no call */
-            new_line = n == 1 ? gap[0] == '\n' : memchr(gap, '\n', n) != NULL;
-        }
-        if (new_line) {
-            if (!mark_line(t, cd, first, i, words >= 4 && caps * 10 >= words * 6, nouns, &n_pending))
-                return false;
-            first = i;
-            words = caps = 0;
-        }
-        if (i == cd->n_tokens)
-            break;
-        if (cd->tokens[i].kind == NF_TOKEN_WORD) {
-            words++;
-            caps += (cd->tokens[i].flags & NF_TOKEN_CAPITALIZED) != 0;
-        }
-    }
     for (size_t k = 0; k < n_pending; k++) {
         const uint64_t *s = nfi_hmap_get(&t->seen, t->nh[t->pending[k]]);
         t->strength[t->pending[k]] = s ? (uint8_t)*s : STR_NONE;
+    }
+    return true;
+}
+
+static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *out);
+
+/* The one pass over the tokens: hashes the words (hash_norm), adds the
+ * numbers, lists what the later steps read (words after a hyphen, lower-
+ * case words, capitalized words by kind) and marks each line's
+ * capitalized words when the line's end shows whether it is set in title
+ * case (most of its words capitalized). Every other token's strength is
+ * STR_NONE: only a hyphen can make it a name (continue_hyphens). */
+static bool scan_tokens(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out, size_t *n_clear,
+                        size_t *n_pending, size_t *n_hyph, size_t *n_lowers)
+{
+    bool nouns = capitalizes_nouns(cd->lang);
+    size_t n = cd->n_tokens, words = 0, n_caps = 0;
+    for (size_t i = 0; i <= n; i++) {
+        bool new_line = i == n, hyphen = false;
+        if (i > 0 && i < n) {
+            const nf_token *p = &cd->tokens[i - 1];
+            const char *gap = cd->text + p->start + p->len;
+            size_t g = cd->tokens[i].start - p->start - p->len; /* most gaps are one space: no call */
+            new_line = g == 1 ? gap[0] == '\n' : memchr(gap, '\n', g) != NULL;
+            hyphen = g == 1 && gap[0] == '-';
+        }
+        if (new_line) {
+            mark_caps(t, cd, n_caps, words >= 4 && n_caps * 10 >= words * 6, nouns, n_clear, n_pending);
+            words = n_caps = 0;
+        }
+        if (i == n)
+            break;
+        const nf_token *tk = &cd->tokens[i];
+        t->strength[i] = STR_NONE;
+        if (tk->kind != NF_TOKEN_WORD) {
+            if (tk->kind == NF_TOKEN_NUMBER && !add_number(cd, tk, out))
+                return false;
+            continue;
+        }
+        words++;
+        hash_norm(t, cd, i);
+        if (hyphen)
+            t->hyph[(*n_hyph)++] = (uint32_t)i;
+        if (tk->flags & NF_TOKEN_CAPITALIZED)
+            t->caps[n_caps++] = (uint32_t)i;
+        else if (tk->norm_len >= 3)
+            t->lowers[(*n_lowers)++] = (uint32_t)i;
     }
     return true;
 }
@@ -702,42 +746,42 @@ static int separator(const nf_clean_doc *cd, size_t i)
     return SEP_NONE;
 }
 
-/* A word joined by a hyphen to a name (i > 0) continues it: its strength. */
-static inline void continue_hyphen(nfi_translit *t, const nf_clean_doc *cd, size_t i)
+/* A word joined by a hyphen to a name continues it ("Hong-kyun"): the
+ * words after a hyphen (t->hyph, in token order, so that a chain
+ * "Abc-def-ghi" passes the strength on) take the strength of the name
+ * before them. */
+static void continue_hyphens(nfi_translit *t, size_t n_hyph)
 {
-    if (t->strength[i - 1] && !t->strength[i] && cd->tokens[i].kind == NF_TOKEN_WORD &&
-        separator(cd, i) == SEP_HYPHEN)
-        t->strength[i] = t->strength[i - 1];
-}
-
-static void continue_hyphens(nfi_translit *t, const nf_clean_doc *cd)
-{
-    for (size_t i = 1; i < cd->n_tokens; i++)
-        continue_hyphen(t, cd, i);
-}
-
-/* Records the keys of words written in lower case (the evidence that a
- * capitalized word is a common word, not a name). Unique per document. */
-static bool add_lower(nfi_translit *t, const nf_clean_doc *cd, size_t i, nfi_docfeat *out)
-{
-    const nf_token *tk = &cd->tokens[i];
-    if (tk->kind != NF_TOKEN_WORD || (tk->flags & NF_TOKEN_CAPITALIZED) || tk->norm_len < 3)
-        return true;
-    bool created;
-    if (!nfi_hmap_put(&t->seen, t->nh[i] ^ 0x4C43ULL, &created))
-        return false;
-    if (!created)
-        return true;
-    const key_entry *e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
-    if (!e)
-        return true;
-    if (out->n_lower == out->cap_lower) { /* (one call a growth, not a word) */
-        uint64_t *l = nfi_grow_array(out->lower, &out->cap_lower, out->n_lower + 1, sizeof *l);
-        if (!l)
-            return false;
-        out->lower = l;
+    for (size_t k = 0; k < n_hyph; k++) {
+        size_t i = t->hyph[k];
+        if (t->strength[i - 1] && !t->strength[i])
+            t->strength[i] = t->strength[i - 1];
     }
-    out->lower[out->n_lower++] = e->feat_h;
+}
+
+/* Records the keys of the lower-case words that continue no name (the
+ * evidence that a capitalized word is a common word, not a name), each
+ * key once per document: its cache entry carries the document's stamp,
+ * which the runs read too (TF_LOWER_DOC). */
+static bool add_lowers(nfi_translit *t, const nf_clean_doc *cd, size_t n_lowers, nfi_docfeat *out)
+{
+    for (size_t k = 0; k < n_lowers; k++) {
+        size_t i = t->lowers[k];
+        const nf_token *tk = &cd->tokens[i];
+        if (t->strength[i]) /* continues a name ("Seung-min") */
+            continue;
+        key_entry *e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
+        if (!e || e->lower_doc == t->stamp)
+            continue;
+        e->lower_doc = t->stamp;
+        if (out->n_lower == out->cap_lower) { /* (one call a growth, not a word) */
+            uint64_t *l = nfi_grow_array(out->lower, &out->cap_lower, out->n_lower + 1, sizeof *l);
+            if (!l)
+                return false;
+            out->lower = l;
+        }
+        out->lower[out->n_lower++] = e->feat_h;
+    }
     return true;
 }
 
@@ -846,13 +890,13 @@ static bool after_opening(const nf_clean_doc *cd, size_t i)
 
 /* What the shown entities need to know of a run token (TF_*). */
 static uint8_t token_flags(const nfi_translit *t, const nf_clean_doc *cd, size_t i, uint64_t salt,
-                           uint64_t key_hash)
+                           const key_entry *e)
 {
     const nf_token *tk = &cd->tokens[i];
-    unsigned kind = word_kind(t, salt, key_hash);
+    unsigned kind = word_kind(t, salt, e->word_h);
     uint8_t f = (t->strength[i] == STR_WEAK ? TF_WEAK : 0) | (kind & W_TITLE ? TF_TITLE : 0) |
                 (kind & W_WEAK_TITLE ? TF_WEAK_TITLE : 0) | (kind & W_FUNC ? TF_FUNC : 0);
-    if (nfi_hmap_get(&t->seen, t->nh[i] ^ 0x4C43ULL))
+    if (e->lower_doc == t->stamp) /* (add_lowers: the same form in lower case) */
         f |= TF_LOWER_DOC;
     if ((tk->flags & NF_TOKEN_CAPITALIZED) &&
         ((tk->flags & NF_TOKEN_SENTENCE_START) || t->title_line[i] || after_opening(cd, i)) &&
@@ -895,7 +939,7 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
         r->weak = t->strength[i] == STR_WEAK;
         int sep = n == 0 ? SEP_NONE : possessive ? SEP_POSSESSIVE : separator(cd, i);
         possessive = r->disp_len < tk->len;
-        r->flags = (uint8_t)(token_flags(t, cd, i, salt, e->word_h) | sep << TF_SEP_SHIFT);
+        r->flags = (uint8_t)(token_flags(t, cd, i, salt, e) | sep << TF_SEP_SHIFT);
         if (n > 0 && !(tk->flags & NF_TOKEN_CAPITALIZED)) /* "Hard-fighting": placed as its head */
             r->flags |= rt[n - 1].flags & TF_POSITIONAL;
         if (feats && !nfi_docfeat_push(out, CH_NAMES, e->feat_h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
@@ -917,22 +961,6 @@ static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *
         if (s[i] >= '0' && s[i] <= '9')
             digits[n++] = s[i];
     return n == 0 || nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('#', digits, n), 0);
-}
-
-/* Continues names over hyphens (continue_hyphen), and adds the numbers
- * and lower-case words, in one pass: before the runs, so that a run knows
- * whether its words are also written in lower case. */
-static bool mark_lower(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out)
-{
-    for (size_t i = 0; i < cd->n_tokens; i++) {
-        if (i > 0)
-            continue_hyphen(t, cd, i);
-        if (cd->tokens[i].kind == NF_TOKEN_NUMBER && !add_number(cd, &cd->tokens[i], out))
-            return false;
-        if (cd->tokens[i].kind != NF_TOKEN_NUMBER && !t->strength[i] && !add_lower(t, cd, i, out))
-            return false;
-    }
-    return true;
 }
 
 /* The runs: maximal spans of names joined by a space or hyphen. */
@@ -960,7 +988,14 @@ nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
 {
     if (!grow_scratch(t, cd->n_tokens))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    bool ok = mark_names(t, cd) && mark_lower(t, cd, out) && extract_runs(t, cd, 0, out);
+    start_doc(t);
+    size_t n_clear = 0, n_pending = 0, n_hyph = 0, n_lowers = 0;
+    bool ok = scan_tokens(t, cd, out, &n_clear, &n_pending, &n_hyph, &n_lowers) &&
+              resolve_pending(t, n_clear, n_pending);
+    if (ok) {
+        continue_hyphens(t, n_hyph); /* before the lower-case words: a word continuing a name is none */
+        ok = add_lowers(t, cd, n_lowers, out) && extract_runs(t, cd, 0, out);
+    }
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
@@ -1051,8 +1086,16 @@ nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token
         bool acro = cap && is_acronym(v.text + tokens[i].start, tokens[i].len);
         t->strength[i] = !cap ? STR_NONE : (acro || !nouns) ? STR_STRONG : STR_WEAK;
     }
-    continue_hyphens(t, &v);
-    hash_norms(t, &v);
+    start_doc(t); /* (no lower-case marks: TF_LOWER_DOC is for texts) */
+    size_t n_hyph = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (tokens[i].kind != NF_TOKEN_WORD)
+            continue;
+        hash_norm(t, &v, i);
+        if (i > 0 && separator(&v, i) == SEP_HYPHEN)
+            t->hyph[n_hyph++] = (uint32_t)i;
+    }
+    continue_hyphens(t, n_hyph);
     bool ok = extract_runs(t, &v, RUN_HEADLINE, out) && emit_lower_keys(t, &v, out);
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
