@@ -691,28 +691,27 @@ static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *
  * case words, capitalized words by kind) and marks each line's
  * capitalized words when the line's end shows whether it is set in title
  * case (most of its words capitalized). Every other token's strength is
- * STR_NONE: only a hyphen can make it a name (continue_hyphens). */
+ * STR_NONE: only a hyphen can make it a name (continue_hyphens). Lines
+ * end at the text's newlines, found by memchr once per line (no token
+ * holds one): a token starting past the next newline starts a line. */
 static bool scan_tokens(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out, size_t *n_clear,
                         size_t *n_pending, size_t *n_hyph, size_t *n_lowers)
 {
     bool nouns = capitalizes_nouns(cd->lang);
-    size_t n = cd->n_tokens, words = 0, n_caps = 0;
-    for (size_t i = 0; i <= n; i++) {
-        bool new_line = i == n, hyphen = false;
-        if (i > 0 && i < n) {
-            const nf_token *p = &cd->tokens[i - 1];
-            const char *gap = cd->text + p->start + p->len;
-            size_t g = cd->tokens[i].start - p->start - p->len; /* most gaps are one space: no call */
-            new_line = g == 1 ? gap[0] == '\n' : memchr(gap, '\n', g) != NULL;
-            hyphen = g == 1 && gap[0] == '-';
-        }
-        if (new_line) {
+    size_t n = cd->n_tokens, words = 0, n_caps = 0, prev_end = SIZE_MAX - 1; /* (no token after it) */
+    const char *text = cd->text;
+    const char *nl = n ? memchr(text, '\n', cd->text_len) : NULL;
+    size_t next_nl = nl ? (size_t)(nl - text) : SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const nf_token *tk = &cd->tokens[i];
+        if (tk->start > next_nl) { /* (before the first token: an empty line, nothing to mark) */
             mark_caps(t, cd, n_caps, words >= 4 && n_caps * 10 >= words * 6, nouns, n_clear, n_pending);
             words = n_caps = 0;
+            nl = memchr(text + tk->start, '\n', cd->text_len - tk->start);
+            next_nl = nl ? (size_t)(nl - text) : SIZE_MAX;
         }
-        if (i == n)
-            break;
-        const nf_token *tk = &cd->tokens[i];
+        bool hyphen = prev_end + 1 == tk->start && text[prev_end] == '-';
+        prev_end = tk->start + (size_t)tk->len;
         t->strength[i] = STR_NONE;
         if (tk->kind != NF_TOKEN_WORD) {
             if (tk->kind == NF_TOKEN_NUMBER && !add_number(cd, tk, out))
@@ -728,6 +727,7 @@ static bool scan_tokens(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *ou
         else if (tk->norm_len >= 3)
             t->lowers[(*n_lowers)++] = (uint32_t)i;
     }
+    mark_caps(t, cd, n_caps, words >= 4 && n_caps * 10 >= words * 6, nouns, n_clear, n_pending);
     return true;
 }
 
@@ -818,10 +818,12 @@ static void put_piece(nfi_buf *b, const char *s, size_t n)
 }
 
 /* Serializes a run (see RUN_HEADLINE): head, then per token flags, key,
- * display. */
-static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head, nfi_docfeat *out)
+ * display; once per document (t->seen, by the hash of its key: word_h,
+ * the cached hash of its only word's key, for a run of one word). */
+static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head, uint64_t word_h,
+                     nfi_docfeat *out)
 {
-    uint64_t h = hash64(t->key.data, t->key.len);
+    uint64_t h = n == 1 ? word_h : hash64(t->key.data, t->key.len);
     bool created;
     uint64_t *s = nfi_hmap_put(&t->seen, h ^ 0x52554E53ULL, &created);
     if (!s)
@@ -832,8 +834,8 @@ static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head,
     size_t need = 1; /* one reservation, then plain stores */
     for (size_t k = 0; k < n; k++)
         need += 1 + piece_size(rt[k].key_len) + piece_size(rt[k].disp_len);
-    if (!nfi_buf_reserve(b, need))
-        return false;
+    if ((b->len + need + 1 > b->cap || b->oom) && !nfi_buf_reserve(b, need))
+        return false; /* (the call only to grow) */
     char *w = b->data + b->len;
     *w++ = (char)(n | head);
     for (size_t k = 0; k < n; k++) {
@@ -914,6 +916,7 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
     run_tok rt[MAX_RUN_TOKENS];
     size_t n = 0;
     bool feats = !(head & RUN_HEADLINE), possessive = false;
+    uint64_t first_h = 0;
     t->key.len = 0;
     for (size_t i = from; i < to; i++) {
         const nf_token *tk = &cd->tokens[i];
@@ -926,11 +929,13 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
             continue;
         }
         size_t off = t->key.len + (n > 0);
+        if (t->key.len + e->key_len + 2 > t->key.cap && !nfi_buf_reserve(&t->key, e->key_len + 1))
+            return false; /* (else no call: a run has a word or two) */
         if (n > 0)
-            nfi_buf_putc(&t->key, ' ');
-        nfi_buf_append(&t->key, t->key_text.data + e->key_off, e->key_len);
-        if (t->key.oom)
-            return false;
+            t->key.data[t->key.len++] = ' ';
+        memcpy(t->key.data + t->key.len, t->key_text.data + e->key_off, e->key_len);
+        t->key.len += e->key_len;
+        t->key.data[t->key.len] = '\0';
         run_tok *r = &rt[n];
         r->key_off = off;
         r->key_len = e->key_len;
@@ -946,10 +951,11 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
             return false;
         if (feats && n > 0 && !emit_pair(t, &rt[n - 1], r, out))
             return false;
+        first_h = n == 0 ? e->word_h : first_h;
         if (++n == MAX_RUN_TOKENS)
             break;
     }
-    return n == 0 || emit_run(t, rt, n, head, out);
+    return n == 0 || emit_run(t, rt, n, head, first_h, out);
 }
 
 static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *out)
