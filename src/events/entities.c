@@ -43,8 +43,9 @@
  * for display only (names from titles added as features diluted the
  * clustering of undated headlines, see docs/events.md).
  *
- * Entities of an event: a first pass over every member's runs gathers the
- * event's own evidence per key (named clearly, named at all, named alone,
+ * Entities of an event: a first pass over every member's runs reads them
+ * (once: the second pass works on what it read, with each key's hash) and
+ * gathers the event's own evidence per key (named clearly, named at all, named alone,
  * written in lower case in a title); then each run is cut into pieces at
  * words that are no name (uncorroborated weak or positional words, a
  * capitalized function word at a sentence start, a possessive owner before
@@ -1134,6 +1135,20 @@ typedef struct cand {
 #define EV_MAX ((1u << EV_BITS) - 1)
 enum { EV_CLEAR = 0, EV_NAMED = 1, EV_LOWER = 2, EV_ALONE = 3 };
 
+/* One token of a serialized run. */
+typedef struct run_item {
+    const char *key, *disp;
+    size_t kl, dl;
+    uint64_t h; /* hash64 of the key (parse_runs) */
+    uint8_t flags;
+} run_item;
+
+/* One record of a member's runs, its tokens at items[first] on. */
+typedef struct run_rec {
+    uint32_t first;
+    uint8_t head, n;
+} run_rec;
+
 typedef struct collect_ctx {
     nfi_buf text; /* keys and displays, NUL-terminated */
     mention *m;
@@ -1144,14 +1159,13 @@ typedef struct collect_ctx {
     nfi_name_ok_fn name_ok;
     const void *ok_ctx;
     uint32_t *ids; /* every candidate's components and documents, two per mention (build_cands) */
+    run_item *items; /* every member's runs, read once (parse_runs) */
+    size_t n_items, cap_items;
+    run_rec *recs;
+    size_t n_recs, cap_recs;
+    size_t *member_end; /* member i's records end at recs[member_end[i]] */
+    size_t cap_members;
 } collect_ctx;
-
-/* One token of a serialized run. */
-typedef struct run_item {
-    const char *key, *disp;
-    size_t kl, dl;
-    uint8_t flags;
-} run_item;
 
 /* Reads one length-prefixed piece. */
 static const char *piece(const char **p, const char *end, size_t *n)
@@ -1243,51 +1257,72 @@ static bool count_evidence_one(collect_ctx *c, uint64_t h, unsigned mask)
 }
 
 /* All EV_* counts of a key, packed (evidence_of reads one). */
-static uint64_t evidence_all(const collect_ctx *c, const char *key, size_t kl)
+static uint64_t evidence_all(const collect_ctx *c, uint64_t key_hash)
 {
-    const uint64_t *v = nfi_hmap_get(&c->evidence, hash64(key, kl));
+    const uint64_t *v = nfi_hmap_get(&c->evidence, key_hash);
     return v ? *v : 0;
 }
 
 static uint32_t evidence_of(uint64_t ev, int kind) { return (uint32_t)((ev >> (EV_BITS * kind)) & EV_MAX); }
 
-static uint32_t evidence(const collect_ctx *c, const char *key, size_t kl, int kind)
+static uint32_t evidence(const collect_ctx *c, uint64_t key_hash, int kind)
 {
-    return evidence_of(evidence_all(c, key, kl), kind);
+    return evidence_of(evidence_all(c, key_hash), kind);
 }
 
-/* First pass over every member: which keys the event's reports name
- * clearly, name at all, and write in lower case. */
-static bool scan_evidence(collect_ctx *c, const nfi_entity_input *in, size_t n)
+/* Grows v (of *cap elements of size) to room for need. */
+static bool room_for(void **v, size_t *cap, size_t need, size_t size)
 {
-    run_item it[255];
+    if (need <= *cap)
+        return true;
+    void *g = nfi_grow_array(*v, cap, need, size);
+    if (g)
+        *v = g;
+    return g != NULL;
+}
+
+/* First pass over every member: reads its runs once into c->items and
+ * c->recs (the second pass, gather, reads them there), and counts which
+ * keys the event's reports name clearly, name at all, and write in lower
+ * case. */
+static bool parse_runs(collect_ctx *c, const nfi_entity_input *in, size_t n)
+{
+    if (!room_for((void **)&c->member_end, &c->cap_members, n, sizeof *c->member_end))
+        return false;
     for (size_t i = 0; i < n; i++) {
         c->stamp++;
         const char *p = in[i].runs, *end = p + in[i].runs_len;
         while (p < end) {
+            if ((c->n_items + 255 > c->cap_items || c->n_recs == c->cap_recs) && /* (the calls only to grow) */
+                !(room_for((void **)&c->items, &c->cap_items, c->n_items + 255, sizeof *c->items) &&
+                  room_for((void **)&c->recs, &c->cap_recs, c->n_recs + 1, sizeof *c->recs)))
+                return false;
+            run_item *it = c->items + c->n_items;
             size_t m;
             int head = read_record(&p, end, it, &m);
             if (head < 0)
                 return false;
+            c->recs[c->n_recs++] = (run_rec){(uint32_t)c->n_items, (uint8_t)head, (uint8_t)m};
+            c->n_items += m;
             for (size_t k = 0; k < m; k++) {
                 bool clear = !(it[k].flags & (TF_WEAK | TF_POSITIONAL));
                 bool alone = k == 0 && head != RUN_LOWER && m == 1 && !(it[0].flags & TF_WEAK);
                 unsigned mask = head == RUN_LOWER ? 1u << EV_LOWER
                                                   : 1u << EV_NAMED | (clear ? 1u << EV_CLEAR : 0) |
                                                         (alone ? 1u << EV_ALONE : 0);
-                uint64_t h = hash64(it[k].key, it[k].kl);
+                uint64_t h = it[k].h = hash64(it[k].key, it[k].kl);
                 if (!(n == 1 ? count_evidence_one(c, h, mask) : count_evidence(c, h, mask)))
                     return false;
             }
         }
+        c->member_end[i] = c->n_recs;
     }
     return true;
 }
 
-static bool add_mention(collect_ctx *c, const char *key, size_t key_len, const char *disp, size_t disp_len,
-                        uint32_t comp, uint32_t doc, bool pref)
+static bool add_mention(collect_ctx *c, uint64_t h, const char *key, size_t key_len, const char *disp,
+                        size_t disp_len, uint32_t comp, uint32_t doc, bool pref)
 {
-    uint64_t h = hash64(key, key_len);
     uint64_t *seen = nfi_hmap_put(&c->doc_seen, h, NULL);
     if (!seen)
         return false;
@@ -1341,7 +1376,7 @@ static int classify(const collect_ctx *c, int head, const run_item *t)
             return T_NAME;
         return weak && c->name_ok(c->ok_ctx, fh, false) ? T_CUT : T_COMMON;
     }
-    uint64_t ev = evidence_all(c, t->key, t->kl);
+    uint64_t ev = evidence_all(c, t->h);
     if (evidence_of(ev, EV_CLEAR) == 0 && !c->name_ok(c->ok_ctx, fh, false))
         return T_CUT;
     uint32_t lower = evidence_of(ev, EV_LOWER);
@@ -1362,7 +1397,7 @@ static bool lone_common(const collect_ctx *c, const run_item *t)
 {
     if (t->flags & (TF_FUNC | TF_LOWER_DOC | TF_TITLE | TF_WEAK_TITLE))
         return true;
-    uint64_t ev = (t->flags & TF_WEAK) ? evidence_all(c, t->key, t->kl) : 0;
+    uint64_t ev = (t->flags & TF_WEAK) ? evidence_all(c, t->h) : 0;
     return evidence_of(ev, EV_CLEAR) > 0 && evidence_of(ev, EV_ALONE) == 0;
 }
 
@@ -1382,6 +1417,9 @@ static bool add_piece(collect_ctx *c, const run_item *it, const int *cls, size_t
         return true;
     if (to - from == 1 && lone_common(c, &it[from]))
         return true;
+    if (to - from == 1) /* (most pieces: the token's own key, display and hash) */
+        return it[from].kl < 2 || add_mention(c, it[from].h, it[from].key, it[from].kl, it[from].disp,
+                                              it[from].dl, m->component, doc, m->headline_lang);
     s->key.len = s->disp.len = 0;
     for (size_t k = from; k < to; k++) {
         if (k > from) {
@@ -1393,8 +1431,8 @@ static bool add_piece(collect_ctx *c, const run_item *it, const int *cls, size_t
     }
     if (s->key.oom || s->disp.oom)
         return false;
-    return s->key.len < 2 ||
-           add_mention(c, s->key.data, s->key.len, s->disp.data, s->disp.len, m->component, doc, m->headline_lang);
+    return s->key.len < 2 || add_mention(c, hash64(s->key.data, s->key.len), s->key.data, s->key.len, s->disp.data,
+                                         s->disp.len, m->component, doc, m->headline_lang);
 }
 
 /* Whether what follows an owner (token k on) is a name of its own: two
@@ -1408,7 +1446,7 @@ static bool name_follows(const collect_ctx *c, const run_item *it, const int *cl
         if (cls[k] == T_NAME) {
             first = names++ ? first : k;
         }
-    return names >= 2 || (names == 1 && evidence(c, it[first].key, it[first].kl, EV_ALONE) > 0);
+    return names >= 2 || (names == 1 && evidence(c, it[first].h, EV_ALONE) > 0);
 }
 
 /* Cuts one run into pieces at tokens that are no name and after an owner
@@ -1736,17 +1774,15 @@ static bool merge_cands(cand *cs, size_t n, bool *any)
 static bool gather(collect_ctx *c, const nfi_entity_input *in, size_t n)
 {
     seg s;
-    run_item it[255];
     nfi_buf_init(&s.key);
     nfi_buf_init(&s.disp);
-    bool ok = scan_evidence(c, in, n);
-    for (size_t i = 0; i < n && ok; i++) {
-        c->stamp++; /* (after scan_evidence's: a new pass) */
-        const char *p = in[i].runs, *end = p + in[i].runs_len;
-        while (ok && p < end) {
-            size_t m;
-            int head = read_record(&p, end, it, &m);
-            ok = head >= 0 && (head == RUN_LOWER || collect_run(c, head, it, m, &in[i], (uint32_t)i, &s));
+    bool ok = parse_runs(c, in, n);
+    for (size_t i = 0, r = 0; i < n && ok; i++) {
+        c->stamp++; /* (after parse_runs': a new pass) */
+        for (; ok && r < c->member_end[i]; r++) {
+            const run_rec *rec = &c->recs[r];
+            ok = rec->head == RUN_LOWER ||
+                 collect_run(c, rec->head, c->items + rec->first, rec->n, &in[i], (uint32_t)i, &s);
         }
     }
     nfi_buf_free(&s.key);
@@ -1789,6 +1825,9 @@ void nfi_entity_maps_free(nfi_entity_maps *m)
 {
     nfi_hmap_free(&m->doc_seen);
     nfi_hmap_free(&m->evidence);
+    free(m->items);
+    free(m->recs);
+    free(m->member_end);
 }
 
 nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok_fn name_ok, const void *ctx,
@@ -1813,6 +1852,12 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
         bytes += in[i].runs_len;
     c.doc_seen = maps->doc_seen; /* lent for this event, emptied */
     c.evidence = maps->evidence;
+    c.items = maps->items;
+    c.recs = maps->recs;
+    c.member_end = maps->member_end;
+    c.cap_items = maps->cap_items;
+    c.cap_recs = maps->cap_recs;
+    c.cap_members = maps->cap_members;
     nfi_hmap_reset(&c.doc_seen, bytes / 8); /* (about 21 bytes of runs a key on rc20m: room to spare) */
     nfi_hmap_reset(&c.evidence, bytes / 8);
     c.name_ok = name_ok;
@@ -1848,6 +1893,12 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
     free(cs);
     free(c.ids);
     free(c.m);
+    maps->items = c.items; /* (back to the thread too) */
+    maps->recs = c.recs;
+    maps->member_end = c.member_end;
+    maps->cap_items = c.cap_items;
+    maps->cap_recs = c.cap_recs;
+    maps->cap_members = c.cap_members;
     nfi_buf_free(&c.text);
     maps->doc_seen = c.doc_seen; /* back to the thread, with whatever they grew to */
     maps->evidence = c.evidence;
