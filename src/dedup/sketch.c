@@ -278,71 +278,69 @@ static bool push_unit(unit_vec *u, uint64_t h)
     return true;
 }
 
-/* Units from the tokens (common.h, nfi_char_unit): token norm hashes,
- * characters of ideographic tokens one by one. */
-static nf_status units_of(const nf_clean_doc *doc, unit_vec *u, nf_error *err)
+/* A token's units (common.h, nfi_char_unit): its norm's hash, or the
+ * characters of an ideographic token one by one. */
+static bool push_units(unit_vec *u, const nf_token *t, const char *s)
+{
+    if (t->kind != NF_TOKEN_IDEOGRAPHIC)
+        return push_unit(u, XXH3_64bits(s, t->norm_len));
+    bool ok = true;
+    for (size_t k = 0; k < t->norm_len && ok;) {
+        uint32_t cp;
+        k += nfi_utf8_decode((const unsigned char *)s + k, t->norm_len - k, &cp);
+        ok = push_unit(u, nfi_char_unit(cp));
+    }
+    return ok;
+}
+
+/* The units from the tokens, and the exact hash: XXH3-128 of the norms,
+ * each followed by a space, hashed in one call over a copy (the same value
+ * as feeding the pieces to a streaming state, the old way, at a fraction
+ * of the per-call cost), in one pass over the tokens. A norm of up to 16
+ * bytes is copied in one 16-byte move (no call) where the pool holds 16
+ * bytes from its start: what it copies past the norm is overwritten by the
+ * space and the next norm. A norm never holds a NUL or a space (tokens
+ * are letters, digits and joiners). */
+static nf_status units_and_exact(const nf_clean_doc *doc, unit_vec *u, nfi_sketch *out, nf_error *err)
 {
     memset(u, 0, sizeof *u);
     u->cap = doc->n_tokens ? doc->n_tokens : 1; /* one unit per token but for ideographic ones */
-    if (!(u->v = malloc(u->cap * sizeof *u->v)))
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < doc->n_tokens; i++) {
+    size_t cap = doc->pool_len + 32, len = 0; /* (each norm and its NUL lie apart in the pool) */
+    char *text = malloc(cap);
+    u->v = malloc(u->cap * sizeof *u->v);
+    bool ok = text && u->v;
+    for (size_t i = 0; ok && i < doc->n_tokens; i++) {
         const nf_token *t = &doc->tokens[i];
         const char *s = doc->pool + t->norm;
-        bool ok = true;
-        if (t->kind != NF_TOKEN_IDEOGRAPHIC) {
-            ok = push_unit(u, XXH3_64bits(s, t->norm_len));
-        } else {
-            for (size_t k = 0; k < t->norm_len && ok;) {
-                uint32_t cp;
-                k += nfi_utf8_decode((const unsigned char *)s + k, t->norm_len - k, &cp);
-                ok = push_unit(u, nfi_char_unit(cp));
-            }
+        if (len + t->norm_len + 17 > cap) { /* (only if some norms share their bytes) */
+            char *g = realloc(text, cap = 2 * cap + t->norm_len + 17);
+            if (!(ok = g != NULL))
+                break;
+            text = g;
         }
-        if (!ok) {
-            free(u->v);
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-        }
+        if (t->norm_len <= 16 && t->norm + (size_t)16 <= doc->pool_len)
+            memcpy(text + len, s, 16);
+        else
+            memcpy(text + len, s, t->norm_len);
+        len += t->norm_len;
+        text[len++] = ' ';
+        if (t->kind != NF_TOKEN_IDEOGRAPHIC && u->n < u->cap) /* (room but after ideographs) */
+            u->v[u->n++] = XXH3_64bits(s, t->norm_len);
+        else
+            ok = push_units(u, t, s);
+    }
+    if (ok) {
+        XXH128_hash_t h = XXH3_128bits(text, len);
+        out->exact_lo = h.low64;
+        out->exact_hi = h.high64;
+    }
+    free(text);
+    if (!ok) {
+        free(u->v);
+        u->v = NULL;
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     }
     return NF_OK;
-}
-
-/* XXH3-128 of the norms, each followed by a space: hashed in one call over
- * a copy, which gives the same value as feeding the pieces to a streaming
- * state (the old way) at a fraction of the per-call cost. The cleaner
- * usually lays the norms out back to back, each with its NUL (no stems in
- * between: dedup asks for none); then the copy is one block with the NULs
- * turned into spaces, else it is made token by token. A norm never holds a
- * NUL (tokens are letters, digits and joiners), so the two agree. */
-static bool exact_hash(const nf_clean_doc *doc, nfi_sketch *out)
-{
-    size_t total = 0;
-    bool packed = true;
-    uint32_t base = doc->n_tokens ? doc->tokens[0].norm : 0;
-    for (size_t i = 0; i < doc->n_tokens; i++) {
-        packed &= doc->tokens[i].norm == base + total;
-        total += doc->tokens[i].norm_len + 1;
-    }
-    char *text = malloc(total ? total : 1);
-    if (!text)
-        return false;
-    if (packed) {
-        memcpy(text, doc->pool + base, total);
-        for (size_t i = 0; i < doc->n_tokens; i++)
-            text[doc->tokens[i].norm - base + doc->tokens[i].norm_len] = ' ';
-    } else {
-        char *p = text;
-        for (size_t i = 0; i < doc->n_tokens; i++) {
-            memcpy(p, doc->pool + doc->tokens[i].norm, doc->tokens[i].norm_len);
-            p += doc->tokens[i].norm_len;
-            *p++ = ' ';
-        }
-    }
-    XXH128_hash_t h = XXH3_128bits(text, total);
-    free(text);
-    out->exact_lo = h.low64;
-    out->exact_hi = h.high64;
-    return true;
 }
 
 static size_t pow2_at_least(size_t n)
@@ -409,7 +407,7 @@ nf_status nfi_sketch_doc_with(const nf_clean_doc *doc, const nfi_sketch_params *
 {
     memset(out, 0, sizeof *out);
     /* the cleaner's hash mode made the units and the exact hash (the same
-     * as exact_hash's); else they come from the tokens, into an array of
+     * as units_and_exact's); else they come from the tokens, into an array of
      * our own */
     uint64_t *own = NULL;
     const uint64_t *units = doc->units;
@@ -418,10 +416,8 @@ nf_status nfi_sketch_doc_with(const nf_clean_doc *doc, const nfi_sketch_params *
         out->exact_lo = doc->norms_hash[0];
         out->exact_hi = doc->norms_hash[1];
     } else {
-        if (!exact_hash(doc, out))
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
         unit_vec uv;
-        nf_status st = units_of(doc, &uv, err);
+        nf_status st = units_and_exact(doc, &uv, out, err);
         if (st != NF_OK)
             return st;
         units = own = uv.v;

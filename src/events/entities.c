@@ -28,7 +28,9 @@
  * instructions. Each context caches, per distinct normalized form, its key and the two
  * hashes made of it (cached_key), so ICU and the folding run once per
  * word, not once per occurrence; the cache is pure and bounded (emptied
- * when full), so it never changes a result.
+ * between documents when full), so it never changes a result. An entry
+ * also carries the stamp of the last document that writes its form in
+ * lower case, which spares a per-document set of those forms.
  *
  * Features for similarity: each name token's key, each pair of adjacent
  * tokens in a run, and each number (digits only, so "17,8" = "17.8").
@@ -41,8 +43,9 @@
  * for display only (names from titles added as features diluted the
  * clustering of undated headlines, see docs/events.md).
  *
- * Entities of an event: a first pass over every member's runs gathers the
- * event's own evidence per key (named clearly, named at all, named alone,
+ * Entities of an event: a first pass over every member's runs reads them
+ * (once: the second pass works on what it read, with each key's hash) and
+ * gathers the event's own evidence per key (named clearly, named at all, named alone,
  * written in lower case in a title); then each run is cut into pieces at
  * words that are no name (uncorroborated weak or positional words, a
  * capitalized function word at a sentence start, a possessive owner before
@@ -110,6 +113,7 @@ typedef struct key_entry {
     uint32_t calendar : 1; /* the form is a weekday or month (is_calendar) */
     uint64_t word_h; /* nfi_hash64 of the key (word lists) */
     uint64_t feat_h; /* nfi_feat_hash('n', key) */
+    uint32_t lower_doc; /* the stamp of the last document that writes the form in lower case */
 } key_entry;
 #define KEY_CACHE_MAX (1u << 19)        /* entries */
 #define KEY_TEXT_MAX ((size_t)32 << 20) /* bytes */
@@ -127,8 +131,13 @@ struct nfi_translit {
     nfi_buf cache_buf;
     uint8_t *strength;
     uint32_t *pending; /* capitalized words whose strength waits for the document's clear names */
-    uint8_t *title_line;
-    size_t tok_cap, line_cap;
+    uint32_t *clear;   /* clear names (and acronyms), for t->seen */
+    uint32_t *hyph;    /* words after a hyphen, which may continue a name */
+    uint32_t *lowers;  /* lower-case words of three bytes or more */
+    uint32_t *caps;    /* the current line's capitalized words */
+    uint8_t *title_line; /* read for capitalized words only */
+    size_t tok_cap;
+    uint32_t stamp; /* the current document's (key_entry.lower_doc), from 1 */
     nfi_hmap seen; /* per document: clear names (norm hash -> strength), then run keys */
     nfi_buf key, pair;
     nfi_hmap words; /* word_key(lang, key) -> W_* of the word lists (each language's at its first document) */
@@ -169,6 +178,10 @@ void nfi_translit_free(nfi_translit *t)
     nfi_buf_free(&t->cache_buf);
     free(t->strength);
     free(t->pending);
+    free(t->clear);
+    free(t->hyph);
+    free(t->lowers);
+    free(t->caps);
     free(t->title_line);
     nfi_hmap_free(&t->seen);
     nfi_buf_free(&t->key);
@@ -403,9 +416,9 @@ static bool is_calendar(const char *norm, size_t n)
  * only loses the name). Each distinct form goes through nfi_name_key (and
  * ICU) once per context, not once per occurrence. The entry stays valid
  * until the next call. */
-static const key_entry *new_key(nfi_translit *t, const char *norm, size_t len, uint64_t h);
+static key_entry *new_key(nfi_translit *t, const char *norm, size_t len, uint64_t h);
 
-static inline const key_entry *cached_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
+static inline key_entry *cached_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
 {
     const uint64_t *v = nfi_hmap_get(&t->keys, h);
     return v ? &t->key_ents[*v - 1] : new_key(t, norm, len, h);
@@ -413,14 +426,8 @@ static inline const key_entry *cached_key(nfi_translit *t, const char *norm, siz
 
 /* cached_key when the form is not cached yet (apart: the lookup, nearly
  * always a hit, is inlined without this path's registers). */
-static __attribute__((noinline)) const key_entry *new_key(nfi_translit *t, const char *norm, size_t len,
-                                                          uint64_t h)
+static __attribute__((noinline)) key_entry *new_key(nfi_translit *t, const char *norm, size_t len, uint64_t h)
 {
-    if (t->n_keys >= KEY_CACHE_MAX || t->key_text.len >= KEY_TEXT_MAX) {
-        nfi_hmap_clear(&t->keys);
-        t->n_keys = 0;
-        t->key_text.len = 0;
-    }
     key_entry *grown = nfi_grow_array(t->key_ents, &t->cap_keys, t->n_keys + 1, sizeof *grown);
     if (!grown)
         return NULL;
@@ -436,6 +443,7 @@ static __attribute__((noinline)) const key_entry *new_key(nfi_translit *t, const
     const char *key = t->key_text.data + e->key_off;
     e->word_h = hash64(key, e->key_len);
     e->feat_h = nfi_feat_hash('n', key, e->key_len);
+    e->lower_doc = 0;
     uint64_t *slot = nfi_hmap_put(&t->keys, h, NULL);
     if (!slot)
         return NULL;
@@ -443,22 +451,29 @@ static __attribute__((noinline)) const key_entry *new_key(nfi_translit *t, const
     return e;
 }
 
+/* A new document (or title): its stamp, and the key cache emptied when
+ * it has grown past its bounds. Only here, between documents, as the
+ * entries carry the document's lower-case marks (key_entry.lower_doc);
+ * a document may take the cache past its bounds by its own forms. */
+static void start_doc(nfi_translit *t)
+{
+    if (++t->stamp == 0 || t->n_keys >= KEY_CACHE_MAX || t->key_text.len >= KEY_TEXT_MAX) {
+        nfi_hmap_clear(&t->keys);
+        t->n_keys = 0;
+        t->key_text.len = 0;
+        t->stamp += t->stamp == 0;
+    }
+}
+
 /* Hashes the normalized form of word token i (t->nh[i]) and prefetches
  * its slot in the key cache: the cache outgrows the CPU
  * caches, and its lookups (cached_key, for lower-case words and names)
- * come only after the names are marked, so the misses overlap instead of
- * stalling one by one (a prefetch changes nothing but timing). */
+ * come only after the pass over the tokens, so the misses overlap instead
+ * of stalling one by one (a prefetch changes nothing but timing). */
 static inline void hash_norm(nfi_translit *t, const nf_clean_doc *cd, size_t i)
 {
     t->nh[i] = hash64(cd->pool + cd->tokens[i].norm, cd->tokens[i].norm_len);
     nfi_hmap_prefetch(&t->keys, t->nh[i]);
-}
-
-static void hash_norms(nfi_translit *t, const nf_clean_doc *cd)
-{
-    for (size_t i = 0; i < cd->n_tokens; i++)
-        if (cd->tokens[i].kind == NF_TOKEN_WORD)
-            hash_norm(t, cd, i);
 }
 
 /* ------------------------------------------------------------ word lists */
@@ -578,6 +593,14 @@ static unsigned word_kind(const nfi_translit *t, uint64_t salt, uint64_t key_has
 
 /* ------------------------------------------------------------- detection */
 
+static bool grow_u32(uint32_t **v, size_t cap)
+{
+    uint32_t *g = realloc(*v, cap * sizeof *g);
+    if (g)
+        *v = g;
+    return g != NULL;
+}
+
 static bool grow_scratch(nfi_translit *t, size_t n_tokens)
 {
     if (n_tokens <= t->tok_cap)
@@ -586,16 +609,15 @@ static bool grow_scratch(nfi_translit *t, size_t n_tokens)
     uint8_t *s = realloc(t->strength, cap);
     if (s)
         t->strength = s;
-    uint32_t *l = realloc(t->pending, cap * sizeof *l);
-    if (l)
-        t->pending = l;
     uint8_t *tl = realloc(t->title_line, cap);
     if (tl)
         t->title_line = tl;
     uint64_t *nh = realloc(t->nh, cap * sizeof *nh);
     if (nh)
         t->nh = nh;
-    if (!s || !l || !tl || !nh)
+    bool lists = grow_u32(&t->pending, cap) & grow_u32(&t->clear, cap) & grow_u32(&t->hyph, cap) &
+                 grow_u32(&t->lowers, cap) & grow_u32(&t->caps, cap);
+    if (!s || !tl || !nh || !lists)
         return false;
     t->tok_cap = cap;
     return true;
@@ -620,70 +642,93 @@ static bool capitalizes_nouns(const char *lang)
     return strcmp(lang, "de") == 0 || strcmp(lang, "lb") == 0 || strcmp(lang, "gsw") == 0;
 }
 
-/* Marks the tokens [from, to) of one line once its case is known (title:
- * a title-case line): hashes its words (hash_norm); a clear name (mid-
- * sentence on a prose line) or an acronym gets its strength and goes into
- * t->seen; any other capitalized word waits in t->pending until every clear
- * name of the document is known. */
-static bool mark_line(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t to, bool title, bool nouns,
-                      size_t *n_pending)
+/* Marks the capitalized words of one line (t->caps, n of them) once its
+ * case is known (title: a title-case line): a clear name (mid-sentence on
+ * a prose line) or an acronym gets its strength and is listed in
+ * t->clear; any other waits in t->pending until every clear name of the
+ * document is known. */
+static void mark_caps(nfi_translit *t, const nf_clean_doc *cd, size_t n, bool title, bool nouns,
+                      size_t *n_clear, size_t *n_pending)
 {
-    for (size_t i = from; i < to; i++) {
+    for (size_t k = 0; k < n; k++) {
+        size_t i = t->caps[k];
         const nf_token *tk = &cd->tokens[i];
         t->title_line[i] = title;
-        t->strength[i] = STR_NONE;
-        if (tk->kind != NF_TOKEN_WORD)
-            continue;
-        hash_norm(t, cd, i);
-        if (!(tk->flags & NF_TOKEN_CAPITALIZED))
-            continue;
         bool acro = is_acronym(cd->text + tk->start, tk->len);
         if (!acro && (title || (tk->flags & NF_TOKEN_SENTENCE_START))) {
             t->pending[(*n_pending)++] = (uint32_t)i;
             continue;
         }
         t->strength[i] = acro || !nouns ? STR_STRONG : STR_WEAK;
+        t->clear[(*n_clear)++] = (uint32_t)i;
+    }
+}
+
+/* The document's clear names into t->seen (norm hash -> strongest
+ * strength), then the strength of the capitalized words that waited for
+ * them. The map is sized for these names and the runs to come: fewer
+ * keys than tokens, a smaller table to clear. */
+static bool resolve_pending(nfi_translit *t, size_t n_clear, size_t n_pending)
+{
+    nfi_hmap_reset(&t->seen, 2 * n_clear + n_pending); /* (per document: no order anyone reads) */
+    for (size_t k = 0; k < n_clear; k++) {
+        size_t i = t->clear[k];
         uint64_t *s = nfi_hmap_put(&t->seen, t->nh[i], NULL);
         if (!s)
             return false;
         *s = *s > t->strength[i] ? *s : t->strength[i];
     }
-    return true;
-}
-
-/* Clear names first (mid-sentence, prose line), then the ambiguous ones:
- * each line is marked when its end shows whether it is set in title case
- * (most of its words capitalized), in one pass over the tokens. */
-static bool mark_names(nfi_translit *t, const nf_clean_doc *cd)
-{
-    bool nouns = capitalizes_nouns(cd->lang);
-    nfi_hmap_reset(&t->seen, cd->n_tokens); /* (per document: no order anyone reads) */
-    size_t words = 0, caps = 0, first = 0, n_pending = 0;
-    for (size_t i = 0; i <= cd->n_tokens; i++) {
-        bool new_line = i == cd->n_tokens;
-        if (i > 0 && i < cd->n_tokens) {
-            const nf_token *p = &cd->tokens[i - 1];
-            const char *gap = cd->text + p->start + p->len;
-            size_t n = cd->tokens[i].start - p->start - p->len; /* most gaps are one space: no call */
-            new_line = n == 1 ? gap[0] == '\n' : memchr(gap, '\n', n) != NULL;
-        }
-        if (new_line) {
-            if (!mark_line(t, cd, first, i, words >= 4 && caps * 10 >= words * 6, nouns, &n_pending))
-                return false;
-            first = i;
-            words = caps = 0;
-        }
-        if (i == cd->n_tokens)
-            break;
-        if (cd->tokens[i].kind == NF_TOKEN_WORD) {
-            words++;
-            caps += (cd->tokens[i].flags & NF_TOKEN_CAPITALIZED) != 0;
-        }
-    }
     for (size_t k = 0; k < n_pending; k++) {
         const uint64_t *s = nfi_hmap_get(&t->seen, t->nh[t->pending[k]]);
         t->strength[t->pending[k]] = s ? (uint8_t)*s : STR_NONE;
     }
+    return true;
+}
+
+static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *out);
+
+/* The one pass over the tokens: hashes the words (hash_norm), adds the
+ * numbers, lists what the later steps read (words after a hyphen, lower-
+ * case words, capitalized words by kind) and marks each line's
+ * capitalized words when the line's end shows whether it is set in title
+ * case (most of its words capitalized). Every other token's strength is
+ * STR_NONE: only a hyphen can make it a name (continue_hyphens). Lines
+ * end at the text's newlines, found by memchr once per line (no token
+ * holds one): a token starting past the next newline starts a line. */
+static bool scan_tokens(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out, size_t *n_clear,
+                        size_t *n_pending, size_t *n_hyph, size_t *n_lowers)
+{
+    bool nouns = capitalizes_nouns(cd->lang);
+    size_t n = cd->n_tokens, words = 0, n_caps = 0, prev_end = SIZE_MAX - 1; /* (no token after it) */
+    const char *text = cd->text;
+    const char *nl = n ? memchr(text, '\n', cd->text_len) : NULL;
+    size_t next_nl = nl ? (size_t)(nl - text) : SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const nf_token *tk = &cd->tokens[i];
+        if (tk->start > next_nl) { /* (before the first token: an empty line, nothing to mark) */
+            mark_caps(t, cd, n_caps, words >= 4 && n_caps * 10 >= words * 6, nouns, n_clear, n_pending);
+            words = n_caps = 0;
+            nl = memchr(text + tk->start, '\n', cd->text_len - tk->start);
+            next_nl = nl ? (size_t)(nl - text) : SIZE_MAX;
+        }
+        bool hyphen = prev_end + 1 == tk->start && text[prev_end] == '-';
+        prev_end = tk->start + (size_t)tk->len;
+        t->strength[i] = STR_NONE;
+        if (tk->kind != NF_TOKEN_WORD) {
+            if (tk->kind == NF_TOKEN_NUMBER && !add_number(cd, tk, out))
+                return false;
+            continue;
+        }
+        words++;
+        hash_norm(t, cd, i);
+        if (hyphen)
+            t->hyph[(*n_hyph)++] = (uint32_t)i;
+        if (tk->flags & NF_TOKEN_CAPITALIZED)
+            t->caps[n_caps++] = (uint32_t)i;
+        else if (tk->norm_len >= 3)
+            t->lowers[(*n_lowers)++] = (uint32_t)i;
+    }
+    mark_caps(t, cd, n_caps, words >= 4 && n_caps * 10 >= words * 6, nouns, n_clear, n_pending);
     return true;
 }
 
@@ -702,42 +747,42 @@ static int separator(const nf_clean_doc *cd, size_t i)
     return SEP_NONE;
 }
 
-/* A word joined by a hyphen to a name (i > 0) continues it: its strength. */
-static inline void continue_hyphen(nfi_translit *t, const nf_clean_doc *cd, size_t i)
+/* A word joined by a hyphen to a name continues it ("Hong-kyun"): the
+ * words after a hyphen (t->hyph, in token order, so that a chain
+ * "Abc-def-ghi" passes the strength on) take the strength of the name
+ * before them. */
+static void continue_hyphens(nfi_translit *t, size_t n_hyph)
 {
-    if (t->strength[i - 1] && !t->strength[i] && cd->tokens[i].kind == NF_TOKEN_WORD &&
-        separator(cd, i) == SEP_HYPHEN)
-        t->strength[i] = t->strength[i - 1];
-}
-
-static void continue_hyphens(nfi_translit *t, const nf_clean_doc *cd)
-{
-    for (size_t i = 1; i < cd->n_tokens; i++)
-        continue_hyphen(t, cd, i);
-}
-
-/* Records the keys of words written in lower case (the evidence that a
- * capitalized word is a common word, not a name). Unique per document. */
-static bool add_lower(nfi_translit *t, const nf_clean_doc *cd, size_t i, nfi_docfeat *out)
-{
-    const nf_token *tk = &cd->tokens[i];
-    if (tk->kind != NF_TOKEN_WORD || (tk->flags & NF_TOKEN_CAPITALIZED) || tk->norm_len < 3)
-        return true;
-    bool created;
-    if (!nfi_hmap_put(&t->seen, t->nh[i] ^ 0x4C43ULL, &created))
-        return false;
-    if (!created)
-        return true;
-    const key_entry *e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
-    if (!e)
-        return true;
-    if (out->n_lower == out->cap_lower) { /* (one call a growth, not a word) */
-        uint64_t *l = nfi_grow_array(out->lower, &out->cap_lower, out->n_lower + 1, sizeof *l);
-        if (!l)
-            return false;
-        out->lower = l;
+    for (size_t k = 0; k < n_hyph; k++) {
+        size_t i = t->hyph[k];
+        if (t->strength[i - 1] && !t->strength[i])
+            t->strength[i] = t->strength[i - 1];
     }
-    out->lower[out->n_lower++] = e->feat_h;
+}
+
+/* Records the keys of the lower-case words that continue no name (the
+ * evidence that a capitalized word is a common word, not a name), each
+ * key once per document: its cache entry carries the document's stamp,
+ * which the runs read too (TF_LOWER_DOC). */
+static bool add_lowers(nfi_translit *t, const nf_clean_doc *cd, size_t n_lowers, nfi_docfeat *out)
+{
+    for (size_t k = 0; k < n_lowers; k++) {
+        size_t i = t->lowers[k];
+        const nf_token *tk = &cd->tokens[i];
+        if (t->strength[i]) /* continues a name ("Seung-min") */
+            continue;
+        key_entry *e = cached_key(t, cd->pool + tk->norm, tk->norm_len, t->nh[i]);
+        if (!e || e->lower_doc == t->stamp)
+            continue;
+        e->lower_doc = t->stamp;
+        if (out->n_lower == out->cap_lower) { /* (one call a growth, not a word) */
+            uint64_t *l = nfi_grow_array(out->lower, &out->cap_lower, out->n_lower + 1, sizeof *l);
+            if (!l)
+                return false;
+            out->lower = l;
+        }
+        out->lower[out->n_lower++] = e->feat_h;
+    }
     return true;
 }
 
@@ -774,10 +819,12 @@ static void put_piece(nfi_buf *b, const char *s, size_t n)
 }
 
 /* Serializes a run (see RUN_HEADLINE): head, then per token flags, key,
- * display. */
-static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head, nfi_docfeat *out)
+ * display; once per document (t->seen, by the hash of its key: word_h,
+ * the cached hash of its only word's key, for a run of one word). */
+static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head, uint64_t word_h,
+                     nfi_docfeat *out)
 {
-    uint64_t h = hash64(t->key.data, t->key.len);
+    uint64_t h = n == 1 ? word_h : hash64(t->key.data, t->key.len);
     bool created;
     uint64_t *s = nfi_hmap_put(&t->seen, h ^ 0x52554E53ULL, &created);
     if (!s)
@@ -788,8 +835,8 @@ static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head,
     size_t need = 1; /* one reservation, then plain stores */
     for (size_t k = 0; k < n; k++)
         need += 1 + piece_size(rt[k].key_len) + piece_size(rt[k].disp_len);
-    if (!nfi_buf_reserve(b, need))
-        return false;
+    if ((b->len + need + 1 > b->cap || b->oom) && !nfi_buf_reserve(b, need))
+        return false; /* (the call only to grow) */
     char *w = b->data + b->len;
     *w++ = (char)(n | head);
     for (size_t k = 0; k < n; k++) {
@@ -846,13 +893,13 @@ static bool after_opening(const nf_clean_doc *cd, size_t i)
 
 /* What the shown entities need to know of a run token (TF_*). */
 static uint8_t token_flags(const nfi_translit *t, const nf_clean_doc *cd, size_t i, uint64_t salt,
-                           uint64_t key_hash)
+                           const key_entry *e)
 {
     const nf_token *tk = &cd->tokens[i];
-    unsigned kind = word_kind(t, salt, key_hash);
+    unsigned kind = word_kind(t, salt, e->word_h);
     uint8_t f = (t->strength[i] == STR_WEAK ? TF_WEAK : 0) | (kind & W_TITLE ? TF_TITLE : 0) |
                 (kind & W_WEAK_TITLE ? TF_WEAK_TITLE : 0) | (kind & W_FUNC ? TF_FUNC : 0);
-    if (nfi_hmap_get(&t->seen, t->nh[i] ^ 0x4C43ULL))
+    if (e->lower_doc == t->stamp) /* (add_lowers: the same form in lower case) */
         f |= TF_LOWER_DOC;
     if ((tk->flags & NF_TOKEN_CAPITALIZED) &&
         ((tk->flags & NF_TOKEN_SENTENCE_START) || t->title_line[i] || after_opening(cd, i)) &&
@@ -870,6 +917,7 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
     run_tok rt[MAX_RUN_TOKENS];
     size_t n = 0;
     bool feats = !(head & RUN_HEADLINE), possessive = false;
+    uint64_t first_h = 0;
     t->key.len = 0;
     for (size_t i = from; i < to; i++) {
         const nf_token *tk = &cd->tokens[i];
@@ -882,11 +930,13 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
             continue;
         }
         size_t off = t->key.len + (n > 0);
+        if (t->key.len + e->key_len + 2 > t->key.cap && !nfi_buf_reserve(&t->key, e->key_len + 1))
+            return false; /* (else no call: a run has a word or two) */
         if (n > 0)
-            nfi_buf_putc(&t->key, ' ');
-        nfi_buf_append(&t->key, t->key_text.data + e->key_off, e->key_len);
-        if (t->key.oom)
-            return false;
+            t->key.data[t->key.len++] = ' ';
+        memcpy(t->key.data + t->key.len, t->key_text.data + e->key_off, e->key_len);
+        t->key.len += e->key_len;
+        t->key.data[t->key.len] = '\0';
         run_tok *r = &rt[n];
         r->key_off = off;
         r->key_len = e->key_len;
@@ -895,17 +945,18 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
         r->weak = t->strength[i] == STR_WEAK;
         int sep = n == 0 ? SEP_NONE : possessive ? SEP_POSSESSIVE : separator(cd, i);
         possessive = r->disp_len < tk->len;
-        r->flags = (uint8_t)(token_flags(t, cd, i, salt, e->word_h) | sep << TF_SEP_SHIFT);
+        r->flags = (uint8_t)(token_flags(t, cd, i, salt, e) | sep << TF_SEP_SHIFT);
         if (n > 0 && !(tk->flags & NF_TOKEN_CAPITALIZED)) /* "Hard-fighting": placed as its head */
             r->flags |= rt[n - 1].flags & TF_POSITIONAL;
         if (feats && !nfi_docfeat_push(out, CH_NAMES, e->feat_h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
             return false;
         if (feats && n > 0 && !emit_pair(t, &rt[n - 1], r, out))
             return false;
+        first_h = n == 0 ? e->word_h : first_h;
         if (++n == MAX_RUN_TOKENS)
             break;
     }
-    return n == 0 || emit_run(t, rt, n, head, out);
+    return n == 0 || emit_run(t, rt, n, head, first_h, out);
 }
 
 static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *out)
@@ -917,22 +968,6 @@ static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *
         if (s[i] >= '0' && s[i] <= '9')
             digits[n++] = s[i];
     return n == 0 || nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('#', digits, n), 0);
-}
-
-/* Continues names over hyphens (continue_hyphen), and adds the numbers
- * and lower-case words, in one pass: before the runs, so that a run knows
- * whether its words are also written in lower case. */
-static bool mark_lower(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out)
-{
-    for (size_t i = 0; i < cd->n_tokens; i++) {
-        if (i > 0)
-            continue_hyphen(t, cd, i);
-        if (cd->tokens[i].kind == NF_TOKEN_NUMBER && !add_number(cd, &cd->tokens[i], out))
-            return false;
-        if (cd->tokens[i].kind != NF_TOKEN_NUMBER && !t->strength[i] && !add_lower(t, cd, i, out))
-            return false;
-    }
-    return true;
 }
 
 /* The runs: maximal spans of names joined by a space or hyphen. */
@@ -960,7 +995,14 @@ nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
 {
     if (!grow_scratch(t, cd->n_tokens))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    bool ok = mark_names(t, cd) && mark_lower(t, cd, out) && extract_runs(t, cd, 0, out);
+    start_doc(t);
+    size_t n_clear = 0, n_pending = 0, n_hyph = 0, n_lowers = 0;
+    bool ok = scan_tokens(t, cd, out, &n_clear, &n_pending, &n_hyph, &n_lowers) &&
+              resolve_pending(t, n_clear, n_pending);
+    if (ok) {
+        continue_hyphens(t, n_hyph); /* before the lower-case words: a word continuing a name is none */
+        ok = add_lowers(t, cd, n_lowers, out) && extract_runs(t, cd, 0, out);
+    }
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
@@ -1051,8 +1093,16 @@ nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token
         bool acro = cap && is_acronym(v.text + tokens[i].start, tokens[i].len);
         t->strength[i] = !cap ? STR_NONE : (acro || !nouns) ? STR_STRONG : STR_WEAK;
     }
-    continue_hyphens(t, &v);
-    hash_norms(t, &v);
+    start_doc(t); /* (no lower-case marks: TF_LOWER_DOC is for texts) */
+    size_t n_hyph = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (tokens[i].kind != NF_TOKEN_WORD)
+            continue;
+        hash_norm(t, &v, i);
+        if (i > 0 && separator(&v, i) == SEP_HYPHEN)
+            t->hyph[n_hyph++] = (uint32_t)i;
+    }
+    continue_hyphens(t, n_hyph);
     bool ok = extract_runs(t, &v, RUN_HEADLINE, out) && emit_lower_keys(t, &v, out);
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
@@ -1085,6 +1135,20 @@ typedef struct cand {
 #define EV_MAX ((1u << EV_BITS) - 1)
 enum { EV_CLEAR = 0, EV_NAMED = 1, EV_LOWER = 2, EV_ALONE = 3 };
 
+/* One token of a serialized run. */
+typedef struct run_item {
+    const char *key, *disp;
+    size_t kl, dl;
+    uint64_t h; /* hash64 of the key (parse_runs) */
+    uint8_t flags;
+} run_item;
+
+/* One record of a member's runs, its tokens at items[first] on. */
+typedef struct run_rec {
+    uint32_t first;
+    uint8_t head, n;
+} run_rec;
+
 typedef struct collect_ctx {
     nfi_buf text; /* keys and displays, NUL-terminated */
     mention *m;
@@ -1095,14 +1159,13 @@ typedef struct collect_ctx {
     nfi_name_ok_fn name_ok;
     const void *ok_ctx;
     uint32_t *ids; /* every candidate's components and documents, two per mention (build_cands) */
+    run_item *items; /* every member's runs, read once (parse_runs) */
+    size_t n_items, cap_items;
+    run_rec *recs;
+    size_t n_recs, cap_recs;
+    size_t *member_end; /* member i's records end at recs[member_end[i]] */
+    size_t cap_members;
 } collect_ctx;
-
-/* One token of a serialized run. */
-typedef struct run_item {
-    const char *key, *disp;
-    size_t kl, dl;
-    uint8_t flags;
-} run_item;
 
 /* Reads one length-prefixed piece. */
 static const char *piece(const char **p, const char *end, size_t *n)
@@ -1194,51 +1257,72 @@ static bool count_evidence_one(collect_ctx *c, uint64_t h, unsigned mask)
 }
 
 /* All EV_* counts of a key, packed (evidence_of reads one). */
-static uint64_t evidence_all(const collect_ctx *c, const char *key, size_t kl)
+static uint64_t evidence_all(const collect_ctx *c, uint64_t key_hash)
 {
-    const uint64_t *v = nfi_hmap_get(&c->evidence, hash64(key, kl));
+    const uint64_t *v = nfi_hmap_get(&c->evidence, key_hash);
     return v ? *v : 0;
 }
 
 static uint32_t evidence_of(uint64_t ev, int kind) { return (uint32_t)((ev >> (EV_BITS * kind)) & EV_MAX); }
 
-static uint32_t evidence(const collect_ctx *c, const char *key, size_t kl, int kind)
+static uint32_t evidence(const collect_ctx *c, uint64_t key_hash, int kind)
 {
-    return evidence_of(evidence_all(c, key, kl), kind);
+    return evidence_of(evidence_all(c, key_hash), kind);
 }
 
-/* First pass over every member: which keys the event's reports name
- * clearly, name at all, and write in lower case. */
-static bool scan_evidence(collect_ctx *c, const nfi_entity_input *in, size_t n)
+/* Grows v (of *cap elements of size) to room for need. */
+static bool room_for(void **v, size_t *cap, size_t need, size_t size)
 {
-    run_item it[255];
+    if (need <= *cap)
+        return true;
+    void *g = nfi_grow_array(*v, cap, need, size);
+    if (g)
+        *v = g;
+    return g != NULL;
+}
+
+/* First pass over every member: reads its runs once into c->items and
+ * c->recs (the second pass, gather, reads them there), and counts which
+ * keys the event's reports name clearly, name at all, and write in lower
+ * case. */
+static bool parse_runs(collect_ctx *c, const nfi_entity_input *in, size_t n)
+{
+    if (!room_for((void **)&c->member_end, &c->cap_members, n, sizeof *c->member_end))
+        return false;
     for (size_t i = 0; i < n; i++) {
         c->stamp++;
         const char *p = in[i].runs, *end = p + in[i].runs_len;
         while (p < end) {
+            if ((c->n_items + 255 > c->cap_items || c->n_recs == c->cap_recs) && /* (the calls only to grow) */
+                !(room_for((void **)&c->items, &c->cap_items, c->n_items + 255, sizeof *c->items) &&
+                  room_for((void **)&c->recs, &c->cap_recs, c->n_recs + 1, sizeof *c->recs)))
+                return false;
+            run_item *it = c->items + c->n_items;
             size_t m;
             int head = read_record(&p, end, it, &m);
             if (head < 0)
                 return false;
+            c->recs[c->n_recs++] = (run_rec){(uint32_t)c->n_items, (uint8_t)head, (uint8_t)m};
+            c->n_items += m;
             for (size_t k = 0; k < m; k++) {
                 bool clear = !(it[k].flags & (TF_WEAK | TF_POSITIONAL));
                 bool alone = k == 0 && head != RUN_LOWER && m == 1 && !(it[0].flags & TF_WEAK);
                 unsigned mask = head == RUN_LOWER ? 1u << EV_LOWER
                                                   : 1u << EV_NAMED | (clear ? 1u << EV_CLEAR : 0) |
                                                         (alone ? 1u << EV_ALONE : 0);
-                uint64_t h = hash64(it[k].key, it[k].kl);
+                uint64_t h = it[k].h = hash64(it[k].key, it[k].kl);
                 if (!(n == 1 ? count_evidence_one(c, h, mask) : count_evidence(c, h, mask)))
                     return false;
             }
         }
+        c->member_end[i] = c->n_recs;
     }
     return true;
 }
 
-static bool add_mention(collect_ctx *c, const char *key, size_t key_len, const char *disp, size_t disp_len,
-                        uint32_t comp, uint32_t doc, bool pref)
+static bool add_mention(collect_ctx *c, uint64_t h, const char *key, size_t key_len, const char *disp,
+                        size_t disp_len, uint32_t comp, uint32_t doc, bool pref)
 {
-    uint64_t h = hash64(key, key_len);
     uint64_t *seen = nfi_hmap_put(&c->doc_seen, h, NULL);
     if (!seen)
         return false;
@@ -1292,7 +1376,7 @@ static int classify(const collect_ctx *c, int head, const run_item *t)
             return T_NAME;
         return weak && c->name_ok(c->ok_ctx, fh, false) ? T_CUT : T_COMMON;
     }
-    uint64_t ev = evidence_all(c, t->key, t->kl);
+    uint64_t ev = evidence_all(c, t->h);
     if (evidence_of(ev, EV_CLEAR) == 0 && !c->name_ok(c->ok_ctx, fh, false))
         return T_CUT;
     uint32_t lower = evidence_of(ev, EV_LOWER);
@@ -1313,7 +1397,7 @@ static bool lone_common(const collect_ctx *c, const run_item *t)
 {
     if (t->flags & (TF_FUNC | TF_LOWER_DOC | TF_TITLE | TF_WEAK_TITLE))
         return true;
-    uint64_t ev = (t->flags & TF_WEAK) ? evidence_all(c, t->key, t->kl) : 0;
+    uint64_t ev = (t->flags & TF_WEAK) ? evidence_all(c, t->h) : 0;
     return evidence_of(ev, EV_CLEAR) > 0 && evidence_of(ev, EV_ALONE) == 0;
 }
 
@@ -1333,6 +1417,9 @@ static bool add_piece(collect_ctx *c, const run_item *it, const int *cls, size_t
         return true;
     if (to - from == 1 && lone_common(c, &it[from]))
         return true;
+    if (to - from == 1) /* (most pieces: the token's own key, display and hash) */
+        return it[from].kl < 2 || add_mention(c, it[from].h, it[from].key, it[from].kl, it[from].disp,
+                                              it[from].dl, m->component, doc, m->headline_lang);
     s->key.len = s->disp.len = 0;
     for (size_t k = from; k < to; k++) {
         if (k > from) {
@@ -1344,8 +1431,8 @@ static bool add_piece(collect_ctx *c, const run_item *it, const int *cls, size_t
     }
     if (s->key.oom || s->disp.oom)
         return false;
-    return s->key.len < 2 ||
-           add_mention(c, s->key.data, s->key.len, s->disp.data, s->disp.len, m->component, doc, m->headline_lang);
+    return s->key.len < 2 || add_mention(c, hash64(s->key.data, s->key.len), s->key.data, s->key.len, s->disp.data,
+                                         s->disp.len, m->component, doc, m->headline_lang);
 }
 
 /* Whether what follows an owner (token k on) is a name of its own: two
@@ -1359,7 +1446,7 @@ static bool name_follows(const collect_ctx *c, const run_item *it, const int *cl
         if (cls[k] == T_NAME) {
             first = names++ ? first : k;
         }
-    return names >= 2 || (names == 1 && evidence(c, it[first].key, it[first].kl, EV_ALONE) > 0);
+    return names >= 2 || (names == 1 && evidence(c, it[first].h, EV_ALONE) > 0);
 }
 
 /* Cuts one run into pieces at tokens that are no name and after an owner
@@ -1687,17 +1774,15 @@ static bool merge_cands(cand *cs, size_t n, bool *any)
 static bool gather(collect_ctx *c, const nfi_entity_input *in, size_t n)
 {
     seg s;
-    run_item it[255];
     nfi_buf_init(&s.key);
     nfi_buf_init(&s.disp);
-    bool ok = scan_evidence(c, in, n);
-    for (size_t i = 0; i < n && ok; i++) {
-        c->stamp++; /* (after scan_evidence's: a new pass) */
-        const char *p = in[i].runs, *end = p + in[i].runs_len;
-        while (ok && p < end) {
-            size_t m;
-            int head = read_record(&p, end, it, &m);
-            ok = head >= 0 && (head == RUN_LOWER || collect_run(c, head, it, m, &in[i], (uint32_t)i, &s));
+    bool ok = parse_runs(c, in, n);
+    for (size_t i = 0, r = 0; i < n && ok; i++) {
+        c->stamp++; /* (after parse_runs': a new pass) */
+        for (; ok && r < c->member_end[i]; r++) {
+            const run_rec *rec = &c->recs[r];
+            ok = rec->head == RUN_LOWER ||
+                 collect_run(c, rec->head, c->items + rec->first, rec->n, &in[i], (uint32_t)i, &s);
         }
     }
     nfi_buf_free(&s.key);
@@ -1740,6 +1825,9 @@ void nfi_entity_maps_free(nfi_entity_maps *m)
 {
     nfi_hmap_free(&m->doc_seen);
     nfi_hmap_free(&m->evidence);
+    free(m->items);
+    free(m->recs);
+    free(m->member_end);
 }
 
 nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok_fn name_ok, const void *ctx,
@@ -1764,6 +1852,12 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
         bytes += in[i].runs_len;
     c.doc_seen = maps->doc_seen; /* lent for this event, emptied */
     c.evidence = maps->evidence;
+    c.items = maps->items;
+    c.recs = maps->recs;
+    c.member_end = maps->member_end;
+    c.cap_items = maps->cap_items;
+    c.cap_recs = maps->cap_recs;
+    c.cap_members = maps->cap_members;
     nfi_hmap_reset(&c.doc_seen, bytes / 8); /* (about 21 bytes of runs a key on rc20m: room to spare) */
     nfi_hmap_reset(&c.evidence, bytes / 8);
     c.name_ok = name_ok;
@@ -1799,6 +1893,12 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
     free(cs);
     free(c.ids);
     free(c.m);
+    maps->items = c.items; /* (back to the thread too) */
+    maps->recs = c.recs;
+    maps->member_end = c.member_end;
+    maps->cap_items = c.cap_items;
+    maps->cap_recs = c.cap_recs;
+    maps->cap_members = c.cap_members;
     nfi_buf_free(&c.text);
     maps->doc_seen = c.doc_seen; /* back to the thread, with whatever they grew to */
     maps->evidence = c.evidence;

@@ -138,6 +138,10 @@ nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok
  * maps' cost). Their contents do not carry over. */
 typedef struct nfi_entity_maps {
     nfi_hmap doc_seen, evidence;
+    void *items, *recs; /* the members' runs as read (entities.c's types), kept like the maps */
+    size_t cap_items, cap_recs;
+    size_t *member_end;
+    size_t cap_members;
 } nfi_entity_maps;
 void nfi_entity_maps_free(nfi_entity_maps *m);
 /* nfi_entities_collect with the maps of maps (the same result). */
