@@ -42,10 +42,13 @@
  * fold2) skips the cache: folding it costs less than the lookup. A missed
  * word whose norm differs from it ("The") takes its stem from the norm's
  * entry when that is there (folding is idempotent), not from the stemmer.
- * In token mode a found token waits in a ring of 16 before it is folded:
- * meanwhile its cache slot, then the arena entry the slot names, are
- * fetched, so the cache misses of successive words overlap; tokens are
- * folded in the order found, so records and pool are the same.
+ * In token mode a text's tokens are all found before any is folded (the
+ * segmentation loop only notes them); folding walks them in order, the
+ * cache slot of the word 16 ahead and the arena entry of the word 8 ahead
+ * being fetched meanwhile, so the cache misses of successive words
+ * overlap; tokens are folded in the order found, so records and pool are
+ * what folding each at once makes. A hit copies the entry's norm and stem
+ * as they lie in the pool (one blob, see word_cache).
  *
  * Hash mode (nfi_tokenize_units, for duplicate detection) makes the same
  * tokens without stems and keeps no token records: each norm is followed by
@@ -90,10 +93,13 @@
 #define CACHE_ARENA_MAX (8u << 20)
 
 /* raw bytes -> (norm, stem) for one language. An entry in the arena is
- * [raw_len, norm_len, stem_len: uint16][raw][norm][stem]; stem_len 0xFFFF
- * means the stem equals the norm. A slot holds the arena offset + 1 (0 =
- * empty) and the high half of the hash of the raw bytes, side by side, so a
- * probe touches one cache line of the table. */
+ * [raw_len, blob_len, norm_len, stem_off, stem_len: uint16][raw][blob],
+ * the blob being what a token's strings are in the pool: "norm\0" when
+ * the stem equals the norm (stem_off 0), else "norm\0stem\0" (stem_off
+ * norm_len + 1), so a hit is one copy of the blob and no test of which
+ * layout it has. A slot holds the arena offset + 1 (0 = empty) and the
+ * high half of the hash of the raw bytes, side by side, so a probe touches
+ * one cache line of the table. */
 typedef struct cache_slot {
     uint32_t at, tag;
 } cache_slot;
@@ -104,7 +110,7 @@ typedef struct word_cache {
     nfi_buf arena;
 } word_cache;
 
-#define STEM_SAME 0xFFFFu
+enum { ENTRY_HEAD = 10, ENTRY_ROOM = 32 }; /* header bytes; bytes readable past an entry */
 
 typedef struct stemmer_slot {
     char lang[12];
@@ -149,6 +155,8 @@ struct nfi_normalizer {
     int32_t *u16_to_byte;
     size_t *seg;       /* word boundaries of one dictionary run, byte offsets in pairs */
     size_t seg_cap;
+    struct found_token *found; /* token mode: the tokens of one text, found but not yet folded */
+    size_t found_cap;
 };
 
 static bool memchr_u16(const UChar *s, int32_t n, UChar c)
@@ -235,6 +243,7 @@ void nfi_normalizer_free(nfi_normalizer *nz)
     free(nz->u16b);
     free(nz->u16_to_byte);
     free(nz->seg);
+    free(nz->found);
     free(nz);
 }
 
@@ -311,7 +320,7 @@ static inline __attribute__((always_inline)) const char *cache_find(word_cache *
         if (wc->slots[i].tag != (uint32_t)(h >> 32))
             continue;
         const char *e = wc->arena.data + wc->slots[i].at - 1;
-        if (get_u16(e) == n && same_raw(e + 6, raw, n))
+        if (get_u16(e) == n && same_raw(e + ENTRY_HEAD, raw, n))
             return e;
     }
 }
@@ -325,24 +334,31 @@ static void cache_put(word_cache *wc, uint64_t h, const char *raw, size_t n, con
         if (!wc->slots)
             return;
     }
-    size_t need = 6 + n + norm_len + (stem_same ? 0 : stem_len);
+    size_t stem_off = stem_same ? 0 : norm_len + 1;
+    size_t blob_len = stem_same ? norm_len + 1 : stem_off + stem_len + 1;
+    size_t need = ENTRY_HEAD + n + blob_len;
     if (wc->used >= CACHE_SLOTS / 2 || wc->arena.len + need > CACHE_ARENA_MAX) { /* bound reached: start over */
         memset(wc->slots, 0, CACHE_SLOTS * sizeof *wc->slots);
         wc->used = 0;
         wc->arena.len = 0;
     }
     size_t slot = 0;
-    /* 16 bytes of room past every entry: from_cache copies norms and stems
-     * of up to 16 bytes as one 16-byte move, which may read past the last */
-    if (cache_find(wc, h, raw, n, &slot) || !nfi_buf_reserve(&wc->arena, need + 16))
+    /* ENTRY_ROOM bytes of room past every entry: from_cache copies a blob
+     * of up to 32 bytes as two 16-byte moves, which may read past the last */
+    if (cache_find(wc, h, raw, n, &slot) || !nfi_buf_reserve(&wc->arena, need + ENTRY_ROOM))
         return;
-    uint16_t lens[3] = {(uint16_t)n, (uint16_t)norm_len, (uint16_t)(stem_same ? STEM_SAME : stem_len)};
+    uint16_t head[5] = {(uint16_t)n, (uint16_t)blob_len, (uint16_t)norm_len, (uint16_t)stem_off,
+                        (uint16_t)(stem_same ? norm_len : stem_len)};
     char *e = wc->arena.data + wc->arena.len;
-    memcpy(e, lens, sizeof lens);
-    memcpy(e + 6, raw, n);
-    memcpy(e + 6 + n, norm, norm_len);
-    if (!stem_same)
-        memcpy(e + 6 + n + norm_len, stem, stem_len);
+    memcpy(e, head, sizeof head);
+    memcpy(e + ENTRY_HEAD, raw, n);
+    char *b = e + ENTRY_HEAD + n;
+    memcpy(b, norm, norm_len);
+    b[norm_len] = '\0';
+    if (!stem_same) {
+        memcpy(b + stem_off, stem, stem_len);
+        b[stem_off + stem_len] = '\0';
+    }
     wc->slots[slot] = (cache_slot){(uint32_t)wc->arena.len + 1, (uint32_t)(h >> 32)};
     wc->arena.len += need;
     wc->used++;
@@ -417,7 +433,8 @@ static void fill_class2(nfi_normalizer *nz)
 /* What an ASCII byte is to tokens_fast: a separator (no letter or digit:
  * between tokens it is skipped), one of those that start a sentence (the
  * ones scan_tokens checks), a letter, an upper-case letter, a digit. */
-enum { BYTE_SEP = 1, BYTE_SENTENCE = 2, BYTE_LETTER = 4, BYTE_UPPER = 8, BYTE_DIGIT = 16 };
+enum { BYTE_SEP = 1, BYTE_SENTENCE = 2, BYTE_LETTER = 4, BYTE_UPPER = 8, BYTE_DIGIT = 16, BYTE_APOSTROPHE = 32,
+       BYTE_NUMBER_JOIN = 64 };
 
 static void fill_byte_class(nfi_normalizer *nz)
 {
@@ -434,6 +451,10 @@ static void fill_byte_class(nfi_normalizer *nz)
             k |= BYTE_UPPER;
         if (b >= '0' && b <= '9')
             k |= BYTE_DIGIT;
+        if (b == '\'')
+            k |= BYTE_APOSTROPHE;
+        if (b == '.' || b == ',' || b == '\'')
+            k |= BYTE_NUMBER_JOIN;
         nz->byte_class[b] = k;
     }
 }
@@ -455,19 +476,21 @@ static uint32_t peek(const char *text, size_t len, size_t i, size_t *n)
 
 /* ------------------------------------------------------------ emitting */
 
-/* A token found but not yet folded (token mode): folding waits until
- * PENDING more tokens are found, while its word-cache slot, then the
- * arena entry the slot points to, are fetched (cache_find's two misses,
- * which one token at a time would wait for in turn). Tokens complete in
- * the order found, so records and pool are what folding each at once
- * makes. */
-enum { PENDING = 16 };
-typedef struct pending_token {
+/* A token found but not yet folded (token mode). A text's tokens are all
+ * found first (emit only notes them, which keeps the segmentation loop
+ * free of the word cache), then folded in order by fold_found: FETCH_AHEAD
+ * tokens ahead of the one being folded a word's raw bytes are hashed and
+ * its cache slot fetched, and FETCH_AHEAD / 2 ahead the arena entry the
+ * slot names (cache_find's two misses, which one token at a time would
+ * wait for in turn). Tokens fold in the order found, so records and pool
+ * are what folding each at once makes. */
+enum { FETCH_AHEAD = 16 };
+typedef struct found_token {
     uint32_t start, end;
     uint8_t kind, flags;
     bool ascii, hinted; /* hinted: h is the hash of the raw bytes, its slot being fetched */
     uint64_t h;
-} pending_token;
+} found_token;
 
 typedef struct tok_ctx {
     nfi_normalizer *nz;
@@ -480,12 +503,11 @@ typedef struct tok_ctx {
     nfi_buf *pool;
     const char *text;
     bool sentence_start;
-    size_t n_pending, first_pending; /* a ring of pending tokens (token mode) */
-    pending_token pending[PENDING];
+    size_t n_found; /* token mode: tokens noted in nz->found, not yet folded */
 } tok_ctx;
 
 /* The next free token record of v (grown with realloc), not yet counted:
- * emit fills it in place and counts it once it is complete. */
+ * folding fills it in place and counts it once it is complete. */
 static nf_token *token_slot(nfi_token_vec *v)
 {
     if (v->len == v->cap) {
@@ -575,42 +597,35 @@ static inline void copy16(char *d, const char *s)
 }
 
 /* norm and stem of a word from the cache entry e into the pool, with
- * their NULs (the layout pool_add makes). Where both are at most 16 bytes
- * and the pool has room for 16-byte moves past them (it is sized from the
- * text: nearly always), each is one move (the arena has 16 bytes of room
- * past every entry, cache_put; bytes moved past a string are overwritten
- * by its NUL and what follows, or lie past the pool's length). */
+ * their NULs (the layout pool_add makes, which is the entry's blob).
+ * Where the blob is at most 32 bytes and the pool has room for two
+ * 16-byte moves past its end (it is sized from the text: nearly always),
+ * it is those two moves (the arena has ENTRY_ROOM bytes of room past
+ * every entry, cache_put; bytes moved past the blob lie past the pool's
+ * length, or are overwritten by what follows). */
 static inline void from_cache(tok_ctx *c, nf_token *t, const char *e)
 {
-    size_t raw_len = get_u16(e), norm_len = get_u16(e + 2), stem_len = get_u16(e + 4);
-    const char *norm = e + 6 + raw_len;
+    uint16_t head[5];
+    memcpy(head, e, sizeof head);
+    size_t blob_len = head[1];
+    const char *blob = e + ENTRY_HEAD + head[0];
     nfi_buf *pool = c->pool;
-    bool same = stem_len == STEM_SAME;
-    size_t need = norm_len + 1 + (same ? 0 : stem_len + 1);
-    if (!pool->oom && norm_len <= 16 && (same || stem_len <= 16) && pool->len + need + 34 <= pool->cap) {
-        char *d = pool->data + pool->len;
-        copy16(d, norm);
-        d[norm_len] = '\0';
-        t->norm = t->stem = (uint32_t)pool->len;
-        t->norm_len = t->stem_len = (uint32_t)norm_len;
-        if (!same) {
-            copy16(d + norm_len + 1, norm + norm_len);
-            d[need - 1] = '\0';
-            t->stem = (uint32_t)(pool->len + norm_len + 1);
-            t->stem_len = (uint32_t)stem_len;
-        }
-        pool->len += need;
-        d[need] = '\0';
-        return;
+    size_t at = pool->len;
+    if (blob_len <= 32 && !pool->oom && at + ENTRY_ROOM + 1 <= pool->cap) {
+        char *d = pool->data + at;
+        copy16(d, blob);
+        copy16(d + 16, blob + 16);
+        d[blob_len] = '\0';
+        pool->len = at + blob_len;
+    } else if (nfi_buf_reserve(pool, blob_len)) {
+        memcpy(pool->data + at, blob, blob_len);
+        pool->len += blob_len;
+        pool->data[pool->len] = '\0';
     }
-    t->norm = pool_add(c->pool, norm, norm_len);
-    t->norm_len = (uint32_t)norm_len;
-    t->stem = t->norm;
-    t->stem_len = t->norm_len;
-    if (!same) {
-        t->stem = pool_add(c->pool, norm + norm_len, stem_len);
-        t->stem_len = (uint32_t)stem_len;
-    }
+    t->norm = (uint32_t)at;
+    t->norm_len = head[2];
+    t->stem = (uint32_t)(at + head[3]);
+    t->stem_len = head[4];
 }
 
 /* A word's stem from the cache entry of its norm, when the norm differs
@@ -619,7 +634,7 @@ static inline void from_cache(tok_ctx *c, nf_token *t, const char *e)
  * norm is itself), so the entry keyed by the norm holds this word's norm
  * and stem; the stemmer, a few thousand instructions a word, is skipped.
  * t's norm is in the pool; the stem is added in compute_norm_stem's layout
- * (STEM_SAME there: stem = norm). False when there is no such entry. */
+ * (stem_off 0 there: stem = norm). False when there is no such entry. */
 static bool stem_from_norm_entry(tok_ctx *c, nf_token *t, const char *raw, size_t n)
 {
     const char *norm = c->pool->data + t->norm;
@@ -629,9 +644,9 @@ static bool stem_from_norm_entry(tok_ctx *c, nf_token *t, const char *raw, size_
     const char *e = cache_find(c->cache, nfi_hash64(norm, t->norm_len), norm, t->norm_len, &slot);
     if (!e)
         return false;
-    size_t e_raw = get_u16(e), e_norm = get_u16(e + 2), e_stem = get_u16(e + 4);
-    if (e_stem != STEM_SAME) {
-        t->stem = pool_add(c->pool, e + 6 + e_raw + e_norm, e_stem);
+    size_t e_raw = get_u16(e), e_stem_off = get_u16(e + 6), e_stem = get_u16(e + 8);
+    if (e_stem_off) {
+        t->stem = pool_add(c->pool, e + ENTRY_HEAD + e_raw + e_stem_off, e_stem);
         t->stem_len = (uint32_t)e_stem;
     }
     return true;
@@ -749,6 +764,10 @@ static bool push_units(tok_ctx *c, const nf_token *t)
 
 /* The word cache a token of this kind goes through when it does. */
 static word_cache *cache_of(tok_ctx *c, uint8_t kind) { return kind == NF_TOKEN_WORD ? c->cache : &c->nz->plain; }
+static const word_cache *cache_of_const(const tok_ctx *c, uint8_t kind)
+{
+    return kind == NF_TOKEN_WORD ? c->cache : &c->nz->plain;
+}
 
 /* Folds (and stems) the token text[start, end) into its record (t, or a
  * new record in token mode), through the word cache where that pays;
@@ -795,16 +814,12 @@ static bool fold_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
     return ok;
 }
 
-/* Folds the oldest pending token. A hinted one always goes through the
- * cache (fold_token's last branch); when its entry is there, the record is
+/* Folds the found token p. A hinted one always goes through the cache
+ * (fold_token's last branch); when its entry is there, the record is
  * filled here from it, which is most tokens: no call with the token's
- * fields, no test of the paths that do not apply. Inline in defer_token
- * (once per token) and complete_all. */
-static inline __attribute__((always_inline)) bool complete_pending(tok_ctx *c)
+ * fields, no test of the paths that do not apply. */
+static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, const found_token *p)
 {
-    const pending_token *p = &c->pending[c->first_pending];
-    c->first_pending = (c->first_pending + 1) % PENDING;
-    c->n_pending--;
     if (p->hinted) {
         size_t slot = 0, n = p->end - p->start;
         const char *e = cache_find(cache_of(c, p->kind), p->h, c->text + p->start, n, &slot);
@@ -819,41 +834,70 @@ static inline __attribute__((always_inline)) bool complete_pending(tok_ctx *c)
     return fold_token(c, p->start, p->end, p->kind, p->flags, p->ascii, p->hinted, p->h);
 }
 
-/* Folds every pending token (at the end of a text). */
-static bool complete_all(tok_ctx *c)
+/* A word that goes through the cache (a stemmed word or an ideographic
+ * one) gets the hash of its raw bytes and has its cache slot fetched. */
+static inline void hint_found(const tok_ctx *c, found_token *p)
 {
-    while (c->n_pending)
-        if (!complete_pending(c))
-            return false;
-    return true;
+    if (!(p->kind == NF_TOKEN_IDEOGRAPHIC || (p->kind == NF_TOKEN_WORD && c->stemmer)))
+        return;
+    const word_cache *wc = cache_of_const(c, p->kind);
+    p->hinted = true;
+    p->h = XXH3_64bits(c->text + p->start, p->end - p->start);
+    if (wc->slots)
+        __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
 }
 
-/* Token mode: queues the token; a word that goes through the cache has
- * its slot fetched now, and the token queued PENDING/2 before it the
- * arena entry its slot names (a hint only: folding looks it up again). */
-static bool defer_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+/* The arena entry a hinted token's slot names, fetched (a hint only:
+ * folding looks the token up again). */
+static inline void fetch_entry(const tok_ctx *c, const found_token *q)
 {
-    if (c->n_pending == PENDING && !complete_pending(c))
-        return false;
-    pending_token *p = &c->pending[(c->first_pending + c->n_pending++) % PENDING];
-    *p = (pending_token){(uint32_t)start, (uint32_t)end, kind, flags, ascii, false, 0};
-    word_cache *wc = cache_of(c, kind);
-    if (!wc->slots || !(kind == NF_TOKEN_IDEOGRAPHIC || (kind == NF_TOKEN_WORD && c->stemmer)))
-        return true;
-    p->hinted = true;
-    p->h = XXH3_64bits(c->text + start, end - start);
-    __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
-    if (c->n_pending > PENDING / 2) {
-        const pending_token *q = &c->pending[(c->first_pending + c->n_pending - 1 - PENDING / 2) % PENDING];
-        const word_cache *qc = cache_of(c, q->kind);
-        const cache_slot *slot = q->hinted && qc->slots ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
-        if (slot && slot->at && slot->tag == (uint32_t)(q->h >> 32))
-            __builtin_prefetch(qc->arena.data + slot->at - 1);
+    const word_cache *qc = cache_of_const(c, q->kind);
+    const cache_slot *slot = q->hinted && qc->slots ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
+    if (slot && slot->at && slot->tag == (uint32_t)(q->h >> 32))
+        __builtin_prefetch(qc->arena.data + slot->at - 1);
+}
+
+/* Folds every found token of the text, in order (see found_token). */
+static bool fold_found(tok_ctx *c)
+{
+    found_token *f = c->nz->found;
+    size_t n = c->n_found;
+    c->n_found = 0;
+    size_t i = 0;
+    for (; i < n && i < FETCH_AHEAD; i++)
+        hint_found(c, &f[i]);
+    for (i = 0; i + FETCH_AHEAD < n; i++) {
+        hint_found(c, &f[i + FETCH_AHEAD]);
+        fetch_entry(c, &f[i + FETCH_AHEAD / 2]);
+        if (!fold_found_token(c, &f[i]))
+            return false;
+    }
+    for (; i < n; i++) {
+        if (i + FETCH_AHEAD / 2 < n)
+            fetch_entry(c, &f[i + FETCH_AHEAD / 2]);
+        if (!fold_found_token(c, &f[i]))
+            return false;
     }
     return true;
 }
 
-static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+/* Token mode: notes the token for fold_found. */
+static bool note_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+{
+    nfi_normalizer *nz = c->nz;
+    if (c->n_found == nz->found_cap) {
+        size_t cap = nz->found_cap ? nz->found_cap * 2 : 1024;
+        found_token *grown = realloc(nz->found, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        nz->found = grown;
+        nz->found_cap = cap;
+    }
+    nz->found[c->n_found++] = (found_token){(uint32_t)start, (uint32_t)end, kind, flags, ascii, false, 0};
+    return true;
+}
+
+static inline bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
 {
     if (end - start > MAX_TOKEN_BYTES) { /* keep the pool bounded on garbage */
         end = start + MAX_TOKEN_BYTES;
@@ -867,7 +911,7 @@ static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t fla
         flags |= NF_TOKEN_SENTENCE_START;
     c->sentence_start = false;
     if (c->tokens)
-        return defer_token(c, start, end, kind, flags, ascii);
+        return note_token(c, start, end, kind, flags, ascii);
     return fold_token(c, start, end, kind, flags, ascii, false, 0);
 }
 
@@ -1136,6 +1180,29 @@ static inline size_t plain_ascii_token_end(const char *text, size_t len, size_t 
     return 0;
 }
 
+/* plain_ascii_token_end for tokens_fast, at a letter or digit of class
+ * k, the test of the byte after the token from the class table (0 for
+ * non-ASCII bytes): it must be a separator, and one that cannot join:
+ * not an English apostrophe after letters (stop is BYTE_APOSTROPHE in
+ * English, else 0), not '.', ',' or an apostrophe after digits. */
+static inline size_t class_token_end(const uint8_t *cls, const char *text, size_t len, size_t i, uint8_t k,
+                                     uint8_t stop)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    size_t end;
+    if (k & BYTE_LETTER) {
+        end = ascii_letters_end(u, len, i + 1);
+    } else {
+        for (end = i + 1; end < len && (unsigned)(u[end] - '0') < 10u;)
+            end++;
+        stop = BYTE_NUMBER_JOIN;
+    }
+    if (end == len)
+        return end;
+    uint8_t after = cls[u[end]];
+    return (after & BYTE_SEP) && !(after & stop) ? end : 0;
+}
+
 /* Hash mode: the ASCII token text[start, end) (plain_ascii_token_end)
  * lower-cased into the pool, followed by a space, and its unit; what emit
  * and push_units make of it, with 8 bytes lower-cased at a time where the
@@ -1393,7 +1460,7 @@ static size_t tokens_fast(tok_ctx *c, const char *text, size_t len, size_t i, bo
             i++;
             continue;
         }
-        size_t end = k ? plain_ascii_token_end(text, len, i, keep_apostrophe) : 0;
+        size_t end = k ? class_token_end(cls, text, len, i, k, keep_apostrophe ? BYTE_APOSTROPHE : 0) : 0;
         if (end) {
             bool number = (k & BYTE_DIGIT) != 0;
             if (!emit(c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0,
@@ -1492,7 +1559,7 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
             i += n;
         }
     }
-    if (!complete_all(&c))
+    if (c.tokens && !fold_found(&c))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory while tokenizing");
     cp_ctx->count = c.count;
     return NF_OK;
@@ -1505,7 +1572,7 @@ nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const c
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
     stemmer_slot *slot = stem ? slot_for(nz, lang) : NULL;
     struct sb_stemmer *stemmer = slot ? slot->stemmer : NULL;
-    tok_ctx c = {nz, 0, false, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, NULL, pool, text, true, 0, 0, {{0}}};
+    tok_ctx c = {nz, 0, false, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, NULL, pool, text, true, 0};
     return scan_tokens(&c, text, len, lang, err);
 }
 
@@ -1515,7 +1582,7 @@ nf_status nfi_tokenize_units(nfi_normalizer *nz, const char *text, size_t len, c
     *count = 0;
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, 0, false, NULL, &nz->plain, NULL, units, pool, text, true, 0, 0, {{0}}};
+    tok_ctx c = {nz, 0, false, NULL, &nz->plain, NULL, units, pool, text, true, 0};
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;
@@ -1527,7 +1594,7 @@ nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, con
     *count = 0;
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, 0, true, NULL, &nz->plain, NULL, NULL, NULL, text, true, 0, 0, {{0}}};
+    tok_ctx c = {nz, 0, true, NULL, &nz->plain, NULL, NULL, NULL, text, true, 0};
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;
