@@ -652,16 +652,22 @@ static bool stem_from_norm_entry(tok_ctx *c, nf_token *t, const char *raw, size_
     return true;
 }
 
+static bool fold_simple_token(const nfi_normalizer *nz, nfi_buf *pool, nf_token *t, const char *raw, size_t n);
+
 /* Folds (and for words, stems) raw bytes into the pool. */
 static bool compute_norm_stem(tok_ctx *c, nf_token *t, const char *raw, size_t n, bool ascii)
 {
-    t->norm = (uint32_t)c->pool->len;
-    if (!fold_into(c, raw, n, ascii))
-        return false;
-    t->norm_len = (uint32_t)(c->pool->len - t->norm);
-    nfi_buf_putc(c->pool, '\0');
-    t->stem = t->norm;
-    t->stem_len = t->norm_len;
+    /* a word of ASCII and fold2 characters folds from the table (what ICU
+     * gives for it, see fold2) without ICU's conversions and quick check */
+    if (ascii || t->kind == NF_TOKEN_IDEOGRAPHIC || !fold_simple_token(c->nz, c->pool, t, raw, n)) {
+        t->norm = (uint32_t)c->pool->len;
+        if (!fold_into(c, raw, n, ascii))
+            return false;
+        t->norm_len = (uint32_t)(c->pool->len - t->norm);
+        nfi_buf_putc(c->pool, '\0');
+        t->stem = t->norm;
+        t->stem_len = t->norm_len;
+    }
     if (c->stemmer && t->kind == NF_TOKEN_WORD && stem_from_norm_entry(c, t, raw, n))
         return !c->pool->oom;
     if (c->stemmer && t->kind == NF_TOKEN_WORD) {
@@ -764,10 +770,6 @@ static bool push_units(tok_ctx *c, const nf_token *t)
 
 /* The word cache a token of this kind goes through when it does. */
 static word_cache *cache_of(tok_ctx *c, uint8_t kind) { return kind == NF_TOKEN_WORD ? c->cache : &c->nz->plain; }
-static const word_cache *cache_of_const(const tok_ctx *c, uint8_t kind)
-{
-    return kind == NF_TOKEN_WORD ? c->cache : &c->nz->plain;
-}
 
 /* Folds (and stems) the token text[start, end) into its record (t, or a
  * new record in token mode), through the word cache where that pays;
@@ -815,43 +817,58 @@ static bool fold_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
 }
 
 /* Folds the found token p. A hinted one always goes through the cache
- * (fold_token's last branch); when its entry is there, the record is
- * filled here from it, which is most tokens: no call with the token's
- * fields, no test of the paths that do not apply. */
-static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, const found_token *p)
+ * (fold_token's last branch); when its entry is there and the record and
+ * the pool have room, the record is written here, once, and the entry's
+ * blob copied as two 16-byte moves (from_cache's fast case), which is most
+ * tokens; everything else takes fold_token. The context's pointers come
+ * as arguments: in locals they are not reloaded after each byte store. */
+static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, const found_token *p,
+                                                                   const char *text, nfi_buf *pool,
+                                                                   nfi_token_vec *tv, word_cache *words,
+                                                                   word_cache *plain)
 {
     if (p->hinted) {
         size_t slot = 0, n = p->end - p->start;
-        const char *e = cache_find(cache_of(c, p->kind), p->h, c->text + p->start, n, &slot);
-        nf_token *t = e ? token_slot(c->tokens) : NULL;
-        if (t) {
-            *t = (nf_token){p->start, (uint32_t)n, 0, 0, 0, 0, p->kind, p->flags};
-            from_cache(c, t, e);
-            c->tokens->len += !c->pool->oom;
-            return !c->pool->oom;
+        const char *e = cache_find(p->kind == NF_TOKEN_WORD ? words : plain, p->h, text + p->start, n, &slot);
+        size_t at = pool->len;
+        if (e && tv->len < tv->cap && !pool->oom && at + ENTRY_ROOM + 1 <= pool->cap) {
+            size_t raw_len = get_u16(e), blob_len = get_u16(e + 2);
+            const char *blob = e + ENTRY_HEAD + raw_len;
+            if (blob_len <= 32) {
+                char *d = pool->data + at;
+                copy16(d, blob);
+                copy16(d + 16, blob + 16);
+                d[blob_len] = '\0';
+                pool->len = at + blob_len;
+                tv->items[tv->len++] = (nf_token){p->start, (uint32_t)n, (uint32_t)at, get_u16(e + 4),
+                                                  (uint32_t)(at + get_u16(e + 6)), get_u16(e + 8), p->kind, p->flags};
+                return true;
+            }
         }
     }
     return fold_token(c, p->start, p->end, p->kind, p->flags, p->ascii, p->hinted, p->h);
 }
 
-/* A word that goes through the cache (a stemmed word or an ideographic
- * one) gets the hash of its raw bytes and has its cache slot fetched. */
-static inline void hint_found(const tok_ctx *c, found_token *p)
+/* A word that goes through the cache (a stemmed word, in words, or an
+ * ideographic one, in plain) gets the hash of its raw bytes and has its
+ * cache slot fetched. */
+static inline void hint_found(found_token *p, const char *text, bool stemmed, const word_cache *words,
+                              const word_cache *plain)
 {
-    if (!(p->kind == NF_TOKEN_IDEOGRAPHIC || (p->kind == NF_TOKEN_WORD && c->stemmer)))
+    if (!(p->kind == NF_TOKEN_IDEOGRAPHIC || (p->kind == NF_TOKEN_WORD && stemmed)))
         return;
-    const word_cache *wc = cache_of_const(c, p->kind);
+    const word_cache *wc = p->kind == NF_TOKEN_WORD ? words : plain;
     p->hinted = true;
-    p->h = XXH3_64bits(c->text + p->start, p->end - p->start);
+    p->h = XXH3_64bits(text + p->start, p->end - p->start);
     if (wc->slots)
         __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
 }
 
 /* The arena entry a hinted token's slot names, fetched (a hint only:
  * folding looks the token up again). */
-static inline void fetch_entry(const tok_ctx *c, const found_token *q)
+static inline void fetch_entry(const found_token *q, const word_cache *words, const word_cache *plain)
 {
-    const word_cache *qc = cache_of_const(c, q->kind);
+    const word_cache *qc = q->kind == NF_TOKEN_WORD ? words : plain;
     const cache_slot *slot = q->hinted && qc->slots ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
     if (slot && slot->at && slot->tag == (uint32_t)(q->h >> 32))
         __builtin_prefetch(qc->arena.data + slot->at - 1);
@@ -863,19 +880,24 @@ static bool fold_found(tok_ctx *c)
     found_token *f = c->nz->found;
     size_t n = c->n_found;
     c->n_found = 0;
+    const char *text = c->text;
+    nfi_buf *pool = c->pool;
+    nfi_token_vec *tv = c->tokens;
+    word_cache *words = c->cache, *plain = &c->nz->plain;
+    bool stemmed = c->stemmer != NULL;
     size_t i = 0;
     for (; i < n && i < FETCH_AHEAD; i++)
-        hint_found(c, &f[i]);
+        hint_found(&f[i], text, stemmed, words, plain);
     for (i = 0; i + FETCH_AHEAD < n; i++) {
-        hint_found(c, &f[i + FETCH_AHEAD]);
-        fetch_entry(c, &f[i + FETCH_AHEAD / 2]);
-        if (!fold_found_token(c, &f[i]))
+        hint_found(&f[i + FETCH_AHEAD], text, stemmed, words, plain);
+        fetch_entry(&f[i + FETCH_AHEAD / 2], words, plain);
+        if (!fold_found_token(c, &f[i], text, pool, tv, words, plain))
             return false;
     }
     for (; i < n; i++) {
         if (i + FETCH_AHEAD / 2 < n)
-            fetch_entry(c, &f[i + FETCH_AHEAD / 2]);
-        if (!fold_found_token(c, &f[i]))
+            fetch_entry(&f[i + FETCH_AHEAD / 2], words, plain);
+        if (!fold_found_token(c, &f[i], text, pool, tv, words, plain))
             return false;
     }
     return true;
@@ -1048,6 +1070,58 @@ static uint8_t first_char_flags(const char *text, size_t len, size_t i)
     return flags;
 }
 
+#ifdef __SSE2__
+/* The bits set in x (baseline x86-64 has no popcount instruction). */
+static inline unsigned popcount64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (unsigned)((x * NFI_SWAR_ONES) >> 56);
+}
+
+/* count_ascii_stretches' masks of COUNT_WINDOW bytes at p, a bit a byte
+ * (SSE2). A letter of U+00C0-U+00FF (lead byte C3, not × or ÷: the
+ * accented letters of German, French ...) counts as two letter bytes and
+ * not as non-ASCII: for counting it joins a word as an ASCII letter does
+ * (a letter, no digit, no joiner), so such words do not end the stretch. */
+#define COUNT_WINDOW 64
+typedef struct count_masks {
+    uint64_t letter, digit, high, sep, apostrophe;
+} count_masks;
+
+static inline count_masks count_masks_of(const char *p)
+{
+    const __m128i a_1 = _mm_set1_epi8('a' - 1), z_1 = _mm_set1_epi8('z' + 1), zero_1 = _mm_set1_epi8('0' - 1),
+                  nine_1 = _mm_set1_epi8('9' + 1), bit5 = _mm_set1_epi8(0x20), dot = _mm_set1_epi8('.'),
+                  comma = _mm_set1_epi8(','), apostrophe = _mm_set1_epi8('\''), lead = _mm_set1_epi8((char)0xC3),
+                  cont_end = _mm_set1_epi8((char)0xC0), times = _mm_set1_epi8((char)0x97),
+                  divide = _mm_set1_epi8((char)0xB7);
+    count_masks m = {0, 0, 0, 0, 0};
+    uint64_t leads = 0, conts = 0; /* C3; 80-BF but for the second bytes of × and ÷ */
+    for (int k = 0; k < COUNT_WINDOW / 16; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        __m128i lower = _mm_or_si128(x, bit5); /* non-ASCII bytes stay negative: no range below holds them */
+        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, a_1), _mm_cmplt_epi8(lower, z_1));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, zero_1), _mm_cmplt_epi8(x, nine_1));
+        __m128i sep = _mm_or_si128(_mm_cmpeq_epi8(x, dot), _mm_cmpeq_epi8(x, comma));
+        m.letter |= (uint64_t)(unsigned)_mm_movemask_epi8(letter) << (16 * k);
+        m.digit |= (uint64_t)(unsigned)_mm_movemask_epi8(digit) << (16 * k);
+        m.high |= (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * k);
+        m.sep |= (uint64_t)(unsigned)_mm_movemask_epi8(sep) << (16 * k);
+        m.apostrophe |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, apostrophe)) << (16 * k);
+        __m128i cont = _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(x, times), _mm_cmpeq_epi8(x, divide)),
+                                        _mm_cmplt_epi8(x, cont_end)); /* signed: 80-BF */
+        leads |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lead)) << (16 * k);
+        conts |= (uint64_t)(unsigned)_mm_movemask_epi8(cont) << (16 * k);
+    }
+    uint64_t first = leads & conts >> 1, latin = first | first << 1; /* a lead at the last byte stays non-ASCII */
+    m.letter |= latin;
+    m.high &= ~latin;
+    return m;
+}
+#endif
+
 /* Counting only, from a token boundary at i: in ASCII, runs of letters and
  * digits are joined into one token only across '.' or ',' between digits
  * (numbers) and, in English, across an apostrophe before a letter. Where
@@ -1064,6 +1138,36 @@ static size_t count_ascii_stretches(const char *text, size_t len, size_t i, bool
     const uint64_t last_byte = 0x80ull << 56;
     bool in_run = false;  /* a run of letters and digits goes on at i */
     size_t run_start = 0; /* where it began (counted already) */
+#ifdef __SSE2__
+    /* 64 bytes at a time, the same steps as the 8-byte loop below with a
+     * bit a byte instead of the high bit of each byte */
+    const uint64_t last_bit = 1ull << (COUNT_WINDOW - 1), window = last_bit | (last_bit - 1);
+    while (i + COUNT_WINDOW <= len) {
+        count_masks m = count_masks_of(text + i);
+        uint64_t digit_before = m.digit << 1 | (in_run && (unsigned)(text[i - 1] - '0') < 10u ? 1u : 0u);
+        uint64_t bad = m.high | (m.sep & digit_before & ((m.digit | m.high) >> 1 | last_bit));
+        if (keep_apostrophe)
+            bad |= m.apostrophe & ((m.letter | m.high) >> 1 | last_bit);
+        unsigned u = bad ? (unsigned)__builtin_ctzll(bad) : COUNT_WINDOW; /* bytes before the first bad one */
+        uint64_t usable = u == COUNT_WINDOW ? window : (1ull << u) - 1;
+        uint64_t alnum = (m.letter | m.digit) & usable;
+        uint64_t other = ~alnum & usable;
+        *count += popcount64(alnum & ~(alnum << 1 | (in_run ? 1u : 0u)));
+        bool open = u == 0 ? in_run : ((alnum >> (u - 1)) & 1) != 0; /* a run reaches byte u */
+        if (open && other)
+            run_start = i + (unsigned)(63 - __builtin_clzll(other)) + 1;
+        else if (open && !in_run)
+            run_start = i;
+        if (u < COUNT_WINDOW) {
+            if (!open)
+                return i + u;
+            --*count;
+            return run_start;
+        }
+        in_run = open;
+        i += COUNT_WINDOW;
+    }
+#endif
     while (i + 8 <= len) {
         uint64_t x;
         memcpy(&x, text + i, sizeof x);
