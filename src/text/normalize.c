@@ -42,12 +42,12 @@
  * fold2) skips the cache: folding it costs less than the lookup. A missed
  * word whose norm differs from it ("The") takes its stem from the norm's
  * entry when that is there (folding is idempotent), not from the stemmer.
- * In token mode a text's tokens are all found before any is folded (the
- * segmentation loop only notes them); folding walks them in order, the
- * cache slot of the word 16 ahead and the arena entry of the word 8 ahead
- * being fetched meanwhile, so the cache misses of successive words
- * overlap; tokens are folded in the order found, so records and pool are
- * what folding each at once makes. A hit copies the entry's norm and stem
+ * In token mode a text's tokens are found before any is folded (the
+ * segmentation loop only notes them, 4,096 at most); folding walks them
+ * in order, the cache slot of the word 16 ahead and the arena entry of
+ * the word 8 ahead being fetched meanwhile, so the cache misses of
+ * successive words overlap; tokens are folded in the order found, so
+ * records and pool are what folding each at once makes. A hit copies the entry's norm and stem
  * as they lie in the pool (one blob, see word_cache).
  *
  * Hash mode (nfi_tokenize_units, for duplicate detection) makes the same
@@ -476,15 +476,16 @@ static uint32_t peek(const char *text, size_t len, size_t i, size_t *n)
 
 /* ------------------------------------------------------------ emitting */
 
-/* A token found but not yet folded (token mode). A text's tokens are all
+/* A token found but not yet folded (token mode). A text's tokens are
  * found first (emit only notes them, which keeps the segmentation loop
- * free of the word cache), then folded in order by fold_found: FETCH_AHEAD
+ * free of the word cache; FOUND_MAX at most, then those are folded), then
+ * folded in order by fold_found: FETCH_AHEAD
  * tokens ahead of the one being folded a word's raw bytes are hashed and
  * its cache slot fetched, and FETCH_AHEAD / 2 ahead the arena entry the
  * slot names (cache_find's two misses, which one token at a time would
  * wait for in turn). Tokens fold in the order found, so records and pool
  * are what folding each at once makes. */
-enum { FETCH_AHEAD = 16 };
+enum { FETCH_AHEAD = 16, FOUND_MAX = 4096 /* tokens noted at most (96 KiB), then folded */ };
 typedef struct found_token {
     uint32_t start, end;
     uint8_t kind, flags;
@@ -903,10 +904,13 @@ static bool fold_found(tok_ctx *c)
     return true;
 }
 
-/* Token mode: notes the token for fold_found. */
+/* Token mode: notes the token for fold_found (folding those noted
+ * first when FOUND_MAX are, so the array stays bounded). */
 static bool note_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
 {
     nfi_normalizer *nz = c->nz;
+    if (c->n_found == FOUND_MAX && !fold_found(c)) /* a long text: fold what is there first */
+        return false;
     if (c->n_found == nz->found_cap) {
         size_t cap = nz->found_cap ? nz->found_cap * 2 : 1024;
         found_token *grown = realloc(nz->found, cap * sizeof *grown);
