@@ -190,6 +190,71 @@ static void test_count_matches_tokenize(void **state)
     toks_free(&t);
 }
 
+/* The same on random texts long enough for counting's 64-byte windows:
+ * runs of letters and digits with the bytes that may join them ('.', ','
+ * and apostrophes) at every offset of a window, non-ASCII letters and
+ * other scripts between them. */
+static void test_count_matches_tokenize_random(void **state)
+{
+    static const char *pieces[] = {"a", "Bc", "xyz", "7", "42", ".", ",", "'", " ", "  ", "\n", "-", "ü",
+                                   "Straße", "’", "東京", "3.5", "l'", "don't", "é", "\xc2\xa0", "!", "×", "÷", "Çÿ",
+                                   "ä1.5", "\xcc\x81"};
+    const char *langs[] = {"en", "de"};
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    for (int round = 0; round < 6000; round++) {
+        char text[700];
+        size_t len = 0, target = (size_t)(round % 300) + 40;
+        while (len < target) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned r = (unsigned)(seed >> 33);
+            /* mostly letters or mostly digits, so that ASCII stretches
+             * often pass 64 bytes */
+            const char *filler = round % 4 < 2 ? pieces[r % 3 == 1 ? 0 : 2] : pieces[r % 3 == 1 ? 3 : 4];
+            const char *piece = r % 3 ? filler : pieces[(r >> 8) % (sizeof pieces / sizeof *pieces)];
+            size_t n = strlen(piece);
+            memcpy(text + len, piece, n);
+            len += n;
+        }
+        text[len] = '\0';
+        const char *lang = langs[round % 2];
+        toks t = tokenize(*state, text, lang);
+        size_t count = 0;
+        nf_error err;
+        assert_int_equal(nfi_count_tokens(*state, text, len, lang, &count, &err), NF_OK);
+        assert_int_equal(count, t.v.len);
+        toks_free(&t);
+    }
+}
+
+/* A text of more tokens than token mode notes before folding (4,096)
+ * gives every token what the same words give in a short text: the
+ * records, norms and stems do not depend on where folding was flushed. */
+static void test_long_text_tokens(void **state)
+{
+    const char *sentence = "Die Bürger der Städte wählten 1.500 Vertreter, l'armée und 東京 ";
+    toks one = tokenize(*state, sentence, "de");
+    size_t per = one.v.len, reps = 1500, n = strlen(sentence);
+    char *text = malloc(n * reps + 1);
+    assert_non_null(text);
+    for (size_t r = 0; r < reps; r++)
+        memcpy(text + r * n, sentence, n);
+    text[n * reps] = '\0';
+    toks all = tokenize(*state, text, "de");
+    assert_int_equal(all.v.len, per * reps);
+    for (size_t i = 0; i < all.v.len; i++) {
+        const nf_token *a = &all.v.items[i], *b = &one.v.items[i % per];
+        assert_int_equal(a->start, b->start + (i / per) * n);
+        assert_int_equal(a->len, b->len);
+        assert_int_equal(a->kind, b->kind);
+        assert_int_equal(a->flags & ~NF_TOKEN_SENTENCE_START, b->flags & ~NF_TOKEN_SENTENCE_START);
+        assert_string_equal(norm(&all, i), norm(&one, i % per));
+        assert_string_equal(stem(&all, i), stem(&one, i % per));
+    }
+    toks_free(&all);
+    toks_free(&one);
+    free(text);
+}
+
 /* NFKC_Casefold of raw UTF-8 by ICU directly, with the typographic
  * apostrophe unified as the tokenizer does: the reference for norms. */
 static void icu_fold(const char *raw, size_t n, char *out, size_t cap)
@@ -366,6 +431,8 @@ int main(void)
         cmocka_unit_test(test_scripts_without_spaces),
         cmocka_unit_test(test_garbage_is_bounded),
         cmocka_unit_test(test_count_matches_tokenize),
+        cmocka_unit_test(test_count_matches_tokenize_random),
+        cmocka_unit_test(test_long_text_tokens),
         cmocka_unit_test(test_unstemmed_fold_matches_icu),
         cmocka_unit_test(test_two_byte_words),
         cmocka_unit_test(test_latin_ascii_matches_icu),

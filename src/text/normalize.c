@@ -42,10 +42,13 @@
  * fold2) skips the cache: folding it costs less than the lookup. A missed
  * word whose norm differs from it ("The") takes its stem from the norm's
  * entry when that is there (folding is idempotent), not from the stemmer.
- * In token mode a found token waits in a ring of 16 before it is folded:
- * meanwhile its cache slot, then the arena entry the slot names, are
- * fetched, so the cache misses of successive words overlap; tokens are
- * folded in the order found, so records and pool are the same.
+ * In token mode a text's tokens are found before any is folded (the
+ * segmentation loop only notes them, 4,096 at most); folding walks them
+ * in order, the cache slot of the word 16 ahead and the arena entry of
+ * the word 8 ahead being fetched meanwhile, so the cache misses of
+ * successive words overlap; tokens are folded in the order found, so
+ * records and pool are what folding each at once makes. A hit copies the entry's norm and stem
+ * as they lie in the pool (one blob, see word_cache).
  *
  * Hash mode (nfi_tokenize_units, for duplicate detection) makes the same
  * tokens without stems and keeps no token records: each norm is followed by
@@ -90,10 +93,13 @@
 #define CACHE_ARENA_MAX (8u << 20)
 
 /* raw bytes -> (norm, stem) for one language. An entry in the arena is
- * [raw_len, norm_len, stem_len: uint16][raw][norm][stem]; stem_len 0xFFFF
- * means the stem equals the norm. A slot holds the arena offset + 1 (0 =
- * empty) and the high half of the hash of the raw bytes, side by side, so a
- * probe touches one cache line of the table. */
+ * [raw_len, blob_len, norm_len, stem_off, stem_len: uint16][raw][blob],
+ * the blob being what a token's strings are in the pool: "norm\0" when
+ * the stem equals the norm (stem_off 0), else "norm\0stem\0" (stem_off
+ * norm_len + 1), so a hit is one copy of the blob and no test of which
+ * layout it has. A slot holds the arena offset + 1 (0 = empty) and the
+ * high half of the hash of the raw bytes, side by side, so a probe touches
+ * one cache line of the table. */
 typedef struct cache_slot {
     uint32_t at, tag;
 } cache_slot;
@@ -104,7 +110,7 @@ typedef struct word_cache {
     nfi_buf arena;
 } word_cache;
 
-#define STEM_SAME 0xFFFFu
+enum { ENTRY_HEAD = 10, ENTRY_ROOM = 32 }; /* header bytes; bytes readable past an entry */
 
 typedef struct stemmer_slot {
     char lang[12];
@@ -149,6 +155,8 @@ struct nfi_normalizer {
     int32_t *u16_to_byte;
     size_t *seg;       /* word boundaries of one dictionary run, byte offsets in pairs */
     size_t seg_cap;
+    struct found_token *found; /* token mode: the tokens of one text, found but not yet folded */
+    size_t found_cap;
 };
 
 static bool memchr_u16(const UChar *s, int32_t n, UChar c)
@@ -235,6 +243,7 @@ void nfi_normalizer_free(nfi_normalizer *nz)
     free(nz->u16b);
     free(nz->u16_to_byte);
     free(nz->seg);
+    free(nz->found);
     free(nz);
 }
 
@@ -311,7 +320,7 @@ static inline __attribute__((always_inline)) const char *cache_find(word_cache *
         if (wc->slots[i].tag != (uint32_t)(h >> 32))
             continue;
         const char *e = wc->arena.data + wc->slots[i].at - 1;
-        if (get_u16(e) == n && same_raw(e + 6, raw, n))
+        if (get_u16(e) == n && same_raw(e + ENTRY_HEAD, raw, n))
             return e;
     }
 }
@@ -325,24 +334,31 @@ static void cache_put(word_cache *wc, uint64_t h, const char *raw, size_t n, con
         if (!wc->slots)
             return;
     }
-    size_t need = 6 + n + norm_len + (stem_same ? 0 : stem_len);
+    size_t stem_off = stem_same ? 0 : norm_len + 1;
+    size_t blob_len = stem_same ? norm_len + 1 : stem_off + stem_len + 1;
+    size_t need = ENTRY_HEAD + n + blob_len;
     if (wc->used >= CACHE_SLOTS / 2 || wc->arena.len + need > CACHE_ARENA_MAX) { /* bound reached: start over */
         memset(wc->slots, 0, CACHE_SLOTS * sizeof *wc->slots);
         wc->used = 0;
         wc->arena.len = 0;
     }
     size_t slot = 0;
-    /* 16 bytes of room past every entry: from_cache copies norms and stems
-     * of up to 16 bytes as one 16-byte move, which may read past the last */
-    if (cache_find(wc, h, raw, n, &slot) || !nfi_buf_reserve(&wc->arena, need + 16))
+    /* ENTRY_ROOM bytes of room past every entry: from_cache copies a blob
+     * of up to 32 bytes as two 16-byte moves, which may read past the last */
+    if (cache_find(wc, h, raw, n, &slot) || !nfi_buf_reserve(&wc->arena, need + ENTRY_ROOM))
         return;
-    uint16_t lens[3] = {(uint16_t)n, (uint16_t)norm_len, (uint16_t)(stem_same ? STEM_SAME : stem_len)};
+    uint16_t head[5] = {(uint16_t)n, (uint16_t)blob_len, (uint16_t)norm_len, (uint16_t)stem_off,
+                        (uint16_t)(stem_same ? norm_len : stem_len)};
     char *e = wc->arena.data + wc->arena.len;
-    memcpy(e, lens, sizeof lens);
-    memcpy(e + 6, raw, n);
-    memcpy(e + 6 + n, norm, norm_len);
-    if (!stem_same)
-        memcpy(e + 6 + n + norm_len, stem, stem_len);
+    memcpy(e, head, sizeof head);
+    memcpy(e + ENTRY_HEAD, raw, n);
+    char *b = e + ENTRY_HEAD + n;
+    memcpy(b, norm, norm_len);
+    b[norm_len] = '\0';
+    if (!stem_same) {
+        memcpy(b + stem_off, stem, stem_len);
+        b[stem_off + stem_len] = '\0';
+    }
     wc->slots[slot] = (cache_slot){(uint32_t)wc->arena.len + 1, (uint32_t)(h >> 32)};
     wc->arena.len += need;
     wc->used++;
@@ -417,7 +433,8 @@ static void fill_class2(nfi_normalizer *nz)
 /* What an ASCII byte is to tokens_fast: a separator (no letter or digit:
  * between tokens it is skipped), one of those that start a sentence (the
  * ones scan_tokens checks), a letter, an upper-case letter, a digit. */
-enum { BYTE_SEP = 1, BYTE_SENTENCE = 2, BYTE_LETTER = 4, BYTE_UPPER = 8, BYTE_DIGIT = 16 };
+enum { BYTE_SEP = 1, BYTE_SENTENCE = 2, BYTE_LETTER = 4, BYTE_UPPER = 8, BYTE_DIGIT = 16, BYTE_APOSTROPHE = 32,
+       BYTE_NUMBER_JOIN = 64 };
 
 static void fill_byte_class(nfi_normalizer *nz)
 {
@@ -434,6 +451,10 @@ static void fill_byte_class(nfi_normalizer *nz)
             k |= BYTE_UPPER;
         if (b >= '0' && b <= '9')
             k |= BYTE_DIGIT;
+        if (b == '\'')
+            k |= BYTE_APOSTROPHE;
+        if (b == '.' || b == ',' || b == '\'')
+            k |= BYTE_NUMBER_JOIN;
         nz->byte_class[b] = k;
     }
 }
@@ -455,19 +476,22 @@ static uint32_t peek(const char *text, size_t len, size_t i, size_t *n)
 
 /* ------------------------------------------------------------ emitting */
 
-/* A token found but not yet folded (token mode): folding waits until
- * PENDING more tokens are found, while its word-cache slot, then the
- * arena entry the slot points to, are fetched (cache_find's two misses,
- * which one token at a time would wait for in turn). Tokens complete in
- * the order found, so records and pool are what folding each at once
- * makes. */
-enum { PENDING = 16 };
-typedef struct pending_token {
+/* A token found but not yet folded (token mode). A text's tokens are
+ * found first (emit only notes them, which keeps the segmentation loop
+ * free of the word cache; FOUND_MAX at most, then those are folded), then
+ * folded in order by fold_found: FETCH_AHEAD
+ * tokens ahead of the one being folded a word's raw bytes are hashed and
+ * its cache slot fetched, and FETCH_AHEAD / 2 ahead the arena entry the
+ * slot names (cache_find's two misses, which one token at a time would
+ * wait for in turn). Tokens fold in the order found, so records and pool
+ * are what folding each at once makes. */
+enum { FETCH_AHEAD = 16, FOUND_MAX = 4096 /* tokens noted at most (96 KiB), then folded */ };
+typedef struct found_token {
     uint32_t start, end;
     uint8_t kind, flags;
     bool ascii, hinted; /* hinted: h is the hash of the raw bytes, its slot being fetched */
     uint64_t h;
-} pending_token;
+} found_token;
 
 typedef struct tok_ctx {
     nfi_normalizer *nz;
@@ -480,12 +504,11 @@ typedef struct tok_ctx {
     nfi_buf *pool;
     const char *text;
     bool sentence_start;
-    size_t n_pending, first_pending; /* a ring of pending tokens (token mode) */
-    pending_token pending[PENDING];
+    size_t n_found; /* token mode: tokens noted in nz->found, not yet folded */
 } tok_ctx;
 
 /* The next free token record of v (grown with realloc), not yet counted:
- * emit fills it in place and counts it once it is complete. */
+ * folding fills it in place and counts it once it is complete. */
 static nf_token *token_slot(nfi_token_vec *v)
 {
     if (v->len == v->cap) {
@@ -575,42 +598,35 @@ static inline void copy16(char *d, const char *s)
 }
 
 /* norm and stem of a word from the cache entry e into the pool, with
- * their NULs (the layout pool_add makes). Where both are at most 16 bytes
- * and the pool has room for 16-byte moves past them (it is sized from the
- * text: nearly always), each is one move (the arena has 16 bytes of room
- * past every entry, cache_put; bytes moved past a string are overwritten
- * by its NUL and what follows, or lie past the pool's length). */
+ * their NULs (the layout pool_add makes, which is the entry's blob).
+ * Where the blob is at most 32 bytes and the pool has room for two
+ * 16-byte moves past its end (it is sized from the text: nearly always),
+ * it is those two moves (the arena has ENTRY_ROOM bytes of room past
+ * every entry, cache_put; bytes moved past the blob lie past the pool's
+ * length, or are overwritten by what follows). */
 static inline void from_cache(tok_ctx *c, nf_token *t, const char *e)
 {
-    size_t raw_len = get_u16(e), norm_len = get_u16(e + 2), stem_len = get_u16(e + 4);
-    const char *norm = e + 6 + raw_len;
+    uint16_t head[5];
+    memcpy(head, e, sizeof head);
+    size_t blob_len = head[1];
+    const char *blob = e + ENTRY_HEAD + head[0];
     nfi_buf *pool = c->pool;
-    bool same = stem_len == STEM_SAME;
-    size_t need = norm_len + 1 + (same ? 0 : stem_len + 1);
-    if (!pool->oom && norm_len <= 16 && (same || stem_len <= 16) && pool->len + need + 34 <= pool->cap) {
-        char *d = pool->data + pool->len;
-        copy16(d, norm);
-        d[norm_len] = '\0';
-        t->norm = t->stem = (uint32_t)pool->len;
-        t->norm_len = t->stem_len = (uint32_t)norm_len;
-        if (!same) {
-            copy16(d + norm_len + 1, norm + norm_len);
-            d[need - 1] = '\0';
-            t->stem = (uint32_t)(pool->len + norm_len + 1);
-            t->stem_len = (uint32_t)stem_len;
-        }
-        pool->len += need;
-        d[need] = '\0';
-        return;
+    size_t at = pool->len;
+    if (blob_len <= 32 && !pool->oom && at + ENTRY_ROOM + 1 <= pool->cap) {
+        char *d = pool->data + at;
+        copy16(d, blob);
+        copy16(d + 16, blob + 16);
+        d[blob_len] = '\0';
+        pool->len = at + blob_len;
+    } else if (nfi_buf_reserve(pool, blob_len)) {
+        memcpy(pool->data + at, blob, blob_len);
+        pool->len += blob_len;
+        pool->data[pool->len] = '\0';
     }
-    t->norm = pool_add(c->pool, norm, norm_len);
-    t->norm_len = (uint32_t)norm_len;
-    t->stem = t->norm;
-    t->stem_len = t->norm_len;
-    if (!same) {
-        t->stem = pool_add(c->pool, norm + norm_len, stem_len);
-        t->stem_len = (uint32_t)stem_len;
-    }
+    t->norm = (uint32_t)at;
+    t->norm_len = head[2];
+    t->stem = (uint32_t)(at + head[3]);
+    t->stem_len = head[4];
 }
 
 /* A word's stem from the cache entry of its norm, when the norm differs
@@ -619,7 +635,7 @@ static inline void from_cache(tok_ctx *c, nf_token *t, const char *e)
  * norm is itself), so the entry keyed by the norm holds this word's norm
  * and stem; the stemmer, a few thousand instructions a word, is skipped.
  * t's norm is in the pool; the stem is added in compute_norm_stem's layout
- * (STEM_SAME there: stem = norm). False when there is no such entry. */
+ * (stem_off 0 there: stem = norm). False when there is no such entry. */
 static bool stem_from_norm_entry(tok_ctx *c, nf_token *t, const char *raw, size_t n)
 {
     const char *norm = c->pool->data + t->norm;
@@ -629,24 +645,30 @@ static bool stem_from_norm_entry(tok_ctx *c, nf_token *t, const char *raw, size_
     const char *e = cache_find(c->cache, nfi_hash64(norm, t->norm_len), norm, t->norm_len, &slot);
     if (!e)
         return false;
-    size_t e_raw = get_u16(e), e_norm = get_u16(e + 2), e_stem = get_u16(e + 4);
-    if (e_stem != STEM_SAME) {
-        t->stem = pool_add(c->pool, e + 6 + e_raw + e_norm, e_stem);
+    size_t e_raw = get_u16(e), e_stem_off = get_u16(e + 6), e_stem = get_u16(e + 8);
+    if (e_stem_off) {
+        t->stem = pool_add(c->pool, e + ENTRY_HEAD + e_raw + e_stem_off, e_stem);
         t->stem_len = (uint32_t)e_stem;
     }
     return true;
 }
 
+static bool fold_simple_token(const nfi_normalizer *nz, nfi_buf *pool, nf_token *t, const char *raw, size_t n);
+
 /* Folds (and for words, stems) raw bytes into the pool. */
 static bool compute_norm_stem(tok_ctx *c, nf_token *t, const char *raw, size_t n, bool ascii)
 {
-    t->norm = (uint32_t)c->pool->len;
-    if (!fold_into(c, raw, n, ascii))
-        return false;
-    t->norm_len = (uint32_t)(c->pool->len - t->norm);
-    nfi_buf_putc(c->pool, '\0');
-    t->stem = t->norm;
-    t->stem_len = t->norm_len;
+    /* a word of ASCII and fold2 characters folds from the table (what ICU
+     * gives for it, see fold2) without ICU's conversions and quick check */
+    if (ascii || t->kind == NF_TOKEN_IDEOGRAPHIC || !fold_simple_token(c->nz, c->pool, t, raw, n)) {
+        t->norm = (uint32_t)c->pool->len;
+        if (!fold_into(c, raw, n, ascii))
+            return false;
+        t->norm_len = (uint32_t)(c->pool->len - t->norm);
+        nfi_buf_putc(c->pool, '\0');
+        t->stem = t->norm;
+        t->stem_len = t->norm_len;
+    }
     if (c->stemmer && t->kind == NF_TOKEN_WORD && stem_from_norm_entry(c, t, raw, n))
         return !c->pool->oom;
     if (c->stemmer && t->kind == NF_TOKEN_WORD) {
@@ -795,65 +817,113 @@ static bool fold_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
     return ok;
 }
 
-/* Folds the oldest pending token. A hinted one always goes through the
- * cache (fold_token's last branch); when its entry is there, the record is
- * filled here from it, which is most tokens: no call with the token's
- * fields, no test of the paths that do not apply. Inline in defer_token
- * (once per token) and complete_all. */
-static inline __attribute__((always_inline)) bool complete_pending(tok_ctx *c)
+/* Folds the found token p. A hinted one always goes through the cache
+ * (fold_token's last branch); when its entry is there and the record and
+ * the pool have room, the record is written here, once, and the entry's
+ * blob copied as two 16-byte moves (from_cache's fast case), which is most
+ * tokens; everything else takes fold_token. The context's pointers come
+ * as arguments: in locals they are not reloaded after each byte store. */
+static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, const found_token *p,
+                                                                   const char *text, nfi_buf *pool,
+                                                                   nfi_token_vec *tv, word_cache *words,
+                                                                   word_cache *plain)
 {
-    const pending_token *p = &c->pending[c->first_pending];
-    c->first_pending = (c->first_pending + 1) % PENDING;
-    c->n_pending--;
     if (p->hinted) {
         size_t slot = 0, n = p->end - p->start;
-        const char *e = cache_find(cache_of(c, p->kind), p->h, c->text + p->start, n, &slot);
-        nf_token *t = e ? token_slot(c->tokens) : NULL;
-        if (t) {
-            *t = (nf_token){p->start, (uint32_t)n, 0, 0, 0, 0, p->kind, p->flags};
-            from_cache(c, t, e);
-            c->tokens->len += !c->pool->oom;
-            return !c->pool->oom;
+        const char *e = cache_find(p->kind == NF_TOKEN_WORD ? words : plain, p->h, text + p->start, n, &slot);
+        size_t at = pool->len;
+        if (e && tv->len < tv->cap && !pool->oom && at + ENTRY_ROOM + 1 <= pool->cap) {
+            size_t raw_len = get_u16(e), blob_len = get_u16(e + 2);
+            const char *blob = e + ENTRY_HEAD + raw_len;
+            if (blob_len <= 32) {
+                char *d = pool->data + at;
+                copy16(d, blob);
+                copy16(d + 16, blob + 16);
+                d[blob_len] = '\0';
+                pool->len = at + blob_len;
+                tv->items[tv->len++] = (nf_token){p->start, (uint32_t)n, (uint32_t)at, get_u16(e + 4),
+                                                  (uint32_t)(at + get_u16(e + 6)), get_u16(e + 8), p->kind, p->flags};
+                return true;
+            }
         }
     }
     return fold_token(c, p->start, p->end, p->kind, p->flags, p->ascii, p->hinted, p->h);
 }
 
-/* Folds every pending token (at the end of a text). */
-static bool complete_all(tok_ctx *c)
+/* A word that goes through the cache (a stemmed word, in words, or an
+ * ideographic one, in plain) gets the hash of its raw bytes and has its
+ * cache slot fetched. */
+static inline void hint_found(found_token *p, const char *text, bool stemmed, const word_cache *words,
+                              const word_cache *plain)
 {
-    while (c->n_pending)
-        if (!complete_pending(c))
-            return false;
-    return true;
+    if (!(p->kind == NF_TOKEN_IDEOGRAPHIC || (p->kind == NF_TOKEN_WORD && stemmed)))
+        return;
+    const word_cache *wc = p->kind == NF_TOKEN_WORD ? words : plain;
+    p->hinted = true;
+    p->h = XXH3_64bits(text + p->start, p->end - p->start);
+    if (wc->slots)
+        __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
 }
 
-/* Token mode: queues the token; a word that goes through the cache has
- * its slot fetched now, and the token queued PENDING/2 before it the
- * arena entry its slot names (a hint only: folding looks it up again). */
-static bool defer_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+/* The arena entry a hinted token's slot names, fetched (a hint only:
+ * folding looks the token up again). */
+static inline void fetch_entry(const found_token *q, const word_cache *words, const word_cache *plain)
 {
-    if (c->n_pending == PENDING && !complete_pending(c))
-        return false;
-    pending_token *p = &c->pending[(c->first_pending + c->n_pending++) % PENDING];
-    *p = (pending_token){(uint32_t)start, (uint32_t)end, kind, flags, ascii, false, 0};
-    word_cache *wc = cache_of(c, kind);
-    if (!wc->slots || !(kind == NF_TOKEN_IDEOGRAPHIC || (kind == NF_TOKEN_WORD && c->stemmer)))
-        return true;
-    p->hinted = true;
-    p->h = XXH3_64bits(c->text + start, end - start);
-    __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
-    if (c->n_pending > PENDING / 2) {
-        const pending_token *q = &c->pending[(c->first_pending + c->n_pending - 1 - PENDING / 2) % PENDING];
-        const word_cache *qc = cache_of(c, q->kind);
-        const cache_slot *slot = q->hinted && qc->slots ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
-        if (slot && slot->at && slot->tag == (uint32_t)(q->h >> 32))
-            __builtin_prefetch(qc->arena.data + slot->at - 1);
+    const word_cache *qc = q->kind == NF_TOKEN_WORD ? words : plain;
+    const cache_slot *slot = q->hinted && qc->slots ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
+    if (slot && slot->at && slot->tag == (uint32_t)(q->h >> 32))
+        __builtin_prefetch(qc->arena.data + slot->at - 1);
+}
+
+/* Folds every found token of the text, in order (see found_token). */
+static bool fold_found(tok_ctx *c)
+{
+    found_token *f = c->nz->found;
+    size_t n = c->n_found;
+    c->n_found = 0;
+    const char *text = c->text;
+    nfi_buf *pool = c->pool;
+    nfi_token_vec *tv = c->tokens;
+    word_cache *words = c->cache, *plain = &c->nz->plain;
+    bool stemmed = c->stemmer != NULL;
+    size_t i = 0;
+    for (; i < n && i < FETCH_AHEAD; i++)
+        hint_found(&f[i], text, stemmed, words, plain);
+    for (i = 0; i + FETCH_AHEAD < n; i++) {
+        hint_found(&f[i + FETCH_AHEAD], text, stemmed, words, plain);
+        fetch_entry(&f[i + FETCH_AHEAD / 2], words, plain);
+        if (!fold_found_token(c, &f[i], text, pool, tv, words, plain))
+            return false;
+    }
+    for (; i < n; i++) {
+        if (i + FETCH_AHEAD / 2 < n)
+            fetch_entry(&f[i + FETCH_AHEAD / 2], words, plain);
+        if (!fold_found_token(c, &f[i], text, pool, tv, words, plain))
+            return false;
     }
     return true;
 }
 
-static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+/* Token mode: notes the token for fold_found (folding those noted
+ * first when FOUND_MAX are, so the array stays bounded). */
+static bool note_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+{
+    nfi_normalizer *nz = c->nz;
+    if (c->n_found == FOUND_MAX && !fold_found(c)) /* a long text: fold what is there first */
+        return false;
+    if (c->n_found == nz->found_cap) {
+        size_t cap = nz->found_cap ? nz->found_cap * 2 : 1024;
+        found_token *grown = realloc(nz->found, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        nz->found = grown;
+        nz->found_cap = cap;
+    }
+    nz->found[c->n_found++] = (found_token){(uint32_t)start, (uint32_t)end, kind, flags, ascii, false, 0};
+    return true;
+}
+
+static inline bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
 {
     if (end - start > MAX_TOKEN_BYTES) { /* keep the pool bounded on garbage */
         end = start + MAX_TOKEN_BYTES;
@@ -867,7 +937,7 @@ static bool emit(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t fla
         flags |= NF_TOKEN_SENTENCE_START;
     c->sentence_start = false;
     if (c->tokens)
-        return defer_token(c, start, end, kind, flags, ascii);
+        return note_token(c, start, end, kind, flags, ascii);
     return fold_token(c, start, end, kind, flags, ascii, false, 0);
 }
 
@@ -1004,6 +1074,58 @@ static uint8_t first_char_flags(const char *text, size_t len, size_t i)
     return flags;
 }
 
+#ifdef __SSE2__
+/* The bits set in x (baseline x86-64 has no popcount instruction). */
+static inline unsigned popcount64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (unsigned)((x * NFI_SWAR_ONES) >> 56);
+}
+
+/* count_ascii_stretches' masks of COUNT_WINDOW bytes at p, a bit a byte
+ * (SSE2). A letter of U+00C0-U+00FF (lead byte C3, not × or ÷: the
+ * accented letters of German, French ...) counts as two letter bytes and
+ * not as non-ASCII: for counting it joins a word as an ASCII letter does
+ * (a letter, no digit, no joiner), so such words do not end the stretch. */
+#define COUNT_WINDOW 64
+typedef struct count_masks {
+    uint64_t letter, digit, high, sep, apostrophe;
+} count_masks;
+
+static inline count_masks count_masks_of(const char *p)
+{
+    const __m128i a_1 = _mm_set1_epi8('a' - 1), z_1 = _mm_set1_epi8('z' + 1), zero_1 = _mm_set1_epi8('0' - 1),
+                  nine_1 = _mm_set1_epi8('9' + 1), bit5 = _mm_set1_epi8(0x20), dot = _mm_set1_epi8('.'),
+                  comma = _mm_set1_epi8(','), apostrophe = _mm_set1_epi8('\''), lead = _mm_set1_epi8((char)0xC3),
+                  cont_end = _mm_set1_epi8((char)0xC0), times = _mm_set1_epi8((char)0x97),
+                  divide = _mm_set1_epi8((char)0xB7);
+    count_masks m = {0, 0, 0, 0, 0};
+    uint64_t leads = 0, conts = 0; /* C3; 80-BF but for the second bytes of × and ÷ */
+    for (int k = 0; k < COUNT_WINDOW / 16; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        __m128i lower = _mm_or_si128(x, bit5); /* non-ASCII bytes stay negative: no range below holds them */
+        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, a_1), _mm_cmplt_epi8(lower, z_1));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, zero_1), _mm_cmplt_epi8(x, nine_1));
+        __m128i sep = _mm_or_si128(_mm_cmpeq_epi8(x, dot), _mm_cmpeq_epi8(x, comma));
+        m.letter |= (uint64_t)(unsigned)_mm_movemask_epi8(letter) << (16 * k);
+        m.digit |= (uint64_t)(unsigned)_mm_movemask_epi8(digit) << (16 * k);
+        m.high |= (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * k);
+        m.sep |= (uint64_t)(unsigned)_mm_movemask_epi8(sep) << (16 * k);
+        m.apostrophe |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, apostrophe)) << (16 * k);
+        __m128i cont = _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(x, times), _mm_cmpeq_epi8(x, divide)),
+                                        _mm_cmplt_epi8(x, cont_end)); /* signed: 80-BF */
+        leads |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lead)) << (16 * k);
+        conts |= (uint64_t)(unsigned)_mm_movemask_epi8(cont) << (16 * k);
+    }
+    uint64_t first = leads & conts >> 1, latin = first | first << 1; /* a lead at the last byte stays non-ASCII */
+    m.letter |= latin;
+    m.high &= ~latin;
+    return m;
+}
+#endif
+
 /* Counting only, from a token boundary at i: in ASCII, runs of letters and
  * digits are joined into one token only across '.' or ',' between digits
  * (numbers) and, in English, across an apostrophe before a letter. Where
@@ -1020,6 +1142,36 @@ static size_t count_ascii_stretches(const char *text, size_t len, size_t i, bool
     const uint64_t last_byte = 0x80ull << 56;
     bool in_run = false;  /* a run of letters and digits goes on at i */
     size_t run_start = 0; /* where it began (counted already) */
+#ifdef __SSE2__
+    /* 64 bytes at a time, the same steps as the 8-byte loop below with a
+     * bit a byte instead of the high bit of each byte */
+    const uint64_t last_bit = 1ull << (COUNT_WINDOW - 1), window = last_bit | (last_bit - 1);
+    while (i + COUNT_WINDOW <= len) {
+        count_masks m = count_masks_of(text + i);
+        uint64_t digit_before = m.digit << 1 | (in_run && (unsigned)(text[i - 1] - '0') < 10u ? 1u : 0u);
+        uint64_t bad = m.high | (m.sep & digit_before & ((m.digit | m.high) >> 1 | last_bit));
+        if (keep_apostrophe)
+            bad |= m.apostrophe & ((m.letter | m.high) >> 1 | last_bit);
+        unsigned u = bad ? (unsigned)__builtin_ctzll(bad) : COUNT_WINDOW; /* bytes before the first bad one */
+        uint64_t usable = u == COUNT_WINDOW ? window : (1ull << u) - 1;
+        uint64_t alnum = (m.letter | m.digit) & usable;
+        uint64_t other = ~alnum & usable;
+        *count += popcount64(alnum & ~(alnum << 1 | (in_run ? 1u : 0u)));
+        bool open = u == 0 ? in_run : ((alnum >> (u - 1)) & 1) != 0; /* a run reaches byte u */
+        if (open && other)
+            run_start = i + (unsigned)(63 - __builtin_clzll(other)) + 1;
+        else if (open && !in_run)
+            run_start = i;
+        if (u < COUNT_WINDOW) {
+            if (!open)
+                return i + u;
+            --*count;
+            return run_start;
+        }
+        in_run = open;
+        i += COUNT_WINDOW;
+    }
+#endif
     while (i + 8 <= len) {
         uint64_t x;
         memcpy(&x, text + i, sizeof x);
@@ -1134,6 +1286,29 @@ static inline size_t plain_ascii_token_end(const char *text, size_t len, size_t 
     if (end == len || (u[end] < 0x80 && !ascii_alnum(u[end]) && u[end] != '.' && u[end] != ',' && u[end] != '\''))
         return end;
     return 0;
+}
+
+/* plain_ascii_token_end for tokens_fast, at a letter or digit of class
+ * k, the test of the byte after the token from the class table (0 for
+ * non-ASCII bytes): it must be a separator, and one that cannot join:
+ * not an English apostrophe after letters (stop is BYTE_APOSTROPHE in
+ * English, else 0), not '.', ',' or an apostrophe after digits. */
+static inline size_t class_token_end(const uint8_t *cls, const char *text, size_t len, size_t i, uint8_t k,
+                                     uint8_t stop)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    size_t end;
+    if (k & BYTE_LETTER) {
+        end = ascii_letters_end(u, len, i + 1);
+    } else {
+        for (end = i + 1; end < len && (unsigned)(u[end] - '0') < 10u;)
+            end++;
+        stop = BYTE_NUMBER_JOIN;
+    }
+    if (end == len)
+        return end;
+    uint8_t after = cls[u[end]];
+    return (after & BYTE_SEP) && !(after & stop) ? end : 0;
 }
 
 /* Hash mode: the ASCII token text[start, end) (plain_ascii_token_end)
@@ -1393,7 +1568,7 @@ static size_t tokens_fast(tok_ctx *c, const char *text, size_t len, size_t i, bo
             i++;
             continue;
         }
-        size_t end = k ? plain_ascii_token_end(text, len, i, keep_apostrophe) : 0;
+        size_t end = k ? class_token_end(cls, text, len, i, k, keep_apostrophe ? BYTE_APOSTROPHE : 0) : 0;
         if (end) {
             bool number = (k & BYTE_DIGIT) != 0;
             if (!emit(c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0,
@@ -1492,7 +1667,7 @@ static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, cons
             i += n;
         }
     }
-    if (!complete_all(&c))
+    if (c.tokens && !fold_found(&c))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory while tokenizing");
     cp_ctx->count = c.count;
     return NF_OK;
@@ -1505,7 +1680,7 @@ nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const c
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
     stemmer_slot *slot = stem ? slot_for(nz, lang) : NULL;
     struct sb_stemmer *stemmer = slot ? slot->stemmer : NULL;
-    tok_ctx c = {nz, 0, false, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, NULL, pool, text, true, 0, 0, {{0}}};
+    tok_ctx c = {nz, 0, false, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, NULL, pool, text, true, 0};
     return scan_tokens(&c, text, len, lang, err);
 }
 
@@ -1515,7 +1690,7 @@ nf_status nfi_tokenize_units(nfi_normalizer *nz, const char *text, size_t len, c
     *count = 0;
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, 0, false, NULL, &nz->plain, NULL, units, pool, text, true, 0, 0, {{0}}};
+    tok_ctx c = {nz, 0, false, NULL, &nz->plain, NULL, units, pool, text, true, 0};
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;
@@ -1527,7 +1702,7 @@ nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, con
     *count = 0;
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, 0, true, NULL, &nz->plain, NULL, NULL, NULL, text, true, 0, 0, {{0}}};
+    tok_ctx c = {nz, 0, true, NULL, &nz->plain, NULL, NULL, NULL, text, true, 0};
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;
