@@ -364,10 +364,11 @@ enum { INDEX_CHUNKS = 16, INDEX_CHUNK_SHIFT = 60 }; /* the chunk of a hash: its 
  * indexed, being unique or too common). A slot's place is the hash's
  * bits below the chunk's, so a document, whose features are sorted by
  * hash, walks each table front to back. The corpus has far fewer
- * distinct features than (feature, document) pairs (about 1 in 60 on the
- * 20 MB file), so the tables are small, where sorting every pair (the
- * index until this round) moved 16 bytes a pair several times and wrote
- * an 8-byte word per pair for the weigh pass. A chunk's table is filled
+ * distinct features than (feature, document) pairs (22,566 for 4.4
+ * million on the 20 MB file), so the tables are small (1 MB there),
+ * where sorting every pair (the index before) moved 16 bytes a pair
+ * several times and wrote an 8-byte word per pair for the weigh pass,
+ * in fresh pages the kernel zeroes. A chunk's table is filled
  * by one thread in document order and numbered in slot order: nothing
  * depends on the thread count. */
 typedef struct feature_slot {
@@ -551,8 +552,8 @@ static bool cross_all(doc_entry *d)
 }
 
 /* Document i's words into word (one per feature): from the index's
- * tables, found in the order they were filled, or from the summed
- * document frequencies of the distributed finish, where the languages
+ * tables (probed in hash order, each table front to back), or from the
+ * summed document frequencies of the distributed finish, where the languages
  * are unknown (a feature another document has may be shared) and no
  * postings are kept. */
 static void words_of(const weigh_ctx *c, size_t i, uint64_t *word)
