@@ -95,7 +95,9 @@ typedef struct doc_entry {
      * finish's scoring reads of the pair's other document (a feature's
      * kind is its hash's low two bits, as pivot.c makes it and the wire
      * reader checks). */
-    uint64_t *cross_hash;
+    uint64_t *cross_hash; /* NULL where cross_id holds the features */
+    uint32_t *cross_id;   /* in nf_links_finish: each one's number in the index (half the bytes a
+                             pair reads of a hash; its kind: nf_links.id_kind), else NULL */
     float *cross_w;
     void *cross_seq; /* 16-bit places where n_cross <= 65,536 (seq_narrow), else 32-bit */
     size_t n_cross, n_cross_seq;
@@ -115,6 +117,8 @@ struct nf_links {
     doc_entry *docs;
     size_t n, cap;
     nfi_scored_pair *scored; /* after finish: the candidate pairs, scored */
+    uint8_t *id_kind;        /* after finish: per feature number of the index, its kind | ID_ZERO */
+    size_t n_feature_ids;
     size_t n_scored;
     bool finished;
     bool released; /* nfi_links_release: pivots only */
@@ -166,9 +170,9 @@ static void free_finish_state(doc_entry *d)
     free(d->para_sets);
     free(d->para_offsets);
     free(d->post);
-    free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_hash), free(d->cross_id), free(d->cross_w), free(d->cross_seq);
     d->weights = NULL, d->para_sets = NULL, d->para_offsets = NULL, d->post = NULL;
-    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->cross_hash = NULL, d->cross_id = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     d->n_cross = d->n_cross_seq = 0;
 }
 
@@ -183,8 +187,8 @@ void nfi_links_release(nf_links *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free_finish_state(&l->docs[i]);
-    free(l->scored);
-    l->scored = NULL, l->n_scored = 0;
+    free(l->scored), free(l->id_kind);
+    l->scored = NULL, l->n_scored = 0, l->id_kind = NULL, l->n_feature_ids = 0;
     l->released = true;
 }
 
@@ -238,7 +242,7 @@ void nf_links_free(nf_links *l)
     for (size_t i = 0; i < l->n; i++)
         free_entry(&l->docs[i]);
     free(l->docs);
-    free(l->scored);
+    free(l->scored), free(l->id_kind);
     free(l);
 }
 
@@ -327,9 +331,9 @@ typedef struct postings {
 static void free_weighed(doc_entry *d)
 {
     free(d->weights), free(d->post);
-    free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_hash), free(d->cross_id), free(d->cross_w), free(d->cross_seq);
     d->weights = NULL, d->post = NULL, d->n_post = 0;
-    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->cross_hash = NULL, d->cross_id = NULL, d->cross_w = NULL, d->cross_seq = NULL;
 }
 
 /* words: post gets room for a word (8 bytes) per feature; else a
@@ -353,15 +357,17 @@ enum { TF_TABLE = 256 };
 #define FOUND_DF 0x7FFFFFFFu
 #define FOUND_ACROSS 0x80000000u
 enum { INDEX_CHUNKS = 16, INDEX_CHUNK_SHIFT = 60 }; /* the chunk of a hash: its top 4 bits */
+enum { ID_ZERO = 4 }; /* in nf_links.id_kind beside the kind: the feature's hash is 0 */
 
 /* The index: every distinct feature of the corpus in a table, one per
  * chunk (the features whose hashes share their top 4 bits), counted
  * document by document. A slot holds the feature's hash, its document
  * frequency with the across flag (documents of two known languages have
  * it: only then can a pair across languages share it), and while
- * counting the first known language met, then its postings list within
- * the chunk (key_base makes the numbers global; UINT32_MAX: not
- * indexed, being unique or too common). A slot's place is the hash's
+ * counting the first known language met, then the feature's number
+ * within the chunk (key_base makes the numbers global): the number of
+ * its postings list (empty unless it is indexed: neither unique nor too
+ * common) and what the cross arrays hold in place of its hash. A slot's place is the hash's
  * bits below the chunk's, so a document, whose features are sorted by
  * hash, walks each table front to back. The corpus has far fewer
  * distinct features than (feature, document) pairs (22,566 for 4.4
@@ -374,15 +380,14 @@ enum { INDEX_CHUNKS = 16, INDEX_CHUNK_SHIFT = 60 }; /* the chunk of a hash: its 
 typedef struct feature_slot {
     uint64_t hash;
     uint32_t df;  /* document frequency | FOUND_ACROSS; 0: an empty slot */
-    uint32_t aux; /* the first known language, then the postings list */
+    uint32_t aux; /* the first known language, then the feature's number */
 } feature_slot;
 
 typedef struct feature_table {
     feature_slot *slot;
     size_t n, mask;
     int bits;         /* log2 of the slots */
-    uint32_t *key_df; /* per postings list of the chunk, its length */
-    size_t n_keys;
+    uint32_t *key_df; /* per feature number of the chunk, its postings list's length */
 } feature_table;
 
 static size_t slot_of(uint64_t hash, int bits) { return (size_t)(hash << (64 - INDEX_CHUNK_SHIFT) >> (64 - bits)); }
@@ -439,8 +444,8 @@ typedef struct index_job {
 /* Chunk c's table: every document's features of the chunk counted (a
  * document's features of a chunk are one stretch of its sorted array,
  * which lies a few places from its share of the features: hashes are
- * uniform; a walk, where bisection would wait on ten misses), then the
- * indexed ones (neither unique nor too common) numbered in slot order. */
+ * uniform; a walk, where bisection would wait on ten misses), then
+ * numbered in slot order. */
 static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *err)
 {
     (void)worker;
@@ -470,13 +475,13 @@ static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *e
     }
     if (!(t->key_df = malloc((t->n + 1) * sizeof *t->key_df)))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t k = 0; k <= t->mask; k++) {
+    for (size_t k = 0, id = 0; k <= t->mask; k++) {
         feature_slot *s = &t->slot[k];
         uint32_t df = s->df & FOUND_DF;
-        bool indexed = df >= 2 && df <= j->max_df;
-        if (indexed)
-            t->key_df[t->n_keys] = df;
-        s->aux = indexed ? (uint32_t)t->n_keys++ : UINT32_MAX;
+        if (!df)
+            continue;
+        t->key_df[id] = df >= 2 && df <= j->max_df ? df : 0;
+        s->aux = (uint32_t)id++;
     }
     return NF_OK;
 }
@@ -485,6 +490,7 @@ typedef struct weigh_ctx {
     nf_links *l;
     size_t n_docs; /* the corpus's (the stage's, or every rank's: nfi_links_weigh) */
     const feature_table *table; /* the index's tables (INDEX_CHUNKS), or NULL: ... */
+    double max_df;              /* (indexed: a document frequency of 2 to max_df; 0 without tables) */
     const uint32_t *df;         /* ... else every feature's document frequency, document by document */
     const size_t *df_at;        /* ... each document's first in df */
     double *idf; /* n_docs + 1 */
@@ -526,13 +532,17 @@ static void seq_set(void *seq, bool narrow, size_t i, uint32_t place)
         ((uint32_t *)seq)[i] = place;
 }
 
-/* Allocates d's cross arrays for n features and m sequence elements. */
-static bool alloc_cross(doc_entry *d, size_t n, size_t m)
+/* Allocates d's cross arrays for n features (by number, else by hash)
+ * and m sequence elements. */
+static bool alloc_cross(doc_entry *d, size_t n, size_t m, bool numbers)
 {
-    d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
+    if (numbers)
+        d->cross_id = malloc((n + 1) * sizeof *d->cross_id);
+    else
+        d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
     d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
     d->cross_seq = malloc((m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
-    return d->cross_hash && d->cross_w && d->cross_seq;
+    return (d->cross_id || d->cross_hash) && d->cross_w && d->cross_seq;
 }
 
 /* Every feature of d in its cross arrays (where the document frequencies
@@ -540,7 +550,7 @@ static bool alloc_cross(doc_entry *d, size_t n, size_t m)
 static bool cross_all(doc_entry *d)
 {
     const nf_pivot *p = &d->pivot;
-    if (!alloc_cross(d, p->n_features, p->n_sequence))
+    if (!alloc_cross(d, p->n_features, p->n_sequence, false))
         return false;
     for (size_t j = 0; j < p->n_features; j++) {
         d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
@@ -562,7 +572,7 @@ static void words_of(const weigh_ctx *c, size_t i, uint64_t *word)
     if (!c->table) {
         for (size_t j = 0; j < p->n_features; j++) {
             uint32_t df = c->df[c->df_at[i] + j];
-            word[j] = (uint64_t)UINT32_MAX << 32 | (df & FOUND_DF) | (df >= 2 ? FOUND_ACROSS : 0);
+            word[j] = (uint64_t)UINT32_MAX << 32 | (df & FOUND_DF) | (df >= 2 ? FOUND_ACROSS : 0); /* no number */
         }
         return;
     }
@@ -581,9 +591,15 @@ static void words_of(const weigh_ctx *c, size_t i, uint64_t *word)
 
 /* A document's weights (kind weight x IDF x (1 + log count)) from its
  * words, its norms, postings (its indexed features: feature and list, 2
- * numbers each) and cross arrays: its features of the across flag, and
- * its sequence with only them (each one's place among them, from `at`).
- * Each array is made at its size, once the words are counted. */
+ * numbers each) and cross arrays: its features of the across flag (their
+ * numbers where the index gave them, else hashes), and its sequence with
+ * only them (each one's place among them, from `at`). Each array is made
+ * at its size, once the words are counted. */
+static bool indexed(const weigh_ctx *c, uint64_t word)
+{
+    uint32_t df = (uint32_t)word & FOUND_DF;
+    return df >= 2 && df <= c->max_df;
+}
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     const weigh_ctx *c = ctx;
@@ -598,12 +614,12 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
     for (size_t j = 0; j < p->n_features; j++) {
         at[j] = (uint32_t)n;
         n += (word[j] & FOUND_ACROSS) != 0;
-        q += word[j] >> 32 != UINT32_MAX;
+        q += indexed(c, word[j]);
     }
     free_weighed(d);
     d->weights = malloc((p->n_features + 1) * sizeof *d->weights);
     d->post = malloc((2 * q + 2) * sizeof *d->post); /* (room for the last unkept write) */
-    if (!d->weights || !d->post || !alloc_cross(d, n, p->n_sequence)) /* the sequence at most; shrunk below */
+    if (!d->weights || !d->post || !alloc_cross(d, n, p->n_sequence, c->table != NULL)) /* the sequence at most; shrunk below */
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
         seq_set(d->cross_seq, seq_narrow(n), m, at[p->sequence[k]]);
@@ -615,15 +631,19 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
     for (size_t j = 0; j < p->n_features; j++) {
         const nf_pivot_feature *pf = &p->features[j];
         uint64_t x = word[j];
-        uint32_t key = (uint32_t)(x >> 32);
-        d->post[2 * q] = (uint32_t)j, d->post[2 * q + 1] = key; /* kept where indexed: no branch */
-        q += key != UINT32_MAX;
+        uint32_t id = (uint32_t)(x >> 32);
+        d->post[2 * q] = (uint32_t)j, d->post[2 * q + 1] = id; /* kept where indexed: no branch */
+        q += indexed(c, x);
         double idf = c->idf[x & FOUND_DF];
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
         double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
         sum += w * w;
         kind_sum[pf->kind & 3] += w * w;
-        d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j]; /* kept where across: no branch on it */
+        if (d->cross_id) /* (the same for all documents) */
+            d->cross_id[n] = id;
+        else
+            d->cross_hash[n] = pf->hash;
+        d->cross_w[n] = d->weights[j]; /* kept where across: no branch on it */
         n += (x & FOUND_ACROSS) != 0;
     }
     d->n_post = q;
@@ -687,9 +707,10 @@ static void group_by_language(struct posting *h, size_t n)
     }
 }
 
-/* The postings of the indexed features, list by list, each in document
- * order (documents are read in order, each appending to the lists of its
- * indexed features), then grouped by language. */
+/* The postings, a list per feature number (empty unless the feature is
+ * indexed), each in document order (documents are read in order, each
+ * appending to the lists of its indexed features), then grouped by
+ * language. */
 static nf_status make_postings(const nf_links *l, postings *p, const index_job *j, const size_t *key_base,
                                nf_error *err)
 {
@@ -700,7 +721,7 @@ static nf_status make_postings(const nf_links *l, postings *p, const index_job *
     size_t total = 0; /* offsets[key + 1]: the list's start, then (filling moves it) its end */
     p->offsets[0] = 0;
     for (int c = 0; c < INDEX_CHUNKS; c++)
-        for (size_t k = 0; k < j->table[c].n_keys; k++) {
+        for (size_t k = 0; k < j->table[c].n; k++) {
             p->offsets[key_base[c] + k + 1] = total;
             total += j->table[c].key_df[k];
         }
@@ -731,13 +752,22 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
         j->l = l, j->max_df = nfi_links_max_df(l->n);
         st = nfi_parallel_for(INDEX_CHUNKS, NULL, 0, threads, index_chunk_task, j, err);
     }
-    for (int c = 0; j && c < INDEX_CHUNKS; c++) {
-        key_base[c + 1] = key_base[c] + j->table[c].n_keys;
+    for (int c = 0; j && c < INDEX_CHUNKS; c++)
+        key_base[c + 1] = key_base[c] + j->table[c].n;
+    free(l->id_kind); /* an earlier finish's */
+    l->n_feature_ids = key_base[INDEX_CHUNKS];
+    if (!(l->id_kind = malloc(l->n_feature_ids + 1)) && st == NF_OK)
+        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int c = 0; st == NF_OK && c < INDEX_CHUNKS; c++) {
         const feature_table *t = &j->table[c];
-        for (size_t k = 0; st == NF_OK && k <= t->mask; k++) /* each list's number made global */
-            t->slot[k].aux += t->slot[k].aux != UINT32_MAX ? (uint32_t)key_base[c] : 0;
+        for (size_t k = 0; k <= t->mask; k++) { /* each number made global, its kind noted */
+            feature_slot *f = &t->slot[k];
+            f->aux += f->df ? (uint32_t)key_base[c] : 0;
+            if (f->df)
+                l->id_kind[f->aux] = (uint8_t)((f->hash & 3) | (f->hash ? 0 : ID_ZERO));
+        }
     }
-    weigh_ctx wc = {.l = l, .n_docs = l->n, .table = j ? j->table : NULL};
+    weigh_ctx wc = {.l = l, .n_docs = l->n, .table = j ? j->table : NULL, .max_df = j ? j->max_df : 0};
     if (st == NF_OK)
         st = weigh_all(&wc, err);
     for (int c = 0; j && c < INDEX_CHUNKS; c++)
@@ -918,6 +948,10 @@ typedef struct pair_scratch {
     size_t table_mask;             /* its slots - 1 */
     uint32_t *table;               /* feature index per slot, UINT32_MAX: empty */
     uint64_t filter[MATCH_FILTER_BITS / 64];
+    uint64_t *id_bits;             /* lists of feature numbers: the table's document's, a bit each ... */
+    uint32_t *id_place;            /* ... and each one's place in its list (valid where its bit is set) */
+    const uint32_t *bits_of;       /* the list whose bits are set (cleared by it), n_bits_of numbers */
+    size_t n_bits_of;
     uint32_t sa[MAX_SHARED], sb[MAX_SHARED];
 } pair_scratch;
 
@@ -940,7 +974,9 @@ static size_t filter_bit(uint64_t hash) { return (size_t)(hash >> (64 - MATCH_FI
  * out features no pair across languages can share; nf_links_explain, for
  * any pair, every feature. */
 typedef struct feature_list {
-    const uint64_t *hash;
+    const uint64_t *hash;    /* NULL where ... */
+    const uint32_t *id;      /* ... the features are the index's numbers */
+    const uint8_t *id_kind;  /* (then each number's kind and ID_ZERO) */
     const float *w;
     size_t n;
     const void *seq;
@@ -948,10 +984,10 @@ typedef struct feature_list {
     bool seq16; /* seq holds 16-bit places, else 32-bit */
 } feature_list;
 
-static feature_list cross_list(const doc_entry *d)
+static feature_list cross_list(const nf_links *l, const doc_entry *d)
 {
-    return (feature_list){d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq,
-                          seq_narrow(d->n_cross)};
+    return (feature_list){d->cross_hash, d->cross_id, l->id_kind, d->cross_w, d->n_cross, d->cross_seq,
+                          d->n_cross_seq, seq_narrow(d->n_cross)};
 }
 
 /* Makes the scratch's table hold the features of list fa, document ia's. */
@@ -995,6 +1031,42 @@ static size_t match_filter(pair_scratch *s, const uint64_t *hb, size_t n)
     return m;
 }
 
+/* The same for lists of feature numbers (the finish's cross arrays): the
+ * table's document's numbers are bits of an exact filter and their
+ * places are read by number, so nothing is probed; 4 bytes of b are read
+ * a feature where a hash is 8. The bits of the last such document are
+ * cleared by its list. */
+static void match_ids_for(size_t ia, const feature_list *fa, pair_scratch *s)
+{
+    if (s->table_of == ia)
+        return;
+    s->table_of = ia;
+    for (size_t i = 0; i < s->n_bits_of; i++)
+        s->id_bits[s->bits_of[i] / 64] = 0;
+    for (size_t i = 0; i < fa->n; i++) {
+        uint32_t id = fa->id[i];
+        s->id_bits[id / 64] |= 1ULL << (id % 64);
+        s->id_place[id] = (uint32_t)i;
+    }
+    s->bits_of = fa->id, s->n_bits_of = fa->n;
+}
+
+static size_t match_filter_ids(pair_scratch *s, const uint32_t *ib, size_t n)
+{
+    size_t m = 0, j = 0;
+    const uint64_t *f = s->id_bits;
+    for (; j + 4 <= n; j += 4) { /* four a step, as match_filter */
+        uint32_t f0 = ib[j], f1 = ib[j + 1], f2 = ib[j + 2], f3 = ib[j + 3];
+        s->passed[m] = (uint32_t)j, m += f[f0 / 64] >> (f0 % 64) & 1;
+        s->passed[m] = (uint32_t)j + 1, m += f[f1 / 64] >> (f1 % 64) & 1;
+        s->passed[m] = (uint32_t)j + 2, m += f[f2 / 64] >> (f2 % 64) & 1;
+        s->passed[m] = (uint32_t)j + 3, m += f[f3 / 64] >> (f3 % 64) & 1;
+    }
+    for (; j < n; j++)
+        s->passed[m] = (uint32_t)j, m += f[ib[j] / 64] >> (ib[j] % 64) & 1;
+    return m;
+}
+
 /* The position of hash (it passed the filter) in the table's list ha, or
  * UINT32_MAX. */
 static uint32_t match_find(const pair_scratch *s, const uint64_t *ha, uint64_t h)
@@ -1008,11 +1080,15 @@ static uint32_t match_find(const pair_scratch *s, const uint64_t *ha, uint64_t h
 
 static void pair_scratch_free(pair_scratch *s);
 
-static pair_scratch *pair_scratch_new(size_t cap)
+/* A pair scratch for documents of up to cap features, and lists of up
+ * to n_ids feature numbers (0: lists of hashes only). */
+static pair_scratch *pair_scratch_new(size_t cap, size_t n_ids)
 {
     pair_scratch *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    s->id_bits = calloc(n_ids / 64 + 1, sizeof *s->id_bits);
+    s->id_place = malloc((n_ids + 1) * sizeof *s->id_place);
     s->cap = cap;
     s->table_of = SIZE_MAX;
     s->table = malloc(table_slots(cap) * sizeof *s->table);
@@ -1023,7 +1099,7 @@ static pair_scratch *pair_scratch_new(size_t cap)
     s->passed = malloc((cap + 1) * sizeof *s->passed);
     s->single = malloc((cap + 1) * sizeof *s->single);
     if (!s->id_of || !s->shared_a || !s->shared_b || !s->masks || !s->single || !s->table ||
-        !s->passed) {
+        !s->passed || !s->id_bits || !s->id_place) {
         pair_scratch_free(s);
         return NULL;
     }
@@ -1035,7 +1111,7 @@ static void pair_scratch_free(pair_scratch *s)
     if (!s)
         return;
     free(s->id_of), free(s->shared_a), free(s->shared_b), free(s->masks), free(s->single), free(s->table);
-    free(s->passed);
+    free(s->passed), free(s->id_bits), free(s->id_place);
     free(s);
 }
 
@@ -1197,21 +1273,30 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
     double dot = 0, kind_dot[4] = {0};
     size_t shared = 0, n_ids = 0;
-    match_table_for(ia, la, s);
-    size_t n_passed = match_filter(s, lb->hash, lb->n);
+    bool by_id = la->id && lb->id;
+    if (by_id)
+        match_ids_for(ia, la, s);
+    else
+        match_table_for(ia, la, s);
+    size_t n_passed = by_id ? match_filter_ids(s, lb->id, lb->n) : match_filter(s, lb->hash, lb->n);
     for (size_t n = 0; n < n_passed; n++) { /* b's features in hash order, as a merge would meet them */
-        uint32_t j = s->passed[n];
-        uint64_t h = lb->hash[j];
-        uint32_t k = match_find(s, la->hash, h);
-        if (k == UINT32_MAX)
-            continue;
-        uint32_t kind = (uint32_t)(h & 3); /* the kind rides in the hash (pivot.c) */
+        uint32_t j = s->passed[n], k, kind;
+        bool nonzero;
+        if (by_id) { /* (the same branch for every pair of a finish) */
+            uint32_t id = lb->id[j], kk = lb->id_kind[id];
+            k = s->id_place[id], kind = kk & 3, nonzero = !(kk & ID_ZERO);
+        } else {
+            uint64_t h = lb->hash[j];
+            if ((k = match_find(s, la->hash, h)) == UINT32_MAX)
+                continue;
+            kind = (uint32_t)(h & 3), nonzero = h != 0; /* the kind rides in the hash (pivot.c) */
+        }
         double w = (double)la->w[k] * lb->w[j];
         dot += w;
         kind_dot[kind] += w;
         if (kind != NF_PIVOT_DATE) {
             shared++;
-            if (h) { /* numbered for order agreement (the feature's hash, in both) */
+            if (nonzero) { /* numbered for order agreement (the feature's hash, in both) */
                 s->shared_a[n_ids] = k, s->shared_b[n_ids++] = j;
             }
         }
@@ -1246,7 +1331,7 @@ static void every_feature(const doc_entry *d, uint64_t *hash, feature_list *out)
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
         hash[j] = p->features[j].hash;
-    *out = (feature_list){hash, d->weights, p->n_features, p->sequence, p->n_sequence, false};
+    *out = (feature_list){hash, NULL, NULL, d->weights, p->n_features, p->sequence, p->n_sequence, false};
 }
 
 /* The room nf_links_explain scores a pair in, over every feature: a
@@ -1281,7 +1366,7 @@ static bool agree_room(nfi_agree_scratch *s, size_t n)
     if (n <= s->cap && s->pair)
         return true;
     agree_release(s);
-    s->pair = pair_scratch_new(n);
+    s->pair = pair_scratch_new(n, 0);
     for (int k = 0; k < 2; k++)
         s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]);
     s->cap = n;
@@ -1449,7 +1534,10 @@ static void prefetch_lines(const void *p, size_t bytes)
 }
 static void prefetch_entry(const doc_entry *d)
 {
-    prefetch_lines(d->cross_hash, d->n_cross * sizeof *d->cross_hash);
+    if (d->cross_id)
+        prefetch_lines(d->cross_id, d->n_cross * sizeof *d->cross_id);
+    else
+        prefetch_lines(d->cross_hash, d->n_cross * sizeof *d->cross_hash);
     prefetch_lines(d->cross_w, d->n_cross * sizeof *d->cross_w);
     prefetch_lines(d->cross_seq, d->n_cross_seq * (seq_narrow(d->n_cross) ? sizeof(uint16_t) : sizeof(uint32_t)));
 }
@@ -1467,7 +1555,7 @@ static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
     uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
     if (i + PREFETCH_AHEAD < c->n)
         prefetch_entry(&c->l->docs[(uint32_t)c->pairs[i + PREFETCH_AHEAD]]);
-    feature_list la = cross_list(&c->l->docs[a]), lb = cross_list(&c->l->docs[b]);
+    feature_list la = cross_list(c->l, &c->l->docs[a]), lb = cross_list(c->l, &c->l->docs[b]);
     score_pair(c->l, a, b, &la, &lb, &e, *(pair_scratch **)worker, true);
     c->out[i] = (scored_pair){a, b, e.score, e.logit, false};
     return NF_OK;
@@ -1598,7 +1686,7 @@ static nf_status score_pairs(const nf_links *l, score_ctx *c, size_t n, nf_error
     pair_scratch **scratch = calloc((size_t)threads, sizeof *scratch);
     nf_status st = scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int t = 0; st == NF_OK && t < threads; t++)
-        if (!(scratch[t] = pair_scratch_new(cap)))
+        if (!(scratch[t] = pair_scratch_new(cap, l->id_kind ? l->n_feature_ids : 0)))
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
         st = nfi_parallel_for(n, scratch, sizeof *scratch, threads, score_task, c, err);
