@@ -85,8 +85,7 @@ typedef struct doc_entry {
     /* After the weigh pass, the features in finish's index, in feature
      * order, n_post pairs (feature, postings list) back to back: what the
      * candidate search reads (a quarter of the features or less, where a
-     * number per feature took 4 bytes each). Before it, the index's words
-     * (8 bytes a feature: word_at). */
+     * number per feature took 4 bytes each). */
     uint32_t *post;
     size_t n_post;
     /* The features a pair across languages can share: those that some
@@ -96,7 +95,9 @@ typedef struct doc_entry {
      * finish's scoring reads of the pair's other document (a feature's
      * kind is its hash's low two bits, as pivot.c makes it and the wire
      * reader checks). */
-    uint64_t *cross_hash;
+    uint64_t *cross_hash; /* NULL where cross_id holds the features */
+    uint32_t *cross_id;   /* in nf_links_finish: each one's number in the index (half the bytes a
+                             pair reads of a hash; its kind: nf_links.id_kind), else NULL */
     float *cross_w;
     void *cross_seq; /* 16-bit places where n_cross <= 65,536 (seq_narrow), else 32-bit */
     size_t n_cross, n_cross_seq;
@@ -116,6 +117,8 @@ struct nf_links {
     doc_entry *docs;
     size_t n, cap;
     nfi_scored_pair *scored; /* after finish: the candidate pairs, scored */
+    uint8_t *id_kind;        /* after finish: per feature number of the index, its kind | ID_ZERO */
+    size_t n_feature_ids;
     size_t n_scored;
     bool finished;
     bool released; /* nfi_links_release: pivots only */
@@ -167,9 +170,9 @@ static void free_finish_state(doc_entry *d)
     free(d->para_sets);
     free(d->para_offsets);
     free(d->post);
-    free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_hash), free(d->cross_id), free(d->cross_w), free(d->cross_seq);
     d->weights = NULL, d->para_sets = NULL, d->para_offsets = NULL, d->post = NULL;
-    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->cross_hash = NULL, d->cross_id = NULL, d->cross_w = NULL, d->cross_seq = NULL;
     d->n_cross = d->n_cross_seq = 0;
 }
 
@@ -184,8 +187,8 @@ void nfi_links_release(nf_links *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free_finish_state(&l->docs[i]);
-    free(l->scored);
-    l->scored = NULL, l->n_scored = 0;
+    free(l->scored), free(l->id_kind);
+    l->scored = NULL, l->n_scored = 0, l->id_kind = NULL, l->n_feature_ids = 0;
     l->released = true;
 }
 
@@ -239,7 +242,7 @@ void nf_links_free(nf_links *l)
     for (size_t i = 0; i < l->n; i++)
         free_entry(&l->docs[i]);
     free(l->docs);
-    free(l->scored);
+    free(l->scored), free(l->id_kind);
     free(l);
 }
 
@@ -324,25 +327,23 @@ typedef struct postings {
     size_t n_keys;
 } postings;
 
-/* words: post gets room for a word (8 bytes) per feature, where the index
- * writes each feature's word (FOUND_*) and the weigh pass narrows it in
- * place to the feature's postings list; else a postings number each. */
-static nf_status alloc_doc_arrays(doc_entry *d, bool words)
+/* Frees what an earlier finish weighed (live folds finish again). */
+static void free_weighed(doc_entry *d)
 {
-    free(d->weights), free(d->post); /* an earlier finish's */
-    free(d->cross_hash), free(d->cross_w), free(d->cross_seq);
-    d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
-    d->post = malloc((d->pivot.n_features + 1) * (words ? sizeof(uint64_t) : sizeof *d->post));
-    d->n_post = 0;
-    d->cross_hash = NULL, d->cross_w = NULL, d->cross_seq = NULL; /* at their size, later */
-    return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
+    free(d->weights), free(d->post);
+    free(d->cross_hash), free(d->cross_id), free(d->cross_w), free(d->cross_seq);
+    d->weights = NULL, d->post = NULL, d->n_post = 0;
+    d->cross_hash = NULL, d->cross_id = NULL, d->cross_w = NULL, d->cross_seq = NULL;
 }
 
-static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
+/* words: post gets room for a word (8 bytes) per feature; else a
+ * postings number each (the distributed scoring's fetched entries). */
+static nf_status alloc_doc_arrays(doc_entry *d, bool words)
 {
-    (void)worker;
-    nf_links *l = ctx;
-    return alloc_doc_arrays(&l->docs[i], true) == NF_OK ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    free_weighed(d);
+    d->weights = malloc((d->pivot.n_features + 1) * sizeof *d->weights);
+    d->post = malloc((d->pivot.n_features + 1) * (words ? sizeof(uint64_t) : sizeof *d->post));
+    return d->weights && d->post ? NF_OK : NF_ERR_NOMEM;
 }
 
 /* The two logarithms of a weight, tabled: a feature's IDF by its document
@@ -350,30 +351,157 @@ static nf_status prepare_task(void *ctx, void *worker, size_t i, nf_error *err)
  * expression a feature would compute (the same doubles), once per value
  * rather than once per feature. */
 enum { TF_TABLE = 256 };
-/* A feature's word in index_features: its document frequency, whether
- * documents of two languages have it, and its postings list (or
- * UINT32_MAX) above, numbered within its chunk of the index (key_base). It
- * sits in the document's post array, 8 bytes a feature, until weigh_task
- * reads it (word_at). */
+/* A feature's word, as the weigh pass reads it: its document frequency,
+ * whether documents of two languages have it, and its postings list (or
+ * UINT32_MAX) above. */
 #define FOUND_DF 0x7FFFFFFFu
 #define FOUND_ACROSS 0x80000000u
 enum { INDEX_CHUNKS = 16, INDEX_CHUNK_SHIFT = 60 }; /* the chunk of a hash: its top 4 bits */
+enum { ID_ZERO = 4 }; /* in nf_links.id_kind beside the kind: the feature's hash is 0 */
 
-static uint64_t word_at(const uint32_t *post, size_t j)
+/* The index: every distinct feature of the corpus in a table, one per
+ * chunk (the features whose hashes share their top 4 bits), counted
+ * document by document. A slot holds the feature's hash, its document
+ * frequency with the across flag (documents of two known languages have
+ * it: only then can a pair across languages share it), and while
+ * counting the first known language met, then the feature's number
+ * within the chunk (key_base makes the numbers global): the number of
+ * its postings list (empty unless it is indexed: neither unique nor too
+ * common) and what the cross arrays hold in place of its hash. A slot's place is the hash's
+ * bits below the chunk's, so a document, whose features are sorted by
+ * hash, walks each table front to back. The corpus has far fewer
+ * distinct features than (feature, document) pairs (22,566 for 4.4
+ * million on the 20 MB file), so the tables are small (1 MB there),
+ * where sorting every pair (the index before) moved 16 bytes a pair
+ * several times and wrote an 8-byte word per pair for the weigh pass,
+ * in fresh pages the kernel zeroes. A chunk's table is filled
+ * by one thread in document order and numbered in slot order: nothing
+ * depends on the thread count. */
+typedef struct feature_slot {
+    uint64_t hash;
+    uint32_t df;  /* document frequency | FOUND_ACROSS; 0: an empty slot */
+    uint32_t aux; /* the first known language, then the feature's number */
+} feature_slot;
+
+typedef struct feature_table {
+    feature_slot *slot;
+    size_t n, mask;
+    int bits;         /* log2 of the slots */
+    uint32_t *key_df; /* per feature number of the chunk, its postings list's length */
+} feature_table;
+
+static size_t slot_of(uint64_t hash, int bits) { return (size_t)(hash << (64 - INDEX_CHUNK_SHIFT) >> (64 - bits)); }
+
+/* The table's slot of hash: its own, or the empty one where it goes. */
+static feature_slot *table_probe(const feature_table *t, uint64_t hash)
 {
-    uint64_t w;
-    memcpy(&w, (const char *)post + j * sizeof w, sizeof w);
-    return w;
+    size_t k = slot_of(hash, t->bits);
+    while (t->slot[k].hash != hash && t->slot[k].df) /* (an empty slot's hash is 0: stops there too) */
+        k = (k + 1) & t->mask;
+    return &t->slot[k];
 }
-static void set_word(uint32_t *post, size_t j, uint64_t w) { memcpy((char *)post + j * sizeof w, &w, sizeof w); }
+
+/* A table of 2^bits empty slots, or one twice as large holding t's
+ * features (at most half full). */
+static bool table_resize(feature_table *t, int bits)
+{
+    feature_slot *old = t->slot;
+    size_t old_n = old ? t->mask + 1 : 0;
+    t->slot = calloc((size_t)1 << bits, sizeof *t->slot);
+    if (!t->slot) {
+        t->slot = old;
+        return false;
+    }
+    t->bits = bits, t->mask = ((size_t)1 << bits) - 1;
+    for (size_t k = 0; k < old_n; k++)
+        if (old[k].df)
+            *table_probe(t, old[k].hash) = old[k];
+    free(old);
+    return true;
+}
+
+/* One more document (of language lang) has the feature hash; the table
+ * has room for it. */
+static void table_count(feature_table *t, uint64_t hash, uint32_t lang)
+{
+    feature_slot *s = table_probe(t, hash);
+    if (!s->df) {
+        *s = (feature_slot){hash, 1, lang};
+        t->n++;
+        return;
+    }
+    uint32_t first = s->aux, differ = (lang != 0) & (first != 0) & (lang != first);
+    s->df = (s->df + 1) | differ << 31; /* FOUND_ACROSS */
+    s->aux = first ? first : lang;
+}
+
+typedef struct index_job {
+    const nf_links *l;
+    double max_df;
+    feature_table table[INDEX_CHUNKS];
+} index_job;
+
+/* Chunk c's table: every document's features of the chunk counted (a
+ * document's features of a chunk are one stretch of its sorted array,
+ * which lies a few places from its share of the features: hashes are
+ * uniform; a walk, where bisection would wait on ten misses), then
+ * numbered in slot order. */
+static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *err)
+{
+    (void)worker;
+    index_job *j = ctx;
+    const nf_links *l = j->l;
+    feature_table *t = &j->table[c];
+    if (!table_resize(t, 10))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    uint64_t lo = (uint64_t)c << INDEX_CHUNK_SHIFT;
+    for (size_t i = 0; i < l->n; i++) {
+        const nf_pivot *p = &l->docs[i].pivot;
+        const nf_pivot_feature *f = p->features;
+        size_t at = p->n_features * c / INDEX_CHUNKS, end = p->n_features;
+        uint32_t lang = l->docs[i].lang_id;
+        while (at > 0 && f[at - 1].hash >= lo)
+            at--;
+        while (at < end && f[at].hash < lo)
+            at++;
+        size_t stop = at;
+        while (stop < end && f[stop].hash >> INDEX_CHUNK_SHIFT == c)
+            stop++;
+        while (2 * (t->n + stop - at) > t->mask + 1) /* at most half full */
+            if (!table_resize(t, t->bits + 1))
+                return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        for (; at < stop; at++)
+            table_count(t, f[at].hash, lang);
+    }
+    if (!(t->key_df = malloc((t->n + 1) * sizeof *t->key_df)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t k = 0, id = 0; k <= t->mask; k++) {
+        feature_slot *s = &t->slot[k];
+        uint32_t df = s->df & FOUND_DF;
+        if (!df)
+            continue;
+        t->key_df[id] = df >= 2 && df <= j->max_df ? df : 0;
+        s->aux = (uint32_t)id++;
+    }
+    return NF_OK;
+}
 
 typedef struct weigh_ctx {
     nf_links *l;
     size_t n_docs; /* the corpus's (the stage's, or every rank's: nfi_links_weigh) */
-    const size_t *key_base; /* per chunk of the index, its first key's number (all 0: no keys) */
+    const feature_table *table; /* the index's tables (INDEX_CHUNKS), or NULL: ... */
+    double max_df;              /* (indexed: a document frequency of 2 to max_df; 0 without tables) */
+    const uint32_t *df;         /* ... else every feature's document frequency, document by document */
+    const size_t *df_at;        /* ... each document's first in df */
     double *idf; /* n_docs + 1 */
     double tf[TF_TABLE];
 } weigh_ctx;
+
+/* A thread's room for one document's words and cross places. */
+typedef struct weigh_scratch {
+    uint64_t *word;
+    uint32_t *at;
+} weigh_scratch;
 
 static double idf_of(size_t n_docs, float df) { return 1.0 + log((double)(n_docs + 1) / (double)(df + 1)); }
 static double tf_of(uint32_t count) { return 1.0 + log((double)count); }
@@ -404,13 +532,17 @@ static void seq_set(void *seq, bool narrow, size_t i, uint32_t place)
         ((uint32_t *)seq)[i] = place;
 }
 
-/* Allocates d's cross arrays for n features and m sequence elements. */
-static bool alloc_cross(doc_entry *d, size_t n, size_t m)
+/* Allocates d's cross arrays for n features (by number, else by hash)
+ * and m sequence elements. */
+static bool alloc_cross(doc_entry *d, size_t n, size_t m, bool numbers)
 {
-    d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
+    if (numbers)
+        d->cross_id = malloc((n + 1) * sizeof *d->cross_id);
+    else
+        d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
     d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
     d->cross_seq = malloc((m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
-    return d->cross_hash && d->cross_w && d->cross_seq;
+    return (d->cross_id || d->cross_hash) && d->cross_w && d->cross_seq;
 }
 
 /* Every feature of d in its cross arrays (where the document frequencies
@@ -418,7 +550,7 @@ static bool alloc_cross(doc_entry *d, size_t n, size_t m)
 static bool cross_all(doc_entry *d)
 {
     const nf_pivot *p = &d->pivot;
-    if (!alloc_cross(d, p->n_features, p->n_sequence))
+    if (!alloc_cross(d, p->n_features, p->n_sequence, false))
         return false;
     for (size_t j = 0; j < p->n_features; j++) {
         d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
@@ -429,58 +561,91 @@ static bool cross_all(doc_entry *d)
     return true;
 }
 
-/* A document's weights (kind weight x IDF x (1 + log count)) from the
- * document frequencies in its words (in post), its norms, postings and
- * cross arrays: its features of the across flag, and its sequence with
- * only them (each one's place among them, from `at`). Word j is read
- * before the indexed features' pairs overwrite its bytes (pair q sits in
- * the bytes of word q <= j); the array then shrinks to the pairs, and
- * gives back the rest. */
+/* Document i's words into word (one per feature): from the index's
+ * tables (probed in hash order, each table front to back), or from the
+ * summed document frequencies of the distributed finish, where the languages
+ * are unknown (a feature another document has may be shared) and no
+ * postings are kept. */
+static void words_of(const weigh_ctx *c, size_t i, uint64_t *word)
+{
+    const nf_pivot *p = &c->l->docs[i].pivot;
+    if (!c->table) {
+        for (size_t j = 0; j < p->n_features; j++) {
+            uint32_t df = c->df[c->df_at[i] + j];
+            word[j] = (uint64_t)UINT32_MAX << 32 | (df & FOUND_DF) | (df >= 2 ? FOUND_ACROSS : 0); /* no number */
+        }
+        return;
+    }
+    enum { AHEAD = 8 }; /* a document's slots lie ~100 apart: fetched ahead, the misses overlap */
+    for (size_t j = 0; j < p->n_features; j++) {
+        uint64_t h = p->features[j].hash;
+        if (j + AHEAD < p->n_features) {
+            uint64_t g = p->features[j + AHEAD].hash;
+            const feature_table *t = &c->table[(size_t)(g >> INDEX_CHUNK_SHIFT)];
+            __builtin_prefetch(&t->slot[slot_of(g, t->bits)]);
+        }
+        const feature_slot *s = table_probe(&c->table[(size_t)(h >> INDEX_CHUNK_SHIFT)], h);
+        word[j] = (uint64_t)s->aux << 32 | s->df;
+    }
+}
+
+/* A document's weights (kind weight x IDF x (1 + log count)) from its
+ * words, its norms, postings (its indexed features: feature and list, 2
+ * numbers each) and cross arrays: its features of the across flag (their
+ * numbers where the index gave them, else hashes), and its sequence with
+ * only them (each one's place among them, from `at`). Each array is made
+ * at its size, once the words are counted. */
+static bool indexed(const weigh_ctx *c, uint64_t word)
+{
+    uint32_t df = (uint32_t)word & FOUND_DF;
+    return df >= 2 && df <= c->max_df;
+}
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
-    (void)worker;
     const weigh_ctx *c = ctx;
+    weigh_scratch *s = worker;
     doc_entry *d = &c->l->docs[i];
     const nf_pivot *p = &d->pivot;
     double sum = 0, kind_sum[4] = {0};
-    size_t n = 0, m = 0;
-    uint32_t *at = malloc((p->n_features + 1) * sizeof *at); /* per feature, its place in the cross arrays */
-    if (!at)
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    size_t n = 0, m = 0, q = 0;
+    uint64_t *word = s->word;
+    uint32_t *at = s->at; /* per feature, its place in the cross arrays */
+    words_of(c, i, word);
     for (size_t j = 0; j < p->n_features; j++) {
         at[j] = (uint32_t)n;
-        n += (word_at(d->post, j) & FOUND_ACROSS) != 0;
+        n += (word[j] & FOUND_ACROSS) != 0;
+        q += indexed(c, word[j]);
     }
-    if (!alloc_cross(d, n, p->n_sequence)) { /* the sequence at most; shrunk below */
-        free(at);
+    free_weighed(d);
+    d->weights = malloc((p->n_features + 1) * sizeof *d->weights);
+    d->post = malloc((2 * q + 2) * sizeof *d->post); /* (room for the last unkept write) */
+    if (!d->weights || !d->post || !alloc_cross(d, n, p->n_sequence, c->table != NULL)) /* the sequence at most; shrunk below */
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    }
     for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
         seq_set(d->cross_seq, seq_narrow(n), m, at[p->sequence[k]]);
-        m += (word_at(d->post, p->sequence[k]) & FOUND_ACROSS) != 0;
+        m += (word[p->sequence[k]] & FOUND_ACROSS) != 0;
     }
     void *seq = realloc(d->cross_seq, (m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
     d->cross_seq = seq ? seq : d->cross_seq;
-    n = 0;
-    size_t q = 0;
+    n = 0, q = 0;
     for (size_t j = 0; j < p->n_features; j++) {
         const nf_pivot_feature *pf = &p->features[j];
-        uint64_t x = word_at(d->post, j);
-        uint32_t key = (uint32_t)(x >> 32);
-        uint32_t base = (uint32_t)c->key_base[pf->hash >> INDEX_CHUNK_SHIFT]; /* read always: no branch */
-        d->post[2 * q] = (uint32_t)j, d->post[2 * q + 1] = key + base; /* kept where indexed: no branch */
-        q += key != UINT32_MAX;
+        uint64_t x = word[j];
+        uint32_t id = (uint32_t)(x >> 32);
+        d->post[2 * q] = (uint32_t)j, d->post[2 * q + 1] = id; /* kept where indexed: no branch */
+        q += indexed(c, x);
         double idf = c->idf[x & FOUND_DF];
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
         double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
         sum += w * w;
         kind_sum[pf->kind & 3] += w * w;
-        d->cross_hash[n] = pf->hash, d->cross_w[n] = d->weights[j]; /* kept where across: no branch on it */
+        if (d->cross_id) /* (the same for all documents) */
+            d->cross_id[n] = id;
+        else
+            d->cross_hash[n] = pf->hash;
+        d->cross_w[n] = d->weights[j]; /* kept where across: no branch on it */
         n += (x & FOUND_ACROSS) != 0;
     }
-    free(at);
-    uint32_t *fit = realloc(d->post, (2 * q + 1) * sizeof *d->post);
-    d->post = fit ? fit : d->post;
     d->n_post = q;
     d->n_cross = n, d->n_cross_seq = m;
     d->norm = sqrt(sum);
@@ -489,62 +654,28 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
     return NF_OK;
 }
 
-/* Sorts one bucket of the index (its keys share the top byte) by key,
- * stably: one counting pass on the next bits (a slot per 2 to 4 pairs:
- * with a slot per pair, passing over the slots cost more than the sorts
- * they spared) into tmp, then an insertion sort within each slot, where
- * well-mixed hashes leave a few pairs; a crowded slot (a feature of
- * many documents, many equal keys) gets the stable radix sort. Eight LSD
- * passes cost several times more. Returns where the sorted pairs are (v or
- * tmp); start: 2^16 + 1 counters of scratch. */
-enum { SLOT_SORT_MAX = 32 };
-/* Whether the n pairs share one key: a stable sort would leave them as
- * they are (and the radix sort would still make its eight counting
- * passes). */
-static bool same_keys(const nfi_kv *v, size_t n)
+/* Runs weigh_task over the stage's documents, each thread with room for
+ * the largest document's features. */
+static nf_status weigh_all(weigh_ctx *c, nf_error *err)
 {
-    for (size_t i = 1; i < n; i++)
-        if (v[i].key != v[0].key)
-            return false; /* (at once, for a whole bucket) */
-    return true;
-}
-static nfi_kv *sort_bucket(nfi_kv *v, size_t n, nfi_kv *tmp, uint32_t *start)
-{
-    int bits = 8;
-    while (bits < 16 && ((size_t)4 << bits) < n)
-        bits++;
-    if (same_keys(v, n))
-        return v; /* already in order */
-    if (n <= SLOT_SORT_MAX) {
-        nfi_kv_sort_by_key_stable(v, n);
-        return v;
-    }
-    int shift = 56 - bits;
-    uint64_t mask = ((uint64_t)1 << bits) - 1;
-    memset(start, 0, (mask + 2) * sizeof *start);
-    for (size_t i = 0; i < n; i++)
-        start[(v[i].key >> shift & mask) + 1]++;
-    for (size_t s = 0; s < mask + 1; s++)
-        start[s + 1] += start[s];
-    for (size_t i = 0; i < n; i++) /* stable: each slot's pairs in their order */
-        tmp[start[v[i].key >> shift & mask]++] = v[i];
-    for (size_t s = 0, from = 0; s <= mask; from = start[s++]) { /* start[s]: now the end of slot s */
-        nfi_kv *slot = tmp + from;
-        size_t len = start[s] - from;
-        if (len > SLOT_SORT_MAX) {
-            if (!same_keys(slot, len)) /* a feature of many documents: its pairs in order already */
-                nfi_kv_sort_by_key_stable(slot, len);
-            continue;
-        }
-        for (size_t i = 1; i < len; i++) { /* stable: moves only past larger keys */
-            nfi_kv x = slot[i];
-            size_t k = i;
-            for (; k > 0 && slot[k - 1].key > x.key; k--)
-                slot[k] = slot[k - 1];
-            slot[k] = x;
-        }
-    }
-    return tmp;
+    nf_links *l = c->l;
+    int threads = l->opt.threads;
+    size_t cap = 0;
+    for (size_t i = 0; i < l->n; i++)
+        cap = l->docs[i].pivot.n_features > cap ? l->docs[i].pivot.n_features : cap;
+    weigh_scratch *s = calloc((size_t)threads, sizeof *s);
+    nf_status st = s && weigh_tables(c) ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int t = 0; st == NF_OK && t < threads; t++)
+        if (!(s[t].word = malloc((cap + 1) * sizeof *s[t].word)) || !(s[t].at = malloc((cap + 1) * sizeof *s[t].at)))
+            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    if (st == NF_OK)
+        st = nfi_parallel_for(l->n, s, sizeof *s, threads, weigh_task, c, err);
+    for (int t = 0; s && t < threads; t++)
+        free(s[t].word), free(s[t].at);
+    free(s);
+    free(c->idf);
+    c->idf = NULL;
+    return st;
 }
 
 double nfi_links_max_df(size_t n_docs)
@@ -576,279 +707,75 @@ static void group_by_language(struct posting *h, size_t n)
     }
 }
 
-/* Whether the n documents of a feature's run (val: document << 32 |
- * feature) are of two known languages at least (lang_of: per document):
- * only then can a pair across languages share it. */
-static bool in_languages(const uint32_t *lang_of, const nfi_kv *run, size_t n)
-{
-    uint32_t first = 0;
-    for (size_t e = 0; e < n; e++) {
-        uint32_t lang = lang_of[run[e].val >> 32];
-        if (lang && first && lang != first)
-            return true;
-        first = first ? first : lang;
-    }
-    return false;
-}
-
-/* The index, chunk by chunk: a chunk holds the features whose hashes
- * share their top 4 bits (INDEX_CHUNKS), a bucket those that share the top
- * byte. Each document's features are sorted by hash, so its features of a
- * chunk are one stretch of its array: a chunk's (hash, document << 32 |
- * place) pairs are gathered document by document (place: the pair's
- * place in that gathering order, which is (document, feature) order),
- * scattered by bucket, each bucket sorted by hash stably (sort_bucket),
- * and read run by run: the pairs of one hash, in (document, feature)
- * order. Each run gives its feature's word (document frequency, the across
- * flag, its postings list) at each pair's place, and the runs of indexed
- * features (neither unique nor too common) are kept, key by key, as the
- * postings. The words then go to the documents' post arrays in the order
- * they were gathered, a stretch each. So the scratch is a chunk (about
- * 1/16 of the pairs), not a copy of every pair (70 MB on the 20 MB file,
- * fresh pages the kernel zeroes) nor a corpus-wide array of words, and
- * both the gathering and the words' writing run along each document's
- * arrays. A chunk numbers its keys from 0 (key_base makes them global), so
- * the chunks run on all threads and nothing depends on the thread count. */
-typedef struct index_chunk {
-    uint64_t *kept; /* document << 32 | feature of each posting, key by key */
-    size_t n_kept, cap_kept;
-    size_t *ends; /* each key's end in kept */
-    size_t n_keys, cap_keys;
-} index_chunk;
-
-typedef struct index_job {
-    const nf_links *l;
-    const uint32_t *lang_of; /* per document, its language number */
-    double max_df;
-    index_chunk chunk[INDEX_CHUNKS];
-} index_job;
-
-/* A thread's scratch, kept from one chunk to the next. */
-typedef struct index_scratch {
-    uint32_t *first; /* per document, its first feature of the chunk */
-    size_t *start;   /* per document, where its pairs begin in the gathering order (n + 1) */
-    nfi_kv *v, *tmp; /* the chunk's pairs */
-    uint64_t *word;  /* per place, its feature's word */
-    size_t cap;
-    uint32_t *count; /* sort_bucket's 2^16 + 1 counters */
-} index_scratch;
-
-static bool grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return true;
-    size_t c = *cap ? *cap : 1024;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * size);
-    if (!q)
-        return false;
-    *p = q, *cap = c;
-    return true;
-}
-
-/* Room for need pairs in s, with an eighth more: a chunk holds about its
- * share of the pairs (hashes are uniform), so the first size (index_scratch_new)
- * rarely grows, and growth by doubling would leave most of the room
- * unused (up to 20 MB more of fresh pages on the 20 MB file). */
-static bool scratch_room(index_scratch *s, size_t need)
-{
-    if (need <= s->cap)
-        return true;
-    size_t cap = need + need / 8;
-    nfi_kv *v = realloc(s->v, cap * sizeof *v);
-    s->v = v ? v : s->v;
-    nfi_kv *tmp = v ? realloc(s->tmp, cap * sizeof *tmp) : NULL;
-    s->tmp = tmp ? tmp : s->tmp;
-    uint64_t *word = tmp ? realloc(s->word, cap * sizeof *word) : NULL;
-    s->word = word ? word : s->word;
-    if (!word) /* (each array keeps at least the old capacity) */
-        return false;
-    s->cap = cap;
-    return true;
-}
-
-/* A thread's scratch for chunks of about `pairs` pairs among n documents. */
-static bool index_scratch_new(index_scratch *s, size_t n, size_t pairs)
-{
-    s->first = malloc((n + 1) * sizeof *s->first);
-    s->start = malloc((n + 1) * sizeof *s->start);
-    s->count = malloc((((size_t)1 << 16) + 1) * sizeof *s->count);
-    return s->first && s->start && s->count && scratch_room(s, pairs + 1); /* (never null, even empty) */
-}
-
-/* Chunk c's pairs into s->v, document by document; their number, or
- * SIZE_MAX without memory. A document's first feature of the chunk lies a
- * few places from its share of the features (hashes are uniform): a walk,
- * where bisection would wait on ten misses. */
-static size_t gather_chunk(const nf_links *l, index_scratch *s, size_t c)
-{
-    uint64_t lo = (uint64_t)c << INDEX_CHUNK_SHIFT;
-    size_t n = 0;
-    for (size_t i = 0; i < l->n; i++) {
-        const nf_pivot *p = &l->docs[i].pivot;
-        const nf_pivot_feature *f = p->features;
-        size_t at = p->n_features * c / INDEX_CHUNKS, end = p->n_features;
-        while (at > 0 && f[at - 1].hash >= lo)
-            at--;
-        while (at < end && f[at].hash < lo)
-            at++;
-        s->first[i] = (uint32_t)at, s->start[i] = n;
-        if (n + (end - at) > s->cap && !scratch_room(s, n + (end - at)))
-            return SIZE_MAX;
-        for (; at < end && f[at].hash >> INDEX_CHUNK_SHIFT == c; at++, n++)
-            s->v[n] = (nfi_kv){f[at].hash, (uint64_t)i << 32 | n};
-    }
-    s->start[l->n] = n;
-    return n;
-}
-
-/* The runs of a sorted bucket (n pairs at v): each feature's word at its
- * pairs' places, the indexed runs into the chunk. */
-static bool index_bucket(const index_job *j, const index_scratch *s, index_chunk *ch, const nfi_kv *v, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        size_t e = i + 1;
-        while (e < n && v[e].key == v[i].key)
-            e++;
-        uint32_t df = (uint32_t)(e - i);
-        bool indexed = df >= 2 && df <= j->max_df;
-        uint64_t word = (uint64_t)(indexed ? (uint32_t)ch->n_keys : UINT32_MAX) << 32 | (df & FOUND_DF) |
-                        (in_languages(j->lang_of, v + i, df) ? FOUND_ACROSS : 0);
-        for (size_t k = i; k < e; k++)
-            s->word[(uint32_t)v[k].val] = word;
-        if (indexed) {
-            if (!grow((void **)&ch->kept, &ch->cap_kept, ch->n_kept + df, sizeof *ch->kept) ||
-                !grow((void **)&ch->ends, &ch->cap_keys, ch->n_keys + 1, sizeof *ch->ends))
-                return false;
-            for (size_t k = i; k < e; k++) {
-                uint64_t doc = v[k].val >> 32;
-                ch->kept[ch->n_kept++] = doc << 32 | (s->first[doc] + ((uint32_t)v[k].val - s->start[doc]));
-            }
-            ch->ends[ch->n_keys++] = ch->n_kept;
-        }
-        i = e;
-    }
-    return true;
-}
-
-/* Chunk c's n gathered pairs (s->v): by bucket into s->tmp (stable), each
- * bucket sorted and read. */
-static bool index_buckets(const index_job *j, index_scratch *s, index_chunk *ch, size_t n)
-{
-    enum { BUCKETS = 1 << (INDEX_CHUNK_SHIFT - 56) };
-    size_t at[BUCKETS + 1] = {0};
-    for (size_t i = 0; i < n; i++)
-        at[(s->v[i].key >> 56 & (BUCKETS - 1)) + 1]++;
-    for (size_t b = 0; b < BUCKETS; b++)
-        at[b + 1] += at[b];
-    size_t next[BUCKETS];
-    memcpy(next, at, sizeof next);
-    for (size_t i = 0; i < n; i++)
-        s->tmp[next[s->v[i].key >> 56 & (BUCKETS - 1)]++] = s->v[i];
-    for (size_t b = 0; b < BUCKETS; b++) {
-        size_t len = at[b + 1] - at[b];
-        const nfi_kv *sorted = sort_bucket(s->tmp + at[b], len, s->v + at[b], s->count);
-        if (!index_bucket(j, s, ch, sorted, len))
-            return false;
-    }
-    return true;
-}
-
-static void index_scratch_free(index_scratch *s)
-{
-    free(s->first), free(s->start), free(s->v), free(s->tmp), free(s->word), free(s->count);
-}
-
-static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *err)
-{
-    index_job *j = ctx;
-    const nf_links *l = j->l;
-    index_scratch *s = worker;
-    size_t n = gather_chunk(l, s, c);
-    if (n == SIZE_MAX || !index_buckets(j, s, &j->chunk[c], n))
-        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < l->n; i++) /* the words, document by document */
-        if (s->start[i + 1] > s->start[i])
-            memcpy((char *)l->docs[i].post + (size_t)s->first[i] * sizeof(uint64_t), s->word + s->start[i],
-                   (s->start[i + 1] - s->start[i]) * sizeof(uint64_t));
-    return NF_OK;
-}
-
-/* The postings of the chunks' kept runs, in key order (the weights are
- * known now), each key's grouped by language. */
+/* The postings, a list per feature number (empty unless the feature is
+ * indexed), each in document order (documents are read in order, each
+ * appending to the lists of its indexed features), then grouped by
+ * language. */
 static nf_status make_postings(const nf_links *l, postings *p, const index_job *j, const size_t *key_base,
                                nf_error *err)
 {
-    size_t total = 0;
-    for (int c = 0; c < INDEX_CHUNKS; c++)
-        total += j->chunk[c].n_kept;
     p->n_keys = key_base[INDEX_CHUNKS];
     p->offsets = malloc((p->n_keys + 1) * sizeof *p->offsets);
-    p->hits = malloc((total ? total : 1) * sizeof *p->hits);
-    if (!p->offsets || !p->hits)
+    if (!p->offsets)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    size_t at = 0;
-    for (int c = 0; c < INDEX_CHUNKS; c++) {
-        const index_chunk *ch = &j->chunk[c];
-        for (size_t k = 0, e = 0; k < ch->n_keys; k++) {
-            p->offsets[key_base[c] + k] = at;
-            for (; e < ch->ends[k]; e++) {
-                uint64_t x = ch->kept[e];
-                const doc_entry *d = &l->docs[x >> 32];
-                p->hits[at++] = (struct posting){(uint32_t)(x >> 32), d->lang_id, d->weights[(uint32_t)x]};
-            }
+    size_t total = 0; /* offsets[key + 1]: the list's start, then (filling moves it) its end */
+    p->offsets[0] = 0;
+    for (int c = 0; c < INDEX_CHUNKS; c++)
+        for (size_t k = 0; k < j->table[c].n; k++) {
+            p->offsets[key_base[c] + k + 1] = total;
+            total += j->table[c].key_df[k];
         }
+    if (!(p->hits = malloc((total ? total : 1) * sizeof *p->hits)))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < l->n; i++) {
+        const doc_entry *d = &l->docs[i];
+        for (size_t q = 0; q < d->n_post; q++)
+            p->hits[p->offsets[d->post[2 * q + 1] + 1]++] = (struct posting){(uint32_t)i, d->lang_id,
+                                                                             d->weights[d->post[2 * q]]};
     }
-    p->offsets[p->n_keys] = at;
     for (size_t key = 0; key < p->n_keys; key++)
         group_by_language(p->hits + p->offsets[key], p->offsets[key + 1] - p->offsets[key]);
     return NF_OK;
 }
 
-/* The index (above) gives, run by run, each feature's document frequency,
- * hence every weight, and the postings of the candidate search. The
- * chunks and the per-document work run on all threads. The chunks'
- * scratch is made first, at a chunk's share of the pairs: made after the
- * documents' arrays, its large blocks found no free room in the heap
- * and grew it (fresh pages, which the kernel zeroes). */
+/* The index (above) gives each feature's document frequency, hence
+ * every weight, and the postings of the candidate search. The chunks'
+ * tables and the per-document work run on all threads. */
 static nf_status index_features(nf_links *l, postings *p, nf_error *err)
 {
     memset(p, 0, sizeof *p);
     index_job *j = calloc(1, sizeof *j);
-    uint32_t *lang_of = malloc((l->n + 1) * sizeof *lang_of);
-    size_t key_base[INDEX_CHUNKS + 1] = {0}, pairs = 0;
+    size_t key_base[INDEX_CHUNKS + 1] = {0};
     int threads = l->opt.threads < INDEX_CHUNKS ? l->opt.threads : INDEX_CHUNKS;
-    index_scratch *scratch = calloc((size_t)threads, sizeof *scratch);
-    nf_status st = j && lang_of && scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < l->n; i++)
-        pairs += l->docs[i].pivot.n_features;
-    for (int t = 0; st == NF_OK && t < threads; t++)
-        if (!index_scratch_new(&scratch[t], l->n, pairs / INDEX_CHUNKS))
-            st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    if (st == NF_OK)
-        st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
+    nf_status st = j ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK) {
-        for (size_t i = 0; i < l->n; i++)
-            lang_of[i] = l->docs[i].lang_id;
-        *j = (index_job){.l = l, .lang_of = lang_of, .max_df = nfi_links_max_df(l->n)};
-        st = nfi_parallel_for(INDEX_CHUNKS, scratch, sizeof *scratch, threads, index_chunk_task, j, err);
+        j->l = l, j->max_df = nfi_links_max_df(l->n);
+        st = nfi_parallel_for(INDEX_CHUNKS, NULL, 0, threads, index_chunk_task, j, err);
     }
-    for (int t = 0; scratch && t < threads; t++)
-        index_scratch_free(&scratch[t]);
-    free(scratch);
     for (int c = 0; j && c < INDEX_CHUNKS; c++)
-        key_base[c + 1] = key_base[c] + j->chunk[c].n_keys;
-    weigh_ctx wc = {l, l->n, key_base, NULL, {0}};
-    if (st == NF_OK && !weigh_tables(&wc))
+        key_base[c + 1] = key_base[c] + j->table[c].n;
+    free(l->id_kind); /* an earlier finish's */
+    l->n_feature_ids = key_base[INDEX_CHUNKS];
+    if (!(l->id_kind = malloc(l->n_feature_ids + 1)) && st == NF_OK)
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (int c = 0; st == NF_OK && c < INDEX_CHUNKS; c++) {
+        const feature_table *t = &j->table[c];
+        for (size_t k = 0; k <= t->mask; k++) { /* each number made global, its kind noted */
+            feature_slot *f = &t->slot[k];
+            f->aux += f->df ? (uint32_t)key_base[c] : 0;
+            if (f->df)
+                l->id_kind[f->aux] = (uint8_t)((f->hash & 3) | (f->hash ? 0 : ID_ZERO));
+        }
+    }
+    weigh_ctx wc = {.l = l, .n_docs = l->n, .table = j ? j->table : NULL, .max_df = j ? j->max_df : 0};
     if (st == NF_OK)
-        st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
-    free(wc.idf), free(lang_of);
+        st = weigh_all(&wc, err);
+    for (int c = 0; j && c < INDEX_CHUNKS; c++)
+        free(j->table[c].slot), j->table[c].slot = NULL;
     if (st == NF_OK)
         st = make_postings(l, p, j, key_base, err);
     for (int c = 0; j && c < INDEX_CHUNKS; c++)
-        free(j->chunk[c].kept), free(j->chunk[c].ends);
+        free(j->table[c].key_df);
     free(j);
     return st;
 }
@@ -1021,6 +948,10 @@ typedef struct pair_scratch {
     size_t table_mask;             /* its slots - 1 */
     uint32_t *table;               /* feature index per slot, UINT32_MAX: empty */
     uint64_t filter[MATCH_FILTER_BITS / 64];
+    uint64_t *id_bits;             /* lists of feature numbers: the table's document's, a bit each ... */
+    uint32_t *id_place;            /* ... and each one's place in its list (valid where its bit is set) */
+    const uint32_t *bits_of;       /* the list whose bits are set (cleared by it), n_bits_of numbers */
+    size_t n_bits_of;
     uint32_t sa[MAX_SHARED], sb[MAX_SHARED];
 } pair_scratch;
 
@@ -1043,7 +974,9 @@ static size_t filter_bit(uint64_t hash) { return (size_t)(hash >> (64 - MATCH_FI
  * out features no pair across languages can share; nf_links_explain, for
  * any pair, every feature. */
 typedef struct feature_list {
-    const uint64_t *hash;
+    const uint64_t *hash;    /* NULL where ... */
+    const uint32_t *id;      /* ... the features are the index's numbers */
+    const uint8_t *id_kind;  /* (then each number's kind and ID_ZERO) */
     const float *w;
     size_t n;
     const void *seq;
@@ -1051,10 +984,10 @@ typedef struct feature_list {
     bool seq16; /* seq holds 16-bit places, else 32-bit */
 } feature_list;
 
-static feature_list cross_list(const doc_entry *d)
+static feature_list cross_list(const nf_links *l, const doc_entry *d)
 {
-    return (feature_list){d->cross_hash, d->cross_w, d->n_cross, d->cross_seq, d->n_cross_seq,
-                          seq_narrow(d->n_cross)};
+    return (feature_list){d->cross_hash, d->cross_id, l->id_kind, d->cross_w, d->n_cross, d->cross_seq,
+                          d->n_cross_seq, seq_narrow(d->n_cross)};
 }
 
 /* Makes the scratch's table hold the features of list fa, document ia's. */
@@ -1098,6 +1031,42 @@ static size_t match_filter(pair_scratch *s, const uint64_t *hb, size_t n)
     return m;
 }
 
+/* The same for lists of feature numbers (the finish's cross arrays): the
+ * table's document's numbers are bits of an exact filter and their
+ * places are read by number, so nothing is probed; 4 bytes of b are read
+ * a feature where a hash is 8. The bits of the last such document are
+ * cleared by its list. */
+static void match_ids_for(size_t ia, const feature_list *fa, pair_scratch *s)
+{
+    if (s->table_of == ia)
+        return;
+    s->table_of = ia;
+    for (size_t i = 0; i < s->n_bits_of; i++)
+        s->id_bits[s->bits_of[i] / 64] = 0;
+    for (size_t i = 0; i < fa->n; i++) {
+        uint32_t id = fa->id[i];
+        s->id_bits[id / 64] |= 1ULL << (id % 64);
+        s->id_place[id] = (uint32_t)i;
+    }
+    s->bits_of = fa->id, s->n_bits_of = fa->n;
+}
+
+static size_t match_filter_ids(pair_scratch *s, const uint32_t *ib, size_t n)
+{
+    size_t m = 0, j = 0;
+    const uint64_t *f = s->id_bits;
+    for (; j + 4 <= n; j += 4) { /* four a step, as match_filter */
+        uint32_t f0 = ib[j], f1 = ib[j + 1], f2 = ib[j + 2], f3 = ib[j + 3];
+        s->passed[m] = (uint32_t)j, m += f[f0 / 64] >> (f0 % 64) & 1;
+        s->passed[m] = (uint32_t)j + 1, m += f[f1 / 64] >> (f1 % 64) & 1;
+        s->passed[m] = (uint32_t)j + 2, m += f[f2 / 64] >> (f2 % 64) & 1;
+        s->passed[m] = (uint32_t)j + 3, m += f[f3 / 64] >> (f3 % 64) & 1;
+    }
+    for (; j < n; j++)
+        s->passed[m] = (uint32_t)j, m += f[ib[j] / 64] >> (ib[j] % 64) & 1;
+    return m;
+}
+
 /* The position of hash (it passed the filter) in the table's list ha, or
  * UINT32_MAX. */
 static uint32_t match_find(const pair_scratch *s, const uint64_t *ha, uint64_t h)
@@ -1111,11 +1080,15 @@ static uint32_t match_find(const pair_scratch *s, const uint64_t *ha, uint64_t h
 
 static void pair_scratch_free(pair_scratch *s);
 
-static pair_scratch *pair_scratch_new(size_t cap)
+/* A pair scratch for documents of up to cap features, and lists of up
+ * to n_ids feature numbers (0: lists of hashes only). */
+static pair_scratch *pair_scratch_new(size_t cap, size_t n_ids)
 {
     pair_scratch *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    s->id_bits = calloc(n_ids / 64 + 1, sizeof *s->id_bits);
+    s->id_place = malloc((n_ids + 1) * sizeof *s->id_place);
     s->cap = cap;
     s->table_of = SIZE_MAX;
     s->table = malloc(table_slots(cap) * sizeof *s->table);
@@ -1126,7 +1099,7 @@ static pair_scratch *pair_scratch_new(size_t cap)
     s->passed = malloc((cap + 1) * sizeof *s->passed);
     s->single = malloc((cap + 1) * sizeof *s->single);
     if (!s->id_of || !s->shared_a || !s->shared_b || !s->masks || !s->single || !s->table ||
-        !s->passed) {
+        !s->passed || !s->id_bits || !s->id_place) {
         pair_scratch_free(s);
         return NULL;
     }
@@ -1138,7 +1111,7 @@ static void pair_scratch_free(pair_scratch *s)
     if (!s)
         return;
     free(s->id_of), free(s->shared_a), free(s->shared_b), free(s->masks), free(s->single), free(s->table);
-    free(s->passed);
+    free(s->passed), free(s->id_bits), free(s->id_place);
     free(s);
 }
 
@@ -1300,21 +1273,30 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
     double dot = 0, kind_dot[4] = {0};
     size_t shared = 0, n_ids = 0;
-    match_table_for(ia, la, s);
-    size_t n_passed = match_filter(s, lb->hash, lb->n);
+    bool by_id = la->id && lb->id;
+    if (by_id)
+        match_ids_for(ia, la, s);
+    else
+        match_table_for(ia, la, s);
+    size_t n_passed = by_id ? match_filter_ids(s, lb->id, lb->n) : match_filter(s, lb->hash, lb->n);
     for (size_t n = 0; n < n_passed; n++) { /* b's features in hash order, as a merge would meet them */
-        uint32_t j = s->passed[n];
-        uint64_t h = lb->hash[j];
-        uint32_t k = match_find(s, la->hash, h);
-        if (k == UINT32_MAX)
-            continue;
-        uint32_t kind = (uint32_t)(h & 3); /* the kind rides in the hash (pivot.c) */
+        uint32_t j = s->passed[n], k, kind;
+        bool nonzero;
+        if (by_id) { /* (the same branch for every pair of a finish) */
+            uint32_t id = lb->id[j], kk = lb->id_kind[id];
+            k = s->id_place[id], kind = kk & 3, nonzero = !(kk & ID_ZERO);
+        } else {
+            uint64_t h = lb->hash[j];
+            if ((k = match_find(s, la->hash, h)) == UINT32_MAX)
+                continue;
+            kind = (uint32_t)(h & 3), nonzero = h != 0; /* the kind rides in the hash (pivot.c) */
+        }
         double w = (double)la->w[k] * lb->w[j];
         dot += w;
         kind_dot[kind] += w;
         if (kind != NF_PIVOT_DATE) {
             shared++;
-            if (h) { /* numbered for order agreement (the feature's hash, in both) */
+            if (nonzero) { /* numbered for order agreement (the feature's hash, in both) */
                 s->shared_a[n_ids] = k, s->shared_b[n_ids++] = j;
             }
         }
@@ -1349,7 +1331,7 @@ static void every_feature(const doc_entry *d, uint64_t *hash, feature_list *out)
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
         hash[j] = p->features[j].hash;
-    *out = (feature_list){hash, d->weights, p->n_features, p->sequence, p->n_sequence, false};
+    *out = (feature_list){hash, NULL, NULL, d->weights, p->n_features, p->sequence, p->n_sequence, false};
 }
 
 /* The room nf_links_explain scores a pair in, over every feature: a
@@ -1384,7 +1366,7 @@ static bool agree_room(nfi_agree_scratch *s, size_t n)
     if (n <= s->cap && s->pair)
         return true;
     agree_release(s);
-    s->pair = pair_scratch_new(n);
+    s->pair = pair_scratch_new(n, 0);
     for (int k = 0; k < 2; k++)
         s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]);
     s->cap = n;
@@ -1552,7 +1534,10 @@ static void prefetch_lines(const void *p, size_t bytes)
 }
 static void prefetch_entry(const doc_entry *d)
 {
-    prefetch_lines(d->cross_hash, d->n_cross * sizeof *d->cross_hash);
+    if (d->cross_id)
+        prefetch_lines(d->cross_id, d->n_cross * sizeof *d->cross_id);
+    else
+        prefetch_lines(d->cross_hash, d->n_cross * sizeof *d->cross_hash);
     prefetch_lines(d->cross_w, d->n_cross * sizeof *d->cross_w);
     prefetch_lines(d->cross_seq, d->n_cross_seq * (seq_narrow(d->n_cross) ? sizeof(uint16_t) : sizeof(uint32_t)));
 }
@@ -1570,7 +1555,7 @@ static nf_status score_task(void *ctx, void *worker, size_t i, nf_error *err)
     uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
     if (i + PREFETCH_AHEAD < c->n)
         prefetch_entry(&c->l->docs[(uint32_t)c->pairs[i + PREFETCH_AHEAD]]);
-    feature_list la = cross_list(&c->l->docs[a]), lb = cross_list(&c->l->docs[b]);
+    feature_list la = cross_list(c->l, &c->l->docs[a]), lb = cross_list(c->l, &c->l->docs[b]);
     score_pair(c->l, a, b, &la, &lb, &e, *(pair_scratch **)worker, true);
     c->out[i] = (scored_pair){a, b, e.score, e.logit, false};
     return NF_OK;
@@ -1701,7 +1686,7 @@ static nf_status score_pairs(const nf_links *l, score_ctx *c, size_t n, nf_error
     pair_scratch **scratch = calloc((size_t)threads, sizeof *scratch);
     nf_status st = scratch ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (int t = 0; st == NF_OK && t < threads; t++)
-        if (!(scratch[t] = pair_scratch_new(cap)))
+        if (!(scratch[t] = pair_scratch_new(cap, l->id_kind ? l->n_feature_ids : 0)))
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     if (st == NF_OK)
         st = nfi_parallel_for(n, scratch, sizeof *scratch, threads, score_task, c, err);
@@ -1780,19 +1765,14 @@ void nfi_links_get_view(const nf_links *l, size_t i, nfi_links_view *v)
 nf_status nfi_links_weigh(nf_links *l, size_t n_docs, const uint32_t *df, nf_error *err)
 {
     l->finished = true;
-    nf_status st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, prepare_task, l, err);
-    for (size_t i = 0, k = 0; st == NF_OK && i < l->n; i++)
-        for (size_t f = 0; f < l->docs[i].pivot.n_features; f++, k++) /* languages unknown here: a
-            feature another document has may be shared */
-            set_word(l->docs[i].post, f,
-                     (uint64_t)UINT32_MAX << 32 | (df[k] & FOUND_DF) | (df[k] >= 2 ? FOUND_ACROSS : 0));
-    static const size_t no_keys[INDEX_CHUNKS] = {0};
-    weigh_ctx wc = {l, n_docs, no_keys, NULL, {0}};
-    if (st == NF_OK && !weigh_tables(&wc))
-        st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    if (st == NF_OK)
-        st = nfi_parallel_for(l->n, NULL, 0, l->opt.threads, weigh_task, &wc, err);
-    free(wc.idf);
+    size_t *df_at = malloc((l->n + 1) * sizeof *df_at);
+    if (!df_at)
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0, k = 0; i < l->n; k += l->docs[i++].pivot.n_features)
+        df_at[i] = k;
+    weigh_ctx wc = {.l = l, .n_docs = n_docs, .df = df, .df_at = df_at};
+    nf_status st = weigh_all(&wc, err);
+    free(df_at);
     return st;
 }
 
