@@ -773,24 +773,65 @@ static bool touch(nfi_stream *s, size_t li, float w)
     return true;
 }
 
-/* The `top` largest weights of v (ties by hash), largest first. */
-static uint32_t top_features(const nfi_svec *v, uint32_t top, nfi_wfeat *best)
+/* The `top` largest weights of f[0..n) (ties by hash), largest first,
+ * into best, by bounded insertion; the result does not depend on the order
+ * of f (the ranking is a total order: hashes differ). */
+static uint32_t insert_top(const nfi_wfeat *f, uint32_t n, uint32_t top, nfi_wfeat *best)
 {
     uint32_t nb = 0;
-    if (top > QUERY_TOP)
-        top = QUERY_TOP;
-    for (uint32_t i = 0; i < v->n; i++) { /* bounded insertion: O(n) for most features */
-        nfi_wfeat f = v->f[i];
-        if (nb == top && !(f.w > best[top - 1].w))
+    for (uint32_t i = 0; i < n; i++) {
+        nfi_wfeat x = f[i];
+        if (nb == top && !(x.w > best[top - 1].w))
             continue;
         uint32_t j = nb < top ? nb++ : top - 1;
-        while (j > 0 && (f.w > best[j - 1].w || (f.w == best[j - 1].w && f.hash < best[j - 1].hash))) {
+        while (j > 0 && (x.w > best[j - 1].w || (x.w == best[j - 1].w && x.hash < best[j - 1].hash))) {
             best[j] = best[j - 1];
             j--;
         }
-        best[j] = f;
+        best[j] = x;
     }
     return nb;
+}
+
+#define TOP_SAMPLE_STEP 4 /* top_features: the floor from every 4th weight ... */
+#define TOP_SAMPLE_RANK 6 /* ... the 6th largest of those: about 24 of a vector's weights reach it */
+#define TOP_ROOM 512      /* (the longest channel of a document, vec_keep in events.c) */
+
+/* The `top` largest weights of v (ties by hash), largest first. A bounded
+ * insertion over all of v pays a shift of about half the kept entries for
+ * each of the ~70 weights that enter on the way (weights lie in hash
+ * order, which is random), so a floor is taken first: the
+ * TOP_SAMPLE_RANK-th largest weight g of a sample. When at least `top`
+ * weights reach g, the top-th largest does too, so every weight kept is
+ * among those (ties at g included: all of them reach it) and the insertion
+ * runs over them only; otherwise over all. Same result either way. */
+static uint32_t top_features(const nfi_svec *v, uint32_t top, nfi_wfeat *best)
+{
+    if (top > QUERY_TOP)
+        top = QUERY_TOP;
+    if (v->n < 4 * TOP_SAMPLE_STEP * top || v->n > TOP_ROOM)
+        return insert_top(v->f, v->n, top, best);
+    float g[TOP_SAMPLE_RANK];
+    uint32_t ng = 0;
+    for (uint32_t i = 0; i < v->n; i += TOP_SAMPLE_STEP) { /* the sample's largest, descending */
+        float w = v->f[i].w;
+        if (ng == TOP_SAMPLE_RANK && !(w > g[TOP_SAMPLE_RANK - 1]))
+            continue;
+        uint32_t j = ng < TOP_SAMPLE_RANK ? ng++ : TOP_SAMPLE_RANK - 1;
+        for (; j > 0 && w > g[j - 1]; j--)
+            g[j] = g[j - 1];
+        g[j] = w;
+    }
+    float floor = g[ng - 1];
+    nfi_wfeat room[TOP_ROOM];
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < v->n; i++) { /* (a copy without a branch) */
+        room[c] = v->f[i];
+        c += v->f[i].w >= floor;
+    }
+    if (c < top)
+        return insert_top(v->f, v->n, top, best);
+    return insert_top(room, c, top, best);
 }
 
 /* Looks up the strongest features of each channel (QUERY_TOP of each; the
