@@ -219,9 +219,20 @@ static inline double dot_block(const nfi_svec_table *t, const nfi_wfeat *bf, uin
     double prod[DOT_BLOCK];
     const nfi_wfeat *pass[DOT_BLOCK];
     size_t n = 0, m = 0; /* (word-sized: no zero extension in the loops) */
-    for (const nfi_wfeat *f = bf + j0, *e = bf + end; f < e; f++) {
-        pass[n] = f;
-        n += t->filter[filter_at(t, f->hash)];
+    const nfi_wfeat *g = bf + j0, *ge = bf + end;
+    for (; ge - g >= 4; g += 4) { /* four at a time: the loop's own count and test were a third of it */
+        pass[n] = g;
+        n += t->filter[filter_at(t, g[0].hash)];
+        pass[n] = g + 1;
+        n += t->filter[filter_at(t, g[1].hash)];
+        pass[n] = g + 2;
+        n += t->filter[filter_at(t, g[2].hash)];
+        pass[n] = g + 3;
+        n += t->filter[filter_at(t, g[3].hash)];
+    }
+    for (; g < ge; g++) {
+        pass[n] = g;
+        n += t->filter[filter_at(t, g->hash)];
     }
     for (size_t i = 0; i < n; i++) {
         const nfi_wfeat *f = pass[i];
