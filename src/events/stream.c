@@ -56,7 +56,7 @@
 
 #define POSTING_SCAN 128
 #define TOUCH_AHEAD 32 /* postings prefetched ahead (two lines) while a list is read */
-#define QUERY_TOP 16 /* body and pivot features used to look up candidates */
+#define QUERY_TOP NFI_VEC_QUERY /* features of each channel used to look up candidates (build_vec ranks them) */
 #define MAX_LANGS 16
 #define CANDIDATE_RATIO \
     0.2f /* candidates with less accumulated weight than this share of the best are not scored */
@@ -79,6 +79,9 @@ typedef struct live_slot {
     uint32_t n_countries; /* SLOT_COUNTRIES + 1: more than fit (never a conflict) */
     uint64_t countries[SLOT_COUNTRIES];
     size_t postings;
+    bool single; /* one member, whose sets set holds (nfi_stream_single_set) */
+    uint8_t n_set[N_CH];
+    nfi_wfeat set[N_CH][NFI_VEC_TOP];
 } live_slot;
 
 typedef struct event_rec {
@@ -280,6 +283,15 @@ const uint32_t *nfi_stream_members(const nfi_stream *s, uint32_t event, size_t *
 {
     *n = s->ev[event].n;
     return s->ev[event].members;
+}
+
+const nfi_wfeat *nfi_stream_single_set(const nfi_stream *s, uint32_t event, int ch, uint32_t *n)
+{
+    uint32_t slot = s->hot[event].slot;
+    if (slot == NONE || !s->slots[slot].single)
+        return NULL;
+    *n = s->slots[slot].n_set[ch];
+    return s->slots[slot].set[ch];
 }
 
 void nfi_stream_days(const nfi_stream *s, uint32_t event, int32_t *first, int32_t *last)
@@ -730,6 +742,12 @@ static bool new_event(nfi_stream *s, uint32_t doc, double t, const nfi_docvec *v
     s->slots[slot].n_langs = 0;
     s->slots[slot].n_countries = 0;
     s->slots[slot].postings = 0;
+    s->slots[slot].single = v->has_top;
+    if (v->has_top) {
+        memcpy(s->slots[slot].n_set, v->n_set, sizeof v->n_set);
+        for (int ch = 0; ch < N_CH; ch++)
+            memcpy(s->slots[slot].set[ch], v->set[ch], v->n_set[ch] * sizeof *v->set[ch]);
+    }
     if (++s->n_live > s->max_live)
         s->max_live = s->n_live;
     return add_member(e, doc) && update_live(s, *event, v) && enqueue(s, *event, t);
@@ -744,6 +762,7 @@ static bool join(nfi_stream *s, uint32_t event, uint32_t doc, double t, const nf
         e->last_t = t;
     if (s->hot[event].slot == NONE) /* a hard link to an event already out of the window */
         return true;
+    s->slots[s->hot[event].slot].single = false;
     return update_live(s, event, v) && enqueue(s, event, e->last_t);
 }
 
@@ -773,67 +792,6 @@ static bool touch(nfi_stream *s, size_t li, float w)
     return true;
 }
 
-/* The `top` largest weights of f[0..n) (ties by hash), largest first,
- * into best, by bounded insertion; the result does not depend on the order
- * of f (the ranking is a total order: hashes differ). */
-static uint32_t insert_top(const nfi_wfeat *f, uint32_t n, uint32_t top, nfi_wfeat *best)
-{
-    uint32_t nb = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        nfi_wfeat x = f[i];
-        if (nb == top && !(x.w > best[top - 1].w))
-            continue;
-        uint32_t j = nb < top ? nb++ : top - 1;
-        while (j > 0 && (x.w > best[j - 1].w || (x.w == best[j - 1].w && x.hash < best[j - 1].hash))) {
-            best[j] = best[j - 1];
-            j--;
-        }
-        best[j] = x;
-    }
-    return nb;
-}
-
-#define TOP_SAMPLE_STEP 4 /* top_features: the floor from every 4th weight ... */
-#define TOP_SAMPLE_RANK 6 /* ... the 6th largest of those: about 24 of a vector's weights reach it */
-#define TOP_ROOM 512      /* (the longest channel of a document, vec_keep in events.c) */
-
-/* The `top` largest weights of v (ties by hash), largest first. A bounded
- * insertion over all of v pays a shift of about half the kept entries for
- * each of the ~70 weights that enter on the way (weights lie in hash
- * order, which is random), so a floor is taken first: the
- * TOP_SAMPLE_RANK-th largest weight g of a sample. When at least `top`
- * weights reach g, the top-th largest does too, so every weight kept is
- * among those (ties at g included: all of them reach it) and the insertion
- * runs over them only; otherwise (or for short vectors, where the
- * insertion is cheap) over all. Same result either way. */
-static uint32_t top_features(const nfi_svec *v, uint32_t top, nfi_wfeat *best)
-{
-    if (top > QUERY_TOP)
-        top = QUERY_TOP;
-    if (v->n < TOP_SAMPLE_STEP * top || v->n > TOP_ROOM)
-        return insert_top(v->f, v->n, top, best);
-    float g[TOP_SAMPLE_RANK];
-    uint32_t ng = 0;
-    for (uint32_t i = 0; i < v->n; i += TOP_SAMPLE_STEP) { /* the sample's largest, descending */
-        float w = v->f[i].w;
-        if (ng == TOP_SAMPLE_RANK && !(w > g[TOP_SAMPLE_RANK - 1]))
-            continue;
-        uint32_t j = ng < TOP_SAMPLE_RANK ? ng++ : TOP_SAMPLE_RANK - 1;
-        for (; j > 0 && w > g[j - 1]; j--)
-            g[j] = g[j - 1];
-        g[j] = w;
-    }
-    float floor = g[ng - 1];
-    nfi_wfeat room[TOP_ROOM];
-    uint32_t c = 0;
-    for (uint32_t i = 0; i < v->n; i++) /* (a branch: about 24 of hundreds pass, and a copy costs more) */
-        if (v->f[i].w >= floor)
-            room[c++] = v->f[i];
-    if (c < top)
-        return insert_top(v->f, v->n, top, best);
-    return insert_top(room, c, top, best);
-}
-
 /* Looks up the strongest features of each channel (QUERY_TOP of each; the
  * pivot's unless it is a headline's title pivot) in the index and touches
  * their lists in channel order (title, names, body, pivot), strongest
@@ -849,7 +807,13 @@ static bool touch_all(nfi_stream *s, const nfi_docvec *v)
         int ch = order[k];
         if (ch == CH_PIVOT && v->title_pivot)
             continue;
-        uint32_t m = top_features(&v->ch[ch], QUERY_TOP, q + n);
+        uint32_t m;
+        if (v->has_top) { /* (ranked while its vectors were built) */
+            m = v->n_query[ch];
+            memcpy(q + n, v->query[ch], m * sizeof *q);
+        } else {
+            m = nfi_svec_ranked_top(v->ch[ch].f, v->ch[ch].n, QUERY_TOP, q + n);
+        }
         for (uint32_t i = n; i < n + m; i++) {
             q[i].hash ^= channel_salt[ch];
             nfi_hmap_prefetch(&s->index, q[i].hash); /* issued together: the misses overlap */
