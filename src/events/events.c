@@ -25,7 +25,9 @@
  *   4. finalizes each event when it leaves the live set: its most central
  *      report (headline), its entities (entities.c) and a profile for the
  *      storyline stage (storylines.c). Reading back and weighting features
- *      and finalizing run on the stage's threads beside the serial stream
+ *      (with each document's ranked queries for the stream and the profile
+ *      an event of that document alone will have: build_vec) and
+ *      finalizing run on the stage's threads beside the serial stream
  *      (run_stream). An event that step 5 may absorb (every member a
  *      headline) keeps its members instead of its entities until then;
  *   5. joins headline events of different languages whose profiles agree,

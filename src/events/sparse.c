@@ -20,7 +20,9 @@
  * hundred are kept of thousands, and a filter keeps hash order); pruning only happens
  * once a vector holds twice its limit, so its cost is amortized over many
  * additions. Ties in pruning go to the smaller hash, so results never
- * depend on memory layout. A joined event's profile, the sum of many
+ * depend on memory layout. A document's few strongest features (the
+ * stream's queries, a profile's 16 or 32) are selected among the weights
+ * that reach a floor taken from a sample. A joined event's profile, the sum of many
  * parts, is made in one stable sort of all their features (nfi_svec_sum),
  * which adds each feature's weights in part order as repeated merges would.
  */
