@@ -25,7 +25,9 @@
  *   4. finalizes each event when it leaves the live set: its most central
  *      report (headline), its entities (entities.c) and a profile for the
  *      storyline stage (storylines.c). Reading back and weighting features
- *      and finalizing run on the stage's threads beside the serial stream
+ *      (with each document's ranked queries for the stream and the profile
+ *      an event of that document alone will have: build_vec) and
+ *      finalizing run on the stage's threads beside the serial stream
  *      (run_stream). An event that step 5 may absorb (every member a
  *      headline) keeps its members instead of its entities until then;
  *   5. joins headline events of different languages whose profiles agree,
@@ -62,7 +64,9 @@
 
 static const uint32_t vec_keep[N_CH] = {64, 512, 256, 256}; /* weighted features kept per document */
 static const double idf_prior[N_CH] = {NF_IDF_PRIOR_T, NF_IDF_PRIOR_T, NF_IDF_PRIOR_N, NF_IDF_PRIOR_N};
-static const uint32_t profile_keep[N_CH] = {16, 32, 32, 32}; /* per event, for storylines */
+static const uint32_t profile_keep[N_CH] = {16, 32, 32, 32}; /* per event, for storylines (each at least the
+                                                                  stream's 16 queries and at most NFI_VEC_TOP:
+                                                                  a streamed document ranks this many, build_vec) */
 #define HEADLINE_PIVOT_KEEP 64 /* pivot profile of an event of headlines only (may_be_joined) */
 
 enum { HAS_TITLE = 1, HAS_SOURCE = 2, HAS_URL = 4, TITLE_ONLY = 8 /* the text is the title (a headline record) */ };
@@ -741,6 +745,9 @@ typedef struct fin_scratch {
 typedef struct fin_job {
     uint32_t event;
     nfi_svec centroid[N_CH]; /* taken over from the stream */
+    bool single;             /* one member: set holds its centroids' profile features (nfi_stream_single_set) */
+    uint32_t n_set[N_CH];
+    nfi_wfeat set[N_CH][NFI_VEC_TOP];
     uint32_t *members;
     size_t n;
     int32_t first_day, last_day;
@@ -1121,6 +1128,17 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
     finish_vec(pv, CH_PIVOT);
     v->title_pivot = title_pivot > 0;
     v->lang = ev->docs[doc].lang_hash;
+    v->has_top = burst; /* streamed: the stream's queries, and the profile of an event of this document only */
+    for (int ch = 0; burst && ch < N_CH; ch++) {
+        const nfi_wfeat *f = v->ch[ch].f;
+        uint32_t n = v->ch[ch].n;
+        v->n_set[ch] = 0;
+        if (n > profile_keep[ch] && nfi_svec_top_set(&v->ch[ch], profile_keep[ch], v->set[ch]) == profile_keep[ch]) {
+            v->n_set[ch] = (uint8_t)profile_keep[ch];
+            f = v->set[ch], n = profile_keep[ch]; /* (the queries are among them) */
+        }
+        v->n_query[ch] = (uint8_t)nfi_svec_ranked_top(f, n, NFI_VEC_QUERY, v->query[ch]);
+    }
     return true;
 }
 
@@ -1175,13 +1193,19 @@ static bool reserve_fe(finish_ctx *fc, uint32_t event)
  * language shares with it (docs/events.md, "sixth round"). Another event
  * has no title profile: only the joins of events of headlines read it
  * (storylines read the body, names and pivot profiles). */
-static bool make_profile(nfi_event_profile *p, const nfi_svec centroid[N_CH], bool headlines)
+static bool make_profile(nfi_event_profile *p, const fin_job *job, bool headlines)
 {
+    const nfi_svec *centroid = job->centroid;
     for (int ch = 0; ch < N_CH; ch++) {
         if (ch == CH_TITLE && !headlines)
             continue; /* (left empty) */
         uint32_t keep = headlines && ch == CH_PIVOT ? HEADLINE_PIVOT_KEEP : profile_keep[ch];
-        if (!nfi_svec_top_of(&p->ch[ch], &centroid[ch], keep)) /* (not a copy of the whole centroid) */
+        /* an event of one member: its document ranked its features when it
+         * was streamed, and its centroid is a copy of that document's
+         * vectors, so no selection */
+        bool ranked = job->single && centroid[ch].n > keep && job->n_set[ch] == keep;
+        if (ranked ? !nfi_svec_from_set(&p->ch[ch], job->set[ch], keep)
+                   : !nfi_svec_top_of(&p->ch[ch], &centroid[ch], keep)) /* (not a copy of the whole centroid) */
             return false;
         nfi_svec_normalize(&p->ch[ch]);
     }
@@ -1244,6 +1268,14 @@ static nf_status take_event(void *ctx, uint32_t event, nfi_svec centroid[N_CH], 
     fc->n_pend++;
     memcpy(p->members, m, p->n * sizeof *m);
     p->event = event;
+    p->single = p->n == 1;
+    for (int ch = 0; ch < N_CH && p->single; ch++) {
+        const nfi_wfeat *set = nfi_stream_single_set(fc->stream, event, ch, &p->n_set[ch]);
+        if (!set)
+            p->single = false;
+        else
+            memcpy(p->set[ch], set, p->n_set[ch] * sizeof *set);
+    }
     memcpy(p->centroid, centroid, sizeof p->centroid);
     memset(centroid, 0, N_CH * sizeof *centroid);
     nfi_stream_days(fc->stream, event, &p->first_day, &p->last_day);
@@ -1276,7 +1308,7 @@ static nf_status finalize_joinable(const finish_ctx *fc, fin_scratch *sc, fin_jo
     fe->headline = p->members[0];
     if (ok && p->n > 1)
         ok = scan_members(fc, sc, p->members, p->n, p->centroid, offs, &fe->headline);
-    ok = ok && make_profile(&fe->prof, p->centroid, true);
+    ok = ok && make_profile(&fe->prof, p, true);
     free(offs);
     fe->prof.first_day = p->first_day;
     fe->prof.last_day = p->last_day;
@@ -1304,7 +1336,7 @@ static nf_status finalize_event(const finish_ctx *fc, fin_scratch *sc, fin_job *
     }
     fin_event *fe = &p->out;
     nf_status st = NF_OK;
-    if (!scan_members(fc, sc, m, n, p->centroid, offs, &fe->headline) || !make_profile(&fe->prof, p->centroid, false))
+    if (!scan_members(fc, sc, m, n, p->centroid, offs, &fe->headline) || !make_profile(&fe->prof, p, false))
         st = nfi_fail(err, NF_ERR_NOMEM, "out of memory or unreadable spill file");
     for (size_t i = 0; i < n && st == NF_OK; i++)
         in[i] = (nfi_entity_input){sc->runs.data + offs[i], offs[i + 1] - offs[i], fc->comp[m[i]],

@@ -201,6 +201,17 @@ bool nfi_svec_block_tails(const nfi_svec *b, double *tail, size_t max);
  * same bits as nfi_svec_dot. */
 double nfi_svec_dot_bounded(const nfi_svec *a, const nfi_svec *b, const double *b_tail, double limit, bool *cut);
 
+/* The `top` largest weights of f[0..n) into best, largest first, ties to
+ * the smaller hash; how many (at most top and n). */
+uint32_t nfi_svec_ranked_top(const nfi_wfeat *f, uint32_t n, uint32_t top, nfi_wfeat *best);
+/* The n largest weights of v (ties to the smaller hash) into out in hash
+ * order, as nfi_svec_top_of selects them; how many (all of v when it has
+ * no more; 0 when memory is short). */
+uint32_t nfi_svec_top_set(const nfi_svec *v, uint32_t n, nfi_wfeat *out);
+/* dst = set[0..n) (nfi_svec_top_set of a vector v) with its norm:
+ * nfi_svec_top_of(dst, v, n) bit for bit when v has more than n. */
+bool nfi_svec_from_set(nfi_svec *dst, const nfi_wfeat *set, uint32_t n);
+
 void nfi_svec_free(nfi_svec *v);
 double nfi_svec_dot(const nfi_svec *a, const nfi_svec *b);
 double nfi_svec_cos(const nfi_svec *a, const nfi_svec *b);
@@ -222,12 +233,19 @@ bool nfi_svec_copy(nfi_svec *dst, const nfi_svec *src);
 
 /* stream.c: the streaming clusterer. Documents arrive in stream order as
  * weighted unit vectors per channel; events live while they get reports. */
+#define NFI_VEC_QUERY 16 /* a streamed document's strongest features ranked per channel: the stream's queries */
+#define NFI_VEC_TOP 32   /* ... and the most it keeps per channel for an event's profile */
 typedef struct nfi_docvec {
     nfi_svec ch[N_CH];
     uint64_t lang; /* hash of the language code */
     bool title_pivot; /* the pivot is a headline's title pivot: scored and
                          kept in the centroid (storylines), but it looks up
                          no candidates (see stream.c) */
+    bool has_top; /* query and set are made (a document being streamed, build_vec) */
+    uint8_t n_query[N_CH];
+    nfi_wfeat query[N_CH][NFI_VEC_QUERY]; /* each channel's largest weights, ranked (nfi_svec_ranked_top) */
+    uint8_t n_set[N_CH]; /* a channel longer than its profile: that many largest (nfi_svec_top_set), else 0 */
+    nfi_wfeat set[N_CH][NFI_VEC_TOP]; /* (the profile of an event of this document only: no selection) */
 } nfi_docvec;
 
 typedef struct nfi_stream nfi_stream;
@@ -309,6 +327,11 @@ nf_status nfi_stream_push(nfi_stream *s, uint32_t doc, double t, int timed, cons
 nf_status nfi_stream_flush(nfi_stream *s, nf_error *err);
 size_t nfi_stream_events(const nfi_stream *s);
 const uint32_t *nfi_stream_members(const nfi_stream *s, uint32_t event, size_t *n);
+/* While the event's slot is live and it has one member (pushed with its
+ * sets): that document's set of channel ch (nfi_docvec.set; *n: n_set),
+ * which is its centroid's too (a copy of that document's vectors); else
+ * NULL. For the finalize callback. */
+const nfi_wfeat *nfi_stream_single_set(const nfi_stream *s, uint32_t event, int ch, uint32_t *n);
 void nfi_stream_days(const nfi_stream *s, uint32_t event, int32_t *first, int32_t *last);
 void nfi_stream_times(const nfi_stream *s, uint32_t event, double *first, double *last);
 void nfi_stream_stats(const nfi_stream *s, size_t *scored, size_t *max_live);

@@ -20,7 +20,9 @@
  * hundred are kept of thousands, and a filter keeps hash order); pruning only happens
  * once a vector holds twice its limit, so its cost is amortized over many
  * additions. Ties in pruning go to the smaller hash, so results never
- * depend on memory layout. A joined event's profile, the sum of many
+ * depend on memory layout. A document's few strongest features (the
+ * stream's queries, a profile's 16 or 32) are selected among the weights
+ * that reach a floor taken from a sample. A joined event's profile, the sum of many
  * parts, is made in one stable sort of all their features (nfi_svec_sum),
  * which adds each feature's weights in part order as repeated merges would.
  */
@@ -219,9 +221,20 @@ static inline double dot_block(const nfi_svec_table *t, const nfi_wfeat *bf, uin
     double prod[DOT_BLOCK];
     const nfi_wfeat *pass[DOT_BLOCK];
     size_t n = 0, m = 0; /* (word-sized: no zero extension in the loops) */
-    for (const nfi_wfeat *f = bf + j0, *e = bf + end; f < e; f++) {
-        pass[n] = f;
-        n += t->filter[filter_at(t, f->hash)];
+    const nfi_wfeat *g = bf + j0, *ge = bf + end;
+    for (; ge - g >= 4; g += 4) { /* four at a time: the loop's own count and test were a third of it */
+        pass[n] = g;
+        n += t->filter[filter_at(t, g[0].hash)];
+        pass[n] = g + 1;
+        n += t->filter[filter_at(t, g[1].hash)];
+        pass[n] = g + 2;
+        n += t->filter[filter_at(t, g[2].hash)];
+        pass[n] = g + 3;
+        n += t->filter[filter_at(t, g[3].hash)];
+    }
+    for (; g < ge; g++) {
+        pass[n] = g;
+        n += t->filter[filter_at(t, g->hash)];
     }
     for (size_t i = 0; i < n; i++) {
         const nfi_wfeat *f = pass[i];
@@ -569,6 +582,82 @@ bool nfi_svec_top_of(nfi_svec *dst, const nfi_svec *src, uint32_t n)
         nfi_svec_top(dst, n);
         return true;
     }
+    dst->n = n;
+    recompute_norm(dst);
+    return true;
+}
+
+/* The `top` largest weights of f[0..n) (ties by hash), largest first,
+ * into best, by bounded insertion; the result does not depend on the order
+ * of f (the ranking is a total order: hashes differ). */
+static uint32_t insert_top(const nfi_wfeat *f, uint32_t n, uint32_t top, nfi_wfeat *best)
+{
+    uint32_t nb = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        nfi_wfeat x = f[i];
+        if (nb == top && !(x.w > best[top - 1].w))
+            continue;
+        uint32_t j = nb < top ? nb++ : top - 1;
+        while (j > 0 && (x.w > best[j - 1].w || (x.w == best[j - 1].w && x.hash < best[j - 1].hash))) {
+            best[j] = best[j - 1];
+            j--;
+        }
+        best[j] = x;
+    }
+    return nb;
+}
+
+#define RANK_SAMPLE_STEP 4 /* nfi_svec_top_set: the floor from every 4th weight ... */
+#define RANK_ROOM 512      /* (the longest channel of a document, vec_keep in events.c) */
+
+/* A selection over all of v (select_top) reads every weight two or three
+ * times, so a floor is taken first: the (3 n / 8)-th largest weight g of
+ * every RANK_SAMPLE_STEP-th (about 1.5 n weights reach it). When at least
+ * n weights reach g, the n-th largest does too, so every weight kept is
+ * among those (ties at g included: all of them reach it) and the
+ * selection runs over them only (in hash order, so they stay in it);
+ * otherwise (or for short vectors) over all. Same result either way. */
+uint32_t nfi_svec_top_set(const nfi_svec *v, uint32_t n, nfi_wfeat *out)
+{
+    if (v->n <= n) {
+        memcpy(out, v->f, v->n * sizeof *out);
+        return v->n;
+    }
+    uint32_t rank = 3 * n / 8 ? 3 * n / 8 : 1;
+    if (n <= HEAP_TOP && v->n >= RANK_SAMPLE_STEP * n && v->n <= RANK_ROOM) {
+        float g[HEAP_TOP];
+        uint32_t ng = 0;
+        for (uint32_t i = 0; i < v->n; i += RANK_SAMPLE_STEP) { /* the sample's largest, descending */
+            float w = v->f[i].w;
+            if (ng == rank && !(w > g[rank - 1]))
+                continue;
+            uint32_t j = ng < rank ? ng++ : rank - 1;
+            for (; j > 0 && w > g[j - 1]; j--)
+                g[j] = g[j - 1];
+            g[j] = w;
+        }
+        float floor = g[ng - 1];
+        nfi_wfeat room[RANK_ROOM];
+        uint32_t c = 0;
+        for (uint32_t i = 0; i < v->n; i++) /* (a branch: a few dozen of hundreds pass, and a copy costs more) */
+            if (v->f[i].w >= floor)
+                room[c++] = v->f[i];
+        if (c >= n)
+            return select_top(out, room, c, n) ? n : 0;
+    }
+    return select_top(out, v->f, v->n, n) ? n : 0;
+}
+
+uint32_t nfi_svec_ranked_top(const nfi_wfeat *f, uint32_t n, uint32_t top, nfi_wfeat *best)
+{
+    return insert_top(f, n, top, best);
+}
+
+bool nfi_svec_from_set(nfi_svec *dst, const nfi_wfeat *set, uint32_t n)
+{
+    if (!reserve(dst, n))
+        return false;
+    memcpy(dst->f, set, n * sizeof *set);
     dst->n = n;
     recompute_norm(dst);
     return true;

@@ -56,7 +56,7 @@
 
 #define POSTING_SCAN 128
 #define TOUCH_AHEAD 32 /* postings prefetched ahead (two lines) while a list is read */
-#define QUERY_TOP 16 /* body and pivot features used to look up candidates */
+#define QUERY_TOP NFI_VEC_QUERY /* features of each channel used to look up candidates (build_vec ranks them) */
 #define MAX_LANGS 16
 #define CANDIDATE_RATIO \
     0.2f /* candidates with less accumulated weight than this share of the best are not scored */
@@ -79,6 +79,9 @@ typedef struct live_slot {
     uint32_t n_countries; /* SLOT_COUNTRIES + 1: more than fit (never a conflict) */
     uint64_t countries[SLOT_COUNTRIES];
     size_t postings;
+    bool single; /* one member, whose sets set holds (nfi_stream_single_set) */
+    uint8_t n_set[N_CH];
+    nfi_wfeat set[N_CH][NFI_VEC_TOP];
 } live_slot;
 
 typedef struct event_rec {
@@ -280,6 +283,15 @@ const uint32_t *nfi_stream_members(const nfi_stream *s, uint32_t event, size_t *
 {
     *n = s->ev[event].n;
     return s->ev[event].members;
+}
+
+const nfi_wfeat *nfi_stream_single_set(const nfi_stream *s, uint32_t event, int ch, uint32_t *n)
+{
+    uint32_t slot = s->hot[event].slot;
+    if (slot == NONE || !s->slots[slot].single)
+        return NULL;
+    *n = s->slots[slot].n_set[ch];
+    return s->slots[slot].set[ch];
 }
 
 void nfi_stream_days(const nfi_stream *s, uint32_t event, int32_t *first, int32_t *last)
@@ -730,6 +742,12 @@ static bool new_event(nfi_stream *s, uint32_t doc, double t, const nfi_docvec *v
     s->slots[slot].n_langs = 0;
     s->slots[slot].n_countries = 0;
     s->slots[slot].postings = 0;
+    s->slots[slot].single = v->has_top;
+    if (v->has_top) {
+        memcpy(s->slots[slot].n_set, v->n_set, sizeof v->n_set);
+        for (int ch = 0; ch < N_CH; ch++)
+            memcpy(s->slots[slot].set[ch], v->set[ch], v->n_set[ch] * sizeof *v->set[ch]);
+    }
     if (++s->n_live > s->max_live)
         s->max_live = s->n_live;
     return add_member(e, doc) && update_live(s, *event, v) && enqueue(s, *event, t);
@@ -744,6 +762,7 @@ static bool join(nfi_stream *s, uint32_t event, uint32_t doc, double t, const nf
         e->last_t = t;
     if (s->hot[event].slot == NONE) /* a hard link to an event already out of the window */
         return true;
+    s->slots[s->hot[event].slot].single = false;
     return update_live(s, event, v) && enqueue(s, event, e->last_t);
 }
 
@@ -773,26 +792,6 @@ static bool touch(nfi_stream *s, size_t li, float w)
     return true;
 }
 
-/* The `top` largest weights of v (ties by hash), largest first. */
-static uint32_t top_features(const nfi_svec *v, uint32_t top, nfi_wfeat *best)
-{
-    uint32_t nb = 0;
-    if (top > QUERY_TOP)
-        top = QUERY_TOP;
-    for (uint32_t i = 0; i < v->n; i++) { /* bounded insertion: O(n) for most features */
-        nfi_wfeat f = v->f[i];
-        if (nb == top && !(f.w > best[top - 1].w))
-            continue;
-        uint32_t j = nb < top ? nb++ : top - 1;
-        while (j > 0 && (f.w > best[j - 1].w || (f.w == best[j - 1].w && f.hash < best[j - 1].hash))) {
-            best[j] = best[j - 1];
-            j--;
-        }
-        best[j] = f;
-    }
-    return nb;
-}
-
 /* Looks up the strongest features of each channel (QUERY_TOP of each; the
  * pivot's unless it is a headline's title pivot) in the index and touches
  * their lists in channel order (title, names, body, pivot), strongest
@@ -808,7 +807,13 @@ static bool touch_all(nfi_stream *s, const nfi_docvec *v)
         int ch = order[k];
         if (ch == CH_PIVOT && v->title_pivot)
             continue;
-        uint32_t m = top_features(&v->ch[ch], QUERY_TOP, q + n);
+        uint32_t m;
+        if (v->has_top) { /* (ranked while its vectors were built) */
+            m = v->n_query[ch];
+            memcpy(q + n, v->query[ch], m * sizeof *q);
+        } else {
+            m = nfi_svec_ranked_top(v->ch[ch].f, v->ch[ch].n, QUERY_TOP, q + n);
+        }
         for (uint32_t i = n; i < n + m; i++) {
             q[i].hash ^= channel_salt[ch];
             nfi_hmap_prefetch(&s->index, q[i].hash); /* issued together: the misses overlap */
