@@ -508,8 +508,8 @@ nf_status nf_links_new(nf_links **out, const nf_links_options *options, nf_error
 nf_status nf_links_add(nf_links *l, const nf_clean_doc *docs, size_t n, nf_error *err);
 /* Says that no document will be added any more (a batch caller, after its
  * last nf_links_add): frees what only adding needs, the per-thread pivot
- * builders (a 16 MB word cache each) and the dictionaries, so the finish
- * builds its index in that memory instead of growing the heap. Optional;
+ * builders (a 16 MB word cache each) and the dictionaries, so the finish's
+ * peak memory holds neither. Optional;
  * nf_links_add then fails with NF_ERR_ARG, nf_links_dictionary_languages
  * still answers. Calling it twice is harmless. */
 nf_status nf_links_end_adding(nf_links *l, nf_error *err);

@@ -203,11 +203,10 @@ static void free_adding_state(nf_links *l)
 }
 
 /* After the last nf_links_add of a batch caller (the links command, a
- * batch fold): the pivoters (their word caches, 16 MB each) and the
- * lexicon (its mapped dictionaries) go, so the finish builds its index in
- * that memory rather than growing the heap (fresh pages the kernel
- * zeroes) and the peak holds neither. The dictionary languages are copied
- * first: nf_links_dictionary_languages answers from the copy. */
+ * batch fold): the pivoters (their word caches, 16 MB mappings each, and
+ * their arenas) and the lexicon (its mapped dictionaries) go back to the
+ * kernel, so the finish's peak holds neither. The dictionary languages
+ * are copied first: nf_links_dictionary_languages answers from the copy. */
 nf_status nf_links_end_adding(nf_links *l, nf_error *err)
 {
     if (l->adding_ended)
