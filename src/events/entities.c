@@ -615,8 +615,9 @@ static bool grow_scratch(nfi_translit *t, size_t n_tokens)
     uint64_t *nh = realloc(t->nh, cap * sizeof *nh);
     if (nh)
         t->nh = nh;
-    bool lists = grow_u32(&t->pending, cap) & grow_u32(&t->clear, cap) & grow_u32(&t->hyph, cap) &
-                 grow_u32(&t->lowers, cap) & grow_u32(&t->caps, cap);
+    /* a failed grow leaves tok_cap as it was, so the next call tries again */
+    bool lists = grow_u32(&t->pending, cap) && grow_u32(&t->clear, cap) && grow_u32(&t->hyph, cap) &&
+                 grow_u32(&t->lowers, cap) && grow_u32(&t->caps, cap);
     if (!s || !tl || !nh || !lists)
         return false;
     t->tok_cap = cap;
