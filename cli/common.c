@@ -15,11 +15,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-#include <time.h>
 
 /* ------------------------------------------------------------ helpers */
 
@@ -212,38 +210,41 @@ typedef struct clean_job {
     nf_clean_doc *cleaned;
     cli_batch_fn fn;
     void *ctx;
+    int rc; /* the batch function's non-zero answer, which stopped the run */
 } clean_job;
 
+static nf_status hand_slice(void *ctx, nf_clean_doc *cleaned, size_t n, nf_error *err)
+{
+    clean_job *c = ctx;
+    c->rc = c->fn(c->ctx, cleaned, n);
+    if (c->rc == 0)
+        return NF_OK;
+    err->code = NF_ERR_ARG, err->message[0] = '\0'; /* clean_batch reports c->rc instead */
+    return NF_ERR_ARG;
+}
+
 /* The batch's template is learned whole, then the batch is cleaned and
- * handed on a slice at a time: only one slice of cleaned documents (about
- * ten times their text) is alive, so the stages read them from cache and
- * the kernel zeroes fewer fresh pages. */
+ * handed on a slice at a time (nf_clean_each_slice): only one slice of
+ * cleaned documents (about ten times their text) is alive, so the stages
+ * read them from cache and the kernel zeroes fewer fresh pages. */
 static int clean_batch(void *ctx, nf_doc *docs, size_t n)
 {
     clean_job *c = ctx;
     nf_error err;
-    if (nf_clean_learn(c->cleaner, docs, n, &err) != NF_OK) {
+    nf_status st = nf_clean_each_slice(c->cleaner, docs, n, c->cleaned, hand_slice, c, &err);
+    if (c->rc != 0)
+        return c->rc; /* the batch function said why */
+    if (st != NF_OK) {
         fprintf(stderr, "newsfold %s: %s\n", c->in->command, err.message);
         return -1;
     }
-    int rc = 0;
-    for (size_t at = 0; at < n && rc == 0; at += NF_CLEAN_SLICE) {
-        size_t m = n - at < NF_CLEAN_SLICE ? n - at : NF_CLEAN_SLICE;
-        if (nf_clean_slice(c->cleaner, docs + at, m, c->cleaned, &err) != NF_OK) {
-            fprintf(stderr, "newsfold %s: %s\n", c->in->command, err.message);
-            rc = -1;
-        } else
-            rc = c->fn(c->ctx, c->cleaned, m);
-        for (size_t i = 0; i < m; i++)
-            nf_clean_doc_free(&c->cleaned[i]);
-    }
-    return rc;
+    return 0;
 }
 
 int cli_run_batches(const cli_input *in, cli_batch_fn fn, void *ctx, cli_totals *totals)
 {
     nf_error err;
-    clean_job c = {in, NULL, calloc(NF_CLEAN_SLICE, sizeof(nf_clean_doc)), fn, ctx};
+    clean_job c = {in, NULL, calloc(NF_CLEAN_SLICE, sizeof(nf_clean_doc)), fn, ctx, 0};
     if (!c.cleaned || nf_cleaner_new(&c.cleaner, &in->clean, &err) != NF_OK) {
         fprintf(stderr, "newsfold %s: %s\n", in->command, c.cleaned ? err.message : "out of memory");
         free(c.cleaned);

@@ -280,6 +280,19 @@ nf_status nf_clean_batch(nf_cleaner *cleaner, nf_doc *docs, size_t n, nf_clean_d
 nf_status nf_clean_learn(nf_cleaner *cleaner, const nf_doc *docs, size_t n, nf_error *err);
 nf_status nf_clean_slice(nf_cleaner *cleaner, nf_doc *docs, size_t n, nf_clean_doc *out,
                          nf_error *err);
+/*
+ * The two steps over a whole batch: nf_clean_learn over docs[0, n), then
+ * nf_clean_slice over each run of NF_CLEAN_SLICE documents (the last may be
+ * shorter) into out (room for NF_CLEAN_SLICE, or n where smaller), handing
+ * each slice to fn, which may take fields over; each cleaned document is
+ * freed after fn returns. A status other than NF_OK from a step or from fn
+ * stops the batch and is returned. Takes ownership of the documents of
+ * each slice it cleans (as nf_clean_slice does, zeroing them in docs);
+ * those of slices it did not reach stay the caller's.
+ */
+typedef nf_status (*nf_clean_slice_fn)(void *ctx, nf_clean_doc *cleaned, size_t n, nf_error *err);
+nf_status nf_clean_each_slice(nf_cleaner *cleaner, nf_doc *docs, size_t n, nf_clean_doc *out,
+                              nf_clean_slice_fn fn, void *ctx, nf_error *err);
 
 /* ------------------------------------------------------------ dedup */
 

@@ -55,6 +55,78 @@ static void test_slices_same_as_batch(void **state)
     tu_corpus_free(&whole);
 }
 
+enum { EACH_DOCS = 2 * NF_CLEAN_SLICE + 5 };
+
+typedef struct each_seen {
+    size_t calls, docs, stop_at;
+    char *texts[EACH_DOCS];
+} each_seen;
+
+static nf_status note_slice(void *ctx, nf_clean_doc *cd, size_t n, nf_error *err)
+{
+    each_seen *s = ctx;
+    if (++s->calls == s->stop_at) {
+        err->code = NF_ERR_ARG;
+        return NF_ERR_ARG;
+    }
+    assert_true(n == NF_CLEAN_SLICE || s->docs + n == EACH_DOCS);
+    for (size_t i = 0; i < n; i++)
+        s->texts[s->docs++] = strdup(cd[i].text);
+    return NF_OK;
+}
+
+static void make_docs(nf_doc *docs)
+{
+    memset(docs, 0, EACH_DOCS * sizeof *docs);
+    for (size_t i = 0; i < EACH_DOCS; i++) {
+        char id[32], text[96];
+        snprintf(id, sizeof id, "d%zu", i);
+        snprintf(text, sizeof text, "Site menu\nDocument %zu says that %zu ships sailed.\nSite footer", i, i % 7);
+        docs[i].id = strdup(id), docs[i].text = strdup(text), docs[i].text_len = strlen(text);
+        docs[i].origin = strdup("example.org");
+    }
+}
+
+/* nf_clean_each_slice hands on the batch in slices of NF_CLEAN_SLICE,
+ * each document as nf_clean_batch cleans it, and stops at the first
+ * status that is not NF_OK, leaving the rest of the batch the caller's. */
+static void test_each_slice(void **state)
+{
+    (void)state;
+    nf_clean_options o;
+    nf_clean_options_default(&o);
+    nf_cleaner *cl = NULL;
+    nf_error err;
+    assert_int_equal(nf_cleaner_new(&cl, &o, &err), NF_OK);
+    static nf_doc docs[EACH_DOCS];
+    static nf_clean_doc whole[EACH_DOCS], out[NF_CLEAN_SLICE];
+    make_docs(docs);
+    assert_int_equal(nf_clean_batch(cl, docs, EACH_DOCS, whole, &err), NF_OK);
+    make_docs(docs);
+    each_seen seen = {0};
+    assert_int_equal(nf_clean_each_slice(cl, docs, EACH_DOCS, out, note_slice, &seen, &err), NF_OK);
+    assert_int_equal(seen.calls, 3);
+    assert_int_equal(seen.docs, EACH_DOCS);
+    for (size_t i = 0; i < EACH_DOCS; i++) {
+        assert_string_equal(seen.texts[i], whole[i].text);
+        free(seen.texts[i]);
+        nf_clean_doc_free(&whole[i]);
+    }
+    make_docs(docs);
+    each_seen stop = {.stop_at = 2};
+    assert_int_equal(nf_clean_each_slice(cl, docs, EACH_DOCS, out, note_slice, &stop, &err), NF_ERR_ARG);
+    assert_int_equal(stop.calls, 2);
+    assert_int_equal(stop.docs, NF_CLEAN_SLICE);
+    assert_null(docs[0].text);                      /* cleaned: taken over */
+    assert_non_null(docs[2 * NF_CLEAN_SLICE].text); /* not reached: still the caller's */
+    for (size_t i = 0; i < EACH_DOCS; i++) {
+        if (i < NF_CLEAN_SLICE)
+            free(stop.texts[i]);
+        nf_doc_free(&docs[i]);
+    }
+    nf_cleaner_free(cl);
+}
+
 static void test_site_template_learned(void **state)
 {
     (void)state;
@@ -168,6 +240,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deterministic_across_threads),
         cmocka_unit_test(test_slices_same_as_batch),
+        cmocka_unit_test(test_each_slice),
         cmocka_unit_test(test_site_template_learned),
         cmocka_unit_test(test_empty_and_invalid_kept),
         cmocka_unit_test(test_minimal_options_segment_by_script),

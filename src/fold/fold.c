@@ -251,23 +251,20 @@ static nf_status feed_stages(nf_fold *f, const nf_clean_doc *cd, size_t n, nf_er
     return st;
 }
 
-/* Cleaned a slice at a time (nf_clean_slice), so that only one slice of
- * cleaned documents is alive while the stages read them. */
+static nf_status feed_slice(void *f, nf_clean_doc *cd, size_t n, nf_error *err)
+{
+    return feed_stages(f, cd, n, err);
+}
+
+/* Cleaned a slice at a time (nf_clean_each_slice), so that only one slice
+ * of cleaned documents is alive while the stages read them. */
 static nf_status clean_and_feed(nf_fold *f, nf_doc *docs, size_t n, nf_error *err)
 {
     size_t slice = n < NF_CLEAN_SLICE ? n : NF_CLEAN_SLICE;
     nf_clean_doc *cd = calloc(slice ? slice : 1, sizeof *cd);
     if (!cd)
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    nf_status st = nf_clean_learn(f->cleaner, docs, n, err);
-    for (size_t at = 0; at < n && st == NF_OK; at += slice) {
-        size_t m = n - at < slice ? n - at : slice;
-        st = nf_clean_slice(f->cleaner, docs + at, m, cd, err);
-        if (st == NF_OK)
-            st = feed_stages(f, cd, m, err);
-        for (size_t i = 0; i < m; i++)
-            nf_clean_doc_free(&cd[i]);
-    }
+    nf_status st = nf_clean_each_slice(f->cleaner, docs, n, cd, feed_slice, f, err);
     free(cd);
     return st;
 }

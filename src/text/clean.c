@@ -414,6 +414,21 @@ nf_status nf_clean_slice(nf_cleaner *c, nf_doc *docs, size_t n, nf_clean_doc *ou
     return nfi_parallel_for(n, c->workers, sizeof *c->workers, c->n_workers, clean_task, &ctx, err);
 }
 
+nf_status nf_clean_each_slice(nf_cleaner *c, nf_doc *docs, size_t n, nf_clean_doc *out, nf_clean_slice_fn fn,
+                              void *ctx, nf_error *err)
+{
+    nf_status st = nf_clean_learn(c, docs, n, err);
+    for (size_t at = 0; at < n && st == NF_OK; at += NF_CLEAN_SLICE) {
+        size_t m = n - at < NF_CLEAN_SLICE ? n - at : NF_CLEAN_SLICE;
+        st = nf_clean_slice(c, docs + at, m, out, err);
+        if (st == NF_OK)
+            st = fn(ctx, out, m, err);
+        for (size_t i = 0; i < m; i++)
+            nf_clean_doc_free(&out[i]);
+    }
+    return st;
+}
+
 nf_status nf_clean_batch(nf_cleaner *c, nf_doc *docs, size_t n, nf_clean_doc *out, nf_error *err)
 {
     nf_status st = nf_clean_learn(c, docs, n, err);
