@@ -587,10 +587,9 @@ bool nfi_svec_top_of(nfi_svec *dst, const nfi_svec *src, uint32_t n)
     return true;
 }
 
-/* The `top` largest weights of f[0..n) (ties by hash), largest first,
- * into best, by bounded insertion; the result does not depend on the order
- * of f (the ranking is a total order: hashes differ). */
-static uint32_t insert_top(const nfi_wfeat *f, uint32_t n, uint32_t top, nfi_wfeat *best)
+/* By bounded insertion; the result does not depend on the order of f
+ * (the ranking is a total order: hashes differ). */
+uint32_t nfi_svec_ranked_top(const nfi_wfeat *f, uint32_t n, uint32_t top, nfi_wfeat *best)
 {
     uint32_t nb = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -646,11 +645,6 @@ uint32_t nfi_svec_top_set(const nfi_svec *v, uint32_t n, nfi_wfeat *out)
             return select_top(out, room, c, n) ? n : 0;
     }
     return select_top(out, v->f, v->n, n) ? n : 0;
-}
-
-uint32_t nfi_svec_ranked_top(const nfi_wfeat *f, uint32_t n, uint32_t top, nfi_wfeat *best)
-{
-    return insert_top(f, n, top, best);
 }
 
 bool nfi_svec_from_set(nfi_svec *dst, const nfi_wfeat *set, uint32_t n)
