@@ -279,13 +279,7 @@ static bool to_ascii(nfi_translit *t, const char *s, size_t n, nfi_buf *out)
     }
     if (n <= 4 * MAX_PIECE && nfd_fast(t, s, n, out))
         return true;
-    if (!t->tr && !t->tr_failed) {
-        UErrorCode e = U_ZERO_ERROR;
-        UChar id[] = u"Any-Latin; Latin-ASCII";
-        t->tr = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
-        t->tr_failed = U_FAILURE(e);
-    }
-    if (!t->tr || n > 4 * MAX_PIECE)
+    if (!nfi_latin_translit(&t->tr, &t->tr_failed) || n > 4 * MAX_PIECE)
         return false;
     if (!t->latin_built)
         latin_ascii(t);

@@ -507,18 +507,9 @@ static void from_tokens(builder *b, size_t i, size_t n)
  * builder failed) when ICU cannot open it. */
 static UTransliterator *translit(builder *b)
 {
-    nfi_pivoter *p = b->p;
-    if (!p->translit && !p->translit_failed) {
-        UErrorCode e = U_ZERO_ERROR;
-        UChar id[64];
-        u_uastrcpy(id, "Any-Latin; Latin-ASCII");
-        p->translit = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
-        p->translit_failed = U_FAILURE(e);
-        if (p->translit_failed)
-            p->translit = NULL;
-    }
-    b->translit_failed |= p->translit_failed;
-    return p->translit;
+    UTransliterator *tr = nfi_latin_translit(&b->p->translit, &b->p->translit_failed);
+    b->translit_failed |= b->p->translit_failed;
+    return tr;
 }
 
 /* ASCII form of a name: transliterated when it has non-ASCII letters.

@@ -1710,6 +1710,19 @@ nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, con
 
 /* ------------------------------------------------------------ Latin letters as ASCII */
 
+UTransliterator *nfi_latin_translit(UTransliterator **tr, bool *failed)
+{
+    if (!*tr && !*failed) {
+        UErrorCode e = U_ZERO_ERROR;
+        static const UChar id[] = u"Any-Latin; Latin-ASCII";
+        *tr = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
+        *failed = U_FAILURE(e);
+        if (*failed)
+            *tr = NULL;
+    }
+    return *tr;
+}
+
 bool nfi_latin_ascii_init(nfi_latin_ascii *t)
 {
     memset(t, 0, sizeof *t);

@@ -4,6 +4,8 @@
 
 #include "common/common.h"
 
+#include <unicode/utrans.h>
+
 /*
  * normalize.h - the tokenizer/normalizer used by the cleaner, exposed
  * inside the library (and to tests and fuzzers) but not in the public API.
@@ -69,6 +71,12 @@ typedef struct nfi_latin_ascii {
 } nfi_latin_ascii;
 
 bool nfi_latin_ascii_init(nfi_latin_ascii *t);
+/* ICU's "Any-Latin; Latin-ASCII" transliterator, which the stages open
+ * only at the first name the table above cannot read: *tr once opened
+ * (opened here at the first call), NULL when ICU cannot open it, which
+ * sets *failed so that it is not tried again. The caller owns *tr
+ * (utrans_close). */
+UTransliterator *nfi_latin_translit(UTransliterator **tr, bool *failed);
 
 /* The ASCII of s[0,n) into out (room for n bytes: it is never longer) and
  * its length, and the number of characters of s (UTF-16 units: none is
