@@ -171,6 +171,16 @@ static inline uint64_t nfi_swar_in(uint64_t x, unsigned char lo, unsigned char h
 /* The number of bytes flagged in a mask of the tests above. */
 static inline unsigned nfi_swar_count(uint64_t flags) { return (unsigned)(((flags >> 7) * NFI_SWAR_ONES) >> 56); }
 
+/* The bits set in x, by halves, nibbles and bytes (baseline x86-64 has no
+ * popcount instruction: __builtin_popcountll would be a libgcc call). */
+static inline unsigned nfi_popcount64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (unsigned)((x * NFI_SWAR_ONES) >> 56);
+}
+
 /*
  * hmap.h - an open-addressing hash map from 64-bit keys to 64-bit values.
  *

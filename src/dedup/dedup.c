@@ -432,8 +432,6 @@ static double jaccard(const verifier *v, uint32_t a, uint32_t b)
     return nfi_minhash_similarity(sig_of(v, 0, a), sig_of(v, 1, b), v->d->opt.perms);
 }
 
-static int popcount64(uint64_t x) { return __builtin_popcountll(x); }
-
 bool nfi_dedup_verify(const nf_dedup_options *o, const nfi_pair_view *p, uint32_t a, uint32_t b,
                       size_t shared_samples, bool banded, nfi_edge *e)
 {
@@ -444,7 +442,7 @@ bool nfi_dedup_verify(const nf_dedup_options *o, const nfi_pair_view *p, uint32_
     double s;
     bool near;
     if (o->method == NF_DEDUP_SIMHASH) {
-        int dist = popcount64(p->simhash_x ^ p->simhash_y);
+        int dist = (int)nfi_popcount64(p->simhash_x ^ p->simhash_y);
         s = 1.0 - dist / 64.0;
         near = dist <= o->hamming;
     } else if (banded || shared_samples >= NEAR_SAMPLE_SHARE * (x->n_samples < y->n_samples ? x->n_samples
@@ -755,7 +753,7 @@ void nfi_dedup_relate(const nf_dedup_options *o, const nfi_pair_view *p, const n
     if (e && e->relation == NF_REL_NEAR)
         *score = e->score;
     else if (o->method == NF_DEDUP_SIMHASH)
-        *score = 1.0 - popcount64(p->simhash_x ^ p->simhash_y) / 64.0;
+        *score = 1.0 - nfi_popcount64(p->simhash_x ^ p->simhash_y) / 64.0;
     else
         *score = p->similarity(p->ctx);
     if (!e && contained_in >= 0) { /* joined through containment, not similarity */

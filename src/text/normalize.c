@@ -1075,14 +1075,6 @@ static uint8_t first_char_flags(const char *text, size_t len, size_t i)
 }
 
 #ifdef __SSE2__
-/* The bits set in x (baseline x86-64 has no popcount instruction). */
-static inline unsigned popcount64(uint64_t x)
-{
-    x -= (x >> 1) & 0x5555555555555555ull;
-    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-    return (unsigned)((x * NFI_SWAR_ONES) >> 56);
-}
 
 /* count_ascii_stretches' masks of COUNT_WINDOW bytes at p, a bit a byte
  * (SSE2). A letter of U+00C0-U+00FF (lead byte C3, not × or ÷: the
@@ -1156,7 +1148,7 @@ static size_t count_ascii_stretches(const char *text, size_t len, size_t i, bool
         uint64_t usable = u == COUNT_WINDOW ? window : (1ull << u) - 1;
         uint64_t alnum = (m.letter | m.digit) & usable;
         uint64_t other = ~alnum & usable;
-        *count += popcount64(alnum & ~(alnum << 1 | (in_run ? 1u : 0u)));
+        *count += nfi_popcount64(alnum & ~(alnum << 1 | (in_run ? 1u : 0u)));
         bool open = u == 0 ? in_run : ((alnum >> (u - 1)) & 1) != 0; /* a run reaches byte u */
         if (open && other)
             run_start = i + (unsigned)(63 - __builtin_clzll(other)) + 1;
