@@ -241,27 +241,6 @@ static int write_report(FILE *f, const nf_events_result *r, const nf_report_opti
     return bad;
 }
 
-/* mkdir -p: the output folder and any missing parents. */
-static int make_dirs(const char *dir)
-{
-    char *path = strdup(dir);
-    int rc = path ? 0 : -1;
-    for (char *p = path ? path + 1 : NULL; p && *p && rc == 0; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            rc = -1;
-        *p = '/';
-    }
-    if (rc == 0 && mkdir(path, 0777) != 0 && errno != EEXIST)
-        rc = -1;
-    if (rc != 0)
-        perror(dir);
-    free(path);
-    return rc;
-}
-
 enum { N_OUTPUTS = 4 };
 static const char *const output_names[N_OUTPUTS] = {"documents.jsonl", "events.jsonl", "storylines.jsonl",
                                                     "report.html"};
@@ -276,31 +255,23 @@ static int write_output(int k, FILE *f, const run_cli *o, const nf_fold_result *
     }
 }
 
-/* Every output is written in full under a temporary name first; only then
- * are they renamed into place, one after another, so a failed or killed
- * run leaves each file either as it was or complete. */
+/* The four outputs change together (nf_outdir): a failed or killed run
+ * leaves the folder as it was, or holding the complete new set. */
 static int write_outputs(const run_cli *o, const nf_fold_result *r)
 {
-    if (make_dirs(o->outdir) != 0)
-        return -1;
-    nf_outfile *out[N_OUTPUTS] = {NULL};
+    nf_outdir *dir = NULL;
     nf_error err = {NF_OK, ""};
-    int bad = 0;
+    int bad = nf_outdir_open(&dir, o->outdir, &err) != NF_OK;
     for (int k = 0; k < N_OUTPUTS && !bad; k++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", o->outdir, output_names[k]);
-        bad = nf_outfile_open(&out[k], path, &err) != NF_OK || write_output(k, nf_outfile_stream(out[k]), o, r);
+        FILE *f;
+        bad = nf_outdir_file(dir, output_names[k], &f, &err) != NF_OK || write_output(k, f, o, r);
         if (bad && !err.message[0])
-            snprintf(err.message, sizeof err.message, "cannot write %.400s", path);
+            snprintf(err.message, sizeof err.message, "%.400s/%s: cannot write", o->outdir, output_names[k]);
     }
-    for (int k = 0; k < N_OUTPUTS; k++) {
-        if (!out[k])
-            continue;
-        if (bad)
-            nf_outfile_abort(out[k]);
-        else if (nf_outfile_commit(out[k], &err) != NF_OK)
-            bad = 1;
-    }
+    if (bad)
+        nf_outdir_abort(dir);
+    else
+        bad = nf_outdir_commit(dir, &err) != NF_OK;
     if (bad)
         fprintf(stderr, "newsfold run: %s\n", err.message);
     return bad ? -1 : 0;

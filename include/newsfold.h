@@ -436,6 +436,22 @@ const char *nf_outfile_path(const nf_outfile *o);
 nf_status nf_outfile_commit(nf_outfile *o, nf_error *err);
 void nf_outfile_abort(nf_outfile *o);
 
+/*
+ * A directory of outputs that changes all at once: every file is written
+ * into a hidden staging directory beside dir (created with its parents when
+ * missing), and nf_outdir_commit swaps that directory with dir in one
+ * rename, so a reader or a crash sees all the previous files or all the new
+ * ones, never a mix. Other entries of dir are kept. Where the file system
+ * cannot swap directories, the files are renamed in one after another.
+ * name is a plain file name; the FILE* belongs to the outdir (do not close
+ * it). commit and abort both free the handle; abort removes what was staged.
+ */
+typedef struct nf_outdir nf_outdir;
+nf_status nf_outdir_open(nf_outdir **out, const char *dir, nf_error *err);
+nf_status nf_outdir_file(nf_outdir *d, const char *name, FILE **f, nf_error *err);
+nf_status nf_outdir_commit(nf_outdir *d, nf_error *err);
+void nf_outdir_abort(nf_outdir *d);
+
 /* ------------------------------------------------------- cross-lingual */
 
 /*

@@ -197,9 +197,8 @@ run_docs big 4000
 "$nf" dedup -q -o "$tmp/old.ref" "$tmp/a.jsonl"
 killed_keeps "dedup -o FILE" "$tmp/out.jsonl" "$tmp/old.ref" "$tmp/new.ref" \
     "$nf" dedup -q -o "$tmp/out.jsonl" "$tmp/big.jsonl"
-# `run -o DIR`: every output is complete before the first is renamed into
-# place (they are renamed one after another, so only a kill inside those few
-# renames could leave old and new files side by side).
+# `run -o DIR`: the four outputs change together (staged in a hidden folder
+# beside DIR, swapped in with one rename), never old and new side by side.
 "$nf" run -q -j1 --no-links -o "$tmp/run-old" "$tmp/a.jsonl"
 "$nf" run -q -j1 --no-links -o "$tmp/run-new" "$tmp/big.jsonl"
 killed_keeps "run -o DIR" "$tmp/run-out" "$tmp/run-old" "$tmp/run-new" \

@@ -143,6 +143,8 @@ FILE *nfi_temp_file(const char *dir, const char *prefix);
  * megabyte rather than one each 4 KB (outfile.c). */
 #define NFI_STREAM_BUFFER ((size_t)1 << 20)
 char *nfi_stream_buffer(FILE *f);
+/* mkdir -p: dir and its missing parents (mode 0777 less the umask). */
+nf_status nfi_make_dirs(const char *dir, nf_error *err);
 
 /* ASCII helpers that ignore the locale. */
 static inline bool nfi_is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }

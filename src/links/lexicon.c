@@ -1143,22 +1143,6 @@ static void default_cache_dir(char *out, size_t cap)
         snprintf(out, cap, "/tmp/newsfold-cache");
 }
 
-static nf_status ensure_dir(const char *dir, nf_error *err)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        mkdir(path, 0755);
-        *p = '/';
-    }
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return nfi_fail(err, NF_ERR_IO, "%s: cannot create cache directory: %s", dir, strerror(errno));
-    return NF_OK;
-}
-
 static void add_phrases(nfi_lexicon *lex, const uint64_t *keys, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -1215,7 +1199,7 @@ nf_status nfi_lexicon_load(nfi_lexicon **out, const char *dict_dir, const char *
         bool stale;
         st = map_cache(lex, path, signature, &stale, err);
         if (st == NF_OK && stale) {
-            st = ensure_dir(dir, err);
+            st = nfi_make_dirs(dir, err);
             if (st == NF_OK)
                 st = compile_cache(dicts, n, signature, path, err);
             if (st == NF_OK)
