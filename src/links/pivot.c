@@ -26,9 +26,11 @@
  *   to mean anything); CJK numerals and scales (三百, 1500万) by value.
  * - dates: month and day of every date written out, in any language the
  *   date lexer knows.
- * The feature sequence in text order (as feature indices, 4 bytes an
- * element: pivots of a whole run wait in memory for the links stage), with
- * paragraph ends, is kept for alignment; of the words behind each feature
+ * Pivots of a whole run wait in memory for the links stage, so they are
+ * compact: a feature is its hash (the kind in its low bits) and count, 12
+ * bytes; the feature sequence in text order (as feature indices, 2 bytes
+ * an element where the document has at most 65,536 features, else 4),
+ * with paragraph ends, is kept for alignment; of the words behind each feature
  * only its first occurrence's place, and only when the pivoter is asked to
  * (explanations). A pivoter (one per thread) owns an ICU transliterator,
  * opened only when a name holds letters other than ASCII and the accented
@@ -1680,20 +1682,30 @@ static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *
         }
         full[w] = 0;
     }
+    bool narrow = nf <= NF_PIVOT_NARROW;
     out->features = malloc((nf ? nf : 1) * sizeof *out->features);
-    out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
+    out->sequence = malloc((n ? n : 1) * (narrow ? sizeof(uint16_t) : sizeof(uint32_t)));
     out->surface = surface ? calloc(2 * nf + 1, sizeof *out->surface) : NULL;
     if (!out->features || !out->sequence || (surface && !out->surface))
         return false;
     for (size_t r = 0; r < nf; r++) {
         uint32_t f = order[r];
         rank[f] = (uint32_t)r;
-        out->features[r] = (nf_pivot_feature){uniq[f], count[f], (uint8_t)(uniq[f] & 3)};
+        out->features[r] = (nf_pivot_feature){uniq[f], count[f]};
     }
     out->n_features = nf;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t f = out->sequence[i] = rank[number[i]];
-        if (surface && !out->surface[2 * f + 1] && at[2 * i + 1])
+    if (narrow) {
+        uint16_t *s16 = out->sequence;
+        for (size_t i = 0; i < n; i++)
+            s16[i] = (uint16_t)rank[number[i]];
+    } else {
+        uint32_t *s32 = out->sequence;
+        for (size_t i = 0; i < n; i++)
+            s32[i] = rank[number[i]];
+    }
+    for (size_t i = 0; surface && i < n; i++) {
+        uint32_t f = rank[number[i]];
+        if (!out->surface[2 * f + 1] && at[2 * i + 1])
             out->surface[2 * f] = at[2 * i], out->surface[2 * f + 1] = at[2 * i + 1];
     }
     return true;
