@@ -1033,7 +1033,7 @@ static size_t translate_at(builder *b, size_t i, bool *found)
     *found = false;
     if (t->kind != NF_TOKEN_WORD)
         return 1; /* no entry is keyed by anything else */
-    for (size_t span = 3; span >= 2; span--) {
+    for (size_t span = 3; span >= 2 && tw->phrases; span--) { /* (most words begin no phrase the filter knows) */
         bool by_norm = tw->phrases & phrase_bit(span, false), by_stem = tw->phrases & phrase_bit(span, true);
         if ((n = by_norm ? lookup_span(b, i, span, false, &terms) : 0) ||
             (n = by_stem ? lookup_span(b, i, span, true, &terms) : 0)) {
@@ -1226,9 +1226,13 @@ typedef struct newline_cursor {
 } newline_cursor;
 
 /* Whether a newline lies between token i-1 and token i, as
- * paragraph_break_before says (tokens come in text order). */
+ * paragraph_break_before says (tokens come in text order). A token that
+ * starts at or before the newline found (searched from an end at or
+ * before its own gap's) has none before it: most tokens ask only that. */
 static inline bool newline_before(const nf_clean_doc *d, size_t i, newline_cursor *c)
 {
+    if (d->tokens[i].start <= c->at && c->from != SIZE_MAX)
+        return false;
     if (i == 0)
         return false;
     const nf_token *prev = &d->tokens[i - 1];
