@@ -70,9 +70,9 @@ static void dump_pivot(FILE *f, size_t i, const char *lang, const nf_pivot *q)
             q->n_paragraphs, q->n_names, q->term_share);
     for (size_t k = 0; k < q->n_features; k++)
         fprintf(f, "%016llx %u %u\n", (unsigned long long)q->features[k].hash, q->features[k].count,
-                q->features[k].kind);
+                (unsigned)(q->features[k].hash & 3));
     for (size_t k = 0; k < q->n_sequence; k++)
-        fprintf(f, "%u ", q->sequence[k]);
+        fprintf(f, "%u ", nf_pivot_place(q, k));
     fprintf(f, "\np ");
     for (size_t k = 0; k < q->n_paragraphs; k++)
         fprintf(f, "%u ", q->paragraph_ends[k]);

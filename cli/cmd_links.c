@@ -413,7 +413,7 @@ static void show_shared(const kept_docs *k, const nf_links *l, size_t a, size_t 
             j++;
             continue;
         }
-        if (fa->kind == kind) {
+        if (nf_pivot_kind_of(fa->hash) == (nf_pivot_kind)kind) {
             total++;
             char sa[80], sb[80];
             surface(k, pa, a, i, sa, sizeof sa);

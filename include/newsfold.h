@@ -469,11 +469,15 @@ typedef enum nf_pivot_kind {
     NF_PIVOT_DATE = 3
 } nf_pivot_kind;
 
-typedef struct nf_pivot_feature {
-    uint64_t hash;  /* of kind and key: equal across languages for equal content */
+/* 12 bytes a feature (packed; hash at offset 0, 4-byte aligned): a whole
+ * run's pivots wait in memory for the links stage's finish. */
+typedef struct __attribute__((packed, aligned(4))) nf_pivot_feature {
+    uint64_t hash;  /* of kind and key: equal across languages for equal content; the kind
+                       (nf_pivot_kind) is its low two bits (nf_pivot_kind_of) */
     uint32_t count; /* occurrences in the document */
-    uint8_t kind;   /* nf_pivot_kind */
 } nf_pivot_feature;
+
+static inline nf_pivot_kind nf_pivot_kind_of(uint64_t hash) { return (nf_pivot_kind)(hash & 3); }
 
 typedef struct nf_pivot {
     nf_pivot_feature *features; /* sorted by hash, unique */
@@ -482,7 +486,9 @@ typedef struct nf_pivot {
     char *name_keys; /* their ASCII keys, NUL-separated, same order */
     size_t n_names;
     uint32_t *paragraph_ends; /* sequence offsets closing each paragraph */
-    uint32_t *sequence;       /* the features in text order, as indices into features (for alignment) */
+    void *sequence;           /* the features in text order, as indices into features (for alignment):
+                                 uint16_t where n_features <= NF_PIVOT_NARROW (nearly every document),
+                                 else uint32_t; nf_pivot_place reads either */
     uint32_t *surface;        /* per feature, the byte offset and length of the words behind its first
                                  occurrence (2 per feature; length 0: none, as for dates); NULL
                                  unless nf_links_options.keep_surface */
@@ -490,6 +496,16 @@ typedef struct nf_pivot {
                                  the dictionaries cover (about 1 for English, 0 without a dictionary) */
     size_t n_sequence, n_paragraphs;
 } nf_pivot;
+
+#define NF_PIVOT_NARROW 65536 /* most features a pivot whose sequence is 16-bit may have */
+
+/* Element k of p's sequence (an index into p->features). */
+static inline uint32_t nf_pivot_place(const nf_pivot *p, size_t k)
+{
+    if (p->n_features <= NF_PIVOT_NARROW)
+        return ((const uint16_t *)p->sequence)[k];
+    return ((const uint32_t *)p->sequence)[k];
+}
 
 typedef struct nf_links_options {
     double threshold;         /* translation decision on the calibrated score (default 0.5) */

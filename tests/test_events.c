@@ -508,7 +508,7 @@ static void test_pivot_channel(void **state)
     clean_docs(raw, cd, 2);
     nf_pivot_feature f[12];
     for (int k = 0; k < 12; k++)
-        f[k] = (nf_pivot_feature){0x1000 + (uint64_t)k * 0x10001, 1 + k % 3, NF_PIVOT_TERM};
+        f[k] = (nf_pivot_feature){0x1000 + (uint64_t)k * 0x10001, 1 + k % 3}; /* low bits 0: NF_PIVOT_TERM */
     nf_pivot p = {0};
     p.features = f;
     p.n_features = 12;

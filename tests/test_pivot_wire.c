@@ -3,7 +3,8 @@
  * (nfi_links_put_pivot / nfi_links_append_pivot, src/links/links.c): every
  * pivot of examples/ and the seeds survives the round trip field for field,
  * a stage fed the records finishes with exactly the links of the stage that
- * built them, truncating drops built pivots, a record made by hand is read
+ * built them (also for a pivot of more than 65,536 features, whose sequence
+ * is 32-bit), truncating drops built pivots, a record made by hand is read
  * field for field, and truncated or inconsistent records are refused
  * (never read past their end).
  */
@@ -35,9 +36,9 @@ static void assert_same_pivot(const nf_pivot *a, const nf_pivot *b)
     for (size_t j = 0; j < a->n_features; j++) {
         assert_true(a->features[j].hash == b->features[j].hash);
         assert_int_equal(a->features[j].count, b->features[j].count);
-        assert_int_equal(a->features[j].kind, b->features[j].kind);
     }
-    assert_memory_equal(a->sequence, b->sequence, a->n_sequence * 4 + (a->n_sequence == 0));
+    for (size_t k = 0; k < a->n_sequence; k++)
+        assert_int_equal(nf_pivot_place(a, k), nf_pivot_place(b, k));
     assert_true((a->surface == NULL) == (b->surface == NULL));
     if (a->surface)
         assert_memory_equal(a->surface, b->surface, a->n_features * 8 + (a->n_features == 0));
@@ -112,6 +113,42 @@ static void test_round_trip_seeds(void **state)
     round_trip(NF_SHARED_DIR "/seeds", 0);
 }
 
+/* A document of 70,000 distinct numbers (each a feature): its pivot has
+ * more features than a 16-bit sequence can name, so its sequence is
+ * 32-bit; it survives the round trip as the others do. */
+static void test_round_trip_wide(void **state)
+{
+    (void)state;
+    nfi_buf json;
+    nfi_buf_init(&json);
+    nfi_buf_puts(&json, "{\"id\":\"wide\",\"lang\":\"en\",\"text\":\"");
+    for (int k = 0; k < 70000; k += 3)
+        nfi_buf_printf(&json, "The council counted %d votes, %d ballots and %d letters on Monday.\\n",
+                       100000 + k, 100001 + k, 100002 + k);
+    nfi_buf_puts(&json, "\"}\n{\"id\":\"small\",\"lang\":\"de\",\"text\":\"Der Rat zählte 100000 Stimmen.\"}\n");
+    assert_false(json.oom);
+    char *dir = tu_tempdir(), path[4096];
+    tu_write(dir, "docs.jsonl", json.data, json.len);
+    snprintf(path, sizeof path, "%s/docs.jsonl", dir);
+    tu_corpus c = tu_clean_path(path, 1, 0);
+    assert_int_equal(c.n, 2);
+    nf_links *l = new_links(1, 0);
+    nf_error err;
+    assert_int_equal(nf_links_add(l, c.docs, c.n, &err), NF_OK);
+    const nf_pivot *p = nf_links_pivot(l, 0);
+    assert_true(p->n_features > NF_PIVOT_NARROW);
+    for (size_t k = 0; k < p->n_sequence; k++) /* the sequence names every feature, in range */
+        assert_true(nf_pivot_place(p, k) < p->n_features);
+    assert_true(nf_links_pivot(l, 1)->n_features <= NF_PIVOT_NARROW);
+    nf_links_free(l);
+    tu_corpus_free(&c);
+    round_trip(path, 0);
+    round_trip(path, 1);
+    tu_rmtree(dir);
+    free(dir);
+    nfi_buf_free(&json);
+}
+
 /* Truncation frees built pivots; cut or damaged records are refused. */
 static void test_truncate_and_bad_records(void **state)
 {
@@ -184,12 +221,12 @@ static void test_hand_made_record(void **state)
     assert_int_equal(p->n_features, 1);
     assert_true(p->features[0].hash == 0x1234567890ABCDE1ULL);
     assert_int_equal(p->features[0].count, 2);
-    assert_int_equal(p->features[0].kind, NF_PIVOT_NAME);
+    assert_int_equal(nf_pivot_kind_of(p->features[0].hash), NF_PIVOT_NAME);
     assert_int_equal(p->surface[0], 7);
     assert_int_equal(p->surface[1], 5);
     assert_int_equal(p->n_sequence, 2);
-    assert_int_equal(p->sequence[0], 0);
-    assert_int_equal(p->sequence[1], 0);
+    assert_int_equal(nf_pivot_place(p, 0), 0);
+    assert_int_equal(nf_pivot_place(p, 1), 0);
     assert_true(p->term_share == 0.25);
     assert_int_equal(p->n_paragraphs, 1);
     assert_int_equal(p->paragraph_ends[0], 2);
@@ -279,6 +316,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_examples),
         cmocka_unit_test(test_round_trip_seeds),
+        cmocka_unit_test(test_round_trip_wide),
         cmocka_unit_test(test_truncate_and_bad_records),
         cmocka_unit_test(test_hand_made_record),
         cmocka_unit_test(test_paragraph_end_wraps),

@@ -272,7 +272,7 @@ static void count_nondate(doc_entry *d)
     const nf_pivot *p = &d->pivot;
     d->n_nondate = 0;
     for (size_t j = 0; j < p->n_features; j++)
-        d->n_nondate += (p->features[j].kind & 3) != NF_PIVOT_DATE;
+        d->n_nondate += (p->features[j].hash & 3) != NF_PIVOT_DATE;
 }
 
 static bool build_paragraph_sets(doc_entry *d);
@@ -555,7 +555,7 @@ static bool cross_all(doc_entry *d)
         d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
     }
     for (size_t k = 0; k < p->n_sequence; k++)
-        seq_set(d->cross_seq, seq_narrow(p->n_features), k, p->sequence[k]);
+        seq_set(d->cross_seq, seq_narrow(p->n_features), k, nf_pivot_place(p, k));
     d->n_cross = p->n_features, d->n_cross_seq = p->n_sequence;
     return true;
 }
@@ -620,9 +620,19 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
     d->post = malloc((2 * q + 2) * sizeof *d->post); /* (room for the last unkept write) */
     if (!d->weights || !d->post || !alloc_cross(d, n, p->n_sequence, c->table != NULL)) /* the sequence at most; shrunk below */
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
-        seq_set(d->cross_seq, seq_narrow(n), m, at[p->sequence[k]]);
-        m += (word[p->sequence[k]] & FOUND_ACROSS) != 0;
+    if (seq_narrow(p->n_features)) { /* 16-bit in (nf_pivot_place), so 16-bit out (n <= n_features) */
+        const uint16_t *in = p->sequence;
+        uint16_t *out = d->cross_seq;
+        for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
+            out[m] = (uint16_t)at[in[k]];
+            m += (word[in[k]] & FOUND_ACROSS) != 0;
+        }
+    } else {
+        for (size_t k = 0; k < p->n_sequence; k++) {
+            uint32_t f = nf_pivot_place(p, k);
+            seq_set(d->cross_seq, seq_narrow(n), m, at[f]);
+            m += (word[f] & FOUND_ACROSS) != 0;
+        }
     }
     void *seq = realloc(d->cross_seq, (m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
     d->cross_seq = seq ? seq : d->cross_seq;
@@ -635,9 +645,9 @@ static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
         q += indexed(c, x);
         double idf = c->idf[x & FOUND_DF];
         double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
-        double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
+        double w = d->weights[j] = (float)(kind_weight[pf->hash & 3] * idf * tf);
         sum += w * w;
-        kind_sum[pf->kind & 3] += w * w;
+        kind_sum[pf->hash & 3] += w * w;
         if (d->cross_id) /* (the same for all documents) */
             d->cross_id[n] = id;
         else
@@ -826,7 +836,7 @@ static size_t single_paragraph_set(const nf_pivot *p, uint64_t *out)
 {
     size_t n = 0;
     for (size_t k = 0; k < p->n_features; k++)
-        if ((p->features[k].kind & 3) != NF_PIVOT_DATE)
+        if ((p->features[k].hash & 3) != NF_PIVOT_DATE)
             out[n++] = p->features[k].hash;
     return n;
 }
@@ -835,8 +845,8 @@ static size_t paragraph_set(const nf_pivot *p, size_t i, uint64_t *out, uint64_t
 {
     size_t start = i ? p->paragraph_ends[i - 1] : 0, end = p->paragraph_ends[i], n = 0;
     for (size_t k = start; k < end; k++)
-        if ((p->features[p->sequence[k]].kind & 3) != NF_PIVOT_DATE)
-            out[n++] = p->features[p->sequence[k]].hash;
+        if ((p->features[nf_pivot_place(p, k)].hash & 3) != NF_PIVOT_DATE)
+            out[n++] = p->features[nf_pivot_place(p, k)].hash;
     nfi_u64_sort(out, n, scratch); /* a paragraph may be a whole document */
     size_t w = 0;
     for (size_t a = 0; a < n; a++)
@@ -1330,7 +1340,8 @@ static void every_feature(const doc_entry *d, uint64_t *hash, feature_list *out)
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
         hash[j] = p->features[j].hash;
-    *out = (feature_list){hash, NULL, NULL, d->weights, p->n_features, p->sequence, p->n_sequence, false};
+    *out = (feature_list){hash, NULL, NULL, d->weights, p->n_features, p->sequence, p->n_sequence,
+                          p->n_features <= NF_PIVOT_NARROW};
 }
 
 /* The room nf_links_explain scores a pair in, over every feature: a
@@ -1900,7 +1911,7 @@ static size_t strings_len(const char *s, size_t n)
 static uint8_t *put_pivot_varints(const nf_pivot *pv, uint8_t *p)
 {
     for (size_t j = 0; j < pv->n_features; j++) {
-        *p++ = pv->features[j].kind;
+        *p++ = (uint8_t)(pv->features[j].hash & 3);
         if (!pv->surface)
             continue;
         p = put_varint(p, pv->surface[2 * j + 1]);
@@ -1908,7 +1919,7 @@ static uint8_t *put_pivot_varints(const nf_pivot *pv, uint8_t *p)
             p = put_varint(p, pv->surface[2 * j]);
     }
     for (size_t k = 0; k < pv->n_sequence; k++)
-        p = put_varint(p, pv->sequence[k]);
+        p = put_varint(p, nf_pivot_place(pv, k));
     for (size_t k = 0; k < pv->n_paragraphs; k++)
         p = put_varint(p, pv->paragraph_ends[k] - (k ? pv->paragraph_ends[k - 1] : 0));
     return p;
@@ -1975,7 +1986,8 @@ static bool get_pivot_varints(nf_pivot *p, const uint8_t **at, const uint8_t *en
     for (size_t j = 0; j < p->n_features; j++) {
         if (*at >= end)
             return false;
-        p->features[j].kind = *(*at)++;
+        if (*(*at)++ != (p->features[j].hash & 3)) /* the kind its hash carries (pivot.c) */
+            return false;
         p->features[j].count = 0;
         if (!p->surface)
             continue;
@@ -1987,7 +1999,10 @@ static bool get_pivot_varints(nf_pivot *p, const uint8_t **at, const uint8_t *en
     for (size_t k = 0; k < p->n_sequence; k++) {
         if (!get_varint(at, end, &v) || v >= p->n_features)
             return false;
-        p->sequence[k] = (uint32_t)v;
+        if (p->n_features <= NF_PIVOT_NARROW)
+            ((uint16_t *)p->sequence)[k] = (uint16_t)v;
+        else
+            ((uint32_t *)p->sequence)[k] = (uint32_t)v;
         p->features[v].count++;
     }
     for (size_t k = 0; k < p->n_paragraphs; k++) {
@@ -1997,8 +2012,7 @@ static bool get_pivot_varints(nf_pivot *p, const uint8_t **at, const uint8_t *en
         p->paragraph_ends[k] = (uint32_t)end_at;
     }
     for (size_t j = 0; j < p->n_features; j++) /* what pivot.c makes: sorted, unique, each in the sequence */
-        if ((j && p->features[j].hash <= p->features[j - 1].hash) || p->features[j].count == 0 ||
-            p->features[j].kind != (p->features[j].hash & 3))
+        if ((j && p->features[j].hash <= p->features[j - 1].hash) || p->features[j].count == 0)
             return false;
     return true;
 }
@@ -2012,7 +2026,7 @@ static nf_status rebuild_entry(doc_entry *d, const pivot_wire *w, const uint8_t 
     p->n_features = nf, p->n_sequence = ns, p->n_paragraphs = w->n_paragraphs, p->n_names = w->n_names;
     p->term_share = w->term_share;
     p->features = malloc((nf ? nf : 1) * sizeof *p->features);
-    p->sequence = malloc((ns ? ns : 1) * sizeof *p->sequence);
+    p->sequence = malloc((ns ? ns : 1) * (nf <= NF_PIVOT_NARROW ? sizeof(uint16_t) : sizeof(uint32_t)));
     p->surface = w->flags & WIRE_SURFACE ? calloc(2 * nf + 1, sizeof *p->surface) : NULL;
     p->paragraph_ends = malloc((w->n_paragraphs + 1) * sizeof *p->paragraph_ends);
     if (!p->features || !p->sequence || ((w->flags & WIRE_SURFACE) && !p->surface) || !p->paragraph_ends)

@@ -26,9 +26,11 @@
  *   to mean anything); CJK numerals and scales (三百, 1500万) by value.
  * - dates: month and day of every date written out, in any language the
  *   date lexer knows.
- * The feature sequence in text order (as feature indices, 4 bytes an
- * element: pivots of a whole run wait in memory for the links stage), with
- * paragraph ends, is kept for alignment; of the words behind each feature
+ * Pivots of a whole run wait in memory for the links stage, so they are
+ * compact: a feature is its hash (the kind in its low bits) and count, 12
+ * bytes; the feature sequence in text order (as feature indices, 2 bytes
+ * an element where the document has at most 65,536 features, else 4),
+ * with paragraph ends, is kept for alignment; of the words behind each feature
  * only its first occurrence's place, and only when the pivoter is asked to
  * (explanations). A pivoter (one per thread) owns an ICU transliterator,
  * opened only when a name holds letters other than ASCII and the accented
@@ -195,10 +197,10 @@ struct nfi_pivoter {
     nfi_buf seq, at, scratch, run, run_ends, para, name_text, key_text;
     void *index_scratch;
     size_t index_scratch_cap;
-    /* index_sequence's table: its slots (a number + 1; 0: empty) and a bit per
-     * full slot, kept empty between documents (the walk that reads a full
-     * slot empties it), so a document clears none of its room up front */
-    uint32_t *index_slots;
+    /* index_sequence's table: its slots' hashes (0: empty) and a bit per
+     * full slot, kept empty between documents (the passes that read a full
+     * slot empty it), so a document clears none of its room up front */
+    uint64_t *index_hashes;
     uint64_t *index_full;
     size_t index_room;
 };
@@ -277,7 +279,7 @@ void nfi_pivoter_free(nfi_pivoter *p)
     nfi_buf_free(&p->run), nfi_buf_free(&p->run_ends);
     nfi_buf_free(&p->para), nfi_buf_free(&p->name_text), nfi_buf_free(&p->key_text);
     free(p->index_scratch);
-    free(p->index_slots);
+    free(p->index_hashes);
     free(p->index_full);
     nfi_normalizer_free(p->nz);
     free(p);
@@ -1031,7 +1033,7 @@ static size_t translate_at(builder *b, size_t i, bool *found)
     *found = false;
     if (t->kind != NF_TOKEN_WORD)
         return 1; /* no entry is keyed by anything else */
-    for (size_t span = 3; span >= 2; span--) {
+    for (size_t span = 3; span >= 2 && tw->phrases; span--) { /* (most words begin no phrase the filter knows) */
         bool by_norm = tw->phrases & phrase_bit(span, false), by_stem = tw->phrases & phrase_bit(span, true);
         if ((n = by_norm ? lookup_span(b, i, span, false, &terms) : 0) ||
             (n = by_stem ? lookup_span(b, i, span, true, &terms) : 0)) {
@@ -1224,9 +1226,13 @@ typedef struct newline_cursor {
 } newline_cursor;
 
 /* Whether a newline lies between token i-1 and token i, as
- * paragraph_break_before says (tokens come in text order). */
+ * paragraph_break_before says (tokens come in text order). A token that
+ * starts at or before the newline found (searched from an end at or
+ * before its own gap's) has none before it: most tokens ask only that. */
 static inline bool newline_before(const nf_clean_doc *d, size_t i, newline_cursor *c)
 {
+    if (d->tokens[i].start <= c->at && c->from != SIZE_MAX)
+        return false;
     if (i == 0)
         return false;
     const nf_token *prev = &d->tokens[i - 1];
@@ -1596,105 +1602,126 @@ static bool index_table_room(nfi_pivoter *p, size_t room)
     size_t cap = p->index_room ? p->index_room : 1024;
     while (cap < room)
         cap *= 2;
-    uint32_t *slots = calloc(cap, sizeof *slots);
+    uint64_t *hashes = calloc(cap, sizeof *hashes);
     uint64_t *full = calloc(cap / 64 + 1, sizeof *full);
-    if (!slots || !full) {
-        free(slots), free(full);
+    if (!hashes || !full) {
+        free(hashes), free(full);
         return false;
     }
-    free(p->index_slots), free(p->index_full);
-    p->index_slots = slots, p->index_full = full, p->index_room = cap;
+    free(p->index_hashes), free(p->index_full);
+    p->index_hashes = hashes, p->index_full = full, p->index_room = cap;
     return true;
 }
 
 /* The features (sorted by hash, each with its count) and the sequence as
- * feature indices, from the emitted hashes: an open-addressing table of
- * the hashes numbers each distinct one and counts it; its slot is the
- * hash's top bits and probing runs forward, never wrapping (room for every
- * element past the last home slot), so walking the table (a bit per full
- * slot) meets the distinct hashes in order but within a run of full slots, which an
- * insertion sort mends (its moves stay within those runs, as probing
- * does); each number's place in that order renumbers the sequence; and
- * (when surface is wanted) each feature's first surface. */
+ * feature indices, from the emitted hashes: an open-addressing table
+ * holds each distinct hash itself, and each element notes its slot; a
+ * hash's home slot is the hash scaled to the 1.5 n home slots (so in hash
+ * order) and probing runs forward, never wrapping (room for every element
+ * past the last home slot), so walking the table (a bit per full slot)
+ * meets the distinct hashes in order but within a run of full slots,
+ * which an insertion sort mends (its moves stay within those runs, as
+ * probing does); each slot's place in that order is its feature's index,
+ * by which the elements' slots renumber the sequence and count the
+ * features; and (when surface is wanted) each feature's first surface.
+ * An empty slot holds 0, so the hash 0 (a term's, in theory) is counted
+ * apart: it is the least, feature 0 when present. The table reads one
+ * slot a probe (no number to follow to the hash) and holds 1.5 n homes,
+ * not 2-4 n as a power of two (its bytes stay near the first-level
+ * cache's). */
 static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *at, size_t n, bool surface,
                            nf_pivot *out)
 {
-    int bits = 4;
-    while (((size_t)1 << bits) < 2 * n)
-        bits++;
-    size_t room = ((size_t)1 << bits) + n + 1;
+    size_t homes = n + n / 2 + 16; /* home slots: the hash scaled to them (in order) */
+    size_t room = homes + n + 1, zero_slot = room; /* (rank_at's extra slot: the hash 0) */
     size_t words = room / 64 + 1;
     if (!index_table_room(p, room))
         return false;
-    uint32_t *slots = p->index_slots; /* a distinct hash's number + 1; 0: empty */
-    uint64_t *full = p->index_full;
-    /* scratch (the pivoter's): the sentinel and per distinct hash its hash (so uniq[-1] is the sentinel),
-     * per distinct hash its count and rank, per element its number, and the distinct numbers in order */
-    uint64_t *base = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, (n + 2) * 8 + (n + 1) * 16, 1);
-    if (!base)
+    uint64_t *tab = p->index_hashes, *full = p->index_full;
+    /* scratch (the pivoter's): per element its slot, per distinct hash its slot in hash order, per slot
+     * its feature's index */
+    uint32_t *where = nfi_grow_array(p->index_scratch, &p->index_scratch_cap, 2 * (n + 1) + room + 1, 4);
+    if (!where)
         return false;
-    p->index_scratch = base;
-    uint64_t *uniq = base + 1;
-    uint32_t *count = (uint32_t *)(base + n + 2), *rank = count + n + 1, *number = rank + n + 1,
-             *order = number + n + 1;
-    size_t nf = 0;
-    /* No branch on whether a hash is new (in no pattern: about half are):
-     * an empty slot names the sentinel, which holds the hash sought, so the
-     * probe stops at its own slot or at the empty one where it goes; a
-     * hash is written at the next number and its count cleared either way,
-     * and the number moves on only for a new one. */
+    p->index_scratch = where;
+    uint32_t *order = where + n + 1, *rank_at = order + n + 1;
+    size_t zeros = 0;
+    /* One exit from the probe (the slot holds h, or is empty): which one
+     * is in no pattern (about half the elements are new). */
     for (size_t i = 0; i < n; i++) {
         uint64_t h = seq[i];
-        base[0] = h;
-        size_t k = (size_t)(h >> (64 - bits));
-        uint32_t s;
-        while (base[s = slots[k]] != h)
-            k++;
-        bool fresh = s == 0;
-        uniq[nf] = h, count[nf] = 0;
-        s |= ((uint32_t)nf + 1) & (0u - fresh); /* s is 0 when fresh (a mask: GCC made ?: a branch) */
-        slots[k] = s;
-        full[k / 64] |= 1ULL << (k % 64); /* a slot found full has its bit already */
-        nf += fresh;
-        count[number[i] = s - 1]++;
+        if (__builtin_expect(h == 0, 0)) {
+            zeros++, where[i] = (uint32_t)zero_slot;
+            continue;
+        }
+        size_t k = (size_t)(((unsigned __int128)h * homes) >> 64);
+        for (uint64_t t = tab[k]; (t != h) & (t != 0); t = tab[++k])
+            ;
+        tab[k] = h;
+        full[k / 64] |= 1ULL << (k % 64);
+        where[i] = (uint32_t)k;
     }
-    /* The numbers in slot order, the table left empty; a hash below the
-     * last one (displaced by probing: a few in a hundred) is moved back
-     * to its place at once, as an insertion sort would. */
+    /* The full slots in hash order; a hash below the last one (displaced
+     * by probing: a few in a hundred) is moved back to its place at once,
+     * as an insertion sort would. */
     size_t m = 0;
     uint64_t last = 0;
     for (size_t w = 0; w < words; w++) {
         for (uint64_t x = full[w]; x; x &= x - 1) {
-            size_t k = w * 64 + (size_t)__builtin_ctzll(x);
-            uint32_t f = slots[k] - 1;
-            uint64_t h = uniq[f];
-            slots[k] = 0;
+            uint32_t k = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(x));
+            uint64_t h = tab[k];
             if (__builtin_expect(h >= last, 1)) {
-                order[m++] = f, last = h;
+                order[m++] = k, last = h;
                 continue;
             }
             size_t j = m++;
-            for (; j > 0 && uniq[order[j - 1]] > h; j--)
+            for (; j > 0 && tab[order[j - 1]] > h; j--)
                 order[j] = order[j - 1];
-            order[j] = f;
+            order[j] = k;
         }
         full[w] = 0;
     }
+    size_t nf = m + (zeros > 0);
+    bool narrow = nf <= NF_PIVOT_NARROW;
     out->features = malloc((nf ? nf : 1) * sizeof *out->features);
-    out->sequence = malloc((n ? n : 1) * sizeof *out->sequence);
+    out->sequence = malloc((n ? n : 1) * (narrow ? sizeof(uint16_t) : sizeof(uint32_t)));
     out->surface = surface ? calloc(2 * nf + 1, sizeof *out->surface) : NULL;
-    if (!out->features || !out->sequence || (surface && !out->surface))
+    if (!out->features || !out->sequence || (surface && !out->surface)) {
+        for (size_t r = 0; r < m; r++) /* the table left empty */
+            tab[order[r]] = 0;
         return false;
-    for (size_t r = 0; r < nf; r++) {
-        uint32_t f = order[r];
-        rank[f] = (uint32_t)r;
-        out->features[r] = (nf_pivot_feature){uniq[f], count[f], (uint8_t)(uniq[f] & 3)};
+    }
+    nf_pivot_feature *f = out->features;
+    if (zeros) {
+        *f++ = (nf_pivot_feature){0, 0};
+        rank_at[zero_slot] = 0;
+    }
+    for (size_t r = 0; r < m; r++) { /* the table left empty */
+        uint32_t k = order[r];
+        f[r] = (nf_pivot_feature){tab[k], 0};
+        rank_at[k] = (uint32_t)(r + (zeros > 0));
+        tab[k] = 0;
     }
     out->n_features = nf;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t f = out->sequence[i] = rank[number[i]];
-        if (surface && !out->surface[2 * f + 1] && at[2 * i + 1])
-            out->surface[2 * f] = at[2 * i], out->surface[2 * f + 1] = at[2 * i + 1];
+    if (narrow) {
+        uint16_t *s16 = out->sequence;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t r = rank_at[where[i]];
+            s16[i] = (uint16_t)r;
+            out->features[r].count++;
+        }
+    } else {
+        uint32_t *s32 = out->sequence;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t r = rank_at[where[i]];
+            s32[i] = r;
+            out->features[r].count++;
+        }
+    }
+    for (size_t i = 0; surface && i < n; i++) {
+        uint32_t r = rank_at[where[i]];
+        if (!out->surface[2 * r + 1] && at[2 * i + 1])
+            out->surface[2 * r] = at[2 * i], out->surface[2 * r + 1] = at[2 * i + 1];
     }
     return true;
 }
