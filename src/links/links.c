@@ -355,6 +355,11 @@ enum { TF_TABLE = 256 };
  * UINT32_MAX) above. */
 #define FOUND_DF 0x7FFFFFFFu
 #define FOUND_ACROSS 0x80000000u
+/* A slot's aux once numbered: the number, and this bit where the
+ * feature is indexed (neither unique nor too common); so a word's top
+ * bit. NO_NUMBER: a word's number where the index gives none. */
+#define AUX_INDEXED 0x80000000u
+#define NO_NUMBER 0x7FFFFFFFu
 enum { INDEX_CHUNKS = 16, INDEX_CHUNK_SHIFT = 60 }; /* the chunk of a hash: its top 4 bits */
 enum { ID_ZERO = 4 }; /* in nf_links.id_kind beside the kind: the feature's hash is 0 */
 
@@ -479,8 +484,9 @@ static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *e
         uint32_t df = s->df & FOUND_DF;
         if (!df)
             continue;
-        t->key_df[id] = df >= 2 && df <= j->max_df ? df : 0;
-        s->aux = (uint32_t)id++;
+        bool kept = df >= 2 && df <= j->max_df;
+        t->key_df[id] = kept ? df : 0;
+        s->aux = (uint32_t)id++ | (kept ? AUX_INDEXED : 0);
     }
     return NF_OK;
 }
@@ -489,7 +495,6 @@ typedef struct weigh_ctx {
     nf_links *l;
     size_t n_docs; /* the corpus's (the stage's, or every rank's: nfi_links_weigh) */
     const feature_table *table; /* the index's tables (INDEX_CHUNKS), or NULL: ... */
-    double max_df;              /* (indexed: a document frequency of 2 to max_df; 0 without tables) */
     const uint32_t *df;         /* ... else every feature's document frequency, document by document */
     const size_t *df_at;        /* ... each document's first in df */
     double *idf; /* n_docs + 1 */
@@ -564,28 +569,96 @@ static bool cross_all(doc_entry *d)
  * tables (probed in hash order, each table front to back), or from the
  * summed document frequencies of the distributed finish, where the languages
  * are unknown (a feature another document has may be shared) and no
- * postings are kept. */
-static void words_of(const weigh_ctx *c, size_t i, uint64_t *word)
+ * postings are kept; and each feature's place among those of the across
+ * flag into at (NOT_ACROSS where it has none). Returns those places'
+ * count, and in *n_indexed the indexed features'. */
+#define NOT_ACROSS 0x80000000u
+static size_t words_of(const weigh_ctx *c, size_t i, uint64_t *word, uint32_t *at, size_t *n_indexed)
 {
     const nf_pivot *p = &c->l->docs[i].pivot;
+    size_t nf = p->n_features, n = 0, q = 0;
     if (!c->table) {
-        for (size_t j = 0; j < p->n_features; j++) {
+        for (size_t j = 0; j < nf; j++) {
             uint32_t df = c->df[c->df_at[i] + j];
-            word[j] = (uint64_t)UINT32_MAX << 32 | (df & FOUND_DF) | (df >= 2 ? FOUND_ACROSS : 0); /* no number */
+            word[j] = (uint64_t)NO_NUMBER << 32 | (df & FOUND_DF) | (df >= 2 ? FOUND_ACROSS : 0); /* not indexed */
         }
-        return;
+    } else {
+        enum { AHEAD = 8 }; /* a document's slots lie ~100 apart: fetched ahead, the misses overlap */
+        const nf_pivot_feature *f = p->features;
+        for (size_t j = 0; j < nf; j++) {
+            if (j + AHEAD < nf) {
+                uint64_t g = f[j + AHEAD].hash;
+                const feature_table *t = &c->table[(size_t)(g >> INDEX_CHUNK_SHIFT)];
+                __builtin_prefetch(&t->slot[slot_of(g, t->bits)]);
+            }
+            uint64_t h = f[j].hash;
+            const feature_slot *s = table_probe(&c->table[(size_t)(h >> INDEX_CHUNK_SHIFT)], h);
+            word[j] = (uint64_t)s->aux << 32 | s->df;
+        }
     }
-    enum { AHEAD = 8 }; /* a document's slots lie ~100 apart: fetched ahead, the misses overlap */
+    for (size_t j = 0; j < nf; j++) { /* no branch on the flags */
+        uint32_t across = (uint32_t)word[j] >> 31; /* FOUND_ACROSS */
+        at[j] = (uint32_t)n | (across ^ 1) << 31;
+        n += across;
+        q += word[j] >> 63; /* AUX_INDEXED */
+    }
+    *n_indexed = q;
+    return n;
+}
+
+/* d's sequence with only the features of the across flag, each as its
+ * place among them (at), into seq (16 or 32 bits a place); returns its
+ * length. No branch on the flag: each element is written at the next
+ * place, which moves on only for a kept one. */
+static inline __attribute__((always_inline)) size_t cross_sequence(const nf_pivot *p, const uint32_t *at, void *seq,
+                                                                   bool narrow)
+{
+    size_t m = 0;
+    for (size_t k = 0; k < p->n_sequence; k++) {
+        uint32_t x = at[p->sequence[k]];
+        if (narrow)
+            ((uint16_t *)seq)[m] = (uint16_t)x;
+        else
+            ((uint32_t *)seq)[m] = x;
+        m += 1 - (x >> 31);
+    }
+    return m;
+}
+
+/* d's weights from its words, its postings and its cross features
+ * (numbers where by_id, else hashes, and weights); returns the sum of
+ * squared weights, kind by kind into kind_sum. */
+static inline __attribute__((always_inline)) double weigh_features(const weigh_ctx *c, doc_entry *d,
+                                                                   const uint64_t *word, bool by_id,
+                                                                   double kind_sum[4])
+{
+    const nf_pivot *p = &d->pivot;
+    const nf_pivot_feature *f = p->features;
+    float *weights = d->weights, *cross_w = d->cross_w;
+    uint32_t *post = d->post, *cross_id = d->cross_id;
+    uint64_t *cross_hash = d->cross_hash;
+    double sum = 0;
+    size_t n = 0, q = 0;
     for (size_t j = 0; j < p->n_features; j++) {
-        uint64_t h = p->features[j].hash;
-        if (j + AHEAD < p->n_features) {
-            uint64_t g = p->features[j + AHEAD].hash;
-            const feature_table *t = &c->table[(size_t)(g >> INDEX_CHUNK_SHIFT)];
-            __builtin_prefetch(&t->slot[slot_of(g, t->bits)]);
-        }
-        const feature_slot *s = table_probe(&c->table[(size_t)(h >> INDEX_CHUNK_SHIFT)], h);
-        word[j] = (uint64_t)s->aux << 32 | s->df;
+        uint64_t x = word[j];
+        uint32_t id = (uint32_t)(x >> 32) & ~AUX_INDEXED, kind = f[j].kind & 3, count = f[j].count;
+        post[2 * q] = (uint32_t)j, post[2 * q + 1] = id; /* kept where indexed: no branch */
+        q += x >> 63;
+        double idf = c->idf[x & FOUND_DF];
+        double tf = count < TF_TABLE ? c->tf[count] : tf_of(count);
+        float wf = weights[j] = (float)(kind_weight[kind] * idf * tf);
+        double w = wf;
+        sum += w * w;
+        kind_sum[kind] += w * w;
+        if (by_id)
+            cross_id[n] = id;
+        else
+            cross_hash[n] = f[j].hash;
+        cross_w[n] = wf; /* kept where across: no branch on it */
+        n += (uint32_t)x >> 31;
     }
+    d->n_post = q, d->n_cross = n;
+    return sum;
 }
 
 /* A document's weights (kind weight x IDF x (1 + log count)) from its
@@ -594,59 +667,27 @@ static void words_of(const weigh_ctx *c, size_t i, uint64_t *word)
  * numbers where the index gave them, else hashes), and its sequence with
  * only them (each one's place among them, from `at`). Each array is made
  * at its size, once the words are counted. */
-static bool indexed(const weigh_ctx *c, uint64_t word)
-{
-    uint32_t df = (uint32_t)word & FOUND_DF;
-    return df >= 2 && df <= c->max_df;
-}
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     const weigh_ctx *c = ctx;
     weigh_scratch *s = worker;
     doc_entry *d = &c->l->docs[i];
     const nf_pivot *p = &d->pivot;
-    double sum = 0, kind_sum[4] = {0};
-    size_t n = 0, m = 0, q = 0;
-    uint64_t *word = s->word;
-    uint32_t *at = s->at; /* per feature, its place in the cross arrays */
-    words_of(c, i, word);
-    for (size_t j = 0; j < p->n_features; j++) {
-        at[j] = (uint32_t)n;
-        n += (word[j] & FOUND_ACROSS) != 0;
-        q += indexed(c, word[j]);
-    }
+    double kind_sum[4] = {0};
+    size_t q;
+    size_t n = words_of(c, i, s->word, s->at, &q);
     free_weighed(d);
     d->weights = malloc((p->n_features + 1) * sizeof *d->weights);
     d->post = malloc((2 * q + 2) * sizeof *d->post); /* (room for the last unkept write) */
     if (!d->weights || !d->post || !alloc_cross(d, n, p->n_sequence, c->table != NULL)) /* the sequence at most; shrunk below */
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
-        seq_set(d->cross_seq, seq_narrow(n), m, at[p->sequence[k]]);
-        m += (word[p->sequence[k]] & FOUND_ACROSS) != 0;
-    }
-    void *seq = realloc(d->cross_seq, (m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
+    bool narrow = seq_narrow(n);
+    size_t m = narrow ? cross_sequence(p, s->at, d->cross_seq, true) : cross_sequence(p, s->at, d->cross_seq, false);
+    void *seq = realloc(d->cross_seq, (m + 1) * (narrow ? sizeof(uint16_t) : sizeof(uint32_t)));
     d->cross_seq = seq ? seq : d->cross_seq;
-    n = 0, q = 0;
-    for (size_t j = 0; j < p->n_features; j++) {
-        const nf_pivot_feature *pf = &p->features[j];
-        uint64_t x = word[j];
-        uint32_t id = (uint32_t)(x >> 32);
-        d->post[2 * q] = (uint32_t)j, d->post[2 * q + 1] = id; /* kept where indexed: no branch */
-        q += indexed(c, x);
-        double idf = c->idf[x & FOUND_DF];
-        double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
-        double w = d->weights[j] = (float)(kind_weight[pf->kind & 3] * idf * tf);
-        sum += w * w;
-        kind_sum[pf->kind & 3] += w * w;
-        if (d->cross_id) /* (the same for all documents) */
-            d->cross_id[n] = id;
-        else
-            d->cross_hash[n] = pf->hash;
-        d->cross_w[n] = d->weights[j]; /* kept where across: no branch on it */
-        n += (x & FOUND_ACROSS) != 0;
-    }
-    d->n_post = q;
-    d->n_cross = n, d->n_cross_seq = m;
+    d->n_cross_seq = m;
+    double sum = d->cross_id ? weigh_features(c, d, s->word, true, kind_sum) /* each kind of list its own loop */
+                             : weigh_features(c, d, s->word, false, kind_sum);
     d->norm = sqrt(sum);
     for (int kk = 0; kk < 4; kk++)
         d->kind_norm[kk] = sqrt(kind_sum[kk]);
@@ -763,10 +804,10 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
             feature_slot *f = &t->slot[k];
             f->aux += f->df ? (uint32_t)key_base[c] : 0;
             if (f->df)
-                l->id_kind[f->aux] = (uint8_t)((f->hash & 3) | (f->hash ? 0 : ID_ZERO));
+                l->id_kind[f->aux & ~AUX_INDEXED] = (uint8_t)((f->hash & 3) | (f->hash ? 0 : ID_ZERO));
         }
     }
-    weigh_ctx wc = {.l = l, .n_docs = l->n, .table = j ? j->table : NULL, .max_df = j ? j->max_df : 0};
+    weigh_ctx wc = {.l = l, .n_docs = l->n, .table = j ? j->table : NULL};
     if (st == NF_OK)
         st = weigh_all(&wc, err);
     for (int c = 0; j && c < INDEX_CHUNKS; c++)
@@ -938,7 +979,7 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 enum { MATCH_FILTER_LOG = 15, MATCH_FILTER_BITS = 1 << MATCH_FILTER_LOG };
 typedef struct pair_scratch {
     uint32_t *shared_a, *shared_b; /* for each number, its place in a's list and in b's */
-    uint32_t *id_of;               /* per place in one document's list, SHARED_MARK | its number (0: none) */
+    uint32_t *id_of[2];            /* per place in a's list and in b's, SHARED_MARK | its number (0: none) */
     uint64_t *masks;               /* lcs_length's match masks: LCS_MAX_WORDS words per number */
     uint32_t *passed;              /* b's features that pass a's filter, in b's order */
     uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
@@ -1091,13 +1132,14 @@ static pair_scratch *pair_scratch_new(size_t cap, size_t n_ids)
     s->cap = cap;
     s->table_of = SIZE_MAX;
     s->table = malloc(table_slots(cap) * sizeof *s->table);
-    s->id_of = calloc(cap + 1, sizeof *s->id_of);
+    s->id_of[0] = calloc(cap + 1, sizeof *s->id_of[0]);
+    s->id_of[1] = calloc(cap + 1, sizeof *s->id_of[1]);
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
     s->masks = malloc((cap + 1) * LCS_MAX_WORDS * sizeof *s->masks);
     s->passed = malloc((cap + 1) * sizeof *s->passed);
     s->single = malloc((cap + 1) * sizeof *s->single);
-    if (!s->id_of || !s->shared_a || !s->shared_b || !s->masks || !s->single || !s->table ||
+    if (!s->id_of[0] || !s->id_of[1] || !s->shared_a || !s->shared_b || !s->masks || !s->single || !s->table ||
         !s->passed || !s->id_bits || !s->id_place) {
         pair_scratch_free(s);
         return NULL;
@@ -1109,7 +1151,7 @@ static void pair_scratch_free(pair_scratch *s)
 {
     if (!s)
         return;
-    free(s->id_of), free(s->shared_a), free(s->shared_b), free(s->masks), free(s->single), free(s->table);
+    free(s->id_of[0]), free(s->id_of[1]), free(s->shared_a), free(s->shared_b), free(s->masks), free(s->single), free(s->table);
     free(s->passed), free(s->id_bits), free(s->id_place);
     free(s);
 }
@@ -1172,10 +1214,11 @@ static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t
 
 /* The numbers of the n_ids shared features (place in d's list: of[k])
  * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots), each
- * with SHARED_MARK set (its top bit: lcs_length clears it): each
- * feature's marked number set in a per-feature table (id_of, 0 elsewhere,
- * and again after), then d's sequence read front to back, each element's
- * entry written and the count moved on by its mark. One
+ * with SHARED_MARK set (its top bit: lcs_length clears it): the match
+ * (score_pair) has set each one's marked number in d's per-place table
+ * (id_of, 0 elsewhere) as it met it; d's sequence is read front to back,
+ * each element's entry written and the count moved on by its mark, and
+ * the table is cleared after (clear_marks). One
  * pass over the sequence, contiguous, where looking up each feature's
  * occurrences would wait on cold lines of d at every feature (the pass
  * is scan_places, inlined once per width of the places). */
@@ -1201,14 +1244,17 @@ static inline __attribute__((always_inline)) size_t scan_places(const void *seq,
     return n;
 }
 
-static size_t shared_in_order(const feature_list *d, const uint32_t *of, size_t n_ids, pair_scratch *s, uint32_t *out)
+static void clear_marks(uint32_t *id_of, const uint32_t *of, size_t n_ids)
 {
     for (size_t k = 0; k < n_ids; k++)
-        s->id_of[of[k]] = SHARED_MARK | (uint32_t)k;
-    size_t n = d->seq16 ? scan_places(d->seq, true, d->n_seq, s->id_of, out) /* each width its own loop */
-                        : scan_places(d->seq, false, d->n_seq, s->id_of, out);
-    for (size_t k = 0; k < n_ids; k++)
-        s->id_of[of[k]] = 0;
+        id_of[of[k]] = 0;
+}
+
+static size_t shared_in_order(const feature_list *d, uint32_t *id_of, const uint32_t *of, size_t n_ids, uint32_t *out)
+{
+    size_t n = d->seq16 ? scan_places(d->seq, true, d->n_seq, id_of, out) /* each width its own loop */
+                        : scan_places(d->seq, false, d->n_seq, id_of, out);
+    clear_marks(id_of, of, n_ids);
     return n;
 }
 
@@ -1218,7 +1264,8 @@ static size_t shared_in_order(const feature_list *d, const uint32_t *of, size_t 
  * n_ids: the shared features numbered by the merge. */
 static double order_agreement(const feature_list *a, const feature_list *b, size_t n_ids, pair_scratch *s)
 {
-    size_t na = shared_in_order(a, s->shared_a, n_ids, s, s->sa), nb = shared_in_order(b, s->shared_b, n_ids, s, s->sb);
+    size_t na = shared_in_order(a, s->id_of[0], s->shared_a, n_ids, s->sa),
+           nb = shared_in_order(b, s->id_of[1], s->shared_b, n_ids, s->sb);
     size_t shorter = na < nb ? na : nb;
     return shorter >= 4 ? (double)lcs_length(s->sa, na, s->sb, nb, n_ids, s) / (double)shorter : 0;
 }
@@ -1259,6 +1306,72 @@ static bool cannot_link(double threshold, nf_link_explain *e, double ev, double 
     return score_of(best + BOUND_MARGIN) < threshold;
 }
 
+/* The sums of a pair's match: its dot product, over all kinds and per
+ * kind, the features both have but dates (shared), and of those the
+ * n_ids whose hash is not 0, numbered for order agreement in the order
+ * met: each one's places (s->shared_a, s->shared_b) and, in each side's
+ * per-place table (s->id_of), its marked number. */
+typedef struct pair_sums {
+    double dot, kind_dot[4];
+    size_t shared, n_ids;
+} pair_sums;
+
+/* Where a match writes (the scratch's arrays, apart). */
+typedef struct match_out {
+    uint32_t *restrict id_of_a, *restrict id_of_b, *restrict shared_a, *restrict shared_b;
+} match_out;
+
+/* One shared feature, at place k of a's list and j of b's, of weight
+ * product w. */
+static inline __attribute__((always_inline)) void add_shared(match_out o, pair_sums *restrict m, uint32_t k,
+                                                             uint32_t j, uint32_t kind, bool nonzero, double w)
+{
+    m->dot += w;
+    m->kind_dot[kind] += w;
+    if (kind == NF_PIVOT_DATE)
+        return;
+    m->shared++;
+    if (nonzero) { /* numbered for order agreement (the feature's hash, in both) */
+        uint32_t mark = SHARED_MARK | (uint32_t)m->n_ids;
+        o.id_of_a[k] = mark, o.id_of_b[j] = mark;
+        o.shared_a[m->n_ids] = k, o.shared_b[m->n_ids++] = j;
+    }
+}
+
+/* b's features that pass a's filter, in b's (hash) order, as a merge
+ * would meet them: the finish's lists of numbers (each one's place in a
+ * read by number) ... */
+static void match_ids(const feature_list *la, const feature_list *lb, pair_scratch *restrict s, size_t n_passed,
+                      pair_sums *restrict m)
+{
+    const uint32_t *restrict passed = s->passed, *restrict ib = lb->id, *restrict place = s->id_place;
+    const uint8_t *restrict id_kind = lb->id_kind;
+    const float *restrict wa = la->w, *restrict wb = lb->w;
+    match_out o = {s->id_of[0], s->id_of[1], s->shared_a, s->shared_b};
+    pair_sums t = *m;
+    for (size_t n = 0; n < n_passed; n++) {
+        uint32_t j = passed[n], id = ib[j], kk = id_kind[id], k = place[id];
+        add_shared(o, &t, k, j, kk & 3, !(kk & ID_ZERO), (double)wa[k] * wb[j]);
+    }
+    *m = t;
+}
+
+/* ... and lists of hashes (each one's place in a found in the table). */
+static void match_hashes(const feature_list *la, const feature_list *lb, pair_scratch *restrict s, size_t n_passed,
+                         pair_sums *restrict m)
+{
+    match_out o = {s->id_of[0], s->id_of[1], s->shared_a, s->shared_b};
+    pair_sums t = *m;
+    for (size_t n = 0; n < n_passed; n++) {
+        uint32_t j = s->passed[n], k;
+        uint64_t h = lb->hash[j];
+        if ((k = match_find(s, la->hash, h)) == UINT32_MAX)
+            continue;
+        add_shared(o, &t, k, j, (uint32_t)(h & 3), h != 0, (double)la->w[k] * lb->w[j]); /* the kind rides in the hash (pivot.c) */
+    }
+    *m = t;
+}
+
 /* Scores pair (ia, ib) into e. With prune (the finish's scoring), a pair
  * that cannot reach threshold whatever its order and alignment skips them:
  * e->logit and e->score then hold the bound (above the pair's own, below
@@ -1270,36 +1383,16 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
                        nf_link_explain *e, pair_scratch *s, bool prune)
 {
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
-    double dot = 0, kind_dot[4] = {0};
-    size_t shared = 0, n_ids = 0;
-    bool by_id = la->id && lb->id;
-    if (by_id)
+    pair_sums m = {0};
+    if (la->id && lb->id) {
         match_ids_for(ia, la, s);
-    else
+        match_ids(la, lb, s, match_filter_ids(s, lb->id, lb->n), &m);
+    } else {
         match_table_for(ia, la, s);
-    size_t n_passed = by_id ? match_filter_ids(s, lb->id, lb->n) : match_filter(s, lb->hash, lb->n);
-    for (size_t n = 0; n < n_passed; n++) { /* b's features in hash order, as a merge would meet them */
-        uint32_t j = s->passed[n], k, kind;
-        bool nonzero;
-        if (by_id) { /* (the same branch for every pair of a finish) */
-            uint32_t id = lb->id[j], kk = lb->id_kind[id];
-            k = s->id_place[id], kind = kk & 3, nonzero = !(kk & ID_ZERO);
-        } else {
-            uint64_t h = lb->hash[j];
-            if ((k = match_find(s, la->hash, h)) == UINT32_MAX)
-                continue;
-            kind = (uint32_t)(h & 3), nonzero = h != 0; /* the kind rides in the hash (pivot.c) */
-        }
-        double w = (double)la->w[k] * lb->w[j];
-        dot += w;
-        kind_dot[kind] += w;
-        if (kind != NF_PIVOT_DATE) {
-            shared++;
-            if (nonzero) { /* numbered for order agreement (the feature's hash, in both) */
-                s->shared_a[n_ids] = k, s->shared_b[n_ids++] = j;
-            }
-        }
+        match_hashes(la, lb, s, match_filter(s, lb->hash, lb->n), &m);
     }
+    double dot = m.dot, *kind_dot = m.kind_dot;
+    size_t shared = m.shared, n_ids = m.n_ids;
     memset(e, 0, sizeof *e);
     double cosine = a->norm > 0 && b->norm > 0 ? dot / (a->norm * b->norm) : 0;
     double *parts[4] = {&e->terms, &e->names, &e->numbers, &e->dates};
@@ -1313,6 +1406,7 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     e->coverage = a->pivot.term_share < b->pivot.term_share ? a->pivot.term_share : b->pivot.term_share;
     double bound;
     if (prune && cannot_link(l->opt.threshold, e, ev, &bound)) {
+        clear_marks(s->id_of[0], s->shared_a, n_ids), clear_marks(s->id_of[1], s->shared_b, n_ids);
         e->logit = bound;
         e->score = score_of(bound);
         return;
