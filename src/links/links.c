@@ -23,10 +23,12 @@
  *      pairs that share enough features) and the ratio of text lengths,
  *      combined by a logistic function fitted on WMT21 and examples/
  *      (docs/links.md) into a score in [0,1]. A pair whose logit, with
- *      order and alignment at their most favourable, stays below the
- *      threshold skips both (score_pair): it cannot link, and its bound,
- *      kept as its logit, is below that of any pair that may link, so no
- *      best match changes.
+ *      order as high as its shared features' counts allow and alignment
+ *      at its most favourable, stays below the threshold skips both, and
+ *      the longest common subsequence stops once the length it may still
+ *      reach cannot link (score_pair): the pair cannot link, and its
+ *      bound, kept as its logit, is below that of any pair that may link,
+ *      so no best match changes.
  *   4. A pair is a translation when its languages differ, the score
  *      reaches the threshold, it is the best match of one of the two in
  *      the other's language, no third language testifies against it
@@ -99,6 +101,8 @@ typedef struct doc_entry {
     uint32_t *cross_id;   /* in nf_links_finish: each one's number in the index (half the bytes a
                              pair reads of a hash; its kind: nf_links.id_kind), else NULL */
     float *cross_w;
+    uint16_t *cross_count; /* each one's occurrences in the sequence (at most UINT16_MAX: the
+                              finish's bound on order agreement needs no more than MAX_SHARED) */
     void *cross_seq; /* 16-bit places where n_cross <= 65,536 (seq_narrow), else 32-bit */
     size_t n_cross, n_cross_seq;
     size_t n_nondate; /* features that are not dates (what paragraphs compare) */
@@ -330,9 +334,9 @@ typedef struct postings {
 static void free_weighed(doc_entry *d)
 {
     free(d->weights), free(d->post);
-    free(d->cross_hash), free(d->cross_id), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_hash), free(d->cross_id), free(d->cross_w), free(d->cross_count), free(d->cross_seq);
     d->weights = NULL, d->post = NULL, d->n_post = 0;
-    d->cross_hash = NULL, d->cross_id = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->cross_hash = NULL, d->cross_id = NULL, d->cross_w = NULL, d->cross_count = NULL, d->cross_seq = NULL;
 }
 
 /* words: post gets room for a word (8 bytes) per feature; else a
@@ -536,6 +540,8 @@ static void seq_set(void *seq, bool narrow, size_t i, uint32_t place)
         ((uint32_t *)seq)[i] = place;
 }
 
+static uint16_t count16(uint32_t count) { return count < UINT16_MAX ? (uint16_t)count : UINT16_MAX; }
+
 /* Allocates d's cross arrays for n features (by number, else by hash)
  * and m sequence elements. */
 static bool alloc_cross(doc_entry *d, size_t n, size_t m, bool numbers)
@@ -545,8 +551,9 @@ static bool alloc_cross(doc_entry *d, size_t n, size_t m, bool numbers)
     else
         d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
     d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
+    d->cross_count = malloc((n + 1) * sizeof *d->cross_count);
     d->cross_seq = malloc((m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
-    return (d->cross_id || d->cross_hash) && d->cross_w && d->cross_seq;
+    return (d->cross_id || d->cross_hash) && d->cross_w && d->cross_count && d->cross_seq;
 }
 
 /* Every feature of d in its cross arrays (where the document frequencies
@@ -558,6 +565,7 @@ static bool cross_all(doc_entry *d)
         return false;
     for (size_t j = 0; j < p->n_features; j++) {
         d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
+        d->cross_count[j] = count16(p->features[j].count);
     }
     for (size_t k = 0; k < p->n_sequence; k++)
         seq_set(d->cross_seq, seq_narrow(p->n_features), k, p->sequence[k]);
@@ -635,6 +643,7 @@ static inline __attribute__((always_inline)) double weigh_features(const weigh_c
     const nf_pivot *p = &d->pivot;
     const nf_pivot_feature *f = p->features;
     float *weights = d->weights, *cross_w = d->cross_w;
+    uint16_t *cross_count = d->cross_count;
     uint32_t *post = d->post, *cross_id = d->cross_id;
     uint64_t *cross_hash = d->cross_hash;
     double sum = 0;
@@ -654,7 +663,7 @@ static inline __attribute__((always_inline)) double weigh_features(const weigh_c
             cross_id[n] = id;
         else
             cross_hash[n] = f[j].hash;
-        cross_w[n] = wf; /* kept where across: no branch on it */
+        cross_w[n] = wf, cross_count[n] = count16(count); /* kept where across: no branch on it */
         n += (uint32_t)x >> 31;
     }
     d->n_post = q, d->n_cross = n;
@@ -965,8 +974,8 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
  * hash order; shared_a/shared_b give each number's place in a's and b's
  * lists.
  * For order agreement, each document's sequence is read for those
- * numbers (shared_in_order; id_of), and lcs_length keeps a match mask at
- * each number (masks).
+ * numbers (scan_places; id_of), and the longest common subsequence
+ * (pair_lcs) keeps a match mask at each number (masks).
  *
  * The features of a are found through a table built once per document a
  * (pairs come sorted by a, so one table serves a run of a's candidates):
@@ -980,7 +989,7 @@ enum { MATCH_FILTER_LOG = 15, MATCH_FILTER_BITS = 1 << MATCH_FILTER_LOG };
 typedef struct pair_scratch {
     uint32_t *shared_a, *shared_b; /* for each number, its place in a's list and in b's */
     uint32_t *id_of[2];            /* per place in a's list and in b's, SHARED_MARK | its number (0: none) */
-    uint64_t *masks;               /* lcs_length's match masks: LCS_MAX_WORDS words per number */
+    uint64_t *masks;               /* pair_lcs's match masks: LCS_MAX_WORDS words per number */
     uint32_t *passed;              /* b's features that pass a's filter, in b's order */
     uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
     size_t cap;                    /* features of the largest document */
@@ -992,6 +1001,7 @@ typedef struct pair_scratch {
     uint32_t *id_place;            /* ... and each one's place in its list (valid where its bit is set) */
     const uint32_t *bits_of;       /* the list whose bits are set (cleared by it), n_bits_of numbers */
     size_t n_bits_of;
+    double prune_logit;            /* score_pair's (prune_logit), -inf: no pruning */
     uint32_t sa[MAX_SHARED], sb[MAX_SHARED];
 } pair_scratch;
 
@@ -1018,6 +1028,7 @@ typedef struct feature_list {
     const uint32_t *id;      /* ... the features are the index's numbers */
     const uint8_t *id_kind;  /* (then each number's kind and ID_ZERO) */
     const float *w;
+    const uint16_t *count; /* each one's occurrences in seq (count16) */
     size_t n;
     const void *seq;
     size_t n_seq;
@@ -1026,8 +1037,8 @@ typedef struct feature_list {
 
 static feature_list cross_list(const nf_links *l, const doc_entry *d)
 {
-    return (feature_list){d->cross_hash, d->cross_id, l->id_kind, d->cross_w, d->n_cross, d->cross_seq,
-                          d->n_cross_seq, seq_narrow(d->n_cross)};
+    return (feature_list){d->cross_hash, d->cross_id, l->id_kind, d->cross_w, d->cross_count, d->n_cross,
+                          d->cross_seq, d->n_cross_seq, seq_narrow(d->n_cross)};
 }
 
 /* Makes the scratch's table hold the features of list fa, document ia's. */
@@ -1131,6 +1142,7 @@ static pair_scratch *pair_scratch_new(size_t cap, size_t n_ids)
     s->id_place = malloc((n_ids + 1) * sizeof *s->id_place);
     s->cap = cap;
     s->table_of = SIZE_MAX;
+    s->prune_logit = -INFINITY;
     s->table = malloc(table_slots(cap) * sizeof *s->table);
     s->id_of[0] = calloc(cap + 1, sizeof *s->id_of[0]);
     s->id_of[1] = calloc(cap + 1, sizeof *s->id_of[1]);
@@ -1158,21 +1170,21 @@ static void pair_scratch_free(pair_scratch *s)
 
 /* Length of the longest common subsequence of a (at most 64 x
  * LCS_MAX_WORDS symbols) and b, symbols numbered below n_ids (each with
- * SHARED_MARK set, as shared_in_order gives them), bit-parallel (Hyyrö 2004): one pass over b, each step a few word
- * operations per 64 symbols of a. Each symbol's match mask (`words`
- * words) is at its number: no branch asks whether a symbol was met
- * before, and a symbol of b that a's window cut off has an empty mask,
- * under which a step leaves v as it is (no carry arises from v + 0). */
-/* lcs_length's pass over b: inlined once for each count of words up to 4
- * (a constant there: v stays in registers and the word loop unrolls; most
- * pairs have at most 256 shared symbols) and once for any count. The
- * carry out of the last word is dropped, as no word after it is counted. */
-static inline __attribute__((always_inline)) size_t lcs_words(const uint64_t *masks, size_t na, const uint32_t *b,
-                                                              size_t nb, const size_t words)
+ * SHARED_MARK set, as scan_places gives them), bit-parallel (Hyyrö
+ * 2004): one pass over b, each step a few word operations per 64 symbols
+ * of a. Each symbol's match mask (`words` words) is at its number: no
+ * branch asks whether a symbol was met before, and a symbol of b that a's
+ * window cut off has an empty mask, under which a step leaves v as it is
+ * (no carry arises from v + 0). The pieces below are inlined once for
+ * each count of words up to 4 (a constant there: v stays in registers
+ * and the word loop unrolls; most pairs have at most 256 shared symbols)
+ * and once for any count. */
+
+/* Steps over b's symbols b[0, nb). The carry out of the last word is
+ * dropped, as no word after it is counted. */
+static inline __attribute__((always_inline)) void lcs_steps(uint64_t *v, const uint64_t *masks, const uint32_t *b,
+                                                            size_t nb, const size_t words)
 {
-    uint64_t v[LCS_MAX_WORDS];
-    for (size_t w = 0; w < words; w++)
-        v[w] = ~0ULL;
     for (size_t j = 0; j < nb; j++) {
         const uint64_t *m = masks + (b[j] & ~SHARED_MARK) * words;
         bool carry = false;
@@ -1183,51 +1195,36 @@ static inline __attribute__((always_inline)) size_t lcs_words(const uint64_t *ma
             v[w] = sum | (v[w] - u);
         }
     }
+}
+
+/* The longest common subsequence so far of a's first na symbols: v's
+ * zeros among its first na bits. */
+static inline __attribute__((always_inline)) size_t lcs_zeros(const uint64_t *v, size_t na, const size_t words)
+{
     size_t zeros = 0;
-    for (size_t w = 0; w < words; w++) {
-        uint64_t live = w + 1 < words || na % 64 == 0 ? ~0ULL : (1ULL << (na % 64)) - 1;
-        zeros += (size_t)__builtin_popcountll(~v[w] & live);
+    for (size_t w = 0; w < words && 64 * w < na; w++) {
+        uint64_t live = 64 * (w + 1) <= na ? ~0ULL : (1ULL << (na % 64)) - 1;
+        zeros += nfi_popcount64(~v[w] & live);
     }
     return zeros;
 }
 
-static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t n_ids, pair_scratch *s)
-{
-    size_t words = (na + 63) / 64;
-    uint64_t *masks = s->masks;
-    memset(masks, 0, n_ids * words * sizeof *masks);
-    for (size_t i = 0; i < na; i++) /* match masks: positions of each symbol in a */
-        masks[(a[i] & ~SHARED_MARK) * words + i / 64] |= 1ULL << (i % 64);
-    switch (words) {
-    case 1:
-        return lcs_words(masks, na, b, nb, 1);
-    case 2:
-        return lcs_words(masks, na, b, nb, 2);
-    case 3:
-        return lcs_words(masks, na, b, nb, 3);
-    case 4:
-        return lcs_words(masks, na, b, nb, 4);
-    default:
-        return lcs_words(masks, na, b, nb, words);
-    }
-}
-
-/* The numbers of the n_ids shared features (place in d's list: of[k])
- * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots), each
- * with SHARED_MARK set (its top bit: lcs_length clears it): the match
- * (score_pair) has set each one's marked number in d's per-place table
- * (id_of, 0 elsewhere) as it met it; d's sequence is read front to back,
- * each element's entry written and the count moved on by its mark, and
- * the table is cleared after (clear_marks). One
- * pass over the sequence, contiguous, where looking up each feature's
- * occurrences would wait on cold lines of d at every feature (the pass
- * is scan_places, inlined once per width of the places). */
-static inline __attribute__((always_inline)) size_t scan_places(const void *seq, bool narrow, size_t len,
-                                                                const uint32_t *id_of, uint32_t *out)
+/* The numbers of the shared features in d's text order (the list whose
+ * per-place table is id_of: SHARED_MARK | number where shared, 0
+ * elsewhere), from place i of its sequence on, until `limit` are found or
+ * the sequence ends, into out (limit slots); *n: how many. Returns the
+ * place after the last read. Each element's entry is written and the
+ * count moved on by its mark: one pass over the sequence, contiguous,
+ * with no branch on whether an element is shared, where looking up each
+ * feature's occurrences would wait on cold lines of d at every feature
+ * (inlined once per width of the places). */
+static inline __attribute__((always_inline)) size_t scan_places(const void *seq, bool narrow, size_t len, size_t i,
+                                                                size_t limit, const uint32_t *id_of, uint32_t *out,
+                                                                size_t *n_out)
 {
     size_t n = 0;
-    for (size_t i = 0; i < len && n < MAX_SHARED;) {
-        size_t stop = i + (MAX_SHARED - n) < len ? i + (MAX_SHARED - n) : len; /* n grows by 1 at most a step */
+    while (i < len && n < limit) {
+        size_t stop = i + (limit - n) < len ? i + (limit - n) : len; /* n grows by 1 at most a step */
         for (; i + 4 <= stop; i += 4) { /* four a step: the loop's own count and test once */
             uint32_t id0 = id_of[seq_at(seq, narrow, i)], id1 = id_of[seq_at(seq, narrow, i + 1)],
                      id2 = id_of[seq_at(seq, narrow, i + 2)], id3 = id_of[seq_at(seq, narrow, i + 3)];
@@ -1236,38 +1233,90 @@ static inline __attribute__((always_inline)) size_t scan_places(const void *seq,
             out[n] = id2, n += id2 >> 31;
             out[n] = id3, n += id3 >> 31;
         }
-        for (; i < stop; i++) { /* no branch on whether it is shared */
+        for (; i < stop; i++) {
             uint32_t id = id_of[seq_at(seq, narrow, i)];
             out[n] = id, n += id >> 31;
         }
     }
-    return n;
+    *n_out = n;
+    return i;
 }
 
+static size_t scan_list(const feature_list *d, size_t i, size_t limit, const uint32_t *id_of, uint32_t *out,
+                        size_t *n_out)
+{
+    return d->seq16 ? scan_places(d->seq, true, d->n_seq, i, limit, id_of, out, n_out) /* each width its own loop */
+                    : scan_places(d->seq, false, d->n_seq, i, limit, id_of, out, n_out);
+}
+
+/* Clears the marks of a per-place table (the places of, n_ids). */
 static void clear_marks(uint32_t *id_of, const uint32_t *of, size_t n_ids)
 {
     for (size_t k = 0; k < n_ids; k++)
         id_of[of[k]] = 0;
 }
 
-static size_t shared_in_order(const feature_list *d, uint32_t *id_of, const uint32_t *of, size_t n_ids, uint32_t *out)
+/* The pass over b, nb of its shared symbols at most (MAX_SHARED), read
+ * from its sequence a chunk at a time. need: with need > 0, the pass
+ * stops (and returns SIZE_MAX) once the length so far plus b's symbols
+ * still to come falls below need, a bound the rest cannot beat. */
+enum { LCS_CHUNK = 32 };
+static inline __attribute__((always_inline)) size_t lcs_stream(const uint64_t *masks, size_t na, const feature_list *b,
+                                                               const uint32_t *id_of, size_t nb, size_t need,
+                                                               uint32_t *buf, const size_t words)
 {
-    size_t n = d->seq16 ? scan_places(d->seq, true, d->n_seq, id_of, out) /* each width its own loop */
-                        : scan_places(d->seq, false, d->n_seq, id_of, out);
-    clear_marks(id_of, of, n_ids);
-    return n;
+    uint64_t v[LCS_MAX_WORDS];
+    for (size_t w = 0; w < words; w++)
+        v[w] = ~0ULL;
+    for (size_t i = 0, done = 0; done < nb;) {
+        size_t limit = nb - done < LCS_CHUNK ? nb - done : LCS_CHUNK, m;
+        i = scan_list(b, i, limit, id_of, buf, &m);
+        lcs_steps(v, masks, buf, m, words);
+        done += m;
+        if (m < limit) /* (b's sequence ended: its counts said more) */
+            break;
+        if (need && done < nb && nb - done < na && lcs_zeros(v, na - (nb - done), words) + (nb - done) < need)
+            return SIZE_MAX;
+    }
+    return lcs_zeros(v, na, words);
 }
 
-/* The features both documents have, in each one's text order; the longest
- * common subsequence of the two, as a share of the shorter: a translation
- * says the same things in the same order, a rewrite reorders them.
- * n_ids: the shared features numbered by the merge. */
-static double order_agreement(const feature_list *a, const feature_list *b, size_t n_ids, pair_scratch *s)
+/* The longest common subsequence of the two lists' shared features in
+ * text order (n_ids of them, numbered by the match, which marked them in
+ * s->id_of), each cut to its first MAX_SHARED: na and nb of them, as
+ * their counts give; or SIZE_MAX where need (lcs_stream) stops it. The
+ * marks are cleared. */
+static size_t pair_lcs(const feature_list *a, const feature_list *b, size_t n_ids, size_t na, size_t nb, size_t need,
+                       pair_scratch *s)
 {
-    size_t na = shared_in_order(a, s->id_of[0], s->shared_a, n_ids, s->sa),
-           nb = shared_in_order(b, s->id_of[1], s->shared_b, n_ids, s->sb);
-    size_t shorter = na < nb ? na : nb;
-    return shorter >= 4 ? (double)lcs_length(s->sa, na, s->sb, nb, n_ids, s) / (double)shorter : 0;
+    size_t got;
+    scan_list(a, 0, na, s->id_of[0], s->sa, &got);
+    clear_marks(s->id_of[0], s->shared_a, n_ids);
+    na = got; /* (the same where counts and sequence agree, as pivots keep them) */
+    size_t words = (na + 63) / 64, lcs;
+    uint64_t *masks = s->masks;
+    memset(masks, 0, n_ids * words * sizeof *masks);
+    for (size_t i = 0; i < na; i++) /* match masks: positions of each symbol in a */
+        masks[(s->sa[i] & ~SHARED_MARK) * words + i / 64] |= 1ULL << (i % 64);
+    const uint32_t *id_of = s->id_of[1];
+    switch (words) {
+    case 1:
+        lcs = lcs_stream(masks, na, b, id_of, nb, need, s->sb, 1);
+        break;
+    case 2:
+        lcs = lcs_stream(masks, na, b, id_of, nb, need, s->sb, 2);
+        break;
+    case 3:
+        lcs = lcs_stream(masks, na, b, id_of, nb, need, s->sb, 3);
+        break;
+    case 4:
+        lcs = lcs_stream(masks, na, b, id_of, nb, need, s->sb, 4);
+        break;
+    default:
+        lcs = lcs_stream(masks, na, b, id_of, nb, need, s->sb, words);
+    }
+    clear_marks(s->id_of[1], s->shared_b, n_ids);
+    return lcs;
 }
 
 /* The calibrated logit of a pair's components (ev: ln(1 + shared)). */
@@ -1282,44 +1331,70 @@ static double logit_of(const nf_link_explain *e, double ev)
 
 static double score_of(double logit) { return 1.0 / (1.0 + exp(-logit)); }
 
-/* Margin of the bound below: far above the rounding of a dozen terms of a
+/* Margin of the bounds below: far above the rounding of a dozen terms of a
  * few tens, far below any gap that matters. */
 #define BOUND_MARGIN 1e-6
 
-/* Whether a pair whose components but order and alignment are known
- * cannot reach the threshold: the logit is linear in each of the two, so
- * its most favourable value over order, alignment in [0,1] is at a
- * corner; the bound, plus a margin, scored as a pair is, stays below the
- * threshold. Then *bound holds that logit (above the pair's own). */
-static bool cannot_link(double threshold, nf_link_explain *e, double ev, double *bound)
+/* The logit a pair may reach at most, its other components known, with
+ * order in [0, order_max] and alignment in [0,1] (or as e holds it, where
+ * known): the logit is linear in each of the two, so the most favourable
+ * value is at a corner. e's order (and alignment, unless known) are left
+ * 0. */
+static double logit_bound(nf_link_explain *e, double ev, double order_max, bool align_known)
 {
-    if (!(threshold > 1e-6 && threshold < 1 - 1e-6)) /* where the score saturates, no margin is safe */
-        return false;
-    double best = -INFINITY;
+    double align = e->alignment, best = -INFINITY;
     for (int corner = 0; corner < 4; corner++) {
-        e->order = corner & 1, e->alignment = corner >> 1;
+        if (align_known && corner >> 1)
+            break;
+        e->order = corner & 1 ? order_max : 0;
+        e->alignment = align_known ? align : corner >> 1;
         double z = logit_of(e, ev);
         best = z > best ? z : best;
     }
-    e->order = e->alignment = 0;
-    *bound = best;
-    return score_of(best + BOUND_MARGIN) < threshold;
+    e->order = 0, e->alignment = align_known ? align : 0;
+    return best;
 }
+
+/* The logit below which, margin included, a bound prunes (-inf: none
+ * does): that of the threshold, and never above 0, the logit the third
+ * language's checks compare best logits with (witness.c): a pruned pair's
+ * bound stands for its logit among a document's best logits, and so
+ * changes no comparison there either (a best logit at or above the pruning
+ * logit is a pair's own). */
+static double prune_logit(double threshold)
+{
+    if (!(threshold > 1e-6 && threshold < 1 - 1e-6)) /* where the score saturates, no margin is safe */
+        return -INFINITY;
+    double t = threshold < 0.5 ? threshold : 0.5;
+    return log(t / (1 - t));
+}
+
+static bool below(const pair_scratch *s, double bound) { return bound + BOUND_MARGIN < s->prune_logit; }
 
 /* The sums of a pair's match: its dot product, over all kinds and per
  * kind, the features both have but dates (shared), and of those the
  * n_ids whose hash is not 0, numbered for order agreement in the order
  * met: each one's places (s->shared_a, s->shared_b) and, in each side's
- * per-place table (s->id_of), its marked number. */
+ * per-place table (s->id_of), its marked number; their occurrences in a
+ * and in b, and the sum of the smaller of the two (common: no common
+ * subsequence is longer). */
 typedef struct pair_sums {
     double dot, kind_dot[4];
     size_t shared, n_ids;
+    size_t count_a, count_b, common;
 } pair_sums;
 
-/* Where a match writes (the scratch's arrays, apart). */
+/* Where a match reads and writes (the lists' counts, the scratch's
+ * arrays, apart). */
 typedef struct match_out {
+    const uint16_t *restrict count_a, *restrict count_b;
     uint32_t *restrict id_of_a, *restrict id_of_b, *restrict shared_a, *restrict shared_b;
 } match_out;
+
+static match_out match_out_of(const feature_list *la, const feature_list *lb, pair_scratch *s)
+{
+    return (match_out){la->count, lb->count, s->id_of[0], s->id_of[1], s->shared_a, s->shared_b};
+}
 
 /* One shared feature, at place k of a's list and j of b's, of weight
  * product w. */
@@ -1332,9 +1407,10 @@ static inline __attribute__((always_inline)) void add_shared(match_out o, pair_s
         return;
     m->shared++;
     if (nonzero) { /* numbered for order agreement (the feature's hash, in both) */
-        uint32_t mark = SHARED_MARK | (uint32_t)m->n_ids;
+        uint32_t mark = SHARED_MARK | (uint32_t)m->n_ids, ca = o.count_a[k], cb = o.count_b[j];
         o.id_of_a[k] = mark, o.id_of_b[j] = mark;
         o.shared_a[m->n_ids] = k, o.shared_b[m->n_ids++] = j;
+        m->count_a += ca, m->count_b += cb, m->common += ca < cb ? ca : cb;
     }
 }
 
@@ -1347,7 +1423,7 @@ static void match_ids(const feature_list *la, const feature_list *lb, pair_scrat
     const uint32_t *restrict passed = s->passed, *restrict ib = lb->id, *restrict place = s->id_place;
     const uint8_t *restrict id_kind = lb->id_kind;
     const float *restrict wa = la->w, *restrict wb = lb->w;
-    match_out o = {s->id_of[0], s->id_of[1], s->shared_a, s->shared_b};
+    match_out o = match_out_of(la, lb, s);
     pair_sums t = *m;
     for (size_t n = 0; n < n_passed; n++) {
         uint32_t j = passed[n], id = ib[j], kk = id_kind[id], k = place[id];
@@ -1360,7 +1436,7 @@ static void match_ids(const feature_list *la, const feature_list *lb, pair_scrat
 static void match_hashes(const feature_list *la, const feature_list *lb, pair_scratch *restrict s, size_t n_passed,
                          pair_sums *restrict m)
 {
-    match_out o = {s->id_of[0], s->id_of[1], s->shared_a, s->shared_b};
+    match_out o = match_out_of(la, lb, s);
     pair_sums t = *m;
     for (size_t n = 0; n < n_passed; n++) {
         uint32_t j = s->passed[n], k;
@@ -1372,13 +1448,59 @@ static void match_hashes(const feature_list *la, const feature_list *lb, pair_sc
     *m = t;
 }
 
+/* Whether alignment costs next to nothing (no paragraph table to fill). */
+static bool alignment_cheap(const doc_entry *a, const doc_entry *b)
+{
+    size_t pa = a->pivot.n_paragraphs, pb = b->pivot.n_paragraphs;
+    return !pa || !pb || pa > 400 || pb > 400 || (pa == 1 && pb == 1);
+}
+
+/* The least common subsequence length of a pair (shorter: the length of
+ * its shorter side) that may still let it link, e's other components
+ * known; 0 where every length may, above top (the longest possible)
+ * where none does. *bound: the pair's logit bound below
+ * that length (order at most (need - 1) / shorter), which prunes. Found
+ * from the logit's slope in order, then checked against the bound itself
+ * (the bound decides, not the arithmetic of the estimate). */
+static size_t lcs_needed(const pair_scratch *s, nf_link_explain *e, double ev, size_t shorter, size_t top,
+                         double *bound)
+{
+    double z0 = logit_bound(e, ev, 0, true), slope = logit_bound(e, ev, 1, true) - z0;
+    if (!(slope > 0))
+        return 0;
+    double est = floor((double)shorter * (s->prune_logit - BOUND_MARGIN - z0) / slope);
+    long x = est < -1 ? -1 : est > (double)top ? (long)top : (long)est; /* the longest length that prunes */
+    while (x >= 0 && !below(s, logit_bound(e, ev, (double)x / (double)shorter, true)))
+        x--;
+    while (x < (long)top && below(s, logit_bound(e, ev, (double)(x + 1) / (double)shorter, true)))
+        x++;
+    if (x < 0)
+        return 0;
+    *bound = logit_bound(e, ev, (double)x / (double)shorter, true);
+    return (size_t)x + 1;
+}
+
+/* A pruned pair: its bound as its logit; order and alignment 0. */
+static void pruned(nf_link_explain *e, double bound)
+{
+    e->order = e->alignment = 0;
+    e->logit = bound;
+    e->score = score_of(bound);
+}
+
 /* Scores pair (ia, ib) into e. With prune (the finish's scoring), a pair
- * that cannot reach threshold whatever its order and alignment skips them:
- * e->logit and e->score then hold the bound (above the pair's own, below
- * the threshold) and order and alignment are 0. Such a pair is never
- * linked, and its logit never decides another's: a pair that may link has
- * a higher logit, so a document's best in a language is the same as with
- * the exact logit wherever a pair of it in that language may link. */
+ * that cannot reach the threshold skips what it need not compute: where
+ * its logit, with order as high as the shared features' counts allow (no
+ * common subsequence is longer than the sum over them of the smaller
+ * count) and alignment at its most favourable (unless it costs nothing),
+ * stays below (prune_logit), it skips order and alignment; else the
+ * longest common subsequence stops as soon as the length it may still
+ * reach is too short to link. e->logit and e->score then hold the bound
+ * (above the pair's own, below the threshold) and order and alignment
+ * are 0. Such a pair is never linked, and its logit never decides
+ * another's: a pair that may link has a higher logit, so a document's
+ * best in a language is the same as with the exact logit wherever a pair
+ * of it in that language may link (and see prune_logit). */
 static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_list *la, const feature_list *lb,
                        nf_link_explain *e, pair_scratch *s, bool prune)
 {
@@ -1404,27 +1526,48 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     double ev = log1p((double)shared);
     e->shared = (double)shared;
     e->coverage = a->pivot.term_share < b->pivot.term_share ? a->pivot.term_share : b->pivot.term_share;
-    double bound;
-    if (prune && cannot_link(l->opt.threshold, e, ev, &bound)) {
+    /* each side's shared features in text order, cut to MAX_SHARED: order agreement is 0 below 4 */
+    size_t na = m.count_a < MAX_SHARED ? m.count_a : MAX_SHARED, nb = m.count_b < MAX_SHARED ? m.count_b : MAX_SHARED;
+    size_t shorter = na < nb ? na : nb, top = shorter < 4 ? 0 : m.common < shorter ? m.common : shorter;
+    bool align_known = alignment_cheap(a, b);
+    if (align_known)
+        e->alignment = alignment(a, b, shared, s->single);
+    double bound = 0;
+    if (prune && below(s, bound = logit_bound(e, ev, top ? (double)top / (double)shorter : 0, align_known))) {
         clear_marks(s->id_of[0], s->shared_a, n_ids), clear_marks(s->id_of[1], s->shared_b, n_ids);
-        e->logit = bound;
-        e->score = score_of(bound);
+        pruned(e, bound);
         return;
     }
-    e->alignment = alignment(a, b, shared, s->single);
-    e->order = order_agreement(la, lb, n_ids, s);
+    if (!align_known)
+        e->alignment = alignment(a, b, shared, s->single);
+    size_t need = prune && top ? lcs_needed(s, e, ev, shorter, top, &bound) : 0;
+    if (need > top) {
+        clear_marks(s->id_of[0], s->shared_a, n_ids), clear_marks(s->id_of[1], s->shared_b, n_ids);
+        pruned(e, bound);
+        return;
+    }
+    if (!top) {
+        clear_marks(s->id_of[0], s->shared_a, n_ids), clear_marks(s->id_of[1], s->shared_b, n_ids);
+    } else {
+        size_t lcs = pair_lcs(la, lb, n_ids, na, nb, need, s);
+        if (lcs == SIZE_MAX) {
+            pruned(e, bound);
+            return;
+        }
+        e->order = (double)lcs / (double)shorter;
+    }
     e->logit = logit_of(e, ev);
     e->score = score_of(e->logit);
 }
 
-/* Every feature of d as a list (hash: room for its hashes); a place in it
- * is the feature's index. */
-static void every_feature(const doc_entry *d, uint64_t *hash, feature_list *out)
+/* Every feature of d as a list (hash, count: room for its hashes and
+ * counts); a place in it is the feature's index. */
+static void every_feature(const doc_entry *d, uint64_t *hash, uint16_t *count, feature_list *out)
 {
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
-        hash[j] = p->features[j].hash;
-    *out = (feature_list){hash, NULL, NULL, d->weights, p->n_features, p->sequence, p->n_sequence, false};
+        hash[j] = p->features[j].hash, count[j] = count16(p->features[j].count);
+    *out = (feature_list){hash, NULL, NULL, d->weights, count, p->n_features, p->sequence, p->n_sequence, false};
 }
 
 /* The room nf_links_explain scores a pair in, over every feature: a
@@ -1434,6 +1577,7 @@ static void every_feature(const doc_entry *d, uint64_t *hash, feature_list *out)
 struct nfi_agree_scratch {
     pair_scratch *pair;
     uint64_t *hash[2];
+    uint16_t *count[2];
     size_t cap;
 };
 
@@ -1441,7 +1585,7 @@ struct nfi_agree_scratch {
 static void agree_release(nfi_agree_scratch *s)
 {
     pair_scratch_free(s->pair);
-    free(s->hash[0]), free(s->hash[1]);
+    free(s->hash[0]), free(s->hash[1]), free(s->count[0]), free(s->count[1]);
 }
 
 void nfi_agree_scratch_free(nfi_agree_scratch *s)
@@ -1461,9 +1605,9 @@ static bool agree_room(nfi_agree_scratch *s, size_t n)
     agree_release(s);
     s->pair = pair_scratch_new(n, 0);
     for (int k = 0; k < 2; k++)
-        s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]);
+        s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]), s->count[k] = malloc((n + 1) * sizeof *s->count[k]);
     s->cap = n;
-    if (s->pair && s->hash[0] && s->hash[1])
+    if (s->pair && s->hash[0] && s->hash[1] && s->count[0] && s->count[1])
         return true;
     agree_release(s);
     memset(s, 0, sizeof *s);
@@ -1479,8 +1623,8 @@ static nf_status explain_in(const nf_links *l, size_t a, size_t b, nfi_agree_scr
     if (!agree_room(s, na > nb ? na : nb))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     feature_list la, lb;
-    every_feature(&l->docs[a], s->hash[0], &la);
-    every_feature(&l->docs[b], s->hash[1], &lb);
+    every_feature(&l->docs[a], s->hash[0], s->count[0], &la);
+    every_feature(&l->docs[b], s->hash[1], s->count[1], &lb);
     s->pair->table_of = SIZE_MAX;
     score_pair(l, a, b, &la, &lb, out, s->pair, false);
     return NF_OK;
@@ -1632,6 +1776,7 @@ static void prefetch_entry(const doc_entry *d)
     else
         prefetch_lines(d->cross_hash, d->n_cross * sizeof *d->cross_hash);
     prefetch_lines(d->cross_w, d->n_cross * sizeof *d->cross_w);
+    prefetch_lines(d->cross_count, d->n_cross * sizeof *d->cross_count);
     prefetch_lines(d->cross_seq, d->n_cross_seq * (seq_narrow(d->n_cross) ? sizeof(uint16_t) : sizeof(uint32_t)));
 }
 
@@ -1781,6 +1926,8 @@ static nf_status score_pairs(const nf_links *l, score_ctx *c, size_t n, nf_error
     for (int t = 0; st == NF_OK && t < threads; t++)
         if (!(scratch[t] = pair_scratch_new(cap, l->id_kind ? l->n_feature_ids : 0)))
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        else
+            scratch[t]->prune_logit = prune_logit(l->opt.threshold);
     if (st == NF_OK)
         st = nfi_parallel_for(n, scratch, sizeof *scratch, threads, score_task, c, err);
     for (int t = 0; scratch && t < threads; t++)
