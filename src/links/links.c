@@ -449,11 +449,25 @@ typedef struct index_job {
     feature_table table[INDEX_CHUNKS];
 } index_job;
 
-/* Chunk c's table: every document's features of the chunk counted (a
- * document's features of a chunk are one stretch of its sorted array,
- * which lies a few places from its share of the features: hashes are
- * uniform; a walk, where bisection would wait on ten misses), then
- * numbered in slot order. */
+/* The place of a document's first feature of chunk c (or after: n) in
+ * its n features, sorted by hash: the stretch of a chunk lies a few
+ * places from its share of the features, as hashes are uniform (a walk,
+ * where bisection would wait on ten misses). */
+static size_t chunk_start(const nf_pivot_feature *f, size_t n, size_t c)
+{
+    if (c >= INDEX_CHUNKS)
+        return n;
+    uint64_t lo = (uint64_t)c << INDEX_CHUNK_SHIFT;
+    size_t at = n * c / INDEX_CHUNKS;
+    while (at > 0 && f[at - 1].hash >= lo)
+        at--;
+    while (at < n && f[at].hash < lo)
+        at++;
+    return at;
+}
+
+/* Chunk c's table: every document's features of the chunk (one stretch
+ * of its sorted array) counted, then numbered in slot order. */
 static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *err)
 {
     (void)worker;
@@ -462,19 +476,11 @@ static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *e
     feature_table *t = &j->table[c];
     if (!table_resize(t, 10))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    uint64_t lo = (uint64_t)c << INDEX_CHUNK_SHIFT;
     for (size_t i = 0; i < l->n; i++) {
         const nf_pivot *p = &l->docs[i].pivot;
         const nf_pivot_feature *f = p->features;
-        size_t at = p->n_features * c / INDEX_CHUNKS, end = p->n_features;
+        size_t end = p->n_features, at = chunk_start(f, end, c), stop = chunk_start(f, end, c + 1);
         uint32_t lang = l->docs[i].lang_id;
-        while (at > 0 && f[at - 1].hash >= lo)
-            at--;
-        while (at < end && f[at].hash < lo)
-            at++;
-        size_t stop = at;
-        while (stop < end && f[stop].hash >> INDEX_CHUNK_SHIFT == c)
-            stop++;
         while (2 * (t->n + stop - at) > t->mask + 1) /* at most half full */
             if (!table_resize(t, t->bits + 1))
                 return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -532,7 +538,7 @@ static inline uint32_t seq_at(const void *seq, bool narrow, size_t i)
 {
     return narrow ? ((const uint16_t *)seq)[i] : ((const uint32_t *)seq)[i];
 }
-static void seq_set(void *seq, bool narrow, size_t i, uint32_t place)
+static inline void seq_set(void *seq, bool narrow, size_t i, uint32_t place)
 {
     if (narrow)
         ((uint16_t *)seq)[i] = (uint16_t)place;
@@ -585,15 +591,14 @@ static size_t words_of(const weigh_ctx *c, size_t i, uint64_t *word, uint32_t *a
 {
     const nf_pivot *p = &c->l->docs[i].pivot;
     size_t nf = p->n_features, n = 0, q = 0;
-    if (!c->table) {
-        for (size_t j = 0; j < nf; j++) {
+    enum { AHEAD = 8 }; /* a document's slots lie ~100 apart: fetched ahead, the misses overlap */
+    const nf_pivot_feature *f = p->features;
+    for (size_t j = 0; j < nf; j++) {
+        uint64_t x;
+        if (!c->table) { /* (the same branch for every feature of a finish) */
             uint32_t df = c->df[c->df_at[i] + j];
-            word[j] = (uint64_t)NO_NUMBER << 32 | (df & FOUND_DF) | (df >= 2 ? FOUND_ACROSS : 0); /* not indexed */
-        }
-    } else {
-        enum { AHEAD = 8 }; /* a document's slots lie ~100 apart: fetched ahead, the misses overlap */
-        const nf_pivot_feature *f = p->features;
-        for (size_t j = 0; j < nf; j++) {
+            x = (uint64_t)NO_NUMBER << 32 | (df & FOUND_DF) | (df >= 2 ? FOUND_ACROSS : 0); /* not indexed */
+        } else {
             if (j + AHEAD < nf) {
                 uint64_t g = f[j + AHEAD].hash;
                 const feature_table *t = &c->table[(size_t)(g >> INDEX_CHUNK_SHIFT)];
@@ -601,14 +606,13 @@ static size_t words_of(const weigh_ctx *c, size_t i, uint64_t *word, uint32_t *a
             }
             uint64_t h = f[j].hash;
             const feature_slot *s = table_probe(&c->table[(size_t)(h >> INDEX_CHUNK_SHIFT)], h);
-            word[j] = (uint64_t)s->aux << 32 | s->df;
+            x = (uint64_t)s->aux << 32 | s->df;
         }
-    }
-    for (size_t j = 0; j < nf; j++) { /* no branch on the flags */
-        uint32_t across = (uint32_t)word[j] >> 31; /* FOUND_ACROSS */
+        word[j] = x;
+        uint32_t across = (uint32_t)x >> 31; /* FOUND_ACROSS; no branch on the flags */
         at[j] = (uint32_t)n | (across ^ 1) << 31;
         n += across;
-        q += word[j] >> 63; /* AUX_INDEXED */
+        q += x >> 63; /* AUX_INDEXED */
     }
     *n_indexed = q;
     return n;
@@ -621,14 +625,18 @@ static size_t words_of(const weigh_ctx *c, size_t i, uint64_t *word, uint32_t *a
 static inline __attribute__((always_inline)) size_t cross_sequence(const nf_pivot *p, const uint32_t *at, void *seq,
                                                                    bool narrow)
 {
-    size_t m = 0;
-    for (size_t k = 0; k < p->n_sequence; k++) {
-        uint32_t x = at[p->sequence[k]];
-        if (narrow)
-            ((uint16_t *)seq)[m] = (uint16_t)x;
-        else
-            ((uint32_t *)seq)[m] = x;
-        m += 1 - (x >> 31);
+    size_t m = 0, k = 0, len = p->n_sequence;
+    const uint32_t *in = p->sequence;
+    for (; k + 4 <= len; k += 4) { /* four a step: the loop's own count and test once */
+        uint32_t x0 = at[in[k]], x1 = at[in[k + 1]], x2 = at[in[k + 2]], x3 = at[in[k + 3]];
+        seq_set(seq, narrow, m, x0), m += 1 - (x0 >> 31);
+        seq_set(seq, narrow, m, x1), m += 1 - (x1 >> 31);
+        seq_set(seq, narrow, m, x2), m += 1 - (x2 >> 31);
+        seq_set(seq, narrow, m, x3), m += 1 - (x3 >> 31);
+    }
+    for (; k < len; k++) {
+        uint32_t x = at[in[k]];
+        seq_set(seq, narrow, m, x), m += 1 - (x >> 31);
     }
     return m;
 }
@@ -1676,6 +1684,17 @@ typedef struct search_ctx {
     uint64_t *pairs; /* candidates slots per document, UINT64_MAX when unused */
 } search_ctx;
 
+/* One posting of a document's feature of weight wa: the other
+ * document's sum, and the list of those touched (acc 0 before). */
+static inline size_t accumulate(double *acc, uint32_t *touched, size_t n_touched, double wa, const struct posting *h)
+{
+    uint32_t b = h->doc;
+    touched[n_touched] = b;
+    n_touched += acc[b] == 0;
+    acc[b] += wa * h->weight;
+    return n_touched;
+}
+
 /* Document a's candidates. Its features' postings lists lie far apart
  * (one cold line each): their bounds are read, and their first lines
  * fetched, for every feature first, so the misses overlap, then summed. */
@@ -1703,25 +1722,17 @@ static void candidates_of(const nf_links *l, const postings *p, const double *no
          * The postings come sorted by language (group_by_language), so the
          * document's own language is one run: where the corpus has a main
          * language, most of the postings (94% on the 20 MB file). The
-         * languages after it are found from the end, those before it (and
-         * the unknown ones, first) from the start: each read once, and the
-         * run not at all. */
-        size_t after = r[1];
-        while (after > r[0] && p->hits[after - 1].lang_id > d->lang_id)
-            after--;
-        for (size_t e = r[0]; e < r[1]; e++) {
-            const struct posting *h = &p->hits[e];
-            if (h->lang_id >= d->lang_id && e < after) {
-                e = after - 1; /* the own language's run */
-                continue;
-            }
-            if (!h->lang_id)
-                continue;
-            uint32_t b = h->doc;
-            touched[n_touched] = b;
-            n_touched += acc[b] == 0;
-            acc[b] += wa * h->weight;
-        }
+         * languages after it are read from the end, those before it (and
+         * the unknown ones, first) from the start, each up to the run,
+         * which is not read at all. A list holds a document once, so the
+         * order a list is read in changes no sum, and the choice of the
+         * best does not depend on the order documents are touched in. */
+        const struct posting *h = p->hits;
+        for (size_t e = r[1]; e > r[0] && h[e - 1].lang_id > d->lang_id; e--)
+            n_touched = accumulate(acc, touched, n_touched, wa, &h[e - 1]);
+        for (size_t e = r[0]; e < r[1] && h[e].lang_id < d->lang_id; e++)
+            if (h[e].lang_id) /* (unknown languages come first) */
+                n_touched = accumulate(acc, touched, n_touched, wa, &h[e]);
     }
     size_t keep = 0, k = (size_t)l->opt.candidates;
     for (size_t t = 0; t < n_touched; t++) { /* the k best, kept sorted by insertion */
