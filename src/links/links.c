@@ -1264,11 +1264,27 @@ static void clear_marks(uint32_t *id_of, const uint32_t *of, size_t n_ids)
         id_of[of[k]] = 0;
 }
 
+/* The shared features' numbers among the elements [i, end) of d's
+ * sequence (at most LCS_BLOCK), as scan_places finds them; returns how
+ * many. A block of a fixed length: its loop's count is known ahead. */
+enum { LCS_BLOCK = 96 };
+static size_t scan_block(const feature_list *d, size_t i, size_t end, const uint32_t *id_of, uint32_t *out)
+{
+    size_t n;
+    if (d->seq16) /* (limit never reached: one pass) */
+        scan_places(d->seq, true, end, i, LCS_BLOCK, id_of, out, &n);
+    else
+        scan_places(d->seq, false, end, i, LCS_BLOCK, id_of, out, &n);
+    return n;
+}
+
 /* The pass over b, nb of its shared symbols at most (MAX_SHARED), read
- * from its sequence a chunk at a time. need: with need > 0, the pass
+ * from its sequence a block at a time. need: with need > 0, the pass
  * stops (and returns SIZE_MAX) once the length so far plus b's symbols
- * still to come falls below need, a bound the rest cannot beat. */
-enum { LCS_CHUNK = 32 };
+ * still to come falls below need, a bound the rest cannot beat: after b's
+ * first symbols, LCS(a, b) is at most the longest common subsequence of
+ * those with a's first na - rest symbols, plus rest, b's symbols still to
+ * come (the rest of b meets a's last rest symbols at best). */
 static inline __attribute__((always_inline)) size_t lcs_stream(const uint64_t *masks, size_t na, const feature_list *b,
                                                                const uint32_t *id_of, size_t nb, size_t need,
                                                                uint32_t *buf, const size_t words)
@@ -1276,14 +1292,13 @@ static inline __attribute__((always_inline)) size_t lcs_stream(const uint64_t *m
     uint64_t v[LCS_MAX_WORDS];
     for (size_t w = 0; w < words; w++)
         v[w] = ~0ULL;
-    for (size_t i = 0, done = 0; done < nb;) {
-        size_t limit = nb - done < LCS_CHUNK ? nb - done : LCS_CHUNK, m;
-        i = scan_list(b, i, limit, id_of, buf, &m);
+    for (size_t i = 0, done = 0; done < nb && i < b->n_seq; i += LCS_BLOCK) {
+        size_t m = scan_block(b, i, i + LCS_BLOCK < b->n_seq ? i + LCS_BLOCK : b->n_seq, id_of, buf);
+        m = m < nb - done ? m : nb - done; /* (b cut to its first MAX_SHARED) */
         lcs_steps(v, masks, buf, m, words);
         done += m;
-        if (m < limit) /* (b's sequence ended: its counts said more) */
-            break;
-        if (need && done < nb && nb - done < na && lcs_zeros(v, na - (nb - done), words) + (nb - done) < need)
+        size_t rest = nb - done;
+        if (need && rest && rest < na && lcs_zeros(v, na - rest, words) + rest < need)
             return SIZE_MAX;
     }
     return lcs_zeros(v, na, words);
@@ -1298,7 +1313,7 @@ static size_t pair_lcs(const feature_list *a, const feature_list *b, size_t n_id
                        pair_scratch *s)
 {
     size_t got;
-    scan_list(a, 0, na, s->id_of[0], s->sa, &got);
+    scan_list(a, 0, MAX_SHARED, s->id_of[0], s->sa, &got); /* (na, where the cut does not bind: one pass) */
     clear_marks(s->id_of[0], s->shared_a, n_ids);
     na = got; /* (the same where counts and sequence agree, as pivots keep them) */
     size_t words = (na + 63) / 64, lcs;
