@@ -23,10 +23,12 @@
  *      pairs that share enough features) and the ratio of text lengths,
  *      combined by a logistic function fitted on WMT21 and examples/
  *      (docs/links.md) into a score in [0,1]. A pair whose logit, with
- *      order and alignment at their most favourable, stays below the
- *      threshold skips both (score_pair): it cannot link, and its bound,
- *      kept as its logit, is below that of any pair that may link, so no
- *      best match changes.
+ *      order as high as its shared features' counts allow and alignment
+ *      at its most favourable, stays below the threshold skips both, and
+ *      the longest common subsequence stops once the length it may still
+ *      reach cannot link (score_pair): the pair cannot link, and its
+ *      bound, kept as its logit, is below that of any pair that may link,
+ *      so no best match changes.
  *   4. A pair is a translation when its languages differ, the score
  *      reaches the threshold, it is the best match of one of the two in
  *      the other's language, no third language testifies against it
@@ -99,6 +101,8 @@ typedef struct doc_entry {
     uint32_t *cross_id;   /* in nf_links_finish: each one's number in the index (half the bytes a
                              pair reads of a hash; its kind: nf_links.id_kind), else NULL */
     float *cross_w;
+    uint16_t *cross_count; /* each one's occurrences in the sequence (at most UINT16_MAX: the
+                              finish's bound on order agreement needs no more than MAX_SHARED) */
     void *cross_seq; /* 16-bit places where n_cross <= 65,536 (seq_narrow), else 32-bit */
     size_t n_cross, n_cross_seq;
     size_t n_nondate; /* features that are not dates (what paragraphs compare) */
@@ -330,9 +334,9 @@ typedef struct postings {
 static void free_weighed(doc_entry *d)
 {
     free(d->weights), free(d->post);
-    free(d->cross_hash), free(d->cross_id), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_hash), free(d->cross_id), free(d->cross_w), free(d->cross_count), free(d->cross_seq);
     d->weights = NULL, d->post = NULL, d->n_post = 0;
-    d->cross_hash = NULL, d->cross_id = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->cross_hash = NULL, d->cross_id = NULL, d->cross_w = NULL, d->cross_count = NULL, d->cross_seq = NULL;
 }
 
 /* words: post gets room for a word (8 bytes) per feature; else a
@@ -355,6 +359,11 @@ enum { TF_TABLE = 256 };
  * UINT32_MAX) above. */
 #define FOUND_DF 0x7FFFFFFFu
 #define FOUND_ACROSS 0x80000000u
+/* A slot's aux once numbered: the number, and this bit where the
+ * feature is indexed (neither unique nor too common); so a word's top
+ * bit. NO_NUMBER: a word's number where the index gives none. */
+#define AUX_INDEXED 0x80000000u
+#define NO_NUMBER 0x7FFFFFFFu
 enum { INDEX_CHUNKS = 16, INDEX_CHUNK_SHIFT = 60 }; /* the chunk of a hash: its top 4 bits */
 enum { ID_ZERO = 4 }; /* in nf_links.id_kind beside the kind: the feature's hash is 0 */
 
@@ -440,11 +449,25 @@ typedef struct index_job {
     feature_table table[INDEX_CHUNKS];
 } index_job;
 
-/* Chunk c's table: every document's features of the chunk counted (a
- * document's features of a chunk are one stretch of its sorted array,
- * which lies a few places from its share of the features: hashes are
- * uniform; a walk, where bisection would wait on ten misses), then
- * numbered in slot order. */
+/* The place of a document's first feature of chunk c (or after: n) in
+ * its n features, sorted by hash: the stretch of a chunk lies a few
+ * places from its share of the features, as hashes are uniform (a walk,
+ * where bisection would wait on ten misses). */
+static size_t chunk_start(const nf_pivot_feature *f, size_t n, size_t c)
+{
+    if (c >= INDEX_CHUNKS)
+        return n;
+    uint64_t lo = (uint64_t)c << INDEX_CHUNK_SHIFT;
+    size_t at = n * c / INDEX_CHUNKS;
+    while (at > 0 && f[at - 1].hash >= lo)
+        at--;
+    while (at < n && f[at].hash < lo)
+        at++;
+    return at;
+}
+
+/* Chunk c's table: every document's features of the chunk (one stretch
+ * of its sorted array) counted, then numbered in slot order. */
 static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *err)
 {
     (void)worker;
@@ -453,19 +476,11 @@ static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *e
     feature_table *t = &j->table[c];
     if (!table_resize(t, 10))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    uint64_t lo = (uint64_t)c << INDEX_CHUNK_SHIFT;
     for (size_t i = 0; i < l->n; i++) {
         const nf_pivot *p = &l->docs[i].pivot;
         const nf_pivot_feature *f = p->features;
-        size_t at = p->n_features * c / INDEX_CHUNKS, end = p->n_features;
+        size_t end = p->n_features, at = chunk_start(f, end, c), stop = chunk_start(f, end, c + 1);
         uint32_t lang = l->docs[i].lang_id;
-        while (at > 0 && f[at - 1].hash >= lo)
-            at--;
-        while (at < end && f[at].hash < lo)
-            at++;
-        size_t stop = at;
-        while (stop < end && f[stop].hash >> INDEX_CHUNK_SHIFT == c)
-            stop++;
         while (2 * (t->n + stop - at) > t->mask + 1) /* at most half full */
             if (!table_resize(t, t->bits + 1))
                 return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
@@ -479,8 +494,9 @@ static nf_status index_chunk_task(void *ctx, void *worker, size_t c, nf_error *e
         uint32_t df = s->df & FOUND_DF;
         if (!df)
             continue;
-        t->key_df[id] = df >= 2 && df <= j->max_df ? df : 0;
-        s->aux = (uint32_t)id++;
+        bool kept = df >= 2 && df <= j->max_df;
+        t->key_df[id] = kept ? df : 0;
+        s->aux = (uint32_t)id++ | (kept ? AUX_INDEXED : 0);
     }
     return NF_OK;
 }
@@ -489,7 +505,6 @@ typedef struct weigh_ctx {
     nf_links *l;
     size_t n_docs; /* the corpus's (the stage's, or every rank's: nfi_links_weigh) */
     const feature_table *table; /* the index's tables (INDEX_CHUNKS), or NULL: ... */
-    double max_df;              /* (indexed: a document frequency of 2 to max_df; 0 without tables) */
     const uint32_t *df;         /* ... else every feature's document frequency, document by document */
     const size_t *df_at;        /* ... each document's first in df */
     double *idf; /* n_docs + 1 */
@@ -523,13 +538,15 @@ static inline uint32_t seq_at(const void *seq, bool narrow, size_t i)
 {
     return narrow ? ((const uint16_t *)seq)[i] : ((const uint32_t *)seq)[i];
 }
-static void seq_set(void *seq, bool narrow, size_t i, uint32_t place)
+static inline void seq_set(void *seq, bool narrow, size_t i, uint32_t place)
 {
     if (narrow)
         ((uint16_t *)seq)[i] = (uint16_t)place;
     else
         ((uint32_t *)seq)[i] = place;
 }
+
+static uint16_t count16(uint32_t count) { return count < UINT16_MAX ? (uint16_t)count : UINT16_MAX; }
 
 /* Allocates d's cross arrays for n features (by number, else by hash)
  * and m sequence elements. */
@@ -540,8 +557,9 @@ static bool alloc_cross(doc_entry *d, size_t n, size_t m, bool numbers)
     else
         d->cross_hash = malloc((n + 1) * sizeof *d->cross_hash);
     d->cross_w = malloc((n + 1) * sizeof *d->cross_w);
+    d->cross_count = malloc((n + 1) * sizeof *d->cross_count);
     d->cross_seq = malloc((m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
-    return (d->cross_id || d->cross_hash) && d->cross_w && d->cross_seq;
+    return (d->cross_id || d->cross_hash) && d->cross_w && d->cross_count && d->cross_seq;
 }
 
 /* Every feature of d in its cross arrays (where the document frequencies
@@ -553,6 +571,7 @@ static bool cross_all(doc_entry *d)
         return false;
     for (size_t j = 0; j < p->n_features; j++) {
         d->cross_hash[j] = p->features[j].hash, d->cross_w[j] = d->weights[j];
+        d->cross_count[j] = count16(p->features[j].count);
     }
     for (size_t k = 0; k < p->n_sequence; k++)
         seq_set(d->cross_seq, seq_narrow(p->n_features), k, nf_pivot_place(p, k));
@@ -564,28 +583,106 @@ static bool cross_all(doc_entry *d)
  * tables (probed in hash order, each table front to back), or from the
  * summed document frequencies of the distributed finish, where the languages
  * are unknown (a feature another document has may be shared) and no
- * postings are kept. */
-static void words_of(const weigh_ctx *c, size_t i, uint64_t *word)
+ * postings are kept; and each feature's place among those of the across
+ * flag into at (NOT_ACROSS where it has none). Returns those places'
+ * count, and in *n_indexed the indexed features'. */
+#define NOT_ACROSS 0x80000000u
+static size_t words_of(const weigh_ctx *c, size_t i, uint64_t *word, uint32_t *at, size_t *n_indexed)
 {
     const nf_pivot *p = &c->l->docs[i].pivot;
-    if (!c->table) {
-        for (size_t j = 0; j < p->n_features; j++) {
-            uint32_t df = c->df[c->df_at[i] + j];
-            word[j] = (uint64_t)UINT32_MAX << 32 | (df & FOUND_DF) | (df >= 2 ? FOUND_ACROSS : 0); /* no number */
-        }
-        return;
-    }
+    size_t nf = p->n_features, n = 0, q = 0;
     enum { AHEAD = 8 }; /* a document's slots lie ~100 apart: fetched ahead, the misses overlap */
-    for (size_t j = 0; j < p->n_features; j++) {
-        uint64_t h = p->features[j].hash;
-        if (j + AHEAD < p->n_features) {
-            uint64_t g = p->features[j + AHEAD].hash;
-            const feature_table *t = &c->table[(size_t)(g >> INDEX_CHUNK_SHIFT)];
-            __builtin_prefetch(&t->slot[slot_of(g, t->bits)]);
+    const nf_pivot_feature *f = p->features;
+    for (size_t j = 0; j < nf; j++) {
+        uint64_t x;
+        if (!c->table) { /* (the same branch for every feature of a finish) */
+            uint32_t df = c->df[c->df_at[i] + j];
+            x = (uint64_t)NO_NUMBER << 32 | (df & FOUND_DF) | (df >= 2 ? FOUND_ACROSS : 0); /* not indexed */
+        } else {
+            if (j + AHEAD < nf) {
+                uint64_t g = f[j + AHEAD].hash;
+                const feature_table *t = &c->table[(size_t)(g >> INDEX_CHUNK_SHIFT)];
+                __builtin_prefetch(&t->slot[slot_of(g, t->bits)]);
+            }
+            uint64_t h = f[j].hash;
+            const feature_slot *s = table_probe(&c->table[(size_t)(h >> INDEX_CHUNK_SHIFT)], h);
+            x = (uint64_t)s->aux << 32 | s->df;
         }
-        const feature_slot *s = table_probe(&c->table[(size_t)(h >> INDEX_CHUNK_SHIFT)], h);
-        word[j] = (uint64_t)s->aux << 32 | s->df;
+        word[j] = x;
+        uint32_t across = (uint32_t)x >> 31; /* FOUND_ACROSS; no branch on the flags */
+        at[j] = (uint32_t)n | (across ^ 1) << 31;
+        n += across;
+        q += x >> 63; /* AUX_INDEXED */
     }
+    *n_indexed = q;
+    return n;
+}
+
+/* d's sequence with only the features of the across flag, each as its
+ * place among them (at), into seq (16 or 32 bits a place); returns its
+ * length. The pivot's own sequence is 16-bit where in16 (nf_pivot_place).
+ * No branch on the flag: each element is written at the next place, which
+ * moves on only for a kept one. */
+static inline __attribute__((always_inline)) uint32_t place_at(const void *seq, bool in16, size_t k)
+{
+    return in16 ? ((const uint16_t *)seq)[k] : ((const uint32_t *)seq)[k];
+}
+
+static inline __attribute__((always_inline)) size_t cross_sequence(const nf_pivot *p, const uint32_t *at, void *seq,
+                                                                   bool in16, bool narrow)
+{
+    size_t m = 0, k = 0, len = p->n_sequence;
+    const void *in = p->sequence;
+    for (; k + 4 <= len; k += 4) { /* four a step: the loop's own count and test once */
+        uint32_t x0 = at[place_at(in, in16, k)], x1 = at[place_at(in, in16, k + 1)],
+                 x2 = at[place_at(in, in16, k + 2)], x3 = at[place_at(in, in16, k + 3)];
+        seq_set(seq, narrow, m, x0), m += 1 - (x0 >> 31);
+        seq_set(seq, narrow, m, x1), m += 1 - (x1 >> 31);
+        seq_set(seq, narrow, m, x2), m += 1 - (x2 >> 31);
+        seq_set(seq, narrow, m, x3), m += 1 - (x3 >> 31);
+    }
+    for (; k < len; k++) {
+        uint32_t x = at[place_at(in, in16, k)];
+        seq_set(seq, narrow, m, x), m += 1 - (x >> 31);
+    }
+    return m;
+}
+
+/* d's weights from its words, its postings and its cross features
+ * (numbers where by_id, else hashes, and weights); returns the sum of
+ * squared weights, kind by kind into kind_sum. */
+static inline __attribute__((always_inline)) double weigh_features(const weigh_ctx *c, doc_entry *d,
+                                                                   const uint64_t *word, bool by_id,
+                                                                   double kind_sum[4])
+{
+    const nf_pivot *p = &d->pivot;
+    const nf_pivot_feature *f = p->features;
+    float *weights = d->weights, *cross_w = d->cross_w;
+    uint16_t *cross_count = d->cross_count;
+    uint32_t *post = d->post, *cross_id = d->cross_id;
+    uint64_t *cross_hash = d->cross_hash;
+    double sum = 0;
+    size_t n = 0, q = 0;
+    for (size_t j = 0; j < p->n_features; j++) {
+        uint64_t x = word[j];
+        uint32_t id = (uint32_t)(x >> 32) & ~AUX_INDEXED, kind = f[j].hash & 3, count = f[j].count;
+        post[2 * q] = (uint32_t)j, post[2 * q + 1] = id; /* kept where indexed: no branch */
+        q += x >> 63;
+        double idf = c->idf[x & FOUND_DF];
+        double tf = count < TF_TABLE ? c->tf[count] : tf_of(count);
+        float wf = weights[j] = (float)(kind_weight[kind] * idf * tf);
+        double w = wf;
+        sum += w * w;
+        kind_sum[kind] += w * w;
+        if (by_id)
+            cross_id[n] = id;
+        else
+            cross_hash[n] = f[j].hash;
+        cross_w[n] = wf, cross_count[n] = count16(count); /* kept where across: no branch on it */
+        n += (uint32_t)x >> 31;
+    }
+    d->n_post = q, d->n_cross = n;
+    return sum;
 }
 
 /* A document's weights (kind weight x IDF x (1 + log count)) from its
@@ -594,69 +691,29 @@ static void words_of(const weigh_ctx *c, size_t i, uint64_t *word)
  * numbers where the index gave them, else hashes), and its sequence with
  * only them (each one's place among them, from `at`). Each array is made
  * at its size, once the words are counted. */
-static bool indexed(const weigh_ctx *c, uint64_t word)
-{
-    uint32_t df = (uint32_t)word & FOUND_DF;
-    return df >= 2 && df <= c->max_df;
-}
 static nf_status weigh_task(void *ctx, void *worker, size_t i, nf_error *err)
 {
     const weigh_ctx *c = ctx;
     weigh_scratch *s = worker;
     doc_entry *d = &c->l->docs[i];
     const nf_pivot *p = &d->pivot;
-    double sum = 0, kind_sum[4] = {0};
-    size_t n = 0, m = 0, q = 0;
-    uint64_t *word = s->word;
-    uint32_t *at = s->at; /* per feature, its place in the cross arrays */
-    words_of(c, i, word);
-    for (size_t j = 0; j < p->n_features; j++) {
-        at[j] = (uint32_t)n;
-        n += (word[j] & FOUND_ACROSS) != 0;
-        q += indexed(c, word[j]);
-    }
+    double kind_sum[4] = {0};
+    size_t q;
+    size_t n = words_of(c, i, s->word, s->at, &q);
     free_weighed(d);
     d->weights = malloc((p->n_features + 1) * sizeof *d->weights);
     d->post = malloc((2 * q + 2) * sizeof *d->post); /* (room for the last unkept write) */
     if (!d->weights || !d->post || !alloc_cross(d, n, p->n_sequence, c->table != NULL)) /* the sequence at most; shrunk below */
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    if (seq_narrow(p->n_features)) { /* 16-bit in (nf_pivot_place), so 16-bit out (n <= n_features) */
-        const uint16_t *in = p->sequence;
-        uint16_t *out = d->cross_seq;
-        for (size_t k = 0; k < p->n_sequence; k++) { /* no branch on the flag */
-            out[m] = (uint16_t)at[in[k]];
-            m += (word[in[k]] & FOUND_ACROSS) != 0;
-        }
-    } else {
-        for (size_t k = 0; k < p->n_sequence; k++) {
-            uint32_t f = nf_pivot_place(p, k);
-            seq_set(d->cross_seq, seq_narrow(n), m, at[f]);
-            m += (word[f] & FOUND_ACROSS) != 0;
-        }
-    }
-    void *seq = realloc(d->cross_seq, (m + 1) * (seq_narrow(n) ? sizeof(uint16_t) : sizeof(uint32_t)));
+    bool narrow = seq_narrow(n);
+    size_t m = p->n_features <= NF_PIVOT_NARROW ? cross_sequence(p, s->at, d->cross_seq, true, true) /* (n <= n_features) */
+               : narrow                         ? cross_sequence(p, s->at, d->cross_seq, false, true)
+                                                : cross_sequence(p, s->at, d->cross_seq, false, false);
+    void *seq = realloc(d->cross_seq, (m + 1) * (narrow ? sizeof(uint16_t) : sizeof(uint32_t)));
     d->cross_seq = seq ? seq : d->cross_seq;
-    n = 0, q = 0;
-    for (size_t j = 0; j < p->n_features; j++) {
-        const nf_pivot_feature *pf = &p->features[j];
-        uint64_t x = word[j];
-        uint32_t id = (uint32_t)(x >> 32);
-        d->post[2 * q] = (uint32_t)j, d->post[2 * q + 1] = id; /* kept where indexed: no branch */
-        q += indexed(c, x);
-        double idf = c->idf[x & FOUND_DF];
-        double tf = pf->count < TF_TABLE ? c->tf[pf->count] : tf_of(pf->count);
-        double w = d->weights[j] = (float)(kind_weight[pf->hash & 3] * idf * tf);
-        sum += w * w;
-        kind_sum[pf->hash & 3] += w * w;
-        if (d->cross_id) /* (the same for all documents) */
-            d->cross_id[n] = id;
-        else
-            d->cross_hash[n] = pf->hash;
-        d->cross_w[n] = d->weights[j]; /* kept where across: no branch on it */
-        n += (x & FOUND_ACROSS) != 0;
-    }
-    d->n_post = q;
-    d->n_cross = n, d->n_cross_seq = m;
+    d->n_cross_seq = m;
+    double sum = d->cross_id ? weigh_features(c, d, s->word, true, kind_sum) /* each kind of list its own loop */
+                             : weigh_features(c, d, s->word, false, kind_sum);
     d->norm = sqrt(sum);
     for (int kk = 0; kk < 4; kk++)
         d->kind_norm[kk] = sqrt(kind_sum[kk]);
@@ -773,10 +830,10 @@ static nf_status index_features(nf_links *l, postings *p, nf_error *err)
             feature_slot *f = &t->slot[k];
             f->aux += f->df ? (uint32_t)key_base[c] : 0;
             if (f->df)
-                l->id_kind[f->aux] = (uint8_t)((f->hash & 3) | (f->hash ? 0 : ID_ZERO));
+                l->id_kind[f->aux & ~AUX_INDEXED] = (uint8_t)((f->hash & 3) | (f->hash ? 0 : ID_ZERO));
         }
     }
-    weigh_ctx wc = {.l = l, .n_docs = l->n, .table = j ? j->table : NULL, .max_df = j ? j->max_df : 0};
+    weigh_ctx wc = {.l = l, .n_docs = l->n, .table = j ? j->table : NULL};
     if (st == NF_OK)
         st = weigh_all(&wc, err);
     for (int c = 0; j && c < INDEX_CHUNKS; c++)
@@ -934,8 +991,8 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
  * hash order; shared_a/shared_b give each number's place in a's and b's
  * lists.
  * For order agreement, each document's sequence is read for those
- * numbers (shared_in_order; id_of), and lcs_length keeps a match mask at
- * each number (masks).
+ * numbers (scan_places; id_of), and the longest common subsequence
+ * (pair_lcs) keeps a match mask at each number (masks).
  *
  * The features of a are found through a table built once per document a
  * (pairs come sorted by a, so one table serves a run of a's candidates):
@@ -948,8 +1005,8 @@ enum { LCS_MAX_WORDS = 10, MAX_SHARED = 64 * LCS_MAX_WORDS };
 enum { MATCH_FILTER_LOG = 15, MATCH_FILTER_BITS = 1 << MATCH_FILTER_LOG };
 typedef struct pair_scratch {
     uint32_t *shared_a, *shared_b; /* for each number, its place in a's list and in b's */
-    uint32_t *id_of;               /* per place in one document's list, SHARED_MARK | its number (0: none) */
-    uint64_t *masks;               /* lcs_length's match masks: LCS_MAX_WORDS words per number */
+    uint32_t *id_of[2];            /* per place in a's list and in b's, SHARED_MARK | its number (0: none) */
+    uint64_t *masks;               /* pair_lcs's match masks: LCS_MAX_WORDS words per number */
     uint32_t *passed;              /* b's features that pass a's filter, in b's order */
     uint64_t *single;              /* a single-paragraph document's paragraph set (alignment) */
     size_t cap;                    /* features of the largest document */
@@ -961,6 +1018,7 @@ typedef struct pair_scratch {
     uint32_t *id_place;            /* ... and each one's place in its list (valid where its bit is set) */
     const uint32_t *bits_of;       /* the list whose bits are set (cleared by it), n_bits_of numbers */
     size_t n_bits_of;
+    double prune_logit;            /* score_pair's (prune_logit), -inf: no pruning */
     uint32_t sa[MAX_SHARED], sb[MAX_SHARED];
 } pair_scratch;
 
@@ -987,6 +1045,7 @@ typedef struct feature_list {
     const uint32_t *id;      /* ... the features are the index's numbers */
     const uint8_t *id_kind;  /* (then each number's kind and ID_ZERO) */
     const float *w;
+    const uint16_t *count; /* each one's occurrences in seq (count16) */
     size_t n;
     const void *seq;
     size_t n_seq;
@@ -995,8 +1054,8 @@ typedef struct feature_list {
 
 static feature_list cross_list(const nf_links *l, const doc_entry *d)
 {
-    return (feature_list){d->cross_hash, d->cross_id, l->id_kind, d->cross_w, d->n_cross, d->cross_seq,
-                          d->n_cross_seq, seq_narrow(d->n_cross)};
+    return (feature_list){d->cross_hash, d->cross_id, l->id_kind, d->cross_w, d->cross_count, d->n_cross,
+                          d->cross_seq, d->n_cross_seq, seq_narrow(d->n_cross)};
 }
 
 /* Makes the scratch's table hold the features of list fa, document ia's. */
@@ -1100,14 +1159,16 @@ static pair_scratch *pair_scratch_new(size_t cap, size_t n_ids)
     s->id_place = malloc((n_ids + 1) * sizeof *s->id_place);
     s->cap = cap;
     s->table_of = SIZE_MAX;
+    s->prune_logit = -INFINITY;
     s->table = malloc(table_slots(cap) * sizeof *s->table);
-    s->id_of = calloc(cap + 1, sizeof *s->id_of);
+    s->id_of[0] = calloc(cap + 1, sizeof *s->id_of[0]);
+    s->id_of[1] = calloc(cap + 1, sizeof *s->id_of[1]);
     s->shared_a = malloc((cap + 1) * sizeof *s->shared_a);
     s->shared_b = malloc((cap + 1) * sizeof *s->shared_b);
     s->masks = malloc((cap + 1) * LCS_MAX_WORDS * sizeof *s->masks);
     s->passed = malloc((cap + 1) * sizeof *s->passed);
     s->single = malloc((cap + 1) * sizeof *s->single);
-    if (!s->id_of || !s->shared_a || !s->shared_b || !s->masks || !s->single || !s->table ||
+    if (!s->id_of[0] || !s->id_of[1] || !s->shared_a || !s->shared_b || !s->masks || !s->single || !s->table ||
         !s->passed || !s->id_bits || !s->id_place) {
         pair_scratch_free(s);
         return NULL;
@@ -1119,28 +1180,28 @@ static void pair_scratch_free(pair_scratch *s)
 {
     if (!s)
         return;
-    free(s->id_of), free(s->shared_a), free(s->shared_b), free(s->masks), free(s->single), free(s->table);
+    free(s->id_of[0]), free(s->id_of[1]), free(s->shared_a), free(s->shared_b), free(s->masks), free(s->single), free(s->table);
     free(s->passed), free(s->id_bits), free(s->id_place);
     free(s);
 }
 
 /* Length of the longest common subsequence of a (at most 64 x
  * LCS_MAX_WORDS symbols) and b, symbols numbered below n_ids (each with
- * SHARED_MARK set, as shared_in_order gives them), bit-parallel (Hyyrö 2004): one pass over b, each step a few word
- * operations per 64 symbols of a. Each symbol's match mask (`words`
- * words) is at its number: no branch asks whether a symbol was met
- * before, and a symbol of b that a's window cut off has an empty mask,
- * under which a step leaves v as it is (no carry arises from v + 0). */
-/* lcs_length's pass over b: inlined once for each count of words up to 4
- * (a constant there: v stays in registers and the word loop unrolls; most
- * pairs have at most 256 shared symbols) and once for any count. The
- * carry out of the last word is dropped, as no word after it is counted. */
-static inline __attribute__((always_inline)) size_t lcs_words(const uint64_t *masks, size_t na, const uint32_t *b,
-                                                              size_t nb, const size_t words)
+ * SHARED_MARK set, as scan_places gives them), bit-parallel (Hyyrö
+ * 2004): one pass over b, each step a few word operations per 64 symbols
+ * of a. Each symbol's match mask (`words` words) is at its number: no
+ * branch asks whether a symbol was met before, and a symbol of b that a's
+ * window cut off has an empty mask, under which a step leaves v as it is
+ * (no carry arises from v + 0). The pieces below are inlined once for
+ * each count of words up to 4 (a constant there: v stays in registers
+ * and the word loop unrolls; most pairs have at most 256 shared symbols)
+ * and once for any count. */
+
+/* Steps over b's symbols b[0, nb). The carry out of the last word is
+ * dropped, as no word after it is counted. */
+static inline __attribute__((always_inline)) void lcs_steps(uint64_t *v, const uint64_t *masks, const uint32_t *b,
+                                                            size_t nb, const size_t words)
 {
-    uint64_t v[LCS_MAX_WORDS];
-    for (size_t w = 0; w < words; w++)
-        v[w] = ~0ULL;
     for (size_t j = 0; j < nb; j++) {
         const uint64_t *m = masks + (b[j] & ~SHARED_MARK) * words;
         bool carry = false;
@@ -1151,50 +1212,36 @@ static inline __attribute__((always_inline)) size_t lcs_words(const uint64_t *ma
             v[w] = sum | (v[w] - u);
         }
     }
+}
+
+/* The longest common subsequence so far of a's first na symbols: v's
+ * zeros among its first na bits. */
+static inline __attribute__((always_inline)) size_t lcs_zeros(const uint64_t *v, size_t na, const size_t words)
+{
     size_t zeros = 0;
-    for (size_t w = 0; w < words; w++) {
-        uint64_t live = w + 1 < words || na % 64 == 0 ? ~0ULL : (1ULL << (na % 64)) - 1;
-        zeros += (size_t)__builtin_popcountll(~v[w] & live);
+    for (size_t w = 0; w < words && 64 * w < na; w++) {
+        uint64_t live = 64 * (w + 1) <= na ? ~0ULL : (1ULL << (na % 64)) - 1;
+        zeros += nfi_popcount64(~v[w] & live);
     }
     return zeros;
 }
 
-static size_t lcs_length(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t n_ids, pair_scratch *s)
-{
-    size_t words = (na + 63) / 64;
-    uint64_t *masks = s->masks;
-    memset(masks, 0, n_ids * words * sizeof *masks);
-    for (size_t i = 0; i < na; i++) /* match masks: positions of each symbol in a */
-        masks[(a[i] & ~SHARED_MARK) * words + i / 64] |= 1ULL << (i % 64);
-    switch (words) {
-    case 1:
-        return lcs_words(masks, na, b, nb, 1);
-    case 2:
-        return lcs_words(masks, na, b, nb, 2);
-    case 3:
-        return lcs_words(masks, na, b, nb, 3);
-    case 4:
-        return lcs_words(masks, na, b, nb, 4);
-    default:
-        return lcs_words(masks, na, b, nb, words);
-    }
-}
-
-/* The numbers of the n_ids shared features (place in d's list: of[k])
- * in d's text order, at most MAX_SHARED, into out (MAX_SHARED slots), each
- * with SHARED_MARK set (its top bit: lcs_length clears it): each
- * feature's marked number set in a per-feature table (id_of, 0 elsewhere,
- * and again after), then d's sequence read front to back, each element's
- * entry written and the count moved on by its mark. One
- * pass over the sequence, contiguous, where looking up each feature's
- * occurrences would wait on cold lines of d at every feature (the pass
- * is scan_places, inlined once per width of the places). */
-static inline __attribute__((always_inline)) size_t scan_places(const void *seq, bool narrow, size_t len,
-                                                                const uint32_t *id_of, uint32_t *out)
+/* The numbers of the shared features in d's text order (the list whose
+ * per-place table is id_of: SHARED_MARK | number where shared, 0
+ * elsewhere), from place i of its sequence on, until `limit` are found or
+ * the sequence ends, into out (limit slots); *n: how many. Returns the
+ * place after the last read. Each element's entry is written and the
+ * count moved on by its mark: one pass over the sequence, contiguous,
+ * with no branch on whether an element is shared, where looking up each
+ * feature's occurrences would wait on cold lines of d at every feature
+ * (inlined once per width of the places). */
+static inline __attribute__((always_inline)) size_t scan_places(const void *seq, bool narrow, size_t len, size_t i,
+                                                                size_t limit, const uint32_t *id_of, uint32_t *out,
+                                                                size_t *n_out)
 {
     size_t n = 0;
-    for (size_t i = 0; i < len && n < MAX_SHARED;) {
-        size_t stop = i + (MAX_SHARED - n) < len ? i + (MAX_SHARED - n) : len; /* n grows by 1 at most a step */
+    while (i < len && n < limit) {
+        size_t stop = i + (limit - n) < len ? i + (limit - n) : len; /* n grows by 1 at most a step */
         for (; i + 4 <= stop; i += 4) { /* four a step: the loop's own count and test once */
             uint32_t id0 = id_of[seq_at(seq, narrow, i)], id1 = id_of[seq_at(seq, narrow, i + 1)],
                      id2 = id_of[seq_at(seq, narrow, i + 2)], id3 = id_of[seq_at(seq, narrow, i + 3)];
@@ -1203,34 +1250,105 @@ static inline __attribute__((always_inline)) size_t scan_places(const void *seq,
             out[n] = id2, n += id2 >> 31;
             out[n] = id3, n += id3 >> 31;
         }
-        for (; i < stop; i++) { /* no branch on whether it is shared */
+        for (; i < stop; i++) {
             uint32_t id = id_of[seq_at(seq, narrow, i)];
             out[n] = id, n += id >> 31;
         }
     }
+    *n_out = n;
+    return i;
+}
+
+static size_t scan_list(const feature_list *d, size_t i, size_t limit, const uint32_t *id_of, uint32_t *out,
+                        size_t *n_out)
+{
+    return d->seq16 ? scan_places(d->seq, true, d->n_seq, i, limit, id_of, out, n_out) /* each width its own loop */
+                    : scan_places(d->seq, false, d->n_seq, i, limit, id_of, out, n_out);
+}
+
+/* Clears the marks of a per-place table (the places of, n_ids). */
+static void clear_marks(uint32_t *id_of, const uint32_t *of, size_t n_ids)
+{
+    for (size_t k = 0; k < n_ids; k++)
+        id_of[of[k]] = 0;
+}
+
+/* The shared features' numbers among the elements [i, end) of d's
+ * sequence (at most LCS_BLOCK), as scan_places finds them; returns how
+ * many. A block of a fixed length: its loop's count is known ahead. */
+enum { LCS_BLOCK = 96 };
+static size_t scan_block(const feature_list *d, size_t i, size_t end, const uint32_t *id_of, uint32_t *out)
+{
+    size_t n;
+    if (d->seq16) /* (limit never reached: one pass) */
+        scan_places(d->seq, true, end, i, LCS_BLOCK, id_of, out, &n);
+    else
+        scan_places(d->seq, false, end, i, LCS_BLOCK, id_of, out, &n);
     return n;
 }
 
-static size_t shared_in_order(const feature_list *d, const uint32_t *of, size_t n_ids, pair_scratch *s, uint32_t *out)
+/* The pass over b, nb of its shared symbols at most (MAX_SHARED), read
+ * from its sequence a block at a time. need: with need > 0, the pass
+ * stops (and returns SIZE_MAX) once the length so far plus b's symbols
+ * still to come falls below need, a bound the rest cannot beat: after b's
+ * first symbols, LCS(a, b) is at most the longest common subsequence of
+ * those with a's first na - rest symbols, plus rest, b's symbols still to
+ * come (the rest of b meets a's last rest symbols at best). */
+static inline __attribute__((always_inline)) size_t lcs_stream(const uint64_t *masks, size_t na, const feature_list *b,
+                                                               const uint32_t *id_of, size_t nb, size_t need,
+                                                               uint32_t *buf, const size_t words)
 {
-    for (size_t k = 0; k < n_ids; k++)
-        s->id_of[of[k]] = SHARED_MARK | (uint32_t)k;
-    size_t n = d->seq16 ? scan_places(d->seq, true, d->n_seq, s->id_of, out) /* each width its own loop */
-                        : scan_places(d->seq, false, d->n_seq, s->id_of, out);
-    for (size_t k = 0; k < n_ids; k++)
-        s->id_of[of[k]] = 0;
-    return n;
+    uint64_t v[LCS_MAX_WORDS];
+    for (size_t w = 0; w < words; w++)
+        v[w] = ~0ULL;
+    for (size_t i = 0, done = 0; done < nb && i < b->n_seq; i += LCS_BLOCK) {
+        size_t m = scan_block(b, i, i + LCS_BLOCK < b->n_seq ? i + LCS_BLOCK : b->n_seq, id_of, buf);
+        m = m < nb - done ? m : nb - done; /* (b cut to its first MAX_SHARED) */
+        lcs_steps(v, masks, buf, m, words);
+        done += m;
+        size_t rest = nb - done;
+        if (need && rest && rest < na && lcs_zeros(v, na - rest, words) + rest < need)
+            return SIZE_MAX;
+    }
+    return lcs_zeros(v, na, words);
 }
 
-/* The features both documents have, in each one's text order; the longest
- * common subsequence of the two, as a share of the shorter: a translation
- * says the same things in the same order, a rewrite reorders them.
- * n_ids: the shared features numbered by the merge. */
-static double order_agreement(const feature_list *a, const feature_list *b, size_t n_ids, pair_scratch *s)
+/* The longest common subsequence of the two lists' shared features in
+ * text order (n_ids of them, numbered by the match, which marked them in
+ * s->id_of), each cut to its first MAX_SHARED: na and nb of them, as
+ * their counts give; or SIZE_MAX where need (lcs_stream) stops it. The
+ * marks are cleared. */
+static size_t pair_lcs(const feature_list *a, const feature_list *b, size_t n_ids, size_t na, size_t nb, size_t need,
+                       pair_scratch *s)
 {
-    size_t na = shared_in_order(a, s->shared_a, n_ids, s, s->sa), nb = shared_in_order(b, s->shared_b, n_ids, s, s->sb);
-    size_t shorter = na < nb ? na : nb;
-    return shorter >= 4 ? (double)lcs_length(s->sa, na, s->sb, nb, n_ids, s) / (double)shorter : 0;
+    size_t got;
+    scan_list(a, 0, MAX_SHARED, s->id_of[0], s->sa, &got); /* (na, where the cut does not bind: one pass) */
+    clear_marks(s->id_of[0], s->shared_a, n_ids);
+    na = got; /* (the same where counts and sequence agree, as pivots keep them) */
+    size_t words = (na + 63) / 64, lcs;
+    uint64_t *masks = s->masks;
+    memset(masks, 0, n_ids * words * sizeof *masks);
+    for (size_t i = 0; i < na; i++) /* match masks: positions of each symbol in a */
+        masks[(s->sa[i] & ~SHARED_MARK) * words + i / 64] |= 1ULL << (i % 64);
+    const uint32_t *id_of = s->id_of[1];
+    switch (words) {
+    case 1:
+        lcs = lcs_stream(masks, na, b, id_of, nb, need, s->sb, 1);
+        break;
+    case 2:
+        lcs = lcs_stream(masks, na, b, id_of, nb, need, s->sb, 2);
+        break;
+    case 3:
+        lcs = lcs_stream(masks, na, b, id_of, nb, need, s->sb, 3);
+        break;
+    case 4:
+        lcs = lcs_stream(masks, na, b, id_of, nb, need, s->sb, 4);
+        break;
+    default:
+        lcs = lcs_stream(masks, na, b, id_of, nb, need, s->sb, words);
+    }
+    clear_marks(s->id_of[1], s->shared_b, n_ids);
+    return lcs;
 }
 
 /* The calibrated logit of a pair's components (ev: ln(1 + shared)). */
@@ -1245,71 +1363,190 @@ static double logit_of(const nf_link_explain *e, double ev)
 
 static double score_of(double logit) { return 1.0 / (1.0 + exp(-logit)); }
 
-/* Margin of the bound below: far above the rounding of a dozen terms of a
+/* Margin of the bounds below: far above the rounding of a dozen terms of a
  * few tens, far below any gap that matters. */
 #define BOUND_MARGIN 1e-6
 
-/* Whether a pair whose components but order and alignment are known
- * cannot reach the threshold: the logit is linear in each of the two, so
- * its most favourable value over order, alignment in [0,1] is at a
- * corner; the bound, plus a margin, scored as a pair is, stays below the
- * threshold. Then *bound holds that logit (above the pair's own). */
-static bool cannot_link(double threshold, nf_link_explain *e, double ev, double *bound)
+/* The logit a pair may reach at most, its other components known, with
+ * order in [0, order_max] and alignment in [0,1] (or as e holds it, where
+ * known): the logit is linear in each of the two, so the most favourable
+ * value is at a corner. e's order (and alignment, unless known) are left
+ * 0. */
+static double logit_bound(nf_link_explain *e, double ev, double order_max, bool align_known)
 {
-    if (!(threshold > 1e-6 && threshold < 1 - 1e-6)) /* where the score saturates, no margin is safe */
-        return false;
-    double best = -INFINITY;
+    double align = e->alignment, best = -INFINITY;
     for (int corner = 0; corner < 4; corner++) {
-        e->order = corner & 1, e->alignment = corner >> 1;
+        if (align_known && corner >> 1)
+            break;
+        e->order = corner & 1 ? order_max : 0;
+        e->alignment = align_known ? align : corner >> 1;
         double z = logit_of(e, ev);
         best = z > best ? z : best;
     }
+    e->order = 0, e->alignment = align_known ? align : 0;
+    return best;
+}
+
+/* The logit below which, margin included, a bound prunes (-inf: none
+ * does): that of the threshold, and never above 0, the logit the third
+ * language's checks compare best logits with (witness.c): a pruned pair's
+ * bound stands for its logit among a document's best logits, and so
+ * changes no comparison there either (a best logit at or above the pruning
+ * logit is a pair's own). */
+static double prune_logit(double threshold)
+{
+    if (!(threshold > 1e-6 && threshold < 1 - 1e-6)) /* where the score saturates, no margin is safe */
+        return -INFINITY;
+    double t = threshold < 0.5 ? threshold : 0.5;
+    return log(t / (1 - t));
+}
+
+static bool below(const pair_scratch *s, double bound) { return bound + BOUND_MARGIN < s->prune_logit; }
+
+/* The sums of a pair's match: its dot product, over all kinds and per
+ * kind, the features both have but dates (shared), and of those the
+ * n_ids whose hash is not 0, numbered for order agreement in the order
+ * met: each one's places (s->shared_a, s->shared_b) and, in each side's
+ * per-place table (s->id_of), its marked number; their occurrences in a
+ * and in b, and the sum of the smaller of the two (common: no common
+ * subsequence is longer). */
+typedef struct pair_sums {
+    double dot, kind_dot[4];
+    size_t shared, n_ids;
+    size_t count_a, count_b, common;
+} pair_sums;
+
+/* Where a match reads and writes (the lists' counts, the scratch's
+ * arrays, apart). */
+typedef struct match_out {
+    const uint16_t *restrict count_a, *restrict count_b;
+    uint32_t *restrict id_of_a, *restrict id_of_b, *restrict shared_a, *restrict shared_b;
+} match_out;
+
+static match_out match_out_of(const feature_list *la, const feature_list *lb, pair_scratch *s)
+{
+    return (match_out){la->count, lb->count, s->id_of[0], s->id_of[1], s->shared_a, s->shared_b};
+}
+
+/* One shared feature, at place k of a's list and j of b's, of weight
+ * product w. */
+static inline __attribute__((always_inline)) void add_shared(match_out o, pair_sums *restrict m, uint32_t k,
+                                                             uint32_t j, uint32_t kind, bool nonzero, double w)
+{
+    m->dot += w;
+    m->kind_dot[kind] += w;
+    if (kind == NF_PIVOT_DATE)
+        return;
+    m->shared++;
+    if (nonzero) { /* numbered for order agreement (the feature's hash, in both) */
+        uint32_t mark = SHARED_MARK | (uint32_t)m->n_ids, ca = o.count_a[k], cb = o.count_b[j];
+        o.id_of_a[k] = mark, o.id_of_b[j] = mark;
+        o.shared_a[m->n_ids] = k, o.shared_b[m->n_ids++] = j;
+        m->count_a += ca, m->count_b += cb, m->common += ca < cb ? ca : cb;
+    }
+}
+
+/* b's features that pass a's filter, in b's (hash) order, as a merge
+ * would meet them: the finish's lists of numbers (each one's place in a
+ * read by number) ... */
+static void match_ids(const feature_list *la, const feature_list *lb, pair_scratch *restrict s, size_t n_passed,
+                      pair_sums *restrict m)
+{
+    const uint32_t *restrict passed = s->passed, *restrict ib = lb->id, *restrict place = s->id_place;
+    const uint8_t *restrict id_kind = lb->id_kind;
+    const float *restrict wa = la->w, *restrict wb = lb->w;
+    match_out o = match_out_of(la, lb, s);
+    pair_sums t = *m;
+    for (size_t n = 0; n < n_passed; n++) {
+        uint32_t j = passed[n], id = ib[j], kk = id_kind[id], k = place[id];
+        add_shared(o, &t, k, j, kk & 3, !(kk & ID_ZERO), (double)wa[k] * wb[j]);
+    }
+    *m = t;
+}
+
+/* ... and lists of hashes (each one's place in a found in the table). */
+static void match_hashes(const feature_list *la, const feature_list *lb, pair_scratch *restrict s, size_t n_passed,
+                         pair_sums *restrict m)
+{
+    match_out o = match_out_of(la, lb, s);
+    pair_sums t = *m;
+    for (size_t n = 0; n < n_passed; n++) {
+        uint32_t j = s->passed[n], k;
+        uint64_t h = lb->hash[j];
+        if ((k = match_find(s, la->hash, h)) == UINT32_MAX)
+            continue;
+        add_shared(o, &t, k, j, (uint32_t)(h & 3), h != 0, (double)la->w[k] * lb->w[j]); /* the kind rides in the hash (pivot.c) */
+    }
+    *m = t;
+}
+
+/* Whether alignment costs next to nothing (no paragraph table to fill). */
+static bool alignment_cheap(const doc_entry *a, const doc_entry *b)
+{
+    size_t pa = a->pivot.n_paragraphs, pb = b->pivot.n_paragraphs;
+    return !pa || !pb || pa > 400 || pb > 400 || (pa == 1 && pb == 1);
+}
+
+/* The least common subsequence length of a pair (shorter: the length of
+ * its shorter side) that may still let it link, e's other components
+ * known; 0 where every length may, above top (the longest possible)
+ * where none does. *bound: the pair's logit bound below
+ * that length (order at most (need - 1) / shorter), which prunes. Found
+ * from the logit's slope in order, then checked against the bound itself
+ * (the bound decides, not the arithmetic of the estimate). */
+static size_t lcs_needed(const pair_scratch *s, nf_link_explain *e, double ev, size_t shorter, size_t top,
+                         double *bound)
+{
+    double z0 = logit_bound(e, ev, 0, true), slope = logit_bound(e, ev, 1, true) - z0;
+    if (!(slope > 0))
+        return 0;
+    double est = floor((double)shorter * (s->prune_logit - BOUND_MARGIN - z0) / slope);
+    long x = est < -1 ? -1 : est > (double)top ? (long)top : (long)est; /* the longest length that prunes */
+    while (x >= 0 && !below(s, logit_bound(e, ev, (double)x / (double)shorter, true)))
+        x--;
+    while (x < (long)top && below(s, logit_bound(e, ev, (double)(x + 1) / (double)shorter, true)))
+        x++;
+    if (x < 0)
+        return 0;
+    *bound = logit_bound(e, ev, (double)x / (double)shorter, true);
+    return (size_t)x + 1;
+}
+
+/* A pruned pair: its bound as its logit; order and alignment 0. */
+static void pruned(nf_link_explain *e, double bound)
+{
     e->order = e->alignment = 0;
-    *bound = best;
-    return score_of(best + BOUND_MARGIN) < threshold;
+    e->logit = bound;
+    e->score = score_of(bound);
 }
 
 /* Scores pair (ia, ib) into e. With prune (the finish's scoring), a pair
- * that cannot reach threshold whatever its order and alignment skips them:
- * e->logit and e->score then hold the bound (above the pair's own, below
- * the threshold) and order and alignment are 0. Such a pair is never
- * linked, and its logit never decides another's: a pair that may link has
- * a higher logit, so a document's best in a language is the same as with
- * the exact logit wherever a pair of it in that language may link. */
+ * that cannot reach the threshold skips what it need not compute: where
+ * its logit, with order as high as the shared features' counts allow (no
+ * common subsequence is longer than the sum over them of the smaller
+ * count) and alignment at its most favourable (unless it costs nothing),
+ * stays below (prune_logit), it skips order and alignment; else the
+ * longest common subsequence stops as soon as the length it may still
+ * reach is too short to link. e->logit and e->score then hold the bound
+ * (above the pair's own, below the threshold) and order and alignment
+ * are 0. Such a pair is never linked, and its logit never decides
+ * another's: a pair that may link has a higher logit, so a document's
+ * best in a language is the same as with the exact logit wherever a pair
+ * of it in that language may link (and see prune_logit). */
 static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_list *la, const feature_list *lb,
                        nf_link_explain *e, pair_scratch *s, bool prune)
 {
     const doc_entry *a = &l->docs[ia], *b = &l->docs[ib];
-    double dot = 0, kind_dot[4] = {0};
-    size_t shared = 0, n_ids = 0;
-    bool by_id = la->id && lb->id;
-    if (by_id)
+    pair_sums m = {0};
+    if (la->id && lb->id) {
         match_ids_for(ia, la, s);
-    else
+        match_ids(la, lb, s, match_filter_ids(s, lb->id, lb->n), &m);
+    } else {
         match_table_for(ia, la, s);
-    size_t n_passed = by_id ? match_filter_ids(s, lb->id, lb->n) : match_filter(s, lb->hash, lb->n);
-    for (size_t n = 0; n < n_passed; n++) { /* b's features in hash order, as a merge would meet them */
-        uint32_t j = s->passed[n], k, kind;
-        bool nonzero;
-        if (by_id) { /* (the same branch for every pair of a finish) */
-            uint32_t id = lb->id[j], kk = lb->id_kind[id];
-            k = s->id_place[id], kind = kk & 3, nonzero = !(kk & ID_ZERO);
-        } else {
-            uint64_t h = lb->hash[j];
-            if ((k = match_find(s, la->hash, h)) == UINT32_MAX)
-                continue;
-            kind = (uint32_t)(h & 3), nonzero = h != 0; /* the kind rides in the hash (pivot.c) */
-        }
-        double w = (double)la->w[k] * lb->w[j];
-        dot += w;
-        kind_dot[kind] += w;
-        if (kind != NF_PIVOT_DATE) {
-            shared++;
-            if (nonzero) { /* numbered for order agreement (the feature's hash, in both) */
-                s->shared_a[n_ids] = k, s->shared_b[n_ids++] = j;
-            }
-        }
+        match_hashes(la, lb, s, match_filter(s, lb->hash, lb->n), &m);
     }
+    double dot = m.dot, *kind_dot = m.kind_dot;
+    size_t shared = m.shared, n_ids = m.n_ids;
     memset(e, 0, sizeof *e);
     double cosine = a->norm > 0 && b->norm > 0 ? dot / (a->norm * b->norm) : 0;
     double *parts[4] = {&e->terms, &e->names, &e->numbers, &e->dates};
@@ -1321,26 +1558,48 @@ static void score_pair(const nf_links *l, size_t ia, size_t ib, const feature_li
     double ev = log1p((double)shared);
     e->shared = (double)shared;
     e->coverage = a->pivot.term_share < b->pivot.term_share ? a->pivot.term_share : b->pivot.term_share;
-    double bound;
-    if (prune && cannot_link(l->opt.threshold, e, ev, &bound)) {
-        e->logit = bound;
-        e->score = score_of(bound);
+    /* each side's shared features in text order, cut to MAX_SHARED: order agreement is 0 below 4 */
+    size_t na = m.count_a < MAX_SHARED ? m.count_a : MAX_SHARED, nb = m.count_b < MAX_SHARED ? m.count_b : MAX_SHARED;
+    size_t shorter = na < nb ? na : nb, top = shorter < 4 ? 0 : m.common < shorter ? m.common : shorter;
+    bool align_known = alignment_cheap(a, b);
+    if (align_known)
+        e->alignment = alignment(a, b, shared, s->single);
+    double bound = 0;
+    if (prune && below(s, bound = logit_bound(e, ev, top ? (double)top / (double)shorter : 0, align_known))) {
+        clear_marks(s->id_of[0], s->shared_a, n_ids), clear_marks(s->id_of[1], s->shared_b, n_ids);
+        pruned(e, bound);
         return;
     }
-    e->alignment = alignment(a, b, shared, s->single);
-    e->order = order_agreement(la, lb, n_ids, s);
+    if (!align_known)
+        e->alignment = alignment(a, b, shared, s->single);
+    size_t need = prune && top ? lcs_needed(s, e, ev, shorter, top, &bound) : 0;
+    if (need > top) {
+        clear_marks(s->id_of[0], s->shared_a, n_ids), clear_marks(s->id_of[1], s->shared_b, n_ids);
+        pruned(e, bound);
+        return;
+    }
+    if (!top) {
+        clear_marks(s->id_of[0], s->shared_a, n_ids), clear_marks(s->id_of[1], s->shared_b, n_ids);
+    } else {
+        size_t lcs = pair_lcs(la, lb, n_ids, na, nb, need, s);
+        if (lcs == SIZE_MAX) {
+            pruned(e, bound);
+            return;
+        }
+        e->order = (double)lcs / (double)shorter;
+    }
     e->logit = logit_of(e, ev);
     e->score = score_of(e->logit);
 }
 
-/* Every feature of d as a list (hash: room for its hashes); a place in it
- * is the feature's index. */
-static void every_feature(const doc_entry *d, uint64_t *hash, feature_list *out)
+/* Every feature of d as a list (hash, count: room for its hashes and
+ * counts); a place in it is the feature's index. */
+static void every_feature(const doc_entry *d, uint64_t *hash, uint16_t *count, feature_list *out)
 {
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
-        hash[j] = p->features[j].hash;
-    *out = (feature_list){hash, NULL, NULL, d->weights, p->n_features, p->sequence, p->n_sequence,
+        hash[j] = p->features[j].hash, count[j] = count16(p->features[j].count);
+    *out = (feature_list){hash, NULL, NULL, d->weights, count, p->n_features, p->sequence, p->n_sequence,
                           p->n_features <= NF_PIVOT_NARROW};
 }
 
@@ -1351,6 +1610,7 @@ static void every_feature(const doc_entry *d, uint64_t *hash, feature_list *out)
 struct nfi_agree_scratch {
     pair_scratch *pair;
     uint64_t *hash[2];
+    uint16_t *count[2];
     size_t cap;
 };
 
@@ -1358,7 +1618,7 @@ struct nfi_agree_scratch {
 static void agree_release(nfi_agree_scratch *s)
 {
     pair_scratch_free(s->pair);
-    free(s->hash[0]), free(s->hash[1]);
+    free(s->hash[0]), free(s->hash[1]), free(s->count[0]), free(s->count[1]);
 }
 
 void nfi_agree_scratch_free(nfi_agree_scratch *s)
@@ -1378,9 +1638,9 @@ static bool agree_room(nfi_agree_scratch *s, size_t n)
     agree_release(s);
     s->pair = pair_scratch_new(n, 0);
     for (int k = 0; k < 2; k++)
-        s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]);
+        s->hash[k] = malloc((n + 1) * sizeof *s->hash[k]), s->count[k] = malloc((n + 1) * sizeof *s->count[k]);
     s->cap = n;
-    if (s->pair && s->hash[0] && s->hash[1])
+    if (s->pair && s->hash[0] && s->hash[1] && s->count[0] && s->count[1])
         return true;
     agree_release(s);
     memset(s, 0, sizeof *s);
@@ -1396,8 +1656,8 @@ static nf_status explain_in(const nf_links *l, size_t a, size_t b, nfi_agree_scr
     if (!agree_room(s, na > nb ? na : nb))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     feature_list la, lb;
-    every_feature(&l->docs[a], s->hash[0], &la);
-    every_feature(&l->docs[b], s->hash[1], &lb);
+    every_feature(&l->docs[a], s->hash[0], s->count[0], &la);
+    every_feature(&l->docs[b], s->hash[1], s->count[1], &lb);
     s->pair->table_of = SIZE_MAX;
     score_pair(l, a, b, &la, &lb, out, s->pair, false);
     return NF_OK;
@@ -1449,6 +1709,17 @@ typedef struct search_ctx {
     uint64_t *pairs; /* candidates slots per document, UINT64_MAX when unused */
 } search_ctx;
 
+/* One posting of a document's feature of weight wa: the other
+ * document's sum, and the list of those touched (acc 0 before). */
+static inline size_t accumulate(double *acc, uint32_t *touched, size_t n_touched, double wa, const struct posting *h)
+{
+    uint32_t b = h->doc;
+    touched[n_touched] = b;
+    n_touched += acc[b] == 0;
+    acc[b] += wa * h->weight;
+    return n_touched;
+}
+
 /* Document a's candidates. Its features' postings lists lie far apart
  * (one cold line each): their bounds are read, and their first lines
  * fetched, for every feature first, so the misses overlap, then summed. */
@@ -1476,25 +1747,17 @@ static void candidates_of(const nf_links *l, const postings *p, const double *no
          * The postings come sorted by language (group_by_language), so the
          * document's own language is one run: where the corpus has a main
          * language, most of the postings (94% on the 20 MB file). The
-         * languages after it are found from the end, those before it (and
-         * the unknown ones, first) from the start: each read once, and the
-         * run not at all. */
-        size_t after = r[1];
-        while (after > r[0] && p->hits[after - 1].lang_id > d->lang_id)
-            after--;
-        for (size_t e = r[0]; e < r[1]; e++) {
-            const struct posting *h = &p->hits[e];
-            if (h->lang_id >= d->lang_id && e < after) {
-                e = after - 1; /* the own language's run */
-                continue;
-            }
-            if (!h->lang_id)
-                continue;
-            uint32_t b = h->doc;
-            touched[n_touched] = b;
-            n_touched += acc[b] == 0;
-            acc[b] += wa * h->weight;
-        }
+         * languages after it are read from the end, those before it (and
+         * the unknown ones, first) from the start, each up to the run,
+         * which is not read at all. A list holds a document once, so the
+         * order a list is read in changes no sum, and the choice of the
+         * best does not depend on the order documents are touched in. */
+        const struct posting *h = p->hits;
+        for (size_t e = r[1]; e > r[0] && h[e - 1].lang_id > d->lang_id; e--)
+            n_touched = accumulate(acc, touched, n_touched, wa, &h[e - 1]);
+        for (size_t e = r[0]; e < r[1] && h[e].lang_id < d->lang_id; e++)
+            if (h[e].lang_id) /* (unknown languages come first) */
+                n_touched = accumulate(acc, touched, n_touched, wa, &h[e]);
     }
     size_t keep = 0, k = (size_t)l->opt.candidates;
     for (size_t t = 0; t < n_touched; t++) { /* the k best, kept sorted by insertion */
@@ -1549,6 +1812,7 @@ static void prefetch_entry(const doc_entry *d)
     else
         prefetch_lines(d->cross_hash, d->n_cross * sizeof *d->cross_hash);
     prefetch_lines(d->cross_w, d->n_cross * sizeof *d->cross_w);
+    prefetch_lines(d->cross_count, d->n_cross * sizeof *d->cross_count);
     prefetch_lines(d->cross_seq, d->n_cross_seq * (seq_narrow(d->n_cross) ? sizeof(uint16_t) : sizeof(uint32_t)));
 }
 
@@ -1698,6 +1962,8 @@ static nf_status score_pairs(const nf_links *l, score_ctx *c, size_t n, nf_error
     for (int t = 0; st == NF_OK && t < threads; t++)
         if (!(scratch[t] = pair_scratch_new(cap, l->id_kind ? l->n_feature_ids : 0)))
             st = nfi_fail(err, NF_ERR_NOMEM, "out of memory");
+        else
+            scratch[t]->prune_logit = prune_logit(l->opt.threshold);
     if (st == NF_OK)
         st = nfi_parallel_for(n, scratch, sizeof *scratch, threads, score_task, c, err);
     for (int t = 0; scratch && t < threads; t++)

@@ -144,9 +144,9 @@ uint64_t nfi_pivot_hash(int kind, const char *key, size_t len);
 /* links.c - after nf_links_finish, every candidate pair scored (a < b,
  * sorted), and whether it was linked: what the calibration is fitted on
  * (tests/eval_links --dump, which rescores each with nf_links_explain). A
- * pair that could not reach the threshold whatever its order and alignment
- * holds an upper bound of its score and logit (below the threshold), not
- * the exact ones. */
+ * pair that scoring found could not reach the threshold (links.c,
+ * score_pair) holds an upper bound of its score and logit (below the
+ * threshold), not the exact ones. */
 typedef struct nfi_scored_pair {
     uint32_t a, b;
     double score, logit;
