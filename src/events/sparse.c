@@ -81,8 +81,8 @@ static long find_from(const nfi_svec *v, uint64_t hash, uint32_t *lo)
 }
 
 #define CUCKOO_KICKS 64
-#define TOP_STACK 2560 /* nfi_svec_top's keys of vectors up to this long lie on the stack (20 KB, with the
-                              * selection's room; a document's pivot has about 2,000 features) */
+#define TOP_STACK 2560 /* nfi_svec_top's keys of vectors up to this long lie on the stack (30 KB, with the
+                              * selection's places and room; a document's pivot has about 700 features) */
 #define DOT_BLOCK NFI_DOT_BLOCK
 #define FILTER_BYTES 4 /* filter bytes a place: a byte, not a bit, a hash (fewer instructions a test), 16 a feature */
 
@@ -487,15 +487,15 @@ static uint32_t kth_by_heap(const uint32_t *key, uint32_t m, uint32_t n, uint32_
     return t;
 }
 
-/* The n-th largest of key[0..m) when m is several times n (a document's
- * pivot: 256 of about 2,000), without reordering key: a sample of every
- * SAMPLE_STEP-th key gives a floor g that about PREFILTER_ROOM times n keys
- * reach; those are copied to room (m places) and the n-th largest is
+/* When m is several times n (a document's pivot: 256 of about 700), a
+ * sample of every SAMPLE_STEP-th key gives a floor g that about 1.25 n keys
+ * reach; their places go to idx[0..c) (in order), and the n-th largest is
  * selected among them, the same value as among all (every key above it
- * reaches g). When fewer than n reach g, the selection runs over a copy of
- * all. */
+ * reaches g), so the caller keeps weights from those c places only.
+ * Returns c, or 0 when fewer than n reach g (then nothing is told: the
+ * caller selects among all). *t: the n-th largest. */
 #define SAMPLE_STEP 8
-static uint32_t kth_prefiltered(const uint32_t *key, uint32_t m, uint32_t n, uint32_t *room)
+static uint32_t prefiltered(const uint32_t *key, uint32_t m, uint32_t n, uint32_t *idx, uint32_t *room, uint32_t *t)
 {
     uint32_t s = 0;
     for (uint32_t i = 0; i < m; i += SAMPLE_STEP)
@@ -504,44 +504,62 @@ static uint32_t kth_prefiltered(const uint32_t *key, uint32_t m, uint32_t n, uin
     j = j < 1 ? 1 : j > s ? s : j;
     uint32_t g = j <= HEAP_TOP ? kth_by_heap(room, s, j, &unused) : nfi_kth_largest_u32(room, s, j);
     uint32_t c = 0;
-    for (uint32_t i = 0; i < m; i++) { /* (a copy without a branch) */
-        room[c] = key[i];
+    for (uint32_t i = 0; i < m; i++) { /* (without a branch) */
+        idx[c] = i;
         c += key[i] >= g;
     }
-    if (c < n) {
-        memcpy(room, key, m * sizeof *room);
-        c = m;
-    }
-    return nfi_kth_largest_u32(room, c, n);
+    if (c < n)
+        return 0;
+    for (uint32_t i = 0; i < c; i++)
+        room[i] = key[idx[i]];
+    *t = nfi_kth_largest_u32(room, c, n);
+    return c;
 }
 
 /* The n (< m) largest weights of f[0..m) into out[0..n), in f's order
- * (out may be f: filtering in place); false when out of memory. */
+ * (out may be f: filtering in place); false when out of memory. Every key
+ * above the cut-off t is kept, and of those equal to it the first ones. */
 static bool select_top(nfi_wfeat *out, const nfi_wfeat *f, uint32_t m, uint32_t n)
 {
-    uint32_t small[2 * TOP_STACK]; /* most vectors: no allocation per call */
-    uint32_t *w = m <= TOP_STACK ? small : malloc(2 * (size_t)m * sizeof *w);
+    uint32_t small[3 * TOP_STACK]; /* most vectors: no allocation per call */
+    uint32_t *w = m <= TOP_STACK ? small : malloc(3 * (size_t)m * sizeof *w);
     if (!w)
         return false;
     for (uint32_t i = 0; i < m; i++)
         w[i] = float_key(f[i].w);
-    uint32_t t, above = 0;
+    uint32_t t, above = 0, c = 0, o = 0, *idx = w + m;
     if (n <= HEAP_TOP) {
         t = kth_by_heap(w, m, n, &above);
+    } else if ((c = prefiltered(w, m, n, idx, w + 2 * m, &t)) > 0) {
+        for (uint32_t i = 0; i < c; i++)
+            above += w[idx[i]] > t;
+        uint32_t ties = n - above;
+        for (uint32_t i = 0; i < c; i++) { /* (the keys below the floor are below t) */
+            uint32_t k = idx[i];
+            if (w[k] > t) {
+                out[o++] = f[k];
+            } else if (w[k] == t && ties > 0) {
+                out[o++] = f[k];
+                ties--;
+            }
+        }
     } else {
-        t = kth_prefiltered(w, m, n, w + m); /* (w stays as it is) */
+        memcpy(w + m, w, m * sizeof *w);
+        t = nfi_kth_largest_u32(w + m, m, n);
         for (uint32_t i = 0; i < m; i++)
             above += w[i] > t;
     }
-    uint32_t ties = n - above, o = 0;
-    for (uint32_t i = 0; i < m; i++) {
-        nfi_wfeat x = f[i];
-        uint32_t key = w[i];
-        if (key > t) {
-            out[o++] = x;
-        } else if (key == t && ties > 0) {
-            out[o++] = x;
-            ties--;
+    if (c == 0) {
+        uint32_t ties = n - above;
+        for (uint32_t i = 0; i < m; i++) {
+            nfi_wfeat x = f[i];
+            uint32_t key = w[i];
+            if (key > t) {
+                out[o++] = x;
+            } else if (key == t && ties > 0) {
+                out[o++] = x;
+                ties--;
+            }
         }
     }
     if (w != small)

@@ -507,20 +507,6 @@ static bool index_room(nfi_stream *s, size_t more)
     return rehash(s, cap);
 }
 
-/* The slot of the list of a salted hash, created empty when new (the
- * table must have room: index_room). */
-static size_t list_of(nfi_stream *s, uint64_t key)
-{
-    key = index_key(key);
-    size_t i = index_place(s->lists, s->cap_lists, key);
-    plist *l = &s->lists[i];
-    if (!l->key) {
-        l->key = key;
-        s->n_lists++;
-    }
-    return i;
-}
-
 /* Appends event to list l (the caller counts the postings). */
 static bool append_posting(posting_pool *pool, plist *l, uint32_t event)
 {
@@ -561,6 +547,8 @@ static bool post_new(nfi_stream *s, uint32_t slot, uint32_t event, const nfi_doc
         need += v->ch[ch].n;
     if (!GROW(s->fresh, s->cap_fresh, need, ok) || !index_room(s, need))
         return false;
+    plist *lists = s->lists; /* (room is reserved: no list moves while the document is posted) */
+    size_t mask = s->cap_lists - 1;
     for (int ch = 0; ch < N_CH; ch++) {
         const nfi_wfeat *c = l->c[ch].f, *ce = c ? c + l->c[ch].n : c; /* an empty centroid may have no array */
         for (uint32_t i = 0; i < v->ch[ch].n; i++) {
@@ -568,21 +556,33 @@ static bool post_new(nfi_stream *s, uint32_t slot, uint32_t event, const nfi_doc
             while (c < ce && c->hash < h)
                 c++;
             if (c == ce || c->hash != h) {
-                s->fresh[n] = h ^ channel_salt[ch];
-                prefetch_list(s, s->fresh[n++]); /* misses of a document overlap */
+                uint64_t key = index_key(h ^ channel_salt[ch]);
+                s->fresh[n++] = key;
+                __builtin_prefetch(&lists[key & mask]); /* misses of a document overlap */
             }
         }
     }
-    for (size_t i = 0; i < n; i++) { /* salted hash -> its list's slot, in place */
-        size_t li = list_of(s, s->fresh[i]);
-        s->fresh[i] = li;
-        const plist *pl = &s->lists[li];
-        if (pl->n < pl->cap)
+    for (size_t i = 0; i < n; i++) { /* salted hash -> its list's slot (made when new), in place */
+        uint64_t key = s->fresh[i];
+        size_t k = key & mask;
+        while (lists[k].key && lists[k].key != key)
+            k = (k + 1) & mask;
+        plist *pl = &lists[k];
+        if (!pl->key) {
+            pl->key = key;
+            s->n_lists++;
+        } else if (pl->n < pl->cap) {
             __builtin_prefetch(&pl->u.p[pl->n], 1);
+        }
+        s->fresh[i] = k;
     }
-    for (size_t i = 0; i < n; i++)
-        if (!append_posting(&s->pool, &s->lists[s->fresh[i]], event))
+    for (size_t i = 0; i < n; i++) {
+        plist *pl = &lists[s->fresh[i]];
+        if (pl->n < (pl->cap ? pl->cap : LIST_INLINE)) /* room: the usual case */
+            list_entries(pl)[pl->n++] = event;
+        else if (!append_posting(&s->pool, pl, event))
             return false;
+    }
     l->postings += n;
     s->live_postings += n;
     return true;
