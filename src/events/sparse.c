@@ -362,13 +362,15 @@ void nfi_svec_normalize(nfi_svec *v)
     v->norm2 = s;
 }
 
-/* Radix selection, one byte a pass from the top: count the values that
- * share the bytes chosen so far by their next byte, descend into the byte
- * where the k-th largest lies, and move the values still in the running to
- * the front (a copy without a branch), so each pass reads fewer. Leading
- * bytes that all values share (counts and event numbers are small) are
- * found by one OR pass and skipped; once a few values are left they are
- * sorted. No data-dependent branches in the
+/* Radix selection, eight bits a pass from the top: count the values still
+ * in the running by the eight bits below those they all share (an OR pass
+ * finds the highest bit where they differ: the digit starts there, not at
+ * a byte boundary, so that a pass never splits values that are already
+ * split in one bucket or two, as the exponent byte of similar weights
+ * did), descend into the bucket where the k-th largest lies, and move the
+ * values in it to the front (a copy without a branch), so each pass reads
+ * fewer; once a few values are left they are sorted. No data-dependent
+ * branches in the
  * loops (a quickselect's comparisons of weights are guesses the processor
  * often loses), and the value is the one any selection finds: the k-th
  * largest is unique. */
@@ -390,34 +392,31 @@ static uint32_t kth_of_few(uint32_t *a, size_t n, size_t k)
 
 uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k)
 {
-    uint32_t diff = 0;
-    for (size_t i = 0; i < n; i++)
-        diff |= a[i] ^ a[0];
-    if (diff == 0)
-        return a[0];
-    int shift = (31 - __builtin_clz(diff)) / 8 * 8;
-    uint32_t mask = shift == 24 ? 0 : ~(uint32_t)0 << (shift + 8), prefix = a[0] & mask;
     size_t want = k;
-    for (;; shift -= 8) {
+    for (;;) {
+        uint32_t diff = 0;
+        for (size_t i = 0; i < n; i++)
+            diff |= a[i] ^ a[0];
+        if (diff == 0)
+            return a[0];
+        if (n <= KTH_FEW)
+            return kth_of_few(a, n, want);
+        int top = 31 - __builtin_clz(diff), shift = top >= 7 ? top - 7 : 0; /* the bits above top: shared */
         uint32_t count[256] = {0};
         for (size_t i = 0; i < n; i++)
             count[(a[i] >> shift) & 255]++;
         unsigned b = 255;
         while (want > count[b])
             want -= count[b--];
-        prefix |= (uint32_t)b << shift;
-        if (shift == 0)
-            return prefix;
-        mask |= (uint32_t)255 << shift;
         size_t o = 0;
         for (size_t i = 0; i < n; i++) {
             uint32_t x = a[i];
             a[o] = x;
-            o += (x & mask) == prefix;
+            o += ((x >> shift) & 255) == b;
         }
         n = o;
-        if (n <= KTH_FEW) /* a few left: each next byte would still count into 256 buckets */
-            return kth_of_few(a, n, want);
+        if (shift == 0) /* every bit told: the values left are equal */
+            return a[0];
     }
 }
 
