@@ -1023,8 +1023,86 @@ static bool finish_vec(nfi_svec *v, int ch)
     return true;
 }
 
+/* Room for n weights in v (empty). */
+static bool reserve_w(nfi_svec *v, uint32_t n)
+{
+    if (n <= v->cap)
+        return true;
+    uint32_t cap = n + n / 4; /* (a quarter more: the next document's is often longer) */
+    nfi_wfeat *f = realloc(v->f, cap * sizeof *f);
+    if (!f)
+        return false;
+    v->f = f;
+    v->cap = cap;
+    return true;
+}
+
+/* The weights of channel ch's n features of a record (hashes and metas:
+ * the record's arrays from that channel's first) into out, without burst
+ * weights: build_vec's loop (name_ok's tests, then idf()) written out with
+ * what it reads in locals, apart, as pivot_weights_plain is. The same
+ * features, bits and order as push_w one by one; returns how many. */
+__attribute__((noinline))
+static uint32_t channel_weights_plain(const finish_ctx *fc, double ln_n, int ch, const char *hashes,
+                                      const char *metas, uint32_t n, nfi_wfeat *out, double *norm2_out)
+{
+    const nfi_hmap map = fc->ev->df, *df = &map; /* (a copy: the stores through out cannot alias it) */
+    const double *log_k = fc->log_k;
+    uint32_t o = 0;
+    double norm2 = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t h;
+        uint32_t meta;
+        memcpy(&h, hashes + 8 * (size_t)i, 8);
+        memcpy(&meta, metas + 4 * (size_t)i, 4);
+        if (ch == CH_NAMES && (meta & FEAT_WEAK) && !name_ok(fc->ev, h, true))
+            continue;
+        if (ch == CH_NAMES && (meta & FEAT_UNIGRAM) && !name_ok(fc->ev, h, meta & FEAT_WEAK))
+            continue;
+        const uint64_t *v = nfi_hmap_get(df, h);
+        uint32_t c = meta >> 2 ? meta >> 2 : 1, d = (v ? (uint32_t)*v : 0) + 1;
+        double w = (1 + (c < LOG_TABLE ? log_k[c] : log((double)c))) *
+                   (ln_n - (d < LOG_TABLE ? log_k[d] : log((double)d)));
+        if (w > 0) {
+            out[o++] = (nfi_wfeat){h, (float)w};
+            norm2 += w * w;
+        }
+    }
+    *norm2_out = norm2;
+    return o;
+}
+
+/* pivot_weights without burst weights (every document but the timed ones
+ * of a stream with burst weights on), the same arithmetic written out with
+ * what it reads in locals: about 700 features a document, and through
+ * idf() inside build_vec the loop kept reloading them from the stack.
+ * The same weights, bits and order as idf() gives. */
+__attribute__((noinline)) /* its own registers: inlined into build_vec its values were spilled */
+static uint32_t pivot_weights_plain(const finish_ctx *fc, double ln_n, const nf_pivot_feature *pf, size_t n,
+                                    nfi_wfeat *out, double *norm2_out)
+{
+    const nfi_hmap map = fc->ev->df, *df = &map; /* (a copy: the stores through out cannot alias it) */
+    const double *log_k = fc->log_k;
+    uint32_t o = 0;
+    double norm2 = 0;
+    for (size_t i = 0, ahead = n > PIVOT_AHEAD ? n - PIVOT_AHEAD : 0; i < n; i++) {
+        if (i < ahead)
+            nfi_hmap_prefetch(df, pf[i + PIVOT_AHEAD].hash ^ PIVOT_SALT);
+        const uint64_t *v = nfi_hmap_get(df, pf[i].hash ^ PIVOT_SALT);
+        uint32_t c = pf[i].count ? pf[i].count : 1, d = (v ? (uint32_t)*v : 0) + 1;
+        double w = (1 + (c < LOG_TABLE ? log_k[c] : log((double)c))) *
+                   (ln_n - (d < LOG_TABLE ? log_k[d] : log((double)d)));
+        if (w > 0) {
+            out[o++] = (nfi_wfeat){pf[i].hash, (float)w};
+            norm2 += w * w;
+        }
+    }
+    *norm2_out = norm2;
+    return o;
+}
+
 /* The weights of a document's pivot features into pv (empty), in hash
- * order: about 2,000 features a document, each a document-frequency miss,
+ * order: about 700 features a document, each a document-frequency miss,
  * so the map is prefetched PIVOT_AHEAD features ahead, and pv has room for
  * them all first (the same features and bits as push_w one by one). */
 static bool pivot_weights(const finish_ctx *fc, const idf_ctx *x, const nf_pivot *p, nfi_svec *pv)
@@ -1042,6 +1120,11 @@ static bool pivot_weights(const finish_ctx *fc, const idf_ctx *x, const nf_pivot
     const nfi_hmap *df = &fc->ev->df;
     for (size_t i = 0; i < PIVOT_AHEAD && i < n; i++)
         nfi_hmap_prefetch(df, pf[i].hash ^ PIVOT_SALT);
+    _Static_assert(NF_IDF_PRIOR_N != NF_IDF_PRIOR_T, "idf() tells the priors apart");
+    if (!x->w_on) {
+        pv->n = pivot_weights_plain(fc, x->ln_n[idf_prior[CH_PIVOT] != NF_IDF_PRIOR_T], pf, n, pv->f, &pv->norm2);
+        return true;
+    }
     uint32_t o = 0;
     double norm2 = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1091,6 +1174,15 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
     for (int ch = 0; ch < CH_PIVOT; ch++) {
         v->ch[ch].n = 0;
         v->ch[ch].norm2 = 0;
+        if (!x.w_on) {
+            if (!reserve_w(&v->ch[ch], hdr[ch]))
+                return false;
+            v->ch[ch].n = channel_weights_plain(fc, x.ln_n[idf_prior[ch] != NF_IDF_PRIOR_T], ch, hashes + 8 * k,
+                                                metas + 4 * k, hdr[ch], v->ch[ch].f, &v->ch[ch].norm2);
+            k += hdr[ch];
+            finish_vec(&v->ch[ch], ch);
+            continue;
+        }
         for (uint32_t i = 0; i < hdr[ch]; i++, k++) {
             uint64_t h;
             uint32_t meta;
