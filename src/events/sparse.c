@@ -99,9 +99,13 @@ static size_t filter_at(const nfi_svec_table *t, uint64_t h) { return (size_t)(h
  * vector, its filter sixteen times, rebuilt for every streamed document). */
 static void table_clear(nfi_svec_table *t)
 {
-    for (size_t i = 0; i < t->n_used; i++) {
-        nfi_wfeat *x = &t->slot[t->used[i]];
-        t->filter[filter_at(t, x->hash)] = 0;
+    nfi_wfeat *slot = t->slot; /* (locals: the stores through slot and filter cannot move them) */
+    uint8_t *filter = t->filter;
+    const uint32_t *used = t->used;
+    size_t fmask = t->filter_mask;
+    for (size_t i = 0, n = t->n_used; i < n; i++) {
+        nfi_wfeat *x = &slot[used[i]];
+        filter[(size_t)(x->hash >> 40) & fmask] = 0; /* (filter_at) */
         *x = (nfi_wfeat){0, 0};
     }
     t->n_used = 0;
@@ -141,29 +145,38 @@ bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v)
     if (!table_reserve(t, cap))
         return false;
     t->mask = cap - 1;
-    for (uint32_t i = 0; i < v->n; i++) {
+    nfi_wfeat *slot = t->slot; /* (locals: the stores through slot, filter and used cannot move them) */
+    uint8_t *filter = t->filter;
+    uint32_t *used = t->used;
+    size_t mask = t->mask, fmask = t->filter_mask, n_used = 0;
+    bool ok = true;
+    for (uint32_t i = 0; i < v->n && ok; i++) {
         nfi_wfeat x = v->f[i];
-        if (x.hash == 0)
-            return false; /* cannot be told from an empty place */
-        t->filter[filter_at(t, x.hash)] = 1;
-        size_t k = place1(t, x.hash);
+        if (x.hash == 0) {
+            ok = false; /* cannot be told from an empty place */
+            break;
+        }
+        filter[(size_t)(x.hash >> 40) & fmask] = 1; /* (filter_at) */
+        size_t k = x.hash & mask; /* (place1) */
         int kicks = 0;
         for (;;) {
-            nfi_wfeat y = t->slot[k];
-            t->slot[k] = x;
+            nfi_wfeat y = slot[k];
+            slot[k] = x;
             if (y.hash == 0) {
-                t->used[t->n_used++] = (uint32_t)k;
+                used[n_used++] = (uint32_t)k;
                 break;
             }
             if (++kicks == CUCKOO_KICKS) { /* y has no place: its filter byte cannot be cleared by table_clear */
-                memset(t->filter, 0, cap * FILTER_BYTES);
-                return false;
+                memset(filter, 0, cap * FILTER_BYTES);
+                ok = false;
+                break;
             }
             x = y; /* displaced: to its other place */
-            k = k == place1(t, x.hash) ? place2(t, x.hash) : place1(t, x.hash);
+            k = k == (x.hash & mask) ? (x.hash >> 32) & mask : x.hash & mask;
         }
     }
-    return true;
+    t->n_used = n_used;
+    return ok;
 }
 
 void nfi_svec_table_free(nfi_svec_table *t)

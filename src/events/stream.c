@@ -814,20 +814,24 @@ static bool touch(nfi_stream *s, size_t li, float w)
     const plist *l = &s->lists[li];
     bool ok = true;
     uint32_t stop = l->n > POSTING_SCAN ? l->n - POSTING_SCAN : 0;
-    const posting *lp = list_entries_c(l); /* (the accumulators' stores cannot move it) */
+    if (!GROW(s->touched, s->cap_touched, s->n_touched + (l->n - stop), ok)) /* room for every entry read */
+        return false;
+    const posting *lp = list_entries_c(l);
+    ev_hot *hot = s->hot; /* (locals: the accumulators' stores cannot move them) */
+    uint32_t *touched = s->touched;
+    size_t n_touched = s->n_touched;
+    float add = w > 0 ? w : 1e-6f;
     for (uint32_t i = l->n; i-- > stop;) {
         if ((i & 15) == 0 && i >= stop + TOUCH_AHEAD) /* a line of older entries, read backwards */
             __builtin_prefetch(&lp[i - TOUCH_AHEAD]);
-        ev_hot *h = &s->hot[lp[i]];
+        ev_hot *h = &hot[lp[i]];
         if (h->slot == NONE)
             continue;
-        if (h->acc == 0) {
-            if (!GROW(s->touched, s->cap_touched, s->n_touched + 1, ok))
-                return false;
-            s->touched[s->n_touched++] = lp[i];
-        }
-        h->acc += w > 0 ? w : 1e-6f;
+        touched[n_touched] = lp[i]; /* (kept when first touched, without a branch) */
+        n_touched += h->acc == 0;
+        h->acc += add;
     }
+    s->n_touched = n_touched;
     return true;
 }
 
