@@ -548,7 +548,8 @@ static bool post_new(nfi_stream *s, uint32_t slot, uint32_t event, const nfi_doc
     if (!GROW(s->fresh, s->cap_fresh, need, ok) || !index_room(s, need))
         return false;
     plist *lists = s->lists; /* (room is reserved: no list moves while the document is posted) */
-    size_t mask = s->cap_lists - 1;
+    uint64_t *fresh = s->fresh; /* (locals: stores of keys and places could alias the stream's counts) */
+    size_t mask = s->cap_lists - 1, n_lists = s->n_lists;
     for (int ch = 0; ch < N_CH; ch++) {
         const nfi_wfeat *c = l->c[ch].f, *ce = c ? c + l->c[ch].n : c; /* an empty centroid may have no array */
         for (uint32_t i = 0; i < v->ch[ch].n; i++) {
@@ -557,27 +558,28 @@ static bool post_new(nfi_stream *s, uint32_t slot, uint32_t event, const nfi_doc
                 c++;
             if (c == ce || c->hash != h) {
                 uint64_t key = index_key(h ^ channel_salt[ch]);
-                s->fresh[n++] = key;
+                fresh[n++] = key;
                 __builtin_prefetch(&lists[key & mask]); /* misses of a document overlap */
             }
         }
     }
     for (size_t i = 0; i < n; i++) { /* salted hash -> its list's slot (made when new), in place */
-        uint64_t key = s->fresh[i];
+        uint64_t key = fresh[i];
         size_t k = key & mask;
         while (lists[k].key && lists[k].key != key)
             k = (k + 1) & mask;
         plist *pl = &lists[k];
         if (!pl->key) {
             pl->key = key;
-            s->n_lists++;
+            n_lists++;
         } else if (pl->n < pl->cap) {
             __builtin_prefetch(&pl->u.p[pl->n], 1);
         }
-        s->fresh[i] = k;
+        fresh[i] = k;
     }
+    s->n_lists = n_lists;
     for (size_t i = 0; i < n; i++) {
-        plist *pl = &lists[s->fresh[i]];
+        plist *pl = &lists[fresh[i]];
         if (pl->n < (pl->cap ? pl->cap : LIST_INLINE)) /* room: the usual case */
             list_entries(pl)[pl->n++] = event;
         else if (!append_posting(&s->pool, pl, event))
