@@ -1048,7 +1048,7 @@ static uint32_t channel_weights_plain(const finish_ctx *fc, double ln_n, int ch,
 {
     const nfi_hmap map = fc->ev->df, *df = &map; /* (a copy: the stores through out cannot alias it) */
     const double *log_k = fc->log_k;
-    uint32_t o = 0;
+    nfi_wfeat *q = out;
     double norm2 = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t h;
@@ -1064,12 +1064,12 @@ static uint32_t channel_weights_plain(const finish_ctx *fc, double ln_n, int ch,
         double w = (1 + (c < LOG_TABLE ? log_k[c] : log((double)c))) *
                    (ln_n - (d < LOG_TABLE ? log_k[d] : log((double)d)));
         if (w > 0) {
-            out[o++] = (nfi_wfeat){h, (float)w};
+            *q++ = (nfi_wfeat){h, (float)w};
             norm2 += w * w;
         }
     }
     *norm2_out = norm2;
-    return o;
+    return (uint32_t)(q - out);
 }
 
 /* pivot_weights without burst weights (every document but the timed ones
@@ -1083,7 +1083,7 @@ static uint32_t pivot_weights_plain(const finish_ctx *fc, double ln_n, const nf_
 {
     const nfi_hmap map = fc->ev->df, *df = &map; /* (a copy: the stores through out cannot alias it) */
     const double *log_k = fc->log_k;
-    uint32_t o = 0;
+    nfi_wfeat *q = out;
     double norm2 = 0;
     for (size_t i = 0, ahead = n > PIVOT_AHEAD ? n - PIVOT_AHEAD : 0; i < n; i++) {
         if (i < ahead)
@@ -1093,12 +1093,12 @@ static uint32_t pivot_weights_plain(const finish_ctx *fc, double ln_n, const nf_
         double w = (1 + (c < LOG_TABLE ? log_k[c] : log((double)c))) *
                    (ln_n - (d < LOG_TABLE ? log_k[d] : log((double)d)));
         if (w > 0) {
-            out[o++] = (nfi_wfeat){pf[i].hash, (float)w};
+            *q++ = (nfi_wfeat){pf[i].hash, (float)w};
             norm2 += w * w;
         }
     }
     *norm2_out = norm2;
-    return o;
+    return (uint32_t)(q - out);
 }
 
 /* The weights of a document's pivot features into pv (empty), in hash
