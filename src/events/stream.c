@@ -829,8 +829,10 @@ static bool touch(nfi_stream *s, size_t li, float w)
         ev_hot *h = &hot[lp[i]];
         if (h->slot == NONE)
             continue;
+        uint32_t bits; /* acc == 0: it is +0 or a sum of positive adds, so its bits tell (no float compare) */
+        memcpy(&bits, &h->acc, sizeof bits);
         touched[n_touched] = lp[i]; /* (kept when first touched, without a branch) */
-        n_touched += h->acc == 0;
+        n_touched += bits == 0;
         h->acc += add;
     }
     s->n_touched = n_touched;
