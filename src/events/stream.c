@@ -552,6 +552,14 @@ static bool post_new(nfi_stream *s, uint32_t slot, uint32_t event, const nfi_doc
     size_t mask = s->cap_lists - 1, n_lists = s->n_lists;
     for (int ch = 0; ch < N_CH; ch++) {
         const nfi_wfeat *c = l->c[ch].f, *ce = c ? c + l->c[ch].n : c; /* an empty centroid may have no array */
+        if (c == ce) { /* a new event's: every feature is new (a walk that never moves) */
+            for (uint32_t i = 0; i < v->ch[ch].n; i++) {
+                uint64_t key = index_key(v->ch[ch].f[i].hash ^ channel_salt[ch]);
+                fresh[n++] = key;
+                __builtin_prefetch(&lists[key & mask]);
+            }
+            continue;
+        }
         for (uint32_t i = 0; i < v->ch[ch].n; i++) {
             uint64_t h = v->ch[ch].f[i].hash;
             while (c < ce && c->hash < h)
