@@ -919,14 +919,18 @@ static bool make_order(finish_ctx *fc)
 /* See nfi_name_ok_fn: weak names need a strong use somewhere; a word that
  * two or more documents, and at least one in five of those naming it, write
  * in lower case is a common word ("Minister" in "Foreign Minister Cho"). */
-static bool name_ok(const void *ctx, uint64_t hash, bool weak)
+static inline bool name_ok_in(const nfi_hmap *df, uint64_t hash, bool weak)
 {
-    const nfi_hmap *df = &((const nf_events *)ctx)->df;
     const uint64_t *v = nfi_hmap_get(df, hash);
     if (!v || (weak && (*v >> 32) == 0))
         return false;
     const uint64_t *lower = nfi_hmap_get(df, hash ^ NF_LOWER_SALT);
     return !lower || (uint32_t)*lower < 2 || (uint32_t)*lower * 5 < (uint32_t)*v;
+}
+
+static bool name_ok(const void *ctx, uint64_t hash, bool weak)
+{
+    return name_ok_in(&((const nf_events *)ctx)->df, hash, weak);
 }
 
 /* Inverse document frequency with a prior of `prior` extra documents that
@@ -1039,7 +1043,7 @@ static bool reserve_w(nfi_svec *v, uint32_t n)
 
 /* The weights of channel ch's n features of a record (hashes and metas:
  * the record's arrays from that channel's first) into out, without burst
- * weights: build_vec's loop (name_ok's tests, then idf()) written out with
+ * weights and with a map (df->cap > 0): build_vec's loop (name_ok's tests, then idf()) written out with
  * what it reads in locals, apart, as pivot_weights_plain is. The same
  * features, bits and order as push_w one by one; returns how many. */
 __attribute__((noinline))
@@ -1047,6 +1051,8 @@ static uint32_t channel_weights_plain(const finish_ctx *fc, double ln_n, int ch,
                                       const char *metas, uint32_t n, nfi_wfeat *out, double *norm2_out)
 {
     const nfi_hmap map = fc->ev->df, *df = &map; /* (a copy: the stores through out cannot alias it) */
+    if (!map.cap) /* (the caller's test: so the map's own tests of it go) */
+        __builtin_unreachable();
     const double *log_k = fc->log_k;
     nfi_wfeat *q = out;
     double norm2 = 0;
@@ -1055,9 +1061,9 @@ static uint32_t channel_weights_plain(const finish_ctx *fc, double ln_n, int ch,
         uint32_t meta;
         memcpy(&h, hashes + 8 * (size_t)i, 8);
         memcpy(&meta, metas + 4 * (size_t)i, 4);
-        if (ch == CH_NAMES && (meta & FEAT_WEAK) && !name_ok(fc->ev, h, true))
+        if (ch == CH_NAMES && (meta & FEAT_WEAK) && !name_ok_in(df, h, true))
             continue;
-        if (ch == CH_NAMES && (meta & FEAT_UNIGRAM) && !name_ok(fc->ev, h, meta & FEAT_WEAK))
+        if (ch == CH_NAMES && (meta & FEAT_UNIGRAM) && !name_ok_in(df, h, meta & FEAT_WEAK))
             continue;
         const uint64_t *v = nfi_hmap_get(df, h);
         uint32_t c = meta >> 2 ? meta >> 2 : 1, d = (v ? (uint32_t)*v : 0) + 1;
@@ -1073,15 +1079,18 @@ static uint32_t channel_weights_plain(const finish_ctx *fc, double ln_n, int ch,
 }
 
 /* pivot_weights without burst weights (every document but the timed ones
- * of a stream with burst weights on), the same arithmetic written out with
- * what it reads in locals: about 700 features a document, and through
- * idf() inside build_vec the loop kept reloading them from the stack.
- * The same weights, bits and order as idf() gives. */
+ * of a stream with burst weights on) and with a map (df->cap > 0), the
+ * same arithmetic written out with what it reads in locals: about 700
+ * features a document, and through idf() inside build_vec the loop kept
+ * reloading them from the stack. The same weights, bits and order as
+ * idf() gives. */
 __attribute__((noinline)) /* its own registers: inlined into build_vec its values were spilled */
 static uint32_t pivot_weights_plain(const finish_ctx *fc, double ln_n, const nf_pivot_feature *pf, size_t n,
                                     nfi_wfeat *out, double *norm2_out)
 {
     const nfi_hmap map = fc->ev->df, *df = &map; /* (a copy: the stores through out cannot alias it) */
+    if (!map.cap) /* (the caller's test: so the map's own tests of it go) */
+        __builtin_unreachable();
     const double *log_k = fc->log_k;
     nfi_wfeat *q = out;
     double norm2 = 0;
@@ -1121,7 +1130,7 @@ static bool pivot_weights(const finish_ctx *fc, const idf_ctx *x, const nf_pivot
     for (size_t i = 0; i < PIVOT_AHEAD && i < n; i++)
         nfi_hmap_prefetch(df, pf[i].hash ^ PIVOT_SALT);
     _Static_assert(NF_IDF_PRIOR_N != NF_IDF_PRIOR_T, "idf() tells the priors apart");
-    if (!x->w_on) {
+    if (!x->w_on && df->cap) {
         pv->n = pivot_weights_plain(fc, x->ln_n[idf_prior[CH_PIVOT] != NF_IDF_PRIOR_T], pf, n, pv->f, &pv->norm2);
         return true;
     }
@@ -1174,7 +1183,7 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
     for (int ch = 0; ch < CH_PIVOT; ch++) {
         v->ch[ch].n = 0;
         v->ch[ch].norm2 = 0;
-        if (!x.w_on) {
+        if (!x.w_on && ev->df.cap) {
             if (!reserve_w(&v->ch[ch], hdr[ch]))
                 return false;
             v->ch[ch].n = channel_weights_plain(fc, x.ln_n[idf_prior[ch] != NF_IDF_PRIOR_T], ch, hashes + 8 * k,
