@@ -1249,6 +1249,24 @@ static bool load_vec(const finish_ctx *fc, fin_scratch *sc, uint32_t doc, nfi_do
     return read_record(fc, sc, doc, true) && build_vec(fc, sc, doc, v, false);
 }
 
+/* Counts a document's pivot features into df when the map has room for
+ * them all (no put can grow it): nfi_hmap_put's insertion without its
+ * test for growth, on a copy of the map (the counts' stores could alias
+ * its count and capacity, reloaded for every feature), written back. The
+ * same slots as put by put. */
+static void count_pivot_with_room(nfi_hmap *df, const nf_pivot *p)
+{
+    nfi_hmap m = *df;
+    const nf_pivot_feature *pf = p->features;
+    size_t n = p->n_features;
+    for (size_t k = 0, ahead = n > PIVOT_AHEAD ? n - PIVOT_AHEAD : 0; k < n; k++) {
+        if (k < ahead)
+            nfi_hmap_prefetch(&m, pf[k + PIVOT_AHEAD].hash ^ PIVOT_SALT);
+        (*nfi_hmap_insert_with_room(&m, pf[k].hash ^ PIVOT_SALT, NULL))++;
+    }
+    *df = m;
+}
+
 static bool count_pivot_df(nf_events *ev)
 {
     size_t from = ev->pivot_df_upto;
@@ -1257,6 +1275,10 @@ static bool count_pivot_df(nf_events *ev)
         const nf_pivot *p = ev->docs[i].n_tokens > 0 ? ev->pivots[i] : NULL; /* as in build_vec */
         for (size_t k = 0; p && k < PIVOT_AHEAD && k < p->n_features; k++)
             nfi_hmap_prefetch(&ev->df, p->features[k].hash ^ PIVOT_SALT);
+        if (p && (ev->df.count + p->n_features) * 2 <= ev->df.cap) { /* (nfi_hmap_put's test, for them all) */
+            count_pivot_with_room(&ev->df, p);
+            continue;
+        }
         for (size_t k = 0; p && k < p->n_features; k++) {
             if (k + PIVOT_AHEAD < p->n_features)
                 nfi_hmap_prefetch(&ev->df, p->features[k + PIVOT_AHEAD].hash ^ PIVOT_SALT);
