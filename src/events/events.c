@@ -919,14 +919,18 @@ static bool make_order(finish_ctx *fc)
 /* See nfi_name_ok_fn: weak names need a strong use somewhere; a word that
  * two or more documents, and at least one in five of those naming it, write
  * in lower case is a common word ("Minister" in "Foreign Minister Cho"). */
-static bool name_ok(const void *ctx, uint64_t hash, bool weak)
+static inline bool name_ok_in(const nfi_hmap *df, uint64_t hash, bool weak)
 {
-    const nfi_hmap *df = &((const nf_events *)ctx)->df;
     const uint64_t *v = nfi_hmap_get(df, hash);
     if (!v || (weak && (*v >> 32) == 0))
         return false;
     const uint64_t *lower = nfi_hmap_get(df, hash ^ NF_LOWER_SALT);
     return !lower || (uint32_t)*lower < 2 || (uint32_t)*lower * 5 < (uint32_t)*v;
+}
+
+static bool name_ok(const void *ctx, uint64_t hash, bool weak)
+{
+    return name_ok_in(&((const nf_events *)ctx)->df, hash, weak);
 }
 
 /* Inverse document frequency with a prior of `prior` extra documents that
@@ -1023,8 +1027,91 @@ static bool finish_vec(nfi_svec *v, int ch)
     return true;
 }
 
+/* Room for n weights in v (empty). */
+static bool reserve_w(nfi_svec *v, uint32_t n)
+{
+    if (n <= v->cap)
+        return true;
+    uint32_t cap = n + n / 4; /* (a quarter more: the next document's is often longer) */
+    nfi_wfeat *f = realloc(v->f, cap * sizeof *f);
+    if (!f)
+        return false;
+    v->f = f;
+    v->cap = cap;
+    return true;
+}
+
+/* The weights of channel ch's n features of a record (hashes and metas:
+ * the record's arrays from that channel's first) into out, without burst
+ * weights and with a map (df->cap > 0): build_vec's loop (name_ok's tests, then idf()) written out with
+ * what it reads in locals, apart, as pivot_weights_plain is. The same
+ * features, bits and order as push_w one by one; returns how many. */
+__attribute__((noinline))
+static uint32_t channel_weights_plain(const finish_ctx *fc, double ln_n, int ch, const char *hashes,
+                                      const char *metas, uint32_t n, nfi_wfeat *out, double *norm2_out)
+{
+    const nfi_hmap map = fc->ev->df, *df = &map; /* (a copy: the stores through out cannot alias it) */
+    if (!map.cap) /* (the caller's test: so the map's own tests of it go) */
+        __builtin_unreachable();
+    const double *log_k = fc->log_k;
+    nfi_wfeat *q = out;
+    double norm2 = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t h;
+        uint32_t meta;
+        memcpy(&h, hashes + 8 * (size_t)i, 8);
+        memcpy(&meta, metas + 4 * (size_t)i, 4);
+        if (ch == CH_NAMES && (meta & FEAT_WEAK) && !name_ok_in(df, h, true))
+            continue;
+        if (ch == CH_NAMES && (meta & FEAT_UNIGRAM) && !name_ok_in(df, h, meta & FEAT_WEAK))
+            continue;
+        const uint64_t *v = nfi_hmap_get(df, h);
+        uint32_t c = meta >> 2 ? meta >> 2 : 1, d = (v ? (uint32_t)*v : 0) + 1;
+        double w = (1 + (c < LOG_TABLE ? log_k[c] : log((double)c))) *
+                   (ln_n - (d < LOG_TABLE ? log_k[d] : log((double)d)));
+        if (w > 0) {
+            *q++ = (nfi_wfeat){h, (float)w};
+            norm2 += w * w;
+        }
+    }
+    *norm2_out = norm2;
+    return (uint32_t)(q - out);
+}
+
+/* pivot_weights without burst weights (every document but the timed ones
+ * of a stream with burst weights on) and with a map (df->cap > 0), the
+ * same arithmetic written out with what it reads in locals: about 700
+ * features a document, and through idf() inside build_vec the loop kept
+ * reloading them from the stack. The same weights, bits and order as
+ * idf() gives. */
+__attribute__((noinline)) /* its own registers: inlined into build_vec its values were spilled */
+static uint32_t pivot_weights_plain(const finish_ctx *fc, double ln_n, const nf_pivot_feature *pf, size_t n,
+                                    nfi_wfeat *out, double *norm2_out)
+{
+    const nfi_hmap map = fc->ev->df, *df = &map; /* (a copy: the stores through out cannot alias it) */
+    if (!map.cap) /* (the caller's test: so the map's own tests of it go) */
+        __builtin_unreachable();
+    const double *log_k = fc->log_k;
+    nfi_wfeat *q = out;
+    double norm2 = 0;
+    for (size_t i = 0, ahead = n > PIVOT_AHEAD ? n - PIVOT_AHEAD : 0; i < n; i++) {
+        if (i < ahead)
+            nfi_hmap_prefetch(df, pf[i + PIVOT_AHEAD].hash ^ PIVOT_SALT);
+        const uint64_t *v = nfi_hmap_get(df, pf[i].hash ^ PIVOT_SALT);
+        uint32_t c = pf[i].count ? pf[i].count : 1, d = (v ? (uint32_t)*v : 0) + 1;
+        double w = (1 + (c < LOG_TABLE ? log_k[c] : log((double)c))) *
+                   (ln_n - (d < LOG_TABLE ? log_k[d] : log((double)d)));
+        if (w > 0) {
+            *q++ = (nfi_wfeat){pf[i].hash, (float)w};
+            norm2 += w * w;
+        }
+    }
+    *norm2_out = norm2;
+    return (uint32_t)(q - out);
+}
+
 /* The weights of a document's pivot features into pv (empty), in hash
- * order: about 2,000 features a document, each a document-frequency miss,
+ * order: about 700 features a document, each a document-frequency miss,
  * so the map is prefetched PIVOT_AHEAD features ahead, and pv has room for
  * them all first (the same features and bits as push_w one by one). */
 static bool pivot_weights(const finish_ctx *fc, const idf_ctx *x, const nf_pivot *p, nfi_svec *pv)
@@ -1042,6 +1129,11 @@ static bool pivot_weights(const finish_ctx *fc, const idf_ctx *x, const nf_pivot
     const nfi_hmap *df = &fc->ev->df;
     for (size_t i = 0; i < PIVOT_AHEAD && i < n; i++)
         nfi_hmap_prefetch(df, pf[i].hash ^ PIVOT_SALT);
+    _Static_assert(NF_IDF_PRIOR_N != NF_IDF_PRIOR_T, "idf() tells the priors apart");
+    if (!x->w_on && df->cap) {
+        pv->n = pivot_weights_plain(fc, x->ln_n[idf_prior[CH_PIVOT] != NF_IDF_PRIOR_T], pf, n, pv->f, &pv->norm2);
+        return true;
+    }
     uint32_t o = 0;
     double norm2 = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1091,6 +1183,15 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
     for (int ch = 0; ch < CH_PIVOT; ch++) {
         v->ch[ch].n = 0;
         v->ch[ch].norm2 = 0;
+        if (!x.w_on && ev->df.cap) {
+            if (!reserve_w(&v->ch[ch], hdr[ch]))
+                return false;
+            v->ch[ch].n = channel_weights_plain(fc, x.ln_n[idf_prior[ch] != NF_IDF_PRIOR_T], ch, hashes + 8 * k,
+                                                metas + 4 * k, hdr[ch], v->ch[ch].f, &v->ch[ch].norm2);
+            k += hdr[ch];
+            finish_vec(&v->ch[ch], ch);
+            continue;
+        }
         for (uint32_t i = 0; i < hdr[ch]; i++, k++) {
             uint64_t h;
             uint32_t meta;
@@ -1148,6 +1249,24 @@ static bool load_vec(const finish_ctx *fc, fin_scratch *sc, uint32_t doc, nfi_do
     return read_record(fc, sc, doc, true) && build_vec(fc, sc, doc, v, false);
 }
 
+/* Counts a document's pivot features into df when the map has room for
+ * them all (no put can grow it): nfi_hmap_put's insertion without its
+ * test for growth, on a copy of the map (the counts' stores could alias
+ * its count and capacity, reloaded for every feature), written back. The
+ * same slots as put by put. */
+static void count_pivot_with_room(nfi_hmap *df, const nf_pivot *p)
+{
+    nfi_hmap m = *df;
+    const nf_pivot_feature *pf = p->features;
+    size_t n = p->n_features;
+    for (size_t k = 0, ahead = n > PIVOT_AHEAD ? n - PIVOT_AHEAD : 0; k < n; k++) {
+        if (k < ahead)
+            nfi_hmap_prefetch(&m, pf[k + PIVOT_AHEAD].hash ^ PIVOT_SALT);
+        (*nfi_hmap_insert_with_room(&m, pf[k].hash ^ PIVOT_SALT, NULL))++;
+    }
+    *df = m;
+}
+
 static bool count_pivot_df(nf_events *ev)
 {
     size_t from = ev->pivot_df_upto;
@@ -1156,6 +1275,10 @@ static bool count_pivot_df(nf_events *ev)
         const nf_pivot *p = ev->docs[i].n_tokens > 0 ? ev->pivots[i] : NULL; /* as in build_vec */
         for (size_t k = 0; p && k < PIVOT_AHEAD && k < p->n_features; k++)
             nfi_hmap_prefetch(&ev->df, p->features[k].hash ^ PIVOT_SALT);
+        if (p && (ev->df.count + p->n_features) * 2 <= ev->df.cap) { /* (nfi_hmap_put's test, for them all) */
+            count_pivot_with_room(&ev->df, p);
+            continue;
+        }
         for (size_t k = 0; p && k < p->n_features; k++) {
             if (k + PIVOT_AHEAD < p->n_features)
                 nfi_hmap_prefetch(&ev->df, p->features[k + PIVOT_AHEAD].hash ^ PIVOT_SALT);

@@ -81,8 +81,8 @@ static long find_from(const nfi_svec *v, uint64_t hash, uint32_t *lo)
 }
 
 #define CUCKOO_KICKS 64
-#define TOP_STACK 2560 /* nfi_svec_top's keys of vectors up to this long lie on the stack (20 KB, with the
-                              * selection's room; a document's pivot has about 2,000 features) */
+#define TOP_STACK 2560 /* nfi_svec_top's keys of vectors up to this long lie on the stack (30 KB, with the
+                              * selection's places and room; a document's pivot has about 700 features) */
 #define DOT_BLOCK NFI_DOT_BLOCK
 #define FILTER_BYTES 4 /* filter bytes a place: a byte, not a bit, a hash (fewer instructions a test), 16 a feature */
 
@@ -99,9 +99,13 @@ static size_t filter_at(const nfi_svec_table *t, uint64_t h) { return (size_t)(h
  * vector, its filter sixteen times, rebuilt for every streamed document). */
 static void table_clear(nfi_svec_table *t)
 {
-    for (size_t i = 0; i < t->n_used; i++) {
-        nfi_wfeat *x = &t->slot[t->used[i]];
-        t->filter[filter_at(t, x->hash)] = 0;
+    nfi_wfeat *slot = t->slot; /* (locals: the stores through slot and filter cannot move them) */
+    uint8_t *filter = t->filter;
+    const uint32_t *used = t->used;
+    size_t fmask = t->filter_mask;
+    for (size_t i = 0, n = t->n_used; i < n; i++) {
+        nfi_wfeat *x = &slot[used[i]];
+        filter[(size_t)(x->hash >> 40) & fmask] = 0; /* (filter_at) */
         *x = (nfi_wfeat){0, 0};
     }
     t->n_used = 0;
@@ -141,29 +145,38 @@ bool nfi_svec_table_build(nfi_svec_table *t, const nfi_svec *v)
     if (!table_reserve(t, cap))
         return false;
     t->mask = cap - 1;
-    for (uint32_t i = 0; i < v->n; i++) {
+    nfi_wfeat *slot = t->slot; /* (locals: the stores through slot, filter and used cannot move them) */
+    uint8_t *filter = t->filter;
+    uint32_t *used = t->used;
+    size_t mask = t->mask, fmask = t->filter_mask, n_used = 0;
+    bool ok = true;
+    for (uint32_t i = 0; i < v->n && ok; i++) {
         nfi_wfeat x = v->f[i];
-        if (x.hash == 0)
-            return false; /* cannot be told from an empty place */
-        t->filter[filter_at(t, x.hash)] = 1;
-        size_t k = place1(t, x.hash);
+        if (x.hash == 0) {
+            ok = false; /* cannot be told from an empty place */
+            break;
+        }
+        filter[(size_t)(x.hash >> 40) & fmask] = 1; /* (filter_at) */
+        size_t k = x.hash & mask; /* (place1) */
         int kicks = 0;
         for (;;) {
-            nfi_wfeat y = t->slot[k];
-            t->slot[k] = x;
+            nfi_wfeat y = slot[k];
+            slot[k] = x;
             if (y.hash == 0) {
-                t->used[t->n_used++] = (uint32_t)k;
+                used[n_used++] = (uint32_t)k;
                 break;
             }
             if (++kicks == CUCKOO_KICKS) { /* y has no place: its filter byte cannot be cleared by table_clear */
-                memset(t->filter, 0, cap * FILTER_BYTES);
-                return false;
+                memset(filter, 0, cap * FILTER_BYTES);
+                ok = false;
+                break;
             }
             x = y; /* displaced: to its other place */
-            k = k == place1(t, x.hash) ? place2(t, x.hash) : place1(t, x.hash);
+            k = k == (x.hash & mask) ? (x.hash >> 32) & mask : x.hash & mask;
         }
     }
-    return true;
+    t->n_used = n_used;
+    return ok;
 }
 
 void nfi_svec_table_free(nfi_svec_table *t)
@@ -362,13 +375,15 @@ void nfi_svec_normalize(nfi_svec *v)
     v->norm2 = s;
 }
 
-/* Radix selection, one byte a pass from the top: count the values that
- * share the bytes chosen so far by their next byte, descend into the byte
- * where the k-th largest lies, and move the values still in the running to
- * the front (a copy without a branch), so each pass reads fewer. Leading
- * bytes that all values share (counts and event numbers are small) are
- * found by one OR pass and skipped; once a few values are left they are
- * sorted. No data-dependent branches in the
+/* Radix selection, eight bits a pass from the top: count the values still
+ * in the running by the eight bits below those they all share (an OR pass
+ * finds the highest bit where they differ: the digit starts there, not at
+ * a byte boundary, so that a pass never splits values that are already
+ * split in one bucket or two, as the exponent byte of similar weights
+ * did), descend into the bucket where the k-th largest lies, and move the
+ * values in it to the front (a copy without a branch), so each pass reads
+ * fewer; once a few values are left they are sorted. No data-dependent
+ * branches in the
  * loops (a quickselect's comparisons of weights are guesses the processor
  * often loses), and the value is the one any selection finds: the k-th
  * largest is unique. */
@@ -390,34 +405,31 @@ static uint32_t kth_of_few(uint32_t *a, size_t n, size_t k)
 
 uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k)
 {
-    uint32_t diff = 0;
-    for (size_t i = 0; i < n; i++)
-        diff |= a[i] ^ a[0];
-    if (diff == 0)
-        return a[0];
-    int shift = (31 - __builtin_clz(diff)) / 8 * 8;
-    uint32_t mask = shift == 24 ? 0 : ~(uint32_t)0 << (shift + 8), prefix = a[0] & mask;
     size_t want = k;
-    for (;; shift -= 8) {
+    for (;;) {
+        uint32_t diff = 0;
+        for (size_t i = 0; i < n; i++)
+            diff |= a[i] ^ a[0];
+        if (diff == 0)
+            return a[0];
+        if (n <= KTH_FEW)
+            return kth_of_few(a, n, want);
+        int top = 31 - __builtin_clz(diff), shift = top >= 7 ? top - 7 : 0; /* the bits above top: shared */
         uint32_t count[256] = {0};
         for (size_t i = 0; i < n; i++)
             count[(a[i] >> shift) & 255]++;
         unsigned b = 255;
         while (want > count[b])
             want -= count[b--];
-        prefix |= (uint32_t)b << shift;
-        if (shift == 0)
-            return prefix;
-        mask |= (uint32_t)255 << shift;
         size_t o = 0;
         for (size_t i = 0; i < n; i++) {
             uint32_t x = a[i];
             a[o] = x;
-            o += (x & mask) == prefix;
+            o += ((x >> shift) & 255) == b;
         }
         n = o;
-        if (n <= KTH_FEW) /* a few left: each next byte would still count into 256 buckets */
-            return kth_of_few(a, n, want);
+        if (shift == 0) /* every bit told: the values left are equal */
+            return a[0];
     }
 }
 
@@ -487,15 +499,15 @@ static uint32_t kth_by_heap(const uint32_t *key, uint32_t m, uint32_t n, uint32_
     return t;
 }
 
-/* The n-th largest of key[0..m) when m is several times n (a document's
- * pivot: 256 of about 2,000), without reordering key: a sample of every
- * SAMPLE_STEP-th key gives a floor g that about PREFILTER_ROOM times n keys
- * reach; those are copied to room (m places) and the n-th largest is
+/* When m is several times n (a document's pivot: 256 of about 700), a
+ * sample of every SAMPLE_STEP-th key gives a floor g that about 1.25 n keys
+ * reach; their places go to idx[0..c) (in order), and the n-th largest is
  * selected among them, the same value as among all (every key above it
- * reaches g). When fewer than n reach g, the selection runs over a copy of
- * all. */
+ * reaches g), so the caller keeps weights from those c places only.
+ * Returns c, or 0 when fewer than n reach g (then nothing is told: the
+ * caller selects among all). *t: the n-th largest. */
 #define SAMPLE_STEP 8
-static uint32_t kth_prefiltered(const uint32_t *key, uint32_t m, uint32_t n, uint32_t *room)
+static uint32_t prefiltered(const uint32_t *key, uint32_t m, uint32_t n, uint32_t *idx, uint32_t *room, uint32_t *t)
 {
     uint32_t s = 0;
     for (uint32_t i = 0; i < m; i += SAMPLE_STEP)
@@ -504,44 +516,62 @@ static uint32_t kth_prefiltered(const uint32_t *key, uint32_t m, uint32_t n, uin
     j = j < 1 ? 1 : j > s ? s : j;
     uint32_t g = j <= HEAP_TOP ? kth_by_heap(room, s, j, &unused) : nfi_kth_largest_u32(room, s, j);
     uint32_t c = 0;
-    for (uint32_t i = 0; i < m; i++) { /* (a copy without a branch) */
-        room[c] = key[i];
+    for (uint32_t i = 0; i < m; i++) { /* (without a branch) */
+        idx[c] = i;
         c += key[i] >= g;
     }
-    if (c < n) {
-        memcpy(room, key, m * sizeof *room);
-        c = m;
-    }
-    return nfi_kth_largest_u32(room, c, n);
+    if (c < n)
+        return 0;
+    for (uint32_t i = 0; i < c; i++)
+        room[i] = key[idx[i]];
+    *t = nfi_kth_largest_u32(room, c, n);
+    return c;
 }
 
 /* The n (< m) largest weights of f[0..m) into out[0..n), in f's order
- * (out may be f: filtering in place); false when out of memory. */
+ * (out may be f: filtering in place); false when out of memory. Every key
+ * above the cut-off t is kept, and of those equal to it the first ones. */
 static bool select_top(nfi_wfeat *out, const nfi_wfeat *f, uint32_t m, uint32_t n)
 {
-    uint32_t small[2 * TOP_STACK]; /* most vectors: no allocation per call */
-    uint32_t *w = m <= TOP_STACK ? small : malloc(2 * (size_t)m * sizeof *w);
+    uint32_t small[3 * TOP_STACK]; /* most vectors: no allocation per call */
+    uint32_t *w = m <= TOP_STACK ? small : malloc(3 * (size_t)m * sizeof *w);
     if (!w)
         return false;
     for (uint32_t i = 0; i < m; i++)
         w[i] = float_key(f[i].w);
-    uint32_t t, above = 0;
+    uint32_t t, above = 0, c = 0, o = 0, *idx = w + m;
     if (n <= HEAP_TOP) {
         t = kth_by_heap(w, m, n, &above);
+    } else if ((c = prefiltered(w, m, n, idx, w + 2 * m, &t)) > 0) {
+        for (uint32_t i = 0; i < c; i++)
+            above += w[idx[i]] > t;
+        uint32_t ties = n - above;
+        for (uint32_t i = 0; i < c; i++) { /* (the keys below the floor are below t) */
+            uint32_t k = idx[i];
+            if (w[k] > t) {
+                out[o++] = f[k];
+            } else if (w[k] == t && ties > 0) {
+                out[o++] = f[k];
+                ties--;
+            }
+        }
     } else {
-        t = kth_prefiltered(w, m, n, w + m); /* (w stays as it is) */
+        memcpy(w + m, w, m * sizeof *w);
+        t = nfi_kth_largest_u32(w + m, m, n);
         for (uint32_t i = 0; i < m; i++)
             above += w[i] > t;
     }
-    uint32_t ties = n - above, o = 0;
-    for (uint32_t i = 0; i < m; i++) {
-        nfi_wfeat x = f[i];
-        uint32_t key = w[i];
-        if (key > t) {
-            out[o++] = x;
-        } else if (key == t && ties > 0) {
-            out[o++] = x;
-            ties--;
+    if (c == 0) {
+        uint32_t ties = n - above;
+        for (uint32_t i = 0; i < m; i++) {
+            nfi_wfeat x = f[i];
+            uint32_t key = w[i];
+            if (key > t) {
+                out[o++] = x;
+            } else if (key == t && ties > 0) {
+                out[o++] = x;
+                ties--;
+            }
         }
     }
     if (w != small)

@@ -9,8 +9,9 @@
  * - A live event holds centroids (sums of its members' unit vectors per
  *   channel, pruned to their largest weights) in a slot. Features that
  *   enter a centroid are posted once in the inverted index (feature ->
- *   event numbers, appended in time order; a list of one or two events
- *   holds them in its header).
+ *   event numbers, appended in time order; the index is a table of the
+ *   lists themselves, and a list of one or two events holds them in its
+ *   slot).
  * - Candidates are found only through the index: the document's strongest
  *   title terms, names, body and pivot terms (QUERY_TOP of each; not the
  *   pivot a headline-only record gets from its title: within one broad
@@ -94,11 +95,16 @@ typedef struct event_rec {
  * is still live (and in which slot). */
 typedef uint32_t posting;
 
-/* A posting list; up to LIST_INLINE postings lie in the header itself (most
- * lists hold the one or two events of a rare feature: no allocation, and no
- * second cache miss when the list is read). */
+/* A posting list, which is also the index's slot of its feature (the
+ * index is an open-addressing table of lists keyed by salted feature hash,
+ * linear probing, at most half full: one probe finds the list itself, with
+ * no separate table of list numbers to read and grow). Up to LIST_INLINE
+ * postings lie in the list itself (most lists hold the one or two events of
+ * a rare feature: no allocation, and no second cache miss when the list is
+ * read). */
 #define LIST_INLINE 2
 typedef struct plist {
+    uint64_t key; /* salted feature hash, 0 stored as 1 (as nfi_hmap does); 0: an empty slot */
     union {
         posting *p;                /* cap > 0 */
         posting in[LIST_INLINE];   /* cap == 0 */
@@ -203,10 +209,9 @@ struct nfi_stream {
     size_t n_slots, cap_slots;
     uint32_t *free_slots;
     size_t n_free, cap_free, n_live, max_live;
-    nfi_hmap index; /* salted feature hash -> index into lists */
-    posting_pool pool; /* the lists' arrays */
-    plist *lists;
+    plist *lists;    /* the index: cap_lists slots (a power of two, or 0), n_lists of them lists */
     size_t n_lists, cap_lists;
+    posting_pool pool; /* the lists' arrays */
     size_t live_postings, dead_postings;
     bool sweep_due; /* flushed: sweep (when due) before the next push reads the index */
     qent *queue;
@@ -219,7 +224,7 @@ struct nfi_stream {
     nfi_country_set country_set;     /* tells country features in title pivots */
     uint64_t doc_countries[SLOT_COUNTRIES]; /* the countries the pushed document's title names */
     size_t n_doc_countries;
-    uint64_t *fresh; /* post_new: salted hashes of features to post, then their lists */
+    uint64_t *fresh; /* post_new: salted hashes of features to post, then their lists' slots */
     size_t cap_fresh;
     size_t scored;
     nfi_trace_fn trace;
@@ -241,7 +246,6 @@ nf_status nfi_stream_new(nfi_stream **out, const nf_events_options *o, nfi_final
     s->o = *o;
     s->fn = fn;
     s->ctx = ctx;
-    nfi_hmap_init(&s->index);
     nfi_country_set_init(&s->country_set);
     *out = s;
     return NF_OK;
@@ -267,7 +271,6 @@ void nfi_stream_free(nfi_stream *s)
     free(s->free_slots);
     pool_free(&s->pool);
     free(s->lists);
-    nfi_hmap_free(&s->index);
     free(s->queue);
     free(s->touched);
     free(s->top);
@@ -450,28 +453,65 @@ static void *grow_to(void *p, size_t *cap, size_t need, size_t size, bool *ok)
 
 #define GROW(arr, cap, need, ok) ((arr) = grow_to((arr), &(cap), (need), sizeof *(arr), &(ok)), (ok))
 
-/* The list of a salted hash, created empty when new; SIZE_MAX when out of
- * memory. */
-static size_t list_of(nfi_stream *s, uint64_t key)
+static uint64_t index_key(uint64_t key) { return key ? key : 1; }
+
+/* The slot of key's list, or of the empty place where it would go. */
+static size_t index_place(const plist *lists, size_t cap, uint64_t key)
 {
-    bool created, ok = true;
-    uint64_t *v = nfi_hmap_put(&s->index, key, &created);
-    if (!v)
-        return SIZE_MAX;
-    if (created) {
-        if (!GROW(s->lists, s->cap_lists, s->n_lists + 1, ok))
-            return SIZE_MAX;
-        memset(&s->lists[s->n_lists], 0, sizeof *s->lists);
-        *v = s->n_lists++;
-    }
-    return (size_t)*v;
+    size_t mask = cap - 1, i = key & mask;
+    while (lists[i].key && lists[i].key != key)
+        i = (i + 1) & mask;
+    return i;
 }
 
-static bool append_posting(nfi_stream *s, size_t list, uint32_t slot, uint32_t event)
+/* The slot of the list of a salted hash, SIZE_MAX when there is none. */
+static size_t find_list(const nfi_stream *s, uint64_t key)
 {
-    plist *l = &s->lists[list];
-    if (l->cap == 0 && l->n == LIST_INLINE) { /* out of the header */
-        posting *p = pool_get(&s->pool, 4 * LIST_INLINE);
+    if (!s->cap_lists)
+        return SIZE_MAX;
+    size_t i = index_place(s->lists, s->cap_lists, index_key(key));
+    return s->lists[i].key ? i : SIZE_MAX;
+}
+
+static void prefetch_list(const nfi_stream *s, uint64_t key)
+{
+    if (s->cap_lists)
+        __builtin_prefetch(&s->lists[index_key(key) & (s->cap_lists - 1)]);
+}
+
+/* The lists moved into a table of cap slots (a power of two that holds
+ * them at most half full); their arrays stay where they are. */
+static bool rehash(nfi_stream *s, size_t cap)
+{
+    plist *t = calloc(cap, sizeof *t);
+    if (!t)
+        return false;
+    for (size_t k = 0; k < s->cap_lists; k++)
+        if (s->lists[k].key)
+            t[index_place(t, cap, s->lists[k].key)] = s->lists[k];
+    free(s->lists);
+    s->lists = t;
+    s->cap_lists = cap;
+    return true;
+}
+
+/* Room for `more` new lists without a rehash (so that slots found stay
+ * where they are while a document is posted). */
+static bool index_room(nfi_stream *s, size_t more)
+{
+    if ((s->n_lists + more) * 2 <= s->cap_lists)
+        return true;
+    size_t cap = s->cap_lists ? s->cap_lists : 16;
+    while ((s->n_lists + more) * 2 > cap)
+        cap *= 2;
+    return rehash(s, cap);
+}
+
+/* Appends event to list l (the caller counts the postings). */
+static bool append_posting(posting_pool *pool, plist *l, uint32_t event)
+{
+    if (l->cap == 0 && l->n == LIST_INLINE) { /* out of the list's slot */
+        posting *p = pool_get(pool, 4 * LIST_INLINE);
         if (!p)
             return false;
         memcpy(p, l->u.in, sizeof l->u.in);
@@ -480,25 +520,24 @@ static bool append_posting(nfi_stream *s, size_t list, uint32_t slot, uint32_t e
     } else if (l->cap && l->n == l->cap) {
         if (l->cap > UINT32_MAX / 2)
             return false;
-        posting *p = pool_get(&s->pool, 2 * l->cap);
+        posting *p = pool_get(pool, 2 * l->cap);
         if (!p)
             return false;
         memcpy(p, l->u.p, (size_t)l->n * sizeof *p);
-        pool_put(&s->pool, l->u.p, l->cap);
+        pool_put(pool, l->u.p, l->cap);
         l->u.p = p;
         l->cap *= 2;
     }
     list_entries(l)[l->n++] = event;
-    s->slots[slot].postings++;
-    s->live_postings++;
     return true;
 }
 
 /* Posts the features of v not yet in the slot's centroids, in channel and
  * hash order: both vectors are sorted by hash, so one walk along the
  * centroid finds them (a binary search per feature cost more than the
- * centroid update). Then three passes (index slots, list headers, list
- * tails), each prefetching what the next one reads. */
+ * centroid update). Then three passes (the lists' slots, found or made
+ * with room reserved first so that none moves; the lists' tails; the
+ * appends), each prefetching what the next one reads. */
 static bool post_new(nfi_stream *s, uint32_t slot, uint32_t event, const nfi_docvec *v)
 {
     live_slot *l = &s->slots[slot];
@@ -506,83 +545,93 @@ static bool post_new(nfi_stream *s, uint32_t slot, uint32_t event, const nfi_doc
     bool ok = true;
     for (int ch = 0; ch < N_CH; ch++)
         need += v->ch[ch].n;
-    if (!GROW(s->fresh, s->cap_fresh, need, ok))
+    if (!GROW(s->fresh, s->cap_fresh, need, ok) || !index_room(s, need))
         return false;
+    plist *lists = s->lists; /* (room is reserved: no list moves while the document is posted) */
+    uint64_t *fresh = s->fresh; /* (locals: stores of keys and places could alias the stream's counts) */
+    size_t mask = s->cap_lists - 1, n_lists = s->n_lists;
     for (int ch = 0; ch < N_CH; ch++) {
         const nfi_wfeat *c = l->c[ch].f, *ce = c ? c + l->c[ch].n : c; /* an empty centroid may have no array */
+        if (c == ce) { /* a new event's: every feature is new (a walk that never moves) */
+            for (uint32_t i = 0; i < v->ch[ch].n; i++) {
+                uint64_t key = index_key(v->ch[ch].f[i].hash ^ channel_salt[ch]);
+                fresh[n++] = key;
+                __builtin_prefetch(&lists[key & mask]);
+            }
+            continue;
+        }
         for (uint32_t i = 0; i < v->ch[ch].n; i++) {
             uint64_t h = v->ch[ch].f[i].hash;
             while (c < ce && c->hash < h)
                 c++;
             if (c == ce || c->hash != h) {
-                s->fresh[n] = h ^ channel_salt[ch];
-                nfi_hmap_prefetch(&s->index, s->fresh[n++]); /* misses of a document overlap */
+                uint64_t key = index_key(h ^ channel_salt[ch]);
+                fresh[n++] = key;
+                __builtin_prefetch(&lists[key & mask]); /* misses of a document overlap */
             }
         }
     }
-    for (size_t i = 0; i < n; i++) { /* salted hash -> its list, in place */
-        size_t li = list_of(s, s->fresh[i]);
-        if (li == SIZE_MAX)
-            return false;
-        s->fresh[i] = li;
-        __builtin_prefetch(&s->lists[li]);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const plist *pl = &s->lists[s->fresh[i]];
-        if (pl->n < pl->cap)
+    for (size_t i = 0; i < n; i++) { /* salted hash -> its list's slot (made when new), in place */
+        uint64_t key = fresh[i];
+        size_t k = key & mask;
+        while (lists[k].key && lists[k].key != key)
+            k = (k + 1) & mask;
+        plist *pl = &lists[k];
+        if (!pl->key) {
+            pl->key = key;
+            n_lists++;
+        } else if (pl->n < pl->cap) {
             __builtin_prefetch(&pl->u.p[pl->n], 1);
+        }
+        fresh[i] = k;
     }
-    for (size_t i = 0; i < n; i++)
-        if (!append_posting(s, (size_t)s->fresh[i], slot, event))
+    s->n_lists = n_lists;
+    for (size_t i = 0; i < n; i++) {
+        plist *pl = &lists[fresh[i]];
+        if (pl->n < (pl->cap ? pl->cap : LIST_INLINE)) /* room: the usual case */
+            list_entries(pl)[pl->n++] = event;
+        else if (!append_posting(&s->pool, pl, event))
             return false;
+    }
+    l->postings += n;
+    s->live_postings += n;
     return true;
 }
 
-/* Drops dead postings and empty lists; renumbers the lists. */
+/* Drops dead postings and empty lists; the lists left go into a table
+ * sized for them (their arrays stay where they are). */
 static bool sweep(nfi_stream *s)
 {
-    nfi_hmap fresh;
-    nfi_hmap_init(&fresh);
-    size_t kept_lists = 0;
-    for (size_t k = 0; k < s->index.cap; k++) {
-        if (!nfi_hmap_key_at(&s->index, k))
+    size_t kept = 0;
+    for (size_t k = 0; k < s->cap_lists; k++) {
+        plist *l = &s->lists[k];
+        if (!l->key)
             continue;
-        plist *l = &s->lists[nfi_hmap_val_at(&s->index, k)];
         posting *p = list_entries(l);
         uint32_t o = 0;
         for (uint32_t i = 0; i < l->n; i++)
             if (s->hot[p[i]].slot != NONE)
                 p[o++] = p[i];
         l->n = o;
+        kept += o > 0;
     }
-    /* second pass: move non-empty lists to the front in slot order */
-    plist *lists = calloc(s->n_lists ? s->n_lists : 1, sizeof *lists);
-    if (!lists)
+    size_t cap = 16;
+    while (kept * 2 > cap)
+        cap *= 2;
+    plist *t = calloc(cap, sizeof *t);
+    if (!t)
         return false;
-    for (size_t k = 0; k < s->index.cap; k++) {
-        if (!nfi_hmap_key_at(&s->index, k))
-            continue;
-        plist *l = &s->lists[nfi_hmap_val_at(&s->index, k)];
-        if (l->n == 0) {
-            if (l->cap)
-                pool_put(&s->pool, l->u.p, l->cap);
-            continue;
-        }
-        uint64_t *v = nfi_hmap_put(&fresh, nfi_hmap_key_at(&s->index, k), NULL);
-        if (!v) {
-            free(lists);
-            nfi_hmap_free(&fresh);
-            return false;
-        }
-        *v = kept_lists;
-        lists[kept_lists++] = *l;
+    for (size_t k = 0; k < s->cap_lists; k++) {
+        plist *l = &s->lists[k];
+        if (l->key && l->n)
+            t[index_place(t, cap, l->key)] = *l;
+        else if (l->key && l->cap)
+            pool_put(&s->pool, l->u.p, l->cap);
     }
     free(s->lists);
-    s->lists = lists;
-    s->n_lists = kept_lists;
-    s->cap_lists = s->n_lists ? s->n_lists : 1;
-    nfi_hmap_free(&s->index);
-    s->index = fresh;
+    s->lists = t;
+    s->cap_lists = cap;
+    s->n_lists = kept;
     s->dead_postings = 0;
     return true;
 }
@@ -775,28 +824,34 @@ static bool touch(nfi_stream *s, size_t li, float w)
     const plist *l = &s->lists[li];
     bool ok = true;
     uint32_t stop = l->n > POSTING_SCAN ? l->n - POSTING_SCAN : 0;
-    const posting *lp = list_entries_c(l); /* (the accumulators' stores cannot move it) */
+    if (!GROW(s->touched, s->cap_touched, s->n_touched + (l->n - stop), ok)) /* room for every entry read */
+        return false;
+    const posting *lp = list_entries_c(l);
+    ev_hot *hot = s->hot; /* (locals: the accumulators' stores cannot move them) */
+    uint32_t *touched = s->touched;
+    size_t n_touched = s->n_touched;
+    float add = w > 0 ? w : 1e-6f;
     for (uint32_t i = l->n; i-- > stop;) {
         if ((i & 15) == 0 && i >= stop + TOUCH_AHEAD) /* a line of older entries, read backwards */
             __builtin_prefetch(&lp[i - TOUCH_AHEAD]);
-        ev_hot *h = &s->hot[lp[i]];
+        ev_hot *h = &hot[lp[i]];
         if (h->slot == NONE)
             continue;
-        if (h->acc == 0) {
-            if (!GROW(s->touched, s->cap_touched, s->n_touched + 1, ok))
-                return false;
-            s->touched[s->n_touched++] = lp[i];
-        }
-        h->acc += w > 0 ? w : 1e-6f;
+        uint32_t bits; /* acc == 0: it is +0 or a sum of positive adds, so its bits tell (no float compare) */
+        memcpy(&bits, &h->acc, sizeof bits);
+        touched[n_touched] = lp[i]; /* (kept when first touched, without a branch) */
+        n_touched += bits == 0;
+        h->acc += add;
     }
+    s->n_touched = n_touched;
     return true;
 }
 
 /* Looks up the strongest features of each channel (QUERY_TOP of each; the
  * pivot's unless it is a headline's title pivot) in the index and touches
  * their lists in channel order (title, names, body, pivot), strongest
- * first. The lookups are prefetched together first (their index slots,
- * then list headers, then list tails), which changes only timing. */
+ * first. The lookups are prefetched together first (the lists' slots,
+ * then their tails), which changes only timing. */
 static bool touch_all(nfi_stream *s, const nfi_docvec *v)
 {
     static const int order[N_CH] = {CH_TITLE, CH_NAMES, CH_BODY, CH_PIVOT};
@@ -816,19 +871,15 @@ static bool touch_all(nfi_stream *s, const nfi_docvec *v)
         }
         for (uint32_t i = n; i < n + m; i++) {
             q[i].hash ^= channel_salt[ch];
-            nfi_hmap_prefetch(&s->index, q[i].hash); /* issued together: the misses overlap */
+            prefetch_list(s, q[i].hash); /* issued together: the misses overlap */
         }
         n += m;
     }
     for (uint32_t i = 0; i < n; i++) {
-        const uint64_t *x = nfi_hmap_get(&s->index, q[i].hash);
-        li[i] = x ? (size_t)*x : SIZE_MAX;
-        if (x)
-            __builtin_prefetch(&s->lists[*x]);
-    }
-    for (uint32_t i = 0; i < n; i++)
+        li[i] = find_list(s, q[i].hash);
         if (li[i] != SIZE_MAX && s->lists[li[i]].cap)
             __builtin_prefetch(&s->lists[li[i]].u.p[s->lists[li[i]].n - 1]);
+    }
     for (uint32_t i = 0; i < n; i++)
         if (li[i] != SIZE_MAX && !touch(s, li[i], q[i].w))
             return false;
