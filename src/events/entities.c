@@ -783,10 +783,13 @@ static bool add_lowers(nfi_translit *t, const nf_clean_doc *cd, size_t n_lowers,
 
 /* ---------------------------------------------------------- features */
 
+/* A run token: its key at key_off in t->key_text (which only grows within
+ * a document, so an offset outlives a reallocation by new_key), its
+ * display form in the text. */
 typedef struct run_tok {
-    size_t key_off, key_len;
+    uint32_t key_off, key_len;
     const char *disp;
-    size_t disp_len;
+    uint32_t disp_len;
     uint8_t weak, flags; /* flags: TF_* with the separator */
 } run_tok;
 
@@ -794,13 +797,19 @@ typedef struct run_tok {
  * most MAX_PIECE bytes. */
 static size_t piece_size(size_t n) { return 1 + (n < MAX_PIECE ? n : MAX_PIECE); }
 
-/* A piece into room already reserved (piece_size); returns the end of
- * what it wrote. */
-static char *write_piece(char *w, const char *s, size_t n)
+/* A piece into room already reserved (piece_size, and 16 bytes more);
+ * returns the end of what it wrote. A piece of at most 16 bytes whose
+ * source has 16 readable bytes before limit is copied as one 16-byte move
+ * (most are a short word: a byte-counted copy or a call cost more); what
+ * it writes past the piece lies in the room and is overwritten next. */
+static char *write_piece(char *w, const char *s, size_t n, const char *limit)
 {
     n = piece_size(n) - 1;
     *w++ = (char)(unsigned char)n;
-    memcpy(w, s, n);
+    if (n <= 16 && (size_t)(limit - s) >= 16)
+        memcpy(w, s, 16);
+    else
+        memcpy(w, s, n);
     return w + n;
 }
 
@@ -808,16 +817,17 @@ static void put_piece(nfi_buf *b, const char *s, size_t n)
 {
     if (!nfi_buf_reserve(b, piece_size(n)))
         return; /* b->oom tells */
-    char *end = write_piece(b->data + b->len, s, n);
+    char *end = write_piece(b->data + b->len, s, n, s); /* (limit s: the plain copy) */
     *end = '\0';
     b->len = (size_t)(end - b->data);
 }
 
 /* Serializes a run (see RUN_HEADLINE): head, then per token flags, key,
  * display; once per document (t->seen, by the hash of its key: word_h,
- * the cached hash of its only word's key, for a run of one word). */
-static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head, uint64_t word_h,
-                     nfi_docfeat *out)
+ * the cached hash of its only word's key, for a run of one word, else of
+ * the run's keys joined in t->key). */
+static bool emit_run(nfi_translit *t, const nf_clean_doc *cd, const run_tok *rt, size_t n, uint8_t head,
+                     uint64_t word_h, nfi_docfeat *out)
 {
     uint64_t h = n == 1 ? word_h : hash64(t->key.data, t->key.len);
     bool created;
@@ -827,30 +837,49 @@ static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head,
     if (!created)
         return true;
     nfi_buf *b = &out->runs;
-    size_t need = 1; /* one reservation, then plain stores */
+    size_t need = 1 + 16; /* one reservation, then plain stores (16: write_piece's moves) */
     for (size_t k = 0; k < n; k++)
         need += 1 + piece_size(rt[k].key_len) + piece_size(rt[k].disp_len);
     if ((b->len + need + 1 > b->cap || b->oom) && !nfi_buf_reserve(b, need))
         return false; /* (the call only to grow) */
+    const char *keys = t->key_text.data, *keys_end = keys + t->key_text.cap;
+    const char *text_end = cd->text + cd->text_len;
     char *w = b->data + b->len;
     *w++ = (char)(n | head);
     for (size_t k = 0; k < n; k++) {
         *w++ = (char)rt[k].flags;
-        w = write_piece(w, t->key.data + rt[k].key_off, rt[k].key_len);
-        w = write_piece(w, rt[k].disp, rt[k].disp_len);
+        w = write_piece(w, keys + rt[k].key_off, rt[k].key_len, keys_end);
+        w = write_piece(w, rt[k].disp, rt[k].disp_len, text_end);
     }
     *w = '\0';
     b->len = (size_t)(w - b->data);
     return true;
 }
 
-/* The pair feature of adjacent run tokens a and b: the hash of "a b",
- * which t->key holds already (a run's keys joined by single spaces). */
-static bool emit_pair(nfi_translit *t, const run_tok *a, const run_tok *b, nfi_docfeat *out)
+/* Appends a run token's key to t->key (a run's keys joined by single
+ * spaces, kept for runs of two tokens or more: their pair features and
+ * their run's hash); returns where it starts, or SIZE_MAX when memory ran
+ * out. */
+static size_t join_key(nfi_translit *t, const run_tok *r)
+{
+    if (t->key.len + r->key_len + 2 > t->key.cap && !nfi_buf_reserve(&t->key, r->key_len + 1))
+        return SIZE_MAX; /* (else no call: a run has a word or two) */
+    if (t->key.len > 0)
+        t->key.data[t->key.len++] = ' ';
+    size_t at = t->key.len;
+    memcpy(t->key.data + at, t->key_text.data + r->key_off, r->key_len);
+    t->key.len += r->key_len;
+    t->key.data[t->key.len] = '\0';
+    return at;
+}
+
+/* The pair feature of the run's last two tokens, a and b (b's key just
+ * joined to t->key at b_off): the hash of "a b". */
+static bool emit_pair(nfi_translit *t, const run_tok *a, const run_tok *b, size_t b_off, nfi_docfeat *out)
 {
     uint32_t flags = (a->weak || b->weak) ? FEAT_WEAK : 0;
-    size_t len = b->key_off + b->key_len - a->key_off;
-    return nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('b', t->key.data + a->key_off, len), flags);
+    size_t a_off = b_off - 1 - a->key_len;
+    return nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('b', t->key.data + a_off, t->key.len - a_off), flags);
 }
 
 /* Whether the n bytes at gap contain the string s. */
@@ -872,6 +901,8 @@ static bool after_opening(const nf_clean_doc *cd, size_t i)
     const nf_token *a = &cd->tokens[i - 1], *b = &cd->tokens[i];
     const char *gap = cd->text + a->start + a->len;
     size_t n = b->start - a->start - a->len;
+    if (n == 1 && gap[0] == ' ') /* (most gaps) */
+        return false;
     static const char *const opening[] = {"\xe2\x80\x94", "\xe2\x80\x93", ":", "\xc2\xab", "\xe2\x80\x9c",
                                           "\"",           "(",            "\xc2\xbf", "\xc2\xa1"};
     size_t j = 0; /* most gaps are a space: none of the strings' first bytes, none can match */
@@ -924,19 +955,11 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
                 break;
             continue;
         }
-        size_t off = t->key.len + (n > 0);
-        if (t->key.len + e->key_len + 2 > t->key.cap && !nfi_buf_reserve(&t->key, e->key_len + 1))
-            return false; /* (else no call: a run has a word or two) */
-        if (n > 0)
-            t->key.data[t->key.len++] = ' ';
-        memcpy(t->key.data + t->key.len, t->key_text.data + e->key_off, e->key_len);
-        t->key.len += e->key_len;
-        t->key.data[t->key.len] = '\0';
         run_tok *r = &rt[n];
-        r->key_off = off;
+        r->key_off = e->key_off;
         r->key_len = e->key_len;
         r->disp = cd->text + tk->start;
-        r->disp_len = strip_possessive(cd->text + tk->start, tk->len);
+        r->disp_len = (uint32_t)strip_possessive(cd->text + tk->start, tk->len);
         r->weak = t->strength[i] == STR_WEAK;
         int sep = n == 0 ? SEP_NONE : possessive ? SEP_POSSESSIVE : separator(cd, i);
         possessive = r->disp_len < tk->len;
@@ -945,13 +968,17 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
             r->flags |= rt[n - 1].flags & TF_POSITIONAL;
         if (feats && !nfi_docfeat_push(out, CH_NAMES, e->feat_h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
             return false;
-        if (feats && n > 0 && !emit_pair(t, &rt[n - 1], r, out))
-            return false;
+        if (n > 0) { /* the keys joined only from a second token on (most runs have one) */
+            size_t at = n == 1 ? join_key(t, &rt[0]) : 0;
+            at = at == SIZE_MAX ? at : join_key(t, r);
+            if (at == SIZE_MAX || (feats && !emit_pair(t, &rt[n - 1], r, at, out)))
+                return false;
+        }
         first_h = n == 0 ? e->word_h : first_h;
         if (++n == MAX_RUN_TOKENS)
             break;
     }
-    return n == 0 || emit_run(t, rt, n, head, first_h, out);
+    return n == 0 || emit_run(t, cd, rt, n, head, first_h, out);
 }
 
 static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *out)
@@ -986,6 +1013,24 @@ static bool extract_runs(nfi_translit *t, const nf_clean_doc *cd, uint8_t head, 
     return true;
 }
 
+/* Room for what the names of a document with n_caps capitalized words
+ * and n_lowers lower-case ones add, reserved once: out is new for each
+ * document (the event stage keeps a slice's features), and growing its
+ * runs, name features and lower-case keys by doubling from nothing cost
+ * about five reallocations a document. The runs take about 20 bytes a
+ * name token (flags, key, display); the estimate only saves growth. */
+static bool reserve_doc(nfi_docfeat *out, size_t n_caps, size_t n_lowers)
+{
+    if (!nfi_buf_reserve(&out->runs, 20 * n_caps + 32) || !nfi_docfeat_room(out, CH_NAMES, 2 * n_caps))
+        return false;
+    if (out->n_lower + n_lowers <= out->cap_lower)
+        return true;
+    uint64_t *l = nfi_grow_array(out->lower, &out->cap_lower, out->n_lower + n_lowers, sizeof *l);
+    if (l)
+        out->lower = l;
+    return l != NULL;
+}
+
 nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err)
 {
     if (!grow_scratch(t, cd->n_tokens))
@@ -996,7 +1041,8 @@ nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
               resolve_pending(t, n_clear, n_pending);
     if (ok) {
         continue_hyphens(t, n_hyph); /* before the lower-case words: a word continuing a name is none */
-        ok = add_lowers(t, cd, n_lowers, out) && extract_runs(t, cd, 0, out);
+        ok = reserve_doc(out, n_clear + n_pending, n_lowers) && add_lowers(t, cd, n_lowers, out) &&
+             extract_runs(t, cd, 0, out);
     }
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
