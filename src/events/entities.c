@@ -1383,13 +1383,17 @@ static bool add_mention(collect_ctx *c, uint64_t h, const char *key, size_t key_
     m->comp = comp;
     m->doc = doc;
     m->pref = pref;
+    if (!nfi_buf_reserve(&c->text, key_len + disp_len + 2)) /* (one call, not four) */
+        return false;
+    char *w = c->text.data + c->text.len;
     m->key_off = c->text.len;
-    nfi_buf_append(&c->text, key, key_len);
-    nfi_buf_putc(&c->text, '\0');
-    m->disp_off = c->text.len;
-    nfi_buf_append(&c->text, disp, disp_len);
-    nfi_buf_putc(&c->text, '\0');
-    return !c->text.oom;
+    memcpy(w, key, key_len);
+    w[key_len] = '\0';
+    m->disp_off = m->key_off + key_len + 1;
+    memcpy(w + key_len + 1, disp, disp_len);
+    w[key_len + 1 + disp_len] = '\0';
+    c->text.len += key_len + disp_len + 2;
+    return true;
 }
 
 typedef struct seg {
@@ -1615,6 +1619,123 @@ static int cmp_cand(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
+/* ------------------------------------------------------------ ranking */
+
+/* Sorts v[0, n) by key, stable (tmp: room for n): insertion-sorted runs of
+ * eight, then bottom-up merges; the comparisons are inline integer ones
+ * (qsort's comparator calls, with strcmp at the end of most, were a tenth
+ * of the collection). */
+static void kv_sort_stable(nfi_kv *v, nfi_kv *tmp, size_t n)
+{
+    enum { RUN = 8 };
+    for (size_t lo = 0; lo < n; lo += RUN) {
+        size_t hi = lo + RUN < n ? lo + RUN : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            nfi_kv x = v[i];
+            size_t j = i;
+            for (; j > lo && v[j - 1].key > x.key; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    }
+    nfi_kv *src = v, *dst = tmp;
+    for (size_t w = RUN; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                dst[k++] = src[j].key < src[i].key ? src[j++] : src[i++];
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        nfi_kv *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+}
+
+/* Sorts the n records (size bytes each) at base as qsort with cmp would:
+ * kv[i].key must be an integer key of record i that orders as cmp does
+ * wherever keys differ (cmp a total order); records of equal keys are
+ * ordered by cmp. Falls back to qsort when memory runs out. kv: n records
+ * (val is set here). */
+static void sort_by_key(void *base, size_t n, size_t size, nfi_kv *kv, int (*cmp)(const void *, const void *))
+{
+    nfi_kv *tmp = malloc(n * sizeof *tmp);
+    char *out = malloc(n * size);
+    if (!tmp || !out) {
+        free(tmp);
+        free(out);
+        qsort(base, n, size, cmp);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        kv[i].val = i;
+    kv_sort_stable(kv, tmp, n);
+    const char *in = base;
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + i * size, in + kv[i].val * size, size);
+    for (size_t i = 0; i < n;) { /* (equal keys: a key shared by several mentions, names alike in counts and prefix) */
+        size_t j = i + 1;
+        while (j < n && kv[j].key == kv[i].key)
+            j++;
+        if (j - i > 1)
+            qsort(out + i * size, j - i, size, cmp);
+        i = j;
+    }
+    memcpy(base, out, n * size);
+    free(tmp);
+    free(out);
+}
+
+/* The mentions in cmp_mention's order: by key hash, its first key. */
+static void sort_mentions(mention *m, size_t n)
+{
+    nfi_kv *kv = n > 1 ? malloc(n * sizeof *kv) : NULL;
+    if (!kv) {
+        if (n > 1)
+            qsort(m, n, sizeof *m, cmp_mention);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        kv[i].key = m[i].key_hash;
+    sort_by_key(m, n, sizeof *m, kv, cmp_mention);
+    free(kv);
+}
+
+/* The candidates in cmp_cand's order (the ranking). Its key: not merged,
+ * then more sources, then more documents, then the key's first four bytes
+ * (in strcmp's order), each in its own bits, smaller first; counts too
+ * large for their bits leave the order to qsort. */
+static void rank_cands(cand *cs, size_t n)
+{
+    nfi_kv *kv = n > 1 ? malloc(n * sizeof *kv) : NULL;
+    bool fits = kv != NULL;
+    for (size_t i = 0; fits && i < n; i++) {
+        uint32_t w = 0;
+        if (cs[i].kl >= 4) { /* (most keys: one load) */
+            memcpy(&w, cs[i].key, 4);
+            w = __builtin_bswap32(w);
+        } else {
+            for (int k = 0; k < 4 && cs[i].key[k]; k++)
+                w |= (uint32_t)(unsigned char)cs[i].key[k] << (24 - 8 * k);
+        }
+        uint64_t prefix = w;
+        fits = cs[i].n_comps <= 0x7fff && cs[i].n_docs <= 0xffff;
+        kv[i].key = (uint64_t)cs[i].merged << 63 | (uint64_t)(0x7fff - cs[i].n_comps) << 48 |
+                    (uint64_t)(0xffff - cs[i].n_docs) << 32 | prefix;
+    }
+    if (fits)
+        sort_by_key(cs, n, sizeof *cs, kv, cmp_cand);
+    else if (n > 1)
+        qsort(cs, n, sizeof *cs, cmp_cand);
+    free(kv);
+}
+
 /* Whether two keys (la, lb bytes) differ by at most one edit. */
 static bool one_edit(const char *a, size_t la, const char *b, size_t lb)
 {
@@ -1837,8 +1958,7 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
         c->m[i].key = c->text.data + c->m[i].key_off;
         c->m[i].disp = c->text.data + c->m[i].disp_off;
     }
-    if (c->n)
-        qsort(c->m, c->n, sizeof *c->m, cmp_mention);
+    sort_mentions(c->m, c->n);
     cand *cs = calloc(c->n ? c->n : 1, sizeof *cs);
     size_t nc = 0;
     c->ids = malloc((2 * c->n + 1) * sizeof *c->ids);
@@ -1909,11 +2029,11 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
     *n_out = 0;
     bool ok = gather(&c, in, n) && build_cands(&c, &cs, &nc);
     if (ok) {
-        qsort(cs, nc, sizeof *cs, cmp_cand);
+        rank_cands(cs, nc);
         bool merged = false;
         ok = merge_cands(cs, nc, &merged);
         if (merged) /* (cmp_cand is a total order: keys are unique, a sorted ranking is the one) */
-            qsort(cs, nc, sizeof *cs, cmp_cand);
+            rank_cands(cs, nc);
     }
     size_t keep = 0;
     while (keep < nc && keep < max_entities && !cs[keep].merged)

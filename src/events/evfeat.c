@@ -83,12 +83,16 @@ void nfi_featctx_free(nfi_featctx *c)
     free(c);
 }
 
-/* Sorts by hash: one pass scatters into 2^b buckets by the top b bits
- * (b about log2 n - 1, so a bucket holds about two features: hashes are
- * uniform; one a bucket cleared and summed twice the counts for a few
- * inversions fewer), then an insertion sort fixes the few inversions left
- * inside buckets. Linear on average, with no comparator calls. */
-static void bucket_sort(nfi_rawfeat *f, size_t n, nfi_rawfeat *tmp)
+/* Sorts by hash and merges repeats (a feature is weak only if every
+ * occurrence is); returns how many distinct features f holds. One pass
+ * scatters into 2^b buckets by the top b bits (b about log2 n - 1, so a
+ * bucket holds about two features: hashes are uniform; one a bucket
+ * cleared and summed twice the counts for a few inversions fewer), then
+ * an insertion back into f fixes the few inversions left inside buckets
+ * and merges each repeat into its first occurrence as it meets it, so no
+ * pass over the sorted features is left to merge them. Linear on average,
+ * with no comparator calls. */
+static size_t bucket_sort_merge(nfi_rawfeat *f, size_t n, nfi_rawfeat *tmp)
 {
     int bits = 1;
     while (bits < 12 && ((size_t)2 << bits) < n)
@@ -102,15 +106,23 @@ static void bucket_sort(nfi_rawfeat *f, size_t n, nfi_rawfeat *tmp)
         count[b + 1] += count[b];
     for (size_t i = 0; i < n; i++)
         tmp[count[f[i].hash >> shift]++] = f[i];
+    size_t o = 0; /* f[0, o): sorted, unique */
     for (size_t i = 0; i < n; i++) {
         nfi_rawfeat x = tmp[i];
-        size_t j = i;
-        while (j > 0 && f[j - 1].hash > x.hash) {
+        size_t j = o;
+        for (; j > 0 && f[j - 1].hash > x.hash; j--)
             f[j] = f[j - 1];
-            j--;
+        if (j > 0 && f[j - 1].hash == x.hash) {
+            f[j - 1].count += x.count;
+            f[j - 1].flags &= x.flags;
+            for (; j < o; j++) /* (rare: a repeat out of place) the shift undone */
+                f[j] = f[j + 1];
+            continue;
         }
         f[j] = x;
+        o++;
     }
+    return o;
 }
 
 /* Keeps the max most frequent of f[0..n) (n > max, sorted by hash, unique),
@@ -138,8 +150,7 @@ static size_t keep_most_frequent(nfi_rawfeat *f, size_t n, size_t max, nfi_rawfe
     return o;
 }
 
-/* Sorts, merges repeats (a feature is weak only if every occurrence is),
- * keeps the max most frequent. */
+/* Sorts, merges repeats, keeps the max most frequent. */
 static bool merge_channel(nfi_featctx *c, nfi_docfeat *d, int ch, size_t max)
 {
     nfi_rawfeat *f = d->f[ch];
@@ -153,15 +164,7 @@ static bool merge_channel(nfi_featctx *c, nfi_docfeat *d, int ch, size_t max)
         c->tmp = t;
         c->tmp_cap = n;
     }
-    bucket_sort(f, n, c->tmp);
-    for (size_t i = 0; i < n; i++) {
-        if (o > 0 && f[o - 1].hash == f[i].hash) {
-            f[o - 1].count += f[i].count;
-            f[o - 1].flags &= f[i].flags;
-        } else {
-            f[o++] = f[i];
-        }
-    }
+    o = bucket_sort_merge(f, n, c->tmp);
     if (o > max)
         o = keep_most_frequent(f, o, max, c->tmp);
     d->n[ch] = o;
