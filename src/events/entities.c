@@ -102,6 +102,113 @@ enum {
 };
 enum { RUN_HEADLINE = 0x80, RUN_LOWER = 0x40, RUN_COUNT = 0x3f };
 
+/* A map from 64-bit hashes to 64-bit values for one document (or event)
+ * at a time: open addressing with linear probing, at most half full, whose
+ * slots count only under the map's current stamp. Starting over is a
+ * stamp increment, not a clearing, and the table keeps its size from one
+ * document to the next: nfi_hmap's reset cleared a table sized for the
+ * last document (or freed it past 4,096 slots), and a map that started
+ * small grew by doublings, each a new table and a rehash (together about
+ * a tenth of the names). A document uses the table's first slots (mask),
+ * enough for the keys it expects, so a short one touches few lines. A
+ * slot of another stamp is empty: within one stamp keys are only added,
+ * so a probe meets the stamp's keys before any empty slot. */
+typedef struct smap_slot {
+    uint64_t key, val;
+    uint32_t stamp;
+} smap_slot;
+
+typedef struct smap {
+    smap_slot *slots;
+    size_t cap, mask, count;
+    uint32_t stamp;
+} smap;
+
+/* A new table of cap slots (all of no stamp) in place of m's; false when
+ * memory ran out (m unchanged). */
+static bool smap_table(smap *m, size_t cap)
+{
+    smap_slot *s = calloc(cap, sizeof *s);
+    if (!s)
+        return false;
+    free(m->slots);
+    m->slots = s;
+    m->cap = cap;
+    m->stamp = 0;
+    return true;
+}
+
+/* A new stamp: the map empty, for about `keys` keys. */
+static bool smap_start(smap *m, size_t keys)
+{
+    size_t want = 64;
+    while (want < 4 * keys) /* (a quarter full at the estimate: it may be short) */
+        want *= 2;
+    if (want > m->cap && !smap_table(m, want))
+        return false;
+    if (++m->stamp == 0) { /* (after 2^32 - 1 stamps: the old ones must go) */
+        memset(m->slots, 0, m->cap * sizeof *m->slots);
+        m->stamp = 1;
+    }
+    m->mask = want - 1;
+    m->count = 0;
+    return true;
+}
+
+static uint64_t *smap_get(const smap *m, uint64_t key)
+{
+    for (size_t i = key & m->mask;; i = (i + 1) & m->mask) {
+        const smap_slot *s = &m->slots[i];
+        if (s->stamp != m->stamp)
+            return NULL;
+        if (s->key == key)
+            return (uint64_t *)&s->val;
+    }
+}
+
+static uint64_t *smap_insert(smap *m, uint64_t key, bool *created)
+{
+    size_t i = key & m->mask;
+    while (m->slots[i].stamp == m->stamp && m->slots[i].key != key)
+        i = (i + 1) & m->mask;
+    smap_slot *s = &m->slots[i];
+    bool fresh = s->stamp != m->stamp;
+    if (fresh) {
+        *s = (smap_slot){key, 0, m->stamp};
+        m->count++;
+    }
+    if (created)
+        *created = fresh;
+    return &s->val;
+}
+
+/* Twice the slots, the current keys kept (rare: the estimate fell short). */
+static __attribute__((noinline)) bool smap_grow(smap *m)
+{
+    size_t n = 0, cap = 2 * (m->mask + 1);
+    smap_slot *keep = malloc((m->count ? m->count : 1) * sizeof *keep);
+    if (!keep)
+        return false;
+    for (size_t i = 0; i <= m->mask; i++)
+        if (m->slots[i].stamp == m->stamp)
+            keep[n++] = m->slots[i];
+    bool ok = cap <= m->cap || smap_table(m, cap);
+    ok = ok && smap_start(m, cap / 4);
+    for (size_t k = 0; ok && k < n; k++)
+        *smap_insert(m, keep[k].key, NULL) = keep[k].val;
+    free(keep);
+    return ok;
+}
+
+/* The value of key, added with value 0 when absent (*created tells, when
+ * not NULL); NULL when memory ran out. */
+static inline uint64_t *smap_put(smap *m, uint64_t key, bool *created)
+{
+    if ((m->count + 1) * 2 > m->mask + 1 && !smap_grow(m))
+        return NULL;
+    return smap_insert(m, key, created);
+}
+
 /* A cached name key: the key of a normalized form (as nfi_name_key makes
  * it) with the two hashes made of it. Pure in the form, so caching never
  * changes a result; the cache is emptied when it grows past its bounds.
@@ -138,7 +245,7 @@ struct nfi_translit {
     uint8_t *title_line; /* read for capitalized words only */
     size_t tok_cap;
     uint32_t stamp; /* the current document's (key_entry.lower_doc), from 1 */
-    nfi_hmap seen; /* per document: clear names (norm hash -> strength), then run keys */
+    smap seen; /* per document: clear names (norm hash -> strength), then run keys */
     nfi_buf key, pair;
     nfi_hmap words; /* word_key(lang, key) -> W_* of the word lists (each language's at its first document) */
     uint64_t words_built; /* bit l: word_lists[l] is in words (build_words) */
@@ -183,7 +290,7 @@ void nfi_translit_free(nfi_translit *t)
     free(t->lowers);
     free(t->caps);
     free(t->title_line);
-    nfi_hmap_free(&t->seen);
+    free(t->seen.slots);
     nfi_buf_free(&t->key);
     nfi_buf_free(&t->pair);
     nfi_hmap_free(&t->words);
@@ -661,20 +768,21 @@ static void mark_caps(nfi_translit *t, const nf_clean_doc *cd, size_t n, bool ti
 
 /* The document's clear names into t->seen (norm hash -> strongest
  * strength), then the strength of the capitalized words that waited for
- * them. The map is sized for these names and the runs to come: fewer
- * keys than tokens, a smaller table to clear. */
-static bool resolve_pending(nfi_translit *t, size_t n_clear, size_t n_pending)
+ * them. The map is sized for these names and the runs to come (at most
+ * one a name token: the capitalized words and the words after a hyphen). */
+static bool resolve_pending(nfi_translit *t, size_t n_clear, size_t n_pending, size_t n_hyph)
 {
-    nfi_hmap_reset(&t->seen, 2 * n_clear + n_pending); /* (per document: no order anyone reads) */
+    if (!smap_start(&t->seen, 2 * n_clear + n_pending + n_hyph))
+        return false;
     for (size_t k = 0; k < n_clear; k++) {
         size_t i = t->clear[k];
-        uint64_t *s = nfi_hmap_put(&t->seen, t->nh[i], NULL);
+        uint64_t *s = smap_put(&t->seen, t->nh[i], NULL);
         if (!s)
             return false;
         *s = *s > t->strength[i] ? *s : t->strength[i];
     }
     for (size_t k = 0; k < n_pending; k++) {
-        const uint64_t *s = nfi_hmap_get(&t->seen, t->nh[t->pending[k]]);
+        const uint64_t *s = smap_get(&t->seen, t->nh[t->pending[k]]);
         t->strength[t->pending[k]] = s ? (uint8_t)*s : STR_NONE;
     }
     return true;
@@ -831,7 +939,7 @@ static bool emit_run(nfi_translit *t, const nf_clean_doc *cd, const run_tok *rt,
 {
     uint64_t h = n == 1 ? word_h : hash64(t->key.data, t->key.len);
     bool created;
-    uint64_t *s = nfi_hmap_put(&t->seen, h ^ 0x52554E53ULL, &created);
+    uint64_t *s = smap_put(&t->seen, h ^ 0x52554E53ULL, &created);
     if (!s)
         return false;
     if (!created)
@@ -1038,7 +1146,7 @@ nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
     start_doc(t);
     size_t n_clear = 0, n_pending = 0, n_hyph = 0, n_lowers = 0;
     bool ok = scan_tokens(t, cd, out, &n_clear, &n_pending, &n_hyph, &n_lowers) &&
-              resolve_pending(t, n_clear, n_pending);
+              resolve_pending(t, n_clear, n_pending, n_hyph);
     if (ok) {
         continue_hyphens(t, n_hyph); /* before the lower-case words: a word continuing a name is none */
         ok = reserve_doc(out, n_clear + n_pending, n_lowers) && add_lowers(t, cd, n_lowers, out) &&
@@ -1127,7 +1235,8 @@ nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token
     }
     bool title_case = words >= 3 && lower_long == 0;
     bool nouns = capitalizes_nouns(cd->lang);
-    nfi_hmap_clear(&t->seen);
+    if (!smap_start(&t->seen, n))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         t->title_line[i] = title_case;
         bool cap = tokens[i].kind == NF_TOKEN_WORD && (tokens[i].flags & NF_TOKEN_CAPITALIZED);
