@@ -113,16 +113,11 @@ enum { RUN_HEADLINE = 0x80, RUN_LOWER = 0x40, RUN_COUNT = 0x3f };
  * enough for the keys it expects, so a short one touches few lines. A
  * slot of another stamp is empty: within one stamp keys are only added,
  * so a probe meets the stamp's keys before any empty slot. */
-typedef struct smap_slot {
+typedef struct nfi_smap_slot {
     uint64_t key, val;
     uint32_t stamp;
 } smap_slot;
-
-typedef struct smap {
-    smap_slot *slots;
-    size_t cap, mask, count;
-    uint32_t stamp;
-} smap;
+typedef nfi_smap smap; /* (events.h: the thread's entity maps hold two) */
 
 /* A new table of cap slots (all of no stamp) in place of m's; false when
  * memory ran out (m unchanged). */
@@ -1303,9 +1298,9 @@ typedef struct collect_ctx {
     nfi_buf text; /* keys and displays, NUL-terminated */
     mention *m;
     size_t n, cap;
-    nfi_hmap doc_seen; /* key hash -> stamp of the member and pass that saw it last << 8 | EV_* kinds it counted */
+    smap doc_seen; /* key hash -> stamp of the member and pass that saw it last << 8 | EV_* kinds it counted */
     uint64_t stamp;    /* the current member's in the current pass (1, 2, ...): no clearing per member */
-    nfi_hmap evidence; /* key hash -> EV_* counts */
+    smap evidence; /* key hash -> EV_* counts */
     nfi_name_ok_fn name_ok;
     const void *ok_ctx;
     uint32_t *ids; /* every candidate's components and documents, two per mention (build_cands) */
@@ -1374,7 +1369,7 @@ bool nfi_runs_valid(const char *runs, size_t len)
  * at most one in the event's counts. */
 static bool count_evidence(collect_ctx *c, uint64_t h, unsigned mask)
 {
-    uint64_t *seen = nfi_hmap_put(&c->doc_seen, h, NULL);
+    uint64_t *seen = smap_put(&c->doc_seen, h, NULL);
     if (!seen)
         return false;
     if (*seen >> 8 != c->stamp)
@@ -1383,7 +1378,7 @@ static bool count_evidence(collect_ctx *c, uint64_t h, unsigned mask)
     if (!fresh)
         return true;
     *seen |= fresh;
-    uint64_t *v = nfi_hmap_put(&c->evidence, h, NULL);
+    uint64_t *v = smap_put(&c->evidence, h, NULL);
     if (!v)
         return false;
     for (int kind = 0; kind < 4; kind++)
@@ -1397,7 +1392,7 @@ static bool count_evidence(collect_ctx *c, uint64_t h, unsigned mask)
  * per-member map (92% of rc20m's events have one member). */
 static bool count_evidence_one(collect_ctx *c, uint64_t h, unsigned mask)
 {
-    uint64_t *v = nfi_hmap_put(&c->evidence, h, NULL);
+    uint64_t *v = smap_put(&c->evidence, h, NULL);
     if (!v)
         return false;
     for (int kind = 0; kind < 4; kind++)
@@ -1409,7 +1404,7 @@ static bool count_evidence_one(collect_ctx *c, uint64_t h, unsigned mask)
 /* All EV_* counts of a key, packed (evidence_of reads one). */
 static uint64_t evidence_all(const collect_ctx *c, uint64_t key_hash)
 {
-    const uint64_t *v = nfi_hmap_get(&c->evidence, key_hash);
+    const uint64_t *v = smap_get(&c->evidence, key_hash);
     return v ? *v : 0;
 }
 
@@ -1473,7 +1468,7 @@ static bool parse_runs(collect_ctx *c, const nfi_entity_input *in, size_t n)
 static bool add_mention(collect_ctx *c, uint64_t h, const char *key, size_t key_len, const char *disp,
                         size_t disp_len, uint32_t comp, uint32_t doc, bool pref)
 {
-    uint64_t *seen = nfi_hmap_put(&c->doc_seen, h, NULL);
+    uint64_t *seen = smap_put(&c->doc_seen, h, NULL);
     if (!seen)
         return false;
     if (*seen >> 8 == c->stamp) /* this member mentioned it already */
@@ -2093,8 +2088,8 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
 
 void nfi_entity_maps_free(nfi_entity_maps *m)
 {
-    nfi_hmap_free(&m->doc_seen);
-    nfi_hmap_free(&m->evidence);
+    free(m->doc_seen.slots);
+    free(m->evidence.slots);
     free(m->items);
     free(m->recs);
     free(m->member_end);
@@ -2120,7 +2115,7 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += in[i].runs_len;
-    c.doc_seen = maps->doc_seen; /* lent for this event, emptied */
+    c.doc_seen = maps->doc_seen; /* lent for this event, started anew */
     c.evidence = maps->evidence;
     c.items = maps->items;
     c.recs = maps->recs;
@@ -2128,15 +2123,15 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
     c.cap_items = maps->cap_items;
     c.cap_recs = maps->cap_recs;
     c.cap_members = maps->cap_members;
-    nfi_hmap_reset(&c.doc_seen, bytes / 8); /* (about 21 bytes of runs a key on rc20m: room to spare) */
-    nfi_hmap_reset(&c.evidence, bytes / 8);
+    size_t keys = bytes / 16 + 16; /* (about 21 bytes of runs a key on rc20m) */
     c.name_ok = name_ok;
     c.ok_ctx = ctx;
     cand *cs = NULL;
     size_t nc = 0;
     *out = NULL;
     *n_out = 0;
-    bool ok = gather(&c, in, n) && build_cands(&c, &cs, &nc);
+    bool ok = smap_start(&c.doc_seen, keys) && smap_start(&c.evidence, keys) && gather(&c, in, n) &&
+              build_cands(&c, &cs, &nc);
     if (ok) {
         rank_cands(cs, nc);
         bool merged = false;
