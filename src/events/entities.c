@@ -1569,17 +1569,28 @@ static bool add_piece(collect_ctx *c, const run_item *it, const int *cls, size_t
     if (to - from == 1) /* (most pieces: the token's own key, display and hash) */
         return it[from].kl < 2 || add_mention(c, it[from].h, it[from].key, it[from].kl, it[from].disp,
                                               it[from].dl, m->component, doc, m->headline_lang);
+    size_t kl = to - from - 1, dl = kl; /* the separators, then the words: one reservation each */
+    for (size_t k = from; k < to; k++) {
+        kl += it[k].kl;
+        dl += it[k].dl;
+    }
     s->key.len = s->disp.len = 0;
+    if (!nfi_buf_reserve(&s->key, kl) || !nfi_buf_reserve(&s->disp, dl))
+        return false;
+    char *wk = s->key.data, *wd = s->disp.data;
     for (size_t k = from; k < to; k++) {
         if (k > from) {
-            nfi_buf_putc(&s->key, ' ');
-            nfi_buf_putc(&s->disp, ((it[k].flags >> TF_SEP_SHIFT) & 3) == SEP_HYPHEN ? '-' : ' ');
+            *wk++ = ' ';
+            *wd++ = ((it[k].flags >> TF_SEP_SHIFT) & 3) == SEP_HYPHEN ? '-' : ' ';
         }
-        nfi_buf_append(&s->key, it[k].key, it[k].kl);
-        nfi_buf_append(&s->disp, it[k].disp, it[k].dl);
+        memcpy(wk, it[k].key, it[k].kl);
+        wk += it[k].kl;
+        memcpy(wd, it[k].disp, it[k].dl);
+        wd += it[k].dl;
     }
-    if (s->key.oom || s->disp.oom)
-        return false;
+    *wk = *wd = '\0';
+    s->key.len = kl;
+    s->disp.len = dl;
     return s->key.len < 2 || add_mention(c, hash64(s->key.data, s->key.len), s->key.data, s->key.len, s->disp.data,
                                          s->disp.len, m->component, doc, m->headline_lang);
 }
@@ -2063,7 +2074,7 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
         c->m[i].disp = c->text.data + c->m[i].disp_off;
     }
     sort_mentions(c->m, c->n);
-    cand *cs = calloc(c->n ? c->n : 1, sizeof *cs);
+    cand *cs = malloc((c->n ? c->n : 1) * sizeof *cs); /* (make_cand sets every field of those it makes) */
     size_t nc = 0;
     c->ids = malloc((2 * c->n + 1) * sizeof *c->ids);
     if (!cs || !c->ids) {
