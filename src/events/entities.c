@@ -747,18 +747,21 @@ static bool capitalizes_nouns(const char *lang)
 static void mark_caps(nfi_translit *t, const nf_clean_doc *cd, size_t n, bool title, bool nouns,
                       size_t *n_clear, size_t *n_pending)
 {
+    size_t clear = *n_clear, pending = *n_pending; /* (locals: the stores could alias them) */
     for (size_t k = 0; k < n; k++) {
         size_t i = t->caps[k];
         const nf_token *tk = &cd->tokens[i];
         t->title_line[i] = title;
         bool acro = is_acronym(cd->text + tk->start, tk->len);
         if (!acro && (title || (tk->flags & NF_TOKEN_SENTENCE_START))) {
-            t->pending[(*n_pending)++] = (uint32_t)i;
+            t->pending[pending++] = (uint32_t)i;
             continue;
         }
         t->strength[i] = acro || !nouns ? STR_STRONG : STR_WEAK;
-        t->clear[(*n_clear)++] = (uint32_t)i;
+        t->clear[clear++] = (uint32_t)i;
     }
+    *n_clear = clear;
+    *n_pending = pending;
 }
 
 /* The document's clear names into t->seen (norm hash -> strongest
@@ -798,11 +801,15 @@ static bool scan_tokens(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *ou
 {
     bool nouns = capitalizes_nouns(cd->lang);
     size_t n = cd->n_tokens, words = 0, n_caps = 0, prev_end = SIZE_MAX - 1; /* (no token after it) */
-    const char *text = cd->text;
+    size_t hyph = 0, lowers = 0; /* (in locals: the stores below could alias what they point to) */
+    const char *text = cd->text, *pool = cd->pool;
+    const nf_token *tokens = cd->tokens;
+    uint8_t *strength = t->strength;
+    uint64_t *nh = t->nh;
     const char *nl = n ? memchr(text, '\n', cd->text_len) : NULL;
     size_t next_nl = nl ? (size_t)(nl - text) : SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
-        const nf_token *tk = &cd->tokens[i];
+        const nf_token *tk = &tokens[i];
         if (tk->start > next_nl) { /* (before the first token: an empty line, nothing to mark) */
             mark_caps(t, cd, n_caps, words >= 4 && n_caps * 10 >= words * 6, nouns, n_clear, n_pending);
             words = n_caps = 0;
@@ -811,22 +818,25 @@ static bool scan_tokens(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *ou
         }
         bool hyphen = prev_end + 1 == tk->start && text[prev_end] == '-';
         prev_end = tk->start + (size_t)tk->len;
-        t->strength[i] = STR_NONE;
+        strength[i] = STR_NONE;
         if (tk->kind != NF_TOKEN_WORD) {
             if (tk->kind == NF_TOKEN_NUMBER && !add_number(cd, tk, out))
                 return false;
             continue;
         }
         words++;
-        hash_norm(t, cd, i);
+        nh[i] = hash64(pool + tk->norm, tk->norm_len); /* (hash_norm) */
+        nfi_hmap_prefetch(&t->keys, nh[i]);
         if (hyphen)
-            t->hyph[(*n_hyph)++] = (uint32_t)i;
+            t->hyph[hyph++] = (uint32_t)i;
         if (tk->flags & NF_TOKEN_CAPITALIZED)
             t->caps[n_caps++] = (uint32_t)i;
         else if (tk->norm_len >= 3)
-            t->lowers[(*n_lowers)++] = (uint32_t)i;
+            t->lowers[lowers++] = (uint32_t)i;
     }
     mark_caps(t, cd, n_caps, words >= 4 && n_caps * 10 >= words * 6, nouns, n_clear, n_pending);
+    *n_hyph = hyph;
+    *n_lowers = lowers;
     return true;
 }
 
@@ -864,6 +874,10 @@ static void continue_hyphens(nfi_translit *t, size_t n_hyph)
  * which the runs read too (TF_LOWER_DOC). */
 static bool add_lowers(nfi_translit *t, const nf_clean_doc *cd, size_t n_lowers, nfi_docfeat *out)
 {
+    if (out->n_lower + n_lowers > out->cap_lower) /* (reserve_doc made the room) */
+        return false;
+    uint64_t *lower = out->lower + out->n_lower;
+    size_t m = 0;
     for (size_t k = 0; k < n_lowers; k++) {
         size_t i = t->lowers[k];
         const nf_token *tk = &cd->tokens[i];
@@ -873,14 +887,9 @@ static bool add_lowers(nfi_translit *t, const nf_clean_doc *cd, size_t n_lowers,
         if (!e || e->lower_doc == t->stamp)
             continue;
         e->lower_doc = t->stamp;
-        if (out->n_lower == out->cap_lower) { /* (one call a growth, not a word) */
-            uint64_t *l = nfi_grow_array(out->lower, &out->cap_lower, out->n_lower + 1, sizeof *l);
-            if (!l)
-                return false;
-            out->lower = l;
-        }
-        out->lower[out->n_lower++] = e->feat_h;
+        lower[m++] = e->feat_h;
     }
+    out->n_lower += m;
     return true;
 }
 
