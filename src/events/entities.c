@@ -800,7 +800,7 @@ static bool scan_tokens(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *ou
                         size_t *n_pending, size_t *n_hyph, size_t *n_lowers)
 {
     bool nouns = capitalizes_nouns(cd->lang);
-    size_t n = cd->n_tokens, words = 0, n_caps = 0, prev_end = SIZE_MAX - 1; /* (no token after it) */
+    size_t n = cd->n_tokens, words = 0, n_caps = 0;
     size_t hyph = 0, lowers = 0; /* (in locals: the stores below could alias what they point to) */
     const char *text = cd->text, *pool = cd->pool;
     const nf_token *tokens = cd->tokens;
@@ -816,8 +816,6 @@ static bool scan_tokens(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *ou
             nl = memchr(text + tk->start, '\n', cd->text_len - tk->start);
             next_nl = nl ? (size_t)(nl - text) : SIZE_MAX;
         }
-        bool hyphen = prev_end + 1 == tk->start && text[prev_end] == '-';
-        prev_end = tk->start + (size_t)tk->len;
         strength[i] = STR_NONE;
         if (tk->kind != NF_TOKEN_WORD) {
             if (tk->kind == NF_TOKEN_NUMBER && !add_number(cd, tk, out))
@@ -825,6 +823,8 @@ static bool scan_tokens(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *ou
             continue;
         }
         words++;
+        /* right after the previous token and a hyphen (the byte first: most are a space) */
+        bool hyphen = i > 0 && text[tk->start - 1] == '-' && tk[-1].start + (size_t)tk[-1].len + 1 == tk->start;
         nh[i] = hash64(pool + tk->norm, tk->norm_len); /* (hash_norm) */
         nfi_hmap_prefetch(&t->keys, nh[i]);
         if (hyphen)
