@@ -824,7 +824,8 @@ static bool scan_tokens(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *ou
         }
         words++;
         /* right after the previous token and a hyphen (the byte first: most are a space) */
-        bool hyphen = i > 0 && text[tk->start - 1] == '-' && tk[-1].start + (size_t)tk[-1].len + 1 == tk->start;
+        bool hyphen =
+            i > 0 && text[tk->start - 1] == '-' && tk[-1].start + (size_t)tk[-1].len + 1 == tk->start;
         nh[i] = hash64(pool + tk->norm, tk->norm_len); /* (hash_norm) */
         nfi_hmap_prefetch(&t->keys, nh[i]);
         if (hyphen)
@@ -991,7 +992,8 @@ static bool emit_pair(nfi_translit *t, const run_tok *a, const run_tok *b, size_
 {
     uint32_t flags = (a->weak || b->weak) ? FEAT_WEAK : 0;
     size_t a_off = b_off - 1 - a->key_len;
-    return nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('b', t->key.data + a_off, t->key.len - a_off), flags);
+    uint64_t h = nfi_feat_hash('b', t->key.data + a_off, t->key.len - a_off);
+    return nfi_docfeat_push(out, CH_NAMES, h, flags);
 }
 
 /* Whether the n bytes at gap contain the string s. */
@@ -1307,7 +1309,7 @@ typedef struct collect_ctx {
     nfi_buf text; /* keys and displays, NUL-terminated */
     mention *m;
     size_t n, cap;
-    smap doc_seen; /* key hash -> stamp of the member and pass that saw it last << 8 | EV_* kinds it counted */
+    smap doc_seen; /* key hash -> stamp of the member and pass that saw it last << 8 | EV_* kinds counted */
     uint64_t stamp;    /* the current member's in the current pass (1, 2, ...): no clearing per member */
     smap evidence; /* key hash -> EV_* counts */
     nfi_name_ok_fn name_ok;
@@ -1337,7 +1339,9 @@ static const char *piece(const char **p, const char *end, size_t *n)
 /* Reads one record: a run into it[] (*n tokens), or a RUN_LOWER list
  * (its keys into it[].key, at most 255). Returns the head, or -1 when
  * the record is cut short. */
-static int read_record(const char **p, const char *end, run_item *it, size_t *n)
+/* (inline: a call a record was a fifteenth of the collection) */
+static inline __attribute__((always_inline)) int read_record(const char **p, const char *end, run_item *it,
+                                                            size_t *n)
 {
     if (*p >= end)
         return -1;
@@ -1803,7 +1807,7 @@ static void sort_by_key(void *base, size_t n, size_t size, nfi_kv *kv, int (*cmp
     const char *in = base;
     for (size_t i = 0; i < n; i++)
         memcpy(out + i * size, in + kv[i].val * size, size);
-    for (size_t i = 0; i < n;) { /* (equal keys: a key shared by several mentions, names alike in counts and prefix) */
+    for (size_t i = 0; i < n;) { /* equal keys: mentions of one key, names alike in counts and prefix */
         size_t j = i + 1;
         while (j < n && kv[j].key == kv[i].key)
             j++;

@@ -46,7 +46,7 @@ struct nfi_featctx {
     nfi_buf pool;
     nfi_rawfeat *tmp; /* radix sort scratch */
     size_t tmp_cap;
-    nfi_rawfeat *terms;  /* the body's term counts (add_body_terms): open addressing, empty between documents */
+    nfi_rawfeat *terms;   /* the body's term counts (add_body_terms): empty between documents */
     uint32_t *terms_used; /* the slots a document filled (terms_cap / 2) */
     size_t terms_cap;
     nfi_hmap countries;     /* country_key(lang, stems) -> region index + 1 (CLDR names, by language) */
