@@ -13,9 +13,11 @@
  *          nfi_country_feature of the region code, so that nfi_country_set
  *          tells them from the pivot's other features)
  * Terms share one hash namespace between title and body, so a term has one
- * document frequency (and a title that is the text's first line copies the
- * body's first term hashes instead of hashing them again). One-letter
- * words carry nothing and are skipped.
+ * document frequency (and a title that is the text's first line takes the
+ * hashes of the body's first terms as they are made, not hashing them
+ * again). Body terms are counted in a table as they are hashed, so the
+ * channel's sort sees each once. One-letter words carry nothing and are
+ * skipped.
  * Counts, not weights, are kept here: weights need document frequencies,
  * which the engine only knows once every document has been added.
  *
