@@ -309,26 +309,41 @@ static nf_status units_and_exact(const nf_clean_doc *doc, unit_vec *u, nfi_sketc
     char *text = malloc(cap);
     u->v = malloc(u->cap * sizeof *u->v);
     bool ok = text && u->v;
-    for (size_t i = 0; ok && i < doc->n_tokens; i++) {
-        const nf_token *t = &doc->tokens[i];
-        const char *s = doc->pool + t->norm;
-        if (len + t->norm_len + 17 > cap) { /* (only if some norms share their bytes) */
-            char *g = realloc(text, cap = 2 * cap + t->norm_len + 17);
+    /* the loop's state in locals: the text's byte stores could alias the
+     * vector's fields, which were read again after every one */
+    const nf_token *t = doc->tokens, *end = ok ? t + doc->n_tokens : t;
+    const char *pool = doc->pool;
+    size_t pool_len = doc->pool_len, n = 0, room = u->cap;
+    uint64_t *v = u->v;
+    for (; t < end; t++) {
+        size_t norm_len = t->norm_len;
+        const char *s = pool + t->norm;
+        if (len + norm_len + 17 > cap) { /* (only if some norms share their bytes) */
+            char *g = realloc(text, cap = 2 * cap + norm_len + 17);
             if (!(ok = g != NULL))
                 break;
             text = g;
         }
-        if (t->norm_len <= 16 && t->norm + (size_t)16 <= doc->pool_len)
-            memcpy(text + len, s, 16);
+        char *w = text + len;
+        if (norm_len <= 16 && t->norm + (size_t)16 <= pool_len)
+            memcpy(w, s, 16);
         else
-            memcpy(text + len, s, t->norm_len);
-        len += t->norm_len;
-        text[len++] = ' ';
-        if (t->kind != NF_TOKEN_IDEOGRAPHIC && u->n < u->cap) /* (room but after ideographs) */
-            u->v[u->n++] = XXH3_64bits(s, t->norm_len);
-        else
-            ok = push_units(u, t, s);
+            memcpy(w, s, norm_len);
+        w[norm_len] = ' ';
+        len += norm_len + 1;
+        if (t->kind != NF_TOKEN_IDEOGRAPHIC && n < room) { /* (room but after ideographs) */
+            v[n++] = XXH3_64bits(s, norm_len);
+            continue;
+        }
+        u->n = n;
+        ok = push_units(u, t, s);
+        if (!ok)
+            break;
+        n = u->n;
+        room = u->cap;
+        v = u->v;
     }
+    u->n = n;
     if (ok) {
         XXH128_hash_t h = XXH3_128bits(text, len);
         out->exact_lo = h.low64;

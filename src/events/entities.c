@@ -102,6 +102,108 @@ enum {
 };
 enum { RUN_HEADLINE = 0x80, RUN_LOWER = 0x40, RUN_COUNT = 0x3f };
 
+/* A map from 64-bit hashes to 64-bit values for one document (or event)
+ * at a time: open addressing with linear probing, at most half full, whose
+ * slots count only under the map's current stamp. Starting over is a
+ * stamp increment, not a clearing, and the table keeps its size from one
+ * document to the next: nfi_hmap's reset cleared a table sized for the
+ * last document (or freed it past 4,096 slots), and a map that started
+ * small grew by doublings, each a new table and a rehash (together about
+ * a tenth of the names). A document uses the table's first slots (mask),
+ * enough for the keys it expects, so a short one touches few lines. A
+ * slot of another stamp is empty: within one stamp keys are only added,
+ * so a probe meets the stamp's keys before any empty slot. */
+typedef struct nfi_smap_slot {
+    uint64_t key, val;
+    uint32_t stamp;
+} smap_slot;
+typedef nfi_smap smap; /* (events.h: the thread's entity maps hold two) */
+
+/* A new table of cap slots (all of no stamp) in place of m's; false when
+ * memory ran out (m unchanged). */
+static bool smap_table(smap *m, size_t cap)
+{
+    smap_slot *s = calloc(cap, sizeof *s);
+    if (!s)
+        return false;
+    free(m->slots);
+    m->slots = s;
+    m->cap = cap;
+    m->stamp = 0;
+    return true;
+}
+
+/* A new stamp: the map empty, for about `keys` keys. */
+static bool smap_start(smap *m, size_t keys)
+{
+    size_t want = 64;
+    while (want < 4 * keys) /* (a quarter full at the estimate: it may be short) */
+        want *= 2;
+    if (want > m->cap && !smap_table(m, want))
+        return false;
+    if (++m->stamp == 0) { /* (after 2^32 - 1 stamps: the old ones must go) */
+        memset(m->slots, 0, m->cap * sizeof *m->slots);
+        m->stamp = 1;
+    }
+    m->mask = want - 1;
+    m->count = 0;
+    return true;
+}
+
+static uint64_t *smap_get(const smap *m, uint64_t key)
+{
+    for (size_t i = key & m->mask;; i = (i + 1) & m->mask) {
+        const smap_slot *s = &m->slots[i];
+        if (s->stamp != m->stamp)
+            return NULL;
+        if (s->key == key)
+            return (uint64_t *)&s->val;
+    }
+}
+
+static uint64_t *smap_insert(smap *m, uint64_t key, bool *created)
+{
+    size_t i = key & m->mask;
+    while (m->slots[i].stamp == m->stamp && m->slots[i].key != key)
+        i = (i + 1) & m->mask;
+    smap_slot *s = &m->slots[i];
+    bool fresh = s->stamp != m->stamp;
+    if (fresh) {
+        *s = (smap_slot){key, 0, m->stamp};
+        m->count++;
+    }
+    if (created)
+        *created = fresh;
+    return &s->val;
+}
+
+/* Twice the slots, the current keys kept (rare: the estimate fell short). */
+static __attribute__((noinline)) bool smap_grow(smap *m)
+{
+    size_t n = 0, cap = 2 * (m->mask + 1);
+    smap_slot *keep = malloc((m->count ? m->count : 1) * sizeof *keep);
+    if (!keep)
+        return false;
+    for (size_t i = 0; i <= m->mask; i++)
+        if (m->slots[i].stamp == m->stamp)
+            keep[n++] = m->slots[i];
+    bool ok = cap <= m->cap || smap_table(m, cap);
+    ok = ok && smap_start(m, cap / 4);
+    for (size_t k = 0; ok && k < n; k++)
+        *smap_insert(m, keep[k].key, NULL) = keep[k].val;
+    free(keep);
+    return ok;
+}
+
+/* The value of key, added with value 0 when absent (*created tells, when
+ * not NULL); NULL when memory ran out. */
+static inline uint64_t *smap_put(smap *m, uint64_t key, bool *created)
+{
+    if ((m->count + 1) * 2 > m->mask + 1 && !smap_grow(m))
+        return NULL;
+    return smap_insert(m, key, created);
+}
+
 /* A cached name key: the key of a normalized form (as nfi_name_key makes
  * it) with the two hashes made of it. Pure in the form, so caching never
  * changes a result; the cache is emptied when it grows past its bounds.
@@ -138,7 +240,7 @@ struct nfi_translit {
     uint8_t *title_line; /* read for capitalized words only */
     size_t tok_cap;
     uint32_t stamp; /* the current document's (key_entry.lower_doc), from 1 */
-    nfi_hmap seen; /* per document: clear names (norm hash -> strength), then run keys */
+    smap seen; /* per document: clear names (norm hash -> strength), then run keys */
     nfi_buf key, pair;
     nfi_hmap words; /* word_key(lang, key) -> W_* of the word lists (each language's at its first document) */
     uint64_t words_built; /* bit l: word_lists[l] is in words (build_words) */
@@ -183,7 +285,7 @@ void nfi_translit_free(nfi_translit *t)
     free(t->lowers);
     free(t->caps);
     free(t->title_line);
-    nfi_hmap_free(&t->seen);
+    free(t->seen.slots);
     nfi_buf_free(&t->key);
     nfi_buf_free(&t->pair);
     nfi_hmap_free(&t->words);
@@ -645,36 +747,40 @@ static bool capitalizes_nouns(const char *lang)
 static void mark_caps(nfi_translit *t, const nf_clean_doc *cd, size_t n, bool title, bool nouns,
                       size_t *n_clear, size_t *n_pending)
 {
+    size_t clear = *n_clear, pending = *n_pending; /* (locals: the stores could alias them) */
     for (size_t k = 0; k < n; k++) {
         size_t i = t->caps[k];
         const nf_token *tk = &cd->tokens[i];
         t->title_line[i] = title;
         bool acro = is_acronym(cd->text + tk->start, tk->len);
         if (!acro && (title || (tk->flags & NF_TOKEN_SENTENCE_START))) {
-            t->pending[(*n_pending)++] = (uint32_t)i;
+            t->pending[pending++] = (uint32_t)i;
             continue;
         }
         t->strength[i] = acro || !nouns ? STR_STRONG : STR_WEAK;
-        t->clear[(*n_clear)++] = (uint32_t)i;
+        t->clear[clear++] = (uint32_t)i;
     }
+    *n_clear = clear;
+    *n_pending = pending;
 }
 
 /* The document's clear names into t->seen (norm hash -> strongest
  * strength), then the strength of the capitalized words that waited for
- * them. The map is sized for these names and the runs to come: fewer
- * keys than tokens, a smaller table to clear. */
-static bool resolve_pending(nfi_translit *t, size_t n_clear, size_t n_pending)
+ * them. The map is sized for these names and the runs to come (at most
+ * one a name token: the capitalized words and the words after a hyphen). */
+static bool resolve_pending(nfi_translit *t, size_t n_clear, size_t n_pending, size_t n_hyph)
 {
-    nfi_hmap_reset(&t->seen, 2 * n_clear + n_pending); /* (per document: no order anyone reads) */
+    if (!smap_start(&t->seen, 2 * n_clear + n_pending + n_hyph))
+        return false;
     for (size_t k = 0; k < n_clear; k++) {
         size_t i = t->clear[k];
-        uint64_t *s = nfi_hmap_put(&t->seen, t->nh[i], NULL);
+        uint64_t *s = smap_put(&t->seen, t->nh[i], NULL);
         if (!s)
             return false;
         *s = *s > t->strength[i] ? *s : t->strength[i];
     }
     for (size_t k = 0; k < n_pending; k++) {
-        const uint64_t *s = nfi_hmap_get(&t->seen, t->nh[t->pending[k]]);
+        const uint64_t *s = smap_get(&t->seen, t->nh[t->pending[k]]);
         t->strength[t->pending[k]] = s ? (uint8_t)*s : STR_NONE;
     }
     return true;
@@ -694,36 +800,44 @@ static bool scan_tokens(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *ou
                         size_t *n_pending, size_t *n_hyph, size_t *n_lowers)
 {
     bool nouns = capitalizes_nouns(cd->lang);
-    size_t n = cd->n_tokens, words = 0, n_caps = 0, prev_end = SIZE_MAX - 1; /* (no token after it) */
-    const char *text = cd->text;
+    size_t n = cd->n_tokens, words = 0, n_caps = 0;
+    size_t hyph = 0, lowers = 0; /* (in locals: the stores below could alias what they point to) */
+    const char *text = cd->text, *pool = cd->pool;
+    const nf_token *tokens = cd->tokens;
+    uint8_t *strength = t->strength;
+    uint64_t *nh = t->nh;
     const char *nl = n ? memchr(text, '\n', cd->text_len) : NULL;
     size_t next_nl = nl ? (size_t)(nl - text) : SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
-        const nf_token *tk = &cd->tokens[i];
+        const nf_token *tk = &tokens[i];
         if (tk->start > next_nl) { /* (before the first token: an empty line, nothing to mark) */
             mark_caps(t, cd, n_caps, words >= 4 && n_caps * 10 >= words * 6, nouns, n_clear, n_pending);
             words = n_caps = 0;
             nl = memchr(text + tk->start, '\n', cd->text_len - tk->start);
             next_nl = nl ? (size_t)(nl - text) : SIZE_MAX;
         }
-        bool hyphen = prev_end + 1 == tk->start && text[prev_end] == '-';
-        prev_end = tk->start + (size_t)tk->len;
-        t->strength[i] = STR_NONE;
+        strength[i] = STR_NONE;
         if (tk->kind != NF_TOKEN_WORD) {
             if (tk->kind == NF_TOKEN_NUMBER && !add_number(cd, tk, out))
                 return false;
             continue;
         }
         words++;
-        hash_norm(t, cd, i);
+        /* right after the previous token and a hyphen (the byte first: most are a space) */
+        bool hyphen =
+            i > 0 && text[tk->start - 1] == '-' && tk[-1].start + (size_t)tk[-1].len + 1 == tk->start;
+        nh[i] = hash64(pool + tk->norm, tk->norm_len); /* (hash_norm) */
+        nfi_hmap_prefetch(&t->keys, nh[i]);
         if (hyphen)
-            t->hyph[(*n_hyph)++] = (uint32_t)i;
+            t->hyph[hyph++] = (uint32_t)i;
         if (tk->flags & NF_TOKEN_CAPITALIZED)
             t->caps[n_caps++] = (uint32_t)i;
         else if (tk->norm_len >= 3)
-            t->lowers[(*n_lowers)++] = (uint32_t)i;
+            t->lowers[lowers++] = (uint32_t)i;
     }
     mark_caps(t, cd, n_caps, words >= 4 && n_caps * 10 >= words * 6, nouns, n_clear, n_pending);
+    *n_hyph = hyph;
+    *n_lowers = lowers;
     return true;
 }
 
@@ -761,6 +875,10 @@ static void continue_hyphens(nfi_translit *t, size_t n_hyph)
  * which the runs read too (TF_LOWER_DOC). */
 static bool add_lowers(nfi_translit *t, const nf_clean_doc *cd, size_t n_lowers, nfi_docfeat *out)
 {
+    if (out->n_lower + n_lowers > out->cap_lower) /* (reserve_doc made the room) */
+        return false;
+    uint64_t *lower = out->lower + out->n_lower;
+    size_t m = 0;
     for (size_t k = 0; k < n_lowers; k++) {
         size_t i = t->lowers[k];
         const nf_token *tk = &cd->tokens[i];
@@ -770,23 +888,21 @@ static bool add_lowers(nfi_translit *t, const nf_clean_doc *cd, size_t n_lowers,
         if (!e || e->lower_doc == t->stamp)
             continue;
         e->lower_doc = t->stamp;
-        if (out->n_lower == out->cap_lower) { /* (one call a growth, not a word) */
-            uint64_t *l = nfi_grow_array(out->lower, &out->cap_lower, out->n_lower + 1, sizeof *l);
-            if (!l)
-                return false;
-            out->lower = l;
-        }
-        out->lower[out->n_lower++] = e->feat_h;
+        lower[m++] = e->feat_h;
     }
+    out->n_lower += m;
     return true;
 }
 
 /* ---------------------------------------------------------- features */
 
+/* A run token: its key at key_off in t->key_text (which only grows within
+ * a document, so an offset outlives a reallocation by new_key), its
+ * display form in the text. */
 typedef struct run_tok {
-    size_t key_off, key_len;
+    uint32_t key_off, key_len;
     const char *disp;
-    size_t disp_len;
+    uint32_t disp_len;
     uint8_t weak, flags; /* flags: TF_* with the separator */
 } run_tok;
 
@@ -794,13 +910,19 @@ typedef struct run_tok {
  * most MAX_PIECE bytes. */
 static size_t piece_size(size_t n) { return 1 + (n < MAX_PIECE ? n : MAX_PIECE); }
 
-/* A piece into room already reserved (piece_size); returns the end of
- * what it wrote. */
-static char *write_piece(char *w, const char *s, size_t n)
+/* A piece into room already reserved (piece_size, and 16 bytes more);
+ * returns the end of what it wrote. A piece of at most 16 bytes whose
+ * source has 16 readable bytes before limit is copied as one 16-byte move
+ * (most are a short word: a byte-counted copy or a call cost more); what
+ * it writes past the piece lies in the room and is overwritten next. */
+static char *write_piece(char *w, const char *s, size_t n, const char *limit)
 {
     n = piece_size(n) - 1;
     *w++ = (char)(unsigned char)n;
-    memcpy(w, s, n);
+    if (n <= 16 && (size_t)(limit - s) >= 16)
+        memcpy(w, s, 16);
+    else
+        memcpy(w, s, n);
     return w + n;
 }
 
@@ -808,49 +930,70 @@ static void put_piece(nfi_buf *b, const char *s, size_t n)
 {
     if (!nfi_buf_reserve(b, piece_size(n)))
         return; /* b->oom tells */
-    char *end = write_piece(b->data + b->len, s, n);
+    char *end = write_piece(b->data + b->len, s, n, s); /* (limit s: the plain copy) */
     *end = '\0';
     b->len = (size_t)(end - b->data);
 }
 
 /* Serializes a run (see RUN_HEADLINE): head, then per token flags, key,
  * display; once per document (t->seen, by the hash of its key: word_h,
- * the cached hash of its only word's key, for a run of one word). */
-static bool emit_run(nfi_translit *t, const run_tok *rt, size_t n, uint8_t head, uint64_t word_h,
-                     nfi_docfeat *out)
+ * the cached hash of its only word's key, for a run of one word, else of
+ * the run's keys joined in t->key). */
+static bool emit_run(nfi_translit *t, const nf_clean_doc *cd, const run_tok *rt, size_t n, uint8_t head,
+                     uint64_t word_h, nfi_docfeat *out)
 {
     uint64_t h = n == 1 ? word_h : hash64(t->key.data, t->key.len);
     bool created;
-    uint64_t *s = nfi_hmap_put(&t->seen, h ^ 0x52554E53ULL, &created);
+    uint64_t *s = smap_put(&t->seen, h ^ 0x52554E53ULL, &created);
     if (!s)
         return false;
     if (!created)
         return true;
     nfi_buf *b = &out->runs;
-    size_t need = 1; /* one reservation, then plain stores */
+    size_t need = 1 + 16; /* one reservation, then plain stores (16: write_piece's moves) */
     for (size_t k = 0; k < n; k++)
         need += 1 + piece_size(rt[k].key_len) + piece_size(rt[k].disp_len);
     if ((b->len + need + 1 > b->cap || b->oom) && !nfi_buf_reserve(b, need))
         return false; /* (the call only to grow) */
+    const char *keys = t->key_text.data, *keys_end = keys + t->key_text.cap;
+    const char *text_end = cd->text + cd->text_len;
     char *w = b->data + b->len;
     *w++ = (char)(n | head);
     for (size_t k = 0; k < n; k++) {
         *w++ = (char)rt[k].flags;
-        w = write_piece(w, t->key.data + rt[k].key_off, rt[k].key_len);
-        w = write_piece(w, rt[k].disp, rt[k].disp_len);
+        w = write_piece(w, keys + rt[k].key_off, rt[k].key_len, keys_end);
+        w = write_piece(w, rt[k].disp, rt[k].disp_len, text_end);
     }
     *w = '\0';
     b->len = (size_t)(w - b->data);
     return true;
 }
 
-/* The pair feature of adjacent run tokens a and b: the hash of "a b",
- * which t->key holds already (a run's keys joined by single spaces). */
-static bool emit_pair(nfi_translit *t, const run_tok *a, const run_tok *b, nfi_docfeat *out)
+/* Appends a run token's key to t->key (a run's keys joined by single
+ * spaces, kept for runs of two tokens or more: their pair features and
+ * their run's hash); returns where it starts, or SIZE_MAX when memory ran
+ * out. */
+static size_t join_key(nfi_translit *t, const run_tok *r)
+{
+    if (t->key.len + r->key_len + 2 > t->key.cap && !nfi_buf_reserve(&t->key, r->key_len + 1))
+        return SIZE_MAX; /* (else no call: a run has a word or two) */
+    if (t->key.len > 0)
+        t->key.data[t->key.len++] = ' ';
+    size_t at = t->key.len;
+    memcpy(t->key.data + at, t->key_text.data + r->key_off, r->key_len);
+    t->key.len += r->key_len;
+    t->key.data[t->key.len] = '\0';
+    return at;
+}
+
+/* The pair feature of the run's last two tokens, a and b (b's key just
+ * joined to t->key at b_off): the hash of "a b". */
+static bool emit_pair(nfi_translit *t, const run_tok *a, const run_tok *b, size_t b_off, nfi_docfeat *out)
 {
     uint32_t flags = (a->weak || b->weak) ? FEAT_WEAK : 0;
-    size_t len = b->key_off + b->key_len - a->key_off;
-    return nfi_docfeat_push(out, CH_NAMES, nfi_feat_hash('b', t->key.data + a->key_off, len), flags);
+    size_t a_off = b_off - 1 - a->key_len;
+    uint64_t h = nfi_feat_hash('b', t->key.data + a_off, t->key.len - a_off);
+    return nfi_docfeat_push(out, CH_NAMES, h, flags);
 }
 
 /* Whether the n bytes at gap contain the string s. */
@@ -872,6 +1015,8 @@ static bool after_opening(const nf_clean_doc *cd, size_t i)
     const nf_token *a = &cd->tokens[i - 1], *b = &cd->tokens[i];
     const char *gap = cd->text + a->start + a->len;
     size_t n = b->start - a->start - a->len;
+    if (n == 1 && gap[0] == ' ') /* (most gaps) */
+        return false;
     static const char *const opening[] = {"\xe2\x80\x94", "\xe2\x80\x93", ":", "\xc2\xab", "\xe2\x80\x9c",
                                           "\"",           "(",            "\xc2\xbf", "\xc2\xa1"};
     size_t j = 0; /* most gaps are a space: none of the strings' first bytes, none can match */
@@ -924,19 +1069,11 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
                 break;
             continue;
         }
-        size_t off = t->key.len + (n > 0);
-        if (t->key.len + e->key_len + 2 > t->key.cap && !nfi_buf_reserve(&t->key, e->key_len + 1))
-            return false; /* (else no call: a run has a word or two) */
-        if (n > 0)
-            t->key.data[t->key.len++] = ' ';
-        memcpy(t->key.data + t->key.len, t->key_text.data + e->key_off, e->key_len);
-        t->key.len += e->key_len;
-        t->key.data[t->key.len] = '\0';
         run_tok *r = &rt[n];
-        r->key_off = off;
+        r->key_off = e->key_off;
         r->key_len = e->key_len;
         r->disp = cd->text + tk->start;
-        r->disp_len = strip_possessive(cd->text + tk->start, tk->len);
+        r->disp_len = (uint32_t)strip_possessive(cd->text + tk->start, tk->len);
         r->weak = t->strength[i] == STR_WEAK;
         int sep = n == 0 ? SEP_NONE : possessive ? SEP_POSSESSIVE : separator(cd, i);
         possessive = r->disp_len < tk->len;
@@ -945,13 +1082,17 @@ static bool add_run(nfi_translit *t, const nf_clean_doc *cd, size_t from, size_t
             r->flags |= rt[n - 1].flags & TF_POSITIONAL;
         if (feats && !nfi_docfeat_push(out, CH_NAMES, e->feat_h, (r->weak ? FEAT_WEAK : 0) | FEAT_UNIGRAM))
             return false;
-        if (feats && n > 0 && !emit_pair(t, &rt[n - 1], r, out))
-            return false;
+        if (n > 0) { /* the keys joined only from a second token on (most runs have one) */
+            size_t at = n == 1 ? join_key(t, &rt[0]) : 0;
+            at = at == SIZE_MAX ? at : join_key(t, r);
+            if (at == SIZE_MAX || (feats && !emit_pair(t, &rt[n - 1], r, at, out)))
+                return false;
+        }
         first_h = n == 0 ? e->word_h : first_h;
         if (++n == MAX_RUN_TOKENS)
             break;
     }
-    return n == 0 || emit_run(t, rt, n, head, first_h, out);
+    return n == 0 || emit_run(t, cd, rt, n, head, first_h, out);
 }
 
 static bool add_number(const nf_clean_doc *cd, const nf_token *tk, nfi_docfeat *out)
@@ -986,6 +1127,24 @@ static bool extract_runs(nfi_translit *t, const nf_clean_doc *cd, uint8_t head, 
     return true;
 }
 
+/* Room for what the names of a document with n_caps capitalized words
+ * and n_lowers lower-case ones add, reserved once: out is new for each
+ * document (the event stage keeps a slice's features), and growing its
+ * runs, name features and lower-case keys by doubling from nothing cost
+ * about five reallocations a document. The runs take about 20 bytes a
+ * name token (flags, key, display); the estimate only saves growth. */
+static bool reserve_doc(nfi_docfeat *out, size_t n_caps, size_t n_lowers)
+{
+    if (!nfi_buf_reserve(&out->runs, 20 * n_caps + 32) || !nfi_docfeat_room(out, CH_NAMES, 2 * n_caps))
+        return false;
+    if (out->n_lower + n_lowers <= out->cap_lower)
+        return true;
+    uint64_t *l = nfi_grow_array(out->lower, &out->cap_lower, out->n_lower + n_lowers, sizeof *l);
+    if (l)
+        out->lower = l;
+    return l != NULL;
+}
+
 nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err)
 {
     if (!grow_scratch(t, cd->n_tokens))
@@ -993,10 +1152,11 @@ nf_status nfi_names_extract(nfi_translit *t, const nf_clean_doc *cd, nfi_docfeat
     start_doc(t);
     size_t n_clear = 0, n_pending = 0, n_hyph = 0, n_lowers = 0;
     bool ok = scan_tokens(t, cd, out, &n_clear, &n_pending, &n_hyph, &n_lowers) &&
-              resolve_pending(t, n_clear, n_pending);
+              resolve_pending(t, n_clear, n_pending, n_hyph);
     if (ok) {
         continue_hyphens(t, n_hyph); /* before the lower-case words: a word continuing a name is none */
-        ok = add_lowers(t, cd, n_lowers, out) && extract_runs(t, cd, 0, out);
+        ok = reserve_doc(out, n_clear + n_pending, n_lowers) && add_lowers(t, cd, n_lowers, out) &&
+             extract_runs(t, cd, 0, out);
     }
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
@@ -1081,7 +1241,8 @@ nf_status nfi_title_runs(nfi_translit *t, const nf_clean_doc *cd, const nf_token
     }
     bool title_case = words >= 3 && lower_long == 0;
     bool nouns = capitalizes_nouns(cd->lang);
-    nfi_hmap_clear(&t->seen);
+    if (!smap_start(&t->seen, n))
+        return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         t->title_line[i] = title_case;
         bool cap = tokens[i].kind == NF_TOKEN_WORD && (tokens[i].flags & NF_TOKEN_CAPITALIZED);
@@ -1148,9 +1309,9 @@ typedef struct collect_ctx {
     nfi_buf text; /* keys and displays, NUL-terminated */
     mention *m;
     size_t n, cap;
-    nfi_hmap doc_seen; /* key hash -> stamp of the member and pass that saw it last << 8 | EV_* kinds it counted */
+    smap doc_seen; /* key hash -> stamp of the member and pass that saw it last << 8 | EV_* kinds counted */
     uint64_t stamp;    /* the current member's in the current pass (1, 2, ...): no clearing per member */
-    nfi_hmap evidence; /* key hash -> EV_* counts */
+    smap evidence; /* key hash -> EV_* counts */
     nfi_name_ok_fn name_ok;
     const void *ok_ctx;
     uint32_t *ids; /* every candidate's components and documents, two per mention (build_cands) */
@@ -1178,7 +1339,9 @@ static const char *piece(const char **p, const char *end, size_t *n)
 /* Reads one record: a run into it[] (*n tokens), or a RUN_LOWER list
  * (its keys into it[].key, at most 255). Returns the head, or -1 when
  * the record is cut short. */
-static int read_record(const char **p, const char *end, run_item *it, size_t *n)
+/* (inline: a call a record was a fifteenth of the collection) */
+static inline __attribute__((always_inline)) int read_record(const char **p, const char *end, run_item *it,
+                                                            size_t *n)
 {
     if (*p >= end)
         return -1;
@@ -1219,7 +1382,7 @@ bool nfi_runs_valid(const char *runs, size_t len)
  * at most one in the event's counts. */
 static bool count_evidence(collect_ctx *c, uint64_t h, unsigned mask)
 {
-    uint64_t *seen = nfi_hmap_put(&c->doc_seen, h, NULL);
+    uint64_t *seen = smap_put(&c->doc_seen, h, NULL);
     if (!seen)
         return false;
     if (*seen >> 8 != c->stamp)
@@ -1228,7 +1391,7 @@ static bool count_evidence(collect_ctx *c, uint64_t h, unsigned mask)
     if (!fresh)
         return true;
     *seen |= fresh;
-    uint64_t *v = nfi_hmap_put(&c->evidence, h, NULL);
+    uint64_t *v = smap_put(&c->evidence, h, NULL);
     if (!v)
         return false;
     for (int kind = 0; kind < 4; kind++)
@@ -1242,7 +1405,7 @@ static bool count_evidence(collect_ctx *c, uint64_t h, unsigned mask)
  * per-member map (92% of rc20m's events have one member). */
 static bool count_evidence_one(collect_ctx *c, uint64_t h, unsigned mask)
 {
-    uint64_t *v = nfi_hmap_put(&c->evidence, h, NULL);
+    uint64_t *v = smap_put(&c->evidence, h, NULL);
     if (!v)
         return false;
     for (int kind = 0; kind < 4; kind++)
@@ -1254,7 +1417,7 @@ static bool count_evidence_one(collect_ctx *c, uint64_t h, unsigned mask)
 /* All EV_* counts of a key, packed (evidence_of reads one). */
 static uint64_t evidence_all(const collect_ctx *c, uint64_t key_hash)
 {
-    const uint64_t *v = nfi_hmap_get(&c->evidence, key_hash);
+    const uint64_t *v = smap_get(&c->evidence, key_hash);
     return v ? *v : 0;
 }
 
@@ -1318,7 +1481,7 @@ static bool parse_runs(collect_ctx *c, const nfi_entity_input *in, size_t n)
 static bool add_mention(collect_ctx *c, uint64_t h, const char *key, size_t key_len, const char *disp,
                         size_t disp_len, uint32_t comp, uint32_t doc, bool pref)
 {
-    uint64_t *seen = nfi_hmap_put(&c->doc_seen, h, NULL);
+    uint64_t *seen = smap_put(&c->doc_seen, h, NULL);
     if (!seen)
         return false;
     if (*seen >> 8 == c->stamp) /* this member mentioned it already */
@@ -1337,13 +1500,17 @@ static bool add_mention(collect_ctx *c, uint64_t h, const char *key, size_t key_
     m->comp = comp;
     m->doc = doc;
     m->pref = pref;
+    if (!nfi_buf_reserve(&c->text, key_len + disp_len + 2)) /* (one call, not four) */
+        return false;
+    char *w = c->text.data + c->text.len;
     m->key_off = c->text.len;
-    nfi_buf_append(&c->text, key, key_len);
-    nfi_buf_putc(&c->text, '\0');
-    m->disp_off = c->text.len;
-    nfi_buf_append(&c->text, disp, disp_len);
-    nfi_buf_putc(&c->text, '\0');
-    return !c->text.oom;
+    memcpy(w, key, key_len);
+    w[key_len] = '\0';
+    m->disp_off = m->key_off + key_len + 1;
+    memcpy(w + key_len + 1, disp, disp_len);
+    w[key_len + 1 + disp_len] = '\0';
+    c->text.len += key_len + disp_len + 2;
+    return true;
 }
 
 typedef struct seg {
@@ -1415,17 +1582,28 @@ static bool add_piece(collect_ctx *c, const run_item *it, const int *cls, size_t
     if (to - from == 1) /* (most pieces: the token's own key, display and hash) */
         return it[from].kl < 2 || add_mention(c, it[from].h, it[from].key, it[from].kl, it[from].disp,
                                               it[from].dl, m->component, doc, m->headline_lang);
+    size_t kl = to - from - 1, dl = kl; /* the separators, then the words: one reservation each */
+    for (size_t k = from; k < to; k++) {
+        kl += it[k].kl;
+        dl += it[k].dl;
+    }
     s->key.len = s->disp.len = 0;
+    if (!nfi_buf_reserve(&s->key, kl) || !nfi_buf_reserve(&s->disp, dl))
+        return false;
+    char *wk = s->key.data, *wd = s->disp.data;
     for (size_t k = from; k < to; k++) {
         if (k > from) {
-            nfi_buf_putc(&s->key, ' ');
-            nfi_buf_putc(&s->disp, ((it[k].flags >> TF_SEP_SHIFT) & 3) == SEP_HYPHEN ? '-' : ' ');
+            *wk++ = ' ';
+            *wd++ = ((it[k].flags >> TF_SEP_SHIFT) & 3) == SEP_HYPHEN ? '-' : ' ';
         }
-        nfi_buf_append(&s->key, it[k].key, it[k].kl);
-        nfi_buf_append(&s->disp, it[k].disp, it[k].dl);
+        memcpy(wk, it[k].key, it[k].kl);
+        wk += it[k].kl;
+        memcpy(wd, it[k].disp, it[k].dl);
+        wd += it[k].dl;
     }
-    if (s->key.oom || s->disp.oom)
-        return false;
+    *wk = *wd = '\0';
+    s->key.len = kl;
+    s->disp.len = dl;
     return s->key.len < 2 || add_mention(c, hash64(s->key.data, s->key.len), s->key.data, s->key.len, s->disp.data,
                                          s->disp.len, m->component, doc, m->headline_lang);
 }
@@ -1567,6 +1745,123 @@ static int cmp_cand(const void *a, const void *b)
     if (x->n_docs != y->n_docs)
         return x->n_docs > y->n_docs ? -1 : 1;
     return strcmp(x->key, y->key);
+}
+
+/* ------------------------------------------------------------ ranking */
+
+/* Sorts v[0, n) by key, stable (tmp: room for n): insertion-sorted runs of
+ * eight, then bottom-up merges; the comparisons are inline integer ones
+ * (qsort's comparator calls, with strcmp at the end of most, were a tenth
+ * of the collection). */
+static void kv_sort_stable(nfi_kv *v, nfi_kv *tmp, size_t n)
+{
+    enum { RUN = 8 };
+    for (size_t lo = 0; lo < n; lo += RUN) {
+        size_t hi = lo + RUN < n ? lo + RUN : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            nfi_kv x = v[i];
+            size_t j = i;
+            for (; j > lo && v[j - 1].key > x.key; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    }
+    nfi_kv *src = v, *dst = tmp;
+    for (size_t w = RUN; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                dst[k++] = src[j].key < src[i].key ? src[j++] : src[i++];
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        nfi_kv *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+}
+
+/* Sorts the n records (size bytes each) at base as qsort with cmp would:
+ * kv[i].key must be an integer key of record i that orders as cmp does
+ * wherever keys differ (cmp a total order); records of equal keys are
+ * ordered by cmp. Falls back to qsort when memory runs out. kv: n records
+ * (val is set here). */
+static void sort_by_key(void *base, size_t n, size_t size, nfi_kv *kv, int (*cmp)(const void *, const void *))
+{
+    nfi_kv *tmp = malloc(n * sizeof *tmp);
+    char *out = malloc(n * size);
+    if (!tmp || !out) {
+        free(tmp);
+        free(out);
+        qsort(base, n, size, cmp);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        kv[i].val = i;
+    kv_sort_stable(kv, tmp, n);
+    const char *in = base;
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + i * size, in + kv[i].val * size, size);
+    for (size_t i = 0; i < n;) { /* equal keys: mentions of one key, names alike in counts and prefix */
+        size_t j = i + 1;
+        while (j < n && kv[j].key == kv[i].key)
+            j++;
+        if (j - i > 1)
+            qsort(out + i * size, j - i, size, cmp);
+        i = j;
+    }
+    memcpy(base, out, n * size);
+    free(tmp);
+    free(out);
+}
+
+/* The mentions in cmp_mention's order: by key hash, its first key. */
+static void sort_mentions(mention *m, size_t n)
+{
+    nfi_kv *kv = n > 1 ? malloc(n * sizeof *kv) : NULL;
+    if (!kv) {
+        if (n > 1)
+            qsort(m, n, sizeof *m, cmp_mention);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        kv[i].key = m[i].key_hash;
+    sort_by_key(m, n, sizeof *m, kv, cmp_mention);
+    free(kv);
+}
+
+/* The candidates in cmp_cand's order (the ranking). Its key: not merged,
+ * then more sources, then more documents, then the key's first four bytes
+ * (in strcmp's order), each in its own bits, smaller first; counts too
+ * large for their bits leave the order to qsort. */
+static void rank_cands(cand *cs, size_t n)
+{
+    nfi_kv *kv = n > 1 ? malloc(n * sizeof *kv) : NULL;
+    bool fits = kv != NULL;
+    for (size_t i = 0; fits && i < n; i++) {
+        uint32_t w = 0;
+        if (cs[i].kl >= 4) { /* (most keys: one load) */
+            memcpy(&w, cs[i].key, 4);
+            w = __builtin_bswap32(w);
+        } else {
+            for (int k = 0; k < 4 && cs[i].key[k]; k++)
+                w |= (uint32_t)(unsigned char)cs[i].key[k] << (24 - 8 * k);
+        }
+        uint64_t prefix = w;
+        fits = cs[i].n_comps <= 0x7fff && cs[i].n_docs <= 0xffff;
+        kv[i].key = (uint64_t)cs[i].merged << 63 | (uint64_t)(0x7fff - cs[i].n_comps) << 48 |
+                    (uint64_t)(0xffff - cs[i].n_docs) << 32 | prefix;
+    }
+    if (fits)
+        sort_by_key(cs, n, sizeof *cs, kv, cmp_cand);
+    else if (n > 1)
+        qsort(cs, n, sizeof *cs, cmp_cand);
+    free(kv);
 }
 
 /* Whether two keys (la, lb bytes) differ by at most one edit. */
@@ -1791,9 +2086,8 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
         c->m[i].key = c->text.data + c->m[i].key_off;
         c->m[i].disp = c->text.data + c->m[i].disp_off;
     }
-    if (c->n)
-        qsort(c->m, c->n, sizeof *c->m, cmp_mention);
-    cand *cs = calloc(c->n ? c->n : 1, sizeof *cs);
+    sort_mentions(c->m, c->n);
+    cand *cs = malloc((c->n ? c->n : 1) * sizeof *cs); /* (make_cand sets every field of those it makes) */
     size_t nc = 0;
     c->ids = malloc((2 * c->n + 1) * sizeof *c->ids);
     if (!cs || !c->ids) {
@@ -1818,8 +2112,8 @@ static bool build_cands(collect_ctx *c, cand **out, size_t *n_out)
 
 void nfi_entity_maps_free(nfi_entity_maps *m)
 {
-    nfi_hmap_free(&m->doc_seen);
-    nfi_hmap_free(&m->evidence);
+    free(m->doc_seen.slots);
+    free(m->evidence.slots);
     free(m->items);
     free(m->recs);
     free(m->member_end);
@@ -1845,7 +2139,7 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += in[i].runs_len;
-    c.doc_seen = maps->doc_seen; /* lent for this event, emptied */
+    c.doc_seen = maps->doc_seen; /* lent for this event, started anew */
     c.evidence = maps->evidence;
     c.items = maps->items;
     c.recs = maps->recs;
@@ -1853,21 +2147,21 @@ nf_status nfi_entities_collect_with(nfi_entity_maps *maps, const nfi_entity_inpu
     c.cap_items = maps->cap_items;
     c.cap_recs = maps->cap_recs;
     c.cap_members = maps->cap_members;
-    nfi_hmap_reset(&c.doc_seen, bytes / 8); /* (about 21 bytes of runs a key on rc20m: room to spare) */
-    nfi_hmap_reset(&c.evidence, bytes / 8);
+    size_t keys = bytes / 16 + 16; /* (about 21 bytes of runs a key on rc20m) */
     c.name_ok = name_ok;
     c.ok_ctx = ctx;
     cand *cs = NULL;
     size_t nc = 0;
     *out = NULL;
     *n_out = 0;
-    bool ok = gather(&c, in, n) && build_cands(&c, &cs, &nc);
+    bool ok = smap_start(&c.doc_seen, keys) && smap_start(&c.evidence, keys) && gather(&c, in, n) &&
+              build_cands(&c, &cs, &nc);
     if (ok) {
-        qsort(cs, nc, sizeof *cs, cmp_cand);
+        rank_cands(cs, nc);
         bool merged = false;
         ok = merge_cands(cs, nc, &merged);
         if (merged) /* (cmp_cand is a total order: keys are unique, a sorted ranking is the one) */
-            qsort(cs, nc, sizeof *cs, cmp_cand);
+            rank_cands(cs, nc);
     }
     size_t keep = 0;
     while (keep < nc && keep < max_entities && !cs[keep].merged)

@@ -132,12 +132,21 @@ bool nfi_runs_valid(const char *runs, size_t len);
 nf_status nfi_entities_collect(const nfi_entity_input *in, size_t n, nfi_name_ok_fn name_ok, const void *ctx,
                               size_t max_entities, nfi_entity_tmp **out, size_t *n_out, nfi_buf *strings,
                               nf_error *err);
+/* A map from hashes to 64-bit values for one document or event at a
+ * time, whose table is kept from one to the next (entities.c: smap_*;
+ * zero-initialized; its slots are freed with free). */
+typedef struct nfi_smap {
+    struct nfi_smap_slot *slots;
+    size_t cap, mask, count;
+    uint32_t stamp;
+} nfi_smap;
 /* A thread's maps for collecting entities, kept from one event to the next
  * (zero-initialized; nfi_entity_maps_free): an event's maps that started
  * empty grew about four times, each a new table and a rehash (most of the
- * maps' cost). Their contents do not carry over. */
+ * maps' cost); cleared maps still cost a clearing or a regrowth per event,
+ * which nfi_smap's stamps spare. Their contents do not carry over. */
 typedef struct nfi_entity_maps {
-    nfi_hmap doc_seen, evidence;
+    nfi_smap doc_seen, evidence;
     void *items, *recs; /* the members' runs as read (entities.c's types), kept like the maps */
     size_t cap_items, cap_recs;
     size_t *member_end;

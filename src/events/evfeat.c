@@ -13,9 +13,11 @@
  *          nfi_country_feature of the region code, so that nfi_country_set
  *          tells them from the pivot's other features)
  * Terms share one hash namespace between title and body, so a term has one
- * document frequency (and a title that is the text's first line copies the
- * body's first term hashes instead of hashing them again). One-letter
- * words carry nothing and are skipped.
+ * document frequency (and a title that is the text's first line takes the
+ * hashes of the body's first terms as they are made, not hashing them
+ * again). Body terms are counted in a table as they are hashed, so the
+ * channel's sort sees each once. One-letter words carry nothing and are
+ * skipped.
  * Counts, not weights, are kept here: weights need document frequencies,
  * which the engine only knows once every document has been added.
  *
@@ -46,6 +48,9 @@ struct nfi_featctx {
     nfi_buf pool;
     nfi_rawfeat *tmp; /* radix sort scratch */
     size_t tmp_cap;
+    nfi_rawfeat *terms;   /* the body's term counts (add_body_terms): empty between documents */
+    uint32_t *terms_used; /* the slots a document filled (terms_cap / 2) */
+    size_t terms_cap;
     nfi_hmap countries;     /* country_key(lang, stems) -> region index + 1 (CLDR names, by language) */
     nfi_hmap country_langs; /* languages whose names are in countries */
 };
@@ -78,17 +83,23 @@ void nfi_featctx_free(nfi_featctx *c)
     free(c->tv.items);
     nfi_buf_free(&c->pool);
     free(c->tmp);
+    free(c->terms);
+    free(c->terms_used);
     nfi_hmap_free(&c->countries);
     nfi_hmap_free(&c->country_langs);
     free(c);
 }
 
-/* Sorts by hash: one pass scatters into 2^b buckets by the top b bits
- * (b about log2 n - 1, so a bucket holds about two features: hashes are
- * uniform; one a bucket cleared and summed twice the counts for a few
- * inversions fewer), then an insertion sort fixes the few inversions left
- * inside buckets. Linear on average, with no comparator calls. */
-static void bucket_sort(nfi_rawfeat *f, size_t n, nfi_rawfeat *tmp)
+/* Sorts by hash and merges repeats (a feature is weak only if every
+ * occurrence is); returns how many distinct features f holds. One pass
+ * scatters into 2^b buckets by the top b bits (b about log2 n - 1, so a
+ * bucket holds about two features: hashes are uniform; one a bucket
+ * cleared and summed twice the counts for a few inversions fewer), then
+ * an insertion back into f fixes the few inversions left inside buckets
+ * and merges each repeat into its first occurrence as it meets it, so no
+ * pass over the sorted features is left to merge them. Linear on average,
+ * with no comparator calls. */
+static size_t bucket_sort_merge(nfi_rawfeat *f, size_t n, nfi_rawfeat *tmp)
 {
     int bits = 1;
     while (bits < 12 && ((size_t)2 << bits) < n)
@@ -102,15 +113,23 @@ static void bucket_sort(nfi_rawfeat *f, size_t n, nfi_rawfeat *tmp)
         count[b + 1] += count[b];
     for (size_t i = 0; i < n; i++)
         tmp[count[f[i].hash >> shift]++] = f[i];
+    size_t o = 0; /* f[0, o): sorted, unique */
     for (size_t i = 0; i < n; i++) {
         nfi_rawfeat x = tmp[i];
-        size_t j = i;
-        while (j > 0 && f[j - 1].hash > x.hash) {
+        size_t j = o;
+        for (; j > 0 && f[j - 1].hash > x.hash; j--)
             f[j] = f[j - 1];
-            j--;
+        if (j > 0 && f[j - 1].hash == x.hash) {
+            f[j - 1].count += x.count;
+            f[j - 1].flags &= x.flags;
+            for (; j < o; j++) /* (rare: a repeat out of place) the shift undone */
+                f[j] = f[j + 1];
+            continue;
         }
         f[j] = x;
+        o++;
     }
+    return o;
 }
 
 /* Keeps the max most frequent of f[0..n) (n > max, sorted by hash, unique),
@@ -138,8 +157,7 @@ static size_t keep_most_frequent(nfi_rawfeat *f, size_t n, size_t max, nfi_rawfe
     return o;
 }
 
-/* Sorts, merges repeats (a feature is weak only if every occurrence is),
- * keeps the max most frequent. */
+/* Sorts, merges repeats, keeps the max most frequent. */
 static bool merge_channel(nfi_featctx *c, nfi_docfeat *d, int ch, size_t max)
 {
     nfi_rawfeat *f = d->f[ch];
@@ -153,15 +171,7 @@ static bool merge_channel(nfi_featctx *c, nfi_docfeat *d, int ch, size_t max)
         c->tmp = t;
         c->tmp_cap = n;
     }
-    bucket_sort(f, n, c->tmp);
-    for (size_t i = 0; i < n; i++) {
-        if (o > 0 && f[o - 1].hash == f[i].hash) {
-            f[o - 1].count += f[i].count;
-            f[o - 1].flags &= f[i].flags;
-        } else {
-            f[o++] = f[i];
-        }
-    }
+    o = bucket_sort_merge(f, n, c->tmp);
     if (o > max)
         o = keep_most_frequent(f, o, max, c->tmp);
     d->n[ch] = o;
@@ -183,6 +193,79 @@ static bool add_terms(nfi_docfeat *d, int ch, const nf_token *toks, size_t n, co
         if (is_term(&toks[i]))
             f[m++] = (nfi_rawfeat){nfi_feat_hash_inline('t', pool + toks[i].stem, toks[i].stem_len), 1, 0};
     d->n[ch] += m;
+    return true;
+}
+
+/* Room in c->terms for the terms of n tokens: at least 2n slots, a power
+ * of two, all empty (count 0); *mask: the slots this document uses (the
+ * table's start: a short document touches few lines of a table grown for
+ * a long one). */
+static bool term_table(nfi_featctx *c, size_t n, size_t *mask)
+{
+    size_t cap = 64;
+    while (cap < 2 * n)
+        cap *= 2;
+    *mask = cap - 1;
+    if (cap <= c->terms_cap)
+        return true;
+    nfi_rawfeat *t = calloc(cap, sizeof *t); /* (the old table is all empty: nothing to carry) */
+    uint32_t *u = malloc(cap / 2 * sizeof *u);
+    if (!t || !u) {
+        free(t);
+        free(u);
+        return false;
+    }
+    free(c->terms);
+    free(c->terms_used);
+    c->terms = t;
+    c->terms_used = u;
+    c->terms_cap = cap;
+    return true;
+}
+
+/* The body's terms, each once with its count (unsorted: merge_channel
+ * sorts them), counted in c->terms as they are hashed: a document repeats
+ * about two terms in five, which the sort no longer moves and merges.
+ * The table is left empty (each slot filled is emptied as it is read).
+ * title_k: the title is the text's first title_k tokens (title_k <
+ * NF_HEADLINE_MAX_TOKENS; 0: it is not), whose term hashes are also the
+ * title's, in token order (no second hash). */
+static bool add_body_terms(nfi_featctx *c, nfi_docfeat *d, const nf_clean_doc *cd, size_t title_k)
+{
+    size_t n = cd->n_tokens, mask, n_used = 0, n_title = 0;
+    if (!term_table(c, n, &mask))
+        return false;
+    nfi_rawfeat *tb = c->terms;
+    uint32_t *used = c->terms_used;
+    uint64_t title[NF_HEADLINE_MAX_TOKENS];
+    const nf_token *toks = cd->tokens;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_term(&toks[i]))
+            continue;
+        uint64_t h = nfi_feat_hash_inline('t', cd->pool + toks[i].stem, toks[i].stem_len);
+        if (i < title_k)
+            title[n_title++] = h;
+        size_t j = (size_t)h & mask; /* (hashes are uniform: any bits do) */
+        while (tb[j].count && tb[j].hash != h)
+            j = (j + 1) & mask;
+        if (tb[j].count++ == 0) {
+            tb[j].hash = h;
+            used[n_used++] = (uint32_t)j;
+        }
+    }
+    nfi_rawfeat *f = nfi_docfeat_room(d, CH_BODY, n_used);
+    for (size_t k = 0; k < n_used; k++) { /* (emptied even when memory ran out) */
+        nfi_rawfeat *slot = &tb[used[k]];
+        if (f)
+            f[k] = (nfi_rawfeat){slot->hash, slot->count, 0};
+        slot->count = 0;
+    }
+    if (!f)
+        return false;
+    d->n[CH_BODY] += n_used;
+    for (size_t k = 0; k < n_title; k++)
+        if (!nfi_docfeat_push(d, CH_TITLE, title[k], 0))
+            return false;
     return true;
 }
 
@@ -436,30 +519,15 @@ static nf_status title_pivot(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat
     return ok ? NF_OK : nfi_fail(err, NF_ERR_NOMEM, "out of memory");
 }
 
-/* The title's terms when they are the text's first in_text tokens: the
- * body's first terms (add_terms pushed them in token order), copied rather
- * than hashed again. */
-static bool title_from_body(nfi_docfeat *d, const nf_clean_doc *cd, size_t in_text)
-{
-    size_t m = 0;
-    for (size_t i = 0; i < in_text; i++)
-        m += is_term(&cd->tokens[i]);
-    for (size_t i = 0; i < m; i++)
-        if (!nfi_docfeat_push(d, CH_TITLE, d->f[CH_BODY][i].hash, 0))
-            return false;
-    return true;
-}
-
 nf_status nfi_evfeat_extract(nfi_featctx *c, const nf_clean_doc *cd, nfi_docfeat *out, nf_error *err)
 {
     nfi_docfeat_reset(out);
     size_t in_text = cd->title && *cd->title ? title_tokens_in_text(cd) : SIZE_MAX;
-    if (!add_terms(out, CH_BODY, cd->tokens, cd->n_tokens, cd->pool))
+    /* a first line too long for a title is a paragraph: no title terms */
+    size_t title_k = in_text != SIZE_MAX && in_text < NF_HEADLINE_MAX_TOKENS ? in_text : 0;
+    if (!add_body_terms(c, out, cd, title_k))
         return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    if (in_text != SIZE_MAX) { /* a first line too long for a title is a paragraph: no title terms */
-        if (in_text < NF_HEADLINE_MAX_TOKENS && !title_from_body(out, cd, in_text))
-            return nfi_fail(err, NF_ERR_NOMEM, "out of memory");
-    } else if (cd->title && *cd->title) {
+    if (in_text == SIZE_MAX && cd->title && *cd->title) {
         c->tv.len = 0;
         c->pool.len = 0;
         nf_status st =
