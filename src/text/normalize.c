@@ -95,11 +95,10 @@
 #define CACHE_ARENA_MAX (8u << 20)
 
 /* raw bytes -> (norm, stem) for one language. An entry in the arena is
- * [raw_len, blob_len, norm_len, stem_off, stem_len: uint16][raw][blob],
- * the blob being what a token's strings are in the pool: "norm\0" when
- * the stem equals the norm (stem_off 0), else "norm\0stem\0" (stem_off
- * norm_len + 1), so a hit is one copy of the blob and no test of which
- * layout it has. A slot holds the arena offset + 1 (0 = empty) and the
+ * [entry_head][raw][blob], the blob being what a token's strings are in
+ * the pool: "norm\0" when the stem equals the norm (stem_off 0), else
+ * "norm\0stem\0" (stem_off norm_len + 1), so a hit is one copy of the
+ * blob and no test of which layout it has. A slot holds the arena offset + 1 (0 = empty) and the
  * high half of the hash of the raw bytes, side by side, so a probe touches
  * one cache line of the table. */
 typedef struct cache_slot {
@@ -112,7 +111,29 @@ typedef struct word_cache {
     nfi_buf arena;
 } word_cache;
 
-enum { ENTRY_HEAD = 10, ENTRY_ROOM = 32 }; /* header bytes; bytes readable past an entry */
+/* The head of an arena entry (read with memcpy: entries are unaligned).
+ * rec is what a token record's norm, norm_len, stem and stem_len fields
+ * are when the blob lies at pool offset 0: {0, norm_len, stem_off,
+ * stem_len}; a hit adds the blob's offset to the first and third as one
+ * vector add (put_rec). */
+typedef struct entry_head {
+    uint16_t raw_len, blob_len;
+    uint32_t rec[4];
+} entry_head;
+
+enum { ENTRY_HEAD = sizeof(entry_head), ENTRY_ROOM = 32 }; /* header bytes; bytes readable past an entry */
+_Static_assert(sizeof(entry_head) == 20, "entry_head has no padding");
+_Static_assert(offsetof(nf_token, norm_len) == offsetof(nf_token, norm) + 4 &&
+                   offsetof(nf_token, stem) == offsetof(nf_token, norm) + 8 &&
+                   offsetof(nf_token, stem_len) == offsetof(nf_token, norm) + 12,
+               "put_rec writes norm .. stem_len as four adjacent uint32");
+
+static inline entry_head head_of(const char *e)
+{
+    entry_head h;
+    memcpy(&h, e, sizeof h);
+    return h;
+}
 
 typedef struct stemmer_slot {
     char lang[12];
@@ -373,10 +394,11 @@ static void cache_put(word_cache *wc, uint64_t h, const char *raw, size_t n, con
      * of up to 32 bytes as two 16-byte moves, which may read past the last */
     if (cache_find(wc, h, raw, n, &slot) || !nfi_buf_reserve(&wc->arena, need + ENTRY_ROOM))
         return;
-    uint16_t head[5] = {(uint16_t)n, (uint16_t)blob_len, (uint16_t)norm_len, (uint16_t)stem_off,
-                        (uint16_t)(stem_same ? norm_len : stem_len)};
+    entry_head head = {(uint16_t)n,
+                       (uint16_t)blob_len,
+                       {0, (uint32_t)norm_len, (uint32_t)stem_off, (uint32_t)(stem_same ? norm_len : stem_len)}};
     char *e = wc->arena.data + wc->arena.len;
-    memcpy(e, head, sizeof head);
+    memcpy(e, &head, sizeof head);
     memcpy(e + ENTRY_HEAD, raw, n);
     char *b = e + ENTRY_HEAD + n;
     memcpy(b, norm, norm_len);
@@ -513,11 +535,14 @@ static uint32_t peek(const char *text, size_t len, size_t i, size_t *n)
  * are what folding each at once makes. */
 enum { FETCH_AHEAD = 16, FOUND_MAX = 4096 /* tokens noted at most (96 KiB), then folded */ };
 typedef struct found_token {
-    uint32_t start, end;
+    uint32_t start, len; /* as in the record: the fast path copies them with kind and flags */
     uint8_t kind, flags;
     bool ascii, hinted; /* hinted: h is the hash of the raw bytes, its slot being fetched */
     uint64_t h;
 } found_token;
+_Static_assert(offsetof(nf_token, len) == offsetof(nf_token, start) + 4 &&
+                   offsetof(nf_token, flags) == offsetof(nf_token, kind) + 1,
+               "fold_found copies start and len, kind and flags, as they lie in found_token");
 
 typedef struct tok_ctx {
     nfi_normalizer *nz;
@@ -624,6 +649,24 @@ static inline void copy16(char *d, const char *s)
 #endif
 }
 
+/* t's norm, norm_len, stem and stem_len from the cache entry e whose
+ * blob is copied to pool offset at: the entry's rec plus at in the first
+ * and third (SSE2: one load, one add, one store). */
+static inline void put_rec(nf_token *t, const char *e, uint32_t at)
+{
+#ifdef __SSE2__
+    __m128i rec = _mm_loadu_si128((const __m128i *)(const void *)(e + offsetof(entry_head, rec)));
+    __m128i add = _mm_set_epi32(0, (int)at, 0, (int)at);
+    _mm_storeu_si128((__m128i *)(void *)&t->norm, _mm_add_epi32(rec, add));
+#else
+    entry_head head = head_of(e);
+    t->norm = at + head.rec[0];
+    t->norm_len = head.rec[1];
+    t->stem = at + head.rec[2];
+    t->stem_len = head.rec[3];
+#endif
+}
+
 /* norm and stem of a word from the cache entry e into the pool, with
  * their NULs (the layout pool_add makes, which is the entry's blob).
  * Where the blob is at most 32 bytes and the pool has room for two
@@ -633,10 +676,9 @@ static inline void copy16(char *d, const char *s)
  * length, or are overwritten by what follows). */
 static inline void from_cache(tok_ctx *c, nf_token *t, const char *e)
 {
-    uint16_t head[5];
-    memcpy(head, e, sizeof head);
-    size_t blob_len = head[1];
-    const char *blob = e + ENTRY_HEAD + head[0];
+    entry_head head = head_of(e);
+    size_t blob_len = head.blob_len;
+    const char *blob = e + ENTRY_HEAD + head.raw_len;
     nfi_buf *pool = c->pool;
     size_t at = pool->len;
     if (blob_len <= 32 && !pool->oom && at + ENTRY_ROOM + 1 <= pool->cap) {
@@ -650,10 +692,7 @@ static inline void from_cache(tok_ctx *c, nf_token *t, const char *e)
         pool->len += blob_len;
         pool->data[pool->len] = '\0';
     }
-    t->norm = (uint32_t)at;
-    t->norm_len = head[2];
-    t->stem = (uint32_t)(at + head[3]);
-    t->stem_len = head[4];
+    put_rec(t, e, (uint32_t)at);
 }
 
 /* A word's stem from the cache entry of its norm, when the norm differs
@@ -672,10 +711,10 @@ static bool stem_from_norm_entry(tok_ctx *c, nf_token *t, const char *raw, size_
     const char *e = cache_find(c->cache, nfi_hash64(norm, t->norm_len), norm, t->norm_len, &slot);
     if (!e)
         return false;
-    size_t e_raw = get_u16(e), e_stem_off = get_u16(e + 6), e_stem = get_u16(e + 8);
-    if (e_stem_off) {
-        t->stem = pool_add(c->pool, e + ENTRY_HEAD + e_raw + e_stem_off, e_stem);
-        t->stem_len = (uint32_t)e_stem;
+    entry_head head = head_of(e);
+    if (head.rec[2]) {
+        t->stem = pool_add(c->pool, e + ENTRY_HEAD + head.raw_len + head.rec[2], head.rec[3]);
+        t->stem_len = head.rec[3];
     }
     return true;
 }
@@ -894,37 +933,62 @@ static bool fold_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
     return ok;
 }
 
-/* Folds the found token p. A hinted one always goes through the cache
- * (fold_token's last branch); when its entry is there and the record and
- * the pool have room, the record is written here, once, and the entry's
- * blob copied as two 16-byte moves (from_cache's fast case), which is most
- * tokens; everything else takes fold_token. The context's pointers come
- * as arguments: in locals they are not reloaded after each byte store. */
-static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, const found_token *p,
-                                                                   const char *text, nfi_buf *pool,
-                                                                   nfi_token_vec *tv, word_cache *words,
-                                                                   word_cache *plain)
+/* What the fold loop keeps in locals (fold_found): the record vector's
+ * and the pool's write positions and limits; written back to the context
+ * before a token takes fold_token, and read again after it. */
+typedef struct fold_out {
+    nf_token *items;
+    size_t n, cap;
+    char *d;            /* the pool's data */
+    size_t len, limit; /* its length; the greatest at which a fast hit fits (0 and no fast hits: none) */
+} fold_out;
+
+static inline fold_out fold_out_open(const tok_ctx *c)
 {
-    if (p->hinted) {
-        size_t slot = 0, n = p->end - p->start;
+    const nfi_buf *pool = c->pool;
+    const nfi_token_vec *tv = c->tokens;
+    /* a hit copies 32 bytes and writes a NUL after the blob, at most 33 */
+    bool room = !pool->oom && pool->cap >= ENTRY_ROOM + 1;
+    return (fold_out){tv->items, tv->len, tv->cap, pool->data, pool->len, room ? pool->cap - (ENTRY_ROOM + 1) : 0};
+}
+
+static inline void fold_out_close(tok_ctx *c, const fold_out *o)
+{
+    c->pool->len = o->len;
+    c->tokens->len = o->n;
+}
+
+/* Folds the found token p. A hinted one always goes through the cache
+ * (fold_token's last branch); when its entry is there, its blob at most
+ * 32 bytes and the record and the pool have room, the record is written
+ * here, once, and the blob copied as two 16-byte moves (from_cache's fast
+ * case), which is most tokens; everything else takes fold_token. */
+static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, const found_token *p, const char *text,
+                                                                   fold_out *o, word_cache *words, word_cache *plain)
+{
+    if (p->hinted && o->n < o->cap && o->len <= o->limit) {
+        size_t slot = 0, n = p->len;
         const char *e = cache_find(p->kind == NF_TOKEN_WORD ? words : plain, p->h, text + p->start, n, &slot);
-        size_t at = pool->len;
-        if (e && tv->len < tv->cap && !pool->oom && at + ENTRY_ROOM + 1 <= pool->cap) {
-            size_t raw_len = get_u16(e), blob_len = get_u16(e + 2);
-            const char *blob = e + ENTRY_HEAD + raw_len;
-            if (blob_len <= 32) {
-                char *d = pool->data + at;
-                copy16(d, blob);
-                copy16(d + 16, blob + 16);
-                d[blob_len] = '\0';
-                pool->len = at + blob_len;
-                tv->items[tv->len++] = (nf_token){p->start, (uint32_t)n, (uint32_t)at, get_u16(e + 4),
-                                                  (uint32_t)(at + get_u16(e + 6)), get_u16(e + 8), p->kind, p->flags};
-                return true;
-            }
+        size_t blob_len = e ? get_u16(e + 2) : SIZE_MAX;
+        if (blob_len <= 32) {
+            const char *blob = e + ENTRY_HEAD + get_u16(e);
+            size_t at = o->len;
+            char *d = o->d + at;
+            copy16(d, blob);
+            copy16(d + 16, blob + 16);
+            d[blob_len] = '\0';
+            o->len = at + blob_len;
+            nf_token *t = &o->items[o->n++];
+            memcpy(&t->start, &p->start, 8);
+            put_rec(t, e, (uint32_t)at);
+            memcpy(&t->kind, &p->kind, 2);
+            return true;
         }
     }
-    return fold_token(c, p->start, p->end, p->kind, p->flags, p->ascii, p->hinted, p->h);
+    fold_out_close(c, o);
+    bool ok = fold_token(c, p->start, p->start + p->len, p->kind, p->flags, p->ascii, p->hinted, p->h);
+    *o = fold_out_open(c);
+    return ok;
 }
 
 /* A word that goes through the cache (a stemmed word, in words, or an
@@ -937,7 +1001,7 @@ static inline void hint_found(found_token *p, const char *text, bool stemmed, co
         return;
     const word_cache *wc = p->kind == NF_TOKEN_WORD ? words : plain;
     p->hinted = true;
-    p->h = XXH3_64bits(text + p->start, p->end - p->start);
+    p->h = XXH3_64bits(text + p->start, p->len);
     if (wc->slots)
         __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
 }
@@ -959,34 +1023,35 @@ static bool fold_found(tok_ctx *c)
     size_t n = c->n_found;
     c->n_found = 0;
     const char *text = c->text;
-    nfi_buf *pool = c->pool;
-    nfi_token_vec *tv = c->tokens;
     word_cache *words = c->cache, *plain = &c->nz->plain;
     bool stemmed = c->stemmer != NULL;
+    fold_out o = fold_out_open(c);
     size_t i = 0;
     for (; i < n && i < FETCH_AHEAD; i++)
         hint_found(&f[i], text, stemmed, words, plain);
     for (i = 0; i + FETCH_AHEAD < n; i++) {
         hint_found(&f[i + FETCH_AHEAD], text, stemmed, words, plain);
         fetch_entry(&f[i + FETCH_AHEAD / 2], words, plain);
-        if (!fold_found_token(c, &f[i], text, pool, tv, words, plain))
+        if (!fold_found_token(c, &f[i], text, &o, words, plain))
             return false;
     }
     for (; i < n; i++) {
         if (i + FETCH_AHEAD / 2 < n)
             fetch_entry(&f[i + FETCH_AHEAD / 2], words, plain);
-        if (!fold_found_token(c, &f[i], text, pool, tv, words, plain))
+        if (!fold_found_token(c, &f[i], text, &o, words, plain))
             return false;
     }
+    fold_out_close(c, &o);
     return true;
 }
 
-/* Token mode: notes the token for fold_found (folding those noted
- * first when FOUND_MAX are, so the array stays bounded). */
-static bool note_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+/* Room for one more noted token: the noted ones are folded first when
+ * FOUND_MAX are (a long text), and the array grows to FOUND_MAX. Out of
+ * line: note_token is inline in every scan and this is rare. */
+static __attribute__((noinline)) bool note_room(tok_ctx *c)
 {
     nfi_normalizer *nz = c->nz;
-    if (c->n_found == FOUND_MAX && !fold_found(c)) /* a long text: fold what is there first */
+    if (c->n_found == FOUND_MAX && !fold_found(c))
         return false;
     if (c->n_found == nz->found_cap) {
         size_t cap = nz->found_cap ? nz->found_cap * 2 : 1024;
@@ -996,7 +1061,16 @@ static bool note_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
         nz->found = grown;
         nz->found_cap = cap;
     }
-    nz->found[c->n_found++] = (found_token){(uint32_t)start, (uint32_t)end, kind, flags, ascii, false, 0};
+    return true;
+}
+
+/* Token mode: notes the token for fold_found. */
+static inline bool note_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+{
+    nfi_normalizer *nz = c->nz;
+    if ((c->n_found == FOUND_MAX || c->n_found == nz->found_cap) && !note_room(c))
+        return false;
+    nz->found[c->n_found++] = (found_token){(uint32_t)start, (uint32_t)(end - start), kind, flags, ascii, false, 0};
     return true;
 }
 
@@ -1361,9 +1435,11 @@ static inline size_t plain_ascii_token_end(const char *text, size_t len, size_t 
  * k, the test of the byte after the token from the class table (0 for
  * non-ASCII bytes): it must be a separator, and one that cannot join:
  * not an English apostrophe after letters (stop is BYTE_APOSTROPHE in
- * English, else 0), not '.', ',' or an apostrophe after digits. */
+ * English, else 0), not '.', ',' or an apostrophe after digits. *after
+ * is that byte's class when the token is plain and ends before len (the
+ * separator tokens_fast then skips at once), else 0. */
 static inline size_t class_token_end(const uint8_t *cls, const char *text, size_t len, size_t i, uint8_t k,
-                                     uint8_t stop)
+                                     uint8_t stop, uint8_t *after_out)
 {
     const unsigned char *u = (const unsigned char *)text;
     size_t end;
@@ -1374,10 +1450,14 @@ static inline size_t class_token_end(const uint8_t *cls, const char *text, size_
             end++;
         stop = BYTE_NUMBER_JOIN;
     }
+    *after_out = 0;
     if (end == len)
         return end;
     uint8_t after = cls[u[end]];
-    return (after & BYTE_SEP) && !(after & stop) ? end : 0;
+    if (!(after & BYTE_SEP) || (after & stop))
+        return 0;
+    *after_out = after;
+    return end;
 }
 
 /* Hash mode: the ASCII token text[start, end) (plain_ascii_token_end)
@@ -1627,38 +1707,85 @@ general:
  * classification of each character; two-byte separators are skipped (none
  * ends a sentence). Returns the first boundary it leaves to the loop (a
  * token neither takes, or len), or SIZE_MAX when emit fails. */
+/* What tokens_fast keeps in locals: the context's count, sentence flag
+ * and noted tokens, and how many may be noted without note_room (0: none,
+ * every token takes emit, as in hash mode without SSE2). Written back to
+ * the context before emit or anything else that reads it, read after. */
+typedef struct note_out {
+    found_token *found;
+    size_t n, room, count;
+    bool sentence;
+} note_out;
+
+static inline note_out note_out_open(const tok_ctx *c)
+{
+    size_t cap = c->nz->found_cap < FOUND_MAX ? c->nz->found_cap : FOUND_MAX;
+    return (note_out){c->nz->found, c->n_found, c->tokens ? cap : 0, c->count, c->sentence_start};
+}
+
+static inline void note_out_close(tok_ctx *c, const note_out *o)
+{
+    c->n_found = o->n;
+    c->count = o->count;
+    c->sentence_start = o->sentence;
+}
+
+/* emit for tokens_fast: the token is noted from the locals when it fits
+ * (what emit and note_token do), else through emit. */
+static inline bool note_fast(tok_ctx *c, note_out *o, size_t start, size_t end, uint8_t kind, uint8_t flags,
+                             bool ascii)
+{
+    if (o->n < o->room && end - start <= MAX_TOKEN_BYTES) {
+        flags |= o->sentence ? NF_TOKEN_SENTENCE_START : 0;
+        o->sentence = false;
+        o->count++;
+        o->found[o->n++] = (found_token){(uint32_t)start, (uint32_t)(end - start), kind, flags, ascii, false, 0};
+        return true;
+    }
+    note_out_close(c, o);
+    bool ok = emit(c, start, end, kind, flags, ascii);
+    *o = note_out_open(c);
+    return ok;
+}
+
 static size_t tokens_fast(tok_ctx *c, const char *text, size_t len, size_t i, bool keep_apostrophe)
 {
     const uint8_t *cls = c->nz->byte_class;
+    uint8_t stop = keep_apostrophe ? BYTE_APOSTROPHE : 0;
+    note_out o = note_out_open(c);
     while (i < len) {
         uint8_t k = cls[(unsigned char)text[i]];
         if (k & BYTE_SEP) {
-            c->sentence_start |= (k & BYTE_SENTENCE) != 0;
+            o.sentence |= (k & BYTE_SENTENCE) != 0;
             i++;
             continue;
         }
-        size_t end = k ? class_token_end(cls, text, len, i, k, keep_apostrophe ? BYTE_APOSTROPHE : 0) : 0;
+        uint8_t after;
+        size_t end = k ? class_token_end(cls, text, len, i, k, stop, &after) : 0;
         if (end) {
             bool number = (k & BYTE_DIGIT) != 0;
-            if (!emit(c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0,
-                      true))
+            if (!note_fast(c, &o, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD,
+                           k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0, true))
                 return SIZE_MAX;
-            i = end;
+            /* the separator after it, skipped as the test above would */
+            o.sentence |= (after & BYTE_SENTENCE) != 0;
+            i = end + (after != 0);
             continue;
         }
         /* a word with two-byte letters, or a two-byte separator */
         bool skip, ascii;
         if (!(end = simple_word_end(c->nz, text, len, i, keep_apostrophe, &skip, &ascii)))
-            return i;
+            break;
         if (!skip) {
             unsigned char b = (unsigned char)text[i];
             uint8_t flags = b < 0x80 ? (k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0)
                                      : c->nz->flags2[(((b & 0x1Fu) << 6) | (text[i + 1] & 0x3Fu)) - FOLD2_FIRST];
-            if (!emit(c, i, end, NF_TOKEN_WORD, flags, ascii))
+            if (!note_fast(c, &o, i, end, NF_TOKEN_WORD, flags, ascii))
                 return SIZE_MAX;
         }
         i = end;
     }
+    note_out_close(c, &o);
     return i;
 }
 
