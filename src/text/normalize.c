@@ -958,13 +958,14 @@ static inline void fold_out_close(tok_ctx *c, const fold_out *o)
     c->tokens->len = o->n;
 }
 
-/* Folds the found token p. A hinted one always goes through the cache
- * (fold_token's last branch); when its entry is there, its blob at most
- * 32 bytes and the record and the pool have room, the record is written
- * here, once, and the blob copied as two 16-byte moves (from_cache's fast
- * case), which is most tokens; everything else takes fold_token. */
-static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, const found_token *p, const char *text,
-                                                                   fold_out *o, word_cache *words, word_cache *plain)
+/* Folds the found token p when it is hinted, its cache entry is there,
+ * the entry's blob is at most 32 bytes and the record and the pool have
+ * room, which is most tokens: the record is written here, once, and the
+ * blob copied as two 16-byte moves (from_cache's fast case). False when
+ * it does not apply (nothing written): p then takes fold_token, whose
+ * last branch is the general case of this one. */
+static inline __attribute__((always_inline)) bool fold_found_fast(const found_token *p, const char *text,
+                                                                  fold_out *o, word_cache *words, word_cache *plain)
 {
     if (p->hinted && o->n < o->cap && o->len <= o->limit) {
         size_t slot = 0, n = p->len;
@@ -985,10 +986,25 @@ static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, c
             return true;
         }
     }
+    return false;
+}
+
+/* The found token p through fold_token, with the locals written back and
+ * read again. Out of line: the fast path then keeps none of p's fields
+ * (they were spilled to the stack for this call on every token). */
+static __attribute__((noinline)) bool fold_found_slow(tok_ctx *c, const found_token *p, fold_out *o)
+{
     fold_out_close(c, o);
     bool ok = fold_token(c, p->start, p->start + p->len, p->kind, p->flags, p->ascii, p->hinted, p->h);
     *o = fold_out_open(c);
     return ok;
+}
+
+/* Folds the found token p: fold_found_fast, else fold_found_slow. */
+static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, const found_token *p, const char *text,
+                                                                   fold_out *o, word_cache *words, word_cache *plain)
+{
+    return fold_found_fast(p, text, o, words, plain) || fold_found_slow(c, p, o);
 }
 
 /* A word that goes through the cache (a stemmed word, in words, or an
@@ -1375,7 +1391,9 @@ simple_word_end(const nfi_normalizer *nz, const char *text, size_t len, size_t i
             if (ascii_alnum((unsigned char)b)) {
                 if (i == start && b <= '9')
                     return 0; /* a number */
-                i++;
+                /* the ASCII letters and digits after it, from the class table */
+                for (i++; i < len && (nz->byte_class[u[i]] & (BYTE_LETTER | BYTE_DIGIT)); i++)
+                    ;
                 continue;
             }
             if (i == start || (b == '\'' && keep_apostrophe))
