@@ -351,14 +351,13 @@ static inline bool same_raw(const char *a, const char *b, size_t n)
     return memcmp(a, b, n) == 0;
 }
 
-/* The arena entry for raw bytes, or NULL; *slot_out is where it goes.
+/* The arena entry for raw bytes, or NULL; *slot_out is where it goes
+ * (the table has its slots).
  * Inline in its callers: a call per token (nearly every one found at the
  * first slot) cost a quarter of the lookup in saved registers. */
-static inline __attribute__((always_inline)) const char *cache_find(word_cache *wc, uint64_t h, const char *raw,
-                                                                  size_t n, size_t *slot_out)
+static inline __attribute__((always_inline)) const char *cache_probe(const word_cache *wc, uint64_t h,
+                                                                   const char *raw, size_t n, size_t *slot_out)
 {
-    if (!wc->slots)
-        return NULL;
     for (size_t i = (size_t)h & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
         if (!wc->slots[i].at) {
             *slot_out = i;
@@ -372,15 +371,27 @@ static inline __attribute__((always_inline)) const char *cache_find(word_cache *
     }
 }
 
+/* cache_probe of a table that may have no slots yet. */
+static inline __attribute__((always_inline)) const char *cache_find(word_cache *wc, uint64_t h, const char *raw,
+                                                                  size_t n, size_t *slot_out)
+{
+    return wc->slots ? cache_probe(wc, h, raw, n, slot_out) : NULL;
+}
+
+/* Whether the table has its slots (allocated on first use). */
+static bool cache_slots(word_cache *wc)
+{
+    if (!wc->slots)
+        wc->slots = calloc(CACHE_SLOTS, sizeof *wc->slots);
+    return wc->slots != NULL;
+}
+
 /* Stores raw -> (norm, stem); a failed allocation only loses the entry. */
 static void cache_put(word_cache *wc, uint64_t h, const char *raw, size_t n, const char *norm, size_t norm_len,
                       const char *stem, size_t stem_len, bool stem_same)
 {
-    if (!wc->slots) {
-        wc->slots = calloc(CACHE_SLOTS, sizeof *wc->slots);
-        if (!wc->slots)
-            return;
-    }
+    if (!cache_slots(wc))
+        return;
     size_t stem_off = stem_same ? 0 : norm_len + 1;
     size_t blob_len = stem_same ? norm_len + 1 : stem_off + stem_len + 1;
     size_t need = ENTRY_HEAD + n + blob_len;
@@ -937,10 +948,9 @@ static bool fold_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
  * and the pool's write positions and limits; written back to the context
  * before a token takes fold_token, and read again after it. */
 typedef struct fold_out {
-    nf_token *items;
-    size_t n, cap;
-    char *d;            /* the pool's data */
-    size_t len, limit; /* its length; the greatest at which a fast hit fits (0 and no fast hits: none) */
+    nf_token *t, *t_end; /* the next record, the end of the vector's room */
+    char *base, *w;      /* the pool's data and write position */
+    char *w_limit;       /* the last write position at which a fast hit fits (none: t_end is t) */
 } fold_out;
 
 static inline fold_out fold_out_open(const tok_ctx *c)
@@ -949,13 +959,14 @@ static inline fold_out fold_out_open(const tok_ctx *c)
     const nfi_token_vec *tv = c->tokens;
     /* a hit copies 32 bytes and writes a NUL after the blob, at most 33 */
     bool room = !pool->oom && pool->cap >= ENTRY_ROOM + 1;
-    return (fold_out){tv->items, tv->len, tv->cap, pool->data, pool->len, room ? pool->cap - (ENTRY_ROOM + 1) : 0};
+    return (fold_out){tv->items + tv->len, tv->items + (room ? tv->cap : tv->len), pool->data,
+                      pool->data + pool->len, room ? pool->data + (pool->cap - (ENTRY_ROOM + 1)) : pool->data};
 }
 
 static inline void fold_out_close(tok_ctx *c, const fold_out *o)
 {
-    c->pool->len = o->len;
-    c->tokens->len = o->n;
+    c->pool->len = (size_t)(o->w - o->base);
+    c->tokens->len = (size_t)(o->t - c->tokens->items);
 }
 
 /* Folds the found token p when it is hinted, its cache entry is there,
@@ -967,19 +978,19 @@ static inline void fold_out_close(tok_ctx *c, const fold_out *o)
 static inline __attribute__((always_inline)) bool fold_found_fast(const found_token *p, const char *text,
                                                                   fold_out *o, word_cache *words, word_cache *plain)
 {
-    if (p->hinted && o->n < o->cap && o->len <= o->limit) {
+    if (p->hinted && o->t < o->t_end && o->w <= o->w_limit) {
         size_t slot = 0, n = p->len;
-        const char *e = cache_find(p->kind == NF_TOKEN_WORD ? words : plain, p->h, text + p->start, n, &slot);
+        const char *e = cache_probe(p->kind == NF_TOKEN_WORD ? words : plain, p->h, text + p->start, n, &slot);
         size_t blob_len = e ? get_u16(e + 2) : SIZE_MAX;
         if (blob_len <= 32) {
             const char *blob = e + ENTRY_HEAD + get_u16(e);
-            size_t at = o->len;
-            char *d = o->d + at;
+            char *d = o->w;
+            size_t at = (size_t)(d - o->base);
             copy16(d, blob);
             copy16(d + 16, blob + 16);
             d[blob_len] = '\0';
-            o->len = at + blob_len;
-            nf_token *t = &o->items[o->n++];
+            o->w = d + blob_len;
+            nf_token *t = o->t++;
             memcpy(&t->start, &p->start, 8);
             put_rec(t, e, (uint32_t)at);
             memcpy(&t->kind, &p->kind, 2);
@@ -1018,8 +1029,7 @@ static inline void hint_found(found_token *p, const char *text, bool stemmed, co
     const word_cache *wc = p->kind == NF_TOKEN_WORD ? words : plain;
     p->hinted = true;
     p->h = XXH3_64bits(text + p->start, p->len);
-    if (wc->slots)
-        __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
+    __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
 }
 
 /* The arena entry a hinted token's slot names, fetched (a hint only:
@@ -1027,7 +1037,7 @@ static inline void hint_found(found_token *p, const char *text, bool stemmed, co
 static inline void fetch_entry(const found_token *q, const word_cache *words, const word_cache *plain)
 {
     const word_cache *qc = q->kind == NF_TOKEN_WORD ? words : plain;
-    const cache_slot *slot = q->hinted && qc->slots ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
+    const cache_slot *slot = q->hinted ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
     if (slot && slot->at && slot->tag == (uint32_t)(q->h >> 32))
         __builtin_prefetch(qc->arena.data + slot->at - 1);
 }
@@ -1041,6 +1051,15 @@ static bool fold_found(tok_ctx *c)
     const char *text = c->text;
     word_cache *words = c->cache, *plain = &c->nz->plain;
     bool stemmed = c->stemmer != NULL;
+    /* both tables get their slots now, so no step below tests for them;
+     * without (out of memory) nothing is hinted: fold_token, which lives
+     * without a table, folds every token */
+    if (!cache_slots(words) || !cache_slots(plain)) {
+        for (size_t i = 0; i < n; i++)
+            if (!fold_token(c, f[i].start, f[i].start + f[i].len, f[i].kind, f[i].flags, f[i].ascii, false, 0))
+                return false;
+        return true;
+    }
     fold_out o = fold_out_open(c);
     size_t i = 0;
     for (; i < n && i < FETCH_AHEAD; i++)
