@@ -4,6 +4,7 @@
 
 #include "text/text.h"
 
+#include <ctype.h>
 #include <libstemmer.h>
 #include <unicode/uchar.h>
 #include <unicode/unorm2.h>
@@ -485,6 +486,42 @@ static void test_latin1_stems_match_utf8(void **state)
     assert_true(languages >= 10); /* German, French, Spanish, ... have one */
 }
 
+/* The word cache holds 32,768 words a language and is then emptied; the
+ * short-word table in front of it (normalize.c, fold_found) names entries
+ * by arena offset, so words looked up ahead of an emptying must be looked
+ * up again. 40,000 distinct words between frequent short ones ("der",
+ * "Die", "und") empty it mid-text; every norm and stem must be what a
+ * fresh stemmer gives. */
+static void test_cache_emptied_mid_text(void **state)
+{
+    enum { WORDS = 40000 };
+    nfi_buf text = {NULL, 0, 0, false};
+    for (unsigned k = 0; k < WORDS; k++) {
+        char w[32];
+        snprintf(w, sizeof w, "der Die und q%c%c%c%cen ", 'a' + k % 26, 'a' + k / 26 % 26, 'a' + k / 676 % 26,
+                 'a' + k / 17576 % 26);
+        nfi_buf_puts(&text, w);
+    }
+    toks t = tokenize(*state, text.data, "de");
+    assert_int_equal(t.v.len, 4 * WORDS);
+    struct sb_stemmer *de = sb_stemmer_new("de", "UTF_8");
+    for (size_t i = 0; i < t.v.len; i++) {
+        const nf_token *k = &t.v.items[i];
+        char want_norm[32];
+        assert_true(k->len < sizeof want_norm);
+        for (size_t j = 0; j < k->len; j++)
+            want_norm[j] = (char)tolower((unsigned char)text.data[k->start + j]);
+        want_norm[k->len] = '\0';
+        assert_string_equal(norm(&t, i), want_norm);
+        const sb_symbol *want = sb_stemmer_stem(de, (const sb_symbol *)want_norm, (int)k->len);
+        assert_int_equal(k->stem_len, sb_stemmer_length(de));
+        assert_memory_equal(stem(&t, i), want, k->stem_len);
+    }
+    sb_stemmer_delete(de);
+    toks_free(&t);
+    nfi_buf_free(&text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_two_byte_words),
         cmocka_unit_test(test_latin_ascii_matches_icu),
         cmocka_unit_test(test_latin1_stems_match_utf8),
+        cmocka_unit_test(test_cache_emptied_mid_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -50,7 +50,9 @@
  * the word 8 ahead being fetched meanwhile, so the cache misses of
  * successive words overlap; tokens are folded in the order found, so
  * records and pool are what folding each at once makes. A hit copies the entry's norm and stem
- * as they lie in the pool (one blob, see word_cache).
+ * as they lie in the pool (one blob, see word_cache). A word of at most 8
+ * bytes that is in the short-word table (front_slot) finds its entry there,
+ * from one load of its bytes, without hashing or probing.
  *
  * Hash mode (nfi_tokenize_units, for duplicate detection) makes the same
  * tokens without stems and keeps no token records: each norm is followed by
@@ -105,10 +107,27 @@ typedef struct cache_slot {
     uint32_t at, tag;
 } cache_slot;
 
+/* The short-word table in front of a word cache (token mode, fold_found):
+ * a word of at most 8 bytes, read as one little-endian 64-bit key (its
+ * bytes, zeros above them), goes straight to its arena entry without the
+ * hash and the probe when its slot holds it. A slot is one of FRONT_SLOTS,
+ * chosen by a multiply of the key; it holds the key, the length (so no
+ * byte of the word need be known to be non-zero) and the entry's arena
+ * offset, which an arena's move leaves valid; emptying the cache empties
+ * the table. Filled when such a word is found by the probe. */
+typedef struct front_slot {
+    uint64_t key;
+    uint32_t len, at; /* len 0: empty */
+} front_slot;
+
+#define FRONT_SLOTS 1024
+
 typedef struct word_cache {
     cache_slot *slots;
+    front_slot *front; /* FRONT_SLOTS, allocated with slots */
     size_t used;
     nfi_buf arena;
+    unsigned resets; /* times emptied: offsets taken before are stale (fold_found) */
 } word_cache;
 
 /* The head of an arena entry (read with memcpy: entries are unaligned).
@@ -247,6 +266,7 @@ nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
 static void cache_free(word_cache *wc)
 {
     free(wc->slots);
+    free(wc->front);
     nfi_buf_free(&wc->arena);
     memset(wc, 0, sizeof *wc);
 }
@@ -383,7 +403,9 @@ static bool cache_slots(word_cache *wc)
 {
     if (!wc->slots)
         wc->slots = calloc(CACHE_SLOTS, sizeof *wc->slots);
-    return wc->slots != NULL;
+    if (!wc->front)
+        wc->front = calloc(FRONT_SLOTS, sizeof *wc->front);
+    return wc->slots && wc->front;
 }
 
 /* Stores raw -> (norm, stem); a failed allocation only loses the entry. */
@@ -397,8 +419,10 @@ static void cache_put(word_cache *wc, uint64_t h, const char *raw, size_t n, con
     size_t need = ENTRY_HEAD + n + blob_len;
     if (wc->used >= CACHE_SLOTS / 2 || wc->arena.len + need > CACHE_ARENA_MAX) { /* bound reached: start over */
         memset(wc->slots, 0, CACHE_SLOTS * sizeof *wc->slots);
+        memset(wc->front, 0, FRONT_SLOTS * sizeof *wc->front);
         wc->used = 0;
         wc->arena.len = 0;
+        wc->resets++;
     }
     size_t slot = 0;
     /* ENTRY_ROOM bytes of room past every entry: from_cache copies a blob
@@ -548,9 +572,12 @@ enum { FETCH_AHEAD = 16, FOUND_MAX = 4096 /* tokens noted at most (96 KiB), then
 typedef struct found_token {
     uint32_t start, len; /* as in the record: the fast path copies them with kind and flags */
     uint8_t kind, flags;
-    bool ascii, hinted; /* hinted: h is the hash of the raw bytes, its slot being fetched */
+    bool ascii;
+    uint8_t hinted; /* HINT_HASH: h is the hash of the raw bytes, its slot being fetched;
+                       HINT_FRONT: h is its entry's arena offset, from the short-word table */
     uint64_t h;
 } found_token;
+enum { HINT_NONE, HINT_HASH, HINT_FRONT };
 _Static_assert(offsetof(nf_token, len) == offsetof(nf_token, start) + 4 &&
                    offsetof(nf_token, flags) == offsetof(nf_token, kind) + 1,
                "fold_found copies start and len, kind and flags, as they lie in found_token");
@@ -567,7 +594,8 @@ typedef struct tok_ctx {
     nfi_buf *pool;
     const char *text;
     bool sentence_start;
-    size_t n_found; /* token mode: tokens noted in nz->found, not yet folded */
+    size_t n_found;  /* token mode: tokens noted in nz->found, not yet folded */
+    size_t text_len; /* of text (scan_tokens) */
 } tok_ctx;
 
 /* The next free token record of v (grown with realloc), not yet counted:
@@ -944,6 +972,54 @@ static bool fold_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
     return ok;
 }
 
+/* Whether the short-word table serves the n bytes at start: at most 8,
+ * with 8 readable (the key is one load), on a little-endian machine. */
+static inline bool front_serves(size_t start, size_t n, size_t text_len)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return n <= 8 && start + 8 <= text_len;
+#else
+    (void)start, (void)n, (void)text_len;
+    return false;
+#endif
+}
+
+/* The key of n (1-8: tokens are never empty) bytes at p: their
+ * little-endian value. */
+static inline uint64_t front_key(const char *p, size_t n)
+{
+    uint64_t x;
+    memcpy(&x, p, sizeof x);
+    return x & (~0ull >> (64 - 8 * n));
+}
+
+static inline front_slot *front_of(const word_cache *wc, uint64_t key)
+{
+    return &wc->front[(key * 0x9E3779B97F4A7C15ull) >> 54]; /* FRONT_SLOTS = 2^10 */
+}
+
+/* A word that goes through the cache (a stemmed word, in words, or an
+ * ideographic one, in plain) gets its entry from the short-word table, or
+ * the hash of its raw bytes and its cache slot fetched. */
+static inline void hint_found(found_token *p, const char *text, size_t text_len, bool stemmed,
+                              const word_cache *words, const word_cache *plain)
+{
+    if (!(p->kind == NF_TOKEN_IDEOGRAPHIC || (p->kind == NF_TOKEN_WORD && stemmed)))
+        return;
+    const word_cache *wc = p->kind == NF_TOKEN_WORD ? words : plain;
+    if (front_serves(p->start, p->len, text_len)) {
+        const front_slot *fs = front_of(wc, front_key(text + p->start, p->len));
+        if (fs->key == front_key(text + p->start, p->len) && fs->len == p->len) {
+            p->hinted = HINT_FRONT;
+            p->h = fs->at;
+            return;
+        }
+    }
+    p->hinted = HINT_HASH;
+    p->h = XXH3_64bits(text + p->start, p->len);
+    __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
+}
+
 /* What the fold loop keeps in locals (fold_found): the record vector's
  * and the pool's write positions and limits; written back to the context
  * before a token takes fold_token, and read again after it. */
@@ -976,11 +1052,22 @@ static inline void fold_out_close(tok_ctx *c, const fold_out *o)
  * it does not apply (nothing written): p then takes fold_token, whose
  * last branch is the general case of this one. */
 static inline __attribute__((always_inline)) bool fold_found_fast(const found_token *p, const char *text,
-                                                                  fold_out *o, word_cache *words, word_cache *plain)
+                                                                  size_t text_len, fold_out *o, word_cache *words,
+                                                                  word_cache *plain)
 {
     if (p->hinted && o->t < o->t_end && o->w <= o->w_limit) {
         size_t slot = 0, n = p->len;
-        const char *e = cache_probe(p->kind == NF_TOKEN_WORD ? words : plain, p->h, text + p->start, n, &slot);
+        word_cache *wc = p->kind == NF_TOKEN_WORD ? words : plain;
+        const char *e;
+        if (p->hinted == HINT_FRONT) {
+            e = wc->arena.data + p->h;
+        } else {
+            e = cache_probe(wc, p->h, text + p->start, n, &slot);
+            if (e && front_serves(p->start, n, text_len)) {
+                uint64_t key = front_key(text + p->start, n);
+                *front_of(wc, key) = (front_slot){key, (uint32_t)n, (uint32_t)(e - wc->arena.data)};
+            }
+        }
         size_t blob_len = e ? get_u16(e + 2) : SIZE_MAX;
         if (blob_len <= 32) {
             const char *blob = e + ENTRY_HEAD + get_u16(e);
@@ -1003,33 +1090,26 @@ static inline __attribute__((always_inline)) bool fold_found_fast(const found_to
 /* The found token p through fold_token, with the locals written back and
  * read again. Out of line: the fast path then keeps none of p's fields
  * (they were spilled to the stack for this call on every token). */
-static __attribute__((noinline)) bool fold_found_slow(tok_ctx *c, const found_token *p, fold_out *o)
+static __attribute__((noinline)) bool fold_found_slow(tok_ctx *c, found_token *f, size_t i, size_t n, fold_out *o)
 {
+    word_cache *words = c->cache, *plain = &c->nz->plain;
+    unsigned resets = words->resets + plain->resets;
+    const found_token *p = &f[i];
     fold_out_close(c, o);
-    bool ok = fold_token(c, p->start, p->start + p->len, p->kind, p->flags, p->ascii, p->hinted, p->h);
+    bool ok = fold_token(c, p->start, p->start + p->len, p->kind, p->flags, p->ascii, p->hinted == HINT_HASH, p->h);
     *o = fold_out_open(c);
+    /* a table emptied: the tokens hinted ahead may name stale entries */
+    for (size_t k = i + 1; resets != words->resets + plain->resets && k < n && k <= i + FETCH_AHEAD; k++)
+        hint_found(&f[k], c->text, c->text_len, c->stemmer != NULL, words, plain);
     return ok;
 }
 
-/* Folds the found token p: fold_found_fast, else fold_found_slow. */
-static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, const found_token *p, const char *text,
-                                                                   fold_out *o, word_cache *words, word_cache *plain)
+/* Folds the found token f[i]: fold_found_fast, else fold_found_slow. */
+static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, found_token *f, size_t i, size_t n,
+                                                                   const char *text, size_t text_len, fold_out *o,
+                                                                   word_cache *words, word_cache *plain)
 {
-    return fold_found_fast(p, text, o, words, plain) || fold_found_slow(c, p, o);
-}
-
-/* A word that goes through the cache (a stemmed word, in words, or an
- * ideographic one, in plain) gets the hash of its raw bytes and has its
- * cache slot fetched. */
-static inline void hint_found(found_token *p, const char *text, bool stemmed, const word_cache *words,
-                              const word_cache *plain)
-{
-    if (!(p->kind == NF_TOKEN_IDEOGRAPHIC || (p->kind == NF_TOKEN_WORD && stemmed)))
-        return;
-    const word_cache *wc = p->kind == NF_TOKEN_WORD ? words : plain;
-    p->hinted = true;
-    p->h = XXH3_64bits(text + p->start, p->len);
-    __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
+    return fold_found_fast(&f[i], text, text_len, o, words, plain) || fold_found_slow(c, f, i, n, o);
 }
 
 /* The arena entry a hinted token's slot names, fetched (a hint only:
@@ -1037,7 +1117,7 @@ static inline void hint_found(found_token *p, const char *text, bool stemmed, co
 static inline void fetch_entry(const found_token *q, const word_cache *words, const word_cache *plain)
 {
     const word_cache *qc = q->kind == NF_TOKEN_WORD ? words : plain;
-    const cache_slot *slot = q->hinted ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
+    const cache_slot *slot = q->hinted == HINT_HASH ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
     if (slot && slot->at && slot->tag == (uint32_t)(q->h >> 32))
         __builtin_prefetch(qc->arena.data + slot->at - 1);
 }
@@ -1061,19 +1141,19 @@ static bool fold_found(tok_ctx *c)
         return true;
     }
     fold_out o = fold_out_open(c);
-    size_t i = 0;
+    size_t text_len = c->text_len, i = 0;
     for (; i < n && i < FETCH_AHEAD; i++)
-        hint_found(&f[i], text, stemmed, words, plain);
+        hint_found(&f[i], text, text_len, stemmed, words, plain);
     for (i = 0; i + FETCH_AHEAD < n; i++) {
-        hint_found(&f[i + FETCH_AHEAD], text, stemmed, words, plain);
+        hint_found(&f[i + FETCH_AHEAD], text, text_len, stemmed, words, plain);
         fetch_entry(&f[i + FETCH_AHEAD / 2], words, plain);
-        if (!fold_found_token(c, &f[i], text, &o, words, plain))
+        if (!fold_found_token(c, f, i, n, text, text_len, &o, words, plain))
             return false;
     }
     for (; i < n; i++) {
         if (i + FETCH_AHEAD / 2 < n)
             fetch_entry(&f[i + FETCH_AHEAD / 2], words, plain);
-        if (!fold_found_token(c, &f[i], text, &o, words, plain))
+        if (!fold_found_token(c, f, i, n, text, text_len, &o, words, plain))
             return false;
     }
     fold_out_close(c, &o);
@@ -1105,7 +1185,7 @@ static inline bool note_token(tok_ctx *c, size_t start, size_t end, uint8_t kind
     nfi_normalizer *nz = c->nz;
     if ((c->n_found == FOUND_MAX || c->n_found == nz->found_cap) && !note_room(c))
         return false;
-    nz->found[c->n_found++] = (found_token){(uint32_t)start, (uint32_t)(end - start), kind, flags, ascii, false, 0};
+    nz->found[c->n_found++] = (found_token){(uint32_t)start, (uint32_t)(end - start), kind, flags, ascii, HINT_NONE, 0};
     return true;
 }
 
@@ -1776,7 +1856,7 @@ static inline bool note_fast(tok_ctx *c, note_out *o, size_t start, size_t end, 
         flags |= o->sentence ? NF_TOKEN_SENTENCE_START : 0;
         o->sentence = false;
         o->count++;
-        o->found[o->n++] = (found_token){(uint32_t)start, (uint32_t)(end - start), kind, flags, ascii, false, 0};
+        o->found[o->n++] = (found_token){(uint32_t)start, (uint32_t)(end - start), kind, flags, ascii, HINT_NONE, 0};
         return true;
     }
     note_out_close(c, o);
@@ -1830,6 +1910,7 @@ static size_t tokens_fast(tok_ctx *c, const char *text, size_t len, size_t i, bo
 static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, const char *lang, nf_error *err)
 {
     tok_ctx c = *cp_ctx;
+    c.text_len = len;
     bool keep_apostrophe = lang && strcmp(lang, "en") == 0;
     size_t i = 0;
     while (i < len) {
@@ -1914,7 +1995,7 @@ nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const c
     stemmer_slot *slot = stem ? slot_for(nz, lang) : NULL;
     struct sb_stemmer *stemmer = slot ? slot->stemmer : NULL;
     tok_ctx c = {nz,     0,    false, stemmer, stemmer ? slot->latin1 : NULL, stemmer ? &slot->cache : &nz->plain,
-                 tokens, NULL, pool,  text,    true,                          0};
+                 tokens, NULL, pool,  text,    true,                          0, 0};
     return scan_tokens(&c, text, len, lang, err);
 }
 
@@ -1924,7 +2005,7 @@ nf_status nfi_tokenize_units(nfi_normalizer *nz, const char *text, size_t len, c
     *count = 0;
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, 0, false, NULL, NULL, &nz->plain, NULL, units, pool, text, true, 0};
+    tok_ctx c = {nz, 0, false, NULL, NULL, &nz->plain, NULL, units, pool, text, true, 0, 0};
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;
@@ -1936,7 +2017,7 @@ nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, con
     *count = 0;
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, 0, true, NULL, NULL, &nz->plain, NULL, NULL, NULL, text, true, 0};
+    tok_ctx c = {nz, 0, true, NULL, NULL, &nz->plain, NULL, NULL, NULL, text, true, 0, 0};
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;
