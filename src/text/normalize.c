@@ -120,7 +120,8 @@ typedef struct front_slot {
     uint32_t len, at; /* len 0: empty */
 } front_slot;
 
-#define FRONT_SLOTS 1024
+#define FRONT_BITS 12
+#define FRONT_SLOTS (1u << FRONT_BITS)
 
 typedef struct word_cache {
     cache_slot *slots;
@@ -995,7 +996,7 @@ static inline uint64_t front_key(const char *p, size_t n)
 
 static inline front_slot *front_of(const word_cache *wc, uint64_t key)
 {
-    return &wc->front[(key * 0x9E3779B97F4A7C15ull) >> 54]; /* FRONT_SLOTS = 2^10 */
+    return &wc->front[(key * 0x9E3779B97F4A7C15ull) >> (64 - FRONT_BITS)];
 }
 
 /* A word that goes through the cache (a stemmed word, in words, or an
