@@ -28,6 +28,8 @@
  *
  * Stemming is Snowball (libstemmer) for the document's language. A stemmer
  * is not thread-safe, so each nfi_normalizer (one per thread) caches its own.
+ * Words of Latin-1 characters go to the language's ISO-8859-1 stemmer
+ * where it gives the UTF-8 one's stems (stem_word), which costs less.
  *
  * Word cache: news repeats its words, so folding and stemming are done once
  * per distinct surface form, not per occurrence. Each language (stemmer
@@ -48,7 +50,9 @@
  * the word 8 ahead being fetched meanwhile, so the cache misses of
  * successive words overlap; tokens are folded in the order found, so
  * records and pool are what folding each at once makes. A hit copies the entry's norm and stem
- * as they lie in the pool (one blob, see word_cache).
+ * as they lie in the pool (one blob, see word_cache). A word of at most 8
+ * bytes that is in the short-word table (front_slot) finds its entry there,
+ * from one load of its bytes, without hashing or probing.
  *
  * Hash mode (nfi_tokenize_units, for duplicate detection) makes the same
  * tokens without stems and keeps no token records: each norm is followed by
@@ -93,28 +97,68 @@
 #define CACHE_ARENA_MAX (8u << 20)
 
 /* raw bytes -> (norm, stem) for one language. An entry in the arena is
- * [raw_len, blob_len, norm_len, stem_off, stem_len: uint16][raw][blob],
- * the blob being what a token's strings are in the pool: "norm\0" when
- * the stem equals the norm (stem_off 0), else "norm\0stem\0" (stem_off
- * norm_len + 1), so a hit is one copy of the blob and no test of which
- * layout it has. A slot holds the arena offset + 1 (0 = empty) and the
+ * [entry_head][raw][blob], the blob being what a token's strings are in
+ * the pool: "norm\0" when the stem equals the norm (stem_off 0), else
+ * "norm\0stem\0" (stem_off norm_len + 1), so a hit is one copy of the
+ * blob and no test of which layout it has. A slot holds the arena offset + 1 (0 = empty) and the
  * high half of the hash of the raw bytes, side by side, so a probe touches
  * one cache line of the table. */
 typedef struct cache_slot {
     uint32_t at, tag;
 } cache_slot;
 
+/* The short-word table in front of a word cache (token mode, fold_found):
+ * a word of at most 8 bytes, read as one little-endian 64-bit key (its
+ * bytes, zeros above them), goes straight to its arena entry without the
+ * hash and the probe when its slot holds it. A slot is one of FRONT_SLOTS,
+ * chosen by a multiply of the key; it holds the key, the length (so no
+ * byte of the word need be known to be non-zero) and the entry's arena
+ * offset, which an arena's move leaves valid; emptying the cache empties
+ * the table. Filled when such a word is found by the probe. */
+typedef struct front_slot {
+    uint64_t key;
+    uint32_t len, at; /* len 0: empty */
+} front_slot;
+
+#define FRONT_BITS 12
+#define FRONT_SLOTS (1u << FRONT_BITS)
+
 typedef struct word_cache {
     cache_slot *slots;
+    front_slot *front; /* FRONT_SLOTS, allocated with slots */
     size_t used;
     nfi_buf arena;
+    unsigned resets; /* times emptied: offsets taken before are stale (fold_found) */
 } word_cache;
 
-enum { ENTRY_HEAD = 10, ENTRY_ROOM = 32 }; /* header bytes; bytes readable past an entry */
+/* The head of an arena entry (read with memcpy: entries are unaligned).
+ * rec is what a token record's norm, norm_len, stem and stem_len fields
+ * are when the blob lies at pool offset 0: {0, norm_len, stem_off,
+ * stem_len}; a hit adds the blob's offset to the first and third as one
+ * vector add (put_rec). */
+typedef struct entry_head {
+    uint16_t raw_len, blob_len;
+    uint32_t rec[4];
+} entry_head;
+
+enum { ENTRY_HEAD = sizeof(entry_head), ENTRY_ROOM = 32 }; /* header bytes; bytes readable past an entry */
+_Static_assert(sizeof(entry_head) == 20, "entry_head has no padding");
+_Static_assert(offsetof(nf_token, norm_len) == offsetof(nf_token, norm) + 4 &&
+                   offsetof(nf_token, stem) == offsetof(nf_token, norm) + 8 &&
+                   offsetof(nf_token, stem_len) == offsetof(nf_token, norm) + 12,
+               "put_rec writes norm .. stem_len as four adjacent uint32");
+
+static inline entry_head head_of(const char *e)
+{
+    entry_head h;
+    memcpy(&h, e, sizeof h);
+    return h;
+}
 
 typedef struct stemmer_slot {
     char lang[12];
     struct sb_stemmer *stemmer; /* NULL: no stemmer for this language */
+    struct sb_stemmer *latin1;  /* the same algorithm on ISO-8859-1 text, or NULL (see stem_word) */
     word_cache cache;
 } stemmer_slot;
 
@@ -223,6 +267,7 @@ nf_status nfi_normalizer_new(nfi_normalizer **out, nf_error *err)
 static void cache_free(word_cache *wc)
 {
     free(wc->slots);
+    free(wc->front);
     nfi_buf_free(&wc->arena);
     memset(wc, 0, sizeof *wc);
 }
@@ -234,6 +279,8 @@ void nfi_normalizer_free(nfi_normalizer *nz)
     for (size_t i = 0; i < nz->n_stemmers; i++) {
         if (nz->stemmers[i].stemmer)
             sb_stemmer_delete(nz->stemmers[i].stemmer);
+        if (nz->stemmers[i].latin1)
+            sb_stemmer_delete(nz->stemmers[i].latin1);
         cache_free(&nz->stemmers[i].cache);
     }
     cache_free(&nz->plain);
@@ -245,6 +292,26 @@ void nfi_normalizer_free(nfi_normalizer *nz)
     free(nz->seg);
     free(nz->found);
     free(nz);
+}
+
+/* Whether lang names a Snowball algorithm whose ISO-8859-1 stemmer gives
+ * what its UTF-8 one gives (stem_word): in the sources (Snowball 2.2) its
+ * cursor positions are only compared with one another, never with a
+ * number, so bytes or characters make no difference. Dutch is not: its
+ * "$p1 < 3" counts bytes in UTF-8 ("uñen" -> "uñ", in ISO-8859-1 "uñen"),
+ * and stays on the UTF-8 stemmer, as does any language not listed here. */
+static bool latin1_same(const char *lang)
+{
+    static const char *const same[] = {
+        "basque",  "eu", "eus", "baq",       "catalan",    "ca",  "cat",    "danish",     "da",  "dan",
+        "english", "en", "eng", "finnish",   "fi",         "fin", "french", "fr",         "fre", "fra",
+        "german",  "de", "ger", "deu",       "indonesian", "id",  "ind",    "irish",      "ga",  "gle",
+        "italian", "it", "ita", "norwegian", "no",         "nor", "porter", "portuguese", "pt",  "por",
+        "spanish", "es", "esl", "spa",       "swedish",    "sv",  "swe"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+        if (strcmp(lang, same[i]) == 0)
+            return true;
+    return false;
 }
 
 /* The slot of lang (created on first use), or NULL when all slots are
@@ -262,6 +329,7 @@ static stemmer_slot *slot_for(nfi_normalizer *nz, const char *lang)
     memset(slot, 0, sizeof *slot);
     snprintf(slot->lang, sizeof slot->lang, "%s", lang);
     slot->stemmer = sb_stemmer_new(lang, "UTF_8");
+    slot->latin1 = slot->stemmer && latin1_same(lang) ? sb_stemmer_new(lang, "ISO_8859_1") : NULL;
     return slot;
 }
 
@@ -304,14 +372,13 @@ static inline bool same_raw(const char *a, const char *b, size_t n)
     return memcmp(a, b, n) == 0;
 }
 
-/* The arena entry for raw bytes, or NULL; *slot_out is where it goes.
+/* The arena entry for raw bytes, or NULL; *slot_out is where it goes
+ * (the table has its slots).
  * Inline in its callers: a call per token (nearly every one found at the
  * first slot) cost a quarter of the lookup in saved registers. */
-static inline __attribute__((always_inline)) const char *cache_find(word_cache *wc, uint64_t h, const char *raw,
-                                                                  size_t n, size_t *slot_out)
+static inline __attribute__((always_inline)) const char *cache_probe(const word_cache *wc, uint64_t h,
+                                                                   const char *raw, size_t n, size_t *slot_out)
 {
-    if (!wc->slots)
-        return NULL;
     for (size_t i = (size_t)h & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
         if (!wc->slots[i].at) {
             *slot_out = i;
@@ -325,32 +392,49 @@ static inline __attribute__((always_inline)) const char *cache_find(word_cache *
     }
 }
 
+/* cache_probe of a table that may have no slots yet. */
+static inline __attribute__((always_inline)) const char *cache_find(word_cache *wc, uint64_t h, const char *raw,
+                                                                  size_t n, size_t *slot_out)
+{
+    return wc->slots ? cache_probe(wc, h, raw, n, slot_out) : NULL;
+}
+
+/* Whether the table has its slots (allocated on first use). */
+static bool cache_slots(word_cache *wc)
+{
+    if (!wc->slots)
+        wc->slots = calloc(CACHE_SLOTS, sizeof *wc->slots);
+    if (!wc->front)
+        wc->front = calloc(FRONT_SLOTS, sizeof *wc->front);
+    return wc->slots && wc->front;
+}
+
 /* Stores raw -> (norm, stem); a failed allocation only loses the entry. */
 static void cache_put(word_cache *wc, uint64_t h, const char *raw, size_t n, const char *norm, size_t norm_len,
                       const char *stem, size_t stem_len, bool stem_same)
 {
-    if (!wc->slots) {
-        wc->slots = calloc(CACHE_SLOTS, sizeof *wc->slots);
-        if (!wc->slots)
-            return;
-    }
+    if (!cache_slots(wc))
+        return;
     size_t stem_off = stem_same ? 0 : norm_len + 1;
     size_t blob_len = stem_same ? norm_len + 1 : stem_off + stem_len + 1;
     size_t need = ENTRY_HEAD + n + blob_len;
     if (wc->used >= CACHE_SLOTS / 2 || wc->arena.len + need > CACHE_ARENA_MAX) { /* bound reached: start over */
         memset(wc->slots, 0, CACHE_SLOTS * sizeof *wc->slots);
+        memset(wc->front, 0, FRONT_SLOTS * sizeof *wc->front);
         wc->used = 0;
         wc->arena.len = 0;
+        wc->resets++;
     }
     size_t slot = 0;
     /* ENTRY_ROOM bytes of room past every entry: from_cache copies a blob
      * of up to 32 bytes as two 16-byte moves, which may read past the last */
     if (cache_find(wc, h, raw, n, &slot) || !nfi_buf_reserve(&wc->arena, need + ENTRY_ROOM))
         return;
-    uint16_t head[5] = {(uint16_t)n, (uint16_t)blob_len, (uint16_t)norm_len, (uint16_t)stem_off,
-                        (uint16_t)(stem_same ? norm_len : stem_len)};
+    entry_head head = {(uint16_t)n,
+                       (uint16_t)blob_len,
+                       {0, (uint32_t)norm_len, (uint32_t)stem_off, (uint32_t)(stem_same ? norm_len : stem_len)}};
     char *e = wc->arena.data + wc->arena.len;
-    memcpy(e, head, sizeof head);
+    memcpy(e, &head, sizeof head);
     memcpy(e + ENTRY_HEAD, raw, n);
     char *b = e + ENTRY_HEAD + n;
     memcpy(b, norm, norm_len);
@@ -487,24 +571,32 @@ static uint32_t peek(const char *text, size_t len, size_t i, size_t *n)
  * are what folding each at once makes. */
 enum { FETCH_AHEAD = 16, FOUND_MAX = 4096 /* tokens noted at most (96 KiB), then folded */ };
 typedef struct found_token {
-    uint32_t start, end;
+    uint32_t start, len; /* as in the record: the fast path copies them with kind and flags */
     uint8_t kind, flags;
-    bool ascii, hinted; /* hinted: h is the hash of the raw bytes, its slot being fetched */
+    bool ascii;
+    uint8_t hinted; /* HINT_HASH: h is the hash of the raw bytes, its slot being fetched;
+                       HINT_FRONT: h is its entry's arena offset, from the short-word table */
     uint64_t h;
 } found_token;
+enum { HINT_NONE, HINT_HASH, HINT_FRONT };
+_Static_assert(offsetof(nf_token, len) == offsetof(nf_token, start) + 4 &&
+                   offsetof(nf_token, flags) == offsetof(nf_token, kind) + 1,
+               "fold_found copies start and len, kind and flags, as they lie in found_token");
 
 typedef struct tok_ctx {
     nfi_normalizer *nz;
     size_t count;       /* tokens emitted */
     bool count_only;    /* only count: no norms, stems or token records */
     struct sb_stemmer *stemmer;
-    word_cache *cache; /* of the stemmer's language, or the unstemmed one */
+    struct sb_stemmer *latin1; /* the stemmer's ISO-8859-1 twin, or NULL */
+    word_cache *cache;         /* of the stemmer's language, or the unstemmed one */
     nfi_token_vec *tokens;
     nfi_unit_vec *units; /* hash mode: unit hashes instead of token records */
     nfi_buf *pool;
     const char *text;
     bool sentence_start;
-    size_t n_found; /* token mode: tokens noted in nz->found, not yet folded */
+    size_t n_found;  /* token mode: tokens noted in nz->found, not yet folded */
+    size_t text_len; /* of text (scan_tokens) */
 } tok_ctx;
 
 /* The next free token record of v (grown with realloc), not yet counted:
@@ -597,6 +689,24 @@ static inline void copy16(char *d, const char *s)
 #endif
 }
 
+/* t's norm, norm_len, stem and stem_len from the cache entry e whose
+ * blob is copied to pool offset at: the entry's rec plus at in the first
+ * and third (SSE2: one load, one add, one store). */
+static inline void put_rec(nf_token *t, const char *e, uint32_t at)
+{
+#ifdef __SSE2__
+    __m128i rec = _mm_loadu_si128((const __m128i *)(const void *)(e + offsetof(entry_head, rec)));
+    __m128i add = _mm_set_epi32(0, (int)at, 0, (int)at);
+    _mm_storeu_si128((__m128i *)(void *)&t->norm, _mm_add_epi32(rec, add));
+#else
+    entry_head head = head_of(e);
+    t->norm = at + head.rec[0];
+    t->norm_len = head.rec[1];
+    t->stem = at + head.rec[2];
+    t->stem_len = head.rec[3];
+#endif
+}
+
 /* norm and stem of a word from the cache entry e into the pool, with
  * their NULs (the layout pool_add makes, which is the entry's blob).
  * Where the blob is at most 32 bytes and the pool has room for two
@@ -606,10 +716,9 @@ static inline void copy16(char *d, const char *s)
  * length, or are overwritten by what follows). */
 static inline void from_cache(tok_ctx *c, nf_token *t, const char *e)
 {
-    uint16_t head[5];
-    memcpy(head, e, sizeof head);
-    size_t blob_len = head[1];
-    const char *blob = e + ENTRY_HEAD + head[0];
+    entry_head head = head_of(e);
+    size_t blob_len = head.blob_len;
+    const char *blob = e + ENTRY_HEAD + head.raw_len;
     nfi_buf *pool = c->pool;
     size_t at = pool->len;
     if (blob_len <= 32 && !pool->oom && at + ENTRY_ROOM + 1 <= pool->cap) {
@@ -623,10 +732,7 @@ static inline void from_cache(tok_ctx *c, nf_token *t, const char *e)
         pool->len += blob_len;
         pool->data[pool->len] = '\0';
     }
-    t->norm = (uint32_t)at;
-    t->norm_len = head[2];
-    t->stem = (uint32_t)(at + head[3]);
-    t->stem_len = head[4];
+    put_rec(t, e, (uint32_t)at);
 }
 
 /* A word's stem from the cache entry of its norm, when the norm differs
@@ -645,15 +751,64 @@ static bool stem_from_norm_entry(tok_ctx *c, nf_token *t, const char *raw, size_
     const char *e = cache_find(c->cache, nfi_hash64(norm, t->norm_len), norm, t->norm_len, &slot);
     if (!e)
         return false;
-    size_t e_raw = get_u16(e), e_stem_off = get_u16(e + 6), e_stem = get_u16(e + 8);
-    if (e_stem_off) {
-        t->stem = pool_add(c->pool, e + ENTRY_HEAD + e_raw + e_stem_off, e_stem);
-        t->stem_len = (uint32_t)e_stem;
+    entry_head head = head_of(e);
+    if (head.rec[2]) {
+        t->stem = pool_add(c->pool, e + ENTRY_HEAD + head.raw_len + head.rec[2], head.rec[3]);
+        t->stem_len = head.rec[3];
     }
     return true;
 }
 
 static bool fold_simple_token(const nfi_normalizer *nz, nfi_buf *pool, nf_token *t, const char *raw, size_t n);
+
+#define STEM_LATIN1_MAX 256 /* bytes of a norm stemmed as ISO-8859-1 at most */
+
+static const char *stem_utf8(const tok_ctx *c, const char *norm, size_t n, size_t *len)
+{
+    const sb_symbol *st = sb_stemmer_stem(c->stemmer, (const sb_symbol *)norm, (int)n);
+    *len = st ? (size_t)sb_stemmer_length(c->stemmer) : 0;
+    return (const char *)st;
+}
+
+/* The Snowball stem of the UTF-8 norm (n bytes), or NULL when the stemmer
+ * fails (out of memory). A norm whose characters are all in U+0000-U+00FF
+ * (German, French, Spanish ... words) is stemmed as ISO-8859-1 where the
+ * language's two stemmers agree (latin1_same), and the stem converted back
+ * into scratch (2 * STEM_LATIN1_MAX bytes): the ISO-8859-1 stemmer does not
+ * decode UTF-8 at every step, about a third fewer instructions a word
+ * (test_normalize compares the two on every listed language). */
+static const char *stem_word(const tok_ctx *c, const char *norm, size_t n, char *scratch, size_t *len)
+{
+    if (!c->latin1 || n > STEM_LATIN1_MAX)
+        return stem_utf8(c, norm, n, len);
+    unsigned char latin[STEM_LATIN1_MAX];
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned b = (unsigned char)norm[i];
+        if (b < 0x80)
+            latin[w++] = (unsigned char)b;
+        else if ((b == 0xC2 || b == 0xC3) && i + 1 < n)
+            latin[w++] = (unsigned char)(((b & 3u) << 6) | ((unsigned char)norm[++i] & 0x3Fu));
+        else
+            return stem_utf8(c, norm, n, len); /* a character past U+00FF */
+    }
+    const sb_symbol *st = sb_stemmer_stem(c->latin1, latin, (int)w);
+    int st_len = st ? sb_stemmer_length(c->latin1) : 0;
+    if (!st || st_len > STEM_LATIN1_MAX)
+        return stem_utf8(c, norm, n, len);
+    size_t k = 0;
+    for (int i = 0; i < st_len; i++) {
+        unsigned b = st[i];
+        if (b < 0x80) {
+            scratch[k++] = (char)b;
+        } else {
+            scratch[k++] = (char)(0xC0 | (b >> 6));
+            scratch[k++] = (char)(0x80 | (b & 0x3Fu));
+        }
+    }
+    *len = k;
+    return scratch;
+}
 
 /* Folds (and for words, stems) raw bytes into the pool. */
 static bool compute_norm_stem(tok_ctx *c, nf_token *t, const char *raw, size_t n, bool ascii)
@@ -672,10 +827,11 @@ static bool compute_norm_stem(tok_ctx *c, nf_token *t, const char *raw, size_t n
     if (c->stemmer && t->kind == NF_TOKEN_WORD && stem_from_norm_entry(c, t, raw, n))
         return !c->pool->oom;
     if (c->stemmer && t->kind == NF_TOKEN_WORD) {
-        const sb_symbol *st = sb_stemmer_stem(c->stemmer, (const sb_symbol *)c->pool->data + t->norm, (int)t->norm_len);
-        int st_len = sb_stemmer_length(c->stemmer);
-        if (st && (st_len != (int)t->norm_len || memcmp(st, c->pool->data + t->norm, (size_t)st_len) != 0)) {
-            t->stem = pool_add(c->pool, (const char *)st, (size_t)st_len);
+        char scratch[2 * STEM_LATIN1_MAX];
+        size_t st_len = 0;
+        const char *st = stem_word(c, c->pool->data + t->norm, t->norm_len, scratch, &st_len);
+        if (st && (st_len != t->norm_len || memcmp(st, c->pool->data + t->norm, st_len) != 0)) {
+            t->stem = pool_add(c->pool, st, st_len);
             t->stem_len = (uint32_t)st_len;
         }
     }
@@ -817,52 +973,144 @@ static bool fold_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
     return ok;
 }
 
-/* Folds the found token p. A hinted one always goes through the cache
- * (fold_token's last branch); when its entry is there and the record and
- * the pool have room, the record is written here, once, and the entry's
- * blob copied as two 16-byte moves (from_cache's fast case), which is most
- * tokens; everything else takes fold_token. The context's pointers come
- * as arguments: in locals they are not reloaded after each byte store. */
-static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, const found_token *p,
-                                                                   const char *text, nfi_buf *pool,
-                                                                   nfi_token_vec *tv, word_cache *words,
-                                                                   word_cache *plain)
+/* Whether the short-word table serves the n bytes at start: at most 8,
+ * with 8 readable (the key is one load), on a little-endian machine. */
+static inline bool front_serves(size_t start, size_t n, size_t text_len)
 {
-    if (p->hinted) {
-        size_t slot = 0, n = p->end - p->start;
-        const char *e = cache_find(p->kind == NF_TOKEN_WORD ? words : plain, p->h, text + p->start, n, &slot);
-        size_t at = pool->len;
-        if (e && tv->len < tv->cap && !pool->oom && at + ENTRY_ROOM + 1 <= pool->cap) {
-            size_t raw_len = get_u16(e), blob_len = get_u16(e + 2);
-            const char *blob = e + ENTRY_HEAD + raw_len;
-            if (blob_len <= 32) {
-                char *d = pool->data + at;
-                copy16(d, blob);
-                copy16(d + 16, blob + 16);
-                d[blob_len] = '\0';
-                pool->len = at + blob_len;
-                tv->items[tv->len++] = (nf_token){p->start, (uint32_t)n, (uint32_t)at, get_u16(e + 4),
-                                                  (uint32_t)(at + get_u16(e + 6)), get_u16(e + 8), p->kind, p->flags};
-                return true;
-            }
-        }
-    }
-    return fold_token(c, p->start, p->end, p->kind, p->flags, p->ascii, p->hinted, p->h);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return n <= 8 && start + 8 <= text_len;
+#else
+    (void)start, (void)n, (void)text_len;
+    return false;
+#endif
+}
+
+/* The key of n (1-8: tokens are never empty) bytes at p: their
+ * little-endian value. */
+static inline uint64_t front_key(const char *p, size_t n)
+{
+    uint64_t x;
+    memcpy(&x, p, sizeof x);
+    return x & (~0ull >> (64 - 8 * n));
+}
+
+static inline front_slot *front_of(const word_cache *wc, uint64_t key)
+{
+    return &wc->front[(key * 0x9E3779B97F4A7C15ull) >> (64 - FRONT_BITS)];
 }
 
 /* A word that goes through the cache (a stemmed word, in words, or an
- * ideographic one, in plain) gets the hash of its raw bytes and has its
- * cache slot fetched. */
-static inline void hint_found(found_token *p, const char *text, bool stemmed, const word_cache *words,
-                              const word_cache *plain)
+ * ideographic one, in plain) gets its entry from the short-word table, or
+ * the hash of its raw bytes and its cache slot fetched. */
+static inline void hint_found(found_token *p, const char *text, size_t text_len, bool stemmed,
+                              const word_cache *words, const word_cache *plain)
 {
     if (!(p->kind == NF_TOKEN_IDEOGRAPHIC || (p->kind == NF_TOKEN_WORD && stemmed)))
         return;
     const word_cache *wc = p->kind == NF_TOKEN_WORD ? words : plain;
-    p->hinted = true;
-    p->h = XXH3_64bits(text + p->start, p->end - p->start);
-    if (wc->slots)
-        __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
+    if (front_serves(p->start, p->len, text_len)) {
+        const front_slot *fs = front_of(wc, front_key(text + p->start, p->len));
+        if (fs->key == front_key(text + p->start, p->len) && fs->len == p->len) {
+            p->hinted = HINT_FRONT;
+            p->h = fs->at;
+            return;
+        }
+    }
+    p->hinted = HINT_HASH;
+    p->h = XXH3_64bits(text + p->start, p->len);
+    __builtin_prefetch(&wc->slots[(size_t)p->h & (CACHE_SLOTS - 1)]);
+}
+
+/* What the fold loop keeps in locals (fold_found): the record vector's
+ * and the pool's write positions and limits; written back to the context
+ * before a token takes fold_token, and read again after it. */
+typedef struct fold_out {
+    nf_token *t, *t_end; /* the next record, the end of the vector's room */
+    char *base, *w;      /* the pool's data and write position */
+    char *w_limit;       /* the last write position at which a fast hit fits (none: t_end is t) */
+} fold_out;
+
+static inline fold_out fold_out_open(const tok_ctx *c)
+{
+    const nfi_buf *pool = c->pool;
+    const nfi_token_vec *tv = c->tokens;
+    /* a hit copies 32 bytes and writes a NUL after the blob, at most 33 */
+    bool room = !pool->oom && pool->cap >= ENTRY_ROOM + 1;
+    return (fold_out){tv->items + tv->len, tv->items + (room ? tv->cap : tv->len), pool->data,
+                      pool->data + pool->len, room ? pool->data + (pool->cap - (ENTRY_ROOM + 1)) : pool->data};
+}
+
+static inline void fold_out_close(tok_ctx *c, const fold_out *o)
+{
+    c->pool->len = (size_t)(o->w - o->base);
+    c->tokens->len = (size_t)(o->t - c->tokens->items);
+}
+
+/* Folds the found token p when it is hinted, its cache entry is there,
+ * the entry's blob is at most 32 bytes and the record and the pool have
+ * room, which is most tokens: the record is written here, once, and the
+ * blob copied as two 16-byte moves (from_cache's fast case). False when
+ * it does not apply (nothing written): p then takes fold_token, whose
+ * last branch is the general case of this one. */
+static inline __attribute__((always_inline)) bool fold_found_fast(const found_token *p, const char *text,
+                                                                  size_t text_len, fold_out *o, word_cache *words,
+                                                                  word_cache *plain)
+{
+    if (p->hinted && o->t < o->t_end && o->w <= o->w_limit) {
+        size_t slot = 0, n = p->len;
+        word_cache *wc = p->kind == NF_TOKEN_WORD ? words : plain;
+        const char *e;
+        if (p->hinted == HINT_FRONT) {
+            e = wc->arena.data + p->h;
+        } else {
+            e = cache_probe(wc, p->h, text + p->start, n, &slot);
+            if (e && front_serves(p->start, n, text_len)) {
+                uint64_t key = front_key(text + p->start, n);
+                *front_of(wc, key) = (front_slot){key, (uint32_t)n, (uint32_t)(e - wc->arena.data)};
+            }
+        }
+        size_t blob_len = e ? get_u16(e + 2) : SIZE_MAX;
+        if (blob_len <= 32) {
+            const char *blob = e + ENTRY_HEAD + get_u16(e);
+            char *d = o->w;
+            size_t at = (size_t)(d - o->base);
+            copy16(d, blob);
+            copy16(d + 16, blob + 16);
+            d[blob_len] = '\0';
+            o->w = d + blob_len;
+            nf_token *t = o->t++;
+            memcpy(&t->start, &p->start, 8);
+            put_rec(t, e, (uint32_t)at);
+            memcpy(&t->kind, &p->kind, 2);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The found token p through fold_token, with the locals written back and
+ * read again. Out of line: the fast path then keeps none of p's fields
+ * (they were spilled to the stack for this call on every token). */
+static __attribute__((noinline)) bool fold_found_slow(tok_ctx *c, found_token *f, size_t i, size_t n, fold_out *o)
+{
+    word_cache *words = c->cache, *plain = &c->nz->plain;
+    unsigned resets = words->resets + plain->resets;
+    const found_token *p = &f[i];
+    fold_out_close(c, o);
+    bool ok = fold_token(c, p->start, p->start + p->len, p->kind, p->flags, p->ascii, p->hinted == HINT_HASH, p->h);
+    *o = fold_out_open(c);
+    /* a table emptied: the tokens hinted ahead may name stale entries */
+    for (size_t k = i + 1; resets != words->resets + plain->resets && k < n && k <= i + FETCH_AHEAD; k++)
+        hint_found(&f[k], c->text, c->text_len, c->stemmer != NULL, words, plain);
+    return ok;
+}
+
+/* Folds the found token f[i]: fold_found_fast, else fold_found_slow. */
+static inline __attribute__((always_inline)) bool fold_found_token(tok_ctx *c, found_token *f, size_t i, size_t n,
+                                                                   const char *text, size_t text_len, fold_out *o,
+                                                                   word_cache *words, word_cache *plain)
+{
+    return fold_found_fast(&f[i], text, text_len, o, words, plain) || fold_found_slow(c, f, i, n, o);
 }
 
 /* The arena entry a hinted token's slot names, fetched (a hint only:
@@ -870,7 +1118,7 @@ static inline void hint_found(found_token *p, const char *text, bool stemmed, co
 static inline void fetch_entry(const found_token *q, const word_cache *words, const word_cache *plain)
 {
     const word_cache *qc = q->kind == NF_TOKEN_WORD ? words : plain;
-    const cache_slot *slot = q->hinted && qc->slots ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
+    const cache_slot *slot = q->hinted == HINT_HASH ? &qc->slots[(size_t)q->h & (CACHE_SLOTS - 1)] : NULL;
     if (slot && slot->at && slot->tag == (uint32_t)(q->h >> 32))
         __builtin_prefetch(qc->arena.data + slot->at - 1);
 }
@@ -882,34 +1130,44 @@ static bool fold_found(tok_ctx *c)
     size_t n = c->n_found;
     c->n_found = 0;
     const char *text = c->text;
-    nfi_buf *pool = c->pool;
-    nfi_token_vec *tv = c->tokens;
     word_cache *words = c->cache, *plain = &c->nz->plain;
     bool stemmed = c->stemmer != NULL;
-    size_t i = 0;
+    /* both tables get their slots now, so no step below tests for them;
+     * without (out of memory) nothing is hinted: fold_token, which lives
+     * without a table, folds every token */
+    if (!cache_slots(words) || !cache_slots(plain)) {
+        for (size_t i = 0; i < n; i++)
+            if (!fold_token(c, f[i].start, f[i].start + f[i].len, f[i].kind, f[i].flags, f[i].ascii, false, 0))
+                return false;
+        return true;
+    }
+    fold_out o = fold_out_open(c);
+    size_t text_len = c->text_len, i = 0;
     for (; i < n && i < FETCH_AHEAD; i++)
-        hint_found(&f[i], text, stemmed, words, plain);
+        hint_found(&f[i], text, text_len, stemmed, words, plain);
     for (i = 0; i + FETCH_AHEAD < n; i++) {
-        hint_found(&f[i + FETCH_AHEAD], text, stemmed, words, plain);
+        hint_found(&f[i + FETCH_AHEAD], text, text_len, stemmed, words, plain);
         fetch_entry(&f[i + FETCH_AHEAD / 2], words, plain);
-        if (!fold_found_token(c, &f[i], text, pool, tv, words, plain))
+        if (!fold_found_token(c, f, i, n, text, text_len, &o, words, plain))
             return false;
     }
     for (; i < n; i++) {
         if (i + FETCH_AHEAD / 2 < n)
             fetch_entry(&f[i + FETCH_AHEAD / 2], words, plain);
-        if (!fold_found_token(c, &f[i], text, pool, tv, words, plain))
+        if (!fold_found_token(c, f, i, n, text, text_len, &o, words, plain))
             return false;
     }
+    fold_out_close(c, &o);
     return true;
 }
 
-/* Token mode: notes the token for fold_found (folding those noted
- * first when FOUND_MAX are, so the array stays bounded). */
-static bool note_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+/* Room for one more noted token: the noted ones are folded first when
+ * FOUND_MAX are (a long text), and the array grows to FOUND_MAX. Out of
+ * line: note_token is inline in every scan and this is rare. */
+static __attribute__((noinline)) bool note_room(tok_ctx *c)
 {
     nfi_normalizer *nz = c->nz;
-    if (c->n_found == FOUND_MAX && !fold_found(c)) /* a long text: fold what is there first */
+    if (c->n_found == FOUND_MAX && !fold_found(c))
         return false;
     if (c->n_found == nz->found_cap) {
         size_t cap = nz->found_cap ? nz->found_cap * 2 : 1024;
@@ -919,7 +1177,16 @@ static bool note_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8
         nz->found = grown;
         nz->found_cap = cap;
     }
-    nz->found[c->n_found++] = (found_token){(uint32_t)start, (uint32_t)end, kind, flags, ascii, false, 0};
+    return true;
+}
+
+/* Token mode: notes the token for fold_found. */
+static inline bool note_token(tok_ctx *c, size_t start, size_t end, uint8_t kind, uint8_t flags, bool ascii)
+{
+    nfi_normalizer *nz = c->nz;
+    if ((c->n_found == FOUND_MAX || c->n_found == nz->found_cap) && !note_room(c))
+        return false;
+    nz->found[c->n_found++] = (found_token){(uint32_t)start, (uint32_t)(end - start), kind, flags, ascii, HINT_NONE, 0};
     return true;
 }
 
@@ -1224,7 +1491,9 @@ simple_word_end(const nfi_normalizer *nz, const char *text, size_t len, size_t i
             if (ascii_alnum((unsigned char)b)) {
                 if (i == start && b <= '9')
                     return 0; /* a number */
-                i++;
+                /* the ASCII letters and digits after it, from the class table */
+                for (i++; i < len && (nz->byte_class[u[i]] & (BYTE_LETTER | BYTE_DIGIT)); i++)
+                    ;
                 continue;
             }
             if (i == start || (b == '\'' && keep_apostrophe))
@@ -1284,9 +1553,11 @@ static inline size_t plain_ascii_token_end(const char *text, size_t len, size_t 
  * k, the test of the byte after the token from the class table (0 for
  * non-ASCII bytes): it must be a separator, and one that cannot join:
  * not an English apostrophe after letters (stop is BYTE_APOSTROPHE in
- * English, else 0), not '.', ',' or an apostrophe after digits. */
+ * English, else 0), not '.', ',' or an apostrophe after digits. *after
+ * is that byte's class when the token is plain and ends before len (the
+ * separator tokens_fast then skips at once), else 0. */
 static inline size_t class_token_end(const uint8_t *cls, const char *text, size_t len, size_t i, uint8_t k,
-                                     uint8_t stop)
+                                     uint8_t stop, uint8_t *after_out)
 {
     const unsigned char *u = (const unsigned char *)text;
     size_t end;
@@ -1297,10 +1568,14 @@ static inline size_t class_token_end(const uint8_t *cls, const char *text, size_
             end++;
         stop = BYTE_NUMBER_JOIN;
     }
+    *after_out = 0;
     if (end == len)
         return end;
     uint8_t after = cls[u[end]];
-    return (after & BYTE_SEP) && !(after & stop) ? end : 0;
+    if (!(after & BYTE_SEP) || (after & stop))
+        return 0;
+    *after_out = after;
+    return end;
 }
 
 /* Hash mode: the ASCII token text[start, end) (plain_ascii_token_end)
@@ -1550,38 +1825,85 @@ general:
  * classification of each character; two-byte separators are skipped (none
  * ends a sentence). Returns the first boundary it leaves to the loop (a
  * token neither takes, or len), or SIZE_MAX when emit fails. */
+/* What tokens_fast keeps in locals: the context's count, sentence flag
+ * and noted tokens, and how many may be noted without note_room (0: none,
+ * every token takes emit, as in hash mode without SSE2). Written back to
+ * the context before emit or anything else that reads it, read after. */
+typedef struct note_out {
+    found_token *found;
+    size_t n, room, count;
+    bool sentence;
+} note_out;
+
+static inline note_out note_out_open(const tok_ctx *c)
+{
+    size_t cap = c->nz->found_cap < FOUND_MAX ? c->nz->found_cap : FOUND_MAX;
+    return (note_out){c->nz->found, c->n_found, c->tokens ? cap : 0, c->count, c->sentence_start};
+}
+
+static inline void note_out_close(tok_ctx *c, const note_out *o)
+{
+    c->n_found = o->n;
+    c->count = o->count;
+    c->sentence_start = o->sentence;
+}
+
+/* emit for tokens_fast: the token is noted from the locals when it fits
+ * (what emit and note_token do), else through emit. */
+static inline bool note_fast(tok_ctx *c, note_out *o, size_t start, size_t end, uint8_t kind, uint8_t flags,
+                             bool ascii)
+{
+    if (o->n < o->room && end - start <= MAX_TOKEN_BYTES) {
+        flags |= o->sentence ? NF_TOKEN_SENTENCE_START : 0;
+        o->sentence = false;
+        o->count++;
+        o->found[o->n++] = (found_token){(uint32_t)start, (uint32_t)(end - start), kind, flags, ascii, HINT_NONE, 0};
+        return true;
+    }
+    note_out_close(c, o);
+    bool ok = emit(c, start, end, kind, flags, ascii);
+    *o = note_out_open(c);
+    return ok;
+}
+
 static size_t tokens_fast(tok_ctx *c, const char *text, size_t len, size_t i, bool keep_apostrophe)
 {
     const uint8_t *cls = c->nz->byte_class;
+    uint8_t stop = keep_apostrophe ? BYTE_APOSTROPHE : 0;
+    note_out o = note_out_open(c);
     while (i < len) {
         uint8_t k = cls[(unsigned char)text[i]];
         if (k & BYTE_SEP) {
-            c->sentence_start |= (k & BYTE_SENTENCE) != 0;
+            o.sentence |= (k & BYTE_SENTENCE) != 0;
             i++;
             continue;
         }
-        size_t end = k ? class_token_end(cls, text, len, i, k, keep_apostrophe ? BYTE_APOSTROPHE : 0) : 0;
+        uint8_t after;
+        size_t end = k ? class_token_end(cls, text, len, i, k, stop, &after) : 0;
         if (end) {
             bool number = (k & BYTE_DIGIT) != 0;
-            if (!emit(c, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD, k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0,
-                      true))
+            if (!note_fast(c, &o, i, end, number ? NF_TOKEN_NUMBER : NF_TOKEN_WORD,
+                           k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0, true))
                 return SIZE_MAX;
-            i = end;
+            /* the separator after it, skipped as the test above would */
+            o.sentence |= (after & BYTE_SENTENCE) != 0;
+            i = end + (after != 0);
             continue;
         }
         /* a word with two-byte letters, or a two-byte separator */
         bool skip, ascii;
         if (!(end = simple_word_end(c->nz, text, len, i, keep_apostrophe, &skip, &ascii)))
-            return i;
+            break;
         if (!skip) {
             unsigned char b = (unsigned char)text[i];
             uint8_t flags = b < 0x80 ? (k & BYTE_UPPER ? NF_TOKEN_CAPITALIZED : 0)
                                      : c->nz->flags2[(((b & 0x1Fu) << 6) | (text[i + 1] & 0x3Fu)) - FOLD2_FIRST];
-            if (!emit(c, i, end, NF_TOKEN_WORD, flags, ascii))
+            if (!note_fast(c, &o, i, end, NF_TOKEN_WORD, flags, ascii))
                 return SIZE_MAX;
         }
         i = end;
     }
+    note_out_close(c, &o);
     return i;
 }
 
@@ -1589,6 +1911,7 @@ static size_t tokens_fast(tok_ctx *c, const char *text, size_t len, size_t i, bo
 static nf_status scan_tokens(tok_ctx *cp_ctx, const char *text, size_t len, const char *lang, nf_error *err)
 {
     tok_ctx c = *cp_ctx;
+    c.text_len = len;
     bool keep_apostrophe = lang && strcmp(lang, "en") == 0;
     size_t i = 0;
     while (i < len) {
@@ -1672,7 +1995,8 @@ nf_status nfi_tokenize(nfi_normalizer *nz, const char *text, size_t len, const c
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
     stemmer_slot *slot = stem ? slot_for(nz, lang) : NULL;
     struct sb_stemmer *stemmer = slot ? slot->stemmer : NULL;
-    tok_ctx c = {nz, 0, false, stemmer, stemmer ? &slot->cache : &nz->plain, tokens, NULL, pool, text, true, 0};
+    tok_ctx c = {nz,     0,    false, stemmer, stemmer ? slot->latin1 : NULL, stemmer ? &slot->cache : &nz->plain,
+                 tokens, NULL, pool,  text,    true,                          0, 0};
     return scan_tokens(&c, text, len, lang, err);
 }
 
@@ -1682,7 +2006,7 @@ nf_status nfi_tokenize_units(nfi_normalizer *nz, const char *text, size_t len, c
     *count = 0;
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, 0, false, NULL, &nz->plain, NULL, units, pool, text, true, 0};
+    tok_ctx c = {nz, 0, false, NULL, NULL, &nz->plain, NULL, units, pool, text, true, 0, 0};
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;
@@ -1694,7 +2018,7 @@ nf_status nfi_count_tokens(nfi_normalizer *nz, const char *text, size_t len, con
     *count = 0;
     if (len > UINT32_MAX)
         return nfi_fail(err, NF_ERR_ARG, "text longer than 4 GiB");
-    tok_ctx c = {nz, 0, true, NULL, &nz->plain, NULL, NULL, NULL, text, true, 0};
+    tok_ctx c = {nz, 0, true, NULL, NULL, &nz->plain, NULL, NULL, NULL, text, true, 0, 0};
     nf_status st = scan_tokens(&c, text, len, lang, err);
     *count = c.count;
     return st;
