@@ -113,8 +113,7 @@ static void dump_pivots(const char *set, const nf_links *l, const uint32_t *gold
         fprintf(f, "%s\t%zu\t%u\t%s\t%zu\t", set, i, gold ? gold[i] : 0, c->docs[i].lang, c->docs[i].text_len);
         for (size_t k = 0; k < p->n_features; k++)
             fprintf(f, "%s%u:%016llx:%u", k ? " " : "", (unsigned)(p->features[k].hash & 3),
-                    (unsigned long long)p->features[k].hash,
-                    p->features[k].count);
+                    (unsigned long long)p->features[k].hash, p->features[k].count);
         fprintf(f, "\t%s\n", c->docs[i].doc.id);
     }
     if (f)

@@ -125,7 +125,8 @@ static void test_round_trip_wide(void **state)
     for (int k = 0; k < 70000; k += 3)
         nfi_buf_printf(&json, "The council counted %d votes, %d ballots and %d letters on Monday.\\n",
                        100000 + k, 100001 + k, 100002 + k);
-    nfi_buf_puts(&json, "\"}\n{\"id\":\"small\",\"lang\":\"de\",\"text\":\"Der Rat zählte 100000 Stimmen.\"}\n");
+    nfi_buf_puts(&json,
+                 "\"}\n{\"id\":\"small\",\"lang\":\"de\",\"text\":\"Der Rat zählte 100000 Stimmen.\"}\n");
     assert_false(json.oom);
     char *dir = tu_tempdir(), path[4096];
     tu_write(dir, "docs.jsonl", json.data, json.len);

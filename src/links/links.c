@@ -1599,8 +1599,8 @@ static void every_feature(const doc_entry *d, uint64_t *hash, uint16_t *count, f
     const nf_pivot *p = &d->pivot;
     for (size_t j = 0; j < p->n_features; j++)
         hash[j] = p->features[j].hash, count[j] = count16(p->features[j].count);
-    *out = (feature_list){hash, NULL, NULL, d->weights, count, p->n_features, p->sequence, p->n_sequence,
-                          p->n_features <= NF_PIVOT_NARROW};
+    bool narrow = p->n_features <= NF_PIVOT_NARROW; /* (nf_pivot_place) */
+    *out = (feature_list){hash, NULL, NULL, d->weights, count, p->n_features, p->sequence, p->n_sequence, narrow};
 }
 
 /* The room nf_links_explain scores a pair in, over every feature: a

@@ -1033,7 +1033,8 @@ static size_t translate_at(builder *b, size_t i, bool *found)
     *found = false;
     if (t->kind != NF_TOKEN_WORD)
         return 1; /* no entry is keyed by anything else */
-    for (size_t span = 3; span >= 2 && tw->phrases; span--) { /* (most words begin no phrase the filter knows) */
+    /* (most words begin no phrase the filter knows) */
+    for (size_t span = 3; span >= 2 && tw->phrases; span--) {
         bool by_norm = tw->phrases & phrase_bit(span, false), by_stem = tw->phrases & phrase_bit(span, true);
         if ((n = by_norm ? lookup_span(b, i, span, false, &terms) : 0) ||
             (n = by_stem ? lookup_span(b, i, span, true, &terms) : 0)) {
@@ -1632,7 +1633,7 @@ static bool index_table_room(nfi_pivoter *p, size_t room)
 static bool index_sequence(nfi_pivoter *p, const uint64_t *seq, const uint32_t *at, size_t n, bool surface,
                            nf_pivot *out)
 {
-    size_t homes = n + n / 2 + 16; /* home slots: the hash scaled to them (in order) */
+    size_t homes = n + n / 2 + 16;                 /* home slots: the hash scaled to them (in order) */
     size_t room = homes + n + 1, zero_slot = room; /* (rank_at's extra slot: the hash 0) */
     size_t words = room / 64 + 1;
     if (!index_table_room(p, room))
