@@ -174,9 +174,9 @@ static void free_finish_state(doc_entry *d)
     free(d->para_sets);
     free(d->para_offsets);
     free(d->post);
-    free(d->cross_hash), free(d->cross_id), free(d->cross_w), free(d->cross_seq);
+    free(d->cross_hash), free(d->cross_id), free(d->cross_w), free(d->cross_count), free(d->cross_seq);
     d->weights = NULL, d->para_sets = NULL, d->para_offsets = NULL, d->post = NULL;
-    d->cross_hash = NULL, d->cross_id = NULL, d->cross_w = NULL, d->cross_seq = NULL;
+    d->cross_hash = NULL, d->cross_id = NULL, d->cross_w = NULL, d->cross_count = NULL, d->cross_seq = NULL;
     d->n_cross = d->n_cross_seq = 0;
 }
 
