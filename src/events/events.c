@@ -1027,20 +1027,6 @@ static bool finish_vec(nfi_svec *v, int ch)
     return true;
 }
 
-/* Room for n weights in v (empty). */
-static bool reserve_w(nfi_svec *v, uint32_t n)
-{
-    if (n <= v->cap)
-        return true;
-    uint32_t cap = n + n / 4; /* (a quarter more: the next document's is often longer) */
-    nfi_wfeat *f = realloc(v->f, cap * sizeof *f);
-    if (!f)
-        return false;
-    v->f = f;
-    v->cap = cap;
-    return true;
-}
-
 /* The weights of channel ch's n features of a record (hashes and metas:
  * the record's arrays from that channel's first) into out, without burst
  * weights and with a map (df->cap > 0): build_vec's loop (name_ok's tests, then idf()) written out with
@@ -1184,7 +1170,7 @@ static bool build_vec(const finish_ctx *fc, const fin_scratch *sc, uint32_t doc,
         v->ch[ch].n = 0;
         v->ch[ch].norm2 = 0;
         if (!x.w_on && ev->df.cap) {
-            if (!reserve_w(&v->ch[ch], hdr[ch]))
+            if (!nfi_svec_reserve(&v->ch[ch], hdr[ch]))
                 return false;
             v->ch[ch].n = channel_weights_plain(fc, x.ln_n[idf_prior[ch] != NF_IDF_PRIOR_T], ch, hashes + 8 * k,
                                                 metas + 4 * k, hdr[ch], v->ch[ch].f, &v->ch[ch].norm2);

@@ -238,6 +238,8 @@ bool nfi_svec_top_of(nfi_svec *dst, const nfi_svec *src, uint32_t n);
 /* The k-th largest of a[0..n) (1 <= k <= n), reordering a (radix
  * selection: linear; the one selection of the stage). */
 uint32_t nfi_kth_largest_u32(uint32_t *a, size_t n, size_t k);
+/* Room for n weights in v (its capacity doubled until they fit). */
+bool nfi_svec_reserve(nfi_svec *v, uint32_t n);
 bool nfi_svec_copy(nfi_svec *dst, const nfi_svec *src);
 
 /* stream.c: the streaming clusterer. Documents arrive in stream order as

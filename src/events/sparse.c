@@ -39,7 +39,7 @@ void nfi_svec_free(nfi_svec *v)
     memset(v, 0, sizeof *v);
 }
 
-static bool reserve(nfi_svec *v, uint32_t n)
+bool nfi_svec_reserve(nfi_svec *v, uint32_t n)
 {
     if (n <= v->cap)
         return true;
@@ -56,7 +56,7 @@ static bool reserve(nfi_svec *v, uint32_t n)
 
 bool nfi_svec_copy(nfi_svec *dst, const nfi_svec *src)
 {
-    if (!reserve(dst, src->n))
+    if (!nfi_svec_reserve(dst, src->n))
         return false;
     if (src->n)
         memcpy(dst->f, src->f, src->n * sizeof *src->f);
@@ -604,7 +604,7 @@ bool nfi_svec_top_of(nfi_svec *dst, const nfi_svec *src, uint32_t n)
 {
     if (src->n <= n)
         return nfi_svec_copy(dst, src);
-    if (!reserve(dst, n))
+    if (!nfi_svec_reserve(dst, n))
         return false;
     if (n > 0 && !select_top(dst->f, src->f, src->n, n)) { /* no scratch: as nfi_svec_top does */
         if (!nfi_svec_copy(dst, src))
@@ -679,7 +679,7 @@ uint32_t nfi_svec_top_set(const nfi_svec *v, uint32_t n, nfi_wfeat *out)
 
 bool nfi_svec_from_set(nfi_svec *dst, const nfi_wfeat *set, uint32_t n)
 {
-    if (!reserve(dst, n))
+    if (!nfi_svec_reserve(dst, n))
         return false;
     memcpy(dst->f, set, n * sizeof *set);
     dst->n = n;
@@ -689,7 +689,7 @@ bool nfi_svec_from_set(nfi_svec *dst, const nfi_wfeat *set, uint32_t n)
 
 bool nfi_svec_add(nfi_svec *a, const nfi_svec *b, double scale, uint32_t max_n)
 {
-    if (!reserve(a, a->n + b->n))
+    if (!nfi_svec_reserve(a, a->n + b->n))
         return false;
     if (a->n == 0 && scale == 1.0 && b->n) { /* a new event's centroid: (float)(1.0 * w) is w */
         memcpy(a->f, b->f, b->n * sizeof *b->f);
@@ -746,7 +746,7 @@ bool nfi_svec_sum(nfi_svec *a, const nfi_svec *const *v, size_t n)
         return true;
     }
     nfi_kv *kv = malloc(total * sizeof *kv);
-    if (!kv || !reserve(a, (uint32_t)total)) {
+    if (!kv || !nfi_svec_reserve(a, (uint32_t)total)) {
         free(kv);
         return false;
     }
