@@ -877,6 +877,8 @@ static bool add_lowers(nfi_translit *t, const nf_clean_doc *cd, size_t n_lowers,
 {
     if (out->n_lower + n_lowers > out->cap_lower) /* (reserve_doc made the room) */
         return false;
+    if (n_lowers == 0) /* (then out->lower may be NULL: no offset from it) */
+        return true;
     uint64_t *lower = out->lower + out->n_lower;
     size_t m = 0;
     for (size_t k = 0; k < n_lowers; k++) {

@@ -1036,8 +1036,11 @@ static inline fold_out fold_out_open(const tok_ctx *c)
     const nfi_token_vec *tv = c->tokens;
     /* a hit copies 32 bytes and writes a NUL after the blob, at most 33 */
     bool room = !pool->oom && pool->cap >= ENTRY_ROOM + 1;
-    return (fold_out){tv->items + tv->len, tv->items + (room ? tv->cap : tv->len), pool->data,
-                      pool->data + pool->len, room ? pool->data + (pool->cap - (ENTRY_ROOM + 1)) : pool->data};
+    /* (an empty vector or pool may have no memory yet: no offset from NULL) */
+    nf_token *t = tv->items ? tv->items + tv->len : NULL;
+    char *w = pool->data ? pool->data + pool->len : NULL;
+    return (fold_out){t, tv->items ? tv->items + (room ? tv->cap : tv->len) : NULL, pool->data, w,
+                      room && pool->data ? pool->data + (pool->cap - (ENTRY_ROOM + 1)) : w};
 }
 
 static inline void fold_out_close(tok_ctx *c, const fold_out *o)
